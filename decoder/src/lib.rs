@@ -1,0 +1,1 @@
+//! Host-side reader and validator of Go execution traces.

@@ -1,0 +1,2 @@
+//! no_std writer of Go 1.22 execution traces.
+#![no_std]

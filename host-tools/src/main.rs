@@ -1,0 +1,2 @@
+//! The gotrace command-line tool.
+fn main() {}

@@ -1,0 +1,2 @@
+//! no_std cooperative scheduler traced by the encoder.
+#![no_std]

@@ -1,0 +1,88 @@
+//! Unsigned LEB128 varints, the encoding of every event argument in the format.
+
+/// Longest encoding of a `u64`.
+pub const MAX_LEN: usize = 10;
+
+/// Why a varint could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarintError {
+    /// The input ended before the last byte of the varint.
+    Truncated,
+    /// More than ten bytes, or a tenth byte that does not fit in 64 bits.
+    Overflow,
+}
+
+/// Encodes `value` into `out`, returning the number of bytes written.
+#[inline]
+pub fn encode(mut value: u64, out: &mut [u8; MAX_LEN]) -> usize {
+    let mut n = 0;
+    while value >= 0x80 {
+        out[n] = (value as u8) | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    out[n] = value as u8;
+    n + 1
+}
+
+/// Number of bytes `encode` writes for `value`.
+#[inline]
+pub const fn encoded_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Decodes a varint from the start of `input`, returning the value and the bytes consumed.
+#[inline]
+pub fn decode(input: &[u8]) -> Result<(u64, usize), VarintError> {
+    let mut value = 0u64;
+    for (i, &byte) in input.iter().enumerate() {
+        if i == MAX_LEN - 1 && byte > 1 {
+            return Err(VarintError::Overflow);
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Ok((value, i + 1));
+        }
+        if i == MAX_LEN - 1 {
+            return Err(VarintError::Overflow);
+        }
+    }
+    Err(VarintError::Truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_boundaries() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut buf = [0; MAX_LEN];
+            let n = encode(v, &mut buf);
+            assert_eq!(n, encoded_len(v), "length of {v}");
+            assert_eq!(decode(&buf[..n]), Ok((v, n)), "value {v}");
+        }
+    }
+
+    #[test]
+    fn rejects_truncated_and_overlong() {
+        assert_eq!(decode(&[0x80, 0x80]), Err(VarintError::Truncated));
+        assert_eq!(decode(&[]), Err(VarintError::Truncated));
+        assert_eq!(decode(&[0xff; 10]), Err(VarintError::Overflow));
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            Err(VarintError::Overflow)
+        );
+    }
+}
