@@ -1,1 +1,165 @@
 //! Recognises what a user hands us (binary trace, text form, or a `.test` file) by its content.
+//!
+//! Every consumer (the validating reader, `dump`, `events`) reads the binary form, so text and
+//! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole;
+//! text inputs are read whole, which is what their size (a few hundred kilobytes) allows.
+
+use std::io::{self, Chain, Cursor, Read};
+
+use crate::raw::{self, ConvertError};
+use crate::txtar::{Expectation, TestFile, TestFileError};
+
+/// The form an input came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The binary form, starting with `go 1.N trace`.
+    Binary,
+    /// Go's raw text form, starting with `Trace Go1.N`.
+    Text,
+    /// A Go `.test` txtar file (expectation and text trace).
+    Test,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("reading input: {0}")]
+    Io(#[from] io::Error),
+    #[error("text input is not UTF-8")]
+    NotUtf8,
+    #[error(transparent)]
+    TestFile(#[from] TestFileError),
+    #[error("text form: {0}")]
+    Text(#[from] ConvertError),
+}
+
+/// An input, recognised, readable as the binary form.
+pub struct Input<R> {
+    format: Format,
+    expectation: Option<Expectation>,
+    binary: Binary<R>,
+}
+
+enum Binary<R> {
+    /// The bytes already looked at, then the rest of the input.
+    Streamed(Chain<Cursor<Vec<u8>>, R>),
+    /// The conversion of a text input.
+    Converted(Cursor<Vec<u8>>),
+}
+
+/// How many bytes are enough to tell the forms apart: the binary header's fixed prefix.
+const SNIFF_LEN: usize = b"go 1.".len();
+
+impl<R: Read> Input<R> {
+    /// Looks at the start of `input` to tell its form; converts text forms to binary.
+    pub fn new(mut input: R) -> Result<Self, InputError> {
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+        if head.starts_with(b"go 1.") || !looks_like_text(&head) {
+            return Ok(Input {
+                format: Format::Binary,
+                expectation: None,
+                binary: Binary::Streamed(Cursor::new(head).chain(input)),
+            });
+        }
+        input.read_to_end(&mut head)?;
+        let text = String::from_utf8(head).map_err(|_| InputError::NotUtf8)?;
+        let (format, expectation, trace) = if starts_with_trace_header(&text) {
+            (Format::Text, None, text.as_str())
+        } else {
+            let test = TestFile::parse(&text)?;
+            (Format::Test, Some(test.expectation), test.trace)
+        };
+        let bytes = raw::text_to_binary(trace.as_bytes())?;
+        Ok(Input {
+            format,
+            expectation,
+            binary: Binary::Converted(Cursor::new(bytes)),
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The expectation of a `.test` input.
+    pub fn expectation(&self) -> Option<&Expectation> {
+        self.expectation.as_ref()
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.binary {
+            Binary::Streamed(r) => r.read(buf),
+            Binary::Converted(r) => r.read(buf),
+        }
+    }
+}
+
+/// Text forms start with a printable line (a header, a txtar marker or a comment).
+fn looks_like_text(head: &[u8]) -> bool {
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+fn starts_with_trace_header(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.split_whitespace().next() == Some("Trace"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "Trace Go1.22\nEventBatch gen=1 m=0 time=7 size=1\nStacks\n";
+
+    fn binary() -> Vec<u8> {
+        raw::text_to_binary(TEXT.as_bytes()).unwrap()
+    }
+
+    fn read_all(mut input: Input<&[u8]>) -> Vec<u8> {
+        let mut out = Vec::new();
+        input.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn recognises_the_three_forms() {
+        let bin = binary();
+        let input = Input::new(&bin[..]).unwrap();
+        assert_eq!(input.format(), Format::Binary);
+        assert_eq!(read_all(input), bin);
+
+        let input = Input::new(TEXT.as_bytes()).unwrap();
+        assert_eq!(input.format(), Format::Text);
+        assert_eq!(read_all(input), bin);
+
+        let test = format!("-- expect --\nSUCCESS\n-- trace --\n{TEXT}");
+        let input = Input::new(test.as_bytes()).unwrap();
+        assert_eq!(input.format(), Format::Test);
+        assert_eq!(input.expectation(), Some(&Expectation::Success));
+        assert_eq!(read_all(input), bin);
+    }
+
+    #[test]
+    fn garbage_is_left_to_the_binary_reader() {
+        let input = Input::new(&[0u8, 1, 2, 3, 4, 5, 6][..]).unwrap();
+        assert_eq!(input.format(), Format::Binary);
+        assert!(matches!(
+            raw::Reader::new(input),
+            Err(raw::ReadError::BadHeader)
+        ));
+    }
+
+    #[test]
+    fn bad_text_is_an_error_with_its_line() {
+        let err = Input::new(&b"Trace Go1.22\nNoSuchEvent x=1\n"[..])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+}

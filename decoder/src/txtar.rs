@@ -1,1 +1,171 @@
 //! Go's `.test` files: a txtar archive with an `expect` section and a `trace` section in text form.
+//!
+//! The `expect` section's first line is `SUCCESS`, or `FAILURE "regexp"` with a Go-quoted regular
+//! expression that the parser's error must match. Matching the expression is left to the caller
+//! (the CLI and the tests), so this crate needs no regular-expression engine.
+
+use crate::raw::unquote;
+
+/// A txtar archive: a free comment, then named files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Archive<'a> {
+    pub comment: &'a str,
+    pub files: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Archive<'a> {
+    /// Splits `text` at its `-- name --` marker lines.
+    pub fn parse(text: &'a str) -> Archive<'a> {
+        let mut archive = Archive::default();
+        let mut sections = Sections { rest: text };
+        let (comment, mut name) = sections.next_section();
+        archive.comment = comment;
+        while let Some(file) = name {
+            let (data, next) = sections.next_section();
+            archive.files.push((file, data));
+            name = next;
+        }
+        archive
+    }
+}
+
+struct Sections<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Sections<'a> {
+    /// The text up to the next marker line, and that marker's name; consumes both.
+    fn next_section(&mut self) -> (&'a str, Option<&'a str>) {
+        let text = self.rest;
+        let mut start = 0;
+        loop {
+            let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            if let Some(name) = marker_name(&text[start..line_end]) {
+                self.rest = text.get(line_end + 1..).unwrap_or("");
+                return (&text[..start], Some(name));
+            }
+            if line_end == text.len() {
+                self.rest = "";
+                return (text, None);
+            }
+            start = line_end + 1;
+        }
+    }
+}
+
+fn marker_name(line: &str) -> Option<&str> {
+    let name = line.strip_prefix("-- ")?.strip_suffix(" --")?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
+/// What a `.test` file says Go's parser does with its trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    Success,
+    /// Rejected, with an error matching this regular expression (Go's `regexp` syntax).
+    Failure {
+        pattern: String,
+    },
+}
+
+/// Why a `.test` file is malformed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TestFileError {
+    #[error("malformed test: wrong number of files ({0}, want expect and trace)")]
+    FileCount(usize),
+    #[error("malformed test: bad filename {got} (want {want})")]
+    FileName { got: String, want: &'static str },
+    #[error("bad header line: {0:?}")]
+    BadHeader(String),
+    #[error("bad header line for FAILURE: {0:?}")]
+    BadFailure(String),
+    #[error("malformed pattern: not correctly quoted: {0}")]
+    BadPattern(String),
+}
+
+/// A parsed `.test` file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestFile<'a> {
+    pub expectation: Expectation,
+    /// The trace in Go's raw text form.
+    pub trace: &'a str,
+}
+
+impl<'a> TestFile<'a> {
+    pub fn parse(text: &'a str) -> Result<TestFile<'a>, TestFileError> {
+        let archive = Archive::parse(text);
+        let [(expect_name, expect), (trace_name, trace)] = archive.files[..] else {
+            return Err(TestFileError::FileCount(archive.files.len()));
+        };
+        for (got, want) in [(expect_name, "expect"), (trace_name, "trace")] {
+            if got != want {
+                return Err(TestFileError::FileName {
+                    got: got.to_owned(),
+                    want,
+                });
+            }
+        }
+        Ok(TestFile {
+            expectation: parse_expectation(expect)?,
+            trace,
+        })
+    }
+}
+
+fn parse_expectation(section: &str) -> Result<Expectation, TestFileError> {
+    let header = section.lines().next().unwrap_or("");
+    let (verdict, rest) = header
+        .split_once(' ')
+        .map_or((header, None), |(v, r)| (v, Some(r)));
+    match verdict {
+        "SUCCESS" => Ok(Expectation::Success),
+        "FAILURE" => {
+            let quoted = rest.ok_or_else(|| TestFileError::BadFailure(header.to_owned()))?;
+            let pattern = unquote(quoted)
+                .ok()
+                .and_then(|p| String::from_utf8(p).ok())
+                .ok_or_else(|| TestFileError::BadPattern(quoted.to_owned()))?;
+            Ok(Expectation::Failure { pattern })
+        }
+        _ => Err(TestFileError::BadHeader(header.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_sections_and_reads_the_expectation() {
+        let text = "comment\n-- expect --\nFAILURE \"a \\\"b\\\".*\"\n-- trace --\nTrace Go1.22\n";
+        let test = TestFile::parse(text).unwrap();
+        assert_eq!(
+            test.expectation,
+            Expectation::Failure {
+                pattern: "a \"b\".*".into()
+            }
+        );
+        assert_eq!(test.trace, "Trace Go1.22\n");
+        assert_eq!(Archive::parse(text).comment, "comment\n");
+    }
+
+    #[test]
+    fn rejects_malformed_tests() {
+        assert_eq!(
+            TestFile::parse("-- expect --\nSUCCESS\n"),
+            Err(TestFileError::FileCount(1))
+        );
+        assert!(matches!(
+            TestFile::parse("-- trace --\n-- expect --\n"),
+            Err(TestFileError::FileName { .. })
+        ));
+        assert!(matches!(
+            TestFile::parse("-- expect --\nMAYBE\n-- trace --\n"),
+            Err(TestFileError::BadHeader(_))
+        ));
+        assert!(matches!(
+            TestFile::parse("-- expect --\nFAILURE oops\n-- trace --\n"),
+            Err(TestFileError::BadPattern(_))
+        ));
+    }
+}

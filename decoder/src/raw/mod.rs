@@ -1,1 +1,216 @@
 //! The raw layer: events exactly as they are on the wire or in the text form, without semantics.
+//!
+//! This is what `gotrace dump` prints and what `go tool trace -d=wire` prints: a flat sequence of
+//! events (batch headers included) with their arguments, in file order. Nothing here checks that
+//! the events make sense together; that is the validating reader's job. What this layer does
+//! guarantee is that hostile input cannot make it panic or allocate without bound: it applies the
+//! format's limits (batch, string and stack sizes) while reading and reports the byte offset or
+//! line of anything it refuses.
+//!
+//! Four directions, as in Go's `internal/trace/raw`: [`Reader`] (binary in), [`Writer`] (binary
+//! out), [`TextReader`] (text in) and [`TextWriter`] (text out). [`text_to_binary`] and
+//! [`binary_to_text`] chain them for the common whole-file conversions.
+
+mod event;
+mod limits;
+mod quote;
+mod reader;
+mod source;
+mod text_reader;
+mod text_writer;
+mod writer;
+
+pub use event::{Event, FRAME_FIELDS};
+pub use quote::{quote, unquote, UnquoteError};
+pub use reader::{ReadError, Reader};
+pub use text_reader::{TextError, TextReader};
+pub use text_writer::TextWriter;
+pub use writer::{WriteError, Writer};
+
+use std::io::{BufRead, Read};
+
+/// Why a whole-file conversion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Text(#[from] TextError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Converts the text form into the binary form, event by event.
+pub fn text_to_binary<R: BufRead>(text: R) -> Result<Vec<u8>, ConvertError> {
+    let mut reader = TextReader::new(text)?;
+    let mut writer = Writer::new(Vec::new(), reader.version())?;
+    while let Some(event) = reader.read_event()? {
+        writer.write_event(&event)?;
+    }
+    Ok(writer.into_inner())
+}
+
+/// Converts the binary form into the text form, event by event.
+pub fn binary_to_text<R: Read>(binary: R) -> Result<String, ConvertError> {
+    let mut reader = Reader::new(binary)?;
+    let mut writer = TextWriter::new(Vec::new(), reader.version())?;
+    while let Some(event) = reader.read_event()? {
+        writer.write_event(&event)?;
+    }
+    // The text writer only ever writes `Display` output and ASCII headers, which are UTF-8.
+    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "Trace Go1.22
+EventBatch gen=1 m=18446744073709551615 time=0 size=44
+Stacks
+Stack id=1 nframes=2
+\tpc=4812 func=1 file=2 line=77
+\tpc=4900 func=3 file=2 line=12
+EventBatch gen=1 m=18446744073709551615 time=0 size=14
+Strings
+String id=1
+\tdata=\"main.main\"
+String id=2
+\tdata=\"\\x00\\xffé\"
+EventBatch gen=1 m=0 time=5 size=4
+GoStart dt=1 g=1 g_seq=0
+";
+
+    #[test]
+    fn text_binary_text_round_trips() {
+        let binary = text_to_binary(TEXT.as_bytes()).unwrap();
+        assert_eq!(binary_to_text(&binary[..]).unwrap(), TEXT);
+        assert_eq!(text_to_binary(TEXT.as_bytes()).unwrap(), binary);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_a_shorter_trace() {
+        let binary = text_to_binary(TEXT.as_bytes()).unwrap();
+        let whole: Vec<Event> = Reader::new(&binary[..])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for len in 0..binary.len() {
+            let cut = &binary[..len];
+            let Ok(reader) = Reader::new(cut) else {
+                assert!(len < 16, "header refused at {len}");
+                continue;
+            };
+            let mut events = Vec::new();
+            for event in reader {
+                match event {
+                    Ok(e) => events.push(e),
+                    Err(e) => {
+                        assert!(e.is_truncation(), "cut at {len}: {e}");
+                        assert!(e.offset().is_some_and(|o| o < len as u64));
+                    }
+                }
+            }
+            assert!(whole.starts_with(&events), "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn announced_sizes_beyond_the_limits_are_refused_before_allocating() {
+        let header = gotrace_wire::Version::Go122.header();
+        let cases: [(&[u8], &str); 5] = [
+            // Stack with 2^63 frames.
+            (
+                &[
+                    3, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+                ],
+                "invalid stack size",
+            ),
+            // String of 2^40 bytes.
+            (
+                &[5, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20],
+                "invalid string size",
+            ),
+            // Batch of 1 MiB.
+            (&[1, 1, 0, 0, 0x80, 0x80, 0x40], "invalid batch size"),
+            // An eleven-byte varint.
+            (
+                &[
+                    10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+                "overflows",
+            ),
+            (&[200], "invalid event type: 200"),
+        ];
+        for (body, message) in cases {
+            let file = [&header[..], body].concat();
+            let err = Reader::new(&file[..]).unwrap().read_event().unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            assert_eq!(err.offset(), Some(16), "{err}");
+        }
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        assert!(matches!(
+            Reader::new(&b"go 1.22 trace\0\0"[..]),
+            Err(ReadError::BadHeader)
+        ));
+        assert!(matches!(
+            Reader::new(&b"GO 1.22 trace\0\0\0"[..]),
+            Err(ReadError::BadHeader)
+        ));
+        assert!(matches!(
+            Reader::new(&b"go 1.24 trace\0\0\0"[..]),
+            Err(ReadError::UnsupportedVersion(24))
+        ));
+        let header = gotrace_wire::Version::Go126.header();
+        let reader = Reader::new(&header[..]).unwrap();
+        assert_eq!(reader.version(), gotrace_wire::Version::Go126);
+    }
+
+    #[test]
+    fn text_errors_name_the_line() {
+        let cases = [
+            (
+                "Trace Go1.22\nGoStart dt=1 g=x g_seq=0\n",
+                "line 2: reading args for GoStart: failed to parse argument value",
+            ),
+            (
+                "Trace Go1.22\n\nGoStart dt=1 g_seq=0 g=1\n",
+                "line 3: reading args for GoStart: expected argument \"g\"",
+            ),
+            (
+                "Trace Go1.22\nStack id=1 nframes=1\n",
+                "line 2: unexpected EOF while reading stack",
+            ),
+            (
+                "Trace Go1.22\nStack id=1 nframes=129\n",
+                "line 2: invalid stack size 129",
+            ),
+            (
+                "Trace Go1.99\n",
+                "line 1: unknown or unsupported Go version 1.99",
+            ),
+            (
+                "Trace Go1.22\nString id=1\n\tdata=\"abc\n",
+                "line 3: failed to parse data",
+            ),
+            (
+                "Trace Go1.22\nGoStop dt=1 reason_string=0 stack=0 extra=1\n",
+                "non-space at the end",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = text_to_binary(text.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_data_is_printed_as_go_does_and_read_back() {
+        let text = "Trace Go1.22\nString id=1\nString id=2\n\tdata=\"x\"\n";
+        let binary = text_to_binary(text.as_bytes()).unwrap();
+        assert_eq!(binary_to_text(&binary[..]).unwrap(), text);
+    }
+}

@@ -1,0 +1,41 @@
+//! The format's size limits, applied by every reader so that hostile input cannot make us
+//! allocate more than the format allows.
+
+use gotrace_wire::{EventType, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, MAX_FRAMES_PER_STACK};
+
+/// Which limit an event broke, with Go's wording for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("invalid batch size {0}, maximum is {MAX_BATCH_SIZE}")]
+    Batch(u64),
+    #[error("invalid string size {0}, maximum is {MAX_EVENT_TRAILER_DATA_SIZE}")]
+    String(u64),
+    #[error("invalid stack size {0}, maximum is {MAX_FRAMES_PER_STACK}")]
+    Stack(u64),
+}
+
+/// The largest trailing data an event of type `typ` may carry: a string is bounded by its own
+/// limit, an experimental batch's payload by the batch limit.
+pub fn check_data_len(typ: EventType, len: u64) -> Result<(), LimitError> {
+    if typ == EventType::STRING {
+        if len > MAX_EVENT_TRAILER_DATA_SIZE {
+            return Err(LimitError::String(len));
+        }
+    } else if len > MAX_BATCH_SIZE {
+        return Err(LimitError::Batch(len));
+    }
+    Ok(())
+}
+
+/// Checks the arguments that announce a size: a batch's payload and a stack's frame count.
+pub fn check_args(typ: EventType, args: &[u64]) -> Result<(), LimitError> {
+    match (typ, args) {
+        (EventType::EVENT_BATCH, [_, _, _, size]) if *size > MAX_BATCH_SIZE => {
+            Err(LimitError::Batch(*size))
+        }
+        (EventType::STACK, [_, nframes]) if *nframes > MAX_FRAMES_PER_STACK => {
+            Err(LimitError::Stack(*nframes))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,220 @@
+//! The streaming binary reader: the header, then one event at a time in file order.
+//!
+//! It holds one read buffer and the event being read, never the file. Sizes announced by the
+//! input (data length, frame count) are checked against the format's limits before anything is
+//! allocated for them.
+
+use std::io::{self, Read};
+
+use gotrace_wire::{spec, EventType, Version};
+
+use super::event::{Event, FRAME_FIELDS};
+use super::limits::{check_args, check_data_len, LimitError};
+use super::source::{Source, VarintFailure};
+
+/// Why the binary form could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("bad file format: not a Go execution trace?")]
+    BadHeader,
+    #[error("unknown or unsupported trace version go 1.{0}")]
+    UnsupportedVersion(u64),
+    /// An event could not be read: where it starts, its name if its type byte was valid.
+    #[error("byte {offset}{}: {problem}", .event.map(|e| format!(" ({e})")).unwrap_or_default())]
+    Event {
+        offset: u64,
+        event: Option<&'static str>,
+        problem: Problem,
+    },
+    #[error("reading byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What was wrong with an event.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("invalid event type: {0}")]
+    InvalidType(u8),
+    #[error("truncated trace: unexpected EOF reading {0}")]
+    Truncated(&'static str),
+    #[error("varint overflows a 64-bit integer reading {0}")]
+    Overflow(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+impl ReadError {
+    /// Byte offset in the file of the event (or read) that failed, if any.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            ReadError::Event { offset, .. } | ReadError::Io { offset, .. } => Some(*offset),
+            ReadError::BadHeader | ReadError::UnsupportedVersion(_) => None,
+        }
+    }
+
+    /// Whether the input simply ended too early (as opposed to being malformed).
+    pub fn is_truncation(&self) -> bool {
+        matches!(
+            self,
+            ReadError::Event {
+                problem: Problem::Truncated(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Reads the binary form.
+pub struct Reader<R> {
+    src: Source<R>,
+    version: Version,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the header.
+    pub fn new(inner: R) -> Result<Self, ReadError> {
+        let mut src = Source::new(inner);
+        let version = read_header(&mut src)?;
+        Ok(Reader { src, version })
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Byte offset of the next event in the file.
+    pub fn offset(&self) -> u64 {
+        self.src.offset()
+    }
+
+    /// The next event, or `None` at the end of the input.
+    pub fn read_event(&mut self) -> Result<Option<Event>, ReadError> {
+        let start = self.src.offset();
+        let Some(byte) = self.src.byte().map_err(|source| ReadError::Io {
+            offset: start,
+            source,
+        })?
+        else {
+            return Ok(None);
+        };
+        let typ = EventType(byte);
+        let Some(spec) = spec(self.version, typ) else {
+            return Err(ReadError::Event {
+                offset: start,
+                event: None,
+                problem: Problem::InvalidType(byte),
+            });
+        };
+        let fail = |problem: Problem| ReadError::Event {
+            offset: start,
+            event: Some(spec.name),
+            problem,
+        };
+        let mut args = Vec::with_capacity(spec.args.len());
+        for name in spec.args {
+            args.push(self.uvarint(start, spec.name, name)?);
+        }
+        check_args(typ, &args).map_err(|e| fail(e.into()))?;
+        if spec.is_stack {
+            // `check_args` bounded the frame count.
+            let frames = args[1] as usize;
+            args.reserve_exact(frames * FRAME_FIELDS.len());
+            for _ in 0..frames {
+                for name in FRAME_FIELDS {
+                    args.push(self.uvarint(start, spec.name, name)?);
+                }
+            }
+        }
+        let mut data = Vec::new();
+        if spec.has_data {
+            let len = self.uvarint(start, spec.name, "data length")?;
+            check_data_len(typ, len).map_err(|e| fail(e.into()))?;
+            data.reserve_exact(len as usize);
+            let read = self
+                .src
+                .bytes(len as usize, &mut data)
+                .map_err(|source| ReadError::Io {
+                    offset: start,
+                    source,
+                })?;
+            if read.is_err() {
+                return Err(fail(Problem::Truncated("data")));
+            }
+        }
+        Ok(Some(Event {
+            version: self.version,
+            typ,
+            args,
+            data,
+        }))
+    }
+
+    fn uvarint(
+        &mut self,
+        start: u64,
+        event: &'static str,
+        what: &'static str,
+    ) -> Result<u64, ReadError> {
+        let problem = match self.src.uvarint() {
+            Ok(v) => return Ok(v),
+            Err(VarintFailure::Eof | VarintFailure::Truncated) => Problem::Truncated(what),
+            Err(VarintFailure::Overflow) => Problem::Overflow(what),
+            Err(VarintFailure::Io(source)) => {
+                return Err(ReadError::Io {
+                    offset: self.src.offset(),
+                    source,
+                })
+            }
+        };
+        Err(ReadError::Event {
+            offset: start,
+            event: Some(event),
+            problem,
+        })
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Event, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_event().transpose()
+    }
+}
+
+/// Reads `go 1.N trace\0\0\0`.
+fn read_header<R: Read>(src: &mut Source<R>) -> Result<Version, ReadError> {
+    let mut next = || -> Result<Option<u8>, ReadError> {
+        src.byte()
+            .map_err(|source| ReadError::Io { offset: 0, source })
+    };
+    for &expected in b"go 1." {
+        if next()? != Some(expected) {
+            return Err(ReadError::BadHeader);
+        }
+    }
+    let mut minor = 0u64;
+    let mut digits = 0;
+    let mut byte = next()?;
+    while let Some(d @ b'0'..=b'9') = byte {
+        minor = minor.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+        digits += 1;
+        byte = next()?;
+    }
+    if digits == 0 || byte != Some(b' ') {
+        return Err(ReadError::BadHeader);
+    }
+    for &expected in b"trace\0\0\0" {
+        if next()? != Some(expected) {
+            return Err(ReadError::BadHeader);
+        }
+    }
+    u32::try_from(minor)
+        .ok()
+        .and_then(Version::from_minor)
+        .ok_or(ReadError::UnsupportedVersion(minor))
+}

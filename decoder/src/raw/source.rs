@@ -1,0 +1,114 @@
+//! A buffered byte source that knows its offset in the file, so every error can say where.
+
+use std::io::{self, ErrorKind, Read};
+
+use gotrace_wire::varint::MAX_LEN;
+
+const BUFFER_SIZE: usize = 64 << 10;
+
+/// What stopped a varint read.
+#[derive(Debug)]
+pub enum VarintFailure {
+    /// The input ended before the first byte.
+    Eof,
+    /// The input ended inside the varint.
+    Truncated,
+    /// More than 64 bits.
+    Overflow,
+    Io(io::Error),
+}
+
+pub struct Source<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+}
+
+impl<R: Read> Source<R> {
+    pub fn new(inner: R) -> Self {
+        Source {
+            inner,
+            buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            base: 0,
+        }
+    }
+
+    /// Offset of the next byte in the file.
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Refills the buffer when it is used up; false at the end of the input.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.pos < self.end {
+            return Ok(true);
+        }
+        self.base += self.end as u64;
+        self.pos = 0;
+        self.end = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next byte, or `None` at the end of the input.
+    #[inline]
+    pub fn byte(&mut self) -> io::Result<Option<u8>> {
+        if self.pos == self.end && !self.fill()? {
+            return Ok(None);
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(Some(b))
+    }
+
+    /// An unsigned LEB128 varint.
+    #[inline]
+    pub fn uvarint(&mut self) -> Result<u64, VarintFailure> {
+        let mut value = 0u64;
+        for i in 0..MAX_LEN {
+            let byte = match self.byte() {
+                Ok(Some(b)) => b,
+                Ok(None) if i == 0 => return Err(VarintFailure::Eof),
+                Ok(None) => return Err(VarintFailure::Truncated),
+                Err(e) => return Err(VarintFailure::Io(e)),
+            };
+            if i == MAX_LEN - 1 && byte > 1 {
+                return Err(VarintFailure::Overflow);
+            }
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(VarintFailure::Overflow)
+    }
+
+    /// Appends exactly `len` bytes to `out`; returns how many were there if the input ends first.
+    /// The caller bounds `len`, so `out` grows at most by that much.
+    pub fn bytes(&mut self, len: usize, out: &mut Vec<u8>) -> io::Result<Result<(), usize>> {
+        let mut missing = len;
+        while missing > 0 {
+            if self.pos == self.end && !self.fill()? {
+                return Ok(Err(len - missing));
+            }
+            let take = missing.min(self.end - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+            missing -= take;
+        }
+        Ok(Ok(()))
+    }
+}

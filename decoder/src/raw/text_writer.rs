@@ -1,0 +1,37 @@
+//! The text writer: `Trace Go1.N`, then each event's text form on its own line(s).
+
+use std::io::Write;
+
+use gotrace_wire::Version;
+
+use super::event::Event;
+use super::writer::WriteError;
+
+/// Writes Go's raw text form.
+pub struct TextWriter<W> {
+    out: W,
+    version: Version,
+}
+
+impl<W: Write> TextWriter<W> {
+    /// Writes the header line.
+    pub fn new(mut out: W, version: Version) -> Result<Self, WriteError> {
+        writeln!(out, "Trace Go1.{}", version.minor())?;
+        Ok(TextWriter { out, version })
+    }
+
+    pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
+        if event.version != self.version {
+            return Err(WriteError::VersionMismatch {
+                writer: self.version.minor(),
+                event: event.version.minor(),
+            });
+        }
+        writeln!(self.out, "{event}")?;
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
