@@ -1,2 +1,36 @@
-//! no_std writer of Go 1.22 execution traces.
+//! `no_std`, allocation-free writer of Go 1.22 execution traces, for microcontrollers.
+//!
+//! The [`Encoder`] mirrors the scheduling state of a small firmware scheduler — executors (Go's
+//! Ps), execution contexts (thread mode and interrupt levels: Go's Ms) and tasks or interrupt
+//! callbacks (Go's Gs) — and turns each state change into the Go event that records it, in
+//! per-context batches of fixed capacity handed whole to a [`Sink`]. Generations, per-P and per-G
+//! sequence numbers, status re-statements, strings and stacks follow what Go's own parser
+//! requires; `WIRE-FORMAT.md` in the `wire` crate describes exactly what the device writes.
+//!
+//! Share one encoder between contexts through [`Shared`] (a `critical-section` mutex), so each
+//! state change and its event are one atomic step.
 #![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod batch;
+mod clock;
+mod encoder;
+mod error;
+mod generation;
+mod intern;
+mod shared;
+mod sink;
+mod state;
+
+pub use clock::{Clock, Counter32Clock, Extend32};
+pub use encoder::{Config, Encoder, Stats, MIN_BATCH_CAPACITY};
+pub use error::Error;
+pub use intern::TABLE_CAPACITY;
+pub use shared::Shared;
+pub use sink::Sink;
+#[cfg(any(feature = "std", test))]
+pub use sink::VecSink;
+pub use state::{GoSlot, GoStatus, ProcStatus};

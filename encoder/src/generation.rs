@@ -1,0 +1,227 @@
+//! Generations: starting and stopping a trace, and the boundaries between its slices.
+//!
+//! A generation ends with every context's batch flushed, then its `Frequency`, `Stacks` and
+//! `Strings` batches. The next one begins by re-stating every P and every live G: a P held by a
+//! context, and the goroutine on that context (running, or sitting in a blocking operation), go
+//! into *that context's* batch, so the host binds them to the right M (seed 002); idle and
+//! abandoned Ps, runnable and waiting Gs go into the batch of the context doing the advance.
+//! After the re-statement every sequence number restarts from 0, as Go's parser expects.
+
+use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
+
+use crate::clock::Clock;
+use crate::encoder::{hand_over, Class, Encoder};
+use crate::error::Error;
+use crate::intern::MAX_STRING_LEN;
+use crate::sink::Sink;
+use crate::state::{GoSlot, GoStatus, ProcStatus};
+
+impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>
+    Encoder<S, C, MS, PS, GS, BUF>
+{
+    /// Starts a trace (a new file header, generation 1) from context `m`, re-stating all state.
+    pub fn start(&mut self, m: usize) -> Result<(), Error> {
+        if m >= MS {
+            return Err(Error::NoSuchContext(m));
+        }
+        if self.tracing {
+            return Err(Error::AlreadyTracing);
+        }
+        let header = Version::Go122.header();
+        self.sink.begin_trace(&header);
+        self.stats.bytes_written += header.len() as u64;
+        self.tracing = true;
+        self.gen = 1;
+        self.begin_generation(m);
+        Ok(())
+    }
+
+    /// Ends the current generation and the trace.
+    pub fn stop(&mut self, m: usize) -> Result<(), Error> {
+        if m >= MS {
+            return Err(Error::NoSuchContext(m));
+        }
+        if !self.tracing {
+            return Err(Error::NotTracing);
+        }
+        self.end_generation();
+        self.tracing = false;
+        self.sink.end_trace();
+        Ok(())
+    }
+
+    /// Ends the current generation now and begins the next (from context `m`).
+    pub fn advance(&mut self, m: usize) -> Result<(), Error> {
+        if m >= MS {
+            return Err(Error::NoSuchContext(m));
+        }
+        if !self.tracing {
+            return Err(Error::NotTracing);
+        }
+        self.advance_generation(m);
+        Ok(())
+    }
+
+    pub(crate) fn advance_generation(&mut self, m: usize) {
+        self.end_generation();
+        self.gen += 1;
+        self.begin_generation(m);
+    }
+
+    fn begin_generation(&mut self, m_adv: usize) {
+        self.gen_bytes = 0;
+        self.gen_start = self.clock.now().max(self.last_ts);
+        self.stats.generations += 1;
+        // Bound state first, each in the batch of the context that holds it.
+        for m in 0..MS {
+            if let Some(p) = self.ms[m].p {
+                let status = match self.ps[p].status {
+                    ProcStatus::Syscall => proc_status::SYSCALL,
+                    _ => proc_status::RUNNING,
+                };
+                self.ps[p].seq = 0;
+                self.emit(
+                    m,
+                    EventType::PROC_STATUS,
+                    &[p as u64, status],
+                    Class::Status,
+                );
+            }
+            if let Some(g) = self.ms[m].g {
+                let st = self.go_mut(g);
+                st.seq = 0;
+                let (id, status) = (st.id, st.status);
+                let code = match status {
+                    GoStatus::Syscall => go_status::SYSCALL,
+                    _ => go_status::RUNNING,
+                };
+                self.emit(
+                    m,
+                    EventType::GO_STATUS,
+                    &[id, m as u64, code],
+                    Class::Status,
+                );
+            }
+        }
+        for p in 0..PS {
+            let code = match self.ps[p].status {
+                ProcStatus::Idle => proc_status::IDLE,
+                ProcStatus::Abandoned => proc_status::SYSCALL_ABANDONED,
+                ProcStatus::Running | ProcStatus::Syscall => continue,
+            };
+            self.ps[p].seq = 0;
+            self.emit(
+                m_adv,
+                EventType::PROC_STATUS,
+                &[p as u64, code],
+                Class::Status,
+            );
+        }
+        let slots = (0..GS)
+            .map(GoSlot::Task)
+            .chain((0..MS).map(GoSlot::Callback));
+        for g in slots {
+            let st = self.go_mut(g);
+            let code = match st.status {
+                GoStatus::Runnable => go_status::RUNNABLE,
+                GoStatus::Waiting => go_status::WAITING,
+                GoStatus::Dead | GoStatus::Running | GoStatus::Syscall => continue,
+            };
+            st.seq = 0;
+            let id = st.id;
+            self.emit(
+                m_adv,
+                EventType::GO_STATUS,
+                &[id, NO_THREAD, code],
+                Class::Status,
+            );
+        }
+    }
+
+    /// Flushes every context's batch, then writes the generation's frequency, stacks and strings.
+    fn end_generation(&mut self) {
+        for m in 0..MS {
+            if !self.ms[m].batch.is_empty() {
+                self.flush_context(m);
+            }
+        }
+        // Every context batch is empty now: context 0's buffer serves as scratch.
+        let ts = self.clock.now().max(self.last_ts);
+        let frequency = self.clock.frequency();
+        let mut table = Table::new(self, ts, EventType::FREQUENCY);
+        table.entry(&[], &[frequency], &[]);
+        table.finish();
+
+        let stacks = core::mem::take(&mut self.stacks);
+        let mut table = Table::new(self, ts, EventType::STACKS);
+        for (id, pc) in stacks.iter() {
+            // One frame: PC, then function, file and line left for the host to symbolize.
+            table.entry(&[EventType::STACK.0], &[id, 1, pc, 0, 0, 0], &[]);
+        }
+        table.finish();
+
+        let strings = core::mem::take(&mut self.strings);
+        let mut table = Table::new(self, ts, EventType::STRINGS);
+        for (id, s) in strings.iter() {
+            let bytes = &s.as_bytes()[..s.len().min(MAX_STRING_LEN).min(BUF / 2)];
+            table.entry(&[EventType::STRING.0], &[id, bytes.len() as u64], bytes);
+        }
+        table.finish();
+    }
+}
+
+/// Builds one kind of structural batch in context 0's (empty) buffer, splitting it into several
+/// batches of the same kind when it outgrows the buffer.
+struct Table<'e, S, C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize> {
+    enc: &'e mut Encoder<S, C, MS, PS, GS, BUF>,
+    kind: EventType,
+    ts: u64,
+}
+
+impl<
+        'e,
+        S: Sink,
+        C: Clock,
+        const MS: usize,
+        const PS: usize,
+        const GS: usize,
+        const BUF: usize,
+    > Table<'e, S, C, MS, PS, GS, BUF>
+{
+    fn new(enc: &'e mut Encoder<S, C, MS, PS, GS, BUF>, ts: u64, kind: EventType) -> Self {
+        Table { enc, kind, ts }
+    }
+
+    /// Appends `prefix`, the varints `args`, then `tail`, starting a new batch if needed.
+    fn entry(&mut self, prefix: &[u8], args: &[u64], tail: &[u8]) {
+        let len =
+            prefix.len() + args.iter().map(|&a| varint::encoded_len(a)).sum::<usize>() + tail.len();
+        let batch = &mut self.enc.ms[0].batch;
+        if !batch.is_empty() && batch.remaining() < len {
+            self.finish();
+        }
+        let batch = &mut self.enc.ms[0].batch;
+        if batch.is_empty() {
+            batch.set_base(self.ts);
+            batch.push_bytes(&[self.kind.0]);
+        }
+        batch.push_bytes(prefix);
+        for &a in args {
+            batch.push_uvarint(a);
+        }
+        batch.push_bytes(tail);
+    }
+
+    fn finish(&mut self) {
+        let enc = &mut *self.enc;
+        if !enc.ms[0].batch.is_empty() {
+            hand_over(
+                &mut enc.ms[0].batch,
+                &mut enc.sink,
+                &mut enc.stats,
+                enc.gen,
+                NO_THREAD,
+            );
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Per-generation tables of strings and stacks, each entry written once per generation.
+//!
+//! Go's format gives every generation its own string and stack IDs, so a host can parse any
+//! generation alone. The device interns `&'static str` names and raw program counters into small
+//! fixed tables; a full table ends the generation early (a generation boundary is always legal),
+//! which is cheaper than growing and never loses an entry.
+
+/// Capacity of each per-generation table.
+pub const TABLE_CAPACITY: usize = 32;
+
+/// The longest string Go accepts; longer names are cut to this many bytes.
+pub const MAX_STRING_LEN: usize = gotrace_wire::MAX_EVENT_TRAILER_DATA_SIZE as usize;
+
+/// Interned `&'static str` values; the ID of an entry is its index plus one (0 is "no string").
+pub struct Strings {
+    entries: heapless::Vec<&'static str, TABLE_CAPACITY>,
+}
+
+impl Strings {
+    pub const fn new() -> Self {
+        Strings {
+            entries: heapless::Vec::new(),
+        }
+    }
+
+    /// The ID of `s`, interning it if there is room; `None` when the table is full.
+    pub fn intern(&mut self, s: &'static str) -> Option<u64> {
+        if let Some(i) = self.entries.iter().position(|&e| e == s) {
+            return Some(i as u64 + 1);
+        }
+        self.entries.push(s).ok()?;
+        Some(self.entries.len() as u64)
+    }
+
+    /// Whether interning `s` would need a new entry in a full table.
+    pub fn would_overflow(&self, s: &str) -> bool {
+        self.entries.is_full() && !self.entries.contains(&s)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &'static str)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (i as u64 + 1, s))
+    }
+}
+
+/// Interned single-frame stacks (a task's entry function); the ID is the index plus one.
+pub struct Stacks {
+    entries: heapless::Vec<u64, TABLE_CAPACITY>,
+}
+
+impl Stacks {
+    pub const fn new() -> Self {
+        Stacks {
+            entries: heapless::Vec::new(),
+        }
+    }
+
+    pub fn intern(&mut self, pc: u64) -> Option<u64> {
+        if let Some(i) = self.entries.iter().position(|&e| e == pc) {
+            return Some(i as u64 + 1);
+        }
+        self.entries.push(pc).ok()?;
+        Some(self.entries.len() as u64)
+    }
+
+    pub fn would_overflow(&self, pc: u64) -> bool {
+        self.entries.is_full() && !self.entries.contains(&pc)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, &pc)| (i as u64 + 1, pc))
+    }
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Default for Stacks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_reuses_ids_and_reports_a_full_table() {
+        let mut s = Strings::new();
+        assert_eq!(s.intern("a"), Some(1));
+        assert_eq!(s.intern("b"), Some(2));
+        assert_eq!(s.intern("a"), Some(1));
+        let names: [&'static str; TABLE_CAPACITY] = core::array::from_fn(|i| {
+            std::boxed::Box::leak(std::format!("n{i}").into_boxed_str()) as &'static str
+        });
+        for n in &names[..TABLE_CAPACITY - 2] {
+            assert!(s.intern(n).is_some());
+        }
+        assert!(s.would_overflow("new"));
+        assert!(!s.would_overflow("a"));
+        assert_eq!(s.intern("new"), None);
+        let mut s = Strings::new();
+        assert_eq!(s.intern("new"), Some(1));
+    }
+}

@@ -1,0 +1,27 @@
+//! Sharing one encoder (or any state that embeds it) between thread mode and interrupt handlers.
+//!
+//! Every state change and the event that records it must happen with no interrupt in between,
+//! or an interrupt could observe (and trace) a half-made change: the race of seed 004, where a
+//! steal was done but not traced because tracing stopped in between. [`Shared::with`] runs its
+//! closure inside a `critical-section`, which on a single-core Cortex-M masks interrupts.
+
+use core::cell::RefCell;
+
+/// A value accessed only inside critical sections.
+pub struct Shared<T> {
+    inner: critical_section::Mutex<RefCell<T>>,
+}
+
+impl<T> Shared<T> {
+    pub const fn new(value: T) -> Self {
+        Shared {
+            inner: critical_section::Mutex::new(RefCell::new(value)),
+        }
+    }
+
+    /// Runs `f` on the value, atomically with respect to every other context. `f` must not call
+    /// `with` on the same value again (that is a bug, and panics).
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
+    }
+}

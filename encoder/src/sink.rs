@@ -1,0 +1,42 @@
+//! Where finished trace bytes go: the [`Sink`] trait, and a `Vec` sink for host tests.
+//!
+//! The encoder hands a sink whole batches only (header and payload of one batch, one call), so a
+//! sink that has to drop data (a full RTT buffer in lossy mode) can drop whole batches and keep
+//! what it does pass on parseable.
+
+/// Receives the bytes of traces as the encoder finishes them.
+pub trait Sink {
+    /// A tracing session starts: `header` is the 16-byte file header. Everything written until
+    /// [`Sink::end_trace`] belongs to this one trace.
+    fn begin_trace(&mut self, header: &[u8]);
+    /// One whole batch: its `EventBatch` header, then its payload.
+    fn write_batch(&mut self, header: &[u8], payload: &[u8]);
+    /// The session ended: the trace is complete.
+    fn end_trace(&mut self) {}
+}
+
+/// A sink that keeps every trace in memory, one `Vec` per tracing session (host tests and the
+/// simulator).
+#[cfg(any(feature = "std", test))]
+#[derive(Clone, Debug, Default)]
+pub struct VecSink {
+    /// The traces, oldest first; the last one may still be growing.
+    pub traces: std::vec::Vec<std::vec::Vec<u8>>,
+}
+
+#[cfg(any(feature = "std", test))]
+impl Sink for VecSink {
+    fn begin_trace(&mut self, header: &[u8]) {
+        self.traces.push(header.to_vec());
+    }
+
+    fn write_batch(&mut self, header: &[u8], payload: &[u8]) {
+        // begin_trace always comes first; a batch without it is an encoder bug.
+        let trace = self
+            .traces
+            .last_mut()
+            .expect("the encoder writes no batch before begin_trace");
+        trace.extend_from_slice(header);
+        trace.extend_from_slice(payload);
+    }
+}

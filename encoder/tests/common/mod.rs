@@ -1,0 +1,39 @@
+//! Helpers shared by the encoder's integration tests: a deterministic clock, and Go's parser as
+//! the judge of a written trace.
+
+use std::path::PathBuf;
+
+use gotrace_encoder::Clock;
+use gotrace_go_oracle::{require_go, Mode};
+
+/// A clock that advances by a fixed step on every read.
+pub struct StepClock(pub u64);
+
+impl Clock for StepClock {
+    fn now(&mut self) -> u64 {
+        self.0 += 3;
+        self.0
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000
+    }
+}
+
+/// Runs `go tool trace -d=parsed` on `trace`; panics with Go's error if Go rejects it. Returns
+/// Go's output, or `None` when Go is missing outside CI.
+pub fn go_accepts(name: &str, trace: &[u8]) -> Option<String> {
+    let go = require_go(name)?;
+    let dir = std::env::temp_dir().join(format!("gotrace-encoder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join(format!("{name}.trace"));
+    std::fs::write(&path, trace).unwrap();
+    let out = go.trace(Mode::Parsed, &path).unwrap();
+    if let Some(err) = &out.error {
+        panic!("Go rejected {name} ({}): {err}", path.display());
+    }
+    if std::env::var_os("GOTRACE_KEEP").is_none() {
+        std::fs::remove_file(&path).unwrap();
+    }
+    Some(out.stdout)
+}
