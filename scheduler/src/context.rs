@@ -1,0 +1,265 @@
+//! What tracked code can do while it runs: a task's [`TaskCx`] and an interrupt callback's
+//! [`CallbackCx`], and the annotations both can write ([`Annotate`]).
+//!
+//! Both hold the scheduler as a trait object, so task functions have one plain type
+//! ([`crate::TaskFn`]) whatever the scheduler's capacities are.
+
+use gotrace_encoder::GoSlot;
+
+use crate::error::Error;
+use crate::task::{TaskFn, TaskId};
+
+/// The scheduler operations tracked code calls back into.
+pub(crate) trait Core {
+    fn preemption_point(&self);
+    fn blocking_begin(&self, m: usize) -> Result<(), Error>;
+    fn release_own(&self, m: usize, p: usize) -> Result<(), Error>;
+    fn blocking_end(&self, m: usize, g: GoSlot, p: usize) -> Result<(), Error>;
+    fn take_executor(&self, m: usize, p: usize) -> Result<(), Error>;
+    fn wake(&self, task: TaskId) -> Result<(), Error>;
+    fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error>;
+    fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error>;
+}
+
+/// A user annotation (Go's `runtime/trace` tasks, regions, logs; goroutine labels).
+pub(crate) enum Annotation {
+    TaskBegin {
+        id: u64,
+        parent: u64,
+        name: &'static str,
+    },
+    TaskEnd {
+        id: u64,
+    },
+    RegionBegin {
+        task: u64,
+        name: &'static str,
+    },
+    RegionEnd {
+        task: u64,
+        name: &'static str,
+    },
+    Log {
+        task: u64,
+        key: &'static str,
+        value: &'static str,
+    },
+    Label(&'static str),
+}
+
+/// A running task's view of the scheduler.
+pub struct TaskCx<'a> {
+    core: &'a dyn Core,
+    task: TaskId,
+    arg: usize,
+    m: usize,
+    executor: usize,
+}
+
+impl<'a> TaskCx<'a> {
+    pub(crate) fn new(
+        core: &'a dyn Core,
+        task: TaskId,
+        arg: usize,
+        m: usize,
+        executor: usize,
+    ) -> Self {
+        TaskCx {
+            core,
+            task,
+            arg,
+            m,
+            executor,
+        }
+    }
+
+    pub fn id(&self) -> TaskId {
+        self.task
+    }
+
+    /// The `arg` given at spawn.
+    pub fn arg(&self) -> usize {
+        self.arg
+    }
+
+    /// The execution context (M) running the task now.
+    pub fn context(&self) -> usize {
+        self.m
+    }
+
+    pub fn executor(&self) -> usize {
+        self.executor
+    }
+
+    /// Runs `op`, a blocking operation (a blocking bus transfer, a busy wait), while keeping the
+    /// executor: `GoSyscallBegin`, then `GoSyscallEnd`. Meanwhile a higher-priority context may
+    /// steal the executor to run other tasks; the task then gets it back afterwards
+    /// (`GoSyscallEndBlocked`, `ProcStart`, `GoStart`).
+    pub fn blocking<R>(&mut self, op: impl FnOnce() -> R) -> Result<R, Error> {
+        self.core.blocking_begin(self.m)?;
+        self.core.preemption_point();
+        let result = op();
+        self.finish_blocking()?;
+        Ok(result)
+    }
+
+    /// Like [`TaskCx::blocking`], for an operation known to be long (a flash erase): the task
+    /// gives its executor up right after starting it (a steal from itself, `ProcSteal`, seed
+    /// 001), so interrupt-level executors can run other tasks without stealing it.
+    pub fn blocking_detached<R>(&mut self, op: impl FnOnce() -> R) -> Result<R, Error> {
+        self.core.blocking_begin(self.m)?;
+        self.core.preemption_point();
+        self.core.release_own(self.m, self.executor)?;
+        self.core.preemption_point();
+        let result = op();
+        self.finish_blocking()?;
+        Ok(result)
+    }
+
+    fn finish_blocking(&mut self) -> Result<(), Error> {
+        self.core.preemption_point();
+        self.core
+            .blocking_end(self.m, GoSlot::Task(self.task.0), self.executor)
+    }
+
+    /// Creates a task (`GoCreate` by this task).
+    pub fn spawn(&mut self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error> {
+        self.core.spawn(executor, entry, arg)
+    }
+
+    /// Wakes another task (`GoUnblock`).
+    pub fn wake(&mut self, task: TaskId) -> Result<(), Error> {
+        self.core.wake(task)
+    }
+
+    /// Lets the platform deliver pending (simulated) interrupts at this point of the task.
+    pub fn preemption_point(&self) {
+        self.core.preemption_point();
+    }
+}
+
+/// An interrupt callback's view of the scheduler. Without an executor it can wake tasks; after
+/// [`CallbackCx::take_executor`] it can also spawn tasks and write annotations.
+pub struct CallbackCx<'a> {
+    core: &'a dyn Core,
+    m: usize,
+    executor: Option<usize>,
+    keep: bool,
+}
+
+impl<'a> CallbackCx<'a> {
+    pub(crate) fn new(core: &'a dyn Core, m: usize) -> Self {
+        CallbackCx {
+            core,
+            m,
+            executor: None,
+            keep: false,
+        }
+    }
+
+    /// The execution context (M) of the interrupt.
+    pub fn context(&self) -> usize {
+        self.m
+    }
+
+    /// Takes `executor` for the rest of the callback (stealing it from a blocking operation or
+    /// from an earlier callback that left it, if need be): `ProcStart`, then the callback's
+    /// goroutine runs on it.
+    pub fn take_executor(&mut self, executor: usize) -> Result<(), Error> {
+        if self.executor.is_some() {
+            return Err(Error::ExecutorBusy(executor));
+        }
+        self.core.take_executor(self.m, executor)?;
+        self.executor = Some(executor);
+        Ok(())
+    }
+
+    /// Leave the executor held when the callback returns instead of giving it up: it stays
+    /// abandoned in a blocking operation until a context steals it (seed 000).
+    pub fn keep_executor_on_exit(&mut self) {
+        self.keep = true;
+    }
+
+    pub fn wake(&mut self, task: TaskId) -> Result<(), Error> {
+        self.core.wake(task)
+    }
+
+    /// Creates a task; needs an executor taken by this callback.
+    pub fn spawn(&mut self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error> {
+        if self.executor.is_none() {
+            return Err(Error::NoRunningTask(self.m));
+        }
+        self.core.spawn(executor, entry, arg)
+    }
+
+    pub fn preemption_point(&self) {
+        self.core.preemption_point();
+    }
+
+    pub(crate) fn exit_plan(&self) -> (Option<usize>, bool) {
+        (self.executor, self.keep)
+    }
+}
+
+/// User annotations, as Go's `runtime/trace` writes them: tasks, regions, logs, labels. They
+/// need a running task (or a callback that took an executor).
+pub trait Annotate {
+    /// Where this context's annotations go.
+    fn annotator(&self) -> Annotator<'_>;
+
+    fn task_begin(&mut self, id: u64, parent: u64, name: &'static str) -> Result<(), Error> {
+        self.annotator()
+            .write(Annotation::TaskBegin { id, parent, name })
+    }
+
+    fn task_end(&mut self, id: u64) -> Result<(), Error> {
+        self.annotator().write(Annotation::TaskEnd { id })
+    }
+
+    fn region_begin(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
+        self.annotator()
+            .write(Annotation::RegionBegin { task, name })
+    }
+
+    fn region_end(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
+        self.annotator().write(Annotation::RegionEnd { task, name })
+    }
+
+    fn log(&mut self, task: u64, key: &'static str, value: &'static str) -> Result<(), Error> {
+        self.annotator().write(Annotation::Log { task, key, value })
+    }
+
+    fn label(&mut self, label: &'static str) -> Result<(), Error> {
+        self.annotator().write(Annotation::Label(label))
+    }
+}
+
+/// The scheduler and context an [`Annotate`] implementation writes to.
+pub struct Annotator<'a> {
+    core: &'a dyn Core,
+    m: usize,
+}
+
+impl Annotator<'_> {
+    fn write(&self, a: Annotation) -> Result<(), Error> {
+        self.core.annotate(self.m, a)
+    }
+}
+
+impl Annotate for TaskCx<'_> {
+    fn annotator(&self) -> Annotator<'_> {
+        Annotator {
+            core: self.core,
+            m: self.m,
+        }
+    }
+}
+
+impl Annotate for CallbackCx<'_> {
+    fn annotator(&self) -> Annotator<'_> {
+        Annotator {
+            core: self.core,
+            m: self.m,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Why the scheduler refused a request.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The encoder refused a state change: a scheduler invariant was broken.
+    #[error("trace state: {0}")]
+    Trace(#[from] gotrace_encoder::Error),
+    #[error("the task table is full")]
+    TableFull,
+    #[error("no task {0}")]
+    NoSuchTask(usize),
+    #[error("no executor {0}")]
+    NoSuchExecutor(usize),
+    /// The executor is held by a context that is running on it (not in a blocking operation),
+    /// so the caller cannot take it.
+    #[error("executor {0} is running on another context")]
+    ExecutorBusy(usize),
+    /// The operation needs a running task on an executor (annotations, spawning from a
+    /// callback that has not taken an executor).
+    #[error("context {0} runs no task on an executor")]
+    NoRunningTask(usize),
+}

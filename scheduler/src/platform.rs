@@ -1,0 +1,19 @@
+//! What the scheduler needs from the machine it runs on, kept behind a trait so that the core
+//! has no Cortex-M dependency: the firmware implements it with the active exception number and
+//! `wfi`; the host simulator with a stack of simulated contexts.
+
+/// The execution-context model of the platform.
+pub trait Platform {
+    /// The execution context running the caller: 0 for thread mode, then one stable ID per
+    /// interrupt priority level that runs scheduler code (Go's M). Must be below the
+    /// scheduler's `MS`.
+    fn current_context(&self) -> usize;
+
+    /// Called by the scheduler at every point where an interrupt may land between two of its
+    /// atomic steps. Real hardware needs nothing here (interrupts just happen); the simulator
+    /// fires its simulated interrupts from it.
+    fn preemption_point(&self) {}
+
+    /// Thread mode found nothing to run: sleep until an interrupt (`wfi`).
+    fn idle(&self) {}
+}

@@ -1,0 +1,322 @@
+//! The scheduler: a static task table, executors that run tasks from their run queues on
+//! whichever context drives them, and the entry points for thread mode and interrupt handlers.
+//!
+//! Every operation is a short atomic step on the kernel state (see `kernel.rs`) followed, where
+//! user code runs, by a call to the platform's preemption point; task and callback bodies run
+//! outside any critical section, so interrupts stay enabled while they work.
+
+use gotrace_encoder::{Clock, Config, Encoder, GoSlot, GoStatus, Shared, Sink};
+use heapless::Deque;
+
+use crate::context::{Annotation, CallbackCx, Core, TaskCx};
+use crate::error::Error;
+use crate::kernel::Kernel;
+use crate::platform::Platform;
+use crate::task::{Task, TaskFn, TaskId};
+
+/// A cooperative scheduler for `TASKS` task slots, `PS` executors (Go's Ps) and `MS` execution
+/// contexts (Go's Ms: thread mode and each interrupt level that calls into the scheduler),
+/// tracing into batch buffers of `BUF` bytes per context.
+pub struct Scheduler<
+    X,
+    C,
+    S,
+    const TASKS: usize,
+    const PS: usize,
+    const MS: usize,
+    const BUF: usize,
+> {
+    platform: X,
+    kernel: Shared<Kernel<C, S, TASKS, PS, MS, BUF>>,
+}
+
+impl<
+        X: Platform,
+        C: Clock,
+        S: Sink,
+        const TASKS: usize,
+        const PS: usize,
+        const MS: usize,
+        const BUF: usize,
+    > Scheduler<X, C, S, TASKS, PS, MS, BUF>
+{
+    /// A scheduler with no tasks, every executor idle and tracing off. `const`, so it can be a
+    /// `static` shared by thread mode and interrupt handlers.
+    pub const fn new(platform: X, clock: C, sink: S, config: Config) -> Self {
+        Scheduler {
+            platform,
+            kernel: Shared::new(Kernel {
+                enc: Encoder::new(sink, clock, config),
+                tasks: [Task::FREE; TASKS],
+                queues: [const { Deque::new() }; PS],
+            }),
+        }
+    }
+
+    pub fn platform(&self) -> &X {
+        &self.platform
+    }
+
+    /// Runs `f` on the encoder, atomically (statistics, the sink, its state for tests).
+    pub fn with_encoder<R>(
+        &self,
+        f: impl FnOnce(&mut Encoder<S, C, MS, PS, TASKS, BUF>) -> R,
+    ) -> R {
+        self.kernel.with(|k| f(&mut k.enc))
+    }
+
+    /// Creates a task on `executor` running `entry`, with `arg` available as [`TaskCx::arg`].
+    ///
+    /// From a running task or a callback holding an executor, this is its `GoCreate`. From a
+    /// context that holds no executor (start-up code, an interrupt handler), the target executor
+    /// must be idle: it is taken for the creation and released.
+    pub fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error> {
+        let m = self.platform.current_context();
+        self.kernel.with(|k| {
+            if executor >= PS {
+                return Err(Error::NoSuchExecutor(executor));
+            }
+            let t = (0..TASKS)
+                .find(|&t| {
+                    k.tasks[t].entry.is_none()
+                        && k.enc.go_status(GoSlot::Task(t)) == Ok(GoStatus::Dead)
+                })
+                .ok_or(Error::TableFull)?;
+            let pc = entry as usize as u64;
+            if k.enc.context_proc(m)?.is_some() {
+                k.enc.go_create(m, t, pc)?;
+            } else {
+                k.acquire(m, executor)?;
+                k.enc.go_create(m, t, pc)?;
+                k.enc.proc_stop(m)?;
+            }
+            k.tasks[t] = Task {
+                entry: Some(entry),
+                arg,
+                executor,
+                woken: false,
+            };
+            k.enqueue(executor, t)?;
+            Ok(TaskId(t))
+        })
+    }
+
+    /// Wakes `task` from any context: a waiting task becomes runnable (`GoUnblock`); a wake for
+    /// a task that is not waiting is remembered until it next returns [`crate::Step::Wait`].
+    pub fn wake(&self, task: TaskId) -> Result<(), Error> {
+        let m = self.platform.current_context();
+        self.kernel.with(|k| {
+            let t = task.0;
+            let slot = k.tasks.get(t).ok_or(Error::NoSuchTask(t))?;
+            if slot.entry.is_none() {
+                return Err(Error::NoSuchTask(t));
+            }
+            match k.enc.go_status(GoSlot::Task(t))? {
+                GoStatus::Waiting => {
+                    k.enc.go_unblock(m, GoSlot::Task(t))?;
+                    k.enqueue(slot.executor, t)
+                }
+                _ => {
+                    k.tasks[t].woken = true;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// Whether `executor` has tasks waiting to run (for an idle loop deciding whether to sleep).
+    pub fn has_runnable(&self, executor: usize) -> bool {
+        self.kernel
+            .with(|k| k.queues.get(executor).is_some_and(|q| !q.is_empty()))
+    }
+
+    /// Runs `executor`'s runnable tasks on the current context until none is left, then
+    /// releases it. Returns how many task steps ran.
+    ///
+    /// From thread mode this is the main loop's body. From an interrupt it is an interrupt-level
+    /// executor: if a task stuck in a blocking operation holds the executor, the interrupt steals
+    /// it (`ProcSteal`) so the other tasks run meanwhile. Returns 0 without touching anything if
+    /// nothing is runnable, or if the executor is running on an interrupted context.
+    pub fn run_executor(&self, executor: usize) -> Result<usize, Error> {
+        let m = self.platform.current_context();
+        let taken = self.kernel.with(|k| {
+            let Some(queue) = k.queues.get(executor) else {
+                return Err(Error::NoSuchExecutor(executor));
+            };
+            if queue.is_empty() {
+                return Ok(false);
+            }
+            match k.acquire(m, executor) {
+                Ok(()) => Ok(true),
+                Err(Error::ExecutorBusy(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })?;
+        if !taken {
+            return Ok(0);
+        }
+        let mut ran = 0;
+        loop {
+            self.platform.preemption_point();
+            let next = self.kernel.with(|k| {
+                Ok::<_, Error>(match k.next_task(m, executor)? {
+                    Some(t) => Some((t, k.tasks[t])),
+                    None => None,
+                })
+            })?;
+            let Some((t, task)) = next else {
+                return Ok(ran);
+            };
+            let Some(entry) = task.entry else {
+                return Err(Error::NoSuchTask(t));
+            };
+            let mut cx = TaskCx::new(self, TaskId(t), task.arg, m, executor);
+            let step = entry(&mut cx);
+            self.platform.preemption_point();
+            self.kernel.with(|k| k.finish(m, executor, t, step))?;
+            ran += 1;
+        }
+    }
+
+    /// The thread-mode main loop: runs `executor` forever, idling when it has nothing to do.
+    pub fn run(&self, executor: usize) -> Result<core::convert::Infallible, Error> {
+        loop {
+            if self.run_executor(executor)? == 0 {
+                self.platform.idle();
+            }
+        }
+    }
+
+    /// Runs `f` as an interrupt callback: tracked code in an interrupt handler. Its goroutine is
+    /// created in a blocking operation (`GoCreateSyscall`) and destroyed on return
+    /// (`GoDestroySyscall`), with the same M and goroutine ID every time the interrupt fires.
+    /// See [`CallbackCx`] for taking an executor inside the callback.
+    pub fn callback<R>(&self, f: impl FnOnce(&mut CallbackCx<'_>) -> R) -> Result<R, Error> {
+        let m = self.platform.current_context();
+        self.kernel.with(|k| k.enc.callback_enter(m))?;
+        let mut cx = CallbackCx::new(self, m);
+        let result = f(&mut cx);
+        self.platform.preemption_point();
+        let (executor, keep) = cx.exit_plan();
+        self.kernel.with(|k| {
+            if let Some(p) = executor {
+                // The callback's goroutine leaves through a blocking operation, as a cgo
+                // callback returning to C does; the executor is then given up (self-steal) or
+                // left for a later steal.
+                k.enc.syscall_begin(m)?;
+                if !keep {
+                    k.enc.proc_steal(m, p)?;
+                }
+            }
+            k.enc.callback_exit(m)?;
+            Ok::<_, Error>(())
+        })?;
+        Ok(result)
+    }
+
+    /// Starts tracing (a new trace: header, generation 1, every status re-stated).
+    pub fn start_tracing(&self) -> Result<(), Error> {
+        let m = self.platform.current_context();
+        Ok(self.kernel.with(|k| k.enc.start(m))?)
+    }
+
+    /// Stops tracing: the current generation is completed and the trace ends.
+    pub fn stop_tracing(&self) -> Result<(), Error> {
+        let m = self.platform.current_context();
+        Ok(self.kernel.with(|k| k.enc.stop(m))?)
+    }
+
+    /// Ends the current generation now.
+    pub fn advance_generation(&self) -> Result<(), Error> {
+        let m = self.platform.current_context();
+        Ok(self.kernel.with(|k| k.enc.advance(m))?)
+    }
+
+    pub fn is_tracing(&self) -> bool {
+        self.kernel.with(|k| k.enc.is_tracing())
+    }
+}
+
+impl<
+        X: Platform,
+        C: Clock,
+        S: Sink,
+        const TASKS: usize,
+        const PS: usize,
+        const MS: usize,
+        const BUF: usize,
+    > Core for Scheduler<X, C, S, TASKS, PS, MS, BUF>
+{
+    fn preemption_point(&self) {
+        self.platform.preemption_point();
+    }
+
+    fn blocking_begin(&self, m: usize) -> Result<(), Error> {
+        Ok(self.kernel.with(|k| k.enc.syscall_begin(m))?)
+    }
+
+    fn release_own(&self, m: usize, p: usize) -> Result<(), Error> {
+        self.kernel.with(|k| {
+            // Only if it is still ours: an interrupt may have stolen it meanwhile, and a
+            // callback may even have left it abandoned. Giving it up is a steal from ourselves,
+            // never a ProcStop (seed 001).
+            let ours = k.enc.proc_status(p)? == gotrace_encoder::ProcStatus::Syscall
+                && k.enc.proc_owner(p)? == Some(m);
+            if ours {
+                k.enc.proc_steal(m, p)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn blocking_end(&self, m: usize, g: GoSlot, p: usize) -> Result<(), Error> {
+        self.kernel.with(|k| {
+            if k.enc.syscall_end(m)? {
+                return Ok(());
+            }
+            // The executor was taken meanwhile. Every context that preempted us has returned, so
+            // it is idle or abandoned again: take it back and carry on.
+            k.acquire(m, p)?;
+            k.enc.go_start(m, g)?;
+            Ok(())
+        })
+    }
+
+    fn take_executor(&self, m: usize, p: usize) -> Result<(), Error> {
+        self.kernel.with(|k| {
+            if p >= PS {
+                return Err(Error::NoSuchExecutor(p));
+            }
+            k.acquire(m, p)?;
+            // The callback's goroutine leaves its blocking operation onto the executor.
+            k.enc.syscall_end(m)?;
+            k.enc.go_start(m, GoSlot::Callback(m))?;
+            Ok(())
+        })
+    }
+
+    fn wake(&self, task: TaskId) -> Result<(), Error> {
+        Scheduler::wake(self, task)
+    }
+
+    fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error> {
+        Scheduler::spawn(self, executor, entry, arg)
+    }
+
+    fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error> {
+        self.kernel.with(|k| {
+            let enc = &mut k.enc;
+            match a {
+                Annotation::TaskBegin { id, parent, name } => {
+                    enc.user_task_begin(m, id, parent, name)
+                }
+                Annotation::TaskEnd { id } => enc.user_task_end(m, id),
+                Annotation::RegionBegin { task, name } => enc.user_region_begin(m, task, name),
+                Annotation::RegionEnd { task, name } => enc.user_region_end(m, task, name),
+                Annotation::Log { task, key, value } => enc.user_log(m, task, key, value),
+                Annotation::Label(label) => enc.go_label(m, label),
+            }
+            .map_err(|_| Error::NoRunningTask(m))
+        })
+    }
+}
