@@ -3,9 +3,30 @@
 //! Two layers, as in Go's own `internal/trace`:
 //! * [`raw`]: the wire and text forms event by event, with no semantics (what `gotrace dump` and
 //!   `go tool trace -d=wire` print);
-//! * the validating reader: batches, generations, the cross-M merge and the ordering rules, producing
-//!   the event stream `go tool trace -d=parsed` prints.
+//! * the validating reader ([`Reader`]): batches, generations, the cross-M merge and the ordering
+//!   rules, producing the event stream `go tool trace -d=parsed` prints ([`Event`]).
 
 pub mod input;
 pub mod raw;
 pub mod txtar;
+
+mod batch;
+mod batch_cursor;
+mod error;
+mod event;
+mod generation;
+mod go_sort;
+mod order;
+mod quote;
+mod reader;
+mod source;
+mod table;
+
+pub use error::{Error, Location};
+pub use event::{
+    Event, EventKind, GoId, GoState, Label, Log, Metric, ProcId, ProcState, Range, RangeAttribute,
+    Region, Resource, Stack, StackFrame, StateTransition, Task, TaskId, ThreadId, Time, Transition,
+    BACKGROUND_TASK, NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
+};
+pub use gotrace_wire::Version;
+pub use reader::Reader;

@@ -1,0 +1,292 @@
+//! The cross-thread merge: one cursor per thread over that thread's batches of the generation,
+//! and a min-heap of cursors by the time of their next event (the "frontier").
+//!
+//! The heap operations are Go's own, step for step: when two threads' next events have the same
+//! time, which one Go tries first depends on the exact layout of its heap, and with it the order
+//! of the events Go prints. Matching `go tool trace -d=parsed` byte for byte requires the same
+//! layout.
+
+use gotrace_wire::{varint, EventType};
+
+use crate::batch::Batch;
+use crate::error::{Error, Location};
+use crate::event::{wire_spec, BaseEvent, Time};
+use crate::generation::Frequency;
+use crate::go_sort::sort_like_go;
+
+/// A thread's position in its batches of the current generation.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    /// Index of the thread in the generation's thread list.
+    pub thread: usize,
+    pub m: i64,
+    last_ts: Time,
+    /// Next batch.
+    idx: usize,
+    /// Next byte in that batch.
+    data_off: usize,
+    /// The thread's next event, read but not yet advanced.
+    pub ev: BaseEvent,
+    /// Where `ev` is, for errors: its batch, its offset in the batch and its raw delta.
+    ev_batch: usize,
+    ev_off: usize,
+    ev_dt: u64,
+}
+
+impl Cursor {
+    pub(crate) fn new(thread: usize, m: i64) -> Self {
+        Cursor {
+            thread,
+            m,
+            last_ts: 0,
+            idx: 0,
+            data_off: 0,
+            ev: BaseEvent::default(),
+            ev_batch: 0,
+            ev_off: 0,
+            ev_dt: 0,
+        }
+    }
+
+    /// Reads the thread's next event into `ev`; `false` when its batches are exhausted.
+    pub(crate) fn next_event(&mut self, batches: &[Batch], freq: Frequency) -> Result<bool, Error> {
+        // Empty batches are tolerated, as in Go.
+        while batches
+            .get(self.idx)
+            .is_some_and(|b| b.data.len() == self.data_off)
+        {
+            self.idx += 1;
+            self.data_off = 0;
+            self.last_ts = 0;
+        }
+        let Some(batch) = batches.get(self.idx) else {
+            return Ok(false);
+        };
+        if self.last_ts == 0 {
+            self.last_ts = freq.mul(batch.time);
+        }
+        let data = batch.data.get(self.data_off..).unwrap_or_default();
+        let (n, dt) = read_timed_event(data, &mut self.ev).map_err(|message| {
+            let location = Location {
+                generation: None,
+                event_offset: Some(batch.data_offset + self.data_off as u64),
+                ..batch.location(0)
+            };
+            Error::new(message).at(&location)
+        })?;
+        self.ev.time = freq.mul(dt).wrapping_add(self.last_ts);
+        self.last_ts = self.ev.time;
+        self.ev_batch = self.idx;
+        self.ev_off = self.data_off;
+        self.ev_dt = dt;
+        self.data_off += n;
+        Ok(true)
+    }
+
+    /// Where the cursor's current event is, for an error about it.
+    pub(crate) fn location(&self, batches: &[Batch], gen: u64) -> Location {
+        let mut location = Location {
+            generation: Some(gen),
+            thread: Some(self.m),
+            event: Some(raw_text(&self.ev, self.ev_dt)),
+            ..Location::default()
+        };
+        if let Some(batch) = batches.get(self.ev_batch) {
+            location.batch = Some(batch.index);
+            location.batch_offset = Some(batch.offset);
+            location.event_offset = Some(batch.data_offset + self.ev_off as u64);
+        }
+        location
+    }
+
+    /// Go's one-line description of a frontier entry in "failed to advance" errors.
+    pub(crate) fn dump(&self) -> String {
+        let mut line = format!("M {} [", self.m);
+        if let Some(spec) = wire_spec(self.ev.typ) {
+            line.push_str(&format!("{} time={}", spec.name, self.ev.time));
+            for (i, name) in spec.args.iter().skip(1).enumerate() {
+                line.push_str(&format!(" {name}={}", self.ev.arg(i)));
+            }
+        }
+        line.push_str("]\n");
+        line
+    }
+}
+
+/// An event in Go's raw text form (`ProcSteal dt=0 p=0 p_seq=2 m=0`), as read from the wire.
+pub(crate) fn raw_text(ev: &BaseEvent, dt: u64) -> String {
+    let Some(spec) = wire_spec(ev.typ) else {
+        return format!("Invalid({})", ev.typ.0);
+    };
+    let mut text = format!("{} dt={dt}", spec.name);
+    for (i, name) in spec.args.iter().skip(1).enumerate() {
+        text.push_str(&format!(" {name}={}", ev.arg(i)));
+    }
+    text
+}
+
+/// Reads one timed event from the start of `data` (Go's `readTimedBaseEvent`): returns its size
+/// and its raw timestamp delta. Every event of a plain batch must be timed.
+fn read_timed_event(data: &[u8], ev: &mut BaseEvent) -> Result<(usize, u64), String> {
+    let typ = EventType(data.first().copied().unwrap_or_default());
+    if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 {
+        return Err(format!("found invalid event type: {}", typ.0));
+    }
+    ev.typ = typ;
+    let spec = match wire_spec(typ) {
+        Some(spec) if !spec.args.is_empty() && spec.is_timed => spec,
+        _ => return Err(format!("found event without a timestamp: type={}", typ.0)),
+    };
+    let mut n = 1;
+    let mut next = |what: &str| {
+        let rest = data.get(n..).unwrap_or_default();
+        let (value, len) = varint::decode(rest).map_err(|_| what.to_string())?;
+        n += len;
+        Ok::<u64, String>(value)
+    };
+    let dt = next("found invalid uvarint for timestamp")?;
+    for i in 0..spec.args.len() - 1 {
+        let arg = next("found invalid uvarint")?;
+        ev.set_arg(i, arg);
+    }
+    Ok((n, dt))
+}
+
+/// Adds a cursor to the heap (Go's `heapInsert`).
+pub(crate) fn heap_insert(heap: &mut Vec<Cursor>, cursor: Cursor) {
+    heap.push(cursor);
+    let last = heap.len() - 1;
+    sift_up(heap, last);
+}
+
+/// Restores the heap after the cursor at `i` moved on (Go's `heapUpdate`).
+pub(crate) fn heap_update(heap: &mut [Cursor], i: usize) {
+    if sift_up(heap, i) != i {
+        return;
+    }
+    sift_down(heap, i);
+}
+
+/// Removes the cursor at `i` (Go's `heapRemove`: float it to the root regardless of its time,
+/// swap it with the last, drop it, sift the new root down).
+pub(crate) fn heap_remove(heap: &mut Vec<Cursor>, mut i: usize) {
+    if i >= heap.len() {
+        return;
+    }
+    while i > 0 {
+        heap.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    let last = heap.len() - 1;
+    heap.swap(0, last);
+    heap.pop();
+    sift_down(heap, 0);
+}
+
+/// Sorts the frontier by time as Go does before trying the other threads in time order.
+pub(crate) fn sort_frontier(heap: &mut [Cursor]) {
+    sort_like_go(heap, |a, b| a.ev.time < b.ev.time);
+}
+
+fn time_at(heap: &[Cursor], i: usize) -> Option<Time> {
+    heap.get(i).map(|c| c.ev.time)
+}
+
+fn sift_up(heap: &mut [Cursor], mut i: usize) -> usize {
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if heap[parent].ev.time <= heap[i].ev.time {
+            break;
+        }
+        heap.swap(parent, i);
+        i = parent;
+    }
+    i
+}
+
+fn sift_down(heap: &mut [Cursor], mut i: usize) -> usize {
+    loop {
+        let m = min3(heap, i, 2 * i + 1, 2 * i + 2);
+        if m == i {
+            return i;
+        }
+        heap.swap(i, m);
+        i = m;
+    }
+}
+
+/// The index of the earliest of three heap positions, the first on ties (Go's `min3`).
+fn min3(heap: &[Cursor], i0: usize, i1: usize, i2: usize) -> usize {
+    let mut min_index = i0;
+    let mut min_time = time_at(heap, i0).unwrap_or(Time::MAX);
+    for i in [i1, i2] {
+        if let Some(t) = time_at(heap, i) {
+            if t < min_time {
+                min_time = t;
+                min_index = i;
+            }
+        }
+    }
+    min_index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(m: i64, time: Time) -> Cursor {
+        let mut c = Cursor::new(0, m);
+        c.ev.time = time;
+        c
+    }
+
+    fn order(heap: &[Cursor]) -> Vec<i64> {
+        heap.iter().map(|c| c.m).collect()
+    }
+
+    #[test]
+    fn heap_keeps_the_earliest_first_and_ties_in_gos_layout() {
+        let mut heap = Vec::new();
+        for (m, t) in [(1, 5), (2, 3), (3, 3), (4, 1)] {
+            heap_insert(&mut heap, cursor(m, t));
+        }
+        assert_eq!(order(&heap), [4, 2, 3, 1]);
+        heap[0].ev.time = 3;
+        heap_update(&mut heap, 0);
+        // The root ties with both children and stays put.
+        assert_eq!(order(&heap), [4, 2, 3, 1]);
+        // Removal floats the entry to the root first, whatever its time.
+        heap_remove(&mut heap, 2);
+        assert_eq!(order(&heap), [2, 1, 4]);
+        heap_remove(&mut heap, 0);
+        assert_eq!(order(&heap), [4, 1]);
+    }
+
+    #[test]
+    fn timed_events_are_read_with_gos_errors() {
+        let mut ev = BaseEvent::default();
+        // ProcStart dt=2 p=1 p_seq=3
+        assert_eq!(read_timed_event(&[10, 2, 1, 3], &mut ev), Ok((4, 2)));
+        assert_eq!(
+            (ev.typ, ev.args[0], ev.args[1]),
+            (EventType::PROC_START, 1, 3)
+        );
+        assert_eq!(raw_text(&ev, 2), "ProcStart dt=2 p=1 p_seq=3");
+        assert_eq!(
+            read_timed_event(&[200], &mut ev).unwrap_err(),
+            "found invalid event type: 200"
+        );
+        assert_eq!(
+            read_timed_event(&[8, 1], &mut ev).unwrap_err(),
+            "found event without a timestamp: type=8"
+        );
+        assert_eq!(
+            read_timed_event(&[10], &mut ev).unwrap_err(),
+            "found invalid uvarint for timestamp"
+        );
+        assert_eq!(
+            read_timed_event(&[10, 0, 1, 0x80], &mut ev).unwrap_err(),
+            "found invalid uvarint"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The one error type of the validating reader.
+//!
+//! Every error carries Go's own message text (so that a `.test` file's `FAILURE "regex"` can be
+//! matched against it, and so that a user searching for Go's message finds it) plus where in the
+//! file it happened: generation, thread, batch, byte offset and the offending event in Go's raw
+//! text form. Go's parser reports only the message; the location is what we add.
+
+use std::fmt;
+use std::io;
+
+/// A trace that cannot be read or does not satisfy Go's rules.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}", .inner.message, .inner.location)]
+pub struct Error {
+    /// Boxed so that results stay small on the hot path.
+    inner: Box<Inner>,
+    #[source]
+    source: Option<io::Error>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    message: String,
+    location: Location,
+}
+
+impl Error {
+    /// An error with Go's message and no location yet.
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                message: message.into(),
+                location: Location::default(),
+            }),
+            source: None,
+        }
+    }
+
+    /// An I/O failure of the underlying reader, described the way Go's reader would describe it.
+    pub(crate) fn io(message: impl Into<String>, source: io::Error) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                message: message.into(),
+                location: Location::default(),
+            }),
+            source: Some(source),
+        }
+    }
+
+    /// Fills in the parts of the location that are not known yet.
+    pub(crate) fn at(mut self, location: &Location) -> Self {
+        self.inner.location.fill_from(location);
+        self
+    }
+
+    /// Go's error text alone, as Go's parser would return it.
+    pub fn go_message(&self) -> String {
+        self.inner.message.clone()
+    }
+
+    /// Where in the trace the error was found.
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+}
+
+/// Where an error was found. Every part is optional: a bad header has none of them, an ordering
+/// error has all of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// The generation number as written in the batch headers.
+    pub generation: Option<u64>,
+    /// The thread (M) whose batch holds the event; -1 for batches of no thread.
+    pub thread: Option<i64>,
+    /// Index of the batch in the file, counting from 0.
+    pub batch: Option<u64>,
+    /// Byte offset of the batch header in the file.
+    pub batch_offset: Option<u64>,
+    /// Byte offset of the event in the file.
+    pub event_offset: Option<u64>,
+    /// The event in Go's raw text form (`ProcSteal dt=0 p=0 p_seq=2 m=0`).
+    pub event: Option<String>,
+}
+
+impl Location {
+    fn fill_from(&mut self, other: &Location) {
+        fn fill<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        fill(&mut self.generation, &other.generation);
+        fill(&mut self.thread, &other.thread);
+        fill(&mut self.batch, &other.batch);
+        fill(&mut self.batch_offset, &other.batch_offset);
+        fill(&mut self.event_offset, &other.event_offset);
+        fill(&mut self.event, &other.event);
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Location::default()
+    }
+}
+
+impl fmt::Display for Location {
+    /// ` (generation 1, M 0, batch #0 at byte offset 16, event at byte offset 40: ProcStop dt=3)`,
+    /// or nothing when nothing is known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(generation) = self.generation {
+            parts.push(format!("generation {generation}"));
+        }
+        if let Some(thread) = self.thread {
+            parts.push(format!("M {thread}"));
+        }
+        match (self.batch, self.batch_offset) {
+            (Some(batch), Some(offset)) => {
+                parts.push(format!("batch #{batch} at byte offset {offset}"))
+            }
+            (Some(batch), None) => parts.push(format!("batch #{batch}")),
+            (None, Some(offset)) => parts.push(format!("batch at byte offset {offset}")),
+            (None, None) => {}
+        }
+        match (self.event_offset, &self.event) {
+            (Some(offset), Some(event)) => {
+                parts.push(format!("event at byte offset {offset}: {event}"))
+            }
+            (Some(offset), None) => parts.push(format!("event at byte offset {offset}")),
+            (None, Some(event)) => parts.push(format!("event {event}")),
+            (None, None) => {}
+        }
+        write!(f, " ({})", parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_appends_the_location_to_gos_message() {
+        let location = Location {
+            generation: Some(1),
+            thread: Some(0),
+            batch: Some(2),
+            batch_offset: Some(16),
+            event_offset: Some(40),
+            event: Some("ProcStop dt=3".into()),
+        };
+        let error = Error::new("expected a proc but didn't have one").at(&location);
+        assert_eq!(error.go_message(), "expected a proc but didn't have one");
+        assert_eq!(
+            error.to_string(),
+            "expected a proc but didn't have one (generation 1, M 0, batch #2 at byte offset 16, \
+             event at byte offset 40: ProcStop dt=3)"
+        );
+        assert_eq!(Error::new("bad").to_string(), "bad");
+    }
+
+    #[test]
+    fn the_first_known_location_wins() {
+        let inner = Location {
+            batch: Some(1),
+            ..Location::default()
+        };
+        let outer = Location {
+            generation: Some(4),
+            batch: Some(9),
+            ..Location::default()
+        };
+        let error = Error::new("x").at(&inner).at(&outer);
+        assert_eq!(error.location().batch, Some(1));
+        assert_eq!(error.location().generation, Some(4));
+    }
+}

@@ -1,0 +1,909 @@
+//! The validated, ordered events the reader produces, with Go's kinds and Go's meaning of each
+//! (old and new states, reasons, stacks, ranges, tasks), and Go's `Event.String()` form as
+//! `Display`: `gotrace events` prints it, and tests compare it byte for byte with
+//! `go tool trace -d=parsed`.
+//!
+//! An event keeps the wire event it came from (type, time, arguments, as the ordering left them)
+//! and a shared handle on its generation's tables; everything else is derived on demand, as in Go.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write};
+use std::sync::Arc;
+
+use gotrace_wire::{spec, EventSpec, EventType, Version};
+
+use crate::quote::go_quote;
+use crate::table::Table;
+
+/// Nanoseconds on the traced program's clock.
+pub type Time = i64;
+/// A goroutine (here: a task) ID; [`NO_GOROUTINE`] for none.
+pub type GoId = i64;
+/// A P (here: an executor) ID; [`NO_PROC`] for none.
+pub type ProcId = i64;
+/// An M (here: an execution context) ID; [`NO_THREAD`] for none.
+pub type ThreadId = i64;
+/// A user task ID.
+pub type TaskId = u64;
+
+pub const NO_GOROUTINE: GoId = -1;
+pub const NO_PROC: ProcId = -1;
+pub const NO_THREAD: ThreadId = -1;
+/// No task at all.
+pub const NO_TASK: TaskId = u64::MAX;
+/// The task events belong to when no other task is in context.
+pub const BACKGROUND_TASK: TaskId = 0;
+
+/// Go parses every v2 trace with its newest event table, whatever the header's version says.
+pub(crate) const PARSER_SPECS: Version = Version::Go126;
+
+/// The type used internally for the synthetic Sync event (Go's `evSync`, not a wire type).
+pub(crate) const EV_SYNC: EventType = EventType(u8::MAX);
+
+/// The spec of a wire type in the parser's table.
+pub(crate) fn wire_spec(typ: EventType) -> Option<&'static EventSpec> {
+    spec(PARSER_SPECS, typ)
+}
+
+/// A wire event as the ordering sees it: arguments without the timestamp delta, the time
+/// already in nanoseconds. Spare argument slots carry what the ordering learnt (old states,
+/// task names), as in Go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BaseEvent {
+    pub typ: EventType,
+    pub time: Time,
+    pub args: [u64; gotrace_wire::MAX_TIMED_EVENT_ARGS - 1],
+}
+
+impl Default for BaseEvent {
+    fn default() -> Self {
+        BaseEvent {
+            typ: EventType::NONE,
+            time: 0,
+            args: [0; 4],
+        }
+    }
+}
+
+impl BaseEvent {
+    /// Argument `i`, 0 when out of range (the slots are fixed, so this never fails in practice).
+    pub(crate) fn arg(&self, i: usize) -> u64 {
+        self.args.get(i).copied().unwrap_or_default()
+    }
+
+    /// Sets argument `i` if it exists.
+    pub(crate) fn set_arg(&mut self, i: usize, value: u64) {
+        if let Some(slot) = self.args.get_mut(i) {
+            *slot = value;
+        }
+    }
+
+    /// Index of the first spare slot after the spec's own arguments (Go's `extra`).
+    pub(crate) fn extra_index(&self) -> usize {
+        wire_spec(self.typ)
+            .map(|s| s.args.len().saturating_sub(1))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_extra(&mut self, i: usize, value: u64) {
+        let at = self.extra_index() + i;
+        self.set_arg(at, value);
+    }
+
+    pub(crate) fn extra(&self, i: usize) -> u64 {
+        self.arg(self.extra_index() + i)
+    }
+}
+
+/// The thread, P and goroutine an event happened on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SchedCtx {
+    pub g: GoId,
+    pub p: ProcId,
+    pub m: ThreadId,
+}
+
+impl SchedCtx {
+    pub(crate) const NONE: SchedCtx = SchedCtx {
+        g: NO_GOROUTINE,
+        p: NO_PROC,
+        m: NO_THREAD,
+    };
+}
+
+/// What kind of event this is; Go's `EventKind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Bad,
+    Sync,
+    Metric,
+    Label,
+    StackSample,
+    RangeBegin,
+    RangeActive,
+    RangeEnd,
+    TaskBegin,
+    TaskEnd,
+    RegionBegin,
+    RegionEnd,
+    Log,
+    StateTransition,
+    Experimental,
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EventKind::Bad => "Bad",
+            EventKind::Sync => "Sync",
+            EventKind::Metric => "Metric",
+            EventKind::Label => "Label",
+            EventKind::StackSample => "StackSample",
+            EventKind::RangeBegin => "RangeBegin",
+            EventKind::RangeActive => "RangeActive",
+            EventKind::RangeEnd => "RangeEnd",
+            EventKind::TaskBegin => "TaskBegin",
+            EventKind::TaskEnd => "TaskEnd",
+            EventKind::RegionBegin => "RegionBegin",
+            EventKind::RegionEnd => "RegionEnd",
+            EventKind::Log => "Log",
+            EventKind::StateTransition => "StateTransition",
+            EventKind::Experimental => "Experimental",
+        })
+    }
+}
+
+fn kind_of(typ: EventType) -> EventKind {
+    match typ {
+        EV_SYNC => EventKind::Sync,
+        EventType::CPU_SAMPLE => EventKind::StackSample,
+        EventType::PROCS_CHANGE | EventType::HEAP_ALLOC | EventType::HEAP_GOAL => EventKind::Metric,
+        EventType::PROC_START
+        | EventType::PROC_STOP
+        | EventType::PROC_STEAL
+        | EventType::PROC_STATUS
+        | EventType::GO_CREATE
+        | EventType::GO_CREATE_SYSCALL
+        | EventType::GO_START
+        | EventType::GO_DESTROY
+        | EventType::GO_DESTROY_SYSCALL
+        | EventType::GO_STOP
+        | EventType::GO_BLOCK
+        | EventType::GO_UNBLOCK
+        | EventType::GO_SYSCALL_BEGIN
+        | EventType::GO_SYSCALL_END
+        | EventType::GO_SYSCALL_END_BLOCKED
+        | EventType::GO_STATUS
+        | EventType::GO_SWITCH
+        | EventType::GO_SWITCH_DESTROY
+        | EventType::GO_CREATE_BLOCKED
+        | EventType::GO_STATUS_STACK => EventKind::StateTransition,
+        EventType::STW_BEGIN | EventType::GC_BEGIN | EventType::GC_SWEEP_BEGIN => {
+            EventKind::RangeBegin
+        }
+        EventType::GC_MARK_ASSIST_BEGIN => EventKind::RangeBegin,
+        EventType::GC_ACTIVE | EventType::GC_SWEEP_ACTIVE | EventType::GC_MARK_ASSIST_ACTIVE => {
+            EventKind::RangeActive
+        }
+        EventType::STW_END
+        | EventType::GC_END
+        | EventType::GC_SWEEP_END
+        | EventType::GC_MARK_ASSIST_END => EventKind::RangeEnd,
+        EventType::GO_LABEL => EventKind::Label,
+        EventType::USER_TASK_BEGIN => EventKind::TaskBegin,
+        EventType::USER_TASK_END => EventKind::TaskEnd,
+        EventType::USER_REGION_BEGIN => EventKind::RegionBegin,
+        EventType::USER_REGION_END => EventKind::RegionEnd,
+        EventType::USER_LOG => EventKind::Log,
+        t if t.is_experimental() => EventKind::Experimental,
+        _ => EventKind::Bad,
+    }
+}
+
+/// A goroutine's state; Go's `GoState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GoState {
+    Undetermined,
+    NotExist,
+    Runnable,
+    Running,
+    Waiting,
+    Syscall,
+}
+
+impl GoState {
+    /// The state a `GoStatus` code stands for (Go's table; unknown codes read as undetermined).
+    pub(crate) fn from_status(status: u64) -> GoState {
+        match status {
+            gotrace_wire::go_status::RUNNABLE => GoState::Runnable,
+            gotrace_wire::go_status::RUNNING => GoState::Running,
+            gotrace_wire::go_status::SYSCALL => GoState::Syscall,
+            gotrace_wire::go_status::WAITING => GoState::Waiting,
+            _ => GoState::Undetermined,
+        }
+    }
+
+    fn from_code(code: u64) -> Option<GoState> {
+        Some(match code {
+            0 => GoState::Undetermined,
+            1 => GoState::NotExist,
+            2 => GoState::Runnable,
+            3 => GoState::Running,
+            4 => GoState::Waiting,
+            5 => GoState::Syscall,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// Whether a goroutine in this state is bound to its thread.
+    pub fn executing(self) -> bool {
+        matches!(self, GoState::Running | GoState::Syscall)
+    }
+}
+
+impl fmt::Display for GoState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GoState::Undetermined => "Undetermined",
+            GoState::NotExist => "NotExist",
+            GoState::Runnable => "Runnable",
+            GoState::Running => "Running",
+            GoState::Waiting => "Waiting",
+            GoState::Syscall => "Syscall",
+        })
+    }
+}
+
+/// A P's state; Go's `ProcState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcState {
+    Undetermined,
+    NotExist,
+    Running,
+    Idle,
+}
+
+impl ProcState {
+    /// The state a `ProcStatus` code stands for: a P in a syscall is running, an abandoned one
+    /// idle (Go's table; unknown codes read as undetermined).
+    pub(crate) fn from_status(status: u64) -> ProcState {
+        match status {
+            gotrace_wire::proc_status::RUNNING | gotrace_wire::proc_status::SYSCALL => {
+                ProcState::Running
+            }
+            gotrace_wire::proc_status::IDLE | gotrace_wire::proc_status::SYSCALL_ABANDONED => {
+                ProcState::Idle
+            }
+            _ => ProcState::Undetermined,
+        }
+    }
+
+    fn from_code(code: u64) -> Option<ProcState> {
+        Some(match code {
+            0 => ProcState::Undetermined,
+            1 => ProcState::NotExist,
+            2 => ProcState::Running,
+            3 => ProcState::Idle,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// Whether a P in this state is bound to its thread.
+    pub fn executing(self) -> bool {
+        self == ProcState::Running
+    }
+}
+
+impl fmt::Display for ProcState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProcState::Undetermined => "Undetermined",
+            ProcState::NotExist => "NotExist",
+            ProcState::Running => "Running",
+            ProcState::Idle => "Idle",
+        })
+    }
+}
+
+/// A resource with a state machine, by kind and ID; Go's `ResourceID`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Resource {
+    None,
+    Goroutine(GoId),
+    Proc(ProcId),
+    Thread(ThreadId),
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::None => f.write_str("None"),
+            Resource::Goroutine(id) => write!(f, "Goroutine({id})"),
+            Resource::Proc(id) => write!(f, "Proc({id})"),
+            Resource::Thread(id) => write!(f, "Thread({id})"),
+        }
+    }
+}
+
+/// A stack of an event: a handle into its generation's stack table.
+#[derive(Clone, Copy, Debug)]
+pub struct Stack<'a> {
+    table: &'a Table,
+    id: u64,
+}
+
+/// One frame of a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackFrame<'a> {
+    pub pc: u64,
+    /// The function name, as the trace's string table has it (normally UTF-8).
+    pub func: &'a [u8],
+    pub file: &'a [u8],
+    pub line: u64,
+}
+
+impl<'a> Stack<'a> {
+    /// The stack's ID in its generation.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The frames, innermost first.
+    pub fn frames(&self) -> impl Iterator<Item = StackFrame<'a>> + 'a {
+        let table = self.table;
+        table
+            .stack(self.id)
+            .unwrap_or_default()
+            .iter()
+            .map(move |&pc| {
+                let frame = table.frame(pc);
+                let string =
+                    |id: Option<u64>| id.and_then(|id| table.string(id)).unwrap_or_default();
+                StackFrame {
+                    pc,
+                    func: string(frame.map(|f| f.func)),
+                    file: string(frame.map(|f| f.file)),
+                    line: frame.map(|f| f.line).unwrap_or_default(),
+                }
+            })
+    }
+
+    /// Go's `printStack`: two lines per frame, each starting with `prefix`.
+    fn write_go(&self, out: &mut String, prefix: &str) {
+        for frame in self.frames() {
+            let _ = writeln!(
+                out,
+                "{prefix}{} @ {:#x}",
+                String::from_utf8_lossy(frame.func),
+                frame.pc
+            );
+            let _ = writeln!(
+                out,
+                "{prefix}\t{}:{}",
+                String::from_utf8_lossy(frame.file),
+                frame.line
+            );
+        }
+    }
+}
+
+/// A sampled metric; Go's `Metric` (all Go 1.22 metrics are integers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// The `runtime/metrics` name, with its unit.
+    pub name: &'static str,
+    pub value: u64,
+}
+
+/// A label applied to a goroutine; Go's `Label`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label<'a> {
+    pub label: &'a [u8],
+    pub resource: Resource,
+}
+
+/// A range of time on a resource (or global); Go's `Range`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Range<'a> {
+    pub name: Cow<'a, [u8]>,
+    pub scope: Resource,
+}
+
+/// An attribute of a completed range; Go's `RangeAttribute`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeAttribute {
+    pub name: &'static str,
+    pub value: u64,
+}
+
+/// A user task; Go's `Task`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task<'a> {
+    pub id: TaskId,
+    pub parent: TaskId,
+    /// The task type; empty when the task's begin is not in the trace.
+    pub task_type: &'a [u8],
+}
+
+/// A user region; Go's `Region`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region<'a> {
+    pub task: TaskId,
+    pub region_type: &'a [u8],
+}
+
+/// A user log message; Go's `Log`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Log<'a> {
+    pub task: TaskId,
+    pub category: &'a [u8],
+    pub message: &'a [u8],
+}
+
+/// The states a transition goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Goroutine {
+        id: GoId,
+        from: GoState,
+        to: GoState,
+    },
+    Proc {
+        id: ProcId,
+        from: ProcState,
+        to: ProcState,
+    },
+}
+
+/// A state change of a goroutine or a P; Go's `StateTransition`.
+#[derive(Clone, Copy, Debug)]
+pub struct StateTransition<'a> {
+    pub transition: Transition,
+    /// Why, for goroutines that stop or block.
+    pub reason: &'a [u8],
+    /// The stack of the resource making the transition (for a creation: the new goroutine's).
+    pub stack: Option<Stack<'a>>,
+}
+
+impl StateTransition<'_> {
+    pub fn resource(&self) -> Resource {
+        match self.transition {
+            Transition::Goroutine { id, .. } => Resource::Goroutine(id),
+            Transition::Proc { id, .. } => Resource::Proc(id),
+        }
+    }
+}
+
+/// One validated event.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub(crate) table: Option<Arc<Table>>,
+    pub(crate) ctx: SchedCtx,
+    pub(crate) base: BaseEvent,
+    /// The type of the task a `UserTaskEnd` ends, learnt from its begin (maybe generations ago).
+    pub(crate) task_type: Option<Arc<[u8]>>,
+}
+
+impl Event {
+    pub(crate) fn new(table: &Arc<Table>, ctx: SchedCtx, base: BaseEvent) -> Event {
+        Event {
+            table: Some(Arc::clone(table)),
+            ctx,
+            base,
+            task_type: None,
+        }
+    }
+
+    /// Go's synthetic Sync event: the `n`th generation boundary.
+    pub(crate) fn sync(table: Option<Arc<Table>>, time: Time, n: u64) -> Event {
+        let mut base = BaseEvent {
+            typ: EV_SYNC,
+            time,
+            args: [0; 4],
+        };
+        base.args[0] = n;
+        Event {
+            table,
+            ctx: SchedCtx::NONE,
+            base,
+            task_type: None,
+        }
+    }
+
+    pub fn kind(&self) -> EventKind {
+        kind_of(self.base.typ)
+    }
+
+    pub fn time(&self) -> Time {
+        self.base.time
+    }
+
+    /// The goroutine running when the event happened (before any transition it describes).
+    pub fn goroutine(&self) -> GoId {
+        self.ctx.g
+    }
+
+    /// The P of the event's context (before any transition it describes).
+    pub fn proc_id(&self) -> ProcId {
+        self.ctx.p
+    }
+
+    /// The thread of the event.
+    pub fn thread(&self) -> ThreadId {
+        self.ctx.m
+    }
+
+    /// The wire event type this event came from (`None` for Sync events, which are synthetic).
+    pub fn wire_type(&self) -> Option<EventType> {
+        (self.base.typ != EV_SYNC).then_some(self.base.typ)
+    }
+
+    fn string(&self, id: u64) -> &[u8] {
+        self.table
+            .as_deref()
+            .and_then(|t| t.string(id))
+            .unwrap_or_default()
+    }
+
+    fn stack_handle(&self, id: u64) -> Option<Stack<'_>> {
+        self.table.as_deref().map(|table| Stack { table, id })
+    }
+
+    /// The stack of the event's own context, if it has one.
+    pub fn stack(&self) -> Option<Stack<'_>> {
+        if self.base.typ == EV_SYNC {
+            return None;
+        }
+        if self.base.typ == EventType::CPU_SAMPLE {
+            // A sample always has a stack handle, even for stack 0 (as in Go).
+            return self.stack_handle(self.base.arg(0));
+        }
+        let first = *wire_spec(self.base.typ)?.stack_ids.first()?;
+        let id = self.base.arg(first.checked_sub(1)?);
+        if id == 0 {
+            return None;
+        }
+        self.stack_handle(id)
+    }
+
+    /// The `n` of the `n`th Sync event, for Sync events.
+    pub fn sync_number(&self) -> Option<u64> {
+        (self.kind() == EventKind::Sync).then(|| self.base.arg(0))
+    }
+
+    pub fn metric(&self) -> Option<Metric> {
+        let name = match self.base.typ {
+            EventType::PROCS_CHANGE => "/sched/gomaxprocs:threads",
+            EventType::HEAP_ALLOC => "/memory/classes/heap/objects:bytes",
+            EventType::HEAP_GOAL => "/gc/heap/goal:bytes",
+            _ => return None,
+        };
+        Some(Metric {
+            name,
+            value: self.base.arg(0),
+        })
+    }
+
+    pub fn label(&self) -> Option<Label<'_>> {
+        (self.base.typ == EventType::GO_LABEL).then(|| Label {
+            label: self.string(self.base.arg(0)),
+            resource: Resource::Goroutine(self.ctx.g),
+        })
+    }
+
+    pub fn range(&self) -> Option<Range<'_>> {
+        let (name, scope): (Cow<'_, [u8]>, Resource) = match self.base.typ {
+            EventType::STW_BEGIN | EventType::STW_END => {
+                let mut name = b"stop-the-world (".to_vec();
+                name.extend_from_slice(self.string(self.base.arg(0)));
+                name.push(b')');
+                (Cow::Owned(name), Resource::Goroutine(self.ctx.g))
+            }
+            EventType::GC_BEGIN | EventType::GC_ACTIVE | EventType::GC_END => (
+                Cow::Borrowed(&b"GC concurrent mark phase"[..]),
+                Resource::None,
+            ),
+            EventType::GC_SWEEP_BEGIN | EventType::GC_SWEEP_ACTIVE | EventType::GC_SWEEP_END => {
+                let p = if self.base.typ == EventType::GC_SWEEP_ACTIVE {
+                    self.base.arg(0) as i64
+                } else {
+                    self.ctx.p
+                };
+                (
+                    Cow::Borrowed(&b"GC incremental sweep"[..]),
+                    Resource::Proc(p),
+                )
+            }
+            EventType::GC_MARK_ASSIST_BEGIN
+            | EventType::GC_MARK_ASSIST_ACTIVE
+            | EventType::GC_MARK_ASSIST_END => {
+                let g = if self.base.typ == EventType::GC_MARK_ASSIST_ACTIVE {
+                    self.base.arg(0) as i64
+                } else {
+                    self.ctx.g
+                };
+                (
+                    Cow::Borrowed(&b"GC mark assist"[..]),
+                    Resource::Goroutine(g),
+                )
+            }
+            _ => return None,
+        };
+        Some(Range { name, scope })
+    }
+
+    /// Attributes of a completed range (only sweeps have any).
+    pub fn range_attributes(&self) -> Vec<RangeAttribute> {
+        if self.base.typ != EventType::GC_SWEEP_END {
+            return Vec::new();
+        }
+        vec![
+            RangeAttribute {
+                name: "bytes swept",
+                value: self.base.arg(0),
+            },
+            RangeAttribute {
+                name: "bytes reclaimed",
+                value: self.base.arg(1),
+            },
+        ]
+    }
+
+    pub fn task(&self) -> Option<Task<'_>> {
+        let (parent, task_type) = match self.base.typ {
+            EventType::USER_TASK_BEGIN => (self.base.arg(1), self.string(self.base.arg(2))),
+            EventType::USER_TASK_END => (
+                self.base.extra(0),
+                self.task_type.as_deref().unwrap_or_default(),
+            ),
+            _ => return None,
+        };
+        Some(Task {
+            id: self.base.arg(0),
+            parent,
+            task_type,
+        })
+    }
+
+    pub fn region(&self) -> Option<Region<'_>> {
+        matches!(
+            self.base.typ,
+            EventType::USER_REGION_BEGIN | EventType::USER_REGION_END
+        )
+        .then(|| Region {
+            task: self.base.arg(0),
+            region_type: self.string(self.base.arg(1)),
+        })
+    }
+
+    pub fn log(&self) -> Option<Log<'_>> {
+        (self.base.typ == EventType::USER_LOG).then(|| Log {
+            task: self.base.arg(0),
+            category: self.string(self.base.arg(1)),
+            message: self.string(self.base.arg(2)),
+        })
+    }
+
+    pub fn state_transition(&self) -> Option<StateTransition<'_>> {
+        use GoState as G;
+        use ProcState as P;
+        let b = &self.base;
+        let go = |id: i64, from, to| Transition::Goroutine { id, from, to };
+        let proc = |id: i64, from, to| Transition::Proc { id, from, to };
+        let mut reason: &[u8] = &[];
+        let mut stack = None;
+        let transition = match b.typ {
+            EventType::PROC_START => proc(b.arg(0) as i64, P::Idle, P::Running),
+            EventType::PROC_STOP => proc(self.ctx.p, P::Running, P::Idle),
+            EventType::PROC_STEAL => {
+                let before =
+                    if b.extra(0) as u8 as u64 == gotrace_wire::proc_status::SYSCALL_ABANDONED {
+                        P::Idle
+                    } else {
+                        P::Running
+                    };
+                proc(b.arg(0) as i64, before, P::Idle)
+            }
+            EventType::PROC_STATUS => proc(
+                b.arg(0) as i64,
+                P::from_code(b.extra(0)).unwrap_or(P::Undetermined),
+                P::from_status(b.arg(1) as u8 as u64),
+            ),
+            EventType::GO_CREATE | EventType::GO_CREATE_BLOCKED => {
+                let to = if b.typ == EventType::GO_CREATE_BLOCKED {
+                    G::Waiting
+                } else {
+                    G::Runnable
+                };
+                // The new goroutine's stack handle is set even for stack 0, as in Go.
+                stack = self.stack_handle(b.arg(1));
+                go(b.arg(0) as i64, G::NotExist, to)
+            }
+            EventType::GO_CREATE_SYSCALL => go(b.arg(0) as i64, G::NotExist, G::Syscall),
+            EventType::GO_START => go(b.arg(0) as i64, G::Runnable, G::Running),
+            EventType::GO_DESTROY => go(self.ctx.g, G::Running, G::NotExist),
+            EventType::GO_DESTROY_SYSCALL => go(self.ctx.g, G::Syscall, G::NotExist),
+            EventType::GO_STOP | EventType::GO_BLOCK => {
+                reason = self.string(b.arg(0));
+                stack = self.stack();
+                let to = if b.typ == EventType::GO_STOP {
+                    G::Runnable
+                } else {
+                    G::Waiting
+                };
+                go(self.ctx.g, G::Running, to)
+            }
+            EventType::GO_UNBLOCK | EventType::GO_SWITCH | EventType::GO_SWITCH_DESTROY => {
+                go(b.arg(0) as i64, G::Waiting, G::Runnable)
+            }
+            EventType::GO_SYSCALL_BEGIN => {
+                stack = self.stack();
+                go(self.ctx.g, G::Running, G::Syscall)
+            }
+            EventType::GO_SYSCALL_END => go(self.ctx.g, G::Syscall, G::Running),
+            EventType::GO_SYSCALL_END_BLOCKED => go(self.ctx.g, G::Syscall, G::Runnable),
+            EventType::GO_STATUS | EventType::GO_STATUS_STACK => {
+                let packed = b.arg(2);
+                stack = self.stack();
+                go(
+                    b.arg(0) as i64,
+                    G::from_code(packed >> 32).unwrap_or(G::Undetermined),
+                    G::from_status(packed & 0xffff_ffff),
+                )
+            }
+            _ => return None,
+        };
+        Some(StateTransition {
+            transition,
+            reason,
+            stack,
+        })
+    }
+
+    /// For experimental events: the event name and its arguments (name, value).
+    pub fn experimental(&self) -> Option<(&'static str, Vec<(&'static str, u64)>)> {
+        if !self.base.typ.is_experimental() {
+            return None;
+        }
+        let spec = wire_spec(self.base.typ)?;
+        let args = spec
+            .args
+            .iter()
+            .skip(1)
+            .enumerate()
+            .map(|(i, &name)| (name, self.base.arg(i)))
+            .collect();
+        Some((spec.name, args))
+    }
+
+    /// Go's `Event.String()`.
+    fn go_string(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "M={} P={} G={} {} Time={}",
+            self.ctx.m,
+            self.ctx.p,
+            self.ctx.g,
+            self.kind(),
+            self.base.time
+        );
+        match self.kind() {
+            EventKind::Metric => {
+                if let Some(m) = self.metric() {
+                    let _ = write!(
+                        s,
+                        " Name={} Value=Value{{Uint64({})}}",
+                        go_quote(m.name.as_bytes()),
+                        m.value
+                    );
+                }
+            }
+            EventKind::Label => {
+                if let Some(l) = self.label() {
+                    let _ = write!(s, " Label={} Resource={}", go_quote(l.label), l.resource);
+                }
+            }
+            kind @ (EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd) => {
+                if let Some(r) = self.range() {
+                    let _ = write!(s, " Name={} Scope={}", go_quote(&r.name), r.scope);
+                }
+                if kind == EventKind::RangeEnd {
+                    let attributes: Vec<String> = self
+                        .range_attributes()
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "{}=Value{{Uint64({})}}",
+                                go_quote(a.name.as_bytes()),
+                                a.value
+                            )
+                        })
+                        .collect();
+                    let _ = write!(s, " Attributes=[{}]", attributes.join(" "));
+                }
+            }
+            EventKind::TaskBegin | EventKind::TaskEnd => {
+                if let Some(t) = self.task() {
+                    let _ = write!(
+                        s,
+                        " ID={} Parent={} Type={}",
+                        t.id,
+                        t.parent,
+                        go_quote(t.task_type)
+                    );
+                }
+            }
+            EventKind::RegionBegin | EventKind::RegionEnd => {
+                if let Some(r) = self.region() {
+                    let _ = write!(s, " Task={} Type={}", r.task, go_quote(r.region_type));
+                }
+            }
+            EventKind::Log => {
+                if let Some(l) = self.log() {
+                    let _ = write!(
+                        s,
+                        " Task={} Category={} Message={}",
+                        l.task,
+                        go_quote(l.category),
+                        go_quote(l.message)
+                    );
+                }
+            }
+            EventKind::StateTransition => {
+                if let Some(t) = self.state_transition() {
+                    let _ = match t.transition {
+                        Transition::Goroutine { id, from, to } => {
+                            write!(s, " GoID={id} {from}->{to}")
+                        }
+                        Transition::Proc { id, from, to } => write!(s, " ProcID={id} {from}->{to}"),
+                    };
+                    let _ = write!(s, " Reason={}", go_quote(t.reason));
+                    if let Some(stack) = t.stack {
+                        s.push_str("\nTransitionStack=\n");
+                        stack.write_go(&mut s, "\t");
+                    }
+                }
+            }
+            EventKind::Experimental => {
+                if let Some((name, args)) = self.experimental() {
+                    let args: Vec<String> = args
+                        .iter()
+                        .map(|(arg, value)| {
+                            if arg.ends_with("string") {
+                                format!("{arg}={}", String::from_utf8_lossy(self.string(*value)))
+                            } else {
+                                format!("{arg}=Value{{Uint64({value})}}")
+                            }
+                        })
+                        .collect();
+                    let _ = write!(s, " Name={name} Args=[{}]", args.join(", "));
+                }
+            }
+            EventKind::Sync => {
+                let _ = write!(s, " N={}", self.base.arg(0));
+            }
+            EventKind::Bad | EventKind::StackSample => {}
+        }
+        if let Some(stack) = self.stack() {
+            s.push_str("\nStack=\n");
+            stack.write_go(&mut s, "\t");
+        }
+        s
+    }
+}
+
+impl fmt::Display for Event {
+    /// Exactly Go's `Event.String()` (Go 1.26), which `go tool trace -d=parsed` prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.go_string())
+    }
+}

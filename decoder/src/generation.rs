@@ -1,0 +1,415 @@
+//! Assembling one generation: reading its batches (which are contiguous in the file), decoding
+//! its tables (strings, stacks, CPU samples, frequency), and grouping its event batches by thread.
+//!
+//! Before Go 1.26 nothing marks the end of a generation: it ends where the first batch of the next
+//! one begins. That batch has already been read when we notice, so it is "spilled" over into the
+//! next generation, exactly as Go's reader does; at most one batch of the next generation is ever
+//! held beyond the current one.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use gotrace_wire::{EventType, Version, MAX_EVENT_TRAILER_DATA_SIZE};
+
+use crate::batch::{read_batch, Batch, NO_EXPERIMENT};
+use crate::error::{Error, Location};
+use crate::go_sort::sort_like_go;
+use crate::source::{SliceReader, Source, VarintError};
+use crate::table::{check_frame_count, Frame, Table};
+
+/// Nanoseconds per clock tick, as Go computes it from a `Frequency` event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Frequency(f64);
+
+impl Frequency {
+    /// Go's `1.0 / (float64(f) / 1e9)`: the same two roundings, so the same nanoseconds.
+    fn from_ticks_per_second(ticks: u64) -> Self {
+        Frequency(1.0 / (ticks as f64 / 1e9))
+    }
+
+    /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
+    pub(crate) fn mul(self, ticks: u64) -> i64 {
+        go_float_to_int64(ticks as f64 * self.0)
+    }
+}
+
+/// Go's float64 to int64 conversion as the amd64 instruction does it (where Go's oracle runs):
+/// truncation, and `i64::MIN` for NaN and values out of range (Rust's `as` would saturate).
+fn go_float_to_int64(x: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {
+        return i64::MIN;
+    }
+    x as i64
+}
+
+/// A CPU profiling sample, its time already in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CpuSample {
+    pub m: i64,
+    pub p: i64,
+    pub g: i64,
+    pub time: i64,
+    pub stack: u64,
+}
+
+/// The event batches of one thread, in file order.
+#[derive(Debug)]
+pub(crate) struct ThreadBatches {
+    pub m: i64,
+    pub batches: Vec<Batch>,
+}
+
+/// One generation, ready to be merged and validated.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    pub gen: u64,
+    /// In the order their first batch appears, as Go orders them.
+    pub threads: Vec<ThreadBatches>,
+    /// Sorted by time as Go sorts them.
+    pub cpu_samples: Vec<CpuSample>,
+    pub min_ts: u64,
+    pub freq: Frequency,
+    pub table: Arc<Table>,
+}
+
+/// The first batch of the next generation, read while looking for the end of this one.
+#[derive(Debug)]
+pub(crate) struct Spill {
+    pub gen: u64,
+    pub batch: Batch,
+}
+
+/// A generation as it is being read.
+struct Builder {
+    gen: u64,
+    version: Version,
+    threads: Vec<ThreadBatches>,
+    thread_index: HashMap<i64, usize>,
+    cpu_samples: Vec<(CpuSample, u64)>,
+    min_ts: u64,
+    freq: Option<Frequency>,
+    /// Go 1.25 traces must carry one snapshot of the wall and monotonic clocks per generation.
+    has_clock_snapshot: bool,
+    table: Table,
+}
+
+/// What reading a generation gave: the generation, the spilled first batch of the next one, and
+/// an error met while reading that next batch (reported only after this generation's events).
+pub(crate) struct ReadGeneration {
+    pub generation: Generation,
+    pub spill: Option<Spill>,
+    pub next_error: Option<Error>,
+}
+
+/// Reads the next generation of a trace before Go 1.26, whose generations end implicitly.
+pub(crate) fn read_generation_with_spill<R: Read>(
+    source: &mut Source<R>,
+    spill: Option<Spill>,
+    version: Version,
+    batch_count: &mut u64,
+) -> Result<ReadGeneration, Error> {
+    let mut builder = Builder {
+        gen: 0,
+        version,
+        threads: Vec::new(),
+        thread_index: HashMap::new(),
+        cpu_samples: Vec::new(),
+        min_ts: 0,
+        freq: None,
+        has_clock_snapshot: false,
+        table: Table::default(),
+    };
+    if let Some(spill) = spill {
+        builder.gen = spill.gen;
+        builder.min_ts = spill.batch.time;
+        builder.process(spill.batch)?;
+    }
+    let mut next_spill = None;
+    let mut next_error = None;
+    loop {
+        let (batch, gen) = match read_batch(source, *batch_count) {
+            Ok(Some(read)) => read,
+            Ok(None) => break,
+            Err(e) if builder.gen != 0 => {
+                // Possibly a broken first batch of the next generation: this one may still be
+                // complete, so it is delivered before the error.
+                next_error = Some(e);
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        *batch_count += 1;
+        let location = batch.location(gen);
+        if gen == 0 {
+            return Err(Error::new("invalid generation number 0").at(&location));
+        }
+        if builder.gen == 0 {
+            builder.gen = gen;
+        }
+        if gen == builder.gen.wrapping_add(1) {
+            next_spill = Some(Spill { gen, batch });
+            break;
+        }
+        if gen != builder.gen {
+            return Err(Error::new("generations out of order").at(&location));
+        }
+        if builder.min_ts == 0 || batch.time < builder.min_ts {
+            builder.min_ts = batch.time;
+        }
+        builder.process(batch)?;
+    }
+    let generation = builder.finish()?;
+    Ok(ReadGeneration {
+        generation,
+        spill: next_spill,
+        next_error,
+    })
+}
+
+impl Builder {
+    fn process(&mut self, batch: Batch) -> Result<(), Error> {
+        let location = batch.location(self.gen);
+        let at_entry = |pos: usize| Location {
+            event_offset: Some(batch.data_offset + pos as u64),
+            ..location.clone()
+        };
+        if batch.is_strings() {
+            self.add_strings(&batch.data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos)))
+        } else if batch.is_stacks() {
+            self.add_stacks(&batch.data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos)))
+        } else if batch.is_cpu_samples() {
+            self.add_cpu_samples(&batch.data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos)))
+        } else if batch.is_sync(self.version) {
+            self.set_sync(&batch)
+                .map_err(|(e, pos)| e.at(&at_entry(pos)))
+        } else if batch.exp != NO_EXPERIMENT {
+            // Experimental batches are handed to users by Go as raw data; no Go 1.22 event
+            // refers to them, so we validate nothing in them and keep nothing.
+            Ok(())
+        } else if batch.is_end_of_generation() {
+            Err(Error::new(
+                "internal error: unexpectedly processing EndOfGeneration; broken trace?",
+            )
+            .at(&location))
+        } else {
+            let index = *self.thread_index.entry(batch.m).or_insert_with(|| {
+                self.threads.push(ThreadBatches {
+                    m: batch.m,
+                    batches: Vec::new(),
+                });
+                self.threads.len() - 1
+            });
+            if let Some(thread) = self.threads.get_mut(index) {
+                thread.batches.push(batch);
+            }
+            Ok(())
+        }
+    }
+
+    fn add_strings(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
+        let mut r = SliceReader::new(data);
+        r.read_byte(); // The Strings header.
+        while !r.is_empty() {
+            let start = r.pos();
+            let fail = |e: Error| (e, start);
+            let typ = r.read_byte().unwrap_or_default();
+            if EventType(typ) != EventType::STRING {
+                return Err(fail(Error::new(format!(
+                    "expected string event, got {typ}"
+                ))));
+            }
+            let id = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
+            let len = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
+            if len > MAX_EVENT_TRAILER_DATA_SIZE {
+                return Err(fail(Error::new(format!(
+                    "invalid string size {len}, maximum is {MAX_EVENT_TRAILER_DATA_SIZE}"
+                ))));
+            }
+            let bytes = r.read_up_to(len as usize);
+            if bytes.len() as u64 != len {
+                return Err(fail(Error::new(format!(
+                    "failed to read full string: read {} but wanted {len}",
+                    bytes.len()
+                ))));
+            }
+            self.table.insert_string(id, bytes.to_vec()).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    fn add_stacks(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
+        let mut r = SliceReader::new(data);
+        r.read_byte(); // The Stacks header.
+        let mut frames: Vec<(u64, Frame)> = Vec::new();
+        while !r.is_empty() {
+            let start = r.pos();
+            let fail = |e: Error| (e, start);
+            let typ = r.read_byte().unwrap_or_default();
+            if EventType(typ) != EventType::STACK {
+                return Err(fail(Error::new(format!("expected stack event, got {typ}"))));
+            }
+            let id = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
+            let n = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
+            let n = check_frame_count(n).map_err(fail)?;
+            frames.clear();
+            for i in 1..=n {
+                let mut field = |what: &str| {
+                    r.read_uvarint().map_err(|e| {
+                        fail(Error::new(format!(
+                            "reading frame {i}'s {what} for stack {id}: {}",
+                            e.go_text()
+                        )))
+                    })
+                };
+                let pc = field("PC")?;
+                let func = field("funcID")?;
+                let file = field("fileID")?;
+                let line = field("line")?;
+                frames.push((pc, Frame { func, file, line }));
+            }
+            self.table.insert_stack(id, &frames).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    fn add_cpu_samples(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
+        let mut r = SliceReader::new(data);
+        r.read_byte(); // The CPUSamples header.
+        while !r.is_empty() {
+            let start = r.pos();
+            let fail = |e: VarintError| (varint_error(e), start);
+            let typ = r.read_byte().unwrap_or_default();
+            if EventType(typ) != EventType::CPU_SAMPLE {
+                return Err((
+                    Error::new(format!("expected CPU sample event, got {typ}")),
+                    start,
+                ));
+            }
+            let ticks = r.read_uvarint().map_err(fail)?;
+            let m = r.read_uvarint().map_err(fail)?;
+            let p = r.read_uvarint().map_err(fail)?;
+            let g = r.read_uvarint().map_err(fail)?;
+            let stack = r.read_uvarint().map_err(fail)?;
+            let sample = CpuSample {
+                m: m as i64,
+                p: p as i64,
+                g: if g == 0 { -1 } else { g as i64 },
+                time: 0,
+                stack,
+            };
+            self.cpu_samples.push((sample, ticks));
+        }
+        Ok(())
+    }
+
+    fn set_sync(&mut self, batch: &Batch) -> Result<(), (Error, usize)> {
+        let mut r = SliceReader::new(&batch.data);
+        if self.version >= Version::Go125 {
+            r.read_byte(); // The Sync header.
+        }
+        while !r.is_empty() {
+            let start = r.pos();
+            let fail = |e: VarintError| (varint_error(e), start);
+            let typ = r.read_byte().unwrap_or_default();
+            match EventType(typ) {
+                EventType::FREQUENCY => {
+                    if self.freq.is_some_and(|f| f.0 != 0.0) {
+                        return Err((Error::new("found multiple frequency events"), start));
+                    }
+                    let ticks = r.read_uvarint().map_err(fail)?;
+                    self.freq = Some(Frequency::from_ticks_per_second(ticks));
+                }
+                EventType::CLOCK_SNAPSHOT if self.version >= Version::Go125 => {
+                    if self.has_clock_snapshot {
+                        return Err((Error::new("found multiple clock snapshot events"), start));
+                    }
+                    self.has_clock_snapshot = true;
+                    // Time delta, monotonic clock, wall clock seconds and nanoseconds.
+                    for _ in 0..4 {
+                        r.read_uvarint().map_err(fail)?;
+                    }
+                }
+                _ => {
+                    return Err((
+                        Error::new(format!(
+                            "expected frequency or clock snapshot event, got {typ}"
+                        )),
+                        start,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Generation, Error> {
+        let location = Location {
+            generation: Some(self.gen),
+            ..Location::default()
+        };
+        let freq = match self.freq {
+            Some(freq) if freq.0 != 0.0 => freq,
+            _ => return Err(Error::new("no frequency event found").at(&location)),
+        };
+        if self.version >= Version::Go125 && !self.has_clock_snapshot {
+            return Err(Error::new("no clock snapshot event found").at(&location));
+        }
+        self.table
+            .validate_stack_strings()
+            .map_err(|e| e.at(&location))?;
+        let mut cpu_samples: Vec<CpuSample> = self
+            .cpu_samples
+            .into_iter()
+            .map(|(sample, ticks)| CpuSample {
+                time: freq.mul(ticks),
+                ..sample
+            })
+            .collect();
+        sort_like_go(&mut cpu_samples, |a, b| a.time < b.time);
+        Ok(Generation {
+            gen: self.gen,
+            threads: self.threads,
+            cpu_samples,
+            min_ts: self.min_ts,
+            freq,
+            table: Arc::new(self.table),
+        })
+    }
+}
+
+fn varint_error(e: VarintError) -> Error {
+    match e {
+        VarintError::Io(io) => Error::io(io.to_string(), io),
+        other => Error::new(other.go_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequency_matches_gos_float_arithmetic() {
+        // 15.625 MHz: exactly 64 ns per tick.
+        let f = Frequency::from_ticks_per_second(15_625_000);
+        assert_eq!(f.mul(3), 192);
+        // 1 GHz: the factor is exactly 1.
+        assert_eq!(
+            Frequency::from_ticks_per_second(1_000_000_000).mul(12345),
+            12345
+        );
+        // A rate whose factor is inexact: 1/(3e9/1e9) = 0.333..., truncated per tick count.
+        let third = Frequency::from_ticks_per_second(3_000_000_000);
+        assert_eq!(third.mul(3), 1);
+        assert_eq!(third.mul(2), 0);
+        // Zero ticks per second gives an infinite factor; Go's conversion yields i64::MIN.
+        let zero = Frequency::from_ticks_per_second(0);
+        assert_eq!(zero.mul(1), i64::MIN);
+        assert_eq!(zero.mul(0), i64::MIN);
+    }
+}

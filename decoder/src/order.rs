@@ -1,0 +1,1323 @@
+//! The ordering validator: a model of the scheduler (every G, P and M, the GC, ranges, tasks and
+//! regions) that decides, event by event, whether an event can happen next, and rejects traces
+//! that break Go's rules with Go's error texts.
+//!
+//! The merge asks [`Ordering::advance`] about the next event of some thread. The answer is one of:
+//! it happens now (`Ok(true)`, and the validated events are queued), it cannot happen yet because
+//! it waits for an event of another thread (`Ok(false)`: sequence numbers not reached, a P not yet
+//! stolen), or the trace is broken (`Err`). Each rule here is one of Go's parser rules for the
+//! same event.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
+use std::sync::Arc;
+
+use gotrace_wire::{go_status, proc_status, spec, EventType, Version};
+
+use crate::error::Error;
+use crate::event::{
+    wire_spec, BaseEvent, Event, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
+    NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
+};
+use crate::table::Table;
+
+/// A position in a per-resource sequence, local to a generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seq {
+    gen: u64,
+    seq: u64,
+}
+
+impl Seq {
+    fn new(gen: u64, seq: u64) -> Self {
+        Seq { gen, seq }
+    }
+
+    /// Whether `self` comes immediately after `before`.
+    fn succeeds(self, before: Seq) -> bool {
+        self.gen == before.gen && self.seq == before.seq.wrapping_add(1)
+    }
+}
+
+impl std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (gen={})", self.seq, self.gen)
+    }
+}
+
+/// A kind of range (sweep, mark assist, stop-the-world with its reason string).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RangeType {
+    /// The event type that begins the range.
+    typ: EventType,
+    desc: u64,
+}
+
+impl RangeType {
+    fn of(typ: EventType, desc: u64) -> Self {
+        let typ = wire_spec(typ).and_then(|s| s.start_ev).unwrap_or(typ);
+        RangeType { typ, desc }
+    }
+}
+
+/// Go's `%v` of its range type: `{35 0}`.
+fn range_text(r: &RangeType) -> String {
+    format!("{{{} {}}}", r.typ.0, r.desc)
+}
+
+fn spec_name(typ: EventType) -> &'static str {
+    wire_spec(typ).map(|s| s.name).unwrap_or_default()
+}
+
+/// The ranges in flight on a goroutine or P.
+#[derive(Debug, Default)]
+struct Ranges {
+    in_flight: Vec<RangeType>,
+}
+
+impl Ranges {
+    fn begin(&mut self, r: RangeType) -> Result<(), String> {
+        if self.in_flight.contains(&r) {
+            return Err(format!(
+                "discovered event already in-flight for when starting event {}",
+                spec_name(r.typ)
+            ));
+        }
+        self.in_flight.push(r);
+        Ok(())
+    }
+
+    /// In the first generation an active range starts being tracked; later it must be known.
+    fn active(&mut self, r: RangeType, initial_gen: bool) -> Result<(), String> {
+        if initial_gen {
+            if self.in_flight.contains(&r) {
+                return Err(format!(
+                    "found named active range already in first gen: {}",
+                    range_text(&r)
+                ));
+            }
+            self.in_flight.push(r);
+        } else if !self.in_flight.contains(&r) {
+            let list: Vec<String> = self.in_flight.iter().map(range_text).collect();
+            return Err(format!(
+                "resource is missing active range: {} [{}]",
+                spec_name(r.typ),
+                list.join(" ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ends the range `end` closes; returns its description.
+    fn end(&mut self, end: EventType) -> Result<u64, String> {
+        let start = wire_spec(end)
+            .and_then(|s| s.start_ev)
+            .unwrap_or(EventType::NONE);
+        let Some(index) = self.in_flight.iter().position(|r| r.typ == start) else {
+            return Err(format!(
+                "tried to end event {}, but not in-flight",
+                spec_name(start)
+            ));
+        };
+        Ok(self.in_flight.swap_remove(index).desc)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UserRegion {
+    task: TaskId,
+    name: Vec<u8>,
+}
+
+/// Go's `%v` of a region: `{5 name}`.
+fn region_text(r: &UserRegion) -> String {
+    format!("{{{} {}}}", r.task, String::from_utf8_lossy(&r.name))
+}
+
+#[derive(Debug)]
+struct GState {
+    /// A `GoStatus` code, truncated to a byte as Go's type is.
+    status: u8,
+    seq: Seq,
+    regions: Vec<UserRegion>,
+    ranges: Ranges,
+}
+
+impl GState {
+    fn new(status: u8, seq: Seq) -> Self {
+        GState {
+            status,
+            seq,
+            regions: Vec::new(),
+            ranges: Ranges::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PState {
+    /// A `ProcStatus` code, truncated to a byte as Go's type is.
+    status: u8,
+    seq: Seq,
+    ranges: Ranges,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MState {
+    g: GoId,
+    p: ProcId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GcState {
+    Undetermined,
+    NotRunning,
+    Running,
+}
+
+#[derive(Debug)]
+struct TaskState {
+    name: Arc<[u8]>,
+    parent: TaskId,
+}
+
+const GO_RUNNABLE: u8 = go_status::RUNNABLE as u8;
+const GO_RUNNING: u8 = go_status::RUNNING as u8;
+const GO_SYSCALL: u8 = go_status::SYSCALL as u8;
+const GO_WAITING: u8 = go_status::WAITING as u8;
+const PROC_RUNNING: u8 = proc_status::RUNNING as u8;
+const PROC_IDLE: u8 = proc_status::IDLE as u8;
+const PROC_SYSCALL: u8 = proc_status::SYSCALL as u8;
+const PROC_ABANDONED: u8 = proc_status::SYSCALL_ABANDONED as u8;
+/// Status codes at or above these are invalid.
+const GO_STATUS_COUNT: u8 = 5;
+const PROC_STATUS_COUNT: u8 = 5;
+
+/// Go's names of `GoStatus` codes in messages.
+fn go_status_name(s: u8) -> &'static str {
+    match s {
+        GO_RUNNABLE => "Runnable",
+        GO_RUNNING => "Running",
+        GO_SYSCALL => "Syscall",
+        GO_WAITING => "Waiting",
+        _ => "Bad",
+    }
+}
+
+/// Go's names of `ProcStatus` codes in messages (an abandoned P prints as "Bad", as in Go).
+fn proc_status_name(s: u8) -> &'static str {
+    match s {
+        PROC_RUNNING => "Running",
+        PROC_IDLE => "Idle",
+        PROC_SYSCALL => "Syscall",
+        _ => "Bad",
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Not,
+    May,
+    Must,
+}
+
+/// What the context of an event must hold: thread, P, goroutine.
+struct Reqs {
+    m: Need,
+    p: Need,
+    g: Need,
+}
+
+/// Events that run user code: a goroutine on a P on a thread.
+const USER_GO: Reqs = Reqs {
+    m: Need::Must,
+    p: Need::Must,
+    g: Need::Must,
+};
+
+fn validate_ctx(ctx: &SchedCtx, reqs: Reqs) -> Result<(), String> {
+    let check = |need: Need, present: bool, what: &str| match (need, present) {
+        (Need::Must, false) => Err(format!("expected {what} but didn't have one")),
+        (Need::Not, true) => Err(format!("expected no {} but had one", &what[2..])),
+        _ => Ok(()),
+    };
+    check(reqs.m, ctx.m != NO_THREAD, "a thread")?;
+    check(reqs.p, ctx.p != NO_PROC, "a proc")?;
+    check(reqs.g, ctx.g != NO_GOROUTINE, "a goroutine")
+}
+
+/// The outcome of a handler: the context after the event, and whether it advanced.
+type Advance = Result<(SchedCtx, bool), String>;
+
+/// The scheduler model and the queue of validated events.
+pub(crate) struct Ordering {
+    version: Version,
+    g_states: HashMap<GoId, GState>,
+    p_states: HashMap<ProcId, PState>,
+    m_states: HashMap<ThreadId, MState>,
+    active_tasks: HashMap<TaskId, TaskState>,
+    gc_seq: u64,
+    gc_state: GcState,
+    initial_gen: u64,
+    queue: VecDeque<Event>,
+}
+
+/// The event being advanced and where it comes from.
+struct Step<'a> {
+    ev: &'a mut BaseEvent,
+    table: &'a Arc<Table>,
+    gen: u64,
+}
+
+impl Ordering {
+    pub(crate) fn new(version: Version) -> Self {
+        Ordering {
+            version,
+            g_states: HashMap::new(),
+            p_states: HashMap::new(),
+            m_states: HashMap::new(),
+            active_tasks: HashMap::new(),
+            gc_seq: 0,
+            gc_state: GcState::Undetermined,
+            initial_gen: 0,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The next validated event, if any is queued.
+    pub(crate) fn next(&mut self) -> Option<Event> {
+        self.queue.pop_front()
+    }
+
+    /// Tries to let `ev`, the next event of thread `m` in generation `gen`, happen now.
+    pub(crate) fn advance(
+        &mut self,
+        ev: &mut BaseEvent,
+        table: &Arc<Table>,
+        m: ThreadId,
+        gen: u64,
+    ) -> Result<bool, Error> {
+        if self.initial_gen == 0 {
+            self.initial_gen = gen;
+        }
+        let cur = if m == NO_THREAD {
+            SchedCtx::NONE
+        } else {
+            // Go creates the thread's state on first sight, even if the event cannot advance.
+            let ms = self.m_states.entry(m).or_insert(MState {
+                g: NO_GOROUTINE,
+                p: NO_PROC,
+            });
+            SchedCtx {
+                g: ms.g,
+                p: ms.p,
+                m,
+            }
+        };
+        let step = Step { ev, table, gen };
+        let (new, ok) = self.dispatch(step, cur).map_err(Error::new)?;
+        if ok && m != NO_THREAD {
+            if let Some(ms) = self.m_states.get_mut(&m) {
+                ms.p = new.p;
+                ms.g = new.g;
+            }
+        }
+        Ok(ok)
+    }
+
+    fn dispatch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        match s.ev.typ {
+            EventType::PROCS_CHANGE | EventType::GO_LABEL | EventType::USER_LOG => {
+                self.annotation(s, cur)
+            }
+            EventType::PROC_START => self.proc_start(s, cur),
+            EventType::PROC_STOP => self.proc_stop(s, cur),
+            EventType::PROC_STEAL => self.proc_steal(s, cur),
+            EventType::PROC_STATUS => self.proc_status(s, cur),
+            EventType::GO_CREATE | EventType::GO_CREATE_BLOCKED => self.go_create(s, cur),
+            EventType::GO_CREATE_SYSCALL => self.go_create_syscall(s, cur),
+            EventType::GO_START => self.go_start(s, cur),
+            EventType::GO_DESTROY | EventType::GO_STOP | EventType::GO_BLOCK => {
+                self.go_stop_exec(s, cur)
+            }
+            EventType::GO_DESTROY_SYSCALL => self.go_destroy_syscall(s, cur),
+            EventType::GO_UNBLOCK => self.go_unblock(s, cur),
+            EventType::GO_SYSCALL_BEGIN => self.go_syscall_begin(s, cur),
+            EventType::GO_SYSCALL_END => self.go_syscall_end(s, cur),
+            EventType::GO_SYSCALL_END_BLOCKED => self.go_syscall_end_blocked(s, cur),
+            EventType::GO_STATUS | EventType::GO_STATUS_STACK => self.go_status(s, cur),
+            EventType::STW_BEGIN | EventType::GC_MARK_ASSIST_BEGIN => self.go_range_begin(s, cur),
+            EventType::STW_END | EventType::GC_MARK_ASSIST_END => self.go_range_end(s, cur),
+            EventType::GC_MARK_ASSIST_ACTIVE => self.go_range_active(s, cur),
+            EventType::GC_ACTIVE => self.gc_active(s, cur),
+            EventType::GC_BEGIN => self.gc_begin(s, cur),
+            EventType::GC_END => self.gc_end(s, cur),
+            EventType::GC_SWEEP_ACTIVE => self.gc_sweep_active(s, cur),
+            EventType::GC_SWEEP_BEGIN => self.gc_sweep_begin(s, cur),
+            EventType::GC_SWEEP_END => self.gc_sweep_end(s, cur),
+            EventType::HEAP_ALLOC | EventType::HEAP_GOAL => self.heap_metric(s, cur),
+            EventType::USER_TASK_BEGIN => self.user_task_begin(s, cur),
+            EventType::USER_TASK_END => self.user_task_end(s, cur),
+            EventType::USER_REGION_BEGIN | EventType::USER_REGION_END => self.user_region(s, cur),
+            EventType::GO_SWITCH | EventType::GO_SWITCH_DESTROY => self.go_switch(s, cur),
+            typ if typ.is_experimental() => self.alloc_free(s, cur),
+            typ => Err(format!("bad event type found while ordering: {}", typ.0)),
+        }
+    }
+
+    /// The event's name in the trace's own version (Go's messages use it).
+    fn ev_name(&self, typ: EventType) -> String {
+        match spec(self.version, typ) {
+            Some(s) if !(typ.is_experimental() && self.version < Version::Go126) => {
+                s.name.to_string()
+            }
+            _ => format!("Invalid({})", typ.0),
+        }
+    }
+
+    fn push(&mut self, s: &Step<'_>, ctx: SchedCtx) {
+        self.queue.push_back(Event::new(s.table, ctx, *s.ev));
+    }
+
+    /// Queues an event the wire does not carry but the model implies.
+    fn push_implied(&mut self, s: &Step<'_>, ctx: SchedCtx, typ: EventType, args: &[u64]) {
+        let mut base = BaseEvent {
+            typ,
+            time: s.ev.time,
+            args: [0; 4],
+        };
+        for (slot, &value) in base.args.iter_mut().zip(args) {
+            *slot = value;
+        }
+        self.queue.push_back(Event::new(s.table, ctx, base));
+    }
+
+    fn proc_status(&mut self, s: Step<'_>, mut cur: SchedCtx) -> Advance {
+        let pid = s.ev.arg(0) as i64;
+        let status = s.ev.arg(1) as u8;
+        if status >= PROC_STATUS_COUNT {
+            return Err(format!("invalid status for proc {pid}: {status}"));
+        }
+        let mut old = ProcState::from_status(u64::from(status));
+        if let Some(p) = self.p_states.get_mut(&pid) {
+            if status == PROC_ABANDONED && p.status == PROC_SYSCALL {
+                // Still in the syscall we know about: nothing was lost, promote it.
+                old = ProcState::Running;
+                s.ev.set_arg(1, u64::from(PROC_SYSCALL));
+            } else if status == PROC_ABANDONED && p.status == PROC_ABANDONED {
+                old = ProcState::Idle;
+                s.ev.set_arg(1, u64::from(PROC_ABANDONED));
+            } else if p.status != status {
+                return Err(format!(
+                    "inconsistent status for proc {pid}: old {} vs. new {}",
+                    proc_status_name(p.status),
+                    proc_status_name(status)
+                ));
+            }
+            p.seq = Seq::new(s.gen, 0);
+        } else {
+            self.p_states.insert(
+                pid,
+                PState {
+                    status,
+                    seq: Seq::new(s.gen, 0),
+                    ranges: Ranges::default(),
+                },
+            );
+            old = if s.gen == self.initial_gen {
+                ProcState::Undetermined
+            } else {
+                ProcState::NotExist
+            };
+        }
+        s.ev.set_extra(0, old.code());
+        let mut new = cur;
+        if status == PROC_RUNNING || status == PROC_SYSCALL {
+            new.p = pid;
+        }
+        if status == PROC_ABANDONED && old == ProcState::Running {
+            // The P is about to be stolen and this status may come from another thread: the
+            // Running -> Running transition belongs to the thread the P is bound to.
+            let mut bound: Vec<(&ThreadId, &MState)> =
+                self.m_states.iter().filter(|(_, ms)| ms.p == pid).collect();
+            bound.sort_unstable_by_key(|(mid, _)| **mid);
+            let Some((&mid, ms)) = bound.last() else {
+                return Err(format!(
+                    "failed to find sched context for proc {pid} that's about to be stolen"
+                ));
+            };
+            cur = SchedCtx {
+                m: mid,
+                p: pid,
+                g: ms.g,
+            };
+        }
+        self.push(&s, cur);
+        Ok((new, true))
+    }
+
+    fn proc_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let pid = s.ev.arg(0) as i64;
+        let seq = Seq::new(s.gen, s.ev.arg(1));
+        let Some(p) = self.p_states.get_mut(&pid) else {
+            return Ok((cur, false));
+        };
+        if p.status != PROC_IDLE || !seq.succeeds(p.seq) || cur.p != NO_PROC {
+            // Its status, its turn, or the loss of our current P (in a syscall) is still to come.
+            return Ok((cur, false));
+        }
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Not,
+                g: Need::May,
+            },
+        )?;
+        p.status = PROC_RUNNING;
+        p.seq = seq;
+        self.push(&s, cur);
+        Ok((SchedCtx { p: pid, ..cur }, true))
+    }
+
+    fn proc_stop(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let name = self.ev_name(s.ev.typ);
+        let Some(p) = self.p_states.get_mut(&cur.p) else {
+            return Err(format!(
+                "event {name} for proc ({}) that doesn't exist",
+                cur.p
+            ));
+        };
+        if p.status != PROC_RUNNING && p.status != PROC_SYSCALL {
+            return Err(format!(
+                "{name} event for proc that's not Running or Syscall"
+            ));
+        }
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::May,
+            },
+        )?;
+        p.status = PROC_IDLE;
+        self.push(&s, cur);
+        Ok((SchedCtx { p: NO_PROC, ..cur }, true))
+    }
+
+    fn proc_steal(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let pid = s.ev.arg(0) as i64;
+        let seq = Seq::new(s.gen, s.ev.arg(1));
+        let Some(p) = self.p_states.get_mut(&pid) else {
+            return Ok((cur, false));
+        };
+        if (p.status != PROC_SYSCALL && p.status != PROC_ABANDONED) || !seq.succeeds(p.seq) {
+            return Ok((cur, false));
+        }
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::May,
+                g: Need::May,
+            },
+        )?;
+        // Remember what the P was, so the transition reads Idle -> Idle for an abandoned P.
+        let old = p.status;
+        s.ev.set_extra(0, u64::from(old));
+        p.status = PROC_IDLE;
+        p.seq = seq;
+        if old == PROC_ABANDONED {
+            // Its thread is unknown: it may have moved on, so leave every thread alone.
+            self.push(&s, cur);
+            return Ok((cur, true));
+        }
+        let mid = s.ev.arg(2) as i64;
+        if mid == cur.m {
+            // A thread taking back its own P from its own syscall: a ProcStop in effect.
+            if cur.p != pid {
+                return Err(format!(
+                    "tried to self-steal proc {pid} (thread {mid}), but got proc {} instead",
+                    cur.p
+                ));
+            }
+            self.push(&s, cur);
+            return Ok((SchedCtx { p: NO_PROC, ..cur }, true));
+        }
+        let Some(victim) = self.m_states.get_mut(&mid) else {
+            return Err(format!("stole proc from non-existent thread {mid}"));
+        };
+        if victim.p != pid {
+            return Err(format!(
+                "tried to steal proc {pid} from thread {mid}, but got proc {} instead",
+                victim.p
+            ));
+        }
+        // The victim is in a syscall and will notice the loss at its GoSyscallEndBlocked, which
+        // cannot advance before this.
+        victim.p = NO_PROC;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_status(&mut self, s: Step<'_>, mut cur: SchedCtx) -> Advance {
+        let gid = s.ev.arg(0) as i64;
+        let mid = s.ev.arg(1) as i64;
+        let status = s.ev.arg(2) as u8;
+        if status >= GO_STATUS_COUNT {
+            return Err(format!("invalid status for goroutine {gid}: {status}"));
+        }
+        let mut old = GoState::from_status(u64::from(status));
+        if let Some(g) = self.g_states.get_mut(&gid) {
+            if g.status != status {
+                return Err(format!(
+                    "inconsistent status for goroutine {gid}: old {} vs. new {}",
+                    go_status_name(g.status),
+                    go_status_name(status)
+                ));
+            }
+            g.seq = Seq::new(s.gen, 0);
+        } else if s.gen == self.initial_gen {
+            self.g_states
+                .insert(gid, GState::new(status, Seq::new(s.gen, 0)));
+            old = GoState::Undetermined;
+        } else {
+            return Err(format!(
+                "found goroutine status for new goroutine after the first generation: id={gid} status={}",
+                go_status_name(status)
+            ));
+        }
+        s.ev.set_arg(2, old.code() << 32 | u64::from(status));
+        let mut new = cur;
+        match status {
+            GO_RUNNING => new.g = gid,
+            GO_SYSCALL => {
+                if mid == NO_THREAD {
+                    return Err(format!("found goroutine {gid} in syscall without a thread"));
+                }
+                if mid == cur.m {
+                    // After the first generation the binding must already be known.
+                    if s.gen != self.initial_gen && cur.g != gid {
+                        return Err(format!(
+                            "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
+                            cur.g
+                        ));
+                    }
+                    new.g = gid;
+                } else {
+                    // A goroutine sitting in a syscall on another thread for the whole generation.
+                    match self.m_states.get(&mid) {
+                        Some(ms) => {
+                            if ms.g != gid {
+                                return Err(format!(
+                                    "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
+                                    ms.g
+                                ));
+                            }
+                            cur.g = ms.g;
+                        }
+                        None => {
+                            self.m_states.insert(mid, MState { g: gid, p: NO_PROC });
+                        }
+                    }
+                    cur.m = mid;
+                }
+            }
+            _ => {}
+        }
+        self.push(&s, cur);
+        Ok((new, true))
+    }
+
+    fn go_create(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::May,
+            },
+        )?;
+        if let Some(g) = self.g_states.get(&cur.g) {
+            if g.status != GO_RUNNING {
+                return Err(format!(
+                    "{} event for goroutine that's not Running",
+                    self.ev_name(s.ev.typ)
+                ));
+            }
+        }
+        let new_g = s.ev.arg(0) as i64;
+        if self.g_states.contains_key(&new_g) {
+            return Err(format!(
+                "tried to create goroutine ({new_g}) that already exists"
+            ));
+        }
+        let status = if s.ev.typ == EventType::GO_CREATE_BLOCKED {
+            GO_WAITING
+        } else {
+            GO_RUNNABLE
+        };
+        self.g_states
+            .insert(new_g, GState::new(status, Seq::new(s.gen, 0)));
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    /// The running goroutine's state, which must be `status`; Go's two messages otherwise.
+    fn current_g(
+        &mut self,
+        typ: EventType,
+        cur: &SchedCtx,
+        status: u8,
+        status_text: &str,
+    ) -> Result<&mut GState, String> {
+        let name = self.ev_name(typ);
+        let Some(g) = self.g_states.get_mut(&cur.g) else {
+            return Err(format!(
+                "event {name} for goroutine ({}) that doesn't exist",
+                cur.g
+            ));
+        };
+        if g.status != status {
+            return Err(format!(
+                "{name} event for goroutine that's not {status_text}"
+            ));
+        }
+        Ok(g)
+    }
+
+    fn go_stop_exec(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let g = self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
+        match s.ev.typ {
+            EventType::GO_STOP => g.status = GO_RUNNABLE,
+            EventType::GO_BLOCK => g.status = GO_WAITING,
+            _ => {
+                self.g_states.remove(&cur.g);
+            }
+        }
+        self.push(&s, cur);
+        Ok((
+            SchedCtx {
+                g: NO_GOROUTINE,
+                ..cur
+            },
+            true,
+        ))
+    }
+
+    fn go_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let gid = s.ev.arg(0) as i64;
+        let seq = Seq::new(s.gen, s.ev.arg(1));
+        let Some(g) = self.g_states.get_mut(&gid) else {
+            return Ok((cur, false));
+        };
+        if g.status != GO_RUNNABLE || !seq.succeeds(g.seq) {
+            return Ok((cur, false));
+        }
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::Not,
+            },
+        )?;
+        g.status = GO_RUNNING;
+        g.seq = seq;
+        self.push(&s, cur);
+        Ok((SchedCtx { g: gid, ..cur }, true))
+    }
+
+    fn go_unblock(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let gid = s.ev.arg(0) as i64;
+        let seq = Seq::new(s.gen, s.ev.arg(1));
+        let Some(g) = self.g_states.get_mut(&gid) else {
+            return Ok((cur, false));
+        };
+        if g.status != GO_WAITING || !seq.succeeds(g.seq) {
+            return Ok((cur, false));
+        }
+        // Anything may unblock a goroutine (even a thread without a P), so no context check.
+        g.status = GO_RUNNABLE;
+        g.seq = seq;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_switch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
+        let next_g = s.ev.arg(0) as i64;
+        let seq = Seq::new(s.gen, s.ev.arg(1));
+        match self.g_states.get(&next_g) {
+            Some(next) if next.status == GO_WAITING && seq.succeeds(next.seq) => {}
+            _ => return Ok((cur, false)),
+        }
+        self.push(&s, cur);
+        if s.ev.typ == EventType::GO_SWITCH {
+            if let Some(g) = self.g_states.get_mut(&cur.g) {
+                g.status = GO_WAITING;
+            }
+            self.push_implied(&s, cur, EventType::GO_BLOCK, &[0, 0]);
+        } else {
+            self.g_states.remove(&cur.g);
+            self.push_implied(&s, cur, EventType::GO_DESTROY, &[]);
+        }
+        if let Some(next) = self.g_states.get_mut(&next_g) {
+            next.status = GO_RUNNING;
+            next.seq = seq;
+        }
+        let start_ctx = SchedCtx {
+            g: NO_GOROUTINE,
+            ..cur
+        };
+        self.push_implied(
+            &s,
+            start_ctx,
+            EventType::GO_START,
+            &[next_g as u64, s.ev.arg(1)],
+        );
+        Ok((SchedCtx { g: next_g, ..cur }, true))
+    }
+
+    fn go_syscall_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let name = self.ev_name(s.ev.typ);
+        self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?
+            .status = GO_SYSCALL;
+        let Some(p) = self.p_states.get_mut(&cur.p) else {
+            return Err(format!("uninitialized proc {} found during {name}", cur.p));
+        };
+        p.status = PROC_SYSCALL;
+        // The P sequence number tells which syscall a later ProcSteal steals from; it must be the
+        // next one of this running P.
+        let p_seq = Seq::new(s.gen, s.ev.arg(0));
+        if !p_seq.succeeds(p.seq) {
+            return Err(format!(
+                "failed to advance {name}: can't make sequence: {} -> {p_seq}",
+                p.seq
+            ));
+        }
+        p.seq = p_seq;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_syscall_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let name = self.ev_name(s.ev.typ);
+        // Go's message says "Running" here although the goroutine must be in a syscall.
+        self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Running")?
+            .status = GO_RUNNING;
+        let Some(p) = self.p_states.get_mut(&cur.p) else {
+            return Err(format!("uninitialized proc {} found during {name}", cur.p));
+        };
+        if p.status != PROC_SYSCALL {
+            return Err(format!(
+                "expected proc {} in state Syscall, but got {} instead",
+                cur.p,
+                proc_status_name(p.status)
+            ));
+        }
+        p.status = PROC_RUNNING;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_syscall_end_blocked(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        // Waits until the thread has lost its P (by ProcStop or ProcSteal); having another P
+        // by then is fine, as that one is not in a syscall.
+        if cur.p != NO_PROC {
+            let Some(p) = self.p_states.get(&cur.p) else {
+                return Err(format!(
+                    "uninitialized proc {} found during {}",
+                    cur.p,
+                    self.ev_name(s.ev.typ)
+                ));
+            };
+            if p.status == PROC_SYSCALL {
+                return Ok((cur, false));
+            }
+        }
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::May,
+                g: Need::Must,
+            },
+        )?;
+        self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Running")?
+            .status = GO_RUNNABLE;
+        self.push(&s, cur);
+        Ok((
+            SchedCtx {
+                g: NO_GOROUTINE,
+                ..cur
+            },
+            true,
+        ))
+    }
+
+    fn go_create_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        // A goroutine appearing in a syscall: a callback from a foreign thread (here: an
+        // interrupt handler running tracked code).
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::May,
+                g: Need::Not,
+            },
+        )?;
+        let new_g = s.ev.arg(0) as i64;
+        if self.g_states.contains_key(&new_g) {
+            return Err(format!(
+                "tried to create goroutine ({new_g}) in syscall that already exists"
+            ));
+        }
+        self.g_states
+            .insert(new_g, GState::new(GO_SYSCALL, Seq::new(s.gen, 0)));
+        self.push(&s, cur);
+        Ok((SchedCtx { g: new_g, ..cur }, true))
+    }
+
+    fn go_destroy_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::May,
+                g: Need::Must,
+            },
+        )?;
+        let name = self.ev_name(s.ev.typ);
+        self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Syscall")?;
+        self.g_states.remove(&cur.g);
+        let mut new = SchedCtx {
+            g: NO_GOROUTINE,
+            ..cur
+        };
+        if cur.p != NO_PROC {
+            // The thread ID may be reused by an unrelated thread later, which must not find this
+            // P bound to it: the P is abandoned, and the implied self-steal is emitted.
+            let Some(p) = self.p_states.get_mut(&cur.p) else {
+                return Err(format!("found invalid proc {} during {name}", cur.p));
+            };
+            if p.status != PROC_SYSCALL {
+                return Err(format!(
+                    "proc {} in unexpected state {} during {name}",
+                    cur.p,
+                    proc_status_name(p.status)
+                ));
+            }
+            p.status = PROC_ABANDONED;
+            new.p = NO_PROC;
+            // ProcSteal's spare slot (after p, p_seq, m) holds the status it was stolen from.
+            self.push_implied(
+                &s,
+                cur,
+                EventType::PROC_STEAL,
+                &[cur.p as u64, 0, 0, u64::from(PROC_SYSCALL)],
+            );
+        }
+        self.push(&s, cur);
+        Ok((new, true))
+    }
+
+    fn user_task_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let id = s.ev.arg(0);
+        if self.active_tasks.contains_key(&id) {
+            return Err(format!("task ID conflict: {id}"));
+        }
+        // Parent 0 means no parent here, not the background task.
+        let mut parent = s.ev.arg(1);
+        if parent == 0 {
+            parent = NO_TASK;
+            s.ev.set_arg(1, NO_TASK);
+        }
+        let name_id = s.ev.arg(2);
+        let Some(name) = s.table.string(name_id) else {
+            return Err(format!(
+                "invalid string ID {name_id} for {} event",
+                s.ev.typ.0
+            ));
+        };
+        self.active_tasks.insert(
+            id,
+            TaskState {
+                name: Arc::from(name),
+                parent,
+            },
+        );
+        validate_ctx(&cur, USER_GO)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn user_task_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let id = s.ev.arg(0);
+        // The begin may be generations ago, where the name's string ID meant something else:
+        // carry the name itself.
+        let (parent, name) = match self.active_tasks.remove(&id) {
+            Some(task) => (task.parent, task.name),
+            None => (NO_TASK, Arc::from(&b""[..])),
+        };
+        s.ev.set_extra(0, parent);
+        validate_ctx(&cur, USER_GO)?;
+        let mut event = Event::new(s.table, cur, *s.ev);
+        event.task_type = Some(name);
+        self.queue.push_back(event);
+        Ok((cur, true))
+    }
+
+    fn user_region(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let task = s.ev.arg(0);
+        let name_id = s.ev.arg(1);
+        let Some(name) = s.table.string(name_id) else {
+            return Err(format!(
+                "invalid string ID {name_id} for {} event",
+                s.ev.typ.0
+            ));
+        };
+        let region = UserRegion {
+            task,
+            name: name.to_vec(),
+        };
+        let begin = s.ev.typ == EventType::USER_REGION_BEGIN;
+        let Some(g) = self.g_states.get_mut(&cur.g) else {
+            let which = if begin {
+                "EvUserRegionBegin"
+            } else {
+                "EvUserRegionEnd"
+            };
+            return Err(format!(
+                "encountered {which} without known state for current goroutine {}",
+                cur.g
+            ));
+        };
+        if begin {
+            g.regions.push(region);
+        } else if let Some(inner) = g.regions.last() {
+            // Regions begun before the trace started are unknown and end silently.
+            if *inner != region {
+                return Err(format!(
+                    "misuse of region in goroutine {}: region end {} when the inner-most active region start event is {}",
+                    cur.g,
+                    region_text(&region),
+                    region_text(inner)
+                ));
+            }
+            g.regions.pop();
+        }
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn gc_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let seq = s.ev.arg(0);
+        if s.gen == self.initial_gen {
+            if self.gc_state != GcState::Undetermined {
+                return Err("GCActive in the first generation isn't first GC event".into());
+            }
+            self.gc_seq = seq;
+            self.gc_state = GcState::Running;
+            self.push(&s, cur);
+            return Ok((cur, true));
+        }
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok((cur, false));
+        }
+        if self.gc_state != GcState::Running {
+            return Err("encountered GCActive while GC was not in progress".into());
+        }
+        self.gc_seq = seq;
+        validate_ctx(&cur, USER_GO)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn gc_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let seq = s.ev.arg(0);
+        if self.gc_state == GcState::Undetermined {
+            self.gc_seq = seq;
+            self.gc_state = GcState::Running;
+            self.push(&s, cur);
+            return Ok((cur, true));
+        }
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok((cur, false));
+        }
+        if self.gc_state == GcState::Running {
+            return Err("encountered GCBegin while GC was already in progress".into());
+        }
+        self.gc_seq = seq;
+        self.gc_state = GcState::Running;
+        validate_ctx(&cur, USER_GO)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn gc_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        let seq = s.ev.arg(0);
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok((cur, false));
+        }
+        match self.gc_state {
+            GcState::NotRunning => {
+                return Err("encountered GCEnd when GC was not in progress".into())
+            }
+            GcState::Undetermined => {
+                return Err("encountered GCEnd when GC was in an undetermined state".into())
+            }
+            GcState::Running => {}
+        }
+        self.gc_seq = seq;
+        self.gc_state = GcState::NotRunning;
+        validate_ctx(&cur, USER_GO)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn annotation(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn heap_metric(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::May,
+            },
+        )?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn current_p_ranges(&mut self, cur: &SchedCtx, typ: EventType) -> Result<&mut Ranges, String> {
+        let name = self.ev_name(typ);
+        self.p_states
+            .get_mut(&cur.p)
+            .map(|p| &mut p.ranges)
+            .ok_or_else(|| format!("uninitialized proc {} found during {name}", cur.p))
+    }
+
+    fn gc_sweep_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::May,
+            },
+        )?;
+        self.current_p_ranges(&cur, s.ev.typ)?
+            .begin(RangeType::of(s.ev.typ, 0))?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn gc_sweep_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        // Names a P, not necessarily the current one.
+        let pid = s.ev.arg(0) as i64;
+        let initial = s.gen == self.initial_gen;
+        let Some(p) = self.p_states.get_mut(&pid) else {
+            return Err(format!("encountered GCSweepActive for unknown proc {pid}"));
+        };
+        p.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn gc_sweep_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::Must,
+                g: Need::May,
+            },
+        )?;
+        self.current_p_ranges(&cur, s.ev.typ)?.end(s.ev.typ)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn current_g_ranges(&mut self, cur: &SchedCtx, typ: EventType) -> Result<&mut Ranges, String> {
+        self.g_states
+            .get_mut(&cur.g)
+            .map(|g| &mut g.ranges)
+            .ok_or_else(|| {
+                format!(
+                    "encountered event of type {} without known state for current goroutine {}",
+                    typ.0, cur.g
+                )
+            })
+    }
+
+    fn go_range_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let desc = if s.ev.typ == EventType::STW_BEGIN {
+            s.ev.arg(0)
+        } else {
+            0
+        };
+        self.current_g_ranges(&cur, s.ev.typ)?
+            .begin(RangeType::of(s.ev.typ, desc))?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_range_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        // Like GoStatus, this may name a goroutine that is not running: no context check.
+        let gid = s.ev.arg(0) as i64;
+        let initial = s.gen == self.initial_gen;
+        let name = self.ev_name(s.ev.typ);
+        let Some(g) = self.g_states.get_mut(&gid) else {
+            return Err(format!("uninitialized goroutine {gid} found during {name}"));
+        };
+        g.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn go_range_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(&cur, USER_GO)?;
+        let desc = self.current_g_ranges(&cur, s.ev.typ)?.end(s.ev.typ)?;
+        if s.ev.typ == EventType::STW_END {
+            // The end carries the begin's reason, like the begin does.
+            s.ev.set_arg(0, desc);
+        }
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    fn alloc_free(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+        validate_ctx(
+            &cur,
+            Reqs {
+                m: Need::Must,
+                p: Need::May,
+                g: Need::May,
+            },
+        )?;
+        self.push(&s, cur);
+        Ok((cur, true))
+    }
+
+    /// The model's state, for "failed to advance" errors (Go prints the same, unsorted).
+    pub(crate) fn dump(&self) -> String {
+        let mut out = String::new();
+        let mut gs: Vec<_> = self.g_states.iter().collect();
+        gs.sort_unstable_by_key(|(id, _)| **id);
+        for (id, g) in gs {
+            let _ = writeln!(
+                out,
+                "G {id} [status={} seq={}]",
+                go_status_name(g.status),
+                g.seq
+            );
+        }
+        out.push('\n');
+        let mut ps: Vec<_> = self.p_states.iter().collect();
+        ps.sort_unstable_by_key(|(id, _)| **id);
+        for (id, p) in ps {
+            let _ = writeln!(
+                out,
+                "P {id} [status={} seq={}]",
+                proc_status_name(p.status),
+                p.seq
+            );
+        }
+        out.push('\n');
+        let mut ms: Vec<_> = self.m_states.iter().collect();
+        ms.sort_unstable_by_key(|(id, _)| **id);
+        for (id, m) in ms {
+            let _ = writeln!(out, "M {id} [g={} p={}]", m.g, m.p);
+        }
+        out.push('\n');
+        let gc = match self.gc_state {
+            GcState::Undetermined => "Undetermined",
+            GcState::NotRunning => "NotRunning",
+            GcState::Running => "Running",
+        };
+        let _ = writeln!(out, "GC {} {gc}", self.gc_seq);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_requirements_use_gos_messages() {
+        let none = SchedCtx::NONE;
+        assert_eq!(
+            validate_ctx(&none, USER_GO).unwrap_err(),
+            "expected a thread but didn't have one"
+        );
+        let busy = SchedCtx { g: 1, p: 2, m: 3 };
+        let idle = Reqs {
+            m: Need::Not,
+            p: Need::May,
+            g: Need::May,
+        };
+        assert_eq!(
+            validate_ctx(&busy, idle).unwrap_err(),
+            "expected no thread but had one"
+        );
+        let no_g = Reqs {
+            m: Need::Must,
+            p: Need::Must,
+            g: Need::Not,
+        };
+        assert_eq!(
+            validate_ctx(&busy, no_g).unwrap_err(),
+            "expected no goroutine but had one"
+        );
+        assert!(validate_ctx(&busy, USER_GO).is_ok());
+    }
+
+    #[test]
+    fn sequences_succeed_only_within_a_generation() {
+        assert!(Seq::new(1, 3).succeeds(Seq::new(1, 2)));
+        assert!(!Seq::new(2, 3).succeeds(Seq::new(1, 2)));
+        assert!(!Seq::new(1, 4).succeeds(Seq::new(1, 2)));
+        assert_eq!(Seq::new(1, 4).to_string(), "4 (gen=1)");
+    }
+
+    #[test]
+    fn ranges_end_by_begin_type() {
+        let mut ranges = Ranges::default();
+        let sweep = RangeType::of(EventType::GC_SWEEP_BEGIN, 0);
+        ranges.begin(sweep).unwrap();
+        assert_eq!(
+            ranges.begin(sweep).unwrap_err(),
+            "discovered event already in-flight for when starting event GCSweepBegin"
+        );
+        assert_eq!(
+            RangeType::of(EventType::GC_SWEEP_ACTIVE, 0),
+            sweep,
+            "active names the begin type"
+        );
+        assert_eq!(ranges.end(EventType::GC_SWEEP_END), Ok(0));
+        assert_eq!(
+            ranges.end(EventType::GC_SWEEP_END).unwrap_err(),
+            "tried to end event GCSweepBegin, but not in-flight"
+        );
+        assert_eq!(
+            ranges
+                .active(RangeType::of(EventType::GC_MARK_ASSIST_ACTIVE, 0), false)
+                .unwrap_err(),
+            "resource is missing active range: GCMarkAssistBegin []"
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! The validating reader: a trace in, Go's validated event stream out, one event at a time.
+//!
+//! Per generation: read and assemble it ([`crate::generation`]), then merge its threads
+//! ([`crate::batch_cursor`]) through the ordering rules ([`crate::order`]), injecting CPU samples
+//! by time, with a Sync event at each generation boundary and at the end, exactly as Go's
+//! `Reader.ReadEvent` does. Memory holds one generation (plus the first batch of the next).
+
+use std::io::Read;
+
+use gotrace_wire::Version;
+
+use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor};
+use crate::error::{Error, Location};
+use crate::event::{wire_spec, BaseEvent, Event, SchedCtx, Time, EV_SYNC};
+use crate::generation::{read_generation_with_spill, Generation, Spill};
+use crate::order::Ordering;
+use crate::source::Source;
+
+/// Reads a Go execution trace (binary form) and yields its validated events in Go's order.
+pub struct Reader<R: Read> {
+    version: Version,
+    source: Source<R>,
+    /// Batches read so far, to number them in errors.
+    batch_count: u64,
+    last_ts: Time,
+    gen: Option<Generation>,
+    frontier: Vec<Cursor>,
+    /// Next CPU sample of the generation to emit.
+    next_sample: usize,
+    order: Ordering,
+    syncs: u64,
+    done: bool,
+    /// The first batch of the next generation, already read.
+    spill: Option<Spill>,
+    /// An error met while reading the next generation, reported after a Sync event.
+    spill_err: Option<Error>,
+    spill_err_sync: bool,
+}
+
+impl<R: Read> Reader<R> {
+    /// Starts reading a trace: reads and checks the header.
+    pub fn new(r: R) -> Result<Self, Error> {
+        let mut source = Source::new(r);
+        let version = read_header(&mut source)?;
+        Ok(Reader {
+            version,
+            source,
+            batch_count: 0,
+            last_ts: 0,
+            gen: None,
+            frontier: Vec::new(),
+            next_sample: 0,
+            order: Ordering::new(version),
+            syncs: 0,
+            done: false,
+            spill: None,
+            spill_err: None,
+            spill_err_sync: false,
+        })
+    }
+
+    /// The format version the header names.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The next event; `None` after the final Sync event. After an error the reader is spent
+    /// and returns `None`.
+    pub fn read_event(&mut self) -> Result<Option<Event>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut event = match self.next() {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                self.done = true;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        if let Err(e) = validate_table_ids(&event) {
+            self.done = true;
+            let location = Location {
+                generation: self.gen.as_ref().map(|g| g.gen),
+                thread: Some(event.ctx.m),
+                ..Location::default()
+            };
+            return Err(e.at(&location));
+        }
+        // Output times strictly increase, whatever the clocks said.
+        if event.base.time <= self.last_ts {
+            event.base.time = self.last_ts.wrapping_add(1);
+        }
+        self.last_ts = event.base.time;
+        Ok(Some(event))
+    }
+
+    fn next(&mut self) -> Result<Option<Event>, Error> {
+        if let Some(event) = self.order.next() {
+            return Ok(Some(event));
+        }
+        let samples_left = self
+            .gen
+            .as_ref()
+            .is_some_and(|g| self.next_sample < g.cpu_samples.len());
+        if self.frontier.is_empty() && !samples_left {
+            return self.next_generation().map(Some);
+        }
+        let Reader {
+            gen,
+            frontier,
+            order,
+            next_sample,
+            ..
+        } = self;
+        let Some(gen) = gen.as_ref() else {
+            return Err(Error::new("broken trace: frontier is empty"));
+        };
+        if let Some(sample) = gen.cpu_samples.get(*next_sample) {
+            if frontier.first().is_none_or(|c| sample.time < c.ev.time) {
+                *next_sample += 1;
+                let mut base = BaseEvent {
+                    typ: gotrace_wire::EventType::CPU_SAMPLE,
+                    time: sample.time,
+                    args: [0; 4],
+                };
+                base.args[0] = sample.stack;
+                let ctx = SchedCtx {
+                    g: sample.g,
+                    p: sample.p,
+                    m: sample.m,
+                };
+                return Ok(Some(Event::new(&gen.table, ctx, base)));
+            }
+        }
+        if frontier.is_empty() {
+            return Err(Error::new(format!(
+                "broken trace: frontier is empty:\n[gen={}]\n\n\n{}\n",
+                gen.gen,
+                order.dump()
+            )));
+        }
+        if !try_advance(gen, frontier, order, 0)? {
+            // The earliest thread waits for another: try the others in time order.
+            sort_frontier(frontier);
+            let mut advanced = false;
+            for i in 1..frontier.len() {
+                if try_advance(gen, frontier, order, i)? {
+                    advanced = true;
+                    break;
+                }
+            }
+            if !advanced {
+                let dump: String = frontier.iter().map(Cursor::dump).collect();
+                let location = frontier
+                    .first()
+                    .and_then(|c| {
+                        gen.threads
+                            .get(c.thread)
+                            .map(|t| c.location(&t.batches, gen.gen))
+                    })
+                    .unwrap_or_default();
+                return Err(Error::new(format!(
+                    "broken trace: failed to advance: frontier:\n[gen={}]\n\n{dump}\n{}\n",
+                    gen.gen,
+                    order.dump()
+                ))
+                .at(&location));
+            }
+        }
+        match order.next() {
+            Some(event) => Ok(Some(event)),
+            None => Err(Error::new(
+                "internal error: advance successful, but queue is empty",
+            )),
+        }
+    }
+
+    /// At the end of a generation: the Sync event of the next one, the final Sync, or the
+    /// Sync that precedes a pending error (Go's order of things).
+    fn next_generation(&mut self) -> Result<Event, Error> {
+        if let Some(error) = self.spill_err.take() {
+            if self.spill_err_sync {
+                return Err(error);
+            }
+            self.spill_err = Some(error);
+            self.spill_err_sync = true;
+            return Ok(self.sync_at_end());
+        }
+        if self.gen.is_some() && self.spill.is_none() {
+            self.done = true;
+            return Ok(self.sync_at_end());
+        }
+        let read = read_generation_with_spill(
+            &mut self.source,
+            self.spill.take(),
+            self.version,
+            &mut self.batch_count,
+        );
+        match read {
+            Err(error) => {
+                self.gen = None;
+                self.spill_err = Some(error);
+                self.spill_err_sync = true;
+                Ok(self.sync_at_end())
+            }
+            Ok(read) => {
+                self.spill = read.spill;
+                self.spill_err = read.next_error;
+                self.install(read.generation)
+            }
+        }
+    }
+
+    fn sync_at_end(&mut self) -> Event {
+        self.syncs += 1;
+        Event::sync(None, self.last_ts, self.syncs)
+    }
+
+    /// Makes `gen` current: one cursor per thread, and its Sync event.
+    fn install(&mut self, gen: Generation) -> Result<Event, Error> {
+        self.next_sample = 0;
+        self.frontier.clear();
+        for (index, thread) in gen.threads.iter().enumerate() {
+            let mut cursor = Cursor::new(index, thread.m);
+            let location = Location {
+                generation: Some(gen.gen),
+                ..Location::default()
+            };
+            if cursor
+                .next_event(&thread.batches, gen.freq)
+                .map_err(|e| e.at(&location))?
+            {
+                heap_insert(&mut self.frontier, cursor);
+            }
+        }
+        self.syncs += 1;
+        let event = Event::sync(
+            Some(std::sync::Arc::clone(&gen.table)),
+            gen.freq.mul(gen.min_ts),
+            self.syncs,
+        );
+        self.gen = Some(gen);
+        Ok(event)
+    }
+}
+
+/// Lets the `i`th cursor's event happen if the ordering allows, then moves the cursor on.
+fn try_advance(
+    gen: &Generation,
+    frontier: &mut Vec<Cursor>,
+    order: &mut Ordering,
+    i: usize,
+) -> Result<bool, Error> {
+    let Some(cursor) = frontier.get_mut(i) else {
+        return Ok(false);
+    };
+    let batches = gen
+        .threads
+        .get(cursor.thread)
+        .map(|t| &t.batches[..])
+        .unwrap_or_default();
+    let advanced = order
+        .advance(&mut cursor.ev, &gen.table, cursor.m, gen.gen)
+        .map_err(|e| e.at(&cursor.location(batches, gen.gen)))?;
+    if !advanced {
+        return Ok(false);
+    }
+    let location = Location {
+        generation: Some(gen.gen),
+        ..Location::default()
+    };
+    if cursor
+        .next_event(batches, gen.freq)
+        .map_err(|e| e.at(&location))?
+    {
+        heap_update(frontier, i);
+    } else {
+        heap_remove(frontier, i);
+    }
+    Ok(true)
+}
+
+/// Checks that the stacks and strings an event names exist in its generation.
+fn validate_table_ids(event: &Event) -> Result<(), Error> {
+    if event.base.typ == EV_SYNC {
+        return Ok(());
+    }
+    let (Some(spec), Some(table)) = (wire_spec(event.base.typ), event.table.as_deref()) else {
+        return Ok(());
+    };
+    for &i in spec.stack_ids {
+        let id = event.base.arg(i.saturating_sub(1));
+        if table.stack(id).is_none() {
+            return Err(Error::new(format!(
+                "found invalid stack ID {id} for event {}",
+                spec.name
+            )));
+        }
+    }
+    for &i in spec.string_ids {
+        let id = event.base.arg(i.saturating_sub(1));
+        if table.string(id).is_none() {
+            return Err(Error::new(format!(
+                "found invalid string ID {id} for event {}",
+                spec.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that
+/// this reader handles version N.
+fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
+    let bad = || Error::new("bad file format: not a Go execution trace?");
+    let mut next = || source.read_byte().ok().flatten();
+    for &expected in b"go 1." {
+        if next() != Some(expected) {
+            return Err(bad());
+        }
+    }
+    // Fscanf's %d skips leading spaces, reads digits, and a space in the format matches any
+    // run of spaces (including none).
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c);
+    let mut byte = next();
+    while byte.is_some_and(is_space) {
+        byte = next();
+    }
+    let mut minor: u32 = 0;
+    let mut digits = 0;
+    while let Some(d) = byte.filter(u8::is_ascii_digit) {
+        minor = minor
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u32::from(d - b'0')))
+            .ok_or_else(bad)?;
+        digits += 1;
+        byte = next();
+    }
+    if digits == 0 {
+        return Err(bad());
+    }
+    while byte.is_some_and(is_space) {
+        byte = next();
+    }
+    for (i, &expected) in b"trace\0\0\0".iter().enumerate() {
+        if i > 0 {
+            byte = next();
+        }
+        if byte != Some(expected) {
+            return Err(bad());
+        }
+    }
+    match minor {
+        11 | 19 | 21 => Err(Error::new(format!(
+            "unsupported trace version go 1.{minor}: only the Go 1.22 format and later are read"
+        ))),
+        _ => match Version::from_minor(minor) {
+            Some(version) if version < Version::Go126 => Ok(version),
+            Some(_) => Err(Error::new(format!(
+                "unsupported trace version go 1.{minor}: this reader does not read Go 1.26 traces yet"
+            ))),
+            None => Err(Error::new(format!(
+                "unknown or unsupported trace version go 1.{minor}"
+            ))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(bytes: &[u8]) -> Result<Version, String> {
+        read_header(&mut Source::new(bytes)).map_err(|e| e.go_message())
+    }
+
+    #[test]
+    fn reads_headers_like_go() {
+        assert_eq!(header(b"go 1.22 trace\0\0\0"), Ok(Version::Go122));
+        assert_eq!(header(b"go 1.23 trace\0\0\0"), Ok(Version::Go123));
+        assert_eq!(
+            header(b"go 1.24 trace\0\0\0"),
+            Err("unknown or unsupported trace version go 1.24".into())
+        );
+        assert_eq!(
+            header(b"go 1.22 trace\0\0"),
+            Err("bad file format: not a Go execution trace?".into())
+        );
+        assert_eq!(
+            header(b"Trace Go1.22\n"),
+            Err("bad file format: not a Go execution trace?".into())
+        );
+    }
+
+    #[test]
+    fn an_empty_trace_gives_a_sync_then_gos_error() {
+        let mut reader = Reader::new(&b"go 1.22 trace\0\0\0"[..]).unwrap();
+        let sync = reader.read_event().unwrap().unwrap();
+        assert_eq!(sync.to_string(), "M=-1 P=-1 G=-1 Sync Time=1 N=1");
+        let error = reader.read_event().unwrap_err();
+        assert_eq!(error.go_message(), "no frequency event found");
+        assert!(reader.read_event().unwrap().is_none());
+    }
+}

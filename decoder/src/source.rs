@@ -1,0 +1,178 @@
+//! The byte stream under the reader: buffered, counting its offset (for error locations), and
+//! reading varints with exactly the failure modes of Go's `binary.ReadUvarint`, whose error texts
+//! end up inside Go's messages ("error reading batch gen: unexpected EOF").
+
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Why a varint could not be read from the stream.
+#[derive(Debug)]
+pub(crate) enum VarintError {
+    /// The stream ended before the first byte.
+    Eof,
+    /// The stream ended inside the varint.
+    UnexpectedEof,
+    /// More than 64 bits.
+    Overflow,
+    Io(io::Error),
+}
+
+impl VarintError {
+    /// Go's text for the error.
+    pub(crate) fn go_text(&self) -> String {
+        match self {
+            VarintError::Eof => "EOF".to_string(),
+            VarintError::UnexpectedEof => "unexpected EOF".to_string(),
+            VarintError::Overflow => "binary: varint overflows a 64-bit integer".to_string(),
+            VarintError::Io(e) => e.to_string(),
+        }
+    }
+}
+
+/// Go's `binary.ReadUvarint` over any byte supplier: at most ten bytes, the tenth at most 1.
+fn read_uvarint_from(mut next: impl FnMut() -> io::Result<Option<u8>>) -> Result<u64, VarintError> {
+    let mut value = 0u64;
+    for i in 0..gotrace_wire::varint::MAX_LEN {
+        let byte = match next() {
+            Ok(Some(byte)) => byte,
+            Ok(None) if i == 0 => return Err(VarintError::Eof),
+            Ok(None) => return Err(VarintError::UnexpectedEof),
+            Err(e) => return Err(VarintError::Io(e)),
+        };
+        if byte < 0x80 {
+            if i == gotrace_wire::varint::MAX_LEN - 1 && byte > 1 {
+                return Err(VarintError::Overflow);
+            }
+            return Ok(value | u64::from(byte) << (7 * i));
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+    }
+    Err(VarintError::Overflow)
+}
+
+/// A batch payload read like Go's `bytes.Reader`, for the tables (strings, stacks, samples).
+pub(crate) struct SliceReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> SliceReader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        SliceReader { data, pos: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// Offset of the next byte in the payload.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn read_byte(&mut self) -> Option<u8> {
+        let byte = self.data.get(self.pos).copied();
+        if byte.is_some() {
+            self.pos += 1;
+        }
+        byte
+    }
+
+    pub(crate) fn read_uvarint(&mut self) -> Result<u64, VarintError> {
+        read_uvarint_from(|| Ok(self.read_byte()))
+    }
+
+    /// Up to `n` bytes, fewer at the end of the payload.
+    pub(crate) fn read_up_to(&mut self, n: usize) -> &'a [u8] {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let taken = rest.get(..n).unwrap_or(rest);
+        self.pos += taken.len();
+        taken
+    }
+}
+
+pub(crate) struct Source<R> {
+    inner: BufReader<R>,
+    offset: u64,
+}
+
+impl<R: Read> Source<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Source {
+            inner: BufReader::with_capacity(64 << 10, inner),
+            offset: 0,
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next byte, or `None` at the end of the stream.
+    pub(crate) fn read_byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.inner.fill_buf() {
+                Ok(buf) => {
+                    let Some(&byte) = buf.first() else {
+                        return Ok(None);
+                    };
+                    self.inner.consume(1);
+                    self.offset += 1;
+                    return Ok(Some(byte));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads a varint the way Go's `binary.ReadUvarint` does.
+    pub(crate) fn read_uvarint(&mut self) -> Result<u64, VarintError> {
+        read_uvarint_from(|| self.read_byte())
+    }
+
+    /// Appends up to `n` bytes to `out`, fewer only at the end of the stream; returns how many.
+    pub(crate) fn read_up_to(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<usize> {
+        let before = out.len();
+        let read = self.inner.by_ref().take(n as u64).read_to_end(out);
+        let got = out.len() - before;
+        self.offset += got as u64;
+        read.map(|_| got)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(bytes: &[u8]) -> Result<u64, String> {
+        Source::new(bytes).read_uvarint().map_err(|e| e.go_text())
+    }
+
+    #[test]
+    fn varints_fail_like_gos_read_uvarint() {
+        assert_eq!(varint(&[0x96, 0x01]), Ok(150));
+        assert_eq!(varint(&[]), Err("EOF".into()));
+        assert_eq!(varint(&[0x80]), Err("unexpected EOF".into()));
+        assert_eq!(
+            varint(&[0xff; 10]),
+            Err("binary: varint overflows a 64-bit integer".into())
+        );
+        let mut max = [0xff; 10];
+        max[9] = 1;
+        assert_eq!(varint(&max), Ok(u64::MAX));
+        max[9] = 2;
+        assert!(varint(&max).is_err());
+    }
+
+    #[test]
+    fn offset_counts_consumed_bytes() {
+        let mut source = Source::new(&[1u8, 2, 3, 4, 5][..]);
+        assert_eq!(source.read_byte().unwrap(), Some(1));
+        let mut out = Vec::new();
+        assert_eq!(source.read_up_to(10, &mut out).unwrap(), 4);
+        assert_eq!(out, [2, 3, 4, 5]);
+        assert_eq!(source.offset(), 5);
+        assert_eq!(source.read_byte().unwrap(), None);
+    }
+}
