@@ -1,2 +1,44 @@
-//! The gotrace command-line tool.
-fn main() {}
+//! The gotrace command-line tool: one module per subcommand, dispatched from [`Command`].
+//!
+//! Every subcommand returns the process exit code it wants (0 fine, 1 the trace is not valid) or
+//! an error, which means the command could not do its job (bad usage, unreadable file): exit 2.
+
+mod dump;
+mod events;
+mod input;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "gotrace",
+    version,
+    about = "Go execution traces for microcontroller firmware"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Validate(validate::Args),
+    Dump(dump::Args),
+    Events(events::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Dump(args) => dump::run(args),
+        Command::Events(args) => events::run(args),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("gotrace: {error:#}");
+        ExitCode::from(2)
+    })
+}

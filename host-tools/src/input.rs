@@ -1,0 +1,84 @@
+//! Opening a trace file in any of its forms, and printing its events the way `go tool trace -d`
+//! does, for every subcommand that reads one.
+
+use std::fmt::Display;
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use gotrace_decoder::input::{Input, InputError};
+
+/// What opening a file gave: a readable trace, or the reason the file is not one.
+pub enum Opened {
+    Trace(Input<BufReader<File>>),
+    /// The file was read but is not a trace in any form (for example text with a bad line).
+    NotATrace(InputError),
+}
+
+/// Opens `path` and recognises its form. Errors are I/O errors only.
+pub fn open(path: &Path) -> anyhow::Result<Opened> {
+    let file = File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+    match Input::new(BufReader::new(file)) {
+        Ok(input) => Ok(Opened::Trace(input)),
+        Err(InputError::Io(e)) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+        Err(e) => Ok(Opened::NotATrace(e)),
+    }
+}
+
+/// A reader that yields events one by one (the raw reader, the validating reader).
+pub trait EventStream: Sized {
+    type Event: Display;
+    type Error: Display;
+    /// A line printed before the events, if any.
+    fn header(&self) -> Option<String>;
+    fn next_event(&mut self) -> Result<Option<Self::Event>, Self::Error>;
+}
+
+/// Prints every event of `file` on stdout, one per line. As `go tool trace -d` does, a trace that
+/// cannot be read to the end is printed up to the failure, then the error goes to stderr: exit 1.
+pub fn print_events<S: EventStream>(
+    file: &Path,
+    open_stream: impl FnOnce(Input<BufReader<File>>) -> Result<S, S::Error>,
+) -> anyhow::Result<ExitCode> {
+    let invalid = |error: &dyn Display| {
+        eprintln!("{}: {error}", file.display());
+        Ok(ExitCode::FAILURE)
+    };
+    let mut stream = match open(file)? {
+        Opened::Trace(input) => match open_stream(input) {
+            Ok(stream) => stream,
+            Err(error) => return invalid(&error),
+        },
+        Opened::NotATrace(error) => return invalid(&error),
+    };
+    let failure = with_stdout(|out| {
+        if let Some(header) = stream.header() {
+            writeln!(out, "{header}")?;
+        }
+        loop {
+            match stream.next_event() {
+                Ok(Some(event)) => writeln!(out, "{event}")?,
+                Ok(None) => return Ok(None),
+                Err(error) => return Ok(Some(error)),
+            }
+        }
+    })?;
+    match failure.flatten() {
+        Some(error) => invalid(&error),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Runs `write` against a buffered stdout; a closed pipe (`gotrace dump | head`) ends the output
+/// quietly instead of being an error.
+fn with_stdout<T>(write: impl FnOnce(&mut dyn Write) -> io::Result<T>) -> io::Result<Option<T>> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = write(&mut out).and_then(|t| out.flush().map(|()| t));
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,102 @@
+//! `gotrace validate FILE...`: Go's verdict on each trace, with a better error message.
+//!
+//! Exit 0 when every trace is valid, 1 when any is not (the message is Go's error text plus where:
+//! generation, M, batch, byte offset, event), 2 when a file could not be read at all. For Go's
+//! `.test` files the trace is validated as any other, and the report also says whether the
+//! verdict is the one the file expects.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use gotrace_decoder::txtar::Expectation;
+use gotrace_decoder::Reader;
+use regex::Regex;
+
+use crate::input::{open, Opened};
+
+/// Check traces (binary, text or Go .test files) against Go's parser rules.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// How one file fared, ordered by severity.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Valid,
+    Invalid,
+    Unreadable,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut worst = Outcome::Valid;
+    for file in &args.files {
+        let outcome = validate(file).unwrap_or_else(|error| {
+            eprintln!("gotrace: {error:#}");
+            Outcome::Unreadable
+        });
+        worst = worst.max(outcome);
+    }
+    Ok(match worst {
+        Outcome::Valid => ExitCode::SUCCESS,
+        Outcome::Invalid => ExitCode::from(1),
+        Outcome::Unreadable => ExitCode::from(2),
+    })
+}
+
+fn validate(file: &Path) -> anyhow::Result<Outcome> {
+    let name = file.display();
+    let input = match open(file)? {
+        Opened::Trace(input) => input,
+        Opened::NotATrace(error) => {
+            println!("{name}: invalid: {error}");
+            return Ok(Outcome::Invalid);
+        }
+    };
+    let expectation = input.expectation().cloned();
+    let verdict = read_all(input);
+    match &verdict {
+        Ok((version, events)) => {
+            println!("{name}: valid (Go 1.{}, {events} events)", version.minor())
+        }
+        Err(error) => println!("{name}: invalid: {error}"),
+    }
+    if let Some(expectation) = expectation {
+        let go_message = verdict.as_ref().err().map(|e| e.go_message());
+        println!("{name}: {}", check(&expectation, go_message.as_deref()));
+    }
+    Ok(match verdict {
+        Ok(_) => Outcome::Valid,
+        Err(_) => Outcome::Invalid,
+    })
+}
+
+/// Reads the whole trace, counting its events.
+fn read_all<R: std::io::Read>(
+    input: R,
+) -> Result<(gotrace_decoder::Version, u64), gotrace_decoder::Error> {
+    let mut reader = Reader::new(input)?;
+    let mut events = 0;
+    while reader.read_event()?.is_some() {
+        events += 1;
+    }
+    Ok((reader.version(), events))
+}
+
+/// Whether Go's error text (`None` when the trace is valid) is what a `.test` file expects, as
+/// Go's test harness decides it: the pattern must match somewhere in the message.
+fn check(expectation: &Expectation, go_message: Option<&str>) -> String {
+    match (expectation, go_message) {
+        (Expectation::Success, None) => "expectation SUCCESS met".to_owned(),
+        (Expectation::Success, Some(_)) => "expectation SUCCESS not met".to_owned(),
+        (Expectation::Failure { pattern }, None) => {
+            format!("expectation FAILURE {pattern:?} not met: the trace is valid")
+        }
+        (Expectation::Failure { pattern }, Some(message)) => match Regex::new(pattern) {
+            Ok(re) if re.is_match(message) => format!("expectation FAILURE {pattern:?} met"),
+            Ok(_) => format!("expectation FAILURE {pattern:?} not met: the error does not match"),
+            Err(e) => format!("expectation FAILURE {pattern:?} not met: bad pattern: {e}"),
+        },
+    }
+}

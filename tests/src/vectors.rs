@@ -1,0 +1,57 @@
+//! Go's conformance vectors (`go122-*.test`, read from the Go installation, never copied), parsed
+//! and converted to the binary form.
+
+use std::path::PathBuf;
+
+use gotrace_decoder::raw::text_to_binary;
+use gotrace_decoder::txtar::{Expectation, TestFile};
+use gotrace_go_oracle::Go;
+
+/// One conformance vector.
+#[derive(Debug, Clone)]
+pub struct Vector {
+    /// File name without `.test`, e.g. `go122-gc-stress`.
+    pub name: String,
+    pub path: PathBuf,
+    pub expectation: Expectation,
+    /// The trace in binary form.
+    pub binary: Vec<u8>,
+}
+
+impl Vector {
+    pub fn is_valid(&self) -> bool {
+        self.expectation == Expectation::Success
+    }
+}
+
+/// Every `go122-*.test` vector of the Go installation.
+pub fn go122_vectors(go: &Go) -> Vec<Vector> {
+    let paths = go.conformance_vectors().expect("listing Go's vectors");
+    let vectors: Vec<Vector> = paths
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("go122-"))
+        })
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).expect("reading a vector");
+            let test = TestFile::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let binary = text_to_binary(test.trace.as_bytes())
+                .unwrap_or_else(|e| panic!("{name}: converting to binary: {e}"));
+            Vector {
+                name,
+                path,
+                expectation: test.expectation,
+                binary,
+            }
+        })
+        .collect();
+    assert!(
+        vectors.len() >= 20,
+        "expected Go's 1.22 vectors, found {}",
+        vectors.len()
+    );
+    vectors
+}

@@ -1,0 +1,150 @@
+//! Differential tests against Go's own tools: on every Go 1.22 vector and on traces built here,
+//! `gotrace dump` prints the event lines of `go tool trace -d=wire`, and the text form converts
+//! back to the same bytes.
+
+use gotrace_decoder::raw::{binary_to_text, text_to_binary, Event, Writer};
+use gotrace_go_oracle::{require_go, Mode};
+use gotrace_tests::cli::gotrace;
+use gotrace_tests::scratch_file;
+use gotrace_tests::vectors::go122_vectors;
+use gotrace_wire::{EventType, Version};
+
+/// `gotrace dump`'s output without its `Trace Go1.N` header line.
+fn dump_events(path: &std::path::Path) -> String {
+    let run = gotrace([std::path::Path::new("dump"), path]);
+    assert_eq!(
+        run.code,
+        0,
+        "gotrace dump {}: {}",
+        path.display(),
+        run.stderr
+    );
+    let (header, events) = run.stdout.split_once('\n').expect("a header line");
+    assert_eq!(header, "Trace Go1.22");
+    events.to_owned()
+}
+
+#[test]
+fn dump_prints_go_wire_lines_on_every_vector() {
+    let Some(go) = require_go("dump_prints_go_wire_lines_on_every_vector") else {
+        return;
+    };
+    for vector in go122_vectors(&go) {
+        let file = scratch_file(&format!("{}.trace", vector.name), &vector.binary);
+        let wire = go.trace(Mode::Wire, &file).unwrap();
+        assert!(
+            wire.accepted(),
+            "{}: Go's raw reader failed: {:?}",
+            vector.name,
+            wire.error
+        );
+        assert_eq!(
+            dump_events(&file),
+            wire.stdout,
+            "{}: binary input",
+            vector.name
+        );
+        assert_eq!(
+            dump_events(&vector.path),
+            wire.stdout,
+            "{}: .test input",
+            vector.name
+        );
+    }
+}
+
+#[test]
+fn binary_text_binary_round_trips_on_every_vector() {
+    let Some(go) = require_go("binary_text_binary_round_trips_on_every_vector") else {
+        return;
+    };
+    for vector in go122_vectors(&go) {
+        let text = binary_to_text(&vector.binary[..]).unwrap();
+        let back = text_to_binary(text.as_bytes()).unwrap();
+        assert!(
+            back == vector.binary,
+            "{}: bytes differ after text round trip",
+            vector.name
+        );
+        // The same through the CLI: dumping the dumped text gives the same text.
+        let text_file = scratch_file(&format!("{}.txt", vector.name), text.as_bytes());
+        let run = gotrace([std::path::Path::new("dump"), &text_file]);
+        assert_eq!(run.stdout, text, "{}: dump of the text form", vector.name);
+    }
+}
+
+fn event(typ: EventType, args: &[u64], data: &[u8]) -> Event {
+    Event {
+        version: Version::Go122,
+        typ,
+        args: args.to_vec(),
+        data: data.to_vec(),
+    }
+}
+
+/// Raw events Go's vectors do not exercise: unusual string bytes, the largest stack, the
+/// largest numbers. `-d=wire` does not validate, so this needs no valid trace around them.
+fn unusual_raw_trace() -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), Version::Go122).unwrap();
+    let strings: [&[u8]; 7] = [
+        b"plain",
+        b"quotes \" and \\ backslash",
+        b"\x00\x01\x07\x08\t\n\x0b\x0c\r\x1b\x7f",
+        b"\xff\xfe invalid \xc3 utf-8 \xe2\x82",
+        "unicode é ü 漢字 😀 \u{a0} \u{200b} \u{2028} \u{e000} \u{fffd} \u{85}".as_bytes(),
+        &[b'x'; 1024],
+        b"",
+    ];
+    w.write_event(&event(EventType::EVENT_BATCH, &[1, u64::MAX, 0, 0], b""))
+        .unwrap();
+    w.write_event(&event(EventType::STRINGS, &[], b"")).unwrap();
+    for (id, data) in strings.iter().enumerate() {
+        w.write_event(&event(EventType::STRING, &[id as u64 + 1], data))
+            .unwrap();
+    }
+    let mut stack = vec![1, 128];
+    for i in 0..128u64 {
+        stack.extend([0x40_0000 + i, i, i + 1, u64::MAX - i]);
+    }
+    w.write_event(&event(EventType::STACKS, &[], b"")).unwrap();
+    w.write_event(&event(EventType::STACK, &stack, b""))
+        .unwrap();
+    w.write_event(&event(EventType::STACK, &[2, 0], b""))
+        .unwrap();
+    w.write_event(&event(
+        EventType::EVENT_BATCH,
+        &[u64::MAX, 0, u64::MAX, 65536],
+        b"",
+    ))
+    .unwrap();
+    w.write_event(&event(
+        EventType::GO_CREATE,
+        &[u64::MAX, 1 << 63, 0, 127],
+        b"",
+    ))
+    .unwrap();
+    w.write_event(&event(EventType::USER_LOG, &[1, 2, 3, 4, 5], b""))
+        .unwrap();
+    w.into_inner()
+}
+
+#[test]
+fn dump_prints_go_wire_lines_on_unusual_raw_events() {
+    let Some(go) = require_go("dump_prints_go_wire_lines_on_unusual_raw_events") else {
+        return;
+    };
+    let binary = unusual_raw_trace();
+    let file = scratch_file("unusual.trace", &binary);
+    let wire = go.trace(Mode::Wire, &file).unwrap();
+    assert!(wire.accepted(), "Go's raw reader failed: {:?}", wire.error);
+    let ours = dump_events(&file);
+    for (i, (a, b)) in ours.lines().zip(wire.stdout.lines()).enumerate() {
+        assert_eq!(a, b, "line {i}");
+    }
+    assert_eq!(ours, wire.stdout);
+    let text = binary_to_text(&binary[..]).unwrap();
+    assert!(
+        text_to_binary(text.as_bytes()).unwrap() == binary,
+        "text round trip"
+    );
+}
