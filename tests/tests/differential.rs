@@ -1,6 +1,7 @@
 //! Differential tests against Go's own tools: on every Go 1.22 vector and on traces built here,
-//! `gotrace dump` prints the event lines of `go tool trace -d=wire`, and the text form converts
-//! back to the same bytes.
+//! `gotrace events` prints what `go tool trace -d=parsed` prints (errors included), `gotrace dump`
+//! prints the event lines of `go tool trace -d=wire`, and the text form converts back to the same
+//! bytes. (The mutation test extends the `events` comparison to hundreds of derived traces.)
 
 use gotrace_decoder::raw::{binary_to_text, text_to_binary, Event, Writer};
 use gotrace_go_oracle::{require_go, Mode};
@@ -47,6 +48,45 @@ fn dump_prints_go_wire_lines_on_every_vector() {
         assert_eq!(
             dump_events(&vector.path),
             wire.stdout,
+            "{}: .test input",
+            vector.name
+        );
+    }
+}
+
+#[test]
+fn events_prints_go_parsed_lines_on_every_vector() {
+    let Some(go) = require_go("events_prints_go_parsed_lines_on_every_vector") else {
+        return;
+    };
+    for vector in go122_vectors(&go) {
+        let file = scratch_file(&format!("{}.trace", vector.name), &vector.binary);
+        let parsed = go.trace(Mode::Parsed, &file).unwrap();
+        let run = gotrace([std::path::Path::new("events"), &file]);
+        assert!(
+            run.stdout == parsed.stdout,
+            "{}: events differ from -d=parsed",
+            vector.name
+        );
+        match &parsed.error {
+            None => assert_eq!(run.code, 0, "{}: {}", vector.name, run.stderr),
+            Some(go_error) => {
+                assert_eq!(run.code, 1, "{}: Go rejected: {go_error}", vector.name);
+                let ours = run.stderr.trim_end();
+                let message = ours
+                    .strip_prefix(&format!("{}: ", file.display()))
+                    .unwrap_or(ours);
+                assert!(
+                    message.starts_with(go_error.as_str()),
+                    "{}: {ours} / Go: {go_error}",
+                    vector.name
+                );
+            }
+        }
+        // The .test file itself gives the same stream.
+        let from_test = gotrace([std::path::Path::new("events"), &vector.path]);
+        assert!(
+            from_test.stdout == parsed.stdout,
             "{}: .test input",
             vector.name
         );
