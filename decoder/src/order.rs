@@ -222,18 +222,31 @@ enum Need {
 }
 
 /// What the context of an event must hold: thread, P, goroutine.
+#[derive(Clone, Copy)]
 struct Reqs {
     m: Need,
     p: Need,
     g: Need,
 }
 
+const fn reqs(m: Need, p: Need, g: Need) -> Reqs {
+    Reqs { m, p, g }
+}
+
 /// Events that run user code: a goroutine on a P on a thread.
-const USER_GO: Reqs = Reqs {
-    m: Need::Must,
-    p: Need::Must,
-    g: Need::Must,
-};
+const USER_GO: Reqs = reqs(Need::Must, Need::Must, Need::Must);
+/// Events bound to a P, with or without a goroutine.
+const ON_P: Reqs = reqs(Need::Must, Need::Must, Need::May);
+/// Events that only need a thread.
+const ON_THREAD: Reqs = reqs(Need::Must, Need::May, Need::May);
+/// Acquiring a P.
+const WITHOUT_P: Reqs = reqs(Need::Must, Need::Not, Need::May);
+/// Starting a goroutine on a P.
+const WITHOUT_G: Reqs = reqs(Need::Must, Need::Must, Need::Not);
+/// A goroutine in a syscall, which may have lost its P.
+const IN_SYSCALL: Reqs = reqs(Need::Must, Need::May, Need::Must);
+/// A goroutine appearing in a syscall on a thread that runs none.
+const NEW_IN_SYSCALL: Reqs = reqs(Need::Must, Need::May, Need::Not);
 
 fn validate_ctx(ctx: &SchedCtx, reqs: Reqs) -> Result<(), String> {
     let check = |need: Need, present: bool, what: &str| match (need, present) {
@@ -328,7 +341,7 @@ impl Ordering {
     fn dispatch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         match s.ev.typ {
             EventType::PROCS_CHANGE | EventType::GO_LABEL | EventType::USER_LOG => {
-                self.annotation(s, cur)
+                self.instant(s, cur, USER_GO)
             }
             EventType::PROC_START => self.proc_start(s, cur),
             EventType::PROC_STOP => self.proc_stop(s, cur),
@@ -355,12 +368,12 @@ impl Ordering {
             EventType::GC_SWEEP_ACTIVE => self.gc_sweep_active(s, cur),
             EventType::GC_SWEEP_BEGIN => self.gc_sweep_begin(s, cur),
             EventType::GC_SWEEP_END => self.gc_sweep_end(s, cur),
-            EventType::HEAP_ALLOC | EventType::HEAP_GOAL => self.heap_metric(s, cur),
+            EventType::HEAP_ALLOC | EventType::HEAP_GOAL => self.instant(s, cur, ON_P),
             EventType::USER_TASK_BEGIN => self.user_task_begin(s, cur),
             EventType::USER_TASK_END => self.user_task_end(s, cur),
             EventType::USER_REGION_BEGIN | EventType::USER_REGION_END => self.user_region(s, cur),
             EventType::GO_SWITCH | EventType::GO_SWITCH_DESTROY => self.go_switch(s, cur),
-            typ if typ.is_experimental() => self.alloc_free(s, cur),
+            typ if typ.is_experimental() => self.instant(s, cur, ON_THREAD),
             typ => Err(format!("bad event type found while ordering: {}", typ.0)),
         }
     }
@@ -466,14 +479,7 @@ impl Ordering {
             // Its status, its turn, or the loss of our current P (in a syscall) is still to come.
             return Ok((cur, false));
         }
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Not,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, WITHOUT_P)?;
         p.status = PROC_RUNNING;
         p.seq = seq;
         self.push(&s, cur);
@@ -493,14 +499,7 @@ impl Ordering {
                 "{name} event for proc that's not Running or Syscall"
             ));
         }
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, ON_P)?;
         p.status = PROC_IDLE;
         self.push(&s, cur);
         Ok((SchedCtx { p: NO_PROC, ..cur }, true))
@@ -515,14 +514,7 @@ impl Ordering {
         if (p.status != PROC_SYSCALL && p.status != PROC_ABANDONED) || !seq.succeeds(p.seq) {
             return Ok((cur, false));
         }
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::May,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, ON_THREAD)?;
         // Remember what the P was, so the transition reads Idle -> Idle for an abandoned P.
         let old = p.status;
         s.ev.set_extra(0, u64::from(old));
@@ -631,14 +623,7 @@ impl Ordering {
     }
 
     fn go_create(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, ON_P)?;
         if let Some(g) = self.g_states.get(&cur.g) {
             if g.status != GO_RUNNING {
                 return Err(format!(
@@ -716,14 +701,7 @@ impl Ordering {
         if g.status != GO_RUNNABLE || !seq.succeeds(g.seq) {
             return Ok((cur, false));
         }
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::Not,
-            },
-        )?;
+        validate_ctx(&cur, WITHOUT_G)?;
         g.status = GO_RUNNING;
         g.seq = seq;
         self.push(&s, cur);
@@ -841,14 +819,7 @@ impl Ordering {
                 return Ok((cur, false));
             }
         }
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::May,
-                g: Need::Must,
-            },
-        )?;
+        validate_ctx(&cur, IN_SYSCALL)?;
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Running")?
             .status = GO_RUNNABLE;
         self.push(&s, cur);
@@ -864,14 +835,7 @@ impl Ordering {
     fn go_create_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         // A goroutine appearing in a syscall: a callback from a foreign thread (here: an
         // interrupt handler running tracked code).
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::May,
-                g: Need::Not,
-            },
-        )?;
+        validate_ctx(&cur, NEW_IN_SYSCALL)?;
         let new_g = s.ev.arg(0) as i64;
         if self.g_states.contains_key(&new_g) {
             return Err(format!(
@@ -885,14 +849,7 @@ impl Ordering {
     }
 
     fn go_destroy_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::May,
-                g: Need::Must,
-            },
-        )?;
+        validate_ctx(&cur, IN_SYSCALL)?;
         let name = self.ev_name(s.ev.typ);
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Syscall")?;
         self.g_states.remove(&cur.g);
@@ -952,9 +909,7 @@ impl Ordering {
                 parent,
             },
         );
-        validate_ctx(&cur, USER_GO)?;
-        self.push(&s, cur);
-        Ok((cur, true))
+        self.instant(s, cur, USER_GO)
     }
 
     fn user_task_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
@@ -1035,9 +990,7 @@ impl Ordering {
             return Err("encountered GCActive while GC was not in progress".into());
         }
         self.gc_seq = seq;
-        validate_ctx(&cur, USER_GO)?;
-        self.push(&s, cur);
-        Ok((cur, true))
+        self.instant(s, cur, USER_GO)
     }
 
     fn gc_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
@@ -1056,9 +1009,7 @@ impl Ordering {
         }
         self.gc_seq = seq;
         self.gc_state = GcState::Running;
-        validate_ctx(&cur, USER_GO)?;
-        self.push(&s, cur);
-        Ok((cur, true))
+        self.instant(s, cur, USER_GO)
     }
 
     fn gc_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
@@ -1077,26 +1028,12 @@ impl Ordering {
         }
         self.gc_seq = seq;
         self.gc_state = GcState::NotRunning;
-        validate_ctx(&cur, USER_GO)?;
-        self.push(&s, cur);
-        Ok((cur, true))
+        self.instant(s, cur, USER_GO)
     }
 
-    fn annotation(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(&cur, USER_GO)?;
-        self.push(&s, cur);
-        Ok((cur, true))
-    }
-
-    fn heap_metric(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::May,
-            },
-        )?;
+    /// An event that changes no state, only needs its context.
+    fn instant(&mut self, s: Step<'_>, cur: SchedCtx, reqs: Reqs) -> Advance {
+        validate_ctx(&cur, reqs)?;
         self.push(&s, cur);
         Ok((cur, true))
     }
@@ -1110,14 +1047,7 @@ impl Ordering {
     }
 
     fn gc_sweep_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, ON_P)?;
         self.current_p_ranges(&cur, s.ev.typ)?
             .begin(RangeType::of(s.ev.typ, 0))?;
         self.push(&s, cur);
@@ -1137,14 +1067,7 @@ impl Ordering {
     }
 
     fn gc_sweep_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::Must,
-                g: Need::May,
-            },
-        )?;
+        validate_ctx(&cur, ON_P)?;
         self.current_p_ranges(&cur, s.ev.typ)?.end(s.ev.typ)?;
         self.push(&s, cur);
         Ok((cur, true))
@@ -1199,50 +1122,37 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn alloc_free(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
-        validate_ctx(
-            &cur,
-            Reqs {
-                m: Need::Must,
-                p: Need::May,
-                g: Need::May,
-            },
-        )?;
-        self.push(&s, cur);
-        Ok((cur, true))
-    }
-
     /// The model's state, for "failed to advance" errors (Go prints the same, unsorted).
     pub(crate) fn dump(&self) -> String {
-        let mut out = String::new();
-        let mut gs: Vec<_> = self.g_states.iter().collect();
-        gs.sort_unstable_by_key(|(id, _)| **id);
-        for (id, g) in gs {
-            let _ = writeln!(
-                out,
-                "G {id} [status={} seq={}]",
-                go_status_name(g.status),
-                g.seq
-            );
+        fn section<T>(
+            out: &mut String,
+            states: &HashMap<i64, T>,
+            line: impl Fn(&i64, &T) -> String,
+        ) {
+            let mut ids: Vec<&i64> = states.keys().collect();
+            ids.sort_unstable();
+            for id in ids {
+                if let Some(state) = states.get(id) {
+                    out.push_str(&line(id, state));
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
         }
-        out.push('\n');
-        let mut ps: Vec<_> = self.p_states.iter().collect();
-        ps.sort_unstable_by_key(|(id, _)| **id);
-        for (id, p) in ps {
-            let _ = writeln!(
-                out,
+        let mut out = String::new();
+        section(&mut out, &self.g_states, |id, g| {
+            format!("G {id} [status={} seq={}]", go_status_name(g.status), g.seq)
+        });
+        section(&mut out, &self.p_states, |id, p| {
+            format!(
                 "P {id} [status={} seq={}]",
                 proc_status_name(p.status),
                 p.seq
-            );
-        }
-        out.push('\n');
-        let mut ms: Vec<_> = self.m_states.iter().collect();
-        ms.sort_unstable_by_key(|(id, _)| **id);
-        for (id, m) in ms {
-            let _ = writeln!(out, "M {id} [g={} p={}]", m.g, m.p);
-        }
-        out.push('\n');
+            )
+        });
+        section(&mut out, &self.m_states, |id, m| {
+            format!("M {id} [g={} p={}]", m.g, m.p)
+        });
         let gc = match self.gc_state {
             GcState::Undetermined => "Undetermined",
             GcState::NotRunning => "NotRunning",
@@ -1265,20 +1175,12 @@ mod tests {
             "expected a thread but didn't have one"
         );
         let busy = SchedCtx { g: 1, p: 2, m: 3 };
-        let idle = Reqs {
-            m: Need::Not,
-            p: Need::May,
-            g: Need::May,
-        };
+        let idle = reqs(Need::Not, Need::May, Need::May);
         assert_eq!(
             validate_ctx(&busy, idle).unwrap_err(),
             "expected no thread but had one"
         );
-        let no_g = Reqs {
-            m: Need::Must,
-            p: Need::Must,
-            g: Need::Not,
-        };
+        let no_g = reqs(Need::Must, Need::Must, Need::Not);
         assert_eq!(
             validate_ctx(&busy, no_g).unwrap_err(),
             "expected no goroutine but had one"

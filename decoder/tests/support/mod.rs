@@ -1,0 +1,181 @@
+//! Shared by the integration tests: Go's vectors, traces written in Go's text form, and running
+//! a trace through our reader and through Go's (`go tool trace -d=parsed`).
+
+#![allow(dead_code)] // Each test file uses its own part of this module.
+
+use std::path::PathBuf;
+
+use gotrace_decoder::{raw, Error, Reader};
+use gotrace_go_oracle::{Go, Mode, TraceOutput};
+use gotrace_wire::varint;
+
+/// Go's Go 1.22 conformance vectors: (file name, contents).
+pub fn go122_vectors(go: &Go) -> Vec<(String, String)> {
+    let vectors: Vec<(String, String)> = go
+        .conformance_vectors()
+        .expect("listing Go's vectors")
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?.to_owned();
+            name.starts_with("go122-").then(|| {
+                let text = std::fs::read_to_string(&path).expect("reading a vector");
+                (name, text)
+            })
+        })
+        .collect();
+    assert!(
+        vectors.len() >= 20,
+        "expected Go's 20 go122 vectors, found {}",
+        vectors.len()
+    );
+    vectors
+}
+
+/// The binary form of a trace in Go's text form.
+pub fn to_binary(text: &str) -> Vec<u8> {
+    raw::text_to_binary(text.as_bytes()).expect("the text form converts to binary")
+}
+
+/// What our reader made of a trace: every event's `Display` on its own line, as
+/// `go tool trace -d=parsed` prints them, and the error that ended it, if any.
+pub struct Outcome {
+    pub printed: String,
+    pub error: Option<Error>,
+}
+
+pub fn run_ours(bytes: &[u8]) -> Outcome {
+    let mut printed = String::new();
+    let mut reader = match Reader::new(bytes) {
+        Ok(reader) => reader,
+        Err(error) => {
+            return Outcome {
+                printed,
+                error: Some(error),
+            }
+        }
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Some(event)) => {
+                printed.push_str(&event.to_string());
+                printed.push('\n');
+            }
+            Ok(None) => {
+                return Outcome {
+                    printed,
+                    error: None,
+                }
+            }
+            Err(error) => {
+                return Outcome {
+                    printed,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+}
+
+/// Runs Go's parser on `bytes` (written to a scratch file named after `name`).
+pub fn run_go(go: &Go, name: &str, bytes: &[u8]) -> TraceOutput {
+    let dir: PathBuf = std::env::temp_dir().join(format!("gotrace-decoder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+    let file = dir.join(format!("{name}.trace"));
+    std::fs::write(&file, bytes).expect("writing a scratch trace");
+    let output = go
+        .trace(Mode::Parsed, &file)
+        .expect("running go tool trace");
+    let _ = std::fs::remove_file(&file);
+    output
+}
+
+/// Checks that we print exactly Go's events and stop with Go's error (its first line: Go's
+/// "failed to advance" dumps list its maps in random order). Returns the number of lines
+/// compared, or a description of the first difference.
+pub fn compare_with_go(go: &Go, name: &str, bytes: &[u8]) -> Result<usize, String> {
+    let ours = run_ours(bytes);
+    let theirs = run_go(go, name, bytes);
+    if ours.printed != theirs.stdout {
+        let line = ours
+            .printed
+            .lines()
+            .zip(theirs.stdout.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| {
+                ours.printed
+                    .lines()
+                    .count()
+                    .min(theirs.stdout.lines().count())
+            });
+        return Err(format!(
+            "{name}: events differ from line {}:\n  ours: {:?}\n  Go's: {:?}",
+            line + 1,
+            ours.printed.lines().nth(line),
+            theirs.stdout.lines().nth(line)
+        ));
+    }
+    let first = |s: &str| s.lines().next().unwrap_or_default().to_owned();
+    let our_error = ours.error.as_ref().map(|e| first(&e.go_message()));
+    let go_error = theirs.error.as_deref().map(first);
+    if our_error != go_error {
+        return Err(format!(
+            "{name}: verdicts differ:\n  ours: {:?}\n  Go's: {:?}",
+            ours.error.map(|e| e.to_string()),
+            theirs.error
+        ));
+    }
+    Ok(theirs.stdout.lines().count())
+}
+
+/// One batch of a trace written by hand: generation, thread, base time and event lines in Go's
+/// text form (timed events only; their encoded size is computed).
+pub struct Batch<'a> {
+    pub gen: u64,
+    pub m: i64,
+    pub time: u64,
+    pub events: &'a [&'a str],
+}
+
+/// A whole trace in Go's text form from hand-written batches. Each generation gets the
+/// frequency (15.625 MHz, 64 ns per tick), stack and string batches it needs, after its own.
+pub fn trace_text(batches: &[Batch<'_>]) -> String {
+    let mut text = String::from("Trace Go1.22\n");
+    let mut gens: Vec<u64> = Vec::new();
+    for (i, batch) in batches.iter().enumerate() {
+        let size: usize = batch.events.iter().map(|line| encoded_size(line)).sum();
+        text.push_str(&format!(
+            "EventBatch gen={} m={} time={} size={size}\n",
+            batch.gen, batch.m as u64, batch.time
+        ));
+        for line in batch.events {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let last_of_gen = batches.get(i + 1).is_none_or(|next| next.gen != batch.gen);
+        if last_of_gen && !gens.contains(&batch.gen) {
+            gens.push(batch.gen);
+            let gen = batch.gen;
+            text.push_str(&format!(
+                "EventBatch gen={gen} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
+                 EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStacks\n\
+                 EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStrings\n"
+            ));
+        }
+    }
+    text
+}
+
+/// The wire size of a timed event line: its type byte and its varint arguments.
+fn encoded_size(line: &str) -> usize {
+    1 + line
+        .split_whitespace()
+        .skip(1)
+        .map(|arg| {
+            let value = arg
+                .split_once('=')
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("bad argument {arg:?} in {line:?}"));
+            varint::encoded_len(value)
+        })
+        .sum::<usize>()
+}
