@@ -2,6 +2,8 @@
 //! conformance vectors in binary form, and scratch files that Go's tools can read.
 
 pub mod cli;
+pub mod mutate;
+pub mod rng;
 pub mod vectors;
 
 use std::path::{Path, PathBuf};
