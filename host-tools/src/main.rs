@@ -6,6 +6,7 @@
 mod dump;
 mod events;
 mod input;
+mod record;
 mod validate;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Validate(validate::Args),
     Dump(dump::Args),
     Events(events::Args),
+    /// Record a trace over RTT from firmware under QEMU or on a board.
+    Record(record::RecordArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Dump(args) => dump::run(args),
         Command::Events(args) => events::run(args),
+        Command::Record(args) => record::run(&args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("gotrace: {error:#}");

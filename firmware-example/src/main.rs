@@ -1,0 +1,210 @@
+//! gotrace's example firmware: a traced workload on a cooperative scheduler, streamed over RTT.
+//!
+//! Start-up: RTT (defmt on up channel 0, the trace on its own up channel, a session channel up,
+//! a control channel down, all in one control block), the clock (DWT or SysTick), then a short
+//! wait for the host's start command (tracing starts with defaults if none comes), the session
+//! descriptor, the workload, and at the end the trace's end record, a wait for the host to drain
+//! everything, and exit.
+#![no_std]
+#![no_main]
+
+mod board;
+mod bus;
+mod clock;
+mod control;
+mod sink;
+mod workload;
+
+use cortex_m_rt::entry;
+use gotrace_rtt_protocol::{
+    self as protocol, Backpressure, Command, SessionDescriptor, PROTOCOL_VERSION,
+};
+use gotrace_scheduler::{Config, Scheduler};
+use rtt_target::{rtt_init, ChannelMode, UpChannel};
+
+use board::Board;
+use clock::TraceClock;
+use sink::RttSink;
+
+/// Bytes of each context's batch buffer.
+pub const BATCH_BYTES: usize = 512;
+/// Bytes of the trace channel's ring buffer.
+const TRACE_CHANNEL_BYTES: usize = 8192;
+const TASKS: usize = 4;
+const EXECUTORS: usize = 1;
+/// Generation length when the host does not say.
+const DEFAULT_GENERATION_US: u32 = 1000;
+/// How long to wait for the host's start command, and for it to drain at the end.
+const HOST_WAIT_MS: u32 = 200;
+const DRAIN_WAIT_MS: u32 = 2000;
+
+pub static SCHED: Scheduler<
+    Board,
+    TraceClock,
+    RttSink,
+    TASKS,
+    EXECUTORS,
+    { board::CONTEXTS },
+    BATCH_BYTES,
+> = Scheduler::new(
+    Board,
+    TraceClock::new(),
+    RttSink::new(),
+    Config {
+        // Generations are ended by the PendSV handler at the host's period.
+        generation_ticks: 0,
+        generation_bytes: 0,
+    },
+);
+
+#[entry]
+fn main() -> ! {
+    let channels = rtt_init! {
+        up: {
+            0: { size: 1024, mode: ChannelMode::BlockIfFull, name: "defmt" }
+            1: { size: TRACE_CHANNEL_BYTES, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+            2: { size: 128, mode: ChannelMode::BlockIfFull, name: "gotrace-session" }
+        }
+        down: {
+            0: { size: 64, name: "gotrace-control" }
+        }
+    };
+    rtt_target::set_defmt_channel(channels.up.0);
+    let mut session = channels.up.2;
+    let mut control = control::Control::new(channels.down.0);
+
+    let mut core = cortex_m::Peripherals::take().expect("taken once");
+    unsafe {
+        // SysTick keeps time and must preempt everything; PendSV runs the interrupt-level
+        // executor below it.
+        core.SCB
+            .set_priority(cortex_m::peripheral::scb::SystemHandler::SysTick, 0x00);
+        core.SCB
+            .set_priority(cortex_m::peripheral::scb::SystemHandler::PendSV, 0x80);
+    }
+    let source = clock::init(&mut core.SYST, &mut core.DCB, &mut core.DWT);
+    defmt::info!("gotrace example: clock {}", defmt::Debug2Format(&source));
+
+    let (backpressure, generation_us) = wait_for_start(&mut control);
+    let generation_us = if generation_us == 0 {
+        DEFAULT_GENERATION_US
+    } else {
+        generation_us
+    };
+    SCHED.with_encoder(|enc| enc.sink_mut().attach(channels.up.1, backpressure));
+    protocol_announce(&mut session, source, backpressure, generation_us);
+    defmt::info!(
+        "tracing: {}, generation {} us",
+        defmt::Debug2Format(&backpressure),
+        generation_us
+    );
+
+    SCHED.start_tracing().expect("tracing starts");
+    workload::spawn((u64::from(generation_us) * u64::from(board::CPU_HZ) / 1_000_000) as u32);
+    let mut stopped_by_host = false;
+    while !workload::finished() {
+        SCHED.run_executor(0).expect("scheduler runs");
+        if let Some(Command::Stop) = control.poll() {
+            stopped_by_host = true;
+            break;
+        }
+    }
+    cortex_m::peripheral::SYST::disable_interrupt(&mut core.SYST);
+    SCHED.stop_tracing().expect("tracing stops");
+    let stats = SCHED.with_encoder(|enc| enc.stats());
+    defmt::info!(
+        "done: {} events, {} bytes, {} generations{}",
+        stats.events,
+        stats.bytes_written,
+        stats.generations,
+        if stopped_by_host {
+            " (stopped by the host)"
+        } else {
+            ""
+        }
+    );
+    wait_for_host_drain();
+    board::exit(true)
+}
+
+/// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one.
+fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
+    let start = clock::raw_ticks();
+    let limit = HOST_WAIT_MS * (board::CPU_HZ / 1000);
+    while clock::raw_ticks().wrapping_sub(start) < limit {
+        if let Some(Command::Start {
+            backpressure,
+            generation_period_us,
+        }) = control.poll()
+        {
+            return (backpressure, generation_period_us);
+        }
+    }
+    defmt::warn!("no start command from the host: tracing losslessly with defaults");
+    (Backpressure::Lossless, 0)
+}
+
+fn protocol_announce(
+    session: &mut UpChannel,
+    clock: protocol::ClockSource,
+    backpressure: Backpressure,
+    generation_us: u32,
+) {
+    control::announce(
+        session,
+        &SessionDescriptor {
+            protocol_version: PROTOCOL_VERSION,
+            encoder_version: ENCODER_VERSION,
+            clock,
+            clock_hz: u64::from(board::CPU_HZ),
+            trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
+            batch_buffer_bytes: BATCH_BYTES as u32,
+            batch_buffers: board::CONTEXTS as u32,
+            backpressure,
+            generation_period_us: generation_us,
+        },
+    );
+}
+
+/// The encoder crate's version, from the workspace manifest (see build.rs).
+const ENCODER_VERSION: [u8; 3] = [
+    parse_u8(env!("GOTRACE_ENCODER_MAJOR")),
+    parse_u8(env!("GOTRACE_ENCODER_MINOR")),
+    parse_u8(env!("GOTRACE_ENCODER_PATCH")),
+];
+
+const fn parse_u8(s: &str) -> u8 {
+    let bytes = s.as_bytes();
+    let mut value = 0u8;
+    let mut i = 0;
+    while i < bytes.len() {
+        value = value * 10 + (bytes[i] - b'0');
+        i += 1;
+    }
+    value
+}
+
+/// Gives the host time to read the last bytes (the end record, the last logs) before exiting.
+fn wait_for_host_drain() {
+    // SAFETY: thread mode, after the logger's last use; nothing else writes channel 0 now.
+    let defmt_channel = unsafe { UpChannel::conjure(0) };
+    let start = clock::raw_ticks();
+    let limit = DRAIN_WAIT_MS * (board::CPU_HZ / 1000);
+    while clock::raw_ticks().wrapping_sub(start) < limit {
+        let trace_done = SCHED.with_encoder(|enc| enc.sink().is_drained());
+        if trace_done && defmt_channel.as_ref().is_none_or(|c| c.is_empty()) {
+            return;
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    board::exit(false)
+}
+
+#[cortex_m_rt::exception]
+unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    board::exit(false)
+}

@@ -1,0 +1,138 @@
+//! The traced workload: three tasks on one executor, a timer interrupt, and an interrupt
+//! callback, arranged so the trace shows every hard case of the format.
+//!
+//! * `transfer` does blocking SPI transfers through `embedded-hal` (syscalls), each longer than a
+//!   generation, so one always spans a generation boundary;
+//! * `timer` sleeps and is woken by SysTick (a `GoUnblock` from an interrupt);
+//! * `logger` writes log records (defmt and Go user logs/regions), woken by the callback;
+//! * PendSV, below SysTick and above thread mode, runs a tracked callback each time (the same M
+//!   and goroutine every time) and then the executor itself: while `transfer` sits in a blocking
+//!   transfer with the executor, PendSV steals it (`ProcSteal`) and runs the others.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use embedded_hal::spi::SpiBus;
+use gotrace_scheduler::{Annotate, Step, TaskCx, TaskId};
+
+use crate::bus::LoopbackSpi;
+use crate::SCHED;
+
+/// Rounds each task runs before it finishes.
+const TRANSFERS: u32 = 12;
+const TICKS_SEEN: u32 = 40;
+const LOG_RECORDS: u32 = 30;
+/// Bytes per SPI transfer and bus time per byte: 64 × 1200 cycles ≈ 3 ms at 25 MHz.
+const TRANSFER_BYTES: usize = 64;
+const TICKS_PER_BYTE: u32 = crate::board::CPU_HZ / 20_833;
+
+pub const TRANSFER: TaskId = TaskId(0);
+pub const TIMER: TaskId = TaskId(1);
+pub const LOGGER: TaskId = TaskId(2);
+
+static FINISHED: AtomicU32 = AtomicU32::new(0);
+static TRANSFERS_DONE: AtomicU32 = AtomicU32::new(0);
+static TICKS: AtomicU32 = AtomicU32::new(0);
+static LOGS: AtomicU32 = AtomicU32::new(0);
+static SYSTICKS: AtomicU32 = AtomicU32::new(0);
+/// Generation length in clock ticks (0: no time-based generations) and when the last began.
+static GENERATION_TICKS: AtomicU32 = AtomicU32::new(0);
+static GENERATION_START: AtomicU32 = AtomicU32::new(0);
+
+pub fn spawn(generation_ticks: u32) {
+    GENERATION_TICKS.store(generation_ticks, Ordering::Relaxed);
+    GENERATION_START.store(crate::clock::raw_ticks(), Ordering::Relaxed);
+    for (id, task) in [
+        (TRANSFER, transfer as gotrace_scheduler::TaskFn),
+        (TIMER, timer),
+        (LOGGER, logger),
+    ] {
+        let spawned = SCHED.spawn(0, task, 0).expect("task table has room");
+        assert_eq!(spawned, id);
+    }
+}
+
+/// Every task has finished.
+pub fn finished() -> bool {
+    FINISHED.load(Ordering::Relaxed) == 3
+}
+
+fn done() -> Step {
+    FINISHED.fetch_add(1, Ordering::Relaxed);
+    Step::Done
+}
+
+fn transfer(cx: &mut TaskCx<'_>) -> Step {
+    let n = TRANSFERS_DONE.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut spi = LoopbackSpi {
+        ticks_per_byte: TICKS_PER_BYTE,
+    };
+    let out = [n as u8; TRANSFER_BYTES];
+    let mut back = [0u8; TRANSFER_BYTES];
+    cx.region_begin(0, "spi-transfer").ok();
+    let result = cx.blocking(|| spi.transfer(&mut back, &out));
+    cx.region_end(0, "spi-transfer").ok();
+    if !matches!(result, Ok(Ok(()))) || back != out {
+        defmt::error!("transfer {} failed", n);
+    }
+    if n >= TRANSFERS {
+        defmt::info!("transfer task: {} transfers done", n);
+        return done();
+    }
+    Step::Yield
+}
+
+fn timer(cx: &mut TaskCx<'_>) -> Step {
+    let n = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    cx.log(0, "timer", "tick").ok();
+    if n >= TICKS_SEEN {
+        defmt::info!("timer task: {} ticks seen", n);
+        return done();
+    }
+    Step::Wait
+}
+
+fn logger(cx: &mut TaskCx<'_>) -> Step {
+    let n = LOGS.fetch_add(1, Ordering::Relaxed) + 1;
+    cx.region_begin(0, "log-record").ok();
+    defmt::info!("log record {}", n);
+    cx.log(0, "logger", "record").ok();
+    cx.region_end(0, "log-record").ok();
+    if n >= LOG_RECORDS {
+        return done();
+    }
+    Step::Wait
+}
+
+/// The 1 ms timer: extends the clock, wakes the timer task every other tick, and hands the
+/// rest to PendSV (lower priority, so the clock keeps ticking while PendSV runs tasks).
+#[cortex_m_rt::exception]
+fn SysTick() {
+    crate::clock::on_systick();
+    let tick = SYSTICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    if tick % 2 == 0 {
+        SCHED.wake(TIMER).ok();
+    }
+    cortex_m::peripheral::SCB::set_pendsv();
+}
+
+#[cortex_m_rt::exception]
+fn PendSV() {
+    let tick = SYSTICKS.load(Ordering::Relaxed);
+    // A tracked callback, every time on the same context.
+    SCHED
+        .callback(|cb| {
+            if tick % 3 == 0 {
+                cb.wake(LOGGER).ok();
+            }
+        })
+        .ok();
+    // The interrupt-level executor: steals from a task stuck in a blocking transfer.
+    SCHED.run_executor(0).ok();
+    let period = GENERATION_TICKS.load(Ordering::Relaxed);
+    let now = crate::clock::raw_ticks();
+    let start = GENERATION_START.load(Ordering::Relaxed);
+    if period > 0 && now.wrapping_sub(start) >= period {
+        GENERATION_START.store(now, Ordering::Relaxed);
+        SCHED.advance_generation().ok();
+    }
+}

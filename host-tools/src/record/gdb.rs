@@ -1,0 +1,304 @@
+//! A small client of GDB's Remote Serial Protocol, enough to pull RTT out of QEMU's gdbstub.
+//!
+//! QEMU serves memory only while the guest is halted, so draining RTT is a loop of
+//! interrupt (`\x03`), memory reads and writes (`m` / `M`), and continue (`c`). The client
+//! switches acknowledgements off (`QStartNoAckMode`) when the stub allows it, because every
+//! round trip counts when the goal is megabytes per second over a loopback socket.
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// What went wrong talking to the stub.
+#[derive(Debug, thiserror::Error)]
+pub enum GdbError {
+    #[error("gdb remote connection: {0}")]
+    Io(#[from] io::Error),
+    #[error("gdb remote protocol: {0}")]
+    Protocol(String),
+    #[error("gdb stub answered {request:?} with error {code}")]
+    Stub { request: String, code: String },
+}
+
+/// Why the target stopped running, as told by a stop reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Halted with this signal (`S`/`T` replies): 2 for our interrupt, 5 for a breakpoint.
+    Signal(u8),
+    /// The program ended (`W` reply) with this exit status, e.g. a semihosting exit.
+    Exited(u8),
+    /// The program was killed (`X` reply) by this signal.
+    Killed(u8),
+}
+
+/// A connection to a gdbstub.
+pub struct GdbClient {
+    reader: BufReader<TcpStream>,
+    writer: BufWriter<TcpStream>,
+    acks: bool,
+    /// Largest `m` request whose hex reply fits in the stub's packet buffer.
+    max_read: usize,
+    running: bool,
+}
+
+impl GdbClient {
+    /// Connects and negotiates packet size and no-ack mode. The target is assumed halted.
+    pub fn connect(stream: TcpStream) -> Result<Self, GdbError> {
+        stream.set_nodelay(true)?;
+        let mut client = GdbClient {
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
+            writer: BufWriter::new(stream),
+            acks: true,
+            max_read: 1024,
+            running: false,
+        };
+        let features = client.request("qSupported:multiprocess-;swbreak+;hwbreak+")?;
+        for feature in features.split(';') {
+            if let Some(size) = feature.strip_prefix("PacketSize=") {
+                let size = usize::from_str_radix(size, 16)
+                    .map_err(|_| GdbError::Protocol(format!("bad PacketSize {size:?}")))?;
+                // Two hex digits per byte, and room for framing.
+                client.max_read = (size.saturating_sub(16) / 2).clamp(64, 16 * 1024);
+            }
+        }
+        if features.split(';').any(|f| f == "QStartNoAckMode+")
+            && client.request("QStartNoAckMode")? == "OK"
+        {
+            client.acks = false;
+        }
+        // The stop reason of the initial halt; also flushes any pending notification.
+        client.request("?")?;
+        Ok(client)
+    }
+
+    /// Reads target memory, in as many packets as the stub's buffer requires.
+    pub fn read_memory(&mut self, addr: u32, out: &mut [u8]) -> Result<(), GdbError> {
+        let mut done = 0;
+        while done < out.len() {
+            let len = (out.len() - done).min(self.max_read);
+            let at = addr.wrapping_add(done as u32);
+            let reply = self.request(&format!("m{at:x},{len:x}"))?;
+            let bytes = reply.as_bytes();
+            if bytes.len() != 2 * len {
+                return Err(GdbError::Protocol(format!(
+                    "memory read of {len} bytes at {at:#x} returned {} hex digits",
+                    bytes.len()
+                )));
+            }
+            for (slot, pair) in out[done..done + len].iter_mut().zip(bytes.chunks(2)) {
+                *slot = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+            }
+            done += len;
+        }
+        Ok(())
+    }
+
+    /// Writes target memory.
+    pub fn write_memory(&mut self, addr: u32, data: &[u8]) -> Result<(), GdbError> {
+        for (i, chunk) in data.chunks(self.max_read).enumerate() {
+            let at = addr.wrapping_add((i * self.max_read) as u32);
+            let mut packet = format!("M{at:x},{:x}:", chunk.len());
+            for b in chunk {
+                packet.push_str(&format!("{b:02x}"));
+            }
+            let reply = self.request(&packet)?;
+            if reply != "OK" {
+                return Err(GdbError::Protocol(format!(
+                    "memory write at {at:#x} answered {reply:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets the target run. No reply comes until it stops.
+    pub fn resume(&mut self) -> Result<(), GdbError> {
+        self.send_packet("c")?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Halts a running target and returns the stop reply.
+    pub fn halt(&mut self) -> Result<Stop, GdbError> {
+        if !self.running {
+            return Ok(Stop::Signal(0));
+        }
+        self.writer.write_all(&[0x03])?;
+        self.writer.flush()?;
+        self.wait_stop(None)
+            .map(|stop| stop.expect("no timeout given"))
+    }
+
+    /// Waits for the running target to stop by itself, at most `timeout`: `None` if it is still
+    /// running then.
+    pub fn wait_stop(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>, GdbError> {
+        if !self.running {
+            return Ok(Some(Stop::Signal(0)));
+        }
+        if let Some(timeout) = timeout {
+            if self.reader.buffer().is_empty() {
+                let stream = self.reader.get_ref();
+                stream.set_read_timeout(Some(timeout.max(Duration::from_micros(1))))?;
+                let mut peek = [0u8; 1];
+                let ready = match stream.peek(&mut peek) {
+                    Ok(0) => return Err(GdbError::Protocol("stub closed the connection".into())),
+                    Ok(_) => true,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                stream.set_read_timeout(None)?;
+                if !ready {
+                    return Ok(None);
+                }
+            }
+        }
+        let reply = self.receive_packet()?;
+        self.running = false;
+        parse_stop(&reply).map(Some)
+    }
+
+    /// Sends a packet and returns its reply, checking for `Exx` errors.
+    fn request(&mut self, packet: &str) -> Result<String, GdbError> {
+        self.send_packet(packet)?;
+        let reply = self.receive_packet()?;
+        if reply.len() == 3 && reply.starts_with('E') {
+            return Err(GdbError::Stub {
+                request: packet.chars().take(32).collect(),
+                code: reply,
+            });
+        }
+        Ok(reply)
+    }
+
+    fn send_packet(&mut self, data: &str) -> Result<(), GdbError> {
+        let sum = data.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+        write!(self.writer, "${data}#{sum:02x}")?;
+        self.writer.flush()?;
+        if self.acks {
+            match self.read_byte()? {
+                b'+' => {}
+                other => {
+                    return Err(GdbError::Protocol(format!(
+                        "expected ack, got {:?}",
+                        other as char
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn receive_packet(&mut self) -> Result<String, GdbError> {
+        // Skip stray acks and anything before the start of a packet.
+        while self.read_byte()? != b'$' {}
+        let mut body = Vec::new();
+        let mut sum = 0u8;
+        loop {
+            let b = self.read_byte()?;
+            if b == b'#' {
+                break;
+            }
+            sum = sum.wrapping_add(b);
+            body.push(b);
+        }
+        let mut check = [0u8; 2];
+        self.reader.read_exact(&mut check)?;
+        let expected = (hex_digit(check[0])? << 4) | hex_digit(check[1])?;
+        if expected != sum {
+            return Err(GdbError::Protocol(format!(
+                "checksum mismatch: packet says {expected:02x}, computed {sum:02x}"
+            )));
+        }
+        if self.acks {
+            self.writer.write_all(b"+")?;
+            self.writer.flush()?;
+        }
+        let body = unescape(&body);
+        String::from_utf8(body).map_err(|_| GdbError::Protocol("reply is not text".into()))
+    }
+
+    fn read_byte(&mut self) -> Result<u8, GdbError> {
+        let mut b = [0u8; 1];
+        match self.reader.read_exact(&mut b) {
+            Ok(()) => Ok(b[0]),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                Err(GdbError::Protocol("stub closed the connection".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Undoes the `}`-escaping and `*` run-length encoding of reply bodies.
+fn unescape(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'}' if i + 1 < body.len() => {
+                out.push(body[i + 1] ^ 0x20);
+                i += 2;
+            }
+            b'*' if i + 1 < body.len() && !out.is_empty() => {
+                let repeat = body[i + 1].saturating_sub(29) as usize;
+                let last = *out.last().expect("checked non-empty");
+                out.extend(std::iter::repeat_n(last, repeat));
+                i += 2;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn parse_stop(reply: &str) -> Result<Stop, GdbError> {
+    let code = |s: &str| {
+        u8::from_str_radix(s.get(..2).unwrap_or(""), 16)
+            .map_err(|_| GdbError::Protocol(format!("bad stop reply {reply:?}")))
+    };
+    match reply.as_bytes().first() {
+        Some(b'S' | b'T') => Ok(Stop::Signal(code(&reply[1..])?)),
+        Some(b'W') => Ok(Stop::Exited(code(&reply[1..])?)),
+        Some(b'X') => Ok(Stop::Killed(code(&reply[1..])?)),
+        _ => Err(GdbError::Protocol(format!(
+            "expected a stop reply, got {reply:?}"
+        ))),
+    }
+}
+
+fn hex_digit(c: u8) -> Result<u8, GdbError> {
+    (c as char)
+        .to_digit(16)
+        .map(|d| d as u8)
+        .ok_or_else(|| GdbError::Protocol(format!("bad hex digit {:?}", c as char)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_replies_are_told_apart() {
+        assert_eq!(parse_stop("T02thread:01;").unwrap(), Stop::Signal(2));
+        assert_eq!(parse_stop("S05").unwrap(), Stop::Signal(5));
+        assert_eq!(parse_stop("W00").unwrap(), Stop::Exited(0));
+        assert_eq!(parse_stop("W01").unwrap(), Stop::Exited(1));
+        assert!(parse_stop("OK").is_err());
+    }
+
+    #[test]
+    fn run_length_and_escapes_are_expanded() {
+        assert_eq!(unescape(b"0* "), b"0000");
+        assert_eq!(unescape(b"a}\x03b"), b"a#b");
+    }
+}

@@ -1,0 +1,244 @@
+//! `gotrace record`: pull a trace over RTT from firmware running under QEMU or on a board, show
+//! its logs and progress, write the `.trace`, validate it and summarise it.
+//!
+//! The session is the same whatever carries RTT (a [`link::Link`]): send the start command,
+//! poll the channels until the firmware ends, the trace ends, the duration is up or Ctrl-C,
+//! then ask the firmware to stop and collect the rest, split the trace channel into valid
+//! segments ([`stream`]), write them, and check each with the decoder.
+
+mod defmt_log;
+mod elf;
+mod gdb;
+mod link;
+mod progress;
+mod qemu;
+mod rtt;
+mod stream;
+mod summary;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
+
+use link::{Drained, Link, Liveness};
+
+/// Arguments of `gotrace record`.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The firmware ELF (with its symbols: RTT block, defmt table).
+    pub elf: PathBuf,
+    /// Run the ELF under QEMU (qemu-system-arm) and read RTT through QEMU's gdbstub.
+    #[arg(long)]
+    pub qemu: bool,
+    /// QEMU machine for --qemu.
+    #[arg(long, default_value = "mps2-an385")]
+    pub machine: String,
+    /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub attach: Option<String>,
+    /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time.
+    /// `off` runs QEMU without it.
+    #[arg(long, default_value = "0")]
+    pub icount: String,
+    /// Where to write the trace; more files `NAME.2.trace`, ... if losses split it.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Stop after this many seconds (of host time).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Never block the firmware: drop what does not fit, and report it.
+    #[arg(long)]
+    pub lossy: bool,
+    /// Generation length in microseconds of device time (0: the firmware's default).
+    #[arg(long, default_value_t = 0)]
+    pub generation_us: u32,
+    /// Milliseconds between two drains of the RTT buffers.
+    #[arg(long, default_value_t = 1)]
+    pub poll_ms: u64,
+}
+
+/// Everything the session gathered, before writing.
+struct Recording {
+    descriptor: Option<SessionDescriptor>,
+    stream: stream::TraceStream,
+    log_lines: u64,
+    firmware_exit: Option<u8>,
+    stopped_by: &'static str,
+    elapsed: Duration,
+}
+
+pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
+    let firmware = elf::Firmware::load(&args.elf)?;
+    let table = defmt_log::table(&firmware.bytes)?;
+    let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
+    let mut link = open_link(args, &firmware)?;
+    let interrupts = ctrl_c()?;
+    let recording = record(args, link.as_mut(), &mut log, &interrupts)?;
+    drop(link);
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.elf));
+    summary::finish(recording, &output, log.map_or(0, |l| l.malformed))
+}
+
+fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {
+    if !args.qemu && args.attach.is_none() {
+        bail!(
+            "say where the firmware runs: --qemu, or --attach HOST:PORT for a QEMU already running"
+        );
+    }
+    let qemu = match &args.attach {
+        Some(addr) => qemu::Qemu::Attach(addr.clone()),
+        None => qemu::Qemu::Launch {
+            machine: args.machine.clone(),
+            extra: match args.icount.as_str() {
+                "off" => Vec::new(),
+                shift => vec!["-icount".into(), format!("shift={shift}")],
+            },
+        },
+    };
+    Ok(Box::new(qemu::QemuLink::open(&qemu, &args.elf, firmware)?))
+}
+
+/// Counts Ctrl-C presses: the first stops the session cleanly, the second aborts.
+fn ctrl_c() -> Result<Arc<AtomicUsize>> {
+    let presses = Arc::new(AtomicUsize::new(0));
+    let handler = presses.clone();
+    ctrlc::set_handler(move || {
+        if handler.fetch_add(1, Ordering::SeqCst) >= 1 {
+            std::process::exit(130);
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(presses)
+}
+
+/// How long the firmware gets to finish its trace after the stop command.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+fn record(
+    args: &RecordArgs,
+    link: &mut dyn Link,
+    log: &mut Option<defmt_log::DefmtLog<'_>>,
+    interrupts: &AtomicUsize,
+) -> Result<Recording> {
+    let start = Command::Start {
+        backpressure: if args.lossy {
+            Backpressure::Lossy
+        } else {
+            Backpressure::Lossless
+        },
+        generation_period_us: args.generation_us,
+    };
+    send(link, &start)?;
+    let begun = Instant::now();
+    let mut recording = Recording {
+        descriptor: None,
+        stream: stream::TraceStream::default(),
+        log_lines: 0,
+        firmware_exit: None,
+        stopped_by: "the firmware's end of trace",
+        elapsed: Duration::ZERO,
+    };
+    let mut session_bytes = Vec::new();
+    let mut drained = Drained::default();
+    let mut progress = progress::Progress::new();
+    let mut stop_sent: Option<Instant> = None;
+    let poll = Duration::from_millis(args.poll_ms);
+    loop {
+        drained.clear();
+        let liveness = link.poll(&mut drained)?;
+        if let Some(log) = log.as_mut() {
+            for line in log.push(&drained.defmt) {
+                progress.clear_line();
+                println!("{line}");
+                recording.log_lines += 1;
+            }
+        }
+        session_bytes.extend_from_slice(&drained.session);
+        while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
+            let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
+            match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
+                Ok(d) => recording.descriptor = Some(d),
+                Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
+            }
+        }
+        recording
+            .stream
+            .push(&drained.trace)
+            .context("reading the trace channel")?;
+        progress.update(&recording.stream, begun.elapsed());
+        if recording.stream.ended() {
+            break;
+        }
+        if let Liveness::Exited(code) = liveness {
+            recording.firmware_exit = Some(code);
+            recording.stopped_by = "the firmware's exit";
+            break;
+        }
+        let want_stop = interrupts.load(Ordering::SeqCst) > 0
+            || args
+                .duration
+                .is_some_and(|d| begun.elapsed().as_secs_f64() >= d);
+        match stop_sent {
+            None if want_stop => {
+                send(link, &Command::Stop)?;
+                stop_sent = Some(Instant::now());
+                recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
+                    "Ctrl-C"
+                } else {
+                    "the duration"
+                };
+            }
+            Some(at) if at.elapsed() > STOP_GRACE => {
+                eprintln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
+                break;
+            }
+            _ => {}
+        }
+        if drained.len() == 0 {
+            if let Liveness::Exited(code) = link.idle(poll)? {
+                recording.firmware_exit = Some(code);
+            }
+        }
+    }
+    progress.clear_line();
+    recording.elapsed = begun.elapsed();
+    // Logs written after the end record (the firmware saying goodbye).
+    if recording.firmware_exit.is_none() {
+        drained.clear();
+        link.poll(&mut drained)?;
+        if let Some(log) = log.as_mut() {
+            for line in log.push(&drained.defmt) {
+                println!("{line}");
+                recording.log_lines += 1;
+            }
+        }
+    }
+    Ok(recording)
+}
+
+fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
+    let mut buf = [0u8; protocol::MAX_MESSAGE_BYTES];
+    let frame = protocol::encode_frame(command, &mut buf)?;
+    let sent = link.send_control(frame)?;
+    if sent != frame.len() {
+        bail!(
+            "the control channel had room for {sent} of {} bytes",
+            frame.len()
+        );
+    }
+    Ok(())
+}
+
+fn default_output(elf: &Path) -> PathBuf {
+    let stem = elf
+        .file_stem()
+        .map_or("firmware".into(), |s| s.to_string_lossy());
+    PathBuf::from(format!("{stem}.trace"))
+}

@@ -1,0 +1,53 @@
+//! One line of live progress on a terminal: bytes, generations, events, rate.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use super::stream::TraceStream;
+
+pub struct Progress {
+    enabled: bool,
+    last: Option<Instant>,
+    shown: bool,
+}
+
+impl Progress {
+    /// Shows progress only when stderr is a terminal, so logs and pipes stay clean.
+    pub fn new() -> Self {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            last: None,
+            shown: false,
+        }
+    }
+
+    pub fn update(&mut self, stream: &TraceStream, elapsed: Duration) {
+        if !self.enabled
+            || self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let bytes = stream.received();
+        let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
+        eprint!(
+            "\r\x1b[2K{:.1} KiB, {} generations, {} events, {:.1} KiB/s",
+            bytes as f64 / 1024.0,
+            stream.complete_generations,
+            stream.events,
+            rate / 1024.0
+        );
+        let _ = std::io::stderr().flush();
+        self.shown = true;
+    }
+
+    /// Erases the progress line before other output.
+    pub fn clear_line(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}

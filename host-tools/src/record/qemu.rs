@@ -1,0 +1,251 @@
+//! The emulated board: QEMU started (or found running) with its gdbstub, RTT drained through it.
+//!
+//! QEMU serves memory only while the guest is halted, so each poll halts the guest, reads every
+//! waiting byte of every up channel, hands the space back, and lets the guest run again. Between
+//! polls the client waits on the socket, so a semihosting exit (a `W` stop reply) is seen at once.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::elf::Firmware;
+use super::gdb::{GdbClient, Stop};
+use super::link::{ChannelMap, Drained, Link, Liveness};
+use super::rtt::{ControlBlock, Memory};
+use gotrace_rtt_protocol as protocol;
+
+impl Memory for GdbClient {
+    fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+        Ok(self.read_memory(addr, out)?)
+    }
+    fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        Ok(self.write_memory(addr, data)?)
+    }
+}
+
+/// How to reach QEMU.
+#[derive(Debug, Clone)]
+pub enum Qemu {
+    /// Start `qemu-system-arm -machine MACHINE` on the ELF.
+    Launch {
+        machine: String,
+        /// Extra arguments, e.g. `-icount shift=0`.
+        extra: Vec<String>,
+    },
+    /// Attach to a QEMU already serving gdb at this address (started with `-s -S` or similar).
+    Attach(String),
+}
+
+/// A running QEMU guest with its RTT channels.
+pub struct QemuLink {
+    gdb: GdbClient,
+    block: ControlBlock,
+    channels: ChannelMap,
+    child: Option<Child>,
+    exited: Option<u8>,
+}
+
+impl QemuLink {
+    /// Starts or attaches, runs the firmware until it has set up RTT, and maps the channels.
+    pub fn open(qemu: &Qemu, elf: &Path, firmware: &Firmware) -> Result<Self> {
+        let (stream, child, command) = match qemu {
+            Qemu::Launch { machine, extra } => launch(machine, extra, elf)?,
+            Qemu::Attach(addr) => (
+                TcpStream::connect(addr)
+                    .with_context(|| format!("connecting to gdbstub {addr}"))?,
+                None,
+                format!("gdbstub at {addr}"),
+            ),
+        };
+        let mut gdb =
+            GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
+        // The guest starts halted (-S): let it run until its RTT block is initialised.
+        let block = find_block(&mut gdb, firmware)?;
+        let index = |name: &str| block.up_index(name);
+        let channels = ChannelMap {
+            defmt: index(protocol::DEFMT_CHANNEL),
+            trace: index(protocol::TRACE_CHANNEL).ok_or_else(|| {
+                anyhow!(
+                    "the firmware's RTT has no up channel named {:?} (it has {:?})",
+                    protocol::TRACE_CHANNEL,
+                    block.up.iter().map(|c| &c.name).collect::<Vec<_>>()
+                )
+            })?,
+            session: index(protocol::SESSION_CHANNEL),
+            control: block.down_index(protocol::CONTROL_CHANNEL),
+        };
+        Ok(QemuLink {
+            gdb,
+            block,
+            channels,
+            child,
+            exited: None,
+        })
+    }
+
+    fn halted<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        if self.exited.is_some() {
+            return Ok(None);
+        }
+        match self.gdb.halt()? {
+            Stop::Exited(code) | Stop::Killed(code) => {
+                self.exited = Some(code);
+                return Ok(None);
+            }
+            Stop::Signal(_) => {}
+        }
+        let value = f(self)?;
+        self.gdb.resume()?;
+        Ok(Some(value))
+    }
+}
+
+impl Link for QemuLink {
+    fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+        let mut per_channel = vec![Vec::new(); self.block.up.len()];
+        let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel))?;
+        if drained.is_some() {
+            let map = self.channels;
+            let mut take = |index: Option<usize>, into: &mut Vec<u8>| {
+                if let Some(i) = index {
+                    into.append(&mut per_channel[i]);
+                }
+            };
+            take(map.defmt, &mut out.defmt);
+            take(Some(map.trace), &mut out.trace);
+            take(map.session, &mut out.session);
+        }
+        Ok(self.liveness())
+    }
+
+    fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+        let Some(index) = self.channels.control else {
+            bail!(
+                "the firmware's RTT has no down channel named {:?}",
+                protocol::CONTROL_CHANNEL
+            );
+        };
+        Ok(self
+            .halted(|link| link.block.send(&mut link.gdb, index, frame))?
+            .unwrap_or(0))
+    }
+
+    fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
+        if self.exited.is_none() {
+            match self.gdb.wait_stop(Some(timeout))? {
+                None => {}
+                Some(Stop::Exited(code) | Stop::Killed(code)) => self.exited = Some(code),
+                // Stopped by itself (a breakpoint or fault): let it go on.
+                Some(Stop::Signal(_)) => self.gdb.resume()?,
+            }
+        }
+        Ok(self.liveness())
+    }
+}
+
+impl QemuLink {
+    fn liveness(&self) -> Liveness {
+        match self.exited {
+            Some(code) => Liveness::Exited(code),
+            None => Liveness::Running,
+        }
+    }
+}
+
+impl Drop for QemuLink {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            // Give a firmware that is about to exit a moment, then end the QEMU we started.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn launch(
+    machine: &str,
+    extra: &[String],
+    elf: &Path,
+) -> Result<(TcpStream, Option<Child>, String)> {
+    // A free port: bind, note it, release it for QEMU.
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let gdb = format!("tcp:127.0.0.1:{port}");
+    let mut cmd = Command::new("qemu-system-arm");
+    cmd.args(["-machine", machine, "-nographic", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-serial", "null", "-gdb", &gdb, "-S", "-kernel"])
+        .arg(elf)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let command = format!("{cmd:?}");
+    let mut child = cmd
+        .spawn()
+        .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            return Ok((stream, Some(child), command));
+        }
+        if let Some(status) = child.try_wait()? {
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                use std::io::Read;
+                let _ = err.read_to_string(&mut stderr);
+            }
+            bail!("{command} ended ({status}) before serving gdb: {stderr}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("{command} did not serve gdb on port {port} within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the guest in short steps until the control block carries its identifier.
+fn find_block(gdb: &mut GdbClient, firmware: &Firmware) -> Result<ControlBlock> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut address = firmware.rtt_symbol;
+    loop {
+        if address.is_none() {
+            if let Some((start, len)) = firmware.ram {
+                address = ControlBlock::scan(gdb, start, len)?;
+            }
+        }
+        if let Some(addr) = address {
+            if let Some(block) = ControlBlock::read(gdb, addr)? {
+                return Ok(block);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "no RTT control block appeared within 10 s ({})",
+                match address {
+                    Some(a) => format!("symbol _SEGGER_RTT at {a:#x} never initialised"),
+                    None => "no _SEGGER_RTT symbol, and a RAM scan found nothing".to_owned(),
+                }
+            );
+        }
+        gdb.resume()?;
+        if let Some(Stop::Exited(code) | Stop::Killed(code)) =
+            gdb.wait_stop(Some(Duration::from_millis(5)))?
+        {
+            bail!("the firmware ended (status {code}) before setting up RTT");
+        }
+        if let Stop::Exited(code) | Stop::Killed(code) = gdb.halt()? {
+            bail!("the firmware ended (status {code}) before setting up RTT");
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Turns the bytes of the trace channel into valid trace segments and an exact loss account.
+//!
+//! The device writes the Go header, then whole batches in generation order, with our loss and
+//! end records (see `gotrace_rtt_protocol`) spliced in between batches. A generation is known to
+//! be complete when a batch of a later one arrives or the end record does. A loss record names
+//! the generations the device could not send whole: what the host holds of them is discarded
+//! (it would not parse), the current segment is closed, and the next complete generation opens a
+//! new one, because Go's parser refuses a gap in generation numbers within one trace.
+
+use gotrace_rtt_protocol::{decode_record, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
+use gotrace_wire::{spec, varint, EventType, Version, HEADER_LEN, MAX_BATCH_SIZE};
+
+/// The trace channel broke its contract; `offset` counts bytes from the channel's start.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("trace channel offset {offset}: expected the Go 1.22 header, got {found:02x?}")]
+    Header { offset: u64, found: Vec<u8> },
+    #[error("trace channel offset {offset}: unexpected byte {byte:#04x} between batches")]
+    Unexpected { offset: u64, byte: u8 },
+    #[error("trace channel offset {offset}: bad batch header: {why}")]
+    BatchHeader { offset: u64, why: String },
+    #[error(
+        "trace channel offset {offset}: batch of generation {found} after generation {current}"
+    )]
+    OutOfOrder {
+        offset: u64,
+        found: u64,
+        current: u64,
+    },
+    #[error("trace channel offset {offset}: bad {what} record")]
+    Record { offset: u64, what: &'static str },
+    #[error("trace channel offset {offset}: data after the end record")]
+    AfterEnd { offset: u64 },
+}
+
+/// A run of consecutive complete generations: one valid trace file once the header is put back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub first_generation: u64,
+    pub last_generation: u64,
+    pub batches: u64,
+    /// The batches, without the header.
+    pub bytes: Vec<u8>,
+}
+
+impl Segment {
+    /// The segment as a `.trace` file.
+    pub fn to_trace(&self) -> Vec<u8> {
+        let mut out = Version::Go122.header().to_vec();
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+
+    pub fn generations(&self) -> u64 {
+        self.last_generation - self.first_generation + 1
+    }
+}
+
+/// What the host knows about losses: the device's records plus what it had to discard itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LossAccount {
+    pub records: Vec<LossRecord>,
+    /// Batches of lost generations that did arrive but were discarded (they cannot parse).
+    pub discarded_batches: u64,
+    pub discarded_bytes: u64,
+}
+
+impl LossAccount {
+    pub fn device_dropped_batches(&self) -> u64 {
+        self.records.iter().map(|r| u64::from(r.batches)).sum()
+    }
+
+    pub fn device_dropped_bytes(&self) -> u64 {
+        self.records.iter().map(|r| u64::from(r.bytes)).sum()
+    }
+
+    /// Every generation that is not in the output, in order.
+    pub fn lost_generations(&self) -> Vec<u64> {
+        let mut gens: Vec<u64> = self
+            .records
+            .iter()
+            .flat_map(|r| r.first_generation..=r.last_generation)
+            .collect();
+        gens.dedup();
+        gens
+    }
+}
+
+/// Incremental demultiplexer of the trace channel.
+#[derive(Debug, Default)]
+pub struct TraceStream {
+    pending: Vec<u8>,
+    /// Channel offset of `pending[0]`.
+    offset: u64,
+    header_seen: bool,
+    /// The generation being collected and its batches so far.
+    current: Option<Segment>,
+    open: Option<Segment>,
+    closed: Vec<Segment>,
+    pub losses: LossAccount,
+    pub end: Option<EndRecord>,
+    pub batches: u64,
+    pub events: u64,
+    pub complete_generations: u64,
+}
+
+impl TraceStream {
+    /// Feeds bytes from the channel, consuming every whole item in them.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), StreamError> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.extend_from_slice(data);
+        let mut used = 0;
+        let result = loop {
+            match self.item(&pending[used..], self.offset + used as u64) {
+                Ok(Some(n)) => used += n,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        pending.drain(..used);
+        self.pending = pending;
+        self.offset += used as u64;
+        result
+    }
+
+    /// Bytes received so far, including those not yet parsed.
+    pub fn received(&self) -> u64 {
+        self.offset + self.pending.len() as u64
+    }
+
+    pub fn ended(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Closes the stream (the session stopped, with or without an end record) and returns the
+    /// segments. A generation still being collected without an end record may be incomplete:
+    /// it is discarded and counted as lost, with `generation` naming it.
+    pub fn finish(mut self) -> (Vec<Segment>, LossAccount, Option<EndRecord>) {
+        if let Some(current) = self.current.take() {
+            if self.end.is_some() {
+                self.commit(current);
+            } else {
+                self.losses.discarded_batches += current.batches;
+                self.losses.discarded_bytes += current.bytes.len() as u64;
+                self.losses.records.push(LossRecord {
+                    first_generation: current.first_generation,
+                    last_generation: current.first_generation,
+                    batches: 0,
+                    bytes: 0,
+                });
+            }
+        }
+        self.closed.extend(self.open.take());
+        (self.closed, self.losses, self.end)
+    }
+
+    /// Parses one item at the start of `buf`; `Ok(None)` if it is not all there yet.
+    fn item(&mut self, buf: &[u8], offset: u64) -> Result<Option<usize>, StreamError> {
+        if !self.header_seen {
+            if buf.len() < HEADER_LEN {
+                return Ok(None);
+            }
+            if buf[..HEADER_LEN] != Version::Go122.header() {
+                return Err(StreamError::Header {
+                    offset,
+                    found: buf[..HEADER_LEN].to_vec(),
+                });
+            }
+            self.header_seen = true;
+            return Ok(Some(HEADER_LEN));
+        }
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
+        if self.end.is_some() {
+            return Err(StreamError::AfterEnd { offset });
+        }
+        match first {
+            b if b == EventType::EVENT_BATCH.0 => self.batch(buf, offset),
+            LOSS_MARKER => {
+                let Some((record, used)) = record::<LossRecord>(buf, offset, "loss")? else {
+                    return Ok(None);
+                };
+                self.loss(record);
+                Ok(Some(used))
+            }
+            END_MARKER => {
+                let Some((record, used)) = record::<EndRecord>(buf, offset, "end")? else {
+                    return Ok(None);
+                };
+                self.end = Some(record);
+                if let Some(current) = self.current.take() {
+                    self.commit(current);
+                }
+                Ok(Some(used))
+            }
+            byte => Err(StreamError::Unexpected { offset, byte }),
+        }
+    }
+
+    fn batch(&mut self, buf: &[u8], offset: u64) -> Result<Option<usize>, StreamError> {
+        let mut at = 1;
+        let mut fields = [0u64; 4];
+        for field in &mut fields {
+            match varint::decode(&buf[at..]) {
+                Ok((v, n)) => {
+                    *field = v;
+                    at += n;
+                }
+                Err(varint::VarintError::Truncated) => return Ok(None),
+                Err(e) => {
+                    return Err(StreamError::BatchHeader {
+                        offset,
+                        why: format!("{e:?}"),
+                    })
+                }
+            }
+        }
+        let [generation, _m, _time, size] = fields;
+        if size > MAX_BATCH_SIZE || generation == 0 {
+            return Err(StreamError::BatchHeader {
+                offset,
+                why: format!("generation {generation}, size {size}"),
+            });
+        }
+        let end = at + size as usize;
+        if buf.len() < end {
+            return Ok(None);
+        }
+        match &self.current {
+            Some(c) if generation < c.first_generation => {
+                return Err(StreamError::OutOfOrder {
+                    offset,
+                    found: generation,
+                    current: c.first_generation,
+                })
+            }
+            Some(c) if generation > c.first_generation => {
+                let done = self.current.take().expect("matched Some");
+                self.commit(done);
+            }
+            _ => {}
+        }
+        let current = self.current.get_or_insert_with(|| Segment {
+            first_generation: generation,
+            last_generation: generation,
+            ..Segment::default()
+        });
+        current.batches += 1;
+        current.bytes.extend_from_slice(&buf[..end]);
+        self.batches += 1;
+        self.events += count_events(&buf[at..end]);
+        Ok(Some(end))
+    }
+
+    fn loss(&mut self, record: LossRecord) {
+        if let Some(current) = self.current.take() {
+            if current.first_generation >= record.first_generation {
+                self.losses.discarded_batches += current.batches;
+                self.losses.discarded_bytes += current.bytes.len() as u64;
+            } else {
+                self.commit(current);
+            }
+        }
+        self.closed.extend(self.open.take());
+        self.losses.records.push(record);
+    }
+
+    /// Appends a complete generation to the open segment, or opens a new one after a gap.
+    fn commit(&mut self, generation: Segment) {
+        self.complete_generations += 1;
+        match &mut self.open {
+            Some(open) if open.last_generation + 1 == generation.first_generation => {
+                open.last_generation = generation.first_generation;
+                open.batches += generation.batches;
+                open.bytes.extend_from_slice(&generation.bytes);
+            }
+            _ => {
+                self.closed.extend(self.open.take());
+                self.open = Some(generation);
+            }
+        }
+    }
+}
+
+fn record<T: for<'de> serde::Deserialize<'de>>(
+    buf: &[u8],
+    offset: u64,
+    what: &'static str,
+) -> Result<Option<(T, usize)>, StreamError> {
+    match decode_record::<T>(&buf[1..]) {
+        Ok((record, rest)) => Ok(Some((record, buf.len() - rest.len()))),
+        Err(postcard::Error::DeserializeUnexpectedEnd) => Ok(None),
+        Err(_) => Err(StreamError::Record { offset, what }),
+    }
+}
+
+/// Counts the timed events of a batch body for progress display. The decoder validates later;
+/// anything this walk does not understand just ends the count.
+fn count_events(mut body: &[u8]) -> u64 {
+    let mut events = 0;
+    let skip = |body: &mut &[u8]| -> Option<u64> {
+        let (v, n) = varint::decode(body).ok()?;
+        *body = &body[n..];
+        Some(v)
+    };
+    while let Some((&typ, rest)) = body.split_first() {
+        body = rest;
+        let Some(spec) = spec(Version::Go122, EventType(typ)) else {
+            break;
+        };
+        let mut last = 0;
+        for _ in spec.args {
+            match skip(&mut body) {
+                Some(v) => last = v,
+                None => return events,
+            }
+        }
+        if spec.is_stack {
+            for _ in 0..last.saturating_mul(4) {
+                if skip(&mut body).is_none() {
+                    return events;
+                }
+            }
+        }
+        if spec.has_data {
+            match skip(&mut body) {
+                Some(len) if len as usize <= body.len() => body = &body[len as usize..],
+                _ => return events,
+            }
+        }
+        if spec.is_timed {
+            events += 1;
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gotrace_rtt_protocol::{encode_record, MAX_MESSAGE_BYTES};
+
+    /// A batch of generation `generation` on M 0 holding one ProcStart-like timed event.
+    fn batch(generation: u64) -> Vec<u8> {
+        let body = [EventType::PROC_START.0, 1, 0, 1];
+        let mut out = vec![
+            EventType::EVENT_BATCH.0,
+            generation as u8,
+            0,
+            5,
+            body.len() as u8,
+        ];
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let record = LossRecord {
+            first_generation: first,
+            last_generation: last,
+            batches,
+            bytes,
+        };
+        encode_record(LOSS_MARKER, &record, &mut buf)
+            .unwrap()
+            .to_vec()
+    }
+
+    fn end() -> Vec<u8> {
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let record = EndRecord {
+            batches: 9,
+            bytes: 90,
+            dropped_batches: 1,
+            dropped_bytes: 9,
+        };
+        encode_record(END_MARKER, &record, &mut buf)
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_loss_splits_segments_and_discards_the_broken_generation() {
+        let mut bytes = Version::Go122.header().to_vec();
+        for item in [batch(1), batch(1), batch(2), batch(3), loss(3, 3, 1, 9)] {
+            bytes.extend(item);
+        }
+        bytes.extend(batch(4));
+        bytes.extend(end());
+        let mut stream = TraceStream::default();
+        // Byte by byte: every item must survive being cut anywhere.
+        for b in &bytes {
+            stream.push(std::slice::from_ref(b)).unwrap();
+        }
+        assert!(stream.ended());
+        assert_eq!(stream.events, 5);
+        let (segments, losses, end) = stream.finish();
+        let spans: Vec<_> = segments
+            .iter()
+            .map(|s| (s.first_generation, s.last_generation, s.batches))
+            .collect();
+        assert_eq!(spans, [(1, 2, 3), (4, 4, 1)]);
+        assert_eq!(losses.lost_generations(), [3]);
+        assert_eq!(losses.discarded_batches, 1);
+        assert_eq!(losses.discarded_bytes, batch(3).len() as u64);
+        assert_eq!(losses.device_dropped_batches(), 1);
+        assert_eq!(end.unwrap().dropped_batches, 1);
+        assert_eq!(
+            segments[1].to_trace()[..HEADER_LEN],
+            Version::Go122.header()
+        );
+    }
+
+    #[test]
+    fn an_unfinished_generation_without_end_is_reported_lost() {
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&batch(1)).unwrap();
+        stream.push(&batch(2)).unwrap();
+        let (segments, losses, end) = stream.finish();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].last_generation, 1);
+        assert_eq!(losses.lost_generations(), [2]);
+        assert!(end.is_none());
+    }
+
+    #[test]
+    fn garbage_is_reported_with_its_offset() {
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        let err = stream.push(&[0x42]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "trace channel offset 16: unexpected byte 0x42 between batches"
+        );
+        let mut stream = TraceStream::default();
+        assert!(matches!(
+            stream.push(b"go 1.21 trace\0\0\0"),
+            Err(StreamError::Header { offset: 0, .. })
+        ));
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&batch(2)).unwrap();
+        assert!(matches!(
+            stream.push(&batch(1)),
+            Err(StreamError::OutOfOrder { .. })
+        ));
+    }
+}

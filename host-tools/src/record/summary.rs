@@ -1,0 +1,179 @@
+//! The end of a recording: write each segment as a `.trace`, check it with the decoder, and
+//! print what was recorded and exactly what was lost.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::Recording;
+
+/// What the decoder found in one written segment.
+struct Checked {
+    path: PathBuf,
+    events: u64,
+    tasks: usize,
+    first_ts: Option<u64>,
+    last_ts: Option<u64>,
+    error: Option<String>,
+}
+
+pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -> Result<ExitCode> {
+    let Recording {
+        descriptor,
+        stream,
+        log_lines,
+        firmware_exit,
+        stopped_by,
+        elapsed,
+    } = recording;
+    let received = stream.received();
+    let (segments, losses, end) = stream.finish();
+    let mut checked = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let path = segment_path(output, i);
+        std::fs::write(&path, segment.to_trace())
+            .with_context(|| format!("writing {}", path.display()))?;
+        checked.push(check(&path)?);
+    }
+
+    println!(
+        "recording stopped by {stopped_by} after {:.2} s",
+        elapsed.as_secs_f64()
+    );
+    if let Some(d) = &descriptor {
+        println!(
+            "session: clock {:?} at {} Hz, {:?}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
+            d.clock,
+            d.clock_hz,
+            d.backpressure,
+            d.trace_channel_bytes,
+            d.batch_buffers,
+            d.batch_buffer_bytes,
+            d.encoder_version[0],
+            d.encoder_version[1],
+            d.encoder_version[2]
+        );
+    }
+    println!("received {received} bytes of trace, {log_lines} log lines");
+    let mut valid = true;
+    for (c, segment) in checked.iter().zip(&segments) {
+        // The decoder's times are nanoseconds, converted with the trace's own frequency.
+        let span = match (c.first_ts, c.last_ts) {
+            (Some(a), Some(b)) => format!(", {:.6} s of device time", (b - a) as f64 / 1e9),
+            _ => String::new(),
+        };
+        println!(
+            "trace: {} — generations {}..={} ({}), {} tasks, {} events{span}",
+            c.path.display(),
+            segment.first_generation,
+            segment.last_generation,
+            segment.generations(),
+            c.tasks,
+            c.events
+        );
+        match &c.error {
+            None => println!("  valid"),
+            Some(e) => {
+                valid = false;
+                println!("  INVALID: {e}");
+            }
+        }
+    }
+    if segments.is_empty() {
+        valid = false;
+        println!("no complete generation was recorded");
+    }
+    if losses.records.is_empty() {
+        println!("lost: nothing");
+    } else {
+        println!(
+            "lost: generations {:?}: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
+            losses.lost_generations(),
+            losses.device_dropped_batches(),
+            losses.device_dropped_bytes(),
+            losses.discarded_batches,
+            losses.discarded_bytes
+        );
+    }
+    if let Some(end) = end {
+        println!(
+            "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
+            end.batches, end.bytes, end.dropped_batches, end.dropped_bytes
+        );
+        if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
+            valid = false;
+            println!(
+                "  MISMATCH: loss records account for {} dropped batches",
+                losses.device_dropped_batches()
+            );
+        }
+    }
+    if malformed_logs > 0 {
+        println!("warning: {malformed_logs} defmt frames could not be decoded");
+    }
+    if let Some(code) = firmware_exit {
+        println!("firmware exit status: {code}");
+        if code != 0 {
+            valid = false;
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `out.trace`, then `out.2.trace`, `out.3.trace`, ... for later segments.
+pub fn segment_path(output: &Path, index: usize) -> PathBuf {
+    if index == 0 {
+        return output.to_path_buf();
+    }
+    let stem = output
+        .file_stem()
+        .map_or("trace".into(), |s| s.to_string_lossy());
+    output.with_file_name(format!("{stem}.{}.trace", index + 1))
+}
+
+/// Reads the written file back with the decoder: Go's ordering rules, every event.
+fn check(path: &Path) -> Result<Checked> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut checked = Checked {
+        path: path.to_path_buf(),
+        events: 0,
+        tasks: 0,
+        first_ts: None,
+        last_ts: None,
+        error: None,
+    };
+    let mut reader = match gotrace_decoder::Reader::new(std::io::BufReader::new(file)) {
+        Ok(r) => r,
+        Err(e) => {
+            checked.error = Some(e.to_string());
+            return Ok(checked);
+        }
+    };
+    let mut tasks = BTreeSet::new();
+    loop {
+        match reader.read_event() {
+            Ok(Some(event)) => {
+                checked.events += 1;
+                let time = event.time() as u64;
+                checked.first_ts.get_or_insert(time);
+                checked.last_ts = Some(time);
+                if event.goroutine() != gotrace_decoder::NO_GOROUTINE {
+                    tasks.insert(event.goroutine());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                checked.error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    checked.tasks = tasks.len();
+    Ok(checked)
+}
