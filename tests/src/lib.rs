@@ -2,6 +2,7 @@
 //! conformance vectors in binary form, and scratch files that Go's tools can read.
 
 pub mod cli;
+pub mod fuzz;
 pub mod mutate;
 pub mod rng;
 pub mod vectors;
