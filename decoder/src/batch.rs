@@ -119,7 +119,8 @@ pub(crate) fn read_batch<R: Read>(
     if header == EventType::EXPERIMENTAL_BATCH {
         exp = match source.read_byte() {
             Ok(Some(byte)) => byte,
-            Ok(None) => return Err(Error::new("EOF").at(&location)),
+            // Go's reader sees io.EOF here, which its callers take for the end of the trace.
+            Ok(None) => return Ok(None),
             Err(e) => return Err(Error::io(e.to_string(), e).at(&location)),
         };
     }

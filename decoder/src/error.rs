@@ -53,6 +53,12 @@ impl Error {
         self
     }
 
+    /// Whether this is Go's bare `io.EOF`, which Go's `ReadEvent` callers cannot tell apart from
+    /// the end of the trace (a table entry cut short at a batch end is reported this way).
+    pub(crate) fn is_bare_eof(&self) -> bool {
+        self.inner.message == "EOF"
+    }
+
     /// Go's error text alone, as Go's parser would return it.
     pub fn go_message(&self) -> String {
         self.inner.message.clone()

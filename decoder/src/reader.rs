@@ -76,6 +76,12 @@ impl<R: Read> Reader<R> {
                 self.done = true;
                 return Ok(None);
             }
+            // Go returns such an error as `io.EOF`, which ends the trace for every caller of
+            // its reader (`go tool trace` included): the trace is accepted as it stands.
+            Err(e) if e.is_bare_eof() => {
+                self.done = true;
+                return Ok(None);
+            }
             Err(e) => {
                 self.done = true;
                 return Err(e);
@@ -403,6 +409,18 @@ mod tests {
         assert_eq!(sync.to_string(), "M=-1 P=-1 G=-1 Sync Time=1 N=1");
         let error = reader.read_event().unwrap_err();
         assert_eq!(error.go_message(), "no frequency event found");
+        assert!(reader.read_event().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_string_entry_cut_at_its_batch_end_ends_the_trace_as_in_go() {
+        // Go's reader reports this as a bare io.EOF, which every caller takes for the end.
+        let mut trace = b"go 1.22 trace\0\0\0\x01\x01".to_vec();
+        trace.extend([0xff; 9]);
+        trace.extend([0x01, 0x00, 0x02, 0x04, 0x05]);
+        let mut reader = Reader::new(&trace[..]).unwrap();
+        let sync = reader.read_event().unwrap().unwrap();
+        assert_eq!(sync.to_string(), "M=-1 P=-1 G=-1 Sync Time=1 N=1");
         assert!(reader.read_event().unwrap().is_none());
     }
 }
