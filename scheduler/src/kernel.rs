@@ -48,10 +48,16 @@ impl<
         Ok(())
     }
 
-    /// Takes the next runnable task of `p` and starts it on `m`; with none left, `m` releases
-    /// `p` in the same step, so a wake cannot slip in between the check and the release.
-    pub fn next_task(&mut self, m: usize, p: usize) -> Result<Option<usize>, Error> {
-        match self.queues[p].pop_front() {
+    /// Takes the next runnable task of `p` and starts it on `m`; with none left (or `more`
+    /// false), `m` releases `p` in the same step, so a wake cannot slip in between the check
+    /// and the release.
+    pub fn next_task(&mut self, m: usize, p: usize, more: bool) -> Result<Option<usize>, Error> {
+        let next = if more {
+            self.queues[p].pop_front()
+        } else {
+            None
+        };
+        match next {
             Some(t) => {
                 self.enc.go_start(m, GoSlot::Task(t))?;
                 Ok(Some(t))

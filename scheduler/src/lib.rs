@@ -28,6 +28,8 @@ mod error;
 mod kernel;
 mod platform;
 mod scheduler;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod task;
 
 pub use context::{Annotate, Annotator, CallbackCx, TaskCx};

@@ -130,8 +130,9 @@ impl<
             .with(|k| k.queues.get(executor).is_some_and(|q| !q.is_empty()))
     }
 
-    /// Runs `executor`'s runnable tasks on the current context until none is left, then
-    /// releases it. Returns how many task steps ran.
+    /// Runs one round of `executor`'s runnable tasks on the current context (each task queued
+    /// when the round starts runs once; tasks that yield run again next round), then releases
+    /// the executor. Returns how many task steps ran.
     ///
     /// From thread mode this is the main loop's body. From an interrupt it is an interrupt-level
     /// executor: if a task stuck in a blocking operation holds the executor, the interrupt steals
@@ -139,27 +140,28 @@ impl<
     /// nothing is runnable, or if the executor is running on an interrupted context.
     pub fn run_executor(&self, executor: usize) -> Result<usize, Error> {
         let m = self.platform.current_context();
-        let taken = self.kernel.with(|k| {
+        let round = self.kernel.with(|k| {
             let Some(queue) = k.queues.get(executor) else {
                 return Err(Error::NoSuchExecutor(executor));
             };
-            if queue.is_empty() {
-                return Ok(false);
+            let queued = queue.len();
+            if queued == 0 {
+                return Ok(0);
             }
             match k.acquire(m, executor) {
-                Ok(()) => Ok(true),
-                Err(Error::ExecutorBusy(_)) => Ok(false),
+                Ok(()) => Ok(queued),
+                Err(Error::ExecutorBusy(_)) => Ok(0),
                 Err(e) => Err(e),
             }
         })?;
-        if !taken {
+        if round == 0 {
             return Ok(0);
         }
         let mut ran = 0;
         loop {
             self.platform.preemption_point();
             let next = self.kernel.with(|k| {
-                Ok::<_, Error>(match k.next_task(m, executor)? {
+                Ok::<_, Error>(match k.next_task(m, executor, ran < round)? {
                     Some(t) => Some((t, k.tasks[t])),
                     None => None,
                 })

@@ -1,0 +1,138 @@
+//! The host simulator: the real scheduler on the host, with simulated execution contexts.
+//!
+//! Thread mode is context 0; interrupt levels are 1 and up. [`SimPlatform::interrupt`] runs a
+//! closure "in" an interrupt level (nested, like a real NVIC: only a higher level preempts), and
+//! the scheduler's preemption points call a hook that may fire such interrupts — which is where
+//! interrupts can land on a device, since everything else happens in critical sections.
+//! [`driver`] fires them at random from a seed; scenario tests script them.
+
+pub mod driver;
+mod rng;
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gotrace_encoder::{Clock, Config, VecSink};
+
+use crate::platform::Platform;
+use crate::scheduler::Scheduler;
+
+/// Task slots of the simulated scheduler.
+pub const SIM_TASKS: usize = 12;
+/// Executors (Ps).
+pub const SIM_EXECUTORS: usize = 2;
+/// Execution contexts: thread mode and three interrupt levels.
+pub const SIM_CONTEXTS: usize = 4;
+/// Batch buffer size per context: small, so batches split often.
+pub const SIM_BATCH: usize = 256;
+
+pub type SimScheduler =
+    Scheduler<SimPlatform, SimClock, VecSink, SIM_TASKS, SIM_EXECUTORS, SIM_CONTEXTS, SIM_BATCH>;
+
+/// A clock that advances a little on every read, like a cycle counter.
+pub struct SimClock(u64);
+
+/// The simulated tick rate: 64 MHz, a typical Cortex-M4 core clock.
+pub const SIM_FREQUENCY: u64 = 64_000_000;
+
+impl Clock for SimClock {
+    fn now(&mut self) -> u64 {
+        self.0 += 37;
+        self.0
+    }
+
+    fn frequency(&self) -> u64 {
+        SIM_FREQUENCY
+    }
+}
+
+type Hook = Rc<dyn Fn()>;
+
+/// Simulated contexts: a stack of active interrupt levels over thread mode.
+#[derive(Default)]
+pub struct SimPlatform {
+    active: RefCell<Vec<usize>>,
+    hook: RefCell<Option<Hook>>,
+}
+
+impl SimPlatform {
+    /// Runs `f` as interrupt level `m`, preempting the current context.
+    ///
+    /// Panics if `m` does not preempt the current context (a level only preempts lower ones).
+    pub fn interrupt<R>(&self, m: usize, f: impl FnOnce() -> R) -> R {
+        let current = self.current_context();
+        assert!(
+            m > current && m < SIM_CONTEXTS,
+            "interrupt level {m} cannot preempt context {current}"
+        );
+        self.active.borrow_mut().push(m);
+        let result = f();
+        self.active.borrow_mut().pop();
+        result
+    }
+
+    /// Installs the function called at every preemption point (`None` removes it).
+    pub fn set_hook(&self, hook: Option<Hook>) {
+        *self.hook.borrow_mut() = hook;
+    }
+}
+
+impl Platform for SimPlatform {
+    fn current_context(&self) -> usize {
+        self.active.borrow().last().copied().unwrap_or(0)
+    }
+
+    fn preemption_point(&self) {
+        // Clone out of the cell: the hook re-enters the scheduler, which reaches here again.
+        let hook = self.hook.borrow().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Weak<SimScheduler>> = const { RefCell::new(Weak::new()) };
+}
+
+/// A simulated scheduler, installed as this thread's current one so that task functions (plain
+/// `fn`s) can reach it through [`current`].
+pub struct Sim {
+    sched: Rc<SimScheduler>,
+}
+
+impl Sim {
+    pub fn new(config: Config) -> Sim {
+        let sched = Rc::new(Scheduler::new(
+            SimPlatform::default(),
+            SimClock(1000),
+            VecSink::default(),
+            config,
+        ));
+        CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&sched));
+        Sim { sched }
+    }
+
+    pub fn scheduler(&self) -> &Rc<SimScheduler> {
+        &self.sched
+    }
+
+    /// The traces written so far, one per tracing session.
+    pub fn traces(&self) -> Vec<Vec<u8>> {
+        self.sched.with_encoder(|e| e.sink().traces.clone())
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        // The hook holds the scheduler: break the cycle.
+        self.sched.platform().set_hook(None);
+    }
+}
+
+/// The simulated scheduler of this thread. Panics outside a [`Sim`].
+pub fn current() -> Rc<SimScheduler> {
+    CURRENT
+        .with(|c| c.borrow().upgrade())
+        .expect("no simulated scheduler on this thread")
+}
