@@ -29,7 +29,10 @@ use sink::RttSink;
 /// Bytes of each context's batch buffer.
 pub const BATCH_BYTES: usize = 512;
 /// Bytes of the trace channel's ring buffer.
+#[cfg(not(feature = "tiny-trace-channel"))]
 const TRACE_CHANNEL_BYTES: usize = 8192;
+#[cfg(feature = "tiny-trace-channel")]
+const TRACE_CHANNEL_BYTES: usize = 1024;
 const TASKS: usize = 4;
 const EXECUTORS: usize = 1;
 /// Generation length when the host does not say.
@@ -109,7 +112,6 @@ fn main() -> ! {
             break;
         }
     }
-    cortex_m::peripheral::SYST::disable_interrupt(&mut core.SYST);
     SCHED.stop_tracing().expect("tracing stops");
     let stats = SCHED.with_encoder(|enc| enc.stats());
     defmt::info!(

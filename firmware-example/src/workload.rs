@@ -109,7 +109,7 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
 fn SysTick() {
     crate::clock::on_systick();
     let tick = SYSTICKS.fetch_add(1, Ordering::Relaxed) + 1;
-    if tick % 2 == 0 {
+    if tick.is_multiple_of(2) {
         SCHED.wake(TIMER).ok();
     }
     cortex_m::peripheral::SCB::set_pendsv();
@@ -121,7 +121,7 @@ fn PendSV() {
     // A tracked callback, every time on the same context.
     SCHED
         .callback(|cb| {
-            if tick % 3 == 0 {
+            if tick.is_multiple_of(3) {
                 cb.wake(LOGGER).ok();
             }
         })

@@ -65,11 +65,12 @@ pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -
             _ => String::new(),
         };
         println!(
-            "trace: {} — generations {}..={} ({}), {} tasks, {} events{span}",
+            "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events{span}",
             c.path.display(),
             segment.first_generation,
             segment.last_generation,
             segment.generations(),
+            segment.batches,
             c.tasks,
             c.events
         );

@@ -1,0 +1,298 @@
+//! The path a user walks: the example firmware under QEMU, `gotrace record --qemu`, and the
+//! trace it writes checked by our decoder and by Go's.
+//!
+//! Needs `qemu-system-arm` and the `thumbv7m-none-eabi` target: without them the test skips
+//! with a note on a developer's machine and fails in CI (`CI` set), like the tests needing Go.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gotrace_go_oracle::{require_go, Go, Mode};
+use gotrace_tests::cli::gotrace;
+use gotrace_tests::scratch_dir;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `qemu-system-arm` is there, or the test skips (fails in CI).
+fn require_qemu(test: &str) -> bool {
+    let found = Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs qemu-system-arm, and CI is set"
+        );
+        eprintln!("note: skipping {test}: qemu-system-arm is not installed");
+    }
+    found
+}
+
+/// Builds the example firmware for QEMU's Cortex-M3 with `features`, returns the ELF.
+fn firmware(features: &[&str]) -> PathBuf {
+    // Next to the workspace's own build output: `<target>/firmware-example/<features>`.
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().join("firmware-example");
+    let flavour = if features.is_empty() {
+        "default".to_owned()
+    } else {
+        features.join("+")
+    };
+    let target = target.join(flavour);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace().join("firmware-example"))
+        .args(["build", "--quiet", "--target", "thumbv7m-none-eabi"])
+        .args(features.iter().flat_map(|f| ["--features", f]))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("running cargo build for the firmware");
+    assert!(status.success(), "building the firmware failed");
+    target.join("thumbv7m-none-eabi/debug/gotrace-firmware-example")
+}
+
+/// Our event stream and Go's for `trace`, which both must accept, identical.
+fn check_with_both(go: &Go, trace: &Path) -> String {
+    let ours = gotrace(["events".as_ref(), trace.as_os_str()]);
+    assert_eq!(
+        ours.code,
+        0,
+        "gotrace events rejected {}: {}",
+        trace.display(),
+        ours.stderr
+    );
+    let theirs = go.trace(Mode::Parsed, trace).unwrap();
+    assert!(
+        theirs.accepted(),
+        "Go rejected {}: {:?}",
+        trace.display(),
+        theirs.error
+    );
+    assert!(
+        ours.stdout == theirs.stdout,
+        "event streams differ for {}",
+        trace.display()
+    );
+    theirs.stdout
+}
+
+/// The transitions of `go tool trace -d=parsed` lines: (M, goroutine ID, from, to).
+fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
+    let mut out = Vec::new();
+    for line in parsed.lines() {
+        let Some(rest) = line.split_once(" GoID=").map(|(_, r)| r) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let id: u64 = words.next().unwrap().parse().unwrap();
+        let Some((from, to)) = words.next().and_then(|t| t.split_once("->")) else {
+            continue;
+        };
+        let m = line.split_whitespace().next().unwrap().to_owned();
+        out.push((m, id, from.to_owned(), to.to_owned()));
+    }
+    out
+}
+
+#[test]
+fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
+    if !require_qemu("end_to_end_qemu") {
+        return;
+    }
+    let Some(go) = require_go("end_to_end_qemu") else {
+        return;
+    };
+    let elf = firmware(&[]);
+    let out = scratch_dir().join("qemu-lossless.trace");
+    let run = gotrace([
+        "record".as_ref(),
+        "--qemu".as_ref(),
+        elf.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    // defmt logs decoded with the ELF, in order.
+    for line in [
+        "INFO gotrace example: clock SysTick",
+        "INFO tracing: Lossless, generation 1000 us",
+        "INFO log record 30",
+        "INFO transfer task: 12 transfers done",
+        "INFO timer task: 40 ticks seen",
+    ] {
+        assert!(
+            run.stdout.contains(line),
+            "missing log {line:?}:\n{}",
+            run.stdout
+        );
+    }
+    assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    assert!(run.stdout.contains("  valid"), "{}", run.stdout);
+
+    let parsed = check_with_both(&go, &out);
+    let wire = gotrace(["dump".as_ref(), out.as_os_str()]);
+    assert_eq!(wire.code, 0, "{}", wire.stderr);
+    assert!(
+        wire.stdout.contains("ProcSteal"),
+        "no ProcSteal in the trace"
+    );
+    let transitions = go_transitions(&parsed);
+
+    // A steal from a blocking transfer: the task's syscall ends without its executor.
+    let blocked_ends: Vec<_> = transitions
+        .iter()
+        .filter(|(_, _, from, to)| from == "Syscall" && to == "Runnable")
+        .collect();
+    assert!(
+        !blocked_ends.is_empty(),
+        "no blocking transfer lost its executor"
+    );
+
+    // An interrupt callback: created in a syscall and destroyed, several times, with one
+    // goroutine ID on one M each time.
+    let callbacks: Vec<_> = transitions
+        .iter()
+        .filter(|(_, _, from, to)| from == "NotExist" && to == "Syscall")
+        .collect();
+    assert!(callbacks.len() > 1, "fewer than two callbacks");
+    let callback_ms: BTreeSet<_> = callbacks.iter().map(|(m, id, _, _)| (m, id)).collect();
+    assert_eq!(
+        callback_ms.len(),
+        1,
+        "callbacks on several Ms or IDs: {callback_ms:?}"
+    );
+
+    // A blocking transfer spanning a generation boundary: a Sync while a task is in a syscall
+    // it entered from running.
+    let mut in_syscall = BTreeSet::new();
+    let mut spanning = 0;
+    for line in parsed.lines() {
+        if line.contains(" Sync ") && !in_syscall.is_empty() {
+            spanning += 1;
+        }
+        if let Some((_, id, from, to)) = go_transitions(line).pop() {
+            match (from.as_str(), to.as_str()) {
+                ("Running", "Syscall") => {
+                    in_syscall.insert(id);
+                }
+                ("Syscall", "Syscall") => {}
+                ("Syscall", _) => {
+                    in_syscall.remove(&id);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        spanning > 0,
+        "no blocking transfer spans a generation boundary"
+    );
+}
+
+#[test]
+fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report() {
+    if !require_qemu("end_to_end_qemu lossy") {
+        return;
+    }
+    let Some(go) = require_go("end_to_end_qemu lossy") else {
+        return;
+    };
+    let elf = firmware(&["tiny-trace-channel"]);
+    let out = scratch_dir().join("qemu-lossy.trace");
+    // Slow polls against a 1 KiB channel: the device has to drop.
+    let run = gotrace([
+        "record".as_ref(),
+        "--qemu".as_ref(),
+        elf.as_os_str(),
+        "--lossy".as_ref(),
+        "--poll-ms".as_ref(),
+        "300".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.stdout.contains("INFO tracing: Lossy"), "{}", run.stdout);
+
+    let number = |s: &str| -> u64 {
+        s.trim_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap()
+    };
+    // The device's own totals.
+    let account = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("device account:"))
+        .expect("device account line");
+    let words: Vec<&str> = account.split_whitespace().collect();
+    let (produced, dropped) = (number(words[2]), number(words[7]));
+    assert!(
+        dropped > 0,
+        "nothing was dropped; the test needs a smaller channel:\n{}",
+        run.stdout
+    );
+
+    // Each segment: valid for both decoders; its generations and batches counted.
+    let mut kept_batches = 0;
+    let mut kept_generations = BTreeMap::new();
+    for line in run.stdout.lines().filter(|l| l.starts_with("trace: ")) {
+        let path = PathBuf::from(line["trace: ".len()..].split(" — ").next().unwrap());
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let range = words.iter().find(|w| w.contains("..=")).unwrap();
+        let (first, last) = range.split_once("..=").unwrap();
+        let batches_at = words.iter().position(|w| w.starts_with("batches")).unwrap();
+        kept_batches += number(words[batches_at - 1]);
+        kept_generations.insert(number(first), number(last));
+        check_with_both(&go, &path);
+    }
+    assert!(
+        kept_generations.len() > 1,
+        "a loss must split the trace:\n{}",
+        run.stdout
+    );
+
+    let lost = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("lost: generations"))
+        .expect("loss report");
+    let list = &lost[lost.find('[').unwrap() + 1..lost.find(']').unwrap()];
+    let lost_generations: BTreeSet<u64> = list.split(", ").map(number).collect();
+    let after = &lost[lost.find(']').unwrap()..];
+    let words: Vec<&str> = after.split_whitespace().collect();
+    let reported_dropped = number(words[4]);
+    let discarded = number(words[8]);
+    assert_eq!(
+        reported_dropped, dropped,
+        "host and device disagree on drops"
+    );
+    // Every batch the device produced is kept, dropped by it, or discarded by the host.
+    assert_eq!(
+        kept_batches + dropped + discarded,
+        produced,
+        "{}",
+        run.stdout
+    );
+    // Kept and lost generations tile 1..=last without overlap.
+    let mut all: BTreeSet<u64> = lost_generations.clone();
+    for (first, last) in &kept_generations {
+        for g in *first..=*last {
+            assert!(all.insert(g), "generation {g} both kept and lost");
+        }
+    }
+    let last = *all.iter().next_back().unwrap();
+    assert_eq!(all, (1..=last).collect(), "a generation is unaccounted for");
+}
