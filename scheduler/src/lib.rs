@@ -34,6 +34,8 @@ mod task;
 
 pub use context::{Annotate, Annotator, CallbackCx, TaskCx};
 pub use error::Error;
+/// The encoder the scheduler drives (sinks, clocks, statistics, state inspection).
+pub use gotrace_encoder as encoder;
 pub use gotrace_encoder::{Clock, Config, Sink};
 pub use platform::Platform;
 pub use scheduler::Scheduler;

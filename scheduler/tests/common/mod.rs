@@ -1,0 +1,130 @@
+//! Helpers for the scheduler's integration tests: Go's parser as the judge of every trace, a
+//! view of the raw events per batch, and scripted interrupts for the simulator.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use gotrace_go_oracle::{require_go, Go, Mode};
+use gotrace_scheduler::sim::SimScheduler;
+use gotrace_scheduler::Platform;
+
+/// A directory for this test binary's trace files.
+pub fn trace_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gotrace-sched-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What Go printed for an accepted trace.
+pub struct Judged {
+    pub parsed: String,
+    pub wire: String,
+}
+
+impl Judged {
+    /// The raw events as `(generation, M, event line)`.
+    pub fn events(&self) -> Vec<(u64, String, String)> {
+        let mut out = Vec::new();
+        let (mut gen, mut m) = (0, String::new());
+        for line in self.wire.lines() {
+            if let Some(rest) = line.strip_prefix("EventBatch ") {
+                for field in rest.split_whitespace() {
+                    if let Some(v) = field.strip_prefix("gen=") {
+                        gen = v.parse().unwrap();
+                    } else if let Some(v) = field.strip_prefix("m=") {
+                        m = v.to_owned();
+                    }
+                }
+            } else if !line.starts_with([' ', '\t']) && !line.is_empty() {
+                out.push((gen, m.clone(), line.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// The events written by context `m`, in order.
+    pub fn events_of(&self, m: usize) -> Vec<String> {
+        let m = m.to_string();
+        self.events()
+            .into_iter()
+            .filter(|(_, bm, _)| *bm == m)
+            .map(|(_, _, l)| l)
+            .collect()
+    }
+}
+
+/// Runs Go's parser on each trace; panics naming the trace and Go's error if Go rejects one.
+/// `None` when Go is missing outside CI.
+pub fn go_judge(test: &str, traces: &[Vec<u8>]) -> Option<Vec<Judged>> {
+    let go = require_go(test)?;
+    assert!(!traces.is_empty(), "{test}: no trace written");
+    let dir = trace_dir(test);
+    let judged = traces
+        .iter()
+        .enumerate()
+        .map(|(i, trace)| {
+            let path = dir.join(format!("{i}.trace"));
+            std::fs::write(&path, trace).unwrap();
+            let parsed = go.trace(Mode::Parsed, &path).unwrap();
+            if let Some(err) = parsed.error {
+                panic!("{test}: Go rejected {}: {err}", path.display());
+            }
+            let wire = go.trace(Mode::Wire, &path).unwrap();
+            Judged {
+                parsed: parsed.stdout,
+                wire: wire.stdout,
+            }
+        })
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    Some(judged)
+}
+
+/// Go's verdict on many files, checked on `workers` threads: the first rejected file and Go's
+/// first error line, if any.
+pub fn first_rejection(go: &Go, files: &[PathBuf], workers: usize) -> Option<(PathBuf, String)> {
+    let chunk = files.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || first_rejection_in(go, part)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .min_by(|a, b| a.0.cmp(&b.0))
+    })
+}
+
+fn first_rejection_in(go: &Go, files: &[PathBuf]) -> Option<(PathBuf, String)> {
+    files.iter().find_map(|path: &PathBuf| {
+        let out = go.trace(Mode::Parsed, path).unwrap();
+        out.error.map(|e| {
+            let first = e.lines().next().unwrap_or_default().to_owned();
+            (path.clone(), first)
+        })
+    })
+}
+
+/// Installs a hook that, at the `n`-th preemption point from now (0 = the next one), fires an
+/// interrupt of the level just above the current context, running `f`; then removes itself.
+pub fn fire_at_point(sched: &Rc<SimScheduler>, n: usize, f: impl Fn(&SimScheduler) + 'static) {
+    let count = std::cell::Cell::new(0usize);
+    let weak = Rc::downgrade(sched);
+    sched.platform().set_hook(Some(Rc::new(move || {
+        let Some(s) = weak.upgrade() else { return };
+        let seen = count.get();
+        count.set(seen + 1);
+        if seen == n {
+            s.platform().set_hook(None);
+            let level = s.platform().current_context() + 1;
+            s.platform().interrupt(level, || f(&s));
+        }
+    })));
+}
+
+/// Where a trace file for `seed` and session `i` goes.
+pub fn seed_file(dir: &Path, seed: u64, i: usize) -> PathBuf {
+    dir.join(format!("seed-{seed}-{i}.trace"))
+}
