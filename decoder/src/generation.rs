@@ -6,7 +6,6 @@
 //! next generation, exactly as Go's reader does; at most one batch of the next generation is ever
 //! held beyond the current one.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use gotrace_wire::{EventType, Version, MAX_EVENT_TRAILER_DATA_SIZE};
 use crate::batch::{read_batch, Batch, NO_EXPERIMENT};
 use crate::error::{Error, Location};
 use crate::go_sort::sort_like_go;
+use crate::id_map::{id_map, IdMap};
 use crate::source::{SliceReader, Source, VarintError};
 use crate::table::{check_frame_count, Frame, Table};
 
@@ -86,7 +86,7 @@ struct Builder {
     gen: u64,
     version: Version,
     threads: Vec<ThreadBatches>,
-    thread_index: HashMap<i64, usize>,
+    thread_index: IdMap<i64, usize>,
     cpu_samples: Vec<(CpuSample, u64)>,
     min_ts: u64,
     freq: Option<Frequency>,
@@ -114,7 +114,7 @@ pub(crate) fn read_generation_with_spill<R: Read>(
         gen: 0,
         version,
         threads: Vec::new(),
-        thread_index: HashMap::new(),
+        thread_index: id_map(),
         cpu_samples: Vec::new(),
         min_ts: 0,
         freq: None,

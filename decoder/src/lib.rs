@@ -16,6 +16,7 @@ mod error;
 mod event;
 mod generation;
 mod go_sort;
+mod id_map;
 mod order;
 mod quote;
 mod reader;

@@ -8,7 +8,7 @@
 //! stolen), or the trace is broken (`Err`). Each rule here is one of Go's parser rules for the
 //! same event.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -19,7 +19,27 @@ use crate::event::{
     wire_spec, BaseEvent, Event, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
     NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
+use crate::id_map::{id_map, IdMap};
 use crate::table::Table;
+
+/// An event type's name as Go's messages give it: by the trace's own version's table, so a
+/// type the version does not define reads `Invalid(N)`. Formatted only when an error is built.
+#[derive(Clone, Copy)]
+struct EvName {
+    version: Version,
+    typ: EventType,
+}
+
+impl std::fmt::Display for EvName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Go's tables for versions before 1.26 stop before the experimental events.
+        let defined = !(self.typ.is_experimental() && self.version < Version::Go126);
+        match spec(self.version, self.typ) {
+            Some(s) if defined => f.write_str(s.name),
+            _ => write!(f, "Invalid({})", self.typ.0),
+        }
+    }
+}
 
 /// A position in a per-resource sequence, local to a generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,10 +285,10 @@ type Advance = Result<(SchedCtx, bool), String>;
 /// The scheduler model and the queue of validated events.
 pub(crate) struct Ordering {
     version: Version,
-    g_states: HashMap<GoId, GState>,
-    p_states: HashMap<ProcId, PState>,
-    m_states: HashMap<ThreadId, MState>,
-    active_tasks: HashMap<TaskId, TaskState>,
+    g_states: IdMap<GoId, GState>,
+    p_states: IdMap<ProcId, PState>,
+    m_states: IdMap<ThreadId, MState>,
+    active_tasks: IdMap<TaskId, TaskState>,
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
@@ -286,10 +306,10 @@ impl Ordering {
     pub(crate) fn new(version: Version) -> Self {
         Ordering {
             version,
-            g_states: HashMap::new(),
-            p_states: HashMap::new(),
-            m_states: HashMap::new(),
-            active_tasks: HashMap::new(),
+            g_states: id_map(),
+            p_states: id_map(),
+            m_states: id_map(),
+            active_tasks: id_map(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
@@ -378,13 +398,11 @@ impl Ordering {
         }
     }
 
-    /// The event's name in the trace's own version (Go's messages use it).
-    fn ev_name(&self, typ: EventType) -> String {
-        match spec(self.version, typ) {
-            Some(s) if !(typ.is_experimental() && self.version < Version::Go126) => {
-                s.name.to_string()
-            }
-            _ => format!("Invalid({})", typ.0),
+    /// The event's name in the trace's own version, for Go's messages.
+    fn ev_name(&self, typ: EventType) -> EvName {
+        EvName {
+            version: self.version,
+            typ,
         }
     }
 
@@ -1124,11 +1142,7 @@ impl Ordering {
 
     /// The model's state, for "failed to advance" errors (Go prints the same, unsorted).
     pub(crate) fn dump(&self) -> String {
-        fn section<T>(
-            out: &mut String,
-            states: &HashMap<i64, T>,
-            line: impl Fn(&i64, &T) -> String,
-        ) {
+        fn section<T>(out: &mut String, states: &IdMap<i64, T>, line: impl Fn(&i64, &T) -> String) {
             let mut ids: Vec<&i64> = states.keys().collect();
             ids.sort_unstable();
             for id in ids {

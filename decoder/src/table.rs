@@ -3,10 +3,10 @@
 //! Events hold an `Arc` of their generation's table, so an event stays printable after its
 //! generation is gone while the reader itself keeps only one generation in memory.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::error::Error;
+use crate::id_map::IdMap;
 
 /// Largest number of frames of a stack, as a `usize`.
 const MAX_FRAMES: usize = gotrace_wire::MAX_FRAMES_PER_STACK as usize;
@@ -22,10 +22,10 @@ pub(crate) struct Frame {
 /// Strings, stacks and frames of one generation.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    strings: HashMap<u64, Box<[u8]>>,
-    stacks: HashMap<u64, Box<[u64]>>,
+    strings: IdMap<u64, Box<[u8]>>,
+    stacks: IdMap<u64, Box<[u64]>>,
     /// The frame of each PC, as the first stack mentioning it described it (Go keeps the first).
-    pcs: HashMap<u64, Frame>,
+    pcs: IdMap<u64, Frame>,
 }
 
 impl Table {
