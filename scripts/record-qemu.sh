@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's main command: build the example firmware, run it on an emulated Cortex-M3 under
+# QEMU, record its trace over RTT, validate it, and print the summary and the .trace path.
+# Installs what is missing first (the thumbv7m target, qemu-system-arm).
+# Usage: scripts/record-qemu.sh [OUTPUT.trace] [more gotrace record options...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx thumbv7m-none-eabi; then
+  rustup target add thumbv7m-none-eabi
+fi
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update
+  $SUDO apt-get install -y qemu-system-arm
+fi
+
+output="${1:-firmware-example.trace}"
+shift || true
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+(cd firmware-example && cargo build --target thumbv7m-none-eabi \
+  --target-dir "$CARGO_TARGET_DIR/firmware-example/default")
+cargo build -p gotrace-host-tools --bin gotrace
+"$CARGO_TARGET_DIR/debug/gotrace" record --qemu \
+  "$CARGO_TARGET_DIR/firmware-example/default/thumbv7m-none-eabi/debug/gotrace-firmware-example" \
+  -o "$output" "$@"
+echo "trace written to $(realpath "$output"); open it with: go tool trace $output"
