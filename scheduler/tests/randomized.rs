@@ -1,0 +1,63 @@
+//! The randomized test: many seeds of the simulator (interrupts at any preemption point, steals,
+//! callbacks, tracing stopped and restarted, generation boundaries anywhere), every trace judged
+//! by Go's parser. A failure names the seed, its trace file (kept) and Go's first error; rerun
+//! one seed with the `simulate` example.
+//!
+//! `GOTRACE_SIM_SEEDS` (default 1000) and `GOTRACE_SIM_FIRST_SEED` (default 0) choose the seeds.
+
+mod common;
+
+use common::{first_rejection, seed_file, trace_dir};
+use gotrace_go_oracle::require_go;
+use gotrace_scheduler::sim::driver::{self, Options};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+        .unwrap_or(default)
+}
+
+#[test]
+fn every_seed_writes_traces_go_accepts() {
+    let Some(go) = require_go("randomized simulator") else {
+        return;
+    };
+    let first = env_u64("GOTRACE_SIM_FIRST_SEED", 0);
+    let count = env_u64("GOTRACE_SIM_SEEDS", 1000);
+    let dir = trace_dir("randomized");
+    let mut files = Vec::new();
+    let mut seed_of = std::collections::HashMap::new();
+    let mut sched_events = 0;
+    for seed in first..first + count {
+        let outcome = driver::run(seed, &Options::STRESS);
+        sched_events += outcome.stats.sched_events;
+        for (i, trace) in outcome.traces.iter().enumerate() {
+            let path = seed_file(&dir, seed, i);
+            std::fs::write(&path, trace).unwrap();
+            seed_of.insert(path.clone(), seed);
+            files.push(path);
+        }
+    }
+    assert!(
+        sched_events >= count * 50,
+        "the runs traced only {sched_events} scheduling events"
+    );
+    assert!(
+        files.len() as u64 >= count / 2,
+        "only {} traces from {count} seeds",
+        files.len()
+    );
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if let Some((path, error)) = first_rejection(&go, &files, workers) {
+        panic!(
+            "seed {} ({}): Go rejected the trace: {error}\nrerun: cargo run -p gotrace-scheduler \
+             --features sim --example simulate -- --seed {}",
+            seed_of[&path],
+            path.display(),
+            seed_of[&path]
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    eprintln!("{count} seeds, {} traces, all accepted by Go", files.len());
+}
