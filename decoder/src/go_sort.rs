@@ -306,6 +306,108 @@ mod tests {
         }
     }
 
+    /// The inputs of `GO_PROGRAM`, which Go sorts with `slices.SortFunc` by key.
+    fn inputs() -> Vec<(String, Vec<(u64, usize)>)> {
+        let mut all = Vec::new();
+        for n in [13usize, 20, 49, 50, 60, 100, 333] {
+            for modulus in [2u64, 3, 7, 1000] {
+                for pattern in 0..4 {
+                    let mut x = (n as u64) * 31 + modulus;
+                    let keys = (0..n).map(|i| {
+                        let key = match pattern {
+                            0 => {
+                                x ^= x << 13;
+                                x ^= x >> 7;
+                                x ^= x << 17;
+                                x % modulus
+                            }
+                            1 => i as u64 % modulus,
+                            2 => (n - i) as u64 % modulus,
+                            _ => (n - i) as u64 / (1 + modulus / 3),
+                        };
+                        (key, i)
+                    });
+                    all.push((format!("{n} {modulus} {pattern}"), keys.collect()));
+                }
+            }
+        }
+        all
+    }
+
+    const GO_PROGRAM: &str = r#"package main
+
+import (
+	"fmt"
+	"slices"
+)
+
+type p struct{ k, i int }
+
+func main() {
+	for _, n := range []int{13, 20, 49, 50, 60, 100, 333} {
+		for _, mod := range []int{2, 3, 7, 1000} {
+			for pattern := 0; pattern < 4; pattern++ {
+				v := make([]p, n)
+				x := uint64(n*31 + mod)
+				for i := range v {
+					var k int
+					switch pattern {
+					case 0:
+						x ^= x << 13
+						x ^= x >> 7
+						x ^= x << 17
+						k = int(x % uint64(mod))
+					case 1:
+						k = i % mod
+					case 2:
+						k = (n - i) % mod
+					case 3:
+						k = (n - i) / (1 + mod/3)
+					}
+					v[i] = p{k, i}
+				}
+				slices.SortFunc(v, func(a, b p) int { return a.k - b.k })
+				fmt.Printf("%d %d %d", n, mod, pattern)
+				for _, e := range v {
+					fmt.Printf(" %d", e.i)
+				}
+				fmt.Println()
+			}
+		}
+	}
+}
+"#;
+
+    #[test]
+    fn equal_keys_come_out_in_gos_order() {
+        let Some(go) = gotrace_go_oracle::require_go("go_sort against Go") else {
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("gotrace-go-sort-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("main.go");
+        std::fs::write(&program, GO_PROGRAM).unwrap();
+        let output = go.command().arg("run").arg(&program).output().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let go_lines: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let inputs = inputs();
+        assert_eq!(go_lines.len(), inputs.len());
+        for ((label, mut keys), go_line) in inputs.into_iter().zip(go_lines) {
+            sort_like_go(&mut keys, |a, b| a.0 < b.0);
+            let ours: Vec<String> = keys.iter().map(|k| k.1.to_string()).collect();
+            assert_eq!(format!("{label} {}", ours.join(" ")), go_line);
+        }
+    }
+
     #[test]
     fn short_slices_keep_equal_elements_in_order() {
         // Go sorts up to 12 elements by insertion, which is stable.
