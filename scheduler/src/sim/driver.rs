@@ -30,6 +30,10 @@ pub struct Options {
     pub interrupt_percent: u64,
     /// Interrupts may stop, restart and advance tracing.
     pub trace_control: bool,
+    /// Generation limits; `None` picks small random ones from the seed.
+    pub generations: Option<Config>,
+    /// Clock ticks between two reads.
+    pub clock_step: u64,
 }
 
 impl Options {
@@ -39,6 +43,8 @@ impl Options {
         annotations: true,
         interrupt_percent: 15,
         trace_control: true,
+        generations: None,
+        clock_step: super::SIM_CLOCK_STEP,
     };
 }
 
@@ -99,7 +105,7 @@ impl Driver {
 /// Runs the simulation for `seed`.
 pub fn run(seed: u64, opts: &Options) -> Outcome {
     let mut rng = Rng::new(seed);
-    let config = Config {
+    let random = Config {
         generation_ticks: if rng.chance(50) {
             0
         } else {
@@ -107,8 +113,8 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
         },
         generation_bytes: 200 + rng.next_u64() % 4000,
     };
-    let trace_from_start = rng.chance(85);
-    let sim = Sim::new(config);
+    let trace_from_start = rng.chance(85) || !opts.trace_control;
+    let sim = Sim::with_clock_step(opts.generations.unwrap_or(random), opts.clock_step);
     let d = Rc::new(Driver {
         seed,
         rng: RefCell::new(rng),

@@ -29,16 +29,23 @@ pub const SIM_BATCH: usize = 256;
 pub type SimScheduler =
     Scheduler<SimPlatform, SimClock, VecSink, SIM_TASKS, SIM_EXECUTORS, SIM_CONTEXTS, SIM_BATCH>;
 
-/// A clock that advances a little on every read, like a cycle counter.
-pub struct SimClock(u64);
+/// A clock that advances by a fixed step on every read, like a cycle counter read by code that
+/// takes that long between two traced events.
+pub struct SimClock {
+    now: u64,
+    step: u64,
+}
+
+/// The default clock step: 37 ticks, about 0.6 µs at 64 MHz.
+pub const SIM_CLOCK_STEP: u64 = 37;
 
 /// The simulated tick rate: 64 MHz, a typical Cortex-M4 core clock.
 pub const SIM_FREQUENCY: u64 = 64_000_000;
 
 impl Clock for SimClock {
     fn now(&mut self) -> u64 {
-        self.0 += 37;
-        self.0
+        self.now += self.step;
+        self.now
     }
 
     fn frequency(&self) -> u64 {
@@ -103,9 +110,14 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(config: Config) -> Sim {
+        Sim::with_clock_step(config, SIM_CLOCK_STEP)
+    }
+
+    /// A simulation whose clock advances `step` ticks per read.
+    pub fn with_clock_step(config: Config, step: u64) -> Sim {
         let sched = Rc::new(Scheduler::new(
             SimPlatform::default(),
-            SimClock(1000),
+            SimClock { now: 1000, step },
             VecSink::default(),
             config,
         ));

@@ -1,0 +1,82 @@
+//! Measures trace density: bytes per event on a realistic simulated workload, and on scheduling
+//! events alone.
+//!
+//! ```text
+//! cargo run --release -p gotrace-scheduler --features sim --example measure [-- --seeds N --steps N]
+//! ```
+//!
+//! The workload is the simulator's (tasks yielding, waiting, blocking in operations, spawning and
+//! waking each other; interrupts waking tasks, stealing executors, running callbacks), with
+//! device-like generations (16 KiB or one second at 64 MHz) and a clock that advances 256 ticks
+//! (4 µs at 64 MHz) between two reads.
+
+use anyhow::{bail, Context, Result};
+use gotrace_scheduler::encoder::Stats;
+use gotrace_scheduler::sim::driver::{self, Options};
+use gotrace_scheduler::sim::SIM_FREQUENCY;
+use gotrace_scheduler::Config;
+
+fn main() -> Result<()> {
+    let mut seeds = 50u64;
+    let mut steps = 2000usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--seeds" => seeds = value()?.parse().context("--seeds")?,
+            "--steps" => steps = value()?.parse().context("--steps")?,
+            other => bail!("unknown argument {other} (expected --seeds N --steps N)"),
+        }
+    }
+    let realistic = Options {
+        steps,
+        annotations: true,
+        interrupt_percent: 5,
+        trace_control: false,
+        generations: Some(Config {
+            generation_ticks: SIM_FREQUENCY,
+            generation_bytes: 16 * 1024,
+        }),
+        clock_step: 256,
+    };
+    let sched_only = Options {
+        annotations: false,
+        ..realistic
+    };
+    println!("{seeds} seeds x {steps} main-loop steps each");
+    report("realistic workload (annotations on)", seeds, &realistic);
+    report("scheduling only (annotations off)", seeds, &sched_only);
+    Ok(())
+}
+
+fn report(name: &str, seeds: u64, opts: &Options) {
+    let mut total = Stats::default();
+    for seed in 0..seeds {
+        let s = driver::run(seed, opts).stats;
+        total.events += s.events;
+        total.event_bytes += s.event_bytes;
+        total.sched_events += s.sched_events;
+        total.sched_event_bytes += s.sched_event_bytes;
+        total.status_events += s.status_events;
+        total.bytes_written += s.bytes_written;
+        total.generations += s.generations;
+    }
+    let per = |bytes: u64, events: u64| bytes as f64 / events.max(1) as f64;
+    println!("{name}:");
+    println!(
+        "  {} events ({} scheduling, {} status), {} generations, {} bytes written",
+        total.events,
+        total.sched_events,
+        total.status_events,
+        total.generations,
+        total.bytes_written
+    );
+    println!(
+        "  all events, everything in the file counted: {:.2} bytes/event",
+        per(total.bytes_written, total.events)
+    );
+    println!(
+        "  scheduling events, their own encoding:      {:.2} bytes/event",
+        per(total.sched_event_bytes, total.sched_events)
+    );
+}
