@@ -1,6 +1,6 @@
 //! The randomized test: many seeds of the simulator (interrupts at any preemption point, steals,
 //! callbacks, tracing stopped and restarted, generation boundaries anywhere), every trace judged
-//! by Go's parser. A failure names the seed, its trace file (kept) and Go's first error; rerun
+//! by Go's parser and read identically by our decoder. A failure names the seed, its trace file (kept) and Go's first error; rerun
 //! one seed with the `simulate` example.
 //!
 //! `GOTRACE_SIM_SEEDS` (default 1000) and `GOTRACE_SIM_FIRST_SEED` (default 0) choose the seeds.
@@ -14,7 +14,10 @@ use gotrace_scheduler::sim::driver::{self, Options};
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -51,7 +54,7 @@ fn every_seed_writes_traces_go_accepts() {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     if let Some((path, error)) = first_rejection(&go, &files, workers) {
         panic!(
-            "seed {} ({}): Go rejected the trace: {error}\nrerun: cargo run -p gotrace-scheduler \
+            "seed {} ({}): {error}\nrerun: cargo run -p gotrace-scheduler \
              --features sim --example simulate -- --seed {}",
             seed_of[&path],
             path.display(),

@@ -70,6 +70,15 @@ pub fn go_judge(test: &str, traces: &[Vec<u8>]) -> Option<Vec<Judged>> {
             if let Some(err) = parsed.error {
                 panic!("{test}: Go rejected {}: {err}", path.display());
             }
+            assert!(!parsed.stdout.is_empty(), "{test}: Go printed no events");
+            let ours = decode(trace)
+                .unwrap_or_else(|e| panic!("{test}: our decoder rejected {}: {e}", path.display()));
+            assert!(
+                ours == parsed.stdout,
+                "{test}: our decoder and Go disagree on {}:\n{}",
+                path.display(),
+                first_difference(&ours, &parsed.stdout)
+            );
             let wire = go.trace(Mode::Wire, &path).unwrap();
             Judged {
                 parsed: parsed.stdout,
@@ -81,8 +90,31 @@ pub fn go_judge(test: &str, traces: &[Vec<u8>]) -> Option<Vec<Judged>> {
     Some(judged)
 }
 
-/// Go's verdict on many files, checked on `workers` threads: the first rejected file and Go's
-/// first error line, if any.
+/// Our decoder's event stream, in the form `go tool trace -d=parsed` prints.
+pub fn decode(trace: &[u8]) -> Result<String, gotrace_decoder::Error> {
+    let mut reader = gotrace_decoder::Reader::new(trace)?;
+    let mut out = String::new();
+    while let Some(event) = reader.read_event()? {
+        out.push_str(&event.to_string());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn first_difference(ours: &str, go: &str) -> String {
+    let (mut a, mut b) = (ours.lines(), go.lines());
+    for n in 1.. {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => return format!("line {n}: ours {x:?}, Go {y:?}"),
+        }
+    }
+    unreachable!()
+}
+
+/// Go's verdict on many files, checked on `workers` threads, and our decoder's agreement with it:
+/// the first file that Go rejects (with Go's first error line) or that our decoder reads
+/// differently (with the first differing line), if any.
 pub fn first_rejection(go: &Go, files: &[PathBuf], workers: usize) -> Option<(PathBuf, String)> {
     let chunk = files.len().div_ceil(workers.max(1)).max(1);
     std::thread::scope(|scope| {
@@ -100,10 +132,21 @@ pub fn first_rejection(go: &Go, files: &[PathBuf], workers: usize) -> Option<(Pa
 fn first_rejection_in(go: &Go, files: &[PathBuf]) -> Option<(PathBuf, String)> {
     files.iter().find_map(|path: &PathBuf| {
         let out = go.trace(Mode::Parsed, path).unwrap();
-        out.error.map(|e| {
+        if let Some(e) = out.error {
             let first = e.lines().next().unwrap_or_default().to_owned();
-            (path.clone(), first)
-        })
+            return Some((path.clone(), format!("Go rejected the trace: {first}")));
+        }
+        match decode(&std::fs::read(path).unwrap()) {
+            Ok(ours) if ours == out.stdout => None,
+            Ok(ours) => Some((
+                path.clone(),
+                format!(
+                    "our decoder disagrees with Go: {}",
+                    first_difference(&ours, &out.stdout)
+                ),
+            )),
+            Err(e) => Some((path.clone(), format!("our decoder rejected it: {e}"))),
+        }
     })
 }
 
