@@ -13,7 +13,8 @@ use std::sync::Arc;
 use gotrace_wire::{spec, EventSpec, EventType, Version};
 
 use crate::quote::go_quote;
-use crate::table::Table;
+use crate::table::{ClockSnapshot, Table};
+use crate::wall_clock::rfc3339_nano_utc;
 
 /// Nanoseconds on the traced program's clock.
 pub type Time = i64;
@@ -574,6 +575,15 @@ impl Event {
         self.stack_handle(id)
     }
 
+    /// For the Sync event starting a generation of a Go 1.25 or later trace: the clocks read
+    /// together at that point.
+    pub fn clock_snapshot(&self) -> Option<ClockSnapshot> {
+        if self.base.typ != EV_SYNC {
+            return None;
+        }
+        self.table.as_deref().and_then(|t| t.clock)
+    }
+
     /// The `n` of the `n`th Sync event, for Sync events.
     pub fn sync_number(&self) -> Option<u64> {
         (self.kind() == EventKind::Sync).then(|| self.base.arg(0))
@@ -890,6 +900,15 @@ impl Event {
             }
             EventKind::Sync => {
                 let _ = write!(s, " N={}", self.base.arg(0));
+                if let Some(clock) = self.clock_snapshot() {
+                    let _ = write!(
+                        s,
+                        " Trace={} Mono={} Wall={}",
+                        clock.trace,
+                        clock.mono,
+                        rfc3339_nano_utc(clock.wall_sec, clock.wall_nsec)
+                    );
+                }
             }
             EventKind::Bad | EventKind::StackSample => {}
         }

@@ -16,7 +16,7 @@ use crate::error::{Error, Location};
 use crate::go_sort::sort_like_go;
 use crate::id_map::{id_map, IdMap};
 use crate::source::{SliceReader, Source, VarintError};
-use crate::table::{check_frame_count, Frame, Table};
+use crate::table::{check_frame_count, ClockSnapshot, Frame, Table};
 
 /// Nanoseconds per clock tick, as Go computes it from a `Frequency` event.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,8 +90,9 @@ struct Builder {
     cpu_samples: Vec<(CpuSample, u64)>,
     min_ts: u64,
     freq: Option<Frequency>,
-    /// Go 1.25 traces must carry one snapshot of the wall and monotonic clocks per generation.
-    has_clock_snapshot: bool,
+    /// From Go 1.25 on, each generation carries one snapshot of the trace, monotonic and wall
+    /// clocks: (trace ticks, monotonic ns, wall seconds, wall nanoseconds).
+    clock: Option<(u64, u64, u64, u64)>,
     table: Table,
 }
 
@@ -110,17 +111,7 @@ pub(crate) fn read_generation_with_spill<R: Read>(
     version: Version,
     batch_count: &mut u64,
 ) -> Result<ReadGeneration, Error> {
-    let mut builder = Builder {
-        gen: 0,
-        version,
-        threads: Vec::new(),
-        thread_index: id_map(),
-        cpu_samples: Vec::new(),
-        min_ts: 0,
-        freq: None,
-        has_clock_snapshot: false,
-        table: Table::default(),
-    };
+    let mut builder = Builder::new(version);
     if let Some(spill) = spill {
         builder.gen = spill.gen;
         builder.min_ts = spill.batch.time;
@@ -168,7 +159,64 @@ pub(crate) fn read_generation_with_spill<R: Read>(
     })
 }
 
+/// Reads the next generation of a Go 1.26 (or later) trace, which ends each generation with an
+/// `EndOfGeneration` marker; `None` at the end of the trace.
+pub(crate) fn read_generation<R: Read>(
+    source: &mut Source<R>,
+    version: Version,
+    batch_count: &mut u64,
+) -> Result<Option<Generation>, Error> {
+    let mut builder = Builder::new(version);
+    loop {
+        let Some((batch, gen)) = read_batch(source, *batch_count)? else {
+            // Go only counts event batches here, not the tables.
+            if !builder.threads.is_empty() {
+                return Err(Error::new(
+                    "incomplete generation found; trace likely truncated",
+                ));
+            }
+            return Ok(None);
+        };
+        *batch_count += 1;
+        let location = batch.location(gen);
+        if builder.gen == 0 {
+            builder.gen = gen;
+        }
+        if batch.is_end_of_generation() {
+            break;
+        }
+        if gen == 0 {
+            return Err(Error::new("invalid generation number 0").at(&location));
+        }
+        if gen != builder.gen {
+            return Err(Error::new(
+                "broken trace: missing end-of-generation event, or generations are interleaved",
+            )
+            .at(&location));
+        }
+        if builder.min_ts == 0 || batch.time < builder.min_ts {
+            builder.min_ts = batch.time;
+        }
+        builder.process(batch)?;
+    }
+    builder.finish().map(Some)
+}
+
 impl Builder {
+    fn new(version: Version) -> Self {
+        Builder {
+            gen: 0,
+            version,
+            threads: Vec::new(),
+            thread_index: id_map(),
+            cpu_samples: Vec::new(),
+            min_ts: 0,
+            freq: None,
+            clock: None,
+            table: Table::default(),
+        }
+    }
+
     fn process(&mut self, batch: Batch) -> Result<(), Error> {
         let location = batch.location(self.gen);
         let at_entry = |pos: usize| Location {
@@ -325,14 +373,14 @@ impl Builder {
                     self.freq = Some(Frequency::from_ticks_per_second(ticks));
                 }
                 EventType::CLOCK_SNAPSHOT if self.version >= Version::Go125 => {
-                    if self.has_clock_snapshot {
+                    if self.clock.is_some() {
                         return Err((Error::new("found multiple clock snapshot events"), start));
                     }
-                    self.has_clock_snapshot = true;
-                    // Time delta, monotonic clock, wall clock seconds and nanoseconds.
-                    for _ in 0..4 {
-                        r.read_uvarint().map_err(fail)?;
-                    }
+                    let dt = r.read_uvarint().map_err(fail)?;
+                    let mono = r.read_uvarint().map_err(fail)?;
+                    let sec = r.read_uvarint().map_err(fail)?;
+                    let nsec = r.read_uvarint().map_err(fail)?;
+                    self.clock = Some((batch.time.wrapping_add(dt), mono, sec, nsec));
                 }
                 _ => {
                     return Err((
@@ -347,7 +395,7 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> Result<Generation, Error> {
+    fn finish(mut self) -> Result<Generation, Error> {
         let location = Location {
             generation: Some(self.gen),
             ..Location::default()
@@ -356,12 +404,18 @@ impl Builder {
             Some(freq) if freq.0 != 0.0 => freq,
             _ => return Err(Error::new("no frequency event found").at(&location)),
         };
-        if self.version >= Version::Go125 && !self.has_clock_snapshot {
+        if self.version >= Version::Go125 && self.clock.is_none() {
             return Err(Error::new("no clock snapshot event found").at(&location));
         }
         self.table
             .validate_stack_strings()
             .map_err(|e| e.at(&location))?;
+        self.table.clock = self.clock.map(|(ticks, mono, sec, nsec)| ClockSnapshot {
+            trace: freq.mul(ticks),
+            mono,
+            wall_sec: sec as i64,
+            wall_nsec: nsec as i64,
+        });
         let mut cpu_samples: Vec<CpuSample> = self
             .cpu_samples
             .into_iter()

@@ -22,6 +22,7 @@ mod quote;
 mod reader;
 mod source;
 mod table;
+mod wall_clock;
 
 pub use error::{Error, Location};
 pub use event::{
@@ -31,3 +32,4 @@ pub use event::{
 };
 pub use gotrace_wire::Version;
 pub use reader::Reader;
+pub use table::ClockSnapshot;

@@ -12,7 +12,7 @@ use gotrace_wire::Version;
 use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor};
 use crate::error::{Error, Location};
 use crate::event::{wire_spec, BaseEvent, Event, SchedCtx, Time, EV_SYNC};
-use crate::generation::{read_generation_with_spill, Generation, Spill};
+use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
 use crate::order::Ordering;
 use crate::source::Source;
 
@@ -196,6 +196,23 @@ impl<R: Read> Reader<R> {
             self.spill_err_sync = true;
             return Ok(self.sync_at_end());
         }
+        if self.version >= Version::Go126 {
+            // Generations end explicitly; an error is reported after a Sync.
+            return match read_generation(&mut self.source, self.version, &mut self.batch_count) {
+                Ok(Some(generation)) => self.install(generation),
+                Ok(None) => {
+                    self.gen = None;
+                    self.done = true;
+                    Ok(self.sync_at_end())
+                }
+                Err(error) => {
+                    self.gen = None;
+                    self.spill_err = Some(error);
+                    self.spill_err_sync = true;
+                    Ok(self.sync_at_end())
+                }
+            };
+        }
         if self.gen.is_some() && self.spill.is_none() {
             self.done = true;
             return Ok(self.sync_at_end());
@@ -365,10 +382,7 @@ fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
             "unsupported trace version go 1.{minor}: only the Go 1.22 format and later are read"
         ))),
         _ => match Version::from_minor(minor) {
-            Some(version) if version < Version::Go126 => Ok(version),
-            Some(_) => Err(Error::new(format!(
-                "unsupported trace version go 1.{minor}: this reader does not read Go 1.26 traces yet"
-            ))),
+            Some(version) => Ok(version),
             None => Err(Error::new(format!(
                 "unknown or unsupported trace version go 1.{minor}"
             ))),

@@ -19,9 +19,22 @@ pub(crate) struct Frame {
     pub line: u64,
 }
 
-/// Strings, stacks and frames of one generation.
+/// The clocks read together at the start of a generation (Go 1.25 and later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockSnapshot {
+    /// The trace clock, in nanoseconds like event times.
+    pub trace: i64,
+    /// The monotonic clock, in nanoseconds.
+    pub mono: u64,
+    /// The wall clock: seconds and nanoseconds since the Unix epoch.
+    pub wall_sec: i64,
+    pub wall_nsec: i64,
+}
+
+/// Strings, stacks and frames of one generation, and its clock snapshot.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
+    pub clock: Option<ClockSnapshot>,
     strings: IdMap<u64, Box<[u8]>>,
     stacks: IdMap<u64, Box<[u64]>>,
     /// The frame of each PC, as the first stack mentioning it described it (Go keeps the first).

@@ -1,4 +1,4 @@
-//! Every Go 1.22 conformance vector of the installed Go toolchain meets its expectation: SUCCESS
+//! Every conformance vector (Go 1.22, 1.23, 1.25 formats) of the installed Go toolchain meets its expectation: SUCCESS
 //! traces are read to the end without error, FAILURE traces are rejected with an error whose
 //! Go message matches the vector's pattern.
 
@@ -9,12 +9,12 @@ use gotrace_go_oracle::require_go;
 use regex::Regex;
 
 #[test]
-fn every_go122_vector_meets_its_expectation() {
+fn every_vector_meets_its_expectation() {
     let Some(go) = require_go("conformance") else {
         return;
     };
     let mut failures = Vec::new();
-    let vectors = support::go122_vectors(&go);
+    let vectors = support::vectors(&go);
     for (name, text) in &vectors {
         let test = TestFile::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let outcome = support::run_ours(&support::to_binary(test.trace));

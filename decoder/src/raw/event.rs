@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use gotrace_wire::{spec, EventSpec, EventType, Version};
+use gotrace_wire::{spec, varint, EventSpec, EventType, Version};
 
 use super::quote::quote;
 
@@ -31,6 +31,19 @@ impl Event {
     /// The event's name in the text form.
     pub fn name(&self) -> &'static str {
         self.spec().map_or("Invalid", |s| s.name)
+    }
+
+    /// Bytes of the binary form: type byte, varint arguments, and for events with data its
+    /// varint length and the bytes.
+    pub fn encoded_len(&self) -> usize {
+        let args: usize = self.args.iter().map(|&a| varint::encoded_len(a)).sum();
+        let data = match self.spec() {
+            Some(spec) if spec.has_data => {
+                varint::encoded_len(self.data.len() as u64) + self.data.len()
+            }
+            _ => 0,
+        };
+        1 + args + data
     }
 
     /// The stack frames of a `Stack` event, four numbers each; empty for other events.

@@ -84,6 +84,12 @@ GoStart dt=1 g=1 g_seq=0
     #[test]
     fn text_binary_text_round_trips() {
         let binary = text_to_binary(TEXT.as_bytes()).unwrap();
+        let events: Vec<Event> = Reader::new(&binary[..])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let encoded: usize = events.iter().map(Event::encoded_len).sum();
+        assert_eq!(encoded + gotrace_wire::HEADER_LEN, binary.len());
         assert_eq!(binary_to_text(&binary[..]).unwrap(), TEXT);
         assert_eq!(text_to_binary(TEXT.as_bytes()).unwrap(), binary);
     }

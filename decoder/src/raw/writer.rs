@@ -85,6 +85,11 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// What has been written to so far.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     pub fn into_inner(self) -> W {
         self.out
     }

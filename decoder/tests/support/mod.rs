@@ -9,25 +9,27 @@ use gotrace_decoder::{raw, Error, Reader};
 use gotrace_go_oracle::{Go, Mode, TraceOutput};
 use gotrace_wire::varint;
 
-/// Go's Go 1.22 conformance vectors: (file name, contents).
-pub fn go122_vectors(go: &Go) -> Vec<(String, String)> {
+/// Go's conformance vectors of every format version we read (Go 1.22, 1.23, 1.25):
+/// (file name, contents).
+pub fn vectors(go: &Go) -> Vec<(String, String)> {
     let vectors: Vec<(String, String)> = go
         .conformance_vectors()
         .expect("listing Go's vectors")
         .into_iter()
         .filter_map(|path| {
             let name = path.file_name()?.to_str()?.to_owned();
-            name.starts_with("go122-").then(|| {
+            let ours = ["go122-", "go123-", "go125-", "go126-"];
+            ours.iter().any(|p| name.starts_with(p)).then(|| {
                 let text = std::fs::read_to_string(&path).expect("reading a vector");
                 (name, text)
             })
         })
         .collect();
-    assert!(
-        vectors.len() >= 20,
-        "expected Go's 20 go122 vectors, found {}",
-        vectors.len()
-    );
+    let go122 = vectors
+        .iter()
+        .filter(|(n, _)| n.starts_with("go122-"))
+        .count();
+    assert!(go122 >= 20, "expected Go's 20 go122 vectors, found {go122}");
     vectors
 }
 

@@ -1,0 +1,77 @@
+//! Go's `time.Unix(sec, nsec).Format(time.RFC3339Nano)`, for the wall clock of Go 1.25 Sync
+//! events. Go formats in the local time zone; we format in UTC, which is what Go prints on a
+//! machine whose zone is UTC (CI machines, containers).
+
+/// `2025-02-28T15:04:09.000000123Z`: fraction without trailing zeros, none when zero.
+pub(crate) fn rfc3339_nano_utc(sec: i64, nsec: i64) -> String {
+    // Normalise as Go's time.Unix does.
+    let (mut sec, mut nsec) = (sec, nsec);
+    if !(0..1_000_000_000).contains(&nsec) {
+        let carry = nsec / 1_000_000_000;
+        sec = sec.wrapping_add(carry);
+        nsec -= carry * 1_000_000_000;
+        if nsec < 0 {
+            nsec += 1_000_000_000;
+            sec = sec.wrapping_sub(1);
+        }
+    }
+    let days = sec.div_euclid(86_400);
+    let of_day = sec.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let mut text = String::new();
+    if year < 0 {
+        text.push('-');
+    }
+    text.push_str(&format!(
+        "{:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        year.unsigned_abs(),
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    ));
+    if nsec != 0 {
+        let fraction = format!("{nsec:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push('Z');
+    text
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm),
+/// in i128 so that no day count can overflow it.
+fn civil_from_days(days: i64) -> (i128, u32, u32) {
+    let z = i128::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_go_in_utc() {
+        assert_eq!(
+            rfc3339_nano_utc(1_740_755_049, 123),
+            "2025-02-28T15:04:09.000000123Z"
+        );
+        assert_eq!(rfc3339_nano_utc(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano_utc(951_782_400, 500_000_000),
+            "2000-02-29T00:00:00.5Z"
+        );
+        assert_eq!(rfc3339_nano_utc(-1, 0), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339_nano_utc(0, 1_500_000_000), "1970-01-01T00:00:01.5Z");
+        // Absurd inputs format without panicking.
+        assert!(!rfc3339_nano_utc(i64::MAX, i64::MAX).is_empty());
+        assert!(!rfc3339_nano_utc(i64::MIN, i64::MIN).is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! The Go 1.26 format, whose generations end with an explicit `EndOfGeneration` and whose Sync
+//! batches carry a clock snapshot: a small trace read like Go reads it, and its broken forms
+//! rejected with Go's errors.
+
+mod support;
+
+use gotrace_go_oracle::require_go;
+
+const GENERATION_1: &str = "EventBatch gen=1 m=0 time=10 size=17
+ProcStatus dt=1 p=0 pstatus=1
+GoStatus dt=1 g=1 m=0 gstatus=2
+ProcsChange dt=1 procs_value=4 stack=0
+GoStop dt=1 reason_string=0 stack=0
+EventBatch gen=1 m=18446744073709551615 time=9 size=16
+Sync
+Frequency freq=1000000000
+ClockSnapshot dt=1 mono=99 sec=1740755049 nsec=123
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Strings
+";
+
+const GENERATION_2: &str = "EventBatch gen=2 m=0 time=30 size=11
+ProcStatus dt=1 p=0 pstatus=1
+GoStatus dt=1 g=1 m=0 gstatus=1
+ProcStop dt=1
+EventBatch gen=2 m=18446744073709551615 time=29 size=17
+Sync
+Frequency freq=1000000000
+ClockSnapshot dt=1 mono=199 sec=1740755050 nsec=0
+";
+
+fn trace(parts: &[&str]) -> Vec<u8> {
+    support::to_binary(&format!("Trace Go1.26\n{}", parts.concat()))
+}
+
+fn cases() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
+    let end = "EndOfGeneration\n";
+    vec![
+        (
+            "go126-two-generations",
+            trace(&[GENERATION_1, end, GENERATION_2, end]),
+            None,
+        ),
+        (
+            "go126-missing-end",
+            trace(&[GENERATION_1, GENERATION_2, end]),
+            Some("broken trace: missing end-of-generation event, or generations are interleaved"),
+        ),
+        (
+            "go126-truncated",
+            trace(&[GENERATION_1, end, GENERATION_2]),
+            Some("incomplete generation found; trace likely truncated"),
+        ),
+    ]
+}
+
+#[test]
+fn go126_traces_get_gos_verdict() {
+    for (name, bytes, expected) in cases() {
+        let outcome = support::run_ours(&bytes);
+        assert_eq!(
+            outcome.error.as_ref().map(|e| e.go_message()).as_deref(),
+            expected,
+            "{name}"
+        );
+    }
+    let outcome = support::run_ours(&cases()[0].1);
+    assert!(
+        outcome.printed.starts_with(
+            "M=-1 P=-1 G=-1 Sync Time=1 N=1 Trace=10 Mono=99 Wall=2025-02-28T15:04:09.000000123Z\n"
+        ),
+        "{}",
+        outcome.printed
+    );
+}
+
+#[test]
+fn go126_traces_print_like_go() {
+    let Some(go) = require_go("go126 traces against Go") else {
+        return;
+    };
+    let differences: Vec<String> = cases()
+        .iter()
+        .filter_map(|(name, bytes, _)| support::compare_with_go(&go, name, bytes).err())
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
