@@ -21,12 +21,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 {
     /// Starts a trace (a new file header, generation 1) from context `m`, re-stating all state.
     pub fn start(&mut self, m: usize) -> Result<(), Error> {
-        if m >= MS {
-            return Err(Error::NoSuchContext(m));
-        }
-        if self.tracing {
-            return Err(Error::AlreadyTracing);
-        }
+        self.require_tracing(m, false)?;
         let header = Version::Go122.header();
         self.sink.begin_trace(&header);
         self.stats.bytes_written += header.len() as u64;
@@ -38,12 +33,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 
     /// Ends the current generation and the trace.
     pub fn stop(&mut self, m: usize) -> Result<(), Error> {
-        if m >= MS {
-            return Err(Error::NoSuchContext(m));
-        }
-        if !self.tracing {
-            return Err(Error::NotTracing);
-        }
+        self.require_tracing(m, true)?;
         self.end_generation();
         self.tracing = false;
         self.sink.end_trace();
@@ -52,14 +42,18 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 
     /// Ends the current generation now and begins the next (from context `m`).
     pub fn advance(&mut self, m: usize) -> Result<(), Error> {
-        if m >= MS {
-            return Err(Error::NoSuchContext(m));
-        }
-        if !self.tracing {
-            return Err(Error::NotTracing);
-        }
+        self.require_tracing(m, true)?;
         self.advance_generation(m);
         Ok(())
+    }
+
+    fn require_tracing(&self, m: usize, on: bool) -> Result<(), Error> {
+        match (m < MS, self.tracing) {
+            (false, _) => Err(Error::NoSuchContext(m)),
+            (true, true) if !on => Err(Error::AlreadyTracing),
+            (true, false) if on => Err(Error::NotTracing),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn advance_generation(&mut self, m: usize) {

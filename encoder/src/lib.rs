@@ -25,7 +25,7 @@ mod shared;
 mod sink;
 mod state;
 
-pub use clock::{Clock, Counter32Clock, Extend32};
+pub use clock::{Clock, Coarse, Counter32Clock, Extend32};
 pub use encoder::{Config, Encoder, Stats, MIN_BATCH_CAPACITY};
 pub use error::Error;
 pub use intern::TABLE_CAPACITY;

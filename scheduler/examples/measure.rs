@@ -7,8 +7,8 @@
 //!
 //! The workload is the simulator's (tasks yielding, waiting, blocking in operations, spawning and
 //! waking each other; interrupts waking tasks, stealing executors, running callbacks), with
-//! device-like generations (16 KiB or one second at 64 MHz) and a clock that advances 256 ticks
-//! (4 µs at 64 MHz) between two reads.
+//! device-like generations (16 KiB or one second at 64 MHz), a 64 MHz cycle counter that advances
+//! 256 cycles (4 µs) between two traced events, and timestamps in 1 µs units (`Coarse`, shift 6).
 
 use anyhow::{bail, Context, Result};
 use gotrace_scheduler::encoder::Stats;
@@ -38,6 +38,7 @@ fn main() -> Result<()> {
             generation_bytes: 16 * 1024,
         }),
         clock_step: 256,
+        time_shift: 6,
     };
     let sched_only = Options {
         annotations: false,

@@ -4,9 +4,26 @@
 
 mod common;
 
-use common::{fire_at_point, go_judge};
+use common::{fire_at_point, go_judge, Judged};
 use gotrace_scheduler::sim::{current, Sim};
-use gotrace_scheduler::{Annotate, Config, Step, TaskCx};
+use gotrace_scheduler::{Annotate, Config, Step, TaskCx, TaskFn};
+
+/// Spawns `tasks` on executor 0, traces one round of it from thread mode, and has Go judge the
+/// single trace written.
+fn run_traced(name: &str, tasks: &[TaskFn]) -> (Sim, Option<Judged>) {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    for &task in tasks {
+        s.spawn(0, task, 0).unwrap();
+    }
+    s.start_tracing().unwrap();
+    assert!(s.run_executor(0).unwrap() >= 1);
+    s.stop_tracing().unwrap();
+    let traces = sim.traces();
+    assert_eq!(traces.len(), 1);
+    let judged = go_judge(name, &traces).map(|mut j| j.remove(0));
+    (sim, judged)
+}
 
 fn done(_: &mut TaskCx<'_>) -> Step {
     Step::Done
@@ -25,18 +42,11 @@ fn blocked_then_stolen(cx: &mut TaskCx<'_>) -> Step {
 
 #[test]
 fn steal_from_a_blocking_operation() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    s.spawn(0, blocked_then_stolen, 0).unwrap();
-    s.spawn(0, done, 0).unwrap();
-    s.start_tracing().unwrap();
-    assert_eq!(s.run_executor(0).unwrap(), 1);
-    s.stop_tracing().unwrap();
-    let Some(judged) = go_judge("steal", &sim.traces()) else {
+    let (_sim, Some(judged)) = run_traced("steal", &[blocked_then_stolen, done]) else {
         return;
     };
-    let m0 = judged[0].events_of(0);
-    let m1 = judged[0].events_of(1);
+    let m0 = judged.events_of(0);
+    let m1 = judged.events_of(1);
     assert!(
         m1.iter()
             .any(|e| e.starts_with("ProcSteal") && e.contains("p=0") && e.ends_with("m=0")),
@@ -56,17 +66,11 @@ fn detached_while_level_1_runs(cx: &mut TaskCx<'_>) -> Step {
 
 #[test]
 fn self_steal_from_a_detached_blocking_operation() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    s.spawn(0, detached_while_level_1_runs, 0).unwrap();
-    s.spawn(0, done, 0).unwrap();
-    s.start_tracing().unwrap();
-    s.run_executor(0).unwrap();
-    s.stop_tracing().unwrap();
-    let Some(judged) = go_judge("self-steal", &sim.traces()) else {
+    let (_sim, Some(judged)) = run_traced("self-steal", &[detached_while_level_1_runs, done])
+    else {
         return;
     };
-    let m0 = judged[0].events_of(0);
+    let m0 = judged.events_of(0);
     let begin = m0
         .iter()
         .position(|e| e.starts_with("GoSyscallBegin"))
@@ -85,7 +89,7 @@ fn self_steal_from_a_detached_blocking_operation() {
         "{m0:?}"
     );
     // Level 1 found the executor idle: it starts it without stealing.
-    let m1 = judged[0].events_of(1);
+    let m1 = judged.events_of(1);
     assert!(m1[0].starts_with("ProcStart"), "{m1:?}");
 }
 
@@ -108,16 +112,11 @@ fn detached_and_taken_by_a_callback(cx: &mut TaskCx<'_>) -> Step {
 /// claim a P this M does not hold; Go rejects that trace.
 #[test]
 fn releasing_an_executor_taken_meanwhile_steals_nothing_and_stops_nothing() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    s.spawn(0, detached_and_taken_by_a_callback, 0).unwrap();
-    s.start_tracing().unwrap();
-    s.run_executor(0).unwrap();
-    s.stop_tracing().unwrap();
-    let Some(judged) = go_judge("release-taken", &sim.traces()) else {
+    let (_sim, Some(judged)) = run_traced("release-taken", &[detached_and_taken_by_a_callback])
+    else {
         return;
     };
-    let m0 = judged[0].events_of(0);
+    let m0 = judged.events_of(0);
     let begin = m0
         .iter()
         .position(|e| e.starts_with("GoSyscallBegin"))
@@ -211,22 +210,15 @@ fn blocked_across_generations(cx: &mut TaskCx<'_>) -> Step {
 /// syscall *on the context it sits on*, in that context's batch, with or without its executor.
 #[test]
 fn a_task_blocked_across_generations_is_restated_on_its_own_context() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    let blocked = s.spawn(0, blocked_across_generations, 0).unwrap();
-    s.spawn(0, done, 0).unwrap();
-    s.start_tracing().unwrap();
-    s.run_executor(0).unwrap();
-    s.stop_tracing().unwrap();
-    let goid = s.with_encoder(|e| {
-        e.go_id(gotrace_scheduler::encoder::GoSlot::Task(blocked.0))
-            .unwrap()
-    });
-    let Some(judged) = go_judge("across-generations", &sim.traces()) else {
+    let (sim, judged) = run_traced("across-generations", &[blocked_across_generations, done]);
+    // The first task spawned sits in the blocking operation.
+    let slot = gotrace_scheduler::encoder::GoSlot::Task(0);
+    let goid = sim.scheduler().with_encoder(|e| e.go_id(slot).unwrap());
+    let Some(judged) = judged else {
         return;
     };
     let needle = "GoStatus dt=";
-    let statuses: Vec<(u64, String, String)> = judged[0]
+    let statuses: Vec<(u64, String, String)> = judged
         .events()
         .into_iter()
         .filter(|(_, _, e)| {
@@ -295,14 +287,8 @@ fn two_operations_second_stolen(cx: &mut TaskCx<'_>) -> Step {
 /// it cannot be matched to the first operation (which kept its P).
 #[test]
 fn a_steal_is_matched_to_the_second_of_two_blocking_operations() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    s.spawn(0, two_operations_second_stolen, 0).unwrap();
-    s.spawn(0, done, 0).unwrap();
-    s.start_tracing().unwrap();
-    s.run_executor(0).unwrap();
-    s.stop_tracing().unwrap();
-    let Some(judged) = go_judge("second-op", &sim.traces()) else {
+    let (_sim, Some(judged)) = run_traced("second-op", &[two_operations_second_stolen, done])
+    else {
         return;
     };
     let seq = |e: &str| -> u64 {
@@ -312,7 +298,7 @@ fn a_steal_is_matched_to_the_second_of_two_blocking_operations() {
             .unwrap();
         f["p_seq=".len()..].parse().unwrap()
     };
-    let m0 = judged[0].events_of(0);
+    let m0 = judged.events_of(0);
     let begins: Vec<u64> = m0
         .iter()
         .filter(|e| e.starts_with("GoSyscallBegin"))
@@ -320,7 +306,7 @@ fn a_steal_is_matched_to_the_second_of_two_blocking_operations() {
         .collect();
     assert_eq!(begins.len(), 2);
     assert!(m0.iter().any(|e| e.starts_with("GoSyscallEnd ")));
-    let steal = judged[0]
+    let steal = judged
         .events_of(1)
         .into_iter()
         .find(|e| e.starts_with("ProcSteal"))

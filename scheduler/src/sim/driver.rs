@@ -12,12 +12,12 @@ use std::rc::Rc;
 
 use gotrace_encoder::{Config, Stats};
 
-use super::rng::Rng;
 use super::{current, Sim, SimScheduler, SIM_CONTEXTS, SIM_EXECUTORS, SIM_TASKS};
 use crate::context::{Annotate, CallbackCx, TaskCx};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::task::{Step, TaskId};
+use fastrand::Rng;
 
 /// What a run does.
 #[derive(Clone, Copy, Debug)]
@@ -32,8 +32,10 @@ pub struct Options {
     pub trace_control: bool,
     /// Generation limits; `None` picks small random ones from the seed.
     pub generations: Option<Config>,
-    /// Clock ticks between two reads.
+    /// Clock cycles between two reads.
     pub clock_step: u64,
+    /// Timestamps in units of `2^time_shift` cycles.
+    pub time_shift: u32,
 }
 
 impl Options {
@@ -45,6 +47,7 @@ impl Options {
         trace_control: true,
         generations: None,
         clock_step: super::SIM_CLOCK_STEP,
+        time_shift: 0,
     };
 }
 
@@ -73,12 +76,14 @@ fn driver() -> Rc<Driver> {
 }
 
 impl Driver {
+    /// Uniform in `0..n` (n > 0).
     fn below(&self, n: usize) -> usize {
-        self.rng.borrow_mut().below(n)
+        self.rng.borrow_mut().usize(..n)
     }
 
+    /// True with probability `percent` / 100.
     fn chance(&self, percent: u64) -> bool {
-        self.rng.borrow_mut().chance(percent)
+        self.rng.borrow_mut().u64(..100) < percent
     }
 
     /// Accepts the refusals a random driver provokes on purpose; anything else is a bug.
@@ -104,17 +109,21 @@ impl Driver {
 
 /// Runs the simulation for `seed`.
 pub fn run(seed: u64, opts: &Options) -> Outcome {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::with_seed(seed);
     let random = Config {
-        generation_ticks: if rng.chance(50) {
+        generation_ticks: if rng.bool() {
             0
         } else {
-            20_000 + rng.next_u64() % 200_000
+            rng.u64(20_000..220_000)
         },
-        generation_bytes: 200 + rng.next_u64() % 4000,
+        generation_bytes: rng.u64(200..4200),
     };
-    let trace_from_start = rng.chance(85) || !opts.trace_control;
-    let sim = Sim::with_clock_step(opts.generations.unwrap_or(random), opts.clock_step);
+    let trace_from_start = rng.u64(..100) < 85 || !opts.trace_control;
+    let sim = Sim::with_clock(
+        opts.generations.unwrap_or(random),
+        opts.clock_step,
+        opts.time_shift,
+    );
     let d = Rc::new(Driver {
         seed,
         rng: RefCell::new(rng),

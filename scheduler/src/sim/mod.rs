@@ -7,12 +7,11 @@
 //! [`driver`] fires them at random from a seed; scenario tests script them.
 
 pub mod driver;
-mod rng;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gotrace_encoder::{Clock, Config, VecSink};
+use gotrace_encoder::{Clock, Coarse, Config, VecSink};
 
 use crate::platform::Platform;
 use crate::scheduler::Scheduler;
@@ -29,9 +28,12 @@ pub const SIM_BATCH: usize = 256;
 pub type SimScheduler =
     Scheduler<SimPlatform, SimClock, VecSink, SIM_TASKS, SIM_EXECUTORS, SIM_CONTEXTS, SIM_BATCH>;
 
-/// A clock that advances by a fixed step on every read, like a cycle counter read by code that
-/// takes that long between two traced events.
-pub struct SimClock {
+/// The simulated clock: cycles, counted in units of `2^shift` cycles.
+pub type SimClock = Coarse<SimCycles>;
+
+/// A cycle counter that advances by a fixed step on every read, as if the code between two
+/// traced events took that long.
+pub struct SimCycles {
     now: u64,
     step: u64,
 }
@@ -42,7 +44,7 @@ pub const SIM_CLOCK_STEP: u64 = 37;
 /// The simulated tick rate: 64 MHz, a typical Cortex-M4 core clock.
 pub const SIM_FREQUENCY: u64 = 64_000_000;
 
-impl Clock for SimClock {
+impl Clock for SimCycles {
     fn now(&mut self) -> u64 {
         self.now += self.step;
         self.now
@@ -110,14 +112,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(config: Config) -> Sim {
-        Sim::with_clock_step(config, SIM_CLOCK_STEP)
+        Sim::with_clock(config, SIM_CLOCK_STEP, 0)
     }
 
-    /// A simulation whose clock advances `step` ticks per read.
-    pub fn with_clock_step(config: Config, step: u64) -> Sim {
+    /// A simulation whose cycle counter advances `step` per read, traced in units of
+    /// `2^shift` cycles.
+    pub fn with_clock(config: Config, step: u64, shift: u32) -> Sim {
         let sched = Rc::new(Scheduler::new(
             SimPlatform::default(),
-            SimClock { now: 1000, step },
+            Coarse::new(SimCycles { now: 1000, step }, shift),
             VecSink::default(),
             config,
         ));
