@@ -6,13 +6,14 @@
 //! of the events Go prints. Matching `go tool trace -d=parsed` byte for byte requires the same
 //! layout.
 
-use gotrace_wire::{varint, EventType};
+use gotrace_wire::{varint, EventType, Version};
 
 use crate::batch::Batch;
 use crate::error::{Error, Location};
 use crate::event::{wire_spec, BaseEvent, Time};
 use crate::generation::Frequency;
 use crate::go_sort::sort_like_go;
+use crate::raw;
 
 /// A thread's position in its batches of the current generation.
 #[derive(Debug, Clone)]
@@ -84,11 +85,11 @@ impl Cursor {
     }
 
     /// Where the cursor's current event is, for an error about it.
-    pub(crate) fn location(&self, batches: &[Batch], gen: u64) -> Location {
+    pub(crate) fn location(&self, batches: &[Batch], gen: u64, version: Version) -> Location {
         let mut location = Location {
             generation: Some(gen),
             thread: Some(self.m),
-            event: Some(raw_text(&self.ev, self.ev_dt)),
+            event: Some(raw_text(&self.ev, self.ev_dt, version)),
             ..Location::default()
         };
         if let Some(batch) = batches.get(self.ev_batch) {
@@ -114,15 +115,17 @@ impl Cursor {
 }
 
 /// An event in Go's raw text form (`ProcSteal dt=0 p=0 p_seq=2 m=0`), as read from the wire.
-pub(crate) fn raw_text(ev: &BaseEvent, dt: u64) -> String {
-    let Some(spec) = wire_spec(ev.typ) else {
-        return format!("Invalid({})", ev.typ.0);
-    };
-    let mut text = format!("{} dt={dt}", spec.name);
-    for (i, name) in spec.args.iter().skip(1).enumerate() {
-        text.push_str(&format!(" {name}={}", ev.arg(i)));
+pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
+    let count = wire_spec(ev.typ).map_or(0, |s| s.args.len().saturating_sub(1));
+    let mut args = vec![dt];
+    args.extend(ev.args.iter().take(count));
+    raw::Event {
+        version,
+        typ: ev.typ,
+        args,
+        data: Vec::new(),
     }
-    text
+    .to_string()
 }
 
 /// Reads one timed event from the start of `data` (Go's `readTimedBaseEvent`): returns its size
@@ -271,7 +274,10 @@ mod tests {
             (ev.typ, ev.args[0], ev.args[1]),
             (EventType::PROC_START, 1, 3)
         );
-        assert_eq!(raw_text(&ev, 2), "ProcStart dt=2 p=1 p_seq=3");
+        assert_eq!(
+            raw_text(&ev, 2, Version::Go122),
+            "ProcStart dt=2 p=1 p_seq=3"
+        );
         assert_eq!(
             read_timed_event(&[200], &mut ev).unwrap_err(),
             "found invalid event type: 200"

@@ -115,6 +115,7 @@ impl<R: Read> Reader<R> {
         if self.frontier.is_empty() && !samples_left {
             return self.next_generation().map(Some);
         }
+        let version = self.version;
         let Reader {
             gen,
             frontier,
@@ -149,12 +150,12 @@ impl<R: Read> Reader<R> {
                 order.dump()
             )));
         }
-        if !try_advance(gen, frontier, order, 0)? {
+        if !try_advance(gen, frontier, order, 0, version)? {
             // The earliest thread waits for another: try the others in time order.
             sort_frontier(frontier);
             let mut advanced = false;
             for i in 1..frontier.len() {
-                if try_advance(gen, frontier, order, i)? {
+                if try_advance(gen, frontier, order, i, version)? {
                     advanced = true;
                     break;
                 }
@@ -166,7 +167,7 @@ impl<R: Read> Reader<R> {
                     .and_then(|c| {
                         gen.threads
                             .get(c.thread)
-                            .map(|t| c.location(&t.batches, gen.gen))
+                            .map(|t| c.location(&t.batches, gen.gen, version))
                     })
                     .unwrap_or_default();
                 return Err(Error::new(format!(
@@ -277,6 +278,7 @@ fn try_advance(
     frontier: &mut Vec<Cursor>,
     order: &mut Ordering,
     i: usize,
+    version: Version,
 ) -> Result<bool, Error> {
     let Some(cursor) = frontier.get_mut(i) else {
         return Ok(false);
@@ -288,7 +290,7 @@ fn try_advance(
         .unwrap_or_default();
     let advanced = order
         .advance(&mut cursor.ev, &gen.table, cursor.m, gen.gen)
-        .map_err(|e| e.at(&cursor.location(batches, gen.gen)))?;
+        .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
     if !advanced {
         return Ok(false);
     }
