@@ -1,0 +1,99 @@
+//! The scheduler's behaviour as its users see it, with tracing on or off: what runs when, wakes
+//! that arrive early, and the typed refusals.
+
+use gotrace_scheduler::sim::{current, Sim, SIM_TASKS};
+use gotrace_scheduler::{Config, Error, Step, TaskCx, TaskId};
+
+fn wait(_: &mut TaskCx<'_>) -> Step {
+    Step::Wait
+}
+
+fn wake_self_then_wait(cx: &mut TaskCx<'_>) -> Step {
+    let me = cx.id();
+    cx.wake(me).unwrap();
+    Step::Wait
+}
+
+fn yield_forever(_: &mut TaskCx<'_>) -> Step {
+    Step::Yield
+}
+
+#[test]
+fn a_round_runs_each_queued_task_once_and_waiting_tasks_need_a_wake() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    let waiter = s.spawn(0, wait, 0).unwrap();
+    s.spawn(0, yield_forever, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 2);
+    // Only the yielding task is runnable now.
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.wake(waiter).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 2);
+    assert!(s.has_runnable(0));
+    assert!(!s.has_runnable(1));
+}
+
+#[test]
+fn a_wake_that_arrives_while_the_task_runs_is_not_lost() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.start_tracing().unwrap();
+    s.spawn(0, wake_self_then_wait, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    assert!(
+        s.has_runnable(0),
+        "the early wake turned the wait into a yield"
+    );
+    s.stop_tracing().unwrap();
+}
+
+fn finish(_: &mut TaskCx<'_>) -> Step {
+    Step::Done
+}
+
+#[test]
+fn refusals_are_typed() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    for _ in 0..SIM_TASKS {
+        s.spawn(1, finish, 0).unwrap();
+    }
+    assert_eq!(s.spawn(1, finish, 0), Err(Error::TableFull));
+    assert_eq!(s.spawn(7, finish, 0), Err(Error::NoSuchExecutor(7)));
+    assert_eq!(s.run_executor(7), Err(Error::NoSuchExecutor(7)));
+    assert_eq!(s.wake(TaskId(99)), Err(Error::NoSuchTask(99)));
+    assert_eq!(s.run_executor(1).unwrap(), SIM_TASKS);
+    // Finished tasks free their slots.
+    assert_eq!(s.wake(TaskId(0)), Err(Error::NoSuchTask(0)));
+    s.spawn(1, finish, 0).unwrap();
+    // A callback without an executor cannot create tasks.
+    let refused = s.callback(|cb| cb.spawn(0, finish, 0)).unwrap();
+    assert_eq!(refused, Err(Error::NoRunningTask(0)));
+    assert!(s.stop_tracing().is_err(), "tracing was never started");
+}
+
+fn take_running_executor_from_interrupt(_: &mut TaskCx<'_>) -> Step {
+    let s = current();
+    s.platform().interrupt(1, || {
+        // Executor 0 runs this task on thread mode: it is not in a blocking operation.
+        let refused = s.callback(|cb| cb.take_executor(0)).unwrap();
+        assert_eq!(refused, Err(Error::ExecutorBusy(0)));
+        assert_eq!(
+            s.run_executor(0).unwrap(),
+            0,
+            "nothing to steal from a running task"
+        );
+    });
+    Step::Done
+}
+
+#[test]
+fn an_interrupt_cannot_take_an_executor_that_is_running_a_task() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.start_tracing().unwrap();
+    s.spawn(0, take_running_executor_from_interrupt, 0).unwrap();
+    s.spawn(0, finish, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 2);
+    s.stop_tracing().unwrap();
+}
