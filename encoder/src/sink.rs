@@ -5,6 +5,11 @@
 //! what it does pass on parseable.
 
 /// Receives the bytes of traces as the encoder finishes them.
+///
+/// The encoder calls its sink from inside the state change that filled a batch, so with
+/// [`crate::Shared`] the sink runs in a critical section: it should not wait long (a blocking
+/// RTT write stalls interrupts until the host reads). A generation's end writes every context's
+/// batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
 pub trait Sink {
     /// A tracing session starts: `header` is the 16-byte file header. Everything written until
     /// [`Sink::end_trace`] belongs to this one trace.
