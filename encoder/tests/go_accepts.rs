@@ -116,6 +116,30 @@ fn small_buffers_and_byte_limits_split_batches_and_generations() {
 }
 
 #[test]
+fn generations_end_by_period() {
+    let mut e: Enc = Encoder::new(
+        VecSink::default(),
+        StepClock(0),
+        Config {
+            generation_ticks: 60,
+            generation_bytes: 0,
+        },
+    );
+    e.start(0).unwrap();
+    e.proc_start(0, 0).unwrap();
+    e.go_create(0, 0, 0x100).unwrap();
+    for _ in 0..50 {
+        e.go_start(0, GoSlot::Task(0)).unwrap();
+        e.go_stop(0, "yield").unwrap();
+    }
+    e.stop(0).unwrap();
+    // The step clock advances 3 ticks per read: a generation every 20 reads or so.
+    let gens = e.stats().generations;
+    assert!((5..=20).contains(&gens), "{gens} generations");
+    go_accepts("by-period", &e.sink().traces[0]);
+}
+
+#[test]
 fn invalid_transitions_are_refused_and_change_nothing() {
     let mut e = encoder();
     assert!(e.proc_stop(0).is_err());
