@@ -68,8 +68,9 @@ impl<
     /// Creates a task on `executor` running `entry`, with `arg` available as [`TaskCx::arg`].
     ///
     /// From a running task or a callback holding an executor, this is its `GoCreate`. From a
-    /// context that holds no executor (start-up code, an interrupt handler), the target executor
-    /// must be idle: it is taken for the creation and released.
+    /// context that holds no executor and runs no goroutine (start-up code, an interrupt handler
+    /// outside a callback), the target executor is taken for the creation and released (stolen
+    /// first if a blocked task holds it; refused with [`Error::ExecutorBusy`] if it is running).
     pub fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error> {
         let m = self.platform.current_context();
         self.kernel.with(|k| {
@@ -85,6 +86,9 @@ impl<
             let pc = entry as usize as u64;
             if k.enc.context_proc(m)?.is_some() {
                 k.enc.go_create(m, t, pc)?;
+            } else if k.enc.context_go(m)?.is_some() {
+                // A callback that took no executor: nothing here may create a goroutine.
+                return Err(Error::NoRunningTask(m));
             } else {
                 k.acquire(m, executor)?;
                 k.enc.go_create(m, t, pc)?;

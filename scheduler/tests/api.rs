@@ -69,6 +69,8 @@ fn refusals_are_typed() {
     // A callback without an executor cannot create tasks.
     let refused = s.callback(|cb| cb.spawn(0, finish, 0)).unwrap();
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
+    let refused = s.callback(|_| s.spawn(0, finish, 0)).unwrap();
+    assert_eq!(refused, Err(Error::NoRunningTask(0)));
     assert!(s.stop_tracing().is_err(), "tracing was never started");
 }
 
