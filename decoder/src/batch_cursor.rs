@@ -141,29 +141,41 @@ fn read_timed_event(data: &[u8], ev: &mut BaseEvent) -> Result<(usize, u64), Str
         _ => return Err(format!("found event without a timestamp: type={}", typ.0)),
     };
     let mut n = 1;
-    let mut next = |what: &str| {
-        let rest = data.get(n..).unwrap_or_default();
-        let (value, len) = varint::decode(rest).map_err(|_| what.to_string())?;
-        n += len;
-        Ok::<u64, String>(value)
-    };
-    let dt = next("found invalid uvarint for timestamp")?;
+    let dt = uvarint(data, &mut n).ok_or("found invalid uvarint for timestamp")?;
     for i in 0..spec.args.len() - 1 {
-        let arg = next("found invalid uvarint")?;
+        let arg = uvarint(data, &mut n).ok_or("found invalid uvarint")?;
         ev.set_arg(i, arg);
     }
     Ok((n, dt))
 }
 
+/// The varint at `data[*n..]`, moving `n` past it; most arguments fit in one byte.
+#[inline]
+fn uvarint(data: &[u8], n: &mut usize) -> Option<u64> {
+    let rest = data.get(*n..)?;
+    if let Some(&byte) = rest.first().filter(|&&b| b < 0x80) {
+        *n += 1;
+        return Some(u64::from(byte));
+    }
+    let (value, len) = varint::decode(rest).ok()?;
+    *n += len;
+    Some(value)
+}
+
+/// The frontier: boxed cursors, as Go's are pointers, so that the heap moves pointers rather
+/// than whole cursors (a third fewer instructions in heap updates).
+#[allow(clippy::vec_box)]
+pub(crate) type Frontier = Vec<Box<Cursor>>;
+
 /// Adds a cursor to the heap (Go's `heapInsert`).
-pub(crate) fn heap_insert(heap: &mut Vec<Cursor>, cursor: Cursor) {
-    heap.push(cursor);
+pub(crate) fn heap_insert(heap: &mut Frontier, cursor: Cursor) {
+    heap.push(Box::new(cursor));
     let last = heap.len() - 1;
     sift_up(heap, last);
 }
 
 /// Restores the heap after the cursor at `i` moved on (Go's `heapUpdate`).
-pub(crate) fn heap_update(heap: &mut [Cursor], i: usize) {
+pub(crate) fn heap_update(heap: &mut [Box<Cursor>], i: usize) {
     if sift_up(heap, i) != i {
         return;
     }
@@ -172,7 +184,7 @@ pub(crate) fn heap_update(heap: &mut [Cursor], i: usize) {
 
 /// Removes the cursor at `i` (Go's `heapRemove`: float it to the root regardless of its time,
 /// swap it with the last, drop it, sift the new root down).
-pub(crate) fn heap_remove(heap: &mut Vec<Cursor>, mut i: usize) {
+pub(crate) fn heap_remove(heap: &mut Frontier, mut i: usize) {
     if i >= heap.len() {
         return;
     }
@@ -187,15 +199,15 @@ pub(crate) fn heap_remove(heap: &mut Vec<Cursor>, mut i: usize) {
 }
 
 /// Sorts the frontier by time as Go does before trying the other threads in time order.
-pub(crate) fn sort_frontier(heap: &mut [Cursor]) {
+pub(crate) fn sort_frontier(heap: &mut [Box<Cursor>]) {
     sort_like_go(heap, |a, b| a.ev.time < b.ev.time);
 }
 
-fn time_at(heap: &[Cursor], i: usize) -> Option<Time> {
+fn time_at(heap: &[Box<Cursor>], i: usize) -> Option<Time> {
     heap.get(i).map(|c| c.ev.time)
 }
 
-fn sift_up(heap: &mut [Cursor], mut i: usize) -> usize {
+fn sift_up(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
     while i > 0 {
         let parent = (i - 1) / 2;
         if heap[parent].ev.time <= heap[i].ev.time {
@@ -207,7 +219,7 @@ fn sift_up(heap: &mut [Cursor], mut i: usize) -> usize {
     i
 }
 
-fn sift_down(heap: &mut [Cursor], mut i: usize) -> usize {
+fn sift_down(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
     loop {
         let m = min3(heap, i, 2 * i + 1, 2 * i + 2);
         if m == i {
@@ -219,7 +231,7 @@ fn sift_down(heap: &mut [Cursor], mut i: usize) -> usize {
 }
 
 /// The index of the earliest of three heap positions, the first on ties (Go's `min3`).
-fn min3(heap: &[Cursor], i0: usize, i1: usize, i2: usize) -> usize {
+fn min3(heap: &[Box<Cursor>], i0: usize, i1: usize, i2: usize) -> usize {
     let mut min_index = i0;
     let mut min_time = time_at(heap, i0).unwrap_or(Time::MAX);
     for i in [i1, i2] {
@@ -243,7 +255,7 @@ mod tests {
         c
     }
 
-    fn order(heap: &[Cursor]) -> Vec<i64> {
+    fn order(heap: &[Box<Cursor>]) -> Vec<i64> {
         heap.iter().map(|c| c.m).collect()
     }
 

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use gotrace_wire::{spec, EventSpec, EventType, Version};
 
@@ -41,9 +41,18 @@ pub(crate) const PARSER_SPECS: Version = Version::Go126;
 /// The type used internally for the synthetic Sync event (Go's `evSync`, not a wire type).
 pub(crate) const EV_SYNC: EventType = EventType(u8::MAX);
 
-/// The spec of a wire type in the parser's table.
+/// The spec of a wire type in the parser's table (looked up several times per event, so the
+/// table is indexed by type once).
 pub(crate) fn wire_spec(typ: EventType) -> Option<&'static EventSpec> {
-    spec(PARSER_SPECS, typ)
+    static BY_TYPE: OnceLock<[Option<&'static EventSpec>; 256]> = OnceLock::new();
+    let table = BY_TYPE.get_or_init(|| {
+        let mut table = [None; 256];
+        for (i, slot) in table.iter_mut().enumerate() {
+            *slot = spec(PARSER_SPECS, EventType(i as u8));
+        }
+        table
+    });
+    table[usize::from(typ.0)]
 }
 
 /// A wire event as the ordering sees it: arguments without the timestamp delta, the time

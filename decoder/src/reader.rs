@@ -9,7 +9,7 @@ use std::io::Read;
 
 use gotrace_wire::Version;
 
-use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor};
+use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor, Frontier};
 use crate::error::{Error, Location};
 use crate::event::{wire_spec, BaseEvent, Event, SchedCtx, Time, EV_SYNC};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
@@ -24,7 +24,7 @@ pub struct Reader<R: Read> {
     batch_count: u64,
     last_ts: Time,
     gen: Option<Generation>,
-    frontier: Vec<Cursor>,
+    frontier: Frontier,
     /// Next CPU sample of the generation to emit.
     next_sample: usize,
     order: Ordering,
@@ -161,7 +161,7 @@ impl<R: Read> Reader<R> {
                 }
             }
             if !advanced {
-                let dump: String = frontier.iter().map(Cursor::dump).collect();
+                let dump: String = frontier.iter().map(|c| c.dump()).collect();
                 let location = frontier
                     .first()
                     .and_then(|c| {
@@ -275,7 +275,7 @@ impl<R: Read> Reader<R> {
 /// Lets the `i`th cursor's event happen if the ordering allows, then moves the cursor on.
 fn try_advance(
     gen: &Generation,
-    frontier: &mut Vec<Cursor>,
+    frontier: &mut Frontier,
     order: &mut Ordering,
     i: usize,
     version: Version,
