@@ -181,3 +181,31 @@ fn encoded_size(line: &str) -> usize {
         })
         .sum::<usize>()
 }
+
+/// The wire form of one event: its type byte and varint arguments.
+pub fn event(typ: u8, args: &[u64]) -> Vec<u8> {
+    let mut out = vec![typ];
+    for &arg in args {
+        let mut buf = [0; varint::MAX_LEN];
+        let n = varint::encode(arg, &mut buf);
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// A string table entry: `String id` and its data.
+pub fn string_entry(id: u64, data: &[u8]) -> Vec<u8> {
+    let mut out = event(gotrace_wire::EventType::STRING.0, &[id, data.len() as u64]);
+    out.extend_from_slice(data);
+    out
+}
+
+/// A whole batch: `EventBatch gen m time size` and its payload.
+pub fn batch_bytes(gen: u64, m: u64, time: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = event(
+        gotrace_wire::EventType::EVENT_BATCH.0,
+        &[gen, m, time, payload.len() as u64],
+    );
+    out.extend_from_slice(payload);
+    out
+}

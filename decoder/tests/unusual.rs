@@ -1,0 +1,123 @@
+//! Traces built byte by byte with what the vectors lack: CPU samples (with equal times and
+//! stack 0), experimental events and batches, quoting of odd strings, stacks on transitions.
+//! Our events must be Go's, byte for byte.
+
+mod support;
+
+use gotrace_go_oracle::require_go;
+use gotrace_wire::EventType as T;
+use support::{batch_bytes, event, string_entry};
+
+const NO_M: u64 = u64::MAX;
+
+fn header(minor: u32) -> Vec<u8> {
+    format!("go 1.{minor} trace\0\0\0").into_bytes()
+}
+
+/// Frequency, one two-frame stack, and five strings (one with quotes, a control character and
+/// a zero-width space, one with invalid UTF-8).
+fn tables(gen: u64) -> Vec<u8> {
+    let mut out = batch_bytes(gen, NO_M, 0, &event(T::FREQUENCY.0, &[15_625_000]));
+    let mut stacks = vec![T::STACKS.0];
+    stacks.extend(event(
+        T::STACK.0,
+        &[1, 2, 0x1234, 1, 2, 10, 0x1235, 3, 2, 11],
+    ));
+    out.extend(batch_bytes(gen, NO_M, 0, &stacks));
+    let mut strings = vec![T::STRINGS.0];
+    strings.extend(string_entry(1, b"main.main"));
+    strings.extend(string_entry(2, b"/x/main.go"));
+    strings.extend(string_entry(3, "héllo \"q\" \x01 \u{200b}".as_bytes()));
+    strings.extend(string_entry(4, b"cat"));
+    strings.extend(string_entry(5, b"\xff\xfe bad utf8"));
+    out.extend(batch_bytes(gen, NO_M, 0, &strings));
+    out
+}
+
+fn annotated() -> Vec<u8> {
+    let events: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GO_CREATE.0, &[1, 2, 0, 1]),
+        event(T::GO_CREATE.0, &[1, 3, 1, 0]),
+        event(T::GO_LABEL.0, &[1, 3]),
+        event(T::USER_LOG.0, &[1, 0, 4, 5, 1]),
+        event(T::STW_BEGIN.0, &[1, 3, 0]),
+        event(T::STW_END.0, &[1]),
+        event(T::GO_STATUS_STACK.0, &[1, 9, 0, 4, 1]),
+        event(T::GO_CREATE_BLOCKED.0, &[1, 10, 1, 0]),
+    ];
+    let mut samples = vec![T::CPU_SAMPLES.0];
+    samples.extend(event(T::CPU_SAMPLE.0, &[12, 0, 0, 1, 1]));
+    samples.extend(event(T::CPU_SAMPLE.0, &[13, 0, 0, 0, 0]));
+    samples.extend(event(T::CPU_SAMPLE.0, &[13, 5, u64::MAX, 2, 1]));
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
+    trace.extend(batch_bytes(1, NO_M, 0, &samples));
+    trace.extend(tables(1));
+    trace
+}
+
+fn experimental(minor: u32) -> Vec<u8> {
+    let events: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::SPAN_ALLOC.0, &[1, 5, 3, 2]),
+        event(T::HEAP_OBJECT_ALLOC.0, &[1, 77, 9]),
+        event(T::GOROUTINE_STACK.0, &[1, 1, 2]),
+        event(T::SPAN_FREE.0, &[1, 5]),
+    ];
+    let mut trace = header(minor);
+    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
+    trace.extend(tables(1));
+    // An experimental batch: raw data that Go hands to users untouched.
+    trace.extend([T::EXPERIMENTAL_BATCH.0, 1, 1, 0, 0, 3, 1, 2, 3]);
+    trace
+}
+
+fn traces() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("annotated", annotated()),
+        ("experimental-go122", experimental(22)),
+        ("experimental-go123", experimental(23)),
+    ]
+}
+
+#[test]
+fn unusual_events_print_as_go_prints_them() {
+    let printed = support::run_ours(&annotated());
+    assert!(
+        printed.error.is_none(),
+        "{:?}",
+        printed.error.map(|e| e.to_string())
+    );
+    for line in [
+        r#"M=0 P=0 G=1 Label Time=960 Label="héllo \"q\" \x01 \u200b" Resource=Goroutine(1)"#,
+        r#"M=0 P=0 G=1 Log Time=1024 Task=0 Category="cat" Message="\xff\xfe bad utf8""#,
+        "M=0 P=0 G=-1 StackSample Time=833\nStack=\n\n",
+        "M=5 P=-1 G=2 StackSample Time=834\nStack=\n\tmain.main @ 0x1234\n",
+        "GoID=2 NotExist->Runnable Reason=\"\"\nTransitionStack=\n\nStack=\n",
+    ] {
+        assert!(
+            printed.printed.contains(line),
+            "missing {line:?} in\n{}",
+            printed.printed
+        );
+    }
+    let experimental = support::run_ours(&experimental(23)).printed;
+    assert!(experimental.contains(
+        "Experimental Time=832 Name=SpanAlloc Args=[id=Value{Uint64(5)}, npages_value=Value{Uint64(3)}, kindclass=Value{Uint64(2)}]"
+    ), "{experimental}");
+}
+
+#[test]
+fn unusual_traces_print_like_go() {
+    let Some(go) = require_go("unusual traces against Go") else {
+        return;
+    };
+    let differences: Vec<String> = traces()
+        .iter()
+        .filter_map(|(name, bytes)| support::compare_with_go(&go, name, bytes).err())
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
