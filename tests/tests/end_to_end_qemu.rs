@@ -215,7 +215,7 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
         elf.as_os_str(),
         "--lossy".as_ref(),
         "--poll-ms".as_ref(),
-        "300".as_ref(),
+        "1000".as_ref(),
         "-o".as_ref(),
         out.as_os_str(),
     ]);

@@ -10,6 +10,8 @@ mod defmt_log;
 mod elf;
 mod gdb;
 mod link;
+#[cfg(feature = "probe-rs")]
+mod probe;
 mod progress;
 mod qemu;
 mod rtt;
@@ -32,7 +34,7 @@ pub struct RecordArgs {
     /// The firmware ELF (with its symbols: RTT block, defmt table).
     pub elf: PathBuf,
     /// Run the ELF under QEMU (qemu-system-arm) and read RTT through QEMU's gdbstub.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["chip", "probe"])]
     pub qemu: bool,
     /// QEMU machine for --qemu.
     #[arg(long, default_value = "mps2-an385")]
@@ -44,6 +46,12 @@ pub struct RecordArgs {
     /// `off` runs QEMU without it.
     #[arg(long, default_value = "0")]
     pub icount: String,
+    /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
+    #[arg(long)]
+    pub chip: Option<String>,
+    /// Debug probe selector (VID:PID[:SERIAL]) for --chip; the first probe found if omitted.
+    #[arg(long, requires = "chip")]
+    pub probe: Option<String>,
     /// Where to write the trace; more files `NAME.2.trace`, ... if losses split it.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -87,6 +95,17 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
 }
 
 fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {
+    if let Some(chip) = &args.chip {
+        #[cfg(feature = "probe-rs")]
+        return Ok(Box::new(probe::ProbeLink::open(
+            chip,
+            args.probe.as_deref(),
+            &args.elf,
+            firmware,
+        )?));
+        #[cfg(not(feature = "probe-rs"))]
+        bail!("--chip {chip}: this gotrace was built without its probe-rs feature (cargo build -p gotrace-host-tools --features probe-rs)");
+    }
     if !args.qemu && args.attach.is_none() {
         bail!(
             "say where the firmware runs: --qemu, or --attach HOST:PORT for a QEMU already running"

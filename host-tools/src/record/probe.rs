@@ -1,0 +1,152 @@
+//! A real board: flash and run the ELF through a debug probe with probe-rs, and read the same RTT
+//! channels with probe-rs's own RTT implementation (the probe reads memory while the core runs,
+//! so nothing is halted).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use probe_rs::flashing::{download_file, image_format};
+use probe_rs::probe::{list::Lister, DebugProbeSelector};
+use probe_rs::rtt::Rtt;
+use probe_rs::{Permissions, Session};
+
+use super::elf::Firmware;
+use super::link::{ChannelMap, Drained, Link, Liveness};
+use gotrace_rtt_protocol as protocol;
+
+pub struct ProbeLink {
+    session: Session,
+    rtt: Rtt,
+    channels: ChannelMap,
+}
+
+impl ProbeLink {
+    /// Opens the probe (`selector` is `VID:PID[:SERIAL]`, or the only probe), attaches to
+    /// `chip`, flashes the ELF, resets, and waits for the firmware's RTT control block.
+    pub fn open(
+        chip: &str,
+        selector: Option<&str>,
+        elf: &Path,
+        firmware: &Firmware,
+    ) -> Result<Self> {
+        let lister = Lister::new();
+        let probe = match selector {
+            Some(s) => {
+                let selector: DebugProbeSelector = s
+                    .parse()
+                    .with_context(|| format!("probe selector {s:?} (want VID:PID[:SERIAL])"))?;
+                lister.open(selector)?
+            }
+            None => {
+                let probes = lister.list_all();
+                let first = probes
+                    .first()
+                    .ok_or_else(|| anyhow!("no debug probe found (is one plugged in?)"))?;
+                lister.open(first)?
+            }
+        };
+        let mut session = probe
+            .attach(chip, Permissions::default())
+            .with_context(|| format!("attaching to {chip}"))?;
+        let loader = image_format("elf")
+            .ok_or_else(|| anyhow!("this probe-rs cannot load ELF files"))?
+            .create_loader(None);
+        download_file(&mut session, elf, loader)
+            .with_context(|| format!("flashing {}", elf.display()))?;
+        session.core(0)?.reset().context("resetting the core")?;
+        let mut rtt = attach_rtt(&mut session, firmware)?;
+        let channels = map_channels(&mut rtt)?;
+        Ok(ProbeLink {
+            session,
+            rtt,
+            channels,
+        })
+    }
+}
+
+fn attach_rtt(session: &mut Session, firmware: &Firmware) -> Result<Rtt> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut core = session.core(0)?;
+        let attached = match firmware.rtt_symbol {
+            Some(addr) => Rtt::attach_at(&mut core, u64::from(addr)),
+            None => Rtt::attach(&mut core),
+        };
+        match attached {
+            Ok(rtt) => return Ok(rtt),
+            Err(e) if Instant::now() > deadline => {
+                return Err(e).context("no RTT control block appeared within 10 s")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn map_channels(rtt: &mut Rtt) -> Result<ChannelMap> {
+    let up = |rtt: &mut Rtt, name: &str| {
+        rtt.up_channels()
+            .iter()
+            .position(|c| c.name() == Some(name))
+    };
+    let trace = up(rtt, protocol::TRACE_CHANNEL);
+    let Some(trace) = trace else {
+        bail!(
+            "the firmware's RTT has no up channel named {:?}",
+            protocol::TRACE_CHANNEL
+        );
+    };
+    Ok(ChannelMap {
+        defmt: up(rtt, protocol::DEFMT_CHANNEL),
+        trace,
+        session: up(rtt, protocol::SESSION_CHANNEL),
+        control: rtt
+            .down_channels()
+            .iter()
+            .position(|c| c.name() == Some(protocol::CONTROL_CHANNEL)),
+    })
+}
+
+impl Link for ProbeLink {
+    fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+        let mut core = self.session.core(0)?;
+        let map = self.channels;
+        let mut buf = vec![0u8; 16 * 1024];
+        for (index, into) in [
+            (map.defmt, &mut out.defmt),
+            (Some(map.trace), &mut out.trace),
+            (map.session, &mut out.session),
+        ] {
+            let Some(channel) = index.and_then(|i| self.rtt.up_channel(i)) else {
+                continue;
+            };
+            loop {
+                let n = channel.read(&mut core, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                into.extend_from_slice(&buf[..n]);
+            }
+        }
+        // A board does not exit: the trace's end record ends the session.
+        Ok(Liveness::Running)
+    }
+
+    fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+        let index = self
+            .channels
+            .control
+            .ok_or_else(|| anyhow!("the firmware's RTT has no control channel"))?;
+        let mut core = self.session.core(0)?;
+        let channel = self
+            .rtt
+            .down_channel(index)
+            .ok_or_else(|| anyhow!("RTT down channel {index} vanished"))?;
+        Ok(channel.write(&mut core, frame)?)
+    }
+
+    fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
+        std::thread::sleep(timeout);
+        Ok(Liveness::Running)
+    }
+}
