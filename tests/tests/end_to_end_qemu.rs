@@ -296,3 +296,97 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
     let last = *all.iter().next_back().unwrap();
     assert_eq!(all, (1..=last).collect(), "a generation is unaccounted for");
 }
+
+#[test]
+fn a_stop_from_the_host_ends_the_trace_cleanly() {
+    if !require_qemu("end_to_end_qemu stop") {
+        return;
+    }
+    let Some(go) = require_go("end_to_end_qemu stop") else {
+        return;
+    };
+    let elf = firmware(&[]);
+    let out = scratch_dir().join("qemu-stopped.trace");
+    // A duration of zero: the stop command goes down right after the start.
+    let run = gotrace([
+        "record".as_ref(),
+        "--qemu".as_ref(),
+        elf.as_os_str(),
+        "--duration".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("recording stopped by the duration"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("(stopped by the host)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("INFO log record 30"),
+        "the workload ran to its end"
+    );
+    assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    check_with_both(&go, &out);
+}
+
+#[test]
+fn the_firmware_builds_for_a_real_board() {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("thumbv7em-none-eabihf"));
+    if !installed {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the nRF52840 build needs the thumbv7em-none-eabihf target, and CI is set"
+        );
+        eprintln!("note: skipping the nRF52840 build: thumbv7em-none-eabihf is not installed");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("firmware-example/nrf52840");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace().join("firmware-example"))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ])
+        .args(["--no-default-features", "--features", "board-nrf52840"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("running cargo build for the nRF52840 firmware");
+    assert!(status.success(), "the nRF52840 firmware does not build");
+    let elf = target.join("thumbv7em-none-eabihf/release/gotrace-firmware-example");
+    let bytes = std::fs::read(&elf).unwrap();
+    // An ARM ELF whose RTT control block the host tool will find.
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([bytes[18], bytes[19]]),
+        40,
+        "not an ARM ELF"
+    );
+    assert!(
+        bytes.windows(11).any(|w| w == b"_SEGGER_RTT"),
+        "no _SEGGER_RTT symbol"
+    );
+}
