@@ -12,6 +12,7 @@ mod board;
 mod bus;
 mod clock;
 mod control;
+mod measure;
 mod sink;
 mod workload;
 
@@ -102,6 +103,11 @@ fn main() -> ! {
         generation_us
     );
 
+    if cfg!(feature = "measure") {
+        measure::run();
+        wait_for_host_drain();
+        board::exit(true)
+    }
     SCHED.start_tracing().expect("tracing starts");
     workload::spawn((u64::from(generation_us) * u64::from(board::CPU_HZ) / 1_000_000) as u32);
     let mut stopped_by_host = false;

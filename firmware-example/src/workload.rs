@@ -9,7 +9,7 @@
 //!   and goroutine every time) and then the executor itself: while `transfer` sits in a blocking
 //!   transfer with the executor, PendSV steals it (`ProcSteal`) and runs the others.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use embedded_hal::spi::SpiBus;
 use gotrace_scheduler::{Annotate, Step, TaskCx, TaskId};
@@ -29,6 +29,8 @@ pub const TRANSFER: TaskId = TaskId(0);
 pub const TIMER: TaskId = TaskId(1);
 pub const LOGGER: TaskId = TaskId(2);
 
+/// The timer and PendSV act only once the workload runs (not during measurements).
+static RUNNING: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicU32 = AtomicU32::new(0);
 static TRANSFERS_DONE: AtomicU32 = AtomicU32::new(0);
 static TICKS: AtomicU32 = AtomicU32::new(0);
@@ -49,6 +51,7 @@ pub fn spawn(generation_ticks: u32) {
         let spawned = SCHED.spawn(0, task, 0).expect("task table has room");
         assert_eq!(spawned, id);
     }
+    RUNNING.store(true, Ordering::Release);
 }
 
 /// Every task has finished.
@@ -108,6 +111,9 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
 #[cortex_m_rt::exception]
 fn SysTick() {
     crate::clock::on_systick();
+    if !RUNNING.load(Ordering::Acquire) {
+        return;
+    }
     let tick = SYSTICKS.fetch_add(1, Ordering::Relaxed) + 1;
     if tick.is_multiple_of(2) {
         SCHED.wake(TIMER).ok();

@@ -1,0 +1,71 @@
+//! Measurements (feature `measure`): what tracing costs per scheduling event, in the same
+//! firmware with the encoder on and off.
+//!
+//! Under QEMU with `-icount shift=0` every instruction takes exactly 1 ns of virtual time and
+//! SysTick counts the 25 MHz processor clock of virtual time, so 40 instructions per tick; the
+//! loop below runs long enough that the tick's granularity vanishes. The same scheduler rounds
+//! (five tasks yielding, one blocking and woken) run once with tracing off and once with it on:
+//! the difference, divided by the scheduling events the encoder counted, is the encoder's cost
+//! per event, timestamp and batch writes included.
+
+use gotrace_scheduler::{Step, TaskCx};
+
+use crate::SCHED;
+
+const ROUNDS: u32 = 2000;
+const YIELDERS: usize = 2;
+
+fn yielder(_: &mut TaskCx<'_>) -> Step {
+    Step::Yield
+}
+
+fn waiter(_: &mut TaskCx<'_>) -> Step {
+    Step::Wait
+}
+
+fn rounds(waiter: gotrace_scheduler::TaskId) -> u32 {
+    let start = crate::clock::raw_ticks();
+    for _ in 0..ROUNDS {
+        SCHED.wake(waiter).ok();
+        SCHED.run_executor(0).expect("scheduler runs");
+    }
+    crate::clock::raw_ticks().wrapping_sub(start)
+}
+
+pub fn run() {
+    for _ in 0..YIELDERS {
+        SCHED.spawn(0, yielder, 0).expect("room for tasks");
+    }
+    let waiter = SCHED.spawn(0, waiter, 0).expect("room for tasks");
+    // Warm-up, then tracing off.
+    rounds(waiter);
+    let off = rounds(waiter);
+    SCHED.start_tracing().expect("tracing starts");
+    let before = SCHED.with_encoder(|enc| enc.stats());
+    let on = rounds(waiter);
+    let after = SCHED.with_encoder(|enc| enc.stats());
+    SCHED.stop_tracing().expect("tracing stops");
+    let events = after.sched_events - before.sched_events;
+    let bytes = after.sched_event_bytes - before.sched_event_bytes;
+    let instructions_per_tick = 1_000_000_000 / crate::board::CPU_HZ as u64;
+    let extra = u64::from(on.saturating_sub(off)) * instructions_per_tick;
+    defmt::info!(
+        "measure: {} rounds: tracing off {} ticks, on {} ticks; {} scheduling events ({} bytes)",
+        ROUNDS,
+        off,
+        on,
+        events,
+        bytes
+    );
+    defmt::info!(
+        "measure: {}.{} instructions per scheduling event under -icount shift=0 ({} per round without tracing)",
+        extra / events,
+        (extra % events) * 10 / events,
+        u64::from(off) * instructions_per_tick / u64::from(ROUNDS)
+    );
+    defmt::info!(
+        "measure: encoder state {} bytes, of which {} are batch buffers",
+        SCHED.with_encoder(|enc| core::mem::size_of_val(enc)),
+        crate::board::CONTEXTS * crate::BATCH_BYTES
+    );
+}
