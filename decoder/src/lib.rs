@@ -5,6 +5,32 @@
 //!   `go tool trace -d=wire` print);
 //! * the validating reader ([`Reader`]): batches, generations, the cross-M merge and the ordering
 //!   rules, producing the event stream `go tool trace -d=parsed` prints ([`Event`]).
+//!
+//! ```
+//! // The smallest valid trace: a header and one generation holding only its clock rate.
+//! let mut trace = b"go 1.22 trace\0\0\0".to_vec();
+//! trace.extend([1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 2, 8, 1]);
+//! let mut reader = gotrace_decoder::Reader::new(&trace[..])?;
+//! let mut printed = Vec::new();
+//! while let Some(event) = reader.read_event()? {
+//!     printed.push(event.to_string()); // Go's Event.String()
+//! }
+//! assert_eq!(printed, ["M=-1 P=-1 G=-1 Sync Time=1 N=1", "M=-1 P=-1 G=-1 Sync Time=2 N=2"]);
+//!
+//! // A broken one: Go's message, and where it is.
+//! trace.extend([1, 1, 0, 0, 2, 11, 0]); // ProcStop on thread 0, which holds no P
+//! let mut reader = gotrace_decoder::Reader::new(&trace[..])?;
+//! let error = loop {
+//!     match reader.read_event() {
+//!         Ok(Some(_)) => continue,
+//!         Ok(None) => unreachable!("the trace is broken"),
+//!         Err(error) => break error,
+//!     }
+//! };
+//! assert_eq!(error.go_message(), "event ProcStop for proc (-1) that doesn't exist");
+//! assert_eq!(error.location().batch, Some(1));
+//! # Ok::<(), gotrace_decoder::Error>(())
+//! ```
 
 pub mod input;
 pub mod raw;
