@@ -1,11 +1,14 @@
 //! The `gotrace` binary, run as a user runs it.
 //!
-//! Cargo only builds a package's own binaries for its integration tests, so the first test that
-//! needs `gotrace` asks cargo to build it (a no-op when it is up to date, and never a stale binary).
+//! Cargo only builds a package's own binaries for its integration tests. `cargo test --workspace`
+//! builds `gotrace` before any test runs, so the binary beside the tests is used when it is newer
+//! than every source file of the workspace; otherwise (say `cargo test -p gotrace-tests` after an
+//! edit) the first test that needs it asks cargo to build it, so a stale binary is never run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 /// What one run of `gotrace` printed and how it exited.
 #[derive(Debug, Clone)]
@@ -43,6 +46,14 @@ pub fn binary() -> &'static Path {
             .and_then(Path::parent)
             .expect("test executable outside a target directory");
         let target_dir = profile_dir.parent().expect("target directory");
+        let binary = profile_dir.join(format!("gotrace{}", std::env::consts::EXE_SUFFIX));
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root");
+        let built = std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
+        if built.is_some_and(|built| newest_source(workspace).is_some_and(|src| src <= built)) {
+            return binary;
+        }
         let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         build
             .args([
@@ -59,6 +70,32 @@ pub fn binary() -> &'static Path {
         }
         let status = build.status().expect("running cargo build for gotrace");
         assert!(status.success(), "building gotrace failed");
-        profile_dir.join(format!("gotrace{}", std::env::consts::EXE_SUFFIX))
+        binary
     })
+}
+
+/// The last modification time of the workspace's sources (build outputs and git excluded).
+fn newest_source(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("target")
+            || name.starts_with('.')
+            || name == "corpus"
+            || name == "artifacts"
+        {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let time = if kind.is_dir() {
+            newest_source(&entry.path())
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(time);
+    }
+    newest
 }

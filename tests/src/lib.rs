@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod fuzz;
+pub mod generate;
+pub mod heap;
 pub mod mutate;
 pub mod rng;
 pub mod vectors;

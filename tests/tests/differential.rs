@@ -6,6 +6,7 @@
 use gotrace_decoder::raw::{binary_to_text, text_to_binary, Event, Writer};
 use gotrace_go_oracle::{require_go, Mode};
 use gotrace_tests::cli::gotrace;
+use gotrace_tests::generate::{generate, Shape};
 use gotrace_tests::scratch_file;
 use gotrace_tests::vectors::go122_vectors;
 use gotrace_wire::{EventType, Version};
@@ -110,6 +111,48 @@ fn binary_text_binary_round_trips_on_every_vector() {
         let text_file = scratch_file(&format!("{}.txt", vector.name), text.as_bytes());
         let run = gotrace([std::path::Path::new("dump"), &text_file]);
         assert_eq!(run.stdout, text, "{}: dump of the text form", vector.name);
+    }
+}
+
+/// Multi-generation traces from the generator, small enough to compare line by line.
+#[test]
+fn events_and_dump_match_go_on_generated_traces() {
+    let Some(go) = require_go("events_and_dump_match_go_on_generated_traces") else {
+        return;
+    };
+    for seed in 1..=3 {
+        let shape = Shape {
+            seed,
+            procs: 1 + seed,
+            goroutines_per_proc: 2 + 3 * seed,
+            generation_bytes: 40 << 10,
+            total_bytes: 200 << 10,
+        };
+        let (binary, generations) = generate(shape);
+        assert!(generations >= 4, "{generations} generations");
+        let file = scratch_file(&format!("generated-{seed}.trace"), &binary);
+        let parsed = go.trace(Mode::Parsed, &file).unwrap();
+        assert!(
+            parsed.accepted(),
+            "seed {seed}: Go rejects the generated trace: {:?}",
+            parsed.error
+        );
+        let run = gotrace([std::path::Path::new("events"), &file]);
+        assert_eq!(run.code, 0, "seed {seed}: {}", run.stderr);
+        assert!(
+            run.stdout == parsed.stdout,
+            "seed {seed}: events differ from -d=parsed"
+        );
+        let wire = go.trace(Mode::Wire, &file).unwrap();
+        assert!(
+            dump_events(&file) == wire.stdout,
+            "seed {seed}: dump differs from -d=wire"
+        );
+        let text = binary_to_text(&binary[..]).unwrap();
+        assert!(
+            text_to_binary(text.as_bytes()).unwrap() == binary,
+            "seed {seed}: text round trip"
+        );
     }
 }
 

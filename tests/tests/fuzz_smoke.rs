@@ -4,47 +4,15 @@
 //! allocate more than a small multiple of its own size (memory is measured by a counting
 //! allocator around each input).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use gotrace_decoder::raw::binary_to_text;
 use gotrace_go_oracle::require_go;
 use gotrace_tests::fuzz::check_input;
+use gotrace_tests::heap::{self, CountingAllocator};
 use gotrace_tests::rng::Rng;
 use gotrace_tests::vectors::go122_vectors;
 
-/// Counts live heap bytes and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > layout.size() {
-            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                - layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Heap growth allowed for one input: fixed buffers plus a small multiple of the input.
 fn budget(input: &[u8]) -> usize {
@@ -53,10 +21,10 @@ fn budget(input: &[u8]) -> usize {
 
 /// Runs one input and returns the heap it needed above what was live before.
 fn run(input: &[u8]) -> usize {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = heap::live();
+    heap::reset_peak();
     check_input(input);
-    PEAK.load(Ordering::Relaxed) - before
+    heap::peak() - before
 }
 
 /// Inputs that announce sizes far beyond the format's limits (a batch, a string, a stack), in

@@ -1,0 +1,256 @@
+//! Decode + validate throughput and peak memory, ours and Go's side by side in one run.
+//!
+//! ```text
+//! cargo run --release -p gotrace-tests --bin bench [-- --dir DIR --big-mb 56 --gen-mb 4 --repeat-mb 64]
+//! ```
+//!
+//! Inputs: Go's `go122-gc-stress` and `go122-annotations-stress` vectors (binary form), each read
+//! repeatedly, and a multi-generation trace of at least 50 MB from `gotrace_tests::generate`.
+//! Each measurement is a fresh process streaming the file from disk: ours is this binary in
+//! `measure` mode, Go's is `tests/oracle/go/tracebench` (golang.org/x/exp/trace). Peak memory is
+//! the process's resident high-water mark (VmHWM); ours also reports its peak heap. A file Go
+//! rejects aborts the run, so every figure is for a trace both parsers accept.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use gotrace_decoder::raw::Reader as RawReader;
+use gotrace_decoder::Reader;
+use gotrace_go_oracle::Go;
+use gotrace_tests::generate::{generate, Shape};
+use gotrace_tests::heap::{self, CountingAllocator};
+use gotrace_tests::vectors::go122_vectors;
+use gotrace_wire::EventType;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// One measurement, as both measuring programs print it.
+#[derive(Debug, Default)]
+struct Figures {
+    bytes: u64,
+    events: u64,
+    seconds: f64,
+    peak_rss_kib: u64,
+    peak_heap: Option<u64>,
+}
+
+impl Figures {
+    fn parse(line: &str) -> Result<Figures> {
+        let mut f = Figures::default();
+        for field in line.split_whitespace() {
+            let (key, value) = field.split_once('=').ok_or("malformed figures")?;
+            match key {
+                "bytes" => f.bytes = value.parse()?,
+                "events" => f.events = value.parse()?,
+                "seconds" => f.seconds = value.parse()?,
+                "peak_rss_kib" => f.peak_rss_kib = value.parse()?,
+                "peak_heap" => f.peak_heap = Some(value.parse()?),
+                _ => {}
+            }
+        }
+        Ok(f)
+    }
+
+    fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.seconds
+    }
+
+    fn events_per_s(&self) -> f64 {
+        self.events as f64 / self.seconds
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("measure") {
+        return measure(Path::new(&args[1]), args[2].parse()?);
+    }
+    let mut dir = std::env::temp_dir().join("gotrace-bench");
+    let (mut big_mb, mut gen_mb, mut repeat_mb) = (56usize, 4usize, 64usize);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--dir" => dir = PathBuf::from(value),
+            "--big-mb" => big_mb = value.parse()?,
+            "--gen-mb" => gen_mb = value.parse()?,
+            "--repeat-mb" => repeat_mb = value.parse()?,
+            other => return Err(format!("unknown flag {other}").into()),
+        }
+    }
+    std::fs::create_dir_all(&dir)?;
+    let go = Go::locate()?;
+    let tracebench = build_tracebench(&go, &dir)?;
+
+    let mut inputs = Vec::new();
+    for vector in go122_vectors(&go) {
+        if matches!(
+            vector.name.as_str(),
+            "go122-gc-stress" | "go122-annotations-stress"
+        ) {
+            let path = dir.join(format!("{}.trace", vector.name));
+            std::fs::write(&path, &vector.binary)?;
+            inputs.push(path);
+        }
+    }
+    let big = dir.join(format!("generated-{big_mb}mb.trace"));
+    if !big.exists() {
+        let shape = Shape {
+            seed: 1,
+            procs: 4,
+            goroutines_per_proc: 16,
+            generation_bytes: gen_mb << 20,
+            total_bytes: big_mb << 20,
+        };
+        let (bytes, generations) = generate(shape);
+        println!(
+            "generated {} ({} bytes, {generations} generations)",
+            big.display(),
+            bytes.len()
+        );
+        std::fs::write(&big, bytes)?;
+    }
+    inputs.push(big);
+
+    println!(
+        "{:<28} {:>9} {:>4} | {:>9} {:>11} {:>9} | {:>9} {:>11} {:>9} | {:>6} {:>10}",
+        "file",
+        "size",
+        "reps",
+        "ours MB/s",
+        "ours ev/s",
+        "ours RSS",
+        "Go MB/s",
+        "Go ev/s",
+        "Go RSS",
+        "speed",
+        "RSS/gen"
+    );
+    for input in &inputs {
+        let size = std::fs::metadata(input)?.len();
+        let repeat = ((repeat_mb as u64) << 20).div_ceil(size).max(1);
+        let largest_gen = largest_generation(input)?;
+        let ours = run_figures(
+            Command::new(std::env::current_exe()?)
+                .arg("measure")
+                .arg(input)
+                .arg(repeat.to_string()),
+        )?;
+        let theirs = run_figures(Command::new(&tracebench).arg(input).arg(repeat.to_string()))?;
+        if ours.events != theirs.events {
+            return Err(format!(
+                "{}: {} events here, {} in Go",
+                input.display(),
+                ours.events,
+                theirs.events
+            )
+            .into());
+        }
+        println!(
+            "{:<28} {:>9} {:>4} | {:>9.1} {:>11.0} {:>8}K | {:>9.1} {:>11.0} {:>8}K | {:>5.1}x {:>9.2}x",
+            input.file_name().unwrap().to_string_lossy(),
+            size,
+            repeat,
+            ours.mb_per_s(),
+            ours.events_per_s(),
+            ours.peak_rss_kib,
+            theirs.mb_per_s(),
+            theirs.events_per_s(),
+            theirs.peak_rss_kib,
+            ours.mb_per_s() / theirs.mb_per_s(),
+            (ours.peak_rss_kib * 1024) as f64 / largest_gen as f64,
+        );
+        println!(
+            "{:<28} largest generation {} bytes; our peak heap {} bytes ({:.2}x it)",
+            "",
+            largest_gen,
+            ours.peak_heap.unwrap_or(0),
+            ours.peak_heap.unwrap_or(0) as f64 / largest_gen as f64
+        );
+    }
+    Ok(())
+}
+
+/// `measure FILE REPEAT`: decode and validate FILE REPEAT times, streaming it from disk.
+fn measure(path: &Path, repeat: u64) -> Result<()> {
+    let (mut bytes, mut events) = (0u64, 0u64);
+    let start = Instant::now();
+    for _ in 0..repeat {
+        let file = std::fs::File::open(path)?;
+        bytes += file.metadata()?.len();
+        let mut reader = Reader::new(std::io::BufReader::with_capacity(64 << 10, file))?;
+        while reader.read_event()?.is_some() {
+            events += 1;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "bytes={bytes} events={events} seconds={seconds:.6} peak_rss_kib={} peak_heap={}",
+        peak_rss_kib(),
+        heap::peak()
+    );
+    Ok(())
+}
+
+fn run_figures(command: &mut Command) -> Result<Figures> {
+    let out = command.output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Figures::parse(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Builds Go's side of the benchmark from `tests/oracle/go`.
+fn build_tracebench(go: &Go, dir: &Path) -> Result<PathBuf> {
+    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle/go");
+    let out = dir.join("tracebench");
+    let status = go
+        .command()
+        .current_dir(&module)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("./tracebench")
+        .status()?;
+    if !status.success() {
+        return Err("building tracebench failed".into());
+    }
+    Ok(out)
+}
+
+/// The bytes of the largest generation: its batches, headers included.
+fn largest_generation(path: &Path) -> Result<u64> {
+    let mut reader = RawReader::new(std::io::BufReader::new(std::fs::File::open(path)?))?;
+    let mut per_gen: std::collections::BTreeMap<u64, u64> = Default::default();
+    let mut current = None;
+    let mut start = reader.offset();
+    while let Some(event) = reader.read_event()? {
+        if event.typ == EventType::EVENT_BATCH {
+            current = Some(event.args[0]);
+        }
+        let end = reader.offset();
+        if let Some(gen) = current {
+            *per_gen.entry(gen).or_default() += end - start;
+        }
+        start = end;
+    }
+    Ok(per_gen.values().copied().max().unwrap_or(0))
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
