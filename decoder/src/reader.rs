@@ -348,8 +348,8 @@ fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
             return Err(bad());
         }
     }
-    // Fscanf's %d skips leading spaces, reads digits, and a space in the format matches any
-    // run of spaces (including none).
+    // Fscanf's %d skips leading spaces and reads digits; the format's space then matches a
+    // run of spaces.
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c);
     let mut byte = next();
     while byte.is_some_and(is_space) {
@@ -365,7 +365,8 @@ fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
         digits += 1;
         byte = next();
     }
-    if digits == 0 {
+    // The format's space needs at least one space in the input.
+    if digits == 0 || !byte.is_some_and(is_space) {
         return Err(bad());
     }
     while byte.is_some_and(is_space) {
@@ -412,6 +413,8 @@ mod tests {
             header(b"go 1.22 trace\0\0"),
             Err("bad file format: not a Go execution trace?".into())
         );
+        assert_eq!(header(b"go 1.022\t trace\0\0\0"), Ok(Version::Go122));
+        assert!(header(b"go 1.22trace\0\0\0").is_err());
         assert_eq!(
             header(b"Trace Go1.22\n"),
             Err("bad file format: not a Go execution trace?".into())
