@@ -6,13 +6,17 @@
 //! loop below runs long enough that the tick's granularity vanishes. The same scheduler rounds
 //! (five tasks yielding, one blocking and woken) run once with tracing off and once with it on:
 //! the difference, divided by the scheduling events the encoder counted, is the encoder's cost
-//! per event, timestamp and batch writes included.
+//! per event, timestamp and batch writes included. Run it with `gotrace record --lossy`: in
+//! lossless mode the firmware spins while the host drains, and the spin counts as instructions.
+//! Then the same firmware streams a longer trace, for the host's drain rate.
 
 use gotrace_scheduler::{Step, TaskCx};
 
 use crate::SCHED;
 
 const ROUNDS: u32 = 2000;
+/// Rounds traced after the measurement, for the host's drain rate.
+const STREAM_ROUNDS: u32 = 30_000;
 const YIELDERS: usize = 2;
 
 fn yielder(_: &mut TaskCx<'_>) -> Step {
@@ -44,6 +48,9 @@ pub fn run() {
     let before = SCHED.with_encoder(|enc| enc.stats());
     let on = rounds(waiter);
     let after = SCHED.with_encoder(|enc| enc.stats());
+    for _ in 0..STREAM_ROUNDS / ROUNDS {
+        rounds(waiter);
+    }
     SCHED.stop_tracing().expect("tracing stops");
     let events = after.sched_events - before.sched_events;
     let bytes = after.sched_event_bytes - before.sched_event_bytes;

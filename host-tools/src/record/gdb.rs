@@ -13,11 +13,25 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum GdbError {
     #[error("gdb remote connection: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+    /// The stub went away: QEMU ended (for example the firmware's semihosting exit).
+    #[error("the gdb stub closed the connection")]
+    Closed,
     #[error("gdb remote protocol: {0}")]
     Protocol(String),
     #[error("gdb stub answered {request:?} with error {code}")]
     Stub { request: String, code: String },
+}
+
+impl From<io::Error> for GdbError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::UnexpectedEof => GdbError::Closed,
+            _ => GdbError::Io(e),
+        }
+    }
 }
 
 /// Why the target stopped running, as told by a stop reply.
@@ -228,9 +242,6 @@ impl GdbClient {
         let mut b = [0u8; 1];
         match self.reader.read_exact(&mut b) {
             Ok(()) => Ok(b[0]),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(GdbError::Protocol("stub closed the connection".into()))
-            }
             Err(e) => Err(e.into()),
         }
     }

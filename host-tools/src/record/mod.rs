@@ -139,6 +139,9 @@ fn ctrl_c() -> Result<Arc<AtomicUsize>> {
 
 /// How long the firmware gets to finish its trace after the stop command.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// After the end of the trace: how long to keep reading logs, and how long a silence ends it.
+const AFTER_END: Duration = Duration::from_secs(3);
+const QUIET: Duration = Duration::from_millis(250);
 
 fn record(
     args: &RecordArgs,
@@ -228,15 +231,27 @@ fn record(
     }
     progress.clear_line();
     recording.elapsed = begun.elapsed();
-    // Logs written after the end record (the firmware saying goodbye).
-    if recording.firmware_exit.is_none() {
+    // Logs written after the end record (the firmware saying goodbye): drain until the
+    // firmware exits or goes quiet.
+    let mut quiet_since = Instant::now();
+    let deadline = Instant::now() + AFTER_END;
+    while recording.firmware_exit.is_none() && Instant::now() < deadline {
         drained.clear();
-        link.poll(&mut drained)?;
+        if let Liveness::Exited(code) = link.poll(&mut drained)? {
+            recording.firmware_exit = Some(code);
+        }
         if let Some(log) = log.as_mut() {
             for line in log.push(&drained.defmt) {
                 println!("{line}");
                 recording.log_lines += 1;
             }
+        }
+        if drained.len() > 0 {
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() > QUIET {
+            break;
+        } else if let Liveness::Exited(code) = link.idle(poll)? {
+            recording.firmware_exit = Some(code);
         }
     }
     Ok(recording)

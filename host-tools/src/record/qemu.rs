@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::elf::Firmware;
-use super::gdb::{GdbClient, Stop};
+use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, Link, Liveness};
 use super::rtt::{ControlBlock, Memory};
 use gotrace_rtt_protocol as protocol;
@@ -90,7 +90,14 @@ impl QemuLink {
         if self.exited.is_some() {
             return Ok(None);
         }
-        match self.gdb.halt()? {
+        let stop = match self.gdb.halt() {
+            Err(GdbError::Closed) => {
+                self.exited = Some(self.exit_status()?);
+                return Ok(None);
+            }
+            other => other?,
+        };
+        match stop {
             Stop::Exited(code) | Stop::Killed(code) => {
                 self.exited = Some(code);
                 return Ok(None);
@@ -100,6 +107,26 @@ impl QemuLink {
         let value = f(self)?;
         self.gdb.resume()?;
         Ok(Some(value))
+    }
+}
+
+impl QemuLink {
+    /// The connection closed under us: QEMU ended, so its exit status is the firmware's
+    /// (semihosting exit). Only known for a QEMU we started.
+    fn exit_status(&mut self) -> Result<u8> {
+        let Some(child) = self.child.as_mut() else {
+            bail!("the gdb stub closed the connection");
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.code().map_or(255, |c| c as u8));
+            }
+            if Instant::now() > deadline {
+                bail!("the gdb stub closed the connection but QEMU is still running");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -135,7 +162,11 @@ impl Link for QemuLink {
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         if self.exited.is_none() {
-            match self.gdb.wait_stop(Some(timeout))? {
+            let stop = match self.gdb.wait_stop(Some(timeout)) {
+                Err(GdbError::Closed) => Some(Stop::Exited(self.exit_status()?)),
+                other => other?,
+            };
+            match stop {
                 None => {}
                 Some(Stop::Exited(code) | Stop::Killed(code)) => self.exited = Some(code),
                 // Stopped by itself (a breakpoint or fault): let it go on.

@@ -56,7 +56,10 @@ pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -
             d.encoder_version[2]
         );
     }
-    println!("received {received} bytes of trace, {log_lines} log lines");
+    println!(
+        "received {received} bytes of trace ({:.1} KiB/s), {log_lines} log lines",
+        received as f64 / 1024.0 / elapsed.as_secs_f64().max(1e-6)
+    );
     let mut valid = true;
     for (c, segment) in checked.iter().zip(&segments) {
         // The decoder's times are nanoseconds, converted with the trace's own frequency.
