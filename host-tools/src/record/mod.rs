@@ -77,6 +77,8 @@ struct Recording {
     firmware_exit: Option<u8>,
     stopped_by: &'static str,
     elapsed: Duration,
+    /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
+    polling: Duration,
 }
 
 pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
@@ -166,6 +168,7 @@ fn record(
         firmware_exit: None,
         stopped_by: "the firmware's end of trace",
         elapsed: Duration::ZERO,
+        polling: Duration::ZERO,
     };
     let mut session_bytes = Vec::new();
     let mut drained = Drained::default();
@@ -174,7 +177,9 @@ fn record(
     let poll = Duration::from_millis(args.poll_ms);
     loop {
         drained.clear();
+        let polled = Instant::now();
         let liveness = link.poll(&mut drained)?;
+        recording.polling += polled.elapsed();
         if let Some(log) = log.as_mut() {
             for line in log.push(&drained.defmt) {
                 progress.clear_line();

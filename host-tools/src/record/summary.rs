@@ -27,6 +27,7 @@ pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -
         firmware_exit,
         stopped_by,
         elapsed,
+        polling,
     } = recording;
     let received = stream.received();
     let (segments, losses, end) = stream.finish();
@@ -56,9 +57,12 @@ pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -
             d.encoder_version[2]
         );
     }
+    let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     println!(
-        "received {received} bytes of trace ({:.1} KiB/s), {log_lines} log lines",
-        received as f64 / 1024.0 / elapsed.as_secs_f64().max(1e-6)
+        "received {received} bytes of trace ({:.1} KiB/s; draining took {:.3} s: {:.1} KiB/s), {log_lines} log lines",
+        kib_per_s(elapsed),
+        polling.as_secs_f64(),
+        kib_per_s(polling)
     );
     let mut valid = true;
     for (c, segment) in checked.iter().zip(&segments) {
