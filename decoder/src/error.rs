@@ -10,7 +10,7 @@ use std::io;
 
 /// A trace that cannot be read or does not satisfy Go's rules.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{}", .inner.message, .inner.location)]
+#[error("{}", .inner.render())]
 pub struct Error {
     /// Boxed so that results stay small on the hot path.
     inner: Box<Inner>,
@@ -22,6 +22,17 @@ pub struct Error {
 struct Inner {
     message: String,
     location: Location,
+}
+
+impl Inner {
+    /// Go's message with the location after its first line: some of Go's messages go on with a
+    /// multi-line dump of the parser's state, after which the location would be lost.
+    fn render(&self) -> String {
+        match self.message.split_once('\n') {
+            Some((first, rest)) => format!("{first}{}\n{rest}", self.location),
+            None => format!("{}{}", self.message, self.location),
+        }
+    }
 }
 
 impl Error {
@@ -164,6 +175,15 @@ mod tests {
              event at byte offset 40: ProcStop dt=3)"
         );
         assert_eq!(Error::new("bad").to_string(), "bad");
+        let dump =
+            Error::new("broken trace: failed to advance: frontier:\n[gen=1]\n").at(&Location {
+                generation: Some(1),
+                ..Location::default()
+            });
+        assert_eq!(
+            dump.to_string(),
+            "broken trace: failed to advance: frontier: (generation 1)\n[gen=1]\n"
+        );
     }
 
     #[test]
