@@ -36,7 +36,30 @@ fn rounds(waiter: gotrace_scheduler::TaskId) -> u32 {
     crate::clock::raw_ticks().wrapping_sub(start)
 }
 
+/// Instructions per call of `f`, over `ROUNDS` calls.
+fn instructions_per_call(mut f: impl FnMut()) -> u64 {
+    let start = crate::clock::raw_ticks();
+    for _ in 0..ROUNDS {
+        f();
+    }
+    let ticks = crate::clock::raw_ticks().wrapping_sub(start);
+    u64::from(ticks) * (1_000_000_000 / crate::board::CPU_HZ as u64) / u64::from(ROUNDS)
+}
+
 pub fn run() {
+    // The parts every event pays: its timestamp and its critical section.
+    let mut clock = crate::clock::TraceClock::new();
+    let empty = instructions_per_call(|| {});
+    let timestamp = instructions_per_call(|| {
+        core::hint::black_box(gotrace_encoder::Clock::now(&mut clock));
+    });
+    let critical_section = instructions_per_call(|| critical_section::with(|_| {}));
+    defmt::info!(
+        "measure: instructions per call: empty loop {}, timestamp {}, critical section {}",
+        empty,
+        timestamp,
+        critical_section
+    );
     for _ in 0..YIELDERS {
         SCHED.spawn(0, yielder, 0).expect("room for tasks");
     }
