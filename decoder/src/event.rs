@@ -188,10 +188,10 @@ fn kind_of(typ: EventType) -> EventKind {
         | EventType::GO_SWITCH_DESTROY
         | EventType::GO_CREATE_BLOCKED
         | EventType::GO_STATUS_STACK => EventKind::StateTransition,
-        EventType::STW_BEGIN | EventType::GC_BEGIN | EventType::GC_SWEEP_BEGIN => {
-            EventKind::RangeBegin
-        }
-        EventType::GC_MARK_ASSIST_BEGIN => EventKind::RangeBegin,
+        EventType::STW_BEGIN
+        | EventType::GC_BEGIN
+        | EventType::GC_SWEEP_BEGIN
+        | EventType::GC_MARK_ASSIST_BEGIN => EventKind::RangeBegin,
         EventType::GC_ACTIVE | EventType::GC_SWEEP_ACTIVE | EventType::GC_MARK_ASSIST_ACTIVE => {
             EventKind::RangeActive
         }

@@ -1,0 +1,181 @@
+//! The event API's meaning, beyond its printed form: kinds, contexts, transitions, tasks
+//! across generations, ranges and their attributes, stacks and their frames.
+
+mod support;
+
+use gotrace_decoder::{
+    Event, EventKind, GoState, ProcState, Range, RangeAttribute, Reader, Resource, Task,
+    Transition, NO_GOROUTINE, NO_PROC, NO_TASK,
+};
+use gotrace_wire::EventType as T;
+use support::{batch_bytes, event, string_entry};
+
+const NO_M: u64 = u64::MAX;
+
+/// One generation: an event batch of thread 0, frequency, a one-frame stack (7: main.f in
+/// f.go), and the strings of the frame plus `strings`.
+fn generation(gen: u64, events: &[Vec<u8>], strings: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut out = batch_bytes(gen, 0, 10, &events.concat());
+    out.extend(batch_bytes(
+        gen,
+        NO_M,
+        0,
+        &event(T::FREQUENCY.0, &[1_000_000_000]),
+    ));
+    let mut stacks = vec![T::STACKS.0];
+    stacks.extend(event(T::STACK.0, &[7, 1, 0x4000, 10, 11, 42]));
+    out.extend(batch_bytes(gen, NO_M, 0, &stacks));
+    let mut table = vec![T::STRINGS.0];
+    let frame: &[(u64, &[u8])] = &[(10, b"main.f"), (11, b"f.go")];
+    for &(id, data) in frame.iter().chain(strings) {
+        table.extend(string_entry(id, data));
+    }
+    out.extend(batch_bytes(gen, NO_M, 0, &table));
+    out
+}
+
+fn events(generations: &[Vec<u8>]) -> Vec<Event> {
+    let mut trace = b"go 1.22 trace\0\0\0".to_vec();
+    for g in generations {
+        trace.extend(g);
+    }
+    let mut reader = Reader::new(&trace[..]).expect("a header");
+    let mut events = Vec::new();
+    while let Some(event) = reader.read_event().expect("a valid trace") {
+        events.push(event);
+    }
+    events
+}
+
+fn running_g1() -> Vec<Vec<u8>> {
+    vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+    ]
+}
+
+#[test]
+fn a_task_ending_in_a_later_generation_keeps_its_type() {
+    let names: &[(u64, &[u8])] = &[(1, b"my task")];
+    let mut first = running_g1();
+    first.push(event(T::USER_TASK_BEGIN.0, &[1, 2, 0, 1, 7]));
+    let mut second = running_g1();
+    second.push(event(T::USER_TASK_END.0, &[1, 2, 0]));
+    let events = events(&[generation(1, &first, names), generation(2, &second, &[])]);
+    let tasks: Vec<Task<'_>> = events.iter().filter_map(Event::task).collect();
+    let expected = Task {
+        id: 2,
+        parent: NO_TASK,
+        task_type: b"my task",
+    };
+    assert_eq!(tasks, [expected, expected]);
+    let begin = events
+        .iter()
+        .find(|e| e.kind() == EventKind::TaskBegin)
+        .unwrap();
+    let stack = begin.stack().expect("the begin has a stack");
+    let frames: Vec<_> = stack
+        .frames()
+        .map(|f| (f.pc, f.func, f.file, f.line))
+        .collect();
+    assert_eq!(frames, [(0x4000, &b"main.f"[..], &b"f.go"[..], 42)]);
+    let syncs: Vec<u64> = events.iter().filter_map(Event::sync_number).collect();
+    assert_eq!(syncs, [1, 2, 3]);
+}
+
+#[test]
+fn steals_and_syscalls_transition_as_in_go() {
+    let mut batch = running_g1();
+    batch.push(event(T::GO_SYSCALL_BEGIN.0, &[1, 1, 0]));
+    batch.push(event(T::PROC_STEAL.0, &[1, 0, 2, 0]));
+    batch.push(event(T::GO_SYSCALL_END_BLOCKED.0, &[1]));
+    let events = events(&[generation(1, &batch, &[])]);
+    let transitions: Vec<(Transition, i64, i64)> = events
+        .iter()
+        .filter_map(|e| Some((e.state_transition()?.transition, e.goroutine(), e.proc_id())))
+        .collect();
+    let go = |from, to| Transition::Goroutine { id: 1, from, to };
+    let proc = |from, to| Transition::Proc { id: 0, from, to };
+    assert_eq!(
+        transitions,
+        [
+            (
+                proc(ProcState::Undetermined, ProcState::Running),
+                NO_GOROUTINE,
+                NO_PROC
+            ),
+            (go(GoState::Undetermined, GoState::Running), NO_GOROUTINE, 0),
+            (go(GoState::Running, GoState::Syscall), 1, 0),
+            // A self-steal: the thread loses its P while its goroutine stays in the syscall.
+            (proc(ProcState::Running, ProcState::Idle), 1, 0),
+            (go(GoState::Syscall, GoState::Runnable), 1, NO_PROC),
+        ]
+    );
+}
+
+#[test]
+fn an_abandoned_p_is_stolen_from_idle_to_idle() {
+    let batch = [
+        event(T::PROC_STATUS.0, &[1, 0, 4]),
+        event(T::PROC_STEAL.0, &[1, 0, 1, 9]),
+    ];
+    let events = events(&[generation(1, &batch, &[])]);
+    let transitions: Vec<Transition> = events
+        .iter()
+        .filter_map(|e| Some(e.state_transition()?.transition))
+        .collect();
+    let proc = |from, to| Transition::Proc { id: 0, from, to };
+    assert_eq!(
+        transitions,
+        [
+            proc(ProcState::Undetermined, ProcState::Idle),
+            proc(ProcState::Idle, ProcState::Idle)
+        ]
+    );
+}
+
+#[test]
+fn sweeps_are_proc_ranges_with_attributes() {
+    let mut batch = running_g1();
+    batch.push(event(T::GC_SWEEP_BEGIN.0, &[1, 0]));
+    batch.push(event(T::GC_SWEEP_END.0, &[1, 10, 20]));
+    batch.push(event(T::HEAP_ALLOC.0, &[1, 4096]));
+    let events = events(&[generation(1, &batch, &[])]);
+    let ranges: Vec<(EventKind, Range<'_>)> = events
+        .iter()
+        .filter_map(|e| Some((e.kind(), e.range()?)))
+        .collect();
+    let sweep = Range {
+        name: b"GC incremental sweep"[..].into(),
+        scope: Resource::Proc(0),
+    };
+    assert_eq!(
+        ranges,
+        [
+            (EventKind::RangeBegin, sweep.clone()),
+            (EventKind::RangeEnd, sweep)
+        ]
+    );
+    let end = events
+        .iter()
+        .find(|e| e.kind() == EventKind::RangeEnd)
+        .unwrap();
+    assert_eq!(
+        end.range_attributes(),
+        [
+            RangeAttribute {
+                name: "bytes swept",
+                value: 10
+            },
+            RangeAttribute {
+                name: "bytes reclaimed",
+                value: 20
+            },
+        ]
+    );
+    let metric = events.iter().find_map(Event::metric).unwrap();
+    assert_eq!(
+        (metric.name, metric.value),
+        ("/memory/classes/heap/objects:bytes", 4096)
+    );
+}
