@@ -26,14 +26,23 @@ impl Vector {
 
 /// Every `go122-*.test` vector of the Go installation.
 pub fn go122_vectors(go: &Go) -> Vec<Vector> {
-    let paths = go.conformance_vectors().expect("listing Go's vectors");
-    let vectors: Vec<Vector> = paths
+    let vectors: Vec<Vector> = all_vectors(go)
         .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("go122-"))
-        })
+        .filter(|v| v.name.starts_with("go122-"))
+        .collect();
+    assert!(
+        vectors.len() >= 20,
+        "expected Go's 1.22 vectors, found {}",
+        vectors.len()
+    );
+    vectors
+}
+
+/// Every `.test` vector of the Go installation, of every trace version.
+pub fn all_vectors(go: &Go) -> Vec<Vector> {
+    let paths = go.conformance_vectors().expect("listing Go's vectors");
+    paths
+        .into_iter()
         .map(|path| {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&path).expect("reading a vector");
@@ -47,11 +56,5 @@ pub fn go122_vectors(go: &Go) -> Vec<Vector> {
                 binary,
             }
         })
-        .collect();
-    assert!(
-        vectors.len() >= 20,
-        "expected Go's 1.22 vectors, found {}",
-        vectors.len()
-    );
-    vectors
+        .collect()
 }
