@@ -1,7 +1,8 @@
-//! Differential tests against Go's own tools: on every Go vector (1.22 to 1.26) and on traces built here,
-//! `gotrace events` prints what `go tool trace -d=parsed` prints (errors included), `gotrace dump`
-//! prints the event lines of `go tool trace -d=wire`, and the text form converts back to the same
-//! bytes. (The mutation test extends the `events` comparison to hundreds of derived traces.)
+//! Differential tests against Go's own tools, on every Go vector (1.22 to 1.26) and on traces
+//! built here: `gotrace events` prints what `go tool trace -d=parsed` prints (errors included),
+//! `gotrace dump` prints the event lines of `go tool trace -d=wire`, and the text form converts
+//! back to the same bytes. (The mutation test extends the `events` comparison to hundreds of
+//! derived traces.)
 
 use gotrace_decoder::raw::{binary_to_text, text_to_binary, Event, Writer};
 use gotrace_go_oracle::{require_go, Mode};
