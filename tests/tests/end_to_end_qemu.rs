@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gotrace_go_oracle::{require_go, Go, Mode};
-use gotrace_tests::cli::gotrace;
+use gotrace_tests::cli::{gotrace, Run};
 use gotrace_tests::scratch_dir;
 
 fn workspace() -> PathBuf {
@@ -32,28 +32,56 @@ fn require_qemu(test: &str) -> bool {
     found
 }
 
-/// Builds the example firmware for QEMU's Cortex-M3 with `features`, returns the ELF.
-fn firmware(features: &[&str]) -> PathBuf {
-    // Next to the workspace's own build output: `<target>/firmware-example/<features>`.
+/// Builds the example firmware for `triple` with `args` into `<target>/firmware-example/NAME`
+/// (next to the workspace's own build output); returns that directory's `triple` subdirectory.
+fn build_firmware(name: &str, triple: &str, args: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).unwrap().join("firmware-example");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("firmware-example")
+        .join(name);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace().join("firmware-example"))
+        .args(["build", "--quiet", "--target", triple])
+        .args(args)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("running cargo build for the firmware");
+    assert!(status.success(), "building the firmware ({name}) failed");
+    target.join(triple)
+}
+
+/// Runs `gotrace record --qemu` on the Cortex-M3 firmware built with `features`, writing
+/// `NAME.trace`, with `extra` arguments; `None` when QEMU or Go is missing outside CI.
+fn record(name: &str, features: &[&str], extra: &[&str]) -> Option<(Go, Run, PathBuf)> {
+    if !require_qemu(name) {
+        return None;
+    }
+    let go = require_go(name)?;
+    let feature_args: Vec<&str> = features.iter().flat_map(|f| ["--features", *f]).collect();
     let flavour = if features.is_empty() {
         "default".to_owned()
     } else {
         features.join("+")
     };
-    let target = target.join(flavour);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace().join("firmware-example"))
-        .args(["build", "--quiet", "--target", "thumbv7m-none-eabi"])
-        .args(features.iter().flat_map(|f| ["--features", f]))
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("running cargo build for the firmware");
-    assert!(status.success(), "building the firmware failed");
-    target.join("thumbv7m-none-eabi/debug/gotrace-firmware-example")
+    let elf = build_firmware(&flavour, "thumbv7m-none-eabi", &feature_args)
+        .join("debug/gotrace-firmware-example");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["record".as_ref(), "--qemu".as_ref(), elf.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend(["-o".as_ref(), out.as_os_str()]);
+    let run = gotrace(args);
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    Some((go, run, out))
 }
 
 /// Our event stream and Go's for `trace`, which both must accept, identical.
@@ -101,26 +129,9 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
 
 #[test]
 fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
-    if !require_qemu("end_to_end_qemu") {
-        return;
-    }
-    let Some(go) = require_go("end_to_end_qemu") else {
+    let Some((go, run, out)) = record("qemu-lossless", &[], &[]) else {
         return;
     };
-    let elf = firmware(&[]);
-    let out = scratch_dir().join("qemu-lossless.trace");
-    let run = gotrace([
-        "record".as_ref(),
-        "--qemu".as_ref(),
-        elf.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert_eq!(
-        run.code, 0,
-        "record failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
     // defmt logs decoded with the ELF, in order.
     for line in [
         "INFO gotrace example: clock SysTick",
@@ -200,30 +211,14 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
 
 #[test]
 fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report() {
-    if !require_qemu("end_to_end_qemu lossy") {
-        return;
-    }
-    let Some(go) = require_go("end_to_end_qemu lossy") else {
+    // Slow polls against a 1 KiB channel: the device has to drop.
+    let Some((go, run, _)) = record(
+        "qemu-lossy",
+        &["tiny-trace-channel"],
+        &["--lossy", "--poll-ms", "1000"],
+    ) else {
         return;
     };
-    let elf = firmware(&["tiny-trace-channel"]);
-    let out = scratch_dir().join("qemu-lossy.trace");
-    // Slow polls against a 1 KiB channel: the device has to drop.
-    let run = gotrace([
-        "record".as_ref(),
-        "--qemu".as_ref(),
-        elf.as_os_str(),
-        "--lossy".as_ref(),
-        "--poll-ms".as_ref(),
-        "1000".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert_eq!(
-        run.code, 0,
-        "record failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
     assert!(run.stdout.contains("INFO tracing: Lossy"), "{}", run.stdout);
 
     let number = |s: &str| -> u64 {
@@ -299,29 +294,10 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
 
 #[test]
 fn a_stop_from_the_host_ends_the_trace_cleanly() {
-    if !require_qemu("end_to_end_qemu stop") {
-        return;
-    }
-    let Some(go) = require_go("end_to_end_qemu stop") else {
+    // A duration of zero: the stop command goes down right after the start.
+    let Some((go, run, out)) = record("qemu-stopped", &[], &["--duration", "0"]) else {
         return;
     };
-    let elf = firmware(&[]);
-    let out = scratch_dir().join("qemu-stopped.trace");
-    // A duration of zero: the stop command goes down right after the start.
-    let run = gotrace([
-        "record".as_ref(),
-        "--qemu".as_ref(),
-        elf.as_os_str(),
-        "--duration".as_ref(),
-        "0".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert_eq!(
-        run.code, 0,
-        "record failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
     assert!(
         run.stdout.contains("recording stopped by the duration"),
         "{}",
@@ -354,29 +330,17 @@ fn the_firmware_builds_for_a_real_board() {
         eprintln!("note: skipping the nRF52840 build: thumbv7em-none-eabihf is not installed");
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .unwrap()
-        .join("firmware-example/nrf52840");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace().join("firmware-example"))
-        .args([
-            "build",
-            "--quiet",
+    let elf = build_firmware(
+        "nrf52840",
+        "thumbv7em-none-eabihf",
+        &[
             "--release",
-            "--target",
-            "thumbv7em-none-eabihf",
-        ])
-        .args(["--no-default-features", "--features", "board-nrf52840"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("running cargo build for the nRF52840 firmware");
-    assert!(status.success(), "the nRF52840 firmware does not build");
-    let elf = target.join("thumbv7em-none-eabihf/release/gotrace-firmware-example");
+            "--no-default-features",
+            "--features",
+            "board-nrf52840",
+        ],
+    )
+    .join("release/gotrace-firmware-example");
     let bytes = std::fs::read(&elf).unwrap();
     // An ARM ELF whose RTT control block the host tool will find.
     assert_eq!(&bytes[..4], b"\x7fELF");
