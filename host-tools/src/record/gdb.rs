@@ -72,7 +72,7 @@ impl GdbClient {
                 let size = usize::from_str_radix(size, 16)
                     .map_err(|_| GdbError::Protocol(format!("bad PacketSize {size:?}")))?;
                 // Two hex digits per byte, and room for framing.
-                client.max_read = (size.saturating_sub(16) / 2).clamp(64, 16 * 1024);
+                client.max_read = (size.saturating_sub(16) / 2).clamp(16, 16 * 1024);
             }
         }
         if features.split(';').any(|f| f == "QStartNoAckMode+")
@@ -297,6 +297,7 @@ fn hex_digit(c: u8) -> Result<u8, GdbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufRead;
 
     #[test]
     fn stop_replies_are_told_apart() {
@@ -305,6 +306,103 @@ mod tests {
         assert_eq!(parse_stop("W00").unwrap(), Stop::Exited(0));
         assert_eq!(parse_stop("W01").unwrap(), Stop::Exited(1));
         assert!(parse_stop("OK").is_err());
+    }
+
+    /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers.
+    fn fake_stub(listener: std::net::TcpListener) {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut memory: Vec<u8> = (0..=255).collect();
+        let mut acks = true;
+        let reply = |w: &mut TcpStream, body: &str| {
+            let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+            write!(w, "${body}#{sum:02x}").unwrap();
+        };
+        // Address and length of `m ADDR,LEN` / `M ADDR,LEN:DATA`, as an index into `memory`.
+        let span = |args: &str| -> (usize, usize) {
+            let (a, l) = args.split_once(',').unwrap();
+            let l = l.split(':').next().unwrap();
+            let a = usize::from_str_radix(a, 16).unwrap() - 0x1000;
+            (a, usize::from_str_radix(l, 16).unwrap())
+        };
+        let mut byte = [0u8; 1];
+        while reader.read_exact(&mut byte).is_ok() {
+            if byte[0] == 0x03 {
+                reply(&mut writer, "T02thread:01;");
+                continue;
+            }
+            if byte[0] != b'$' {
+                continue;
+            }
+            let mut body = Vec::new();
+            reader.read_until(b'#', &mut body).unwrap();
+            body.pop();
+            let mut sum = [0u8; 2];
+            reader.read_exact(&mut sum).unwrap();
+            if acks {
+                writer.write_all(b"+").unwrap();
+            }
+            let body = String::from_utf8(body).unwrap();
+            match body.as_bytes()[0] {
+                b'q' => reply(&mut writer, "PacketSize=60;QStartNoAckMode+"),
+                b'Q' => {
+                    reply(&mut writer, "OK");
+                    acks = false;
+                }
+                b'?' => reply(&mut writer, "S05"),
+                b'm' => {
+                    let (addr, len) = span(&body[1..]);
+                    if len > 40 {
+                        reply(&mut writer, "E22");
+                        continue;
+                    }
+                    let hex: String = memory[addr..addr + len]
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    reply(&mut writer, &hex);
+                }
+                b'M' => {
+                    let (addr, len) = span(&body[1..]);
+                    let data = body.split_once(':').unwrap().1;
+                    for i in 0..len {
+                        memory[addr + i] = u8::from_str_radix(&data[2 * i..2 * i + 2], 16).unwrap();
+                    }
+                    reply(&mut writer, "OK");
+                }
+                b'c' => {}
+                _ => reply(&mut writer, ""),
+            }
+        }
+    }
+
+    #[test]
+    fn talks_to_a_stub_chunking_reads_to_its_packet_size() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stub = std::thread::spawn(move || fake_stub(listener));
+        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        assert!(!gdb.acks, "no-ack mode negotiated");
+        assert_eq!(
+            gdb.max_read, 40,
+            "PacketSize 0x60 leaves room for 40 bytes per read"
+        );
+        let mut out = [0u8; 100];
+        gdb.read_memory(0x1000 + 10, &mut out).unwrap();
+        assert!(out.iter().enumerate().all(|(i, &b)| b as usize == i + 10));
+        gdb.write_memory(0x1000, &[0xaa, 0xbb]).unwrap();
+        let mut two = [0u8; 2];
+        gdb.read_memory(0x1000, &mut two).unwrap();
+        assert_eq!(two, [0xaa, 0xbb]);
+        gdb.resume().unwrap();
+        assert_eq!(
+            gdb.wait_stop(Some(Duration::from_millis(20))).unwrap(),
+            None
+        );
+        assert_eq!(gdb.halt().unwrap(), Stop::Signal(2));
+        drop(gdb);
+        stub.join().unwrap();
     }
 
     #[test]
