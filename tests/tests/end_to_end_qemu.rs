@@ -12,6 +12,10 @@ use gotrace_go_oracle::{require_go, Go, Mode};
 use gotrace_tests::cli::{gotrace, Run};
 use gotrace_tests::scratch_dir;
 
+/// The Cortex-M3 build (QEMU's mps2-an385) and the Cortex-M4F one (mps2-an386).
+const M3: &str = "thumbv7m-none-eabi";
+const M4F: &str = "thumbv7em-none-eabihf";
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -55,9 +59,14 @@ fn build_firmware(name: &str, triple: &str, args: &[&str]) -> PathBuf {
     target.join(triple)
 }
 
-/// Runs `gotrace record --qemu` on the Cortex-M3 firmware built with `features`, writing
+/// Runs `gotrace record --qemu` on the firmware built for `triple` with `features`, writing
 /// `NAME.trace`, with `extra` arguments; `None` when QEMU or Go is missing outside CI.
-fn record(name: &str, features: &[&str], extra: &[&str]) -> Option<(Go, Run, PathBuf)> {
+fn record(
+    name: &str,
+    triple: &str,
+    features: &[&str],
+    extra: &[&str],
+) -> Option<(Go, Run, PathBuf)> {
     if !require_qemu(name) {
         return None;
     }
@@ -68,8 +77,8 @@ fn record(name: &str, features: &[&str], extra: &[&str]) -> Option<(Go, Run, Pat
     } else {
         features.join("+")
     };
-    let elf = build_firmware(&flavour, "thumbv7m-none-eabi", &feature_args)
-        .join("debug/gotrace-firmware-example");
+    let elf =
+        build_firmware(&flavour, triple, &feature_args).join("debug/gotrace-firmware-example");
     let out = scratch_dir().join(format!("{name}.trace"));
     let mut args: Vec<&std::ffi::OsStr> =
         vec!["record".as_ref(), "--qemu".as_ref(), elf.as_os_str()];
@@ -129,7 +138,7 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
 
 #[test]
 fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
-    let Some((go, run, out)) = record("qemu-lossless", &[], &[]) else {
+    let Some((go, run, out)) = record("qemu-lossless", M3, &[], &[]) else {
         return;
     };
     // defmt logs decoded with the ELF, in order.
@@ -214,6 +223,7 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
     // Slow polls against a 1 KiB channel: the device has to drop.
     let Some((go, run, _)) = record(
         "qemu-lossy",
+        M3,
         &["tiny-trace-channel"],
         &["--lossy", "--poll-ms", "1000"],
     ) else {
@@ -295,7 +305,7 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
 #[test]
 fn a_stop_from_the_host_ends_the_trace_cleanly() {
     // A duration of zero: the stop command goes down right after the start.
-    let Some((go, run, out)) = record("qemu-stopped", &[], &["--duration", "0"]) else {
+    let Some((go, run, out)) = record("qemu-stopped", M3, &[], &["--duration", "0"]) else {
         return;
     };
     assert!(
@@ -317,11 +327,22 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
 }
 
 #[test]
+fn the_cortex_m4f_build_runs_on_mps2_an386() {
+    let Some((go, run, out)) = record("qemu-m4f", M4F, &[], &[]) else {
+        return;
+    };
+    assert!(run.stderr.contains("on QEMU mps2-an386"), "{}", run.stderr);
+    assert!(run.stdout.contains("INFO log record 30"), "{}", run.stdout);
+    assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    check_with_both(&go, &out);
+}
+
+#[test]
 fn the_firmware_builds_for_a_real_board() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("thumbv7em-none-eabihf"));
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(M4F));
     if !installed {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -332,7 +353,7 @@ fn the_firmware_builds_for_a_real_board() {
     }
     let elf = build_firmware(
         "nrf52840",
-        "thumbv7em-none-eabihf",
+        M4F,
         &[
             "--release",
             "--no-default-features",

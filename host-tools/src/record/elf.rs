@@ -2,7 +2,7 @@
 //! is (to scan for the block when the symbol is stripped).
 
 use anyhow::{Context, Result};
-use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
+use object::{FileFlags, Object, ObjectSection, ObjectSymbol, SectionKind};
 
 /// Facts about the firmware image.
 #[derive(Debug, Clone)]
@@ -10,6 +10,8 @@ pub struct Firmware {
     pub bytes: Vec<u8>,
     /// Address of `_SEGGER_RTT`, if the symbol table has it.
     pub rtt_symbol: Option<u32>,
+    /// Built for the hard-float ABI (thumbv7em-none-eabihf): it needs an FPU (Cortex-M4F).
+    pub hard_float: bool,
     /// The span of the image's RAM sections (`.data`, `.bss`, `.uninit`), to scan.
     pub ram: Option<(u32, u32)>,
 }
@@ -40,7 +42,11 @@ impl Firmware {
                 None => (start, end),
             });
         }
+        // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
+        let hard_float =
+            matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
         Ok(Firmware {
+            hard_float,
             bytes,
             rtt_symbol,
             ram: ram.map(|(lo, hi)| (lo, hi - lo)),

@@ -36,9 +36,10 @@ pub struct RecordArgs {
     /// Run the ELF under QEMU (qemu-system-arm) and read RTT through QEMU's gdbstub.
     #[arg(long, conflicts_with_all = ["chip", "probe"])]
     pub qemu: bool,
-    /// QEMU machine for --qemu.
-    #[arg(long, default_value = "mps2-an385")]
-    pub machine: String,
+    /// QEMU machine for --qemu; by default mps2-an386 (Cortex-M4F) for a hard-float ELF,
+    /// mps2-an385 (Cortex-M3) otherwise.
+    #[arg(long)]
+    pub machine: Option<String>,
     /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
     #[arg(long, value_name = "HOST:PORT")]
     pub attach: Option<String>,
@@ -116,7 +117,14 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
     let qemu = match &args.attach {
         Some(addr) => qemu::Qemu::Attach(addr.clone()),
         None => qemu::Qemu::Launch {
-            machine: args.machine.clone(),
+            machine: args.machine.clone().unwrap_or_else(|| {
+                let machine = if firmware.hard_float {
+                    "mps2-an386"
+                } else {
+                    "mps2-an385"
+                };
+                machine.to_owned()
+            }),
             extra: match args.icount.as_str() {
                 "off" => Vec::new(),
                 shift => vec!["-icount".into(), format!("shift={shift}")],

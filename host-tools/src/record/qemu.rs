@@ -221,6 +221,7 @@ fn launch(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let command = format!("{cmd:?}");
+    eprintln!("gotrace: running {} on QEMU {machine}", elf.display());
     let mut child = cmd
         .spawn()
         .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
