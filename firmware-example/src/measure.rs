@@ -46,6 +46,39 @@ fn instructions_per_call(mut f: impl FnMut()) -> u64 {
     u64::from(ticks) * (1_000_000_000 / crate::board::CPU_HZ as u64) / u64::from(ROUNDS)
 }
 
+/// A sink that drops everything: the encoder's own cost, without RTT.
+struct Discard;
+
+impl gotrace_encoder::Sink for Discard {
+    fn begin_trace(&mut self, _: &[u8]) {}
+    fn write_batch(&mut self, header: &[u8], payload: &[u8]) {
+        core::hint::black_box((header, payload));
+    }
+}
+
+/// Instructions per event of the encoder alone (no scheduler, no critical section): a
+/// GoStart/GoStop pair, then a GoStart/GoBlock/GoUnblock triple, per round.
+fn encoder_alone() -> (u64, u64) {
+    use gotrace_encoder::{Config, Encoder, GoSlot};
+    let mut enc: Encoder<Discard, crate::clock::TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
+        Encoder::new(Discard, crate::clock::TraceClock::new(), Config::MANUAL);
+    enc.start(0).expect("starts");
+    enc.proc_start(0, 0).expect("proc");
+    enc.go_create(0, 0, yielder as *const () as usize as u64)
+        .expect("create");
+    let task = GoSlot::Task(0);
+    let start_stop = instructions_per_call(|| {
+        enc.go_start(0, task).expect("start");
+        enc.go_stop(0, "yield").expect("stop");
+    });
+    let block_unblock = instructions_per_call(|| {
+        enc.go_start(0, task).expect("start");
+        enc.go_block(0, "wait").expect("block");
+        enc.go_unblock(0, task).expect("unblock");
+    });
+    (start_stop / 2, block_unblock / 3)
+}
+
 pub fn run() {
     // The parts every event pays: its timestamp and its critical section.
     let mut clock = crate::clock::TraceClock::new();
@@ -59,6 +92,12 @@ pub fn run() {
         empty,
         timestamp,
         critical_section
+    );
+    let (start_stop, block_unblock) = encoder_alone();
+    defmt::info!(
+        "measure: encoder alone, instructions per event: GoStart/GoStop {}, GoStart/GoBlock/GoUnblock {}",
+        start_stop,
+        block_unblock
     );
     for _ in 0..YIELDERS {
         SCHED.spawn(0, yielder, 0).expect("room for tasks");
