@@ -407,6 +407,7 @@ impl Builder {
         if self.version >= Version::Go125 && self.clock.is_none() {
             return Err(Error::new("no clock snapshot event found").at(&location));
         }
+        self.table.compact();
         self.table
             .validate_stack_strings()
             .map_err(|e| e.at(&location))?;

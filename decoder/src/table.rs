@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::error::Error;
-use crate::id_map::IdMap;
+use crate::id_map::{id_map, IdMap};
 
 /// Largest number of frames of a stack, as a `usize`.
 const MAX_FRAMES: usize = gotrace_wire::MAX_FRAMES_PER_STACK as usize;
@@ -31,12 +31,83 @@ pub struct ClockSnapshot {
     pub wall_nsec: i64,
 }
 
+/// Entries by ID: a hash map while the generation is read, then, when the IDs are dense (as
+/// the runtime numbers them, from 1), a vector indexed by ID, as Go compacts its tables: events
+/// look strings and stacks up all the time.
+#[derive(Debug)]
+enum IdTable<T> {
+    Sparse(IdMap<u64, T>),
+    Dense(Vec<Option<T>>),
+}
+
+impl<T> Default for IdTable<T> {
+    fn default() -> Self {
+        IdTable::Sparse(id_map())
+    }
+}
+
+impl<T> IdTable<T> {
+    fn get(&self, id: u64) -> Option<&T> {
+        match self {
+            IdTable::Sparse(map) => map.get(&id),
+            IdTable::Dense(slots) => slots.get(usize::try_from(id).ok()?)?.as_ref(),
+        }
+    }
+
+    fn insert(&mut self, id: u64, value: T) {
+        if let IdTable::Dense(slots) = self {
+            let map = std::mem::take(slots)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, slot)| Some((i as u64, slot?)))
+                .collect();
+            *self = IdTable::Sparse(map);
+        }
+        if let IdTable::Sparse(map) = self {
+            map.insert(id, value);
+        }
+    }
+
+    /// Switches to the vector form if that costs at most two slots per entry.
+    fn compact(&mut self) {
+        let IdTable::Sparse(map) = self else {
+            return;
+        };
+        let max = map.keys().copied().max().unwrap_or_default();
+        let Ok(len) = usize::try_from(max) else {
+            return;
+        };
+        if len >= map.len().saturating_mul(2).saturating_add(2) {
+            return;
+        }
+        let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(len + 1).collect();
+        for (id, value) in map.drain() {
+            if let Some(slot) = slots.get_mut(id as usize) {
+                *slot = Some(value);
+            }
+        }
+        *self = IdTable::Dense(slots);
+    }
+
+    /// The IDs present, in increasing order.
+    fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = match self {
+            IdTable::Sparse(map) => map.keys().copied().collect(),
+            IdTable::Dense(slots) => (0..slots.len() as u64)
+                .filter(|&id| self.get(id).is_some())
+                .collect(),
+        };
+        ids.sort_unstable();
+        ids
+    }
+}
+
 /// Strings, stacks and frames of one generation, and its clock snapshot.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     pub clock: Option<ClockSnapshot>,
-    strings: IdMap<u64, Box<[u8]>>,
-    stacks: IdMap<u64, Box<[u64]>>,
+    strings: IdTable<Box<[u8]>>,
+    stacks: IdTable<Box<[u64]>>,
     /// The frame of each PC, as the first stack mentioning it described it (Go keeps the first).
     pcs: IdMap<u64, Frame>,
 }
@@ -47,7 +118,7 @@ impl Table {
         if id == 0 {
             return Some(&[]);
         }
-        self.strings.get(&id).map(|s| &s[..])
+        self.strings.get(id).map(|s| &s[..])
     }
 
     /// The PCs of the stack with this ID; ID 0 is always the empty stack.
@@ -55,7 +126,7 @@ impl Table {
         if id == 0 {
             return Some(&[]);
         }
-        self.stacks.get(&id).map(|s| &s[..])
+        self.stacks.get(id).map(|s| &s[..])
     }
 
     pub(crate) fn frame(&self, pc: u64) -> Option<Frame> {
@@ -92,12 +163,16 @@ impl Table {
         Ok(())
     }
 
+    /// Makes lookups cheap once the generation is complete.
+    pub(crate) fn compact(&mut self) {
+        self.strings.compact();
+        self.stacks.compact();
+    }
+
     /// Checks that every frame's function and file strings exist, stacks in ID order.
     pub(crate) fn validate_stack_strings(&self) -> Result<(), Error> {
-        let mut ids: Vec<u64> = self.stacks.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            for pc in self.stacks.get(&id).into_iter().flatten() {
+        for id in self.stacks.ids() {
+            for pc in self.stacks.get(id).into_iter().flatten() {
                 let Some(frame) = self.frame(*pc) else {
                     return Err(Error::new(format!(
                         "found unknown pc {pc:x} for stack {id}"
@@ -144,6 +219,39 @@ pub(crate) fn check_frame_count(n: u64) -> Result<usize, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compacted_tables_find_the_same_entries() {
+        let mut table = Table::default();
+        for id in [1, 2, 3, 5, 8] {
+            table.insert_string(id, vec![id as u8]).unwrap();
+        }
+        table.insert_string(1 << 40, b"far".to_vec()).unwrap();
+        table.compact();
+        assert_eq!(
+            table.string(1 << 40),
+            Some(&b"far"[..]),
+            "sparse IDs stay sparse"
+        );
+        let mut dense = Table::default();
+        for id in [1, 2, 3, 5, 8] {
+            dense.insert_string(id, vec![id as u8]).unwrap();
+        }
+        dense.compact();
+        assert!(matches!(dense.strings, IdTable::Dense(_)));
+        for id in 0..10 {
+            let expected = match id {
+                0 => Some(vec![]),
+                1 | 2 | 3 | 5 | 8 => Some(vec![id as u8]),
+                _ => None,
+            };
+            assert_eq!(dense.string(id).map(<[u8]>::to_vec), expected, "id {id}");
+        }
+        assert_eq!(dense.strings.ids(), [1, 2, 3, 5, 8]);
+        dense.insert_string(100, b"late".to_vec()).unwrap();
+        assert_eq!(dense.string(100), Some(&b"late"[..]));
+        assert_eq!(dense.string(5), Some(&[5u8][..]));
+    }
 
     #[test]
     fn ids_are_unique_and_zero_is_taken() {
