@@ -27,8 +27,11 @@ pub type ThreadId = i64;
 /// A user task ID.
 pub type TaskId = u64;
 
+/// No goroutine.
 pub const NO_GOROUTINE: GoId = -1;
+/// No P.
 pub const NO_PROC: ProcId = -1;
+/// No thread.
 pub const NO_THREAD: ThreadId = -1;
 /// No task at all.
 pub const NO_TASK: TaskId = u64::MAX;
@@ -484,6 +487,7 @@ pub struct StateTransition<'a> {
 }
 
 impl StateTransition<'_> {
+    /// The goroutine or P that changes state.
     pub fn resource(&self) -> Resource {
         match self.transition {
             Transition::Goroutine { id, .. } => Resource::Goroutine(id),
@@ -528,10 +532,12 @@ impl Event {
         }
     }
 
+    /// What kind of event this is; the accessor of that kind returns its details.
     pub fn kind(&self) -> EventKind {
         kind_of(self.base.typ)
     }
 
+    /// When, in nanoseconds; strictly increasing along the stream.
     pub fn time(&self) -> Time {
         self.base.time
     }
@@ -598,6 +604,7 @@ impl Event {
         (self.kind() == EventKind::Sync).then(|| self.base.arg(0))
     }
 
+    /// For Metric events: the metric and its value.
     pub fn metric(&self) -> Option<Metric> {
         let name = match self.base.typ {
             EventType::PROCS_CHANGE => "/sched/gomaxprocs:threads",
@@ -611,6 +618,7 @@ impl Event {
         })
     }
 
+    /// For Label events: the label and the goroutine it applies to.
     pub fn label(&self) -> Option<Label<'_>> {
         (self.base.typ == EventType::GO_LABEL).then(|| Label {
             label: self.string(self.base.arg(0)),
@@ -618,6 +626,7 @@ impl Event {
         })
     }
 
+    /// For RangeBegin, RangeActive and RangeEnd events: the range's name and scope.
     pub fn range(&self) -> Option<Range<'_>> {
         let (name, scope): (Cow<'_, [u8]>, Resource) = match self.base.typ {
             EventType::STW_BEGIN | EventType::STW_END => {
@@ -676,6 +685,7 @@ impl Event {
         ]
     }
 
+    /// For TaskBegin and TaskEnd events: the task, its parent and type.
     pub fn task(&self) -> Option<Task<'_>> {
         let (parent, task_type) = match self.base.typ {
             EventType::USER_TASK_BEGIN => (self.base.arg(1), self.string(self.base.arg(2))),
@@ -692,6 +702,7 @@ impl Event {
         })
     }
 
+    /// For RegionBegin and RegionEnd events: the region's task and type.
     pub fn region(&self) -> Option<Region<'_>> {
         matches!(
             self.base.typ,
@@ -703,6 +714,7 @@ impl Event {
         })
     }
 
+    /// For Log events: the task, category and message.
     pub fn log(&self) -> Option<Log<'_>> {
         (self.base.typ == EventType::USER_LOG).then(|| Log {
             task: self.base.arg(0),
@@ -711,6 +723,8 @@ impl Event {
         })
     }
 
+    /// For StateTransition events: which goroutine or P goes from which state to which, why,
+    /// and with what stack.
     pub fn state_transition(&self) -> Option<StateTransition<'_>> {
         use GoState as G;
         use ProcState as P;
