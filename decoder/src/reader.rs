@@ -89,9 +89,12 @@ impl<R: Read> Reader<R> {
         };
         if let Err(e) = validate_table_ids(&event) {
             self.done = true;
+            // The wire event is gone by now: name the event by the first line of its Go form.
+            let text = event.to_string();
             let location = Location {
                 generation: self.gen.as_ref().map(|g| g.gen),
                 thread: Some(event.ctx.m),
+                event: text.lines().next().map(str::to_owned),
                 ..Location::default()
             };
             return Err(e.at(&location));
