@@ -4,7 +4,6 @@
 
 mod support;
 
-use gotrace_go_oracle::require_go;
 use gotrace_wire::EventType as T;
 use support::{batch_bytes, event, string_entry};
 
@@ -112,12 +111,5 @@ fn unusual_events_print_as_go_prints_them() {
 
 #[test]
 fn unusual_traces_print_like_go() {
-    let Some(go) = require_go("unusual traces against Go") else {
-        return;
-    };
-    let differences: Vec<String> = traces()
-        .iter()
-        .filter_map(|(name, bytes)| support::compare_with_go(&go, name, bytes).err())
-        .collect();
-    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    support::assert_like_go("unusual traces against Go", &traces());
 }

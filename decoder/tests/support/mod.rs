@@ -129,6 +129,18 @@ pub fn compare_with_go(go: &Go, name: &str, bytes: &[u8]) -> Result<usize, Strin
     Ok(theirs.stdout.lines().count())
 }
 
+/// For a test that needs Go: every named trace prints like Go and stops with Go's error.
+pub fn assert_like_go(test: &str, traces: &[(&str, Vec<u8>)]) {
+    let Some(go) = gotrace_go_oracle::require_go(test) else {
+        return;
+    };
+    let differences: Vec<String> = traces
+        .iter()
+        .filter_map(|(name, bytes)| compare_with_go(&go, name, bytes).err())
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
 /// One batch of a trace written by hand: generation, thread, base time and event lines in Go's
 /// text form (timed events only; their encoded size is computed).
 pub struct Batch<'a> {
