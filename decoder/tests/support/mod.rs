@@ -88,6 +88,8 @@ pub fn run_go(go: &Go, name: &str, bytes: &[u8]) -> TraceOutput {
         .trace(Mode::Parsed, &file)
         .expect("running go tool trace");
     let _ = std::fs::remove_file(&file);
+    // Left in place while another test of this process still uses it.
+    let _ = std::fs::remove_dir(&dir);
     output
 }
 
