@@ -1,0 +1,3 @@
+module gotrace.example/goprograms
+
+go 1.22
