@@ -1,15 +1,16 @@
-//! Mutation differential: hundreds of traces derived from Go's valid vectors by one plausible
-//! mistake each (see `gotrace_tests::mutate`), and for each one we and Go's parser must agree on
-//! accept or reject. Where both accept, the event streams must be identical too; where both
+//! Mutation differential: hundreds of traces derived from Go's valid vectors (and generated
+//! multi-generation traces) by one plausible mistake each (see `gotrace_tests::mutate`), and for
+//! each one we and Go's parser must agree on accept or reject. Where both accept, the event streams must be identical too; where both
 //! reject, the events before the error and Go's error text must be too.
 //!
-//! Deterministic (fixed seeds); Go runs in worker threads, about two thousand processes in all.
+//! Deterministic (fixed seeds); Go runs in worker threads, 2000 mutants in all.
 
 use std::fmt::Write;
 
 use gotrace_decoder::raw::binary_to_text;
 use gotrace_decoder::Reader;
 use gotrace_go_oracle::{require_go, Go, Mode};
+use gotrace_tests::generate::{generate, Shape};
 use gotrace_tests::mutate::{mutate, Mutant, Trace};
 use gotrace_tests::rng::Rng;
 use gotrace_tests::scratch_file;
@@ -89,17 +90,30 @@ fn we_and_go_agree_on_hundreds_of_mutants() {
         return;
     };
     let mut work = Vec::new();
-    for (v, vector) in go122_vectors(&go)
+    // Go's valid vectors (mostly one generation each), plus generated multi-generation traces,
+    // whose mutants also exercise generation boundaries.
+    let mut seeds: Vec<(String, Vec<u8>)> = go122_vectors(&go)
         .into_iter()
         .filter(|v| v.is_valid())
-        .enumerate()
-    {
-        let trace = Trace::parse(&vector.binary);
-        let mut rng = Rng::new(0x6f74_7261_6365 ^ v as u64);
+        .map(|v| (v.name, v.binary))
+        .collect();
+    for seed in 1..=2 {
+        let shape = Shape {
+            seed,
+            procs: 1 + seed,
+            goroutines_per_proc: 3,
+            generation_bytes: 600,
+            total_bytes: 3000,
+        };
+        seeds.push((format!("generated-{seed}"), generate(shape).0));
+    }
+    for (s, (name, binary)) in seeds.iter().enumerate() {
+        let trace = Trace::parse(binary);
+        let mut rng = Rng::new(0x6f74_7261_6365 ^ s as u64);
         let mut made = 0;
         while made < MUTANTS_PER_VECTOR {
             if let Some(mutant) = mutate(&trace, &mut rng) {
-                work.push((vector.name.clone(), mutant));
+                work.push((name.clone(), mutant));
                 made += 1;
             }
         }
