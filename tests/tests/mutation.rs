@@ -1,7 +1,8 @@
 //! Mutation differential: hundreds of traces derived from Go's valid vectors (and generated
 //! multi-generation traces) by one plausible mistake each (see `gotrace_tests::mutate`), and for
-//! each one we and Go's parser must agree on accept or reject. Where both accept, the event streams must be identical too; where both
-//! reject, the events before the error and Go's error text must be too.
+//! each one we and Go's parser must agree on accept or reject. Where both accept, the event
+//! streams must be identical too; where both reject, the events before the error and Go's error
+//! text must be too.
 //!
 //! Deterministic (fixed seeds); Go runs in worker threads, 2000 mutants in all.
 
