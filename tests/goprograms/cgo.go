@@ -44,7 +44,7 @@ func cgoCallbacksFromExitingThreads() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
 				if i%5 == 0 {
-					waitGenerations(1)
+					nextGeneration()
 				}
 				C.callbackFromNewThread()
 				time.Sleep(100 * time.Microsecond)

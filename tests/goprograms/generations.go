@@ -127,6 +127,9 @@ func waitGenerations(n uint64) {
 	}
 }
 
+// nextGeneration waits for the next generation to be written out.
+func nextGeneration() { waitGenerations(1) }
+
 // repeatUntil runs round at least once, then again until minTime has passed and minGenerations
 // more generations have been written out.
 func repeatUntil(minTime time.Duration, minGenerations uint64, round func()) {

@@ -122,10 +122,10 @@ func syscallsOnPipes() {
 }
 
 // gcUnderAllocationPressure: goroutines allocating and dropping memory so that several GC cycles
-// run, with mark assists, sweeping and heap metrics. They pause for a new generation now and then
-// so that the cycles spread over several generations, and does not call runtime.GC: that waits for the sweep by
+// run, with mark assists, sweeping and heap metrics. They pause now and then (the scenario: until
+// a new generation, so that the cycles spread over several generations), and does not call runtime.GC: that waits for the sweep by
 // yielding in a loop, thousands of events that test nothing more.
-func gcUnderAllocationPressure() {
+func gcUnderAllocationPressure(pause func()) {
 	var wg sync.WaitGroup
 	sink := make([][]byte, 64)
 	var mu sync.Mutex
@@ -135,7 +135,7 @@ func gcUnderAllocationPressure() {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
 				if i%500 == 0 {
-					waitGenerations(1)
+					pause()
 				}
 				b := make([]byte, 2048+(i%16)*256)
 				if i%50 == 0 {
@@ -149,10 +149,10 @@ func gcUnderAllocationPressure() {
 	wg.Wait()
 }
 
-// userAnnotations: nested tasks, regions and logs across goroutines; the root task and the
-// children's inner regions outlive a generation, so their ends are read generations after their
-// beginnings.
-func userAnnotations() {
+// userAnnotations: nested tasks, regions and logs across goroutines. The inner regions last for a
+// pause (the scenario: until a new generation, so that regions and tasks end in a later
+// generation than they began).
+func userAnnotations(pause func()) {
 	ctx, root := trace.NewTask(context.Background(), "request")
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
@@ -163,7 +163,7 @@ func userAnnotations() {
 			defer task.End()
 			trace.Log(cctx, "index", strconv.Itoa(i))
 			trace.WithRegion(cctx, "compute", func() {
-				trace.WithRegion(cctx, "inner", func() { waitGenerations(1) })
+				trace.WithRegion(cctx, "inner", pause)
 				trace.Logf(cctx, "phase", "done %d", i)
 			})
 		}(i)
@@ -183,7 +183,7 @@ func changingGOMAXPROCS() {
 	for _, n := range []int{1, 2, 4, 8, 3, 1, orig} {
 		runtime.GOMAXPROCS(n)
 		time.Sleep(time.Millisecond)
-		waitGenerations(1)
+		nextGeneration()
 	}
 	close(stop)
 	wg.Wait()
@@ -264,12 +264,15 @@ func busyService() {
 		var wg sync.WaitGroup
 		wg.Add(4)
 		go func() { defer wg.Done(); channelRound(2000) }()
-		go func() { defer wg.Done(); gcUnderAllocationPressure() }()
-		go func() { defer wg.Done(); userAnnotations() }()
+		go func() { defer wg.Done(); gcUnderAllocationPressure(briefly) }()
+		go func() { defer wg.Done(); userAnnotations(briefly) }()
 		go func() { defer wg.Done(); syscallsOnPipesBriefly() }()
 		wg.Wait()
 	})
 }
+
+// briefly is busyService's pause: it keeps the trace dense.
+func briefly() { time.Sleep(100 * time.Microsecond) }
 
 // syscallsOnPipesBriefly: pipe readers woken after a few milliseconds (busyService's share of
 // syscalls).
