@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod fuzz;
 pub mod generate;
+pub mod goprograms;
 pub mod heap;
 pub mod mutate;
 pub mod rng;

@@ -22,60 +22,26 @@ use gotrace_decoder::raw::{text_to_binary, Reader as RawReader};
 use gotrace_decoder::{Event, EventKind, GoState, ProcState, Reader, Transition, NO_THREAD};
 use gotrace_go_oracle::{require_go, Go, Mode};
 use gotrace_tests::cli::gotrace;
+use gotrace_tests::goprograms::GoPrograms;
 use gotrace_tests::scratch_dir;
 use gotrace_wire::{varint, EventType};
 
-/// Nanoseconds between generations: short enough that each scenario (tens of milliseconds)
-/// spans several of them.
-const ADVANCE_PERIOD_NS: u32 = 2_000_000;
+/// Nanoseconds between generations: short, so that each scenario spans several of them quickly
+/// (the scenarios wait for generations to pass where they need them).
+const ADVANCE_PERIOD_NS: u64 = 2_000_000;
 
 /// How long the `busy` scenario runs here (the benchmark runs it for much longer).
-const BUSY_SECONDS: &str = "0.02";
+const BUSY_SECONDS: f64 = 0.02;
 
 /// The callbacks `cgo-callbacks` makes, each from a new C thread: 4 goroutines × 20.
 const CGO_CALLBACKS: usize = 80;
 
-/// The scenario program, built once per test process into the scratch directory.
-fn goprograms(go: &Go) -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("goprograms");
-        let binary = scratch_dir().join("goprograms");
-        // cgo explicitly: without it Go would silently build no cgo scenario at all.
-        let out = go
-            .command()
-            .current_dir(&source)
-            .env("CGO_ENABLED", "1")
-            .args(["build", "-o"])
-            .arg(&binary)
-            .arg(".")
-            .output()
-            .expect("running go build");
-        assert!(
-            out.status.success(),
-            "go build {}: {}",
-            source.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        binary
-    })
-}
-
-/// Runs one scenario and returns the trace it wrote.
+/// Runs one scenario (the program is built once per test process) and returns its trace.
 fn run_scenario(go: &Go, scenario: &str) -> PathBuf {
+    static PROGRAMS: OnceLock<GoPrograms> = OnceLock::new();
+    let programs = PROGRAMS.get_or_init(|| GoPrograms::build(go, scratch_dir()));
     let trace = scratch_dir().join(format!("{scenario}.trace"));
-    let out = std::process::Command::new(goprograms(go))
-        .arg(scenario)
-        .arg(&trace)
-        .env("GODEBUG", format!("traceadvanceperiod={ADVANCE_PERIOD_NS}"))
-        .env("GOTRACE_BUSY_SECONDS", BUSY_SECONDS)
-        .output()
-        .expect("running goprograms");
-    assert!(
-        out.status.success(),
-        "goprograms {scenario}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    programs.trace(scenario, &trace, ADVANCE_PERIOD_NS, BUSY_SECONDS);
     trace
 }
 
