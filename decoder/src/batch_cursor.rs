@@ -50,31 +50,28 @@ impl Cursor {
     }
 
     /// Reads the thread's next event into `ev`; `false` when its batches are exhausted.
+    #[inline]
     pub(crate) fn next_event(&mut self, batches: &[Batch], freq: Frequency) -> Result<bool, Error> {
-        // Empty batches are tolerated, as in Go.
-        while batches
-            .get(self.idx)
-            .is_some_and(|b| b.data.len() == self.data_off)
-        {
+        let batch = loop {
+            let Some(batch) = batches.get(self.idx) else {
+                return Ok(false);
+            };
+            if self.data_off < batch.data.len() {
+                break batch;
+            }
+            // Empty batches are tolerated, as in Go.
             self.idx += 1;
             self.data_off = 0;
             self.last_ts = 0;
-        }
-        let Some(batch) = batches.get(self.idx) else {
-            return Ok(false);
         };
         if self.last_ts == 0 {
             self.last_ts = freq.mul(batch.time);
         }
-        let data = batch.data.get(self.data_off..).unwrap_or_default();
-        let (n, dt) = read_timed_event(data, &mut self.ev).map_err(|message| {
-            let location = Location {
-                generation: None,
-                event_offset: Some(batch.data_offset + self.data_off as u64),
-                ..batch.location(0)
-            };
-            Error::new(message).at(&location)
-        })?;
+        let data = &batch.data[self.data_off..];
+        let (n, dt) = match read_timed_event(data, &mut self.ev) {
+            Ok(read) => read,
+            Err(message) => return Err(self.read_error(batch, message)),
+        };
         self.ev.time = freq.mul(dt).wrapping_add(self.last_ts);
         self.last_ts = self.ev.time;
         self.ev_batch = self.idx;
@@ -82,6 +79,16 @@ impl Cursor {
         self.ev_dt = dt;
         self.data_off += n;
         Ok(true)
+    }
+
+    #[cold]
+    fn read_error(&self, batch: &Batch, message: String) -> Error {
+        let location = Location {
+            generation: None,
+            event_offset: Some(batch.data_offset + self.data_off as u64),
+            ..batch.location(0)
+        };
+        Error::new(message).at(&location)
     }
 
     /// Where the cursor's current event is, for an error about it.
@@ -130,6 +137,7 @@ pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
 
 /// Reads one timed event from the start of `data` (Go's `readTimedBaseEvent`): returns its size
 /// and its raw timestamp delta. Every event of a plain batch must be timed.
+#[inline]
 fn read_timed_event(data: &[u8], ev: &mut BaseEvent) -> Result<(usize, u64), String> {
     let typ = EventType(data.first().copied().unwrap_or_default());
     if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 {
@@ -150,14 +158,20 @@ fn read_timed_event(data: &[u8], ev: &mut BaseEvent) -> Result<(usize, u64), Str
 }
 
 /// The varint at `data[*n..]`, moving `n` past it; most arguments fit in one byte.
-#[inline]
+#[inline(always)]
 fn uvarint(data: &[u8], n: &mut usize) -> Option<u64> {
-    let rest = data.get(*n..)?;
-    if let Some(&byte) = rest.first().filter(|&&b| b < 0x80) {
-        *n += 1;
-        return Some(u64::from(byte));
+    match data.get(*n) {
+        Some(&byte) if byte < 0x80 => {
+            *n += 1;
+            Some(u64::from(byte))
+        }
+        _ => uvarint_long(data, n),
     }
-    let (value, len) = varint::decode(rest).ok()?;
+}
+
+#[inline(never)]
+fn uvarint_long(data: &[u8], n: &mut usize) -> Option<u64> {
+    let (value, len) = varint::decode(data.get(*n..)?).ok()?;
     *n += len;
     Some(value)
 }
@@ -176,7 +190,7 @@ pub(crate) fn heap_insert(heap: &mut Frontier, cursor: Cursor) {
 
 /// Restores the heap after the cursor at `i` moved on (Go's `heapUpdate`).
 pub(crate) fn heap_update(heap: &mut [Box<Cursor>], i: usize) {
-    if sift_up(heap, i) != i {
+    if i > 0 && sift_up(heap, i) != i {
         return;
     }
     sift_down(heap, i);
@@ -203,10 +217,6 @@ pub(crate) fn sort_frontier(heap: &mut [Box<Cursor>]) {
     sort_like_go(heap, |a, b| a.ev.time < b.ev.time);
 }
 
-fn time_at(heap: &[Box<Cursor>], i: usize) -> Option<Time> {
-    heap.get(i).map(|c| c.ev.time)
-}
-
 fn sift_up(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
     while i > 0 {
         let parent = (i - 1) / 2;
@@ -219,30 +229,28 @@ fn sift_up(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
     i
 }
 
+/// Moves the cursor at `i` down while a child is strictly earlier, preferring the left child on
+/// ties (Go's `heapSiftDown` with its `min3`).
 fn sift_down(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
+    let len = heap.len();
     loop {
-        let m = min3(heap, i, 2 * i + 1, 2 * i + 2);
-        if m == i {
+        let Some(cursor) = heap.get(i) else {
             return i;
-        }
-        heap.swap(i, m);
-        i = m;
-    }
-}
-
-/// The index of the earliest of three heap positions, the first on ties (Go's `min3`).
-fn min3(heap: &[Box<Cursor>], i0: usize, i1: usize, i2: usize) -> usize {
-    let mut min_index = i0;
-    let mut min_time = time_at(heap, i0).unwrap_or(Time::MAX);
-    for i in [i1, i2] {
-        if let Some(t) = time_at(heap, i) {
-            if t < min_time {
-                min_time = t;
-                min_index = i;
+        };
+        let (mut min_index, mut min_time) = (i, cursor.ev.time);
+        let left = 2 * i + 1;
+        for child in [left, left + 1] {
+            if child < len && heap[child].ev.time < min_time {
+                min_index = child;
+                min_time = heap[child].ev.time;
             }
         }
+        if min_index == i {
+            return i;
+        }
+        heap.swap(i, min_index);
+        i = min_index;
     }
-    min_index
 }
 
 #[cfg(test)]

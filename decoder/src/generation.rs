@@ -285,7 +285,7 @@ impl Builder {
                     bytes.len()
                 ))));
             }
-            self.table.insert_string(id, bytes.to_vec()).map_err(fail)?;
+            self.table.insert_string(id, bytes).map_err(fail)?;
         }
         Ok(())
     }

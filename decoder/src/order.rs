@@ -143,15 +143,50 @@ impl Ranges {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Region names longer than this are kept on the heap.
+const INLINE_NAME: usize = 30;
+
+/// A region's name, kept inline when short (as region names are) so that beginning a region,
+/// a frequent event, allocates nothing.
+#[derive(Debug, Clone)]
+enum RegionName {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Heap(Box<[u8]>),
+}
+
+impl RegionName {
+    fn new(name: &[u8]) -> Self {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= INLINE_NAME => {
+                let mut bytes = [0; INLINE_NAME];
+                bytes[..name.len()].copy_from_slice(name);
+                RegionName::Inline { len, bytes }
+            }
+            _ => RegionName::Heap(name.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            RegionName::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            RegionName::Heap(name) => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 struct UserRegion {
     task: TaskId,
-    name: Vec<u8>,
+    name: RegionName,
 }
 
 /// Go's `%v` of a region: `{5 name}`.
 fn region_text(r: &UserRegion) -> String {
-    format!("{{{} {}}}", r.task, String::from_utf8_lossy(&r.name))
+    format!(
+        "{{{} {}}}",
+        r.task,
+        String::from_utf8_lossy(r.name.as_bytes())
+    )
 }
 
 #[derive(Debug)]
@@ -268,15 +303,38 @@ const IN_SYSCALL: Reqs = reqs(Need::Must, Need::May, Need::Must);
 /// A goroutine appearing in a syscall on a thread that runs none.
 const NEW_IN_SYSCALL: Reqs = reqs(Need::Must, Need::May, Need::Not);
 
+/// Checks an event's context against its requirements; the check runs for most events, so the
+/// message is only built on failure.
+#[inline]
 fn validate_ctx(ctx: &SchedCtx, reqs: Reqs) -> Result<(), String> {
+    let meets = |need: Need, present: bool| match need {
+        Need::Must => present,
+        Need::Not => !present,
+        Need::May => true,
+    };
+    if meets(reqs.m, ctx.m != NO_THREAD)
+        && meets(reqs.p, ctx.p != NO_PROC)
+        && meets(reqs.g, ctx.g != NO_GOROUTINE)
+    {
+        return Ok(());
+    }
+    Err(ctx_error(ctx, reqs))
+}
+
+/// Go's message for the first requirement `ctx` does not meet.
+#[cold]
+#[inline(never)]
+fn ctx_error(ctx: &SchedCtx, reqs: Reqs) -> String {
     let check = |need: Need, present: bool, what: &str| match (need, present) {
         (Need::Must, false) => Err(format!("expected {what} but didn't have one")),
         (Need::Not, true) => Err(format!("expected no {} but had one", &what[2..])),
         _ => Ok(()),
     };
-    check(reqs.m, ctx.m != NO_THREAD, "a thread")?;
-    check(reqs.p, ctx.p != NO_PROC, "a proc")?;
-    check(reqs.g, ctx.g != NO_GOROUTINE, "a goroutine")
+    check(reqs.m, ctx.m != NO_THREAD, "a thread")
+        .and_then(|()| check(reqs.p, ctx.p != NO_PROC, "a proc"))
+        .and_then(|()| check(reqs.g, ctx.g != NO_GOROUTINE, "a goroutine"))
+        .err()
+        .unwrap_or_default()
 }
 
 /// The outcome of a handler: the context after the event, and whether it advanced.
@@ -349,7 +407,9 @@ impl Ordering {
         };
         let step = Step { ev, table, gen };
         let (new, ok) = self.dispatch(step, cur).map_err(Error::new)?;
-        if ok && m != NO_THREAD {
+        // No handler changes the advancing thread's own entry, so it needs writing only if the
+        // context changed.
+        if ok && m != NO_THREAD && (new.p != cur.p || new.g != cur.g) {
             if let Some(ms) = self.m_states.get_mut(&m) {
                 ms.p = new.p;
                 ms.g = new.g;
@@ -956,10 +1016,6 @@ impl Ordering {
                 s.ev.typ.0
             ));
         };
-        let region = UserRegion {
-            task,
-            name: name.to_vec(),
-        };
         let begin = s.ev.typ == EventType::USER_REGION_BEGIN;
         let Some(g) = self.g_states.get_mut(&cur.g) else {
             let which = if begin {
@@ -973,10 +1029,17 @@ impl Ordering {
             ));
         };
         if begin {
-            g.regions.push(region);
+            g.regions.push(UserRegion {
+                task,
+                name: RegionName::new(name),
+            });
         } else if let Some(inner) = g.regions.last() {
             // Regions begun before the trace started are unknown and end silently.
-            if *inner != region {
+            if inner.task != task || inner.name.as_bytes() != name {
+                let region = UserRegion {
+                    task,
+                    name: RegionName::new(name),
+                };
                 return Err(format!(
                     "misuse of region in goroutine {}: region end {} when the inner-most active region start event is {}",
                     cur.g,

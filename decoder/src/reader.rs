@@ -201,6 +201,9 @@ impl<R: Read> Reader<R> {
             return Ok(self.sync_at_end());
         }
         if self.version >= Version::Go126 {
+            // The finished generation goes before the next is read, so that only one is in
+            // memory at a time (events keep its tables alive, not its batches).
+            self.gen = None;
             // Generations end explicitly; an error is reported after a Sync.
             return match read_generation(&mut self.source, self.version, &mut self.batch_count) {
                 Ok(Some(generation)) => self.install(generation),
@@ -221,6 +224,7 @@ impl<R: Read> Reader<R> {
             self.done = true;
             return Ok(self.sync_at_end());
         }
+        self.gen = None;
         let read = read_generation_with_spill(
             &mut self.source,
             self.spill.take(),
@@ -297,14 +301,13 @@ fn try_advance(
     if !advanced {
         return Ok(false);
     }
-    let location = Location {
-        generation: Some(gen.gen),
-        ..Location::default()
-    };
-    if cursor
-        .next_event(batches, gen.freq)
-        .map_err(|e| e.at(&location))?
-    {
+    let more = cursor.next_event(batches, gen.freq).map_err(|e| {
+        e.at(&Location {
+            generation: Some(gen.gen),
+            ..Location::default()
+        })
+    })?;
+    if more {
         heap_update(frontier, i);
     } else {
         heap_remove(frontier, i);
@@ -313,11 +316,18 @@ fn try_advance(
 }
 
 /// Checks that the stacks and strings an event names exist in its generation.
+#[inline]
 fn validate_table_ids(event: &Event) -> Result<(), Error> {
     if event.base.typ == EV_SYNC {
         return Ok(());
     }
-    let (Some(spec), Some(table)) = (wire_spec(event.base.typ), event.table.as_deref()) else {
+    let Some(spec) = wire_spec(event.base.typ) else {
+        return Ok(());
+    };
+    if spec.stack_ids.is_empty() && spec.string_ids.is_empty() {
+        return Ok(());
+    }
+    let Some(table) = event.table.as_deref() else {
         return Ok(());
     };
     for &i in spec.stack_ids {

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::error::Error;
-use crate::id_map::{id_map, IdMap};
+use crate::id_map::IdMap;
 
 /// Largest number of frames of a stack, as a `usize`.
 const MAX_FRAMES: usize = gotrace_wire::MAX_FRAMES_PER_STACK as usize;
@@ -31,31 +31,64 @@ pub struct ClockSnapshot {
     pub wall_nsec: i64,
 }
 
-/// Entries by ID: a hash map while the generation is read, then, when the IDs are dense (as
-/// the runtime numbers them, from 1), a vector indexed by ID, as Go compacts its tables: events
-/// look strings and stacks up all the time.
+/// Entries by ID: a vector indexed by ID while the IDs are dense (as the runtime numbers them,
+/// from 1), else a hash map, compacted back to a vector at the end of the generation if the IDs
+/// turn out dense after all, as Go compacts its tables: events look strings and stacks up all
+/// the time.
 #[derive(Debug)]
 enum IdTable<T> {
     Sparse(IdMap<u64, T>),
-    Dense(Vec<Option<T>>),
+    /// Slots by ID and how many are filled: never more than [`dense_limit`] slots.
+    Dense {
+        slots: Vec<Option<T>>,
+        filled: usize,
+    },
+}
+
+/// Most slots a dense table of `entries` entries may have: two per entry, plus two.
+fn dense_limit(entries: usize) -> usize {
+    entries.saturating_mul(2).saturating_add(2)
 }
 
 impl<T> Default for IdTable<T> {
+    /// Dense from the start, as the runtime numbers its entries densely: no hashing while the
+    /// generation is read, unless the IDs turn out sparse.
     fn default() -> Self {
-        IdTable::Sparse(id_map())
+        IdTable::Dense {
+            slots: Vec::new(),
+            filled: 0,
+        }
     }
 }
 
 impl<T> IdTable<T> {
+    #[inline]
     fn get(&self, id: u64) -> Option<&T> {
         match self {
             IdTable::Sparse(map) => map.get(&id),
-            IdTable::Dense(slots) => slots.get(usize::try_from(id).ok()?)?.as_ref(),
+            IdTable::Dense { slots, .. } => slots.get(usize::try_from(id).ok()?)?.as_ref(),
         }
     }
 
+    /// Sets the entry of `id`; the table turns sparse when a dense one would exceed its limit.
     fn insert(&mut self, id: u64, value: T) {
-        if let IdTable::Dense(slots) = self {
+        if let IdTable::Dense { slots, filled } = self {
+            match usize::try_from(id) {
+                Ok(i) if i < slots.len() => {
+                    if slots[i].is_none() {
+                        *filled += 1;
+                    }
+                    slots[i] = Some(value);
+                    return;
+                }
+                Ok(i) if i < dense_limit(*filled + 1) => {
+                    slots.resize_with(i + 1, || None);
+                    slots[i] = Some(value);
+                    *filled += 1;
+                    return;
+                }
+                _ => {}
+            }
             let map = std::mem::take(slots)
                 .into_iter()
                 .enumerate()
@@ -71,29 +104,33 @@ impl<T> IdTable<T> {
     /// Switches to the vector form if that costs at most two slots per entry.
     fn compact(&mut self) {
         let IdTable::Sparse(map) = self else {
+            if let IdTable::Dense { slots, .. } = self {
+                slots.shrink_to_fit();
+            }
             return;
         };
         let max = map.keys().copied().max().unwrap_or_default();
         let Ok(len) = usize::try_from(max) else {
             return;
         };
-        if len >= map.len().saturating_mul(2).saturating_add(2) {
+        if len >= dense_limit(map.len()) {
             return;
         }
+        let filled = map.len();
         let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(len + 1).collect();
         for (id, value) in map.drain() {
             if let Some(slot) = slots.get_mut(id as usize) {
                 *slot = Some(value);
             }
         }
-        *self = IdTable::Dense(slots);
+        *self = IdTable::Dense { slots, filled };
     }
 
     /// The IDs present, in increasing order.
     fn ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = match self {
             IdTable::Sparse(map) => map.keys().copied().collect(),
-            IdTable::Dense(slots) => (0..slots.len() as u64)
+            IdTable::Dense { slots, .. } => (0..slots.len() as u64)
                 .filter(|&id| self.get(id).is_some())
                 .collect(),
         };
@@ -102,31 +139,47 @@ impl<T> IdTable<T> {
     }
 }
 
-/// Strings, stacks and frames of one generation, and its clock snapshot.
+/// Where an entry's items are in its table's arena.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// Strings, stacks and frames of one generation, and its clock snapshot. The bytes of all
+/// strings share one arena, and so do the PCs of all stacks: a generation has thousands of
+/// each, and one allocation apiece made building and dropping the table cost as much as
+/// decoding its events.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     pub clock: Option<ClockSnapshot>,
-    strings: IdTable<Box<[u8]>>,
-    stacks: IdTable<Box<[u64]>>,
+    strings: IdTable<Span>,
+    string_bytes: Vec<u8>,
+    stacks: IdTable<Span>,
+    stack_pcs: Vec<u64>,
     /// The frame of each PC, as the first stack mentioning it described it (Go keeps the first).
     pcs: IdMap<u64, Frame>,
 }
 
 impl Table {
     /// The string with this ID; ID 0 is always the empty string.
+    #[inline]
     pub(crate) fn string(&self, id: u64) -> Option<&[u8]> {
         if id == 0 {
             return Some(&[]);
         }
-        self.strings.get(id).map(|s| &s[..])
+        let span = self.strings.get(id)?;
+        self.string_bytes.get(span.start..span.end)
     }
 
     /// The PCs of the stack with this ID; ID 0 is always the empty stack.
+    #[inline]
     pub(crate) fn stack(&self, id: u64) -> Option<&[u64]> {
         if id == 0 {
             return Some(&[]);
         }
-        self.stacks.get(id).map(|s| &s[..])
+        let span = self.stacks.get(id)?;
+        self.stack_pcs.get(span.start..span.end)
     }
 
     pub(crate) fn frame(&self, pc: u64) -> Option<Frame> {
@@ -134,32 +187,38 @@ impl Table {
     }
 
     /// Adds a string; an ID that is already taken (0 always is) is an error, as in Go.
-    pub(crate) fn insert_string(&mut self, id: u64, s: Vec<u8>) -> Result<(), Error> {
+    pub(crate) fn insert_string(&mut self, id: u64, s: &[u8]) -> Result<(), Error> {
         if let Some(existing) = self.string(id) {
             return Err(Error::new(format!(
                 "multiple strings with the same ID: id={id}, new={}, existing={}",
-                String::from_utf8_lossy(&s),
+                String::from_utf8_lossy(s),
                 String::from_utf8_lossy(existing)
             )));
         }
-        self.strings.insert(id, s.into_boxed_slice());
+        let start = self.string_bytes.len();
+        self.string_bytes.extend_from_slice(s);
+        let end = self.string_bytes.len();
+        self.strings.insert(id, Span { start, end });
         Ok(())
     }
 
     /// Adds a stack and the frames of PCs not seen before.
     pub(crate) fn insert_stack(&mut self, id: u64, frames: &[(u64, Frame)]) -> Result<(), Error> {
-        let pcs: Box<[u64]> = frames.iter().map(|&(pc, _)| pc).collect();
         for &(pc, frame) in frames {
             self.pcs.entry(pc).or_insert(frame);
         }
         if let Some(existing) = self.stack(id) {
+            let pcs: Vec<u64> = frames.iter().map(|&(pc, _)| pc).collect();
             return Err(Error::new(format!(
                 "multiple trace.stacks with the same ID: id={id}, new={}, existing={}",
                 go_stack_text(&pcs),
                 go_stack_text(existing)
             )));
         }
-        self.stacks.insert(id, pcs);
+        let start = self.stack_pcs.len();
+        self.stack_pcs.extend(frames.iter().map(|&(pc, _)| pc));
+        let end = self.stack_pcs.len();
+        self.stacks.insert(id, Span { start, end });
         Ok(())
     }
 
@@ -167,12 +226,14 @@ impl Table {
     pub(crate) fn compact(&mut self) {
         self.strings.compact();
         self.stacks.compact();
+        self.string_bytes.shrink_to_fit();
+        self.stack_pcs.shrink_to_fit();
     }
 
     /// Checks that every frame's function and file strings exist, stacks in ID order.
     pub(crate) fn validate_stack_strings(&self) -> Result<(), Error> {
         for id in self.stacks.ids() {
-            for pc in self.stacks.get(id).into_iter().flatten() {
+            for pc in self.stack(id).into_iter().flatten() {
                 let Some(frame) = self.frame(*pc) else {
                     return Err(Error::new(format!(
                         "found unknown pc {pc:x} for stack {id}"
@@ -224,9 +285,9 @@ mod tests {
     fn compacted_tables_find_the_same_entries() {
         let mut table = Table::default();
         for id in [1, 2, 3, 5, 8] {
-            table.insert_string(id, vec![id as u8]).unwrap();
+            table.insert_string(id, &[id as u8]).unwrap();
         }
-        table.insert_string(1 << 40, b"far".to_vec()).unwrap();
+        table.insert_string(1 << 40, b"far").unwrap();
         table.compact();
         assert_eq!(
             table.string(1 << 40),
@@ -235,10 +296,10 @@ mod tests {
         );
         let mut dense = Table::default();
         for id in [1, 2, 3, 5, 8] {
-            dense.insert_string(id, vec![id as u8]).unwrap();
+            dense.insert_string(id, &[id as u8]).unwrap();
         }
         dense.compact();
-        assert!(matches!(dense.strings, IdTable::Dense(_)));
+        assert!(matches!(dense.strings, IdTable::Dense { .. }));
         for id in 0..10 {
             let expected = match id {
                 0 => Some(vec![]),
@@ -248,7 +309,7 @@ mod tests {
             assert_eq!(dense.string(id).map(<[u8]>::to_vec), expected, "id {id}");
         }
         assert_eq!(dense.strings.ids(), [1, 2, 3, 5, 8]);
-        dense.insert_string(100, b"late".to_vec()).unwrap();
+        dense.insert_string(100, b"late").unwrap();
         assert_eq!(dense.string(100), Some(&b"late"[..]));
         assert_eq!(dense.string(5), Some(&[5u8][..]));
     }
@@ -256,15 +317,12 @@ mod tests {
     #[test]
     fn ids_are_unique_and_zero_is_taken() {
         let mut table = Table::default();
-        table.insert_string(1, b"a".to_vec()).unwrap();
+        table.insert_string(1, b"a").unwrap();
         assert_eq!(
-            table
-                .insert_string(1, b"b".to_vec())
-                .unwrap_err()
-                .go_message(),
+            table.insert_string(1, b"b").unwrap_err().go_message(),
             "multiple strings with the same ID: id=1, new=b, existing=a"
         );
-        assert!(table.insert_string(0, b"z".to_vec()).is_err());
+        assert!(table.insert_string(0, b"z").is_err());
         assert_eq!(table.string(0), Some(&b""[..]));
         assert_eq!(table.string(2), None);
     }
