@@ -1,70 +1,55 @@
-//! Timestamps: the clock the encoder reads, and the 64-bit extension of a wrapping 32-bit counter.
+//! Timestamps: the clock the encoder reads, and its extension to the format's 64 bits.
 //!
 //! Go's format wants monotonic 64-bit timestamps in ticks of a stated frequency. Microcontroller
-//! counters (DWT CYCCNT, a SysTick-driven count, a free-running timer) are usually 32 bits wide
-//! and wrap within seconds, so they are extended in software: as long as the counter is read at
-//! least once per wrap period (every traced event reads it), the extension never misses a wrap.
+//! counters (DWT CYCCNT, a SysTick-driven count, a free-running timer) are 32 bits wide and wrap
+//! within seconds, so a clock hands the encoder its raw wrapping 32-bit reading, and the encoder
+//! extends it by the wrapping difference from the previous reading: one subtraction per event
+//! instead of a 64-bit clock, correct as long as the counter is read at least once per wrap
+//! period while tracing (every traced event and every generation boundary reads it).
 
 /// A source of timestamps.
 pub trait Clock {
-    /// The current time in ticks. Must never go backwards.
-    fn now(&mut self) -> u64;
+    /// The current time in ticks, as a free-running counter that wraps from `u32::MAX` to 0.
+    fn now(&mut self) -> u32;
     /// Ticks per second, written as each generation's `Frequency` event.
     fn frequency(&self) -> u64;
 }
 
-/// Extends a wrapping 32-bit counter to 64 bits.
-///
-/// Call [`Extend32::extend`] with every raw reading; a reading smaller than the previous one
-/// means the counter wrapped once. Readings must come at least once per wrap period.
+/// The 64-bit extension of a wrapping 32-bit counter: the count of wraps seen, and the last
+/// reading. Kept as two halves so that the hot path compares and subtracts 32-bit words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Extend32 {
+pub(crate) struct Extended {
     high: u32,
-    last: u32,
+    raw: u32,
 }
 
-impl Extend32 {
+impl Extended {
     pub const fn new() -> Self {
-        Extend32 { high: 0, last: 0 }
+        Extended { high: 0, raw: 0 }
     }
 
-    /// The 64-bit time of the raw reading `raw`.
-    pub fn extend(&mut self, raw: u32) -> u64 {
-        if raw < self.last {
+    /// The high and low halves of the time of the raw reading `raw`, taken less than one wrap
+    /// period after the previous reading: a smaller reading means the counter wrapped once.
+    #[inline(always)]
+    pub fn halves(&mut self, raw: u32) -> (u32, u32) {
+        if raw < self.raw {
             self.high = self.high.wrapping_add(1);
         }
-        self.last = raw;
-        (u64::from(self.high) << 32) | u64::from(raw)
+        self.raw = raw;
+        (self.high, raw)
+    }
+
+    /// The 64-bit time of the raw reading `raw` (see [`Extended::halves`]).
+    pub fn extend(&mut self, raw: u32) -> u64 {
+        let (high, low) = self.halves(raw);
+        join(high, low)
     }
 }
 
-/// A [`Clock`] over a wrapping 32-bit hardware counter read by a function (for example DWT
-/// CYCCNT, or a timer's count register).
-pub struct Counter32Clock {
-    read: fn() -> u32,
-    frequency: u64,
-    extend: Extend32,
-}
-
-impl Counter32Clock {
-    /// `read` returns the raw counter; `frequency` is its rate in ticks per second.
-    pub const fn new(read: fn() -> u32, frequency: u64) -> Self {
-        Counter32Clock {
-            read,
-            frequency,
-            extend: Extend32::new(),
-        }
-    }
-}
-
-impl Clock for Counter32Clock {
-    fn now(&mut self) -> u64 {
-        self.extend.extend((self.read)())
-    }
-
-    fn frequency(&self) -> u64 {
-        self.frequency
-    }
+/// A 64-bit time from its halves.
+#[inline(always)]
+pub(crate) fn join(high: u32, low: u32) -> u64 {
+    u64::from(high) << 32 | u64::from(low)
 }
 
 /// A [`Clock`] that counts in units of `2^shift` ticks of another: coarser timestamps make
@@ -73,17 +58,23 @@ impl Clock for Counter32Clock {
 pub struct Coarse<C> {
     inner: C,
     shift: u32,
+    // Shifting the raw reading would wrap at 2^(32-shift): shift the extended time instead.
+    extended: Extended,
 }
 
 impl<C> Coarse<C> {
     pub const fn new(inner: C, shift: u32) -> Self {
-        Coarse { inner, shift }
+        Coarse {
+            inner,
+            shift,
+            extended: Extended::new(),
+        }
     }
 }
 
 impl<C: Clock> Clock for Coarse<C> {
-    fn now(&mut self) -> u64 {
-        self.inner.now() >> self.shift
+    fn now(&mut self) -> u32 {
+        (self.extended.extend(self.inner.now()) >> self.shift) as u32
     }
 
     fn frequency(&self) -> u64 {
@@ -97,7 +88,7 @@ mod tests {
 
     #[test]
     fn extension_counts_wraps_and_stays_monotonic() {
-        let mut ext = Extend32::new();
+        let mut ext = Extended::new();
         assert_eq!(ext.extend(10), 10);
         assert_eq!(ext.extend(u32::MAX), u64::from(u32::MAX));
         assert_eq!(ext.extend(5), (1 << 32) + 5);
@@ -109,10 +100,10 @@ mod tests {
         assert_eq!(ext.extend(4), (2 << 32) + 4);
     }
 
-    struct Fixed(u64);
+    struct Fixed(u32);
 
     impl Clock for Fixed {
-        fn now(&mut self) -> u64 {
+        fn now(&mut self) -> u32 {
             self.0
         }
 
@@ -126,5 +117,13 @@ mod tests {
         let mut c = Coarse::new(Fixed(6400), 6);
         assert_eq!(c.now(), 100);
         assert_eq!(c.frequency(), 1_000_000);
+    }
+
+    #[test]
+    fn coarse_clock_carries_across_the_inner_wrap() {
+        let mut c = Coarse::new(Fixed(u32::MAX - 63), 6);
+        let before = c.now();
+        c.inner.0 = 64;
+        assert_eq!(c.now(), before + 2);
     }
 }

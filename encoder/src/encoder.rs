@@ -9,13 +9,19 @@
 //! Sequence numbers follow Go's runtime: a P's counter advances on `ProcStart`, `ProcSteal` and
 //! `GoSyscallBegin`; a G's on `GoStart` and `GoUnblock`; both restart from 0 at each generation,
 //! where the status of every P and live G is re-stated (see `generation.rs`).
+//!
+//! Each method checks the change, writes its event, applies the change, and only then ends the
+//! generation if the event found its time or bytes up: the next generation re-states the state
+//! after the event. The common scheduling events, whose arguments usually fit one byte each, are
+//! written with a single store (see `emit`).
 
 use gotrace_wire::EventType;
 
-use crate::batch::Batch;
-use crate::clock::Clock;
+use crate::batch::{Batch, MAX_EVENT_LEN};
+use crate::clock::{join, Clock, Extended};
 use crate::error::Error;
 use crate::intern::{Stacks, Strings};
+use crate::reason::Reason;
 use crate::sink::Sink;
 use crate::state::{GoSlot, GoState, GoStatus, MState, ProcState, ProcStatus};
 
@@ -25,7 +31,8 @@ use crate::state::{GoSlot, GoState, GoStatus, MState, ProcState, ProcStatus};
 pub struct Config {
     /// End the generation once this many clock ticks have passed since it began.
     pub generation_ticks: u64,
-    /// End the generation once its events take this many bytes.
+    /// End the generation once its batches handed to the sink take this many bytes (checked
+    /// when a batch is handed over, so a generation may exceed it by its pending batches).
     pub generation_bytes: u64,
 }
 
@@ -37,33 +44,34 @@ impl Config {
     };
 }
 
-/// What the encoder has written, for measurements.
+/// What the encoder has written, for measurements. Counting costs instructions on every
+/// event, so only what cannot be derived is counted there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Timed events of every kind.
+    /// Timed events of every kind (scheduling events, statuses, annotations).
     pub events: u64,
     /// Their encoded bytes (type, delta, arguments).
     pub event_bytes: u64,
-    /// Scheduling events: P and G state changes (not statuses, not annotations).
-    pub sched_events: u64,
-    pub sched_event_bytes: u64,
     /// Status events written at generation starts.
     pub status_events: u64,
+    /// User annotations: tasks, regions, logs, labels.
+    pub annotation_events: u64,
     /// Every byte handed to the sink, headers and tables included.
     pub bytes_written: u64,
     pub generations: u64,
 }
 
-/// The kind of an event, for [`Stats`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    Sched,
-    Status,
-    Annotation,
+impl Stats {
+    /// Scheduling events: P and G state changes (not statuses, not annotations).
+    pub fn sched_events(&self) -> u64 {
+        self.events - self.status_events - self.annotation_events
+    }
 }
 
 /// The smallest batch buffer: room for the largest event with margin.
 pub const MIN_BATCH_CAPACITY: usize = 64;
+
+const _: () = assert!(MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 
 /// A trace encoder for `MS` execution contexts, `PS` executors and `GS` task slots, with batch
 /// buffers of `BUF` bytes per context.
@@ -73,9 +81,11 @@ pub struct Encoder<S, C, const MS: usize, const PS: usize, const GS: usize, cons
     pub(crate) config: Config,
     pub(crate) tracing: bool,
     pub(crate) gen: u64,
-    pub(crate) gen_start: u64,
+    /// The time at which the current generation ends (`u64::MAX`: never; 0: at the next event,
+    /// set when its bytes reach the limit), so each event checks both limits with one compare.
+    pub(crate) gen_deadline: u64,
     pub(crate) gen_bytes: u64,
-    pub(crate) last_ts: u64,
+    pub(crate) time: Extended,
     pub(crate) ms: [MState<BUF>; MS],
     pub(crate) ps: [ProcState; PS],
     pub(crate) gs: [GoState; GS],
@@ -108,9 +118,9 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             config,
             tracing: false,
             gen: 0,
-            gen_start: 0,
+            gen_deadline: u64::MAX,
             gen_bytes: 0,
-            last_ts: 0,
+            time: Extended::new(),
             ms: [const { MState::new() }; MS],
             ps: [ProcState::IDLE; PS],
             gs: [GoState::DEAD; GS],
@@ -121,9 +131,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             stats: Stats {
                 events: 0,
                 event_bytes: 0,
-                sched_events: 0,
-                sched_event_bytes: 0,
                 status_events: 0,
+                annotation_events: 0,
                 bytes_written: 0,
                 generations: 0,
             },
@@ -139,8 +148,13 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         self.gen
     }
 
+    /// The statistics, with the bytes of the batches not yet handed over.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let pending: usize = self.ms.iter().map(|m| m.batch.len()).sum();
+        Stats {
+            event_bytes: self.stats.event_bytes + pending as u64,
+            ..self.stats
+        }
     }
 
     pub fn sink(&self) -> &S {
@@ -196,19 +210,14 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         if st.status != ProcStatus::Idle {
             return Err(fail(m, "ProcStart: executor is not idle"));
         }
+        let due = self.emit(m, EventType::PROC_START, p as u64, st.seq + 1, 2);
         self.ps[p] = ProcState {
             status: ProcStatus::Running,
             m,
             seq: st.seq + 1,
         };
         self.ms[m].p = Some(p);
-        self.emit(
-            m,
-            EventType::PROC_START,
-            &[p as u64, st.seq + 1],
-            Class::Sched,
-        );
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -224,10 +233,10 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         if self.ms[m].g.is_some() {
             return Err(fail(m, "ProcStop: a goroutine is still on the context"));
         }
+        let due = self.emit(m, EventType::PROC_STOP, 0, 0, 0);
         self.ps[p].status = ProcStatus::Idle;
         self.ms[m].p = None;
-        self.emit(m, EventType::PROC_STOP, &[], Class::Sched);
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -253,13 +262,12 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             m: st.m,
             seq: st.seq + 1,
         };
-        self.emit(
+        let due = self.emit_slice(
             m,
             EventType::PROC_STEAL,
             &[p as u64, st.seq + 1, st.m as u64],
-            Class::Sched,
         );
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -286,8 +294,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             id,
             seq: 0,
         };
-        self.emit(m, EventType::GO_CREATE, &[id, stack, 0], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, EventType::GO_CREATE, &[id, stack, 0]);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -301,24 +309,24 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         if st.status != GoStatus::Runnable {
             return Err(fail(m, "GoStart: goroutine is not runnable"));
         }
+        let due = self.emit(m, EventType::GO_START, st.id, st.seq + 1, 2);
         *self.go_mut(g) = GoState {
             status: GoStatus::Running,
             seq: st.seq + 1,
             ..st
         };
         self.ms[m].g = Some(g);
-        self.emit(m, EventType::GO_START, &[st.id, st.seq + 1], Class::Sched);
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
     /// The running task on `m` yields and stays runnable: `GoStop`.
-    pub fn go_stop(&mut self, m: usize, reason: &'static str) -> Result<(), Error> {
+    pub fn go_stop(&mut self, m: usize, reason: Reason) -> Result<(), Error> {
         self.leave(m, reason, GoStatus::Runnable, EventType::GO_STOP)
     }
 
     /// The running task on `m` blocks until woken: `GoBlock`.
-    pub fn go_block(&mut self, m: usize, reason: &'static str) -> Result<(), Error> {
+    pub fn go_block(&mut self, m: usize, reason: Reason) -> Result<(), Error> {
         self.leave(m, reason, GoStatus::Waiting, EventType::GO_BLOCK)
     }
 
@@ -330,8 +338,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         }
         self.go_mut(g).status = GoStatus::Dead;
         self.ms[m].g = None;
-        self.emit(m, EventType::GO_DESTROY, &[], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, EventType::GO_DESTROY, &[]);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -342,18 +350,14 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         if st.status != GoStatus::Waiting {
             return Err(fail(m, "GoUnblock: goroutine is not waiting"));
         }
+        // The third argument: no stack.
+        let due = self.emit(m, EventType::GO_UNBLOCK, st.id, st.seq + 1, 3);
         *self.go_mut(g) = GoState {
             status: GoStatus::Runnable,
             seq: st.seq + 1,
             ..st
         };
-        self.emit(
-            m,
-            EventType::GO_UNBLOCK,
-            &[st.id, st.seq + 1, 0],
-            Class::Sched,
-        );
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -366,8 +370,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         let seq = self.ps[p].seq + 1;
         self.ps[p].status = ProcStatus::Syscall;
         self.ps[p].seq = seq;
-        self.emit(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0]);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -403,8 +407,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         } else {
             EventType::GO_SYSCALL_END_BLOCKED
         };
-        self.emit(m, typ, &[], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, typ, &[]);
+        self.end_event(m, due);
         Ok(kept)
     }
 
@@ -432,8 +436,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             seq: 0,
         };
         self.ms[m].g = Some(GoSlot::Callback(m));
-        self.emit(m, EventType::GO_CREATE_SYSCALL, &[id], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, EventType::GO_CREATE_SYSCALL, &[id]);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -460,8 +464,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         }
         self.cbs[m].status = GoStatus::Dead;
         self.ms[m].g = None;
-        self.emit(m, EventType::GO_DESTROY_SYSCALL, &[], Class::Sched);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, EventType::GO_DESTROY_SYSCALL, &[]);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -525,8 +529,11 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
     }
 
     fn annotate(&mut self, m: usize, typ: EventType, args: &[u64]) -> Result<(), Error> {
-        self.emit(m, typ, args, Class::Annotation);
-        self.maybe_advance(m);
+        let due = self.emit_slice(m, typ, args);
+        if self.tracing {
+            self.stats.annotation_events += 1;
+        }
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -535,16 +542,16 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
     fn leave(
         &mut self,
         m: usize,
-        reason: &'static str,
+        reason: Reason,
         status: GoStatus,
         typ: EventType,
     ) -> Result<(), Error> {
         let g = self.require_running_go(m, "GoStop/GoBlock")?;
-        let [reason] = self.intern_strings(m, [reason]);
+        // The reason's string ID, and no stack.
+        let due = self.emit(m, typ, reason.string_id(), 0, 2);
         self.go_mut(g).status = status;
         self.ms[m].g = None;
-        self.emit(m, typ, &[reason, 0], Class::Sched);
-        self.maybe_advance(m);
+        self.end_event(m, due);
         Ok(())
     }
 
@@ -561,6 +568,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
     }
 
     /// Only for slots already checked by `go`.
+    #[inline]
     pub(crate) fn go_mut(&mut self, g: GoSlot) -> &mut GoState {
         match g {
             GoSlot::Task(i) => &mut self.gs[i],
@@ -590,7 +598,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         if !self.tracing {
             return [0; N];
         }
-        if names.iter().any(|n| self.strings.would_overflow(n)) {
+        if self.strings.would_overflow(&names) {
             self.advance_generation(m);
         }
         names.map(|n| self.strings.intern(n).unwrap_or(0))
@@ -606,62 +614,79 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         self.stacks.intern(pc).unwrap_or(0)
     }
 
-    /// Writes one event into `m`'s batch if tracing, flushing the batch when it is full.
-    pub(crate) fn emit(&mut self, m: usize, typ: EventType, args: &[u64], class: Class) {
+    /// The current time, extended to 64 bits.
+    pub(crate) fn now(&mut self) -> u64 {
+        let raw = self.clock.now();
+        self.time.extend(raw)
+    }
+
+    /// Writes a scheduling event with `n` (at most 3) arguments: `a`, `b`, then zeros. The
+    /// common case (tracing, room in the batch, generation not due, short values) is inline: a
+    /// clock reading, a few compares and stores. Everything else goes through `emit_at`.
+    /// Returns whether the generation is due to end.
+    #[inline(always)]
+    fn emit(&mut self, m: usize, typ: EventType, a: u64, b: u64, n: usize) -> bool {
         if !self.tracing {
-            return;
+            return false;
         }
-        let ts = self.clock.now().max(self.last_ts);
-        self.last_ts = ts;
-        let len = match self.ms[m].batch.push_event(ts, typ, args) {
-            Some(len) => len,
-            None => {
-                self.flush_context(m);
-                self.ms[m]
-                    .batch
-                    .push_event(ts, typ, args)
-                    .unwrap_or_default()
+        let (high, low) = self.time.halves(self.clock.now());
+        if join(high, low) < self.gen_deadline {
+            let batch = &mut self.ms[m].batch;
+            if batch.remaining() >= MAX_EVENT_LEN {
+                batch.event(high, low, typ, a, b, n);
+                self.stats.events += 1;
+                return false;
             }
-        };
-        let len = len as u64;
-        self.gen_bytes += len;
+        }
+        self.emit_at(m, typ, high, low, &[a, b, 0][..n])
+    }
+
+    /// Writes, if tracing, an event whose arguments are the varints `args`. Returns whether the
+    /// generation is due to end (the caller ends it once its state change is made).
+    pub(crate) fn emit_slice(&mut self, m: usize, typ: EventType, args: &[u64]) -> bool {
+        if !self.tracing {
+            return false;
+        }
+        let (high, low) = self.time.halves(self.clock.now());
+        self.emit_at(m, typ, high, low, args)
+    }
+
+    /// Writes an event at time `(high, low)` into `m`'s batch, handing the batch over first if it
+    /// may not have room. Returns whether the generation is due to end.
+    #[inline(never)]
+    fn emit_at(&mut self, m: usize, typ: EventType, high: u32, low: u32, args: &[u64]) -> bool {
+        if self.ms[m].batch.remaining() < MAX_EVENT_LEN {
+            self.flush_context(m);
+        }
+        self.ms[m].batch.event_args(high, low, typ, args);
         self.stats.events += 1;
-        self.stats.event_bytes += len;
-        match class {
-            Class::Sched => {
-                self.stats.sched_events += 1;
-                self.stats.sched_event_bytes += len;
-            }
-            Class::Status => self.stats.status_events += 1,
-            Class::Annotation => {}
+        join(high, low) >= self.gen_deadline
+    }
+
+    /// Ends the generation if the event just written found it due.
+    #[inline(always)]
+    fn end_event(&mut self, m: usize, due: bool) {
+        if due {
+            self.advance_generation(m);
         }
     }
 
-    /// Hands `m`'s batch to the sink.
+    /// Hands `m`'s batch to the sink; ends the generation at the next event once its bytes are
+    /// up.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn flush_context(&mut self, m: usize) {
-        hand_over(
+        self.stats.event_bytes += self.ms[m].batch.len() as u64;
+        self.gen_bytes += hand_over(
             &mut self.ms[m].batch,
             &mut self.sink,
             &mut self.stats,
             self.gen,
             m as u64,
-        );
-    }
-
-    /// Ends the generation if it has run for its period or taken its bytes.
-    fn maybe_advance(&mut self, m: usize) {
-        if !self.tracing {
-            return;
-        }
-        let Config {
-            generation_ticks,
-            generation_bytes,
-        } = self.config;
-        let by_time = generation_ticks != 0
-            && self.last_ts.saturating_sub(self.gen_start) >= generation_ticks;
-        let by_bytes = generation_bytes != 0 && self.gen_bytes >= generation_bytes;
-        if by_time || by_bytes {
-            self.advance_generation(m);
+        ) as u64;
+        let limit = self.config.generation_bytes;
+        if limit != 0 && self.gen_bytes >= limit {
+            self.gen_deadline = 0;
         }
     }
 }
@@ -673,9 +698,10 @@ pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     stats: &mut Stats,
     gen: u64,
     m: u64,
-) {
+) -> usize {
     let n = batch.take(gen, m, |h, p| sink.write_batch(h, p));
     stats.bytes_written += n as u64;
+    n
 }
 
 fn fail(m: usize, what: &'static str) -> Error {

@@ -10,9 +10,10 @@
 use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
 
 use crate::clock::Clock;
-use crate::encoder::{hand_over, Class, Encoder};
+use crate::encoder::{hand_over, Encoder};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
+use crate::reason::Reason;
 use crate::sink::Sink;
 use crate::state::{GoSlot, GoStatus, ProcStatus};
 
@@ -64,7 +65,10 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 
     fn begin_generation(&mut self, m_adv: usize) {
         self.gen_bytes = 0;
-        self.gen_start = self.clock.now().max(self.last_ts);
+        // No boundary while the state is re-stated; a byte limit reached meanwhile is noticed at
+        // the next batch handed over.
+        self.gen_deadline = u64::MAX;
+        let start = self.now();
         self.stats.generations += 1;
         // Bound state first, each in the batch of the context that holds it.
         for m in 0..MS {
@@ -74,12 +78,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
                     _ => proc_status::RUNNING,
                 };
                 self.ps[p].seq = 0;
-                self.emit(
-                    m,
-                    EventType::PROC_STATUS,
-                    &[p as u64, status],
-                    Class::Status,
-                );
+                self.status(m, EventType::PROC_STATUS, &[p as u64, status]);
             }
             if let Some(g) = self.ms[m].g {
                 let st = self.go_mut(g);
@@ -89,12 +88,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
                     GoStatus::Syscall => go_status::SYSCALL,
                     _ => go_status::RUNNING,
                 };
-                self.emit(
-                    m,
-                    EventType::GO_STATUS,
-                    &[id, m as u64, code],
-                    Class::Status,
-                );
+                self.status(m, EventType::GO_STATUS, &[id, m as u64, code]);
             }
         }
         for p in 0..PS {
@@ -104,12 +98,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
                 ProcStatus::Running | ProcStatus::Syscall => continue,
             };
             self.ps[p].seq = 0;
-            self.emit(
-                m_adv,
-                EventType::PROC_STATUS,
-                &[p as u64, code],
-                Class::Status,
-            );
+            self.status(m_adv, EventType::PROC_STATUS, &[p as u64, code]);
         }
         let slots = (0..GS)
             .map(GoSlot::Task)
@@ -123,13 +112,20 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             };
             st.seq = 0;
             let id = st.id;
-            self.emit(
-                m_adv,
-                EventType::GO_STATUS,
-                &[id, NO_THREAD, code],
-                Class::Status,
-            );
+            self.status(m_adv, EventType::GO_STATUS, &[id, NO_THREAD, code]);
         }
+        let period = self.config.generation_ticks;
+        self.gen_deadline = if period == 0 {
+            u64::MAX
+        } else {
+            start.saturating_add(period)
+        };
+    }
+
+    fn status(&mut self, m: usize, typ: EventType, args: &[u64]) {
+        // No generation is due while it begins: the deadline is set after the statuses.
+        self.emit_slice(m, typ, args);
+        self.stats.status_events += 1;
     }
 
     /// Flushes every context's batch, then writes the generation's frequency, stacks and strings.
@@ -140,7 +136,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             }
         }
         // Every context batch is empty now: context 0's buffer serves as scratch.
-        let ts = self.clock.now().max(self.last_ts);
+        let ts = self.now();
         let frequency = self.clock.frequency();
         let mut table = Table::new(self, ts, EventType::FREQUENCY);
         table.entry(&[], &[frequency], &[]);
@@ -156,7 +152,8 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 
         let strings = core::mem::take(&mut self.strings);
         let mut table = Table::new(self, ts, EventType::STRINGS);
-        for (id, s) in strings.iter() {
+        let reasons = Reason::ALL.map(|r| (r.string_id(), r.text()));
+        for (id, s) in reasons.into_iter().chain(strings.iter()) {
             let bytes = &s.as_bytes()[..s.len().min(MAX_STRING_LEN).min(BUF / 2)];
             table.entry(&[EventType::STRING.0], &[id, bytes.len() as u64], bytes);
         }
@@ -201,7 +198,7 @@ impl<
         }
         batch.push_bytes(prefix);
         for &a in args {
-            batch.push_uvarint(a);
+            batch.put(a);
         }
         batch.push_bytes(tail);
     }

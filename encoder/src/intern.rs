@@ -3,7 +3,8 @@
 //! Go's format gives every generation its own string and stack IDs, so a host can parse any
 //! generation alone. The device interns `&'static str` names and raw program counters into small
 //! fixed tables; a full table ends the generation early (a generation boundary is always legal),
-//! which is cheaper than growing and never loses an entry.
+//! which is cheaper than growing and never loses an entry. The first string IDs of every
+//! generation belong to the stop and block reasons (see `reason.rs`); interned names follow.
 
 /// Capacity of each per-generation table.
 pub const TABLE_CAPACITY: usize = 32;
@@ -11,7 +12,11 @@ pub const TABLE_CAPACITY: usize = 32;
 /// The longest string Go accepts; longer names are cut to this many bytes.
 pub const MAX_STRING_LEN: usize = gotrace_wire::MAX_EVENT_TRAILER_DATA_SIZE as usize;
 
-/// Interned `&'static str` values; the ID of an entry is its index plus one (0 is "no string").
+/// The string ID of the first interned name: IDs below it are the reasons'.
+pub const FIRST_STRING_ID: u64 = crate::reason::Reason::ALL.len() as u64 + 1;
+
+/// Interned `&'static str` values; the ID of an entry is its index plus [`FIRST_STRING_ID`] (0
+/// is "no string").
 pub struct Strings {
     entries: heapless::Vec<&'static str, TABLE_CAPACITY>,
 }
@@ -26,22 +31,23 @@ impl Strings {
     /// The ID of `s`, interning it if there is room; `None` when the table is full.
     pub fn intern(&mut self, s: &'static str) -> Option<u64> {
         if let Some(i) = self.entries.iter().position(|&e| e == s) {
-            return Some(i as u64 + 1);
+            return Some(i as u64 + FIRST_STRING_ID);
         }
         self.entries.push(s).ok()?;
-        Some(self.entries.len() as u64)
+        Some(self.entries.len() as u64 - 1 + FIRST_STRING_ID)
     }
 
-    /// Whether interning `s` would need a new entry in a full table.
-    pub fn would_overflow(&self, s: &str) -> bool {
-        self.entries.is_full() && !self.entries.contains(&s)
+    /// Whether interning all of `names` could need more entries than the table has left.
+    pub fn would_overflow(&self, names: &[&str]) -> bool {
+        let new = names.iter().filter(|n| !self.entries.contains(n)).count();
+        new > self.entries.capacity() - self.entries.len()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, &'static str)> + '_ {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, &s)| (i as u64 + 1, s))
+            .map(|(i, &s)| (i as u64 + FIRST_STRING_ID, s))
     }
 }
 
@@ -96,19 +102,25 @@ mod tests {
     #[test]
     fn interning_reuses_ids_and_reports_a_full_table() {
         let mut s = Strings::new();
-        assert_eq!(s.intern("a"), Some(1));
-        assert_eq!(s.intern("b"), Some(2));
-        assert_eq!(s.intern("a"), Some(1));
+        assert_eq!(s.intern("a"), Some(FIRST_STRING_ID));
+        assert_eq!(s.intern("b"), Some(FIRST_STRING_ID + 1));
+        assert_eq!(s.intern("a"), Some(FIRST_STRING_ID));
         let names: [&'static str; TABLE_CAPACITY] = core::array::from_fn(|i| {
             std::boxed::Box::leak(std::format!("n{i}").into_boxed_str()) as &'static str
         });
-        for n in &names[..TABLE_CAPACITY - 2] {
+        for n in &names[..TABLE_CAPACITY - 3] {
             assert!(s.intern(n).is_some());
         }
-        assert!(s.would_overflow("new"));
-        assert!(!s.would_overflow("a"));
-        assert_eq!(s.intern("new"), None);
+        assert!(!s.would_overflow(&["a", "new"]));
+        assert!(s.would_overflow(&["new", "newer"]));
+        assert_eq!(
+            s.intern("new"),
+            Some(FIRST_STRING_ID + TABLE_CAPACITY as u64 - 1)
+        );
+        assert!(s.would_overflow(&["newer"]));
+        assert!(!s.would_overflow(&["a"]));
+        assert_eq!(s.intern("newer"), None);
         let mut s = Strings::new();
-        assert_eq!(s.intern("new"), Some(1));
+        assert_eq!(s.intern("new"), Some(FIRST_STRING_ID));
     }
 }

@@ -21,14 +21,16 @@ mod encoder;
 mod error;
 mod generation;
 mod intern;
+mod reason;
 mod shared;
 mod sink;
 mod state;
 
-pub use clock::{Clock, Coarse, Counter32Clock, Extend32};
+pub use clock::{Clock, Coarse};
 pub use encoder::{Config, Encoder, Stats, MIN_BATCH_CAPACITY};
 pub use error::Error;
 pub use intern::TABLE_CAPACITY;
+pub use reason::Reason;
 pub use shared::Shared;
 pub use sink::Sink;
 #[cfg(any(feature = "std", test))]

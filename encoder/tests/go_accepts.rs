@@ -4,7 +4,7 @@
 mod common;
 
 use common::{go_accepts, StepClock};
-use gotrace_encoder::{Config, Encoder, GoSlot, ProcStatus, VecSink};
+use gotrace_encoder::{Config, Encoder, GoSlot, ProcStatus, Reason, VecSink};
 
 type Enc = Encoder<VecSink, StepClock, 3, 2, 4, 128>;
 
@@ -28,7 +28,7 @@ fn every_event_kind_in_several_generations_is_accepted() {
     e.user_region_end(0, 1, "fill").unwrap();
     e.go_label(0, "main").unwrap();
     e.user_task_end(0, 1).unwrap();
-    e.go_block(0, "wait").unwrap();
+    e.go_block(0, Reason::Wait).unwrap();
     e.go_start(0, GoSlot::Task(1)).unwrap();
     e.go_unblock(0, GoSlot::Task(0)).unwrap();
     // Task 1 blocks in a transfer; an interrupt level (M1) steals P0 and runs task 0.
@@ -37,7 +37,7 @@ fn every_event_kind_in_several_generations_is_accepted() {
     e.proc_steal(1, 0).unwrap();
     e.proc_start(1, 0).unwrap();
     e.go_start(1, GoSlot::Task(0)).unwrap();
-    e.go_stop(1, "yield").unwrap();
+    e.go_stop(1, Reason::Yield).unwrap();
     e.proc_stop(1).unwrap();
     // Back in thread mode: the P was lost, take it again.
     assert!(!e.syscall_end(0).unwrap());
@@ -63,7 +63,7 @@ fn every_event_kind_in_several_generations_is_accepted() {
     // Tracing off: state still followed; then a second trace.
     e.go_start(0, GoSlot::Task(0)).unwrap();
     e.start(1).unwrap();
-    e.go_stop(0, "yield").unwrap();
+    e.go_stop(0, Reason::Yield).unwrap();
     e.stop(1).unwrap();
 
     let traces = &e.sink().traces;
@@ -108,7 +108,7 @@ fn small_buffers_and_byte_limits_split_batches_and_generations() {
     e.go_create(0, 0, 0x100).unwrap();
     for _ in 0..200 {
         e.go_start(0, GoSlot::Task(0)).unwrap();
-        e.go_stop(0, "yield").unwrap();
+        e.go_stop(0, Reason::Yield).unwrap();
     }
     e.stop(0).unwrap();
     assert!(e.stats().generations > 10, "{:?}", e.stats());
@@ -130,7 +130,7 @@ fn generations_end_by_period() {
     e.go_create(0, 0, 0x100).unwrap();
     for _ in 0..50 {
         e.go_start(0, GoSlot::Task(0)).unwrap();
-        e.go_stop(0, "yield").unwrap();
+        e.go_stop(0, Reason::Yield).unwrap();
     }
     e.stop(0).unwrap();
     // The step clock advances 3 ticks per read: a generation every 20 reads or so.

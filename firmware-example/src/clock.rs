@@ -3,19 +3,21 @@
 //! QEMU models no cycle counter (CYCCNT reads stay still), and some cores have none, so the
 //! firmware starts CYCCNT, spins, and looks. SysTick always exists: it counts the processor
 //! clock down from `RELOAD`; its exception counts periods, and a reading taken while a wrap is
-//! still pending (inside a critical section, say) adds the pending period itself.
+//! still pending (inside a critical section, say) adds the pending period itself. Either way the
+//! encoder gets a wrapping 32-bit count and extends it to 64 bits itself.
 
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use cortex_m::peripheral::{syst::SystClkSource, DCB, DWT, SCB, SYST};
-use gotrace_encoder::{Clock, Extend32};
+use gotrace_encoder::Clock;
 use gotrace_rtt_protocol::ClockSource;
 
 /// SysTick period in processor cycles: 1 ms at 25 MHz. Also the workload's timer tick.
 pub const RELOAD: u32 = crate::board::CPU_HZ / 1000;
 
 static SOURCE: AtomicU8 = AtomicU8::new(0);
-static SYSTICK_WRAPS: AtomicU32 = AtomicU32::new(0);
+/// Ticks at the start of the current SysTick period (wrapping): one add per event's reading.
+static SYSTICK_BASE: AtomicU32 = AtomicU32::new(0);
 
 const DWT_SOURCE: u8 = 1;
 const SYSTICK_SOURCE: u8 = 2;
@@ -50,29 +52,31 @@ pub fn init(syst: &mut SYST, dcb: &mut DCB, dwt: &mut DWT) -> ClockSource {
 
 /// Called first thing in the SysTick handler.
 pub fn on_systick() {
-    SYSTICK_WRAPS.fetch_add(1, Ordering::Relaxed);
+    SYSTICK_BASE.fetch_add(RELOAD, Ordering::Relaxed);
 }
 
-/// Ticks since SysTick started, for SysTick-based time, in 64 bits.
-fn systick_ticks() -> u64 {
+/// Ticks since SysTick started, wrapping at 2^32 like a hardware counter.
+#[inline]
+fn systick_ticks() -> u32 {
     // SysTick runs at the highest priority, so a wrap is either counted or still pending.
-    let wraps = SYSTICK_WRAPS.load(Ordering::Relaxed);
+    let base = SYSTICK_BASE.load(Ordering::Relaxed);
     let current = SYST::get_current();
-    let (wraps, current) = if SCB::is_pendst_pending() {
+    let (base, current) = if SCB::is_pendst_pending() {
         // The period ended and its exception has not run: count it, and read again, since
         // `current` may predate the wrap.
-        (wraps + 1, SYST::get_current())
+        (base.wrapping_add(RELOAD), SYST::get_current())
     } else {
-        (wraps, current)
+        (base, current)
     };
-    u64::from(wraps) * u64::from(RELOAD) + u64::from(RELOAD - 1 - current)
+    base.wrapping_add(RELOAD - 1 - current)
 }
 
-/// A raw 32-bit tick count of the chosen source, for busy waits.
+/// A raw 32-bit tick count of the chosen source: the trace clock, and busy waits.
+#[inline]
 pub fn raw_ticks() -> u32 {
     match SOURCE.load(Ordering::Relaxed) {
         DWT_SOURCE => DWT::cycle_count(),
-        _ => systick_ticks() as u32,
+        _ => systick_ticks(),
     }
 }
 
@@ -83,24 +87,12 @@ pub fn spin(ticks: u32) {
 }
 
 /// The encoder's clock: whichever source `init` picked.
-pub struct TraceClock {
-    extend: Extend32,
-}
-
-impl TraceClock {
-    pub const fn new() -> Self {
-        TraceClock {
-            extend: Extend32::new(),
-        }
-    }
-}
+pub struct TraceClock;
 
 impl Clock for TraceClock {
-    fn now(&mut self) -> u64 {
-        match SOURCE.load(Ordering::Relaxed) {
-            DWT_SOURCE => self.extend.extend(DWT::cycle_count()),
-            _ => systick_ticks(),
-        }
+    #[inline]
+    fn now(&mut self) -> u32 {
+        raw_ticks()
     }
 
     fn frequency(&self) -> u64 {

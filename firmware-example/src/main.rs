@@ -52,7 +52,7 @@ pub static SCHED: Scheduler<
     BATCH_BYTES,
 > = Scheduler::new(
     Board,
-    TraceClock::new(),
+    TraceClock,
     RttSink::new(),
     Config {
         // Generations are ended by the PendSV handler at the host's period.

@@ -56,24 +56,27 @@ impl gotrace_encoder::Sink for Discard {
     }
 }
 
-/// Instructions per event of the encoder alone (no scheduler, no critical section): a
-/// GoStart/GoStop pair, then a GoStart/GoBlock/GoUnblock triple, per round.
-fn encoder_alone() -> (u64, u64) {
-    use gotrace_encoder::{Config, Encoder, GoSlot};
+/// Instructions per event of the encoder alone (no scheduler, no critical section, a sink that
+/// drops everything), tracing or not: a GoStart/GoStop pair, then a GoStart/GoBlock/GoUnblock
+/// triple, per round.
+fn encoder_alone(tracing: bool) -> (u64, u64) {
+    use gotrace_encoder::{Config, Encoder, GoSlot, Reason};
     let mut enc: Encoder<Discard, crate::clock::TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
-        Encoder::new(Discard, crate::clock::TraceClock::new(), Config::MANUAL);
-    enc.start(0).expect("starts");
+        Encoder::new(Discard, crate::clock::TraceClock, Config::MANUAL);
+    if tracing {
+        enc.start(0).expect("starts");
+    }
     enc.proc_start(0, 0).expect("proc");
     enc.go_create(0, 0, yielder as *const () as usize as u64)
         .expect("create");
     let task = GoSlot::Task(0);
     let start_stop = instructions_per_call(|| {
         enc.go_start(0, task).expect("start");
-        enc.go_stop(0, "yield").expect("stop");
+        enc.go_stop(0, Reason::Yield).expect("stop");
     });
     let block_unblock = instructions_per_call(|| {
         enc.go_start(0, task).expect("start");
-        enc.go_block(0, "wait").expect("block");
+        enc.go_block(0, Reason::Wait).expect("block");
         enc.go_unblock(0, task).expect("unblock");
     });
     (start_stop / 2, block_unblock / 3)
@@ -81,7 +84,7 @@ fn encoder_alone() -> (u64, u64) {
 
 pub fn run() {
     // The parts every event pays: its timestamp and its critical section.
-    let mut clock = crate::clock::TraceClock::new();
+    let mut clock = crate::clock::TraceClock;
     let empty = instructions_per_call(|| {});
     let timestamp = instructions_per_call(|| {
         core::hint::black_box(gotrace_encoder::Clock::now(&mut clock));
@@ -93,12 +96,15 @@ pub fn run() {
         timestamp,
         critical_section
     );
-    let (start_stop, block_unblock) = encoder_alone();
-    defmt::info!(
-        "measure: encoder alone, instructions per event: GoStart/GoStop {}, GoStart/GoBlock/GoUnblock {}",
-        start_stop,
-        block_unblock
-    );
+    for tracing in [false, true] {
+        let (start_stop, block_unblock) = encoder_alone(tracing);
+        defmt::info!(
+            "measure: encoder alone, tracing {}, instructions per event: GoStart/GoStop {}, GoStart/GoBlock/GoUnblock {}",
+            tracing,
+            start_stop,
+            block_unblock
+        );
+    }
     for _ in 0..YIELDERS {
         SCHED.spawn(0, yielder, 0).expect("room for tasks");
     }
@@ -114,8 +120,8 @@ pub fn run() {
         rounds(waiter);
     }
     SCHED.stop_tracing().expect("tracing stops");
-    let events = after.sched_events - before.sched_events;
-    let bytes = after.sched_event_bytes - before.sched_event_bytes;
+    let events = after.sched_events() - before.sched_events();
+    let bytes = after.event_bytes - before.event_bytes;
     let instructions_per_tick = 1_000_000_000 / crate::board::CPU_HZ as u64;
     let extra = u64::from(on.saturating_sub(off)) * instructions_per_tick;
     defmt::info!(

@@ -56,9 +56,8 @@ fn report(name: &str, seeds: u64, opts: &Options) {
         let s = driver::run(seed, opts).stats;
         total.events += s.events;
         total.event_bytes += s.event_bytes;
-        total.sched_events += s.sched_events;
-        total.sched_event_bytes += s.sched_event_bytes;
         total.status_events += s.status_events;
+        total.annotation_events += s.annotation_events;
         total.bytes_written += s.bytes_written;
         total.generations += s.generations;
     }
@@ -67,7 +66,7 @@ fn report(name: &str, seeds: u64, opts: &Options) {
     println!(
         "  {} events ({} scheduling, {} status), {} generations, {} bytes written",
         total.events,
-        total.sched_events,
+        total.sched_events(),
         total.status_events,
         total.generations,
         total.bytes_written
@@ -77,7 +76,7 @@ fn report(name: &str, seeds: u64, opts: &Options) {
         per(total.bytes_written, total.events)
     );
     println!(
-        "  scheduling events, their own encoding:      {:.2} bytes/event",
-        per(total.sched_event_bytes, total.sched_events)
+        "  events, their own encoding:                 {:.2} bytes/event",
+        per(total.event_bytes, total.events)
     );
 }

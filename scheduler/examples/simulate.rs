@@ -39,7 +39,10 @@ fn main() -> Result<()> {
     let s = outcome.stats;
     println!(
         "seed {seed}: {} events ({} scheduling), {} generations, {} bytes",
-        s.events, s.sched_events, s.generations, s.bytes_written
+        s.events,
+        s.sched_events(),
+        s.generations,
+        s.bytes_written
     );
     Ok(())
 }

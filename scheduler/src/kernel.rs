@@ -4,7 +4,7 @@
 //! Keeping them in one place behind one lock is what makes each scheduling decision and the
 //! events recording it a single atomic step, whatever interrupt comes next.
 
-use gotrace_encoder::{Encoder, GoSlot, ProcStatus};
+use gotrace_encoder::{Encoder, GoSlot, ProcStatus, Reason};
 use heapless::Deque;
 
 use crate::error::Error;
@@ -72,10 +72,10 @@ impl<
     /// Records what task `t` did when its function returned on `m`, running on `p`.
     pub fn finish(&mut self, m: usize, p: usize, t: usize, step: Step) -> Result<(), Error> {
         match step {
-            Step::Wait if !self.tasks[t].woken => self.enc.go_block(m, "wait")?,
+            Step::Wait if !self.tasks[t].woken => self.enc.go_block(m, Reason::Wait)?,
             Step::Yield | Step::Wait => {
                 self.tasks[t].woken = false;
-                self.enc.go_stop(m, "yield")?;
+                self.enc.go_stop(m, Reason::Yield)?;
                 self.enqueue(p, t)?;
             }
             Step::Done => {

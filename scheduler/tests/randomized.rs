@@ -34,7 +34,7 @@ fn every_seed_writes_traces_go_accepts() {
     let mut sched_events = 0;
     for seed in first..first + count {
         let outcome = driver::run(seed, &Options::STRESS);
-        sched_events += outcome.stats.sched_events;
+        sched_events += outcome.stats.sched_events();
         for (i, trace) in outcome.traces.iter().enumerate() {
             let path = seed_file(&dir, seed, i);
             std::fs::write(&path, trace).unwrap();

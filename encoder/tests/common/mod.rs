@@ -10,9 +10,9 @@ use gotrace_go_oracle::{require_go, Mode};
 pub struct StepClock(pub u64);
 
 impl Clock for StepClock {
-    fn now(&mut self) -> u64 {
+    fn now(&mut self) -> u32 {
         self.0 += 3;
-        self.0
+        self.0 as u32
     }
 
     fn frequency(&self) -> u64 {

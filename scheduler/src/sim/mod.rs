@@ -45,9 +45,10 @@ pub const SIM_CLOCK_STEP: u64 = 37;
 pub const SIM_FREQUENCY: u64 = 64_000_000;
 
 impl Clock for SimCycles {
-    fn now(&mut self) -> u64 {
+    fn now(&mut self) -> u32 {
         self.now += self.step;
-        self.now
+        // A 32-bit counter, as on the device: it wraps after about a minute of simulated time.
+        self.now as u32
     }
 
     fn frequency(&self) -> u64 {
