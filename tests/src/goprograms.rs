@@ -41,10 +41,27 @@ impl GoPrograms {
     /// `advance_period_ns` and the busy scenario lasting `busy_seconds`. Panics with the
     /// program's message when it fails.
     pub fn trace(&self, scenario: &str, trace: &Path, advance_period_ns: u64, busy_seconds: f64) {
+        self.trace_with(scenario, trace, advance_period_ns, busy_seconds, "");
+    }
+
+    /// [`GoPrograms::trace`] with more `GODEBUG` settings (`extra_godebug`, comma-separated,
+    /// e.g. `traceallocfree=1` for the experimental allocation events).
+    pub fn trace_with(
+        &self,
+        scenario: &str,
+        trace: &Path,
+        advance_period_ns: u64,
+        busy_seconds: f64,
+        extra_godebug: &str,
+    ) {
+        let mut godebug = format!("traceadvanceperiod={advance_period_ns}");
+        if !extra_godebug.is_empty() {
+            godebug = format!("{godebug},{extra_godebug}");
+        }
         let out = Command::new(&self.binary)
             .arg(scenario)
             .arg(trace)
-            .env("GODEBUG", format!("traceadvanceperiod={advance_period_ns}"))
+            .env("GODEBUG", godebug)
             .env("GOTRACE_BUSY_SECONDS", busy_seconds.to_string())
             .output()
             .expect("running goprograms");

@@ -8,6 +8,10 @@ use gotrace_wire::{EventType, Version};
 
 use crate::rng::Rng;
 
+mod versions;
+
+pub use versions::mutate_versioned;
+
 /// A trace split into batches of raw events.
 #[derive(Clone, Debug)]
 pub struct Trace {
@@ -15,21 +19,42 @@ pub struct Trace {
     pub batches: Vec<Batch>,
 }
 
+/// What the reader takes as one unit: an `EventBatch` and its events, or (Go 1.23 and later) an
+/// `ExperimentalBatch` carrying its payload as data, or (Go 1.26) a lone `EndOfGeneration`.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// The `EventBatch` event (`gen`, `m`, `time`, `size`); `size` is recomputed on encoding.
+    /// The `EventBatch` event (`gen`, `m`, `time`, `size`), whose `size` is recomputed on
+    /// encoding; or the `ExperimentalBatch` or `EndOfGeneration` event itself, with no events.
     pub header: Event,
     pub events: Vec<Event>,
 }
 
+impl Batch {
+    fn is_event_batch(&self) -> bool {
+        self.header.typ == EventType::EVENT_BATCH
+    }
+
+    fn first_type(&self) -> Option<EventType> {
+        self.events.first().map(|e| e.typ)
+    }
+}
+
+/// Event types that start a new unit of the file rather than belong to the current batch.
+fn starts_unit(typ: EventType) -> bool {
+    matches!(
+        typ,
+        EventType::EVENT_BATCH | EventType::EXPERIMENTAL_BATCH | EventType::END_OF_GENERATION
+    )
+}
+
 impl Trace {
-    /// Splits a well-formed binary trace at its batch headers.
+    /// Splits a well-formed binary trace at its batch headers (and lone `EndOfGeneration`s).
     pub fn parse(binary: &[u8]) -> Trace {
         let mut reader = Reader::new(binary).expect("a trace header");
         let version = reader.version();
         let mut batches: Vec<Batch> = Vec::new();
         while let Some(event) = reader.read_event().expect("a readable trace") {
-            if event.typ == EventType::EVENT_BATCH {
+            if starts_unit(event.typ) {
                 batches.push(Batch {
                     header: event,
                     events: Vec::new(),
@@ -51,12 +76,14 @@ impl Trace {
         let mut out = self.version.header().to_vec();
         for (i, batch) in self.batches.iter().enumerate() {
             let payload = encode_events(self.version, &batch.events);
-            let mut size = payload.len() as u64;
-            if i == size_batch {
-                size = size.saturating_add_signed(size_delta);
-            }
             let mut header = batch.header.clone();
-            header.args[3] = size;
+            if batch.is_event_batch() {
+                let mut size = payload.len() as u64;
+                if i == size_batch {
+                    size = size.saturating_add_signed(size_delta);
+                }
+                header.args[3] = size;
+            }
             out.extend(encode_events(self.version, std::slice::from_ref(&header)));
             out.extend(payload);
         }
@@ -189,11 +216,17 @@ pub fn mutate(trace: &Trace, rng: &mut Rng) -> Option<Mutant> {
         )?,
         10 => {
             let b = rng.below(nb);
-            let field = rng.below(3);
             let header = &mut t.batches[b].header;
+            let fields: Vec<(usize, &str)> = named_args(header)
+                .into_iter()
+                .filter(|&(_, name)| name != "size")
+                .collect();
+            if fields.is_empty() {
+                return None;
+            }
+            let &(field, name) = rng.pick(&fields);
             let old = header.args[field];
             header.args[field] = other_value(old, rng);
-            let name = ["gen", "m", "time"][field];
             format!("batch {b} header {name} {old} -> {}", header.args[field])
         }
         11 => {
@@ -211,6 +244,9 @@ pub fn mutate(trace: &Trace, rng: &mut Rng) -> Option<Mutant> {
         }
         13 => {
             let b = rng.below(nb);
+            if !t.batches[b].is_event_batch() {
+                return None;
+            }
             let delta = *rng.pick(&[-3i64, -1, 1, 2, 70000]);
             let binary = t.encode_with(b, delta);
             return Some(Mutant {
@@ -219,9 +255,7 @@ pub fn mutate(trace: &Trace, rng: &mut Rng) -> Option<Mutant> {
             });
         }
         14 => {
-            let mut binary = t.encode();
-            let len = gotrace_wire::HEADER_LEN + rng.below(binary.len() - gotrace_wire::HEADER_LEN);
-            binary.truncate(len);
+            let (len, binary) = cut_short(&t.encode(), rng);
             return Some(Mutant {
                 description: format!("truncate to {len} bytes"),
                 binary,
@@ -242,6 +276,22 @@ pub fn mutate(trace: &Trace, rng: &mut Rng) -> Option<Mutant> {
         description,
         binary: t.encode(),
     })
+}
+
+/// The file `binary` exactly as it was written, cut at a random byte: unlike the other mutants it
+/// keeps the writer's own encoding (Go's runtime pads each batch's size varint to 10 bytes).
+pub fn truncate_as_written(binary: &[u8], rng: &mut Rng) -> Mutant {
+    let (len, binary) = cut_short(binary, rng);
+    Mutant {
+        description: format!("original file cut to {len} bytes"),
+        binary,
+    }
+}
+
+/// `binary` cut at a random byte after its header, and its new length.
+fn cut_short(binary: &[u8], rng: &mut Rng) -> (usize, Vec<u8>) {
+    let len = gotrace_wire::HEADER_LEN + rng.below(binary.len() - gotrace_wire::HEADER_LEN);
+    (len, binary[..len].to_vec())
 }
 
 /// Changes one argument whose name satisfies `which`, in a timed event.
