@@ -169,9 +169,17 @@ fn uvarint(data: &[u8], n: &mut usize) -> Option<u64> {
     }
 }
 
+/// A varint of two bytes or more: timestamp deltas are mostly two or three bytes long.
 #[inline(never)]
 fn uvarint_long(data: &[u8], n: &mut usize) -> Option<u64> {
-    let (value, len) = varint::decode(data.get(*n..)?).ok()?;
+    let rest = data.get(*n..)?;
+    if let [low, high, ..] = *rest {
+        if high < 0x80 {
+            *n += 2;
+            return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
+        }
+    }
+    let (value, len) = varint::decode(rest).ok()?;
     *n += len;
     Some(value)
 }
@@ -297,6 +305,16 @@ mod tests {
         assert_eq!(
             raw_text(&ev, 2, Version::Go122),
             "ProcStart dt=2 p=1 p_seq=3"
+        );
+        // Multi-byte varints: dt=300 (two bytes), p=1, p_seq=16384 (three bytes).
+        assert_eq!(
+            read_timed_event(&[10, 0xac, 0x02, 1, 0x80, 0x80, 0x01], &mut ev),
+            Ok((7, 300))
+        );
+        assert_eq!((ev.args[0], ev.args[1]), (1, 16384));
+        assert_eq!(
+            read_timed_event(&[10, 0xac], &mut ev).unwrap_err(),
+            "found invalid uvarint for timestamp"
         );
         assert_eq!(
             read_timed_event(&[200], &mut ev).unwrap_err(),
