@@ -320,7 +320,14 @@ fn we_and_go_agree_on_mutants_of_newer_versions_and_real_go_traces() {
         assert!(!events.is_empty(), "{name}: an empty trace");
         seeds.push((name, binary));
     }
-    let mut work = mutants_of(&seeds, MUTANTS_PER_REAL_TRACE, mutate_versioned);
+    // A long run: `GOTRACE_MUTANTS_PER_TRACE=700` judges about 6400 (a minute on two cores).
+    let per_trace = std::env::var("GOTRACE_MUTANTS_PER_TRACE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map_or(MUTANTS_PER_REAL_TRACE, |n: usize| {
+            n.max(MUTANTS_PER_REAL_TRACE)
+        });
+    let mut work = mutants_of(&seeds, per_trace, mutate_versioned);
     let mut rng = Rng::new(0x0063_7574);
     for (name, binary) in &seeds {
         work.extend(
