@@ -78,20 +78,20 @@ impl<const CAP: usize> Batch<CAP> {
     /// the delta and both arguments are under 128 this is one store of the packed bytes; under
     /// 2^14 (one or two varint bytes each) a few stores into a window of the buffer.
     #[inline(always)]
-    pub fn event(&mut self, high: u32, low: u32, typ: EventType, a: u64, b: u64, n: usize) {
+    pub fn event(&mut self, high: u32, low: u32, typ: EventType, a: u64, b: u32, n: usize) {
         let len = self.len;
         if len == 0 {
             self.set_base(join(high, low));
         }
         let dt = low.wrapping_sub(self.last_low);
-        let values = u64::from(dt) | a | b;
-        if high == self.last_high && values < SHORT {
+        let values = dt | b;
+        if high == self.last_high && values < SHORT as u32 && a < SHORT {
             let window: &mut [u8; WINDOW] = (&mut self.data[len..len + WINDOW])
                 .try_into()
                 .expect("the caller checked the room");
-            if values < 0x80 {
+            if values < 0x80 && a < 0x80 {
                 // Every byte of the event in one store; a third argument is the zero after `b`.
-                let packed = u64::from(typ.0) | u64::from(dt) << 8 | a << 16 | b << 24;
+                let packed = u64::from(typ.0) | u64::from(dt) << 8 | a << 16 | u64::from(b) << 24;
                 window[..8].copy_from_slice(&packed.to_le_bytes());
                 self.len = len + 2 + n;
                 self.last_low = low;
@@ -103,7 +103,7 @@ impl<const CAP: usize> Batch<CAP> {
                 pos = put_short(window, pos, a as u32);
             }
             if n >= 2 {
-                pos = put_short(window, pos, b as u32);
+                pos = put_short(window, pos, b);
             }
             if n >= 3 {
                 window[pos] = 0;
@@ -112,7 +112,7 @@ impl<const CAP: usize> Batch<CAP> {
             self.len = len + pos;
             self.last_low = low;
         } else {
-            self.event_args(high, low, typ, &[a, b, 0][..n]);
+            self.event_args(high, low, typ, &[a, u64::from(b), 0][..n]);
         }
     }
 
@@ -222,13 +222,11 @@ mod tests {
     fn short_and_long_arguments_encode_alike() {
         let mut fast = Batch::<64>::new();
         let mut slow = Batch::<64>::new();
-        for (i, (a, b)) in [(0, 127), (128, 16383), (16384, 1 << 40)]
-            .into_iter()
-            .enumerate()
-        {
+        let cases = [(0, 127), (128, 16383), (16384, u32::MAX), (1 << 40, 5)];
+        for (i, (a, b)) in cases.into_iter().enumerate() {
             let low = 10 + 200 * i as u32;
             fast.event(0, low, EventType::GO_UNBLOCK, a, b, 3);
-            slow.event_args(0, low, EventType::GO_UNBLOCK, &[a, b, 0]);
+            slow.event_args(0, low, EventType::GO_UNBLOCK, &[a, b.into(), 0]);
         }
         assert_eq!(bytes(&mut fast, 1, 0), bytes(&mut slow, 1, 0));
     }

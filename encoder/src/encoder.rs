@@ -265,7 +265,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         let due = self.emit_slice(
             m,
             EventType::PROC_STEAL,
-            &[p as u64, st.seq + 1, st.m as u64],
+            &[p as u64, u64::from(st.seq + 1), st.m as u64],
         );
         self.end_event(m, due);
         Ok(())
@@ -370,7 +370,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         let seq = self.ps[p].seq + 1;
         self.ps[p].status = ProcStatus::Syscall;
         self.ps[p].seq = seq;
-        let due = self.emit_slice(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0]);
+        let due = self.emit_slice(m, EventType::GO_SYSCALL_BEGIN, &[u64::from(seq), 0]);
         self.end_event(m, due);
         Ok(())
     }
@@ -620,12 +620,13 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         self.time.extend(raw)
     }
 
-    /// Writes a scheduling event with `n` (at most 3) arguments: `a`, `b`, then zeros. The
+    /// Writes a scheduling event with `n` (at most 3) arguments: `a`, `b` (a sequence number, or
+    /// 0), then zeros. The
     /// common case (tracing, room in the batch, generation not due, short values) is inline: a
     /// clock reading, a few compares and stores. Everything else goes through `emit_at`.
     /// Returns whether the generation is due to end.
     #[inline(always)]
-    fn emit(&mut self, m: usize, typ: EventType, a: u64, b: u64, n: usize) -> bool {
+    fn emit(&mut self, m: usize, typ: EventType, a: u64, b: u32, n: usize) -> bool {
         if !self.tracing {
             return false;
         }
@@ -638,7 +639,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
                 return false;
             }
         }
-        self.emit_at(m, typ, high, low, &[a, b, 0][..n])
+        self.emit_at(m, typ, high, low, &[a, u64::from(b), 0][..n])
     }
 
     /// Writes, if tracing, an event whose arguments are the varints `args`. Returns whether the

@@ -47,7 +47,8 @@ pub(crate) struct ProcState {
     pub status: ProcStatus,
     /// The context that holds it (Running, Syscall) or last held it (Abandoned).
     pub m: usize,
-    pub seq: u64,
+    /// Restarts at each generation: 32 bits are plenty, and cheaper on the device.
+    pub seq: u32,
 }
 
 impl ProcState {
@@ -63,7 +64,8 @@ pub(crate) struct GoState {
     pub status: GoStatus,
     /// The goroutine ID in the trace; 0 until first created.
     pub id: u64,
-    pub seq: u64,
+    /// Restarts at each generation: 32 bits are plenty, and cheaper on the device.
+    pub seq: u32,
 }
 
 impl GoState {
