@@ -44,6 +44,8 @@ impl Version {
         }
     }
 
+    /// The version a header's minor number names; `None` for a release that did not change the
+    /// format's version (or one this crate does not know).
     pub const fn from_minor(minor: u32) -> Option<Version> {
         match minor {
             22 => Some(Version::Go122),
@@ -208,4 +210,41 @@ pub mod proc_status {
     /// A P in a syscall whose M has given it up before it was first mentioned in the generation:
     /// a later `ProcSteal` must not look for the `GoSyscallBegin` it would otherwise match.
     pub const SYSCALL_ABANDONED: u64 = 4;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_named_by_their_minor_number() {
+        for version in Version::ALL {
+            assert_eq!(Version::from_minor(version.minor()), Some(version));
+        }
+        assert_eq!(
+            Version::from_minor(24),
+            None,
+            "Go 1.24 kept the 1.23 format"
+        );
+        assert_eq!(Version::from_minor(21), None);
+    }
+
+    #[test]
+    fn each_version_defines_the_events_up_to_its_last() {
+        use EventType as T;
+        assert!(!Version::Go126.defines(T::NONE));
+        assert!(Version::Go122.defines(T::USER_LOG));
+        assert!(!Version::Go122.defines(T::GO_SWITCH));
+        assert!(Version::Go123.defines(T::EXPERIMENTAL_BATCH));
+        assert!(!Version::Go123.defines(T::SYNC));
+        assert!(Version::Go125.defines(T::CLOCK_SNAPSHOT));
+        assert!(!Version::Go125.defines(T::END_OF_GENERATION));
+        assert!(Version::Go126.defines(T::END_OF_GENERATION));
+        assert!(!Version::Go126.defines(EventType(T::END_OF_GENERATION.0 + 1)));
+        // Experimental events: from Go 1.23 on, and only inside the experimental range.
+        assert!(!Version::Go122.defines(T::SPAN));
+        assert!(Version::Go123.defines(T::SPAN) && Version::Go126.defines(T::GOROUTINE_STACK_FREE));
+        assert!(!Version::Go126.defines(T::MAX_EVENT));
+        assert!(!Version::Go126.defines(T::MAX_EXPERIMENTAL_EVENT));
+    }
 }

@@ -1,5 +1,9 @@
 //! The specification of every event type: what the decoder needs to read an event it has never
 //! seen before (argument count, trailing data, stacks) and to print it in Go's text form.
+//!
+//! The table is written one event per line through the small `const` builders below, so that an
+//! entry says only how its event differs from the common case (no strings, no stacks, no data,
+//! not a range end); it is still a `static` array built at compile time, so `spec` is an index.
 
 use crate::{EventType, Version};
 
@@ -47,744 +51,174 @@ pub fn spec(version: Version, typ: EventType) -> Option<&'static EventSpec> {
     SPECS.get(index)
 }
 
+/// The argument names of an event, as in [`EventSpec::args`].
+type ArgNames = &'static [&'static str];
+
+/// A structural event: batch framing and the per-generation tables, outside the ordered stream.
+const fn structural(typ: EventType, name: &'static str, args: ArgNames) -> EventSpec {
+    EventSpec {
+        typ,
+        name,
+        args,
+        string_ids: &[],
+        stack_ids: &[],
+        start_ev: None,
+        is_timed: false,
+        has_data: false,
+        is_stack: false,
+        experiment: Experiment::None,
+    }
+}
+
+/// A timed event (its first argument is `dt`): part of the ordered event stream.
+const fn timed(typ: EventType, name: &'static str, args: ArgNames) -> EventSpec {
+    EventSpec {
+        is_timed: true,
+        ..structural(typ, name, args)
+    }
+}
+
+/// An event of the AllocFree experiment (all of them timed).
+const fn alloc_free(typ: EventType, name: &'static str, args: ArgNames) -> EventSpec {
+    EventSpec {
+        experiment: Experiment::AllocFree,
+        ..timed(typ, name, args)
+    }
+}
+
+impl EventSpec {
+    /// The arguments at `indices` are string IDs.
+    const fn strings(self, indices: &'static [usize]) -> EventSpec {
+        EventSpec {
+            string_ids: indices,
+            ..self
+        }
+    }
+
+    /// The arguments at `indices` are stack IDs, the event's own stack first.
+    const fn stacks(self, indices: &'static [usize]) -> EventSpec {
+        EventSpec {
+            stack_ids: indices,
+            ..self
+        }
+    }
+
+    /// The event ends a range that `start` begins.
+    const fn ends(self, start: EventType) -> EventSpec {
+        EventSpec {
+            start_ev: Some(start),
+            ..self
+        }
+    }
+
+    /// The arguments are followed by a length and that many bytes.
+    const fn with_data(self) -> EventSpec {
+        EventSpec {
+            has_data: true,
+            ..self
+        }
+    }
+
+    /// The arguments are followed by the frames of a stack.
+    const fn with_frames(self) -> EventSpec {
+        EventSpec {
+            is_stack: true,
+            ..self
+        }
+    }
+}
+
+use EventType as T;
+
 /// Every event spec, ordered by type: the regular events 1 to 52, then the experimental ones.
+#[rustfmt::skip]
 pub static SPECS: [EventSpec; 61] = [
-    EventSpec {
-        typ: EventType::EVENT_BATCH,
-        name: "EventBatch",
-        args: &["gen", "m", "time", "size"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STACKS,
-        name: "Stacks",
-        args: &[],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STACK,
-        name: "Stack",
-        args: &["id", "nframes"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: true,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STRINGS,
-        name: "Strings",
-        args: &[],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STRING,
-        name: "String",
-        args: &["id"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: true,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::CPU_SAMPLES,
-        name: "CPUSamples",
-        args: &[],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::CPU_SAMPLE,
-        name: "CPUSample",
-        args: &["time", "m", "p", "g", "stack"],
-        string_ids: &[],
-        stack_ids: &[4],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::FREQUENCY,
-        name: "Frequency",
-        args: &["freq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::PROCS_CHANGE,
-        name: "ProcsChange",
-        args: &["dt", "procs_value", "stack"],
-        string_ids: &[],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::PROC_START,
-        name: "ProcStart",
-        args: &["dt", "p", "p_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::PROC_STOP,
-        name: "ProcStop",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::PROC_STEAL,
-        name: "ProcSteal",
-        args: &["dt", "p", "p_seq", "m"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::PROC_STATUS,
-        name: "ProcStatus",
-        args: &["dt", "p", "pstatus"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_CREATE,
-        name: "GoCreate",
-        args: &["dt", "new_g", "new_stack", "stack"],
-        string_ids: &[],
-        stack_ids: &[3, 2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_CREATE_SYSCALL,
-        name: "GoCreateSyscall",
-        args: &["dt", "new_g"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_START,
-        name: "GoStart",
-        args: &["dt", "g", "g_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_DESTROY,
-        name: "GoDestroy",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_DESTROY_SYSCALL,
-        name: "GoDestroySyscall",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_STOP,
-        name: "GoStop",
-        args: &["dt", "reason_string", "stack"],
-        string_ids: &[1],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_BLOCK,
-        name: "GoBlock",
-        args: &["dt", "reason_string", "stack"],
-        string_ids: &[1],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_UNBLOCK,
-        name: "GoUnblock",
-        args: &["dt", "g", "g_seq", "stack"],
-        string_ids: &[],
-        stack_ids: &[3],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_SYSCALL_BEGIN,
-        name: "GoSyscallBegin",
-        args: &["dt", "p_seq", "stack"],
-        string_ids: &[],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_SYSCALL_END,
-        name: "GoSyscallEnd",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GO_SYSCALL_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_SYSCALL_END_BLOCKED,
-        name: "GoSyscallEndBlocked",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GO_SYSCALL_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_STATUS,
-        name: "GoStatus",
-        args: &["dt", "g", "m", "gstatus"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STW_BEGIN,
-        name: "STWBegin",
-        args: &["dt", "kind_string", "stack"],
-        string_ids: &[1],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::STW_END,
-        name: "STWEnd",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::STW_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_ACTIVE,
-        name: "GCActive",
-        args: &["dt", "gc_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_BEGIN,
-        name: "GCBegin",
-        args: &["dt", "gc_seq", "stack"],
-        string_ids: &[],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_END,
-        name: "GCEnd",
-        args: &["dt", "gc_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_SWEEP_ACTIVE,
-        name: "GCSweepActive",
-        args: &["dt", "p"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_SWEEP_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_SWEEP_BEGIN,
-        name: "GCSweepBegin",
-        args: &["dt", "stack"],
-        string_ids: &[],
-        stack_ids: &[1],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_SWEEP_END,
-        name: "GCSweepEnd",
-        args: &["dt", "swept_value", "reclaimed_value"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_SWEEP_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_MARK_ASSIST_ACTIVE,
-        name: "GCMarkAssistActive",
-        args: &["dt", "g"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_MARK_ASSIST_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_MARK_ASSIST_BEGIN,
-        name: "GCMarkAssistBegin",
-        args: &["dt", "stack"],
-        string_ids: &[],
-        stack_ids: &[1],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GC_MARK_ASSIST_END,
-        name: "GCMarkAssistEnd",
-        args: &["dt"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: Some(EventType::GC_MARK_ASSIST_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::HEAP_ALLOC,
-        name: "HeapAlloc",
-        args: &["dt", "heapalloc_value"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::HEAP_GOAL,
-        name: "HeapGoal",
-        args: &["dt", "heapgoal_value"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_LABEL,
-        name: "GoLabel",
-        args: &["dt", "label_string"],
-        string_ids: &[1],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::USER_TASK_BEGIN,
-        name: "UserTaskBegin",
-        args: &["dt", "task", "parent_task", "name_string", "stack"],
-        string_ids: &[3],
-        stack_ids: &[4],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::USER_TASK_END,
-        name: "UserTaskEnd",
-        args: &["dt", "task", "stack"],
-        string_ids: &[],
-        stack_ids: &[2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::USER_REGION_BEGIN,
-        name: "UserRegionBegin",
-        args: &["dt", "task", "name_string", "stack"],
-        string_ids: &[2],
-        stack_ids: &[3],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::USER_REGION_END,
-        name: "UserRegionEnd",
-        args: &["dt", "task", "name_string", "stack"],
-        string_ids: &[2],
-        stack_ids: &[3],
-        start_ev: Some(EventType::USER_REGION_BEGIN),
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::USER_LOG,
-        name: "UserLog",
-        args: &["dt", "task", "key_string", "value_string", "stack"],
-        string_ids: &[2, 3],
-        stack_ids: &[4],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_SWITCH,
-        name: "GoSwitch",
-        args: &["dt", "g", "g_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_SWITCH_DESTROY,
-        name: "GoSwitchDestroy",
-        args: &["dt", "g", "g_seq"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_CREATE_BLOCKED,
-        name: "GoCreateBlocked",
-        args: &["dt", "new_g", "new_stack", "stack"],
-        string_ids: &[],
-        stack_ids: &[3, 2],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::GO_STATUS_STACK,
-        name: "GoStatusStack",
-        args: &["dt", "g", "m", "gstatus", "stack"],
-        string_ids: &[],
-        stack_ids: &[4],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::EXPERIMENTAL_BATCH,
-        name: "ExperimentalBatch",
-        args: &["exp", "gen", "m", "time"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: true,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::SYNC,
-        name: "Sync",
-        args: &[],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::CLOCK_SNAPSHOT,
-        name: "ClockSnapshot",
-        args: &["dt", "mono", "sec", "nsec"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::END_OF_GENERATION,
-        name: "EndOfGeneration",
-        args: &[],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: false,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::None,
-    },
-    EventSpec {
-        typ: EventType::SPAN,
-        name: "Span",
-        args: &["dt", "id", "npages_value", "kindclass"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::SPAN_ALLOC,
-        name: "SpanAlloc",
-        args: &["dt", "id", "npages_value", "kindclass"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::SPAN_FREE,
-        name: "SpanFree",
-        args: &["dt", "id"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::HEAP_OBJECT,
-        name: "HeapObject",
-        args: &["dt", "id", "type"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::HEAP_OBJECT_ALLOC,
-        name: "HeapObjectAlloc",
-        args: &["dt", "id", "type"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::HEAP_OBJECT_FREE,
-        name: "HeapObjectFree",
-        args: &["dt", "id"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::GOROUTINE_STACK,
-        name: "GoroutineStack",
-        args: &["dt", "id", "order"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::GOROUTINE_STACK_ALLOC,
-        name: "GoroutineStackAlloc",
-        args: &["dt", "id", "order"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
-    EventSpec {
-        typ: EventType::GOROUTINE_STACK_FREE,
-        name: "GoroutineStackFree",
-        args: &["dt", "id"],
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: None,
-        is_timed: true,
-        has_data: false,
-        is_stack: false,
-        experiment: Experiment::AllocFree,
-    },
+    // Structural events.
+    structural(T::EVENT_BATCH, "EventBatch", &["gen", "m", "time", "size"]),
+    structural(T::STACKS, "Stacks", &[]),
+    structural(T::STACK, "Stack", &["id", "nframes"]).with_frames(),
+    structural(T::STRINGS, "Strings", &[]),
+    structural(T::STRING, "String", &["id"]).with_data(),
+    structural(T::CPU_SAMPLES, "CPUSamples", &[]),
+    structural(T::CPU_SAMPLE, "CPUSample", &["time", "m", "p", "g", "stack"]).stacks(&[4]),
+    structural(T::FREQUENCY, "Frequency", &["freq"]),
+    // Procs.
+    timed(T::PROCS_CHANGE, "ProcsChange", &["dt", "procs_value", "stack"]).stacks(&[2]),
+    timed(T::PROC_START, "ProcStart", &["dt", "p", "p_seq"]),
+    timed(T::PROC_STOP, "ProcStop", &["dt"]),
+    timed(T::PROC_STEAL, "ProcSteal", &["dt", "p", "p_seq", "m"]),
+    timed(T::PROC_STATUS, "ProcStatus", &["dt", "p", "pstatus"]),
+    // Goroutines.
+    timed(T::GO_CREATE, "GoCreate", &["dt", "new_g", "new_stack", "stack"]).stacks(&[3, 2]),
+    timed(T::GO_CREATE_SYSCALL, "GoCreateSyscall", &["dt", "new_g"]),
+    timed(T::GO_START, "GoStart", &["dt", "g", "g_seq"]),
+    timed(T::GO_DESTROY, "GoDestroy", &["dt"]),
+    timed(T::GO_DESTROY_SYSCALL, "GoDestroySyscall", &["dt"]),
+    timed(T::GO_STOP, "GoStop", &["dt", "reason_string", "stack"]).strings(&[1]).stacks(&[2]),
+    timed(T::GO_BLOCK, "GoBlock", &["dt", "reason_string", "stack"]).strings(&[1]).stacks(&[2]),
+    timed(T::GO_UNBLOCK, "GoUnblock", &["dt", "g", "g_seq", "stack"]).stacks(&[3]),
+    timed(T::GO_SYSCALL_BEGIN, "GoSyscallBegin", &["dt", "p_seq", "stack"]).stacks(&[2]),
+    timed(T::GO_SYSCALL_END, "GoSyscallEnd", &["dt"]).ends(T::GO_SYSCALL_BEGIN),
+    timed(T::GO_SYSCALL_END_BLOCKED, "GoSyscallEndBlocked", &["dt"]).ends(T::GO_SYSCALL_BEGIN),
+    timed(T::GO_STATUS, "GoStatus", &["dt", "g", "m", "gstatus"]),
+    // Stop-the-world.
+    timed(T::STW_BEGIN, "STWBegin", &["dt", "kind_string", "stack"]).strings(&[1]).stacks(&[2]),
+    timed(T::STW_END, "STWEnd", &["dt"]).ends(T::STW_BEGIN),
+    // GC.
+    timed(T::GC_ACTIVE, "GCActive", &["dt", "gc_seq"]).ends(T::GC_BEGIN),
+    timed(T::GC_BEGIN, "GCBegin", &["dt", "gc_seq", "stack"]).stacks(&[2]),
+    timed(T::GC_END, "GCEnd", &["dt", "gc_seq"]).ends(T::GC_BEGIN),
+    timed(T::GC_SWEEP_ACTIVE, "GCSweepActive", &["dt", "p"]).ends(T::GC_SWEEP_BEGIN),
+    timed(T::GC_SWEEP_BEGIN, "GCSweepBegin", &["dt", "stack"]).stacks(&[1]),
+    timed(T::GC_SWEEP_END, "GCSweepEnd", &["dt", "swept_value", "reclaimed_value"])
+        .ends(T::GC_SWEEP_BEGIN),
+    timed(T::GC_MARK_ASSIST_ACTIVE, "GCMarkAssistActive", &["dt", "g"])
+        .ends(T::GC_MARK_ASSIST_BEGIN),
+    timed(T::GC_MARK_ASSIST_BEGIN, "GCMarkAssistBegin", &["dt", "stack"]).stacks(&[1]),
+    timed(T::GC_MARK_ASSIST_END, "GCMarkAssistEnd", &["dt"]).ends(T::GC_MARK_ASSIST_BEGIN),
+    timed(T::HEAP_ALLOC, "HeapAlloc", &["dt", "heapalloc_value"]),
+    timed(T::HEAP_GOAL, "HeapGoal", &["dt", "heapgoal_value"]),
+    // Annotations.
+    timed(T::GO_LABEL, "GoLabel", &["dt", "label_string"]).strings(&[1]),
+    timed(T::USER_TASK_BEGIN, "UserTaskBegin", &["dt", "task", "parent_task", "name_string", "stack"])
+        .strings(&[3]).stacks(&[4]),
+    timed(T::USER_TASK_END, "UserTaskEnd", &["dt", "task", "stack"]).stacks(&[2]),
+    timed(T::USER_REGION_BEGIN, "UserRegionBegin", &["dt", "task", "name_string", "stack"])
+        .strings(&[2]).stacks(&[3]),
+    timed(T::USER_REGION_END, "UserRegionEnd", &["dt", "task", "name_string", "stack"])
+        .strings(&[2]).stacks(&[3]).ends(T::USER_REGION_BEGIN),
+    timed(T::USER_LOG, "UserLog", &["dt", "task", "key_string", "value_string", "stack"])
+        .strings(&[2, 3]).stacks(&[4]),
+    // Go 1.23.
+    timed(T::GO_SWITCH, "GoSwitch", &["dt", "g", "g_seq"]),
+    timed(T::GO_SWITCH_DESTROY, "GoSwitchDestroy", &["dt", "g", "g_seq"]),
+    timed(T::GO_CREATE_BLOCKED, "GoCreateBlocked", &["dt", "new_g", "new_stack", "stack"])
+        .stacks(&[3, 2]),
+    timed(T::GO_STATUS_STACK, "GoStatusStack", &["dt", "g", "m", "gstatus", "stack"]).stacks(&[4]),
+    structural(T::EXPERIMENTAL_BATCH, "ExperimentalBatch", &["exp", "gen", "m", "time"])
+        .with_data(),
+    // Go 1.25.
+    structural(T::SYNC, "Sync", &[]),
+    timed(T::CLOCK_SNAPSHOT, "ClockSnapshot", &["dt", "mono", "sec", "nsec"]),
+    // Go 1.26.
+    structural(T::END_OF_GENERATION, "EndOfGeneration", &[]),
+    // The AllocFree experiment (Go 1.23), types 128 and up.
+    alloc_free(T::SPAN, "Span", &["dt", "id", "npages_value", "kindclass"]),
+    alloc_free(T::SPAN_ALLOC, "SpanAlloc", &["dt", "id", "npages_value", "kindclass"]),
+    alloc_free(T::SPAN_FREE, "SpanFree", &["dt", "id"]),
+    alloc_free(T::HEAP_OBJECT, "HeapObject", &["dt", "id", "type"]),
+    alloc_free(T::HEAP_OBJECT_ALLOC, "HeapObjectAlloc", &["dt", "id", "type"]),
+    alloc_free(T::HEAP_OBJECT_FREE, "HeapObjectFree", &["dt", "id"]),
+    alloc_free(T::GOROUTINE_STACK, "GoroutineStack", &["dt", "id", "order"]),
+    alloc_free(T::GOROUTINE_STACK_ALLOC, "GoroutineStackAlloc", &["dt", "id", "order"]),
+    alloc_free(T::GOROUTINE_STACK_FREE, "GoroutineStackFree", &["dt", "id"]),
 ];
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
 
     #[test]
@@ -809,6 +243,42 @@ mod tests {
                 .name,
             "GoroutineStackFree"
         );
+    }
+
+    /// Go names its arguments by kind: `*_string` are string IDs, `stack` and `new_stack` stack
+    /// IDs (the event's own first). The explicit index lists must say the same, or the decoder
+    /// would resolve a number as the wrong kind of ID.
+    #[test]
+    fn id_indices_follow_the_argument_names() {
+        for s in &SPECS {
+            let position = |name: &str| s.args.iter().position(|a| *a == name);
+            let strings: Vec<usize> = (0..s.args.len())
+                .filter(|&i| s.args[i].ends_with("_string"))
+                .collect();
+            let stacks: Vec<usize> = [position("stack"), position("new_stack")]
+                .into_iter()
+                .flatten()
+                .collect();
+            assert_eq!(s.string_ids, strings, "{}", s.name);
+            assert_eq!(s.stack_ids, stacks, "{}", s.name);
+            assert_eq!(s.is_timed, s.args.first() == Some(&"dt"), "{}", s.name);
+            assert_eq!(
+                s.experiment == Experiment::AllocFree,
+                s.typ.is_experimental(),
+                "{}",
+                s.name
+            );
+        }
+    }
+
+    /// Every range end names a begin that exists, and is named after it.
+    #[test]
+    fn range_ends_point_at_their_begins() {
+        for s in SPECS.iter().filter(|s| s.start_ev.is_some()) {
+            let begin = spec(Version::Go122, s.start_ev.unwrap()).unwrap();
+            let stem = begin.name.strip_suffix("Begin").unwrap();
+            assert!(s.name.starts_with(stem), "{} ends {}", s.name, begin.name);
+        }
     }
 
     #[test]

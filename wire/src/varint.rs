@@ -75,6 +75,15 @@ mod tests {
         }
     }
 
+    /// Go's runtime reserves ten bytes for a batch's size and fills them in later, so a value
+    /// may come padded with continuation bytes; it must read as the same value.
+    #[test]
+    fn reads_padded_encodings() {
+        let padded = [0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
+        assert_eq!(decode(&padded), Ok((5, MAX_LEN)));
+        assert_eq!(decode(&[0x80, 0x00, 0x7f]), Ok((0, 2)));
+    }
+
     #[test]
     fn rejects_truncated_and_overlong() {
         assert_eq!(decode(&[0x80, 0x80]), Err(VarintError::Truncated));
