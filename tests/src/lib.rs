@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-/// A scratch directory for this test process, removed by nobody: it lives under the target
-/// directory (or the system temp dir), so a failing test leaves its inputs there to look at.
+/// A scratch directory for this test process in the system temp dir, removed by nobody, so that
+/// a failing test leaves its inputs there to look at.
 pub fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {

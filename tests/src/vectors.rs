@@ -1,11 +1,13 @@
-//! Go's conformance vectors (`go122-*.test`, read from the Go installation, never copied), parsed
-//! and converted to the binary form.
+//! Go's conformance vectors (`go1NN-*.test`, read from the Go installation, never copied), parsed
+//! and converted to the binary form that Go's tools and ours read.
 
 use std::path::PathBuf;
 
 use gotrace_decoder::raw::text_to_binary;
 use gotrace_decoder::txtar::{Expectation, TestFile};
 use gotrace_go_oracle::Go;
+
+use crate::scratch_file;
 
 /// One conformance vector.
 #[derive(Debug, Clone)]
@@ -22,11 +24,16 @@ impl Vector {
     pub fn is_valid(&self) -> bool {
         self.expectation == Expectation::Success
     }
+
+    /// The binary form written to a scratch file, for tools that read files (Go's, ours).
+    pub fn binary_file(&self) -> PathBuf {
+        scratch_file(&format!("{}.trace", self.name), &self.binary)
+    }
 }
 
 /// Every `go122-*.test` vector of the Go installation.
 pub fn go122_vectors(go: &Go) -> Vec<Vector> {
-    let vectors: Vec<Vector> = all_vectors(go)
+    let vectors: Vec<Vector> = read_vectors(go)
         .into_iter()
         .filter(|v| v.name.starts_with("go122-"))
         .collect();
@@ -38,8 +45,23 @@ pub fn go122_vectors(go: &Go) -> Vec<Vector> {
     vectors
 }
 
-/// Every `.test` vector of the Go installation, of every trace version.
+/// Every `.test` vector of the Go installation, of every trace version (at least one of each
+/// version before 1.26 that has vectors: 1.22, 1.23, 1.25), so that a test over them all cannot
+/// pass on an installation that lost some.
 pub fn all_vectors(go: &Go) -> Vec<Vector> {
+    let vectors = read_vectors(go);
+    for prefix in ["go122-", "go123-", "go125-"] {
+        assert!(
+            vectors.iter().any(|v| v.name.starts_with(prefix)),
+            "no {prefix}* vector in {}",
+            go.goroot().display()
+        );
+    }
+    vectors
+}
+
+/// Every `.test` file of the Go installation, parsed and converted.
+fn read_vectors(go: &Go) -> Vec<Vector> {
     let paths = go.conformance_vectors().expect("listing Go's vectors");
     paths
         .into_iter()

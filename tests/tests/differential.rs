@@ -4,17 +4,19 @@
 //! back to the same bytes. (The mutation test extends the `events` comparison to hundreds of
 //! derived traces.)
 
+use std::path::Path;
+
 use gotrace_decoder::raw::{binary_to_text, text_to_binary, Event, Writer};
-use gotrace_go_oracle::{require_go, Mode};
+use gotrace_go_oracle::{require_go, Go, Mode};
 use gotrace_tests::cli::gotrace;
 use gotrace_tests::generate::{generate, Shape};
 use gotrace_tests::scratch_file;
-use gotrace_tests::vectors::{all_vectors, go122_vectors};
+use gotrace_tests::vectors::{all_vectors, go122_vectors, Vector};
 use gotrace_wire::{EventType, Version};
 
 /// `gotrace dump`'s output without its `Trace Go1.N` header line.
-fn dump_events(path: &std::path::Path) -> String {
-    let run = gotrace([std::path::Path::new("dump"), path]);
+fn dump_events(path: &Path) -> String {
+    let run = gotrace([Path::new("dump"), path]);
     assert_eq!(
         run.code,
         0,
@@ -27,93 +29,111 @@ fn dump_events(path: &std::path::Path) -> String {
     events.to_owned()
 }
 
-#[test]
-fn dump_prints_go_wire_lines_on_every_vector() {
-    let Some(go) = require_go("dump_prints_go_wire_lines_on_every_vector") else {
+/// Runs `check` on each of the vectors `vectors` lists, with Go; does nothing when Go is not
+/// usable on a developer's machine (fails in CI).
+fn for_each_vector(
+    test: &str,
+    vectors: fn(&Go) -> Vec<Vector>,
+    mut check: impl FnMut(&Go, &Vector),
+) {
+    let Some(go) = require_go(test) else {
         return;
     };
-    // Every version's vectors: the raw layer reads them all.
-    for vector in all_vectors(&go) {
-        let file = scratch_file(&format!("{}.trace", vector.name), &vector.binary);
-        let wire = go.trace(Mode::Wire, &file).unwrap();
-        assert!(
-            wire.accepted(),
-            "{}: Go's raw reader failed: {:?}",
-            vector.name,
-            wire.error
-        );
-        assert_eq!(
-            dump_events(&file),
-            wire.stdout,
-            "{}: binary input",
-            vector.name
-        );
-        assert_eq!(
-            dump_events(&vector.path),
-            wire.stdout,
-            "{}: .test input",
-            vector.name
-        );
+    for vector in vectors(&go) {
+        check(&go, &vector);
     }
+}
+
+#[test]
+fn dump_prints_go_wire_lines_on_every_vector() {
+    // Every version's vectors: the raw layer reads them all.
+    for_each_vector(
+        "dump_prints_go_wire_lines_on_every_vector",
+        all_vectors,
+        |go, vector| {
+            let file = vector.binary_file();
+            let wire = go.trace(Mode::Wire, &file).unwrap();
+            assert!(
+                wire.accepted(),
+                "{}: Go's raw reader failed: {:?}",
+                vector.name,
+                wire.error
+            );
+            assert_eq!(
+                dump_events(&file),
+                wire.stdout,
+                "{}: binary input",
+                vector.name
+            );
+            assert_eq!(
+                dump_events(&vector.path),
+                wire.stdout,
+                "{}: .test input",
+                vector.name
+            );
+        },
+    );
 }
 
 #[test]
 fn events_prints_go_parsed_lines_on_every_vector() {
-    let Some(go) = require_go("events_prints_go_parsed_lines_on_every_vector") else {
-        return;
-    };
-    for vector in all_vectors(&go) {
-        let file = scratch_file(&format!("{}.trace", vector.name), &vector.binary);
-        let parsed = go.trace(Mode::Parsed, &file).unwrap();
-        let run = gotrace([std::path::Path::new("events"), &file]);
-        assert!(
-            run.stdout == parsed.stdout,
-            "{}: events differ from -d=parsed",
-            vector.name
-        );
-        match &parsed.error {
-            None => assert_eq!(run.code, 0, "{}: {}", vector.name, run.stderr),
-            Some(go_error) => {
-                assert_eq!(run.code, 1, "{}: Go rejected: {go_error}", vector.name);
-                let ours = run.stderr.trim_end();
-                let message = ours
-                    .strip_prefix(&format!("{}: ", file.display()))
-                    .unwrap_or(ours);
-                assert!(
-                    message.starts_with(go_error.as_str()),
-                    "{}: {ours} / Go: {go_error}",
-                    vector.name
-                );
+    for_each_vector(
+        "events_prints_go_parsed_lines_on_every_vector",
+        all_vectors,
+        |go, vector| {
+            let file = vector.binary_file();
+            let parsed = go.trace(Mode::Parsed, &file).unwrap();
+            let run = gotrace([Path::new("events"), &file]);
+            assert!(
+                run.stdout == parsed.stdout,
+                "{}: events differ from -d=parsed",
+                vector.name
+            );
+            match &parsed.error {
+                None => assert_eq!(run.code, 0, "{}: {}", vector.name, run.stderr),
+                Some(go_error) => {
+                    assert_eq!(run.code, 1, "{}: Go rejected: {go_error}", vector.name);
+                    let ours = run.stderr.trim_end();
+                    let message = ours
+                        .strip_prefix(&format!("{}: ", file.display()))
+                        .unwrap_or(ours);
+                    assert!(
+                        message.starts_with(go_error.as_str()),
+                        "{}: {ours} / Go: {go_error}",
+                        vector.name
+                    );
+                }
             }
-        }
-        // The .test file itself gives the same stream.
-        let from_test = gotrace([std::path::Path::new("events"), &vector.path]);
-        assert!(
-            from_test.stdout == parsed.stdout,
-            "{}: .test input",
-            vector.name
-        );
-    }
+            // The .test file itself gives the same stream.
+            let from_test = gotrace([Path::new("events"), &vector.path]);
+            assert!(
+                from_test.stdout == parsed.stdout,
+                "{}: .test input",
+                vector.name
+            );
+        },
+    );
 }
 
 #[test]
 fn binary_text_binary_round_trips_on_every_vector() {
-    let Some(go) = require_go("binary_text_binary_round_trips_on_every_vector") else {
-        return;
-    };
-    for vector in go122_vectors(&go) {
-        let text = binary_to_text(&vector.binary[..]).unwrap();
-        let back = text_to_binary(text.as_bytes()).unwrap();
-        assert!(
-            back == vector.binary,
-            "{}: bytes differ after text round trip",
-            vector.name
-        );
-        // The same through the CLI: dumping the dumped text gives the same text.
-        let text_file = scratch_file(&format!("{}.txt", vector.name), text.as_bytes());
-        let run = gotrace([std::path::Path::new("dump"), &text_file]);
-        assert_eq!(run.stdout, text, "{}: dump of the text form", vector.name);
-    }
+    for_each_vector(
+        "binary_text_binary_round_trips_on_every_vector",
+        go122_vectors,
+        |_, vector| {
+            let text = binary_to_text(&vector.binary[..]).unwrap();
+            let back = text_to_binary(text.as_bytes()).unwrap();
+            assert!(
+                back == vector.binary,
+                "{}: bytes differ after text round trip",
+                vector.name
+            );
+            // The same through the CLI: dumping the dumped text gives the same text.
+            let text_file = scratch_file(&format!("{}.txt", vector.name), text.as_bytes());
+            let run = gotrace([Path::new("dump"), &text_file]);
+            assert_eq!(run.stdout, text, "{}: dump of the text form", vector.name);
+        },
+    );
 }
 
 /// Multi-generation traces from the generator, small enough to compare line by line.
@@ -139,7 +159,7 @@ fn events_and_dump_match_go_on_generated_traces() {
             "seed {seed}: Go rejects the generated trace: {:?}",
             parsed.error
         );
-        let run = gotrace([std::path::Path::new("events"), &file]);
+        let run = gotrace([Path::new("events"), &file]);
         assert_eq!(run.code, 0, "seed {seed}: {}", run.stderr);
         assert!(
             run.stdout == parsed.stdout,

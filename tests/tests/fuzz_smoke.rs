@@ -19,12 +19,13 @@ fn budget(input: &[u8]) -> usize {
     (1 << 20) + 8 * input.len()
 }
 
-/// Runs one input and returns the heap it needed above what was live before.
-fn run(input: &[u8]) -> usize {
+/// Runs one input; returns the heap it needed above what was live before, and how many events
+/// the validating reader gave.
+fn run(input: &[u8]) -> (usize, usize) {
     let before = heap::live();
     heap::reset_peak();
-    check_input(input);
-    heap::peak() - before
+    let events = check_input(input);
+    (heap::peak() - before, events)
 }
 
 /// Inputs that announce sizes far beyond the format's limits (a batch, a string, a stack), in
@@ -96,7 +97,13 @@ fn fuzz_target_survives_seeds_and_mutations_within_a_memory_budget() {
         return;
     };
     let mut seeds: Vec<Vec<u8>> = Vec::new();
+    // Where the three forms of each valid vector are in `seeds`, and the vector's name.
+    let mut valid_forms: Vec<([usize; 3], String)> = Vec::new();
     for vector in go122_vectors(&go) {
+        if vector.is_valid() {
+            let at = seeds.len();
+            valid_forms.push(([at, at + 1, at + 2], vector.name.clone()));
+        }
         seeds.push(binary_to_text(&vector.binary[..]).unwrap().into_bytes());
         seeds.push(std::fs::read(&vector.path).unwrap());
         seeds.push(vector.binary);
@@ -104,16 +111,28 @@ fn fuzz_target_survives_seeds_and_mutations_within_a_memory_budget() {
     seeds.extend(hostile_sizes());
     let mut worst = 0.0f64;
     let mut check = |input: &[u8], what: &str| {
-        let used = run(input);
+        let (used, events) = run(input);
         assert!(
             used <= budget(input),
             "{what}: {used} bytes of heap for a {}-byte input",
             input.len()
         );
         worst = worst.max(used as f64 / budget(input) as f64);
+        events
     };
-    for (i, seed) in seeds.iter().enumerate() {
-        check(seed, &format!("seed {i}"));
+    let seed_events: Vec<usize> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, seed)| check(seed, &format!("seed {i}")))
+        .collect();
+    // The target reaches the validating reader through every form: a valid vector gives all its
+    // events whether it comes as text, as a `.test` file or as binary.
+    for (forms, name) in &valid_forms {
+        let counts = forms.map(|i| seed_events[i]);
+        assert!(
+            counts[0] > 0 && counts.iter().all(|&n| n == counts[0]),
+            "{name}: events read as text, .test and binary: {counts:?}"
+        );
     }
     // Small seeds are mutated most: they are fast, and their every byte matters.
     let mut rng = Rng::new(0x5eed_f022);

@@ -232,277 +232,263 @@ impl Decoded {
         }
         names
     }
-
-    fn assert_generations_at_least(&self, scenario: &str, n: u64) {
-        assert!(
-            self.generations() >= n,
-            "{scenario}: {} generations, wanted at least {n}",
-            self.generations()
-        );
-    }
 }
 
-/// Builds, runs and checks one scenario against Go; `None` when Go is not usable here.
-fn checked_scenario(scenario: &str) -> Option<(PathBuf, Decoded)> {
-    let go = require_go(scenario)?;
+/// Builds and runs `scenario`, checks its trace against Go and that it spans at least
+/// `min_generations`, then hands the trace's path and our reading of it to `check`, which asserts
+/// what the scenario is there for. Returns
+/// without checking when Go is not usable on a developer's machine (fails in CI).
+fn with_scenario(scenario: &str, min_generations: u64, check: impl FnOnce(&Path, &Decoded)) {
+    let Some(go) = require_go(scenario) else {
+        return;
+    };
     let trace = run_scenario(&go, scenario);
     assert_read_as_go_reads(&go, scenario, &trace);
     let decoded = Decoded::read(&trace);
-    Some((trace, decoded))
+    assert!(
+        decoded.generations() >= min_generations,
+        "{scenario}: {} generations, wanted at least {min_generations}",
+        decoded.generations()
+    );
+    check(&trace, &decoded);
 }
 
 #[test]
 fn channels_mutexes() {
-    let Some((_, t)) = checked_scenario("channels-mutexes") else {
-        return;
-    };
-    t.assert_generations_at_least("channels-mutexes", 4);
-    let reasons = t.block_reasons();
-    for reason in ["chan receive", "chan send", "sync", "sleep"] {
+    with_scenario("channels-mutexes", 4, |_, t| {
+        let reasons = t.block_reasons();
+        for reason in ["chan receive", "chan send", "sync", "sleep"] {
+            assert!(
+                reasons.contains(reason),
+                "no block on {reason:?}: {reasons:?}"
+            );
+        }
+        assert!(t.count(EventType::GO_UNBLOCK) >= 100);
         assert!(
-            reasons.contains(reason),
-            "no block on {reason:?}: {reasons:?}"
+            t.count(EventType::GO_CREATE) >= 16 + 2,
+            "a worker pool, a producer, a closer"
         );
-    }
-    assert!(t.count(EventType::GO_UNBLOCK) >= 100);
-    assert!(
-        t.count(EventType::GO_CREATE) >= 16 + 2,
-        "a worker pool, a producer, a closer"
-    );
+    });
 }
 
 /// Seed 002: goroutines sitting in a syscall are re-stated with their M at every generation
 /// boundary; sysmon takes their Ps away; they come back without a P.
 #[test]
 fn syscall_pipes() {
-    let Some((_, t)) = checked_scenario("syscall-pipes") else {
-        return;
-    };
-    t.assert_generations_at_least("syscall-pipes", 6);
-    let mut restated: HashMap<i64, BTreeSet<u64>> = HashMap::new();
-    for (gen, event, g) in t.go_transitions(GoState::Syscall, GoState::Syscall) {
-        assert_ne!(
-            event.thread(),
-            NO_THREAD,
-            "goroutine {g} in a syscall without its M"
+    with_scenario("syscall-pipes", 6, |_, t| {
+        let mut restated: HashMap<i64, BTreeSet<u64>> = HashMap::new();
+        for (gen, event, g) in t.go_transitions(GoState::Syscall, GoState::Syscall) {
+            assert_ne!(
+                event.thread(),
+                NO_THREAD,
+                "goroutine {g} in a syscall without its M"
+            );
+            restated.entry(g).or_default().insert(gen);
+        }
+        let across_many = restated.values().filter(|gens| gens.len() >= 3).count();
+        assert!(
+            across_many >= 4,
+            "the 4 pipe readers should each be re-stated in a syscall in 3+ generations: {restated:?}"
         );
-        restated.entry(g).or_default().insert(gen);
-    }
-    let across_many = restated.values().filter(|gens| gens.len() >= 3).count();
-    assert!(
-        across_many >= 4,
-        "the 4 pipe readers should each be re-stated in a syscall in 3+ generations: {restated:?}"
-    );
-    assert!(t.count(EventType::PROC_STEAL) >= 1, "sysmon never took a P");
-    assert!(
-        t.count(EventType::GO_SYSCALL_END_BLOCKED) >= 1,
-        "no goroutine came back without a P"
-    );
+        assert!(t.count(EventType::PROC_STEAL) >= 1, "sysmon never took a P");
+        assert!(
+            t.count(EventType::GO_SYSCALL_END_BLOCKED) >= 1,
+            "no goroutine came back without a P"
+        );
+    });
 }
 
 /// Seed 000: callbacks from C threads that exit: goroutines created and destroyed in a syscall,
 /// goroutine IDs reused, and Ps abandoned by destroyed threads stolen afterwards.
 #[test]
 fn cgo_callbacks() {
-    let Some((_, t)) = checked_scenario("cgo-callbacks") else {
-        return;
-    };
-    t.assert_generations_at_least("cgo-callbacks", 4);
-    assert_eq!(t.count(EventType::GO_CREATE_SYSCALL), CGO_CALLBACKS);
-    assert_eq!(t.count(EventType::GO_DESTROY_SYSCALL), CGO_CALLBACKS);
-    let created: Vec<i64> = t
-        .go_transitions(GoState::NotExist, GoState::Syscall)
-        .map(|(_, _, g)| g)
-        .collect();
-    let distinct: HashSet<i64> = created.iter().copied().collect();
-    assert!(
-        distinct.len() < created.len() / 2,
-        "callback goroutine IDs should be reused: {} IDs for {} callbacks",
-        distinct.len(),
-        created.len()
-    );
-    let creating_generations: BTreeSet<u64> = t
-        .of_type(EventType::GO_CREATE_SYSCALL)
-        .map(|(gen, _)| *gen)
-        .collect();
-    assert!(creating_generations.len() >= 3, "{creating_generations:?}");
-    let abandoned_steals = t
-        .of_type(EventType::PROC_STEAL)
-        .filter(|(_, e)| {
-            matches!(
-                e.state_transition().unwrap().transition,
-                Transition::Proc {
-                    from: ProcState::Idle,
-                    ..
-                }
-            )
-        })
-        .count();
-    assert!(
-        abandoned_steals >= 1,
-        "no steal of a P left by an exited thread"
-    );
+    with_scenario("cgo-callbacks", 4, |_, t| {
+        assert_eq!(t.count(EventType::GO_CREATE_SYSCALL), CGO_CALLBACKS);
+        assert_eq!(t.count(EventType::GO_DESTROY_SYSCALL), CGO_CALLBACKS);
+        let created: Vec<i64> = t
+            .go_transitions(GoState::NotExist, GoState::Syscall)
+            .map(|(_, _, g)| g)
+            .collect();
+        let distinct: HashSet<i64> = created.iter().copied().collect();
+        assert!(
+            distinct.len() < created.len() / 2,
+            "callback goroutine IDs should be reused: {} IDs for {} callbacks",
+            distinct.len(),
+            created.len()
+        );
+        let creating_generations: BTreeSet<u64> = t
+            .of_type(EventType::GO_CREATE_SYSCALL)
+            .map(|(gen, _)| *gen)
+            .collect();
+        assert!(creating_generations.len() >= 3, "{creating_generations:?}");
+        let abandoned_steals = t
+            .of_type(EventType::PROC_STEAL)
+            .filter(|(_, e)| {
+                matches!(
+                    e.state_transition().unwrap().transition,
+                    Transition::Proc {
+                        from: ProcState::Idle,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(
+            abandoned_steals >= 1,
+            "no steal of a P left by an exited thread"
+        );
+    });
 }
 
 #[test]
 fn gc_pressure() {
-    let Some((_, t)) = checked_scenario("gc-pressure") else {
-        return;
-    };
-    t.assert_generations_at_least("gc-pressure", 3);
-    let ranges = t.range_begins();
-    for (name, at_least) in [
-        ("GC concurrent mark phase", 3),
-        ("GC incremental sweep", 10),
-        ("stop-the-world (GC sweep termination)", 3),
-        ("stop-the-world (GC mark termination)", 3),
-    ] {
-        let n = ranges.get(name).copied().unwrap_or(0);
-        assert!(
-            n >= at_least,
-            "{n} ranges {name:?}, wanted {at_least}+: {ranges:?}"
-        );
-    }
-    assert!(t.count(EventType::HEAP_GOAL) >= 3);
-    assert!(t.count(EventType::HEAP_ALLOC) >= 100);
+    with_scenario("gc-pressure", 3, |_, t| {
+        let ranges = t.range_begins();
+        for (name, at_least) in [
+            ("GC concurrent mark phase", 3),
+            ("GC incremental sweep", 10),
+            ("stop-the-world (GC sweep termination)", 3),
+            ("stop-the-world (GC mark termination)", 3),
+        ] {
+            let n = ranges.get(name).copied().unwrap_or(0);
+            assert!(
+                n >= at_least,
+                "{n} ranges {name:?}, wanted {at_least}+: {ranges:?}"
+            );
+        }
+        assert!(t.count(EventType::HEAP_GOAL) >= 3);
+        assert!(t.count(EventType::HEAP_ALLOC) >= 100);
+    });
 }
 
 #[test]
 fn annotations() {
-    let Some((_, t)) = checked_scenario("annotations") else {
-        return;
-    };
-    t.assert_generations_at_least("annotations", 2);
-    let begun: HashMap<u64, (u64, String)> = t
-        .of_type(EventType::USER_TASK_BEGIN)
-        .map(|(gen, e)| {
+    with_scenario("annotations", 2, |_, t| {
+        let begun: HashMap<u64, (u64, String)> = t
+            .of_type(EventType::USER_TASK_BEGIN)
+            .map(|(gen, e)| {
+                let task = e.task().unwrap();
+                (
+                    task.id,
+                    (*gen, String::from_utf8_lossy(task.task_type).into()),
+                )
+            })
+            .collect();
+        let mut types: Vec<&str> = begun.values().map(|(_, ty)| ty.as_str()).collect();
+        types.sort();
+        assert_eq!(
+            types,
+            ["request", "step0", "step1", "step2", "step3", "step4", "step5"]
+        );
+        // Every end names its task's type, even when the begin was generations earlier.
+        let mut ended_later = 0;
+        for (gen, e) in t.of_type(EventType::USER_TASK_END) {
             let task = e.task().unwrap();
-            (
-                task.id,
-                (*gen, String::from_utf8_lossy(task.task_type).into()),
-            )
-        })
-        .collect();
-    let mut types: Vec<&str> = begun.values().map(|(_, ty)| ty.as_str()).collect();
-    types.sort();
-    assert_eq!(
-        types,
-        ["request", "step0", "step1", "step2", "step3", "step4", "step5"]
-    );
-    // Every end names its task's type, even when the begin was generations earlier.
-    let mut ended_later = 0;
-    for (gen, e) in t.of_type(EventType::USER_TASK_END) {
-        let task = e.task().unwrap();
-        let (begin_gen, ty) = &begun[&task.id];
-        assert_eq!(String::from_utf8_lossy(task.task_type), *ty);
-        ended_later += usize::from(gen > begin_gen);
-    }
-    assert_eq!(t.count(EventType::USER_TASK_END), 7);
-    assert!(ended_later >= 1, "no task outlived its generation");
-    let regions = |typ| -> Vec<String> {
-        t.of_type(typ)
-            .map(|(_, e)| String::from_utf8_lossy(e.region().unwrap().region_type).into())
-            .collect()
-    };
-    for typ in [EventType::USER_REGION_BEGIN, EventType::USER_REGION_END] {
-        let names = regions(typ);
-        assert_eq!(names.iter().filter(|n| *n == "compute").count(), 6);
-        assert_eq!(names.iter().filter(|n| *n == "inner").count(), 6);
-    }
-    let logs: Vec<(String, String)> = t
-        .of_type(EventType::USER_LOG)
-        .map(|(_, e)| {
-            let log = e.log().unwrap();
-            (
-                String::from_utf8_lossy(log.category).into(),
-                String::from_utf8_lossy(log.message).into(),
-            )
-        })
-        .collect();
-    assert_eq!(logs.iter().filter(|(c, _)| c == "index").count(), 6);
-    assert_eq!(logs.iter().filter(|(c, _)| c == "phase").count(), 6);
-    assert!(
-        logs.contains(&(String::new(), "unkeyed log".into())),
-        "{logs:?}"
-    );
+            let (begin_gen, ty) = &begun[&task.id];
+            assert_eq!(String::from_utf8_lossy(task.task_type), *ty);
+            ended_later += usize::from(gen > begin_gen);
+        }
+        assert_eq!(t.count(EventType::USER_TASK_END), 7);
+        assert!(ended_later >= 1, "no task outlived its generation");
+        let regions = |typ| -> Vec<String> {
+            t.of_type(typ)
+                .map(|(_, e)| String::from_utf8_lossy(e.region().unwrap().region_type).into())
+                .collect()
+        };
+        for typ in [EventType::USER_REGION_BEGIN, EventType::USER_REGION_END] {
+            let names = regions(typ);
+            assert_eq!(names.iter().filter(|n| *n == "compute").count(), 6);
+            assert_eq!(names.iter().filter(|n| *n == "inner").count(), 6);
+        }
+        let logs: Vec<(String, String)> = t
+            .of_type(EventType::USER_LOG)
+            .map(|(_, e)| {
+                let log = e.log().unwrap();
+                (
+                    String::from_utf8_lossy(log.category).into(),
+                    String::from_utf8_lossy(log.message).into(),
+                )
+            })
+            .collect();
+        assert_eq!(logs.iter().filter(|(c, _)| c == "index").count(), 6);
+        assert_eq!(logs.iter().filter(|(c, _)| c == "phase").count(), 6);
+        assert!(
+            logs.contains(&(String::new(), "unkeyed log".into())),
+            "{logs:?}"
+        );
+    });
 }
 
 #[test]
 fn gomaxprocs() {
-    let Some((_, t)) = checked_scenario("gomaxprocs") else {
-        return;
-    };
-    t.assert_generations_at_least("gomaxprocs", 5);
-    let values: BTreeSet<u64> = t
-        .of_type(EventType::PROCS_CHANGE)
-        .map(|(_, e)| e.metric().unwrap().value)
-        .collect();
-    for n in [1, 2, 3, 4, 8] {
+    with_scenario("gomaxprocs", 5, |_, t| {
+        let values: BTreeSet<u64> = t
+            .of_type(EventType::PROCS_CHANGE)
+            .map(|(_, e)| e.metric().unwrap().value)
+            .collect();
+        for n in [1, 2, 3, 4, 8] {
+            assert!(
+                values.contains(&n),
+                "GOMAXPROCS {n} never traced: {values:?}"
+            );
+        }
+        let stw = t.range_begins();
         assert!(
-            values.contains(&n),
-            "GOMAXPROCS {n} never traced: {values:?}"
+            stw.get("stop-the-world (GOMAXPROCS)").copied().unwrap_or(0) >= 6,
+            "{stw:?}"
         );
-    }
-    let stw = t.range_begins();
-    assert!(
-        stw.get("stop-the-world (GOMAXPROCS)").copied().unwrap_or(0) >= 6,
-        "{stw:?}"
-    );
+    });
 }
 
 /// The file holds the last of three tracing sessions: its generations do not start at 1, and the
 /// goroutines that lived through the earlier sessions appear only through their statuses.
 #[test]
 fn start_stop() {
-    let Some((trace, t)) = checked_scenario("start-stop") else {
-        return;
-    };
-    t.assert_generations_at_least("start-stop", 3);
-    let mut raw = RawReader::new(std::fs::File::open(&trace).unwrap()).unwrap();
-    let first_batch = std::iter::from_fn(|| raw.read_event().unwrap())
-        .find(|e| e.typ == EventType::EVENT_BATCH)
-        .expect("a batch");
-    assert!(
-        first_batch.args[0] > 2,
-        "the third session should not start at generation {}",
-        first_batch.args[0]
-    );
-    let created: HashSet<i64> = t
-        .go_transitions(GoState::NotExist, GoState::Runnable)
-        .map(|(_, _, g)| g)
-        .collect();
-    let destroyed_from_before = t
-        .go_transitions(GoState::Running, GoState::NotExist)
-        .filter(|(_, _, g)| !created.contains(g))
-        .count();
-    assert!(
-        destroyed_from_before >= 10,
-        "pipe readers, waiters and spinners from earlier sessions end in this one: {destroyed_from_before}"
-    );
-    let found_in_syscall = t
-        .go_transitions(GoState::Undetermined, GoState::Syscall)
-        .filter(|(gen, _, _)| *gen == 1)
-        .count();
-    assert!(
-        found_in_syscall >= 2,
-        "pipe readers found in read(2): {found_in_syscall}"
-    );
+    with_scenario("start-stop", 3, |trace, t| {
+        let mut raw = RawReader::new(std::fs::File::open(trace).unwrap()).unwrap();
+        let first_batch = std::iter::from_fn(|| raw.read_event().unwrap())
+            .find(|e| e.typ == EventType::EVENT_BATCH)
+            .expect("a batch");
+        assert!(
+            first_batch.args[0] > 2,
+            "the third session should not start at generation {}",
+            first_batch.args[0]
+        );
+        let created: HashSet<i64> = t
+            .go_transitions(GoState::NotExist, GoState::Runnable)
+            .map(|(_, _, g)| g)
+            .collect();
+        let destroyed_from_before = t
+            .go_transitions(GoState::Running, GoState::NotExist)
+            .filter(|(_, _, g)| !created.contains(g))
+            .count();
+        assert!(
+            destroyed_from_before >= 10,
+            "pipe readers, waiters and spinners from earlier sessions end in this one: {destroyed_from_before}"
+        );
+        let found_in_syscall = t
+            .go_transitions(GoState::Undetermined, GoState::Syscall)
+            .filter(|(gen, _, _)| *gen == 1)
+            .count();
+        assert!(
+            found_in_syscall >= 2,
+            "pipe readers found in read(2): {found_in_syscall}"
+        );
+    });
 }
 
 /// The benchmark's workload, briefly: a mix of all the above in one trace.
 #[test]
 fn busy() {
-    let Some((_, t)) = checked_scenario("busy") else {
-        return;
-    };
-    t.assert_generations_at_least("busy", 3);
-    for typ in [
-        EventType::GC_BEGIN,
-        EventType::USER_TASK_BEGIN,
-        EventType::USER_REGION_BEGIN,
-        EventType::GO_SYSCALL_BEGIN,
-        EventType::GO_UNBLOCK,
-    ] {
-        assert!(t.count(typ) > 0, "no {typ:?} in the busy mix");
-    }
+    with_scenario("busy", 3, |_, t| {
+        for typ in [
+            EventType::GC_BEGIN,
+            EventType::USER_TASK_BEGIN,
+            EventType::USER_REGION_BEGIN,
+            EventType::GO_SYSCALL_BEGIN,
+            EventType::GO_UNBLOCK,
+        ] {
+            assert!(t.count(typ) > 0, "no {typ:?} in the busy mix");
+        }
+    });
 }

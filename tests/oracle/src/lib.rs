@@ -135,20 +135,31 @@ impl Go {
     }
 }
 
-/// Go for a test that needs it: `Some` when present; when absent, `None` with a note on a
-/// developer's machine, and a panic (a failing test) when the `CI` environment variable is set.
+/// Go for a test that needs it: `Some` when present; when absent, see [`missing_tool`].
 pub fn require_go(test: &str) -> Option<Go> {
     static GO: OnceLock<Result<Go, String>> = OnceLock::new();
     match GO.get_or_init(|| Go::locate().map_err(|e| e.to_string())) {
         Ok(go) => Some(go.clone()),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("{test} needs Go, and CI is set: {why}")
-        }
         Err(why) => {
-            eprintln!("note: skipping {test}: Go is not usable here ({why})");
+            missing_tool(test, "Go", why);
             None
         }
     }
+}
+
+/// The project's rule for a test whose tool (`tool`: Go, QEMU, a Rust target) is missing, `why`
+/// saying how it was looked for: with the `CI` environment variable set the test fails (a CI
+/// machine without the tool would otherwise pass by checking nothing); on a developer's machine
+/// it prints a note and returns, and the caller skips.
+pub fn missing_tool(test: &str, tool: &str, why: &str) {
+    apply_ci_rule(std::env::var_os("CI").is_some(), test, tool, why);
+}
+
+fn apply_ci_rule(ci: bool, test: &str, tool: &str, why: &str) {
+    if ci {
+        panic!("{test} needs {tool}, and CI is set: {why}");
+    }
+    eprintln!("note: skipping {test}: {tool} is not usable here ({why})");
 }
 
 fn output(what: &str, cmd: &mut Command) -> Result<String, OracleError> {
@@ -168,6 +179,17 @@ fn output(what: &str, cmd: &mut Command) -> Result<String, OracleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "t needs QEMU, and CI is set: not installed")]
+    fn a_missing_tool_fails_the_test_in_ci() {
+        apply_ci_rule(true, "t", "QEMU", "not installed");
+    }
+
+    #[test]
+    fn a_missing_tool_lets_the_test_skip_outside_ci() {
+        apply_ci_rule(false, "t", "QEMU", "not installed");
+    }
 
     #[test]
     fn go_rejects_a_trace_without_frequency_and_accepts_vectors_listing() {

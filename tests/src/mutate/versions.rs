@@ -86,15 +86,15 @@ fn relocate_batch(t: &mut Trace, b: usize, what: &str, rng: &mut Rng) -> String 
 
 /// `EndOfGeneration` dropped, duplicated, moved, or added where a generation does not end.
 fn end_of_generation(t: &mut Trace, rng: &mut Rng) -> Option<String> {
+    if !t.version.defines(EventType::END_OF_GENERATION) {
+        return None;
+    }
     let marker = Event {
         version: t.version,
         typ: EventType::END_OF_GENERATION,
         args: Vec::new(),
         data: Vec::new(),
     };
-    if !t.version.defines(EventType::END_OF_GENERATION) {
-        return None;
-    }
     let ends = batches_where(t, |b| b.header.typ == EventType::END_OF_GENERATION);
     if rng.below(4) == 0 || ends.is_empty() {
         let at = rng.below(t.batches.len() + 1);
@@ -288,6 +288,9 @@ fn drop_or_duplicate(events: &mut Vec<Event>, e: usize, rng: &mut Rng) -> &'stat
 /// A batch of events relabelled into the previous or the next generation.
 fn other_generation(t: &mut Trace, rng: &mut Rng) -> Option<String> {
     let found = batches_where(t, Batch::is_event_batch);
+    if found.is_empty() {
+        return None;
+    }
     let b = *rng.pick(&found);
     let gen = &mut t.batches[b].header.args[0];
     let old = *gen;
