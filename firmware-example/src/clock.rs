@@ -1,83 +1,114 @@
-//! The trace clock, chosen at start-up: DWT CYCCNT where it counts, SysTick where it does not.
+//! The trace clock, chosen at start-up: DWT CYCCNT where it counts, else the board's free-running
+//! timer.
 //!
 //! QEMU models no cycle counter (CYCCNT reads stay still), and some cores have none, so the
-//! firmware starts CYCCNT, spins, and looks. SysTick always exists: it counts the processor
-//! clock down from `RELOAD`; its exception counts periods, and a reading taken while a wrap is
-//! still pending (inside a critical section, say) adds the pending period itself. Either way the
-//! encoder gets a wrapping 32-bit count and extends it to 64 bits itself.
+//! firmware starts CYCCNT, spins, and looks. Where it stays still, the board supplies a 32-bit
+//! hardware counter that runs by itself (see [`crate::board::start_timer_counter`]); on the MPS2
+//! boards that is a CMSDK APB timer counting down, whose complement counts up and wraps at 2^32
+//! like CYCCNT. So a reading is always one load of a counter register XORed with a mask (0 for an
+//! up-counter, all ones for a down-counter): no branch on the source, no wrap interrupt to keep,
+//! and the encoder extends the wrapping count to 64 bits itself.
 
-use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use cortex_m::peripheral::{syst::SystClkSource, DCB, DWT, SCB, SYST};
+use cortex_m::peripheral::{DCB, DWT};
 use gotrace_encoder::Clock;
 use gotrace_rtt_protocol::ClockSource;
 
-/// SysTick period in processor cycles: 1 ms at 25 MHz. Also the workload's timer tick.
-pub const RELOAD: u32 = crate::board::CPU_HZ / 1000;
+/// A free-running 32-bit hardware counter, read as `*register ^ mask`.
+#[derive(Debug, Clone, Copy)]
+pub struct Counter {
+    pub register: *const u32,
+    /// All ones for a counter that counts down, so that readings grow.
+    pub mask: u32,
+    /// Counts per second.
+    pub hz: u32,
+    pub source: ClockSource,
+}
 
-static SOURCE: AtomicU8 = AtomicU8::new(0);
-/// Ticks at the start of the current SysTick period (wrapping): one add per event's reading.
-static SYSTICK_BASE: AtomicU32 = AtomicU32::new(0);
+/// DWT's cycle counter register (CYCCNT).
+const CYCCNT: usize = 0xE000_1004;
 
-const DWT_SOURCE: u8 = 1;
-const SYSTICK_SOURCE: u8 = 2;
+/// The chosen counter as every reading uses it: the register, then the mask.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct Reading {
+    register: *const u32,
+    mask: u32,
+}
 
-/// Starts SysTick (always: it is the workload's timer) and picks the trace clock.
-pub fn init(syst: &mut SYST, dcb: &mut DCB, dwt: &mut DWT) -> ClockSource {
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(RELOAD - 1);
-    syst.clear_current();
-    syst.enable_counter();
-    syst.enable_interrupt();
+/// Written once by [`init`], in thread mode before the interrupts that read the clock run;
+/// only read after. Accessed as one volatile 8-byte value, so that the compiler keeps both
+/// words together and a reading loads them with one address and one `ldrd`.
+struct Chosen(UnsafeCell<Reading>);
+
+// SAFETY: see `Chosen`: one write at start-up, reads only after it.
+unsafe impl Sync for Chosen {}
+
+static CHOSEN: Chosen = Chosen(UnsafeCell::new(Reading {
+    // Before `init`, CYCCNT: present on every core this firmware builds for, harmless to read.
+    register: CYCCNT as *const u32,
+    mask: 0,
+}));
+static HZ: AtomicU32 = AtomicU32::new(crate::board::CPU_HZ);
+
+/// Picks the trace clock: CYCCNT if it counts, else the board's timer. `None`: neither counts.
+pub fn init(dcb: &mut DCB, dwt: &mut DWT) -> Option<ClockSource> {
     dcb.enable_trace();
-    let source = if DWT::has_cycle_counter() {
+    let cycles = Counter {
+        register: CYCCNT as *const u32,
+        mask: 0,
+        hz: crate::board::CPU_HZ,
+        source: ClockSource::DwtCycles,
+    };
+    let counter = if DWT::has_cycle_counter() {
         dwt.enable_cycle_counter();
-        let before = DWT::cycle_count();
-        cortex_m::asm::delay(1000);
-        if DWT::cycle_count() != before {
-            ClockSource::DwtCycles
-        } else {
-            ClockSource::SysTick
-        }
+        Some(cycles).filter(counts)
     } else {
-        ClockSource::SysTick
+        None
     };
-    let code = match source {
-        ClockSource::DwtCycles => DWT_SOURCE,
-        ClockSource::SysTick => SYSTICK_SOURCE,
-    };
-    SOURCE.store(code, Ordering::Relaxed);
-    source
+    let counter = counter.or_else(|| crate::board::start_timer_counter().filter(counts))?;
+    // SAFETY: start-up, before anything reads the clock concurrently (see `Chosen`).
+    unsafe {
+        CHOSEN.0.get().write_volatile(Reading {
+            register: counter.register,
+            mask: counter.mask,
+        });
+    }
+    HZ.store(counter.hz, Ordering::Relaxed);
+    Some(counter.source)
 }
 
-/// Called first thing in the SysTick handler.
-pub fn on_systick() {
-    SYSTICK_BASE.fetch_add(RELOAD, Ordering::Relaxed);
+/// Whether `counter` moves forward while the core spins.
+fn counts(counter: &Counter) -> bool {
+    // SAFETY: the register is a counter of this board's memory map, readable at any time.
+    let read = || unsafe { counter.register.read_volatile() } ^ counter.mask;
+    let before = read();
+    cortex_m::asm::delay(1000);
+    let moved = read().wrapping_sub(before);
+    moved != 0 && moved < u32::MAX / 2
 }
 
-/// Ticks since SysTick started, wrapping at 2^32 like a hardware counter.
-#[inline]
-fn systick_ticks() -> u32 {
-    // SysTick runs at the highest priority, so a wrap is either counted or still pending.
-    let base = SYSTICK_BASE.load(Ordering::Relaxed);
-    let current = SYST::get_current();
-    let (base, current) = if SCB::is_pendst_pending() {
-        // The period ended and its exception has not run: count it, and read again, since
-        // `current` may predate the wrap.
-        (base.wrapping_add(RELOAD), SYST::get_current())
-    } else {
-        (base, current)
-    };
-    base.wrapping_add(RELOAD - 1 - current)
-}
-
-/// A raw 32-bit tick count of the chosen source: the trace clock, and busy waits.
+/// A raw 32-bit tick count of the chosen counter: the trace clock, and busy waits.
 #[inline]
 pub fn raw_ticks() -> u32 {
-    match SOURCE.load(Ordering::Relaxed) {
-        DWT_SOURCE => DWT::cycle_count(),
-        _ => systick_ticks(),
+    // SAFETY: see `Chosen`; the register is CYCCNT or the counter `init` checked, and reading
+    // it has no effect.
+    unsafe {
+        let reading = CHOSEN.0.get().read_volatile();
+        reading.register.read_volatile() ^ reading.mask
     }
+}
+
+/// Ticks per second of [`raw_ticks`].
+pub fn hz() -> u32 {
+    HZ.load(Ordering::Relaxed)
+}
+
+/// Ticks of [`raw_ticks`] in `us` microseconds.
+pub fn ticks_in_us(us: u32) -> u32 {
+    (u64::from(us) * u64::from(hz()) / 1_000_000) as u32
 }
 
 /// Busy-waits `ticks` ticks of the trace clock.
@@ -86,7 +117,7 @@ pub fn spin(ticks: u32) {
     while raw_ticks().wrapping_sub(start) < ticks {}
 }
 
-/// The encoder's clock: whichever source `init` picked.
+/// The encoder's clock: whichever counter `init` picked.
 pub struct TraceClock;
 
 impl Clock for TraceClock {
@@ -96,6 +127,6 @@ impl Clock for TraceClock {
     }
 
     fn frequency(&self) -> u64 {
-        u64::from(crate::board::CPU_HZ)
+        u64::from(hz())
     }
 }

@@ -1,7 +1,7 @@
 //! gotrace's example firmware: a traced workload on a cooperative scheduler, streamed over RTT.
 //!
 //! Start-up: RTT (defmt on up channel 0, the trace on its own up channel, a session channel up,
-//! a control channel down, all in one control block), the clock (DWT or SysTick), then a short
+//! a control channel down, all in one control block), the clock (DWT or a timer), then a short
 //! wait for the host's start command (tracing starts with defaults if none comes), the session
 //! descriptor, the workload, and at the end the trace's end record, a wait for the host to drain
 //! everything, and exit.
@@ -86,8 +86,16 @@ fn main() -> ! {
         core.SCB
             .set_priority(cortex_m::peripheral::scb::SystemHandler::PendSV, 0x80);
     }
-    let source = clock::init(&mut core.SYST, &mut core.DCB, &mut core.DWT);
-    defmt::info!("gotrace example: clock {}", defmt::Debug2Format(&source));
+    workload::start_systick(&mut core.SYST);
+    let Some(source) = clock::init(&mut core.DCB, &mut core.DWT) else {
+        defmt::error!("no trace clock: DWT CYCCNT does not count and the board has no timer");
+        board::exit(false)
+    };
+    defmt::info!(
+        "gotrace example: clock {} at {} Hz",
+        defmt::Debug2Format(&source),
+        clock::hz()
+    );
 
     let (backpressure, generation_us) = wait_for_start(&mut control);
     let generation_us = if generation_us == 0 {
@@ -109,7 +117,7 @@ fn main() -> ! {
         board::exit(true)
     }
     SCHED.start_tracing().expect("tracing starts");
-    workload::spawn((u64::from(generation_us) * u64::from(board::CPU_HZ) / 1_000_000) as u32);
+    workload::spawn(clock::ticks_in_us(generation_us));
     let mut stopped_by_host = false;
     while !workload::finished() {
         SCHED.run_executor(0).expect("scheduler runs");
@@ -138,7 +146,7 @@ fn main() -> ! {
 /// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one.
 fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
     let start = clock::raw_ticks();
-    let limit = HOST_WAIT_MS * (board::CPU_HZ / 1000);
+    let limit = clock::ticks_in_us(HOST_WAIT_MS * 1000);
     while clock::raw_ticks().wrapping_sub(start) < limit {
         if let Some(Command::Start {
             backpressure,
@@ -164,7 +172,7 @@ fn protocol_announce(
             protocol_version: PROTOCOL_VERSION,
             encoder_version: ENCODER_VERSION,
             clock,
-            clock_hz: u64::from(board::CPU_HZ),
+            clock_hz: u64::from(clock::hz()),
             trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
             batch_buffer_bytes: BATCH_BYTES as u32,
             batch_buffers: board::CONTEXTS as u32,
@@ -197,7 +205,7 @@ fn wait_for_host_drain() {
     // SAFETY: thread mode, after the logger's last use; nothing else writes channel 0 now.
     let defmt_channel = unsafe { UpChannel::conjure(0) };
     let start = clock::raw_ticks();
-    let limit = DRAIN_WAIT_MS * (board::CPU_HZ / 1000);
+    let limit = clock::ticks_in_us(DRAIN_WAIT_MS * 1000);
     while clock::raw_ticks().wrapping_sub(start) < limit {
         let trace_done = SCHED.with_encoder(|enc| enc.sink().is_drained());
         if trace_done && defmt_channel.as_ref().is_none_or(|c| c.is_empty()) {

@@ -11,6 +11,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use embedded_hal::spi::SpiBus;
 use gotrace_scheduler::{Annotate, Step, TaskCx, TaskId};
 
@@ -21,9 +22,11 @@ use crate::SCHED;
 const TRANSFERS: u32 = 12;
 const TICKS_SEEN: u32 = 40;
 const LOG_RECORDS: u32 = 30;
-/// Bytes per SPI transfer and bus time per byte: 64 × 1200 cycles ≈ 3 ms at 25 MHz.
+/// Bytes per SPI transfer and bus time per byte: 64 × 48 µs ≈ 3 ms.
 const TRANSFER_BYTES: usize = 64;
-const TICKS_PER_BYTE: u32 = crate::board::CPU_HZ / 20_833;
+const US_PER_BYTE: u32 = 48;
+/// The SysTick period: 1 ms of processor cycles.
+const SYSTICK_RELOAD: u32 = crate::board::CPU_HZ / 1000;
 
 pub const TRANSFER: TaskId = TaskId(0);
 pub const TIMER: TaskId = TaskId(1);
@@ -67,7 +70,7 @@ fn done() -> Step {
 fn transfer(cx: &mut TaskCx<'_>) -> Step {
     let n = TRANSFERS_DONE.fetch_add(1, Ordering::Relaxed) + 1;
     let mut spi = LoopbackSpi {
-        ticks_per_byte: TICKS_PER_BYTE,
+        ticks_per_byte: crate::clock::ticks_in_us(US_PER_BYTE),
     };
     let out = [n as u8; TRANSFER_BYTES];
     let mut back = [0u8; TRANSFER_BYTES];
@@ -106,11 +109,19 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
     Step::Wait
 }
 
-/// The 1 ms timer: extends the clock, wakes the timer task every other tick, and hands the
-/// rest to PendSV (lower priority, so the clock keeps ticking while PendSV runs tasks).
+/// Starts SysTick, the workload's 1 ms timer interrupt.
+pub fn start_systick(syst: &mut SYST) {
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(SYSTICK_RELOAD - 1);
+    syst.clear_current();
+    syst.enable_counter();
+    syst.enable_interrupt();
+}
+
+/// The 1 ms timer: wakes the timer task every other tick, and hands the rest to PendSV (lower
+/// priority, so SysTick keeps preempting while PendSV runs tasks).
 #[cortex_m_rt::exception]
 fn SysTick() {
-    crate::clock::on_systick();
     if !RUNNING.load(Ordering::Acquire) {
         return;
     }

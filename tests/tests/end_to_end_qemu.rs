@@ -143,7 +143,7 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     };
     // defmt logs decoded with the ELF, in order.
     for line in [
-        "INFO gotrace example: clock SysTick",
+        "INFO gotrace example: clock CmsdkApbTimer at 25000000 Hz",
         "INFO tracing: Lossless, generation 1000 us",
         "INFO log record 30",
         "INFO transfer task: 12 transfers done",

@@ -27,7 +27,7 @@ pub const CONTROL_CHANNEL: &str = "gotrace-control";
 pub const DEFMT_CHANNEL: &str = "defmt";
 
 /// Version of this protocol; the session descriptor states it.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// First byte of a [`LossRecord`] on the trace channel.
 pub const LOSS_MARKER: u8 = 0xFF;
@@ -48,8 +48,9 @@ pub enum Backpressure {
 pub enum ClockSource {
     /// The DWT cycle counter, extended to 64 bits.
     DwtCycles,
-    /// SysTick counting down from its reload value, extended by its wrap interrupts.
-    SysTick,
+    /// A CMSDK APB timer (the MPS2 boards' TIMER0) free-running down from `u32::MAX`, read
+    /// inverted so that it counts up.
+    CmsdkApbTimer,
 }
 
 /// Host → device, on the control channel.

@@ -199,6 +199,11 @@ fn record(
         while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
             let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
             match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
+                Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => eprintln!(
+                    "warning: the firmware speaks gotrace RTT protocol {}, this gotrace {}: its session descriptor is ignored",
+                    d.protocol_version,
+                    protocol::PROTOCOL_VERSION
+                ),
                 Ok(d) => recording.descriptor = Some(d),
                 Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
             }
