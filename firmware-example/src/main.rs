@@ -13,6 +13,7 @@ mod bus;
 mod clock;
 mod control;
 mod measure;
+mod ring;
 mod sink;
 mod workload;
 
@@ -103,7 +104,11 @@ fn main() -> ! {
     } else {
         generation_us
     };
-    SCHED.with_encoder(|enc| enc.sink_mut().attach(channels.up.1, backpressure));
+    let Some(ring) = ring::TraceRing::take(channels.up.1, protocol::TRACE_CHANNEL) else {
+        defmt::error!("the trace channel is not in the RTT control block");
+        board::exit(false)
+    };
+    SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, backpressure));
     protocol_announce(&mut session, source, backpressure, generation_us);
     defmt::info!(
         "tracing: {}, generation {} us",

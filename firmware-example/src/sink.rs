@@ -5,29 +5,29 @@
 //! (a generation missing a batch would not parse). Before the next batch that does make it, a
 //! `LossRecord` names the broken generations and counts what was dropped, and the `EndRecord`
 //! closing the trace gives the device's totals, so the host can account for every byte.
+//!
+//! Either way a batch is copied once, from the encoder's batch buffer straight into the RTT ring
+//! ([`TraceRing`]), whose write offset moves only after the whole batch is in: no scratch copy.
 
 use gotrace_encoder::Sink;
 use gotrace_rtt_protocol::{
     encode_record, Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER, MAX_MESSAGE_BYTES,
 };
 use gotrace_wire::varint;
-use rtt_target::{ChannelMode, UpChannel};
 
-/// Room for one batch with its header, so a lossy write is all or nothing.
-const SCRATCH: usize = crate::BATCH_BYTES + 32;
+use crate::ring::TraceRing;
 
 pub struct RttSink {
-    channel: Option<UpChannel>,
+    ring: Option<TraceRing>,
     backpressure: Backpressure,
     pending_loss: Option<LossRecord>,
     account: EndRecord,
-    scratch: [u8; SCRATCH],
 }
 
 impl RttSink {
     pub const fn new() -> Self {
         RttSink {
-            channel: None,
+            ring: None,
             backpressure: Backpressure::Lossless,
             pending_loss: None,
             account: EndRecord {
@@ -36,29 +36,40 @@ impl RttSink {
                 dropped_batches: 0,
                 dropped_bytes: 0,
             },
-            scratch: [0; SCRATCH],
         }
     }
 
-    pub fn attach(&mut self, channel: UpChannel, backpressure: Backpressure) {
-        self.channel = Some(channel);
+    pub fn attach(&mut self, ring: TraceRing, backpressure: Backpressure) {
+        self.ring = Some(ring);
         self.backpressure = backpressure;
     }
 
     /// Whether the host has read everything written so far.
     pub fn is_drained(&self) -> bool {
-        self.channel.as_ref().is_none_or(|c| c.is_empty())
+        self.ring.as_ref().is_none_or(|r| r.is_drained())
     }
 
-    fn write_whole(&mut self, bytes: &[u8]) -> bool {
-        write_whole(&mut self.channel, self.backpressure, bytes)
+    /// Writes `parts` as one unit: waiting for room when lossless, all or nothing when lossy.
+    /// Returns whether they were written.
+    fn write_whole(&mut self, parts: &[&[u8]]) -> bool {
+        let Some(ring) = self.ring.as_mut() else {
+            return false;
+        };
+        match self.backpressure {
+            Backpressure::Lossless => {
+                for part in parts {
+                    ring.write_blocking(part);
+                }
+                true
+            }
+            Backpressure::Lossy => ring.try_write(parts),
+        }
     }
 
-    /// Writes a record of ours, blocking: used only where the trace ends.
+    /// Writes a record of ours, blocking: used only where the trace starts and ends.
     fn write_blocking(&mut self, bytes: &[u8]) {
-        if let Some(channel) = self.channel.as_mut() {
-            channel.set_mode(ChannelMode::BlockIfFull);
-            channel.write(bytes);
+        if let Some(ring) = self.ring.as_mut() {
+            ring.write_blocking(bytes);
         }
     }
 
@@ -74,7 +85,7 @@ impl RttSink {
             self.write_blocking(record);
             true
         } else {
-            self.write_whole(record)
+            self.write_whole(&[record])
         };
         if written {
             self.pending_loss = None;
@@ -115,18 +126,7 @@ impl Sink for RttSink {
                 return;
             }
         }
-        if self.backpressure == Backpressure::Lossless {
-            self.write_blocking(header);
-            self.write_blocking(payload);
-            return;
-        }
-        if len > SCRATCH {
-            self.drop_batch(generation, len as u32);
-            return;
-        }
-        self.scratch[..header.len()].copy_from_slice(header);
-        self.scratch[header.len()..len].copy_from_slice(payload);
-        if !write_whole(&mut self.channel, self.backpressure, &self.scratch[..len]) {
+        if !self.write_whole(&[header, payload]) {
             self.drop_batch(generation, len as u32);
         }
     }
@@ -137,24 +137,6 @@ impl Sink for RttSink {
         let account = self.account;
         if let Ok(record) = encode_record(END_MARKER, &account, &mut buf) {
             self.write_blocking(record);
-        }
-    }
-}
-
-/// Writes `bytes` whole or not at all; returns whether it did.
-fn write_whole(channel: &mut Option<UpChannel>, backpressure: Backpressure, bytes: &[u8]) -> bool {
-    let Some(channel) = channel.as_mut() else {
-        return false;
-    };
-    match backpressure {
-        Backpressure::Lossless => {
-            channel.set_mode(ChannelMode::BlockIfFull);
-            channel.write(bytes);
-            true
-        }
-        Backpressure::Lossy => {
-            channel.set_mode(ChannelMode::NoBlockSkip);
-            channel.write(bytes) == bytes.len()
         }
     }
 }

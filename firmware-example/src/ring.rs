@@ -1,0 +1,152 @@
+//! The trace channel's RTT ring buffer, written in place.
+//!
+//! `rtt-target` writes one slice per call, so a batch (a header and a payload, two slices) could
+//! only be written all-or-nothing by first copying it whole into a scratch buffer. This writer
+//! takes over the trace up channel after `rtt_init!` has set it up, and copies every part of a
+//! batch straight into the ring, publishing the new write offset once, after the last part: the
+//! host sees the whole batch or none of it. The layout is SEGGER's RTT control block, which the
+//! host side reads too (`host-tools/src/record/rtt.rs`): a 16-byte identifier, the numbers of up
+//! and down channels, then one descriptor per channel.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use rtt_target::UpChannel;
+
+/// One channel descriptor of the control block.
+#[repr(C)]
+struct Descriptor {
+    name: *const u8,
+    buffer: *mut u8,
+    size: usize,
+    /// Owned by the device for up channels.
+    write: AtomicUsize,
+    /// Owned by the host for up channels.
+    read: AtomicUsize,
+    flags: AtomicUsize,
+}
+
+/// The control block's header.
+#[repr(C)]
+struct Header {
+    id: [u8; 16],
+    up_channels: usize,
+    down_channels: usize,
+}
+
+/// The sole writer of one RTT up channel.
+pub struct TraceRing {
+    descriptor: &'static Descriptor,
+}
+
+// SAFETY: the ring has one writer, whoever owns this value; the host only moves the read offset.
+unsafe impl Send for TraceRing {}
+
+impl TraceRing {
+    /// Takes over the up channel named `name`; `channel` must be that channel, consumed so that
+    /// `rtt-target` never writes it again. `None` if no initialised up channel has that name.
+    pub fn take(_channel: UpChannel, name: &str) -> Option<Self> {
+        extern "C" {
+            #[link_name = "_SEGGER_RTT"]
+            static CONTROL_BLOCK: Header;
+        }
+        // SAFETY: `rtt_init!` defined and initialised the control block, a header followed by
+        // its up channel descriptors; only their name and buffer fields are read here.
+        let descriptors = unsafe {
+            let header = &*core::ptr::addr_of!(CONTROL_BLOCK);
+            let first = (header as *const Header).add(1).cast::<Descriptor>();
+            core::slice::from_raw_parts(first, header.up_channels)
+        };
+        descriptors
+            .iter()
+            .find(|d| !d.buffer.is_null() && d.size > 1 && name_is(d.name, name))
+            .map(|descriptor| TraceRing { descriptor })
+    }
+
+    /// Bytes that fit now, and the write offset to put them at.
+    #[inline]
+    fn room(&self) -> (usize, usize) {
+        let d = self.descriptor;
+        let write = d.write.load(Ordering::Relaxed);
+        let read = d.read.load(Ordering::Acquire);
+        if read >= d.size {
+            // Only a confused host writes this; wait for it to put things right.
+            return (0, write);
+        }
+        // One byte always stays free, so that a full ring differs from an empty one.
+        let free = if read > write {
+            read - write - 1
+        } else {
+            d.size - write + read - 1
+        };
+        (free, write)
+    }
+
+    /// Copies `bytes` (at most the room there is) at offset `write`; returns the next offset.
+    #[inline]
+    fn put(&self, write: usize, bytes: &[u8]) -> usize {
+        let d = self.descriptor;
+        let first = bytes.len().min(d.size - write);
+        // SAFETY: `write < size`, `first <= size - write`, and the rest (at most the room, which
+        // ends before the read offset) goes at the start; the host reads none of it until the
+        // write offset moves past it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), d.buffer.add(write), first);
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr().add(first),
+                d.buffer,
+                bytes.len() - first,
+            );
+        }
+        let next = write + bytes.len();
+        if next >= d.size {
+            next - d.size
+        } else {
+            next
+        }
+    }
+
+    /// Writes all `parts` as one unit if they fit now, else nothing; returns whether it did.
+    pub fn try_write(&mut self, parts: &[&[u8]]) -> bool {
+        let (free, mut write) = self.room();
+        if parts.iter().map(|p| p.len()).sum::<usize>() > free {
+            return false;
+        }
+        for part in parts {
+            write = self.put(write, part);
+        }
+        self.descriptor.write.store(write, Ordering::Release);
+        true
+    }
+
+    /// Writes `bytes`, waiting for the host to make room as often as needed.
+    pub fn write_blocking(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let (free, write) = self.room();
+            let n = free.min(bytes.len());
+            if n > 0 {
+                let write = self.put(write, &bytes[..n]);
+                self.descriptor.write.store(write, Ordering::Release);
+                bytes = &bytes[n..];
+            }
+        }
+    }
+
+    /// Whether the host has read everything written so far.
+    pub fn is_drained(&self) -> bool {
+        let d = self.descriptor;
+        d.write.load(Ordering::Relaxed) == d.read.load(Ordering::Acquire)
+    }
+}
+
+/// Whether the NUL-terminated string at `ptr` is `name`.
+fn name_is(ptr: *const u8, name: &str) -> bool {
+    if ptr.is_null() {
+        return false;
+    }
+    // SAFETY: a channel name is a NUL-terminated string in flash; reading stops at the first
+    // difference or at the NUL, so it never reads past the string.
+    name.bytes()
+        .chain(core::iter::once(0))
+        .enumerate()
+        .all(|(i, b)| unsafe { *ptr.add(i) } == b)
+}
