@@ -1,39 +1,42 @@
-//! The encoder: scheduling state changes in, Go 1.22 events out.
+//! The encoder: a writer of Go 1.22 events for the state changes a scheduler makes.
 //!
-//! Each method is one state change of a P, a G or an M, and writes the event that records it into
-//! the acting M's batch. The change and the event are a single step: callers that share the
-//! encoder between contexts wrap it in [`crate::Shared`], so no interrupt lands between them.
-//! Every change is checked against the current state first; a change the state does not allow is
-//! refused with [`Error::Transition`] rather than written as a trace Go would reject.
+//! The scheduler owns the scheduling state and checks every change; it calls the encoder once
+//! per change, inside the same critical section (see [`crate::Shared`]), with what the event
+//! needs. The encoder keeps only tracing data: each M's batch, each P's and G's sequence number,
+//! goroutine IDs, the generation and its limits, and the string and stack tables. With tracing
+//! off every method returns at once.
 //!
 //! Sequence numbers follow Go's runtime: a P's counter advances on `ProcStart`, `ProcSteal` and
 //! `GoSyscallBegin`; a G's on `GoStart` and `GoUnblock`; both restart from 0 at each generation,
-//! where the status of every P and live G is re-stated (see `generation.rs`).
+//! where the status of every P and live G is re-stated from the scheduler's state (see
+//! `generation.rs`). Goroutine IDs are 32-bit, handed out in order within a trace (a callback's
+//! goroutine keeps its ID for the whole trace, as its M does, seed 000).
 //!
-//! Each method checks the change, writes its event, applies the change, and only then ends the
-//! generation if the event found its time or bytes up: the next generation re-states the state
-//! after the event. The common scheduling events, whose arguments usually fit one byte each, are
-//! written with a single store (see `emit`).
+//! The scheduling events (`ProcStart`, `ProcStop`, `GoStart`, `GoStop`, `GoBlock`, `GoUnblock`)
+//! return whether the generation is due to end (its time or bytes are up): the caller applies its
+//! state change, then calls [`Encoder::advance`], so the next generation re-states the state
+//! after the event. Their common case is inline: a clock reading, one compare against the
+//! generation's deadline, and one store of the packed event (see `batch.rs`); everything else
+//! is out of line and shared by all events.
 
 use gotrace_wire::EventType;
 
-use crate::batch::{Batch, MAX_EVENT_LEN};
+use crate::batch::Batch;
 use crate::clock::{join, Clock, Extended};
-use crate::error::Error;
-use crate::intern::{Stacks, Strings};
+use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
 use crate::reason::Reason;
 use crate::sink::Sink;
-use crate::state::{GoSlot, GoState, GoStatus, MState, ProcState, ProcStatus};
+use crate::state::{GoSlot, GoTrace, Scheduling};
 
 /// When generations end on their own (0 disables a limit). A generation also ends when tracing
 /// stops, when [`Encoder::advance`] is called, and when its string or stack table is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// End the generation once this many clock ticks have passed since it began.
-    pub generation_ticks: u64,
+    pub generation_ticks: u32,
     /// End the generation once its batches handed to the sink take this many bytes (checked
     /// when a batch is handed over, so a generation may exceed it by its pending batches).
-    pub generation_bytes: u64,
+    pub generation_bytes: u32,
 }
 
 impl Config {
@@ -44,8 +47,7 @@ impl Config {
     };
 }
 
-/// What the encoder has written, for measurements. Counting costs instructions on every
-/// event, so only what cannot be derived is counted there.
+/// What the encoder has written, for measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Timed events of every kind (scheduling events, statuses, annotations).
@@ -68,36 +70,64 @@ impl Stats {
     }
 }
 
+/// The counters behind [`Stats`], kept in 32 bits (they wrap) to save RAM on the device.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    pub events: u32,
+    pub event_bytes: u32,
+    pub status_events: u32,
+    pub annotation_events: u32,
+    pub bytes_written: u32,
+    pub generations: u32,
+}
+
 /// The smallest batch buffer: room for the largest event with margin.
 pub const MIN_BATCH_CAPACITY: usize = 64;
 
-const _: () = assert!(MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
+const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 
 /// A trace encoder for `MS` execution contexts, `PS` executors and `GS` task slots, with batch
-/// buffers of `BUF` bytes per context.
-pub struct Encoder<S, C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize> {
+/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` entries each.
+pub struct Encoder<
+    S,
+    C,
+    const MS: usize,
+    const PS: usize,
+    const GS: usize,
+    const BUF: usize,
+    const TABLE: usize = TABLE_CAPACITY,
+> {
     pub(crate) sink: S,
     pub(crate) clock: C,
     pub(crate) config: Config,
     pub(crate) tracing: bool,
-    pub(crate) gen: u64,
+    pub(crate) gen: u32,
     /// The time at which the current generation ends (`u64::MAX`: never; 0: at the next event,
     /// set when its bytes reach the limit), so each event checks both limits with one compare.
     pub(crate) gen_deadline: u64,
-    pub(crate) gen_bytes: u64,
+    pub(crate) gen_bytes: u32,
     pub(crate) time: Extended,
-    pub(crate) ms: [MState<BUF>; MS],
-    pub(crate) ps: [ProcState; PS],
-    pub(crate) gs: [GoState; GS],
-    pub(crate) cbs: [GoState; MS],
-    pub(crate) next_goid: u64,
-    pub(crate) strings: Strings,
-    pub(crate) stacks: Stacks,
-    pub(crate) stats: Stats,
+    pub(crate) batches: [Batch<BUF>; MS],
+    /// Each P's sequence number.
+    pub(crate) procs: [u32; PS],
+    pub(crate) tasks: [GoTrace; GS],
+    /// The goroutine of the interrupt callback of each context.
+    pub(crate) callbacks: [GoTrace; MS],
+    pub(crate) next_goid: u32,
+    pub(crate) strings: Strings<TABLE>,
+    pub(crate) stacks: Stacks<TABLE>,
+    pub(crate) counts: Counts,
 }
 
-impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>
-    Encoder<S, C, MS, PS, GS, BUF>
+impl<
+        S: Sink,
+        C: Clock,
+        const MS: usize,
+        const PS: usize,
+        const GS: usize,
+        const BUF: usize,
+        const TABLE: usize,
+    > Encoder<S, C, MS, PS, GS, BUF, TABLE>
 {
     const VALID_SIZES: () = {
         assert!(MS >= 1, "at least one execution context");
@@ -108,7 +138,12 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         );
     };
 
-    /// A stopped encoder; every P idle, every G slot dead.
+    /// Bytes of the buffers the parameters size: the batch buffers (`MS * BUF`) and the string
+    /// and stack tables (`TABLE` entries each). The rest of the encoder's state is bookkeeping.
+    pub const BUFFER_BYTES: usize =
+        MS * BUF + core::mem::size_of::<Strings<TABLE>>() + core::mem::size_of::<Stacks<TABLE>>();
+
+    /// A stopped encoder.
     pub const fn new(sink: S, clock: C, config: Config) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::VALID_SIZES;
@@ -121,14 +156,14 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
             gen_deadline: u64::MAX,
             gen_bytes: 0,
             time: Extended::new(),
-            ms: [const { MState::new() }; MS],
-            ps: [ProcState::IDLE; PS],
-            gs: [GoState::DEAD; GS],
-            cbs: [GoState::DEAD; MS],
+            batches: [const { Batch::new() }; MS],
+            procs: [0; PS],
+            tasks: [GoTrace::NEW; GS],
+            callbacks: [GoTrace::NEW; MS],
             next_goid: 1,
             strings: Strings::new(),
             stacks: Stacks::new(),
-            stats: Stats {
+            counts: Counts {
                 events: 0,
                 event_bytes: 0,
                 status_events: 0,
@@ -145,15 +180,20 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 
     /// The current generation (0 before tracing first starts).
     pub fn generation(&self) -> u64 {
-        self.gen
+        self.gen.into()
     }
 
     /// The statistics, with the bytes of the batches not yet handed over.
     pub fn stats(&self) -> Stats {
-        let pending: usize = self.ms.iter().map(|m| m.batch.len()).sum();
+        let c = self.counts;
+        let pending: usize = self.batches.iter().map(Batch::len).sum();
         Stats {
-            event_bytes: self.stats.event_bytes + pending as u64,
-            ..self.stats
+            events: c.events.into(),
+            event_bytes: u64::from(c.event_bytes) + pending as u64,
+            status_events: c.status_events.into(),
+            annotation_events: c.annotation_events.into(),
+            bytes_written: c.bytes_written.into(),
+            generations: c.generations.into(),
         }
     }
 
@@ -169,447 +209,283 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
         &mut self.clock
     }
 
-    pub fn proc_status(&self, p: usize) -> Result<ProcStatus, Error> {
-        Ok(self.ps.get(p).ok_or(Error::NoSuchProc(p))?.status)
+    /// The goroutine ID `g` has (or last had) in the current trace; 0 if none.
+    pub fn go_id(&self, g: GoSlot) -> u64 {
+        self.go(g).map_or(0, |t| t.id.into())
     }
 
-    /// The context holding `p` (Running, Syscall) or that last held it (Abandoned).
-    pub fn proc_owner(&self, p: usize) -> Result<Option<usize>, Error> {
-        let st = self.ps.get(p).ok_or(Error::NoSuchProc(p))?;
-        Ok((st.status != ProcStatus::Idle).then_some(st.m))
-    }
-
-    pub fn go_status(&self, g: GoSlot) -> Result<GoStatus, Error> {
-        Ok(self.go(g)?.status)
-    }
-
-    /// The goroutine ID `g` has (or last had) in the trace; 0 if never created.
-    pub fn go_id(&self, g: GoSlot) -> Result<u64, Error> {
-        Ok(self.go(g)?.id)
-    }
-
-    /// The executor context `m` holds.
-    pub fn context_proc(&self, m: usize) -> Result<Option<usize>, Error> {
-        Ok(self.m(m)?.p)
-    }
-
-    /// The goroutine running (or in a blocking operation) on context `m`.
-    pub fn context_go(&self, m: usize) -> Result<Option<GoSlot>, Error> {
-        Ok(self.m(m)?.g)
-    }
-
-    // ---- Ps ----
+    // ---- Scheduling events: return whether the generation is due to end ----
 
     /// Context `m` takes idle executor `p`: `ProcStart`.
-    pub fn proc_start(&mut self, m: usize, p: usize) -> Result<(), Error> {
-        self.m(m)?;
-        let st = *self.ps.get(p).ok_or(Error::NoSuchProc(p))?;
-        if self.ms[m].p.is_some() {
-            return Err(fail(m, "ProcStart: context already holds an executor"));
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn proc_start(&mut self, m: usize, p: usize) -> bool {
+        if !self.tracing {
+            return false;
         }
-        if st.status != ProcStatus::Idle {
-            return Err(fail(m, "ProcStart: executor is not idle"));
-        }
-        let due = self.emit(m, EventType::PROC_START, p as u64, st.seq + 1, 2);
-        self.ps[p] = ProcState {
-            status: ProcStatus::Running,
-            m,
-            seq: st.seq + 1,
+        let Some(seq) = self.procs.get_mut(p) else {
+            return false;
         };
-        self.ms[m].p = Some(p);
-        self.end_event(m, due);
-        Ok(())
+        *seq += 1;
+        let seq = *seq;
+        self.sched(m, EventType::PROC_START, p as u32, seq, 2)
     }
 
-    /// Context `m` gives up its running executor, with no goroutine on it: `ProcStop`.
-    pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
-        let p = self
-            .m(m)?
-            .p
-            .ok_or(fail(m, "ProcStop: context holds no executor"))?;
-        if self.ps[p].status != ProcStatus::Running {
-            return Err(fail(m, "ProcStop: executor is not running"));
-        }
-        if self.ms[m].g.is_some() {
-            return Err(fail(m, "ProcStop: a goroutine is still on the context"));
-        }
-        let due = self.emit(m, EventType::PROC_STOP, 0, 0, 0);
-        self.ps[p].status = ProcStatus::Idle;
-        self.ms[m].p = None;
-        self.end_event(m, due);
-        Ok(())
+    /// Context `m` gives up its running executor: `ProcStop`.
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn proc_stop(&mut self, m: usize) -> bool {
+        self.tracing && self.sched(m, EventType::PROC_STOP, 0, 0, 0)
     }
 
-    /// Context `m` takes executor `p` away from a blocking operation, or from the callback that
-    /// abandoned it; `p` becomes idle: `ProcSteal`. When `m` is the context of the blocking
-    /// operation itself this is a self-steal (seed 001) — never a `ProcStop`, which would claim
-    /// a P the context may no longer hold.
-    pub fn proc_steal(&mut self, m: usize, p: usize) -> Result<(), Error> {
-        self.m(m)?;
-        let st = *self.ps.get(p).ok_or(Error::NoSuchProc(p))?;
-        match st.status {
-            ProcStatus::Syscall => self.ms[st.m].p = None,
-            ProcStatus::Abandoned => {}
-            _ => {
-                return Err(fail(
-                    m,
-                    "ProcSteal: executor is not in a blocking operation",
-                ))
-            }
+    /// Context `m` starts runnable `g`: `GoStart`.
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn go_start(&mut self, m: usize, g: GoSlot) -> bool {
+        self.go_seq_event(m, g, EventType::GO_START, 2)
+    }
+
+    /// The running goroutine on `m` yields and stays runnable: `GoStop`.
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn go_stop(&mut self, m: usize, reason: Reason) -> bool {
+        // The reason's string ID, and no stack.
+        self.tracing && self.sched(m, EventType::GO_STOP, reason.string_id(), 0, 2)
+    }
+
+    /// The running goroutine on `m` blocks until woken: `GoBlock`.
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn go_block(&mut self, m: usize, reason: Reason) -> bool {
+        self.tracing && self.sched(m, EventType::GO_BLOCK, reason.string_id(), 0, 2)
+    }
+
+    /// Context `m` wakes waiting `g`: `GoUnblock` (the third argument: no stack).
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[inline]
+    pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> bool {
+        self.go_seq_event(m, g, EventType::GO_UNBLOCK, 3)
+    }
+
+    #[inline(always)]
+    fn go_seq_event(&mut self, m: usize, g: GoSlot, typ: EventType, n: usize) -> bool {
+        if !self.tracing {
+            return false;
         }
-        self.ps[p] = ProcState {
-            status: ProcStatus::Idle,
-            m: st.m,
-            seq: st.seq + 1,
+        let Some(t) = self.go_mut(g) else {
+            return false;
         };
-        let due = self.emit_slice(
-            m,
-            EventType::PROC_STEAL,
-            &[p as u64, u64::from(st.seq + 1), st.m as u64],
-        );
-        self.end_event(m, due);
-        Ok(())
+        t.seq += 1;
+        let (id, seq) = (t.id, t.seq);
+        self.sched(m, typ, id, seq, n)
     }
 
-    // ---- Gs ----
+    // ---- Other events (out of line): they end a due generation themselves, re-stating `w`,
+    // the state after the change ----
+
+    /// Context `m` takes executor `p` away from the blocking operation of context `owner` (or
+    /// from the callback of `owner` that abandoned it): `ProcSteal`. `owner == m` is a
+    /// self-steal (seed 001).
+    pub fn proc_steal<W: Scheduling>(&mut self, m: usize, p: usize, owner: usize, w: &W) {
+        if !self.tracing {
+            return;
+        }
+        let seq = self.next_proc_seq(p);
+        self.event(m, EventType::PROC_STEAL, &[p as u64, seq, owner as u64], w);
+    }
 
     /// The running task on `m` (or its executor) creates task slot `task`, whose entry function
-    /// is at `entry_pc`: `GoCreate`, with the entry as the new goroutine's stack.
-    pub fn go_create(&mut self, m: usize, task: usize, entry_pc: u64) -> Result<(), Error> {
-        self.require_running_proc(m, "GoCreate")?;
-        if let Some(g) = self.ms[m].g {
-            if self.go(g)?.status != GoStatus::Running {
-                return Err(fail(m, "GoCreate: creator is not running"));
-            }
+    /// is at `entry_pc`: `GoCreate`, with the entry as the new goroutine's stack. `w` is the
+    /// state before the creation: the generation ends first when the stack table is full. Like
+    /// the scheduling events, returns whether the generation is due to end after the event.
+    #[must_use = "a generation that is due must be ended with `advance`"]
+    pub fn go_create<W: Scheduling>(
+        &mut self,
+        m: usize,
+        task: usize,
+        entry_pc: u64,
+        w: &W,
+    ) -> bool {
+        if !self.tracing {
+            return false;
         }
-        let slot = GoSlot::Task(task);
-        if self.go(slot)?.status != GoStatus::Dead {
-            return Err(fail(m, "GoCreate: task slot is in use"));
+        let stack = self.intern_stack(m, entry_pc, w);
+        let id = self.new_goid();
+        if let Some(t) = self.tasks.get_mut(task) {
+            *t = GoTrace { id, seq: 0 };
         }
-        let stack = self.intern_stack(m, entry_pc);
-        let id = self.next_goid;
-        self.next_goid += 1;
-        self.gs[task] = GoState {
-            status: GoStatus::Runnable,
-            id,
-            seq: 0,
-        };
-        let due = self.emit_slice(m, EventType::GO_CREATE, &[id, stack, 0]);
-        self.end_event(m, due);
-        Ok(())
-    }
-
-    /// Context `m`, holding a running executor and no goroutine, starts runnable `g`: `GoStart`.
-    pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
-        self.require_running_proc(m, "GoStart")?;
-        if self.ms[m].g.is_some() {
-            return Err(fail(m, "GoStart: context already runs a goroutine"));
-        }
-        let st = *self.go(g)?;
-        if st.status != GoStatus::Runnable {
-            return Err(fail(m, "GoStart: goroutine is not runnable"));
-        }
-        let due = self.emit(m, EventType::GO_START, st.id, st.seq + 1, 2);
-        *self.go_mut(g) = GoState {
-            status: GoStatus::Running,
-            seq: st.seq + 1,
-            ..st
-        };
-        self.ms[m].g = Some(g);
-        self.end_event(m, due);
-        Ok(())
-    }
-
-    /// The running task on `m` yields and stays runnable: `GoStop`.
-    pub fn go_stop(&mut self, m: usize, reason: Reason) -> Result<(), Error> {
-        self.leave(m, reason, GoStatus::Runnable, EventType::GO_STOP)
-    }
-
-    /// The running task on `m` blocks until woken: `GoBlock`.
-    pub fn go_block(&mut self, m: usize, reason: Reason) -> Result<(), Error> {
-        self.leave(m, reason, GoStatus::Waiting, EventType::GO_BLOCK)
+        self.emit(m, EventType::GO_CREATE, &[id.into(), stack, 0])
     }
 
     /// The running task on `m` finishes: `GoDestroy`.
-    pub fn go_destroy(&mut self, m: usize) -> Result<(), Error> {
-        let g = self.require_running_go(m, "GoDestroy")?;
-        if matches!(g, GoSlot::Callback(_)) {
-            return Err(fail(m, "GoDestroy: a callback ends with GoDestroySyscall"));
+    pub fn go_destroy<W: Scheduling>(&mut self, m: usize, w: &W) {
+        if self.tracing {
+            self.event(m, EventType::GO_DESTROY, &[], w);
         }
-        self.go_mut(g).status = GoStatus::Dead;
-        self.ms[m].g = None;
-        let due = self.emit_slice(m, EventType::GO_DESTROY, &[]);
-        self.end_event(m, due);
-        Ok(())
     }
 
-    /// Any context wakes waiting `g`: `GoUnblock`.
-    pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
-        self.m(m)?;
-        let st = *self.go(g)?;
-        if st.status != GoStatus::Waiting {
-            return Err(fail(m, "GoUnblock: goroutine is not waiting"));
+    /// The running goroutine on `m` starts a blocking operation, keeping executor `p`:
+    /// `GoSyscallBegin`, with the executor's next sequence number.
+    pub fn syscall_begin<W: Scheduling>(&mut self, m: usize, p: usize, w: &W) {
+        if !self.tracing {
+            return;
         }
-        // The third argument: no stack.
-        let due = self.emit(m, EventType::GO_UNBLOCK, st.id, st.seq + 1, 3);
-        *self.go_mut(g) = GoState {
-            status: GoStatus::Runnable,
-            seq: st.seq + 1,
-            ..st
-        };
-        self.end_event(m, due);
-        Ok(())
+        let seq = self.next_proc_seq(p);
+        self.event(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0], w);
     }
 
-    /// The running goroutine on `m` starts a blocking operation, keeping its executor (which any
-    /// context may now steal): `GoSyscallBegin`, with the executor's next sequence number.
-    pub fn syscall_begin(&mut self, m: usize) -> Result<(), Error> {
-        let g = self.require_running_go(m, "GoSyscallBegin")?;
-        let p = self.ms[m].p.ok_or(fail(m, "GoSyscallBegin: no executor"))?;
-        self.go_mut(g).status = GoStatus::Syscall;
-        let seq = self.ps[p].seq + 1;
-        self.ps[p].status = ProcStatus::Syscall;
-        self.ps[p].seq = seq;
-        let due = self.emit_slice(m, EventType::GO_SYSCALL_BEGIN, &[u64::from(seq), 0]);
-        self.end_event(m, due);
-        Ok(())
-    }
-
-    /// The blocking operation of the goroutine on `m` ends. If the context still holds the
-    /// executor in that operation the goroutine runs on (`GoSyscallEnd`, returns `true`);
-    /// otherwise it was stolen, and the goroutine becomes runnable, off the context
-    /// (`GoSyscallEndBlocked`, returns `false`): the caller then takes an executor and starts it.
-    pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
-        let g = self
-            .m(m)?
-            .g
-            .ok_or(fail(m, "GoSyscallEnd: no goroutine on the context"))?;
-        if self.go(g)?.status != GoStatus::Syscall {
-            return Err(fail(
-                m,
-                "GoSyscallEnd: goroutine is not in a blocking operation",
-            ));
+    /// The blocking operation of the goroutine on `m` ends, on its executor (`kept`:
+    /// `GoSyscallEnd`) or without it (`GoSyscallEndBlocked`).
+    pub fn syscall_end<W: Scheduling>(&mut self, m: usize, kept: bool, w: &W) {
+        if !self.tracing {
+            return;
         }
-        let kept = match self.ms[m].p {
-            Some(p) if self.ps[p].status == ProcStatus::Syscall => {
-                self.ps[p].status = ProcStatus::Running;
-                self.go_mut(g).status = GoStatus::Running;
-                true
-            }
-            _ => {
-                self.go_mut(g).status = GoStatus::Runnable;
-                self.ms[m].g = None;
-                false
-            }
-        };
         let typ = if kept {
             EventType::GO_SYSCALL_END
         } else {
             EventType::GO_SYSCALL_END_BLOCKED
         };
-        let due = self.emit_slice(m, typ, &[]);
-        self.end_event(m, due);
-        Ok(kept)
+        self.event(m, typ, &[], w);
     }
 
-    /// An interrupt callback starts on context `m`: its goroutine appears in a blocking
-    /// operation, without an executor: `GoCreateSyscall`. The goroutine ID is the same every time
-    /// the callback runs on `m`, as the M ID is (seed 000).
-    pub fn callback_enter(&mut self, m: usize) -> Result<(), Error> {
-        self.m(m)?;
-        if self.ms[m].g.is_some() {
-            return Err(fail(m, "GoCreateSyscall: context already runs a goroutine"));
+    /// An interrupt callback starts on context `m`, in a blocking operation without an executor:
+    /// `GoCreateSyscall`, with the same goroutine ID every time within a trace (seed 000).
+    pub fn callback_enter<W: Scheduling>(&mut self, m: usize, w: &W) {
+        if !self.tracing {
+            return;
         }
-        let st = self.cbs[m];
-        if st.status != GoStatus::Dead {
-            return Err(fail(m, "GoCreateSyscall: callback already active"));
-        }
-        let id = if st.id == 0 {
-            self.next_goid += 1;
-            self.next_goid - 1
-        } else {
-            st.id
+        let id = match self.callbacks.get(m) {
+            Some(t) if t.id != 0 => t.id,
+            _ => self.new_goid(),
         };
-        self.cbs[m] = GoState {
-            status: GoStatus::Syscall,
-            id,
-            seq: 0,
-        };
-        self.ms[m].g = Some(GoSlot::Callback(m));
-        let due = self.emit_slice(m, EventType::GO_CREATE_SYSCALL, &[id]);
-        self.end_event(m, due);
-        Ok(())
+        if let Some(t) = self.callbacks.get_mut(m) {
+            *t = GoTrace { id, seq: 0 };
+        }
+        self.event(m, EventType::GO_CREATE_SYSCALL, &[id.into()], w);
     }
 
-    /// The interrupt callback on `m` ends, in a blocking operation: `GoDestroySyscall`. An
-    /// executor the context still holds (in a blocking operation) is abandoned: it stays
-    /// unusable until some context steals it (seed 000).
-    pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
-        self.m(m)?;
-        if self.ms[m].g != Some(GoSlot::Callback(m)) || self.cbs[m].status != GoStatus::Syscall {
-            return Err(fail(
-                m,
-                "GoDestroySyscall: no callback in a blocking operation",
-            ));
+    /// The interrupt callback on `m` ends, in a blocking operation: `GoDestroySyscall`.
+    pub fn callback_exit<W: Scheduling>(&mut self, m: usize, w: &W) {
+        if self.tracing {
+            self.event(m, EventType::GO_DESTROY_SYSCALL, &[], w);
         }
-        if let Some(p) = self.ms[m].p {
-            if self.ps[p].status != ProcStatus::Syscall {
-                return Err(fail(
-                    m,
-                    "GoDestroySyscall: executor held at exit is not in a blocking operation",
-                ));
-            }
-            self.ps[p].status = ProcStatus::Abandoned;
-            self.ms[m].p = None;
-        }
-        self.cbs[m].status = GoStatus::Dead;
-        self.ms[m].g = None;
-        let due = self.emit_slice(m, EventType::GO_DESTROY_SYSCALL, &[]);
-        self.end_event(m, due);
-        Ok(())
     }
 
-    // ---- Annotations (need a running goroutine on a running executor) ----
+    // ---- Annotations (the scheduler checks that a goroutine runs on `m`) ----
 
-    pub fn user_task_begin(
+    pub fn user_task_begin<W: Scheduling>(
         &mut self,
         m: usize,
         task: u64,
         parent: u64,
         name: &'static str,
-    ) -> Result<(), Error> {
-        self.require_running_go(m, "UserTaskBegin")?;
-        let [name] = self.intern_strings(m, [name]);
-        self.annotate(m, EventType::USER_TASK_BEGIN, &[task, parent, name, 0])
+        w: &W,
+    ) {
+        let [name] = self.intern_strings(m, [name], w);
+        self.annotate(m, EventType::USER_TASK_BEGIN, &[task, parent, name, 0], w);
     }
 
-    pub fn user_task_end(&mut self, m: usize, task: u64) -> Result<(), Error> {
-        self.require_running_go(m, "UserTaskEnd")?;
-        self.annotate(m, EventType::USER_TASK_END, &[task, 0])
+    pub fn user_task_end<W: Scheduling>(&mut self, m: usize, task: u64, w: &W) {
+        self.annotate(m, EventType::USER_TASK_END, &[task, 0], w);
     }
 
-    pub fn user_region_begin(
+    pub fn user_region_begin<W: Scheduling>(
         &mut self,
         m: usize,
         task: u64,
         name: &'static str,
-    ) -> Result<(), Error> {
-        self.require_running_go(m, "UserRegionBegin")?;
-        let [name] = self.intern_strings(m, [name]);
-        self.annotate(m, EventType::USER_REGION_BEGIN, &[task, name, 0])
+        w: &W,
+    ) {
+        let [name] = self.intern_strings(m, [name], w);
+        self.annotate(m, EventType::USER_REGION_BEGIN, &[task, name, 0], w);
     }
 
-    pub fn user_region_end(
+    pub fn user_region_end<W: Scheduling>(
         &mut self,
         m: usize,
         task: u64,
         name: &'static str,
-    ) -> Result<(), Error> {
-        self.require_running_go(m, "UserRegionEnd")?;
-        let [name] = self.intern_strings(m, [name]);
-        self.annotate(m, EventType::USER_REGION_END, &[task, name, 0])
+        w: &W,
+    ) {
+        let [name] = self.intern_strings(m, [name], w);
+        self.annotate(m, EventType::USER_REGION_END, &[task, name, 0], w);
     }
 
-    pub fn user_log(
+    pub fn user_log<W: Scheduling>(
         &mut self,
         m: usize,
         task: u64,
         key: &'static str,
         value: &'static str,
-    ) -> Result<(), Error> {
-        self.require_running_go(m, "UserLog")?;
-        let [key, value] = self.intern_strings(m, [key, value]);
-        self.annotate(m, EventType::USER_LOG, &[task, key, value, 0])
+        w: &W,
+    ) {
+        let [key, value] = self.intern_strings(m, [key, value], w);
+        self.annotate(m, EventType::USER_LOG, &[task, key, value, 0], w);
     }
 
-    pub fn go_label(&mut self, m: usize, label: &'static str) -> Result<(), Error> {
-        self.require_running_go(m, "GoLabel")?;
-        let [label] = self.intern_strings(m, [label]);
-        self.annotate(m, EventType::GO_LABEL, &[label])
+    pub fn go_label<W: Scheduling>(&mut self, m: usize, label: &'static str, w: &W) {
+        let [label] = self.intern_strings(m, [label], w);
+        self.annotate(m, EventType::GO_LABEL, &[label], w);
     }
 
-    fn annotate(&mut self, m: usize, typ: EventType, args: &[u64]) -> Result<(), Error> {
-        let due = self.emit_slice(m, typ, args);
+    fn annotate<W: Scheduling>(&mut self, m: usize, typ: EventType, args: &[u64], w: &W) {
         if self.tracing {
-            self.stats.annotation_events += 1;
+            self.counts.annotation_events += 1;
+            self.event(m, typ, args, w);
         }
-        self.end_event(m, due);
-        Ok(())
     }
 
     // ---- helpers ----
 
-    fn leave(
-        &mut self,
-        m: usize,
-        reason: Reason,
-        status: GoStatus,
-        typ: EventType,
-    ) -> Result<(), Error> {
-        let g = self.require_running_go(m, "GoStop/GoBlock")?;
-        // The reason's string ID, and no stack.
-        let due = self.emit(m, typ, reason.string_id(), 0, 2);
-        self.go_mut(g).status = status;
-        self.ms[m].g = None;
-        self.end_event(m, due);
-        Ok(())
-    }
-
-    fn m(&self, m: usize) -> Result<&MState<BUF>, Error> {
-        self.ms.get(m).ok_or(Error::NoSuchContext(m))
-    }
-
-    pub(crate) fn go(&self, g: GoSlot) -> Result<&GoState, Error> {
+    pub(crate) fn go(&self, g: GoSlot) -> Option<&GoTrace> {
         match g {
-            GoSlot::Task(i) => self.gs.get(i),
-            GoSlot::Callback(m) => self.cbs.get(m),
+            GoSlot::Task(i) => self.tasks.get(i),
+            GoSlot::Callback(m) => self.callbacks.get(m),
         }
-        .ok_or(Error::NoSuchGoroutine(g))
     }
 
-    /// Only for slots already checked by `go`.
-    #[inline]
-    pub(crate) fn go_mut(&mut self, g: GoSlot) -> &mut GoState {
+    #[inline(always)]
+    pub(crate) fn go_mut(&mut self, g: GoSlot) -> Option<&mut GoTrace> {
         match g {
-            GoSlot::Task(i) => &mut self.gs[i],
-            GoSlot::Callback(m) => &mut self.cbs[m],
+            GoSlot::Task(i) => self.tasks.get_mut(i),
+            GoSlot::Callback(m) => self.callbacks.get_mut(m),
         }
     }
 
-    fn require_running_proc(&self, m: usize, what: &'static str) -> Result<usize, Error> {
-        match self.m(m)?.p {
-            Some(p) if self.ps[p].status == ProcStatus::Running => Ok(p),
-            _ => Err(fail(m, what)),
-        }
+    fn next_proc_seq(&mut self, p: usize) -> u64 {
+        self.procs.get_mut(p).map_or(0, |seq| {
+            *seq += 1;
+            u64::from(*seq)
+        })
     }
 
-    /// The goroutine running on `m`, which must hold a running executor.
-    fn require_running_go(&self, m: usize, what: &'static str) -> Result<GoSlot, Error> {
-        self.require_running_proc(m, what)?;
-        match self.ms[m].g {
-            Some(g) if self.go(g)?.status == GoStatus::Running => Ok(g),
-            _ => Err(fail(m, what)),
-        }
+    pub(crate) fn new_goid(&mut self) -> u32 {
+        let id = self.next_goid;
+        // 0 means "no ID yet": skip it when the counter wraps (after 2^32 goroutines).
+        self.next_goid = id.wrapping_add(1).max(1);
+        id
     }
 
     /// String IDs for `names` in this generation. When the table cannot take them all, the
-    /// generation ends first (before the caller changes any state), so the IDs always exist.
-    fn intern_strings<const N: usize>(&mut self, m: usize, names: [&'static str; N]) -> [u64; N] {
+    /// generation ends first, so the IDs always exist.
+    fn intern_strings<const N: usize, W: Scheduling>(
+        &mut self,
+        m: usize,
+        names: [&'static str; N],
+        w: &W,
+    ) -> [u64; N] {
         if !self.tracing {
             return [0; N];
         }
         if self.strings.would_overflow(&names) {
-            self.advance_generation(m);
+            self.advance_generation(m, w);
         }
         names.map(|n| self.strings.intern(n).unwrap_or(0))
     }
 
-    fn intern_stack(&mut self, m: usize, pc: u64) -> u64 {
-        if !self.tracing {
-            return 0;
-        }
+    fn intern_stack<W: Scheduling>(&mut self, m: usize, pc: u64, w: &W) -> u64 {
         if self.stacks.would_overflow(pc) {
-            self.advance_generation(m);
+            self.advance_generation(m, w);
         }
         self.stacks.intern(pc).unwrap_or(0)
     }
@@ -621,70 +497,85 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
     }
 
     /// Writes a scheduling event with `n` (at most 3) arguments: `a`, `b` (a sequence number, or
-    /// 0), then zeros. The
-    /// common case (tracing, room in the batch, generation not due, short values) is inline: a
-    /// clock reading, a few compares and stores. Everything else goes through `emit_at`.
-    /// Returns whether the generation is due to end.
+    /// 0), then zeros. The common case (generation not due, values under 128, room in the
+    /// batch) is one store; everything else goes through the shared out-of-line path.
     #[inline(always)]
-    fn emit(&mut self, m: usize, typ: EventType, a: u64, b: u32, n: usize) -> bool {
-        if !self.tracing {
-            return false;
-        }
+    fn sched(&mut self, m: usize, typ: EventType, a: u32, b: u32, n: usize) -> bool {
         let (high, low) = self.time.halves(self.clock.now());
         if join(high, low) < self.gen_deadline {
-            let batch = &mut self.ms[m].batch;
-            if batch.remaining() >= MAX_EVENT_LEN {
-                batch.event(high, low, typ, a, b, n);
-                self.stats.events += 1;
-                return false;
+            if let Some(batch) = self.batches.get_mut(m) {
+                if batch.try_packed(high, low, typ, a, b, n) {
+                    self.counts.events += 1;
+                    return false;
+                }
             }
         }
-        self.emit_at(m, typ, high, low, &[a, u64::from(b), 0][..n])
+        self.sched_slow(m, typ, high, low, a, b, n)
     }
 
-    /// Writes, if tracing, an event whose arguments are the varints `args`. Returns whether the
-    /// generation is due to end (the caller ends it once its state change is made).
-    pub(crate) fn emit_slice(&mut self, m: usize, typ: EventType, args: &[u64]) -> bool {
-        if !self.tracing {
-            return false;
-        }
-        let (high, low) = self.time.halves(self.clock.now());
-        self.emit_at(m, typ, high, low, args)
-    }
-
-    /// Writes an event at time `(high, low)` into `m`'s batch, handing the batch over first if it
-    /// may not have room. Returns whether the generation is due to end.
     #[inline(never)]
-    fn emit_at(&mut self, m: usize, typ: EventType, high: u32, low: u32, args: &[u64]) -> bool {
-        if self.ms[m].batch.remaining() < MAX_EVENT_LEN {
-            self.flush_context(m);
+    #[allow(clippy::too_many_arguments)]
+    fn sched_slow(
+        &mut self,
+        m: usize,
+        typ: EventType,
+        high: u32,
+        low: u32,
+        a: u32,
+        b: u32,
+        n: usize,
+    ) -> bool {
+        let args = [a.into(), b.into(), 0];
+        self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default())
+    }
+
+    /// Writes an event now, then ends the generation if it is due.
+    #[inline(never)]
+    fn event<W: Scheduling>(&mut self, m: usize, typ: EventType, args: &[u64], w: &W) {
+        if self.emit(m, typ, args) {
+            self.advance_generation(m, w);
         }
-        self.ms[m].batch.event_args(high, low, typ, args);
-        self.stats.events += 1;
+    }
+
+    /// Writes an event now; returns whether the generation is due to end.
+    pub(crate) fn emit(&mut self, m: usize, typ: EventType, args: &[u64]) -> bool {
+        let (high, low) = self.time.halves(self.clock.now());
+        self.write_at(m, high, low, typ, args)
+    }
+
+    /// Writes an event at time `(high, low)` into `m`'s batch, handing the batch over first if
+    /// it may not have room or is in an earlier half of the clock. Returns whether the
+    /// generation is due to end.
+    fn write_at(&mut self, m: usize, high: u32, low: u32, typ: EventType, args: &[u64]) -> bool {
+        let Some(batch) = self.batches.get_mut(m) else {
+            return false;
+        };
+        if !batch.fits(high) {
+            if !batch.is_empty() {
+                self.flush_context(m);
+            }
+            if let Some(batch) = self.batches.get_mut(m) {
+                batch.rebase(join(high, low));
+            }
+        }
+        if let Some(batch) = self.batches.get_mut(m) {
+            batch.event(low, typ, args);
+            self.counts.events += 1;
+        }
         join(high, low) >= self.gen_deadline
     }
 
-    /// Ends the generation if the event just written found it due.
-    #[inline(always)]
-    fn end_event(&mut self, m: usize, due: bool) {
-        if due {
-            self.advance_generation(m);
-        }
-    }
-
-    /// Hands `m`'s batch to the sink; ends the generation at the next event once its bytes are
-    /// up.
-    #[cold]
+    /// Hands `m`'s batch to the sink (the caller sets its next base); ends the generation at
+    /// the next event once its bytes are up.
     #[inline(never)]
     pub(crate) fn flush_context(&mut self, m: usize) {
-        self.stats.event_bytes += self.ms[m].batch.len() as u64;
-        self.gen_bytes += hand_over(
-            &mut self.ms[m].batch,
-            &mut self.sink,
-            &mut self.stats,
-            self.gen,
-            m as u64,
-        ) as u64;
+        let (gen, counts) = (self.gen, &mut self.counts);
+        let (Some(batch), sink) = (self.batches.get_mut(m), &mut self.sink) else {
+            return;
+        };
+        counts.event_bytes = counts.event_bytes.wrapping_add(batch.len() as u32);
+        let n = hand_over(batch, sink, counts, gen, m as u64);
+        self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
             self.gen_deadline = 0;
@@ -696,15 +587,11 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     batch: &mut Batch<BUF>,
     sink: &mut S,
-    stats: &mut Stats,
-    gen: u64,
+    counts: &mut Counts,
+    gen: u32,
     m: u64,
-) -> usize {
-    let n = batch.take(gen, m, |h, p| sink.write_batch(h, p));
-    stats.bytes_written += n as u64;
+) -> u32 {
+    let n = batch.take(gen, m, |h, p| sink.write_batch(h, p)) as u32;
+    counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
-}
-
-fn fail(m: usize, what: &'static str) -> Error {
-    Error::Transition { m, what }
 }

@@ -3,10 +3,11 @@
 //! Go's format gives every generation its own string and stack IDs, so a host can parse any
 //! generation alone. The device interns `&'static str` names and raw program counters into small
 //! fixed tables; a full table ends the generation early (a generation boundary is always legal),
-//! which is cheaper than growing and never loses an entry. The first string IDs of every
+//! which is cheaper than growing and never loses an entry. Their capacity is the encoder's
+//! `TABLE` parameter: a buffer the firmware sizes, like the batch buffers. The first string IDs of every
 //! generation belong to the stop and block reasons (see `reason.rs`); interned names follow.
 
-/// Capacity of each per-generation table.
+/// Capacity of each per-generation table unless the encoder's `TABLE` parameter says otherwise.
 pub const TABLE_CAPACITY: usize = 32;
 
 /// The longest string Go accepts; longer names are cut to this many bytes.
@@ -17,11 +18,11 @@ pub const FIRST_STRING_ID: u64 = crate::reason::Reason::ALL.len() as u64 + 1;
 
 /// Interned `&'static str` values; the ID of an entry is its index plus [`FIRST_STRING_ID`] (0
 /// is "no string").
-pub struct Strings {
-    entries: heapless::Vec<&'static str, TABLE_CAPACITY>,
+pub struct Strings<const N: usize> {
+    entries: heapless::Vec<&'static str, N>,
 }
 
-impl Strings {
+impl<const N: usize> Strings<N> {
     pub const fn new() -> Self {
         Strings {
             entries: heapless::Vec::new(),
@@ -52,11 +53,11 @@ impl Strings {
 }
 
 /// Interned single-frame stacks (a task's entry function); the ID is the index plus one.
-pub struct Stacks {
-    entries: heapless::Vec<u64, TABLE_CAPACITY>,
+pub struct Stacks<const N: usize> {
+    entries: heapless::Vec<u64, N>,
 }
 
-impl Stacks {
+impl<const N: usize> Stacks<N> {
     pub const fn new() -> Self {
         Stacks {
             entries: heapless::Vec::new(),
@@ -83,13 +84,13 @@ impl Stacks {
     }
 }
 
-impl Default for Strings {
+impl<const N: usize> Default for Strings<N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Default for Stacks {
+impl<const N: usize> Default for Stacks<N> {
     fn default() -> Self {
         Self::new()
     }
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn interning_reuses_ids_and_reports_a_full_table() {
-        let mut s = Strings::new();
+        let mut s = Strings::<TABLE_CAPACITY>::new();
         assert_eq!(s.intern("a"), Some(FIRST_STRING_ID));
         assert_eq!(s.intern("b"), Some(FIRST_STRING_ID + 1));
         assert_eq!(s.intern("a"), Some(FIRST_STRING_ID));
@@ -120,7 +121,7 @@ mod tests {
         assert!(s.would_overflow(&["newer"]));
         assert!(!s.would_overflow(&["a"]));
         assert_eq!(s.intern("newer"), None);
-        let mut s = Strings::new();
+        let mut s = Strings::<TABLE_CAPACITY>::new();
         assert_eq!(s.intern("new"), Some(FIRST_STRING_ID));
     }
 }

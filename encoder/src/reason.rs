@@ -24,8 +24,8 @@ impl Reason {
 
     /// The string ID of the reason, the same in every generation.
     #[inline]
-    pub(crate) fn string_id(self) -> u64 {
-        self as u64 + 1
+    pub(crate) fn string_id(self) -> u32 {
+        self as u32 + 1
     }
 }
 
@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn string_ids_follow_the_table_order() {
         for (i, r) in Reason::ALL.into_iter().enumerate() {
-            assert_eq!(r.string_id(), i as u64 + 1, "{}", r.text());
+            assert_eq!(r.string_id(), i as u32 + 1, "{}", r.text());
         }
     }
 }

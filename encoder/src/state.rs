@@ -1,11 +1,9 @@
-//! The scheduling state the encoder mirrors: what each P (executor) and G (task or interrupt
-//! callback) is doing, which M (execution context) holds it, and its sequence number.
+//! The scheduling vocabulary the encoder writes about, and what it reads of the scheduler's state.
 //!
-//! The encoder keeps this state whether or not tracing is on, so that every generation (and the
-//! first one after tracing starts) can re-state the status of every P and every live G, and so
-//! that a state change and the event recording it are one step (seed 004).
-
-use crate::batch::Batch;
+//! The scheduler owns the state machine (which context holds which executor, what each task is
+//! doing) and exists without tracing; the encoder only writes events. At every generation start
+//! Go's format re-states the status of every P and every live G, so the encoder reads that state
+//! through [`Scheduling`] then, and at no other time.
 
 /// What a P is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,53 +40,27 @@ pub enum GoSlot {
     Callback(usize),
 }
 
+/// The scheduler's state as the encoder reads it when a generation begins. Indices are those the
+/// encoder was given (contexts below `MS`, executors below `PS`, task slots below `GS`).
+pub trait Scheduling {
+    /// The executor context `m` holds (running, or in a blocking operation), if any.
+    fn context_proc(&self, m: usize) -> Option<usize>;
+    /// The goroutine on context `m` (running, or in a blocking operation), if any.
+    fn context_go(&self, m: usize) -> Option<GoSlot>;
+    fn proc_status(&self, p: usize) -> ProcStatus;
+    fn go_status(&self, g: GoSlot) -> GoStatus;
+}
+
+/// What the encoder keeps of a goroutine: tracing data only (its ID in the trace, its sequence
+/// number in the generation), never its scheduling state.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ProcState {
-    pub status: ProcStatus,
-    /// The context that holds it (Running, Syscall) or last held it (Abandoned).
-    pub m: usize,
-    /// Restarts at each generation: 32 bits are plenty, and cheaper on the device.
+pub(crate) struct GoTrace {
+    /// 0 until the goroutine is named in the current trace.
+    pub id: u32,
+    /// Restarts at each generation.
     pub seq: u32,
 }
 
-impl ProcState {
-    pub const IDLE: ProcState = ProcState {
-        status: ProcStatus::Idle,
-        m: 0,
-        seq: 0,
-    };
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct GoState {
-    pub status: GoStatus,
-    /// The goroutine ID in the trace; 0 until first created.
-    pub id: u64,
-    /// Restarts at each generation: 32 bits are plenty, and cheaper on the device.
-    pub seq: u32,
-}
-
-impl GoState {
-    pub const DEAD: GoState = GoState {
-        status: GoStatus::Dead,
-        id: 0,
-        seq: 0,
-    };
-}
-
-/// One execution context: what it holds, and its batch under construction.
-pub(crate) struct MState<const BUF: usize> {
-    pub p: Option<usize>,
-    pub g: Option<GoSlot>,
-    pub batch: Batch<BUF>,
-}
-
-impl<const BUF: usize> MState<BUF> {
-    pub const fn new() -> Self {
-        MState {
-            p: None,
-            g: None,
-            batch: Batch::new(),
-        }
-    }
+impl GoTrace {
+    pub const NEW: GoTrace = GoTrace { id: 0, seq: 0 };
 }

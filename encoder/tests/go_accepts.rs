@@ -3,70 +3,72 @@
 
 mod common;
 
+use common::rig::Rig;
 use common::{go_accepts, StepClock};
-use gotrace_encoder::{Config, Encoder, GoSlot, ProcStatus, Reason, VecSink};
+use gotrace_encoder::{Config, GoSlot, ProcStatus};
 
-type Enc = Encoder<VecSink, StepClock, 3, 2, 4, 128>;
+type Enc = Rig<StepClock, 3, 2, 4, 128>;
 
 fn encoder() -> Enc {
-    Encoder::new(VecSink::default(), StepClock(100), Config::MANUAL)
+    Rig::new(StepClock(100), Config::MANUAL)
 }
 
 #[test]
 fn every_event_kind_in_several_generations_is_accepted() {
     let mut e = encoder();
     // State before tracing: a task created and running on P0 in thread mode (M0).
-    e.proc_start(0, 0).unwrap();
-    e.go_create(0, 0, 0x0800_1234).unwrap();
-    e.go_start(0, GoSlot::Task(0)).unwrap();
-    e.start(0).unwrap();
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x0800_1234);
+    e.go_start(0, GoSlot::Task(0));
+    e.start(0);
 
-    e.go_create(0, 1, 0x0800_2000).unwrap();
-    e.user_task_begin(0, 1, 0, "transfer").unwrap();
-    e.user_region_begin(0, 1, "fill").unwrap();
-    e.user_log(0, 1, "bytes", "512").unwrap();
-    e.user_region_end(0, 1, "fill").unwrap();
-    e.go_label(0, "main").unwrap();
-    e.user_task_end(0, 1).unwrap();
-    e.go_block(0, Reason::Wait).unwrap();
-    e.go_start(0, GoSlot::Task(1)).unwrap();
-    e.go_unblock(0, GoSlot::Task(0)).unwrap();
+    e.go_create(0, 1, 0x0800_2000);
+    let w = &e.w;
+    e.e.user_task_begin(0, 1, 0, "transfer", w);
+    e.e.user_region_begin(0, 1, "fill", w);
+    e.e.user_log(0, 1, "bytes", "512", w);
+    e.e.user_region_end(0, 1, "fill", w);
+    e.e.go_label(0, "main", w);
+    e.e.user_task_end(0, 1, w);
+    e.go_block(0);
+    e.go_start(0, GoSlot::Task(1));
+    e.go_unblock(0, GoSlot::Task(0));
     // Task 1 blocks in a transfer; an interrupt level (M1) steals P0 and runs task 0.
-    e.syscall_begin(0).unwrap();
-    e.advance(0).unwrap();
-    e.proc_steal(1, 0).unwrap();
-    e.proc_start(1, 0).unwrap();
-    e.go_start(1, GoSlot::Task(0)).unwrap();
-    e.go_stop(1, Reason::Yield).unwrap();
-    e.proc_stop(1).unwrap();
+    e.syscall_begin(0);
+    e.advance(0);
+    e.proc_steal(1, 0);
+    e.proc_start(1, 0);
+    e.go_start(1, GoSlot::Task(0));
+    e.go_stop(1);
+    e.proc_stop(1);
     // Back in thread mode: the P was lost, take it again.
-    assert!(!e.syscall_end(0).unwrap());
-    e.proc_start(0, 0).unwrap();
-    e.go_start(0, GoSlot::Task(1)).unwrap();
-    e.go_destroy(0).unwrap();
-    e.advance(0).unwrap();
+    assert!(!e.syscall_end(0));
+    e.proc_start(0, 0);
+    e.go_start(0, GoSlot::Task(1));
+    e.go_destroy(0);
+    e.advance(0);
     // An interrupt callback (M2) takes P1, runs, and exits still holding it.
-    e.callback_enter(2).unwrap();
-    e.proc_start(2, 1).unwrap();
-    assert!(!e.syscall_end(2).unwrap());
-    e.go_start(2, GoSlot::Callback(2)).unwrap();
-    e.syscall_begin(2).unwrap();
-    e.callback_exit(2).unwrap();
-    assert_eq!(e.proc_status(1).unwrap(), ProcStatus::Abandoned);
-    e.advance(0).unwrap();
+    e.callback_enter(2);
+    e.proc_start(2, 1);
+    assert!(!e.syscall_end(2));
+    e.go_start(2, GoSlot::Callback(2));
+    e.syscall_begin(2);
+    e.callback_exit(2);
+    assert_eq!(e.w.procs[1].0, ProcStatus::Abandoned);
+    e.advance(0);
     // The same callback again, same M, same goroutine ID; it steals its abandoned P back.
-    e.callback_enter(2).unwrap();
-    e.proc_steal(2, 1).unwrap();
-    e.callback_exit(2).unwrap();
-    e.stop(0).unwrap();
+    e.callback_enter(2);
+    e.proc_steal(2, 1);
+    e.callback_exit(2);
+    e.e.stop(0).unwrap();
 
     // Tracing off: state still followed; then a second trace.
-    e.go_start(0, GoSlot::Task(0)).unwrap();
-    e.start(1).unwrap();
-    e.go_stop(0, Reason::Yield).unwrap();
-    e.stop(1).unwrap();
+    e.go_start(0, GoSlot::Task(0));
+    e.start(1);
+    e.go_stop(0);
+    e.e.stop(1).unwrap();
 
-    let traces = &e.sink().traces;
+    let traces = &e.e.sink().traces;
     assert_eq!(traces.len(), 2);
     let first = go_accepts("every-event-kind", &traces[0]);
     go_accepts("restarted", &traces[1]);
@@ -95,60 +97,95 @@ fn every_event_kind_in_several_generations_is_accepted() {
 
 #[test]
 fn small_buffers_and_byte_limits_split_batches_and_generations() {
-    let mut e: Encoder<VecSink, StepClock, 1, 1, 2, 64> = Encoder::new(
-        VecSink::default(),
+    let mut e: Rig<StepClock, 1, 1, 2, 64> = Rig::new(
         StepClock(0),
         Config {
             generation_ticks: 0,
             generation_bytes: 100,
         },
     );
-    e.start(0).unwrap();
-    e.proc_start(0, 0).unwrap();
-    e.go_create(0, 0, 0x100).unwrap();
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
     for _ in 0..200 {
-        e.go_start(0, GoSlot::Task(0)).unwrap();
-        e.go_stop(0, Reason::Yield).unwrap();
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
     }
-    e.stop(0).unwrap();
-    assert!(e.stats().generations > 10, "{:?}", e.stats());
-    go_accepts("small-buffers", &e.sink().traces[0]);
+    e.e.stop(0).unwrap();
+    assert!(e.e.stats().generations > 10, "{:?}", e.e.stats());
+    go_accepts("small-buffers", &e.e.sink().traces[0]);
 }
 
 #[test]
 fn generations_end_by_period() {
-    let mut e: Enc = Encoder::new(
-        VecSink::default(),
+    let mut e: Enc = Rig::new(
         StepClock(0),
         Config {
             generation_ticks: 60,
             generation_bytes: 0,
         },
     );
-    e.start(0).unwrap();
-    e.proc_start(0, 0).unwrap();
-    e.go_create(0, 0, 0x100).unwrap();
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
     for _ in 0..50 {
-        e.go_start(0, GoSlot::Task(0)).unwrap();
-        e.go_stop(0, Reason::Yield).unwrap();
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
     }
-    e.stop(0).unwrap();
+    e.e.stop(0).unwrap();
     // The step clock advances 3 ticks per read: a generation every 20 reads or so.
-    let gens = e.stats().generations;
+    let gens = e.e.stats().generations;
     assert!((5..=20).contains(&gens), "{gens} generations");
-    go_accepts("by-period", &e.sink().traces[0]);
+    go_accepts("by-period", &e.e.sink().traces[0]);
 }
 
 #[test]
-fn invalid_transitions_are_refused_and_change_nothing() {
+fn long_values_and_a_clock_past_32_bits_are_accepted() {
+    // Starts just below 2^32, so the clock's high half changes inside the trace; a task started
+    // 300 times in one generation needs two-byte sequence numbers.
+    let mut e: Enc = Rig::new(StepClock((1 << 32) - 600), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    for t in 0..3 {
+        e.go_create(0, t, 0x100 * t as u64);
+    }
+    for i in 0..300 {
+        e.go_start(0, GoSlot::Task(i % 3));
+        if i % 7 == 0 {
+            e.go_block(0);
+            e.go_unblock(0, GoSlot::Task(i % 3));
+        } else {
+            e.go_stop(0);
+        }
+    }
+    e.e.stop(0).unwrap();
+    assert_eq!(e.e.stats().generations, 1);
+    if let Some(out) = go_accepts("long-values", &e.e.sink().traces[0]) {
+        assert!(out.lines().count() > 600, "{out}");
+    }
+}
+
+#[test]
+fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
     let mut e = encoder();
-    assert!(e.proc_stop(0).is_err());
-    assert!(e.go_start(0, GoSlot::Task(0)).is_err());
-    assert!(e.proc_steal(1, 0).is_err(), "P0 is idle, not in a syscall");
-    e.proc_start(0, 0).unwrap();
-    assert!(e.proc_start(1, 0).is_err(), "P0 is taken");
-    assert!(e.callback_exit(1).is_err());
-    assert!(e.go_create(0, 9, 0).is_err(), "no slot 9");
-    assert_eq!(e.proc_status(0).unwrap(), ProcStatus::Running);
-    assert!(e.stop(0).is_err());
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    for _ in 0..10 {
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
+    }
+    assert_eq!(e.e.stats().events, 0);
+    assert!(e.e.sink().traces.is_empty());
+    assert_eq!(
+        e.e.advance(0, &e.w),
+        Err(gotrace_encoder::Error::NotTracing)
+    );
+    e.start(0);
+    assert_eq!(
+        e.e.start(0, &e.w),
+        Err(gotrace_encoder::Error::AlreadyTracing)
+    );
+    e.go_start(0, GoSlot::Task(0));
+    e.e.stop(0).unwrap();
+    go_accepts("off-then-on", &e.e.sink().traces[0]);
 }

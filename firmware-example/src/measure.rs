@@ -1,23 +1,29 @@
 //! Measurements (feature `measure`): what tracing costs per scheduling event, in the same
-//! firmware with the encoder on and off.
+//! firmware with the encoder on and off, and what the encoder keeps in RAM.
 //!
-//! Under QEMU with `-icount shift=0` every instruction takes exactly 1 ns of virtual time and
-//! SysTick counts the 25 MHz processor clock of virtual time, so 40 instructions per tick; the
-//! loop below runs long enough that the tick's granularity vanishes. The same scheduler rounds
-//! (five tasks yielding, one blocking and woken) run once with tracing off and once with it on:
-//! the difference, divided by the scheduling events the encoder counted, is the encoder's cost
-//! per event, timestamp and batch writes included. Run it with `gotrace record --lossy`: in
-//! lossless mode the firmware spins while the host drains, and the spin counts as instructions.
-//! Then the same firmware streams a longer trace, for the host's drain rate.
+//! Under QEMU with `-icount shift=0` every instruction takes exactly 1 ns of virtual time, and the
+//! trace clock counts virtual time at its stated rate (25 MHz on the MPS2 boards: 40 instructions
+//! per tick); the loops below run long enough that the tick's granularity vanishes. The same
+//! scheduler rounds (two tasks yielding, one blocking and woken) run once with tracing off and
+//! once with it on: the difference, divided by the scheduling events the encoder counted, is the
+//! encoder's cost per event, timestamp and batch writes included. The critical section is taken
+//! either way (it guards the scheduler's own state), so it is reported apart and added to the
+//! per-event figure the goal counts. Run it with `gotrace record --lossy`: in lossless mode the
+//! firmware spins while the host drains, and the spin counts as instructions. Then the same
+//! firmware streams a longer trace, for the host's drain rate.
 
+use gotrace_encoder::{Clock, GoSlot, GoStatus, ProcStatus, Scheduling};
 use gotrace_scheduler::{Step, TaskCx};
 
+use crate::clock::TraceClock;
 use crate::SCHED;
 
 const ROUNDS: u32 = 2000;
 /// Rounds traced after the measurement, for the host's drain rate.
 const STREAM_ROUNDS: u32 = 30_000;
 const YIELDERS: usize = 2;
+/// Instructions per second under `-icount shift=0`.
+const INSTRUCTIONS_HZ: u64 = 1_000_000_000;
 
 fn yielder(_: &mut TaskCx<'_>) -> Step {
     Step::Yield
@@ -27,23 +33,32 @@ fn waiter(_: &mut TaskCx<'_>) -> Step {
     Step::Wait
 }
 
+/// Instructions per tick of the trace clock.
+fn instructions_per_tick() -> u64 {
+    INSTRUCTIONS_HZ / TraceClock.frequency().max(1)
+}
+
+fn ticks() -> u32 {
+    TraceClock.now()
+}
+
 fn rounds(waiter: gotrace_scheduler::TaskId) -> u32 {
-    let start = crate::clock::raw_ticks();
+    let start = ticks();
     for _ in 0..ROUNDS {
         SCHED.wake(waiter).ok();
         SCHED.run_executor(0).expect("scheduler runs");
     }
-    crate::clock::raw_ticks().wrapping_sub(start)
+    ticks().wrapping_sub(start)
 }
 
 /// Instructions per call of `f`, over `ROUNDS` calls.
 fn instructions_per_call(mut f: impl FnMut()) -> u64 {
-    let start = crate::clock::raw_ticks();
+    let start = ticks();
     for _ in 0..ROUNDS {
         f();
     }
-    let ticks = crate::clock::raw_ticks().wrapping_sub(start);
-    u64::from(ticks) * (1_000_000_000 / crate::board::CPU_HZ as u64) / u64::from(ROUNDS)
+    let elapsed = ticks().wrapping_sub(start);
+    u64::from(elapsed) * instructions_per_tick() / u64::from(ROUNDS)
 }
 
 /// A sink that drops everything: the encoder's own cost, without RTT.
@@ -56,38 +71,56 @@ impl gotrace_encoder::Sink for Discard {
     }
 }
 
+/// The scheduling state of `encoder_alone` when tracing starts: thread mode holds executor 0,
+/// and the one task is runnable.
+struct OneTask;
+
+impl Scheduling for OneTask {
+    fn context_proc(&self, _: usize) -> Option<usize> {
+        Some(0)
+    }
+
+    fn context_go(&self, _: usize) -> Option<GoSlot> {
+        None
+    }
+
+    fn proc_status(&self, _: usize) -> ProcStatus {
+        ProcStatus::Running
+    }
+
+    fn go_status(&self, _: GoSlot) -> GoStatus {
+        GoStatus::Runnable
+    }
+}
+
 /// Instructions per event of the encoder alone (no scheduler, no critical section, a sink that
 /// drops everything), tracing or not: a GoStart/GoStop pair, then a GoStart/GoBlock/GoUnblock
-/// triple, per round.
+/// triple, per round. No generation ends here, so "due" is always false.
 fn encoder_alone(tracing: bool) -> (u64, u64) {
-    use gotrace_encoder::{Config, Encoder, GoSlot, Reason};
-    let mut enc: Encoder<Discard, crate::clock::TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
-        Encoder::new(Discard, crate::clock::TraceClock, Config::MANUAL);
+    use gotrace_encoder::{Config, Encoder, Reason};
+    let mut enc: Encoder<Discard, TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
+        Encoder::new(Discard, TraceClock, Config::MANUAL);
     if tracing {
-        enc.start(0).expect("starts");
+        enc.start(0, &OneTask).expect("starts");
     }
-    enc.proc_start(0, 0).expect("proc");
-    enc.go_create(0, 0, yielder as *const () as usize as u64)
-        .expect("create");
     let task = GoSlot::Task(0);
     let start_stop = instructions_per_call(|| {
-        enc.go_start(0, task).expect("start");
-        enc.go_stop(0, Reason::Yield).expect("stop");
+        core::hint::black_box(enc.go_start(0, task));
+        core::hint::black_box(enc.go_stop(0, Reason::Yield));
     });
     let block_unblock = instructions_per_call(|| {
-        enc.go_start(0, task).expect("start");
-        enc.go_block(0, Reason::Wait).expect("block");
-        enc.go_unblock(0, task).expect("unblock");
+        core::hint::black_box(enc.go_start(0, task));
+        core::hint::black_box(enc.go_block(0, Reason::Wait));
+        core::hint::black_box(enc.go_unblock(0, task));
     });
     (start_stop / 2, block_unblock / 3)
 }
 
 pub fn run() {
     // The parts every event pays: its timestamp and its critical section.
-    let mut clock = crate::clock::TraceClock;
     let empty = instructions_per_call(|| {});
     let timestamp = instructions_per_call(|| {
-        core::hint::black_box(gotrace_encoder::Clock::now(&mut clock));
+        core::hint::black_box(TraceClock.now());
     });
     let critical_section = instructions_per_call(|| critical_section::with(|_| {}));
     defmt::info!(
@@ -120,10 +153,10 @@ pub fn run() {
         rounds(waiter);
     }
     SCHED.stop_tracing().expect("tracing stops");
-    let events = after.sched_events() - before.sched_events();
+    let events = (after.sched_events() - before.sched_events()).max(1);
     let bytes = after.event_bytes - before.event_bytes;
-    let instructions_per_tick = 1_000_000_000 / crate::board::CPU_HZ as u64;
-    let extra = u64::from(on.saturating_sub(off)) * instructions_per_tick;
+    let per_tick = instructions_per_tick();
+    let extra = u64::from(on.saturating_sub(off)) * per_tick;
     defmt::info!(
         "measure: {} rounds: tracing off {} ticks, on {} ticks; {} scheduling events ({} bytes)",
         ROUNDS,
@@ -132,15 +165,37 @@ pub fn run() {
         events,
         bytes
     );
+    let with_cs = extra + events * critical_section.saturating_sub(empty);
     defmt::info!(
-        "measure: {}.{} instructions per scheduling event under -icount shift=0 ({} per round without tracing)",
+        "measure: {}.{} instructions per scheduling event under -icount shift=0, tracing on - off ({} per round without tracing); with one critical section per event: {}.{}",
         extra / events,
         (extra % events) * 10 / events,
-        u64::from(off) * instructions_per_tick / u64::from(ROUNDS)
+        u64::from(off) * per_tick / u64::from(ROUNDS),
+        with_cs / events,
+        (with_cs % events) * 10 / events
     );
+    let (encoder, buffers, sink) = SCHED.with_encoder(|enc| {
+        (
+            core::mem::size_of_val(enc),
+            buffer_bytes(enc),
+            core::mem::size_of_val(enc.sink()),
+        )
+    });
     defmt::info!(
-        "measure: encoder state {} bytes, of which {} are batch buffers",
-        SCHED.with_encoder(|enc| core::mem::size_of_val(enc)),
-        crate::board::CONTEXTS * crate::BATCH_BYTES
+        "measure: encoder state {} bytes: batch buffers and string/stack tables {}, firmware sink {}, the rest (beyond buffers) {}",
+        encoder,
+        buffers,
+        sink,
+        encoder.saturating_sub(buffers + sink)
     );
+}
+
+fn buffer_bytes<S, C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>(
+    _: &gotrace_encoder::Encoder<S, C, MS, PS, GS, BUF>,
+) -> usize
+where
+    S: gotrace_encoder::Sink,
+    C: Clock,
+{
+    gotrace_encoder::Encoder::<S, C, MS, PS, GS, BUF>::BUFFER_BYTES
 }

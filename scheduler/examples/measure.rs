@@ -34,7 +34,7 @@ fn main() -> Result<()> {
         interrupt_percent: 5,
         trace_control: false,
         generations: Some(Config {
-            generation_ticks: SIM_FREQUENCY,
+            generation_ticks: SIM_FREQUENCY as u32,
             generation_bytes: 16 * 1024,
         }),
         clock_step: 256,

@@ -22,6 +22,8 @@ pub(crate) trait Core {
 }
 
 /// A user annotation (Go's `runtime/trace` tasks, regions, logs; goroutine labels).
+// Without the `trace` feature annotations are checked, then dropped: their contents go unread.
+#[cfg_attr(not(feature = "trace"), allow(dead_code))]
 pub(crate) enum Annotation {
     TaskBegin {
         id: u64,

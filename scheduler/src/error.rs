@@ -2,8 +2,11 @@
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The encoder refused a state change: a scheduler invariant was broken.
-    #[error("trace state: {0}")]
+    /// A state change the current state does not allow: a scheduler invariant was broken.
+    #[error("context {m}: {what}")]
+    Transition { m: usize, what: &'static str },
+    /// The encoder refused to start, stop or advance the trace.
+    #[error("trace: {0}")]
     Trace(#[from] gotrace_encoder::Error),
     #[error("the task table is full")]
     TableFull,
@@ -11,6 +14,8 @@ pub enum Error {
     NoSuchTask(usize),
     #[error("no executor {0}")]
     NoSuchExecutor(usize),
+    #[error("no execution context {0}")]
+    NoSuchContext(usize),
     /// The executor is held by a context that is running on it (not in a blocking operation),
     /// so the caller cannot take it.
     #[error("executor {0} is running on another context")]

@@ -1,14 +1,46 @@
-//! The scheduler's state, only ever touched inside one critical section at a time: the encoder
-//! (which mirrors and traces every P and G), the task table and the executors' run queues.
+//! The scheduler's state, only ever touched inside one critical section at a time: the state
+//! machine of executors, contexts and goroutines, the task table, the executors' run queues, and
+//! (with the `trace` feature) the encoder that writes each state change as its Go event.
 //!
 //! Keeping them in one place behind one lock is what makes each scheduling decision and the
-//! events recording it a single atomic step, whatever interrupt comes next.
+//! events recording it a single atomic step, whatever interrupt comes next. Every state change
+//! goes through a method here: the machine checks and applies it, then the encoder writes it.
+//! Without the `trace` feature the encoder is not part of the kernel and no encoder code is
+//! linked.
 
-use gotrace_encoder::{Encoder, GoSlot, ProcStatus, Reason};
+#[cfg(feature = "trace")]
+use gotrace_encoder::{Encoder, Reason};
+use gotrace_encoder::{GoSlot, GoStatus, ProcStatus};
 use heapless::Deque;
 
+use crate::context::Annotation;
 use crate::error::Error;
+use crate::machine::Machine;
 use crate::task::{Step, Task};
+
+/// Writes the event of the state change just made, with tracing compiled in. `due`: a
+/// scheduling event, which answers whether the generation is due to end; it is ended here, once
+/// the change is made, so the next generation re-states the state after it.
+macro_rules! traced {
+    ($k:expr, $m:expr, due |$enc:ident| $event:expr) => {{
+        #[cfg(feature = "trace")]
+        {
+            let k = &mut *$k;
+            let $enc = &mut k.trace;
+            if $event {
+                k.trace.advance($m, &k.machine)?;
+            }
+        }
+    }};
+    ($k:expr, |$enc:ident, $w:ident| $event:expr) => {{
+        #[cfg(feature = "trace")]
+        {
+            let k = &mut *$k;
+            let ($enc, $w) = (&mut k.trace, &k.machine);
+            $event;
+        }
+    }};
+}
 
 pub(crate) struct Kernel<
     C,
@@ -18,7 +50,12 @@ pub(crate) struct Kernel<
     const MS: usize,
     const BUF: usize,
 > {
-    pub enc: Encoder<S, C, MS, PS, TASKS, BUF>,
+    pub machine: Machine<MS, PS, TASKS>,
+    #[cfg(feature = "trace")]
+    pub trace: Encoder<S, C, MS, PS, TASKS, BUF>,
+    /// The clock and sink types are the encoder's, unused without it.
+    #[cfg(not(feature = "trace"))]
+    pub untraced: core::marker::PhantomData<fn() -> (C, S)>,
     pub tasks: [Task; TASKS],
     pub queues: [Deque<usize, TASKS>; PS],
 }
@@ -35,16 +72,82 @@ impl<
     /// Context `m` takes executor `p`: an idle one is started; one left in a blocking operation
     /// (by another context, or abandoned by a callback) is stolen first, then started.
     pub fn acquire(&mut self, m: usize, p: usize) -> Result<(), Error> {
-        match self
-            .enc
-            .proc_status(p)
-            .map_err(|_| Error::NoSuchExecutor(p))?
-        {
+        match self.machine.proc(p)? {
             ProcStatus::Idle => {}
-            ProcStatus::Syscall | ProcStatus::Abandoned => self.enc.proc_steal(m, p)?,
+            ProcStatus::Syscall | ProcStatus::Abandoned => self.steal(m, p)?,
             ProcStatus::Running => return Err(Error::ExecutorBusy(p)),
         }
-        self.enc.proc_start(m, p)?;
+        self.machine.proc_start(m, p)?;
+        traced!(self, m, due | enc | enc.proc_start(m, p));
+        Ok(())
+    }
+
+    /// Context `m` takes executor `p` from a blocking operation (its own: a self-steal, seed
+    /// 001) or from the callback that abandoned it.
+    pub fn steal(&mut self, m: usize, p: usize) -> Result<(), Error> {
+        let _owner = self.machine.proc_steal(m, p)?;
+        traced!(self, |enc, w| enc.proc_steal(m, p, _owner, w));
+        Ok(())
+    }
+
+    pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
+        self.machine.proc_stop(m)?;
+        traced!(self, m, due | enc | enc.proc_stop(m));
+        Ok(())
+    }
+
+    /// The running task on `m` (or the executor `m` holds) creates task slot `t` with entry
+    /// function `entry_pc`.
+    pub fn create(&mut self, m: usize, t: usize, entry_pc: u64) -> Result<(), Error> {
+        self.machine.check_create(m, t)?;
+        // The encoder may end the generation before the event (its stack table is full), so it
+        // sees the state before the creation; the generation the event finds due ends after.
+        #[cfg(feature = "trace")]
+        let due = self.trace.go_create(m, t, entry_pc, &self.machine);
+        #[cfg(not(feature = "trace"))]
+        let _ = entry_pc;
+        self.machine.created(t)?;
+        #[cfg(feature = "trace")]
+        if due {
+            self.trace.advance(m, &self.machine)?;
+        }
+        Ok(())
+    }
+
+    pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
+        self.machine.go_start(m, g)?;
+        traced!(self, m, due | enc | enc.go_start(m, g));
+        Ok(())
+    }
+
+    pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
+        self.machine.go_unblock(m, g)?;
+        traced!(self, m, due | enc | enc.go_unblock(m, g));
+        Ok(())
+    }
+
+    pub fn syscall_begin(&mut self, m: usize) -> Result<(), Error> {
+        let _p = self.machine.syscall_begin(m)?;
+        traced!(self, |enc, w| enc.syscall_begin(m, _p, w));
+        Ok(())
+    }
+
+    /// Ends the blocking operation on `m`; whether the goroutine kept its executor.
+    pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
+        let kept = self.machine.syscall_end(m)?;
+        traced!(self, |enc, w| enc.syscall_end(m, kept, w));
+        Ok(kept)
+    }
+
+    pub fn callback_enter(&mut self, m: usize) -> Result<(), Error> {
+        self.machine.callback_enter(m)?;
+        traced!(self, |enc, w| enc.callback_enter(m, w));
+        Ok(())
+    }
+
+    pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
+        self.machine.callback_exit(m)?;
+        traced!(self, |enc, w| enc.callback_exit(m, w));
         Ok(())
     }
 
@@ -53,17 +156,17 @@ impl<
     /// and the release.
     pub fn next_task(&mut self, m: usize, p: usize, more: bool) -> Result<Option<usize>, Error> {
         let next = if more {
-            self.queues[p].pop_front()
+            self.queues.get_mut(p).and_then(Deque::pop_front)
         } else {
             None
         };
         match next {
             Some(t) => {
-                self.enc.go_start(m, GoSlot::Task(t))?;
+                self.go_start(m, GoSlot::Task(t))?;
                 Ok(Some(t))
             }
             None => {
-                self.enc.proc_stop(m)?;
+                self.proc_stop(m)?;
                 Ok(None)
             }
         }
@@ -71,15 +174,21 @@ impl<
 
     /// Records what task `t` did when its function returned on `m`, running on `p`.
     pub fn finish(&mut self, m: usize, p: usize, t: usize, step: Step) -> Result<(), Error> {
+        let woken = self.tasks.get(t).ok_or(Error::NoSuchTask(t))?.woken;
         match step {
-            Step::Wait if !self.tasks[t].woken => self.enc.go_block(m, Reason::Wait)?,
+            Step::Wait if !woken => {
+                self.machine.go_leave(m, GoStatus::Waiting)?;
+                traced!(self, m, due | enc | enc.go_block(m, Reason::Wait));
+            }
             Step::Yield | Step::Wait => {
+                self.machine.go_leave(m, GoStatus::Runnable)?;
+                traced!(self, m, due | enc | enc.go_stop(m, Reason::Yield));
                 self.tasks[t].woken = false;
-                self.enc.go_stop(m, Reason::Yield)?;
                 self.enqueue(p, t)?;
             }
             Step::Done => {
-                self.enc.go_destroy(m)?;
+                self.machine.go_leave(m, GoStatus::Dead)?;
+                traced!(self, |enc, w| enc.go_destroy(m, w));
                 self.tasks[t] = Task::FREE;
             }
         }
@@ -87,6 +196,34 @@ impl<
     }
 
     pub fn enqueue(&mut self, p: usize, t: usize) -> Result<(), Error> {
-        self.queues[p].push_back(t).map_err(|_| Error::TableFull)
+        self.queues
+            .get_mut(p)
+            .ok_or(Error::NoSuchExecutor(p))?
+            .push_back(t)
+            .map_err(|_| Error::TableFull)
+    }
+
+    /// Writes a user annotation; needs a running goroutine on `m`.
+    pub fn annotate(&mut self, m: usize, a: Annotation) -> Result<(), Error> {
+        self.machine
+            .require_running_go(m, "annotation")
+            .map_err(|_| Error::NoRunningTask(m))?;
+        #[cfg(feature = "trace")]
+        {
+            let (enc, w) = (&mut self.trace, &self.machine);
+            match a {
+                Annotation::TaskBegin { id, parent, name } => {
+                    enc.user_task_begin(m, id, parent, name, w)
+                }
+                Annotation::TaskEnd { id } => enc.user_task_end(m, id, w),
+                Annotation::RegionBegin { task, name } => enc.user_region_begin(m, task, name, w),
+                Annotation::RegionEnd { task, name } => enc.user_region_end(m, task, name, w),
+                Annotation::Log { task, key, value } => enc.user_log(m, task, key, value, w),
+                Annotation::Label(label) => enc.go_label(m, label, w),
+            }
+        }
+        #[cfg(not(feature = "trace"))]
+        let _ = a;
+        Ok(())
     }
 }

@@ -14,9 +14,11 @@
 //!   same M and goroutine each time; they may take an executor and even leave it held.
 //! * **Annotations** ([`Annotate`]): Go's user tasks, regions, logs and labels.
 //!
-//! Every scheduling step updates the traced state through the `gotrace-encoder` inside one
-//! critical section, so the trace is consistent whatever interrupt lands next. The core has no
-//! Cortex-M dependency: the [`Platform`] trait is the only hardware hook.
+//! Every scheduling step is checked and applied by the scheduler's own state machine and, with
+//! the `trace` feature (on by default), written by the `gotrace-encoder` inside the same critical
+//! section, so the trace is consistent whatever interrupt lands next. Without `trace` the
+//! scheduler runs the same way and no encoder code is linked. The core has no Cortex-M
+//! dependency: the [`Platform`] trait is the only hardware hook.
 //!
 //! With the `sim` feature, [`sim`] runs the same scheduler on the host with simulated interrupt
 //! contexts driven by a seeded random generator.
@@ -26,6 +28,7 @@
 mod context;
 mod error;
 mod kernel;
+mod machine;
 mod platform;
 mod scheduler;
 #[cfg(feature = "sim")]

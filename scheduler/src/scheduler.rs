@@ -5,18 +5,22 @@
 //! user code runs, by a call to the platform's preemption point; task and callback bodies run
 //! outside any critical section, so interrupts stay enabled while they work.
 
-use gotrace_encoder::{Clock, Config, Encoder, GoSlot, GoStatus, Shared, Sink};
+#[cfg(feature = "trace")]
+use gotrace_encoder::Encoder;
+use gotrace_encoder::{Clock, Config, GoSlot, GoStatus, ProcStatus, Shared, Sink};
 use heapless::Deque;
 
 use crate::context::{Annotation, CallbackCx, Core, TaskCx};
 use crate::error::Error;
 use crate::kernel::Kernel;
+use crate::machine::Machine;
 use crate::platform::Platform;
 use crate::task::{Task, TaskFn, TaskId};
 
 /// A cooperative scheduler for `TASKS` task slots, `PS` executors (Go's Ps) and `MS` execution
 /// contexts (Go's Ms: thread mode and each interrupt level that calls into the scheduler),
-/// tracing into batch buffers of `BUF` bytes per context.
+/// tracing into batch buffers of `BUF` bytes per context (with the `trace` feature; without it
+/// the clock, sink, configuration and `BUF` are unused, and no encoder code is linked).
 pub struct Scheduler<
     X,
     C,
@@ -43,10 +47,16 @@ impl<
     /// A scheduler with no tasks, every executor idle and tracing off. `const`, so it can be a
     /// `static` shared by thread mode and interrupt handlers.
     pub const fn new(platform: X, clock: C, sink: S, config: Config) -> Self {
+        #[cfg(not(feature = "trace"))]
+        core::mem::forget((clock, sink, config));
         Scheduler {
             platform,
             kernel: Shared::new(Kernel {
-                enc: Encoder::new(sink, clock, config),
+                machine: Machine::new(),
+                #[cfg(feature = "trace")]
+                trace: Encoder::new(sink, clock, config),
+                #[cfg(not(feature = "trace"))]
+                untraced: core::marker::PhantomData,
                 tasks: [Task::FREE; TASKS],
                 queues: [const { Deque::new() }; PS],
             }),
@@ -57,12 +67,13 @@ impl<
         &self.platform
     }
 
-    /// Runs `f` on the encoder, atomically (statistics, the sink, its state for tests).
+    /// Runs `f` on the encoder, atomically (statistics, the sink, goroutine IDs for tests).
+    #[cfg(feature = "trace")]
     pub fn with_encoder<R>(
         &self,
         f: impl FnOnce(&mut Encoder<S, C, MS, PS, TASKS, BUF>) -> R,
     ) -> R {
-        self.kernel.with(|k| f(&mut k.enc))
+        self.kernel.with(|k| f(&mut k.trace))
     }
 
     /// Creates a task on `executor` running `entry`, with `arg` available as [`TaskCx::arg`].
@@ -80,19 +91,19 @@ impl<
             let t = (0..TASKS)
                 .find(|&t| {
                     k.tasks[t].entry.is_none()
-                        && k.enc.go_status(GoSlot::Task(t)) == Ok(GoStatus::Dead)
+                        && k.machine.go(GoSlot::Task(t)) == Ok(GoStatus::Dead)
                 })
                 .ok_or(Error::TableFull)?;
             let pc = entry as usize as u64;
-            if k.enc.context_proc(m)?.is_some() {
-                k.enc.go_create(m, t, pc)?;
-            } else if k.enc.context_go(m)?.is_some() {
+            if k.machine.held(m)?.is_some() {
+                k.create(m, t, pc)?;
+            } else if k.machine.running(m)?.is_some() {
                 // A callback that took no executor: nothing here may create a goroutine.
                 return Err(Error::NoRunningTask(m));
             } else {
                 k.acquire(m, executor)?;
-                k.enc.go_create(m, t, pc)?;
-                k.enc.proc_stop(m)?;
+                k.create(m, t, pc)?;
+                k.proc_stop(m)?;
             }
             k.tasks[t] = Task {
                 entry: Some(entry),
@@ -111,13 +122,13 @@ impl<
         let m = self.platform.current_context();
         self.kernel.with(|k| {
             let t = task.0;
-            let slot = k.tasks.get(t).ok_or(Error::NoSuchTask(t))?;
+            let slot = *k.tasks.get(t).ok_or(Error::NoSuchTask(t))?;
             if slot.entry.is_none() {
                 return Err(Error::NoSuchTask(t));
             }
-            match k.enc.go_status(GoSlot::Task(t))? {
+            match k.machine.go(GoSlot::Task(t))? {
                 GoStatus::Waiting => {
-                    k.enc.go_unblock(m, GoSlot::Task(t))?;
+                    k.go_unblock(m, GoSlot::Task(t))?;
                     k.enqueue(slot.executor, t)
                 }
                 _ => {
@@ -199,7 +210,7 @@ impl<
     /// See [`CallbackCx`] for taking an executor inside the callback.
     pub fn callback<R>(&self, f: impl FnOnce(&mut CallbackCx<'_>) -> R) -> Result<R, Error> {
         let m = self.platform.current_context();
-        self.kernel.with(|k| k.enc.callback_enter(m))?;
+        self.kernel.with(|k| k.callback_enter(m))?;
         let mut cx = CallbackCx::new(self, m);
         let result = f(&mut cx);
         self.platform.preemption_point();
@@ -209,37 +220,41 @@ impl<
                 // The callback's goroutine leaves through a blocking operation, as a cgo
                 // callback returning to C does; the executor is then given up (self-steal) or
                 // left for a later steal.
-                k.enc.syscall_begin(m)?;
+                k.syscall_begin(m)?;
                 if !keep {
-                    k.enc.proc_steal(m, p)?;
+                    k.steal(m, p)?;
                 }
             }
-            k.enc.callback_exit(m)?;
+            k.callback_exit(m)?;
             Ok::<_, Error>(())
         })?;
         Ok(result)
     }
 
     /// Starts tracing (a new trace: header, generation 1, every status re-stated).
+    #[cfg(feature = "trace")]
     pub fn start_tracing(&self) -> Result<(), Error> {
         let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.enc.start(m))?)
+        Ok(self.kernel.with(|k| k.trace.start(m, &k.machine))?)
     }
 
     /// Stops tracing: the current generation is completed and the trace ends.
+    #[cfg(feature = "trace")]
     pub fn stop_tracing(&self) -> Result<(), Error> {
         let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.enc.stop(m))?)
+        Ok(self.kernel.with(|k| k.trace.stop(m))?)
     }
 
     /// Ends the current generation now.
+    #[cfg(feature = "trace")]
     pub fn advance_generation(&self) -> Result<(), Error> {
         let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.enc.advance(m))?)
+        Ok(self.kernel.with(|k| k.trace.advance(m, &k.machine))?)
     }
 
+    #[cfg(feature = "trace")]
     pub fn is_tracing(&self) -> bool {
-        self.kernel.with(|k| k.enc.is_tracing())
+        self.kernel.with(|k| k.trace.is_tracing())
     }
 }
 
@@ -258,7 +273,7 @@ impl<
     }
 
     fn blocking_begin(&self, m: usize) -> Result<(), Error> {
-        Ok(self.kernel.with(|k| k.enc.syscall_begin(m))?)
+        self.kernel.with(|k| k.syscall_begin(m))
     }
 
     fn release_own(&self, m: usize, p: usize) -> Result<(), Error> {
@@ -266,10 +281,10 @@ impl<
             // Only if it is still ours: an interrupt may have stolen it meanwhile, and a
             // callback may even have left it abandoned. Giving it up is a steal from ourselves,
             // never a ProcStop (seed 001).
-            let ours = k.enc.proc_status(p)? == gotrace_encoder::ProcStatus::Syscall
-                && k.enc.proc_owner(p)? == Some(m);
+            let ours =
+                k.machine.proc(p)? == ProcStatus::Syscall && k.machine.proc_owner(p)? == Some(m);
             if ours {
-                k.enc.proc_steal(m, p)?;
+                k.steal(m, p)?;
             }
             Ok(())
         })
@@ -277,13 +292,13 @@ impl<
 
     fn blocking_end(&self, m: usize, g: GoSlot, p: usize) -> Result<(), Error> {
         self.kernel.with(|k| {
-            if k.enc.syscall_end(m)? {
+            if k.syscall_end(m)? {
                 return Ok(());
             }
             // The executor was taken meanwhile. Every context that preempted us has returned, so
             // it is idle or abandoned again: take it back and carry on.
             k.acquire(m, p)?;
-            k.enc.go_start(m, g)?;
+            k.go_start(m, g)?;
             Ok(())
         })
     }
@@ -295,8 +310,8 @@ impl<
             }
             k.acquire(m, p)?;
             // The callback's goroutine leaves its blocking operation onto the executor.
-            k.enc.syscall_end(m)?;
-            k.enc.go_start(m, GoSlot::Callback(m))?;
+            k.syscall_end(m)?;
+            k.go_start(m, GoSlot::Callback(m))?;
             Ok(())
         })
     }
@@ -310,19 +325,6 @@ impl<
     }
 
     fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error> {
-        self.kernel.with(|k| {
-            let enc = &mut k.enc;
-            match a {
-                Annotation::TaskBegin { id, parent, name } => {
-                    enc.user_task_begin(m, id, parent, name)
-                }
-                Annotation::TaskEnd { id } => enc.user_task_end(m, id),
-                Annotation::RegionBegin { task, name } => enc.user_region_begin(m, task, name),
-                Annotation::RegionEnd { task, name } => enc.user_region_end(m, task, name),
-                Annotation::Log { task, key, value } => enc.user_log(m, task, key, value),
-                Annotation::Label(label) => enc.go_label(m, label),
-            }
-            .map_err(|_| Error::NoRunningTask(m))
-        })
+        self.kernel.with(|k| k.annotate(m, a))
     }
 }

@@ -213,7 +213,7 @@ fn a_task_blocked_across_generations_is_restated_on_its_own_context() {
     let (sim, judged) = run_traced("across-generations", &[blocked_across_generations, done]);
     // The first task spawned sits in the blocking operation.
     let slot = gotrace_scheduler::encoder::GoSlot::Task(0);
-    let goid = sim.scheduler().with_encoder(|e| e.go_id(slot).unwrap());
+    let goid = sim.scheduler().with_encoder(|e| e.go_id(slot));
     let Some(judged) = judged else {
         return;
     };

@@ -358,7 +358,7 @@ fn the_firmware_builds_for_a_real_board() {
             "--release",
             "--no-default-features",
             "--features",
-            "board-nrf52840",
+            "board-nrf52840,trace",
         ],
     )
     .join("release/gotrace-firmware-example");

@@ -37,3 +37,5 @@ pub fn go_accepts(name: &str, trace: &[u8]) -> Option<String> {
     }
     Some(out.stdout)
 }
+
+pub mod rig;

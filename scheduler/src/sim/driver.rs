@@ -114,9 +114,9 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
         generation_ticks: if rng.bool() {
             0
         } else {
-            rng.u64(20_000..220_000)
+            rng.u32(20_000..220_000)
         },
-        generation_bytes: rng.u64(200..4200),
+        generation_bytes: rng.u32(200..4200),
     };
     let trace_from_start = rng.u64(..100) < 85 || !opts.trace_control;
     let sim = Sim::with_clock(

@@ -1,0 +1,396 @@
+//! The scheduling state machine: which context (Go's M) holds which executor (P), and what each
+//! task and interrupt callback (G) is doing. It exists with or without tracing.
+//!
+//! Each method checks one state change against the current state and applies it; a change the
+//! state does not allow is a scheduler bug, refused with [`Error::Transition`] (and nothing
+//! changes) rather than carried out, so that the trace written for it is always one Go accepts.
+//! With tracing, the encoder reads this state through [`Scheduling`] when a generation begins.
+
+use gotrace_encoder::{GoSlot, GoStatus, ProcStatus, Scheduling};
+
+use crate::error::Error;
+
+#[derive(Clone, Copy, Debug)]
+struct Proc {
+    status: ProcStatus,
+    /// The context that holds it (Running, Syscall) or last held it (Abandoned).
+    m: usize,
+}
+
+/// One execution context: the executor it holds and the goroutine on it.
+#[derive(Clone, Copy, Debug)]
+struct Context {
+    p: Option<usize>,
+    g: Option<GoSlot>,
+}
+
+pub(crate) struct Machine<const MS: usize, const PS: usize, const GS: usize> {
+    ms: [Context; MS],
+    ps: [Proc; PS],
+    gs: [GoStatus; GS],
+    /// The goroutine of the interrupt callback of each context.
+    cbs: [GoStatus; MS],
+}
+
+fn fail(m: usize, what: &'static str) -> Error {
+    Error::Transition { m, what }
+}
+
+fn no_slot(g: GoSlot) -> Error {
+    match g {
+        GoSlot::Task(t) => Error::NoSuchTask(t),
+        GoSlot::Callback(m) => Error::NoSuchContext(m),
+    }
+}
+
+impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
+    /// Every P idle, every G slot dead.
+    pub const fn new() -> Self {
+        Machine {
+            ms: [Context { p: None, g: None }; MS],
+            ps: [Proc {
+                status: ProcStatus::Idle,
+                m: 0,
+            }; PS],
+            gs: [GoStatus::Dead; GS],
+            cbs: [GoStatus::Dead; MS],
+        }
+    }
+
+    fn m(&self, m: usize) -> Result<&Context, Error> {
+        self.ms.get(m).ok_or(Error::NoSuchContext(m))
+    }
+
+    fn m_mut(&mut self, m: usize) -> Result<&mut Context, Error> {
+        self.ms.get_mut(m).ok_or(Error::NoSuchContext(m))
+    }
+
+    fn p_mut(&mut self, p: usize) -> Result<&mut Proc, Error> {
+        self.ps.get_mut(p).ok_or(Error::NoSuchExecutor(p))
+    }
+
+    fn go_mut(&mut self, g: GoSlot) -> Result<&mut GoStatus, Error> {
+        match g {
+            GoSlot::Task(i) => self.gs.get_mut(i),
+            GoSlot::Callback(m) => self.cbs.get_mut(m),
+        }
+        .ok_or(no_slot(g))
+    }
+
+    pub fn proc(&self, p: usize) -> Result<ProcStatus, Error> {
+        Ok(self.ps.get(p).ok_or(Error::NoSuchExecutor(p))?.status)
+    }
+
+    /// The context holding `p` (Running, Syscall) or that last held it (Abandoned).
+    pub fn proc_owner(&self, p: usize) -> Result<Option<usize>, Error> {
+        let st = self.ps.get(p).ok_or(Error::NoSuchExecutor(p))?;
+        Ok((st.status != ProcStatus::Idle).then_some(st.m))
+    }
+
+    pub fn go(&self, g: GoSlot) -> Result<GoStatus, Error> {
+        match g {
+            GoSlot::Task(i) => self.gs.get(i),
+            GoSlot::Callback(m) => self.cbs.get(m),
+        }
+        .copied()
+        .ok_or(no_slot(g))
+    }
+
+    /// The executor context `m` holds.
+    pub fn held(&self, m: usize) -> Result<Option<usize>, Error> {
+        Ok(self.m(m)?.p)
+    }
+
+    /// The goroutine on context `m`.
+    pub fn running(&self, m: usize) -> Result<Option<GoSlot>, Error> {
+        Ok(self.m(m)?.g)
+    }
+
+    // ---- Ps ----
+
+    /// Context `m` takes idle executor `p`: `ProcStart`.
+    pub fn proc_start(&mut self, m: usize, p: usize) -> Result<(), Error> {
+        if self.m(m)?.p.is_some() {
+            return Err(fail(m, "ProcStart: context already holds an executor"));
+        }
+        let st = self.p_mut(p)?;
+        if st.status != ProcStatus::Idle {
+            return Err(fail(m, "ProcStart: executor is not idle"));
+        }
+        *st = Proc {
+            status: ProcStatus::Running,
+            m,
+        };
+        self.m_mut(m)?.p = Some(p);
+        Ok(())
+    }
+
+    /// Context `m` gives up its running executor, with no goroutine on it: `ProcStop`.
+    pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
+        let cx = *self.m(m)?;
+        let p = cx.p.ok_or(fail(m, "ProcStop: context holds no executor"))?;
+        if cx.g.is_some() {
+            return Err(fail(m, "ProcStop: a goroutine is still on the context"));
+        }
+        let st = self.p_mut(p)?;
+        if st.status != ProcStatus::Running {
+            return Err(fail(m, "ProcStop: executor is not running"));
+        }
+        st.status = ProcStatus::Idle;
+        self.m_mut(m)?.p = None;
+        Ok(())
+    }
+
+    /// Context `m` takes executor `p` away from a blocking operation, or from the callback that
+    /// abandoned it; `p` becomes idle: `ProcSteal`. Returns the context it was taken from.
+    pub fn proc_steal(&mut self, m: usize, p: usize) -> Result<usize, Error> {
+        self.m(m)?;
+        let st = *self.ps.get(p).ok_or(Error::NoSuchExecutor(p))?;
+        match st.status {
+            ProcStatus::Syscall => self.m_mut(st.m)?.p = None,
+            ProcStatus::Abandoned => {}
+            _ => {
+                return Err(fail(
+                    m,
+                    "ProcSteal: executor is not in a blocking operation",
+                ))
+            }
+        }
+        self.p_mut(p)?.status = ProcStatus::Idle;
+        Ok(st.m)
+    }
+
+    // ---- Gs ----
+
+    /// Whether the running task on `m` (or its executor) may create task slot `task`.
+    pub fn check_create(&self, m: usize, task: usize) -> Result<(), Error> {
+        self.require_running_proc(m, "GoCreate")?;
+        if let Some(g) = self.m(m)?.g {
+            if self.go(g)? != GoStatus::Running {
+                return Err(fail(m, "GoCreate: creator is not running"));
+            }
+        }
+        if self.go(GoSlot::Task(task))? != GoStatus::Dead {
+            return Err(fail(m, "GoCreate: task slot is in use"));
+        }
+        Ok(())
+    }
+
+    /// Task slot `task` is created (after [`Machine::check_create`]): `GoCreate`.
+    pub fn created(&mut self, task: usize) -> Result<(), Error> {
+        *self.go_mut(GoSlot::Task(task))? = GoStatus::Runnable;
+        Ok(())
+    }
+
+    /// Context `m`, holding a running executor and no goroutine, starts runnable `g`: `GoStart`.
+    pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
+        self.require_running_proc(m, "GoStart")?;
+        if self.m(m)?.g.is_some() {
+            return Err(fail(m, "GoStart: context already runs a goroutine"));
+        }
+        let st = self.go_mut(g)?;
+        if *st != GoStatus::Runnable {
+            return Err(fail(m, "GoStart: goroutine is not runnable"));
+        }
+        *st = GoStatus::Running;
+        self.m_mut(m)?.g = Some(g);
+        Ok(())
+    }
+
+    /// The running goroutine on `m` leaves it with `status`: Runnable (`GoStop`), Waiting
+    /// (`GoBlock`) or Dead (`GoDestroy`, tasks only).
+    pub fn go_leave(&mut self, m: usize, status: GoStatus) -> Result<(), Error> {
+        let g = self.require_running_go(m, "GoStop/GoBlock/GoDestroy")?;
+        if status == GoStatus::Dead && matches!(g, GoSlot::Callback(_)) {
+            return Err(fail(m, "GoDestroy: a callback ends with GoDestroySyscall"));
+        }
+        *self.go_mut(g)? = status;
+        self.m_mut(m)?.g = None;
+        Ok(())
+    }
+
+    /// Any context wakes waiting `g`: `GoUnblock`.
+    pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
+        self.m(m)?;
+        let st = self.go_mut(g)?;
+        if *st != GoStatus::Waiting {
+            return Err(fail(m, "GoUnblock: goroutine is not waiting"));
+        }
+        *st = GoStatus::Runnable;
+        Ok(())
+    }
+
+    /// The running goroutine on `m` starts a blocking operation, keeping its executor (which any
+    /// context may now steal): `GoSyscallBegin`. Returns the executor.
+    pub fn syscall_begin(&mut self, m: usize) -> Result<usize, Error> {
+        let g = self.require_running_go(m, "GoSyscallBegin")?;
+        let p = self.require_running_proc(m, "GoSyscallBegin")?;
+        *self.go_mut(g)? = GoStatus::Syscall;
+        self.p_mut(p)?.status = ProcStatus::Syscall;
+        Ok(p)
+    }
+
+    /// The blocking operation of the goroutine on `m` ends. If the context still holds the
+    /// executor in that operation the goroutine runs on (`GoSyscallEnd`, returns `true`);
+    /// otherwise it was stolen, and the goroutine becomes runnable, off the context
+    /// (`GoSyscallEndBlocked`, returns `false`).
+    pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
+        let cx = *self.m(m)?;
+        let g =
+            cx.g.ok_or(fail(m, "GoSyscallEnd: no goroutine on the context"))?;
+        if self.go(g)? != GoStatus::Syscall {
+            return Err(fail(
+                m,
+                "GoSyscallEnd: goroutine is not in a blocking operation",
+            ));
+        }
+        let held = cx.p.filter(|&p| self.proc(p) == Ok(ProcStatus::Syscall));
+        if let Some(p) = held {
+            self.p_mut(p)?.status = ProcStatus::Running;
+            *self.go_mut(g)? = GoStatus::Running;
+            return Ok(true);
+        }
+        *self.go_mut(g)? = GoStatus::Runnable;
+        self.m_mut(m)?.g = None;
+        Ok(false)
+    }
+
+    /// An interrupt callback starts on context `m`: its goroutine appears in a blocking
+    /// operation, without an executor: `GoCreateSyscall`.
+    pub fn callback_enter(&mut self, m: usize) -> Result<(), Error> {
+        if self.m(m)?.g.is_some() {
+            return Err(fail(m, "GoCreateSyscall: context already runs a goroutine"));
+        }
+        let st = self.go_mut(GoSlot::Callback(m))?;
+        if *st != GoStatus::Dead {
+            return Err(fail(m, "GoCreateSyscall: callback already active"));
+        }
+        *st = GoStatus::Syscall;
+        self.m_mut(m)?.g = Some(GoSlot::Callback(m));
+        Ok(())
+    }
+
+    /// The interrupt callback on `m` ends, in a blocking operation: `GoDestroySyscall`. An
+    /// executor the context still holds (in a blocking operation) is abandoned: it stays
+    /// unusable until some context steals it (seed 000).
+    pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
+        let cx = *self.m(m)?;
+        if cx.g != Some(GoSlot::Callback(m)) || self.go(GoSlot::Callback(m))? != GoStatus::Syscall {
+            return Err(fail(
+                m,
+                "GoDestroySyscall: no callback in a blocking operation",
+            ));
+        }
+        if let Some(p) = cx.p {
+            let st = self.p_mut(p)?;
+            if st.status != ProcStatus::Syscall {
+                return Err(fail(
+                    m,
+                    "GoDestroySyscall: executor held at exit is not in a blocking operation",
+                ));
+            }
+            st.status = ProcStatus::Abandoned;
+        }
+        *self.go_mut(GoSlot::Callback(m))? = GoStatus::Dead;
+        *self.m_mut(m)? = Context { p: None, g: None };
+        Ok(())
+    }
+
+    fn require_running_proc(&self, m: usize, what: &'static str) -> Result<usize, Error> {
+        match self.m(m)?.p {
+            Some(p) if self.proc(p)? == ProcStatus::Running => Ok(p),
+            _ => Err(fail(m, what)),
+        }
+    }
+
+    /// The goroutine running on `m`, which must hold a running executor.
+    pub fn require_running_go(&self, m: usize, what: &'static str) -> Result<GoSlot, Error> {
+        self.require_running_proc(m, what)?;
+        match self.m(m)?.g {
+            Some(g) if self.go(g)? == GoStatus::Running => Ok(g),
+            _ => Err(fail(m, what)),
+        }
+    }
+}
+
+impl<const MS: usize, const PS: usize, const GS: usize> Scheduling for Machine<MS, PS, GS> {
+    fn context_proc(&self, m: usize) -> Option<usize> {
+        self.ms.get(m)?.p
+    }
+
+    fn context_go(&self, m: usize) -> Option<GoSlot> {
+        self.ms.get(m)?.g
+    }
+
+    fn proc_status(&self, p: usize) -> ProcStatus {
+        self.proc(p).unwrap_or(ProcStatus::Idle)
+    }
+
+    fn go_status(&self, g: GoSlot) -> GoStatus {
+        self.go(g).unwrap_or(GoStatus::Dead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_transitions_are_refused_and_change_nothing() {
+        let mut s = Machine::<3, 2, 4>::new();
+        assert!(s.proc_stop(0).is_err());
+        assert!(s.go_start(0, GoSlot::Task(0)).is_err());
+        assert!(s.proc_steal(1, 0).is_err(), "P0 is idle, not in a syscall");
+        s.proc_start(0, 0).unwrap();
+        assert!(s.proc_start(1, 0).is_err(), "P0 is taken");
+        assert!(s.proc_start(0, 1).is_err(), "M0 holds P0");
+        assert!(s.callback_exit(1).is_err());
+        assert_eq!(s.check_create(0, 9), Err(Error::NoSuchTask(9)));
+        assert_eq!(s.proc(0), Ok(ProcStatus::Running));
+        assert_eq!(s.proc_owner(0), Ok(Some(0)));
+        s.check_create(0, 1).unwrap();
+        s.created(1).unwrap();
+        assert!(s.check_create(0, 1).is_err(), "slot 1 is in use");
+        assert!(s.go_leave(0, GoStatus::Runnable).is_err(), "nothing runs");
+        assert!(s.syscall_end(0).is_err());
+        assert_eq!(s.go(GoSlot::Task(1)), Ok(GoStatus::Runnable));
+    }
+
+    #[test]
+    fn a_stolen_executor_ends_the_blocking_operation_off_the_context() {
+        let mut s = Machine::<2, 1, 1>::new();
+        s.proc_start(0, 0).unwrap();
+        s.created(0).unwrap();
+        s.go_start(0, GoSlot::Task(0)).unwrap();
+        assert_eq!(s.syscall_begin(0), Ok(0));
+        assert_eq!(s.proc_steal(1, 0), Ok(0));
+        assert_eq!(s.held(0), Ok(None));
+        assert_eq!(s.syscall_end(0), Ok(false));
+        assert_eq!(s.go(GoSlot::Task(0)), Ok(GoStatus::Runnable));
+        assert_eq!(s.running(0), Ok(None));
+    }
+
+    #[test]
+    fn a_callback_that_exits_holding_an_executor_abandons_it() {
+        let mut s = Machine::<2, 1, 1>::new();
+        s.callback_enter(1).unwrap();
+        assert!(s.callback_enter(1).is_err(), "already active");
+        s.proc_start(1, 0).unwrap();
+        assert_eq!(
+            s.syscall_end(1),
+            Ok(false),
+            "the P was not in its operation"
+        );
+        s.go_start(1, GoSlot::Callback(1)).unwrap();
+        assert!(
+            s.go_leave(1, GoStatus::Dead).is_err(),
+            "callbacks do not GoDestroy"
+        );
+        s.syscall_begin(1).unwrap();
+        s.callback_exit(1).unwrap();
+        assert_eq!(s.proc(0), Ok(ProcStatus::Abandoned));
+        assert_eq!(s.proc_owner(0), Ok(Some(1)));
+        assert_eq!(s.proc_steal(0, 0), Ok(1));
+        assert_eq!(s.proc(0), Ok(ProcStatus::Idle));
+    }
+}
