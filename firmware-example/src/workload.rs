@@ -18,10 +18,6 @@ use gotrace_scheduler::{Annotate, Step, TaskCx, TaskId};
 use crate::bus::LoopbackSpi;
 use crate::SCHED;
 
-/// Rounds each task runs before it finishes.
-const TRANSFERS: u32 = 12;
-const TICKS_SEEN: u32 = 40;
-const LOG_RECORDS: u32 = 30;
 /// Bytes per SPI transfer and bus time per byte: 64 × 48 µs ≈ 3 ms.
 const TRANSFER_BYTES: usize = 64;
 const US_PER_BYTE: u32 = 48;
@@ -35,9 +31,10 @@ pub const LOGGER: TaskId = TaskId(2);
 /// The timer and PendSV act only once the workload runs (not during measurements).
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicU32 = AtomicU32::new(0);
-static TRANSFERS_DONE: AtomicU32 = AtomicU32::new(0);
-static TICKS: AtomicU32 = AtomicU32::new(0);
-static LOGS: AtomicU32 = AtomicU32::new(0);
+/// Rounds each task runs before it finishes.
+static TRANSFERS: Rounds = Rounds::new(12);
+static TICKS: Rounds = Rounds::new(40);
+static LOG_RECORDS: Rounds = Rounds::new(30);
 static SYSTICKS: AtomicU32 = AtomicU32::new(0);
 /// Generation length in clock ticks (0: no time-based generations) and when the last began.
 static GENERATION_TICKS: AtomicU32 = AtomicU32::new(0);
@@ -62,13 +59,39 @@ pub fn finished() -> bool {
     FINISHED.load(Ordering::Relaxed) == 3
 }
 
-fn done() -> Step {
-    FINISHED.fetch_add(1, Ordering::Relaxed);
-    Step::Done
+/// The rounds a task has begun, and how many it runs before it finishes.
+struct Rounds {
+    begun: AtomicU32,
+    last: u32,
+}
+
+impl Rounds {
+    const fn new(last: u32) -> Self {
+        Rounds {
+            begun: AtomicU32::new(0),
+            last,
+        }
+    }
+
+    /// Begins the next round; returns its number, from 1.
+    fn begin(&self) -> u32 {
+        self.begun.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The task's step after round `n`: `then`, or after the last round `Done` (once `finale`
+    /// has run).
+    fn end(&self, n: u32, then: Step, finale: impl FnOnce()) -> Step {
+        if n < self.last {
+            return then;
+        }
+        finale();
+        FINISHED.fetch_add(1, Ordering::Relaxed);
+        Step::Done
+    }
 }
 
 fn transfer(cx: &mut TaskCx<'_>) -> Step {
-    let n = TRANSFERS_DONE.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = TRANSFERS.begin();
     let mut spi = LoopbackSpi {
         ticks_per_byte: crate::clock::ticks_in_us(US_PER_BYTE),
     };
@@ -80,33 +103,26 @@ fn transfer(cx: &mut TaskCx<'_>) -> Step {
     if !matches!(result, Ok(Ok(()))) || back != out {
         defmt::error!("transfer {} failed", n);
     }
-    if n >= TRANSFERS {
-        defmt::info!("transfer task: {} transfers done", n);
-        return done();
-    }
-    Step::Yield
+    TRANSFERS.end(n, Step::Yield, || {
+        defmt::info!("transfer task: {} transfers done", n)
+    })
 }
 
 fn timer(cx: &mut TaskCx<'_>) -> Step {
-    let n = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = TICKS.begin();
     cx.log(0, "timer", "tick").ok();
-    if n >= TICKS_SEEN {
-        defmt::info!("timer task: {} ticks seen", n);
-        return done();
-    }
-    Step::Wait
+    TICKS.end(n, Step::Wait, || {
+        defmt::info!("timer task: {} ticks seen", n)
+    })
 }
 
 fn logger(cx: &mut TaskCx<'_>) -> Step {
-    let n = LOGS.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = LOG_RECORDS.begin();
     cx.region_begin(0, "log-record").ok();
     defmt::info!("log record {}", n);
     cx.log(0, "logger", "record").ok();
     cx.region_end(0, "log-record").ok();
-    if n >= LOG_RECORDS {
-        return done();
-    }
-    Step::Wait
+    LOG_RECORDS.end(n, Step::Wait, || {})
 }
 
 /// Starts SysTick, the workload's 1 ms timer interrupt.
@@ -150,6 +166,7 @@ fn PendSV() {
     let start = GENERATION_START.load(Ordering::Relaxed);
     if period > 0 && now.wrapping_sub(start) >= period {
         GENERATION_START.store(now, Ordering::Relaxed);
+        #[cfg(feature = "trace")]
         SCHED.advance_generation().ok();
     }
 }

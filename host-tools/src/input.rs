@@ -4,7 +4,7 @@
 use std::fmt::Display;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gotrace_decoder::input::{Input, InputError};
@@ -26,20 +26,22 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
     }
 }
 
-/// A reader that yields events one by one (the raw reader, the validating reader).
-pub trait EventStream: Sized {
-    type Event: Display;
-    type Error: Display;
-    /// A line printed before the events, if any.
-    fn header(&self) -> Option<String>;
-    fn next_event(&mut self) -> Result<Option<Self::Event>, Self::Error>;
+/// The one argument of the subcommands that print a trace's events.
+#[derive(clap::Args)]
+pub struct FileArgs {
+    /// The trace: binary `.trace`, Go's text form, or a Go `.test` file.
+    pub file: PathBuf,
 }
 
-/// Prints every event of `file` on stdout, one per line. As `go tool trace -d` does, a trace that
-/// cannot be read to the end is printed up to the failure, then the error goes to stderr: exit 1.
-pub fn print_events<S: EventStream>(
+/// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it
+/// has one. As `go tool trace -d` does, a trace that cannot be read to the end is printed up to
+/// the failure, then the error goes to stderr: exit 1. One function for every reader (the raw
+/// reader, the validating reader): each passes how to open it and how to read its next event.
+pub fn print_events<S, E: Display, Error: Display>(
     file: &Path,
-    open_stream: impl FnOnce(Input<BufReader<File>>) -> Result<S, S::Error>,
+    open_stream: impl FnOnce(Input<BufReader<File>>) -> Result<S, Error>,
+    header: impl FnOnce(&S) -> Option<String>,
+    mut next_event: impl FnMut(&mut S) -> Result<Option<E>, Error>,
 ) -> anyhow::Result<ExitCode> {
     let invalid = |error: &dyn Display| {
         eprintln!("{}: {error}", file.display());
@@ -53,11 +55,11 @@ pub fn print_events<S: EventStream>(
         Opened::NotATrace(error) => return invalid(&error),
     };
     let failure = with_stdout(|out| {
-        if let Some(header) = stream.header() {
+        if let Some(header) = header(&stream) {
             writeln!(out, "{header}")?;
         }
         loop {
-            match stream.next_event() {
+            match next_event(&mut stream) {
                 Ok(Some(event)) => writeln!(out, "{event}")?,
                 Ok(None) => return Ok(None),
                 Err(error) => return Ok(Some(error)),

@@ -27,8 +27,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Validate(validate::Args),
-    Dump(dump::Args),
-    Events(events::Args),
+    /// Print the raw events of a trace (binary, text or .test) in Go's text form.
+    Dump(input::FileArgs),
+    /// Print the validated events of a trace (binary, text or .test), as `go tool trace -d=parsed`.
+    Events(input::FileArgs),
     /// Record a trace over RTT from firmware under QEMU or on a board.
     Record(record::RecordArgs),
 }
