@@ -157,6 +157,16 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     }
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
     assert!(run.stdout.contains("  valid"), "{}", run.stdout);
+    // The summary names the tasks by their entry functions, from the ELF's symbols.
+    assert!(
+        run.stdout.contains(
+            "tasks: G1 gotrace_firmware_example::workload::transfer, \
+             G2 gotrace_firmware_example::workload::timer, \
+             G3 gotrace_firmware_example::workload::logger"
+        ),
+        "{}",
+        run.stdout
+    );
 
     let parsed = check_with_both(&go, &out);
     let wire = gotrace(["dump".as_ref(), out.as_os_str()]);

@@ -94,7 +94,12 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.elf));
-    summary::finish(recording, &output, log.map_or(0, |l| l.malformed))
+    summary::finish(
+        recording,
+        &output,
+        log.map_or(0, |l| l.malformed),
+        &firmware.functions,
+    )
 }
 
 fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {

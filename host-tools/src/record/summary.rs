@@ -1,12 +1,14 @@
 //! The end of a recording: write each segment as a `.trace`, check it with the decoder, and
-//! print what was recorded and exactly what was lost.
+//! print what was recorded (the tasks named by their entry functions) and exactly what was lost.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use gotrace_decoder::{GoId, GoState, Transition};
 
+use super::elf::Functions;
 use super::Recording;
 
 /// What the decoder found in one written segment.
@@ -14,12 +16,19 @@ struct Checked {
     path: PathBuf,
     events: u64,
     tasks: usize,
+    /// Each goroutine created in this segment with a stack: the PC of its entry function.
+    entries: BTreeMap<GoId, u64>,
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
 }
 
-pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -> Result<ExitCode> {
+pub(super) fn finish(
+    recording: Recording,
+    output: &Path,
+    malformed_logs: u64,
+    functions: &Functions,
+) -> Result<ExitCode> {
     let Recording {
         descriptor,
         stream,
@@ -89,6 +98,7 @@ pub(super) fn finish(recording: Recording, output: &Path, malformed_logs: u64) -
             }
         }
     }
+    print_tasks(&checked, functions);
     if segments.is_empty() {
         valid = false;
         println!("no complete generation was recorded");
@@ -152,6 +162,7 @@ fn check(path: &Path) -> Result<Checked> {
         path: path.to_path_buf(),
         events: 0,
         tasks: 0,
+        entries: BTreeMap::new(),
         first_ts: None,
         last_ts: None,
         error: None,
@@ -174,6 +185,10 @@ fn check(path: &Path) -> Result<Checked> {
                 if event.goroutine() != gotrace_decoder::NO_GOROUTINE {
                     tasks.insert(event.goroutine());
                 }
+                if let Some((id, pc)) = created_with_entry(&event) {
+                    tasks.insert(id);
+                    checked.entries.insert(id, pc);
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -184,4 +199,36 @@ fn check(path: &Path) -> Result<Checked> {
     }
     checked.tasks = tasks.len();
     Ok(checked)
+}
+
+/// A goroutine's creation with its starting stack: its ID and the PC of its entry function.
+fn created_with_entry(event: &gotrace_decoder::Event) -> Option<(GoId, u64)> {
+    let transition = event.state_transition()?;
+    let Transition::Goroutine {
+        id,
+        from: GoState::NotExist,
+        ..
+    } = transition.transition
+    else {
+        return None;
+    };
+    let entry = transition.stack?.frames().next()?.pc;
+    Some((id, entry))
+}
+
+/// One line naming every task of the recording by its entry function (from the ELF's symbols);
+/// goroutines created without a stack (interrupt callbacks) have no entry to name.
+fn print_tasks(checked: &[Checked], functions: &Functions) {
+    let entries: BTreeMap<GoId, u64> = checked.iter().flat_map(|c| c.entries.clone()).collect();
+    if entries.is_empty() {
+        return;
+    }
+    let names: Vec<String> = entries
+        .iter()
+        .map(|(id, pc)| match functions.at(*pc) {
+            Some(name) => format!("G{id} {name}"),
+            None => format!("G{id} at {pc:#x}"),
+        })
+        .collect();
+    println!("tasks: {}", names.join(", "));
 }
