@@ -100,7 +100,7 @@ pub fn generate(shape: Shape) -> (Vec<u8>, u64) {
         .collect();
     let mut gen = 0;
     let mut heap = 1 << 20;
-    while writer_len(&writer) < shape.total_bytes {
+    while writer.get_ref().len() < shape.total_bytes {
         gen += 1;
         let emitted = |threads: &[Thread]| threads.iter().map(|t| t.emitted).sum::<usize>();
         let start = emitted(&threads);
@@ -124,10 +124,6 @@ pub fn generate(shape: Shape) -> (Vec<u8>, u64) {
         write_tables(gen, &mut writer);
     }
     (writer.into_inner(), gen)
-}
-
-fn writer_len(writer: &Writer<Vec<u8>>) -> usize {
-    writer.get_ref().len()
 }
 
 /// The per-generation batches of no thread: frequency, strings, stacks.
