@@ -10,7 +10,7 @@ use gotrace_wire::{varint, EventType, Version};
 
 use crate::batch::Batch;
 use crate::error::{Error, Location};
-use crate::event::{wire_spec, BaseEvent, Time};
+use crate::event::{wire_spec, BaseEvent, Time, TypeTable};
 use crate::generation::Frequency;
 use crate::go_sort::sort_like_go;
 use crate::raw;
@@ -21,6 +21,8 @@ pub(crate) struct Cursor {
     /// Index of the thread in the generation's thread list.
     pub thread: usize,
     pub m: i64,
+    /// The slot of the thread's state in the ordering.
+    pub slot: usize,
     last_ts: Time,
     /// Next batch.
     idx: usize,
@@ -35,10 +37,11 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    pub(crate) fn new(thread: usize, m: i64) -> Self {
+    pub(crate) fn new(thread: usize, m: i64, slot: usize) -> Self {
         Cursor {
             thread,
             m,
+            slot,
             last_ts: 0,
             idx: 0,
             data_off: 0,
@@ -51,7 +54,12 @@ impl Cursor {
 
     /// Reads the thread's next event into `ev`; `false` when its batches are exhausted.
     #[inline]
-    pub(crate) fn next_event(&mut self, batches: &[Batch], freq: Frequency) -> Result<bool, Error> {
+    pub(crate) fn next_event(
+        &mut self,
+        batches: &[Batch],
+        freq: Frequency,
+        types: &TypeTable,
+    ) -> Result<bool, Error> {
         let batch = loop {
             let Some(batch) = batches.get(self.idx) else {
                 return Ok(false);
@@ -68,7 +76,7 @@ impl Cursor {
             self.last_ts = freq.mul(batch.time);
         }
         let data = &batch.data[self.data_off..];
-        let (n, dt) = match read_timed_event(data, &mut self.ev) {
+        let (n, dt) = match read_timed_event(data, &mut self.ev, types) {
             Ok(read) => read,
             Err(message) => return Err(self.read_error(batch, message)),
         };
@@ -138,23 +146,30 @@ pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
 /// Reads one timed event from the start of `data` (Go's `readTimedBaseEvent`): returns its size
 /// and its raw timestamp delta. Every event of a plain batch must be timed.
 #[inline]
-fn read_timed_event(data: &[u8], ev: &mut BaseEvent) -> Result<(usize, u64), String> {
+fn read_timed_event(
+    data: &[u8],
+    ev: &mut BaseEvent,
+    types: &TypeTable,
+) -> Result<(usize, u64), String> {
     let typ = EventType(data.first().copied().unwrap_or_default());
-    if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 {
-        return Err(format!("found invalid event type: {}", typ.0));
-    }
     ev.typ = typ;
-    let spec = match wire_spec(typ) {
-        Some(spec) if !spec.args.is_empty() && spec.is_timed => spec,
-        _ => return Err(format!("found event without a timestamp: type={}", typ.0)),
+    let Some(count) = types[usize::from(typ.0)].timed_args else {
+        return Err(untimed_error(typ));
     };
     let mut n = 1;
     let dt = uvarint(data, &mut n).ok_or("found invalid uvarint for timestamp")?;
-    for i in 0..spec.args.len() - 1 {
-        let arg = uvarint(data, &mut n).ok_or("found invalid uvarint")?;
-        ev.set_arg(i, arg);
+    for slot in ev.args.iter_mut().take(usize::from(count)) {
+        *slot = uvarint(data, &mut n).ok_or("found invalid uvarint")?;
     }
     Ok((n, dt))
+}
+
+#[cold]
+fn untimed_error(typ: EventType) -> String {
+    if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 {
+        return format!("found invalid event type: {}", typ.0);
+    }
+    format!("found event without a timestamp: type={}", typ.0)
 }
 
 /// The varint at `data[*n..]`, moving `n` past it; most arguments fit in one byte.
@@ -184,20 +199,35 @@ fn uvarint_long(data: &[u8], n: &mut usize) -> Option<u64> {
     Some(value)
 }
 
-/// The frontier: boxed cursors, as Go's are pointers, so that the heap moves pointers rather
-/// than whole cursors (a third fewer instructions in heap updates).
-#[allow(clippy::vec_box)]
-pub(crate) type Frontier = Vec<Box<Cursor>>;
+/// A frontier entry: a cursor and the time of its next event. The cursor is boxed, as Go's are
+/// pointers, so that the heap moves two words rather than whole cursors, and the time is kept
+/// beside it so that comparisons need not follow the pointer.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub time: Time,
+    pub cursor: Box<Cursor>,
+}
+
+/// The frontier: a min-heap of entries by time, laid out exactly as Go's.
+pub(crate) type Frontier = Vec<Entry>;
 
 /// Adds a cursor to the heap (Go's `heapInsert`).
 pub(crate) fn heap_insert(heap: &mut Frontier, cursor: Cursor) {
-    heap.push(Box::new(cursor));
+    heap.push(Entry {
+        time: cursor.ev.time,
+        cursor: Box::new(cursor),
+    });
     let last = heap.len() - 1;
     sift_up(heap, last);
 }
 
 /// Restores the heap after the cursor at `i` moved on (Go's `heapUpdate`).
-pub(crate) fn heap_update(heap: &mut [Box<Cursor>], i: usize) {
+#[inline]
+pub(crate) fn heap_update(heap: &mut [Entry], i: usize) {
+    let Some(entry) = heap.get_mut(i) else {
+        return;
+    };
+    entry.time = entry.cursor.ev.time;
     if i > 0 && sift_up(heap, i) != i {
         return;
     }
@@ -221,14 +251,14 @@ pub(crate) fn heap_remove(heap: &mut Frontier, mut i: usize) {
 }
 
 /// Sorts the frontier by time as Go does before trying the other threads in time order.
-pub(crate) fn sort_frontier(heap: &mut [Box<Cursor>]) {
-    sort_like_go(heap, |a, b| a.ev.time < b.ev.time);
+pub(crate) fn sort_frontier(heap: &mut [Entry]) {
+    sort_like_go(heap, |a, b| a.time < b.time);
 }
 
-fn sift_up(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
+fn sift_up(heap: &mut [Entry], mut i: usize) -> usize {
     while i > 0 {
         let parent = (i - 1) / 2;
-        if heap[parent].ev.time <= heap[i].ev.time {
+        if heap[parent].time <= heap[i].time {
             break;
         }
         heap.swap(parent, i);
@@ -239,18 +269,24 @@ fn sift_up(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
 
 /// Moves the cursor at `i` down while a child is strictly earlier, preferring the left child on
 /// ties (Go's `heapSiftDown` with its `min3`).
-fn sift_down(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
+#[inline]
+fn sift_down(heap: &mut [Entry], mut i: usize) -> usize {
     let len = heap.len();
     loop {
-        let Some(cursor) = heap.get(i) else {
+        let Some(entry) = heap.get(i) else {
             return i;
         };
-        let (mut min_index, mut min_time) = (i, cursor.ev.time);
+        let (mut min_index, mut min_time) = (i, entry.time);
         let left = 2 * i + 1;
-        for child in [left, left + 1] {
-            if child < len && heap[child].ev.time < min_time {
-                min_index = child;
-                min_time = heap[child].ev.time;
+        if let Some(child) = heap.get(left) {
+            if child.time < min_time {
+                min_index = left;
+                min_time = child.time;
+            }
+        }
+        if let Some(child) = heap.get(left + 1) {
+            if child.time < min_time {
+                min_index = left + 1;
             }
         }
         if min_index == i {
@@ -258,21 +294,23 @@ fn sift_down(heap: &mut [Box<Cursor>], mut i: usize) -> usize {
         }
         heap.swap(i, min_index);
         i = min_index;
+        debug_assert!(i < len);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::type_table;
 
     fn cursor(m: i64, time: Time) -> Cursor {
-        let mut c = Cursor::new(0, m);
+        let mut c = Cursor::new(0, m, 0);
         c.ev.time = time;
         c
     }
 
-    fn order(heap: &[Box<Cursor>]) -> Vec<i64> {
-        heap.iter().map(|c| c.m).collect()
+    fn order(heap: &[Entry]) -> Vec<i64> {
+        heap.iter().map(|e| e.cursor.m).collect()
     }
 
     #[test]
@@ -282,7 +320,7 @@ mod tests {
             heap_insert(&mut heap, cursor(m, t));
         }
         assert_eq!(order(&heap), [4, 2, 3, 1]);
-        heap[0].ev.time = 3;
+        heap[0].cursor.ev.time = 3;
         heap_update(&mut heap, 0);
         // The root ties with both children and stays put.
         assert_eq!(order(&heap), [4, 2, 3, 1]);
@@ -297,7 +335,10 @@ mod tests {
     fn timed_events_are_read_with_gos_errors() {
         let mut ev = BaseEvent::default();
         // ProcStart dt=2 p=1 p_seq=3
-        assert_eq!(read_timed_event(&[10, 2, 1, 3], &mut ev), Ok((4, 2)));
+        assert_eq!(
+            read_timed_event(&[10, 2, 1, 3], &mut ev, type_table()),
+            Ok((4, 2))
+        );
         assert_eq!(
             (ev.typ, ev.args[0], ev.args[1]),
             (EventType::PROC_START, 1, 3)
@@ -308,28 +349,32 @@ mod tests {
         );
         // Multi-byte varints: dt=300 (two bytes), p=1, p_seq=16384 (three bytes).
         assert_eq!(
-            read_timed_event(&[10, 0xac, 0x02, 1, 0x80, 0x80, 0x01], &mut ev),
+            read_timed_event(
+                &[10, 0xac, 0x02, 1, 0x80, 0x80, 0x01],
+                &mut ev,
+                type_table()
+            ),
             Ok((7, 300))
         );
         assert_eq!((ev.args[0], ev.args[1]), (1, 16384));
         assert_eq!(
-            read_timed_event(&[10, 0xac], &mut ev).unwrap_err(),
+            read_timed_event(&[10, 0xac], &mut ev, type_table()).unwrap_err(),
             "found invalid uvarint for timestamp"
         );
         assert_eq!(
-            read_timed_event(&[200], &mut ev).unwrap_err(),
+            read_timed_event(&[200], &mut ev, type_table()).unwrap_err(),
             "found invalid event type: 200"
         );
         assert_eq!(
-            read_timed_event(&[8, 1], &mut ev).unwrap_err(),
+            read_timed_event(&[8, 1], &mut ev, type_table()).unwrap_err(),
             "found event without a timestamp: type=8"
         );
         assert_eq!(
-            read_timed_event(&[10], &mut ev).unwrap_err(),
+            read_timed_event(&[10], &mut ev, type_table()).unwrap_err(),
             "found invalid uvarint for timestamp"
         );
         assert_eq!(
-            read_timed_event(&[10, 0, 1, 0x80], &mut ev).unwrap_err(),
+            read_timed_event(&[10, 0, 1, 0x80], &mut ev, type_table()).unwrap_err(),
             "found invalid uvarint"
         );
     }

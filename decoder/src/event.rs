@@ -44,18 +44,82 @@ pub(crate) const PARSER_SPECS: Version = Version::Go126;
 /// The type used internally for the synthetic Sync event (Go's `evSync`, not a wire type).
 pub(crate) const EV_SYNC: EventType = EventType(u8::MAX);
 
-/// The spec of a wire type in the parser's table (looked up several times per event, so the
-/// table is indexed by type once).
-pub(crate) fn wire_spec(typ: EventType) -> Option<&'static EventSpec> {
-    static BY_TYPE: OnceLock<[Option<&'static EventSpec>; 256]> = OnceLock::new();
-    let table = BY_TYPE.get_or_init(|| {
-        let mut table = [None; 256];
-        for (i, slot) in table.iter_mut().enumerate() {
-            *slot = spec(PARSER_SPECS, EventType(i as u8));
+/// What the hot path needs to know about an event type, looked up by type byte.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TypeInfo {
+    /// The type's spec in the parser's table.
+    pub spec: Option<&'static EventSpec>,
+    /// For a timed event: how many arguments follow the timestamp delta.
+    pub timed_args: Option<u8>,
+    /// The stacks, then the strings, that events of this type name and that must exist: which
+    /// argument holds each, and whether it names a stack.
+    pub table_ids: [TableId; MAX_TABLE_IDS],
+    pub table_id_count: u8,
+}
+
+/// An argument of an event that names a stack or a string.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TableId {
+    /// Index in [`BaseEvent::args`].
+    pub arg: u8,
+    pub is_stack: bool,
+}
+
+/// Most stacks and strings an event type names (Go's table has at most three).
+const MAX_TABLE_IDS: usize = 4;
+
+/// [`TypeInfo`] of every type byte.
+pub(crate) type TypeTable = [TypeInfo; 256];
+
+/// The [`TypeTable`], built once; the reader keeps a reference so that the hot path indexes it
+/// directly.
+pub(crate) fn type_table() -> &'static TypeTable {
+    static TABLE: OnceLock<TypeTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let none = TypeInfo {
+            spec: None,
+            timed_args: None,
+            table_ids: [TableId::default(); MAX_TABLE_IDS],
+            table_id_count: 0,
+        };
+        let mut table = [none; 256];
+        for (i, info) in table.iter_mut().enumerate() {
+            let spec = spec(PARSER_SPECS, EventType(i as u8));
+            *info = TypeInfo {
+                spec,
+                timed_args: spec
+                    .filter(|s| s.is_timed && !s.args.is_empty())
+                    .map(|s| (s.args.len() - 1) as u8),
+                ..none
+            };
+            let Some(spec) = spec else {
+                continue;
+            };
+            let stacks = spec.stack_ids.iter().map(|&i| (i, true));
+            let strings = spec.string_ids.iter().map(|&i| (i, false));
+            for (slot, (i, is_stack)) in info.table_ids.iter_mut().zip(stacks.chain(strings)) {
+                // Spec indices count the timestamp delta; event arguments do not.
+                *slot = TableId {
+                    arg: i.saturating_sub(1) as u8,
+                    is_stack,
+                };
+                info.table_id_count += 1;
+            }
+            assert_eq!(
+                usize::from(info.table_id_count),
+                spec.stack_ids.len() + spec.string_ids.len(),
+                "{} names more stacks and strings than a TypeInfo holds",
+                spec.name
+            );
         }
         table
-    });
-    table[usize::from(typ.0)]
+    })
+}
+
+/// The spec of a wire type in the parser's table.
+#[inline]
+pub(crate) fn wire_spec(typ: EventType) -> Option<&'static EventSpec> {
+    type_table()[usize::from(typ.0)].spec
 }
 
 /// A wire event as the ordering sees it: arguments without the timestamp delta, the time
@@ -507,15 +571,6 @@ pub struct Event {
 }
 
 impl Event {
-    pub(crate) fn new(table: &Arc<Table>, ctx: SchedCtx, base: BaseEvent) -> Event {
-        Event {
-            table: Some(Arc::clone(table)),
-            ctx,
-            base,
-            task_type: None,
-        }
-    }
-
     /// Go's synthetic Sync event: the `n`th generation boundary.
     pub(crate) fn sync(table: Option<Arc<Table>>, time: Time, n: u64) -> Event {
         let mut base = BaseEvent {

@@ -29,6 +29,7 @@ impl Frequency {
     }
 
     /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
+    #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
         go_float_to_int64(ticks as f64 * self.0)
     }
@@ -36,6 +37,7 @@ impl Frequency {
 
 /// Go's float64 to int64 conversion as the amd64 instruction does it (where Go's oracle runs):
 /// truncation, and `i64::MIN` for NaN and values out of range (Rust's `as` would saturate).
+#[inline]
 fn go_float_to_int64(x: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
     if x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {

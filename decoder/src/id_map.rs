@@ -1,6 +1,7 @@
 //! Hash maps keyed by the trace's IDs (goroutines, Ps, threads, strings, stacks): looked up
 //! several times per event, so the hash must be cheap, yet the IDs come from the input, so it
 //! is keyed by a per-process random seed to keep crafted IDs from colliding on purpose.
+//! [`DenseIdMap`] goes further for IDs that are small in practice (Ps): a vector indexed by ID.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -75,6 +76,72 @@ impl Hasher for IdHasher {
     }
 }
 
+/// IDs below this live in the vector of a [`DenseIdMap`]: a P's ID is below `GOMAXPROCS`.
+const DENSE_IDS: usize = 1024;
+
+/// A map from IDs that are normally small: those below [`DENSE_IDS`] index a vector (grown to
+/// the largest such ID seen), the others, which only hostile input has, go to a hash map.
+#[derive(Debug)]
+pub(crate) struct DenseIdMap<V> {
+    dense: Vec<Option<V>>,
+    sparse: IdMap<i64, V>,
+}
+
+impl<V> Default for DenseIdMap<V> {
+    fn default() -> Self {
+        DenseIdMap {
+            dense: Vec::new(),
+            sparse: id_map(),
+        }
+    }
+}
+
+impl<V> DenseIdMap<V> {
+    #[inline]
+    fn index(id: i64) -> Option<usize> {
+        usize::try_from(id).ok().filter(|&i| i < DENSE_IDS)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, id: i64) -> Option<&V> {
+        match Self::index(id) {
+            Some(i) => self.dense.get(i)?.as_ref(),
+            None => self.sparse.get(&id),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut V> {
+        match Self::index(id) {
+            Some(i) => self.dense.get_mut(i)?.as_mut(),
+            None => self.sparse.get_mut(&id),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: i64, value: V) {
+        match Self::index(id) {
+            Some(i) => {
+                if self.dense.len() <= i {
+                    self.dense.resize_with(i + 1, || None);
+                }
+                if let Some(slot) = self.dense.get_mut(i) {
+                    *slot = Some(value);
+                }
+            }
+            None => {
+                self.sparse.insert(id, value);
+            }
+        }
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
+        let dense = (self.dense.iter().enumerate())
+            .filter_map(|(i, slot)| Some((i as i64, slot.as_ref()?)));
+        dense.chain(self.sparse.iter().map(|(&id, value)| (id, value)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +156,28 @@ mod tests {
         assert!((-1000..1000).all(|id| map.get(&(id * 4096)) == Some(&id)));
         let hash = IdHash::new();
         assert_ne!(hash.hash_one(1u64), hash.hash_one(2u64));
+    }
+
+    #[test]
+    fn dense_maps_hold_small_and_huge_ids_alike() {
+        let mut map = DenseIdMap::default();
+        for id in [0, 3, -1, 1 << 40, i64::MIN, DENSE_IDS as i64] {
+            map.insert(id, id.wrapping_mul(2));
+        }
+        map.insert(3, 7);
+        for id in [0, -1, 1 << 40, i64::MIN, DENSE_IDS as i64] {
+            assert_eq!(map.get(id), Some(&id.wrapping_mul(2)));
+        }
+        assert_eq!(map.get(3), Some(&7));
+        assert_eq!(map.get(2), None);
+        assert_eq!(map.get(5000), None);
+        if let Some(v) = map.get_mut(0) {
+            *v = 9;
+        }
+        assert_eq!(map.get(0), Some(&9));
+        let mut ids: Vec<i64> = map.iter().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [i64::MIN, -1, 0, 3, DENSE_IDS as i64, 1 << 40]);
+        assert!(map.dense.len() <= 4, "only small IDs take vector slots");
     }
 }

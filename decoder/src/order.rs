@@ -8,7 +8,6 @@
 //! stolen), or the trace is broken (`Err`). Each rule here is one of Go's parser rules for the
 //! same event.
 
-use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -16,10 +15,10 @@ use gotrace_wire::{go_status, proc_status, spec, EventType, Version};
 
 use crate::error::Error;
 use crate::event::{
-    wire_spec, BaseEvent, Event, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
+    wire_spec, BaseEvent, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
     NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
-use crate::id_map::{id_map, IdMap};
+use crate::id_map::{id_map, DenseIdMap, IdMap};
 use crate::table::Table;
 
 /// An event type's name as Go's messages give it: by the trace's own version's table, so a
@@ -217,10 +216,16 @@ struct PState {
     ranges: Ranges,
 }
 
+/// A thread's state, in a slot that the thread's batch cursor knows by index.
 #[derive(Debug, Clone, Copy)]
 struct MState {
+    id: ThreadId,
     g: GoId,
     p: ProcId,
+    /// Whether Go would know the thread by now: it creates a thread's state when it first tries
+    /// an event of the thread, or when a goroutine status names it. A slot exists earlier, as
+    /// soon as a generation has batches of the thread.
+    known: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,52 +345,153 @@ fn ctx_error(ctx: &SchedCtx, reqs: Reqs) -> String {
 /// The outcome of a handler: the context after the event, and whether it advanced.
 type Advance = Result<(SchedCtx, bool), String>;
 
-/// The scheduler model and the queue of validated events.
+/// A validated event, ready to be handed out: its context and the wire event as the ordering
+/// left it (old states and learnt arguments in its spare slots).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Validated {
+    pub ctx: SchedCtx,
+    pub base: BaseEvent,
+}
+
+/// Most events one step validates: a `GoSwitch` and the block and start it implies.
+const OUTBOX_SIZE: usize = 4;
+
+/// The events the last step validated, in order. The reader drains it before it asks for the
+/// next step, so a few fixed slots suffice.
+struct Outbox {
+    items: [Validated; OUTBOX_SIZE],
+    next: usize,
+    len: usize,
+}
+
+impl Outbox {
+    #[inline]
+    fn push(&mut self, event: Validated) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = event;
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Validated> {
+        if self.next >= self.len {
+            return None;
+        }
+        let event = self.items.get(self.next).copied();
+        self.next += 1;
+        if self.next == self.len {
+            self.next = 0;
+            self.len = 0;
+        }
+        event
+    }
+}
+
+/// The scheduler model and the events it validated last.
 pub(crate) struct Ordering {
     version: Version,
     g_states: IdMap<GoId, GState>,
-    p_states: IdMap<ProcId, PState>,
-    m_states: IdMap<ThreadId, MState>,
+    p_states: DenseIdMap<PState>,
+    /// Thread states by slot; `thread_slots` finds a thread's slot by ID.
+    m_states: Vec<MState>,
+    thread_slots: IdMap<ThreadId, usize>,
     active_tasks: IdMap<TaskId, TaskState>,
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
-    queue: VecDeque<Event>,
+    outbox: Outbox,
+    /// The context of the advanced event itself when it is the first event the step
+    /// validated: the reader then takes the event from its cursor, without a copy in between.
+    primary: Option<SchedCtx>,
+    /// The type of the task the `UserTaskEnd` in the outbox ends (its begin may be generations
+    /// ago, where the name's string ID meant something else).
+    ended_task_type: Option<Arc<[u8]>>,
 }
 
 /// The event being advanced and where it comes from.
 struct Step<'a> {
     ev: &'a mut BaseEvent,
-    table: &'a Arc<Table>,
+    table: &'a Table,
     gen: u64,
 }
 
 impl Ordering {
     pub(crate) fn new(version: Version) -> Self {
+        let none = Validated {
+            ctx: SchedCtx::NONE,
+            base: BaseEvent::default(),
+        };
         Ordering {
             version,
             g_states: id_map(),
-            p_states: id_map(),
-            m_states: id_map(),
+            p_states: DenseIdMap::default(),
+            m_states: Vec::new(),
+            thread_slots: id_map(),
             active_tasks: id_map(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
-            queue: VecDeque::new(),
+            outbox: Outbox {
+                items: [none; OUTBOX_SIZE],
+                next: 0,
+                len: 0,
+            },
+            primary: None,
+            ended_task_type: None,
         }
     }
 
-    /// The next validated event, if any is queued.
-    pub(crate) fn next(&mut self) -> Option<Event> {
-        self.queue.pop_front()
+    /// The next validated event, if any is waiting.
+    #[inline]
+    pub(crate) fn next(&mut self) -> Option<Validated> {
+        self.outbox.pop()
     }
 
-    /// Tries to let `ev`, the next event of thread `m` in generation `gen`, happen now.
+    /// After a step: the context of the advanced event, if it comes first among the events the
+    /// step validated (the others follow from [`Ordering::next`]).
+    #[inline]
+    pub(crate) fn take_primary(&mut self) -> Option<SchedCtx> {
+        self.primary.take()
+    }
+
+    /// The type of the task a `UserTaskEnd` just handed out ends.
+    pub(crate) fn take_ended_task_type(&mut self) -> Option<Arc<[u8]>> {
+        self.ended_task_type.take()
+    }
+
+    /// The slot of thread `m`'s state, made (not yet known to the model) if it has none: the
+    /// thread's cursor keeps it, so that advancing an event finds the state without a lookup.
+    pub(crate) fn thread_slot(&mut self, m: ThreadId) -> usize {
+        if let Some(&slot) = self.thread_slots.get(&m) {
+            return slot;
+        }
+        self.m_states.push(MState {
+            id: m,
+            g: NO_GOROUTINE,
+            p: NO_PROC,
+            known: false,
+        });
+        let slot = self.m_states.len() - 1;
+        self.thread_slots.insert(m, slot);
+        slot
+    }
+
+    /// The state of thread `m`, if the model knows it.
+    fn thread_mut(&mut self, m: ThreadId) -> Option<&mut MState> {
+        let slot = *self.thread_slots.get(&m)?;
+        self.m_states.get_mut(slot).filter(|ms| ms.known)
+    }
+
+    /// Tries to let `ev`, the next event of thread `m` (whose state is in `slot`, from
+    /// [`Ordering::thread_slot`]) in generation `gen`, happen now.
+    #[inline]
     pub(crate) fn advance(
         &mut self,
         ev: &mut BaseEvent,
-        table: &Arc<Table>,
+        table: &Table,
         m: ThreadId,
+        slot: usize,
         gen: u64,
     ) -> Result<bool, Error> {
         if self.initial_gen == 0 {
@@ -394,11 +500,11 @@ impl Ordering {
         let cur = if m == NO_THREAD {
             SchedCtx::NONE
         } else {
+            let Some(ms) = self.m_states.get_mut(slot) else {
+                return Err(Error::new("internal error: thread without a state slot"));
+            };
             // Go creates the thread's state on first sight, even if the event cannot advance.
-            let ms = self.m_states.entry(m).or_insert(MState {
-                g: NO_GOROUTINE,
-                p: NO_PROC,
-            });
+            ms.known = true;
             SchedCtx {
                 g: ms.g,
                 p: ms.p,
@@ -410,7 +516,7 @@ impl Ordering {
         // No handler changes the advancing thread's own entry, so it needs writing only if the
         // context changed.
         if ok && m != NO_THREAD && (new.p != cur.p || new.g != cur.g) {
-            if let Some(ms) = self.m_states.get_mut(&m) {
+            if let Some(ms) = self.m_states.get_mut(slot) {
                 ms.p = new.p;
                 ms.g = new.g;
             }
@@ -466,8 +572,14 @@ impl Ordering {
         }
     }
 
+    /// Validates the advanced event itself, in context `ctx`.
+    #[inline]
     fn push(&mut self, s: &Step<'_>, ctx: SchedCtx) {
-        self.queue.push_back(Event::new(s.table, ctx, *s.ev));
+        if self.outbox.len == 0 && self.primary.is_none() {
+            self.primary = Some(ctx);
+        } else {
+            self.outbox.push(Validated { ctx, base: *s.ev });
+        }
     }
 
     /// Queues an event the wire does not carry but the model implies.
@@ -480,7 +592,8 @@ impl Ordering {
         for (slot, &value) in base.args.iter_mut().zip(args) {
             *slot = value;
         }
-        self.queue.push_back(Event::new(s.table, ctx, base));
+        // If the advanced event came first, it stays first: the outbox follows it.
+        self.outbox.push(Validated { ctx, base });
     }
 
     fn proc_status(&mut self, s: Step<'_>, mut cur: SchedCtx) -> Advance {
@@ -490,7 +603,7 @@ impl Ordering {
             return Err(format!("invalid status for proc {pid}: {status}"));
         }
         let mut old = ProcState::from_status(u64::from(status));
-        if let Some(p) = self.p_states.get_mut(&pid) {
+        if let Some(p) = self.p_states.get_mut(pid) {
             if status == PROC_ABANDONED && p.status == PROC_SYSCALL {
                 // Still in the syscall we know about: nothing was lost, promote it.
                 old = ProcState::Running;
@@ -529,16 +642,18 @@ impl Ordering {
         if status == PROC_ABANDONED && old == ProcState::Running {
             // The P is about to be stolen and this status may come from another thread: the
             // Running -> Running transition belongs to the thread the P is bound to.
-            let mut bound: Vec<(&ThreadId, &MState)> =
-                self.m_states.iter().filter(|(_, ms)| ms.p == pid).collect();
-            bound.sort_unstable_by_key(|(mid, _)| **mid);
-            let Some((&mid, ms)) = bound.last() else {
+            let bound = self
+                .m_states
+                .iter()
+                .filter(|ms| ms.known && ms.p == pid)
+                .max_by_key(|ms| ms.id);
+            let Some(ms) = bound else {
                 return Err(format!(
                     "failed to find sched context for proc {pid} that's about to be stolen"
                 ));
             };
             cur = SchedCtx {
-                m: mid,
+                m: ms.id,
                 p: pid,
                 g: ms.g,
             };
@@ -550,7 +665,7 @@ impl Ordering {
     fn proc_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         let pid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
-        let Some(p) = self.p_states.get_mut(&pid) else {
+        let Some(p) = self.p_states.get_mut(pid) else {
             return Ok((cur, false));
         };
         if p.status != PROC_IDLE || !seq.succeeds(p.seq) || cur.p != NO_PROC {
@@ -566,7 +681,7 @@ impl Ordering {
 
     fn proc_stop(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         let name = self.ev_name(s.ev.typ);
-        let Some(p) = self.p_states.get_mut(&cur.p) else {
+        let Some(p) = self.p_states.get_mut(cur.p) else {
             return Err(format!(
                 "event {name} for proc ({}) that doesn't exist",
                 cur.p
@@ -586,7 +701,7 @@ impl Ordering {
     fn proc_steal(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         let pid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
-        let Some(p) = self.p_states.get_mut(&pid) else {
+        let Some(p) = self.p_states.get_mut(pid) else {
             return Ok((cur, false));
         };
         if (p.status != PROC_SYSCALL && p.status != PROC_ABANDONED) || !seq.succeeds(p.seq) {
@@ -615,7 +730,7 @@ impl Ordering {
             self.push(&s, cur);
             return Ok((SchedCtx { p: NO_PROC, ..cur }, true));
         }
-        let Some(victim) = self.m_states.get_mut(&mid) else {
+        let Some(victim) = self.thread_mut(mid) else {
             return Err(format!("stole proc from non-existent thread {mid}"));
         };
         if victim.p != pid {
@@ -677,7 +792,7 @@ impl Ordering {
                     new.g = gid;
                 } else {
                     // A goroutine sitting in a syscall on another thread for the whole generation.
-                    match self.m_states.get(&mid) {
+                    match self.thread_mut(mid) {
                         Some(ms) => {
                             if ms.g != gid {
                                 return Err(format!(
@@ -688,7 +803,15 @@ impl Ordering {
                             cur.g = ms.g;
                         }
                         None => {
-                            self.m_states.insert(mid, MState { g: gid, p: NO_PROC });
+                            let slot = self.thread_slot(mid);
+                            if let Some(ms) = self.m_states.get_mut(slot) {
+                                *ms = MState {
+                                    id: mid,
+                                    g: gid,
+                                    p: NO_PROC,
+                                    known: true,
+                                };
+                            }
                         }
                     }
                     cur.m = mid;
@@ -843,7 +966,7 @@ impl Ordering {
         let name = self.ev_name(s.ev.typ);
         self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?
             .status = GO_SYSCALL;
-        let Some(p) = self.p_states.get_mut(&cur.p) else {
+        let Some(p) = self.p_states.get_mut(cur.p) else {
             return Err(format!("uninitialized proc {} found during {name}", cur.p));
         };
         p.status = PROC_SYSCALL;
@@ -867,7 +990,7 @@ impl Ordering {
         // Go's message says "Running" here although the goroutine must be in a syscall.
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Running")?
             .status = GO_RUNNING;
-        let Some(p) = self.p_states.get_mut(&cur.p) else {
+        let Some(p) = self.p_states.get_mut(cur.p) else {
             return Err(format!("uninitialized proc {} found during {name}", cur.p));
         };
         if p.status != PROC_SYSCALL {
@@ -886,7 +1009,7 @@ impl Ordering {
         // Waits until the thread has lost its P (by ProcStop or ProcSteal); having another P
         // by then is fine, as that one is not in a syscall.
         if cur.p != NO_PROC {
-            let Some(p) = self.p_states.get(&cur.p) else {
+            let Some(p) = self.p_states.get(cur.p) else {
                 return Err(format!(
                     "uninitialized proc {} found during {}",
                     cur.p,
@@ -938,7 +1061,7 @@ impl Ordering {
         if cur.p != NO_PROC {
             // The thread ID may be reused by an unrelated thread later, which must not find this
             // P bound to it: the P is abandoned, and the implied self-steal is emitted.
-            let Some(p) = self.p_states.get_mut(&cur.p) else {
+            let Some(p) = self.p_states.get_mut(cur.p) else {
                 return Err(format!("found invalid proc {} during {name}", cur.p));
             };
             if p.status != PROC_SYSCALL {
@@ -1000,9 +1123,8 @@ impl Ordering {
         };
         s.ev.set_extra(0, parent);
         validate_ctx(&cur, USER_GO)?;
-        let mut event = Event::new(s.table, cur, *s.ev);
-        event.task_type = Some(name);
-        self.queue.push_back(event);
+        self.ended_task_type = Some(name);
+        self.push(&s, cur);
         Ok((cur, true))
     }
 
@@ -1122,7 +1244,7 @@ impl Ordering {
     fn current_p_ranges(&mut self, cur: &SchedCtx, typ: EventType) -> Result<&mut Ranges, String> {
         let name = self.ev_name(typ);
         self.p_states
-            .get_mut(&cur.p)
+            .get_mut(cur.p)
             .map(|p| &mut p.ranges)
             .ok_or_else(|| format!("uninitialized proc {} found during {name}", cur.p))
     }
@@ -1139,7 +1261,7 @@ impl Ordering {
         // Names a P, not necessarily the current one.
         let pid = s.ev.arg(0) as i64;
         let initial = s.gen == self.initial_gen;
-        let Some(p) = self.p_states.get_mut(&pid) else {
+        let Some(p) = self.p_states.get_mut(pid) else {
             return Err(format!("encountered GCSweepActive for unknown proc {pid}"));
         };
         p.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
@@ -1205,29 +1327,34 @@ impl Ordering {
 
     /// The model's state, for "failed to advance" errors (Go prints the same, unsorted).
     pub(crate) fn dump(&self) -> String {
-        fn section<T>(out: &mut String, states: &IdMap<i64, T>, line: impl Fn(&i64, &T) -> String) {
-            let mut ids: Vec<&i64> = states.keys().collect();
-            ids.sort_unstable();
-            for id in ids {
-                if let Some(state) = states.get(id) {
-                    out.push_str(&line(id, state));
-                    out.push('\n');
-                }
+        fn section<'a, T: 'a>(
+            out: &mut String,
+            states: impl Iterator<Item = (i64, &'a T)>,
+            line: impl Fn(i64, &T) -> String,
+        ) {
+            let mut states: Vec<(i64, &T)> = states.collect();
+            states.sort_unstable_by_key(|&(id, _)| id);
+            for (id, state) in states {
+                out.push_str(&line(id, state));
+                out.push('\n');
             }
             out.push('\n');
         }
         let mut out = String::new();
-        section(&mut out, &self.g_states, |id, g| {
-            format!("G {id} [status={} seq={}]", go_status_name(g.status), g.seq)
-        });
-        section(&mut out, &self.p_states, |id, p| {
+        section(
+            &mut out,
+            self.g_states.iter().map(|(&id, g)| (id, g)),
+            |id, g| format!("G {id} [status={} seq={}]", go_status_name(g.status), g.seq),
+        );
+        section(&mut out, self.p_states.iter(), |id, p| {
             format!(
                 "P {id} [status={} seq={}]",
                 proc_status_name(p.status),
                 p.seq
             )
         });
-        section(&mut out, &self.m_states, |id, m| {
+        let threads = self.m_states.iter().filter(|ms| ms.known);
+        section(&mut out, threads.map(|ms| (ms.id, ms)), |id, m| {
             format!("M {id} [g={} p={}]", m.g, m.p)
         });
         let gc = match self.gc_state {

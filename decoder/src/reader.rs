@@ -11,10 +11,11 @@ use gotrace_wire::Version;
 
 use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor, Frontier};
 use crate::error::{Error, Location};
-use crate::event::{wire_spec, BaseEvent, Event, SchedCtx, Time, EV_SYNC};
+use crate::event::{type_table, BaseEvent, Event, SchedCtx, Time, TypeInfo, TypeTable, EV_SYNC};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
-use crate::order::Ordering;
+use crate::order::{Ordering, Validated};
 use crate::source::Source;
+use crate::table::Table;
 
 /// Reads a Go execution trace (binary form) and yields its validated events in Go's order.
 pub struct Reader<R: Read> {
@@ -35,6 +36,10 @@ pub struct Reader<R: Read> {
     /// An error met while reading the next generation, reported after a Sync event.
     spill_err: Option<Error>,
     spill_err_sync: bool,
+    /// The event handed out last, overwritten in place by the next one: handing out a
+    /// reference costs no copy and no reference count of the generation's table.
+    current: Event,
+    types: &'static TypeTable,
 }
 
 impl<R: Read> Reader<R> {
@@ -56,6 +61,8 @@ impl<R: Read> Reader<R> {
             spill: None,
             spill_err: None,
             spill_err_sync: false,
+            current: Event::sync(None, 0, 0),
+            types: type_table(),
         })
     }
 
@@ -67,12 +74,19 @@ impl<R: Read> Reader<R> {
     /// The next event; `None` after the final Sync event. After an error the reader is spent
     /// and returns `None`.
     pub fn read_event(&mut self) -> Result<Option<Event>, Error> {
+        Ok(self.read_event_ref()?.cloned())
+    }
+
+    /// Like [`Reader::read_event`], but lends the event instead of handing out a copy of it:
+    /// the cheapest way through a trace (what `gotrace validate` does). The event is valid
+    /// until the next call.
+    pub fn read_event_ref(&mut self) -> Result<Option<&Event>, Error> {
         if self.done {
             return Ok(None);
         }
-        let mut event = match self.next() {
-            Ok(Some(event)) => event,
-            Ok(None) => {
+        match self.next() {
+            Ok(true) => {}
+            Ok(false) => {
                 self.done = true;
                 return Ok(None);
             }
@@ -86,39 +100,31 @@ impl<R: Read> Reader<R> {
                 self.done = true;
                 return Err(e);
             }
-        };
-        if let Err(e) = validate_table_ids(&event) {
-            self.done = true;
-            // The wire event is gone by now: name the event by the first line of its Go form.
-            let text = event.to_string();
-            let location = Location {
-                generation: self.gen.as_ref().map(|g| g.gen),
-                thread: Some(event.ctx.m),
-                event: text.lines().next().map(str::to_owned),
-                ..Location::default()
-            };
-            return Err(e.at(&location));
         }
         // Output times strictly increase, whatever the clocks said.
+        let event = &mut self.current;
         if event.base.time <= self.last_ts {
             event.base.time = self.last_ts.wrapping_add(1);
         }
         self.last_ts = event.base.time;
-        Ok(Some(event))
+        Ok(Some(&self.current))
     }
 
-    fn next(&mut self) -> Result<Option<Event>, Error> {
+    /// Makes the next event current; `false` at the end of the trace.
+    fn next(&mut self) -> Result<bool, Error> {
         if let Some(event) = self.order.next() {
-            return Ok(Some(event));
+            self.emit(event)?;
+            return Ok(true);
         }
         let samples_left = self
             .gen
             .as_ref()
             .is_some_and(|g| self.next_sample < g.cpu_samples.len());
         if self.frontier.is_empty() && !samples_left {
-            return self.next_generation().map(Some);
+            return self.next_generation().map(|()| true);
         }
         let version = self.version;
+        let types = self.types;
         let Reader {
             gen,
             frontier,
@@ -130,7 +136,7 @@ impl<R: Read> Reader<R> {
             return Err(Error::new("broken trace: frontier is empty"));
         };
         if let Some(sample) = gen.cpu_samples.get(*next_sample) {
-            if frontier.first().is_none_or(|c| sample.time < c.ev.time) {
+            if frontier.first().is_none_or(|e| sample.time < e.time) {
                 *next_sample += 1;
                 let mut base = BaseEvent {
                     typ: gotrace_wire::EventType::CPU_SAMPLE,
@@ -143,7 +149,8 @@ impl<R: Read> Reader<R> {
                     p: sample.p,
                     m: sample.m,
                 };
-                return Ok(Some(Event::new(&gen.table, ctx, base)));
+                self.emit(Validated { ctx, base })?;
+                return Ok(true);
             }
         }
         if frontier.is_empty() {
@@ -153,20 +160,22 @@ impl<R: Read> Reader<R> {
                 order.dump()
             )));
         }
-        if !try_advance(gen, frontier, order, 0, version)? {
+        let current = &mut self.current;
+        let mut tried = try_advance(gen, frontier, order, 0, version, types, current)?;
+        if tried == Tried::Waits {
             // The earliest thread waits for another: try the others in time order.
             sort_frontier(frontier);
-            let mut advanced = false;
             for i in 1..frontier.len() {
-                if try_advance(gen, frontier, order, i, version)? {
-                    advanced = true;
+                tried = try_advance(gen, frontier, order, i, version, types, current)?;
+                if tried != Tried::Waits {
                     break;
                 }
             }
-            if !advanced {
-                let dump: String = frontier.iter().map(|c| c.dump()).collect();
+            if tried == Tried::Waits {
+                let dump: String = frontier.iter().map(|e| e.cursor.dump()).collect();
                 let location = frontier
                     .first()
+                    .map(|e| &e.cursor)
                     .and_then(|c| {
                         gen.threads
                             .get(c.thread)
@@ -181,25 +190,86 @@ impl<R: Read> Reader<R> {
                 .at(&location));
             }
         }
-        match order.next() {
-            Some(event) => Ok(Some(event)),
+        if tried == Tried::Current {
+            self.check_current()?;
+            return Ok(true);
+        }
+        match self.order.next() {
+            Some(event) => {
+                self.emit(event)?;
+                Ok(true)
+            }
             None => Err(Error::new(
                 "internal error: advance successful, but queue is empty",
             )),
         }
     }
 
+    /// Makes a validated event of the current generation the current event, once the stacks and
+    /// strings it names are found in the generation's tables.
+    #[inline]
+    fn emit(&mut self, event: Validated) -> Result<(), Error> {
+        self.current.ctx = event.ctx;
+        self.current.base = event.base;
+        self.check_current()
+    }
+
+    /// Checks the stacks and strings the current event names, and gives a `UserTaskEnd` the type
+    /// of its task.
+    #[inline(always)]
+    fn check_current(&mut self) -> Result<(), Error> {
+        let table = self.gen.as_ref().map(|g| &*g.table);
+        let current = &mut self.current;
+        if let Err(e) = validate_table_ids(&current.base, table, self.types) {
+            let event = Validated {
+                ctx: current.ctx,
+                base: current.base,
+            };
+            return Err(self.table_id_error(e, event));
+        }
+        if current.base.typ == gotrace_wire::EventType::USER_TASK_END {
+            current.task_type = self.order.take_ended_task_type();
+        } else if current.task_type.is_some() {
+            current.task_type = None;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn table_id_error(&mut self, error: Error, event: Validated) -> Error {
+        // The wire event is gone by now: name the event by the first line of its Go form.
+        let table = self.gen.as_ref().map(|g| std::sync::Arc::clone(&g.table));
+        let text = Event {
+            table,
+            ctx: event.ctx,
+            base: event.base,
+            task_type: None,
+        }
+        .to_string();
+        let location = Location {
+            generation: self.gen.as_ref().map(|g| g.gen),
+            thread: Some(event.ctx.m),
+            event: text.lines().next().map(str::to_owned),
+            ..Location::default()
+        };
+        error.at(&location)
+    }
+
     /// At the end of a generation: the Sync event of the next one, the final Sync, or the
     /// Sync that precedes a pending error (Go's order of things).
-    fn next_generation(&mut self) -> Result<Event, Error> {
+    fn next_generation(&mut self) -> Result<(), Error> {
         if let Some(error) = self.spill_err.take() {
             if self.spill_err_sync {
                 return Err(error);
             }
             self.spill_err = Some(error);
             self.spill_err_sync = true;
-            return Ok(self.sync_at_end());
+            self.sync_at_end();
+            return Ok(());
         }
+        // The finished generation's tables go before the next is read, so that only one
+        // generation is in memory at a time.
+        self.current.table = None;
         if self.version >= Version::Go126 {
             // The finished generation goes before the next is read, so that only one is in
             // memory at a time (events keep its tables alive, not its batches).
@@ -210,19 +280,22 @@ impl<R: Read> Reader<R> {
                 Ok(None) => {
                     self.gen = None;
                     self.done = true;
-                    Ok(self.sync_at_end())
+                    self.sync_at_end();
+                    Ok(())
                 }
                 Err(error) => {
                     self.gen = None;
                     self.spill_err = Some(error);
                     self.spill_err_sync = true;
-                    Ok(self.sync_at_end())
+                    self.sync_at_end();
+                    Ok(())
                 }
             };
         }
         if self.gen.is_some() && self.spill.is_none() {
             self.done = true;
-            return Ok(self.sync_at_end());
+            self.sync_at_end();
+            return Ok(());
         }
         self.gen = None;
         let read = read_generation_with_spill(
@@ -236,7 +309,8 @@ impl<R: Read> Reader<R> {
                 self.gen = None;
                 self.spill_err = Some(error);
                 self.spill_err_sync = true;
-                Ok(self.sync_at_end())
+                self.sync_at_end();
+                Ok(())
             }
             Ok(read) => {
                 self.spill = read.spill;
@@ -246,49 +320,66 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn sync_at_end(&mut self) -> Event {
+    /// Makes the Sync event at the end of the trace (or before an error) current.
+    fn sync_at_end(&mut self) {
         self.syncs += 1;
-        Event::sync(None, self.last_ts, self.syncs)
+        self.current = Event::sync(None, self.last_ts, self.syncs);
     }
 
     /// Makes `gen` current: one cursor per thread, and its Sync event.
-    fn install(&mut self, gen: Generation) -> Result<Event, Error> {
+    fn install(&mut self, gen: Generation) -> Result<(), Error> {
         self.next_sample = 0;
         self.frontier.clear();
         for (index, thread) in gen.threads.iter().enumerate() {
-            let mut cursor = Cursor::new(index, thread.m);
+            let slot = self.order.thread_slot(thread.m);
+            let mut cursor = Cursor::new(index, thread.m, slot);
             let location = Location {
                 generation: Some(gen.gen),
                 ..Location::default()
             };
             if cursor
-                .next_event(&thread.batches, gen.freq)
+                .next_event(&thread.batches, gen.freq, self.types)
                 .map_err(|e| e.at(&location))?
             {
                 heap_insert(&mut self.frontier, cursor);
             }
         }
         self.syncs += 1;
-        let event = Event::sync(
+        self.current = Event::sync(
             Some(std::sync::Arc::clone(&gen.table)),
             gen.freq.mul(gen.min_ts),
             self.syncs,
         );
         self.gen = Some(gen);
-        Ok(event)
+        Ok(())
     }
 }
 
+/// What trying to advance a thread gave.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    /// The thread's event waits for another thread's.
+    Waits,
+    /// The event happened; what it validated waits in the ordering's outbox.
+    Queued,
+    /// The event happened and is now the reader's current event (unchecked against the tables
+    /// yet); anything else it validated follows from the outbox.
+    Current,
+}
+
 /// Lets the `i`th cursor's event happen if the ordering allows, then moves the cursor on.
+#[inline]
 fn try_advance(
     gen: &Generation,
     frontier: &mut Frontier,
     order: &mut Ordering,
     i: usize,
     version: Version,
-) -> Result<bool, Error> {
-    let Some(cursor) = frontier.get_mut(i) else {
-        return Ok(false);
+    types: &TypeTable,
+    current: &mut Event,
+) -> Result<Tried, Error> {
+    let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
+        return Ok(Tried::Waits);
     };
     let batches = gen
         .threads
@@ -296,12 +387,19 @@ fn try_advance(
         .map(|t| &t.batches[..])
         .unwrap_or_default();
     let advanced = order
-        .advance(&mut cursor.ev, &gen.table, cursor.m, gen.gen)
+        .advance(&mut cursor.ev, &gen.table, cursor.m, cursor.slot, gen.gen)
         .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
     if !advanced {
-        return Ok(false);
+        return Ok(Tried::Waits);
     }
-    let more = cursor.next_event(batches, gen.freq).map_err(|e| {
+    let mut tried = Tried::Queued;
+    if let Some(ctx) = order.take_primary() {
+        // Taken before the cursor moves on; checked once the cursor has (Go's order of errors).
+        current.ctx = ctx;
+        current.base = cursor.ev;
+        tried = Tried::Current;
+    }
+    let more = cursor.next_event(batches, gen.freq, types).map_err(|e| {
         e.at(&Location {
             generation: Some(gen.gen),
             ..Location::default()
@@ -312,43 +410,43 @@ fn try_advance(
     } else {
         heap_remove(frontier, i);
     }
-    Ok(true)
+    Ok(tried)
 }
 
-/// Checks that the stacks and strings an event names exist in its generation.
+/// Checks that the stacks and strings an event names exist in its generation's `table`.
 #[inline]
-fn validate_table_ids(event: &Event) -> Result<(), Error> {
-    if event.base.typ == EV_SYNC {
+fn validate_table_ids(
+    base: &BaseEvent,
+    table: Option<&Table>,
+    types: &TypeTable,
+) -> Result<(), Error> {
+    let info = &types[usize::from(base.typ.0)];
+    if info.table_id_count == 0 || base.typ == EV_SYNC {
         return Ok(());
     }
-    let Some(spec) = wire_spec(event.base.typ) else {
+    let Some(table) = table else {
         return Ok(());
     };
-    if spec.stack_ids.is_empty() && spec.string_ids.is_empty() {
-        return Ok(());
-    }
-    let Some(table) = event.table.as_deref() else {
-        return Ok(());
-    };
-    for &i in spec.stack_ids {
-        let id = event.base.arg(i.saturating_sub(1));
-        if table.stack(id).is_none() {
-            return Err(Error::new(format!(
-                "found invalid stack ID {id} for event {}",
-                spec.name
-            )));
-        }
-    }
-    for &i in spec.string_ids {
-        let id = event.base.arg(i.saturating_sub(1));
-        if table.string(id).is_none() {
-            return Err(Error::new(format!(
-                "found invalid string ID {id} for event {}",
-                spec.name
-            )));
+    let ids = info.table_ids.get(..usize::from(info.table_id_count));
+    for id in ids.unwrap_or_default() {
+        let value = base.arg(usize::from(id.arg));
+        let found = if id.is_stack {
+            table.has_stack(value)
+        } else {
+            table.has_string(value)
+        };
+        if !found {
+            return Err(table_id_error(info, id.is_stack, value));
         }
     }
     Ok(())
+}
+
+#[cold]
+fn table_id_error(info: &TypeInfo, is_stack: bool, id: u64) -> Error {
+    let what = if is_stack { "stack" } else { "string" };
+    let name = info.spec.map(|s| s.name).unwrap_or_default();
+    Error::new(format!("found invalid {what} ID {id} for event {name}"))
 }
 
 /// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that

@@ -182,6 +182,18 @@ impl Table {
         self.stack_pcs.get(span.start..span.end)
     }
 
+    /// Whether the string with this ID exists (what events are checked for).
+    #[inline]
+    pub(crate) fn has_string(&self, id: u64) -> bool {
+        id == 0 || self.strings.get(id).is_some()
+    }
+
+    /// Whether the stack with this ID exists.
+    #[inline]
+    pub(crate) fn has_stack(&self, id: u64) -> bool {
+        id == 0 || self.stacks.get(id).is_some()
+    }
+
     pub(crate) fn frame(&self, pc: u64) -> Option<Frame> {
         self.pcs.get(&pc).copied()
     }

@@ -78,7 +78,7 @@ fn read_all<R: std::io::Read>(
 ) -> Result<(gotrace_decoder::Version, u64), gotrace_decoder::Error> {
     let mut reader = Reader::new(input)?;
     let mut events = 0;
-    while reader.read_event()?.is_some() {
+    while reader.read_event_ref()?.is_some() {
         events += 1;
     }
     Ok((reader.version(), events))
