@@ -1,6 +1,7 @@
 // Command tracebench measures Go's own trace parser (golang.org/x/exp/trace) on one file, for
 // gotrace's side-by-side benchmark: it parses FILE REPEAT times, streaming from the file, and
-// prints one line: bytes, events, seconds, and the process's peak resident memory in KiB.
+// prints one line: bytes, events, wall-clock seconds, CPU seconds (user + sys of the process,
+// garbage collector included), and the process's peak resident memory in KiB.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/exp/trace"
@@ -37,7 +39,7 @@ func main() {
 		bytes += size
 	}
 	elapsed := time.Since(start).Seconds()
-	fmt.Printf("bytes=%d events=%d seconds=%.6f peak_rss_kib=%d\n", bytes, events, elapsed, peakRSS())
+	fmt.Printf("bytes=%d events=%d seconds=%.6f cpu_seconds=%.3f peak_rss_kib=%d\n", bytes, events, elapsed, cpuSeconds(), peakRSS())
 }
 
 func parse(path string) (int64, int64, error) {
@@ -65,6 +67,16 @@ func parse(path string) (int64, int64, error) {
 		}
 		n++
 	}
+}
+
+// cpuSeconds is the user + sys CPU time of the process so far.
+func cpuSeconds() float64 {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return -1
+	}
+	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return seconds(usage.Utime) + seconds(usage.Stime)
 }
 
 // peakRSS reads the high-water mark of resident memory (VmHWM) from /proc, in KiB.
