@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The firmware measurements of issue 4 (not tests): instructions per traced scheduling event under
 # QEMU -icount shift=0 (tracing on vs off in the same firmware), the encoder's footprint on
-# thumbv7em-none-eabihf, and the drain rate of `gotrace record --qemu`.
+# thumbv7em-none-eabihf (the firmware built with tracing vs without: feature `trace`), and the
+# drain rate of `gotrace record --qemu`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -9,8 +10,9 @@ fw="$CARGO_TARGET_DIR/firmware-example"
 cargo build -q -p gotrace-host-tools --bin gotrace
 gotrace="$CARGO_TARGET_DIR/debug/gotrace"
 out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
 
-echo "== instructions per scheduling event (release, opt-level s, thumbv7m, mps2-an385, -icount shift=0)"
+echo "== instructions per scheduling event (release, thumbv7m, mps2-an385, -icount shift=0)"
 (cd firmware-example && cargo build -q --release --features measure --target-dir "$fw/measure")
 elf="$fw/measure/thumbv7m-none-eabi/release/gotrace-firmware-example"
 # One long generation, mostly dropped in lossy mode (so record exits 1): only the figures matter.
@@ -19,28 +21,58 @@ elf="$fw/measure/thumbv7m-none-eabi/release/gotrace-firmware-example"
 echo "== drain rate of gotrace record --qemu (same firmware, lossless, QEMU without icount)"
 "$gotrace" record --qemu --icount off "$elf" -o "$out/stream.trace" | grep "received"
 
-echo "== footprint on thumbv7em-none-eabihf (release, no LTO so that symbols keep their crate)"
-(cd firmware-example && CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  cargo build -q --release --target thumbv7em-none-eabihf --target-dir "$fw/footprint")
-elf="$fw/footprint/thumbv7em-none-eabihf/release/gotrace-firmware-example"
-llvm-size -A "$elf" | grep -E '^\.(text|rodata|data|bss) '
-llvm-nm --size-sort -S --demangle "$elf" | python3 -c '
+# The footprint: the shipped release profile (LTO), with tracing and without. Sections in bytes;
+# .data is counted twice over: its initial image is flash, its contents RAM.
+build() { # $1: name, rest: cargo arguments
+  local name=$1
+  shift
+  (cd firmware-example && cargo build -q --release --target thumbv7em-none-eabihf \
+    --target-dir "$fw/footprint-$name" "$@")
+  echo "$fw/footprint-$name/thumbv7em-none-eabihf/release/gotrace-firmware-example"
+}
+sections() { llvm-size -A "$1" | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {print $1, $2}'; }
+with=$(build trace)
+without=$(build untraced --no-default-features --features board-mps2)
+echo "== footprint on thumbv7em-none-eabihf (release, LTO): with tracing, without, difference"
+join <(sections "$with" | sort) <(sections "$without" | sort) |
+  awk '{printf "%-8s %7d %7d %7d\n", $1, $2, $3, $2 - $3; d[$1] = $2 - $3}
+       END {printf "flash (.text + .rodata + .data image): +%d bytes; static RAM (.data + .bss): +%d bytes\n",
+            d[".text"] + d[".rodata"] + d[".data"], d[".data"] + d[".bss"]}'
+
+echo "== where the difference goes (symbols of the two LTO builds: size with - without)"
+for elf in "$with" "$without"; do
+  llvm-nm --size-sort -S --demangle "$elf" | sed -E 's/::h[0-9a-f]{16}$//' >"$out/$(basename "$(dirname "$(dirname "$(dirname "$elf")")")").syms"
+done
+python3 - "$out/footprint-trace.syms" "$out/footprint-untraced.syms" <<'EOF'
 import collections, sys
-sizes = collections.Counter()
-for line in sys.stdin:
-    parts = line.split(None, 3)
-    if len(parts) < 4:
-        continue
-    size, kind, name = int(parts[1], 16), parts[2].lower(), parts[3]
-    # The firmware sink implements an encoder trait: that code belongs to the firmware.
-    if "gotrace_encoder" in name and "Shared" not in name and "gotrace_firmware_example" not in name:
-        owner = "encoder (out-of-line functions)"
-    elif "gotrace_scheduler" in name or "Shared" in name:
-        owner = "scheduler (with encoder code inlined)"
-    else:
-        owner = "rest of the firmware"
-    sizes[(owner, {"t": ".text", "r": ".rodata", "d": ".data", "b": ".bss"}.get(kind, kind))] += size
-for (owner, section), size in sorted(sizes.items()):
-    print(f"{owner:40} {section:8} {size:7} bytes")
-'
-rm -rf "$out"
+
+def load(path):
+    sizes = collections.Counter()
+    for line in open(path):
+        parts = line.split(None, 3)
+        if len(parts) == 4:
+            sizes[(parts[2].lower(), parts[3].strip())] += int(parts[1], 16)
+    return sizes
+
+def owner(name):
+    # The firmware's sink and ring implement encoder traits: they are the firmware's transport.
+    if "gotrace_firmware_example" in name and ("sink" in name or "ring" in name):
+        return "firmware trace transport (sink, RTT ring)"
+    if "gotrace_encoder" in name and "gotrace_scheduler" not in name:
+        return "encoder (out-of-line functions)"
+    if "gotrace_scheduler" in name:
+        return "scheduler (calls into the encoder, inline fast path)"
+    if "SCHED" in name:
+        return "scheduler state (encoder, sink)"
+    return "rest of the firmware (its own tracing calls, memcpy, ...)"
+
+with_, without = load(sys.argv[1]), load(sys.argv[2])
+totals = collections.Counter()
+for key in set(with_) | set(without):
+    kind, name = key
+    section = {"t": ".text", "r": ".rodata", "d": ".data", "b": ".bss"}.get(kind, kind)
+    totals[(owner(name), section)] += with_[key] - without[key]
+for (who, section), size in sorted(totals.items()):
+    if size:
+        print(f"{who:58} {section:8} {size:+7} bytes")
+EOF

@@ -151,16 +151,18 @@ impl<
             sink,
             clock,
             config,
+            // Zeros only, so that a static encoder needs no initial image in flash (`.bss`).
+            // The deadline and the goroutine IDs are set when tracing starts.
             tracing: false,
             gen: 0,
-            gen_deadline: u64::MAX,
+            gen_deadline: 0,
             gen_bytes: 0,
             time: Extended::new(),
             batches: [const { Batch::new() }; MS],
             procs: [0; PS],
             tasks: [GoTrace::NEW; GS],
             callbacks: [GoTrace::NEW; MS],
-            next_goid: 1,
+            next_goid: 0,
             strings: Strings::new(),
             stacks: Stacks::new(),
             counts: Counts {

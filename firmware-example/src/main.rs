@@ -7,11 +7,14 @@
 //! everything, and exit.
 #![no_std]
 #![no_main]
+// Built without `trace` (the footprint measurement), the trace transport goes unused.
+#![cfg_attr(not(feature = "trace"), allow(dead_code))]
 
 mod board;
 mod bus;
 mod clock;
 mod control;
+#[cfg(feature = "trace")]
 mod measure;
 mod ring;
 mod sink;
@@ -108,7 +111,10 @@ fn main() -> ! {
         defmt::error!("the trace channel is not in the RTT control block");
         board::exit(false)
     };
+    #[cfg(feature = "trace")]
     SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, backpressure));
+    #[cfg(not(feature = "trace"))]
+    let _ = ring;
     protocol_announce(&mut session, source, backpressure, generation_us);
     defmt::info!(
         "tracing: {}, generation {} us",
@@ -116,11 +122,13 @@ fn main() -> ! {
         generation_us
     );
 
+    #[cfg(feature = "trace")]
     if cfg!(feature = "measure") {
         measure::run();
         wait_for_host_drain();
         board::exit(true)
     }
+    #[cfg(feature = "trace")]
     SCHED.start_tracing().expect("tracing starts");
     workload::spawn(clock::ticks_in_us(generation_us));
     let mut stopped_by_host = false;
@@ -131,8 +139,12 @@ fn main() -> ! {
             break;
         }
     }
+    #[cfg(feature = "trace")]
     SCHED.stop_tracing().expect("tracing stops");
+    #[cfg(feature = "trace")]
     let stats = SCHED.with_encoder(|enc| enc.stats());
+    #[cfg(not(feature = "trace"))]
+    let stats = gotrace_scheduler::encoder::Stats::default();
     defmt::info!(
         "done: {} events, {} bytes, {} generations{}",
         stats.events,
@@ -212,7 +224,10 @@ fn wait_for_host_drain() {
     let start = clock::raw_ticks();
     let limit = clock::ticks_in_us(DRAIN_WAIT_MS * 1000);
     while clock::raw_ticks().wrapping_sub(start) < limit {
+        #[cfg(feature = "trace")]
         let trace_done = SCHED.with_encoder(|enc| enc.sink().is_drained());
+        #[cfg(not(feature = "trace"))]
+        let trace_done = true;
         if trace_done && defmt_channel.as_ref().is_none_or(|c| c.is_empty()) {
             return;
         }

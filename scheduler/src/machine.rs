@@ -21,7 +21,34 @@ struct Proc {
 #[derive(Clone, Copy, Debug)]
 struct Context {
     p: Option<usize>,
-    g: Option<GoSlot>,
+    g: OnContext,
+}
+
+/// The goroutine on a context. Not an `Option<GoSlot>`, whose `None` is not zero: with "none"
+/// as 0 a new machine is all zeros, so a static scheduler needs no initial image in flash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum OnContext {
+    Nothing = 0,
+    Task(usize),
+    Callback(usize),
+}
+
+impl OnContext {
+    fn get(self) -> Option<GoSlot> {
+        match self {
+            OnContext::Nothing => None,
+            OnContext::Task(t) => Some(GoSlot::Task(t)),
+            OnContext::Callback(m) => Some(GoSlot::Callback(m)),
+        }
+    }
+
+    fn of(g: GoSlot) -> Self {
+        match g {
+            GoSlot::Task(t) => OnContext::Task(t),
+            GoSlot::Callback(m) => OnContext::Callback(m),
+        }
+    }
 }
 
 pub(crate) struct Machine<const MS: usize, const PS: usize, const GS: usize> {
@@ -47,7 +74,10 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// Every P idle, every G slot dead.
     pub const fn new() -> Self {
         Machine {
-            ms: [Context { p: None, g: None }; MS],
+            ms: [Context {
+                p: None,
+                g: OnContext::Nothing,
+            }; MS],
             ps: [Proc {
                 status: ProcStatus::Idle,
                 m: 0,
@@ -103,7 +133,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
 
     /// The goroutine on context `m`.
     pub fn running(&self, m: usize) -> Result<Option<GoSlot>, Error> {
-        Ok(self.m(m)?.g)
+        Ok(self.m(m)?.g.get())
     }
 
     // ---- Ps ----
@@ -129,7 +159,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
         let cx = *self.m(m)?;
         let p = cx.p.ok_or(fail(m, "ProcStop: context holds no executor"))?;
-        if cx.g.is_some() {
+        if cx.g != OnContext::Nothing {
             return Err(fail(m, "ProcStop: a goroutine is still on the context"));
         }
         let st = self.p_mut(p)?;
@@ -165,7 +195,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// Whether the running task on `m` (or its executor) may create task slot `task`.
     pub fn check_create(&self, m: usize, task: usize) -> Result<(), Error> {
         self.require_running_proc(m, "GoCreate")?;
-        if let Some(g) = self.m(m)?.g {
+        if let Some(g) = self.m(m)?.g.get() {
             if self.go(g)? != GoStatus::Running {
                 return Err(fail(m, "GoCreate: creator is not running"));
             }
@@ -185,7 +215,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// Context `m`, holding a running executor and no goroutine, starts runnable `g`: `GoStart`.
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
         self.require_running_proc(m, "GoStart")?;
-        if self.m(m)?.g.is_some() {
+        if self.m(m)?.g != OnContext::Nothing {
             return Err(fail(m, "GoStart: context already runs a goroutine"));
         }
         let st = self.go_mut(g)?;
@@ -193,7 +223,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
             return Err(fail(m, "GoStart: goroutine is not runnable"));
         }
         *st = GoStatus::Running;
-        self.m_mut(m)?.g = Some(g);
+        self.m_mut(m)?.g = OnContext::of(g);
         Ok(())
     }
 
@@ -205,7 +235,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
             return Err(fail(m, "GoDestroy: a callback ends with GoDestroySyscall"));
         }
         *self.go_mut(g)? = status;
-        self.m_mut(m)?.g = None;
+        self.m_mut(m)?.g = OnContext::Nothing;
         Ok(())
     }
 
@@ -237,7 +267,8 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
         let cx = *self.m(m)?;
         let g =
-            cx.g.ok_or(fail(m, "GoSyscallEnd: no goroutine on the context"))?;
+            cx.g.get()
+                .ok_or(fail(m, "GoSyscallEnd: no goroutine on the context"))?;
         if self.go(g)? != GoStatus::Syscall {
             return Err(fail(
                 m,
@@ -251,14 +282,14 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
             return Ok(true);
         }
         *self.go_mut(g)? = GoStatus::Runnable;
-        self.m_mut(m)?.g = None;
+        self.m_mut(m)?.g = OnContext::Nothing;
         Ok(false)
     }
 
     /// An interrupt callback starts on context `m`: its goroutine appears in a blocking
     /// operation, without an executor: `GoCreateSyscall`.
     pub fn callback_enter(&mut self, m: usize) -> Result<(), Error> {
-        if self.m(m)?.g.is_some() {
+        if self.m(m)?.g != OnContext::Nothing {
             return Err(fail(m, "GoCreateSyscall: context already runs a goroutine"));
         }
         let st = self.go_mut(GoSlot::Callback(m))?;
@@ -266,7 +297,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
             return Err(fail(m, "GoCreateSyscall: callback already active"));
         }
         *st = GoStatus::Syscall;
-        self.m_mut(m)?.g = Some(GoSlot::Callback(m));
+        self.m_mut(m)?.g = OnContext::Callback(m);
         Ok(())
     }
 
@@ -275,7 +306,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// unusable until some context steals it (seed 000).
     pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
         let cx = *self.m(m)?;
-        if cx.g != Some(GoSlot::Callback(m)) || self.go(GoSlot::Callback(m))? != GoStatus::Syscall {
+        if cx.g != OnContext::Callback(m) || self.go(GoSlot::Callback(m))? != GoStatus::Syscall {
             return Err(fail(
                 m,
                 "GoDestroySyscall: no callback in a blocking operation",
@@ -292,7 +323,10 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
             st.status = ProcStatus::Abandoned;
         }
         *self.go_mut(GoSlot::Callback(m))? = GoStatus::Dead;
-        *self.m_mut(m)? = Context { p: None, g: None };
+        *self.m_mut(m)? = Context {
+            p: None,
+            g: OnContext::Nothing,
+        };
         Ok(())
     }
 
@@ -306,7 +340,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// The goroutine running on `m`, which must hold a running executor.
     pub fn require_running_go(&self, m: usize, what: &'static str) -> Result<GoSlot, Error> {
         self.require_running_proc(m, what)?;
-        match self.m(m)?.g {
+        match self.m(m)?.g.get() {
             Some(g) if self.go(g)? == GoStatus::Running => Ok(g),
             _ => Err(fail(m, what)),
         }
@@ -319,7 +353,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Scheduling for Machine<M
     }
 
     fn context_go(&self, m: usize) -> Option<GoSlot> {
-        self.ms.get(m)?.g
+        self.ms.get(m)?.g.get()
     }
 
     fn proc_status(&self, p: usize) -> ProcStatus {
