@@ -34,6 +34,22 @@ fn short(v: u32) -> (u32, usize) {
     }
 }
 
+/// Writes `value` as a uvarint into `buf` at `pos` (as much of it as fits), returning the
+/// position after it. Not generic: one copy serves every buffer.
+#[inline(never)]
+fn put_varint(buf: &mut [u8], mut pos: usize, mut value: u64) -> usize {
+    while let Some(byte) = buf.get_mut(pos) {
+        pos += 1;
+        if value < 0x80 {
+            *byte = value as u8;
+            break;
+        }
+        *byte = value as u8 | 0x80;
+        value >>= 7;
+    }
+    pos
+}
+
 /// A batch buffer holding up to `CAP` bytes of payload.
 pub struct Batch<const CAP: usize> {
     data: [u8; CAP],
@@ -136,18 +152,9 @@ impl<const CAP: usize> Batch<CAP> {
         }
     }
 
-    /// Appends `value` as a uvarint (as much of it as fits: the callers check the room first).
-    pub fn put(&mut self, mut value: u64) {
-        let rest = self.data.get_mut(self.len..).unwrap_or_default();
-        for byte in rest {
-            self.len += 1;
-            if value < 0x80 {
-                *byte = value as u8;
-                return;
-            }
-            *byte = value as u8 | 0x80;
-            value >>= 7;
-        }
+    /// Appends `value` as a uvarint (the callers check the room first).
+    pub fn put(&mut self, value: u64) {
+        self.len = put_varint(&mut self.data, self.len, value);
     }
 
     fn put_byte(&mut self, byte: u8) {
@@ -172,14 +179,15 @@ impl<const CAP: usize> Batch<CAP> {
     /// Hands the batch to `write` as header and payload, then empties it. Returns the bytes
     /// written.
     pub fn take(&mut self, gen: u32, m: u64, write: impl FnOnce(&[u8], &[u8])) -> usize {
-        let mut header = Batch::<MAX_HEADER_LEN>::new();
-        header.put_byte(EventType::EVENT_BATCH.0);
+        let mut header = [EventType::EVENT_BATCH.0; MAX_HEADER_LEN];
+        let mut len = 1;
         for v in [u64::from(gen), m, self.base, self.len as u64] {
-            header.put(v);
+            len = put_varint(&mut header, len, v);
         }
+        let header = header.get(..len).unwrap_or_default();
         let payload = self.data.get(..self.len).unwrap_or_default();
-        write(&header.data[..header.len], payload);
-        let total = header.len + self.len;
+        write(header, payload);
+        let total = header.len() + self.len;
         self.len = 0;
         total
     }

@@ -383,12 +383,11 @@ impl<
         name: &'static str,
         w: &W,
     ) {
-        let [name] = self.intern_strings(m, [name], w);
-        self.annotate(m, EventType::USER_TASK_BEGIN, &[task, parent, name, 0], w);
+        self.annotate(m, EventType::USER_TASK_BEGIN, &[task, parent], &[name], w);
     }
 
     pub fn user_task_end<W: Scheduling>(&mut self, m: usize, task: u64, w: &W) {
-        self.annotate(m, EventType::USER_TASK_END, &[task, 0], w);
+        self.annotate(m, EventType::USER_TASK_END, &[task], &[], w);
     }
 
     pub fn user_region_begin<W: Scheduling>(
@@ -398,8 +397,7 @@ impl<
         name: &'static str,
         w: &W,
     ) {
-        let [name] = self.intern_strings(m, [name], w);
-        self.annotate(m, EventType::USER_REGION_BEGIN, &[task, name, 0], w);
+        self.annotate(m, EventType::USER_REGION_BEGIN, &[task], &[name], w);
     }
 
     pub fn user_region_end<W: Scheduling>(
@@ -409,8 +407,7 @@ impl<
         name: &'static str,
         w: &W,
     ) {
-        let [name] = self.intern_strings(m, [name], w);
-        self.annotate(m, EventType::USER_REGION_END, &[task, name, 0], w);
+        self.annotate(m, EventType::USER_REGION_END, &[task], &[name], w);
     }
 
     pub fn user_log<W: Scheduling>(
@@ -421,20 +418,43 @@ impl<
         value: &'static str,
         w: &W,
     ) {
-        let [key, value] = self.intern_strings(m, [key, value], w);
-        self.annotate(m, EventType::USER_LOG, &[task, key, value, 0], w);
+        self.annotate(m, EventType::USER_LOG, &[task], &[key, value], w);
     }
 
     pub fn go_label<W: Scheduling>(&mut self, m: usize, label: &'static str, w: &W) {
-        let [label] = self.intern_strings(m, [label], w);
-        self.annotate(m, EventType::GO_LABEL, &[label], w);
+        self.annotate(m, EventType::GO_LABEL, &[], &[label], w);
     }
 
-    fn annotate<W: Scheduling>(&mut self, m: usize, typ: EventType, args: &[u64], w: &W) {
-        if self.tracing {
-            self.counts.annotation_events += 1;
-            self.event(m, typ, args, w);
+    /// Writes an annotation: the numbers `nums`, the string IDs of `names` (at most two), then,
+    /// except for labels, the stack (none). When the string table cannot take the names, the
+    /// generation ends first, so the IDs always exist.
+    #[inline(never)]
+    fn annotate<W: Scheduling>(
+        &mut self,
+        m: usize,
+        typ: EventType,
+        nums: &[u64],
+        names: &[&'static str],
+        w: &W,
+    ) {
+        if !self.tracing {
+            return;
         }
+        if self.strings.would_overflow(names) {
+            self.advance_generation(m, w);
+        }
+        let mut args = [0; 4];
+        let mut n = 0;
+        let ids = names.iter().map(|&s| self.strings.intern(s).unwrap_or(0));
+        for (slot, v) in args.iter_mut().zip(nums.iter().copied().chain(ids)) {
+            *slot = v;
+            n += 1;
+        }
+        if typ != EventType::GO_LABEL {
+            n += 1;
+        }
+        self.counts.annotation_events += 1;
+        self.event(m, typ, args.get(..n).unwrap_or_default(), w);
     }
 
     // ---- helpers ----
@@ -466,23 +486,6 @@ impl<
         // 0 means "no ID yet": skip it when the counter wraps (after 2^32 goroutines).
         self.next_goid = id.wrapping_add(1).max(1);
         id
-    }
-
-    /// String IDs for `names` in this generation. When the table cannot take them all, the
-    /// generation ends first, so the IDs always exist.
-    fn intern_strings<const N: usize, W: Scheduling>(
-        &mut self,
-        m: usize,
-        names: [&'static str; N],
-        w: &W,
-    ) -> [u64; N] {
-        if !self.tracing {
-            return [0; N];
-        }
-        if self.strings.would_overflow(&names) {
-            self.advance_generation(m, w);
-        }
-        names.map(|n| self.strings.intern(n).unwrap_or(0))
     }
 
     fn intern_stack<W: Scheduling>(&mut self, m: usize, pc: u64, w: &W) -> u64 {

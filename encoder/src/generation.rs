@@ -10,8 +10,9 @@
 
 use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
 
+use crate::batch::Batch;
 use crate::clock::Clock;
-use crate::encoder::{hand_over, Encoder};
+use crate::encoder::{hand_over, Counts, Encoder};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -111,40 +112,23 @@ impl<
         // Bound state first, each in the batch of the context that holds it.
         for m in 0..MS {
             if let Some(p) = w.context_proc(m) {
-                let code = match w.proc_status(p) {
-                    ProcStatus::Syscall => proc_status::SYSCALL,
-                    _ => proc_status::RUNNING,
-                };
-                self.status(m, EventType::PROC_STATUS, &[p as u64, code]);
+                self.restate_proc(m, p, w.proc_status(p));
             }
             if let Some(g) = w.context_go(m) {
-                let code = match w.go_status(g) {
-                    GoStatus::Syscall => go_status::SYSCALL,
-                    _ => go_status::RUNNING,
-                };
-                let id = self.named(g);
-                self.status(m, EventType::GO_STATUS, &[id, m as u64, code]);
+                self.restate_go(m, m as u64, g, w.go_status(g));
             }
         }
         for p in 0..PS {
-            let code = match w.proc_status(p) {
-                ProcStatus::Idle => proc_status::IDLE,
-                ProcStatus::Abandoned => proc_status::SYSCALL_ABANDONED,
-                ProcStatus::Running | ProcStatus::Syscall => continue,
-            };
-            self.status(m_adv, EventType::PROC_STATUS, &[p as u64, code]);
+            let status = w.proc_status(p);
+            if matches!(status, ProcStatus::Idle | ProcStatus::Abandoned) {
+                self.restate_proc(m_adv, p, status);
+            }
         }
-        let slots = (0..GS)
-            .map(GoSlot::Task)
-            .chain((0..MS).map(GoSlot::Callback));
-        for g in slots {
-            let code = match w.go_status(g) {
-                GoStatus::Runnable => go_status::RUNNABLE,
-                GoStatus::Waiting => go_status::WAITING,
-                GoStatus::Dead | GoStatus::Running | GoStatus::Syscall => continue,
-            };
-            let id = self.named(g);
-            self.status(m_adv, EventType::GO_STATUS, &[id, NO_THREAD, code]);
+        for g in (0..GS).map(GoSlot::Task) {
+            self.restate_unbound(m_adv, g, w);
+        }
+        for g in (0..MS).map(GoSlot::Callback) {
+            self.restate_unbound(m_adv, g, w);
         }
         let period = self.config.generation_ticks;
         self.gen_deadline = if period == 0 {
@@ -152,6 +136,39 @@ impl<
         } else {
             start.saturating_add(period.into())
         };
+    }
+
+    #[inline(never)]
+    fn restate_proc(&mut self, m: usize, p: usize, status: ProcStatus) {
+        let code = match status {
+            ProcStatus::Idle => proc_status::IDLE,
+            ProcStatus::Running => proc_status::RUNNING,
+            ProcStatus::Syscall => proc_status::SYSCALL,
+            ProcStatus::Abandoned => proc_status::SYSCALL_ABANDONED,
+        };
+        self.status(m, EventType::PROC_STATUS, &[p as u64, code]);
+    }
+
+    /// The status of goroutine `g`, on M `thread` (`NO_THREAD`: none), in `m`'s batch.
+    #[inline(never)]
+    fn restate_go(&mut self, m: usize, thread: u64, g: GoSlot, status: GoStatus) {
+        let code = match status {
+            GoStatus::Dead => return,
+            GoStatus::Runnable => go_status::RUNNABLE,
+            GoStatus::Running => go_status::RUNNING,
+            GoStatus::Syscall => go_status::SYSCALL,
+            GoStatus::Waiting => go_status::WAITING,
+        };
+        let id = self.named(g);
+        self.status(m, EventType::GO_STATUS, &[id, thread, code]);
+    }
+
+    /// A goroutine on no context: runnable and waiting ones are re-stated.
+    fn restate_unbound<W: Scheduling>(&mut self, m: usize, g: GoSlot, w: &W) {
+        let status = w.go_status(g);
+        if matches!(status, GoStatus::Runnable | GoStatus::Waiting) {
+            self.restate_go(m, NO_THREAD, g, status);
+        }
     }
 
     fn status(&mut self, m: usize, typ: EventType, args: &[u64]) {
@@ -170,91 +187,84 @@ impl<
         // Every context batch is empty now: context 0's buffer serves as scratch.
         let ts = self.now();
         let frequency = self.clock.frequency();
-        let mut table = Table::new(self, ts, EventType::FREQUENCY);
+        let Encoder {
+            batches,
+            sink,
+            counts,
+            gen,
+            stacks,
+            strings,
+            ..
+        } = self;
+        let Some(batch) = batches.first_mut() else {
+            return;
+        };
+        let mut table = Table {
+            batch,
+            sink,
+            counts,
+            gen: *gen,
+            ts,
+            kind: EventType::FREQUENCY,
+        };
         table.entry(&[], &[frequency], &[]);
-        table.finish();
-
-        let stacks = core::mem::take(&mut self.stacks);
-        let mut table = Table::new(self, ts, EventType::STACKS);
+        table.finish(EventType::STACKS);
         for (id, pc) in stacks.iter() {
             // One frame: PC, then function, file and line left for the host to symbolize.
             table.entry(&[EventType::STACK.0], &[id, 1, pc, 0, 0, 0], &[]);
         }
-        table.finish();
-
-        let strings = core::mem::take(&mut self.strings);
-        let mut table = Table::new(self, ts, EventType::STRINGS);
+        table.finish(EventType::STRINGS);
         let reasons = Reason::ALL.map(|r| (u64::from(r.string_id()), r.text()));
         for (id, s) in reasons.into_iter().chain(strings.iter()) {
-            let bytes = &s.as_bytes()[..s.len().min(MAX_STRING_LEN).min(BUF / 2)];
+            let bytes = s.as_bytes();
+            let bytes = bytes.get(..MAX_STRING_LEN.min(BUF / 2)).unwrap_or(bytes);
             table.entry(&[EventType::STRING.0], &[id, bytes.len() as u64], bytes);
         }
-        table.finish();
+        table.finish(EventType::NONE);
+        stacks.clear();
+        strings.clear();
     }
 }
 
-/// Builds one kind of structural batch in context 0's (empty) buffer, splitting it into several
-/// batches of the same kind when it outgrows the buffer.
-struct Table<
-    'e,
-    S,
-    C,
-    const MS: usize,
-    const PS: usize,
-    const GS: usize,
-    const BUF: usize,
-    const TABLE: usize,
-> {
-    enc: &'e mut Encoder<S, C, MS, PS, GS, BUF, TABLE>,
-    kind: EventType,
+/// Builds structural batches (frequency, stacks, strings) in context 0's empty buffer, one kind
+/// after the other, splitting a kind into several batches when it outgrows the buffer.
+struct Table<'e, S, const BUF: usize> {
+    batch: &'e mut Batch<BUF>,
+    sink: &'e mut S,
+    counts: &'e mut Counts,
+    gen: u32,
     ts: u64,
+    kind: EventType,
 }
 
-impl<
-        'e,
-        S: Sink,
-        C: Clock,
-        const MS: usize,
-        const PS: usize,
-        const GS: usize,
-        const BUF: usize,
-        const TABLE: usize,
-    > Table<'e, S, C, MS, PS, GS, BUF, TABLE>
-{
-    fn new(enc: &'e mut Encoder<S, C, MS, PS, GS, BUF, TABLE>, ts: u64, kind: EventType) -> Self {
-        Table { enc, kind, ts }
-    }
-
+impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
     /// Appends `prefix`, the varints `args`, then `tail`, starting a new batch if needed.
     fn entry(&mut self, prefix: &[u8], args: &[u64], tail: &[u8]) {
         let len =
             prefix.len() + args.iter().map(|&a| varint::encoded_len(a)).sum::<usize>() + tail.len();
-        let Some(batch) = self.enc.batches.first_mut() else {
-            return;
-        };
-        if !batch.is_empty() && batch.remaining() < len {
-            self.finish();
+        if !self.batch.is_empty() && self.batch.remaining() < len {
+            self.hand_over();
         }
-        let Some(batch) = self.enc.batches.first_mut() else {
-            return;
-        };
-        if batch.is_empty() {
-            batch.rebase(self.ts);
-            batch.push_bytes(&[self.kind.0]);
+        if self.batch.is_empty() {
+            self.batch.rebase(self.ts);
+            self.batch.push_bytes(&[self.kind.0]);
         }
-        batch.push_bytes(prefix);
+        self.batch.push_bytes(prefix);
         for &a in args {
-            batch.put(a);
+            self.batch.put(a);
         }
-        batch.push_bytes(tail);
+        self.batch.push_bytes(tail);
     }
 
-    fn finish(&mut self) {
-        let enc = &mut *self.enc;
-        if let Some(batch) = enc.batches.first_mut() {
-            if !batch.is_empty() {
-                hand_over(batch, &mut enc.sink, &mut enc.counts, enc.gen, NO_THREAD);
-            }
+    fn hand_over(&mut self) {
+        if !self.batch.is_empty() {
+            hand_over(self.batch, self.sink, self.counts, self.gen, NO_THREAD);
         }
+    }
+
+    /// Hands the current kind's last batch over; `next` is the kind that follows.
+    fn finish(&mut self, next: EventType) {
+        self.hand_over();
+        self.kind = next;
     }
 }

@@ -44,6 +44,11 @@ impl<const N: usize> Strings<N> {
         new > self.entries.capacity() - self.entries.len()
     }
 
+    /// Empties the table for the next generation.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (u64, &'static str)> + '_ {
         self.entries
             .iter()
@@ -74,6 +79,10 @@ impl<const N: usize> Stacks<N> {
 
     pub fn would_overflow(&self, pc: u64) -> bool {
         self.entries.is_full() && !self.entries.contains(&pc)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
