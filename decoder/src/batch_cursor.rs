@@ -53,7 +53,7 @@ impl Cursor {
     }
 
     /// Reads the thread's next event into `ev`; `false` when its batches are exhausted.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_event(
         &mut self,
         batches: &[Batch],
@@ -78,7 +78,7 @@ impl Cursor {
         let data = &batch.data[self.data_off..];
         let (n, dt) = match read_timed_event(data, &mut self.ev, types) {
             Ok(read) => read,
-            Err(message) => return Err(self.read_error(batch, message)),
+            Err(failure) => return Err(self.read_error(batch, failure.message())),
         };
         self.ev.time = freq.mul(dt).wrapping_add(self.last_ts);
         self.last_ts = self.ev.time;
@@ -143,60 +143,72 @@ pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
     .to_string()
 }
 
+/// Why a timed event could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadFailure {
+    /// Its type is not a timed event type.
+    Untimed(EventType),
+    BadTimestamp,
+    BadArgument,
+}
+
+impl ReadFailure {
+    /// Go's message.
+    #[cold]
+    fn message(self) -> String {
+        match self {
+            ReadFailure::Untimed(typ) if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 => {
+                format!("found invalid event type: {}", typ.0)
+            }
+            ReadFailure::Untimed(typ) => format!("found event without a timestamp: type={}", typ.0),
+            ReadFailure::BadTimestamp => "found invalid uvarint for timestamp".to_owned(),
+            ReadFailure::BadArgument => "found invalid uvarint".to_owned(),
+        }
+    }
+}
+
 /// Reads one timed event from the start of `data` (Go's `readTimedBaseEvent`): returns its size
 /// and its raw timestamp delta. Every event of a plain batch must be timed.
-#[inline]
+#[inline(always)]
 fn read_timed_event(
     data: &[u8],
     ev: &mut BaseEvent,
     types: &TypeTable,
-) -> Result<(usize, u64), String> {
+) -> Result<(usize, u64), ReadFailure> {
     let typ = EventType(data.first().copied().unwrap_or_default());
     ev.typ = typ;
     let Some(count) = types[usize::from(typ.0)].timed_args else {
-        return Err(untimed_error(typ));
+        return Err(ReadFailure::Untimed(typ));
     };
-    let mut n = 1;
-    let dt = uvarint(data, &mut n).ok_or("found invalid uvarint for timestamp")?;
+    let (dt, mut n) = uvarint(data, 1).ok_or(ReadFailure::BadTimestamp)?;
     for slot in ev.args.iter_mut().take(usize::from(count)) {
-        *slot = uvarint(data, &mut n).ok_or("found invalid uvarint")?;
+        let (value, next) = uvarint(data, n).ok_or(ReadFailure::BadArgument)?;
+        *slot = value;
+        n = next;
     }
     Ok((n, dt))
 }
 
-#[cold]
-fn untimed_error(typ: EventType) -> String {
-    if typ.0 >= EventType::MAX_EXPERIMENTAL_EVENT.0 {
-        return format!("found invalid event type: {}", typ.0);
-    }
-    format!("found event without a timestamp: type={}", typ.0)
-}
-
-/// The varint at `data[*n..]`, moving `n` past it; most arguments fit in one byte.
+/// The varint at `data[at..]` and the position after it; most arguments fit in one byte.
 #[inline(always)]
-fn uvarint(data: &[u8], n: &mut usize) -> Option<u64> {
-    match data.get(*n) {
-        Some(&byte) if byte < 0x80 => {
-            *n += 1;
-            Some(u64::from(byte))
-        }
-        _ => uvarint_long(data, n),
+fn uvarint(data: &[u8], at: usize) -> Option<(u64, usize)> {
+    match data.get(at) {
+        Some(&byte) if byte < 0x80 => Some((u64::from(byte), at + 1)),
+        _ => uvarint_long(data, at),
     }
 }
 
 /// A varint of two bytes or more: timestamp deltas are mostly two or three bytes long.
 #[inline(never)]
-fn uvarint_long(data: &[u8], n: &mut usize) -> Option<u64> {
-    let rest = data.get(*n..)?;
+fn uvarint_long(data: &[u8], at: usize) -> Option<(u64, usize)> {
+    let rest = data.get(at..)?;
     if let [low, high, ..] = *rest {
         if high < 0x80 {
-            *n += 2;
-            return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
+            return Some((u64::from(low & 0x7f) | u64::from(high) << 7, at + 2));
         }
     }
     let (value, len) = varint::decode(rest).ok()?;
-    *n += len;
-    Some(value)
+    Some((value, at + len))
 }
 
 /// A frontier entry: a cursor and the time of its next event. The cursor is boxed, as Go's are
@@ -357,25 +369,16 @@ mod tests {
             Ok((7, 300))
         );
         assert_eq!((ev.args[0], ev.args[1]), (1, 16384));
-        assert_eq!(
-            read_timed_event(&[10, 0xac], &mut ev, type_table()).unwrap_err(),
-            "found invalid uvarint for timestamp"
-        );
-        assert_eq!(
-            read_timed_event(&[200], &mut ev, type_table()).unwrap_err(),
-            "found invalid event type: 200"
-        );
-        assert_eq!(
-            read_timed_event(&[8, 1], &mut ev, type_table()).unwrap_err(),
-            "found event without a timestamp: type=8"
-        );
-        assert_eq!(
-            read_timed_event(&[10], &mut ev, type_table()).unwrap_err(),
-            "found invalid uvarint for timestamp"
-        );
-        assert_eq!(
-            read_timed_event(&[10, 0, 1, 0x80], &mut ev, type_table()).unwrap_err(),
-            "found invalid uvarint"
-        );
+        let fail = |data: &[u8]| {
+            let mut ev = BaseEvent::default();
+            read_timed_event(data, &mut ev, type_table())
+                .unwrap_err()
+                .message()
+        };
+        assert_eq!(fail(&[10, 0xac]), "found invalid uvarint for timestamp");
+        assert_eq!(fail(&[200]), "found invalid event type: 200");
+        assert_eq!(fail(&[8, 1]), "found event without a timestamp: type=8");
+        assert_eq!(fail(&[10]), "found invalid uvarint for timestamp");
+        assert_eq!(fail(&[10, 0, 1, 0x80]), "found invalid uvarint");
     }
 }

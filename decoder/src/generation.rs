@@ -31,7 +31,12 @@ impl Frequency {
     /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
     #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
-        go_float_to_int64(ticks as f64 * self.0)
+        // The same value as `ticks as f64`, in one instruction while the count fits an i64.
+        let ticks = match i64::try_from(ticks) {
+            Ok(small) => small as f64,
+            Err(_) => ticks as f64,
+        };
+        go_float_to_int64(ticks * self.0)
     }
 }
 
@@ -40,10 +45,12 @@ impl Frequency {
 #[inline]
 fn go_float_to_int64(x: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {
-        return i64::MIN;
+                                                    // NaN is in no range.
+    if (-LIMIT..LIMIT).contains(&x) {
+        x as i64
+    } else {
+        i64::MIN
     }
-    x as i64
 }
 
 /// A CPU profiling sample, its time already in nanoseconds.

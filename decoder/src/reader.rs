@@ -5,7 +5,9 @@
 //! by time, with a Sync event at each generation boundary and at the end, exactly as Go's
 //! `Reader.ReadEvent` does. Memory holds one generation (plus the first batch of the next).
 
+use std::collections::VecDeque;
 use std::io::Read;
+use std::sync::Arc;
 
 use gotrace_wire::Version;
 
@@ -39,6 +41,8 @@ pub struct Reader<R: Read> {
     /// The event handed out last, overwritten in place by the next one: handing out a
     /// reference costs no copy and no reference count of the generation's table.
     current: Event,
+    /// Events validated ahead of the caller.
+    ready: Ready,
     types: &'static TypeTable,
 }
 
@@ -62,6 +66,7 @@ impl<R: Read> Reader<R> {
             spill_err: None,
             spill_err_sync: false,
             current: Event::sync(None, 0, 0),
+            ready: Ready::new(),
             types: type_table(),
         })
     }
@@ -80,49 +85,68 @@ impl<R: Read> Reader<R> {
     /// Like [`Reader::read_event`], but lends the event instead of handing out a copy of it:
     /// the cheapest way through a trace (what `gotrace validate` does). The event is valid
     /// until the next call.
+    #[inline]
     pub fn read_event_ref(&mut self) -> Result<Option<&Event>, Error> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.next() {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
+        loop {
+            if let Some(event) = self.ready.pop() {
+                let current = &mut self.current;
+                current.ctx = event.ctx;
+                current.base = event.base;
+                if event.base.typ == gotrace_wire::EventType::USER_TASK_END {
+                    current.task_type = self.ready.task_types.pop_front().flatten();
+                } else if current.task_type.is_some() {
+                    current.task_type = None;
+                }
+                return Ok(Some(self.deliver()));
+            }
+            if self.done {
                 return Ok(None);
             }
-            // Go returns such an error as `io.EOF`, which ends the trace for every caller of
-            // its reader (`go tool trace` included): the trace is accepted as it stands.
-            Err(e) if e.is_bare_eof() => {
-                self.done = true;
-                return Ok(None);
+            if let Some(error) = self.ready.error.take() {
+                return self.fail(error);
             }
-            Err(e) => {
-                self.done = true;
-                return Err(e);
+            let events_left = self.gen.as_ref().is_some_and(|g| {
+                !self.frontier.is_empty() || self.next_sample < g.cpu_samples.len()
+            });
+            if events_left {
+                self.fill();
+                continue;
             }
+            return match self.next_generation() {
+                Ok(()) => Ok(Some(self.deliver())),
+                Err(error) => self.fail(error),
+            };
         }
+    }
+
+    /// Hands out the current event, its time made later than the last one's.
+    #[inline]
+    fn deliver(&mut self) -> &Event {
         // Output times strictly increase, whatever the clocks said.
         let event = &mut self.current;
         if event.base.time <= self.last_ts {
             event.base.time = self.last_ts.wrapping_add(1);
         }
         self.last_ts = event.base.time;
-        Ok(Some(&self.current))
+        &self.current
     }
 
-    /// Makes the next event current; `false` at the end of the trace.
-    fn next(&mut self) -> Result<bool, Error> {
-        if let Some(event) = self.order.next() {
-            self.emit(event)?;
-            return Ok(true);
+    /// Ends the trace with `error`.
+    #[cold]
+    fn fail(&mut self, error: Error) -> Result<Option<&Event>, Error> {
+        self.done = true;
+        // Go returns such an error as `io.EOF`, which ends the trace for every caller of its
+        // reader (`go tool trace` included): the trace is accepted as it stands.
+        if error.is_bare_eof() {
+            return Ok(None);
         }
-        let samples_left = self
-            .gen
-            .as_ref()
-            .is_some_and(|g| self.next_sample < g.cpu_samples.len());
-        if self.frontier.is_empty() && !samples_left {
-            return self.next_generation().map(|()| true);
-        }
+        Err(error)
+    }
+
+    /// Validates the current generation's next events, as many as [`Ready`] holds: the merge of
+    /// its threads through the ordering, with its CPU samples by time, every event checked
+    /// against the generation's tables. An error is kept for after the events before it.
+    fn fill(&mut self) {
         let version = self.version;
         let types = self.types;
         let Reader {
@@ -130,129 +154,55 @@ impl<R: Read> Reader<R> {
             frontier,
             order,
             next_sample,
+            ready,
             ..
         } = self;
         let Some(gen) = gen.as_ref() else {
-            return Err(Error::new("broken trace: frontier is empty"));
+            return;
         };
-        if let Some(sample) = gen.cpu_samples.get(*next_sample) {
-            if frontier.first().is_none_or(|e| sample.time < e.time) {
-                *next_sample += 1;
-                let mut base = BaseEvent {
-                    typ: gotrace_wire::EventType::CPU_SAMPLE,
-                    time: sample.time,
-                    args: [0; 4],
-                };
-                base.args[0] = sample.stack;
-                let ctx = SchedCtx {
-                    g: sample.g,
-                    p: sample.p,
-                    m: sample.m,
-                };
-                self.emit(Validated { ctx, base })?;
-                return Ok(true);
-            }
-        }
-        if frontier.is_empty() {
-            return Err(Error::new(format!(
-                "broken trace: frontier is empty:\n[gen={}]\n\n\n{}\n",
-                gen.gen,
-                order.dump()
-            )));
-        }
-        let current = &mut self.current;
-        let mut tried = try_advance(gen, frontier, order, 0, version, types, current)?;
-        if tried == Tried::Waits {
-            // The earliest thread waits for another: try the others in time order.
-            sort_frontier(frontier);
-            for i in 1..frontier.len() {
-                tried = try_advance(gen, frontier, order, i, version, types, current)?;
-                if tried != Tried::Waits {
-                    break;
+        ready.clear();
+        while ready.events.len() < READY_CAPACITY {
+            if let Some(sample) = gen.cpu_samples.get(*next_sample) {
+                if frontier.first().is_none_or(|e| sample.time < e.time) {
+                    *next_sample += 1;
+                    let mut base = BaseEvent {
+                        typ: gotrace_wire::EventType::CPU_SAMPLE,
+                        time: sample.time,
+                        args: [0; 4],
+                    };
+                    base.args[0] = sample.stack;
+                    let ctx = SchedCtx {
+                        g: sample.g,
+                        p: sample.p,
+                        m: sample.m,
+                    };
+                    ready.events.push(Validated { ctx, base });
+                    if let Err(error) = ready.check_last(gen, types, order) {
+                        ready.error = Some(error);
+                        return;
+                    }
+                    continue;
                 }
             }
-            if tried == Tried::Waits {
-                let dump: String = frontier.iter().map(|e| e.cursor.dump()).collect();
-                let location = frontier
-                    .first()
-                    .map(|e| &e.cursor)
-                    .and_then(|c| {
-                        gen.threads
-                            .get(c.thread)
-                            .map(|t| c.location(&t.batches, gen.gen, version))
-                    })
-                    .unwrap_or_default();
-                return Err(Error::new(format!(
-                    "broken trace: failed to advance: frontier:\n[gen={}]\n\n{dump}\n{}\n",
-                    gen.gen,
-                    order.dump()
-                ))
-                .at(&location));
+            if frontier.is_empty() {
+                return;
+            }
+            let before = ready.events.len();
+            if let Err(error) = advance_one(gen, frontier, order, version, types, &mut ready.events)
+            {
+                // Whatever the failed step validated goes with it, as in Go.
+                ready.events.truncate(before);
+                ready.error = Some(error);
+                return;
+            }
+            for at in before..ready.events.len() {
+                if let Err(error) = ready.check(at, gen, types, order) {
+                    ready.events.truncate(at);
+                    ready.error = Some(error);
+                    return;
+                }
             }
         }
-        if tried == Tried::Current {
-            self.check_current()?;
-            return Ok(true);
-        }
-        match self.order.next() {
-            Some(event) => {
-                self.emit(event)?;
-                Ok(true)
-            }
-            None => Err(Error::new(
-                "internal error: advance successful, but queue is empty",
-            )),
-        }
-    }
-
-    /// Makes a validated event of the current generation the current event, once the stacks and
-    /// strings it names are found in the generation's tables.
-    #[inline]
-    fn emit(&mut self, event: Validated) -> Result<(), Error> {
-        self.current.ctx = event.ctx;
-        self.current.base = event.base;
-        self.check_current()
-    }
-
-    /// Checks the stacks and strings the current event names, and gives a `UserTaskEnd` the type
-    /// of its task.
-    #[inline(always)]
-    fn check_current(&mut self) -> Result<(), Error> {
-        let table = self.gen.as_ref().map(|g| &*g.table);
-        let current = &mut self.current;
-        if let Err(e) = validate_table_ids(&current.base, table, self.types) {
-            let event = Validated {
-                ctx: current.ctx,
-                base: current.base,
-            };
-            return Err(self.table_id_error(e, event));
-        }
-        if current.base.typ == gotrace_wire::EventType::USER_TASK_END {
-            current.task_type = self.order.take_ended_task_type();
-        } else if current.task_type.is_some() {
-            current.task_type = None;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    fn table_id_error(&mut self, error: Error, event: Validated) -> Error {
-        // The wire event is gone by now: name the event by the first line of its Go form.
-        let table = self.gen.as_ref().map(|g| std::sync::Arc::clone(&g.table));
-        let text = Event {
-            table,
-            ctx: event.ctx,
-            base: event.base,
-            task_type: None,
-        }
-        .to_string();
-        let location = Location {
-            generation: self.gen.as_ref().map(|g| g.gen),
-            thread: Some(event.ctx.m),
-            event: text.lines().next().map(str::to_owned),
-            ..Location::default()
-        };
-        error.at(&location)
     }
 
     /// At the end of a generation: the Sync event of the next one, the final Sync, or the
@@ -355,20 +305,152 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// What trying to advance a thread gave.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tried {
-    /// The thread's event waits for another thread's.
-    Waits,
-    /// The event happened; what it validated waits in the ordering's outbox.
-    Queued,
-    /// The event happened and is now the reader's current event (unchecked against the tables
-    /// yet); anything else it validated follows from the outbox.
-    Current,
+/// Most events validated ahead of the caller: enough that the per-event path is a short loop,
+/// few enough to stay in the cache.
+const READY_CAPACITY: usize = 256;
+
+/// Events validated ahead, in order, each checked against its generation's tables.
+struct Ready {
+    events: Vec<Validated>,
+    next: usize,
+    /// The types of the tasks the `UserTaskEnd` events among `events` end, in order.
+    task_types: VecDeque<Option<Arc<[u8]>>>,
+    /// What stopped validation, reported once the events before it are handed out.
+    error: Option<Error>,
 }
 
-/// Lets the `i`th cursor's event happen if the ordering allows, then moves the cursor on.
-#[inline]
+impl Ready {
+    fn new() -> Self {
+        Ready {
+            events: Vec::with_capacity(READY_CAPACITY),
+            next: 0,
+            task_types: VecDeque::new(),
+            error: None,
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Validated> {
+        let event = self.events.get(self.next).copied()?;
+        self.next += 1;
+        Some(event)
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.next = 0;
+        self.task_types.clear();
+    }
+
+    /// Checks the event at `at` against the generation's tables, and keeps the type of the
+    /// task a `UserTaskEnd` ends.
+    #[inline(always)]
+    fn check(
+        &mut self,
+        at: usize,
+        gen: &Generation,
+        types: &TypeTable,
+        order: &mut Ordering,
+    ) -> Result<(), Error> {
+        let Some(event) = self.events.get(at) else {
+            return Ok(());
+        };
+        if let Err(error) = validate_table_ids(&event.base, Some(&gen.table), types) {
+            return Err(table_id_error(error, event, gen));
+        }
+        if event.base.typ == gotrace_wire::EventType::USER_TASK_END {
+            self.task_types.push_back(order.take_ended_task_type());
+        }
+        Ok(())
+    }
+
+    fn check_last(
+        &mut self,
+        gen: &Generation,
+        types: &TypeTable,
+        order: &mut Ordering,
+    ) -> Result<(), Error> {
+        let last = self.events.len().saturating_sub(1);
+        let checked = self.check(last, gen, types, order);
+        if checked.is_err() {
+            self.events.truncate(last);
+        }
+        checked
+    }
+}
+
+/// Names the event that failed the table check by the first line of its Go form.
+#[cold]
+fn table_id_error(error: Error, event: &Validated, gen: &Generation) -> Error {
+    let text = Event {
+        table: Some(Arc::clone(&gen.table)),
+        ctx: event.ctx,
+        base: event.base,
+        task_type: None,
+    }
+    .to_string();
+    let location = Location {
+        generation: Some(gen.gen),
+        thread: Some(event.ctx.m),
+        event: text.lines().next().map(str::to_owned),
+        ..Location::default()
+    };
+    error.at(&location)
+}
+
+/// Lets one thread's next event happen, appending what it validates to `out`: the earliest
+/// thread's if it can, else the first in time order that can (Go's order), else Go's "failed to
+/// advance" error.
+#[inline(always)]
+fn advance_one(
+    gen: &Generation,
+    frontier: &mut Frontier,
+    order: &mut Ordering,
+    version: Version,
+    types: &TypeTable,
+    out: &mut Vec<Validated>,
+) -> Result<(), Error> {
+    if try_advance(gen, frontier, order, 0, version, types, out)? {
+        return Ok(());
+    }
+    // The earliest thread waits for another: try the others in time order.
+    sort_frontier(frontier);
+    for i in 1..frontier.len() {
+        if try_advance(gen, frontier, order, i, version, types, out)? {
+            return Ok(());
+        }
+    }
+    Err(failed_to_advance(gen, frontier, order, version))
+}
+
+#[cold]
+fn failed_to_advance(
+    gen: &Generation,
+    frontier: &Frontier,
+    order: &Ordering,
+    version: Version,
+) -> Error {
+    let dump: String = frontier.iter().map(|e| e.cursor.dump()).collect();
+    let location = frontier
+        .first()
+        .map(|e| &e.cursor)
+        .and_then(|c| {
+            gen.threads
+                .get(c.thread)
+                .map(|t| c.location(&t.batches, gen.gen, version))
+        })
+        .unwrap_or_default();
+    Error::new(format!(
+        "broken trace: failed to advance: frontier:\n[gen={}]\n\n{dump}\n{}\n",
+        gen.gen,
+        order.dump()
+    ))
+    .at(&location)
+}
+
+/// Lets the `i`th cursor's event happen if the ordering allows, appending what it validates to
+/// `out`, then moves the cursor on; `false` if the event must wait.
+#[inline(always)]
 fn try_advance(
     gen: &Generation,
     frontier: &mut Frontier,
@@ -376,10 +458,10 @@ fn try_advance(
     i: usize,
     version: Version,
     types: &TypeTable,
-    current: &mut Event,
-) -> Result<Tried, Error> {
+    out: &mut Vec<Validated>,
+) -> Result<bool, Error> {
     let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
-        return Ok(Tried::Waits);
+        return Ok(false);
     };
     let batches = gen
         .threads
@@ -390,14 +472,17 @@ fn try_advance(
         .advance(&mut cursor.ev, &gen.table, cursor.m, cursor.slot, gen.gen)
         .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
     if !advanced {
-        return Ok(Tried::Waits);
+        return Ok(false);
     }
-    let mut tried = Tried::Queued;
     if let Some(ctx) = order.take_primary() {
-        // Taken before the cursor moves on; checked once the cursor has (Go's order of errors).
-        current.ctx = ctx;
-        current.base = cursor.ev;
-        tried = Tried::Current;
+        // Taken before the cursor moves on.
+        out.push(Validated {
+            ctx,
+            base: cursor.ev,
+        });
+    }
+    while let Some(event) = order.next() {
+        out.push(event);
     }
     let more = cursor.next_event(batches, gen.freq, types).map_err(|e| {
         e.at(&Location {
@@ -410,11 +495,11 @@ fn try_advance(
     } else {
         heap_remove(frontier, i);
     }
-    Ok(tried)
+    Ok(true)
 }
 
 /// Checks that the stacks and strings an event names exist in its generation's `table`.
-#[inline]
+#[inline(always)]
 fn validate_table_ids(
     base: &BaseEvent,
     table: Option<&Table>,
@@ -436,14 +521,14 @@ fn validate_table_ids(
             table.has_string(value)
         };
         if !found {
-            return Err(table_id_error(info, id.is_stack, value));
+            return Err(invalid_id_error(info, id.is_stack, value));
         }
     }
     Ok(())
 }
 
 #[cold]
-fn table_id_error(info: &TypeInfo, is_stack: bool, id: u64) -> Error {
+fn invalid_id_error(info: &TypeInfo, is_stack: bool, id: u64) -> Error {
     let what = if is_stack { "stack" } else { "string" };
     let name = info.spec.map(|s| s.name).unwrap_or_default();
     Error::new(format!("found invalid {what} ID {id} for event {name}"))

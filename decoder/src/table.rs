@@ -62,7 +62,7 @@ impl<T> Default for IdTable<T> {
 }
 
 impl<T> IdTable<T> {
-    #[inline]
+    #[inline(always)]
     fn get(&self, id: u64) -> Option<&T> {
         match self {
             IdTable::Sparse(map) => map.get(&id),
