@@ -85,9 +85,15 @@ impl<const CAP: usize> Batch<CAP> {
         high == self.base_high() && CAP - self.len >= MAX_EVENT_LEN
     }
 
-    #[inline(always)]
-    fn base_high(&self) -> u32 {
+    /// The high half of the base time, which every event of the batch shares.
+    pub fn base_high(&self) -> u32 {
         (self.base >> 32) as u32
+    }
+
+    /// The time of the batch's last event (of its base while empty), as halves: a reading of
+    /// the clock the encoder has seen.
+    pub fn last(&self) -> (u32, u32) {
+        (self.base_high(), self.last_low)
     }
 
     /// Sets the base time of the (empty) batch: no event of it comes earlier.
@@ -96,25 +102,18 @@ impl<const CAP: usize> Batch<CAP> {
         self.last_low = ts as u32;
     }
 
-    /// Appends, if it can do so with two stores, a timed event at time `(high, low)` (never
-    /// earlier than the batch's last event) with `n` (0, 2 or 3) arguments: `a`, `b`, then a
-    /// zero (`a` and `b` are 0 when `n` does not cover them). That is: the time is in the
-    /// batch's half, the delta and `b` (a sequence number) are under 2^14 (one or two varint
-    /// bytes), `a` (a goroutine, an executor, a reason) is under 128, and 8 bytes are free.
-    /// Returns whether it did.
+    /// Appends, if it can do so with two stores, a timed event at the raw clock reading `low`
+    /// with `n` (0, 2 or 3) arguments: `a`, `b`, then a zero (`a` and `b` are 0 when `n` does
+    /// not cover them). That is: the reading is less than 2^14 ticks after the batch's last
+    /// event (so in the batch's half of the clock, as long as the clock is read at least once
+    /// per wrap: a smaller reading, after a wrap, fails the check), `b` (a sequence number) is
+    /// under 2^14 (one or two varint bytes), `a` (a goroutine, an executor, a reason) is under
+    /// 128, and 8 bytes are free. Returns whether it did.
     #[inline(always)]
-    pub fn try_packed(
-        &mut self,
-        high: u32,
-        low: u32,
-        typ: EventType,
-        a: u32,
-        b: u32,
-        n: usize,
-    ) -> bool {
+    pub fn try_packed(&mut self, low: u32, typ: EventType, a: u32, b: u32, n: usize) -> bool {
         let len = self.len;
         let dt = low.wrapping_sub(self.last_low);
-        if high != self.base_high() || (dt | b) >= SHORT || a >= 0x80 {
+        if (dt | b) >= SHORT || a >= 0x80 {
             return false;
         }
         let Some(window) = self.data.get_mut(len..len + 8) else {
@@ -217,9 +216,9 @@ mod tests {
     fn events_carry_deltas_and_header_states_size() {
         let mut b = Batch::<64>::new();
         b.rebase(100);
-        assert!(b.try_packed(0, 100, EventType::PROC_START, 0, 1, 2));
+        assert!(b.try_packed(100, EventType::PROC_START, 0, 1, 2));
         assert!(
-            b.try_packed(0, 300, EventType::PROC_STOP, 0, 0, 0),
+            b.try_packed(300, EventType::PROC_STOP, 0, 0, 0),
             "delta 200: two bytes"
         );
         // EventBatch gen=1 m=0 time=100 size=7, ProcStart dt=0 p=0 seq=1, ProcStop dt=200.
@@ -238,7 +237,7 @@ mod tests {
         slow.rebase(5);
         for (i, (a, b)) in [(0, 127), (127, 0), (5, 6)].into_iter().enumerate() {
             let low = 10 + 100 * i as u32;
-            assert!(fast.try_packed(0, low, EventType::GO_UNBLOCK, a, b, 3));
+            assert!(fast.try_packed(low, EventType::GO_UNBLOCK, a, b, 3));
             slow.event(low, EventType::GO_UNBLOCK, &[a.into(), b.into(), 0]);
         }
         assert_eq!(bytes(&mut fast, 1, 0), bytes(&mut slow, 1, 0));
@@ -259,35 +258,36 @@ mod tests {
         let mut low = 5;
         for (a, b, n, dt) in cases {
             low += dt;
-            assert!(fast.try_packed(0, low, EventType::GO_UNBLOCK, a, b, n));
+            assert!(fast.try_packed(low, EventType::GO_UNBLOCK, a, b, n));
             let args = [a.into(), b.into(), 0];
             slow.event(low, EventType::GO_UNBLOCK, &args[..n]);
         }
-        assert!(!fast.try_packed(0, low, EventType::GO_START, 1, 1 << 14, 2));
-        assert!(!fast.try_packed(0, low + (1 << 14), EventType::PROC_STOP, 0, 0, 0));
+        assert!(!fast.try_packed(low, EventType::GO_START, 1, 1 << 14, 2));
+        assert!(!fast.try_packed(low + (1 << 14), EventType::PROC_STOP, 0, 0, 0));
         assert_eq!(bytes(&mut fast, 1, 0), bytes(&mut slow, 1, 0));
     }
 
     #[test]
     fn the_packed_path_refuses_what_it_cannot_write() {
         let mut b = Batch::<16>::new();
-        b.rebase(1 << 32);
+        b.rebase((1 << 32) + 5);
         assert!(
-            !b.try_packed(0, 0, EventType::PROC_STOP, 0, 0, 0),
-            "other half"
+            !b.try_packed(4, EventType::PROC_STOP, 0, 0, 0),
+            "a smaller reading: the clock wrapped"
         );
         assert!(
-            !b.try_packed(1, 1, EventType::GO_START, 128, 0, 2),
+            !b.try_packed(6, EventType::GO_START, 128, 0, 2),
             "long first argument"
         );
-        assert!(b.try_packed(1, 1, EventType::GO_START, 1, 2, 2));
-        assert!(b.try_packed(1, 2, EventType::GO_START, 1, 3, 2));
-        assert!(b.try_packed(1, 3, EventType::GO_START, 1, 4, 2));
+        assert!(b.try_packed(6, EventType::GO_START, 1, 2, 2));
+        assert!(b.try_packed(7, EventType::GO_START, 1, 3, 2));
+        assert!(b.try_packed(8, EventType::GO_START, 1, 4, 2));
         assert!(
-            !b.try_packed(1, 4, EventType::GO_START, 1, 5, 2),
+            !b.try_packed(9, EventType::GO_START, 1, 5, 2),
             "4 bytes free, not 8"
         );
         assert_eq!(b.len(), 12);
+        assert_eq!(b.last(), (1, 8));
         assert!(!b.fits(1), "no room for the general path");
     }
 

@@ -28,6 +28,16 @@ impl Extended {
         Extended { high: 0, raw: 0 }
     }
 
+    /// The extension whose last reading was `raw` in half `high`.
+    pub const fn at(high: u32, raw: u32) -> Self {
+        Extended { high, raw }
+    }
+
+    /// The last reading, as halves.
+    pub fn last(&self) -> (u32, u32) {
+        (self.high, self.raw)
+    }
+
     /// The high and low halves of the time of the raw reading `raw`, taken less than one wrap
     /// period after the previous reading: a smaller reading means the counter wrapped once.
     #[inline(always)]

@@ -32,7 +32,11 @@ use crate::state::{GoSlot, GoTrace, Scheduling};
 /// stops, when [`Encoder::advance`] is called, and when its string or stack table is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// End the generation once this many clock ticks have passed since it began.
+    /// End the generation once this many clock ticks have passed since it began. Checked at
+    /// every event written out of line: at least once per batch handed over, and at every event
+    /// other than the six scheduling events; so a generation may run past its period by up to a
+    /// batch of scheduling events. For exact periods call [`Encoder::advance`] from a timer (the
+    /// example firmware does).
     pub generation_ticks: u32,
     /// End the generation once its batches handed to the sink take this many bytes (checked
     /// when a batch is handed over, so a generation may exceed it by its pending batches).
@@ -498,38 +502,64 @@ impl<
     /// The current time, extended to 64 bits.
     pub(crate) fn now(&mut self) -> u64 {
         let raw = self.clock.now();
-        self.time.extend(raw)
+        let (high, low) = self.extend(raw);
+        join(high, low)
     }
 
-    /// Writes a scheduling event with `n` (at most 3) arguments: `a`, `b` (a sequence number, or
-    /// 0), then zeros. The common case (generation not due, values under 128, room in the
-    /// batch) is one store; everything else goes through the shared out-of-line path.
-    #[inline(always)]
-    fn sched(&mut self, m: usize, typ: EventType, a: u32, b: u32, n: usize) -> bool {
-        let (high, low) = self.time.halves(self.clock.now());
-        if join(high, low) < self.gen_deadline {
-            if let Some(batch) = self.batches.get_mut(m) {
-                if batch.try_packed(high, low, typ, a, b, n) {
-                    self.counts.events += 1;
-                    return false;
+    /// Extends the raw reading `raw` to the halves of a 64-bit time, from the latest reading the
+    /// encoder has seen: its own last one, or the last event of a batch (the inline path writes
+    /// events without extending). When the clock's high half moves on, every batch is handed
+    /// over and rebased, so the events of a batch always share its half.
+    #[inline(never)]
+    fn extend(&mut self, raw: u32) -> (u32, u32) {
+        let latest = self
+            .batches
+            .iter()
+            .map(Batch::last)
+            .fold(self.time.last(), |a, b| {
+                if join(b.0, b.1) > join(a.0, a.1) {
+                    b
+                } else {
+                    a
+                }
+            });
+        self.time = Extended::at(latest.0, latest.1);
+        let (high, low) = self.time.halves(raw);
+        for m in 0..MS {
+            let Some(batch) = self.batches.get(m) else {
+                continue;
+            };
+            if batch.base_high() != high {
+                if !batch.is_empty() {
+                    self.flush_context(m);
+                }
+                if let Some(batch) = self.batches.get_mut(m) {
+                    batch.rebase(join(high, low));
                 }
             }
         }
-        self.sched_slow(m, typ, high, low, a, b, n)
+        (high, low)
+    }
+
+    /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
+    /// 0), then a zero. The common case (short values, room in the batch) is a clock reading and
+    /// two stores, without even extending the clock (see `Batch::try_packed`); everything else,
+    /// and the generation's time limit, is on the shared out-of-line path.
+    #[inline(always)]
+    fn sched(&mut self, m: usize, typ: EventType, a: u32, b: u32, n: usize) -> bool {
+        let raw = self.clock.now();
+        if let Some(batch) = self.batches.get_mut(m) {
+            if batch.try_packed(raw, typ, a, b, n) {
+                self.counts.events += 1;
+                return false;
+            }
+        }
+        self.sched_slow(m, typ, raw, a, b, n)
     }
 
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn sched_slow(
-        &mut self,
-        m: usize,
-        typ: EventType,
-        high: u32,
-        low: u32,
-        a: u32,
-        b: u32,
-        n: usize,
-    ) -> bool {
+    fn sched_slow(&mut self, m: usize, typ: EventType, raw: u32, a: u32, b: u32, n: usize) -> bool {
+        let (high, low) = self.extend(raw);
         let args = [a.into(), b.into(), 0];
         self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default())
     }
@@ -544,7 +574,8 @@ impl<
 
     /// Writes an event now; returns whether the generation is due to end.
     pub(crate) fn emit(&mut self, m: usize, typ: EventType, args: &[u64]) -> bool {
-        let (high, low) = self.time.halves(self.clock.now());
+        let raw = self.clock.now();
+        let (high, low) = self.extend(raw);
         self.write_at(m, high, low, typ, args)
     }
 

@@ -118,7 +118,8 @@ fn small_buffers_and_byte_limits_split_batches_and_generations() {
 
 #[test]
 fn generations_end_by_period() {
-    let mut e: Enc = Rig::new(
+    // 64-byte batches: an event goes out of line (where the period is checked) every 15 or so.
+    let mut e: Rig<StepClock, 1, 1, 2, 64> = Rig::new(
         StepClock(0),
         Config {
             generation_ticks: 60,
@@ -128,14 +129,18 @@ fn generations_end_by_period() {
     e.start(0);
     e.proc_start(0, 0);
     e.go_create(0, 0, 0x100);
-    for _ in 0..50 {
+    for _ in 0..100 {
         e.go_start(0, GoSlot::Task(0));
         e.go_stop(0);
     }
     e.e.stop(0).unwrap();
-    // The step clock advances 3 ticks per read: a generation every 20 reads or so.
+    // The step clock advances 3 ticks per read, so 600 ticks in all: at most one generation per
+    // 60 ticks, and each one ends within a batch of events (15 reads, 45 ticks) of its period.
     let gens = e.e.stats().generations;
-    assert!((5..=20).contains(&gens), "{gens} generations");
+    assert!(
+        (600 / (60 + 45)..=600 / 60 + 1).contains(&gens),
+        "{gens} generations"
+    );
     go_accepts("by-period", &e.e.sink().traces[0]);
 }
 
