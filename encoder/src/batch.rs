@@ -5,8 +5,9 @@
 //! handed to the sink whole, prefixed by its `EventBatch` header (generation, M, base time, size).
 //!
 //! A batch always has a base time, even empty (set when the generation begins and when the batch
-//! is handed over), and all its events share the high 32-bit half of that base: an event in a
-//! later half starts a new batch. So every delta is a 32-bit subtraction, and the hot path of
+//! is handed over), and all batches share the high 32-bit half of their times, which the encoder
+//! keeps once: when the clock moves to its next half, every batch is handed over and rebased. So
+//! a batch stores 32-bit times only, every delta is a 32-bit subtraction, and the hot path of
 //! every traced event ([`Batch::try_packed`]) is a few compares and two word stores when the
 //! delta and the sequence number take at most two bytes and the first argument one; the rest
 //! goes out of line.
@@ -54,8 +55,8 @@ fn put_varint(buf: &mut [u8], mut pos: usize, mut value: u64) -> usize {
 pub struct Batch<const CAP: usize> {
     data: [u8; CAP],
     len: usize,
-    /// The batch's base time: the header's timestamp.
-    base: u64,
+    /// The low half of the batch's base time (the header's timestamp).
+    base_low: u32,
     /// The low half of the time of the batch's last event (of its base while empty).
     last_low: u32,
 }
@@ -65,7 +66,7 @@ impl<const CAP: usize> Batch<CAP> {
         Batch {
             data: [0; CAP],
             len: 0,
-            base: 0,
+            base_low: 0,
             last_low: 0,
         }
     }
@@ -79,27 +80,22 @@ impl<const CAP: usize> Batch<CAP> {
         self.len
     }
 
-    /// Whether an event at `high` (the high half of its time) may follow in this batch with
-    /// [`MAX_EVENT_LEN`] bytes of room.
-    pub fn fits(&self, high: u32) -> bool {
-        high == self.base_high() && CAP - self.len >= MAX_EVENT_LEN
+    /// Whether [`MAX_EVENT_LEN`] bytes are free.
+    pub fn fits(&self) -> bool {
+        CAP - self.len >= MAX_EVENT_LEN
     }
 
-    /// The high half of the base time, which every event of the batch shares.
-    pub fn base_high(&self) -> u32 {
-        (self.base >> 32) as u32
+    /// The low half of the time of the batch's last event (of its base while empty): a reading
+    /// of the clock the encoder has seen.
+    pub fn last(&self) -> u32 {
+        self.last_low
     }
 
-    /// The time of the batch's last event (of its base while empty), as halves: a reading of
-    /// the clock the encoder has seen.
-    pub fn last(&self) -> (u32, u32) {
-        (self.base_high(), self.last_low)
-    }
-
-    /// Sets the base time of the (empty) batch: no event of it comes earlier.
-    pub fn rebase(&mut self, ts: u64) {
-        self.base = ts;
-        self.last_low = ts as u32;
+    /// Sets the base time of the (empty) batch, in the current half of the clock: no event of
+    /// it comes earlier.
+    pub fn rebase(&mut self, low: u32) {
+        self.base_low = low;
+        self.last_low = low;
     }
 
     /// Appends, if it can do so with two stores, a timed event at the raw clock reading `low`
@@ -138,7 +134,7 @@ impl<const CAP: usize> Batch<CAP> {
         true
     }
 
-    /// Appends a timed event at time `low` (its high half is the batch's: see [`Batch::fits`])
+    /// Appends a timed event at time `low` (in the batch's half of the clock)
     /// with the varint arguments `args` (at most 4). The caller has checked that
     /// [`MAX_EVENT_LEN`] bytes are free.
     pub fn event(&mut self, low: u32, typ: EventType, args: &[u64]) {
@@ -175,12 +171,13 @@ impl<const CAP: usize> Batch<CAP> {
         CAP - self.len
     }
 
-    /// Hands the batch to `write` as header and payload, then empties it. Returns the bytes
-    /// written.
-    pub fn take(&mut self, gen: u32, m: u64, write: impl FnOnce(&[u8], &[u8])) -> usize {
+    /// Hands the batch to `write` as header and payload, then empties it; `high` is the high
+    /// half of its times. Returns the bytes written.
+    pub fn take(&mut self, gen: u32, m: u64, high: u32, write: impl FnOnce(&[u8], &[u8])) -> usize {
         let mut header = [EventType::EVENT_BATCH.0; MAX_HEADER_LEN];
         let mut len = 1;
-        for v in [u64::from(gen), m, self.base, self.len as u64] {
+        let base = u64::from(high) << 32 | u64::from(self.base_low);
+        for v in [u64::from(gen), m, base, self.len as u64] {
             len = put_varint(&mut header, len, v);
         }
         let header = header.get(..len).unwrap_or_default();
@@ -204,7 +201,7 @@ mod tests {
 
     fn bytes<const CAP: usize>(b: &mut Batch<CAP>, gen: u32, m: u64) -> std::vec::Vec<u8> {
         let mut out = std::vec::Vec::new();
-        let n = b.take(gen, m, |h, p| {
+        let n = b.take(gen, m, 0, |h, p| {
             out.extend_from_slice(h);
             out.extend_from_slice(p);
         });
@@ -270,7 +267,7 @@ mod tests {
     #[test]
     fn the_packed_path_refuses_what_it_cannot_write() {
         let mut b = Batch::<16>::new();
-        b.rebase((1 << 32) + 5);
+        b.rebase(5);
         assert!(
             !b.try_packed(4, EventType::PROC_STOP, 0, 0, 0),
             "a smaller reading: the clock wrapped"
@@ -287,8 +284,8 @@ mod tests {
             "4 bytes free, not 8"
         );
         assert_eq!(b.len(), 12);
-        assert_eq!(b.last(), (1, 8));
-        assert!(!b.fits(1), "no room for the general path");
+        assert_eq!(b.last(), 8);
+        assert!(!b.fits(), "no room for the general path");
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //!
 //! Go's format wants monotonic 64-bit timestamps in ticks of a stated frequency. Microcontroller
 //! counters (DWT CYCCNT, a SysTick-driven count, a free-running timer) are 32 bits wide and wrap
-//! within seconds, so a clock hands the encoder its raw wrapping 32-bit reading, and the encoder
-//! extends it by the wrapping difference from the previous reading: one subtraction per event
-//! instead of a 64-bit clock, correct as long as the counter is read at least once per wrap
-//! period while tracing (every traced event and every generation boundary reads it).
+//! within seconds, so a clock hands the encoder its raw wrapping 32-bit reading. The encoder keeps
+//! the high half once (a reading smaller than the latest one it has seen means one wrap; see
+//! `Encoder::extend`), so an event's delta is one 32-bit subtraction, correct as long as the
+//! counter is read at least once per wrap period while tracing (every traced event and every
+//! generation boundary reads it). [`Coarse`] extends its inner clock the same way, here.
 
 /// A source of timestamps.
 pub trait Clock {
@@ -16,7 +17,7 @@ pub trait Clock {
 }
 
 /// The 64-bit extension of a wrapping 32-bit counter: the count of wraps seen, and the last
-/// reading. Kept as two halves so that the hot path compares and subtracts 32-bit words.
+/// reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extended {
     high: u32,
@@ -26,16 +27,6 @@ pub(crate) struct Extended {
 impl Extended {
     pub const fn new() -> Self {
         Extended { high: 0, raw: 0 }
-    }
-
-    /// The extension whose last reading was `raw` in half `high`.
-    pub const fn at(high: u32, raw: u32) -> Self {
-        Extended { high, raw }
-    }
-
-    /// The last reading, as halves.
-    pub fn last(&self) -> (u32, u32) {
-        (self.high, self.raw)
     }
 
     /// The high and low halves of the time of the raw reading `raw`, taken less than one wrap

@@ -22,7 +22,7 @@
 use gotrace_wire::EventType;
 
 use crate::batch::Batch;
-use crate::clock::{join, Clock, Extended};
+use crate::clock::{join, Clock};
 use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
 use crate::reason::Reason;
 use crate::sink::Sink;
@@ -85,6 +85,11 @@ pub(crate) struct Counts {
     pub generations: u32,
 }
 
+/// A generation ends once a sequence number reaches this, so the 16-bit counters never wrap
+/// (they restart at each generation; the inline path leaves values past 2^14 to the out-of-line
+/// one, which checks).
+pub(crate) const SEQ_LIMIT: u32 = 1 << 15;
+
 /// The smallest batch buffer: room for the largest event with margin.
 pub const MIN_BATCH_CAPACITY: usize = 64;
 
@@ -110,14 +115,15 @@ pub struct Encoder<
     /// set when its bytes reach the limit), so each event checks both limits with one compare.
     pub(crate) gen_deadline: u64,
     pub(crate) gen_bytes: u32,
-    pub(crate) time: Extended,
+    /// The high half of the clock's time, shared by every batch (see `batch.rs`).
+    pub(crate) high: u32,
     pub(crate) batches: [Batch<BUF>; MS],
-    /// Each P's sequence number.
-    pub(crate) procs: [u32; PS],
+    /// Each P's sequence number (16 bits: see [`SEQ_LIMIT`]).
+    pub(crate) procs: [u16; PS],
     pub(crate) tasks: [GoTrace; GS],
     /// The goroutine of the interrupt callback of each context.
     pub(crate) callbacks: [GoTrace; MS],
-    pub(crate) next_goid: u32,
+    pub(crate) next_goid: u16,
     pub(crate) strings: Strings<TABLE>,
     pub(crate) stacks: Stacks<TABLE>,
     pub(crate) counts: Counts,
@@ -135,6 +141,7 @@ impl<
 {
     const VALID_SIZES: () = {
         assert!(MS >= 1, "at least one execution context");
+        assert!(GS + MS < u16::MAX as usize, "16-bit goroutine IDs");
         assert!(BUF >= MIN_BATCH_CAPACITY, "batch buffers too small");
         assert!(
             BUF <= gotrace_wire::MAX_BATCH_SIZE as usize,
@@ -161,7 +168,7 @@ impl<
             gen: 0,
             gen_deadline: 0,
             gen_bytes: 0,
-            time: Extended::new(),
+            high: 0,
             batches: [const { Batch::new() }; MS],
             procs: [0; PS],
             tasks: [GoTrace::NEW; GS],
@@ -232,9 +239,9 @@ impl<
         let Some(seq) = self.procs.get_mut(p) else {
             return false;
         };
-        *seq += 1;
+        *seq = seq.wrapping_add(1);
         let seq = *seq;
-        self.sched(m, EventType::PROC_START, p as u32, seq, 2)
+        self.sched(m, EventType::PROC_START, p as u32, seq.into(), 2)
     }
 
     /// Context `m` gives up its running executor: `ProcStop`.
@@ -281,9 +288,9 @@ impl<
         let Some(t) = self.go_mut(g) else {
             return false;
         };
-        t.seq += 1;
+        t.seq = t.seq.wrapping_add(1);
         let (id, seq) = (t.id, t.seq);
-        self.sched(m, typ, id, seq, n)
+        self.sched(m, typ, id.into(), seq.into(), n)
     }
 
     // ---- Other events (out of line): they end a due generation themselves, re-stating `w`,
@@ -297,7 +304,10 @@ impl<
             return;
         }
         let seq = self.next_proc_seq(p);
-        self.event(m, EventType::PROC_STEAL, &[p as u64, seq, owner as u64], w);
+        let due = self.emit(m, EventType::PROC_STEAL, &[p as u64, seq, owner as u64]);
+        if due || seq >= u64::from(SEQ_LIMIT) {
+            self.advance_generation(m, w);
+        }
     }
 
     /// The running task on `m` (or its executor) creates task slot `task`, whose entry function
@@ -337,7 +347,10 @@ impl<
             return;
         }
         let seq = self.next_proc_seq(p);
-        self.event(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0], w);
+        let due = self.emit(m, EventType::GO_SYSCALL_BEGIN, &[seq, 0]);
+        if due || seq >= u64::from(SEQ_LIMIT) {
+            self.advance_generation(m, w);
+        }
     }
 
     /// The blocking operation of the goroutine on `m` ends, on its executor (`kept`:
@@ -480,16 +493,21 @@ impl<
 
     fn next_proc_seq(&mut self, p: usize) -> u64 {
         self.procs.get_mut(p).map_or(0, |seq| {
-            *seq += 1;
+            *seq = seq.wrapping_add(1);
             u64::from(*seq)
         })
     }
 
-    pub(crate) fn new_goid(&mut self) -> u32 {
-        let id = self.next_goid;
-        // 0 means "no ID yet": skip it when the counter wraps (after 2^32 goroutines).
-        self.next_goid = id.wrapping_add(1).max(1);
-        id
+    pub(crate) fn new_goid(&mut self) -> u16 {
+        loop {
+            let id = self.next_goid;
+            self.next_goid = id.wrapping_add(1);
+            // 0 means "no ID yet". After the counter wraps (2^16 goroutines in one trace), an ID
+            // still held by a slot is skipped, so that no two goroutines share one.
+            if id != 0 && !self.tasks.iter().chain(&self.callbacks).any(|t| t.id == id) {
+                return id;
+            }
+        }
     }
 
     fn intern_stack<W: Scheduling>(&mut self, m: usize, pc: u64, w: &W) -> u64 {
@@ -506,39 +524,25 @@ impl<
         join(high, low)
     }
 
-    /// Extends the raw reading `raw` to the halves of a 64-bit time, from the latest reading the
-    /// encoder has seen: its own last one, or the last event of a batch (the inline path writes
-    /// events without extending). When the clock's high half moves on, every batch is handed
-    /// over and rebased, so the events of a batch always share its half.
+    /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
+    /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
+    /// counter wrapped: every batch is handed over in the half it was written in, and rebased in
+    /// the next.
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let latest = self
-            .batches
-            .iter()
-            .map(Batch::last)
-            .fold(self.time.last(), |a, b| {
-                if join(b.0, b.1) > join(a.0, a.1) {
-                    b
-                } else {
-                    a
-                }
-            });
-        self.time = Extended::at(latest.0, latest.1);
-        let (high, low) = self.time.halves(raw);
-        for m in 0..MS {
-            let Some(batch) = self.batches.get(m) else {
-                continue;
-            };
-            if batch.base_high() != high {
-                if !batch.is_empty() {
+        let latest = self.batches.iter().map(Batch::last).max().unwrap_or(0);
+        if raw < latest {
+            for m in 0..MS {
+                if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
                     self.flush_context(m);
                 }
-                if let Some(batch) = self.batches.get_mut(m) {
-                    batch.rebase(join(high, low));
-                }
+            }
+            self.high = self.high.wrapping_add(1);
+            for batch in &mut self.batches {
+                batch.rebase(raw);
             }
         }
-        (high, low)
+        (self.high, raw)
     }
 
     /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
@@ -561,7 +565,8 @@ impl<
     fn sched_slow(&mut self, m: usize, typ: EventType, raw: u32, a: u32, b: u32, n: usize) -> bool {
         let (high, low) = self.extend(raw);
         let args = [a.into(), b.into(), 0];
-        self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default())
+        // Sequence numbers past 2^14 come this way: end the generation well before they wrap.
+        self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default()) || b >= SEQ_LIMIT
     }
 
     /// Writes an event now, then ends the generation if it is due.
@@ -586,12 +591,10 @@ impl<
         let Some(batch) = self.batches.get_mut(m) else {
             return false;
         };
-        if !batch.fits(high) {
-            if !batch.is_empty() {
-                self.flush_context(m);
-            }
+        if !batch.fits() {
+            self.flush_context(m);
             if let Some(batch) = self.batches.get_mut(m) {
-                batch.rebase(join(high, low));
+                batch.rebase(low);
             }
         }
         if let Some(batch) = self.batches.get_mut(m) {
@@ -610,7 +613,7 @@ impl<
             return;
         };
         counts.event_bytes = counts.event_bytes.wrapping_add(batch.len() as u32);
-        let n = hand_over(batch, sink, counts, gen, m as u64);
+        let n = hand_over(batch, sink, counts, gen, m as u64, self.high);
         self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
@@ -619,15 +622,17 @@ impl<
     }
 }
 
-/// Hands `batch` to `sink` as a batch of generation `gen` for M `m`, counting its bytes.
+/// Hands `batch` (its times in half `high` of the clock) to `sink` as a batch of generation `gen`
+/// for M `m`, counting its bytes.
 pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     batch: &mut Batch<BUF>,
     sink: &mut S,
     counts: &mut Counts,
     gen: u32,
     m: u64,
+    high: u32,
 ) -> u32 {
-    let n = batch.take(gen, m, |h, p| sink.write_batch(h, p)) as u32;
+    let n = batch.take(gen, m, high, |h, p| sink.write_batch(h, p)) as u32;
     counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
 }

@@ -103,7 +103,7 @@ impl<
         let start = self.now();
         self.counts.generations = self.counts.generations.wrapping_add(1);
         for batch in &mut self.batches {
-            batch.rebase(start);
+            batch.rebase(start as u32);
         }
         self.procs = [0; PS];
         for t in self.tasks.iter_mut().chain(&mut self.callbacks) {
@@ -246,7 +246,7 @@ impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
             self.hand_over();
         }
         if self.batch.is_empty() {
-            self.batch.rebase(self.ts);
+            self.batch.rebase(self.ts as u32);
             self.batch.push_bytes(&[self.kind.0]);
         }
         self.batch.push_bytes(prefix);
@@ -258,7 +258,15 @@ impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
 
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
-            hand_over(self.batch, self.sink, self.counts, self.gen, NO_THREAD);
+            let high = (self.ts >> 32) as u32;
+            hand_over(
+                self.batch,
+                self.sink,
+                self.counts,
+                self.gen,
+                NO_THREAD,
+                high,
+            );
         }
     }
 

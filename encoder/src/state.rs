@@ -52,13 +52,15 @@ pub trait Scheduling {
 }
 
 /// What the encoder keeps of a goroutine: tracing data only (its ID in the trace, its sequence
-/// number in the generation), never its scheduling state.
+/// number in the generation), never its scheduling state. 16 bits each, to save RAM: a generation
+/// ends before a sequence number passes [`crate::encoder::SEQ_LIMIT`], and IDs still held by a
+/// slot are skipped when the ID counter wraps.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GoTrace {
     /// 0 until the goroutine is named in the current trace.
-    pub id: u32,
+    pub id: u16,
     /// Restarts at each generation.
-    pub seq: u32,
+    pub seq: u16,
 }
 
 impl GoTrace {

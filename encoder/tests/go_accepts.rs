@@ -194,3 +194,50 @@ fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
     e.e.stop(0).unwrap();
     go_accepts("off-then-on", &e.e.sink().traces[0]);
 }
+
+#[test]
+fn sequence_numbers_near_their_16_bit_limit_end_the_generation() {
+    let mut e: Rig<StepClock, 1, 1, 1, 512> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    for _ in 0..40_000 {
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
+    }
+    e.e.stop(0).unwrap();
+    // No time or byte limit: only the sequence number (past 2^15 at the 32768th start) ends
+    // the first generation.
+    assert_eq!(e.e.stats().generations, 2);
+    go_accepts("long-generation", &e.e.sink().traces[0]);
+}
+
+#[test]
+fn goroutine_ids_wrap_past_live_goroutines() {
+    let mut e: Rig<StepClock, 1, 1, 2, 512> = Rig::new(
+        StepClock(0),
+        Config {
+            generation_ticks: 0,
+            generation_bytes: 64 * 1024,
+        },
+    );
+    e.start(0);
+    e.proc_start(0, 0);
+    // Task 0 (the first ID) waits through the whole trace; task 1 is created 70000 times, so
+    // the 16-bit ID counter wraps and must skip the ID task 0 still holds.
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    e.go_block(0);
+    let first = e.e.go_id(GoSlot::Task(0));
+    for _ in 0..70_000 {
+        e.go_create(0, 1, 0x200);
+        assert_ne!(e.e.go_id(GoSlot::Task(1)), first);
+        e.go_start(0, GoSlot::Task(1));
+        e.go_destroy(0);
+    }
+    e.go_unblock(0, GoSlot::Task(0));
+    e.go_start(0, GoSlot::Task(0));
+    e.go_stop(0);
+    e.e.stop(0).unwrap();
+    go_accepts("goroutine-ids-wrap", &e.e.sink().traces[0]);
+}
