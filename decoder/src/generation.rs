@@ -20,23 +20,42 @@ use crate::table::{check_frame_count, ClockSnapshot, Frame, Table};
 
 /// Nanoseconds per clock tick, as Go computes it from a `Frequency` event.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Frequency(f64);
+pub(crate) struct Frequency {
+    factor: f64,
+    /// The factor as an integer, when it is one (a 1 GHz clock, or 15.625 MHz): below
+    /// `exact_below` ticks the float product is exact, so integers give the same nanoseconds.
+    int_factor: u64,
+    exact_below: u64,
+}
+
+/// Integers below this are exact in an `f64`.
+const EXACT_F64: u64 = 1 << f64::MANTISSA_DIGITS;
 
 impl Frequency {
     /// Go's `1.0 / (float64(f) / 1e9)`: the same two roundings, so the same nanoseconds.
     fn from_ticks_per_second(ticks: u64) -> Self {
-        Frequency(1.0 / (ticks as f64 / 1e9))
+        let factor = 1.0 / (ticks as f64 / 1e9);
+        let whole = factor >= 1.0 && factor < EXACT_F64 as f64 && factor.fract() == 0.0;
+        let int_factor = if whole { factor as u64 } else { 0 };
+        Frequency {
+            factor,
+            int_factor,
+            exact_below: EXACT_F64.checked_div(int_factor).unwrap_or(0),
+        }
+    }
+
+    fn is_zero(self) -> bool {
+        self.factor == 0.0
     }
 
     /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
     #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
-        // The same value as `ticks as f64`, in one instruction while the count fits an i64.
-        let ticks = match i64::try_from(ticks) {
-            Ok(small) => small as f64,
-            Err(_) => ticks as f64,
-        };
-        go_float_to_int64(ticks * self.0)
+        if ticks < self.exact_below {
+            // Both factors and the product are exact in an f64, and below 2^53.
+            return (ticks * self.int_factor) as i64;
+        }
+        go_float_to_int64(ticks as f64 * self.factor)
     }
 }
 
@@ -375,7 +394,7 @@ impl Builder {
             let typ = r.read_byte().unwrap_or_default();
             match EventType(typ) {
                 EventType::FREQUENCY => {
-                    if self.freq.is_some_and(|f| f.0 != 0.0) {
+                    if self.freq.is_some_and(|f| !f.is_zero()) {
                         return Err((Error::new("found multiple frequency events"), start));
                     }
                     let ticks = r.read_uvarint().map_err(fail)?;
@@ -410,7 +429,7 @@ impl Builder {
             ..Location::default()
         };
         let freq = match self.freq {
-            Some(freq) if freq.0 != 0.0 => freq,
+            Some(freq) if !freq.is_zero() => freq,
             _ => return Err(Error::new("no frequency event found").at(&location)),
         };
         if self.version >= Version::Go125 && self.clock.is_none() {
@@ -471,6 +490,18 @@ mod tests {
         let third = Frequency::from_ticks_per_second(3_000_000_000);
         assert_eq!(third.mul(3), 1);
         assert_eq!(third.mul(2), 0);
+        // Integer factors take the integer path below 2^53 and the float one above.
+        let unit = Frequency::from_ticks_per_second(1_000_000_000);
+        for ticks in [0, 1, (1 << 53) - 1, 1 << 53, (1 << 53) + 1, u64::MAX] {
+            assert_eq!(unit.mul(ticks), go_float_to_int64(ticks as f64), "{ticks}");
+            assert_eq!(
+                f.mul(ticks),
+                go_float_to_int64(ticks as f64 * 64.0),
+                "{ticks}"
+            );
+        }
+        assert_eq!(f.exact_below, (1 << 53) / 64);
+        assert_eq!(third.exact_below, 0);
         // Zero ticks per second gives an infinite factor; Go's conversion yields i64::MIN.
         let zero = Frequency::from_ticks_per_second(0);
         assert_eq!(zero.mul(1), i64::MIN);

@@ -88,7 +88,9 @@ impl<R: Read> Reader<R> {
     #[inline]
     pub fn read_event_ref(&mut self) -> Result<Option<&Event>, Error> {
         loop {
-            if let Some(event) = self.ready.pop() {
+            if let Some(event) = self.ready.events.get(self.ready.next) {
+                // Copied field by field from the buffer: no copy of the whole in between.
+                self.ready.next += 1;
                 let current = &mut self.current;
                 current.ctx = event.ctx;
                 current.base = event.base;
@@ -234,10 +236,7 @@ impl<R: Read> Reader<R> {
                     Ok(())
                 }
                 Err(error) => {
-                    self.gen = None;
-                    self.spill_err = Some(error);
-                    self.spill_err_sync = true;
-                    self.sync_at_end();
+                    self.sync_before(error);
                     Ok(())
                 }
             };
@@ -256,10 +255,7 @@ impl<R: Read> Reader<R> {
         );
         match read {
             Err(error) => {
-                self.gen = None;
-                self.spill_err = Some(error);
-                self.spill_err_sync = true;
-                self.sync_at_end();
+                self.sync_before(error);
                 Ok(())
             }
             Ok(read) => {
@@ -268,6 +264,14 @@ impl<R: Read> Reader<R> {
                 self.install(read.generation)
             }
         }
+    }
+
+    /// Makes the final Sync event current, with `error` to follow it (Go's order of things).
+    fn sync_before(&mut self, error: Error) {
+        self.gen = None;
+        self.spill_err = Some(error);
+        self.spill_err_sync = true;
+        self.sync_at_end();
     }
 
     /// Makes the Sync event at the end of the trace (or before an error) current.
@@ -327,13 +331,6 @@ impl Ready {
             task_types: VecDeque::new(),
             error: None,
         }
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Validated> {
-        let event = self.events.get(self.next).copied()?;
-        self.next += 1;
-        Some(event)
     }
 
     fn clear(&mut self) {
