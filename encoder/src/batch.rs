@@ -51,10 +51,17 @@ fn put_varint(buf: &mut [u8], mut pos: usize, mut value: u64) -> usize {
     pos
 }
 
-/// A batch buffer holding up to `CAP` bytes of payload.
+/// One event, in [`Batch::fill`].
+const EVENT: u32 = 1 << 16;
+/// The bytes, in [`Batch::fill`].
+const BYTES: u32 = EVENT - 1;
+
+/// A batch buffer holding up to `CAP` (under 2^16: the encoder checks) bytes of payload.
 pub struct Batch<const CAP: usize> {
     data: [u8; CAP],
-    len: usize,
+    /// The bytes written (low 16 bits) and the events among them (high 16 bits): one word, so
+    /// that counting an event costs the inline path nothing of its own.
+    fill: u32,
     /// The low half of the batch's base time (the header's timestamp).
     base_low: u32,
     /// The low half of the time of the batch's last event (of its base while empty).
@@ -65,24 +72,33 @@ impl<const CAP: usize> Batch<CAP> {
     pub const fn new() -> Self {
         Batch {
             data: [0; CAP],
-            len: 0,
+            fill: 0,
             base_low: 0,
             last_low: 0,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The bytes written so far.
     pub fn len(&self) -> usize {
-        self.len
+        (self.fill & BYTES) as usize
+    }
+
+    /// The timed events written so far.
+    pub fn events(&self) -> u32 {
+        self.fill >> 16
+    }
+
+    fn set_len(&mut self, len: usize) {
+        self.fill = self.fill & !BYTES | len as u32 & BYTES;
     }
 
     /// Whether [`MAX_EVENT_LEN`] bytes are free.
     pub fn fits(&self) -> bool {
-        CAP - self.len >= MAX_EVENT_LEN
+        self.remaining() >= MAX_EVENT_LEN
     }
 
     /// The low half of the time of the batch's last event (of its base while empty): a reading
@@ -107,7 +123,7 @@ impl<const CAP: usize> Batch<CAP> {
     /// 128, and 8 bytes are free. Returns whether it did.
     #[inline(always)]
     pub fn try_packed(&mut self, low: u32, typ: EventType, a: u32, b: u32, n: usize) -> bool {
-        let len = self.len;
+        let len = self.len();
         let dt = low.wrapping_sub(self.last_low);
         if (dt | b) >= SHORT || a >= 0x80 {
             return false;
@@ -129,7 +145,7 @@ impl<const CAP: usize> Batch<CAP> {
             2 => 1 + b_len,
             _ => 2 + b_len,
         };
-        self.len = len + 1 + dt_len + args_len;
+        self.fill += EVENT + (1 + dt_len + args_len) as u32;
         self.last_low = low;
         true
     }
@@ -140,6 +156,7 @@ impl<const CAP: usize> Batch<CAP> {
     pub fn event(&mut self, low: u32, typ: EventType, args: &[u64]) {
         let dt = low.wrapping_sub(self.last_low);
         self.last_low = low;
+        self.fill += EVENT;
         self.put_byte(typ.0);
         self.put(u64::from(dt));
         for &a in args {
@@ -149,7 +166,9 @@ impl<const CAP: usize> Batch<CAP> {
 
     /// Appends `value` as a uvarint (the callers check the room first).
     pub fn put(&mut self, value: u64) {
-        self.len = put_varint(&mut self.data, self.len, value);
+        let len = self.len();
+        let len = put_varint(&mut self.data, len, value);
+        self.set_len(len);
     }
 
     fn put_byte(&mut self, byte: u8) {
@@ -159,16 +178,16 @@ impl<const CAP: usize> Batch<CAP> {
     /// Appends raw bytes; bytes that do not fit are left out (the callers check the room first,
     /// so this never happens).
     pub fn push_bytes(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(dst) = self.data.get_mut(self.len..end) {
+        let len = self.len();
+        if let Some(dst) = self.data.get_mut(len..len + bytes.len()) {
             dst.copy_from_slice(bytes);
-            self.len = end;
+            self.set_len(len + bytes.len());
         }
     }
 
     /// Room left, in bytes.
     pub fn remaining(&self) -> usize {
-        CAP - self.len
+        CAP.saturating_sub(self.len())
     }
 
     /// Hands the batch to `write` as header and payload, then empties it; `high` is the high
@@ -177,15 +196,15 @@ impl<const CAP: usize> Batch<CAP> {
         let mut header = [EventType::EVENT_BATCH.0; MAX_HEADER_LEN];
         let mut len = 1;
         let base = u64::from(high) << 32 | u64::from(self.base_low);
-        for v in [u64::from(gen), m, base, self.len as u64] {
+        let size = self.len();
+        for v in [u64::from(gen), m, base, size as u64] {
             len = put_varint(&mut header, len, v);
         }
         let header = header.get(..len).unwrap_or_default();
-        let payload = self.data.get(..self.len).unwrap_or_default();
+        let payload = self.data.get(..size).unwrap_or_default();
         write(header, payload);
-        let total = header.len() + self.len;
-        self.len = 0;
-        total
+        self.fill = 0;
+        header.len() + size
     }
 }
 
@@ -218,12 +237,14 @@ mod tests {
             b.try_packed(300, EventType::PROC_STOP, 0, 0, 0),
             "delta 200: two bytes"
         );
+        assert_eq!((b.len(), b.events()), (7, 2));
         // EventBatch gen=1 m=0 time=100 size=7, ProcStart dt=0 p=0 seq=1, ProcStop dt=200.
         assert_eq!(
             bytes(&mut b, 1, 0),
             [1, 1, 0, 100, 7, 10, 0, 0, 1, 11, 200, 1]
         );
         assert!(b.is_empty());
+        assert_eq!(b.events(), 0);
     }
 
     #[test]

@@ -147,6 +147,10 @@ impl<
             BUF <= gotrace_wire::MAX_BATCH_SIZE as usize,
             "batch larger than Go allows"
         );
+        assert!(
+            BUF < 1 << 16,
+            "a batch's length and event count share one word"
+        );
     };
 
     /// Bytes of the buffers the parameters size: the batch buffers (`MS * BUF`) and the string
@@ -200,8 +204,9 @@ impl<
     pub fn stats(&self) -> Stats {
         let c = self.counts;
         let pending: usize = self.batches.iter().map(Batch::len).sum();
+        let pending_events: u32 = self.batches.iter().map(Batch::events).sum();
         Stats {
-            events: c.events.into(),
+            events: u64::from(c.events) + u64::from(pending_events),
             event_bytes: u64::from(c.event_bytes) + pending as u64,
             status_events: c.status_events.into(),
             annotation_events: c.annotation_events.into(),
@@ -554,7 +559,6 @@ impl<
         let raw = self.clock.now();
         if let Some(batch) = self.batches.get_mut(m) {
             if batch.try_packed(raw, typ, a, b, n) {
-                self.counts.events += 1;
                 return false;
             }
         }
@@ -599,7 +603,6 @@ impl<
         }
         if let Some(batch) = self.batches.get_mut(m) {
             batch.event(low, typ, args);
-            self.counts.events += 1;
         }
         join(high, low) >= self.gen_deadline
     }
@@ -632,6 +635,7 @@ pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     m: u64,
     high: u32,
 ) -> u32 {
+    counts.events = counts.events.wrapping_add(batch.events());
     let n = batch.take(gen, m, high, |h, p| sink.write_batch(h, p)) as u32;
     counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
