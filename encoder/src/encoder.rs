@@ -14,10 +14,10 @@
 //!
 //! The scheduling events (`ProcStart`, `ProcStop`, `GoStart`, `GoStop`, `GoBlock`, `GoUnblock`)
 //! return whether the generation is due to end (its time or bytes are up): the caller applies its
-//! state change, then calls [`Encoder::advance`], so the next generation re-states the state
-//! after the event. Their common case is inline: a clock reading, one compare against the
-//! generation's deadline, and one store of the packed event (see `batch.rs`); everything else
-//! is out of line and shared by all events.
+//! state change, then calls [`Encoder::end_due`], so the next generation re-states the state
+//! after the event. Their common case is inline: a clock reading, a few compares and two word
+//! stores (see `batch.rs`); everything else, including the clock's extension to 64 bits and the
+//! generation's time limit, is out of line and shared by all events.
 
 use gotrace_wire::EventType;
 
@@ -235,7 +235,7 @@ impl<
     // ---- Scheduling events: return whether the generation is due to end ----
 
     /// Context `m` takes idle executor `p`: `ProcStart`.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn proc_start(&mut self, m: usize, p: usize) -> bool {
         if !self.tracing {
@@ -250,21 +250,21 @@ impl<
     }
 
     /// Context `m` gives up its running executor: `ProcStop`.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn proc_stop(&mut self, m: usize) -> bool {
         self.tracing && self.sched(m, EventType::PROC_STOP, 0, 0, 0)
     }
 
     /// Context `m` starts runnable `g`: `GoStart`.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> bool {
         self.go_seq_event(m, g, EventType::GO_START, 2)
     }
 
     /// The running goroutine on `m` yields and stays runnable: `GoStop`.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_stop(&mut self, m: usize, reason: Reason) -> bool {
         // The reason's string ID, and no stack.
@@ -272,14 +272,14 @@ impl<
     }
 
     /// The running goroutine on `m` blocks until woken: `GoBlock`.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_block(&mut self, m: usize, reason: Reason) -> bool {
         self.tracing && self.sched(m, EventType::GO_BLOCK, reason.string_id(), 0, 2)
     }
 
     /// Context `m` wakes waiting `g`: `GoUnblock` (the third argument: no stack).
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> bool {
         self.go_seq_event(m, g, EventType::GO_UNBLOCK, 3)
@@ -319,7 +319,8 @@ impl<
     /// is at `entry_pc`: `GoCreate`, with the entry as the new goroutine's stack. `w` is the
     /// state before the creation: the generation ends first when the stack table is full. Like
     /// the scheduling events, returns whether the generation is due to end after the event.
-    #[must_use = "a generation that is due must be ended with `advance`"]
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
+    #[inline(never)]
     pub fn go_create<W: Scheduling>(
         &mut self,
         m: usize,

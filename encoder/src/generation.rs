@@ -64,6 +64,15 @@ impl<
         Ok(())
     }
 
+    /// Ends the generation a scheduling event found due, once the caller's state change is
+    /// made (an infallible [`Encoder::advance`] for the context the event was written on).
+    #[inline(never)]
+    pub fn end_due<W: Scheduling>(&mut self, m: usize, w: &W) {
+        if self.tracing && m < MS {
+            self.advance_generation(m, w);
+        }
+    }
+
     fn require_tracing(&self, m: usize, on: bool) -> Result<(), Error> {
         match (m < MS, self.tracing) {
             (false, _) => Err(Error::NoSuchContext(m)),

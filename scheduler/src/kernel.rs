@@ -28,7 +28,7 @@ macro_rules! traced {
             let k = &mut *$k;
             let $enc = &mut k.trace;
             if $event {
-                k.trace.advance($m, &k.machine)?;
+                k.trace.end_due($m, &k.machine);
             }
         }
     }};
@@ -109,7 +109,7 @@ impl<
         self.machine.created(t)?;
         #[cfg(feature = "trace")]
         if due {
-            self.trace.advance(m, &self.machine)?;
+            self.trace.end_due(m, &self.machine);
         }
         Ok(())
     }
