@@ -1,15 +1,43 @@
 //! What `gotrace record` needs from a running target, whatever carries RTT: QEMU's gdbstub or a
 //! debug probe through probe-rs.
 
-use anyhow::Result;
+use std::fmt::Debug;
+
+use anyhow::{bail, Result};
+use gotrace_rtt_protocol as protocol;
 
 /// The RTT channels of the gotrace protocol, by their index in the control block.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelMap {
     pub defmt: Option<usize>,
     pub trace: usize,
     pub session: Option<usize>,
     pub control: Option<usize>,
+}
+
+impl ChannelMap {
+    /// Finds the protocol's channels by name among the control block's up and down channels
+    /// (in their order; a channel may have no name): the firmware numbers them as it likes, and
+    /// only the trace channel must be there.
+    pub fn find<S: AsRef<str> + Debug>(up: &[Option<S>], down: &[Option<S>]) -> Result<Self> {
+        let index = |names: &[Option<S>], name: &str| {
+            names
+                .iter()
+                .position(|n| n.as_ref().map(AsRef::as_ref) == Some(name))
+        };
+        let Some(trace) = index(up, protocol::TRACE_CHANNEL) else {
+            bail!(
+                "the firmware's RTT has no up channel named {:?} (it has {up:?})",
+                protocol::TRACE_CHANNEL
+            );
+        };
+        Ok(ChannelMap {
+            defmt: index(up, protocol::DEFMT_CHANNEL),
+            trace,
+            session: index(up, protocol::SESSION_CHANNEL),
+            control: index(down, protocol::CONTROL_CHANNEL),
+        })
+    }
 }
 
 /// Bytes moved by one poll, per channel.
@@ -48,4 +76,49 @@ pub trait Link {
     fn send_control(&mut self, frame: &[u8]) -> Result<usize>;
     /// Waits up to `timeout` for the next poll to be worth it (or for the firmware to end).
     fn idle(&mut self, timeout: std::time::Duration) -> Result<Liveness>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_found_by_name_in_any_order() {
+        let map = ChannelMap::find(
+            &[
+                Some("gotrace-session"),
+                None,
+                Some("gotrace"),
+                Some("defmt"),
+            ],
+            &[Some("other"), Some("gotrace-control")],
+        )
+        .unwrap();
+        assert_eq!(
+            map,
+            ChannelMap {
+                defmt: Some(3),
+                trace: 2,
+                session: Some(0),
+                control: Some(1),
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_trace_channel_is_required() {
+        let map = ChannelMap::find(&[Some("gotrace")], &[]).unwrap();
+        assert_eq!(
+            (map.trace, map.defmt, map.session, map.control),
+            (0, None, None, None)
+        );
+        let error = ChannelMap::find(&[Some("defmt"), None], &[Some("gotrace-control")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no up channel named \"gotrace\""), "{error}");
+        assert!(
+            error.contains("Some(\"defmt\")"),
+            "names what there is: {error}"
+        );
+    }
 }

@@ -299,3 +299,42 @@ fn default_output(elf: &Path) -> PathBuf {
         .map_or("firmware".into(), |s| s.to_string_lossy());
     PathBuf::from(format!("{stem}.trace"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::RecordArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: RecordArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RecordArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("record").chain(args.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn a_board_is_named_by_chip_and_optionally_probe() {
+        let args = parse(&["fw.elf", "--chip", "nRF52840_xxAA", "--probe", "1366:1015"]).unwrap();
+        assert_eq!(args.chip.as_deref(), Some("nRF52840_xxAA"));
+        assert_eq!(args.probe.as_deref(), Some("1366:1015"));
+        assert!(!args.qemu);
+    }
+
+    #[test]
+    fn a_probe_needs_a_chip_and_qemu_excludes_both() {
+        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
+        assert_eq!(
+            kind(&["fw.elf", "--probe", "1366:1015"]),
+            Some(clap::error::ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&["fw.elf", "--qemu", "--chip", "nRF52840_xxAA"]),
+            Some(clap::error::ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(kind(&["fw.elf", "--qemu"]), None);
+    }
+}

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
 use probe_rs::probe::{list::Lister, DebugProbeSelector};
 use probe_rs::rtt::Rtt;
@@ -13,7 +14,6 @@ use probe_rs::{Permissions, Session};
 
 use super::elf::Firmware;
 use super::link::{ChannelMap, Drained, Link, Liveness};
-use gotrace_rtt_protocol as protocol;
 
 pub struct ProbeLink {
     session: Session,
@@ -30,14 +30,10 @@ impl ProbeLink {
         elf: &Path,
         firmware: &Firmware,
     ) -> Result<Self> {
+        let selector = check_board(chip, selector)?;
         let lister = Lister::new();
         let probe = match selector {
-            Some(s) => {
-                let selector: DebugProbeSelector = s
-                    .parse()
-                    .with_context(|| format!("probe selector {s:?} (want VID:PID[:SERIAL])"))?;
-                lister.open(selector)?
-            }
+            Some(selector) => lister.open(selector)?,
             None => {
                 let probes = lister.list_all();
                 let first = probes
@@ -83,28 +79,35 @@ fn attach_rtt(session: &mut Session, firmware: &Firmware) -> Result<Rtt> {
     }
 }
 
+/// Checks `--chip` and `--probe` before any probe is touched: the chip must be one probe-rs
+/// knows, the selector `VID:PID[:SERIAL]` in hexadecimal.
+fn check_board(chip: &str, selector: Option<&str>) -> Result<Option<DebugProbeSelector>> {
+    Registry::from_builtin_families()
+        .get_target_by_name(chip)
+        .with_context(|| {
+            format!("--chip {chip}: not a chip probe-rs knows (`probe-rs chip list`)")
+        })?;
+    selector
+        .map(|s| {
+            s.parse::<DebugProbeSelector>()
+                .with_context(|| format!("--probe {s:?}: want VID:PID[:SERIAL], in hexadecimal"))
+        })
+        .transpose()
+}
+
+/// The protocol's channels among those probe-rs found in the control block.
 fn map_channels(rtt: &mut Rtt) -> Result<ChannelMap> {
-    let up = |rtt: &mut Rtt, name: &str| {
-        rtt.up_channels()
-            .iter()
-            .position(|c| c.name() == Some(name))
-    };
-    let trace = up(rtt, protocol::TRACE_CHANNEL);
-    let Some(trace) = trace else {
-        bail!(
-            "the firmware's RTT has no up channel named {:?}",
-            protocol::TRACE_CHANNEL
-        );
-    };
-    Ok(ChannelMap {
-        defmt: up(rtt, protocol::DEFMT_CHANNEL),
-        trace,
-        session: up(rtt, protocol::SESSION_CHANNEL),
-        control: rtt
-            .down_channels()
-            .iter()
-            .position(|c| c.name() == Some(protocol::CONTROL_CHANNEL)),
-    })
+    let up: Vec<Option<String>> = rtt
+        .up_channels()
+        .iter()
+        .map(|c| c.name().map(str::to_owned))
+        .collect();
+    let down: Vec<Option<String>> = rtt
+        .down_channels()
+        .iter()
+        .map(|c| c.name().map(str::to_owned))
+        .collect();
+    ChannelMap::find(&up, &down)
 }
 
 impl Link for ProbeLink {
@@ -148,5 +151,32 @@ impl Link for ProbeLink {
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         std::thread::sleep(timeout);
         Ok(Liveness::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_known_chip_and_a_probe_selector_are_accepted() {
+        assert!(check_board("nRF52840_xxAA", None).unwrap().is_none());
+        let selector = check_board("nRF52840_xxAA", Some("1366:1015:000683457123"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((selector.vendor_id, selector.product_id), (0x1366, 0x1015));
+        assert_eq!(selector.serial_number.as_deref(), Some("000683457123"));
+    }
+
+    #[test]
+    fn an_unknown_chip_or_a_malformed_selector_is_refused_before_any_probe() {
+        let error = check_board("NoSuchChip_xx", None).unwrap_err().to_string();
+        assert!(error.contains("--chip NoSuchChip_xx"), "{error}");
+        for bad in ["jlink", "1366", "zz:1015"] {
+            let error = check_board("nRF52840_xxAA", Some(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("want VID:PID[:SERIAL]"), "{bad}: {error}");
+        }
     }
 }

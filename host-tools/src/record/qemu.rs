@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
@@ -64,19 +64,7 @@ impl QemuLink {
             GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
         // The guest starts halted (-S): let it run until its RTT block is initialised.
         let block = find_block(&mut gdb, firmware)?;
-        let index = |name: &str| block.up_index(name);
-        let channels = ChannelMap {
-            defmt: index(protocol::DEFMT_CHANNEL),
-            trace: index(protocol::TRACE_CHANNEL).ok_or_else(|| {
-                anyhow!(
-                    "the firmware's RTT has no up channel named {:?} (it has {:?})",
-                    protocol::TRACE_CHANNEL,
-                    block.up.iter().map(|c| &c.name).collect::<Vec<_>>()
-                )
-            })?,
-            session: index(protocol::SESSION_CHANNEL),
-            control: block.down_index(protocol::CONTROL_CHANNEL),
-        };
+        let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
         Ok(QemuLink {
             gdb,
             block,

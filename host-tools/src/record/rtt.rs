@@ -105,12 +105,14 @@ impl ControlBlock {
         Ok(None)
     }
 
-    pub fn up_index(&self, name: &str) -> Option<usize> {
-        self.up.iter().position(|c| c.name == name)
+    /// The up channels' names, in order (`None` for a channel without one).
+    pub fn up_names(&self) -> Vec<Option<&str>> {
+        names(&self.up)
     }
 
-    pub fn down_index(&self, name: &str) -> Option<usize> {
-        self.down.iter().position(|c| c.name == name)
+    /// The down channels' names, in order (`None` for a channel without one).
+    pub fn down_names(&self) -> Vec<Option<&str>> {
+        names(&self.down)
     }
 
     /// Moves every waiting byte of every up channel into `out[channel]` and hands the space
@@ -174,6 +176,13 @@ impl ControlBlock {
     }
 }
 
+fn names(channels: &[Channel]) -> Vec<Option<&str>> {
+    channels
+        .iter()
+        .map(|c| Some(c.name.as_str()).filter(|n| !n.is_empty()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,8 +240,8 @@ mod tests {
         let addr = ControlBlock::scan(&mut ram, BASE, 0x1000).unwrap().unwrap();
         assert_eq!(addr, BASE + 0x100);
         let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
-        assert_eq!(cb.up_index("up"), Some(0));
-        assert_eq!(cb.down_index("down"), Some(0));
+        assert_eq!(cb.up_names(), [Some("up")]);
+        assert_eq!(cb.down_names(), [Some("down")]);
         // The firmware wrote 6 bytes that wrap: 12..16 then 0..2.
         ram.write(BASE + 0x400 + 12, b"abcd").unwrap();
         ram.write(BASE + 0x400, b"ef").unwrap();
