@@ -77,7 +77,13 @@ impl<'a> SliceReader<'a> {
         byte
     }
 
+    #[inline]
     pub(crate) fn read_uvarint(&mut self) -> Result<u64, VarintError> {
+        // Most table entries' fields fit in one byte.
+        if let Some(&byte) = self.data.get(self.pos).filter(|&&b| b < 0x80) {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
         read_uvarint_from(|| Ok(self.read_byte()))
     }
 

@@ -198,6 +198,11 @@ impl Table {
         self.pcs.get(&pc).copied()
     }
 
+    /// Makes room for `bytes` more bytes of strings.
+    pub(crate) fn reserve_string_bytes(&mut self, bytes: usize) {
+        self.string_bytes.reserve(bytes);
+    }
+
     /// Adds a string; an ID that is already taken (0 always is) is an error, as in Go.
     pub(crate) fn insert_string(&mut self, id: u64, s: &[u8]) -> Result<(), Error> {
         if let Some(existing) = self.string(id) {
