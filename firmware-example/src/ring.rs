@@ -68,8 +68,8 @@ impl TraceRing {
         let d = self.descriptor;
         let write = d.write.load(Ordering::Relaxed);
         let read = d.read.load(Ordering::Acquire);
-        if read >= d.size {
-            // Only a confused host writes this; wait for it to put things right.
+        if read >= d.size || write >= d.size {
+            // Only a confused host or a memory fault leaves this; wait for it to be put right.
             return (0, write);
         }
         // One byte always stays free, so that a full ring differs from an empty one.
