@@ -90,6 +90,10 @@ pub(crate) struct Counts {
 /// one, which checks).
 pub(crate) const SEQ_LIMIT: u32 = 1 << 15;
 
+/// A batch's last reading older than this (half the clock's wrap period) is refreshed at the
+/// next out-of-line event (see `Encoder::extend`).
+const STALE: u32 = 1 << 31;
+
 /// The smallest batch buffer: room for the largest event with margin.
 pub const MIN_BATCH_CAPACITY: usize = 64;
 
@@ -533,22 +537,38 @@ impl<
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
     /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
     /// counter wrapped: every batch is handed over in the half it was written in, and rebased in
-    /// the next.
+    /// the next. A batch whose last reading is older than half a wrap is handed over and rebased
+    /// too: the inline path tells a wrap from the batch's own last reading only, so a context
+    /// idle for a whole wrap period must not keep a reading that old.
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
         let latest = self.batches.iter().map(Batch::last).max().unwrap_or(0);
-        if raw < latest {
-            for m in 0..MS {
-                if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-                    self.flush_context(m);
-                }
-            }
-            self.high = self.high.wrapping_add(1);
-            for batch in &mut self.batches {
-                batch.rebase(raw);
+        let wrapped = raw < latest;
+        for m in 0..MS {
+            let stale = self
+                .batches
+                .get(m)
+                .is_some_and(|b| raw.wrapping_sub(b.last()) >= STALE);
+            if wrapped || stale {
+                self.refresh(m, raw);
             }
         }
+        if wrapped {
+            self.high = self.high.wrapping_add(1);
+        }
         (self.high, raw)
+    }
+
+    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&mut self, m: usize, raw: u32) {
+        if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
+            self.flush_context(m);
+        }
+        if let Some(batch) = self.batches.get_mut(m) {
+            batch.rebase(raw);
+        }
     }
 
     /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
@@ -640,4 +660,67 @@ pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     let n = batch.take(gen, m, high, |h, p| sink.write_batch(h, p)) as u32;
     counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::VecSink;
+    use crate::state::{GoStatus, ProcStatus};
+
+    /// Whatever time the test sets.
+    struct Manual(u32);
+
+    impl Clock for Manual {
+        fn now(&mut self) -> u32 {
+            self.0
+        }
+
+        fn frequency(&self) -> u64 {
+            1_000_000
+        }
+    }
+
+    /// Nothing held, nothing live.
+    struct Idle;
+
+    impl Scheduling for Idle {
+        fn context_proc(&self, _: usize) -> Option<usize> {
+            None
+        }
+
+        fn context_go(&self, _: usize) -> Option<GoSlot> {
+            None
+        }
+
+        fn proc_status(&self, _: usize) -> ProcStatus {
+            ProcStatus::Idle
+        }
+
+        fn go_status(&self, _: GoSlot) -> GoStatus {
+            GoStatus::Dead
+        }
+    }
+
+    #[test]
+    fn a_context_idle_for_a_wrap_period_does_not_keep_its_old_half() {
+        let mut e: Encoder<VecSink, Manual, 2, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        e.start(0, &Idle).unwrap();
+        // Context 1 writes at 200, then only context 0 is busy for more than half a wrap.
+        e.clock.0 = 200;
+        assert!(!e.proc_stop(1));
+        e.clock.0 = 200 + (1 << 31) + 10;
+        assert!(
+            !e.proc_stop(0),
+            "a long delta: out of line, where context 1 is refreshed"
+        );
+        assert_eq!(e.batches[1].last(), e.clock.0);
+        // After the wrap, context 1's first event lands just after its old reading: without the
+        // refresh the inline path would take it for the old half.
+        e.clock.0 = 250;
+        assert!(!e.proc_stop(1));
+        assert_eq!(e.high, 1, "the wrap was seen");
+        e.stop(0).unwrap();
+    }
 }
