@@ -223,11 +223,11 @@ impl<
             table.entry(&[EventType::STACK.0], &[id, 1, pc, 0, 0, 0], &[]);
         }
         table.finish(EventType::STRINGS);
-        let reasons = Reason::ALL.map(|r| (u64::from(r.string_id()), r.text()));
-        for (id, s) in reasons.into_iter().chain(strings.iter()) {
-            let bytes = s.as_bytes();
-            let bytes = bytes.get(..MAX_STRING_LEN.min(BUF / 2)).unwrap_or(bytes);
-            table.entry(&[EventType::STRING.0], &[id, bytes.len() as u64], bytes);
+        for r in Reason::ALL {
+            table.string(r.string_id().into(), r.text());
+        }
+        for (id, s) in strings.iter() {
+            table.string(id, s);
         }
         table.finish(EventType::NONE);
         stacks.clear();
@@ -247,10 +247,19 @@ struct Table<'e, S, const BUF: usize> {
 }
 
 impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
-    /// Appends `prefix`, the varints `args`, then `tail`, starting a new batch if needed.
+    /// A `String` entry: its ID, then the text (cut to what Go accepts and half a batch).
+    #[inline(never)]
+    fn string(&mut self, id: u64, s: &str) {
+        let bytes = s.as_bytes();
+        let bytes = bytes.get(..MAX_STRING_LEN.min(BUF / 2)).unwrap_or(bytes);
+        self.entry(&[EventType::STRING.0], &[id, bytes.len() as u64], bytes);
+    }
+
+    /// Appends `prefix`, the varints `args`, then `tail`, starting a new batch if the entry may
+    /// not fit (counting every varint at its longest; an empty batch takes any entry, which
+    /// always fits: strings are cut to half a batch).
     fn entry(&mut self, prefix: &[u8], args: &[u64], tail: &[u8]) {
-        let len =
-            prefix.len() + args.iter().map(|&a| varint::encoded_len(a)).sum::<usize>() + tail.len();
+        let len = prefix.len() + args.len() * varint::MAX_LEN + tail.len();
         if !self.batch.is_empty() && self.batch.remaining() < len {
             self.hand_over();
         }
