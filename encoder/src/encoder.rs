@@ -470,16 +470,18 @@ impl<
         if self.strings.would_overflow(names) {
             self.advance_generation(m, w);
         }
-        let mut args = [0; 4];
-        let mut n = 0;
-        let ids = names.iter().map(|&s| self.strings.intern(s).unwrap_or(0));
-        for (slot, v) in args.iter_mut().zip(nums.iter().copied().chain(ids)) {
-            *slot = v;
-            n += 1;
-        }
-        if typ != EventType::GO_LABEL {
-            n += 1;
-        }
+        let ids = [0, 1].map(|i| {
+            names
+                .get(i)
+                .map_or(0, |&n| self.strings.intern(n).unwrap_or(0))
+        });
+        // The numbers, then the string IDs, then the stack (0) but for labels.
+        let arg = |i: usize| match nums.get(i) {
+            Some(&v) => v,
+            None => ids.get(i - nums.len()).copied().unwrap_or(0),
+        };
+        let args = [arg(0), arg(1), arg(2), arg(3)];
+        let n = nums.len() + names.len() + usize::from(typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;
         self.event(m, typ, args.get(..n).unwrap_or_default(), w);
     }

@@ -219,8 +219,9 @@ impl<
         table.entry(&[], &[frequency], &[]);
         table.finish(EventType::STACKS);
         for (id, pc) in stacks.iter() {
-            // One frame: PC, then function, file and line left for the host to symbolize.
-            table.entry(&[EventType::STACK.0], &[id, 1, pc, 0, 0, 0], &[]);
+            // One frame: PC, then function, file and line (zeros, one byte each) left for the
+            // host to symbolize.
+            table.entry(&[EventType::STACK.0], &[id, 1, pc], &[0, 0, 0]);
         }
         table.finish(EventType::STRINGS);
         for r in Reason::ALL {
