@@ -470,17 +470,14 @@ impl<
         if self.strings.would_overflow(names) {
             self.advance_generation(m, w);
         }
-        let ids = [0, 1].map(|i| {
-            names
-                .get(i)
-                .map_or(0, |&n| self.strings.intern(n).unwrap_or(0))
-        });
         // The numbers, then the string IDs, then the stack (0) but for labels.
-        let arg = |i: usize| match nums.get(i) {
-            Some(&v) => v,
-            None => ids.get(i - nums.len()).copied().unwrap_or(0),
-        };
-        let args = [arg(0), arg(1), arg(2), arg(3)];
+        let num = |i: usize| nums.get(i).copied().unwrap_or(0);
+        let mut args = [num(0), num(1), 0, 0];
+        for (i, &name) in names.iter().enumerate() {
+            if let Some(arg) = args.get_mut(nums.len() + i) {
+                *arg = self.strings.intern(name).unwrap_or(0);
+            }
+        }
         let n = nums.len() + names.len() + usize::from(typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;
         self.event(m, typ, args.get(..n).unwrap_or_default(), w);
