@@ -467,16 +467,24 @@ impl<
         if !self.tracing {
             return;
         }
-        if self.strings.would_overflow(names) {
-            self.advance_generation(m, w);
-        }
         // The numbers, then the string IDs, then the stack (0) but for labels.
         let num = |i: usize| nums.get(i).copied().unwrap_or(0);
         let mut args = [num(0), num(1), 0, 0];
-        for (i, &name) in names.iter().enumerate() {
-            if let Some(arg) = args.get_mut(nums.len() + i) {
-                *arg = self.strings.intern(name).unwrap_or(0);
+        // A table that cannot take every name ends the generation first, so that the names are
+        // in the generation of the event (an entry interned before the table filled goes unused).
+        for retry in [false, true] {
+            let mut full = false;
+            for (i, &name) in names.iter().enumerate() {
+                let id = self.strings.intern(name);
+                full |= id.is_none();
+                if let Some(arg) = args.get_mut(nums.len() + i) {
+                    *arg = id.unwrap_or(0);
+                }
             }
+            if !full || retry {
+                break;
+            }
+            self.advance_generation(m, w);
         }
         let n = nums.len() + names.len() + usize::from(typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;

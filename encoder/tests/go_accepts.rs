@@ -241,3 +241,29 @@ fn goroutine_ids_wrap_past_live_goroutines() {
     e.e.stop(0).unwrap();
     go_accepts("goroutine-ids-wrap", &e.e.sink().traces[0]);
 }
+
+#[test]
+fn a_full_string_table_ends_the_generation_before_the_annotation() {
+    let mut e: Rig<StepClock, 1, 1, 1, 256> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    // A label, then 40 distinct names, two per log: the 32-entry table fills in the middle of
+    // a pair (its first name fits, its second does not).
+    e.e.go_label(0, "first", &e.w);
+    let names: Vec<&'static str> = (0..40)
+        .map(|i| &*Box::leak(format!("name-{i}").into_boxed_str()))
+        .collect();
+    for pair in names.chunks(2) {
+        e.e.user_log(0, 0, pair[0], pair[1], &e.w);
+    }
+    e.e.stop(0).unwrap();
+    assert_eq!(e.e.stats().generations, 2);
+    if let Some(out) = go_accepts("full-string-table", &e.e.sink().traces[0]) {
+        for pair in names.chunks(2) {
+            let log = format!(r#"Category="{}" Message="{}""#, pair[0], pair[1]);
+            assert!(out.contains(&log), "{log} missing:\n{out}");
+        }
+    }
+}
