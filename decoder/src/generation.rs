@@ -336,18 +336,14 @@ impl Builder {
             let n = check_frame_count(n).map_err(fail)?;
             frames.clear();
             for i in 1..=n {
-                let mut field = |what: &str| {
-                    r.read_uvarint().map_err(|e| {
-                        fail(Error::new(format!(
-                            "reading frame {i}'s {what} for stack {id}: {}",
-                            e.go_text()
-                        )))
-                    })
-                };
-                let pc = field("PC")?;
-                let func = field("funcID")?;
-                let file = field("fileID")?;
-                let line = field("line")?;
+                let mut fields = [0u64; 4];
+                for (field, what) in fields.iter_mut().zip(["PC", "funcID", "fileID", "line"]) {
+                    match r.read_uvarint() {
+                        Ok(value) => *field = value,
+                        Err(e) => return Err(fail(frame_error(i, what, id, &e))),
+                    }
+                }
+                let [pc, func, file, line] = fields;
                 frames.push((pc, Frame { func, file, line }));
             }
             self.table.insert_stack(id, &frames).map_err(fail)?;
@@ -465,6 +461,15 @@ impl Builder {
             table: Arc::new(self.table),
         })
     }
+}
+
+/// Go's message for a frame field of a stack entry that cannot be read.
+#[cold]
+fn frame_error(frame: usize, what: &str, stack: u64, e: &VarintError) -> Error {
+    Error::new(format!(
+        "reading frame {frame}'s {what} for stack {stack}: {}",
+        e.go_text()
+    ))
 }
 
 fn varint_error(e: VarintError) -> Error {
