@@ -21,6 +21,7 @@
 
 use gotrace_wire::EventType;
 
+use crate::annotation::Annotation;
 use crate::batch::Batch;
 use crate::clock::{join, Clock};
 use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
@@ -402,74 +403,17 @@ impl<
 
     // ---- Annotations (the scheduler checks that a goroutine runs on `m`) ----
 
-    pub fn user_task_begin<W: Scheduling>(
-        &mut self,
-        m: usize,
-        task: u64,
-        parent: u64,
-        name: &'static str,
-        w: &W,
-    ) {
-        self.annotate(m, EventType::USER_TASK_BEGIN, &[task, parent], &[name], w);
-    }
-
-    pub fn user_task_end<W: Scheduling>(&mut self, m: usize, task: u64, w: &W) {
-        self.annotate(m, EventType::USER_TASK_END, &[task], &[], w);
-    }
-
-    pub fn user_region_begin<W: Scheduling>(
-        &mut self,
-        m: usize,
-        task: u64,
-        name: &'static str,
-        w: &W,
-    ) {
-        self.annotate(m, EventType::USER_REGION_BEGIN, &[task], &[name], w);
-    }
-
-    pub fn user_region_end<W: Scheduling>(
-        &mut self,
-        m: usize,
-        task: u64,
-        name: &'static str,
-        w: &W,
-    ) {
-        self.annotate(m, EventType::USER_REGION_END, &[task], &[name], w);
-    }
-
-    pub fn user_log<W: Scheduling>(
-        &mut self,
-        m: usize,
-        task: u64,
-        key: &'static str,
-        value: &'static str,
-        w: &W,
-    ) {
-        self.annotate(m, EventType::USER_LOG, &[task], &[key, value], w);
-    }
-
-    pub fn go_label<W: Scheduling>(&mut self, m: usize, label: &'static str, w: &W) {
-        self.annotate(m, EventType::GO_LABEL, &[], &[label], w);
-    }
-
-    /// Writes an annotation: the numbers `nums`, the string IDs of `names` (at most two), then,
-    /// except for labels, the stack (none). When the string table cannot take the names, the
-    /// generation ends first, so the IDs always exist.
+    /// Writes a user annotation on `m` (the scheduler checks that a goroutine runs there). When
+    /// the string table cannot take its names, the generation ends first, re-stating `w`.
     #[inline(never)]
-    fn annotate<W: Scheduling>(
-        &mut self,
-        m: usize,
-        typ: EventType,
-        nums: &[u64],
-        names: &[&'static str],
-        w: &W,
-    ) {
+    pub fn annotate<W: Scheduling>(&mut self, m: usize, a: Annotation, w: &W) {
         if !self.tracing {
             return;
         }
+        let p = a.parts();
+        let names = p.names.get(..p.name_count).unwrap_or_default();
         // The numbers, then the string IDs, then the stack (0) but for labels.
-        let num = |i: usize| nums.get(i).copied().unwrap_or(0);
-        let mut args = [num(0), num(1), 0, 0];
+        let mut args = [p.nums[0], p.nums[1], 0, 0];
         // A table that cannot take every name ends the generation first, so that the names are
         // in the generation of the event (an entry interned before the table filled goes unused).
         for retry in [false, true] {
@@ -477,7 +421,7 @@ impl<
             for (i, &name) in names.iter().enumerate() {
                 let id = self.strings.intern(name);
                 full |= id.is_none();
-                if let Some(arg) = args.get_mut(nums.len() + i) {
+                if let Some(arg) = args.get_mut(p.num_count + i) {
                     *arg = id.unwrap_or(0);
                 }
             }
@@ -486,9 +430,9 @@ impl<
             }
             self.advance_generation(m, w);
         }
-        let n = nums.len() + names.len() + usize::from(typ != EventType::GO_LABEL);
+        let n = p.num_count + p.name_count + usize::from(p.typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;
-        self.event(m, typ, args.get(..n).unwrap_or_default(), w);
+        self.event(m, p.typ, args.get(..n).unwrap_or_default(), w);
     }
 
     // ---- helpers ----

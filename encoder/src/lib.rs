@@ -17,6 +17,7 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod annotation;
 mod batch;
 mod clock;
 mod encoder;
@@ -28,6 +29,7 @@ mod shared;
 mod sink;
 mod state;
 
+pub use annotation::Annotation;
 pub use clock::{Clock, Coarse};
 pub use encoder::{Config, Encoder, Stats, MIN_BATCH_CAPACITY};
 pub use error::Error;

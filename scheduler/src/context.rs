@@ -4,7 +4,7 @@
 //! Both hold the scheduler as a trait object, so task functions have one plain type
 //! ([`crate::TaskFn`]) whatever the scheduler's capacities are.
 
-use gotrace_encoder::GoSlot;
+use gotrace_encoder::{Annotation, GoSlot};
 
 use crate::error::Error;
 use crate::task::{TaskFn, TaskId};
@@ -19,34 +19,6 @@ pub(crate) trait Core {
     fn wake(&self, task: TaskId) -> Result<(), Error>;
     fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error>;
     fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error>;
-}
-
-/// A user annotation (Go's `runtime/trace` tasks, regions, logs; goroutine labels).
-// Without the `trace` feature annotations are checked, then dropped: their contents go unread.
-#[cfg_attr(not(feature = "trace"), allow(dead_code))]
-pub(crate) enum Annotation {
-    TaskBegin {
-        id: u64,
-        parent: u64,
-        name: &'static str,
-    },
-    TaskEnd {
-        id: u64,
-    },
-    RegionBegin {
-        task: u64,
-        name: &'static str,
-    },
-    RegionEnd {
-        task: u64,
-        name: &'static str,
-    },
-    Log {
-        task: u64,
-        key: &'static str,
-        value: &'static str,
-    },
-    Label(&'static str),
 }
 
 /// A running task's view of the scheduler.

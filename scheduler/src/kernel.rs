@@ -8,12 +8,11 @@
 //! Without the `trace` feature the encoder is not part of the kernel and no encoder code is
 //! linked.
 
+use gotrace_encoder::{Annotation, GoSlot, GoStatus, ProcStatus};
 #[cfg(feature = "trace")]
 use gotrace_encoder::{Encoder, Reason};
-use gotrace_encoder::{GoSlot, GoStatus, ProcStatus};
 use heapless::Deque;
 
-use crate::context::Annotation;
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::task::{Step, Task};
@@ -209,19 +208,7 @@ impl<
             .require_running_go(m, "annotation")
             .map_err(|_| Error::NoRunningTask(m))?;
         #[cfg(feature = "trace")]
-        {
-            let (enc, w) = (&mut self.trace, &self.machine);
-            match a {
-                Annotation::TaskBegin { id, parent, name } => {
-                    enc.user_task_begin(m, id, parent, name, w)
-                }
-                Annotation::TaskEnd { id } => enc.user_task_end(m, id, w),
-                Annotation::RegionBegin { task, name } => enc.user_region_begin(m, task, name, w),
-                Annotation::RegionEnd { task, name } => enc.user_region_end(m, task, name, w),
-                Annotation::Log { task, key, value } => enc.user_log(m, task, key, value, w),
-                Annotation::Label(label) => enc.go_label(m, label, w),
-            }
-        }
+        self.trace.annotate(m, a, &self.machine);
         #[cfg(not(feature = "trace"))]
         let _ = a;
         Ok(())

@@ -7,10 +7,10 @@
 
 #[cfg(feature = "trace")]
 use gotrace_encoder::Encoder;
-use gotrace_encoder::{Clock, Config, GoSlot, GoStatus, ProcStatus, Shared, Sink};
+use gotrace_encoder::{Annotation, Clock, Config, GoSlot, GoStatus, ProcStatus, Shared, Sink};
 use heapless::Deque;
 
-use crate::context::{Annotation, CallbackCx, Core, TaskCx};
+use crate::context::{CallbackCx, Core, TaskCx};
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::machine::Machine;
