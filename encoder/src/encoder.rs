@@ -471,10 +471,12 @@ impl<
         }
     }
 
+    /// The stack ID of `pc` in this generation; a full table ends the generation first.
     fn intern_stack<W: Scheduling>(&mut self, m: usize, pc: u64, w: &W) -> u64 {
-        if self.stacks.would_overflow(pc) {
-            self.advance_generation(m, w);
+        if let Some(id) = self.stacks.intern(pc) {
+            return id;
         }
+        self.advance_generation(m, w);
         self.stacks.intern(pc).unwrap_or(0)
     }
 

@@ -71,10 +71,6 @@ impl<const N: usize> Stacks<N> {
         Some(self.entries.len() as u64)
     }
 
-    pub fn would_overflow(&self, pc: u64) -> bool {
-        self.entries.is_full() && !self.entries.contains(&pc)
-    }
-
     pub fn clear(&mut self) {
         self.entries.clear();
     }

@@ -302,3 +302,19 @@ fn a_full_string_table_ends_the_generation_before_the_annotation() {
         }
     }
 }
+
+#[test]
+fn a_full_stack_table_ends_the_generation_before_the_creation() {
+    let mut e: Rig<StepClock, 1, 1, 1, 256> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    // 40 goroutines with 40 entry functions: the 32-entry stack table fills.
+    for i in 0..40 {
+        e.go_create(0, 0, 0x1000 + 4 * i);
+        e.go_start(0, GoSlot::Task(0));
+        e.go_destroy(0);
+    }
+    e.e.stop(0).unwrap();
+    assert_eq!(e.e.stats().generations, 2);
+    go_accepts("full-stack-table", &e.e.sink().traces[0]);
+}
