@@ -11,7 +11,8 @@
 
 use gotrace_encoder::Sink;
 use gotrace_rtt_protocol::{
-    encode_record, Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER, MAX_MESSAGE_BYTES,
+    encode_record_fields, Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER,
+    MAX_RECORD_BYTES,
 };
 use gotrace_wire::varint;
 
@@ -77,10 +78,8 @@ impl RttSink {
         let Some(loss) = self.pending_loss else {
             return true;
         };
-        let mut buf = [0u8; MAX_MESSAGE_BYTES];
-        let Ok(record) = encode_record(LOSS_MARKER, &loss, &mut buf) else {
-            return false;
-        };
+        let mut buf = [0u8; MAX_RECORD_BYTES];
+        let record = encode_record_fields(LOSS_MARKER, loss.fields(), &mut buf);
         let written = if blocking {
             self.write_blocking(record);
             true
@@ -133,10 +132,8 @@ impl Sink for RttSink {
 
     fn end_trace(&mut self) {
         self.flush_loss(true);
-        let mut buf = [0u8; MAX_MESSAGE_BYTES];
-        let account = self.account;
-        if let Ok(record) = encode_record(END_MARKER, &account, &mut buf) {
-            self.write_blocking(record);
-        }
+        let mut buf = [0u8; MAX_RECORD_BYTES];
+        let record = encode_record_fields(END_MARKER, self.account.fields(), &mut buf);
+        self.write_blocking(record);
     }
 }

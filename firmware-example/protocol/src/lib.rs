@@ -15,6 +15,7 @@
 //! before writing the `.trace`.
 #![no_std]
 
+use gotrace_wire::varint;
 use serde::{Deserialize, Serialize};
 
 /// Name of the up channel carrying the Go trace.
@@ -110,8 +111,56 @@ pub struct EndRecord {
     pub dropped_bytes: u32,
 }
 
+impl LossRecord {
+    /// The fields in their encoded order (see [`encode_record_fields`]).
+    pub fn fields(&self) -> [u64; RECORD_FIELDS] {
+        [
+            self.first_generation,
+            self.last_generation,
+            self.batches.into(),
+            self.bytes.into(),
+        ]
+    }
+}
+
+impl EndRecord {
+    /// The fields in their encoded order (see [`encode_record_fields`]).
+    pub fn fields(&self) -> [u64; RECORD_FIELDS] {
+        [
+            self.batches.into(),
+            self.bytes.into(),
+            self.dropped_batches.into(),
+            self.dropped_bytes.into(),
+        ]
+    }
+}
+
 /// The largest encoded size of any record or message above, framing included.
 pub const MAX_MESSAGE_BYTES: usize = 64;
+
+/// Fields of each record on the trace channel (all unsigned integers).
+pub const RECORD_FIELDS: usize = 4;
+/// The longest record on the trace channel: its marker, then its fields as varints.
+pub const MAX_RECORD_BYTES: usize = 1 + RECORD_FIELDS * varint::MAX_LEN;
+
+/// Encodes a record from its [`fields`](LossRecord::fields) behind `marker`: the same bytes as
+/// [`encode_record`], since postcard writes `u32` and `u64` as unsigned LEB128 varints, but
+/// without serde's code (the device writes records with this).
+pub fn encode_record_fields(
+    marker: u8,
+    fields: [u64; RECORD_FIELDS],
+    buf: &mut [u8; MAX_RECORD_BYTES],
+) -> &[u8] {
+    buf[0] = marker;
+    let mut len = 1;
+    for field in fields {
+        let mut bytes = [0; varint::MAX_LEN];
+        let n = varint::encode(field, &mut bytes);
+        buf[len..len + n].copy_from_slice(&bytes[..n]);
+        len += n;
+    }
+    &buf[..len]
+}
 
 /// Encodes `record` behind `marker` into `buf`; returns the bytes to write.
 pub fn encode_record<'a, T: Serialize>(
@@ -143,4 +192,34 @@ pub fn encode_frame<'a, T: Serialize>(
 /// Decodes one COBS frame (with or without its zero byte), in place.
 pub fn decode_frame<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T, postcard::Error> {
     postcard::from_bytes_cobs(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_from_fields_are_postcard_records() {
+        let loss = LossRecord {
+            first_generation: u64::MAX,
+            last_generation: 300,
+            batches: 0,
+            bytes: u32::MAX,
+        };
+        let end = EndRecord {
+            batches: 127,
+            bytes: 128,
+            dropped_batches: 1 << 21,
+            dropped_bytes: 5,
+        };
+        let (mut fields_buf, mut postcard_buf) = ([0; MAX_RECORD_BYTES], [0; MAX_MESSAGE_BYTES]);
+        assert_eq!(
+            encode_record_fields(LOSS_MARKER, loss.fields(), &mut fields_buf),
+            encode_record(LOSS_MARKER, &loss, &mut postcard_buf).unwrap()
+        );
+        assert_eq!(
+            encode_record_fields(END_MARKER, end.fields(), &mut fields_buf),
+            encode_record(END_MARKER, &end, &mut postcard_buf).unwrap()
+        );
+    }
 }
