@@ -610,7 +610,7 @@ pub(crate) fn hand_over<S: Sink, const BUF: usize>(
     high: u32,
 ) -> u32 {
     counts.events = counts.events.wrapping_add(batch.events());
-    let n = batch.take(gen, m, high, |h, p| sink.write_batch(h, p)) as u32;
+    let n = batch.take(gen, m, high, |h, p| sink.write_batch(gen.into(), h, p)) as u32;
     counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
 }

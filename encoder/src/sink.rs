@@ -14,8 +14,9 @@ pub trait Sink {
     /// A tracing session starts: `header` is the 16-byte file header. Everything written until
     /// [`Sink::end_trace`] belongs to this one trace.
     fn begin_trace(&mut self, header: &[u8]);
-    /// One whole batch: its `EventBatch` header, then its payload.
-    fn write_batch(&mut self, header: &[u8], payload: &[u8]);
+    /// One whole batch of generation `generation` (also the header's first field, given apart
+    /// for a sink that drops whole generations): its `EventBatch` header, then its payload.
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]);
     /// The session ended: the trace is complete.
     fn end_trace(&mut self) {}
 }
@@ -35,7 +36,7 @@ impl Sink for VecSink {
         self.traces.push(header.to_vec());
     }
 
-    fn write_batch(&mut self, header: &[u8], payload: &[u8]) {
+    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
         // begin_trace always comes first; a batch without it is an encoder bug.
         let trace = self
             .traces

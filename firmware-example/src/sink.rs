@@ -14,7 +14,6 @@ use gotrace_rtt_protocol::{
     encode_record_fields, Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER,
     MAX_RECORD_BYTES,
 };
-use gotrace_wire::varint;
 
 use crate::ring::TraceRing;
 
@@ -112,12 +111,10 @@ impl Sink for RttSink {
         self.write_blocking(header);
     }
 
-    fn write_batch(&mut self, header: &[u8], payload: &[u8]) {
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
         let len = header.len() + payload.len();
         self.account.batches += 1;
         self.account.bytes += len as u32;
-        // The generation is the first field after the batch's type byte.
-        let generation = varint::decode(&header[1..]).map_or(0, |(g, _)| g);
         if let Some(loss) = self.pending_loss {
             // The rest of a broken generation goes too; a later one may resume after the record.
             if generation <= loss.last_generation || !self.flush_loss(false) {
