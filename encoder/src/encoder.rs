@@ -272,15 +272,28 @@ impl<
     #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_stop(&mut self, m: usize, reason: Reason) -> bool {
-        // The reason's string ID, and no stack.
-        self.tracing && self.sched(m, EventType::GO_STOP, reason.string_id(), 0, 2)
+        self.go_leave(m, false, reason)
     }
 
     /// The running goroutine on `m` blocks until woken: `GoBlock`.
     #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
     pub fn go_block(&mut self, m: usize, reason: Reason) -> bool {
-        self.tracing && self.sched(m, EventType::GO_BLOCK, reason.string_id(), 0, 2)
+        self.go_leave(m, true, reason)
+    }
+
+    /// The running goroutine on `m` blocks (`GoBlock`) or yields (`GoStop`): one method for
+    /// both, so that a scheduler deciding between them at run time inlines one copy.
+    #[must_use = "a generation that is due must be ended (`end_due`)"]
+    #[inline]
+    pub fn go_leave(&mut self, m: usize, blocks: bool, reason: Reason) -> bool {
+        let typ = if blocks {
+            EventType::GO_BLOCK
+        } else {
+            EventType::GO_STOP
+        };
+        // The reason's string ID, and no stack.
+        self.tracing && self.sched(m, typ, reason.string_id(), 0, 2)
     }
 
     /// Context `m` wakes waiting `g`: `GoUnblock` (the third argument: no stack).

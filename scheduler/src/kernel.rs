@@ -8,9 +8,9 @@
 //! Without the `trace` feature the encoder is not part of the kernel and no encoder code is
 //! linked.
 
-use gotrace_encoder::{Annotation, GoSlot, GoStatus, ProcStatus};
 #[cfg(feature = "trace")]
-use gotrace_encoder::{Encoder, Reason};
+use gotrace_encoder::Encoder;
+use gotrace_encoder::{Annotation, GoSlot, GoStatus, ProcStatus, Reason};
 use heapless::Deque;
 
 use crate::error::Error;
@@ -174,23 +174,26 @@ impl<
     /// Records what task `t` did when its function returned on `m`, running on `p`.
     pub fn finish(&mut self, m: usize, p: usize, t: usize, step: Step) -> Result<(), Error> {
         let woken = self.tasks.get(t).ok_or(Error::NoSuchTask(t))?.woken;
-        match step {
+        let (_blocks, _reason) = match step {
             Step::Wait if !woken => {
                 self.machine.go_leave(m, GoStatus::Waiting)?;
-                traced!(self, m, due | enc | enc.go_block(m, Reason::Wait));
+                (true, Reason::Wait)
             }
             Step::Yield | Step::Wait => {
                 self.machine.go_leave(m, GoStatus::Runnable)?;
-                traced!(self, m, due | enc | enc.go_stop(m, Reason::Yield));
                 self.tasks[t].woken = false;
                 self.enqueue(p, t)?;
+                (false, Reason::Yield)
             }
             Step::Done => {
                 self.machine.go_leave(m, GoStatus::Dead)?;
                 traced!(self, |enc, w| enc.go_destroy(m, w));
                 self.tasks[t] = Task::FREE;
+                return Ok(());
             }
-        }
+        };
+        // One traced call for both: one inline copy of the encoder's fast path.
+        traced!(self, m, due | enc | enc.go_leave(m, _blocks, _reason));
         Ok(())
     }
 
