@@ -423,10 +423,10 @@ impl<
         if !self.tracing {
             return;
         }
-        let p = a.parts();
-        let names = p.names.get(..p.name_count).unwrap_or_default();
+        let (num_count, name_count) = (usize::from(a.num_count), usize::from(a.name_count));
+        let names = a.names.get(..name_count).unwrap_or_default();
         // The numbers, then the string IDs, then the stack (0) but for labels.
-        let mut args = [p.nums[0], p.nums[1], 0, 0];
+        let mut args = [a.nums[0], a.nums[1], 0, 0];
         // A table that cannot take every name ends the generation first, so that the names are
         // in the generation of the event (an entry interned before the table filled goes unused).
         for retry in [false, true] {
@@ -434,7 +434,7 @@ impl<
             for (i, &name) in names.iter().enumerate() {
                 let id = self.strings.intern(name);
                 full |= id.is_none();
-                if let Some(arg) = args.get_mut(p.num_count + i) {
+                if let Some(arg) = args.get_mut(num_count + i) {
                     *arg = id.unwrap_or(0);
                 }
             }
@@ -443,9 +443,9 @@ impl<
             }
             self.advance_generation(m, w);
         }
-        let n = p.num_count + p.name_count + usize::from(p.typ != EventType::GO_LABEL);
+        let n = num_count + name_count + usize::from(a.typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;
-        self.event(m, p.typ, args.get(..n).unwrap_or_default(), w);
+        self.event(m, a.typ, args.get(..n).unwrap_or_default(), w);
     }
 
     // ---- helpers ----

@@ -24,42 +24,12 @@ fn every_event_kind_in_several_generations_is_accepted() {
 
     e.go_create(0, 1, 0x0800_2000);
     let w = &e.w;
-    e.e.annotate(
-        0,
-        Annotation::TaskBegin {
-            id: 1,
-            parent: 0,
-            name: "transfer",
-        },
-        w,
-    );
-    e.e.annotate(
-        0,
-        Annotation::RegionBegin {
-            task: 1,
-            name: "fill",
-        },
-        w,
-    );
-    e.e.annotate(
-        0,
-        Annotation::Log {
-            task: 1,
-            key: "bytes",
-            value: "512",
-        },
-        w,
-    );
-    e.e.annotate(
-        0,
-        Annotation::RegionEnd {
-            task: 1,
-            name: "fill",
-        },
-        w,
-    );
-    e.e.annotate(0, Annotation::Label("main"), w);
-    e.e.annotate(0, Annotation::TaskEnd { id: 1 }, w);
+    e.e.annotate(0, Annotation::task_begin(1, 0, "transfer"), w);
+    e.e.annotate(0, Annotation::region_begin(1, "fill"), w);
+    e.e.annotate(0, Annotation::log(1, "bytes", "512"), w);
+    e.e.annotate(0, Annotation::region_end(1, "fill"), w);
+    e.e.annotate(0, Annotation::label("main"), w);
+    e.e.annotate(0, Annotation::task_end(1), w);
     e.go_block(0);
     e.go_start(0, GoSlot::Task(1));
     e.go_unblock(0, GoSlot::Task(0));
@@ -281,16 +251,12 @@ fn a_full_string_table_ends_the_generation_before_the_annotation() {
     e.go_start(0, GoSlot::Task(0));
     // A label, then 40 distinct names, two per log: the 32-entry table fills in the middle of
     // a pair (its first name fits, its second does not).
-    e.e.annotate(0, Annotation::Label("first"), &e.w);
+    e.e.annotate(0, Annotation::label("first"), &e.w);
     let names: Vec<&'static str> = (0..40)
         .map(|i| &*Box::leak(format!("name-{i}").into_boxed_str()))
         .collect();
     for pair in names.chunks(2) {
-        let log = Annotation::Log {
-            task: 0,
-            key: pair[0],
-            value: pair[1],
-        };
+        let log = Annotation::log(0, pair[0], pair[1]);
         e.e.annotate(0, log, &e.w);
     }
     e.e.stop(0).unwrap();

@@ -183,28 +183,27 @@ pub trait Annotate {
 
     fn task_begin(&mut self, id: u64, parent: u64, name: &'static str) -> Result<(), Error> {
         self.annotator()
-            .write(Annotation::TaskBegin { id, parent, name })
+            .write(Annotation::task_begin(id, parent, name))
     }
 
     fn task_end(&mut self, id: u64) -> Result<(), Error> {
-        self.annotator().write(Annotation::TaskEnd { id })
+        self.annotator().write(Annotation::task_end(id))
     }
 
     fn region_begin(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
-        self.annotator()
-            .write(Annotation::RegionBegin { task, name })
+        self.annotator().write(Annotation::region_begin(task, name))
     }
 
     fn region_end(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
-        self.annotator().write(Annotation::RegionEnd { task, name })
+        self.annotator().write(Annotation::region_end(task, name))
     }
 
     fn log(&mut self, task: u64, key: &'static str, value: &'static str) -> Result<(), Error> {
-        self.annotator().write(Annotation::Log { task, key, value })
+        self.annotator().write(Annotation::log(task, key, value))
     }
 
     fn label(&mut self, label: &'static str) -> Result<(), Error> {
-        self.annotator().write(Annotation::Label(label))
+        self.annotator().write(Annotation::label(label))
     }
 }
 
