@@ -568,7 +568,9 @@ impl<
         }
     }
 
-    /// Writes an event now; returns whether the generation is due to end.
+    /// Writes an event now; returns whether the generation is due to end. Out of line: every
+    /// event but the scheduling ones comes this way.
+    #[inline(never)]
     pub(crate) fn emit(&mut self, m: usize, typ: EventType, args: &[u64]) -> bool {
         let raw = self.clock.now();
         let (high, low) = self.extend(raw);
