@@ -46,6 +46,7 @@ mod id_map;
 mod order;
 mod quote;
 mod reader;
+mod ready;
 mod source;
 mod table;
 mod wall_clock;

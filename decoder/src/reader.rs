@@ -5,19 +5,18 @@
 //! by time, with a Sync event at each generation boundary and at the end, exactly as Go's
 //! `Reader.ReadEvent` does. Memory holds one generation (plus the first batch of the next).
 
-use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::Arc;
 
 use gotrace_wire::Version;
 
+use crate::batch::Batch;
 use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor, Frontier};
 use crate::error::{Error, Location};
-use crate::event::{type_table, BaseEvent, Event, SchedCtx, Time, TypeInfo, TypeTable, EV_SYNC};
+use crate::event::{type_table, BaseEvent, Event, SchedCtx, Time, TypeTable};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
-use crate::order::{Ordering, Validated};
+use crate::order::Ordering;
+use crate::ready::Ready;
 use crate::source::Source;
-use crate::table::Table;
 
 /// Reads a Go execution trace (binary form) and yields its validated events in Go's order.
 pub struct Reader<R: Read> {
@@ -88,18 +87,8 @@ impl<R: Read> Reader<R> {
     #[inline]
     pub fn read_event_ref(&mut self) -> Result<Option<&Event>, Error> {
         loop {
-            if let Some(event) = self.ready.events.get(self.ready.next) {
-                // Copied field by field from the buffer: no copy of the whole in between.
-                self.ready.next += 1;
-                let current = &mut self.current;
-                current.ctx = event.ctx;
-                current.base = event.base;
-                if event.base.typ == gotrace_wire::EventType::USER_TASK_END {
-                    current.task_type = self.ready.task_types.pop_front().flatten();
-                } else if current.task_type.is_some() {
-                    current.task_type = None;
-                }
-                return Ok(Some(self.deliver()));
+            if !self.ready.is_drained() {
+                return Ok(self.deliver_ready());
             }
             if self.done {
                 return Ok(None);
@@ -124,13 +113,16 @@ impl<R: Read> Reader<R> {
     /// Hands out the current event, its time made later than the last one's.
     #[inline]
     fn deliver(&mut self) -> &Event {
-        // Output times strictly increase, whatever the clocks said.
-        let event = &mut self.current;
-        if event.base.time <= self.last_ts {
-            event.base.time = self.last_ts.wrapping_add(1);
-        }
-        self.last_ts = event.base.time;
+        fix_time(&mut self.current, &mut self.last_ts);
         &self.current
+    }
+
+    /// Hands out the next event validated ahead, its time made later than the last one's.
+    #[inline(always)]
+    fn deliver_ready(&mut self) -> Option<&Event> {
+        let event = self.ready.take_next()?;
+        fix_time(event, &mut self.last_ts);
+        Some(event)
     }
 
     /// Ends the trace with `error`.
@@ -163,7 +155,7 @@ impl<R: Read> Reader<R> {
             return;
         };
         ready.clear();
-        while ready.events.len() < READY_CAPACITY {
+        while ready.has_room() {
             if let Some(sample) = gen.cpu_samples.get(*next_sample) {
                 if frontier.first().is_none_or(|e| sample.time < e.time) {
                     *next_sample += 1;
@@ -178,7 +170,7 @@ impl<R: Read> Reader<R> {
                         p: sample.p,
                         m: sample.m,
                     };
-                    ready.events.push(Validated { ctx, base });
+                    ready.push(ctx, base);
                     if let Err(error) = ready.check_last(gen, types, order) {
                         ready.error = Some(error);
                         return;
@@ -189,20 +181,22 @@ impl<R: Read> Reader<R> {
             if frontier.is_empty() {
                 return;
             }
-            let before = ready.events.len();
-            if let Err(error) = advance_one(gen, frontier, order, version, types, &mut ready.events)
+            let sample_time = gen
+                .cpu_samples
+                .get(*next_sample)
+                .map_or(Time::MAX, |s| s.time);
+            let ran = run_earliest(gen, frontier, order, version, types, ready, sample_time);
+            let before = ready.len();
+            let advanced = match ran {
+                Ok(true) => continue,
+                // The earliest thread waits for another: try the others in time order.
+                Ok(false) => advance_other(gen, frontier, order, version, types, ready),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = advanced.and_then(|()| ready.check_from(before, gen, types, order))
             {
-                // Whatever the failed step validated goes with it, as in Go.
-                ready.events.truncate(before);
                 ready.error = Some(error);
                 return;
-            }
-            for at in before..ready.events.len() {
-                if let Err(error) = ready.check(at, gen, types, order) {
-                    ready.events.truncate(at);
-                    ready.error = Some(error);
-                    return;
-                }
             }
         }
     }
@@ -222,6 +216,7 @@ impl<R: Read> Reader<R> {
         // The finished generation's tables go before the next is read, so that only one
         // generation is in memory at a time.
         self.current.table = None;
+        self.ready.set_table(None);
         if self.version >= Version::Go126 {
             // The finished generation goes before the next is read, so that only one is in
             // memory at a time (events keep its tables alive, not its batches).
@@ -299,6 +294,7 @@ impl<R: Read> Reader<R> {
             }
         }
         self.syncs += 1;
+        self.ready.set_table(Some(&gen.table));
         self.current = Event::sync(
             Some(std::sync::Arc::clone(&gen.table)),
             gen.freq.mul(gen.min_ts),
@@ -309,108 +305,79 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Most events validated ahead of the caller: enough that the per-event path is a short loop,
-/// few enough to stay in the cache.
-const READY_CAPACITY: usize = 256;
-
-/// Events validated ahead, in order, each checked against its generation's tables.
-struct Ready {
-    events: Vec<Validated>,
-    next: usize,
-    /// The types of the tasks the `UserTaskEnd` events among `events` end, in order.
-    task_types: VecDeque<Option<Arc<[u8]>>>,
-    /// What stopped validation, reported once the events before it are handed out.
-    error: Option<Error>,
-}
-
-impl Ready {
-    fn new() -> Self {
-        Ready {
-            events: Vec::with_capacity(READY_CAPACITY),
-            next: 0,
-            task_types: VecDeque::new(),
-            error: None,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.events.clear();
-        self.next = 0;
-        self.task_types.clear();
-    }
-
-    /// Checks the event at `at` against the generation's tables, and keeps the type of the
-    /// task a `UserTaskEnd` ends.
-    #[inline(always)]
-    fn check(
-        &mut self,
-        at: usize,
-        gen: &Generation,
-        types: &TypeTable,
-        order: &mut Ordering,
-    ) -> Result<(), Error> {
-        let Some(event) = self.events.get(at) else {
-            return Ok(());
-        };
-        if let Err(error) = validate_table_ids(&event.base, Some(&gen.table), types) {
-            return Err(table_id_error(error, event, gen));
-        }
-        if event.base.typ == gotrace_wire::EventType::USER_TASK_END {
-            self.task_types.push_back(order.take_ended_task_type());
-        }
-        Ok(())
-    }
-
-    fn check_last(
-        &mut self,
-        gen: &Generation,
-        types: &TypeTable,
-        order: &mut Ordering,
-    ) -> Result<(), Error> {
-        let last = self.events.len().saturating_sub(1);
-        let checked = self.check(last, gen, types, order);
-        if checked.is_err() {
-            self.events.truncate(last);
-        }
-        checked
-    }
-}
-
-/// Names the event that failed the table check by the first line of its Go form.
-#[cold]
-fn table_id_error(error: Error, event: &Validated, gen: &Generation) -> Error {
-    let text = Event {
-        table: Some(Arc::clone(&gen.table)),
-        ctx: event.ctx,
-        base: event.base,
-        task_type: None,
-    }
-    .to_string();
-    let location = Location {
-        generation: Some(gen.gen),
-        thread: Some(event.ctx.m),
-        event: text.lines().next().map(str::to_owned),
-        ..Location::default()
-    };
-    error.at(&location)
-}
-
-/// Lets one thread's next event happen, appending what it validates to `out`: the earliest
-/// thread's if it can, else the first in time order that can (Go's order), else Go's "failed to
-/// advance" error.
+/// Makes `event`'s time later than `last_ts`, the time of the event handed out before it (output
+/// times strictly increase, whatever the clocks said), and makes it the new `last_ts`.
 #[inline(always)]
-fn advance_one(
+fn fix_time(event: &mut Event, last_ts: &mut Time) {
+    if event.base.time <= *last_ts {
+        event.base.time = last_ts.wrapping_add(1);
+    }
+    *last_ts = event.base.time;
+}
+
+/// Runs the earliest thread for as long as Go's merge would keep picking it: while its next
+/// event is no later than the other threads' (Go's heap keeps its root unless a child is strictly
+/// earlier) and than the next CPU sample (`sample_time`), and `ready` has room. This is Go's
+/// order exactly, without the heap's work per event: a thread's events mostly come in runs.
+/// Returns `false` if the earliest thread's event must wait for another thread's.
+///
+/// Each validated event is checked against the tables as it is appended; after an error,
+/// `ready` holds the events before it.
+#[inline(always)]
+fn run_earliest(
     gen: &Generation,
     frontier: &mut Frontier,
     order: &mut Ordering,
     version: Version,
     types: &TypeTable,
-    out: &mut Vec<Validated>,
-) -> Result<(), Error> {
-    if try_advance(gen, frontier, order, 0, version, types, out)? {
-        return Ok(());
+    ready: &mut Ready,
+    sample_time: Time,
+) -> Result<bool, Error> {
+    let Some((root, others)) = frontier.split_first_mut() else {
+        return Ok(true);
+    };
+    // Other threads cannot move while this one runs, so neither can the limit.
+    let child_time = |i: usize| others.get(i).map_or(Time::MAX, |e| e.time);
+    let limit = sample_time.min(child_time(0)).min(child_time(1));
+    let cursor = &mut *root.cursor;
+    let batches = gen
+        .threads
+        .get(cursor.thread)
+        .map(|t| &t.batches[..])
+        .unwrap_or_default();
+    let more = loop {
+        let before = ready.len();
+        let Some(more) = step_cursor(gen, cursor, batches, order, version, types, ready)? else {
+            // Waits for another thread; the steps before left the heap in order. With `ready`
+            // full, the next fill tries again.
+            return Ok(!ready.has_room());
+        };
+        ready.check_from(before, gen, types, order)?;
+        root.time = cursor.ev.time;
+        if !more || cursor.ev.time > limit || !ready.has_room() {
+            break more;
+        }
+    };
+    if more {
+        heap_update(frontier, 0);
+    } else {
+        heap_remove(frontier, 0);
     }
-    // The earliest thread waits for another: try the others in time order.
+    Ok(true)
+}
+
+/// After the earliest thread's event could not happen: lets the first other thread in time order
+/// that can advance do so (Go's order), appending what it validates to `out`, else Go's "failed
+/// to advance" error.
+#[inline(always)]
+fn advance_other(
+    gen: &Generation,
+    frontier: &mut Frontier,
+    order: &mut Ordering,
+    version: Version,
+    types: &TypeTable,
+    out: &mut Ready,
+) -> Result<(), Error> {
     sort_frontier(frontier);
     for i in 1..frontier.len() {
         if try_advance(gen, frontier, order, i, version, types, out)? {
@@ -446,8 +413,7 @@ fn failed_to_advance(
 }
 
 /// Lets the `i`th cursor's event happen if the ordering allows, appending what it validates to
-/// `out`, then moves the cursor on; `false` if the event must wait.
-#[inline(always)]
+/// `out`, then moves the cursor on and restores the heap; `false` if the event must wait.
 fn try_advance(
     gen: &Generation,
     frontier: &mut Frontier,
@@ -455,7 +421,7 @@ fn try_advance(
     i: usize,
     version: Version,
     types: &TypeTable,
-    out: &mut Vec<Validated>,
+    out: &mut Ready,
 ) -> Result<bool, Error> {
     let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
         return Ok(false);
@@ -465,70 +431,52 @@ fn try_advance(
         .get(cursor.thread)
         .map(|t| &t.batches[..])
         .unwrap_or_default();
-    let advanced = order
-        .advance(&mut cursor.ev, &gen.table, cursor.m, cursor.slot, gen.gen)
-        .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
-    if !advanced {
-        return Ok(false);
-    }
-    if let Some(ctx) = order.take_primary() {
-        // Taken before the cursor moves on.
-        out.push(Validated {
-            ctx,
-            base: cursor.ev,
-        });
-    }
-    while let Some(event) = order.next() {
-        out.push(event);
-    }
-    let more = cursor.next_event(batches, gen.freq, types).map_err(|e| {
-        e.at(&Location {
-            generation: Some(gen.gen),
-            ..Location::default()
-        })
-    })?;
-    if more {
-        heap_update(frontier, i);
-    } else {
-        heap_remove(frontier, i);
+    match step_cursor(gen, cursor, batches, order, version, types, out)? {
+        None => return Ok(false),
+        Some(true) => heap_update(frontier, i),
+        Some(false) => heap_remove(frontier, i),
     }
     Ok(true)
 }
 
-/// Checks that the stacks and strings an event names exist in its generation's `table`.
+/// Lets the cursor's event happen if the ordering allows, appending what it validates to `out`,
+/// then reads the cursor's next event: `None` if the event must wait, else whether the thread has
+/// more events. After an error, `out` is as it was (whatever the failed step validated goes with
+/// it, as in Go).
 #[inline(always)]
-fn validate_table_ids(
-    base: &BaseEvent,
-    table: Option<&Table>,
+fn step_cursor(
+    gen: &Generation,
+    cursor: &mut Cursor,
+    batches: &[Batch],
+    order: &mut Ordering,
+    version: Version,
     types: &TypeTable,
-) -> Result<(), Error> {
-    let info = &types[usize::from(base.typ.0)];
-    if info.table_id_count == 0 || base.typ == EV_SYNC {
-        return Ok(());
+    out: &mut Ready,
+) -> Result<Option<bool>, Error> {
+    let advanced = order
+        .advance(&mut cursor.ev, &gen.table, cursor.m, cursor.slot, gen.gen)
+        .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
+    if !advanced {
+        return Ok(None);
     }
-    let Some(table) = table else {
-        return Ok(());
-    };
-    let ids = info.table_ids.get(..usize::from(info.table_id_count));
-    for id in ids.unwrap_or_default() {
-        let value = base.arg(usize::from(id.arg));
-        let found = if id.is_stack {
-            table.has_stack(value)
-        } else {
-            table.has_string(value)
-        };
-        if !found {
-            return Err(invalid_id_error(info, id.is_stack, value));
+    let before = out.len();
+    if let Some(ctx) = order.take_primary() {
+        // Taken before the cursor moves on.
+        out.push(ctx, cursor.ev);
+    }
+    while let Some(event) = order.next() {
+        out.push(event.ctx, event.base);
+    }
+    match cursor.next_event(batches, gen.freq, types) {
+        Ok(more) => Ok(Some(more)),
+        Err(error) => {
+            out.truncate(before);
+            Err(error.at(&Location {
+                generation: Some(gen.gen),
+                ..Location::default()
+            }))
         }
     }
-    Ok(())
-}
-
-#[cold]
-fn invalid_id_error(info: &TypeInfo, is_stack: bool, id: u64) -> Error {
-    let what = if is_stack { "stack" } else { "string" };
-    let name = info.spec.map(|s| s.name).unwrap_or_default();
-    Error::new(format!("found invalid {what} ID {id} for event {name}"))
 }
 
 /// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that
