@@ -2,7 +2,8 @@
 # The firmware measurements of issue 4 (not tests): instructions per traced scheduling event under
 # QEMU -icount shift=0 (tracing on vs off in the same firmware), the encoder's footprint on
 # thumbv7em-none-eabihf (the firmware built with tracing vs without: feature `trace`), and the
-# drain rate of `gotrace record --qemu`.
+# drain rate of `gotrace record --qemu`. The footprint is given by symbol and by source crate (DWARF
+# inline frames: the encoder's inline fast paths inside the scheduler's functions count as the encoder's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -75,4 +76,41 @@ for key in set(with_) | set(without):
 for (who, section), size in sorted(totals.items()):
     if size:
         print(f"{who:58} {section:8} {size:+7} bytes")
+EOF
+
+echo "== the same difference by source crate (.text; each instruction counted for the innermost"
+echo "   frame of its inline stack that is in one of the project's crates, so the encoder's inline"
+echo "   fast paths in the scheduler's functions count as the encoder's)"
+python3 - "$with" "$without" <<'EOF'
+import collections, re, subprocess, sys
+
+CRATES = [("encoder", "/encoder/src/"), ("scheduler", "/scheduler/src/"),
+          ("rtt protocol", "protocol/src/"), ("wire", "/wire/src/"),
+          ("firmware", "/firmware-example/src/")]
+
+def by_crate(elf):
+    dis = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", elf],
+                         capture_output=True, text=True, check=True).stdout
+    starts = []  # instruction addresses, None at each function boundary
+    for line in dis.splitlines():
+        if m := re.match(r"\s+([0-9a-f]+):\s", line):
+            starts.append(int(m.group(1), 16))
+        elif re.match(r"[0-9a-f]+ <", line):
+            starts.append(None)
+    sizes = {a: b - a for a, b in zip(starts, starts[1:] + [None])
+             if a is not None and b is not None and b > a}
+    out = subprocess.run(["llvm-symbolizer", "--inlining", "--obj", elf],
+                         input="\n".join(hex(a) for a in sizes),
+                         capture_output=True, text=True, check=True).stdout
+    totals = collections.Counter()
+    for a, block in zip(sizes, out.strip("\n").split("\n\n")):
+        files = block.splitlines()[1::2]  # function, file:line:column per frame, innermost first
+        crate = next((name for f in files for name, path in CRATES if path in f), "other")
+        totals[crate] += sizes[a]
+    return totals
+
+with_, without = by_crate(sys.argv[1]), by_crate(sys.argv[2])
+print(f"{'':14} {'with':>7} {'without':>7} {'diff':>7}")
+for crate in [name for name, _ in CRATES] + ["other"]:
+    print(f"{crate:14} {with_[crate]:7} {without[crate]:7} {with_[crate] - without[crate]:+7}")
 EOF
