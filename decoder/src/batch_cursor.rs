@@ -189,24 +189,24 @@ fn read_timed_event(
     Ok((n, dt))
 }
 
-/// The varint at `data[at..]` and the position after it; most arguments fit in one byte.
+/// The varint at `data[at..]` and the position after it; most arguments fit in one byte, and
+/// most timestamp deltas in two.
 #[inline(always)]
 fn uvarint(data: &[u8], at: usize) -> Option<(u64, usize)> {
-    match data.get(at) {
-        Some(&byte) if byte < 0x80 => Some((u64::from(byte), at + 1)),
+    let low = *data.get(at)?;
+    if low < 0x80 {
+        return Some((u64::from(low), at + 1));
+    }
+    match data.get(at + 1) {
+        Some(&high) if high < 0x80 => Some((u64::from(low & 0x7f) | u64::from(high) << 7, at + 2)),
         _ => uvarint_long(data, at),
     }
 }
 
-/// A varint of two bytes or more: timestamp deltas are mostly two or three bytes long.
+/// A varint of three bytes or more, with Go's overflow rules.
 #[inline(never)]
 fn uvarint_long(data: &[u8], at: usize) -> Option<(u64, usize)> {
     let rest = data.get(at..)?;
-    if let [low, high, ..] = *rest {
-        if high < 0x80 {
-            return Some((u64::from(low & 0x7f) | u64::from(high) << 7, at + 2));
-        }
-    }
     let (value, len) = varint::decode(rest).ok()?;
     Some((value, at + len))
 }
@@ -375,6 +375,37 @@ mod tests {
                 .unwrap_err()
                 .message()
         };
+        // Every length, at the end of the data and followed by more.
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            1 << 35,
+            (1 << 56) - 1,
+            1 << 56,
+            u64::MAX,
+        ] {
+            let mut bytes = [0; varint::MAX_LEN];
+            let len = varint::encode(value, &mut bytes);
+            let mut padded = bytes[..len].to_vec();
+            assert_eq!(
+                uvarint(&padded, 0),
+                Some((value, len)),
+                "{value} at the end"
+            );
+            padded.extend([0xff; 8]);
+            assert_eq!(
+                uvarint(&padded, 0),
+                Some((value, len)),
+                "{value} followed by more"
+            );
+        }
+        assert_eq!(uvarint(&[0x80; 8], 0), None);
+        assert_eq!(uvarint(&[0x80; 12], 0), None);
         assert_eq!(fail(&[10, 0xac]), "found invalid uvarint for timestamp");
         assert_eq!(fail(&[200]), "found invalid event type: 200");
         assert_eq!(fail(&[8, 1]), "found event without a timestamp: type=8");
