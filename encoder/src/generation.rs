@@ -115,7 +115,10 @@ impl<
             batch.rebase(start as u32);
         }
         self.procs = [0; PS];
-        for t in self.tasks.iter_mut().chain(&mut self.callbacks) {
+        for t in &mut self.tasks {
+            t.seq = 0;
+        }
+        for t in &mut self.callbacks {
             t.seq = 0;
         }
         // Bound state first, each in the batch of the context that holds it.
@@ -133,10 +136,9 @@ impl<
                 self.restate_proc(m_adv, p, status);
             }
         }
-        for g in (0..GS).map(GoSlot::Task) {
-            self.restate_unbound(m_adv, g, w);
-        }
-        for g in (0..MS).map(GoSlot::Callback) {
+        // Tasks, then callbacks: one loop.
+        for i in 0..GS + MS {
+            let g = i.checked_sub(GS).map_or(GoSlot::Task(i), GoSlot::Callback);
             self.restate_unbound(m_adv, g, w);
         }
         let period = self.config.generation_ticks;
