@@ -2,6 +2,8 @@
 //! several times per event, so the hash must be cheap, yet the IDs come from the input, so it
 //! is keyed by a per-process random seed to keep crafted IDs from colliding on purpose.
 //! [`DenseIdMap`] goes further for IDs that are small in practice (Ps): a vector indexed by ID.
+//! [`SlabIdMap`] is for IDs that are small-ish but many and short-lived (goroutines): entries in a
+//! compact vector, found through a vector of slot numbers indexed by ID.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -142,6 +144,126 @@ impl<V> DenseIdMap<V> {
     }
 }
 
+/// IDs below this find their entry in a [`SlabIdMap`] through its index vector (4 bytes per ID,
+/// so at most 256 KiB); Go numbers goroutines from 1 up, and a program has to create 65,536 of
+/// them before its IDs go to the hash map.
+const INDEXED_IDS: usize = 1 << 16;
+
+/// No entry, in a [`SlabIdMap`]'s index.
+const NO_SLOT: u32 = u32::MAX;
+
+/// A map from IDs that are mostly below [`INDEXED_IDS`] (goroutines): the entries sit in a
+/// compact vector, and a vector indexed by ID holds each one's position there, so a lookup is two
+/// loads and no hashing. Larger IDs find their position through a hash map. Removal moves the
+/// last entry into the hole, so the entries stay compact whatever the IDs.
+#[derive(Debug)]
+pub(crate) struct SlabIdMap<V> {
+    /// Entries with their IDs, in no particular order.
+    entries: Vec<(i64, V)>,
+    /// Position in `entries` by ID below [`INDEXED_IDS`], [`NO_SLOT`] for none.
+    index: Vec<u32>,
+    /// Position in `entries` of the other IDs.
+    sparse: IdMap<i64, u32>,
+}
+
+impl<V> Default for SlabIdMap<V> {
+    fn default() -> Self {
+        SlabIdMap {
+            entries: Vec::new(),
+            index: Vec::new(),
+            sparse: id_map(),
+        }
+    }
+}
+
+impl<V> SlabIdMap<V> {
+    #[inline]
+    fn indexed(id: i64) -> Option<usize> {
+        usize::try_from(id).ok().filter(|&i| i < INDEXED_IDS)
+    }
+
+    /// The position of `id`'s entry.
+    #[inline]
+    fn slot(&self, id: i64) -> Option<usize> {
+        let slot = match Self::indexed(id) {
+            Some(i) => *self.index.get(i)?,
+            None => *self.sparse.get(&id)?,
+        };
+        (slot != NO_SLOT).then_some(slot as usize)
+    }
+
+    /// Records `slot` as the position of `id`'s entry.
+    fn set_slot(&mut self, id: i64, slot: u32) {
+        match Self::indexed(id) {
+            Some(i) => {
+                if self.index.len() <= i {
+                    self.index.resize(i + 1, NO_SLOT);
+                }
+                if let Some(at) = self.index.get_mut(i) {
+                    *at = slot;
+                }
+            }
+            None => {
+                self.sparse.insert(id, slot);
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, id: i64) -> Option<&V> {
+        let slot = self.slot(id)?;
+        self.entries.get(slot).map(|(_, value)| value)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut V> {
+        let slot = self.slot(id)?;
+        self.entries.get_mut(slot).map(|(_, value)| value)
+    }
+
+    #[inline]
+    pub(crate) fn contains_key(&self, id: i64) -> bool {
+        self.slot(id).is_some()
+    }
+
+    /// Adds or replaces `id`'s entry.
+    pub(crate) fn insert(&mut self, id: i64, value: V) {
+        if let Some(existing) = self.get_mut(id) {
+            *existing = value;
+            return;
+        }
+        // Fewer entries than IDs: a position always fits the index's u32.
+        let slot = u32::try_from(self.entries.len()).unwrap_or(NO_SLOT);
+        self.entries.push((id, value));
+        self.set_slot(id, slot);
+    }
+
+    /// Removes `id`'s entry; the last entry takes its place.
+    pub(crate) fn remove(&mut self, id: i64) -> Option<V> {
+        let slot = self.slot(id)?;
+        match Self::indexed(id) {
+            Some(i) => {
+                if let Some(at) = self.index.get_mut(i) {
+                    *at = NO_SLOT;
+                }
+            }
+            None => {
+                self.sparse.remove(&id);
+            }
+        }
+        let (_, value) = self.entries.swap_remove(slot);
+        if let Some(&(moved, _)) = self.entries.get(slot) {
+            self.set_slot(moved, slot as u32);
+        }
+        Some(value)
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
+        self.entries.iter().map(|(id, value)| (*id, value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +301,53 @@ mod tests {
         ids.sort_unstable();
         assert_eq!(ids, [i64::MIN, -1, 0, 3, DENSE_IDS as i64, 1 << 40]);
         assert!(map.dense.len() <= 4, "only small IDs take vector slots");
+    }
+
+    #[test]
+    fn slab_maps_keep_entries_apart_through_removals() {
+        let mut map = SlabIdMap::default();
+        let ids = [
+            1,
+            2,
+            3,
+            -1,
+            1 << 40,
+            i64::MIN,
+            INDEXED_IDS as i64,
+            70_000,
+            17,
+        ];
+        for id in ids {
+            map.insert(id, id.wrapping_mul(3));
+        }
+        map.insert(2, 5);
+        assert_eq!(map.get(2), Some(&5));
+        // Removing entries moves others; each must still be found under its own ID.
+        for (n, id) in [1, 1 << 40, 17, -1].into_iter().enumerate() {
+            assert_eq!(map.remove(id), Some(id.wrapping_mul(3)));
+            assert_eq!(map.remove(id), None);
+            assert!(!map.contains_key(id));
+            assert_eq!(map.iter().count(), ids.len() - n - 1);
+        }
+        for id in [3, i64::MIN, INDEXED_IDS as i64, 70_000] {
+            assert_eq!(map.get(id), Some(&id.wrapping_mul(3)));
+        }
+        if let Some(v) = map.get_mut(70_000) {
+            *v = 1;
+        }
+        let mut entries: Vec<(i64, i64)> = map.iter().map(|(id, &v)| (id, v)).collect();
+        entries.sort_unstable();
+        assert_eq!(
+            entries,
+            [
+                (i64::MIN, i64::MIN.wrapping_mul(3)),
+                (2, 5),
+                (3, 9),
+                (65_536, 196_608),
+                (70_000, 1)
+            ]
+        );
+        assert_eq!(map.get(4), None);
+        assert!(map.index.len() <= 18, "only small IDs take index slots");
     }
 }

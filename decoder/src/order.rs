@@ -18,7 +18,7 @@ use crate::event::{
     wire_spec, BaseEvent, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
     NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
-use crate::id_map::{id_map, DenseIdMap, IdMap};
+use crate::id_map::{id_map, DenseIdMap, IdMap, SlabIdMap};
 use crate::table::Table;
 
 /// An event type's name as Go's messages give it: by the trace's own version's table, so a
@@ -391,7 +391,7 @@ impl Outbox {
 /// The scheduler model and the events it validated last.
 pub(crate) struct Ordering {
     version: Version,
-    g_states: IdMap<GoId, GState>,
+    g_states: SlabIdMap<GState>,
     p_states: DenseIdMap<PState>,
     /// Thread states by slot; `thread_slots` finds a thread's slot by ID.
     m_states: Vec<MState>,
@@ -424,7 +424,7 @@ impl Ordering {
         };
         Ordering {
             version,
-            g_states: id_map(),
+            g_states: SlabIdMap::default(),
             p_states: DenseIdMap::default(),
             m_states: Vec::new(),
             thread_slots: id_map(),
@@ -756,7 +756,7 @@ impl Ordering {
             return Err(format!("invalid status for goroutine {gid}: {status}"));
         }
         let mut old = GoState::from_status(u64::from(status));
-        if let Some(g) = self.g_states.get_mut(&gid) {
+        if let Some(g) = self.g_states.get_mut(gid) {
             if g.status != status {
                 return Err(format!(
                     "inconsistent status for goroutine {gid}: old {} vs. new {}",
@@ -827,7 +827,7 @@ impl Ordering {
 
     fn go_create(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, ON_P)?;
-        if let Some(g) = self.g_states.get(&cur.g) {
+        if let Some(g) = self.g_states.get(cur.g) {
             if g.status != GO_RUNNING {
                 return Err(format!(
                     "{} event for goroutine that's not Running",
@@ -836,7 +836,7 @@ impl Ordering {
             }
         }
         let new_g = s.ev.arg(0) as i64;
-        if self.g_states.contains_key(&new_g) {
+        if self.g_states.contains_key(new_g) {
             return Err(format!(
                 "tried to create goroutine ({new_g}) that already exists"
             ));
@@ -853,6 +853,7 @@ impl Ordering {
     }
 
     /// The running goroutine's state, which must be `status`; Go's two messages otherwise.
+    #[inline(always)]
     fn current_g(
         &mut self,
         typ: EventType,
@@ -861,7 +862,7 @@ impl Ordering {
         status_text: &str,
     ) -> Result<&mut GState, String> {
         let name = self.ev_name(typ);
-        let Some(g) = self.g_states.get_mut(&cur.g) else {
+        let Some(g) = self.g_states.get_mut(cur.g) else {
             return Err(format!(
                 "event {name} for goroutine ({}) that doesn't exist",
                 cur.g
@@ -882,7 +883,7 @@ impl Ordering {
             EventType::GO_STOP => g.status = GO_RUNNABLE,
             EventType::GO_BLOCK => g.status = GO_WAITING,
             _ => {
-                self.g_states.remove(&cur.g);
+                self.g_states.remove(cur.g);
             }
         }
         self.push(&s, cur);
@@ -898,7 +899,7 @@ impl Ordering {
     fn go_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         let gid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
-        let Some(g) = self.g_states.get_mut(&gid) else {
+        let Some(g) = self.g_states.get_mut(gid) else {
             return Ok((cur, false));
         };
         if g.status != GO_RUNNABLE || !seq.succeeds(g.seq) {
@@ -914,7 +915,7 @@ impl Ordering {
     fn go_unblock(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         let gid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
-        let Some(g) = self.g_states.get_mut(&gid) else {
+        let Some(g) = self.g_states.get_mut(gid) else {
             return Ok((cur, false));
         };
         if g.status != GO_WAITING || !seq.succeeds(g.seq) {
@@ -932,21 +933,21 @@ impl Ordering {
         self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
         let next_g = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
-        match self.g_states.get(&next_g) {
+        match self.g_states.get(next_g) {
             Some(next) if next.status == GO_WAITING && seq.succeeds(next.seq) => {}
             _ => return Ok((cur, false)),
         }
         self.push(&s, cur);
         if s.ev.typ == EventType::GO_SWITCH {
-            if let Some(g) = self.g_states.get_mut(&cur.g) {
+            if let Some(g) = self.g_states.get_mut(cur.g) {
                 g.status = GO_WAITING;
             }
             self.push_implied(&s, cur, EventType::GO_BLOCK, &[0, 0]);
         } else {
-            self.g_states.remove(&cur.g);
+            self.g_states.remove(cur.g);
             self.push_implied(&s, cur, EventType::GO_DESTROY, &[]);
         }
-        if let Some(next) = self.g_states.get_mut(&next_g) {
+        if let Some(next) = self.g_states.get_mut(next_g) {
             next.status = GO_RUNNING;
             next.seq = seq;
         }
@@ -1040,7 +1041,7 @@ impl Ordering {
         // interrupt handler running tracked code).
         validate_ctx(&cur, NEW_IN_SYSCALL)?;
         let new_g = s.ev.arg(0) as i64;
-        if self.g_states.contains_key(&new_g) {
+        if self.g_states.contains_key(new_g) {
             return Err(format!(
                 "tried to create goroutine ({new_g}) in syscall that already exists"
             ));
@@ -1055,7 +1056,7 @@ impl Ordering {
         validate_ctx(&cur, IN_SYSCALL)?;
         let name = self.ev_name(s.ev.typ);
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Syscall")?;
-        self.g_states.remove(&cur.g);
+        self.g_states.remove(cur.g);
         let mut new = SchedCtx {
             g: NO_GOROUTINE,
             ..cur
@@ -1141,7 +1142,7 @@ impl Ordering {
             ));
         };
         let begin = s.ev.typ == EventType::USER_REGION_BEGIN;
-        let Some(g) = self.g_states.get_mut(&cur.g) else {
+        let Some(g) = self.g_states.get_mut(cur.g) else {
             let which = if begin {
                 "EvUserRegionBegin"
             } else {
@@ -1280,7 +1281,7 @@ impl Ordering {
 
     fn current_g_ranges(&mut self, cur: &SchedCtx, typ: EventType) -> Result<&mut Ranges, String> {
         self.g_states
-            .get_mut(&cur.g)
+            .get_mut(cur.g)
             .map(|g| &mut g.ranges)
             .ok_or_else(|| {
                 format!(
@@ -1308,7 +1309,7 @@ impl Ordering {
         let gid = s.ev.arg(0) as i64;
         let initial = s.gen == self.initial_gen;
         let name = self.ev_name(s.ev.typ);
-        let Some(g) = self.g_states.get_mut(&gid) else {
+        let Some(g) = self.g_states.get_mut(gid) else {
             return Err(format!("uninitialized goroutine {gid} found during {name}"));
         };
         g.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
@@ -1343,11 +1344,9 @@ impl Ordering {
             out.push('\n');
         }
         let mut out = String::new();
-        section(
-            &mut out,
-            self.g_states.iter().map(|(&id, g)| (id, g)),
-            |id, g| format!("G {id} [status={} seq={}]", go_status_name(g.status), g.seq),
-        );
+        section(&mut out, self.g_states.iter(), |id, g| {
+            format!("G {id} [status={} seq={}]", go_status_name(g.status), g.seq)
+        });
         section(&mut out, self.p_states.iter(), |id, p| {
             format!(
                 "P {id} [status={} seq={}]",
