@@ -208,8 +208,9 @@ impl<
     /// The statistics, with the bytes of the batches not yet handed over.
     pub fn stats(&self) -> Stats {
         let c = self.counts;
-        let pending: usize = self.batches.iter().map(Batch::len).sum();
-        let pending_events: u32 = self.batches.iter().map(Batch::events).sum();
+        let (pending, pending_events) = self.batches.iter().fold((0, 0), |(bytes, events), b| {
+            (bytes + b.len(), events + b.events())
+        });
         Stats {
             events: u64::from(c.events) + u64::from(pending_events),
             event_bytes: u64::from(c.event_bytes) + pending as u64,
@@ -486,11 +487,16 @@ impl<
 
     /// The stack ID of `pc` in this generation; a full table ends the generation first.
     fn intern_stack<W: Scheduling>(&mut self, m: usize, pc: u64, w: &W) -> u64 {
-        if let Some(id) = self.stacks.intern(pc) {
-            return id;
+        // One call site of the table's interning, for the first try and the retry.
+        let mut retried = false;
+        loop {
+            match self.stacks.intern(pc) {
+                Some(id) => return id,
+                None if retried => return 0,
+                None => self.advance_generation(m, w),
+            }
+            retried = true;
         }
-        self.advance_generation(m, w);
-        self.stacks.intern(pc).unwrap_or(0)
     }
 
     /// The current time, extended to 64 bits.

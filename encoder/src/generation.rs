@@ -40,9 +40,8 @@ impl<
         self.gen = 1;
         // Goroutine IDs belong to one trace: every live goroutine is named anew.
         self.next_goid = 1;
-        for t in self.tasks.iter_mut().chain(&mut self.callbacks) {
-            *t = GoTrace::NEW;
-        }
+        self.tasks = [GoTrace::NEW; GS];
+        self.callbacks = [GoTrace::NEW; MS];
         self.begin_generation(m, w);
         Ok(())
     }
