@@ -45,10 +45,15 @@ enum IdTable<T> {
     },
 }
 
-/// Most slots a dense table of `entries` entries may have: two per entry, plus two.
+/// Most slots a dense table of `entries` entries may have: two per entry, plus a few hundred,
+/// so that a small table stays a vector whatever the order of its IDs (the runtime writes its
+/// stacks in hash order), at a cost of a few KiB at most.
 fn dense_limit(entries: usize) -> usize {
-    entries.saturating_mul(2).saturating_add(2)
+    entries.saturating_mul(2).saturating_add(DENSE_SLACK)
 }
+
+/// Slots a dense table may have beyond two per entry.
+const DENSE_SLACK: usize = 256;
 
 impl<T> Default for IdTable<T> {
     /// Dense from the start, as the runtime numbers its entries densely: no hashing while the
@@ -249,6 +254,14 @@ impl Table {
 
     /// Checks that every frame's function and file strings exist, stacks in ID order.
     pub(crate) fn validate_stack_strings(&self) -> Result<(), Error> {
+        // Every PC of every stack has its frame, and every frame is some stack's: if all frames
+        // name existing strings, no stack has a bad one, and the walk in ID order that finds
+        // Go's first error is not needed.
+        let frames_ok = (self.pcs.values())
+            .all(|frame| self.has_string(frame.func) && self.has_string(frame.file));
+        if frames_ok {
+            return Ok(());
+        }
         for id in self.stacks.ids() {
             for pc in self.stack(id).into_iter().flatten() {
                 let Some(frame) = self.frame(*pc) else {
@@ -326,6 +339,16 @@ mod tests {
             assert_eq!(dense.string(id).map(<[u8]>::to_vec), expected, "id {id}");
         }
         assert_eq!(dense.strings.ids(), [1, 2, 3, 5, 8]);
+        let mut shuffled = Table::default();
+        for id in [45, 22, 9, 71, 10] {
+            shuffled.insert_stack(id, &[]).unwrap();
+        }
+        assert!(
+            matches!(shuffled.stacks, IdTable::Dense { .. }),
+            "a small table is a vector whatever the order of its IDs"
+        );
+        assert_eq!(shuffled.stack(71), Some(&[][..]));
+        assert_eq!(shuffled.stack(70), None);
         dense.insert_string(100, b"late").unwrap();
         assert_eq!(dense.string(100), Some(&b"late"[..]));
         assert_eq!(dense.string(5), Some(&[5u8][..]));
