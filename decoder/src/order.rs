@@ -3,7 +3,8 @@
 //! that break Go's rules with Go's error texts.
 //!
 //! The merge asks [`Ordering::advance`] about the next event of some thread. The answer is one of:
-//! it happens now (`Ok(true)`, and the validated events are queued), it cannot happen yet because
+//! it happens now (`Ok(true)`, and the events it validates, itself and those it implies, are
+//! appended to the reader's buffer), it cannot happen yet because
 //! it waits for an event of another thread (`Ok(false)`: sequence numbers not reached, a P not yet
 //! stolen), or the trace is broken (`Err`). Each rule here is one of Go's parser rules for the
 //! same event.
@@ -19,6 +20,7 @@ use crate::event::{
     NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
 use crate::id_map::{id_map, DenseIdMap, IdMap, SlabIdMap};
+use crate::ready::Ready;
 use crate::table::Table;
 
 /// An event type's name as Go's messages give it: by the trace's own version's table, so a
@@ -345,50 +347,7 @@ fn ctx_error(ctx: &SchedCtx, reqs: Reqs) -> String {
 /// The outcome of a handler: the context after the event, and whether it advanced.
 type Advance = Result<(SchedCtx, bool), String>;
 
-/// A validated event, ready to be handed out: its context and the wire event as the ordering
-/// left it (old states and learnt arguments in its spare slots).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Validated {
-    pub ctx: SchedCtx,
-    pub base: BaseEvent,
-}
-
-/// Most events one step validates: a `GoSwitch` and the block and start it implies.
-const OUTBOX_SIZE: usize = 4;
-
-/// The events the last step validated, in order. The reader drains it before it asks for the
-/// next step, so a few fixed slots suffice.
-struct Outbox {
-    items: [Validated; OUTBOX_SIZE],
-    next: usize,
-    len: usize,
-}
-
-impl Outbox {
-    #[inline]
-    fn push(&mut self, event: Validated) {
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = event;
-            self.len += 1;
-        }
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Validated> {
-        if self.next >= self.len {
-            return None;
-        }
-        let event = self.items.get(self.next).copied();
-        self.next += 1;
-        if self.next == self.len {
-            self.next = 0;
-            self.len = 0;
-        }
-        event
-    }
-}
-
-/// The scheduler model and the events it validated last.
+/// The scheduler model.
 pub(crate) struct Ordering {
     version: Version,
     g_states: SlabIdMap<GState>,
@@ -400,28 +359,43 @@ pub(crate) struct Ordering {
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
-    outbox: Outbox,
-    /// The context of the advanced event itself when it is the first event the step
-    /// validated: the reader then takes the event from its cursor, without a copy in between.
-    primary: Option<SchedCtx>,
-    /// The type of the task the `UserTaskEnd` in the outbox ends (its begin may be generations
+    /// The type of the task the `UserTaskEnd` just validated ends (its begin may be generations
     /// ago, where the name's string ID meant something else).
     ended_task_type: Option<Arc<[u8]>>,
 }
 
-/// The event being advanced and where it comes from.
+/// The event being advanced, where it comes from, and where the events it validates go.
 struct Step<'a> {
     ev: &'a mut BaseEvent,
     table: &'a Table,
     gen: u64,
+    out: &'a mut Ready,
+}
+
+impl Step<'_> {
+    /// Validates the advanced event itself, in context `ctx`, as the handler left it.
+    #[inline(always)]
+    fn push(&mut self, ctx: SchedCtx) {
+        self.out.push(ctx, *self.ev);
+    }
+
+    /// Validates an event the wire does not carry but the model implies, at the advanced event's
+    /// time.
+    fn push_implied(&mut self, ctx: SchedCtx, typ: EventType, args: &[u64]) {
+        let mut base = BaseEvent {
+            typ,
+            time: self.ev.time,
+            args: [0; 4],
+        };
+        for (slot, &value) in base.args.iter_mut().zip(args) {
+            *slot = value;
+        }
+        self.out.push(ctx, base);
+    }
 }
 
 impl Ordering {
     pub(crate) fn new(version: Version) -> Self {
-        let none = Validated {
-            ctx: SchedCtx::NONE,
-            base: BaseEvent::default(),
-        };
         Ordering {
             version,
             g_states: SlabIdMap::default(),
@@ -432,27 +406,8 @@ impl Ordering {
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
-            outbox: Outbox {
-                items: [none; OUTBOX_SIZE],
-                next: 0,
-                len: 0,
-            },
-            primary: None,
             ended_task_type: None,
         }
-    }
-
-    /// The next validated event, if any is waiting.
-    #[inline]
-    pub(crate) fn next(&mut self) -> Option<Validated> {
-        self.outbox.pop()
-    }
-
-    /// After a step: the context of the advanced event, if it comes first among the events the
-    /// step validated (the others follow from [`Ordering::next`]).
-    #[inline]
-    pub(crate) fn take_primary(&mut self) -> Option<SchedCtx> {
-        self.primary.take()
     }
 
     /// The type of the task a `UserTaskEnd` just handed out ends.
@@ -484,7 +439,8 @@ impl Ordering {
     }
 
     /// Tries to let `ev`, the next event of thread `m` (whose state is in `slot`, from
-    /// [`Ordering::thread_slot`]) in generation `gen`, happen now.
+    /// [`Ordering::thread_slot`]) in generation `gen`, happen now, appending what it validates
+    /// to `out`. After an error, `out` may hold part of what the failed step validated.
     #[inline]
     pub(crate) fn advance(
         &mut self,
@@ -493,6 +449,7 @@ impl Ordering {
         m: ThreadId,
         slot: usize,
         gen: u64,
+        out: &mut Ready,
     ) -> Result<bool, Error> {
         if self.initial_gen == 0 {
             self.initial_gen = gen;
@@ -511,7 +468,12 @@ impl Ordering {
                 m,
             }
         };
-        let step = Step { ev, table, gen };
+        let step = Step {
+            ev,
+            table,
+            gen,
+            out,
+        };
         let (new, ok) = self.dispatch(step, cur).map_err(Error::new)?;
         // No handler changes the advancing thread's own entry, so it needs writing only if the
         // context changed.
@@ -574,31 +536,7 @@ impl Ordering {
         }
     }
 
-    /// Validates the advanced event itself, in context `ctx`.
-    #[inline]
-    fn push(&mut self, s: &Step<'_>, ctx: SchedCtx) {
-        if self.outbox.len == 0 && self.primary.is_none() {
-            self.primary = Some(ctx);
-        } else {
-            self.outbox.push(Validated { ctx, base: *s.ev });
-        }
-    }
-
-    /// Queues an event the wire does not carry but the model implies.
-    fn push_implied(&mut self, s: &Step<'_>, ctx: SchedCtx, typ: EventType, args: &[u64]) {
-        let mut base = BaseEvent {
-            typ,
-            time: s.ev.time,
-            args: [0; 4],
-        };
-        for (slot, &value) in base.args.iter_mut().zip(args) {
-            *slot = value;
-        }
-        // If the advanced event came first, it stays first: the outbox follows it.
-        self.outbox.push(Validated { ctx, base });
-    }
-
-    fn proc_status(&mut self, s: Step<'_>, mut cur: SchedCtx) -> Advance {
+    fn proc_status(&mut self, mut s: Step<'_>, mut cur: SchedCtx) -> Advance {
         let pid = s.ev.arg(0) as i64;
         let status = s.ev.arg(1) as u8;
         if status >= PROC_STATUS_COUNT {
@@ -660,11 +598,11 @@ impl Ordering {
                 g: ms.g,
             };
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((new, true))
     }
 
-    fn proc_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn proc_start(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let pid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
         let Some(p) = self.p_states.get_mut(pid) else {
@@ -677,11 +615,11 @@ impl Ordering {
         validate_ctx(&cur, WITHOUT_P)?;
         p.status = PROC_RUNNING;
         p.seq = seq;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((SchedCtx { p: pid, ..cur }, true))
     }
 
-    fn proc_stop(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn proc_stop(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let name = self.ev_name(s.ev.typ);
         let Some(p) = self.p_states.get_mut(cur.p) else {
             return Err(format!(
@@ -696,11 +634,11 @@ impl Ordering {
         }
         validate_ctx(&cur, ON_P)?;
         p.status = PROC_IDLE;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((SchedCtx { p: NO_PROC, ..cur }, true))
     }
 
-    fn proc_steal(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn proc_steal(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let pid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
         let Some(p) = self.p_states.get_mut(pid) else {
@@ -717,7 +655,7 @@ impl Ordering {
         p.seq = seq;
         if old == PROC_ABANDONED {
             // Its thread is unknown: it may have moved on, so leave every thread alone.
-            self.push(&s, cur);
+            s.push(cur);
             return Ok((cur, true));
         }
         let mid = s.ev.arg(2) as i64;
@@ -729,7 +667,7 @@ impl Ordering {
                     cur.p
                 ));
             }
-            self.push(&s, cur);
+            s.push(cur);
             return Ok((SchedCtx { p: NO_PROC, ..cur }, true));
         }
         let Some(victim) = self.thread_mut(mid) else {
@@ -744,11 +682,11 @@ impl Ordering {
         // The victim is in a syscall and will notice the loss at its GoSyscallEndBlocked, which
         // cannot advance before this.
         victim.p = NO_PROC;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_status(&mut self, s: Step<'_>, mut cur: SchedCtx) -> Advance {
+    fn go_status(&mut self, mut s: Step<'_>, mut cur: SchedCtx) -> Advance {
         let gid = s.ev.arg(0) as i64;
         let mid = s.ev.arg(1) as i64;
         let status = s.ev.arg(2) as u8;
@@ -821,11 +759,11 @@ impl Ordering {
             }
             _ => {}
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((new, true))
     }
 
-    fn go_create(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_create(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, ON_P)?;
         if let Some(g) = self.g_states.get(cur.g) {
             if g.status != GO_RUNNING {
@@ -848,7 +786,7 @@ impl Ordering {
         };
         self.g_states
             .insert(new_g, GState::new(status, Seq::new(s.gen, 0)));
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
@@ -876,7 +814,7 @@ impl Ordering {
         Ok(g)
     }
 
-    fn go_stop_exec(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_stop_exec(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let g = self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
         match s.ev.typ {
@@ -886,7 +824,7 @@ impl Ordering {
                 self.g_states.remove(cur.g);
             }
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((
             SchedCtx {
                 g: NO_GOROUTINE,
@@ -896,7 +834,7 @@ impl Ordering {
         ))
     }
 
-    fn go_start(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_start(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let gid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
         let Some(g) = self.g_states.get_mut(gid) else {
@@ -908,11 +846,11 @@ impl Ordering {
         validate_ctx(&cur, WITHOUT_G)?;
         g.status = GO_RUNNING;
         g.seq = seq;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((SchedCtx { g: gid, ..cur }, true))
     }
 
-    fn go_unblock(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_unblock(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let gid = s.ev.arg(0) as i64;
         let seq = Seq::new(s.gen, s.ev.arg(1));
         let Some(g) = self.g_states.get_mut(gid) else {
@@ -924,11 +862,11 @@ impl Ordering {
         // Anything may unblock a goroutine (even a thread without a P), so no context check.
         g.status = GO_RUNNABLE;
         g.seq = seq;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_switch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_switch(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
         let next_g = s.ev.arg(0) as i64;
@@ -937,15 +875,15 @@ impl Ordering {
             Some(next) if next.status == GO_WAITING && seq.succeeds(next.seq) => {}
             _ => return Ok((cur, false)),
         }
-        self.push(&s, cur);
+        s.push(cur);
         if s.ev.typ == EventType::GO_SWITCH {
             if let Some(g) = self.g_states.get_mut(cur.g) {
                 g.status = GO_WAITING;
             }
-            self.push_implied(&s, cur, EventType::GO_BLOCK, &[0, 0]);
+            s.push_implied(cur, EventType::GO_BLOCK, &[0, 0]);
         } else {
             self.g_states.remove(cur.g);
-            self.push_implied(&s, cur, EventType::GO_DESTROY, &[]);
+            s.push_implied(cur, EventType::GO_DESTROY, &[]);
         }
         if let Some(next) = self.g_states.get_mut(next_g) {
             next.status = GO_RUNNING;
@@ -955,8 +893,7 @@ impl Ordering {
             g: NO_GOROUTINE,
             ..cur
         };
-        self.push_implied(
-            &s,
+        s.push_implied(
             start_ctx,
             EventType::GO_START,
             &[next_g as u64, s.ev.arg(1)],
@@ -964,7 +901,7 @@ impl Ordering {
         Ok((SchedCtx { g: next_g, ..cur }, true))
     }
 
-    fn go_syscall_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_syscall_begin(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let name = self.ev_name(s.ev.typ);
         self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?
@@ -983,11 +920,11 @@ impl Ordering {
             ));
         }
         p.seq = p_seq;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_syscall_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_syscall_end(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let name = self.ev_name(s.ev.typ);
         // Go's message says "Running" here although the goroutine must be in a syscall.
@@ -1004,11 +941,11 @@ impl Ordering {
             ));
         }
         p.status = PROC_RUNNING;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_syscall_end_blocked(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_syscall_end_blocked(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         // Waits until the thread has lost its P (by ProcStop or ProcSteal); having another P
         // by then is fine, as that one is not in a syscall.
         if cur.p != NO_PROC {
@@ -1026,7 +963,7 @@ impl Ordering {
         validate_ctx(&cur, IN_SYSCALL)?;
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Running")?
             .status = GO_RUNNABLE;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((
             SchedCtx {
                 g: NO_GOROUTINE,
@@ -1036,7 +973,7 @@ impl Ordering {
         ))
     }
 
-    fn go_create_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_create_syscall(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         // A goroutine appearing in a syscall: a callback from a foreign thread (here: an
         // interrupt handler running tracked code).
         validate_ctx(&cur, NEW_IN_SYSCALL)?;
@@ -1048,11 +985,11 @@ impl Ordering {
         }
         self.g_states
             .insert(new_g, GState::new(GO_SYSCALL, Seq::new(s.gen, 0)));
-        self.push(&s, cur);
+        s.push(cur);
         Ok((SchedCtx { g: new_g, ..cur }, true))
     }
 
-    fn go_destroy_syscall(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_destroy_syscall(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, IN_SYSCALL)?;
         let name = self.ev_name(s.ev.typ);
         self.current_g(s.ev.typ, &cur, GO_SYSCALL, "Syscall")?;
@@ -1077,14 +1014,13 @@ impl Ordering {
             p.status = PROC_ABANDONED;
             new.p = NO_PROC;
             // ProcSteal's spare slot (after p, p_seq, m) holds the status it was stolen from.
-            self.push_implied(
-                &s,
+            s.push_implied(
                 cur,
                 EventType::PROC_STEAL,
                 &[cur.p as u64, 0, 0, u64::from(PROC_SYSCALL)],
             );
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((new, true))
     }
 
@@ -1116,7 +1052,7 @@ impl Ordering {
         self.instant(s, cur, USER_GO)
     }
 
-    fn user_task_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn user_task_end(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let id = s.ev.arg(0);
         // The begin may be generations ago, where the name's string ID meant something else:
         // carry the name itself.
@@ -1127,11 +1063,11 @@ impl Ordering {
         s.ev.set_extra(0, parent);
         validate_ctx(&cur, USER_GO)?;
         self.ended_task_type = Some(name);
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn user_region(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn user_region(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let task = s.ev.arg(0);
         let name_id = s.ev.arg(1);
@@ -1174,11 +1110,11 @@ impl Ordering {
             }
             g.regions.pop();
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn gc_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn gc_active(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let seq = s.ev.arg(0);
         if s.gen == self.initial_gen {
             if self.gc_state != GcState::Undetermined {
@@ -1186,7 +1122,7 @@ impl Ordering {
             }
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
-            self.push(&s, cur);
+            s.push(cur);
             return Ok((cur, true));
         }
         if seq != self.gc_seq.wrapping_add(1) {
@@ -1199,12 +1135,12 @@ impl Ordering {
         self.instant(s, cur, USER_GO)
     }
 
-    fn gc_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn gc_begin(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         let seq = s.ev.arg(0);
         if self.gc_state == GcState::Undetermined {
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
-            self.push(&s, cur);
+            s.push(cur);
             return Ok((cur, true));
         }
         if seq != self.gc_seq.wrapping_add(1) {
@@ -1238,9 +1174,9 @@ impl Ordering {
     }
 
     /// An event that changes no state, only needs its context.
-    fn instant(&mut self, s: Step<'_>, cur: SchedCtx, reqs: Reqs) -> Advance {
+    fn instant(&mut self, mut s: Step<'_>, cur: SchedCtx, reqs: Reqs) -> Advance {
         validate_ctx(&cur, reqs)?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
@@ -1252,15 +1188,15 @@ impl Ordering {
             .ok_or_else(|| format!("uninitialized proc {} found during {name}", cur.p))
     }
 
-    fn gc_sweep_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn gc_sweep_begin(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, ON_P)?;
         self.current_p_ranges(&cur, s.ev.typ)?
             .begin(RangeType::of(s.ev.typ, 0))?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn gc_sweep_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn gc_sweep_active(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         // Names a P, not necessarily the current one.
         let pid = s.ev.arg(0) as i64;
         let initial = s.gen == self.initial_gen;
@@ -1268,14 +1204,14 @@ impl Ordering {
             return Err(format!("encountered GCSweepActive for unknown proc {pid}"));
         };
         p.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn gc_sweep_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn gc_sweep_end(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, ON_P)?;
         self.current_p_ranges(&cur, s.ev.typ)?.end(s.ev.typ)?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
@@ -1291,7 +1227,7 @@ impl Ordering {
             })
     }
 
-    fn go_range_begin(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_range_begin(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let desc = if s.ev.typ == EventType::STW_BEGIN {
             s.ev.arg(0)
@@ -1300,11 +1236,11 @@ impl Ordering {
         };
         self.current_g_ranges(&cur, s.ev.typ)?
             .begin(RangeType::of(s.ev.typ, desc))?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_range_active(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_range_active(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         // Like GoStatus, this may name a goroutine that is not running: no context check.
         let gid = s.ev.arg(0) as i64;
         let initial = s.gen == self.initial_gen;
@@ -1313,18 +1249,18 @@ impl Ordering {
             return Err(format!("uninitialized goroutine {gid} found during {name}"));
         };
         g.ranges.active(RangeType::of(s.ev.typ, 0), initial)?;
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 
-    fn go_range_end(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
+    fn go_range_end(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let desc = self.current_g_ranges(&cur, s.ev.typ)?.end(s.ev.typ)?;
         if s.ev.typ == EventType::STW_END {
             // The end carries the begin's reason, like the begin does.
             s.ev.set_arg(0, desc);
         }
-        self.push(&s, cur);
+        s.push(cur);
         Ok((cur, true))
     }
 

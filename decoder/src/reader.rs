@@ -453,19 +453,24 @@ fn step_cursor(
     types: &TypeTable,
     out: &mut Ready,
 ) -> Result<Option<bool>, Error> {
-    let advanced = order
-        .advance(&mut cursor.ev, &gen.table, cursor.m, cursor.slot, gen.gen)
-        .map_err(|e| e.at(&cursor.location(batches, gen.gen, version)))?;
+    let before = out.len();
+    let advanced = order.advance(
+        &mut cursor.ev,
+        &gen.table,
+        cursor.m,
+        cursor.slot,
+        gen.gen,
+        out,
+    );
+    let advanced = match advanced {
+        Ok(advanced) => advanced,
+        Err(error) => {
+            out.truncate(before);
+            return Err(error.at(&cursor.location(batches, gen.gen, version)));
+        }
+    };
     if !advanced {
         return Ok(None);
-    }
-    let before = out.len();
-    if let Some(ctx) = order.take_primary() {
-        // Taken before the cursor moves on.
-        out.push(ctx, cursor.ev);
-    }
-    while let Some(event) = order.next() {
-        out.push(event.ctx, event.base);
     }
     match cursor.next_event(batches, gen.freq, types) {
         Ok(more) => Ok(Some(more)),

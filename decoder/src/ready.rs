@@ -1,8 +1,8 @@
 //! Events validated ahead of the caller, each checked against its generation's tables.
 //!
 //! The buffer's slots are whole [`Event`]s, each holding the current generation's tables, so the
-//! reader lends the caller a slot as it is: an event is written once, by the merge, and never
-//! copied on its way out.
+//! reader lends the caller a slot as it is: an event is written once, by the ordering as it
+//! validates it, and never copied on its way out.
 
 use std::sync::Arc;
 
