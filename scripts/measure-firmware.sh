@@ -58,7 +58,9 @@ def load(path):
 def owner(name):
     # The firmware's sink and ring implement encoder traits: they are the firmware's transport.
     if "gotrace_firmware_example" in name and ("sink" in name or "ring" in name):
-        return "firmware trace transport (sink, RTT ring)"
+        return "firmware trace transport (sink, RTT ring, records)"
+    if "gotrace_rtt_protocol" in name or "gotrace_wire" in name:
+        return "firmware trace transport (sink, RTT ring, records)"
     if "gotrace_encoder" in name and "gotrace_scheduler" not in name:
         return "encoder (out-of-line functions)"
     if "gotrace_scheduler" in name:
