@@ -190,20 +190,26 @@ fn read_timed_event(
 }
 
 /// The varint at `data[at..]` and the position after it; most arguments fit in one byte, and
-/// most timestamp deltas in two.
+/// most timestamp deltas in two or three.
 #[inline(always)]
 fn uvarint(data: &[u8], at: usize) -> Option<(u64, usize)> {
     let low = *data.get(at)?;
     if low < 0x80 {
         return Some((u64::from(low), at + 1));
     }
-    match data.get(at + 1) {
-        Some(&high) if high < 0x80 => Some((u64::from(low & 0x7f) | u64::from(high) << 7, at + 2)),
+    let low = u64::from(low & 0x7f);
+    let mid = *data.get(at + 1)?;
+    if mid < 0x80 {
+        return Some((low | u64::from(mid) << 7, at + 2));
+    }
+    let low = low | u64::from(mid & 0x7f) << 7;
+    match data.get(at + 2) {
+        Some(&high) if high < 0x80 => Some((low | u64::from(high) << 14, at + 3)),
         _ => uvarint_long(data, at),
     }
 }
 
-/// A varint of three bytes or more, with Go's overflow rules.
+/// A varint of four bytes or more, with Go's overflow rules.
 #[inline(never)]
 fn uvarint_long(data: &[u8], at: usize) -> Option<(u64, usize)> {
     let rest = data.get(at..)?;
