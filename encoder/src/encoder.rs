@@ -9,8 +9,9 @@
 //! Sequence numbers follow Go's runtime: a P's counter advances on `ProcStart`, `ProcSteal` and
 //! `GoSyscallBegin`; a G's on `GoStart` and `GoUnblock`; both restart from 0 at each generation,
 //! where the status of every P and live G is re-stated from the scheduler's state (see
-//! `generation.rs`). Goroutine IDs are 32-bit, handed out in order within a trace (a callback's
-//! goroutine keeps its ID for the whole trace, as its M does, seed 000).
+//! `generation.rs`). Goroutine IDs are 16-bit, handed out in order within a trace, skipping IDs
+//! still held once the counter wraps (a callback's goroutine keeps its ID for the whole trace, as
+//! its M does, seed 000).
 //!
 //! The scheduling events (`ProcStart`, `ProcStop`, `GoStart`, `GoStop`, `GoBlock`, `GoUnblock`)
 //! return whether the generation is due to end (its time or bytes are up): the caller applies its

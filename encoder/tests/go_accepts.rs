@@ -13,6 +13,25 @@ fn encoder() -> Enc {
     Rig::new(StepClock(100), Config::MANUAL)
 }
 
+/// One trace from a clock at 0, in which thread mode (M0) runs P0 and starts and stops task 0
+/// `rounds` times: the load of the tests of limits (buffer sizes, generation bounds, sequence
+/// numbers).
+fn one_task_started_and_stopped<const GS: usize, const BUF: usize>(
+    config: Config,
+    rounds: usize,
+) -> Rig<StepClock, 1, 1, GS, BUF> {
+    let mut e = Rig::new(StepClock(0), config);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    for _ in 0..rounds {
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
+    }
+    e.e.stop(0).unwrap();
+    e
+}
+
 #[test]
 fn every_event_kind_in_several_generations_is_accepted() {
     let mut e = encoder();
@@ -97,21 +116,11 @@ fn every_event_kind_in_several_generations_is_accepted() {
 
 #[test]
 fn small_buffers_and_byte_limits_split_batches_and_generations() {
-    let mut e: Rig<StepClock, 1, 1, 2, 64> = Rig::new(
-        StepClock(0),
-        Config {
-            generation_ticks: 0,
-            generation_bytes: 100,
-        },
-    );
-    e.start(0);
-    e.proc_start(0, 0);
-    e.go_create(0, 0, 0x100);
-    for _ in 0..200 {
-        e.go_start(0, GoSlot::Task(0));
-        e.go_stop(0);
-    }
-    e.e.stop(0).unwrap();
+    let config = Config {
+        generation_ticks: 0,
+        generation_bytes: 100,
+    };
+    let e: Rig<StepClock, 1, 1, 2, 64> = one_task_started_and_stopped(config, 200);
     assert!(e.e.stats().generations > 10, "{:?}", e.e.stats());
     go_accepts("small-buffers", &e.e.sink().traces[0]);
 }
@@ -119,21 +128,11 @@ fn small_buffers_and_byte_limits_split_batches_and_generations() {
 #[test]
 fn generations_end_by_period() {
     // 64-byte batches: an event goes out of line (where the period is checked) every 15 or so.
-    let mut e: Rig<StepClock, 1, 1, 2, 64> = Rig::new(
-        StepClock(0),
-        Config {
-            generation_ticks: 60,
-            generation_bytes: 0,
-        },
-    );
-    e.start(0);
-    e.proc_start(0, 0);
-    e.go_create(0, 0, 0x100);
-    for _ in 0..100 {
-        e.go_start(0, GoSlot::Task(0));
-        e.go_stop(0);
-    }
-    e.e.stop(0).unwrap();
+    let config = Config {
+        generation_ticks: 60,
+        generation_bytes: 0,
+    };
+    let e: Rig<StepClock, 1, 1, 2, 64> = one_task_started_and_stopped(config, 100);
     // The step clock advances 3 ticks per read, so 600 ticks in all: at most one generation per
     // 60 ticks, and each one ends within a batch of events (15 reads, 45 ticks) of its period.
     let gens = e.e.stats().generations;
@@ -197,15 +196,7 @@ fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
 
 #[test]
 fn sequence_numbers_near_their_16_bit_limit_end_the_generation() {
-    let mut e: Rig<StepClock, 1, 1, 1, 512> = Rig::new(StepClock(0), Config::MANUAL);
-    e.start(0);
-    e.proc_start(0, 0);
-    e.go_create(0, 0, 0x100);
-    for _ in 0..40_000 {
-        e.go_start(0, GoSlot::Task(0));
-        e.go_stop(0);
-    }
-    e.e.stop(0).unwrap();
+    let e: Rig<StepClock, 1, 1, 1, 512> = one_task_started_and_stopped(Config::MANUAL, 40_000);
     // No time or byte limit: only the sequence number (past 2^15 at the 32768th start) ends
     // the first generation.
     assert_eq!(e.e.stats().generations, 2);
