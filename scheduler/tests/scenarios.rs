@@ -29,6 +29,14 @@ fn done(_: &mut TaskCx<'_>) -> Step {
     Step::Done
 }
 
+/// Where the first event of `kind` (the start of its line) is in `events`.
+fn first(events: &[String], kind: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e.starts_with(kind))
+        .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+}
+
 /// Runs executor 0 from interrupt level 1 (stealing it if a task blocks on it).
 fn steal_from_level_1() {
     let s = current();
@@ -52,10 +60,8 @@ fn steal_from_a_blocking_operation() {
             .any(|e| e.starts_with("ProcSteal") && e.contains("p=0") && e.ends_with("m=0")),
         "{m1:?}"
     );
-    let end = m0
-        .iter()
-        .position(|e| e.starts_with("GoSyscallEndBlocked"))
-        .expect("the blocked task learns it lost its executor");
+    // The blocked task learns it lost its executor.
+    let end = first(&m0, "GoSyscallEndBlocked");
     assert!(m0[end + 1].starts_with("ProcStart") && m0[end + 2].starts_with("GoStart"));
 }
 
@@ -71,19 +77,13 @@ fn self_steal_from_a_detached_blocking_operation() {
         return;
     };
     let m0 = judged.events_of(0);
-    let begin = m0
-        .iter()
-        .position(|e| e.starts_with("GoSyscallBegin"))
-        .unwrap();
+    let begin = first(&m0, "GoSyscallBegin");
     // The context gives its own P up by stealing it from itself — never a ProcStop (seed 001).
     assert!(
         m0[begin + 1].starts_with("ProcSteal") && m0[begin + 1].ends_with("m=0"),
         "{m0:?}"
     );
-    let end = m0
-        .iter()
-        .position(|e| e.starts_with("GoSyscallEndBlocked"))
-        .unwrap();
+    let end = first(&m0, "GoSyscallEndBlocked");
     assert!(
         !m0[begin..end].iter().any(|e| e.starts_with("ProcStop")),
         "{m0:?}"
@@ -117,14 +117,8 @@ fn releasing_an_executor_taken_meanwhile_steals_nothing_and_stops_nothing() {
         return;
     };
     let m0 = judged.events_of(0);
-    let begin = m0
-        .iter()
-        .position(|e| e.starts_with("GoSyscallBegin"))
-        .unwrap();
-    let end = m0
-        .iter()
-        .position(|e| e.starts_with("GoSyscallEndBlocked"))
-        .unwrap();
+    let begin = first(&m0, "GoSyscallBegin");
+    let end = first(&m0, "GoSyscallEndBlocked");
     assert!(
         !m0[begin..end]
             .iter()
@@ -217,12 +211,13 @@ fn a_task_blocked_across_generations_is_restated_on_its_own_context() {
     let Some(judged) = judged else {
         return;
     };
-    let needle = "GoStatus dt=";
     let statuses: Vec<(u64, String, String)> = judged
         .events()
         .into_iter()
         .filter(|(_, _, e)| {
-            e.starts_with(needle) && e.contains(&format!(" g={goid} ")) && e.ends_with("gstatus=3")
+            e.starts_with("GoStatus ")
+                && e.contains(&format!(" g={goid} "))
+                && e.ends_with("gstatus=3")
         })
         .collect();
     let gens: Vec<u64> = statuses.iter().map(|(g, _, _)| *g).collect();
@@ -233,11 +228,6 @@ fn a_task_blocked_across_generations_is_restated_on_its_own_context() {
     }
 }
 
-fn blocked_while_tracing_restarts(cx: &mut TaskCx<'_>) -> Step {
-    cx.blocking(steal_from_level_1).unwrap();
-    Step::Done
-}
-
 /// Seed 004: tracing stopped (and restarted) from a higher interrupt at every point around a
 /// steal: each trace has the steal whole or not at all, so every one is accepted.
 #[test]
@@ -246,7 +236,7 @@ fn a_steal_racing_with_tracing_switched_off_is_traced_whole_or_not_at_all() {
     for point in 0..8 {
         let sim = Sim::new(Config::MANUAL);
         let s = sim.scheduler();
-        s.spawn(0, blocked_while_tracing_restarts, 0).unwrap();
+        s.spawn(0, blocked_then_stolen, 0).unwrap();
         s.spawn(0, done, 0).unwrap();
         s.start_tracing().unwrap();
         fire_at_point(s, point, |s| {
@@ -292,11 +282,8 @@ fn a_steal_is_matched_to_the_second_of_two_blocking_operations() {
         return;
     };
     let seq = |e: &str| -> u64 {
-        let f = e
-            .split_whitespace()
-            .find(|f| f.starts_with("p_seq="))
-            .unwrap();
-        f["p_seq=".len()..].parse().unwrap()
+        let field = e.split_whitespace().find_map(|f| f.strip_prefix("p_seq="));
+        field.unwrap().parse().unwrap()
     };
     let m0 = judged.events_of(0);
     let begins: Vec<u64> = m0
