@@ -262,6 +262,11 @@ impl<V> SlabIdMap<V> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
         self.entries.iter().map(|(id, value)| (*id, value))
     }
+
+    /// Every entry, in no particular order, to change.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (i64, &mut V)> {
+        self.entries.iter_mut().map(|(id, value)| (*id, value))
+    }
 }
 
 #[cfg(test)]

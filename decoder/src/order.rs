@@ -147,11 +147,18 @@ impl Ranges {
 /// Region names longer than this are kept on the heap.
 const INLINE_NAME: usize = 30;
 
-/// A region's name, kept inline when short (as region names are) so that beginning a region,
-/// a frequent event, allocates nothing.
+/// A region's name. While the generation it began in lasts, the name is its string ID there:
+/// beginning a region, a frequent event, copies nothing, and ending it in the same generation
+/// compares IDs. When that generation ends ([`Ordering::end_generation`]) the name becomes its
+/// bytes, kept inline when short (as region names are), since IDs mean other strings later.
 #[derive(Debug, Clone)]
 enum RegionName {
-    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    /// String `id` of the current generation.
+    Id(u64),
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_NAME],
+    },
     Heap(Box<[u8]>),
 }
 
@@ -167,11 +174,20 @@ impl RegionName {
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The name's bytes; `table` is the current generation's.
+    fn bytes<'a>(&'a self, table: &'a Table) -> &'a [u8] {
         match self {
-            RegionName::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            RegionName::Id(id) => table.string(*id).unwrap_or_default(),
+            RegionName::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
             RegionName::Heap(name) => name,
         }
+    }
+
+    /// Whether this is `name`, string `id` of the current generation (whose table is `table`):
+    /// the same ID is the same string, and different IDs may still name equal strings.
+    #[inline]
+    fn is(&self, id: u64, name: &[u8], table: &Table) -> bool {
+        matches!(self, RegionName::Id(own) if *own == id) || self.bytes(table) == name
     }
 }
 
@@ -181,12 +197,12 @@ struct UserRegion {
     name: RegionName,
 }
 
-/// Go's `%v` of a region: `{5 name}`.
-fn region_text(r: &UserRegion) -> String {
+/// Go's `%v` of a region: `{5 name}`; `table` is the current generation's.
+fn region_text(r: &UserRegion, table: &Table) -> String {
     format!(
         "{{{} {}}}",
         r.task,
-        String::from_utf8_lossy(r.name.as_bytes())
+        String::from_utf8_lossy(r.name.bytes(table))
     )
 }
 
@@ -436,6 +452,18 @@ impl Ordering {
     fn thread_mut(&mut self, m: ThreadId) -> Option<&mut MState> {
         let slot = *self.thread_slots.get(&m)?;
         self.m_states.get_mut(slot).filter(|ms| ms.known)
+    }
+
+    /// At the end of a generation, whose tables are `table`: the names of regions still open
+    /// become their bytes, as the next generation's string IDs mean other strings.
+    pub(crate) fn end_generation(&mut self, table: &Table) {
+        for (_, g) in self.g_states.iter_mut() {
+            for region in &mut g.regions {
+                if let RegionName::Id(_) = region.name {
+                    region.name = RegionName::new(region.name.bytes(table));
+                }
+            }
+        }
     }
 
     /// Tries to let `ev`, the next event of thread `m` (whose state is in `slot`, from
@@ -1092,20 +1120,20 @@ impl Ordering {
         if begin {
             g.regions.push(UserRegion {
                 task,
-                name: RegionName::new(name),
+                name: RegionName::Id(name_id),
             });
         } else if let Some(inner) = g.regions.last() {
             // Regions begun before the trace started are unknown and end silently.
-            if inner.task != task || inner.name.as_bytes() != name {
+            if inner.task != task || !inner.name.is(name_id, name, s.table) {
                 let region = UserRegion {
                     task,
-                    name: RegionName::new(name),
+                    name: RegionName::Id(name_id),
                 };
                 return Err(format!(
                     "misuse of region in goroutine {}: region end {} when the inner-most active region start event is {}",
                     cur.g,
-                    region_text(&region),
-                    region_text(inner)
+                    region_text(&region, s.table),
+                    region_text(inner, s.table)
                 ));
             }
             g.regions.pop();
@@ -1335,6 +1363,66 @@ mod tests {
         assert!(!Seq::new(2, 3).succeeds(Seq::new(1, 2)));
         assert!(!Seq::new(1, 4).succeeds(Seq::new(1, 2)));
         assert_eq!(Seq::new(1, 4).to_string(), "4 (gen=1)");
+    }
+
+    /// One event on thread 1 of generation `gen` with tables `table`.
+    fn advance(
+        order: &mut Ordering,
+        table: &Table,
+        gen: u64,
+        typ: EventType,
+        args: &[u64],
+    ) -> Result<bool, String> {
+        let mut ev = BaseEvent {
+            typ,
+            time: 0,
+            args: [0; 4],
+        };
+        ev.args[..args.len()].copy_from_slice(args);
+        let slot = order.thread_slot(1);
+        let mut out = Ready::new();
+        (order.advance(&mut ev, table, 1, slot, gen, &mut out)).map_err(|e| e.go_message())
+    }
+
+    #[test]
+    fn region_names_outlive_their_generations_string_ids() {
+        let strings = |names: &[(u64, &[u8])]| {
+            let mut table = Table::default();
+            for &(id, name) in names {
+                table.insert_string(id, name).unwrap();
+            }
+            table
+        };
+        // A goroutine running on P 0 in both generations.
+        let start = |order: &mut Ordering, table: &Table, gen: u64| {
+            let running = u64::from(GO_RUNNING);
+            let p_running = u64::from(PROC_RUNNING);
+            advance(order, table, gen, EventType::PROC_STATUS, &[0, p_running]).unwrap();
+            advance(order, table, gen, EventType::GO_STATUS, &[7, 1, running]).unwrap();
+        };
+        let first = strings(&[(5, b"outer"), (6, b"inner")]);
+        let second = strings(&[(5, b"other"), (9, b"outer"), (6, b"inner")]);
+        let mut order = Ordering::new(Version::Go122);
+        start(&mut order, &first, 1);
+        for name in [5, 6, 6] {
+            let begin = EventType::USER_REGION_BEGIN;
+            assert_eq!(
+                advance(&mut order, &first, 1, begin, &[0, name, 0]),
+                Ok(true)
+            );
+        }
+        // Ended in the same generation by its ID; ended in the next by its name, whatever
+        // its ID there.
+        let end = EventType::USER_REGION_END;
+        assert_eq!(advance(&mut order, &first, 1, end, &[0, 6, 0]), Ok(true));
+        order.end_generation(&first);
+        start(&mut order, &second, 2);
+        assert_eq!(advance(&mut order, &second, 2, end, &[0, 6, 0]), Ok(true));
+        assert_eq!(
+            advance(&mut order, &second, 2, end, &[0, 5, 0]),
+            Err("misuse of region in goroutine 7: region end {0 other} when the inner-most active region start event is {0 outer}".into())
+        );
+        assert_eq!(advance(&mut order, &second, 2, end, &[0, 9, 0]), Ok(true));
     }
 
     #[test]

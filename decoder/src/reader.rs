@@ -213,6 +213,9 @@ impl<R: Read> Reader<R> {
             self.sync_at_end();
             return Ok(());
         }
+        if let Some(gen) = &self.gen {
+            self.order.end_generation(&gen.table);
+        }
         // The finished generation's tables go before the next is read, so that only one
         // generation is in memory at a time.
         self.current.table = None;
