@@ -193,25 +193,10 @@ fn record(
         let polled = Instant::now();
         let liveness = link.poll(&mut drained)?;
         recording.polling += polled.elapsed();
-        if let Some(log) = log.as_mut() {
-            for line in log.push(&drained.defmt) {
-                progress.clear_line();
-                println!("{line}");
-                recording.log_lines += 1;
-            }
-        }
+        recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
         session_bytes.extend_from_slice(&drained.session);
-        while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
-            let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
-            match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
-                Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => eprintln!(
-                    "warning: the firmware speaks gotrace RTT protocol {}, this gotrace {}: its session descriptor is ignored",
-                    d.protocol_version,
-                    protocol::PROTOCOL_VERSION
-                ),
-                Ok(d) => recording.descriptor = Some(d),
-                Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
-            }
+        if let Some(descriptor) = take_descriptors(&mut session_bytes) {
+            recording.descriptor = Some(descriptor);
         }
         recording
             .stream
@@ -263,12 +248,7 @@ fn record(
         if let Liveness::Exited(code) = link.poll(&mut drained)? {
             recording.firmware_exit = Some(code);
         }
-        if let Some(log) = log.as_mut() {
-            for line in log.push(&drained.defmt) {
-                println!("{line}");
-                recording.log_lines += 1;
-            }
-        }
+        recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
         if drained.len() > 0 {
             quiet_since = Instant::now();
         } else if quiet_since.elapsed() > QUIET {
@@ -278,6 +258,46 @@ fn record(
         }
     }
     Ok(recording)
+}
+
+/// Prints the firmware's log lines that `defmt` completes (erasing the progress line first);
+/// returns how many.
+fn print_logs(
+    log: &mut Option<defmt_log::DefmtLog<'_>>,
+    defmt: &[u8],
+    progress: &mut progress::Progress,
+) -> u64 {
+    let Some(log) = log.as_mut() else {
+        return 0;
+    };
+    let lines = log.push(defmt);
+    if !lines.is_empty() {
+        progress.clear_line();
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    lines.len() as u64
+}
+
+/// Takes the complete frames (each ends with a zero byte) off the front of the session channel's
+/// bytes; returns the last session descriptor among them in this gotrace's protocol version.
+/// Frames that are unreadable or in another version are reported and ignored.
+fn take_descriptors(session_bytes: &mut Vec<u8>) -> Option<SessionDescriptor> {
+    let mut descriptor = None;
+    while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
+        let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
+        match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
+            Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => eprintln!(
+                "warning: the firmware speaks gotrace RTT protocol {}, this gotrace {}: its session descriptor is ignored",
+                d.protocol_version,
+                protocol::PROTOCOL_VERSION
+            ),
+            Ok(d) => descriptor = Some(d),
+            Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
+        }
+    }
+    descriptor
 }
 
 fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
@@ -303,8 +323,9 @@ fn default_output(elf: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+    use gotrace_rtt_protocol::{self as protocol, Backpressure, ClockSource, SessionDescriptor};
 
-    use super::RecordArgs;
+    use super::{take_descriptors, RecordArgs};
 
     #[derive(Parser)]
     struct Cli {
@@ -336,5 +357,44 @@ mod tests {
             Some(clap::error::ErrorKind::ArgumentConflict)
         );
         assert_eq!(kind(&["fw.elf", "--qemu"]), None);
+    }
+
+    fn frame(descriptor: &SessionDescriptor) -> Vec<u8> {
+        let mut buf = [0; protocol::MAX_MESSAGE_BYTES];
+        protocol::encode_frame(descriptor, &mut buf)
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn session_frames_are_taken_whole_and_the_last_descriptor_of_our_version_kept() {
+        let ours = |generation_period_us| SessionDescriptor {
+            protocol_version: protocol::PROTOCOL_VERSION,
+            encoder_version: [0, 1, 0],
+            clock: ClockSource::CmsdkApbTimer,
+            clock_hz: 25_000_000,
+            trace_channel_bytes: 8192,
+            batch_buffer_bytes: 512,
+            batch_buffers: 3,
+            backpressure: Backpressure::Lossless,
+            generation_period_us,
+        };
+        let other_version = SessionDescriptor {
+            protocol_version: protocol::PROTOCOL_VERSION + 1,
+            ..ours(3)
+        };
+        let mut bytes = [frame(&ours(1)), frame(&ours(2)), frame(&other_version)].concat();
+        let partial = frame(&ours(4));
+        bytes.extend_from_slice(&partial[..partial.len() - 1]);
+        assert_eq!(take_descriptors(&mut bytes), Some(ours(2)));
+        assert_eq!(
+            bytes,
+            partial[..partial.len() - 1],
+            "the partial frame waits"
+        );
+        bytes.push(0);
+        assert_eq!(take_descriptors(&mut bytes), Some(ours(4)));
+        assert!(bytes.is_empty());
+        assert_eq!(take_descriptors(&mut bytes), None);
     }
 }
