@@ -170,6 +170,8 @@ impl<'a> CallbackCx<'a> {
         self.core.preemption_point();
     }
 
+    /// What the callback leaves behind: the executor it took, if any, and whether it keeps it
+    /// ([`CallbackCx::keep_executor_on_exit`]) instead of giving it up.
     pub(crate) fn exit_plan(&self) -> (Option<usize>, bool) {
         (self.executor, self.keep)
     }

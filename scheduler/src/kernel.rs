@@ -20,6 +20,9 @@ use crate::task::{Step, Task};
 /// Writes the event of the state change just made, with tracing compiled in. `due`: a
 /// scheduling event, which answers whether the generation is due to end; it is ended here, once
 /// the change is made, so the next generation re-states the state after it.
+///
+/// Without `trace` the event is compiled out, so a value computed only for it is named with a
+/// leading underscore (`_owner`, `_p`, ...) to be unused without a warning.
 macro_rules! traced {
     ($k:expr, $m:expr, due |$enc:ident| $event:expr) => {{
         #[cfg(feature = "trace")]

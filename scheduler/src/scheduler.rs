@@ -252,6 +252,7 @@ impl<
         Ok(self.kernel.with(|k| k.trace.advance(m, &k.machine))?)
     }
 
+    /// Whether a trace is being written (started and not stopped).
     #[cfg(feature = "trace")]
     pub fn is_tracing(&self) -> bool {
         self.kernel.with(|k| k.trace.is_tracing())
