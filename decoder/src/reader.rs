@@ -351,12 +351,13 @@ fn run_earliest(
     let more = loop {
         let before = ready.len();
         let Some(more) = step_cursor(gen, cursor, batches, order, version, types, ready)? else {
-            // Waits for another thread; the steps before left the heap in order. With `ready`
+            // Waits for another thread; the steps before left the heap in order, once the
+            // entry has its time (set here only: see `batch_cursor`'s sifts). With `ready`
             // full, the next fill tries again.
+            root.time = cursor.ev.time;
             return Ok(!ready.has_room());
         };
         ready.check_from(before, gen, types, order)?;
-        root.time = cursor.ev.time;
         if !more || cursor.ev.time > limit || !ready.has_room() {
             break more;
         }
