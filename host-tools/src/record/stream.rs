@@ -74,6 +74,12 @@ impl LossAccount {
         self.records.iter().map(|r| u64::from(r.bytes)).sum()
     }
 
+    /// Counts `generation` (batches that did arrive) as discarded: it cannot be kept whole.
+    fn discard(&mut self, generation: &Segment) {
+        self.discarded_batches += generation.batches;
+        self.discarded_bytes += generation.bytes.len() as u64;
+    }
+
     /// Every generation that is not in the output, in order.
     pub fn lost_generations(&self) -> Vec<u64> {
         let mut gens: Vec<u64> = self
@@ -95,7 +101,9 @@ pub struct TraceStream {
     header_seen: bool,
     /// The generation being collected and its batches so far.
     current: Option<Segment>,
+    /// The segment that complete generations are appended to while they follow on.
     open: Option<Segment>,
+    /// Segments ended by a gap (a loss), in order.
     closed: Vec<Segment>,
     pub losses: LossAccount,
     pub end: Option<EndRecord>,
@@ -134,14 +142,13 @@ impl TraceStream {
 
     /// Closes the stream (the session stopped, with or without an end record) and returns the
     /// segments. A generation still being collected without an end record may be incomplete:
-    /// it is discarded and counted as lost, with `generation` naming it.
+    /// it is discarded, and a loss record of the host's own names it.
     pub fn finish(mut self) -> (Vec<Segment>, LossAccount, Option<EndRecord>) {
         if let Some(current) = self.current.take() {
             if self.end.is_some() {
                 self.commit(current);
             } else {
-                self.losses.discarded_batches += current.batches;
-                self.losses.discarded_bytes += current.bytes.len() as u64;
+                self.losses.discard(&current);
                 self.losses.records.push(LossRecord {
                     first_generation: current.first_generation,
                     last_generation: current.first_generation,
@@ -256,8 +263,7 @@ impl TraceStream {
     fn loss(&mut self, record: LossRecord) {
         if let Some(current) = self.current.take() {
             if current.first_generation >= record.first_generation {
-                self.losses.discarded_batches += current.batches;
-                self.losses.discarded_bytes += current.bytes.len() as u64;
+                self.losses.discard(&current);
             } else {
                 self.commit(current);
             }
@@ -283,6 +289,8 @@ impl TraceStream {
     }
 }
 
+/// The loss or end record at the start of `buf` (its marker byte, then the record) and the bytes
+/// it takes; `None` while it is not all there.
 fn record<T: for<'de> serde::Deserialize<'de>>(
     buf: &[u8],
     offset: u64,
