@@ -516,7 +516,7 @@ impl Ordering {
 
     // Inlined into the merge's loop, which calls it once per event, and so are the handlers of
     // the most frequent events (starts, stops, blocks, unblocks, regions, instants): 1–2% fewer
-    // instructions for this one, 7–10% for those.
+    // instructions for this one, 2–9% for those.
     #[inline(always)]
     fn dispatch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         match s.ev.typ {
