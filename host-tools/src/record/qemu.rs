@@ -6,7 +6,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -74,6 +74,8 @@ impl QemuLink {
         })
     }
 
+    /// Runs `f` with the guest halted (QEMU serves memory only then), then resumes it; `None`
+    /// without running `f` once the firmware has exited.
     fn halted<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
         if self.exited.is_some() {
             return Ok(None);
@@ -96,25 +98,38 @@ impl QemuLink {
         self.gdb.resume()?;
         Ok(Some(value))
     }
-}
 
-impl QemuLink {
     /// The connection closed under us: QEMU ended, so its exit status is the firmware's
     /// (semihosting exit). Only known for a QEMU we started.
     fn exit_status(&mut self) -> Result<u8> {
         let Some(child) = self.child.as_mut() else {
             bail!("the gdb stub closed the connection");
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status.code().map_or(255, |c| c as u8));
-            }
-            if Instant::now() > deadline {
-                bail!("the gdb stub closed the connection but QEMU is still running");
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        match exit_within(child, Duration::from_secs(5))? {
+            Some(status) => Ok(status.code().map_or(255, |c| c as u8)),
+            None => bail!("the gdb stub closed the connection but QEMU is still running"),
         }
+    }
+
+    fn liveness(&self) -> Liveness {
+        match self.exited {
+            Some(code) => Liveness::Exited(code),
+            None => Liveness::Running,
+        }
+    }
+}
+
+/// The exit status of `child` if it ends within `time`.
+fn exit_within(child: &mut Child, time: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + time;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -165,25 +180,12 @@ impl Link for QemuLink {
     }
 }
 
-impl QemuLink {
-    fn liveness(&self) -> Liveness {
-        match self.exited {
-            Some(code) => Liveness::Exited(code),
-            None => Liveness::Running,
-        }
-    }
-}
-
 impl Drop for QemuLink {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
             // Give a firmware that is about to exit a moment, then end the QEMU we started.
-            let deadline = Instant::now() + Duration::from_millis(500);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            if let Ok(Some(_)) = exit_within(child, Duration::from_millis(500)) {
+                return;
             }
             let _ = child.kill();
             let _ = child.wait();
