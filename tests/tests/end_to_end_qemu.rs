@@ -255,12 +255,16 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
 
 #[test]
 fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report() {
-    // Slow polls against a 1 KiB channel: the device has to drop.
+    // Polls every 10 ms against a 1 KiB channel: the device has to drop between two, and whole
+    // generations come through between losses. QEMU keeps the guest at its virtual rate
+    // (`align=on`, 32 ns an instruction), so the workload's 60 ms of device time last about as
+    // long on the host, idle or loaded; at QEMU's full speed the number of polls in a run would
+    // depend on the machine's load (an idle one ran it all within one poll of a second).
     let Some((go, run, _)) = record(
         "qemu-lossy",
         M3,
         &["tiny-trace-channel"],
-        &["--lossy", "--poll-ms", "1000"],
+        &["--lossy", "--icount", "5,align=on", "--poll-ms", "10"],
     ) else {
         return;
     };

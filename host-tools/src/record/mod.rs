@@ -43,8 +43,9 @@ pub struct RecordArgs {
     /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
     #[arg(long, value_name = "HOST:PORT")]
     pub attach: Option<String>,
-    /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time.
-    /// `off` runs QEMU without it.
+    /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time. More of
+    /// QEMU's icount options may follow (`5,align=on`: the guest kept at its virtual rate, 32 ns
+    /// an instruction). `off` runs QEMU without it.
     #[arg(long, default_value = "0")]
     pub icount: String,
     /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
