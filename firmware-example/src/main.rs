@@ -115,7 +115,7 @@ fn main() -> ! {
     SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, backpressure));
     #[cfg(not(feature = "trace"))]
     let _ = ring;
-    protocol_announce(&mut session, source, backpressure, generation_us);
+    announce_session(&mut session, source, backpressure, generation_us);
     defmt::info!(
         "tracing: {}, generation {} us",
         defmt::Debug2Format(&backpressure),
@@ -177,7 +177,8 @@ fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
     (Backpressure::Lossless, 0)
 }
 
-fn protocol_announce(
+/// Tells the host how this session traces: the session descriptor, on its own channel.
+fn announce_session(
     session: &mut UpChannel,
     clock: protocol::ClockSource,
     backpressure: Backpressure,

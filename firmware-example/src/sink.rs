@@ -73,6 +73,8 @@ impl RttSink {
         }
     }
 
+    /// Writes the pending loss record, if any (waiting for room when `blocking`, else only if it
+    /// fits whole); returns whether none is pending any more.
     fn flush_loss(&mut self, blocking: bool) -> bool {
         let Some(loss) = self.pending_loss else {
             return true;
@@ -91,6 +93,7 @@ impl RttSink {
         written
     }
 
+    /// Counts a batch of `generation` as dropped, in the device's totals and the pending loss.
     fn drop_batch(&mut self, generation: u64, len: u32) {
         self.account.dropped_batches += 1;
         self.account.dropped_bytes += len;
