@@ -126,19 +126,19 @@ pub fn generate(shape: Shape) -> (Vec<u8>, u64) {
     (writer.into_inner(), gen)
 }
 
+/// Writes one batch: its header (generation, M, base time, size), then its events.
+fn write_batch(w: &mut Writer<Vec<u8>>, gen: u64, m: u64, time: u64, events: &[Event]) {
+    let size: usize = events.iter().map(Event::encoded_len).sum();
+    let header = vec![gen, m, time, size as u64];
+    w.write_event(&ev(EventType::EVENT_BATCH, header)).unwrap();
+    for e in events {
+        w.write_event(e).unwrap();
+    }
+}
+
 /// The per-generation batches of no thread: frequency, strings, stacks.
 fn write_tables(gen: u64, w: &mut Writer<Vec<u8>>) {
-    let mut batch = |events: Vec<Event>| {
-        let size: usize = events.iter().map(Event::encoded_len).sum();
-        w.write_event(&ev(
-            EventType::EVENT_BATCH,
-            vec![gen, NO_THREAD, 0, size as u64],
-        ))
-        .unwrap();
-        for e in &events {
-            w.write_event(e).unwrap();
-        }
-    };
+    let mut batch = |events: Vec<Event>| write_batch(w, gen, NO_THREAD, 0, &events);
     batch(vec![ev(EventType::FREQUENCY, vec![15_625_000])]);
     let mut strings = vec![ev(EventType::STRINGS, vec![])];
     for (i, s) in STRINGS.iter().enumerate() {
@@ -178,11 +178,7 @@ impl Thread {
     }
 
     fn flush(&mut self, gen: u64, w: &mut Writer<Vec<u8>>) {
-        let header = vec![gen, self.m, self.batch_time, self.batch_bytes as u64];
-        w.write_event(&ev(EventType::EVENT_BATCH, header)).unwrap();
-        for e in &self.batch {
-            w.write_event(e).unwrap();
-        }
+        write_batch(w, gen, self.m, self.batch_time, &self.batch);
         self.batch.clear();
         self.batch_bytes = 0;
     }
