@@ -4,8 +4,9 @@
 //! generation alone. The device interns `&'static str` names and raw program counters into small
 //! fixed tables; a full table ends the generation early (a generation boundary is always legal),
 //! which is cheaper than growing and never loses an entry. Their capacity is the encoder's
-//! `TABLE` parameter: a buffer the firmware sizes, like the batch buffers. The first string IDs of every
-//! generation belong to the stop and block reasons (see `reason.rs`); interned names follow.
+//! `TABLE` parameter: a buffer the firmware sizes, like the batch buffers. The first string IDs
+//! of every generation belong to the stop and block reasons (see `reason.rs`); interned names
+//! follow.
 
 /// Capacity of each per-generation table unless the encoder's `TABLE` parameter says otherwise.
 pub const TABLE_CAPACITY: usize = 32;

@@ -1,7 +1,7 @@
 //! The randomized test: many seeds of the simulator (interrupts at any preemption point, steals,
 //! callbacks, tracing stopped and restarted, generation boundaries anywhere), every trace judged
-//! by Go's parser and read identically by our decoder. A failure names the seed, its trace file (kept) and Go's first error; rerun
-//! one seed with the `simulate` example.
+//! by Go's parser and read identically by our decoder. A failure names the seed, its trace file
+//! (kept) and Go's first error; rerun one seed with the `simulate` example.
 //!
 //! `GOTRACE_SIM_SEEDS` (default 1000) and `GOTRACE_SIM_FIRST_SEED` (default 0) choose the seeds.
 

@@ -232,7 +232,8 @@ fn experimental_event(t: &mut Trace, rng: &mut Rng) -> Option<String> {
     })
 }
 
-/// An `ExperimentalBatch` dropped, duplicated or moved, its experiment number altered, or its payload cut.
+/// An `ExperimentalBatch` dropped, duplicated or moved, its experiment number altered, or its
+/// payload cut.
 fn experimental_batch(t: &mut Trace, rng: &mut Rng) -> Option<String> {
     let found = batches_where(t, |b| b.header.typ == EventType::EXPERIMENTAL_BATCH);
     if found.is_empty() {
