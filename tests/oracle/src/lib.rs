@@ -21,6 +21,12 @@ pub enum OracleError {
     },
     #[error("{what} failed: {stderr}")]
     Tool { what: String, stderr: String },
+    #[error("listing Go's conformance vectors in {}: {source}", dir.display())]
+    Vectors {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What `go tool trace -d=MODE` printed for one file.
@@ -86,10 +92,10 @@ impl Go {
     /// Go's conformance vectors (`src/internal/trace/testdata/tests/*.test`), sorted by name.
     pub fn conformance_vectors(&self) -> Result<Vec<PathBuf>, OracleError> {
         let dir = self.goroot.join("src/internal/trace/testdata/tests");
-        let entries = std::fs::read_dir(&dir).map_err(|source| OracleError::Spawn {
-            what: format!("listing {}", dir.display()),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(source) => return Err(OracleError::Vectors { dir, source }),
+        };
         let mut vectors: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "test"))
