@@ -38,6 +38,17 @@ impl ChannelMap {
             control: index(down, protocol::CONTROL_CHANNEL),
         })
     }
+
+    /// The control channel's index, which sending a command needs.
+    pub fn control_channel(&self) -> Result<usize> {
+        let Some(index) = self.control else {
+            bail!(
+                "the firmware's RTT has no down channel named {:?}",
+                protocol::CONTROL_CHANNEL
+            );
+        };
+        Ok(index)
+    }
 }
 
 /// Bytes moved by one poll, per channel.
@@ -57,6 +68,16 @@ impl Drained {
 
     pub fn len(&self) -> usize {
         self.defmt.len() + self.trace.len() + self.session.len()
+    }
+
+    /// Where each protocol channel's bytes go: the up channel's index in the control block (if
+    /// the firmware has that channel), and the buffer it is drained into.
+    pub fn by_channel(&mut self, map: &ChannelMap) -> [(Option<usize>, &mut Vec<u8>); 3] {
+        [
+            (map.defmt, &mut self.defmt),
+            (Some(map.trace), &mut self.trace),
+            (map.session, &mut self.session),
+        ]
     }
 }
 
@@ -111,6 +132,11 @@ mod tests {
         assert_eq!(
             (map.trace, map.defmt, map.session, map.control),
             (0, None, None, None)
+        );
+        let error = map.control_channel().unwrap_err().to_string();
+        assert!(
+            error.contains("no down channel named \"gotrace-control\""),
+            "{error}"
         );
         let error = ChannelMap::find(&[Some("defmt"), None], &[Some("gotrace-control")])
             .unwrap_err()

@@ -113,13 +113,8 @@ fn map_channels(rtt: &mut Rtt) -> Result<ChannelMap> {
 impl Link for ProbeLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         let mut core = self.session.core(0)?;
-        let map = self.channels;
         let mut buf = vec![0u8; 16 * 1024];
-        for (index, into) in [
-            (map.defmt, &mut out.defmt),
-            (Some(map.trace), &mut out.trace),
-            (map.session, &mut out.session),
-        ] {
+        for (index, into) in out.by_channel(&self.channels) {
             let Some(channel) = index.and_then(|i| self.rtt.up_channel(i)) else {
                 continue;
             };
@@ -136,10 +131,7 @@ impl Link for ProbeLink {
     }
 
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
-        let index = self
-            .channels
-            .control
-            .ok_or_else(|| anyhow!("the firmware's RTT has no control channel"))?;
+        let index = self.channels.control_channel()?;
         let mut core = self.session.core(0)?;
         let channel = self
             .rtt

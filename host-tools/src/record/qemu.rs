@@ -15,7 +15,6 @@ use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, Link, Liveness};
 use super::rtt::{ControlBlock, Memory};
-use gotrace_rtt_protocol as protocol;
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -138,26 +137,17 @@ impl Link for QemuLink {
         let mut per_channel = vec![Vec::new(); self.block.up.len()];
         let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel))?;
         if drained.is_some() {
-            let map = self.channels;
-            let mut take = |index: Option<usize>, into: &mut Vec<u8>| {
+            for (index, into) in out.by_channel(&self.channels) {
                 if let Some(i) = index {
                     into.append(&mut per_channel[i]);
                 }
-            };
-            take(map.defmt, &mut out.defmt);
-            take(Some(map.trace), &mut out.trace);
-            take(map.session, &mut out.session);
+            }
         }
         Ok(self.liveness())
     }
 
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
-        let Some(index) = self.channels.control else {
-            bail!(
-                "the firmware's RTT has no down channel named {:?}",
-                protocol::CONTROL_CHANNEL
-            );
-        };
+        let index = self.channels.control_channel()?;
         Ok(self
             .halted(|link| link.block.send(&mut link.gdb, index, frame))?
             .unwrap_or(0))
