@@ -181,7 +181,14 @@ fn read_timed_event(
         return Err(ReadFailure::Untimed(typ));
     };
     let (dt, mut n) = uvarint(data, 1).ok_or(ReadFailure::BadTimestamp)?;
-    for slot in ev.args.iter_mut().take(usize::from(count)) {
+    // A loop over the four slots, which the compiler unrolls, rather than over the count: each
+    // argument position gets its own branches (one loop exit and one varint-length branch shared
+    // by all arguments of all types mispredict as the types alternate).
+    let count = usize::from(count);
+    for (i, slot) in ev.args.iter_mut().enumerate() {
+        if i >= count {
+            break;
+        }
         let (value, next) = uvarint(data, n).ok_or(ReadFailure::BadArgument)?;
         *slot = value;
         n = next;
