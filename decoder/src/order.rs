@@ -532,6 +532,15 @@ impl Ordering {
         }
     }
 
+    /// The merge is about to advance events of generation `gen`. Go takes the generation of the
+    /// first event it is asked about for the initial one, which this is the first time: set here
+    /// once rather than tested at every event.
+    pub(crate) fn start_events_of(&mut self, gen: u64) {
+        if self.initial_gen == 0 {
+            self.initial_gen = gen;
+        }
+    }
+
     /// Tries to let `ev`, the next event of thread `m` (whose state is in `slot`, from
     /// [`Ordering::thread_slot`]) in generation `gen`, happen now, appending what it validates
     /// to `out`. After an error, `out` may hold part of what the failed step validated.
@@ -545,9 +554,6 @@ impl Ordering {
         gen: u64,
         out: &mut Ready,
     ) -> Result<bool, Error> {
-        if self.initial_gen == 0 {
-            self.initial_gen = gen;
-        }
         let cur = if m == NO_THREAD {
             SchedCtx::NONE
         } else {
@@ -1453,6 +1459,7 @@ mod tests {
         };
         ev.args[..args.len()].copy_from_slice(args);
         let slot = order.thread_slot(1);
+        order.start_events_of(gen);
         let mut out = Ready::new();
         (order.advance(&mut ev, table, 1, slot, gen, &mut out)).map_err(|e| e.go_message())
     }

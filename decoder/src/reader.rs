@@ -296,6 +296,9 @@ impl<R: Read> Reader<R> {
                 heap_insert(&mut self.frontier, cursor);
             }
         }
+        if !self.frontier.is_empty() {
+            self.order.start_events_of(gen.gen);
+        }
         self.syncs += 1;
         self.ready.set_table(Some(&gen.table));
         self.current = Event::sync(
