@@ -497,6 +497,14 @@ impl Ordering {
         self.ended_task_type.take()
     }
 
+    /// Makes room for `threads` more thread states (a generation's threads, most of them known
+    /// after the first generation), so that a generation's threads are added without growing the
+    /// table step by step.
+    pub(crate) fn reserve_threads(&mut self, threads: usize) {
+        self.m_states.reserve(threads);
+        self.thread_slots.reserve(threads);
+    }
+
     /// The slot of thread `m`'s state, made (not yet known to the model) if it has none: the
     /// thread's cursor keeps it, so that advancing an event finds the state without a lookup.
     pub(crate) fn thread_slot(&mut self, m: ThreadId) -> usize {

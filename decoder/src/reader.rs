@@ -282,6 +282,8 @@ impl<R: Read> Reader<R> {
     fn install(&mut self, gen: Generation) -> Result<(), Error> {
         self.next_sample = 0;
         self.frontier.clear();
+        self.frontier.reserve(gen.threads.len());
+        self.order.reserve_threads(gen.threads.len());
         for (index, thread) in gen.threads.iter().enumerate() {
             let slot = self.order.thread_slot(thread.m);
             let mut cursor = Cursor::new(index, thread.m, slot);
