@@ -24,7 +24,6 @@ pub struct Reader<R: Read> {
     source: Source<R>,
     /// Batches read so far, to number them in errors.
     batch_count: u64,
-    last_ts: Time,
     gen: Option<Generation>,
     frontier: Frontier,
     /// Next CPU sample of the generation to emit.
@@ -54,7 +53,6 @@ impl<R: Read> Reader<R> {
             version,
             source,
             batch_count: 0,
-            last_ts: 0,
             gen: None,
             frontier: Vec::new(),
             next_sample: 0,
@@ -110,19 +108,19 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Hands out the current event, its time made later than the last one's.
+    /// Hands out the current event (a Sync, after the events validated before it), its time
+    /// made later than the last one's.
     #[inline]
     fn deliver(&mut self) -> &Event {
-        fix_time(&mut self.current, &mut self.last_ts);
+        self.current.base.time = self.ready.later_time(self.current.base.time);
         &self.current
     }
 
-    /// Hands out the next event validated ahead, its time made later than the last one's.
+    /// Hands out the next event validated ahead (its time already made later than the last
+    /// one's, as it was validated).
     #[inline(always)]
     fn deliver_ready(&mut self) -> Option<&Event> {
-        let event = self.ready.take_next()?;
-        fix_time(event, &mut self.last_ts);
-        Some(event)
+        self.ready.take_next()
     }
 
     /// Ends the trace with `error`.
@@ -275,7 +273,7 @@ impl<R: Read> Reader<R> {
     /// Makes the Sync event at the end of the trace (or before an error) current.
     fn sync_at_end(&mut self) {
         self.syncs += 1;
-        self.current = Event::sync(None, self.last_ts, self.syncs);
+        self.current = Event::sync(None, self.ready.last_time(), self.syncs);
     }
 
     /// Makes `gen` current: one cursor per thread, and its Sync event.
@@ -313,16 +311,6 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Makes `event`'s time later than `last_ts`, the time of the event handed out before it (output
-/// times strictly increase, whatever the clocks said), and makes it the new `last_ts`.
-#[inline(always)]
-fn fix_time(event: &mut Event, last_ts: &mut Time) {
-    if event.base.time <= *last_ts {
-        event.base.time = last_ts.wrapping_add(1);
-    }
-    *last_ts = event.base.time;
-}
-
 /// Runs the earliest thread for as long as Go's merge would keep picking it: while its next
 /// event is no later than the other threads' (Go's heap keeps its root unless a child is strictly
 /// earlier) and than the next CPU sample (`sample_time`), and `ready` has room. This is Go's
@@ -353,9 +341,11 @@ fn run_earliest(
         .get(cursor.thread)
         .map(|t| &t.batches[..])
         .unwrap_or_default();
+    let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     let more = loop {
         let before = ready.len();
-        let Some(more) = step_cursor(gen, cursor, batches, order, version, types, ready)? else {
+        let step = step_cursor(gen, cursor, &mut cur, batches, order, version, types, ready)?;
+        let Some(more) = step else {
             // Waits for another thread; the steps before left the heap in order, once the
             // entry has its time (set here only: see `batch_cursor`'s sifts). With `ready`
             // full, the next fill tries again.
@@ -440,7 +430,8 @@ fn try_advance(
         .get(cursor.thread)
         .map(|t| &t.batches[..])
         .unwrap_or_default();
-    match step_cursor(gen, cursor, batches, order, version, types, out)? {
+    let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
+    match step_cursor(gen, cursor, &mut cur, batches, order, version, types, out)? {
         None => return Ok(false),
         Some(true) => heap_update(frontier, i),
         Some(false) => heap_remove(frontier, i),
@@ -448,14 +439,30 @@ fn try_advance(
     Ok(true)
 }
 
-/// Lets the cursor's event happen if the ordering allows, appending what it validates to `out`,
-/// then reads the cursor's next event: `None` if the event must wait, else whether the thread has
-/// more events. After an error, `out` is as it was (whatever the failed step validated goes with
-/// it, as in Go).
+/// The context of the cursor's thread before its next event (see [`Ordering::thread_ctx`]).
+#[inline(always)]
+fn thread_ctx(
+    gen: &Generation,
+    cursor: &Cursor,
+    batches: &[Batch],
+    order: &mut Ordering,
+    version: Version,
+) -> Result<SchedCtx, Error> {
+    order
+        .thread_ctx(cursor.m, cursor.slot)
+        .map_err(|error| error.at(&cursor.location(batches, gen.gen, version)))
+}
+
+/// Lets the cursor's event happen if the ordering allows, in its thread's context `cur` (updated
+/// by the event), appending what it validates to `out`, then reads the cursor's next event:
+/// `None` if the event must wait, else whether the thread has more events. After an error, `out`
+/// is as it was (whatever the failed step validated goes with it, as in Go).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn step_cursor(
     gen: &Generation,
     cursor: &mut Cursor,
+    cur: &mut SchedCtx,
     batches: &[Batch],
     order: &mut Ordering,
     version: Version,
@@ -463,14 +470,7 @@ fn step_cursor(
     out: &mut Ready,
 ) -> Result<Option<bool>, Error> {
     let before = out.len();
-    let advanced = order.advance(
-        &mut cursor.ev,
-        &gen.table,
-        cursor.m,
-        cursor.slot,
-        gen.gen,
-        out,
-    );
+    let advanced = order.advance(&mut cursor.ev, &gen.table, cur, cursor.slot, gen.gen, out);
     let advanced = match advanced {
         Ok(advanced) => advanced,
         Err(error) => {

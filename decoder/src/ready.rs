@@ -2,14 +2,16 @@
 //!
 //! The buffer's slots are whole [`Event`]s, each holding the current generation's tables, so the
 //! reader lends the caller a slot as it is: an event is written once, by the ordering as it
-//! validates it, and never copied on its way out.
+//! validates it, and never copied on its way out. Its time is made later than the event's before
+//! it once it passes the table check (events are handed out in the order they are validated),
+//! while the slot is in the cache, rather than as it is handed out.
 
 use std::sync::Arc;
 
 use gotrace_wire::EventType;
 
 use crate::error::{Error, Location};
-use crate::event::{BaseEvent, Event, SchedCtx, TypeInfo, TypeTable};
+use crate::event::{BaseEvent, Event, SchedCtx, Time, TypeInfo, TypeTable};
 use crate::generation::Generation;
 use crate::order::Ordering;
 use crate::table::Table;
@@ -30,6 +32,8 @@ pub(crate) struct Ready {
     events: Vec<Event>,
     len: usize,
     next: usize,
+    /// The time of the last event validated or handed out (see [`Ready::later_time`]).
+    last_ts: Time,
     /// Whether a slot may still hold the task type of a `UserTaskEnd` handed out earlier.
     task_types: bool,
     /// What stopped validation, reported once the events before it are handed out.
@@ -43,6 +47,7 @@ impl Ready {
             events: vec![empty; READY_CAPACITY + SPARE_SLOTS],
             len: 0,
             next: 0,
+            last_ts: 0,
             task_types: false,
             error: None,
         }
@@ -80,6 +85,16 @@ impl Ready {
         self.next = 0;
     }
 
+    /// The time the next event handed out gets for `time` (see [`later_time`]).
+    pub(crate) fn later_time(&mut self, time: Time) -> Time {
+        later_time(time, &mut self.last_ts)
+    }
+
+    /// The time of the last event validated or handed out.
+    pub(crate) fn last_time(&self) -> Time {
+        self.last_ts
+    }
+
     /// Appends a validated event.
     #[inline(always)]
     pub(crate) fn push(&mut self, ctx: SchedCtx, base: BaseEvent) {
@@ -111,13 +126,13 @@ impl Ready {
         self.len = self.len.min(len);
     }
 
-    /// The next event to hand out, if any; the caller may adjust it before lending it.
+    /// The next event to hand out, if any.
     #[inline(always)]
-    pub(crate) fn take_next(&mut self) -> Option<&mut Event> {
+    pub(crate) fn take_next(&mut self) -> Option<&Event> {
         if self.next >= self.len {
             return None;
         }
-        let event = self.events.get_mut(self.next);
+        let event = self.events.get(self.next);
         self.next += 1;
         event
     }
@@ -128,8 +143,9 @@ impl Ready {
         self.next >= self.len
     }
 
-    /// Checks the event at `at` against the generation's tables, and gives a `UserTaskEnd` the
-    /// type of the task it ends.
+    /// Checks the event at `at` against the generation's tables (its time as read, in the error),
+    /// gives a `UserTaskEnd` the type of the task it ends, and makes its time later than the
+    /// last one's.
     #[inline(always)]
     fn check(
         &mut self,
@@ -148,6 +164,7 @@ impl Ready {
             event.task_type = order.take_ended_task_type();
             self.task_types = true;
         }
+        event.base.time = later_time(event.base.time, &mut self.last_ts);
         Ok(())
     }
 
@@ -178,6 +195,21 @@ impl Ready {
         }
         Ok(())
     }
+}
+
+/// The time an event handed out after one at `last_ts` gets for `time`, made the new `last_ts`:
+/// output times strictly increase, whatever the clocks said. Every event goes through here in the
+/// order it is handed out: those of the buffer as they pass the table check, which is in the
+/// order they are validated, the Syncs between them as they are handed out.
+#[inline(always)]
+fn later_time(time: Time, last_ts: &mut Time) -> Time {
+    let time = if time <= *last_ts {
+        last_ts.wrapping_add(1)
+    } else {
+        time
+    };
+    *last_ts = time;
+    time
 }
 
 /// Names the event that failed the table check by the first line of its Go form.
