@@ -60,22 +60,24 @@ impl Cursor {
         freq: Frequency,
         types: &TypeTable,
     ) -> Result<bool, Error> {
-        let batch = loop {
+        // The rest of the batch, tested for bytes once (not again for its first byte).
+        let (batch, data) = loop {
             let Some(batch) = batches.get(self.idx) else {
                 return Ok(false);
             };
-            if self.data_off < batch.data.len() {
-                break batch;
+            match batch.data.get(self.data_off..) {
+                Some(data) if !data.is_empty() => break (batch, data),
+                // Empty batches are tolerated, as in Go.
+                _ => {
+                    self.idx += 1;
+                    self.data_off = 0;
+                    self.last_ts = 0;
+                }
             }
-            // Empty batches are tolerated, as in Go.
-            self.idx += 1;
-            self.data_off = 0;
-            self.last_ts = 0;
         };
         if self.last_ts == 0 {
             self.last_ts = freq.mul(batch.time);
         }
-        let data = &batch.data[self.data_off..];
         let (n, dt) = match read_timed_event(data, &mut self.ev, types) {
             Ok(read) => read,
             Err(failure) => return Err(self.read_error(batch, failure.message())),

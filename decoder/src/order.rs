@@ -592,7 +592,8 @@ impl Ordering {
             out,
         };
         let (new, ok) = self.dispatch(step, *cur).map_err(Error::new)?;
-        if ok && cur.m != NO_THREAD && (new.p != cur.p || new.g != cur.g) {
+        // Written whether it changed or not: two stores cost less than the comparisons.
+        if ok && cur.m != NO_THREAD {
             if let Some(ms) = self.m_states.get_mut(slot) {
                 ms.p = new.p;
                 ms.g = new.g;
