@@ -100,7 +100,11 @@ impl Ready {
     pub(crate) fn push(&mut self, ctx: SchedCtx, base: BaseEvent) {
         match self.events.get_mut(self.len) {
             Some(slot) => {
-                slot.ctx = ctx;
+                // Field by field: the context was stored that way, and a copy of it whole would
+                // load two fields at once, which the processor cannot forward from those stores.
+                slot.ctx.g = ctx.g;
+                slot.ctx.p = ctx.p;
+                slot.ctx.m = ctx.m;
                 slot.base = base;
             }
             None => self.grow(ctx, base),
