@@ -102,6 +102,16 @@ pub(crate) struct Generation {
     pub table: Arc<Table>,
 }
 
+impl Generation {
+    /// The batches of thread `index` (in `threads`' order); none for an index out of range.
+    pub fn thread_batches(&self, index: usize) -> &[Batch] {
+        self.threads
+            .get(index)
+            .map(|t| &t.batches[..])
+            .unwrap_or_default()
+    }
+}
+
 /// The first batch of the next generation, read while looking for the end of this one.
 #[derive(Debug)]
 pub(crate) struct Spill {

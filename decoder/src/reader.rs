@@ -336,11 +336,7 @@ fn run_earliest(
     let child_time = |i: usize| others.get(i).map_or(Time::MAX, |e| e.time);
     let limit = sample_time.min(child_time(0)).min(child_time(1));
     let cursor = &mut *root.cursor;
-    let batches = gen
-        .threads
-        .get(cursor.thread)
-        .map(|t| &t.batches[..])
-        .unwrap_or_default();
+    let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     let more = loop {
         let before = ready.len();
@@ -397,11 +393,7 @@ fn failed_to_advance(
     let location = frontier
         .first()
         .map(|e| &e.cursor)
-        .and_then(|c| {
-            gen.threads
-                .get(c.thread)
-                .map(|t| c.location(&t.batches, gen.gen, version))
-        })
+        .map(|c| c.location(gen.thread_batches(c.thread), gen.gen, version))
         .unwrap_or_default();
     Error::new(format!(
         "broken trace: failed to advance: frontier:\n[gen={}]\n\n{dump}\n{}\n",
@@ -425,11 +417,7 @@ fn try_advance(
     let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
         return Ok(false);
     };
-    let batches = gen
-        .threads
-        .get(cursor.thread)
-        .map(|t| &t.batches[..])
-        .unwrap_or_default();
+    let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     match step_cursor(gen, cursor, &mut cur, batches, order, version, types, out)? {
         None => return Ok(false),
