@@ -458,7 +458,7 @@ impl Step<'_> {
     /// Validates the advanced event itself, in context `ctx`, as the handler left it.
     #[inline(always)]
     fn push(&mut self, ctx: SchedCtx) {
-        self.out.push(ctx, *self.ev);
+        self.out.push(ctx.g, ctx.p, ctx.m, self.ev);
     }
 
     /// Validates an event the wire does not carry but the model implies, at the advanced event's
@@ -472,7 +472,7 @@ impl Step<'_> {
         for (slot, &value) in base.args.iter_mut().zip(args) {
             *slot = value;
         }
-        self.out.push(ctx, base);
+        self.out.push(ctx.g, ctx.p, ctx.m, &base);
     }
 }
 

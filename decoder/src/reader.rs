@@ -163,12 +163,7 @@ impl<R: Read> Reader<R> {
                         args: [0; 4],
                     };
                     base.args[0] = sample.stack;
-                    let ctx = SchedCtx {
-                        g: sample.g,
-                        p: sample.p,
-                        m: sample.m,
-                    };
-                    ready.push(ctx, base);
+                    ready.push(sample.g, sample.p, sample.m, &base);
                     if let Err(error) = ready.check_last(gen, types, order) {
                         ready.error = Some(error);
                         return;

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use gotrace_wire::EventType;
 
 use crate::error::{Error, Location};
-use crate::event::{BaseEvent, Event, SchedCtx, Time, TypeInfo, TypeTable};
+use crate::event::{
+    type_table, BaseEvent, Event, GoId, ProcId, SchedCtx, ThreadId, Time, TypeInfo, TypeTable,
+};
 use crate::generation::Generation;
 use crate::order::Ordering;
 use crate::table::Table;
@@ -38,6 +40,8 @@ pub(crate) struct Ready {
     task_types: bool,
     /// What stopped validation, reported once the events before it are handed out.
     pub error: Option<Error>,
+    /// How many argument slots each type's events use (see [`Ready::push`]).
+    types: &'static TypeTable,
 }
 
 impl Ready {
@@ -50,6 +54,7 @@ impl Ready {
             last_ts: 0,
             task_types: false,
             error: None,
+            types: type_table(),
         }
     }
 
@@ -95,19 +100,36 @@ impl Ready {
         self.last_ts
     }
 
-    /// Appends a validated event.
+    /// Appends a validated event in context `g`, `p`, `m`.
+    ///
+    /// Field by field, and only the argument slots the event's type uses (its arguments and
+    /// Go's one extra; the slots after them are never read): the event and the context were
+    /// stored a field at a time just before, and a copy of either whole loads two fields at
+    /// once, which the processor cannot forward from those stores (perf put the hottest
+    /// instructions of the merge there). A plain field-by-field copy of all four argument slots
+    /// is merged back into wide loads by the compiler, the exit after the slots in use keeps
+    /// the loads apart; the context comes as three values because passed whole it was copied
+    /// whole into a temporary first.
     #[inline(always)]
-    pub(crate) fn push(&mut self, ctx: SchedCtx, base: BaseEvent) {
+    pub(crate) fn push(&mut self, g: GoId, p: ProcId, m: ThreadId, base: &BaseEvent) {
+        let used = self.types[usize::from(base.typ.0)]
+            .timed_args
+            .map_or(base.args.len(), |count| usize::from(count) + 1);
         match self.events.get_mut(self.len) {
             Some(slot) => {
-                // Field by field: the context was stored that way, and a copy of it whole would
-                // load two fields at once, which the processor cannot forward from those stores.
-                slot.ctx.g = ctx.g;
-                slot.ctx.p = ctx.p;
-                slot.ctx.m = ctx.m;
-                slot.base = base;
+                slot.ctx.g = g;
+                slot.ctx.p = p;
+                slot.ctx.m = m;
+                slot.base.typ = base.typ;
+                slot.base.time = base.time;
+                for (i, (to, from)) in slot.base.args.iter_mut().zip(&base.args).enumerate() {
+                    if i >= used {
+                        break;
+                    }
+                    *to = *from;
+                }
             }
-            None => self.grow(ctx, base),
+            None => self.grow(SchedCtx { g, p, m }, *base),
         }
         self.len += 1;
     }
