@@ -78,6 +78,13 @@ impl Hasher for IdHasher {
     }
 }
 
+/// `id` as a vector index when it is below `limit` (negative IDs never are): the dense part of
+/// both maps below.
+#[inline]
+fn index_below(id: i64, limit: usize) -> Option<usize> {
+    usize::try_from(id).ok().filter(|&i| i < limit)
+}
+
 /// IDs below this live in the vector of a [`DenseIdMap`]: a P's ID is below `GOMAXPROCS`.
 const DENSE_IDS: usize = 1024;
 
@@ -100,13 +107,8 @@ impl<V> Default for DenseIdMap<V> {
 
 impl<V> DenseIdMap<V> {
     #[inline]
-    fn index(id: i64) -> Option<usize> {
-        usize::try_from(id).ok().filter(|&i| i < DENSE_IDS)
-    }
-
-    #[inline]
     pub(crate) fn get(&self, id: i64) -> Option<&V> {
-        match Self::index(id) {
+        match index_below(id, DENSE_IDS) {
             Some(i) => self.dense.get(i)?.as_ref(),
             None => self.sparse.get(&id),
         }
@@ -114,14 +116,14 @@ impl<V> DenseIdMap<V> {
 
     #[inline]
     pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut V> {
-        match Self::index(id) {
+        match index_below(id, DENSE_IDS) {
             Some(i) => self.dense.get_mut(i)?.as_mut(),
             None => self.sparse.get_mut(&id),
         }
     }
 
     pub(crate) fn insert(&mut self, id: i64, value: V) {
-        match Self::index(id) {
+        match index_below(id, DENSE_IDS) {
             Some(i) => {
                 if self.dense.len() <= i {
                     self.dense.resize_with(i + 1, || None);
@@ -177,15 +179,10 @@ impl<V> Default for SlabIdMap<V> {
 }
 
 impl<V> SlabIdMap<V> {
-    #[inline]
-    fn indexed(id: i64) -> Option<usize> {
-        usize::try_from(id).ok().filter(|&i| i < INDEXED_IDS)
-    }
-
     /// The position of `id`'s entry.
     #[inline]
     fn slot(&self, id: i64) -> Option<usize> {
-        let slot = match Self::indexed(id) {
+        let slot = match index_below(id, INDEXED_IDS) {
             Some(i) => *self.index.get(i)?,
             None => *self.sparse.get(&id)?,
         };
@@ -194,7 +191,7 @@ impl<V> SlabIdMap<V> {
 
     /// Records `slot` as the position of `id`'s entry.
     fn set_slot(&mut self, id: i64, slot: u32) {
-        match Self::indexed(id) {
+        match index_below(id, INDEXED_IDS) {
             Some(i) => {
                 if self.index.len() <= i {
                     self.index.resize(i + 1, NO_SLOT);
@@ -241,7 +238,7 @@ impl<V> SlabIdMap<V> {
     /// Removes `id`'s entry; the last entry takes its place.
     pub(crate) fn remove(&mut self, id: i64) -> Option<V> {
         let slot = self.slot(id)?;
-        match Self::indexed(id) {
+        match index_below(id, INDEXED_IDS) {
             Some(i) => {
                 if let Some(at) = self.index.get_mut(i) {
                     *at = NO_SLOT;
