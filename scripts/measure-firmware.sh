@@ -5,6 +5,11 @@
 # drain rate of `gotrace record --qemu`. The footprint is given by symbol and by source crate (DWARF
 # inline frames: the encoder's inline fast paths inside the scheduler's functions count as the encoder's).
 set -euo pipefail
+# Absolute, from the caller's directory: the firmware is built from its own directory, and a
+# relative target directory would put its builds somewhere else than where they are read back.
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  CARGO_TARGET_DIR="$(realpath -m "$CARGO_TARGET_DIR")"
+fi
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 fw="$CARGO_TARGET_DIR/firmware-example"
