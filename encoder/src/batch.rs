@@ -35,22 +35,6 @@ fn short(v: u32) -> (u32, usize) {
     }
 }
 
-/// Writes `value` as a uvarint into `buf` at `pos` (as much of it as fits), returning the
-/// position after it. Not generic: one copy serves every buffer.
-#[inline(never)]
-fn put_varint(buf: &mut [u8], mut pos: usize, mut value: u64) -> usize {
-    while let Some(byte) = buf.get_mut(pos) {
-        pos += 1;
-        if value < 0x80 {
-            *byte = value as u8;
-            break;
-        }
-        *byte = value as u8 | 0x80;
-        value >>= 7;
-    }
-    pos
-}
-
 /// One event, in [`Batch::fill`].
 const EVENT: u32 = 1 << 16;
 /// The bytes, in [`Batch::fill`].
@@ -167,7 +151,7 @@ impl<const CAP: usize> Batch<CAP> {
     /// Appends `value` as a uvarint (the callers check the room first).
     pub fn put(&mut self, value: u64) {
         let len = self.len();
-        let len = put_varint(&mut self.data, len, value);
+        let len = varint::put(&mut self.data, len, value);
         self.set_len(len);
     }
 
@@ -198,7 +182,7 @@ impl<const CAP: usize> Batch<CAP> {
         let base = u64::from(high) << 32 | u64::from(self.base_low);
         let size = self.len();
         for v in [u64::from(gen), m, base, size as u64] {
-            len = put_varint(&mut header, len, v);
+            len = varint::put(&mut header, len, v);
         }
         let header = header.get(..len).unwrap_or_default();
         let payload = self.data.get(..size).unwrap_or_default();

@@ -25,6 +25,23 @@ pub fn encode(mut value: u64, out: &mut [u8; MAX_LEN]) -> usize {
     n + 1
 }
 
+/// Writes `value` into `buf` at `pos` (as much of it as fits), returning the position after it.
+/// Not inlined, and not generic over the buffer: on a device, one copy serves every writer (the
+/// encoder's batches and batch headers, the firmware's records).
+#[inline(never)]
+pub fn put(buf: &mut [u8], mut pos: usize, mut value: u64) -> usize {
+    while let Some(byte) = buf.get_mut(pos) {
+        pos += 1;
+        if value < 0x80 {
+            *byte = value as u8;
+            break;
+        }
+        *byte = value as u8 | 0x80;
+        value >>= 7;
+    }
+    pos
+}
+
 /// Number of bytes `encode` writes for `value`.
 #[inline]
 pub const fn encoded_len(value: u64) -> usize {
@@ -73,6 +90,20 @@ mod tests {
             assert_eq!(n, encoded_len(v), "length of {v}");
             assert_eq!(decode(&buf[..n]), Ok((v, n)), "value {v}");
         }
+    }
+
+    #[test]
+    fn put_writes_what_encode_writes_and_stops_at_the_end() {
+        for v in [0, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let (mut a, mut b) = ([0; MAX_LEN], [0xaa; MAX_LEN + 2]);
+            let n = encode(v, &mut a);
+            assert_eq!(put(&mut b, 1, v), 1 + n, "value {v}");
+            assert_eq!(b[1..1 + n], a[..n]);
+            assert_eq!(b[1 + n..], [0xaa; MAX_LEN + 2][1 + n..], "nothing after it");
+        }
+        let mut short = [0; 2];
+        assert_eq!(put(&mut short, 0, 300), 2);
+        assert_eq!(put(&mut short, 1, 300), 2, "cut at the end of the buffer");
     }
 
     /// Go's runtime reserves ten bytes for a batch's size and fills them in later, so a value

@@ -152,13 +152,10 @@ pub fn encode_record_fields(
     buf: &mut [u8; MAX_RECORD_BYTES],
 ) -> &[u8] {
     buf[0] = marker;
-    let mut len = 1;
-    for field in fields {
-        let mut bytes = [0; varint::MAX_LEN];
-        let n = varint::encode(field, &mut bytes);
-        buf[len..len + n].copy_from_slice(&bytes[..n]);
-        len += n;
-    }
+    // The buffer has room for every field at its longest: nothing is cut.
+    let len = fields
+        .into_iter()
+        .fold(1, |len, field| varint::put(buf, len, field));
     &buf[..len]
 }
 
