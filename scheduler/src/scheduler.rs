@@ -234,22 +234,32 @@ impl<
     /// Starts tracing (a new trace: header, generation 1, every status re-stated).
     #[cfg(feature = "trace")]
     pub fn start_tracing(&self) -> Result<(), Error> {
-        let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.trace.start(m, &k.machine))?)
+        self.control(Control::Start)
     }
 
     /// Stops tracing: the current generation is completed and the trace ends.
     #[cfg(feature = "trace")]
     pub fn stop_tracing(&self) -> Result<(), Error> {
-        let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.trace.stop(m))?)
+        self.control(Control::Stop)
     }
 
     /// Ends the current generation now.
     #[cfg(feature = "trace")]
     pub fn advance_generation(&self) -> Result<(), Error> {
+        self.control(Control::Advance)
+    }
+
+    /// The tracing controls, behind one critical section: on a device each of them would
+    /// otherwise inline its own (and its own reading of the current context).
+    #[cfg(feature = "trace")]
+    #[inline(never)]
+    fn control(&self, what: Control) -> Result<(), Error> {
         let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| k.trace.advance(m, &k.machine))?)
+        Ok(self.kernel.with(|k| match what {
+            Control::Start => k.trace.start(m, &k.machine),
+            Control::Stop => k.trace.stop(m),
+            Control::Advance => k.trace.advance(m, &k.machine),
+        })?)
     }
 
     /// Whether a trace is being written (started and not stopped).
@@ -257,6 +267,15 @@ impl<
     pub fn is_tracing(&self) -> bool {
         self.kernel.with(|k| k.trace.is_tracing())
     }
+}
+
+/// What a tracing control does (see `Scheduler::control`).
+#[cfg(feature = "trace")]
+#[derive(Clone, Copy)]
+enum Control {
+    Start,
+    Stop,
+    Advance,
 }
 
 impl<
