@@ -14,11 +14,12 @@
 //! its M does, seed 000).
 //!
 //! The scheduling events (`ProcStart`, `ProcStop`, `GoStart`, `GoStop`, `GoBlock`, `GoUnblock`)
-//! return whether the generation is due to end (its time or bytes are up): the caller applies its
-//! state change, then calls [`Encoder::end_due`], so the next generation re-states the state
+//! are written once the caller has made its state change, and are given that state: a generation
+//! found due (its time or bytes are up) ends right there, and the next one re-states the state
 //! after the event. Their common case is inline: a clock reading, a few compares and two word
-//! stores (see `batch.rs`); everything else, including the clock's extension to 64 bits and the
-//! generation's time limit, is out of line and shared by all events.
+//! stores (see `batch.rs`); everything else, including the clock's extension to 64 bits, the
+//! generation's limits and its end, is out of line and shared by all events, so a call site
+//! inlines only the common case.
 
 use gotrace_wire::EventType;
 
@@ -148,6 +149,8 @@ impl<
     const VALID_SIZES: () = {
         assert!(MS >= 1, "at least one execution context");
         assert!(GS + MS < u16::MAX as usize, "16-bit goroutine IDs");
+        // A scheduling event's executor argument shares a word with its sequence number.
+        assert!(PS < 1 << 16, "16-bit executor numbers");
         assert!(BUF >= MIN_BATCH_CAPACITY, "batch buffers too small");
         assert!(
             BUF <= gotrace_wire::MAX_BATCH_SIZE as usize,
@@ -241,81 +244,87 @@ impl<
 
     // ---- Scheduling events: return whether the generation is due to end ----
 
+    // Each takes `w`, the state after the change: a generation found due ends with the event.
+
     /// Context `m` takes idle executor `p`: `ProcStart`.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn proc_start(&mut self, m: usize, p: usize) -> bool {
+    pub fn proc_start<W: Scheduling>(&mut self, m: usize, p: usize, w: &W) {
         if !self.tracing {
-            return false;
+            return;
         }
         let Some(seq) = self.procs.get_mut(p) else {
-            return false;
+            return;
         };
         *seq = seq.wrapping_add(1);
         let seq = *seq;
-        self.sched(m, EventType::PROC_START, p as u32, seq.into(), 2)
+        self.sched(m, EventType::PROC_START, p as u32, seq.into(), 2, w);
     }
 
     /// Context `m` gives up its running executor: `ProcStop`.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn proc_stop(&mut self, m: usize) -> bool {
-        self.tracing && self.sched(m, EventType::PROC_STOP, 0, 0, 0)
+    pub fn proc_stop<W: Scheduling>(&mut self, m: usize, w: &W) {
+        if self.tracing {
+            self.sched(m, EventType::PROC_STOP, 0, 0, 0, w);
+        }
     }
 
     /// Context `m` starts runnable `g`: `GoStart`.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn go_start(&mut self, m: usize, g: GoSlot) -> bool {
-        self.go_seq_event(m, g, EventType::GO_START, 2)
+    pub fn go_start<W: Scheduling>(&mut self, m: usize, g: GoSlot, w: &W) {
+        self.go_seq_event(m, g, EventType::GO_START, 2, w);
     }
 
     /// The running goroutine on `m` yields and stays runnable: `GoStop`.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn go_stop(&mut self, m: usize, reason: Reason) -> bool {
-        self.go_leave(m, false, reason)
+    pub fn go_stop<W: Scheduling>(&mut self, m: usize, reason: Reason, w: &W) {
+        self.go_leave(m, false, reason, w);
     }
 
     /// The running goroutine on `m` blocks until woken: `GoBlock`.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn go_block(&mut self, m: usize, reason: Reason) -> bool {
-        self.go_leave(m, true, reason)
+    pub fn go_block<W: Scheduling>(&mut self, m: usize, reason: Reason, w: &W) {
+        self.go_leave(m, true, reason, w);
     }
 
     /// The running goroutine on `m` blocks (`GoBlock`) or yields (`GoStop`): one method for
     /// both, so that a scheduler deciding between them at run time inlines one copy.
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn go_leave(&mut self, m: usize, blocks: bool, reason: Reason) -> bool {
+    pub fn go_leave<W: Scheduling>(&mut self, m: usize, blocks: bool, reason: Reason, w: &W) {
         let typ = if blocks {
             EventType::GO_BLOCK
         } else {
             EventType::GO_STOP
         };
         // The reason's string ID, and no stack.
-        self.tracing && self.sched(m, typ, reason.string_id(), 0, 2)
+        if self.tracing {
+            self.sched(m, typ, reason.string_id(), 0, 2, w);
+        }
     }
 
     /// Context `m` wakes waiting `g`: `GoUnblock` (the third argument: no stack).
-    #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline]
-    pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> bool {
-        self.go_seq_event(m, g, EventType::GO_UNBLOCK, 3)
+    pub fn go_unblock<W: Scheduling>(&mut self, m: usize, g: GoSlot, w: &W) {
+        self.go_seq_event(m, g, EventType::GO_UNBLOCK, 3, w);
     }
 
     #[inline(always)]
-    fn go_seq_event(&mut self, m: usize, g: GoSlot, typ: EventType, n: usize) -> bool {
+    fn go_seq_event<W: Scheduling>(
+        &mut self,
+        m: usize,
+        g: GoSlot,
+        typ: EventType,
+        n: usize,
+        w: &W,
+    ) {
         if !self.tracing {
-            return false;
+            return;
         }
         let Some(t) = self.go_mut(g) else {
-            return false;
+            return;
         };
         t.seq = t.seq.wrapping_add(1);
         let (id, seq) = (t.id, t.seq);
-        self.sched(m, typ, id.into(), seq.into(), n)
+        self.sched(m, typ, id.into(), seq.into(), n, w);
     }
 
     // ---- Other events (out of line): they end a due generation themselves, re-stating `w`,
@@ -337,8 +346,9 @@ impl<
 
     /// The running task on `m` (or its executor) creates task slot `task`, whose entry function
     /// is at `entry_pc`: `GoCreate`, with the entry as the new goroutine's stack. `w` is the
-    /// state before the creation: the generation ends first when the stack table is full. Like
-    /// the scheduling events, returns whether the generation is due to end after the event.
+    /// state before the creation: the generation ends first when the stack table is full. Returns
+    /// whether the generation is due to end after the event: the caller ends it with
+    /// [`Encoder::end_due`] once the creation is made.
     #[must_use = "a generation that is due must be ended (`end_due`)"]
     #[inline(never)]
     pub fn go_create<W: Scheduling>(
@@ -545,26 +555,37 @@ impl<
     }
 
     /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
-    /// 0), then a zero. The common case (short values, room in the batch) is a clock reading and
-    /// two stores, without even extending the clock (see `Batch::try_packed`); everything else,
-    /// and the generation's time limit, is on the shared out-of-line path.
+    /// 0; both under 2^16), then a zero. The common case (short values, room in the batch) is a
+    /// clock reading and two stores, without even extending the clock (see `Batch::try_packed`);
+    /// everything else, the generation's limits and its end (re-stating `w`) are on the shared
+    /// out-of-line path.
     #[inline(always)]
-    fn sched(&mut self, m: usize, typ: EventType, a: u32, b: u32, n: usize) -> bool {
+    fn sched<W: Scheduling>(&mut self, m: usize, typ: EventType, a: u32, b: u32, n: usize, w: &W) {
         let raw = self.clock.now();
         if let Some(batch) = self.batches.get_mut(m) {
             if batch.try_packed(raw, typ, a, b, n) {
-                return false;
+                return;
             }
         }
-        self.sched_slow(m, typ, raw, a, b, n)
+        // Packed in two words, so that fewer arguments go on the stack at every call site.
+        let kind = u32::from(typ.0) | (n as u32) << 8;
+        self.sched_slow(m, kind, raw, a | b << 16, w);
     }
 
+    /// The rest of [`Encoder::sched`]: `kind` is the type and the count of arguments (times
+    /// 256), `ab` the arguments `a` and `b` (times 2^16).
     #[inline(never)]
-    fn sched_slow(&mut self, m: usize, typ: EventType, raw: u32, a: u32, b: u32, n: usize) -> bool {
+    fn sched_slow<W: Scheduling>(&mut self, m: usize, kind: u32, raw: u32, ab: u32, w: &W) {
         let (high, low) = self.extend(raw);
+        let (a, b) = (ab & 0xffff, ab >> 16);
         let args = [a.into(), b.into(), 0];
+        let n = (kind >> 8) as usize;
+        let typ = EventType(kind as u8);
         // Sequence numbers past 2^14 come this way: end the generation well before they wrap.
-        self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default()) || b >= SEQ_LIMIT
+        let due = self.write_at(m, high, low, typ, args.get(..n).unwrap_or_default());
+        if (due || b >= SEQ_LIMIT) && m < MS {
+            self.advance_generation(m, w);
+        }
     }
 
     /// Writes an event now, then ends the generation if it is due.
@@ -684,18 +705,17 @@ mod tests {
         e.start(0, &Idle).unwrap();
         // Context 1 writes at 200, then only context 0 is busy for more than half a wrap.
         e.clock.0 = 200;
-        assert!(!e.proc_stop(1));
+        e.proc_stop(1, &Idle);
+        // A long delta: out of line, where context 1 is refreshed.
         e.clock.0 = 200 + (1 << 31) + 10;
-        assert!(
-            !e.proc_stop(0),
-            "a long delta: out of line, where context 1 is refreshed"
-        );
+        e.proc_stop(0, &Idle);
         assert_eq!(e.batches[1].last(), e.clock.0);
         // After the wrap, context 1's first event lands just after its old reading: without the
         // refresh the inline path would take it for the old half.
         e.clock.0 = 250;
-        assert!(!e.proc_stop(1));
+        e.proc_stop(1, &Idle);
         assert_eq!(e.high, 1, "the wrap was seen");
+        assert_eq!(e.generation(), 1, "no generation ended on the way");
         e.stop(0).unwrap();
     }
 }

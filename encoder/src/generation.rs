@@ -63,7 +63,7 @@ impl<
         Ok(())
     }
 
-    /// Ends the generation a scheduling event found due, once the caller's state change is
+    /// Ends the generation [`Encoder::go_create`] found due, once the caller's state change is
     /// made (an infallible [`Encoder::advance`] for the context the event was written on).
     #[inline(never)]
     pub fn end_due<W: Scheduling>(&mut self, m: usize, w: &W) {

@@ -95,7 +95,7 @@ impl Scheduling for OneTask {
 
 /// Instructions per event of the encoder alone (no scheduler, no critical section, a sink that
 /// drops everything), tracing or not: a GoStart/GoStop pair, then a GoStart/GoBlock/GoUnblock
-/// triple, per round. No generation ends here, so "due" is always false.
+/// triple, per round. No generation ends here.
 fn encoder_alone(tracing: bool) -> (u64, u64) {
     use gotrace_encoder::{Config, Encoder, Reason};
     let mut enc: Encoder<Discard, TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
@@ -105,13 +105,13 @@ fn encoder_alone(tracing: bool) -> (u64, u64) {
     }
     let task = GoSlot::Task(0);
     let start_stop = instructions_per_call(|| {
-        core::hint::black_box(enc.go_start(0, task));
-        core::hint::black_box(enc.go_stop(0, Reason::Yield));
+        enc.go_start(0, task, &OneTask);
+        enc.go_stop(0, Reason::Yield, &OneTask);
     });
     let block_unblock = instructions_per_call(|| {
-        core::hint::black_box(enc.go_start(0, task));
-        core::hint::black_box(enc.go_block(0, Reason::Wait));
-        core::hint::black_box(enc.go_unblock(0, task));
+        enc.go_start(0, task, &OneTask);
+        enc.go_block(0, Reason::Wait, &OneTask);
+        enc.go_unblock(0, task, &OneTask);
     });
     (start_stop / 2, block_unblock / 3)
 }

@@ -17,23 +17,13 @@ use crate::error::Error;
 use crate::machine::Machine;
 use crate::task::{Step, Task};
 
-/// Writes the event of the state change just made, with tracing compiled in. `due`: a
-/// scheduling event, which answers whether the generation is due to end; it is ended here, once
-/// the change is made, so the next generation re-states the state after it.
+/// Writes the event of the state change just made, with tracing compiled in, given the state
+/// after the change (`$w`): a generation the event finds due ends with it, and the next one
+/// re-states that state.
 ///
 /// Without `trace` the event is compiled out, so a value computed only for it is named with a
 /// leading underscore (`_owner`, `_p`, ...) to be unused without a warning.
 macro_rules! traced {
-    ($k:expr, $m:expr, due |$enc:ident| $event:expr) => {{
-        #[cfg(feature = "trace")]
-        {
-            let k = &mut *$k;
-            let $enc = &mut k.trace;
-            if $event {
-                k.trace.end_due($m, &k.machine);
-            }
-        }
-    }};
     ($k:expr, |$enc:ident, $w:ident| $event:expr) => {{
         #[cfg(feature = "trace")]
         {
@@ -80,7 +70,7 @@ impl<
             ProcStatus::Running => return Err(Error::ExecutorBusy(p)),
         }
         self.machine.proc_start(m, p)?;
-        traced!(self, m, due | enc | enc.proc_start(m, p));
+        traced!(self, |enc, w| enc.proc_start(m, p, w));
         Ok(())
     }
 
@@ -94,7 +84,7 @@ impl<
 
     pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
         self.machine.proc_stop(m)?;
-        traced!(self, m, due | enc | enc.proc_stop(m));
+        traced!(self, |enc, w| enc.proc_stop(m, w));
         Ok(())
     }
 
@@ -118,13 +108,13 @@ impl<
 
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
         self.machine.go_start(m, g)?;
-        traced!(self, m, due | enc | enc.go_start(m, g));
+        traced!(self, |enc, w| enc.go_start(m, g, w));
         Ok(())
     }
 
     pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
         self.machine.go_unblock(m, g)?;
-        traced!(self, m, due | enc | enc.go_unblock(m, g));
+        traced!(self, |enc, w| enc.go_unblock(m, g, w));
         Ok(())
     }
 
@@ -196,7 +186,7 @@ impl<
             }
         };
         // One traced call for both: one inline copy of the encoder's fast path.
-        traced!(self, m, due | enc | enc.go_leave(m, _blocks, _reason));
+        traced!(self, |enc, w| enc.go_leave(m, _blocks, _reason, w));
         Ok(())
     }
 

@@ -88,15 +88,13 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
     pub fn proc_start(&mut self, m: usize, p: usize) {
         self.w.procs[p] = (ProcStatus::Running, m);
         self.w.ctx_p[m] = Some(p);
-        let due = self.e.proc_start(m, p);
-        self.due(m, due);
+        self.e.proc_start(m, p, &self.w);
     }
 
     pub fn proc_stop(&mut self, m: usize) {
         let p = self.w.ctx_p[m].take().unwrap();
         self.w.procs[p].0 = ProcStatus::Idle;
-        let due = self.e.proc_stop(m);
-        self.due(m, due);
+        self.e.proc_stop(m, &self.w);
     }
 
     pub fn proc_steal(&mut self, m: usize, p: usize) {
@@ -117,8 +115,7 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
     pub fn go_start(&mut self, m: usize, g: GoSlot) {
         *self.w.slot_mut(g) = GoStatus::Running;
         self.w.ctx_g[m] = Some(g);
-        let due = self.e.go_start(m, g);
-        self.due(m, due);
+        self.e.go_start(m, g, &self.w);
     }
 
     fn leave(&mut self, m: usize, status: GoStatus) {
@@ -128,14 +125,12 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
 
     pub fn go_stop(&mut self, m: usize) {
         self.leave(m, GoStatus::Runnable);
-        let due = self.e.go_stop(m, Reason::Yield);
-        self.due(m, due);
+        self.e.go_stop(m, Reason::Yield, &self.w);
     }
 
     pub fn go_block(&mut self, m: usize) {
         self.leave(m, GoStatus::Waiting);
-        let due = self.e.go_block(m, Reason::Wait);
-        self.due(m, due);
+        self.e.go_block(m, Reason::Wait, &self.w);
     }
 
     pub fn go_destroy(&mut self, m: usize) {
@@ -145,8 +140,7 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
 
     pub fn go_unblock(&mut self, m: usize, g: GoSlot) {
         *self.w.slot_mut(g) = GoStatus::Runnable;
-        let due = self.e.go_unblock(m, g);
-        self.due(m, due);
+        self.e.go_unblock(m, g, &self.w);
     }
 
     pub fn syscall_begin(&mut self, m: usize) {
