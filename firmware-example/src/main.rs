@@ -38,6 +38,9 @@ pub const BATCH_BYTES: usize = 512;
 const TRACE_CHANNEL_BYTES: usize = 8192;
 #[cfg(feature = "tiny-trace-channel")]
 const TRACE_CHANNEL_BYTES: usize = 1024;
+// A batch is written whole or waited for: the channel must hold the largest one (its buffer and
+// a header of at most 41 bytes) with room to spare, or lossless mode would have to drop it.
+const _: () = assert!(TRACE_CHANNEL_BYTES > BATCH_BYTES + 64);
 const TASKS: usize = 4;
 const EXECUTORS: usize = 1;
 /// Generation length when the host does not say.

@@ -105,28 +105,25 @@ impl TraceRing {
         }
     }
 
-    /// Writes all `parts` as one unit if they fit now, else nothing; returns whether it did.
-    pub fn try_write(&mut self, parts: &[&[u8]]) -> bool {
-        let (free, mut write) = self.room();
-        if parts.iter().map(|p| p.len()).sum::<usize>() > free {
+    /// Writes all `parts` as one unit once they fit (`wait`: waiting for the host to make room),
+    /// else nothing; returns whether it did. Parts that could never fit (as long as the ring or
+    /// longer) are refused at once, waiting or not: the caller counts them as lost.
+    pub fn write(&mut self, parts: &[&[u8]], wait: bool) -> bool {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        if len >= self.descriptor.size {
             return false;
         }
-        for part in parts {
-            write = self.put(write, part);
-        }
-        self.descriptor.write.store(write, Ordering::Release);
-        true
-    }
-
-    /// Writes `bytes`, waiting for the host to make room as often as needed.
-    pub fn write_blocking(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let (free, write) = self.room();
-            let n = free.min(bytes.len());
-            if n > 0 {
-                let write = self.put(write, &bytes[..n]);
+        loop {
+            let (free, mut write) = self.room();
+            if len <= free {
+                for part in parts {
+                    write = self.put(write, part);
+                }
                 self.descriptor.write.store(write, Ordering::Release);
-                bytes = &bytes[n..];
+                return true;
+            }
+            if !wait {
+                return false;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The encoder's sink: the trace RTT up channel, lossless or lossy.
 //!
-//! Lossless: the channel blocks while full, so nothing is lost and the firmware slows down.
+//! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
+//! firmware slows down (the channel is larger than any batch: see `main.rs`).
 //! Lossy: a batch that does not fit whole is dropped, and with it the rest of its generation
 //! (a generation missing a batch would not parse). Before the next batch that does make it, a
 //! `LossRecord` names the broken generations and counts what was dropped, and the `EndRecord`
@@ -49,28 +50,11 @@ impl RttSink {
         self.ring.as_ref().is_none_or(|r| r.is_drained())
     }
 
-    /// Writes `parts` as one unit: waiting for room when lossless, all or nothing when lossy.
-    /// Returns whether they were written.
-    fn write_whole(&mut self, parts: &[&[u8]]) -> bool {
-        let Some(ring) = self.ring.as_mut() else {
-            return false;
-        };
-        match self.backpressure {
-            Backpressure::Lossless => {
-                for part in parts {
-                    ring.write_blocking(part);
-                }
-                true
-            }
-            Backpressure::Lossy => ring.try_write(parts),
-        }
-    }
-
-    /// Writes a record of ours, blocking: used only where the trace starts and ends.
-    fn write_blocking(&mut self, bytes: &[u8]) {
-        if let Some(ring) = self.ring.as_mut() {
-            ring.write_blocking(bytes);
-        }
+    /// Writes `parts` as one unit, all or nothing: waiting for room when lossless (or when
+    /// `block`), at once when lossy. Returns whether they were written.
+    fn write_whole(&mut self, parts: &[&[u8]], block: bool) -> bool {
+        let wait = block || self.backpressure == Backpressure::Lossless;
+        self.ring.as_mut().is_some_and(|ring| ring.write(parts, wait))
     }
 
     /// Writes the pending loss record, if any (waiting for room when `blocking`, else only if it
@@ -81,12 +65,7 @@ impl RttSink {
         };
         let mut buf = [0u8; MAX_RECORD_BYTES];
         let record = encode_record_fields(LOSS_MARKER, loss.fields(), &mut buf);
-        let written = if blocking {
-            self.write_blocking(record);
-            true
-        } else {
-            self.write_whole(&[record])
-        };
+        let written = self.write_whole(&[record], blocking);
         if written {
             self.pending_loss = None;
         }
@@ -111,7 +90,7 @@ impl RttSink {
 
 impl Sink for RttSink {
     fn begin_trace(&mut self, header: &[u8]) {
-        self.write_blocking(header);
+        self.write_whole(&[header], true);
     }
 
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
@@ -125,7 +104,7 @@ impl Sink for RttSink {
                 return;
             }
         }
-        if !self.write_whole(&[header, payload]) {
+        if !self.write_whole(&[header, payload], false) {
             self.drop_batch(generation, len as u32);
         }
     }
@@ -134,6 +113,6 @@ impl Sink for RttSink {
         self.flush_loss(true);
         let mut buf = [0u8; MAX_RECORD_BYTES];
         let record = encode_record_fields(END_MARKER, self.account.fields(), &mut buf);
-        self.write_blocking(record);
+        self.write_whole(&[record], true);
     }
 }
