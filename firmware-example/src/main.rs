@@ -114,6 +114,8 @@ fn main() -> ! {
         defmt::error!("the trace channel is not in the RTT control block");
         board::exit(false)
     };
+    // Whether the host has read the trace channel, asked without the scheduler's lock.
+    let trace_channel = ring.watch();
     #[cfg(feature = "trace")]
     SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, backpressure));
     #[cfg(not(feature = "trace"))]
@@ -128,7 +130,7 @@ fn main() -> ! {
     #[cfg(feature = "trace")]
     if cfg!(feature = "measure") {
         measure::run();
-        wait_for_host_drain();
+        wait_for_host_drain(trace_channel);
         board::exit(true)
     }
     #[cfg(feature = "trace")]
@@ -159,7 +161,7 @@ fn main() -> ! {
             ""
         }
     );
-    wait_for_host_drain();
+    wait_for_host_drain(trace_channel);
     board::exit(true)
 }
 
@@ -222,17 +224,13 @@ const fn parse_u8(s: &str) -> u8 {
 }
 
 /// Gives the host time to read the last bytes (the end record, the last logs) before exiting.
-fn wait_for_host_drain() {
+fn wait_for_host_drain(trace_channel: ring::RingWatch) {
     // SAFETY: thread mode, after the logger's last use; nothing else writes channel 0 now.
     let defmt_channel = unsafe { UpChannel::conjure(0) };
     let start = clock::raw_ticks();
     let limit = clock::ticks_in_us(DRAIN_WAIT_MS * 1000);
     while clock::raw_ticks().wrapping_sub(start) < limit {
-        #[cfg(feature = "trace")]
-        let trace_done = SCHED.with_encoder(|enc| enc.sink().is_drained());
-        #[cfg(not(feature = "trace"))]
-        let trace_done = true;
-        if trace_done && defmt_channel.as_ref().is_none_or(|c| c.is_empty()) {
+        if trace_channel.is_drained() && defmt_channel.as_ref().is_none_or(|c| c.is_empty()) {
             return;
         }
     }

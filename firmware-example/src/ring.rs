@@ -128,6 +128,22 @@ impl TraceRing {
         }
     }
 
+    /// A view of this ring that only tells whether the host has caught up: it can be kept
+    /// outside the lock that guards the writer (this value, inside the encoder's sink).
+    pub fn watch(&self) -> RingWatch {
+        RingWatch {
+            descriptor: self.descriptor,
+        }
+    }
+}
+
+/// Whether the host has read what the [`TraceRing`] wrote: its two offsets, read only.
+#[derive(Clone, Copy)]
+pub struct RingWatch {
+    descriptor: &'static Descriptor,
+}
+
+impl RingWatch {
     /// Whether the host has read everything written so far.
     pub fn is_drained(&self) -> bool {
         let d = self.descriptor;

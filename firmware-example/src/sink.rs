@@ -45,11 +45,6 @@ impl RttSink {
         self.backpressure = backpressure;
     }
 
-    /// Whether the host has read everything written so far.
-    pub fn is_drained(&self) -> bool {
-        self.ring.as_ref().is_none_or(|r| r.is_drained())
-    }
-
     /// Writes `parts` as one unit, all or nothing: waiting for room when lossless (or when
     /// `block`), at once when lossy. Returns whether they were written.
     fn write_whole(&mut self, parts: &[&[u8]], block: bool) -> bool {
