@@ -10,7 +10,7 @@ use gotrace_wire::{varint, EventType, Version};
 
 use crate::batch::Batch;
 use crate::error::{Error, Location};
-use crate::event::{wire_spec, BaseEvent, Time, TypeTable};
+use crate::event::{wire_spec, BaseEvent, Time, TypeTable, UNTIMED};
 use crate::generation::Frequency;
 use crate::go_sort::sort_like_go;
 use crate::raw;
@@ -179,9 +179,10 @@ fn read_timed_event(
 ) -> Result<(usize, u64), ReadFailure> {
     let typ = EventType(data.first().copied().unwrap_or_default());
     ev.typ = typ;
-    let Some(count) = types[usize::from(typ.0)].timed_args else {
+    let count = types.timed_args[usize::from(typ.0)];
+    if count == UNTIMED {
         return Err(ReadFailure::Untimed(typ));
-    };
+    }
     let (dt, mut n) = uvarint(data, 1).ok_or(ReadFailure::BadTimestamp)?;
     // A loop over the four slots, which the compiler unrolls, rather than over the count: each
     // argument position gets its own branches (one loop exit and one varint-length branch shared

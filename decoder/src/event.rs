@@ -49,8 +49,6 @@ pub(crate) const EV_SYNC: EventType = EventType(u8::MAX);
 pub(crate) struct TypeInfo {
     /// The type's spec in the parser's table.
     pub spec: Option<&'static EventSpec>,
-    /// For a timed event: how many arguments follow the timestamp delta.
-    pub timed_args: Option<u8>,
     /// The stacks, then the strings, that events of this type name and that must exist: which
     /// argument holds each, and whether it names a stack.
     pub table_ids: [TableId; MAX_TABLE_IDS],
@@ -68,8 +66,28 @@ pub(crate) struct TableId {
 /// Most stacks and strings an event type names (Go's table has at most three).
 const MAX_TABLE_IDS: usize = 4;
 
-/// [`TypeInfo`] of every type byte.
-pub(crate) type TypeTable = [TypeInfo; 256];
+/// [`TypeInfo`] of every type byte, and apart from it, in a table of its own, each timed type's
+/// argument count: the decoder looks the count up right after loading the type byte, and the
+/// look-up in a table of 256 bytes (indexed without scaling) is quicker to resolve than in the
+/// 6 KB of the type infos (the merge's hottest spot).
+pub(crate) struct TypeTable {
+    info: [TypeInfo; 256],
+    /// How many arguments follow the timestamp delta of a timed event, [`UNTIMED`] for the
+    /// other types.
+    pub timed_args: [u8; 256],
+}
+
+/// [`TypeTable::timed_args`] of a type that is not a timed event type.
+pub(crate) const UNTIMED: u8 = u8::MAX;
+
+impl std::ops::Index<usize> for TypeTable {
+    type Output = TypeInfo;
+
+    #[inline(always)]
+    fn index(&self, typ: usize) -> &TypeInfo {
+        &self.info[typ]
+    }
+}
 
 /// The [`TypeTable`], built once; the reader keeps a reference so that the hot path indexes it
 /// directly.
@@ -78,20 +96,20 @@ pub(crate) fn type_table() -> &'static TypeTable {
     TABLE.get_or_init(|| {
         let none = TypeInfo {
             spec: None,
-            timed_args: None,
             table_ids: [TableId::default(); MAX_TABLE_IDS],
             table_id_count: 0,
         };
-        let mut table = [none; 256];
-        for (i, info) in table.iter_mut().enumerate() {
+        let mut table = TypeTable {
+            info: [none; 256],
+            timed_args: [UNTIMED; 256],
+        };
+        let TypeTable { info, timed_args } = &mut table;
+        for (i, (info, timed_args)) in info.iter_mut().zip(timed_args.iter_mut()).enumerate() {
             let spec = spec(PARSER_SPECS, EventType(i as u8));
-            *info = TypeInfo {
-                spec,
-                timed_args: spec
-                    .filter(|s| s.is_timed && !s.args.is_empty())
-                    .map(|s| (s.args.len() - 1) as u8),
-                ..none
-            };
+            *info = TypeInfo { spec, ..none };
+            if let Some(spec) = spec.filter(|s| s.is_timed && !s.args.is_empty()) {
+                *timed_args = (spec.args.len() - 1) as u8;
+            }
             let Some(spec) = spec else {
                 continue;
             };

@@ -112,9 +112,8 @@ impl Ready {
     /// whole into a temporary first.
     #[inline(always)]
     pub(crate) fn push(&mut self, g: GoId, p: ProcId, m: ThreadId, base: &BaseEvent) {
-        let used = self.types[usize::from(base.typ.0)]
-            .timed_args
-            .map_or(base.args.len(), |count| usize::from(count) + 1);
+        // All slots for a type without a count (`UNTIMED` + 1 is more than there are).
+        let used = usize::from(self.types.timed_args[usize::from(base.typ.0)]) + 1;
         match self.events.get_mut(self.len) {
             Some(slot) => {
                 slot.ctx.g = g;
