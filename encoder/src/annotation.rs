@@ -11,9 +11,13 @@ use gotrace_wire::EventType;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Annotation {
     pub(crate) typ: EventType,
-    /// The numbers (task IDs), `num_count` of them; the string IDs of the names follow them.
-    pub(crate) nums: [u64; 2],
-    pub(crate) num_count: u8,
+    /// The event's arguments: the numbers (task IDs), a slot for the string ID of each name
+    /// (filled in when it is written), then the stack (0) but for labels.
+    pub(crate) args: [u64; 4],
+    /// How many of `args` the event has.
+    pub(crate) len: u8,
+    /// The slot of the first name's string ID (the numbers come before it).
+    pub(crate) first_name: u8,
     pub(crate) names: [&'static str; 2],
     pub(crate) name_count: u8,
 }
@@ -56,10 +60,13 @@ impl Annotation {
         names: [&'static str; 2],
         name_count: u8,
     ) -> Self {
+        // Labels alone carry no stack argument.
+        let stack = !matches!(typ, EventType::GO_LABEL) as u8;
         Annotation {
             typ,
-            nums,
-            num_count,
+            args: [nums[0], nums[1], 0, 0],
+            len: num_count + name_count + stack,
+            first_name: num_count,
             names,
             name_count,
         }

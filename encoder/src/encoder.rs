@@ -435,29 +435,24 @@ impl<
         if !self.tracing {
             return;
         }
-        let (num_count, name_count) = (usize::from(a.num_count), usize::from(a.name_count));
-        let names = a.names.get(..name_count).unwrap_or_default();
-        // The numbers, then the string IDs, then the stack (0) but for labels.
-        let mut args = [a.nums[0], a.nums[1], 0, 0];
+        let names = a.names.get(..usize::from(a.name_count)).unwrap_or_default();
+        let mut args = a.args;
+        let ids = args
+            .get_mut(usize::from(a.first_name)..)
+            .unwrap_or_default();
         // A table that cannot take every name ends the generation first, so that the names are
         // in the generation of the event (an entry interned before the table filled goes unused).
-        for retry in [false, true] {
-            let mut full = false;
-            for (i, &name) in names.iter().enumerate() {
-                let id = self.strings.intern(name);
-                full |= id.is_none();
-                if let Some(arg) = args.get_mut(num_count + i) {
-                    *arg = id.unwrap_or(0);
-                }
-            }
-            if !full || retry {
-                break;
-            }
+        if !self.strings.intern_all(names, ids) {
             self.advance_generation(m, w);
+            self.strings.intern_all(names, ids);
         }
-        let n = num_count + name_count + usize::from(a.typ != EventType::GO_LABEL);
         self.counts.annotation_events += 1;
-        self.event(m, a.typ, args.get(..n).unwrap_or_default(), w);
+        self.event(
+            m,
+            a.typ,
+            args.get(..usize::from(a.len)).unwrap_or_default(),
+            w,
+        );
     }
 
     // ---- helpers ----

@@ -39,6 +39,20 @@ impl<const N: usize> Strings<N> {
         Some(self.entries.len() as u64 - 1 + FIRST_STRING_ID)
     }
 
+    /// Writes the ID of each of `names` into `ids` (in order), interning them; `false` as soon
+    /// as the table is full (the rest of `ids` is left as it was). Out of line: one copy serves
+    /// the first try and the retry after a generation ends.
+    #[inline(never)]
+    pub fn intern_all(&mut self, names: &[&'static str], ids: &mut [u64]) -> bool {
+        for (&name, id) in names.iter().zip(ids) {
+            let Some(new) = self.intern(name) else {
+                return false;
+            };
+            *id = new;
+        }
+        true
+    }
+
     /// Empties the table for the next generation.
     pub fn clear(&mut self) {
         self.entries.clear();
