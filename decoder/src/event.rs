@@ -44,13 +44,12 @@ pub(crate) const PARSER_SPECS: Version = Version::Go126;
 /// The type used internally for the synthetic Sync event (Go's `evSync`, not a wire type).
 pub(crate) const EV_SYNC: EventType = EventType(u8::MAX);
 
-/// What the hot path needs to know about an event type, looked up by type byte.
+/// What the table check needs to know about an event type, looked up by type byte: the stacks,
+/// then the strings, that events of this type name and that must exist (which argument holds
+/// each, and whether it names a stack). Eight bytes, so that the look-up is one scaled load.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(8))]
 pub(crate) struct TypeInfo {
-    /// The type's spec in the parser's table.
-    pub spec: Option<&'static EventSpec>,
-    /// The stacks, then the strings, that events of this type name and that must exist: which
-    /// argument holds each, and whether it names a stack.
     pub table_ids: [TableId; MAX_TABLE_IDS],
     pub table_id_count: u8,
 }
@@ -63,15 +62,17 @@ pub(crate) struct TableId {
     pub is_stack: bool,
 }
 
-/// Most stacks and strings an event type names (Go's table has at most three).
-const MAX_TABLE_IDS: usize = 4;
+/// Most stacks and strings an event type names (as many as Go's table has).
+const MAX_TABLE_IDS: usize = 3;
 
-/// [`TypeInfo`] of every type byte, and apart from it, in a table of its own, each timed type's
-/// argument count: the decoder looks the count up right after loading the type byte, and the
-/// look-up in a table of 256 bytes (indexed without scaling) is quicker to resolve than in the
-/// 6 KB of the type infos (the merge's hottest spot).
+/// What the hot path needs to know of every type byte, each in a table of its own so that each
+/// look-up is one load from a small table: the decoder looks the argument count up right after
+/// loading the type byte (the merge's hottest spot), the table check the [`TypeInfo`] (in a table
+/// of 24-byte entries with the spec, either took a multiply and a load from 6 KB).
 pub(crate) struct TypeTable {
     info: [TypeInfo; 256],
+    /// The type's spec in the parser's table.
+    specs: [Option<&'static EventSpec>; 256],
     /// How many arguments follow the timestamp delta of a timed event, [`UNTIMED`] for the
     /// other types.
     pub timed_args: [u8; 256],
@@ -95,18 +96,26 @@ pub(crate) fn type_table() -> &'static TypeTable {
     static TABLE: OnceLock<TypeTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let none = TypeInfo {
-            spec: None,
             table_ids: [TableId::default(); MAX_TABLE_IDS],
             table_id_count: 0,
         };
         let mut table = TypeTable {
             info: [none; 256],
+            specs: [None; 256],
             timed_args: [UNTIMED; 256],
         };
-        let TypeTable { info, timed_args } = &mut table;
-        for (i, (info, timed_args)) in info.iter_mut().zip(timed_args.iter_mut()).enumerate() {
+        let TypeTable {
+            info,
+            specs,
+            timed_args,
+        } = &mut table;
+        let entries = info
+            .iter_mut()
+            .zip(specs.iter_mut())
+            .zip(timed_args.iter_mut());
+        for (i, ((info, spec_slot), timed_args)) in entries.enumerate() {
             let spec = spec(PARSER_SPECS, EventType(i as u8));
-            *info = TypeInfo { spec, ..none };
+            *spec_slot = spec;
             if let Some(spec) = spec.filter(|s| s.is_timed && !s.args.is_empty()) {
                 *timed_args = (spec.args.len() - 1) as u8;
             }
@@ -137,7 +146,7 @@ pub(crate) fn type_table() -> &'static TypeTable {
 /// The spec of a wire type in the parser's table.
 #[inline]
 pub(crate) fn wire_spec(typ: EventType) -> Option<&'static EventSpec> {
-    type_table()[usize::from(typ.0)].spec
+    type_table().specs[usize::from(typ.0)]
 }
 
 /// A wire event as the ordering sees it: arguments without the timestamp delta, the time

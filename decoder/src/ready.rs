@@ -12,7 +12,7 @@ use gotrace_wire::EventType;
 
 use crate::error::{Error, Location};
 use crate::event::{
-    type_table, BaseEvent, Event, GoId, ProcId, SchedCtx, ThreadId, Time, TypeInfo, TypeTable,
+    type_table, wire_spec, BaseEvent, Event, GoId, ProcId, SchedCtx, ThreadId, Time, TypeTable,
 };
 use crate::generation::Generation;
 use crate::order::Ordering;
@@ -272,15 +272,15 @@ fn validate_table_ids(base: &BaseEvent, table: &Table, types: &TypeTable) -> Res
             table.has_string(value)
         };
         if !found {
-            return Err(invalid_id_error(info, id.is_stack, value));
+            return Err(invalid_id_error(base.typ, id.is_stack, value));
         }
     }
     Ok(())
 }
 
 #[cold]
-fn invalid_id_error(info: &TypeInfo, is_stack: bool, id: u64) -> Error {
+fn invalid_id_error(typ: EventType, is_stack: bool, id: u64) -> Error {
     let what = if is_stack { "stack" } else { "string" };
-    let name = info.spec.map(|s| s.name).unwrap_or_default();
+    let name = wire_spec(typ).map(|s| s.name).unwrap_or_default();
     Error::new(format!("found invalid {what} ID {id} for event {name}"))
 }
