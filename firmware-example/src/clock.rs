@@ -39,8 +39,10 @@ struct Reading {
 }
 
 /// Written once by [`init`], in thread mode before the interrupts that read the clock run;
-/// only read after. Accessed as one volatile 8-byte value, so that the compiler keeps both
-/// words together and a reading loads them with one address and one `ldrd`.
+/// only read after. Read as one plain 8-byte value, so that a reading loads both words with one
+/// address and one `ldrd` (a volatile read of it is split into two loads, one instruction more
+/// per timestamp); nothing changes it after `init`, so nothing is lost if the compiler reuses a
+/// value it has loaded.
 struct Chosen(UnsafeCell<Reading>);
 
 // SAFETY: see `Chosen`: one write at start-up, reads only after it.
@@ -96,7 +98,7 @@ pub fn raw_ticks() -> u32 {
     // SAFETY: see `Chosen`; the register is CYCCNT or the counter `init` checked, and reading
     // it has no effect.
     unsafe {
-        let reading = CHOSEN.0.get().read_volatile();
+        let reading = CHOSEN.0.get().read();
         reading.register.read_volatile() ^ reading.mask
     }
 }
