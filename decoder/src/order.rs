@@ -441,9 +441,6 @@ pub(crate) struct Ordering {
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
-    /// The type of the task the `UserTaskEnd` just validated ends (its begin may be generations
-    /// ago, where the name's string ID meant something else).
-    ended_task_type: Option<Arc<[u8]>>,
 }
 
 /// The event being advanced, where it comes from, and where the events it validates go.
@@ -458,7 +455,7 @@ impl Step<'_> {
     /// Validates the advanced event itself, in context `ctx`, as the handler left it.
     #[inline(always)]
     fn push(&mut self, ctx: SchedCtx) {
-        self.out.push(ctx.g, ctx.p, ctx.m, self.ev);
+        self.out.push(ctx.g, ctx.p, ctx.m, self.ev, self.table);
     }
 
     /// Validates an event the wire does not carry but the model implies, at the advanced event's
@@ -472,7 +469,7 @@ impl Step<'_> {
         for (slot, &value) in base.args.iter_mut().zip(args) {
             *slot = value;
         }
-        self.out.push(ctx.g, ctx.p, ctx.m, &base);
+        self.out.push(ctx.g, ctx.p, ctx.m, &base, self.table);
     }
 }
 
@@ -488,13 +485,7 @@ impl Ordering {
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
-            ended_task_type: None,
         }
-    }
-
-    /// The type of the task a `UserTaskEnd` just handed out ends.
-    pub(crate) fn take_ended_task_type(&mut self) -> Option<Arc<[u8]>> {
-        self.ended_task_type.take()
     }
 
     /// Makes room for `threads` more thread states (a generation's threads, most of them known
@@ -1215,8 +1206,8 @@ impl Ordering {
         };
         s.ev.set_extra(0, parent);
         validate_ctx(&cur, USER_GO)?;
-        self.ended_task_type = Some(name);
         s.push(cur);
+        s.out.set_task_type(name);
         Ok((cur, true))
     }
 

@@ -163,8 +163,8 @@ impl<R: Read> Reader<R> {
                         args: [0; 4],
                     };
                     base.args[0] = sample.stack;
-                    ready.push(sample.g, sample.p, sample.m, &base);
-                    if let Err(error) = ready.check_last(gen, types, order) {
+                    ready.push(sample.g, sample.p, sample.m, &base, &gen.table);
+                    if let Err(error) = ready.take_failure(gen) {
                         ready.error = Some(error);
                         return;
                     }
@@ -179,15 +179,13 @@ impl<R: Read> Reader<R> {
                 .get(*next_sample)
                 .map_or(Time::MAX, |s| s.time);
             let ran = run_earliest(gen, frontier, order, version, types, ready, sample_time);
-            let before = ready.len();
             let advanced = match ran {
                 Ok(true) => continue,
                 // The earliest thread waits for another: try the others in time order.
                 Ok(false) => advance_other(gen, frontier, order, version, types, ready),
                 Err(error) => Err(error),
             };
-            if let Err(error) = advanced.and_then(|()| ready.check_from(before, gen, types, order))
-            {
+            if let Err(error) = advanced.and_then(|()| ready.take_failure(gen)) {
                 ready.error = Some(error);
                 return;
             }
@@ -334,7 +332,6 @@ fn run_earliest(
     let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     let more = loop {
-        let before = ready.len();
         let step = step_cursor(gen, cursor, &mut cur, batches, order, version, types, ready)?;
         let Some(more) = step else {
             // Waits for another thread; the steps before left the heap in order, once the
@@ -343,7 +340,7 @@ fn run_earliest(
             root.time = cursor.ev.time;
             return Ok(!ready.has_room());
         };
-        ready.check_from(before, gen, types, order)?;
+        ready.take_failure(gen)?;
         if !more || cursor.ev.time > limit || !ready.has_room() {
             break more;
         }

@@ -2,9 +2,10 @@
 //!
 //! The buffer's slots are whole [`Event`]s, each holding the current generation's tables, so the
 //! reader lends the caller a slot as it is: an event is written once, by the ordering as it
-//! validates it, and never copied on its way out. Its time is made later than the event's before
-//! it once it passes the table check (events are handed out in the order they are validated),
-//! while the slot is in the cache, rather than as it is handed out.
+//! validates it, and never copied on its way out. It is checked against the tables and its time
+//! made later than the event's before it as it is written (events are handed out in the order
+//! they are validated), rather than as it is handed out; a failed check is reported after the
+//! merge's step, where Go would report it.
 
 use std::sync::Arc;
 
@@ -15,7 +16,6 @@ use crate::event::{
     type_table, wire_spec, BaseEvent, Event, GoId, ProcId, SchedCtx, ThreadId, Time, TypeTable,
 };
 use crate::generation::Generation;
-use crate::order::Ordering;
 use crate::table::Table;
 
 /// Most events validated ahead of the caller: enough that the per-event path is a short loop,
@@ -40,6 +40,8 @@ pub(crate) struct Ready {
     task_types: bool,
     /// What stopped validation, reported once the events before it are handed out.
     pub error: Option<Error>,
+    /// The first event appended since [`Ready::take_failure`] that failed the table check.
+    failed: Option<Box<Failed>>,
     /// How many argument slots each type's events use (see [`Ready::push`]).
     types: &'static TypeTable,
 }
@@ -54,6 +56,7 @@ impl Ready {
             last_ts: 0,
             task_types: false,
             error: None,
+            failed: None,
             types: type_table(),
         }
     }
@@ -100,9 +103,13 @@ impl Ready {
         self.last_ts
     }
 
-    /// Appends a validated event in context `g`, `p`, `m`.
+    /// Appends a validated event in context `g`, `p`, `m`, checked against the generation's
+    /// `table` (a failure is kept for [`Ready::take_failure`]), its time made later than the last
+    /// one's. Checked as it is appended, while its values are at hand: checked in a pass over
+    /// the step's events after the step, reading them back from their slots, the check took a
+    /// fifth of the time of the real trace, most of it the table look-ups.
     ///
-    /// Field by field, and only the argument slots the event's type uses (its arguments and
+    /// Copied field by field, and only the argument slots the event's type uses (its arguments and
     /// Go's one extra; the slots after them are never read): the event and the context were
     /// stored a field at a time just before, and a copy of either whole loads two fields at
     /// once, which the processor cannot forward from those stores (perf put the hottest
@@ -111,7 +118,18 @@ impl Ready {
     /// the loads apart; the context comes as three values because passed whole it was copied
     /// whole into a temporary first.
     #[inline(always)]
-    pub(crate) fn push(&mut self, g: GoId, p: ProcId, m: ThreadId, base: &BaseEvent) {
+    pub(crate) fn push(
+        &mut self,
+        g: GoId,
+        p: ProcId,
+        m: ThreadId,
+        base: &BaseEvent,
+        table: &Table,
+    ) {
+        if let Err(error) = validate_table_ids(base, table, self.types) {
+            self.fail(error, SchedCtx { g, p, m }, base);
+        }
+        let time = later_time(base.time, &mut self.last_ts);
         // All slots for a type without a count (`UNTIMED` + 1 is more than there are).
         let used = usize::from(self.types.timed_args[usize::from(base.typ.0)]) + 1;
         match self.events.get_mut(self.len) {
@@ -120,7 +138,7 @@ impl Ready {
                 slot.ctx.p = p;
                 slot.ctx.m = m;
                 slot.base.typ = base.typ;
-                slot.base.time = base.time;
+                slot.base.time = time;
                 for (i, (to, from)) in slot.base.args.iter_mut().zip(&base.args).enumerate() {
                     if i >= used {
                         break;
@@ -128,9 +146,32 @@ impl Ready {
                     *to = *from;
                 }
             }
-            None => self.grow(SchedCtx { g, p, m }, *base),
+            None => self.grow(SchedCtx { g, p, m }, BaseEvent { time, ..*base }),
         }
         self.len += 1;
+    }
+
+    /// Keeps the table check's `error` for the event about to be appended (`ctx`, `base`, its
+    /// time as read), unless an earlier one is kept.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, error: Error, ctx: SchedCtx, base: &BaseEvent) {
+        if self.failed.is_none() {
+            self.failed = Some(Box::new(Failed {
+                at: self.len,
+                ctx,
+                base: *base,
+                error,
+            }));
+        }
+    }
+
+    /// Gives the last event appended, a `UserTaskEnd`, the type of the task it ends.
+    pub(crate) fn set_task_type(&mut self, task_type: Arc<[u8]>) {
+        if let Some(event) = self.len.checked_sub(1).and_then(|i| self.events.get_mut(i)) {
+            event.task_type = Some(task_type);
+            self.task_types = true;
+        }
     }
 
     /// Appends an event beyond the slots there are (not expected: the merge stops at
@@ -146,9 +187,12 @@ impl Ready {
         });
     }
 
-    /// Drops the events from `len` on.
+    /// Drops the events from `len` on (and a table check failure among them).
     pub(crate) fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
+        if self.failed.as_ref().is_some_and(|f| f.at >= len) {
+            self.failed = None;
+        }
     }
 
     /// The next event to hand out, if any.
@@ -168,64 +212,36 @@ impl Ready {
         self.next >= self.len
     }
 
-    /// Checks the event at `at` against the generation's tables (its time as read, in the error),
-    /// gives a `UserTaskEnd` the type of the task it ends, and makes its time later than the
-    /// last one's.
+    /// The table check's failure among the events appended since the last call, if any: the
+    /// failed event and those after it are dropped, and the error names it by its time as read.
     #[inline(always)]
-    fn check(
-        &mut self,
-        at: usize,
-        gen: &Generation,
-        types: &TypeTable,
-        order: &mut Ordering,
-    ) -> Result<(), Error> {
-        let Some(event) = self.events.get_mut(at) else {
-            return Ok(());
-        };
-        if let Err(error) = validate_table_ids(&event.base, &gen.table, types) {
-            return Err(table_id_error(error, event, gen));
+    pub(crate) fn take_failure(&mut self, gen: &Generation) -> Result<(), Error> {
+        match self.failed.take() {
+            None => Ok(()),
+            Some(failed) => Err(self.dropped(*failed, gen)),
         }
-        if event.base.typ == EventType::USER_TASK_END {
-            event.task_type = order.take_ended_task_type();
-            self.task_types = true;
-        }
-        event.base.time = later_time(event.base.time, &mut self.last_ts);
-        Ok(())
     }
 
-    /// Checks the last event (see [`Ready::check_from`]).
-    pub(crate) fn check_last(
-        &mut self,
-        gen: &Generation,
-        types: &TypeTable,
-        order: &mut Ordering,
-    ) -> Result<(), Error> {
-        self.check_from(self.len.saturating_sub(1), gen, types, order)
+    #[cold]
+    fn dropped(&mut self, failed: Failed, gen: &Generation) -> Error {
+        self.truncate(failed.at);
+        table_id_error(failed.error, failed.ctx, failed.base, gen)
     }
+}
 
-    /// Checks the events from `from` on; the first that fails is dropped with those after it.
-    #[inline(always)]
-    pub(crate) fn check_from(
-        &mut self,
-        from: usize,
-        gen: &Generation,
-        types: &TypeTable,
-        order: &mut Ordering,
-    ) -> Result<(), Error> {
-        for at in from..self.len {
-            if let Err(error) = self.check(at, gen, types, order) {
-                self.truncate(at);
-                return Err(error);
-            }
-        }
-        Ok(())
-    }
+/// An event that failed the table check, as it was appended, and the error.
+struct Failed {
+    at: usize,
+    ctx: SchedCtx,
+    base: BaseEvent,
+    error: Error,
 }
 
 /// The time an event handed out after one at `last_ts` gets for `time`, made the new `last_ts`:
 /// output times strictly increase, whatever the clocks said. Every event goes through here in the
-/// order it is handed out: those of the buffer as they pass the table check, which is in the
-/// order they are validated, the Syncs between them as they are handed out.
+/// order it is handed out: those of the buffer as they are appended, which is in the order they
+/// are validated, the Syncs between them as they are handed out. (Events dropped after an error
+/// move `last_ts` too, but nothing is handed out after the error.)
 #[inline(always)]
 fn later_time(time: Time, last_ts: &mut Time) -> Time {
     let time = if time <= *last_ts {
@@ -239,17 +255,17 @@ fn later_time(time: Time, last_ts: &mut Time) -> Time {
 
 /// Names the event that failed the table check by the first line of its Go form.
 #[cold]
-fn table_id_error(error: Error, event: &Event, gen: &Generation) -> Error {
+fn table_id_error(error: Error, ctx: SchedCtx, base: BaseEvent, gen: &Generation) -> Error {
     let text = Event {
         table: Some(Arc::clone(&gen.table)),
-        ctx: event.ctx,
-        base: event.base,
+        ctx,
+        base,
         task_type: None,
     }
     .to_string();
     let location = Location {
         generation: Some(gen.gen),
-        thread: Some(event.ctx.m),
+        thread: Some(ctx.m),
         event: text.lines().next().map(str::to_owned),
         ..Location::default()
     };
