@@ -109,14 +109,14 @@ impl Ready {
     /// the step's events after the step, reading them back from their slots, the check took a
     /// fifth of the time of the real trace, most of it the table look-ups.
     ///
-    /// Copied field by field, and only the argument slots the event's type uses (its arguments and
-    /// Go's one extra; the slots after them are never read): the event and the context were
-    /// stored a field at a time just before, and a copy of either whole loads two fields at
-    /// once, which the processor cannot forward from those stores (perf put the hottest
-    /// instructions of the merge there). A plain field-by-field copy of all four argument slots
-    /// is merged back into wide loads by the compiler, the exit after the slots in use keeps
-    /// the loads apart; the context comes as three values because passed whole it was copied
-    /// whole into a temporary first.
+    /// Copied field by field, but the arguments whole: the event and the context were stored a
+    /// field at a time just before, and a copy of either whole loads two fields at once, which
+    /// the processor cannot forward from those stores (perf put the hottest instructions of the
+    /// merge there); the context comes as three values because passed whole it was copied whole
+    /// into a temporary first. The arguments were copied that way too, only the slots the type
+    /// uses, each behind an exit on the type's count (a plain copy of the four is merged back
+    /// into wide loads by the compiler): since the table check reads the event here, copying
+    /// the four slots whole, the exits gone, takes 2–2.5% less time on the large traces.
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
@@ -130,8 +130,6 @@ impl Ready {
             self.fail(error, SchedCtx { g, p, m }, base);
         }
         let time = later_time(base.time, &mut self.last_ts);
-        // All slots for a type without a count (`UNTIMED` + 1 is more than there are).
-        let used = usize::from(self.types.timed_args[usize::from(base.typ.0)]) + 1;
         match self.events.get_mut(self.len) {
             Some(slot) => {
                 slot.ctx.g = g;
@@ -139,12 +137,7 @@ impl Ready {
                 slot.ctx.m = m;
                 slot.base.typ = base.typ;
                 slot.base.time = time;
-                for (i, (to, from)) in slot.base.args.iter_mut().zip(&base.args).enumerate() {
-                    if i >= used {
-                        break;
-                    }
-                    *to = *from;
-                }
+                slot.base.args = base.args;
             }
             None => self.grow(SchedCtx { g, p, m }, BaseEvent { time, ..*base }),
         }
