@@ -34,10 +34,18 @@ use sink::RttSink;
 /// Bytes of each context's batch buffer.
 pub const BATCH_BYTES: usize = 512;
 /// Bytes of the trace channel's ring buffer.
-#[cfg(not(feature = "tiny-trace-channel"))]
+#[cfg(not(any(feature = "tiny-trace-channel", feature = "large-trace-channel")))]
 const TRACE_CHANNEL_BYTES: usize = 8192;
 #[cfg(feature = "tiny-trace-channel")]
 const TRACE_CHANNEL_BYTES: usize = 1024;
+/// For the instruction measurement: the channel holds everything its measured rounds write
+/// (about 68 KB) without wrapping, so none of their batches is dropped or waited for whenever the
+/// host reads, and the count is the same in every run (see `measure.rs`). 128 KiB of the MPS2
+/// boards' 4 MiB of RAM.
+#[cfg(all(feature = "large-trace-channel", not(feature = "tiny-trace-channel")))]
+const TRACE_CHANNEL_BYTES: usize = 128 * 1024;
+#[cfg(all(feature = "tiny-trace-channel", feature = "large-trace-channel"))]
+compile_error!("features `tiny-trace-channel` and `large-trace-channel` exclude each other");
 // A batch is written whole or waited for: the channel must hold the largest one (its buffer and
 // a header of at most 41 bytes) with room to spare, or lossless mode would have to drop it.
 const _: () = assert!(TRACE_CHANNEL_BYTES > BATCH_BYTES + 64);

@@ -8,9 +8,24 @@
 //! once with it on: the difference, divided by the scheduling events the encoder counted, is the
 //! encoder's cost per event, timestamp and batch writes included. The critical section is taken
 //! either way (it guards the scheduler's own state), so it is reported apart and added to the
-//! per-event figure the goal counts. Run it with `gotrace record --lossy`: in lossless mode the
-//! firmware spins while the host drains, and the spin counts as instructions. Then the same
-//! firmware streams a longer trace, for the host's drain rate.
+//! per-event figure the goal counts.
+//!
+//! Every batch of the measured rounds is really copied into the RTT trace channel, as in real
+//! use, and none may be dropped or waited for: built with `large-trace-channel` (128 KiB, see
+//! `main.rs`), the channel holds all the rounds write without wrapping, whenever the host reads
+//! it. Then the count does not depend on the host, whose halts (gdbstub) add no guest
+//! instructions under icount: it is the same in every run. (On the usual 8 KiB channel most
+//! batches of the lossy run were dropped, how many depending on when the host had last read: the
+//! figure moved between runs, and it left out most of the copying that real use pays.) The
+//! firmware checks it: it reports the batches dropped during the measured rounds, and flags the
+//! measurement invalid (`measure: invalid`, which fails `scripts/measure-firmware.sh`) if any was,
+//! or if the channel could have wrapped. Run it with `gotrace record --lossy`: after the
+//! measurement the firmware streams a longer trace, most of it dropped when lossy; the script
+//! runs that losslessly without icount, on the usual 8 KiB channel, for the host's drain rate.
+//!
+//! The trace clock ticks every 40 instructions, and the instructions before the measurement
+//! depend on when the host's start command came: the tick totals may differ by one between runs
+//! (40 instructions in a million, 0.0025 per event), below the figure's last digit.
 
 use gotrace_encoder::{Clock, GoSlot, GoStatus, ProcStatus, Scheduling};
 use gotrace_scheduler::{Step, TaskCx};
@@ -146,9 +161,9 @@ pub fn run() {
     rounds(waiter);
     let off = rounds(waiter);
     SCHED.start_tracing().expect("tracing starts");
-    let before = SCHED.with_encoder(|enc| enc.stats());
+    let (before, sent_before) = SCHED.with_encoder(|enc| (enc.stats(), enc.sink().account()));
     let on = rounds(waiter);
-    let after = SCHED.with_encoder(|enc| enc.stats());
+    let (after, sent) = SCHED.with_encoder(|enc| (enc.stats(), enc.sink().account()));
     for _ in 0..STREAM_ROUNDS / ROUNDS {
         rounds(waiter);
     }
@@ -174,6 +189,24 @@ pub fn run() {
         with_cs / events,
         (with_cs % events) * 10 / events
     );
+    // Since tracing began (nothing was written to the channel before): the batches copied in.
+    let copied = sent.bytes - sent.dropped_bytes;
+    let dropped = sent.dropped_batches - sent_before.dropped_batches;
+    defmt::info!(
+        "measure: the measured rounds handed over {} batches ({} bytes) to the trace channel; the channel ({} bytes) holds {} bytes of batches since tracing began; batches dropped during the measured rounds: {}",
+        sent.batches - sent_before.batches,
+        sent.bytes - sent_before.bytes,
+        crate::TRACE_CHANNEL_BYTES,
+        copied,
+        dropped
+    );
+    // The begin-trace header is shorter than a batch buffer: past this, the ring may have
+    // wrapped, and how much room it had would depend on when the host read.
+    if dropped != 0 || copied as usize + crate::BATCH_BYTES >= crate::TRACE_CHANNEL_BYTES {
+        defmt::error!(
+            "measure: invalid: the trace channel dropped batches or may have wrapped during the measured rounds, so the figures above depend on when the host read it"
+        );
+    }
     let (encoder, buffers, sink) = SCHED.with_encoder(|enc| {
         (
             core::mem::size_of_val(enc),

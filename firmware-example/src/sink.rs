@@ -45,11 +45,19 @@ impl RttSink {
         self.backpressure = backpressure;
     }
 
+    /// The device's account so far: the batches the encoder produced, and how many of them were
+    /// dropped (the measurement checks that it dropped none while it counted).
+    pub fn account(&self) -> EndRecord {
+        self.account
+    }
+
     /// Writes `parts` as one unit, all or nothing: waiting for room when lossless (or when
     /// `block`), at once when lossy. Returns whether they were written.
     fn write_whole(&mut self, parts: &[&[u8]], block: bool) -> bool {
         let wait = block || self.backpressure == Backpressure::Lossless;
-        self.ring.as_mut().is_some_and(|ring| ring.write(parts, wait))
+        self.ring
+            .as_mut()
+            .is_some_and(|ring| ring.write(parts, wait))
     }
 
     /// Writes the pending loss record, if any (waiting for room when `blocking`, else only if it
