@@ -940,17 +940,14 @@ impl Ordering {
         status: u8,
         status_text: &str,
     ) -> Result<&mut GState, String> {
-        let name = self.ev_name(typ);
+        // The name is made in the error paths only: made first, it was written to memory at
+        // every stop and block, with the status text, for the messages' formatting.
+        let version = self.version;
         let Some(g) = self.g_states.get_mut(cur.g) else {
-            return Err(format!(
-                "event {name} for goroutine ({}) that doesn't exist",
-                cur.g
-            ));
+            return Err(missing_g_error(EvName { version, typ }, cur.g));
         };
         if g.status != status {
-            return Err(format!(
-                "{name} event for goroutine that's not {status_text}"
-            ));
+            return Err(g_status_error(EvName { version, typ }, status_text));
         }
         Ok(g)
     }
@@ -1448,6 +1445,18 @@ impl Ordering {
         let _ = writeln!(out, "GC {} {gc}", self.gc_seq);
         out
     }
+}
+
+#[cold]
+#[inline(never)]
+fn missing_g_error(name: EvName, g: GoId) -> String {
+    format!("event {name} for goroutine ({g}) that doesn't exist")
+}
+
+#[cold]
+#[inline(never)]
+fn g_status_error(name: EvName, status_text: &str) -> String {
+    format!("{name} event for goroutine that's not {status_text}")
 }
 
 #[cfg(test)]
