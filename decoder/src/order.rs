@@ -407,13 +407,16 @@ fn validate_ctx(ctx: &SchedCtx, reqs: Reqs) -> Result<(), String> {
     {
         return Ok(());
     }
-    Err(ctx_error(ctx, reqs))
+    Err(ctx_error(ctx.g, ctx.p, ctx.m, reqs))
 }
 
-/// Go's message for the first requirement `ctx` does not meet.
+/// Go's message for the first requirement the context `g`, `p`, `m` does not meet. It takes the
+/// context's values, not a reference: a reference leaving the merge's loop keeps the running
+/// thread's context in memory, where the handlers copy it to and fro at every event.
 #[cold]
 #[inline(never)]
-fn ctx_error(ctx: &SchedCtx, reqs: Reqs) -> String {
+fn ctx_error(g: GoId, p: ProcId, m: ThreadId, reqs: Reqs) -> String {
+    let ctx = SchedCtx { g, p, m };
     let check = |need: Need, present: bool, what: &str| match (need, present) {
         (Need::Must, false) => Err(format!("expected {what} but didn't have one")),
         (Need::Not, true) => Err(format!("expected no {} but had one", &what[2..])),
@@ -1221,15 +1224,7 @@ impl Ordering {
         };
         let begin = s.ev.typ == EventType::USER_REGION_BEGIN;
         let Some(g) = self.g_states.get_mut(cur.g) else {
-            let which = if begin {
-                "EvUserRegionBegin"
-            } else {
-                "EvUserRegionEnd"
-            };
-            return Err(format!(
-                "encountered {which} without known state for current goroutine {}",
-                cur.g
-            ));
+            return Err(region_without_g_error(begin, cur.g));
         };
         if begin {
             g.regions.push(UserRegion {
@@ -1243,12 +1238,7 @@ impl Ordering {
                     task,
                     name: RegionName::Id(name_id),
                 };
-                return Err(format!(
-                    "misuse of region in goroutine {}: region end {} when the inner-most active region start event is {}",
-                    cur.g,
-                    region_text(&region, s.table),
-                    region_text(inner, s.table)
-                ));
+                return Err(region_misuse_error(cur.g, &region, inner, s.table));
             }
             g.regions.pop();
         }
@@ -1451,6 +1441,27 @@ impl Ordering {
 #[inline(never)]
 fn missing_g_error(name: EvName, g: GoId) -> String {
     format!("event {name} for goroutine ({g}) that doesn't exist")
+}
+
+#[cold]
+#[inline(never)]
+fn region_without_g_error(begin: bool, g: GoId) -> String {
+    let which = if begin {
+        "EvUserRegionBegin"
+    } else {
+        "EvUserRegionEnd"
+    };
+    format!("encountered {which} without known state for current goroutine {g}")
+}
+
+#[cold]
+#[inline(never)]
+fn region_misuse_error(g: GoId, region: &UserRegion, inner: &UserRegion, table: &Table) -> String {
+    format!(
+        "misuse of region in goroutine {g}: region end {} when the inner-most active region start event is {}",
+        region_text(region, table),
+        region_text(inner, table)
+    )
 }
 
 #[cold]
