@@ -242,9 +242,8 @@ impl<
         self.go(g).map_or(0, |t| t.id.into())
     }
 
-    // ---- Scheduling events: return whether the generation is due to end ----
-
-    // Each takes `w`, the state after the change: a generation found due ends with the event.
+    // ---- Scheduling events: each takes `w`, the state after the change, so that a generation
+    // found due ends with the event and the next one re-states that state ----
 
     /// Context `m` takes idle executor `p`: `ProcStart`.
     #[inline]

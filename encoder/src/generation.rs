@@ -56,7 +56,7 @@ impl<
     }
 
     /// Ends the current generation now and begins the next (from context `m`), re-stating the
-    /// state `w`. Also what a scheduling event's "due" answer asks for.
+    /// state `w`.
     pub fn advance<W: Scheduling>(&mut self, m: usize, w: &W) -> Result<(), Error> {
         self.require_tracing(m, true)?;
         self.advance_generation(m, w);
