@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The firmware measurements of issue 4 (not tests): instructions per traced scheduling event under
 # QEMU -icount shift=0 (tracing on vs off in the same firmware, every batch copied into a trace
-# channel that has room for all of them, so the count is the same in every run), the encoder's footprint on
-# thumbv7em-none-eabihf (the firmware built with tracing vs without: feature `trace`), and the
-# drain rate of `gotrace record --qemu`. The footprint is given by symbol and by source crate (DWARF
-# inline frames: the encoder's inline fast paths inside the scheduler's functions count as the encoder's).
+# channel that has room for all of them, so the count is the same in every run), the encoder's
+# footprint on thumbv7em-none-eabihf (the firmware built with tracing vs without: feature
+# `trace`), and the drain rate of `gotrace record --qemu`. The footprint is given by symbol and by
+# source crate (DWARF inline frames: the encoder's inline fast paths inside the scheduler's
+# functions count as the encoder's).
 set -euo pipefail
 # Absolute, from the caller's directory: the firmware is built from its own directory, and a
 # relative target directory would put its builds somewhere else than where they are read back.
@@ -20,19 +21,19 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 echo "== instructions per scheduling event (release, thumbv7m, mps2-an385, -icount shift=0)"
-# With a trace channel that holds all the measured rounds write (feature large-trace-channel).
+# With a trace channel that holds all that the measured rounds write (feature large-trace-channel).
 (cd firmware-example && cargo build -q --release --features measure,large-trace-channel \
   --target-dir "$fw/measure")
 elf="$fw/measure/thumbv7m-none-eabi/release/gotrace-firmware-example"
 # One long generation, mostly dropped in lossy mode (so record exits 1): only the figures matter.
 # The measured rounds themselves fit whole in the measure build's trace channel, so the figure is
 # the same in every run; the firmware reports how many of their batches were dropped, and flags
-# the measurement invalid if any was: then this fails.
+# the measurement invalid if any was or if the channel could have wrapped: then this fails.
 measure=$({ "$gotrace" record --qemu --lossy "$elf" -o "$out/lossy.trace" || true; } | grep "measure:")
 echo "$measure"
 if grep -q "measure: invalid" <<<"$measure" ||
   ! grep -q "batches dropped during the measured rounds: 0$" <<<"$measure"; then
-  echo "measure-firmware.sh: batches were dropped during the measured rounds (or the firmware did not say): the figure depends on when the host read, not repeatable" >&2
+  echo "measure-firmware.sh: the measurement is invalid (batches dropped during the measured rounds, the trace channel may have wrapped, or the firmware did not report): the figure depends on when the host read, not repeatable" >&2
   exit 1
 fi
 

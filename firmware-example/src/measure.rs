@@ -12,8 +12,8 @@
 //!
 //! Every batch of the measured rounds is really copied into the RTT trace channel, as in real
 //! use, and none may be dropped or waited for: built with `large-trace-channel` (128 KiB, see
-//! `main.rs`), the channel holds all the rounds write without wrapping, whenever the host reads
-//! it. Then the count does not depend on the host, whose halts (gdbstub) add no guest
+//! `main.rs`), the channel holds all that the rounds write without wrapping, whenever the host
+//! reads it. Then the count does not depend on the host, whose halts (gdbstub) add no guest
 //! instructions under icount: it is the same in every run. (On the usual 8 KiB channel most
 //! batches of the lossy run were dropped, how many depending on when the host had last read: the
 //! figure moved between runs, and it left out most of the copying that real use pays.) The

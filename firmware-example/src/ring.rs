@@ -156,7 +156,9 @@ impl RingWatch {
 /// more, 11 per scheduling event.
 /// Written as eight named words, not an array, which LLVM turns back into a `memmove` call.
 ///
-/// SAFETY: the caller passes `len` readable bytes at `src`, `len` writable bytes at `dst`, not
+/// # Safety
+///
+/// The caller passes `len` readable bytes at `src`, `len` writable bytes at `dst`, not
 /// overlapping.
 unsafe fn copy(mut dst: *mut u8, mut src: *const u8, len: usize) {
     let load = |p: *const u8, i: usize| p.add(4 * i).cast::<u32>().read_unaligned();

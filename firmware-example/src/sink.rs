@@ -18,6 +18,8 @@ use gotrace_rtt_protocol::{
 
 use crate::ring::TraceRing;
 
+/// The encoder's [`Sink`]: writes batches into the trace channel once [`RttSink::attach`] has
+/// given it the ring (before that, every batch counts as dropped), and keeps the device's account.
 pub struct RttSink {
     ring: Option<TraceRing>,
     backpressure: Backpressure,
