@@ -10,7 +10,7 @@ use gotrace_wire::{varint, EventType, Version};
 
 use crate::batch::Batch;
 use crate::error::{Error, Location};
-use crate::event::{wire_spec, BaseEvent, Time, TypeTable, UNTIMED};
+use crate::event::{wire_spec, ArgCounts, BaseEvent, Time, UNTIMED};
 use crate::generation::Frequency;
 use crate::go_sort::sort_like_go;
 use crate::raw;
@@ -58,7 +58,7 @@ impl Cursor {
         &mut self,
         batches: &[Batch],
         freq: Frequency,
-        types: &TypeTable,
+        types: &ArgCounts,
     ) -> Result<bool, Error> {
         // The rest of the batch, tested for bytes once (not again for its first byte).
         let (batch, data) = loop {
@@ -175,11 +175,11 @@ impl ReadFailure {
 fn read_timed_event(
     data: &[u8],
     ev: &mut BaseEvent,
-    types: &TypeTable,
+    types: &ArgCounts,
 ) -> Result<(usize, u64), ReadFailure> {
     let typ = EventType(data.first().copied().unwrap_or_default());
     ev.typ = typ;
-    let count = types.timed_args[usize::from(typ.0)];
+    let count = types[usize::from(typ.0)];
     if count == UNTIMED {
         return Err(ReadFailure::Untimed(typ));
     }
@@ -374,7 +374,7 @@ mod tests {
         let mut ev = BaseEvent::default();
         // ProcStart dt=2 p=1 p_seq=3
         assert_eq!(
-            read_timed_event(&[10, 2, 1, 3], &mut ev, type_table()),
+            read_timed_event(&[10, 2, 1, 3], &mut ev, &type_table().timed_args),
             Ok((4, 2))
         );
         assert_eq!(
@@ -390,14 +390,14 @@ mod tests {
             read_timed_event(
                 &[10, 0xac, 0x02, 1, 0x80, 0x80, 0x01],
                 &mut ev,
-                type_table()
+                &type_table().timed_args
             ),
             Ok((7, 300))
         );
         assert_eq!((ev.args[0], ev.args[1]), (1, 16384));
         let fail = |data: &[u8]| {
             let mut ev = BaseEvent::default();
-            read_timed_event(data, &mut ev, type_table())
+            read_timed_event(data, &mut ev, &type_table().timed_args)
                 .unwrap_err()
                 .message()
         };

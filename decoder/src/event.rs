@@ -75,8 +75,11 @@ pub(crate) struct TypeTable {
     specs: [Option<&'static EventSpec>; 256],
     /// How many arguments follow the timestamp delta of a timed event, [`UNTIMED`] for the
     /// other types.
-    pub timed_args: [u8; 256],
+    pub timed_args: ArgCounts,
 }
+
+/// Each type byte's argument count, as in [`TypeTable::timed_args`].
+pub(crate) type ArgCounts = [u8; 256];
 
 /// [`TypeTable::timed_args`] of a type that is not a timed event type.
 pub(crate) const UNTIMED: u8 = u8::MAX;

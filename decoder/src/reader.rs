@@ -12,7 +12,7 @@ use gotrace_wire::Version;
 use crate::batch::Batch;
 use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor, Frontier};
 use crate::error::{Error, Location};
-use crate::event::{type_table, BaseEvent, Event, SchedCtx, Time, TypeTable};
+use crate::event::{type_table, ArgCounts, BaseEvent, Event, SchedCtx, Time};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
 use crate::order::Ordering;
 use crate::ready::Ready;
@@ -41,7 +41,10 @@ pub struct Reader<R: Read> {
     current: Event,
     /// Events validated ahead of the caller.
     ready: Ready,
-    types: &'static TypeTable,
+    /// Each type's argument count ([`TypeTable::timed_args`]), held here rather than referred
+    /// to: the decoder looks a count up at every event, and a reference to the table was one
+    /// more load (from the stack, where the merge's loop keeps it) before that look-up.
+    timed_args: [u8; 256],
 }
 
 impl<R: Read> Reader<R> {
@@ -64,7 +67,7 @@ impl<R: Read> Reader<R> {
             spill_err_sync: false,
             current: Event::sync(None, 0, 0),
             ready: Ready::new(),
-            types: type_table(),
+            timed_args: type_table().timed_args,
         })
     }
 
@@ -140,15 +143,16 @@ impl<R: Read> Reader<R> {
     /// against the generation's tables. An error is kept for after the events before it.
     fn fill(&mut self) {
         let version = self.version;
-        let types = self.types;
         let Reader {
             gen,
             frontier,
             order,
             next_sample,
             ready,
+            timed_args,
             ..
         } = self;
+        let types = &*timed_args;
         let Some(gen) = gen.as_ref() else {
             return;
         };
@@ -283,7 +287,7 @@ impl<R: Read> Reader<R> {
                 ..Location::default()
             };
             if cursor
-                .next_event(&thread.batches, gen.freq, self.types)
+                .next_event(&thread.batches, gen.freq, &self.timed_args)
                 .map_err(|e| e.at(&location))?
             {
                 heap_insert(&mut self.frontier, cursor);
@@ -318,7 +322,7 @@ fn run_earliest(
     frontier: &mut Frontier,
     order: &mut Ordering,
     version: Version,
-    types: &TypeTable,
+    types: &ArgCounts,
     ready: &mut Ready,
     sample_time: Time,
 ) -> Result<bool, Error> {
@@ -362,7 +366,7 @@ fn advance_other(
     frontier: &mut Frontier,
     order: &mut Ordering,
     version: Version,
-    types: &TypeTable,
+    types: &ArgCounts,
     out: &mut Ready,
 ) -> Result<(), Error> {
     sort_frontier(frontier);
@@ -403,7 +407,7 @@ fn try_advance(
     order: &mut Ordering,
     i: usize,
     version: Version,
-    types: &TypeTable,
+    types: &ArgCounts,
     out: &mut Ready,
 ) -> Result<bool, Error> {
     let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
@@ -446,7 +450,7 @@ fn step_cursor(
     batches: &[Batch],
     order: &mut Ordering,
     version: Version,
-    types: &TypeTable,
+    types: &ArgCounts,
     out: &mut Ready,
 ) -> Result<Option<bool>, Error> {
     let before = out.len();
