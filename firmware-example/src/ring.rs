@@ -154,7 +154,8 @@ impl RingWatch {
 /// the batch differ in alignment (most batches) it merges shifted words, about 2.5 instructions
 /// a byte: with it, a batch of the measured rounds (`measure.rs`) cost about 1350 instructions
 /// more, 11 per scheduling event.
-/// Written as eight named words, not an array, which LLVM turns back into a `memmove` call.
+/// Written as eight named words: an array of eight, loaded then stored in loops, LLVM turns back
+/// into a call of compiler-builtins' `memcpy` (`__aeabi_memcpy`).
 ///
 /// # Safety
 ///
