@@ -18,6 +18,14 @@ use gotrace_rtt_protocol::{
 
 use crate::ring::TraceRing;
 
+/// The account of a trace before its first batch.
+const NOTHING_WRITTEN: EndRecord = EndRecord {
+    batches: 0,
+    bytes: 0,
+    dropped_batches: 0,
+    dropped_bytes: 0,
+};
+
 /// The encoder's [`Sink`]: writes batches into the trace channel once [`RttSink::attach`] has
 /// given it the ring (before that, every batch counts as dropped), and keeps the device's account.
 pub struct RttSink {
@@ -33,12 +41,7 @@ impl RttSink {
             ring: None,
             backpressure: Backpressure::Lossless,
             pending_loss: None,
-            account: EndRecord {
-                batches: 0,
-                bytes: 0,
-                dropped_batches: 0,
-                dropped_bytes: 0,
-            },
+            account: NOTHING_WRITTEN,
         }
     }
 
@@ -95,6 +98,9 @@ impl RttSink {
 
 impl Sink for RttSink {
     fn begin_trace(&mut self, header: &[u8]) {
+        // The end record closes one trace: a trace started again gets an account of its own.
+        self.account = NOTHING_WRITTEN;
+        self.pending_loss = None;
         self.write_whole(&[header], true);
     }
 
