@@ -263,6 +263,19 @@ pub(crate) fn heap_update(heap: &mut [Entry], i: usize) {
     sift_down(heap, i, time);
 }
 
+/// Restores the heap after the root's cursor moved on to an event at `time` (Go's `heapUpdate`
+/// of the root), given the root's earlier child `child` (the left one on a tie) and its time:
+/// Go's first comparisons, made by the caller before the root ran.
+#[inline(always)]
+pub(crate) fn sift_root(heap: &mut [Entry], time: Time, child: usize, child_time: Time) {
+    if child_time < time && child < heap.len() {
+        heap.swap(0, child);
+        sift_down(heap, child, time);
+    } else if let Some(root) = heap.first_mut() {
+        root.time = time;
+    }
+}
+
 /// Removes the cursor at `i` (Go's `heapRemove`: float it to the root regardless of its time,
 /// swap it with the last, drop it, sift the new root down).
 pub(crate) fn heap_remove(heap: &mut Frontier, mut i: usize) {
@@ -367,6 +380,43 @@ mod tests {
         assert_eq!(order(&heap), [2, 1, 4]);
         heap_remove(&mut heap, 0);
         assert_eq!(order(&heap), [4, 1]);
+    }
+
+    #[test]
+    fn the_root_sifts_as_gos_update_does_given_its_earlier_child() {
+        // Few distinct times, so that ties are frequent; a small pseudo-random sequence.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound) as Time
+        };
+        let layout = |heap: &[Entry]| {
+            heap.iter()
+                .map(|e| (e.cursor.m, e.time))
+                .collect::<Vec<_>>()
+        };
+        for size in 1..10 {
+            let mut ours = Vec::new();
+            let mut gos = Vec::new();
+            for m in 0..size {
+                let time = next(5);
+                heap_insert(&mut ours, cursor(m, time));
+                heap_insert(&mut gos, cursor(m, time));
+            }
+            for _ in 0..300 {
+                let time = next(7);
+                let child_time = |i: usize| ours.get(i).map_or(Time::MAX, |e: &Entry| e.time);
+                let (left, right) = (child_time(1), child_time(2));
+                let (child, earlier) = if right < left { (2, right) } else { (1, left) };
+                ours[0].cursor.ev.time = time;
+                sift_root(&mut ours, time, child, earlier);
+                gos[0].cursor.ev.time = time;
+                heap_update(&mut gos, 0);
+                assert_eq!(layout(&ours), layout(&gos), "size {size}");
+            }
+        }
     }
 
     #[test]

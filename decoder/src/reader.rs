@@ -10,7 +10,9 @@ use std::io::Read;
 use gotrace_wire::Version;
 
 use crate::batch::Batch;
-use crate::batch_cursor::{heap_insert, heap_remove, heap_update, sort_frontier, Cursor, Frontier};
+use crate::batch_cursor::{
+    heap_insert, heap_remove, heap_update, sift_root, sort_frontier, Cursor, Frontier,
+};
 use crate::error::{Error, Location};
 use crate::event::{type_table, ArgCounts, BaseEvent, Event, SchedCtx, Time};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
@@ -331,7 +333,12 @@ fn run_earliest(
     };
     // Other threads cannot move while this one runs, so neither can the limit.
     let child_time = |i: usize| others.get(i).map_or(Time::MAX, |e| e.time);
-    let limit = sample_time.min(child_time(0)).min(child_time(1));
+    // Nor can the root's earlier child (the left one on a tie), which Go's sift would compare
+    // its way to after the run: chosen here, where the comparison is needed anyway, without a
+    // branch, rather than by a branch after it that mispredicts as often as threads alternate.
+    let (left, right) = (child_time(0), child_time(1));
+    let (child, child_time) = if right < left { (2, right) } else { (1, left) };
+    let limit = sample_time.min(child_time);
     let cursor = &mut *root.cursor;
     let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
@@ -350,7 +357,8 @@ fn run_earliest(
         }
     };
     if more {
-        heap_update(frontier, 0);
+        let time = cursor.ev.time;
+        sift_root(frontier, time, child, child_time);
     } else {
         heap_remove(frontier, 0);
     }
