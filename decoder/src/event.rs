@@ -65,6 +65,9 @@ pub(crate) struct TableId {
 /// Most stacks and strings an event type names (as many as Go's table has).
 const MAX_TABLE_IDS: usize = 3;
 
+// A [`TypeInfo`] is looked up by one scaled load only while it stays eight bytes.
+const _: () = assert!(std::mem::size_of::<TypeInfo>() == 8);
+
 /// What the hot path needs to know of every type byte, each in a table of its own so that each
 /// look-up is one load from a small table: the decoder looks the argument count up right after
 /// loading the type byte (the merge's hottest spot), the table check the [`TypeInfo`] (in a table
@@ -93,8 +96,8 @@ impl std::ops::Index<usize> for TypeTable {
     }
 }
 
-/// The [`TypeTable`], built once; the reader keeps a reference so that the hot path indexes it
-/// directly.
+/// The [`TypeTable`], built once: the buffer of validated events keeps a reference for the table
+/// check, and the reader a copy of the argument counts, which it looks up at every event.
 pub(crate) fn type_table() -> &'static TypeTable {
     static TABLE: OnceLock<TypeTable> = OnceLock::new();
     TABLE.get_or_init(|| {

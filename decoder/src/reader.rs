@@ -43,10 +43,11 @@ pub struct Reader<R: Read> {
     current: Event,
     /// Events validated ahead of the caller.
     ready: Ready,
-    /// Each type's argument count ([`TypeTable::timed_args`]), held here rather than referred
-    /// to: the decoder looks a count up at every event, and a reference to the table was one
-    /// more load (from the stack, where the merge's loop keeps it) before that look-up.
-    timed_args: [u8; 256],
+    /// Each type's argument count ([`crate::event::TypeTable::timed_args`]), held here rather
+    /// than referred to: the decoder looks a count up at every event, and a reference to the
+    /// table was one more load (from the stack, where the merge's loop keeps it) before that
+    /// look-up.
+    timed_args: ArgCounts,
 }
 
 impl<R: Read> Reader<R> {

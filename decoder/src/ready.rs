@@ -40,9 +40,11 @@ pub(crate) struct Ready {
     task_types: bool,
     /// What stopped validation, reported once the events before it are handed out.
     pub error: Option<Error>,
-    /// The first event appended since [`Ready::take_failure`] that failed the table check.
+    /// The first event appended since [`Ready::take_failure`] that failed the table check. Every
+    /// caller that appends takes it after each step of the merge (a step that waits appends
+    /// nothing), so it is none whenever the buffer is cleared.
     failed: Option<Box<Failed>>,
-    /// How many argument slots each type's events use (see [`Ready::push`]).
+    /// The stacks and strings each type's events name, for the table check in [`Ready::push`].
     types: &'static TypeTable,
 }
 
@@ -215,6 +217,8 @@ impl Ready {
         }
     }
 
+    /// Drops the `failed` event and those after it and names it in its error; out of line, as
+    /// the error's text is built only here.
     #[cold]
     fn dropped(&mut self, failed: Failed, gen: &Generation) -> Error {
         self.truncate(failed.at);
