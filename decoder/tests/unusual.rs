@@ -1,6 +1,7 @@
 //! Traces built byte by byte with what the vectors lack: CPU samples (with equal times and
-//! stack 0), experimental events and batches, quoting of odd strings, stacks on transitions.
-//! Our events must be Go's, byte for byte.
+//! stack 0), experimental events and batches, quoting of odd strings, stacks on transitions, an
+//! event naming a stack that does not exist. Our events must be Go's, byte for byte, and our
+//! error Go's.
 
 mod support;
 
@@ -74,12 +75,62 @@ fn experimental(minor: u32) -> Vec<u8> {
     trace
 }
 
+/// A thread whose fourth event names stack 7, which does not exist, followed by `after`. The
+/// table check's failure is held until the end of the merge's step: Go reports it if the step
+/// ends well, but not if reading the thread's next event fails first.
+fn bad_stack_then(after: &[u8]) -> Vec<u8> {
+    let events: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GO_CREATE.0, &[1, 2, 0, 1]),
+        event(T::GO_CREATE.0, &[1, 3, 7, 0]),
+        after.to_vec(),
+    ];
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
+    trace.extend(tables(1));
+    trace
+}
+
 fn traces() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("annotated", annotated()),
         ("experimental-go122", experimental(22)),
         ("experimental-go123", experimental(23)),
+        // The next step (a GCEnd while GC's state is undetermined) fails too: Go reports the
+        // stack, the earlier step's error.
+        (
+            "bad-stack-then-bad-step",
+            bad_stack_then(&event(T::GC_END.0, &[1, 1])),
+        ),
+        // The thread's next event is cut short: Go reads it before handing out the event with
+        // the bad stack, and reports that.
+        (
+            "bad-stack-then-cut-event",
+            bad_stack_then(&[T::GO_CREATE.0, 1]),
+        ),
     ]
+}
+
+#[test]
+fn a_table_check_failure_is_reported_after_the_events_before_it() {
+    let ours = support::run_ours(&bad_stack_then(&event(T::GC_END.0, &[1, 1])));
+    let error = ours.error.expect("the bad stack is an error");
+    assert_eq!(
+        error.go_message(),
+        "found invalid stack ID 7 for event GoCreate"
+    );
+    // Named by the event that failed, on its thread; the events before it are handed out.
+    let text = error.to_string();
+    assert!(text.contains("M 0"), "{text}");
+    assert!(text.contains("GoID=3 NotExist->Runnable"), "{text}");
+    assert!(ours.printed.contains("GoID=2 NotExist"), "{}", ours.printed);
+    assert!(!ours.printed.contains("GoID=3"), "{}", ours.printed);
+    let cut = support::run_ours(&bad_stack_then(&[T::GO_CREATE.0, 1]));
+    let error = cut.error.expect("the cut event is an error");
+    assert!(!error.go_message().contains("stack ID"), "{error}");
+    assert!(cut.printed.contains("GoID=2 NotExist"), "{}", cut.printed);
+    assert!(!cut.printed.contains("GoID=3"), "{}", cut.printed);
 }
 
 #[test]
