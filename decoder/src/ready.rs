@@ -4,8 +4,10 @@
 //! reader lends the caller a slot as it is: an event is written once, by the ordering as it
 //! validates it, and never copied on its way out. It is checked against the tables and its time
 //! made later than the event's before it as it is written (events are handed out in the order
-//! they are validated), rather than as it is handed out; a failed check is reported after the
-//! merge's step, where Go would report it.
+//! they are validated), rather than as it is handed out. Go checks an event as it hands it out,
+//! which is after the step that validated it (and the read of its thread's next event) and
+//! before the next step: so a failed check is held until its step ends, and reported then
+//! unless the step itself failed, with the failed event and those after it dropped.
 
 use std::sync::Arc;
 
