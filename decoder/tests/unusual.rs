@@ -92,6 +92,27 @@ fn bad_stack_then(after: &[u8]) -> Vec<u8> {
     trace
 }
 
+/// As [`bad_stack_then`] with a failing step after it, on a thread that runs only because the
+/// earliest one waits (its GCEnd's sequence number is ahead): the merge's other path.
+fn bad_stack_on_another_thread() -> Vec<u8> {
+    let waiting: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GC_END.0, &[1, 2]),
+    ];
+    let other: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 1, 1]),
+        event(T::GO_STATUS.0, &[1, 2, 1, 2]),
+        event(T::GO_CREATE.0, &[1, 3, 7, 0]),
+        event(T::GC_END.0, &[1, 1]),
+    ];
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &waiting.concat()));
+    trace.extend(batch_bytes(1, 1, 20, &other.concat()));
+    trace.extend(tables(1));
+    trace
+}
+
 fn traces() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("annotated", annotated()),
@@ -109,6 +130,7 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             "bad-stack-then-cut-event",
             bad_stack_then(&[T::GO_CREATE.0, 1]),
         ),
+        ("bad-stack-on-another-thread", bad_stack_on_another_thread()),
     ]
 }
 
@@ -126,6 +148,13 @@ fn a_table_check_failure_is_reported_after_the_events_before_it() {
     assert!(text.contains("GoID=3 NotExist->Runnable"), "{text}");
     assert!(ours.printed.contains("GoID=2 NotExist"), "{}", ours.printed);
     assert!(!ours.printed.contains("GoID=3"), "{}", ours.printed);
+    let other = support::run_ours(&bad_stack_on_another_thread());
+    let error = other.error.expect("the bad stack is an error");
+    assert_eq!(
+        error.go_message(),
+        "found invalid stack ID 7 for event GoCreate"
+    );
+    assert!(error.to_string().contains("M 1"), "{error}");
     let cut = support::run_ours(&bad_stack_then(&[T::GO_CREATE.0, 1]));
     let error = cut.error.expect("the cut event is an error");
     assert!(!error.go_message().contains("stack ID"), "{error}");
