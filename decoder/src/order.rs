@@ -1437,6 +1437,11 @@ impl Ordering {
     }
 }
 
+// Go's messages for the errors of the frequent handlers (the running goroutine's check, the
+// regions), built out of line and from values: formatted in the handlers, the message's
+// arguments were stored to memory at every event for the formatting, and a reference to the
+// context kept the running thread's context in memory (see `ctx_error`).
+
 #[cold]
 #[inline(never)]
 fn missing_g_error(name: EvName, g: GoId) -> String {
