@@ -58,7 +58,7 @@ impl Cursor {
         &mut self,
         batches: &[Batch],
         freq: Frequency,
-        types: &ArgCounts,
+        arg_counts: &ArgCounts,
     ) -> Result<bool, Error> {
         // The rest of the batch, tested for bytes once (not again for its first byte).
         let (batch, data) = loop {
@@ -78,7 +78,7 @@ impl Cursor {
         if self.last_ts == 0 {
             self.last_ts = freq.mul(batch.time);
         }
-        let (n, dt) = match read_timed_event(data, &mut self.ev, types) {
+        let (n, dt) = match read_timed_event(data, &mut self.ev, arg_counts) {
             Ok(read) => read,
             Err(failure) => return Err(self.read_error(batch, failure.message())),
         };
@@ -175,11 +175,11 @@ impl ReadFailure {
 fn read_timed_event(
     data: &[u8],
     ev: &mut BaseEvent,
-    types: &ArgCounts,
+    arg_counts: &ArgCounts,
 ) -> Result<(usize, u64), ReadFailure> {
     let typ = EventType(data.first().copied().unwrap_or_default());
     ev.typ = typ;
-    let count = types[usize::from(typ.0)];
+    let count = arg_counts[usize::from(typ.0)];
     if count == UNTIMED {
         return Err(ReadFailure::Untimed(typ));
     }

@@ -155,7 +155,7 @@ impl<R: Read> Reader<R> {
             timed_args,
             ..
         } = self;
-        let types = &*timed_args;
+        let arg_counts = &*timed_args;
         let Some(gen) = gen.as_ref() else {
             return;
         };
@@ -185,11 +185,19 @@ impl<R: Read> Reader<R> {
                 .cpu_samples
                 .get(*next_sample)
                 .map_or(Time::MAX, |s| s.time);
-            let ran = run_earliest(gen, frontier, order, version, types, ready, sample_time);
+            let ran = run_earliest(
+                gen,
+                frontier,
+                order,
+                version,
+                arg_counts,
+                ready,
+                sample_time,
+            );
             let advanced = match ran {
                 Ok(true) => continue,
                 // The earliest thread waits for another: try the others in time order.
-                Ok(false) => advance_other(gen, frontier, order, version, types, ready),
+                Ok(false) => advance_other(gen, frontier, order, version, arg_counts, ready),
                 Err(error) => Err(error),
             };
             if let Err(error) = advanced.and_then(|()| ready.take_failure(gen)) {
@@ -325,7 +333,7 @@ fn run_earliest(
     frontier: &mut Frontier,
     order: &mut Ordering,
     version: Version,
-    types: &ArgCounts,
+    arg_counts: &ArgCounts,
     ready: &mut Ready,
     sample_time: Time,
 ) -> Result<bool, Error> {
@@ -333,18 +341,20 @@ fn run_earliest(
         return Ok(true);
     };
     // Other threads cannot move while this one runs, so neither can the limit.
-    let child_time = |i: usize| others.get(i).map_or(Time::MAX, |e| e.time);
+    let time_of = |i: usize| others.get(i).map_or(Time::MAX, |e| e.time);
     // Nor can the root's earlier child (the left one on a tie), which Go's sift would compare
     // its way to after the run: chosen here, where the comparison is needed anyway, without a
     // branch, rather than by a branch after it that mispredicts as often as threads alternate.
-    let (left, right) = (child_time(0), child_time(1));
+    let (left, right) = (time_of(0), time_of(1));
     let (child, child_time) = if right < left { (2, right) } else { (1, left) };
     let limit = sample_time.min(child_time);
     let cursor = &mut *root.cursor;
     let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     let more = loop {
-        let step = step_cursor(gen, cursor, &mut cur, batches, order, version, types, ready)?;
+        let step = step_cursor(
+            gen, cursor, &mut cur, batches, order, version, arg_counts, ready,
+        )?;
         let Some(more) = step else {
             // Waits for another thread; the steps before left the heap in order, once the
             // entry has its time (set here only: see `batch_cursor`'s sifts). With `ready`
@@ -375,12 +385,12 @@ fn advance_other(
     frontier: &mut Frontier,
     order: &mut Ordering,
     version: Version,
-    types: &ArgCounts,
+    arg_counts: &ArgCounts,
     out: &mut Ready,
 ) -> Result<(), Error> {
     sort_frontier(frontier);
     for i in 1..frontier.len() {
-        if try_advance(gen, frontier, order, i, version, types, out)? {
+        if try_advance(gen, frontier, order, i, version, arg_counts, out)? {
             return Ok(());
         }
     }
@@ -416,7 +426,7 @@ fn try_advance(
     order: &mut Ordering,
     i: usize,
     version: Version,
-    types: &ArgCounts,
+    arg_counts: &ArgCounts,
     out: &mut Ready,
 ) -> Result<bool, Error> {
     let Some(cursor) = frontier.get_mut(i).map(|e| &mut e.cursor) else {
@@ -424,7 +434,9 @@ fn try_advance(
     };
     let batches = gen.thread_batches(cursor.thread);
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
-    match step_cursor(gen, cursor, &mut cur, batches, order, version, types, out)? {
+    match step_cursor(
+        gen, cursor, &mut cur, batches, order, version, arg_counts, out,
+    )? {
         None => return Ok(false),
         Some(true) => heap_update(frontier, i),
         Some(false) => heap_remove(frontier, i),
@@ -459,7 +471,7 @@ fn step_cursor(
     batches: &[Batch],
     order: &mut Ordering,
     version: Version,
-    types: &ArgCounts,
+    arg_counts: &ArgCounts,
     out: &mut Ready,
 ) -> Result<Option<bool>, Error> {
     let before = out.len();
@@ -474,7 +486,7 @@ fn step_cursor(
     if !advanced {
         return Ok(None);
     }
-    match cursor.next_event(batches, gen.freq, types) {
+    match cursor.next_event(batches, gen.freq, arg_counts) {
         Ok(more) => Ok(Some(more)),
         Err(error) => {
             out.truncate(before);
