@@ -15,7 +15,8 @@ use super::Recording;
 struct Checked {
     path: PathBuf,
     events: u64,
-    tasks: usize,
+    /// Every goroutine seen in the trace.
+    tasks: BTreeSet<GoId>,
     /// Each goroutine created in this segment with a stack: the PC of its entry function.
     entries: BTreeMap<GoId, u64>,
     first_ts: Option<u64>,
@@ -87,7 +88,7 @@ pub(super) fn finish(
             segment.last_generation,
             segment.generations(),
             segment.batches,
-            c.tasks,
+            c.tasks.len(),
             c.events
         );
         match &c.error {
@@ -161,7 +162,7 @@ fn check(path: &Path) -> Result<Checked> {
     let mut checked = Checked {
         path: path.to_path_buf(),
         events: 0,
-        tasks: 0,
+        tasks: BTreeSet::new(),
         entries: BTreeMap::new(),
         first_ts: None,
         last_ts: None,
@@ -174,7 +175,6 @@ fn check(path: &Path) -> Result<Checked> {
             return Ok(checked);
         }
     };
-    let mut tasks = BTreeSet::new();
     loop {
         match reader.read_event() {
             Ok(Some(event)) => {
@@ -183,10 +183,10 @@ fn check(path: &Path) -> Result<Checked> {
                 checked.first_ts.get_or_insert(time);
                 checked.last_ts = Some(time);
                 if event.goroutine() != gotrace_decoder::NO_GOROUTINE {
-                    tasks.insert(event.goroutine());
+                    checked.tasks.insert(event.goroutine());
                 }
                 if let Some((id, pc)) = created_with_entry(&event) {
-                    tasks.insert(id);
+                    checked.tasks.insert(id);
                     checked.entries.insert(id, pc);
                 }
             }
@@ -197,7 +197,6 @@ fn check(path: &Path) -> Result<Checked> {
             }
         }
     }
-    checked.tasks = tasks.len();
     Ok(checked)
 }
 
@@ -216,18 +215,27 @@ fn created_with_entry(event: &gotrace_decoder::Event) -> Option<(GoId, u64)> {
     Some((id, entry))
 }
 
-/// One line naming every task of the recording by its entry function (from the ELF's symbols);
-/// goroutines created without a stack (interrupt callbacks) have no entry to name.
+/// One line naming every task of the recording by its entry function (from the ELF's symbols).
+/// Goroutines not created with a stack in the trace (interrupt callbacks, or goroutines that
+/// existed before tracing started) have no entry to name; they are listed too, so that the line
+/// accounts for every task the summary counts.
 fn print_tasks(checked: &[Checked], functions: &Functions) {
     let entries: BTreeMap<GoId, u64> = checked.iter().flat_map(|c| c.entries.clone()).collect();
-    if entries.is_empty() {
+    let tasks: BTreeSet<GoId> = checked
+        .iter()
+        .flat_map(|c| c.tasks.iter().copied())
+        .collect();
+    if tasks.is_empty() {
         return;
     }
-    let names: Vec<String> = entries
+    let names: Vec<String> = tasks
         .iter()
-        .map(|(id, pc)| match functions.at(*pc) {
-            Some(name) => format!("G{id} {name}"),
-            None => format!("G{id} at {pc:#x}"),
+        .map(|id| match entries.get(id) {
+            Some(pc) => match functions.at(*pc) {
+                Some(name) => format!("G{id} {name}"),
+                None => format!("G{id} at {pc:#x}"),
+            },
+            None => format!("G{id} (entry unknown: not created with a stack in this trace)"),
         })
         .collect();
     println!("tasks: {}", names.join(", "));
