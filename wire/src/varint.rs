@@ -12,17 +12,11 @@ pub enum VarintError {
     Overflow,
 }
 
-/// Encodes `value` into `out`, returning the number of bytes written.
+/// Encodes `value` into `out`, returning the number of bytes written (all of them: `MAX_LEN`
+/// bytes hold any `u64`).
 #[inline]
-pub fn encode(mut value: u64, out: &mut [u8; MAX_LEN]) -> usize {
-    let mut n = 0;
-    while value >= 0x80 {
-        out[n] = (value as u8) | 0x80;
-        value >>= 7;
-        n += 1;
-    }
-    out[n] = value as u8;
-    n + 1
+pub fn encode(value: u64, out: &mut [u8; MAX_LEN]) -> usize {
+    put(out, 0, value)
 }
 
 /// Writes `value` into `buf` at `pos` (as much of it as fits), returning the position after it.
@@ -93,14 +87,18 @@ mod tests {
     }
 
     #[test]
-    fn put_writes_what_encode_writes_and_stops_at_the_end() {
+    fn put_writes_at_its_position_and_stops_at_the_end() {
         for v in [0, 127, 128, 300, u32::MAX as u64, u64::MAX] {
-            let (mut a, mut b) = ([0; MAX_LEN], [0xaa; MAX_LEN + 2]);
-            let n = encode(v, &mut a);
+            let mut b = [0xaa; MAX_LEN + 2];
+            let n = encoded_len(v);
             assert_eq!(put(&mut b, 1, v), 1 + n, "value {v}");
-            assert_eq!(b[1..1 + n], a[..n]);
+            assert_eq!(b[0], 0xaa, "nothing before it");
+            assert_eq!(decode(&b[1..]), Ok((v, n)), "value {v}");
             assert_eq!(b[1 + n..], [0xaa; MAX_LEN + 2][1 + n..], "nothing after it");
         }
+        let mut b = [0; 2];
+        assert_eq!(put(&mut b, 0, 300), 2);
+        assert_eq!(b, [0xac, 0x02], "300 in Go's bytes");
         let mut short = [0; 2];
         assert_eq!(put(&mut short, 0, 300), 2);
         assert_eq!(put(&mut short, 1, 300), 2, "cut at the end of the buffer");
