@@ -103,33 +103,35 @@ impl<const CAP: usize> Batch<CAP> {
     /// not cover them). That is: the reading is less than 2^14 ticks after the batch's last
     /// event (so in the batch's half of the clock, as long as the clock is read at least once
     /// per wrap: a smaller reading, after a wrap, fails the check), `b` (a sequence number) is
-    /// under 2^14 (one or two varint bytes), `a` (a goroutine, an executor, a reason) is under
-    /// 128, and 8 bytes are free. Returns whether it did.
+    /// under 2^14 (one or two varint bytes), `a` (a goroutine, an executor, a reason: under 2^16
+    /// always) is under 128, and 8 bytes are free. Returns whether it did.
     #[inline(always)]
     pub fn try_packed(&mut self, low: u32, typ: EventType, a: u32, b: u32, n: usize) -> bool {
+        debug_assert!(a < 1 << 16, "the encoder's arguments fit 16 bits");
         let len = self.len();
         let dt = low.wrapping_sub(self.last_low);
-        if (dt | b) >= SHORT || a >= 0x80 {
+        // One compare for all three limits: `a << 7` is under 2^14 exactly when `a` is under 128.
+        if (dt | b | a << 7) >= SHORT {
             return false;
         }
         let Some(window) = self.data.get_mut(len..len + 8) else {
             return false;
         };
         let (dt, dt_len) = short(dt);
-        let (b, b_len) = short(b);
         // The type and the delta, then the arguments (and the zero after them) right after.
-        let head = u32::from(typ.0) | dt << 8;
-        let tail = a | b << 8;
-        window[..4].copy_from_slice(&head.to_le_bytes());
-        if let Some(dst) = window.get_mut(1 + dt_len..5 + dt_len) {
-            dst.copy_from_slice(&tail.to_le_bytes());
+        window[..4].copy_from_slice(&(u32::from(typ.0) | dt << 8).to_le_bytes());
+        // The event's bytes: the type, the delta, then `n` one-byte arguments of which `b` may
+        // take a second byte (`n` is a constant at each call site).
+        let mut size = 1 + n as u32 + dt_len as u32;
+        if n > 0 {
+            let (b, b_len) = short(b);
+            if let Some(dst) = window.get_mut(1 + dt_len..5 + dt_len) {
+                dst.copy_from_slice(&(a | b << 8).to_le_bytes());
+            }
+            size += b_len as u32 - 1;
         }
-        let args_len = match n {
-            0 => 0,
-            2 => 1 + b_len,
-            _ => 2 + b_len,
-        };
-        self.fill += EVENT + (1 + dt_len + args_len) as u32;
+        // The event counted and its bytes added in one word.
+        self.fill += EVENT + size;
         self.last_low = low;
         true
     }
