@@ -11,10 +11,7 @@
 //! ([`TraceRing`]), whose write offset moves only after the whole batch is in: no scratch copy.
 
 use gotrace_encoder::Sink;
-use gotrace_rtt_protocol::{
-    encode_record_fields, Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER,
-    MAX_RECORD_BYTES,
-};
+use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
 
 use crate::ring::TraceRing;
 
@@ -71,9 +68,7 @@ impl RttSink {
         let Some(loss) = self.pending_loss else {
             return true;
         };
-        let mut buf = [0u8; MAX_RECORD_BYTES];
-        let record = encode_record_fields(LOSS_MARKER, loss.fields(), &mut buf);
-        let written = self.write_whole(&[record], blocking);
+        let written = self.write_whole(&[&[LOSS_MARKER], &loss.to_bytes()], blocking);
         if written {
             self.pending_loss = None;
         }
@@ -122,8 +117,6 @@ impl Sink for RttSink {
 
     fn end_trace(&mut self) {
         self.flush_loss(true);
-        let mut buf = [0u8; MAX_RECORD_BYTES];
-        let record = encode_record_fields(END_MARKER, self.account.fields(), &mut buf);
-        self.write_whole(&[record], true);
+        self.write_whole(&[&[END_MARKER], &self.account.to_bytes()], true);
     }
 }

@@ -12,10 +12,11 @@
 //! `EventBatch` byte) with two kinds of records of ours spliced in between whole batches, each
 //! introduced by a byte that can never start a batch: [`LossRecord`] after the device had to drop
 //! batches (lossy mode), and [`EndRecord`] when the device stops tracing. The host removes them
-//! before writing the `.trace`.
+//! before writing the `.trace`. A record is its marker byte, then its fields in order,
+//! little-endian, each at its full width: no encoding step on the device (flash is what tracing
+//! costs there, and these records are rare), and a record's length is known from its marker.
 #![no_std]
 
-use gotrace_wire::varint;
 use serde::{Deserialize, Serialize};
 
 /// Name of the up channel carrying the Go trace.
@@ -28,7 +29,7 @@ pub const CONTROL_CHANNEL: &str = "gotrace-control";
 pub const DEFMT_CHANNEL: &str = "defmt";
 
 /// Version of this protocol; the session descriptor states it.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// First byte of a [`LossRecord`] on the trace channel.
 pub const LOSS_MARKER: u8 = 0xFF;
@@ -92,7 +93,7 @@ pub struct SessionDescriptor {
 /// `batches` batches of them (`bytes` bytes). Whatever the host already holds of those
 /// generations cannot be validated and is discarded; the trace resumes with the next complete
 /// generation as a new segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LossRecord {
     pub first_generation: u64,
     pub last_generation: u64,
@@ -101,7 +102,7 @@ pub struct LossRecord {
 }
 
 /// Written last on the trace channel: the device's own account of the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndRecord {
     /// Batches the encoder produced, written or not.
     pub batches: u32,
@@ -112,71 +113,63 @@ pub struct EndRecord {
 }
 
 impl LossRecord {
-    /// The fields in their encoded order (see [`encode_record_fields`]).
-    pub fn fields(&self) -> [u64; RECORD_FIELDS] {
-        [
-            self.first_generation,
-            self.last_generation,
-            self.batches.into(),
-            self.bytes.into(),
-        ]
+    /// Bytes after the marker.
+    pub const LEN: usize = 24;
+
+    /// The record as it follows its marker on the trace channel.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut out = [0; Self::LEN];
+        out[..8].copy_from_slice(&self.first_generation.to_le_bytes());
+        out[8..16].copy_from_slice(&self.last_generation.to_le_bytes());
+        out[16..20].copy_from_slice(&self.batches.to_le_bytes());
+        out[20..].copy_from_slice(&self.bytes.to_le_bytes());
+        out
+    }
+
+    /// The record from the bytes after its marker.
+    pub fn from_bytes(bytes: &[u8; Self::LEN]) -> Self {
+        LossRecord {
+            first_generation: u64::from_le_bytes(field(bytes, 0)),
+            last_generation: u64::from_le_bytes(field(bytes, 8)),
+            batches: u32::from_le_bytes(field(bytes, 16)),
+            bytes: u32::from_le_bytes(field(bytes, 20)),
+        }
     }
 }
 
 impl EndRecord {
-    /// The fields in their encoded order (see [`encode_record_fields`]).
-    pub fn fields(&self) -> [u64; RECORD_FIELDS] {
-        [
-            self.batches.into(),
-            self.bytes.into(),
-            self.dropped_batches.into(),
-            self.dropped_bytes.into(),
-        ]
+    /// Bytes after the marker.
+    pub const LEN: usize = 16;
+
+    /// The record as it follows its marker on the trace channel.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut out = [0; Self::LEN];
+        out[..4].copy_from_slice(&self.batches.to_le_bytes());
+        out[4..8].copy_from_slice(&self.bytes.to_le_bytes());
+        out[8..12].copy_from_slice(&self.dropped_batches.to_le_bytes());
+        out[12..].copy_from_slice(&self.dropped_bytes.to_le_bytes());
+        out
+    }
+
+    /// The record from the bytes after its marker.
+    pub fn from_bytes(bytes: &[u8; Self::LEN]) -> Self {
+        EndRecord {
+            batches: u32::from_le_bytes(field(bytes, 0)),
+            bytes: u32::from_le_bytes(field(bytes, 4)),
+            dropped_batches: u32::from_le_bytes(field(bytes, 8)),
+            dropped_bytes: u32::from_le_bytes(field(bytes, 12)),
+        }
     }
 }
 
-/// The largest encoded size of any record or message above, framing included.
+/// The `N` bytes of a record's field at offset `at`.
+fn field<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    core::array::from_fn(|i| bytes[at + i])
+}
+
+/// The largest encoded size of any message above (session and control channels), framing
+/// included.
 pub const MAX_MESSAGE_BYTES: usize = 64;
-
-/// Fields of each record on the trace channel (all unsigned integers).
-pub const RECORD_FIELDS: usize = 4;
-/// The longest record on the trace channel: its marker, then its fields as varints.
-pub const MAX_RECORD_BYTES: usize = 1 + RECORD_FIELDS * varint::MAX_LEN;
-
-/// Encodes a record from its [`fields`](LossRecord::fields) behind `marker`: the same bytes as
-/// [`encode_record`], since postcard writes `u32` and `u64` as unsigned LEB128 varints, but
-/// without serde's code (the device writes records with this).
-pub fn encode_record_fields(
-    marker: u8,
-    fields: [u64; RECORD_FIELDS],
-    buf: &mut [u8; MAX_RECORD_BYTES],
-) -> &[u8] {
-    buf[0] = marker;
-    // The buffer has room for every field at its longest: nothing is cut.
-    let len = fields
-        .into_iter()
-        .fold(1, |len, field| varint::put(buf, len, field));
-    &buf[..len]
-}
-
-/// Encodes `record` behind `marker` into `buf`; returns the bytes to write.
-pub fn encode_record<'a, T: Serialize>(
-    marker: u8,
-    record: &T,
-    buf: &'a mut [u8; MAX_MESSAGE_BYTES],
-) -> Result<&'a [u8], postcard::Error> {
-    buf[0] = marker;
-    let len = postcard::to_slice(record, &mut buf[1..])?.len();
-    Ok(&buf[..1 + len])
-}
-
-/// Decodes a record that follows its marker byte; returns it and the bytes after it.
-/// `Err(DeserializeUnexpectedEnd)` means more bytes are needed.
-pub fn decode_record<'de, T: Deserialize<'de>>(
-    bytes: &'de [u8],
-) -> Result<(T, &'de [u8]), postcard::Error> {
-    postcard::take_from_bytes(bytes)
-}
 
 /// Encodes a message into one COBS frame (ending with its zero byte).
 pub fn encode_frame<'a, T: Serialize>(
@@ -196,27 +189,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_from_fields_are_postcard_records() {
+    fn records_are_their_fields_little_endian_and_read_back() {
         let loss = LossRecord {
-            first_generation: u64::MAX,
-            last_generation: 300,
-            batches: 0,
-            bytes: u32::MAX,
+            first_generation: 0x0102_0304_0506_0708,
+            last_generation: u64::MAX,
+            batches: 0x0a0b_0c0d,
+            bytes: 1,
         };
+        let bytes = loss.to_bytes();
+        assert_eq!(
+            bytes,
+            [
+                8, 7, 6, 5, 4, 3, 2, 1, 255, 255, 255, 255, 255, 255, 255, 255, 0x0d, 0x0c, 0x0b,
+                0x0a, 1, 0, 0, 0
+            ]
+        );
+        assert_eq!(LossRecord::from_bytes(&bytes), loss);
         let end = EndRecord {
             batches: 127,
-            bytes: 128,
+            bytes: 0x100,
             dropped_batches: 1 << 21,
-            dropped_bytes: 5,
+            dropped_bytes: u32::MAX,
         };
-        let (mut fields_buf, mut postcard_buf) = ([0; MAX_RECORD_BYTES], [0; MAX_MESSAGE_BYTES]);
+        let bytes = end.to_bytes();
         assert_eq!(
-            encode_record_fields(LOSS_MARKER, loss.fields(), &mut fields_buf),
-            encode_record(LOSS_MARKER, &loss, &mut postcard_buf).unwrap()
+            bytes,
+            [127, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 255, 255, 255, 255]
         );
-        assert_eq!(
-            encode_record_fields(END_MARKER, end.fields(), &mut fields_buf),
-            encode_record(END_MARKER, &end, &mut postcard_buf).unwrap()
-        );
+        assert_eq!(EndRecord::from_bytes(&bytes), end);
     }
 }

@@ -7,7 +7,7 @@
 //! (it would not parse), the current segment is closed, and the next complete generation opens a
 //! new one, because Go's parser refuses a gap in generation numbers within one trace.
 
-use gotrace_rtt_protocol::{decode_record, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
+use gotrace_rtt_protocol::{EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
 use gotrace_wire::{spec, varint, EventType, Version, HEADER_LEN, MAX_BATCH_SIZE};
 
 /// The trace channel broke its contract; `offset` counts bytes from the channel's start.
@@ -27,6 +27,8 @@ pub enum StreamError {
         found: u64,
         current: u64,
     },
+    /// A record whose fields cannot come from a device's account (a loss of no batch or of
+    /// generations in reverse, more dropped than produced): the bytes are not a record.
     #[error("trace channel offset {offset}: bad {what} record")]
     Record { offset: u64, what: &'static str },
     #[error("trace channel offset {offset}: data after the end record")]
@@ -185,21 +187,33 @@ impl TraceStream {
         match first {
             b if b == EventType::EVENT_BATCH.0 => self.batch(buf, offset),
             LOSS_MARKER => {
-                let Some((record, used)) = record::<LossRecord>(buf, offset, "loss")? else {
+                let Some(record) = record(buf, LossRecord::from_bytes) else {
                     return Ok(None);
                 };
+                if record.batches == 0 || record.first_generation > record.last_generation {
+                    return Err(StreamError::Record {
+                        offset,
+                        what: "loss",
+                    });
+                }
                 self.loss(record);
-                Ok(Some(used))
+                Ok(Some(1 + LossRecord::LEN))
             }
             END_MARKER => {
-                let Some((record, used)) = record::<EndRecord>(buf, offset, "end")? else {
+                let Some(record) = record(buf, EndRecord::from_bytes) else {
                     return Ok(None);
                 };
+                if record.dropped_batches > record.batches || record.dropped_bytes > record.bytes {
+                    return Err(StreamError::Record {
+                        offset,
+                        what: "end",
+                    });
+                }
                 self.end = Some(record);
                 if let Some(current) = self.current.take() {
                     self.commit(current);
                 }
-                Ok(Some(used))
+                Ok(Some(1 + EndRecord::LEN))
             }
             byte => Err(StreamError::Unexpected { offset, byte }),
         }
@@ -289,18 +303,11 @@ impl TraceStream {
     }
 }
 
-/// The loss or end record at the start of `buf` (its marker byte, then the record) and the bytes
-/// it takes; `None` while it is not all there.
-fn record<T: for<'de> serde::Deserialize<'de>>(
-    buf: &[u8],
-    offset: u64,
-    what: &'static str,
-) -> Result<Option<(T, usize)>, StreamError> {
-    match decode_record::<T>(&buf[1..]) {
-        Ok((record, rest)) => Ok(Some((record, buf.len() - rest.len()))),
-        Err(postcard::Error::DeserializeUnexpectedEnd) => Ok(None),
-        Err(_) => Err(StreamError::Record { offset, what }),
-    }
+/// The loss or end record at the start of `buf` (its marker byte, then the record's `N` bytes);
+/// `None` while it is not all there.
+fn record<const N: usize, T>(buf: &[u8], from_bytes: fn(&[u8; N]) -> T) -> Option<T> {
+    let bytes = buf.get(1..1 + N)?;
+    Some(from_bytes(bytes.try_into().expect("a slice of N bytes")))
 }
 
 /// Counts the timed events of a batch body for progress display. The decoder validates later;
@@ -347,7 +354,6 @@ fn count_events(mut body: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gotrace_rtt_protocol::{encode_record, MAX_MESSAGE_BYTES};
 
     /// A batch of generation `generation` on M 0 holding one ProcStart-like timed event.
     fn batch(generation: u64) -> Vec<u8> {
@@ -364,29 +370,23 @@ mod tests {
     }
 
     fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
-        let mut buf = [0u8; MAX_MESSAGE_BYTES];
         let record = LossRecord {
             first_generation: first,
             last_generation: last,
             batches,
             bytes,
         };
-        encode_record(LOSS_MARKER, &record, &mut buf)
-            .unwrap()
-            .to_vec()
+        [&[LOSS_MARKER][..], &record.to_bytes()].concat()
     }
 
     fn end() -> Vec<u8> {
-        let mut buf = [0u8; MAX_MESSAGE_BYTES];
         let record = EndRecord {
             batches: 9,
             bytes: 90,
             dropped_batches: 1,
             dropped_bytes: 9,
         };
-        encode_record(END_MARKER, &record, &mut buf)
-            .unwrap()
-            .to_vec()
+        [&[END_MARKER][..], &record.to_bytes()].concat()
     }
 
     #[test]
@@ -455,5 +455,39 @@ mod tests {
             stream.push(&batch(1)),
             Err(StreamError::OutOfOrder { .. })
         ));
+    }
+
+    #[test]
+    fn records_no_device_account_can_give_are_refused() {
+        let header = Version::Go122.header();
+        let end_record = |batches, bytes, dropped_batches, dropped_bytes| {
+            let record = EndRecord {
+                batches,
+                bytes,
+                dropped_batches,
+                dropped_bytes,
+            };
+            [&[END_MARKER][..], &record.to_bytes()].concat()
+        };
+        for (record, what) in [
+            (loss(3, 2, 1, 9), "loss"),
+            (loss(3, 3, 0, 0), "loss"),
+            (end_record(1, 9, 2, 9), "end"),
+            (end_record(1, 9, 1, 10), "end"),
+        ] {
+            let mut stream = TraceStream::default();
+            stream.push(&header).unwrap();
+            let err = stream.push(&record).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("trace channel offset 16: bad {what} record")
+            );
+        }
+        // The same records from an account that can be: accepted.
+        for record in [loss(2, 3, 1, 9), end_record(1, 9, 1, 9)] {
+            let mut stream = TraceStream::default();
+            stream.push(&header).unwrap();
+            stream.push(&record).unwrap();
+        }
     }
 }
