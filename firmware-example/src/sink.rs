@@ -53,13 +53,13 @@ impl RttSink {
         self.account
     }
 
-    /// Writes `parts` as one unit, all or nothing: waiting for room when lossless (or when
-    /// `block`), at once when lossy. Returns whether they were written.
-    fn write_whole(&mut self, parts: &[&[u8]], block: bool) -> bool {
+    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless
+    /// (or when `block`), at once when lossy. Returns whether they were written.
+    fn write_whole(&mut self, first: &[u8], second: &[u8], block: bool) -> bool {
         let wait = block || self.backpressure == Backpressure::Lossless;
         self.ring
             .as_mut()
-            .is_some_and(|ring| ring.write(parts, wait))
+            .is_some_and(|ring| ring.write(first, second, wait))
     }
 
     /// Writes the pending loss record, if any (waiting for room when `blocking`, else only if it
@@ -68,7 +68,7 @@ impl RttSink {
         let Some(loss) = self.pending_loss else {
             return true;
         };
-        let written = self.write_whole(&[&[LOSS_MARKER], &loss.to_bytes()], blocking);
+        let written = self.write_whole(&[LOSS_MARKER], &loss.to_bytes(), blocking);
         if written {
             self.pending_loss = None;
         }
@@ -96,7 +96,7 @@ impl Sink for RttSink {
         // The end record closes one trace: a trace started again gets an account of its own.
         self.account = NOTHING_WRITTEN;
         self.pending_loss = None;
-        self.write_whole(&[header], true);
+        self.write_whole(header, &[], true);
     }
 
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
@@ -110,13 +110,13 @@ impl Sink for RttSink {
                 return;
             }
         }
-        if !self.write_whole(&[header, payload], false) {
+        if !self.write_whole(header, payload, false) {
             self.drop_batch(generation, len as u32);
         }
     }
 
     fn end_trace(&mut self) {
         self.flush_loss(true);
-        self.write_whole(&[&[END_MARKER], &self.account.to_bytes()], true);
+        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true);
     }
 }
