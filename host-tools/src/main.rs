@@ -7,6 +7,7 @@ mod dump;
 mod events;
 mod input;
 mod record;
+mod symbolize;
 mod validate;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Events(input::FileArgs),
     /// Record a trace over RTT from firmware under QEMU or on a board.
     Record(record::RecordArgs),
+    /// Name the stack frames of a recorded trace after the firmware's functions (ELF symbols).
+    Symbolize(symbolize::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(args),
         Command::Events(args) => events::run(args),
         Command::Record(args) => record::run(&args),
+        Command::Symbolize(args) => symbolize::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("gotrace: {error:#}");

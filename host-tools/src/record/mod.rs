@@ -7,7 +7,7 @@
 //! segments ([`stream`]), write them, and check each with the decoder.
 
 mod defmt_log;
-mod elf;
+pub(crate) mod elf;
 mod gdb;
 mod link;
 #[cfg(feature = "probe-rs")]

@@ -10,6 +10,7 @@ use gotrace_decoder::{GoId, GoState, Transition};
 
 use super::elf::Functions;
 use super::Recording;
+use crate::symbolize::symbolize;
 
 /// What the decoder found in one written segment.
 struct Checked {
@@ -22,6 +23,8 @@ struct Checked {
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
+    /// Stack frames named after the ELF's functions, and how many functions: or why they were not.
+    naming: Result<(u64, u64), String>,
 }
 
 pub(super) fn finish(
@@ -44,9 +47,16 @@ pub(super) fn finish(
     let mut checked = Vec::new();
     for (i, segment) in segments.iter().enumerate() {
         let path = segment_path(output, i);
-        std::fs::write(&path, segment.to_trace())
-            .with_context(|| format!("writing {}", path.display()))?;
-        checked.push(check(&path)?);
+        // The device's frames are bare PCs: name them, so that `go tool trace` names the tasks.
+        let device = segment.to_trace();
+        let named = symbolize(&device, functions);
+        let trace = named.as_ref().map_or(&device, |n| &n.trace);
+        std::fs::write(&path, trace).with_context(|| format!("writing {}", path.display()))?;
+        let mut segment_checked = check(&path)?;
+        segment_checked.naming = named
+            .map(|n| (n.frames, n.functions))
+            .map_err(|e| format!("{e:#}"));
+        checked.push(segment_checked);
     }
 
     println!(
@@ -97,6 +107,12 @@ pub(super) fn finish(
                 valid = false;
                 println!("  INVALID: {e}");
             }
+        }
+        match &c.naming {
+            Ok((frames, functions)) => {
+                println!("  {frames} stack frames named after {functions} functions of the ELF")
+            }
+            Err(e) => println!("  stack frames left as bare PCs: {e}"),
         }
     }
     print_tasks(&checked, functions);
@@ -167,6 +183,7 @@ fn check(path: &Path) -> Result<Checked> {
         first_ts: None,
         last_ts: None,
         error: None,
+        naming: Ok((0, 0)),
     };
     let mut reader = match gotrace_decoder::Reader::new(std::io::BufReader::new(file)) {
         Ok(r) => r,
