@@ -160,14 +160,14 @@ pub fn run() {
     // Warm-up, then tracing off.
     rounds(waiter);
     let off = rounds(waiter);
-    SCHED.start_tracing().expect("tracing starts");
+    crate::set_tracing(true);
     let (before, sent_before) = SCHED.with_encoder(|enc| (enc.stats(), enc.sink().account()));
     let on = rounds(waiter);
     let (after, sent) = SCHED.with_encoder(|enc| (enc.stats(), enc.sink().account()));
     for _ in 0..STREAM_ROUNDS / ROUNDS {
         rounds(waiter);
     }
-    SCHED.stop_tracing().expect("tracing stops");
+    crate::set_tracing(false);
     let events = (after.sched_events() - before.sched_events()).max(1);
     let bytes = after.event_bytes - before.event_bytes;
     let per_tick = instructions_per_tick();
