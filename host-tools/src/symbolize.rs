@@ -1,15 +1,15 @@
 //! Names the PCs of a trace's stack frames after the firmware's functions: `gotrace symbolize`,
 //! and the last step of `gotrace record`.
 //!
-//! The device writes each stack frame as a bare PC, its function, file and line string IDs 0: it
-//! has no symbols, and its trace must be valid without them. `go tool trace` names a goroutine
-//! after the function of its start frame, so a device trace shows every task unnamed. This pass
-//! adds the name of the function holding each frame's PC (from the ELF's symbol table) to the
-//! frame's generation as new `String` events, in strings batches of their own placed after the
-//! generation's strings, and points the frame's function at it. Everything else is copied
-//! unchanged, event for event; a frame that already names its function, or whose PC is in no
-//! function of the ELF, is left as it is. File and line stay 0 (the ELF's line tables are not
-//! read).
+//! The device writes each stack frame as a bare PC, its function, file and line 0: it has no
+//! symbols, and its trace must be valid without them. `go tool trace` names a goroutine after the
+//! function of its start frame, so a device trace shows every task unnamed. This pass adds the
+//! name of the function holding each frame's PC (from the ELF's symbol table), and the source file
+//! of the PC (from its DWARF line tables), to the frame's generation as new `String` events, in
+//! strings batches of their own placed after the generation's strings, and points the frame at
+//! them, with the line. Everything else is copied unchanged, event for event; a frame that
+//! already names its function (or its file and line) keeps them, and a PC the ELF does not know
+//! stays bare.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use anyhow::{ensure, Context, Result};
 use gotrace_decoder::raw::{self, Event, FRAME_FIELDS};
 use gotrace_wire::{EventType, Version, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, NO_THREAD};
 
-use crate::record::elf::{Firmware, Functions};
+use crate::record::elf::{Firmware, Functions, Lines};
 
 /// `gotrace symbolize`: names the stack frames of a binary trace after the ELF's functions.
 #[derive(clap::Args)]
@@ -35,20 +35,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let functions = Firmware::load(&args.elf)?.functions;
+    let firmware = Firmware::load(&args.elf)?;
     let trace =
         std::fs::read(&args.trace).with_context(|| format!("reading {}", args.trace.display()))?;
-    let named = symbolize(&trace, &functions)
+    let named = symbolize(&trace, &firmware.functions, &firmware.lines)
         .with_context(|| format!("naming the stack frames of {}", args.trace.display()))?;
     let output = args.output.as_ref().unwrap_or(&args.trace);
     std::fs::write(output, &named.trace)
         .with_context(|| format!("writing {}", output.display()))?;
-    println!(
-        "{}: {} stack frames named after {} functions",
-        output.display(),
-        named.frames,
-        named.functions
-    );
+    println!("{}: {}", output.display(), named.summary());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,6 +56,18 @@ pub struct Symbolized {
     pub frames: u64,
     /// Distinct function names used, over all generations.
     pub functions: u64,
+    /// Frames given a source file and line.
+    pub lines: u64,
+}
+
+impl Symbolized {
+    /// What was named, in one line.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} stack frames named after {} functions of the ELF, {} with their source line",
+            self.frames, self.functions, self.lines
+        )
+    }
 }
 
 /// One batch as read: its `EventBatch` header and its events.
@@ -83,8 +90,9 @@ impl Batch {
     }
 }
 
-/// Names the stack frames of the binary trace `trace` after `functions`.
-pub fn symbolize(trace: &[u8], functions: &Functions) -> Result<Symbolized> {
+/// Names the stack frames of the binary trace `trace` after `functions`, with the source lines of
+/// `lines`.
+pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<Symbolized> {
     let mut reader = raw::Reader::new(trace)?;
     let version = reader.version();
     let mut batches: Vec<Batch> = Vec::new();
@@ -104,7 +112,7 @@ pub fn symbolize(trace: &[u8], functions: &Functions) -> Result<Symbolized> {
     }
 
     let mut out = Vec::with_capacity(batches.len());
-    let mut frames = 0;
+    let mut named = Named::default();
     let mut all_names = HashSet::new();
     let mut rest = batches.into_iter().peekable();
     while let Some(first) = rest.next() {
@@ -121,12 +129,12 @@ pub fn symbolize(trace: &[u8], functions: &Functions) -> Result<Symbolized> {
                 .iter_mut()
                 .filter(|e| e.typ == EventType::STACK)
             {
-                let named = name_frames(event, functions, &mut names);
-                frames += named;
-                batch.changed |= named > 0;
+                let before = named;
+                name_frames(event, functions, lines, &mut names, &mut named);
+                batch.changed |= named != before;
             }
         }
-        all_names.extend(names.added.iter().map(|(_, name)| name.clone()));
+        all_names.extend(names.functions.iter().cloned());
         let added = names.into_batches(version, &generation)?;
         // The new strings go right after the generation's own (or at its end without any).
         let at = generation
@@ -157,18 +165,28 @@ pub fn symbolize(trace: &[u8], functions: &Functions) -> Result<Symbolized> {
     }
     Ok(Symbolized {
         trace: writer.into_inner(),
-        frames,
+        frames: named.functions,
         functions: all_names.len() as u64,
+        lines: named.lines,
     })
 }
 
-/// The function names added to one generation, and the string IDs they take: after the largest
-/// ID the generation already has.
+/// Frames given a function, and frames given a source line.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Named {
+    functions: u64,
+    lines: u64,
+}
+
+/// The strings (function names, file paths) added to one generation, and the string IDs they
+/// take: after the largest ID the generation already has.
 struct Names {
     next_id: u64,
     ids: HashMap<String, u64>,
     /// In ID order.
     added: Vec<(u64, String)>,
+    /// Those used as function names.
+    functions: HashSet<String>,
 }
 
 impl Names {
@@ -184,6 +202,7 @@ impl Names {
             next_id: largest + 1,
             ids: HashMap::new(),
             added: Vec::new(),
+            functions: HashSet::new(),
         }
     }
 
@@ -249,25 +268,39 @@ fn event(version: Version, typ: EventType, args: Vec<u64>, data: Vec<u8>) -> Eve
     }
 }
 
-/// Points every unnamed frame of the `Stack` event `event` whose PC is in a function of
-/// `functions` at that function's name; returns how many it named.
-fn name_frames(event: &mut Event, functions: &Functions, names: &mut Names) -> u64 {
+/// Points every frame of the `Stack` event `event` without a function at the function of
+/// `functions` that holds its PC, and every frame without file and line at the source line of
+/// `lines` of its PC, counting them in `named`.
+fn name_frames(
+    event: &mut Event,
+    functions: &Functions,
+    lines: &Lines,
+    names: &mut Names,
+    named: &mut Named,
+) {
     let fixed = event.spec().map_or(0, |s| s.args.len());
     let Some(frames) = event.args.get_mut(fixed..) else {
-        return 0;
+        return;
     };
-    let mut named = 0;
     for frame in frames.chunks_exact_mut(FRAME_FIELDS.len()) {
-        let (pc, func) = (frame[0], frame[1]);
-        if func != 0 {
+        let [pc, func, file, line] = frame else {
             continue;
+        };
+        if *func == 0 {
+            if let Some(name) = functions.at(*pc) {
+                *func = names.id(name);
+                names.functions.insert(name.to_owned());
+                named.functions += 1;
+            }
         }
-        if let Some(name) = functions.at(pc) {
-            frame[1] = names.id(name);
-            named += 1;
+        if (*file, *line) == (0, 0) {
+            if let Some((path, number)) = lines.at(*pc) {
+                *file = names.id(path);
+                *line = number.into();
+                named.lines += 1;
+            }
         }
     }
-    named
 }
 
 /// `name`'s bytes, cut to the longest string Go reads (at a character boundary).
@@ -356,6 +389,22 @@ mod tests {
         batches
     }
 
+    /// 0x1000 to 0x1004 at line 3 of task.rs, then line 4; 0x2000 to 0x2010 at line 9 of
+    /// other.rs.
+    fn lines() -> Lines {
+        let files = vec!["/src/task.rs".to_owned(), "/src/other.rs".to_owned()];
+        Lines::new(
+            vec![
+                (0x1000, Some((0, 3))),
+                (0x1004, Some((0, 4))),
+                (0x1100, None),
+                (0x2000, Some((1, 9))),
+                (0x2010, None),
+            ],
+            files,
+        )
+    }
+
     fn functions() -> Functions {
         Functions::new([
             (0x1000, 0x100, "firmware::task_a".to_owned()),
@@ -379,49 +428,54 @@ mod tests {
     }
 
     #[test]
-    fn frames_in_a_function_are_named_after_it_and_the_trace_stays_valid() {
+    fn frames_get_their_function_and_source_line_and_the_trace_stays_valid() {
         let before: Vec<_> = [generation(1, true), generation(2, false)].concat();
         let device = trace(&before);
-        assert!(
-            parsed(&device).contains("\t @ 0x1001\n"),
-            "{}",
-            parsed(&device)
-        );
+        let bare = parsed(&device);
+        assert!(bare.contains("\t @ 0x1001\n\t\t:0\n"), "{bare}");
 
-        let named = symbolize(&device, &functions()).unwrap();
-        assert_eq!((named.frames, named.functions), (3, 1));
+        let named = symbolize(&device, &functions(), &lines()).unwrap();
+        // Functions: 0x1001 in both generations, 0x1005 in generation 2 (generation 1 names it
+        // already). Lines: 0x1001 and 0x2001 in both (0x1005 has its line 7 already).
+        assert_eq!(
+            (named.frames, named.functions, named.lines),
+            (3, 1, 4),
+            "{}",
+            named.summary()
+        );
         let events = parsed(&named.trace);
+        let count = |frame: &str| events.matches(frame).count();
         // The new goroutine's start frame, in both generations.
         assert_eq!(
-            events.matches("\tfirmware::task_a @ 0x1001\n").count(),
+            count("\tfirmware::task_a @ 0x1001\n\t\t/src/task.rs:3\n"),
             2,
             "{events}"
         );
-        // A frame in no function keeps its bare PC, a named frame its name.
-        assert_eq!(events.matches("\t @ 0x2001\n").count(), 2, "{events}");
+        // A PC in no function keeps no name but gets its line; a frame's own names stay.
+        assert_eq!(count("\t @ 0x2001\n\t\t/src/other.rs:9\n"), 2, "{events}");
+        assert_eq!(count("\tmain.caller @ 0x1005\n\t\t:7\n"), 1, "{events}");
         assert_eq!(
-            events.matches("\tmain.caller @ 0x1005\n").count(),
+            count("\tfirmware::task_a @ 0x1005\n\t\t:7\n"),
             1,
             "{events}"
         );
-        assert_eq!(
-            events.matches("\tfirmware::task_a @ 0x1005\n").count(),
-            1,
-            "{events}"
-        );
+
         let text = wire(&named.trace);
-        // Generation 1 had string 1: the name takes 2, in a strings batch after it; generation 2
-        // had none: it takes 1, in a strings batch at the generation's end.
-        assert!(
-            text.contains("Strings\nString id=1\n\tdata=\"main.caller\"\nEventBatch gen=1 m=18446744073709551615 time=15 size=20\nStrings\nString id=2\n\tdata=\"firmware::task_a\"\n"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("Strings\nString id=1\n\tdata=\"firmware::task_a\"\n"),
-            "{text}"
-        );
-        assert!(text.contains("pc=4097 func=2 file=0 line=0"), "{text}");
-        // Generation 1's frame already named "main.caller" (1), generation 2's named now (1).
+        let added = |first: u64| {
+            format!(
+                "Strings\nString id={first}\n\tdata=\"firmware::task_a\"\nString id={}\n\tdata=\"/src/task.rs\"\nString id={}\n\tdata=\"/src/other.rs\"\n",
+                first + 1,
+                first + 2
+            )
+        };
+        // Generation 1 had string 1: the new strings take 2 to 4, in a strings batch after it;
+        // generation 2 had none: they take 1 to 3, in a strings batch at the generation's end.
+        let after_first = "data=\"main.caller\"\nEventBatch gen=1 m=18446744073709551615 time=15 ";
+        assert!(text.contains(after_first), "{text}");
+        assert!(text.contains(&added(2)), "{text}");
+        assert!(text.ends_with(&added(1)), "{text}");
+        assert!(text.contains("pc=4097 func=2 file=3 line=3"), "{text}");
+        assert!(text.contains("pc=4097 func=1 file=2 line=3"), "{text}");
         assert_eq!(
             text.matches("pc=4101 func=1 file=0 line=7").count(),
             2,
@@ -432,8 +486,8 @@ mod tests {
     #[test]
     fn a_trace_with_nothing_to_name_is_copied_byte_for_byte() {
         let device = trace(&generation(1, true));
-        let named = symbolize(&device, &Functions::default()).unwrap();
-        assert_eq!((named.frames, named.functions), (0, 0));
+        let named = symbolize(&device, &Functions::default(), &Lines::default()).unwrap();
+        assert_eq!((named.frames, named.functions, named.lines), (0, 0, 0));
         assert_eq!(named.trace, device);
     }
 
@@ -451,7 +505,7 @@ mod tests {
             batches[2].3[id as usize] = event(EventType::STACK, &args, &[]);
         }
         let functions = Functions::new(pcs.iter().map(|&pc| (pc, 0x10, format!("{pc:0>1000}"))));
-        let named = symbolize(&trace(&batches), &functions).unwrap();
+        let named = symbolize(&trace(&batches), &functions, &Lines::default()).unwrap();
         assert_eq!((named.frames, named.functions), (200, 200));
         let mut reader = raw::Reader::new(named.trace.as_slice()).unwrap();
         let mut strings_batches = 0;
@@ -482,7 +536,7 @@ mod tests {
     fn a_damaged_trace_is_an_error_not_a_panic() {
         let mut device = trace(&generation(1, true));
         device.truncate(device.len() - 3);
-        let error = symbolize(&device, &functions()).unwrap_err();
+        let error = symbolize(&device, &functions(), &lines()).unwrap_err();
         assert!(
             format!("{error:#}").contains("byte 106 (String): truncated trace"),
             "{error:#}"

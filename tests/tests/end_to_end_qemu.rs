@@ -197,16 +197,27 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
 
     let parsed = check_with_both(&go, &out);
     // The device writes bare PCs; the recorded trace names the tasks' start frames after their
-    // functions in the ELF, as Go's parser (and so `go tool trace`) shows them.
+    // functions and source lines in the ELF, as Go's parser (and so `go tool trace`) shows them.
     assert!(
-        run.stdout
-            .contains("\n  3 stack frames named after 3 functions of the ELF\n"),
+        run.stdout.contains(
+            "\n  3 stack frames named after 3 functions of the ELF, 3 with their source line\n"
+        ),
         "{}",
         run.stdout
     );
     for task in ["transfer", "timer", "logger"] {
         let frame = format!("TransitionStack=\n\tgotrace_firmware_example::workload::{task} @ 0x");
-        assert!(parsed.contains(&frame), "no {frame:?} in:\n{parsed}");
+        let at = parsed
+            .find(&frame)
+            .unwrap_or_else(|| panic!("no {frame:?} in:\n{parsed}"));
+        let source = parsed[at..].lines().nth(2).unwrap_or_default();
+        let line = source
+            .rsplit_once("firmware-example/src/workload.rs:")
+            .map(|(_, line)| line.parse::<u32>());
+        assert!(
+            matches!(line, Some(Ok(n)) if n > 0),
+            "{task}'s frame has no line of workload.rs: {source:?}"
+        );
     }
     let wire = gotrace(["dump".as_ref(), out.as_os_str()]);
     assert_eq!(wire.code, 0, "{}", wire.stderr);

@@ -1,8 +1,12 @@
 //! What the host reads from the firmware's ELF: where the RTT control block is, where RAM is (to
-//! scan for the block when the symbol is stripped), and which function a code address is in (to
-//! name the tasks by their entry points).
+//! scan for the block when the symbol is stripped), and which function and source line a code
+//! address is in (to name the tasks by their entry points, and the trace's stack frames).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use gimli::{EndianSlice, RunTimeEndian};
 use object::{FileFlags, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
 /// Facts about the firmware image.
@@ -16,6 +20,8 @@ pub struct Firmware {
     /// The span of the image's RAM sections (`.data`, `.bss`, `.uninit`), to scan.
     pub ram: Option<(u32, u32)>,
     pub functions: Functions,
+    /// Empty when the ELF has no line tables (or they could not be read: see `load`).
+    pub lines: Lines,
 }
 
 /// The ELF's function symbols, by address.
@@ -49,6 +55,126 @@ impl Functions {
         let (_, end, name) = self.spans[..after].last()?;
         (pc < *end).then_some(name.as_str())
     }
+}
+
+/// The source lines of code addresses, from the ELF's DWARF line tables.
+#[derive(Debug, Clone, Default)]
+pub struct Lines {
+    /// Each line table row: its address, and its file (an index into `files`) and line, or `None`
+    /// where a sequence of rows ends (no line for the addresses after it). Sorted by address.
+    rows: Vec<(u64, Option<(usize, u32)>)>,
+    files: Vec<String>,
+}
+
+impl Lines {
+    /// Reads the line tables of the ELF `file`. Sequences at address 0 are left out: the linker
+    /// puts the rows of functions it dropped there, and no Cortex-M code is at 0 (the vector
+    /// table is).
+    pub fn read(file: &object::File) -> Result<Self, gimli::Error> {
+        let endian = if file.is_little_endian() {
+            RunTimeEndian::Little
+        } else {
+            RunTimeEndian::Big
+        };
+        let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+            let data = file
+                .section_by_name(id.name())
+                .and_then(|s| s.data().ok())
+                .unwrap_or(&[]);
+            Ok(EndianSlice::new(data, endian))
+        })?;
+        let (mut table, mut files) = (Vec::new(), Vec::new());
+        let mut file_indexes = HashMap::new();
+        let mut units = dwarf.units();
+        while let Some(header) = units.next()? {
+            let unit = dwarf.unit(header)?;
+            let Some(program) = unit.line_program.clone() else {
+                continue;
+            };
+            // This unit's file entries, by their number in its line table.
+            let mut unit_files: HashMap<u64, usize> = HashMap::new();
+            let mut sequence = Vec::new();
+            let mut rows = program.rows();
+            while let Some((header, row)) = rows.next_row()? {
+                if row.end_sequence() {
+                    sequence.push((row.address(), None));
+                    if sequence.first().is_some_and(|(address, _)| *address != 0) {
+                        table.append(&mut sequence);
+                    }
+                    sequence.clear();
+                    continue;
+                }
+                let index = match unit_files.get(&row.file_index()) {
+                    Some(&index) => index,
+                    None => {
+                        let path = row
+                            .file(header)
+                            .map(|entry| file_path(&dwarf, &unit, header, entry))
+                            .transpose()?
+                            .unwrap_or_default();
+                        let next = files.len();
+                        let index = *file_indexes.entry(path.clone()).or_insert(next);
+                        if index == next {
+                            files.push(path);
+                        }
+                        unit_files.insert(row.file_index(), index);
+                        index
+                    }
+                };
+                let line = row
+                    .line()
+                    .map_or(0, |l| u32::try_from(l.get()).unwrap_or(0));
+                sequence.push((row.address(), Some((index, line))));
+            }
+        }
+        Ok(Lines::new(table, files))
+    }
+
+    /// From line table rows (address, and file index and line, or `None` where a sequence ends)
+    /// in any order, and the files they index.
+    pub fn new(mut rows: Vec<(u64, Option<(usize, u32)>)>, files: Vec<String>) -> Self {
+        // At one address, a sequence's end comes before the next one's first row.
+        rows.sort_by_key(|(address, row)| (*address, row.is_some()));
+        Lines { rows, files }
+    }
+
+    /// The source file and line of the code at `pc` (a Thumb address, or a function pointer
+    /// with the Thumb bit set).
+    pub fn at(&self, pc: u64) -> Option<(&str, u32)> {
+        let pc = code_address(pc);
+        let after = self.rows.partition_point(|(address, _)| *address <= pc);
+        let (_, row) = self.rows[..after].last()?;
+        let (file, line) = (*row)?;
+        Some((self.files.get(file)?.as_str(), line))
+    }
+}
+
+/// The path of a line table's file entry: its name, under its directory, under the unit's
+/// compilation directory, as far as each is relative.
+fn file_path<R: gimli::Reader>(
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+    header: &gimli::LineProgramHeader<R>,
+    entry: &gimli::FileEntry<R>,
+) -> Result<String, gimli::Error> {
+    let text = |value| -> Result<String, gimli::Error> {
+        Ok(dwarf
+            .attr_string(unit, value)?
+            .to_string_lossy()?
+            .into_owned())
+    };
+    let mut path = unit
+        .comp_dir
+        .as_ref()
+        .map(|dir| dir.to_string_lossy().map(|d| d.into_owned()))
+        .transpose()?
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    if let Some(dir) = entry.directory(header) {
+        path.push(text(dir)?);
+    }
+    path.push(text(entry.path_name())?);
+    Ok(path.to_string_lossy().into_owned())
 }
 
 /// A code address without the Thumb bit, which Arm ELF symbols and function pointers carry.
@@ -90,8 +216,18 @@ impl Firmware {
                 .filter(|s| s.kind() == SymbolKind::Text)
                 .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned()))),
         );
+        // Source lines are a nicety of the trace's stack frames: without them, or with line tables
+        // this reader cannot read, frames name their functions only.
+        let lines = Lines::read(&file).unwrap_or_else(|error| {
+            eprintln!(
+                "gotrace: no source lines from {}: its DWARF line tables: {error}",
+                path.display()
+            );
+            Lines::default()
+        });
         Ok(Firmware {
             functions,
+            lines,
             hard_float,
             bytes,
             rtt_symbol,
@@ -128,5 +264,36 @@ mod tests {
             "symbols without a size name nothing"
         );
         assert_eq!(functions.at(0x0fff), None, "before the first");
+    }
+
+    #[test]
+    fn a_pc_has_the_line_of_the_last_row_at_or_before_it_within_its_sequence() {
+        let files = vec!["src/a.rs".to_owned(), "src/b.rs".to_owned()];
+        // Two sequences, given out of order: 0x1000..0x1010 and 0x1010..0x1020 (b.rs), then a
+        // gap until 0x2000.
+        let lines = Lines::new(
+            vec![
+                (0x1010, Some((1, 30))),
+                (0x1020, None),
+                (0x1000, Some((0, 10))),
+                (0x1008, Some((0, 12))),
+                (0x1010, None),
+            ],
+            files,
+        );
+        assert_eq!(
+            lines.at(0x1001),
+            Some(("src/a.rs", 10)),
+            "a function pointer"
+        );
+        assert_eq!(lines.at(0x1007), Some(("src/a.rs", 10)));
+        assert_eq!(lines.at(0x1008), Some(("src/a.rs", 12)));
+        assert_eq!(
+            lines.at(0x1010),
+            Some(("src/b.rs", 30)),
+            "the next sequence starts where the first ends"
+        );
+        assert_eq!(lines.at(0x1020), None, "after the last sequence");
+        assert_eq!(lines.at(0x0fff), None, "before the first");
     }
 }

@@ -99,7 +99,7 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
         recording,
         &output,
         log.map_or(0, |l| l.malformed),
-        &firmware.functions,
+        &firmware,
     )
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
 
-use super::elf::Functions;
+use super::elf::{Firmware, Functions};
 use super::Recording;
 use crate::symbolize::symbolize;
 
@@ -23,15 +23,15 @@ struct Checked {
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
-    /// Stack frames named after the ELF's functions, and how many functions: or why they were not.
-    naming: Result<(u64, u64), String>,
+    /// What of its stack frames was named from the ELF, or why nothing was.
+    naming: Result<String, String>,
 }
 
 pub(super) fn finish(
     recording: Recording,
     output: &Path,
     malformed_logs: u64,
-    functions: &Functions,
+    firmware: &Firmware,
 ) -> Result<ExitCode> {
     let Recording {
         descriptor,
@@ -49,13 +49,11 @@ pub(super) fn finish(
         let path = segment_path(output, i);
         // The device's frames are bare PCs: name them, so that `go tool trace` names the tasks.
         let device = segment.to_trace();
-        let named = symbolize(&device, functions);
+        let named = symbolize(&device, &firmware.functions, &firmware.lines);
         let trace = named.as_ref().map_or(&device, |n| &n.trace);
         std::fs::write(&path, trace).with_context(|| format!("writing {}", path.display()))?;
         let mut segment_checked = check(&path)?;
-        segment_checked.naming = named
-            .map(|n| (n.frames, n.functions))
-            .map_err(|e| format!("{e:#}"));
+        segment_checked.naming = named.map(|n| n.summary()).map_err(|e| format!("{e:#}"));
         checked.push(segment_checked);
     }
 
@@ -109,13 +107,11 @@ pub(super) fn finish(
             }
         }
         match &c.naming {
-            Ok((frames, functions)) => {
-                println!("  {frames} stack frames named after {functions} functions of the ELF")
-            }
+            Ok(summary) => println!("  {summary}"),
             Err(e) => println!("  stack frames left as bare PCs: {e}"),
         }
     }
-    print_tasks(&checked, functions);
+    print_tasks(&checked, &firmware.functions);
     if segments.is_empty() {
         valid = false;
         println!("no complete generation was recorded");
@@ -183,7 +179,7 @@ fn check(path: &Path) -> Result<Checked> {
         first_ts: None,
         last_ts: None,
         error: None,
-        naming: Ok((0, 0)),
+        naming: Ok(String::new()),
     };
     let mut reader = match gotrace_decoder::Reader::new(std::io::BufReader::new(file)) {
         Ok(r) => r,
