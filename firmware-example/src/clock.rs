@@ -119,13 +119,45 @@ pub fn spin(ticks: u32) {
     while raw_ticks().wrapping_sub(start) < ticks {}
 }
 
-/// The encoder's clock: whichever counter `init` picked.
-pub struct TraceClock;
+/// The encoder's clock: whichever counter `init` picked, as the encoder's own copy of the
+/// reading ([`TraceClock::chosen`]). A timestamp then loads the register and mask relative to the
+/// encoder, whose address the scheduler's code holds anyway, instead of first loading the
+/// address of `CHOSEN` (two instructions per event fewer, 48 bytes of flash less, for 8 bytes
+/// of RAM in the encoder; `CHOSEN` stays, for the readings outside the scheduler's lock).
+#[derive(Clone, Copy)]
+pub struct TraceClock(Reading);
+
+// SAFETY: the register is a counter of this board's memory map, readable from any context.
+unsafe impl Send for TraceClock {}
+
+impl TraceClock {
+    /// No counter yet: all zeros, so that the scheduler's static, which holds it, stays in
+    /// `.bss` (a counter's address there would move all of its 2 KB into `.data`, flash).
+    ///
+    /// # Safety
+    ///
+    /// It is not read: the caller replaces it with [`TraceClock::chosen`] before the encoder
+    /// reads its clock (the encoder reads it only while tracing, from the start of a trace on).
+    pub const unsafe fn unset() -> TraceClock {
+        TraceClock(Reading {
+            register: core::ptr::null(),
+            mask: 0,
+        })
+    }
+
+    /// The counter [`init`] picked.
+    pub fn chosen() -> TraceClock {
+        // SAFETY: see `Chosen`.
+        TraceClock(unsafe { CHOSEN.0.get().read() })
+    }
+}
 
 impl Clock for TraceClock {
     #[inline]
     fn now(&mut self) -> u32 {
-        raw_ticks()
+        // SAFETY: a `TraceClock` read is `chosen`'s (see `raw_ticks`), or `unset`'s, whose
+        // caller promised that it is replaced before any reading.
+        unsafe { self.0.register.read_volatile() ^ self.0.mask }
     }
 
     fn frequency(&self) -> u64 {

@@ -67,7 +67,8 @@ pub static SCHED: Scheduler<
     BATCH_BYTES,
 > = Scheduler::new(
     Board,
-    TraceClock,
+    // SAFETY: `main` gives the encoder the chosen clock (with its sink) before tracing starts.
+    unsafe { TraceClock::unset() },
     RttSink::new(),
     Config {
         // Generations are ended by the PendSV handler at the host's period.
@@ -124,8 +125,12 @@ fn main() -> ! {
     };
     // Whether the host has read the trace channel, asked without the scheduler's lock.
     let trace_channel = ring.watch();
+    // The encoder's clock and sink, before tracing starts (here or in `measure::run`).
     #[cfg(feature = "trace")]
-    SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, backpressure));
+    SCHED.with_encoder(|enc| {
+        enc.sink_mut().attach(ring, backpressure);
+        *enc.clock_mut() = TraceClock::chosen();
+    });
     #[cfg(not(feature = "trace"))]
     let _ = ring;
     announce_session(&mut session, source, backpressure, generation_us);
