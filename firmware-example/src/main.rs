@@ -159,15 +159,20 @@ fn main() -> ! {
     }
     #[cfg(feature = "trace")]
     set_tracing(false);
+    // Only the figures logged, taken inside the lock: the rest of the statistics is not
+    // computed (nor copied out).
     #[cfg(feature = "trace")]
-    let stats = SCHED.with_encoder(|enc| enc.stats());
+    let (events, bytes, generations) = SCHED.with_encoder(|enc| {
+        let stats = enc.stats();
+        (stats.events, stats.bytes_written, stats.generations)
+    });
     #[cfg(not(feature = "trace"))]
-    let stats = gotrace_scheduler::encoder::Stats::default();
+    let (events, bytes, generations) = (0u64, 0u64, 0u64);
     defmt::info!(
         "done: {} events, {} bytes, {} generations{}",
-        stats.events,
-        stats.bytes_written,
-        stats.generations,
+        events,
+        bytes,
+        generations,
         if stopped_by_host {
             " (stopped by the host)"
         } else {
