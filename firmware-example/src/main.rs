@@ -195,7 +195,7 @@ fn set_tracing(on: bool) {
     } else {
         SCHED.stop_tracing()
     };
-    switched.expect("tracing switched on or off");
+    switched.expect("tracing on/off");
 }
 
 /// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one.
