@@ -70,7 +70,9 @@ impl Symbolized {
     }
 }
 
-/// One batch as read: its `EventBatch` header and its events.
+/// One batch as read: an `EventBatch` header and its events, or an event that stands alone
+/// between batches (`ExperimentalBatch`, whose data is its batch, and Go 1.26's
+/// `EndOfGeneration`), with no events.
 struct Batch {
     header: Event,
     events: Vec<Event>,
@@ -79,80 +81,167 @@ struct Batch {
 }
 
 impl Batch {
-    fn generation(&self) -> u64 {
-        self.header.args.first().copied().unwrap_or(0)
+    /// The batch's generation; `None` for `EndOfGeneration`, which ends the one before it.
+    fn generation(&self) -> Option<u64> {
+        let field = match self.header.typ {
+            EventType::EVENT_BATCH => 0,
+            EventType::EXPERIMENTAL_BATCH => 1,
+            _ => return None,
+        };
+        self.header.args.get(field).copied()
+    }
+
+    fn is_event_batch(&self) -> bool {
+        self.header.typ == EventType::EVENT_BATCH
     }
 
     fn is_strings(&self) -> bool {
-        self.events
-            .first()
-            .is_some_and(|e| e.typ == EventType::STRINGS)
+        self.is_event_batch()
+            && self
+                .events
+                .first()
+                .is_some_and(|e| e.typ == EventType::STRINGS)
+    }
+}
+
+/// Whether an event of type `typ` starts a batch (or is one) rather than belonging to the
+/// `EventBatch` before it.
+fn starts_batch(typ: EventType) -> bool {
+    matches!(
+        typ,
+        EventType::EVENT_BATCH | EventType::EXPERIMENTAL_BATCH | EventType::END_OF_GENERATION
+    )
+}
+
+/// The batches of a binary trace, one at a time.
+struct Batches<'a> {
+    reader: raw::Reader<&'a [u8]>,
+    /// The header of the next batch, read as the end of the one before.
+    next: Option<Event>,
+}
+
+impl Batches<'_> {
+    fn read(&mut self) -> Result<Option<Batch>> {
+        let header = match self.next.take() {
+            Some(header) => header,
+            None => match self.reader.read_event()? {
+                Some(event) => event,
+                None => return Ok(None),
+            },
+        };
+        ensure!(
+            starts_batch(header.typ),
+            "a {} event before the first batch",
+            header.name()
+        );
+        let mut batch = Batch {
+            events: Vec::new(),
+            changed: false,
+            header,
+        };
+        if batch.is_event_batch() {
+            while let Some(event) = self.reader.read_event()? {
+                if starts_batch(event.typ) {
+                    self.next = Some(event);
+                    break;
+                }
+                batch.events.push(event);
+            }
+        }
+        Ok(Some(batch))
     }
 }
 
 /// Names the stack frames of the binary trace `trace` after `functions`, with the source lines of
-/// `lines`.
+/// `lines`. One generation is held at a time: Go's format keeps each generation's batches
+/// together, and its strings and stacks are its own.
 pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<Symbolized> {
-    let mut reader = raw::Reader::new(trace)?;
+    let reader = raw::Reader::new(trace)?;
     let version = reader.version();
-    let mut batches: Vec<Batch> = Vec::new();
-    while let Some(event) = reader.read_event()? {
-        if event.typ == EventType::EVENT_BATCH {
-            batches.push(Batch {
-                header: event,
-                events: Vec::new(),
-                changed: false,
-            });
-        } else {
-            let batch = batches
-                .last_mut()
-                .context("an event before the first batch")?;
-            batch.events.push(event);
-        }
-    }
-
-    let mut out = Vec::with_capacity(batches.len());
+    let mut batches = Batches { reader, next: None };
+    let mut writer = raw::Writer::new(Vec::with_capacity(trace.len()), version)?;
     let mut named = Named::default();
     let mut all_names = HashSet::new();
-    let mut rest = batches.into_iter().peekable();
-    while let Some(first) = rest.next() {
-        // One generation: its batches are contiguous.
-        let gen = first.generation();
-        let mut generation = vec![first];
-        while let Some(batch) = rest.next_if(|b| b.generation() == gen) {
-            generation.push(batch);
-        }
-        let mut names = Names::after(&generation);
-        for batch in &mut generation {
-            for event in batch
-                .events
-                .iter_mut()
-                .filter(|e| e.typ == EventType::STACK)
-            {
-                let before = named;
-                name_frames(event, functions, lines, &mut names, &mut named);
-                batch.changed |= named != before;
+    let mut generation: Vec<Batch> = Vec::new();
+    loop {
+        let batch = batches.read()?;
+        let ends = match &batch {
+            None => true,
+            Some(batch) => {
+                let current = generation.first().and_then(Batch::generation);
+                current.is_some() && batch.generation().is_some_and(|g| Some(g) != current)
             }
+        };
+        if ends {
+            let names = name_generation(&mut generation, version, functions, lines, &mut named)?;
+            all_names.extend(names);
+            write_batches(&mut writer, generation.drain(..))?;
         }
-        all_names.extend(names.functions.iter().cloned());
-        let added = names.into_batches(version, &generation)?;
-        // The new strings go right after the generation's own (or at its end without any).
-        let at = generation
-            .iter()
-            .rposition(Batch::is_strings)
-            .map_or(generation.len(), |i| i + 1);
-        generation.splice(at..at, added);
-        out.extend(generation);
+        let Some(batch) = batch else {
+            break;
+        };
+        let end_of_generation = batch.generation().is_none();
+        generation.push(batch);
+        if end_of_generation {
+            let names = name_generation(&mut generation, version, functions, lines, &mut named)?;
+            all_names.extend(names);
+            write_batches(&mut writer, generation.drain(..))?;
+        }
     }
+    Ok(Symbolized {
+        trace: writer.into_inner(),
+        frames: named.functions,
+        functions: all_names.len() as u64,
+        lines: named.lines,
+    })
+}
 
-    let mut writer = raw::Writer::new(Vec::with_capacity(trace.len()), version)?;
-    for mut batch in out {
+/// Names the frames of the stacks of the batches of one `generation`, adding the strings they
+/// take as strings batches of their own: after the generation's strings, else before its
+/// `EndOfGeneration`, else at its end. Returns the function names used.
+fn name_generation(
+    generation: &mut Vec<Batch>,
+    version: Version,
+    functions: &Functions,
+    lines: &Lines,
+    named: &mut Named,
+) -> Result<HashSet<String>> {
+    let mut names = Names::after(generation);
+    for batch in generation.iter_mut() {
+        for event in batch
+            .events
+            .iter_mut()
+            .filter(|e| e.typ == EventType::STACK)
+        {
+            let before = *named;
+            name_frames(event, functions, lines, &mut names, named)?;
+            batch.changed |= *named != before;
+        }
+    }
+    let functions = std::mem::take(&mut names.functions);
+    let added = names.into_batches(version, generation)?;
+    let end =
+        generation.len() - usize::from(generation.last().is_some_and(|b| b.generation().is_none()));
+    let at = generation
+        .iter()
+        .rposition(Batch::is_strings)
+        .map_or(end, |i| i + 1);
+    generation.splice(at..at, added);
+    Ok(functions)
+}
+
+/// Writes `batches`, each `EventBatch` whose events changed with its new size.
+fn write_batches(
+    writer: &mut raw::Writer<Vec<u8>>,
+    batches: impl Iterator<Item = Batch>,
+) -> Result<()> {
+    for mut batch in batches {
         if batch.changed {
             let size: usize = batch.events.iter().map(Event::encoded_len).sum();
             ensure!(
                 size as u64 <= MAX_BATCH_SIZE,
                 "a stack batch of generation {} would grow past Go's batch limit ({size} bytes)",
-                batch.generation()
+                batch.generation().unwrap_or_default()
             );
             if let Some(field) = batch.header.args.get_mut(3) {
                 *field = size as u64;
@@ -163,12 +252,7 @@ pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<S
             writer.write_event(event)?;
         }
     }
-    Ok(Symbolized {
-        trace: writer.into_inner(),
-        frames: named.functions,
-        functions: all_names.len() as u64,
-        lines: named.lines,
-    })
+    Ok(())
 }
 
 /// Frames given a function, and frames given a source line.
@@ -181,7 +265,7 @@ struct Named {
 /// The strings (function names, file paths) added to one generation, and the string IDs they
 /// take: after the largest ID the generation already has.
 struct Names {
-    next_id: u64,
+    next_id: Option<u64>,
     ids: HashMap<String, u64>,
     /// In ID order.
     added: Vec<(u64, String)>,
@@ -199,31 +283,35 @@ impl Names {
             .max()
             .unwrap_or(0);
         Names {
-            next_id: largest + 1,
+            // `None` once the IDs are used up (a trace with string ID 2^64 - 1): see `id`.
+            next_id: largest.checked_add(1),
             ids: HashMap::new(),
             added: Vec::new(),
             functions: HashSet::new(),
         }
     }
 
-    fn id(&mut self, name: &str) -> u64 {
+    fn id(&mut self, name: &str) -> Result<u64> {
         if let Some(&id) = self.ids.get(name) {
-            return id;
+            return Ok(id);
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self
+            .next_id
+            .context("no string ID is left after the generation's largest")?;
+        self.next_id = id.checked_add(1);
         self.ids.insert(name.to_owned(), id);
         self.added.push((id, name.to_owned()));
-        id
+        Ok(id)
     }
 
     /// The added names as strings batches of `generation`, each within Go's batch size limit.
     fn into_batches(self, version: Version, generation: &[Batch]) -> Result<Vec<Batch>> {
-        let Some(last) = generation.last() else {
-            return Ok(Vec::new());
-        };
         // The time of the generation's strings batch, else of its last batch: table batches'
         // times are not read by Go, but keep them in the generation's span.
+        let Some(last) = generation.iter().rfind(|b| b.is_event_batch()) else {
+            return Ok(Vec::new());
+        };
+        let gen = last.generation().unwrap_or_default();
         let time = generation
             .iter()
             .rfind(|b| b.is_strings())
@@ -235,20 +323,24 @@ impl Names {
             .unwrap_or(0);
         let event = |typ, args, data| event(version, typ, args, data);
         let mut batches: Vec<Batch> = Vec::new();
+        // The size of the events of the last of `batches`.
+        let mut size = 0;
         for (id, name) in self.added {
             let string = event(EventType::STRING, vec![id], truncated(&name).to_vec());
-            let full = batches.last().is_none_or(|b| {
-                let size: usize = b.events.iter().map(Event::encoded_len).sum();
-                (size + string.encoded_len()) as u64 > MAX_BATCH_SIZE
-            });
-            if full {
-                let header = vec![last.generation(), NO_THREAD, time, 0];
+            if batches.is_empty() || (size + string.encoded_len()) as u64 > MAX_BATCH_SIZE {
+                let strings = event(EventType::STRINGS, Vec::new(), Vec::new());
+                size = strings.encoded_len();
                 batches.push(Batch {
-                    header: event(EventType::EVENT_BATCH, header, Vec::new()),
-                    events: vec![event(EventType::STRINGS, Vec::new(), Vec::new())],
+                    header: event(
+                        EventType::EVENT_BATCH,
+                        vec![gen, NO_THREAD, time, 0],
+                        Vec::new(),
+                    ),
+                    events: vec![strings],
                     changed: true,
                 });
             }
+            size += string.encoded_len();
             batches
                 .last_mut()
                 .context("a strings batch was just made")?
@@ -277,10 +369,10 @@ fn name_frames(
     lines: &Lines,
     names: &mut Names,
     named: &mut Named,
-) {
+) -> Result<()> {
     let fixed = event.spec().map_or(0, |s| s.args.len());
     let Some(frames) = event.args.get_mut(fixed..) else {
-        return;
+        return Ok(());
     };
     for frame in frames.chunks_exact_mut(FRAME_FIELDS.len()) {
         let [pc, func, file, line] = frame else {
@@ -288,19 +380,20 @@ fn name_frames(
         };
         if *func == 0 {
             if let Some(name) = functions.at(*pc) {
-                *func = names.id(name);
+                *func = names.id(name)?;
                 names.functions.insert(name.to_owned());
                 named.functions += 1;
             }
         }
         if (*file, *line) == (0, 0) {
             if let Some((path, number)) = lines.at(*pc) {
-                *file = names.id(path);
+                *file = names.id(path)?;
                 *line = number.into();
                 named.lines += 1;
             }
         }
     }
+    Ok(())
 }
 
 /// `name`'s bytes, cut to the longest string Go reads (at a character boundary).
@@ -323,20 +416,41 @@ mod tests {
         super::event(Version::Go122, typ, args.to_vec(), data.to_vec())
     }
 
-    /// A binary trace of `batches`: (generation, M, time, events), each with its size.
-    fn trace(batches: &[(u64, u64, u64, Vec<Event>)]) -> Vec<u8> {
-        let mut writer = raw::Writer::new(Vec::new(), Version::Go122).unwrap();
-        for (gen, m, time, events) in batches {
-            let size: usize = events.iter().map(Event::encoded_len).sum();
-            let header = [*gen, *m, *time, size as u64];
-            writer
-                .write_event(&event(EventType::EVENT_BATCH, &header, &[]))
-                .unwrap();
-            for e in events {
+    /// A batch, or an event alone between batches (`ExperimentalBatch`, `EndOfGeneration`).
+    enum Unit {
+        /// (generation, M, time, events), written with its size.
+        Batch(u64, u64, u64, Vec<Event>),
+        Alone(Event),
+    }
+
+    /// A binary trace of `units` in the format of `version`.
+    fn trace_of(version: Version, units: Vec<Unit>) -> Vec<u8> {
+        let mut writer = raw::Writer::new(Vec::new(), version).unwrap();
+        for unit in units {
+            let events = match unit {
+                Unit::Batch(gen, m, time, events) => {
+                    let size: usize = events.iter().map(Event::encoded_len).sum();
+                    let header = vec![gen, m, time, size as u64];
+                    let header = super::event(version, EventType::EVENT_BATCH, header, Vec::new());
+                    writer.write_event(&header).unwrap();
+                    events
+                }
+                Unit::Alone(event) => vec![event],
+            };
+            for e in &events {
                 writer.write_event(e).unwrap();
             }
         }
         writer.into_inner()
+    }
+
+    /// A Go 1.22 binary trace of `batches`: (generation, M, time, events), each with its size.
+    fn trace(batches: &[(u64, u64, u64, Vec<Event>)]) -> Vec<u8> {
+        let units = batches
+            .iter()
+            .map(|(gen, m, time, events)| Unit::Batch(*gen, *m, *time, events.clone()))
+            .collect();
+        trace_of(Version::Go122, units)
     }
 
     /// One generation: G1 running on P0 and M0 creates G<gen + 1> with stack 1 (one frame at 0x1001)
@@ -530,6 +644,110 @@ mod tests {
         assert_eq!(cut.len(), 1024);
         assert!(std::str::from_utf8(cut).is_ok());
         assert_eq!(truncated("short"), b"short");
+    }
+
+    #[test]
+    fn go_1_26_strings_go_before_the_end_of_generation_and_experimental_batches_stay_whole() {
+        let v = Version::Go126;
+        let event =
+            |typ, args: &[u64], data: &[u8]| super::event(v, typ, args.to_vec(), data.to_vec());
+        // Each generation: its sync batch, a goroutine created with stack 1 (a frame at 0x1001),
+        // the stacks batch, an experimental batch (AllocFree, its data opaque here) between it
+        // and the end of the generation. No strings: the new ones are the generation's only.
+        let units = (1..=2)
+            .flat_map(|gen| {
+                let t = 100 * gen;
+                [
+                    Unit::Batch(
+                        gen,
+                        NO_THREAD,
+                        t,
+                        vec![
+                            event(EventType::SYNC, &[], &[]),
+                            event(EventType::FREQUENCY, &[1_000_000_000], &[]),
+                            event(EventType::CLOCK_SNAPSHOT, &[1, t, 1_700_000_000, 0], &[]),
+                        ],
+                    ),
+                    Unit::Batch(
+                        gen,
+                        0,
+                        t + 1,
+                        vec![
+                            event(EventType::PROC_STATUS, &[0, 0, proc_status::RUNNING], &[]),
+                            event(EventType::GO_STATUS, &[0, 1, 0, go_status::RUNNING], &[]),
+                            event(EventType::GO_CREATE, &[1, gen + 1, 1, 0], &[]),
+                        ],
+                    ),
+                    Unit::Batch(
+                        gen,
+                        NO_THREAD,
+                        t + 2,
+                        vec![
+                            event(EventType::STACKS, &[], &[]),
+                            event(EventType::STACK, &[1, 1, 0x1001, 0, 0, 0], &[]),
+                        ],
+                    ),
+                    Unit::Alone(event(
+                        EventType::EXPERIMENTAL_BATCH,
+                        &[1, gen, 0, t + 3],
+                        &[],
+                    )),
+                    Unit::Alone(event(EventType::END_OF_GENERATION, &[], &[])),
+                ]
+            })
+            .collect();
+        let named = symbolize(&trace_of(v, units), &functions(), &lines()).unwrap();
+        assert_eq!((named.frames, named.lines), (2, 2), "{}", named.summary());
+        let events = parsed(&named.trace);
+        assert_eq!(
+            events
+                .matches("\tfirmware::task_a @ 0x1001\n\t\t/src/task.rs:3\n")
+                .count(),
+            2,
+            "{events}"
+        );
+        let text = wire(&named.trace);
+        for gen in [1, 2] {
+            // The new strings batch takes the time of the last batch (the stacks batch's).
+            let (stacks, experimental) = (100 * gen + 2, 100 * gen + 3);
+            let expected = format!(
+                "EventBatch gen={gen} m=18446744073709551615 time={stacks} size=9\nStacks\n\
+                Stack id=1 nframes=1\n\tpc=4097 func=1 file=2 line=3\n\
+                ExperimentalBatch exp=1 gen={gen} m=0 time={experimental}\n\
+                EventBatch gen={gen} m=18446744073709551615 time={stacks} size=35\nStrings\n"
+            );
+            assert!(text.contains(&expected), "{expected}\nnot in\n{text}");
+        }
+        assert!(
+            text.ends_with("data=\"/src/task.rs\"\nEndOfGeneration\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_generation_whose_string_ids_are_used_up_is_an_error_not_a_panic() {
+        let mut batches = generation(1, true);
+        batches[3].3[1] = event(EventType::STRING, &[u64::MAX], b"main.caller");
+        // The frame at 0x1005 names string 1: make it the last string's ID.
+        batches[2].3[2].args[7] = u64::MAX;
+        let error = symbolize(&trace(&batches), &functions(), &lines()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("no string ID is left"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn an_event_outside_any_batch_is_an_error() {
+        let mut writer = raw::Writer::new(Vec::new(), Version::Go122).unwrap();
+        writer
+            .write_event(&event(EventType::FREQUENCY, &[1], &[]))
+            .unwrap();
+        let error = symbolize(&writer.into_inner(), &functions(), &lines()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("a Frequency event before the first batch"),
+            "{error:#}"
+        );
     }
 
     #[test]
