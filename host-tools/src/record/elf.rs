@@ -2,6 +2,7 @@
 //! scan for the block when the symbol is stripped), and which function and source line a code
 //! address is in (to name the tasks by their entry points, and the trace's stack frames).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -70,19 +71,24 @@ impl Lines {
     /// Reads the line tables of the ELF `file`. Sequences at address 0 are left out: the linker
     /// puts the rows of functions it dropped there, and no Cortex-M code is at 0 (the vector
     /// table is).
-    pub fn read(file: &object::File) -> Result<Self, gimli::Error> {
+    pub fn read(file: &object::File) -> Result<Self> {
         let endian = if file.is_little_endian() {
             RunTimeEndian::Little
         } else {
             RunTimeEndian::Big
         };
-        let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
-            let data = file
-                .section_by_name(id.name())
-                .and_then(|s| s.data().ok())
-                .unwrap_or(&[]);
-            Ok(EndianSlice::new(data, endian))
+        // A compressed debug section (`--compress-debug-sections`) is not DWARF as stored: it is
+        // refused by name rather than read as garbage ("unexpected end of input"). `object` is
+        // built without its decompressors (zlib and zstd), which no firmware build here needs.
+        let sections = gimli::DwarfSections::load(|id| -> Result<Cow<[u8]>> {
+            match file.section_by_name(id.name()) {
+                Some(section) => section
+                    .uncompressed_data()
+                    .with_context(|| format!("decompressing {}", id.name())),
+                None => Ok(Cow::Borrowed(&[])),
+            }
         })?;
+        let dwarf = sections.borrow(|data| EndianSlice::new(data, endian));
         let (mut table, mut files) = (Vec::new(), Vec::new());
         let mut file_indexes = HashMap::new();
         let mut units = dwarf.units();
@@ -220,7 +226,7 @@ impl Firmware {
         // this reader cannot read, frames name their functions only.
         let lines = Lines::read(&file).unwrap_or_else(|error| {
             eprintln!(
-                "gotrace: no source lines from {}: its DWARF line tables: {error}",
+                "gotrace: no source lines from {}: its DWARF line tables: {error:#}",
                 path.display()
             );
             Lines::default()
@@ -264,6 +270,47 @@ mod tests {
             "symbols without a size name nothing"
         );
         assert_eq!(functions.at(0x0fff), None, "before the first");
+    }
+
+    /// A function of its own in the test executable, whose line tables say where it is.
+    #[inline(never)]
+    fn a_function_of_known_line() -> u32 {
+        line!()
+    }
+
+    #[test]
+    fn the_line_tables_of_a_real_elf_give_a_function_its_source_file_and_line() {
+        // This test executable: DWARF as rustc writes it (file names relative to the unit's
+        // compilation directory, the workspace), sequences of dropped functions at 0.
+        // Called through an opaque pointer, so that it is not folded into its caller and dropped.
+        let function: fn() -> u32 = std::hint::black_box(a_function_of_known_line);
+        let body = function();
+        let path = std::env::current_exe().unwrap();
+        let firmware = Firmware::load(&path).unwrap();
+        let name = "record::elf::tests::a_function_of_known_line";
+        let address = object::File::parse(&*firmware.bytes)
+            .unwrap()
+            .symbols()
+            .find(|s| {
+                let symbol = format!("{:#}", rustc_demangle::demangle(s.name().unwrap_or("")));
+                symbol.ends_with(name)
+            })
+            .map(|s| s.address())
+            .unwrap_or_else(|| panic!("no {name} in {}", path.display()));
+        assert_eq!(
+            firmware.functions.at(address).map(|f| f.ends_with(name)),
+            Some(true)
+        );
+        let (file, line) = firmware.lines.at(address).expect("a line for the function");
+        assert_eq!(
+            file,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/record/elf.rs")
+        );
+        // Its first row is one of its three lines (as optimised, `ret` at the closing brace).
+        assert!(
+            (body - 1..=body + 1).contains(&line),
+            "line {line}, body at {body}"
+        );
     }
 
     #[test]
