@@ -9,6 +9,10 @@
 //! generation boundary reads it). [`Coarse`] extends its inner clock the same way, here.
 
 /// A source of timestamps.
+///
+/// The encoder reads its clock only while tracing, from [`crate::Encoder::start`] until
+/// [`crate::Encoder::stop`] returns: a clock may be made ready after the encoder (in a `static`,
+/// say) as long as it is ready before tracing starts.
 pub trait Clock {
     /// The current time in ticks, as a free-running counter that wraps from `u32::MAX` to 0.
     fn now(&mut self) -> u32;

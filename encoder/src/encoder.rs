@@ -692,6 +692,54 @@ mod tests {
         }
     }
 
+    /// Counts its readings, from 1000 on.
+    struct Counted(u32);
+
+    impl Clock for Counted {
+        fn now(&mut self) -> u32 {
+            self.0 += 1;
+            1000 + self.0
+        }
+
+        fn frequency(&self) -> u64 {
+            1_000_000
+        }
+    }
+
+    #[test]
+    fn the_clock_is_read_only_while_tracing() {
+        let mut e: Encoder<VecSink, Counted, 2, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Counted(0), Config::MANUAL);
+        // Every event and control that does nothing while stopped reads no clock: a firmware
+        // may make its clock ready after the encoder, before tracing starts (see `Clock`).
+        let stopped = |e: &mut Encoder<VecSink, Counted, 2, 1, 1, 64>| {
+            e.proc_start(0, 0, &Idle);
+            e.proc_stop(0, &Idle);
+            e.go_start(0, GoSlot::Task(0), &Idle);
+            e.go_leave(0, true, Reason::Wait, &Idle);
+            e.go_unblock(0, GoSlot::Task(0), &Idle);
+            e.proc_steal(0, 0, 1, &Idle);
+            assert!(!e.go_create(0, 0, 0x1001, &Idle));
+            e.go_destroy(0, &Idle);
+            e.syscall_begin(0, 0, &Idle);
+            e.syscall_end(0, true, &Idle);
+            e.callback_enter(1, &Idle);
+            e.callback_exit(1, &Idle);
+            e.annotate(0, Annotation::log(0, "k", "v"), &Idle);
+            e.end_due(0, &Idle);
+            assert!(e.advance(0, &Idle).is_err());
+            assert!(e.stop(0).is_err());
+        };
+        stopped(&mut e);
+        assert_eq!(e.clock.0, 0, "read before tracing started");
+        e.start(0, &Idle).unwrap();
+        assert!(e.clock.0 > 0, "start reads the clock");
+        e.stop(0).unwrap();
+        let after_stop = e.clock.0;
+        stopped(&mut e);
+        assert_eq!(e.clock.0, after_stop, "read after tracing stopped");
+    }
+
     #[test]
     fn a_context_idle_for_a_wrap_period_does_not_keep_its_old_half() {
         let mut e: Encoder<VecSink, Manual, 2, 1, 1, 64> =
