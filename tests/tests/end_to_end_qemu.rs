@@ -77,14 +77,17 @@ fn build_firmware(name: &str, triple: &str, args: &[&str]) -> PathBuf {
     target.join(triple)
 }
 
+/// What `record` ran: Go, the run of `gotrace record`, the trace it wrote and the ELF it ran.
+struct Recorded {
+    go: Go,
+    run: Run,
+    trace: PathBuf,
+    elf: PathBuf,
+}
+
 /// Runs `gotrace record --qemu` on the firmware built for `triple` with `features`, writing
 /// `NAME.trace`, with `extra` arguments; `None` when QEMU or Go is missing outside CI.
-fn record(
-    name: &str,
-    triple: &str,
-    features: &[&str],
-    extra: &[&str],
-) -> Option<(Go, Run, PathBuf)> {
+fn record(name: &str, triple: &str, features: &[&str], extra: &[&str]) -> Option<Recorded> {
     if !require_qemu(name) || !require_target(name, triple) {
         return None;
     }
@@ -108,7 +111,12 @@ fn record(
         "record failed:\n{}\n{}",
         run.stdout, run.stderr
     );
-    Some((go, run, out))
+    Some(Recorded {
+        go,
+        run,
+        trace: out,
+        elf,
+    })
 }
 
 /// Our event stream and Go's for `trace`, which both must accept, identical.
@@ -156,7 +164,13 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
 
 #[test]
 fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
-    let Some((go, run, out)) = record("qemu-lossless", M3, &[], &[]) else {
+    let Some(Recorded {
+        go,
+        run,
+        trace: out,
+        elf,
+    }) = record("qemu-lossless", M3, &[], &[])
+    else {
         return;
     };
     // defmt logs decoded with the ELF (which clock the board uses is the firmware's choice).
@@ -219,6 +233,26 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
             "{task}'s frame has no line of workload.rs: {source:?}"
         );
     }
+    // `gotrace symbolize` on the recorded trace: its frames are named already, and a frame's own
+    // names are kept, so it names nothing and writes the trace back byte for byte.
+    let again = scratch_dir().join("qemu-lossless-symbolized.trace");
+    let symbolized = gotrace([
+        "symbolize".as_ref(),
+        out.as_os_str(),
+        "--elf".as_ref(),
+        elf.as_os_str(),
+        "-o".as_ref(),
+        again.as_os_str(),
+    ]);
+    assert_eq!(symbolized.code, 0, "{}", symbolized.stderr);
+    assert!(
+        symbolized.stdout.ends_with(
+            ": 0 stack frames named after 0 functions of the ELF, 0 with their source line\n"
+        ),
+        "{}",
+        symbolized.stdout
+    );
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&out).unwrap());
     let wire = gotrace(["dump".as_ref(), out.as_os_str()]);
     assert_eq!(wire.code, 0, "{}", wire.stderr);
     assert!(
@@ -285,7 +319,7 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
     // (`align=on`, 32 ns an instruction), so the workload's 60 ms of device time last about as
     // long on the host, idle or loaded; at QEMU's full speed the number of polls in a run would
     // depend on the machine's load (an idle one ran it all within one poll of a second).
-    let Some((go, run, _)) = record(
+    let Some(Recorded { go, run, .. }) = record(
         "qemu-lossy",
         M3,
         &["tiny-trace-channel"],
@@ -369,7 +403,13 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
 #[test]
 fn a_stop_from_the_host_ends_the_trace_cleanly() {
     // A duration of zero: the stop command goes down right after the start.
-    let Some((go, run, out)) = record("qemu-stopped", M3, &[], &["--duration", "0"]) else {
+    let Some(Recorded {
+        go,
+        run,
+        trace: out,
+        ..
+    }) = record("qemu-stopped", M3, &[], &["--duration", "0"])
+    else {
         return;
     };
     assert!(
@@ -392,7 +432,13 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
 
 #[test]
 fn the_cortex_m4f_build_runs_on_mps2_an386() {
-    let Some((go, run, out)) = record("qemu-m4f", M4F, &[], &[]) else {
+    let Some(Recorded {
+        go,
+        run,
+        trace: out,
+        ..
+    }) = record("qemu-m4f", M4F, &[], &[])
+    else {
         return;
     };
     assert!(run.stderr.contains("on QEMU mps2-an386"), "{}", run.stderr);
