@@ -638,6 +638,18 @@ mod tests {
     }
 
     #[test]
+    fn a_name_longer_than_go_reads_is_written_cut() {
+        let name = format!("firmware::{}", "é".repeat(1000));
+        let functions = Functions::new([(0x1000, 0x100, name.clone())]);
+        let named =
+            symbolize(&trace(&generation(1, false)), &functions, &Lines::default()).unwrap();
+        let events = parsed(&named.trace);
+        let cut = std::str::from_utf8(truncated(&name)).unwrap();
+        assert!(cut.len() < name.len());
+        assert!(events.contains(&format!("\t{cut} @ 0x1001\n")), "{events}");
+    }
+
+    #[test]
     fn names_longer_than_go_reads_are_cut_at_a_character_boundary() {
         let name = "é".repeat(600);
         let cut = truncated(&name);
