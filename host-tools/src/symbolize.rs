@@ -131,7 +131,7 @@ impl Batches<'_> {
         };
         ensure!(
             starts_batch(header.typ),
-            "a {} event before the first batch",
+            "a {} event outside any batch",
             header.name()
         );
         let mut batch = Batch {
@@ -163,19 +163,20 @@ pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<S
     let mut named = Named::default();
     let mut all_names = HashSet::new();
     let mut generation: Vec<Batch> = Vec::new();
+    let mut finish = |generation: &mut Vec<Batch>| -> Result<()> {
+        all_names.extend(name_generation(
+            generation, version, functions, lines, &mut named,
+        )?);
+        write_batches(&mut writer, generation.drain(..))
+    };
     loop {
         let batch = batches.read()?;
-        let ends = match &batch {
-            None => true,
-            Some(batch) => {
-                let current = generation.first().and_then(Batch::generation);
-                current.is_some() && batch.generation().is_some_and(|g| Some(g) != current)
-            }
-        };
-        if ends {
-            let names = name_generation(&mut generation, version, functions, lines, &mut named)?;
-            all_names.extend(names);
-            write_batches(&mut writer, generation.drain(..))?;
+        // The end of the trace, or a batch of another generation, ends the one held.
+        let current = generation.first().and_then(Batch::generation);
+        let other =
+            |b: &Batch| current.is_some() && b.generation().is_some_and(|g| Some(g) != current);
+        if batch.as_ref().is_none_or(other) {
+            finish(&mut generation)?;
         }
         let Some(batch) = batch else {
             break;
@@ -183,9 +184,7 @@ pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<S
         let end_of_generation = batch.generation().is_none();
         generation.push(batch);
         if end_of_generation {
-            let names = name_generation(&mut generation, version, functions, lines, &mut named)?;
-            all_names.extend(names);
-            write_batches(&mut writer, generation.drain(..))?;
+            finish(&mut generation)?;
         }
     }
     Ok(Symbolized {
@@ -757,7 +756,7 @@ mod tests {
             .unwrap();
         let error = symbolize(&writer.into_inner(), &functions(), &lines()).unwrap_err();
         assert!(
-            format!("{error:#}").contains("a Frequency event before the first batch"),
+            format!("{error:#}").contains("a Frequency event outside any batch"),
             "{error:#}"
         );
     }
