@@ -41,7 +41,8 @@ impl Functions {
             .map(|(address, size, name)| {
                 let start = code_address(address);
                 let name = format!("{:#}", rustc_demangle::demangle(&name));
-                (start, start + size, name)
+                // A symbol running past the address space (a damaged ELF) ends at its end.
+                (start, start.saturating_add(size), name)
             })
             .collect();
         spans.sort();
@@ -270,6 +271,9 @@ mod tests {
             "symbols without a size name nothing"
         );
         assert_eq!(functions.at(0x0fff), None, "before the first");
+
+        let past_the_end = Functions::new([(u64::MAX - 1, 0x10, "damaged".to_owned())]);
+        assert_eq!(past_the_end.at(u64::MAX - 1), Some("damaged"));
     }
 
     /// A function of its own in the test executable, whose line tables say where it is.
