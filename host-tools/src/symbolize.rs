@@ -41,7 +41,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let named = symbolize(&trace, &firmware.functions, &firmware.lines)
         .with_context(|| format!("naming the stack frames of {}", args.trace.display()))?;
     let output = args.output.as_ref().unwrap_or(&args.trace);
-    std::fs::write(output, &named.trace)
+    // Written beside and renamed over: a failed write must not lose a recording named in place.
+    let partial = output.with_extension("symbolize-partial");
+    std::fs::write(&partial, &named.trace)
+        .and_then(|()| std::fs::rename(&partial, output))
         .with_context(|| format!("writing {}", output.display()))?;
     println!("{}: {}", output.display(), named.summary());
     Ok(ExitCode::SUCCESS)

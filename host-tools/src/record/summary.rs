@@ -52,9 +52,8 @@ pub(super) fn finish(
         let named = symbolize(&device, &firmware.functions, &firmware.lines);
         let trace = named.as_ref().map_or(&device, |n| &n.trace);
         std::fs::write(&path, trace).with_context(|| format!("writing {}", path.display()))?;
-        let mut segment_checked = check(&path)?;
-        segment_checked.naming = named.map(|n| n.summary()).map_err(|e| format!("{e:#}"));
-        checked.push(segment_checked);
+        let naming = named.map(|n| n.summary()).map_err(|e| format!("{e:#}"));
+        checked.push(check(&path, naming)?);
     }
 
     println!(
@@ -168,8 +167,9 @@ pub fn segment_path(output: &Path, index: usize) -> PathBuf {
     output.with_file_name(format!("{stem}.{}.trace", index + 1))
 }
 
-/// Reads the written file back with the decoder: Go's ordering rules, every event.
-fn check(path: &Path) -> Result<Checked> {
+/// Reads the written file back with the decoder: Go's ordering rules, every event. `naming` is
+/// what naming its stack frames did, for the summary.
+fn check(path: &Path, naming: Result<String, String>) -> Result<Checked> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut checked = Checked {
         path: path.to_path_buf(),
@@ -179,7 +179,7 @@ fn check(path: &Path) -> Result<Checked> {
         first_ts: None,
         last_ts: None,
         error: None,
-        naming: Ok(String::new()),
+        naming,
     };
     let mut reader = match gotrace_decoder::Reader::new(std::io::BufReader::new(file)) {
         Ok(r) => r,
