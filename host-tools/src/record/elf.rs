@@ -63,9 +63,11 @@ impl Functions {
 #[derive(Debug, Clone, Default)]
 pub struct Lines {
     /// Each line table row: its address, and its file (an index into `files`) and line, or `None`
-    /// where a sequence of rows ends (no line for the addresses after it). Sorted by address.
+    /// where a sequence of rows ends or a row has no line (no line for the addresses after it).
+    /// Sorted by address.
     rows: Vec<(u64, Option<(usize, u32)>)>,
     files: Vec<String>,
+    skipped_units: usize,
 }
 
 impl Lines {
@@ -90,51 +92,28 @@ impl Lines {
             }
         })?;
         let dwarf = sections.borrow(|data| EndianSlice::new(data, endian));
-        let (mut table, mut files) = (Vec::new(), Vec::new());
-        let mut file_indexes = HashMap::new();
+        let mut rows = Rows::default();
+        let mut skipped_units = 0;
         let mut units = dwarf.units();
         while let Some(header) = units.next()? {
-            let unit = dwarf.unit(header)?;
-            let Some(program) = unit.line_program.clone() else {
-                continue;
-            };
-            // This unit's file entries, by their number in its line table.
-            let mut unit_files: HashMap<u64, usize> = HashMap::new();
-            let mut sequence = Vec::new();
-            let mut rows = program.rows();
-            while let Some((header, row)) = rows.next_row()? {
-                if row.end_sequence() {
-                    sequence.push((row.address(), None));
-                    if sequence.first().is_some_and(|(address, _)| *address != 0) {
-                        table.append(&mut sequence);
-                    }
-                    sequence.clear();
-                    continue;
-                }
-                let index = match unit_files.get(&row.file_index()) {
-                    Some(&index) => index,
-                    None => {
-                        let path = row
-                            .file(header)
-                            .map(|entry| file_path(&dwarf, &unit, header, entry))
-                            .transpose()?
-                            .unwrap_or_default();
-                        let next = files.len();
-                        let index = *file_indexes.entry(path.clone()).or_insert(next);
-                        if index == next {
-                            files.push(path);
-                        }
-                        unit_files.insert(row.file_index(), index);
-                        index
-                    }
-                };
-                let line = row
-                    .line()
-                    .map_or(0, |l| u32::try_from(l.get()).unwrap_or(0));
-                sequence.push((row.address(), Some((index, line))));
+            // A unit this reader cannot read costs its own lines only (and is counted).
+            if dwarf
+                .unit(header)
+                .map_err(anyhow::Error::from)
+                .and_then(|unit| rows.add_unit(&dwarf, &unit))
+                .is_err()
+            {
+                skipped_units += 1;
             }
         }
-        Ok(Lines::new(table, files))
+        let mut lines = Lines::new(rows.table, rows.files);
+        lines.skipped_units = skipped_units;
+        Ok(lines)
+    }
+
+    /// Compilation units whose line tables could not be read (their code has no lines).
+    pub fn skipped_units(&self) -> usize {
+        self.skipped_units
     }
 
     /// From line table rows (address, and file index and line, or `None` where a sequence ends)
@@ -142,7 +121,11 @@ impl Lines {
     pub fn new(mut rows: Vec<(u64, Option<(usize, u32)>)>, files: Vec<String>) -> Self {
         // At one address, a sequence's end comes before the next one's first row.
         rows.sort_by_key(|(address, row)| (*address, row.is_some()));
-        Lines { rows, files }
+        Lines {
+            rows,
+            files,
+            skipped_units: 0,
+        }
     }
 
     /// The source file and line of the code at `pc` (a Thumb address, or a function pointer
@@ -153,6 +136,65 @@ impl Lines {
         let (_, row) = self.rows[..after].last()?;
         let (file, line) = (*row)?;
         Some((self.files.get(file)?.as_str(), line))
+    }
+}
+
+/// The line table rows of the units read so far, and the files they index.
+#[derive(Default)]
+struct Rows {
+    table: Vec<(u64, Option<(usize, u32)>)>,
+    files: Vec<String>,
+    /// Each file's index in `files`, by path.
+    file_indexes: HashMap<String, usize>,
+}
+
+impl Rows {
+    /// Adds the rows of `unit`'s line table, a whole sequence at a time (none of a sequence the
+    /// reader fails in).
+    fn add_unit<R: gimli::Reader>(
+        &mut self,
+        dwarf: &gimli::Dwarf<R>,
+        unit: &gimli::Unit<R>,
+    ) -> Result<()> {
+        let Some(program) = unit.line_program.clone() else {
+            return Ok(());
+        };
+        // This unit's file entries, by their number in its line table.
+        let mut unit_files: HashMap<u64, usize> = HashMap::new();
+        let mut sequence = Vec::new();
+        let mut rows = program.rows();
+        while let Some((header, row)) = rows.next_row()? {
+            if row.end_sequence() {
+                sequence.push((row.address(), None));
+                if sequence.first().is_some_and(|(address, _)| *address != 0) {
+                    self.table.append(&mut sequence);
+                }
+                sequence.clear();
+                continue;
+            }
+            let index = match unit_files.get(&row.file_index()) {
+                Some(&index) => index,
+                None => {
+                    let path = row
+                        .file(header)
+                        .map(|entry| file_path(dwarf, unit, header, entry))
+                        .transpose()?
+                        .unwrap_or_default();
+                    let next = self.files.len();
+                    let index = *self.file_indexes.entry(path.clone()).or_insert(next);
+                    if index == next {
+                        self.files.push(path);
+                    }
+                    unit_files.insert(row.file_index(), index);
+                    index
+                }
+            };
+            // Line 0 is DWARF's "no source line" (code the compiler made up): no line, like the
+            // addresses after a sequence's end.
+            let line = row.line().and_then(|l| u32::try_from(l.get()).ok());
+            sequence.push((row.address(), line.map(|line| (index, line))));
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +274,14 @@ impl Firmware {
             );
             Lines::default()
         });
+        if lines.skipped_units() > 0 {
+            eprintln!(
+                "gotrace: {} compilation units of {} have line tables this reader cannot read: \
+                 their code has no source lines",
+                lines.skipped_units(),
+                path.display()
+            );
+        }
         Ok(Firmware {
             functions,
             lines,
@@ -315,6 +365,18 @@ mod tests {
             (body - 1..=body + 1).contains(&line),
             "line {line}, body at {body}"
         );
+        // rustc writes line 0 for code of no source line: no address gets line 0; every unit
+        // was read.
+        let lines = &firmware.lines;
+        assert!(lines.rows.len() > 1000, "{} rows", lines.rows.len());
+        assert!(
+            lines
+                .rows
+                .iter()
+                .all(|(_, row)| row.is_none_or(|(_, line)| line > 0)),
+            "a row of line 0"
+        );
+        assert_eq!(lines.skipped_units(), 0);
     }
 
     #[test]
