@@ -101,7 +101,9 @@ pub struct LossRecord {
     pub bytes: u32,
 }
 
-/// Written last on the trace channel: the device's own account of the session.
+/// Written last on the trace channel: the device's own account of the session. Its counts wrap
+/// at 2^32 (a long session produces more than 4 GiB): the host checks that produced less dropped
+/// is what arrived, modulo 2^32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndRecord {
     /// Batches the encoder produced, written or not.

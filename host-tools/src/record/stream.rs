@@ -28,7 +28,8 @@ pub enum StreamError {
         current: u64,
     },
     /// A record whose fields cannot come from a device's account (a loss of no batch or of
-    /// generations in reverse, more dropped than produced): the bytes are not a record.
+    /// generations in reverse, an end whose produced less dropped is not what arrived): the
+    /// bytes are not a record.
     #[error("trace channel offset {offset}: bad {what} record")]
     Record { offset: u64, what: &'static str },
     #[error("trace channel offset {offset}: data after the end record")]
@@ -110,6 +111,8 @@ pub struct TraceStream {
     pub losses: LossAccount,
     pub end: Option<EndRecord>,
     pub batches: u64,
+    /// Bytes of those batches, headers included, as the device counts them.
+    batch_bytes: u64,
     pub events: u64,
     pub complete_generations: u64,
 }
@@ -203,7 +206,13 @@ impl TraceStream {
                 let Some(record) = record(buf, EndRecord::from_bytes) else {
                     return Ok(None);
                 };
-                if record.dropped_batches > record.batches || record.dropped_bytes > record.bytes {
+                // The device's counts are `u32`s that wrap (a long lossy session produces more
+                // than 4 GiB, and may drop more bytes than the count shows as produced): what it
+                // produced less what it dropped is what arrived here, modulo 2^32.
+                let arrived = |produced: u32, dropped: u32| produced.wrapping_sub(dropped);
+                if arrived(record.batches, record.dropped_batches) != self.batches as u32
+                    || arrived(record.bytes, record.dropped_bytes) != self.batch_bytes as u32
+                {
                     return Err(StreamError::Record {
                         offset,
                         what: "end",
@@ -270,6 +279,7 @@ impl TraceStream {
         current.batches += 1;
         current.bytes.extend_from_slice(&buf[..end]);
         self.batches += 1;
+        self.batch_bytes += end as u64;
         self.events += count_events(&buf[at..end]);
         Ok(Some(end))
     }
@@ -379,12 +389,12 @@ mod tests {
         [&[LOSS_MARKER][..], &record.to_bytes()].concat()
     }
 
-    fn end() -> Vec<u8> {
+    fn end(batches: u32, bytes: u32, dropped_batches: u32, dropped_bytes: u32) -> Vec<u8> {
         let record = EndRecord {
-            batches: 9,
-            bytes: 90,
-            dropped_batches: 1,
-            dropped_bytes: 9,
+            batches,
+            bytes,
+            dropped_batches,
+            dropped_bytes,
         };
         [&[END_MARKER][..], &record.to_bytes()].concat()
     }
@@ -396,7 +406,8 @@ mod tests {
             bytes.extend(item);
         }
         bytes.extend(batch(4));
-        bytes.extend(end());
+        // Five batches arrived (nine bytes each), one was dropped.
+        bytes.extend(end(6, 54, 1, 9));
         let mut stream = TraceStream::default();
         // Byte by byte: every item must survive being cut anywhere.
         for b in &bytes {
@@ -460,20 +471,11 @@ mod tests {
     #[test]
     fn records_no_device_account_can_give_are_refused() {
         let header = Version::Go122.header();
-        let end_record = |batches, bytes, dropped_batches, dropped_bytes| {
-            let record = EndRecord {
-                batches,
-                bytes,
-                dropped_batches,
-                dropped_bytes,
-            };
-            [&[END_MARKER][..], &record.to_bytes()].concat()
-        };
         for (record, what) in [
             (loss(3, 2, 1, 9), "loss"),
             (loss(3, 3, 0, 0), "loss"),
-            (end_record(1, 9, 2, 9), "end"),
-            (end_record(1, 9, 1, 10), "end"),
+            (end(1, 9, 2, 9), "end"),
+            (end(1, 9, 1, 10), "end"),
         ] {
             let mut stream = TraceStream::default();
             stream.push(&header).unwrap();
@@ -484,10 +486,38 @@ mod tests {
             );
         }
         // The same records from an account that can be: accepted.
-        for record in [loss(2, 3, 1, 9), end_record(1, 9, 1, 9)] {
+        for record in [loss(2, 3, 1, 9), end(1, 9, 1, 9)] {
             let mut stream = TraceStream::default();
             stream.push(&header).unwrap();
             stream.push(&record).unwrap();
         }
+        // An end record must count the batches that arrived, and their bytes.
+        for (record, accepted) in [
+            (end(2, 18, 0, 0), true),
+            (end(3, 27, 0, 0), false),
+            (end(2, 19, 0, 0), false),
+            (end(3, 27, 1, 9), true),
+        ] {
+            let mut stream = TraceStream::default();
+            stream.push(&header).unwrap();
+            stream.push(&[batch(1), batch(1)].concat()).unwrap();
+            assert_eq!(stream.push(&record).is_ok(), accepted, "{record:?}");
+        }
+    }
+
+    #[test]
+    fn an_end_record_whose_counts_wrapped_is_accepted() {
+        // A long lossy session: more than 4 GiB produced, so the device's `u32` byte count
+        // wrapped and now shows fewer bytes produced than dropped; one 9-byte batch arrived.
+        let dropped_bytes = u32::MAX - 2;
+        let produced_bytes = 9u32.wrapping_add(dropped_bytes);
+        assert!(produced_bytes < dropped_bytes);
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&batch(1)).unwrap();
+        stream
+            .push(&end(2, produced_bytes, 1, dropped_bytes))
+            .unwrap();
+        assert!(stream.ended());
     }
 }
