@@ -87,15 +87,16 @@ impl RttSink {
 
     /// Counts a batch of `generation` as dropped, in the device's totals and the pending loss.
     fn drop_batch(&mut self, generation: u64, len: u32) {
-        self.account.dropped_batches += 1;
-        self.account.dropped_bytes += len;
+        let account = &mut self.account;
+        account.dropped_batches = account.dropped_batches.wrapping_add(1);
+        account.dropped_bytes = account.dropped_bytes.wrapping_add(len);
         let loss = &mut self.pending_loss;
         if loss.batches == 0 {
             loss.first_generation = generation;
         }
         loss.last_generation = loss.last_generation.max(generation);
         loss.batches += 1;
-        loss.bytes += len;
+        loss.bytes = loss.bytes.wrapping_add(len);
     }
 }
 
@@ -109,8 +110,10 @@ impl Sink for RttSink {
 
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
         let len = header.len() + payload.len();
-        self.account.batches += 1;
-        self.account.bytes += len as u32;
+        // The account's counts wrap at 2^32, as the host reads them: a long session produces
+        // more than 4 GiB, which must not be an overflow panic in a debug build.
+        self.account.batches = self.account.batches.wrapping_add(1);
+        self.account.bytes = self.account.bytes.wrapping_add(len as u32);
         if self.pending_loss.batches != 0 {
             // The rest of a broken generation goes too; a later one may resume after the record.
             if generation <= self.pending_loss.last_generation || !self.flush_loss(false) {
