@@ -27,9 +27,9 @@ pub enum StreamError {
         found: u64,
         current: u64,
     },
-    /// A record whose fields cannot come from a device's account (a loss of no batch or of
-    /// generations in reverse, an end whose produced less dropped is not what arrived): the
-    /// bytes are not a record.
+    /// A record whose fields cannot come from a device's account (a loss of no batch, of
+    /// generations in reverse or of a generation already complete or lost, an end whose produced
+    /// less dropped is not what arrived): the bytes are not a record.
     #[error("trace channel offset {offset}: bad {what} record")]
     Record { offset: u64, what: &'static str },
     #[error("trace channel offset {offset}: data after the end record")]
@@ -108,6 +108,9 @@ pub struct TraceStream {
     open: Option<Segment>,
     /// Segments ended by a gap (a loss), in order.
     closed: Vec<Segment>,
+    /// The latest generation known complete or lost (0: none yet): the device writes in
+    /// generation order, so no later batch or loss record names it or an earlier one.
+    settled: u64,
     pub losses: LossAccount,
     pub end: Option<EndRecord>,
     pub batches: u64,
@@ -193,7 +196,17 @@ impl TraceStream {
                 let Some(record) = record(buf, LossRecord::from_bytes) else {
                     return Ok(None);
                 };
-                if record.batches == 0 || record.first_generation > record.last_generation {
+                // The device drops from the generation it is writing on: none before the one
+                // being collected here, nor one already complete or lost.
+                let before_current = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|c| record.first_generation < c.first_generation);
+                if record.batches == 0
+                    || record.first_generation > record.last_generation
+                    || record.first_generation <= self.settled
+                    || before_current
+                {
                     return Err(StreamError::Record {
                         offset,
                         what: "loss",
@@ -257,6 +270,13 @@ impl TraceStream {
         if buf.len() < end {
             return Ok(None);
         }
+        if generation <= self.settled {
+            return Err(StreamError::OutOfOrder {
+                offset,
+                found: generation,
+                current: self.settled,
+            });
+        }
         match &self.current {
             Some(c) if generation < c.first_generation => {
                 return Err(StreamError::OutOfOrder {
@@ -293,12 +313,14 @@ impl TraceStream {
             }
         }
         self.closed.extend(self.open.take());
+        self.settled = record.last_generation;
         self.losses.records.push(record);
     }
 
     /// Appends a complete generation to the open segment, or opens a new one after a gap.
     fn commit(&mut self, generation: Segment) {
         self.complete_generations += 1;
+        self.settled = generation.first_generation;
         match &mut self.open {
             Some(open) if open.last_generation + 1 == generation.first_generation => {
                 open.last_generation = generation.first_generation;
@@ -490,6 +512,29 @@ mod tests {
             let mut stream = TraceStream::default();
             stream.push(&header).unwrap();
             stream.push(&record).unwrap();
+        }
+        // A loss record names no generation before the one being collected, nor one already
+        // complete or lost; no batch comes after its generation is.
+        let refused = |items: &[Vec<u8>]| {
+            let mut stream = TraceStream::default();
+            stream.push(&header).unwrap();
+            let (last, before) = items.split_last().unwrap();
+            stream.push(&before.concat()).unwrap();
+            stream.push(last).is_err()
+        };
+        for (items, refuse) in [
+            (vec![loss(0, 0, 1, 9)], true),
+            (vec![loss(1, 1, 1, 9)], false),
+            (vec![batch(2), loss(1, 2, 1, 9)], true),
+            (vec![batch(2), loss(2, 2, 1, 9)], false),
+            (vec![batch(1), batch(2), loss(1, 1, 1, 9)], true),
+            (vec![loss(2, 3, 1, 9), loss(3, 3, 1, 9)], true),
+            (vec![loss(2, 3, 1, 9), loss(4, 4, 1, 9)], false),
+            (vec![loss(2, 3, 1, 9), batch(3)], true),
+            (vec![batch(1), batch(2), loss(3, 3, 1, 9), batch(2)], true),
+            (vec![batch(1), batch(2), loss(3, 3, 1, 9), batch(4)], false),
+        ] {
+            assert_eq!(refused(&items), refuse, "{items:?}");
         }
         // An end record must count the batches that arrived, and their bytes.
         for (record, accepted) in [
