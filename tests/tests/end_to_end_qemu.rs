@@ -373,7 +373,14 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
         .find(|l| l.starts_with("lost: generations"))
         .expect("loss report");
     let list = &lost[lost.find('[').unwrap() + 1..lost.find(']').unwrap()];
-    let lost_generations: BTreeSet<u64> = list.split(", ").map(number).collect();
+    // Single generations and ranges `first..=last`.
+    let lost_generations: BTreeSet<u64> = list
+        .split(", ")
+        .flat_map(|item| match item.split_once("..=") {
+            Some((first, last)) => number(first)..=number(last),
+            None => number(item)..=number(item),
+        })
+        .collect();
     let after = &lost[lost.find(']').unwrap()..];
     let words: Vec<&str> = after.split_whitespace().collect();
     let reported_dropped = number(words[4]);

@@ -83,16 +83,32 @@ impl LossAccount {
         self.discarded_bytes += generation.bytes.len() as u64;
     }
 
-    /// Every generation that is not in the output, in order.
-    pub fn lost_generations(&self) -> Vec<u64> {
-        let mut gens: Vec<u64> = self
-            .records
-            .iter()
-            .flat_map(|r| r.first_generation..=r.last_generation)
-            .collect();
-        gens.dedup();
-        gens
+    /// The generations that are not in the output, in order, as ranges (first, last): a record
+    /// can name a long run of generations, which is never listed one by one.
+    pub fn lost_generations(&self) -> Vec<(u64, u64)> {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for r in &self.records {
+            match ranges.last_mut() {
+                Some((_, last)) if r.first_generation <= last.saturating_add(1) => {
+                    *last = (*last).max(r.last_generation);
+                }
+                _ => ranges.push((r.first_generation, r.last_generation)),
+            }
+        }
+        ranges
     }
+}
+
+/// Generation ranges as the summary prints them: `3, 5..=9`.
+pub fn generation_list(ranges: &[(u64, u64)]) -> String {
+    let items: Vec<String> = ranges
+        .iter()
+        .map(|&(first, last)| match first == last {
+            true => first.to_string(),
+            false => format!("{first}..={last}"),
+        })
+        .collect();
+    items.join(", ")
 }
 
 /// Incremental demultiplexer of the trace channel.
@@ -443,7 +459,7 @@ mod tests {
             .map(|s| (s.first_generation, s.last_generation, s.batches))
             .collect();
         assert_eq!(spans, [(1, 2, 3), (4, 4, 1)]);
-        assert_eq!(losses.lost_generations(), [3]);
+        assert_eq!(losses.lost_generations(), [(3, 3)]);
         assert_eq!(losses.discarded_batches, 1);
         assert_eq!(losses.discarded_bytes, batch(3).len() as u64);
         assert_eq!(losses.device_dropped_batches(), 1);
@@ -451,6 +467,33 @@ mod tests {
         assert_eq!(
             segments[1].to_trace()[..HEADER_LEN],
             Version::Go122.header()
+        );
+    }
+
+    #[test]
+    fn lost_generations_are_ranges_merged_in_order_never_listed_one_by_one() {
+        let record = |first_generation, last_generation| LossRecord {
+            first_generation,
+            last_generation,
+            batches: 1,
+            bytes: 10,
+        };
+        let losses = LossAccount {
+            // Adjacent and overlapping records merge; a run as long as a u64 allocates nothing.
+            records: vec![
+                record(3, 3),
+                record(4, 6),
+                record(6, 7),
+                record(9, 9),
+                record(11, 1 << 60),
+            ],
+            ..LossAccount::default()
+        };
+        let ranges = losses.lost_generations();
+        assert_eq!(ranges, [(3, 7), (9, 9), (11, 1 << 60)]);
+        assert_eq!(
+            generation_list(&ranges),
+            "3..=7, 9, 11..=1152921504606846976"
         );
     }
 
@@ -463,7 +506,7 @@ mod tests {
         let (segments, losses, end) = stream.finish();
         assert_eq!(segments.len(), 1);
         assert_eq!(segments[0].last_generation, 1);
-        assert_eq!(losses.lost_generations(), [2]);
+        assert_eq!(losses.lost_generations(), [(2, 2)]);
         assert!(end.is_none());
     }
 

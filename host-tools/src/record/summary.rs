@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
 
 use super::elf::{Firmware, Functions};
+use super::stream::generation_list;
 use super::Recording;
 use crate::symbolize::symbolize;
 
@@ -119,8 +120,8 @@ pub(super) fn finish(
         println!("lost: nothing");
     } else {
         println!(
-            "lost: generations {:?}: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
-            losses.lost_generations(),
+                        "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
+            generation_list(&losses.lost_generations()),
             losses.device_dropped_batches(),
             losses.device_dropped_bytes(),
             losses.discarded_batches,
