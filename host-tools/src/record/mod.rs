@@ -196,7 +196,7 @@ fn record(
         recording.polling += polled.elapsed();
         recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
         session_bytes.extend_from_slice(&drained.session);
-        if let Some(descriptor) = take_descriptors(&mut session_bytes) {
+        if let Some(descriptor) = take_descriptors(&mut session_bytes)? {
             recording.descriptor = Some(descriptor);
         }
         recording
@@ -282,15 +282,16 @@ fn print_logs(
 }
 
 /// Takes the complete frames (each ends with a zero byte) off the front of the session channel's
-/// bytes; returns the last session descriptor among them in this gotrace's protocol version.
-/// Frames that are unreadable or in another version are reported and ignored.
-fn take_descriptors(session_bytes: &mut Vec<u8>) -> Option<SessionDescriptor> {
+/// bytes; returns the last session descriptor among them. An unreadable frame is reported and
+/// ignored; a firmware of another protocol version is an error: its loss and end records on the
+/// trace channel would be misread, and the account of what was lost with them.
+fn take_descriptors(session_bytes: &mut Vec<u8>) -> Result<Option<SessionDescriptor>> {
     let mut descriptor = None;
     while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
         let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
         match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
-            Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => eprintln!(
-                "warning: the firmware speaks gotrace RTT protocol {}, this gotrace {}: its session descriptor is ignored",
+            Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => bail!(
+                "the firmware speaks gotrace RTT protocol {}, this gotrace {}: build both from the same gotrace",
                 d.protocol_version,
                 protocol::PROTOCOL_VERSION
             ),
@@ -298,7 +299,7 @@ fn take_descriptors(session_bytes: &mut Vec<u8>) -> Option<SessionDescriptor> {
             Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
         }
     }
-    descriptor
+    Ok(descriptor)
 }
 
 fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
@@ -368,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn session_frames_are_taken_whole_and_the_last_descriptor_of_our_version_kept() {
+    fn session_frames_are_taken_whole_the_last_descriptor_kept_and_another_version_refused() {
         let ours = |generation_period_us| SessionDescriptor {
             protocol_version: protocol::PROTOCOL_VERSION,
             encoder_version: [0, 1, 0],
@@ -384,18 +385,29 @@ mod tests {
             protocol_version: protocol::PROTOCOL_VERSION + 1,
             ..ours(3)
         };
-        let mut bytes = [frame(&ours(1)), frame(&ours(2)), frame(&other_version)].concat();
+        let mut bytes = [frame(&ours(1)), vec![7, 0], frame(&ours(2))].concat();
         let partial = frame(&ours(4));
         bytes.extend_from_slice(&partial[..partial.len() - 1]);
-        assert_eq!(take_descriptors(&mut bytes), Some(ours(2)));
+        // An unreadable frame in between is skipped.
+        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(2)));
         assert_eq!(
             bytes,
             partial[..partial.len() - 1],
             "the partial frame waits"
         );
         bytes.push(0);
-        assert_eq!(take_descriptors(&mut bytes), Some(ours(4)));
+        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(4)));
         assert!(bytes.is_empty());
-        assert_eq!(take_descriptors(&mut bytes), None);
+        assert_eq!(take_descriptors(&mut bytes).unwrap(), None);
+        let mut bytes = [frame(&ours(1)), frame(&other_version)].concat();
+        let error = take_descriptors(&mut bytes).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "speaks gotrace RTT protocol {}, this gotrace {}",
+                protocol::PROTOCOL_VERSION + 1,
+                protocol::PROTOCOL_VERSION
+            )),
+            "{error}"
+        );
     }
 }
