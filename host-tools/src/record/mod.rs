@@ -78,6 +78,9 @@ struct Recording {
     log_lines: u64,
     firmware_exit: Option<u8>,
     stopped_by: &'static str,
+    /// Why the trace channel could not be read on, if it could not: the recording stops there,
+    /// and what it holds so far is still written and checked.
+    channel_error: Option<String>,
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
@@ -181,6 +184,7 @@ fn record(
         log_lines: 0,
         firmware_exit: None,
         stopped_by: "the firmware's end of trace",
+        channel_error: None,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
     };
@@ -199,10 +203,11 @@ fn record(
         if let Some(descriptor) = take_descriptors(&mut session_bytes)? {
             recording.descriptor = Some(descriptor);
         }
-        recording
-            .stream
-            .push(&drained.trace)
-            .context("reading the trace channel")?;
+        if let Err(error) = recording.stream.push(&drained.trace) {
+            recording.channel_error = Some(error.to_string());
+            recording.stopped_by = "an unreadable trace channel";
+            break;
+        }
         progress.update(&recording.stream, begun.elapsed());
         if recording.stream.ended() {
             break;
@@ -327,7 +332,69 @@ mod tests {
     use clap::Parser;
     use gotrace_rtt_protocol::{self as protocol, Backpressure, ClockSource, SessionDescriptor};
 
-    use super::{take_descriptors, RecordArgs};
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use anyhow::Result;
+    use gotrace_wire::{EventType, Version};
+
+    use super::link::{Drained, Link, Liveness};
+    use super::{record, take_descriptors, RecordArgs};
+
+    /// A target whose trace channel yields the given chunks, one per poll, then exits.
+    struct Replay(VecDeque<Vec<u8>>);
+
+    impl Link for Replay {
+        fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+            Ok(match self.0.pop_front() {
+                Some(chunk) => {
+                    out.trace.extend_from_slice(&chunk);
+                    Liveness::Running
+                }
+                None => Liveness::Exited(0),
+            })
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            Ok(frame.len())
+        }
+
+        fn idle(&mut self, _: Duration) -> Result<Liveness> {
+            Ok(Liveness::Running)
+        }
+    }
+
+    /// A batch of generation `gen` on M 0 with one ProcStart: enough for the trace channel's
+    /// demultiplexer, which checks framing, not events.
+    fn batch(gen: u8) -> Vec<u8> {
+        let body = [EventType::PROC_START.0, 1, 0, 1];
+        [
+            &[EventType::EVENT_BATCH.0, gen, 0, 5, body.len() as u8][..],
+            &body,
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn an_unreadable_trace_channel_stops_the_recording_and_keeps_what_came_before() {
+        // Generation 1, generation 2 (which completes 1), then a batch header of generation 0,
+        // which no device writes.
+        let header = Version::Go122.header().to_vec();
+        let broken = vec![EventType::EVENT_BATCH.0, 0, 0, 5, 0];
+        let mut link = Replay([header, batch(1), batch(2), broken, batch(3)].into());
+        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let recording = record(&args, &mut link, &mut None, &AtomicUsize::new(0)).unwrap();
+        assert_eq!(recording.stopped_by, "an unreadable trace channel");
+        let error = recording.channel_error.as_deref().unwrap_or_default();
+        assert!(error.contains("generation 0"), "{error}");
+        let (segments, _, _) = recording.stream.finish();
+        let kept: Vec<_> = segments
+            .iter()
+            .map(|s| (s.first_generation, s.last_generation))
+            .collect();
+        assert_eq!(kept, [(1, 1)], "generation 1 was complete before the error");
+    }
 
     #[derive(Parser)]
     struct Cli {

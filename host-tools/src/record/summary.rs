@@ -40,6 +40,7 @@ pub(super) fn finish(
         log_lines,
         firmware_exit,
         stopped_by,
+        channel_error,
         elapsed,
         polling,
     } = recording;
@@ -140,6 +141,10 @@ pub(super) fn finish(
                 losses.device_dropped_batches()
             );
         }
+    }
+    if let Some(error) = &channel_error {
+        valid = false;
+        println!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
     }
     if malformed_logs > 0 {
         println!("warning: {malformed_logs} defmt frames could not be decoded");
