@@ -198,7 +198,10 @@ fn set_tracing(on: bool) {
     switched.expect("tracing on/off");
 }
 
-/// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one.
+/// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one: lossy,
+/// because without a start command there may be no host at all, and a lossless trace channel
+/// that nobody reads would stop the firmware at its first full ring (inside the scheduler's
+/// critical section). A host that was only slow still gets the trace, with every loss reported.
 fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
     let start = clock::raw_ticks();
     let limit = clock::ticks_in_us(HOST_WAIT_MS * 1000);
@@ -211,8 +214,8 @@ fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
             return (backpressure, generation_period_us);
         }
     }
-    defmt::warn!("no start command from the host: tracing losslessly with defaults");
-    (Backpressure::Lossless, 0)
+    defmt::warn!("no start command from the host: tracing lossy with defaults");
+    (Backpressure::Lossy, 0)
 }
 
 /// Tells the host how this session traces: the session descriptor, on its own channel.

@@ -106,13 +106,14 @@ impl TraceRing {
         }
     }
 
-    /// Writes `first` then `second` as one unit once they fit (`wait`: waiting for the host to
-    /// make room), else nothing; returns whether it did. Parts that could never fit (as long as
-    /// the ring or longer) are refused at once, waiting or not: the caller counts them as lost.
-    /// Two parts, not a slice of them: a batch is a header and a payload, a record its marker and
-    /// its fields, the trace header one part and an empty one.
-    pub fn write(&mut self, first: &[u8], second: &[u8], wait: bool) -> bool {
-        let len = first.len() + second.len();
+    /// Writes `first` then `second` as one unit once they fit with `keep_free` bytes of room
+    /// left after them (`wait`: waiting for the host to make room), else nothing; returns whether
+    /// it did. Parts that could never fit (as long as the ring or longer) are refused at once,
+    /// waiting or not: the caller counts them as lost. Two parts, not a slice of them: a batch is
+    /// a header and a payload, a record its marker and its fields, the trace header one part and
+    /// an empty one.
+    pub fn write(&mut self, first: &[u8], second: &[u8], keep_free: usize, wait: bool) -> bool {
+        let len = first.len() + second.len() + keep_free;
         if len >= self.descriptor.size {
             return false;
         }

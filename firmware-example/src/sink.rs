@@ -2,16 +2,20 @@
 //!
 //! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
 //! firmware slows down (the channel is larger than any batch: see `main.rs`).
-//! Lossy: a batch that does not fit whole is dropped, and with it the rest of its generation
-//! (a generation missing a batch would not parse). Before the next batch that does make it, a
-//! `LossRecord` names the broken generations and counts what was dropped, and the `EndRecord`
-//! closing the trace gives the device's totals, so the host can account for every byte.
+//! Lossy: nothing ever waits. A batch that does not fit whole is dropped, and with it the rest of
+//! its generation (a generation missing a batch would not parse). Before the next batch that does
+//! make it, a `LossRecord` names the broken generations and counts what was dropped, and the
+//! `EndRecord` closing the trace gives the device's totals, so the host can account for every
+//! byte. Those closing records are written without waiting too: every batch and loss record of a
+//! lossy trace leaves room for them ([`LOSSY_RESERVE`]), and for the header of a trace started
+//! after it.
 //!
 //! Either way a batch is copied once, from the encoder's batch buffer straight into the RTT ring
 //! ([`TraceRing`]), whose write offset moves only after the whole batch is in: no scratch copy.
 
 use gotrace_encoder::Sink;
 use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
+use gotrace_wire::HEADER_LEN;
 
 use crate::ring::TraceRing;
 
@@ -22,6 +26,11 @@ const NO_LOSS: LossRecord = LossRecord {
     batches: 0,
     bytes: 0,
 };
+
+/// Room a lossy trace's batches and loss records leave free in the channel: the last loss record
+/// and the end record that close the trace (marker and fields each), and the file header of the
+/// next trace, so that neither closing nor starting again has to wait for the host.
+const LOSSY_RESERVE: usize = 1 + LossRecord::LEN + 1 + EndRecord::LEN + HEADER_LEN;
 
 /// The account of a trace before its first batch.
 const NOTHING_WRITTEN: EndRecord = EndRecord {
@@ -63,22 +72,24 @@ impl RttSink {
         self.account
     }
 
-    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless
-    /// (or when `block`), at once when lossy. Returns whether they were written.
-    fn write_whole(&mut self, first: &[u8], second: &[u8], block: bool) -> bool {
-        let wait = block || self.backpressure == Backpressure::Lossless;
+    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless,
+    /// at once when lossy, where only what `closes` the trace (or starts one) may take the
+    /// reserve. Returns whether they were written.
+    fn write_whole(&mut self, first: &[u8], second: &[u8], closes: bool) -> bool {
+        let lossless = self.backpressure == Backpressure::Lossless;
+        let keep_free = if lossless || closes { 0 } else { LOSSY_RESERVE };
         self.ring
             .as_mut()
-            .is_some_and(|ring| ring.write(first, second, wait))
+            .is_some_and(|ring| ring.write(first, second, keep_free, lossless))
     }
 
-    /// Writes the pending loss record, if any (waiting for room when `blocking`, else only if it
-    /// fits whole); returns whether none is pending any more.
-    fn flush_loss(&mut self, blocking: bool) -> bool {
+    /// Writes the pending loss record, if any (when lossy, into the reserve only if it `closes`
+    /// the trace); returns whether none is pending any more.
+    fn flush_loss(&mut self, closes: bool) -> bool {
         if self.pending_loss.batches == 0 {
             return true;
         }
-        let written = self.write_whole(&[LOSS_MARKER], &self.pending_loss.to_bytes(), blocking);
+        let written = self.write_whole(&[LOSS_MARKER], &self.pending_loss.to_bytes(), closes);
         if written {
             self.pending_loss = NO_LOSS;
         }
@@ -105,6 +116,8 @@ impl Sink for RttSink {
         // The end record closes one trace: a trace started again gets an account of its own.
         self.account = NOTHING_WRITTEN;
         self.pending_loss = NO_LOSS;
+        // Lossy, it fits without waiting: in an empty channel, or in the reserve a lossy trace
+        // before it left.
         self.write_whole(header, &[], true);
     }
 

@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use gotrace_go_oracle::{missing_tool, require_go, Go, Mode};
 use gotrace_tests::cli::{gotrace, Run};
@@ -435,6 +436,49 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
     );
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
     check_with_both(&go, &out);
+}
+
+#[test]
+fn without_a_host_the_firmware_runs_to_its_end() {
+    // No host sends a start command: the firmware traces lossy by default, and a lossy trace
+    // channel that nobody reads never stops it, not even to write the records closing the trace
+    // (a lossless default, or closing records waiting for room, hung here for good).
+    let name = "qemu-no-host";
+    if !require_qemu(name) || !require_target(name, M3) {
+        return;
+    }
+    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    let mut qemu = Command::new("qemu-system-arm")
+        .args([
+            "-M",
+            "mps2-an385",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+        ])
+        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(&elf)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting qemu-system-arm");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = qemu.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            qemu.kill().ok();
+            qemu.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "without a host the firmware did not end by itself within 60 s: {status:?}"
+    );
 }
 
 #[test]
