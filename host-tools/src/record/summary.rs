@@ -121,7 +121,7 @@ pub(super) fn finish(
         println!("lost: nothing");
     } else {
         println!(
-                        "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
+            "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
             generation_list(&losses.lost_generations()),
             losses.device_dropped_batches(),
             losses.device_dropped_bytes(),
