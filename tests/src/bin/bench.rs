@@ -1,12 +1,14 @@
 //! Decode + validate throughput and peak memory, ours and Go's side by side in one run.
 //!
 //! ```text
-//! cargo run --release -p gotrace-tests --bin bench [-- --dir DIR --big-mb 56 --gen-mb 4 --repeat-mb 64 --busy-seconds 12 --runs 3]
+//! cargo run --release -p gotrace-tests --bin bench [-- --dir DIR --big-mb 56 --gen-mb 4 --repeat-mb 64 --device-steps 1000000 --busy-seconds 12 --runs 3]
 //! ```
 //!
 //! Inputs: Go's `go122-gc-stress` and `go122-annotations-stress` vectors (binary form), each read
-//! repeatedly, a multi-generation trace of at least 50 MB from `gotrace_tests::generate`, and a
-//! real one: the `busy` scenario of `tests/goprograms` traced by Go's runtime for `--busy-seconds`
+//! repeatedly, a multi-generation trace of at least 50 MB from `gotrace_tests::generate`, a trace
+//! of the kind our devices write (the scheduler's host simulation, `--device-steps` iterations of
+//! its main loop: one core, interrupts on M IDs of their own, blocking transfers, 256-byte
+//! batches; 0 leaves it out), and a real one: the `busy` scenario of `tests/goprograms` traced by Go's runtime for `--busy-seconds`
 //! (Go's default generation period of one second; 0 leaves it out; kept in `--dir` once made).
 //! Each measurement is a fresh process streaming the file from disk: ours is this binary in
 //! `measure` mode, Go's is `tests/oracle/go/tracebench` (golang.org/x/exp/trace). Peak memory is
@@ -25,6 +27,8 @@ use std::time::Instant;
 use gotrace_decoder::raw::Reader as RawReader;
 use gotrace_decoder::Reader;
 use gotrace_go_oracle::Go;
+use gotrace_scheduler::sim::driver::{self, Options};
+use gotrace_scheduler::Config;
 use gotrace_tests::generate::{generate, Shape};
 use gotrace_tests::goprograms::GoPrograms;
 use gotrace_tests::heap::{self, CountingAllocator};
@@ -93,6 +97,7 @@ fn main() -> Result<()> {
     let mut dir = std::env::temp_dir().join("gotrace-bench");
     let (mut big_mb, mut gen_mb, mut repeat_mb) = (56usize, 4usize, 64usize);
     let mut busy_seconds = 12.0f64;
+    let mut device_steps = 1_000_000usize;
     let mut runs = 3usize;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -103,6 +108,7 @@ fn main() -> Result<()> {
             "--gen-mb" => gen_mb = value.parse()?,
             "--repeat-mb" => repeat_mb = value.parse()?,
             "--busy-seconds" => busy_seconds = value.parse()?,
+            "--device-steps" => device_steps = value.parse()?,
             "--runs" => runs = value.parse::<usize>()?.max(1),
             other => return Err(format!("unknown flag {other}").into()),
         }
@@ -140,6 +146,9 @@ fn main() -> Result<()> {
         std::fs::write(&big, bytes)?;
     }
     inputs.push(big);
+    if device_steps > 0 {
+        inputs.push(device_trace(&dir, device_steps)?);
+    }
     if busy_seconds > 0.0 {
         inputs.push(real_busy_trace(&go, &dir, busy_seconds)?);
     }
@@ -220,6 +229,36 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The trace of the scheduler's host simulation run for `steps` iterations, tracing throughout,
+/// in generations of about 4 MB (made once, kept in `dir`).
+fn device_trace(dir: &Path, steps: usize) -> Result<PathBuf> {
+    let path = dir.join(format!("device-{steps}.trace"));
+    if path.exists() {
+        return Ok(path);
+    }
+    let options = Options {
+        steps,
+        trace_control: false,
+        generations: Some(Config {
+            generation_ticks: 0,
+            generation_bytes: 4 << 20,
+        }),
+        ..Options::STRESS
+    };
+    let outcome = driver::run(1, &options);
+    let [trace] = outcome.traces.as_slice() else {
+        return Err(format!("{} traces from one session", outcome.traces.len()).into());
+    };
+    std::fs::write(&path, trace)?;
+    println!(
+        "simulated {} ({} bytes, {} generations)",
+        path.display(),
+        trace.len(),
+        outcome.stats.generations
+    );
+    Ok(path)
 }
 
 /// `measure FILE REPEAT`: decode and validate FILE REPEAT times, streaming it from disk.
