@@ -22,9 +22,13 @@ use crate::table::{check_frame_count, ClockSnapshot, Frame, Table};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Frequency {
     factor: f64,
-    /// The factor as an integer, when it is one (a 1 GHz clock, or 15.625 MHz): below
-    /// `exact_below` ticks the float product is exact, so integers give the same nanoseconds.
-    int_factor: u64,
+    /// The factor as `mantissa / 2^shift`, when it is a binary fraction that simple (a 1 GHz
+    /// clock: 1; Go's 15.625 MHz: 64; a 64 MHz microcontroller: 125 / 8; a 32768 Hz RTC:
+    /// 1953125 / 64): below `exact_below` ticks the float product is exact, so integers give
+    /// the same nanoseconds (the float path and its range checks were 19 instructions of a
+    /// device trace's event).
+    mantissa: u64,
+    shift: u32,
     exact_below: u64,
 }
 
@@ -35,12 +39,19 @@ impl Frequency {
     /// Go's `1.0 / (float64(f) / 1e9)`: the same two roundings, so the same nanoseconds.
     fn from_ticks_per_second(ticks: u64) -> Self {
         let factor = 1.0 / (ticks as f64 / 1e9);
-        let whole = factor >= 1.0 && factor < EXACT_F64 as f64 && factor.fract() == 0.0;
-        let int_factor = if whole { factor as u64 } else { 0 };
+        // Scaling by a power of two is exact in an f64, so the first whole scaled factor is
+        // the factor's exact binary fraction.
+        let fraction = (0..64u32).find_map(|shift| {
+            let scaled = factor * (1u64 << shift) as f64;
+            let whole = scaled >= 1.0 && scaled < EXACT_F64 as f64 && scaled.fract() == 0.0;
+            whole.then_some((scaled as u64, shift))
+        });
+        let (mantissa, shift) = fraction.unwrap_or((0, 0));
         Frequency {
             factor,
-            int_factor,
-            exact_below: EXACT_F64.checked_div(int_factor).unwrap_or(0),
+            mantissa,
+            shift,
+            exact_below: EXACT_F64.checked_div(mantissa).unwrap_or(0),
         }
     }
 
@@ -52,8 +63,9 @@ impl Frequency {
     #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
         if ticks < self.exact_below {
-            // Both factors and the product are exact in an f64, and below 2^53.
-            return (ticks * self.int_factor) as i64;
+            // `ticks * mantissa` is below 2^53, so the float product is exactly
+            // `ticks * mantissa / 2^shift`, and Go's truncation of it a shift.
+            return ((ticks * self.mantissa) >> self.shift) as i64;
         }
         go_float_to_int64(ticks as f64 * self.factor)
     }
@@ -518,7 +530,41 @@ mod tests {
             );
         }
         assert_eq!(f.exact_below, (1 << 53) / 64);
-        assert_eq!(third.exact_below, 0);
+        // Every float is a binary fraction, but 1/3's takes 53 bits: exact for 0 ticks only.
+        assert_eq!(third.exact_below, 1);
+        // Short binary fractions (64 MHz: 15.625 ns; 80 MHz: 12.5 ns; 2 GHz: 0.5 ns) take the
+        // integer path below their limit, with the same truncation as the float product.
+        for (rate, mantissa, shift) in [
+            (64_000_000, 125, 3),
+            (80_000_000, 25, 1),
+            (2_000_000_000, 1, 1),
+        ] {
+            let f = Frequency::from_ticks_per_second(rate);
+            assert_eq!((f.mantissa, f.shift), (mantissa, shift), "{rate} Hz");
+            let limit = f.exact_below;
+            let edges = [
+                0,
+                1,
+                7,
+                8,
+                9,
+                1_000_003,
+                limit - 1,
+                limit,
+                limit + 1,
+                u64::MAX,
+            ];
+            let spread = (0..2000).map(|i| i * 7919 + 13);
+            let below_limit = (1..2000).map(|i| limit / i);
+            for ticks in edges.into_iter().chain(spread).chain(below_limit) {
+                let float = go_float_to_int64(ticks as f64 * f.factor);
+                assert_eq!(f.mul(ticks), float, "{rate} Hz, {ticks} ticks");
+            }
+        }
+        // Nor are 48 MHz's 20.833... ns, or 32768 Hz's (1e9 / 32768 is exact, but Go's two
+        // roundings make it 30517.578124999996) short ones.
+        assert_eq!(Frequency::from_ticks_per_second(48_000_000).exact_below, 1);
+        assert_eq!(Frequency::from_ticks_per_second(32_768).exact_below, 1);
         // Zero ticks per second gives an infinite factor; Go's conversion yields i64::MIN.
         let zero = Frequency::from_ticks_per_second(0);
         assert_eq!(zero.mul(1), i64::MIN);
