@@ -182,9 +182,8 @@ pub(crate) fn read_generation_with_spill<R: Read>(
             Err(e) => return Err(e),
         };
         *batch_count += 1;
-        let location = batch.location(gen);
         if gen == 0 {
-            return Err(Error::new("invalid generation number 0").at(&location));
+            return Err(Error::new("invalid generation number 0").at(&batch.location(gen)));
         }
         if builder.gen == 0 {
             builder.gen = gen;
@@ -194,7 +193,7 @@ pub(crate) fn read_generation_with_spill<R: Read>(
             break;
         }
         if gen != builder.gen {
-            return Err(Error::new("generations out of order").at(&location));
+            return Err(Error::new("generations out of order").at(&batch.location(gen)));
         }
         if builder.min_ts == 0 || batch.time < builder.min_ts {
             builder.min_ts = batch.time;
@@ -228,7 +227,6 @@ pub(crate) fn read_generation<R: Read>(
             return Ok(None);
         };
         *batch_count += 1;
-        let location = batch.location(gen);
         if builder.gen == 0 {
             builder.gen = gen;
         }
@@ -236,13 +234,13 @@ pub(crate) fn read_generation<R: Read>(
             break;
         }
         if gen == 0 {
-            return Err(Error::new("invalid generation number 0").at(&location));
+            return Err(Error::new("invalid generation number 0").at(&batch.location(gen)));
         }
         if gen != builder.gen {
             return Err(Error::new(
                 "broken trace: missing end-of-generation event, or generations are interleaved",
             )
-            .at(&location));
+            .at(&batch.location(gen)));
         }
         if builder.min_ts == 0 || batch.time < builder.min_ts {
             builder.min_ts = batch.time;
@@ -268,10 +266,11 @@ impl Builder {
     }
 
     fn process(&mut self, batch: Batch) -> Result<(), Error> {
-        let location = batch.location(self.gen);
+        // Where an error is, built only for one: a device's trace has a batch every 200 bytes.
+        let gen = self.gen;
         let at_entry = |pos: usize| Location {
             event_offset: Some(batch.data_offset + pos as u64),
-            ..location.clone()
+            ..batch.location(gen)
         };
         if batch.is_strings() {
             self.add_strings(&batch.data)
@@ -293,7 +292,7 @@ impl Builder {
             Err(Error::new(
                 "internal error: unexpectedly processing EndOfGeneration; broken trace?",
             )
-            .at(&location))
+            .at(&batch.location(gen)))
         } else {
             let index = *self.thread_index.entry(batch.m).or_insert_with(|| {
                 self.threads.push(ThreadBatches {
