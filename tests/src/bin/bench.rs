@@ -218,10 +218,10 @@ fn main() -> Result<()> {
             theirs.peak_rss_kib,
         );
         println!(
-            "{:<28} ours/Go: throughput (wall) {:.2}x, CPU time {:.2}x less; largest generation {} bytes, our peak heap {} bytes ({:.2}x it), our RSS {:.2}x it",
+            "{:<28} ours/Go: throughput (wall) {:.2}x, CPU time {}; largest generation {} bytes, our peak heap {} bytes ({:.2}x it), our RSS {:.2}x it",
             "",
             ours.mb_per_s() / theirs.mb_per_s(),
-            theirs.cpu_seconds / ours.cpu_seconds,
+            cpu_ratio(theirs.cpu_seconds, ours.cpu_seconds),
             largest_gen,
             ours.peak_heap.unwrap_or(0),
             ours.peak_heap.unwrap_or(0) as f64 / largest_gen as f64,
@@ -229,6 +229,16 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// How many times less CPU time ours took. The kernel counts CPU time in 10 ms steps, so a run
+/// too short to register says so rather than dividing by zero.
+fn cpu_ratio(go: f64, ours: f64) -> String {
+    if ours > 0.0 {
+        format!("{:.2}x less", go / ours)
+    } else {
+        "below the 10 ms the kernel counts in (give more --repeat-mb)".to_owned()
+    }
 }
 
 /// The trace of the scheduler's host simulation run for `steps` iterations, tracing throughout,
