@@ -22,19 +22,14 @@ use crate::table::{check_frame_count, ClockSnapshot, Frame, Table};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Frequency {
     factor: f64,
-    /// The factor as an integer, when it is one (a 1 GHz clock, or Go's 15.625 MHz): below
-    /// `whole_below` ticks the float product is exact, so integers give the same nanoseconds.
-    whole: u64,
-    whole_below: u64,
-    /// Else the factor as `mantissa / 2^shift`, when it is a binary fraction that short (a
-    /// 64 MHz clock's 15.625 ns is 125 / 8): below `fraction_below` ticks the float product
-    /// is exact too, and Go's truncation of it a shift (the float path and its range checks
-    /// were 19 instructions of each event of such a device's trace). Checked after the whole
-    /// factor and out of line, so that the whole factor's path (Go's own traces) stays the
-    /// code it was.
+    /// The factor as `mantissa / 2^shift`, when it is a binary fraction that simple (a 1 GHz
+    /// clock: 1; Go's 15.625 MHz: 64; a 64 MHz microcontroller: 125 / 8; a 32768 Hz RTC:
+    /// 1953125 / 64): below `exact_below` ticks the float product is exact, so integers give
+    /// the same nanoseconds (the float path and its range checks were 19 instructions of a
+    /// device trace's event).
     mantissa: u64,
     shift: u32,
-    fraction_below: u64,
+    exact_below: u64,
 }
 
 /// Integers below this are exact in an `f64`.
@@ -45,22 +40,18 @@ impl Frequency {
     fn from_ticks_per_second(ticks: u64) -> Self {
         let factor = 1.0 / (ticks as f64 / 1e9);
         // Scaling by a power of two is exact in an f64, so the first whole scaled factor is
-        // the factor's exact binary fraction (every float is one, most with 53 bits).
+        // the factor's exact binary fraction.
         let fraction = (0..64u32).find_map(|shift| {
             let scaled = factor * (1u64 << shift) as f64;
             let whole = scaled >= 1.0 && scaled < EXACT_F64 as f64 && scaled.fract() == 0.0;
             whole.then_some((scaled as u64, shift))
         });
         let (mantissa, shift) = fraction.unwrap_or((0, 0));
-        let below = |mantissa: u64| EXACT_F64.checked_div(mantissa).unwrap_or(0);
-        let whole = if shift == 0 { mantissa } else { 0 };
         Frequency {
             factor,
-            whole,
-            whole_below: below(whole),
             mantissa,
             shift,
-            fraction_below: if shift == 0 { 0 } else { below(mantissa) },
+            exact_below: EXACT_F64.checked_div(mantissa).unwrap_or(0),
         }
     }
 
@@ -71,19 +62,9 @@ impl Frequency {
     /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
     #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
-        if ticks < self.whole_below {
-            // Both factors and the product are exact in an f64, and below 2^53.
-            return (ticks * self.whole) as i64;
-        }
-        self.mul_fraction(ticks)
-    }
-
-    /// [`Frequency::mul`] for a factor that is not whole, or too many ticks.
-    #[inline(never)]
-    fn mul_fraction(self, ticks: u64) -> i64 {
-        if ticks < self.fraction_below {
+        if ticks < self.exact_below {
             // `ticks * mantissa` is below 2^53, so the float product is exactly
-            // `ticks * mantissa / 2^shift`.
+            // `ticks * mantissa / 2^shift`, and Go's truncation of it a shift.
             return ((ticks * self.mantissa) >> self.shift) as i64;
         }
         go_float_to_int64(ticks as f64 * self.factor)
@@ -547,9 +528,9 @@ mod tests {
                 "{ticks}"
             );
         }
-        assert_eq!(f.whole_below, (1 << 53) / 64);
+        assert_eq!(f.exact_below, (1 << 53) / 64);
         // Every float is a binary fraction, but 1/3's takes 53 bits: exact for 0 ticks only.
-        assert_eq!((third.whole_below, third.fraction_below), (0, 1));
+        assert_eq!(third.exact_below, 1);
         // Short binary fractions (64 MHz: 15.625 ns; 80 MHz: 12.5 ns; 2 GHz: 0.5 ns) take the
         // integer path below their limit, with the same truncation as the float product.
         for (rate, mantissa, shift) in [
@@ -559,7 +540,7 @@ mod tests {
         ] {
             let f = Frequency::from_ticks_per_second(rate);
             assert_eq!((f.mantissa, f.shift), (mantissa, shift), "{rate} Hz");
-            let limit = f.fraction_below.max(f.whole_below);
+            let limit = f.exact_below;
             let edges = [
                 0,
                 1,
@@ -581,8 +562,8 @@ mod tests {
         }
         // Nor are 48 MHz's 20.833... ns, or 32768 Hz's (1e9 / 32768 is exact, but Go's two
         // roundings make it 30517.578124999996) short ones.
-        assert!(Frequency::from_ticks_per_second(48_000_000).fraction_below <= 1);
-        assert!(Frequency::from_ticks_per_second(32_768).fraction_below <= 1);
+        assert_eq!(Frequency::from_ticks_per_second(48_000_000).exact_below, 1);
+        assert_eq!(Frequency::from_ticks_per_second(32_768).exact_below, 1);
         // Zero ticks per second gives an infinite factor; Go's conversion yields i64::MIN.
         let zero = Frequency::from_ticks_per_second(0);
         assert_eq!(zero.mul(1), i64::MIN);
