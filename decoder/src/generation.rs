@@ -22,11 +22,12 @@ use crate::table::{check_frame_count, ClockSnapshot, Frame, Table};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Frequency {
     factor: f64,
-    /// The factor as `mantissa / 2^shift`, when it is a binary fraction that simple (a 1 GHz
-    /// clock: 1; Go's 15.625 MHz: 64; a 64 MHz microcontroller: 125 / 8; a 32768 Hz RTC:
-    /// 1953125 / 64): below `exact_below` ticks the float product is exact, so integers give
-    /// the same nanoseconds (the float path and its range checks were 19 instructions of a
-    /// device trace's event).
+    /// The factor as `mantissa / 2^shift`, when it is a binary fraction that short (a 1 GHz
+    /// clock: 1; Go's 15.625 MHz: 64; a 64 MHz microcontroller: 125 / 8; not 48 MHz's
+    /// 20.833...): below `exact_below` ticks the float product is exact, so integers give the
+    /// same nanoseconds (the float path and its range checks were 19 instructions of a device
+    /// trace's event). One path for whole factors and fractions: a separate check for each,
+    /// inline or not, measured slower on both kinds of trace.
     mantissa: u64,
     shift: u32,
     exact_below: u64,
