@@ -195,4 +195,167 @@ mod tests {
         assert_eq!(source.offset(), 5);
         assert_eq!(source.read_byte().unwrap(), None);
     }
+
+    /// A stream that hands out a few bytes per `read` (how many is a function of the position,
+    /// so every reader of it sees the same chunks), stops a chunk at each of `interrupts` and
+    /// at `fail_at`, and at them returns, once each, `Interrupted` and a hard error.
+    struct Chunked {
+        data: Vec<u8>,
+        pos: usize,
+        chunk: fn(usize) -> usize,
+        interrupts: Vec<usize>,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let Some(i) = self.interrupts.iter().position(|&at| at == self.pos) {
+                self.interrupts.swap_remove(i);
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if self.fail_at == Some(self.pos) {
+                self.fail_at = None;
+                return Err(io::Error::other("device unplugged"));
+            }
+            // A chunk never runs past a pending interruption or failure.
+            let stop = (self.interrupts.iter().copied())
+                .chain(self.fail_at)
+                .filter(|&at| at > self.pos)
+                .fold(self.data.len(), usize::min);
+            let n = (self.chunk)(self.pos).min(buf.len()).min(stop - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    /// What one read did: its value or Go's error text, and the offset after it.
+    type Outcome = (Result<Vec<u64>, String>, u64);
+
+    /// The plain path: every varint and every byte through `read_byte`, as Go reads them.
+    fn byte_by_byte(source: &mut Source<Chunked>, op: Op) -> Outcome {
+        let result = match op {
+            Op::Varint => read_uvarint_from(|| source.read_byte())
+                .map(|v| vec![v])
+                .map_err(|e| e.go_text()),
+            Op::Bytes(n) => {
+                let mut out = Vec::new();
+                let mut error = None;
+                while out.len() < n {
+                    match source.read_byte() {
+                        Ok(Some(byte)) => out.push(byte),
+                        Ok(None) => break,
+                        Err(e) => {
+                            error = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                let read = out.into_iter().map(u64::from).collect();
+                match error {
+                    None => Ok(read),
+                    Some(e) => Err(format!("{read:?}: {e}")),
+                }
+            }
+        };
+        (result, source.offset())
+    }
+
+    /// The path under test: `read_uvarint` and `read_up_to`.
+    fn buffered(source: &mut Source<Chunked>, op: Op) -> Outcome {
+        let result = match op {
+            Op::Varint => source
+                .read_uvarint()
+                .map(|v| vec![v])
+                .map_err(|e| e.go_text()),
+            Op::Bytes(n) => {
+                let mut out = Vec::new();
+                let got = source.read_up_to(n, &mut out);
+                let read: Vec<u64> = out.into_iter().map(u64::from).collect();
+                match got {
+                    Ok(got) => {
+                        assert_eq!(got, read.len());
+                        Ok(read)
+                    }
+                    Err(e) => Err(format!("{read:?}: {e}")),
+                }
+            }
+        };
+        (result, source.offset())
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Varint,
+        Bytes(usize),
+    }
+
+    #[test]
+    fn buffered_reads_match_go_byte_by_byte_over_short_reads() {
+        // A fixed LCG: the same streams every run.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |below: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % below
+        };
+        let chunkings: [fn(usize) -> usize; 4] = [
+            |_| 1,
+            |pos| 1 + pos * 7 % 3,
+            |pos| 1 + (pos / 5) % 3,
+            // Full buffers but the odd short one, so varints straddle 64 KiB refills.
+            |pos| if pos % 3 == 0 { 3 } else { 65_536 },
+        ];
+        for round in 0..48 {
+            // Varints of every length, non-minimal ones, tenth bytes of 0, 1, 2 and 0x80 and
+            // more, runs of continuation bytes, and streams that end inside a varint.
+            let len = if round % 8 == 7 { 140_000 } else { 600 };
+            let mut data = Vec::with_capacity(len);
+            while data.len() < len {
+                let bytes = 1 + next(11) as usize;
+                for i in 0..bytes {
+                    let last = i + 1 == bytes && next(8) != 0;
+                    let low = next(128) as u8;
+                    data.push(match (last, i) {
+                        (true, 9) => next(3) as u8,
+                        (true, _) => low,
+                        (false, _) => low | 0x80,
+                    });
+                }
+            }
+            if round % 4 == 1 {
+                data.extend_from_slice(&[0x80; 5][..1 + round % 5]);
+            }
+            let len = data.len() as u64;
+            let interrupts = (0..next(4)).map(|_| next(len) as usize).collect::<Vec<_>>();
+            let fail_at = (round % 3 == 0).then(|| next(len) as usize);
+            let chunk = chunkings[round % chunkings.len()];
+            let stream = || Chunked {
+                data: data.clone(),
+                pos: 0,
+                chunk,
+                interrupts: interrupts.clone(),
+                fail_at,
+            };
+            let (mut plain, mut tested) = (Source::new(stream()), Source::new(stream()));
+            let mut ops = 0;
+            loop {
+                // Now and then, in the long streams, more bytes than the buffer holds.
+                let op = match (next(6), next(400)) {
+                    (0, 0) if len > 70_000 => Op::Bytes(65_000 + next(3_000) as usize),
+                    (0, _) => Op::Bytes(next(40) as usize),
+                    _ => Op::Varint,
+                };
+                let want = byte_by_byte(&mut plain, op);
+                let got = buffered(&mut tested, op);
+                assert_eq!(got, want, "round {round}, op {ops} ({op:?})");
+                ops += 1;
+                if want.0 == Err("EOF".into()) || (want.0 == Ok(Vec::new()) && want.1 == len) {
+                    break;
+                }
+            }
+            assert_eq!(plain.offset(), len, "round {round}: read to the end");
+        }
+    }
 }
