@@ -570,4 +570,59 @@ mod tests {
         assert_eq!(zero.mul(1), i64::MIN);
         assert_eq!(zero.mul(0), i64::MIN);
     }
+
+    /// The integer path's claim over every kind of rate, not just the device ones: below
+    /// `exact_below`, `ticks * mantissa` is under 2^53, so the float product is exact and its
+    /// truncation a shift. Rates from 1 Hz (a factor of 1e9) to `u64::MAX` (a factor near
+    /// 2^-34, whose fraction is too long for any shift), whole and fractional factors, shifts
+    /// up to 63.
+    #[test]
+    fn integer_path_matches_the_float_product_at_every_rate() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state
+        };
+        let mut rates: Vec<u64> = (1..=3000).collect();
+        rates.extend((0..64).flat_map(|k| [1 << k, (1 << k) - 1, (1u64 << k) + 1]));
+        for twos in 0..64 {
+            for fives in 0..28 {
+                let rate = 5u64
+                    .checked_pow(fives)
+                    .and_then(|r| r.checked_mul(1 << twos));
+                rates.extend(rate.into_iter().flat_map(|r| [r, r.saturating_mul(3)]));
+            }
+        }
+        rates.push(u64::MAX);
+        rates.extend((0..5000).map(|_| next() >> (next() % 64)));
+        let (mut whole, mut fractions, mut longest_shift) = (0, 0, 0);
+        for rate in rates {
+            let f = Frequency::from_ticks_per_second(rate);
+            let limit = f.exact_below;
+            if limit > 1 {
+                if f.shift == 0 {
+                    whole += 1;
+                } else {
+                    fractions += 1;
+                }
+                longest_shift = longest_shift.max(f.shift);
+            }
+            let edges = [0, 1, 2, limit.saturating_sub(1), limit, limit + 1, u64::MAX];
+            let below: Vec<u64> = (0..40).map(|_| next() % limit.max(1)).collect();
+            let anywhere: Vec<u64> = (0..20).map(|_| next() >> (next() % 64)).collect();
+            for ticks in edges.into_iter().chain(below).chain(anywhere) {
+                let float = go_float_to_int64(ticks as f64 * f.factor);
+                assert_eq!(f.mul(ticks), float, "{rate} Hz, {ticks} ticks");
+            }
+        }
+        // The sweep went through the integer path with both kinds of factor and every shift.
+        assert!(
+            whole > 20 && fractions > 100,
+            "{whole} whole, {fractions} fractions"
+        );
+        assert_eq!(longest_shift, 63);
+        assert_eq!(Frequency::from_ticks_per_second(u64::MAX).exact_below, 0);
+    }
 }
