@@ -303,3 +303,52 @@ fn invalid_id_error(typ: EventType, is_stack: bool, id: u64) -> Error {
     let name = wire_spec(typ).map(|s| s.name).unwrap_or_default();
     Error::new(format!("found invalid {what} ID {id} for event {name}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task_end(time: Time) -> BaseEvent {
+        BaseEvent {
+            typ: EventType::USER_TASK_END,
+            time,
+            args: [7, 0, 0, 0],
+        }
+    }
+
+    fn slots_with_task_types(ready: &Ready) -> Vec<usize> {
+        (ready.events.iter().enumerate())
+            .filter(|(_, e)| e.task_type.is_some())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Clearing only the slots recorded must still leave no task type behind for a later
+    /// event to show: not for the slots an error's truncation cut off, nor for the slots grown
+    /// beyond the buffer's.
+    #[test]
+    fn task_types_do_not_outlive_their_events() {
+        let table = Table::default();
+        let mut ready = Ready::new();
+        let slots = READY_CAPACITY + SPARE_SLOTS + 3;
+        for time in 0..slots {
+            ready.push(1, 2, 3, &task_end(time as Time), &table);
+            ready.set_task_type(Arc::from(&b"net"[..]));
+        }
+        assert_eq!(ready.events.len(), slots);
+        ready.clear();
+        assert_eq!(slots_with_task_types(&ready), Vec::<usize>::new());
+
+        // A step that appended task ends and then failed: its events are dropped.
+        for time in 0..4 {
+            ready.push(1, 2, 3, &task_end(time), &table);
+            if time >= 2 {
+                ready.set_task_type(Arc::from(&b"io"[..]));
+            }
+        }
+        ready.truncate(2);
+        ready.clear();
+        assert_eq!(slots_with_task_types(&ready), Vec::<usize>::new());
+        assert!(ready.task_type_slots.is_empty());
+    }
+}
