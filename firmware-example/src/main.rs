@@ -49,6 +49,14 @@ compile_error!("features `tiny-trace-channel` and `large-trace-channel` exclude 
 // A batch is written whole or waited for: the channel must hold the largest one (its buffer and
 // a header of at most 41 bytes) with room to spare, or lossless mode would have to drop it.
 const _: () = assert!(TRACE_CHANNEL_BYTES > BATCH_BYTES + 64);
+/// Bytes of the `defmt` log channel.
+#[cfg(not(feature = "tiny-log-channel"))]
+const LOG_CHANNEL_BYTES: usize = 1024;
+/// Smaller than most of the firmware's log lines, which fit only if the firmware waits for the
+/// host to drain them: the end-to-end tests' check that a recording gets every line, and that
+/// without a host the logs never stop the firmware.
+#[cfg(feature = "tiny-log-channel")]
+const LOG_CHANNEL_BYTES: usize = 16;
 const TASKS: usize = 4;
 const EXECUTORS: usize = 1;
 /// Generation length when the host does not say.
@@ -79,9 +87,12 @@ pub static SCHED: Scheduler<
 
 #[entry]
 fn main() -> ! {
+    // The log channel drops what does not fit until a host reads it: a board without a
+    // debugger must not stop at its first kilobyte of logs. `gotrace record` makes it wait for
+    // room (BlockIfFull) once it is draining it, so a recording loses no log line.
     let channels = rtt_init! {
         up: {
-            0: { size: 1024, mode: ChannelMode::BlockIfFull, name: "defmt" }
+            0: { size: LOG_CHANNEL_BYTES, mode: ChannelMode::NoBlockSkip, name: "defmt" }
             1: { size: TRACE_CHANNEL_BYTES, mode: ChannelMode::BlockIfFull, name: "gotrace" }
             2: { size: 128, mode: ChannelMode::BlockIfFull, name: "gotrace-session" }
         }
@@ -107,13 +118,14 @@ fn main() -> ! {
         defmt::error!("no trace clock: DWT CYCCNT does not count and the board has no timer");
         board::exit(false)
     };
+    let (backpressure, generation_us) = wait_for_start(&mut control);
+    // Logged once a host has had its chance to attach: a log line that does not fit in the log
+    // channel before then is dropped (see `rtt_init!` above).
     defmt::info!(
         "gotrace example: clock {} at {} Hz",
         defmt::Debug2Format(&source),
         clock::hz()
     );
-
-    let (backpressure, generation_us) = wait_for_start(&mut control);
     let generation_us = if generation_us == 0 {
         DEFAULT_GENERATION_US
     } else {

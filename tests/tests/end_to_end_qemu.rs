@@ -163,6 +163,26 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
     out
 }
 
+/// Checks that `record`'s output has every log line of a lossless run of the workload: the
+/// firmware's own lines (which clock the board uses is the firmware's choice) and every log record
+/// the logger task wrote, once each and in order.
+fn assert_every_log_line(stdout: &str) {
+    for line in [
+        "INFO gotrace example: clock ",
+        "INFO tracing: Lossless, generation 1000 us",
+        "INFO transfer task: 12 transfers done",
+        "INFO timer task: 40 ticks seen",
+    ] {
+        assert!(stdout.contains(line), "missing log {line:?}:\n{stdout}");
+    }
+    let records: Vec<u32> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("INFO log record "))
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(records, (1..=30).collect::<Vec<_>>(), "{stdout}");
+}
+
 #[test]
 fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     let Some(Recorded {
@@ -174,27 +194,8 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     else {
         return;
     };
-    // defmt logs decoded with the ELF (which clock the board uses is the firmware's choice).
-    for line in [
-        "INFO gotrace example: clock ",
-        "INFO tracing: Lossless, generation 1000 us",
-        "INFO transfer task: 12 transfers done",
-        "INFO timer task: 40 ticks seen",
-    ] {
-        assert!(
-            run.stdout.contains(line),
-            "missing log {line:?}:\n{}",
-            run.stdout
-        );
-    }
-    // Lossless: every log record the logger task wrote, once each and in order.
-    let records: Vec<u32> = run
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("INFO log record "))
-        .map(|n| n.trim().parse().unwrap())
-        .collect();
-    assert_eq!(records, (1..=30).collect::<Vec<_>>(), "{}", run.stdout);
+    // defmt logs decoded with the ELF, every one.
+    assert_every_log_line(&run.stdout);
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
     assert!(run.stdout.contains("  valid"), "{}", run.stdout);
     // The summary names the tasks by their entry functions, from the ELF's symbols, and lists
@@ -442,12 +443,15 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace
-    // (a lossless default, or closing records waiting for room, hung here for good).
+    // (a lossless default, or closing records waiting for room, hung here for good). Nor does
+    // its log channel, built smaller than most log lines (a log channel waiting for room, as it
+    // once did from the start, hung here for good).
     let name = "qemu-no-host";
     if !require_qemu(name) || !require_target(name, M3) {
         return;
     }
-    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    let elf = build_firmware(TINY_LOG, M3, &["--features", TINY_LOG])
+        .join("debug/gotrace-firmware-example");
     let mut qemu = Command::new("qemu-system-arm")
         .args([
             "-M",
@@ -479,6 +483,34 @@ fn without_a_host_the_firmware_runs_to_its_end() {
         status.is_some_and(|s| s.success()),
         "without a host the firmware did not end by itself within 60 s: {status:?}"
     );
+}
+
+/// The firmware feature that makes its log channel 16 bytes, less than most log lines.
+const TINY_LOG: &str = "tiny-log-channel";
+
+#[test]
+fn a_recording_gets_every_log_line_through_a_tiny_log_channel() {
+    // The firmware drops the log lines that do not fit while no host may be reading; `record`
+    // makes the channel wait for room once it drains it, so with a channel smaller than most
+    // lines every line still arrives, whole and in order (left dropping, the longer ones are
+    // lost).
+    let Some(Recorded { go, run, trace, .. }) = record("qemu-tiny-log", M3, &[TINY_LOG], &[])
+    else {
+        return;
+    };
+    assert_every_log_line(&run.stdout);
+    assert!(
+        run.stdout.contains("INFO done: "),
+        "the last line is missing:\n{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("defmt frames could not be decoded"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    check_with_both(&go, &trace);
 }
 
 #[test]

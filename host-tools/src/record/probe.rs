@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
 use probe_rs::probe::{list::Lister, DebugProbeSelector};
-use probe_rs::rtt::Rtt;
+use probe_rs::rtt::{ChannelMode, Rtt};
 use probe_rs::{Permissions, Session};
 
 use super::elf::Firmware;
@@ -53,6 +53,12 @@ impl ProbeLink {
         session.core(0)?.reset().context("resetting the core")?;
         let mut rtt = attach_rtt(&mut session, firmware)?;
         let channels = map_channels(&mut rtt)?;
+        // The firmware drops logs that do not fit while nobody may be reading; now we are.
+        if let Some(channel) = channels.defmt.and_then(|i| rtt.up_channel(i)) {
+            channel
+                .set_mode(&mut session.core(0)?, ChannelMode::BlockIfFull)
+                .context("making the log channel wait for the host")?;
+        }
         Ok(ProbeLink {
             session,
             rtt,

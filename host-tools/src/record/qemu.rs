@@ -64,6 +64,12 @@ impl QemuLink {
         // The guest starts halted (-S): let it run until its RTT block is initialised.
         let block = find_block(&mut gdb, firmware)?;
         let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
+        // The firmware drops logs that do not fit while nobody may be reading; now we are.
+        if let Some(defmt) = channels.defmt {
+            block
+                .block_when_full(&mut gdb, defmt)
+                .context("making the log channel wait for the host")?;
+        }
         Ok(QemuLink {
             gdb,
             block,

@@ -18,6 +18,10 @@ pub trait Memory {
 pub const RTT_ID: &[u8; 16] = b"SEGGER RTT\0\0\0\0\0\0";
 const HEADER_BYTES: u32 = 24;
 const DESCRIPTOR_BYTES: u32 = 24;
+/// The mode bits of a channel's flags, and the mode in which the firmware waits for room in a
+/// full up channel (SEGGER's `BlockIfFull`; 0 skips what does not fit, 1 trims it).
+const MODE_MASK: u32 = 3;
+const MODE_BLOCK_IF_FULL: u32 = 2;
 /// A firmware with more channels than this is taken for garbage.
 const MAX_CHANNELS: u32 = 16;
 const MAX_NAME_BYTES: usize = 32;
@@ -152,6 +156,20 @@ impl ControlBlock {
         Ok(moved)
     }
 
+    /// Makes the firmware wait for room in up channel `index` when it is full, rather than drop
+    /// what does not fit: for a channel the firmware writes without waiting while no host may be
+    /// reading (its logs), now that one is. The flags' other bits are kept.
+    pub fn block_when_full(&self, mem: &mut impl Memory, index: usize) -> Result<()> {
+        let Some(channel) = self.up.get(index) else {
+            bail!("RTT has no up channel {index}");
+        };
+        let at = channel.descriptor + 20;
+        let mut flags = [0u8; 4];
+        mem.read(at, &mut flags)?;
+        let flags = u32::from_le_bytes(flags) & !MODE_MASK | MODE_BLOCK_IF_FULL;
+        mem.write(at, &flags.to_le_bytes())
+    }
+
     /// Writes as much of `data` as fits into down channel `index`; returns how much did.
     pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
         let channel = &self.down[index];
@@ -267,6 +285,28 @@ mod tests {
         ram.read(BASE + 0x500, &mut buf).unwrap();
         assert_eq!(&buf[6..], b"01");
         assert_eq!(&buf[..5], b"23456");
+    }
+
+    #[test]
+    fn an_up_channel_is_made_to_wait_when_full_keeping_its_other_flags() {
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        // NoBlockSkip, with a bit above the mode set.
+        ram.put_u32(addr + 24 + 20, 0x100);
+        ram.put_u32(addr + 48 + 20, 0x1);
+        cb.block_when_full(&mut ram, 0).unwrap();
+        assert_eq!(ram.get_u32(addr + 24 + 20), 0x102);
+        assert_eq!(
+            ram.get_u32(addr + 48 + 20),
+            0x1,
+            "the down channel untouched"
+        );
+        // NoBlockTrim becomes BlockIfFull too.
+        ram.put_u32(addr + 24 + 20, 0x1);
+        cb.block_when_full(&mut ram, 0).unwrap();
+        assert_eq!(ram.get_u32(addr + 24 + 20), 0x2);
+        assert!(cb.block_when_full(&mut ram, 1).is_err());
     }
 
     #[test]
