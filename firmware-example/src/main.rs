@@ -119,13 +119,6 @@ fn main() -> ! {
         board::exit(false)
     };
     let (backpressure, generation_us) = wait_for_start(&mut control);
-    // Logged once a host has had its chance to attach: a log line that does not fit in the log
-    // channel before then is dropped (see `rtt_init!` above).
-    defmt::info!(
-        "gotrace example: clock {} at {} Hz",
-        defmt::Debug2Format(&source),
-        clock::hz()
-    );
     let generation_us = if generation_us == 0 {
         DEFAULT_GENERATION_US
     } else {
@@ -146,6 +139,13 @@ fn main() -> ! {
     #[cfg(not(feature = "trace"))]
     let _ = ring;
     announce_session(&mut session, source, backpressure, generation_us);
+    // Logged once a host has had its chance to attach: a line that does not fit in the log
+    // channel before then is dropped (see `rtt_init!` above).
+    defmt::info!(
+        "gotrace example: clock {} at {} Hz",
+        defmt::Debug2Format(&source),
+        clock::hz()
+    );
     defmt::info!(
         "tracing: {}, generation {} us",
         defmt::Debug2Format(&backpressure),

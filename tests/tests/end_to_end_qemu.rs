@@ -163,9 +163,9 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
     out
 }
 
-/// Checks that `record`'s output has every log line of a lossless run of the workload: the
-/// firmware's own lines (which clock the board uses is the firmware's choice) and every log record
-/// the logger task wrote, once each and in order.
+/// Checks that `record`'s output has every log line of a lossless run: the firmware's own lines
+/// (which clock the board uses is the firmware's choice) and every log record the logger task
+/// wrote, once each and in order.
 fn assert_every_log_line(stdout: &str) {
     for line in [
         "INFO gotrace example: clock ",
@@ -493,7 +493,7 @@ fn a_recording_gets_every_log_line_through_a_tiny_log_channel() {
     // The firmware drops the log lines that do not fit while no host may be reading; `record`
     // makes the channel wait for room once it drains it, so with a channel smaller than most
     // lines every line still arrives, whole and in order (left dropping, the longer ones are
-    // lost).
+    // lost, or cut and garbled).
     let Some(Recorded { go, run, trace, .. }) = record("qemu-tiny-log", M3, &[TINY_LOG], &[])
     else {
         return;
