@@ -143,7 +143,7 @@ fn main() -> Result<()> {
             big.display(),
             bytes.len()
         );
-        std::fs::write(&big, bytes)?;
+        write_whole(&big, &bytes)?;
     }
     inputs.push(big);
     if device_steps > 0 {
@@ -261,7 +261,7 @@ fn device_trace(dir: &Path, steps: usize) -> Result<PathBuf> {
     let [trace] = outcome.traces.as_slice() else {
         return Err(format!("{} traces from one session", outcome.traces.len()).into());
     };
-    std::fs::write(&path, trace)?;
+    write_whole(&path, trace)?;
     println!(
         "simulated {} ({} bytes, {} generations)",
         path.display(),
@@ -269,6 +269,15 @@ fn device_trace(dir: &Path, steps: usize) -> Result<PathBuf> {
         outcome.stats.generations
     );
     Ok(path)
+}
+
+/// Writes a made input under a temporary name first: an input is made once and then reused
+/// while its file exists, so an interrupted write must not leave one.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)?;
+    Ok(())
 }
 
 /// `measure FILE REPEAT`: decode and validate FILE REPEAT times, streaming it from disk.
