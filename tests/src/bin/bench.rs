@@ -8,8 +8,9 @@
 //! repeatedly, a multi-generation trace of at least 50 MB from `gotrace_tests::generate`, a trace
 //! of the kind our devices write (the scheduler's host simulation, `--device-steps` iterations of
 //! its main loop: one core, interrupts on M IDs of their own, blocking transfers, 256-byte
-//! batches; 0 leaves it out), and a real one: the `busy` scenario of `tests/goprograms` traced by Go's runtime for `--busy-seconds`
-//! (Go's default generation period of one second; 0 leaves it out; kept in `--dir` once made).
+//! batches; 0 leaves it out), and a real one: the `busy` scenario of `tests/goprograms` traced
+//! by Go's runtime for `--busy-seconds` (Go's default generation period of one second; 0 leaves
+//! it out). Each input is made once and kept in `--dir`.
 //! Each measurement is a fresh process streaming the file from disk: ours is this binary in
 //! `measure` mode, Go's is `tests/oracle/go/tracebench` (golang.org/x/exp/trace). Peak memory is
 //! the process's resident high-water mark (VmHWM); ours also reports its peak heap. A file Go
