@@ -79,6 +79,36 @@ impl Batch {
     }
 }
 
+/// An event batch kept for the merge: only what reading its events and placing their errors
+/// needs (its thread is that of its list, and it is no experiment). 48 bytes against a
+/// [`Batch`]'s 72: a device's trace has a batch every 200 bytes or so, and their records (with
+/// the slack of the vectors holding them) were a fifth of its peak memory.
+#[derive(Debug)]
+pub(crate) struct EventBatch {
+    /// Base timestamp, in the trace's clock units.
+    pub time: u64,
+    pub data: Box<[u8]>,
+    /// Index of the batch in the file.
+    pub index: u64,
+    /// Byte offset of the batch header in the file.
+    pub offset: u64,
+    /// Byte offset of the first payload byte in the file.
+    pub data_offset: u64,
+}
+
+impl From<Batch> for EventBatch {
+    fn from(batch: Batch) -> Self {
+        EventBatch {
+            time: batch.time,
+            // Read with its exact size as capacity: no copy.
+            data: batch.data.into_boxed_slice(),
+            index: batch.index,
+            offset: batch.offset,
+            data_offset: batch.data_offset,
+        }
+    }
+}
+
 /// Reads the next batch and its generation number; `None` at a clean end of the stream.
 ///
 /// Like Go's reader, this accepts the header byte of any batch kind whatever the version, and a

@@ -8,7 +8,7 @@
 
 use gotrace_wire::{varint, EventType, Version};
 
-use crate::batch::Batch;
+use crate::batch::EventBatch;
 use crate::error::{Error, Location};
 use crate::event::{wire_spec, ArgCounts, BaseEvent, Time, UNTIMED};
 use crate::generation::Frequency;
@@ -56,7 +56,7 @@ impl Cursor {
     #[inline(always)]
     pub(crate) fn next_event(
         &mut self,
-        batches: &[Batch],
+        batches: &[EventBatch],
         freq: Frequency,
         arg_counts: &ArgCounts,
     ) -> Result<bool, Error> {
@@ -92,17 +92,19 @@ impl Cursor {
     }
 
     #[cold]
-    fn read_error(&self, batch: &Batch, message: String) -> Error {
+    fn read_error(&self, batch: &EventBatch, message: String) -> Error {
         let location = Location {
-            generation: None,
+            thread: Some(self.m),
+            batch: Some(batch.index),
+            batch_offset: Some(batch.offset),
             event_offset: Some(batch.data_offset + self.data_off as u64),
-            ..batch.location(0)
+            ..Location::default()
         };
         Error::new(message).at(&location)
     }
 
     /// Where the cursor's current event is, for an error about it.
-    pub(crate) fn location(&self, batches: &[Batch], gen: u64, version: Version) -> Location {
+    pub(crate) fn location(&self, batches: &[EventBatch], gen: u64, version: Version) -> Location {
         let mut location = Location {
             generation: Some(gen),
             thread: Some(self.m),

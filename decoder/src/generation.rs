@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gotrace_wire::{EventType, Version, MAX_EVENT_TRAILER_DATA_SIZE};
 
-use crate::batch::{read_batch, Batch, NO_EXPERIMENT};
+use crate::batch::{read_batch, Batch, EventBatch, NO_EXPERIMENT};
 use crate::error::{Error, Location};
 use crate::go_sort::sort_like_go;
 use crate::id_map::{id_map, IdMap};
@@ -99,7 +99,7 @@ pub(crate) struct CpuSample {
 #[derive(Debug)]
 pub(crate) struct ThreadBatches {
     pub m: i64,
-    pub batches: Vec<Batch>,
+    pub batches: Vec<EventBatch>,
 }
 
 /// One generation, ready to be merged and validated.
@@ -117,7 +117,7 @@ pub(crate) struct Generation {
 
 impl Generation {
     /// The batches of thread `index` (in `threads`' order); none for an index out of range.
-    pub fn thread_batches(&self, index: usize) -> &[Batch] {
+    pub fn thread_batches(&self, index: usize) -> &[EventBatch] {
         self.threads
             .get(index)
             .map(|t| &t.batches[..])
@@ -303,7 +303,7 @@ impl Builder {
                 self.threads.len() - 1
             });
             if let Some(thread) = self.threads.get_mut(index) {
-                thread.batches.push(batch);
+                thread.batches.push(batch.into());
             }
             Ok(())
         }

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use gotrace_wire::Version;
 
-use crate::batch::Batch;
+use crate::batch::EventBatch;
 use crate::batch_cursor::{
     heap_insert, heap_remove, heap_update, sift_root, sort_frontier, Cursor, Frontier,
 };
@@ -449,7 +449,7 @@ fn try_advance(
 fn thread_ctx(
     gen: &Generation,
     cursor: &Cursor,
-    batches: &[Batch],
+    batches: &[EventBatch],
     order: &mut Ordering,
     version: Version,
 ) -> Result<SchedCtx, Error> {
@@ -468,7 +468,7 @@ fn step_cursor(
     gen: &Generation,
     cursor: &mut Cursor,
     cur: &mut SchedCtx,
-    batches: &[Batch],
+    batches: &[EventBatch],
     order: &mut Ordering,
     version: Version,
     arg_counts: &ArgCounts,
