@@ -19,6 +19,8 @@ pub struct ProbeLink {
     session: Session,
     rtt: Rtt,
     channels: ChannelMap,
+    /// The log channel and the mode it had before we made it wait for room.
+    log_mode: Option<(usize, ChannelMode)>,
 }
 
 impl ProbeLink {
@@ -54,15 +56,21 @@ impl ProbeLink {
         let mut rtt = attach_rtt(&mut session, firmware)?;
         let channels = map_channels(&mut rtt)?;
         // The firmware drops logs that do not fit while nobody may be reading; now we are.
-        if let Some(channel) = channels.defmt.and_then(|i| rtt.up_channel(i)) {
-            channel
-                .set_mode(&mut session.core(0)?, ChannelMode::BlockIfFull)
-                .context("making the log channel wait for the host")?;
+        let mut log_mode = None;
+        if let Some(index) = channels.defmt {
+            if let Some(channel) = rtt.up_channel(index) {
+                let mut core = session.core(0)?;
+                log_mode = Some((index, channel.mode(&mut core)?));
+                channel
+                    .set_mode(&mut core, ChannelMode::BlockIfFull)
+                    .context("making the log channel wait for the host")?;
+            }
         }
         Ok(ProbeLink {
             session,
             rtt,
             channels,
+            log_mode,
         })
     }
 }
@@ -114,6 +122,19 @@ fn map_channels(rtt: &mut Rtt) -> Result<ChannelMap> {
         .map(|c| c.name().map(str::to_owned))
         .collect();
     ChannelMap::find(&up, &down)
+}
+
+impl Drop for ProbeLink {
+    /// The board runs on without us: its log channel goes back to the mode it had, or its
+    /// firmware would wait for a reader that has gone once the channel fills.
+    fn drop(&mut self) {
+        let Some((index, mode)) = self.log_mode else {
+            return;
+        };
+        if let (Ok(mut core), Some(channel)) = (self.session.core(0), self.rtt.up_channel(index)) {
+            let _ = channel.set_mode(&mut core, mode);
+        }
+    }
 }
 
 impl Link for ProbeLink {

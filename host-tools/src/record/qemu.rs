@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, Link, Liveness};
-use super::rtt::{ControlBlock, Memory};
+use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -43,6 +43,8 @@ pub struct QemuLink {
     gdb: GdbClient,
     block: ControlBlock,
     channels: ChannelMap,
+    /// The log channel and the mode it had before we made it wait for room.
+    log_mode: Option<(usize, u32)>,
     child: Option<Child>,
     exited: Option<u8>,
 }
@@ -65,15 +67,20 @@ impl QemuLink {
         let block = find_block(&mut gdb, firmware)?;
         let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
         // The firmware drops logs that do not fit while nobody may be reading; now we are.
-        if let Some(defmt) = channels.defmt {
-            block
-                .block_when_full(&mut gdb, defmt)
-                .context("making the log channel wait for the host")?;
-        }
+        let log_mode = match channels.defmt {
+            Some(defmt) => Some((
+                defmt,
+                block
+                    .set_mode(&mut gdb, defmt, MODE_BLOCK_IF_FULL)
+                    .context("making the log channel wait for the host")?,
+            )),
+            None => None,
+        };
         Ok(QemuLink {
             gdb,
             block,
             channels,
+            log_mode,
             child,
             exited: None,
         })
@@ -178,6 +185,11 @@ impl Link for QemuLink {
 
 impl Drop for QemuLink {
     fn drop(&mut self) {
+        // A QEMU we attached to runs on without us: its log channel goes back to the mode it
+        // had, or its firmware would wait for a reader that has gone once the channel fills.
+        if let (None, Some((index, mode))) = (&self.child, self.log_mode) {
+            let _ = self.halted(|link| link.block.set_mode(&mut link.gdb, index, mode));
+        }
         if let Some(child) = &mut self.child {
             // Give a firmware that is about to exit a moment, then end the QEMU we started.
             if let Ok(Some(_)) = exit_within(child, Duration::from_millis(500)) {

@@ -3,7 +3,8 @@
 //! The firmware's control block (`_SEGGER_RTT`) is a 16-byte identifier, the numbers of up and
 //! down channels, then one 24-byte descriptor per channel: name pointer, buffer pointer, size,
 //! write offset, read offset, flags. The host owns the read offset of up channels and the write
-//! offset of down channels; everything else it only reads. One drain reads all descriptors in
+//! offset of down channels, and may set an up channel's mode in its flags; everything else it
+//! only reads. One drain reads all descriptors in
 //! one request, then only the bytes that are waiting.
 
 use anyhow::{bail, Context, Result};
@@ -18,10 +19,11 @@ pub trait Memory {
 pub const RTT_ID: &[u8; 16] = b"SEGGER RTT\0\0\0\0\0\0";
 const HEADER_BYTES: u32 = 24;
 const DESCRIPTOR_BYTES: u32 = 24;
-/// The mode bits of a channel's flags, and the mode in which the firmware waits for room in a
-/// full up channel (SEGGER's `BlockIfFull`; 0 skips what does not fit, 1 trims it).
+/// The mode bits of a channel's flags: what the firmware does with a write to a full up channel.
 const MODE_MASK: u32 = 3;
-const MODE_BLOCK_IF_FULL: u32 = 2;
+/// The mode in which the firmware waits for room (SEGGER's `BlockIfFull`; 0 skips what does
+/// not fit, 1 trims it).
+pub const MODE_BLOCK_IF_FULL: u32 = 2;
 /// A firmware with more channels than this is taken for garbage.
 const MAX_CHANNELS: u32 = 16;
 const MAX_NAME_BYTES: usize = 32;
@@ -156,18 +158,20 @@ impl ControlBlock {
         Ok(moved)
     }
 
-    /// Makes the firmware wait for room in up channel `index` when it is full, rather than drop
-    /// what does not fit: for a channel the firmware writes without waiting while no host may be
-    /// reading (its logs), now that one is. The flags' other bits are kept.
-    pub fn block_when_full(&self, mem: &mut impl Memory, index: usize) -> Result<()> {
+    /// Sets what the firmware does with a write to up channel `index` when it is full (its
+    /// flags' mode bits, the others kept), and returns the mode it had: a host makes a channel
+    /// that the firmware writes without waiting while nobody may be reading (its logs) wait for
+    /// room while it reads, and hands it back as it found it.
+    pub fn set_mode(&self, mem: &mut impl Memory, index: usize, mode: u32) -> Result<u32> {
         let Some(channel) = self.up.get(index) else {
             bail!("RTT has no up channel {index}");
         };
         let at = channel.descriptor + 20;
         let mut flags = [0u8; 4];
         mem.read(at, &mut flags)?;
-        let flags = u32::from_le_bytes(flags) & !MODE_MASK | MODE_BLOCK_IF_FULL;
-        mem.write(at, &flags.to_le_bytes())
+        let flags = u32::from_le_bytes(flags);
+        mem.write(at, &(flags & !MODE_MASK | mode & MODE_MASK).to_le_bytes())?;
+        Ok(flags & MODE_MASK)
     }
 
     /// Writes as much of `data` as fits into down channel `index`; returns how much did.
@@ -288,25 +292,31 @@ mod tests {
     }
 
     #[test]
-    fn an_up_channel_is_made_to_wait_when_full_keeping_its_other_flags() {
+    fn an_up_channel_mode_is_set_and_handed_back_keeping_its_other_flags() {
         let mut ram = firmware_ram();
         let addr = BASE + 0x100;
         let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         // NoBlockSkip, with a bit above the mode set.
         ram.put_u32(addr + 24 + 20, 0x100);
         ram.put_u32(addr + 48 + 20, 0x1);
-        cb.block_when_full(&mut ram, 0).unwrap();
+        let before = cb.set_mode(&mut ram, 0, MODE_BLOCK_IF_FULL).unwrap();
+        assert_eq!(before, 0);
         assert_eq!(ram.get_u32(addr + 24 + 20), 0x102);
         assert_eq!(
             ram.get_u32(addr + 48 + 20),
             0x1,
             "the down channel untouched"
         );
-        // NoBlockTrim becomes BlockIfFull too.
+        assert_eq!(
+            cb.set_mode(&mut ram, 0, before).unwrap(),
+            MODE_BLOCK_IF_FULL
+        );
+        assert_eq!(ram.get_u32(addr + 24 + 20), 0x100, "handed back as found");
+        // NoBlockTrim becomes BlockIfFull too, and is told.
         ram.put_u32(addr + 24 + 20, 0x1);
-        cb.block_when_full(&mut ram, 0).unwrap();
+        assert_eq!(cb.set_mode(&mut ram, 0, MODE_BLOCK_IF_FULL).unwrap(), 1);
         assert_eq!(ram.get_u32(addr + 24 + 20), 0x2);
-        assert!(cb.block_when_full(&mut ram, 1).is_err());
+        assert!(cb.set_mode(&mut ram, 1, MODE_BLOCK_IF_FULL).is_err());
     }
 
     #[test]
