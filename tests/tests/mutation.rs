@@ -119,7 +119,7 @@ fn judge(go: &Go, source: &str, mutant: Mutant) -> Result<Verdict, Box<Disagreem
         (!events.starts_with(&theirs.stdout)).then_some("events before Go's crash")
     } else if theirs.accepted() != our_error.is_none() {
         Some("accept/reject")
-    } else if theirs.stdout != events {
+    } else if theirs.stdout != events && !go_may_print(go, &file, &events, source, &mutant) {
         Some("event stream")
     } else if theirs.error.as_deref().map(comparable) != our_error.as_deref().map(comparable) {
         Some("error text")
@@ -148,6 +148,30 @@ fn judge(go: &Go, source: &str, mutant: Mutant) -> Result<Verdict, Box<Disagreem
             our_error,
         })),
     }
+}
+
+/// Whether Go's parser, run again on `file`, prints `events` in one of its runs. Go's output is
+/// not always the same for one input: a `ProcStatus` of a P abandoned in a syscall is put in the
+/// context of the thread bound to that P, which Go finds by iterating over a map, so a broken
+/// trace with several threads bound to one P gets any of them at random (we take the highest
+/// ID). Up to 16 runs: with two such threads, the chance of missing ours is 1 in 65536; with
+/// three (seen once in about 80,000 mutants), 1 in 650.
+fn go_may_print(
+    go: &Go,
+    file: &std::path::Path,
+    events: &str,
+    source: &str,
+    mutant: &Mutant,
+) -> bool {
+    let printed =
+        (0..16).any(|_| go.trace(Mode::Parsed, file).expect("running Go").stdout == events);
+    if printed {
+        eprintln!(
+            "Go's event stream varies from run to run on a mutant of {source}: {}; ours is one of its streams",
+            mutant.description
+        );
+    }
+    printed
 }
 
 /// Counts of a judged set.
