@@ -81,8 +81,8 @@ impl Batch {
 
 /// An event batch kept for the merge: only what reading its events and placing their errors
 /// needs (its thread is that of its list, and it is no experiment). 48 bytes against a
-/// [`Batch`]'s 72: a device's trace has a batch every 200 bytes or so, and their records (with
-/// the slack of the vectors holding them) were a fifth of its peak memory.
+/// [`Batch`]'s 72: a device's trace has a batch every 200 bytes or so, and the smaller records
+/// took its peak heap from 1.72 to 1.55 times its largest generation.
 #[derive(Debug)]
 pub(crate) struct EventBatch {
     /// Base timestamp, in the trace's clock units.
