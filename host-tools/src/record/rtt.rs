@@ -4,8 +4,8 @@
 //! down channels, then one 24-byte descriptor per channel: name pointer, buffer pointer, size,
 //! write offset, read offset, flags. The host owns the read offset of up channels and the write
 //! offset of down channels, and may set an up channel's mode in its flags; everything else it
-//! only reads. One drain reads all descriptors in
-//! one request, then only the bytes that are waiting.
+//! only reads. One drain reads all descriptors in one request, then only the bytes that are
+//! waiting.
 
 use anyhow::{bail, Context, Result};
 
