@@ -312,7 +312,7 @@ fn measure(path: &Path, repeat: u64) -> Result<()> {
 fn read_all(path: &Path) -> Result<(u64, u64)> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
-    let mut reader = Reader::new(std::io::BufReader::with_capacity(64 << 10, file))?;
+    let mut reader = Reader::new(file)?;
     let mut events = 0;
     while reader.read_event_ref()?.is_some() {
         events += 1;
