@@ -523,9 +523,15 @@ impl Ordering {
     }
 
     /// At the end of a generation, whose tables are `table`: the names of regions still open
-    /// become their bytes, as the next generation's string IDs mean other strings.
+    /// become their bytes, as the next generation's string IDs mean other strings. A goroutine
+    /// with no region open gives back its list's room: kept, every goroutine that ever opened a
+    /// region would hold it for as long as it lives, more than its share of a generation that
+    /// only re-states it.
     pub(crate) fn end_generation(&mut self, table: &Table) {
         for (_, g) in self.g_states.iter_mut() {
+            if g.regions.is_empty() {
+                g.regions = Vec::new();
+            }
             for region in &mut g.regions {
                 if let RegionName::Id(_) = region.name {
                     region.name = RegionName::new(region.name.bytes(table));
