@@ -6,6 +6,11 @@
 //! offset of down channels, and may set an up channel's mode in its flags; everything else it
 //! only reads. One drain reads all descriptors in one request, then only the bytes that are
 //! waiting.
+//!
+//! Everything in the control block is the firmware's to write, a buggy firmware's too: a
+//! buffer that cannot be (past the end of the address space, larger than any RTT's), offsets
+//! beyond it, or a descriptor that changes after attach are refused with an error naming the
+//! channel and the values, never read from or allocated for.
 
 use anyhow::{bail, Context, Result};
 
@@ -27,6 +32,14 @@ pub const MODE_BLOCK_IF_FULL: u32 = 2;
 /// A firmware with more channels than this is taken for garbage.
 const MAX_CHANNELS: u32 = 16;
 const MAX_NAME_BYTES: usize = 32;
+/// A channel buffer larger than this is taken for garbage (a wild pointer's write over the
+/// control block), not allocated for: RTT buffers live in a microcontroller's RAM, a few KiB to
+/// a few hundred, and even parts with external RAM have a few MiB to spare at most.
+const MAX_CHANNEL_BYTES: u32 = 16 << 20;
+/// The most one drain takes from one channel: what waits beyond it stays for the next drain
+/// (the firmware gets its space back as it is read), so one drain's memory stays bounded
+/// whatever the channels' sizes.
+const MAX_DRAIN_BYTES: u32 = 1 << 20;
 
 /// One channel as the control block describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +60,45 @@ pub struct ControlBlock {
     descriptors: u32,
 }
 
+impl Channel {
+    /// Refuses a buffer that no firmware can have: one that runs past the end of the 32-bit
+    /// address space, or larger than [`MAX_CHANNEL_BYTES`]. Every address the host computes from
+    /// the buffer and its offsets then stays in range, and no read is sized by garbage.
+    fn check(&self, kind: &str, index: usize) -> Result<()> {
+        let (buffer, size) = (self.buffer, self.size);
+        if size > MAX_CHANNEL_BYTES || !fits(buffer, size) {
+            bail!(
+                "RTT {kind} channel {index} ({:?}) claims a buffer of {size} bytes at {buffer:#x}: \
+                 {}; the control block at its descriptor ({:#x}) looks overwritten",
+                self.name,
+                if size > MAX_CHANNEL_BYTES {
+                    format!("more than the {MAX_CHANNEL_BYTES} bytes any firmware's RTT has")
+                } else {
+                    "past the end of the address space".to_owned()
+                },
+                self.descriptor
+            );
+        }
+        Ok(())
+    }
+
+    /// Refuses a descriptor that no longer says what it said at attach. The buffer used is
+    /// the one found then: a firmware whose descriptor now names another writes elsewhere (or
+    /// its control block was overwritten), and what the old buffer holds is not its data.
+    fn unchanged(&self, kind: &str, index: usize, buffer: u32, size: u32) -> Result<()> {
+        if (buffer, size) != (self.buffer, self.size) {
+            bail!(
+                "RTT {kind} channel {index} ({:?}): its descriptor at {:#x} now says a buffer of {size} bytes at {buffer:#x}, not the {} bytes at {:#x} found at attach; the control block looks overwritten",
+                self.name,
+                self.descriptor,
+                self.size,
+                self.buffer
+            );
+        }
+        Ok(())
+    }
+}
+
 impl ControlBlock {
     /// Reads the control block at `address`; `Ok(None)` while the firmware has not written its
     /// identifier yet.
@@ -61,8 +113,12 @@ impl ControlBlock {
         if ups > MAX_CHANNELS || downs > MAX_CHANNELS {
             bail!("RTT control block at {address:#x} claims {ups} up and {downs} down channels");
         }
-        let descriptors = address + HEADER_BYTES;
-        let mut raw = vec![0u8; ((ups + downs) * DESCRIPTOR_BYTES) as usize];
+        let area = (ups + downs) * DESCRIPTOR_BYTES;
+        let descriptors = address.wrapping_add(HEADER_BYTES);
+        if !fits(address, HEADER_BYTES + area) {
+            bail!("RTT control block at {address:#x} with {ups} up and {downs} down channels runs past the end of the address space");
+        }
+        let mut raw = vec![0u8; area as usize];
         mem.read(descriptors, &mut raw)?;
         let mut channels = Vec::new();
         for (i, d) in raw.chunks(DESCRIPTOR_BYTES as usize).enumerate() {
@@ -77,12 +133,18 @@ impl ControlBlock {
                 let end = bytes.iter().position(|&b| b == 0).unwrap_or(MAX_NAME_BYTES);
                 String::from_utf8_lossy(&bytes[..end]).into_owned()
             };
-            channels.push(Channel {
+            let channel = Channel {
                 name,
                 descriptor: descriptors + i as u32 * DESCRIPTOR_BYTES,
                 buffer: word(1),
                 size: word(2),
-            });
+            };
+            let (kind, index) = match i.checked_sub(ups as usize) {
+                None => ("up", i),
+                Some(down) => ("down", down),
+            };
+            channel.check(kind, index)?;
+            channels.push(channel);
         }
         let down = channels.split_off(ups as usize);
         Ok(Some(ControlBlock {
@@ -96,17 +158,19 @@ impl ControlBlock {
     pub fn scan(mem: &mut impl Memory, start: u32, len: u32) -> Result<Option<u32>> {
         const CHUNK: u32 = 4096;
         let mut buf = vec![0u8; (CHUNK + 16) as usize];
-        let mut at = start;
-        while at < start + len {
-            let n = (CHUNK + 16).min(start + len - at) as usize;
-            mem.read(at, &mut buf[..n])?;
+        // In 64 bits: a RAM range may end at the very top of the address space.
+        let end = u64::from(start) + u64::from(len);
+        let mut at = u64::from(start);
+        while at < end {
+            let n = (u64::from(CHUNK) + 16).min(end - at) as usize;
+            mem.read(at as u32, &mut buf[..n])?;
             // The identifier is word-aligned in every implementation.
             for off in (0..n.saturating_sub(15)).step_by(4) {
                 if &buf[off..off + 16] == RTT_ID {
-                    return Ok(Some(at + off as u32));
+                    return Ok(Some(at as u32 + off as u32));
                 }
             }
-            at += CHUNK;
+            at += u64::from(CHUNK);
         }
         Ok(None)
     }
@@ -121,16 +185,23 @@ impl ControlBlock {
         names(&self.down)
     }
 
-    /// Moves every waiting byte of every up channel into `out[channel]` and hands the space
-    /// back to the firmware. Returns the number of bytes moved.
+    /// Moves the waiting bytes of every up channel (up to [`MAX_DRAIN_BYTES`] a channel) into
+    /// `out[channel]` and hands the space back to the firmware. Returns the number of bytes
+    /// moved.
     pub fn drain(&self, mem: &mut impl Memory, out: &mut [Vec<u8>]) -> Result<usize> {
         let mut raw = vec![0u8; self.up.len() * DESCRIPTOR_BYTES as usize];
         mem.read(self.descriptors, &mut raw)?;
         let mut moved = 0;
         for (i, channel) in self.up.iter().enumerate() {
             let d = &raw[i * DESCRIPTOR_BYTES as usize..];
-            let write = u32::from_le_bytes(d[12..16].try_into().expect("4"));
-            let read = u32::from_le_bytes(d[16..20].try_into().expect("4"));
+            let word = |k: usize| u32::from_le_bytes(d[4 * k..4 * k + 4].try_into().expect("4"));
+            channel.unchanged("up", i, word(1), word(2))?;
+            // A channel without a buffer is one the firmware left unused (SEGGER's RTT has a
+            // fixed number of descriptors, zeroed until configured).
+            if channel.size == 0 {
+                continue;
+            }
+            let (write, read) = (word(3), word(4));
             if write >= channel.size || read >= channel.size {
                 bail!(
                     "RTT up channel {i} ({:?}) has offsets write={write} read={read} beyond its size {}",
@@ -141,19 +212,27 @@ impl ControlBlock {
             if write == read {
                 continue;
             }
+            // The waiting bytes from `read` on: to the end of the buffer if they wrap.
+            let contiguous = if write > read { write } else { channel.size } - read;
+            let waiting = if write > read {
+                contiguous
+            } else {
+                contiguous + write
+            };
+            let take = waiting.min(MAX_DRAIN_BYTES);
+            let first = take.min(contiguous);
             let sink = &mut out[i];
             let start = sink.len();
-            if write > read {
-                sink.resize(start + (write - read) as usize, 0);
-                mem.read(channel.buffer + read, &mut sink[start..])?;
-            } else {
-                let tail = (channel.size - read) as usize;
-                sink.resize(start + tail + write as usize, 0);
-                mem.read(channel.buffer + read, &mut sink[start..start + tail])?;
-                mem.read(channel.buffer, &mut sink[start + tail..])?;
+            sink.resize(start + take as usize, 0);
+            let (head, wrapped) = sink[start..].split_at_mut(first as usize);
+            // `check` made the buffer fit the address space, and `read < size`.
+            mem.read(channel.buffer + read, head)?;
+            if !wrapped.is_empty() {
+                mem.read(channel.buffer, wrapped)?;
             }
-            moved += sink.len() - start;
-            mem.write(channel.descriptor + 16, &write.to_le_bytes())?;
+            moved += take as usize;
+            let new_read = (read + take) % channel.size;
+            mem.write(channel.descriptor + 16, &new_read.to_le_bytes())?;
         }
         Ok(moved)
     }
@@ -176,14 +255,23 @@ impl ControlBlock {
 
     /// Writes as much of `data` as fits into down channel `index`; returns how much did.
     pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
-        let channel = &self.down[index];
-        let mut offsets = [0u8; 8];
-        mem.read(channel.descriptor + 12, &mut offsets)?;
-        let write = u32::from_le_bytes(offsets[..4].try_into().expect("4"));
-        let read = u32::from_le_bytes(offsets[4..].try_into().expect("4"));
+        let Some(channel) = self.down.get(index) else {
+            bail!("RTT has no down channel {index}");
+        };
+        // Buffer, size, write and read offsets.
+        let mut fields = [0u8; 16];
+        mem.read(channel.descriptor + 4, &mut fields)?;
+        let word = |k: usize| u32::from_le_bytes(fields[4 * k..4 * k + 4].try_into().expect("4"));
+        channel.unchanged("down", index, word(0), word(1))?;
+        let (write, read) = (word(2), word(3));
         if write >= channel.size || read >= channel.size {
-            bail!("RTT down channel {index} has offsets beyond its size");
+            bail!(
+                "RTT down channel {index} ({:?}) has offsets write={write} read={read} beyond its size {}",
+                channel.name,
+                channel.size
+            );
         }
+        // `check` bounded the size, so these sums stay far from overflowing.
         // One byte always stays free so that full and empty differ.
         let free = (read + channel.size - write - 1) % channel.size;
         let n = data.len().min(free as usize);
@@ -196,6 +284,12 @@ impl ControlBlock {
         mem.write(channel.descriptor + 12, &new_write.to_le_bytes())?;
         Ok(n)
     }
+}
+
+/// Whether `len` bytes from `address` lie inside the 32-bit address space (they may end at its
+/// very top).
+fn fits(address: u32, len: u32) -> bool {
+    u64::from(address) + u64::from(len) <= 1 << 32
 }
 
 fn names(channels: &[Channel]) -> Vec<Option<&str>> {
@@ -317,6 +411,158 @@ mod tests {
         assert_eq!(cb.set_mode(&mut ram, 0, MODE_BLOCK_IF_FULL).unwrap(), 1);
         assert_eq!(ram.get_u32(addr + 24 + 20), 0x2);
         assert!(cb.set_mode(&mut ram, 1, MODE_BLOCK_IF_FULL).is_err());
+    }
+
+    /// The block with its down channel's descriptor taken for a second up channel that the
+    /// firmware left unused: zeroed.
+    fn with_unused_up_channel(ram: &mut Ram) {
+        let cb = BASE + 0x100;
+        ram.put_u32(cb + 16, 2);
+        ram.put_u32(cb + 20, 0);
+        ram.write(cb + 48, &[0; 24]).unwrap();
+    }
+
+    #[test]
+    fn a_channel_buffer_no_firmware_can_have_is_refused_naming_the_channel() {
+        let addr = BASE + 0x100;
+        for (channel, buffer, size, why) in [
+            (0, BASE + 0x400, 0xffff_fff0, "more than the 16777216 bytes"),
+            (
+                0,
+                BASE + 0x400,
+                (16 << 20) + 1,
+                "more than the 16777216 bytes",
+            ),
+            (1, 0xffff_ff01, 0x100, "past the end of the address space"),
+            (
+                1,
+                0xffff_0000,
+                0x1_0001,
+                "past the end of the address space",
+            ),
+        ] {
+            let mut ram = firmware_ram();
+            let d = addr + 24 + 24 * channel;
+            ram.put_u32(d + 4, buffer);
+            ram.put_u32(d + 8, size);
+            let error = ControlBlock::read(&mut ram, addr).unwrap_err().to_string();
+            let kind = ["up channel 0 (\"up\")", "down channel 0 (\"down\")"][channel as usize];
+            let claim = format!("RTT {kind} claims a buffer of {size} bytes at {buffer:#x}: {why}");
+            assert!(error.starts_with(&claim), "{error}");
+        }
+        // The largest buffer there can be, ending at the top of the address space: taken.
+        let mut ram = firmware_ram();
+        ram.put_u32(addr + 24 + 4, 0xff00_0000);
+        ram.put_u32(addr + 24 + 8, 16 << 20);
+        assert!(ControlBlock::read(&mut ram, addr).is_ok());
+    }
+
+    #[test]
+    fn a_descriptor_overwritten_after_attach_is_refused_and_its_buffer_not_read() {
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        // A wild write over the up channel's buffer pointer, with offsets that look sane.
+        ram.put_u32(addr + 24 + 4, BASE + 0x800);
+        ram.put_u32(addr + 24 + 12, 3);
+        let mut out = vec![Vec::new()];
+        let error = cb.drain(&mut ram, &mut out).unwrap_err().to_string();
+        assert!(
+            error.starts_with("RTT up channel 0 (\"up\"): its descriptor at 0x20000118 now says a buffer of 16 bytes at 0x20000800, not the 16 bytes at 0x20000400 found at attach"),
+            "{error}"
+        );
+        assert!(out[0].is_empty());
+        ram.put_u32(addr + 48 + 4, 0);
+        let error = cb.send(&mut ram, 0, b"x").unwrap_err().to_string();
+        assert!(
+            error.starts_with("RTT down channel 0 (\"down\"): its descriptor at 0x20000130 now says a buffer of 8 bytes at 0x0"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unused_up_channel_is_skipped() {
+        let mut ram = firmware_ram();
+        with_unused_up_channel(&mut ram);
+        let addr = BASE + 0x100;
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        assert_eq!(cb.up_names(), [Some("up"), None]);
+        ram.write(BASE + 0x400, b"abc").unwrap();
+        ram.put_u32(addr + 24 + 12, 3);
+        let mut out = vec![Vec::new(), Vec::new()];
+        assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 3);
+        assert_eq!(out, [b"abc".to_vec(), Vec::new()]);
+    }
+
+    #[test]
+    fn one_drain_takes_at_most_a_mebibyte_a_channel_and_leaves_the_rest_waiting() {
+        // A 3 MiB channel, wrapped: 2 MiB waiting from offset 2 MiB, then 1 MiB from 0.
+        let mib = 1usize << 20;
+        let mut ram = Ram(vec![0; 4 * mib]);
+        let addr = BASE + 0x100;
+        let buffer = BASE + mib as u32;
+        ram.put_u32(addr + 16, 1);
+        ram.put_u32(addr + 24 + 4, buffer);
+        ram.put_u32(addr + 24 + 8, 3 * mib as u32);
+        ram.write(addr, RTT_ID).unwrap();
+        for (i, byte) in ram.0[mib..4 * mib].iter_mut().enumerate() {
+            *byte = (i / mib) as u8;
+        }
+        ram.put_u32(addr + 24 + 16, 2 * mib as u32 - 5);
+        ram.put_u32(addr + 24 + 12, mib as u32);
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut out = vec![Vec::new()];
+        let mut takes = Vec::new();
+        while let n @ 1.. = cb.drain(&mut ram, &mut out).unwrap() {
+            takes.push(n);
+        }
+        assert_eq!(takes, [mib, mib, 5]);
+        let expected: Vec<u8> = [(1, 5), (2, mib), (0, mib)]
+            .iter()
+            .flat_map(|&(b, n)| std::iter::repeat_n(b, n))
+            .collect();
+        assert!(out[0] == expected, "the bytes in order, across the wrap");
+        assert_eq!(ram.get_u32(addr + 24 + 16), mib as u32);
+    }
+
+    /// Memory holding an initialised control block with one up channel at every address, as
+    /// a wild address or RAM range might find: only arithmetic on addresses is tested.
+    struct Everywhere;
+
+    impl Memory for Everywhere {
+        fn read(&mut self, _: u32, out: &mut [u8]) -> Result<()> {
+            let mut block = RTT_ID.to_vec();
+            block.extend_from_slice(&1u32.to_le_bytes());
+            block.extend_from_slice(&0u32.to_le_bytes());
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = block.get(i).copied().unwrap_or(0);
+            }
+            Ok(())
+        }
+        fn write(&mut self, _: u32, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn addresses_at_the_top_of_the_address_space_do_not_overflow() {
+        let top = 0xffff_f000;
+        assert_eq!(
+            ControlBlock::scan(&mut Everywhere, top, 0x1000).unwrap(),
+            Some(top)
+        );
+        assert_eq!(
+            ControlBlock::scan(&mut Ram(vec![0; 16]), top, 0).unwrap(),
+            None
+        );
+        let error = ControlBlock::read(&mut Everywhere, 0xffff_fff0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("runs past the end of the address space"),
+            "{error}"
+        );
+        assert!(ControlBlock::read(&mut Everywhere, u32::MAX - 48 + 1).is_ok());
     }
 
     #[test]
