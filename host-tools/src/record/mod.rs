@@ -289,7 +289,9 @@ fn print_logs(
 /// Takes the complete frames (each ends with a zero byte) off the front of the session channel's
 /// bytes; returns the last session descriptor among them. An unreadable frame is reported and
 /// ignored; a firmware of another protocol version is an error: its loss and end records on the
-/// trace channel would be misread, and the account of what was lost with them.
+/// trace channel would be misread, and the account of what was lost with them. Bytes that run
+/// on longer than any frame without its end are not one: they are reported and dropped rather
+/// than kept waiting for a zero that garbage may never send.
 fn take_descriptors(session_bytes: &mut Vec<u8>) -> Result<Option<SessionDescriptor>> {
     let mut descriptor = None;
     while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
@@ -303,6 +305,15 @@ fn take_descriptors(session_bytes: &mut Vec<u8>) -> Result<Option<SessionDescrip
             Ok(d) => descriptor = Some(d),
             Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
         }
+    }
+    if session_bytes.len() > protocol::MAX_MESSAGE_BYTES {
+        eprintln!(
+            "warning: {} bytes on the {:?} channel without a frame end (no frame is longer than {}): dropped",
+            session_bytes.len(),
+            protocol::SESSION_CHANNEL,
+            protocol::MAX_MESSAGE_BYTES
+        );
+        session_bytes.clear();
     }
     Ok(descriptor)
 }
@@ -466,6 +477,16 @@ mod tests {
         assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(4)));
         assert!(bytes.is_empty());
         assert_eq!(take_descriptors(&mut bytes).unwrap(), None);
+        // Garbage without a frame end is not kept waiting for one; a frame after it is read.
+        let mut bytes = vec![0x55; 1 << 20];
+        assert_eq!(take_descriptors(&mut bytes).unwrap(), None);
+        assert!(
+            bytes.len() <= protocol::MAX_MESSAGE_BYTES,
+            "{}",
+            bytes.len()
+        );
+        bytes.extend([0].iter().chain(&frame(&ours(5))));
+        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(5)));
         let mut bytes = [frame(&ours(1)), frame(&other_version)].concat();
         let error = take_descriptors(&mut bytes).unwrap_err().to_string();
         assert!(
