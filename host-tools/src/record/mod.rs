@@ -101,7 +101,7 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     summary::finish(
         recording,
         &output,
-        log.map_or(0, |l| l.malformed),
+        log.map_or(Vec::new(), |l| l.warnings()),
         &firmware,
     )
 }

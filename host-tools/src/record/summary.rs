@@ -31,7 +31,7 @@ struct Checked {
 pub(super) fn finish(
     recording: Recording,
     output: &Path,
-    malformed_logs: u64,
+    log_warnings: Vec<String>,
     firmware: &Firmware,
 ) -> Result<ExitCode> {
     let Recording {
@@ -146,8 +146,8 @@ pub(super) fn finish(
         valid = false;
         println!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
     }
-    if malformed_logs > 0 {
-        println!("warning: {malformed_logs} defmt frames could not be decoded");
+    for warning in &log_warnings {
+        println!("warning: {warning}");
     }
     if let Some(code) = firmware_exit {
         println!("firmware exit status: {code}");
