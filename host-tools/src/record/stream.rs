@@ -27,6 +27,17 @@ pub enum StreamError {
         found: u64,
         current: u64,
     },
+    /// The device writes every generation, or a loss record naming it: a batch or loss record
+    /// that skips one would leave a gap that nothing reports.
+    #[error(
+        "trace channel offset {offset}: {what} of generation {found} where generation {due} was due, with no loss record for those between"
+    )]
+    Gap {
+        offset: u64,
+        what: &'static str,
+        found: u64,
+        due: u64,
+    },
     /// A record whose fields cannot come from a device's account (a loss of no batch, of
     /// generations in reverse or of a generation already complete or lost, an end whose produced
     /// less dropped is not what arrived): the bytes are not a record.
@@ -66,6 +77,9 @@ pub struct LossAccount {
     /// Batches of lost generations that did arrive but were discarded (they cannot parse).
     pub discarded_batches: u64,
     pub discarded_bytes: u64,
+    /// The channel offset and length of a batch or record that the session's end cut off (it
+    /// stopped before they all came): in no trace.
+    pub unfinished: Option<(u64, u64)>,
 }
 
 impl LossAccount {
@@ -134,6 +148,9 @@ pub struct TraceStream {
     batch_bytes: u64,
     pub events: u64,
     pub complete_generations: u64,
+    /// A push failed: what is pending from there on is the error's to report, not a cut-off
+    /// item.
+    failed: bool,
 }
 
 impl TraceStream {
@@ -152,6 +169,7 @@ impl TraceStream {
         pending.drain(..used);
         self.pending = pending;
         self.offset += used as u64;
+        self.failed |= result.is_err();
         result
     }
 
@@ -166,8 +184,12 @@ impl TraceStream {
 
     /// Closes the stream (the session stopped, with or without an end record) and returns the
     /// segments. A generation still being collected without an end record may be incomplete:
-    /// it is discarded, and a loss record of the host's own names it.
+    /// it is discarded, and a loss record of the host's own names it. The bytes of an item that
+    /// had not all come are counted as unfinished.
     pub fn finish(mut self) -> (Vec<Segment>, LossAccount, Option<EndRecord>) {
+        if !self.failed && !self.pending.is_empty() {
+            self.losses.unfinished = Some((self.offset, self.pending.len() as u64));
+        }
         if let Some(current) = self.current.take() {
             if self.end.is_some() {
                 self.commit(current);
@@ -228,6 +250,7 @@ impl TraceStream {
                         what: "loss",
                     });
                 }
+                self.no_gap_before(record.first_generation, offset, "loss record")?;
                 self.loss(record);
                 Ok(Some(1 + LossRecord::LEN))
             }
@@ -293,6 +316,7 @@ impl TraceStream {
                 current: self.settled,
             });
         }
+        self.no_gap_before(generation, offset, "batch")?;
         match &self.current {
             Some(c) if generation < c.first_generation => {
                 return Err(StreamError::OutOfOrder {
@@ -318,6 +342,32 @@ impl TraceStream {
         self.batch_bytes += end as u64;
         self.events += count_events(&buf[at..end]);
         Ok(Some(end))
+    }
+
+    /// Refuses an item of a generation after the one that may follow: the one being
+    /// collected's next, or the one after the last complete or lost (none yet: a trace may start
+    /// at any).
+    fn no_gap_before(
+        &self,
+        generation: u64,
+        offset: u64,
+        what: &'static str,
+    ) -> Result<(), StreamError> {
+        let due = match &self.current {
+            Some(c) => c.first_generation,
+            None if self.settled == 0 => return Ok(()),
+            None => self.settled,
+        }
+        .saturating_add(1);
+        if generation > due {
+            return Err(StreamError::Gap {
+                offset,
+                what,
+                found: generation,
+                due,
+            });
+        }
+        Ok(())
     }
 
     fn loss(&mut self, record: LossRecord) {
@@ -400,6 +450,9 @@ fn count_events(mut body: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
+mod property;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -417,7 +470,7 @@ mod tests {
         out
     }
 
-    fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
+    pub(super) fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
         let record = LossRecord {
             first_generation: first,
             last_generation: last,
@@ -427,7 +480,12 @@ mod tests {
         [&[LOSS_MARKER][..], &record.to_bytes()].concat()
     }
 
-    fn end(batches: u32, bytes: u32, dropped_batches: u32, dropped_bytes: u32) -> Vec<u8> {
+    pub(super) fn end(
+        batches: u32,
+        bytes: u32,
+        dropped_batches: u32,
+        dropped_bytes: u32,
+    ) -> Vec<u8> {
         let record = EndRecord {
             batches,
             bytes,
@@ -531,6 +589,51 @@ mod tests {
             stream.push(&batch(1)),
             Err(StreamError::OutOfOrder { .. })
         ));
+    }
+
+    #[test]
+    fn a_generation_skipped_without_a_loss_record_is_refused() {
+        let header = Version::Go122.header();
+        for (items, error) in [
+            (
+                vec![batch(1), batch(3)],
+                "trace channel offset 25: batch of generation 3 where generation 2 was due, with no loss record for those between",
+            ),
+            (
+                vec![batch(1), loss(3, 3, 1, 9)],
+                "trace channel offset 25: loss record of generation 3 where generation 2 was due, with no loss record for those between",
+            ),
+            (
+                vec![loss(1, 2, 1, 9), batch(4)],
+                "trace channel offset 41: batch of generation 4 where generation 3 was due, with no loss record for those between",
+            ),
+        ] {
+            let mut stream = TraceStream::default();
+            let (last, before) = items.split_last().unwrap();
+            stream.push(&[header.as_slice(), &before.concat()].concat()).unwrap();
+            assert_eq!(stream.push(last).unwrap_err().to_string(), error);
+        }
+        // A trace may start at any generation, and a loss record may name the next one.
+        let mut stream = TraceStream::default();
+        let items = [batch(5), batch(6), loss(7, 7, 1, 9), batch(8)];
+        stream
+            .push(&[header.as_slice(), &items.concat()].concat())
+            .unwrap();
+    }
+
+    #[test]
+    fn an_item_cut_off_at_the_end_is_reported_unfinished() {
+        let mut stream = TraceStream::default();
+        let bytes = [Version::Go122.header().as_slice(), &batch(1), &batch(2)].concat();
+        stream.push(&bytes[..bytes.len() - 3]).unwrap();
+        let (_, losses, _) = stream.finish();
+        assert_eq!(losses.unfinished, Some((25, 6)));
+        assert_eq!(losses.lost_generations(), [(1, 1)]);
+        // Not after an error: the error says where reading stopped.
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        assert!(stream.push(&[0x42, 1, 2]).is_err());
+        assert_eq!(stream.finish().1.unfinished, None);
     }
 
     #[test]

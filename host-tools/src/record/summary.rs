@@ -117,8 +117,13 @@ pub(super) fn finish(
         valid = false;
         println!("no complete generation was recorded");
     }
+    if let Some((offset, bytes)) = losses.unfinished {
+        println!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
+    }
     if losses.records.is_empty() {
-        println!("lost: nothing");
+        if losses.unfinished.is_none() {
+            println!("lost: nothing");
+        }
     } else {
         println!(
             "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",

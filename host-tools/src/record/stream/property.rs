@@ -1,0 +1,288 @@
+//! A deterministic property test of the trace channel's parser. Channels as the device writes
+//! them (the scheduler's host simulation, its batches framed with loss and end records as the
+//! firmware's sink frames them, lossless and lossy) are cut anywhere, split into any chunks and
+//! mutated byte by byte. Whatever arrives: no panic; no more held than one item; an error names
+//! the offset where reading stopped; every byte before it is in a segment or accounted for
+//! (discarded, a record, cut off); the generations kept and those reported lost leave no gap
+//! between them; and what the device could have written gives the segments it should, which the
+//! decoder accepts.
+
+use std::io::Cursor;
+
+use gotrace_scheduler::sim::driver::{self, Options};
+use gotrace_scheduler::Config;
+use gotrace_tests::rng::Rng;
+
+use super::tests::{end, loss};
+use super::*;
+
+/// The most the parser may hold of an item that has not all come: a batch's type byte, its
+/// header's four varints and the largest batch.
+const MAX_ITEM: usize = 1 + 4 * varint::MAX_LEN + MAX_BATCH_SIZE as usize;
+
+/// A channel the device could write, and what reading it must give.
+struct Channel {
+    bytes: Vec<u8>,
+    /// The segments' generations, first and last.
+    segments: Vec<(u64, u64)>,
+    lost: Vec<(u64, u64)>,
+}
+
+/// What reading a channel gave.
+struct Read {
+    error: Option<String>,
+    segments: Vec<Segment>,
+    losses: LossAccount,
+}
+
+/// Traces of the device's encoder: one tracing session of the simulated firmware per seed.
+fn device_traces() -> Vec<Vec<u8>> {
+    // Generations of a few hundred bytes: about ten batches each, 24 to 33 a trace.
+    let options = Options {
+        steps: 200,
+        trace_control: false,
+        generations: Some(Config {
+            generation_ticks: 0,
+            generation_bytes: 400,
+        }),
+        ..Options::STRESS
+    };
+    (1..=6)
+        .map(|seed| driver::run(seed, &options).traces.swap_remove(0))
+        .collect()
+}
+
+/// A trace's batches, whole, each with its generation.
+fn batches(trace: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < trace.len() {
+        let mut to = at + 1;
+        let mut fields = [0; 4];
+        for field in &mut fields {
+            let (value, n) = varint::decode(&trace[to..]).expect("the encoder's varints");
+            *field = value;
+            to += n;
+        }
+        to += fields[3] as usize;
+        out.push((fields[0], &trace[at..to]));
+        at = to;
+    }
+    out
+}
+
+/// The channel of `trace`'s batches, lossless, or lossy with `lost`: generations `first..=last`
+/// lost, of which the first `kept` batches of `first` made it before the device dropped the rest.
+/// The loss record goes before the next batch written, the end record last, as the sink writes
+/// them.
+fn channel(batches: &[(u64, &[u8])], lost: Option<(u64, u64, usize)>) -> Channel {
+    let mut bytes = Version::Go122.header().to_vec();
+    let mut dropped = (0u32, 0u32);
+    let mut pending = None;
+    let mut seen_of_first = 0;
+    for &(generation, batch) in batches {
+        if let Some((first, last, kept)) = lost {
+            let of_first = generation == first;
+            seen_of_first += usize::from(of_first);
+            if (first..=last).contains(&generation) && !(of_first && seen_of_first <= kept) {
+                dropped = (dropped.0 + 1, dropped.1 + batch.len() as u32);
+                pending = Some((first, last));
+                continue;
+            }
+        }
+        if let Some((first, last)) = pending.take() {
+            bytes.extend(loss(first, last, dropped.0, dropped.1));
+        }
+        bytes.extend_from_slice(batch);
+    }
+    if let Some((first, last)) = pending {
+        bytes.extend(loss(first, last, dropped.0, dropped.1));
+    }
+    let total = batches.iter().map(|(_, b)| b.len() as u32).sum();
+    bytes.extend(end(batches.len() as u32, total, dropped.0, dropped.1));
+    let (first, last) = (batches[0].0, batches[batches.len() - 1].0);
+    let (segments, lost) = match lost {
+        None => (vec![(first, last)], Vec::new()),
+        Some((a, b, _)) => {
+            let kept = [(first, a - 1), (b + 1, last)];
+            let segments = kept.into_iter().filter(|(x, y)| x <= y).collect();
+            (segments, vec![(a, b)])
+        }
+    };
+    Channel {
+        bytes,
+        segments,
+        lost,
+    }
+}
+
+/// Reads `bytes` in chunks of random sizes (a mix of tiny and large, as polls bring them) and
+/// checks what holds for any input.
+fn read(bytes: &[u8], rng: &mut Rng) -> Read {
+    let mut stream = TraceStream::default();
+    let mut error = None;
+    let mut rest = bytes;
+    while !rest.is_empty() && error.is_none() {
+        let most = *rng.pick(&[1, 7, 64, 4096, rest.len()]);
+        let (chunk, after) = rest.split_at(1 + rng.below(most.min(rest.len())));
+        match stream.push(chunk) {
+            Ok(()) => assert!(stream.pending.len() <= MAX_ITEM, "{}", stream.pending.len()),
+            Err(e) => error = Some(e.to_string()),
+        }
+        rest = after;
+    }
+    let consumed = stream.offset;
+    let received = stream.received();
+    let header = if stream.header_seen { HEADER_LEN } else { 0 };
+    let (segments, losses, end) = stream.finish();
+    match &error {
+        // Reading stopped exactly where the error says, and nothing before it went unsaid.
+        Some(e) => assert!(
+            e.starts_with(&format!("trace channel offset {consumed}: ")),
+            "{e}"
+        ),
+        None => assert_eq!(
+            losses.unfinished,
+            (received > consumed).then_some((consumed, received - consumed))
+        ),
+    }
+    assert_eq!(
+        losses.unfinished.is_some(),
+        error.is_none() && received > consumed
+    );
+    let records = losses.records.iter().filter(|r| r.batches > 0).count();
+    let accounted = header as u64
+        + segments.iter().map(|s| s.bytes.len() as u64).sum::<u64>()
+        + losses.discarded_bytes
+        + (records * (1 + LossRecord::LEN)) as u64
+        + end.map_or(0, |_| 1 + EndRecord::LEN as u64);
+    assert_eq!(
+        accounted, consumed,
+        "every byte read is kept or accounted for"
+    );
+    // Kept and lost generations, in order, follow on without a gap or an overlap.
+    let mut spans: Vec<(u64, u64)> = segments
+        .iter()
+        .map(|s| (s.first_generation, s.last_generation))
+        .chain(losses.lost_generations())
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert_eq!(pair[1].0, pair[0].1 + 1, "gap or overlap: {spans:?}");
+    }
+    Read {
+        error,
+        segments,
+        losses,
+    }
+}
+
+/// The decoder's verdict on a segment written as a `.trace`: its events, or its error.
+fn decode(segment: &Segment) -> Result<u64, String> {
+    let mut reader =
+        gotrace_decoder::Reader::new(Cursor::new(segment.to_trace())).map_err(|e| e.to_string())?;
+    let mut events = 0;
+    while reader.read_event().map_err(|e| e.to_string())?.is_some() {
+        events += 1;
+    }
+    Ok(events)
+}
+
+fn spans(segments: &[Segment]) -> Vec<(u64, u64)> {
+    segments
+        .iter()
+        .map(|s| (s.first_generation, s.last_generation))
+        .collect()
+}
+
+/// One to three byte-level mutations, of the kinds a fuzzer tries first, biased to the bytes
+/// that mean something on this channel (batch type, record markers, varint continuation): each
+/// replaces a range of the bytes with others.
+fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut data = bytes.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        if data.is_empty() {
+            break;
+        }
+        let at = rng.below(data.len());
+        let span = |rng: &mut Rng, most: usize| at..(at + 1 + rng.below(most)).min(data.len());
+        let (range, with): (std::ops::Range<usize>, Vec<u8>) = match rng.below(6) {
+            0 => (at..at + 1, vec![data[at] ^ 1 << rng.below(8)]),
+            1 => (
+                at..at + 1,
+                vec![*rng.pick(&[0x00, 0x01, 0x7f, 0x80, LOSS_MARKER, END_MARKER])],
+            ),
+            2 => (span(rng, 32), Vec::new()),
+            3 => (
+                at..at,
+                (0..1 + rng.below(12))
+                    .map(|_| rng.next_u64() as u8)
+                    .collect(),
+            ),
+            4 => {
+                let to = rng.below(data.len());
+                (to..to, data[span(rng, 64)].to_vec())
+            }
+            _ => (at..data.len(), Vec::new()),
+        };
+        data.splice(range, with);
+    }
+    data
+}
+
+/// Mutants read per run.
+const MUTANTS: usize = 4000;
+
+#[test]
+fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unreported() {
+    let mut rng = Rng::new(0x7ace);
+    let traces = device_traces();
+    let mut channels = Vec::new();
+    for trace in &traces {
+        let batches = batches(trace);
+        let (first, last) = (batches[0].0, batches[batches.len() - 1].0);
+        assert!(last > first + 2, "the simulation gives several generations");
+        channels.push(channel(&batches, None));
+        for _ in 0..3 {
+            let lost = first + rng.below((last - first + 1) as usize) as u64;
+            let until = (lost + rng.below(3) as u64).min(last);
+            let of_lost = batches.iter().filter(|(g, _)| *g == lost).count();
+            channels.push(channel(&batches, Some((lost, until, rng.below(of_lost)))));
+        }
+    }
+    for c in &channels {
+        // Whole: exactly the segments and losses the device's account gives, all valid.
+        let whole = read(&c.bytes, &mut rng);
+        assert_eq!(whole.error, None);
+        assert_eq!(spans(&whole.segments), c.segments);
+        assert_eq!(whole.losses.lost_generations(), c.lost);
+        for segment in &whole.segments {
+            decode(segment).unwrap();
+        }
+        // Cut anywhere (the session stopped): still no error, and what is kept is valid.
+        for _ in 0..20 {
+            let cut = read(&c.bytes[..rng.below(c.bytes.len() + 1)], &mut rng);
+            assert_eq!(cut.error, None);
+            for segment in &cut.segments {
+                decode(segment).unwrap();
+            }
+        }
+    }
+    // Mutated: read or refused, as `read` checks; the decoder judges what is kept, without
+    // panicking.
+    let (mut refused, mut invalid) = (0, 0);
+    for _ in 0..MUTANTS {
+        let c = rng.pick(&channels);
+        let read = read(&mutate(&c.bytes, &mut rng), &mut rng);
+        refused += usize::from(read.error.is_some());
+        invalid += usize::from(read.segments.iter().any(|s| decode(s).is_err()));
+    }
+    // Both ways of refusing are exercised: the parser's (framing, records) and the decoder's
+    // (what a batch holds, which only it can judge).
+    eprintln!("{refused} of {MUTANTS} refused by the parser, {invalid} by the decoder");
+    assert!(
+        (MUTANTS / 10..MUTANTS * 9 / 10).contains(&refused),
+        "{refused} of {MUTANTS} refused"
+    );
+    assert!(invalid > MUTANTS / 20, "{invalid} of {MUTANTS} invalid");
+}
