@@ -498,4 +498,64 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn any_session_channel_bytes_in_any_chunks_neither_panic_nor_pile_up() {
+        let mut rng = gotrace_tests::rng::Rng::new(0x5e55);
+        let descriptor = SessionDescriptor {
+            protocol_version: protocol::PROTOCOL_VERSION,
+            encoder_version: [0, 1, 0],
+            clock: ClockSource::DwtCycles,
+            clock_hz: u64::MAX,
+            trace_channel_bytes: u32::MAX,
+            batch_buffer_bytes: 512,
+            batch_buffers: 3,
+            backpressure: Backpressure::Lossy,
+            generation_period_us: 0,
+        };
+        let valid = frame(&descriptor);
+        let (mut read, mut garbled) = (0, 0);
+        for _ in 0..500 {
+            // Descriptors, some with a byte changed (another version is refused by design: the
+            // version's first byte is left alone), runs of garbage, zeros.
+            let mut bytes = Vec::new();
+            for _ in 0..1 + rng.below(8) {
+                match rng.below(4) {
+                    0 => bytes.extend_from_slice(&valid),
+                    1 => {
+                        let mut changed = valid.clone();
+                        let at = 2 + rng.below(changed.len() - 2);
+                        changed[at] = rng.next_u64() as u8;
+                        bytes.extend(changed);
+                    }
+                    2 => bytes.extend((0..rng.below(300)).map(|_| 1 | rng.next_u64() as u8)),
+                    _ => bytes.push(0),
+                }
+            }
+            let mut pending = Vec::new();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(80)));
+                pending.extend_from_slice(chunk);
+                match take_descriptors(&mut pending) {
+                    Ok(Some(d)) if d == descriptor => read += 1,
+                    Ok(_) => {}
+                    Err(e) => {
+                        garbled += 1;
+                        assert!(e.to_string().contains("speaks gotrace RTT protocol"), "{e}");
+                    }
+                }
+                assert!(
+                    pending.len() <= protocol::MAX_MESSAGE_BYTES,
+                    "{}",
+                    pending.len()
+                );
+                rest = after;
+            }
+        }
+        assert!(
+            read > 100 && garbled < 100,
+            "{read} read, {garbled} refused"
+        );
+    }
 }
