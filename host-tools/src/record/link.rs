@@ -6,6 +6,8 @@ use std::fmt::Debug;
 use anyhow::{bail, Result};
 use gotrace_rtt_protocol as protocol;
 
+use super::rtt::MAX_DRAIN_BYTES;
+
 /// The RTT channels of the gotrace protocol, by their index in the control block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelMap {
@@ -81,6 +83,30 @@ impl Drained {
     }
 }
 
+/// Appends what `read` gives (one read of waiting bytes into a buffer, 0 when none wait) to
+/// `into` until nothing is waiting or [`MAX_DRAIN_BYTES`] came: a firmware that writes as fast
+/// as the host reads would otherwise keep one poll reading (and buffering) for the whole
+/// session, the stop conditions and progress never looked at. (The probe-rs path reads this way;
+/// the gdbstub's drain reads the ring itself, with the same limit.)
+#[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
+pub fn drain_channel(
+    into: &mut Vec<u8>,
+    mut read: impl FnMut(&mut [u8]) -> Result<usize>,
+) -> Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left = MAX_DRAIN_BYTES as usize;
+    while left > 0 {
+        let want = left.min(buf.len());
+        let n = read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        into.extend_from_slice(&buf[..n]);
+        left -= n;
+    }
+    Ok(())
+}
+
 /// Whether the firmware is still there after a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
@@ -124,6 +150,32 @@ mod tests {
                 control: Some(1),
             }
         );
+    }
+
+    #[test]
+    fn draining_a_channel_stops_at_its_limit_even_if_the_firmware_never_does() {
+        // A firmware that always has more: one poll takes the limit, in reads no larger.
+        let mut into = vec![7];
+        let mut reads = 0;
+        drain_channel(&mut into, |buf| {
+            reads += 1;
+            buf.fill(1);
+            Ok(buf.len())
+        })
+        .unwrap();
+        assert_eq!(into.len(), 1 + MAX_DRAIN_BYTES as usize);
+        assert_eq!(reads, MAX_DRAIN_BYTES as usize / (16 * 1024));
+        // One that has three small writes waiting: all of them, in order.
+        let mut waiting = vec![b"ab".to_vec(), b"c".to_vec(), b"def".to_vec()].into_iter();
+        let mut into = Vec::new();
+        drain_channel(&mut into, |buf| {
+            Ok(waiting.next().map_or(0, |w| {
+                buf[..w.len()].copy_from_slice(&w);
+                w.len()
+            }))
+        })
+        .unwrap();
+        assert_eq!(into, b"abcdef");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use probe_rs::rtt::{ChannelMode, Rtt};
 use probe_rs::{Permissions, Session};
 
 use super::elf::Firmware;
-use super::link::{ChannelMap, Drained, Link, Liveness};
+use super::link::{drain_channel, ChannelMap, Drained, Link, Liveness};
 
 pub struct ProbeLink {
     session: Session,
@@ -140,18 +140,11 @@ impl Drop for ProbeLink {
 impl Link for ProbeLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         let mut core = self.session.core(0)?;
-        let mut buf = vec![0u8; 16 * 1024];
         for (index, into) in out.by_channel(&self.channels) {
             let Some(channel) = index.and_then(|i| self.rtt.up_channel(i)) else {
                 continue;
             };
-            loop {
-                let n = channel.read(&mut core, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                into.extend_from_slice(&buf[..n]);
-            }
+            drain_channel(into, |buf| Ok(channel.read(&mut core, buf)?))?;
         }
         // A board does not exit: the trace's end record ends the session.
         Ok(Liveness::Running)

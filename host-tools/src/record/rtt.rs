@@ -39,7 +39,7 @@ const MAX_CHANNEL_BYTES: u32 = 16 << 20;
 /// The most one drain takes from one channel: what waits beyond it stays for the next drain
 /// (the firmware gets its space back as it is read), so one drain's memory stays bounded
 /// whatever the channels' sizes.
-const MAX_DRAIN_BYTES: u32 = 1 << 20;
+pub const MAX_DRAIN_BYTES: u32 = 1 << 20;
 
 /// One channel as the control block describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
