@@ -79,8 +79,6 @@ impl Symbolized {
 struct Batch {
     header: Event,
     events: Vec<Event>,
-    /// An event was changed: the header's size is recomputed when written.
-    changed: bool,
 }
 
 impl Batch {
@@ -139,7 +137,6 @@ impl Batches<'_> {
         );
         let mut batch = Batch {
             events: Vec::new(),
-            changed: false,
             header,
         };
         if batch.is_event_batch() {
@@ -215,9 +212,7 @@ fn name_generation(
             .iter_mut()
             .filter(|e| e.typ == EventType::STACK)
         {
-            let before = *named;
             name_frames(event, functions, lines, &mut names, named)?;
-            batch.changed |= *named != before;
         }
     }
     let functions = std::mem::take(&mut names.functions);
@@ -232,13 +227,16 @@ fn name_generation(
     Ok(functions)
 }
 
-/// Writes `batches`, each `EventBatch` whose events changed with its new size.
+/// Writes `batches`, each `EventBatch` with the size of its events as written. Not only those
+/// whose events changed: every event is written anew, and a varint that the device wrote longer
+/// than it needs to be (Go reads one so) is written short, so the old size would swallow the
+/// bytes after the batch.
 fn write_batches(
     writer: &mut raw::Writer<Vec<u8>>,
     batches: impl Iterator<Item = Batch>,
 ) -> Result<()> {
     for mut batch in batches {
-        if batch.changed {
+        if batch.is_event_batch() {
             let size: usize = batch.events.iter().map(Event::encoded_len).sum();
             ensure!(
                 size as u64 <= MAX_BATCH_SIZE,
@@ -339,7 +337,6 @@ impl Names {
                         Vec::new(),
                     ),
                     events: vec![strings],
-                    changed: true,
                 });
             }
             size += string.encoded_len();
@@ -605,6 +602,23 @@ mod tests {
         let named = symbolize(&device, &Functions::default(), &Lines::default()).unwrap();
         assert_eq!((named.frames, named.functions, named.lines), (0, 0, 0));
         assert_eq!(named.trace, device);
+    }
+
+    #[test]
+    fn a_batch_with_a_varint_longer_than_it_needs_is_written_with_its_new_size() {
+        let minimal = trace(&generation(1, true));
+        // The first event's time delta (0) written in two bytes, as Go reads it too: the first
+        // batch's header (type, generation, M, time, size) is bytes 16 to 20.
+        let mut device = minimal[..22].to_vec();
+        device[20] += 1;
+        device.extend([0x80, 0x00]);
+        device.extend_from_slice(&minimal[23..]);
+        assert_eq!(parsed(&device), parsed(&minimal));
+        for (functions, lines) in [(functions(), lines()), Default::default()] {
+            let named = symbolize(&device, &functions, &lines).unwrap();
+            let expected = symbolize(&minimal, &functions, &lines).unwrap();
+            assert_eq!(named.trace, expected.trace);
+        }
     }
 
     #[test]

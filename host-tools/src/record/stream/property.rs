@@ -5,7 +5,7 @@
 //! the offset where reading stopped; every byte before it is in a segment or accounted for
 //! (discarded, a record, cut off); the generations kept and those reported lost leave no gap
 //! between them; and what the device could have written gives the segments it should, which the
-//! decoder accepts.
+//! decoder accepts, with their stack frames named too.
 
 use std::io::Cursor;
 
@@ -15,6 +15,8 @@ use gotrace_tests::rng::Rng;
 
 use super::tests::{end, loss};
 use super::*;
+use crate::record::elf::{Functions, Lines};
+use crate::symbolize::symbolize;
 
 /// The most the parser may hold of an item that has not all come: a batch's type byte, its
 /// header's four varints and the largest batch.
@@ -177,10 +179,25 @@ fn read(bytes: &[u8], rng: &mut Rng) -> Read {
     }
 }
 
-/// The decoder's verdict on a segment written as a `.trace`: its events, or its error.
+/// The decoder's verdict on a segment written as a `.trace`, as `record` writes it (its stack
+/// frames named first): its events, or its error. What naming does to a segment the decoder
+/// accepts, it accepts too, with the same events; on any other it must not panic.
 fn decode(segment: &Segment) -> Result<u64, String> {
-    let mut reader =
-        gotrace_decoder::Reader::new(Cursor::new(segment.to_trace())).map_err(|e| e.to_string())?;
+    let device = segment.to_trace();
+    let verdict = events(&device);
+    // Every PC in one function with one line: every frame gets named.
+    let functions = Functions::new([(0, u64::MAX, "f".to_owned())]);
+    let lines = Lines::new(vec![(0, Some((0, 1)))], vec!["f.rs".to_owned()]);
+    let named = symbolize(&device, &functions, &lines);
+    if let (Ok(device_events), Ok(named)) = (&verdict, named) {
+        assert_eq!(events(&named.trace).as_ref(), Ok(device_events));
+    }
+    verdict
+}
+
+/// The events the decoder reads from a trace, or its error.
+fn events(trace: &[u8]) -> Result<u64, String> {
+    let mut reader = gotrace_decoder::Reader::new(Cursor::new(trace)).map_err(|e| e.to_string())?;
     let mut events = 0;
     while reader.read_event().map_err(|e| e.to_string())?.is_some() {
         events += 1;
