@@ -195,12 +195,14 @@ impl ControlBlock {
         for (i, channel) in self.up.iter().enumerate() {
             let d = &raw[i * DESCRIPTOR_BYTES as usize..];
             let word = |k: usize| u32::from_le_bytes(d[4 * k..4 * k + 4].try_into().expect("4"));
-            channel.unchanged("up", i, word(1), word(2))?;
-            // A channel without a buffer is one the firmware left unused (SEGGER's RTT has a
-            // fixed number of descriptors, zeroed until configured).
+            // A channel without a buffer at attach is one the firmware left unused (SEGGER's RTT
+            // has a fixed number of descriptors, zeroed until configured; rtt-target can leave
+            // one for C code to set up later): no protocol channel, so never read, whatever it
+            // says later.
             if channel.size == 0 {
                 continue;
             }
+            channel.unchanged("up", i, word(1), word(2))?;
             let (write, read) = (word(3), word(4));
             if write >= channel.size || read >= channel.size {
                 bail!(
@@ -492,6 +494,11 @@ mod tests {
         let mut out = vec![Vec::new(), Vec::new()];
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 3);
         assert_eq!(out, [b"abc".to_vec(), Vec::new()]);
+        // Set up after attach (by C code, say): still not ours to read.
+        ram.put_u32(addr + 48 + 4, BASE + 0x600);
+        ram.put_u32(addr + 48 + 8, 16);
+        ram.put_u32(addr + 48 + 12, 4);
+        assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
     }
 
     #[test]
