@@ -81,6 +81,9 @@ struct Recording {
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
     channel_error: Option<String>,
+    /// Trace channel bytes that came after the session stopped reading it (after its end
+    /// record, an error or the stop command's grace): in no trace, but counted.
+    late_trace_bytes: u64,
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
@@ -185,6 +188,7 @@ fn record(
         firmware_exit: None,
         stopped_by: "the firmware's end of trace",
         channel_error: None,
+        late_trace_bytes: 0,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
     };
@@ -255,6 +259,7 @@ fn record(
             recording.firmware_exit = Some(code);
         }
         recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
+        recording.late_trace_bytes += drained.trace.len() as u64;
         if drained.len() > 0 {
             quiet_since = Instant::now();
         } else if quiet_since.elapsed() > QUIET {
@@ -341,7 +346,9 @@ fn default_output(elf: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use gotrace_rtt_protocol::{self as protocol, Backpressure, ClockSource, SessionDescriptor};
+    use gotrace_rtt_protocol::{
+        self as protocol, Backpressure, ClockSource, EndRecord, SessionDescriptor, END_MARKER,
+    };
 
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicUsize;
@@ -405,6 +412,23 @@ mod tests {
             .map(|s| (s.first_generation, s.last_generation))
             .collect();
         assert_eq!(kept, [(1, 1)], "generation 1 was complete before the error");
+    }
+
+    #[test]
+    fn trace_bytes_after_the_end_record_are_counted_not_dropped_unsaid() {
+        let header = Version::Go122.header().to_vec();
+        let end = EndRecord {
+            batches: 1,
+            bytes: batch(1).len() as u32,
+            dropped_batches: 0,
+            dropped_bytes: 0,
+        };
+        let end = [&[END_MARKER][..], &end.to_bytes()].concat();
+        let mut link = Replay([header, batch(1), end, batch(2), batch(3)].into());
+        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let recording = record(&args, &mut link, &mut None, &AtomicUsize::new(0)).unwrap();
+        assert_eq!(recording.stopped_by, "the firmware's end of trace");
+        assert_eq!(recording.late_trace_bytes, 2 * batch(2).len() as u64);
     }
 
     #[derive(Parser)]

@@ -41,6 +41,7 @@ pub(super) fn finish(
         firmware_exit,
         stopped_by,
         channel_error,
+        late_trace_bytes,
         elapsed,
         polling,
     } = recording;
@@ -146,6 +147,9 @@ pub(super) fn finish(
                 losses.device_dropped_batches()
             );
         }
+    }
+    if late_trace_bytes > 0 {
+        println!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
     }
     if let Some(error) = &channel_error {
         valid = false;
