@@ -1,5 +1,5 @@
 //! Names the PCs of a trace's stack frames after the firmware's functions: `gotrace symbolize`,
-//! and the last step of `gotrace record`.
+//! and `gotrace record` for each generation as it completes.
 //!
 //! The device writes each stack frame as a bare PC, its function, file and line 0: it has no
 //! symbols, and its trace must be valid without them. `go tool trace` names a goroutine after the
@@ -12,12 +12,15 @@
 //! stays bare.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{ensure, Context, Result};
 use gotrace_decoder::raw::{self, Event, FRAME_FIELDS};
-use gotrace_wire::{EventType, Version, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, NO_THREAD};
+use gotrace_wire::{
+    EventType, Version, HEADER_LEN, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, NO_THREAD,
+};
 
 use crate::record::elf::{Firmware, Functions, Lines};
 
@@ -46,7 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::write(&partial, &named.trace)
         .and_then(|()| std::fs::rename(&partial, output))
         .with_context(|| format!("writing {}", output.display()))?;
-    println!("{}: {}", output.display(), named.summary());
+    println!("{}: {}", output.display(), named.naming.summary());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -55,15 +58,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
 pub struct Symbolized {
     /// The binary trace, header included.
     pub trace: Vec<u8>,
-    /// Frames given a function name, in all generations.
+    pub naming: Naming,
+}
+
+/// What naming did, over all the generations named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Naming {
+    /// Frames given a function name.
     pub frames: u64,
-    /// Distinct function names used, over all generations.
+    /// Distinct function names used.
     pub functions: u64,
     /// Frames given a source file and line.
     pub lines: u64,
 }
 
-impl Symbolized {
+impl Naming {
     /// What was named, in one line.
     pub fn summary(&self) -> String {
         format!(
@@ -115,13 +124,13 @@ fn starts_batch(typ: EventType) -> bool {
 }
 
 /// The batches of a binary trace, one at a time.
-struct Batches<'a> {
-    reader: raw::Reader<&'a [u8]>,
+struct Batches<R> {
+    reader: raw::Reader<R>,
     /// The header of the next batch, read as the end of the one before.
     next: Option<Event>,
 }
 
-impl Batches<'_> {
+impl<R: Read> Batches<R> {
     fn read(&mut self) -> Result<Option<Batch>> {
         let header = match self.next.take() {
             Some(header) => header,
@@ -153,46 +162,106 @@ impl Batches<'_> {
 }
 
 /// Names the stack frames of the binary trace `trace` after `functions`, with the source lines of
-/// `lines`. One generation is held at a time: Go's format keeps each generation's batches
-/// together, and its strings and stacks are its own.
+/// `lines`.
 pub fn symbolize(trace: &[u8], functions: &Functions, lines: &Lines) -> Result<Symbolized> {
     let reader = raw::Reader::new(trace)?;
-    let version = reader.version();
-    let mut batches = Batches { reader, next: None };
-    let mut writer = raw::Writer::new(Vec::with_capacity(trace.len()), version)?;
-    let mut named = Named::default();
-    let mut all_names = HashSet::new();
-    let mut generation: Vec<Batch> = Vec::new();
-    let mut finish = |generation: &mut Vec<Batch>| -> Result<()> {
-        all_names.extend(name_generation(
-            generation, version, functions, lines, &mut named,
-        )?);
-        write_batches(&mut writer, generation.drain(..))
-    };
-    loop {
-        let batch = batches.read()?;
-        // The end of the trace, or a batch of another generation, ends the one held.
-        let current = generation.first().and_then(Batch::generation);
-        let other =
-            |b: &Batch| current.is_some() && b.generation().is_some_and(|g| Some(g) != current);
-        if batch.as_ref().is_none_or(other) {
-            finish(&mut generation)?;
-        }
-        let Some(batch) = batch else {
-            break;
-        };
-        let end_of_generation = batch.generation().is_none();
-        generation.push(batch);
-        if end_of_generation {
-            finish(&mut generation)?;
-        }
-    }
+    let mut writer = raw::Writer::new(Vec::with_capacity(trace.len()), reader.version())?;
+    let mut symbolizer = Symbolizer::new(functions, lines);
+    symbolizer.copy(reader, &mut writer)?;
     Ok(Symbolized {
         trace: writer.into_inner(),
-        frames: named.functions,
-        functions: all_names.len() as u64,
-        lines: named.lines,
+        naming: symbolizer.naming(),
     })
+}
+
+/// Names stack frames one generation at a time, and counts what it named over all of them: a
+/// whole trace (`symbolize`), or a trace whose generations come one by one (`gotrace record`
+/// writes each as it completes). Go's format keeps each generation's batches together, and its
+/// strings and stacks are its own, so no more than one generation is held.
+pub struct Symbolizer<'a> {
+    functions: &'a Functions,
+    lines: &'a Lines,
+    named: Named,
+    /// The function names used, for their count.
+    names: HashSet<String>,
+}
+
+impl<'a> Symbolizer<'a> {
+    pub fn new(functions: &'a Functions, lines: &'a Lines) -> Self {
+        Symbolizer {
+            functions,
+            lines,
+            named: Named::default(),
+            names: HashSet::new(),
+        }
+    }
+
+    /// What was named so far.
+    pub fn naming(&self) -> Naming {
+        Naming {
+            frames: self.named.functions,
+            functions: self.names.len() as u64,
+            lines: self.named.lines,
+        }
+    }
+
+    /// Names the frames of `batches`, whole batches of Go 1.22 as the device writes them after
+    /// the trace's header (one generation or more, each whole), and returns them so, without a
+    /// header. On an error nothing of the generation that failed is counted.
+    pub fn name(&mut self, batches: &[u8]) -> Result<Vec<u8>> {
+        let version = Version::Go122;
+        let header = version.header();
+        let reader = raw::Reader::new(header.as_slice().chain(batches))?;
+        let mut writer = raw::Writer::new(Vec::with_capacity(HEADER_LEN + batches.len()), version)?;
+        self.copy(reader, &mut writer)?;
+        let mut named = writer.into_inner();
+        named.drain(..HEADER_LEN);
+        Ok(named)
+    }
+
+    /// Names the frames of the batches of `reader` to `writer`, one generation at a time.
+    fn copy<R: Read, W: Write>(
+        &mut self,
+        reader: raw::Reader<R>,
+        writer: &mut raw::Writer<W>,
+    ) -> Result<()> {
+        let version = reader.version();
+        let mut batches = Batches { reader, next: None };
+        let mut generation: Vec<Batch> = Vec::new();
+        loop {
+            let batch = batches.read()?;
+            // The end of the trace, or a batch of another generation, ends the one held.
+            let current = generation.first().and_then(Batch::generation);
+            let other =
+                |b: &Batch| current.is_some() && b.generation().is_some_and(|g| Some(g) != current);
+            if batch.as_ref().is_none_or(other) {
+                self.generation(&mut generation, version, writer)?;
+            }
+            let Some(batch) = batch else {
+                return Ok(());
+            };
+            let end_of_generation = batch.generation().is_none();
+            generation.push(batch);
+            if end_of_generation {
+                self.generation(&mut generation, version, writer)?;
+            }
+        }
+    }
+
+    /// Names and writes the batches of one `generation`, and counts them once all are written.
+    fn generation<W: Write>(
+        &mut self,
+        generation: &mut Vec<Batch>,
+        version: Version,
+        writer: &mut raw::Writer<W>,
+    ) -> Result<()> {
+        let mut named = self.named;
+        let names = name_generation(generation, version, self.functions, self.lines, &mut named)?;
+        write_batches(writer, generation.drain(..))?;
+        self.named = named;
+        self.names.extend(names);
+        Ok(())
+    }
 }
 
 /// Names the frames of the stacks of the batches of one `generation`, adding the strings they
@@ -231,8 +300,8 @@ fn name_generation(
 /// whose events changed: every event is written anew, and a varint that the device wrote longer
 /// than it needs to be (Go reads one so) is written short, so the old size would swallow the
 /// bytes after the batch.
-fn write_batches(
-    writer: &mut raw::Writer<Vec<u8>>,
+fn write_batches<W: Write>(
+    writer: &mut raw::Writer<W>,
     batches: impl Iterator<Item = Batch>,
 ) -> Result<()> {
     for mut batch in batches {
@@ -551,10 +620,14 @@ mod tests {
         // Functions: 0x1001 in both generations, 0x1005 in generation 2 (generation 1 names it
         // already). Lines: 0x1001 and 0x2001 in both (0x1005 has its line 7 already).
         assert_eq!(
-            (named.frames, named.functions, named.lines),
+            (
+                named.naming.frames,
+                named.naming.functions,
+                named.naming.lines
+            ),
             (3, 1, 4),
             "{}",
-            named.summary()
+            named.naming.summary()
         );
         let events = parsed(&named.trace);
         let count = |frame: &str| events.matches(frame).count();
@@ -600,7 +673,14 @@ mod tests {
     fn a_trace_with_nothing_to_name_is_copied_byte_for_byte() {
         let device = trace(&generation(1, true));
         let named = symbolize(&device, &Functions::default(), &Lines::default()).unwrap();
-        assert_eq!((named.frames, named.functions, named.lines), (0, 0, 0));
+        assert_eq!(
+            (
+                named.naming.frames,
+                named.naming.functions,
+                named.naming.lines
+            ),
+            (0, 0, 0)
+        );
         assert_eq!(named.trace, device);
     }
 
@@ -636,7 +716,7 @@ mod tests {
         }
         let functions = Functions::new(pcs.iter().map(|&pc| (pc, 0x10, format!("{pc:0>1000}"))));
         let named = symbolize(&trace(&batches), &functions, &Lines::default()).unwrap();
-        assert_eq!((named.frames, named.functions), (200, 200));
+        assert_eq!((named.naming.frames, named.naming.functions), (200, 200));
         let mut reader = raw::Reader::new(named.trace.as_slice()).unwrap();
         let mut strings_batches = 0;
         while let Some(e) = reader.read_event().unwrap() {
@@ -725,7 +805,12 @@ mod tests {
             })
             .collect();
         let named = symbolize(&trace_of(v, units), &functions(), &lines()).unwrap();
-        assert_eq!((named.frames, named.lines), (2, 2), "{}", named.summary());
+        assert_eq!(
+            (named.naming.frames, named.naming.lines),
+            (2, 2),
+            "{}",
+            named.naming.summary()
+        );
         let events = parsed(&named.trace);
         assert_eq!(
             events

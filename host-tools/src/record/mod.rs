@@ -3,8 +3,9 @@
 //!
 //! The session is the same whatever carries RTT (a [`link::Link`]): send the start command,
 //! poll the channels until the firmware ends, the trace ends, the duration is up or Ctrl-C,
-//! then ask the firmware to stop and collect the rest, split the trace channel into valid
-//! segments ([`stream`]), write them, and check each with the decoder.
+//! then ask the firmware to stop and collect the rest. The trace channel is split into valid
+//! segments ([`stream`]) whose generations are written to their files as each completes
+//! ([`segments`]); at the end, each file is checked with the decoder ([`summary`]).
 
 mod defmt_log;
 pub(crate) mod elf;
@@ -15,6 +16,7 @@ mod probe;
 mod progress;
 mod qemu;
 mod rtt;
+mod segments;
 mod stream;
 mod summary;
 
@@ -94,16 +96,17 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
     let mut link = open_link(args, &firmware)?;
-    let interrupts = ctrl_c()?;
-    let recording = record(args, link.as_mut(), &mut log, &interrupts)?;
-    drop(link);
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.elf));
+    let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
+    let interrupts = ctrl_c(files.opened())?;
+    let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files)?;
+    drop(link);
     summary::finish(
         recording,
-        &output,
+        files,
         log.map_or(Vec::new(), |l| l.warnings()),
         &firmware,
     )
@@ -146,12 +149,24 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
     Ok(Box::new(qemu::QemuLink::open(&qemu, &args.elf, firmware)?))
 }
 
-/// Counts Ctrl-C presses: the first stops the session cleanly, the second aborts.
-fn ctrl_c() -> Result<Arc<AtomicUsize>> {
+/// Counts Ctrl-C presses: the first stops the session cleanly, the second aborts, saying which
+/// files hold the generations complete until then.
+fn ctrl_c(opened: segments::Opened) -> Result<Arc<AtomicUsize>> {
     let presses = Arc::new(AtomicUsize::new(0));
     let handler = presses.clone();
     ctrlc::set_handler(move || {
         if handler.fetch_add(1, Ordering::SeqCst) >= 1 {
+            // Held until the exit: a generation being written is finished, and none is begun.
+            let files = segments::lock(&opened);
+            let names: Vec<_> = files.iter().map(|p| p.display().to_string()).collect();
+            let kept = match names.is_empty() {
+                true => "no generation was complete: no trace written".to_owned(),
+                false => format!(
+                    "the generations complete until now are in {} (not checked)",
+                    names.join(", ")
+                ),
+            };
+            eprintln!("gotrace record: aborted; {kept}");
             std::process::exit(130);
         }
     })
@@ -170,6 +185,7 @@ fn record(
     link: &mut dyn Link,
     log: &mut Option<defmt_log::DefmtLog<'_>>,
     interrupts: &AtomicUsize,
+    files: &mut segments::SegmentFiles<'_>,
 ) -> Result<Recording> {
     let start = Command::Start {
         backpressure: if args.lossy {
@@ -207,7 +223,10 @@ fn record(
         if let Some(descriptor) = take_descriptors(&mut session_bytes)? {
             recording.descriptor = Some(descriptor);
         }
-        if let Err(error) = recording.stream.push(&drained.trace) {
+        let pushed = recording.stream.push(&drained.trace);
+        // Whatever the push gave: the generations complete before an unreadable item are kept.
+        files.write(recording.stream.take_complete())?;
+        if let Err(error) = pushed {
             recording.channel_error = Some(error.to_string());
             recording.stopped_by = "an unreadable trace channel";
             break;
@@ -357,8 +376,10 @@ mod tests {
     use anyhow::Result;
     use gotrace_wire::{EventType, Version};
 
+    use super::elf::{Functions, Lines};
     use super::link::{Drained, Link, Liveness};
-    use super::{record, take_descriptors, RecordArgs};
+    use super::segments::{SegmentFiles, Written};
+    use super::{record, take_descriptors, RecordArgs, Recording};
 
     /// A target whose trace channel yields the given chunks, one per poll, then exits.
     struct Replay(VecDeque<Vec<u8>>);
@@ -394,15 +415,27 @@ mod tests {
         .concat()
     }
 
+    /// Records from `link` as `gotrace record --qemu fw.elf -o NAME` would, NAME in the scratch
+    /// directory: the recording, and its files.
+    fn replay(mut link: Replay, name: &str) -> (Recording, Vec<Written>) {
+        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let output = gotrace_tests::scratch_dir().join(name);
+        let (functions, lines) = (Functions::default(), Lines::default());
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        let interrupts = AtomicUsize::new(0);
+        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        (recording, files.finish())
+    }
+
     #[test]
     fn an_unreadable_trace_channel_stops_the_recording_and_keeps_what_came_before() {
         // Generation 1, generation 2 (which completes 1), then a batch header of generation 0,
         // which no device writes.
         let header = Version::Go122.header().to_vec();
         let broken = vec![EventType::EVENT_BATCH.0, 0, 0, 5, 0];
-        let mut link = Replay([header, batch(1), batch(2), broken, batch(3)].into());
-        let args = parse(&["fw.elf", "--qemu"]).unwrap();
-        let recording = record(&args, &mut link, &mut None, &AtomicUsize::new(0)).unwrap();
+        // All in one poll: the push that meets the error completes generation 1 too.
+        let link = Replay([[header, batch(1), batch(2), broken, batch(3)].concat()].into());
+        let (recording, written) = replay(link, "unreadable.trace");
         assert_eq!(recording.stopped_by, "an unreadable trace channel");
         let error = recording.channel_error.as_deref().unwrap_or_default();
         assert!(error.contains("generation 0"), "{error}");
@@ -412,6 +445,9 @@ mod tests {
             .map(|s| (s.first_generation, s.last_generation))
             .collect();
         assert_eq!(kept, [(1, 1)], "generation 1 was complete before the error");
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [Version::Go122.header().to_vec(), batch(1)].concat());
     }
 
     #[test]
@@ -424,9 +460,8 @@ mod tests {
             dropped_bytes: 0,
         };
         let end = [&[END_MARKER][..], &end.to_bytes()].concat();
-        let mut link = Replay([header, batch(1), end, batch(2), batch(3)].into());
-        let args = parse(&["fw.elf", "--qemu"]).unwrap();
-        let recording = record(&args, &mut link, &mut None, &AtomicUsize::new(0)).unwrap();
+        let link = Replay([header, batch(1), end, batch(2), batch(3)].into());
+        let (recording, _) = replay(link, "late.trace");
         assert_eq!(recording.stopped_by, "the firmware's end of trace");
         assert_eq!(recording.late_trace_bytes, 2 * batch(2).len() as u64);
     }

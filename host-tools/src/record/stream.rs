@@ -6,6 +6,9 @@
 //! the generations the device could not send whole: what the host holds of them is discarded
 //! (it would not parse), the current segment is closed, and the next complete generation opens a
 //! new one, because Go's parser refuses a gap in generation numbers within one trace.
+//!
+//! Each complete generation is handed on at once (`take_complete`) rather than kept: the stream
+//! holds only the generation being collected and an item not all come, however long the session.
 
 use gotrace_rtt_protocol::{EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
 use gotrace_wire::{spec, varint, EventType, Version, HEADER_LEN, MAX_BATCH_SIZE};
@@ -47,27 +50,37 @@ pub enum StreamError {
     AfterEnd { offset: u64 },
 }
 
-/// A run of consecutive complete generations: one valid trace file once the header is put back.
+/// A run of consecutive complete generations: one valid trace file, its generations appended
+/// as they complete (the header first). Its bytes are not kept here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Segment {
     pub first_generation: u64,
     pub last_generation: u64,
     pub batches: u64,
-    /// The batches, without the header.
-    pub bytes: Vec<u8>,
+    /// Bytes of its batches as the device wrote them (without the header).
+    pub bytes: u64,
 }
 
 impl Segment {
-    /// The segment as a `.trace` file.
-    pub fn to_trace(&self) -> Vec<u8> {
-        let mut out = Version::Go122.header().to_vec();
-        out.extend_from_slice(&self.bytes);
-        out
-    }
-
     pub fn generations(&self) -> u64 {
         self.last_generation - self.first_generation + 1
     }
+}
+
+/// The batches of one generation as the device wrote them, in the order they came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generation {
+    pub number: u64,
+    pub batches: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// A complete generation, for the end of segment `segment` (0, 1, ... in order: the first
+/// generation of each opens it).
+#[derive(Debug)]
+pub struct Complete {
+    pub segment: usize,
+    pub generation: Generation,
 }
 
 /// What the host knows about losses: the device's records plus what it had to discard itself.
@@ -92,7 +105,7 @@ impl LossAccount {
     }
 
     /// Counts `generation` (batches that did arrive) as discarded: it cannot be kept whole.
-    fn discard(&mut self, generation: &Segment) {
+    fn discard(&mut self, generation: &Generation) {
         self.discarded_batches += generation.batches;
         self.discarded_bytes += generation.bytes.len() as u64;
     }
@@ -133,7 +146,9 @@ pub struct TraceStream {
     offset: u64,
     header_seen: bool,
     /// The generation being collected and its batches so far.
-    current: Option<Segment>,
+    current: Option<Generation>,
+    /// Complete generations not yet taken.
+    complete: Vec<Complete>,
     /// The segment that complete generations are appended to while they follow on.
     open: Option<Segment>,
     /// Segments ended by a gap (a loss), in order.
@@ -173,6 +188,25 @@ impl TraceStream {
         result
     }
 
+    /// The complete generations since the last call, in order: each is committed to its segment
+    /// here, and none is kept.
+    pub fn take_complete(&mut self) -> std::vec::Drain<'_, Complete> {
+        self.complete.drain(..)
+    }
+
+    /// The bytes of trace held: an item not all come, the generation being collected, and the
+    /// complete generations not yet taken. For the tests that bound it.
+    #[cfg(test)]
+    pub fn held_bytes(&self) -> usize {
+        self.pending.len()
+            + self.current.as_ref().map_or(0, |c| c.bytes.len())
+            + self
+                .complete
+                .iter()
+                .map(|c| c.generation.bytes.len())
+                .sum::<usize>()
+    }
+
     /// Bytes received so far, including those not yet parsed.
     pub fn received(&self) -> u64 {
         self.offset + self.pending.len() as u64
@@ -182,26 +216,24 @@ impl TraceStream {
         self.end.is_some()
     }
 
-    /// Closes the stream (the session stopped, with or without an end record) and returns the
-    /// segments. A generation still being collected without an end record may be incomplete:
-    /// it is discarded, and a loss record of the host's own names it. The bytes of an item that
-    /// had not all come are counted as unfinished.
+    /// Closes the stream (the session stopped, with or without an end record), its complete
+    /// generations all taken, and returns the segments. A generation still being collected
+    /// (never after the end record, which completes it) may be incomplete: it is discarded, and
+    /// a loss record of the host's own names it. The bytes of an item that had not all come are
+    /// counted as unfinished.
     pub fn finish(mut self) -> (Vec<Segment>, LossAccount, Option<EndRecord>) {
+        debug_assert!(self.complete.is_empty(), "complete generations not taken");
         if !self.failed && !self.pending.is_empty() {
             self.losses.unfinished = Some((self.offset, self.pending.len() as u64));
         }
         if let Some(current) = self.current.take() {
-            if self.end.is_some() {
-                self.commit(current);
-            } else {
-                self.losses.discard(&current);
-                self.losses.records.push(LossRecord {
-                    first_generation: current.first_generation,
-                    last_generation: current.first_generation,
-                    batches: 0,
-                    bytes: 0,
-                });
-            }
+            self.losses.discard(&current);
+            self.losses.records.push(LossRecord {
+                first_generation: current.number,
+                last_generation: current.number,
+                batches: 0,
+                bytes: 0,
+            });
         }
         self.closed.extend(self.open.take());
         (self.closed, self.losses, self.end)
@@ -239,7 +271,7 @@ impl TraceStream {
                 let before_current = self
                     .current
                     .as_ref()
-                    .is_some_and(|c| record.first_generation < c.first_generation);
+                    .is_some_and(|c| record.first_generation < c.number);
                 if record.batches == 0
                     || record.first_generation > record.last_generation
                     || record.first_generation <= self.settled
@@ -318,23 +350,22 @@ impl TraceStream {
         }
         self.no_gap_before(generation, offset, "batch")?;
         match &self.current {
-            Some(c) if generation < c.first_generation => {
+            Some(c) if generation < c.number => {
                 return Err(StreamError::OutOfOrder {
                     offset,
                     found: generation,
-                    current: c.first_generation,
+                    current: c.number,
                 })
             }
-            Some(c) if generation > c.first_generation => {
+            Some(c) if generation > c.number => {
                 let done = self.current.take().expect("matched Some");
                 self.commit(done);
             }
             _ => {}
         }
-        let current = self.current.get_or_insert_with(|| Segment {
-            first_generation: generation,
-            last_generation: generation,
-            ..Segment::default()
+        let current = self.current.get_or_insert_with(|| Generation {
+            number: generation,
+            ..Generation::default()
         });
         current.batches += 1;
         current.bytes.extend_from_slice(&buf[..end]);
@@ -354,7 +385,7 @@ impl TraceStream {
         what: &'static str,
     ) -> Result<(), StreamError> {
         let due = match &self.current {
-            Some(c) => c.first_generation,
+            Some(c) => c.number,
             None if self.settled == 0 => return Ok(()),
             None => self.settled,
         }
@@ -372,7 +403,7 @@ impl TraceStream {
 
     fn loss(&mut self, record: LossRecord) {
         if let Some(current) = self.current.take() {
-            if current.first_generation >= record.first_generation {
+            if current.number >= record.first_generation {
                 self.losses.discard(&current);
             } else {
                 self.commit(current);
@@ -383,21 +414,32 @@ impl TraceStream {
         self.losses.records.push(record);
     }
 
-    /// Appends a complete generation to the open segment, or opens a new one after a gap.
-    fn commit(&mut self, generation: Segment) {
+    /// Appends a complete generation to the open segment, or opens a new one after a gap, and
+    /// hands it on.
+    fn commit(&mut self, generation: Generation) {
         self.complete_generations += 1;
-        self.settled = generation.first_generation;
+        self.settled = generation.number;
+        let bytes = generation.bytes.len() as u64;
         match &mut self.open {
-            Some(open) if open.last_generation + 1 == generation.first_generation => {
-                open.last_generation = generation.first_generation;
+            Some(open) if open.last_generation + 1 == generation.number => {
+                open.last_generation = generation.number;
                 open.batches += generation.batches;
-                open.bytes.extend_from_slice(&generation.bytes);
+                open.bytes += bytes;
             }
             _ => {
                 self.closed.extend(self.open.take());
-                self.open = Some(generation);
+                self.open = Some(Segment {
+                    first_generation: generation.number,
+                    last_generation: generation.number,
+                    batches: generation.batches,
+                    bytes,
+                });
             }
         }
+        self.complete.push(Complete {
+            segment: self.closed.len(),
+            generation,
+        });
     }
 }
 
@@ -450,7 +492,7 @@ fn count_events(mut body: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
-mod property;
+pub(super) mod property;
 
 #[cfg(test)]
 mod tests {
@@ -505,13 +547,29 @@ mod tests {
         // Five batches arrived (nine bytes each), one was dropped.
         bytes.extend(end(6, 54, 1, 9));
         let mut stream = TraceStream::default();
+        let mut complete = Vec::new();
         // Byte by byte: every item must survive being cut anywhere.
         for b in &bytes {
             stream.push(std::slice::from_ref(b)).unwrap();
+            complete.extend(stream.take_complete().map(|c| (c.segment, c.generation)));
         }
         assert!(stream.ended());
         assert_eq!(stream.events, 5);
         let (segments, losses, end) = stream.finish();
+        // Each complete generation was handed on whole, for its segment.
+        let whole = |generation, batches: &[Vec<u8>]| Generation {
+            number: generation,
+            batches: batches.len() as u64,
+            bytes: batches.concat(),
+        };
+        assert_eq!(
+            complete,
+            [
+                (0, whole(1, &[batch(1), batch(1)])),
+                (0, whole(2, &[batch(2)])),
+                (1, whole(4, &[batch(4)]))
+            ]
+        );
         let spans: Vec<_> = segments
             .iter()
             .map(|s| (s.first_generation, s.last_generation, s.batches))
@@ -522,10 +580,6 @@ mod tests {
         assert_eq!(losses.discarded_bytes, batch(3).len() as u64);
         assert_eq!(losses.device_dropped_batches(), 1);
         assert_eq!(end.unwrap().dropped_batches, 1);
-        assert_eq!(
-            segments[1].to_trace()[..HEADER_LEN],
-            Version::Go122.header()
-        );
     }
 
     #[test]
@@ -561,6 +615,7 @@ mod tests {
         stream.push(&Version::Go122.header()).unwrap();
         stream.push(&batch(1)).unwrap();
         stream.push(&batch(2)).unwrap();
+        assert_eq!(stream.take_complete().count(), 1);
         let (segments, losses, end) = stream.finish();
         assert_eq!(segments.len(), 1);
         assert_eq!(segments[0].last_generation, 1);

@@ -1,5 +1,6 @@
-//! The end of a recording: write each segment as a `.trace`, check it with the decoder, and
-//! print what was recorded (the tasks named by their entry functions) and exactly what was lost.
+//! The end of a recording: check each segment's `.trace` (written as its generations completed:
+//! see `segments`) with the decoder, and print what was recorded (the tasks named by their entry
+//! functions) and exactly what was lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,9 +10,9 @@ use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
 
 use super::elf::{Firmware, Functions};
+use super::segments::SegmentFiles;
 use super::stream::generation_list;
 use super::Recording;
-use crate::symbolize::symbolize;
 
 /// What the decoder found in one written segment.
 struct Checked {
@@ -24,13 +25,13 @@ struct Checked {
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
-    /// What of its stack frames was named from the ELF, or why nothing was.
-    naming: Result<String, String>,
+    /// What of its stack frames was named from the ELF, or why not.
+    naming: String,
 }
 
 pub(super) fn finish(
     recording: Recording,
-    output: &Path,
+    files: SegmentFiles<'_>,
     log_warnings: Vec<String>,
     firmware: &Firmware,
 ) -> Result<ExitCode> {
@@ -48,15 +49,8 @@ pub(super) fn finish(
     let received = stream.received();
     let (segments, losses, end) = stream.finish();
     let mut checked = Vec::new();
-    for (i, segment) in segments.iter().enumerate() {
-        let path = segment_path(output, i);
-        // The device's frames are bare PCs: name them, so that `go tool trace` names the tasks.
-        let device = segment.to_trace();
-        let named = symbolize(&device, &firmware.functions, &firmware.lines);
-        let trace = named.as_ref().map_or(&device, |n| &n.trace);
-        std::fs::write(&path, trace).with_context(|| format!("writing {}", path.display()))?;
-        let naming = named.map(|n| n.summary()).map_err(|e| format!("{e:#}"));
-        checked.push(check(&path, naming)?);
+    for written in files.finish() {
+        checked.push(check(&written.path, written.naming)?);
     }
 
     println!(
@@ -108,10 +102,7 @@ pub(super) fn finish(
                 println!("  INVALID: {e}");
             }
         }
-        match &c.naming {
-            Ok(summary) => println!("  {summary}"),
-            Err(e) => println!("  stack frames left as bare PCs: {e}"),
-        }
+        println!("  {}", c.naming);
     }
     print_tasks(&checked, &firmware.functions);
     if segments.is_empty() {
@@ -171,20 +162,9 @@ pub(super) fn finish(
     })
 }
 
-/// `out.trace`, then `out.2.trace`, `out.3.trace`, ... for later segments.
-pub fn segment_path(output: &Path, index: usize) -> PathBuf {
-    if index == 0 {
-        return output.to_path_buf();
-    }
-    let stem = output
-        .file_stem()
-        .map_or("trace".into(), |s| s.to_string_lossy());
-    output.with_file_name(format!("{stem}.{}.trace", index + 1))
-}
-
 /// Reads the written file back with the decoder: Go's ordering rules, every event. `naming` is
 /// what naming its stack frames did, for the summary.
-fn check(path: &Path, naming: Result<String, String>) -> Result<Checked> {
+fn check(path: &Path, naming: String) -> Result<Checked> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut checked = Checked {
         path: path.to_path_buf(),

@@ -23,8 +23,8 @@ use crate::symbolize::symbolize;
 const MAX_ITEM: usize = 1 + 4 * varint::MAX_LEN + MAX_BATCH_SIZE as usize;
 
 /// A channel the device could write, and what reading it must give.
-struct Channel {
-    bytes: Vec<u8>,
+pub(in crate::record) struct Channel {
+    pub bytes: Vec<u8>,
     /// The segments' generations, first and last.
     segments: Vec<(u64, u64)>,
     lost: Vec<(u64, u64)>,
@@ -34,11 +34,13 @@ struct Channel {
 struct Read {
     error: Option<String>,
     segments: Vec<Segment>,
+    /// Each segment's file as the device wrote it, from the complete generations handed on.
+    traces: Vec<Vec<u8>>,
     losses: LossAccount,
 }
 
 /// Traces of the device's encoder: one tracing session of the simulated firmware per seed.
-fn device_traces() -> Vec<Vec<u8>> {
+pub(in crate::record) fn device_traces() -> Vec<Vec<u8>> {
     // Generations of a few hundred bytes: about ten batches each, 24 to 33 a trace.
     let options = Options {
         steps: 200,
@@ -55,7 +57,7 @@ fn device_traces() -> Vec<Vec<u8>> {
 }
 
 /// A trace's batches, whole, each with its generation.
-fn batches(trace: &[u8]) -> Vec<(u64, &[u8])> {
+pub(in crate::record) fn batches(trace: &[u8]) -> Vec<(u64, &[u8])> {
     let mut out = Vec::new();
     let mut at = HEADER_LEN;
     while at < trace.len() {
@@ -77,7 +79,10 @@ fn batches(trace: &[u8]) -> Vec<(u64, &[u8])> {
 /// lost, of which the first `kept` batches of `first` made it before the device dropped the rest.
 /// The loss record goes before the next batch written, the end record last, as the sink writes
 /// them.
-fn channel(batches: &[(u64, &[u8])], lost: Option<(u64, u64, usize)>) -> Channel {
+pub(in crate::record) fn channel(
+    batches: &[(u64, &[u8])],
+    lost: Option<(u64, u64, usize)>,
+) -> Channel {
     let mut bytes = Version::Go122.header().to_vec();
     let mut dropped = (0u32, 0u32);
     let mut pending = None;
@@ -123,6 +128,7 @@ fn channel(batches: &[(u64, &[u8])], lost: Option<(u64, u64, usize)>) -> Channel
 fn read(bytes: &[u8], rng: &mut Rng) -> Read {
     let mut stream = TraceStream::default();
     let mut error = None;
+    let mut traces: Vec<Vec<u8>> = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() && error.is_none() {
         let most = *rng.pick(&[1, 7, 64, 4096, rest.len()]);
@@ -130,6 +136,14 @@ fn read(bytes: &[u8], rng: &mut Rng) -> Read {
         match stream.push(chunk) {
             Ok(()) => assert!(stream.pending.len() <= MAX_ITEM, "{}", stream.pending.len()),
             Err(e) => error = Some(e.to_string()),
+        }
+        // What was complete before an error too.
+        for complete in stream.take_complete() {
+            if complete.segment == traces.len() {
+                traces.push(Version::Go122.header().to_vec());
+            }
+            assert_eq!(complete.segment + 1, traces.len(), "segments in order");
+            traces[complete.segment].extend(complete.generation.bytes);
         }
         rest = after;
     }
@@ -154,7 +168,7 @@ fn read(bytes: &[u8], rng: &mut Rng) -> Read {
     );
     let records = losses.records.iter().filter(|r| r.batches > 0).count();
     let accounted = header as u64
-        + segments.iter().map(|s| s.bytes.len() as u64).sum::<u64>()
+        + segments.iter().map(|s| s.bytes).sum::<u64>()
         + losses.discarded_bytes
         + (records * (1 + LossRecord::LEN)) as u64
         + end.map_or(0, |_| 1 + EndRecord::LEN as u64);
@@ -172,23 +186,27 @@ fn read(bytes: &[u8], rng: &mut Rng) -> Read {
     for pair in spans.windows(2) {
         assert_eq!(pair[1].0, pair[0].1 + 1, "gap or overlap: {spans:?}");
     }
+    assert_eq!(traces.len(), segments.len());
+    for (trace, segment) in traces.iter().zip(&segments) {
+        assert_eq!((trace.len() - HEADER_LEN) as u64, segment.bytes);
+    }
     Read {
         error,
         segments,
+        traces,
         losses,
     }
 }
 
-/// The decoder's verdict on a segment written as a `.trace`, as `record` writes it (its stack
-/// frames named first): its events, or its error. What naming does to a segment the decoder
-/// accepts, it accepts too, with the same events; on any other it must not panic.
-fn decode(segment: &Segment) -> Result<u64, String> {
-    let device = segment.to_trace();
-    let verdict = events(&device);
+/// The decoder's verdict on a segment's trace, as `record` writes it (its stack frames named
+/// first): its events, or its error. What naming does to a segment the decoder accepts, it
+/// accepts too, with the same events; on any other it must not panic.
+fn decode(device: &[u8]) -> Result<u64, String> {
+    let verdict = events(device);
     // Every PC in one function with one line: every frame gets named.
     let functions = Functions::new([(0, u64::MAX, "f".to_owned())]);
     let lines = Lines::new(vec![(0, Some((0, 1)))], vec!["f.rs".to_owned()]);
-    let named = symbolize(&device, &functions, &lines);
+    let named = symbolize(device, &functions, &lines);
     if let (Ok(device_events), Ok(named)) = (&verdict, named) {
         assert_eq!(events(&named.trace).as_ref(), Ok(device_events));
     }
@@ -273,15 +291,15 @@ fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unrep
         assert_eq!(whole.error, None);
         assert_eq!(spans(&whole.segments), c.segments);
         assert_eq!(whole.losses.lost_generations(), c.lost);
-        for segment in &whole.segments {
-            decode(segment).unwrap();
+        for trace in &whole.traces {
+            decode(trace).unwrap();
         }
         // Cut anywhere (the session stopped): still no error, and what is kept is valid.
         for _ in 0..20 {
             let cut = read(&c.bytes[..rng.below(c.bytes.len() + 1)], &mut rng);
             assert_eq!(cut.error, None);
-            for segment in &cut.segments {
-                decode(segment).unwrap();
+            for trace in &cut.traces {
+                decode(trace).unwrap();
             }
         }
     }
@@ -292,7 +310,7 @@ fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unrep
         let c = rng.pick(&channels);
         let read = read(&mutate(&c.bytes, &mut rng), &mut rng);
         refused += usize::from(read.error.is_some());
-        invalid += usize::from(read.segments.iter().any(|s| decode(s).is_err()));
+        invalid += usize::from(read.traces.iter().any(|t| decode(t).is_err()));
     }
     // Both ways of refusing are exercised: the parser's (framing, records) and the decoder's
     // (what a batch holds, which only it can judge).

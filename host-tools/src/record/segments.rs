@@ -1,0 +1,330 @@
+//! The `.trace` files of a recording, written as its generations complete. Each complete
+//! generation goes, its stack frames named, to the end of its segment's file (`NAME.trace`, then
+//! `NAME.2.trace`, ... after each loss that splits the trace): memory holds no generation once it
+//! is complete, however long the session, and a recording cut short (a second Ctrl-C, a crash, a
+//! kill) leaves a valid file of the generations complete before, since a file only ever receives
+//! whole generations.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use anyhow::{Context, Result};
+use gotrace_wire::Version;
+
+use super::elf::{Functions, Lines};
+use super::stream::Complete;
+use crate::symbolize::Symbolizer;
+
+/// The files opened so far, in order. Shared with the Ctrl-C handler, which holds the lock to
+/// exit: a generation being written is finished first, and none is begun after.
+pub type Opened = Arc<Mutex<Vec<PathBuf>>>;
+
+/// `opened`'s list, whatever a thread that panicked holding it left: paths are pushed whole.
+pub fn lock(opened: &Opened) -> MutexGuard<'_, Vec<PathBuf>> {
+    opened.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes the complete generations of one recording to its segments' files.
+pub struct SegmentFiles<'a> {
+    output: PathBuf,
+    functions: &'a Functions,
+    lines: &'a Lines,
+    opened: Opened,
+    open: Option<Open<'a>>,
+    written: Vec<Written>,
+}
+
+/// The segment being written.
+struct Open<'a> {
+    index: usize,
+    path: PathBuf,
+    file: File,
+    first_generation: u64,
+    /// Its own: the summary counts what was named in each segment.
+    symbolizer: Symbolizer<'a>,
+    /// The generation whose naming failed, and why: it and the rest of the segment are written
+    /// as the device wrote them, so that the segment names its frames up to one point only.
+    bare_from: Option<(u64, String)>,
+}
+
+/// A segment's file, and what naming its stack frames did, in the summary's words.
+#[derive(Debug)]
+pub struct Written {
+    pub path: PathBuf,
+    pub naming: String,
+}
+
+impl<'a> SegmentFiles<'a> {
+    /// The files `output`, then `segment_path`'s for later segments, named after `functions`
+    /// and `lines`. Nothing is created before the first complete generation.
+    pub fn new(output: &Path, functions: &'a Functions, lines: &'a Lines) -> Self {
+        SegmentFiles {
+            output: output.to_path_buf(),
+            functions,
+            lines,
+            opened: Opened::default(),
+            open: None,
+            written: Vec::new(),
+        }
+    }
+
+    pub fn opened(&self) -> Opened {
+        self.opened.clone()
+    }
+
+    /// Appends each complete generation to its segment's file, its stack frames named unless
+    /// naming failed earlier in the segment.
+    pub fn write(&mut self, complete: impl IntoIterator<Item = Complete>) -> Result<()> {
+        for Complete {
+            segment,
+            generation,
+        } in complete
+        {
+            let mut open = match self.open.take() {
+                Some(open) if open.index == segment => open,
+                before => {
+                    self.written.extend(before.map(Open::written));
+                    self.create(segment, generation.number)?
+                }
+            };
+            let named = match open.bare_from {
+                Some(_) => None,
+                None => match open.symbolizer.name(&generation.bytes) {
+                    Ok(named) => Some(named),
+                    Err(e) => {
+                        open.bare_from = Some((generation.number, format!("{e:#}")));
+                        None
+                    }
+                },
+            };
+            let _writing = lock(&self.opened);
+            open.file
+                .write_all(named.as_deref().unwrap_or(&generation.bytes))
+                .with_context(|| format!("writing {}", open.path.display()))?;
+            self.open = Some(open);
+        }
+        Ok(())
+    }
+
+    /// Creates segment `index`'s file with the trace's header.
+    fn create(&self, index: usize, first_generation: u64) -> Result<Open<'a>> {
+        let path = segment_path(&self.output, index);
+        let mut opened = lock(&self.opened);
+        let mut file =
+            File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(&Version::Go122.header())
+            .with_context(|| format!("writing {}", path.display()))?;
+        opened.push(path.clone());
+        Ok(Open {
+            index,
+            path,
+            file,
+            first_generation,
+            symbolizer: Symbolizer::new(self.functions, self.lines),
+            bare_from: None,
+        })
+    }
+
+    /// Closes the files: those written, in order.
+    pub fn finish(mut self) -> Vec<Written> {
+        self.written.extend(self.open.take().map(Open::written));
+        self.written
+    }
+}
+
+impl Open<'_> {
+    fn written(self) -> Written {
+        let named = self.symbolizer.naming().summary();
+        let naming = match self.bare_from {
+            None => named,
+            Some((from, error)) if from == self.first_generation => {
+                format!("stack frames left as bare PCs: {error}")
+            }
+            Some((from, error)) => format!(
+                "{named} in generations {}..={}; stack frames of generations {from} on left as bare PCs: {error}",
+                self.first_generation,
+                from - 1
+            ),
+        };
+        Written {
+            path: self.path,
+            naming,
+        }
+    }
+}
+
+/// `out.trace`, then `out.2.trace`, `out.3.trace`, ... for later segments.
+pub fn segment_path(output: &Path, index: usize) -> PathBuf {
+    if index == 0 {
+        return output.to_path_buf();
+    }
+    let stem = output
+        .file_stem()
+        .map_or("trace".into(), |s| s.to_string_lossy());
+    output.with_file_name(format!("{stem}.{}.trace", index + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use gotrace_decoder::raw;
+    use gotrace_wire::EventType;
+
+    use super::*;
+    use crate::record::stream::property::{batches, channel, device_traces};
+    use crate::record::stream::{Generation, TraceStream};
+    use crate::symbolize::symbolize;
+
+    /// The generations of the batches of the binary trace `trace`, in order, each once.
+    fn generations(trace: &[u8]) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for event in raw::Reader::new(trace).unwrap() {
+            let event = event.unwrap();
+            if event.typ == EventType::EVENT_BATCH && out.last() != Some(&event.args[0]) {
+                out.push(event.args[0]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_generation_is_in_its_file_as_it_completes_and_the_files_are_as_named_whole() {
+        // Every PC in one function with one line: every frame gets named.
+        let functions = Functions::new([(0, u64::MAX, "f".to_owned())]);
+        let lines = Lines::new(vec![(0, Some((0, 1)))], vec!["f.rs".to_owned()]);
+        let dir = gotrace_tests::scratch_dir();
+        for (i, trace) in device_traces().iter().enumerate() {
+            let batches = batches(trace);
+            let largest_batch = batches.iter().map(|(_, b)| b.len()).max().unwrap();
+            let largest_generation = batches
+                .iter()
+                .map(|(g, _)| {
+                    let of = batches.iter().filter(|(h, _)| h == g);
+                    of.map(|(_, b)| b.len()).sum::<usize>()
+                })
+                .max()
+                .unwrap();
+            let (first, last) = (batches[0].0, batches[batches.len() - 1].0);
+            let middle = (first + last) / 2;
+            for lost in [None, Some((middle, middle + 1, 1))] {
+                let c = channel(&batches, lost);
+                let output = dir.join(format!("streamed-{i}-{}.trace", lost.is_some()));
+                let mut files = SegmentFiles::new(&output, &functions, &lines);
+                let mut stream = TraceStream::default();
+                // Each segment as the device wrote it, and its generations so far.
+                let mut device: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+                for chunk in c.bytes.chunks(97) {
+                    stream.push(chunk).unwrap();
+                    for complete in stream.take_complete() {
+                        if complete.segment == device.len() {
+                            device.push((Version::Go122.header().to_vec(), Vec::new()));
+                        }
+                        let (bytes, numbers) = &mut device[complete.segment];
+                        bytes.extend_from_slice(&complete.generation.bytes);
+                        numbers.push(complete.generation.number);
+                        let path = segment_path(&output, complete.segment);
+                        files.write([complete]).unwrap();
+                        // On disk now, valid, with exactly the generations complete so far.
+                        let file = std::fs::read(&path).unwrap();
+                        let mut reader = gotrace_decoder::Reader::new(file.as_slice()).unwrap();
+                        while reader.read_event().unwrap().is_some() {}
+                        assert_eq!(&generations(&file), numbers);
+                    }
+                    // Nothing held but the generation being collected and an item not all
+                    // come.
+                    assert!(
+                        stream.held_bytes() <= largest_generation + largest_batch,
+                        "{} bytes held; the largest generation has {largest_generation}",
+                        stream.held_bytes()
+                    );
+                }
+                let (segments, _, _) = stream.finish();
+                assert_eq!(segments.len(), 1 + usize::from(lost.is_some()));
+                let written = files.finish();
+                assert_eq!(written.len(), segments.len());
+                // Each file as naming its segment whole makes it.
+                for (w, (device, _)) in written.iter().zip(&device) {
+                    let whole = symbolize(device, &functions, &lines).unwrap();
+                    assert!(whole.naming.frames > 0);
+                    assert_eq!(w.naming, whole.naming.summary());
+                    assert!(std::fs::read(&w.path).unwrap() == whole.trace, "{w:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_generation_that_cannot_be_named_leaves_the_rest_of_its_segment_bare() {
+        let functions = Functions::new([(0, u64::MAX, "f".to_owned())]);
+        let lines = Lines::default();
+        let trace = &device_traces()[0];
+        let batches = batches(trace);
+        let whole = |number| {
+            let of: Vec<_> = batches.iter().filter(|(g, _)| *g == number).collect();
+            Generation {
+                number,
+                batches: of.len() as u64,
+                bytes: of.iter().flat_map(|(_, b)| b.iter().copied()).collect(),
+            }
+        };
+        // A batch whose one event has a type no trace has: the stream checks framing only, so
+        // a garbled channel can bring one.
+        let broken = |number| Generation {
+            number,
+            batches: 1,
+            bytes: vec![EventType::EVENT_BATCH.0, number as u8, 0, 5, 1, 0xff],
+        };
+        let first = batches[0].0;
+        let complete = [
+            (0, whole(first)),
+            (0, broken(first + 1)),
+            (0, whole(first + 2)),
+            (1, broken(first + 4)),
+            (1, whole(first + 5)),
+        ];
+        let output = gotrace_tests::scratch_dir().join("bare.trace");
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        let complete = complete.map(|(segment, generation)| Complete {
+            segment,
+            generation,
+        });
+        let device: Vec<_> = complete
+            .iter()
+            .map(|c| c.generation.bytes.clone())
+            .collect();
+        files.write(complete).unwrap();
+        let written = files.finish();
+        let header = Version::Go122.header().to_vec();
+        let named = symbolize(
+            &[header.clone(), device[0].clone()].concat(),
+            &functions,
+            &lines,
+        )
+        .unwrap();
+        // The first segment: named up to the broken generation, then as the device wrote it.
+        let named_first = &named.trace[header.len()..];
+        assert_eq!(
+            std::fs::read(&written[0].path).unwrap(),
+            [&header[..], named_first, &device[1], &device[2]].concat()
+        );
+        let error = "byte 21: invalid event type: 255";
+        assert_eq!(
+            written[0].naming,
+            format!(
+                "{} in generations {first}..={first}; stack frames of generations {} on left as bare PCs: {error}",
+                named.naming.summary(),
+                first + 1
+            )
+        );
+        // The next segment tries again: from its first generation on, bare.
+        assert_eq!(
+            std::fs::read(&written[1].path).unwrap(),
+            [&header[..], &device[3], &device[4]].concat()
+        );
+        assert_eq!(
+            written[1].naming,
+            format!("stack frames left as bare PCs: {error}")
+        );
+    }
+}
