@@ -421,22 +421,155 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
     else {
         return;
     };
+    assert_stopped_by_the_host(&run, "the duration");
     assert!(
-        run.stdout.contains("recording stopped by the duration"),
+        !run.stdout.contains("INFO log record 30"),
+        "the workload ran to its end"
+    );
+    check_with_both(&go, &out);
+}
+
+/// The recording stopped for `reason`, and the firmware ended its trace on the stop command,
+/// losing nothing.
+fn assert_stopped_by_the_host(run: &Run, reason: &str) {
+    assert!(
+        run.stdout
+            .contains(&format!("recording stopped by {reason}")),
         "{}",
         run.stdout
     );
     assert!(
         run.stdout.contains("(stopped by the host)"),
-        "{}",
+        "the firmware did not end its trace on the stop command:\n{}",
         run.stdout
     );
-    assert!(
-        !run.stdout.contains("INFO log record 30"),
-        "the workload ran to its end"
-    );
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
-    check_with_both(&go, &out);
+}
+
+/// A recording as a terminal runs it: `gotrace record --qemu` in a process group of its own, its
+/// stdout read line by line, and `presses` Ctrl-Cs sent to the whole group (as the terminal sends
+/// them to its foreground job) once the firmware says it is tracing. Returns the run, the trace
+/// path and the PID of the QEMU that `record` started, taken before the first Ctrl-C.
+#[cfg(target_os = "linux")]
+fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::CommandExt;
+    if !require_qemu(name) || !require_target(name, M3) {
+        return None;
+    }
+    let go = require_go(name)?;
+    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    // The guest held to its virtual rate, one instruction per 512 ns, with generations long
+    // enough for it to keep up: its workload then lasts about 0.3 s of wall-clock time, more
+    // than the Ctrl-C needs to be seen.
+    let mut child = Command::new(gotrace_tests::cli::binary())
+        .arg("record")
+        .arg("--qemu")
+        .arg(&elf)
+        .args(["--icount", "9,align=on", "--generation-us", "20000", "-o"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("starting gotrace record");
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).ok();
+        text
+    });
+    let mut stdout = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if line.contains("tracing: Lossless") {
+            break;
+        }
+    }
+    let qemu = children(child.id())
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no QEMU under gotrace record:\n{stdout}"));
+    let group = child.id();
+    let kills = vec![format!("kill -INT -- -{group}"); presses].join("; sleep 0.05; ");
+    let sent = Command::new("bash").args(["-c", &kills]).status().unwrap();
+    assert!(sent.success(), "sending Ctrl-C to the group failed");
+    for line in lines {
+        stdout.push_str(&line.unwrap());
+        stdout.push('\n');
+    }
+    let status = child.wait().unwrap();
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: stderr.join().unwrap(),
+    };
+    Some((go, run, out, qemu))
+}
+
+/// The PIDs of the processes whose parent is `parent`.
+#[cfg(target_os = "linux")]
+fn children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The fields after the command name (in parentheses, maybe with spaces): state, ppid.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_ctrl_c_at_the_terminal_stops_the_recording_cleanly() {
+    // The terminal's Ctrl-C reaches the whole foreground group. QEMU in it ended at once, and the
+    // gdb client's wait for the running target, cut short by the signal, failed the recording
+    // ("Interrupted system call"): the firmware never got to end its trace.
+    let Some((go, run, trace, _)) = record_interrupted("qemu-ctrl-c", 1) else {
+        return;
+    };
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert_stopped_by_the_host(&run, "Ctrl-C");
+    check_with_both(&go, &trace);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_ctrl_c_aborts_and_ends_the_qemu_it_started() {
+    let Some((_, run, _, qemu)) = record_interrupted("qemu-abort", 2) else {
+        return;
+    };
+    assert_eq!(run.code, 130, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("gotrace record: aborted"),
+        "{}",
+        run.stderr
+    );
+    // Gone, not left running on its own (record waits for it before exiting).
+    let stat = std::fs::read_to_string(format!("/proc/{qemu}/stat")).unwrap_or_default();
+    assert!(
+        !stat.contains("(qemu-system-arm)"),
+        "QEMU {qemu} outlived the aborted recording: {stat}"
+    );
 }
 
 #[test]

@@ -157,10 +157,14 @@ impl GdbClient {
                 let ready = match stream.peek(&mut peek) {
                     Ok(0) => return Err(GdbError::Protocol("stub closed the connection".into())),
                     Ok(_) => true,
+                    // A signal (the user's Ctrl-C) cuts the wait short: a read with a timeout
+                    // is not restarted. The target is still running, as after a timeout.
                     Err(e)
                         if matches!(
                             e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
                         ) =>
                     {
                         false

@@ -103,7 +103,11 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
     let interrupts = ctrl_c(files.opened())?;
     let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files)?;
+    // Ends the QEMU it started, also on an abort.
     drop(link);
+    if aborted(&interrupts) {
+        abort(&files.opened());
+    }
     summary::finish(
         recording,
         files,
@@ -149,29 +153,45 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
     Ok(Box::new(qemu::QemuLink::open(&qemu, &args.elf, firmware)?))
 }
 
-/// Counts Ctrl-C presses: the first stops the session cleanly, the second aborts, saying which
-/// files hold the generations complete until then.
+/// Counts Ctrl-C presses: the first asks the session for a clean stop (stop command, end record),
+/// the second for an abort; the session loop sees both, and after an abort ends the QEMU it
+/// started (with the link) and exits through [`abort`]. A session that has not done so within
+/// [`ABORT_GRACE`] (stuck on a target that no longer answers) is ended from here.
 fn ctrl_c(opened: segments::Opened) -> Result<Arc<AtomicUsize>> {
     let presses = Arc::new(AtomicUsize::new(0));
     let handler = presses.clone();
     ctrlc::set_handler(move || {
-        if handler.fetch_add(1, Ordering::SeqCst) >= 1 {
-            // Held until the exit: a generation being written is finished, and none is begun.
-            let files = segments::lock(&opened);
-            let names: Vec<_> = files.iter().map(|p| p.display().to_string()).collect();
-            let kept = match names.is_empty() {
-                true => "no generation was complete: no trace written".to_owned(),
-                false => format!(
-                    "the generations complete until now are in {} (not checked)",
-                    names.join(", ")
-                ),
-            };
-            eprintln!("gotrace record: aborted; {kept}");
-            std::process::exit(130);
+        if handler.fetch_add(1, Ordering::SeqCst) == 1 {
+            std::thread::sleep(ABORT_GRACE);
+            abort(&opened);
         }
     })
     .context("installing the Ctrl-C handler")?;
     Ok(presses)
+}
+
+/// How long the session gets to end by itself after the second Ctrl-C.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether the user pressed Ctrl-C a second time: the session ends at once, unchecked.
+fn aborted(interrupts: &AtomicUsize) -> bool {
+    interrupts.load(Ordering::SeqCst) >= 2
+}
+
+/// Exits with status 130, saying which files hold the generations complete until now.
+fn abort(opened: &segments::Opened) -> ! {
+    // Held until the exit: a generation being written is finished, and none is begun.
+    let files = segments::lock(opened);
+    let names: Vec<_> = files.iter().map(|p| p.display().to_string()).collect();
+    let kept = match names.is_empty() {
+        true => "no generation was complete: no trace written".to_owned(),
+        false => format!(
+            "the generations complete until now are in {} (not checked)",
+            names.join(", ")
+        ),
+    };
+    eprintln!("gotrace record: aborted; {kept}");
+    std::process::exit(130);
 }
 
 /// How long the firmware gets to finish its trace after the stop command.
@@ -231,6 +251,9 @@ fn record(
             recording.stopped_by = "an unreadable trace channel";
             break;
         }
+        if aborted(interrupts) {
+            break;
+        }
         progress.update(&recording.stream, begun.elapsed());
         if recording.stream.ended() {
             break;
@@ -273,6 +296,9 @@ fn record(
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + AFTER_END;
     while recording.firmware_exit.is_none() && Instant::now() < deadline {
+        if aborted(interrupts) {
+            break;
+        }
         drained.clear();
         if let Liveness::Exited(code) = link.poll(&mut drained)? {
             recording.firmware_exit = Some(code);

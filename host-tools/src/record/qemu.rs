@@ -218,6 +218,11 @@ fn launch(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    // A process group of its own: the terminal sends Ctrl-C to its foreground group, and QEMU
+    // would end at once on it, before the firmware could end its trace on our stop command.
+    // Ours ends it when the session is over (`QemuLink`'s drop), after an abort too.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let command = format!("{cmd:?}");
     eprintln!("gotrace: running {} on QEMU {machine}", elf.display());
     let mut child = cmd
