@@ -7,6 +7,7 @@ use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
 
 /// What opening a file gave: a readable trace, or the reason the file is not one.
@@ -65,7 +66,8 @@ pub fn print_events<S, E: Display, Error: Display>(
                 Err(error) => return Ok(Some(error)),
             }
         }
-    })?;
+    })
+    .context("writing to stdout")?;
     match failure.flatten() {
         Some(error) => invalid(&error),
         None => Ok(ExitCode::SUCCESS),

@@ -7,6 +7,7 @@ mod dump;
 mod events;
 mod input;
 mod record;
+mod stdout;
 mod symbolize;
 mod validate;
 

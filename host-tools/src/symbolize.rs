@@ -23,6 +23,7 @@ use gotrace_wire::{
 };
 
 use crate::record::elf::{Firmware, Functions, Lines};
+use crate::stdout::{self, outln};
 
 /// `gotrace symbolize`: names the stack frames of a binary trace after the ELF's functions.
 #[derive(clap::Args)]
@@ -49,7 +50,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::write(&partial, &named.trace)
         .and_then(|()| std::fs::rename(&partial, output))
         .with_context(|| format!("writing {}", output.display()))?;
-    println!("{}: {}", output.display(), named.naming.summary());
+    outln!("{}: {}", output.display(), named.naming.summary());
+    stdout::check()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,6 +13,7 @@ use gotrace_decoder::Reader;
 use regex::Regex;
 
 use crate::input::{open, Opened};
+use crate::stdout::{self, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
 #[derive(clap::Args)]
@@ -38,6 +39,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
         worst = worst.max(outcome);
     }
+    // After a closed pipe the verdict still counts; verdicts lost otherwise are an I/O error.
+    stdout::check()?;
     Ok(match worst {
         Outcome::Valid => ExitCode::SUCCESS,
         Outcome::Invalid => ExitCode::from(1),
@@ -50,7 +53,7 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     let input = match open(file)? {
         Opened::Trace(input) => input,
         Opened::NotATrace(error) => {
-            println!("{name}: invalid: {error}");
+            outln!("{name}: invalid: {error}");
             return Ok(Outcome::Invalid);
         }
     };
@@ -58,13 +61,13 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     let verdict = read_all(input);
     match &verdict {
         Ok((version, events)) => {
-            println!("{name}: valid (Go 1.{}, {events} events)", version.minor())
+            outln!("{name}: valid (Go 1.{}, {events} events)", version.minor())
         }
-        Err(error) => println!("{name}: invalid: {error}"),
+        Err(error) => outln!("{name}: invalid: {error}"),
     }
     if let Some(expectation) = expectation {
         let go_message = verdict.as_ref().err().map(|e| e.go_message());
-        println!("{name}: {}", check(&expectation, go_message.as_deref()));
+        outln!("{name}: {}", check(&expectation, go_message.as_deref()));
     }
     Ok(match verdict {
         Ok(_) => Outcome::Valid,

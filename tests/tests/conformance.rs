@@ -103,3 +103,53 @@ fn validate_exit_codes_separate_invalid_from_unreadable() {
     let run = gotrace(["validate"]);
     assert_eq!(run.code, 2, "usage error: {run:?}");
 }
+
+#[test]
+fn a_closed_or_failing_stdout_is_no_panic() {
+    // `gotrace validate *.trace | head -1`: println! panicked at the first verdict after the pipe
+    // closed ("failed printing to stdout: Broken pipe", exit 101), and on a full disk.
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let trace = gotrace_tests::scratch_file("closed-stdout.trace", b"go 1.22 trace\0\0\0");
+    let files = vec![trace.as_os_str(); 2000];
+    let mut child = Command::new(gotrace_tests::cli::binary())
+        .arg("validate")
+        .args(&files)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running gotrace");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The verdict still counts: every file is invalid.
+    assert_eq!(out.status.code(), Some(1), "{first}{stderr}");
+
+    // Lines nobody can see are an I/O failure, said as one (exit 2), where "No space left on
+    // device (os error 28)" alone, or a panic, said neither what nor where.
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    for command in ["validate", "dump", "events"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(gotrace_tests::cli::binary())
+            .arg(command)
+            .arg(&trace)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("writing to stdout: No space left on device"),
+            "{command}: {stderr}"
+        );
+    }
+}

@@ -573,6 +573,56 @@ fn a_second_ctrl_c_aborts_and_ends_the_qemu_it_started() {
 }
 
 #[test]
+fn a_reader_that_closes_stdout_does_not_end_the_recording() {
+    // `gotrace record ... | head -1`: the firmware's log lines and the summary go to stdout, and
+    // println! panicked at the first line after the pipe closed ("failed printing to stdout"),
+    // ending the recording with no trace written.
+    use std::io::{BufRead, BufReader, Read};
+    let name = "qemu-stdout-closed";
+    if !require_qemu(name) || !require_target(name, M3) {
+        return;
+    }
+    let Some(go) = require_go(name) else {
+        return;
+    };
+    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let mut child = Command::new(gotrace_tests::cli::binary())
+        .args(["record", "--qemu"])
+        .arg(&elf)
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting gotrace record");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here, as `head -1` exits: the pipe is closed.
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "first line {first:?}, stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("the summary were not shown"),
+        "the lost lines are not reported:\n{stderr}"
+    );
+    check_with_both(&go, &out);
+}
+
+#[test]
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace

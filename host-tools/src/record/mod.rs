@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
 
+use crate::stdout::{self, outln};
 use link::{Drained, Link, Liveness};
 
 /// Arguments of `gotrace record`.
@@ -108,12 +109,21 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     if aborted(&interrupts) {
         abort(&files.opened());
     }
-    summary::finish(
+    let code = summary::finish(
         recording,
         files,
         log.map_or(Vec::new(), |l| l.warnings()),
         &firmware,
-    )
+    )?;
+    // A stdout that failed (`| head`, a full disk) did not stop the recording, whose files are
+    // whole; the lines it did not take (log, summary) are said to be missing.
+    if let Some(failure) = stdout::failure() {
+        eprintln!(
+            "gotrace record: stdout failed ({}): {} lines of the firmware's log and the summary were not shown",
+            failure.error, failure.unshown
+        );
+    }
+    Ok(code)
 }
 
 fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {
@@ -331,7 +341,7 @@ fn print_logs(
         progress.clear_line();
     }
     for line in &lines {
-        println!("{line}");
+        outln!("{line}");
     }
     lines.len() as u64
 }

@@ -13,6 +13,7 @@ use super::elf::{Firmware, Functions};
 use super::segments::SegmentFiles;
 use super::stream::generation_list;
 use super::Recording;
+use crate::stdout::outln;
 
 /// What the decoder found in one written segment.
 struct Checked {
@@ -53,12 +54,12 @@ pub(super) fn finish(
         checked.push(check(&written.path, written.naming)?);
     }
 
-    println!(
+    outln!(
         "recording stopped by {stopped_by} after {:.2} s",
         elapsed.as_secs_f64()
     );
     if let Some(d) = &descriptor {
-        println!(
+        outln!(
             "session: clock {:?} at {} Hz, {:?}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
             d.clock,
             d.clock_hz,
@@ -72,7 +73,7 @@ pub(super) fn finish(
         );
     }
     let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
-    println!(
+    outln!(
         "received {received} bytes of trace ({:.1} KiB/s; draining took {:.3} s: {:.1} KiB/s), {log_lines} log lines",
         kib_per_s(elapsed),
         polling.as_secs_f64(),
@@ -85,7 +86,7 @@ pub(super) fn finish(
             (Some(a), Some(b)) => format!(", {:.6} s of device time", (b - a) as f64 / 1e9),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events{span}",
             c.path.display(),
             segment.first_generation,
@@ -96,28 +97,28 @@ pub(super) fn finish(
             c.events
         );
         match &c.error {
-            None => println!("  valid"),
+            None => outln!("  valid"),
             Some(e) => {
                 valid = false;
-                println!("  INVALID: {e}");
+                outln!("  INVALID: {e}");
             }
         }
-        println!("  {}", c.naming);
+        outln!("  {}", c.naming);
     }
     print_tasks(&checked, &firmware.functions);
     if segments.is_empty() {
         valid = false;
-        println!("no complete generation was recorded");
+        outln!("no complete generation was recorded");
     }
     if let Some((offset, bytes)) = losses.unfinished {
-        println!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
+        outln!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
     }
     if losses.records.is_empty() {
         if losses.unfinished.is_none() {
-            println!("lost: nothing");
+            outln!("lost: nothing");
         }
     } else {
-        println!(
+        outln!(
             "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
             generation_list(&losses.lost_generations()),
             losses.device_dropped_batches(),
@@ -127,30 +128,33 @@ pub(super) fn finish(
         );
     }
     if let Some(end) = end {
-        println!(
+        outln!(
             "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
-            end.batches, end.bytes, end.dropped_batches, end.dropped_bytes
+            end.batches,
+            end.bytes,
+            end.dropped_batches,
+            end.dropped_bytes
         );
         if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
             valid = false;
-            println!(
+            outln!(
                 "  MISMATCH: loss records account for {} dropped batches",
                 losses.device_dropped_batches()
             );
         }
     }
     if late_trace_bytes > 0 {
-        println!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
+        outln!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
     }
     if let Some(error) = &channel_error {
         valid = false;
-        println!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
+        outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
     }
     for warning in &log_warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     if let Some(code) = firmware_exit {
-        println!("firmware exit status: {code}");
+        outln!("firmware exit status: {code}");
         if code != 0 {
             valid = false;
         }
@@ -246,5 +250,5 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
             None => format!("G{id} (entry unknown: not created with a stack in this trace)"),
         })
         .collect();
-    println!("tasks: {}", names.join(", "));
+    outln!("tasks: {}", names.join(", "));
 }
