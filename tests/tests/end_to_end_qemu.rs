@@ -432,6 +432,11 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
 /// The recording stopped for `reason`, and the firmware ended its trace on the stop command,
 /// losing nothing.
 fn assert_stopped_by_the_host(run: &Run, reason: &str) {
+    assert_eq!(
+        run.code, 0,
+        "record failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
     assert!(
         run.stdout
             .contains(&format!("recording stopped by {reason}")),
@@ -447,11 +452,17 @@ fn assert_stopped_by_the_host(run: &Run, reason: &str) {
 }
 
 /// A recording as a terminal runs it: `gotrace record --qemu` in a process group of its own, its
-/// stdout read line by line, and `presses` Ctrl-Cs sent to the whole group (as the terminal sends
-/// them to its foreground job) once the firmware says it is tracing. Returns the run, the trace
-/// path and the PID of the QEMU that `record` started, taken before the first Ctrl-C.
+/// stdout read line by line, and `presses` Ctrl-Cs (or another `signal`) sent to the whole group
+/// (as the terminal sends them to its foreground job, and `timeout` its SIGTERM) once the
+/// firmware says it is tracing. Returns the run, the trace path and the PID of the QEMU that
+/// `record` started, taken before the first signal.
 #[cfg(target_os = "linux")]
 fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
+    record_signalled(name, "INT", presses)
+}
+
+#[cfg(target_os = "linux")]
+fn record_signalled(name: &str, signal: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::CommandExt;
     if !require_qemu(name) || !require_target(name, M3) {
@@ -495,9 +506,9 @@ fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u
         .next()
         .unwrap_or_else(|| panic!("no QEMU under gotrace record:\n{stdout}"));
     let group = child.id();
-    let kills = vec![format!("kill -INT -- -{group}"); presses].join("; sleep 0.05; ");
+    let kills = vec![format!("kill -{signal} -- -{group}"); presses].join("; sleep 0.05; ");
     let sent = Command::new("bash").args(["-c", &kills]).status().unwrap();
-    assert!(sent.success(), "sending Ctrl-C to the group failed");
+    assert!(sent.success(), "sending SIG{signal} to the group failed");
     for line in lines {
         stdout.push_str(&line.unwrap());
         stdout.push('\n');
@@ -543,11 +554,6 @@ fn a_ctrl_c_at_the_terminal_stops_the_recording_cleanly() {
     let Some((go, run, trace, _)) = record_interrupted("qemu-ctrl-c", 1) else {
         return;
     };
-    assert_eq!(
-        run.code, 0,
-        "record failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
     assert_stopped_by_the_host(&run, "Ctrl-C");
     check_with_both(&go, &trace);
 }
@@ -565,11 +571,61 @@ fn a_second_ctrl_c_aborts_and_ends_the_qemu_it_started() {
         run.stderr
     );
     // Gone, not left running on its own (record waits for it before exiting).
-    let stat = std::fs::read_to_string(format!("/proc/{qemu}/stat")).unwrap_or_default();
-    assert!(
-        !stat.contains("(qemu-system-arm)"),
-        "QEMU {qemu} outlived the aborted recording: {stat}"
-    );
+    assert_qemu_gone(qemu, Duration::ZERO);
+}
+
+/// QEMU `pid` has ended within `wait` (a zombie waiting for init to reap it has ended too).
+#[cfg(target_os = "linux")]
+fn assert_qemu_gone(pid: u32, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let running = stat.rsplit_once(')').is_some_and(|(name, rest)| {
+            name.ends_with("(qemu-system-arm") && !rest.starts_with(" Z")
+        });
+        if !running {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "QEMU {pid} outlived the recording: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_termination_signal_stops_the_recording_as_ctrl_c_does() {
+    // `timeout` and service managers send SIGTERM, a closed terminal SIGHUP: they killed record at
+    // once, and the QEMU it started, in a process group of its own, ran on alone.
+    for signal in ["TERM", "HUP"] {
+        let name = format!("qemu-sig{}", signal.to_lowercase());
+        let Some((go, run, trace, qemu)) = record_signalled(&name, signal, 1) else {
+            return;
+        };
+        assert_stopped_by_the_host(&run, "Ctrl-C or a termination signal");
+        check_with_both(&go, &trace);
+        assert_qemu_gone(qemu, Duration::ZERO);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_recording_takes_its_qemu_with_it() {
+    // SIGKILL cannot be handled: the QEMU record started must end with it all the same, not run
+    // on alone (a lossless firmware spinning on its full channel for good).
+    let Some((_, run, trace, qemu)) = record_signalled("qemu-killed", "KILL", 1) else {
+        return;
+    };
+    assert_eq!(run.code, -1, "{}\n{}", run.stdout, run.stderr);
+    assert_qemu_gone(qemu, Duration::from_secs(5));
+    // The generations complete before the kill, if any, are a valid trace (each is written as
+    // it completes).
+    if trace.exists() {
+        let checked = gotrace(["validate".as_ref(), trace.as_os_str()]);
+        assert_eq!(checked.code, 0, "{checked:?}");
+    }
 }
 
 #[test]

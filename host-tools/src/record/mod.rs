@@ -282,7 +282,8 @@ fn record(
                 send(link, &Command::Stop)?;
                 stop_sent = Some(Instant::now());
                 recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
-                    "Ctrl-C"
+                    // The handler cannot tell them apart: SIGTERM and SIGHUP come through it too.
+                    "Ctrl-C or a termination signal"
                 } else {
                     "the duration"
                 };

@@ -223,6 +223,10 @@ fn launch(
     // Ours ends it when the session is over (`QemuLink`'s drop), after an abort too.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // Out of the group, QEMU no longer gets the signals that kill us unhandled (SIGKILL, `timeout
+    // -k`): it would run on alone, a lossless firmware spinning on its full channel for good.
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut cmd);
     let command = format!("{cmd:?}");
     eprintln!("gotrace: running {} on QEMU {machine}", elf.display());
     let mut child = cmd
@@ -246,6 +250,26 @@ fn launch(
             bail!("{command} did not serve gdb on port {port} within 10 s");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Has the kernel send SIGKILL to the command's process when this thread's process ends.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls are made (prctl, getppid, kill).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Died before the prctl took: nobody would send the signal.
+            if libc::getppid() as u32 != parent {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
     }
 }
 
