@@ -679,6 +679,43 @@ fn a_reader_that_closes_stdout_does_not_end_the_recording() {
 }
 
 #[test]
+fn a_qemu_that_dies_says_why() {
+    // The M3 build on an M33 board (mps2-an505) faults at once, and QEMU aborts on the locked-up
+    // core. record said only "gdb remote protocol: stub closed the connection"; QEMU's own words
+    // are on its stderr. A host program is refused before any QEMU runs.
+    let name = "qemu-lockup";
+    if !require_qemu(name) || !require_target(name, M3) {
+        return;
+    }
+    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let run = gotrace([
+        "record".as_ref(),
+        "--qemu".as_ref(),
+        "--machine".as_ref(),
+        "mps2-an505".as_ref(),
+        elf.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("QEMU ended") && run.stderr.contains("qemu: fatal: Lockup"),
+        "{}",
+        run.stderr
+    );
+    let host = std::env::current_exe().unwrap();
+    let run = gotrace(["record".as_ref(), "--qemu".as_ref(), host.as_os_str()]);
+    let refused = run.code == 2
+        && run.stderr.contains("is not a 32-bit Arm firmware")
+        && !run.stderr.contains("running");
+    assert!(
+        refused,
+        "a host program not refused before QEMU ran: {run:?}"
+    );
+}
+
+#[test]
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace

@@ -155,7 +155,8 @@ impl GdbClient {
                 stream.set_read_timeout(Some(timeout.max(Duration::from_micros(1))))?;
                 let mut peek = [0u8; 1];
                 let ready = match stream.peek(&mut peek) {
-                    Ok(0) => return Err(GdbError::Protocol("stub closed the connection".into())),
+                    // QEMU ended: the callers tell this from a protocol error by its variant.
+                    Ok(0) => return Err(GdbError::Closed),
                     Ok(_) => true,
                     // A signal (the user's Ctrl-C) cuts the wait short: a read with a timeout
                     // is not restarted. The target is still running, as after a timeout.

@@ -61,29 +61,36 @@ impl QemuLink {
                 format!("gdbstub at {addr}"),
             ),
         };
-        let mut gdb =
-            GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
-        // The guest starts halted (-S): let it run until its RTT block is initialised.
-        let block = find_block(&mut gdb, firmware)?;
-        let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
-        // The firmware drops logs that do not fit while nobody may be reading; now we are.
-        let log_mode = match channels.defmt {
-            Some(defmt) => Some((
-                defmt,
-                block
-                    .set_mode(&mut gdb, defmt, MODE_BLOCK_IF_FULL)
-                    .context("making the log channel wait for the host")?,
-            )),
-            None => None,
-        };
-        Ok(QemuLink {
-            gdb,
-            block,
-            channels,
-            log_mode,
-            child,
-            exited: None,
-        })
+        match attach(stream, &command, firmware) {
+            Ok(Attached {
+                gdb,
+                block,
+                channels,
+                log_mode,
+            }) => Ok(QemuLink {
+                gdb,
+                block,
+                channels,
+                log_mode,
+                child,
+                exited: None,
+            }),
+            // The QEMU we started must not outlive a failed start (a Child is not killed when
+            // dropped): it ran on, a firmware without RTT spinning for good. One that died (a
+            // firmware locked up in a fault, a kernel for another machine) says why on its
+            // stderr, which the gdb error alone ("closed the connection") does not.
+            Err(error) => Err(match child {
+                Some(mut child) => match ended(&mut child) {
+                    Some(why) => error.context(why),
+                    None => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        error
+                    }
+                },
+                None => error,
+            }),
+        }
     }
 
     /// Runs `f` with the guest halted (QEMU serves memory only then), then resumes it; `None`
@@ -118,7 +125,15 @@ impl QemuLink {
             bail!("the gdb stub closed the connection");
         };
         match exit_within(child, Duration::from_secs(5))? {
-            Some(status) => Ok(status.code().map_or(255, |c| c as u8)),
+            Some(status) => {
+                // Killed by a signal (QEMU aborts on a locked-up guest) or saying why: in the
+                // status alone, 255, it looked like the firmware's own failure.
+                let said = stderr_of(child);
+                if status.code().is_none() || !said.is_empty() {
+                    eprintln!("gotrace: QEMU ended ({status}){said}");
+                }
+                Ok(status.code().map_or(255, |c| c as u8))
+            }
             None => bail!("the gdb stub closed the connection but QEMU is still running"),
         }
     }
@@ -128,6 +143,60 @@ impl QemuLink {
             Some(code) => Liveness::Exited(code),
             None => Liveness::Running,
         }
+    }
+}
+
+/// A guest whose RTT is set up, as [`attach`] leaves it.
+struct Attached {
+    gdb: GdbClient,
+    block: ControlBlock,
+    channels: ChannelMap,
+    /// The log channel and the mode it had before we made it wait for room.
+    log_mode: Option<(usize, u32)>,
+}
+
+/// Connects to the stub, runs the guest (halted at the start, `-S`) until its RTT block is
+/// initialised, maps the channels, and makes the log channel wait for room.
+fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attached> {
+    let mut gdb = GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
+    let block = find_block(&mut gdb, firmware)?;
+    let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
+    // The firmware drops logs that do not fit while nobody may be reading; now we are.
+    let log_mode = match channels.defmt {
+        Some(defmt) => Some((
+            defmt,
+            block
+                .set_mode(&mut gdb, defmt, MODE_BLOCK_IF_FULL)
+                .context("making the log channel wait for the host")?,
+        )),
+        None => None,
+    };
+    Ok(Attached {
+        gdb,
+        block,
+        channels,
+        log_mode,
+    })
+}
+
+/// Why the QEMU we started has ended, with what it said on its stderr; `None` if it runs on.
+fn ended(child: &mut Child) -> Option<String> {
+    let status = exit_within(child, Duration::from_secs(1)).ok()??;
+    Some(format!("QEMU ended ({status}){}", stderr_of(child)))
+}
+
+/// What an ended QEMU wrote on its stderr, as `: TEXT`, up to its first blank line (a fatal
+/// error's register dump follows); empty if nothing.
+fn stderr_of(child: &mut Child) -> String {
+    use std::io::Read;
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    let said = stderr.split("\n\n").next().unwrap_or_default().trim();
+    match said.is_empty() {
+        true => String::new(),
+        false => format!(": {said}"),
     }
 }
 
@@ -238,12 +307,10 @@ fn launch(
             return Ok((stream, Some(child), command));
         }
         if let Some(status) = child.try_wait()? {
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                use std::io::Read;
-                let _ = err.read_to_string(&mut stderr);
-            }
-            bail!("{command} ended ({status}) before serving gdb: {stderr}");
+            bail!(
+                "{command} ended ({status}) before serving gdb{}",
+                stderr_of(&mut child)
+            );
         }
         if Instant::now() > deadline {
             let _ = child.kill();
