@@ -78,6 +78,22 @@ fn build_firmware(name: &str, triple: &str, args: &[&str]) -> PathBuf {
     target.join(triple)
 }
 
+/// The default M3 build, when QEMU and the target are there (`None`: skip, or fail in CI).
+fn default_m3(test: &str) -> Option<PathBuf> {
+    if !require_qemu(test) || !require_target(test, M3) {
+        return None;
+    }
+    Some(build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example"))
+}
+
+/// `gotrace record --qemu ELF -o OUT`, with `extra` options.
+fn record_to(elf: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["record".as_ref(), "--qemu".as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend([elf.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    gotrace(args)
+}
+
 /// What `record` ran: Go, the run of `gotrace record`, the trace it wrote and the ELF it ran.
 struct Recorded {
     go: Go,
@@ -635,13 +651,9 @@ fn a_reader_that_closes_stdout_does_not_end_the_recording() {
     // ending the recording with no trace written.
     use std::io::{BufRead, BufReader, Read};
     let name = "qemu-stdout-closed";
-    if !require_qemu(name) || !require_target(name, M3) {
-        return;
-    }
-    let Some(go) = require_go(name) else {
+    let (Some(elf), Some(go)) = (default_m3(name), require_go(name)) else {
         return;
     };
-    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
     let out = scratch_dir().join(format!("{name}.trace"));
     let mut child = Command::new(gotrace_tests::cli::binary())
         .args(["record", "--qemu"])
@@ -684,20 +696,11 @@ fn a_qemu_that_dies_says_why() {
     // core. record said only "gdb remote protocol: stub closed the connection"; QEMU's own words
     // are on its stderr. A host program is refused before any QEMU runs.
     let name = "qemu-lockup";
-    if !require_qemu(name) || !require_target(name, M3) {
+    let Some(elf) = default_m3(name) else {
         return;
-    }
-    let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
+    };
     let out = scratch_dir().join(format!("{name}.trace"));
-    let run = gotrace([
-        "record".as_ref(),
-        "--qemu".as_ref(),
-        "--machine".as_ref(),
-        "mps2-an505".as_ref(),
-        elf.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
+    let run = record_to(&elf, &out, &["--machine", "mps2-an505"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains("QEMU ended") && run.stderr.contains("qemu: fatal: Lockup"),
@@ -713,6 +716,41 @@ fn a_qemu_that_dies_says_why() {
         refused,
         "a host program not refused before QEMU ran: {run:?}"
     );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_firmware_runs() {
+    // The recording ran, its log scrolled by, and only its first complete generation found out:
+    // "creating .../x.trace: No such file or directory", the trace lost.
+    let Some(elf) = default_m3("qemu-no-output-dir") else {
+        return;
+    };
+    let out = scratch_dir().join("no-such-dir").join("x.trace");
+    let run = record_to(&elf, &out, &[]);
+    let refused = run.code == 2
+        && run.stderr.contains("no-such-dir is not a directory")
+        && !run.stderr.contains("running");
+    assert!(refused, "not refused before QEMU ran: {run:?}");
+}
+
+#[test]
+fn a_trace_another_recording_is_writing_is_left_whole() {
+    // Two recordings to one file interleaved their generations, and each then called the trace
+    // INVALID ("no frequency event found"). The other recording is this test holding the lock.
+    let name = "qemu-locked-output";
+    let Some(elf) = default_m3(name) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{name}.trace"));
+    std::fs::write(&out, b"another recording's").unwrap();
+    let other = std::fs::File::open(&out).unwrap();
+    other.try_lock().unwrap();
+    let run = record_to(&elf, &out, &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let refused = run.stderr.contains("is being written by another recording")
+        && !run.stderr.contains("running");
+    assert!(refused, "not refused before QEMU ran: {}", run.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), b"another recording's");
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub struct RecordArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Stop after this many seconds (of host time).
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     pub duration: Option<f64>,
     /// Never block the firmware: drop what does not fit, and report it.
     #[arg(long)]
@@ -104,11 +104,12 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     );
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
-    let mut link = open_link(args, &firmware)?;
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.elf));
+    segments::check_output(&output)?;
+    let mut link = open_link(args, &firmware)?;
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
     let interrupts = ctrl_c(files.opened())?;
     let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files)?;
@@ -400,6 +401,16 @@ fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     Ok(())
 }
 
+/// A duration in seconds, 0 or more: `--duration=-1` or `nan` compared false with every elapsed
+/// time and was taken without a word, as 0 (stop at once) or as no duration at all.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s >= 0.0 => Ok(s),
+        Ok(_) => Err("a number of seconds, 0 or more".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn default_output(elf: &Path) -> PathBuf {
     let stem = elf
         .file_stem()
@@ -541,6 +552,20 @@ mod tests {
             Some(clap::error::ErrorKind::ArgumentConflict)
         );
         assert_eq!(kind(&["fw.elf", "--qemu"]), None);
+    }
+
+    #[test]
+    fn a_duration_is_zero_seconds_or_more() {
+        let duration = |d: &str| parse(&["fw.elf", "--qemu", &format!("--duration={d}")]);
+        assert_eq!(duration("0").unwrap().duration, Some(0.0));
+        assert_eq!(duration("2.5").unwrap().duration, Some(2.5));
+        for bad in ["-1", "NaN", "soon"] {
+            assert_eq!(
+                duration(bad).err().map(|e| e.kind()),
+                Some(clap::error::ErrorKind::ValueValidation),
+                "{bad}"
+            );
+        }
     }
 
     fn frame(descriptor: &SessionDescriptor) -> Vec<u8> {

@@ -112,8 +112,7 @@ impl<'a> SegmentFiles<'a> {
     fn create(&self, index: usize, first_generation: u64) -> Result<Open<'a>> {
         let path = segment_path(&self.output, index);
         let mut opened = lock(&self.opened);
-        let mut file =
-            File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut file = create_locked(&path)?;
         file.write_all(&Version::Go122.header())
             .with_context(|| format!("writing {}", path.display()))?;
         opened.push(path.clone());
@@ -153,6 +152,64 @@ impl Open<'_> {
             naming,
         }
     }
+}
+
+/// Refuses, before anything is recorded, an output that cannot be created: a directory that
+/// does not exist (the recording ran, and failed only once its first generation was complete),
+/// or a file another recording is writing.
+pub fn check_output(output: &Path) -> Result<()> {
+    let dir = match output.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        dir.is_dir(),
+        "cannot write {}: {} is not a directory",
+        output.display(),
+        dir.display()
+    );
+    anyhow::ensure!(
+        !output.is_dir(),
+        "cannot write {}: it is a directory",
+        output.display()
+    );
+    // Another recording writing it: said now rather than at the first generation. The lock is
+    // taken for good by `create_locked`.
+    if let Ok(file) = File::open(output) {
+        if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+            anyhow::bail!(
+                "{} is being written by another recording (it holds the file's lock)",
+                output.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` empty, holding an exclusive lock on it for as long as it is open. Two
+/// recordings writing the same file interleaved their generations: each then read back a
+/// corrupt trace ("no frequency event found") and blamed its firmware. Opened before it is
+/// emptied, so that the loser leaves the winner's file whole.
+fn create_locked(path: &Path) -> Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "{} is being written by another recording (it holds the file's lock)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+    file.set_len(0)
+        .with_context(|| format!("emptying {}", path.display()))?;
+    Ok(file)
 }
 
 /// `out.trace`, then `out.2.trace`, `out.3.trace`, ... for later segments.
@@ -252,6 +309,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_file_being_written_by_another_recording_is_left_whole() {
+        let dir = gotrace_tests::scratch_dir();
+        let path = dir.join("locked.trace");
+        let mut first = create_locked(&path).unwrap();
+        first.write_all(b"the first recording's").unwrap();
+        let early = check_output(&path).unwrap_err();
+        assert!(
+            format!("{early:#}").contains("being written by another recording"),
+            "{early:#}"
+        );
+        let second = create_locked(&path).unwrap_err();
+        assert!(
+            format!("{second:#}").contains("being written by another recording"),
+            "{second:#}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"the first recording's");
+        drop(first);
+        create_locked(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn an_output_in_no_directory_is_refused_before_recording() {
+        let dir = gotrace_tests::scratch_dir();
+        check_output(&dir.join("fine.trace")).unwrap();
+        check_output(Path::new("relative.trace")).unwrap();
+        let missing = check_output(&dir.join("no-such-dir/x.trace")).unwrap_err();
+        assert!(
+            format!("{missing}").contains("is not a directory"),
+            "{missing}"
+        );
+        let itself = check_output(dir).unwrap_err();
+        assert!(
+            format!("{itself}").contains("it is a directory"),
+            "{itself}"
+        );
     }
 
     #[test]
