@@ -21,6 +21,10 @@ pub enum GdbError {
     Protocol(String),
     #[error("gdb stub answered {request:?} with error {code}")]
     Stub { request: String, code: String },
+    /// Something that is no gdb stub (it accepted the connection and says nothing), or a stub
+    /// that hangs: a read without a deadline waited for good.
+    #[error("no reply from the gdb stub within {REPLY_TIMEOUT:?} (is it a gdb stub, and still running?)")]
+    NoReply,
 }
 
 impl From<io::Error> for GdbError {
@@ -29,10 +33,20 @@ impl From<io::Error> for GdbError {
             io::ErrorKind::BrokenPipe
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::UnexpectedEof => GdbError::Closed,
+            // Only reads time out, after the stream's read timeout: REPLY_TIMEOUT.
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => GdbError::NoReply,
             _ => GdbError::Io(e),
         }
     }
 }
+
+/// How long a reply may take: a stub answers a request (or the interrupt that halts the target)
+/// at once; only the wait for a running target to stop by itself is longer, and has its own.
+/// (The unit tests' silent stub is given up on sooner.)
+const REPLY_TIMEOUT: Duration = match cfg!(test) {
+    true => Duration::from_millis(200),
+    false => Duration::from_secs(10),
+};
 
 /// Why the target stopped running, as told by a stop reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +73,7 @@ impl GdbClient {
     /// Connects and negotiates packet size and no-ack mode. The target is assumed halted.
     pub fn connect(stream: TcpStream) -> Result<Self, GdbError> {
         stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         let mut client = GdbClient {
             reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
             writer: BufWriter::new(stream),
@@ -172,7 +187,7 @@ impl GdbClient {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                stream.set_read_timeout(None)?;
+                stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
                 if !ready {
                     return Ok(None);
                 }
@@ -408,6 +423,31 @@ mod tests {
         assert_eq!(gdb.halt().unwrap(), Stop::Signal(2));
         drop(gdb);
         stub.join().unwrap();
+    }
+
+    #[test]
+    fn a_listener_that_never_answers_is_no_stub() {
+        // Something else on the port (`--attach` to the wrong one) that accepts and says
+        // nothing: connect waited for its reply for good.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            // Held open until the client has given up.
+            let mut byte = [0u8; 1];
+            let mut stream = stream;
+            while matches!(stream.read(&mut byte), Ok(1..)) {}
+        });
+        let (done, connected) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(GdbClient::connect(TcpStream::connect(addr).unwrap()).err());
+        });
+        let error = connected
+            .recv_timeout(Duration::from_secs(5))
+            .expect("connect still waiting after 5 s")
+            .expect("a silent listener accepted as a stub");
+        assert!(matches!(error, GdbError::NoReply), "{error}");
+        silent.join().unwrap();
     }
 
     #[test]
