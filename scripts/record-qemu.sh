@@ -3,7 +3,21 @@
 # QEMU, record its trace over RTT, validate it, and print the summary and the .trace path.
 # Installs what is missing first (the thumbv7m target, qemu-system-arm).
 # Usage: scripts/record-qemu.sh [OUTPUT.trace] [more gotrace record options...]
+# OUTPUT is named from where the script is called (default firmware-example.trace there); options
+# alone (`scripts/record-qemu.sh --lossy`) keep the default output.
 set -euo pipefail
+
+# Before the cd below: a relative OUTPUT went to the repository instead of the caller's
+# directory, and a first option was taken for OUTPUT ('-o --lossy': "a value is required").
+output=firmware-example.trace
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  output="$1"
+  shift
+fi
+case "$output" in
+  /*) ;;
+  *) output="$PWD/$output" ;;
+esac
 cd "$(dirname "$0")/.."
 
 if ! rustup target list --installed | grep -qx thumbv7m-none-eabi; then
@@ -15,8 +29,6 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
   $SUDO apt-get install -y qemu-system-arm
 fi
 
-output="${1:-firmware-example.trace}"
-shift || true
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 (cd firmware-example && cargo build --target thumbv7m-none-eabi \
   --target-dir "$CARGO_TARGET_DIR/firmware-example/default")
@@ -24,4 +36,5 @@ cargo build -p gotrace-host-tools --bin gotrace
 "$CARGO_TARGET_DIR/debug/gotrace" record --qemu \
   "$CARGO_TARGET_DIR/firmware-example/default/thumbv7m-none-eabi/debug/gotrace-firmware-example" \
   -o "$output" "$@"
-echo "trace written to $(realpath "$output"); open it with: go tool trace $output"
+# Quoted for the shell (%q): a path with spaces is pasted as one argument.
+printf 'trace written to %s; open it with: go tool trace %q\n' "$output" "$output"

@@ -754,6 +754,44 @@ fn a_trace_another_recording_is_writing_is_left_whole() {
 }
 
 #[test]
+fn the_main_command_writes_the_trace_where_it_is_called_from() {
+    // scripts/record-qemu.sh went to the repository before naming its output: a relative
+    // OUTPUT landed there, an option first was taken for OUTPUT ("a value is required for
+    // '--output'"), and the path it printed for `go tool trace` split at its spaces.
+    let name = "qemu-main-command";
+    if !require_qemu(name) || !require_target(name, M3) {
+        return;
+    }
+    let called_from = scratch_dir().join("called from here");
+    std::fs::create_dir_all(&called_from).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap();
+    for (args, file) in [
+        (&["my trace.trace", "--duration", "0"][..], "my trace.trace"),
+        (&["--duration", "0"][..], "firmware-example.trace"),
+    ] {
+        let run = Command::new("bash")
+            .arg(workspace().join("scripts/record-qemu.sh"))
+            .args(args)
+            .current_dir(&called_from)
+            .env("CARGO_TARGET_DIR", target)
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{args:?}: {stdout}\n{stderr}");
+        assert!(
+            called_from.join(file).is_file(),
+            "{args:?}: no {file} where it was called from:\n{stdout}"
+        );
+        // As the shell quotes it (printf %q): pasted, it is one argument.
+        let quoted = format!("called\\ from\\ here/{}", file.replace(' ', "\\ "));
+        assert!(stdout.contains(&quoted), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace
