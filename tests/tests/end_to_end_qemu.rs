@@ -792,6 +792,84 @@ fn the_main_command_writes_the_trace_where_it_is_called_from() {
 }
 
 #[test]
+fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
+    // A QEMU started by hand (`--attach`) killed mid-recording: record said only "the gdb stub
+    // closed the connection", and not that the generations complete before are in the .trace.
+    use std::io::{BufRead, BufReader, Read};
+    let name = "qemu-attached-killed";
+    let Some(elf) = default_m3(name) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Held to its virtual rate, slowly, so that it is still recording when it is killed.
+    let mut qemu = Command::new("qemu-system-arm")
+        .args(["-machine", "mps2-an385", "-nographic", "-monitor", "none"])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-serial",
+            "null",
+        ])
+        .args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S", "-kernel"])
+        .arg(&elf)
+        .args(["-icount", "shift=10,align=on"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting qemu-system-arm");
+    // QEMU serves gdb a moment after it starts: until then record finds nobody at the port.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (child, stderr) = loop {
+        let mut child = Command::new(gotrace_tests::cli::binary())
+            .args(["record", "--attach", &format!("127.0.0.1:{port}")])
+            .arg(&elf)
+            .args(["--generation-us", "2000", "-o"])
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting gotrace record");
+        let tracing = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .any(|line| line.unwrap().contains("tracing: Lossless"));
+        let mut stderr = child.stderr.take().unwrap();
+        if tracing {
+            break (child, stderr);
+        }
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        child.wait().unwrap();
+        assert!(
+            text.contains("Connection refused") && Instant::now() < deadline,
+            "{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    qemu.kill().unwrap();
+    qemu.wait().unwrap();
+    let mut child = child;
+    let mut text = String::new();
+    let mut stderr = stderr;
+    stderr.read_to_string(&mut text).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the generations complete until now are in {}",
+            out.display()
+        )),
+        "{text}"
+    );
+    let checked = gotrace(["validate".as_ref(), out.as_os_str()]);
+    assert_eq!(checked.code, 0, "{checked:?}");
+}
+
+#[test]
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
 
 use crate::stdout::{self, outln};
@@ -112,9 +112,13 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let mut link = open_link(args, &firmware)?;
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
     let interrupts = ctrl_c(files.opened())?;
-    let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files)?;
-    // Ends the QEMU it started, also on an abort.
+    let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files);
+    // Ends the QEMU it started, also on an abort or an error.
     drop(link);
+    // A session that failed (the target gone, a broken link) has written its complete
+    // generations: they are kept, and the error says where, as an abort does.
+    let recording = recording
+        .map_err(|error| anyhow!("{error:#}; {}", kept(&segments::lock(&files.opened()))))?;
     if aborted(&interrupts) {
         abort(&files.opened());
     }
@@ -201,16 +205,20 @@ fn aborted(interrupts: &AtomicUsize) -> bool {
 fn abort(opened: &segments::Opened) -> ! {
     // Held until the exit: a generation being written is finished, and none is begun.
     let files = segments::lock(opened);
+    eprintln!("gotrace record: aborted; {}", kept(&files));
+    std::process::exit(130);
+}
+
+/// Which files hold the generations complete so far, for a recording that ends unchecked.
+fn kept(files: &[PathBuf]) -> String {
     let names: Vec<_> = files.iter().map(|p| p.display().to_string()).collect();
-    let kept = match names.is_empty() {
+    match names.is_empty() {
         true => "no generation was complete: no trace written".to_owned(),
         false => format!(
             "the generations complete until now are in {} (not checked)",
             names.join(", ")
         ),
-    };
-    eprintln!("gotrace record: aborted; {kept}");
-    std::process::exit(130);
+    }
 }
 
 /// How long the firmware gets to finish its trace after the stop command.

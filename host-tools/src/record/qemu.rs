@@ -122,7 +122,7 @@ impl QemuLink {
     /// (semihosting exit). Only known for a QEMU we started.
     fn exit_status(&mut self) -> Result<u8> {
         let Some(child) = self.child.as_mut() else {
-            bail!("the gdb stub closed the connection");
+            bail!("the gdb stub closed the connection: the QEMU attached to ended without the firmware's exit");
         };
         match exit_within(child, Duration::from_secs(5))? {
             Some(status) => {
