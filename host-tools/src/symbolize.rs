@@ -47,9 +47,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let output = args.output.as_ref().unwrap_or(&args.trace);
     // Written beside and renamed over: a failed write must not lose a recording named in place.
     let partial = output.with_extension("symbolize-partial");
-    std::fs::write(&partial, &named.trace)
-        .and_then(|()| std::fs::rename(&partial, output))
-        .with_context(|| format!("writing {}", output.display()))?;
+    let written =
+        std::fs::write(&partial, &named.trace).and_then(|()| std::fs::rename(&partial, output));
+    if written.is_err() {
+        // Not left beside (a full disk, an output that is a directory): it was named nowhere.
+        let _ = std::fs::remove_file(&partial);
+    }
+    written.with_context(|| format!("writing {}", output.display()))?;
     outln!("{}: {}", output.display(), named.naming.summary());
     stdout::check()?;
     Ok(ExitCode::SUCCESS)
@@ -481,6 +485,23 @@ mod tests {
     use gotrace_wire::{go_status, proc_status};
 
     use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_partial_file() {
+        // The output is a directory: the rename fails, and the partial file it was written to
+        // stayed beside it ("OUT.symbolize-partial"), said nowhere.
+        let dir = gotrace_tests::scratch_dir().join("symbolize-into-a-directory");
+        std::fs::create_dir_all(&dir).unwrap();
+        let trace = gotrace_tests::scratch_file("symbolize-header.trace", &Version::Go122.header());
+        let args = Args {
+            trace,
+            elf: std::env::current_exe().unwrap(),
+            output: Some(dir.clone()),
+        };
+        let error = run(args).unwrap_err();
+        assert!(format!("{error:#}").starts_with("writing "), "{error:#}");
+        assert!(!dir.with_extension("symbolize-partial").exists());
+    }
 
     fn event(typ: EventType, args: &[u64], data: &[u8]) -> Event {
         super::event(Version::Go122, typ, args.to_vec(), data.to_vec())
