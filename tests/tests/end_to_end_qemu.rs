@@ -479,6 +479,16 @@ fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u
 
 #[cfg(target_os = "linux")]
 fn record_signalled(name: &str, signal: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
+    let kills = |group: u32, _| vec![format!("kill -{signal} -- -{group}"); presses];
+    record_killing(name, kills)
+}
+
+/// [`record_signalled`], with `kills(group, qemu)` the shell commands to send.
+#[cfg(target_os = "linux")]
+fn record_killing(
+    name: &str,
+    kills: impl FnOnce(u32, u32) -> Vec<String>,
+) -> Option<(Go, Run, PathBuf, u32)> {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::CommandExt;
     if !require_qemu(name) || !require_target(name, M3) {
@@ -522,9 +532,9 @@ fn record_signalled(name: &str, signal: &str, presses: usize) -> Option<(Go, Run
         .next()
         .unwrap_or_else(|| panic!("no QEMU under gotrace record:\n{stdout}"));
     let group = child.id();
-    let kills = vec![format!("kill -{signal} -- -{group}"); presses].join("; sleep 0.05; ");
+    let kills = kills(group, qemu).join("; sleep 0.05; ");
     let sent = Command::new("bash").args(["-c", &kills]).status().unwrap();
-    assert!(sent.success(), "sending SIG{signal} to the group failed");
+    assert!(sent.success(), "{kills} failed");
     for line in lines {
         stdout.push_str(&line.unwrap());
         stdout.push('\n');
@@ -624,6 +634,27 @@ fn a_termination_signal_stops_the_recording_as_ctrl_c_does() {
         check_with_both(&go, &trace);
         assert_qemu_gone(qemu, Duration::ZERO);
     }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
+    // Killed, QEMU took what the firmware had written and not yet been read with it, and the end
+    // record: the summary said "lost: nothing", and "firmware exit status: 255" as if the
+    // firmware had failed by itself.
+    let Some((_, run, _, _)) = record_killing("qemu-killed-under", |_, qemu| {
+        vec![format!("kill -KILL {qemu}")]
+    }) else {
+        return;
+    };
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    assert!(run.stdout.contains("lost: unknown"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("QEMU ended (signal: 9 (SIGKILL))"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[cfg(target_os = "linux")]

@@ -114,8 +114,13 @@ pub(super) fn finish(
         outln!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
     }
     if losses.records.is_empty() {
-        if losses.unfinished.is_none() {
-            outln!("lost: nothing");
+        match (&end, losses.unfinished) {
+            (Some(_), None) => outln!("lost: nothing"),
+            // Without it nothing says what the device produced: bytes it wrote that were not
+            // read before the end (a QEMU killed, a firmware that died or exited first) are
+            // counted nowhere, and "lost: nothing" claimed what nobody knew.
+            (None, _) => outln!("lost: unknown: the trace channel has no end record, the device's account of what it produced and dropped; what it wrote after the last byte read is in no trace"),
+            (Some(_), Some(_)) => {}
         }
     } else {
         outln!(
