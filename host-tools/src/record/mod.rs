@@ -108,7 +108,7 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.elf));
-    segments::check_output(&output)?;
+    segments::check_output(&output, &args.elf)?;
     let mut link = open_link(args, &firmware)?;
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
     let interrupts = ctrl_c(files.opened())?;

@@ -156,8 +156,16 @@ impl Open<'_> {
 
 /// Refuses, before anything is recorded, an output that cannot be created: a directory that
 /// does not exist (the recording ran, and failed only once its first generation was complete),
-/// or a file another recording is writing.
-pub fn check_output(output: &Path) -> Result<()> {
+/// or a file another recording is writing, or `elf`, the firmware itself (`-o` given the ELF's
+/// path replaced the firmware with its trace).
+pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (output.canonicalize(), elf.canonicalize()) {
+        anyhow::ensure!(
+            a != b,
+            "cannot write {}: it is the firmware ELF; name the trace otherwise",
+            output.display()
+        );
+    }
     let dir = match output.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -317,7 +325,7 @@ mod tests {
         let path = dir.join("locked.trace");
         let mut first = create_locked(&path).unwrap();
         first.write_all(b"the first recording's").unwrap();
-        let early = check_output(&path).unwrap_err();
+        let early = check_output(&path, Path::new("fw.elf")).unwrap_err();
         assert!(
             format!("{early:#}").contains("being written by another recording"),
             "{early:#}"
@@ -336,17 +344,24 @@ mod tests {
     #[test]
     fn an_output_in_no_directory_is_refused_before_recording() {
         let dir = gotrace_tests::scratch_dir();
-        check_output(&dir.join("fine.trace")).unwrap();
-        check_output(Path::new("relative.trace")).unwrap();
-        let missing = check_output(&dir.join("no-such-dir/x.trace")).unwrap_err();
+        let elf = gotrace_tests::scratch_file("firmware.elf", b"\x7fELF");
+        check_output(&dir.join("fine.trace"), &elf).unwrap();
+        check_output(Path::new("relative.trace"), &elf).unwrap();
+        let missing = check_output(&dir.join("no-such-dir/x.trace"), &elf).unwrap_err();
         assert!(
             format!("{missing}").contains("is not a directory"),
             "{missing}"
         );
-        let itself = check_output(dir).unwrap_err();
+        let itself = check_output(dir, &elf).unwrap_err();
         assert!(
             format!("{itself}").contains("it is a directory"),
             "{itself}"
+        );
+        // The ELF itself, by another path to it.
+        let over = check_output(&dir.join(".").join(elf.file_name().unwrap()), &elf).unwrap_err();
+        assert!(
+            format!("{over}").contains("it is the firmware ELF"),
+            "{over}"
         );
     }
 
