@@ -7,6 +7,7 @@ use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::stdout::errln;
 use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
 
@@ -45,7 +46,7 @@ pub fn print_events<S, E: Display, Error: Display>(
     mut next_event: impl FnMut(&mut S) -> Result<Option<E>, Error>,
 ) -> anyhow::Result<ExitCode> {
     let invalid = |error: &dyn Display| {
-        eprintln!("{}: {error}", file.display());
+        errln!("{}: {error}", file.display());
         Ok(ExitCode::FAILURE)
     };
     let mut stream = match open(file)? {

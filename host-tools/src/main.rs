@@ -13,6 +13,7 @@ mod validate;
 
 use std::process::ExitCode;
 
+use crate::stdout::errln;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Command::Symbolize(args) => symbolize::run(args),
     };
     outcome.unwrap_or_else(|error| {
-        eprintln!("gotrace: {error:#}");
+        errln!("gotrace: {error:#}");
         ExitCode::from(2)
     })
 }

@@ -1,4 +1,4 @@
-//! Lines on stdout that never panic. `println!` panics when stdout fails ("failed printing to
+//! Lines on stdout and stderr that never panic. `println!` panics when stdout fails ("failed printing to
 //! stdout: Broken pipe" under `gotrace validate *.trace | head -1`, "No space left on device"
 //! into a full disk); in `record` that panic ended the recording and lost its trace. Here the
 //! first failure is kept, the lines after it are counted instead of written, and each command
@@ -75,3 +75,26 @@ pub fn check() -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Writes to stderr, a failure ignored: `eprintln!` panics when stderr is gone too
+/// (`gotrace record ... 2>&1 | head -1` turned a finished recording's exit 0 into a panic's 101),
+/// and there is nowhere left to say anything.
+pub fn err(text: Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
+}
+
+/// `eprintln!` through [`err`]: never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::stdout::err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use errln;
+
+/// `eprint!` through [`err`]: never panics.
+macro_rules! errprint {
+    ($($arg:tt)*) => {
+        $crate::stdout::err(format_args!($($arg)*))
+    };
+}
+pub(crate) use errprint;

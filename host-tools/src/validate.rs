@@ -13,7 +13,7 @@ use gotrace_decoder::Reader;
 use regex::Regex;
 
 use crate::input::{open, Opened};
-use crate::stdout::{self, outln};
+use crate::stdout::{self, errln, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
 #[derive(clap::Args)]
@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut worst = Outcome::Valid;
     for file in &args.files {
         let outcome = validate(file).unwrap_or_else(|error| {
-            eprintln!("gotrace: {error:#}");
+            errln!("gotrace: {error:#}");
             Outcome::Unreadable
         });
         worst = worst.max(outcome);

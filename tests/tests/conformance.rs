@@ -129,6 +129,17 @@ fn a_closed_or_failing_stdout_is_no_panic() {
     // The verdict still counts: every file is invalid.
     assert_eq!(out.status.code(), Some(1), "{first}{stderr}");
 
+    // `2>&1 | head -1` on files that cannot be read: the errors go to a closed pipe too, and
+    // eprintln! panicked (exit 101) where the verdict is "unreadable" (2).
+    let missing = gotrace_tests::scratch_dir().join("missing.trace");
+    let piped = format!(
+        "{:?} validate {} 2>&1 | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        gotrace_tests::cli::binary(),
+        vec![format!("{missing:?}"); 2000].join(" ")
+    );
+    let status = Command::new("bash").args(["-c", &piped]).status().unwrap();
+    assert_eq!(status.code(), Some(2));
+
     // Lines nobody can see are an I/O failure, said as one (exit 2), where "No space left on
     // device (os error 28)" alone, or a panic, said neither what nor where.
     if !std::path::Path::new("/dev/full").exists() {

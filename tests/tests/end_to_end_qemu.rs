@@ -719,6 +719,16 @@ fn a_reader_that_closes_stdout_does_not_end_the_recording() {
         "the lost lines are not reported:\n{stderr}"
     );
     check_with_both(&go, &out);
+    // `2>&1 | head -1`: stderr gone too, eprintln! panicked on the last words (exit 101).
+    let piped = format!(
+        "{:?} record --qemu {:?} -o {:?} 2>&1 | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        gotrace_tests::cli::binary(),
+        elf,
+        out
+    );
+    let status = Command::new("bash").args(["-c", &piped]).status().unwrap();
+    assert_eq!(status.code(), Some(0), "{piped}");
+    check_with_both(&go, &out);
 }
 
 #[test]

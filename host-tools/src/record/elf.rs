@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::stdout::errln;
 use anyhow::{Context, Result};
 use gimli::{EndianSlice, RunTimeEndian};
 use object::{FileFlags, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
@@ -268,14 +269,14 @@ impl Firmware {
         // Source lines are a nicety of the trace's stack frames: without them, or with line tables
         // this reader cannot read, frames name their functions only.
         let lines = Lines::read(&file).unwrap_or_else(|error| {
-            eprintln!(
+            errln!(
                 "gotrace: no source lines from {}: its DWARF line tables: {error:#}",
                 path.display()
             );
             Lines::default()
         });
         if lines.skipped_units() > 0 {
-            eprintln!(
+            errln!(
                 "gotrace: {} compilation units of {} have line tables this reader cannot read: \
                  their code has no source lines",
                 lines.skipped_units(),

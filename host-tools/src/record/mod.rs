@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
 
-use crate::stdout::{self, outln};
+use crate::stdout::{self, errln, outln};
 use link::{Drained, Link, Liveness};
 
 /// Arguments of `gotrace record`.
@@ -131,7 +131,7 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     // A stdout that failed (`| head`, a full disk) did not stop the recording, whose files are
     // whole; the lines it did not take (log, summary) are said to be missing.
     if let Some(failure) = stdout::failure() {
-        eprintln!(
+        errln!(
             "gotrace record: stdout failed ({}): {} lines of the firmware's log and the summary were not shown",
             failure.error, failure.unshown
         );
@@ -205,7 +205,7 @@ fn aborted(interrupts: &AtomicUsize) -> bool {
 fn abort(opened: &segments::Opened) -> ! {
     // Held until the exit: a generation being written is finished, and none is begun.
     let files = segments::lock(opened);
-    eprintln!("gotrace record: aborted; {}", kept(&files));
+    errln!("gotrace record: aborted; {}", kept(&files));
     std::process::exit(130);
 }
 
@@ -306,7 +306,7 @@ fn record(
                 };
             }
             Some(at) if at.elapsed() > STOP_GRACE => {
-                eprintln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
+                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
                 break;
             }
             _ => {}
@@ -381,11 +381,11 @@ fn take_descriptors(session_bytes: &mut Vec<u8>) -> Result<Option<SessionDescrip
                 protocol::PROTOCOL_VERSION
             ),
             Ok(d) => descriptor = Some(d),
-            Err(e) => eprintln!("warning: unreadable session descriptor frame: {e}"),
+            Err(e) => errln!("warning: unreadable session descriptor frame: {e}"),
         }
     }
     if session_bytes.len() > protocol::MAX_MESSAGE_BYTES {
-        eprintln!(
+        errln!(
             "warning: {} bytes on the {:?} channel without a frame end (no frame is longer than {}): dropped",
             session_bytes.len(),
             protocol::SESSION_CHANNEL,

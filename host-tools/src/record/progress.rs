@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use super::stream::TraceStream;
+use crate::stdout::errprint;
 
 pub struct Progress {
     enabled: bool,
@@ -32,7 +33,7 @@ impl Progress {
         self.last = Some(Instant::now());
         let bytes = stream.received();
         let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
-        eprint!(
+        errprint!(
             "\r\x1b[2K{:.1} KiB, {} generations, {} events, {:.1} KiB/s",
             bytes as f64 / 1024.0,
             stream.complete_generations,
@@ -46,7 +47,7 @@ impl Progress {
     /// Erases the progress line before other output.
     pub fn clear_line(&mut self) {
         if self.shown {
-            eprint!("\r\x1b[2K");
+            errprint!("\r\x1b[2K");
             self.shown = false;
         }
     }

@@ -15,6 +15,7 @@ use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, Link, Liveness};
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
+use crate::stdout::errln;
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -130,7 +131,7 @@ impl QemuLink {
                 // status alone, 255, it looked like the firmware's own failure.
                 let said = stderr_of(child);
                 if status.code().is_none() || !said.is_empty() {
-                    eprintln!("gotrace: QEMU ended ({status}){said}");
+                    errln!("gotrace: QEMU ended ({status}){said}");
                 }
                 Ok(status.code().map_or(255, |c| c as u8))
             }
@@ -297,7 +298,7 @@ fn launch(
     #[cfg(target_os = "linux")]
     die_with_parent(&mut cmd);
     let command = format!("{cmd:?}");
-    eprintln!("gotrace: running {} on QEMU {machine}", elf.display());
+    errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let mut child = cmd
         .spawn()
         .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
