@@ -216,13 +216,22 @@ impl GdbClient {
         write!(self.writer, "${data}#{sum:02x}")?;
         self.writer.flush()?;
         if self.acks {
-            match self.read_byte()? {
-                b'+' => {}
-                other => {
-                    return Err(GdbError::Protocol(format!(
-                        "expected ack, got {:?}",
-                        other as char
-                    )))
+            loop {
+                match self.read_byte()? {
+                    b'+' => break,
+                    // A stop reply the stub sent by itself before reading ours: QEMU does on a
+                    // connection to a running guest, which it halts ('$T02thread:01;#04'), and
+                    // `--attach` to a QEMU started without -S failed on it ("expected ack, got
+                    // '$'"). Taken (and acknowledged); the target is halted, as assumed.
+                    b'$' => {
+                        self.receive_packet_after_start()?;
+                    }
+                    other => {
+                        return Err(GdbError::Protocol(format!(
+                            "expected ack, got {:?}",
+                            other as char
+                        )))
+                    }
                 }
             }
         }
@@ -232,6 +241,11 @@ impl GdbClient {
     fn receive_packet(&mut self) -> Result<String, GdbError> {
         // Skip stray acks and anything before the start of a packet.
         while self.read_byte()? != b'$' {}
+        self.receive_packet_after_start()
+    }
+
+    /// The rest of a packet whose `$` has been read.
+    fn receive_packet_after_start(&mut self) -> Result<String, GdbError> {
         let mut body = Vec::new();
         let mut sum = 0u8;
         loop {
@@ -329,7 +343,9 @@ mod tests {
     }
 
     /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers.
-    fn fake_stub(listener: std::net::TcpListener) {
+    /// `running`: the guest runs when the client connects, and the stub halts it and says so
+    /// at once, unasked, as QEMU does.
+    fn fake_stub(listener: std::net::TcpListener, running: bool) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
@@ -339,6 +355,9 @@ mod tests {
             let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
             write!(w, "${body}#{sum:02x}").unwrap();
         };
+        if running {
+            reply(&mut writer, "T02thread:01;");
+        }
         // Address and length of `m ADDR,LEN` / `M ADDR,LEN:DATA`, as an index into `memory`.
         let span = |args: &str| -> (usize, usize) {
             let (a, l) = args.split_once(',').unwrap();
@@ -399,9 +418,18 @@ mod tests {
 
     #[test]
     fn talks_to_a_stub_chunking_reads_to_its_packet_size() {
+        talks_to_a_stub(false);
+    }
+
+    #[test]
+    fn takes_the_stop_reply_of_a_guest_halted_on_connection() {
+        talks_to_a_stub(true);
+    }
+
+    fn talks_to_a_stub(running: bool) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stub = std::thread::spawn(move || fake_stub(listener));
+        let stub = std::thread::spawn(move || fake_stub(listener, running));
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         assert!(!gdb.acks, "no-ack mode negotiated");
         assert_eq!(

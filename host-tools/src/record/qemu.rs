@@ -35,7 +35,8 @@ pub enum Qemu {
         /// Extra arguments, e.g. `-icount shift=0`.
         extra: Vec<String>,
     },
-    /// Attach to a QEMU already serving gdb at this address (started with `-s -S` or similar).
+    /// Attach to a QEMU already serving gdb at this address (started with `-s -S` or similar;
+    /// one started without `-S` halts its running guest on the connection, and says so).
     Attach(String),
 }
 
