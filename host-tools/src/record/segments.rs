@@ -131,6 +131,18 @@ impl<'a> SegmentFiles<'a> {
         self.written.extend(self.open.take().map(Open::written));
         self.written
     }
+
+    /// Segment files of an earlier recording to the same output that this one did not write
+    /// over (`NAME.2.trace` after one without a loss, `NAME.trace` itself after one that
+    /// completed no generation): they read as part of it. Not removed (they are the user's),
+    /// but named.
+    pub fn stale(&self) -> Vec<PathBuf> {
+        let written = self.written.len() + usize::from(self.open.is_some());
+        (written..)
+            .map(|index| segment_path(&self.output, index))
+            .take_while(|path| path.is_file())
+            .collect()
+    }
 }
 
 impl Open<'_> {
@@ -317,6 +329,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn segment_files_of_an_earlier_recording_are_named() {
+        let functions = Functions::default();
+        let lines = Lines::default();
+        let output = gotrace_tests::scratch_dir().join("stale.trace");
+        let earlier = [
+            output.clone(),
+            segment_path(&output, 1),
+            segment_path(&output, 2),
+        ];
+        for path in &earlier {
+            std::fs::write(path, b"an earlier recording's").unwrap();
+        }
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        // Nothing written yet: all three are an earlier recording's.
+        assert_eq!(files.stale(), earlier);
+        let trace = &device_traces()[0];
+        let mut stream = TraceStream::default();
+        stream.push(&channel(&batches(trace), None).bytes).unwrap();
+        files.write(stream.take_complete()).unwrap();
+        // One segment written over NAME.trace: the other two are not this recording's.
+        assert_eq!(files.stale(), earlier[1..]);
     }
 
     #[test]

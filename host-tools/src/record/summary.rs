@@ -49,6 +49,7 @@ pub(super) fn finish(
     } = recording;
     let received = stream.received();
     let (segments, losses, end) = stream.finish();
+    let stale = files.stale();
     let mut checked = Vec::new();
     for written in files.finish() {
         checked.push(check(&written.path, written.naming)?);
@@ -154,6 +155,13 @@ pub(super) fn finish(
     if let Some(error) = &channel_error {
         valid = false;
         outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
+    }
+    if !stale.is_empty() {
+        let names: Vec<_> = stale.iter().map(|p| p.display().to_string()).collect();
+        outln!(
+            "warning: {} from an earlier recording to the same output: not part of this one",
+            names.join(", ")
+        );
     }
     for warning in &log_warnings {
         outln!("warning: {warning}");
