@@ -223,9 +223,9 @@ fn create_locked(path: &Path) -> Result<File> {
             "{} is being written by another recording (it holds the file's lock)",
             path.display()
         ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("locking {}", path.display()))
-        }
+        // A file system without locks (some network and FUSE ones): the recording matters more
+        // than the guard against a second one, which goes unguarded there.
+        Err(std::fs::TryLockError::Error(_)) => {}
     }
     file.set_len(0)
         .with_context(|| format!("emptying {}", path.display()))?;
