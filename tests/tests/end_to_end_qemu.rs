@@ -891,7 +891,12 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed once a generation is in the file (past its 16-byte header), however loaded the
+    // machine running the test.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) <= 16 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     qemu.kill().unwrap();
     qemu.wait().unwrap();
     let mut child = child;
