@@ -322,7 +322,9 @@ fn launch(
     }
 }
 
-/// Has the kernel send SIGKILL to the command's process when this thread's process ends.
+/// Has the kernel send SIGKILL to the command's process when the thread that spawns it ends.
+/// That is the thread, not the process: `record` launches QEMU from its main thread, whose end
+/// is the process's; launched from a thread that ends sooner, QEMU would be killed with it.
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
