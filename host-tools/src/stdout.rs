@@ -1,10 +1,10 @@
-//! Lines on stdout and stderr that never panic. `println!` panics when stdout fails ("failed printing to
-//! stdout: Broken pipe" under `gotrace validate *.trace | head -1`, "No space left on device"
-//! into a full disk); in `record` that panic ended the recording and lost its trace. Here the
-//! first failure is kept, the lines after it are counted instead of written, and each command
-//! decides what the failure means to it: `validate` keeps its verdict's exit code when the reader
-//! went away and says "writing to stdout" otherwise, `record` goes on recording and reports what
-//! was not shown.
+//! Lines on stdout and stderr that never panic. `println!` panics when stdout fails ("failed
+//! printing to stdout: Broken pipe" under `gotrace validate *.trace | head -1`, "No space left on
+//! device" into a full disk); in `record` that panic would end the recording and lose its
+//! trace. Here the first failure is kept, the lines after it are counted instead of written, and
+//! each command decides what the failure means to it: `validate` keeps its verdict's exit code
+//! when the reader went away and says "writing to stdout" otherwise, `record` goes on recording
+//! and reports what was not shown.
 
 use std::fmt::Arguments;
 use std::io::{self, Write};
@@ -77,8 +77,8 @@ pub fn check() -> anyhow::Result<()> {
 }
 
 /// Writes to stderr, a failure ignored: `eprintln!` panics when stderr is gone too
-/// (`gotrace record ... 2>&1 | head -1` turned a finished recording's exit 0 into a panic's 101),
-/// and there is nowhere left to say anything.
+/// (`gotrace record ... 2>&1 | head -1` would turn a finished recording's exit 0 into a panic's
+/// 101), and there is nowhere left to say anything.
 pub fn err(text: Arguments<'_>) {
     let _ = io::stderr().lock().write_fmt(text);
 }

@@ -94,8 +94,8 @@ struct Recording {
 
 pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let firmware = elf::Firmware::load(&args.elf)?;
-    // A host program or a kernel of another architecture locks QEMU's Cortex-M up at once,
-    // which told only "the gdb stub closed the connection".
+    // A host program or a kernel of another architecture locks QEMU's Cortex-M up at once, and
+    // all the gdb stub would say is that it closed the connection.
     let architecture = object::Object::architecture(&object::File::parse(&*firmware.bytes)?);
     anyhow::ensure!(
         architecture == object::Architecture::Arm,
@@ -409,8 +409,8 @@ fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     Ok(())
 }
 
-/// A duration in seconds, 0 or more: `--duration=-1` or `nan` compared false with every elapsed
-/// time and was taken without a word, as 0 (stop at once) or as no duration at all.
+/// A duration in seconds, 0 or more: `--duration=-1` or `nan` would compare false with every
+/// elapsed time, and be taken without a word as 0 (stop at once) or as no duration at all.
 fn seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s >= 0.0 => Ok(s),

@@ -78,7 +78,7 @@ impl QemuLink {
                 exited: None,
             }),
             // The QEMU we started must not outlive a failed start (a Child is not killed when
-            // dropped): it ran on, a firmware without RTT spinning for good. One that died (a
+            // dropped): it would run on, a firmware without RTT spinning for good. One that died (a
             // firmware locked up in a fault, a kernel for another machine) says why on its
             // stderr, which the gdb error alone ("closed the connection") does not.
             Err(error) => Err(match child {
@@ -128,8 +128,8 @@ impl QemuLink {
         };
         match exit_within(child, Duration::from_secs(5))? {
             Some(status) => {
-                // Killed by a signal (QEMU aborts on a locked-up guest) or saying why: in the
-                // status alone, 255, it looked like the firmware's own failure.
+                // Killed by a signal (QEMU aborts on a locked-up guest) or saying why: its status
+                // alone, 255, would read as the firmware's own failure.
                 let said = stderr_of(child);
                 if status.code().is_none() || !said.is_empty() {
                     errln!("gotrace: QEMU ended ({status}){said}");

@@ -166,10 +166,10 @@ impl Open<'_> {
     }
 }
 
-/// Refuses, before anything is recorded, an output that cannot be created: a directory that
-/// does not exist (the recording ran, and failed only once its first generation was complete),
-/// or a file another recording is writing, or `elf`, the firmware itself (`-o` given the ELF's
-/// path replaced the firmware with its trace).
+/// Refuses, before anything is recorded, an output that cannot be created: in a directory that
+/// does not exist, a directory itself, a file another recording is writing, or `elf`, the
+/// firmware itself (read whole before the recording, it would be replaced by its trace). Found
+/// only at the first complete generation, each would lose a recording that ran for nothing.
 pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
     if let (Ok(a), Ok(b)) = (output.canonicalize(), elf.canonicalize()) {
         anyhow::ensure!(
@@ -197,19 +197,24 @@ pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
     // taken for good by `create_locked`.
     if let Ok(file) = File::open(output) {
         if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-            anyhow::bail!(
-                "{} is being written by another recording (it holds the file's lock)",
-                output.display()
-            );
+            return Err(held_by_another(output));
         }
     }
     Ok(())
 }
 
-/// Creates `path` empty, holding an exclusive lock on it for as long as it is open. Two
-/// recordings writing the same file interleaved their generations: each then read back a
-/// corrupt trace ("no frequency event found") and blamed its firmware. Opened before it is
-/// emptied, so that the loser leaves the winner's file whole.
+/// The refusal of a file whose lock another recording holds, up front or at its creation.
+fn held_by_another(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} is being written by another recording (it holds the file's lock)",
+        path.display()
+    )
+}
+
+/// Creates `path` empty, holding an exclusive lock on it for as long as it is open: two
+/// recordings writing the same file would interleave their generations, and each would read
+/// back a corrupt trace ("no frequency event found") and blame its firmware. Opened before it
+/// is emptied, so that the loser leaves the winner's file whole.
 fn create_locked(path: &Path) -> Result<File> {
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -219,10 +224,7 @@ fn create_locked(path: &Path) -> Result<File> {
         .with_context(|| format!("creating {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "{} is being written by another recording (it holds the file's lock)",
-            path.display()
-        ),
+        Err(std::fs::TryLockError::WouldBlock) => return Err(held_by_another(path)),
         // A file system without locks (some network and FUSE ones): the recording matters more
         // than the guard against a second one, which goes unguarded there.
         Err(std::fs::TryLockError::Error(_)) => {}
