@@ -750,13 +750,14 @@ fn a_qemu_that_dies_says_why() {
     );
     let host = std::env::current_exe().unwrap();
     let run = gotrace(["record".as_ref(), "--qemu".as_ref(), host.as_os_str()]);
-    let refused = run.code == 2
-        && run.stderr.contains("is not a 32-bit Arm firmware")
-        && !run.stderr.contains("running");
-    assert!(
-        refused,
-        "a host program not refused before QEMU ran: {run:?}"
-    );
+    assert_refused_before_qemu_ran(&run, "is not a 32-bit Arm firmware");
+}
+
+/// `run` is a `record` that failed (exit 2) saying `why`, and never said "running": it stopped
+/// before starting QEMU, so nothing of the firmware ran for a recording that could not be kept.
+fn assert_refused_before_qemu_ran(run: &Run, why: &str) {
+    let refused = run.code == 2 && run.stderr.contains(why) && !run.stderr.contains("running");
+    assert!(refused, "not refused ({why:?}) before QEMU ran: {run:?}");
 }
 
 #[test]
@@ -768,10 +769,7 @@ fn an_output_that_cannot_be_written_is_refused_before_the_firmware_runs() {
     };
     let out = scratch_dir().join("no-such-dir").join("x.trace");
     let run = record_to(&elf, &out, &[]);
-    let refused = run.code == 2
-        && run.stderr.contains("no-such-dir is not a directory")
-        && !run.stderr.contains("running");
-    assert!(refused, "not refused before QEMU ran: {run:?}");
+    assert_refused_before_qemu_ran(&run, "no-such-dir is not a directory");
 }
 
 #[test]
@@ -787,10 +785,7 @@ fn a_trace_another_recording_is_writing_is_left_whole() {
     let other = std::fs::File::open(&out).unwrap();
     other.try_lock().unwrap();
     let run = record_to(&elf, &out, &[]);
-    assert_eq!(run.code, 2, "{run:?}");
-    let refused = run.stderr.contains("is being written by another recording")
-        && !run.stderr.contains("running");
-    assert!(refused, "not refused before QEMU ran: {}", run.stderr);
+    assert_refused_before_qemu_ran(&run, "is being written by another recording");
     assert_eq!(std::fs::read(&out).unwrap(), b"another recording's");
 }
 
