@@ -2,13 +2,15 @@
 //!
 //! The channel's bytes are the firmware's, a buggy firmware's too: what cannot be decoded is
 //! counted and reported at the end, and no garbage makes the host buffer without bound. With
-//! rzcobs (defmt's default) a frame ends at a zero byte, so frames are cut here and handed to
-//! `defmt-decoder` whole; bytes that run on past [`MAX_FRAME_BYTES`] without a zero are dropped
-//! up to the next one. The raw encoding has no frame boundary to find again after a frame that
+//! rzcobs (defmt's default) a frame ends at a zero byte, so frames are cut here ([`ZeroFrames`])
+//! and handed to `defmt-decoder` whole; bytes that run on past [`MAX_FRAME_BYTES`] without a zero
+//! are dropped up to the next one. The raw encoding has no frame boundary to find again after a frame that
 //! does not decode: the log stops there, and the bytes it could not show are counted.
 
 use anyhow::{Context, Result};
 use defmt_decoder::{DecodeError, Encoding, StreamDecoder, Table};
+
+use super::frames::{Cut, ZeroFrames};
 
 /// The longest frame waited for. defmt frames are a format index and the arguments' bytes: a
 /// log line of a few hundred bytes is a long one, and even a logged buffer is rarely kilobytes.
@@ -22,25 +24,27 @@ pub fn table(elf: &[u8]) -> Result<Option<Table>> {
 /// How frames are found in the channel's bytes.
 enum Framing<'t> {
     /// Zero-terminated rzcobs frames, decoded one whole frame at a time.
-    Rzcobs(Box<dyn StreamDecoder + Send + Sync + 't>),
+    Rzcobs {
+        decoder: Box<dyn StreamDecoder + Send + Sync + 't>,
+        frames: ZeroFrames,
+    },
     /// Frames back to back, their length known only by decoding them.
-    Raw,
+    Raw {
+        /// Bytes not yet decoded.
+        pending: Vec<u8>,
+    },
 }
 
 /// A decoder fed with channel bytes as they arrive.
 pub struct DefmtLog<'t> {
     table: &'t Table,
     framing: Framing<'t>,
-    /// Bytes of the frame being received (rzcobs: since the last zero; raw: not yet decoded).
-    frame: Vec<u8>,
     /// Channel offset of the next byte pushed.
     offset: u64,
-    /// Rzcobs: the frame being received has run past [`MAX_FRAME_BYTES`]; the rest of it, up to
-    /// the next zero, is dropped.
-    overlong: bool,
     /// Frames that could not be decoded (one that ran on too long counts once).
     pub malformed: u64,
-    /// Bytes not shown: of malformed frames, and for raw, everything after the first one.
+    /// Bytes not shown: of frames that did not decode, and for raw, everything after the first
+    /// one (rzcobs runs too long to be a frame are counted by its [`ZeroFrames`]).
     dropped_bytes: u64,
     /// Raw: the channel offset of the frame that did not decode, where the log stopped.
     stopped_at: Option<u64>,
@@ -51,12 +55,15 @@ impl<'t> DefmtLog<'t> {
         DefmtLog {
             table,
             framing: match table.encoding() {
-                Encoding::Raw => Framing::Raw,
-                _ => Framing::Rzcobs(table.new_stream_decoder()),
+                Encoding::Raw => Framing::Raw {
+                    pending: Vec::new(),
+                },
+                _ => Framing::Rzcobs {
+                    decoder: table.new_stream_decoder(),
+                    frames: ZeroFrames::new(MAX_FRAME_BYTES),
+                },
             },
-            frame: Vec::new(),
             offset: 0,
-            overlong: false,
             malformed: 0,
             dropped_bytes: 0,
             stopped_at: None,
@@ -67,28 +74,50 @@ impl<'t> DefmtLog<'t> {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         self.offset += bytes.len() as u64;
         let mut lines = Vec::new();
-        if matches!(self.framing, Framing::Raw) {
-            self.push_raw(bytes, &mut lines);
-            return lines;
-        }
-        let mut pieces = bytes.split(|&b| b == 0).peekable();
-        while let Some(piece) = pieces.next() {
-            self.take(piece);
-            // Every piece but the last ended at a zero: the end of a frame.
-            if pieces.peek().is_some() {
-                self.end_frame(&mut lines);
-            }
+        match &mut self.framing {
+            Framing::Raw { .. } => self.push_raw(bytes, &mut lines),
+            Framing::Rzcobs { decoder, frames } => frames.push(bytes, |cut| match cut {
+                Cut::Overlong(_) => self.malformed += 1,
+                // A zero right after a zero ends no frame.
+                Cut::Frame([]) => {}
+                Cut::Frame(frame) => {
+                    // A whole frame and its zero: the decoder takes both whatever it makes of
+                    // them.
+                    decoder.received(frame);
+                    decoder.received(&[0]);
+                    match decoder.decode() {
+                        Ok(frame) => lines.push(frame.display(false).to_string()),
+                        Err(DecodeError::Malformed | DecodeError::UnexpectedEof) => {
+                            self.malformed += 1;
+                            self.dropped_bytes += frame.len() as u64;
+                        }
+                    }
+                }
+            }),
         }
         lines
+    }
+
+    /// The bytes held of a frame not yet complete.
+    fn pending(&self) -> &[u8] {
+        match &self.framing {
+            Framing::Rzcobs { frames, .. } => frames.pending(),
+            Framing::Raw { pending } => pending,
+        }
     }
 
     /// What the summary should say about the log: frames not decoded, bytes not shown.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         if self.malformed > 0 {
+            let overlong_bytes = match &self.framing {
+                Framing::Rzcobs { frames, .. } => frames.dropped_bytes,
+                Framing::Raw { .. } => 0,
+            };
             warnings.push(format!(
                 "{} defmt frames could not be decoded ({} bytes not shown)",
-                self.malformed, self.dropped_bytes
+                self.malformed,
+                self.dropped_bytes + overlong_bytes
             ));
         }
         if let Some(at) = self.stopped_at {
@@ -96,79 +125,45 @@ impl<'t> DefmtLog<'t> {
                 "the defmt log stopped at channel offset {at}: after a frame that does not decode, the raw encoding has no frame boundary to find again"
             ));
         }
-        if !self.frame.is_empty() {
+        let pending = self.pending().len() as u64;
+        if pending > 0 {
             warnings.push(format!(
-                "the defmt channel ended inside a frame: its last {} bytes (from channel offset {}) are not shown",
-                self.frame.len(),
-                self.offset - self.frame.len() as u64
+                "the defmt channel ended inside a frame: its last {pending} bytes (from channel offset {}) are not shown",
+                self.offset - pending
             ));
         }
         warnings
     }
 
-    /// Rzcobs: adds bytes of the frame being received, dropping them once it is too long.
-    fn take(&mut self, piece: &[u8]) {
-        if self.overlong {
-            self.dropped_bytes += piece.len() as u64;
-        } else if self.frame.len() + piece.len() > MAX_FRAME_BYTES {
-            self.overlong = true;
-            self.malformed += 1;
-            self.dropped_bytes += (self.frame.len() + piece.len()) as u64;
-            self.frame.clear();
-        } else {
-            self.frame.extend_from_slice(piece);
-        }
-    }
-
-    /// Rzcobs: a zero byte ended the frame being received.
-    fn end_frame(&mut self, lines: &mut Vec<String>) {
-        let Framing::Rzcobs(decoder) = &mut self.framing else {
-            return;
-        };
-        if std::mem::take(&mut self.overlong) || self.frame.is_empty() {
-            return;
-        }
-        decoder.received(&self.frame);
-        decoder.received(&[0]);
-        // A whole frame and its zero: the decoder takes both whatever it makes of them.
-        match decoder.decode() {
-            Ok(frame) => lines.push(frame.display(false).to_string()),
-            Err(DecodeError::Malformed | DecodeError::UnexpectedEof) => {
-                self.malformed += 1;
-                self.dropped_bytes += self.frame.len() as u64;
-            }
-        }
-        self.frame.clear();
-    }
-
     /// Raw: decodes the frames the bytes complete, and stops for good at one that does not
     /// decode (or runs on too long to be one).
     fn push_raw(&mut self, bytes: &[u8], lines: &mut Vec<String>) {
+        let Framing::Raw { pending } = &mut self.framing else {
+            return;
+        };
         if self.stopped_at.is_some() {
             self.dropped_bytes += bytes.len() as u64;
             return;
         }
-        self.frame.extend_from_slice(bytes);
+        pending.extend_from_slice(bytes);
         let mut used = 0;
         loop {
-            match self.table.decode(&self.frame[used..]) {
+            match self.table.decode(&pending[used..]) {
                 Ok((frame, consumed)) => {
                     lines.push(frame.display(false).to_string());
                     used += consumed;
                 }
-                Err(DecodeError::UnexpectedEof) if self.frame.len() - used <= MAX_FRAME_BYTES => {
-                    break
-                }
+                Err(DecodeError::UnexpectedEof) if pending.len() - used <= MAX_FRAME_BYTES => break,
                 Err(_) => {
                     self.malformed += 1;
-                    self.dropped_bytes += (self.frame.len() - used) as u64;
-                    self.stopped_at = Some(self.offset - (self.frame.len() - used) as u64);
-                    self.frame.clear();
+                    self.dropped_bytes += (pending.len() - used) as u64;
+                    self.stopped_at = Some(self.offset - (pending.len() - used) as u64);
+                    pending.clear();
                     return;
                 }
             }
         }
-        self.frame.drain(..used);
+        pending.drain(..used);
     }
 }
 
@@ -230,7 +225,7 @@ mod tests {
         let mut log = DefmtLog::new(&table);
         for _ in 0..16 {
             assert!(log.push(&[0x55; 64 << 10]).is_empty());
-            assert!(log.frame.len() <= MAX_FRAME_BYTES);
+            assert!(log.pending().len() <= MAX_FRAME_BYTES);
         }
         // Counted as soon as it cannot be a frame, not when (if ever) its zero comes.
         assert_eq!(log.malformed, 1);
@@ -291,7 +286,11 @@ mod tests {
                 while !rest.is_empty() {
                     let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(1 << 17)));
                     log.push(chunk);
-                    assert!(log.frame.len() <= MAX_FRAME_BYTES, "{}", log.frame.len());
+                    assert!(
+                        log.pending().len() <= MAX_FRAME_BYTES,
+                        "{}",
+                        log.pending().len()
+                    );
                     rest = after;
                 }
                 log.warnings();

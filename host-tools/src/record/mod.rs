@@ -9,6 +9,7 @@
 
 mod defmt_log;
 pub(crate) mod elf;
+mod frames;
 mod gdb;
 mod link;
 #[cfg(feature = "probe-rs")]
@@ -29,6 +30,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
 
 use crate::stdout::{self, errln, outln};
+use frames::{Cut, ZeroFrames};
 use link::{Drained, Link, Liveness};
 
 /// Arguments of `gotrace record`.
@@ -255,7 +257,7 @@ fn record(
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
     };
-    let mut session_bytes = Vec::new();
+    let mut session = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
     let mut drained = Drained::default();
     let mut progress = progress::Progress::new();
     let mut stop_sent: Option<Instant> = None;
@@ -266,8 +268,7 @@ fn record(
         let liveness = link.poll(&mut drained)?;
         recording.polling += polled.elapsed();
         recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
-        session_bytes.extend_from_slice(&drained.session);
-        if let Some(descriptor) = take_descriptors(&mut session_bytes)? {
+        if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
             recording.descriptor = Some(descriptor);
         }
         let pushed = recording.stream.push(&drained.trace);
@@ -364,34 +365,35 @@ fn print_logs(
     lines.len() as u64
 }
 
-/// Takes the complete frames (each ends with a zero byte) off the front of the session channel's
-/// bytes; returns the last session descriptor among them. An unreadable frame is reported and
-/// ignored; a firmware of another protocol version is an error: its loss and end records on the
-/// trace channel would be misread, and the account of what was lost with them. Bytes that run
-/// on longer than any frame without its end are not one: they are reported and dropped rather
-/// than kept waiting for a zero that garbage may never send.
-fn take_descriptors(session_bytes: &mut Vec<u8>) -> Result<Option<SessionDescriptor>> {
+/// Feeds the session channel's `bytes` to its frames; returns the last session descriptor among
+/// those they complete. An unreadable frame is reported and ignored, and so is a run longer than
+/// any frame without its end; a firmware of another protocol version is an error: its loss and
+/// end records on the trace channel would be misread, and the account of what was lost with
+/// them.
+fn take_descriptors(session: &mut ZeroFrames, bytes: &[u8]) -> Result<Option<SessionDescriptor>> {
     let mut descriptor = None;
-    while let Some(end) = session_bytes.iter().position(|&b| b == 0) {
-        let mut frame: Vec<u8> = session_bytes.drain(..=end).collect();
-        match protocol::decode_frame::<SessionDescriptor>(&mut frame) {
-            Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => bail!(
-                "the firmware speaks gotrace RTT protocol {}, this gotrace {}: build both from the same gotrace",
-                d.protocol_version,
-                protocol::PROTOCOL_VERSION
-            ),
-            Ok(d) => descriptor = Some(d),
-            Err(e) => errln!("warning: unreadable session descriptor frame: {e}"),
+    let mut other_version = None;
+    session.push(bytes, |cut| match cut {
+        Cut::Frame(frame) => {
+            match protocol::decode_frame::<SessionDescriptor>(&mut frame.to_vec()) {
+                Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => {
+                    other_version.get_or_insert(d.protocol_version);
+                }
+                Ok(d) => descriptor = Some(d),
+                Err(e) => errln!("warning: unreadable session descriptor frame: {e}"),
+            }
         }
-    }
-    if session_bytes.len() > protocol::MAX_MESSAGE_BYTES {
-        errln!(
-            "warning: {} bytes on the {:?} channel without a frame end (no frame is longer than {}): dropped",
-            session_bytes.len(),
+        Cut::Overlong(run) => errln!(
+            "warning: {run} bytes on the {:?} channel without a frame end (no frame is longer than {}): dropped up to the next frame end",
             protocol::SESSION_CHANNEL,
             protocol::MAX_MESSAGE_BYTES
+        ),
+    });
+    if let Some(version) = other_version {
+        bail!(
+            "the firmware speaks gotrace RTT protocol {version}, this gotrace {}: build both from the same gotrace",
+            protocol::PROTOCOL_VERSION
         );
-        session_bytes.clear();
     }
     Ok(descriptor)
 }
@@ -441,6 +443,7 @@ mod tests {
     use gotrace_wire::{EventType, Version};
 
     use super::elf::{Functions, Lines};
+    use super::frames::ZeroFrames;
     use super::link::{Drained, Link, Liveness};
     use super::segments::{SegmentFiles, Written};
     use super::{record, take_descriptors, RecordArgs, Recording};
@@ -600,32 +603,40 @@ mod tests {
             protocol_version: protocol::PROTOCOL_VERSION + 1,
             ..ours(3)
         };
+        let session = || ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
+        let mut frames = session();
         let mut bytes = [frame(&ours(1)), vec![7, 0], frame(&ours(2))].concat();
         let partial = frame(&ours(4));
         bytes.extend_from_slice(&partial[..partial.len() - 1]);
         // An unreadable frame in between is skipped.
-        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(2)));
         assert_eq!(
-            bytes,
-            partial[..partial.len() - 1],
+            take_descriptors(&mut frames, &bytes).unwrap(),
+            Some(ours(2))
+        );
+        assert_eq!(
+            frames.pending(),
+            &partial[..partial.len() - 1],
             "the partial frame waits"
         );
-        bytes.push(0);
-        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(4)));
-        assert!(bytes.is_empty());
-        assert_eq!(take_descriptors(&mut bytes).unwrap(), None);
+        assert_eq!(take_descriptors(&mut frames, &[0]).unwrap(), Some(ours(4)));
+        assert!(frames.pending().is_empty());
+        assert_eq!(take_descriptors(&mut frames, &[]).unwrap(), None);
         // Garbage without a frame end is not kept waiting for one; a frame after it is read.
-        let mut bytes = vec![0x55; 1 << 20];
-        assert_eq!(take_descriptors(&mut bytes).unwrap(), None);
-        assert!(
-            bytes.len() <= protocol::MAX_MESSAGE_BYTES,
-            "{}",
-            bytes.len()
+        let mut frames = session();
+        assert_eq!(
+            take_descriptors(&mut frames, &[0x55; 1 << 20]).unwrap(),
+            None
         );
-        bytes.extend([0].iter().chain(&frame(&ours(5))));
-        assert_eq!(take_descriptors(&mut bytes).unwrap(), Some(ours(5)));
-        let mut bytes = [frame(&ours(1)), frame(&other_version)].concat();
-        let error = take_descriptors(&mut bytes).unwrap_err().to_string();
+        assert!(frames.pending().is_empty());
+        let bytes = [&[0][..], &frame(&ours(5))].concat();
+        assert_eq!(
+            take_descriptors(&mut frames, &bytes).unwrap(),
+            Some(ours(5))
+        );
+        let bytes = [frame(&ours(1)), frame(&other_version)].concat();
+        let error = take_descriptors(&mut session(), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains(&format!(
                 "speaks gotrace RTT protocol {}, this gotrace {}",
@@ -669,12 +680,11 @@ mod tests {
                     _ => bytes.push(0),
                 }
             }
-            let mut pending = Vec::new();
+            let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
             let mut rest = &bytes[..];
             while !rest.is_empty() {
                 let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(80)));
-                pending.extend_from_slice(chunk);
-                match take_descriptors(&mut pending) {
+                match take_descriptors(&mut frames, chunk) {
                     Ok(Some(d)) if d == descriptor => read += 1,
                     Ok(_) => {}
                     Err(e) => {
@@ -683,9 +693,9 @@ mod tests {
                     }
                 }
                 assert!(
-                    pending.len() <= protocol::MAX_MESSAGE_BYTES,
+                    frames.pending().len() <= protocol::MAX_MESSAGE_BYTES,
                     "{}",
-                    pending.len()
+                    frames.pending().len()
                 );
                 rest = after;
             }
