@@ -82,10 +82,17 @@ impl Channel {
         Ok(())
     }
 
-    /// Refuses a descriptor that no longer says what it said at attach. The buffer used is
-    /// the one found then: a firmware whose descriptor now names another writes elsewhere (or
-    /// its control block was overwritten), and what the old buffer holds is not its data.
-    fn unchanged(&self, kind: &str, index: usize, buffer: u32, size: u32) -> Result<()> {
+    /// The write and read offsets of the descriptor's fields as read now (buffer, size, write,
+    /// read), refusing a descriptor that no longer says what it said at attach or offsets
+    /// outside the buffer. The buffer used is the one found then: a firmware whose descriptor
+    /// now names another writes elsewhere (or its control block was overwritten), and what the
+    /// old buffer holds is not its data.
+    fn offsets(
+        &self,
+        kind: &str,
+        index: usize,
+        [buffer, size, write, read]: [u32; 4],
+    ) -> Result<(u32, u32)> {
         if (buffer, size) != (self.buffer, self.size) {
             bail!(
                 "RTT {kind} channel {index} ({:?}): its descriptor at {:#x} now says a buffer of {size} bytes at {buffer:#x}, not the {} bytes at {:#x} found at attach; the control block looks overwritten",
@@ -95,7 +102,14 @@ impl Channel {
                 self.buffer
             );
         }
-        Ok(())
+        if write >= self.size || read >= self.size {
+            bail!(
+                "RTT {kind} channel {index} ({:?}) has offsets write={write} read={read} beyond its size {}",
+                self.name,
+                self.size
+            );
+        }
+        Ok((write, read))
     }
 }
 
@@ -202,15 +216,7 @@ impl ControlBlock {
             if channel.size == 0 {
                 continue;
             }
-            channel.unchanged("up", i, word(1), word(2))?;
-            let (write, read) = (word(3), word(4));
-            if write >= channel.size || read >= channel.size {
-                bail!(
-                    "RTT up channel {i} ({:?}) has offsets write={write} read={read} beyond its size {}",
-                    channel.name,
-                    channel.size
-                );
-            }
+            let (write, read) = channel.offsets("up", i, [word(1), word(2), word(3), word(4)])?;
             if write == read {
                 continue;
             }
@@ -264,15 +270,7 @@ impl ControlBlock {
         let mut fields = [0u8; 16];
         mem.read(channel.descriptor + 4, &mut fields)?;
         let word = |k: usize| u32::from_le_bytes(fields[4 * k..4 * k + 4].try_into().expect("4"));
-        channel.unchanged("down", index, word(0), word(1))?;
-        let (write, read) = (word(2), word(3));
-        if write >= channel.size || read >= channel.size {
-            bail!(
-                "RTT down channel {index} ({:?}) has offsets write={write} read={read} beyond its size {}",
-                channel.name,
-                channel.size
-            );
-        }
+        let (write, read) = channel.offsets("down", index, [word(0), word(1), word(2), word(3)])?;
         // `check` bounded the size, so these sums stay far from overflowing.
         // One byte always stays free so that full and empty differ.
         let free = (read + channel.size - write - 1) % channel.size;
