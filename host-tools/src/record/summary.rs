@@ -8,10 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
+use gotrace_rtt_protocol::EndRecord;
 
 use super::elf::{Firmware, Functions};
 use super::segments::SegmentFiles;
-use super::stream::generation_list;
+use super::stream::{generation_list, LossAccount};
 use super::Recording;
 use crate::stdout::outln;
 
@@ -111,6 +112,41 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
+    valid &= print_losses(&losses, end.as_ref());
+    if late_trace_bytes > 0 {
+        outln!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
+    }
+    if let Some(error) = &channel_error {
+        valid = false;
+        outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
+    }
+    if !stale.is_empty() {
+        let names: Vec<_> = stale.iter().map(|p| p.display().to_string()).collect();
+        outln!(
+            "warning: {} from an earlier recording to the same output: not part of this one",
+            names.join(", ")
+        );
+    }
+    for warning in &log_warnings {
+        outln!("warning: {warning}");
+    }
+    if let Some(code) = firmware_exit {
+        outln!("firmware exit status: {code}");
+        if code != 0 {
+            valid = false;
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Prints what was lost, and the device's own account of what it produced and dropped; returns
+/// whether the loss records agree with that account.
+fn print_losses(losses: &LossAccount, end: Option<&EndRecord>) -> bool {
+    let mut agrees = true;
     if let Some((offset, bytes)) = losses.unfinished {
         outln!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
     }
@@ -142,41 +178,14 @@ pub(super) fn finish(
             end.dropped_bytes
         );
         if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
-            valid = false;
+            agrees = false;
             outln!(
                 "  MISMATCH: loss records account for {} dropped batches",
                 losses.device_dropped_batches()
             );
         }
     }
-    if late_trace_bytes > 0 {
-        outln!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
-    }
-    if let Some(error) = &channel_error {
-        valid = false;
-        outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
-    }
-    if !stale.is_empty() {
-        let names: Vec<_> = stale.iter().map(|p| p.display().to_string()).collect();
-        outln!(
-            "warning: {} from an earlier recording to the same output: not part of this one",
-            names.join(", ")
-        );
-    }
-    for warning in &log_warnings {
-        outln!("warning: {warning}");
-    }
-    if let Some(code) = firmware_exit {
-        outln!("firmware exit status: {code}");
-        if code != 0 {
-            valid = false;
-        }
-    }
-    Ok(if valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    agrees
 }
 
 /// Reads the written file back with the decoder: Go's ordering rules, every event. `naming` is
