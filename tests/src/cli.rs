@@ -35,6 +35,21 @@ where
     }
 }
 
+/// `gotrace ARGS...`, to be spawned with its stdout and stderr piped: for a test that reads them
+/// as they come (a reader that goes away, a signal sent mid-run).
+pub fn piped<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
 /// The path of an up-to-date `gotrace` binary of the profile these tests were built with.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();

@@ -109,14 +109,11 @@ fn a_closed_or_failing_stdout_is_no_panic() {
     // `gotrace validate *.trace | head -1`: println! panicked at the first verdict after the pipe
     // closed ("failed printing to stdout: Broken pipe", exit 101), and on a full disk.
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let trace = gotrace_tests::scratch_file("closed-stdout.trace", b"go 1.22 trace\0\0\0");
     let files = vec![trace.as_os_str(); 2000];
-    let mut child = Command::new(gotrace_tests::cli::binary())
-        .arg("validate")
+    let mut child = gotrace_tests::cli::piped(["validate"])
         .args(&files)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("running gotrace");
     let mut first = String::new();

@@ -500,14 +500,10 @@ fn record_killing(
     // The guest held to its virtual rate, one instruction per 512 ns, with generations long
     // enough for it to keep up: its workload then lasts about 0.3 s of wall-clock time, more
     // than the Ctrl-C needs to be seen.
-    let mut child = Command::new(gotrace_tests::cli::binary())
-        .arg("record")
-        .arg("--qemu")
+    let mut child = gotrace_tests::cli::piped(["record", "--qemu"])
         .arg(&elf)
         .args(["--icount", "9,align=on", "--generation-us", "20000", "-o"])
         .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .expect("starting gotrace record");
@@ -686,13 +682,10 @@ fn a_reader_that_closes_stdout_does_not_end_the_recording() {
         return;
     };
     let out = scratch_dir().join(format!("{name}.trace"));
-    let mut child = Command::new(gotrace_tests::cli::binary())
-        .args(["record", "--qemu"])
+    let mut child = gotrace_tests::cli::piped(["record", "--qemu"])
         .arg(&elf)
         .arg("-o")
         .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("starting gotrace record");
     let mut first = String::new();
@@ -861,15 +854,13 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
     // QEMU serves gdb a moment after it starts: until then record finds nobody at the port.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (child, stderr) = loop {
-        let mut child = Command::new(gotrace_tests::cli::binary())
-            .args(["record", "--attach", &format!("127.0.0.1:{port}")])
-            .arg(&elf)
-            .args(["--generation-us", "2000", "-o"])
-            .arg(&out)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting gotrace record");
+        let mut child =
+            gotrace_tests::cli::piped(["record", "--attach", &format!("127.0.0.1:{port}")])
+                .arg(&elf)
+                .args(["--generation-us", "2000", "-o"])
+                .arg(&out)
+                .spawn()
+                .expect("starting gotrace record");
         let tracing = BufReader::new(child.stdout.take().unwrap())
             .lines()
             .any(|line| line.unwrap().contains("tracing: Lossless"));
