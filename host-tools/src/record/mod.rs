@@ -320,8 +320,22 @@ fn record(
     }
     progress.clear_line();
     recording.elapsed = begun.elapsed();
-    // Logs written after the end record (the firmware saying goodbye): drain until the
-    // firmware exits or goes quiet.
+    read_after_end(link, log, &mut progress, interrupts, poll, &mut recording)?;
+    Ok(recording)
+}
+
+/// Reads the logs written after the trace stopped being read (the firmware saying goodbye) until
+/// the firmware exits, goes quiet for [`QUIET`], or [`AFTER_END`] is up; trace bytes that still
+/// come are counted as late.
+fn read_after_end(
+    link: &mut dyn Link,
+    log: &mut Option<defmt_log::DefmtLog<'_>>,
+    progress: &mut progress::Progress,
+    interrupts: &AtomicUsize,
+    poll: Duration,
+    recording: &mut Recording,
+) -> Result<()> {
+    let mut drained = Drained::default();
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + AFTER_END;
     while recording.firmware_exit.is_none() && Instant::now() < deadline {
@@ -332,7 +346,7 @@ fn record(
         if let Liveness::Exited(code) = link.poll(&mut drained)? {
             recording.firmware_exit = Some(code);
         }
-        recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
+        recording.log_lines += print_logs(log, &drained.defmt, progress);
         recording.late_trace_bytes += drained.trace.len() as u64;
         if drained.len() > 0 {
             quiet_since = Instant::now();
@@ -342,7 +356,7 @@ fn record(
             recording.firmware_exit = Some(code);
         }
     }
-    Ok(recording)
+    Ok(())
 }
 
 /// Prints the firmware's log lines that `defmt` completes (erasing the progress line first);
