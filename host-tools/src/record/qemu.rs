@@ -96,19 +96,25 @@ impl QemuLink {
     }
 
     /// Runs `f` with the guest halted (QEMU serves memory only then), then resumes it; `None`
-    /// without running `f` once the firmware has exited.
+    /// once the firmware has exited, or QEMU has ended.
     fn halted<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
         if self.exited.is_some() {
             return Ok(None);
         }
-        let stop = match self.gdb.halt() {
-            Err(GdbError::Closed) => {
+        match self.halt_run_resume(f) {
+            // QEMU ended under us: at the halt, or while the guest was halted (killed, or
+            // aborting), which closed the connection under `f`'s reads or the resume.
+            Err(error) if matches!(error.downcast_ref(), Some(GdbError::Closed)) => {
                 self.exited = Some(self.exit_status()?);
-                return Ok(None);
+                Ok(None)
             }
-            other => other?,
-        };
-        match stop {
+            other => other,
+        }
+    }
+
+    /// [`halted`](Self::halted) but for a QEMU that ends, whose closed connection is an error.
+    fn halt_run_resume<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        match self.gdb.halt()? {
             Stop::Exited(code) | Stop::Killed(code) => {
                 self.exited = Some(code);
                 return Ok(None);
@@ -377,5 +383,94 @@ fn find_block(gdb: &mut GdbClient, firmware: &Firmware) -> Result<ControlBlock> 
         if let Stop::Exited(code) | Stop::Killed(code) = gdb.halt()? {
             bail!("the firmware ended (status {code}) before setting up RTT");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    use super::*;
+    use crate::record::rtt::RTT_ID;
+
+    /// A gdb stub whose target holds, at 0x2000_0000, an RTT control block without channels: it
+    /// answers memory reads from it until the second, at which it closes the connection, as a
+    /// QEMU that ends (killed, or aborting) while the guest is halted for a poll.
+    fn stub_that_ends_under_a_read(listener: TcpListener) {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut memory = RTT_ID.to_vec();
+        memory.extend([0; 8]);
+        let mut reply = |body: &str| {
+            let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+            write!(writer, "+${body}#{sum:02x}").unwrap();
+        };
+        let mut reads = 0;
+        let mut byte = [0u8; 1];
+        while reader.read_exact(&mut byte).is_ok() {
+            match byte[0] {
+                0x03 => reply("T02thread:01;"),
+                b'$' => {
+                    let mut body = Vec::new();
+                    reader.read_until(b'#', &mut body).unwrap();
+                    reader.read_exact(&mut [0; 2]).unwrap();
+                    match body[0] {
+                        b'q' => reply("PacketSize=1000"),
+                        b'?' => reply("S05"),
+                        b'm' if reads == 0 => {
+                            reads += 1;
+                            reply(
+                                &memory
+                                    .iter()
+                                    .map(|b| format!("{b:02x}"))
+                                    .collect::<String>(),
+                            );
+                        }
+                        // QEMU ends: the connection closes with the read unanswered.
+                        b'm' => return,
+                        _ => reply(""),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A link to the stub above, its control block read, for a QEMU started as `child` (`None`:
+    /// attached to).
+    fn link_ending_under_a_read(child: Option<Child>) -> QemuLink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || stub_that_ends_under_a_read(listener));
+        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        let block = ControlBlock::read(&mut gdb, 0x2000_0000).unwrap().unwrap();
+        QemuLink {
+            gdb,
+            block,
+            channels: ChannelMap {
+                defmt: None,
+                trace: 0,
+                session: None,
+                control: None,
+            },
+            log_mode: None,
+            child,
+            exited: None,
+        }
+    }
+
+    #[test]
+    fn a_qemu_that_ends_while_the_guest_is_halted_is_taken_for_its_end() {
+        // Killed between the halt and the resume, QEMU took the reads with it: its end was
+        // reported as "the gdb stub closed the connection", and not by its exit status.
+        let read = |link: &mut QemuLink| Ok(link.gdb.read_memory(0x2000_0000, &mut [0; 4])?);
+        let started = Command::new("true").spawn().unwrap();
+        let mut link = link_ending_under_a_read(Some(started));
+        assert_eq!(link.halted(read).unwrap(), None);
+        assert_eq!(link.liveness(), Liveness::Exited(0));
+        let mut link = link_ending_under_a_read(None);
+        let error = link.halted(read).unwrap_err().to_string();
+        assert!(error.contains("the QEMU attached to ended"), "{error}");
     }
 }
