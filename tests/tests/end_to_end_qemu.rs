@@ -467,11 +467,12 @@ fn assert_stopped_by_the_host(run: &Run, reason: &str) {
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
 }
 
-/// A recording as a terminal runs it: `gotrace record --qemu` in a process group of its own, its
-/// stdout read line by line, and `presses` Ctrl-Cs (or another `signal`) sent to the whole group
-/// (as the terminal sends them to its foreground job, and `timeout` its SIGTERM) once the
-/// firmware says it is tracing. Returns the run, the trace path and the PID of the QEMU that
-/// `record` started, taken before the first signal.
+/// A recording as a terminal runs it: `gotrace record --qemu` in a process group of its own, and
+/// `presses` Ctrl-Cs (or another `signal`) sent to the whole group (as the terminal sends them to
+/// its foreground job, and `timeout` its SIGTERM) as soon as it has started QEMU, before the
+/// firmware runs: the stop command then follows the start at once, whatever the machine's load,
+/// and the firmware has not finished its workload by itself. Returns the run, the trace path and
+/// the PID of the QEMU that `record` started, taken before the first signal.
 #[cfg(target_os = "linux")]
 fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
     record_signalled(name, "INT", presses)
@@ -480,13 +481,23 @@ fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u
 #[cfg(target_os = "linux")]
 fn record_signalled(name: &str, signal: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
     let kills = |group: u32, _| vec![format!("kill -{signal} -- -{group}"); presses];
-    record_killing(name, kills)
+    record_killing(name, Moment::QemuStarted, kills)
 }
 
-/// [`record_signalled`], with `kills(group, qemu)` the shell commands to send.
+/// When [`record_killing`] sends its signals.
+#[cfg(target_os = "linux")]
+enum Moment {
+    /// Once `record` has said it runs the firmware on QEMU (its signal handlers are in place).
+    QemuStarted,
+    /// Once the firmware has said it traces: the session is under way.
+    Tracing,
+}
+
+/// [`record_signalled`], with `kills(group, qemu)` the shell commands to send at `moment`.
 #[cfg(target_os = "linux")]
 fn record_killing(
     name: &str,
+    moment: Moment,
     kills: impl FnOnce(u32, u32) -> Vec<String>,
 ) -> Option<(Go, Run, PathBuf, u32)> {
     use std::io::{BufRead, BufReader, Read};
@@ -498,8 +509,8 @@ fn record_killing(
     let elf = build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example");
     let out = scratch_dir().join(format!("{name}.trace"));
     // The guest held to its virtual rate, one instruction per 512 ns, with generations long
-    // enough for it to keep up: its workload then lasts about 0.3 s of wall-clock time, more
-    // than the Ctrl-C needs to be seen.
+    // enough for it to keep up: its workload then lasts about 0.3 s of wall-clock time, so the
+    // session is still under way when the firmware's first line has come (`Moment::Tracing`).
     let mut child = gotrace_tests::cli::piped(["record", "--qemu"])
         .arg(&elf)
         .args(["--icount", "9,align=on", "--generation-us", "20000", "-o"])
@@ -507,39 +518,62 @@ fn record_killing(
         .process_group(0)
         .spawn()
         .expect("starting gotrace record");
-    let mut stderr = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).ok();
-        text
-    });
-    let mut stdout = String::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        stdout.push_str(&line);
-        stdout.push('\n');
-        if line.contains("tracing: Lossless") {
+    // Each stream read by a thread of its own, its lines handed over as they come.
+    let lines_of = |stream: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let stdout = lines_of(Box::new(child.stdout.take().unwrap()));
+    let stderr = lines_of(Box::new(child.stderr.take().unwrap()));
+    let (mut out_text, mut err_text) = (String::new(), String::new());
+    let (awaited, marker) = match moment {
+        Moment::QemuStarted => (&stderr, "on QEMU"),
+        Moment::Tracing => (&stdout, "tracing: Lossless"),
+    };
+    let text = match moment {
+        Moment::QemuStarted => &mut err_text,
+        Moment::Tracing => &mut out_text,
+    };
+    for line in awaited.iter() {
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(marker) {
             break;
         }
     }
-    let qemu = children(child.id())
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no QEMU under gotrace record:\n{stdout}"));
+    // QEMU is spawned right after `record` says it runs it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let qemu = loop {
+        if let Some(&pid) = children(child.id()).first() {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no QEMU under gotrace record:\n{out_text}\n{err_text}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
     let group = child.id();
     let kills = kills(group, qemu).join("; sleep 0.05; ");
     let sent = Command::new("bash").args(["-c", &kills]).status().unwrap();
     assert!(sent.success(), "{kills} failed");
-    for line in lines {
-        stdout.push_str(&line.unwrap());
-        stdout.push('\n');
-    }
     let status = child.wait().unwrap();
+    // The readers end with the streams, at the process's exit.
+    for (text, lines) in [(&mut out_text, stdout), (&mut err_text, stderr)] {
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
     let run = Run {
         code: status.code().unwrap_or(-1),
-        stdout,
-        stderr: stderr.join().unwrap(),
+        stdout: out_text,
+        stderr: err_text,
     };
     Some((go, run, out, qemu))
 }
@@ -638,7 +672,7 @@ fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
     // Killed, QEMU took what the firmware had written and not yet been read with it, and the end
     // record: the summary said "lost: nothing", and "firmware exit status: 255" as if the
     // firmware had failed by itself.
-    let Some((_, run, _, _)) = record_killing("qemu-killed-under", |_, qemu| {
+    let Some((_, run, _, _)) = record_killing("qemu-killed-under", Moment::Tracing, |_, qemu| {
         vec![format!("kill -KILL {qemu}")]
     }) else {
         return;

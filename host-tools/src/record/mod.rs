@@ -111,9 +111,11 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
         .clone()
         .unwrap_or_else(|| default_output(&args.elf));
     segments::check_output(&output, &args.elf)?;
-    let mut link = open_link(args, &firmware)?;
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
+    // Before QEMU starts: from then on a Ctrl-C is the session's (the first stops the recording
+    // as soon as it has begun, the second aborts), never the default end of the process.
     let interrupts = ctrl_c(files.opened())?;
+    let mut link = open_link(args, &firmware)?;
     let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files);
     // Ends the QEMU it started, also on an abort or an error.
     drop(link);
@@ -263,6 +265,29 @@ fn record(
     let mut stop_sent: Option<Instant> = None;
     let poll = Duration::from_millis(args.poll_ms);
     loop {
+        // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
+        // while QEMU started) follows the start command at once, before the firmware has run.
+        let want_stop = interrupts.load(Ordering::SeqCst) > 0
+            || args
+                .duration
+                .is_some_and(|d| begun.elapsed().as_secs_f64() >= d);
+        match stop_sent {
+            None if want_stop => {
+                send(link, &Command::Stop)?;
+                stop_sent = Some(Instant::now());
+                recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
+                    // The handler cannot tell them apart: SIGTERM and SIGHUP come through it too.
+                    "Ctrl-C or a termination signal"
+                } else {
+                    "the duration"
+                };
+            }
+            Some(at) if at.elapsed() > STOP_GRACE => {
+                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
+                break;
+            }
+            _ => {}
+        }
         drained.clear();
         let polled = Instant::now();
         let liveness = link.poll(&mut drained)?;
@@ -290,27 +315,6 @@ fn record(
             recording.firmware_exit = Some(code);
             recording.stopped_by = "the firmware's exit";
             break;
-        }
-        let want_stop = interrupts.load(Ordering::SeqCst) > 0
-            || args
-                .duration
-                .is_some_and(|d| begun.elapsed().as_secs_f64() >= d);
-        match stop_sent {
-            None if want_stop => {
-                send(link, &Command::Stop)?;
-                stop_sent = Some(Instant::now());
-                recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
-                    // The handler cannot tell them apart: SIGTERM and SIGHUP come through it too.
-                    "Ctrl-C or a termination signal"
-                } else {
-                    "the duration"
-                };
-            }
-            Some(at) if at.elapsed() > STOP_GRACE => {
-                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
-                break;
-            }
-            _ => {}
         }
         if drained.len() == 0 {
             if let Liveness::Exited(code) = link.idle(poll)? {
