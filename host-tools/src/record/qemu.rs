@@ -252,8 +252,12 @@ impl Link for QemuLink {
             match stop {
                 None => {}
                 Some(Stop::Exited(code) | Stop::Killed(code)) => self.exited = Some(code),
-                // Stopped by itself (a breakpoint or fault): let it go on.
-                Some(Stop::Signal(_)) => self.gdb.resume()?,
+                // Stopped by itself (a breakpoint or fault): let it go on. A QEMU ending right
+                // then (aborting on the fault) closes the connection at the resume: its end.
+                Some(Stop::Signal(_)) => match self.gdb.resume() {
+                    Err(GdbError::Closed) => self.exited = Some(self.exit_status()?),
+                    other => other?,
+                },
             }
         }
         Ok(self.liveness())
@@ -393,10 +397,18 @@ mod tests {
     use super::*;
     use crate::record::rtt::RTT_ID;
 
-    /// A gdb stub whose target holds, at 0x2000_0000, an RTT control block without channels: it
-    /// answers memory reads from it until the second, at which it closes the connection, as a
-    /// QEMU that ends (killed, or aborting) while the guest is halted for a poll.
-    fn stub_that_ends_under_a_read(listener: TcpListener) {
+    /// Where [`fake_qemu`] closes the connection, as a QEMU that ends (killed, or aborting).
+    #[derive(Clone, Copy, PartialEq)]
+    enum EndsAt {
+        /// At the second memory read, while the guest is halted for a poll.
+        SecondRead,
+        /// At the second resume, the guest having stopped by itself after the first.
+        SecondResume,
+    }
+
+    /// A gdb stub whose target holds, at 0x2000_0000, an RTT control block without channels,
+    /// answering memory reads from it until it ends at `ends`.
+    fn fake_qemu(listener: TcpListener, ends: EndsAt) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
@@ -406,7 +418,7 @@ mod tests {
             let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
             write!(writer, "+${body}#{sum:02x}").unwrap();
         };
-        let mut reads = 0;
+        let (mut reads, mut resumes) = (0, 0);
         let mut byte = [0u8; 1];
         while reader.read_exact(&mut byte).is_ok() {
             match byte[0] {
@@ -428,7 +440,14 @@ mod tests {
                             );
                         }
                         // QEMU ends: the connection closes with the read unanswered.
-                        b'm' => return,
+                        b'm' if ends == EndsAt::SecondRead => return,
+                        b'c' if resumes == 0 => {
+                            resumes += 1;
+                            // Acknowledged, then stopped by itself (a fault).
+                            reply("T05thread:01;");
+                        }
+                        // QEMU ends: the resume is never acknowledged.
+                        b'c' if ends == EndsAt::SecondResume => return,
                         _ => reply(""),
                     }
                 }
@@ -437,12 +456,12 @@ mod tests {
         }
     }
 
-    /// A link to the stub above, its control block read, for a QEMU started as `child` (`None`:
-    /// attached to).
-    fn link_ending_under_a_read(child: Option<Child>) -> QemuLink {
+    /// A link to [`fake_qemu`] ending at `ends`, its control block read, for a QEMU started as
+    /// `child` (`None`: attached to).
+    fn link_to_fake_qemu(ends: EndsAt, child: Option<Child>) -> QemuLink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || stub_that_ends_under_a_read(listener));
+        std::thread::spawn(move || fake_qemu(listener, ends));
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         let block = ControlBlock::read(&mut gdb, 0x2000_0000).unwrap().unwrap();
         QemuLink {
@@ -466,11 +485,20 @@ mod tests {
         // reported as "the gdb stub closed the connection", and not by its exit status.
         let read = |link: &mut QemuLink| Ok(link.gdb.read_memory(0x2000_0000, &mut [0; 4])?);
         let started = Command::new("true").spawn().unwrap();
-        let mut link = link_ending_under_a_read(Some(started));
+        let mut link = link_to_fake_qemu(EndsAt::SecondRead, Some(started));
         assert_eq!(link.halted(read).unwrap(), None);
         assert_eq!(link.liveness(), Liveness::Exited(0));
-        let mut link = link_ending_under_a_read(None);
+        let mut link = link_to_fake_qemu(EndsAt::SecondRead, None);
         let error = link.halted(read).unwrap_err().to_string();
         assert!(error.contains("the QEMU attached to ended"), "{error}");
+    }
+
+    #[test]
+    fn a_qemu_that_ends_as_a_guest_stopped_by_itself_is_resumed_is_taken_for_its_end() {
+        let started = Command::new("true").spawn().unwrap();
+        let mut link = link_to_fake_qemu(EndsAt::SecondResume, Some(started));
+        link.gdb.resume().unwrap();
+        let idle = link.idle(Duration::from_secs(5)).unwrap();
+        assert_eq!(idle, Liveness::Exited(0));
     }
 }
