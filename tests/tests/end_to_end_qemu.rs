@@ -531,13 +531,9 @@ fn record_killing(
     let stdout = lines_of(Box::new(child.stdout.take().unwrap()));
     let stderr = lines_of(Box::new(child.stderr.take().unwrap()));
     let (mut out_text, mut err_text) = (String::new(), String::new());
-    let (awaited, marker) = match moment {
-        Moment::QemuStarted => (&stderr, "on QEMU"),
-        Moment::Tracing => (&stdout, "tracing: Lossless"),
-    };
-    let text = match moment {
-        Moment::QemuStarted => &mut err_text,
-        Moment::Tracing => &mut out_text,
+    let (awaited, marker, text) = match moment {
+        Moment::QemuStarted => (&stderr, "on QEMU", &mut err_text),
+        Moment::Tracing => (&stdout, "tracing: Lossless", &mut out_text),
     };
     for line in awaited.iter() {
         text.push_str(&line);
