@@ -23,6 +23,7 @@ use gotrace_wire::{
 };
 
 use crate::record::elf::{Firmware, Functions, Lines};
+use crate::record::segments::refuse_the_elf;
 use crate::stdout::{self, outln};
 
 /// `gotrace symbolize`: names the stack frames of a binary trace after the ELF's functions.
@@ -39,12 +40,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let output = args.output.as_ref().unwrap_or(&args.trace);
+    refuse_the_elf(output, &args.elf)?;
     let firmware = Firmware::load(&args.elf)?;
     let trace =
         std::fs::read(&args.trace).with_context(|| format!("reading {}", args.trace.display()))?;
     let named = symbolize(&trace, &firmware.functions, &firmware.lines)
         .with_context(|| format!("naming the stack frames of {}", args.trace.display()))?;
-    let output = args.output.as_ref().unwrap_or(&args.trace);
     // Written beside and renamed over: a failed write must not lose a recording named in place.
     let partial = output.with_extension("symbolize-partial");
     let written =
@@ -501,6 +503,30 @@ mod tests {
         let error = run(args).unwrap_err();
         assert!(format!("{error:#}").starts_with("writing "), "{error:#}");
         assert!(!dir.with_extension("symbolize-partial").exists());
+    }
+
+    #[test]
+    fn an_output_that_is_the_elf_is_refused_and_the_elf_kept() {
+        // `-o` naming the firmware: the named trace replaced the ELF it was named from.
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let elf = gotrace_tests::scratch_file("symbolize-firmware.elf", &exe);
+        let trace = gotrace_tests::scratch_file("symbolize-own.trace", &Version::Go122.header());
+        let args = Args {
+            trace,
+            elf: elf.clone(),
+            output: Some(
+                elf.parent()
+                    .unwrap()
+                    .join(".")
+                    .join(elf.file_name().unwrap()),
+            ),
+        };
+        let error = run(args).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("it is the firmware ELF"),
+            "{error:#}"
+        );
+        assert!(std::fs::read(&elf).unwrap() == exe, "the ELF was changed");
     }
 
     fn event(typ: EventType, args: &[u64], data: &[u8]) -> Event {

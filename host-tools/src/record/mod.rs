@@ -17,7 +17,7 @@ mod probe;
 mod progress;
 mod qemu;
 mod rtt;
-mod segments;
+pub(crate) mod segments;
 mod stream;
 mod summary;
 

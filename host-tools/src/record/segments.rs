@@ -166,11 +166,9 @@ impl Open<'_> {
     }
 }
 
-/// Refuses, before anything is recorded, an output that cannot be created: in a directory that
-/// does not exist, a directory itself, a file another recording is writing, or `elf`, the
-/// firmware itself (read whole before the recording, it would be replaced by its trace). Found
-/// only at the first complete generation, each would lose a recording that ran for nothing.
-pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
+/// Refuses an output that is the firmware ELF `elf` by any path to it: the trace would replace
+/// the firmware it came from.
+pub fn refuse_the_elf(output: &Path, elf: &Path) -> Result<()> {
     if let (Ok(a), Ok(b)) = (output.canonicalize(), elf.canonicalize()) {
         anyhow::ensure!(
             a != b,
@@ -178,6 +176,15 @@ pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
             output.display()
         );
     }
+    Ok(())
+}
+
+/// Refuses, before anything is recorded, an output that cannot be created: in a directory that
+/// does not exist, a directory itself, a file another recording is writing, or `elf`, the
+/// firmware itself (read whole before the recording, it would be replaced by its trace). Found
+/// only at the first complete generation, each would lose a recording that ran for nothing.
+pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
+    refuse_the_elf(output, elf)?;
     let dir = match output.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
