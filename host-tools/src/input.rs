@@ -3,7 +3,7 @@
 
 use std::fmt::Display;
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,17 +11,25 @@ use crate::stdout::errln;
 use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
 
+/// A trace's bytes: a file, or standard input for the path `-`.
+pub type Source = BufReader<Box<dyn Read>>;
+
 /// What opening a file gave: a readable trace, or the reason the file is not one.
 pub enum Opened {
-    Trace(Input<BufReader<File>>),
+    Trace(Input<Source>),
     /// The file was read but is not a trace in any form (for example text with a bad line).
     NotATrace(InputError),
 }
 
-/// Opens `path` and recognises its form. Errors are I/O errors only.
+/// Opens `path` (`-`: standard input, as Unix tools read it) and recognises its form. Errors are
+/// I/O errors only.
 pub fn open(path: &Path) -> anyhow::Result<Opened> {
-    let file = File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
-    match Input::new(BufReader::new(file)) {
+    let bytes: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?)
+    };
+    match Input::new(BufReader::new(bytes)) {
         Ok(input) => Ok(Opened::Trace(input)),
         Err(InputError::Io(e)) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
         Err(e) => Ok(Opened::NotATrace(e)),
@@ -31,7 +39,8 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
 /// The one argument of the subcommands that print a trace's events.
 #[derive(clap::Args)]
 pub struct FileArgs {
-    /// The trace: binary `.trace`, Go's text form, or a Go `.test` file.
+    /// The trace: binary `.trace`, Go's text form, or a Go `.test` file; `-` reads standard
+    /// input.
     pub file: PathBuf,
 }
 
@@ -41,7 +50,7 @@ pub struct FileArgs {
 /// reader, the validating reader): each passes how to open it and how to read its next event.
 pub fn print_events<S, E: Display, Error: Display>(
     file: &Path,
-    open_stream: impl FnOnce(Input<BufReader<File>>) -> Result<S, Error>,
+    open_stream: impl FnOnce(Input<Source>) -> Result<S, Error>,
     header: impl FnOnce(&S) -> Option<String>,
     mut next_event: impl FnMut(&mut S) -> Result<Option<E>, Error>,
 ) -> anyhow::Result<ExitCode> {

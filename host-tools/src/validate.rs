@@ -18,6 +18,7 @@ use crate::stdout::{self, errln, outln};
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The traces (binary, Go's text form, or Go `.test` files); `-` reads standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }

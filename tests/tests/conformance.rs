@@ -105,6 +105,42 @@ fn validate_exit_codes_separate_invalid_from_unreadable() {
 }
 
 #[test]
+fn a_dash_reads_the_trace_from_standard_input() {
+    // `cat t.trace | gotrace events -`: `-` was taken for a file name ("opening -: No such file").
+    use gotrace_tests::generate::{generate, Shape};
+    use std::io::Write;
+    use std::process::Stdio;
+    let (trace, _) = generate(Shape {
+        seed: 3,
+        procs: 2,
+        goroutines_per_proc: 3,
+        generation_bytes: 4 << 10,
+        total_bytes: 16 << 10,
+    });
+    let file = gotrace_tests::scratch_file("from-stdin.trace", &trace);
+    for command in ["validate", "events", "dump"] {
+        let mut child = gotrace_tests::cli::piped([command, "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("running gotrace");
+        let mut stdin = child.stdin.take().unwrap();
+        // A gotrace that does not read its input closes the pipe: the verdict below says so.
+        let _ = stdin.write_all(&trace);
+        drop(stdin);
+        let piped = child.wait_with_output().unwrap();
+        let named = gotrace([command.as_ref(), file.as_os_str()]);
+        assert_eq!(named.code, 0, "{command}: {named:?}");
+        assert_eq!(piped.status.code(), Some(0), "{command} -: {piped:?}");
+        let expected = named.stdout.replace(&file.display().to_string(), "-");
+        assert_eq!(
+            String::from_utf8_lossy(&piped.stdout),
+            expected,
+            "{command}"
+        );
+    }
+}
+
+#[test]
 fn a_closed_or_failing_stdout_is_no_panic() {
     // `gotrace validate *.trace | head -1`: println! panicked at the first verdict after the pipe
     // closed ("failed printing to stdout: Broken pipe", exit 101), and on a full disk.
