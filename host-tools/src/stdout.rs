@@ -36,7 +36,7 @@ pub fn line(text: Arguments<'_>) {
     }
 }
 
-/// `println!` through [`line`]: never panics.
+/// `println!` through [`line()`]: never panics.
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::stdout::line(format_args!($($arg)*))

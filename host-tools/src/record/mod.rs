@@ -56,7 +56,8 @@ pub struct RecordArgs {
     /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
     #[arg(long)]
     pub chip: Option<String>,
-    /// Debug probe selector (VID:PID[:SERIAL]) for --chip; the first probe found if omitted.
+    /// Debug probe selector (VID:PID or VID:PID:SERIAL, hexadecimal) for --chip; the first probe
+    /// found if omitted.
     #[arg(long, requires = "chip")]
     pub probe: Option<String>,
     /// Where to write the trace; more files `NAME.2.trace`, ... if losses split it.
