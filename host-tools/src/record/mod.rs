@@ -465,6 +465,7 @@ mod tests {
     use super::frames::ZeroFrames;
     use super::link::{Drained, Link, Liveness};
     use super::segments::{SegmentFiles, Written};
+    use super::stream::tests::batch;
     use super::{record, take_descriptors, RecordArgs, Recording};
 
     /// A target whose trace channel yields the given chunks, one per poll, then exits.
@@ -488,17 +489,6 @@ mod tests {
         fn idle(&mut self, _: Duration) -> Result<Liveness> {
             Ok(Liveness::Running)
         }
-    }
-
-    /// A batch of generation `gen` on M 0 with one ProcStart: enough for the trace channel's
-    /// demultiplexer, which checks framing, not events.
-    fn batch(gen: u8) -> Vec<u8> {
-        let body = [EventType::PROC_START.0, 1, 0, 1];
-        [
-            &[EventType::EVENT_BATCH.0, gen, 0, 5, body.len() as u8][..],
-            &body,
-        ]
-        .concat()
     }
 
     /// Records from `link` as `gotrace record --qemu fw.elf -o NAME` would, NAME in the scratch

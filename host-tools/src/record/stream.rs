@@ -93,9 +93,28 @@ pub struct LossAccount {
     /// The channel offset and length of a batch or record that the session's end cut off (it
     /// stopped before they all came): in no trace.
     pub unfinished: Option<(u64, u64)>,
+    /// The generation the session's end found still being collected, which nothing completed
+    /// (no end record, no batch of a later generation): discarded by the host itself. Its loss
+    /// record, of no batch, is the last of `records`, so that `lost_generations` names it too.
+    pub cut_short: Option<CutShort>,
+}
+
+/// A generation the host discarded because the session ended before it was known complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutShort {
+    pub generation: u64,
+    /// Its batches and bytes that had come (counted in `discarded_*` too).
+    pub batches: u64,
+    pub bytes: u64,
 }
 
 impl LossAccount {
+    /// The loss records the device wrote (without the host's own, for a generation cut short).
+    pub fn device_records(&self) -> &[LossRecord] {
+        let own = usize::from(self.cut_short.is_some());
+        &self.records[..self.records.len() - own]
+    }
+
     pub fn device_dropped_batches(&self) -> u64 {
         self.records.iter().map(|r| u64::from(r.batches)).sum()
     }
@@ -112,9 +131,15 @@ impl LossAccount {
 
     /// The generations that are not in the output, in order, as ranges (first, last): a record
     /// can name a long run of generations, which is never listed one by one.
+    #[cfg(test)]
     pub fn lost_generations(&self) -> Vec<(u64, u64)> {
+        Self::ranges(&self.records)
+    }
+
+    /// The generations `records` name, in order, as ranges (see `lost_generations`).
+    pub fn ranges(records: &[LossRecord]) -> Vec<(u64, u64)> {
         let mut ranges: Vec<(u64, u64)> = Vec::new();
-        for r in &self.records {
+        for r in records {
             match ranges.last_mut() {
                 Some((_, last)) if r.first_generation <= last.saturating_add(1) => {
                     *last = (*last).max(r.last_generation);
@@ -228,6 +253,11 @@ impl TraceStream {
         }
         if let Some(current) = self.current.take() {
             self.losses.discard(&current);
+            self.losses.cut_short = Some(CutShort {
+                generation: current.number,
+                batches: current.batches,
+                bytes: current.bytes.len() as u64,
+            });
             self.losses.records.push(LossRecord {
                 first_generation: current.number,
                 last_generation: current.number,
@@ -495,11 +525,12 @@ fn count_events(mut body: &[u8]) -> u64 {
 pub(super) mod property;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// A batch of generation `generation` on M 0 holding one ProcStart-like timed event.
-    fn batch(generation: u64) -> Vec<u8> {
+    /// A batch of generation `generation` on M 0 holding one ProcStart-like timed event: enough
+    /// for the demultiplexer, which checks framing, not events.
+    pub(in crate::record) fn batch(generation: u64) -> Vec<u8> {
         let body = [EventType::PROC_START.0, 1, 0, 1];
         let mut out = vec![
             EventType::EVENT_BATCH.0,

@@ -112,7 +112,11 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
-    valid &= print_losses(&losses, end.as_ref());
+    let (lines, agrees) = loss_lines(&losses, end.as_ref(), firmware_exit);
+    for line in lines {
+        outln!("{line}");
+    }
+    valid &= agrees;
     if late_trace_bytes > 0 {
         outln!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
     }
@@ -143,49 +147,68 @@ pub(super) fn finish(
     })
 }
 
-/// Prints what was lost, and the device's own account of what it produced and dropped; returns
-/// whether the loss records agree with that account.
-fn print_losses(losses: &LossAccount, end: Option<&EndRecord>) -> bool {
+/// The summary's lines of what was lost, and of the device's own account of what it produced and
+/// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
+/// of a firmware that ended by itself.
+fn loss_lines(
+    losses: &LossAccount,
+    end: Option<&EndRecord>,
+    firmware_exit: Option<u8>,
+) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
     let mut agrees = true;
     if let Some((offset, bytes)) = losses.unfinished {
-        outln!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace");
+        lines.push(format!("lost: the recording ended inside a batch or record of the trace channel: its last {bytes} bytes, from offset {offset}, are in no trace"));
     }
-    if losses.records.is_empty() {
-        match (&end, losses.unfinished) {
-            (Some(_), None) => outln!("lost: nothing"),
-            // Without it nothing says what the device produced: bytes it wrote that were not
-            // read before the end (a QEMU killed, a firmware that died or exited first) are
-            // counted nowhere, and "lost: nothing" claimed what nobody knew.
-            (None, _) => outln!("lost: unknown: the trace channel has no end record, the device's account of what it produced and dropped; what it wrote after the last byte read is in no trace"),
-            (Some(_), Some(_)) => {}
-        }
-    } else {
-        outln!(
+    let device = losses.device_records();
+    if !device.is_empty() {
+        // The generation cut short has a line of its own: the device reported no loss of it.
+        let (cut_batches, cut_bytes) = losses.cut_short.map_or((0, 0), |c| (c.batches, c.bytes));
+        lines.push(format!(
             "lost: generations [{}]: the device dropped {} batches ({} bytes); {} batches ({} bytes) of those generations arrived and were discarded",
-            generation_list(&losses.lost_generations()),
+            generation_list(&LossAccount::ranges(device)),
             losses.device_dropped_batches(),
             losses.device_dropped_bytes(),
-            losses.discarded_batches,
-            losses.discarded_bytes
-        );
+            losses.discarded_batches - cut_batches,
+            losses.discarded_bytes - cut_bytes
+        ));
     }
-    if let Some(end) = end {
-        outln!(
-            "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
-            end.batches,
-            end.bytes,
-            end.dropped_batches,
-            end.dropped_bytes
-        );
-        if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
-            agrees = false;
-            outln!(
-                "  MISMATCH: loss records account for {} dropped batches",
-                losses.device_dropped_batches()
-            );
+    if let Some(cut) = losses.cut_short {
+        lines.push(format!(
+            "lost: generation {}: the trace channel ended before anything completed it (a batch of a later generation, or the end record): its {} batches ({} bytes) that came are in no trace",
+            cut.generation, cut.batches, cut.bytes
+        ));
+    }
+    match end {
+        Some(end) => {
+            if device.is_empty() && losses.unfinished.is_none() {
+                lines.push("lost: nothing".to_owned());
+            }
+            lines.push(format!(
+                "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
+                end.batches, end.bytes, end.dropped_batches, end.dropped_bytes
+            ));
+            if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
+                agrees = false;
+                lines.push(format!(
+                    "  MISMATCH: loss records account for {} dropped batches",
+                    losses.device_dropped_batches()
+                ));
+            }
+        }
+        // Without it nothing says what the device produced: bytes it wrote that were not read
+        // before the end (a QEMU killed, a firmware that died or exited first) are counted
+        // nowhere, and "lost: nothing" would claim what nobody knew.
+        None => {
+            lines.push("lost: unknown: the trace channel has no end record, the device's account of what it produced and dropped; what it wrote after the last byte read is in no trace".to_owned());
+            if firmware_exit.is_some() {
+                // A firmware written from scratch meets this first: what it lacks is in the
+                // protocol, not in the scheduler's API.
+                lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned());
+            }
         }
     }
-    agrees
+    (lines, agrees)
 }
 
 /// Reads the written file back with the decoder: Go's ordering rules, every event. `naming` is
@@ -273,4 +296,48 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
         })
         .collect();
     outln!("tasks: {}", names.join(", "));
+}
+
+#[cfg(test)]
+mod tests {
+    use gotrace_wire::Version;
+
+    use super::loss_lines;
+    use crate::record::stream::{tests::batch, TraceStream};
+
+    #[test]
+    fn a_trace_without_end_record_is_no_loss_of_the_device_and_says_what_it_needs() {
+        // A firmware whose sink writes no end record (or that exits before the host read it):
+        // generation 2 was being collected when the channel ended. The summary said "lost:
+        // generations [2]: the device dropped 0 batches (0 bytes)", as if the device had
+        // reported a loss, and not "lost: unknown", nor what the firmware lacked.
+        let mut stream = TraceStream::default();
+        for item in [Version::Go122.header().to_vec(), batch(1), batch(2)] {
+            stream.push(&item).unwrap();
+        }
+        assert_eq!(stream.take_complete().count(), 1);
+        let (_, losses, end) = stream.finish();
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0));
+        let text = lines.join("\n");
+        assert!(agrees, "{text}");
+        assert!(!text.contains("the device dropped"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "lost: generation 2: the trace channel ended before anything completed it (a batch of a later generation, or the end record): its 1 batches ({} bytes) that came are in no trace",
+                batch(2).len()
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("lost: unknown: the trace channel has no end record"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Sink::end_trace"),
+            "says what writes it: {text}"
+        );
+        // A QEMU killed under the recording is no firmware's fault: no advice then.
+        let (lines, _) = loss_lines(&losses, end.as_ref(), None);
+        assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+    }
 }
