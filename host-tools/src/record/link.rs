@@ -19,8 +19,9 @@ pub struct ChannelMap {
 
 impl ChannelMap {
     /// Finds the protocol's channels by name among the control block's up and down channels
-    /// (in their order; a channel may have no name): the firmware numbers them as it likes, and
-    /// only the trace channel must be there.
+    /// (in their order; a channel may have no name): the firmware numbers them as it likes.
+    /// Only the trace channel must be there to map them; a recording needs the control channel
+    /// too, for its start and stop commands ([`ChannelMap::control_channel`]).
     pub fn find<S: AsRef<str> + Debug>(up: &[Option<S>], down: &[Option<S>]) -> Result<Self> {
         let index = |names: &[Option<S>], name: &str| {
             names
@@ -29,7 +30,7 @@ impl ChannelMap {
         };
         let Some(trace) = index(up, protocol::TRACE_CHANNEL) else {
             bail!(
-                "the firmware's RTT has no up channel named {:?} (it has {up:?})",
+                "the firmware's RTT has no up channel named {:?}, the one its trace sink writes to (it has {up:?})",
                 protocol::TRACE_CHANNEL
             );
         };
@@ -44,8 +45,10 @@ impl ChannelMap {
     /// The control channel's index, which sending a command needs.
     pub fn control_channel(&self) -> Result<usize> {
         let Some(index) = self.control else {
+            // A firmware written from scratch may well have only the trace channel: say what
+            // this one is for, and that a firmware taking no commands needs it all the same.
             bail!(
-                "the firmware's RTT has no down channel named {:?}",
+                "the firmware's RTT has no down channel named {0:?}, which gotrace record sends its start and stop commands on (gotrace_rtt_protocol::Command, postcard in COBS frames); a firmware that reads none needs it all the same: add it to its rtt_init!, for example `down: {{ 0: {{ size: 64, name: {0:?} }} }}`",
                 protocol::CONTROL_CHANNEL
             );
         };
@@ -187,13 +190,20 @@ mod tests {
         );
         let error = map.control_channel().unwrap_err().to_string();
         assert!(
-            error.contains("no down channel named \"gotrace-control\""),
-            "{error}"
+            error.contains("no down channel named \"gotrace-control\", which gotrace record sends its start and stop commands on"),
+            "says what it is for: {error}"
+        );
+        assert!(
+            error.contains("name: \"gotrace-control\" }"),
+            "and how to add it: {error}"
         );
         let error = ChannelMap::find(&[Some("defmt"), None], &[Some("gotrace-control")])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("no up channel named \"gotrace\""), "{error}");
+        assert!(
+            error.contains("no up channel named \"gotrace\", the one its trace sink writes to"),
+            "{error}"
+        );
         assert!(
             error.contains("Some(\"defmt\")"),
             "names what there is: {error}"
