@@ -312,8 +312,7 @@ impl Builder {
     fn add_strings(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
         let mut r = SliceReader::new(data);
         r.read_byte(); // The Strings header.
-                       // The batch's strings take fewer bytes than the batch: one allocation for them all.
-        self.table.reserve_string_bytes(data.len());
+        self.table.reserve_strings(data.len());
         while !r.is_empty() {
             let start = r.pos();
             let fail = |e: Error| (e, start);
@@ -345,7 +344,7 @@ impl Builder {
     fn add_stacks(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
         let mut r = SliceReader::new(data);
         r.read_byte(); // The Stacks header.
-        let mut frames: Vec<(u64, Frame)> = Vec::new();
+        self.table.reserve_stacks(data.len());
         while !r.is_empty() {
             let start = r.pos();
             let fail = |e: Error| (e, start);
@@ -356,7 +355,7 @@ impl Builder {
             let id = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
             let n = r.read_uvarint().map_err(|e| fail(varint_error(e)))?;
             let n = check_frame_count(n).map_err(fail)?;
-            frames.clear();
+            let frames_start = self.table.frames_len();
             for i in 1..=n {
                 let mut fields = [0u64; 4];
                 for (field, what) in fields.iter_mut().zip(["PC", "funcID", "fileID", "line"]) {
@@ -366,9 +365,9 @@ impl Builder {
                     }
                 }
                 let [pc, func, file, line] = fields;
-                frames.push((pc, Frame { func, file, line }));
+                self.table.push_frame(pc, Frame { func, file, line });
             }
-            self.table.insert_stack(id, &frames).map_err(fail)?;
+            self.table.end_stack(id, frames_start).map_err(fail)?;
         }
         Ok(())
     }

@@ -56,6 +56,15 @@ fn dense_limit(entries: usize) -> usize {
 /// Slots a dense table may have beyond two per entry.
 const DENSE_SLACK: usize = 256;
 
+/// Bytes of a strings batch per string, a guess for the table's first size: a string entry takes
+/// three bytes and its text, and the runtime's strings are names of functions and files.
+const STRING_GUESS: usize = 16;
+
+/// Bytes of a stacks batch per stack and per frame, guessed likewise: a frame takes four
+/// varints, one of them a PC of three bytes or more.
+const STACK_GUESS: usize = 16;
+const FRAME_GUESS: usize = 6;
+
 impl<T> Default for IdTable<T> {
     /// Dense from the start, as the runtime numbers its entries densely: no hashing while the
     /// generation is read, unless the IDs turn out sparse.
@@ -76,6 +85,14 @@ impl<T> IdTable<T> {
         }
     }
 
+    /// Makes room for `entries` more entries in a dense table, within its limit.
+    fn reserve(&mut self, entries: usize) {
+        if let IdTable::Dense { slots, filled } = self {
+            let limit = dense_limit(filled.saturating_add(entries));
+            slots.reserve(entries.min(limit.saturating_sub(slots.len())));
+        }
+    }
+
     /// Sets the entry of `id`; the table turns sparse when a dense one would exceed its limit.
     fn insert(&mut self, id: u64, value: T) {
         if let IdTable::Dense { slots, filled } = self {
@@ -88,8 +105,9 @@ impl<T> IdTable<T> {
                     return;
                 }
                 Ok(i) if i < dense_limit(*filled + 1) => {
-                    slots.resize_with(i + 1, || None);
-                    slots[i] = Some(value);
+                    // The runtime numbers its entries in order: mostly the next slot.
+                    slots.resize_with(i, || None);
+                    slots.push(Some(value));
                     *filled += 1;
                     return;
                 }
@@ -220,9 +238,19 @@ impl Table {
         })
     }
 
-    /// Makes room for `bytes` more bytes of strings.
-    pub(crate) fn reserve_string_bytes(&mut self, bytes: usize) {
+    /// Makes room for the strings of a batch of `bytes` bytes: all its bytes, and slots for
+    /// one string per [`STRING_GUESS`] bytes (grown as needed beyond that), so that a small
+    /// generation's table does not grow step by step.
+    pub(crate) fn reserve_strings(&mut self, bytes: usize) {
         self.string_bytes.reserve(bytes);
+        self.strings.reserve(bytes / STRING_GUESS);
+    }
+
+    /// Makes room for the stacks of a batch of `bytes` bytes, guessed like the strings'.
+    pub(crate) fn reserve_stacks(&mut self, bytes: usize) {
+        self.stacks.reserve(bytes / STACK_GUESS);
+        self.stack_pcs.reserve(bytes / FRAME_GUESS);
+        self.stack_frames.reserve(bytes / FRAME_GUESS);
     }
 
     /// Adds a string; an ID that is already taken (0 always is) is an error, as in Go.
@@ -241,25 +269,44 @@ impl Table {
         Ok(())
     }
 
-    /// Adds a stack and its frames.
-    pub(crate) fn insert_stack(&mut self, id: u64, frames: &[(u64, Frame)]) -> Result<(), Error> {
+    /// Where the frames of the next stack begin (see [`Table::end_stack`]).
+    pub(crate) fn frames_len(&self) -> usize {
+        self.stack_pcs.len()
+    }
+
+    /// Adds a frame to the stack being read.
+    #[inline]
+    pub(crate) fn push_frame(&mut self, pc: u64, frame: Frame) {
+        self.stack_pcs.push(pc);
+        self.stack_frames.push(frame);
+    }
+
+    /// Adds stack `id`, whose frames were pushed since `start` ([`Table::frames_len`]); an ID
+    /// already taken is an error, as in Go. The frames go straight into the table's arena as
+    /// they are read, with no vector of the stack's frames in between.
+    pub(crate) fn end_stack(&mut self, id: u64, start: usize) -> Result<(), Error> {
+        let end = self.stack_pcs.len();
         if let Some(existing) = self.stack(id) {
-            let pcs: Vec<u64> = frames.iter().map(|&(pc, _)| pc).collect();
             return Err(Error::new(format!(
                 "multiple trace.stacks with the same ID: id={id}, new={}, existing={}",
-                go_stack_text(&pcs),
+                go_stack_text(self.stack_pcs.get(start..end).unwrap_or_default()),
                 go_stack_text(existing)
             )));
         }
-        let start = self.stack_pcs.len();
-        self.stack_pcs.extend(frames.iter().map(|&(pc, _)| pc));
-        self.stack_frames
-            .extend(frames.iter().map(|&(_, frame)| frame));
         // A map made by an earlier look-up does not know this stack's frames.
         self.pcs.take();
-        let end = self.stack_pcs.len();
         self.stacks.insert(id, Span { start, end });
         Ok(())
+    }
+
+    /// Adds a stack and its frames.
+    #[cfg(test)]
+    fn insert_stack(&mut self, id: u64, frames: &[(u64, Frame)]) -> Result<(), Error> {
+        let start = self.frames_len();
+        for &(pc, frame) in frames {
+            self.push_frame(pc, frame);
+        }
+        self.end_stack(id, start)
     }
 
     /// Makes lookups cheap once the generation is complete.
