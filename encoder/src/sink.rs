@@ -10,6 +10,12 @@
 /// [`crate::Shared`] the sink runs in a critical section: it should not wait long (a blocking
 /// RTT write stalls interrupts until the host reads). A generation's end writes every context's
 /// batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
+///
+/// For `gotrace record`, the sink writes to the RTT up channel named `gotrace`: the header, each
+/// batch whole or not at all (two writes, header then payload, must not be able to keep one and
+/// drop the other), and in [`Sink::end_trace`] the end record (`gotrace-rtt-protocol`'s
+/// `END_MARKER`, then its `EndRecord`: the batches and bytes produced and dropped). Without the
+/// end record the host cannot know the last generation complete, and discards it.
 pub trait Sink {
     /// A tracing session starts: `header` is the 16-byte file header. Everything written until
     /// [`Sink::end_trace`] belongs to this one trace.
@@ -17,7 +23,8 @@ pub trait Sink {
     /// One whole batch of generation `generation` (also the header's first field, given apart
     /// for a sink that drops whole generations): its `EventBatch` header, then its payload.
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]);
-    /// The session ended: the trace is complete.
+    /// The session ended: the trace is complete. The default writes nothing; a sink read by
+    /// `gotrace record` writes its end record here (see above).
     fn end_trace(&mut self) {}
 }
 

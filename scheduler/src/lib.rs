@@ -20,8 +20,34 @@
 //! scheduler runs the same way and no encoder code is linked. The core has no Cortex-M
 //! dependency: the [`Platform`] trait is the only hardware hook.
 //!
-//! With the `sim` feature, [`sim`] runs the same scheduler on the host with simulated interrupt
-//! contexts driven by a seeded random generator.
+//! With the `sim` feature, the `sim` module runs the same scheduler on the host with simulated
+//! interrupt contexts driven by a seeded random generator.
+//!
+//! # Using it in a firmware
+//!
+//! 1. A `critical-section` implementation (on a single-core Cortex-M: `cortex-m` with the
+//!    `critical-section-single-core` feature): the scheduler's lock.
+//! 2. A [`Platform`] (the current context: 0 in thread mode, 1.. per interrupt level that calls
+//!    the scheduler, from the active exception number), a [`Clock`] (a free-running 32-bit
+//!    counter that wraps at 2^32: DWT CYCCNT on a board; under QEMU, which does not count CYCCNT,
+//!    a timer such as the MPS2 boards' CMSDK APB timer 0) and a [`Sink`] (where whole batches
+//!    go: an RTT up channel).
+//! 3. One `static` [`Scheduler`] made with [`Scheduler::new`], its sink and clock made ready in
+//!    `main` through [`Scheduler::with_encoder`] if they need run-time values (an RTT channel).
+//! 4. [`Scheduler::spawn`] the tasks, [`Scheduler::start_tracing`], then
+//!    [`Scheduler::run_executor`] in a loop (or [`Scheduler::run`], which never returns);
+//!    generations end by [`Config`]'s limits or [`Scheduler::advance_generation`] from a timer.
+//! 5. [`Scheduler::stop_tracing`] ends the trace (the last generation, then
+//!    [`Sink::end_trace`]); let the host read the sink's channel empty before exiting.
+//!
+//! To be recorded by `gotrace record`, the firmware also speaks its RTT protocol
+//! (`gotrace-rtt-protocol`, in `firmware-example/protocol`): the trace on an up channel named
+//! `gotrace` (the header, each batch whole, and at the end `END_MARKER` followed by an
+//! `EndRecord`, written by [`Sink::end_trace`]: without it the last generation cannot be known
+//! complete), and a down channel named `gotrace-control` for the host's `Start` and `Stop`
+//! commands (end the trace on `Stop`). The crate's README ("Adding it to your own firmware")
+//! has a complete, tested minimal firmware for QEMU `mps2-an385`; `firmware-example` adds lossy
+//! mode, logs and the session descriptor.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
