@@ -18,7 +18,9 @@ use gotrace_wire::{spec, varint, EventType, Version, HEADER_LEN, MAX_BATCH_SIZE}
 pub enum StreamError {
     #[error("trace channel offset {offset}: expected the Go 1.22 header, got {found:02x?}")]
     Header { offset: u64, found: Vec<u8> },
-    #[error("trace channel offset {offset}: unexpected byte {byte:#04x} between batches")]
+    /// Where a batch, a loss record or the end record must start. A sink that dropped part of a
+    /// batch (an RTT write that skips or trims when the channel is full) lands here: say so.
+    #[error("trace channel offset {offset}: unexpected byte {byte:#04x} between batches (a batch that came in part, or something else written on the channel: the firmware's sink must write each batch whole or not at all)")]
     Unexpected { offset: u64, byte: u8 },
     #[error("trace channel offset {offset}: bad batch header: {why}")]
     BatchHeader { offset: u64, why: String },
@@ -661,7 +663,7 @@ pub(super) mod tests {
         let err = stream.push(&[0x42]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "trace channel offset 16: unexpected byte 0x42 between batches"
+            "trace channel offset 16: unexpected byte 0x42 between batches (a batch that came in part, or something else written on the channel: the firmware's sink must write each batch whole or not at all)"
         );
         let mut stream = TraceStream::default();
         assert!(matches!(

@@ -175,7 +175,7 @@ fn loss_lines(
     }
     if let Some(cut) = losses.cut_short {
         lines.push(format!(
-            "lost: generation {}: the trace channel ended before anything completed it (a batch of a later generation, or the end record): its {} batches ({} bytes) that came are in no trace",
+            "lost: generation {}: the recording stopped reading the trace channel before anything completed it (a batch of a later generation, or the end record): its {} batches ({} bytes) that came are in no trace",
             cut.generation, cut.batches, cut.bytes
         ));
     }
@@ -323,7 +323,7 @@ mod tests {
         assert!(!text.contains("the device dropped"), "{text}");
         assert!(
             text.contains(&format!(
-                "lost: generation 2: the trace channel ended before anything completed it (a batch of a later generation, or the end record): its 1 batches ({} bytes) that came are in no trace",
+                "lost: generation 2: the recording stopped reading the trace channel before anything completed it (a batch of a later generation, or the end record): its 1 batches ({} bytes) that came are in no trace",
                 batch(2).len()
             )),
             "{text}"
