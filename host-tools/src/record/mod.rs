@@ -79,6 +79,8 @@ pub struct RecordArgs {
 
 /// Everything the session gathered, before writing.
 struct Recording {
+    /// The start command sent, which the descriptor should confirm.
+    asked: Command,
     descriptor: Option<SessionDescriptor>,
     stream: stream::TraceStream,
     log_lines: u64,
@@ -250,6 +252,7 @@ fn record(
     send(link, &start)?;
     let begun = Instant::now();
     let mut recording = Recording {
+        asked: start,
         descriptor: None,
         stream: stream::TraceStream::default(),
         log_lines: 0,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
-use gotrace_rtt_protocol::EndRecord;
+use gotrace_rtt_protocol::{self as protocol, Command, EndRecord, SessionDescriptor};
 
 use super::elf::{Firmware, Functions};
 use super::segments::SegmentFiles;
@@ -38,6 +38,7 @@ pub(super) fn finish(
     firmware: &Firmware,
 ) -> Result<ExitCode> {
     let Recording {
+        asked,
         descriptor,
         stream,
         log_lines,
@@ -60,19 +61,8 @@ pub(super) fn finish(
         "recording stopped by {stopped_by} after {:.2} s",
         elapsed.as_secs_f64()
     );
-    if let Some(d) = &descriptor {
-        outln!(
-            "session: clock {:?} at {} Hz, {:?}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
-            d.clock,
-            d.clock_hz,
-            d.backpressure,
-            d.trace_channel_bytes,
-            d.batch_buffers,
-            d.batch_buffer_bytes,
-            d.encoder_version[0],
-            d.encoder_version[1],
-            d.encoder_version[2]
-        );
+    for line in session_lines(descriptor.as_ref(), &asked) {
+        outln!("{line}");
     }
     let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     outln!(
@@ -145,6 +135,55 @@ pub(super) fn finish(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The summary's lines of the session: what the firmware's descriptor says, and where it differs
+/// from the start command `asked` (a firmware that began tracing by itself before the command
+/// came, or that does not read it); or that none came, so that nothing confirms those settings.
+fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec<String> {
+    let Some(d) = descriptor else {
+        // A firmware of one's own may well send none: then it is not known whether it follows
+        // --lossy or --generation-us, which it may ignore without a word.
+        return vec![format!(
+            "session: no descriptor came on the {:?} channel: the firmware's clock, buffers and whether it follows the start command (lossless or --lossy, --generation-us) are unconfirmed",
+            protocol::SESSION_CHANNEL
+        )];
+    };
+    let mut lines = vec![format!(
+        "session: clock {:?} at {} Hz, {:?}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
+        d.clock,
+        d.clock_hz,
+        d.backpressure,
+        d.trace_channel_bytes,
+        d.batch_buffers,
+        d.batch_buffer_bytes,
+        d.encoder_version[0],
+        d.encoder_version[1],
+        d.encoder_version[2]
+    )];
+    if let Command::Start {
+        backpressure,
+        generation_period_us,
+    } = *asked
+    {
+        let mut differs = Vec::new();
+        if d.backpressure != backpressure {
+            differs.push(format!("{:?}, not {backpressure:?}", d.backpressure));
+        }
+        if generation_period_us != 0 && d.generation_period_us != generation_period_us {
+            differs.push(format!(
+                "generations of {} us, not {generation_period_us} us",
+                d.generation_period_us
+            ));
+        }
+        if !differs.is_empty() {
+            lines.push(format!(
+                "warning: the firmware traces {} as the start command asked: it began before the command came, or does not follow it",
+                differs.join(", ")
+            ));
+        }
+    }
+    lines
 }
 
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
@@ -302,8 +341,58 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
 mod tests {
     use gotrace_wire::Version;
 
-    use super::loss_lines;
+    use gotrace_rtt_protocol::{Backpressure, ClockSource, Command, SessionDescriptor};
+
+    use super::{loss_lines, session_lines};
     use crate::record::stream::{tests::batch, TraceStream};
+
+    #[test]
+    fn a_session_is_confirmed_by_its_descriptor_or_said_unconfirmed() {
+        let asked = Command::Start {
+            backpressure: Backpressure::Lossless,
+            generation_period_us: 500,
+        };
+        // A firmware that sends no descriptor: the summary said nothing of the session, and
+        // nothing told that --lossy or --generation-us may have been ignored.
+        let lines = session_lines(None, &asked);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].contains("no descriptor came on the \"gotrace-session\" channel")
+                && lines[0].contains("unconfirmed"),
+            "{lines:?}"
+        );
+        let descriptor = SessionDescriptor {
+            protocol_version: gotrace_rtt_protocol::PROTOCOL_VERSION,
+            encoder_version: [0, 1, 0],
+            clock: ClockSource::CmsdkApbTimer,
+            clock_hz: 25_000_000,
+            trace_channel_bytes: 8192,
+            batch_buffer_bytes: 512,
+            batch_buffers: 3,
+            backpressure: Backpressure::Lossless,
+            generation_period_us: 500,
+        };
+        let lines = session_lines(Some(&descriptor), &asked);
+        assert_eq!(lines.len(), 1, "as asked: no warning {lines:?}");
+        assert!(lines[0].starts_with("session: clock CmsdkApbTimer at 25000000 Hz, Lossless"));
+        // A firmware that began with its own defaults (lossy, 1 ms) before the command came.
+        let own = SessionDescriptor {
+            backpressure: Backpressure::Lossy,
+            generation_period_us: 1000,
+            ..descriptor
+        };
+        let lines = session_lines(Some(&own), &asked);
+        assert_eq!(
+            lines[1],
+            "warning: the firmware traces Lossy, not Lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it"
+        );
+        // A period left to the firmware (0) is no difference.
+        let default_period = Command::Start {
+            backpressure: Backpressure::Lossy,
+            generation_period_us: 0,
+        };
+        assert_eq!(session_lines(Some(&own), &default_period).len(), 1);
+    }
 
     #[test]
     fn a_trace_without_end_record_is_no_loss_of_the_device_and_says_what_it_needs() {
