@@ -598,9 +598,10 @@ mod tests {
             .to_vec()
     }
 
-    #[test]
-    fn session_frames_are_taken_whole_the_last_descriptor_kept_and_another_version_refused() {
-        let ours = |generation_period_us| SessionDescriptor {
+    /// The descriptor of a firmware like the example's under QEMU, lossless, with generations of
+    /// `generation_period_us`.
+    pub(super) fn descriptor(generation_period_us: u32) -> SessionDescriptor {
+        SessionDescriptor {
             protocol_version: protocol::PROTOCOL_VERSION,
             encoder_version: [0, 1, 0],
             clock: ClockSource::CmsdkApbTimer,
@@ -610,7 +611,12 @@ mod tests {
             batch_buffers: 3,
             backpressure: Backpressure::Lossless,
             generation_period_us,
-        };
+        }
+    }
+
+    #[test]
+    fn session_frames_are_taken_whole_the_last_descriptor_kept_and_another_version_refused() {
+        let ours = descriptor;
         let other_version = SessionDescriptor {
             protocol_version: protocol::PROTOCOL_VERSION + 1,
             ..ours(3)
@@ -663,15 +669,11 @@ mod tests {
     fn any_session_channel_bytes_in_any_chunks_neither_panic_nor_pile_up() {
         let mut rng = gotrace_tests::rng::Rng::new(0x5e55);
         let descriptor = SessionDescriptor {
-            protocol_version: protocol::PROTOCOL_VERSION,
-            encoder_version: [0, 1, 0],
             clock: ClockSource::DwtCycles,
             clock_hz: u64::MAX,
             trace_channel_bytes: u32::MAX,
-            batch_buffer_bytes: 512,
-            batch_buffers: 3,
             backpressure: Backpressure::Lossy,
-            generation_period_us: 0,
+            ..descriptor(0)
         };
         let valid = frame(&descriptor);
         let (mut read, mut garbled) = (0, 0);

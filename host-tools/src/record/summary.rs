@@ -341,10 +341,11 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
 mod tests {
     use gotrace_wire::Version;
 
-    use gotrace_rtt_protocol::{Backpressure, ClockSource, Command, SessionDescriptor};
+    use gotrace_rtt_protocol::{Backpressure, Command, SessionDescriptor};
 
     use super::{loss_lines, session_lines};
     use crate::record::stream::{tests::batch, TraceStream};
+    use crate::record::tests::descriptor;
 
     #[test]
     fn a_session_is_confirmed_by_its_descriptor_or_said_unconfirmed() {
@@ -361,17 +362,7 @@ mod tests {
                 && lines[0].contains("unconfirmed"),
             "{lines:?}"
         );
-        let descriptor = SessionDescriptor {
-            protocol_version: gotrace_rtt_protocol::PROTOCOL_VERSION,
-            encoder_version: [0, 1, 0],
-            clock: ClockSource::CmsdkApbTimer,
-            clock_hz: 25_000_000,
-            trace_channel_bytes: 8192,
-            batch_buffer_bytes: 512,
-            batch_buffers: 3,
-            backpressure: Backpressure::Lossless,
-            generation_period_us: 500,
-        };
+        let descriptor = descriptor(500);
         let lines = session_lines(Some(&descriptor), &asked);
         assert_eq!(lines.len(), 1, "as asked: no warning {lines:?}");
         assert!(lines[0].starts_with("session: clock CmsdkApbTimer at 25000000 Hz, Lossless"));
