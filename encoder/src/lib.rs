@@ -40,3 +40,37 @@ pub use sink::Sink;
 #[cfg(any(feature = "std", test))]
 pub use sink::VecSink;
 pub use state::{GoSlot, GoStatus, ProcStatus, Scheduling};
+
+/// This crate's version (major, minor, patch): what a firmware states as `encoder_version` in the
+/// session descriptor it sends `gotrace record` (`gotrace-rtt-protocol`), without reading the
+/// version out of a manifest itself.
+pub const VERSION: [u8; 3] = [
+    version_part(env!("CARGO_PKG_VERSION_MAJOR")),
+    version_part(env!("CARGO_PKG_VERSION_MINOR")),
+    version_part(env!("CARGO_PKG_VERSION_PATCH")),
+];
+
+/// One of Cargo's decimal version numbers as a byte; one over 255 fails the build (the
+/// descriptor has a byte for it).
+const fn version_part(text: &str) -> u8 {
+    let digits = text.as_bytes();
+    let mut value: u8 = 0;
+    let mut i = 0;
+    while i < digits.len() {
+        value = value * 10 + (digits[i] - b'0');
+        i += 1;
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_is_the_crates() {
+        let [major, minor, patch] = super::VERSION;
+        assert_eq!(
+            std::format!("{major}.{minor}.{patch}"),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+}

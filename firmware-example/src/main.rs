@@ -241,7 +241,7 @@ fn announce_session(
         session,
         &SessionDescriptor {
             protocol_version: PROTOCOL_VERSION,
-            encoder_version: ENCODER_VERSION,
+            encoder_version: gotrace_encoder::VERSION,
             clock,
             clock_hz: u64::from(clock::hz()),
             trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
@@ -251,24 +251,6 @@ fn announce_session(
             generation_period_us: generation_us,
         },
     );
-}
-
-/// The encoder crate's version, from the workspace manifest (see build.rs).
-const ENCODER_VERSION: [u8; 3] = [
-    parse_u8(env!("GOTRACE_ENCODER_MAJOR")),
-    parse_u8(env!("GOTRACE_ENCODER_MINOR")),
-    parse_u8(env!("GOTRACE_ENCODER_PATCH")),
-];
-
-const fn parse_u8(s: &str) -> u8 {
-    let bytes = s.as_bytes();
-    let mut value = 0u8;
-    let mut i = 0;
-    while i < bytes.len() {
-        value = value * 10 + (bytes[i] - b'0');
-        i += 1;
-    }
-    value
 }
 
 /// Gives the host time to read the last bytes (the end record, the last logs) before exiting.
