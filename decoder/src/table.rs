@@ -93,6 +93,34 @@ impl<T> IdTable<T> {
         }
     }
 
+    /// Sets the entry of `id` if it has none, in one look-up when the table is dense (as the
+    /// runtime's are, its IDs mostly in order); `false` if it has one.
+    #[inline]
+    fn insert_vacant(&mut self, id: u64, value: T) -> bool {
+        if let IdTable::Dense { slots, filled } = self {
+            if let Ok(i) = usize::try_from(id) {
+                if let Some(slot) = slots.get_mut(i) {
+                    if slot.is_some() {
+                        return false;
+                    }
+                    *slot = Some(value);
+                    *filled += 1;
+                    return true;
+                }
+                if i == slots.len() && i < dense_limit(*filled + 1) {
+                    slots.push(Some(value));
+                    *filled += 1;
+                    return true;
+                }
+            }
+        }
+        if self.get(id).is_some() {
+            return false;
+        }
+        self.insert(id, value);
+        true
+    }
+
     /// Sets the entry of `id`; the table turns sparse when a dense one would exceed its limit.
     fn insert(&mut self, id: u64, value: T) {
         if let IdTable::Dense { slots, filled } = self {
@@ -255,18 +283,26 @@ impl Table {
 
     /// Adds a string; an ID that is already taken (0 always is) is an error, as in Go.
     pub(crate) fn insert_string(&mut self, id: u64, s: &[u8]) -> Result<(), Error> {
-        if let Some(existing) = self.string(id) {
-            return Err(Error::new(format!(
-                "multiple strings with the same ID: id={id}, new={}, existing={}",
-                String::from_utf8_lossy(s),
-                String::from_utf8_lossy(existing)
-            )));
-        }
         let start = self.string_bytes.len();
+        let span = Span {
+            start,
+            end: start + s.len(),
+        };
+        if id == 0 || !self.strings.insert_vacant(id, span) {
+            return Err(self.duplicate_string(id, s));
+        }
         self.string_bytes.extend_from_slice(s);
-        let end = self.string_bytes.len();
-        self.strings.insert(id, Span { start, end });
         Ok(())
+    }
+
+    /// Go's error for a string whose ID is taken.
+    #[cold]
+    fn duplicate_string(&self, id: u64, s: &[u8]) -> Error {
+        Error::new(format!(
+            "multiple strings with the same ID: id={id}, new={}, existing={}",
+            String::from_utf8_lossy(s),
+            String::from_utf8_lossy(self.string(id).unwrap_or_default())
+        ))
     }
 
     /// Where the frames of the next stack begin (see [`Table::end_stack`]).
@@ -286,17 +322,22 @@ impl Table {
     /// they are read, with no vector of the stack's frames in between.
     pub(crate) fn end_stack(&mut self, id: u64, start: usize) -> Result<(), Error> {
         let end = self.stack_pcs.len();
-        if let Some(existing) = self.stack(id) {
-            return Err(Error::new(format!(
-                "multiple trace.stacks with the same ID: id={id}, new={}, existing={}",
-                go_stack_text(self.stack_pcs.get(start..end).unwrap_or_default()),
-                go_stack_text(existing)
-            )));
+        if id == 0 || !self.stacks.insert_vacant(id, Span { start, end }) {
+            return Err(self.duplicate_stack(id, start..end));
         }
         // A map made by an earlier look-up does not know this stack's frames.
         self.pcs.take();
-        self.stacks.insert(id, Span { start, end });
         Ok(())
+    }
+
+    /// Go's error for a stack whose ID is taken, the new one's PCs at `new` in the arena.
+    #[cold]
+    fn duplicate_stack(&self, id: u64, new: std::ops::Range<usize>) -> Error {
+        Error::new(format!(
+            "multiple trace.stacks with the same ID: id={id}, new={}, existing={}",
+            go_stack_text(self.stack_pcs.get(new).unwrap_or_default()),
+            go_stack_text(self.stack(id).unwrap_or_default())
+        ))
     }
 
     /// Adds a stack and its frames.
