@@ -1,23 +1,21 @@
 //! The control channel (host → device) and the session descriptor (device → host).
 
 use gotrace_rtt_protocol::{
-    decode_frame, encode_frame, Command, SessionDescriptor, MAX_MESSAGE_BYTES,
+    encode_frame, Command, CommandFrames, SessionDescriptor, MAX_MESSAGE_BYTES,
 };
 use rtt_target::{DownChannel, UpChannel};
 
-/// Collects COBS frames from the down channel.
+/// The host's commands, from the down channel.
 pub struct Control {
     channel: DownChannel,
-    frame: [u8; MAX_MESSAGE_BYTES],
-    len: usize,
+    frames: CommandFrames,
 }
 
 impl Control {
     pub fn new(channel: DownChannel) -> Self {
         Control {
             channel,
-            frame: [0; MAX_MESSAGE_BYTES],
-            len: 0,
+            frames: CommandFrames::new(),
         }
     }
 
@@ -25,15 +23,7 @@ impl Control {
     pub fn poll(&mut self) -> Option<Command> {
         let mut byte = [0u8; 1];
         while self.channel.read(&mut byte) == 1 {
-            if byte[0] != 0 {
-                if self.len < self.frame.len() {
-                    self.frame[self.len] = byte[0];
-                    self.len += 1;
-                }
-                continue;
-            }
-            let len = core::mem::take(&mut self.len);
-            if let Ok(command) = decode_frame::<Command>(&mut self.frame[..len]) {
+            if let Some(command) = self.frames.push(byte[0]) {
                 return Some(command);
             }
         }

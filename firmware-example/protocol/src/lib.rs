@@ -186,9 +186,80 @@ pub fn decode_frame<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T,
     postcard::from_bytes_cobs(frame)
 }
 
+/// The firmware's reader of the control channel: collects its bytes into COBS frames and decodes
+/// each [`Command`] a zero byte completes. A frame that does not decode (garbage, a frame longer
+/// than any command, cut to [`MAX_MESSAGE_BYTES`]) is skipped, so the next one is read whatever
+/// came before: a firmware reads its RTT down channel byte by byte into [`CommandFrames::push`].
+pub struct CommandFrames {
+    frame: [u8; MAX_MESSAGE_BYTES],
+    len: usize,
+}
+
+impl CommandFrames {
+    pub const fn new() -> Self {
+        CommandFrames {
+            frame: [0; MAX_MESSAGE_BYTES],
+            len: 0,
+        }
+    }
+
+    /// Takes the next byte of the channel; returns the command it completes, if any.
+    pub fn push(&mut self, byte: u8) -> Option<Command> {
+        if byte != 0 {
+            if self.len < self.frame.len() {
+                self.frame[self.len] = byte;
+                self.len += 1;
+            }
+            return None;
+        }
+        let len = core::mem::take(&mut self.len);
+        decode_frame(&mut self.frame[..len]).ok()
+    }
+}
+
+impl Default for CommandFrames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_read_from_their_frames_and_garbage_is_skipped() {
+        let start = Command::Start {
+            backpressure: Backpressure::Lossy,
+            generation_period_us: 500,
+        };
+        let mut buf = [0; MAX_MESSAGE_BYTES];
+        let start_frame = encode_frame(&start, &mut buf).unwrap().to_vec();
+        let stop_frame = encode_frame(&Command::Stop, &mut buf).unwrap().to_vec();
+        let mut frames = CommandFrames::new();
+        let mut read = |bytes: &[u8]| -> [Option<Command>; 2] {
+            let mut out = [None, None];
+            let mut n = 0;
+            for &byte in bytes {
+                if let Some(command) = frames.push(byte) {
+                    out[n] = Some(command);
+                    n += 1;
+                }
+            }
+            out
+        };
+        // Two commands in one read, and one across two reads.
+        let both = [start_frame.as_slice(), stop_frame.as_slice()].concat();
+        assert_eq!(read(&both), [Some(start), Some(Command::Stop)]);
+        let (head, tail) = start_frame.split_at(2);
+        assert_eq!(read(head), [None, None]);
+        assert_eq!(read(tail), [Some(start), None]);
+        // Garbage, an empty frame and a run longer than any frame are skipped, and the command
+        // after them read.
+        let garbage = [[7, 7, 0, 0].as_slice(), &[9; 3 * MAX_MESSAGE_BYTES], &[0]].concat();
+        assert_eq!(read(&garbage), [None, None]);
+        assert_eq!(read(&stop_frame), [Some(Command::Stop), None]);
+    }
 
     #[test]
     fn records_are_their_fields_little_endian_and_read_back() {
