@@ -1,0 +1,242 @@
+//! The smallest firmware that `gotrace record` records: what `scheduler/README.md` ("Adding it to
+//! your own firmware") says a firmware of one's own needs, and nothing of the example firmware's
+//! (no defmt, no session descriptor, no lossy mode; the trace on RTT up channel 0). Three tasks on
+//! one executor under QEMU `mps2-an385`: a producer doing blocking operations and waking a
+//! consumer, and a sleeper woken by SysTick. The end-to-end test records it, so the README's
+//! instructions cannot drift from what works.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::debug;
+use gotrace_rtt_protocol::{Command, CommandFrames, EndRecord, END_MARKER};
+use gotrace_scheduler::{Annotate, Clock, Config, Platform, Scheduler, Sink, Step, TaskCx, TaskId};
+use rtt_target::{rtt_init, ChannelMode, DownChannel, UpChannel};
+
+/// Thread mode is context 0; SysTick, the only interrupt that calls the scheduler, context 1.
+struct Board;
+
+impl Platform for Board {
+    fn current_context(&self) -> usize {
+        // ICSR's VECTACTIVE: 0 in thread mode.
+        // SAFETY: reading ICSR has no effect.
+        let active = unsafe { (*cortex_m::peripheral::SCB::PTR).icsr.read() } & 0x1ff;
+        usize::from(active != 0)
+    }
+
+    fn idle(&self) {
+        cortex_m::asm::wfi()
+    }
+}
+
+/// The MPS2 boards' CMSDK APB timer 0, free-running down from `u32::MAX` at 25 MHz: QEMU does not
+/// count DWT CYCCNT, and SysTick has 24 bits.
+const TIMER0: usize = 0x4000_0000;
+const TIMER_HZ: u32 = 25_000_000;
+
+struct TimerClock;
+
+impl TimerClock {
+    fn start() {
+        // SAFETY: the timer's CTRL and RELOAD registers; nothing else uses TIMER0.
+        unsafe {
+            (TIMER0 as *mut u32).write_volatile(0);
+            ((TIMER0 + 8) as *mut u32).write_volatile(u32::MAX);
+            (TIMER0 as *mut u32).write_volatile(1);
+        }
+    }
+}
+
+impl Clock for TimerClock {
+    fn now(&mut self) -> u32 {
+        // Inverted, so that it counts up and wraps at 2^32.
+        // SAFETY: reading the timer's VALUE register has no effect.
+        !unsafe { ((TIMER0 + 4) as *const u32).read_volatile() }
+    }
+
+    fn frequency(&self) -> u64 {
+        TIMER_HZ.into()
+    }
+}
+
+const NO_BATCH: EndRecord = EndRecord {
+    batches: 0,
+    bytes: 0,
+    dropped_batches: 0,
+    dropped_bytes: 0,
+};
+
+/// The trace channel, lossless: `BlockIfFull` writes a batch's two parts whole, waiting for the
+/// host; the end record closes the trace (without it the host cannot know the last generation
+/// complete). The channel is given in `main`, as `rtt_init!` makes it at run time.
+struct RttSink(Option<UpChannel>, EndRecord);
+
+impl Sink for RttSink {
+    fn begin_trace(&mut self, header: &[u8]) {
+        self.1 = NO_BATCH;
+        if let Some(channel) = &mut self.0 {
+            channel.write(header);
+        }
+    }
+
+    fn write_batch(&mut self, _generation: u64, header: &[u8], payload: &[u8]) {
+        self.1.batches = self.1.batches.wrapping_add(1);
+        self.1.bytes = self
+            .1
+            .bytes
+            .wrapping_add((header.len() + payload.len()) as u32);
+        if let Some(channel) = &mut self.0 {
+            channel.write(header);
+            channel.write(payload);
+        }
+    }
+
+    fn end_trace(&mut self) {
+        if let Some(channel) = &mut self.0 {
+            channel.write(&[END_MARKER]);
+            channel.write(&self.1.to_bytes());
+        }
+    }
+}
+
+/// 4 task slots, 1 executor, 2 contexts, 512-byte batches; a generation every 5 ms.
+static SCHED: Scheduler<Board, TimerClock, RttSink, 4, 1, 2, 512> = Scheduler::new(
+    Board,
+    TimerClock,
+    RttSink(None, NO_BATCH),
+    Config {
+        generation_ticks: TIMER_HZ / 200,
+        generation_bytes: 16 * 1024,
+    },
+);
+
+const PRODUCER: TaskId = TaskId(0);
+const CONSUMER: TaskId = TaskId(1);
+const SLEEPER: TaskId = TaskId(2);
+/// Rounds of the producer; the sleeper sleeps through SLEEPS SysTicks (1 ms each).
+const ROUNDS: u32 = 50;
+const SLEEPS: u32 = 20;
+
+static PRODUCED: AtomicU32 = AtomicU32::new(0);
+static SLEPT: AtomicU32 = AtomicU32::new(0);
+static FINISHED: AtomicU32 = AtomicU32::new(0);
+
+fn finish() -> Step {
+    FINISHED.fetch_add(1, Ordering::Relaxed);
+    Step::Done
+}
+
+fn producer(cx: &mut TaskCx<'_>) -> Step {
+    let produced = PRODUCED.fetch_add(1, Ordering::Relaxed) + 1;
+    // A blocking operation (a transfer, say): GoSyscallBegin .. GoSyscallEnd.
+    cx.blocking(|| cortex_m::asm::delay(2_000)).unwrap();
+    cx.wake(CONSUMER).unwrap();
+    if produced == ROUNDS {
+        finish()
+    } else {
+        Step::Yield
+    }
+}
+
+fn consumer(cx: &mut TaskCx<'_>) -> Step {
+    cx.log(0, "consumer", "woken").unwrap();
+    if PRODUCED.load(Ordering::Relaxed) == ROUNDS {
+        finish()
+    } else {
+        Step::Wait
+    }
+}
+
+fn sleeper(_: &mut TaskCx<'_>) -> Step {
+    if SLEPT.fetch_add(1, Ordering::Relaxed) + 1 == SLEEPS {
+        finish()
+    } else {
+        Step::Wait
+    }
+}
+
+#[exception]
+fn SysTick() {
+    // GoUnblock from an interrupt; a wake after the sleeper finished is refused, and ignored.
+    SCHED.wake(SLEEPER).ok();
+}
+
+/// The host's commands, read from the control channel byte by byte.
+struct Control {
+    channel: DownChannel,
+    frames: CommandFrames,
+}
+
+impl Control {
+    fn poll(&mut self) -> Option<Command> {
+        let mut byte = [0u8];
+        while self.channel.read(&mut byte) == 1 {
+            if let Some(command) = self.frames.push(byte[0]) {
+                return Some(command);
+            }
+        }
+        None
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let channels = rtt_init! {
+        up: {
+            0: { size: 8192, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+        }
+        down: {
+            0: { size: 64, name: "gotrace-control" }
+        }
+    };
+    let mut control = Control {
+        channel: channels.down.0,
+        frames: CommandFrames::new(),
+    };
+    let mut core = cortex_m::Peripherals::take().unwrap();
+    TimerClock::start();
+    core.SYST.set_clock_source(SystClkSource::Core);
+    core.SYST.set_reload(TIMER_HZ / 1000 - 1);
+    core.SYST.clear_current();
+    core.SYST.enable_counter();
+    core.SYST.enable_interrupt();
+
+    SCHED.with_encoder(|enc| enc.sink_mut().0 = Some(channels.up.0));
+    SCHED.start_tracing().unwrap();
+    for (id, task) in [
+        (PRODUCER, producer as gotrace_scheduler::TaskFn),
+        (CONSUMER, consumer),
+        (SLEEPER, sleeper),
+    ] {
+        assert_eq!(SCHED.spawn(0, task, 0).unwrap(), id);
+    }
+    while FINISHED.load(Ordering::Relaxed) < 3 {
+        if SCHED.run_executor(0).unwrap() == 0 {
+            cortex_m::asm::wfi();
+        }
+        if let Some(Command::Stop) = control.poll() {
+            break;
+        }
+    }
+    // The last generation, then the end record; then the host reads the channel empty before
+    // the exit takes what is left in it.
+    SCHED.stop_tracing().unwrap();
+    SCHED.with_encoder(|enc| {
+        if let Some(channel) = &enc.sink().0 {
+            channel.flush();
+        }
+    });
+    debug::exit(debug::EXIT_SUCCESS);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
