@@ -23,9 +23,10 @@ pub trait Sink {
     /// One whole batch of generation `generation` (also the header's first field, given apart
     /// for a sink that drops whole generations): its `EventBatch` header, then its payload.
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]);
-    /// The session ended: the trace is complete. The default writes nothing; a sink read by
-    /// `gotrace record` writes its end record here (see above).
-    fn end_trace(&mut self) {}
+    /// The session ended: the trace is complete. A sink read by `gotrace record` writes its end
+    /// record here (see above); one with nothing to close writes nothing. Required, with no
+    /// default, so that a sink cannot leave it out unawares.
+    fn end_trace(&mut self);
 }
 
 /// A sink that keeps every trace in memory, one `Vec` per tracing session (host tests and the
@@ -52,4 +53,7 @@ impl Sink for VecSink {
         trace.extend_from_slice(header);
         trace.extend_from_slice(payload);
     }
+
+    /// Each trace is complete in its `Vec`: nothing to close.
+    fn end_trace(&mut self) {}
 }

@@ -84,6 +84,7 @@ impl gotrace_encoder::Sink for Discard {
     fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
         core::hint::black_box((header, payload));
     }
+    fn end_trace(&mut self) {}
 }
 
 /// The scheduling state of `encoder_alone` when tracing starts: thread mode holds executor 0,
