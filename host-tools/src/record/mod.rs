@@ -287,7 +287,8 @@ fn record(
                 };
             }
             Some(at) if at.elapsed() > STOP_GRACE => {
-                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
+                // The usual cause in a firmware of one's own: nothing acts on the command.
+                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command (a firmware ends it when its control channel's reader, `CommandFrames`, gives `Command::Stop`: see the scheduler's README)");
                 break;
             }
             _ => {}
