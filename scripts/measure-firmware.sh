@@ -76,11 +76,10 @@ def load(path):
     return sizes
 
 def owner(name):
-    # The firmware's sink and ring implement encoder traits: they are the firmware's transport.
-    if "gotrace_firmware_example" in name and ("sink" in name or "ring" in name):
-        return "firmware trace transport (sink, RTT ring, records)"
-    if "gotrace_rtt_protocol" in name or "gotrace_wire" in name:
-        return "firmware trace transport (sink, RTT ring, records)"
+    # The RTT transport (gotrace-rtt: the sink and ring, which implement the encoder's Sink, so
+    # their names hold the encoder's too) and the records it writes.
+    if "gotrace_rtt::" in name or "gotrace_rtt_protocol" in name or "gotrace_wire" in name:
+        return "RTT transport (gotrace-rtt: sink, ring, records)"
     if "gotrace_encoder" in name and "gotrace_scheduler" not in name:
         return "encoder (out-of-line functions)"
     if "gotrace_scheduler" in name:
@@ -107,7 +106,7 @@ python3 - "$with" "$without" <<'EOF'
 import collections, re, subprocess, sys
 
 CRATES = [("encoder", "/encoder/src/"), ("scheduler", "/scheduler/src/"),
-          ("rtt protocol", "protocol/src/"), ("wire", "/wire/src/"),
+          ("rtt transport", "/rtt/src/"), ("rtt protocol", "protocol/src/"), ("wire", "/wire/src/"),
           ("firmware", "/firmware-example/src/")]
 
 def by_crate(elf):

@@ -16,11 +16,10 @@ mod clock;
 mod control;
 #[cfg(feature = "trace")]
 mod measure;
-mod ring;
-mod sink;
 mod workload;
 
 use cortex_m_rt::entry;
+use gotrace_rtt::{RingWatch, RttSink, TraceRing};
 use gotrace_rtt_protocol::{
     self as protocol, Backpressure, Command, SessionDescriptor, PROTOCOL_VERSION,
 };
@@ -29,7 +28,6 @@ use rtt_target::{rtt_init, ChannelMode, UpChannel};
 
 use board::Board;
 use clock::TraceClock;
-use sink::RttSink;
 
 /// Bytes of each context's batch buffer.
 pub const BATCH_BYTES: usize = 512;
@@ -124,7 +122,7 @@ fn main() -> ! {
     } else {
         generation_us
     };
-    let Some(ring) = ring::TraceRing::take(channels.up.1, protocol::TRACE_CHANNEL) else {
+    let Some(ring) = TraceRing::take(channels.up.1) else {
         defmt::error!("the trace channel is not in the RTT control block");
         board::exit(false)
     };
@@ -254,7 +252,7 @@ fn announce_session(
 }
 
 /// Gives the host time to read the last bytes (the end record, the last logs) before exiting.
-fn wait_for_host_drain(trace_channel: ring::RingWatch) {
+fn wait_for_host_drain(trace_channel: RingWatch) {
     // SAFETY: thread mode, after the logger's last use; nothing else writes channel 0 now.
     let defmt_channel = unsafe { UpChannel::conjure(0) };
     let start = clock::raw_ticks();

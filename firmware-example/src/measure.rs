@@ -212,8 +212,8 @@ pub fn run() {
             "measure: invalid: the trace channel dropped batches or may have wrapped during the measured rounds, so the figures above depend on when the host read it"
         );
     }
-    // The sink and the clock are this firmware's state, kept in the encoder: counted apart from
-    // the encoder's own bookkeeping.
+    // The sink (gotrace-rtt's) and the clock (this firmware's) are kept in the encoder: counted
+    // apart from the encoder's own bookkeeping.
     let (encoder, buffers, sink, clock) = SCHED.with_encoder(|enc| {
         (
             core::mem::size_of_val(enc),
@@ -223,7 +223,7 @@ pub fn run() {
         )
     });
     defmt::info!(
-        "measure: encoder state {} bytes: batch buffers and string/stack tables {}, firmware sink {}, firmware clock {}, the rest (beyond buffers) {}",
+        "measure: encoder state {} bytes: batch buffers and string/stack tables {}, RTT sink {}, firmware clock {}, the rest (beyond buffers) {}",
         encoder,
         buffers,
         sink,

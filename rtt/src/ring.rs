@@ -10,6 +10,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use gotrace_rtt_protocol::TRACE_CHANNEL;
 use rtt_target::UpChannel;
 
 /// One channel descriptor of the control block.
@@ -33,7 +34,7 @@ struct Header {
     down_channels: usize,
 }
 
-/// The sole writer of one RTT up channel.
+/// The sole writer of the trace channel's ring, given to [`RttSink::attach`](crate::RttSink::attach).
 pub struct TraceRing {
     descriptor: &'static Descriptor,
 }
@@ -42,9 +43,11 @@ pub struct TraceRing {
 unsafe impl Send for TraceRing {}
 
 impl TraceRing {
-    /// Takes over the up channel named `name`; `channel` must be that channel, consumed so that
-    /// `rtt-target` never writes it again. `None` if no initialised up channel has that name.
-    pub fn take(_channel: UpChannel, name: &str) -> Option<Self> {
+    /// Takes over the trace channel: the up channel that `rtt_init!` declared with the name
+    /// [`TRACE_CHANNEL`] (`"gotrace"`, the one `gotrace record` reads). `channel` must be that
+    /// channel, consumed so that `rtt-target` never writes it again. `None` if no initialised up
+    /// channel has that name.
+    pub fn take(_channel: UpChannel) -> Option<Self> {
         extern "C" {
             #[link_name = "_SEGGER_RTT"]
             static CONTROL_BLOCK: Header;
@@ -58,7 +61,7 @@ impl TraceRing {
         };
         descriptors
             .iter()
-            .find(|d| !d.buffer.is_null() && d.size > 1 && name_is(d.name, name))
+            .find(|d| !d.buffer.is_null() && d.size > 1 && name_is(d.name, TRACE_CHANNEL))
             .map(|descriptor| TraceRing { descriptor })
     }
 
@@ -112,7 +115,13 @@ impl TraceRing {
     /// waiting or not: the caller counts them as lost. Two parts, not a slice of them: a batch is
     /// a header and a payload, a record its marker and its fields, the trace header one part and
     /// an empty one.
-    pub fn write(&mut self, first: &[u8], second: &[u8], keep_free: usize, wait: bool) -> bool {
+    pub(crate) fn write(
+        &mut self,
+        first: &[u8],
+        second: &[u8],
+        keep_free: usize,
+        wait: bool,
+    ) -> bool {
         let len = first.len() + second.len() + keep_free;
         if len >= self.descriptor.size {
             return false;
@@ -140,7 +149,9 @@ impl TraceRing {
     }
 }
 
-/// Whether the host has read what the [`TraceRing`] wrote: its two offsets, read only.
+/// Whether the host has read what the [`TraceRing`] wrote: its two offsets, read only. Made by
+/// [`TraceRing::watch`] before the ring goes into the sink, for the wait before the firmware
+/// exits.
 #[derive(Clone, Copy)]
 pub struct RingWatch {
     descriptor: &'static Descriptor,
@@ -151,6 +162,14 @@ impl RingWatch {
     pub fn is_drained(&self) -> bool {
         let d = self.descriptor;
         d.write.load(Ordering::Relaxed) == d.read.load(Ordering::Acquire)
+    }
+
+    /// Waits until the host has read everything written so far: without a host, forever (for a
+    /// wait with a time limit, ask [`is_drained`](Self::is_drained) against a clock).
+    pub fn flush(&self) {
+        while !self.is_drained() {
+            core::hint::spin_loop();
+        }
     }
 }
 
@@ -168,7 +187,7 @@ impl RingWatch {
 ///
 /// The caller passes `len` readable bytes at `src`, `len` writable bytes at `dst`, not
 /// overlapping.
-unsafe fn copy(mut dst: *mut u8, mut src: *const u8, len: usize) {
+pub(crate) unsafe fn copy(mut dst: *mut u8, mut src: *const u8, len: usize) {
     let load = |p: *const u8, i: usize| p.add(4 * i).cast::<u32>().read_unaligned();
     let store = |p: *mut u8, i: usize, w: u32| p.add(4 * i).cast::<u32>().write_unaligned(w);
     let end = src.add(len);
@@ -210,4 +229,63 @@ fn name_is(ptr: *const u8, name: &str) -> bool {
         .chain(core::iter::once(0))
         .enumerate()
         .all(|(i, b)| unsafe { *ptr.add(i) } == b)
+}
+
+/// The host's side of a ring, for the unit tests: rings of any size outside a control block, read
+/// as `gotrace record` reads them (bytes from the read offset to the write offset, then the read
+/// offset moved past them).
+#[cfg(test)]
+pub(crate) mod host {
+    extern crate std;
+
+    use std::boxed::Box;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::*;
+
+    /// The reader of one ring; `Send`, so that a thread can drain a lossless writer.
+    pub(crate) struct Host(&'static Descriptor);
+
+    // SAFETY: the host only reads the bytes the writer published and moves the read offset, as
+    // the debug probe does.
+    unsafe impl Send for Host {}
+
+    /// A ring of `size` bytes (one stays free) and its reader; leaked, as a control block is
+    /// static.
+    pub(crate) fn ring(size: usize) -> (TraceRing, Host) {
+        let buffer = Box::leak(vec![0u8; size].into_boxed_slice());
+        let descriptor = Box::leak(Box::new(Descriptor {
+            name: c"gotrace".as_ptr().cast(),
+            buffer: buffer.as_mut_ptr(),
+            size,
+            write: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
+            flags: AtomicUsize::new(0),
+        }));
+        (TraceRing { descriptor }, Host(descriptor))
+    }
+
+    impl Host {
+        /// Reads everything published so far.
+        pub(crate) fn read(&self) -> Vec<u8> {
+            let d = self.0;
+            let write = d.write.load(Ordering::Acquire);
+            let mut read = d.read.load(Ordering::Relaxed);
+            let mut bytes = Vec::new();
+            while read != write {
+                // SAFETY: `read < size`; the writer published the bytes up to `write`.
+                bytes.push(unsafe { *d.buffer.add(read) });
+                read = (read + 1) % d.size;
+            }
+            d.read.store(read, Ordering::Release);
+            bytes
+        }
+
+        /// Moves both offsets to `at` (an empty ring whose next write starts there).
+        pub(crate) fn reset_to(&self, at: usize) {
+            self.0.write.store(at, Ordering::Relaxed);
+            self.0.read.store(at, Ordering::Relaxed);
+        }
+    }
 }

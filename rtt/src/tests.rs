@@ -1,0 +1,173 @@
+//! The transport on the host: the ring's copy and wrap, and the sink's byte stream in both modes,
+//! read back as `gotrace record` reads a ring (`ring::host`). What the device does with the same
+//! code the end-to-end tests record under QEMU (`tests/tests/end_to_end_qemu.rs`).
+
+extern crate std;
+
+use std::vec::Vec;
+use std::{thread, vec};
+
+use gotrace_encoder::Sink;
+use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
+
+use crate::ring::{copy, host};
+use crate::RttSink;
+
+/// `len` bytes that differ from their neighbours, starting at `seed`.
+fn bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
+}
+
+fn loss(first_generation: u64, last_generation: u64, batches: u32, bytes: u32) -> Vec<u8> {
+    let record = LossRecord {
+        first_generation,
+        last_generation,
+        batches,
+        bytes,
+    };
+    [&[LOSS_MARKER][..], &record.to_bytes()].concat()
+}
+
+fn end(record: EndRecord) -> Vec<u8> {
+    [&[END_MARKER][..], &record.to_bytes()].concat()
+}
+
+#[test]
+fn the_copy_is_exact_at_every_alignment_and_length() {
+    let src = bytes(1, 200);
+    for from in 0..4 {
+        for to in 0..4 {
+            for len in 0..100 {
+                let mut dst = vec![0u8; 110];
+                // SAFETY: `len` bytes from `from` and to `to` are inside both vectors.
+                unsafe { copy(dst.as_mut_ptr().add(to), src.as_ptr().add(from), len) };
+                assert_eq!(
+                    &dst[to..to + len],
+                    &src[from..from + len],
+                    "{from} {to} {len}"
+                );
+                assert!(dst[..to].iter().chain(&dst[to + len..]).all(|&b| b == 0));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
+    let (mut ring, host) = host::ring(64);
+    host.reset_to(50);
+    let (first, second) = (bytes(10, 10), bytes(100, 20));
+    assert!(ring.write(&first, &second, 0, false));
+    assert_eq!(host.read(), [first.clone(), second].concat());
+    // As long as the ring (one byte always stays free): refused at once, even when waiting.
+    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, true));
+    // 63 bytes of room: 40 fit, then 23 are left, which 24 do not fit and nothing is written.
+    assert!(ring.write(&bytes(1, 40), &[], 0, false));
+    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, false));
+    // Room to keep free counts as taken.
+    assert!(!ring.write(&bytes(2, 20), &[], 4, false));
+    assert!(ring.write(&bytes(2, 20), &[], 3, false));
+    assert_eq!(host.read(), [bytes(1, 40), bytes(2, 20)].concat());
+    let watch = ring.watch();
+    assert!(watch.is_drained());
+    assert!(ring.write(&first, &[], 0, false));
+    assert!(!watch.is_drained());
+    host.read();
+    assert!(watch.is_drained());
+}
+
+#[test]
+fn lossless_batches_wait_for_the_host_and_all_arrive() {
+    let (ring, host) = host::ring(256);
+    let watch = ring.watch();
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossless);
+    let header = bytes(0xA0, 16);
+    let batches: Vec<(Vec<u8>, Vec<u8>)> = (0..100)
+        .map(|i| (bytes(i as u8, 5), bytes(i as u8 ^ 0x55, (i * 37) % 201)))
+        .collect();
+    let mut expected = header.clone();
+    for (h, p) in &batches {
+        expected.extend_from_slice(h);
+        expected.extend_from_slice(p);
+    }
+    let total = (expected.len() - header.len()) as u32;
+    expected.extend(end(EndRecord {
+        batches: 100,
+        bytes: total,
+        dropped_batches: 0,
+        dropped_bytes: 0,
+    }));
+    // The host reads while the device writes ten times the ring's size.
+    let want = expected.len();
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        while got.len() < want {
+            got.extend(host.read());
+            thread::yield_now();
+        }
+        got
+    });
+    sink.begin_trace(&header);
+    for (i, (h, p)) in batches.iter().enumerate() {
+        sink.write_batch(1 + i as u64 / 10, h, p);
+    }
+    sink.end_trace();
+    watch.flush();
+    assert_eq!(reader.join().unwrap(), expected);
+    assert_eq!(sink.account().dropped_batches, 0);
+}
+
+#[test]
+fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
+    // 255 bytes of room; a lossy batch leaves 58 of them free (the closing records, a header).
+    let (ring, host) = host::ring(256);
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossy);
+    let header = bytes(0xA0, 16);
+    let [a, b, c, d, e, f, g] = [100, 100, 10, 50, 200, 10, 90].map(|len| bytes(len as u8, len));
+    sink.begin_trace(&header);
+    sink.write_batch(1, &a[..4], &a[4..]); // 100 + 58 of 239: written
+    sink.write_batch(1, &b, &[]); // 158 of 139: dropped
+    sink.write_batch(1, &c, &[]); // fits, but its generation is broken: dropped
+    assert_eq!(host.read(), [&header[..], &a].concat());
+    sink.write_batch(2, &d, &[]); // the loss record, then the batch
+    sink.write_batch(2, &e, &[]); // 258 of 180: dropped
+    sink.write_batch(3, &f, &[]); // the loss record, then the batch
+    sink.write_batch(3, &g, &[]); // 148 of 145: dropped
+
+    // The closing records fit in the reserve, with nobody reading.
+    sink.end_trace();
+    let account = EndRecord {
+        batches: 7,
+        bytes: 560,
+        dropped_batches: 4,
+        dropped_bytes: 400,
+    };
+    assert_eq!(sink.account(), account);
+    let expected = [
+        loss(1, 1, 2, 110),
+        d,
+        loss(2, 2, 1, 200),
+        f,
+        loss(3, 3, 1, 90),
+        end(account),
+    ]
+    .concat();
+    assert_eq!(host.read(), expected);
+    // A trace started again has an account of its own, and its header fits without waiting.
+    sink.begin_trace(&header);
+    assert_eq!(sink.account(), EndRecord::from_bytes(&[0; EndRecord::LEN]));
+    assert_eq!(host.read(), header);
+}
+
+#[test]
+fn before_it_is_attached_every_batch_counts_as_dropped() {
+    let mut sink = RttSink::default();
+    sink.begin_trace(&[0; 16]);
+    sink.write_batch(1, &[1; 3], &[2; 7]);
+    sink.end_trace();
+    let account = sink.account();
+    assert_eq!((account.batches, account.bytes), (1, 10));
+    assert_eq!((account.dropped_batches, account.dropped_bytes), (1, 10));
+}
