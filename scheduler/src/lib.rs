@@ -31,14 +31,16 @@
 //!    the scheduler, from the active exception number), a [`Clock`] (a free-running 32-bit
 //!    counter that wraps at 2^32: DWT CYCCNT on a board; under QEMU, which does not count CYCCNT,
 //!    a timer such as the MPS2 boards' CMSDK APB timer 0) and a [`Sink`] (where whole batches
-//!    go: an RTT up channel).
+//!    go: an RTT up channel; `gotrace-rtt`'s `RttSink` writes them into the trace channel as
+//!    `gotrace record` reads them, lossless or lossy).
 //! 3. One `static` [`Scheduler`] made with [`Scheduler::new`], its sink and clock made ready in
 //!    `main` through [`Scheduler::with_encoder`] if they need run-time values (an RTT channel).
 //! 4. [`Scheduler::spawn`] the tasks, [`Scheduler::start_tracing`], then
 //!    [`Scheduler::run_executor`] in a loop (or [`Scheduler::run`], which never returns);
 //!    generations end by [`Config`]'s limits or [`Scheduler::advance_generation`] from a timer.
 //! 5. [`Scheduler::stop_tracing`] ends the trace (the last generation, then
-//!    [`Sink::end_trace`]); let the host read the sink's channel empty before exiting.
+//!    [`Sink::end_trace`]); let the host read the sink's channel empty before exiting
+//!    (`gotrace-rtt`'s `RingWatch::flush`).
 //!
 //! To be recorded by `gotrace record`, the firmware also speaks its RTT protocol
 //! (`gotrace-rtt-protocol`, in `firmware-example/protocol`): the trace on an up channel named

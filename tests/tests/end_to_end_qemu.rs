@@ -207,8 +207,8 @@ fn assert_every_log_line(stdout: &str) {
 #[test]
 fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
     // `tests/minimal-firmware`: what scheduler/README.md ("Adding it to your own firmware") says
-    // a firmware needs, nothing of the example's: the trace on up channel 0, the control
-    // channel, no defmt, no session descriptor, a sink of a dozen lines with its end record.
+    // a firmware needs, nothing of the example's: the trace on up channel 0 (gotrace-rtt's sink,
+    // lossless, with its end record), the control channel, no defmt, no session descriptor.
     // Written from the docs, such a firmware showed what they lacked (the control channel, the
     // end record, the drain before exit); recorded here, they cannot drift from what works.
     let test = "minimal-firmware";

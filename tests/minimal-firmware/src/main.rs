@@ -1,9 +1,9 @@
 //! The smallest firmware that `gotrace record` records: what `scheduler/README.md` ("Adding it to
 //! your own firmware") says a firmware of one's own needs, and nothing of the example firmware's
-//! (no defmt, no session descriptor, no lossy mode; the trace on RTT up channel 0). Three tasks on
-//! one executor under QEMU `mps2-an385`: a producer doing blocking operations and waking a
-//! consumer, and a sleeper woken by SysTick. The end-to-end test records it, so the README's
-//! instructions cannot drift from what works.
+//! (no defmt, no session descriptor, no lossy mode; the trace on RTT up channel 0, written by
+//! `gotrace-rtt`'s sink). Three tasks on one executor under QEMU `mps2-an385`: a producer doing
+//! blocking operations and waking a consumer, and a sleeper woken by SysTick. The end-to-end test
+//! records it, so the README's instructions cannot drift from what works.
 #![no_std]
 #![no_main]
 
@@ -12,9 +12,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug;
-use gotrace_rtt_protocol::{Command, CommandFrames, EndRecord, END_MARKER};
-use gotrace_scheduler::{Annotate, Clock, Config, Platform, Scheduler, Sink, Step, TaskCx, TaskId};
-use rtt_target::{rtt_init, ChannelMode, DownChannel, UpChannel};
+use gotrace_rtt::{RttSink, TraceRing};
+use gotrace_rtt_protocol::{Backpressure, Command, CommandFrames};
+use gotrace_scheduler::{Annotate, Clock, Config, Platform, Scheduler, Step, TaskCx, TaskId};
+use rtt_target::{rtt_init, ChannelMode, DownChannel};
 
 /// Thread mode is context 0; SysTick, the only interrupt that calls the scheduler, context 1.
 struct Board;
@@ -62,51 +63,11 @@ impl Clock for TimerClock {
     }
 }
 
-const NO_BATCH: EndRecord = EndRecord {
-    batches: 0,
-    bytes: 0,
-    dropped_batches: 0,
-    dropped_bytes: 0,
-};
-
-/// The trace channel, lossless: `BlockIfFull` writes a batch's two parts whole, waiting for the
-/// host; the end record closes the trace (without it the host cannot know the last generation
-/// complete). The channel is given in `main`, as `rtt_init!` makes it at run time.
-struct RttSink(Option<UpChannel>, EndRecord);
-
-impl Sink for RttSink {
-    fn begin_trace(&mut self, header: &[u8]) {
-        self.1 = NO_BATCH;
-        if let Some(channel) = &mut self.0 {
-            channel.write(header);
-        }
-    }
-
-    fn write_batch(&mut self, _generation: u64, header: &[u8], payload: &[u8]) {
-        self.1.batches = self.1.batches.wrapping_add(1);
-        self.1.bytes = self
-            .1
-            .bytes
-            .wrapping_add((header.len() + payload.len()) as u32);
-        if let Some(channel) = &mut self.0 {
-            channel.write(header);
-            channel.write(payload);
-        }
-    }
-
-    fn end_trace(&mut self) {
-        if let Some(channel) = &mut self.0 {
-            channel.write(&[END_MARKER]);
-            channel.write(&self.1.to_bytes());
-        }
-    }
-}
-
 /// 4 task slots, 1 executor, 2 contexts, 512-byte batches; a generation every 5 ms.
 static SCHED: Scheduler<Board, TimerClock, RttSink, 4, 1, 2, 512> = Scheduler::new(
     Board,
     TimerClock,
-    RttSink(None, NO_BATCH),
+    RttSink::new(),
     Config {
         generation_ticks: TIMER_HZ / 200,
         generation_bytes: 16 * 1024,
@@ -204,7 +165,11 @@ fn main() -> ! {
     core.SYST.enable_counter();
     core.SYST.enable_interrupt();
 
-    SCHED.with_encoder(|enc| enc.sink_mut().0 = Some(channels.up.0));
+    // The trace channel, written by gotrace-rtt's sink: whole batches, lossless (waiting for the
+    // host), the end record when tracing stops.
+    let ring = TraceRing::take(channels.up.0).unwrap();
+    let trace_channel = ring.watch();
+    SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, Backpressure::Lossless));
     SCHED.start_tracing().unwrap();
     for (id, task) in [
         (PRODUCER, producer as gotrace_scheduler::TaskFn),
@@ -224,11 +189,7 @@ fn main() -> ! {
     // The last generation, then the end record; then the host reads the channel empty before
     // the exit takes what is left in it.
     SCHED.stop_tracing().unwrap();
-    SCHED.with_encoder(|enc| {
-        if let Some(channel) = &enc.sink().0 {
-            channel.flush();
-        }
-    });
+    trace_channel.flush();
     debug::exit(debug::EXIT_SUCCESS);
     #[allow(clippy::empty_loop)]
     loop {}
