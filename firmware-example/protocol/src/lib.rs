@@ -187,8 +187,8 @@ pub fn decode_frame<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T,
 }
 
 /// The firmware's reader of the control channel: collects its bytes into COBS frames and decodes
-/// each [`Command`] a zero byte completes. A frame that does not decode (garbage, a frame longer
-/// than any command, cut to [`MAX_MESSAGE_BYTES`]) is skipped, so the next one is read whatever
+/// each [`Command`] a zero byte completes. A frame that does not decode (garbage) or is longer
+/// than [`MAX_MESSAGE_BYTES`] (whatever its first bytes are) is skipped, so the next one is read whatever
 /// came before: a firmware reads its RTT down channel byte by byte into [`CommandFrames::push`].
 pub struct CommandFrames {
     frame: [u8; MAX_MESSAGE_BYTES],
@@ -209,11 +209,16 @@ impl CommandFrames {
             if self.len < self.frame.len() {
                 self.frame[self.len] = byte;
                 self.len += 1;
+            } else {
+                // Overlong: one more than the frame holds, so that the zero ending it skips it.
+                // Cut to the buffer it could still decode (postcard ignores what follows a
+                // message), as whatever command its first bytes happen to be.
+                self.len = self.frame.len() + 1;
             }
             return None;
         }
         let len = core::mem::take(&mut self.len);
-        decode_frame(&mut self.frame[..len]).ok()
+        decode_frame(self.frame.get_mut(..len)?).ok()
     }
 }
 
@@ -259,6 +264,32 @@ mod tests {
         let garbage = [[7, 7, 0, 0].as_slice(), &[9; 3 * MAX_MESSAGE_BYTES], &[0]].concat();
         assert_eq!(read(&garbage), [None, None]);
         assert_eq!(read(&stop_frame), [Some(Command::Stop), None]);
+    }
+
+    #[test]
+    fn an_overlong_frame_is_skipped_even_when_its_first_bytes_are_a_command() {
+        // A Stop's frame without its closing zero, then a run of COBS code bytes 1 (each a zero
+        // byte of the message): cut to MAX_MESSAGE_BYTES it is a valid frame of a Stop followed
+        // by zeros, which postcard decodes (it ignores what follows a message), but the frame
+        // that came is longer than any command.
+        let mut buf = [0; MAX_MESSAGE_BYTES];
+        let stop_frame = encode_frame(&Command::Stop, &mut buf).unwrap().to_vec();
+        let (zero, stop) = stop_frame.split_last().unwrap();
+        assert_eq!(*zero, 0);
+        let overlong = [stop, &[1; 2 * MAX_MESSAGE_BYTES], &[0]].concat();
+        let mut frames = CommandFrames::new();
+        assert_eq!(overlong.iter().find_map(|&b| frames.push(b)), None);
+        // A frame of exactly MAX_MESSAGE_BYTES is not overlong, and the next command is read.
+        let full = [stop, &[1; MAX_MESSAGE_BYTES - 2], &[0]].concat();
+        assert_eq!(full.len(), MAX_MESSAGE_BYTES + 1);
+        assert_eq!(
+            full.iter().find_map(|&b| frames.push(b)),
+            Some(Command::Stop)
+        );
+        assert_eq!(
+            stop_frame.iter().find_map(|&b| frames.push(b)),
+            Some(Command::Stop)
+        );
     }
 
     #[test]
