@@ -4,47 +4,16 @@
 //! reads it. One `rtt_init!` per program: the control block without a trace channel is
 //! `tests/no_trace_channel.rs`.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
 use gotrace_encoder::Sink;
 use gotrace_rtt::{RttSink, TraceRing};
 use gotrace_rtt_protocol::{Backpressure, EndRecord, END_MARKER};
 use rtt_target::{rtt_init, ChannelMode};
 
-/// SEGGER's control block as the host reads it: the identifier, the channel counts, then the
-/// descriptors (up channels first).
-#[repr(C)]
-struct Header {
-    id: [u8; 16],
-    up_channels: usize,
-    down_channels: usize,
-}
+mod common;
 
-#[repr(C)]
-struct Descriptor {
-    name: *const u8,
-    buffer: *const u8,
-    size: usize,
-    write: AtomicUsize,
-    read: AtomicUsize,
-    flags: AtomicUsize,
-}
-
-extern "C" {
-    #[link_name = "_SEGGER_RTT"]
-    static CONTROL_BLOCK: Header;
-}
-
-/// The up channels' descriptors, as the host finds them.
-fn up_channels() -> &'static [Descriptor] {
-    // SAFETY: `rtt_init!` has initialised the control block: a header, then its descriptors.
-    unsafe {
-        let header = &*core::ptr::addr_of!(CONTROL_BLOCK);
-        assert_eq!(&header.id[..10], b"SEGGER RTT");
-        let first = (header as *const Header).add(1).cast::<Descriptor>();
-        core::slice::from_raw_parts(first, header.up_channels)
-    }
-}
+use common::{up_channels, Descriptor};
 
 fn name(d: &Descriptor) -> String {
     // SAFETY: a channel name is a NUL-terminated string.

@@ -3,8 +3,11 @@
 //! or given to `take` a second time), and a ring taken beside it would be a second writer of the
 //! same buffer, racing with the first and interleaving their bytes.
 
+mod common;
+
 use core::sync::atomic::Ordering;
 
+use common::up_channels;
 use gotrace_rtt::TraceRing;
 use rtt_target::{rtt_init, ChannelMode};
 
@@ -27,32 +30,8 @@ fn another_channel_than_the_trace_channel_gives_none() {
 
 /// The up channels' modes, read from the control block as the host reads them.
 fn rtt_modes() -> Vec<usize> {
-    #[repr(C)]
-    struct Header {
-        id: [u8; 16],
-        up_channels: usize,
-        down_channels: usize,
-    }
-    #[repr(C)]
-    struct Descriptor {
-        name: *const u8,
-        buffer: *const u8,
-        size: usize,
-        write: usize,
-        read: usize,
-        flags: core::sync::atomic::AtomicUsize,
-    }
-    extern "C" {
-        #[link_name = "_SEGGER_RTT"]
-        static CONTROL_BLOCK: Header;
-    }
-    // SAFETY: `rtt_init!` has initialised the control block: a header, then its descriptors.
-    let up = unsafe {
-        let header = &*core::ptr::addr_of!(CONTROL_BLOCK);
-        let first = (header as *const Header).add(1).cast::<Descriptor>();
-        core::slice::from_raw_parts(first, header.up_channels)
-    };
-    up.iter()
+    up_channels()
+        .iter()
         .map(|d| d.flags.load(Ordering::Relaxed) & 3)
         .collect()
 }
