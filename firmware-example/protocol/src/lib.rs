@@ -187,9 +187,10 @@ pub fn decode_frame<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T,
 }
 
 /// The firmware's reader of the control channel: collects its bytes into COBS frames and decodes
-/// each [`Command`] a zero byte completes. A frame that does not decode (garbage) or is longer
-/// than [`MAX_MESSAGE_BYTES`] (whatever its first bytes are) is skipped, so the next one is read whatever
-/// came before: a firmware reads its RTT down channel byte by byte into [`CommandFrames::push`].
+/// each [`Command`] a zero byte completes. A frame that is not one command whole (garbage, a
+/// command's bytes with more after them, a frame longer than [`MAX_MESSAGE_BYTES`]) is skipped,
+/// so the next one is read whatever came before: a firmware reads its RTT down channel byte by
+/// byte into [`CommandFrames::push`].
 pub struct CommandFrames {
     frame: [u8; MAX_MESSAGE_BYTES],
     len: usize,
@@ -210,15 +211,20 @@ impl CommandFrames {
                 self.frame[self.len] = byte;
                 self.len += 1;
             } else {
-                // Overlong: one more than the frame holds, so that the zero ending it skips it.
-                // Cut to the buffer it could still decode (postcard ignores what follows a
-                // message), as whatever command its first bytes happen to be.
+                // Overlong: one more than the frame holds, so that the zero ending it skips it,
+                // whatever the part kept in the buffer decodes to.
                 self.len = self.frame.len() + 1;
             }
             return None;
         }
         let len = core::mem::take(&mut self.len);
-        decode_frame(self.frame.get_mut(..len)?).ok()
+        let frame = self.frame.get_mut(..len)?;
+        // The frame must be one command whole: postcard ignores what follows a message, so a
+        // frame that only begins with a command's bytes (a frame cut short and the next one run
+        // together, say) would read as that command.
+        let decoded = cobs::decode_in_place(frame).ok()?;
+        let (command, rest) = postcard::take_from_bytes::<Command>(frame.get(..decoded)?).ok()?;
+        rest.is_empty().then_some(command)
     }
 }
 
@@ -230,17 +236,26 @@ impl Default for CommandFrames {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
+
+    const START: Command = Command::Start {
+        backpressure: Backpressure::Lossy,
+        generation_period_us: 500,
+    };
+
+    /// `command`'s frame, as the host sends it.
+    fn frame(command: &Command) -> Vec<u8> {
+        let mut buf = [0; MAX_MESSAGE_BYTES];
+        encode_frame(command, &mut buf).unwrap().to_vec()
+    }
 
     #[test]
     fn commands_are_read_from_their_frames_and_garbage_is_skipped() {
-        let start = Command::Start {
-            backpressure: Backpressure::Lossy,
-            generation_period_us: 500,
-        };
-        let mut buf = [0; MAX_MESSAGE_BYTES];
-        let start_frame = encode_frame(&start, &mut buf).unwrap().to_vec();
-        let stop_frame = encode_frame(&Command::Stop, &mut buf).unwrap().to_vec();
+        let start = START;
+        let (start_frame, stop_frame) = (frame(&start), frame(&Command::Stop));
         let mut frames = CommandFrames::new();
         let mut read = |bytes: &[u8]| -> [Option<Command>; 2] {
             let mut out = [None, None];
@@ -272,23 +287,35 @@ mod tests {
         // byte of the message): cut to MAX_MESSAGE_BYTES it is a valid frame of a Stop followed
         // by zeros, which postcard decodes (it ignores what follows a message), but the frame
         // that came is longer than any command.
-        let mut buf = [0; MAX_MESSAGE_BYTES];
-        let stop_frame = encode_frame(&Command::Stop, &mut buf).unwrap().to_vec();
+        let stop_frame = frame(&Command::Stop);
         let (zero, stop) = stop_frame.split_last().unwrap();
         assert_eq!(*zero, 0);
         let overlong = [stop, &[1; 2 * MAX_MESSAGE_BYTES], &[0]].concat();
         let mut frames = CommandFrames::new();
         assert_eq!(overlong.iter().find_map(|&b| frames.push(b)), None);
-        // A frame of exactly MAX_MESSAGE_BYTES is not overlong, and the next command is read.
+        // The same within MAX_MESSAGE_BYTES: a command's bytes and more, not a command.
         let full = [stop, &[1; MAX_MESSAGE_BYTES - 2], &[0]].concat();
         assert_eq!(full.len(), MAX_MESSAGE_BYTES + 1);
-        assert_eq!(
-            full.iter().find_map(|&b| frames.push(b)),
-            Some(Command::Stop)
-        );
+        assert_eq!(full.iter().find_map(|&b| frames.push(b)), None);
         assert_eq!(
             stop_frame.iter().find_map(|&b| frames.push(b)),
             Some(Command::Stop)
+        );
+    }
+
+    #[test]
+    fn a_frame_cut_short_and_run_into_the_next_is_no_command() {
+        // A Stop's frame without its zero (a write that had room for part of it, the rest never
+        // sent), then a Start's frame: one frame, which decodes to a Stop followed by the bytes
+        // of the Start. It was read as a Stop (postcard ignores what follows a message), which
+        // the host never sent whole, in place of the Start it did.
+        let (start_frame, stop_frame) = (frame(&START), frame(&Command::Stop));
+        let run_together = [&stop_frame[..stop_frame.len() - 1], &start_frame].concat();
+        let mut frames = CommandFrames::new();
+        assert_eq!(run_together.iter().find_map(|&b| frames.push(b)), None);
+        assert_eq!(
+            start_frame.iter().find_map(|&b| frames.push(b)),
+            Some(START)
         );
     }
 
