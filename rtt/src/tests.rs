@@ -171,3 +171,42 @@ fn before_it_is_attached_every_batch_counts_as_dropped() {
     assert_eq!((account.batches, account.bytes), (1, 10));
     assert_eq!((account.dropped_batches, account.dropped_bytes), (1, 10));
 }
+
+#[test]
+fn every_ring_size_and_offset_takes_what_fits_whole_and_refuses_the_rest() {
+    // Each size, each offset the writes start at, each split of a write into its two parts, and
+    // each room kept free: a write is taken exactly when it fits with that room beside the
+    // host's unread bytes (one byte always stays free), and then read back whole, wrapped or not.
+    for size in 2..=19 {
+        let (mut ring, host) = host::ring(size);
+        for at in 0..size {
+            for unread in 0..size {
+                for len in 0..=size {
+                    for split in 0..=len {
+                        for keep_free in [0, 1, 3] {
+                            host.reset_to(at);
+                            let before = bytes(0x40, unread);
+                            if unread > 0 {
+                                assert!(ring.write(&before, &[], 0, false));
+                            }
+                            let data = bytes(len as u8, len);
+                            let fits = unread + len + keep_free < size;
+                            let (first, second) = data.split_at(split);
+                            let wrote = ring.write(first, second, keep_free, false);
+                            assert_eq!(
+                                wrote, fits,
+                                "{size} {at} {unread} {len} {split} {keep_free}"
+                            );
+                            let expected = if fits {
+                                [before, data].concat()
+                            } else {
+                                before
+                            };
+                            assert_eq!(host.read(), expected, "{size} {at} {unread} {len} {split}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
