@@ -80,6 +80,9 @@ def owner(name):
     # their names hold the encoder's too) and the records it writes.
     if "gotrace_rtt::" in name or "gotrace_rtt_protocol" in name or "gotrace_wire" in name:
         return "RTT transport (gotrace-rtt: sink, ring, records)"
+    # The trace clock (gotrace-cortex-m-clock): CYCCNT or the board's timer, and its readings.
+    if "gotrace_cortex_m_clock" in name:
+        return "trace clock (gotrace-cortex-m-clock)"
     if "gotrace_encoder" in name and "gotrace_scheduler" not in name:
         return "encoder (out-of-line functions)"
     if "gotrace_scheduler" in name:
@@ -107,7 +110,7 @@ import collections, re, subprocess, sys
 
 CRATES = [("encoder", "/encoder/src/"), ("scheduler", "/scheduler/src/"),
           ("rtt transport", "/rtt/src/"), ("rtt protocol", "protocol/src/"), ("wire", "/wire/src/"),
-          ("firmware", "/firmware-example/src/")]
+          ("clock", "/cortex-m-clock/src/"), ("firmware", "/firmware-example/src/")]
 
 def by_crate(elf):
     dis = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", elf],

@@ -5,8 +5,6 @@
 //! QEMU's MPS2 boards and on a real nRF52840 alike; only these constants, the timer and the exit
 //! differ.
 
-use crate::clock::Counter;
-
 /// Execution contexts (Go's Ms): thread mode, then each exception level that runs scheduler code.
 pub const CONTEXT_THREAD: usize = 0;
 pub const CONTEXT_SYSTICK: usize = 1;
@@ -19,38 +17,28 @@ pub const CPU_HZ: u32 = 25_000_000;
 #[cfg(feature = "board-nrf52840")]
 pub const CPU_HZ: u32 = 64_000_000;
 
-/// Starts the board's free-running 32-bit timer for the trace clock, where there is one.
-///
-/// MPS2 (AN385/AN386, real or QEMU's): CMSDK APB timer 0 at 0x4000_0000, a 32-bit down-counter
-/// on the 25 MHz APB clock. Loading `RELOAD` with all ones also loads `VALUE`; enabled without its
-/// interrupt, it then counts down through 2^32 values and reloads, so `!VALUE` counts up and wraps
-/// at 2^32. Nothing else in the firmware uses this timer.
+/// What the trace clock picks from (`gotrace-cortex-m-clock`): DWT CYCCNT, else the board's
+/// free-running timer. MPS2 (AN385/AN386, real or QEMU's, which counts no CYCCNT): CMSDK APB
+/// timer 0 at 25 MHz, the processor's rate too; nothing else in the firmware uses that timer.
 #[cfg(feature = "board-mps2")]
-pub fn start_timer_counter() -> Option<Counter> {
-    const TIMER0: usize = 0x4000_0000;
-    const CTRL: *mut u32 = TIMER0 as *mut u32;
-    const VALUE: *const u32 = (TIMER0 + 0x4) as *const u32;
-    const RELOAD: *mut u32 = (TIMER0 + 0x8) as *mut u32;
-    const CTRL_ENABLE: u32 = 1;
-    // SAFETY: the timer's registers on the MPS2 memory map; the firmware's only user of TIMER0.
-    unsafe {
-        CTRL.write_volatile(0);
-        RELOAD.write_volatile(u32::MAX);
-        CTRL.write_volatile(CTRL_ENABLE);
-    }
-    Some(Counter {
-        register: VALUE,
-        mask: u32::MAX,
-        hz: 25_000_000,
-        source: gotrace_rtt_protocol::ClockSource::CmsdkApbTimer,
-    })
-}
+pub type ClockCounters = gotrace_cortex_m_clock::Mps2;
+#[cfg(feature = "board-nrf52840")]
+pub type ClockCounters = Nrf52840;
 
 /// The nRF52840's Cortex-M4 always has a counting DWT CYCCNT, so the trace clock never needs a
 /// timer there.
 #[cfg(feature = "board-nrf52840")]
-pub fn start_timer_counter() -> Option<Counter> {
-    None
+pub struct Nrf52840;
+
+// SAFETY: no fallback counter.
+#[cfg(feature = "board-nrf52840")]
+unsafe impl gotrace_cortex_m_clock::Counters for Nrf52840 {
+    const CPU_HZ: u32 = CPU_HZ;
+    const FALLBACK_HZ: u32 = CPU_HZ;
+
+    fn start_fallback() -> Option<gotrace_cortex_m_clock::Counter> {
+        None
+    }
 }
 
 /// The scheduler's view of the machine: the active exception names the context.

@@ -55,6 +55,6 @@ impl SpiBus<u8> for LoopbackSpi {
 
 impl LoopbackSpi {
     fn clock_out(&self, bytes: usize) {
-        crate::clock::spin(self.ticks_per_byte.saturating_mul(bytes as u32));
+        gotrace_cortex_m_clock::spin(self.ticks_per_byte.saturating_mul(bytes as u32));
     }
 }

@@ -30,8 +30,8 @@
 use gotrace_encoder::{Clock, GoSlot, GoStatus, ProcStatus, Scheduling};
 use gotrace_scheduler::{Step, TaskCx};
 
-use crate::clock::TraceClock;
 use crate::SCHED;
+type TraceClock = gotrace_cortex_m_clock::TraceClock<crate::board::ClockCounters>;
 
 const ROUNDS: u32 = 2000;
 /// Rounds traced after the measurement, for the host's drain rate.
@@ -54,7 +54,7 @@ fn instructions_per_tick() -> u64 {
 }
 
 fn ticks() -> u32 {
-    crate::clock::raw_ticks()
+    gotrace_cortex_m_clock::now()
 }
 
 fn rounds(waiter: gotrace_scheduler::TaskId) -> u32 {
@@ -212,7 +212,7 @@ pub fn run() {
             "measure: invalid: the trace channel dropped batches or may have wrapped during the measured rounds, so the figures above depend on when the host read it"
         );
     }
-    // The sink (gotrace-rtt's) and the clock (this firmware's) are kept in the encoder: counted
+    // The sink (gotrace-rtt's) and the clock (gotrace-cortex-m-clock's) are kept in the encoder: counted
     // apart from the encoder's own bookkeeping.
     let (encoder, buffers, sink, clock) = SCHED.with_encoder(|enc| {
         (
@@ -223,7 +223,7 @@ pub fn run() {
         )
     });
     defmt::info!(
-        "measure: encoder state {} bytes: batch buffers and string/stack tables {}, RTT sink {}, firmware clock {}, the rest (beyond buffers) {}",
+        "measure: encoder state {} bytes: batch buffers and string/stack tables {}, RTT sink {}, clock {}, the rest (beyond buffers) {}",
         encoder,
         buffers,
         sink,

@@ -42,7 +42,7 @@ static GENERATION_START: AtomicU32 = AtomicU32::new(0);
 
 pub fn spawn(generation_ticks: u32) {
     GENERATION_TICKS.store(generation_ticks, Ordering::Relaxed);
-    GENERATION_START.store(crate::clock::raw_ticks(), Ordering::Relaxed);
+    GENERATION_START.store(gotrace_cortex_m_clock::now(), Ordering::Relaxed);
     for (id, task) in [
         (TRANSFER, transfer as gotrace_scheduler::TaskFn),
         (TIMER, timer),
@@ -93,7 +93,9 @@ impl Rounds {
 fn transfer(cx: &mut TaskCx<'_>) -> Step {
     let n = TRANSFERS.begin();
     let mut spi = LoopbackSpi {
-        ticks_per_byte: crate::clock::ticks_in_us(US_PER_BYTE),
+        ticks_per_byte: gotrace_cortex_m_clock::ticks_in_us::<crate::board::ClockCounters>(
+            US_PER_BYTE,
+        ),
     };
     let out = [n as u8; TRANSFER_BYTES];
     let mut back = [0u8; TRANSFER_BYTES];
@@ -162,7 +164,7 @@ fn PendSV() {
     // The interrupt-level executor: steals from a task stuck in a blocking transfer.
     SCHED.run_executor(0).ok();
     let period = GENERATION_TICKS.load(Ordering::Relaxed);
-    let now = crate::clock::raw_ticks();
+    let now = gotrace_cortex_m_clock::now();
     let start = GENERATION_START.load(Ordering::Relaxed);
     if period > 0 && now.wrapping_sub(start) >= period {
         GENERATION_START.store(now, Ordering::Relaxed);

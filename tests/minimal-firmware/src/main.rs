@@ -1,9 +1,10 @@
 //! The smallest firmware that `gotrace record` records: what `scheduler/README.md` ("Adding it to
 //! your own firmware") says a firmware of one's own needs, and nothing of the example firmware's
 //! (no defmt, no session descriptor, no lossy mode; the trace on RTT up channel 0, written by
-//! `gotrace-rtt`'s sink). Three tasks on one executor under QEMU `mps2-an385`: a producer doing
-//! blocking operations and waking a consumer, and a sleeper woken by SysTick. The end-to-end test
-//! records it, so the README's instructions cannot drift from what works.
+//! `gotrace-rtt`'s sink, timed by `gotrace-cortex-m-clock`'s clock). Three tasks on one executor
+//! under QEMU `mps2-an385`: a producer doing blocking operations and waking a consumer, and a
+//! sleeper woken by SysTick. The end-to-end test records it, so the README's instructions cannot
+//! drift from what works.
 #![no_std]
 #![no_main]
 
@@ -12,9 +13,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug;
+use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
 use gotrace_rtt::{RttSink, TraceRing};
 use gotrace_rtt_protocol::{Backpressure, Command, CommandFrames};
-use gotrace_scheduler::{Annotate, Clock, Config, Platform, Scheduler, Step, TaskCx, TaskId};
+use gotrace_scheduler::{Annotate, Config, Platform, Scheduler, Step, TaskCx, TaskId};
 use rtt_target::{rtt_init, ChannelMode, DownChannel};
 
 /// Thread mode is context 0; SysTick, the only interrupt that calls the scheduler, context 1.
@@ -33,43 +35,18 @@ impl Platform for Board {
     }
 }
 
-/// The MPS2 boards' CMSDK APB timer 0, free-running down from `u32::MAX` at 25 MHz: QEMU does not
-/// count DWT CYCCNT, and SysTick has 24 bits.
-const TIMER0: usize = 0x4000_0000;
-const TIMER_HZ: u32 = 25_000_000;
-
-struct TimerClock;
-
-impl TimerClock {
-    fn start() {
-        // SAFETY: the timer's CTRL and RELOAD registers; nothing else uses TIMER0.
-        unsafe {
-            (TIMER0 as *mut u32).write_volatile(0);
-            ((TIMER0 + 8) as *mut u32).write_volatile(u32::MAX);
-            (TIMER0 as *mut u32).write_volatile(1);
-        }
-    }
-}
-
-impl Clock for TimerClock {
-    fn now(&mut self) -> u32 {
-        // Inverted, so that it counts up and wraps at 2^32.
-        // SAFETY: reading the timer's VALUE register has no effect.
-        !unsafe { ((TIMER0 + 4) as *const u32).read_volatile() }
-    }
-
-    fn frequency(&self) -> u64 {
-        TIMER_HZ.into()
-    }
-}
+/// The trace clock counts at 25 MHz on the MPS2 boards: DWT CYCCNT on a board, the CMSDK APB
+/// timer 0 under QEMU, which counts no CYCCNT (both at `Mps2`'s rate); SysTick at the processor's.
+const HZ: u32 = Mps2::CPU_HZ;
 
 /// 4 task slots, 1 executor, 2 contexts, 512-byte batches; a generation every 5 ms.
-static SCHED: Scheduler<Board, TimerClock, RttSink, 4, 1, 2, 512> = Scheduler::new(
+static SCHED: Scheduler<Board, TraceClock<Mps2>, RttSink, 4, 1, 2, 512> = Scheduler::new(
     Board,
-    TimerClock,
+    // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
+    unsafe { TraceClock::unset() },
     RttSink::new(),
     Config {
-        generation_ticks: TIMER_HZ / 200,
+        generation_ticks: HZ / 200,
         generation_bytes: 16 * 1024,
     },
 );
@@ -158,9 +135,9 @@ fn main() -> ! {
         frames: CommandFrames::new(),
     };
     let mut core = cortex_m::Peripherals::take().unwrap();
-    TimerClock::start();
+    gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
     core.SYST.set_clock_source(SystClkSource::Core);
-    core.SYST.set_reload(TIMER_HZ / 1000 - 1);
+    core.SYST.set_reload(HZ / 1000 - 1);
     core.SYST.clear_current();
     core.SYST.enable_counter();
     core.SYST.enable_interrupt();
@@ -169,7 +146,10 @@ fn main() -> ! {
     // host), the end record when tracing stops.
     let ring = TraceRing::take(channels.up.0).unwrap();
     let trace_channel = ring.watch();
-    SCHED.with_encoder(|enc| enc.sink_mut().attach(ring, Backpressure::Lossless));
+    SCHED.with_encoder(|enc| {
+        enc.sink_mut().attach(ring, Backpressure::Lossless);
+        *enc.clock_mut() = TraceClock::chosen();
+    });
     SCHED.start_tracing().unwrap();
     for (id, task) in [
         (PRODUCER, producer as gotrace_scheduler::TaskFn),
