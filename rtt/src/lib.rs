@@ -40,6 +40,8 @@
 //! use gotrace_scheduler::{Config, Scheduler};
 //! use rtt_target::{rtt_init, ChannelMode};
 //!
+//! // Board: the firmware's `Platform`; TimerClock: its `Clock` (on Cortex-M, the `TraceClock`
+//! // of gotrace-cortex-m-clock).
 //! // 4 task slots, 1 executor, 2 contexts, 512-byte batches.
 //! static SCHED: Scheduler<Board, TimerClock, RttSink, 4, 1, 2, 512> = Scheduler::new(
 //!     Board,
