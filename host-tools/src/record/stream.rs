@@ -555,7 +555,7 @@ pub(super) mod tests {
         [&[LOSS_MARKER][..], &record.to_bytes()].concat()
     }
 
-    pub(super) fn end(
+    pub(in crate::record) fn end(
         batches: u32,
         bytes: u32,
         dropped_batches: u32,

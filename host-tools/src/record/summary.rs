@@ -102,14 +102,11 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
-    let (lines, agrees) = loss_lines(&losses, end.as_ref(), firmware_exit);
+    let (lines, agrees) = loss_lines(&losses, end.as_ref(), firmware_exit, late_trace_bytes);
     for line in lines {
         outln!("{line}");
     }
     valid &= agrees;
-    if late_trace_bytes > 0 {
-        outln!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace");
-    }
     if let Some(error) = &channel_error {
         valid = false;
         outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
@@ -193,6 +190,7 @@ fn loss_lines(
     losses: &LossAccount,
     end: Option<&EndRecord>,
     firmware_exit: Option<u8>,
+    late_trace_bytes: u64,
 ) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut agrees = true;
@@ -220,7 +218,7 @@ fn loss_lines(
     }
     match end {
         Some(end) => {
-            if device.is_empty() && losses.unfinished.is_none() {
+            if device.is_empty() && losses.unfinished.is_none() && late_trace_bytes == 0 {
                 lines.push("lost: nothing".to_owned());
             }
             lines.push(format!(
@@ -246,6 +244,9 @@ fn loss_lines(
                 lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned());
             }
         }
+    }
+    if late_trace_bytes > 0 {
+        lines.push(format!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace"));
     }
     (lines, agrees)
 }
@@ -344,7 +345,10 @@ mod tests {
     use gotrace_rtt_protocol::{Backpressure, Command, SessionDescriptor};
 
     use super::{loss_lines, session_lines};
-    use crate::record::stream::{tests::batch, TraceStream};
+    use crate::record::stream::{
+        tests::{batch, end},
+        TraceStream,
+    };
     use crate::record::tests::descriptor;
 
     #[test]
@@ -397,7 +401,7 @@ mod tests {
         }
         assert_eq!(stream.take_complete().count(), 1);
         let (_, losses, end) = stream.finish();
-        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0));
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
         let text = lines.join("\n");
         assert!(agrees, "{text}");
         assert!(!text.contains("the device dropped"), "{text}");
@@ -417,7 +421,34 @@ mod tests {
             "says what writes it: {text}"
         );
         // A QEMU killed under the recording is no firmware's fault: no advice then.
-        let (lines, _) = loss_lines(&losses, end.as_ref(), None);
+        let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0);
         assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+    }
+
+    #[test]
+    fn trace_bytes_after_the_end_record_are_a_loss_not_nothing() {
+        // The end record was read, then more trace bytes came on the channel after the recording
+        // stopped reading it: the summary said "lost: nothing" and then "lost: N bytes".
+        let mut stream = TraceStream::default();
+        let produced = batch(1).len() as u32;
+        for item in [
+            Version::Go122.header().to_vec(),
+            batch(1),
+            end(1, produced, 0, 0),
+        ] {
+            stream.push(&item).unwrap();
+        }
+        assert_eq!(stream.take_complete().count(), 1);
+        let (_, losses, end) = stream.finish();
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
+        assert!(agrees, "{lines:?}");
+        assert!(lines.contains(&"lost: nothing".to_owned()), "{lines:?}");
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 7);
+        let text = lines.join("\n");
+        assert!(!text.contains("lost: nothing"), "{text}");
+        assert!(
+            text.contains("lost: 7 bytes of trace came after the recording stopped reading the trace channel, and are in no trace"),
+            "{text}"
+        );
     }
 }
