@@ -28,6 +28,11 @@ pub(in crate::record) struct Channel {
     /// The segments' generations, first and last.
     segments: Vec<(u64, u64)>,
     lost: Vec<(u64, u64)>,
+    /// What the device dropped (batches, bytes): its loss records' sum.
+    dropped: (u64, u64),
+    /// The batches of lost generations that were written before the device dropped the rest
+    /// (batches, bytes): the host must discard them, and say so.
+    discarded: (u64, u64),
 }
 
 /// What reading a channel gave.
@@ -85,16 +90,21 @@ pub(in crate::record) fn channel(
 ) -> Channel {
     let mut bytes = Version::Go122.header().to_vec();
     let mut dropped = (0u32, 0u32);
+    let mut discarded = (0, 0);
     let mut pending = None;
     let mut seen_of_first = 0;
     for &(generation, batch) in batches {
         if let Some((first, last, kept)) = lost {
             let of_first = generation == first;
             seen_of_first += usize::from(of_first);
-            if (first..=last).contains(&generation) && !(of_first && seen_of_first <= kept) {
-                dropped = (dropped.0 + 1, dropped.1 + batch.len() as u32);
-                pending = Some((first, last));
-                continue;
+            if (first..=last).contains(&generation) {
+                if of_first && seen_of_first <= kept {
+                    discarded = (discarded.0 + 1, discarded.1 + batch.len() as u64);
+                } else {
+                    dropped = (dropped.0 + 1, dropped.1 + batch.len() as u32);
+                    pending = Some((first, last));
+                    continue;
+                }
             }
         }
         if let Some((first, last)) = pending.take() {
@@ -120,6 +130,8 @@ pub(in crate::record) fn channel(
         bytes,
         segments,
         lost,
+        dropped: (dropped.0.into(), dropped.1.into()),
+        discarded,
     }
 }
 
@@ -265,15 +277,11 @@ fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
     data
 }
 
-/// Mutants read per run.
-const MUTANTS: usize = 4000;
-
-#[test]
-fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unreported() {
-    let mut rng = Rng::new(0x7ace);
-    let traces = device_traces();
+/// Each device trace's channel, lossless, and three lossy: one to three generations lost from
+/// a random one, of whose batches a random number made it before the device dropped the rest.
+fn device_channels(rng: &mut Rng) -> Vec<Channel> {
     let mut channels = Vec::new();
-    for trace in &traces {
+    for trace in &device_traces() {
         let batches = batches(trace);
         let (first, last) = (batches[0].0, batches[batches.len() - 1].0);
         assert!(last > first + 2, "the simulation gives several generations");
@@ -285,12 +293,33 @@ fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unrep
             channels.push(channel(&batches, Some((lost, until, rng.below(of_lost)))));
         }
     }
+    channels
+}
+
+/// Mutants read per run.
+const MUTANTS: usize = 4000;
+
+#[test]
+fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unreported() {
+    let mut rng = Rng::new(0x7ace);
+    let channels = device_channels(&mut rng);
     for c in &channels {
         // Whole: exactly the segments and losses the device's account gives, all valid.
         let whole = read(&c.bytes, &mut rng);
         assert_eq!(whole.error, None);
         assert_eq!(spans(&whole.segments), c.segments);
         assert_eq!(whole.losses.lost_generations(), c.lost);
+        // The loss reported is exactly what the generator dropped, and what of the lost
+        // generations arrived is discarded and counted.
+        let losses = &whole.losses;
+        let reported = (
+            losses.device_dropped_batches(),
+            losses.device_dropped_bytes(),
+        );
+        assert_eq!(reported, c.dropped);
+        let discarded = (losses.discarded_batches, losses.discarded_bytes);
+        assert_eq!(discarded, c.discarded);
+        assert_eq!((losses.unfinished, losses.cut_short), (None, None));
         for trace in &whole.traces {
             decode(trace).unwrap();
         }
@@ -320,4 +349,162 @@ fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unrep
         "{refused} of {MUTANTS} refused"
     );
     assert!(invalid > MUTANTS / 20, "{invalid} of {MUTANTS} invalid");
+}
+
+/// Everything reading a channel gives that the rest of `record` sees: for comparing chunkings.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    error: Option<String>,
+    /// The complete generations handed on, each with its segment, in order.
+    complete: Vec<(usize, Generation)>,
+    segments: Vec<Segment>,
+    losses: LossAccount,
+    end: Option<EndRecord>,
+    /// Batches, events, complete generations and bytes received (without an error), as the
+    /// progress line and the summary show them.
+    counts: [u64; 4],
+}
+
+/// Reads `bytes` in the chunks `sizes` gives (each at most what is left; empty chunks too), as
+/// `record` does: until the end or the first error.
+fn outcome(bytes: &[u8], mut sizes: impl FnMut(usize) -> usize) -> Outcome {
+    let mut stream = TraceStream::default();
+    let mut complete = Vec::new();
+    let mut error = None;
+    let mut rest = bytes;
+    while !rest.is_empty() && error.is_none() {
+        let (chunk, after) = rest.split_at(sizes(rest.len()));
+        error = stream.push(chunk).err().map(|e| e.to_string());
+        complete.extend(stream.take_complete().map(|c| (c.segment, c.generation)));
+        rest = after;
+    }
+    // After an error, what was received depends on how much of the rest its push brought:
+    // the error's offset says where reading stopped.
+    let received = if error.is_none() {
+        stream.received()
+    } else {
+        0
+    };
+    let counts = [
+        stream.batches,
+        stream.events,
+        stream.complete_generations,
+        received,
+    ];
+    let (segments, losses, end) = stream.finish();
+    Outcome {
+        error,
+        complete,
+        segments,
+        losses,
+        end,
+        counts,
+    }
+}
+
+/// Random chunk sizes up to `left`: empty, single bytes, a few, and large, as polls bring them.
+fn chunk(rng: &mut Rng, left: usize) -> usize {
+    match rng.below(5) {
+        0 => 0,
+        1 => 1.min(left),
+        2 => rng.below(left.min(16) + 1),
+        3 => rng.below(left.min(4096) + 1),
+        _ => rng.below(left + 1),
+    }
+}
+
+/// Mutants compared per run, each in three chunkings.
+const CHUNKED_MUTANTS: usize = 1500;
+
+#[test]
+fn any_chunking_of_the_same_bytes_reads_the_same_as_one_push() {
+    let mut rng = Rng::new(0xc4ab);
+    let channels: Vec<Vec<u8>> = device_channels(&mut rng)
+        .into_iter()
+        .map(|c| c.bytes)
+        .collect();
+    let compare = |bytes: &[u8], rng: &mut Rng| {
+        let whole = outcome(bytes, |left| left);
+        let chunked = outcome(bytes, |left| chunk(rng, left));
+        assert_eq!(chunked, whole, "one push against random chunks");
+        whole.error.is_some()
+    };
+    // Valid channels, whole, byte by byte and in random chunks, and cut anywhere.
+    for bytes in &channels {
+        assert!(!compare(bytes, &mut rng));
+        assert_eq!(outcome(bytes, |_| 1), outcome(bytes, |left| left));
+        for _ in 0..10 {
+            let cut = rng.below(bytes.len() + 1);
+            assert!(!compare(&bytes[..cut], &mut rng));
+        }
+    }
+    // Mutants: the same error at the same offset, and the same up to it, in any chunks.
+    let mut refused = 0;
+    for _ in 0..CHUNKED_MUTANTS {
+        let bytes: &Vec<u8> = rng.pick(&channels);
+        let mutant = mutate(bytes, &mut rng);
+        for _ in 0..3 {
+            refused += usize::from(compare(&mutant, &mut rng));
+        }
+    }
+    eprintln!(
+        "{refused} of {} chunked mutants refused",
+        3 * CHUNKED_MUTANTS
+    );
+    assert!(refused > CHUNKED_MUTANTS / 2, "both outcomes exercised");
+}
+
+#[test]
+fn absurd_sizes_and_ranges_are_refused_or_held_without_allocating_for_them() {
+    let header = Version::Go122.header().to_vec();
+    // A batch header claiming more than the largest batch (4 GiB, the largest varint): refused
+    // as soon as its header is in, whatever follows.
+    let claim = |size: u64| {
+        let mut bytes = header.clone();
+        bytes.extend([EventType::EVENT_BATCH.0, 1, 0, 5]);
+        let mut varint = [0; varint::MAX_LEN];
+        let n = varint::encode(size, &mut varint);
+        bytes.extend_from_slice(&varint[..n]);
+        bytes
+    };
+    for size in [MAX_BATCH_SIZE + 1, 1 << 32, u64::MAX] {
+        let mut stream = TraceStream::default();
+        let error = stream.push(&claim(size)).unwrap_err().to_string();
+        assert!(
+            error.starts_with("trace channel offset 16: bad batch header"),
+            "{error}"
+        );
+        assert!(stream.held_bytes() <= MAX_ITEM, "{}", stream.held_bytes());
+    }
+    // The largest batch claimed, its bytes coming in pieces: what is held is what came, no
+    // more, until the last byte completes it.
+    let mut stream = TraceStream::default();
+    let largest = claim(MAX_BATCH_SIZE);
+    stream.push(&largest).unwrap();
+    let mut came = largest.len() - HEADER_LEN;
+    let whole = came + MAX_BATCH_SIZE as usize;
+    while came < whole - 1 {
+        let piece = (whole - 1 - came).min(1000);
+        stream.push(&vec![0; piece]).unwrap();
+        came += piece;
+        assert_eq!(stream.held_bytes(), came);
+        assert!(stream.pending.capacity() <= 2 * MAX_ITEM);
+    }
+    let (_, losses, _) = stream.finish();
+    assert_eq!(losses.unfinished, Some((HEADER_LEN as u64, came as u64)));
+    // A varint longer than any: refused, not waited for.
+    let mut stream = TraceStream::default();
+    let mut overlong = header.clone();
+    overlong.extend([EventType::EVENT_BATCH.0]);
+    overlong.extend([0x80; varint::MAX_LEN + 1]);
+    assert!(stream.push(&overlong).is_err());
+    // A loss of generations 1 to 2^64-1 is one range, listed as such; nothing can follow it.
+    let mut stream = TraceStream::default();
+    stream
+        .push(&[header.as_slice(), &loss(1, u64::MAX, u32::MAX, u32::MAX)].concat())
+        .unwrap();
+    assert!(stream.push(&super::tests::batch(2)).is_err());
+    let (_, losses, _) = stream.finish();
+    assert_eq!(losses.lost_generations(), [(1, u64::MAX)]);
+    assert_eq!(losses.device_dropped_bytes(), u64::from(u32::MAX));
 }
