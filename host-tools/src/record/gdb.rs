@@ -478,6 +478,204 @@ mod tests {
         silent.join().unwrap();
     }
 
+    /// What the client makes of `bytes` sent by a stub, which then closes: the first reply in
+    /// them (`receive` given the client), acknowledgements off, as with QEMU.
+    fn client_reading<T>(
+        bytes: Vec<u8>,
+        receive: impl FnOnce(&mut GdbClient) -> Result<T, GdbError>,
+    ) -> Result<T, GdbError> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stub = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // Whatever the client makes of it; then read until it hangs up, so that closing
+            // with its request unread resets nothing it has still to read.
+            let _ = stream.write_all(&bytes);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        let mut client = GdbClient {
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap()),
+            writer: BufWriter::new(stream),
+            acks: false,
+            max_read: 1024,
+            running: false,
+        };
+        let result = receive(&mut client);
+        drop(client);
+        stub.join().unwrap();
+        result
+    }
+
+    /// `body` as a stub frames it: the characters the protocol reserves escaped, and (when
+    /// `compress`) runs of four or more of one character run-length encoded, with a count that
+    /// is neither `#` nor `$` nor past `~`.
+    fn packet(body: &[u8], compress: bool) -> Vec<u8> {
+        let mut framed = Vec::new();
+        let mut i = 0;
+        while i < body.len() {
+            let b = body[i];
+            if matches!(b, b'#' | b'$' | b'}' | b'*') {
+                framed.extend([b'}', b ^ 0x20]);
+                i += 1;
+                continue;
+            }
+            let run = body[i..].iter().take_while(|&&c| c == b).count().min(98);
+            let repeat = run - 1;
+            if compress && run >= 4 && !matches!(repeat + 29, 35 | 36) {
+                framed.extend([b, b'*', (repeat + 29) as u8]);
+                i += run;
+            } else {
+                framed.push(b);
+                i += 1;
+            }
+        }
+        let sum = framed.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        [b"$".as_slice(), &framed, format!("#{sum:02x}").as_bytes()].concat()
+    }
+
+    /// A reply body of text: hex digits in runs, the characters the protocol reserves, and
+    /// other text, UTF-8 beyond ASCII too.
+    fn body(rng: &mut gotrace_tests::rng::Rng) -> Vec<u8> {
+        let mut body = Vec::new();
+        for _ in 0..rng.below(40) {
+            match rng.below(4) {
+                0 => {
+                    let digit = *rng.pick(b"0123456789abcdef");
+                    body.extend(std::iter::repeat_n(digit, 1 + rng.below(150)));
+                }
+                1 => body.push(*rng.pick(b"#$}*+-:;,")),
+                2 => body.extend_from_slice("é€".as_bytes()),
+                _ => body.extend((0..rng.below(8)).map(|_| 0x20 + rng.below(0x5f) as u8)),
+            }
+        }
+        body
+    }
+
+    /// Replies in any framing a stub may give (escapes, run-length encoding, acks and noise
+    /// before the `$`) read back as the text sent; corrupted ones (a byte changed, a `$` put
+    /// in, the checksum wrong, cut short, arbitrary mutations) give an error or, where a
+    /// change can keep the checksum right, some text, and never a panic.
+    #[test]
+    fn replies_read_back_exactly_or_corrupted_give_an_error() {
+        let mut rng = gotrace_tests::rng::Rng::new(0x9db);
+        let (mut exact, mut refused, mut arbitrary) = (0, 0, 0);
+        for case in 0..REPLY_CASES {
+            let text = body(&mut rng);
+            let framed = packet(&text, rng.below(2) == 0);
+            let noise: Vec<u8> = (0..rng.below(4)).map(|_| *rng.pick(b"+-#x\0")).collect();
+            let sent = [noise.as_slice(), &framed].concat();
+            let read = |bytes: Vec<u8>| client_reading(bytes, GdbClient::receive_packet);
+            let body_at = noise.len() + 1..sent.len() - 3;
+            let mut corrupt = sent.clone();
+            match case % 6 {
+                0 => {
+                    assert_eq!(read(sent).unwrap().as_bytes(), text);
+                    exact += 1;
+                    continue;
+                }
+                // Any byte of the body but '#' changes the sum of the bytes it is checked by.
+                1 if !body_at.is_empty() => {
+                    let at = body_at.start + rng.below(body_at.len());
+                    corrupt[at] = match rng.next_u64() as u8 {
+                        b'#' => b'$',
+                        b if b == sent[at] => b ^ 1,
+                        b => b,
+                    };
+                }
+                2 => {
+                    let at = body_at.start + rng.below(body_at.len() + 1);
+                    corrupt.insert(at, b'$');
+                }
+                3 => {
+                    let at = sent.len() - 1 - rng.below(2);
+                    corrupt[at] = *rng.pick(b"0123456789abcdefgX");
+                    if corrupt == sent {
+                        corrupt[at] = b'g';
+                    }
+                }
+                4 => corrupt.truncate(rng.below(sent.len())),
+                _ => {
+                    for _ in 0..1 + rng.below(4) {
+                        let at = rng.below(corrupt.len() + 1);
+                        let byte = *rng.pick(b"$#}*\0\xff~ 0f");
+                        match rng.below(3) {
+                            0 => corrupt.insert(at, byte),
+                            1 if at < corrupt.len() => corrupt[at] = byte,
+                            _ => corrupt.truncate(at),
+                        }
+                    }
+                    // Reading it must end, in an error or some text; which depends on where
+                    // the changes fell.
+                    arbitrary += usize::from(read(corrupt).is_ok());
+                    continue;
+                }
+            }
+            let result = read(corrupt.clone());
+            assert!(
+                result.is_err(),
+                "case {case}: {:?} read as {result:?}",
+                String::from_utf8_lossy(&corrupt)
+            );
+            refused += 1;
+        }
+        eprintln!("{exact} read back exactly, {refused} corrupted refused, {arbitrary} of the arbitrary mutants read as text");
+        assert!(exact > 0 && refused > REPLY_CASES / 2);
+    }
+
+    const REPLY_CASES: usize = 1200;
+
+    /// Memory read replies of every kind (the right hex digits, framed any way; too few or too
+    /// many; not hex; a stub error): the bytes they spell, exactly, or an error.
+    #[test]
+    fn a_memory_read_gives_the_bytes_the_reply_spells_or_an_error() {
+        let mut rng = gotrace_tests::rng::Rng::new(0x3e3);
+        let mut read = 0;
+        for _ in 0..MEMORY_CASES {
+            let len = 1 + rng.below(64);
+            let memory: Vec<u8> = (0..len)
+                .map(|_| {
+                    let any = rng.next_u64() as u8;
+                    *rng.pick(&[0, 0xff, any])
+                })
+                .collect();
+            let mut hex: Vec<u8> = memory
+                .iter()
+                .flat_map(|b| format!("{b:02x}").into_bytes())
+                .collect();
+            let right = rng.below(3) > 0;
+            if !right {
+                match rng.below(5) {
+                    0 => hex.truncate(rng.below(hex.len())),
+                    1 => hex.extend_from_slice(b"00"),
+                    2 => {
+                        let at = rng.below(hex.len());
+                        hex[at] = *rng.pick(b"gG xX-}*#$");
+                    }
+                    3 => hex.pop().map_or((), drop),
+                    _ => hex = b"E14".to_vec(),
+                }
+            }
+            let reply = packet(&hex, rng.below(2) == 0);
+            let mut out = vec![0xaa; len];
+            let result = client_reading(reply, |client| client.read_memory(0x1000, &mut out));
+            match right {
+                true => {
+                    result.unwrap();
+                    assert_eq!(out, memory);
+                    read += 1;
+                }
+                false => assert!(result.is_err(), "{:?}", String::from_utf8_lossy(&hex)),
+            }
+        }
+        assert!(read > MEMORY_CASES / 2);
+    }
+
+    const MEMORY_CASES: usize = 600;
+
     #[test]
     fn run_length_and_escapes_are_expanded() {
         assert_eq!(unescape(b"0* "), b"0000");
