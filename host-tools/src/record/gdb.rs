@@ -48,6 +48,10 @@ const REPLY_TIMEOUT: Duration = match cfg!(test) {
     false => Duration::from_secs(10),
 };
 
+/// The longest reply body taken (before run-length expansion): the longest the client asks for
+/// is a memory read's hex digits, at most 2 * 16 KiB (`max_read`'s bound).
+const MAX_REPLY_BYTES: usize = 64 << 10;
+
 /// Why the target stopped running, as told by a stop reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -252,6 +256,13 @@ impl GdbClient {
             let b = self.read_byte()?;
             if b == b'#' {
                 break;
+            }
+            // A peer that never ends its packet (garbage, or no stub at all) would otherwise be
+            // buffered for as long as it sends.
+            if body.len() == MAX_REPLY_BYTES {
+                return Err(GdbError::Protocol(format!(
+                    "a reply longer than {MAX_REPLY_BYTES} bytes, more than any asked for"
+                )));
             }
             sum = sum.wrapping_add(b);
             body.push(b);
@@ -675,6 +686,18 @@ mod tests {
     }
 
     const MEMORY_CASES: usize = 600;
+
+    /// A stub that sends a reply with no end (garbage, or something that is no stub at all)
+    /// is refused once the reply is longer than any the client asks for, not buffered whole.
+    #[test]
+    fn a_reply_longer_than_any_asked_for_is_refused_not_buffered() {
+        let endless = [b"$".as_slice(), &vec![b'0'; 256 << 10]].concat();
+        let error = client_reading(endless, GdbClient::receive_packet).unwrap_err();
+        assert!(
+            matches!(&error, GdbError::Protocol(e) if e.contains("longer than")),
+            "{error}"
+        );
+    }
 
     #[test]
     fn run_length_and_escapes_are_expanded() {
