@@ -84,6 +84,68 @@ mod tests {
         out
     }
 
+    /// Any bytes in any chunks give what the bytes alone say: split at their zeros, each piece
+    /// a zero ended is a frame if it fits and an overlong run if not, the last piece is pending
+    /// (or overlong, and dropped). Every byte is in exactly one place: a frame, a zero, the
+    /// dropped count or the pending frame; and no more than a frame is ever held.
+    #[test]
+    fn any_bytes_in_any_chunks_are_cut_as_their_zeros_say() {
+        let mut rng = gotrace_tests::rng::Rng::new(0xf4a);
+        for _ in 0..CASES {
+            let max = 1 + rng.below(40);
+            let mut bytes = Vec::new();
+            for _ in 0..rng.below(30) {
+                let run = *rng.pick(&[0, 1, max - 1, max, max + 1, 3 * max]);
+                bytes.extend((0..run).map(|_| 1 | rng.next_u64() as u8));
+                bytes.extend(std::iter::repeat_n(0, rng.below(3)));
+            }
+            // What the bytes say, whatever the chunks.
+            let pieces: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+            let (last, ended) = pieces.split_last().expect("split gives one piece at least");
+            let mut expected: Vec<Result<Vec<u8>, usize>> = ended
+                .iter()
+                .map(|p| match p.len() <= max {
+                    true => Ok(p.to_vec()),
+                    false => Err(0),
+                })
+                .collect();
+            let last_fits = last.len() <= max;
+            if !last_fits {
+                expected.push(Err(0));
+            }
+            let mut frames = ZeroFrames::new(max);
+            let mut got = Vec::new();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let (chunk, after) = rest.split_at(rng.below(rest.len().min(3 * max) + 1));
+                got.extend(cuts(&mut frames, &[chunk]));
+                assert!(frames.pending().len() <= max);
+                rest = after;
+            }
+            // An overlong run is said when it cannot be a frame: with the bytes come by then.
+            for cut in &mut got {
+                if let Err(run) = cut {
+                    assert!(
+                        *run > max,
+                        "{run} bytes said overlong, the longest frame {max}"
+                    );
+                    *run = 0;
+                }
+            }
+            assert_eq!(got, expected, "max {max}: {bytes:?}");
+            let pending: &[u8] = if last_fits { last } else { &[] };
+            assert_eq!(frames.pending(), pending);
+            let framed: usize = got.iter().flatten().map(Vec::len).sum();
+            let zeros = pieces.len() - 1;
+            assert_eq!(
+                framed + zeros + frames.dropped_bytes as usize + pending.len(),
+                bytes.len()
+            );
+        }
+    }
+
+    const CASES: usize = 20_000;
+
     #[test]
     fn frames_come_whole_whatever_the_chunks() {
         let mut frames = ZeroFrames::new(4);
