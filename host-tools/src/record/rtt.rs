@@ -530,6 +530,231 @@ mod tests {
         assert_eq!(ram.get_u32(addr + 24 + 16), mib as u32);
     }
 
+    /// `Ram` as the property tests see it: an access outside it is an error, not a panic (so
+    /// that garbage addresses are the code's to handle), and every read is recorded.
+    struct Watched<'a>(&'a mut Ram, Vec<(u32, usize)>);
+
+    impl Watched<'_> {
+        fn span(&self, addr: u32, len: usize) -> Result<std::ops::Range<usize>> {
+            let at = addr.checked_sub(BASE).context("below the RAM")? as usize;
+            match at.checked_add(len) {
+                Some(end) if end <= self.0 .0.len() => Ok(at..end),
+                _ => bail!("{len} bytes at {addr:#x}: past the RAM"),
+            }
+        }
+    }
+
+    impl Memory for Watched<'_> {
+        fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+            self.1.push((addr, out.len()));
+            let span = self.span(addr, out.len())?;
+            out.copy_from_slice(&self.0 .0[span]);
+            Ok(())
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+            let span = self.span(addr, data.len())?;
+            self.0 .0[span].copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    /// A control block at +0x100 with one up channel of `size` bytes at +0x400, its offsets
+    /// both at `start` (the firmware may have written and been read before the host attached).
+    fn ring(size: u32, start: u32) -> Ram {
+        let mut ram = Ram(vec![0; 0x1000]);
+        let cb = BASE + 0x100;
+        ram.put_u32(cb + 16, 1);
+        ram.put_u32(cb + 24 + 4, BASE + 0x400);
+        ram.put_u32(cb + 24 + 8, size);
+        ram.put_u32(cb + 24 + 12, start);
+        ram.put_u32(cb + 24 + 16, start);
+        ram.write(cb, RTT_ID).unwrap();
+        ram
+    }
+
+    /// The up channel's descriptor words of `ring`: buffer, size, write and read offsets.
+    const UP: u32 = BASE + 0x100 + 24;
+
+    /// The firmware's side of `ring`: writes up to `most` random bytes, as many as fit with one
+    /// byte free, wrapping, and returns them.
+    fn firmware_writes(ram: &mut Ram, rng: &mut gotrace_tests::rng::Rng, most: u32) -> Vec<u8> {
+        let (size, mut write, read) = (
+            ram.get_u32(UP + 8),
+            ram.get_u32(UP + 12),
+            ram.get_u32(UP + 16),
+        );
+        let free = (read + size - write - 1) % size;
+        let n = rng.below(free.min(most) as usize + 1);
+        let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
+        for &b in &bytes {
+            ram.write(BASE + 0x400 + write, &[b]).unwrap();
+            write = (write + 1) % size;
+        }
+        ram.put_u32(UP + 12, write);
+        bytes
+    }
+
+    /// Reads outside the descriptors and the channel's buffer.
+    fn stray(reads: &[(u32, usize)], size: u32) -> Vec<(u32, usize)> {
+        let inside = |&(addr, len): &(u32, usize), from: u32, bytes: u32| {
+            addr >= from && u64::from(addr) + len as u64 <= u64::from(from) + u64::from(bytes)
+        };
+        reads
+            .iter()
+            .filter(|r| !inside(r, UP, 24) && !inside(r, BASE + 0x400, size))
+            .copied()
+            .collect()
+    }
+
+    /// The firmware writing and the host draining in any interleaving, whatever the ring's size
+    /// and where its offsets start: the drains, run together, are the bytes written, in order;
+    /// each hands back the space it took; nothing outside the descriptors and the buffer is read.
+    #[test]
+    fn drains_at_any_points_give_the_bytes_written_in_order() {
+        let mut rng = gotrace_tests::rng::Rng::new(0x277);
+        for _ in 0..RING_CASES {
+            let size = 2 + rng.below(63) as u32;
+            let mut ram = ring(size, rng.below(size as usize) as u32);
+            let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+            let (mut written, mut out) = (Vec::new(), vec![Vec::new()]);
+            let mut reads = Vec::new();
+            let mut drain = |ram: &mut Ram, out: &mut Vec<Vec<u8>>| {
+                let mut watched = Watched(ram, Vec::new());
+                let moved = cb.drain(&mut watched, out).unwrap();
+                reads.extend(watched.1);
+                moved
+            };
+            for _ in 0..rng.below(40) {
+                if rng.below(2) == 0 {
+                    let most = *rng.pick(&[1, 3, size]);
+                    written.extend(firmware_writes(&mut ram, &mut rng, most));
+                } else {
+                    let before = out[0].len();
+                    let moved = drain(&mut ram, &mut out);
+                    assert_eq!(out[0].len(), before + moved);
+                    assert_eq!(out[0], written[..out[0].len()]);
+                    assert_eq!(ram.get_u32(UP + 16), ram.get_u32(UP + 12), "all taken");
+                }
+            }
+            while drain(&mut ram, &mut out) > 0 {}
+            assert_eq!(out[0], written);
+            assert_eq!(stray(&reads, size), []);
+        }
+    }
+
+    const RING_CASES: usize = 10_000;
+
+    /// A descriptor the firmware (or a wild write) changed after attach: any of its words
+    /// overwritten with anything. The drain refuses it exactly when its buffer is not the one
+    /// found at attach or an offset is outside it, and then reads nothing from the buffer and
+    /// hands nothing back; otherwise it takes the bytes from the read offset to the write
+    /// offset, wrapping.
+    #[test]
+    fn a_drain_of_any_descriptor_takes_what_it_says_or_refuses_it() {
+        let mut rng = gotrace_tests::rng::Rng::new(0xde5c);
+        let (mut refused, mut taken) = (0, 0);
+        for _ in 0..DESCRIPTOR_CASES {
+            let size = 2 + rng.below(63) as u32;
+            let mut ram = ring(size, rng.below(size as usize) as u32);
+            let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+            firmware_writes(&mut ram, &mut rng, size);
+            let buffer: Vec<u8> = ram.0[0x400..0x400 + size as usize].to_vec();
+            for _ in 0..1 + rng.below(2) {
+                let word = UP + 4 * (1 + rng.below(4) as u32);
+                let now = ram.get_u32(word);
+                let any = rng.next_u64() as u32;
+                let value = *rng.pick(&[
+                    any,
+                    any % (2 * size),
+                    now.wrapping_add(1),
+                    now.wrapping_sub(1),
+                    size,
+                    size - 1,
+                    0,
+                    u32::MAX,
+                ]);
+                ram.put_u32(word, value);
+            }
+            let words = [4, 8, 12, 16].map(|k| ram.get_u32(UP + k));
+            let [buffer_at, size_now, write, read] = words;
+            let valid =
+                (buffer_at, size_now) == (BASE + 0x400, size) && write < size && read < size;
+            let mut out = vec![Vec::new()];
+            let mut watched = Watched(&mut ram, Vec::new());
+            let result = cb.drain(&mut watched, &mut out);
+            let reads = watched.1;
+            assert_eq!(result.is_ok(), valid, "{words:x?}: {result:?}");
+            assert_eq!(stray(&reads, size), []);
+            if valid {
+                let expected: Vec<u8> = (0..(write + size - read) % size)
+                    .map(|i| buffer[((read + i) % size) as usize])
+                    .collect();
+                assert_eq!(out[0], expected);
+                assert_eq!(ram.get_u32(UP + 16), write);
+                taken += 1;
+            } else {
+                assert_eq!(reads, [(UP, 24)], "only the descriptor read");
+                assert!(out[0].is_empty());
+                assert_eq!(ram.get_u32(UP + 16), read, "nothing handed back");
+                refused += 1;
+            }
+        }
+        assert!(refused > DESCRIPTOR_CASES / 4 && taken > DESCRIPTOR_CASES / 10);
+    }
+
+    const DESCRIPTOR_CASES: usize = 20_000;
+
+    /// Control blocks of garbage after the identifier: any numbers of channels, descriptors of
+    /// any words. Reading one never panics and never sizes a read by garbage; one taken has at
+    /// most 16 channels of each kind, each buffer within the address space and 16 MiB; a drain
+    /// of it never panics either.
+    #[test]
+    fn a_control_block_of_garbage_is_refused_or_bounded() {
+        let mut rng = gotrace_tests::rng::Rng::new(0xb10c);
+        let mut taken = 0;
+        for _ in 0..BLOCK_CASES {
+            let mut ram = Ram(vec![0; 0x1000]);
+            let cb = BASE + 0x100;
+            ram.write(cb, RTT_ID).unwrap();
+            let count = |rng: &mut gotrace_tests::rng::Rng| {
+                let any = rng.next_u64() as u32;
+                *rng.pick(&[0, 1, 2, 16, 17, any])
+            };
+            let (ups, downs) = (count(&mut rng), count(&mut rng));
+            ram.put_u32(cb + 16, ups);
+            ram.put_u32(cb + 20, downs);
+            for word in 0..(32 * 6) {
+                let any = rng.next_u64() as u32;
+                let small = any % 0x100;
+                let value = *rng.pick(&[
+                    0,
+                    BASE + any % 0x1000,
+                    small,
+                    (16 << 20) + any % 2,
+                    u32::MAX - small,
+                    any,
+                ]);
+                ram.put_u32(cb + 24 + 4 * word, value);
+            }
+            let mut watched = Watched(&mut ram, Vec::new());
+            let result = ControlBlock::read(&mut watched, cb);
+            let largest = watched.1.iter().map(|&(_, len)| len).max().unwrap_or(0);
+            assert!(largest <= 2 * 16 * 24, "a read of {largest} bytes");
+            let Ok(Some(block)) = result else { continue };
+            taken += 1;
+            assert!(block.up.len() <= 16 && block.down.len() <= 16);
+            for channel in block.up.iter().chain(&block.down) {
+                assert!(channel.size <= MAX_CHANNEL_BYTES && fits(channel.buffer, channel.size));
+            }
+            let mut out = vec![Vec::new(); block.up.len()];
+            let _ = block.drain(&mut Watched(&mut ram, Vec::new()), &mut out);
+            assert!(out.iter().all(|o| o.len() <= MAX_CHANNEL_BYTES as usize));
+        }
+        assert!(taken > BLOCK_CASES / 50, "{taken} of {BLOCK_CASES} taken");
+    }
+
+    const BLOCK_CASES: usize = 20_000;
+
     /// Memory holding an initialised control block with one up channel at every address, as
     /// a wild address or RAM range might find: only arithmetic on addresses is tested.
     struct Everywhere;
