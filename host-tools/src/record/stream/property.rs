@@ -210,6 +210,26 @@ fn read(bytes: &[u8], rng: &mut Rng) -> Read {
     }
 }
 
+/// Reads channel `c` whole, in random chunks: no error, and exactly its segments and its
+/// losses: the loss reported is what the device dropped, and what of the lost generations
+/// arrived is discarded and counted; nothing unfinished or cut short.
+fn read_whole(c: &Channel, rng: &mut Rng) -> Read {
+    let whole = read(&c.bytes, rng);
+    assert_eq!(whole.error, None, "{:?}", c.bytes);
+    assert_eq!(spans(&whole.segments), c.segments);
+    let losses = &whole.losses;
+    assert_eq!(losses.lost_generations(), c.lost);
+    let reported = (
+        losses.device_dropped_batches(),
+        losses.device_dropped_bytes(),
+    );
+    assert_eq!(reported, c.dropped);
+    let discarded = (losses.discarded_batches, losses.discarded_bytes);
+    assert_eq!(discarded, c.discarded);
+    assert_eq!((losses.unfinished, losses.cut_short), (None, None));
+    whole
+}
+
 /// The decoder's verdict on a segment's trace, as `record` writes it (its stack frames named
 /// first): its events, or its error. What naming does to a segment the decoder accepts, it
 /// accepts too, with the same events; on any other it must not panic.
@@ -305,21 +325,7 @@ fn device_channels_cut_chunked_or_mutated_are_read_or_refused_with_nothing_unrep
     let channels = device_channels(&mut rng);
     for c in &channels {
         // Whole: exactly the segments and losses the device's account gives, all valid.
-        let whole = read(&c.bytes, &mut rng);
-        assert_eq!(whole.error, None);
-        assert_eq!(spans(&whole.segments), c.segments);
-        assert_eq!(whole.losses.lost_generations(), c.lost);
-        // The loss reported is exactly what the generator dropped, and what of the lost
-        // generations arrived is discarded and counted.
-        let losses = &whole.losses;
-        let reported = (
-            losses.device_dropped_batches(),
-            losses.device_dropped_bytes(),
-        );
-        assert_eq!(reported, c.dropped);
-        let discarded = (losses.discarded_batches, losses.discarded_bytes);
-        assert_eq!(discarded, c.discarded);
-        assert_eq!((losses.unfinished, losses.cut_short), (None, None));
+        let whole = read_whole(c, &mut rng);
         for trace in &whole.traces {
             decode(trace).unwrap();
         }
@@ -507,4 +513,118 @@ fn absurd_sizes_and_ranges_are_refused_or_held_without_allocating_for_them() {
     let (_, losses, _) = stream.finish();
     assert_eq!(losses.lost_generations(), [(1, u64::MAX)]);
     assert_eq!(losses.device_dropped_bytes(), u64::from(u32::MAX));
+}
+
+/// A batch of generation `generation` with `events` timed events: batches of many sizes, so
+/// that counting batches for bytes (or bytes for batches) shows.
+fn sized_batch(generation: u64, events: usize) -> Vec<u8> {
+    let body = [EventType::PROC_START.0, 1, 0, 1].repeat(events);
+    let mut out = vec![EventType::EVENT_BATCH.0];
+    for field in [generation, 0, 5, body.len() as u64] {
+        let mut varint = [0; varint::MAX_LEN];
+        let n = varint::encode(field, &mut varint);
+        out.extend_from_slice(&varint[..n]);
+    }
+    out.extend(body);
+    out
+}
+
+/// A channel a device could write, made item by item: generations of one to four batches from
+/// a random first one; each lost with a chance of 1 in 12, the device dropping it from a random batch
+/// on (what came before arrives) along with up to two of the generations after it, then
+/// writing one loss record of them, or two when the range splits; the end record with the
+/// device's counts.
+fn modelled_channel(rng: &mut Rng) -> Channel {
+    let mut bytes = Version::Go122.header().to_vec();
+    let (mut produced, mut dropped, mut discarded) = ((0u64, 0u64), (0u64, 0u64), (0, 0));
+    let (mut segments, mut lost) = (Vec::<(u64, u64)>::new(), Vec::<(u64, u64)>::new());
+    let first = 1 + rng.below(300) as u64;
+    let mut generation = first;
+    let last = first + rng.below(12) as u64;
+    let batches_of = |rng: &mut Rng, g: u64| -> Vec<Vec<u8>> {
+        (0..1 + rng.below(4))
+            .map(|_| sized_batch(g, 1 + rng.below(20)))
+            .collect()
+    };
+    while generation <= last {
+        let batches = batches_of(rng, generation);
+        produced = add(produced, &batches);
+        if rng.below(12) > 0 {
+            bytes.extend(batches.concat());
+            match segments.last_mut() {
+                Some((_, end)) if *end + 1 == generation => *end = generation,
+                _ => segments.push((generation, generation)),
+            }
+            generation += 1;
+            continue;
+        }
+        // Lost: the batches before `kept` arrived; the rest, and whole generations after.
+        let kept = rng.below(batches.len());
+        bytes.extend(batches[..kept].concat());
+        discarded = add(discarded, &batches[..kept]);
+        let until = (generation + rng.below(3) as u64).min(last);
+        let mut records = vec![(generation, until, add((0, 0), &batches[kept..]))];
+        for g in generation + 1..=until {
+            let whole = batches_of(rng, g);
+            produced = add(produced, &whole);
+            // A record of its own when the device wrote one in between (it could not be
+            // written either), if the range has room to split.
+            if rng.below(2) == 0 {
+                records.push((g, until, (0, 0)));
+            }
+            let (_, _, count) = records.last_mut().expect("one record at least");
+            *count = add(*count, &whole);
+            if let [.., before, (g_first, _, _)] = records.as_mut_slice() {
+                before.1 = before.1.min(*g_first - 1);
+            }
+        }
+        for (from, to, (n, size)) in records {
+            bytes.extend(loss(from, to, n as u32, size as u32));
+            dropped = (dropped.0 + n, dropped.1 + size);
+        }
+        match lost.last_mut() {
+            Some((_, end)) if *end + 1 == generation => *end = until,
+            _ => lost.push((generation, until)),
+        }
+        generation = until + 1;
+    }
+    bytes.extend(end(
+        produced.0 as u32,
+        produced.1 as u32,
+        dropped.0 as u32,
+        dropped.1 as u32,
+    ));
+    Channel {
+        bytes,
+        segments,
+        lost,
+        dropped,
+        discarded,
+    }
+}
+
+/// `count` with `batches` added: their number and bytes.
+fn add(count: (u64, u64), batches: &[Vec<u8>]) -> (u64, u64) {
+    let bytes: usize = batches.iter().map(Vec::len).sum();
+    (count.0 + batches.len() as u64, count.1 + bytes as u64)
+}
+
+/// Channels modelled per run.
+const MODELLED: usize = 20_000;
+
+#[test]
+fn modelled_channels_give_their_segments_and_exactly_their_losses_in_any_chunks() {
+    let mut rng = Rng::new(0x10557);
+    let mut lossy = 0;
+    for _ in 0..MODELLED {
+        let c = modelled_channel(&mut rng);
+        lossy += usize::from(!c.lost.is_empty());
+        read_whole(&c, &mut rng);
+        let one_push = outcome(&c.bytes, |left| left);
+        assert_eq!(outcome(&c.bytes, |left| chunk(&mut rng, left)), one_push);
+        // Cut anywhere: read without an error, everything accounted for (`read` checks).
+        let cut = read(&c.bytes[..rng.below(c.bytes.len() + 1)], &mut rng);
+        assert_eq!(cut.error, None);
+    }
+    assert!((MODELLED / 4..MODELLED * 3 / 4).contains(&lossy), "{lossy}");
 }
