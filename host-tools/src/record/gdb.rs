@@ -318,9 +318,12 @@ fn unescape(body: &[u8]) -> Vec<u8> {
 }
 
 fn parse_stop(reply: &str) -> Result<Stop, GdbError> {
+    // Two hex digits: `from_str_radix` alone also takes a sign ("W+a" read as exit status 10).
     let code = |s: &str| {
-        u8::from_str_radix(s.get(..2).unwrap_or(""), 16)
-            .map_err(|_| GdbError::Protocol(format!("bad stop reply {reply:?}")))
+        s.get(..2)
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|digits| u8::from_str_radix(digits, 16).ok())
+            .ok_or_else(|| GdbError::Protocol(format!("bad stop reply {reply:?}")))
     };
     match reply.as_bytes().first() {
         Some(b'S' | b'T') => Ok(Stop::Signal(code(&reply[1..])?)),
@@ -351,6 +354,15 @@ mod tests {
         assert_eq!(parse_stop("W00").unwrap(), Stop::Exited(0));
         assert_eq!(parse_stop("W01").unwrap(), Stop::Exited(1));
         assert!(parse_stop("OK").is_err());
+    }
+
+    #[test]
+    fn a_stop_code_with_a_sign_is_no_stop() {
+        // Found by any_body_expands_boundedly_and_any_text_is_a_stop_or_an_error.
+        for reply in ["W+a", "S+5", "T-1", "X+0;"] {
+            assert!(parse_stop(reply).is_err(), "{reply:?}");
+        }
+        assert_eq!(parse_stop("W0a").unwrap(), Stop::Exited(10));
     }
 
     /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers.
