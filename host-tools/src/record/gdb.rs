@@ -711,6 +711,55 @@ mod tests {
         );
     }
 
+    /// Any reply body, however malformed its escapes and run lengths (a '}' or '*' last, a
+    /// count below 29 or above '~', a '*' first): expanded without a panic, to at most 113
+    /// bytes per byte of it (a '*' and a count of 255 give 226). Any text as a stop reply: the
+    /// stop it spells (one of S, T, W, X and two hex digits), or an error, never a panic.
+    #[test]
+    fn any_body_expands_boundedly_and_any_text_is_a_stop_or_an_error() {
+        let mut rng = gotrace_tests::rng::Rng::new(0x57);
+        for _ in 0..BODY_CASES {
+            let mut body: Vec<u8> = (0..rng.below(24))
+                .map(|_| match rng.below(3) {
+                    0 => *rng.pick(b"}*#$"),
+                    1 => *rng.pick(&[0, 28, 29, 30, 126, 127, 255]),
+                    _ => rng.next_u64() as u8,
+                })
+                .collect();
+            // Often something like a stop reply.
+            if rng.below(2) == 0 {
+                let kind = *rng.pick(b"STWXO");
+                let like: Vec<u8> = (0..2).map(|_| *rng.pick(b"0aF+- g\xc3")).collect();
+                body.splice(0..0, [kind].into_iter().chain(like));
+            }
+            let expanded = unescape(&body);
+            assert!(expanded.len() <= 113 * body.len().max(1), "{body:?}");
+            let text = String::from_utf8_lossy(&body);
+            let stop = match parse_stop(&text) {
+                Ok(Stop::Signal(c)) => Some((b"ST".as_slice(), c)),
+                Ok(Stop::Exited(c)) => Some((b"W".as_slice(), c)),
+                Ok(Stop::Killed(c)) => Some((b"X".as_slice(), c)),
+                Err(_) => None,
+            };
+            let spelled = text
+                .get(1..3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(|h| u8::from_str_radix(h, 16).expect("two hex digits"));
+            match stop {
+                Some((kinds, code)) => {
+                    assert!(kinds.contains(&text.as_bytes()[0]), "{text:?}");
+                    assert_eq!(Some(code), spelled, "{text:?}");
+                }
+                None => assert!(
+                    !b"STWX".contains(&body.first().copied().unwrap_or(0)) || spelled.is_none(),
+                    "{text:?} refused"
+                ),
+            }
+        }
+    }
+
+    const BODY_CASES: usize = 50_000;
+
     #[test]
     fn run_length_and_escapes_are_expanded() {
         assert_eq!(unescape(b"0* "), b"0000");
