@@ -264,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn any_bytes_in_any_chunks_neither_panic_nor_buffer_beyond_a_frame() {
+    fn any_bytes_in_any_chunks_neither_panic_nor_buffer_beyond_a_frame_and_read_as_one_push() {
         let mut rng = gotrace_tests::rng::Rng::new(0xdef);
         for encoding in [Encoding::Rzcobs, Encoding::Raw] {
             let table = table(encoding);
@@ -283,9 +283,10 @@ mod tests {
                     }
                 }
                 let mut rest = &bytes[..];
+                let mut lines = Vec::new();
                 while !rest.is_empty() {
                     let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(1 << 17)));
-                    log.push(chunk);
+                    lines.extend(log.push(chunk));
                     assert!(
                         log.pending().len() <= MAX_FRAME_BYTES,
                         "{}",
@@ -293,7 +294,11 @@ mod tests {
                     );
                     rest = after;
                 }
-                log.warnings();
+                // Whatever the chunks: the lines and the warnings (frames not decoded, bytes
+                // not shown, where a raw log stopped, a frame cut off) of one push of it all.
+                let mut whole = DefmtLog::new(&table);
+                assert_eq!(lines, whole.push(&bytes));
+                assert_eq!(log.warnings(), whole.warnings());
             }
         }
     }
