@@ -181,9 +181,18 @@ pub fn encode_frame<'a, T: Serialize>(
     postcard::to_slice_cobs(message, buf).map(|frame| &*frame)
 }
 
-/// Decodes one COBS frame (with or without its zero byte), in place.
+/// Decodes one COBS frame (with or without its zero byte), in place, as one message whole:
+/// postcard ignores what follows a message, so a frame that only begins with one's bytes (a
+/// frame cut short and the next one run into it, say) would read as a message mixed of both.
 pub fn decode_frame<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T, postcard::Error> {
-    postcard::from_bytes_cobs(frame)
+    let len = frame.len() - usize::from(frame.last() == Some(&0));
+    let frame = &mut frame[..len];
+    let decoded =
+        cobs::decode_in_place(frame).map_err(|_| postcard::Error::DeserializeBadEncoding)?;
+    match postcard::take_from_bytes::<T>(&frame[..decoded])? {
+        (message, []) => Ok(message),
+        _ => Err(postcard::Error::DeserializeBadEncoding),
+    }
 }
 
 /// The firmware's reader of the control channel: collects its bytes into COBS frames and decodes

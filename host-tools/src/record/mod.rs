@@ -667,6 +667,25 @@ mod tests {
     }
 
     #[test]
+    fn a_descriptor_frame_cut_short_and_run_into_the_next_is_no_descriptor() {
+        // Found by a_frame_that_is_not_one_descriptor_whole_is_no_descriptor: the first 17
+        // bytes of one descriptor's frame, then the whole frame of another. It read as a
+        // descriptor of neither: the first one's fields, but a generation period of 314 from
+        // its last byte and the next frame's first, postcard ignoring the bytes after it.
+        let bytes = [
+            2, 3, 2, 1, 17, 1, 156, 20, 144, 3, 199, 144, 1, 134, 2, 1, 186, 2, 3, 2, 1, 13, 1,
+            226, 30, 130, 2, 151, 255, 1, 93, 1, 152, 13, 0,
+        ];
+        let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
+        assert_eq!(take_descriptors(&mut frames, &bytes).unwrap(), None);
+        // The frame that was run into, alone: a descriptor.
+        let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
+        assert!(take_descriptors(&mut frames, &bytes[17..])
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
     fn any_session_channel_bytes_in_any_chunks_neither_panic_nor_pile_up() {
         let mut rng = gotrace_tests::rng::Rng::new(0x5e55);
         let descriptor = SessionDescriptor {
