@@ -685,6 +685,46 @@ mod tests {
             .is_some());
     }
 
+    /// A frame that is not one descriptor whole is none, whatever descriptor it begins with:
+    /// a descriptor's frame with bytes after it, or cut short and run into the next one's (a
+    /// write that had room for part of it), for descriptors of any values; the whole frames
+    /// are read.
+    #[test]
+    fn a_frame_that_is_not_one_descriptor_whole_is_no_descriptor() {
+        let mut rng = gotrace_tests::rng::Rng::new(0xd35c);
+        let any = |rng: &mut gotrace_tests::rng::Rng| SessionDescriptor {
+            clock: *rng.pick(&[ClockSource::CmsdkApbTimer, ClockSource::DwtCycles]),
+            clock_hz: rng.next_u64() >> rng.below(64),
+            trace_channel_bytes: (rng.next_u64() >> rng.below(64)) as u32,
+            batch_buffer_bytes: rng.below(1 << 16) as u32,
+            batch_buffers: rng.below(300) as u32,
+            backpressure: *rng.pick(&[Backpressure::Lossless, Backpressure::Lossy]),
+            generation_period_us: (rng.next_u64() >> rng.below(64)) as u32,
+            ..descriptor(0)
+        };
+        let take = |bytes: &[u8]| {
+            let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
+            take_descriptors(&mut frames, bytes)
+                .map_err(|e| e.to_string())
+                .map(|d| d.map(|d| (d, frames.pending().to_vec())))
+        };
+        for case in 0..FRAME_CASES {
+            let (a, b) = (any(&mut rng), any(&mut rng));
+            let (whole, next) = (frame(&a), frame(&b));
+            assert_eq!(take(&whole), Ok(Some((a, Vec::new()))));
+            let extra: Vec<u8> = (0..1 + rng.below(8))
+                .map(|_| 1 | rng.next_u64() as u8)
+                .collect();
+            let longer = [&whole[..whole.len() - 1], &extra, &[0]].concat();
+            let cut = [&whole[..1 + rng.below(whole.len() - 2)], &next].concat();
+            for bytes in [longer, cut] {
+                assert_eq!(take(&bytes), Ok(None), "case {case}: {bytes:?}");
+            }
+        }
+    }
+
+    const FRAME_CASES: usize = 5000;
+
     #[test]
     fn any_session_channel_bytes_in_any_chunks_neither_panic_nor_pile_up() {
         let mut rng = gotrace_tests::rng::Rng::new(0x5e55);
