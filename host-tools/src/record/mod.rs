@@ -304,10 +304,18 @@ fn record(
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
         files.write(recording.stream.take_complete())?;
-        if let Err(error) = pushed {
-            recording.channel_error = Some(error.to_string());
-            recording.stopped_by = "an unreadable trace channel";
-            break;
+        match pushed {
+            // The end record and more in one poll: what follows it is late, as when a later
+            // poll brings it (read_after_end), wherever the polls split the channel.
+            Err(stream::StreamError::AfterEnd { offset }) => {
+                recording.late_trace_bytes += recording.stream.received() - offset;
+            }
+            Err(error) => {
+                recording.channel_error = Some(error.to_string());
+                recording.stopped_by = "an unreadable trace channel";
+                break;
+            }
+            Ok(()) => {}
         }
         if aborted(interrupts) {
             break;
@@ -530,8 +538,9 @@ mod tests {
         assert_eq!(file, [Version::Go122.header().to_vec(), batch(1)].concat());
     }
 
-    #[test]
-    fn trace_bytes_after_the_end_record_are_counted_not_dropped_unsaid() {
+    /// A recording of generation 1, the end record, then two more batches: in polls of their
+    /// own after the end record's (`split`), or all in one poll.
+    fn after_end_record(split: bool, name: &str) -> Recording {
         let header = Version::Go122.header().to_vec();
         let end = EndRecord {
             batches: 1,
@@ -540,9 +549,28 @@ mod tests {
             dropped_bytes: 0,
         };
         let end = [&[END_MARKER][..], &end.to_bytes()].concat();
-        let link = Replay([header, batch(1), end, batch(2), batch(3)].into());
-        let (recording, _) = replay(link, "late.trace");
+        let polls = match split {
+            true => vec![header, batch(1), end, batch(2), batch(3)],
+            false => vec![[header, batch(1), end, batch(2), batch(3)].concat()],
+        };
+        let (recording, _) = replay(Replay(polls.into()), name);
         assert_eq!(recording.stopped_by, "the firmware's end of trace");
+        assert_eq!(recording.channel_error, None);
+        recording
+    }
+
+    #[test]
+    fn trace_bytes_after_the_end_record_are_counted_not_dropped_unsaid() {
+        let recording = after_end_record(true, "late.trace");
+        assert_eq!(recording.late_trace_bytes, 2 * batch(2).len() as u64);
+    }
+
+    #[test]
+    fn trace_bytes_after_the_end_record_in_its_own_poll_are_late_too() {
+        // Found by a_recording_does_not_depend_on_how_polls_split_the_trace_channel: in one
+        // poll with the end record, they stopped the recording as an unreadable channel ('data
+        // after the end record'), with nothing late.
+        let recording = after_end_record(false, "late-in-its-poll.trace");
         assert_eq!(recording.late_trace_bytes, 2 * batch(2).len() as u64);
     }
 
