@@ -304,18 +304,16 @@ fn record(
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
         files.write(recording.stream.take_complete())?;
-        match pushed {
-            // The end record and more in one poll: what follows it is late, as when a later
-            // poll brings it (read_after_end), wherever the polls split the channel.
-            Err(stream::StreamError::AfterEnd { offset }) => {
-                recording.late_trace_bytes += recording.stream.received() - offset;
-            }
-            Err(error) => {
+        if let Err(error) = pushed {
+            // What the poll brought from where reading stopped (the end record, or an item
+            // that cannot be read) is late, as what later polls bring (read_after_end),
+            // wherever the polls split the channel.
+            recording.late_trace_bytes += recording.stream.unread();
+            if !matches!(error, stream::StreamError::AfterEnd { .. }) {
                 recording.channel_error = Some(error.to_string());
                 recording.stopped_by = "an unreadable trace channel";
                 break;
             }
-            Ok(()) => {}
         }
         if aborted(interrupts) {
             break;
@@ -536,6 +534,21 @@ mod tests {
         assert_eq!(written.len(), 1);
         let file = std::fs::read(&written[0].path).unwrap();
         assert_eq!(file, [Version::Go122.header().to_vec(), batch(1)].concat());
+    }
+
+    #[test]
+    fn an_unreadable_item_and_what_follows_it_are_late_whatever_the_polls() {
+        // Found by a_recording_does_not_depend_on_how_polls_split_the_trace_channel: what came
+        // after an unreadable item in later polls was late, what came in its own poll was not.
+        let header = Version::Go122.header().to_vec();
+        let broken = vec![EventType::EVENT_BATCH.0, 0, 0, 5, 0];
+        let items = [header, batch(1), broken.clone(), batch(2)];
+        for polls in [vec![items.concat()], items.to_vec()] {
+            let (recording, _) = replay(Replay(polls.into()), "late-after-error.trace");
+            assert_eq!(recording.stopped_by, "an unreadable trace channel");
+            let late = (broken.len() + batch(2).len()) as u64;
+            assert_eq!(recording.late_trace_bytes, late);
+        }
     }
 
     /// A recording of generation 1, the end record, then two more batches: in polls of their

@@ -239,6 +239,12 @@ impl TraceStream {
         self.offset + self.pending.len() as u64
     }
 
+    /// Bytes received and not read: after a push that failed, those from where reading
+    /// stopped.
+    pub fn unread(&self) -> u64 {
+        self.pending.len() as u64
+    }
+
     pub fn ended(&self) -> bool {
         self.end.is_some()
     }
