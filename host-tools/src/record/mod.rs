@@ -587,6 +587,59 @@ mod tests {
         assert_eq!(recording.late_trace_bytes, 2 * batch(2).len() as u64);
     }
 
+    /// What a recording made of its trace channel, for comparing how polls split it: why it
+    /// stopped, the channel's error, the late bytes, the segments, the loss account, the end
+    /// record, and the files written.
+    fn outcome(chunks: Vec<Vec<u8>>, name: &str) -> String {
+        let (recording, written) = replay(Replay(chunks.into()), name);
+        let files: Vec<Vec<u8>> = written
+            .iter()
+            .map(|w| std::fs::read(&w.path).unwrap())
+            .collect();
+        let (segments, losses, end) = recording.stream.finish();
+        format!(
+            "{} / {:?} / late {} / {segments:?} / {losses:?} / {end:?} / {files:?}",
+            recording.stopped_by, recording.channel_error, recording.late_trace_bytes
+        )
+    }
+
+    /// The same trace channel bytes, whatever polls bring them in, make the same recording:
+    /// device channels (lossless and lossy), the same with trace bytes after the end record
+    /// (which the recording reads as late), cut short, and mutated (the stream's property
+    /// test's mutations: read, or refused at the same offset).
+    #[test]
+    fn a_recording_does_not_depend_on_how_polls_split_the_trace_channel() {
+        use super::stream::property::{batches, channel, device_traces, mutate};
+        let mut rng = gotrace_tests::rng::Rng::new(0x9011);
+        let mut cases = 0;
+        for trace in &device_traces() {
+            let batches = batches(trace);
+            let (first, last) = (batches[0].0, batches[batches.len() - 1].0);
+            let lost = first + 1 + rng.below((last - first) as usize) as u64;
+            for lost in [None, Some((lost, lost, 1))] {
+                let bytes = channel(&batches, lost).bytes;
+                let after_end = [bytes.as_slice(), &batch(last + 1), &batch(last + 2)].concat();
+                let cut = bytes[..rng.below(bytes.len())].to_vec();
+                let mutants = [mutate(&bytes, &mut rng), mutate(&bytes, &mut rng)];
+                for bytes in [bytes, after_end, cut].into_iter().chain(mutants) {
+                    let whole = outcome(vec![bytes.clone()], &format!("polls-{cases}.trace"));
+                    for split in 0..3 {
+                        let mut chunks = Vec::new();
+                        let mut rest = &bytes[..];
+                        while !rest.is_empty() {
+                            let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(512)));
+                            chunks.push(chunk.to_vec());
+                            rest = after;
+                        }
+                        let name = format!("polls-{cases}-{split}.trace");
+                        assert_eq!(outcome(chunks, &name), whole, "case {cases}, split {split}");
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]

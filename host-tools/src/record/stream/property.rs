@@ -265,7 +265,7 @@ fn spans(segments: &[Segment]) -> Vec<(u64, u64)> {
 /// One to three byte-level mutations, of the kinds a fuzzer tries first, biased to the bytes
 /// that mean something on this channel (batch type, record markers, varint continuation): each
 /// replaces a range of the bytes with others.
-fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
+pub(in crate::record) fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut data = bytes.to_vec();
     for _ in 0..1 + rng.below(3) {
         if data.is_empty() {
