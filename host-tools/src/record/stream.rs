@@ -551,7 +551,7 @@ pub(super) mod tests {
         out
     }
 
-    pub(super) fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
+    pub(in crate::record) fn loss(first: u64, last: u64, batches: u32, bytes: u32) -> Vec<u8> {
         let record = LossRecord {
             first_generation: first,
             last_generation: last,

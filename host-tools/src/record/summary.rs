@@ -225,11 +225,16 @@ fn loss_lines(
                 "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
                 end.batches, end.bytes, end.dropped_batches, end.dropped_bytes
             ));
-            if u64::from(end.dropped_batches) != losses.device_dropped_batches() {
+            let (batches, bytes) = (
+                losses.device_dropped_batches(),
+                losses.device_dropped_bytes(),
+            );
+            // The device's counts wrap at 2^32 (a long lossy session drops more than 4 GiB):
+            // the records' sums are compared modulo 2^32, as the stream checks the end record.
+            if batches as u32 != end.dropped_batches || bytes as u32 != end.dropped_bytes {
                 agrees = false;
                 lines.push(format!(
-                    "  MISMATCH: loss records account for {} dropped batches",
-                    losses.device_dropped_batches()
+                    "  MISMATCH: loss records account for {batches} dropped batches ({bytes} bytes)"
                 ));
             }
         }
@@ -346,7 +351,7 @@ mod tests {
 
     use super::{loss_lines, session_lines};
     use crate::record::stream::{
-        tests::{batch, end},
+        tests::{batch, end, loss},
         TraceStream,
     };
     use crate::record::tests::descriptor;
@@ -423,6 +428,40 @@ mod tests {
         // A QEMU killed under the recording is no firmware's fault: no advice then.
         let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0);
         assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+    }
+
+    #[test]
+    fn loss_records_that_do_not_account_for_the_dropped_bytes_disagree() {
+        // Found by the_loss_lines_say_exactly_what_the_account_holds: loss records of 9 bytes
+        // dropped, an end record of 14 (and 5 more produced, so that what arrived adds up):
+        // only the batches were compared, and the summary agreed.
+        let account = |records: &[(u64, u32, u32)], end: Vec<u8>| {
+            let mut stream = TraceStream::default();
+            stream.push(&Version::Go122.header()).unwrap();
+            stream.push(&batch(1)).unwrap();
+            for &(generation, batches, bytes) in records {
+                stream
+                    .push(&loss(generation, generation, batches, bytes))
+                    .unwrap();
+            }
+            stream.push(&end).unwrap();
+            stream.take_complete().for_each(drop);
+            let (_, losses, end) = stream.finish();
+            loss_lines(&losses, end.as_ref(), Some(0), 0)
+        };
+        let (lines, agrees) = account(&[(2, 1, 9)], end(2, 9 + 14, 1, 14));
+        assert!(!agrees, "{lines:?}");
+        assert!(
+            lines.contains(
+                &"  MISMATCH: loss records account for 1 dropped batches (9 bytes)".into()
+            ),
+            "{lines:?}"
+        );
+        assert!(account(&[(2, 1, 9)], end(2, 9 + 9, 1, 9)).1);
+        // More than 4 GiB dropped: the end record's count wrapped, the records' sum did not.
+        let dropped = [(2, 1, 3_000_000_000), (3, 1, 3_000_000_000)];
+        let wrapped = 6_000_000_000u64 as u32;
+        assert!(account(&dropped, end(3, 9u32.wrapping_add(wrapped), 2, wrapped)).1);
     }
 
     #[test]
