@@ -347,7 +347,7 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
 mod tests {
     use gotrace_wire::Version;
 
-    use gotrace_rtt_protocol::{Backpressure, Command, SessionDescriptor};
+    use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, SessionDescriptor};
 
     use super::{loss_lines, session_lines};
     use crate::record::stream::{
@@ -429,6 +429,86 @@ mod tests {
         let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0);
         assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
     }
+
+    /// Whatever a trace channel read without an error gave: the summary agrees exactly when
+    /// the loss records account for the end record's dropped batches and bytes (modulo 2^32,
+    /// as the device counts), says "lost: nothing" exactly when nothing was, and names every
+    /// loss it holds. Modelled device channels (lossless and lossy), and mutants of them.
+    #[test]
+    fn the_loss_lines_say_exactly_what_the_account_holds() {
+        use crate::record::stream::property::{modelled_channel, mutate};
+        let mut rng = gotrace_tests::rng::Rng::new(0x5a11);
+        let (mut read, mut disagreeing) = (0, 0);
+        for case in 0..CASES {
+            let channel = modelled_channel(&mut rng).bytes;
+            let bytes = match case % 3 {
+                0 => channel,
+                1 => mutate(&channel, &mut rng),
+                // The end record's dropped and produced counts moved by one amount: what
+                // arrived still adds up, but the loss records no longer account for the drops.
+                _ => {
+                    let (items, record) = channel.split_at(channel.len() - EndRecord::LEN);
+                    let mut end = EndRecord::from_bytes(record.try_into().unwrap());
+                    let delta = 1 + rng.below(1000) as u32;
+                    match rng.below(2) {
+                        0 => {
+                            end.dropped_batches = end.dropped_batches.wrapping_add(delta);
+                            end.batches = end.batches.wrapping_add(delta);
+                        }
+                        _ => {
+                            end.dropped_bytes = end.dropped_bytes.wrapping_add(delta);
+                            end.bytes = end.bytes.wrapping_add(delta);
+                        }
+                    }
+                    [items, &end.to_bytes()].concat()
+                }
+            };
+            let mut stream = TraceStream::default();
+            let pushed = stream.push(&bytes);
+            stream.take_complete().for_each(drop);
+            let (_, losses, end) = stream.finish();
+            if pushed.is_err() {
+                continue;
+            }
+            read += 1;
+            let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
+            let text = lines.join("\n");
+            let wrapped = |sum: u64| sum as u32;
+            let consistent = end.as_ref().is_none_or(|end| {
+                wrapped(losses.device_dropped_batches()) == end.dropped_batches
+                    && wrapped(losses.device_dropped_bytes()) == end.dropped_bytes
+            });
+            assert_eq!(agrees, consistent, "{text}");
+            disagreeing += usize::from(!consistent);
+            let nothing_lost = end.is_some()
+                && losses.records.is_empty()
+                && losses.unfinished.is_none()
+                && losses.discarded_batches == 0;
+            assert_eq!(
+                lines.contains(&"lost: nothing".to_owned()),
+                nothing_lost,
+                "{text}"
+            );
+            if let Some((offset, bytes)) = losses.unfinished {
+                assert!(text.contains(&format!("its last {bytes} bytes, from offset {offset}")));
+            }
+            if let Some(cut) = losses.cut_short {
+                assert!(text.contains(&format!("lost: generation {}:", cut.generation)));
+            }
+            if !losses.device_records().is_empty() {
+                let dropped = format!(
+                    "the device dropped {} batches ({} bytes)",
+                    losses.device_dropped_batches(),
+                    losses.device_dropped_bytes()
+                );
+                assert!(text.contains(&dropped), "{text}");
+            }
+        }
+        eprintln!("{read} of {CASES} read, {disagreeing} with records and end record disagreeing");
+        assert!(read > CASES / 2 && disagreeing > 0);
+    }
+
+    const CASES: usize = 4000;
 
     #[test]
     fn loss_records_that_do_not_account_for_the_dropped_bytes_disagree() {

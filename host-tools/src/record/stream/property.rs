@@ -534,7 +534,7 @@ fn sized_batch(generation: u64, events: usize) -> Vec<u8> {
 /// on (what came before arrives) along with up to two of the generations after it, then
 /// writing one loss record of them, or two when the range splits; the end record with the
 /// device's counts.
-fn modelled_channel(rng: &mut Rng) -> Channel {
+pub(in crate::record) fn modelled_channel(rng: &mut Rng) -> Channel {
     let mut bytes = Version::Go122.header().to_vec();
     let (mut produced, mut dropped, mut discarded) = ((0u64, 0u64), (0u64, 0u64), (0, 0));
     let (mut segments, mut lost) = (Vec::<(u64, u64)>::new(), Vec::<(u64, u64)>::new());
