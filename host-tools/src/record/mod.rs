@@ -469,7 +469,7 @@ mod tests {
     use std::time::Duration;
 
     use anyhow::Result;
-    use gotrace_wire::{EventType, Version};
+    use gotrace_wire::{EventType, Version, HEADER_LEN};
 
     use super::elf::{Functions, Lines};
     use super::frames::ZeroFrames;
@@ -579,6 +579,19 @@ mod tests {
     }
 
     #[test]
+    fn the_trace_bytes_received_are_all_counted_once_whatever_the_polls() {
+        // Found by a_recording_does_not_depend_on_how_polls_split_the_trace_channel: bytes
+        // after the end record counted as received only when in the end record's poll.
+        for split in [true, false] {
+            let recording = after_end_record(split, "received.trace");
+            let all = HEADER_LEN + 3 * batch(1).len() + 1 + EndRecord::LEN;
+            let late = recording.late_trace_bytes;
+            let received = super::summary::received(&recording.stream, late);
+            assert_eq!(received, all as u64, "split: {split}");
+        }
+    }
+
+    #[test]
     fn trace_bytes_after_the_end_record_in_its_own_poll_are_late_too() {
         // Found by a_recording_does_not_depend_on_how_polls_split_the_trace_channel: in one
         // poll with the end record, they stopped the recording as an unreadable channel ('data
@@ -588,17 +601,18 @@ mod tests {
     }
 
     /// What a recording made of its trace channel, for comparing how polls split it: why it
-    /// stopped, the channel's error, the late bytes, the segments, the loss account, the end
-    /// record, and the files written.
+    /// stopped, the channel's error, the late bytes, the bytes received as the summary counts
+    /// them, the segments, the loss account, the end record, and the files written.
     fn outcome(chunks: Vec<Vec<u8>>, name: &str) -> String {
         let (recording, written) = replay(Replay(chunks.into()), name);
         let files: Vec<Vec<u8>> = written
             .iter()
             .map(|w| std::fs::read(&w.path).unwrap())
             .collect();
+        let received = super::summary::received(&recording.stream, recording.late_trace_bytes);
         let (segments, losses, end) = recording.stream.finish();
         format!(
-            "{} / {:?} / late {} / {segments:?} / {losses:?} / {end:?} / {files:?}",
+            "{} / {:?} / late {} / received {received} / {segments:?} / {losses:?} / {end:?} / {files:?}",
             recording.stopped_by, recording.channel_error, recording.late_trace_bytes
         )
     }

@@ -245,6 +245,15 @@ impl TraceStream {
         self.pending.len() as u64
     }
 
+    /// Bytes received, without those a failed push left unread (which `record` counts as
+    /// late, with what later polls bring).
+    pub fn taken(&self) -> u64 {
+        match self.failed {
+            true => self.offset,
+            false => self.received(),
+        }
+    }
+
     pub fn ended(&self) -> bool {
         self.end.is_some()
     }

@@ -12,7 +12,7 @@ use gotrace_rtt_protocol::{self as protocol, Command, EndRecord, SessionDescript
 
 use super::elf::{Firmware, Functions};
 use super::segments::SegmentFiles;
-use super::stream::{generation_list, LossAccount};
+use super::stream::{generation_list, LossAccount, TraceStream};
 use super::Recording;
 use crate::stdout::outln;
 
@@ -49,7 +49,7 @@ pub(super) fn finish(
         elapsed,
         polling,
     } = recording;
-    let received = stream.received();
+    let received = received(&stream, late_trace_bytes);
     let (segments, losses, end) = stream.finish();
     let stale = files.stale();
     let mut checked = Vec::new();
@@ -186,6 +186,12 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
 /// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
 /// of a firmware that ended by itself.
+/// The trace channel's bytes that came, read or late: the same however the polls split them
+/// (what a failed push left unread is late, not also taken).
+pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
+    stream.taken() + late_trace_bytes
+}
+
 fn loss_lines(
     losses: &LossAccount,
     end: Option<&EndRecord>,
