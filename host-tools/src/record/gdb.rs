@@ -243,8 +243,18 @@ impl GdbClient {
     }
 
     fn receive_packet(&mut self) -> Result<String, GdbError> {
-        // Skip stray acks and anything before the start of a packet.
-        while self.read_byte()? != b'$' {}
+        // Skip stray acks and anything before the start of a packet: a few bytes, not a
+        // stream of them (a peer sending anything but a packet would hold the client for as
+        // long as it sends, each read answered in time).
+        let mut skipped = 0;
+        while self.read_byte()? != b'$' {
+            skipped += 1;
+            if skipped > MAX_REPLY_BYTES {
+                return Err(GdbError::Protocol(format!(
+                    "more than {MAX_REPLY_BYTES} bytes before a reply's start"
+                )));
+            }
+        }
         self.receive_packet_after_start()
     }
 
@@ -707,6 +717,17 @@ mod tests {
         let error = client_reading(endless, GdbClient::receive_packet).unwrap_err();
         assert!(
             matches!(&error, GdbError::Protocol(e) if e.contains("longer than")),
+            "{error}"
+        );
+    }
+
+    /// A peer that sends anything but a packet is refused once it has sent more than any
+    /// reply, not read for as long as it sends.
+    #[test]
+    fn bytes_without_a_packet_start_are_refused_not_read_on() {
+        let error = client_reading(vec![b'+'; 256 << 10], GdbClient::receive_packet).unwrap_err();
+        assert!(
+            matches!(&error, GdbError::Protocol(e) if e.contains("before a reply's start")),
             "{error}"
         );
     }
