@@ -62,6 +62,10 @@ pub struct Drained {
     pub defmt: Vec<u8>,
     pub trace: Vec<u8>,
     pub session: Vec<u8>,
+    /// Bytes of up channels that are none of the protocol's: drained (so that a firmware writing
+    /// to a channel of its own in blocking mode does not wait for a reader) and shown nowhere,
+    /// so counted for the summary.
+    pub other: u64,
 }
 
 impl Drained {
@@ -69,10 +73,22 @@ impl Drained {
         self.defmt.clear();
         self.trace.clear();
         self.session.clear();
+        self.other = 0;
     }
 
     pub fn len(&self) -> usize {
-        self.defmt.len() + self.trace.len() + self.session.len()
+        self.defmt.len() + self.trace.len() + self.session.len() + self.other as usize
+    }
+
+    /// Takes the bytes drained from every up channel (`per_channel[i]`: up channel `i`'s): the
+    /// protocol's channels' into their buffers, the others counted in [`Drained::other`].
+    pub fn take_channels(&mut self, per_channel: &mut [Vec<u8>], map: &ChannelMap) {
+        for (index, into) in self.by_channel(map) {
+            if let Some(bytes) = index.and_then(|i| per_channel.get_mut(i)) {
+                into.append(bytes);
+            }
+        }
+        self.other += per_channel.iter().map(|b| b.len() as u64).sum::<u64>();
     }
 
     /// Where each protocol channel's bytes go: the up channel's index in the control block (if
@@ -208,5 +224,34 @@ mod tests {
             error.contains("Some(\"defmt\")"),
             "names what there is: {error}"
         );
+    }
+
+    #[test]
+    fn bytes_of_channels_that_are_not_the_protocols_are_counted_not_dropped_unseen() {
+        // Up channels: a channel of the firmware's own, the trace, an unnamed one, defmt.
+        let map = ChannelMap::find(
+            &[Some("mine"), Some("gotrace"), None, Some("defmt")],
+            &[Some("gotrace-control")],
+        )
+        .unwrap();
+        let mut drained = Drained::default();
+        let mut per_channel = vec![vec![1; 5], vec![2; 3], vec![3; 7], vec![4; 2]];
+        drained.take_channels(&mut per_channel, &map);
+        assert_eq!(drained.trace, [2; 3]);
+        assert_eq!(drained.defmt, [4; 2]);
+        assert!(drained.session.is_empty());
+        assert_eq!(
+            drained.other, 12,
+            "the firmware's own channel and the unnamed one"
+        );
+        assert_eq!(drained.len(), 17);
+        drained.take_channels(&mut [vec![], vec![2], vec![], vec![]], &map);
+        assert_eq!(
+            (drained.trace.len(), drained.other),
+            (4, 12),
+            "appended, summed"
+        );
+        drained.clear();
+        assert_eq!(drained.len(), 0);
     }
 }

@@ -92,6 +92,8 @@ struct Recording {
     /// Trace channel bytes that came after the session stopped reading it (after its end
     /// record, an error or the stop command's grace): in no trace, but counted.
     late_trace_bytes: u64,
+    /// Bytes that came on up channels that are none of the protocol's (see [`Drained::other`]).
+    other_channel_bytes: u64,
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
@@ -260,6 +262,7 @@ fn record(
         stopped_by: "the firmware's end of trace",
         channel_error: None,
         late_trace_bytes: 0,
+        other_channel_bytes: 0,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
     };
@@ -297,6 +300,7 @@ fn record(
         let polled = Instant::now();
         let liveness = link.poll(&mut drained)?;
         recording.polling += polled.elapsed();
+        recording.other_channel_bytes += drained.other;
         recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
         if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
             recording.descriptor = Some(descriptor);
@@ -363,6 +367,7 @@ fn read_after_end(
         }
         recording.log_lines += print_logs(log, &drained.defmt, progress);
         recording.late_trace_bytes += drained.trace.len() as u64;
+        recording.other_channel_bytes += drained.other;
         if drained.len() > 0 {
             quiet_since = Instant::now();
         } else if quiet_since.elapsed() > QUIET {
@@ -503,7 +508,7 @@ mod tests {
 
     /// Records from `link` as `gotrace record --qemu fw.elf -o NAME` would, NAME in the scratch
     /// directory: the recording, and its files.
-    fn replay(mut link: Replay, name: &str) -> (Recording, Vec<Written>) {
+    fn replay(mut link: impl Link, name: &str) -> (Recording, Vec<Written>) {
         let args = parse(&["fw.elf", "--qemu"]).unwrap();
         let output = gotrace_tests::scratch_dir().join(name);
         let (functions, lines) = (Functions::default(), Lines::default());
@@ -549,6 +554,38 @@ mod tests {
             let late = (broken.len() + batch(2).len()) as u64;
             assert_eq!(recording.late_trace_bytes, late);
         }
+    }
+
+    /// A [`Replay`] whose every poll also drains `.1` bytes from a channel of the firmware's own.
+    struct WithOwnChannel(Replay, u64);
+
+    impl Link for WithOwnChannel {
+        fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+            out.other += self.1;
+            self.0.poll(out)
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            self.0.send_control(frame)
+        }
+
+        fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
+            self.0.idle(timeout)
+        }
+    }
+
+    #[test]
+    fn bytes_on_channels_of_the_firmwares_own_are_counted_for_the_summary() {
+        // They were drained and dropped without a word.
+        let header = Version::Go122.header().to_vec();
+        let polls = [header, batch(1), batch(2)];
+        let (recording, _) = replay(WithOwnChannel(Replay(polls.into()), 5), "own-channel.trace");
+        // Three polls with trace bytes, then the poll that finds the firmware's exit, and the
+        // polls after the end until it is quiet (none: the replay says it exited).
+        assert_eq!(recording.other_channel_bytes, 4 * 5);
+        let line = super::summary::other_channels_line(recording.other_channel_bytes).unwrap();
+        assert!(line.starts_with("note: 20 bytes came on RTT up channels that are none of gotrace's (\"defmt\", \"gotrace\", \"gotrace-session\")"), "{line}");
+        assert_eq!(super::summary::other_channels_line(0), None);
     }
 
     /// A recording of generation 1, the end record, then two more batches: in polls of their

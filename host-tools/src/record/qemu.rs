@@ -227,11 +227,7 @@ impl Link for QemuLink {
         let mut per_channel = vec![Vec::new(); self.block.up.len()];
         let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel))?;
         if drained.is_some() {
-            for (index, into) in out.by_channel(&self.channels) {
-                if let Some(i) = index {
-                    into.append(&mut per_channel[i]);
-                }
-            }
+            out.take_channels(&mut per_channel, &self.channels);
         }
         Ok(self.liveness())
     }

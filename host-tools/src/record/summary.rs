@@ -46,6 +46,7 @@ pub(super) fn finish(
         stopped_by,
         channel_error,
         late_trace_bytes,
+        other_channel_bytes,
         elapsed,
         polling,
     } = recording;
@@ -71,6 +72,9 @@ pub(super) fn finish(
         polling.as_secs_f64(),
         kib_per_s(polling)
     );
+    if let Some(line) = other_channels_line(other_channel_bytes) {
+        outln!("{line}");
+    }
     let mut valid = true;
     for (c, segment) in checked.iter().zip(&segments) {
         // The decoder's times are nanoseconds, converted with the trace's own frequency.
@@ -188,6 +192,18 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
 /// of a firmware that ended by itself.
 /// The trace channel's bytes that came, read or late: the same however the polls split them
 /// (what a failed push left unread is late, not also taken).
+/// What the summary says of the bytes that came on channels that are not the protocol's.
+pub(super) fn other_channels_line(bytes: u64) -> Option<String> {
+    (bytes > 0).then(|| {
+        format!(
+            "note: {bytes} bytes came on RTT up channels that are none of gotrace's ({:?}, {:?}, {:?}): drained so that the firmware does not wait for a reader, and shown nowhere",
+            protocol::DEFMT_CHANNEL,
+            protocol::TRACE_CHANNEL,
+            protocol::SESSION_CHANNEL
+        )
+    })
+}
+
 pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
     stream.taken() + late_trace_bytes
 }
