@@ -50,7 +50,19 @@ pub enum StreamError {
     Record { offset: u64, what: &'static str },
     #[error("trace channel offset {offset}: data after the end record")]
     AfterEnd { offset: u64 },
+    /// The host holds the generation being collected until it completes, and every reader of
+    /// the trace holds a whole generation too: one that never ends would grow without bound.
+    #[error("trace channel offset {offset}: generation {generation} passed {limit} bytes without ending: the firmware ends no generation (an encoder `Config` with neither a generation period nor a byte limit, such as `Config::MANUAL`, and no `advance`), and no reader of the trace would hold one this large")]
+    GenerationTooLarge {
+        offset: u64,
+        generation: u64,
+        limit: usize,
+    },
 }
+
+/// The most bytes of one generation the host collects: far beyond what a device writes in one
+/// (the example firmware's are a few KiB), and what a reader of the trace must hold at once.
+pub const MAX_GENERATION_BYTES: usize = 256 << 20;
 
 /// A run of consecutive complete generations: one valid trace file, its generations appended
 /// as they complete (the header first). Its bytes are not kept here.
@@ -165,9 +177,20 @@ pub fn generation_list(ranges: &[(u64, u64)]) -> String {
     items.join(", ")
 }
 
+/// The most bytes of one generation a stream collects.
+#[derive(Debug)]
+struct GenerationLimit(usize);
+
+impl Default for GenerationLimit {
+    fn default() -> Self {
+        GenerationLimit(MAX_GENERATION_BYTES)
+    }
+}
+
 /// Incremental demultiplexer of the trace channel.
 #[derive(Debug, Default)]
 pub struct TraceStream {
+    generation_limit: GenerationLimit,
     pending: Vec<u8>,
     /// Channel offset of `pending[0]`.
     offset: u64,
@@ -196,6 +219,15 @@ pub struct TraceStream {
 }
 
 impl TraceStream {
+    /// A stream that refuses a generation longer than `limit` bytes.
+    #[cfg(test)]
+    pub fn with_generation_limit(limit: usize) -> Self {
+        TraceStream {
+            generation_limit: GenerationLimit(limit),
+            ..Self::default()
+        }
+    }
+
     /// Feeds bytes from the channel, consuming every whole item in them.
     pub fn push(&mut self, data: &[u8]) -> Result<(), StreamError> {
         let mut pending = std::mem::take(&mut self.pending);
@@ -414,6 +446,13 @@ impl TraceStream {
             number: generation,
             ..Generation::default()
         });
+        if current.bytes.len() + end > self.generation_limit.0 {
+            return Err(StreamError::GenerationTooLarge {
+                offset,
+                generation,
+                limit: self.generation_limit.0,
+            });
+        }
         current.batches += 1;
         current.bytes.extend_from_slice(&buf[..end]);
         self.batches += 1;
@@ -583,6 +622,36 @@ pub(super) mod tests {
             dropped_bytes,
         };
         [&[END_MARKER][..], &record.to_bytes()].concat()
+    }
+
+    #[test]
+    fn a_generation_that_never_ends_is_refused_at_the_limit_not_held_without_bound() {
+        // A firmware that ends no generation: the host held all it sent in one generation.
+        let size = batch(1).len();
+        let mut stream = TraceStream::with_generation_limit(3 * size);
+        let mut items = vec![Version::Go122.header().to_vec(), batch(1), batch(1)];
+        // Two generations of three batches each fit: the limit is per generation.
+        items.extend([batch(2), batch(2), batch(2), batch(3)]);
+        for item in &items {
+            stream.push(item).unwrap();
+        }
+        assert_eq!(stream.take_complete().count(), 2);
+        stream.push(&[batch(3), batch(3)].concat()).unwrap();
+        let offset = stream.received();
+        let error = stream.push(&batch(3)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StreamError::GenerationTooLarge { offset: o, generation: 3, limit } if o == offset && limit == 3 * size
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("Config::MANUAL"), "{error}");
+        assert_eq!(
+            stream.held_bytes(),
+            3 * size + size,
+            "the generation, and the batch refused"
+        );
     }
 
     #[test]
