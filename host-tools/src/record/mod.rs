@@ -89,8 +89,8 @@ struct Recording {
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
     channel_error: Option<String>,
-    /// Trace channel bytes that came after the session stopped reading it (after its end
-    /// record, an error or the stop command's grace): in no trace, but counted.
+    /// Trace channel bytes not read into a trace: after its end record, from an item that could
+    /// not be read on, or after the stop command's grace: in no trace, but counted.
     late_trace_bytes: u64,
     /// Bytes that came on up channels that are none of the protocol's (see [`Drained::other`]).
     other_channel_bytes: u64,

@@ -273,7 +273,7 @@ fn loss_lines(
         }
     }
     if late_trace_bytes > 0 {
-        lines.push(format!("lost: {late_trace_bytes} bytes of trace came after the recording stopped reading the trace channel, and are in no trace"));
+        lines.push(format!("lost: {late_trace_bytes} bytes of the trace channel are in no trace: they came after its end record or after the recording stopped, or from an item that could not be read on"));
     }
     (lines, agrees)
 }
@@ -588,7 +588,7 @@ mod tests {
         let text = lines.join("\n");
         assert!(!text.contains("lost: nothing"), "{text}");
         assert!(
-            text.contains("lost: 7 bytes of trace came after the recording stopped reading the trace channel, and are in no trace"),
+            text.contains("lost: 7 bytes of the trace channel are in no trace"),
             "{text}"
         );
     }
