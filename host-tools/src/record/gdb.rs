@@ -339,6 +339,11 @@ fn parse_stop(reply: &str) -> Result<Stop, GdbError> {
         Some(b'S' | b'T') => Ok(Stop::Signal(code(&reply[1..])?)),
         Some(b'W') => Ok(Stop::Exited(code(&reply[1..])?)),
         Some(b'X') => Ok(Stop::Killed(code(&reply[1..])?)),
+        // A File-I/O request: the firmware made a semihosting call (a print, say) that QEMU,
+        // started with `-semihosting` alone and a debugger attached, hands to the debugger.
+        Some(b'F') => Err(GdbError::Protocol(format!(
+            "the firmware made a semihosting call ({reply:?}) that its QEMU hands to the debugger: start that QEMU with `-semihosting-config enable=on,target=native`, so that it serves the call itself"
+        ))),
         _ => Err(GdbError::Protocol(format!(
             "expected a stop reply, got {reply:?}"
         ))),
@@ -364,6 +369,16 @@ mod tests {
         assert_eq!(parse_stop("W00").unwrap(), Stop::Exited(0));
         assert_eq!(parse_stop("W01").unwrap(), Stop::Exited(1));
         assert!(parse_stop("OK").is_err());
+    }
+
+    #[test]
+    fn a_semihosting_call_handed_to_the_debugger_says_how_to_start_qemu() {
+        // It was "expected a stop reply, got \"Fwrite,1,20000100,6\"".
+        let error = parse_stop("Fwrite,1,20000100,6").unwrap_err().to_string();
+        assert!(
+            error.contains("semihosting call") && error.contains("enable=on,target=native"),
+            "{error}"
+        );
     }
 
     #[test]
