@@ -10,7 +10,7 @@ use gotrace_wire::{varint, EventType, Version};
 
 use crate::batch::EventBatch;
 use crate::error::{Error, Location};
-use crate::event::{wire_spec, ArgCounts, BaseEvent, Time, UNTIMED};
+use crate::event::{wire_spec, ArgCounts, BaseEvent, Time, PARSER_SPECS, UNTIMED};
 use crate::generation::Frequency;
 use crate::go_sort::sort_like_go;
 use crate::raw;
@@ -108,13 +108,22 @@ impl Cursor {
         let mut location = Location {
             generation: Some(gen),
             thread: Some(self.m),
-            event: Some(raw_text(&self.ev, self.ev_dt, version)),
             ..Location::default()
         };
         if let Some(batch) = batches.get(self.ev_batch) {
             location.batch = Some(batch.index);
             location.batch_offset = Some(batch.offset);
             location.event_offset = Some(batch.data_offset + self.ev_off as u64);
+            // Read again from the bytes: the ordering may have changed `ev`'s arguments in place
+            // before it failed (a parent task 0 made `NO_TASK`, a status given its old one), and
+            // the event named must be the one at the offset named.
+            location.event = batch
+                .data
+                .get(self.ev_off..)
+                .and_then(|data| raw_text_at(data, version));
+        }
+        if location.event.is_none() {
+            location.event = Some(raw_text(&self.ev, self.ev_dt, version));
         }
         location
     }
@@ -139,12 +148,47 @@ pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
     let mut args = vec![dt];
     args.extend(ev.args.iter().take(count));
     raw::Event {
-        version,
+        version: naming_version(version, ev.typ),
         typ: ev.typ,
         args,
         data: Vec::new(),
     }
     .to_string()
+}
+
+/// The timed event at the start of `data` in Go's raw text form, as [`raw_text`] gives it for the
+/// event as read; `None` if it cannot be read (then the event as the cursor holds it is named).
+#[cold]
+fn raw_text_at(data: &[u8], version: Version) -> Option<String> {
+    let typ = EventType(*data.first()?);
+    let count = wire_spec(typ)?.args.len();
+    let mut args = Vec::with_capacity(count);
+    let mut at = 1;
+    for _ in 0..count {
+        let (value, next) = uvarint(data, at)?;
+        args.push(value);
+        at = next;
+    }
+    Some(
+        raw::Event {
+            version: naming_version(version, typ),
+            typ,
+            args,
+            data: Vec::new(),
+        }
+        .to_string(),
+    )
+}
+
+/// The version whose names an event of type `typ` is printed with: the trace's own, or, for a
+/// type it does not define, the parser's table by which it was read (as Go reads every trace),
+/// so that a Go 1.23 `GoStatusStack` in a Go 1.22 trace is named, not printed as `Invalid(48)`.
+fn naming_version(version: Version, typ: EventType) -> Version {
+    if version.defines(typ) {
+        version
+    } else {
+        PARSER_SPECS
+    }
 }
 
 /// Why a timed event could not be read.

@@ -1,0 +1,338 @@
+//! The locations our errors name are true, checked against the file itself, framed here
+//! independently of the decoder:
+//!
+//! * `batch_offset` is where a batch header starts (its byte is a batch type), `batch` is that
+//!   batch's index in file order, and `generation` and `thread` are those its header names;
+//! * `event_offset` lies inside that batch's payload, on an event boundary (or where the payload
+//!   stops being readable), and the raw event decoded there is the one `event` names;
+//! * every error except the exempt kinds listed in [`EXEMPT`] names at least the generation and
+//!   the M.
+//!
+//! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
+//! mutation differential (`mutation.rs`) checks the message; this checks where it points.
+
+use std::ops::Range;
+
+use gotrace_decoder::raw::{text_to_binary, Event, Reader as RawReader};
+use gotrace_decoder::{Location, Reader};
+use gotrace_tests::mutate::Mutant;
+use gotrace_wire::{EventType, Version, HEADER_LEN};
+
+/// Errors that need not name the generation and the M, and why: each a prefix of Go's message.
+/// Only the kinds a Go 1.22 trace can give (the seeds are Go 1.22); "no clock snapshot event
+/// found" and "incomplete generation found" of later versions would join the generation-wide ones.
+const EXEMPT: [(&str, &str); 8] = [
+    // The file header comes before any batch.
+    ("bad file format", "the file header, before any batch"),
+    (
+        "unknown or unsupported trace version",
+        "the file header, before any batch",
+    ),
+    (
+        "expected batch event",
+        "a byte where a batch header should start: no header to name a generation or M",
+    ),
+    (
+        "error reading batch",
+        "a batch header cut short or with a bad varint: its generation and M may be unread",
+    ),
+    (
+        "no frequency event found",
+        "a generation as a whole lacks it: no one batch or M",
+    ),
+    // Checked once the whole generation is read (its strings may follow its stacks): the stack
+    // is named by its ID in the message, the generation in the location.
+    (
+        "found invalid func string ID",
+        "a stack table entry, checked after the generation",
+    ),
+    (
+        "found invalid file string ID",
+        "a stack table entry, checked after the generation",
+    ),
+    (
+        "found unknown pc",
+        "a stack table entry, checked after the generation",
+    ),
+];
+
+/// One unit of the file as framed here: a batch header and its payload, or a lone
+/// `EndOfGeneration`, or the byte where something else stands where a batch should start.
+#[derive(Debug)]
+struct Unit {
+    index: u64,
+    offset: u64,
+    kind: UnitKind,
+    /// The generation and M its header names, if read whole.
+    gen: Option<u64>,
+    m: Option<i64>,
+    /// The payload's bytes in the file (as far as the file goes).
+    data: Range<u64>,
+}
+
+#[derive(Debug, PartialEq)]
+enum UnitKind {
+    Batch,
+    EndOfGeneration,
+    NotABatch,
+}
+
+/// Go's `binary.Uvarint` at `*pos`: `None` when cut short or overflowing.
+fn uvarint(binary: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let byte = *binary.get(*pos)?;
+        *pos += 1;
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The file's units in order, up to the first that cannot be framed (which is listed too).
+fn frame(binary: &[u8]) -> Vec<Unit> {
+    let mut units = Vec::new();
+    let mut pos = HEADER_LEN;
+    while pos < binary.len() {
+        let offset = pos as u64;
+        let index = units.len() as u64;
+        let typ = EventType(binary[pos]);
+        pos += 1;
+        let mut unit = Unit {
+            index,
+            offset,
+            kind: UnitKind::Batch,
+            gen: None,
+            m: None,
+            data: offset..offset,
+        };
+        if typ == EventType::END_OF_GENERATION {
+            unit.kind = UnitKind::EndOfGeneration;
+            unit.m = Some(-1);
+            units.push(unit);
+            continue;
+        }
+        if typ != EventType::EVENT_BATCH && typ != EventType::EXPERIMENTAL_BATCH {
+            unit.kind = UnitKind::NotABatch;
+            units.push(unit);
+            break;
+        }
+        if typ == EventType::EXPERIMENTAL_BATCH {
+            pos += 1;
+        }
+        let fields: Option<Vec<u64>> = (0..4).map(|_| uvarint(binary, &mut pos)).collect();
+        let Some(&[gen, m, _time, size]) = fields.as_deref() else {
+            units.push(unit);
+            break;
+        };
+        unit.gen = Some(gen);
+        unit.m = Some(m as i64);
+        let end = pos.saturating_add(size as usize).min(binary.len());
+        unit.data = pos as u64..end as u64;
+        units.push(unit);
+        if size > gotrace_wire::MAX_BATCH_SIZE || end < pos + size as usize {
+            break;
+        }
+        pos = end;
+    }
+    units
+}
+
+/// The raw event at `offset` and its length, read no further than `end`: by the trace's version,
+/// or else by the newest, as the validator (like Go's parser) reads events of every version's
+/// types whatever the header says.
+fn read_at(binary: &[u8], version: Version, offset: u64, end: u64) -> Option<(Event, u64)> {
+    [version, Version::Go126].into_iter().find_map(|version| {
+        let mut bytes = version.header().to_vec();
+        bytes.extend(&binary[offset as usize..end as usize]);
+        let mut reader = RawReader::new(&bytes[..]).ok()?;
+        let event = reader.read_event().ok()??;
+        Some((event, reader.offset() - HEADER_LEN as u64))
+    })
+}
+
+/// Offsets at which the raw events of the payload `data` start, up to and including the one
+/// where reading them fails, if it does.
+fn event_starts(binary: &[u8], version: Version, data: &Range<u64>) -> Vec<u64> {
+    let mut starts = Vec::new();
+    let mut at = data.start;
+    while at < data.end {
+        starts.push(at);
+        match read_at(binary, version, at, data.end) {
+            Some((_, len)) => at += len,
+            None => break,
+        }
+    }
+    starts
+}
+
+/// Everything wrong with `location` for an error with `message` on `binary`; empty if true.
+fn check(binary: &[u8], version: Version, message: &str, location: &Location) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let units = frame(binary);
+    let unit = match location.batch_offset {
+        None => None,
+        Some(offset) => match units.iter().find(|u| u.offset == offset) {
+            Some(unit) => Some(unit),
+            None => {
+                wrong.push(format!("no batch starts at byte offset {offset}"));
+                None
+            }
+        },
+    };
+    if let Some(unit) = unit {
+        let expected_kind = if message.starts_with("expected batch event") {
+            UnitKind::NotABatch
+        } else if unit.kind == UnitKind::EndOfGeneration {
+            UnitKind::EndOfGeneration
+        } else {
+            UnitKind::Batch
+        };
+        if unit.kind != expected_kind {
+            wrong.push(format!(
+                "the unit at byte offset {} is {:?}, not {expected_kind:?}",
+                unit.offset, unit.kind
+            ));
+        }
+        if location.batch != Some(unit.index) {
+            wrong.push(format!(
+                "batch index {:?}, but the batch at that offset is #{}",
+                location.batch, unit.index
+            ));
+        }
+        if let Some(gen) = location.generation {
+            if unit.kind == UnitKind::Batch && unit.gen != Some(gen) {
+                wrong.push(format!(
+                    "generation {gen}, but the batch header says {:?}",
+                    unit.gen
+                ));
+            }
+        }
+        if let Some(m) = location.thread {
+            if unit.m != Some(m) {
+                wrong.push(format!("M {m}, but the batch header says {:?}", unit.m));
+            }
+        }
+    } else if location.batch.is_some() {
+        wrong.push("a batch index without its offset".to_owned());
+    }
+    if let Some(offset) = location.event_offset {
+        match unit {
+            None => wrong.push("an event offset without its batch".to_owned()),
+            Some(unit) if !unit.data.contains(&offset) => wrong.push(format!(
+                "event offset {offset} is outside the batch's payload {:?}",
+                unit.data
+            )),
+            Some(unit) => {
+                if !event_starts(binary, version, &unit.data).contains(&offset) {
+                    wrong.push(format!(
+                        "event offset {offset} is not where an event of the batch starts"
+                    ));
+                }
+                if let Some(event) = &location.event {
+                    let there = read_at(binary, version, offset, unit.data.end)
+                        .map(|(event, _)| event.to_string());
+                    if there.as_deref() != Some(event.as_str()) {
+                        wrong.push(format!(
+                            "the event named is {event:?}, the one at its offset {there:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if exemption(message).is_none() && (location.generation.is_none() || location.thread.is_none())
+    {
+        wrong.push("names no generation or no M".to_owned());
+    }
+    wrong
+}
+
+/// Why an error of this message need not name the generation and the M, if it need not.
+fn exemption(message: &str) -> Option<&'static str> {
+    EXEMPT
+        .iter()
+        .find(|(prefix, _)| message.starts_with(prefix))
+        .map(|&(_, why)| why)
+}
+
+/// Our reader's error on the mutant, if it rejects it.
+fn first_error(mutant: &Mutant) -> Option<gotrace_decoder::Error> {
+    let mut reader = match Reader::new(&mutant.binary[..]) {
+        Ok(reader) => reader,
+        Err(error) => return Some(error),
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(error) => return Some(error),
+        }
+    }
+}
+
+/// Reads a one-generation trace whose thread starts with a running P and then has `event` (6
+/// bytes, in Go's raw text form of version `text_version`), its header then made `header`'s (to
+/// put a newer event in an older trace, as a flipped bit can): the error must be `message`, its
+/// location true by [`check`], and the event it names exactly `event`.
+fn assert_names_the_event(text_version: Version, header: Version, event: &str, message: &str) {
+    let text = format!(
+        "Trace Go1.{}
+EventBatch gen=1 m=0 time=0 size=10
+ProcStatus dt=1 p=0 pstatus=1
+{event}
+EventBatch gen=1 m=18446744073709551615 time=0 size=5
+Frequency freq=15625000
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen=1 m=18446744073709551615 time=0 size=11
+Strings
+String id=1
+\tdata=\"my task\"
+",
+        text_version.minor()
+    );
+    let mut binary = text_to_binary(text.as_bytes()).expect("a valid text trace");
+    binary[..HEADER_LEN].copy_from_slice(&header.header());
+    let error = first_error(&Mutant {
+        description: String::new(),
+        binary: binary.clone(),
+    })
+    .expect("a rejected trace");
+    let wrong = check(&binary, header, &error.go_message(), error.location());
+    assert!(wrong.is_empty(), "{error}: {wrong:?}");
+    assert_eq!(error.go_message(), message);
+    assert_eq!(error.location().event.as_deref(), Some(event), "{error}");
+}
+
+/// A mutant of a simulated trace (`swap batch 6 events 1 and 2`) put a `UserTaskBegin` with
+/// parent task 0 where no goroutine runs; the ordering had made that parent `NO_TASK` in place
+/// before it failed, and the location named `parent_task=18446744073709551615`, an event that is
+/// nowhere in the file.
+#[test]
+fn the_event_named_is_as_written_not_as_the_ordering_changed_it() {
+    assert_names_the_event(
+        Version::Go122,
+        Version::Go122,
+        "UserTaskBegin dt=1 task=2 parent_task=0 name_string=1 stack=0",
+        "expected a goroutine but didn't have one",
+    );
+}
+
+/// A mutant of a generated trace (`flip bit 5 of byte 620`) made a Go 1.22 `GoStatus` a
+/// `GoStatusStack` (type 48, Go 1.23's), which the validator reads by the newest table as Go
+/// does; the location printed it as `Invalid(48) arg0=30 arg1=3 ...`.
+#[test]
+fn an_event_of_a_newer_version_is_named_by_the_table_it_was_read_with() {
+    assert_names_the_event(
+        Version::Go123,
+        Version::Go122,
+        "GoStatusStack dt=1 g=3 m=0 gstatus=42 stack=0",
+        "invalid status for goroutine 3: 42",
+    );
+}
