@@ -1,5 +1,7 @@
-//! The locations our errors name are true, checked against the file itself, framed here
-//! independently of the decoder:
+//! The locations our errors name are true: thousands of mutants of valid traces (the mutation
+//! differential's generator, `gotrace_tests::mutate`, on generated multi-generation traces and on
+//! traces of the scheduler's host simulation), and for every one our reader rejects, the error's
+//! `Location` is checked against the file itself, framed here independently of the decoder:
 //!
 //! * `batch_offset` is where a batch header starts (its byte is a batch type), `batch` is that
 //!   batch's index in file order, and `generation` and `thread` are those its header names;
@@ -11,12 +13,18 @@
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
 //! mutation differential (`mutation.rs`) checks the message; this checks where it points.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use gotrace_decoder::raw::{text_to_binary, Event, Reader as RawReader};
 use gotrace_decoder::{Location, Reader};
-use gotrace_tests::mutate::Mutant;
+use gotrace_scheduler::sim::driver::{self, Options};
+use gotrace_tests::generate::{generate, Shape};
+use gotrace_tests::mutate::{mutate, Mutant, Trace};
+use gotrace_tests::rng::Rng;
 use gotrace_wire::{EventType, Version, HEADER_LEN};
+
+const MUTANTS_PER_SEED: usize = 400;
 
 /// Errors that need not name the generation and the M, and why: each a prefix of Go's message.
 /// Only the kinds a Go 1.22 trace can give (the seeds are Go 1.22); "no clock snapshot event
@@ -259,6 +267,118 @@ fn exemption(message: &str) -> Option<&'static str> {
         .iter()
         .find(|(prefix, _)| message.starts_with(prefix))
         .map(|&(_, why)| why)
+}
+
+/// The seeds: generated multi-generation traces and the scheduler's simulated traces.
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for seed in 1..=4 {
+        let shape = Shape {
+            seed,
+            procs: 1 + seed % 3,
+            goroutines_per_proc: 3,
+            generation_bytes: 600,
+            total_bytes: 3000,
+        };
+        seeds.push((format!("generated-{seed}"), generate(shape).0));
+    }
+    for seed in 1..=4 {
+        let outcome = driver::run(seed, &Options::STRESS);
+        for (i, trace) in outcome.traces.into_iter().enumerate() {
+            seeds.push((format!("simulated-{seed}.{i}"), trace));
+        }
+    }
+    seeds
+}
+
+#[derive(Default)]
+struct Counts {
+    rejected: usize,
+    /// Naming the generation and the M.
+    located: usize,
+    /// Naming a batch by its offset, checked against the file's framing.
+    at_batch: usize,
+    /// Naming an event by its offset and raw text, both checked against the bytes there.
+    at_event: usize,
+}
+
+/// The first few words of Go's message, for counting by kind.
+fn kind(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    first
+        .split(|c: char| c == ':' || c.is_ascii_digit())
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn every_rejected_mutant_names_where_it_is_wrong_truly() {
+    let seeds = seeds();
+    let mut total = 0;
+    let mut by_kind: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (s, (name, binary)) in seeds.iter().enumerate() {
+        let trace = Trace::parse(binary);
+        let version = trace.version;
+        let mut rng = Rng::new(0x6c6f_6361_7465 ^ s as u64);
+        let mut made = 0;
+        while made < MUTANTS_PER_SEED {
+            let Some(mutant) = mutate(&trace, &mut rng) else {
+                continue;
+            };
+            made += 1;
+            total += 1;
+            let Some(error) = first_error(&mutant) else {
+                continue;
+            };
+            let message = error.go_message();
+            let location = error.location();
+            let counts = by_kind.entry(kind(&message)).or_default();
+            counts.rejected += 1;
+            counts.located +=
+                usize::from(location.generation.is_some() && location.thread.is_some());
+            counts.at_batch += usize::from(location.batch_offset.is_some());
+            counts.at_event +=
+                usize::from(location.event_offset.is_some() && location.event.is_some());
+            let wrong = check(&mutant.binary, version, &message, location);
+            if !wrong.is_empty() {
+                failures.push(format!(
+                    "{name}: {}: {error}\n    {}",
+                    mutant.description,
+                    wrong.join("\n    ")
+                ));
+            }
+        }
+    }
+    let rejected: usize = by_kind.values().map(|c| c.rejected).sum();
+    let located: usize = by_kind.values().map(|c| c.located).sum();
+    let at_batch: usize = by_kind.values().map(|c| c.at_batch).sum();
+    let at_event: usize = by_kind.values().map(|c| c.at_event).sum();
+    eprintln!(
+        "{total} mutants of {} seeds: {rejected} rejected, {located} naming generation and M, \
+         {at_batch} a batch by offset, {at_event} an event by offset and text",
+        seeds.len()
+    );
+    eprintln!("rejected, located, at a batch, at an event: kind");
+    for (kind, c) in &by_kind {
+        let why = exemption(kind).map_or(String::new(), |why| format!(" (exempt: {why})"));
+        eprintln!(
+            "  {:5} {:5} {:5} {:5}: {kind}{why}",
+            c.rejected, c.located, c.at_batch, c.at_event
+        );
+    }
+    for failure in failures.iter().take(200) {
+        eprintln!("{failure}");
+    }
+    assert!(total >= 3000, "only {total} mutants");
+    assert!(rejected >= 1000, "only {rejected} rejected");
+    assert!(
+        at_batch >= 1000 && at_event >= 1000,
+        "too few locations to check: {at_batch} batches, {at_event} events"
+    );
+    assert!(failures.is_empty(), "{} wrong locations", failures.len());
 }
 
 /// Our reader's error on the mutant, if it rejects it.
