@@ -11,25 +11,27 @@
 //!   the M.
 //!
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
-//! mutation differential (`mutation.rs`) checks the message; this checks where it points.
+//! mutation differential (`mutation.rs`) checks the message; this checks where it points. A second
+//! test does the same on Go's valid vectors of every version, mutated with the newer formats'
+//! mutations too (`mutate_versioned`); it needs Go's installation for the vectors only.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use gotrace_decoder::raw::{text_to_binary, Event, Reader as RawReader};
 use gotrace_decoder::{Location, Reader};
+use gotrace_go_oracle::require_go;
 use gotrace_scheduler::sim::driver::{self, Options};
 use gotrace_tests::generate::{generate, Shape};
-use gotrace_tests::mutate::{mutate, Mutant, Trace};
+use gotrace_tests::mutate::{mutate, mutate_versioned, Mutant, Trace};
 use gotrace_tests::rng::Rng;
+use gotrace_tests::vectors::all_vectors;
 use gotrace_wire::{EventType, Version, HEADER_LEN};
 
 const MUTANTS_PER_SEED: usize = 400;
 
 /// Errors that need not name the generation and the M, and why: each a prefix of Go's message.
-/// Only the kinds a Go 1.22 trace can give (the seeds are Go 1.22); "no clock snapshot event
-/// found" and "incomplete generation found" of later versions would join the generation-wide ones.
-const EXEMPT: [(&str, &str); 8] = [
+const EXEMPT: [(&str, &str); 10] = [
     // The file header comes before any batch.
     ("bad file format", "the file header, before any batch"),
     (
@@ -47,6 +49,14 @@ const EXEMPT: [(&str, &str); 8] = [
     (
         "no frequency event found",
         "a generation as a whole lacks it: no one batch or M",
+    ),
+    (
+        "no clock snapshot event found",
+        "a generation as a whole lacks it: no one batch or M",
+    ),
+    (
+        "incomplete generation found",
+        "the trace ends inside a Go 1.26 generation: no one batch or M",
     ),
     // Checked once the whole generation is read (its strings may follow its stacks): the stack
     // is named by its ID in the message, the generation in the location.
@@ -313,9 +323,19 @@ fn kind(message: &str) -> String {
         .to_owned()
 }
 
-#[test]
-fn every_rejected_mutant_names_where_it_is_wrong_truly() {
-    let seeds = seeds();
+/// What a set of mutants gave: counts, and every wrong location found.
+struct Tally {
+    total: usize,
+    by_kind: BTreeMap<String, Counts>,
+    failures: Vec<String>,
+}
+
+/// `per_seed` mutants of each seed by `operator`, each rejected one's location checked.
+fn check_mutants(
+    seeds: &[(String, Vec<u8>)],
+    per_seed: usize,
+    operator: fn(&Trace, &mut Rng) -> Option<Mutant>,
+) -> Tally {
     let mut total = 0;
     let mut by_kind: BTreeMap<String, Counts> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -324,8 +344,8 @@ fn every_rejected_mutant_names_where_it_is_wrong_truly() {
         let version = trace.version;
         let mut rng = Rng::new(0x6c6f_6361_7465 ^ s as u64);
         let mut made = 0;
-        while made < MUTANTS_PER_SEED {
-            let Some(mutant) = mutate(&trace, &mut rng) else {
+        while made < per_seed {
+            let Some(mutant) = operator(&trace, &mut rng) else {
                 continue;
             };
             made += 1;
@@ -352,17 +372,31 @@ fn every_rejected_mutant_names_where_it_is_wrong_truly() {
             }
         }
     }
+    Tally {
+        total,
+        by_kind,
+        failures,
+    }
+}
+
+/// Prints the tally's counts per kind and its first failures; returns (rejected, at a batch, at
+/// an event).
+fn report(set: &str, seeds: usize, tally: &Tally) -> (usize, usize, usize) {
+    let Tally {
+        total,
+        by_kind,
+        failures,
+    } = tally;
     let rejected: usize = by_kind.values().map(|c| c.rejected).sum();
     let located: usize = by_kind.values().map(|c| c.located).sum();
     let at_batch: usize = by_kind.values().map(|c| c.at_batch).sum();
     let at_event: usize = by_kind.values().map(|c| c.at_event).sum();
     eprintln!(
-        "{total} mutants of {} seeds: {rejected} rejected, {located} naming generation and M, \
-         {at_batch} a batch by offset, {at_event} an event by offset and text",
-        seeds.len()
+        "{set}: {total} mutants of {seeds} seeds: {rejected} rejected, {located} naming \
+         generation and M, {at_batch} a batch by offset, {at_event} an event by offset and text"
     );
     eprintln!("rejected, located, at a batch, at an event: kind");
-    for (kind, c) in &by_kind {
+    for (kind, c) in by_kind {
         let why = exemption(kind).map_or(String::new(), |why| format!(" (exempt: {why})"));
         eprintln!(
             "  {:5} {:5} {:5} {:5}: {kind}{why}",
@@ -372,6 +406,15 @@ fn every_rejected_mutant_names_where_it_is_wrong_truly() {
     for failure in failures.iter().take(200) {
         eprintln!("{failure}");
     }
+    (rejected, at_batch, at_event)
+}
+
+#[test]
+fn every_rejected_mutant_names_where_it_is_wrong_truly() {
+    let seeds = seeds();
+    let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate);
+    let (rejected, at_batch, at_event) = report("Go 1.22", seeds.len(), &tally);
+    let (total, failures) = (tally.total, &tally.failures);
     assert!(total >= 3000, "only {total} mutants");
     assert!(rejected >= 1000, "only {rejected} rejected");
     assert!(
@@ -454,5 +497,28 @@ fn an_event_of_a_newer_version_is_named_by_the_table_it_was_read_with() {
         Version::Go122,
         "GoStatusStack dt=1 g=3 m=0 gstatus=42 stack=0",
         "invalid status for goroutine 3: 42",
+    );
+}
+
+/// The same on Go's valid vectors of every version (Go 1.23's `ExperimentalBatch`es, Go 1.25's
+/// `Sync` batches) with the mutations of the newer formats too; Go's installation holds them.
+#[test]
+fn every_rejected_mutant_of_gos_vectors_names_where_it_is_wrong_truly() {
+    let Some(go) = require_go("every_rejected_mutant_of_gos_vectors_names_where_it_is_wrong_truly")
+    else {
+        return;
+    };
+    let seeds: Vec<(String, Vec<u8>)> = all_vectors(&go)
+        .into_iter()
+        .filter(|v| v.is_valid())
+        .map(|v| (v.name, v.binary))
+        .collect();
+    let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate_versioned);
+    let (rejected, _, at_event) = report("Go's vectors", seeds.len(), &tally);
+    assert!(rejected >= 1000 && at_event >= 500, "too few to check");
+    assert!(
+        tally.failures.is_empty(),
+        "{} wrong locations",
+        tally.failures.len()
     );
 }
