@@ -75,6 +75,8 @@
 mod ring;
 mod sink;
 
+#[cfg(feature = "host-ring")]
+pub use ring::host;
 pub use ring::{RingWatch, TraceRing};
 pub use sink::RttSink;
 

@@ -271,11 +271,12 @@ fn name_is(ptr: *const u8, name: &str) -> bool {
         .all(|(i, b)| unsafe { *ptr.add(i) } == b)
 }
 
-/// The host's side of a ring, for the unit tests: rings of any size outside a control block, read
-/// as `gotrace record` reads them (bytes from the read offset to the write offset, then the read
-/// offset moved past them).
-#[cfg(test)]
-pub(crate) mod host {
+/// The host's side of a ring, for tests on the host (this crate's, and with the `host-ring`
+/// feature other crates': `gotrace record`'s parser fed by the real sink): rings of any size
+/// outside a control block, read as `gotrace record` reads them (bytes from the read offset to
+/// the write offset, then the read offset moved past them). Never on a device: it allocates.
+#[cfg(any(test, feature = "host-ring"))]
+pub mod host {
     extern crate std;
 
     use std::boxed::Box;
@@ -285,7 +286,7 @@ pub(crate) mod host {
     use super::*;
 
     /// The reader of one ring; `Send`, so that a thread can drain a lossless writer.
-    pub(crate) struct Host(&'static Descriptor);
+    pub struct Host(&'static Descriptor);
 
     // SAFETY: the host only reads the bytes the writer published and moves the read offset, as
     // the debug probe does.
@@ -293,7 +294,7 @@ pub(crate) mod host {
 
     /// A ring of `size` bytes (one stays free) and its reader; leaked, as a control block is
     /// static.
-    pub(crate) fn ring(size: usize) -> (TraceRing, Host) {
+    pub fn ring(size: usize) -> (TraceRing, Host) {
         let buffer = Box::leak(vec![0u8; size].into_boxed_slice());
         let descriptor = Box::leak(Box::new(Descriptor {
             name: c"gotrace".as_ptr().cast(),
@@ -308,12 +309,18 @@ pub(crate) mod host {
 
     impl Host {
         /// Reads everything published so far.
-        pub(crate) fn read(&self) -> Vec<u8> {
+        pub fn read(&self) -> Vec<u8> {
+            self.read_at_most(usize::MAX)
+        }
+
+        /// Reads at most `limit` of the bytes published so far, as a probe reading part of the
+        /// ring does: the rest stays for the next read.
+        pub fn read_at_most(&self, limit: usize) -> Vec<u8> {
             let d = self.0;
             let write = d.write.load(Ordering::Acquire);
             let mut read = d.read.load(Ordering::Relaxed);
             let mut bytes = Vec::new();
-            while read != write {
+            while read != write && bytes.len() < limit {
                 // SAFETY: `read < size`; the writer published the bytes up to `write`.
                 bytes.push(unsafe { *d.buffer.add(read) });
                 read = (read + 1) % d.size;
@@ -322,8 +329,14 @@ pub(crate) mod host {
             bytes
         }
 
-        /// Moves both offsets to `at` (an empty ring whose next write starts there).
-        pub(crate) fn reset_to(&self, at: usize) {
+        /// Moves both offsets to `at` (an empty ring whose next write starts there), which must
+        /// be inside the ring: the writer copies to the offsets it finds, unchecked.
+        pub fn reset_to(&self, at: usize) {
+            assert!(
+                at < self.0.size,
+                "offset {at} outside a ring of {}",
+                self.0.size
+            );
             self.0.write.store(at, Ordering::Relaxed);
             self.0.read.store(at, Ordering::Relaxed);
         }
