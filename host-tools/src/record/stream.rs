@@ -581,6 +581,9 @@ fn count_events(mut body: &[u8]) -> u64 {
 pub(super) mod property;
 
 #[cfg(test)]
+mod sink_host;
+
+#[cfg(test)]
 pub(super) mod tests {
     use super::*;
 

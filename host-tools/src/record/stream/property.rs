@@ -246,7 +246,7 @@ fn decode(device: &[u8]) -> Result<u64, String> {
 }
 
 /// The events the decoder reads from a trace, or its error.
-fn events(trace: &[u8]) -> Result<u64, String> {
+pub(in crate::record) fn events(trace: &[u8]) -> Result<u64, String> {
     let mut reader = gotrace_decoder::Reader::new(Cursor::new(trace)).map_err(|e| e.to_string())?;
     let mut events = 0;
     while reader.read_event().map_err(|e| e.to_string())?.is_some() {

@@ -1,0 +1,278 @@
+//! The device's real sink into the host's real parser. The property tests next door
+//! (`property.rs`) frame the channel in the test, as the sink should; here the bytes come from
+//! gotrace-rtt's own `RttSink` writing into its own ring (`gotrace_rtt::host`, the ring outside a
+//! control block), fed the batches of the scheduler's host simulation (the device's encoder) as
+//! the encoder hands them over, and the host drains the ring at random points, any amount, into a
+//! `TraceStream` in any chunks. Issue 4's contract, over many interleavings: lossy, the device
+//! never waits, what arrives parses, and the host reports exactly what was lost (the device's own
+//! account); lossless with a draining host, nothing is lost and the trace arrives as produced.
+
+use std::thread;
+
+use gotrace_rtt::host::{self, Host};
+use gotrace_rtt::RttSink;
+use gotrace_rtt_protocol::Backpressure;
+use gotrace_scheduler::Sink;
+use gotrace_tests::rng::Rng;
+
+use super::property::{batches, device_traces, events};
+use super::*;
+
+/// Interleavings tried, each a seed: a trace, a ring size, where and how much the host drains.
+const SEEDS: u64 = 2000;
+
+/// Room a lossy sink leaves for the records that close a trace and the next trace's header (the
+/// sink's own `LOSSY_RESERVE`, private there): rings up to a few batches beyond it.
+const RESERVE: usize = 1 + LossRecord::LEN + 1 + EndRecord::LEN + HEADER_LEN;
+
+/// What one run gave: the segments' traces as the host would write them, and the stream's
+/// account at the end.
+struct Run {
+    traces: Vec<Vec<u8>>,
+    segments: Vec<Segment>,
+    losses: LossAccount,
+    end: Option<EndRecord>,
+}
+
+/// The host's side: what it drained, pushed into the stream in random chunks, the complete
+/// generations gathered into one trace per segment.
+struct Reader {
+    stream: TraceStream,
+    traces: Vec<Vec<u8>>,
+}
+
+impl Reader {
+    fn new() -> Self {
+        Reader {
+            stream: TraceStream::default(),
+            traces: Vec::new(),
+        }
+    }
+
+    /// Pushes `bytes` in chunks of random sizes; the stream must take every one.
+    fn push(&mut self, mut bytes: &[u8], rng: &mut Rng, seed: u64) {
+        while !bytes.is_empty() {
+            let most = *rng.pick(&[1, 7, 64, bytes.len()]);
+            let (chunk, rest) = bytes.split_at(1 + rng.below(most.min(bytes.len())));
+            if let Err(e) = self.stream.push(chunk) {
+                panic!("seed {seed}: the stream refused what the sink wrote: {e}");
+            }
+            for complete in self.stream.take_complete() {
+                if complete.segment == self.traces.len() {
+                    self.traces.push(Version::Go122.header().to_vec());
+                }
+                assert_eq!(complete.segment + 1, self.traces.len(), "segments in order");
+                self.traces[complete.segment].extend(complete.generation.bytes);
+            }
+            bytes = rest;
+        }
+    }
+
+    /// Drains the ring: all of it, or a random part (as a probe reads), then pushes it.
+    fn drain(&mut self, host: &Host, all: bool, rng: &mut Rng, seed: u64) {
+        let limit = if all {
+            usize::MAX
+        } else {
+            let any = 1 + rng.below(4096);
+            *rng.pick(&[1, 7, 64, any, usize::MAX])
+        };
+        let bytes = host.read_at_most(limit);
+        self.push(&bytes, rng, seed);
+    }
+
+    fn finish(self) -> Run {
+        let (segments, losses, end) = self.stream.finish();
+        Run {
+            traces: self.traces,
+            segments,
+            losses,
+            end,
+        }
+    }
+}
+
+/// Hands `batch` to the sink as the encoder does, a header and a payload, split anywhere (the
+/// sink writes the two as one: where the split falls must not matter).
+fn write_batch(sink: &mut RttSink, generation: u64, batch: &[u8], rng: &mut Rng) {
+    let (header, payload) = batch.split_at(rng.below(batch.len() + 1));
+    sink.write_batch(generation, header, payload);
+}
+
+/// The largest batch of the traces: the unit the ring sizes are measured in.
+fn largest_batch(traces: &[Vec<u8>]) -> usize {
+    traces
+        .iter()
+        .flat_map(|t| batches(t))
+        .map(|(_, b)| b.len())
+        .max()
+        .expect("the simulation gives batches")
+}
+
+/// Lossy: the sink writes a trace into a ring of `size` bytes while the host drains it at random
+/// points (before each batch, with a chance of `drain_percent` in 100), then the host
+/// drains the rest after the end record.
+fn lossy_run(trace: &[u8], size: usize, drain_percent: usize, rng: &mut Rng, seed: u64) -> Run {
+    let (ring, host) = host::ring(size);
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossy);
+    let mut reader = Reader::new();
+    sink.begin_trace(&trace[..HEADER_LEN]);
+    for (generation, batch) in batches(trace) {
+        if rng.below(100) < drain_percent {
+            reader.drain(&host, false, rng, seed);
+        }
+        write_batch(&mut sink, generation, batch, rng);
+    }
+    sink.end_trace();
+    reader.drain(&host, true, rng, seed);
+    let run = reader.finish();
+    // The end record is the device's own account, whatever was dropped.
+    assert_eq!(run.end, Some(sink.account()), "seed {seed}");
+    run
+}
+
+/// Each generation's batches, as the encoder produced them.
+fn generations(trace: &[u8]) -> std::collections::BTreeMap<u64, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::<u64, Vec<u8>>::new();
+    for (generation, batch) in batches(trace) {
+        out.entry(generation).or_default().extend_from_slice(batch);
+    }
+    out
+}
+
+#[test]
+fn the_lossy_sink_drained_anyhow_gives_valid_segments_and_exactly_its_loss() {
+    let traces = device_traces();
+    let largest = largest_batch(&traces);
+    let (mut dropped_runs, mut dropped_batches, mut discarded_batches, mut kept_batches) =
+        (0, 0, 0, 0);
+    for seed in 1..=SEEDS {
+        let mut rng = Rng::new(seed);
+        let trace = &traces[rng.below(traces.len())];
+        let produced = batches(trace);
+        // From a little more than one batch (some never fit beside the reserve) to a few.
+        let size = largest + 1 + rng.below(3 * largest + RESERVE);
+        let drain_percent = *rng.pick(&[0, 10, 50, 90, 100]);
+        let run = lossy_run(trace, size, drain_percent, &mut rng, seed);
+        let end = run.end.expect("the end record arrives");
+        let losses = &run.losses;
+        let context = format!("seed {seed}, ring {size}, drain {drain_percent}%");
+
+        // 1. Every segment is a valid trace, made of whole generations as the encoder produced
+        // them.
+        let originals = generations(trace);
+        assert_eq!(run.traces.len(), run.segments.len(), "{context}");
+        for (file, segment) in run.traces.iter().zip(&run.segments) {
+            if let Err(e) = events(file) {
+                panic!("{context}: segment {segment:?} does not decode: {e}");
+            }
+            let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
+                .flat_map(|g| originals[&g].iter().copied())
+                .collect();
+            assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
+        }
+
+        // 2. The host's loss account is the device's, and every batch is kept, discarded or
+        // dropped.
+        assert_eq!(
+            (
+                losses.device_dropped_batches(),
+                losses.device_dropped_bytes()
+            ),
+            (end.dropped_batches.into(), end.dropped_bytes.into()),
+            "{context}"
+        );
+        assert_eq!(
+            (losses.unfinished, losses.cut_short),
+            (None, None),
+            "{context}"
+        );
+        let kept: (u64, u64) = run
+            .segments
+            .iter()
+            .fold((0, 0), |(b, n), s| (b + s.batches, n + s.bytes));
+        let total_bytes = produced.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+        assert_eq!(
+            (u64::from(end.batches), u64::from(end.bytes)),
+            (produced.len() as u64, total_bytes)
+        );
+        assert_eq!(
+            (
+                kept.0 + losses.discarded_batches + losses.device_dropped_batches(),
+                kept.1 + losses.discarded_bytes + losses.device_dropped_bytes()
+            ),
+            (produced.len() as u64, total_bytes),
+            "{context}: kept {kept:?}, discarded {}, dropped {}",
+            losses.discarded_batches,
+            losses.device_dropped_batches()
+        );
+        // Kept and lost generations cover the trace without a gap or an overlap.
+        let mut spans: Vec<(u64, u64)> = run
+            .segments
+            .iter()
+            .map(|s| (s.first_generation, s.last_generation))
+            .chain(losses.lost_generations())
+            .collect();
+        spans.sort();
+        assert_eq!(spans.first().map(|s| s.0), originals.keys().next().copied());
+        assert_eq!(spans.last().map(|s| s.1), originals.keys().last().copied());
+        for pair in spans.windows(2) {
+            assert_eq!(pair[1].0, pair[0].1 + 1, "{context}: {spans:?}");
+        }
+
+        dropped_runs += u64::from(end.dropped_batches > 0);
+        dropped_batches += u64::from(end.dropped_batches);
+        discarded_batches += losses.discarded_batches;
+        kept_batches += kept.0;
+    }
+    println!(
+        "{SEEDS} lossy runs ({dropped_runs} with loss): {kept_batches} batches kept, \
+         {discarded_batches} discarded by the host, {dropped_batches} dropped by the device"
+    );
+    // The sizes and drains must make the sink drop in most runs, yet not in all: else this
+    // tests one side only.
+    assert!(dropped_runs > SEEDS / 2 && dropped_runs < SEEDS * 19 / 20);
+    assert!(discarded_batches > 0);
+}
+
+#[test]
+fn the_lossless_sink_with_a_draining_host_loses_nothing() {
+    let traces = device_traces();
+    let largest = largest_batch(&traces);
+    for seed in 1..=SEEDS / 10 {
+        let mut rng = Rng::new(seed);
+        let trace = traces[rng.below(traces.len())].clone();
+        // From just the largest batch to a few: the sink waits for the host.
+        let size = largest + 2 + rng.below(3 * largest);
+        let (ring, host) = host::ring(size);
+        let watch = ring.watch();
+        let mut sink = RttSink::new();
+        sink.attach(ring, Backpressure::Lossless);
+        // The host drains any amount, in any chunks, until the end record.
+        let mut host_rng = Rng::new(seed ^ 0x5eed);
+        let reader = thread::spawn(move || {
+            let mut reader = Reader::new();
+            while !reader.stream.ended() {
+                reader.drain(&host, false, &mut host_rng, seed);
+                thread::yield_now();
+            }
+            reader.finish()
+        });
+        sink.begin_trace(&trace[..HEADER_LEN]);
+        for (generation, batch) in batches(&trace) {
+            write_batch(&mut sink, generation, batch, &mut rng);
+        }
+        sink.end_trace();
+        watch.flush();
+        let run = reader.join().expect("the host's thread");
+        let context = format!("seed {seed}, ring {size}");
+        assert_eq!(run.traces, std::slice::from_ref(&trace), "{context}");
+        assert_eq!(run.segments.len(), 1, "{context}");
+        assert_eq!(run.segments[0].batches, batches(&trace).len() as u64);
+        let account = sink.account();
+        assert_eq!(run.end, Some(account), "{context}");
+        assert_eq!((account.dropped_batches, account.dropped_bytes), (0, 0));
+        assert_eq!(run.losses.records, [], "{context}");
+        assert_eq!(run.losses.discarded_batches, 0, "{context}");
+    }
+}
