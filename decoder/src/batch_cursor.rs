@@ -147,13 +147,7 @@ pub(crate) fn raw_text(ev: &BaseEvent, dt: u64, version: Version) -> String {
     let count = wire_spec(ev.typ).map_or(0, |s| s.args.len().saturating_sub(1));
     let mut args = vec![dt];
     args.extend(ev.args.iter().take(count));
-    raw::Event {
-        version: naming_version(version, ev.typ),
-        typ: ev.typ,
-        args,
-        data: Vec::new(),
-    }
-    .to_string()
+    raw_form(version, ev.typ, args)
 }
 
 /// The timed event at the start of `data` in Go's raw text form, as [`raw_text`] gives it for the
@@ -169,15 +163,19 @@ fn raw_text_at(data: &[u8], version: Version) -> Option<String> {
         args.push(value);
         at = next;
     }
-    Some(
-        raw::Event {
-            version: naming_version(version, typ),
-            typ,
-            args,
-            data: Vec::new(),
-        }
-        .to_string(),
-    )
+    Some(raw_form(version, typ, args))
+}
+
+/// Go's raw text form of an event of type `typ` with `args` (the delta first), named by
+/// [`naming_version`].
+fn raw_form(version: Version, typ: EventType, args: Vec<u64>) -> String {
+    raw::Event {
+        version: naming_version(version, typ),
+        typ,
+        args,
+        data: Vec::new(),
+    }
+    .to_string()
 }
 
 /// The version whose names an event of type `typ` is printed with: the trace's own, or, for a
