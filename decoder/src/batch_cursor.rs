@@ -11,7 +11,7 @@ use gotrace_wire::{varint, EventType, Version};
 use crate::batch::EventBatch;
 use crate::error::{Error, Location};
 use crate::event::{wire_spec, ArgCounts, BaseEvent, Time, PARSER_SPECS, UNTIMED};
-use crate::generation::Frequency;
+use crate::generation::{Frequency, Generation};
 use crate::go_sort::sort_like_go;
 use crate::raw;
 
@@ -126,6 +126,30 @@ impl Cursor {
             location.event = Some(raw_text(&self.ev, self.ev_dt, version));
         }
         location
+    }
+
+    /// Where the first event of thread `m` in `gen` that `matches` accepts is, its thread's
+    /// batches read again from the start; none if no event before the end or an unreadable
+    /// one is accepted. For an error found after the ordering, when the cursor that read the
+    /// event has moved on: reading a thread's events again costs nothing on the way to an
+    /// error, where keeping every event's offset would cost a store on every event.
+    #[cold]
+    pub(crate) fn find(
+        gen: &Generation,
+        m: i64,
+        version: Version,
+        arg_counts: &ArgCounts,
+        matches: impl Fn(&BaseEvent) -> bool,
+    ) -> Option<Location> {
+        let thread = gen.threads.iter().position(|t| t.m == m)?;
+        let batches = gen.thread_batches(thread);
+        let mut cursor = Cursor::new(thread, m, 0);
+        while cursor.next_event(batches, gen.freq, arg_counts).ok()? {
+            if matches(&cursor.ev) {
+                return Some(cursor.location(batches, gen.gen, version));
+            }
+        }
+        None
     }
 
     /// Go's one-line description of a frontier entry in "failed to advance" errors.

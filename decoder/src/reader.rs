@@ -171,7 +171,7 @@ impl<R: Read> Reader<R> {
                     };
                     base.args[0] = sample.stack;
                     ready.push(sample.g, sample.p, sample.m, &base, &gen.table);
-                    if let Err(error) = ready.take_failure(gen) {
+                    if let Err(error) = ready.take_failure(gen, version) {
                         ready.error = Some(error);
                         return;
                     }
@@ -200,7 +200,7 @@ impl<R: Read> Reader<R> {
                 Ok(false) => advance_other(gen, frontier, order, version, arg_counts, ready),
                 Err(error) => Err(error),
             };
-            if let Err(error) = advanced.and_then(|()| ready.take_failure(gen)) {
+            if let Err(error) = advanced.and_then(|()| ready.take_failure(gen, version)) {
                 ready.error = Some(error);
                 return;
             }
@@ -362,7 +362,7 @@ fn run_earliest(
             root.time = cursor.ev.time;
             return Ok(!ready.has_room());
         };
-        ready.take_failure(gen)?;
+        ready.take_failure(gen, version)?;
         if !more || cursor.ev.time > limit || !ready.has_room() {
             break more;
         }

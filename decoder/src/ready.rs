@@ -11,8 +11,9 @@
 
 use std::sync::Arc;
 
-use gotrace_wire::EventType;
+use gotrace_wire::{EventType, Version};
 
+use crate::batch_cursor::Cursor;
 use crate::error::{Error, Location};
 use crate::event::{
     type_table, wire_spec, BaseEvent, Event, GoId, ProcId, SchedCtx, ThreadId, Time, TypeTable,
@@ -225,21 +226,42 @@ impl Ready {
     }
 
     /// The table check's failure among the events appended since the last call, if any: the
-    /// failed event and those after it are dropped, and the error names it by its time as read.
+    /// failed event and those after it are dropped, and the error says where the event is
+    /// (`version`: the trace's, for the event's raw form).
     #[inline(always)]
-    pub(crate) fn take_failure(&mut self, gen: &Generation) -> Result<(), Error> {
+    pub(crate) fn take_failure(&mut self, gen: &Generation, version: Version) -> Result<(), Error> {
         match self.failed.take() {
             None => Ok(()),
-            Some(failed) => Err(self.dropped(*failed, gen)),
+            Some(failed) => Err(self.dropped(*failed, gen, version)),
         }
     }
 
     /// Drops the `failed` event and those after it and names it in its error; out of line, as
     /// the error's text is built only here.
     #[cold]
-    fn dropped(&mut self, failed: Failed, gen: &Generation) -> Error {
+    fn dropped(&mut self, failed: Failed, gen: &Generation, version: Version) -> Error {
         self.truncate(failed.at);
-        table_id_error(failed.error, failed.ctx, failed.base, gen)
+        let location = self
+            .locate(&failed, gen, version)
+            .unwrap_or_else(|| parsed_form_location(&failed, gen));
+        failed.error.at(&location)
+    }
+
+    /// Where the event that failed the table check is in the file: the first event of its M
+    /// with its type, its time as read and the IDs it names, found by reading the M's batches
+    /// again (its cursor has moved on). The IDs, not every argument, as the ordering may have
+    /// changed others in place (a parent task 0 made `NO_TASK`), and the first such event, as
+    /// any earlier one would have failed the same check first. None for a CPU sample, which is
+    /// in no thread's batches.
+    fn locate(&self, failed: &Failed, gen: &Generation, version: Version) -> Option<Location> {
+        let wanted = &failed.base;
+        let ids = table_id_args(self.types, wanted.typ);
+        let matches = |event: &BaseEvent| {
+            event.typ == wanted.typ
+                && event.time == wanted.time
+                && ids.iter().all(|&id| event.arg(id) == wanted.arg(id))
+        };
+        Cursor::find(gen, failed.ctx.m, version, &self.types.timed_args, matches)
     }
 }
 
@@ -288,23 +310,33 @@ fn later_time(time: Time, last_ts: &mut Time) -> Time {
     time
 }
 
-/// Names the event that failed the table check by the first line of its Go form.
+/// Names the event that failed the table check by the first line of its Go form, where it is not
+/// found in the file (a CPU sample's stack).
 #[cold]
-fn table_id_error(error: Error, ctx: SchedCtx, base: BaseEvent, gen: &Generation) -> Error {
+fn parsed_form_location(failed: &Failed, gen: &Generation) -> Location {
     let text = Event {
         table: Some(Arc::clone(&gen.table)),
-        ctx,
-        base,
+        ctx: failed.ctx,
+        base: failed.base,
         task_type: None,
     }
     .to_string();
-    let location = Location {
+    Location {
         generation: Some(gen.gen),
-        thread: Some(ctx.m),
+        thread: Some(failed.ctx.m),
         event: text.lines().next().map(str::to_owned),
         ..Location::default()
-    };
-    error.at(&location)
+    }
+}
+
+/// The positions of the arguments of a `typ` event that name stacks and strings.
+fn table_id_args(types: &TypeTable, typ: EventType) -> Vec<usize> {
+    let info = &types[usize::from(typ.0)];
+    let ids = info.table_ids.get(..usize::from(info.table_id_count));
+    ids.unwrap_or_default()
+        .iter()
+        .map(|id| usize::from(id.arg))
+        .collect()
 }
 
 /// Checks that the stacks and strings an event names exist in its generation's `table`.

@@ -134,27 +134,45 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// `location` names the `GoCreate` of stack 7 in `trace` on M `m`: its offset is where its bytes
+/// are, and it is named by their raw form.
+fn assert_names_bad_create(trace: &[u8], location: &gotrace_decoder::Location, m: i64) {
+    assert_eq!(location.thread, Some(m), "{location:?}");
+    let bad = event(T::GO_CREATE.0, &[1, 3, 7, 0]);
+    let at = location.event_offset.expect("the event's offset") as usize;
+    assert_eq!(
+        trace.get(at..at + bad.len()),
+        Some(&bad[..]),
+        "{location:?}"
+    );
+    assert_eq!(
+        location.event.as_deref(),
+        Some("GoCreate dt=1 new_g=3 new_stack=7 stack=0")
+    );
+}
+
 #[test]
 fn a_table_check_failure_is_reported_after_the_events_before_it() {
-    let ours = support::run_ours(&bad_stack_then(&event(T::GC_END.0, &[1, 1])));
+    let trace = bad_stack_then(&event(T::GC_END.0, &[1, 1]));
+    let ours = support::run_ours(&trace);
     let error = ours.error.expect("the bad stack is an error");
     assert_eq!(
         error.go_message(),
         "found invalid stack ID 7 for event GoCreate"
     );
-    // Named by the event that failed, on its thread; the events before it are handed out.
-    let text = error.to_string();
-    assert!(text.contains("M 0"), "{text}");
-    assert!(text.contains("GoID=3 NotExist->Runnable"), "{text}");
+    // Named by the event that failed, on its thread, at its offset in the file; the events
+    // before it are handed out.
+    assert_names_bad_create(&trace, error.location(), 0);
     assert!(ours.printed.contains("GoID=2 NotExist"), "{}", ours.printed);
     assert!(!ours.printed.contains("GoID=3"), "{}", ours.printed);
-    let other = support::run_ours(&bad_stack_on_another_thread());
+    let trace = bad_stack_on_another_thread();
+    let other = support::run_ours(&trace);
     let error = other.error.expect("the bad stack is an error");
     assert_eq!(
         error.go_message(),
         "found invalid stack ID 7 for event GoCreate"
     );
-    assert!(error.to_string().contains("M 1"), "{error}");
+    assert_names_bad_create(&trace, error.location(), 1);
     let cut = support::run_ours(&bad_stack_then(&[T::GO_CREATE.0, 1]));
     let error = cut.error.expect("the cut event is an error");
     assert!(!error.go_message().contains("stack ID"), "{error}");

@@ -8,7 +8,8 @@
 //! * `event_offset` lies inside that batch's payload, on an event boundary (or where the payload
 //!   stops being readable), and the raw event decoded there is the one `event` names;
 //! * every error except the exempt kinds listed in [`EXEMPT`] names at least the generation and
-//!   the M.
+//!   the M, and an event naming a stack or string that its generation lacks is named by offset
+//!   too (found after the ordering, it is looked for again in its thread's batches).
 //!
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
 //! mutation differential (`mutation.rs`) checks the message; this checks where it points. A second
@@ -268,7 +269,19 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     {
         wrong.push("names no generation or no M".to_owned());
     }
+    if names_its_event(message) && location.event_offset.is_none() {
+        wrong.push("names no event offset for an event in a thread's batch".to_owned());
+    }
     wrong
+}
+
+/// Whether an error of this message must name its event by offset: an event of a thread's batch
+/// that names a stack or string missing from its generation's tables, found after the ordering
+/// (a CPU sample's stack is not in a thread's batch).
+fn names_its_event(message: &str) -> bool {
+    (message.starts_with("found invalid stack ID")
+        || message.starts_with("found invalid string ID"))
+        && !message.ends_with("for event CPUSample")
 }
 
 /// Why an error of this message need not name the generation and the M, if it need not.
