@@ -16,6 +16,10 @@ use crate::go_sort::sort_like_go;
 use crate::raw;
 
 /// A thread's position in its batches of the current generation.
+///
+/// The position is in the generation's arena of payloads, with the end of the current batch: an
+/// event is read from the arena at `pos` without a look at the batch's record, which is read
+/// only where a batch begins (a device's trace has one every 40 events or so).
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor {
     /// Index of the thread in the generation's thread list.
@@ -24,15 +28,18 @@ pub(crate) struct Cursor {
     /// The slot of the thread's state in the ordering.
     pub slot: usize,
     last_ts: Time,
-    /// Next batch.
+    /// The current batch's base time, in the trace's clock units.
+    base: u64,
+    /// The current batch: the one `pos..end` is the rest of (`usize::MAX` before the first).
     idx: usize,
-    /// Next byte in that batch.
-    data_off: usize,
+    /// Next byte in the arena, and the end of the current batch's payload there.
+    pos: usize,
+    end: usize,
     /// The thread's next event, read but not yet advanced.
     pub ev: BaseEvent,
-    /// Where `ev` is, for errors: its batch, its offset in the batch and its raw delta.
+    /// Where `ev` is, for errors: its batch, its position in the arena and its raw delta.
     ev_batch: usize,
-    ev_off: usize,
+    ev_pos: usize,
     ev_dt: u64,
 }
 
@@ -43,68 +50,91 @@ impl Cursor {
             m,
             slot,
             last_ts: 0,
-            idx: 0,
-            data_off: 0,
+            base: 0,
+            idx: usize::MAX,
+            pos: 0,
+            end: 0,
             ev: BaseEvent::default(),
             ev_batch: 0,
-            ev_off: 0,
+            ev_pos: 0,
             ev_dt: 0,
         }
     }
 
-    /// Reads the thread's next event into `ev`; `false` when its batches are exhausted.
+    /// Reads the thread's next event into `ev` from `arena`, where `batches`' payloads are;
+    /// `false` when its batches are exhausted.
     #[inline(always)]
     pub(crate) fn next_event(
         &mut self,
         batches: &[EventBatch],
+        arena: &[u8],
         freq: Frequency,
         arg_counts: &ArgCounts,
     ) -> Result<bool, Error> {
-        // The rest of the batch, tested for bytes once (not again for its first byte).
-        let (batch, data) = loop {
-            let Some(batch) = batches.get(self.idx) else {
-                return Ok(false);
-            };
-            match batch.data.get(self.data_off..) {
-                Some(data) if !data.is_empty() => break (batch, data),
-                // Empty batches are tolerated, as in Go.
-                _ => {
-                    self.idx += 1;
-                    self.data_off = 0;
-                    self.last_ts = 0;
-                }
-            }
-        };
+        if self.pos >= self.end && !self.next_batch(batches) {
+            return Ok(false);
+        }
+        let data = arena.get(self.pos..self.end).unwrap_or_default();
         if self.last_ts == 0 {
-            self.last_ts = freq.mul(batch.time);
+            // At a batch's start, and (as in Go) wherever the time came to 0.
+            self.last_ts = freq.mul(self.base);
         }
         let (n, dt) = match read_timed_event(data, &mut self.ev, arg_counts) {
             Ok(read) => read,
-            Err(failure) => return Err(self.read_error(batch, failure.message())),
+            Err(failure) => return Err(self.read_error(batches, failure.message())),
         };
         self.ev.time = freq.mul(dt).wrapping_add(self.last_ts);
         self.last_ts = self.ev.time;
         self.ev_batch = self.idx;
-        self.ev_off = self.data_off;
+        self.ev_pos = self.pos;
         self.ev_dt = dt;
-        self.data_off += n;
+        self.pos += n;
         Ok(true)
     }
 
+    /// Moves on to the next batch that has bytes (empty batches are tolerated, as in Go);
+    /// `false` when there is none.
+    #[inline(always)]
+    fn next_batch(&mut self, batches: &[EventBatch]) -> bool {
+        loop {
+            let next = self.idx.wrapping_add(1);
+            let Some(batch) = batches.get(next) else {
+                return false;
+            };
+            self.idx = next;
+            self.pos = batch.start;
+            self.end = batch.end;
+            self.base = batch.time;
+            self.last_ts = 0;
+            if batch.start < batch.end {
+                return true;
+            }
+        }
+    }
+
     #[cold]
-    fn read_error(&self, batch: &EventBatch, message: String) -> Error {
-        let location = Location {
+    fn read_error(&self, batches: &[EventBatch], message: String) -> Error {
+        let mut location = Location {
             thread: Some(self.m),
-            batch: Some(batch.index),
-            batch_offset: Some(batch.offset),
-            event_offset: Some(batch.data_offset + self.data_off as u64),
             ..Location::default()
         };
+        if let Some(batch) = batches.get(self.idx) {
+            location.batch = Some(batch.index);
+            location.batch_offset = Some(batch.offset);
+            location.event_offset = Some(batch.data_offset + (self.pos - batch.start) as u64);
+        }
         Error::new(message).at(&location)
     }
 
-    /// Where the cursor's current event is, for an error about it.
-    pub(crate) fn location(&self, batches: &[EventBatch], gen: u64, version: Version) -> Location {
+    /// Where the cursor's current event is, for an error about it; `arena` holds the payloads
+    /// of `batches`.
+    pub(crate) fn location(
+        &self,
+        batches: &[EventBatch],
+        arena: &[u8],
+        gen: u64,
+        version: Version,
+    ) -> Location {
         let mut location = Location {
             generation: Some(gen),
             thread: Some(self.m),
@@ -113,13 +143,14 @@ impl Cursor {
         if let Some(batch) = batches.get(self.ev_batch) {
             location.batch = Some(batch.index);
             location.batch_offset = Some(batch.offset);
-            location.event_offset = Some(batch.data_offset + self.ev_off as u64);
+            // (Before its first event a cursor is at its first batch's start.)
+            let pos = self.ev_pos.max(batch.start);
+            location.event_offset = Some(batch.data_offset + (pos - batch.start) as u64);
             // Read again from the bytes: the ordering may have changed `ev`'s arguments in place
             // before it failed (a parent task 0 made `NO_TASK`, a status given its old one), and
             // the event named must be the one at the offset named.
-            location.event = batch
-                .data
-                .get(self.ev_off..)
+            location.event = arena
+                .get(pos..batch.end)
                 .and_then(|data| raw_text_at(data, version));
         }
         if location.event.is_none() {
@@ -144,9 +175,12 @@ impl Cursor {
         let thread = gen.threads.iter().position(|t| t.m == m)?;
         let batches = gen.thread_batches(thread);
         let mut cursor = Cursor::new(thread, m, 0);
-        while cursor.next_event(batches, gen.freq, arg_counts).ok()? {
+        while cursor
+            .next_event(batches, &gen.arena, gen.freq, arg_counts)
+            .ok()?
+        {
             if matches(&cursor.ev) {
-                return Some(cursor.location(batches, gen.gen, version));
+                return Some(cursor.location(batches, &gen.arena, gen.gen, version));
             }
         }
         None

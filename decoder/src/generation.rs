@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gotrace_wire::{EventType, Version, MAX_EVENT_TRAILER_DATA_SIZE};
 
-use crate::batch::{read_batch, Batch, EventBatch, NO_EXPERIMENT};
+use crate::batch::{is_sync, read_batch, reserve_payload, Batch, EventBatch, NO_EXPERIMENT};
 use crate::error::{Error, Location};
 use crate::go_sort::sort_like_go;
 use crate::id_map::{id_map, IdMap};
@@ -113,6 +113,8 @@ pub(crate) struct Generation {
     pub min_ts: u64,
     pub freq: Frequency,
     pub table: Arc<Table>,
+    /// The payloads of the event batches, each batch a range of it.
+    pub arena: Vec<u8>,
 }
 
 impl Generation {
@@ -125,11 +127,13 @@ impl Generation {
     }
 }
 
-/// The first batch of the next generation, read while looking for the end of this one.
+/// The first batch of the next generation, read while looking for the end of this one, with its
+/// payload (taken out of this generation's arena).
 #[derive(Debug)]
 pub(crate) struct Spill {
     pub gen: u64,
     pub batch: Batch,
+    pub data: Vec<u8>,
 }
 
 /// A generation as it is being read.
@@ -145,6 +149,8 @@ struct Builder {
     /// clocks: (trace ticks, monotonic ns, wall seconds, wall nanoseconds).
     clock: Option<(u64, u64, u64, u64)>,
     table: Table,
+    /// The payloads of the batches read, the event batches' kept (see [`Builder::process`]).
+    arena: Vec<u8>,
 }
 
 /// What reading a generation gave: the generation, the spilled first batch of the next one, and
@@ -155,23 +161,36 @@ pub(crate) struct ReadGeneration {
     pub next_error: Option<Error>,
 }
 
-/// Reads the next generation of a trace before Go 1.26, whose generations end implicitly.
+/// Reads the next generation of a trace before Go 1.26, whose generations end implicitly. Its
+/// payloads go to `arena` (emptied first; its room is reused).
 pub(crate) fn read_generation_with_spill<R: Read>(
     source: &mut Source<R>,
     spill: Option<Spill>,
     version: Version,
     batch_count: &mut u64,
+    arena: Vec<u8>,
 ) -> Result<ReadGeneration, Error> {
-    let mut builder = Builder::new(version);
-    if let Some(spill) = spill {
-        builder.gen = spill.gen;
-        builder.min_ts = spill.batch.time;
-        builder.process(spill.batch)?;
+    let mut builder = Builder::new(version, arena);
+    if let Some(Spill {
+        gen,
+        mut batch,
+        data,
+    }) = spill
+    {
+        builder.gen = gen;
+        builder.min_ts = batch.time;
+        let arena = &mut builder.arena;
+        reserve_payload(arena, data.len());
+        let start = arena.len();
+        arena.extend_from_slice(&data);
+        batch.data = start..arena.len();
+        drop(data);
+        builder.process(batch)?;
     }
     let mut next_spill = None;
     let mut next_error = None;
     loop {
-        let (batch, gen) = match read_batch(source, *batch_count) {
+        let (batch, gen) = match read_batch(source, *batch_count, &mut builder.arena) {
             Ok(Some(read)) => read,
             Ok(None) => break,
             Err(e) if builder.gen != 0 => {
@@ -190,7 +209,8 @@ pub(crate) fn read_generation_with_spill<R: Read>(
             builder.gen = gen;
         }
         if gen == builder.gen.wrapping_add(1) {
-            next_spill = Some(Spill { gen, batch });
+            let data = builder.arena.split_off(batch.data.start);
+            next_spill = Some(Spill { gen, batch, data });
             break;
         }
         if gen != builder.gen {
@@ -210,15 +230,17 @@ pub(crate) fn read_generation_with_spill<R: Read>(
 }
 
 /// Reads the next generation of a Go 1.26 (or later) trace, which ends each generation with an
-/// `EndOfGeneration` marker; `None` at the end of the trace.
+/// `EndOfGeneration` marker; `None` at the end of the trace. Its payloads go to `arena` (emptied
+/// first; its room is reused).
 pub(crate) fn read_generation<R: Read>(
     source: &mut Source<R>,
     version: Version,
     batch_count: &mut u64,
+    arena: Vec<u8>,
 ) -> Result<Option<Generation>, Error> {
-    let mut builder = Builder::new(version);
+    let mut builder = Builder::new(version, arena);
     loop {
-        let Some((batch, gen)) = read_batch(source, *batch_count)? else {
+        let Some((batch, gen)) = read_batch(source, *batch_count, &mut builder.arena)? else {
             // Go only counts event batches here, not the tables.
             if !builder.threads.is_empty() {
                 return Err(Error::new(
@@ -231,7 +253,8 @@ pub(crate) fn read_generation<R: Read>(
         if builder.gen == 0 {
             builder.gen = gen;
         }
-        if batch.is_end_of_generation() {
+        if batch.first_type(&builder.arena) == Some(EventType::END_OF_GENERATION) {
+            builder.arena.truncate(batch.data.start);
             break;
         }
         if gen == 0 {
@@ -252,7 +275,8 @@ pub(crate) fn read_generation<R: Read>(
 }
 
 impl Builder {
-    fn new(version: Version) -> Self {
+    fn new(version: Version, mut arena: Vec<u8>) -> Self {
+        arena.clear();
         Builder {
             gen: 0,
             version,
@@ -263,38 +287,25 @@ impl Builder {
             freq: None,
             clock: None,
             table: Table::default(),
+            arena,
         }
     }
 
+    /// Takes in `batch`, the last one read, its payload at the end of the arena: an event
+    /// batch's stays there for the merge, any other's is decoded (or skipped) and dropped.
     fn process(&mut self, batch: Batch) -> Result<(), Error> {
-        // Where an error is, built only for one: a device's trace has a batch every 200 bytes.
-        let gen = self.gen;
-        let at_entry = |pos: usize| Location {
-            event_offset: Some(batch.data_offset + pos as u64),
-            ..batch.location(gen)
-        };
-        if batch.is_strings() {
-            self.add_strings(&batch.data)
-                .map_err(|(e, pos)| e.at(&at_entry(pos)))
-        } else if batch.is_stacks() {
-            self.add_stacks(&batch.data)
-                .map_err(|(e, pos)| e.at(&at_entry(pos)))
-        } else if batch.is_cpu_samples() {
-            self.add_cpu_samples(&batch.data)
-                .map_err(|(e, pos)| e.at(&at_entry(pos)))
-        } else if batch.is_sync(self.version) {
-            self.set_sync(&batch)
-                .map_err(|(e, pos)| e.at(&at_entry(pos)))
-        } else if batch.exp != NO_EXPERIMENT {
-            // Experimental batches are handed to users by Go as raw data; no Go 1.22 event
-            // refers to them, so we validate nothing in them and keep nothing.
-            Ok(())
-        } else if batch.is_end_of_generation() {
-            Err(Error::new(
-                "internal error: unexpectedly processing EndOfGeneration; broken trace?",
-            )
-            .at(&batch.location(gen)))
-        } else {
+        let first = batch.first_type(&self.arena);
+        let other = batch.exp != NO_EXPERIMENT
+            || first.is_some_and(|typ| {
+                matches!(
+                    typ,
+                    EventType::STRINGS
+                        | EventType::STACKS
+                        | EventType::CPU_SAMPLES
+                        | EventType::END_OF_GENERATION
+                ) || is_sync(typ, self.version)
+            });
+        if !other {
             let index = *self.thread_index.entry(batch.m).or_insert_with(|| {
                 self.threads.push(ThreadBatches {
                     m: batch.m,
@@ -305,7 +316,51 @@ impl Builder {
             if let Some(thread) = self.threads.get_mut(index) {
                 thread.batches.push(batch.into());
             }
-            Ok(())
+            return Ok(());
+        }
+        let arena = std::mem::take(&mut self.arena);
+        let processed = self.process_other(&batch, first, batch.payload(&arena));
+        self.arena = arena;
+        if batch.data.end == self.arena.len() {
+            self.arena.truncate(batch.data.start);
+        }
+        processed
+    }
+
+    /// Decodes a batch that is no event batch, whose payload is `data` and its first event's
+    /// type `first`.
+    fn process_other(
+        &mut self,
+        batch: &Batch,
+        first: Option<EventType>,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        // Where an error is, built only for one.
+        let gen = self.gen;
+        let at_entry = |pos: usize| Location {
+            event_offset: Some(batch.data_offset + pos as u64),
+            ..batch.location(gen)
+        };
+        match first {
+            Some(EventType::STRINGS) => self
+                .add_strings(data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos))),
+            Some(EventType::STACKS) => self
+                .add_stacks(data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos))),
+            Some(EventType::CPU_SAMPLES) => self
+                .add_cpu_samples(data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos))),
+            Some(typ) if is_sync(typ, self.version) => self
+                .set_sync(batch.time, data)
+                .map_err(|(e, pos)| e.at(&at_entry(pos))),
+            // Experimental batches are handed to users by Go as raw data; no Go 1.22 event
+            // refers to them, so we validate nothing in them and keep nothing.
+            _ if batch.exp != NO_EXPERIMENT => Ok(()),
+            _ => Err(Error::new(
+                "internal error: unexpectedly processing EndOfGeneration; broken trace?",
+            )
+            .at(&batch.location(gen))),
         }
     }
 
@@ -402,8 +457,9 @@ impl Builder {
         Ok(())
     }
 
-    fn set_sync(&mut self, batch: &Batch) -> Result<(), (Error, usize)> {
-        let mut r = SliceReader::new(&batch.data);
+    /// Reads the clock data of a batch whose base time is `time` and payload `data`.
+    fn set_sync(&mut self, time: u64, data: &[u8]) -> Result<(), (Error, usize)> {
+        let mut r = SliceReader::new(data);
         if self.version >= Version::Go125 {
             r.read_byte(); // The Sync header.
         }
@@ -427,7 +483,7 @@ impl Builder {
                     let mono = r.read_uvarint().map_err(fail)?;
                     let sec = r.read_uvarint().map_err(fail)?;
                     let nsec = r.read_uvarint().map_err(fail)?;
-                    self.clock = Some((batch.time.wrapping_add(dt), mono, sec, nsec));
+                    self.clock = Some((time.wrapping_add(dt), mono, sec, nsec));
                 }
                 _ => {
                     return Err((
@@ -480,6 +536,7 @@ impl Builder {
             min_ts: self.min_ts,
             freq,
             table: Arc::new(self.table),
+            arena: self.arena,
         })
     }
 }

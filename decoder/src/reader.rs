@@ -228,10 +228,13 @@ impl<R: Read> Reader<R> {
         self.ready.set_table(None);
         if self.version >= Version::Go126 {
             // The finished generation goes before the next is read, so that only one is in
-            // memory at a time (events keep its tables alive, not its batches).
-            self.gen = None;
+            // memory at a time (events keep its tables alive, not its batches); the room of
+            // its arena of payloads takes the next one's.
+            let arena = self.gen.take().map(|g| g.arena).unwrap_or_default();
             // Generations end explicitly; an error is reported after a Sync.
-            return match read_generation(&mut self.source, self.version, &mut self.batch_count) {
+            let read =
+                read_generation(&mut self.source, self.version, &mut self.batch_count, arena);
+            return match read {
                 Ok(Some(generation)) => self.install(generation),
                 Ok(None) => {
                     self.gen = None;
@@ -250,12 +253,13 @@ impl<R: Read> Reader<R> {
             self.sync_at_end();
             return Ok(());
         }
-        self.gen = None;
+        let arena = self.gen.take().map(|g| g.arena).unwrap_or_default();
         let read = read_generation_with_spill(
             &mut self.source,
             self.spill.take(),
             self.version,
             &mut self.batch_count,
+            arena,
         );
         match read {
             Err(error) => {
@@ -298,7 +302,7 @@ impl<R: Read> Reader<R> {
                 ..Location::default()
             };
             if cursor
-                .next_event(&thread.batches, gen.freq, &self.timed_args)
+                .next_event(&thread.batches, &gen.arena, gen.freq, &self.timed_args)
                 .map_err(|e| e.at(&location))?
             {
                 heap_insert(&mut self.frontier, cursor);
@@ -408,7 +412,7 @@ fn failed_to_advance(
     let location = frontier
         .first()
         .map(|e| &e.cursor)
-        .map(|c| c.location(gen.thread_batches(c.thread), gen.gen, version))
+        .map(|c| c.location(gen.thread_batches(c.thread), &gen.arena, gen.gen, version))
         .unwrap_or_default();
     Error::new(format!(
         "broken trace: failed to advance: frontier:\n[gen={}]\n\n{dump}\n{}\n",
@@ -455,7 +459,7 @@ fn thread_ctx(
 ) -> Result<SchedCtx, Error> {
     order
         .thread_ctx(cursor.m, cursor.slot)
-        .map_err(|error| error.at(&cursor.location(batches, gen.gen, version)))
+        .map_err(|error| error.at(&cursor.location(batches, &gen.arena, gen.gen, version)))
 }
 
 /// Lets the cursor's event happen if the ordering allows, in its thread's context `cur` (updated
@@ -480,13 +484,13 @@ fn step_cursor(
         Ok(advanced) => advanced,
         Err(error) => {
             out.truncate(before);
-            return Err(error.at(&cursor.location(batches, gen.gen, version)));
+            return Err(error.at(&cursor.location(batches, &gen.arena, gen.gen, version)));
         }
     };
     if !advanced {
         return Ok(None);
     }
-    match cursor.next_event(batches, gen.freq, arg_counts) {
+    match cursor.next_event(batches, &gen.arena, gen.freq, arg_counts) {
         Ok(more) => Ok(Some(more)),
         Err(error) => {
             out.truncate(before);
