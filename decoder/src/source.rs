@@ -132,6 +132,19 @@ impl<R: Read> Source<R> {
         }
     }
 
+    /// The bytes buffered and not yet consumed (none read for it).
+    #[inline]
+    pub(crate) fn buffered(&self) -> &[u8] {
+        self.inner.buffer()
+    }
+
+    /// Consumes `n` of the [`Source::buffered`] bytes.
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.offset += n as u64;
+    }
+
     /// Reads a varint the way Go's `binary.ReadUvarint` does.
     pub(crate) fn read_uvarint(&mut self) -> Result<u64, VarintError> {
         // A varint whole in the buffer is decoded there, without a call per byte (a device's
@@ -158,6 +171,18 @@ impl<R: Read> Source<R> {
         let got = out.len() - before;
         self.offset += got as u64;
         read.map(|_| got)
+    }
+}
+
+/// For tests: a fixed pseudo-random sequence from `seed`, each number below the bound asked.
+#[cfg(test)]
+pub(crate) fn numbers_below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |below| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % below
     }
 }
 
@@ -293,13 +318,7 @@ mod tests {
     #[test]
     fn buffered_reads_match_go_byte_by_byte_over_short_reads() {
         // A fixed LCG: the same streams every run.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |below: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % below
-        };
+        let mut next = numbers_below(0x2545_f491_4f6c_dd1d);
         let chunkings: [fn(usize) -> usize; 4] = [
             |_| 1,
             |pos| 1 + pos * 7 % 3,
