@@ -259,15 +259,16 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     assert_every_log_line(&run.stdout);
     assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
     assert!(run.stdout.contains("  valid"), "{}", run.stdout);
-    // The summary names the tasks by their entry functions, from the ELF's symbols, and lists
-    // the interrupt callback's goroutine (created without a stack) too: every task it counts.
+    // The summary names the tasks by their entry functions, from the ELF's symbols, and the
+    // interrupt callback's goroutine (created in a syscall, without a stack) as what it is:
+    // every task it counts.
     assert!(run.stdout.contains(", 4 tasks, "), "{}", run.stdout);
     assert!(
         run.stdout.lines().any(|l| l
             == "tasks: G1 gotrace_firmware_example::workload::transfer, \
                 G2 gotrace_firmware_example::workload::timer, \
                 G3 gotrace_firmware_example::workload::logger, \
-                G4 (entry unknown: not created with a stack in this trace)"),
+                G4 interrupt callback (GoCreateSyscall: no entry function)"),
         "{}",
         run.stdout
     );

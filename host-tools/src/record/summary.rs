@@ -24,6 +24,9 @@ struct Checked {
     tasks: BTreeSet<GoId>,
     /// Each goroutine created in this segment with a stack: the PC of its entry function.
     entries: BTreeMap<GoId, u64>,
+    /// Goroutines that came into being in a syscall (`GoCreateSyscall`): on a device, the
+    /// tracked callbacks of interrupt handlers, which have no entry function.
+    callbacks: BTreeSet<GoId>,
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
@@ -287,6 +290,7 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
         events: 0,
         tasks: BTreeSet::new(),
         entries: BTreeMap::new(),
+        callbacks: BTreeSet::new(),
         first_ts: None,
         last_ts: None,
         error: None,
@@ -309,9 +313,15 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
                 if event.goroutine() != gotrace_decoder::NO_GOROUTINE {
                     checked.tasks.insert(event.goroutine());
                 }
-                if let Some((id, pc)) = created_with_entry(&event) {
-                    checked.tasks.insert(id);
-                    checked.entries.insert(id, pc);
+                match created(&event) {
+                    Some(Created::WithEntry(id, pc)) => {
+                        checked.tasks.insert(id);
+                        checked.entries.insert(id, pc);
+                    }
+                    Some(Created::InSyscall(id)) => {
+                        checked.callbacks.insert(id);
+                    }
+                    None => {}
                 }
             }
             Ok(None) => break,
@@ -324,27 +334,42 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
     Ok(checked)
 }
 
-/// A goroutine's creation with its starting stack: its ID and the PC of its entry function.
-fn created_with_entry(event: &gotrace_decoder::Event) -> Option<(GoId, u64)> {
+/// How a goroutine came into being, where the summary can name it.
+enum Created {
+    /// Created with its starting stack: its ID and the PC of its entry function.
+    WithEntry(GoId, u64),
+    /// Came into being in a syscall (`GoCreateSyscall`), without a stack.
+    InSyscall(GoId),
+}
+
+/// How `event` made a goroutine, if it made one the summary can name.
+fn created(event: &gotrace_decoder::Event) -> Option<Created> {
     let transition = event.state_transition()?;
     let Transition::Goroutine {
         id,
         from: GoState::NotExist,
-        ..
+        to,
     } = transition.transition
     else {
         return None;
     };
+    if to == GoState::Syscall {
+        return Some(Created::InSyscall(id));
+    }
     let entry = transition.stack?.frames().next()?.pc;
-    Some((id, entry))
+    Some(Created::WithEntry(id, entry))
 }
 
 /// One line naming every task of the recording by its entry function (from the ELF's symbols).
-/// Goroutines not created with a stack in the trace (interrupt callbacks, or goroutines that
-/// existed before tracing started) have no entry to name; they are listed too, so that the line
-/// accounts for every task the summary counts.
+/// Interrupt callbacks (goroutines that came into being in a syscall) have no entry function and
+/// are named as callbacks; goroutines that existed before tracing started have no entry to name.
+/// All are listed, so that the line accounts for every task the summary counts.
 fn print_tasks(checked: &[Checked], functions: &Functions) {
     let entries: BTreeMap<GoId, u64> = checked.iter().flat_map(|c| c.entries.clone()).collect();
+    let callbacks: BTreeSet<GoId> = checked
+        .iter()
+        .flat_map(|c| c.callbacks.iter().copied())
+        .collect();
     let tasks: BTreeSet<GoId> = checked
         .iter()
         .flat_map(|c| c.tasks.iter().copied())
@@ -359,6 +384,9 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
                 Some(name) => format!("G{id} {name}"),
                 None => format!("G{id} at {pc:#x}"),
             },
+            None if callbacks.contains(id) => {
+                format!("G{id} interrupt callback (GoCreateSyscall: no entry function)")
+            }
             None => format!("G{id} (entry unknown: not created with a stack in this trace)"),
         })
         .collect();
