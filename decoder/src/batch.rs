@@ -96,6 +96,13 @@ pub(crate) struct EventBatch {
     pub data_offset: u64,
 }
 
+impl EventBatch {
+    /// The byte offset in the file of position `pos` of the arena, within this batch's payload.
+    pub(crate) fn file_offset(&self, pos: usize) -> u64 {
+        self.data_offset + pos.saturating_sub(self.start) as u64
+    }
+}
+
 impl From<Batch> for EventBatch {
     fn from(batch: Batch) -> Self {
         EventBatch {

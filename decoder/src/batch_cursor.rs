@@ -125,7 +125,7 @@ impl Cursor {
         if let Some(batch) = batches.get(self.idx) {
             location.batch = Some(batch.index);
             location.batch_offset = Some(batch.offset);
-            location.event_offset = Some(batch.data_offset + (self.pos - batch.start) as u64);
+            location.event_offset = Some(batch.file_offset(self.pos));
         }
         Error::new(message).at(&location)
     }
@@ -149,7 +149,7 @@ impl Cursor {
             location.batch_offset = Some(batch.offset);
             // (Before its first event a cursor is at its first batch's start.)
             let pos = self.ev_pos.max(batch.start);
-            location.event_offset = Some(batch.data_offset + (pos - batch.start) as u64);
+            location.event_offset = Some(batch.file_offset(pos));
             // Read again from the bytes: the ordering may have changed `ev`'s arguments in place
             // before it failed (a parent task 0 made `NO_TASK`, a status given its old one), and
             // the event named must be the one at the offset named.
