@@ -96,9 +96,7 @@ pub struct Location {
     /// Byte offset of the event in the file.
     pub event_offset: Option<u64>,
     /// The event in Go's raw text form (`ProcSteal dt=0 p=0 p_seq=2 m=0`), as the bytes at
-    /// `event_offset` read. A CPU sample whose stack is missing from its generation's tables,
-    /// found after the ordering and not looked for again in the file, has no offset: it is named
-    /// by the first line of Go's parsed form (`M=1 P=1 G=6 StackSample Time=451456`) instead.
+    /// `event_offset` read.
     pub event: Option<String>,
 }
 

@@ -241,9 +241,13 @@ impl Ready {
     #[cold]
     fn dropped(&mut self, failed: Failed, gen: &Generation, version: Version) -> Error {
         self.truncate(failed.at);
-        let location = self
-            .locate(&failed, gen, version)
-            .unwrap_or_else(|| parsed_form_location(&failed, gen));
+        // Not found is not expected (the event was read from those bytes): then the generation
+        // and the M are all there is to name.
+        let location = self.locate(&failed, gen, version).unwrap_or(Location {
+            generation: Some(gen.gen),
+            thread: Some(failed.ctx.m),
+            ..Location::default()
+        });
         failed.error.at(&location)
     }
 
@@ -251,8 +255,8 @@ impl Ready {
     /// with its type, its time as read and the IDs it names, found by reading the M's batches
     /// again (its cursor has moved on). The IDs, not every argument, as the ordering may have
     /// changed others in place (a parent task 0 made `NO_TASK`), and the first such event, as
-    /// any earlier one would have failed the same check first. None for a CPU sample, which is
-    /// in no thread's batches.
+    /// any earlier one would have failed the same check first. (A CPU sample, in no thread's
+    /// batches, never fails the check: as in Go, the argument it checks is not its stack.)
     fn locate(&self, failed: &Failed, gen: &Generation, version: Version) -> Option<Location> {
         let wanted = &failed.base;
         let ids = table_id_args(self.types, wanted.typ);
@@ -308,25 +312,6 @@ fn later_time(time: Time, last_ts: &mut Time) -> Time {
     };
     *last_ts = time;
     time
-}
-
-/// Names the event that failed the table check by the first line of its Go form, where it is not
-/// found in the file (a CPU sample's stack).
-#[cold]
-fn parsed_form_location(failed: &Failed, gen: &Generation) -> Location {
-    let text = Event {
-        table: Some(Arc::clone(&gen.table)),
-        ctx: failed.ctx,
-        base: failed.base,
-        task_type: None,
-    }
-    .to_string();
-    Location {
-        generation: Some(gen.gen),
-        thread: Some(failed.ctx.m),
-        event: text.lines().next().map(str::to_owned),
-        ..Location::default()
-    }
 }
 
 /// The positions of the arguments of a `typ` event that name stacks and strings.

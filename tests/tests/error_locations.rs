@@ -275,13 +275,10 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     wrong
 }
 
-/// Whether an error of this message must name its event by offset: an event of a thread's batch
-/// that names a stack or string missing from its generation's tables, found after the ordering
-/// (a CPU sample's stack is not in a thread's batch).
+/// Whether an error of this message must name its event by offset: an event that names a stack
+/// or string missing from its generation's tables, found after the ordering.
 fn names_its_event(message: &str) -> bool {
-    (message.starts_with("found invalid stack ID")
-        || message.starts_with("found invalid string ID"))
-        && !message.ends_with("for event CPUSample")
+    message.starts_with("found invalid stack ID") || message.starts_with("found invalid string ID")
 }
 
 /// Why an error of this message need not name the generation and the M, if it need not.
