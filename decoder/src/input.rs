@@ -26,6 +26,15 @@ pub enum InputError {
     Io(#[from] io::Error),
     #[error("text input is not UTF-8")]
     NotUtf8,
+    /// Text that is no form of trace (a README, a source file): Go's "bad file format" rather
+    /// than the `.test` parser's complaint about its sections, which the user never meant to
+    /// write.
+    #[error(
+        "bad file format: not a Go execution trace? (text, but neither Go's text form, which \
+         begins `Trace Go1.N`, nor a Go `.test` file, with `-- expect --` and `-- trace --` \
+         sections)"
+    )]
+    NotATrace,
     #[error(transparent)]
     TestFile(#[from] TestFileError),
     #[error("text form: {0}")]
@@ -47,14 +56,22 @@ enum Binary<R> {
 }
 
 /// How many bytes are enough to tell the forms apart: the binary header's fixed prefix.
-const SNIFF_LEN: usize = b"go 1.".len();
+const SNIFF_LEN: usize = BINARY_PREFIX.len();
+
+/// What every binary trace begins with (`go 1.22 trace\0\0\0`, ...).
+const BINARY_PREFIX: &[u8] = b"go 1.";
 
 impl<R: Read> Input<R> {
     /// Looks at the start of `input` to tell its form; converts text forms to binary.
     pub fn new(mut input: R) -> Result<Self, InputError> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
-        if head.starts_with(b"go 1.") || !looks_like_text(&head) {
+        // A file shorter than the prefix that begins as the binary header does ("go 1" of a
+        // trace cut short) is a binary trace cut short too, not text.
+        if head.starts_with(BINARY_PREFIX)
+            || BINARY_PREFIX.starts_with(&head)
+            || !looks_like_text(&head)
+        {
             return Ok(Input {
                 format: Format::Binary,
                 expectation: None,
@@ -66,7 +83,11 @@ impl<R: Read> Input<R> {
         let (format, expectation, trace) = if starts_with_trace_header(&text) {
             (Format::Text, None, text.as_str())
         } else {
-            let test = TestFile::parse(&text)?;
+            let test = TestFile::parse(&text).map_err(|e| match e {
+                // No txtar section at all: not a `.test` file gone wrong, no trace at all.
+                TestFileError::FileCount(0) => InputError::NotATrace,
+                e => InputError::TestFile(e),
+            })?;
             (Format::Test, Some(test.expectation), test.trace)
         };
         let bytes = raw::text_to_binary(trace.as_bytes())?;
@@ -153,6 +174,41 @@ mod tests {
             raw::Reader::new(input),
             Err(raw::ReadError::BadHeader)
         ));
+    }
+
+    #[test]
+    fn a_binary_header_cut_short_is_left_to_the_binary_reader() {
+        // `head -c 3 t.trace`: "go " was read as text, and called a malformed `.test` file.
+        let header = b"go 1.22 trace\0\0\0";
+        for len in 1..header.len() {
+            let input = Input::new(&header[..len]).unwrap();
+            assert_eq!(input.format(), Format::Binary, "{len} bytes");
+            assert!(
+                matches!(raw::Reader::new(input), Err(raw::ReadError::BadHeader)),
+                "{len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn text_of_no_trace_form_is_said_to_be_no_trace() {
+        // A README handed to `gotrace validate` was "malformed test: wrong number of files (0,
+        // want expect and trace)".
+        let err = Input::new(&b"# gotrace\n\nExecution tracing.\n"[..])
+            .err()
+            .unwrap();
+        assert!(matches!(err, InputError::NotATrace), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad file format: not a Go execution trace?"),
+            "{err}"
+        );
+        // A `.test` file with the wrong sections is still said to be one.
+        let err = Input::new(&b"-- expect --\nSUCCESS\n"[..]).err().unwrap();
+        assert!(
+            matches!(err, InputError::TestFile(TestFileError::FileCount(1))),
+            "{err}"
+        );
     }
 
     #[test]
