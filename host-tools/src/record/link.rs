@@ -1,8 +1,6 @@
 //! What `gotrace record` needs from a running target, whatever carries RTT: QEMU's gdbstub or a
 //! debug probe through probe-rs.
 
-use std::fmt::Debug;
-
 use anyhow::{bail, Result};
 use gotrace_rtt_protocol as protocol;
 
@@ -22,7 +20,7 @@ impl ChannelMap {
     /// (in their order; a channel may have no name): the firmware numbers them as it likes.
     /// Only the trace channel must be there to map them; a recording needs the control channel
     /// too, for its start and stop commands ([`ChannelMap::control_channel`]).
-    pub fn find<S: AsRef<str> + Debug>(up: &[Option<S>], down: &[Option<S>]) -> Result<Self> {
+    pub fn find<S: AsRef<str>>(up: &[Option<S>], down: &[Option<S>]) -> Result<Self> {
         let index = |names: &[Option<S>], name: &str| {
             names
                 .iter()
@@ -30,8 +28,9 @@ impl ChannelMap {
         };
         let Some(trace) = index(up, protocol::TRACE_CHANNEL) else {
             bail!(
-                "the firmware's RTT has no up channel named {:?}, the one its trace sink writes to (it has {up:?})",
-                protocol::TRACE_CHANNEL
+                "the firmware's RTT has no up channel named {:?}, the one its trace sink writes to (it has {})",
+                protocol::TRACE_CHANNEL,
+                channel_names(up)
             );
         };
         Ok(ChannelMap {
@@ -54,6 +53,23 @@ impl ChannelMap {
         };
         Ok(index)
     }
+}
+
+/// The up channels a control block has, for a user to see which one is missing: `"defmt", #1
+/// (no name)` (Rust's debug form of the list, `[Some("defmt"), None]`, was printed).
+fn channel_names<S: AsRef<str>>(names: &[Option<S>]) -> String {
+    if names.is_empty() {
+        return "no up channel".to_owned();
+    }
+    let names: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| match name {
+            Some(name) => format!("{:?}", name.as_ref()),
+            None => format!("#{index} (no name)"),
+        })
+        .collect();
+    format!("up channels {}", names.join(", "))
 }
 
 /// Bytes moved by one poll, per channel.
@@ -221,9 +237,11 @@ mod tests {
             "{error}"
         );
         assert!(
-            error.contains("Some(\"defmt\")"),
-            "names what there is: {error}"
+            error.contains("(it has up channels \"defmt\", #1 (no name))"),
+            "names what there is, not in Rust's debug form: {error}"
         );
+        let error = ChannelMap::find::<&str>(&[], &[]).unwrap_err().to_string();
+        assert!(error.ends_with("(it has no up channel)"), "{error}");
     }
 
     #[test]
