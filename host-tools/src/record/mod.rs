@@ -94,6 +94,9 @@ struct Recording {
     late_trace_bytes: u64,
     /// Bytes that came on up channels that are none of the protocol's (see [`Drained::other`]).
     other_channel_bytes: u64,
+    /// Bytes of the `defmt` channel that no log line was made of: the ELF has no defmt table
+    /// (stripped, or not the firmware's), so they cannot be decoded.
+    undecoded_log_bytes: u64,
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
@@ -263,6 +266,7 @@ fn record(
         channel_error: None,
         late_trace_bytes: 0,
         other_channel_bytes: 0,
+        undecoded_log_bytes: 0,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
     };
@@ -301,7 +305,7 @@ fn record(
         let liveness = link.poll(&mut drained)?;
         recording.polling += polled.elapsed();
         recording.other_channel_bytes += drained.other;
-        recording.log_lines += print_logs(log, &drained.defmt, &mut progress);
+        print_logs(log, &drained.defmt, &mut progress, &mut recording);
         if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
             recording.descriptor = Some(descriptor);
         }
@@ -365,7 +369,7 @@ fn read_after_end(
         if let Liveness::Exited(code) = link.poll(&mut drained)? {
             recording.firmware_exit = Some(code);
         }
-        recording.log_lines += print_logs(log, &drained.defmt, progress);
+        print_logs(log, &drained.defmt, progress, recording);
         recording.late_trace_bytes += drained.trace.len() as u64;
         recording.other_channel_bytes += drained.other;
         if drained.len() > 0 {
@@ -379,15 +383,19 @@ fn read_after_end(
     Ok(())
 }
 
-/// Prints the firmware's log lines that `defmt` completes (erasing the progress line first);
-/// returns how many.
+/// Prints the firmware's log lines that `defmt` completes (erasing the progress line first),
+/// counting them; without a defmt table, counts the bytes that could not be decoded.
 fn print_logs(
     log: &mut Option<defmt_log::DefmtLog<'_>>,
     defmt: &[u8],
     progress: &mut progress::Progress,
-) -> u64 {
+    recording: &mut Recording,
+) {
     let Some(log) = log.as_mut() else {
-        return 0;
+        // Dropped without a word before: a stripped ELF showed "0 log lines" of a firmware
+        // that logged.
+        recording.undecoded_log_bytes += defmt.len() as u64;
+        return;
     };
     let lines = log.push(defmt);
     if !lines.is_empty() {
@@ -396,7 +404,7 @@ fn print_logs(
     for line in &lines {
         outln!("{line}");
     }
-    lines.len() as u64
+    recording.log_lines += lines.len() as u64;
 }
 
 /// Feeds the session channel's `bytes` to its frames; returns the last session descriptor among
@@ -556,36 +564,69 @@ mod tests {
         }
     }
 
-    /// A [`Replay`] whose every poll also drains `.1` bytes from a channel of the firmware's own.
-    struct WithOwnChannel(Replay, u64);
+    /// A [`Replay`] whose every poll also drains `other` bytes from a channel of the firmware's
+    /// own and the bytes `defmt` from the `defmt` channel.
+    struct Alongside {
+        replay: Replay,
+        other: u64,
+        defmt: Vec<u8>,
+    }
 
-    impl Link for WithOwnChannel {
+    impl Link for Alongside {
         fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
-            out.other += self.1;
-            self.0.poll(out)
+            out.other += self.other;
+            out.defmt.extend_from_slice(&self.defmt);
+            self.replay.poll(out)
         }
 
         fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
-            self.0.send_control(frame)
+            self.replay.send_control(frame)
         }
 
         fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
-            self.0.idle(timeout)
+            self.replay.idle(timeout)
         }
+    }
+
+    /// Records three polls of trace bytes (two generations), each with `other` and `defmt` as
+    /// [`Alongside`] drains them.
+    fn record_alongside(other: u64, defmt: Vec<u8>, name: &str) -> Recording {
+        let header = Version::Go122.header().to_vec();
+        let polls = [header, batch(1), batch(2)];
+        let link = Alongside {
+            replay: Replay(polls.into()),
+            other,
+            defmt,
+        };
+        replay(link, name).0
     }
 
     #[test]
     fn bytes_on_channels_of_the_firmwares_own_are_counted_for_the_summary() {
         // They were drained and dropped without a word.
-        let header = Version::Go122.header().to_vec();
-        let polls = [header, batch(1), batch(2)];
-        let (recording, _) = replay(WithOwnChannel(Replay(polls.into()), 5), "own-channel.trace");
+        let recording = record_alongside(5, Vec::new(), "own-channel.trace");
         // Three polls with trace bytes, then the poll that finds the firmware's exit, and the
         // polls after the end until it is quiet (none: the replay says it exited).
         assert_eq!(recording.other_channel_bytes, 4 * 5);
         let line = super::summary::other_channels_line(recording.other_channel_bytes).unwrap();
         assert!(line.starts_with("note: 20 bytes came on RTT up channels that are none of gotrace's (\"defmt\", \"gotrace\", \"gotrace-session\")"), "{line}");
         assert_eq!(super::summary::other_channels_line(0), None);
+    }
+
+    #[test]
+    fn logs_an_elf_without_a_defmt_table_cannot_decode_are_counted_for_the_summary() {
+        // A stripped ELF (no defmt table): the firmware's logs were dropped, and the summary
+        // said "0 log lines" as if it had logged nothing.
+        let recording = record_alongside(0, vec![1, 2, 0], "stripped-elf.trace");
+        // As for the firmware's own channel: three polls with trace bytes, then the exit's.
+        assert_eq!(recording.undecoded_log_bytes, 4 * 3);
+        assert_eq!(recording.log_lines, 0);
+        let line = super::summary::undecoded_logs_line(recording.undecoded_log_bytes).unwrap();
+        assert!(
+            line.starts_with("note: 12 bytes came on the \"defmt\" channel but were not shown: the ELF has no defmt table"),
+            "{line}"
+        );
+        assert_eq!(super::summary::undecoded_logs_line(0), None);
     }
 
     /// A recording of generation 1, the end record, then two more batches: in polls of their

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
-use gotrace_rtt_protocol::{self as protocol, Command, EndRecord, SessionDescriptor};
+use gotrace_rtt_protocol::{
+    self as protocol, Backpressure, ClockSource, Command, EndRecord, SessionDescriptor,
+};
 
 use super::elf::{Firmware, Functions};
 use super::segments::SegmentFiles;
@@ -50,6 +52,7 @@ pub(super) fn finish(
         channel_error,
         late_trace_bytes,
         other_channel_bytes,
+        undecoded_log_bytes,
         elapsed,
         polling,
     } = recording;
@@ -76,6 +79,9 @@ pub(super) fn finish(
         kib_per_s(polling)
     );
     if let Some(line) = other_channels_line(other_channel_bytes) {
+        outln!("{line}");
+    }
+    if let Some(line) = undecoded_logs_line(undecoded_log_bytes) {
         outln!("{line}");
     }
     let mut valid = true;
@@ -154,10 +160,10 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
         )];
     };
     let mut lines = vec![format!(
-        "session: clock {:?} at {} Hz, {:?}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
-        d.clock,
+        "session: clock {} at {} Hz, {}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
+        clock_name(d.clock),
         d.clock_hz,
-        d.backpressure,
+        backpressure_name(d.backpressure),
         d.trace_channel_bytes,
         d.batch_buffers,
         d.batch_buffer_bytes,
@@ -172,7 +178,11 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
     {
         let mut differs = Vec::new();
         if d.backpressure != backpressure {
-            differs.push(format!("{:?}, not {backpressure:?}", d.backpressure));
+            differs.push(format!(
+                "{}, not {}",
+                backpressure_name(d.backpressure),
+                backpressure_name(backpressure)
+            ));
         }
         if generation_period_us != 0 && d.generation_period_us != generation_period_us {
             differs.push(format!(
@@ -190,6 +200,23 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
     lines
 }
 
+/// The clock as the README and a datasheet name it, not as the protocol's enum is spelt
+/// (`CmsdkApbTimer` read as Rust's debug form in the summary).
+fn clock_name(clock: ClockSource) -> &'static str {
+    match clock {
+        ClockSource::DwtCycles => "DWT CYCCNT",
+        ClockSource::CmsdkApbTimer => "CMSDK APB timer",
+    }
+}
+
+/// The mode as `record`'s options say it (lossless by default, `--lossy`).
+fn backpressure_name(backpressure: Backpressure) -> &'static str {
+    match backpressure {
+        Backpressure::Lossless => "lossless",
+        Backpressure::Lossy => "lossy",
+    }
+}
+
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
 /// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
 /// of a firmware that ended by itself.
@@ -203,6 +230,16 @@ pub(super) fn other_channels_line(bytes: u64) -> Option<String> {
             protocol::DEFMT_CHANNEL,
             protocol::TRACE_CHANNEL,
             protocol::SESSION_CHANNEL
+        )
+    })
+}
+
+/// What the summary says of `defmt` bytes that came while the ELF has no defmt table.
+pub(super) fn undecoded_logs_line(bytes: u64) -> Option<String> {
+    (bytes > 0).then(|| {
+        format!(
+            "note: {bytes} bytes came on the {:?} channel but were not shown: the ELF has no defmt table (a stripped ELF? record with the firmware as it was built, with its symbols)",
+            protocol::DEFMT_CHANNEL
         )
     })
 }
@@ -424,7 +461,21 @@ mod tests {
         let descriptor = descriptor(500);
         let lines = session_lines(Some(&descriptor), &asked);
         assert_eq!(lines.len(), 1, "as asked: no warning {lines:?}");
-        assert!(lines[0].starts_with("session: clock CmsdkApbTimer at 25000000 Hz, Lossless"));
+        // The enums' debug forms were printed: "clock CmsdkApbTimer at 25000000 Hz, Lossless".
+        assert!(
+            lines[0].starts_with("session: clock CMSDK APB timer at 25000000 Hz, lossless,"),
+            "{lines:?}"
+        );
+        let board = SessionDescriptor {
+            clock: gotrace_rtt_protocol::ClockSource::DwtCycles,
+            clock_hz: 64_000_000,
+            ..descriptor
+        };
+        let lines = session_lines(Some(&board), &asked);
+        assert!(
+            lines[0].starts_with("session: clock DWT CYCCNT at 64000000 Hz, lossless,"),
+            "{lines:?}"
+        );
         // A firmware that began with its own defaults (lossy, 1 ms) before the command came.
         let own = SessionDescriptor {
             backpressure: Backpressure::Lossy,
@@ -434,7 +485,7 @@ mod tests {
         let lines = session_lines(Some(&own), &asked);
         assert_eq!(
             lines[1],
-            "warning: the firmware traces Lossy, not Lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it"
+            "warning: the firmware traces lossy, not lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it"
         );
         // A period left to the firmware (0) is no difference.
         let default_period = Command::Start {
