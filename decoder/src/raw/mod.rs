@@ -64,6 +64,7 @@ pub fn binary_to_text<R: Read>(binary: R) -> Result<String, ConvertError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Location;
 
     const TEXT: &str = "Trace Go1.22
 EventBatch gen=1 m=18446744073709551615 time=0 size=44
@@ -119,6 +120,66 @@ GoStart dt=1 g=1 g_seq=0
             }
             assert!(whole.starts_with(&events), "cut at {len}");
         }
+    }
+
+    #[test]
+    fn a_truncated_event_names_its_batch() {
+        // `gotrace dump` of a cut trace said "byte 4997 (GoSyscallBegin): truncated trace: ..."
+        // without the generation, M or batch that `gotrace validate` names.
+        let binary = text_to_binary(TEXT.as_bytes()).unwrap();
+        // The batches, framed from the whole file: (offset, generation, M), by index.
+        let mut whole = Reader::new(&binary[..]).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let offset = whole.offset();
+            let Some(event) = whole.read_event().unwrap() else {
+                break;
+            };
+            if event.typ == gotrace_wire::EventType::EVENT_BATCH {
+                headers.push((offset, event.args[0], event.args[1] as i64));
+            }
+        }
+        assert_eq!(headers.len(), 3);
+        let mut named = 0;
+        for len in gotrace_wire::HEADER_LEN + 1..binary.len() {
+            let cut = &binary[..len];
+            let Some(Err(error)) = Reader::new(cut).unwrap().find(Result::is_err) else {
+                continue;
+            };
+            let offset = error.offset().unwrap();
+            let batch = error.batch().expect("an event's error");
+            let index = headers.iter().rposition(|h| h.0 <= offset).unwrap();
+            let (at, generation, m) = headers[index];
+            let expected = if at == offset {
+                // A header cut short: the batch it begins, whose generation and M are unread.
+                Location {
+                    batch: Some(index as u64),
+                    batch_offset: Some(at),
+                    ..Location::default()
+                }
+            } else {
+                Location {
+                    generation: Some(generation),
+                    thread: Some(m),
+                    batch: Some(index as u64),
+                    batch_offset: Some(at),
+                    ..Location::default()
+                }
+            };
+            assert_eq!(*batch, expected, "cut at {len}: {error}");
+            // Printed as the validating reader prints its locations.
+            assert!(
+                error.to_string().ends_with(&expected.to_string()),
+                "{error}"
+            );
+            named += 1;
+        }
+        assert!(named > 40, "{named} cuts in an event");
+        let error = Reader::new(&binary[..60]).unwrap().find(Result::is_err);
+        assert_eq!(
+            error.unwrap().unwrap_err().to_string(),
+            "byte 59 (String): truncated trace: unexpected EOF reading id (generation 1, M -1, batch #1 at byte offset 44)"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use gotrace_wire::{spec, EventType, Version};
 use super::event::{Event, FRAME_FIELDS};
 use super::limits::{check_args, check_data_len, LimitError};
 use super::source::{Source, VarintFailure};
+use crate::Location;
 
 /// Why the binary form could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +20,15 @@ pub enum ReadError {
     BadHeader,
     #[error("unknown or unsupported trace version go 1.{0}")]
     UnsupportedVersion(u64),
-    /// An event could not be read: where it starts, its name if its type byte was valid.
-    #[error("byte {offset}{}: {problem}", .event.map(|e| format!(" ({e})")).unwrap_or_default())]
+    /// An event could not be read: where it starts, its name if its type byte was valid, and
+    /// the batch it is in (generation, M, index, offset; that of a batch header being read is
+    /// its own index and offset), as the validating reader names them.
+    #[error("byte {offset}{}: {problem}{batch}", .event.map(|e| format!(" ({e})")).unwrap_or_default())]
     Event {
         offset: u64,
         event: Option<&'static str>,
         problem: Problem,
+        batch: Box<Location>,
     },
     #[error("reading byte {offset}: {source}")]
     Io {
@@ -56,6 +60,14 @@ impl ReadError {
         }
     }
 
+    /// The batch the event that failed is in, as far as it was read.
+    pub fn batch(&self) -> Option<&Location> {
+        match self {
+            ReadError::Event { batch, .. } => Some(batch),
+            _ => None,
+        }
+    }
+
     /// Whether the input simply ended too early (as opposed to being malformed).
     pub fn is_truncation(&self) -> bool {
         matches!(
@@ -72,6 +84,10 @@ impl ReadError {
 pub struct Reader<R> {
     src: Source<R>,
     version: Version,
+    /// The batch headers read so far.
+    batches: u64,
+    /// The last batch header read: where the events that follow it are.
+    batch: Location,
 }
 
 impl<R: Read> Reader<R> {
@@ -79,7 +95,12 @@ impl<R: Read> Reader<R> {
     pub fn new(inner: R) -> Result<Self, ReadError> {
         let mut src = Source::new(inner);
         let version = read_header(&mut src)?;
-        Ok(Reader { src, version })
+        Ok(Reader {
+            src,
+            version,
+            batches: 0,
+            batch: Location::default(),
+        })
     }
 
     pub fn version(&self) -> Version {
@@ -103,36 +124,29 @@ impl<R: Read> Reader<R> {
         };
         let typ = EventType(byte);
         let Some(spec) = spec(self.version, typ) else {
-            return Err(ReadError::Event {
-                offset: start,
-                event: None,
-                problem: Problem::InvalidType(byte),
-            });
+            return Err(self.error(start, typ, None, Problem::InvalidType(byte)));
         };
-        let fail = |problem: Problem| ReadError::Event {
-            offset: start,
-            event: Some(spec.name),
-            problem,
-        };
+        let fail =
+            |reader: &Self, problem: Problem| reader.error(start, typ, Some(spec.name), problem);
         let mut args = Vec::with_capacity(spec.args.len());
         for name in spec.args {
-            args.push(self.uvarint(start, spec.name, name)?);
+            args.push(self.uvarint(start, typ, spec.name, name)?);
         }
-        check_args(typ, &args).map_err(|e| fail(e.into()))?;
+        check_args(typ, &args).map_err(|e| fail(self, e.into()))?;
         if spec.is_stack {
             // `check_args` bounded the frame count.
             let frames = args[1] as usize;
             args.reserve_exact(frames * FRAME_FIELDS.len());
             for _ in 0..frames {
                 for name in FRAME_FIELDS {
-                    args.push(self.uvarint(start, spec.name, name)?);
+                    args.push(self.uvarint(start, typ, spec.name, name)?);
                 }
             }
         }
         let mut data = Vec::new();
         if spec.has_data {
-            let len = self.uvarint(start, spec.name, "data length")?;
-            check_data_len(typ, len).map_err(|e| fail(e.into()))?;
+            let len = self.uvarint(start, typ, spec.name, "data length")?;
+            check_data_len(typ, len).map_err(|e| fail(self, e.into()))?;
             data.reserve_exact(len as usize);
             let read = self
                 .src
@@ -142,8 +156,22 @@ impl<R: Read> Reader<R> {
                     source,
                 })?;
             if read.is_err() {
-                return Err(fail(Problem::Truncated("data")));
+                return Err(fail(self, Problem::Truncated("data")));
             }
+        }
+        if is_batch_header(typ) {
+            self.batch = Location {
+                // A lone EndOfGeneration (Go 1.26) is a batch without a generation or M, as the
+                // validating reader counts it.
+                generation: (typ != EventType::END_OF_GENERATION)
+                    .then(|| batch_field(typ, &args, 0)),
+                thread: (typ != EventType::END_OF_GENERATION)
+                    .then(|| batch_field(typ, &args, 1) as i64),
+                batch: Some(self.batches),
+                batch_offset: Some(start),
+                ..Location::default()
+            };
+            self.batches += 1;
         }
         Ok(Some(Event {
             version: self.version,
@@ -153,9 +181,37 @@ impl<R: Read> Reader<R> {
         }))
     }
 
+    /// The error of the event of type `typ` at `start`, in the batch it belongs to: the last
+    /// one read, or the one it begins.
+    #[cold]
+    fn error(
+        &self,
+        start: u64,
+        typ: EventType,
+        event: Option<&'static str>,
+        problem: Problem,
+    ) -> ReadError {
+        let batch = if is_batch_header(typ) && event.is_some() {
+            Location {
+                batch: Some(self.batches),
+                batch_offset: Some(start),
+                ..Location::default()
+            }
+        } else {
+            self.batch.clone()
+        };
+        ReadError::Event {
+            offset: start,
+            event,
+            problem,
+            batch: Box::new(batch),
+        }
+    }
+
     fn uvarint(
         &mut self,
         start: u64,
+        typ: EventType,
         event: &'static str,
         what: &'static str,
     ) -> Result<u64, ReadError> {
@@ -170,12 +226,22 @@ impl<R: Read> Reader<R> {
                 })
             }
         };
-        Err(ReadError::Event {
-            offset: start,
-            event: Some(event),
-            problem,
-        })
+        Err(self.error(start, typ, Some(event), problem))
     }
+}
+
+/// Whether events of type `typ` begin a batch (the validating reader's batch headers).
+fn is_batch_header(typ: EventType) -> bool {
+    typ == EventType::EVENT_BATCH
+        || typ == EventType::EXPERIMENTAL_BATCH
+        || typ == EventType::END_OF_GENERATION
+}
+
+/// Field `index` of a batch header's generation and M (`EventBatch gen m ...`;
+/// `ExperimentalBatch exp gen m ...`).
+fn batch_field(typ: EventType, args: &[u64], index: usize) -> u64 {
+    let skip = usize::from(typ == EventType::EXPERIMENTAL_BATCH);
+    args[skip + index]
 }
 
 impl<R: Read> Iterator for Reader<R> {
