@@ -281,6 +281,13 @@ struct GState {
     ranges: Ranges,
 }
 
+/// A vacant place's state in the goroutine table (see [`SlabIdMap`]), never a goroutine's.
+impl Default for GState {
+    fn default() -> Self {
+        GState::new(0, Seq::new(0, 0))
+    }
+}
+
 impl GState {
     fn new(status: u8, seq: Seq) -> Self {
         GState {
