@@ -464,13 +464,17 @@ mod tests {
             std::fs::read(&written[0].path).unwrap(),
             [&header[..], named_first, &device[1], &device[2]].concat()
         );
-        let error = "byte 21: invalid event type: 255";
+        // The broken generation's error names the batch it is in (of the bytes named at once).
+        let error = |generation: u64| {
+            format!("byte 21: invalid event type: 255 (generation {generation}, M 0, batch #0 at byte offset 16)")
+        };
         assert_eq!(
             written[0].naming,
             format!(
-                "{} in generations {first}..={first}; stack frames of generations {} on left as bare PCs: {error}",
+                "{} in generations {first}..={first}; stack frames of generations {} on left as bare PCs: {}",
                 named.naming.summary(),
-                first + 1
+                first + 1,
+                error(first + 1)
             )
         );
         // The next segment tries again: from its first generation on, bare.
@@ -480,7 +484,7 @@ mod tests {
         );
         assert_eq!(
             written[1].naming,
-            format!("stack frames left as bare PCs: {error}")
+            format!("stack frames left as bare PCs: {}", error(first + 4))
         );
     }
 }
