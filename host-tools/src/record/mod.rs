@@ -39,19 +39,22 @@ pub struct RecordArgs {
     /// The firmware ELF (with its symbols: RTT block, defmt table).
     pub elf: PathBuf,
     /// Run the ELF under QEMU (qemu-system-arm) and read RTT through QEMU's gdbstub.
-    #[arg(long, conflicts_with_all = ["chip", "probe"])]
+    // Each way of reaching the target excludes the others, and the options of one are refused
+    // with another: `--qemu --attach`, `--chip --attach`, `--attach --machine` were taken and the
+    // option ignored without a word.
+    #[arg(long, conflicts_with_all = ["chip", "probe", "attach"])]
     pub qemu: bool,
     /// QEMU machine for --qemu; by default mps2-an386 (Cortex-M4F) for a hard-float ELF,
     /// mps2-an385 (Cortex-M3) otherwise.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["attach", "chip"])]
     pub machine: Option<String>,
     /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["chip", "probe"])]
     pub attach: Option<String>,
     /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time. More of
     /// QEMU's icount options may follow (`5,align=on`: the guest kept at its virtual rate, 32 ns
     /// an instruction). `off` runs QEMU without it.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", conflicts_with_all = ["attach", "chip"])]
     pub icount: String,
     /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
     #[arg(long)]
@@ -60,7 +63,8 @@ pub struct RecordArgs {
     /// found if omitted.
     #[arg(long, requires = "chip")]
     pub probe: Option<String>,
-    /// Where to write the trace; more files `NAME.2.trace`, ... if losses split it.
+    /// Where to write the trace (by default the ELF's file name with `.trace`, in the current
+    /// directory); more files `NAME.2.trace`, ... if losses split it.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Stop after this many seconds (of host time).
@@ -762,6 +766,50 @@ mod tests {
             Some(clap::error::ErrorKind::ArgumentConflict)
         );
         assert_eq!(kind(&["fw.elf", "--qemu"]), None);
+    }
+
+    #[test]
+    fn one_way_to_the_target_and_only_its_options() {
+        // Each of these was taken, one option ignored without a word (--qemu, --attach,
+        // --machine, --icount).
+        use clap::error::ErrorKind::ArgumentConflict;
+        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
+        let cases: [(&[&str], _); 6] = [
+            (&["--qemu", "--attach", "localhost:1234"], ArgumentConflict),
+            (
+                &["--chip", "nRF52840_xxAA", "--attach", "localhost:1234"],
+                ArgumentConflict,
+            ),
+            (
+                &["--attach", "localhost:1234", "--machine", "mps2-an505"],
+                ArgumentConflict,
+            ),
+            (
+                &["--attach", "localhost:1234", "--icount", "5"],
+                ArgumentConflict,
+            ),
+            (
+                &["--chip", "nRF52840_xxAA", "--machine", "mps2-an505"],
+                ArgumentConflict,
+            ),
+            (
+                &["--chip", "nRF52840_xxAA", "--icount", "off"],
+                ArgumentConflict,
+            ),
+        ];
+        for (args, expected) in cases {
+            let args = [&["fw.elf"], args].concat();
+            assert_eq!(kind(&args), Some(expected), "{args:?}");
+        }
+        // What each way takes, and the icount default (no --icount given) with any of them.
+        for ok in [
+            &["--qemu", "--machine", "mps2-an505", "--icount", "off"][..],
+            &["--attach", "localhost:1234"],
+            &["--chip", "nRF52840_xxAA"],
+        ] {
+            let args = [&["fw.elf"], ok].concat();
+            assert_eq!(kind(&args), None, "{args:?}");
+        }
     }
 
     #[test]
