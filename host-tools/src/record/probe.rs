@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
-use probe_rs::probe::{list::Lister, DebugProbeSelector};
+use probe_rs::probe::{list::Lister, DebugProbeSelector, Probe};
 use probe_rs::rtt::{ChannelMode, Rtt};
 use probe_rs::{Permissions, Session};
 
@@ -32,18 +32,8 @@ impl ProbeLink {
         elf: &Path,
         firmware: &Firmware,
     ) -> Result<Self> {
-        let selector = check_board(chip, selector)?;
-        let lister = Lister::new();
-        let probe = match selector {
-            Some(selector) => lister.open(selector)?,
-            None => {
-                let probes = lister.list_all();
-                let first = probes
-                    .first()
-                    .ok_or_else(|| anyhow!("no debug probe found (is one plugged in?)"))?;
-                lister.open(first)?
-            }
-        };
+        let checked = check_board(chip, selector)?;
+        let probe = open_probe(selector.zip(checked))?;
         let mut session = probe
             .attach(chip, Permissions::default())
             .with_context(|| format!("attaching to {chip}"))?;
@@ -89,6 +79,28 @@ fn attach_rtt(session: &mut Session, firmware: &Firmware) -> Result<Rtt> {
                 return Err(e).context("no RTT control block appeared within 10 s")
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Opens the probe `selector` names (`--probe` as given, and parsed) or else the first one found. probe-rs's
+/// own error said neither which probe nor what to check ("The debug probe could not be created.:
+/// A USB error occurred.: ...").
+fn open_probe(selector: Option<(&str, DebugProbeSelector)>) -> Result<Probe> {
+    const CHECK: &str = "is it plugged in, and may this user open it (probe-rs's udev rules)?";
+    let lister = Lister::new();
+    match selector {
+        Some((given, selector)) => lister
+            .open(selector)
+            .with_context(|| format!("opening the debug probe --probe {given} ({CHECK})")),
+        None => {
+            let probes = lister.list_all();
+            let first = probes
+                .first()
+                .ok_or_else(|| anyhow!("no debug probe found (is one plugged in?)"))?;
+            lister
+                .open(first)
+                .with_context(|| format!("opening the debug probe {} ({CHECK})", first.identifier))
         }
     }
 }
@@ -178,6 +190,18 @@ mod tests {
             .unwrap();
         assert_eq!((selector.vendor_id, selector.product_id), (0x1366, 0x1015));
         assert_eq!(selector.serial_number.as_deref(), Some("000683457123"));
+    }
+
+    #[test]
+    fn a_probe_that_cannot_be_opened_is_named() {
+        // No probe has this VID:PID: opening it fails on any machine.
+        let given = "ffff:fffe";
+        let selector = check_board("nRF52840_xxAA", Some(given)).unwrap().unwrap();
+        let error = format!("{:#}", open_probe(Some((given, selector))).err().unwrap());
+        assert!(
+            error.starts_with("opening the debug probe --probe ffff:fffe (is it plugged in"),
+            "{error}"
+        );
     }
 
     #[test]
