@@ -54,3 +54,27 @@ fn main() -> ExitCode {
         ExitCode::from(2)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn validate_s_help_gives_its_exit_statuses() {
+        // The README's 0 valid / 1 invalid / 2 unreadable were nowhere in `gotrace validate --help`.
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("validate")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("Exit status: 0 when every trace is valid; 1 when any is not"),
+            "{help}"
+        );
+        assert!(help.contains("2 when a file cannot be read"), "{help}");
+        Cli::command().debug_assert();
+    }
+}

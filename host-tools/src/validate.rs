@@ -16,6 +16,9 @@ use crate::input::{open, Opened};
 use crate::stdout::{self, errln, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
+///
+/// Exit status: 0 when every trace is valid; 1 when any is not (Go's error and where: generation,
+/// M, batch, byte offset, event); 2 when a file cannot be read, or on a usage error.
 #[derive(clap::Args)]
 pub struct Args {
     /// The traces (binary, Go's text form, or Go `.test` files); `-` reads standard input.
