@@ -24,7 +24,9 @@ pub enum Format {
 pub enum InputError {
     #[error("reading input: {0}")]
     Io(#[from] io::Error),
-    #[error("text input is not UTF-8")]
+    /// Bytes that begin as text but are not UTF-8 (a PDF, an image with a text header): no form
+    /// of trace, said as Go says it of a file that is not one.
+    #[error("bad file format: not a Go execution trace? (it begins as text, but is not UTF-8)")]
     NotUtf8,
     /// Text that is no form of trace (a README, a source file): Go's "bad file format" rather
     /// than the `.test` parser's complaint about its sections, which the user never meant to
@@ -80,17 +82,30 @@ impl<R: Read> Input<R> {
         }
         input.read_to_end(&mut head)?;
         let text = String::from_utf8(head).map_err(|_| InputError::NotUtf8)?;
-        let (format, expectation, trace) = if starts_with_trace_header(&text) {
-            (Format::Text, None, text.as_str())
+        let (format, expectation, trace, line_offset) = if starts_with_trace_header(&text) {
+            (Format::Text, None, text.as_str(), 0)
         } else {
             let test = TestFile::parse(&text).map_err(|e| match e {
                 // No txtar section at all: not a `.test` file gone wrong, no trace at all.
                 TestFileError::FileCount(0) => InputError::NotATrace,
                 e => InputError::TestFile(e),
             })?;
-            (Format::Test, Some(test.expectation), test.trace)
+            (
+                Format::Test,
+                Some(test.expectation),
+                test.trace,
+                test.trace_line_offset,
+            )
         };
-        let bytes = raw::text_to_binary(trace.as_bytes())?;
+        // A line of a `.test` file's trace is named by its line in the file, where the user
+        // looks for it, not in the trace section ("line 17" of a file whose line 20 it was).
+        let bytes = raw::text_to_binary(trace.as_bytes()).map_err(|e| match e {
+            ConvertError::Text(mut e) => {
+                e.line += line_offset;
+                ConvertError::Text(e)
+            }
+            e => e,
+        })?;
         Ok(Input {
             format,
             expectation,
@@ -203,6 +218,13 @@ mod tests {
                 .starts_with("bad file format: not a Go execution trace?"),
             "{err}"
         );
+        let err = Input::new(&b"%PDF-1.4\n\xff\xfe\n"[..]).err().unwrap();
+        assert!(matches!(err, InputError::NotUtf8), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad file format: not a Go execution trace?"),
+            "{err}"
+        );
         // A `.test` file with the wrong sections is still said to be one.
         let err = Input::new(&b"-- expect --\nSUCCESS\n"[..]).err().unwrap();
         assert!(
@@ -217,5 +239,13 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("line 2"), "{err}");
+        // In a `.test` file, the line of the file, not of its trace section (line 2 there).
+        let test =
+            "# A comment\n-- expect --\nSUCCESS\n-- trace --\nTrace Go1.22\nNoSuchEvent x=1\n";
+        let err = Input::new(test.as_bytes()).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "text form: line 6: unidentified event: NoSuchEvent"
+        );
     }
 }

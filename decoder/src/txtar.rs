@@ -89,6 +89,9 @@ pub struct TestFile<'a> {
     pub expectation: Expectation,
     /// The trace in Go's raw text form.
     pub trace: &'a str,
+    /// The lines of the file before the trace's first (its `-- trace --` marker included): line
+    /// `n` of the trace is line `n + trace_line_offset` of the file, the one a user can find.
+    pub trace_line_offset: usize,
 }
 
 impl<'a> TestFile<'a> {
@@ -105,9 +108,12 @@ impl<'a> TestFile<'a> {
                 });
             }
         }
+        // The trace is the last section: it runs to the end of the file.
+        let before_trace = &text[..text.len() - trace.len()];
         Ok(TestFile {
             expectation: parse_expectation(expect)?,
             trace,
+            trace_line_offset: before_trace.matches('\n').count(),
         })
     }
 }
