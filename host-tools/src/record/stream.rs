@@ -401,19 +401,26 @@ impl TraceStream {
                     at += n;
                 }
                 Err(varint::VarintError::Truncated) => return Ok(None),
-                Err(e) => {
+                Err(varint::VarintError::Overflow) => {
+                    // Said in words: the error's debug form, "Overflow", was the whole reason.
                     return Err(StreamError::BatchHeader {
                         offset,
-                        why: format!("{e:?}"),
-                    })
+                        why: "a field's varint does not fit in 64 bits".to_owned(),
+                    });
                 }
             }
         }
         let [generation, _m, _time, size] = fields;
-        if size > MAX_BATCH_SIZE || generation == 0 {
+        if generation == 0 {
             return Err(StreamError::BatchHeader {
                 offset,
-                why: format!("generation {generation}, size {size}"),
+                why: "generation 0 (generations count from 1)".to_owned(),
+            });
+        }
+        if size > MAX_BATCH_SIZE {
+            return Err(StreamError::BatchHeader {
+                offset,
+                why: format!("size {size}, beyond the largest batch ({MAX_BATCH_SIZE} bytes)"),
             });
         }
         let end = at + size as usize;
@@ -809,6 +816,31 @@ pub(super) mod tests {
         stream.push(&Version::Go122.header()).unwrap();
         assert!(stream.push(&[0x42, 1, 2]).is_err());
         assert_eq!(stream.finish().1.unfinished, None);
+    }
+
+    #[test]
+    fn a_bad_batch_header_says_what_is_wrong_with_it() {
+        let header = Version::Go122.header();
+        let overlong = [&[EventType::EVENT_BATCH.0][..], &[0xff; 10], &[1]].concat();
+        for (batch, why) in [
+            (overlong, "a field's varint does not fit in 64 bits"),
+            (
+                vec![EventType::EVENT_BATCH.0, 0, 0, 5, 1],
+                "generation 0 (generations count from 1)",
+            ),
+            (
+                vec![EventType::EVENT_BATCH.0, 1, 0, 5, 0x81, 0x80, 0x04],
+                "size 65537, beyond the largest batch (65536 bytes)",
+            ),
+        ] {
+            let mut stream = TraceStream::default();
+            stream.push(&header).unwrap();
+            let error = stream.push(&batch).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!("trace channel offset 16: bad batch header: {why}")
+            );
+        }
     }
 
     #[test]
