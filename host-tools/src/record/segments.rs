@@ -189,6 +189,13 @@ pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    // A directory that is not there is said so: "is not a directory" read as if it were a file.
+    anyhow::ensure!(
+        dir.exists(),
+        "cannot write {}: the directory {} does not exist",
+        output.display(),
+        dir.display()
+    );
     anyhow::ensure!(
         dir.is_dir(),
         "cannot write {}: {} is not a directory",
@@ -394,8 +401,13 @@ mod tests {
         check_output(Path::new("relative.trace"), &elf).unwrap();
         let missing = check_output(&dir.join("no-such-dir/x.trace"), &elf).unwrap_err();
         assert!(
-            format!("{missing}").contains("is not a directory"),
+            format!("{missing}").ends_with("no-such-dir does not exist"),
             "{missing}"
+        );
+        let in_a_file = check_output(&elf.join("x.trace"), &elf).unwrap_err();
+        assert!(
+            format!("{in_a_file}").ends_with("firmware.elf is not a directory"),
+            "{in_a_file}"
         );
         let itself = check_output(dir, &elf).unwrap_err();
         assert!(
