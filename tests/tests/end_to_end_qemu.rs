@@ -838,7 +838,7 @@ fn an_output_that_cannot_be_written_is_refused_before_the_firmware_runs() {
     };
     let out = scratch_dir().join("no-such-dir").join("x.trace");
     let run = record_to(&elf, &out, &[]);
-    assert_refused_before_qemu_ran(&run, "no-such-dir is not a directory");
+    assert_refused_before_qemu_ran(&run, "no-such-dir does not exist");
 }
 
 #[test]
