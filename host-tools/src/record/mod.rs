@@ -49,7 +49,7 @@ pub struct RecordArgs {
     #[arg(long, conflicts_with_all = ["attach", "chip"])]
     pub machine: Option<String>,
     /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["chip", "probe"])]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port, conflicts_with_all = ["chip", "probe"])]
     pub attach: Option<String>,
     /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time. More of
     /// QEMU's icount options may follow (`5,align=on`: the guest kept at its virtual rate, 32 ns
@@ -467,6 +467,15 @@ fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--attach`'s `HOST:PORT` (a bracketed IPv6 host too), checked as it is parsed: a port alone or
+/// a host alone got std's "invalid socket address" as the QEMU's connection failed.
+fn host_port(text: &str) -> Result<String, String> {
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(text.to_owned()),
+        _ => Err("want HOST:PORT, where a QEMU started with `-gdb tcp::PORT` serves gdb (localhost:1234)".to_owned()),
+    }
+}
+
 fn default_output(elf: &Path) -> PathBuf {
     let stem = elf
         .file_stem()
@@ -809,6 +818,32 @@ mod tests {
         ] {
             let args = [&["fw.elf"], ok].concat();
             assert_eq!(kind(&args), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn attach_takes_a_host_and_a_port() {
+        let attach = |a: &str| parse(&["fw.elf", "--attach", a]).map(|args| args.attach);
+        for good in ["localhost:1234", "127.0.0.1:1", "[::1]:1234"] {
+            assert_eq!(attach(good).unwrap().as_deref(), Some(good));
+        }
+        for bad in [
+            "localhost",
+            ":1234",
+            "1234",
+            "localhost:",
+            "localhost:99999",
+        ] {
+            let error = attach(bad).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad}"
+            );
+            assert!(
+                error.to_string().contains("want HOST:PORT"),
+                "{bad}: {error}"
+            );
         }
     }
 
