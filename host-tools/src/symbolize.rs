@@ -78,15 +78,23 @@ pub struct Naming {
     pub functions: u64,
     /// Frames given a source file and line.
     pub lines: u64,
+    /// Frames that had a function already, kept as they were.
+    pub kept: u64,
 }
 
 impl Naming {
     /// What was named, in one line.
     pub fn summary(&self) -> String {
-        format!(
+        let mut summary = format!(
             "{} stack frames named after {} functions of the ELF, {} with their source line",
             self.frames, self.functions, self.lines
-        )
+        );
+        // A trace `record` named already, named again, said "0 stack frames named" alone, as if
+        // the ELF were the wrong one.
+        if self.kept > 0 {
+            summary += &format!("; {} named already, kept", self.kept);
+        }
+        summary
     }
 }
 
@@ -210,6 +218,7 @@ impl<'a> Symbolizer<'a> {
             frames: self.named.functions,
             functions: self.names.len() as u64,
             lines: self.named.lines,
+            kept: self.named.kept,
         }
     }
 
@@ -332,11 +341,12 @@ fn write_batches<W: Write>(
     Ok(())
 }
 
-/// Frames given a function, and frames given a source line.
+/// Frames given a function, frames given a source line, and frames that had a function.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Named {
     functions: u64,
     lines: u64,
+    kept: u64,
 }
 
 /// The strings (function names, file paths) added to one generation, and the string IDs they
@@ -460,6 +470,8 @@ fn name_frames(
                 names.functions.insert(name.to_owned());
                 named.functions += 1;
             }
+        } else {
+            named.kept += 1;
         }
         if (*file, *line) == (0, 0) {
             if let Some((path, number)) = lines.at(*pc) {
@@ -715,6 +727,21 @@ mod tests {
             text.matches("pc=4101 func=1 file=0 line=7").count(),
             2,
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_trace_named_already_is_said_to_be() {
+        let device = trace(&[generation(1, true), generation(2, false)].concat());
+        let named = symbolize(&device, &functions(), &lines()).unwrap();
+        // Generation 1's frame at 0x1005 has its function in the device's trace.
+        assert_eq!(named.naming.kept, 1);
+        let again = symbolize(&named.trace, &functions(), &lines()).unwrap();
+        assert_eq!(again.trace, named.trace);
+        assert_eq!((again.naming.frames, again.naming.kept), (0, 4));
+        assert_eq!(
+            again.naming.summary(),
+            "0 stack frames named after 0 functions of the ELF, 0 with their source line; 4 named already, kept"
         );
     }
 
