@@ -685,6 +685,18 @@ impl Ordering {
         }
     }
 
+    /// Adds goroutine `id`'s state, new, in `status` since `seq`: filled in where it lies in the
+    /// table, not built and moved in (see [`SlabIdMap::insert_default`]). One function for the
+    /// three handlers that create goroutines: inlined in each, the table's code moved the merge
+    /// loop's by 16 bytes, and the generated and real traces read 1.2–1.5% slower for it alone
+    /// (the same instructions).
+    #[inline(never)]
+    fn new_g_state(&mut self, id: GoId, status: u8, seq: Seq) {
+        let g = self.g_states.insert_default(id);
+        g.status = status;
+        g.seq = seq;
+    }
+
     /// The event's name in the trace's own version, for Go's messages.
     fn ev_name(&self, typ: EventType) -> EvName {
         EvName {
@@ -861,8 +873,7 @@ impl Ordering {
             }
             g.seq = Seq::new(s.gen, 0);
         } else if s.gen == self.initial_gen {
-            self.g_states
-                .insert(gid, GState::new(status, Seq::new(s.gen, 0)));
+            self.new_g_state(gid, status, Seq::new(s.gen, 0));
             old = GoState::Undetermined;
         } else {
             return Err(format!(
@@ -941,8 +952,7 @@ impl Ordering {
         } else {
             GO_RUNNABLE
         };
-        self.g_states
-            .insert(new_g, GState::new(status, Seq::new(s.gen, 0)));
+        self.new_g_state(new_g, status, Seq::new(s.gen, 0));
         s.push(cur);
         Ok((cur, true))
     }
@@ -1140,8 +1150,7 @@ impl Ordering {
                 "tried to create goroutine ({new_g}) in syscall that already exists"
             ));
         }
-        self.g_states
-            .insert(new_g, GState::new(GO_SYSCALL, Seq::new(s.gen, 0)));
+        self.new_g_state(new_g, GO_SYSCALL, Seq::new(s.gen, 0));
         s.push(cur);
         Ok((SchedCtx { g: new_g, ..cur }, true))
     }
