@@ -49,6 +49,7 @@
 //! }
 //! ```
 #![no_std]
+#![warn(missing_docs)]
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;

@@ -68,6 +68,7 @@ pub struct Coarse<C> {
 }
 
 impl<C> Coarse<C> {
+    /// `inner` counted in units of `2^shift` of its ticks.
     pub const fn new(inner: C, shift: u32) -> Self {
         Coarse {
             inner,

@@ -67,6 +67,7 @@ pub struct Stats {
     pub annotation_events: u64,
     /// Every byte handed to the sink, headers and tables included.
     pub bytes_written: u64,
+    /// Generations begun (each `start`, each generation boundary).
     pub generations: u64,
 }
 
@@ -200,6 +201,7 @@ impl<
         }
     }
 
+    /// Whether tracing is on (between `start` and `stop`).
     pub fn is_tracing(&self) -> bool {
         self.tracing
     }
@@ -225,14 +227,18 @@ impl<
         }
     }
 
+    /// The sink the batches go to.
     pub fn sink(&self) -> &S {
         &self.sink
     }
 
+    /// The sink, to make it ready before tracing starts (an RTT channel attached at run time).
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.sink
     }
 
+    /// The clock, to replace it before tracing starts (one chosen at run time): replaced while
+    /// tracing, the timestamps would not follow on from the old clock's.
     pub fn clock_mut(&mut self) -> &mut C {
         &mut self.clock
     }

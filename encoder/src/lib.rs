@@ -13,6 +13,7 @@
 //! each state change and its event are one atomic step.
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(any(feature = "std", test))]
 extern crate std;

@@ -15,6 +15,7 @@ impl Reason {
     /// Every reason, in the order of their string IDs (1, 2, ...).
     pub(crate) const ALL: [Reason; 2] = [Reason::Yield, Reason::Wait];
 
+    /// The reason's string in the trace (Go's tools show it): `"yield"`, `"wait"`.
     pub fn text(self) -> &'static str {
         match self {
             Reason::Yield => "yield",

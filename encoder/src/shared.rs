@@ -13,6 +13,7 @@ pub struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// `value`, to be reached through [`Shared::with`] only.
     pub const fn new(value: T) -> Self {
         Shared {
             inner: critical_section::Mutex::new(RefCell::new(value)),

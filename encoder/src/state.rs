@@ -24,7 +24,9 @@ pub enum ProcStatus {
 pub enum GoStatus {
     /// Not created, or finished.
     Dead,
+    /// Ready to run, waiting for its executor.
     Runnable,
+    /// Running on a context that holds its executor.
     Running,
     /// In a blocking operation on its context.
     Syscall,
@@ -36,7 +38,9 @@ pub enum GoStatus {
 /// the goroutine of an interrupt callback running on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GoSlot {
+    /// The task in this slot of the scheduler's table.
     Task(usize),
+    /// The interrupt callback running on this execution context.
     Callback(usize),
 }
 
@@ -47,7 +51,9 @@ pub trait Scheduling {
     fn context_proc(&self, m: usize) -> Option<usize>;
     /// The goroutine on context `m` (running, or in a blocking operation), if any.
     fn context_go(&self, m: usize) -> Option<GoSlot>;
+    /// What executor `p` is doing.
     fn proc_status(&self, p: usize) -> ProcStatus;
+    /// What the goroutine in slot `g` is doing.
     fn go_status(&self, g: GoSlot) -> GoStatus;
 }
 

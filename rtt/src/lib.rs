@@ -71,6 +71,7 @@
 //! smallest that `gotrace record` records) and `firmware-example` (lossy or lossless as the
 //! host's start command says).
 #![no_std]
+#![warn(missing_docs)]
 
 mod ring;
 mod sink;

@@ -47,6 +47,7 @@ impl<'a> TaskCx<'a> {
         }
     }
 
+    /// The running task's ID (as [`crate::Scheduler::spawn`] returned it).
     pub fn id(&self) -> TaskId {
         self.task
     }
@@ -61,6 +62,7 @@ impl<'a> TaskCx<'a> {
         self.m
     }
 
+    /// The executor (P) the task runs on: the one it was spawned on.
     pub fn executor(&self) -> usize {
         self.executor
     }
@@ -154,6 +156,8 @@ impl<'a> CallbackCx<'a> {
         self.keep = true;
     }
 
+    /// Wakes `task`, as [`crate::Scheduler::wake`] does (`GoUnblock` by the callback's
+    /// goroutine).
     pub fn wake(&mut self, task: TaskId) -> Result<(), Error> {
         self.core.wake(task)
     }
@@ -166,6 +170,7 @@ impl<'a> CallbackCx<'a> {
         self.core.spawn(executor, entry, arg)
     }
 
+    /// Lets the platform deliver pending (simulated) interrupts at this point of the callback.
     pub fn preemption_point(&self) {
         self.core.preemption_point();
     }
@@ -178,32 +183,44 @@ impl<'a> CallbackCx<'a> {
 }
 
 /// User annotations, as Go's `runtime/trace` writes them: tasks, regions, logs, labels. They
-/// need a running task (or a callback that took an executor).
+/// need a running task (or a callback that took an executor): otherwise
+/// [`Error::NoRunningTask`]. While tracing is off (or without the `trace` feature) they are
+/// checked and dropped.
+///
+/// Names are `&'static str`, interned in the generation's string table the first time a
+/// generation writes them (a full table ends the generation first); `task` is a user task ID
+/// of [`Annotate::task_begin`], 0 for none (Go's background task).
 pub trait Annotate {
     /// Where this context's annotations go.
     fn annotator(&self) -> Annotator<'_>;
 
+    /// User task `id` (a child of `parent`, 0 for none) named `name` begins: `UserTaskBegin`.
     fn task_begin(&mut self, id: u64, parent: u64, name: &'static str) -> Result<(), Error> {
         self.annotator()
             .write(Annotation::task_begin(id, parent, name))
     }
 
+    /// User task `id` ends: `UserTaskEnd`.
     fn task_end(&mut self, id: u64) -> Result<(), Error> {
         self.annotator().write(Annotation::task_end(id))
     }
 
+    /// A region `name` of user task `task` begins on the running goroutine: `UserRegionBegin`.
     fn region_begin(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
         self.annotator().write(Annotation::region_begin(task, name))
     }
 
+    /// The region `name` of user task `task` ends: `UserRegionEnd`.
     fn region_end(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
         self.annotator().write(Annotation::region_end(task, name))
     }
 
+    /// A log message `value` in category `key`, for user task `task`: `UserLog`.
     fn log(&mut self, task: u64, key: &'static str, value: &'static str) -> Result<(), Error> {
         self.annotator().write(Annotation::log(task, key, value))
     }
 
+    /// A label for the running goroutine: `GoLabel`.
     fn label(&mut self, label: &'static str) -> Result<(), Error> {
         self.annotator().write(Annotation::label(label))
     }

@@ -1,19 +1,29 @@
 //! Why the scheduler refused a request.
 
+/// Why a call into the scheduler was refused; nothing was changed (or traced) by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A state change the current state does not allow: a scheduler invariant was broken.
     #[error("context {m}: {what}")]
-    Transition { m: usize, what: &'static str },
+    Transition {
+        /// The execution context that asked for the change.
+        m: usize,
+        /// The change refused.
+        what: &'static str,
+    },
     /// The encoder refused to start, stop or advance the trace.
     #[error("trace: {0}")]
     Trace(#[from] gotrace_encoder::Error),
+    /// `spawn` found every task slot taken (`TASKS` of the scheduler's type).
     #[error("the task table is full")]
     TableFull,
+    /// The task ID names no slot, or a slot whose task finished or was never spawned.
     #[error("no task {0}")]
     NoSuchTask(usize),
+    /// The executor index is not below the scheduler's `PS`.
     #[error("no executor {0}")]
     NoSuchExecutor(usize),
+    /// The context [`crate::Platform::current_context`] gave is not below the scheduler's `MS`.
     #[error("no execution context {0}")]
     NoSuchContext(usize),
     /// The executor is held by a context that is running on it (not in a blocking operation),

@@ -53,6 +53,7 @@
 //! adds lossy mode, logs and the session descriptor.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod context;
 mod error;

@@ -63,6 +63,7 @@ impl<
         }
     }
 
+    /// The [`crate::Platform`] given to [`Scheduler::new`].
     pub fn platform(&self) -> &X {
         &self.platform
     }

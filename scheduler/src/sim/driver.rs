@@ -55,6 +55,7 @@ impl Options {
 pub struct Outcome {
     /// One trace per tracing session, each complete.
     pub traces: Vec<Vec<u8>>,
+    /// The encoder's statistics at the end of the run.
     pub stats: Stats,
 }
 

@@ -25,6 +25,7 @@ pub const SIM_CONTEXTS: usize = 4;
 /// Batch buffer size per context: small, so batches split often.
 pub const SIM_BATCH: usize = 256;
 
+/// The scheduler the simulator runs: simulated platform and clock, traces kept in memory.
 pub type SimScheduler =
     Scheduler<SimPlatform, SimClock, VecSink, SIM_TASKS, SIM_EXECUTORS, SIM_CONTEXTS, SIM_BATCH>;
 
@@ -112,6 +113,7 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A simulation whose cycle counter advances [`SIM_CLOCK_STEP`] per read, traced in cycles.
     pub fn new(config: Config) -> Sim {
         Sim::with_clock(config, SIM_CLOCK_STEP, 0)
     }
@@ -129,6 +131,7 @@ impl Sim {
         Sim { sched }
     }
 
+    /// The simulated scheduler (the one [`current`] gives to task functions).
     pub fn scheduler(&self) -> &Rc<SimScheduler> {
         &self.sched
     }
