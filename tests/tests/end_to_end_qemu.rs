@@ -204,30 +204,26 @@ fn assert_every_log_line(stdout: &str) {
     assert_eq!(records, (1..=30).collect::<Vec<_>>(), "{stdout}");
 }
 
-#[test]
-fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
-    // `tests/minimal-firmware`: what scheduler/README.md ("Adding it to your own firmware") says
-    // a firmware needs, nothing of the example's: the trace on up channel 0 (gotrace-rtt's sink,
-    // lossless, with its end record), the control channel, no defmt, no session descriptor.
-    // Written from the docs, such a firmware showed what they lacked (the control channel, the
-    // end record, the drain before exit); recorded here, they cannot drift from what works.
-    let test = "minimal-firmware";
+/// Builds the firmware crate at `dir` (its binary `bin`), records it with `gotrace record
+/// --qemu`, checks what every firmware of one's own made as `scheduler/README.md` says gets (a
+/// valid trace, nothing lost, the tasks named `tasks`, no session descriptor, exit status 0),
+/// and returns `go tool trace -d=parsed`'s output, the same as `gotrace events`'. `None` when
+/// QEMU, the target or Go is missing outside CI.
+fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option<String> {
     if !require_qemu(test) || !require_target(test, M3) {
-        return;
+        return None;
     }
-    let Some(go) = require_go(test) else {
-        return;
-    };
-    let elf = build_crate("tests/minimal-firmware", "default", M3, &[])
-        .join("debug/gotrace-minimal-firmware");
-    let out = scratch_dir().join("minimal-firmware.trace");
+    let go = require_go(test)?;
+    let elf = build_crate(dir.to_str().unwrap(), "default", M3, &[])
+        .join("debug")
+        .join(bin);
+    let out = scratch_dir().join(format!("{bin}.trace"));
     let run = record_to(&elf, &out, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for expected in [
         "\n  valid\n",
         "\nlost: nothing\n",
-        "\ntasks: G1 gotrace_minimal_firmware::producer, G2 gotrace_minimal_firmware::consumer, \
-         G3 gotrace_minimal_firmware::sleeper\n",
+        &format!("\ntasks: {tasks}\n"),
         "\nsession: no descriptor came on the \"gotrace-session\" channel",
         "\nfirmware exit status: 0\n",
     ] {
@@ -237,10 +233,106 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
             run.stdout
         );
     }
-    let parsed = check_with_both(&go, &out);
+    Some(check_with_both(&go, &out))
+}
+
+#[test]
+fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
+    // `tests/minimal-firmware`: what scheduler/README.md ("Adding it to your own firmware") says
+    // a firmware needs, nothing of the example's: the trace on up channel 0 (gotrace-rtt's sink,
+    // lossless, with its end record), the control channel, no defmt, no session descriptor.
+    // Written from the docs, such a firmware showed what they lacked (the control channel, the
+    // end record, the drain before exit); recorded here, they cannot drift from what works.
+    let Some(parsed) = record_own_firmware(
+        "minimal-firmware",
+        &workspace().join("tests/minimal-firmware"),
+        "gotrace-minimal-firmware",
+        "G1 gotrace_minimal_firmware::producer, G2 gotrace_minimal_firmware::consumer, \
+         G3 gotrace_minimal_firmware::sleeper",
+    ) else {
+        return;
+    };
     // Its three tasks ran, one of them in blocking operations, one woken from SysTick.
     for transition in ["Running->Syscall", "Waiting->Runnable"] {
         assert!(parsed.contains(transition), "{transition}");
+    }
+}
+
+/// The fenced blocks of the section `heading` of the Markdown `text`: (info string, body).
+fn fenced_blocks<'a>(text: &'a str, heading: &str) -> Vec<(&'a str, &'a str)> {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no section {heading:?}"));
+    let section = &text[start + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("\n```") {
+        let after = &rest[open + 4..];
+        let info_end = after.find('\n').unwrap();
+        let body = &after[info_end + 1..];
+        let close = body.find("\n```").unwrap();
+        blocks.push((&after[..info_end], &body[..close + 1]));
+        rest = &body[close + 4..];
+    }
+    blocks
+}
+
+#[test]
+fn the_scheduler_readme_firmware_builds_from_its_text_and_is_recorded() {
+    // scheduler/README.md, "Adding it to your own firmware", gives a firmware's four files
+    // whole: Cargo.toml, .cargo/config.toml, memory.x and src/main.rs. They are written here,
+    // as a user would, into a crate outside the workspace (the README's `../gotrace/` paths made
+    // this checkout's), built and recorded: the README cannot drift from what builds and works.
+    // Built by a user from the README alone, they lacked the versions, the memory.x and config
+    // lines, current_context's code, imports and the panic handler.
+    let readme = std::fs::read_to_string(workspace().join("scheduler/README.md")).unwrap();
+    let blocks = fenced_blocks(&readme, "## Adding it to your own firmware");
+    let file = |info: &str, first_line: &str| -> &str {
+        let found: Vec<&str> = blocks
+            .iter()
+            .filter(|(i, body)| *i == info && body.starts_with(first_line))
+            .map(|(_, body)| *body)
+            .collect();
+        assert_eq!(found.len(), 1, "{info} block starting {first_line:?}");
+        found[0]
+    };
+    let repo = workspace().canonicalize().unwrap();
+    let manifest = file("toml", "[package]");
+    assert_eq!(manifest.matches("\"../gotrace/").count(), 4, "{manifest}");
+    let manifest = manifest.replace("\"../gotrace/", &format!("\"{}/", repo.display()));
+    let dir = scratch_dir().join("my-firmware");
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let config = file("toml", "# .cargo/config.toml\n");
+    std::fs::write(dir.join(".cargo/config.toml"), config).unwrap();
+    std::fs::write(dir.join("memory.x"), file("text", "/* memory.x")).unwrap();
+    std::fs::write(dir.join("src/main.rs"), file("rust", "#![no_std]\n")).unwrap();
+    // The minimal firmware's lock file has the same dependencies: no registry needed to build.
+    std::fs::copy(
+        workspace().join("tests/minimal-firmware/Cargo.lock"),
+        dir.join("Cargo.lock"),
+    )
+    .unwrap();
+    let Some(parsed) = record_own_firmware(
+        "scheduler-readme-firmware",
+        &dir,
+        "my-firmware",
+        "G1 my_firmware::producer, G2 my_firmware::consumer",
+    ) else {
+        return;
+    };
+    // What the README's tasks do: 100 rounds of a region around a blocking operation, a wake
+    // every 4th (the consumer waiting each time), a log each time the consumer runs.
+    for (what, times) in [
+        ("Running->Syscall", 100),
+        ("RegionBegin", 100),
+        ("GoID=2 Running->Waiting", 25),
+        ("GoID=2 Waiting->Runnable", 25),
+        ("Log ", 26),
+    ] {
+        assert_eq!(parsed.matches(what).count(), times, "{what}");
     }
 }
 
