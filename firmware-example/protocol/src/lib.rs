@@ -16,6 +16,7 @@
 //! little-endian, each at its full width: no encoding step on the device (flash is what tracing
 //! costs there, and these records are rare), and a record's length is known from its marker.
 #![no_std]
+#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,7 @@ pub enum ClockSource {
 pub enum Command {
     /// Start tracing (the device may also start by itself after a grace period).
     Start {
+        /// Lossless (`gotrace record`'s default) or lossy (`--lossy`).
         backpressure: Backpressure,
         /// Length of a generation in microseconds of device time; 0 keeps the default.
         generation_period_us: u32,
@@ -71,9 +73,11 @@ pub enum Command {
 /// Device → host, on the session channel, once tracing starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDescriptor {
+    /// [`PROTOCOL_VERSION`] of the firmware's build.
     pub protocol_version: u16,
     /// The encoder's crate version, major/minor/patch.
     pub encoder_version: [u8; 3],
+    /// The trace clock's source.
     pub clock: ClockSource,
     /// Ticks per second of the trace clock (the `Frequency` event says the same in the trace).
     pub clock_hz: u64,
@@ -83,7 +87,9 @@ pub struct SessionDescriptor {
     pub batch_buffer_bytes: u32,
     /// Number of batch buffers (execution contexts that may write events).
     pub batch_buffers: u32,
+    /// The mode the device traces in (the start command's, or its own without one).
     pub backpressure: Backpressure,
+    /// Length of a generation in microseconds of device time; 0: the firmware's default.
     pub generation_period_us: u32,
 }
 
@@ -95,9 +101,13 @@ pub struct SessionDescriptor {
 /// generation as a new segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LossRecord {
+    /// The first generation a dropped batch belonged to.
     pub first_generation: u64,
+    /// The last generation a dropped batch belonged to.
     pub last_generation: u64,
+    /// Batches dropped.
     pub batches: u32,
+    /// Their bytes.
     pub bytes: u32,
 }
 
@@ -110,7 +120,9 @@ pub struct EndRecord {
     pub batches: u32,
     /// Bytes of those batches (the header not included).
     pub bytes: u32,
+    /// Of those batches, the ones dropped (lossy mode, or a batch larger than the channel).
     pub dropped_batches: u32,
+    /// Their bytes.
     pub dropped_bytes: u32,
 }
 
@@ -206,6 +218,7 @@ pub struct CommandFrames {
 }
 
 impl CommandFrames {
+    /// A reader with no byte of a frame yet.
     pub const fn new() -> Self {
         CommandFrames {
             frame: [0; MAX_MESSAGE_BYTES],
