@@ -358,19 +358,25 @@ fn run_earliest(
     let more = loop {
         let step = step_cursor(
             gen, cursor, &mut cur, batches, order, version, arg_counts, ready,
-        )?;
-        let Some(more) = step else {
-            // Waits for another thread; the steps before left the heap in order, once the
-            // entry has its time (set here only: see `batch_cursor`'s sifts). With `ready`
-            // full, the next fill tries again.
-            root.time = cursor.ev.time;
-            return Ok(!ready.has_room());
+        );
+        let more = match step {
+            Stepped::More => true,
+            Stepped::Last => false,
+            Stepped::Waits => {
+                // Waits for another thread; the steps before left the heap in order, once the
+                // entry has its time (set here only: see `batch_cursor`'s sifts). With `ready`
+                // full, the next fill tries again.
+                root.time = cursor.ev.time;
+                return Ok(!ready.has_room());
+            }
+            Stepped::Failed => return Err(ready.error.take().unwrap_or_else(lost_failure)),
         };
-        ready.take_failure(gen, version)?;
+        // A table check failure leaves no room, so the run ends at the step that failed it.
         if !more || cursor.ev.time > limit || !ready.has_room() {
             break more;
         }
     };
+    ready.take_failure(gen, version)?;
     if more {
         let time = cursor.ev.time;
         sift_root(frontier, time, child, child_time);
@@ -440,10 +446,11 @@ fn try_advance(
     let mut cur = thread_ctx(gen, cursor, batches, order, version)?;
     match step_cursor(
         gen, cursor, &mut cur, batches, order, version, arg_counts, out,
-    )? {
-        None => return Ok(false),
-        Some(true) => heap_update(frontier, i),
-        Some(false) => heap_remove(frontier, i),
+    ) {
+        Stepped::Waits => return Ok(false),
+        Stepped::More => heap_update(frontier, i),
+        Stepped::Last => heap_remove(frontier, i),
+        Stepped::Failed => return Err(out.error.take().unwrap_or_else(lost_failure)),
     }
     Ok(true)
 }
@@ -462,10 +469,27 @@ fn thread_ctx(
         .map_err(|error| error.at(&cursor.location(batches, &gen.arena, gen.gen, version)))
 }
 
+/// What a step of a cursor did (see [`step_cursor`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stepped {
+    /// The event must wait for another thread's.
+    Waits,
+    /// The event happened and the thread has more.
+    More,
+    /// The event happened and was the thread's last.
+    Last,
+    /// The step failed: its error is in the buffer's `error`, for the caller to take.
+    Failed,
+}
+
 /// Lets the cursor's event happen if the ordering allows, in its thread's context `cur` (updated
-/// by the event), appending what it validates to `out`, then reads the cursor's next event:
-/// `None` if the event must wait, else whether the thread has more events. After an error, `out`
-/// is as it was (whatever the failed step validated goes with it, as in Go).
+/// by the event), appending what it validates to `out`, then reads the cursor's next event.
+/// After an error, kept in `out.error` for the caller to take, `out` is as it was (whatever the
+/// failed step validated goes with it, as in Go).
+///
+/// The error goes there, not in a `Result` beside the outcome: the merge loop built that
+/// result's outcome byte into the word of the error's fields and took it apart again at every
+/// event (a dozen instructions of moves, masks and spills).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn step_cursor(
@@ -477,29 +501,38 @@ fn step_cursor(
     version: Version,
     arg_counts: &ArgCounts,
     out: &mut Ready,
-) -> Result<Option<bool>, Error> {
+) -> Stepped {
     let before = out.len();
     let advanced = order.advance(&mut cursor.ev, &gen.table, cur, cursor.slot, gen.gen, out);
     let advanced = match advanced {
         Ok(advanced) => advanced,
         Err(error) => {
             out.truncate(before);
-            return Err(error.at(&cursor.location(batches, &gen.arena, gen.gen, version)));
+            out.error = Some(error.at(&cursor.location(batches, &gen.arena, gen.gen, version)));
+            return Stepped::Failed;
         }
     };
     if !advanced {
-        return Ok(None);
+        return Stepped::Waits;
     }
     match cursor.next_event(batches, &gen.arena, gen.freq, arg_counts) {
-        Ok(more) => Ok(Some(more)),
+        Ok(true) => Stepped::More,
+        Ok(false) => Stepped::Last,
         Err(error) => {
             out.truncate(before);
-            Err(error.at(&Location {
+            out.error = Some(error.at(&Location {
                 generation: Some(gen.gen),
                 ..Location::default()
-            }))
+            }));
+            Stepped::Failed
         }
     }
+}
+
+/// The error of a step said to have failed without one (not expected).
+#[cold]
+fn lost_failure() -> Error {
+    Error::new("internal error: a failed step of the merge left no error")
 }
 
 /// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that

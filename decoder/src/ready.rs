@@ -40,6 +40,12 @@ pub(crate) struct Ready {
     /// The tables every slot holds, counted once for them all.
     table: Option<Arc<Table>>,
     len: usize,
+    /// The length up to which the buffer takes more steps of the merge: [`READY_CAPACITY`], or
+    /// 0 while a table check failure is held, so that the merge's one check of the buffer's
+    /// room after each event also stops a run at a failure, which [`Ready::take_failure`] then
+    /// reports once per run rather than being asked after every event (a take that stored
+    /// `None` back at each one).
+    room: usize,
     next: usize,
     /// The time of the last event validated or handed out (see [`Ready::later_time`]).
     last_ts: Time,
@@ -47,11 +53,13 @@ pub(crate) struct Ready {
     /// clears just those (a pass over every slot whenever one had a task type was 2.5% of the
     /// time of a device trace, where a few tasks end in every 128 events).
     task_type_slots: Vec<usize>,
-    /// What stopped validation, reported once the events before it are handed out.
+    /// What stopped validation, reported once the events before it are handed out (and where a
+    /// failed step of the merge leaves its error for its caller, see `reader::step_cursor`).
     pub error: Option<Error>,
     /// The first event appended since [`Ready::take_failure`] that failed the table check. Every
-    /// caller that appends takes it after each step of the merge (a step that waits appends
-    /// nothing), so it is none whenever the buffer is cleared.
+    /// caller that appends takes it after each step of the merge, or after a run of steps that
+    /// the failure ends at its step (a step that waits appends nothing), so it is none whenever
+    /// the buffer is cleared.
     failed: Option<Box<Failed>>,
     /// The stacks and strings each type's events name, for the table check in [`Ready::push`].
     types: &'static TypeTable,
@@ -64,6 +72,7 @@ impl Ready {
             events: vec![empty; READY_CAPACITY + SPARE_SLOTS],
             table: None,
             len: 0,
+            room: READY_CAPACITY,
             next: 0,
             last_ts: 0,
             task_type_slots: Vec::new(),
@@ -94,10 +103,11 @@ impl Ready {
         self.len
     }
 
-    /// Whether the buffer has room for another step of the merge.
+    /// Whether the buffer has room for another step of the merge: not while a table check
+    /// failure is held (see [`Ready::room`]).
     #[inline(always)]
     pub(crate) fn has_room(&self) -> bool {
-        self.len < READY_CAPACITY
+        self.len < self.room
     }
 
     /// Empties the buffer for the next events.
@@ -108,6 +118,7 @@ impl Ready {
             }
         }
         self.len = 0;
+        self.room = READY_CAPACITY;
         self.next = 0;
     }
 
@@ -167,6 +178,7 @@ impl Ready {
     #[cold]
     #[inline(never)]
     fn fail(&mut self, error: Error, ctx: SchedCtx, base: &BaseEvent) {
+        self.room = 0;
         if self.failed.is_none() {
             self.failed = Some(Box::new(Failed {
                 at: self.len,
@@ -205,6 +217,7 @@ impl Ready {
         self.len = self.len.min(len);
         if self.failed.as_ref().is_some_and(|f| f.at >= len) {
             self.failed = None;
+            self.room = READY_CAPACITY;
         }
     }
 
@@ -241,6 +254,7 @@ impl Ready {
     #[cold]
     fn dropped(&mut self, failed: Failed, gen: &Generation, version: Version) -> Error {
         self.truncate(failed.at);
+        self.room = READY_CAPACITY;
         // Not found is not expected (the event was read from those bytes): then the generation
         // and the M are all there is to name.
         let location = self.locate(&failed, gen, version).unwrap_or(Location {
@@ -399,6 +413,36 @@ mod tests {
         ready.clear();
         assert_eq!(slots_with_task_types(&ready), Vec::<usize>::new());
         assert!(ready.task_type_slots.is_empty());
+    }
+
+    /// A table check failure leaves the buffer no room, so that the merge's run stops at its
+    /// step, until the failure goes: with its event when the buffer is cut before it, or with
+    /// the events when the buffer is cleared.
+    #[test]
+    fn a_held_failure_leaves_no_room() {
+        let table = Table::default();
+        let mut ready = Ready::new();
+        // A region named by a string the tables do not have.
+        let unnamed = BaseEvent {
+            typ: EventType::USER_REGION_BEGIN,
+            time: 1,
+            args: [0, 5, 0, 0],
+        };
+        ready.push(1, 2, 3, &task_end(0), &table);
+        assert!(ready.has_room());
+        ready.push(1, 2, 3, &unnamed, &table);
+        assert!(!ready.has_room());
+        assert!(ready.failed.is_some());
+        ready.truncate(2);
+        assert!(!ready.has_room(), "the failed event is still there");
+        ready.truncate(1);
+        assert!(ready.has_room());
+        assert!(ready.failed.is_none());
+        ready.push(1, 2, 3, &unnamed, &table);
+        assert!(!ready.has_room());
+        ready.failed = None;
+        ready.clear();
+        assert!(ready.has_room());
     }
 
     /// The slots' copies of the tables count as one reference, whatever the number of slots
