@@ -10,6 +10,7 @@ use crate::{EventType, Version};
 /// An experiment that experimental events (types above 127) belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Experiment {
+    /// Not experimental: part of the format proper.
     None,
     /// Heap span, heap object and goroutine stack allocation events (Go 1.23).
     AllocFree,
@@ -18,6 +19,7 @@ pub enum Experiment {
 /// How one event type is laid out on the wire and how it is named in the text form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventSpec {
+    /// The type byte this spec describes.
     pub typ: EventType,
     /// The name in the text form and in Go's spec.
     pub name: &'static str,
@@ -35,6 +37,7 @@ pub struct EventSpec {
     pub has_data: bool,
     /// Followed by a varint frame count and four varints per frame (PC, func, file, line).
     pub is_stack: bool,
+    /// The experiment the event belongs to, if any.
     pub experiment: Experiment,
 }
 
