@@ -55,7 +55,7 @@ pub(crate) struct TypeInfo {
 }
 
 /// An argument of an event that names a stack or a string.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TableId {
     /// Index in [`BaseEvent::args`].
     pub arg: u8,
@@ -86,6 +86,14 @@ pub(crate) type ArgCounts = [u8; 256];
 
 /// [`TypeTable::timed_args`] of a type that is not a timed event type.
 pub(crate) const UNTIMED: u8 = u8::MAX;
+
+impl TypeInfo {
+    /// The stacks and strings this type names, stacks first.
+    pub(crate) fn ids(&self) -> &[TableId] {
+        let count = usize::from(self.table_id_count);
+        self.table_ids.get(..count).unwrap_or_default()
+    }
+}
 
 impl std::ops::Index<usize> for TypeTable {
     type Output = TypeInfo;

@@ -16,11 +16,11 @@ use gotrace_wire::{go_status, proc_status, spec, EventType, Version};
 
 use crate::error::Error;
 use crate::event::{
-    wire_spec, BaseEvent, GoId, GoState, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
+    wire_spec, BaseEvent, GoId, GoState, ProcId, ProcState, SchedCtx, TableId, TaskId, ThreadId,
     NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
 use crate::id_map::{id_map, DenseIdMap, IdMap, SlabIdMap};
-use crate::ready::Ready;
+use crate::ready::{Ready, TableIds};
 use crate::table::Table;
 
 /// An event type's name as Go's messages give it: by the trace's own version's table, so a
@@ -453,6 +453,36 @@ pub(crate) struct Ordering {
     initial_gen: u64,
 }
 
+// The stacks and strings that the frequent events name, for their handlers' table check
+// (`Step::push_known`), in the type table's order: stacks, then strings. The unit test
+// `known_table_ids_are_the_type_tables` compares them with it.
+
+/// Types that name none (`GoStart`, `GoDestroy`, `HeapAlloc`, `HeapGoal`).
+const NO_IDS: &[TableId] = &[];
+/// `GoStop` and `GoBlock`: the stack, the reason string.
+const STOP_IDS: &[TableId] = &[stack_id(1), string_id(0)];
+/// `GoUnblock`: the stack.
+const UNBLOCK_IDS: &[TableId] = &[stack_id(2)];
+/// `UserRegionBegin` and `UserRegionEnd`: the stack; the name string is the one the handler
+/// looks up itself (an error of its own when missing), so it exists by the time of the check.
+const REGION_IDS: &[TableId] = &[stack_id(2)];
+/// `UserLog`: the stack, the key and value strings.
+const LOG_IDS: &[TableId] = &[stack_id(3), string_id(1), string_id(2)];
+
+const fn stack_id(arg: u8) -> TableId {
+    TableId {
+        arg,
+        is_stack: true,
+    }
+}
+
+const fn string_id(arg: u8) -> TableId {
+    TableId {
+        arg,
+        is_stack: false,
+    }
+}
+
 /// The event being advanced, where it comes from, and where the events it validates go.
 struct Step<'a> {
     ev: &'a mut BaseEvent,
@@ -465,7 +495,20 @@ impl Step<'_> {
     /// Validates the advanced event itself, in context `ctx`, as the handler left it.
     #[inline(always)]
     fn push(&mut self, ctx: SchedCtx) {
-        self.out.push(ctx.g, ctx.p, ctx.m, self.ev, self.table);
+        self.push_ids(ctx, TableIds::OfType);
+    }
+
+    /// [`Step::push`] by a handler that knows which arguments of the event name stacks and
+    /// strings (`ids`, one of the constants above).
+    #[inline(always)]
+    fn push_known(&mut self, ctx: SchedCtx, ids: &'static [TableId]) {
+        self.push_ids(ctx, TableIds::Known(ids));
+    }
+
+    #[inline(always)]
+    fn push_ids(&mut self, ctx: SchedCtx, ids: TableIds) {
+        let (g, p, m) = (ctx.g, ctx.p, ctx.m);
+        self.out.push(g, p, m, self.ev, self.table, ids);
     }
 
     /// Validates an event the wire does not carry but the model implies, at the advanced event's
@@ -479,7 +522,8 @@ impl Step<'_> {
         for (slot, &value) in base.args.iter_mut().zip(args) {
             *slot = value;
         }
-        self.out.push(ctx.g, ctx.p, ctx.m, &base, self.table);
+        let ids = TableIds::OfType;
+        self.out.push(ctx.g, ctx.p, ctx.m, &base, self.table, ids);
     }
 }
 
@@ -621,15 +665,16 @@ impl Ordering {
     #[inline(always)]
     fn dispatch(&mut self, s: Step<'_>, cur: SchedCtx) -> Advance {
         match s.ev.typ {
-            EventType::PROCS_CHANGE | EventType::GO_LABEL | EventType::USER_LOG => {
-                self.instant(s, cur, USER_GO)
-            }
+            EventType::USER_LOG => self.instant_known(s, cur, USER_GO, LOG_IDS),
+            EventType::PROCS_CHANGE | EventType::GO_LABEL => self.instant(s, cur, USER_GO),
             EventType::GO_START => self.go_start(s, cur),
             EventType::GO_DESTROY | EventType::GO_STOP | EventType::GO_BLOCK => {
                 self.go_stop_exec(s, cur)
             }
             EventType::GO_UNBLOCK => self.go_unblock(s, cur),
-            EventType::HEAP_ALLOC | EventType::HEAP_GOAL => self.instant(s, cur, ON_P),
+            EventType::HEAP_ALLOC | EventType::HEAP_GOAL => {
+                self.instant_known(s, cur, ON_P, NO_IDS)
+            }
             EventType::USER_REGION_BEGIN | EventType::USER_REGION_END => self.user_region(s, cur),
             _ => self.dispatch_other(s.ev, s.table, s.gen, s.out, cur.g, cur.p, cur.m),
         }
@@ -982,14 +1027,21 @@ impl Ordering {
     fn go_stop_exec(&mut self, mut s: Step<'_>, cur: SchedCtx) -> Advance {
         validate_ctx(&cur, USER_GO)?;
         let g = self.current_g(s.ev.typ, &cur, GO_RUNNING, "Running")?;
-        match s.ev.typ {
-            EventType::GO_STOP => g.status = GO_RUNNABLE,
-            EventType::GO_BLOCK => g.status = GO_WAITING,
+        let ids = match s.ev.typ {
+            EventType::GO_STOP => {
+                g.status = GO_RUNNABLE;
+                STOP_IDS
+            }
+            EventType::GO_BLOCK => {
+                g.status = GO_WAITING;
+                STOP_IDS
+            }
             _ => {
                 self.g_states.remove(cur.g);
+                NO_IDS
             }
-        }
-        s.push(cur);
+        };
+        s.push_known(cur, ids);
         Ok((
             SchedCtx {
                 g: NO_GOROUTINE,
@@ -1012,7 +1064,7 @@ impl Ordering {
         validate_ctx(&cur, WITHOUT_G)?;
         g.status = GO_RUNNING;
         g.seq = seq;
-        s.push(cur);
+        s.push_known(cur, NO_IDS);
         Ok((SchedCtx { g: gid, ..cur }, true))
     }
 
@@ -1029,7 +1081,7 @@ impl Ordering {
         // Anything may unblock a goroutine (even a thread without a P), so no context check.
         g.status = GO_RUNNABLE;
         g.seq = seq;
-        s.push(cur);
+        s.push_known(cur, UNBLOCK_IDS);
         Ok((cur, true))
     }
 
@@ -1264,7 +1316,7 @@ impl Ordering {
             }
             g.regions.pop();
         }
-        s.push(cur);
+        s.push_known(cur, REGION_IDS);
         Ok((cur, true))
     }
 
@@ -1332,6 +1384,20 @@ impl Ordering {
     fn instant(&mut self, mut s: Step<'_>, cur: SchedCtx, reqs: Reqs) -> Advance {
         validate_ctx(&cur, reqs)?;
         s.push(cur);
+        Ok((cur, true))
+    }
+
+    /// [`Ordering::instant`] for a type whose table IDs the caller knows.
+    #[inline(always)]
+    fn instant_known(
+        &mut self,
+        mut s: Step<'_>,
+        cur: SchedCtx,
+        reqs: Reqs,
+        ids: &'static [TableId],
+    ) -> Advance {
+        validate_ctx(&cur, reqs)?;
+        s.push_known(cur, ids);
         Ok((cur, true))
     }
 
@@ -1520,6 +1586,31 @@ mod tests {
             "expected no goroutine but had one"
         );
         assert!(validate_ctx(&busy, USER_GO).is_ok());
+    }
+
+    #[test]
+    fn known_table_ids_are_the_type_tables() {
+        let types = crate::event::type_table();
+        let ids = |typ: EventType| types[usize::from(typ.0)].ids().to_vec();
+        let known: [(EventType, &[TableId]); 8] = [
+            (EventType::GO_START, NO_IDS),
+            (EventType::GO_DESTROY, NO_IDS),
+            (EventType::HEAP_ALLOC, NO_IDS),
+            (EventType::HEAP_GOAL, NO_IDS),
+            (EventType::GO_STOP, STOP_IDS),
+            (EventType::GO_BLOCK, STOP_IDS),
+            (EventType::GO_UNBLOCK, UNBLOCK_IDS),
+            (EventType::USER_LOG, LOG_IDS),
+        ];
+        for (typ, known) in known {
+            assert_eq!(ids(typ), known, "type {}", typ.0);
+        }
+        // The regions' name string is left out: their handler looks it up itself.
+        for typ in [EventType::USER_REGION_BEGIN, EventType::USER_REGION_END] {
+            let mut with_name = REGION_IDS.to_vec();
+            with_name.push(string_id(1));
+            assert_eq!(ids(typ), with_name, "type {}", typ.0);
+        }
     }
 
     #[test]

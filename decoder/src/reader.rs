@@ -17,7 +17,7 @@ use crate::error::{Error, Location};
 use crate::event::{type_table, ArgCounts, BaseEvent, Event, SchedCtx, Time};
 use crate::generation::{read_generation, read_generation_with_spill, Generation, Spill};
 use crate::order::Ordering;
-use crate::ready::Ready;
+use crate::ready::{Ready, TableIds};
 use crate::source::Source;
 
 /// Reads a Go execution trace (binary form) and yields its validated events in Go's order.
@@ -170,7 +170,14 @@ impl<R: Read> Reader<R> {
                         args: [0; 4],
                     };
                     base.args[0] = sample.stack;
-                    ready.push(sample.g, sample.p, sample.m, &base, &gen.table);
+                    ready.push(
+                        sample.g,
+                        sample.p,
+                        sample.m,
+                        &base,
+                        &gen.table,
+                        TableIds::OfType,
+                    );
                     if let Err(error) = ready.take_failure(gen, version) {
                         ready.error = Some(error);
                         return;
