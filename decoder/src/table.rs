@@ -154,6 +154,19 @@ impl<T> IdTable<T> {
     }
 
     /// Switches to the vector form if that costs at most two slots per entry.
+    /// The largest ID up to which every ID from 1 on has an entry (0 if ID 1 has none).
+    fn run_from_1(&self) -> u64 {
+        let IdTable::Dense { slots, .. } = self else {
+            return 0;
+        };
+        let run = slots
+            .iter()
+            .skip(1)
+            .take_while(|slot| slot.is_some())
+            .count();
+        run as u64
+    }
+
     fn compact(&mut self) {
         let IdTable::Sparse(map) = self else {
             if let IdTable::Dense { slots, .. } = self {
@@ -216,6 +229,11 @@ pub(crate) struct Table {
     /// it, and made while the stacks were read (a hashed insert per frame, the map growing step
     /// by step) it was a tenth of the time of a small trace's read.
     pcs: OnceLock<IdMap<u64, Frame>>,
+    /// Every string ID from 0 to this one exists (set by [`Table::compact`]; entries are never
+    /// removed, so it stays true as more are added), as the runtime numbers its strings.
+    strings_run: u64,
+    /// The same for stacks.
+    stacks_run: u64,
 }
 
 impl Table {
@@ -239,16 +257,17 @@ impl Table {
         self.stack_pcs.get(span.start..span.end)
     }
 
-    /// Whether the string with this ID exists (what events are checked for).
+    /// Whether the string with this ID exists (what events are checked for): one comparison
+    /// for the IDs up to [`Table::strings_run`], a look-up for the others.
     #[inline]
     pub(crate) fn has_string(&self, id: u64) -> bool {
-        id == 0 || self.strings.get(id).is_some()
+        id <= self.strings_run || self.strings.get(id).is_some()
     }
 
-    /// Whether the stack with this ID exists.
+    /// Whether the stack with this ID exists, as [`Table::has_string`].
     #[inline]
     pub(crate) fn has_stack(&self, id: u64) -> bool {
-        id == 0 || self.stacks.get(id).is_some()
+        id <= self.stacks_run || self.stacks.get(id).is_some()
     }
 
     pub(crate) fn frame(&self, pc: u64) -> Option<Frame> {
@@ -354,6 +373,8 @@ impl Table {
     pub(crate) fn compact(&mut self) {
         self.strings.compact();
         self.stacks.compact();
+        self.strings_run = self.strings.run_from_1();
+        self.stacks_run = self.stacks.run_from_1();
         self.string_bytes.shrink_to_fit();
         self.stack_pcs.shrink_to_fit();
         self.stack_frames.shrink_to_fit();
@@ -459,6 +480,31 @@ mod tests {
         dense.insert_string(100, b"late").unwrap();
         assert_eq!(dense.string(100), Some(&b"late"[..]));
         assert_eq!(dense.string(5), Some(&[5u8][..]));
+    }
+
+    #[test]
+    fn the_run_of_ids_from_1_is_where_it_ends() {
+        let mut table = Table::default();
+        for id in [1, 2, 3, 5, 8] {
+            table.insert_string(id, &[id as u8]).unwrap();
+            table.insert_stack(id + 1, &[]).unwrap();
+        }
+        table.compact();
+        assert_eq!((table.strings_run, table.stacks_run), (3, 0));
+        for id in 0..12 {
+            let string = matches!(id, 0 | 1 | 2 | 3 | 5 | 8);
+            let stack = matches!(id, 0 | 2 | 3 | 4 | 6 | 9);
+            assert_eq!(table.has_string(id), string, "string {id}");
+            assert_eq!(table.has_stack(id), stack, "stack {id}");
+        }
+        // Added after the run was counted: found by the look-up.
+        table.insert_string(4, b"late").unwrap();
+        assert!(table.has_string(4));
+        let mut sparse = Table::default();
+        sparse.insert_string(1 << 40, b"far").unwrap();
+        sparse.compact();
+        assert_eq!(sparse.strings_run, 0);
+        assert!(sparse.has_string(1 << 40) && sparse.has_string(0) && !sparse.has_string(1));
     }
 
     #[test]
