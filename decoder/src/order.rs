@@ -676,12 +676,32 @@ impl Ordering {
                 self.instant_known(s, cur, ON_P, NO_IDS)
             }
             EventType::USER_REGION_BEGIN | EventType::USER_REGION_END => self.user_region(s, cur),
-            _ => self.dispatch_other(s.ev, s.table, s.gen, s.out, cur.g, cur.p, cur.m),
+            // The device trace's less frequent types each from an arm of its own, the type a
+            // constant there: the call stays one, but the jump on the type in `dispatch_other`
+            // then follows a path that differs by type and is predicted, where from one shared
+            // arm it mispredicted as the types alternate.
+            EventType::PROC_START => self.other(s, cur, EventType::PROC_START),
+            EventType::PROC_STOP => self.other(s, cur, EventType::PROC_STOP),
+            EventType::PROC_STEAL => self.other(s, cur, EventType::PROC_STEAL),
+            EventType::GO_SYSCALL_BEGIN => self.other(s, cur, EventType::GO_SYSCALL_BEGIN),
+            EventType::GO_SYSCALL_END => self.other(s, cur, EventType::GO_SYSCALL_END),
+            EventType::GO_SYSCALL_END_BLOCKED => {
+                self.other(s, cur, EventType::GO_SYSCALL_END_BLOCKED)
+            }
+            EventType::GO_CREATE_SYSCALL => self.other(s, cur, EventType::GO_CREATE_SYSCALL),
+            EventType::GO_DESTROY_SYSCALL => self.other(s, cur, EventType::GO_DESTROY_SYSCALL),
+            typ => self.other(s, cur, typ),
         }
     }
 
-    /// The handlers of the less frequent events, and the error for a type the ordering does not
-    /// know.
+    /// Calls [`Ordering::dispatch_other`] with `typ`, the event's type, a constant at the call.
+    #[inline(always)]
+    fn other(&mut self, s: Step<'_>, cur: SchedCtx, typ: EventType) -> Advance {
+        self.dispatch_other(s.ev, s.table, s.gen, s.out, cur.g, cur.p, cur.m, typ)
+    }
+
+    /// The handlers of the less frequent events (`typ` is the event's type), and the error for a
+    /// type the ordering does not know.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn dispatch_other(
@@ -693,6 +713,7 @@ impl Ordering {
         g: GoId,
         p: ProcId,
         m: ThreadId,
+        typ: EventType,
     ) -> Advance {
         let s = Step {
             ev,
@@ -701,7 +722,7 @@ impl Ordering {
             out,
         };
         let cur = SchedCtx { g, p, m };
-        match s.ev.typ {
+        match typ {
             EventType::PROC_START => self.proc_start(s, cur),
             EventType::PROC_STOP => self.proc_stop(s, cur),
             EventType::PROC_STEAL => self.proc_steal(s, cur),
