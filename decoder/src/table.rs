@@ -153,7 +153,6 @@ impl<T> IdTable<T> {
         }
     }
 
-    /// Switches to the vector form if that costs at most two slots per entry.
     /// The largest ID up to which every ID from 1 on has an entry (0 if ID 1 has none).
     fn run_from_1(&self) -> u64 {
         let IdTable::Dense { slots, .. } = self else {
@@ -167,6 +166,7 @@ impl<T> IdTable<T> {
         run as u64
     }
 
+    /// Switches to the vector form if that costs at most two slots per entry.
     fn compact(&mut self) {
         let IdTable::Sparse(map) = self else {
             if let IdTable::Dense { slots, .. } = self {
