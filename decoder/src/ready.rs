@@ -338,9 +338,8 @@ fn later_time(time: Time, last_ts: &mut Time) -> Time {
 
 /// The positions of the arguments of a `typ` event that name stacks and strings.
 fn table_id_args(types: &TypeTable, typ: EventType) -> Vec<usize> {
-    let info = &types[usize::from(typ.0)];
-    let ids = info.table_ids.get(..usize::from(info.table_id_count));
-    ids.unwrap_or_default()
+    types[usize::from(typ.0)]
+        .ids()
         .iter()
         .map(|id| usize::from(id.arg))
         .collect()
