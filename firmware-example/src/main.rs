@@ -12,14 +12,13 @@
 
 mod board;
 mod bus;
-mod control;
 #[cfg(feature = "trace")]
 mod measure;
 mod workload;
 
 use cortex_m_rt::entry;
 use gotrace_cortex_m_clock::{self as clock, TraceClock};
-use gotrace_rtt::{RingWatch, RttSink, TraceRing};
+use gotrace_rtt::{AnnounceError, ControlChannel, RingWatch, RttSink, SessionChannel, TraceRing};
 use gotrace_rtt_protocol::{
     self as protocol, Backpressure, Command, SessionDescriptor, PROTOCOL_VERSION,
 };
@@ -91,6 +90,7 @@ fn main() -> ! {
         up: {
             0: { size: LOG_CHANNEL_BYTES, mode: ChannelMode::NoBlockSkip, name: "defmt" }
             1: { size: TRACE_CHANNEL_BYTES, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+            // gotrace-rtt's `SessionChannel` writes it (never waiting, whatever the mode).
             2: { size: 128, mode: ChannelMode::BlockIfFull, name: "gotrace-session" }
         }
         down: {
@@ -98,8 +98,8 @@ fn main() -> ! {
         }
     };
     rtt_target::set_defmt_channel(channels.up.0);
-    let mut session = channels.up.2;
-    let mut control = control::Control::new(channels.down.0);
+    let session = SessionChannel::take(channels.up.2);
+    let mut control = ControlChannel::new(channels.down.0);
 
     let mut core = cortex_m::Peripherals::take().expect("taken once");
     unsafe {
@@ -135,7 +135,7 @@ fn main() -> ! {
     });
     #[cfg(not(feature = "trace"))]
     let _ = ring;
-    announce_session(&mut session, source, backpressure, generation_us);
+    announce_session(session, source, backpressure, generation_us);
     // Logged once a host has had its chance to attach: a line that does not fit in the log
     // channel before then is dropped (see `rtt_init!` above).
     defmt::info!(
@@ -211,7 +211,7 @@ fn set_tracing(on: bool) {
 /// because without a start command there may be no host at all, and a lossless trace channel
 /// that nobody reads would stop the firmware at its first full ring (inside the scheduler's
 /// critical section). A host that was only slow still gets the trace, with every loss reported.
-fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
+fn wait_for_start(control: &mut ControlChannel) -> (Backpressure, u32) {
     let start = clock::now();
     let limit = clock::ticks_in_us::<ClockCounters>(HOST_WAIT_MS * 1000);
     while clock::now().wrapping_sub(start) < limit {
@@ -227,31 +227,42 @@ fn wait_for_start(control: &mut control::Control) -> (Backpressure, u32) {
     (Backpressure::Lossy, 0)
 }
 
-/// Tells the host how this session traces: the session descriptor, on its own channel.
+/// Tells the host how this session traces: the session descriptor, on its own channel. Not sent,
+/// it is logged why: the host then says that no descriptor confirms its start command.
 // Out of line: inlined into `main`, where the clock's rate is a constant before LTO (the
 // `gotrace-cortex-m-clock` board's), the descriptor's encoding of it took 4 bytes more in the
 // traced build than when the rate was a static's; out of line, 8 fewer (the footprint figures).
 #[inline(never)]
 fn announce_session(
-    session: &mut UpChannel,
+    session: Option<SessionChannel>,
     clock: protocol::ClockSource,
     backpressure: Backpressure,
     generation_us: u32,
 ) {
-    control::announce(
-        session,
-        &SessionDescriptor {
-            protocol_version: PROTOCOL_VERSION,
-            encoder_version: gotrace_encoder::VERSION,
-            clock,
-            clock_hz: u64::from(clock::hz::<ClockCounters>()),
-            trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
-            batch_buffer_bytes: BATCH_BYTES as u32,
-            batch_buffers: board::CONTEXTS as u32,
-            backpressure,
-            generation_period_us: generation_us,
-        },
-    );
+    let Some(mut session) = session else {
+        defmt::warn!("no session descriptor: the session channel is not in the RTT control block");
+        return;
+    };
+    let sent = session.announce(&SessionDescriptor {
+        protocol_version: PROTOCOL_VERSION,
+        encoder_version: gotrace_encoder::VERSION,
+        clock,
+        clock_hz: u64::from(clock::hz::<ClockCounters>()),
+        trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
+        batch_buffer_bytes: BATCH_BYTES as u32,
+        batch_buffers: board::CONTEXTS as u32,
+        backpressure,
+        generation_period_us: generation_us,
+    });
+    match sent {
+        Ok(()) => {}
+        Err(AnnounceError::ChannelTooSmall) => {
+            defmt::warn!("no session descriptor: the session channel is too small for it")
+        }
+        Err(AnnounceError::Full) => {
+            defmt::warn!("no session descriptor: the session channel is full")
+        }
+    }
 }
 
 /// Gives the host time to read the last bytes (the end record, the last logs) before exiting.

@@ -49,7 +49,13 @@ impl TraceRing {
     /// channel has that name, or if `channel` is another one: the trace channel's own
     /// `UpChannel` would then still be out there (written by `rtt-target`, or given to `take`
     /// again), a second writer of the ring.
-    pub fn take(mut channel: UpChannel) -> Option<Self> {
+    pub fn take(channel: UpChannel) -> Option<Self> {
+        Self::take_named(channel, TRACE_CHANNEL)
+    }
+
+    /// Takes over the up channel named `name` as [`take`](Self::take) does the trace channel:
+    /// the session channel is written by this ring's writer too (`SessionChannel`).
+    pub(crate) fn take_named(mut channel: UpChannel, name: &str) -> Option<Self> {
         extern "C" {
             #[link_name = "_SEGGER_RTT"]
             static CONTROL_BLOCK: Header;
@@ -63,9 +69,9 @@ impl TraceRing {
             let block = core::ptr::addr_of!(CONTROL_BLOCK);
             let first = block.add(1).cast::<Descriptor>();
             let descriptors = core::slice::from_raw_parts(first, (*block).up_channels);
-            let index = descriptors.iter().position(|d| {
-                !d.buffer.is_null() && d.size > 1 && name_is(d.name, TRACE_CHANNEL)
-            })?;
+            let index = descriptors
+                .iter()
+                .position(|d| !d.buffer.is_null() && d.size > 1 && name_is(d.name, name))?;
             first.add(index)
         };
         // SAFETY: a field of the descriptor just found, in the static control block.
@@ -78,6 +84,11 @@ impl TraceRing {
         Some(TraceRing {
             descriptor: unsafe { &*descriptor },
         })
+    }
+
+    /// Bytes of the ring's buffer (one of them always stays free).
+    pub(crate) fn size(&self) -> usize {
+        self.descriptor.size
     }
 
     /// Bytes that fit now, and the write offset to put them at.

@@ -13,26 +13,13 @@ use rtt_target::{rtt_init, ChannelMode};
 
 mod common;
 
-use common::{up_channels, Descriptor};
+use common::{read, up_channels, Descriptor};
 
 fn name(d: &Descriptor) -> String {
     // SAFETY: a channel name is a NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(d.name.cast()) }
         .to_string_lossy()
         .into_owned()
-}
-
-/// What the host reads from `d`: the bytes from the read offset to the write offset (the tests'
-/// writes do not wrap), then the read offset moved past them.
-fn read(d: &Descriptor) -> Vec<u8> {
-    let (read, write) = (
-        d.read.load(Ordering::Relaxed),
-        d.write.load(Ordering::Acquire),
-    );
-    // SAFETY: the device published the bytes up to `write`, inside the channel's buffer.
-    let bytes = unsafe { core::slice::from_raw_parts(d.buffer.add(read), write - read) }.to_vec();
-    d.read.store(write, Ordering::Release);
-    bytes
 }
 
 #[test]

@@ -47,7 +47,7 @@
 //! `gotrace` (the header, each batch whole, and at the end `END_MARKER` followed by an
 //! `EndRecord`, written by [`Sink::end_trace`]: without it the last generation cannot be known
 //! complete), and a down channel named `gotrace-control` for the host's `Start` and `Stop`
-//! commands (its bytes read into the protocol's `CommandFrames`; end the trace on `Stop`). The
+//! commands (read with `gotrace-rtt`'s `ControlChannel`; end the trace on `Stop`). The
 //! crate's README ("Adding it to your own firmware") walks through a minimal firmware for QEMU
 //! `mps2-an385`, `tests/minimal-firmware`, which the end-to-end tests record; `firmware-example`
 //! adds lossy mode, logs and the session descriptor.

@@ -342,6 +342,27 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_session_descriptor_fits_a_frame() {
+        // Every varint at its longest: the frame gotrace-rtt's `SessionChannel::announce` and
+        // the host's reader (frames of at most MAX_MESSAGE_BYTES) must both take.
+        let largest = SessionDescriptor {
+            protocol_version: u16::MAX,
+            encoder_version: [u8::MAX; 3],
+            clock: ClockSource::CmsdkApbTimer,
+            clock_hz: u64::MAX,
+            trace_channel_bytes: u32::MAX,
+            batch_buffer_bytes: u32::MAX,
+            batch_buffers: u32::MAX,
+            backpressure: Backpressure::Lossy,
+            generation_period_us: u32::MAX,
+        };
+        let mut buf = [0; MAX_MESSAGE_BYTES];
+        let frame = encode_frame(&largest, &mut buf).unwrap();
+        assert_eq!(frame.len(), 40);
+        assert_eq!(decode_frame(&mut frame.to_vec()), Ok(largest));
+    }
+
+    #[test]
     fn records_are_their_fields_little_endian_and_read_back() {
         let loss = LossRecord {
             first_generation: 0x0102_0304_0506_0708,

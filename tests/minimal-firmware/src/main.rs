@@ -14,10 +14,10 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug;
 use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
-use gotrace_rtt::{RttSink, TraceRing};
-use gotrace_rtt_protocol::{Backpressure, Command, CommandFrames};
+use gotrace_rtt::{ControlChannel, RttSink, TraceRing};
+use gotrace_rtt_protocol::{Backpressure, Command};
 use gotrace_scheduler::{Annotate, Config, Platform, Scheduler, Step, TaskCx, TaskId};
-use rtt_target::{rtt_init, ChannelMode, DownChannel};
+use rtt_target::{rtt_init, ChannelMode};
 
 /// Thread mode is context 0; SysTick, the only interrupt that calls the scheduler, context 1.
 struct Board;
@@ -102,24 +102,6 @@ fn SysTick() {
     SCHED.wake(SLEEPER).ok();
 }
 
-/// The host's commands, read from the control channel byte by byte.
-struct Control {
-    channel: DownChannel,
-    frames: CommandFrames,
-}
-
-impl Control {
-    fn poll(&mut self) -> Option<Command> {
-        let mut byte = [0u8];
-        while self.channel.read(&mut byte) == 1 {
-            if let Some(command) = self.frames.push(byte[0]) {
-                return Some(command);
-            }
-        }
-        None
-    }
-}
-
 #[entry]
 fn main() -> ! {
     let channels = rtt_init! {
@@ -130,10 +112,8 @@ fn main() -> ! {
             0: { size: 64, name: "gotrace-control" }
         }
     };
-    let mut control = Control {
-        channel: channels.down.0,
-        frames: CommandFrames::new(),
-    };
+    // The host's commands (gotrace record's Stop: --duration, Ctrl-C).
+    let mut control = ControlChannel::new(channels.down.0);
     let mut core = cortex_m::Peripherals::take().unwrap();
     gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
     core.SYST.set_clock_source(SystClkSource::Core);
