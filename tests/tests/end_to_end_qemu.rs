@@ -1070,6 +1070,48 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
 }
 
 #[test]
+fn a_full_disk_leaves_the_generations_written_before_it_whole() {
+    // A file size limit (8 KiB) stands in for a full disk: a write meets it part way through a
+    // generation, as one meets the end of a disk's free space. That part was left at the end of
+    // the .trace, which the error then named as holding the generations complete until then,
+    // and the file was invalid past its last whole generation.
+    let name = "full-disk";
+    let Some(elf) = default_m3(name) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let _ = std::fs::remove_file(&out);
+    // SIGXFSZ ignored (it survives the exec), so that the write fails with EFBIG instead of
+    // killing the recording; dash counts the limit in 512-byte blocks.
+    let ran = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 16 && exec \"$@\"", "sh"])
+        .arg(gotrace_tests::cli::binary())
+        .args(["record", "--qemu"])
+        .arg(&elf)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("running gotrace record under a file size limit");
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("writing {}", out.display())) && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the generations complete until now are in {}",
+            out.display()
+        )),
+        "{stderr}"
+    );
+    let len = std::fs::metadata(&out).unwrap().len();
+    assert!(len > 16 && len <= 8192, "{len} bytes");
+    let checked = gotrace(["validate".as_ref(), out.as_os_str()]);
+    assert_eq!(checked.code, 0, "{checked:?}");
+}
+
+#[test]
 fn without_a_host_the_firmware_runs_to_its_end() {
     // No host sends a start command: the firmware traces lossy by default, and a lossy trace
     // channel that nobody reads never stops it, not even to write the records closing the trace

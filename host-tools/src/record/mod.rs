@@ -288,18 +288,25 @@ fn record(
                 .is_some_and(|d| begun.elapsed().as_secs_f64() >= d);
         match stop_sent {
             None if want_stop => {
-                send(link, &Command::Stop)?;
-                stop_sent = Some(Instant::now());
                 recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
                     // The handler cannot tell them apart: SIGTERM and SIGHUP come through it too.
                     "Ctrl-C or a termination signal"
                 } else {
                     "the duration"
                 };
+                // Unsent (a control channel the firmware has not read, too small for both
+                // commands; a firmware that exited as the stop was asked for), the stop is as
+                // one the firmware did not act on: the recording ends, with what it has. It
+                // stopped with an error that named the files but checked and summarised none.
+                if let Err(error) = send(link, &Command::Stop) {
+                    errln!("warning: the stop command was not sent ({error:#}): the recording ends without the firmware's end of trace");
+                    break;
+                }
+                stop_sent = Some(Instant::now());
             }
             Some(at) if at.elapsed() > STOP_GRACE => {
                 // The usual cause in a firmware of one's own: nothing acts on the command.
-                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command (a firmware ends it when its control channel's reader, `CommandFrames`, gives `Command::Stop`: see the scheduler's README)");
+                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command (a firmware ends it when its control channel's reader, gotrace-rtt's `ControlChannel::poll`, gives `Command::Stop`: see the scheduler's README)");
                 break;
             }
             _ => {}
@@ -450,7 +457,7 @@ fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     let sent = link.send_control(frame)?;
     if sent != frame.len() {
         bail!(
-            "the control channel had room for {sent} of {} bytes",
+            "the control channel had room for {sent} of the {} bytes of {command:?} (the firmware has not read the commands before it)",
             frame.len()
         );
     }
@@ -575,6 +582,65 @@ mod tests {
             let late = (broken.len() + batch(2).len()) as u64;
             assert_eq!(recording.late_trace_bytes, late);
         }
+    }
+
+    /// A [`Replay`] whose control channel has room for the start command and not for the stop
+    /// (a firmware that has not read the start, with a channel too small for both); a Ctrl-C
+    /// comes after its `ctrl_c_after` polls.
+    struct NoRoomForStop<'a> {
+        replay: Replay,
+        polls: usize,
+        ctrl_c_after: usize,
+        interrupts: &'a AtomicUsize,
+    }
+
+    impl Link for NoRoomForStop<'_> {
+        fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+            self.polls += 1;
+            if self.polls == self.ctrl_c_after {
+                self.interrupts
+                    .store(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            self.replay.poll(out)
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            let mut buf = [0; protocol::MAX_MESSAGE_BYTES];
+            let stop = protocol::encode_frame(&protocol::Command::Stop, &mut buf)?;
+            Ok(if frame == stop { 0 } else { frame.len() })
+        }
+
+        fn idle(&mut self, _: Duration) -> Result<Liveness> {
+            Ok(Liveness::Running)
+        }
+    }
+
+    #[test]
+    fn a_stop_command_that_cannot_be_sent_ends_the_recording_with_what_it_has() {
+        // The recording stopped with an error ("the control channel had room for 0 of 3
+        // bytes"): its files named, but neither checked nor summarised.
+        let header = Version::Go122.header().to_vec();
+        let polls = [header.clone(), batch(1), batch(2), batch(3)];
+        let interrupts = AtomicUsize::new(0);
+        let mut link = NoRoomForStop {
+            replay: Replay(polls.into()),
+            polls: 0,
+            ctrl_c_after: 3,
+            interrupts: &interrupts,
+        };
+        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let output = gotrace_tests::scratch_dir().join("stop-not-sent.trace");
+        let (functions, lines) = (Functions::default(), Lines::default());
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        assert_eq!(recording.stopped_by, "Ctrl-C or a termination signal");
+        // Generation 1, completed by generation 2's batch, is written; what came after the
+        // stop was asked for is counted as late.
+        let written = files.finish();
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [header, batch(1)].concat());
+        assert_eq!(recording.late_trace_bytes, batch(3).len() as u64);
     }
 
     /// A [`Replay`] whose every poll also drains `other` bytes from a channel of the firmware's

@@ -234,9 +234,11 @@ impl Link for QemuLink {
 
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
         let index = self.channels.control_channel()?;
-        Ok(self
-            .halted(|link| link.block.send(&mut link.gdb, index, frame))?
-            .unwrap_or(0))
+        match self.halted(|link| link.block.send(&mut link.gdb, index, frame))? {
+            Some(sent) => Ok(sent),
+            // Was "room for 0 of N bytes", as if the firmware did not read its commands.
+            None => bail!("the firmware has exited"),
+        }
     }
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {

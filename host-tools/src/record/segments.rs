@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result};
-use gotrace_wire::Version;
+use gotrace_wire::{Version, HEADER_LEN};
 
 use super::elf::{Functions, Lines};
 use super::stream::Complete;
@@ -41,6 +41,8 @@ struct Open<'a> {
     index: usize,
     path: PathBuf,
     file: File,
+    /// Bytes of the file: its header and the whole generations written.
+    len: u64,
     first_generation: u64,
     /// Its own: the summary counts what was named in each segment.
     symbolizer: Symbolizer<'a>,
@@ -99,10 +101,18 @@ impl<'a> SegmentFiles<'a> {
                     }
                 },
             };
-            let _writing = lock(&self.opened);
-            open.file
-                .write_all(named.as_deref().unwrap_or(&generation.bytes))
-                .with_context(|| format!("writing {}", open.path.display()))?;
+            let mut opened = lock(&self.opened);
+            let bytes = named.as_deref().unwrap_or(&generation.bytes);
+            if let Err(error) = append_whole(&mut open.file, open.len, bytes) {
+                if open.len == HEADER_LEN as u64 {
+                    // Its first generation did not fit: no trace in it, a file not to name.
+                    opened.retain(|path| *path != open.path);
+                    drop(open.file);
+                    let _ = std::fs::remove_file(&open.path);
+                }
+                return Err(error).with_context(|| format!("writing {}", open.path.display()));
+            }
+            open.len += bytes.len() as u64;
             self.open = Some(open);
         }
         Ok(())
@@ -113,13 +123,19 @@ impl<'a> SegmentFiles<'a> {
         let path = segment_path(&self.output, index);
         let mut opened = lock(&self.opened);
         let mut file = create_locked(&path)?;
-        file.write_all(&Version::Go122.header())
-            .with_context(|| format!("writing {}", path.display()))?;
+        let header = Version::Go122.header();
+        if let Err(error) = append_whole(&mut file, 0, &header) {
+            // Not even a header (a full disk): no trace file to name, nor to leave behind.
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(error).with_context(|| format!("writing {}", path.display()));
+        }
         opened.push(path.clone());
         Ok(Open {
             index,
             path,
             file,
+            len: header.len() as u64,
             first_generation,
             symbolizer: Symbolizer::new(self.functions, self.lines),
             bare_from: None,
@@ -163,6 +179,23 @@ impl Open<'_> {
             path: self.path,
             naming,
         }
+    }
+}
+
+/// Appends `bytes` to `file`, which holds `len` bytes, whole or not at all: a write that fails
+/// part way (a full disk, a file size limit) is cut off again, so that the file still holds whole
+/// generations only, as the error that stops the recording says (it names the file as holding
+/// the generations complete until then). Left in, the part made the whole file unreadable.
+fn append_whole(file: &mut File, len: u64, bytes: &[u8]) -> std::io::Result<()> {
+    let Err(error) = file.write_all(bytes) else {
+        return Ok(());
+    };
+    match file.set_len(len) {
+        Ok(()) => Err(error),
+        Err(cut) => Err(std::io::Error::new(
+            error.kind(),
+            format!("{error}; and cutting off the part written failed ({cut}): the file ends with a generation cut short, which makes it invalid past byte {len}"),
+        )),
     }
 }
 
