@@ -158,6 +158,12 @@ pub trait Link {
     fn send_control(&mut self, frame: &[u8]) -> Result<usize>;
     /// Waits up to `timeout` for the next poll to be worth it (or for the firmware to end).
     fn idle(&mut self, timeout: std::time::Duration) -> Result<Liveness>;
+    /// Bytes of commands on the control channel that the firmware has not read, where that can
+    /// be known (`None`: it cannot, or the firmware has exited): whether a firmware that did not
+    /// act on the stop command read it at all.
+    fn control_unread(&mut self) -> Result<Option<u32>> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

@@ -305,8 +305,10 @@ fn record(
                 stop_sent = Some(Instant::now());
             }
             Some(at) if at.elapsed() > STOP_GRACE => {
-                // The usual cause in a firmware of one's own: nothing acts on the command.
-                errln!("warning: the firmware did not end its trace within {STOP_GRACE:?} of the stop command (a firmware ends it when its control channel's reader, gotrace-rtt's `ControlChannel::poll`, gives `Command::Stop`: see the scheduler's README)");
+                // Whether the firmware read the command tells a firmware that does not act on it
+                // from one that is not running its loop at all. Unknown if it cannot be read.
+                let unread = link.control_unread().unwrap_or(None);
+                errln!("warning: {}", stop_not_acted_on(unread));
                 break;
             }
             _ => {}
@@ -356,6 +358,18 @@ fn record(
     recording.elapsed = begun.elapsed();
     read_after_end(link, log, &mut progress, interrupts, poll, &mut recording)?;
     Ok(recording)
+}
+
+/// Why the firmware did not end its trace after the stop command, as far as the control
+/// channel's `unread` bytes (the commands the firmware has not read, if known) tell.
+fn stop_not_acted_on(unread: Option<u32>) -> String {
+    let waited =
+        format!("the firmware did not end its trace within {STOP_GRACE:?} of the stop command");
+    match unread {
+        Some(0) => format!("{waited}, which it read: it does not end its trace on `Command::Stop` (a firmware ends it with `stop_tracing` once gotrace-rtt's `ControlChannel::poll` gives it: see the scheduler's README)"),
+        Some(unread) => format!("{waited}, nor read it: {unread} bytes of commands are still unread on the {:?} channel, so the firmware has not polled it since (stuck, asleep with no interrupt to wake it, or never reading it: gotrace-rtt's `ControlChannel::poll` in its loop, see the scheduler's README)", protocol::CONTROL_CHANNEL),
+        None => format!("{waited} (a firmware ends it when its control channel's reader, gotrace-rtt's `ControlChannel::poll`, gives `Command::Stop`: see the scheduler's README)"),
+    }
 }
 
 /// Reads the logs written after the trace stopped being read (the firmware saying goodbye) until
@@ -641,6 +655,21 @@ mod tests {
         let file = std::fs::read(&written[0].path).unwrap();
         assert_eq!(file, [header, batch(1)].concat());
         assert_eq!(recording.late_trace_bytes, batch(3).len() as u64);
+    }
+
+    #[test]
+    fn a_stop_not_acted_on_says_whether_the_firmware_read_it() {
+        // It said the same whether the firmware had read the command and ignored it, or never
+        // polled its control channel at all (stuck, or asleep with nothing to wake it).
+        let unread = super::stop_not_acted_on(Some(8));
+        assert!(unread.contains("nor read it: 8 bytes of commands are still unread on the \"gotrace-control\" channel"), "{unread}");
+        let read = super::stop_not_acted_on(Some(0));
+        assert!(
+            read.contains("which it read: it does not end its trace on `Command::Stop`"),
+            "{read}"
+        );
+        let unknown = super::stop_not_acted_on(None);
+        assert!(!unknown.contains("read it"), "{unknown}");
     }
 
     /// A [`Replay`] whose every poll also drains `other` bytes from a channel of the firmware's

@@ -241,6 +241,11 @@ impl Link for QemuLink {
         }
     }
 
+    fn control_unread(&mut self) -> Result<Option<u32>> {
+        let index = self.channels.control_channel()?;
+        self.halted(|link| link.block.unread(&mut link.gdb, index))
+    }
+
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         if self.exited.is_none() {
             let stop = match self.gdb.wait_stop(Some(timeout)) {

@@ -261,8 +261,8 @@ impl ControlBlock {
         Ok(flags & MODE_MASK)
     }
 
-    /// Writes as much of `data` as fits into down channel `index`; returns how much did.
-    pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
+    /// Down channel `index` and its write and read offsets as read now.
+    fn down_offsets(&self, mem: &mut impl Memory, index: usize) -> Result<(&Channel, u32, u32)> {
         let Some(channel) = self.down.get(index) else {
             bail!("RTT has no down channel {index}");
         };
@@ -271,6 +271,18 @@ impl ControlBlock {
         mem.read(channel.descriptor + 4, &mut fields)?;
         let word = |k: usize| u32::from_le_bytes(fields[4 * k..4 * k + 4].try_into().expect("4"));
         let (write, read) = channel.offsets("down", index, [word(0), word(1), word(2), word(3)])?;
+        Ok((channel, write, read))
+    }
+
+    /// Bytes written into down channel `index` that the firmware has not read yet.
+    pub fn unread(&self, mem: &mut impl Memory, index: usize) -> Result<u32> {
+        let (channel, write, read) = self.down_offsets(mem, index)?;
+        Ok((write + channel.size - read) % channel.size)
+    }
+
+    /// Writes as much of `data` as fits into down channel `index`; returns how much did.
+    pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
+        let (channel, write, read) = self.down_offsets(mem, index)?;
         // `check` bounded the size, so these sums stay far from overflowing.
         // One byte always stays free so that full and empty differ.
         let free = (read + channel.size - write - 1) % channel.size;
@@ -383,6 +395,10 @@ mod tests {
         ram.read(BASE + 0x500, &mut buf).unwrap();
         assert_eq!(&buf[6..], b"01");
         assert_eq!(&buf[..5], b"23456");
+        // Unread by the firmware: the 7 bytes sent, across the wrap, then none once it reads.
+        assert_eq!(cb.unread(&mut ram, 0).unwrap(), 7);
+        ram.put_u32(down + 16, 5);
+        assert_eq!(cb.unread(&mut ram, 0).unwrap(), 0);
     }
 
     #[test]
