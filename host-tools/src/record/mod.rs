@@ -239,6 +239,8 @@ fn kept(files: &[PathBuf]) -> String {
 
 /// How long the firmware gets to finish its trace after the stop command.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long the firmware gets to read the start command before the recording says it has not.
+const START_GRACE: Duration = Duration::from_secs(5);
 /// After the end of the trace: how long to keep reading logs, and how long a silence ends it.
 const AFTER_END: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(250);
@@ -278,6 +280,7 @@ fn record(
     let mut drained = Drained::default();
     let mut progress = progress::Progress::new();
     let mut stop_sent: Option<Instant> = None;
+    let mut start_looked_at = false;
     let poll = Duration::from_millis(args.poll_ms);
     loop {
         // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
@@ -308,8 +311,19 @@ fn record(
                 // Whether the firmware read the command tells a firmware that does not act on it
                 // from one that is not running its loop at all. Unknown if it cannot be read.
                 let unread = link.control_unread().unwrap_or(None);
+                progress.clear_line();
                 errln!("warning: {}", stop_not_acted_on(unread));
                 break;
+            }
+            // Said once, while the recording goes on: a firmware that never reads its commands
+            // (or is stuck before its loop) will not act on the stop either, which the user
+            // would otherwise learn only from Ctrl-C's or --duration's wait.
+            None if !start_looked_at && begun.elapsed() > START_GRACE => {
+                start_looked_at = true;
+                if let Some(warning) = start_not_read(link.control_unread().unwrap_or(None)) {
+                    progress.clear_line();
+                    errln!("warning: {warning}");
+                }
             }
             _ => {}
         }
@@ -358,6 +372,13 @@ fn record(
     recording.elapsed = begun.elapsed();
     read_after_end(link, log, &mut progress, interrupts, poll, &mut recording)?;
     Ok(recording)
+}
+
+/// What to say when the start command has been on the control channel for [`START_GRACE`]:
+/// `unread`, the bytes of it (or more) the firmware has not read, if known.
+fn start_not_read(unread: Option<u32>) -> Option<String> {
+    let unread = unread.filter(|&n| n > 0)?;
+    Some(format!("the firmware has not read the start command within {START_GRACE:?} ({unread} bytes unread on the {:?} channel): it has not polled the channel since the recording began (stuck, asleep with no interrupt to wake it, or never reading it: gotrace-rtt's `ControlChannel::poll` in its loop, see the scheduler's README), so the stop command (Ctrl-C, --duration) will not reach it either; recording on", protocol::CONTROL_CHANNEL))
 }
 
 /// Why the firmware did not end its trace after the stop command, as far as the control
@@ -670,6 +691,12 @@ mod tests {
         );
         let unknown = super::stop_not_acted_on(None);
         assert!(!unknown.contains("read it"), "{unknown}");
+        // The start command, looked at once while the recording goes on: said only when it is
+        // known to be unread.
+        let start = super::start_not_read(Some(5)).unwrap_or_default();
+        assert!(start.contains("has not read the start command within 5s (5 bytes unread on the \"gotrace-control\" channel)"), "{start}");
+        assert_eq!(super::start_not_read(Some(0)), None);
+        assert_eq!(super::start_not_read(None), None);
     }
 
     /// A [`Replay`] whose every poll also drains `other` bytes from a channel of the firmware's
