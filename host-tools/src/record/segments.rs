@@ -247,6 +247,19 @@ pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
             return Err(held_by_another(output));
         }
     }
+    // A directory or a file this user may not write, a read-only file system: found only at the
+    // first complete generation, the firmware having run for nothing. Opened as `create_locked`
+    // opens it, without emptying it, and removed again if this made it.
+    let existed = output.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(output);
+    }
     Ok(())
 }
 
@@ -452,6 +465,22 @@ mod tests {
         assert!(
             format!("{over}").contains("it is the firmware ELF"),
             "{over}"
+        );
+        // Checked by opening it, which leaves no file behind.
+        assert!(!dir.join("fine.trace").exists());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn an_output_that_cannot_be_created_is_refused_before_recording() {
+        // A directory in which no file can be made (here /proc, for any user: permissions would
+        // not stop a test run as root): it was found only at the first complete generation,
+        // "creating /proc/x.trace: No such file or directory", the firmware's run lost.
+        let elf = gotrace_tests::scratch_file("firmware.elf", b"\x7fELF");
+        let refused = check_output(Path::new("/proc/gotrace-x.trace"), &elf).unwrap_err();
+        assert!(
+            format!("{refused:#}").starts_with("cannot write /proc/gotrace-x.trace: "),
+            "{refused:#}"
         );
     }
 
