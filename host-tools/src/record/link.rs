@@ -107,6 +107,38 @@ impl Drained {
         self.other += per_channel.iter().map(|b| b.len() as u64).sum::<u64>();
     }
 
+    /// Drains each of a control block's `up_channels` up channels through `read` (one read of
+    /// channel `index`'s waiting bytes into a buffer, 0 when none wait) as [`drain_channel`]
+    /// drains one: the protocol's channels into their buffers, the others counted in
+    /// [`Drained::other`], so that a firmware writing one of its own in blocking mode is not
+    /// left waiting for a reader (the probe-rs path drained the protocol's only, as if the
+    /// others were not there; the gdbstub's drain reads every ring itself, then
+    /// [`take_channels`](Self::take_channels)).
+    #[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
+    pub fn drain_all(
+        &mut self,
+        up_channels: usize,
+        map: &ChannelMap,
+        mut read: impl FnMut(usize, &mut [u8]) -> Result<usize>,
+    ) -> Result<()> {
+        let mut other = Vec::new();
+        for index in 0..up_channels {
+            let protocol = self
+                .by_channel(map)
+                .into_iter()
+                .find(|(channel, _)| *channel == Some(index));
+            match protocol {
+                Some((_, into)) => drain_channel(into, |buf| read(index, buf))?,
+                None => {
+                    other.clear();
+                    drain_channel(&mut other, |buf| read(index, buf))?;
+                    self.other += other.len() as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Where each protocol channel's bytes go: the up channel's index in the control block (if
     /// the firmware has that channel), and the buffer it is drained into.
     pub fn by_channel(&mut self, map: &ChannelMap) -> [(Option<usize>, &mut Vec<u8>); 3] {
@@ -190,6 +222,40 @@ mod tests {
                 session: Some(0),
                 control: Some(1),
             }
+        );
+    }
+
+    #[test]
+    fn every_up_channel_is_drained_the_firmwares_own_counted() {
+        // Channels 0 (defmt), 1 (a channel of the firmware's own), 2 (the trace), 3 (another of
+        // its own, in two reads).
+        let map = ChannelMap::find(
+            &[Some("defmt"), Some("mine"), Some("gotrace"), None],
+            &[Some("gotrace-control")],
+        )
+        .unwrap();
+        let mut waiting: Vec<Vec<Vec<u8>>> = vec![
+            vec![vec![1, 2]],
+            vec![vec![0; 5]],
+            vec![vec![3, 4, 5]],
+            vec![vec![0; 7], vec![0; 4]],
+        ];
+        let mut drained = Drained::default();
+        drained
+            .drain_all(4, &map, |index, buf| {
+                let Some(bytes) = waiting[index].pop() else {
+                    return Ok(0);
+                };
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            })
+            .unwrap();
+        assert_eq!(drained.defmt, [1, 2]);
+        assert_eq!(drained.trace, [3, 4, 5]);
+        assert_eq!(drained.other, 5 + 7 + 4);
+        assert!(
+            waiting.iter().all(Vec::is_empty),
+            "every channel read empty"
         );
     }
 

@@ -13,7 +13,7 @@ use probe_rs::rtt::{ChannelMode, Rtt};
 use probe_rs::{Permissions, Session};
 
 use super::elf::Firmware;
-use super::link::{drain_channel, ChannelMap, Drained, Link, Liveness};
+use super::link::{ChannelMap, Drained, Link, Liveness};
 
 pub struct ProbeLink {
     session: Session,
@@ -152,12 +152,14 @@ impl Drop for ProbeLink {
 impl Link for ProbeLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         let mut core = self.session.core(0)?;
-        for (index, into) in out.by_channel(&self.channels) {
-            let Some(channel) = index.and_then(|i| self.rtt.up_channel(i)) else {
-                continue;
-            };
-            drain_channel(into, |buf| Ok(channel.read(&mut core, buf)?))?;
-        }
+        let up_channels = self.rtt.up_channels().len();
+        let rtt = &mut self.rtt;
+        out.drain_all(up_channels, &self.channels, |index, buf| {
+            match rtt.up_channel(index) {
+                Some(channel) => Ok(channel.read(&mut core, buf)?),
+                None => Ok(0),
+            }
+        })?;
         // A board does not exit: the trace's end record ends the session.
         Ok(Liveness::Running)
     }
