@@ -802,6 +802,28 @@ fn a_termination_signal_stops_the_recording_as_ctrl_c_does() {
 
 #[cfg(target_os = "linux")]
 #[test]
+#[cfg(target_os = "linux")]
+fn a_termination_signal_sent_as_timeout_sends_it_stops_the_recording_cleanly() {
+    // `timeout` sends its signal to the process and then to its process group, which record is
+    // in: that second SIGTERM counted as a second Ctrl-C and aborted the recording (exit 130,
+    // nothing checked nor summarised) whenever the two were not merged while pending. Here they
+    // come 50 ms apart, so that they never merge.
+    let name = "qemu-sigterm-twice";
+    let kills = |group: u32, _| {
+        vec![
+            format!("kill -TERM {group}"),
+            format!("kill -TERM -- -{group}"),
+        ]
+    };
+    let Some((go, run, trace, qemu)) = record_killing(name, Moment::QemuStarted, kills) else {
+        return;
+    };
+    assert_stopped_by_the_host(&run, "Ctrl-C or a termination signal");
+    check_with_both(&go, &trace);
+    assert_qemu_gone(qemu, Duration::ZERO);
+}
+
+#[test]
 fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
     // Killed, QEMU took what the firmware had written and not yet been read with it, and the end
     // record: the summary said "lost: nothing", and "firmware exit status: 255" as if the

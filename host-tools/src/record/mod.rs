@@ -206,7 +206,47 @@ fn ctrl_c(opened: segments::Opened) -> Result<Arc<AtomicUsize>> {
         }
     })
     .context("installing the Ctrl-C handler")?;
+    #[cfg(target_os = "linux")]
+    stop_on_termination()?;
     Ok(presses)
+}
+
+/// Set by SIGTERM or SIGHUP: stop the recording cleanly, as a first Ctrl-C does.
+static TERMINATION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes SIGTERM and SIGHUP (`timeout`, a service manager, a closed terminal) stop the recording
+/// as a first Ctrl-C does, however many come: `timeout` sends its signal to the process and then
+/// to its process group, which `record` is in, and that second SIGTERM, counted as a second
+/// press, aborted the recording (exit 130, nothing checked nor summarised) whenever the two were
+/// not merged while pending. A service manager that wants it gone follows with SIGKILL, which
+/// takes the QEMU `record` started with it ([`qemu`]'s PR_SET_PDEATHSIG).
+#[cfg(target_os = "linux")]
+fn stop_on_termination() -> Result<()> {
+    extern "C" fn on_termination(_: libc::c_int) {
+        // An atomic store: async-signal-safe.
+        TERMINATION.store(true, Ordering::SeqCst);
+    }
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction is a valid one to fill in; the handler only stores to an
+        // atomic.
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_termination as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("installing the SIGTERM and SIGHUP handler");
+        }
+    }
+    Ok(())
+}
+
+/// Whether the user asked for the recording to stop: a Ctrl-C, SIGTERM or SIGHUP.
+fn stop_asked(interrupts: &AtomicUsize) -> bool {
+    interrupts.load(Ordering::SeqCst) > 0 || TERMINATION.load(Ordering::SeqCst)
 }
 
 /// How long the session gets to end by itself after the second Ctrl-C.
@@ -285,13 +325,13 @@ fn record(
     loop {
         // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
         // while QEMU started) follows the start command at once, before the firmware has run.
-        let want_stop = interrupts.load(Ordering::SeqCst) > 0
+        let want_stop = stop_asked(interrupts)
             || args
                 .duration
                 .is_some_and(|d| begun.elapsed().as_secs_f64() >= d);
         match stop_sent {
             None if want_stop => {
-                recording.stopped_by = if interrupts.load(Ordering::SeqCst) > 0 {
+                recording.stopped_by = if stop_asked(interrupts) {
                     // The handler cannot tell them apart: SIGTERM and SIGHUP come through it too.
                     "Ctrl-C or a termination signal"
                 } else {
