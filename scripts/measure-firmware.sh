@@ -7,6 +7,8 @@
 # source crate (DWARF inline frames: the encoder's inline fast paths inside the scheduler's
 # functions count as the encoder's).
 set -euo pipefail
+# A failed build inside $(...) must stop the script, not print the sizes of no firmware.
+shopt -s inherit_errexit
 # Absolute, from the caller's directory: the firmware is built from its own directory, and a
 # relative target directory would put its builds somewhere else than where they are read back.
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then
@@ -14,6 +16,10 @@ if [ -n "${CARGO_TARGET_DIR:-}" ]; then
 fi
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+source scripts/install-missing.sh
+install_targets thumbv7m-none-eabi thumbv7em-none-eabihf
+install_packages qemu-system-arm:qemu-system-arm llvm-size:llvm llvm-nm:llvm llvm-objdump:llvm \
+  llvm-symbolizer:llvm python3:python3
 fw="$CARGO_TARGET_DIR/firmware-example"
 cargo build -q -p gotrace-host-tools --bin gotrace
 gotrace="$CARGO_TARGET_DIR/debug/gotrace"

@@ -20,14 +20,9 @@ case "$output" in
 esac
 cd "$(dirname "$0")/.."
 
-if ! rustup target list --installed | grep -qx thumbv7m-none-eabi; then
-  rustup target add thumbv7m-none-eabi
-fi
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update
-  $SUDO apt-get install -y qemu-system-arm
-fi
+source scripts/install-missing.sh
+install_targets thumbv7m-none-eabi
+install_packages qemu-system-arm:qemu-system-arm
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 (cd firmware-example && cargo build --target thumbv7m-none-eabi \

@@ -1,0 +1,27 @@
+# Sourced by the scripts that build and run firmware: installs what a fresh machine lacks for them
+# (thumb targets, Debian packages), and only that, so that each script works as its first command.
+
+# install_targets TARGET...: the rustup targets not installed yet.
+install_targets() {
+  local installed target
+  installed=$(rustup target list --installed)
+  for target in "$@"; do
+    if ! grep -qx "$target" <<<"$installed"; then
+      rustup target add "$target"
+    fi
+  done
+}
+
+# install_packages COMMAND:PACKAGE...: the Debian package of each command not on PATH.
+install_packages() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update
+    $sudo apt-get install -y "${missing[@]}"
+  fi
+}
