@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 source scripts/install-missing.sh
 install_targets thumbv7m-none-eabi thumbv7em-none-eabihf
-install_packages qemu-system-arm:qemu-system-arm llvm-size:llvm llvm-nm:llvm llvm-objdump:llvm \
-  llvm-symbolizer:llvm python3:python3
+# Debian's llvm package brings llvm-nm, llvm-objdump and llvm-symbolizer with llvm-size.
+install_packages qemu-system-arm:qemu-system-arm llvm-size:llvm python3:python3
 fw="$CARGO_TARGET_DIR/firmware-example"
 cargo build -q -p gotrace-host-tools --bin gotrace
 gotrace="$CARGO_TARGET_DIR/debug/gotrace"
