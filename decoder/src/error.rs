@@ -22,6 +22,8 @@ pub struct Error {
 struct Inner {
     message: String,
     location: Location,
+    /// The minor version of a trace in a format before Go 1.22's (see [`Error::older_format`]).
+    older_format: Option<u32>,
 }
 
 impl Inner {
@@ -42,9 +44,20 @@ impl Error {
             inner: Box::new(Inner {
                 message: message.into(),
                 location: Location::default(),
+                older_format: None,
             }),
             source: None,
         }
+    }
+
+    /// The error for a trace of Go 1.`minor` (11, 19 or 21), in the format before Go 1.22's: not
+    /// a verdict, as Go's parser reads those traces by converting them, and this decoder does not.
+    pub(crate) fn of_older_format(minor: u32) -> Self {
+        let mut error = Error::new(format!(
+            "unsupported trace version go 1.{minor}: only the Go 1.22 format and later are read"
+        ));
+        error.inner.older_format = Some(minor);
+        error
     }
 
     /// An I/O failure of the underlying reader, described the way Go's reader would describe it.
@@ -53,6 +66,7 @@ impl Error {
             inner: Box::new(Inner {
                 message: message.into(),
                 location: Location::default(),
+                older_format: None,
             }),
             source: Some(source),
         }
@@ -68,6 +82,13 @@ impl Error {
     /// the end of the trace (a table entry cut short at a batch end is reported this way).
     pub(crate) fn is_bare_eof(&self) -> bool {
         self.inner.message == "EOF"
+    }
+
+    /// For a trace in the format of Go 1.11 to 1.21, its minor version: the trace was not judged.
+    /// Go's parser reads that format (by converting it to the events of the current one), so
+    /// this error is no verdict that the trace is invalid, only that this decoder cannot tell.
+    pub fn older_format(&self) -> Option<u32> {
+        self.inner.older_format
     }
 
     /// Go's error text alone, as Go's parser would return it.

@@ -584,16 +584,12 @@ fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
             return Err(bad());
         }
     }
-    match minor {
-        11 | 19 | 21 => Err(Error::new(format!(
-            "unsupported trace version go 1.{minor}: only the Go 1.22 format and later are read"
+    match Version::from_minor(minor) {
+        Some(version) => Ok(version),
+        None if Version::is_older_format(minor) => Err(Error::of_older_format(minor)),
+        None => Err(Error::new(format!(
+            "unknown or unsupported trace version go 1.{minor}"
         ))),
-        _ => match Version::from_minor(minor) {
-            Some(version) => Ok(version),
-            None => Err(Error::new(format!(
-                "unknown or unsupported trace version go 1.{minor}"
-            ))),
-        },
     }
 }
 
@@ -623,6 +619,21 @@ mod tests {
             header(b"Trace Go1.22\n"),
             Err("bad file format: not a Go execution trace?".into())
         );
+    }
+
+    #[test]
+    fn the_formats_before_go_1_22_are_not_judged() {
+        let older = |bytes: &[u8]| read_header(&mut Source::new(bytes)).err()?.older_format();
+        for minor in [11, 19, 21] {
+            assert_eq!(
+                older(format!("go 1.{minor} trace\0\0\0").as_bytes()),
+                Some(minor)
+            );
+        }
+        // Versions Go has never written, and bad headers, are errors of the trace.
+        assert_eq!(older(b"go 1.20 trace\0\0\0"), None);
+        assert_eq!(older(b"go 1.24 trace\0\0\0"), None);
+        assert_eq!(older(b"go 1.21 trace\0\0"), None);
     }
 
     #[test]

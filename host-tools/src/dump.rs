@@ -1,18 +1,22 @@
 //! `gotrace dump FILE`: the trace in Go's raw text form, one event per line.
 //!
 //! The event lines are those of `go tool trace -d=wire FILE`, after a `Trace Go1.N` header line
-//! that makes the output a text trace which converts back to the same bytes.
+//! that makes the output a text trace which converts back to the same bytes. A trace in the
+//! format before Go 1.22's is not read (exit 2).
 
 use std::process::ExitCode;
 
-use gotrace_decoder::raw::Reader;
+use gotrace_decoder::raw::{ReadError, Reader};
 
-use crate::input::{print_events, FileArgs};
+use crate::input::{older_format, print_events, FileArgs};
 
 pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
     print_events(
         &args.file,
-        Reader::new,
+        |input| match Reader::new(input) {
+            Err(ReadError::OlderFormat(minor)) => Err(older_format(&args.file, minor)),
+            reader => Ok(reader),
+        },
         |reader| Some(format!("Trace Go1.{}", reader.version().minor())),
         Reader::read_event,
     )

@@ -2,14 +2,22 @@
 //! `Event.String()` form, the same lines as `go tool trace -d=parsed FILE`.
 //!
 //! An invalid trace is printed up to the last event before the error, then the error (Go's
-//! message plus where it happened) goes to stderr and the exit code is 1.
+//! message plus where it happened) goes to stderr and the exit code is 1. A trace in the format
+//! before Go 1.22's is not read (exit 2).
 
 use std::process::ExitCode;
 
 use gotrace_decoder::Reader;
 
-use crate::input::{print_events, FileArgs};
+use crate::input::{older_format, print_events, FileArgs};
 
 pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
-    print_events(&args.file, Reader::new, |_| None, Reader::read_event)
+    let open = |input| match Reader::new(input) {
+        Err(error) => match error.older_format() {
+            Some(minor) => Err(older_format(&args.file, minor)),
+            None => Ok(Err(error)),
+        },
+        reader => Ok(reader),
+    };
+    print_events(&args.file, open, |_| None, Reader::read_event)
 }

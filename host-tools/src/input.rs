@@ -44,13 +44,24 @@ pub struct FileArgs {
     pub file: PathBuf,
 }
 
+/// Why a trace of Go 1.`minor` in the format before Go 1.22's (see
+/// [`gotrace_decoder::Error::older_format`]) gets no verdict: an error of the command (exit 2),
+/// not of the trace, which Go's parser reads.
+pub fn older_format(file: &Path, minor: u32) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: a Go 1.{minor} trace, in the format before Go 1.22's, which gotrace does not read: only the format of Go 1.22 and later (go tool trace reads this one, converting it to the current events)",
+        file.display()
+    )
+}
+
 /// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it
 /// has one. As `go tool trace -d` does, a trace that cannot be read to the end is printed up to
 /// the failure, then the error goes to stderr: exit 1. One function for every reader (the raw
-/// reader, the validating reader): each passes how to open it and how to read its next event.
+/// reader, the validating reader): each passes how to open it (an `Err` when the trace is one it
+/// cannot judge, an `Ok(Err)` when it is invalid) and how to read its next event.
 pub fn print_events<S, E: Display, Error: Display>(
     file: &Path,
-    open_stream: impl FnOnce(Input<Source>) -> Result<S, Error>,
+    open_stream: impl FnOnce(Input<Source>) -> anyhow::Result<Result<S, Error>>,
     header: impl FnOnce(&S) -> Option<String>,
     mut next_event: impl FnMut(&mut S) -> Result<Option<E>, Error>,
 ) -> anyhow::Result<ExitCode> {
@@ -59,7 +70,7 @@ pub fn print_events<S, E: Display, Error: Display>(
         Ok(ExitCode::FAILURE)
     };
     let mut stream = match open(file)? {
-        Opened::Trace(input) => match open_stream(input) {
+        Opened::Trace(input) => match open_stream(input)? {
             Ok(stream) => stream,
             Err(error) => return invalid(&error),
         },

@@ -1,7 +1,8 @@
 //! `gotrace validate FILE...`: Go's verdict on each trace, with a better error message.
 //!
 //! Exit 0 when every trace is valid, 1 when any is not (the message is Go's error text plus where:
-//! generation, M, batch, byte offset, event), 2 when a file could not be read at all. For Go's
+//! generation, M, batch, byte offset, event), 2 when a file could not be read at all or is a trace
+//! in the format before Go 1.22's, which Go's parser reads and gotrace does not. For Go's
 //! `.test` files the trace is validated as any other, and the report also says whether the
 //! verdict is the one the file expects.
 
@@ -12,13 +13,14 @@ use gotrace_decoder::txtar::Expectation;
 use gotrace_decoder::Reader;
 use regex::Regex;
 
-use crate::input::{open, Opened};
+use crate::input::{older_format, open, Opened};
 use crate::stdout::{self, errln, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
 ///
 /// Exit status: 0 when every trace is valid; 1 when any is not (Go's error and where: generation,
-/// M, batch, byte offset, event); 2 when a file cannot be read, or on a usage error.
+/// M, batch, byte offset, event); 2 when a file cannot be read, is a trace in the format before
+/// Go 1.22's (Go 1.11 to 1.21, not read: no verdict), or on a usage error.
 #[derive(clap::Args)]
 pub struct Args {
     /// The traces (binary, Go's text form, or Go `.test` files); `-` reads standard input.
@@ -63,6 +65,9 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     };
     let expectation = input.expectation().cloned();
     let verdict = read_all(input);
+    if let Some(minor) = verdict.as_ref().err().and_then(|e| e.older_format()) {
+        return Err(older_format(file, minor));
+    }
     match &verdict {
         Ok((version, events)) => {
             outln!("{name}: valid (Go 1.{}, {events} events)", version.minor())

@@ -4,7 +4,7 @@
 
 use gotrace_decoder::txtar::Expectation;
 use gotrace_decoder::Reader;
-use gotrace_go_oracle::require_go;
+use gotrace_go_oracle::{require_go, Mode};
 use gotrace_tests::cli::gotrace;
 use gotrace_tests::vectors::go122_vectors;
 use regex::Regex;
@@ -195,5 +195,40 @@ fn a_closed_or_failing_stdout_is_no_panic() {
             stderr.contains("writing to stdout: No space left on device"),
             "{command}: {stderr}"
         );
+    }
+}
+
+/// Go's parser reads the traces of Go 1.11 to 1.21 (their older format, converted to the current
+/// events); gotrace reads Go 1.22's format and later only. Such a trace gets no verdict: exit 2
+/// with a message that says so, from every command that reads a trace, never "invalid" (exit 1)
+/// for a trace Go accepts. The traces are Go's own, from its toolchain's test data.
+#[test]
+fn traces_in_the_format_before_go_1_22_get_no_verdict() {
+    let Some(go) = require_go("traces_in_the_format_before_go_1_22_get_no_verdict") else {
+        return;
+    };
+    let dir = go
+        .goroot()
+        .join("src/internal/trace/internal/tracev1/testdata");
+    for minor in [11, 19, 21] {
+        let file = dir.join(format!("stress_1_{minor}_good"));
+        assert!(
+            go.trace(Mode::Parsed, &file)
+                .expect("running Go")
+                .accepted(),
+            "Go accepts {}",
+            file.display()
+        );
+        for command in ["validate", "events", "dump"] {
+            let run = gotrace([command.as_ref(), file.as_os_str()]);
+            assert_eq!(run.code, 2, "{command}: {run:?}");
+            assert!(
+                run.stderr.contains(&format!(
+                    "a Go 1.{minor} trace, in the format before Go 1.22's, which gotrace does not read"
+                )),
+                "{command}: {run:?}"
+            );
+            assert!(run.stdout.is_empty(), "{command}: {run:?}");
+        }
     }
 }

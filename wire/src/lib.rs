@@ -62,6 +62,13 @@ impl Version {
         }
     }
 
+    /// Whether `go 1.N trace` names a trace in the format before Go 1.22's (Go 1.11, 1.19 and 1.21
+    /// wrote the three versions of it), which Go's parser still reads by converting it, and which
+    /// no [`Version`] here stands for.
+    pub const fn is_older_format(minor: u32) -> bool {
+        matches!(minor, 11 | 19 | 21)
+    }
+
     /// The 16-byte file header: `go 1.N trace` padded with NULs.
     pub const fn header(self) -> [u8; HEADER_LEN] {
         let mut h = *b"go 1.22 trace\0\0\0";

@@ -20,6 +20,10 @@ pub enum ReadError {
     BadHeader,
     #[error("unknown or unsupported trace version go 1.{0}")]
     UnsupportedVersion(u64),
+    /// A trace of Go 1.11, 1.19 or 1.21, in the format before Go 1.22's
+    /// ([`Version::is_older_format`]): not read.
+    #[error("unsupported trace version go 1.{0}: only the Go 1.22 format and later are read")]
+    OlderFormat(u32),
     /// An event could not be read: where it starts, its name if its type byte was valid, and
     /// the batch it is in (generation, M, index, offset; that of a batch header being read is
     /// its own index and offset), as the validating reader names them.
@@ -56,7 +60,9 @@ impl ReadError {
     pub fn offset(&self) -> Option<u64> {
         match self {
             ReadError::Event { offset, .. } | ReadError::Io { offset, .. } => Some(*offset),
-            ReadError::BadHeader | ReadError::UnsupportedVersion(_) => None,
+            ReadError::BadHeader | ReadError::UnsupportedVersion(_) | ReadError::OlderFormat(_) => {
+                None
+            }
         }
     }
 
@@ -279,8 +285,11 @@ fn read_header<R: Read>(src: &mut Source<R>) -> Result<Version, ReadError> {
             return Err(ReadError::BadHeader);
         }
     }
-    u32::try_from(minor)
-        .ok()
-        .and_then(Version::from_minor)
-        .ok_or(ReadError::UnsupportedVersion(minor))
+    match u32::try_from(minor) {
+        Ok(minor) if Version::is_older_format(minor) => Err(ReadError::OlderFormat(minor)),
+        known => known
+            .ok()
+            .and_then(Version::from_minor)
+            .ok_or(ReadError::UnsupportedVersion(minor)),
+    }
 }
