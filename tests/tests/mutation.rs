@@ -4,7 +4,7 @@
 //! events before the error and Go's error text must be too.
 //!
 //! Two sets: Go's 1.22 vectors and generated multi-generation 1.22 traces (2000 mutants,
-//! deterministic), and traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26
+//! deterministic; more with `GOTRACE_MUTANTS_PER_TRACE`), and traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26
 //! traces that `tests/goprograms` writes at test time (with the experimental allocation events in
 //! one), mutated at the event level including the newer parts (`EndOfGeneration`, `Sync` batches,
 //! `GoStatusStack`, experimental events and batches). Each set reports how many rejections the
@@ -303,6 +303,16 @@ fn mutants_of(
     work
 }
 
+/// Mutants made of each trace: `usual`, or more for a long run (`GOTRACE_MUTANTS_PER_TRACE=700`
+/// judges about 20,000 in the two tests, ten minutes on two cores). The first mutants of each
+/// trace are the same in every run: a long run adds to the usual ones.
+fn mutants_per_trace(usual: usize) -> usize {
+    std::env::var("GOTRACE_MUTANTS_PER_TRACE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map_or(usual, |n: usize| n.max(usual))
+}
+
 #[test]
 fn we_and_go_agree_on_hundreds_of_mutants() {
     let Some(go) = require_go("we_and_go_agree_on_hundreds_of_mutants") else {
@@ -325,7 +335,7 @@ fn we_and_go_agree_on_hundreds_of_mutants() {
         };
         seeds.push((format!("generated-{seed}"), generate(shape).0));
     }
-    let work = mutants_of(&seeds, MUTANTS_PER_VECTOR, mutate);
+    let work = mutants_of(&seeds, mutants_per_trace(MUTANTS_PER_VECTOR), mutate);
     let tally = judge_all(&go, "Go 1.22", work);
     assert!(tally.total >= 1500, "only {} mutants", tally.total);
     let rejected = tally.by_validator + tally.at_framing;
@@ -371,14 +381,11 @@ fn we_and_go_agree_on_mutants_of_newer_versions_and_real_go_traces() {
         assert!(!events.is_empty(), "{name}: an empty trace");
         seeds.push((name, binary));
     }
-    // A long run: `GOTRACE_MUTANTS_PER_TRACE=700` judges about 6400 (a minute on two cores).
-    let per_trace = std::env::var("GOTRACE_MUTANTS_PER_TRACE")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .map_or(MUTANTS_PER_REAL_TRACE, |n: usize| {
-            n.max(MUTANTS_PER_REAL_TRACE)
-        });
-    let mut work = mutants_of(&seeds, per_trace, mutate_versioned);
+    let mut work = mutants_of(
+        &seeds,
+        mutants_per_trace(MUTANTS_PER_REAL_TRACE),
+        mutate_versioned,
+    );
     let mut rng = Rng::new(0x0063_7574);
     for (name, binary) in &seeds {
         work.extend(
