@@ -3,8 +3,8 @@
 //! reject. Where both accept, the event streams must be identical too; where both reject, the
 //! events before the error and Go's error text must be too.
 //!
-//! Two sets: Go's 1.22 vectors and generated multi-generation 1.22 traces (2000 mutants,
-//! deterministic; more with `GOTRACE_MUTANTS_PER_TRACE`), and traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26
+//! Two sets: Go's 1.22 vectors, generated multi-generation 1.22 traces and the traces of the
+//! scheduler's simulated device (deterministic; more with `GOTRACE_MUTANTS_PER_TRACE`), and traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26
 //! traces that `tests/goprograms` writes at test time (with the experimental allocation events in
 //! one), mutated at the event level including the newer parts (`EndOfGeneration`, `Sync` batches,
 //! `GoStatusStack`, experimental events and batches). Each set reports how many rejections the
@@ -21,6 +21,7 @@ use std::fmt::Write;
 use gotrace_decoder::raw::{binary_to_text, Reader as RawReader};
 use gotrace_decoder::Reader;
 use gotrace_go_oracle::{require_go, Go, Mode};
+use gotrace_scheduler::sim::driver::{self, Options};
 use gotrace_tests::generate::{generate, Shape};
 use gotrace_tests::goprograms::GoPrograms;
 use gotrace_tests::mutate::{mutate, mutate_versioned, truncate_as_written, Mutant, Trace};
@@ -304,7 +305,7 @@ fn mutants_of(
 }
 
 /// Mutants made of each trace: `usual`, or more for a long run (`GOTRACE_MUTANTS_PER_TRACE=700`
-/// judges about 20,000 in the two tests, ten minutes on two cores). The first mutants of each
+/// judges about 27,000 in the two tests, two minutes on two cores). The first mutants of each
 /// trace are the same in every run: a long run adds to the usual ones.
 fn mutants_per_trace(usual: usize) -> usize {
     std::env::var("GOTRACE_MUTANTS_PER_TRACE")
@@ -334,6 +335,18 @@ fn we_and_go_agree_on_hundreds_of_mutants() {
             total_bytes: 3000,
         };
         seeds.push((format!("generated-{seed}"), generate(shape).0));
+    }
+    // Traces as our encoder writes them on a device: the scheduler's simulation, with blocking
+    // operations, steals of their executors, interrupt callbacks on reused M IDs, tracing stopped
+    // and started, small generations (a few KB each, every session of the run).
+    for seed in 1..=3 {
+        for (session, trace) in driver::run(seed, &Options::STRESS)
+            .traces
+            .into_iter()
+            .enumerate()
+        {
+            seeds.push((format!("device-{seed}.{session}"), trace));
+        }
     }
     let work = mutants_of(&seeds, mutants_per_trace(MUTANTS_PER_VECTOR), mutate);
     let tally = judge_all(&go, "Go 1.22", work);
