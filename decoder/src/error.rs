@@ -53,9 +53,7 @@ impl Error {
     /// The error for a trace of Go 1.`minor` (11, 19 or 21), in the format before Go 1.22's: not
     /// a verdict, as Go's parser reads those traces by converting them, and this decoder does not.
     pub(crate) fn of_older_format(minor: u32) -> Self {
-        let mut error = Error::new(format!(
-            "unsupported trace version go 1.{minor}: only the Go 1.22 format and later are read"
-        ));
+        let mut error = Error::new(crate::raw::ReadError::OlderFormat(minor).to_string());
         error.inner.older_format = Some(minor);
         error
     }

@@ -4,9 +4,10 @@
 //! events before the error and Go's error text must be too.
 //!
 //! Two sets: Go's 1.22 vectors, generated multi-generation 1.22 traces and the traces of the
-//! scheduler's simulated device (deterministic; more with `GOTRACE_MUTANTS_PER_TRACE`), and traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26
-//! traces that `tests/goprograms` writes at test time (with the experimental allocation events in
-//! one), mutated at the event level including the newer parts (`EndOfGeneration`, `Sync` batches,
+//! scheduler's simulated device (deterministic; more with `GOTRACE_MUTANTS_PER_TRACE`), and
+//! traces of the newer versions: Go's 1.23/1.25 vectors and real Go 1.26 traces that
+//! `tests/goprograms` writes at test time (with the experimental allocation events in one),
+//! mutated at the event level including the newer parts (`EndOfGeneration`, `Sync` batches,
 //! `GoStatusStack`, experimental events and batches). Each set reports how many rejections the
 //! raw layer could read (so the validator, not the framing, refused them). Go runs in worker
 //! threads.
@@ -54,7 +55,13 @@ const SCENARIOS: [(&str, &str); 7] = [
 /// Our verdict: the event lines printed before the end or the error, and Go's error text.
 fn ours(binary: &[u8]) -> (String, Option<String>) {
     let (events, error) = ours_whole(binary);
-    (events, error.map(|e| e.go_message().trim_end().to_owned()))
+    (events, error.as_ref().map(go_text))
+}
+
+/// Go's text of our error as the oracle gives Go's: the tool prints the message and a newline,
+/// the oracle gives it without trailing space.
+fn go_text(error: &gotrace_decoder::Error) -> String {
+    error.go_message().trim_end().to_owned()
 }
 
 /// Our reading of `binary`: the event lines printed before the end or the error, and the error.
@@ -115,8 +122,7 @@ fn judge(go: &Go, source: &str, mutant: Mutant) -> Result<Verdict, Box<Disagreem
     if our_error.as_ref().and_then(|e| e.older_format()).is_some() {
         return Ok(Verdict::OlderFormat);
     }
-    // Go's tool prints the message and a newline; the oracle gives it without trailing space.
-    let our_error = our_error.map(|e| e.go_message().trim_end().to_owned());
+    let our_error = our_error.as_ref().map(go_text);
     let file = scratch_file("mutant.trace", &mutant.binary);
     let theirs = go.trace(Mode::Parsed, &file).expect("running Go");
     // When Go's tool crashes (printing an event), Go gives no verdict, but what it printed

@@ -285,11 +285,12 @@ fn read_header<R: Read>(src: &mut Source<R>) -> Result<Version, ReadError> {
             return Err(ReadError::BadHeader);
         }
     }
-    match u32::try_from(minor) {
-        Ok(minor) if Version::is_older_format(minor) => Err(ReadError::OlderFormat(minor)),
-        known => known
-            .ok()
-            .and_then(Version::from_minor)
-            .ok_or(ReadError::UnsupportedVersion(minor)),
+    let named = u32::try_from(minor).ok();
+    match named.and_then(Version::from_minor) {
+        Some(version) => Ok(version),
+        None => match named {
+            Some(older) if Version::is_older_format(older) => Err(ReadError::OlderFormat(older)),
+            _ => Err(ReadError::UnsupportedVersion(minor)),
+        },
     }
 }
