@@ -91,6 +91,14 @@ impl<const CAP: usize> Batch<CAP> {
         self.last_low
     }
 
+    /// The latest reading of the batch in the clock's half it began in: a later reading below it
+    /// means the counter wrapped. That is its last event's, unless the inline path wrote that
+    /// event after a wrap (below the base: a batch spans far less than a wrap period, as it
+    /// fills within 2^14 ticks per event); then its base, which a reading after the wrap is below.
+    pub fn before_wrap(&self) -> u32 {
+        self.last_low.max(self.base_low)
+    }
+
     /// Sets the base time of the (empty) batch, in the current half of the clock: no event of
     /// it comes earlier.
     pub fn rebase(&mut self, low: u32) {
@@ -101,8 +109,8 @@ impl<const CAP: usize> Batch<CAP> {
     /// Appends, if it can do so with two stores, a timed event at the raw clock reading `low`
     /// with `n` (0, 2 or 3) arguments: `a`, `b`, then a zero (`a` and `b` are 0 when `n` does
     /// not cover them). That is: the reading is less than 2^14 ticks after the batch's last
-    /// event (so in the batch's half of the clock, as long as the clock is read at least once
-    /// per wrap: a smaller reading, after a wrap, fails the check), `b` (a sequence number) is
+    /// event (a reading just past a wrap passes too: [`Batch::before_wrap`] then tells the
+    /// encoder), `b` (a sequence number) is
     /// under 2^14 (one or two varint bytes), `a` (a goroutine, an executor, a reason: under 2^16
     /// always) is under 128, and 8 bytes are free. Returns whether it did.
     #[inline(always)]
@@ -269,6 +277,24 @@ mod tests {
         assert!(!fast.try_packed(low, EventType::GO_START, 1, 1 << 14, 2));
         assert!(!fast.try_packed(low + (1 << 14), EventType::PROC_STOP, 0, 0, 0));
         assert_eq!(bytes(&mut fast, 1, 0), bytes(&mut slow, 1, 0));
+    }
+
+    #[test]
+    fn a_batch_that_crossed_a_wrap_inline_keeps_its_reading_from_before() {
+        let mut b = Batch::<16>::new();
+        b.rebase(u32::MAX - 0xff);
+        assert!(b.try_packed(u32::MAX - 0x10, EventType::PROC_STOP, 0, 0, 0));
+        assert_eq!(b.before_wrap(), u32::MAX - 0x10);
+        assert!(
+            b.try_packed(0x10, EventType::PROC_STOP, 0, 0, 0),
+            "0x21 ticks later"
+        );
+        assert_eq!(b.last(), 0x10);
+        assert_eq!(
+            b.before_wrap(),
+            u32::MAX - 0xff,
+            "the base, above any reading after the wrap"
+        );
     }
 
     #[test]

@@ -519,13 +519,19 @@ impl<
 
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
     /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
-    /// counter wrapped: every batch is handed over in the half it was written in, and rebased in
-    /// the next. A batch whose last reading is older than half a wrap is handed over and rebased
+    /// counter wrapped. A batch whose inline path wrote an event just past the wrap has a last
+    /// reading below `raw`, but its base is above it (see `Batch::before_wrap`). On a wrap every
+    /// batch is handed over in the half it was written in, and rebased in the next. A batch whose last reading is older than half a wrap is handed over and rebased
     /// too: the inline path tells a wrap from the batch's own last reading only, so a context
     /// idle for a whole wrap period must not keep a reading that old.
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let latest = self.batches.iter().map(Batch::last).max().unwrap_or(0);
+        let latest = self
+            .batches
+            .iter()
+            .map(Batch::before_wrap)
+            .max()
+            .unwrap_or(0);
         let wrapped = raw < latest;
         for m in 0..MS {
             let stale = self

@@ -170,6 +170,45 @@ fn long_values_and_a_clock_past_32_bits_are_accepted() {
 }
 
 #[test]
+fn a_clock_wrap_crossed_on_the_inline_path_keeps_time_going_forward() {
+    // One context only, so no other batch keeps a reading from before the wrap: the inline path
+    // writes events on both sides of it into one batch, and the encoder must still count the
+    // wrap when it next extends the clock (at the batch's hand-over), or every later time is 2^32
+    // ticks early and the reader can only force each one a nanosecond past the last.
+    let mut e: Rig<StepClock, 1, 1, 1, 128> = Rig::new(StepClock((1 << 32) - 600), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    for _ in 0..300 {
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
+    }
+    e.e.stop(0).unwrap();
+    let Some(out) = go_accepts("inline-wrap", &e.e.sink().traces[0]) else {
+        return;
+    };
+    // The clock reads 3 ticks of 1 µs apart, so events that are not the same reading are at
+    // least 3000 ns apart, and the 300 rounds span about 1.8 ms. (Go times the trace's last
+    // `Sync` itself, a nanosecond after the last event.)
+    let times: Vec<i64> = out
+        .lines()
+        .filter(|l| !l.contains(" Sync "))
+        .filter_map(|l| l.split_once(" Time=")?.1.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(times.len() > 600, "{out}");
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] == pair[0] || pair[1] - pair[0] >= 3000,
+            "times {} then {}: forced forward, not read from the clock",
+            pair[0],
+            pair[1]
+        );
+    }
+    let span = times[times.len() - 1] - times[0];
+    assert!((1_800_000..1_900_000).contains(&span), "span {span} ns");
+}
+
+#[test]
 fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
     let mut e = encoder();
     e.proc_start(0, 0);

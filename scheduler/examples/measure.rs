@@ -39,6 +39,7 @@ fn main() -> Result<()> {
         }),
         clock_step: 256,
         time_shift: 6,
+        wrap_clock: false,
     };
     let sched_only = Options {
         annotations: false,

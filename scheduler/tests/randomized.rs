@@ -1,13 +1,14 @@
 //! The randomized test: many seeds of the simulator (interrupts at any preemption point, steals,
-//! callbacks, tracing stopped and restarted, generation boundaries anywhere), every trace judged
-//! by Go's parser and read identically by our decoder. A failure names the seed, its trace file
+//! callbacks, tracing stopped and restarted, generation boundaries anywhere, the clock's 32-bit
+//! wrap crossed in odd seeds), every trace judged by Go's parser and read identically by our
+//! decoder, and its times, as written, never going back on an M. A failure names the seed, its trace file
 //! (kept) and Go's first error; rerun one seed with the `simulate` example.
 //!
 //! `GOTRACE_SIM_SEEDS` (default 1000) and `GOTRACE_SIM_FIRST_SEED` (default 0) choose the seeds.
 
 mod common;
 
-use common::{first_rejection, seed_file, trace_dir};
+use common::{first_rejection, seed_file, times_as_written, trace_dir};
 use gotrace_go_oracle::require_go;
 use gotrace_scheduler::sim::driver::{self, Options};
 
@@ -32,12 +33,17 @@ fn every_seed_writes_traces_go_accepts() {
     let mut files = Vec::new();
     let mut seed_of = std::collections::HashMap::new();
     let mut sched_events = 0;
+    let mut crossed_wrap = 0;
     for seed in first..first + count {
         let outcome = driver::run(seed, &Options::STRESS);
         sched_events += outcome.stats.sched_events();
         for (i, trace) in outcome.traces.iter().enumerate() {
             let path = seed_file(&dir, seed, i);
             std::fs::write(&path, trace).unwrap();
+            match times_as_written(trace) {
+                Ok((first, last)) => crossed_wrap += u64::from(first < 1 << 32 && last >= 1 << 32),
+                Err(step) => panic!("seed {seed} ({}): time goes back: {step}", path.display()),
+            }
             seed_of.insert(path.clone(), seed);
             files.push(path);
         }
@@ -45,6 +51,10 @@ fn every_seed_writes_traces_go_accepts() {
     assert!(
         sched_events >= count * 50,
         "the runs traced only {sched_events} scheduling events"
+    );
+    assert!(
+        crossed_wrap >= count / 4,
+        "only {crossed_wrap} traces of {count} seeds cross the clock's 32-bit wrap"
     );
     assert!(
         files.len() as u64 >= count / 2,
@@ -62,5 +72,8 @@ fn every_seed_writes_traces_go_accepts() {
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    eprintln!("{count} seeds, {} traces, all accepted by Go", files.len());
+    eprintln!(
+        "{count} seeds, {} traces ({crossed_wrap} across the clock's wrap), all accepted by Go",
+        files.len()
+    );
 }

@@ -113,17 +113,18 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// A simulation whose cycle counter advances [`SIM_CLOCK_STEP`] per read, traced in cycles.
+    /// A simulation whose cycle counter starts at 1000 and advances [`SIM_CLOCK_STEP`] per read,
+    /// traced in cycles.
     pub fn new(config: Config) -> Sim {
-        Sim::with_clock(config, SIM_CLOCK_STEP, 0)
+        Sim::with_clock(config, 1000, SIM_CLOCK_STEP, 0)
     }
 
-    /// A simulation whose cycle counter advances `step` per read, traced in units of
-    /// `2^shift` cycles.
-    pub fn with_clock(config: Config, step: u64, shift: u32) -> Sim {
+    /// A simulation whose cycle counter starts at `start` and advances `step` per read, traced
+    /// in units of `2^shift` cycles.
+    pub fn with_clock(config: Config, start: u64, step: u64, shift: u32) -> Sim {
         let sched = Rc::new(Scheduler::new(
             SimPlatform::default(),
-            Coarse::new(SimCycles { now: 1000, step }, shift),
+            Coarse::new(SimCycles { now: start, step }, shift),
             VecSink::default(),
             config,
         ));

@@ -101,6 +101,39 @@ pub fn decode(trace: &[u8]) -> Result<String, gotrace_decoder::Error> {
     Ok(out)
 }
 
+/// The earliest and latest times of a trace's events, in ticks as written (a raw read), or where
+/// the encoder's time went back on an M: a batch beginning before the previous batch of its M
+/// ended. Go's parser and ours force each time past the last one, which hides such a step; a
+/// missed wrap of the device's 32-bit clock sets the next batch back by 2^32 ticks.
+pub fn times_as_written(trace: &[u8]) -> Result<(u64, u64), String> {
+    let mut reader = gotrace_decoder::raw::Reader::new(trace).expect("the trace's header");
+    let mut ended: std::collections::HashMap<u64, u64> = Default::default();
+    let (mut first, mut last) = (u64::MAX, 0);
+    let mut batch: Option<(u64, u64)> = None;
+    while let Some(event) = reader.read_event().expect("a trace our decoder reads") {
+        if event.name() == "EventBatch" {
+            let (gen, m, base) = (event.args[0], event.args[1], event.args[2]);
+            // Batches on no M (frequency, strings, stacks) carry no event times.
+            batch = (m != u64::MAX).then_some((m, base));
+            if let Some(&end) = batch.and_then(|(m, _)| ended.get(&m)) {
+                if base < end {
+                    return Err(format!(
+                        "generation {gen}, M {m}: a batch at {base} ticks after one that ended at {end}"
+                    ));
+                }
+            }
+        } else if let Some((m, time)) = &mut batch {
+            if event.spec().is_some_and(|s| s.is_timed) {
+                *time += event.args[0];
+                ended.insert(*m, *time);
+                first = first.min(*time);
+                last = last.max(*time);
+            }
+        }
+    }
+    Ok((first, last))
+}
+
 fn first_difference(ours: &str, go: &str) -> String {
     let (mut a, mut b) = (ours.lines(), go.lines());
     for n in 1.. {
