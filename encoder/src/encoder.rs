@@ -54,7 +54,8 @@ impl Config {
     };
 }
 
-/// What the encoder has written, for measurements.
+/// What the encoder has written, for measurements. The device counts in 32 bits to save RAM, so
+/// each figure is modulo 2^32 (4 GiB of trace, or 4 billion events), once a trace runs that long.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Timed events of every kind (scheduling events, statuses, annotations).
@@ -72,9 +73,11 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Scheduling events: P and G state changes (not statuses, not annotations).
+    /// Scheduling events: P and G state changes (not statuses, not annotations); modulo 2^32, as
+    /// the counts it is taken from.
     pub fn sched_events(&self) -> u64 {
-        self.events - self.status_events - self.annotation_events
+        let all = self.events.wrapping_sub(self.status_events);
+        all.wrapping_sub(self.annotation_events) & u64::from(u32::MAX)
     }
 }
 
@@ -451,7 +454,7 @@ impl<
             self.advance_generation(m, w);
             self.strings.intern_all(names, ids);
         }
-        self.counts.annotation_events += 1;
+        self.counts.annotation_events = self.counts.annotation_events.wrapping_add(1);
         self.event(
             m,
             a.typ,
@@ -669,6 +672,18 @@ mod tests {
     use super::*;
     use crate::sink::VecSink;
     use crate::state::{GoStatus, ProcStatus};
+
+    #[test]
+    fn scheduling_events_are_counted_modulo_2_32_as_the_device_counts() {
+        // 2^32 + 10 events, of which 2^32 - 1 statuses and 2 annotations: 9 scheduling events.
+        let stats = Stats {
+            events: 10,
+            status_events: u32::MAX.into(),
+            annotation_events: 2,
+            ..Stats::default()
+        };
+        assert_eq!(stats.sched_events(), 9);
+    }
 
     /// Whatever time the test sets.
     struct Manual(u32);

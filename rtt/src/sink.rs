@@ -120,7 +120,9 @@ impl RttSink {
             loss.first_generation = generation;
         }
         loss.last_generation = loss.last_generation.max(generation);
-        loss.batches += 1;
+        // Wraps as the account's counts do, which the host checks the records against modulo
+        // 2^32 (a debug build's `+= 1` panicked there; 2^32 drops in one record are not met).
+        loss.batches = loss.batches.wrapping_add(1);
         loss.bytes = loss.bytes.wrapping_add(len);
     }
 }
