@@ -157,7 +157,7 @@ fn main() -> ! {
     }
     #[cfg(feature = "trace")]
     set_tracing(true);
-    workload::spawn(clock::ticks_in_us::<ClockCounters>(generation_us));
+    workload::spawn(generation_ticks(generation_us));
     let mut stopped_by_host = false;
     while !workload::finished() {
         SCHED.run_executor(0).expect("scheduler runs");
@@ -205,6 +205,25 @@ fn set_tracing(on: bool) {
         SCHED.stop_tracing()
     };
     switched.expect("tracing on/off");
+}
+
+/// The generation period in ticks of the trace clock, at most half its 32-bit wrap period: the
+/// encoder tells which half of the clock a context's last reading is in from readings less than
+/// that apart (`encoder/README.md`, "Clocks"), and a longer period in microseconds would also
+/// overflow 32 bits of ticks on a fast clock (9 s at 480 MHz) and come out as a short one.
+fn generation_ticks(us: u32) -> u32 {
+    const HALF_WRAP: u32 = 1 << 31;
+    let hz = clock::hz::<ClockCounters>();
+    if u64::from(us) * u64::from(hz) < u64::from(HALF_WRAP) * 1_000_000 {
+        return clock::ticks_in_us::<ClockCounters>(us);
+    }
+    defmt::warn!(
+        "a generation of {} us is over half the trace clock's wrap period at {} Hz: generations of {} ticks instead",
+        us,
+        hz,
+        HALF_WRAP - 1
+    );
+    HALF_WRAP - 1
 }
 
 /// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one: lossy,

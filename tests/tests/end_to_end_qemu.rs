@@ -583,6 +583,28 @@ fn a_stop_from_the_host_ends_the_trace_cleanly() {
     check_with_both(&go, &out);
 }
 
+#[test]
+fn a_generation_period_past_half_the_clock_wrap_is_cut_to_it_and_said() {
+    // 100 s at the MPS2 timer's 25 MHz is 2.5e9 ticks, over the 2^31 (86 s) within which the
+    // encoder tells the clock's halves apart.
+    let Some(Recorded { go, run, trace, .. }) = record(
+        "qemu-long-generation",
+        M3,
+        &[],
+        &["--generation-us", "100000000"],
+    ) else {
+        return;
+    };
+    assert!(
+        run.stdout.contains(
+            "WARN a generation of 100000000 us is over half the trace clock's wrap period at 25000000 Hz: generations of 2147483647 ticks instead"
+        ),
+        "{}",
+        run.stdout
+    );
+    check_with_both(&go, &trace);
+}
+
 /// The recording stopped for `reason`, and the firmware ended its trace on the stop command,
 /// losing nothing.
 fn assert_stopped_by_the_host(run: &Run, reason: &str) {
