@@ -532,7 +532,7 @@ fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     let sent = link.send_control(frame)?;
     if sent != frame.len() {
         bail!(
-            "the control channel had room for {sent} of the {} bytes of {command:?} (the firmware has not read the commands before it)",
+            "the control channel took {sent} of the {} bytes of {command:?}: it was full (the firmware has not read the commands before it)",
             frame.len()
         );
     }
@@ -692,7 +692,7 @@ mod tests {
 
     #[test]
     fn a_stop_command_that_cannot_be_sent_ends_the_recording_with_what_it_has() {
-        // The recording stopped with an error ("the control channel had room for 0 of 3
+        // The recording stopped with an error ("the control channel took 0 of the 3
         // bytes"): its files named, but neither checked nor summarised.
         let header = Version::Go122.header().to_vec();
         let polls = [header.clone(), batch(1), batch(2), batch(3)];

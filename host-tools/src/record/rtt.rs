@@ -280,13 +280,18 @@ impl ControlBlock {
         Ok((write + channel.size - read) % channel.size)
     }
 
-    /// Writes as much of `data` as fits into down channel `index`; returns how much did.
+    /// Writes `data` (a frame) into down channel `index` if all of it fits, else nothing: a frame
+    /// cut short would run into the next one the firmware reads and spoil both. Returns how many
+    /// bytes it wrote.
     pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
         let (channel, write, read) = self.down_offsets(mem, index)?;
         // `check` bounded the size, so these sums stay far from overflowing.
         // One byte always stays free so that full and empty differ.
         let free = (read + channel.size - write - 1) % channel.size;
-        let n = data.len().min(free as usize);
+        if data.len() > free as usize {
+            return Ok(0);
+        }
+        let n = data.len();
         let first = n.min((channel.size - write) as usize);
         mem.write(channel.buffer + write, &data[..first])?;
         if n > first {
@@ -383,13 +388,19 @@ mod tests {
     }
 
     #[test]
-    fn a_down_channel_takes_what_fits_and_wraps() {
+    fn a_down_channel_takes_a_frame_whole_or_not_at_all_and_wraps() {
         let mut ram = firmware_ram();
         let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
         let down = BASE + 0x100 + 48;
         ram.put_u32(down + 12, 6);
         ram.put_u32(down + 16, 6);
-        assert_eq!(cb.send(&mut ram, 0, b"0123456789").unwrap(), 7);
+        assert_eq!(
+            cb.send(&mut ram, 0, b"0123456789").unwrap(),
+            0,
+            "7 bytes free"
+        );
+        assert_eq!(ram.get_u32(down + 12), 6, "nothing written");
+        assert_eq!(cb.send(&mut ram, 0, b"0123456").unwrap(), 7);
         assert_eq!(ram.get_u32(down + 12), 5);
         let mut buf = [0u8; 8];
         ram.read(BASE + 0x500, &mut buf).unwrap();
