@@ -3,8 +3,10 @@
 //! Exit 0 when every trace is valid, 1 when any is not (the message is Go's error text plus where:
 //! generation, M, batch, byte offset, event), 2 when a file could not be read at all or is a trace
 //! in the format before Go 1.22's, which Go's parser reads and gotrace does not. For Go's
-//! `.test` files the trace is validated as any other, and the report also says whether the
-//! verdict is the one the file expects.
+//! `.test` files the trace is validated as any other, the report also says whether the verdict
+//! is the one the file expects, and that decides the exit status, as in Go's test harness: a
+//! `FAILURE` vector rejected as it expects counts as passed (0), an unmet expectation as failed
+//! (1).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +22,8 @@ use crate::stdout::{self, errln, outln};
 ///
 /// Exit status: 0 when every trace is valid; 1 when any is not (Go's error and where: generation,
 /// M, batch, byte offset, event); 2 when a file cannot be read, is a trace in the format before
-/// Go 1.22's (Go 1.11 to 1.21, not read: no verdict), or on a usage error.
+/// Go 1.22's (Go 1.11 to 1.21, not read: no verdict), or on a usage error. A Go `.test` file
+/// counts by its expectation: 0 when the verdict is the one it expects, 1 when not.
 #[derive(clap::Args)]
 pub struct Args {
     /// The traces (binary, Go's text form, or Go `.test` files); `-` reads standard input.
@@ -76,7 +79,13 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     }
     if let Some(expectation) = expectation {
         let go_message = verdict.as_ref().err().map(|e| e.go_message());
-        outln!("{name}: {}", check(&expectation, go_message.as_deref()));
+        let (met, report) = check(&expectation, go_message.as_deref());
+        outln!("{name}: {report}");
+        return Ok(if met {
+            Outcome::Valid
+        } else {
+            Outcome::Invalid
+        });
     }
     Ok(match verdict {
         Ok(_) => Outcome::Valid,
@@ -97,18 +106,28 @@ fn read_all<R: std::io::Read>(
 }
 
 /// Whether Go's error text (`None` when the trace is valid) is what a `.test` file expects, as
-/// Go's test harness decides it: the pattern must match somewhere in the message.
-fn check(expectation: &Expectation, go_message: Option<&str>) -> String {
+/// Go's test harness decides it (the pattern must match somewhere in the message), and the report
+/// of it.
+fn check(expectation: &Expectation, go_message: Option<&str>) -> (bool, String) {
     match (expectation, go_message) {
-        (Expectation::Success, None) => "expectation SUCCESS met".to_owned(),
-        (Expectation::Success, Some(_)) => "expectation SUCCESS not met".to_owned(),
-        (Expectation::Failure { pattern }, None) => {
-            format!("expectation FAILURE {pattern:?} not met: the trace is valid")
-        }
+        (Expectation::Success, None) => (true, "expectation SUCCESS met".to_owned()),
+        (Expectation::Success, Some(_)) => (false, "expectation SUCCESS not met".to_owned()),
+        (Expectation::Failure { pattern }, None) => (
+            false,
+            format!("expectation FAILURE {pattern:?} not met: the trace is valid"),
+        ),
         (Expectation::Failure { pattern }, Some(message)) => match Regex::new(pattern) {
-            Ok(re) if re.is_match(message) => format!("expectation FAILURE {pattern:?} met"),
-            Ok(_) => format!("expectation FAILURE {pattern:?} not met: the error does not match"),
-            Err(e) => format!("expectation FAILURE {pattern:?} not met: bad pattern: {e}"),
+            Ok(re) if re.is_match(message) => {
+                (true, format!("expectation FAILURE {pattern:?} met"))
+            }
+            Ok(_) => (
+                false,
+                format!("expectation FAILURE {pattern:?} not met: the error does not match"),
+            ),
+            Err(e) => (
+                false,
+                format!("expectation FAILURE {pattern:?} not met: bad pattern: {e}"),
+            ),
         },
     }
 }
