@@ -243,9 +243,14 @@ pub(crate) fn read_generation<R: Read>(
         let Some((batch, gen)) = read_batch(source, *batch_count, &mut builder.arena)? else {
             // Go only counts event batches here, not the tables.
             if !builder.threads.is_empty() {
-                return Err(Error::new(
-                    "incomplete generation found; trace likely truncated",
-                ));
+                let unfinished = Location {
+                    generation: Some(builder.gen),
+                    ..Location::default()
+                };
+                return Err(
+                    Error::new("incomplete generation found; trace likely truncated")
+                        .at(&unfinished),
+                );
             }
             return Ok(None);
         };

@@ -64,6 +64,12 @@ fn go126_traces_get_gos_verdict() {
             "{name}"
         );
     }
+    let truncated = support::run_ours(&cases()[2].1).error.unwrap();
+    assert_eq!(
+        truncated.location().generation,
+        Some(2),
+        "the unfinished generation is named: {truncated}"
+    );
     let outcome = support::run_ours(&cases()[0].1);
     assert!(
         outcome.printed.starts_with(

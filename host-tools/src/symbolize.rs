@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{ensure, Context, Result};
@@ -24,29 +24,47 @@ use gotrace_wire::{
 
 use crate::record::elf::{Firmware, Functions, Lines};
 use crate::record::segments::refuse_the_elf;
-use crate::stdout::{self, outln};
+use crate::stdout::{self, errln, outln};
 
 /// `gotrace symbolize`: names the stack frames of a binary trace after the ELF's functions.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The binary trace, as `gotrace record` or the device wrote it.
+    /// The binary trace, as `gotrace record` or the device wrote it; `-` reads standard input.
     trace: PathBuf,
     /// The firmware ELF the trace was recorded from.
     #[arg(long)]
     elf: PathBuf,
-    /// Where to write the named trace (default: over TRACE).
+    /// Where to write the named trace, `-` for standard output (default: over TRACE; standard
+    /// output when TRACE is `-`).
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let output = args.output.as_ref().unwrap_or(&args.trace);
+    let stdio = Path::new("-");
+    let output = args.output.as_deref().unwrap_or(&args.trace);
     refuse_the_elf(output, &args.elf)?;
     let firmware = Firmware::load(&args.elf)?;
-    let trace =
-        std::fs::read(&args.trace).with_context(|| format!("reading {}", args.trace.display()))?;
+    let trace = if args.trace == stdio {
+        let mut trace = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut trace)
+            .context("reading standard input")?;
+        trace
+    } else {
+        std::fs::read(&args.trace).with_context(|| format!("reading {}", args.trace.display()))?
+    };
     let named = symbolize(&trace, &firmware.functions, &firmware.lines)
         .with_context(|| format!("naming the stack frames of {}", args.trace.display()))?;
+    if output == stdio {
+        // The trace is the output: what naming did goes to stderr.
+        let mut out = std::io::stdout().lock();
+        out.write_all(&named.trace)
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+        errln!("{}", named.naming.summary());
+        return Ok(ExitCode::SUCCESS);
+    }
     // Written beside and renamed over: a failed write must not lose a recording named in place.
     let partial = output.with_extension("symbolize-partial");
     let written =

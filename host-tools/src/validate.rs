@@ -40,6 +40,11 @@ enum Outcome {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // A second `-` would find standard input read to its end, and call that an invalid trace.
+    anyhow::ensure!(
+        args.files.iter().filter(|f| *f == Path::new("-")).count() <= 1,
+        "`-` (standard input) named more than once: it can be read once"
+    );
     let mut worst = Outcome::Valid;
     for file in &args.files {
         let outcome = validate(file).unwrap_or_else(|error| {

@@ -178,6 +178,15 @@ fn a_dash_reads_the_trace_from_standard_input() {
             "{command}"
         );
     }
+    // Standard input can be read once: a second `-` is a usage error, not an invalid trace.
+    let twice = gotrace(["validate", "-", "-"]);
+    assert_eq!(twice.code, 2, "{twice:?}");
+    assert!(
+        twice
+            .stderr
+            .contains("`-` (standard input) named more than once"),
+        "{twice:?}"
+    );
 }
 
 #[test]

@@ -409,6 +409,38 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
         symbolized.stdout
     );
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&out).unwrap());
+    // The same from standard input to standard output, what naming did on stderr.
+    let piped = Command::new(gotrace_tests::cli::binary())
+        .args([
+            "symbolize".as_ref(),
+            "-".as_ref(),
+            "--elf".as_ref(),
+            elf.as_os_str(),
+        ])
+        .stdin(std::fs::File::open(&out).unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{stderr}");
+    assert!(piped.stdout == std::fs::read(&out).unwrap(), "{stderr}");
+    assert!(stderr.ends_with(" named already, kept\n"), "{stderr}");
+    // An ELF of another architecture names nothing of a device's trace: refused, as by record.
+    let host_elf = std::env::current_exe().unwrap();
+    let refused = gotrace([
+        "symbolize".as_ref(),
+        out.as_os_str(),
+        "--elf".as_ref(),
+        host_elf.as_os_str(),
+        "-o".as_ref(),
+        again.as_os_str(),
+    ]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("is not a 32-bit Arm firmware: its ELF is for X86_64"),
+        "{refused:?}"
+    );
     let wire = gotrace(["dump".as_ref(), out.as_os_str()]);
     assert_eq!(wire.code, 0, "{}", wire.stderr);
     assert!(

@@ -57,7 +57,7 @@ const EXEMPT: [(&str, &str); 10] = [
     ),
     (
         "incomplete generation found",
-        "the trace ends inside a Go 1.26 generation: no one batch or M",
+        "the trace ends inside a Go 1.26 generation: named by its generation, no one batch or M",
     ),
     // Checked once the whole generation is read (its strings may follow its stacks): the stack
     // is named by its ID in the message, the generation in the location.

@@ -238,6 +238,15 @@ impl Firmware {
             std::fs::read(path).with_context(|| format!("reading firmware {}", path.display()))?;
         let file = object::File::parse(&*bytes)
             .with_context(|| format!("{} is not an ELF file", path.display()))?;
+        // A host program or a kernel of another architecture locks QEMU's Cortex-M up at once
+        // (all the gdb stub would say is that it closed the connection), and names no frame of
+        // a device's trace.
+        let architecture = file.architecture();
+        anyhow::ensure!(
+            architecture == object::Architecture::Arm,
+            "{} is not a 32-bit Arm firmware: its ELF is for {architecture:?} (build the firmware for a thumbv6m/v7m/v7em/v8m target)",
+            path.display()
+        );
         let rtt_symbol = file
             .symbols()
             .find(|s| s.name() == Ok("_SEGGER_RTT"))

@@ -108,14 +108,6 @@ struct Recording {
 
 pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let firmware = elf::Firmware::load(&args.elf)?;
-    // A host program or a kernel of another architecture locks QEMU's Cortex-M up at once, and
-    // all the gdb stub would say is that it closed the connection.
-    let architecture = object::Object::architecture(&object::File::parse(&*firmware.bytes)?);
-    anyhow::ensure!(
-        architecture == object::Architecture::Arm,
-        "{} is not a 32-bit Arm firmware: its ELF is for {architecture:?} (build the firmware for a thumbv6m/v7m/v7em/v8m target)",
-        args.elf.display()
-    );
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
     let output = args
