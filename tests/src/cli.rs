@@ -18,6 +18,15 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that `gotrace` refused what it was asked (exit 2) and said `why` on stderr.
+    #[track_caller]
+    pub fn assert_refused(&self, why: &str) {
+        assert_eq!(self.code, 2, "{self:?}");
+        assert!(self.stderr.contains(why), "{self:?}");
+    }
+}
+
 /// Runs `gotrace ARGS...`.
 pub fn gotrace<I, S>(args: I) -> Run
 where

@@ -434,13 +434,8 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
         "-o".as_ref(),
         again.as_os_str(),
     ]);
-    assert_eq!(refused.code, 2, "{refused:?}");
-    assert!(
-        refused
-            .stderr
-            .contains("is not a 32-bit Arm firmware: its ELF is for X86_64"),
-        "{refused:?}"
-    );
+    // Whatever the host's architecture, the message says which it is.
+    refused.assert_refused("is not a 32-bit Arm firmware: its ELF is for");
     let wire = gotrace(["dump".as_ref(), out.as_os_str()]);
     assert_eq!(wire.code, 0, "{}", wire.stderr);
     assert!(
