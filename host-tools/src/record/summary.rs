@@ -21,7 +21,11 @@ use crate::stdout::outln;
 /// What the decoder found in one written segment.
 struct Checked {
     path: PathBuf,
+    /// The events as Go's parser gives them, its Sync events included.
     events: u64,
+    /// Go's Sync events: one at each generation's start and one at the end, made by the parser,
+    /// not written by the device.
+    syncs: u64,
     /// Every goroutine seen in the trace.
     tasks: BTreeSet<GoId>,
     /// Each goroutine created in this segment with a stack: the PC of its entry function.
@@ -73,10 +77,10 @@ pub(super) fn finish(
     }
     let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     outln!(
-        "received {received} bytes of trace ({:.1} KiB/s; draining took {:.3} s: {:.1} KiB/s), {log_lines} log lines",
+        "received {received} bytes on the trace channel (the header, batches, loss and end records): {:.1} KiB/s over the recording, {:.1} KiB/s while draining (the {:.3} s spent halting, reading and resuming); {log_lines} log lines",
         kib_per_s(elapsed),
+        kib_per_s(polling),
         polling.as_secs_f64(),
-        kib_per_s(polling)
     );
     if let Some(line) = other_channels_line(other_channel_bytes) {
         outln!("{line}");
@@ -92,14 +96,16 @@ pub(super) fn finish(
             _ => String::new(),
         };
         outln!(
-            "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events{span}",
+            "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events ({} from the device, {} Sync from Go's parser){span}",
             c.path.display(),
             segment.first_generation,
             segment.last_generation,
             segment.generations(),
             segment.batches,
             c.tasks.len(),
-            c.events
+            c.events,
+            c.events - c.syncs,
+            c.syncs
         );
         match &c.error {
             None => outln!("  valid"),
@@ -325,6 +331,7 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
     let mut checked = Checked {
         path: path.to_path_buf(),
         events: 0,
+        syncs: 0,
         tasks: BTreeSet::new(),
         entries: BTreeMap::new(),
         callbacks: BTreeSet::new(),
@@ -344,6 +351,7 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
         match reader.read_event() {
             Ok(Some(event)) => {
                 checked.events += 1;
+                checked.syncs += u64::from(event.kind() == gotrace_decoder::EventKind::Sync);
                 let time = event.time() as u64;
                 checked.first_ts.get_or_insert(time);
                 checked.last_ts = Some(time);
