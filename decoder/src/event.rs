@@ -7,7 +7,8 @@
 //! and a shared handle on its generation's tables; everything else is derived on demand, as in Go.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write};
+use std::fmt;
+use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
 use gotrace_wire::{spec, EventSpec, EventType, Version};
@@ -494,21 +495,17 @@ impl<'a> Stack<'a> {
             })
     }
 
-    /// Go's `printStack`: two lines per frame, each starting with `prefix`.
-    fn write_go(&self, out: &mut String, prefix: &str) {
+    /// Go's `printStack`: two lines per frame, each starting with `prefix`; the function and file
+    /// names as their bytes are, as Go prints them (`%s`), UTF-8 or not.
+    fn write_go(&self, out: &mut Vec<u8>, prefix: &str) {
         for frame in self.frames() {
-            let _ = writeln!(
-                out,
-                "{prefix}{} @ {:#x}",
-                String::from_utf8_lossy(frame.func),
-                frame.pc
-            );
-            let _ = writeln!(
-                out,
-                "{prefix}\t{}:{}",
-                String::from_utf8_lossy(frame.file),
-                frame.line
-            );
+            out.extend_from_slice(prefix.as_bytes());
+            out.extend_from_slice(frame.func);
+            let _ = writeln!(out, " @ {:#x}", frame.pc);
+            out.extend_from_slice(prefix.as_bytes());
+            out.push(b'\t');
+            out.extend_from_slice(frame.file);
+            let _ = writeln!(out, ":{}", frame.line);
         }
     }
 }
@@ -913,9 +910,11 @@ impl Event {
         Some((spec.name, args))
     }
 
-    /// Go's `Event.String()`.
-    fn go_string(&self) -> String {
-        let mut s = String::new();
+    /// Appends Go's `Event.String()` to `s`, byte for byte: the names of stack frames and the
+    /// string arguments of experimental events as their bytes are (Go prints them with `%s`),
+    /// everything else UTF-8 (Go quotes the other strings with `%q`, escaping what is not). This
+    /// is what `go tool trace -d=parsed` prints for the event, without the line's end.
+    pub fn write_go(&self, s: &mut Vec<u8>) {
         let _ = write!(
             s,
             "M={} P={} G={} {} Time={}",
@@ -997,24 +996,23 @@ impl Event {
                     };
                     let _ = write!(s, " Reason={}", go_quote(t.reason));
                     if let Some(stack) = t.stack {
-                        s.push_str("\nTransitionStack=\n");
-                        stack.write_go(&mut s, "\t");
+                        s.extend_from_slice(b"\nTransitionStack=\n");
+                        stack.write_go(s, "\t");
                     }
                 }
             }
             EventKind::Experimental => {
                 if let Some((name, args)) = self.experimental() {
-                    let args: Vec<String> = args
-                        .iter()
-                        .map(|(arg, value)| {
-                            if arg.ends_with("string") {
-                                format!("{arg}={}", String::from_utf8_lossy(self.string(*value)))
-                            } else {
-                                format!("{arg}=Value{{Uint64({value})}}")
-                            }
-                        })
-                        .collect();
-                    let _ = write!(s, " Name={name} Args=[{}]", args.join(", "));
+                    let _ = write!(s, " Name={name} Args=[");
+                    for (i, (arg, value)) in args.iter().enumerate() {
+                        let _ = write!(s, "{}{arg}=", if i == 0 { "" } else { ", " });
+                        if arg.ends_with("string") {
+                            s.extend_from_slice(self.string(*value));
+                        } else {
+                            let _ = write!(s, "Value{{Uint64({value})}}");
+                        }
+                    }
+                    s.push(b']');
                 }
             }
             EventKind::Sync => {
@@ -1032,16 +1030,19 @@ impl Event {
             EventKind::Bad | EventKind::StackSample => {}
         }
         if let Some(stack) = self.stack() {
-            s.push_str("\nStack=\n");
-            stack.write_go(&mut s, "\t");
+            s.extend_from_slice(b"\nStack=\n");
+            stack.write_go(s, "\t");
         }
-        s
     }
 }
 
 impl fmt::Display for Event {
-    /// Exactly Go's `Event.String()` (Go 1.26), which `go tool trace -d=parsed` prints.
+    /// Go's `Event.String()` (Go 1.26), which `go tool trace -d=parsed` prints: exactly, but
+    /// for bytes of a stack frame's name (or an experimental event's string) that are not UTF-8,
+    /// each shown as U+FFFD here; [`Event::write_go`] gives Go's bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.go_string())
+        let mut bytes = Vec::new();
+        self.write_go(&mut bytes);
+        f.write_str(&String::from_utf8_lossy(&bytes))
     }
 }

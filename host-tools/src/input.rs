@@ -59,7 +59,7 @@ pub fn older_format(file: &Path, minor: u32) -> anyhow::Error {
 /// the failure, then the error goes to stderr: exit 1. One function for every reader (the raw
 /// reader, the validating reader): each passes how to open it (an `Err` when the trace is one it
 /// cannot judge, an `Ok(Err)` when it is invalid) and how to read its next event.
-pub fn print_events<S, E: Display, Error: Display>(
+pub fn print_events<S, E: Line, Error: Display>(
     file: &Path,
     open_stream: impl FnOnce(Input<Source>) -> anyhow::Result<Result<S, Error>>,
     header: impl FnOnce(&S) -> Option<String>,
@@ -82,7 +82,7 @@ pub fn print_events<S, E: Display, Error: Display>(
         }
         loop {
             match next_event(&mut stream) {
-                Ok(Some(event)) => writeln!(out, "{event}")?,
+                Ok(Some(event)) => event.write_line(out)?,
                 Ok(None) => return Ok(None),
                 Err(error) => return Ok(Some(error)),
             }
@@ -92,6 +92,28 @@ pub fn print_events<S, E: Display, Error: Display>(
     match failure.flatten() {
         Some(error) => invalid(&error),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// An event as a command prints it: one line (or, with a stack, several).
+pub trait Line {
+    fn write_line(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// `dump`'s line: the raw event in Go's text form, which quotes every string.
+impl Line for gotrace_decoder::raw::Event {
+    fn write_line(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{self}")
+    }
+}
+
+/// `events`' line: Go's `Event.String()` byte for byte, a stack frame's name not UTF-8 too.
+impl Line for gotrace_decoder::Event {
+    fn write_line(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut line = Vec::with_capacity(128);
+        self.write_go(&mut line);
+        line.push(b'\n');
+        out.write_all(&line)
     }
 }
 

@@ -234,6 +234,62 @@ fn unusual_raw_trace() -> Vec<u8> {
 }
 
 #[test]
+fn events_prints_names_that_are_not_utf8_byte_for_byte_as_go_does() {
+    let Some(go) = require_go("events_prints_names_that_are_not_utf8_byte_for_byte_as_go_does")
+    else {
+        return;
+    };
+    // The strings of a vector with stacks, regions, tasks and logs, their first byte (if a
+    // letter, one byte, so that the batches' sizes hold) made one that is not UTF-8: Go prints a
+    // stack frame's function and file as their bytes are and quotes the others, escaping the
+    // byte. The trace stays valid: strings are not checked for UTF-8.
+    let vector = go122_vectors(&go)
+        .into_iter()
+        .find(|v| v.name == "go122-annotations")
+        .expect("Go's go122-annotations vector");
+    let text = binary_to_text(&vector.binary[..]).unwrap();
+    let mut parts = text.split("\tdata=\"");
+    let mut text = parts.next().unwrap().to_owned();
+    for part in parts {
+        text.push_str("\tdata=\"");
+        match part.strip_prefix(|c: char| c.is_ascii_alphabetic()) {
+            Some(rest) => text.extend(["\\xc4", rest]),
+            None => text.push_str(part),
+        }
+    }
+    let trace = scratch_file(
+        "names-not-utf8.trace",
+        &text_to_binary(text.as_bytes()).unwrap(),
+    );
+    let bytes_of = |mut command: std::process::Command| {
+        let out = command.arg(&trace).output().unwrap();
+        assert!(out.status.success(), "{command:?}: {out:?}");
+        out.stdout
+    };
+    let mut ours = std::process::Command::new(gotrace_tests::cli::binary());
+    ours.arg("events");
+    let mut gos = go.command();
+    gos.args(["tool", "trace", "-d=parsed"]);
+    let (ours, gos) = (bytes_of(ours), bytes_of(gos));
+    assert!(
+        gos.windows(3).any(|w| w == b"\n\t\xc4"),
+        "no frame named with the byte in Go's output"
+    );
+    let at = ours.iter().zip(&gos).take_while(|(a, b)| a == b).count();
+    let around = |bytes: &[u8]| {
+        bytes[at.saturating_sub(40)..(at + 40).min(bytes.len())]
+            .escape_ascii()
+            .to_string()
+    };
+    assert!(
+        ours == gos,
+        "from byte {at}: ours {:?}, Go {:?}",
+        around(&ours),
+        around(&gos)
+    );
+}
+
+#[test]
 fn dump_prints_go_wire_lines_on_unusual_raw_events() {
     let Some(go) = require_go("dump_prints_go_wire_lines_on_unusual_raw_events") else {
         return;
