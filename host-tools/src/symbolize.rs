@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let stdio = Path::new("-");
     let output = args.output.as_deref().unwrap_or(&args.trace);
     refuse_the_elf(output, &args.elf)?;
-    let firmware = Firmware::load(&args.elf)?;
+    let firmware = Firmware::load_arm(&args.elf)?;
     let trace = if args.trace == stdio {
         let mut trace = Vec::new();
         std::io::stdin()
@@ -65,18 +65,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         errln!("{}", named.naming.summary());
         return Ok(ExitCode::SUCCESS);
     }
-    // Written beside and renamed over: a failed write must not lose a recording named in place.
+    replace(output, &named.trace)?;
+    outln!("{}: {}", output.display(), named.naming.summary());
+    stdout::check()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to `output` beside it and renames them over it: a failed write must not lose a
+/// recording named in place.
+fn replace(output: &Path, bytes: &[u8]) -> Result<()> {
     let partial = output.with_extension("symbolize-partial");
-    let written =
-        std::fs::write(&partial, &named.trace).and_then(|()| std::fs::rename(&partial, output));
+    let written = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, output));
     if written.is_err() {
         // Not left beside (a full disk, an output that is a directory): it was named nowhere.
         let _ = std::fs::remove_file(&partial);
     }
-    written.with_context(|| format!("writing {}", output.display()))?;
-    outln!("{}: {}", output.display(), named.naming.summary());
-    stdout::check()?;
-    Ok(ExitCode::SUCCESS)
+    written.with_context(|| format!("writing {}", output.display()))
 }
 
 /// A trace with its stack frames named.
@@ -524,13 +528,7 @@ mod tests {
         // stayed beside it ("OUT.symbolize-partial"), said nowhere.
         let dir = gotrace_tests::scratch_dir().join("symbolize-into-a-directory");
         std::fs::create_dir_all(&dir).unwrap();
-        let trace = gotrace_tests::scratch_file("symbolize-header.trace", &Version::Go122.header());
-        let args = Args {
-            trace,
-            elf: std::env::current_exe().unwrap(),
-            output: Some(dir.clone()),
-        };
-        let error = run(args).unwrap_err();
+        let error = replace(&dir, &Version::Go122.header()).unwrap_err();
         assert!(format!("{error:#}").starts_with("writing "), "{error:#}");
         assert!(!dir.with_extension("symbolize-partial").exists());
     }

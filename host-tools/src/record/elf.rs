@@ -233,20 +233,25 @@ fn code_address(address: u64) -> u64 {
 }
 
 impl Firmware {
-    pub fn load(path: &std::path::Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading firmware {}", path.display()))?;
-        let file = object::File::parse(&*bytes)
-            .with_context(|| format!("{} is not an ELF file", path.display()))?;
-        // A host program or a kernel of another architecture locks QEMU's Cortex-M up at once
-        // (all the gdb stub would say is that it closed the connection), and names no frame of
-        // a device's trace.
-        let architecture = file.architecture();
+    /// [`Firmware::load`], refusing an ELF that is not 32-bit Arm: a host program or a kernel of
+    /// another architecture locks QEMU's Cortex-M up at once (all the gdb stub would say is that
+    /// it closed the connection), and names no frame of a device's trace.
+    pub fn load_arm(path: &std::path::Path) -> Result<Self> {
+        let firmware = Firmware::load(path)?;
+        let architecture = object::File::parse(&*firmware.bytes)?.architecture();
         anyhow::ensure!(
             architecture == object::Architecture::Arm,
             "{} is not a 32-bit Arm firmware: its ELF is for {architecture:?} (build the firmware for a thumbv6m/v7m/v7em/v8m target)",
             path.display()
         );
+        Ok(firmware)
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading firmware {}", path.display()))?;
+        let file = object::File::parse(&*bytes)
+            .with_context(|| format!("{} is not an ELF file", path.display()))?;
         let rtt_symbol = file
             .symbols()
             .find(|s| s.name() == Ok("_SEGGER_RTT"))

@@ -107,7 +107,7 @@ struct Recording {
 }
 
 pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
-    let firmware = elf::Firmware::load(&args.elf)?;
+    let firmware = elf::Firmware::load_arm(&args.elf)?;
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
     let output = args
