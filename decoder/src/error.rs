@@ -24,6 +24,16 @@ struct Inner {
     location: Location,
     /// The minor version of a trace in a format before Go 1.22's (see [`Error::older_format`]).
     older_format: Option<u32>,
+    /// For a trace given in the text form: the lines of the batch and of the event.
+    lines: Option<TextLines>,
+}
+
+/// The lines of the text form that a location's byte offsets (in the binary form the text was
+/// converted to) stand for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TextLines {
+    batch: Option<usize>,
+    event: Option<usize>,
 }
 
 impl Inner {
@@ -31,8 +41,8 @@ impl Inner {
     /// multi-line dump of the parser's state, after which the location would be lost.
     fn render(&self) -> String {
         match self.message.split_once('\n') {
-            Some((first, rest)) => format!("{first}{}\n{rest}", self.location),
-            None => format!("{}{}", self.message, self.location),
+            Some((first, rest)) => format!("{first}{}\n{rest}", self.shown_location()),
+            None => format!("{}{}", self.message, self.shown_location()),
         }
     }
 }
@@ -45,6 +55,7 @@ impl Error {
                 message: message.into(),
                 location: Location::default(),
                 older_format: None,
+                lines: None,
             }),
             source: None,
         }
@@ -65,6 +76,7 @@ impl Error {
                 message: message.into(),
                 location: Location::default(),
                 older_format: None,
+                lines: None,
             }),
             source: Some(source),
         }
@@ -97,6 +109,19 @@ impl Error {
     /// Where in the trace the error was found.
     pub fn location(&self) -> &Location {
         &self.inner.location
+    }
+
+    /// The error of a trace given in the text form (`lines` from
+    /// [`Input::lines`](crate::input::Input::lines)): its message names the lines of the batch
+    /// and of the event, not their byte offsets in the binary form the text was converted to,
+    /// which mean nothing in the text. The location keeps the offsets.
+    pub fn in_text(mut self, lines: &crate::raw::LineMap) -> Self {
+        let location = &self.inner.location;
+        self.inner.lines = Some(TextLines {
+            batch: location.batch_offset.and_then(|o| lines.line_of(o)),
+            event: location.event_offset.and_then(|o| lines.line_of(o)),
+        });
+        self
     }
 }
 
@@ -139,12 +164,17 @@ impl Location {
     }
 }
 
-impl fmt::Display for Location {
-    /// ` (generation 1, M 0, batch #0 at byte offset 16, event at byte offset 40: ProcStop dt=3)`,
-    /// or nothing when nothing is known.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Inner {
+    /// The location as the message shows it: by line for a trace given in the text form.
+    fn shown_location(&self) -> String {
+        self.location.render(self.lines.as_ref())
+    }
+}
+
+impl Location {
+    fn render(&self, lines: Option<&TextLines>) -> String {
         if self.is_empty() {
-            return Ok(());
+            return String::new();
         }
         let mut parts: Vec<String> = Vec::new();
         if let Some(generation) = self.generation {
@@ -153,23 +183,37 @@ impl fmt::Display for Location {
         if let Some(thread) = self.thread {
             parts.push(format!("M {thread}"));
         }
-        match (self.batch, self.batch_offset) {
-            (Some(batch), Some(offset)) => {
-                parts.push(format!("batch #{batch} at byte offset {offset}"))
-            }
+        let batch_at = match (lines.and_then(|l| l.batch), self.batch_offset) {
+            (Some(line), _) => Some(format!("line {line}")),
+            (None, Some(offset)) => Some(format!("byte offset {offset}")),
+            (None, None) => None,
+        };
+        match (self.batch, batch_at) {
+            (Some(batch), Some(at)) => parts.push(format!("batch #{batch} at {at}")),
             (Some(batch), None) => parts.push(format!("batch #{batch}")),
-            (None, Some(offset)) => parts.push(format!("batch at byte offset {offset}")),
+            (None, Some(at)) => parts.push(format!("batch at {at}")),
             (None, None) => {}
         }
-        match (self.event_offset, &self.event) {
-            (Some(offset), Some(event)) => {
-                parts.push(format!("event at byte offset {offset}: {event}"))
-            }
-            (Some(offset), None) => parts.push(format!("event at byte offset {offset}")),
+        let event_at = match (lines.and_then(|l| l.event), self.event_offset) {
+            (Some(line), _) => Some(format!("line {line}")),
+            (None, Some(offset)) => Some(format!("byte offset {offset}")),
+            (None, None) => None,
+        };
+        match (event_at, &self.event) {
+            (Some(at), Some(event)) => parts.push(format!("event at {at}: {event}")),
+            (Some(at), None) => parts.push(format!("event at {at}")),
             (None, Some(event)) => parts.push(format!("event {event}")),
             (None, None) => {}
         }
-        write!(f, " ({})", parts.join(", "))
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+impl fmt::Display for Location {
+    /// ` (generation 1, M 0, batch #0 at byte offset 16, event at byte offset 40: ProcStop dt=3)`,
+    /// or nothing when nothing is known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(None))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::io::{self, Chain, Cursor, Read};
 
-use crate::raw::{self, ConvertError};
+use crate::raw::{self, ConvertError, LineMap};
 use crate::txtar::{Expectation, TestFile, TestFileError};
 
 /// The form an input came in.
@@ -48,6 +48,8 @@ pub struct Input<R> {
     format: Format,
     expectation: Option<Expectation>,
     binary: Binary<R>,
+    /// For a text input, the line each event of its binary form came from.
+    lines: Option<LineMap>,
 }
 
 enum Binary<R> {
@@ -78,6 +80,7 @@ impl<R: Read> Input<R> {
                 format: Format::Binary,
                 expectation: None,
                 binary: Binary::Streamed(Cursor::new(head).chain(input)),
+                lines: None,
             });
         }
         input.read_to_end(&mut head)?;
@@ -99,17 +102,20 @@ impl<R: Read> Input<R> {
         };
         // A line of a `.test` file's trace is named by its line in the file, where the user
         // looks for it, not in the trace section ("line 17" of a file whose line 20 it was).
-        let bytes = raw::text_to_binary(trace.as_bytes()).map_err(|e| match e {
-            ConvertError::Text(mut e) => {
-                e.line += line_offset;
-                ConvertError::Text(e)
-            }
-            e => e,
-        })?;
+        let (bytes, mut lines) =
+            raw::text_to_binary_with_lines(trace.as_bytes()).map_err(|e| match e {
+                ConvertError::Text(mut e) => {
+                    e.line += line_offset;
+                    ConvertError::Text(e)
+                }
+                e => e,
+            })?;
+        lines.shift(line_offset);
         Ok(Input {
             format,
             expectation,
             binary: Binary::Converted(Cursor::new(bytes)),
+            lines: Some(lines),
         })
     }
 
@@ -120,6 +126,12 @@ impl<R: Read> Input<R> {
     /// The expectation of a `.test` input.
     pub fn expectation(&self) -> Option<&Expectation> {
         self.expectation.as_ref()
+    }
+
+    /// For a text or `.test` input, the line of the input each event of its binary form began
+    /// on: [`Error::in_text`](crate::Error::in_text) names lines with it.
+    pub fn lines(&self) -> Option<&LineMap> {
+        self.lines.as_ref()
     }
 }
 
@@ -179,6 +191,43 @@ mod tests {
         assert_eq!(input.format(), Format::Test);
         assert_eq!(input.expectation(), Some(&Expectation::Success));
         assert_eq!(read_all(input), bin);
+    }
+
+    #[test]
+    fn an_error_in_a_text_input_names_its_lines() {
+        // Go's go122-fail-first-gen-first, as a `.test` file: its lines in the file, below the
+        // expectation, and in the text form alone.
+        let trace = "Trace Go1.22\nEventBatch gen=1 m=0 time=0 size=5\nFrequency freq=15625000\n\
+                     EventBatch gen=1 m=0 time=0 size=5\nGoCreate dt=0 new_g=1 new_stack=0 stack=0\n";
+        let test = format!("-- expect --\nSUCCESS\n-- trace --\n{trace}");
+        for (text, batch, event) in [(trace.to_owned(), 4, 5), (test, 7, 8)] {
+            let input = Input::new(text.as_bytes()).unwrap();
+            let lines = input.lines().unwrap().clone();
+            let mut reader = crate::Reader::new(input).unwrap();
+            let error = loop {
+                if let Err(error) = reader.read_event() {
+                    break error;
+                }
+            };
+            let offsets = error.to_string();
+            assert!(
+                offsets.contains("batch #1 at byte offset 26, event at byte offset 31"),
+                "{offsets}"
+            );
+            let shown = error.in_text(&lines).to_string();
+            assert_eq!(
+                shown,
+                format!(
+                    "expected a proc but didn't have one (generation 1, M 0, batch #1 at line \
+                     {batch}, event at line {event}: GoCreate dt=0 new_g=1 new_stack=0 stack=0)"
+                )
+            );
+        }
+        let bin = binary();
+        assert!(
+            Input::new(&bin[..]).unwrap().lines().is_none(),
+            "a binary input has no lines"
+        );
     }
 
     #[test]

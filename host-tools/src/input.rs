@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use crate::stdout::errln;
 use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
+use gotrace_decoder::raw::LineMap;
 
 /// A trace's bytes: a file, or standard input for the path `-`.
 pub type Source = BufReader<Box<dyn Read>>;
@@ -92,6 +93,15 @@ pub fn print_events<S, E: Line, Error: Display>(
     match failure.flatten() {
         Some(error) => invalid(&error),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `error` as a command shows it: for a trace given as text (`lines` of its input), by the lines
+/// of the batch and event, not by their offsets in its conversion to binary.
+pub fn in_text(error: gotrace_decoder::Error, lines: Option<&LineMap>) -> gotrace_decoder::Error {
+    match lines {
+        Some(lines) => error.in_text(lines),
+        None => error,
     }
 }
 

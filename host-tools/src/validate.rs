@@ -15,7 +15,7 @@ use gotrace_decoder::txtar::Expectation;
 use gotrace_decoder::Reader;
 use regex::Regex;
 
-use crate::input::{older_format, open, Opened};
+use crate::input::{in_text, older_format, open, Opened};
 use crate::stdout::{self, errln, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
@@ -72,7 +72,8 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
         }
     };
     let expectation = input.expectation().cloned();
-    let verdict = read_all(input);
+    let lines = input.lines().cloned();
+    let verdict = read_all(input).map_err(|error| in_text(error, lines.as_ref()));
     if let Some(minor) = verdict.as_ref().err().and_then(|e| e.older_format()) {
         return Err(older_format(file, minor));
     }

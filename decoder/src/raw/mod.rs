@@ -42,12 +42,44 @@ pub enum ConvertError {
 
 /// Converts the text form into the binary form, event by event.
 pub fn text_to_binary<R: BufRead>(text: R) -> Result<Vec<u8>, ConvertError> {
+    text_to_binary_with_lines(text).map(|(binary, _)| binary)
+}
+
+/// Converts the text form into the binary form, and says on which line of the text each event of
+/// the binary form began, so that an error found in the binary form can name the line.
+pub fn text_to_binary_with_lines<R: BufRead>(text: R) -> Result<(Vec<u8>, LineMap), ConvertError> {
     let mut reader = TextReader::new(text)?;
     let mut writer = Writer::new(Vec::new(), reader.version())?;
+    let mut lines = LineMap::default();
     while let Some(event) = reader.read_event()? {
+        lines
+            .starts
+            .push((writer.get_ref().len() as u64, reader.event_line()));
         writer.write_event(&event)?;
     }
-    Ok(writer.into_inner())
+    Ok((writer.into_inner(), lines))
+}
+
+/// Where each event of a binary form converted from text began in the text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineMap {
+    /// The byte offset of each event in the binary form and its line, in file order.
+    starts: Vec<(u64, usize)>,
+}
+
+impl LineMap {
+    /// The line of the event that holds byte `offset` of the binary form (`None` for the header).
+    pub fn line_of(&self, offset: u64) -> Option<usize> {
+        let after = self.starts.partition_point(|&(start, _)| start <= offset);
+        after.checked_sub(1).map(|i| self.starts[i].1)
+    }
+
+    /// Moves every line `lines` down: a `.test` file's trace section begins below its first line.
+    pub fn shift(&mut self, lines: usize) {
+        for (_, line) in &mut self.starts {
+            *line += lines;
+        }
+    }
 }
 
 /// Converts the binary form into the text form, event by event.

@@ -79,6 +79,8 @@ pub struct TextReader<R> {
     names: HashMap<&'static str, &'static EventSpec>,
     /// Number of the last line read.
     line: usize,
+    /// Number of the line the last event read began on.
+    event_line: usize,
     /// A line read ahead (looking for an optional data line) and not yet used.
     pending: Option<(usize, String)>,
 }
@@ -91,6 +93,7 @@ impl<R: BufRead> TextReader<R> {
             version: Version::Go122,
             names: HashMap::new(),
             line: 0,
+            event_line: 0,
             pending: None,
         };
         let (line_no, line) = reader
@@ -130,11 +133,17 @@ impl<R: BufRead> TextReader<R> {
         self.version
     }
 
+    /// The line (1-based) the last event read began on.
+    pub fn event_line(&self) -> usize {
+        self.event_line
+    }
+
     /// The next event, or `None` at the end of the input.
     pub fn read_event(&mut self) -> Result<Option<Event>, TextError> {
         let Some((line_no, line)) = self.next_line()? else {
             return Ok(None);
         };
+        self.event_line = line_no;
         let fail = |problem| TextError {
             line: line_no,
             problem,
