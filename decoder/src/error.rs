@@ -45,6 +45,10 @@ impl Inner {
             None => format!("{}{}", self.message, self.shown_location()),
         }
     }
+
+    fn shown_location(&self) -> String {
+        self.location.render(self.lines.as_ref())
+    }
 }
 
 impl Error {
@@ -162,16 +166,8 @@ impl Location {
     fn is_empty(&self) -> bool {
         *self == Location::default()
     }
-}
 
-impl Inner {
-    /// The location as the message shows it: by line for a trace given in the text form.
-    fn shown_location(&self) -> String {
-        self.location.render(self.lines.as_ref())
-    }
-}
-
-impl Location {
+    /// The location as a message shows it: by line for a trace given in the text form.
     fn render(&self, lines: Option<&TextLines>) -> String {
         if self.is_empty() {
             return String::new();
@@ -183,23 +179,24 @@ impl Location {
         if let Some(thread) = self.thread {
             parts.push(format!("M {thread}"));
         }
-        let batch_at = match (lines.and_then(|l| l.batch), self.batch_offset) {
+        let at = |line: Option<usize>, offset: Option<u64>| match (line, offset) {
             (Some(line), _) => Some(format!("line {line}")),
             (None, Some(offset)) => Some(format!("byte offset {offset}")),
             (None, None) => None,
         };
-        match (self.batch, batch_at) {
+        match (
+            self.batch,
+            at(lines.and_then(|l| l.batch), self.batch_offset),
+        ) {
             (Some(batch), Some(at)) => parts.push(format!("batch #{batch} at {at}")),
             (Some(batch), None) => parts.push(format!("batch #{batch}")),
             (None, Some(at)) => parts.push(format!("batch at {at}")),
             (None, None) => {}
         }
-        let event_at = match (lines.and_then(|l| l.event), self.event_offset) {
-            (Some(line), _) => Some(format!("line {line}")),
-            (None, Some(offset)) => Some(format!("byte offset {offset}")),
-            (None, None) => None,
-        };
-        match (event_at, &self.event) {
+        match (
+            at(lines.and_then(|l| l.event), self.event_offset),
+            &self.event,
+        ) {
             (Some(at), Some(event)) => parts.push(format!("event at {at}: {event}")),
             (Some(at), None) => parts.push(format!("event at {at}")),
             (None, Some(event)) => parts.push(format!("event {event}")),
