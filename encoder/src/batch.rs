@@ -5,9 +5,10 @@
 //! handed to the sink whole, prefixed by its `EventBatch` header (generation, M, base time, size).
 //!
 //! A batch always has a base time, even empty (set when the generation begins and when the batch
-//! is handed over), and all batches share the high 32-bit half of their times, which the encoder
-//! keeps once: when the clock moves to its next half, every batch is handed over and rebased. So
-//! a batch stores 32-bit times only, every delta is a 32-bit subtraction, and the hot path of
+//! is handed over), and all batches' bases share the high 32-bit half, which the encoder keeps
+//! once: when it sees the clock move to its next half, every batch is handed over and rebased (a
+//! batch's last events may lie past the wrap already: their deltas carry them). So a batch
+//! stores 32-bit times only, every delta is a 32-bit subtraction, and the hot path of
 //! every traced event ([`Batch::try_packed`]) is a few compares and two word stores when the
 //! delta and the sequence number take at most two bytes and the first argument one; the rest
 //! goes out of line.
@@ -85,16 +86,15 @@ impl<const CAP: usize> Batch<CAP> {
         self.remaining() >= MAX_EVENT_LEN
     }
 
-    /// The low half of the time of the batch's last event (of its base while empty): a reading
-    /// of the clock the encoder has seen.
-    pub fn last(&self) -> u32 {
-        self.last_low
+    /// The reading of its base time: the clock's low half when the batch began.
+    pub fn base(&self) -> u32 {
+        self.base_low
     }
 
     /// The latest reading of the batch in the clock's half it began in: a later reading below it
     /// means the counter wrapped. That is its last event's, unless the inline path wrote that
-    /// event after a wrap (below the base: a batch spans far less than a wrap period, as it
-    /// fills within 2^14 ticks per event); then its base, which a reading after the wrap is below.
+    /// event after a wrap (below the base: the encoder hands over a batch before it spans half a
+    /// wrap); then its base, which a reading after the wrap is below.
     pub fn before_wrap(&self) -> u32 {
         self.last_low.max(self.base_low)
     }
@@ -110,9 +110,9 @@ impl<const CAP: usize> Batch<CAP> {
     /// with `n` (0, 2 or 3) arguments: `a`, `b`, then a zero (`a` and `b` are 0 when `n` does
     /// not cover them). That is: the reading is less than 2^14 ticks after the batch's last
     /// event (a reading just past a wrap passes too: [`Batch::before_wrap`] then tells the
-    /// encoder), `b` (a sequence number) is
-    /// under 2^14 (one or two varint bytes), `a` (a goroutine, an executor, a reason: under 2^16
-    /// always) is under 128, and 8 bytes are free. Returns whether it did.
+    /// encoder), `b` (a sequence number) is under 2^14 (one or two varint bytes), `a` (a
+    /// goroutine, an executor, a reason: under 2^16 always) is under 128, and 8 bytes are free.
+    /// Returns whether it did.
     #[inline(always)]
     pub fn try_packed(&mut self, low: u32, typ: EventType, a: u32, b: u32, n: usize) -> bool {
         debug_assert!(a < 1 << 16, "the encoder's arguments fit 16 bits");
@@ -144,8 +144,8 @@ impl<const CAP: usize> Batch<CAP> {
         true
     }
 
-    /// Appends a timed event at time `low` (in the batch's half of the clock)
-    /// with the varint arguments `args` (at most 4). The caller has checked that
+    /// Appends a timed event at the raw reading `low` (at most half a wrap after the batch's base:
+    /// its delta is a wrapping subtraction) with the varint arguments `args` (at most 4). The caller has checked that
     /// [`MAX_EVENT_LEN`] bytes are free.
     pub fn event(&mut self, low: u32, typ: EventType, args: &[u64]) {
         let dt = low.wrapping_sub(self.last_low);
@@ -185,7 +185,7 @@ impl<const CAP: usize> Batch<CAP> {
     }
 
     /// Hands the batch to `write` as header and payload, then empties it; `high` is the high
-    /// half of its times. Returns the bytes written.
+    /// half of its base time (its events' deltas carry them past a wrap). Returns the bytes written.
     pub fn take(&mut self, gen: u32, m: u64, high: u32, write: impl FnOnce(&[u8], &[u8])) -> usize {
         let mut header = [EventType::EVENT_BATCH.0; MAX_HEADER_LEN];
         let mut len = 1;
@@ -289,7 +289,6 @@ mod tests {
             b.try_packed(0x10, EventType::PROC_STOP, 0, 0, 0),
             "0x21 ticks later"
         );
-        assert_eq!(b.last(), 0x10);
         assert_eq!(
             b.before_wrap(),
             u32::MAX - 0xff,
@@ -317,7 +316,7 @@ mod tests {
             "4 bytes free, not 8"
         );
         assert_eq!(b.len(), 12);
-        assert_eq!(b.last(), 8);
+        assert_eq!(b.before_wrap(), 8, "the last event's reading");
         assert!(!b.fits(), "no room for the general path");
     }
 

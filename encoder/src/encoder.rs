@@ -524,9 +524,13 @@ impl<
     /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
     /// counter wrapped. A batch whose inline path wrote an event just past the wrap has a last
     /// reading below `raw`, but its base is above it (see `Batch::before_wrap`). On a wrap every
-    /// batch is handed over in the half it was written in, and rebased in the next. A batch whose last reading is older than half a wrap is handed over and rebased
-    /// too: the inline path tells a wrap from the batch's own last reading only, so a context
-    /// idle for a whole wrap period must not keep a reading that old.
+    /// batch is handed over in the half it was written in, and rebased in the next.
+    ///
+    /// A batch whose base is half a wrap old is handed over and rebased too, so that no batch
+    /// spans more than about half a wrap: a base then always lies above a reading taken after the
+    /// next wrap, and a context idle for a whole wrap period keeps no reading that old. (Judged
+    /// by its last reading, a batch written out of line at gaps under half a wrap could span a
+    /// whole one, and a crossing inline after it went unseen.)
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
         let latest = self
@@ -540,7 +544,7 @@ impl<
             let stale = self
                 .batches
                 .get(m)
-                .is_some_and(|b| raw.wrapping_sub(b.last()) >= STALE);
+                .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
             if wrapped || stale {
                 self.refresh(m, raw);
             }
@@ -778,7 +782,7 @@ mod tests {
         // A long delta: out of line, where context 1 is refreshed.
         e.clock.0 = 200 + (1 << 31) + 10;
         e.proc_stop(0, &Idle);
-        assert_eq!(e.batches[1].last(), e.clock.0);
+        assert_eq!(e.batches[1].base(), e.clock.0, "rebased");
         // After the wrap, context 1's first event lands just after its old reading: without the
         // refresh the inline path would take it for the old half.
         e.clock.0 = 250;

@@ -208,6 +208,70 @@ fn a_clock_wrap_crossed_on_the_inline_path_keeps_time_going_forward() {
     assert!((1_800_000..1_900_000).contains(&span), "span {span} ns");
 }
 
+/// A clock that reads what the test sets, at 1 GHz: a tick is a nanosecond of Go's times.
+struct SetClock(std::rc::Rc<std::cell::Cell<u64>>);
+
+impl gotrace_encoder::Clock for SetClock {
+    fn now(&mut self) -> u32 {
+        self.0.get() as u32
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000_000
+    }
+}
+
+#[test]
+fn a_wrap_crossed_inline_by_a_batch_begun_long_before_is_counted() {
+    // A batch rebased just after one wrap, then written on the out-of-line path at gaps under
+    // half a wrap, up to just before the next wrap, then inline across it: its last reading (200)
+    // is above its base (100), so the wrap was told by neither, unless a batch whose base is half
+    // a wrap old is handed over as one whose last reading is.
+    let now = std::rc::Rc::new(std::cell::Cell::new((1u64 << 32) - 100_000));
+    let mut e: Rig<SetClock, 1, 1, 1, 256> = Rig::new(SetClock(now.clone()), Config::MANUAL);
+    let wrap = 1u64 << 32;
+    e.start(0);
+    // P0 stopped and started in turn; a goroutine created (out of line) after the crossing, a
+    // generation ended after it: each extends the clock, and must count the wrap.
+    let times = [
+        wrap + 100,
+        wrap + 100 + (1 << 30),
+        wrap + 100 + (1 << 31),
+        wrap + 100 + (3 << 30),
+        2 * wrap - 50,
+        2 * wrap + 200,
+        2 * wrap + 400,
+        2 * wrap + 600,
+    ];
+    e.proc_start(0, 0);
+    for (i, &t) in times.iter().enumerate() {
+        now.set(t);
+        if i % 2 == 0 {
+            e.proc_stop(0);
+        } else {
+            e.proc_start(0, 0);
+        }
+        if t == 2 * wrap + 200 {
+            now.set(t + 100);
+            e.go_create(0, 0, 0x100);
+        }
+        if t == 2 * wrap + 400 {
+            now.set(t + 100);
+            e.advance(0);
+        }
+    }
+    e.e.stop(0).unwrap();
+    let Some(out) = go_accepts("wrap-long-batch", &e.e.sink().traces[0]) else {
+        return;
+    };
+    // Each transition of P0 at the time it was made (not forced a nanosecond past the last).
+    for (i, t) in times.iter().enumerate() {
+        let change = ["Running->Idle", "Idle->Running"][i % 2];
+        let line = format!("Time={t} ProcID=0 {change}");
+        assert!(out.contains(&line), "no {line:?} in\n{out}");
+    }
+}
+
 #[test]
 fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
     let mut e = encoder();

@@ -36,9 +36,10 @@ pub struct Options {
     pub clock_step: u64,
     /// Timestamps in units of `2^time_shift` cycles.
     pub time_shift: u32,
-    /// Odd seeds start the cycle counter a little before the trace clock's 32-bit reading wraps
-    /// (how long before depends on the seed), so that their runs cross the wrap; even seeds and
-    /// runs without it start at 1000 cycles.
+    /// Odd seeds start the cycle counter a little before its 32-bit reading wraps (how long
+    /// before depends on the seed), so that their runs cross the wrap; even seeds and runs without
+    /// it start at 1000 cycles. Only with `time_shift` 0: a `Coarse` clock extends the counter
+    /// from 0 itself, so its own reading would not come near its wrap.
     pub wrap_clock: bool,
 }
 
@@ -117,9 +118,12 @@ impl Driver {
 /// times 4 reads before the wrap (a run reads the clock a few thousand times), chosen without
 /// the seed's random numbers, which so make the same choices either way.
 fn clock_start(seed: u64, opts: &Options) -> u64 {
+    assert!(
+        !opts.wrap_clock || opts.time_shift == 0,
+        "Options::wrap_clock needs time_shift 0"
+    );
     if opts.wrap_clock && seed % 2 == 1 {
-        let wrap = 1u64 << (32 + opts.time_shift);
-        wrap - (seed / 2 % 97) * 4 * opts.clock_step
+        (1u64 << 32) - (seed / 2 % 97) * 4 * opts.clock_step
     } else {
         1000
     }
