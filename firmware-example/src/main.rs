@@ -116,11 +116,11 @@ fn main() -> ! {
         board::exit(false)
     };
     let (backpressure, generation_us) = wait_for_start(&mut control);
-    let generation_us = if generation_us == 0 {
+    let generation = generation_period(if generation_us == 0 {
         DEFAULT_GENERATION_US
     } else {
         generation_us
-    };
+    });
     let Some(ring) = TraceRing::take(channels.up.1) else {
         defmt::error!("the trace channel is not in the RTT control block");
         board::exit(false)
@@ -135,7 +135,7 @@ fn main() -> ! {
     });
     #[cfg(not(feature = "trace"))]
     let _ = ring;
-    announce_session(session, source, backpressure, generation_us);
+    announce_session(session, source, backpressure, generation.us);
     // Logged once a host has had its chance to attach: a line that does not fit in the log
     // channel before then is dropped (see `rtt_init!` above).
     defmt::info!(
@@ -146,7 +146,7 @@ fn main() -> ! {
     defmt::info!(
         "tracing: {}, generation {} us",
         defmt::Debug2Format(&backpressure),
-        generation_us
+        generation.us
     );
 
     #[cfg(feature = "trace")]
@@ -157,7 +157,15 @@ fn main() -> ! {
     }
     #[cfg(feature = "trace")]
     set_tracing(true);
-    workload::spawn(generation_ticks(generation_us));
+    if let Some(asked) = generation.cut_from {
+        defmt::warn!(
+            "a generation of {} us is over half the trace clock's wrap period at {} Hz: generations of {} us instead",
+            asked,
+            clock::hz::<ClockCounters>(),
+            generation.us
+        );
+    }
+    workload::spawn(generation.ticks);
     let mut stopped_by_host = false;
     while !workload::finished() {
         SCHED.run_executor(0).expect("scheduler runs");
@@ -207,23 +215,33 @@ fn set_tracing(on: bool) {
     switched.expect("tracing on/off");
 }
 
-/// The generation period in ticks of the trace clock, at most half its 32-bit wrap period: the
-/// encoder tells which half of the clock a context's last reading is in from readings less than
-/// that apart (`encoder/README.md`, "Clocks"), and a longer period in microseconds would also
-/// overflow 32 bits of ticks on a fast clock (9 s at 480 MHz) and come out as a short one.
-fn generation_ticks(us: u32) -> u32 {
+/// The generation period used: in microseconds (as the session descriptor states it) and in ticks
+/// of the trace clock, at most half the clock's 32-bit wrap period: the encoder tells which half
+/// of the clock a context's last reading is in from readings less than that apart
+/// (`encoder/README.md`, "Clocks"), and a longer period would also overflow 32 bits of ticks on a
+/// fast clock (9 s at 480 MHz) and come out as a short one. `cut_from` is the period asked for
+/// when it was longer.
+struct GenerationPeriod {
+    us: u32,
+    ticks: u32,
+    cut_from: Option<u32>,
+}
+
+fn generation_period(us: u32) -> GenerationPeriod {
     const HALF_WRAP: u32 = 1 << 31;
     let hz = clock::hz::<ClockCounters>();
     if u64::from(us) * u64::from(hz) < u64::from(HALF_WRAP) * 1_000_000 {
-        return clock::ticks_in_us::<ClockCounters>(us);
+        let ticks = clock::ticks_in_us::<ClockCounters>(us);
+        return GenerationPeriod { us, ticks, cut_from: None };
     }
-    defmt::warn!(
-        "a generation of {} us is over half the trace clock's wrap period at {} Hz: generations of {} ticks instead",
-        us,
-        hz,
-        HALF_WRAP - 1
-    );
-    HALF_WRAP - 1
+    // Whole milliseconds below half a wrap, in 32-bit divisions only (the clock runs at 500 kHz
+    // or more to get here); kHz rounded up, so that the ticks stay below it.
+    let cut = (HALF_WRAP - 1) / hz.div_ceil(1000) * 1000;
+    GenerationPeriod {
+        us: cut,
+        ticks: clock::ticks_in_us::<ClockCounters>(cut),
+        cut_from: Some(us),
+    }
 }
 
 /// The host's start command, or the defaults once `HOST_WAIT_MS` have passed without one: lossy,

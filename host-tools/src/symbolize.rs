@@ -54,8 +54,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         std::fs::read(&args.trace).with_context(|| format!("reading {}", args.trace.display()))?
     };
+    let source = if args.trace == stdio {
+        "standard input".to_owned()
+    } else {
+        args.trace.display().to_string()
+    };
     let named = symbolize(&trace, &firmware.functions, &firmware.lines)
-        .with_context(|| format!("naming the stack frames of {}", args.trace.display()))?;
+        .with_context(|| format!("naming the stack frames of {source}"))?;
     if output == stdio {
         // The trace is the output: what naming did goes to stderr.
         let mut out = std::io::stdout().lock();

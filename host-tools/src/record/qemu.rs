@@ -236,7 +236,8 @@ impl Link for QemuLink {
         let index = self.channels.control_channel()?;
         match self.halted(|link| link.block.send(&mut link.gdb, index, frame))? {
             Some(sent) => Ok(sent),
-            // Was "room for 0 of N bytes", as if the firmware did not read its commands.
+            // Not "took 0 of the N bytes: it was full", as if the firmware did not read its
+            // commands.
             None => bail!("the firmware has exited"),
         }
     }

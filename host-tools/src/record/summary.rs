@@ -77,7 +77,7 @@ pub(super) fn finish(
     }
     let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     outln!(
-        "received {received} bytes on the trace channel (the header, batches, loss and end records): {:.1} KiB/s over the recording, {:.1} KiB/s while draining (the {:.3} s spent halting, reading and resuming); {log_lines} log lines",
+        "received {received} bytes on the trace channel (the header, batches, loss and end records): {:.1} KiB/s over the recording, {:.1} KiB/s while draining (the {:.3} s its drains took); {log_lines} log lines",
         kib_per_s(elapsed),
         kib_per_s(polling),
         polling.as_secs_f64(),
@@ -198,7 +198,7 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
         }
         if !differs.is_empty() {
             lines.push(format!(
-                "warning: the firmware traces {} as the start command asked: it began before the command came, or does not follow it",
+                "warning: the firmware traces {} as the start command asked: it began before the command came, or does not follow it (its log may say why)",
                 differs.join(", ")
             ));
         }
@@ -493,7 +493,7 @@ mod tests {
         let lines = session_lines(Some(&own), &asked);
         assert_eq!(
             lines[1],
-            "warning: the firmware traces lossy, not lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it"
+            "warning: the firmware traces lossy, not lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it (its log may say why)"
         );
         // A period left to the firmware (0) is no difference.
         let default_period = Command::Start {
