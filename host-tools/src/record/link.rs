@@ -186,8 +186,8 @@ pub enum Liveness {
 pub trait Link {
     /// Moves whatever is waiting on the up channels into `out` (appending).
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness>;
-    /// Writes a control frame on the down channel; returns how many of its bytes it wrote (all
-    /// or none through QEMU's gdbstub; probe-rs writes what fits).
+    /// Writes a control frame on the down channel, whole or not at all; returns how many of its
+    /// bytes it wrote.
     fn send_control(&mut self, frame: &[u8]) -> Result<usize>;
     /// Waits up to `timeout` for the next poll to be worth it (or for the firmware to end).
     fn idle(&mut self, timeout: std::time::Duration) -> Result<Liveness>;

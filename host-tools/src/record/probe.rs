@@ -14,6 +14,22 @@ use probe_rs::{Permissions, Session};
 
 use super::elf::Firmware;
 use super::link::{ChannelMap, Drained, Link, Liveness};
+use super::rtt::{ControlBlock, Memory};
+
+/// The board's memory through probe-rs, as our RTT control block reader reads and writes it.
+struct CoreMemory<'probe>(probe_rs::Core<'probe>);
+
+impl Memory for CoreMemory<'_> {
+    fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+        use probe_rs::MemoryInterface;
+        Ok(self.0.read(u64::from(addr), out)?)
+    }
+
+    fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        use probe_rs::MemoryInterface;
+        Ok(self.0.write_8(u64::from(addr), data)?)
+    }
+}
 
 pub struct ProbeLink {
     session: Session,
@@ -164,14 +180,16 @@ impl Link for ProbeLink {
         Ok(Liveness::Running)
     }
 
+    /// Through our own reading of the control block, not probe-rs's `DownChannel::write`, which
+    /// writes what fits: a frame cut short would run into the next one the firmware reads.
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
         let index = self.channels.control_channel()?;
-        let mut core = self.session.core(0)?;
-        let channel = self
-            .rtt
-            .down_channel(index)
-            .ok_or_else(|| anyhow!("RTT down channel {index} vanished"))?;
-        Ok(channel.write(&mut core, frame)?)
+        let mut core = CoreMemory(self.session.core(0)?);
+        let address =
+            u32::try_from(self.rtt.ptr()).context("the RTT control block lies above 4 GiB")?;
+        let block = ControlBlock::read(&mut core, address)?
+            .ok_or_else(|| anyhow!("the RTT control block at {address:#x} is gone"))?;
+        block.send(&mut core, index, frame)
     }
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
