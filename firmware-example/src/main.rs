@@ -232,7 +232,11 @@ fn generation_period(us: u32) -> GenerationPeriod {
     let hz = clock::hz::<ClockCounters>();
     if u64::from(us) * u64::from(hz) < u64::from(HALF_WRAP) * 1_000_000 {
         let ticks = clock::ticks_in_us::<ClockCounters>(us);
-        return GenerationPeriod { us, ticks, cut_from: None };
+        return GenerationPeriod {
+            us,
+            ticks,
+            cut_from: None,
+        };
     }
     // Whole milliseconds below half a wrap, in 32-bit divisions only (the clock runs at 500 kHz
     // or more to get here); kHz rounded up, so that the ticks stay below it.
