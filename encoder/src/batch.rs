@@ -145,8 +145,8 @@ impl<const CAP: usize> Batch<CAP> {
     }
 
     /// Appends a timed event at the raw reading `low` (at most half a wrap after the batch's base:
-    /// its delta is a wrapping subtraction) with the varint arguments `args` (at most 4). The caller has checked that
-    /// [`MAX_EVENT_LEN`] bytes are free.
+    /// its delta is a wrapping subtraction) with the varint arguments `args` (at most 4). The
+    /// caller has checked that [`MAX_EVENT_LEN`] bytes are free.
     pub fn event(&mut self, low: u32, typ: EventType, args: &[u64]) {
         let dt = low.wrapping_sub(self.last_low);
         self.last_low = low;
@@ -185,7 +185,8 @@ impl<const CAP: usize> Batch<CAP> {
     }
 
     /// Hands the batch to `write` as header and payload, then empties it; `high` is the high
-    /// half of its base time (its events' deltas carry them past a wrap). Returns the bytes written.
+    /// half of its base time (its events' deltas carry them past a wrap). Returns the bytes
+    /// written.
     pub fn take(&mut self, gen: u32, m: u64, high: u32, write: impl FnOnce(&[u8], &[u8])) -> usize {
         let mut header = [EventType::EVENT_BATCH.0; MAX_HEADER_LEN];
         let mut len = 1;

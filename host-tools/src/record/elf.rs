@@ -19,6 +19,8 @@ pub struct Firmware {
     pub rtt_symbol: Option<u32>,
     /// Built for the hard-float ABI (thumbv7em-none-eabihf): it needs an FPU (Cortex-M4F).
     pub hard_float: bool,
+    /// The instruction set the ELF is for (`Arm` for a Cortex-M firmware).
+    pub architecture: object::Architecture,
     /// The span of the image's RAM sections (`.data`, `.bss`, `.uninit`), to scan.
     pub ram: Option<(u32, u32)>,
     pub functions: Functions,
@@ -238,7 +240,7 @@ impl Firmware {
     /// it closed the connection), and names no frame of a device's trace.
     pub fn load_arm(path: &std::path::Path) -> Result<Self> {
         let firmware = Firmware::load(path)?;
-        let architecture = object::File::parse(&*firmware.bytes)?.architecture();
+        let architecture = firmware.architecture;
         anyhow::ensure!(
             architecture == object::Architecture::Arm,
             "{} is not a 32-bit Arm firmware: its ELF is for {architecture:?} (build the firmware for a thumbv6m/v7m/v7em/v8m target)",
@@ -297,10 +299,12 @@ impl Firmware {
                 path.display()
             );
         }
+        let architecture = file.architecture();
         Ok(Firmware {
             functions,
             lines,
             hard_float,
+            architecture,
             bytes,
             rtt_symbol,
             ram: ram.map(|(lo, hi)| (lo, hi - lo)),
