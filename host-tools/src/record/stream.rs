@@ -412,9 +412,18 @@ impl TraceStream {
         }
         let [generation, _m, _time, size] = fields;
         if generation == 0 {
+            let latest = self.current.as_ref().map_or(self.settled, |c| c.number);
+            // Our encoder numbers a trace's generations in 32 bits (RAM on the device), so a
+            // trace ends after 2^32 - 1 of them: 49.7 days at 1 ms each.
+            let why = if latest == u64::from(u32::MAX) {
+                "generation 0 after 4294967295: the device's 32-bit generation number wrapped, \
+                 which ends a trace (start a new recording)"
+            } else {
+                "generation 0 (generations count from 1)"
+            };
             return Err(StreamError::BatchHeader {
                 offset,
-                why: "generation 0 (generations count from 1)".to_owned(),
+                why: why.to_owned(),
             });
         }
         if size > MAX_BATCH_SIZE {
@@ -431,7 +440,7 @@ impl TraceStream {
             return Err(StreamError::OutOfOrder {
                 offset,
                 found: generation,
-                current: self.settled,
+                current: self.current.as_ref().map_or(self.settled, |c| c.number),
             });
         }
         self.no_gap_before(generation, offset, "batch")?;
@@ -598,13 +607,12 @@ pub(super) mod tests {
     /// for the demultiplexer, which checks framing, not events.
     pub(in crate::record) fn batch(generation: u64) -> Vec<u8> {
         let body = [EventType::PROC_START.0, 1, 0, 1];
-        let mut out = vec![
-            EventType::EVENT_BATCH.0,
-            generation as u8,
-            0,
-            5,
-            body.len() as u8,
-        ];
+        let mut out = vec![EventType::EVENT_BATCH.0];
+        for field in [generation, 0, 5, body.len() as u64] {
+            let mut bytes = [0; varint::MAX_LEN];
+            let n = varint::encode(field, &mut bytes);
+            out.extend_from_slice(&bytes[..n]);
+        }
         out.extend_from_slice(&body);
         out
     }
@@ -771,6 +779,43 @@ pub(super) mod tests {
             stream.push(&batch(1)),
             Err(StreamError::OutOfOrder { .. })
         ));
+        // Named after the latest generation seen, the one being collected, not the last one
+        // complete.
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&[batch(2), batch(3)].concat()).unwrap();
+        assert!(matches!(
+            stream.push(&batch(1)),
+            Err(StreamError::OutOfOrder {
+                found: 1,
+                current: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_generation_number_that_wrapped_on_the_device_is_said_to_have() {
+        let last = u64::from(u32::MAX);
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&batch(last - 1)).unwrap();
+        stream.push(&batch(last)).unwrap();
+        let error = stream.push(&batch(0)).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "generation 0 after 4294967295: the device's 32-bit generation number wrapped"
+            ),
+            "{error}"
+        );
+        let mut stream = TraceStream::default();
+        stream.push(&Version::Go122.header()).unwrap();
+        stream.push(&batch(3)).unwrap();
+        let error = stream.push(&batch(0)).unwrap_err().to_string();
+        assert!(
+            error.ends_with("generation 0 (generations count from 1)"),
+            "{error}"
+        );
     }
 
     #[test]
