@@ -63,12 +63,28 @@ impl gotrace_scheduler::Platform for Board {
     }
 }
 
-/// Ends the program: a semihosting exit under QEMU (the host sees the status), a sleep on a
-/// board (where semihosting without a debugger would fault).
+/// How many times `exit` looks whether the host has read the log channel before a semihosting
+/// exit ends QEMU, and with it the host's reads: the last lines, a panic's message among them,
+/// would be lost. Counted, not timed, as the clock may be what failed: a look takes tens of
+/// instructions, so this is a few hundred milliseconds under QEMU at most, against the host's
+/// reads every millisecond or so.
+#[cfg(feature = "board-mps2")]
+const LOG_DRAIN_LOOKS: u32 = 2_000_000;
+
+/// Ends the program: a semihosting exit under QEMU (the host sees the status) once the host has
+/// read the log channel or `LOG_DRAIN_LOOKS` have passed; a sleep on a board (where semihosting
+/// without a debugger would fault, and the host reads on).
 pub fn exit(success: bool) -> ! {
     #[cfg(feature = "board-mps2")]
     {
         use cortex_m_semihosting::debug;
+        // SAFETY: only read, for whether the host has read everything written to channel 0.
+        let log = unsafe { rtt_target::UpChannel::conjure(0) };
+        for _ in 0..LOG_DRAIN_LOOKS {
+            if log.as_ref().is_none_or(|c| c.is_empty()) {
+                break;
+            }
+        }
         debug::exit(if success {
             debug::EXIT_SUCCESS
         } else {

@@ -122,6 +122,10 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
     let n = LOG_RECORDS.begin();
     cx.region_begin(0, "log-record").ok();
     defmt::info!("log record {}", n);
+    #[cfg(feature = "panic-in-task")]
+    if n == 3 {
+        panic!("at log record {} (feature panic-in-task)", n);
+    }
     cx.log(0, "logger", "record").ok();
     cx.region_end(0, "log-record").ok();
     LOG_RECORDS.end(n, Step::Wait, || {})

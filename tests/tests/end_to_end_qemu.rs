@@ -1258,6 +1258,32 @@ fn a_recording_gets_every_log_line_through_a_tiny_log_channel() {
 }
 
 #[test]
+fn a_panic_message_reaches_the_host_before_the_exit_ends_qemu() {
+    // The firmware's semihosting exit ends QEMU, and with it the host's reads: a panic's message,
+    // logged just before, was lost, and `record` showed only "firmware exit status: 1".
+    let name = "qemu-panic";
+    if !require_qemu(name) || !require_target(name, M3) {
+        return;
+    }
+    let feature = "panic-in-task";
+    let elf = build_firmware(feature, M3, &["--features", feature])
+        .join("debug/gotrace-firmware-example");
+    let run = record_to(&elf, &scratch_dir().join(format!("{name}.trace")), &[]);
+    for expected in [
+        "ERROR panic: ",
+        "at log record 3 (feature panic-in-task)",
+        "firmware exit status: 1",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn the_cortex_m4f_build_runs_on_mps2_an386() {
     let Some(Recorded {
         go,

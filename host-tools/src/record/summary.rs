@@ -114,6 +114,9 @@ pub(super) fn finish(
                 outln!("  INVALID: {e}");
             }
         }
+        if let Some(line) = still_clock_line(c.events, c.first_ts, c.last_ts) {
+            outln!("  {line}");
+        }
         outln!("  {}", c.naming);
     }
     print_tasks(&checked, &firmware.functions);
@@ -121,7 +124,13 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
-    let (lines, agrees) = loss_lines(&losses, end.as_ref(), firmware_exit, late_trace_bytes);
+    let (lines, agrees) = loss_lines(
+        &losses,
+        end.as_ref(),
+        firmware_exit,
+        late_trace_bytes,
+        received,
+    );
     for line in lines {
         outln!("{line}");
     }
@@ -223,11 +232,21 @@ fn backpressure_name(backpressure: Backpressure) -> &'static str {
     }
 }
 
-/// The summary's lines of what was lost, and of the device's own account of what it produced and
-/// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
-/// of a firmware that ended by itself.
-/// The trace channel's bytes that came, read or late: the same however the polls split them
-/// (what a failed push left unread is late, not also taken).
+/// The fewest events whose times tell a clock that stands still: a real one at 1 GHz takes more
+/// than a nanosecond per event (tens of instructions each).
+const STILL_CLOCK_EVENTS: u64 = 64;
+
+/// A warning for a trace whose `events` (Go's parser's, first and last at `first_ts` and
+/// `last_ts`, in ns) all came at one time, spread only by the parser's rule that each time be
+/// later than the last: the encoder's clock does not advance, and the trace is valid but its
+/// times are not the device's.
+fn still_clock_line(events: u64, first_ts: Option<u64>, last_ts: Option<u64>) -> Option<String> {
+    let span = last_ts?.checked_sub(first_ts?)?;
+    (events >= STILL_CLOCK_EVENTS && span < events).then(|| {
+        format!("warning: its {events} events span {span} ns: the clock the encoder reads does not advance, so their times are not the device's (a firmware gives the encoder its clock before tracing starts: `*enc.clock_mut() = TraceClock::chosen()` for gotrace-cortex-m-clock's)")
+    })
+}
+
 /// What the summary says of the bytes that came on channels that are not the protocol's.
 pub(super) fn other_channels_line(bytes: u64) -> Option<String> {
     (bytes > 0).then(|| {
@@ -250,15 +269,21 @@ pub(super) fn undecoded_logs_line(bytes: u64) -> Option<String> {
     })
 }
 
+/// The trace channel's bytes that came, read or late: the same however the polls split them
+/// (what a failed push left unread is late, not also taken).
 pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
     stream.taken() + late_trace_bytes
 }
 
+/// The summary's lines of what was lost, and of the device's own account of what it produced and
+/// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
+/// of a firmware that ended by itself; `received`: the bytes that came on the trace channel.
 fn loss_lines(
     losses: &LossAccount,
     end: Option<&EndRecord>,
     firmware_exit: Option<u8>,
     late_trace_bytes: u64,
+    received: u64,
 ) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut agrees = true;
@@ -311,7 +336,11 @@ fn loss_lines(
         // nowhere, and "lost: nothing" would claim what nobody knew.
         None => {
             lines.push("lost: unknown: the trace channel has no end record, the device's account of what it produced and dropped; what it wrote after the last byte read is in no trace".to_owned());
-            if firmware_exit.is_some() {
+            if received == 0 {
+                // Not even the header: no end record is the least of it, and stop_tracing may
+                // well be there.
+                lines.push("  nothing came on the trace channel, not even the trace's header: the firmware did not start tracing, or its encoder's sink writes to no channel (gotrace-rtt's RttSink writes once attach has given it the trace channel's ring)".to_owned());
+            } else if firmware_exit.is_some() {
                 // A firmware written from scratch meets this first: what it lacks is in the
                 // protocol, not in the scheduler's API.
                 lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned());
@@ -444,7 +473,7 @@ mod tests {
 
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, SessionDescriptor};
 
-    use super::{loss_lines, session_lines};
+    use super::{loss_lines, session_lines, still_clock_line};
     use crate::record::stream::{
         tests::{batch, end, loss},
         TraceStream,
@@ -515,7 +544,7 @@ mod tests {
         }
         assert_eq!(stream.take_complete().count(), 1);
         let (_, losses, end) = stream.finish();
-        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
         let text = lines.join("\n");
         assert!(agrees, "{text}");
         assert!(!text.contains("the device dropped"), "{text}");
@@ -535,8 +564,40 @@ mod tests {
             "says what writes it: {text}"
         );
         // A QEMU killed under the recording is no firmware's fault: no advice then.
-        let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0);
+        let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0, SOME_BYTES);
         assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_clock_that_stands_still_is_warned_of() {
+        // A firmware that never gave the encoder its clock: every reading 0, the trace valid,
+        // "0.000000 s of device time" and no word of why.
+        let line = still_clock_line(1000, Some(5), Some(5 + 999)).unwrap();
+        assert!(line.contains("1000 events span 999 ns"), "{line}");
+        assert!(line.contains("TraceClock::chosen()"), "{line}");
+        // A clock that counts: a microsecond for a thousand events is fast, but not still.
+        assert_eq!(still_clock_line(1000, Some(5), Some(5 + 1000)), None);
+        // Too few events to tell.
+        assert_eq!(still_clock_line(10, Some(5), Some(5)), None);
+        assert_eq!(still_clock_line(1000, None, None), None);
+    }
+
+    /// Bytes of a trace channel on which something came.
+    const SOME_BYTES: u64 = 100;
+
+    #[test]
+    fn a_trace_channel_on_which_nothing_came_is_not_blamed_on_a_missing_end() {
+        // A firmware whose encoder has no sink attached calls stop_tracing, exits, and sent
+        // nothing: the advice to end the trace with stop_tracing sent its author the wrong way.
+        let (_, losses, end) = TraceStream::default().finish();
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 0, 0);
+        let text = lines.join("\n");
+        assert!(text.contains("lost: unknown"), "{text}");
+        assert!(
+            text.contains("nothing came on the trace channel, not even the trace's header"),
+            "{text}"
+        );
+        assert!(!text.contains("Sink::end_trace"), "{text}");
     }
 
     /// Whatever a trace channel read without an error gave: the summary agrees exactly when
@@ -580,7 +641,7 @@ mod tests {
                 continue;
             }
             read += 1;
-            let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
+            let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
             let text = lines.join("\n");
             let wrapped = |sum: u64| sum as u32;
             let consistent = end.as_ref().is_none_or(|end| {
@@ -636,7 +697,7 @@ mod tests {
             stream.push(&end).unwrap();
             stream.take_complete().for_each(drop);
             let (_, losses, end) = stream.finish();
-            loss_lines(&losses, end.as_ref(), Some(0), 0)
+            loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES)
         };
         let (lines, agrees) = account(&[(2, 1, 9)], end(2, 9 + 14, 1, 14));
         assert!(!agrees, "{lines:?}");
@@ -668,10 +729,10 @@ mod tests {
         }
         assert_eq!(stream.take_complete().count(), 1);
         let (_, losses, end) = stream.finish();
-        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0);
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
         assert!(agrees, "{lines:?}");
         assert!(lines.contains(&"lost: nothing".to_owned()), "{lines:?}");
-        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 7);
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 7, SOME_BYTES);
         let text = lines.join("\n");
         assert!(!text.contains("lost: nothing"), "{text}");
         assert!(
