@@ -893,6 +893,37 @@ fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
     );
 }
 
+#[test]
+fn a_qemu_told_to_end_is_not_taken_for_the_firmware_exiting() {
+    // Told to end (SIGTERM), QEMU replies `W00` as a firmware's exit would: the summary said
+    // "recording stopped by the firmware's exit" and "firmware exit status: 0" (a review
+    // helper's find).
+    let Some((_, run, _, _)) =
+        record_killing("qemu-terminated-under", Moment::Tracing, |_, qemu| {
+            vec![format!("kill -TERM {qemu}")]
+        })
+    else {
+        return;
+    };
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "recording stopped by QEMU's end",
+        "firmware exit status: none: QEMU ended without the firmware's exit",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?}:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stderr.contains("terminating on signal 15")
+            && run.stderr.contains("not the firmware's exit"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_killed_recording_takes_its_qemu_with_it() {
@@ -1061,9 +1092,10 @@ fn the_main_command_writes_the_trace_where_it_is_called_from() {
 }
 
 #[test]
-fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
+fn a_recording_whose_attached_qemu_dies_ends_with_its_summary() {
     // A QEMU started by hand (`--attach`) killed mid-recording: record said only "the gdb stub
-    // closed the connection", and not that the generations complete before are in the .trace.
+    // closed the connection", and not that the generations complete before are in the .trace;
+    // then that, as an error (exit 2). The recording has ended, its summary says what it holds.
     use std::io::{BufRead, BufReader, Read};
     let name = "qemu-attached-killed";
     let Some(elf) = default_m3(name) else {
@@ -1093,7 +1125,7 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
         .expect("starting qemu-system-arm");
     // QEMU serves gdb a moment after it starts: until then record finds nobody at the port.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let (child, stderr) = loop {
+    let (child, stderr, mut lines) = loop {
         let mut child =
             gotrace_tests::cli::piped(["record", "--attach", &format!("127.0.0.1:{port}")])
                 .arg(&elf)
@@ -1101,12 +1133,11 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
                 .arg(&out)
                 .spawn()
                 .expect("starting gotrace record");
-        let tracing = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .any(|line| line.unwrap().contains("tracing: Lossless"));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let tracing = lines.any(|line| line.unwrap().contains("tracing: Lossless"));
         let mut stderr = child.stderr.take().unwrap();
         if tracing {
-            break (child, stderr);
+            break (child, stderr, lines);
         }
         let mut text = String::new();
         stderr.read_to_string(&mut text).unwrap();
@@ -1129,14 +1160,18 @@ fn a_recording_whose_qemu_dies_says_where_its_generations_are() {
     let mut text = String::new();
     let mut stderr = stderr;
     stderr.read_to_string(&mut text).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(2), "{text}");
-    assert!(
-        text.contains(&format!(
-            "the generations complete until now are in {}",
-            out.display()
-        )),
-        "{text}"
-    );
+    let summary: String = lines.by_ref().map(|line| line.unwrap() + "\n").collect();
+    // Exit 1: with no end record nothing says the trace is whole.
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{text}\n{summary}");
+    assert!(text.contains("the QEMU attached to ended"), "{text}");
+    for expected in [
+        "recording stopped by QEMU's end",
+        &format!("trace: {} — generations 1..=", out.display()),
+        "lost: unknown",
+        "firmware exit status: none: QEMU ended without the firmware's exit",
+    ] {
+        assert!(summary.contains(expected), "{expected:?}:\n{summary}");
+    }
     let checked = gotrace(["validate".as_ref(), out.as_os_str()]);
     assert_eq!(checked.code, 0, "{checked:?}");
 }

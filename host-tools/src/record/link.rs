@@ -178,8 +178,17 @@ pub fn drain_channel(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
     Running,
-    /// The firmware ended (semihosting exit under QEMU) with this status.
-    Exited(u8),
+    Ended(End),
+}
+
+/// How the target ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The firmware's exit (semihosting under QEMU) with this status.
+    Exit(u8),
+    /// QEMU ended without the firmware's exit: told to (a signal), or, attached to, its gdb
+    /// stub closed the connection without a word (its exit status is for its starter to see).
+    QemuEnded,
 }
 
 /// A target whose RTT channels can be polled.

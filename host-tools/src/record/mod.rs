@@ -31,7 +31,7 @@ use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescr
 
 use crate::stdout::{self, errln, outln};
 use frames::{Cut, ZeroFrames};
-use link::{Drained, Link, Liveness};
+use link::{Drained, End, Link, Liveness};
 
 /// Arguments of `gotrace record`.
 #[derive(Debug, clap::Args)]
@@ -88,7 +88,8 @@ struct Recording {
     descriptor: Option<SessionDescriptor>,
     stream: stream::TraceStream,
     log_lines: u64,
-    firmware_exit: Option<u8>,
+    /// How the target ended, if it did.
+    ended: Option<End>,
     stopped_by: &'static str,
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
@@ -299,7 +300,7 @@ fn record(
         descriptor: None,
         stream: stream::TraceStream::default(),
         log_lines: 0,
-        firmware_exit: None,
+        ended: None,
         stopped_by: "the firmware's end of trace",
         channel_error: None,
         late_trace_bytes: 0,
@@ -389,14 +390,17 @@ fn record(
         if recording.stream.ended() {
             break;
         }
-        if let Liveness::Exited(code) = liveness {
-            recording.firmware_exit = Some(code);
-            recording.stopped_by = "the firmware's exit";
+        if let Liveness::Ended(end) = liveness {
+            recording.ended = Some(end);
+            recording.stopped_by = match end {
+                End::Exit(_) => "the firmware's exit",
+                End::QemuEnded => "QEMU's end",
+            };
             break;
         }
         if drained.len() == 0 {
-            if let Liveness::Exited(code) = link.idle(poll)? {
-                recording.firmware_exit = Some(code);
+            if let Liveness::Ended(end) = link.idle(poll)? {
+                recording.ended = Some(end);
             }
         }
     }
@@ -439,13 +443,13 @@ fn read_after_end(
     let mut drained = Drained::default();
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + AFTER_END;
-    while recording.firmware_exit.is_none() && Instant::now() < deadline {
+    while recording.ended.is_none() && Instant::now() < deadline {
         if aborted(interrupts) {
             break;
         }
         drained.clear();
-        if let Liveness::Exited(code) = link.poll(&mut drained)? {
-            recording.firmware_exit = Some(code);
+        if let Liveness::Ended(end) = link.poll(&mut drained)? {
+            recording.ended = Some(end);
         }
         print_logs(log, &drained.defmt, progress, recording);
         recording.late_trace_bytes += drained.trace.len() as u64;
@@ -454,8 +458,8 @@ fn read_after_end(
             quiet_since = Instant::now();
         } else if quiet_since.elapsed() > QUIET {
             break;
-        } else if let Liveness::Exited(code) = link.idle(poll)? {
-            recording.firmware_exit = Some(code);
+        } else if let Liveness::Ended(end) = link.idle(poll)? {
+            recording.ended = Some(end);
         }
     }
     Ok(())
@@ -573,7 +577,7 @@ mod tests {
 
     use super::elf::{Functions, Lines};
     use super::frames::ZeroFrames;
-    use super::link::{Drained, Link, Liveness};
+    use super::link::{Drained, End, Link, Liveness};
     use super::segments::{SegmentFiles, Written};
     use super::stream::tests::batch;
     use super::{record, take_descriptors, RecordArgs, Recording};
@@ -588,7 +592,7 @@ mod tests {
                     out.trace.extend_from_slice(&chunk);
                     Liveness::Running
                 }
-                None => Liveness::Exited(0),
+                None => Liveness::Ended(End::Exit(0)),
             })
         }
 

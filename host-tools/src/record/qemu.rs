@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
-use super::link::{ChannelMap, Drained, Link, Liveness};
+use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
 use crate::stdout::errln;
 
@@ -48,7 +48,7 @@ pub struct QemuLink {
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
     child: Option<Child>,
-    exited: Option<u8>,
+    exited: Option<End>,
 }
 
 impl QemuLink {
@@ -105,7 +105,7 @@ impl QemuLink {
             // QEMU ended under us: at the halt, or while the guest was halted (killed, or
             // aborting), which closed the connection under `f`'s reads or the resume.
             Err(error) if matches!(error.downcast_ref(), Some(GdbError::Closed)) => {
-                self.exited = Some(self.exit_status()?);
+                self.exited = Some(self.end(None)?);
                 Ok(None)
             }
             other => other,
@@ -114,41 +114,65 @@ impl QemuLink {
 
     /// [`halted`](Self::halted) but for a QEMU that ends, whose closed connection is an error.
     fn halt_run_resume<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
-        match self.gdb.halt()? {
-            Stop::Exited(code) | Stop::Killed(code) => {
-                self.exited = Some(code);
-                return Ok(None);
-            }
-            Stop::Signal(_) => {}
+        let stop = self.gdb.halt()?;
+        if let Some(end) = self.ended_by(stop)? {
+            self.exited = Some(end);
+            return Ok(None);
         }
         let value = f(self)?;
         self.gdb.resume()?;
         Ok(Some(value))
     }
 
-    /// The connection closed under us: QEMU ended, so its exit status is the firmware's
-    /// (semihosting exit). Only known for a QEMU we started.
-    fn exit_status(&mut self) -> Result<u8> {
-        let Some(child) = self.child.as_mut() else {
-            bail!("the gdb stub closed the connection: the QEMU attached to ended without the firmware's exit");
-        };
-        match exit_within(child, Duration::from_secs(5))? {
-            Some(status) => {
-                // Killed by a signal (QEMU aborts on a locked-up guest) or saying why: its status
-                // alone, 255, would read as the firmware's own failure.
-                let said = stderr_of(child);
-                if status.code().is_none() || !said.is_empty() {
-                    errln!("gotrace: QEMU ended ({status}){said}");
-                }
-                Ok(status.code().map_or(255, |c| c as u8))
+    /// The end a stop reply tells of, if any.
+    fn ended_by(&mut self, stop: Stop) -> Result<Option<End>> {
+        Ok(match stop {
+            Stop::Signal(_) => None,
+            Stop::Exited(code) => Some(self.end(Some(code))?),
+            Stop::Killed(signal) => {
+                errln!("gotrace: the gdb stub says the program was killed (signal {signal})");
+                Some(End::QemuEnded)
             }
-            None => bail!("the gdb stub closed the connection but QEMU is still running"),
+        })
+    }
+
+    /// How QEMU ended: `replied`, the exit status of its `W` reply, or none when the connection
+    /// closed under us. A QEMU we started says more: whether a signal ended it.
+    fn end(&mut self, replied: Option<u8>) -> Result<End> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(match replied {
+                Some(code) => End::Exit(code),
+                None => {
+                    errln!("gotrace: the QEMU attached to ended (its gdb stub closed the connection) without the firmware's exit");
+                    End::QemuEnded
+                }
+            });
+        };
+        let Some(status) = exit_within(child, Duration::from_secs(5))? else {
+            return match replied {
+                Some(code) => Ok(End::Exit(code)),
+                None => bail!("the gdb stub closed the connection but QEMU is still running"),
+            };
+        };
+        let said = stderr_of(child);
+        // Told to end (SIGTERM, SIGINT: "terminating on signal 15 from pid ..."), QEMU replies
+        // `W00` as if the firmware had exited; killed (SIGKILL, an abort on a locked-up guest),
+        // it replies nothing and has no status.
+        if status.code().is_none() || said.contains("terminating on signal") {
+            errln!("gotrace: QEMU ended ({status}){said}: not the firmware's exit");
+            return Ok(End::QemuEnded);
         }
+        if !said.is_empty() {
+            errln!("gotrace: QEMU ended ({status}){said}");
+        }
+        Ok(End::Exit(replied.unwrap_or_else(|| {
+            status.code().map_or(u8::MAX, |c| c as u8)
+        })))
     }
 
     fn liveness(&self) -> Liveness {
         match self.exited {
-            Some(code) => Liveness::Exited(code),
+            Some(end) => Liveness::Ended(end),
             None => Liveness::Running,
         }
     }
@@ -249,19 +273,22 @@ impl Link for QemuLink {
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         if self.exited.is_none() {
-            let stop = match self.gdb.wait_stop(Some(timeout)) {
-                Err(GdbError::Closed) => Some(Stop::Exited(self.exit_status()?)),
-                other => other?,
-            };
-            match stop {
-                None => {}
-                Some(Stop::Exited(code) | Stop::Killed(code)) => self.exited = Some(code),
-                // Stopped by itself (a breakpoint or fault): let it go on. A QEMU ending right
-                // then (aborting on the fault) closes the connection at the resume: its end.
-                Some(Stop::Signal(_)) => match self.gdb.resume() {
-                    Err(GdbError::Closed) => self.exited = Some(self.exit_status()?),
-                    other => other?,
-                },
+            match self.gdb.wait_stop(Some(timeout)) {
+                Err(GdbError::Closed) => self.exited = Some(self.end(None)?),
+                Ok(None) => {}
+                Ok(Some(stop)) => {
+                    self.exited = self.ended_by(stop)?;
+                    // Stopped by itself (a breakpoint or fault): let it go on. A QEMU ending
+                    // right then (aborting on the fault) closes the connection at the resume:
+                    // its end.
+                    if self.exited.is_none() {
+                        match self.gdb.resume() {
+                            Err(GdbError::Closed) => self.exited = Some(self.end(None)?),
+                            other => other?,
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(self.liveness())
@@ -313,10 +340,10 @@ fn launch(
     #[cfg(target_os = "linux")]
     die_with_parent(&mut cmd);
     let command = format!("{cmd:?}");
-    errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let mut child = cmd
         .spawn()
         .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
+    errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
@@ -330,6 +357,7 @@ fn launch(
         }
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             bail!("{command} did not serve gdb on port {port} within 10 s");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -491,10 +519,12 @@ mod tests {
         let started = Command::new("true").spawn().unwrap();
         let mut link = link_to_fake_qemu(EndsAt::SecondRead, Some(started));
         assert_eq!(link.halted(read).unwrap(), None);
-        assert_eq!(link.liveness(), Liveness::Exited(0));
+        assert_eq!(link.liveness(), Liveness::Ended(End::Exit(0)));
+        // Attached, the recording has its end without an exit status, not an error: the trace
+        // read until then stands (a review helper's QEMU that aborted after the end record).
         let mut link = link_to_fake_qemu(EndsAt::SecondRead, None);
-        let error = link.halted(read).unwrap_err().to_string();
-        assert!(error.contains("the QEMU attached to ended"), "{error}");
+        assert_eq!(link.halted(read).unwrap(), None);
+        assert_eq!(link.liveness(), Liveness::Ended(End::QemuEnded));
     }
 
     #[test]
@@ -503,6 +533,6 @@ mod tests {
         let mut link = link_to_fake_qemu(EndsAt::SecondResume, Some(started));
         link.gdb.resume().unwrap();
         let idle = link.idle(Duration::from_secs(5)).unwrap();
-        assert_eq!(idle, Liveness::Exited(0));
+        assert_eq!(idle, Liveness::Ended(End::Exit(0)));
     }
 }

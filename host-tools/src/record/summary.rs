@@ -13,6 +13,7 @@ use gotrace_rtt_protocol::{
 };
 
 use super::elf::{Firmware, Functions};
+use super::link::End;
 use super::segments::SegmentFiles;
 use super::stream::{generation_list, LossAccount, TraceStream};
 use super::Recording;
@@ -51,7 +52,7 @@ pub(super) fn finish(
         descriptor,
         stream,
         log_lines,
-        firmware_exit,
+        ended,
         stopped_by,
         channel_error,
         late_trace_bytes,
@@ -124,13 +125,7 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
-    let (lines, agrees) = loss_lines(
-        &losses,
-        end.as_ref(),
-        firmware_exit,
-        late_trace_bytes,
-        received,
-    );
+    let (lines, agrees) = loss_lines(&losses, end.as_ref(), ended, late_trace_bytes, received);
     for line in lines {
         outln!("{line}");
     }
@@ -149,11 +144,17 @@ pub(super) fn finish(
     for warning in &log_warnings {
         outln!("warning: {warning}");
     }
-    if let Some(code) = firmware_exit {
-        outln!("firmware exit status: {code}");
-        if code != 0 {
-            valid = false;
+    match ended {
+        Some(End::Exit(code)) => {
+            outln!("firmware exit status: {code}");
+            valid &= code == 0;
         }
+        Some(End::QemuEnded) => {
+            outln!("firmware exit status: none: QEMU ended without the firmware's exit");
+            // Nothing then says that the trace is whole but its end record.
+            valid &= end.is_some();
+        }
+        None => {}
     }
     Ok(if valid {
         ExitCode::SUCCESS
@@ -276,12 +277,12 @@ pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
 }
 
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
-/// dropped; with whether the loss records agree with that account. `firmware_exit`: the status
-/// of a firmware that ended by itself; `received`: the bytes that came on the trace channel.
+/// dropped; with whether the loss records agree with that account. `ended`: how the target
+/// ended, if it did; `received`: the bytes that came on the trace channel.
 fn loss_lines(
     losses: &LossAccount,
     end: Option<&EndRecord>,
-    firmware_exit: Option<u8>,
+    ended: Option<End>,
     late_trace_bytes: u64,
     received: u64,
 ) -> (Vec<String>, bool) {
@@ -340,10 +341,13 @@ fn loss_lines(
                 // Not even the header: no end record is the least of it, and stop_tracing may
                 // well be there.
                 lines.push("  nothing came on the trace channel, not even the trace's header: the firmware did not start tracing, or its encoder's sink writes to no channel (gotrace-rtt's RttSink writes once attach has given it the trace channel's ring)".to_owned());
-            } else if firmware_exit.is_some() {
+            } else if ended == Some(End::Exit(0)) {
                 // A firmware written from scratch meets this first: what it lacks is in the
                 // protocol, not in the scheduler's API.
                 lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned());
+            } else if let Some(End::Exit(code)) = ended {
+                // A panic, say: how a trace ends is not what it lacked.
+                lines.push(format!("  the firmware failed (exit status {code}) before its trace ended: its log may say why"));
             }
         }
     }
@@ -473,7 +477,7 @@ mod tests {
 
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, SessionDescriptor};
 
-    use super::{loss_lines, session_lines, still_clock_line};
+    use super::{loss_lines, session_lines, still_clock_line, End};
     use crate::record::stream::{
         tests::{batch, end, loss},
         TraceStream,
@@ -544,7 +548,7 @@ mod tests {
         }
         assert_eq!(stream.take_complete().count(), 1);
         let (_, losses, end) = stream.finish();
-        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, SOME_BYTES);
         let text = lines.join("\n");
         assert!(agrees, "{text}");
         assert!(!text.contains("the device dropped"), "{text}");
@@ -564,8 +568,18 @@ mod tests {
             "says what writes it: {text}"
         );
         // A QEMU killed under the recording is no firmware's fault: no advice then.
-        let (lines, _) = loss_lines(&losses, end.as_ref(), None, 0, SOME_BYTES);
-        assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+        for ended in [None, Some(End::QemuEnded)] {
+            let (lines, _) = loss_lines(&losses, end.as_ref(), ended, 0, SOME_BYTES);
+            assert!(!lines.join("\n").contains("Sink::end_trace"), "{lines:?}");
+        }
+        // Nor is how a trace ends what a firmware that failed (a panic) lacked.
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(End::Exit(1)), 0, SOME_BYTES);
+        let text = lines.join("\n");
+        assert!(!text.contains("Sink::end_trace"), "{text}");
+        assert!(
+            text.contains("the firmware failed (exit status 1) before its trace ended"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -590,7 +604,7 @@ mod tests {
         // A firmware whose encoder has no sink attached calls stop_tracing, exits, and sent
         // nothing: the advice to end the trace with stop_tracing sent its author the wrong way.
         let (_, losses, end) = TraceStream::default().finish();
-        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 0, 0);
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, 0);
         let text = lines.join("\n");
         assert!(text.contains("lost: unknown"), "{text}");
         assert!(
@@ -641,7 +655,8 @@ mod tests {
                 continue;
             }
             read += 1;
-            let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
+            let (lines, agrees) =
+                loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, SOME_BYTES);
             let text = lines.join("\n");
             let wrapped = |sum: u64| sum as u32;
             let consistent = end.as_ref().is_none_or(|end| {
@@ -697,7 +712,7 @@ mod tests {
             stream.push(&end).unwrap();
             stream.take_complete().for_each(drop);
             let (_, losses, end) = stream.finish();
-            loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES)
+            loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, SOME_BYTES)
         };
         let (lines, agrees) = account(&[(2, 1, 9)], end(2, 9 + 14, 1, 14));
         assert!(!agrees, "{lines:?}");
@@ -729,10 +744,10 @@ mod tests {
         }
         assert_eq!(stream.take_complete().count(), 1);
         let (_, losses, end) = stream.finish();
-        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(0), 0, SOME_BYTES);
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, SOME_BYTES);
         assert!(agrees, "{lines:?}");
         assert!(lines.contains(&"lost: nothing".to_owned()), "{lines:?}");
-        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(0), 7, SOME_BYTES);
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 7, SOME_BYTES);
         let text = lines.join("\n");
         assert!(!text.contains("lost: nothing"), "{text}");
         assert!(
