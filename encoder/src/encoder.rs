@@ -246,6 +246,13 @@ impl<
         &mut self.clock
     }
 
+    /// The configuration, to set before tracing starts (a generation period the host asked for,
+    /// say). Changed while tracing, a new period counts from the next generation's start and a
+    /// new byte limit from the next batch handed over.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// The goroutine ID `g` has (or last had) in the current trace; 0 if none.
     pub fn go_id(&self, g: GoSlot) -> u64 {
         self.go(g).map_or(0, |t| t.id.into())
@@ -789,6 +796,23 @@ mod tests {
         e.proc_stop(1, &Idle);
         assert_eq!(e.high, 1, "the wrap was seen");
         assert_eq!(e.generation(), 1, "no generation ended on the way");
+        e.stop(0).unwrap();
+    }
+
+    #[test]
+    fn a_configuration_set_before_tracing_starts_is_followed() {
+        let mut e: Encoder<VecSink, Manual, 1, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        e.config_mut().generation_ticks = 1000;
+        e.start(0, &Idle).unwrap();
+        // A gap past 2^14 ticks: out of line, where the period is checked.
+        e.clock.0 = 100 + (1 << 14) + 1;
+        e.proc_stop(0, &Idle);
+        assert_eq!(
+            e.generation(),
+            2,
+            "the period set ended the first generation"
+        );
         e.stop(0).unwrap();
     }
 }
