@@ -209,7 +209,7 @@ fn assert_every_log_line(stdout: &str) {
 /// valid trace, nothing lost, the tasks named `tasks`, no session descriptor, exit status 0),
 /// and returns `go tool trace -d=parsed`'s output, the same as `gotrace events`'. `None` when
 /// QEMU, the target or Go is missing outside CI.
-fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option<String> {
+fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option<(Run, String)> {
     if !require_qemu(test) || !require_target(test, M3) {
         return None;
     }
@@ -233,7 +233,8 @@ fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option
             run.stdout
         );
     }
-    Some(check_with_both(&go, &out))
+    let parsed = check_with_both(&go, &out);
+    Some((run, parsed))
 }
 
 #[test]
@@ -243,7 +244,7 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
     // lossless, with its end record), the control channel, no defmt, no session descriptor.
     // Written from the docs, such a firmware showed what they lacked (the control channel, the
     // end record, the drain before exit); recorded here, they cannot drift from what works.
-    let Some(parsed) = record_own_firmware(
+    let Some(recorded) = record_own_firmware(
         "minimal-firmware",
         &workspace().join("tests/minimal-firmware"),
         "gotrace-minimal-firmware",
@@ -252,6 +253,7 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
     ) else {
         return;
     };
+    let (_, parsed) = recorded;
     // Its three tasks ran, one of them in blocking operations, one woken from SysTick.
     for transition in ["Running->Syscall", "Waiting->Runnable"] {
         assert!(parsed.contains(transition), "{transition}");
@@ -315,7 +317,7 @@ fn the_scheduler_readme_firmware_builds_from_its_text_and_is_recorded() {
         dir.join("Cargo.lock"),
     )
     .unwrap();
-    let Some(parsed) = record_own_firmware(
+    let Some((run, parsed)) = record_own_firmware(
         "scheduler-readme-firmware",
         &dir,
         "my-firmware",
@@ -323,6 +325,12 @@ fn the_scheduler_readme_firmware_builds_from_its_text_and_is_recorded() {
     ) else {
         return;
     };
+    // Its semihosting print, which QEMU writes on its stdout: once thrown away.
+    assert!(
+        run.stderr.contains("\nproduced 100 rounds\n"),
+        "{}",
+        run.stderr
+    );
     // What the README's tasks do: 100 rounds of a region around a blocking operation, a wake
     // every 4th (the consumer waiting each time), a log each time the consumer runs.
     for (what, times) in [

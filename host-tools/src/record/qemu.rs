@@ -328,7 +328,7 @@ fn launch(
         .arg(elf)
         .args(extra)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(qemu_output())
         .stderr(Stdio::piped());
     // A process group of its own: the terminal sends Ctrl-C to its foreground group, and QEMU
     // would end at once on it, before the firmware could end its trace on our stop command.
@@ -362,6 +362,16 @@ fn launch(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Where QEMU's own output goes, the firmware's semihosting prints (`hprintln!`) among it: our
+/// stderr, beside our own messages (our stdout is the firmware's logs' and the summary's).
+fn qemu_output() -> Stdio {
+    #[cfg(unix)]
+    if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+        return Stdio::from(fd);
+    }
+    Stdio::null()
 }
 
 /// Has the kernel send SIGKILL to the command's process when the thread that spawns it ends.
