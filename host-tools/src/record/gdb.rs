@@ -21,9 +21,10 @@ pub enum GdbError {
     Protocol(String),
     #[error("gdb stub answered {request:?} with error {code}")]
     Stub { request: String, code: String },
-    /// Something that is no gdb stub (it accepted the connection and says nothing), or a stub
-    /// that hangs: a read without a deadline waited for good.
-    #[error("no reply from the gdb stub within {REPLY_TIMEOUT:?} (is it a gdb stub, and still running?)")]
+    /// Something that is no gdb stub (it accepted the connection and says nothing), a stub that
+    /// hangs, or QEMU's serving another debugger already (it accepts a second connection and
+    /// says nothing on it): a read without a deadline waited for good.
+    #[error("no reply from the gdb stub within {REPLY_TIMEOUT:?} (is it a gdb stub, still running, and not serving another debugger already? QEMU serves one at a time)")]
     NoReply,
 }
 
