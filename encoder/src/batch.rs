@@ -91,6 +91,11 @@ impl<const CAP: usize> Batch<CAP> {
         self.base_low
     }
 
+    /// The reading of its last event (of its base while empty).
+    pub fn last(&self) -> u32 {
+        self.last_low
+    }
+
     /// The latest reading of the batch in the clock's half it began in: a later reading below it
     /// means the counter wrapped. That is its last event's, unless the inline path wrote that
     /// event after a wrap (below the base: the encoder hands over a batch before it spans half a

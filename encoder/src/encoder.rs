@@ -101,6 +101,10 @@ pub(crate) const SEQ_LIMIT: u32 = 1 << 15;
 /// next out-of-line event (see `Encoder::extend`).
 const STALE: u32 = 1 << 31;
 
+/// The most clock readings a steal waits for its victim's last tick to pass (see
+/// `Encoder::after_last_reading_of`): a tick of thousands of cycles, such as a 32 kHz timer's.
+const TICK_WAIT_READS: u32 = 1024;
+
 /// The smallest batch buffer: room for the largest event with margin.
 pub const MIN_BATCH_CAPACITY: usize = 64;
 
@@ -352,10 +356,33 @@ impl<
         if !self.tracing {
             return;
         }
+        if owner != m {
+            self.after_last_reading_of(owner);
+        }
         let seq = self.next_proc_seq(p);
         let due = self.emit(m, EventType::PROC_STEAL, &[p as u64, seq, owner as u64]);
         if due || seq >= u64::from(SEQ_LIMIT) {
             self.advance_generation(m, w);
+        }
+    }
+
+    /// Reads the clock until it has moved past context `owner`'s last reading, at most
+    /// [`TICK_WAIT_READS`] times. Go's parser orders events of one time on different Ms as their
+    /// rules allow, and a steal of an executor that a callback's end abandoned in the same tick
+    /// may then come first, from the callback's blocking operation, and the end after it, without
+    /// the executor: a valid trace of what did not happen (a clock coarser than the code between
+    /// events, such as `Coarse` or a timer, gives ties). Bounded, so that a clock that stands
+    /// still cannot stop the firmware here.
+    #[cold]
+    #[inline(never)]
+    fn after_last_reading_of(&mut self, owner: usize) {
+        let Some(last) = self.batches.get(owner).map(Batch::last) else {
+            return;
+        };
+        for _ in 0..TICK_WAIT_READS {
+            if self.clock.now() != last {
+                return;
+            }
         }
     }
 
@@ -796,6 +823,46 @@ mod tests {
         e.proc_stop(1, &Idle);
         assert_eq!(e.high, 1, "the wrap was seen");
         assert_eq!(e.generation(), 1, "no generation ended on the way");
+        e.stop(0).unwrap();
+    }
+
+    /// Ticks once every four readings: a clock coarser than the code between events.
+    struct Slow(u32);
+
+    impl Clock for Slow {
+        fn now(&mut self) -> u32 {
+            self.0 += 1;
+            1000 + self.0 / 4
+        }
+
+        fn frequency(&self) -> u64 {
+            1_000_000
+        }
+    }
+
+    #[test]
+    fn a_steal_comes_after_the_last_tick_of_the_context_it_steals_from() {
+        // In one tick, a callback's end abandoned its executor (context 1) and thread mode
+        // stole it: Go's parser put the steal first, from the callback's blocking operation,
+        // valid but not what happened (a semantic oracle over the simulator's seeds found it
+        // with 1 us ticks).
+        let mut e: Encoder<VecSink, Slow, 2, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Slow(0), Config::MANUAL);
+        e.start(0, &Idle).unwrap();
+        e.clock.0 = 100; // the next reading starts a tick
+        e.proc_stop(1, &Idle);
+        let victim = e.batches[1].last();
+        e.proc_steal(0, 0, 1, &Idle);
+        assert!(
+            e.batches[0].last() > victim,
+            "the steal is in its victim's tick"
+        );
+        // A clock that stands still is waited for a bounded number of readings, no more.
+        let mut e: Encoder<VecSink, Manual, 2, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        e.start(0, &Idle).unwrap();
+        e.proc_stop(1, &Idle);
+        e.proc_steal(0, 0, 1, &Idle);
         e.stop(0).unwrap();
     }
 
