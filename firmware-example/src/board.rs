@@ -78,7 +78,9 @@ pub fn exit(success: bool) -> ! {
     #[cfg(feature = "board-mps2")]
     {
         use cortex_m_semihosting::debug;
-        // SAFETY: only read, for whether the host has read everything written to channel 0.
+        // SAFETY: nothing is written to channel 0 through it: it tells whether the host has read
+        // everything written there (rtt-target may mend offsets it finds corrupt, as it would
+        // for the logger).
         let log = unsafe { rtt_target::UpChannel::conjure(0) };
         for _ in 0..LOG_DRAIN_LOOKS {
             if log.as_ref().is_none_or(|c| c.is_empty()) {

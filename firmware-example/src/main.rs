@@ -321,7 +321,12 @@ fn wait_for_host_drain(trace_channel: RingWatch) {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
+    // Logged once: a panic inside a log call (the logger held) would panic again here, and
+    // again, until the stack ran over the RTT buffers.
+    static PANICKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !PANICKED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        defmt::error!("panic: {}", defmt::Display2Format(info));
+    }
     board::exit(false)
 }
 

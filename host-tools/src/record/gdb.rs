@@ -158,14 +158,63 @@ impl GdbClient {
             return Ok(Stop::Signal(0));
         }
         // A stop reply already come (the firmware's exit, say) is the answer: QEMU may have
-        // closed the connection after it, and the interrupt sent then failed the halt, its
-        // reply unread (an attached recording that had its whole trace ended in an error).
-        if !self.reply_waiting()? {
-            self.writer.write_all(&[0x03])?;
-            self.writer.flush()?;
+        // closed the connection after it, and an interrupt sent then failed the halt, its reply
+        // unread (an attached recording that had its whole trace ended in an error).
+        if let Some(stop) = self.stop_come()? {
+            return Ok(stop);
         }
-        self.wait_stop(None)
-            .map(|stop| stop.expect("no timeout given"))
+        let interrupt = self
+            .writer
+            .write_all(&[0x03])
+            .and_then(|()| self.writer.flush());
+        if let Err(e) = interrupt {
+            // The reply may have come, and the stub closed, since the look.
+            return match self.stop_come() {
+                Ok(Some(stop)) => Ok(stop),
+                _ => Err(e.into()),
+            };
+        }
+        self.next_stop()
+    }
+
+    /// Waits for the running target to stop by itself, at most `timeout`: `None` if it is still
+    /// running then.
+    pub fn wait_stop(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>, GdbError> {
+        if !self.running {
+            return Ok(Some(Stop::Signal(0)));
+        }
+        let Some(timeout) = timeout else {
+            return self.next_stop().map(Some);
+        };
+        if self.reader.buffer().is_empty() && !self.bytes_within(timeout)? {
+            return Ok(None);
+        }
+        // Bytes came: the stop reply, or the program's console output as it runs on.
+        self.stop_come()
+    }
+
+    /// The stop reply, if the stub has sent it by now, taken without waiting for more; the
+    /// program's console output (`O` packets) before it passed over.
+    fn stop_come(&mut self) -> Result<Option<Stop>, GdbError> {
+        while self.reply_waiting()? {
+            let reply = self.receive_packet()?;
+            if !is_console_output(&reply) {
+                self.running = false;
+                return parse_stop(&reply).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads up to the stop reply, passing over the program's console output.
+    fn next_stop(&mut self) -> Result<Stop, GdbError> {
+        loop {
+            let reply = self.receive_packet()?;
+            if !is_console_output(&reply) {
+                self.running = false;
+                return parse_stop(&reply);
+            }
+        }
     }
 
     /// Whether bytes from the stub wait to be read, without waiting for any (a read timeout
@@ -186,48 +235,30 @@ impl GdbClient {
         }
     }
 
-    /// Waits for the running target to stop by itself, at most `timeout`: `None` if it is still
-    /// running then.
-    pub fn wait_stop(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>, GdbError> {
-        if !self.running {
-            return Ok(Some(Stop::Signal(0)));
-        }
-        if let Some(timeout) = timeout {
-            if self.reader.buffer().is_empty() {
-                let stream = self.reader.get_ref();
-                stream.set_read_timeout(Some(timeout.max(Duration::from_micros(1))))?;
-                let mut peek = [0u8; 1];
-                let ready = match stream.peek(&mut peek) {
-                    // QEMU ended: the callers tell this from a protocol error by its variant.
-                    Ok(0) => return Err(GdbError::Closed),
-                    Ok(_) => true,
-                    // A signal (the user's Ctrl-C) cuts the wait short: a read with a timeout
-                    // is not restarted. The target is still running, as after a timeout.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock
-                                | io::ErrorKind::TimedOut
-                                | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        false
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
-                if !ready {
-                    return Ok(None);
-                }
+    /// Whether bytes from the stub come within `timeout` (none buffered yet).
+    fn bytes_within(&self, timeout: Duration) -> Result<bool, GdbError> {
+        let stream = self.reader.get_ref();
+        stream.set_read_timeout(Some(timeout.max(Duration::from_micros(1))))?;
+        let peeked = stream.peek(&mut [0u8; 1]);
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        match peeked {
+            // QEMU ended: the callers tell this from a protocol error by its variant.
+            Ok(0) => Err(GdbError::Closed),
+            Ok(_) => Ok(true),
+            // A signal (the user's Ctrl-C) cuts the wait short: a read with a timeout is not
+            // restarted. The target is still running, as after a timeout.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(false)
             }
+            Err(e) => Err(e.into()),
         }
-        let mut reply = self.receive_packet()?;
-        // Console output of the running program (`O` and hex digits): the stop reply follows.
-        while reply.starts_with('O') && reply[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
-            reply = self.receive_packet()?;
-        }
-        self.running = false;
-        parse_stop(&reply).map(Some)
     }
 
     /// Sends a packet and returns its reply, checking for `Exx` errors.
@@ -362,6 +393,14 @@ fn unescape(body: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Whether a packet is the running program's console output (`O` and hex digits), which a stub
+/// may send before the stop reply.
+fn is_console_output(reply: &str) -> bool {
+    reply
+        .strip_prefix('O')
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn parse_stop(reply: &str) -> Result<Stop, GdbError> {
@@ -539,8 +578,8 @@ mod tests {
     }
 
     /// A stub that keeps acknowledgements on, as QEMU 7.2 does (no `QStartNoAckMode`), and that
-    /// answers `c` with `run_reply`'s packets, then closes the connection (QEMU ending at the
-    /// firmware's exit).
+    /// answers `c` with `run_reply`'s packets, then closes the connection if they end with an
+    /// exit (QEMU ending at the firmware's exit), or halts the guest on an interrupt.
     fn acking_stub(listener: std::net::TcpListener, run_reply: &'static [&'static str]) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -551,6 +590,12 @@ mod tests {
         };
         let mut byte = [0u8; 1];
         while reader.read_exact(&mut byte).is_ok() {
+            if byte[0] == 0x03 {
+                writer
+                    .write_all(packet("T02thread:01;").as_bytes())
+                    .unwrap();
+                continue;
+            }
             if byte[0] != b'$' {
                 continue;
             }
@@ -565,7 +610,7 @@ mod tests {
             };
             // The ack and the reply in one write, so that they come in one read.
             writer.write_all(format!("+{reply}").as_bytes()).unwrap();
-            if body[0] == b'c' {
+            if body[0] == b'c' && run_reply.last().is_some_and(|r| r.starts_with('W')) {
                 return;
             }
         }
@@ -606,6 +651,25 @@ mod tests {
             gdb.wait_stop(Some(Duration::from_secs(5))).unwrap(),
             Some(Stop::Exited(1))
         );
+    }
+
+    #[test]
+    fn console_output_alone_leaves_the_target_running() {
+        // Taken for a stop reply's coming, it made the halt send no interrupt and wait for a
+        // stop reply that never came (a review of the change that passed it over).
+        let (mut gdb, stub) = run_on_acking_stub(&["O68690a"]);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            gdb.wait_stop(Some(Duration::from_millis(20))).unwrap(),
+            None
+        );
+        let (mut gdb2, stub2) = run_on_acking_stub(&["O68690a"]);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(gdb2.halt().unwrap(), Stop::Signal(2));
+        assert!(is_console_output("O0a") && !is_console_output("OK") && !is_console_output("O"));
+        drop((gdb, gdb2));
+        stub.join().unwrap();
+        stub2.join().unwrap();
     }
 
     #[test]

@@ -341,13 +341,14 @@ fn loss_lines(
                 // Not even the header: no end record is the least of it, and stop_tracing may
                 // well be there.
                 lines.push("  nothing came on the trace channel, not even the trace's header: the firmware did not start tracing, or its encoder's sink writes to no channel (gotrace-rtt's RttSink writes once attach has given it the trace channel's ring)".to_owned());
-            } else if ended == Some(End::Exit(0)) {
+            }
+            match ended {
                 // A firmware written from scratch meets this first: what it lacks is in the
                 // protocol, not in the scheduler's API.
-                lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned());
-            } else if let Some(End::Exit(code)) = ended {
+                Some(End::Exit(0)) if received > 0 => lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned()),
                 // A panic, say: how a trace ends is not what it lacked.
-                lines.push(format!("  the firmware failed (exit status {code}) before its trace ended: its log may say why"));
+                Some(End::Exit(code)) if code != 0 => lines.push(format!("  the firmware failed (exit status {code}) before its trace ended: its log may say why")),
+                _ => {}
             }
         }
     }
@@ -612,6 +613,14 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("Sink::end_trace"), "{text}");
+        // A firmware that failed before it traced (no clock, say) is told both.
+        let (lines, _) = loss_lines(&losses, end.as_ref(), Some(End::Exit(1)), 0, 0);
+        let text = lines.join("\n");
+        assert!(text.contains("nothing came on the trace channel"), "{text}");
+        assert!(
+            text.contains("the firmware failed (exit status 1)"),
+            "{text}"
+        );
     }
 
     /// Whatever a trace channel read without an error gave: the summary agrees exactly when
