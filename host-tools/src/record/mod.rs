@@ -274,9 +274,12 @@ fn kept(files: &[PathBuf]) -> String {
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
 const START_GRACE: Duration = Duration::from_secs(5);
-/// After the end of the trace: how long to keep reading logs, and how long a silence ends it.
+/// After the end of the trace: how long to keep reading logs, and how long a silence ends it
+/// (long enough for a guest that the host's other work holds off the processor: at 250 ms, a
+/// firmware's last line and its exit were missed under CI's load, firmware builds running
+/// beside the recording).
 const AFTER_END: Duration = Duration::from_secs(3);
-const QUIET: Duration = Duration::from_millis(250);
+const QUIET: Duration = Duration::from_secs(1);
 
 fn record(
     args: &RecordArgs,
