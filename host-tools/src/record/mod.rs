@@ -18,6 +18,7 @@ mod progress;
 mod qemu;
 mod rtt;
 pub(crate) mod segments;
+mod stderr_tap;
 mod stream;
 mod summary;
 

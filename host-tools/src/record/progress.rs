@@ -34,7 +34,7 @@ impl Progress {
         let bytes = stream.received();
         let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
         errprint!(
-            "\r\x1b[2K{:.1} KiB, {} generations, {} events, {:.1} KiB/s",
+            "\r\x1b[2K{:.1} KiB, generations {}, events {}, {:.1} KiB/s",
             bytes as f64 / 1024.0,
             stream.complete_generations,
             stream.events,

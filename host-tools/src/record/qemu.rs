@@ -15,6 +15,7 @@ use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
+use super::stderr_tap::StderrTap;
 use crate::stdout::errln;
 
 impl Memory for GdbClient {
@@ -47,8 +48,54 @@ pub struct QemuLink {
     channels: ChannelMap,
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
-    child: Option<Child>,
+    child: Option<Started>,
     exited: Option<End>,
+}
+
+/// A QEMU we started, its stderr passed on to ours as it comes (see [`StderrTap`]).
+struct Started {
+    process: Child,
+    /// `None` for a child whose stderr is not ours to read (the tests' stand-ins for QEMU).
+    stderr: Option<StderrTap>,
+}
+
+impl Started {
+    fn new(mut process: Child) -> Self {
+        let stderr = process
+            .stderr
+            .take()
+            .map(|stderr| StderrTap::start(stderr, std::io::stderr()));
+        Started { process, stderr }
+    }
+
+    /// What QEMU, ended, wrote on its stderr, as `: TEXT`, up to its first blank line (a fatal
+    /// error's register dump follows); empty if nothing.
+    fn said(&mut self) -> String {
+        let text = match &mut self.stderr {
+            Some(stderr) => stderr.text(Duration::from_secs(1)),
+            None => "",
+        };
+        let said = text.split("\n\n").next().unwrap_or_default().trim();
+        match said.is_empty() {
+            true => String::new(),
+            false => format!(": {said}"),
+        }
+    }
+
+    /// Why it has ended, with what it said on its stderr; `None` if it runs on.
+    fn ended(&mut self) -> Option<String> {
+        let status = exit_within(&mut self.process, Duration::from_secs(1)).ok()??;
+        Some(format!("QEMU ended ({status}){}", self.said()))
+    }
+
+    /// Ends it, unless it ends by itself within `time`.
+    fn end_within(&mut self, time: Duration) {
+        if let Ok(Some(_)) = exit_within(&mut self.process, time) {
+            return;
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 impl QemuLink {
@@ -82,11 +129,10 @@ impl QemuLink {
             // firmware locked up in a fault, a kernel for another machine) says why on its
             // stderr, which the gdb error alone ("closed the connection") does not.
             Err(error) => Err(match child {
-                Some(mut child) => match ended(&mut child) {
+                Some(mut child) => match child.ended() {
                     Some(why) => error.context(why),
                     None => {
-                        let _ = child.kill();
-                        let _ = child.wait();
+                        child.end_within(Duration::ZERO);
                         error
                     }
                 },
@@ -148,13 +194,13 @@ impl QemuLink {
                 }
             });
         };
-        let Some(status) = exit_within(child, Duration::from_secs(5))? else {
+        let Some(status) = exit_within(&mut child.process, Duration::from_secs(5))? else {
             return match replied {
                 Some(code) => Ok(End::Exit(code)),
                 None => bail!("the gdb stub closed the connection but QEMU is still running"),
             };
         };
-        let said = stderr_of(child);
+        let said = child.said();
         // Told to end (SIGTERM, SIGINT: "terminating on signal 15 from pid ..."), QEMU replies
         // `W00` as if the firmware had exited; killed (SIGKILL, an abort on a locked-up guest),
         // it replies nothing and has no status.
@@ -162,7 +208,9 @@ impl QemuLink {
             errln!("gotrace: QEMU ended ({status}){said}: not the firmware's exit");
             return Ok(End::QemuEnded);
         }
-        if !said.is_empty() {
+        // After the firmware's exit, what QEMU said was shown as it came; ended by itself (a
+        // fatal error), its words are why.
+        if replied.is_none() {
             errln!("gotrace: QEMU ended ({status}){said}");
         }
         Ok(End::Exit(replied.unwrap_or_else(|| {
@@ -209,27 +257,6 @@ fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attac
         channels,
         log_mode,
     })
-}
-
-/// Why the QEMU we started has ended, with what it said on its stderr; `None` if it runs on.
-fn ended(child: &mut Child) -> Option<String> {
-    let status = exit_within(child, Duration::from_secs(1)).ok()??;
-    Some(format!("QEMU ended ({status}){}", stderr_of(child)))
-}
-
-/// What an ended QEMU wrote on its stderr, as `: TEXT`, up to its first blank line (a fatal
-/// error's register dump follows); empty if nothing.
-fn stderr_of(child: &mut Child) -> String {
-    use std::io::Read;
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    let said = stderr.split("\n\n").next().unwrap_or_default().trim();
-    match said.is_empty() {
-        true => String::new(),
-        false => format!(": {said}"),
-    }
 }
 
 /// The exit status of `child` if it ends within `time`.
@@ -304,11 +331,7 @@ impl Drop for QemuLink {
         }
         if let Some(child) = &mut self.child {
             // Give a firmware that is about to exit a moment, then end the QEMU we started.
-            if let Ok(Some(_)) = exit_within(child, Duration::from_millis(500)) {
-                return;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            child.end_within(Duration::from_millis(500));
         }
     }
 }
@@ -317,7 +340,7 @@ fn launch(
     machine: &str,
     extra: &[String],
     elf: &Path,
-) -> Result<(TcpStream, Option<Child>, String)> {
+) -> Result<(TcpStream, Option<Started>, String)> {
     // A free port: bind, note it, release it for QEMU.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let gdb = format!("tcp:127.0.0.1:{port}");
@@ -340,24 +363,24 @@ fn launch(
     #[cfg(target_os = "linux")]
     die_with_parent(&mut cmd);
     let command = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
+    let mut child =
+        Started::new(cmd.spawn().context(
+            "starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)",
+        )?);
     errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             return Ok((stream, Some(child), command));
         }
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = child.process.try_wait()? {
             bail!(
                 "{command} ended ({status}) before serving gdb{}",
-                stderr_of(&mut child)
+                child.said()
             );
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.end_within(Duration::ZERO);
             bail!("{command} did not serve gdb on port {port} within 10 s");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -501,6 +524,7 @@ mod tests {
     /// A link to [`fake_qemu`] ending at `ends`, its control block read, for a QEMU started as
     /// `child` (`None`: attached to).
     fn link_to_fake_qemu(ends: EndsAt, child: Option<Child>) -> QemuLink {
+        let child = child.map(Started::new);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || fake_qemu(listener, ends));
