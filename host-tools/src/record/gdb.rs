@@ -19,6 +19,11 @@ pub enum GdbError {
     Closed,
     #[error("gdb remote protocol: {0}")]
     Protocol(String),
+    /// A packet read corrupted (refused and sent again while acknowledgements are on).
+    #[error(
+        "gdb remote protocol: checksum mismatch: packet says {said:02x}, computed {computed:02x}"
+    )]
+    Checksum { said: u8, computed: u8 },
     #[error("gdb stub answered {request:?} with error {code}")]
     Stub { request: String, code: String },
     /// Something that is no gdb stub (it accepted the connection and says nothing), a stub that
@@ -48,6 +53,14 @@ const REPLY_TIMEOUT: Duration = match cfg!(test) {
     true => Duration::from_millis(200),
     false => Duration::from_secs(10),
 };
+
+/// What a memory read's or write's packet holds beside the data's hex digits, at most: `$`,
+/// `M`, an address of 8 hex digits, `,`, a length of up to 5, `:`, `#` and the checksum's 2.
+const PACKET_OVERHEAD: usize = 32;
+
+/// How many times a packet is sent again when the stub refuses it (`-`), and a reply refused
+/// when its checksum is wrong, before the client gives up.
+const RESENDS: usize = 3;
 
 /// The longest reply body taken (before run-length expansion): the longest the client asks for
 /// is a memory read's hex digits, at most 2 * 16 KiB (`max_read`'s bound).
@@ -91,8 +104,10 @@ impl GdbClient {
             if let Some(size) = feature.strip_prefix("PacketSize=") {
                 let size = usize::from_str_radix(size, 16)
                     .map_err(|_| GdbError::Protocol(format!("bad PacketSize {size:?}")))?;
-                // Two hex digits per byte, and room for framing.
-                client.max_read = (size.saturating_sub(16) / 2).clamp(16, 16 * 1024);
+                // Two hex digits per byte, and room for a write's header (`M` with its address
+                // and length: up to 19 bytes) and framing; however small the stub's buffer,
+                // no chunk of a read or write outgrows it (a floor of 16 bytes did).
+                client.max_read = (size.saturating_sub(PACKET_OVERHEAD) / 2).clamp(1, 16 * 1024);
             }
         }
         if features.split(';').any(|f| f == "QStartNoAckMode+")
@@ -279,9 +294,23 @@ impl GdbClient {
         write!(self.writer, "${data}#{sum:02x}")?;
         self.writer.flush()?;
         if self.acks {
+            let mut resent = 0;
             loop {
                 match self.read_byte()? {
                     b'+' => break,
+                    // The stub read it corrupted and asks for it again (GDB's protocol; over
+                    // TCP it should not happen, so a few times at most).
+                    b'-' if resent < RESENDS => {
+                        resent += 1;
+                        write!(self.writer, "${data}#{sum:02x}")?;
+                        self.writer.flush()?;
+                    }
+                    b'-' => {
+                        return Err(GdbError::Protocol(format!(
+                            "the stub refused the packet {} times",
+                            RESENDS + 1
+                        )))
+                    }
                     // A stop reply the stub sent by itself before reading ours: QEMU does on a
                     // connection to a running guest, which it halts ('$T02thread:01;#04'), and
                     // `--attach` to a QEMU started without -S failed on it ("expected ack, got
@@ -302,9 +331,14 @@ impl GdbClient {
     }
 
     fn receive_packet(&mut self) -> Result<String, GdbError> {
-        // Skip stray acks and anything before the start of a packet: a few bytes, not a
-        // stream of them (a peer sending anything but a packet would hold the client for as
-        // long as it sends, each read answered in time).
+        self.skip_to_packet_start()?;
+        self.receive_packet_after_start()
+    }
+
+    /// Reads up to a packet's `$`, skipping stray acks and anything before it: a few bytes,
+    /// not a stream of them (a peer sending anything but a packet would hold the client for
+    /// as long as it sends, each read answered in time).
+    fn skip_to_packet_start(&mut self) -> Result<(), GdbError> {
         let mut skipped = 0;
         while self.read_byte()? != b'$' {
             skipped += 1;
@@ -314,11 +348,28 @@ impl GdbClient {
                 )));
             }
         }
-        self.receive_packet_after_start()
+        Ok(())
     }
 
-    /// The rest of a packet whose `$` has been read.
+    /// The rest of a packet whose `$` has been read. With acknowledgements on, one whose
+    /// checksum is wrong is refused (`-`) for the stub to send it again, a few times at most.
     fn receive_packet_after_start(&mut self) -> Result<String, GdbError> {
+        let mut refused = 0;
+        loop {
+            match self.receive_body() {
+                Err(GdbError::Checksum { .. }) if self.acks && refused < RESENDS => {
+                    refused += 1;
+                    self.writer.write_all(b"-")?;
+                    self.writer.flush()?;
+                    self.skip_to_packet_start()?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The rest of a packet whose `$` has been read, acknowledged if acknowledgements are on.
+    fn receive_body(&mut self) -> Result<String, GdbError> {
         let mut body = Vec::new();
         let mut sum = 0u8;
         loop {
@@ -340,9 +391,10 @@ impl GdbClient {
         self.reader.read_exact(&mut check)?;
         let expected = (hex_digit(check[0])? << 4) | hex_digit(check[1])?;
         if expected != sum {
-            return Err(GdbError::Protocol(format!(
-                "checksum mismatch: packet says {expected:02x}, computed {sum:02x}"
-            )));
+            return Err(GdbError::Checksum {
+                said: expected,
+                computed: sum,
+            });
         }
         if self.acks {
             let acked = self
@@ -557,8 +609,8 @@ mod tests {
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         assert!(!gdb.acks, "no-ack mode negotiated");
         assert_eq!(
-            gdb.max_read, 40,
-            "PacketSize 0x60 leaves room for 40 bytes per read"
+            gdb.max_read, 32,
+            "PacketSize 0x60 leaves room for 32 bytes per read or write"
         );
         let mut out = [0u8; 100];
         gdb.read_memory(0x1000 + 10, &mut out).unwrap();
@@ -670,6 +722,75 @@ mod tests {
         drop((gdb, gdb2));
         stub.join().unwrap();
         stub2.join().unwrap();
+    }
+
+    /// A stub that keeps acknowledgements on and is hard to please: it refuses (`-`) the first
+    /// `refuse` sends of each packet, and sends each reply `corrupt` times with a wrong checksum
+    /// before the right one, checking each time that the client refuses it (and acknowledges the
+    /// right one).
+    fn grudging_stub(listener: std::net::TcpListener, refuse: usize, corrupt: usize) {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut byte = [0u8; 1];
+        let mut sends = 0;
+        while reader.read_exact(&mut byte).is_ok() {
+            if byte[0] != b'$' {
+                continue;
+            }
+            let mut body = Vec::new();
+            reader.read_until(b'#', &mut body).unwrap();
+            reader.read_exact(&mut [0u8; 2]).unwrap();
+            sends += 1;
+            if sends <= refuse {
+                writer.write_all(b"-").unwrap();
+                continue;
+            }
+            sends = 0;
+            writer.write_all(b"+").unwrap();
+            let reply = match body[0] {
+                b'q' => "PacketSize=1000",
+                b'?' => "S05",
+                _ => "",
+            };
+            let sum = reply.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+            for _ in 0..corrupt {
+                write!(writer, "${reply}#{:02x}", sum ^ 0x5a).unwrap();
+                // The client may give up, and hang up.
+                if reader.read_exact(&mut byte).is_err() {
+                    return;
+                }
+                assert_eq!(byte[0], b'-', "a corrupted reply taken");
+            }
+            write!(writer, "${reply}#{sum:02x}").unwrap();
+            reader.read_exact(&mut byte).unwrap();
+            assert_eq!(byte[0], b'+', "the right reply not acknowledged");
+        }
+    }
+
+    fn connect_to_grudging_stub(refuse: usize, corrupt: usize) -> Result<GdbClient, GdbError> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || grudging_stub(listener, refuse, corrupt));
+        GdbClient::connect(TcpStream::connect(addr).unwrap())
+    }
+
+    #[test]
+    fn packets_refused_or_read_corrupted_are_sent_again_a_few_times() {
+        // GDB's protocol: `-` asks for the packet again. The client took a stub's `-` for an
+        // error ("expected ack, got '-'") and gave up on a reply whose checksum was wrong.
+        let gdb = connect_to_grudging_stub(RESENDS, RESENDS).unwrap();
+        assert!(gdb.acks);
+        let refused = connect_to_grudging_stub(RESENDS + 1, 0).err().unwrap();
+        assert!(
+            refused.to_string().contains("refused the packet 4 times"),
+            "{refused}"
+        );
+        let corrupted = connect_to_grudging_stub(0, RESENDS + 1).err().unwrap();
+        assert!(
+            matches!(corrupted, GdbError::Checksum { .. }),
+            "{corrupted}"
+        );
     }
 
     #[test]
