@@ -12,13 +12,13 @@ pub(crate) mod elf;
 mod frames;
 mod gdb;
 mod link;
+mod output_tap;
 #[cfg(feature = "probe-rs")]
 mod probe;
 mod progress;
 mod qemu;
 mod rtt;
 pub(crate) mod segments;
-mod stderr_tap;
 mod stream;
 mod summary;
 

@@ -14,8 +14,8 @@ use anyhow::{bail, Context, Result};
 use super::elf::Firmware;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
+use super::output_tap::OutputTap;
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
-use super::stderr_tap::StderrTap;
 use crate::stdout::errln;
 
 impl Memory for GdbClient {
@@ -52,19 +52,29 @@ pub struct QemuLink {
     exited: Option<End>,
 }
 
-/// A QEMU we started, its stderr passed on to ours as it comes (see [`StderrTap`]).
+/// A QEMU we started, its stdout and stderr passed on to our stderr as they come (see
+/// [`OutputTap`]; our stdout is the firmware's logs' and the summary's), the start of its stderr
+/// kept: its own messages about its end.
 struct Started {
     process: Child,
     /// `None` for a child whose stderr is not ours to read (the tests' stand-ins for QEMU).
-    stderr: Option<StderrTap>,
+    stderr: Option<OutputTap>,
 }
+
+/// How much of QEMU's stderr is kept: its messages about its end (a fatal error's first
+/// paragraph, "terminating on signal") with room to spare.
+const STDERR_KEPT: usize = 64 << 10;
 
 impl Started {
     fn new(mut process: Child) -> Self {
+        // Nothing of stdout is kept: its tap is let go, its thread reading on until QEMU ends.
+        if let Some(stdout) = process.stdout.take() {
+            OutputTap::start(stdout, std::io::stderr(), 0);
+        }
         let stderr = process
             .stderr
             .take()
-            .map(|stderr| StderrTap::start(stderr, std::io::stderr()));
+            .map(|stderr| OutputTap::start(stderr, std::io::stderr(), STDERR_KEPT));
         Started { process, stderr }
     }
 
@@ -351,7 +361,7 @@ fn launch(
         .arg(elf)
         .args(extra)
         .stdin(Stdio::null())
-        .stdout(qemu_output())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // A process group of its own: the terminal sends Ctrl-C to its foreground group, and QEMU
     // would end at once on it, before the firmware could end its trace on our stop command.
@@ -385,16 +395,6 @@ fn launch(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Where QEMU's own output goes, the firmware's semihosting prints (`hprintln!`) among it: our
-/// stderr, beside our own messages (our stdout is the firmware's logs' and the summary's).
-fn qemu_output() -> Stdio {
-    #[cfg(unix)]
-    if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
-        return Stdio::from(fd);
-    }
-    Stdio::null()
 }
 
 /// Has the kernel send SIGKILL to the command's process when the thread that spawns it ends.
