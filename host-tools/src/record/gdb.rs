@@ -314,10 +314,13 @@ impl GdbClient {
                     // A stop reply the stub sent by itself before reading ours: QEMU does on a
                     // connection to a running guest, which it halts ('$T02thread:01;#04'), and
                     // `--attach` to a QEMU started without -S failed on it ("expected ack, got
-                    // '$'"). Taken (and acknowledged); the target is halted, as assumed.
-                    b'$' => {
-                        self.receive_packet_after_start()?;
-                    }
+                    // '$'"). Taken (and acknowledged); the target is halted, as assumed. One
+                    // read corrupted is passed over, not refused: the stub, sending it again,
+                    // would have its copy taken for the reply to ours, and ours go unanswered.
+                    b'$' => match self.receive_body() {
+                        Ok(_) | Err(GdbError::Checksum { .. }) => {}
+                        Err(e) => return Err(e),
+                    },
                     other => {
                         return Err(GdbError::Protocol(format!(
                             "expected ack, got {:?}",
@@ -518,10 +521,12 @@ mod tests {
         assert_eq!(parse_stop("W0a").unwrap(), Stop::Exited(10));
     }
 
-    /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers.
-    /// `running`: the guest runs when the client connects, and the stub halts it and says so
-    /// at once, unasked, as QEMU does.
-    fn fake_stub(listener: std::net::TcpListener, running: bool) {
+    /// The stop reply QEMU sends unasked on a connection to a running guest, which it halts.
+    const HALTED_ON_CONNECTION: &str = "$T02thread:01;#04";
+
+    /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers, that sends
+    /// `on_connection` first, unasked (a guest running when the client connects).
+    fn fake_stub(listener: std::net::TcpListener, on_connection: Option<&'static str>) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
@@ -531,8 +536,8 @@ mod tests {
             let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
             write!(w, "${body}#{sum:02x}").unwrap();
         };
-        if running {
-            reply(&mut writer, "T02thread:01;");
+        if let Some(packet) = on_connection {
+            writer.write_all(packet.as_bytes()).unwrap();
         }
         // Address and length of `m ADDR,LEN` / `M ADDR,LEN:DATA`, as an index into `memory`.
         let span = |args: &str| -> (usize, usize) {
@@ -594,18 +599,25 @@ mod tests {
 
     #[test]
     fn talks_to_a_stub_chunking_reads_to_its_packet_size() {
-        talks_to_a_stub(false);
+        talks_to_a_stub(None);
     }
 
     #[test]
     fn takes_the_stop_reply_of_a_guest_halted_on_connection() {
-        talks_to_a_stub(true);
+        talks_to_a_stub(Some(HALTED_ON_CONNECTION));
     }
 
-    fn talks_to_a_stub(running: bool) {
+    #[test]
+    fn an_unasked_stop_reply_read_corrupted_is_passed_over() {
+        // Refused ('-'), it had the stub's reply to the client's first packet taken for its copy
+        // sent again, and the client waited for good on an acknowledgement already read.
+        talks_to_a_stub(Some("$T02thread:01;#05"));
+    }
+
+    fn talks_to_a_stub(on_connection: Option<&'static str>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stub = std::thread::spawn(move || fake_stub(listener, running));
+        let stub = std::thread::spawn(move || fake_stub(listener, on_connection));
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         assert!(!gdb.acks, "no-ack mode negotiated");
         assert_eq!(

@@ -4,6 +4,7 @@
 //! waiting byte of every up channel, hands the space back, and lets the guest run again. Between
 //! polls the client waits on the socket, so a semihosting exit (a `W` stop reply) is seen at once.
 
+use std::io::{IsTerminal, PipeReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -52,59 +53,87 @@ pub struct QemuLink {
     exited: Option<End>,
 }
 
-/// A QEMU we started, its stdout and stderr passed on to our stderr as they come (see
-/// [`OutputTap`]; our stdout is the firmware's logs' and the summary's), the start of its stderr
-/// kept: its own messages about its end.
+/// A QEMU we started, its stdout and stderr, one pipe, passed on to our stderr as they come (see
+/// [`OutputTap`]; our stdout is the firmware's logs' and the summary's), their end kept: QEMU's
+/// own messages about its end.
 struct Started {
     process: Child,
-    /// `None` for a child whose stderr is not ours to read (the tests' stand-ins for QEMU).
-    stderr: Option<OutputTap>,
+    /// `None` for a child whose output is not ours to read (the tests' stand-ins for QEMU).
+    output: Option<OutputTap>,
 }
 
-/// How much of QEMU's stderr is kept: its messages about its end (a fatal error's first
-/// paragraph, "terminating on signal") with room to spare.
-const STDERR_KEPT: usize = 64 << 10;
+/// How much of QEMU's output is kept: its messages about its end ("terminating on signal", a
+/// fatal error and its register dump) after whatever the firmware printed, with room to spare.
+const OUTPUT_KEPT: usize = 64 << 10;
+
+/// How long QEMU's ended output may pass on nothing before it is given up: a process QEMU started
+/// holding the pipe open, or our stderr not read at all.
+const OUTPUT_STALLED: Duration = Duration::from_secs(2);
 
 impl Started {
-    fn new(mut process: Child) -> Self {
-        // Nothing of stdout is kept: its tap is let go, its thread reading on until QEMU ends.
-        if let Some(stdout) = process.stdout.take() {
-            OutputTap::start(stdout, std::io::stderr(), 0);
-        }
-        let stderr = process
-            .stderr
-            .take()
-            .map(|stderr| OutputTap::start(stderr, std::io::stderr(), STDERR_KEPT));
-        Started { process, stderr }
+    /// `output`: the reading end of the one pipe QEMU's stdout and stderr both write to, so that
+    /// the firmware's `hprintln!` and `heprintln!` lines stay in the order it printed them (two
+    /// pipes, read by two threads, swapped some).
+    fn new(process: Child, output: Option<PipeReader>) -> Self {
+        // On a terminal, each line opens by erasing the progress line the cursor may be on.
+        let line_start: &[u8] = match std::io::stderr().is_terminal() {
+            true => b"\r\x1b[2K",
+            false => b"",
+        };
+        let output =
+            output.map(|o| OutputTap::start(o, std::io::stderr(), OUTPUT_KEPT, line_start));
+        Started { process, output }
     }
 
-    /// What QEMU, ended, wrote on its stderr, as `: TEXT`, up to its first blank line (a fatal
-    /// error's register dump follows); empty if nothing.
+    /// What QEMU, ended, said of its end, as `: TEXT` (see [`qemu_said`]); empty if nothing.
     fn said(&mut self) -> String {
-        let text = match &mut self.stderr {
-            Some(stderr) => stderr.text(Duration::from_secs(1)),
-            None => "",
+        let said = match &mut self.output {
+            Some(output) => qemu_said(output.finish(OUTPUT_STALLED)),
+            None => String::new(),
         };
-        let said = text.split("\n\n").next().unwrap_or_default().trim();
         match said.is_empty() {
-            true => String::new(),
+            true => said,
             false => format!(": {said}"),
         }
     }
 
-    /// Why it has ended, with what it said on its stderr; `None` if it runs on.
+    /// Why it has ended, with what it said; `None` if it runs on.
     fn ended(&mut self) -> Option<String> {
         let status = exit_within(&mut self.process, Duration::from_secs(1)).ok()??;
         Some(format!("QEMU ended ({status}){}", self.said()))
     }
 
-    /// Ends it, unless it ends by itself within `time`.
+    /// Ends it, unless it ends by itself within `time`, and waits for the last of its output to
+    /// be passed on.
     fn end_within(&mut self, time: Duration) {
-        if let Ok(Some(_)) = exit_within(&mut self.process, time) {
-            return;
+        if !matches!(exit_within(&mut self.process, time), Ok(Some(_))) {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
         }
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        if let Some(output) = &mut self.output {
+            output.finish(OUTPUT_STALLED);
+        }
+    }
+}
+
+/// What QEMU said of its end in `output`, the end of what it wrote: its own lines
+/// (`qemu-system-arm: terminating on signal 15 from pid ...`, `qemu: fatal: Lockup: ...`), the
+/// firmware's prints around them left out, joined by `; `; without any, its last line that is
+/// not blank (an abort's message).
+fn qemu_said(output: &str) -> String {
+    let own: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("qemu"))
+        .collect();
+    match own.is_empty() {
+        true => output
+            .lines()
+            .map(str::trim)
+            .rfind(|line| !line.is_empty())
+            .unwrap_or_default()
+            .to_owned(),
+        false => own.join("; "),
     }
 }
 
@@ -354,6 +383,7 @@ fn launch(
     // A free port: bind, note it, release it for QEMU.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let gdb = format!("tcp:127.0.0.1:{port}");
+    let (output, output_end) = std::io::pipe().context("making a pipe for QEMU's output")?;
     let mut cmd = Command::new("qemu-system-arm");
     cmd.args(["-machine", machine, "-nographic", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])
@@ -361,8 +391,8 @@ fn launch(
         .arg(elf)
         .args(extra)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(output_end.try_clone()?)
+        .stderr(output_end);
     // A process group of its own: the terminal sends Ctrl-C to its foreground group, and QEMU
     // would end at once on it, before the firmware could end its trace on our stop command.
     // Ours ends it when the session is over (`QemuLink`'s drop), after an abort too.
@@ -373,10 +403,12 @@ fn launch(
     #[cfg(target_os = "linux")]
     die_with_parent(&mut cmd);
     let command = format!("{cmd:?}");
-    let mut child =
-        Started::new(cmd.spawn().context(
-            "starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)",
-        )?);
+    let process = cmd
+        .spawn()
+        .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
+    // Its copies of the pipe's writing end: the pipe ends, for the tap, once QEMU's are closed.
+    drop(cmd);
+    let mut child = Started::new(process, Some(output));
     errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -524,7 +556,7 @@ mod tests {
     /// A link to [`fake_qemu`] ending at `ends`, its control block read, for a QEMU started as
     /// `child` (`None`: attached to).
     fn link_to_fake_qemu(ends: EndsAt, child: Option<Child>) -> QemuLink {
-        let child = child.map(Started::new);
+        let child = child.map(|process| Started::new(process, None));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || fake_qemu(listener, ends));
@@ -568,5 +600,32 @@ mod tests {
         link.gdb.resume().unwrap();
         let idle = link.idle(Duration::from_secs(5)).unwrap();
         assert_eq!(idle, Liveness::Ended(End::Exit(0)));
+    }
+
+    #[test]
+    fn what_qemu_said_of_its_end_is_its_own_lines_among_the_firmwares() {
+        // The first paragraph of the first 64 KiB was kept: past 64 KiB of a firmware's prints,
+        // "terminating on signal" was not seen and a QEMU told to end was taken for the
+        // firmware's exit; a fatal error after a print, or a print's blank line first, was not
+        // said (a review helper's runs).
+        let prints = "task 3 done\n\n".repeat(10_000);
+        let told_to_end =
+            format!("{prints}qemu-system-arm: terminating on signal 15 from pid 7 (bash)\n");
+        let kept = &told_to_end[told_to_end.len() - OUTPUT_KEPT..];
+        assert_eq!(
+            qemu_said(kept),
+            "qemu-system-arm: terminating on signal 15 from pid 7 (bash)"
+        );
+        let locked_up = "\npanicked at src/main.rs:9\nqemu: fatal: Lockup: can't escalate 3 to HardFault \
+                         (current priority -1)\n\nR00=00000000 R01=00000001\nPSR=40000193 -Z-- A handler\n";
+        assert_eq!(
+            qemu_said(locked_up),
+            "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"
+        );
+        assert_eq!(
+            qemu_said("boot\n**\nERROR: assertion failed\n\n"),
+            "ERROR: assertion failed"
+        );
+        assert_eq!(qemu_said("\n\n"), "");
     }
 }
