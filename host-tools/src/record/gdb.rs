@@ -20,10 +20,11 @@ pub enum GdbError {
     #[error("gdb remote protocol: {0}")]
     Protocol(String),
     /// A packet read corrupted (refused and sent again while acknowledgements are on).
+    /// `said`: the packet's two checksum characters as read, hex digits or not.
     #[error(
-        "gdb remote protocol: checksum mismatch: packet says {said:02x}, computed {computed:02x}"
+        "gdb remote protocol: checksum mismatch: packet says {said:?}, computed {computed:02x}"
     )]
-    Checksum { said: u8, computed: u8 },
+    Checksum { said: String, computed: u8 },
     #[error("gdb stub answered {request:?} with error {code}")]
     Stub { request: String, code: String },
     /// Something that is no gdb stub (it accepted the connection and says nothing), a stub that
@@ -392,10 +393,11 @@ impl GdbClient {
         }
         let mut check = [0u8; 2];
         self.reader.read_exact(&mut check)?;
-        let expected = (hex_digit(check[0])? << 4) | hex_digit(check[1])?;
-        if expected != sum {
+        // A checksum that is not hex was read corrupted as surely as one that does not match.
+        let said = hex_digit(check[0]).and_then(|high| Ok((high << 4) | hex_digit(check[1])?));
+        if said.ok() != Some(sum) {
             return Err(GdbError::Checksum {
-                said: expected,
+                said: String::from_utf8_lossy(&check).into_owned(),
                 computed: sum,
             });
         }
@@ -612,6 +614,8 @@ mod tests {
         // Refused ('-'), it had the stub's reply to the client's first packet taken for its copy
         // sent again, and the client waited for good on an acknowledgement already read.
         talks_to_a_stub(Some("$T02thread:01;#05"));
+        // Its checksum's digits read corrupted too: that failed with "bad hex digit".
+        talks_to_a_stub(Some("$T02thread:01;#0g"));
     }
 
     fn talks_to_a_stub(on_connection: Option<&'static str>) {

@@ -1,97 +1,141 @@
 //! A child process's output, read as it comes on a thread of its own and passed on to ours by
-//! whole lines, its end kept for what we say about the child's end.
+//! whole lines on another, its end kept for what we say about the child's end.
 //!
 //! QEMU writes a firmware's semihosting prints (`hprintln!` to its stdout, `heprintln!` to its
 //! stderr) from the guest's CPU thread. A pipe read only after QEMU had ended filled at 64 KiB, and
 //! QEMU, the guest with it, waited on it: a firmware printing much stopped, and the recording with
 //! it. Passed on by whole lines, QEMU's output and `record`'s own messages on the same stderr do
 //! not cut into each other's lines (a semihosting print comes in pieces, one per formatted part).
+//!
+//! Reading and passing on are two threads so that a stderr that does not take what it is given
+//! (a pager not read on) neither stalls the child nor hides its end: what it said last is kept as
+//! it is read, and what stderr cannot take beyond [`HELD_AT_MOST`] is counted and said.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// How much of a line is held back waiting for its end: a child writing without newlines is
 /// passed on in pieces of this size.
 const LONGEST_LINE: usize = 4 << 10;
 
-/// The reading of a child's output, on a thread of its own.
+/// How much output read is held for a stderr that has not taken it yet; what comes beyond it is
+/// left out and counted, the count said in its place once stderr takes again.
+const HELD_AT_MOST: usize = 1 << 20;
+
+/// The longest [`OutputTap::finish`] waits, however the tap moves (a child's child writing on
+/// without end to the pipe it inherited).
+const FINISH_AT_MOST: Duration = Duration::from_secs(30);
+
+/// The reading of a child's output and its passing on, each on a thread of its own.
 pub struct OutputTap {
-    done: Receiver<Vec<u8>>,
-    /// Reads and writes made so far: a tap still moving is waited for.
-    moves: Arc<AtomicU64>,
-    /// What was kept, once the tap is done.
+    shared: Arc<Shared>,
+    /// What was kept, once everything read has been passed on.
     text: Option<String>,
+}
+
+/// What the reading and the passing-on threads share with the tap.
+struct Shared {
+    state: Mutex<TapState>,
+    /// Notified at each move of either thread.
+    moved: Condvar,
+    keep: usize,
+    line_start: &'static [u8],
+}
+
+/// Where the reading and the passing on are.
+#[derive(Default)]
+struct TapState {
+    /// The last bytes read: at most twice `keep`, trimmed to `keep` when they reach it, so that
+    /// each byte is moved once.
+    end: Vec<u8>,
+    /// Whole lines read and not yet passed on, one entry per read.
+    lines: VecDeque<Vec<u8>>,
+    /// The bytes in `lines`.
+    held: usize,
+    /// Bytes read and left out since stderr last took lines, their count not yet said.
+    left_out: u64,
+    /// The child's end of the pipe is closed: nothing more comes.
+    read_all: bool,
+    /// Everything read has been passed on (or left out and said).
+    passed_on_all: bool,
+    /// Reads and writes made so far: a tap still moving is waited for.
+    moves: u64,
 }
 
 impl OutputTap {
     /// Starts reading `from`, passing what comes on to `to` (ours: `std::io::stderr()`), each
-    /// write of lines opening with `line_start` (on a terminal, what erases a progress line the
-    /// cursor may be on), and keeping its last `keep` bytes.
+    /// line opening with `line_start` (on a terminal, what erases a progress line the cursor may
+    /// be on), and keeping its last `keep` bytes.
     pub fn start(
         from: impl Read + Send + 'static,
-        mut to: impl Write + Send + 'static,
+        to: impl Write + Send + 'static,
         keep: usize,
         line_start: &'static [u8],
     ) -> Self {
-        let (send, done) = mpsc::channel();
-        let moves = Arc::new(AtomicU64::new(0));
-        let tap = Tap {
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            moved: Condvar::new(),
             keep,
             line_start,
-            moves: Arc::clone(&moves),
-        };
-        std::thread::spawn(move || {
-            let _ = send.send(tap.pass_on(from, &mut to));
         });
-        OutputTap {
-            done,
-            moves,
-            text: None,
-        }
+        let reading = Arc::clone(&shared);
+        std::thread::spawn(move || reading.read(from));
+        let passing_on = Arc::clone(&shared);
+        std::thread::spawn(move || passing_on.pass_on(to));
+        OutputTap { shared, text: None }
     }
 
     /// What the child wrote last (the bytes kept), once everything it wrote has been passed on:
-    /// its end closes the pipe. Waits as long as the tap moves on (our stderr read slowly), and
-    /// gives up after `stalled` without a move (a process the child started holding the pipe
-    /// open, our stderr not read at all): then what came is not known here, and it is empty.
-    pub fn finish(&mut self, stalled: Duration) -> &str {
-        if self.text.is_none() {
-            let mut moves = self.moves.load(Ordering::Relaxed);
-            let kept = loop {
-                match self.done.recv_timeout(stalled) {
-                    Ok(kept) => break kept,
-                    Err(RecvTimeoutError::Timeout) => {
-                        let now = self.moves.load(Ordering::Relaxed);
-                        if now == moves {
-                            break Vec::new();
-                        }
-                        moves = now;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break Vec::new(),
-                }
-            };
-            self.text = Some(String::from_utf8_lossy(&kept).into_owned());
+    /// its end closes the pipe. Waits as long as the tap moves on (our stderr read slowly), up to
+    /// [`FINISH_AT_MOST`], and gives up after `stalled` without a move (a process the child
+    /// started holding the pipe open, our stderr not read at all): then it is what was read so
+    /// far, the child's last words whenever the child has ended.
+    pub fn finish(&mut self, stalled: Duration) -> String {
+        if let Some(text) = &self.text {
+            return text.clone();
         }
-        self.text.as_deref().unwrap_or_default()
+        let started = Instant::now();
+        let mut state = self.shared.state();
+        let (mut moves, mut last_move) = (state.moves, started);
+        while !state.passed_on_all {
+            let wait = stalled
+                .saturating_sub(last_move.elapsed())
+                .min(FINISH_AT_MOST.saturating_sub(started.elapsed()));
+            if wait.is_zero() {
+                break;
+            }
+            state = match self.shared.moved.wait_timeout(state, wait) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+            if state.moves != moves {
+                (moves, last_move) = (state.moves, Instant::now());
+            }
+        }
+        let end = &state.end[state.end.len().saturating_sub(self.shared.keep)..];
+        let text = String::from_utf8_lossy(end).into_owned();
+        if state.passed_on_all {
+            self.text = Some(text.clone());
+        }
+        text
     }
 }
 
-/// How a tap passes its child's output on.
-struct Tap {
-    keep: usize,
-    line_start: &'static [u8],
-    moves: Arc<AtomicU64>,
-}
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, TapState> {
+        // Neither thread panics holding the lock; were one to, what it left is still the best
+        // account of the child's output there is.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
-impl Tap {
-    /// Copies `from` to `to` until its end, by whole lines (a line longer than [`LONGEST_LINE`]
-    /// in pieces; what is left at the end as it is), keeping the last `keep` bytes. A failing
-    /// `to` (our stderr closed) does not stop the reading: the child must never wait on its pipe.
-    fn pass_on(&self, mut from: impl Read, to: &mut impl Write) -> Vec<u8> {
-        let mut kept = Vec::new();
+    /// Reads `from` to its end, keeping its last bytes and holding its whole lines (a line
+    /// longer than [`LONGEST_LINE`] in pieces; what is left at the end as it is) for
+    /// [`Shared::pass_on`]. Never waits on anything but the child: it must never wait on its pipe.
+    fn read(&self, mut from: impl Read) {
         let mut pending = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
@@ -101,39 +145,101 @@ impl Tap {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            self.moved();
             let data = chunk.get(..n).unwrap_or_default();
-            kept.extend_from_slice(data);
-            // Trimmed only once it holds twice what is kept, so that each byte is moved once.
-            if kept.len() > 2 * self.keep {
-                kept.drain(..kept.len() - self.keep);
-            }
             pending.extend_from_slice(data);
             let whole = match pending.iter().rposition(|&b| b == b'\n') {
                 Some(last) => last + 1,
                 None if pending.len() >= LONGEST_LINE => pending.len(),
-                None => continue,
+                None => 0,
             };
-            self.write(to, &pending[..whole]);
-            pending.drain(..whole);
+            let lines: Vec<u8> = pending.drain(..whole).collect();
+            let mut state = self.state();
+            state.keep_end(data, self.keep);
+            state.hold(lines);
+            state.moves += 1;
+            drop(state);
+            self.moved.notify_all();
         }
-        if !pending.is_empty() {
-            self.write(to, &pending);
+        let mut state = self.state();
+        state.hold(pending);
+        state.read_all = true;
+        state.moves += 1;
+        drop(state);
+        self.moved.notify_all();
+    }
+
+    /// Writes the lines held to `to` as they come, until everything read has been. A failing
+    /// `to` (our stderr closed) is passed over: the lines are as good as passed on.
+    fn pass_on(&self, mut to: impl Write) {
+        let mut at_line_start = true;
+        loop {
+            let mut state = self.state();
+            while state.lines.is_empty() && state.left_out == 0 && !state.read_all {
+                state = self
+                    .moved
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if state.lines.is_empty() && state.left_out == 0 {
+                state.passed_on_all = true;
+                state.moves += 1;
+                drop(state);
+                self.moved.notify_all();
+                return;
+            }
+            let lines = std::mem::take(&mut state.lines);
+            let left_out = std::mem::take(&mut state.left_out);
+            state.held = 0;
+            drop(state);
+            for piece in lines {
+                self.write(&mut to, &mut at_line_start, &piece);
+            }
+            if left_out > 0 {
+                let said = format!(
+                    "{}gotrace: {left_out} bytes of output left out here: stderr did not take them \
+                     as fast as they came\n",
+                    if at_line_start { "" } else { "\n" }
+                );
+                self.write(&mut to, &mut at_line_start, said.as_bytes());
+            }
         }
-        kept.drain(..kept.len().saturating_sub(self.keep));
-        kept
     }
 
     /// One write, so that another thread's line (ours are written whole, stderr locked) does not
-    /// land between `line_start` and the lines.
-    fn write(&self, to: &mut impl Write, lines: &[u8]) {
-        let whole = [self.line_start, lines].concat();
-        let _ = to.write_all(&whole).and_then(|()| to.flush());
-        self.moved();
+    /// land between `line_start` and the line; `line_start` only where a line starts, or it would
+    /// erase the start of a long line passed on in pieces.
+    fn write(&self, to: &mut impl Write, at_line_start: &mut bool, piece: &[u8]) {
+        let result = match *at_line_start && !self.line_start.is_empty() {
+            true => to.write_all(&[self.line_start, piece].concat()),
+            false => to.write_all(piece),
+        };
+        let _ = result.and_then(|()| to.flush());
+        *at_line_start = piece.ends_with(b"\n");
+        self.state().moves += 1;
+        self.moved.notify_all();
+    }
+}
+
+impl TapState {
+    fn keep_end(&mut self, data: &[u8], keep: usize) {
+        self.end.extend_from_slice(data);
+        if self.end.len() > 2 * keep {
+            self.end.drain(..self.end.len() - keep);
+        }
     }
 
-    fn moved(&self) {
-        self.moves.fetch_add(1, Ordering::Relaxed);
+    /// Holds `lines` for stderr, or counts them left out when stderr has not taken what is held.
+    fn hold(&mut self, lines: Vec<u8>) {
+        if lines.is_empty() {
+            return;
+        }
+        match self.left_out == 0 && self.held + lines.len() <= HELD_AT_MOST {
+            true => {
+                self.held += lines.len();
+                self.lines.push_back(lines);
+            }
+            false => self.left_out += lines.len() as u64,
+        }
     }
 }
 
@@ -141,14 +247,15 @@ impl Tap {
 mod tests {
     use super::*;
     use std::process::{Command, Stdio};
-    use std::time::Instant;
+    use std::sync::mpsc;
 
-    /// A writer that records each write it is given.
-    struct Writes(Vec<Vec<u8>>);
+    /// A writer that records each write it is given, where a test can see them.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
 
     impl Write for Writes {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.push(buf.to_vec());
+            self.0.lock().unwrap().push(buf.to_vec());
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -156,64 +263,86 @@ mod tests {
         }
     }
 
+    impl Writes {
+        fn taken(&self) -> Vec<Vec<u8>> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
     /// A reader giving its pieces one read at a time, as a pipe gives what was written.
-    struct Pieces(Vec<&'static [u8]>);
+    struct Pieces(VecDeque<&'static [u8]>);
 
     impl Read for Pieces {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.0.is_empty() {
+            let Some(piece) = self.0.pop_front() else {
                 return Ok(0);
-            }
-            let piece = self.0.remove(0);
+            };
             buf[..piece.len()].copy_from_slice(piece);
             Ok(piece.len())
         }
     }
 
-    fn tap(keep: usize, line_start: &'static [u8]) -> Tap {
-        Tap {
-            keep,
-            line_start,
-            moves: Arc::default(),
-        }
+    fn pieces(pieces: &[&'static [u8]]) -> Pieces {
+        Pieces(pieces.iter().copied().collect())
+    }
+
+    /// The writes `pieces` are passed on in, and the last `keep` bytes of them.
+    fn passed_on(pieces: Pieces, keep: usize, line_start: &'static [u8]) -> (Vec<Vec<u8>>, String) {
+        let writes = Writes::default();
+        let kept = OutputTap::start(pieces, writes.clone(), keep, line_start)
+            .finish(Duration::from_secs(5));
+        (writes.taken(), kept)
     }
 
     #[test]
     fn lines_are_passed_on_whole_and_the_end_kept() {
-        let pieces = Pieces(vec![b"x = ", b"5\ny", b" = 6\nz = 7\n", b"tail"]);
-        let mut to = Writes(Vec::new());
-        let kept = tap(9, b"").pass_on(pieces, &mut to);
-        let writes: Vec<&[u8]> = to.0.iter().map(Vec::as_slice).collect();
+        let (writes, kept) = passed_on(
+            pieces(&[b"x = ", b"5\ny", b" = 6\nz = 7\n", b"tail"]),
+            9,
+            b"",
+        );
         assert_eq!(writes, [b"x = 5\n".as_slice(), b"y = 6\nz = 7\n", b"tail"]);
-        assert_eq!(kept, b" = 7\ntail");
+        assert_eq!(kept, " = 7\ntail");
     }
 
     #[test]
-    fn each_write_of_lines_opens_with_the_line_start() {
-        // On a terminal, QEMU's lines were glued onto the end of record's progress line.
-        let pieces = Pieces(vec![b"x = ", b"5\n", b"y\n"]);
-        let mut to = Writes(Vec::new());
-        tap(0, b"\r\x1b[2K").pass_on(pieces, &mut to);
-        let writes: Vec<&[u8]> = to.0.iter().map(Vec::as_slice).collect();
-        assert_eq!(writes, [b"\r\x1b[2Kx = 5\n".as_slice(), b"\r\x1b[2Ky\n"]);
+    fn each_line_opens_with_the_line_start_and_only_a_line() {
+        // On a terminal, QEMU's lines were glued onto the end of record's progress line; and a
+        // line longer than is held back, passed on in pieces, had each piece erased by the next.
+        let long: &'static [u8] = vec![b'a'; LONGEST_LINE].leak();
+        let (writes, _) = passed_on(
+            pieces(&[b"x = ", b"5\n", long, b"b\n", b"y\n"]),
+            0,
+            b"\r\x1b[2K",
+        );
+        let long_start = [b"\r\x1b[2K".as_slice(), long].concat();
+        assert_eq!(
+            writes,
+            [
+                b"\r\x1b[2Kx = 5\n".as_slice(),
+                &long_start,
+                b"b\n",
+                b"\r\x1b[2Ky\n"
+            ]
+        );
     }
 
     #[test]
     fn a_line_without_end_is_passed_on_in_pieces() {
         let text: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-        let mut to = Writes(Vec::new());
-        tap(0, b"").pass_on(&text[..], &mut to);
-        assert_eq!(to.0.concat(), text);
-        assert!(to.0.iter().all(|w| w.len() <= LONGEST_LINE + 4096));
+        let chunks = Pieces(text.clone().leak().chunks(4096).collect());
+        let (writes, _) = passed_on(chunks, 0, b"");
+        assert_eq!(writes.concat(), text);
+        assert!(writes.iter().all(|w| w.len() <= LONGEST_LINE + 4096));
     }
 
     /// A writer taking a millisecond for each write (our stderr read slowly), counting bytes.
-    struct Slow(Arc<AtomicU64>);
+    struct Slow(Arc<Mutex<u64>>);
 
     impl Write for Slow {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             std::thread::sleep(Duration::from_millis(1));
-            self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            *self.0.lock().unwrap() += buf.len() as u64;
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -223,16 +352,79 @@ mod tests {
 
     #[test]
     fn a_tap_passing_on_slowly_is_waited_for_to_the_end() {
-        // 1000 lines, a millisecond each: a second of passing on, twenty times the wait for a
-        // move. Only a wait for a tap that has stopped moving gives up; an end waited for a
-        // second at most lost the output still in the pipe (a review helper's slow reader).
+        // 1000 lines, a millisecond each: a second of passing on, twice the wait for a move. Only
+        // a wait for a tap that has stopped moving gives up; an end waited for a second at most
+        // lost the output still in the pipe (a review helper's slow reader).
         let lines: &'static [u8] = b"line\n".repeat(1000).leak();
         let mut pieces = Pieces(lines.chunks(5).collect());
-        pieces.0.push(b"end\n");
-        let written = Arc::new(AtomicU64::new(0));
+        pieces.0.push_back(b"end\n");
+        let written = Arc::default();
         let mut tap = OutputTap::start(pieces, Slow(Arc::clone(&written)), 4, b"");
-        assert_eq!(tap.finish(Duration::from_millis(50)), "end\n");
-        assert_eq!(written.load(Ordering::Relaxed), 1000 * 5 + 4);
+        assert_eq!(tap.finish(Duration::from_millis(500)), "end\n");
+        assert_eq!(*written.lock().unwrap(), 1000 * 5 + 4);
+    }
+
+    /// A writer that takes nothing until it is let go (a stderr piped to a pager not read on).
+    struct Blocked(Mutex<mpsc::Receiver<()>>, Writes);
+
+    impl Write for Blocked {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.lock().unwrap().recv();
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn blocked() -> (Blocked, Writes, mpsc::Sender<()>) {
+        let (let_go, wait) = mpsc::channel();
+        let writes = Writes::default();
+        (Blocked(Mutex::new(wait), writes.clone()), writes, let_go)
+    }
+
+    #[test]
+    fn a_stderr_taking_nothing_does_not_hide_the_childs_last_words() {
+        // The thread reading the pipe wrote too: stuck in a write, it read nothing more, and
+        // "terminating on signal" went unseen (a QEMU told to end taken for the firmware's exit).
+        let (to, _, let_go) = blocked();
+        let said: &'static [u8] = b"qemu-system-arm: terminating on signal 15\n";
+        let mut tap = OutputTap::start(pieces(&[b"boot\n", said]), to, said.len(), b"");
+        assert_eq!(tap.finish(Duration::from_millis(200)).as_bytes(), said);
+        drop(let_go);
+    }
+
+    #[test]
+    fn output_a_stderr_cannot_take_is_left_out_counted_and_said() {
+        let line: &'static [u8] = [[b'x'; 1023].as_slice(), b"\n"].concat().leak();
+        let total = 3 * HELD_AT_MOST;
+        let (to, writes, let_go) = blocked();
+        let mut tap = OutputTap::start(Pieces(vec![line; total / line.len()].into()), to, 0, b"");
+        while !tap.shared.state().read_all {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(tap.shared.state().held <= HELD_AT_MOST);
+        drop(let_go);
+        tap.finish(Duration::from_secs(5));
+        // Lines before each stretch left out, and the count of the stretch after them: how the
+        // reading and the passing on met decides how many, not how much in all.
+        let (said, lines): (Vec<_>, Vec<_>) = writes
+            .taken()
+            .into_iter()
+            .partition(|w| w.starts_with(b"gotrace: "));
+        let left_out: usize = said
+            .iter()
+            .map(|said| {
+                let said = String::from_utf8_lossy(said);
+                said.strip_prefix("gotrace: ")
+                    .and_then(|s| s.split(' ').next())
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or_else(|| panic!("not a count of what was left out: {said}"))
+            })
+            .sum();
+        assert!(left_out >= HELD_AT_MOST, "{said:?}");
+        assert_eq!(lines.concat().len() + left_out, total);
+        assert!(lines.iter().all(|w| w.as_slice() == line));
     }
 
     #[test]

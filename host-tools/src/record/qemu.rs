@@ -88,7 +88,7 @@ impl Started {
     /// What QEMU, ended, said of its end, as `: TEXT` (see [`qemu_said`]); empty if nothing.
     fn said(&mut self) -> String {
         let said = match &mut self.output {
-            Some(output) => qemu_said(output.finish(OUTPUT_STALLED)),
+            Some(output) => qemu_said(&output.finish(OUTPUT_STALLED)),
             None => String::new(),
         };
         match said.is_empty() {
@@ -117,23 +117,26 @@ impl Started {
 }
 
 /// What QEMU said of its end in `output`, the end of what it wrote: its own lines
-/// (`qemu-system-arm: terminating on signal 15 from pid ...`, `qemu: fatal: Lockup: ...`), the
-/// firmware's prints around them left out, joined by `; `; without any, its last line that is
-/// not blank (an abort's message).
+/// (`qemu-system-arm: terminating on signal 15 from pid ...`, `qemu: fatal: Lockup: ...`, either
+/// after a time with `-msg timestamp=on`), the firmware's prints around them left out, joined by
+/// `; `; without any, its last line that is not blank (an abort's message), said to be that.
 fn qemu_said(output: &str) -> String {
-    let own: Vec<&str> = output
+    let mut own = Vec::new();
+    let mut last = "";
+    for line in output
         .lines()
         .map(str::trim)
-        .filter(|line| line.starts_with("qemu"))
-        .collect();
-    match own.is_empty() {
-        true => output
-            .lines()
-            .map(str::trim)
-            .rfind(|line| !line.is_empty())
-            .unwrap_or_default()
-            .to_owned(),
-        false => own.join("; "),
+        .filter(|line| !line.is_empty())
+    {
+        if line.starts_with("qemu") || line.contains(" qemu-system-") {
+            own.push(line);
+        }
+        last = line;
+    }
+    match (own.is_empty(), last.is_empty()) {
+        (false, _) => own.join("; "),
+        (true, false) => format!("its last output line: {last}"),
+        (true, true) => String::new(),
     }
 }
 
@@ -624,7 +627,13 @@ mod tests {
         );
         assert_eq!(
             qemu_said("boot\n**\nERROR: assertion failed\n\n"),
-            "ERROR: assertion failed"
+            "its last output line: ERROR: assertion failed"
+        );
+        assert_eq!(
+            qemu_said(
+                "task 1\n2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2\n"
+            ),
+            "2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2"
         );
         assert_eq!(qemu_said("\n\n"), "");
     }
