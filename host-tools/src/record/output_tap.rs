@@ -31,8 +31,18 @@ const FINISH_AT_MOST: Duration = Duration::from_secs(30);
 /// The reading of a child's output and its passing on, each on a thread of its own.
 pub struct OutputTap {
     shared: Arc<Shared>,
-    /// What was kept, once everything read has been passed on.
-    text: Option<String>,
+}
+
+/// What a finished tap leaves.
+pub struct TapEnd {
+    /// The last bytes the child wrote (all of them read, when the child has ended).
+    pub kept: String,
+    /// Bytes read and neither passed on nor said to be left out when the tap was given up, and
+    /// not being written either.
+    pub not_passed_on: u64,
+    /// Bytes being written when the tap was given up: what becomes of them is up to the writer
+    /// (a stderr not read) and the time left before our process ends.
+    pub being_written: u64,
 }
 
 /// What the reading and the passing-on threads share with the tap.
@@ -62,6 +72,15 @@ struct TapState {
     passed_on_all: bool,
     /// Reads and writes made so far: a tap still moving is waited for.
     moves: u64,
+    /// Bytes read so far.
+    read: u64,
+    /// Bytes read and passed on, or left out and said to be.
+    passed_on: u64,
+    /// Bytes read that the write under way passes on.
+    being_written: u64,
+    /// [`OutputTap::finish`] waited no longer: the passing on stops after the write it is in,
+    /// so that what it said was not passed on stays true.
+    given_up: bool,
 }
 
 impl OutputTap {
@@ -84,18 +103,16 @@ impl OutputTap {
         std::thread::spawn(move || reading.read(from));
         let passing_on = Arc::clone(&shared);
         std::thread::spawn(move || passing_on.pass_on(to));
-        OutputTap { shared, text: None }
+        OutputTap { shared }
     }
 
     /// What the child wrote last (the bytes kept), once everything it wrote has been passed on:
     /// its end closes the pipe. Waits as long as the tap moves on (our stderr read slowly), up to
     /// [`FINISH_AT_MOST`], and gives up after `stalled` without a move (a process the child
     /// started holding the pipe open, our stderr not read at all): then it is what was read so
-    /// far, the child's last words whenever the child has ended.
-    pub fn finish(&mut self, stalled: Duration) -> String {
-        if let Some(text) = &self.text {
-            return text.clone();
-        }
+    /// far, the child's last words whenever the child has ended, with the count of what was not
+    /// passed on.
+    pub fn finish(self, stalled: Duration) -> TapEnd {
         let started = Instant::now();
         let mut state = self.shared.state();
         let (mut moves, mut last_move) = (state.moves, started);
@@ -114,12 +131,14 @@ impl OutputTap {
                 (moves, last_move) = (state.moves, Instant::now());
             }
         }
+        state.given_up = !state.passed_on_all;
+        self.shared.moved.notify_all();
         let end = &state.end[state.end.len().saturating_sub(self.shared.keep)..];
-        let text = String::from_utf8_lossy(end).into_owned();
-        if state.passed_on_all {
-            self.text = Some(text.clone());
+        TapEnd {
+            kept: String::from_utf8_lossy(end).into_owned(),
+            not_passed_on: state.read - state.passed_on - state.being_written,
+            being_written: state.being_written,
         }
-        text
     }
 }
 
@@ -154,6 +173,7 @@ impl Shared {
             };
             let lines: Vec<u8> = pending.drain(..whole).collect();
             let mut state = self.state();
+            state.read += n as u64;
             state.keep_end(data, self.keep);
             state.hold(lines);
             state.moves += 1;
@@ -168,17 +188,25 @@ impl Shared {
         self.moved.notify_all();
     }
 
-    /// Writes the lines held to `to` as they come, until everything read has been. A failing
-    /// `to` (our stderr closed) is passed over: the lines are as good as passed on.
+    /// Writes the lines held to `to` as they come, until everything read has been or the tap is
+    /// given up. A failing `to` (our stderr closed) is passed over: the lines are as good as
+    /// passed on.
     fn pass_on(&self, mut to: impl Write) {
         let mut at_line_start = true;
         loop {
             let mut state = self.state();
-            while state.lines.is_empty() && state.left_out == 0 && !state.read_all {
+            while state.lines.is_empty()
+                && state.left_out == 0
+                && !state.read_all
+                && !state.given_up
+            {
                 state = self
                     .moved
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if state.given_up {
+                return;
             }
             if state.lines.is_empty() && state.left_out == 0 {
                 state.passed_on_all = true;
@@ -192,7 +220,9 @@ impl Shared {
             state.held = 0;
             drop(state);
             for piece in lines {
-                self.write(&mut to, &mut at_line_start, &piece);
+                if !self.write(&mut to, &mut at_line_start, &piece, piece.len() as u64) {
+                    return;
+                }
             }
             if left_out > 0 {
                 let said = format!(
@@ -200,23 +230,43 @@ impl Shared {
                      as fast as they came\n",
                     if at_line_start { "" } else { "\n" }
                 );
-                self.write(&mut to, &mut at_line_start, said.as_bytes());
+                if !self.write(&mut to, &mut at_line_start, said.as_bytes(), left_out) {
+                    return;
+                }
             }
         }
     }
 
     /// One write, so that another thread's line (ours are written whole, stderr locked) does not
     /// land between `line_start` and the line; `line_start` only where a line starts, or it would
-    /// erase the start of a long line passed on in pieces.
-    fn write(&self, to: &mut impl Write, at_line_start: &mut bool, piece: &[u8]) {
+    /// erase the start of a long line passed on in pieces. `accounts_for`: the bytes read it
+    /// passes on. False when the tap was given up: nothing more is to be written.
+    fn write(
+        &self,
+        to: &mut impl Write,
+        at_line_start: &mut bool,
+        piece: &[u8],
+        accounts_for: u64,
+    ) -> bool {
+        let mut state = self.state();
+        if state.given_up {
+            return false;
+        }
+        state.being_written = accounts_for;
+        drop(state);
         let result = match *at_line_start && !self.line_start.is_empty() {
             true => to.write_all(&[self.line_start, piece].concat()),
             false => to.write_all(piece),
         };
         let _ = result.and_then(|()| to.flush());
         *at_line_start = piece.ends_with(b"\n");
-        self.state().moves += 1;
+        let mut state = self.state();
+        state.moves += 1;
+        state.passed_on += accounts_for;
+        state.being_written = 0;
+        drop(state);
         self.moved.notify_all();
+        true
     }
 }
 
@@ -289,9 +339,10 @@ mod tests {
     /// The writes `pieces` are passed on in, and the last `keep` bytes of them.
     fn passed_on(pieces: Pieces, keep: usize, line_start: &'static [u8]) -> (Vec<Vec<u8>>, String) {
         let writes = Writes::default();
-        let kept = OutputTap::start(pieces, writes.clone(), keep, line_start)
+        let end = OutputTap::start(pieces, writes.clone(), keep, line_start)
             .finish(Duration::from_secs(5));
-        (writes.taken(), kept)
+        assert_eq!(end.not_passed_on, 0);
+        (writes.taken(), end.kept)
     }
 
     #[test]
@@ -359,8 +410,8 @@ mod tests {
         let mut pieces = Pieces(lines.chunks(5).collect());
         pieces.0.push_back(b"end\n");
         let written = Arc::default();
-        let mut tap = OutputTap::start(pieces, Slow(Arc::clone(&written)), 4, b"");
-        assert_eq!(tap.finish(Duration::from_millis(500)), "end\n");
+        let tap = OutputTap::start(pieces, Slow(Arc::clone(&written)), 4, b"");
+        assert_eq!(tap.finish(Duration::from_millis(500)).kept, "end\n");
         assert_eq!(*written.lock().unwrap(), 1000 * 5 + 4);
     }
 
@@ -387,11 +438,22 @@ mod tests {
     fn a_stderr_taking_nothing_does_not_hide_the_childs_last_words() {
         // The thread reading the pipe wrote too: stuck in a write, it read nothing more, and
         // "terminating on signal" went unseen (a QEMU told to end taken for the firmware's exit).
-        let (to, _, let_go) = blocked();
+        let (to, writes, let_go) = blocked();
         let said: &'static [u8] = b"qemu-system-arm: terminating on signal 15\n";
-        let mut tap = OutputTap::start(pieces(&[b"boot\n", said]), to, said.len(), b"");
-        assert_eq!(tap.finish(Duration::from_millis(200)).as_bytes(), said);
+        let tap = OutputTap::start(pieces(&[b"boot\n", said]), to, said.len(), b"");
+        let end = tap.finish(Duration::from_millis(200));
+        assert_eq!(end.kept.as_bytes(), said);
+        // Given up, nothing was passed on, and that is what it says: the first line being
+        // written, unless the writing had not begun. Let go, that write ends and nothing follows
+        // it, or more would be shown than it says.
+        assert!([0, 5].contains(&end.being_written), "{}", end.being_written);
+        assert_eq!(
+            end.not_passed_on + end.being_written,
+            (b"boot\n".len() + said.len()) as u64
+        );
         drop(let_go);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(writes.taken().len() <= 1, "{:?}", writes.taken());
     }
 
     #[test]
@@ -399,13 +461,13 @@ mod tests {
         let line: &'static [u8] = [[b'x'; 1023].as_slice(), b"\n"].concat().leak();
         let total = 3 * HELD_AT_MOST;
         let (to, writes, let_go) = blocked();
-        let mut tap = OutputTap::start(Pieces(vec![line; total / line.len()].into()), to, 0, b"");
+        let tap = OutputTap::start(Pieces(vec![line; total / line.len()].into()), to, 0, b"");
         while !tap.shared.state().read_all {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(tap.shared.state().held <= HELD_AT_MOST);
         drop(let_go);
-        tap.finish(Duration::from_secs(5));
+        assert_eq!(tap.finish(Duration::from_secs(5)).not_passed_on, 0);
         // Lines before each stretch left out, and the count of the stretch after them: how the
         // reading and the passing on met decides how many, not how much in all.
         let (said, lines): (Vec<_>, Vec<_>) = writes
@@ -441,7 +503,7 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut tap = OutputTap::start(child.stderr.take().unwrap(), std::io::sink(), 100, b"");
+        let tap = OutputTap::start(child.stderr.take().unwrap(), std::io::sink(), 100, b"");
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -451,7 +513,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         };
         assert_eq!(status.code(), Some(3));
-        let text = tap.finish(Duration::from_secs(5));
+        let text = tap.finish(Duration::from_secs(5)).kept;
         assert!(text.ends_with("xxx\nlast line\n"), "{text:.40}");
         assert_eq!(text.len(), 100);
     }

@@ -17,7 +17,7 @@ use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
-use crate::stdout::errln;
+use crate::stdout::{errln, outln};
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -58,8 +58,11 @@ pub struct QemuLink {
 /// own messages about its end.
 struct Started {
     process: Child,
-    /// `None` for a child whose output is not ours to read (the tests' stand-ins for QEMU).
+    /// `None` for a child whose output is not ours to read (the tests' stand-ins for QEMU), and
+    /// once the tap is finished.
     output: Option<OutputTap>,
+    /// The end of QEMU's output, once the tap is finished.
+    output_end: String,
 }
 
 /// How much of QEMU's output is kept: its messages about its end ("terminating on signal", a
@@ -82,15 +85,32 @@ impl Started {
         };
         let output =
             output.map(|o| OutputTap::start(o, std::io::stderr(), OUTPUT_KEPT, line_start));
-        Started { process, output }
+        Started {
+            process,
+            output,
+            output_end: String::new(),
+        }
+    }
+
+    /// The end of QEMU's output, once the last of it has been passed on or given up. What was
+    /// given up is said on stdout, since it is stderr that did not take it.
+    fn output_end(&mut self) -> &str {
+        if let Some(tap) = self.output.take() {
+            let end = tap.finish(OUTPUT_STALLED);
+            if end.not_passed_on + end.being_written > 0 {
+                outln!(
+                    "gotrace record: stderr did not take the end of QEMU's output in time: {} bytes of it were not shown, {} more were being written to it",
+                    end.not_passed_on, end.being_written
+                );
+            }
+            self.output_end = end.kept;
+        }
+        &self.output_end
     }
 
     /// What QEMU, ended, said of its end, as `: TEXT` (see [`qemu_said`]); empty if nothing.
     fn said(&mut self) -> String {
-        let said = match &mut self.output {
-            Some(output) => qemu_said(&output.finish(OUTPUT_STALLED)),
-            None => String::new(),
-        };
+        let said = qemu_said(self.output_end());
         match said.is_empty() {
             true => said,
             false => format!(": {said}"),
@@ -110,9 +130,7 @@ impl Started {
             let _ = self.process.kill();
             let _ = self.process.wait();
         }
-        if let Some(output) = &mut self.output {
-            output.finish(OUTPUT_STALLED);
-        }
+        self.output_end();
     }
 }
 
