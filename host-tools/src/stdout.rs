@@ -8,6 +8,7 @@
 
 use std::fmt::Arguments;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// The first failure of stdout, and how many lines were not written since (that one included).
@@ -78,9 +79,52 @@ pub fn check() -> anyhow::Result<()> {
 
 /// Writes to stderr, a failure ignored: `eprintln!` panics when stderr is gone too
 /// (`gotrace record ... 2>&1 | head -1` would turn a finished recording's exit 0 into a panic's
-/// 101), and there is nowhere left to say anything.
+/// 101), and there is nowhere left to say anything. A child's line left open there is ended
+/// first, so that ours is not glued onto it.
 pub fn err(text: Arguments<'_>) {
-    let _ = io::stderr().lock().write_fmt(text);
+    let mut stderr = io::stderr().lock();
+    if CHILD_LINE_OPEN.swap(false, Ordering::Relaxed) {
+        let _ = stderr.write_all(b"\n");
+    }
+    let _ = stderr.write_fmt(text);
+}
+
+/// The child output passed on to our stderr last left its line open (a line passed on in
+/// pieces): set and read with stderr locked.
+static CHILD_LINE_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether a child's line on our stderr is still open: the progress line, which erases the
+/// screen row it is drawn on, waits for its end.
+pub fn child_line_open() -> bool {
+    CHILD_LINE_OPEN.load(Ordering::Relaxed)
+}
+
+/// Our stderr as a child's output is passed on to it (QEMU's: `record::output_tap`), each write
+/// noting whether it left a line open.
+pub struct ChildStderr;
+
+impl Write for ChildStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stderr = io::stderr().lock();
+        let written = stderr.write(buf)?;
+        if let Some(&last) = buf.get(..written).and_then(<[u8]>::last) {
+            CHILD_LINE_OPEN.store(last != b'\n', Ordering::Relaxed);
+        }
+        Ok(written)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut stderr = io::stderr().lock();
+        stderr.write_all(buf)?;
+        if let Some(&last) = buf.last() {
+            CHILD_LINE_OPEN.store(last != b'\n', Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 /// `eprintln!` through [`err`]: never panics.
@@ -98,3 +142,22 @@ macro_rules! errprint {
     };
 }
 pub(crate) use errprint;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_line_after_a_childs_line_left_open_starts_on_its_own() {
+        // Held (the lock is reentrant): no other test's line comes between.
+        let _stderr = io::stderr().lock();
+        ChildStderr
+            .write_all(b"a child's line, passed on in pieces")
+            .unwrap();
+        assert!(child_line_open());
+        errln!("and ours, on a line of its own");
+        assert!(!child_line_open());
+        ChildStderr.write_all(b"a child's whole line\n").unwrap();
+        assert!(!child_line_open());
+    }
+}

@@ -62,7 +62,7 @@ struct TapState {
     end: Vec<u8>,
     /// Whole lines read and not yet passed on, one entry per read.
     lines: VecDeque<Vec<u8>>,
-    /// The bytes in `lines`.
+    /// The bytes in `lines` and in those taken from it not yet written.
     held: usize,
     /// Bytes read and left out since stderr last took lines, their count not yet said.
     left_out: u64,
@@ -217,12 +217,14 @@ impl Shared {
             }
             let lines = std::mem::take(&mut state.lines);
             let left_out = std::mem::take(&mut state.left_out);
-            state.held = 0;
             drop(state);
+            // Still held until written: the lines taken and those read meanwhile are at most
+            // [`HELD_AT_MOST`] together.
             for piece in lines {
                 if !self.write(&mut to, &mut at_line_start, &piece, piece.len() as u64) {
                     return;
                 }
+                self.state().held -= piece.len();
             }
             if left_out > 0 {
                 let said = format!(
@@ -403,7 +405,7 @@ mod tests {
 
     #[test]
     fn a_tap_passing_on_slowly_is_waited_for_to_the_end() {
-        // 1000 lines, a millisecond each: a second of passing on, twice the wait for a move. Only
+        // 1000 lines, a millisecond each: a second of passing on, half the wait for a move. Only
         // a wait for a tap that has stopped moving gives up; an end waited for a second at most
         // lost the output still in the pipe (a review helper's slow reader).
         let lines: &'static [u8] = b"line\n".repeat(1000).leak();
@@ -411,7 +413,7 @@ mod tests {
         pieces.0.push_back(b"end\n");
         let written = Arc::default();
         let tap = OutputTap::start(pieces, Slow(Arc::clone(&written)), 4, b"");
-        assert_eq!(tap.finish(Duration::from_millis(500)).kept, "end\n");
+        assert_eq!(tap.finish(Duration::from_secs(2)).kept, "end\n");
         assert_eq!(*written.lock().unwrap(), 1000 * 5 + 4);
     }
 
@@ -441,6 +443,7 @@ mod tests {
         let (to, writes, let_go) = blocked();
         let said: &'static [u8] = b"qemu-system-arm: terminating on signal 15\n";
         let tap = OutputTap::start(pieces(&[b"boot\n", said]), to, said.len(), b"");
+        wait_for(|| tap.shared.state().read_all);
         let end = tap.finish(Duration::from_millis(200));
         assert_eq!(end.kept.as_bytes(), said);
         // Given up, nothing was passed on, and that is what it says: the first line being
@@ -462,9 +465,7 @@ mod tests {
         let total = 3 * HELD_AT_MOST;
         let (to, writes, let_go) = blocked();
         let tap = OutputTap::start(Pieces(vec![line; total / line.len()].into()), to, 0, b"");
-        while !tap.shared.state().read_all {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for(|| tap.shared.state().read_all);
         assert!(tap.shared.state().held <= HELD_AT_MOST);
         drop(let_go);
         assert_eq!(tap.finish(Duration::from_secs(5)).not_passed_on, 0);
@@ -487,6 +488,65 @@ mod tests {
         assert!(left_out >= HELD_AT_MOST, "{said:?}");
         assert_eq!(lines.concat().len() + left_out, total);
         assert!(lines.iter().all(|w| w.as_slice() == line));
+    }
+
+    /// A reader giving what it is sent, a send a read, until the sender is dropped.
+    struct Fed(mpsc::Receiver<Vec<u8>>);
+
+    impl Read for Fed {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Ok(piece) = self.0.recv() else {
+                return Ok(0);
+            };
+            buf[..piece.len()].copy_from_slice(&piece);
+            Ok(piece.len())
+        }
+    }
+
+    fn wait_for(done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "waited 20 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn what_is_held_for_stderr_is_at_most_its_bound_while_it_writes() {
+        // Held was counted from the lines waiting only: while stderr wrote the 1 MiB it had
+        // taken, another was held, 2 MiB in all (a review helper's).
+        let line = [[b'x'; 1023].as_slice(), b"\n"].concat();
+        let (feed, fed) = mpsc::channel();
+        let (to, writes, one_write) = blocked();
+        let tap = OutputTap::start(Fed(fed), to, 0, b"");
+        let feed_lines = |lines: usize| {
+            for _ in 0..lines {
+                feed.send(line.clone()).unwrap();
+            }
+        };
+        let in_memory = |sent: usize, left_out_taken: u64| {
+            let state = tap.shared.state();
+            sent as u64 - writes.taken().concat().len() as u64 - state.left_out - left_out_taken
+        };
+        // The first line being written, stderr taking nothing: 1 MiB held, the rest left out.
+        feed_lines(1);
+        wait_for(|| tap.shared.state().being_written > 0);
+        feed_lines(1100);
+        wait_for(|| tap.shared.state().read == 1101 * 1024);
+        let left_out_first = tap.shared.state().left_out;
+        assert!(left_out_first > 0);
+        assert!(in_memory(1101 * 1024, 0) <= HELD_AT_MOST as u64);
+        // One write taken, the lines held and the count are taken to be written next: while
+        // they are, as much again comes.
+        one_write.send(()).unwrap();
+        wait_for(|| {
+            let state = tap.shared.state();
+            state.lines.is_empty() && state.left_out == 0 && state.being_written > 0
+        });
+        feed_lines(1100);
+        wait_for(|| tap.shared.state().read == 2201 * 1024);
+        let held = in_memory(2201 * 1024, left_out_first);
+        assert!(held <= HELD_AT_MOST as u64, "{held} bytes held");
     }
 
     #[test]

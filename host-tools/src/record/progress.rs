@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use super::stream::TraceStream;
-use crate::stdout::errprint;
+use crate::stdout::{child_line_open, errprint};
 
 pub struct Progress {
     enabled: bool,
@@ -22,8 +22,11 @@ impl Progress {
         }
     }
 
+    /// Draws the progress line, at most every 200 ms, and not while a line of QEMU's is open
+    /// (passed on in pieces): drawn, it would erase it.
     pub fn update(&mut self, stream: &TraceStream, elapsed: Duration) {
         if !self.enabled
+            || child_line_open()
             || self
                 .last
                 .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
@@ -44,11 +47,12 @@ impl Progress {
         self.shown = true;
     }
 
-    /// Erases the progress line before other output.
+    /// Erases the progress line before other output; a line of QEMU's left open after it was
+    /// drawn has erased it already, and is kept.
     pub fn clear_line(&mut self) {
-        if self.shown {
+        if self.shown && !child_line_open() {
             errprint!("\r\x1b[2K");
-            self.shown = false;
         }
+        self.shown = false;
     }
 }

@@ -17,7 +17,7 @@ use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
-use crate::stdout::{errln, outln};
+use crate::stdout::{errln, outln, ChildStderr};
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -83,8 +83,7 @@ impl Started {
             true => b"\r\x1b[2K",
             false => b"",
         };
-        let output =
-            output.map(|o| OutputTap::start(o, std::io::stderr(), OUTPUT_KEPT, line_start));
+        let output = output.map(|o| OutputTap::start(o, ChildStderr, OUTPUT_KEPT, line_start));
         Started {
             process,
             output,
@@ -146,7 +145,7 @@ fn qemu_said(output: &str) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty())
     {
-        if line.starts_with("qemu") || line.contains(" qemu-system-") {
+        if is_qemus_own(line) {
             own.push(line);
         }
         last = line;
@@ -156,6 +155,25 @@ fn qemu_said(output: &str) -> String {
         (true, false) => format!("its last output line: {last}"),
         (true, true) => String::new(),
     }
+}
+
+/// Whether `line` is one of QEMU's messages (`qemu-system-arm: ...`, `qemu: fatal: ...`), after
+/// the time `-msg timestamp=on` opens it with (`2026-12-03T17:41:02.123456Z qemu-system-arm:`);
+/// a firmware's print naming QEMU elsewhere is not.
+fn is_qemus_own(line: &str) -> bool {
+    let message = match line.split_once(' ') {
+        Some((time, rest))
+            if time.ends_with('Z')
+                && time.contains('T')
+                && time
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b)) =>
+        {
+            rest
+        }
+        _ => line,
+    };
+    message.starts_with("qemu")
 }
 
 impl QemuLink {
@@ -652,6 +670,11 @@ mod tests {
                 "task 1\n2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2\n"
             ),
             "2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2"
+        );
+        // A review helper's: a print naming QEMU is the firmware's.
+        assert_eq!(
+            qemu_said("running on qemu-system-arm\npanicked at src/main.rs:3\n"),
+            "its last output line: panicked at src/main.rs:3"
         );
         assert_eq!(qemu_said("\n\n"), "");
     }
