@@ -79,25 +79,43 @@ pub fn check() -> anyhow::Result<()> {
 
 /// Writes to stderr, a failure ignored: `eprintln!` panics when stderr is gone too
 /// (`gotrace record ... 2>&1 | head -1` would turn a finished recording's exit 0 into a panic's
-/// 101), and there is nowhere left to say anything. A child's line left open there is ended
-/// first, so that ours is not glued onto it.
+/// 101), and there is nowhere left to say anything. Ours starts on a row of its own, not glued
+/// onto the end of a child's line left open.
 pub fn err(text: Arguments<'_>) {
     let mut stderr = io::stderr().lock();
-    if CHILD_LINE_OPEN.swap(false, Ordering::Relaxed) {
-        let _ = stderr.write_all(b"\n");
-    }
+    end_cursor_on_child_line(&mut stderr);
     let _ = stderr.write_fmt(text);
 }
 
-/// The child output passed on to our stderr last left its line open (a line passed on in
-/// pieces): set and read with stderr locked.
+/// The progress line (see `record::progress`), unless a child's line on stderr is open: drawn,
+/// it would erase the row that line is on. False when not written.
+pub fn progress_line(text: Arguments<'_>) -> bool {
+    let mut stderr = io::stderr().lock();
+    if CHILD_LINE_OPEN.load(Ordering::Relaxed) {
+        return false;
+    }
+    let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());
+    true
+}
+
+/// Moves the cursor to a row of its own when it is at the end of a child's line left open, for
+/// lines on stdout to come on the same terminal.
+pub fn leave_child_line() {
+    end_cursor_on_child_line(&mut io::stderr().lock());
+}
+
+fn end_cursor_on_child_line(stderr: &mut io::StderrLock<'_>) {
+    if CURSOR_ON_CHILD_LINE.swap(false, Ordering::Relaxed) {
+        let _ = stderr.write_all(b"\n");
+    }
+}
+
+/// The last of a child's output passed on to our stderr left its line open (a line passed on in
+/// pieces). Set and read with stderr locked, as is the next.
 static CHILD_LINE_OPEN: AtomicBool = AtomicBool::new(false);
 
-/// Whether a child's line on our stderr is still open: the progress line, which erases the
-/// screen row it is drawn on, waits for its end.
-pub fn child_line_open() -> bool {
-    CHILD_LINE_OPEN.load(Ordering::Relaxed)
-}
+/// The cursor is at the end of that open line: none of our lines has been written since.
+static CURSOR_ON_CHILD_LINE: AtomicBool = AtomicBool::new(false);
 
 /// Our stderr as a child's output is passed on to it (QEMU's: `record::output_tap`), each write
 /// noting whether it left a line open.
@@ -108,7 +126,7 @@ impl Write for ChildStderr {
         let mut stderr = io::stderr().lock();
         let written = stderr.write(buf)?;
         if let Some(&last) = buf.get(..written).and_then(<[u8]>::last) {
-            CHILD_LINE_OPEN.store(last != b'\n', Ordering::Relaxed);
+            note_child_line(last);
         }
         Ok(written)
     }
@@ -117,7 +135,7 @@ impl Write for ChildStderr {
         let mut stderr = io::stderr().lock();
         stderr.write_all(buf)?;
         if let Some(&last) = buf.last() {
-            CHILD_LINE_OPEN.store(last != b'\n', Ordering::Relaxed);
+            note_child_line(last);
         }
         Ok(())
     }
@@ -125,6 +143,13 @@ impl Write for ChildStderr {
     fn flush(&mut self) -> io::Result<()> {
         io::stderr().flush()
     }
+}
+
+/// Notes, stderr locked, whether the child's write ending in `last` left its line open.
+fn note_child_line(last: u8) {
+    let open = last != b'\n';
+    CHILD_LINE_OPEN.store(open, Ordering::Relaxed);
+    CURSOR_ON_CHILD_LINE.store(open, Ordering::Relaxed);
 }
 
 /// `eprintln!` through [`err`]: never panics.
@@ -135,29 +160,31 @@ macro_rules! errln {
 }
 pub(crate) use errln;
 
-/// `eprint!` through [`err`]: never panics.
-macro_rules! errprint {
-    ($($arg:tt)*) => {
-        $crate::stdout::err(format_args!($($arg)*))
-    };
-}
-pub(crate) use errprint;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn our_line_after_a_childs_line_left_open_starts_on_its_own() {
+    fn a_childs_line_left_open_is_not_drawn_over_nor_written_onto() {
         // Held (the lock is reentrant): no other test's line comes between.
         let _stderr = io::stderr().lock();
+        let cursor_on_child_line = || CURSOR_ON_CHILD_LINE.load(Ordering::Relaxed);
         ChildStderr
             .write_all(b"a child's line, passed on in pieces")
             .unwrap();
-        assert!(child_line_open());
+        assert!(cursor_on_child_line());
+        assert!(!progress_line(format_args!(
+            "a progress line, erasing the child's"
+        )));
         errln!("and ours, on a line of its own");
-        assert!(!child_line_open());
-        ChildStderr.write_all(b"a child's whole line\n").unwrap();
-        assert!(!child_line_open());
+        assert!(!cursor_on_child_line());
+        // Its line still open, on a row of its own now: still not drawn over.
+        assert!(!progress_line(format_args!(
+            "a progress line, erasing the child's"
+        )));
+        ChildStderr
+            .write_all(b"the rest of the child's line\n")
+            .unwrap();
+        assert!(progress_line(format_args!("")));
     }
 }

@@ -221,7 +221,7 @@ impl Shared {
             // Still held until written: the lines taken and those read meanwhile are at most
             // [`HELD_AT_MOST`] together.
             for piece in lines {
-                if !self.write(&mut to, &mut at_line_start, &piece, piece.len() as u64) {
+                if !self.write(&mut to, &mut at_line_start, &piece, Passes::Lines) {
                     return;
                 }
                 self.state().held -= piece.len();
@@ -232,7 +232,8 @@ impl Shared {
                      as fast as they came\n",
                     if at_line_start { "" } else { "\n" }
                 );
-                if !self.write(&mut to, &mut at_line_start, said.as_bytes(), left_out) {
+                let passes = Passes::CountOfLeftOut(left_out);
+                if !self.write(&mut to, &mut at_line_start, said.as_bytes(), passes) {
                     return;
                 }
             }
@@ -241,20 +242,28 @@ impl Shared {
 
     /// One write, so that another thread's line (ours are written whole, stderr locked) does not
     /// land between `line_start` and the line; `line_start` only where a line starts, or it would
-    /// erase the start of a long line passed on in pieces. `accounts_for`: the bytes read it
-    /// passes on. False when the tap was given up: nothing more is to be written.
+    /// erase the start of a long line passed on in pieces. False when the tap was given up:
+    /// nothing more is to be written.
     fn write(
         &self,
         to: &mut impl Write,
         at_line_start: &mut bool,
         piece: &[u8],
-        accounts_for: u64,
+        passes: Passes,
     ) -> bool {
+        let accounts_for = match passes {
+            Passes::Lines => piece.len() as u64,
+            Passes::CountOfLeftOut(left_out) => left_out,
+        };
         let mut state = self.state();
         if state.given_up {
             return false;
         }
-        state.being_written = accounts_for;
+        // What is left out is not shown whether or not its count is.
+        state.being_written = match passes {
+            Passes::Lines => accounts_for,
+            Passes::CountOfLeftOut(_) => 0,
+        };
         drop(state);
         let result = match *at_line_start && !self.line_start.is_empty() {
             true => to.write_all(&[self.line_start, piece].concat()),
@@ -270,6 +279,15 @@ impl Shared {
         self.moved.notify_all();
         true
     }
+}
+
+/// What a write passes on of the bytes read.
+#[derive(Clone, Copy)]
+enum Passes {
+    /// The lines it writes.
+    Lines,
+    /// This many bytes left out, by saying so.
+    CountOfLeftOut(u64),
 }
 
 impl TapState {

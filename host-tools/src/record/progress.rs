@@ -1,10 +1,10 @@
 //! One line of live progress on a terminal: bytes, generations, events, rate.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::stream::TraceStream;
-use crate::stdout::{child_line_open, errprint};
+use crate::stdout;
 
 pub struct Progress {
     enabled: bool,
@@ -26,32 +26,34 @@ impl Progress {
     /// (passed on in pieces): drawn, it would erase it.
     pub fn update(&mut self, stream: &TraceStream, elapsed: Duration) {
         if !self.enabled
-            || child_line_open()
             || self
                 .last
                 .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
         {
             return;
         }
-        self.last = Some(Instant::now());
         let bytes = stream.received();
         let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
-        errprint!(
+        if stdout::progress_line(format_args!(
             "\r\x1b[2K{:.1} KiB, generations {}, events {}, {:.1} KiB/s",
             bytes as f64 / 1024.0,
             stream.complete_generations,
             stream.events,
             rate / 1024.0
-        );
-        let _ = std::io::stderr().flush();
-        self.shown = true;
+        )) {
+            self.last = Some(Instant::now());
+            self.shown = true;
+        }
     }
 
-    /// Erases the progress line before other output; a line of QEMU's left open after it was
-    /// drawn has erased it already, and is kept.
+    /// Erases the progress line before other output (a line of QEMU's left open after it was
+    /// drawn has erased it already, and is kept), and leaves a line of QEMU's left open.
     pub fn clear_line(&mut self) {
-        if self.shown && !child_line_open() {
-            errprint!("\r\x1b[2K");
+        if self.shown {
+            stdout::progress_line(format_args!("\r\x1b[2K"));
+        }
+        if self.enabled {
+            stdout::leave_child_line();
         }
         self.shown = false;
     }

@@ -92,13 +92,13 @@ impl Started {
     }
 
     /// The end of QEMU's output, once the last of it has been passed on or given up. What was
-    /// given up is said on stdout, since it is stderr that did not take it.
+    /// given up is said on stdout, since stderr may be what did not take it.
     fn output_end(&mut self) -> &str {
         if let Some(tap) = self.output.take() {
             let end = tap.finish(OUTPUT_STALLED);
             if end.not_passed_on + end.being_written > 0 {
                 outln!(
-                    "gotrace record: stderr did not take the end of QEMU's output in time: {} bytes of it were not shown, {} more were being written to it",
+                    "gotrace record: the end of QEMU's output was not shown in time (stderr did not take it, or a process QEMU started held its pipe open): {} bytes of it were not shown, {} more were being written to stderr",
                     end.not_passed_on, end.being_written
                 );
             }
