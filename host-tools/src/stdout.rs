@@ -7,7 +7,7 @@
 //! and reports what was not shown.
 
 use std::fmt::Arguments;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -79,11 +79,11 @@ pub fn check() -> anyhow::Result<()> {
 
 /// Writes to stderr, a failure ignored: `eprintln!` panics when stderr is gone too
 /// (`gotrace record ... 2>&1 | head -1` would turn a finished recording's exit 0 into a panic's
-/// 101), and there is nowhere left to say anything. Ours starts on a row of its own, not glued
-/// onto the end of a child's line left open.
+/// 101), and there is nowhere left to say anything. Ours starts on a row of its own (see
+/// [`to_own_row`]).
 pub fn err(text: Arguments<'_>) {
     let mut stderr = io::stderr().lock();
-    end_cursor_on_child_line(&mut stderr);
+    to_own_row(&mut stderr);
     let _ = stderr.write_fmt(text);
 }
 
@@ -98,16 +98,24 @@ pub fn progress_line(text: Arguments<'_>) -> bool {
     true
 }
 
-/// Moves the cursor to a row of its own when it is at the end of a child's line left open, for
-/// lines on stdout to come on the same terminal.
-pub fn leave_child_line() {
-    end_cursor_on_child_line(&mut io::stderr().lock());
+/// On a terminal, puts the cursor on a row of its own (see [`to_own_row`]) for lines on stdout
+/// to come: they share the screen with stderr.
+pub fn make_room_for_stdout() {
+    let mut stderr = io::stderr().lock();
+    if stderr.is_terminal() {
+        to_own_row(&mut stderr);
+    }
 }
 
-fn end_cursor_on_child_line(stderr: &mut io::StderrLock<'_>) {
-    if CURSOR_ON_CHILD_LINE.swap(false, Ordering::Relaxed) {
-        let _ = stderr.write_all(b"\n");
-    }
+/// Puts the cursor at the start of a row of its own for a line of ours: after a child's line
+/// left open, on the next row; on a terminal, over the progress line, erased (at the start of
+/// an empty row, the erase does nothing).
+fn to_own_row(stderr: &mut io::StderrLock<'_>) {
+    let _ = match CURSOR_ON_CHILD_LINE.swap(false, Ordering::Relaxed) {
+        true => stderr.write_all(b"\n"),
+        false if stderr.is_terminal() => stderr.write_all(b"\r\x1b[2K"),
+        false => Ok(()),
+    };
 }
 
 /// The last of a child's output passed on to our stderr left its line open (a line passed on in

@@ -568,6 +568,29 @@ mod tests {
     }
 
     #[test]
+    fn what_was_left_out_is_not_shown_though_its_count_is_being_written() {
+        // Given up while the count was being written, the bytes it counts were said to be
+        // "being written" (a review helper's): only the count is.
+        let line: &'static [u8] = [[b'x'; 1023].as_slice(), b"\n"].concat().leak();
+        let lines = 2 * HELD_AT_MOST / line.len();
+        let (to, writes, one_write) = blocked();
+        let tap = OutputTap::start(Pieces(vec![line; lines].into()), to, 0, b"");
+        wait_for(|| tap.shared.state().read_all);
+        let held_lines = HELD_AT_MOST / line.len();
+        for _ in 0..held_lines {
+            one_write.send(()).unwrap();
+        }
+        // All lines written, the count (or the first of two) comes next.
+        wait_for(|| tap.shared.state().passed_on == HELD_AT_MOST as u64);
+        // Into the write of the count, which stderr does not take.
+        std::thread::sleep(Duration::from_millis(50));
+        let end = tap.finish(Duration::from_millis(100));
+        assert_eq!(end.being_written, 0);
+        assert_eq!(end.not_passed_on, HELD_AT_MOST as u64);
+        assert_eq!(writes.taken().len(), held_lines);
+    }
+
+    #[test]
     fn a_child_writing_more_than_a_pipe_holds_is_not_stalled() {
         // 1 MiB on stderr, far beyond the pipe's 64 KiB, then a message and an exit status: the
         // child ends without anyone waiting on it to, and its last line is kept.

@@ -9,7 +9,6 @@ use crate::stdout;
 pub struct Progress {
     enabled: bool,
     last: Option<Instant>,
-    shown: bool,
 }
 
 impl Progress {
@@ -18,7 +17,6 @@ impl Progress {
         Progress {
             enabled: std::io::stderr().is_terminal(),
             last: None,
-            shown: false,
         }
     }
 
@@ -42,19 +40,14 @@ impl Progress {
             rate / 1024.0
         )) {
             self.last = Some(Instant::now());
-            self.shown = true;
         }
     }
 
-    /// Erases the progress line before other output (a line of QEMU's left open after it was
-    /// drawn has erased it already, and is kept), and leaves a line of QEMU's left open.
+    /// Erases the progress line, or leaves a line of QEMU's left open after it, before lines on
+    /// stdout.
     pub fn clear_line(&mut self) {
-        if self.shown {
-            stdout::progress_line(format_args!("\r\x1b[2K"));
-        }
         if self.enabled {
-            stdout::leave_child_line();
+            stdout::make_room_for_stdout();
         }
-        self.shown = false;
     }
 }

@@ -17,7 +17,7 @@ use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
-use crate::stdout::{errln, outln, ChildStderr};
+use crate::stdout::{errln, make_room_for_stdout, outln, ChildStderr};
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -96,6 +96,8 @@ impl Started {
     fn output_end(&mut self) -> &str {
         if let Some(tap) = self.output.take() {
             let end = tap.finish(OUTPUT_STALLED);
+            // Its last line may be left open, the progress line drawn: the summary comes next.
+            make_room_for_stdout();
             if end.not_passed_on + end.being_written > 0 {
                 outln!(
                     "gotrace record: the end of QEMU's output was not shown in time (stderr did not take it, or a process QEMU started held its pipe open): {} bytes of it were not shown, {} more were being written to stderr",
