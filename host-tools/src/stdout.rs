@@ -87,14 +87,22 @@ pub fn err(text: Arguments<'_>) {
     let _ = stderr.write_fmt(text);
 }
 
-/// The progress line (see `record::progress`), unless a child's line on stderr is open: drawn,
-/// it would erase the row that line is on. False when not written.
+/// What erases the terminal row the cursor is on and returns it to the row's start: the
+/// progress line drawn there, or nothing.
+pub const ERASE_ROW: &[u8] = b"\r\x1b[2K";
+
+/// The progress line (see `record::progress`) over the row the cursor is on, unless a child's
+/// line on stderr is open: drawn, it would erase the row that line is on. False when not
+/// written.
 pub fn progress_line(text: Arguments<'_>) -> bool {
     let mut stderr = io::stderr().lock();
     if CHILD_LINE_OPEN.load(Ordering::Relaxed) {
         return false;
     }
-    let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());
+    let _ = stderr
+        .write_all(ERASE_ROW)
+        .and_then(|()| stderr.write_fmt(text))
+        .and_then(|()| stderr.flush());
     true
 }
 
@@ -113,7 +121,7 @@ pub fn make_room_for_stdout() {
 fn to_own_row(stderr: &mut io::StderrLock<'_>) {
     let _ = match CURSOR_ON_CHILD_LINE.swap(false, Ordering::Relaxed) {
         true => stderr.write_all(b"\n"),
-        false if stderr.is_terminal() => stderr.write_all(b"\r\x1b[2K"),
+        false if stderr.is_terminal() => stderr.write_all(ERASE_ROW),
         false => Ok(()),
     };
 }

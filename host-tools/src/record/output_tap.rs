@@ -84,7 +84,7 @@ struct TapState {
 }
 
 impl OutputTap {
-    /// Starts reading `from`, passing what comes on to `to` (ours: `std::io::stderr()`), each
+    /// Starts reading `from`, passing what comes on to `to` (ours: `stdout::ChildStderr`), each
     /// line opening with `line_start` (on a terminal, what erases a progress line the cursor may
     /// be on), and keeping its last `keep` bytes.
     pub fn start(
@@ -224,7 +224,6 @@ impl Shared {
                 if !self.write(&mut to, &mut at_line_start, &piece, Passes::Lines) {
                     return;
                 }
-                self.state().held -= piece.len();
             }
             if left_out > 0 {
                 let said = format!(
@@ -251,19 +250,17 @@ impl Shared {
         piece: &[u8],
         passes: Passes,
     ) -> bool {
-        let accounts_for = match passes {
-            Passes::Lines => piece.len() as u64,
-            Passes::CountOfLeftOut(left_out) => left_out,
+        // The bytes read it accounts for, and those of them it shows: what is left out is not
+        // shown whether or not its count is.
+        let (accounts_for, shows) = match passes {
+            Passes::Lines => (piece.len() as u64, piece.len()),
+            Passes::CountOfLeftOut(left_out) => (left_out, 0),
         };
         let mut state = self.state();
         if state.given_up {
             return false;
         }
-        // What is left out is not shown whether or not its count is.
-        state.being_written = match passes {
-            Passes::Lines => accounts_for,
-            Passes::CountOfLeftOut(_) => 0,
-        };
+        state.being_written = shows as u64;
         drop(state);
         let result = match *at_line_start && !self.line_start.is_empty() {
             true => to.write_all(&[self.line_start, piece].concat()),
@@ -275,6 +272,8 @@ impl Shared {
         state.moves += 1;
         state.passed_on += accounts_for;
         state.being_written = 0;
+        // Lines are held until written: see [`TapState::held`].
+        state.held -= shows;
         drop(state);
         self.moved.notify_all();
         true

@@ -33,7 +33,7 @@ impl Progress {
         let bytes = stream.received();
         let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
         if stdout::progress_line(format_args!(
-            "\r\x1b[2K{:.1} KiB, generations {}, events {}, {:.1} KiB/s",
+            "{:.1} KiB, generations {}, events {}, {:.1} KiB/s",
             bytes as f64 / 1024.0,
             stream.complete_generations,
             stream.events,
@@ -46,8 +46,6 @@ impl Progress {
     /// Erases the progress line, or leaves a line of QEMU's left open after it, before lines on
     /// stdout.
     pub fn clear_line(&mut self) {
-        if self.enabled {
-            stdout::make_room_for_stdout();
-        }
+        stdout::make_room_for_stdout();
     }
 }

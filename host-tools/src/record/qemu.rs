@@ -17,7 +17,7 @@ use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
 use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
-use crate::stdout::{errln, make_room_for_stdout, outln, ChildStderr};
+use crate::stdout::{errln, make_room_for_stdout, outln, ChildStderr, ERASE_ROW};
 
 impl Memory for GdbClient {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -80,7 +80,7 @@ impl Started {
     fn new(process: Child, output: Option<PipeReader>) -> Self {
         // On a terminal, each line opens by erasing the progress line the cursor may be on.
         let line_start: &[u8] = match std::io::stderr().is_terminal() {
-            true => b"\r\x1b[2K",
+            true => ERASE_ROW,
             false => b"",
         };
         let output = output.map(|o| OutputTap::start(o, ChildStderr, OUTPUT_KEPT, line_start));
