@@ -53,6 +53,11 @@ impl Annotation {
         Self::new(EventType::GO_LABEL, [0, 0], 0, [label, ""], 1)
     }
 
+    /// The Go event it is written as (`UserLog`, `GoLabel`, ...).
+    pub const fn event_type(&self) -> EventType {
+        self.typ
+    }
+
     const fn new(
         typ: EventType,
         nums: [u64; 2],

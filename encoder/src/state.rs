@@ -36,7 +36,7 @@ pub enum GoStatus {
 
 /// A goroutine slot: one per task of the scheduler's table, and one per execution context for
 /// the goroutine of an interrupt callback running on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GoSlot {
     /// The task in this slot of the scheduler's table.
     Task(usize),

@@ -23,14 +23,18 @@ use crate::task::{Step, Task};
 ///
 /// Without `trace` the event is compiled out, so a value computed only for it is named with a
 /// leading underscore (`_owner`, `_p`, ...) to be unused without a warning.
+///
+/// In the simulator the change, made by context `$m`, also goes into the kernel's journal.
 macro_rules! traced {
-    ($k:expr, |$enc:ident, $w:ident| $event:expr) => {{
+    ($k:expr, $m:expr, |$enc:ident, $w:ident| $event:expr) => {{
         #[cfg(feature = "trace")]
         {
             let k = &mut *$k;
             let ($enc, $w) = (&mut k.trace, &k.machine);
             $event;
         }
+        #[cfg(feature = "sim")]
+        $k.journal_note($m);
     }};
 }
 
@@ -50,6 +54,9 @@ pub(crate) struct Kernel<
     pub untraced: core::marker::PhantomData<fn() -> (C, S)>,
     pub tasks: [Task; TASKS],
     pub queues: [Deque<usize, TASKS>; PS],
+    /// The simulator's record of every change (see `sim::journal`).
+    #[cfg(feature = "sim")]
+    pub journal: crate::sim::journal::Journal,
 }
 
 impl<
@@ -70,7 +77,7 @@ impl<
             ProcStatus::Running => return Err(Error::ExecutorBusy(p)),
         }
         self.machine.proc_start(m, p)?;
-        traced!(self, |enc, w| enc.proc_start(m, p, w));
+        traced!(self, m, |enc, w| enc.proc_start(m, p, w));
         Ok(())
     }
 
@@ -78,13 +85,13 @@ impl<
     /// 001) or from the callback that abandoned it.
     pub fn steal(&mut self, m: usize, p: usize) -> Result<(), Error> {
         let _owner = self.machine.proc_steal(m, p)?;
-        traced!(self, |enc, w| enc.proc_steal(m, p, _owner, w));
+        traced!(self, m, |enc, w| enc.proc_steal(m, p, _owner, w));
         Ok(())
     }
 
     pub fn proc_stop(&mut self, m: usize) -> Result<(), Error> {
         self.machine.proc_stop(m)?;
-        traced!(self, |enc, w| enc.proc_stop(m, w));
+        traced!(self, m, |enc, w| enc.proc_stop(m, w));
         Ok(())
     }
 
@@ -99,6 +106,8 @@ impl<
         #[cfg(not(feature = "trace"))]
         let _ = entry_pc;
         self.machine.created(t)?;
+        #[cfg(feature = "sim")]
+        self.journal_note(m);
         #[cfg(feature = "trace")]
         if due {
             self.trace.end_due(m, &self.machine);
@@ -108,38 +117,38 @@ impl<
 
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
         self.machine.go_start(m, g)?;
-        traced!(self, |enc, w| enc.go_start(m, g, w));
+        traced!(self, m, |enc, w| enc.go_start(m, g, w));
         Ok(())
     }
 
     pub fn go_unblock(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
         self.machine.go_unblock(m, g)?;
-        traced!(self, |enc, w| enc.go_unblock(m, g, w));
+        traced!(self, m, |enc, w| enc.go_unblock(m, g, w));
         Ok(())
     }
 
     pub fn syscall_begin(&mut self, m: usize) -> Result<(), Error> {
         let _p = self.machine.syscall_begin(m)?;
-        traced!(self, |enc, w| enc.syscall_begin(m, _p, w));
+        traced!(self, m, |enc, w| enc.syscall_begin(m, _p, w));
         Ok(())
     }
 
     /// Ends the blocking operation on `m`; whether the goroutine kept its executor.
     pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
         let kept = self.machine.syscall_end(m)?;
-        traced!(self, |enc, w| enc.syscall_end(m, kept, w));
+        traced!(self, m, |enc, w| enc.syscall_end(m, kept, w));
         Ok(kept)
     }
 
     pub fn callback_enter(&mut self, m: usize) -> Result<(), Error> {
         self.machine.callback_enter(m)?;
-        traced!(self, |enc, w| enc.callback_enter(m, w));
+        traced!(self, m, |enc, w| enc.callback_enter(m, w));
         Ok(())
     }
 
     pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
         self.machine.callback_exit(m)?;
-        traced!(self, |enc, w| enc.callback_exit(m, w));
+        traced!(self, m, |enc, w| enc.callback_exit(m, w));
         Ok(())
     }
 
@@ -180,13 +189,13 @@ impl<
             }
             Step::Done => {
                 self.machine.go_leave(m, GoStatus::Dead)?;
-                traced!(self, |enc, w| enc.go_destroy(m, w));
+                traced!(self, m, |enc, w| enc.go_destroy(m, w));
                 self.tasks[t] = Task::FREE;
                 return Ok(());
             }
         };
         // One traced call for both: one inline copy of the encoder's fast path.
-        traced!(self, |enc, w| enc.go_leave(m, _blocks, _reason, w));
+        traced!(self, m, |enc, w| enc.go_leave(m, _blocks, _reason, w));
         Ok(())
     }
 
@@ -200,13 +209,25 @@ impl<
 
     /// Writes a user annotation; needs a running goroutine on `m`.
     pub fn annotate(&mut self, m: usize, a: Annotation) -> Result<(), Error> {
-        self.machine
+        let _g = self
+            .machine
             .require_running_go(m, "annotation")
             .map_err(|_| Error::NoRunningTask(m))?;
         #[cfg(feature = "trace")]
         self.trace.annotate(m, a, &self.machine);
+        #[cfg(feature = "sim")]
+        self.journal
+            .annotated(self.trace.go_id(_g), m, a.event_type());
         #[cfg(not(feature = "trace"))]
         let _ = a;
         Ok(())
+    }
+
+    /// Records in the journal what the last change, made by context `m`, changed.
+    #[cfg(feature = "sim")]
+    fn journal_note(&mut self, m: usize) {
+        let trace = &self.trace;
+        self.journal
+            .note(m, &self.machine, (TASKS, PS, MS), |g| trace.go_id(g));
     }
 }

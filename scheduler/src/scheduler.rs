@@ -59,6 +59,8 @@ impl<
                 untraced: core::marker::PhantomData,
                 tasks: [Task::FREE; TASKS],
                 queues: [const { Deque::new() }; PS],
+                #[cfg(feature = "sim")]
+                journal: crate::sim::journal::Journal::new(),
             }),
         }
     }
@@ -256,11 +258,29 @@ impl<
     #[inline(never)]
     fn control(&self, what: Control) -> Result<(), Error> {
         let m = self.platform.current_context();
-        Ok(self.kernel.with(|k| match what {
-            Control::Start => k.trace.start(m, &k.machine),
-            Control::Stop => k.trace.stop(m),
-            Control::Advance => k.trace.advance(m, &k.machine),
+        Ok(self.kernel.with(|k| {
+            let done = match what {
+                Control::Start => k.trace.start(m, &k.machine),
+                Control::Stop => k.trace.stop(m),
+                Control::Advance => k.trace.advance(m, &k.machine),
+            };
+            #[cfg(feature = "sim")]
+            match (what, &done) {
+                (Control::Start, Ok(())) => {
+                    let trace = &k.trace;
+                    k.journal.started(|g| trace.go_id(g));
+                }
+                (Control::Stop, Ok(())) => k.journal.stopped(),
+                _ => {}
+            }
+            done
         })?)
+    }
+
+    /// The simulator's journal of every change the scheduler made (see `sim::journal`).
+    #[cfg(feature = "sim")]
+    pub fn journal(&self) -> Vec<crate::sim::journal::Entry> {
+        self.kernel.with(|k| k.journal.entries().to_vec())
     }
 
     /// Whether a trace is being written (started and not stopped).

@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use gotrace_encoder::{Config, Stats};
 
+use super::journal::Entry;
 use super::{current, Sim, SimScheduler, SIM_CONTEXTS, SIM_EXECUTORS, SIM_TASKS};
 use crate::context::{Annotate, CallbackCx, TaskCx};
 use crate::error::Error;
@@ -63,6 +64,8 @@ pub struct Outcome {
     pub traces: Vec<Vec<u8>>,
     /// The encoder's statistics at the end of the run.
     pub stats: Stats,
+    /// What the scheduler did, for comparing with what the traces say.
+    pub journal: Vec<Entry>,
 }
 
 struct Driver {
@@ -181,6 +184,7 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
     Outcome {
         traces: sim.traces(),
         stats,
+        journal: sched.journal(),
     }
 }
 

@@ -4,9 +4,11 @@
 //! closure "in" an interrupt level (nested, like a real NVIC: only a higher level preempts), and
 //! the scheduler's preemption points call a hook that may fire such interrupts — which is where
 //! interrupts can land on a device, since everything else happens in critical sections.
-//! [`driver`] fires them at random from a seed; scenario tests script them.
+//! [`driver`] fires them at random from a seed; scenario tests script them. The kernel keeps a
+//! [`journal`] of every change it makes, which the semantic oracle compares with the traces.
 
 pub mod driver;
+pub mod journal;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
