@@ -5,7 +5,9 @@
 //! ```
 //!
 //! A run that stops and restarts tracing writes one trace per session: the first to `--out`,
-//! the next ones beside it as `<stem>.1.trace`, `<stem>.2.trace`, ...
+//! the next ones beside it as `<stem>.1.trace`, `<stem>.2.trace`, ... `--time-shift N` counts
+//! time in units of 2^N cycles (as the tests' coarse clocks do); `--journal` prints what the
+//! scheduler did (the journal the semantic oracle compares the traces with).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,7 @@ fn main() -> Result<()> {
     let mut seed = 1u64;
     let mut out = PathBuf::from("sim.trace");
     let mut opts = Options::STRESS;
+    let mut journal = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -24,10 +27,23 @@ fn main() -> Result<()> {
             "--out" => out = PathBuf::from(value()?),
             "--steps" => opts.steps = value()?.parse().context("--steps")?,
             "--no-annotations" => opts.annotations = false,
-            other => bail!("unknown argument {other} (expected --seed N --out FILE [--steps N] [--no-annotations])"),
+            "--time-shift" => {
+                opts.time_shift = value()?.parse().context("--time-shift")?;
+                opts.wrap_clock = opts.time_shift == 0;
+            }
+            "--journal" => journal = true,
+            other => bail!(
+                "unknown argument {other} (expected --seed N --out FILE [--steps N] \
+                 [--no-annotations] [--time-shift N] [--journal])"
+            ),
         }
     }
     let outcome = driver::run(seed, &opts);
+    if journal {
+        for entry in &outcome.journal {
+            println!("{entry:?}");
+        }
+    }
     if outcome.traces.is_empty() {
         bail!("seed {seed} never started tracing");
     }

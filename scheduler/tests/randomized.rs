@@ -1,7 +1,8 @@
 //! The randomized test: many seeds of the simulator (interrupts at any preemption point, steals,
 //! callbacks, tracing stopped and restarted, generation boundaries anywhere, the clock's 32-bit
 //! wrap crossed in odd seeds), every trace judged by Go's parser and read identically by our
-//! decoder, and its times, as written, never going back on an M. A failure names the seed, its trace file
+//! decoder, and its times, as written, never going back on an M; then the same seeds with a
+//! clock coarse enough for ties between contexts. A failure names the seed, its trace file
 //! (kept) and Go's first error; rerun one seed with the `simulate` example.
 //!
 //! `GOTRACE_SIM_SEEDS` (default 1000) and `GOTRACE_SIM_FIRST_SEED` (default 0) choose the seeds.
@@ -24,18 +25,42 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 #[test]
 fn every_seed_writes_traces_go_accepts() {
-    let Some(go) = require_go("randomized simulator") else {
-        return;
+    let crossed_wrap = judge_seeds("randomized", &Options::STRESS);
+    let count = env_u64("GOTRACE_SIM_SEEDS", 1000);
+    assert!(
+        crossed_wrap >= count / 4,
+        "only {crossed_wrap} traces of {count} seeds cross the clock's 32-bit wrap"
+    );
+}
+
+/// With ticks of 4 µs (`Coarse` shift 8), several events of different contexts share a time,
+/// and Go's parser orders them by its rules for ties (its frontier heap); our decoder must order
+/// them the same way.
+#[test]
+fn every_seed_at_coarse_ticks_writes_traces_go_accepts() {
+    let opts = Options {
+        time_shift: 8,
+        wrap_clock: false,
+        ..Options::STRESS
+    };
+    judge_seeds("randomized-coarse", &opts);
+}
+
+/// Runs the seeds with `opts`, checks each trace's times as written, and has Go judge every
+/// trace and our decoder read it alike. Returns how many traces cross the clock's 32-bit wrap.
+fn judge_seeds(test: &str, opts: &Options) -> u64 {
+    let Some(go) = require_go(test) else {
+        return 0;
     };
     let first = env_u64("GOTRACE_SIM_FIRST_SEED", 0);
     let count = env_u64("GOTRACE_SIM_SEEDS", 1000);
-    let dir = trace_dir("randomized");
+    let dir = trace_dir(test);
     let mut files = Vec::new();
     let mut seed_of = std::collections::HashMap::new();
     let mut sched_events = 0;
     let mut crossed_wrap = 0;
     for seed in first..first + count {
-        let outcome = driver::run(seed, &Options::STRESS);
+        let outcome = driver::run(seed, opts);
         sched_events += outcome.stats.sched_events();
         for (i, trace) in outcome.traces.iter().enumerate() {
             let path = seed_file(&dir, seed, i);
@@ -61,10 +86,6 @@ fn every_seed_writes_traces_go_accepts() {
         "the runs traced only {sched_events} scheduling events"
     );
     assert!(
-        crossed_wrap >= count / 4,
-        "only {crossed_wrap} traces of {count} seeds cross the clock's 32-bit wrap"
-    );
-    assert!(
         files.len() as u64 >= count / 2,
         "only {} traces from {count} seeds",
         files.len()
@@ -73,15 +94,18 @@ fn every_seed_writes_traces_go_accepts() {
     if let Some((path, error)) = first_rejection(&go, &files, workers) {
         panic!(
             "seed {} ({}): {error}\nrerun: cargo run -p gotrace-scheduler \
-             --features sim --example simulate -- --seed {}",
+             --features sim --example simulate -- --seed {} --time-shift {}",
             seed_of[&path],
             path.display(),
-            seed_of[&path]
+            seed_of[&path],
+            opts.time_shift
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
     eprintln!(
-        "{count} seeds, {} traces ({crossed_wrap} across the clock's wrap), all accepted by Go",
+        "{test}: {count} seeds, {} traces ({crossed_wrap} across the clock's wrap), all accepted \
+         by Go and read alike",
         files.len()
     );
+    crossed_wrap
 }

@@ -245,7 +245,9 @@ fn check_seeds(clock: &str, opts: &Options) {
                 Ok(n) => compared += n as u64,
                 Err(difference) => panic!(
                     "seed {seed} ({clock}), trace {i}: {difference}\nrerun: cargo run -p \
-                     gotrace-scheduler --features sim --example simulate -- --seed {seed}"
+                     gotrace-scheduler --features sim --example simulate -- --seed {seed} \
+                     --time-shift {} --journal",
+                    opts.time_shift
                 ),
             }
             traces += 1;
