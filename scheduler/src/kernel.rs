@@ -209,15 +209,17 @@ impl<
 
     /// Writes a user annotation; needs a running goroutine on `m`.
     pub fn annotate(&mut self, m: usize, a: Annotation) -> Result<(), Error> {
-        let _g = self
-            .machine
+        self.machine
             .require_running_go(m, "annotation")
             .map_err(|_| Error::NoRunningTask(m))?;
         #[cfg(feature = "trace")]
         self.trace.annotate(m, a, &self.machine);
         #[cfg(feature = "sim")]
-        self.journal
-            .annotated(self.trace.go_id(_g), m, a.event_type());
+        {
+            let trace = &self.trace;
+            self.journal
+                .annotated(m, a.event_type(), |g| trace.go_id(g));
+        }
         #[cfg(not(feature = "trace"))]
         let _ = a;
         Ok(())

@@ -2,7 +2,7 @@
 //! (`randomized.rs`) says it is consistent; here every trace of many simulator seeds is read by
 //! our decoder and compared with the scheduler's journal (`sim::journal`): for each goroutine and
 //! each executor, the state transitions the trace gives, in the order it gives them, with their
-//! context (M) and their before and after states, are the changes the scheduler made, each
+//! context (M, and the P and G it had) and their before and after states, are the changes the scheduler made, each
 //! goroutine's user annotations are where it wrote them among its transitions, and every status a
 //! generation re-states is the one it had there. Events of different contexts may be
 //! reordered within a clock tick (Go's parser orders them as its rules allow); each resource's own
@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use gotrace_decoder::{Event, GoState, ProcState, Reader, Transition};
 use gotrace_scheduler::encoder::{GoSlot, GoStatus, ProcStatus};
 use gotrace_scheduler::sim::driver::{self, Options};
-use gotrace_scheduler::sim::journal::Entry;
+use gotrace_scheduler::sim::journal::{By, Entry};
 use gotrace_scheduler::sim::SIM_EXECUTORS;
 use gotrace_wire::EventType;
 
@@ -26,10 +26,13 @@ enum Resource {
     Proc(u64),
 }
 
-/// What happened to a resource, on context (M) `m`.
+/// What happened to a resource, made by context (M) `m` holding executor `p` and running
+/// goroutine `g` (-1 for none, as Go's parser prints them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Step {
-    m: u64,
+    m: i64,
+    p: i64,
+    g: i64,
     what: What,
 }
 
@@ -99,7 +102,7 @@ fn sessions(journal: &[Entry]) -> Vec<Expected> {
             &Entry::Go {
                 slot,
                 id,
-                m,
+                by,
                 from,
                 to,
             } => {
@@ -108,12 +111,12 @@ fn sessions(journal: &[Entry]) -> Vec<Expected> {
                     from: go_state(from),
                     to: go_state(to),
                 };
-                push(&mut current, Resource::Go(id), m, what);
+                push(&mut current, Resource::Go(id), by, what);
             }
-            &Entry::Annotation { id, m, typ } => {
-                push(&mut current, Resource::Go(id), m, What::Annotation(typ));
+            &Entry::Annotation { id, by, typ } => {
+                push(&mut current, Resource::Go(id), by, What::Annotation(typ));
             }
-            &Entry::Proc { p, m, from, to } => {
+            &Entry::Proc { p, by, from, to } => {
                 procs.insert(p, to);
                 // Go's parser gives an executor's start, stop and steal; a callback's exit that
                 // abandons it as the context losing it (Go's implied self-steal), and its later
@@ -125,7 +128,7 @@ fn sessions(journal: &[Entry]) -> Vec<Expected> {
                         from: proc_state(from),
                         to: proc_state(to),
                     };
-                    push(&mut current, Resource::Proc(p as u64), m, what);
+                    push(&mut current, Resource::Proc(p as u64), by, what);
                 }
             }
         }
@@ -135,9 +138,15 @@ fn sessions(journal: &[Entry]) -> Vec<Expected> {
 }
 
 /// Adds a step of `resource` to the session being recorded, if any.
-fn push(session: &mut Option<Expected>, resource: Resource, m: usize, what: What) {
+fn push(session: &mut Option<Expected>, resource: Resource, by: By, what: What) {
     if let Some(e) = session {
-        let step = Step { m: m as u64, what };
+        let none = -1;
+        let step = Step {
+            m: by.m as i64,
+            p: by.p.map_or(none, |p| p as i64),
+            g: by.g.map_or(none, |g| g as i64),
+            what,
+        };
         e.steps.entry(resource).or_default().push_back(step);
     }
 }
@@ -196,7 +205,9 @@ fn compare(trace: &[u8], mut expected: Expected) -> Result<usize, String> {
             continue;
         }
         let seen = Step {
-            m: event.thread() as u64,
+            m: event.thread(),
+            p: event.proc_id(),
+            g: event.goroutine(),
             what,
         };
         let Some(step) = expected

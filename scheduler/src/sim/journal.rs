@@ -29,7 +29,7 @@ pub enum Entry {
         /// Its ID in the current trace (0 while none was given).
         id: u64,
         /// The context that made the change.
-        m: usize,
+        by: By,
         /// The status before.
         from: GoStatus,
         /// The status after.
@@ -40,7 +40,7 @@ pub enum Entry {
         /// The goroutine's ID in the current trace.
         id: u64,
         /// The context it runs on.
-        m: usize,
+        by: By,
         /// The Go event written for it.
         typ: EventType,
     },
@@ -49,12 +49,24 @@ pub enum Entry {
         /// The executor.
         p: usize,
         /// The context that made the change.
-        m: usize,
+        by: By,
         /// The status before.
         from: ProcStatus,
         /// The status after.
         to: ProcStatus,
     },
+}
+
+/// The context (Go's M) that made a change, as it was before the change: what Go's parser gives
+/// as an event's M, P and G.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct By {
+    /// The context.
+    pub m: usize,
+    /// The executor it held.
+    pub p: Option<usize>,
+    /// The ID of the goroutine on it.
+    pub g: Option<u64>,
 }
 
 /// The journal, and the statuses it last saw (all dead and idle at first, as the machine starts).
@@ -63,6 +75,8 @@ pub struct Journal {
     entries: Vec<Entry>,
     gos: Vec<(GoSlot, GoStatus)>,
     procs: Vec<ProcStatus>,
+    /// Each context's executor and goroutine.
+    contexts: Vec<(Option<usize>, Option<GoSlot>)>,
 }
 
 impl Journal {
@@ -72,6 +86,7 @@ impl Journal {
             entries: Vec::new(),
             gos: Vec::new(),
             procs: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 
@@ -90,13 +105,15 @@ impl Journal {
                 .chain((0..contexts).map(GoSlot::Callback));
             self.gos = slots.map(|g| (g, GoStatus::Dead)).collect();
             self.procs = vec![ProcStatus::Idle; procs];
+            self.contexts = vec![(None, None); contexts];
         }
+        let by = self.by(m, &id);
         for (p, seen) in self.procs.iter_mut().enumerate() {
             let to = w.proc_status(p);
             if *seen != to {
                 self.entries.push(Entry::Proc {
                     p,
-                    m,
+                    by,
                     from: *seen,
                     to,
                 });
@@ -109,13 +126,23 @@ impl Journal {
                 self.entries.push(Entry::Go {
                     slot: *slot,
                     id: id(*slot),
-                    m,
+                    by,
                     from: *seen,
                     to,
                 });
                 *seen = to;
             }
         }
+        for (cx, held) in self.contexts.iter_mut().enumerate() {
+            *held = (w.context_proc(cx), w.context_go(cx));
+        }
+    }
+
+    /// Context `m` as the last change left it, its goroutine named by `id` (a restart of tracing
+    /// names every goroutine anew).
+    fn by(&self, m: usize, id: impl Fn(GoSlot) -> u64) -> By {
+        let (p, g) = self.contexts.get(m).copied().unwrap_or_default();
+        By { m, p, g: g.map(id) }
     }
 
     /// Records that tracing started, with the IDs `id` gives the live goroutines.
@@ -129,9 +156,15 @@ impl Journal {
         self.entries.push(Entry::TracingStarted { ids });
     }
 
-    /// Records that goroutine `id`, running on `m`, wrote an annotation as event `typ`.
-    pub(crate) fn annotated(&mut self, id: u64, m: usize, typ: EventType) {
-        self.entries.push(Entry::Annotation { id, m, typ });
+    /// Records that the goroutine running on `m` wrote an annotation as event `typ`; `id` gives
+    /// a slot's goroutine ID in the current trace.
+    pub(crate) fn annotated(&mut self, m: usize, typ: EventType, id: impl Fn(GoSlot) -> u64) {
+        let by = self.by(m, id);
+        // The kernel writes an annotation only for a running goroutine, which the journal saw
+        // start.
+        let g =
+            by.g.expect("an annotation without a goroutine on its context");
+        self.entries.push(Entry::Annotation { id: g, by, typ });
     }
 
     /// Records that tracing stopped.
