@@ -159,10 +159,13 @@ fn qemu_said(output: &str) -> String {
     }
 }
 
-/// Whether `line` is one of QEMU's messages (`qemu-system-arm: ...`, `qemu: fatal: ...`), after
-/// the time `-msg timestamp=on` opens it with (`2026-12-03T17:41:02.123456Z qemu-system-arm:`);
-/// a firmware's print naming QEMU elsewhere is not.
+/// Whether `line` is one of QEMU's messages: `qemu-system-arm: ...` (its error reports) or
+/// `qemu: fatal: ...` (a CPU abort), after the time `-msg timestamp=on` opens it with
+/// (`2026-12-03T17:41:02.123456Z qemu-system-arm:`) and, for an error report, the guest's name
+/// `-msg guest-name=on` adds (`board 1 qemu-system-arm:`, the name given by `-name`, which may hold
+/// spaces). A firmware's print naming QEMU otherwise is not.
 fn is_qemus_own(line: &str) -> bool {
+    const REPORT: &str = "qemu-system-arm: ";
     let message = match line.split_once(' ') {
         Some((time, rest))
             if time.ends_with('Z')
@@ -175,7 +178,9 @@ fn is_qemus_own(line: &str) -> bool {
         }
         _ => line,
     };
-    message.starts_with("qemu")
+    message.starts_with("qemu: ")
+        || message.starts_with(REPORT)
+        || message.contains(&format!(" {REPORT}"))
 }
 
 impl QemuLink {
@@ -673,10 +678,19 @@ mod tests {
             ),
             "2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2"
         );
-        // A review helper's: a print naming QEMU is the firmware's.
+        // A review helper's: a print naming QEMU is the firmware's, even at its start.
         assert_eq!(
             qemu_said("running on qemu-system-arm\npanicked at src/main.rs:3\n"),
             "its last output line: panicked at src/main.rs:3"
+        );
+        assert_eq!(
+            qemu_said("qemu test 4 passed\nqemu-system-arm rocks\n"),
+            "its last output line: qemu-system-arm rocks"
+        );
+        // `-name "guest=my board" -msg guest-name=on,timestamp=on`, as QEMU 7.2 writes it.
+        assert_eq!(
+            qemu_said("task 1\n2026-12-04T07:29:23.453047Z my board qemu-system-arm: terminating on signal 15 from pid 9 (kill)\n"),
+            "2026-12-04T07:29:23.453047Z my board qemu-system-arm: terminating on signal 15 from pid 9 (kill)"
         );
         assert_eq!(qemu_said("\n\n"), "");
     }
