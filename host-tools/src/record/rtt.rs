@@ -202,21 +202,33 @@ impl ControlBlock {
     /// Moves the waiting bytes of every up channel (up to [`MAX_DRAIN_BYTES`] a channel) into
     /// `out[channel]` and hands the space back to the firmware. Returns the number of bytes
     /// moved.
+    ///
+    /// Every channel's descriptor is checked before any is read: a bad one (a wild write over
+    /// it) is an error with nothing taken, where taking the channels before it would hand their
+    /// bytes back to the firmware as read and then drop them with the error.
     pub fn drain(&self, mem: &mut impl Memory, out: &mut [Vec<u8>]) -> Result<usize> {
         let mut raw = vec![0u8; self.up.len() * DESCRIPTOR_BYTES as usize];
         mem.read(self.descriptors, &mut raw)?;
+        let offsets = self
+            .up
+            .iter()
+            .enumerate()
+            .map(|(i, channel)| {
+                let d = &raw[i * DESCRIPTOR_BYTES as usize..];
+                let word =
+                    |k: usize| u32::from_le_bytes(d[4 * k..4 * k + 4].try_into().expect("4"));
+                // A channel without a buffer at attach is one the firmware left unused (SEGGER's
+                // RTT has a fixed number of descriptors, zeroed until configured; rtt-target can
+                // leave one for C code to set up later): no protocol channel, so never read,
+                // whatever it says later.
+                if channel.size == 0 {
+                    return Ok((0, 0));
+                }
+                channel.offsets("up", i, [word(1), word(2), word(3), word(4)])
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut moved = 0;
-        for (i, channel) in self.up.iter().enumerate() {
-            let d = &raw[i * DESCRIPTOR_BYTES as usize..];
-            let word = |k: usize| u32::from_le_bytes(d[4 * k..4 * k + 4].try_into().expect("4"));
-            // A channel without a buffer at attach is one the firmware left unused (SEGGER's RTT
-            // has a fixed number of descriptors, zeroed until configured; rtt-target can leave
-            // one for C code to set up later): no protocol channel, so never read, whatever it
-            // says later.
-            if channel.size == 0 {
-                continue;
-            }
-            let (write, read) = channel.offsets("up", i, [word(1), word(2), word(3), word(4)])?;
+        for (i, (channel, (write, read))) in self.up.iter().zip(offsets).enumerate() {
             if write == read {
                 continue;
             }
@@ -385,6 +397,38 @@ mod tests {
         assert_eq!(out[0], b"abcdef");
         assert_eq!(ram.get_u32(addr + 24 + 16), 2, "read offset handed back");
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_bad_descriptor_takes_nothing_from_any_channel() {
+        // Up channel 0 holds 5 bytes; up channel 1's write offset is then overwritten beyond
+        // its size. Channel 0 used to be drained, its read offset handed back, and its bytes
+        // dropped with the error (a review helper's test).
+        let mut ram = Ram(vec![0; 0x1000]);
+        let cb = BASE + 0x100;
+        ram.put_u32(cb + 16, 2);
+        for (i, buf) in [(0u32, 0x400u32), (1, 0x500)] {
+            ram.put_u32(cb + 24 + 24 * i + 4, BASE + buf);
+            ram.put_u32(cb + 24 + 24 * i + 8, 16);
+        }
+        ram.write(cb, RTT_ID).unwrap();
+        let block = ControlBlock::read(&mut ram, cb).unwrap().unwrap();
+        ram.write(BASE + 0x400, b"trace").unwrap();
+        ram.put_u32(cb + 24 + 12, 5);
+        ram.put_u32(cb + 48 + 12, 99);
+        let mut out = vec![Vec::new(), Vec::new()];
+        let error = block.drain(&mut ram, &mut out).unwrap_err().to_string();
+        assert!(error.contains("up channel 1"), "{error}");
+        assert_eq!(
+            ram.get_u32(cb + 24 + 16),
+            0,
+            "channel 0's bytes left unread"
+        );
+        assert!(out.iter().all(Vec::is_empty));
+        // Mended, the next drain takes them.
+        ram.put_u32(cb + 48 + 12, 0);
+        assert_eq!(block.drain(&mut ram, &mut out).unwrap(), 5);
+        assert_eq!(out[0], b"trace");
     }
 
     #[test]
