@@ -18,6 +18,20 @@ case "$output" in
   /*) ;;
   *) output="$PWD/$output" ;;
 esac
+for arg in "$@"; do
+  case "$arg" in
+    -o | -o?* | --output | --output=*)
+      echo "scripts/record-qemu.sh: give the output file as the first argument (scripts/record-qemu.sh OUTPUT.trace ...), not with $arg" >&2
+      exit 2
+      ;;
+  esac
+done
+# A relative CARGO_TARGET_DIR is the caller's, as cargo takes it: made absolute before the cd (the
+# firmware builds in its own directory, which would take it from there).
+case "${CARGO_TARGET_DIR:-}" in
+  "" | /*) ;;
+  *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;;
+esac
 cd "$(dirname "$0")/.."
 
 source scripts/install-missing.sh

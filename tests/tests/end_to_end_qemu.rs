@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gotrace_go_oracle::{missing_tool, require_go, Go, Mode};
+use gotrace_go_oracle::{missing_tool, require_go, require_rust_target, Go, Mode};
 use gotrace_tests::cli::{gotrace, Run};
 use gotrace_tests::scratch_dir;
 
@@ -36,23 +36,6 @@ fn require_qemu(test: &str) -> bool {
         );
     }
     found
-}
-
-/// The Rust target `triple` is installed, or the test skips (fails in CI). Without rustup there
-/// is no list to ask, and the firmware build itself says whether the target is there.
-fn require_target(test: &str, triple: &str) -> bool {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_or(true, |o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == triple)
-        });
-    if !installed {
-        missing_tool(test, triple, "not in `rustup target list --installed`");
-    }
-    installed
 }
 
 /// Builds the example firmware for `triple` with `args` into `<target>/firmware-example/NAME`
@@ -85,7 +68,7 @@ fn build_crate(dir: &str, name: &str, triple: &str, args: &[&str]) -> PathBuf {
 
 /// The default M3 build, when QEMU and the target are there (`None`: skip, or fail in CI).
 fn default_m3(test: &str) -> Option<PathBuf> {
-    if !require_qemu(test) || !require_target(test, M3) {
+    if !require_qemu(test) || !require_rust_target(test, M3) {
         return None;
     }
     Some(build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example"))
@@ -110,7 +93,7 @@ struct Recorded {
 /// Runs `gotrace record --qemu` on the firmware built for `triple` with `features`, writing
 /// `NAME.trace`, with `extra` arguments; `None` when QEMU or Go is missing outside CI.
 fn record(name: &str, triple: &str, features: &[&str], extra: &[&str]) -> Option<Recorded> {
-    if !require_qemu(name) || !require_target(name, triple) {
+    if !require_qemu(name) || !require_rust_target(name, triple) {
         return None;
     }
     let go = require_go(name)?;
@@ -210,7 +193,7 @@ fn assert_every_log_line(stdout: &str) {
 /// and returns `go tool trace -d=parsed`'s output, the same as `gotrace events`'. `None` when
 /// QEMU, the target or Go is missing outside CI.
 fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option<(Run, String)> {
-    if !require_qemu(test) || !require_target(test, M3) {
+    if !require_qemu(test) || !require_rust_target(test, M3) {
         return None;
     }
     let go = require_go(test)?;
@@ -698,7 +681,7 @@ fn record_killing(
 ) -> Option<(Go, Run, PathBuf, u32)> {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::CommandExt;
-    if !require_qemu(name) || !require_target(name, M3) {
+    if !require_qemu(name) || !require_rust_target(name, M3) {
         return None;
     }
     let go = require_go(name)?;
@@ -1067,7 +1050,7 @@ fn the_main_command_writes_the_trace_where_it_is_called_from() {
     // OUTPUT landed there, an option first was taken for OUTPUT ("a value is required for
     // '--output'"), and the path it printed for `go tool trace` split at its spaces.
     let name = "qemu-main-command";
-    if !require_qemu(name) || !require_target(name, M3) {
+    if !require_qemu(name) || !require_rust_target(name, M3) {
         return;
     }
     let called_from = scratch_dir().join("called from here");
@@ -1234,7 +1217,7 @@ fn without_a_host_the_firmware_runs_to_its_end() {
     // its log channel, built smaller than most log lines (a log channel waiting for room, as it
     // once did from the start, hung here for good).
     let name = "qemu-no-host";
-    if !require_qemu(name) || !require_target(name, M3) {
+    if !require_qemu(name) || !require_rust_target(name, M3) {
         return;
     }
     let elf = build_firmware(TINY_LOG, M3, &["--features", TINY_LOG])
@@ -1305,7 +1288,7 @@ fn a_panic_message_reaches_the_host_before_the_exit_ends_qemu() {
     // The firmware's semihosting exit ends QEMU, and with it the host's reads: a panic's message,
     // logged just before, was lost, and `record` showed only "firmware exit status: 1".
     let name = "qemu-panic";
-    if !require_qemu(name) || !require_target(name, M3) {
+    if !require_qemu(name) || !require_rust_target(name, M3) {
         return;
     }
     let feature = "panic-in-task";
@@ -1345,7 +1328,7 @@ fn the_cortex_m4f_build_runs_on_mps2_an386() {
 
 #[test]
 fn the_firmware_builds_for_a_real_board() {
-    if !require_target("the nRF52840 build", M4F) {
+    if !require_rust_target("the nRF52840 build", M4F) {
         return;
     }
     let elf = build_firmware(

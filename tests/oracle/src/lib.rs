@@ -3,8 +3,8 @@
 //! Every trace the encoder writes, and every verdict the decoder gives, is checked against Go's
 //! parser (`go tool trace -d=parsed` / `-d=wire`). This crate finds the Go toolchain once, resolves
 //! the `trace` tool binary (so each check costs one process, not a `go` driver start), and applies
-//! the project's rule for tests that need Go: without Go they skip with a note on a developer's
-//! machine, and fail when `CI` is set.
+//! the project's rule for tests that need Go (1.26 or later): without it they skip with a note on
+//! a developer's machine, and fail when `CI` is set.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +21,13 @@ pub enum OracleError {
     },
     #[error("{what} failed: {stderr}")]
     Tool { what: String, stderr: String },
+    #[error(
+        "Go {found} is older than Go {}.{}, whose trace tool's output the tests compare with \
+         (install it from https://go.dev/dl/; Debian's golang-go is older)",
+        GO_NEEDED.0,
+        GO_NEEDED.1
+    )]
+    TooOld { found: String },
     #[error("listing Go's conformance vectors in {}: {source}", dir.display())]
     Vectors {
         dir: PathBuf,
@@ -62,6 +69,20 @@ impl Mode {
     }
 }
 
+/// The oldest Go (major, minor) whose `go tool trace -d=parsed` / `-d=wire` print what the tests
+/// compare with, and whose toolchain holds the vectors they read: its forms change between
+/// releases (Go 1.25 prints a P's resource differently, Go 1.24 orders its events otherwise).
+pub const GO_NEEDED: (u32, u32) = (1, 26);
+
+/// The (major, minor) of a `go env GOVERSION` (`go1.26.8`, `go1.27rc1`, `devel go1.27-abc...`);
+/// `None` if it names none.
+fn go_release(version: &str) -> Option<(u32, u32)> {
+    let rest = &version[version.find("go1.")? + 2..];
+    let (major, rest) = rest.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// A located Go toolchain.
 #[derive(Debug, Clone)]
 pub struct Go {
@@ -70,8 +91,19 @@ pub struct Go {
 }
 
 impl Go {
-    /// Finds Go, or reports why it is not usable.
+    /// Finds Go, or reports why it is not usable (missing, or older than [`GO_NEEDED`]).
     pub fn locate() -> Result<Go, OracleError> {
+        let version = output(
+            "go env GOVERSION",
+            Command::new("go").args(["env", "GOVERSION"]),
+        )?;
+        let version = version.trim();
+        // A version string of a form not foreseen is let through: the comparisons will tell.
+        if go_release(version).is_some_and(|release| release < GO_NEEDED) {
+            return Err(OracleError::TooOld {
+                found: version.to_owned(),
+            });
+        }
         let goroot = output("go env GOROOT", Command::new("go").args(["env", "GOROOT"]))?;
         // `go tool -n` builds the tool into the build cache if needed and prints its path.
         let trace_tool = output(
@@ -154,11 +186,34 @@ pub fn require_go(test: &str) -> Option<Go> {
 }
 
 /// The project's rule for a test whose tool (`tool`: Go, QEMU, a Rust target) is missing, `why`
-/// saying how it was looked for: with the `CI` environment variable set the test fails (a CI
-/// machine without the tool would otherwise pass by checking nothing); on a developer's machine
-/// it prints a note and returns, and the caller skips.
+/// saying how it was looked for: with the `CI` environment variable set (to anything but empty,
+/// `0` or `false`) the test fails (a CI machine without the tool would otherwise pass by checking
+/// nothing); on a developer's machine it prints a note and returns, and the caller skips.
 pub fn missing_tool(test: &str, tool: &str, why: &str) {
-    apply_ci_rule(std::env::var_os("CI").is_some(), test, tool, why);
+    apply_ci_rule(in_ci(std::env::var("CI").ok().as_deref()), test, tool, why);
+}
+
+/// The Rust target `triple` is installed, or the test skips (fails in CI), as [`missing_tool`]
+/// says. Without rustup there is no list to ask: the build itself then says whether the target
+/// is there.
+pub fn require_rust_target(test: &str, triple: &str) -> bool {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_or(true, |o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == triple)
+        });
+    if !installed {
+        missing_tool(test, triple, "not in `rustup target list --installed`");
+    }
+    installed
+}
+
+/// Whether a value of `CI` means a CI run, as CI services set it (`true`, `1`).
+fn in_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"))
 }
 
 fn apply_ci_rule(ci: bool, test: &str, tool: &str, why: &str) {
@@ -195,6 +250,23 @@ mod tests {
     #[test]
     fn a_missing_tool_lets_the_test_skip_outside_ci() {
         apply_ci_rule(false, "t", "QEMU", "not installed");
+    }
+
+    #[test]
+    fn ci_is_any_value_but_empty_zero_or_false() {
+        assert!(in_ci(Some("true")) && in_ci(Some("1")) && in_ci(Some("yes")));
+        assert!(!in_ci(None) && !in_ci(Some("")) && !in_ci(Some("0")) && !in_ci(Some("false")));
+    }
+
+    #[test]
+    fn go_releases_are_read_from_its_version_strings() {
+        assert_eq!(go_release("go1.26.8"), Some((1, 26)));
+        assert_eq!(go_release("go1.27rc1"), Some((1, 27)));
+        assert_eq!(go_release("go1.24"), Some((1, 24)));
+        assert_eq!(go_release("devel go1.27-4b3c2a1 Mon Dec 1"), Some((1, 27)));
+        assert_eq!(go_release("gccgo"), None);
+        assert!(go_release("go1.25.0").unwrap() < GO_NEEDED);
+        assert!(go_release("go1.26.0").unwrap() >= GO_NEEDED);
     }
 
     #[test]
