@@ -227,15 +227,26 @@ impl QemuLink {
     }
 
     /// Runs `f` with the guest halted (QEMU serves memory only then), then resumes it; `None`
-    /// once the firmware has exited, or QEMU has ended.
+    /// once the firmware has exited, or QEMU has ended before `f` was done. A QEMU that ends
+    /// after it, at the resume, still gives `f`'s value (what it read off the target, the last
+    /// of the trace maybe), the end found at the next call.
     fn halted<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
         if self.exited.is_some() {
             return Ok(None);
         }
-        match self.halt_run_resume(f) {
+        let closed = |error: &anyhow::Error| matches!(error.downcast_ref(), Some(GdbError::Closed));
+        match self.halt_and_run(f) {
+            Ok(Some(value)) => match self.gdb.resume() {
+                Ok(()) => Ok(Some(value)),
+                Err(GdbError::Closed) => {
+                    self.exited = Some(self.end(None)?);
+                    Ok(Some(value))
+                }
+                Err(error) => Err(error.into()),
+            },
             // QEMU ended under us: at the halt, or while the guest was halted (killed, or
-            // aborting), which closed the connection under `f`'s reads or the resume.
-            Err(error) if matches!(error.downcast_ref(), Some(GdbError::Closed)) => {
+            // aborting), which closed the connection under `f`'s reads.
+            Err(error) if closed(&error) => {
                 self.exited = Some(self.end(None)?);
                 Ok(None)
             }
@@ -243,16 +254,14 @@ impl QemuLink {
         }
     }
 
-    /// [`halted`](Self::halted) but for a QEMU that ends, whose closed connection is an error.
-    fn halt_run_resume<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+    /// Halts the guest and runs `f`, leaving it halted; `None` if the halt found it ended.
+    fn halt_and_run<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
         let stop = self.gdb.halt()?;
         if let Some(end) = self.ended_by(stop)? {
             self.exited = Some(end);
             return Ok(None);
         }
-        let value = f(self)?;
-        self.gdb.resume()?;
-        Ok(Some(value))
+        f(self).map(Some)
     }
 
     /// The end a stop reply tells of, if any.
@@ -547,6 +556,8 @@ mod tests {
         SecondRead,
         /// At the second resume, the guest having stopped by itself after the first.
         SecondResume,
+        /// At the first resume, after a poll's reads.
+        FirstResume,
     }
 
     /// A gdb stub whose target holds, at 0x2000_0000, an RTT control block without channels,
@@ -584,6 +595,7 @@ mod tests {
                         }
                         // QEMU ends: the connection closes with the read unanswered.
                         b'm' if ends == EndsAt::SecondRead => return,
+                        b'c' if ends == EndsAt::FirstResume => return,
                         b'c' if resumes == 0 => {
                             resumes += 1;
                             // Acknowledged, then stopped by itself (a fault).
@@ -637,6 +649,20 @@ mod tests {
         let mut link = link_to_fake_qemu(EndsAt::SecondRead, None);
         assert_eq!(link.halted(read).unwrap(), None);
         assert_eq!(link.liveness(), Liveness::Ended(End::QemuEnded));
+    }
+
+    #[test]
+    fn a_qemu_that_ends_at_the_resume_after_a_poll_keeps_what_the_poll_read() {
+        // Ended after the reads, the poll's bytes (the end record maybe) were dropped with the
+        // closed connection (a review helper's reading of the code).
+        let started = Command::new("true").spawn().unwrap();
+        let mut link = link_to_fake_qemu(EndsAt::FirstResume, Some(started));
+        assert_eq!(
+            link.halted(|_| Ok("what the poll read")).unwrap(),
+            Some("what the poll read")
+        );
+        assert_eq!(link.liveness(), Liveness::Ended(End::Exit(0)));
+        assert_eq!(link.halted(|_| Ok("more")).unwrap(), None);
     }
 
     #[test]
