@@ -37,6 +37,15 @@ pub enum InputError {
          sections)"
     )]
     NotATrace,
+    /// [`InputError::NotATrace`] for a text whose lines end in CR LF: a `.test` file saved with
+    /// Windows line endings, whose section markers (`-- trace --`) Go's txtar reader no longer
+    /// sees either.
+    #[error(
+        "bad file format: not a Go execution trace? (text with Windows line endings, CR LF: \
+         Go's text form begins `Trace Go1.N`, and a Go `.test` file's `-- expect --` and \
+         `-- trace --` section markers must end in LF alone; convert it with `dos2unix`)"
+    )]
+    NotATraceCrLf,
     #[error(transparent)]
     TestFile(#[from] TestFileError),
     #[error("text form: {0}")]
@@ -90,6 +99,7 @@ impl<R: Read> Input<R> {
         } else {
             let test = TestFile::parse(&text).map_err(|e| match e {
                 // No txtar section at all: not a `.test` file gone wrong, no trace at all.
+                TestFileError::FileCount(0) if text.contains("\r\n") => InputError::NotATraceCrLf,
                 TestFileError::FileCount(0) => InputError::NotATrace,
                 e => InputError::TestFile(e),
             })?;
@@ -267,6 +277,12 @@ mod tests {
                 .starts_with("bad file format: not a Go execution trace?"),
             "{err}"
         );
+        // A `.test` file saved with Windows line endings: Go's txtar reader sees no sections
+        // either; said so.
+        let crlf = b"-- expect --\r\nSUCCESS\r\n-- trace --\r\nTrace Go1.22\r\n";
+        let err = Input::new(&crlf[..]).err().unwrap();
+        assert!(matches!(err, InputError::NotATraceCrLf), "{err}");
+        assert!(err.to_string().contains("CR LF"), "{err}");
         let err = Input::new(&b"%PDF-1.4\n\xff\xfe\n"[..]).err().unwrap();
         assert!(matches!(err, InputError::NotUtf8), "{err}");
         assert!(
