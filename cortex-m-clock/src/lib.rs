@@ -222,6 +222,9 @@ pub fn init<C: Counters>(dcb: &mut DCB, dwt: &mut DWT) -> Option<ClockSource> {
 #[cfg(not(armv6m))]
 fn cycle_counter(dwt: &mut DWT) -> Option<Counter> {
     if DWT::has_cycle_counter() {
+        // Cortex-M7 parts with the software lock (STM32F7, STM32H7) ignore the enable until
+        // the DWT's lock access register is written; elsewhere the write does nothing.
+        DWT::unlock();
         dwt.enable_cycle_counter();
         Some(Counter::cycles())
     } else {
@@ -235,9 +238,15 @@ fn cycle_counter(_: &mut DWT) -> Option<Counter> {
     None
 }
 
+/// How many of `init`'s spins (1000 cycles each) a counter is given to move: a million cycles,
+/// enough for a tick of a 32 kHz timer on a core of 200 MHz (6100 cycles), which one spin is
+/// not (a slow counter was taken or turned down by where its tick fell). A counter that stands
+/// still (CYCCNT under QEMU) costs the whole wait, about 5 ms at 200 MHz, once at start-up.
+const SPINS_TO_MOVE: u32 = 1000;
+
 /// [`init`] once CYCCNT is started (`cycles`, `None` where there is none): the first of it and
-/// `fallback`'s counter that moves forward while `spin` runs, made the clock. `spin` is the
-/// device's busy wait; the host tests' moves their fake registers.
+/// `fallback`'s counter that moves forward within [`SPINS_TO_MOVE`] runs of `spin`, made the
+/// clock. `spin` is the device's busy wait; the host tests' moves their fake registers.
 fn choose(
     cycles: Option<Counter>,
     fallback: impl FnOnce() -> Option<Counter>,
@@ -245,9 +254,15 @@ fn choose(
 ) -> Option<ClockSource> {
     let mut counts = |counter: &Counter| {
         let before = counter.read();
-        spin();
-        let moved = counter.read().wrapping_sub(before);
-        moved != 0 && moved < u32::MAX / 2
+        for _ in 0..SPINS_TO_MOVE {
+            spin();
+            let moved = counter.read().wrapping_sub(before);
+            if moved != 0 {
+                // Backwards, or by half the range or more: no free-running up-counter.
+                return moved < u32::MAX / 2;
+            }
+        }
+        false
     };
     let counter = cycles
         .filter(&mut counts)

@@ -110,10 +110,12 @@ fn a_cycle_counter_that_stands_still_gives_way_to_the_fallback_read_inverted() {
     );
     // The fallback's rate now.
     assert_rate(32_768, 2_000_000, 65_536);
-    // The timer counted through both spins (CYCCNT's and its own): !(u32::MAX - 50).
-    assert_eq!(now(), 50);
+    // The timer counted through all of CYCCNT's spins and its own first one: !(u32::MAX - 25 ×
+    // (SPINS_TO_MOVE + 1)).
+    let spun = 25 * (SPINS_TO_MOVE + 1);
+    assert_eq!(now(), spun);
     down.add(10u32.wrapping_neg());
-    assert_eq!(TraceClock::<TwoRates>::chosen().now(), 60);
+    assert_eq!(TraceClock::<TwoRates>::chosen().now(), spun + 10);
     // One rate for both: the same whichever counts.
     assert_eq!(hz::<Mps2>(), 25_000_000);
     assert_eq!(ticks_in_us::<Mps2>(2), 50);
@@ -134,6 +136,31 @@ fn without_a_cycle_counter_the_fallback_is_the_clock() {
     );
     assert_eq!(now(), !999);
     assert_eq!(hz::<TwoRates>(), 32_768);
+    set_still_register();
+}
+
+#[test]
+fn a_slow_counter_that_ticks_once_in_many_spins_counts() {
+    // A 32 kHz timer on a fast core: a tick every 700 spins, and the spin it is looked at over
+    // falls between two.
+    let _turn = choosing();
+    let ticks = Register::new(10);
+    let spins = Cell::new(0u32);
+    let spin = || {
+        spins.set(spins.get() + 1);
+        if spins.get() % 700 == 0 {
+            ticks.add(1);
+        }
+    };
+    assert_eq!(
+        choose(
+            None,
+            || Some(ticks.counter(0, ClockSource::DwtCycles)),
+            spin
+        ),
+        Some(ClockSource::DwtCycles)
+    );
+    assert_eq!(spins.get(), 700, "chosen at its first tick, not spun on");
     set_still_register();
 }
 
