@@ -148,7 +148,7 @@ fn a_slow_counter_that_ticks_once_in_many_spins_counts() {
     let spins = Cell::new(0u32);
     let spin = || {
         spins.set(spins.get() + 1);
-        if spins.get() % 700 == 0 {
+        if spins.get().is_multiple_of(700) {
             ticks.add(1);
         }
     };
