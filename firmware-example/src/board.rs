@@ -63,38 +63,92 @@ impl gotrace_scheduler::Platform for Board {
     }
 }
 
-/// How many times `exit` looks whether the host has read the log channel before a semihosting
-/// exit ends QEMU, and with it the host's reads: the last lines, a panic's message among them,
-/// would be lost. Counted, not timed, as the clock may be what failed: a look takes tens of
-/// instructions, so this is a few hundred milliseconds under QEMU at most, against the host's
-/// reads every millisecond or so.
-#[cfg(feature = "board-mps2")]
+/// How many times `exit` looks whether the host has read the log channel before it ends the
+/// program, and with it the host's reads (QEMU's semihosting exit) or the recording (a board's
+/// breakpoint): the last lines, a panic's message among them, would be lost. Counted, not timed,
+/// as the clock may be what failed: a look takes tens of instructions, so this is a few hundred
+/// milliseconds at most, against the host's reads every millisecond or so.
 const LOG_DRAIN_LOOKS: u32 = 2_000_000;
 
-/// Ends the program: a semihosting exit under QEMU (the host sees the status) once the host has
-/// read the log channel or `LOG_DRAIN_LOOKS` have passed; a sleep on a board (where semihosting
-/// without a debugger would fault, and the host reads on).
+/// Ends the program once the host has read the log channel or `LOG_DRAIN_LOOKS` have passed:
+/// under QEMU a semihosting exit (the host sees the status); on a board, where semihosting
+/// without a debugger would fault, a breakpoint, `bkpt #0` for success and `bkpt #1` for
+/// failure, which halts the core for the debugger (`gotrace record --chip` reads the number as
+/// the exit status) and, with none attached, faults into a lockup: the end either way.
 pub fn exit(success: bool) -> ! {
+    // SAFETY: nothing is written to channel 0 through it: it tells whether the host has read
+    // everything written there (rtt-target may mend offsets it finds corrupt, as it would for
+    // the logger).
+    let log = unsafe { rtt_target::UpChannel::conjure(0) };
+    for _ in 0..LOG_DRAIN_LOOKS {
+        if log.as_ref().is_none_or(|c| c.is_empty()) {
+            break;
+        }
+    }
     #[cfg(feature = "board-mps2")]
     {
         use cortex_m_semihosting::debug;
-        // SAFETY: nothing is written to channel 0 through it: it tells whether the host has read
-        // everything written there (rtt-target may mend offsets it finds corrupt, as it would
-        // for the logger).
-        let log = unsafe { rtt_target::UpChannel::conjure(0) };
-        for _ in 0..LOG_DRAIN_LOOKS {
-            if log.as_ref().is_none_or(|c| c.is_empty()) {
-                break;
-            }
-        }
         debug::exit(if success {
             debug::EXIT_SUCCESS
         } else {
             debug::EXIT_FAILURE
         });
     }
+    #[cfg(feature = "board-nrf52840")]
+    // SAFETY: a breakpoint instruction; it changes no state the program relies on.
+    unsafe {
+        if success {
+            core::arch::asm!("bkpt #0");
+        } else {
+            core::arch::asm!("bkpt #1");
+        }
+    }
     let _ = success;
     loop {
         cortex_m::asm::wfi();
+    }
+}
+
+/// Keeps the nRF52840's debug port open across resets, which the chips of build code F and
+/// later (revision 3, on current development kits) close at every reset unless UICR.APPROTECT
+/// holds `HwDisabled` (0x5A) and the firmware writes `SwDisable` (0x5A) to APPROTECT.DISABLE
+/// after each reset (Nordic's "Working with the nRF52 Series' improved APPROTECT"): without it
+/// the probe could no longer read the RTT control block after `gotrace record`'s reset. Earlier
+/// build codes keep the port open by default and are left alone. Writing UICR takes a reset to
+/// apply: the first start after flashing resets once. A UICR that already enables protection
+/// (0x00) cannot be written back without erasing the chip, and is left as it is.
+///
+/// Call it first thing in `main`.
+#[cfg(feature = "board-nrf52840")]
+pub fn keep_debug_port_open() {
+    const FICR_INFO_VARIANT: *const u32 = 0x1000_0104 as *const u32;
+    const UICR_APPROTECT: *mut u32 = 0x1000_1208 as *mut u32;
+    const APPROTECT_DISABLE: *mut u32 = 0x4000_0558 as *mut u32;
+    const NVMC_READY: *const u32 = 0x4001_E400 as *const u32;
+    const NVMC_CONFIG: *mut u32 = 0x4001_E504 as *mut u32;
+    const NVMC_CONFIG_REN: u32 = 0;
+    const NVMC_CONFIG_WEN: u32 = 1;
+    const DISABLED: u32 = 0x5A;
+    // SAFETY: reads and writes of the nRF52840's FICR, UICR, NVMC and APPROTECT registers at
+    // their documented addresses, in thread mode before anything else runs.
+    unsafe {
+        // The variant reads as ASCII, "AAF0": its third letter is the build code.
+        let build_code = (FICR_INFO_VARIANT.read_volatile() >> 8) as u8;
+        if build_code < b'F' {
+            return;
+        }
+        let uicr = UICR_APPROTECT.read_volatile();
+        // Flash bits only go from 1 to 0: 0x5A can be written over an erased word.
+        if uicr != DISABLED && uicr & DISABLED == DISABLED {
+            let ready = || while NVMC_READY.read_volatile() & 1 == 0 {};
+            NVMC_CONFIG.write_volatile(NVMC_CONFIG_WEN);
+            ready();
+            UICR_APPROTECT.write_volatile(DISABLED);
+            ready();
+            NVMC_CONFIG.write_volatile(NVMC_CONFIG_REN);
+            ready();
+            cortex_m::peripheral::SCB::sys_reset();
+        }
+        APPROTECT_DISABLE.write_volatile(DISABLED);
     }
 }

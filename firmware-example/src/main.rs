@@ -83,6 +83,8 @@ pub static SCHED: Scheduler<
 
 #[entry]
 fn main() -> ! {
+    #[cfg(feature = "board-nrf52840")]
+    board::keep_debug_port_open();
     // The log channel drops what does not fit until a host reads it: a board without a
     // debugger must not stop at its first kilobyte of logs. `gotrace record` makes it wait for
     // room (BlockIfFull) once it is draining it, so a recording loses no log line.

@@ -189,6 +189,13 @@ pub enum End {
     /// QEMU ended without the firmware's exit: told to (a signal), or, attached to, its gdb
     /// stub closed the connection without a word (its exit status is for its starter to see).
     QemuEnded,
+    /// A board's core halted other than at the firmware's exit (a fault caught by the debugger,
+    /// a breakpoint of another kind, another debugger's halt).
+    #[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
+    BoardHalted,
+    /// A board's core locked up (a fault while handling a fault).
+    #[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
+    BoardLockedUp,
 }
 
 /// A target whose RTT channels can be polled.

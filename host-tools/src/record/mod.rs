@@ -399,6 +399,8 @@ fn record(
             recording.stopped_by = match end {
                 End::Exit(_) => "the firmware's exit",
                 End::QemuEnded => "QEMU's end",
+                End::BoardHalted => "the board's core halting",
+                End::BoardLockedUp => "the board's core locking up",
             };
             break;
         }

@@ -10,10 +10,10 @@ use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
 use probe_rs::probe::{list::Lister, DebugProbeSelector, Probe};
 use probe_rs::rtt::{ChannelMode, Rtt};
-use probe_rs::{Permissions, Session};
+use probe_rs::{CoreStatus, HaltReason, MemoryInterface, Permissions, Session};
 
 use super::elf::Firmware;
-use super::link::{ChannelMap, Drained, Link, Liveness};
+use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::rtt::{ControlBlock, Memory};
 
 /// The board's memory through probe-rs, as our RTT control block reader reads and writes it.
@@ -21,13 +21,14 @@ struct CoreMemory<'probe>(probe_rs::Core<'probe>);
 
 impl Memory for CoreMemory<'_> {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
-        use probe_rs::MemoryInterface;
         Ok(self.0.read(u64::from(addr), out)?)
     }
 
+    /// With the widest accesses the alignment allows: a 4-byte offset, aligned, is one 32-bit
+    /// write the firmware cannot see half done (`write_8` wrote it a byte at a time, and fails
+    /// on memory access ports that do only 32-bit transfers).
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
-        use probe_rs::MemoryInterface;
-        Ok(self.0.write_8(u64::from(addr), data)?)
+        Ok(self.0.write(u64::from(addr), data)?)
     }
 }
 
@@ -176,8 +177,7 @@ impl Link for ProbeLink {
                 None => Ok(0),
             }
         })?;
-        // A board does not exit: the trace's end record ends the session.
-        Ok(Liveness::Running)
+        board_liveness(&mut core)
     }
 
     /// Through our own reading of the control block, not probe-rs's `DownChannel::write`, which
@@ -194,13 +194,49 @@ impl Link for ProbeLink {
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         std::thread::sleep(timeout);
-        Ok(Liveness::Running)
+        board_liveness(&mut self.session.core(0)?)
     }
+}
+
+/// Whether the firmware on the board has ended, by its core's state: halted at a breakpoint
+/// instruction `bkpt #N`, its exit with status N (the example's `board::exit`: a board has no
+/// semihosting exit without a debugger's help); halted otherwise or locked up, its end without
+/// an exit. A panic or fault mid-trace so ends the recording, where only the trace's end record
+/// did, and a recording of a firmware that failed ran until Ctrl-C.
+fn board_liveness(core: &mut probe_rs::Core) -> Result<Liveness> {
+    let end = match core.status()? {
+        CoreStatus::Halted(HaltReason::Breakpoint(_)) => {
+            let pc: u32 = core.read_core_reg(core.program_counter())?;
+            let instruction = core.read_word_16(u64::from(pc))?;
+            exit_status(instruction).map_or(End::BoardHalted, End::Exit)
+        }
+        CoreStatus::Halted(_) => End::BoardHalted,
+        CoreStatus::LockedUp => End::BoardLockedUp,
+        CoreStatus::Running | CoreStatus::Sleeping | CoreStatus::Unknown => {
+            return Ok(Liveness::Running)
+        }
+    };
+    Ok(Liveness::Ended(end))
+}
+
+/// The exit status a Thumb `bkpt #N` (0xBENN) gives, if `instruction` is one.
+fn exit_status(instruction: u16) -> Option<u8> {
+    let [immediate, opcode] = instruction.to_le_bytes();
+    (opcode == 0xBE).then_some(immediate)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_breakpoint_instruction_gives_its_number_as_the_exit_status() {
+        assert_eq!(exit_status(0xBE00), Some(0), "bkpt #0");
+        assert_eq!(exit_status(0xBE01), Some(1), "bkpt #1");
+        assert_eq!(exit_status(0xBEAB), Some(0xAB));
+        assert_eq!(exit_status(0xBF30), None, "wfi");
+        assert_eq!(exit_status(0x4770), None, "bx lr");
+    }
 
     #[test]
     fn a_known_chip_and_a_probe_selector_are_accepted() {
