@@ -19,17 +19,17 @@ install_packages() {
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=()
+    # No questions asked; through env, as sudo drops the environment.
+    local run=(env "DEBIAN_FRONTEND=${DEBIAN_FRONTEND:-noninteractive}")
     if [ "$(id -u)" != 0 ]; then
       if ! command -v sudo >/dev/null 2>&1; then
         echo "needs the Debian packages ${missing[*]}: install them as root (apt-get install ${missing[*]})" >&2
         return 1
       fi
-      # sudo drops the environment: DEBIAN_FRONTEND goes through env.
-      sudo=(sudo env "DEBIAN_FRONTEND=${DEBIAN_FRONTEND:-}")
+      run=(sudo "${run[@]}")
     fi
     # A fresh VM's first minutes often have apt's daily job holding the lock: wait for it.
-    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update
-    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y "${missing[@]}"
+    "${run[@]}" apt-get -o DPkg::Lock::Timeout=300 update
+    "${run[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y "${missing[@]}"
   fi
 }

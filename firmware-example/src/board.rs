@@ -67,14 +67,16 @@ impl gotrace_scheduler::Platform for Board {
 /// program, and with it the host's reads (QEMU's semihosting exit) or the recording (a board's
 /// breakpoint): the last lines, a panic's message among them, would be lost. Counted, not timed,
 /// as the clock may be what failed: a look takes tens of instructions, so this is a few hundred
-/// milliseconds at most, against the host's reads every millisecond or so.
+/// milliseconds under QEMU and about a second on a 64 MHz board at most, against the host's
+/// reads every millisecond or so.
 const LOG_DRAIN_LOOKS: u32 = 2_000_000;
 
 /// Ends the program once the host has read the log channel or `LOG_DRAIN_LOOKS` have passed:
 /// under QEMU a semihosting exit (the host sees the status); on a board, where semihosting
 /// without a debugger would fault, a breakpoint, `bkpt #0` for success and `bkpt #1` for
 /// failure, which halts the core for the debugger (`gotrace record --chip` reads the number as
-/// the exit status) and, with none attached, faults into a lockup: the end either way.
+/// the exit status). With none attached the breakpoint faults: the fault handler comes here
+/// again, as a failure, and its breakpoint in the handler locks the core up, the end either way.
 pub fn exit(success: bool) -> ! {
     // SAFETY: nothing is written to channel 0 through it: it tells whether the host has read
     // everything written there (rtt-target may mend offsets it finds corrupt, as it would for
@@ -103,7 +105,6 @@ pub fn exit(success: bool) -> ! {
             core::arch::asm!("bkpt #1");
         }
     }
-    let _ = success;
     loop {
         cortex_m::asm::wfi();
     }

@@ -28,8 +28,11 @@ fn main() -> Result<()> {
             "--steps" => opts.steps = value()?.parse().context("--steps")?,
             "--no-annotations" => opts.annotations = false,
             "--time-shift" => {
-                opts.time_shift = value()?.parse().context("--time-shift")?;
-                opts.wrap_clock = opts.time_shift == 0;
+                opts = Options {
+                    steps: opts.steps,
+                    annotations: opts.annotations,
+                    ..Options::coarse(value()?.parse().context("--time-shift")?)
+                }
             }
             "--journal" => journal = true,
             other => bail!(

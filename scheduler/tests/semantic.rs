@@ -2,11 +2,12 @@
 //! (`randomized.rs`) says it is consistent; here every trace of many simulator seeds is read by
 //! our decoder and compared with the scheduler's journal (`sim::journal`): for each goroutine and
 //! each executor, the state transitions the trace gives, in the order it gives them, with their
-//! context (M, and the P and G it had) and their before and after states, are the changes the scheduler made, each
-//! goroutine's user annotations are where it wrote them among its transitions, and every status a
-//! generation re-states is the one it had there. Events of different contexts may be
-//! reordered within a clock tick (Go's parser orders them as its rules allow); each resource's own
-//! sequence may not. Clocks as fine as a cycle and as coarse as several events per tick.
+//! context (M, and the P and G it had) and their before and after states, are the changes the
+//! scheduler made; each goroutine's user annotations are where it wrote them among its
+//! transitions; and every status a generation re-states is the one it had there. Events of
+//! different contexts may be reordered within a clock tick (Go's parser orders them as its rules
+//! allow); each resource's own sequence may not. Clocks as fine as a cycle and as coarse as
+//! several events per tick.
 //!
 //! `GOTRACE_SEMANTIC_SEEDS` (default 1000 per clock) chooses how many seeds.
 
@@ -278,21 +279,12 @@ fn traces_tell_what_the_scheduler_did_at_one_cycle_ticks() {
     check_seeds("1-cycle ticks", &Options::STRESS);
 }
 
-/// The stress mix with timestamps in units of `2^shift` cycles (64 MHz).
-fn coarse(shift: u32) -> Options {
-    Options {
-        time_shift: shift,
-        wrap_clock: false,
-        ..Options::STRESS
-    }
-}
-
 #[test]
 fn traces_tell_what_the_scheduler_did_at_1us_ticks() {
-    check_seeds("1 µs ticks (shift 6)", &coarse(6));
+    check_seeds("1 µs ticks (shift 6)", &Options::coarse(6));
 }
 
 #[test]
 fn traces_tell_what_the_scheduler_did_at_ticks_of_several_events() {
-    check_seeds("4 µs ticks (shift 8)", &coarse(8));
+    check_seeds("4 µs ticks (shift 8)", &Options::coarse(8));
 }

@@ -198,6 +198,33 @@ pub enum End {
     BoardLockedUp,
 }
 
+impl End {
+    /// What stopped the recording, for its summary's "stopped by".
+    pub fn stopped_by(self) -> &'static str {
+        match self {
+            End::Exit(_) => "the firmware's exit",
+            End::QemuEnded => "QEMU's end",
+            End::BoardHalted => "the board's core halting",
+            End::BoardLockedUp => "the board's core locking up",
+        }
+    }
+
+    /// Why there is no exit status, for an end that is not the firmware's exit.
+    pub fn without_exit(self) -> Option<&'static str> {
+        match self {
+            End::Exit(_) => None,
+            End::QemuEnded => Some("QEMU ended without the firmware's exit"),
+            End::BoardHalted => Some(
+                "the board's core halted, not at the firmware's exit (a fault caught, a \
+                 semihosting call nothing serves, another debugger's halt)",
+            ),
+            End::BoardLockedUp => {
+                Some("the board's core locked up (a fault while handling a fault)")
+            }
+        }
+    }
+}
+
 /// A target whose RTT channels can be polled.
 pub trait Link {
     /// Moves whatever is waiting on the up channels into `out` (appending).

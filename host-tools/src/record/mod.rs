@@ -396,12 +396,7 @@ fn record(
         }
         if let Liveness::Ended(end) = liveness {
             recording.ended = Some(end);
-            recording.stopped_by = match end {
-                End::Exit(_) => "the firmware's exit",
-                End::QemuEnded => "QEMU's end",
-                End::BoardHalted => "the board's core halting",
-                End::BoardLockedUp => "the board's core locking up",
-            };
+            recording.stopped_by = end.stopped_by();
             break;
         }
         if drained.len() == 0 {

@@ -10,7 +10,8 @@ use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
 use probe_rs::probe::{list::Lister, DebugProbeSelector, Probe};
 use probe_rs::rtt::{ChannelMode, Rtt};
-use probe_rs::{CoreStatus, HaltReason, MemoryInterface, Permissions, Session};
+use probe_rs::semihosting::SemihostingCommand;
+use probe_rs::{BreakpointCause, CoreStatus, HaltReason, MemoryInterface, Permissions, Session};
 
 use super::elf::Firmware;
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
@@ -169,6 +170,9 @@ impl Drop for ProbeLink {
 impl Link for ProbeLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         let mut core = self.session.core(0)?;
+        // Looked at before the drain: a core found stopped has written its last, which the
+        // drain then takes (after it, what was written between the two would be left).
+        let liveness = board_liveness(&mut core)?;
         let up_channels = self.rtt.up_channels().len();
         let rtt = &mut self.rtt;
         out.drain_all(up_channels, &self.channels, |index, buf| {
@@ -177,7 +181,7 @@ impl Link for ProbeLink {
                 None => Ok(0),
             }
         })?;
-        board_liveness(&mut core)
+        Ok(liveness)
     }
 
     /// Through our own reading of the control block, not probe-rs's `DownChannel::write`, which
@@ -199,15 +203,29 @@ impl Link for ProbeLink {
 }
 
 /// Whether the firmware on the board has ended, by its core's state: halted at a breakpoint
-/// instruction `bkpt #N`, its exit with status N (the example's `board::exit`: a board has no
-/// semihosting exit without a debugger's help); halted otherwise or locked up, its end without
-/// an exit. A panic or fault mid-trace so ends the recording, where only the trace's end record
-/// did, and a recording of a firmware that failed ran until Ctrl-C.
+/// instruction `bkpt #N`, its exit with status N (the example's `board::exit`), or at a
+/// semihosting exit, with its status; halted otherwise (another semihosting call, which nothing
+/// serves here, a fault caught, another debugger's halt) or locked up, its end without an exit.
+/// A panic or fault mid-trace so ends the recording, where only the trace's end record did, and
+/// a recording of a firmware that failed ran until Ctrl-C.
 fn board_liveness(core: &mut probe_rs::Core) -> Result<Liveness> {
     let end = match core.status()? {
+        CoreStatus::Halted(HaltReason::Breakpoint(BreakpointCause::Semihosting(call))) => {
+            match call {
+                SemihostingCommand::ExitSuccess => End::Exit(0),
+                SemihostingCommand::ExitError(details) => {
+                    let status = details.exit_status.unwrap_or(1);
+                    End::Exit(u8::try_from(status).unwrap_or(u8::MAX))
+                }
+                _ => End::BoardHalted,
+            }
+        }
         CoreStatus::Halted(HaltReason::Breakpoint(_)) => {
             let pc: u32 = core.read_core_reg(core.program_counter())?;
-            let instruction = core.read_word_16(u64::from(pc))?;
+            // A word read, aligned, as every memory access port serves: the instruction is
+            // the half of it at `pc`.
+            let word = core.read_word_32(u64::from(pc & !3))?;
+            let instruction = (word >> (8 * (pc & 2))) as u16;
             exit_status(instruction).map_or(End::BoardHalted, End::Exit)
         }
         CoreStatus::Halted(_) => End::BoardHalted,
@@ -219,10 +237,14 @@ fn board_liveness(core: &mut probe_rs::Core) -> Result<Liveness> {
     Ok(Liveness::Ended(end))
 }
 
-/// The exit status a Thumb `bkpt #N` (0xBENN) gives, if `instruction` is one.
+/// The semihosting breakpoint's number (`bkpt 0xAB`): a call for the debugger to serve.
+const SEMIHOSTING_BKPT: u8 = 0xAB;
+
+/// The exit status a Thumb `bkpt #N` (0xBENN) gives, if `instruction` is one and not a
+/// semihosting call.
 fn exit_status(instruction: u16) -> Option<u8> {
     let [immediate, opcode] = instruction.to_le_bytes();
-    (opcode == 0xBE).then_some(immediate)
+    (opcode == 0xBE && immediate != SEMIHOSTING_BKPT).then_some(immediate)
 }
 
 #[cfg(test)]
@@ -233,7 +255,8 @@ mod tests {
     fn a_breakpoint_instruction_gives_its_number_as_the_exit_status() {
         assert_eq!(exit_status(0xBE00), Some(0), "bkpt #0");
         assert_eq!(exit_status(0xBE01), Some(1), "bkpt #1");
-        assert_eq!(exit_status(0xBEAB), Some(0xAB));
+        assert_eq!(exit_status(0xBE07), Some(7));
+        assert_eq!(exit_status(0xBEAB), None, "a semihosting call");
         assert_eq!(exit_status(0xBF30), None, "wfi");
         assert_eq!(exit_status(0x4770), None, "bx lr");
     }

@@ -63,6 +63,8 @@ struct Started {
     output: Option<OutputTap>,
     /// The end of QEMU's output, once the tap is finished.
     output_end: String,
+    /// The name QEMU opens its messages with (see [`guest_name`]).
+    guest: Option<String>,
 }
 
 /// How much of QEMU's output is kept: its messages about its end ("terminating on signal", a
@@ -77,7 +79,7 @@ impl Started {
     /// `output`: the reading end of the one pipe QEMU's stdout and stderr both write to, so that
     /// the firmware's `hprintln!` and `heprintln!` lines stay in the order it printed them (two
     /// pipes, read by two threads, swapped some).
-    fn new(process: Child, output: Option<PipeReader>) -> Self {
+    fn new(process: Child, output: Option<PipeReader>, guest: Option<String>) -> Self {
         // On a terminal, each line opens by erasing the progress line the cursor may be on.
         let line_start: &[u8] = match std::io::stderr().is_terminal() {
             true => ERASE_ROW,
@@ -88,6 +90,7 @@ impl Started {
             process,
             output,
             output_end: String::new(),
+            guest,
         }
     }
 
@@ -111,7 +114,8 @@ impl Started {
 
     /// What QEMU, ended, said of its end, as `: TEXT` (see [`qemu_said`]); empty if nothing.
     fn said(&mut self) -> String {
-        let said = qemu_said(self.output_end());
+        self.output_end();
+        let said = qemu_said(&self.output_end, self.guest.as_deref());
         match said.is_empty() {
             true => said,
             false => format!(": {said}"),
@@ -139,7 +143,7 @@ impl Started {
 /// (`qemu-system-arm: terminating on signal 15 from pid ...`, `qemu: fatal: Lockup: ...`, either
 /// after a time with `-msg timestamp=on`), the firmware's prints around them left out, joined by
 /// `; `; without any, its last line that is not blank (an abort's message), said to be that.
-fn qemu_said(output: &str) -> String {
+fn qemu_said(output: &str, guest: Option<&str>) -> String {
     let mut own = Vec::new();
     let mut last = "";
     for line in output
@@ -147,7 +151,7 @@ fn qemu_said(output: &str) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty())
     {
-        if is_qemus_own(line) {
+        if is_qemus_own(line, guest) {
             own.push(line);
         }
         last = line;
@@ -162,10 +166,9 @@ fn qemu_said(output: &str) -> String {
 /// Whether `line` is one of QEMU's messages: `qemu-system-arm: ...` (its error reports) or
 /// `qemu: fatal: ...` (a CPU abort), after the time `-msg timestamp=on` opens it with
 /// (`2026-12-03T17:41:02.123456Z qemu-system-arm:`) and, for an error report, the guest's name
-/// `-msg guest-name=on` adds (`board 1 qemu-system-arm:`, the name given by `-name`, which may hold
-/// spaces). A firmware's print naming QEMU otherwise is not.
-fn is_qemus_own(line: &str) -> bool {
-    const REPORT: &str = "qemu-system-arm: ";
+/// `guest` that `-msg guest-name=on` adds (`my board qemu-system-arm:`, see [`guest_name`]). A
+/// firmware's print naming QEMU otherwise is not.
+fn is_qemus_own(line: &str, guest: Option<&str>) -> bool {
     let message = match line.split_once(' ') {
         Some((time, rest))
             if time.ends_with('Z')
@@ -178,9 +181,32 @@ fn is_qemus_own(line: &str) -> bool {
         }
         _ => line,
     };
-    message.starts_with("qemu: ")
-        || message.starts_with(REPORT)
-        || message.contains(&format!(" {REPORT}"))
+    let report = guest
+        .and_then(|name| message.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or(message);
+    message.starts_with("qemu: ") || report.starts_with("qemu-system-arm: ")
+}
+
+/// The name QEMU opens its error reports with, if `args` (what the user added to its command)
+/// ask for it: `-msg guest-name=on` with `-name NAME` or `-name guest=NAME[,...]`.
+fn guest_name(args: &[String]) -> Option<String> {
+    let value = |option: &str| {
+        let at = args
+            .iter()
+            .position(|a| a.trim_start_matches('-') == option && a.starts_with('-'))?;
+        args.get(at + 1).map(String::as_str)
+    };
+    value("msg")?
+        .split(',')
+        .any(|setting| setting == "guest-name=on")
+        .then_some(())?;
+    let name = value("name")?;
+    let items: Vec<&str> = name.split(',').collect();
+    items
+        .iter()
+        .find_map(|item| item.strip_prefix("guest="))
+        .or_else(|| items.first().filter(|first| !first.contains('=')).copied())
+        .map(str::to_owned)
 }
 
 impl QemuLink {
@@ -463,7 +489,7 @@ fn launch(
         .context("starting qemu-system-arm (is it installed? apt-get install qemu-system-arm)")?;
     // Its copies of the pipe's writing end: the pipe ends, for the tap, once QEMU's are closed.
     drop(cmd);
-    let mut child = Started::new(process, Some(output));
+    let mut child = Started::new(process, Some(output), guest_name(extra));
     errln!("gotrace: running {} on QEMU {machine}", elf.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -614,7 +640,7 @@ mod tests {
     /// A link to [`fake_qemu`] ending at `ends`, its control block read, for a QEMU started as
     /// `child` (`None`: attached to).
     fn link_to_fake_qemu(ends: EndsAt, child: Option<Child>) -> QemuLink {
-        let child = child.map(|process| Started::new(process, None));
+        let child = child.map(|process| Started::new(process, None, None));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || fake_qemu(listener, ends));
@@ -685,39 +711,86 @@ mod tests {
             format!("{prints}qemu-system-arm: terminating on signal 15 from pid 7 (bash)\n");
         let kept = &told_to_end[told_to_end.len() - OUTPUT_KEPT..];
         assert_eq!(
-            qemu_said(kept),
+            qemu_said(kept, None),
             "qemu-system-arm: terminating on signal 15 from pid 7 (bash)"
         );
         let locked_up = "\npanicked at src/main.rs:9\nqemu: fatal: Lockup: can't escalate 3 to HardFault \
                          (current priority -1)\n\nR00=00000000 R01=00000001\nPSR=40000193 -Z-- A handler\n";
         assert_eq!(
-            qemu_said(locked_up),
+            qemu_said(locked_up, None),
             "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"
         );
         assert_eq!(
-            qemu_said("boot\n**\nERROR: assertion failed\n\n"),
+            qemu_said("boot\n**\nERROR: assertion failed\n\n", None),
             "its last output line: ERROR: assertion failed"
         );
         assert_eq!(
             qemu_said(
-                "task 1\n2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2\n"
+                "task 1\n2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2\n",
+                None
             ),
             "2026-12-03T17:41:02.123456Z qemu-system-arm: terminating on signal 2"
         );
         // A review helper's: a print naming QEMU is the firmware's, even at its start.
         assert_eq!(
-            qemu_said("running on qemu-system-arm\npanicked at src/main.rs:3\n"),
+            qemu_said(
+                "running on qemu-system-arm\npanicked at src/main.rs:3\n",
+                None
+            ),
             "its last output line: panicked at src/main.rs:3"
         );
         assert_eq!(
-            qemu_said("qemu test 4 passed\nqemu-system-arm rocks\n"),
+            qemu_said("qemu test 4 passed\nqemu-system-arm rocks\n", None),
             "its last output line: qemu-system-arm rocks"
         );
-        // `-name "guest=my board" -msg guest-name=on,timestamp=on`, as QEMU 7.2 writes it.
+        // `-name "guest=my board" -msg guest-name=on,timestamp=on`, as QEMU 7.2 writes it; a
+        // firmware's line with QEMU's opening further on is still its own (a review helper's).
+        let guest = guest_name(&[
+            "-name".into(),
+            "guest=my board,debug-threads=on".into(),
+            "-msg".into(),
+            "guest-name=on,timestamp=on".into(),
+        ]);
+        assert_eq!(guest.as_deref(), Some("my board"));
+        let output = "task 1\n2026-12-04T07:29:23.453047Z my board qemu-system-arm: terminating on signal 15 from pid 9 (kill)\nbooted on qemu-system-arm: ok\n";
         assert_eq!(
-            qemu_said("task 1\n2026-12-04T07:29:23.453047Z my board qemu-system-arm: terminating on signal 15 from pid 9 (kill)\n"),
+            qemu_said(output, guest.as_deref()),
             "2026-12-04T07:29:23.453047Z my board qemu-system-arm: terminating on signal 15 from pid 9 (kill)"
         );
-        assert_eq!(qemu_said("\n\n"), "");
+        assert_eq!(
+            qemu_said(output, None),
+            "its last output line: booted on qemu-system-arm: ok",
+            "without -msg guest-name=on, no line opens with a name"
+        );
+        assert_eq!(qemu_said("\n\n", None), "");
+    }
+
+    #[test]
+    fn the_guest_name_is_taken_only_where_qemu_is_asked_to_write_it() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            guest_name(&args(&["-name", "board1", "-msg", "guest-name=on"])).as_deref(),
+            Some("board1")
+        );
+        assert_eq!(
+            guest_name(&args(&[
+                "--msg",
+                "timestamp=on,guest-name=on",
+                "--name",
+                "b,process=q"
+            ]))
+            .as_deref(),
+            Some("b")
+        );
+        assert_eq!(guest_name(&args(&["-name", "board1"])), None, "no -msg");
+        assert_eq!(
+            guest_name(&args(&["-msg", "guest-name=off", "-name", "board1"])),
+            None
+        );
+        assert_eq!(
+            guest_name(&args(&["-msg", "guest-name=on"])),
+            None,
+            "no -name"
+        );
     }
 }

@@ -149,12 +149,8 @@ pub(super) fn finish(
             outln!("firmware exit status: {code}");
             valid &= code == 0;
         }
-        Some(other @ (End::QemuEnded | End::BoardHalted | End::BoardLockedUp)) => {
-            let why = match other {
-                End::QemuEnded => "QEMU ended without the firmware's exit",
-                End::BoardHalted => "the board's core halted, not at the firmware's exit (a fault caught, or another debugger's halt)",
-                _ => "the board's core locked up (a fault while handling a fault)",
-            };
+        Some(other) => {
+            let why = other.without_exit().unwrap_or_default();
             outln!("firmware exit status: none: {why}");
             // Nothing then says that the trace is whole but its end record.
             valid &= end.is_some();

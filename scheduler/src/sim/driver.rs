@@ -56,6 +56,16 @@ impl Options {
         time_shift: 0,
         wrap_clock: true,
     };
+
+    /// [`Options::STRESS`] with timestamps in units of `2^shift` cycles (6: 1 µs at 64 MHz).
+    /// Such a clock does not cross its wrap ([`Options::wrap_clock`]).
+    pub const fn coarse(shift: u32) -> Options {
+        Options {
+            time_shift: shift,
+            wrap_clock: shift == 0,
+            ..Options::STRESS
+        }
+    }
 }
 
 /// What a run produced.
