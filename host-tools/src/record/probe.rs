@@ -81,6 +81,16 @@ impl ProbeLink {
             log_mode,
         })
     }
+
+    /// The board's memory and our own reading of its RTT control block, where probe-rs found it.
+    fn control_block(&mut self) -> Result<(CoreMemory<'_>, ControlBlock)> {
+        let mut core = CoreMemory(self.session.core(0)?);
+        let address =
+            u32::try_from(self.rtt.ptr()).context("the RTT control block lies above 4 GiB")?;
+        let block = ControlBlock::read(&mut core, address)?
+            .ok_or_else(|| anyhow!("the RTT control block at {address:#x} is gone"))?;
+        Ok((core, block))
+    }
 }
 
 fn attach_rtt(session: &mut Session, firmware: &Firmware) -> Result<Rtt> {
@@ -188,12 +198,16 @@ impl Link for ProbeLink {
     /// writes what fits: a frame cut short would run into the next one the firmware reads.
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
         let index = self.channels.control_channel()?;
-        let mut core = CoreMemory(self.session.core(0)?);
-        let address =
-            u32::try_from(self.rtt.ptr()).context("the RTT control block lies above 4 GiB")?;
-        let block = ControlBlock::read(&mut core, address)?
-            .ok_or_else(|| anyhow!("the RTT control block at {address:#x} is gone"))?;
+        let (mut core, block) = self.control_block()?;
         block.send(&mut core, index, frame)
+    }
+
+    /// So that a firmware that did not act on the stop command is said to have read it or not,
+    /// as under QEMU.
+    fn control_unread(&mut self) -> Result<Option<u32>> {
+        let index = self.channels.control_channel()?;
+        let (mut core, block) = self.control_block()?;
+        Ok(Some(block.unread(&mut core, index)?))
     }
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
