@@ -17,6 +17,16 @@ pub const CPU_HZ: u32 = 25_000_000;
 #[cfg(feature = "board-nrf52840")]
 pub const CPU_HZ: u32 = 64_000_000;
 
+/// How long the firmware waits from its start for the host's start command before it traces
+/// without one. Under QEMU the host attaches to a guest it holds halted until then. On a board it
+/// attaches after the reset, while the firmware runs, and maps the RTT channels through the
+/// probe, tens of round trips of milliseconds each on a slow probe (CMSIS-DAP v1): 200 ms could
+/// pass first, and the recording then ran lossy with the default generations.
+#[cfg(feature = "board-mps2")]
+pub const START_WAIT_MS: u32 = 200;
+#[cfg(feature = "board-nrf52840")]
+pub const START_WAIT_MS: u32 = 1000;
+
 /// What the trace clock picks from (`gotrace-cortex-m-clock`): DWT CYCCNT, else the board's
 /// free-running timer. MPS2 (AN385/AN386, real or QEMU's, which counts no CYCCNT): CMSDK APB
 /// timer 0 at 25 MHz, the processor's rate too; nothing else in the firmware uses that timer.

@@ -58,7 +58,7 @@ const EXECUTORS: usize = 1;
 /// Generation length when the host does not say.
 const DEFAULT_GENERATION_US: u32 = 1000;
 /// How long to wait for the host's start command, and for it to drain at the end.
-const HOST_WAIT_MS: u32 = 200;
+const HOST_WAIT_MS: u32 = board::START_WAIT_MS;
 const DRAIN_WAIT_MS: u32 = 2000;
 
 pub static SCHED: Scheduler<
