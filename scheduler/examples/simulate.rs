@@ -28,11 +28,7 @@ fn main() -> Result<()> {
             "--steps" => opts.steps = value()?.parse().context("--steps")?,
             "--no-annotations" => opts.annotations = false,
             "--time-shift" => {
-                opts = Options {
-                    steps: opts.steps,
-                    annotations: opts.annotations,
-                    ..Options::coarse(value()?.parse().context("--time-shift")?)
-                }
+                opts = opts.with_time_shift(value()?.parse().context("--time-shift")?)
             }
             "--journal" => journal = true,
             other => bail!(

@@ -114,8 +114,10 @@ fn sessions(journal: &[Entry]) -> Vec<Expected> {
                 };
                 push(&mut current, Resource::Go(id), by, what);
             }
-            &Entry::Annotation { id, by, typ } => {
-                push(&mut current, Resource::Go(id), by, What::Annotation(typ));
+            &Entry::Annotation { by, typ } => {
+                let g =
+                    by.g.expect("an annotation without a goroutine on its context");
+                push(&mut current, Resource::Go(g), by, What::Annotation(typ));
             }
             &Entry::Proc { p, by, from, to } => {
                 procs.insert(p, to);
@@ -187,7 +189,7 @@ fn told(event: &Event) -> Option<(Resource, What)> {
 /// Reads `trace` and checks it against `expected`; the first difference, described.
 fn compare(trace: &[u8], mut expected: Expected) -> Result<usize, String> {
     let mut reader = Reader::new(trace).map_err(|e| e.to_string())?;
-    let mut state = expected.initial.clone();
+    let mut state = std::mem::take(&mut expected.initial);
     let mut compared = 0;
     while let Some(event) = reader.read_event().map_err(|e| e.to_string())? {
         let Some((resource, what)) = told(&event) else {

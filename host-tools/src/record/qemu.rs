@@ -260,7 +260,6 @@ impl QemuLink {
         if self.exited.is_some() {
             return Ok(None);
         }
-        let closed = |error: &anyhow::Error| matches!(error.downcast_ref(), Some(GdbError::Closed));
         match self.halt_and_run(f) {
             Ok(Some(value)) => match self.gdb.resume() {
                 Ok(()) => Ok(Some(value)),
@@ -272,7 +271,7 @@ impl QemuLink {
             },
             // QEMU ended under us: at the halt, or while the guest was halted (killed, or
             // aborting), which closed the connection under `f`'s reads.
-            Err(error) if closed(&error) => {
+            Err(error) if matches!(error.downcast_ref(), Some(GdbError::Closed)) => {
                 self.exited = Some(self.end(None)?);
                 Ok(None)
             }

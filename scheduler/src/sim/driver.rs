@@ -58,12 +58,17 @@ impl Options {
     };
 
     /// [`Options::STRESS`] with timestamps in units of `2^shift` cycles (6: 1 µs at 64 MHz).
-    /// Such a clock does not cross its wrap ([`Options::wrap_clock`]).
     pub const fn coarse(shift: u32) -> Options {
+        Options::STRESS.with_time_shift(shift)
+    }
+
+    /// These options with timestamps in units of `2^shift` cycles. A coarse clock does not cross
+    /// its wrap ([`Options::wrap_clock`]).
+    pub const fn with_time_shift(self, shift: u32) -> Options {
         Options {
             time_shift: shift,
-            wrap_clock: shift == 0,
-            ..Options::STRESS
+            wrap_clock: self.wrap_clock && shift == 0,
+            ..self
         }
     }
 }

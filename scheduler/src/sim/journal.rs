@@ -37,9 +37,8 @@ pub enum Entry {
     },
     /// The goroutine running on a context wrote a user annotation.
     Annotation {
-        /// The goroutine's ID in the current trace.
-        id: u64,
-        /// The context it runs on.
+        /// The context and the goroutine on it (`by.g`, always there: the kernel writes an
+        /// annotation only for a running goroutine).
         by: By,
         /// The Go event written for it.
         typ: EventType,
@@ -160,11 +159,7 @@ impl Journal {
     /// a slot's goroutine ID in the current trace.
     pub(crate) fn annotated(&mut self, m: usize, typ: EventType, id: impl Fn(GoSlot) -> u64) {
         let by = self.by(m, id);
-        // The kernel writes an annotation only for a running goroutine, which the journal saw
-        // start.
-        let g =
-            by.g.expect("an annotation without a goroutine on its context");
-        self.entries.push(Entry::Annotation { id: g, by, typ });
+        self.entries.push(Entry::Annotation { by, typ });
     }
 
     /// Records that tracing stopped.

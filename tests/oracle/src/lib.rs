@@ -93,25 +93,26 @@ pub struct Go {
 impl Go {
     /// Finds Go, or reports why it is not usable (missing, or older than [`GO_NEEDED`]).
     pub fn locate() -> Result<Go, OracleError> {
-        let version = output(
-            "go env GOVERSION",
-            Command::new("go").args(["env", "GOVERSION"]),
+        // One `go env` for both: a line each, in the order asked.
+        let env = output(
+            "go env GOVERSION GOROOT",
+            Command::new("go").args(["env", "GOVERSION", "GOROOT"]),
         )?;
-        let version = version.trim();
+        let mut lines = env.lines().map(str::trim);
+        let (version, goroot) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
         // A version string of a form not foreseen is let through: the comparisons will tell.
         if go_release(version).is_some_and(|release| release < GO_NEEDED) {
             return Err(OracleError::TooOld {
                 found: version.to_owned(),
             });
         }
-        let goroot = output("go env GOROOT", Command::new("go").args(["env", "GOROOT"]))?;
         // `go tool -n` builds the tool into the build cache if needed and prints its path.
         let trace_tool = output(
             "go tool -n trace",
             Command::new("go").args(["tool", "-n", "trace"]),
         )?;
         Ok(Go {
-            goroot: PathBuf::from(goroot.trim()),
+            goroot: PathBuf::from(goroot),
             trace_tool: PathBuf::from(trace_tool.trim()),
         })
     }
