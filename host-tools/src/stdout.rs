@@ -26,6 +26,12 @@ pub fn line(text: Arguments<'_>) {
         failed.unshown += 1;
         return;
     }
+    // On a terminal the two share the screen: a line longer than stdout's buffer (1 KiB) goes
+    // out in several writes, and a line of QEMU's passed on to stderr meanwhile (`ChildStderr`
+    // takes stderr's lock) landed between them. Only there: a stderr piped to a reader that does
+    // not read would otherwise hold up stdout too.
+    let _screen =
+        (io::stdout().is_terminal() && io::stderr().is_terminal()).then(|| io::stderr().lock());
     let mut out = io::stdout().lock();
     // Flushed at each line as `println!` does (a line-buffered stdout): a log line shows when the
     // firmware writes it.
