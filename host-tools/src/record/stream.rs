@@ -458,17 +458,20 @@ impl TraceStream {
             }
             _ => {}
         }
-        let current = self.current.get_or_insert_with(|| Generation {
-            number: generation,
-            ..Generation::default()
-        });
-        if current.bytes.len() + end > self.generation_limit.0 {
+        // Checked before a new generation is opened: a first batch refused would have left an
+        // empty generation behind, which `finish` reported as cut short.
+        let held = self.current.as_ref().map_or(0, |c| c.bytes.len());
+        if held + end > self.generation_limit.0 {
             return Err(StreamError::GenerationTooLarge {
                 offset,
                 generation,
                 limit: self.generation_limit.0,
             });
         }
+        let current = self.current.get_or_insert_with(|| Generation {
+            number: generation,
+            ..Generation::default()
+        });
         current.batches += 1;
         current.bytes.extend_from_slice(&buf[..end]);
         self.batches += 1;
@@ -670,6 +673,21 @@ pub(super) mod tests {
             3 * size + size,
             "the generation, and the batch refused"
         );
+    }
+
+    #[test]
+    fn a_first_batch_beyond_the_limit_leaves_no_generation_cut_short() {
+        let size = batch(1).len();
+        let mut stream = TraceStream::with_generation_limit(size - 1);
+        stream.push(&Version::Go122.header()).unwrap();
+        let error = stream.push(&batch(1)).unwrap_err();
+        assert!(
+            matches!(error, StreamError::GenerationTooLarge { generation: 1, .. }),
+            "{error:?}"
+        );
+        let (_, losses, _) = stream.finish();
+        assert_eq!(losses.cut_short, None, "no batch of generation 1 was taken");
+        assert!(losses.records.is_empty(), "{:?}", losses.records);
     }
 
     #[test]
