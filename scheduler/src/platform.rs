@@ -14,6 +14,8 @@ pub trait Platform {
     /// fires its simulated interrupts from it.
     fn preemption_point(&self) {}
 
-    /// Thread mode found nothing to run: sleep until an interrupt (`wfi`).
+    /// Thread mode found nothing to run: sleep until an interrupt is pending (`wfi`). Called
+    /// with interrupts masked ([`crate::Scheduler::idle`]): it must return once one is pending,
+    /// without waiting for it to be taken, as `wfi` does.
     fn idle(&self) {}
 }

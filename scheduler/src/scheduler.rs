@@ -142,7 +142,8 @@ impl<
         })
     }
 
-    /// Whether `executor` has tasks waiting to run (for an idle loop deciding whether to sleep).
+    /// Whether `executor` has tasks waiting to run. An idle loop deciding whether to sleep wants
+    /// [`Scheduler::idle`], which looks and sleeps in one step.
     pub fn has_runnable(&self, executor: usize) -> bool {
         self.kernel
             .with(|k| k.queues.get(executor).is_some_and(|q| !q.is_empty()))
@@ -202,9 +203,23 @@ impl<
     pub fn run(&self, executor: usize) -> Result<core::convert::Infallible, Error> {
         loop {
             if self.run_executor(executor)? == 0 {
-                self.platform.idle();
+                self.idle(executor);
             }
         }
+    }
+
+    /// Thread mode's sleep when a round ran nothing: sleeps until an interrupt
+    /// ([`Platform::idle`], `wfi`) unless `executor` has tasks waiting to run, looking and
+    /// sleeping in one critical section. Looked at first and slept on after, an interrupt's wake
+    /// landing in between left its task queued while thread mode slept until some later
+    /// interrupt, or for ever when none was to come. `wfi` wakes on an interrupt made pending
+    /// while interrupts are masked; it is taken as the section ends.
+    pub fn idle(&self, executor: usize) {
+        critical_section::with(|_| {
+            if !self.has_runnable(executor) {
+                self.platform.idle();
+            }
+        });
     }
 
     /// Runs `f` as an interrupt callback: tracked code in an interrupt handler. Its goroutine is

@@ -99,3 +99,93 @@ fn an_interrupt_cannot_take_an_executor_that_is_running_a_task() {
     assert_eq!(s.run_executor(0).unwrap(), 2);
     s.stop_tracing().unwrap();
 }
+
+/// The idle test's platform: thread mode is context 0, the waking thread context 1 ("an
+/// interrupt"); its `idle` lets that thread try to wake a task while thread mode sleeps.
+struct WakeWhileAsleep {
+    let_wake: std::sync::mpsc::SyncSender<()>,
+    woken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    woken_while_asleep: std::sync::atomic::AtomicBool,
+}
+
+std::thread_local! {
+    static CONTEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl gotrace_scheduler::Platform for WakeWhileAsleep {
+    fn current_context(&self) -> usize {
+        CONTEXT.get()
+    }
+
+    fn idle(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.let_wake.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.woken_while_asleep
+            .store(self.woken.load(SeqCst), SeqCst);
+    }
+}
+
+/// A clock that counts its readings.
+struct Readings(u32);
+
+impl gotrace_scheduler::Clock for Readings {
+    fn now(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000
+    }
+}
+
+#[test]
+fn a_wake_cannot_land_between_idles_look_at_the_queue_and_its_sleep() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    // Thread mode looked at the queue, found it empty, and slept: a wake from an interrupt
+    // landing after the look left its task queued through the sleep (a review helper's). Here
+    // the interrupt is another thread, let go once thread mode is in `idle`.
+    let (let_wake, wake) = std::sync::mpsc::sync_channel(1);
+    let woken = Arc::new(AtomicBool::new(false));
+    let platform = WakeWhileAsleep {
+        let_wake,
+        woken: Arc::clone(&woken),
+        woken_while_asleep: AtomicBool::new(false),
+    };
+    let s: &'static _ = Box::leak(Box::new(gotrace_scheduler::Scheduler::<
+        _,
+        _,
+        gotrace_scheduler::encoder::VecSink,
+        2,
+        1,
+        2,
+        256,
+    >::new(
+        platform,
+        Readings(0),
+        Default::default(),
+        Config::MANUAL,
+    )));
+    s.start_tracing().unwrap();
+    let waiter = s.spawn(0, wait, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    let interrupt = std::thread::spawn(move || {
+        CONTEXT.set(1);
+        wake.recv().unwrap();
+        s.wake(waiter).unwrap();
+        woken.store(true, SeqCst);
+    });
+    s.idle(0);
+    interrupt.join().unwrap();
+    assert!(
+        !s.platform().woken_while_asleep.load(SeqCst),
+        "the wake came in while thread mode slept"
+    );
+    assert!(s.has_runnable(0));
+    // With a task queued, idle does not sleep: the interrupt thread is gone, and a sleep would
+    // wait on it for ever.
+    s.idle(0);
+    s.stop_tracing().unwrap();
+}

@@ -140,7 +140,7 @@ fn main() -> ! {
     }
     while FINISHED.load(Ordering::Relaxed) < 3 {
         if SCHED.run_executor(0).unwrap() == 0 {
-            cortex_m::asm::wfi();
+            SCHED.idle(0);
         }
         if let Some(Command::Stop) = control.poll() {
             break;
