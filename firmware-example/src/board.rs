@@ -64,7 +64,12 @@ impl gotrace_scheduler::Platform for Board {
         match active {
             0 => CONTEXT_THREAD,
             15 => CONTEXT_SYSTICK,
-            _ => CONTEXT_PENDSV,
+            14 => CONTEXT_PENDSV,
+            // An exception given no context of its own (a handler added later): the scheduler
+            // refuses its calls (`Error::NoSuchContext`), where taken for PendSV, which it may
+            // have preempted, its wake was credited to PendSV's running task and its executor
+            // round broke PendSV's.
+            _ => CONTEXTS,
         }
     }
 

@@ -189,3 +189,49 @@ fn a_wake_cannot_land_between_idles_look_at_the_queue_and_its_sleep() {
     s.idle(0);
     s.stop_tracing().unwrap();
 }
+
+/// Contexts as the test's thread says ([`CONTEXT`]).
+struct ByThread;
+
+impl gotrace_scheduler::Platform for ByThread {
+    fn current_context(&self) -> usize {
+        CONTEXT.get()
+    }
+}
+
+#[test]
+fn a_context_beyond_the_schedulers_is_refused_and_changes_nothing() {
+    // A firmware's answer for an exception it gave no context (the example firmware's, for a
+    // handler added later): taken for another context, its calls were credited to that one.
+    let s = gotrace_scheduler::Scheduler::<
+        _,
+        _,
+        gotrace_scheduler::encoder::VecSink,
+        3,
+        1,
+        2,
+        256,
+    >::new(ByThread, Readings(0), Default::default(), Config::MANUAL);
+    s.start_tracing().unwrap();
+    let waiter = s.spawn(0, wait, 0).unwrap();
+    s.spawn(0, yield_forever, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 2);
+    CONTEXT.set(2);
+    assert_eq!(s.wake(waiter), Err(Error::NoSuchContext(2)));
+    assert_eq!(s.spawn(0, wait, 0), Err(Error::NoSuchContext(2)));
+    assert_eq!(s.run_executor(0), Err(Error::NoSuchContext(2)));
+    assert_eq!(s.callback(|_| ()), Err(Error::NoSuchContext(2)));
+    CONTEXT.set(0);
+    assert_eq!(
+        s.run_executor(0).unwrap(),
+        1,
+        "the refused wake queued the task"
+    );
+    s.wake(waiter).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 2);
+    s.stop_tracing().unwrap();
+    // Nothing of the refused calls reached the trace either: it reads whole.
+    let trace = s.with_encoder(|enc| enc.sink_mut().traces.concat());
+    let mut reader = gotrace_decoder::Reader::new(trace.as_slice()).unwrap();
+    while reader.read_event_ref().unwrap().is_some() {}
+}
