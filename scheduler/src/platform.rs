@@ -6,7 +6,8 @@
 pub trait Platform {
     /// The execution context running the caller: 0 for thread mode, then one stable ID per
     /// interrupt priority level that runs scheduler code (Go's M). Must be below the
-    /// scheduler's `MS`.
+    /// scheduler's `MS`: a context at or beyond it is refused (`Error::NoSuchContext`), the
+    /// answer for code the firmware gave no context.
     fn current_context(&self) -> usize;
 
     /// Called by the scheduler at every point where an interrupt may land between two of its
