@@ -183,13 +183,43 @@ macro_rules! errln {
 pub(crate) use errln;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::process::Command;
+
+    /// Set in the process [`stderr_of`] starts, where the test writes and the parent asserts.
+    const WRITES_HERE: &str = "GOTRACE_TEST_WRITES_HERE";
+
+    /// Whether this process is the one where a test writes to stderr.
+    pub(crate) fn writes_here() -> bool {
+        std::env::var_os(WRITES_HERE).is_some()
+    }
+
+    /// What the test `name` writes to stderr, run again in a process of its own: ours is the
+    /// real stderr, which the test harness does not capture (where it would have come between
+    /// the harness's lines), and a pipe there, not a terminal.
+    pub(crate) fn stderr_of(name: &str) -> String {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(WRITES_HERE, "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stderr).unwrap()
+    }
 
     #[test]
     fn a_childs_line_left_open_is_not_drawn_over_nor_written_onto() {
-        // Held (the lock is reentrant): no other test's line comes between.
-        let _stderr = io::stderr().lock();
+        if !writes_here() {
+            assert_eq!(
+                stderr_of(
+                    "stdout::tests::a_childs_line_left_open_is_not_drawn_over_nor_written_onto"
+                ),
+                "a child's line, passed on in pieces\nand ours, on a line of its own\n\
+                 the rest of the child's line\n\r\x1b[2Ka progress line"
+            );
+            return;
+        }
         let cursor_on_child_line = || CURSOR_ON_CHILD_LINE.load(Ordering::Relaxed);
         ChildStderr
             .write_all(b"a child's line, passed on in pieces")
@@ -207,6 +237,6 @@ mod tests {
         ChildStderr
             .write_all(b"the rest of the child's line\n")
             .unwrap();
-        assert!(progress_line(format_args!("")));
+        assert!(progress_line(format_args!("a progress line")));
     }
 }

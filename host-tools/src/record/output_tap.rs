@@ -28,6 +28,27 @@ const HELD_AT_MOST: usize = 1 << 20;
 /// without end to the pipe it inherited).
 const FINISH_AT_MOST: Duration = Duration::from_secs(30);
 
+/// Where a tap passes a child's output on to: a writer, on which the tap also says what it left
+/// out, in a line of its own.
+pub trait TapOutput: Write {
+    /// Writes `line`, a whole line of the tap's own, on a row of its own. `childs_line_open`: the
+    /// child's last piece written did not end its line. Ours (`stdout::ChildStderr`) knows
+    /// better: a line of `record`'s written since has already put the cursor on a row of its own.
+    fn own_line(&mut self, line: &str, childs_line_open: bool) -> std::io::Result<()> {
+        match childs_line_open {
+            true => self.write_all(format!("\n{line}").as_bytes()),
+            false => self.write_all(line.as_bytes()),
+        }
+    }
+}
+
+impl TapOutput for crate::stdout::ChildStderr {
+    fn own_line(&mut self, line: &str, _: bool) -> std::io::Result<()> {
+        crate::stdout::err(format_args!("{line}"));
+        Ok(())
+    }
+}
+
 /// The reading of a child's output and its passing on, each on a thread of its own.
 pub struct OutputTap {
     shared: Arc<Shared>,
@@ -89,7 +110,7 @@ impl OutputTap {
     /// be on), and keeping its last `keep` bytes.
     pub fn start(
         from: impl Read + Send + 'static,
-        to: impl Write + Send + 'static,
+        to: impl TapOutput + Send + 'static,
         keep: usize,
         line_start: &'static [u8],
     ) -> Self {
@@ -191,7 +212,7 @@ impl Shared {
     /// Writes the lines held to `to` as they come, until everything read has been or the tap is
     /// given up. A failing `to` (our stderr closed) is passed over: the lines are as good as
     /// passed on.
-    fn pass_on(&self, mut to: impl Write) {
+    fn pass_on(&self, mut to: impl TapOutput) {
         let mut at_line_start = true;
         loop {
             let mut state = self.state();
@@ -221,20 +242,13 @@ impl Shared {
             // Still held until written: the lines taken and those read meanwhile are at most
             // [`HELD_AT_MOST`] together.
             for piece in lines {
-                if !self.write(&mut to, &mut at_line_start, &piece, Passes::Lines) {
+                if !self.write(&mut to, &mut at_line_start, Passes::Lines(&piece)) {
                     return;
                 }
             }
-            if left_out > 0 {
-                let said = format!(
-                    "{}gotrace: {left_out} bytes of output left out here: stderr did not take them \
-                     as fast as they came\n",
-                    if at_line_start { "" } else { "\n" }
-                );
-                let passes = Passes::CountOfLeftOut(left_out);
-                if !self.write(&mut to, &mut at_line_start, said.as_bytes(), passes) {
-                    return;
-                }
+            let passes = Passes::CountOfLeftOut(left_out);
+            if left_out > 0 && !self.write(&mut to, &mut at_line_start, passes) {
+                return;
             }
         }
     }
@@ -243,17 +257,11 @@ impl Shared {
     /// land between `line_start` and the line; `line_start` only where a line starts, or it would
     /// erase the start of a long line passed on in pieces. False when the tap was given up:
     /// nothing more is to be written.
-    fn write(
-        &self,
-        to: &mut impl Write,
-        at_line_start: &mut bool,
-        piece: &[u8],
-        passes: Passes,
-    ) -> bool {
+    fn write(&self, to: &mut impl TapOutput, at_line_start: &mut bool, passes: Passes) -> bool {
         // The bytes read it accounts for, and those of them it shows: what is left out is not
         // shown whether or not its count is.
         let (accounts_for, shows) = match passes {
-            Passes::Lines => (piece.len() as u64, piece.len()),
+            Passes::Lines(lines) => (lines.len() as u64, lines.len()),
             Passes::CountOfLeftOut(left_out) => (left_out, 0),
         };
         let mut state = self.state();
@@ -262,12 +270,24 @@ impl Shared {
         }
         state.being_written = shows as u64;
         drop(state);
-        let result = match *at_line_start && !self.line_start.is_empty() {
-            true => to.write_all(&[self.line_start, piece].concat()),
-            false => to.write_all(piece),
+        let result = match passes {
+            Passes::Lines(lines) if *at_line_start && !self.line_start.is_empty() => {
+                to.write_all(&[self.line_start, lines].concat())
+            }
+            Passes::Lines(lines) => to.write_all(lines),
+            Passes::CountOfLeftOut(left_out) => to.own_line(
+                &format!(
+                    "gotrace: {left_out} bytes of output left out here: stderr did not take \
+                     them as fast as they came\n"
+                ),
+                !*at_line_start,
+            ),
         };
         let _ = result.and_then(|()| to.flush());
-        *at_line_start = piece.ends_with(b"\n");
+        *at_line_start = match passes {
+            Passes::Lines(lines) => lines.ends_with(b"\n"),
+            Passes::CountOfLeftOut(_) => true,
+        };
         let mut state = self.state();
         state.moves += 1;
         state.passed_on += accounts_for;
@@ -282,10 +302,10 @@ impl Shared {
 
 /// What a write passes on of the bytes read.
 #[derive(Clone, Copy)]
-enum Passes {
-    /// The lines it writes.
-    Lines,
-    /// This many bytes left out, by saying so.
+enum Passes<'a> {
+    /// These lines, written as they are.
+    Lines(&'a [u8]),
+    /// This many bytes left out, by saying so in a line of the tap's own.
     CountOfLeftOut(u64),
 }
 
@@ -318,9 +338,13 @@ mod tests {
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
 
+    impl TapOutput for std::io::Sink {}
+
     /// A writer that records each write it is given, where a test can see them.
     #[derive(Clone, Default)]
     struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl TapOutput for Writes {}
 
     impl Write for Writes {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -336,6 +360,29 @@ mod tests {
         fn taken(&self) -> Vec<Vec<u8>> {
             self.0.lock().unwrap().clone()
         }
+    }
+
+    #[test]
+    fn the_count_of_what_was_left_out_opens_no_blank_row_after_a_line_of_ours() {
+        use crate::stdout::tests::{stderr_of, writes_here};
+        use crate::stdout::{errln, ChildStderr};
+        // After a child's line left open, a line of `record`'s had already put the cursor on a
+        // row of its own, and the count started another: a blank row showed above it.
+        if !writes_here() {
+            assert_eq!(
+                stderr_of("record::output_tap::tests::the_count_of_what_was_left_out_opens_no_blank_row_after_a_line_of_ours"),
+                "a child's line\nthe tap's, after it\nanother child's line\nours\n\
+                 the tap's, after ours\n"
+            );
+            return;
+        }
+        ChildStderr.write_all(b"a child's line").unwrap();
+        ChildStderr.own_line("the tap's, after it\n", true).unwrap();
+        ChildStderr.write_all(b"another child's line").unwrap();
+        errln!("ours");
+        ChildStderr
+            .own_line("the tap's, after ours\n", true)
+            .unwrap();
     }
 
     /// A reader giving its pieces one read at a time, as a pipe gives what was written.
@@ -409,6 +456,8 @@ mod tests {
     /// A writer taking a millisecond for each write (our stderr read slowly), counting bytes.
     struct Slow(Arc<Mutex<u64>>);
 
+    impl TapOutput for Slow {}
+
     impl Write for Slow {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             std::thread::sleep(Duration::from_millis(1));
@@ -436,6 +485,8 @@ mod tests {
 
     /// A writer that takes nothing until it is let go (a stderr piped to a pager not read on).
     struct Blocked(Mutex<mpsc::Receiver<()>>, Writes);
+
+    impl TapOutput for Blocked {}
 
     impl Write for Blocked {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
