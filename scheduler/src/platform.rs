@@ -7,7 +7,9 @@ pub trait Platform {
     /// The execution context running the caller: 0 for thread mode, then one stable ID per
     /// interrupt priority level that runs scheduler code (Go's M). Must be below the
     /// scheduler's `MS`: a context at or beyond it is refused (`Error::NoSuchContext`), the
-    /// answer for code the firmware gave no context.
+    /// answer for code the firmware gave no context. NMI and HardFault are not masked by the
+    /// scheduler's critical section: code there must not call the scheduler at all, for it may
+    /// find the scheduler's state in use, and that panics.
     fn current_context(&self) -> usize;
 
     /// Called by the scheduler at every point where an interrupt may land between two of its
