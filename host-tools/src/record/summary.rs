@@ -346,7 +346,7 @@ fn loss_lines(
             match ended {
                 // A firmware written from scratch meets this first: what it lacks is in the
                 // protocol, not in the scheduler's API.
-                Some(End::Exit(0)) if received > 0 => lines.push("  the firmware exited before an end record was read: a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned()),
+                Some(End::Exit(0)) if received > 0 => lines.push("  the firmware exited before an end record was read (or, with --attach, the QEMU attached to was told to end by a signal, which its gdb stub reports as an exit with status 0 too): a firmware ends its trace with the scheduler's stop_tracing, whose Sink::end_trace writes the end record (gotrace_rtt_protocol's END_MARKER and EndRecord), and then waits until the host has read the trace channel empty".to_owned()),
                 // A panic, say: how a trace ends is not what it lacked.
                 Some(End::Exit(code)) if code != 0 => lines.push(format!("  the firmware failed (exit status {code}) before its trace ended: its log may say why")),
                 _ => {}
