@@ -213,6 +213,11 @@ fn a_context_beyond_the_schedulers_is_refused_and_changes_nothing() {
         256,
     >::new(ByThread, Readings(0), Default::default(), Config::MANUAL);
     s.start_tracing().unwrap();
+    // Refused before anything else is looked at: an executor with nothing to run would
+    // otherwise answer 0 rounds, and the context go unchecked.
+    CONTEXT.set(2);
+    assert_eq!(s.run_executor(0), Err(Error::NoSuchContext(2)));
+    CONTEXT.set(0);
     let waiter = s.spawn(0, wait, 0).unwrap();
     s.spawn(0, yield_forever, 0).unwrap();
     assert_eq!(s.run_executor(0).unwrap(), 2);
