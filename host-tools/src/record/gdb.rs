@@ -784,19 +784,22 @@ mod tests {
         }
     }
 
-    fn connect_to_grudging_stub(refuse: usize, corrupt: usize) -> Result<GdbClient, GdbError> {
+    /// Connects to a [`grudging_stub`], hangs up and returns what `connect` gave once the stub
+    /// has ended: its checks of the client's `-` and `+` fail the test from there.
+    fn connect_to_grudging_stub(refuse: usize, corrupt: usize) -> Result<bool, GdbError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || grudging_stub(listener, refuse, corrupt));
-        GdbClient::connect(TcpStream::connect(addr).unwrap())
+        let stub = std::thread::spawn(move || grudging_stub(listener, refuse, corrupt));
+        let acks = GdbClient::connect(TcpStream::connect(addr).unwrap()).map(|gdb| gdb.acks);
+        stub.join().expect("the stub's checks of the client");
+        acks
     }
 
     #[test]
     fn packets_refused_or_read_corrupted_are_sent_again_a_few_times() {
         // GDB's protocol: `-` asks for the packet again. The client took a stub's `-` for an
         // error ("expected ack, got '-'") and gave up on a reply whose checksum was wrong.
-        let gdb = connect_to_grudging_stub(RESENDS, RESENDS).unwrap();
-        assert!(gdb.acks);
+        assert!(connect_to_grudging_stub(RESENDS, RESENDS).unwrap());
         let refused = connect_to_grudging_stub(RESENDS + 1, 0).err().unwrap();
         assert!(
             refused.to_string().contains("refused the packet 4 times"),
