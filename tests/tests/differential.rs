@@ -104,10 +104,28 @@ fn events_prints_go_parsed_lines_on_every_vector() {
                     );
                 }
             }
-            // The .test file itself gives the same stream.
+            // The .test file itself gives the same stream, verdict and message.
             let from_test = gotrace([Path::new("events"), &vector.path]);
             assert!(
                 from_test.stdout == parsed.stdout,
+                "{}: .test input",
+                vector.name
+            );
+            assert_eq!(from_test.code, run.code, "{}: .test input", vector.name);
+            // Where differs by form: a line of the text in a .test file, a byte offset in the
+            // binary.
+            let message = |stderr: &str, path: &Path| {
+                let prefix = format!("{}: ", path.display());
+                let message = stderr.strip_prefix(&prefix).unwrap_or(stderr);
+                message
+                    .split(" (generation ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert_eq!(
+                message(&from_test.stderr, &vector.path),
+                message(&run.stderr, &file),
                 "{}: .test input",
                 vector.name
             );

@@ -29,6 +29,7 @@ use gotrace_tests::mutate::{mutate, mutate_versioned, truncate_as_written, Mutan
 use gotrace_tests::rng::Rng;
 use gotrace_tests::vectors::{all_vectors, go122_vectors};
 use gotrace_tests::{scratch_dir, scratch_file};
+use gotrace_wire::EventType;
 
 const MUTANTS_PER_VECTOR: usize = 100;
 const MUTANTS_PER_REAL_TRACE: usize = 90;
@@ -398,6 +399,24 @@ fn we_and_go_agree_on_mutants_of_newer_versions_and_real_go_traces() {
             "{name}: the unmutated trace is refused: {error:?}"
         );
         assert!(!events.is_empty(), "{name}: an empty trace");
+        if godebug.contains("traceallocfree=1") {
+            // What the scenario is here for: Go's experimental batches and events to mutate.
+            let trace = Trace::parse(&binary);
+            let batches = trace.batches.iter();
+            let experimental_batches = batches
+                .clone()
+                .filter(|b| b.header.typ == EventType::EXPERIMENTAL_BATCH)
+                .count();
+            let experimental_events = batches
+                .flat_map(|b| &b.events)
+                .filter(|e| e.typ.is_experimental())
+                .count();
+            assert!(
+                experimental_batches > 0 && experimental_events > 0,
+                "{name}: {experimental_batches} experimental batches and \
+                 {experimental_events} experimental events to mutate"
+            );
+        }
         seeds.push((name, binary));
     }
     let mut work = mutants_of(
