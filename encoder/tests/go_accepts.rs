@@ -4,7 +4,7 @@
 mod common;
 
 use common::rig::Rig;
-use common::{go_accepts, StepClock};
+use common::{go_accepts, go_wire, StepClock};
 use gotrace_encoder::{Annotation, Config, GoSlot, ProcStatus};
 
 type Enc = Rig<StepClock, 3, 2, 4, 128>;
@@ -52,6 +52,9 @@ fn every_event_kind_in_several_generations_is_accepted() {
     e.go_block(0);
     e.go_start(0, GoSlot::Task(1));
     e.go_unblock(0, GoSlot::Task(0));
+    // A transfer that keeps its executor (GoSyscallEnd).
+    e.syscall_begin(0);
+    assert!(e.syscall_end(0));
     // Task 1 blocks in a transfer; an interrupt level (M1) steals P0 and runs task 0.
     e.syscall_begin(0);
     e.advance(0);
@@ -105,6 +108,12 @@ fn every_event_kind_in_several_generations_is_accepted() {
             .collect();
         assert_eq!(created.len(), 2, "{out}");
         assert_eq!(created[0], created[1]);
+        // The transfer that kept P0 returns to running on it.
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("M=0 P=0 ") && l.contains("Syscall->Running")),
+            "{out}"
+        );
         // The steal on M1 is seen as P0 leaving its blocked owner.
         assert!(
             out.lines()
@@ -145,8 +154,8 @@ fn generations_end_by_period() {
 
 #[test]
 fn long_values_and_a_clock_past_32_bits_are_accepted() {
-    // Starts just below 2^32, so the clock's high half changes inside the trace; a task started
-    // 300 times in one generation needs two-byte sequence numbers.
+    // Starts just below 2^32, so the clock's high half changes inside the trace; task 0, started
+    // 150 times in one generation (and unblocked), needs two-byte sequence numbers.
     let mut e: Enc = Rig::new(StepClock((1 << 32) - 600), Config::MANUAL);
     e.start(0);
     e.proc_start(0, 0);
@@ -154,18 +163,29 @@ fn long_values_and_a_clock_past_32_bits_are_accepted() {
         e.go_create(0, t, 0x100 * t as u64);
     }
     for i in 0..300 {
-        e.go_start(0, GoSlot::Task(i % 3));
+        let task = GoSlot::Task([0, 1, 0, 2][i % 4]);
+        e.go_start(0, task);
         if i % 7 == 0 {
             e.go_block(0);
-            e.go_unblock(0, GoSlot::Task(i % 3));
+            e.go_unblock(0, task);
         } else {
             e.go_stop(0);
         }
     }
     e.e.stop(0).unwrap();
     assert_eq!(e.e.stats().generations, 1);
-    if let Some(out) = go_accepts("long-values", &e.e.sink().traces[0]) {
+    let trace = &e.e.sink().traces[0];
+    if let Some(out) = go_accepts("long-values", trace) {
         assert!(out.lines().count() > 600, "{out}");
+    }
+    if let Some(wire) = go_wire("long-values-wire", trace) {
+        let highest = wire
+            .lines()
+            .filter(|l| l.starts_with("GoStart "))
+            .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("g_seq=")))
+            .map(|seq| seq.parse::<u64>().unwrap())
+            .max();
+        assert!(highest >= Some(128), "{highest:?}\n{wire}");
     }
 }
 
@@ -273,7 +293,7 @@ fn a_wrap_crossed_inline_by_a_batch_begun_long_before_is_counted() {
 }
 
 #[test]
-fn tracing_off_writes_nothing_and_changes_no_sequence_number() {
+fn tracing_off_writes_nothing_and_the_trace_started_after_is_accepted() {
     let mut e = encoder();
     e.proc_start(0, 0);
     e.go_create(0, 0, 0x100);

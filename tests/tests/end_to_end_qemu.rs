@@ -237,10 +237,24 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
         return;
     };
     let (_, parsed) = recorded;
-    // Its three tasks ran, one of them in blocking operations, one woken from SysTick.
-    for transition in ["Running->Syscall", "Waiting->Runnable"] {
-        assert!(parsed.contains(transition), "{transition}");
-    }
+    let transitions = go_transitions(&parsed);
+    let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
+        transitions
+            .iter()
+            .filter(|(_, id, f, t)| *id == g && f == from && t == to)
+            .map(|(m, ..)| m.as_str())
+            .collect()
+    };
+    // The producer (G1) blocked once in each of its 50 rounds (the firmware's ROUNDS).
+    assert_eq!(of(1, "Running", "Syscall").len(), 50, "{parsed}");
+    // The sleeper (G3) was woken from SysTick (M1: any exception is context 1 there) only, at
+    // most 19 times (SLEEPS - 1: its first step came from its creation; a wake while it was
+    // runnable is remembered, not traced).
+    let woken = of(3, "Waiting", "Runnable");
+    assert!(
+        (1..=19).contains(&woken.len()) && woken.iter().all(|&m| m == "M=1"),
+        "the sleeper woken on {woken:?}"
+    );
 }
 
 /// The fenced blocks of the section `heading` of the Markdown `text`: (info string, body).

@@ -23,12 +23,21 @@ impl Clock for StepClock {
 /// Runs `go tool trace -d=parsed` on `trace`; panics with Go's error if Go rejects it. Returns
 /// Go's output, or `None` when Go is missing outside CI.
 pub fn go_accepts(name: &str, trace: &[u8]) -> Option<String> {
+    go_reads(name, trace, Mode::Parsed)
+}
+
+/// [`go_accepts`] for the raw events as written (`-d=wire`): their arguments as encoded.
+pub fn go_wire(name: &str, trace: &[u8]) -> Option<String> {
+    go_reads(name, trace, Mode::Wire)
+}
+
+fn go_reads(name: &str, trace: &[u8], mode: Mode) -> Option<String> {
     let go = require_go(name)?;
     let dir = std::env::temp_dir().join(format!("gotrace-encoder-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path: PathBuf = dir.join(format!("{name}.trace"));
     std::fs::write(&path, trace).unwrap();
-    let out = go.trace(Mode::Parsed, &path).unwrap();
+    let out = go.trace(mode, &path).unwrap();
     if let Some(err) = &out.error {
         panic!("Go rejected {name} ({}): {err}", path.display());
     }

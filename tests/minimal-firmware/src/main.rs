@@ -99,7 +99,11 @@ fn sleeper(_: &mut TaskCx<'_>) -> Step {
 #[exception]
 fn SysTick() {
     // GoUnblock from an interrupt; a wake after the sleeper finished is refused, and ignored.
-    SCHED.wake(SLEEPER).ok();
+    // Any other refusal is a fault: the panic ends the run with a failure the host reports.
+    match SCHED.wake(SLEEPER) {
+        Ok(()) | Err(gotrace_scheduler::Error::NoSuchTask(_)) => {}
+        Err(e) => panic!("waking the sleeper from SysTick: {e:?}"),
+    }
 }
 
 #[entry]
