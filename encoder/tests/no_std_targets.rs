@@ -20,13 +20,26 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Undefined symbols of an archive, mangled (`nm -u`).
+/// Undefined symbols of an archive, mangled (`nm -u`). Fails unless `nm` read every object of it:
+/// one it cannot read gives no symbols, which would pass for none of `alloc`'s.
 fn undefined_symbols(rlib: &Path) -> String {
     let out = Command::new("nm")
         .args(["-u", "--no-demangle"])
         .arg(rlib)
         .output()
         .unwrap_or_else(|e| panic!("running nm (binutils) on {}: {e}", rlib.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The archive's Rust metadata member is no object: the one complaint expected.
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("nm: lib.rmeta:"))
+        .collect();
+    assert!(
+        out.status.success() && complaints.is_empty(),
+        "nm did not read {} ({}): {complaints:?}",
+        rlib.display(),
+        out.status
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

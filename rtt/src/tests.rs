@@ -101,8 +101,15 @@ fn lossless_batches_wait_for_the_host_and_all_arrive() {
     // The host reads while the device writes ten times the ring's size.
     let want = expected.len();
     let reader = thread::spawn(move || {
+        // Bytes lost would leave the reader waiting for them for good: a deadline fails it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mut got = Vec::new();
         while got.len() < want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {want} bytes arrived",
+                got.len()
+            );
             got.extend(host.read());
             thread::yield_now();
         }

@@ -372,22 +372,55 @@ mod tests {
     #[test]
     fn invalid_transitions_are_refused_and_change_nothing() {
         let mut s = Machine::<3, 2, 4>::new();
-        assert!(s.proc_stop(0).is_err());
-        assert!(s.go_start(0, GoSlot::Task(0)).is_err());
-        assert!(s.proc_steal(1, 0).is_err(), "P0 is idle, not in a syscall");
+        refused(&mut s, "M0 holds no P", |s| s.proc_stop(0));
+        refused(&mut s, "M0 holds no P", |s| s.go_start(0, GoSlot::Task(0)));
+        refused(&mut s, "P0 is idle, not in a syscall", |s| {
+            s.proc_steal(1, 0)
+        });
         s.proc_start(0, 0).unwrap();
-        assert!(s.proc_start(1, 0).is_err(), "P0 is taken");
-        assert!(s.proc_start(0, 1).is_err(), "M0 holds P0");
-        assert!(s.callback_exit(1).is_err());
+        refused(&mut s, "P0 is taken", |s| s.proc_start(1, 0));
+        refused(&mut s, "M0 holds P0", |s| s.proc_start(0, 1));
+        refused(&mut s, "no callback on M1", |s| s.callback_exit(1));
         assert_eq!(s.check_create(0, 9), Err(Error::NoSuchTask(9)));
         assert_eq!(s.proc(0), Ok(ProcStatus::Running));
         assert_eq!(s.proc_owner(0), Ok(Some(0)));
         s.check_create(0, 1).unwrap();
         s.created(1).unwrap();
-        assert!(s.check_create(0, 1).is_err(), "slot 1 is in use");
-        assert!(s.go_leave(0, GoStatus::Runnable).is_err(), "nothing runs");
-        assert!(s.syscall_end(0).is_err());
+        refused(&mut s, "slot 1 is in use", |s| s.check_create(0, 1));
+        refused(&mut s, "nothing runs", |s| {
+            s.go_leave(0, GoStatus::Runnable)
+        });
+        refused(&mut s, "nothing in a syscall", |s| s.syscall_end(0));
         assert_eq!(s.go(GoSlot::Task(1)), Ok(GoStatus::Runnable));
+    }
+
+    /// Everything the machine's observers show: each P's status and owner, each context's P,
+    /// goroutine and callback, each task's status.
+    fn observed<const MS: usize, const PS: usize, const GS: usize>(
+        s: &Machine<MS, PS, GS>,
+    ) -> String {
+        let ps: Vec<_> = (0..PS).map(|p| (s.proc(p), s.proc_owner(p))).collect();
+        let ms: Vec<_> = (0..MS)
+            .map(|m| (s.held(m), s.running(m), s.go(GoSlot::Callback(m))))
+            .collect();
+        let gs: Vec<_> = (0..GS).map(|t| s.go(GoSlot::Task(t))).collect();
+        format!("{ps:?} {ms:?} {gs:?}")
+    }
+
+    /// Checks that `change` is refused as a transition (not for another reason) and changes
+    /// nothing the observers show.
+    fn refused<const MS: usize, const PS: usize, const GS: usize, T: core::fmt::Debug>(
+        s: &mut Machine<MS, PS, GS>,
+        why: &str,
+        change: impl FnOnce(&mut Machine<MS, PS, GS>) -> Result<T, Error>,
+    ) {
+        let before = observed(s);
+        let result = change(s);
+        assert!(
+            matches!(result, Err(Error::Transition { .. })),
+            "{why}: {result:?}"
+        );
+        assert_eq!(observed(s), before, "{why}: refused, but changed");
     }
 
     #[test]

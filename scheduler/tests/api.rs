@@ -71,7 +71,11 @@ fn refusals_are_typed() {
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
     let refused = s.callback(|_| s.spawn(0, finish, 0)).unwrap();
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
-    assert!(s.stop_tracing().is_err(), "tracing was never started");
+    assert_eq!(
+        s.stop_tracing(),
+        Err(Error::Trace(gotrace_scheduler::encoder::Error::NotTracing)),
+        "tracing was never started"
+    );
 }
 
 fn take_running_executor_from_interrupt(_: &mut TaskCx<'_>) -> Step {
@@ -173,7 +177,9 @@ fn a_wake_cannot_land_between_idles_look_at_the_queue_and_its_sleep() {
     assert_eq!(s.run_executor(0).unwrap(), 1);
     let interrupt = std::thread::spawn(move || {
         CONTEXT.set(1);
-        wake.recv().unwrap();
+        // Let go from `Platform::idle`: not let go, idle never slept.
+        wake.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("idle never slept");
         s.wake(waiter).unwrap();
         woken.store(true, SeqCst);
     });
