@@ -1,7 +1,8 @@
 //! `gotrace dump FILE`: the trace in Go's raw text form, one event per line.
 //!
 //! The event lines are those of `go tool trace -d=wire FILE`, after a `Trace Go1.N` header line
-//! that makes the output a text trace which converts back to the same bytes. A trace in the
+//! that makes the output a text trace which converts back to the same bytes (a batch size padded
+//! to 10 bytes, as Go's runtime writes it, in its shortest form). A trace in the
 //! format before Go 1.22's is not read (exit 2).
 
 use std::process::ExitCode;

@@ -6,7 +6,8 @@
 //! * `gotrace events` prints exactly what `go tool trace -d=parsed` prints, and `gotrace validate`
 //!   accepts it;
 //! * `gotrace dump` prints exactly the event lines of `go tool trace -d=wire`, and its text
-//!   converts back to the very same bytes;
+//!   converts back to the same bytes, but for the batch sizes Go's runtime pads to 10 bytes,
+//!   which come back in their shortest form;
 //! * the trace holds what its scenario is there for (goroutines re-stated in syscalls across
 //!   generations, goroutines created and destroyed in syscalls by exiting C threads, GC ranges,
 //!   user annotations, GOMAXPROCS changes, a restarted tracer), so no check passes on a trace that

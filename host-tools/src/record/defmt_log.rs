@@ -1,4 +1,5 @@
-//! Decodes the firmware's `defmt` frames from RTT channel 0 with the table in its ELF.
+//! Decodes the firmware's `defmt` frames from its up channel named `defmt` (channel 0 by defmt's
+//! convention; found by name) with the table in its ELF.
 //!
 //! The channel's bytes are the firmware's, a buggy firmware's too: what cannot be decoded is
 //! counted and reported at the end, and no garbage makes the host buffer without bound. With
