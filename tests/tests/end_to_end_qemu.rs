@@ -673,7 +673,7 @@ fn record_interrupted(name: &str, presses: usize) -> Option<(Go, Run, PathBuf, u
 
 #[cfg(target_os = "linux")]
 fn record_signalled(name: &str, signal: &str, presses: usize) -> Option<(Go, Run, PathBuf, u32)> {
-    let kills = |group: u32, _| vec![format!("kill -{signal} -- -{group}"); presses];
+    let kills = |group: u32, _, _: &Path| vec![format!("kill -{signal} -- -{group}"); presses];
     record_killing(name, Moment::QemuStarted, kills)
 }
 
@@ -686,12 +686,12 @@ enum Moment {
     Tracing,
 }
 
-/// [`record_signalled`], with `kills(group, qemu)` the shell commands to send at `moment`.
+/// [`record_signalled`], with `kills(group, qemu, trace)` the shell commands to send at `moment`.
 #[cfg(target_os = "linux")]
 fn record_killing(
     name: &str,
     moment: Moment,
-    kills: impl FnOnce(u32, u32) -> Vec<String>,
+    kills: impl FnOnce(u32, u32, &Path) -> Vec<String>,
 ) -> Option<(Go, Run, PathBuf, u32)> {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::CommandExt;
@@ -748,7 +748,7 @@ fn record_killing(
         std::thread::sleep(Duration::from_millis(5));
     };
     let group = child.id();
-    let kills = kills(group, qemu).join("; sleep 0.05; ");
+    let kills = kills(group, qemu, &out).join("; sleep 0.05; ");
     let sent = Command::new("bash").args(["-c", &kills]).status().unwrap();
     assert!(sent.success(), "{kills} failed");
     let status = child.wait().unwrap();
@@ -864,7 +864,7 @@ fn a_termination_signal_sent_as_timeout_sends_it_stops_the_recording_cleanly() {
     // nothing checked nor summarised) whenever the two were not merged while pending. Here they
     // come 50 ms apart, so that they never merge.
     let name = "qemu-sigterm-twice";
-    let kills = |group: u32, _| {
+    let kills = |group: u32, _, _: &Path| {
         vec![
             format!("kill -TERM {group}"),
             format!("kill -TERM -- -{group}"),
@@ -883,9 +883,11 @@ fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
     // Killed, QEMU took what the firmware had written and not yet been read with it, and the end
     // record: the summary said "lost: nothing", and "firmware exit status: 255" as if the
     // firmware had failed by itself.
-    let Some((_, run, _, _)) = record_killing("qemu-killed-under", Moment::Tracing, |_, qemu| {
-        vec![format!("kill -KILL {qemu}")]
-    }) else {
+    let Some((_, run, _, _)) =
+        record_killing("qemu-killed-under", Moment::Tracing, |_, qemu, _| {
+            vec![format!("kill -KILL {qemu}")]
+        })
+    else {
         return;
     };
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
@@ -904,7 +906,7 @@ fn a_qemu_told_to_end_is_not_taken_for_the_firmware_exiting() {
     // "recording stopped by the firmware's exit" and "firmware exit status: 0" (a review
     // helper's find).
     let Some((_, run, _, _)) =
-        record_killing("qemu-terminated-under", Moment::Tracing, |_, qemu| {
+        record_killing("qemu-terminated-under", Moment::Tracing, |_, qemu, _| {
             vec![format!("kill -TERM {qemu}")]
         })
     else {
@@ -936,17 +938,16 @@ fn a_killed_recording_takes_its_qemu_with_it() {
     // on alone (a lossless firmware spinning on its full channel for good).
     // Killed once a generation is in the file, past its 16-byte header: the generations complete
     // before the kill are a valid trace (each is written as it completes).
-    let name = "qemu-killed";
-    let path = scratch_dir().join(format!("{name}.trace"));
-    let _ = std::fs::remove_file(&path);
-    let Some((_, run, trace, qemu)) = record_killing(name, Moment::Tracing, |group, _| {
-        vec![format!(
-            "for _ in $(seq 1000); do \
+    let Some((_, run, trace, qemu)) =
+        record_killing("qemu-killed", Moment::Tracing, |group, _, trace| {
+            vec![format!(
+                "for _ in $(seq 1000); do \
                [ \"$(stat -c %s {} 2>/dev/null || echo 0)\" -gt 16 ] && break; sleep 0.01; \
              done; kill -KILL -- -{group}",
-            path.display()
-        )]
-    }) else {
+                trace.display()
+            )]
+        })
+    else {
         return;
     };
     assert_eq!(run.code, -1, "{}\n{}", run.stdout, run.stderr);

@@ -241,8 +241,10 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
         wrong.push("a batch index without its offset".to_owned());
     } else if let (Some(gen), Some(m)) = (location.generation, location.thread) {
         // No batch named: the generation and M still name one of the file's batches.
-        let named = |u: &&Unit| u.kind == UnitKind::Batch && u.gen == Some(gen) && u.m == Some(m);
-        if !units.iter().any(|u| named(&u)) {
+        if !units
+            .iter()
+            .any(|u| u.kind == UnitKind::Batch && u.gen == Some(gen) && u.m == Some(m))
+        {
             wrong.push(format!(
                 "generation {gen}, M {m}, but no batch has that header"
             ));
