@@ -170,7 +170,9 @@ impl<
     /// executor: if a task stuck in a blocking operation holds the executor, the interrupt steals
     /// it (`ProcSteal`) so the other tasks run meanwhile. Returns 0 without touching anything if
     /// nothing is runnable, or if the executor is running on an interrupted context; from a
-    /// context beyond `MS`, [`Error::NoSuchContext`] in either case.
+    /// context beyond `MS`, [`Error::NoSuchContext`] in either case. Refused
+    /// ([`Error::Transition`], nothing changed) from inside a callback or a blocking operation
+    /// on the same context, whose goroutine the round's tasks cannot run beside.
     pub fn run_executor(&self, executor: usize) -> Result<usize, Error> {
         let m = self.context()?;
         let round = self.kernel.with(|k| {
@@ -180,6 +182,16 @@ impl<
             let queued = queue.len();
             if queued == 0 {
                 return Ok(0);
+            }
+            // A goroutine on this context (a callback's, or a task's whose blocking operation
+            // lost its executor) leaves no room for the round's tasks. Refused before the
+            // executor is taken: taken, it stayed held when the first task could not start, and
+            // a callback's exit was then refused, its context and the executor lost for good.
+            if k.machine.running(m)?.is_some() {
+                return Err(Error::Transition {
+                    m,
+                    what: "executor round: the context runs a goroutine",
+                });
             }
             match k.acquire(m, executor) {
                 Ok(()) => Ok(queued),

@@ -242,7 +242,34 @@ fn a_context_beyond_the_schedulers_is_refused_and_changes_nothing() {
     assert_eq!(s.run_executor(0).unwrap(), 2);
     s.stop_tracing().unwrap();
     // Nothing of the refused calls reached the trace either: it reads whole.
-    let trace = s.with_encoder(|enc| enc.sink_mut().traces.concat());
-    let mut reader = gotrace_decoder::Reader::new(trace.as_slice()).unwrap();
+    reads_whole(&s.with_encoder(|enc| enc.sink_mut().traces.concat()));
+}
+
+/// Reads every event of `trace` with our decoder, which panics on the first it refuses.
+fn reads_whole(trace: &[u8]) {
+    let mut reader = gotrace_decoder::Reader::new(trace).unwrap();
     while reader.read_event_ref().unwrap().is_some() {}
+}
+
+#[test]
+fn an_executor_round_on_a_context_that_runs_a_goroutine_is_refused_and_changes_nothing() {
+    // A callback that took no executor runs its goroutine on its context, in a blocking
+    // operation: a round of an executor there took the executor (ProcStart), could not start a
+    // task beside the callback's goroutine, and kept the executor; the callback's exit was then
+    // refused (its context held a running executor), and the context and executor stayed
+    // taken for good: no callback could run there again, and the executor's tasks never ran.
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.start_tracing().unwrap();
+    s.spawn(0, yield_forever, 0).unwrap();
+    let round = s.callback(|_| s.run_executor(0)).unwrap();
+    assert!(
+        matches!(round, Err(Error::Transition { m: 0, .. })),
+        "{round:?}"
+    );
+    // Everything as before: the callback's context is free, the executor idle with its task.
+    assert_eq!(s.callback(|_| ()), Ok(()));
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.stop_tracing().unwrap();
+    reads_whole(&s.with_encoder(|enc| enc.sink_mut().traces.concat()));
 }
