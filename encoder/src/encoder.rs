@@ -111,7 +111,8 @@ pub const MIN_BATCH_CAPACITY: usize = 64;
 const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 
 /// A trace encoder for `MS` execution contexts, `PS` executors and `GS` task slots, with batch
-/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` entries each.
+/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` (2 or more) entries
+/// each.
 pub struct Encoder<
     S,
     C,
@@ -168,6 +169,10 @@ impl<
             BUF < 1 << 16,
             "a batch's length and event count share one word"
         );
+        // An annotation's names (two at most) must fit a table emptied by a generation's end:
+        // with room for one, a log's message was written as string 0, "", and lost unsaid;
+        // with none, every GoCreate ended a generation.
+        assert!(TABLE >= 2, "string and stack tables of two entries or more");
     };
 
     /// Bytes of the buffers the parameters size: the batch buffers (`MS * BUF`) and the string
