@@ -111,6 +111,27 @@ impl Channel {
         }
         Ok((write, read))
     }
+
+    /// What an access to `len` bytes of the buffer from `offset` was, for its error: the memory
+    /// access's own ("gdb stub answered ... with error E14") names no channel.
+    fn access(&self, verb: &str, kind: &str, index: usize, offset: u32, len: usize) -> String {
+        format!(
+            "{verb} RTT {kind} channel {index} ({:?}): {len} bytes at {:#x} (its buffer of {} bytes at {:#x}, offset {offset})",
+            self.name,
+            self.buffer + offset,
+            self.size,
+            self.buffer
+        )
+    }
+
+    /// The same for the write of the host's offset (`which`, at `field` in the descriptor).
+    fn offset_access(&self, kind: &str, index: usize, which: &str, field: u32) -> String {
+        format!(
+            "writing RTT {kind} channel {index} ({:?})'s {which} offset into its descriptor at {:#x}",
+            self.name,
+            self.descriptor + field
+        )
+    }
 }
 
 impl ControlBlock {
@@ -246,13 +267,16 @@ impl ControlBlock {
             sink.resize(start + take as usize, 0);
             let (head, wrapped) = sink[start..].split_at_mut(first as usize);
             // `check` made the buffer fit the address space, and `read < size`.
-            mem.read(channel.buffer + read, head)?;
+            mem.read(channel.buffer + read, head)
+                .with_context(|| channel.access("reading", "up", i, read, head.len()))?;
             if !wrapped.is_empty() {
-                mem.read(channel.buffer, wrapped)?;
+                mem.read(channel.buffer, wrapped)
+                    .with_context(|| channel.access("reading", "up", i, 0, wrapped.len()))?;
             }
             moved += take as usize;
             let new_read = (read + take) % channel.size;
-            mem.write(channel.descriptor + 16, &new_read.to_le_bytes())?;
+            mem.write(channel.descriptor + 16, &new_read.to_le_bytes())
+                .with_context(|| channel.offset_access("up", i, "read", 16))?;
         }
         Ok(moved)
     }
@@ -305,12 +329,15 @@ impl ControlBlock {
         }
         let n = data.len();
         let first = n.min((channel.size - write) as usize);
-        mem.write(channel.buffer + write, &data[..first])?;
+        mem.write(channel.buffer + write, &data[..first])
+            .with_context(|| channel.access("writing", "down", index, write, first))?;
         if n > first {
-            mem.write(channel.buffer, &data[first..n])?;
+            mem.write(channel.buffer, &data[first..n])
+                .with_context(|| channel.access("writing", "down", index, 0, n - first))?;
         }
         let new_write = (write + n as u32) % channel.size;
-        mem.write(channel.descriptor + 12, &new_write.to_le_bytes())?;
+        mem.write(channel.descriptor + 12, &new_write.to_le_bytes())
+            .with_context(|| channel.offset_access("down", index, "write", 12))?;
         Ok(n)
     }
 }
@@ -549,6 +576,39 @@ mod tests {
             error.starts_with("RTT down channel 0 (\"down\"): its descriptor at 0x20000130 now says a buffer of 8 bytes at 0x0"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_channel_that_cannot_be_read_or_written_is_named() {
+        // A buffer (or descriptor) in memory the target does not answer for: the error was the
+        // memory access's alone ("gdb stub answered \"m20002000,3\" with error E14"), naming
+        // no channel.
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        ram.put_u32(addr + 24 + 4, BASE + 0x2000);
+        ram.put_u32(addr + 48 + 4, BASE + 0x3000);
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        ram.put_u32(addr + 24 + 12, 3);
+        let mut out = vec![Vec::new()];
+        let error = cb.drain(&mut Watched(&mut ram, Vec::new()), &mut out);
+        let error = format!("{:#}", error.unwrap_err());
+        assert!(
+            error.starts_with("reading RTT up channel 0 (\"up\"): 3 bytes at 0x20002000 (its buffer of 16 bytes at 0x20002000, offset 0): ")
+                && error.ends_with("past the RAM"),
+            "{error}"
+        );
+        let error = cb.send(&mut Watched(&mut ram, Vec::new()), 0, b"x");
+        let error = format!("{:#}", error.unwrap_err());
+        assert!(
+            error.starts_with("writing RTT down channel 0 (\"down\"): 1 bytes at 0x20003000 (its buffer of 8 bytes at 0x20003000, offset 0): ")
+                && error.ends_with("past the RAM"),
+            "{error}"
+        );
+        // The gdb client's errors are still told apart under the context (a QEMU that ended).
+        let closed = anyhow::Error::from(crate::record::gdb::GdbError::Closed).context("reading");
+        assert!(closed
+            .downcast_ref::<crate::record::gdb::GdbError>()
+            .is_some());
     }
 
     #[test]
