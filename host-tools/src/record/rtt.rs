@@ -320,6 +320,19 @@ impl ControlBlock {
     /// cut short would run into the next one the firmware reads and spoil both. Returns how many
     /// bytes it wrote.
     pub fn send(&self, mem: &mut impl Memory, index: usize, data: &[u8]) -> Result<usize> {
+        // A frame that even an empty channel cannot hold (one declared smaller than the
+        // commands) is refused as such: taken as a channel full for now, it was reported as a
+        // firmware that does not read its commands.
+        if let Some(channel) = self.down.get(index) {
+            if data.len() >= channel.size as usize {
+                bail!(
+                    "RTT down channel {index} ({:?}) holds at most {} bytes, and a frame of {} never fits: give it more room in the firmware's rtt_init! (64 bytes, say)",
+                    channel.name,
+                    channel.size.saturating_sub(1),
+                    data.len()
+                );
+            }
+        }
         let (channel, write, read) = self.down_offsets(mem, index)?;
         // `check` bounded the size, so these sums stay far from overflowing.
         // One byte always stays free so that full and empty differ.
@@ -463,14 +476,12 @@ mod tests {
         let mut ram = firmware_ram();
         let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
         let down = BASE + 0x100 + 48;
-        ram.put_u32(down + 12, 6);
+        // 2 bytes free of the 7 it holds.
+        ram.put_u32(down + 12, 3);
         ram.put_u32(down + 16, 6);
-        assert_eq!(
-            cb.send(&mut ram, 0, b"0123456789").unwrap(),
-            0,
-            "7 bytes free"
-        );
-        assert_eq!(ram.get_u32(down + 12), 6, "nothing written");
+        assert_eq!(cb.send(&mut ram, 0, b"012").unwrap(), 0, "2 bytes free");
+        assert_eq!(ram.get_u32(down + 12), 3, "nothing written");
+        ram.put_u32(down + 12, 6);
         assert_eq!(cb.send(&mut ram, 0, b"0123456").unwrap(), 7);
         assert_eq!(ram.get_u32(down + 12), 5);
         let mut buf = [0u8; 8];
@@ -481,6 +492,25 @@ mod tests {
         assert_eq!(cb.unread(&mut ram, 0).unwrap(), 7);
         ram.put_u32(down + 16, 5);
         assert_eq!(cb.unread(&mut ram, 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_frame_larger_than_a_down_channel_can_hold_is_refused_as_such() {
+        // It was taken as a full channel (sent: 0), which `record` reports as "it was full (the
+        // firmware has not read the commands before it)": a control channel declared too small
+        // for the commands (8 bytes hold 7) sent the user looking for a firmware that does not
+        // read them.
+        let mut ram = firmware_ram();
+        let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+        for frame in [&b"01234567"[..], b"0123456789"] {
+            let error = cb.send(&mut ram, 0, frame).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("RTT down channel 0 (\"down\") holds at most 7 bytes, and a frame of {} never fits", frame.len())),
+                "{error}"
+            );
+        }
+        assert_eq!(ram.get_u32(BASE + 0x100 + 48 + 12), 0, "nothing written");
+        assert_eq!(cb.send(&mut ram, 0, b"0123456").unwrap(), 7);
     }
 
     #[test]
