@@ -68,8 +68,11 @@ pub struct Coarse<C> {
 }
 
 impl<C> Coarse<C> {
-    /// `inner` counted in units of `2^shift` of its ticks.
+    /// `inner` counted in units of `2^shift` of its ticks; `shift` below 64 (checked here, at
+    /// build time for a `static`, rather than by a shift that overflows at the first reading,
+    /// inside the encoder's critical section).
     pub const fn new(inner: C, shift: u32) -> Self {
+        assert!(shift < 64, "a clock's shift must be below 64");
         Coarse {
             inner,
             shift,
@@ -131,5 +134,14 @@ mod tests {
         let before = c.now();
         c.inner.0 = 64;
         assert_eq!(c.now(), before + 2);
+    }
+
+    #[test]
+    fn coarse_clock_takes_the_widest_shift_and_refuses_a_wider_one() {
+        let mut widest = Coarse::new(Fixed(u32::MAX), 63);
+        assert_eq!(widest.now(), 0);
+        assert_eq!(widest.frequency(), 1);
+        let refused = std::panic::catch_unwind(|| Coarse::new(Fixed(0), 64));
+        assert!(refused.is_err(), "a shift of 64 was taken");
     }
 }
