@@ -167,7 +167,15 @@ fn main() -> ! {
             generation.us
         );
     }
-    workload::spawn(generation.ticks);
+    if let Some(asked) = generation.rounded_from {
+        defmt::warn!(
+            "a generation of {} us is not whole SysTicks of {} us, at which generations end: generations of {} us instead",
+            asked,
+            workload::SYSTICK_US,
+            generation.us
+        );
+    }
+    workload::spawn(generation.systicks);
     let mut stopped_by_host = false;
     while !workload::finished() {
         SCHED.run_executor(0).expect("scheduler runs");
@@ -217,35 +225,40 @@ fn set_tracing(on: bool) {
     switched.expect("tracing on/off");
 }
 
-/// The generation period used: in microseconds (as the session descriptor states it) and in ticks
-/// of the trace clock, at most half the clock's 32-bit wrap period: the encoder tells which half
-/// of the clock a context's last reading is in from readings less than that apart
-/// (`encoder/README.md`, "Clocks"), and a longer period would also overflow 32 bits of ticks on a
-/// fast clock (9 s at 480 MHz) and come out as a short one. `cut_from` is the period asked for
-/// when it was longer.
+/// The generation period used: in microseconds (as the session descriptor states it) and in
+/// SysTicks, whole ones (PendSV ends a generation at a SysTick: `workload.rs`), at most half the
+/// trace clock's 32-bit wrap period: the encoder tells which half of the clock a context's last
+/// reading is in from readings less than that apart (`encoder/README.md`, "Clocks"). `rounded_from`
+/// is the period asked for when it was not whole SysTicks (rounded up), `cut_from` when it was
+/// longer than half the wrap.
 struct GenerationPeriod {
     us: u32,
-    ticks: u32,
+    systicks: u32,
+    rounded_from: Option<u32>,
     cut_from: Option<u32>,
 }
 
 fn generation_period(us: u32) -> GenerationPeriod {
     const HALF_WRAP: u32 = 1 << 31;
+    const TICK: u32 = workload::SYSTICK_US;
     let hz = clock::hz::<ClockCounters>();
-    if u64::from(us) * u64::from(hz) < u64::from(HALF_WRAP) * 1_000_000 {
-        let ticks = clock::ticks_in_us::<ClockCounters>(us);
+    // Rounded up, but within 32 bits of microseconds (u32::MAX is not whole milliseconds).
+    let systicks = us.div_ceil(TICK).clamp(1, u32::MAX / TICK);
+    if u64::from(systicks * TICK) * u64::from(hz) < u64::from(HALF_WRAP) * 1_000_000 {
         return GenerationPeriod {
-            us,
-            ticks,
+            us: systicks * TICK,
+            systicks,
+            rounded_from: (systicks * TICK != us).then_some(us),
             cut_from: None,
         };
     }
-    // Whole milliseconds below half a wrap, in 32-bit divisions only (the clock runs at 500 kHz
-    // or more to get here); kHz rounded up, so that the ticks stay below it.
-    let cut = (HALF_WRAP - 1) / hz.div_ceil(1000) * 1000;
+    // Whole SysTicks below half a wrap, in 32-bit divisions only (the clock runs at 500 kHz or
+    // more to get here); its ticks per SysTick rounded up, so that the ticks stay below it.
+    let systicks = (HALF_WRAP - 1) / hz.div_ceil(1_000_000 / TICK);
     GenerationPeriod {
-        us: cut,
-        ticks: clock::ticks_in_us::<ClockCounters>(cut),
+        us: systicks * TICK,
+        systicks,
+        rounded_from: None,
         cut_from: Some(us),
     }
 }

@@ -7,7 +7,9 @@
 //! * `logger` writes log records (defmt and Go user logs/regions), woken by the callback;
 //! * PendSV, below SysTick and above thread mode, runs a tracked callback each time (the same M
 //!   and goroutine every time) and then the executor itself: while `transfer` sits in a blocking
-//!   transfer with the executor, PendSV steals it (`ProcSteal`) and runs the others.
+//!   transfer with the executor, PendSV steals it (`ProcSteal`) and runs the others;
+//! * PendSV, first thing, ends a generation every so many SysTicks: generations last whole
+//!   milliseconds (`main.rs` rounds the host's period up to them).
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -21,8 +23,10 @@ use crate::SCHED;
 /// Bytes per SPI transfer and bus time per byte: 64 × 48 µs ≈ 3 ms.
 const TRANSFER_BYTES: usize = 64;
 const US_PER_BYTE: u32 = 48;
-/// The SysTick period: 1 ms of processor cycles.
-const SYSTICK_RELOAD: u32 = crate::board::CPU_HZ / 1000;
+/// The SysTick period, 1 ms: what generations are counted in.
+pub const SYSTICK_US: u32 = 1000;
+/// The SysTick period in processor cycles.
+const SYSTICK_RELOAD: u32 = crate::board::CPU_HZ / (1_000_000 / SYSTICK_US);
 
 pub const TRANSFER: TaskId = TaskId(0);
 pub const TIMER: TaskId = TaskId(1);
@@ -36,13 +40,17 @@ static TRANSFERS: Rounds = Rounds::new(12);
 static TICKS: Rounds = Rounds::new(40);
 static LOG_RECORDS: Rounds = Rounds::new(30);
 static SYSTICKS: AtomicU32 = AtomicU32::new(0);
-/// Generation length in clock ticks (0: no time-based generations) and when the last began.
-static GENERATION_TICKS: AtomicU32 = AtomicU32::new(0);
+/// Generation length in SysTicks (0: no time-based generations), and the SysTick the current
+/// one began at. Counted in SysTicks, not read on the clock: PendSV runs once per SysTick, at
+/// times that move with what preempted it and what it ran, and a generation ended at its first
+/// run a clock period after the last end came out one SysTick longer whenever that run fell
+/// just short of the period (half the generations of the default 1 ms lasted 2 ms).
+static GENERATION_SYSTICKS: AtomicU32 = AtomicU32::new(0);
 static GENERATION_START: AtomicU32 = AtomicU32::new(0);
 
-pub fn spawn(generation_ticks: u32) {
-    GENERATION_TICKS.store(generation_ticks, Ordering::Relaxed);
-    GENERATION_START.store(gotrace_cortex_m_clock::now(), Ordering::Relaxed);
+pub fn spawn(generation_systicks: u32) {
+    GENERATION_SYSTICKS.store(generation_systicks, Ordering::Relaxed);
+    GENERATION_START.store(SYSTICKS.load(Ordering::Relaxed), Ordering::Relaxed);
     for (id, task) in [
         (TRANSFER, transfer as gotrace_scheduler::TaskFn),
         (TIMER, timer),
@@ -157,6 +165,15 @@ fn SysTick() {
 #[cortex_m_rt::exception]
 fn PendSV() {
     let tick = SYSTICKS.load(Ordering::Relaxed);
+    // First, so that the boundary is as close to its SysTick as PendSV gets, whatever the tasks
+    // below take. SysTicks missed while interrupts were masked (a lossless sink waiting for the
+    // host) make that generation longer, never the next shorter.
+    let period = GENERATION_SYSTICKS.load(Ordering::Relaxed);
+    if period > 0 && tick.wrapping_sub(GENERATION_START.load(Ordering::Relaxed)) >= period {
+        GENERATION_START.store(tick, Ordering::Relaxed);
+        #[cfg(feature = "trace")]
+        SCHED.advance_generation().ok();
+    }
     // A tracked callback, every time on the same context.
     SCHED
         .callback(|cb| {
@@ -167,12 +184,4 @@ fn PendSV() {
         .ok();
     // The interrupt-level executor: steals from a task stuck in a blocking transfer.
     SCHED.run_executor(0).ok();
-    let period = GENERATION_TICKS.load(Ordering::Relaxed);
-    let now = gotrace_cortex_m_clock::now();
-    let start = GENERATION_START.load(Ordering::Relaxed);
-    if period > 0 && now.wrapping_sub(start) >= period {
-        GENERATION_START.store(now, Ordering::Relaxed);
-        #[cfg(feature = "trace")]
-        SCHED.advance_generation().ok();
-    }
 }

@@ -638,6 +638,54 @@ fn a_generation_period_past_half_the_clock_wrap_is_cut_to_it_and_said() {
     check_with_both(&go, &trace);
 }
 
+#[test]
+fn generations_last_the_period_the_session_descriptor_states() {
+    // PendSV, run after each 1 ms SysTick, ended a generation at its first run at least a period
+    // after the last end, read on the clock after the tasks it had run: one run came a little
+    // before the period and the next a millisecond later, so about half the generations of the
+    // default 1 ms lasted 2 ms, and one of 1.5 ms lasted 2 ms, while the session descriptor said
+    // 1000 and 1500.
+    for (name, extra, period_ns, said) in [
+        ("qemu-generations-default", &[][..], 1_000_000, None),
+        (
+            "qemu-generations-rounded",
+            &["--generation-us", "1500"][..],
+            2_000_000,
+            Some("warning: the firmware traces generations of 2000 us, not 1500 us as the start command asked"),
+        ),
+    ] {
+        let Some(Recorded { go, run, trace, .. }) = record(name, M3, &[], extra) else {
+            return;
+        };
+        if let Some(said) = said {
+            assert!(run.stdout.contains(said), "{said:?} not in\n{}", run.stdout);
+        }
+        let parsed = check_with_both(&go, &trace);
+        let syncs: Vec<u64> = parsed
+            .lines()
+            .filter(|l| l.contains(" Sync "))
+            .map(|l| {
+                let time = l.split_once(" Time=").unwrap().1;
+                time.split_whitespace().next().unwrap().parse().unwrap()
+            })
+            .collect();
+        // The first generation begins before the workload, the last ends with the trace.
+        let inner: Vec<u64> = syncs.windows(2).map(|w| w[1] - w[0]).collect();
+        let inner = &inner[1..inner.len() - 1];
+        assert!(inner.len() > 10, "{name}: {} generations", syncs.len());
+        let off: Vec<_> = inner
+            .iter()
+            .filter(|&&ns| ns.abs_diff(period_ns) > period_ns / 10)
+            .collect();
+        assert!(
+            off.is_empty(),
+            "{name}: {} of {} generations not of {period_ns} ns: {off:?}",
+            off.len(),
+            inner.len()
+        );
+    }
+}
+
 /// The recording stopped for `reason`, and the firmware ended its trace on the stop command,
 /// losing nothing.
 fn assert_stopped_by_the_host(run: &Run, reason: &str) {
