@@ -184,6 +184,7 @@ fn main() -> ! {
             break;
         }
     }
+    workload::stop();
     #[cfg(feature = "trace")]
     set_tracing(false);
     // Only the figures logged, taken inside the lock: the rest of the statistics is not
