@@ -705,6 +705,24 @@ fn generations_last_the_period_the_session_descriptor_states() {
             off.len(),
             inner.len()
         );
+        // The README's figure: the timer task (G2) is woken every second SysTick, 2,000,000 ns
+        // apart give or take one tick of the 25 MHz clock.
+        let wakes: Vec<u64> = parsed
+            .lines()
+            .filter(|l| l.contains(" GoID=2 Waiting->Runnable "))
+            .map(|line| {
+                let time = line.split_once(" Time=").unwrap().1;
+                time.split_whitespace().next().unwrap().parse().unwrap()
+            })
+            .collect();
+        assert!(wakes.len() > 10, "{name}: {} wakes", wakes.len());
+        for pair in wakes.windows(2) {
+            assert!(
+                (pair[1] - pair[0]).abs_diff(2_000_000) <= 40,
+                "{name}: the timer task woken {} ns after the last",
+                pair[1] - pair[0]
+            );
+        }
     }
 }
 
