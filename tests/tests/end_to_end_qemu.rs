@@ -683,14 +683,7 @@ fn generations_last_the_period_the_session_descriptor_states() {
             assert!(run.stdout.contains(said), "{said:?} not in\n{}", run.stdout);
         }
         let parsed = check_with_both(&go, &trace);
-        let syncs: Vec<u64> = parsed
-            .lines()
-            .filter(|l| l.contains(" Sync "))
-            .map(|l| {
-                let time = l.split_once(" Time=").unwrap().1;
-                time.split_whitespace().next().unwrap().parse().unwrap()
-            })
-            .collect();
+        let syncs = times_of(&parsed, " Sync ");
         // The first generation begins before the workload, the last ends with the trace.
         let inner: Vec<u64> = syncs.windows(2).map(|w| w[1] - w[0]).collect();
         let inner = &inner[1..inner.len() - 1];
@@ -707,14 +700,7 @@ fn generations_last_the_period_the_session_descriptor_states() {
         );
         // The README's figure: the timer task (G2) is woken every second SysTick, 2,000,000 ns
         // apart give or take one tick of the 25 MHz clock.
-        let wakes: Vec<u64> = parsed
-            .lines()
-            .filter(|l| l.contains(" GoID=2 Waiting->Runnable "))
-            .map(|line| {
-                let time = line.split_once(" Time=").unwrap().1;
-                time.split_whitespace().next().unwrap().parse().unwrap()
-            })
-            .collect();
+        let wakes = times_of(&parsed, " GoID=2 Waiting->Runnable ");
         assert!(wakes.len() > 10, "{name}: {} wakes", wakes.len());
         for pair in wakes.windows(2) {
             assert!(
@@ -724,6 +710,18 @@ fn generations_last_the_period_the_session_descriptor_states() {
             );
         }
     }
+}
+
+/// The times of the `go tool trace -d=parsed` lines that contain `what`.
+fn times_of(parsed: &str, what: &str) -> Vec<u64> {
+    parsed
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(|l| {
+            let time = l.split_once(" Time=").unwrap().1;
+            time.split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect()
 }
 
 /// The recording stopped for `reason`, and the firmware ended its trace on the stop command,
