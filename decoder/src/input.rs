@@ -6,6 +6,7 @@
 
 use std::io::{self, Chain, Cursor, Read};
 
+use crate::header::may_begin_space;
 use crate::raw::{self, ConvertError, LineMap};
 use crate::txtar::{Expectation, TestFile, TestFileError};
 
@@ -81,8 +82,12 @@ impl<R: Read> Input<R> {
         (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         // A file shorter than the prefix that begins as the binary header does ("go 1" of a
         // trace cut short) is a binary trace cut short too, not text.
+        // Go's header takes any run of spaces after "go" ("go  1.22", "go\t1.22"): only the
+        // binary reader can read such a start, and if it is no header, Go says what it says.
+        let spaced = head.starts_with(b"go") && head.get(2).is_some_and(|&b| may_begin_space(b));
         if head.starts_with(BINARY_PREFIX)
             || BINARY_PREFIX.starts_with(&head)
+            || spaced
             || !looks_like_text(&head)
         {
             return Ok(Input {
@@ -260,6 +265,24 @@ mod tests {
             assert!(
                 matches!(raw::Reader::new(input), Err(raw::ReadError::BadHeader)),
                 "{len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_with_other_spaces_is_left_to_the_binary_reader() {
+        // Go's Fscanf reads "go  1.22" and "go\t1.22" as the header; they were taken for text
+        // (and called no trace, or not UTF-8 for the bytes after the header).
+        for header in [
+            &b"go  1.22 trace\0\0\0"[..],
+            b"go\t1.22 trace\0\0\0",
+            "go\u{3000}1.22 trace\0\0\0".as_bytes(),
+        ] {
+            let input = Input::new(header).unwrap();
+            assert_eq!(input.format(), Format::Binary, "{header:?}");
+            assert_eq!(
+                raw::Reader::new(input).unwrap().version(),
+                gotrace_wire::Version::Go122
             );
         }
     }

@@ -42,6 +42,7 @@ mod error;
 mod event;
 mod generation;
 mod go_sort;
+mod header;
 mod id_map;
 mod order;
 mod quote;

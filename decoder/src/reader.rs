@@ -545,45 +545,8 @@ fn lost_failure() -> Error {
 /// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that
 /// this reader handles version N.
 fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
-    let bad = || Error::new("bad file format: not a Go execution trace?");
-    let mut next = || source.read_byte().ok().flatten();
-    for &expected in b"go 1." {
-        if next() != Some(expected) {
-            return Err(bad());
-        }
-    }
-    // Fscanf's %d skips leading spaces and reads digits; the format's space then matches a
-    // run of spaces.
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c);
-    let mut byte = next();
-    while byte.is_some_and(is_space) {
-        byte = next();
-    }
-    let mut minor: u32 = 0;
-    let mut digits = 0;
-    while let Some(d) = byte.filter(u8::is_ascii_digit) {
-        minor = minor
-            .checked_mul(10)
-            .and_then(|m| m.checked_add(u32::from(d - b'0')))
-            .ok_or_else(bad)?;
-        digits += 1;
-        byte = next();
-    }
-    // The format's space needs at least one space in the input.
-    if digits == 0 || !byte.is_some_and(is_space) {
-        return Err(bad());
-    }
-    while byte.is_some_and(is_space) {
-        byte = next();
-    }
-    for (i, &expected) in b"trace\0\0\0".iter().enumerate() {
-        if i > 0 {
-            byte = next();
-        }
-        if byte != Some(expected) {
-            return Err(bad());
-        }
-    }
+    let minor = crate::header::read_minor(|| Ok::<_, Error>(source.read_byte().ok().flatten()))?
+        .ok_or_else(|| Error::new("bad file format: not a Go execution trace?"))?;
     match Version::from_minor(minor) {
         Some(version) => Ok(version),
         None if Version::is_older_format(minor) => Err(Error::of_older_format(minor)),

@@ -238,3 +238,51 @@ fn a_cpu_sample_of_a_missing_stack_is_accepted_with_an_empty_stack() {
 fn unusual_traces_print_like_go() {
     support::assert_like_go("unusual traces against Go", &traces());
 }
+
+/// Go reads the header with `fmt.Fscanf`: where its format has a space, any run of Unicode
+/// spaces but newline will do (and `%d` skips some before the digits). These were refused as
+/// "bad file format" (and by `gotrace events`, taken for text).
+#[test]
+fn headers_with_other_spaces_are_read_as_go_reads_them() {
+    let body = || {
+        let mut body = batch_bytes(1, 0, 10, &event(T::PROC_STATUS.0, &[1, 0, 1]));
+        body.extend(tables(1));
+        body
+    };
+    let with = |header: &[u8]| [header, &body()].concat();
+    let read = [
+        &b"go  1.22 trace\0\0\0"[..],
+        b"go\t1.22 trace\0\0\0",
+        b"go 1. 22\r\x0b trace\0\0\0",
+        "go\u{a0}1.23\u{3000}trace\0\0\0".as_bytes(),
+    ];
+    for header in read {
+        let ours = support::run_ours(&with(header));
+        assert!(ours.error.is_none(), "{header:?}: {:?}", ours.error);
+    }
+    let refused = [
+        &b"go\n1.22 trace\0\0\0"[..],
+        "go 1.22\u{200b}trace\0\0\0".as_bytes(),
+    ];
+    for header in refused {
+        let error = support::run_ours(&with(header))
+            .error
+            .expect("a bad header");
+        assert_eq!(
+            error.go_message(),
+            "bad file format: not a Go execution trace?"
+        );
+    }
+    let traces: Vec<(&str, Vec<u8>)> = [
+        "two-spaces",
+        "tab",
+        "spaces-around-digits",
+        "unicode-spaces",
+    ]
+    .into_iter()
+    .zip(read)
+    .chain(["newline", "zero-width-space"].into_iter().zip(refused))
+    .map(|(name, header)| (name, with(header)))
+    .collect();
+    support::assert_like_go("headers with other spaces against Go", &traces);
+}

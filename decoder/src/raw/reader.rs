@@ -258,39 +258,16 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
-/// Reads `go 1.N trace\0\0\0`.
+/// Reads `go 1.N trace\0\0\0` as Go's `fmt.Fscanf` reads it.
 fn read_header<R: Read>(src: &mut Source<R>) -> Result<Version, ReadError> {
-    let mut next = || -> Result<Option<u8>, ReadError> {
+    let minor = crate::header::read_minor(|| {
         src.byte()
             .map_err(|source| ReadError::Io { offset: 0, source })
-    };
-    for &expected in b"go 1." {
-        if next()? != Some(expected) {
-            return Err(ReadError::BadHeader);
-        }
-    }
-    let mut minor = 0u64;
-    let mut digits = 0;
-    let mut byte = next()?;
-    while let Some(d @ b'0'..=b'9') = byte {
-        minor = minor.saturating_mul(10).saturating_add(u64::from(d - b'0'));
-        digits += 1;
-        byte = next()?;
-    }
-    if digits == 0 || byte != Some(b' ') {
-        return Err(ReadError::BadHeader);
-    }
-    for &expected in b"trace\0\0\0" {
-        if next()? != Some(expected) {
-            return Err(ReadError::BadHeader);
-        }
-    }
-    let named = u32::try_from(minor).ok();
-    match named.and_then(Version::from_minor) {
+    })?
+    .ok_or(ReadError::BadHeader)?;
+    match Version::from_minor(minor) {
         Some(version) => Ok(version),
-        None => match named {
-            Some(older) if Version::is_older_format(older) => Err(ReadError::OlderFormat(older)),
-            _ => Err(ReadError::UnsupportedVersion(minor)),
-        },
+        None if Version::is_older_format(minor) => Err(ReadError::OlderFormat(minor)),
+        None => Err(ReadError::UnsupportedVersion(u64::from(minor))),
     }
 }
