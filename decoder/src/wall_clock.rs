@@ -2,6 +2,9 @@
 //! events. Go formats in the local time zone; we format in UTC, which is what Go prints on a
 //! machine whose zone is UTC (CI machines, containers).
 
+/// Seconds from Go's absolute epoch to the Unix epoch (Go's `unixToAbsolute`).
+const UNIX_TO_ABSOLUTE: u64 = 9_223_372_028_741_760_000;
+
 /// `2025-02-28T15:04:09.000000123Z`: fraction without trailing zeros, none when zero.
 pub(crate) fn rfc3339_nano_utc(sec: i64, nsec: i64) -> String {
     // Normalise as Go's time.Unix does.
@@ -15,7 +18,11 @@ pub(crate) fn rfc3339_nano_utc(sec: i64, nsec: i64) -> String {
             sec = sec.wrapping_sub(1);
         }
     }
-    let days = sec.div_euclid(86_400);
+    // Go counts seconds from its absolute epoch (March 1 of year -292277022400) in a u64, with
+    // wrapping arithmetic: a time before that epoch wraps around to the far future.
+    let absolute = (sec as u64).wrapping_add(UNIX_TO_ABSOLUTE);
+    let sec = i128::from(absolute) - i128::from(UNIX_TO_ABSOLUTE);
+    let days = sec.div_euclid(86_400) as i64; // |days| < 2^64 / 86400
     let of_day = sec.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     let mut text = String::new();

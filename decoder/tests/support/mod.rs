@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gotrace_decoder::{raw, Error, Reader};
 use gotrace_go_oracle::{Go, Mode, TraceOutput};
@@ -80,7 +81,12 @@ pub fn run_ours(bytes: &[u8]) -> Outcome {
 
 /// Runs Go's parser on `bytes` (written to a scratch file named after `name`).
 pub fn run_go(go: &Go, name: &str, bytes: &[u8]) -> TraceOutput {
-    let dir: PathBuf = std::env::temp_dir().join(format!("gotrace-decoder-{}", std::process::id()));
+    // A directory of its own for each call: tests run in parallel, and one that removed a
+    // shared directory made another's write fail.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("gotrace-decoder-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("creating a scratch directory");
     let file = dir.join(format!("{name}.trace"));
     std::fs::write(&file, bytes).expect("writing a scratch trace");
@@ -88,7 +94,6 @@ pub fn run_go(go: &Go, name: &str, bytes: &[u8]) -> TraceOutput {
         .trace(Mode::Parsed, &file)
         .expect("running go tool trace");
     let _ = std::fs::remove_file(&file);
-    // Left in place while another test of this process still uses it.
     let _ = std::fs::remove_dir(&dir);
     output
 }
