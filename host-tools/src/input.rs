@@ -1,11 +1,13 @@
 //! Opening a trace file in any of its forms, and printing its events the way `go tool trace -d`
 //! does, for every subcommand that reads one.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use crate::stdout::errln;
 use anyhow::Context;
@@ -17,7 +19,8 @@ pub type Source = BufReader<Box<dyn Read>>;
 
 /// What opening a file gave: a readable trace, or the reason the file is not one.
 pub enum Opened {
-    Trace(Input<Source>),
+    /// The trace, and what will hold the I/O error should a read of it fail later.
+    Trace(Input<Source>, ReadFailure),
     /// The file was read but is not a trace in any form (for example text with a bad line).
     NotATrace(InputError),
 }
@@ -30,10 +33,53 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
     } else {
         Box::new(File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?)
     };
-    match Input::new(BufReader::new(bytes)) {
-        Ok(input) => Ok(Opened::Trace(input)),
+    let failure = ReadFailure::default();
+    let watched = Watched {
+        inner: bytes,
+        failure: failure.clone(),
+    };
+    match Input::new(BufReader::new(Box::new(watched) as Box<dyn Read>)) {
+        Ok(input) => Ok(Opened::Trace(input, failure)),
         Err(InputError::Io(e)) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
         Err(e) => Ok(Opened::NotATrace(e)),
+    }
+}
+
+/// The first I/O error of a trace's reads after it was opened. The decoder reports such an error
+/// as the trace does a cut: in the middle of a batch "failed to read full batch", between
+/// generations Go's verdict on the generation read so far ("no frequency event found"), where
+/// the file was not invalid but could not be read to its end (a socket reset, a disk's EIO):
+/// no verdict, exit 2, as for a file that cannot be opened.
+#[derive(Clone, Default)]
+pub struct ReadFailure(Rc<RefCell<Option<io::Error>>>);
+
+impl ReadFailure {
+    /// `reading FILE: ...` when a read of `file` failed.
+    pub fn check(&self, file: &Path) -> anyhow::Result<()> {
+        match self.0.borrow_mut().take() {
+            Some(error) => Err(anyhow::anyhow!("reading {}: {error}", file.display())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A trace's bytes, its first I/O error noted in a [`ReadFailure`].
+struct Watched {
+    inner: Box<dyn Read>,
+    failure: ReadFailure,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf);
+        if let Err(error) = &read {
+            let mut failure = self.failure.0.borrow_mut();
+            // Interrupted is retried by the reader: no failure.
+            if error.kind() != io::ErrorKind::Interrupted && failure.is_none() {
+                *failure = Some(io::Error::new(error.kind(), error.to_string()));
+            }
+        }
+        read
     }
 }
 
@@ -57,7 +103,8 @@ pub fn older_format(file: &Path, minor: u32) -> anyhow::Error {
 
 /// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it
 /// has one. As `go tool trace -d` does, a trace that cannot be read to the end is printed up to
-/// the failure, then the error goes to stderr: exit 1. One function for every reader (the raw
+/// the failure, then the error goes to stderr: exit 1 (exit 2 when a read failed, see
+/// [`ReadFailure`]). One function for every reader (the raw
 /// reader, the validating reader): each passes how to open it (an `Err` when the trace is one it
 /// cannot judge, an `Ok(Err)` when it is invalid) and how to read its next event.
 pub fn print_events<S, E: Line, Error: Display>(
@@ -66,16 +113,22 @@ pub fn print_events<S, E: Line, Error: Display>(
     header: impl FnOnce(&S) -> Option<String>,
     mut next_event: impl FnMut(&mut S) -> Result<Option<E>, Error>,
 ) -> anyhow::Result<ExitCode> {
+    let (input, read_failure) = match open(file)? {
+        Opened::Trace(input, failure) => (input, failure),
+        Opened::NotATrace(error) => {
+            errln!("{}: {error}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let invalid = |error: &dyn Display| {
+        // A read that failed is why the trace looked cut: no verdict.
+        read_failure.check(file)?;
         errln!("{}: {error}", file.display());
         Ok(ExitCode::FAILURE)
     };
-    let mut stream = match open(file)? {
-        Opened::Trace(input) => match open_stream(input)? {
-            Ok(stream) => stream,
-            Err(error) => return invalid(&error),
-        },
-        Opened::NotATrace(error) => return invalid(&error),
+    let mut stream = match open_stream(input)? {
+        Ok(stream) => stream,
+        Err(error) => return invalid(&error),
     };
     let failure = with_stdout(|out| {
         if let Some(header) = header(&stream) {
@@ -92,7 +145,10 @@ pub fn print_events<S, E: Line, Error: Display>(
     .context("writing to stdout")?;
     match failure.flatten() {
         Some(error) => invalid(&error),
-        None => Ok(ExitCode::SUCCESS),
+        None => {
+            read_failure.check(file)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

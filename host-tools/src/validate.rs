@@ -1,8 +1,8 @@
 //! `gotrace validate FILE...`: Go's verdict on each trace, with a better error message.
 //!
 //! Exit 0 when every trace is valid, 1 when any is not (the message is Go's error text plus where:
-//! generation, M, batch, byte offset, event), 2 when a file could not be read at all or is a trace
-//! in the format before Go 1.22's, which Go's parser reads and gotrace does not. For Go's
+//! generation, M, batch, byte offset, event), 2 when a file could not be read (to its end) or is a
+//! trace in the format before Go 1.22's, which Go's parser reads and gotrace does not. For Go's
 //! `.test` files the trace is validated as any other, the report also says whether the verdict
 //! is the one the file expects, and that decides the exit status, as in Go's test harness: a
 //! `FAILURE` vector rejected as it expects counts as passed (0), an unmet expectation as failed
@@ -64,8 +64,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn validate(file: &Path) -> anyhow::Result<Outcome> {
     let name = file.display();
-    let input = match open(file)? {
-        Opened::Trace(input) => input,
+    let (input, failure) = match open(file)? {
+        Opened::Trace(input, failure) => (input, failure),
         Opened::NotATrace(error) => {
             outln!("{name}: invalid: {error}");
             return Ok(Outcome::Invalid);
@@ -74,6 +74,8 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     let expectation = input.expectation().cloned();
     let lines = input.lines().cloned();
     let verdict = read_all(input).map_err(|error| in_text(error, lines.as_ref()));
+    // A read that failed mid-way is no verdict, whatever the decoder made of the cut.
+    failure.check(file)?;
     if let Some(minor) = verdict.as_ref().err().and_then(|e| e.older_format()) {
         return Err(older_format(file, minor));
     }

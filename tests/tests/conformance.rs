@@ -144,19 +144,25 @@ fn validate_exit_codes_separate_invalid_from_unreadable() {
     assert_eq!(run.code, 2, "usage error: {run:?}");
 }
 
-#[test]
-fn a_dash_reads_the_trace_from_standard_input() {
-    // `cat t.trace | gotrace events -`: `-` was taken for a file name ("opening -: No such file").
+/// A valid trace of four small generations, to feed through standard input.
+fn small_trace() -> Vec<u8> {
     use gotrace_tests::generate::{generate, Shape};
-    use std::io::Write;
-    use std::process::Stdio;
-    let (trace, _) = generate(Shape {
+    generate(Shape {
         seed: 3,
         procs: 2,
         goroutines_per_proc: 3,
         generation_bytes: 4 << 10,
         total_bytes: 16 << 10,
-    });
+    })
+    .0
+}
+
+#[test]
+fn a_dash_reads_the_trace_from_standard_input() {
+    // `cat t.trace | gotrace events -`: `-` was taken for a file name ("opening -: No such file").
+    use std::io::Write;
+    use std::process::Stdio;
+    let trace = small_trace();
     let file = gotrace_tests::scratch_file("from-stdin.trace", &trace);
     for command in ["validate", "events", "dump"] {
         let mut child = gotrace_tests::cli::piped([command, "-"])
@@ -180,6 +186,39 @@ fn a_dash_reads_the_trace_from_standard_input() {
     }
     // Standard input can be read once: a second `-` is a usage error, not an invalid trace.
     gotrace(["validate", "-", "-"]).assert_refused("`-` (standard input) named more than once");
+}
+
+#[test]
+fn a_read_that_fails_mid_way_is_an_io_error_not_a_verdict() {
+    // A socket reset under `gotrace validate -` (ECONNRESET after half the trace) was taken for
+    // the trace's cut: "-: invalid: failed to read full batch: read 15 but wanted 2034 (...)" (or,
+    // between generations, "no frequency event found"), exit 1, from `events` too; `dump` said
+    // "reading byte N: Connection reset by peer" but exit 1.
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    use std::process::Stdio;
+    let trace = small_trace();
+    for command in ["validate", "events", "dump"] {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(&trace[..trace.len() / 2]).unwrap();
+        // Unread data in the peer's queue when it closes: Linux resets the connection, and our
+        // read after the data gets ECONNRESET.
+        (&ours).write_all(b"x").unwrap();
+        drop(theirs);
+        let out = gotrace_tests::cli::piped([command, "-"])
+            .stdin(Stdio::from(OwnedFd::from(ours)))
+            .output()
+            .expect("running gotrace");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("reading -: Connection reset by peer"),
+            "{command}: {stderr}"
+        );
+        assert!(!stdout.contains("invalid"), "{command}: {stdout}");
+    }
 }
 
 #[test]
