@@ -45,6 +45,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let output = args.output.as_deref().unwrap_or(&args.trace);
     refuse_the_elf(output, &args.elf)?;
     let firmware = Firmware::load_arm(&args.elf)?;
+    if let Some(warning) = firmware.unnamed_warning(&args.elf) {
+        errln!("warning: {warning}");
+    }
     let trace = if args.trace == stdio {
         let mut trace = Vec::new();
         std::io::stdin()

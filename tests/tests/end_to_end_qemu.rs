@@ -986,6 +986,42 @@ fn a_qemu_killed_under_the_recording_is_no_claim_that_nothing_was_lost() {
     );
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn a_target_that_stops_answering_ends_the_recording_with_its_summary() {
+    // A QEMU frozen under the recording (SIGSTOP: as a hung stub, or a board gone from under its
+    // probe): the poll's "no reply from the gdb stub" ended the command with an error (exit 2),
+    // the generations written until then neither checked nor summarised.
+    let Some((_, run, _, _)) =
+        record_killing("qemu-stopped-under", Moment::Tracing, |_, qemu, _| {
+            vec![format!("kill -STOP {qemu}")]
+        })
+    else {
+        return;
+    };
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "recording stopped by a target that could not be read",
+        "ERROR: the target could not be read on: ",
+        "no reply from the gdb stub within 10s",
+        "lost: unknown",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?}:\n{}",
+            run.stdout
+        );
+    }
+    // Every trace written is checked: valid, or no generation was complete.
+    assert!(!run.stdout.contains("INVALID"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  valid\n")
+            || run.stdout.contains("no complete generation was recorded"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_qemu_told_to_end_is_not_taken_for_the_firmware_exiting() {
     // Told to end (SIGTERM), QEMU replies `W00` as a firmware's exit would: the summary said

@@ -3,8 +3,9 @@
 //! address is in (to name the tasks by their entry points, and the trace's stack frames).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::stdout::errln;
 use anyhow::{Context, Result};
@@ -31,24 +32,49 @@ pub struct Firmware {
 /// The ELF's function symbols, by address.
 #[derive(Debug, Clone, Default)]
 pub struct Functions {
-    /// (start, end, demangled name without the hash), sorted by start.
-    spans: Vec<(u64, u64, String)>,
+    /// (start, end, name): the address ranges where the innermost symbol holding an address is
+    /// the same one, its name demangled without the hash; sorted, not overlapping.
+    spans: Vec<(u64, u64, Arc<str>)>,
 }
 
 impl Functions {
-    /// From (address, size, symbol name) triples, names mangled or not.
+    /// From (address, size, symbol name) triples, names mangled or not. Where symbols overlap
+    /// (one nested in another, two from one address, aliases), an address is named by the
+    /// smallest symbol holding it, and by the first name of aliases of the same span.
     pub fn new(symbols: impl IntoIterator<Item = (u64, u64, String)>) -> Self {
-        let mut spans: Vec<_> = symbols
+        let mut symbols: Vec<(u64, u64, Arc<str>)> = symbols
             .into_iter()
             .filter(|(_, size, _)| *size > 0)
             .map(|(address, size, name)| {
                 let start = code_address(address);
                 let name = format!("{:#}", rustc_demangle::demangle(&name));
                 // A symbol running past the address space (a damaged ELF) ends at its end.
-                (start, start.saturating_add(size), name)
+                (start, start.saturating_add(size), name.into())
             })
             .collect();
-        spans.sort();
+        symbols.sort();
+        // Every address where a symbol starts or ends begins a range; in each, the symbols that
+        // hold it are those begun and not yet ended, the innermost the smallest of them.
+        let mut bounds: Vec<u64> = symbols.iter().flat_map(|&(s, e, _)| [s, e]).collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut holding = BTreeSet::new();
+        let mut next = symbols.iter().enumerate().peekable();
+        let mut spans: Vec<(u64, u64, Arc<str>)> = Vec::new();
+        for range in bounds.windows(2) {
+            let (start, end) = (range[0], range[1]);
+            while let Some((index, (s, e, name))) = next.next_if(|(_, (s, _, _))| *s <= start) {
+                holding.insert((e - s, name.clone(), index));
+            }
+            holding.retain(|&(_, _, index)| symbols[index].1 > start);
+            let Some((_, name, _)) = holding.first() else {
+                continue;
+            };
+            match spans.last_mut() {
+                Some(last) if last.1 == start && last.2 == *name => last.1 = end,
+                _ => spans.push((start, end, name.clone())),
+            }
+        }
         Functions { spans }
     }
 
@@ -58,7 +84,12 @@ impl Functions {
         let pc = code_address(pc);
         let after = self.spans.partition_point(|(start, _, _)| *start <= pc);
         let (_, end, name) = self.spans[..after].last()?;
-        (pc < *end).then_some(name.as_str())
+        (pc < *end).then_some(name)
+    }
+
+    /// Whether no symbol names any address.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 }
 
@@ -235,6 +266,16 @@ fn code_address(address: u64) -> u64 {
 }
 
 impl Firmware {
+    /// What to say of an ELF (at `path`) without function symbols, if it is one: a stripped ELF
+    /// names no task and no stack frame, and the summary's "0 stack frames named" alone does not
+    /// say why.
+    pub fn unnamed_warning(&self, path: &std::path::Path) -> Option<String> {
+        self.functions.is_empty().then(|| format!(
+            "{} has no function symbols (stripped?): no task and no stack frame of the trace can be named from it; give the ELF as the build left it, before `strip` or `objcopy`",
+            path.display()
+        ))
+    }
+
     /// [`Firmware::load`], refusing an ELF that is not 32-bit Arm: a host program or a kernel of
     /// another architecture locks QEMU's Cortex-M up at once (all the gdb stub would say is that
     /// it closed the connection), and names no frame of a device's trace.
@@ -343,6 +384,72 @@ mod tests {
 
         let past_the_end = Functions::new([(u64::MAX - 1, 0x10, "damaged".to_owned())]);
         assert_eq!(past_the_end.at(u64::MAX - 1), Some("damaged"));
+    }
+
+    #[test]
+    fn overlapping_symbols_name_a_pc_by_the_innermost_that_holds_it() {
+        // The last symbol starting at or before the PC was taken, and nothing else looked at:
+        // past the end of a symbol nested in another, the PC was in no function, and of two
+        // starting at one address the larger was taken over the one holding it more closely.
+        let functions = Functions::new([
+            (0x1001, 0x100, "outer".to_owned()),
+            (0x1011, 0x10, "nested".to_owned()),
+            (0x10f1, 0x20, "overlapping".to_owned()),
+            (0x1201, 0x40, "large".to_owned()),
+            (0x1201, 0x10, "small".to_owned()),
+            // Aliases: one span, two names; the first by name, whatever their order.
+            (0x1301, 0x10, "zeta".to_owned()),
+            (0x1301, 0x10, "alpha".to_owned()),
+            (0x1301, 0, "a_zero_sized_label".to_owned()),
+        ]);
+        assert_eq!(functions.at(0x1005), Some("outer"));
+        assert_eq!(functions.at(0x1015), Some("nested"));
+        assert_eq!(functions.at(0x1025), Some("outer"), "after the nested one");
+        assert_eq!(functions.at(0x10f5), Some("overlapping"));
+        assert_eq!(functions.at(0x1105), Some("overlapping"), "past outer");
+        assert_eq!(functions.at(0x1111), None, "past both");
+        assert_eq!(functions.at(0x1205), Some("small"));
+        assert_eq!(functions.at(0x1215), Some("large"));
+        assert_eq!(functions.at(0x1305), Some("alpha"));
+        assert_eq!(functions.at(0x1311), None);
+    }
+
+    /// The ELF header of a 32-bit Arm executable and nothing after it: no section, no symbol
+    /// (as stripped as an ELF gets).
+    fn arm_elf_without_symbols() -> Vec<u8> {
+        let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+        elf.resize(16, 0);
+        for half in [2u16, 40] {
+            elf.extend_from_slice(&half.to_le_bytes()); // e_type EXEC, e_machine ARM
+        }
+        // e_version, e_entry, e_phoff, e_shoff, e_flags (EABI 5)
+        for word in [1u32, 0x101, 0, 0, 0x0500_0000] {
+            elf.extend_from_slice(&word.to_le_bytes());
+        }
+        // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        for half in [52u16, 32, 0, 40, 0, 0] {
+            elf.extend_from_slice(&half.to_le_bytes());
+        }
+        elf
+    }
+
+    #[test]
+    fn an_elf_without_function_symbols_is_said_to_name_nothing() {
+        // A stripped ELF named no task and no stack frame, and nothing said why: the summary's
+        // "0 stack frames named" alone, as if the firmware had none.
+        let path = gotrace_tests::scratch_dir().join("stripped.elf");
+        std::fs::write(&path, arm_elf_without_symbols()).unwrap();
+        let firmware = Firmware::load_arm(&path).unwrap();
+        let warning = firmware.unnamed_warning(&path).unwrap_or_default();
+        assert!(
+            warning.starts_with(&format!(
+                "{} has no function symbols (stripped?): ",
+                path.display()
+            )),
+            "{warning}"
+        );
+        let named = Firmware::load(&std::env::current_exe().unwrap()).unwrap();
+        assert_eq!(named.unnamed_warning(&path), None);
     }
 
     /// A function of its own in the test executable, whose line tables say where it is.

@@ -95,6 +95,10 @@ struct Recording {
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
     channel_error: Option<String>,
+    /// Why the target could not be read on, if it could not (a board that reset or whose probe
+    /// was unplugged, a gdb stub that stopped answering, a control block overwritten): the
+    /// recording stops there, and what it holds so far is still written and checked.
+    target_error: Option<String>,
     /// Trace channel bytes not read into a trace: after its end record, from an item that could
     /// not be read on, or after the stop command's grace: in no trace, but counted.
     late_trace_bytes: u64,
@@ -108,8 +112,20 @@ struct Recording {
     polling: Duration,
 }
 
+impl Recording {
+    /// Stops the recording at a target that failed to be read (`error`): what it holds is
+    /// summarised, the error said with it. It ended the command unchecked.
+    fn stop_at_target_error(&mut self, error: anyhow::Error) {
+        self.target_error = Some(format!("{error:#}"));
+        self.stopped_by = "a target that could not be read";
+    }
+}
+
 pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let firmware = elf::Firmware::load_arm(&args.elf)?;
+    if let Some(warning) = firmware.unnamed_warning(&args.elf) {
+        errln!("warning: {warning}");
+    }
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
     let output = args
@@ -307,6 +323,7 @@ fn record(
         ended: None,
         stopped_by: "the firmware's end of trace",
         channel_error: None,
+        target_error: None,
         late_trace_bytes: 0,
         other_channel_bytes: 0,
         undecoded_log_bytes: 0,
@@ -366,7 +383,13 @@ fn record(
         }
         drained.clear();
         let polled = Instant::now();
-        let liveness = link.poll(&mut drained)?;
+        let liveness = match link.poll(&mut drained) {
+            Ok(liveness) => liveness,
+            Err(error) => {
+                recording.stop_at_target_error(error);
+                break;
+            }
+        };
         recording.polling += polled.elapsed();
         recording.other_channel_bytes += drained.other;
         print_logs(log, &drained.defmt, &mut progress, &mut recording);
@@ -400,13 +423,21 @@ fn record(
             break;
         }
         if drained.len() == 0 {
-            if let Liveness::Ended(end) = link.idle(poll)? {
-                recording.ended = Some(end);
+            match link.idle(poll) {
+                Ok(Liveness::Ended(end)) => recording.ended = Some(end),
+                Ok(Liveness::Running) => {}
+                Err(error) => {
+                    recording.stop_at_target_error(error);
+                    break;
+                }
             }
         }
     }
     progress.clear_line();
     recording.elapsed = begun.elapsed();
+    if recording.target_error.is_some() {
+        return Ok(recording);
+    }
     // The trace is read (whole, or as far as it goes): a target that can no longer be read after
     // it costs the firmware's last logs, not the check and summary of what was recorded.
     if let Err(error) = read_after_end(link, log, &mut progress, interrupts, poll, &mut recording) {
@@ -863,6 +894,30 @@ mod tests {
         assert_eq!(recording.stopped_by, "the firmware's end of trace");
         assert!(recording.stream.ended());
         assert_eq!(written.len(), 1);
+    }
+
+    #[test]
+    fn a_target_that_cannot_be_read_mid_recording_keeps_and_checks_what_came_before() {
+        // A board that reset, a probe unplugged, a gdb stub that stopped answering: the poll's
+        // error ended the command ("...; the generations complete until now are in FILE (not
+        // checked)", exit 2), the generations kept neither checked nor summarised.
+        let header = Version::Go122.header().to_vec();
+        let link = FailsAfter(Replay([header.clone(), batch(1), batch(2)].into()));
+        let (recording, written) = replay(link, "target-unreadable.trace");
+        assert_eq!(recording.stopped_by, "a target that could not be read");
+        let error = recording.target_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("the control block looks overwritten"),
+            "{error}"
+        );
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [header, batch(1)].concat());
+        let (segments, losses, end) = recording.stream.finish();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(end, None);
+        // Generation 2, which nothing completed, is said to be lost.
+        assert_eq!(losses.cut_short.map(|c| c.generation), Some(2));
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub(super) fn finish(
         ended,
         stopped_by,
         channel_error,
+        target_error,
         late_trace_bytes,
         other_channel_bytes,
         undecoded_log_bytes,
@@ -133,6 +134,10 @@ pub(super) fn finish(
     if let Some(error) = &channel_error {
         valid = false;
         outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
+    }
+    if let Some(error) = &target_error {
+        valid = false;
+        outln!("ERROR: the target could not be read on: {error}; the generations complete before it are written above");
     }
     if !stale.is_empty() {
         let names: Vec<_> = stale.iter().map(|p| p.display().to_string()).collect();
