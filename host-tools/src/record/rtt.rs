@@ -58,6 +58,9 @@ pub struct ControlBlock {
     pub down: Vec<Channel>,
     /// The descriptor area: all up then all down descriptors.
     descriptors: u32,
+    /// Each up channel's read offset as the last drain left it (the host's to move): one that
+    /// is found otherwise was set by the firmware, which does so only as it sets its RTT up.
+    read_left: Vec<Option<u32>>,
 }
 
 impl Channel {
@@ -183,6 +186,7 @@ impl ControlBlock {
         }
         let down = channels.split_off(ups as usize);
         Ok(Some(ControlBlock {
+            read_left: vec![None; channels.len()],
             up: channels,
             down,
             descriptors,
@@ -226,8 +230,10 @@ impl ControlBlock {
     ///
     /// Every channel's descriptor is checked before any is read: a bad one (a wild write over
     /// it) is an error with nothing taken, where taking the channels before it would hand their
-    /// bytes back to the firmware as read and then drop them with the error.
-    pub fn drain(&self, mem: &mut impl Memory, out: &mut [Vec<u8>]) -> Result<usize> {
+    /// bytes back to the firmware as read and then drop them with the error. So is a read offset
+    /// other than the last drain left: the firmware set its RTT up again (it restarted), and the
+    /// bytes from there on are a new session's, not the next ones of this one.
+    pub fn drain(&mut self, mem: &mut impl Memory, out: &mut [Vec<u8>]) -> Result<usize> {
         let mut raw = vec![0u8; self.up.len() * DESCRIPTOR_BYTES as usize];
         mem.read(self.descriptors, &mut raw)?;
         let offsets = self
@@ -245,11 +251,20 @@ impl ControlBlock {
                 if channel.size == 0 {
                     return Ok((0, 0));
                 }
-                channel.offsets("up", i, [word(1), word(2), word(3), word(4)])
+                let (write, read) =
+                    channel.offsets("up", i, [word(1), word(2), word(3), word(4)])?;
+                match self.read_left[i] {
+                    Some(left) if left != read => bail!(
+                        "RTT up channel {i} ({:?}): its read offset is {read}, where this host left it at {left}: the firmware restarted (a reset, or its RTT set up again) or another host reads the channel; what it writes from there on is not this recording's",
+                        channel.name
+                    ),
+                    _ => Ok((write, read)),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         let mut moved = 0;
         for (i, (channel, (write, read))) in self.up.iter().zip(offsets).enumerate() {
+            self.read_left[i] = Some(read);
             if write == read {
                 continue;
             }
@@ -277,6 +292,7 @@ impl ControlBlock {
             let new_read = (read + take) % channel.size;
             mem.write(channel.descriptor + 16, &new_read.to_le_bytes())
                 .with_context(|| channel.offset_access("up", i, "read", 16))?;
+            self.read_left[i] = Some(new_read);
         }
         Ok(moved)
     }
@@ -424,7 +440,7 @@ mod tests {
         let mut ram = firmware_ram();
         let addr = ControlBlock::scan(&mut ram, BASE, 0x1000).unwrap().unwrap();
         assert_eq!(addr, BASE + 0x100);
-        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         assert_eq!(cb.up_names(), [Some("up")]);
         assert_eq!(cb.down_names(), [Some("down")]);
         // The firmware wrote 6 bytes that wrap: 12..16 then 0..2.
@@ -440,6 +456,35 @@ mod tests {
     }
 
     #[test]
+    fn a_read_offset_the_host_did_not_leave_is_a_restarted_rtt_not_data() {
+        // A firmware that restarts (a reset, its RTT set up again) sets the read offset back to
+        // 0 and writes a new trace from there: the drain took the new bytes as the old trace's
+        // next ones, and the recording met them as "unexpected byte 0x67 between batches (a
+        // batch that came in part...)", the restart unsaid.
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        ram.write(BASE + 0x400, b"abcdef").unwrap();
+        ram.put_u32(addr + 24 + 12, 6);
+        let mut out = vec![Vec::new()];
+        assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 6);
+        // Set up again: both offsets at 0, then 3 new bytes.
+        ram.put_u32(addr + 24 + 16, 0);
+        ram.write(BASE + 0x400, b"go ").unwrap();
+        ram.put_u32(addr + 24 + 12, 3);
+        let error = format!("{:#}", cb.drain(&mut ram, &mut out).unwrap_err());
+        assert!(
+            error.contains(
+                "RTT up channel 0 (\"up\"): its read offset is 0, where this host left it at 6"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("restarted"), "{error}");
+        assert_eq!(out[0], b"abcdef", "nothing more taken");
+        assert_eq!(ram.get_u32(addr + 24 + 16), 0, "nothing handed back");
+    }
+
+    #[test]
     fn a_bad_descriptor_takes_nothing_from_any_channel() {
         // Up channel 0 holds 5 bytes; up channel 1's write offset is then overwritten beyond
         // its size. Channel 0 used to be drained, its read offset handed back, and its bytes
@@ -452,7 +497,7 @@ mod tests {
             ram.put_u32(cb + 24 + 24 * i + 8, 16);
         }
         ram.write(cb, RTT_ID).unwrap();
-        let block = ControlBlock::read(&mut ram, cb).unwrap().unwrap();
+        let mut block = ControlBlock::read(&mut ram, cb).unwrap().unwrap();
         ram.write(BASE + 0x400, b"trace").unwrap();
         ram.put_u32(cb + 24 + 12, 5);
         ram.put_u32(cb + 48 + 12, 99);
@@ -589,7 +634,7 @@ mod tests {
     fn a_descriptor_overwritten_after_attach_is_refused_and_its_buffer_not_read() {
         let mut ram = firmware_ram();
         let addr = BASE + 0x100;
-        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         // A wild write over the up channel's buffer pointer, with offsets that look sane.
         ram.put_u32(addr + 24 + 4, BASE + 0x800);
         ram.put_u32(addr + 24 + 12, 3);
@@ -617,7 +662,7 @@ mod tests {
         let addr = BASE + 0x100;
         ram.put_u32(addr + 24 + 4, BASE + 0x2000);
         ram.put_u32(addr + 48 + 4, BASE + 0x3000);
-        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         ram.put_u32(addr + 24 + 12, 3);
         let mut out = vec![Vec::new()];
         let error = cb.drain(&mut Watched(&mut ram, Vec::new()), &mut out);
@@ -646,7 +691,7 @@ mod tests {
         let mut ram = firmware_ram();
         with_unused_up_channel(&mut ram);
         let addr = BASE + 0x100;
-        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         assert_eq!(cb.up_names(), [Some("up"), None]);
         ram.write(BASE + 0x400, b"abc").unwrap();
         ram.put_u32(addr + 24 + 12, 3);
@@ -676,7 +721,7 @@ mod tests {
         }
         ram.put_u32(addr + 24 + 16, 2 * mib as u32 - 5);
         ram.put_u32(addr + 24 + 12, mib as u32);
-        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         let mut out = vec![Vec::new()];
         let mut takes = Vec::new();
         while let n @ 1.. = cb.drain(&mut ram, &mut out).unwrap() {
@@ -776,7 +821,7 @@ mod tests {
         for _ in 0..RING_CASES {
             let size = 2 + rng.below(63) as u32;
             let mut ram = ring(size, rng.below(size as usize) as u32);
-            let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+            let mut cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
             let (mut written, mut out) = (Vec::new(), vec![Vec::new()]);
             let mut reads = Vec::new();
             let mut drain = |ram: &mut Ram, out: &mut Vec<Vec<u8>>| {
@@ -817,7 +862,7 @@ mod tests {
         for _ in 0..DESCRIPTOR_CASES {
             let size = 2 + rng.below(63) as u32;
             let mut ram = ring(size, rng.below(size as usize) as u32);
-            let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+            let mut cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
             firmware_writes(&mut ram, &mut rng, size);
             let buffer: Vec<u8> = ram.0[0x400..0x400 + size as usize].to_vec();
             for _ in 0..1 + rng.below(2) {
@@ -901,7 +946,9 @@ mod tests {
             let result = ControlBlock::read(&mut watched, cb);
             let largest = watched.1.iter().map(|&(_, len)| len).max().unwrap_or(0);
             assert!(largest <= 2 * 16 * 24, "a read of {largest} bytes");
-            let Ok(Some(block)) = result else { continue };
+            let Ok(Some(mut block)) = result else {
+                continue;
+            };
             taken += 1;
             assert!(block.up.len() <= 16 && block.down.len() <= 16);
             for channel in block.up.iter().chain(&block.down) {
