@@ -1314,6 +1314,97 @@ fn a_recording_whose_attached_qemu_dies_ends_with_its_summary() {
 }
 
 #[test]
+fn a_firmware_reset_under_the_recording_ends_it_with_its_summary() {
+    // QEMU's `system_reset` under the recording: the firmware starts again, sets its RTT up
+    // again (offsets back to 0) and writes a new trace. The drain took the new trace's header as
+    // the next bytes of the old one ("unexpected byte 0x67 between batches"), or, reading the
+    // control block while the firmware's start-up had zeroed it, ended the command with an error
+    // (exit 2), the generations written until then neither checked nor summarised.
+    use std::io::{BufRead, BufReader, Read, Write};
+    let name = "qemu-reset-under";
+    let Some(elf) = default_m3(name) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Its monitor on stdin, to reset it; held to its virtual rate, slowly, so that it is still
+    // recording when it is reset.
+    let mut qemu = Command::new("qemu-system-arm")
+        .args(["-machine", "mps2-an385", "-nographic", "-monitor", "stdio"])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-serial",
+            "null",
+        ])
+        .args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S", "-kernel"])
+        .arg(&elf)
+        .args(["-icount", "shift=10,align=on"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting qemu-system-arm");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut child, mut stderr, mut lines) = loop {
+        let mut child =
+            gotrace_tests::cli::piped(["record", "--attach", &format!("127.0.0.1:{port}")])
+                .arg(&elf)
+                .args(["--generation-us", "2000", "-o"])
+                .arg(&out)
+                .spawn()
+                .expect("starting gotrace record");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let tracing = lines.any(|line| line.unwrap().contains("tracing: Lossless"));
+        let mut stderr = child.stderr.take().unwrap();
+        if tracing {
+            break (child, stderr, lines);
+        }
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        child.wait().unwrap();
+        assert!(
+            text.contains("Connection refused") && Instant::now() < deadline,
+            "{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Reset once a generation is in the file (past its 16-byte header).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) <= 16 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut monitor = qemu.stdin.take().unwrap();
+    monitor.write_all(b"system_reset\n").unwrap();
+    monitor.flush().unwrap();
+    let mut text = String::new();
+    stderr.read_to_string(&mut text).unwrap();
+    let summary: String = lines.by_ref().map(|line| line.unwrap() + "\n").collect();
+    let code = child.wait().unwrap().code();
+    let _ = qemu.kill();
+    qemu.wait().unwrap();
+    assert_eq!(code, Some(1), "{text}\n{summary}");
+    for expected in [
+        "recording stopped by a target that could not be read",
+        &format!("trace: {} — generations 1..=", out.display()),
+        "  valid\n",
+        "lost: unknown",
+    ] {
+        assert!(summary.contains(expected), "{expected:?}:\n{summary}");
+    }
+    // Found set up again, or caught while the start-up had zeroed it: either way a restart.
+    assert!(
+        summary.contains("ERROR: the target could not be read on: RTT up channel ")
+            && summary.contains(": the firmware restarted (a reset"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn a_full_disk_leaves_the_generations_written_before_it_whole() {
     // A file size limit (8 KiB) stands in for a full disk: a write meets it part way through a
     // generation, as one meets the end of a disk's free space. That part was left at the end of

@@ -96,9 +96,18 @@ impl Channel {
         index: usize,
         [buffer, size, write, read]: [u32; 4],
     ) -> Result<(u32, u32)> {
+        if (buffer, size, write, read) == (0, 0, 0, 0) {
+            bail!(
+                "RTT {kind} channel {index} ({:?}): its descriptor at {:#x} is now zeroed, not the {} bytes at {:#x} found at attach: the firmware restarted (a reset: its start-up clears RAM) or its control block was overwritten",
+                self.name,
+                self.descriptor,
+                self.size,
+                self.buffer
+            );
+        }
         if (buffer, size) != (self.buffer, self.size) {
             bail!(
-                "RTT {kind} channel {index} ({:?}): its descriptor at {:#x} now says a buffer of {size} bytes at {buffer:#x}, not the {} bytes at {:#x} found at attach; the control block looks overwritten",
+                "RTT {kind} channel {index} ({:?}): its descriptor at {:#x} now says a buffer of {size} bytes at {buffer:#x}, not the {} bytes at {:#x} found at attach: the firmware restarted (a reset) or its control block was overwritten",
                 self.name,
                 self.descriptor,
                 self.size,
@@ -482,6 +491,30 @@ mod tests {
         assert!(error.contains("restarted"), "{error}");
         assert_eq!(out[0], b"abcdef", "nothing more taken");
         assert_eq!(ram.get_u32(addr + 24 + 16), 0, "nothing handed back");
+    }
+
+    #[test]
+    fn a_descriptor_zeroed_since_attach_is_said_to_be_a_restart_maybe() {
+        // A reset under the recording: the firmware's start-up clears its RAM, the control block
+        // with it, before it sets RTT up again. It was said to "look overwritten", as by a wild
+        // write, where a user's board had reset.
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        ram.0[0x100..0x100 + 72].fill(0);
+        let error = format!("{:#}", cb.drain(&mut ram, &mut [Vec::new()]).unwrap_err());
+        assert!(
+            error.contains("RTT up channel 0 (\"up\"): its descriptor at 0x20000118 is now zeroed, not the 16 bytes at 0x20000400 found at attach: the firmware restarted (a reset: its start-up clears RAM)"),
+            "{error}"
+        );
+        // Caught half cleared, or half set up again: another buffer, which a restart gives too.
+        let mut ram = firmware_ram();
+        ram.put_u32(addr + 24 + 4, 0);
+        let error = format!("{:#}", cb.drain(&mut ram, &mut [Vec::new()]).unwrap_err());
+        assert!(
+            error.ends_with("now says a buffer of 16 bytes at 0x0, not the 16 bytes at 0x20000400 found at attach: the firmware restarted (a reset) or its control block was overwritten"),
+            "{error}"
+        );
     }
 
     #[test]
