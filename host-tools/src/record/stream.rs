@@ -22,6 +22,10 @@ pub enum StreamError {
     /// batch (an RTT write that skips or trims when the channel is full) lands here: say so.
     #[error("trace channel offset {offset}: unexpected byte {byte:#04x} between batches (a batch that came in part, or something else written on the channel: the firmware's sink must write each batch whole or not at all)")]
     Unexpected { offset: u64, byte: u8 },
+    /// The byte a trace's header begins with, where a batch or record must start: a firmware
+    /// that restarted (a board reset that the link cannot see) writes its new trace from there.
+    #[error("trace channel offset {offset}: byte 0x67 between batches, as a trace's header (\"go 1.22 trace\") begins: the firmware restarted (a reset?) and began a new trace, or something else was written on the channel")]
+    HeaderAgain { offset: u64 },
     #[error("trace channel offset {offset}: bad batch header: {why}")]
     BatchHeader { offset: u64, why: String },
     #[error(
@@ -387,6 +391,7 @@ impl TraceStream {
                 }
                 Ok(Some(1 + EndRecord::LEN))
             }
+            b'g' => Err(StreamError::HeaderAgain { offset }),
             byte => Err(StreamError::Unexpected { offset, byte }),
         }
     }
@@ -774,6 +779,24 @@ pub(super) mod tests {
         assert_eq!(segments[0].last_generation, 1);
         assert_eq!(losses.lost_generations(), [(2, 2)]);
         assert!(end.is_none());
+    }
+
+    #[test]
+    fn a_trace_header_between_batches_is_said_to_be_a_restart() {
+        // A board reset under the recording (the probe-rs path, which reads the read offset
+        // the firmware set back): the new trace's header came as "unexpected byte 0x67 between
+        // batches (a batch that came in part, ...)", which does not say the firmware restarted.
+        let mut stream = TraceStream::default();
+        let header = Version::Go122.header();
+        stream
+            .push(&[&header[..], &batch(1), &batch(2)].concat())
+            .unwrap();
+        let at = (header.len() + 2 * batch(1).len()) as u64;
+        let err = stream.push(&header[..1]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("trace channel offset {at}: byte 0x67 between batches, as a trace's header (\"go 1.22 trace\") begins: the firmware restarted (a reset?) and began a new trace, or something else was written on the channel")
+        );
     }
 
     #[test]
