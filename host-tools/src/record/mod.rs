@@ -883,6 +883,40 @@ mod tests {
         }
     }
 
+    /// A [`Replay`] whose wait for the target, once its chunks are all read, fails (a gdb
+    /// stub that stops answering while the firmware runs between drains).
+    struct IdleFails(Replay);
+
+    impl Link for IdleFails {
+        fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+            match self.0 .0.is_empty() {
+                true => Ok(Liveness::Running),
+                false => self.0.poll(out),
+            }
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            self.0.send_control(frame)
+        }
+
+        fn idle(&mut self, _: Duration) -> Result<Liveness> {
+            anyhow::bail!("no reply from the gdb stub")
+        }
+    }
+
+    #[test]
+    fn a_target_that_cannot_be_waited_for_keeps_and_checks_what_came_before() {
+        let header = Version::Go122.header().to_vec();
+        let link = IdleFails(Replay([header.clone(), batch(1), batch(2)].into()));
+        let (recording, written) = replay(link, "target-idle-fails.trace");
+        assert_eq!(recording.stopped_by, "a target that could not be read");
+        let error = recording.target_error.as_deref().unwrap_or_default();
+        assert_eq!(error, "no reply from the gdb stub");
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [header, batch(1)].concat());
+    }
+
     #[test]
     fn a_target_unreadable_after_the_end_record_keeps_the_recording() {
         // The trace whole, its end record read, then the reading of the firmware's last logs
