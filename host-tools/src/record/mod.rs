@@ -141,8 +141,9 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files);
     // Ends the QEMU it started, also on an abort or an error.
     drop(link);
-    // A session that failed (the target gone, a broken link) has written its complete
-    // generations: they are kept, and the error says where, as an abort does.
+    // A session that failed (an output that could not be written, a firmware of another
+    // protocol version; a target that could not be read on is summarised instead) has written
+    // its complete generations: they are kept, and the error says where, as an abort does.
     let recording = recording
         .map_err(|error| anyhow!("{error:#}; {}", kept(&segments::lock(&files.opened()))))?;
     if aborted(&interrupts) {
