@@ -216,7 +216,9 @@ const INLINE_NAME: usize = 30;
 /// A region's name. While the generation it began in lasts, the name is its string ID there:
 /// beginning a region, a frequent event, copies nothing, and ending it in the same generation
 /// compares IDs. When that generation ends ([`Ordering::end_generation`]) the name becomes its
-/// bytes, kept inline when short (as region names are), since IDs mean other strings later.
+/// bytes, kept inline when short (as region names are), since IDs mean other strings later; a
+/// longer name is shared with every region and task of its generation that it names
+/// ([`Ordering::names`]), so that a region costs its trace no more than its few bytes.
 #[derive(Debug, Clone)]
 enum RegionName {
     /// String `id` of the current generation.
@@ -225,18 +227,21 @@ enum RegionName {
         len: u8,
         bytes: [u8; INLINE_NAME],
     },
-    Heap(Box<[u8]>),
+    Heap(Arc<[u8]>),
 }
 
 impl RegionName {
-    fn new(name: &[u8]) -> Self {
+    /// The name that string `id` of `table`, its generation's, will be once its generation
+    /// ends, a long one taken from (or added to) the generation's shared `names`.
+    fn of_string(id: u64, table: &Table, names: &mut IdMap<u64, Arc<[u8]>>) -> Self {
+        let name = table.string(id).unwrap_or_default();
         match u8::try_from(name.len()) {
             Ok(len) if name.len() <= INLINE_NAME => {
                 let mut bytes = [0; INLINE_NAME];
                 bytes[..name.len()].copy_from_slice(name);
                 RegionName::Inline { len, bytes }
             }
-            _ => RegionName::Heap(name.into()),
+            _ => RegionName::Heap(shared_name(names, id, name)),
         }
     }
 
@@ -324,6 +329,13 @@ enum GcState {
     Undetermined,
     NotRunning,
     Running,
+}
+
+/// String `id` of the current generation, whose bytes are `name`, as one allocation shared by
+/// whatever keeps it beyond the generation: a trace of many open tasks or regions named by a
+/// long string (up to 1 KiB) would otherwise hold a copy of it for each of their few bytes.
+fn shared_name(names: &mut IdMap<u64, Arc<[u8]>>, id: u64, name: &[u8]) -> Arc<[u8]> {
+    names.entry(id).or_insert_with(|| Arc::from(name)).clone()
 }
 
 #[derive(Debug)]
@@ -448,6 +460,9 @@ pub(crate) struct Ordering {
     m_states: Vec<MState>,
     thread_slots: IdMap<ThreadId, usize>,
     active_tasks: IdMap<TaskId, TaskState>,
+    /// The names of the current generation's strings that open tasks and regions keep
+    /// ([`shared_name`]), by string ID; emptied as the generation ends.
+    names: IdMap<u64, Arc<[u8]>>,
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
@@ -542,6 +557,7 @@ impl Ordering {
             m_states: Vec::new(),
             thread_slots: id_map(),
             active_tasks: id_map(),
+            names: id_map(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
@@ -590,11 +606,13 @@ impl Ordering {
                 g.regions = Vec::new();
             }
             for region in &mut g.regions {
-                if let RegionName::Id(_) = region.name {
-                    region.name = RegionName::new(region.name.bytes(table));
+                if let RegionName::Id(id) = region.name {
+                    region.name = RegionName::of_string(id, table, &mut self.names);
                 }
             }
         }
+        // Dropped, not cleared: its room is a past generation's.
+        self.names = id_map();
     }
 
     /// The merge is about to advance events of generation `gen`. Go takes the generation of the
@@ -1316,7 +1334,7 @@ impl Ordering {
         self.active_tasks.insert(
             id,
             TaskState {
-                name: Arc::from(name),
+                name: shared_name(&mut self.names, name_id, name),
                 parent,
             },
         );
