@@ -19,6 +19,7 @@ pub(crate) trait Core {
     fn wake(&self, task: TaskId) -> Result<(), Error>;
     fn spawn(&self, executor: usize, entry: TaskFn, arg: usize) -> Result<TaskId, Error>;
     fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error>;
+    fn task_begin(&self, m: usize, parent: u64, name: &'static str) -> Result<u64, Error>;
 }
 
 /// A running task's view of the scheduler.
@@ -189,15 +190,17 @@ impl<'a> CallbackCx<'a> {
 ///
 /// Names are `&'static str`, interned in the generation's string table the first time a
 /// generation writes them (a full table ends the generation first); `task` is a user task ID
-/// of [`Annotate::task_begin`], 0 for none (Go's background task).
+/// that [`Annotate::task_begin`] returned, 0 for none (Go's background task).
 pub trait Annotate {
     /// Where this context's annotations go.
     fn annotator(&self) -> Annotator<'_>;
 
-    /// User task `id` (a child of `parent`, 0 for none) named `name` begins: `UserTaskBegin`.
-    fn task_begin(&mut self, id: u64, parent: u64, name: &'static str) -> Result<(), Error> {
-        self.annotator()
-            .write(Annotation::task_begin(id, parent, name))
+    /// A user task (a child of `parent`, 0 for none) named `name` begins: `UserTaskBegin`.
+    /// Returns its ID, new in the scheduler (from 1 up): Go's parser refuses a trace in which a
+    /// task ID begins again before it ends, as a caller's own IDs could.
+    fn task_begin(&mut self, parent: u64, name: &'static str) -> Result<u64, Error> {
+        let Annotator { core, m } = self.annotator();
+        core.task_begin(m, parent, name)
     }
 
     /// User task `id` ends: `UserTaskEnd`.

@@ -54,6 +54,9 @@ pub(crate) struct Kernel<
     pub untraced: core::marker::PhantomData<fn() -> (C, S)>,
     pub tasks: [Task; TASKS],
     pub queues: [Deque<usize, TASKS>; PS],
+    /// The user tasks begun so far (the last ID given): each `task_begin` gets the next ID, so
+    /// that no trace has one begun twice (Go's parser: "task ID conflict").
+    pub user_tasks: u64,
     /// The simulator's record of every change (see `sim::journal`).
     #[cfg(feature = "sim")]
     pub journal: crate::sim::journal::Journal,
@@ -223,6 +226,15 @@ impl<
         #[cfg(not(feature = "trace"))]
         let _ = a;
         Ok(())
+    }
+
+    /// Begins a user task (a child of `parent`) on `m` under a new ID, which it returns; needs a
+    /// running goroutine on `m`, and a refusal gives out no ID.
+    pub fn task_begin(&mut self, m: usize, parent: u64, name: &'static str) -> Result<u64, Error> {
+        let id = self.user_tasks.wrapping_add(1);
+        self.annotate(m, Annotation::task_begin(id, parent, name))?;
+        self.user_tasks = id;
+        Ok(id)
     }
 
     /// Records in the journal what the last change, made by context `m`, changed.

@@ -59,6 +59,7 @@ impl<
                 untraced: core::marker::PhantomData,
                 tasks: [Task::FREE; TASKS],
                 queues: [const { Deque::new() }; PS],
+                user_tasks: 0,
                 #[cfg(feature = "sim")]
                 journal: crate::sim::journal::Journal::new(),
             }),
@@ -408,5 +409,9 @@ impl<
 
     fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error> {
         self.kernel.with(|k| k.annotate(m, a))
+    }
+
+    fn task_begin(&self, m: usize, parent: u64, name: &'static str) -> Result<u64, Error> {
+        self.kernel.with(|k| k.task_begin(m, parent, name))
     }
 }

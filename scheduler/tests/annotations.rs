@@ -1,0 +1,49 @@
+//! Annotations as a user may write them, however they nest: every trace must be one Go accepts.
+
+mod common;
+
+use common::go_judge;
+use gotrace_scheduler::sim::Sim;
+use gotrace_scheduler::{Annotate, Config, Error, Step, TaskCx, TaskFn};
+
+/// Spawns `task` on executor 0, traces one round of it, and has Go judge the trace.
+fn judge(name: &str, task: TaskFn) {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.spawn(0, task, 0).unwrap();
+    s.start_tracing().unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.stop_tracing().unwrap();
+    go_judge(name, &sim.traces());
+}
+
+fn tasks_begun_and_ended(cx: &mut TaskCx<'_>) -> Step {
+    let a = cx.task_begin(0, "a").unwrap();
+    let b = cx.task_begin(a, "b").unwrap();
+    assert_ne!(a, b, "each user task has an ID of its own");
+    cx.task_end(b).unwrap();
+    cx.task_end(b).unwrap();
+    let c = cx.task_begin(0, "c").unwrap();
+    assert!(c != a && c != b, "an ended task's ID is not given again");
+    Step::Done
+}
+
+#[test]
+fn user_task_ids_are_given_by_the_scheduler_never_twice() {
+    judge("user-task-ids", tasks_begun_and_ended);
+}
+
+#[test]
+fn a_refused_task_begin_gives_out_no_id() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    let refused = s.callback(|cb| cb.task_begin(0, "no executor")).unwrap();
+    assert_eq!(refused, Err(Error::NoRunningTask(0)));
+    s.spawn(0, first_task_is_1, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+}
+
+fn first_task_is_1(cx: &mut TaskCx<'_>) -> Step {
+    assert_eq!(cx.task_begin(0, "first").unwrap(), 1);
+    Step::Done
+}
