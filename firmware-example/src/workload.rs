@@ -116,9 +116,11 @@ fn transfer(cx: &mut TaskCx<'_>) -> Step {
     };
     let out = [n as u8; TRANSFER_BYTES];
     let mut back = [0u8; TRANSFER_BYTES];
-    cx.region_begin(0, "spi-transfer").ok();
-    let result = cx.blocking(|| spi.transfer(&mut back, &out));
-    cx.region_end(0, "spi-transfer").ok();
+    let result = cx
+        .region(0, "spi-transfer", |cx| {
+            cx.blocking(|| spi.transfer(&mut back, &out))
+        })
+        .and_then(|r| r);
     if !matches!(result, Ok(Ok(()))) || back != out {
         defmt::error!("transfer {} failed", n);
     }
@@ -137,14 +139,15 @@ fn timer(cx: &mut TaskCx<'_>) -> Step {
 
 fn logger(cx: &mut TaskCx<'_>) -> Step {
     let n = LOG_RECORDS.begin();
-    cx.region_begin(0, "log-record").ok();
-    defmt::info!("log record {}", n);
-    #[cfg(feature = "panic-in-task")]
-    if n == 3 {
-        panic!("at log record {} (feature panic-in-task)", n);
-    }
-    cx.log(0, "logger", "record").ok();
-    cx.region_end(0, "log-record").ok();
+    cx.region(0, "log-record", |cx| {
+        defmt::info!("log record {}", n);
+        #[cfg(feature = "panic-in-task")]
+        if n == 3 {
+            panic!("at log record {} (feature panic-in-task)", n);
+        }
+        cx.log(0, "logger", "record").ok();
+    })
+    .ok();
     LOG_RECORDS.end(n, Step::Wait, || {})
 }
 

@@ -208,14 +208,26 @@ pub trait Annotate {
         self.annotator().write(Annotation::task_end(id))
     }
 
-    /// A region `name` of user task `task` begins on the running goroutine: `UserRegionBegin`.
-    fn region_begin(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
-        self.annotator().write(Annotation::region_begin(task, name))
-    }
-
-    /// The region `name` of user task `task` ends: `UserRegionEnd`.
-    fn region_end(&mut self, task: u64, name: &'static str) -> Result<(), Error> {
-        self.annotator().write(Annotation::region_end(task, name))
+    /// A region `name` of user task `task` on the running goroutine, around `f`:
+    /// `UserRegionBegin`, what `f` does, then `UserRegionEnd`; returns what `f` returned. Regions
+    /// so nest as Go's parser requires (an end other than the innermost region's is refused:
+    /// "misuse of region"), which a begin and an end of their own could not ensure. A refused
+    /// begin (no running task) runs nothing; the end is then made on the same running goroutine.
+    fn region<R>(
+        &mut self,
+        task: u64,
+        name: &'static str,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> Result<R, Error>
+    where
+        Self: Sized,
+    {
+        self.annotator()
+            .write(Annotation::region_begin(task, name))?;
+        let r = f(self);
+        self.annotator()
+            .write(Annotation::region_end(task, name))
+            .map(|()| r)
     }
 
     /// A log message `value` in category `key`, for user task `task`: `UserLog`.

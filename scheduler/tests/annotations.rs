@@ -3,7 +3,7 @@
 mod common;
 
 use common::go_judge;
-use gotrace_scheduler::sim::Sim;
+use gotrace_scheduler::sim::{current, Sim};
 use gotrace_scheduler::{Annotate, Config, Error, Step, TaskCx, TaskFn};
 
 /// Spawns `task` on executor 0, traces one round of it, and has Go judge the trace.
@@ -46,4 +46,64 @@ fn a_refused_task_begin_gives_out_no_id() {
 fn first_task_is_1(cx: &mut TaskCx<'_>) -> Step {
     assert_eq!(cx.task_begin(0, "first").unwrap(), 1);
     Step::Done
+}
+
+/// Nested regions, tracing restarted inside the outer one and a generation ended inside the
+/// inner one: the second trace sees ends of regions begun before it.
+fn nested_regions_across_a_restart(cx: &mut TaskCx<'_>) -> Step {
+    let task = cx.task_begin(0, "work").unwrap();
+    let inner = cx
+        .region(task, "outer", |cx| {
+            cx.region(task, "middle", |_| {
+                let s = current();
+                s.stop_tracing().unwrap();
+                s.start_tracing().unwrap();
+            })
+            .unwrap();
+            cx.region(0, "inner", |cx| {
+                current().advance_generation().unwrap();
+                cx.region(task, "outer", |cx| cx.log(task, "depth", "3"))
+            })
+        })
+        .unwrap();
+    assert_eq!(inner, Ok(Ok(Ok(()))));
+    cx.task_end(task).unwrap();
+    Step::Done
+}
+
+#[test]
+fn regions_nest_as_go_requires_whatever_tracing_does_inside() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.spawn(0, nested_regions_across_a_restart, 0).unwrap();
+    s.start_tracing().unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.stop_tracing().unwrap();
+    let traces = sim.traces();
+    assert_eq!(traces.len(), 2);
+    let Some(judged) = go_judge("nested-regions", &traces) else {
+        return;
+    };
+    let regions = |j: &common::Judged| {
+        j.events_of(0)
+            .into_iter()
+            .filter(|e| e.starts_with("UserRegion"))
+            .count()
+    };
+    assert_eq!(regions(&judged[0]), 2, "outer and middle begun");
+    assert_eq!(
+        regions(&judged[1]),
+        6,
+        "middle and outer ended, inner and outer again"
+    );
+}
+
+#[test]
+fn a_refused_region_runs_nothing() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    let refused = s
+        .callback(|cb| cb.region(0, "no executor", |_| unreachable!()))
+        .unwrap();
+    assert_eq!(refused, Err(Error::NoRunningTask(0)));
 }

@@ -289,16 +289,16 @@ fn annotate(cx: &mut TaskCx<'_>, d: &Driver) {
             let id = d
                 .check("task begin", cx.task_begin(0, "transfer"))
                 .unwrap_or(0);
-            d.check("region begin", cx.region_begin(id, "fill"));
-            cx.preemption_point();
-            d.check("log", cx.log(id, "bytes", "512"));
-            d.check("region end", cx.region_end(id, "fill"));
+            let fill = cx.region(id, "fill", |cx| {
+                cx.preemption_point();
+                d.check("log", cx.log(id, "bytes", "512"));
+            });
+            d.check("region", fill);
             d.check("task end", cx.task_end(id));
         }
         1 => {
-            d.check("region begin", cx.region_begin(0, "compute"));
-            cx.preemption_point();
-            d.check("region end", cx.region_end(0, "compute"));
+            let compute = cx.region(0, "compute", |cx| cx.preemption_point());
+            d.check("region", compute);
         }
         2 => {
             d.check("log", cx.log(0, "sensor", "42"));
