@@ -398,3 +398,46 @@ fn a_full_stack_table_ends_the_generation_before_the_creation() {
     assert_eq!(e.e.stats().generations, 2);
     go_accepts("full-stack-table", &e.e.sink().traces[0]);
 }
+
+/// Logs and labels of every length around Go's 1 KiB limit and past it, with the smallest batch
+/// buffer and with one large enough for a whole 1 KiB string: each is cut to what Go accepts
+/// (and half a batch), and the cut text is what Go reads.
+fn long_strings<const BUF: usize>(name: &str, kept: usize) {
+    let mut e: Rig<StepClock, 1, 1, 1, BUF> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    let lens = [kept - 1, kept, kept + 1, 1023, 1024, 1025, 5000];
+    let texts: Vec<&'static str> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let c = char::from(b'a' + i as u8);
+            &*Box::leak(c.to_string().repeat(n).into_boxed_str())
+        })
+        .collect();
+    for &text in &texts {
+        e.e.annotate(0, Annotation::log(0, "long", text), &e.w);
+        e.e.annotate(0, Annotation::label(text), &e.w);
+    }
+    e.e.stop(0).unwrap();
+    if let Some(out) = go_accepts(name, &e.e.sink().traces[0]) {
+        for text in texts {
+            let cut = &text[..text.len().min(kept)];
+            let log = format!(r#"Category="long" Message="{cut}""#);
+            assert!(
+                out.contains(&log),
+                "{name}: {} bytes cut to {}",
+                text.len(),
+                cut.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn strings_longer_than_go_takes_are_cut_to_its_limit_and_to_half_a_batch() {
+    long_strings::<64>("long-strings-64", 32);
+    long_strings::<4096>("long-strings-4096", 1024);
+}
