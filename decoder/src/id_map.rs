@@ -302,14 +302,6 @@ impl<V: Default> SlabIdMap<V> {
             .filter(move |&(at, &(id, _))| slot_of(index, sparse, id) == Some(at))
             .map(|(_, (id, value))| (*id, value))
     }
-
-    /// Every entry, in no particular order, to change.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (i64, &mut V)> {
-        let (index, sparse) = (&self.index, &self.sparse);
-        (self.entries.iter_mut().enumerate())
-            .filter(move |(at, (id, _))| slot_of(index, sparse, *id) == Some(*at))
-            .map(|(_, (id, value))| (*id, value))
-    }
 }
 
 #[cfg(test)]
@@ -415,7 +407,7 @@ mod tests {
         assert_eq!(map.get(-1), None);
         assert_eq!(map.iter().count(), 9);
         assert!(map.remove(2));
-        assert_eq!(map.iter_mut().count(), 8);
+        assert_eq!(map.iter().count(), 8);
         assert!(map.iter().all(|(id, _)| id != 2));
     }
 }

@@ -282,6 +282,8 @@ struct GState {
     /// A `GoStatus` code, truncated to a byte as Go's type is.
     status: u8,
     seq: Seq,
+    /// In [`Ordering::region_gs`]: a region began or ended in the current generation.
+    listed: bool,
     regions: Vec<UserRegion>,
     ranges: Ranges,
 }
@@ -298,6 +300,7 @@ impl GState {
         GState {
             status,
             seq,
+            listed: false,
             regions: Vec::new(),
             ranges: Ranges::default(),
         }
@@ -463,6 +466,13 @@ pub(crate) struct Ordering {
     /// The names of the current generation's strings that open tasks and regions keep
     /// ([`shared_name`]), by string ID; emptied as the generation ends.
     names: IdMap<u64, Arc<[u8]>>,
+    /// The goroutines in which a region began or ended in the current generation (a goroutine
+    /// destroyed since may still be named, and its ID taken by another): the only ones whose
+    /// regions a generation's end has to look at.
+    region_gs: Vec<GoId>,
+    /// Goroutines looked at by [`Ordering::end_generation`], for the test that bounds them.
+    #[cfg(test)]
+    end_visits: usize,
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
@@ -558,6 +568,9 @@ impl Ordering {
             thread_slots: id_map(),
             active_tasks: id_map(),
             names: id_map(),
+            region_gs: Vec::new(),
+            #[cfg(test)]
+            end_visits: 0,
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
@@ -601,7 +614,17 @@ impl Ordering {
     /// region would hold it for as long as it lives, more than its share of a generation that
     /// only re-states it.
     pub(crate) fn end_generation(&mut self, table: &Table) {
-        for (_, g) in self.g_states.iter_mut() {
+        // Not every goroutine: a trace of many goroutines and then many generations of a few
+        // bytes each would take time in their product.
+        for id in self.region_gs.drain(..) {
+            let Some(g) = self.g_states.get_mut(id) else {
+                continue;
+            };
+            #[cfg(test)]
+            {
+                self.end_visits += 1;
+            }
+            g.listed = false;
             if g.regions.is_empty() {
                 g.regions = Vec::new();
             }
@@ -1371,6 +1394,10 @@ impl Ordering {
         let Some(g) = self.g_states.get_mut(cur.g) else {
             return Err(region_without_g_error(begin, cur.g));
         };
+        if !g.listed {
+            g.listed = true;
+            self.region_gs.push(cur.g);
+        }
         if begin {
             g.regions.push(UserRegion {
                 task,
@@ -1803,6 +1830,45 @@ mod tests {
             Err("misuse of region in goroutine 7: region end {0 other} when the inner-most active region start event is {0 outer}".into())
         );
         assert_eq!(advance(&mut order, &second, 2, end, &[0, 9, 0]), Ok(true));
+    }
+
+    /// A generation's end looks only at the goroutines whose regions began or ended in it: a
+    /// trace of many goroutines and then many tiny generations (each a few bytes) took time in
+    /// their product, minutes for a file of a few megabytes that Go reads in a second.
+    #[test]
+    fn a_generations_end_looks_only_at_goroutines_whose_regions_changed() {
+        let mut table = Table::default();
+        table.insert_string(5, b"region").unwrap();
+        let mut order = Ordering::new(Version::Go122);
+        // Goroutine 7 runs on P 0 in every generation; a thousand others wait.
+        let start = |order: &mut Ordering, gen: u64| {
+            let running = u64::from(GO_RUNNING);
+            advance(order, &table, gen, EventType::PROC_STATUS, &[0, 1]).unwrap();
+            advance(order, &table, gen, EventType::GO_STATUS, &[7, 1, running]).unwrap();
+        };
+        start(&mut order, 1);
+        let waiting = u64::from(GO_WAITING);
+        for g in 10..1010 {
+            let status = [g, u64::MAX, waiting];
+            assert_eq!(
+                advance(&mut order, &table, 1, EventType::GO_STATUS, &status),
+                Ok(true)
+            );
+        }
+        order.end_generation(&table);
+        for gen in 2..12 {
+            start(&mut order, gen);
+            order.end_generation(&table);
+        }
+        assert_eq!(order.end_visits, 0, "no goroutine's regions changed");
+        // Goroutine 7 opens a region: it alone is looked at, in that generation only.
+        start(&mut order, 12);
+        let begin = EventType::USER_REGION_BEGIN;
+        assert_eq!(advance(&mut order, &table, 12, begin, &[0, 5, 0]), Ok(true));
+        order.end_generation(&table);
+        start(&mut order, 13);
+        order.end_generation(&table);
+        assert_eq!(order.end_visits, 1);
     }
 
     #[test]
