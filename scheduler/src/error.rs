@@ -3,7 +3,9 @@
 /// Why a call into the scheduler was refused; nothing was changed (or traced) by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// A state change the current state does not allow: a scheduler invariant was broken.
+    /// A state change the current state does not allow: a call made where the model forbids it
+    /// (a spawn, an executor round or a callback inside a blocking operation, a round on a
+    /// context that runs a goroutine), or a scheduler invariant broken; `what` names the change.
     #[error("context {m}: {what}")]
     Transition {
         /// The execution context that asked for the change.
