@@ -69,7 +69,8 @@ struct Thread {
     emitted: usize,
 }
 
-fn ev(typ: EventType, args: Vec<u64>) -> Event {
+/// A Go 1.22 event of type `typ` with `args` and no data.
+pub fn ev(typ: EventType, args: Vec<u64>) -> Event {
     Event {
         version: Version::Go122,
         typ,
@@ -127,7 +128,7 @@ pub fn generate(shape: Shape) -> (Vec<u8>, u64) {
 }
 
 /// Writes one batch: its header (generation, M, base time, size), then its events.
-fn write_batch(w: &mut Writer<Vec<u8>>, gen: u64, m: u64, time: u64, events: &[Event]) {
+pub fn write_batch(w: &mut Writer<Vec<u8>>, gen: u64, m: u64, time: u64, events: &[Event]) {
     let size: usize = events.iter().map(Event::encoded_len).sum();
     let header = vec![gen, m, time, size as u64];
     w.write_event(&ev(EventType::EVENT_BATCH, header)).unwrap();

@@ -1228,25 +1228,31 @@ fn the_main_command_writes_the_trace_where_it_is_called_from() {
     }
 }
 
-#[test]
-fn a_recording_whose_attached_qemu_dies_ends_with_its_summary() {
-    // A QEMU started by hand (`--attach`) killed mid-recording: record said only "the gdb stub
-    // closed the connection", and not that the generations complete before are in the .trace;
-    // then that, as an error (exit 2). The recording has ended, its summary says what it holds.
+/// A recording through `--attach` of a QEMU started here, held to its virtual rate, slowly, so
+/// that it is still recording when the test acts on it (`attached_recording`).
+struct AttachedRecording {
+    qemu: std::process::Child,
+    record: std::process::Child,
+    stderr: std::process::ChildStderr,
+    stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    out: PathBuf,
+}
+
+/// Starts QEMU (its monitor on its stdin when `monitor`) and `gotrace record --attach` to it,
+/// and returns once a generation is in the `.trace` (past its 16-byte header), however loaded
+/// the machine running the test.
+fn attached_recording(name: &str, monitor: bool) -> Option<AttachedRecording> {
     use std::io::{BufRead, BufReader, Read};
-    let name = "qemu-attached-killed";
-    let Some(elf) = default_m3(name) else {
-        return;
-    };
+    let elf = default_m3(name)?;
     let out = scratch_dir().join(format!("{name}.trace"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    // Held to its virtual rate, slowly, so that it is still recording when it is killed.
-    let mut qemu = Command::new("qemu-system-arm")
-        .args(["-machine", "mps2-an385", "-nographic", "-monitor", "none"])
+    let qemu = Command::new("qemu-system-arm")
+        .args(["-machine", "mps2-an385", "-nographic", "-monitor"])
+        .arg(if monitor { "stdio" } else { "none" })
         .args([
             "-semihosting-config",
             "enable=on,target=native",
@@ -1256,50 +1262,81 @@ fn a_recording_whose_attached_qemu_dies_ends_with_its_summary() {
         .args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S", "-kernel"])
         .arg(&elf)
         .args(["-icount", "shift=10,align=on"])
+        .stdin(if monitor {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting qemu-system-arm");
     // QEMU serves gdb a moment after it starts: until then record finds nobody at the port.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let (child, stderr, mut lines) = loop {
-        let mut child =
+    let (record, stderr, stdout) = loop {
+        let mut record =
             gotrace_tests::cli::piped(["record", "--attach", &format!("127.0.0.1:{port}")])
                 .arg(&elf)
                 .args(["--generation-us", "2000", "-o"])
                 .arg(&out)
                 .spawn()
                 .expect("starting gotrace record");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let tracing = lines.any(|line| line.unwrap().contains("tracing: Lossless"));
-        let mut stderr = child.stderr.take().unwrap();
+        let mut stdout = BufReader::new(record.stdout.take().unwrap()).lines();
+        let tracing = stdout.any(|line| line.unwrap().contains("tracing: Lossless"));
+        let mut stderr = record.stderr.take().unwrap();
         if tracing {
-            break (child, stderr, lines);
+            break (record, stderr, stdout);
         }
         let mut text = String::new();
         stderr.read_to_string(&mut text).unwrap();
-        child.wait().unwrap();
+        record.wait().unwrap();
         assert!(
             text.contains("Connection refused") && Instant::now() < deadline,
             "{text}"
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    // Killed once a generation is in the file (past its 16-byte header), however loaded the
-    // machine running the test.
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::metadata(&out).map_or(0, |m| m.len()) <= 16 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    qemu.kill().unwrap();
-    qemu.wait().unwrap();
-    let mut child = child;
-    let mut text = String::new();
-    let mut stderr = stderr;
-    stderr.read_to_string(&mut text).unwrap();
-    let summary: String = lines.by_ref().map(|line| line.unwrap() + "\n").collect();
+    Some(AttachedRecording {
+        qemu,
+        record,
+        stderr,
+        stdout,
+        out,
+    })
+}
+
+impl AttachedRecording {
+    /// Waits for the recording to end, then ends QEMU if it still runs: the recording's exit
+    /// code, its stderr and the rest of its stdout (the summary).
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        use std::io::Read;
+        let mut stderr = String::new();
+        self.stderr.read_to_string(&mut stderr).unwrap();
+        let summary: String = self.stdout.map(|line| line.unwrap() + "\n").collect();
+        let code = self.record.wait().unwrap().code();
+        let _ = self.qemu.kill();
+        self.qemu.wait().unwrap();
+        (code, stderr, summary)
+    }
+}
+
+#[test]
+fn a_recording_whose_attached_qemu_dies_ends_with_its_summary() {
+    // A QEMU started by hand (`--attach`) killed mid-recording: record said only "the gdb stub
+    // closed the connection", and not that the generations complete before are in the .trace;
+    // then that, as an error (exit 2). The recording has ended, its summary says what it holds.
+    let Some(mut recording) = attached_recording("qemu-attached-killed", false) else {
+        return;
+    };
+    recording.qemu.kill().unwrap();
+    let out = recording.out.clone();
+    let (code, text, summary) = recording.finish();
     // Exit 1: with no end record nothing says the trace is whole.
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{text}\n{summary}");
+    assert_eq!(code, Some(1), "{text}\n{summary}");
     assert!(text.contains("the QEMU attached to ended"), "{text}");
     for expected in [
         "recording stopped by QEMU's end",
@@ -1320,73 +1357,15 @@ fn a_firmware_reset_under_the_recording_ends_it_with_its_summary() {
     // the next bytes of the old one ("unexpected byte 0x67 between batches"), or, reading the
     // control block while the firmware's start-up had zeroed it, ended the command with an error
     // (exit 2), the generations written until then neither checked nor summarised.
-    use std::io::{BufRead, BufReader, Read, Write};
-    let name = "qemu-reset-under";
-    let Some(elf) = default_m3(name) else {
+    use std::io::Write;
+    let Some(mut recording) = attached_recording("qemu-reset-under", true) else {
         return;
     };
-    let out = scratch_dir().join(format!("{name}.trace"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Its monitor on stdin, to reset it; held to its virtual rate, slowly, so that it is still
-    // recording when it is reset.
-    let mut qemu = Command::new("qemu-system-arm")
-        .args(["-machine", "mps2-an385", "-nographic", "-monitor", "stdio"])
-        .args([
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-serial",
-            "null",
-        ])
-        .args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S", "-kernel"])
-        .arg(&elf)
-        .args(["-icount", "shift=10,align=on"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting qemu-system-arm");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (mut child, mut stderr, mut lines) = loop {
-        let mut child =
-            gotrace_tests::cli::piped(["record", "--attach", &format!("127.0.0.1:{port}")])
-                .arg(&elf)
-                .args(["--generation-us", "2000", "-o"])
-                .arg(&out)
-                .spawn()
-                .expect("starting gotrace record");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let tracing = lines.any(|line| line.unwrap().contains("tracing: Lossless"));
-        let mut stderr = child.stderr.take().unwrap();
-        if tracing {
-            break (child, stderr, lines);
-        }
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).unwrap();
-        child.wait().unwrap();
-        assert!(
-            text.contains("Connection refused") && Instant::now() < deadline,
-            "{text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // Reset once a generation is in the file (past its 16-byte header).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::metadata(&out).map_or(0, |m| m.len()) <= 16 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut monitor = qemu.stdin.take().unwrap();
+    let mut monitor = recording.qemu.stdin.take().unwrap();
     monitor.write_all(b"system_reset\n").unwrap();
     monitor.flush().unwrap();
-    let mut text = String::new();
-    stderr.read_to_string(&mut text).unwrap();
-    let summary: String = lines.by_ref().map(|line| line.unwrap() + "\n").collect();
-    let code = child.wait().unwrap().code();
-    let _ = qemu.kill();
-    qemu.wait().unwrap();
+    let out = recording.out.clone();
+    let (code, text, summary) = recording.finish();
     assert_eq!(code, Some(1), "{text}\n{summary}");
     for expected in [
         "recording stopped by a target that could not be read",

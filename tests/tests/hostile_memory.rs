@@ -8,6 +8,7 @@
 
 use gotrace_decoder::raw::{Event, Writer};
 use gotrace_decoder::Reader;
+use gotrace_tests::generate::{ev, write_batch};
 use gotrace_tests::heap::{self, CountingAllocator};
 use gotrace_wire::{go_status, proc_status, EventType, Version, NO_THREAD};
 
@@ -16,24 +17,6 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// The name, string 1 of every generation.
 const NAME: u64 = 1;
-
-fn ev(typ: EventType, args: Vec<u64>) -> Event {
-    Event {
-        version: Version::Go122,
-        typ,
-        args,
-        data: Vec::new(),
-    }
-}
-
-fn write_batch(w: &mut Writer<Vec<u8>>, gen: u64, m: u64, events: &[Event]) {
-    let size: usize = events.iter().map(Event::encoded_len).sum();
-    let header = vec![gen, m, gen * 1_000_000, size as u64];
-    w.write_event(&ev(EventType::EVENT_BATCH, header)).unwrap();
-    for e in events {
-        w.write_event(e).unwrap();
-    }
-}
 
 /// `generations` generations of thread 1 running goroutine 1 on P 0, each with `per_generation`
 /// of the events `make` gives (told how many it gave before), all of them naming [`NAME`], a
@@ -47,10 +30,12 @@ fn trace(
     let mut w = Writer::new(Vec::new(), Version::Go122).unwrap();
     let mut made = 0;
     for gen in 1..=generations {
+        let time = gen * 1_000_000;
         write_batch(
             &mut w,
             gen,
             NO_THREAD,
+            time,
             &[ev(EventType::FREQUENCY, vec![1 << 30])],
         );
         let mut name = ev(EventType::STRING, vec![NAME]);
@@ -59,6 +44,7 @@ fn trace(
             &mut w,
             gen,
             NO_THREAD,
+            time,
             &[ev(EventType::STRINGS, vec![]), name],
         );
         let mut batch = vec![
@@ -69,11 +55,11 @@ fn trace(
             batch.push(make(made));
             made += 1;
             if batch.len() == 8000 {
-                write_batch(&mut w, gen, 1, &batch);
+                write_batch(&mut w, gen, 1, time, &batch);
                 batch.clear();
             }
         }
-        write_batch(&mut w, gen, 1, &batch);
+        write_batch(&mut w, gen, 1, time, &batch);
     }
     w.into_inner()
 }
