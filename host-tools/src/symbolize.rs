@@ -16,7 +16,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
+use gotrace_decoder::input::{Format, Input};
 use gotrace_decoder::raw::{self, Event, FRAME_FIELDS};
 use gotrace_wire::{
     EventType, Version, HEADER_LEN, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, NO_THREAD,
@@ -62,6 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         args.trace.display().to_string()
     };
+    binary_only(&trace, &source)?;
     let named = symbolize(&trace, &firmware.functions, &firmware.lines)
         .with_context(|| format!("naming the stack frames of {source}"))?;
     if output == stdio {
@@ -205,6 +207,18 @@ impl<R: Read> Batches<R> {
         }
         Ok(Some(batch))
     }
+}
+
+/// Refuses `trace` (from `source`) in a text form, which the other commands read but this one,
+/// rewriting the trace in place, would have to write back in another form.
+fn binary_only(trace: &[u8], source: &str) -> Result<()> {
+    // Anything else, trace or not, is left to the binary reader to judge.
+    let form = match Input::new(trace).map(|input| input.format()) {
+        Ok(Format::Text) => "Go's text form",
+        Ok(Format::Test) => "a Go `.test` file",
+        Ok(Format::Binary) | Err(_) => return Ok(()),
+    };
+    bail!("{source} is {form}: symbolize reads and rewrites the binary form only, as `gotrace record` and the device write it")
 }
 
 /// Names the stack frames of the binary trace `trace` after `functions`, with the source lines of
@@ -529,6 +543,23 @@ mod tests {
     use gotrace_wire::{go_status, proc_status};
 
     use super::*;
+
+    #[test]
+    fn a_trace_in_text_form_is_refused_as_such() {
+        // Go's text form (`gotrace dump`'s) or a `.test` file was refused as "bad file format:
+        // not a Go execution trace?", as if it were no trace at all.
+        let binary = trace(&generation(1, true));
+        let text = wire(&binary);
+        let test = format!("-- expect --\nSUCCESS\n-- trace --\n{text}");
+        for (form, input) in [("Go's text form", &text), ("a Go `.test` file", &test)] {
+            let error = binary_only(input.as_bytes(), "T").unwrap_err();
+            assert_eq!(
+                format!("{error:#}"),
+                format!("T is {form}: symbolize reads and rewrites the binary form only, as `gotrace record` and the device write it"),
+            );
+        }
+        binary_only(&binary, "T").unwrap();
+    }
 
     #[test]
     fn a_failed_write_leaves_no_partial_file() {
