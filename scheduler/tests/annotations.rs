@@ -6,15 +6,20 @@ use common::go_judge;
 use gotrace_scheduler::sim::{current, Sim};
 use gotrace_scheduler::{Annotate, Config, Error, Step, TaskCx, TaskFn};
 
-/// Spawns `task` on executor 0, traces one round of it, and has Go judge the trace.
-fn judge(name: &str, task: TaskFn) {
+/// Spawns `task` on executor 0 and traces one round of it: the traces it wrote.
+fn traced_round(task: TaskFn) -> Vec<Vec<u8>> {
     let sim = Sim::new(Config::MANUAL);
     let s = sim.scheduler();
     s.spawn(0, task, 0).unwrap();
     s.start_tracing().unwrap();
     assert_eq!(s.run_executor(0).unwrap(), 1);
     s.stop_tracing().unwrap();
-    go_judge(name, &sim.traces());
+    sim.traces()
+}
+
+/// Traces one round of `task` and has Go judge the trace.
+fn judge(name: &str, task: TaskFn) {
+    go_judge(name, &traced_round(task));
 }
 
 fn tasks_begun_and_ended(cx: &mut TaskCx<'_>) -> Step {
@@ -73,13 +78,7 @@ fn nested_regions_across_a_restart(cx: &mut TaskCx<'_>) -> Step {
 
 #[test]
 fn regions_nest_as_go_requires_whatever_tracing_does_inside() {
-    let sim = Sim::new(Config::MANUAL);
-    let s = sim.scheduler();
-    s.spawn(0, nested_regions_across_a_restart, 0).unwrap();
-    s.start_tracing().unwrap();
-    assert_eq!(s.run_executor(0).unwrap(), 1);
-    s.stop_tracing().unwrap();
-    let traces = sim.traces();
+    let traces = traced_round(nested_regions_across_a_restart);
     assert_eq!(traces.len(), 2);
     let Some(judged) = go_judge("nested-regions", &traces) else {
         return;
