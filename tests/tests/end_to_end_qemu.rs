@@ -124,7 +124,8 @@ fn record(name: &str, triple: &str, features: &[&str], extra: &[&str]) -> Option
     })
 }
 
-/// Our event stream and Go's for `trace`, which both must accept, identical.
+/// Our event stream and Go's for `trace`, which both must accept, identical; and `go tool
+/// trace`'s viewer, which a user opens it with, serving every page of it.
 fn check_with_both(go: &Go, trace: &Path) -> String {
     let ours = gotrace(["events".as_ref(), trace.as_os_str()]);
     assert_eq!(
@@ -146,6 +147,9 @@ fn check_with_both(go: &Go, trace: &Path) -> String {
         "event streams differ for {}",
         trace.display()
     );
+    if let Err(e) = go.open_viewer(trace).and_then(|viewer| viewer.walk()) {
+        panic!("{e}");
+    }
     theirs.stdout
 }
 
@@ -394,6 +398,15 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
             "{task}'s frame has no line of workload.rs: {source:?}"
         );
     }
+    // The viewer's goroutine summary lists the tasks by their entry functions, as the README
+    // says a user sees them.
+    let viewer = go.open_viewer(&out).unwrap();
+    let goroutines = viewer.get("/goroutines").unwrap();
+    for task in ["transfer", "timer", "logger"] {
+        let name = format!(">gotrace_firmware_example::workload::{task}</a>");
+        assert!(goroutines.body.contains(&name), "{}", goroutines.body);
+    }
+    drop(viewer);
     // `gotrace symbolize` on the recorded trace: its frames are named already, and a frame's own
     // names are kept, so it names nothing and writes the trace back byte for byte.
     let again = scratch_dir().join("qemu-lossless-symbolized.trace");

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod viewer;
+pub use viewer::{Page, Viewer};
+
 /// Why Go's tool could not give a verdict (as opposed to rejecting the trace).
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
@@ -28,6 +31,13 @@ pub enum OracleError {
         GO_NEEDED.1
     )]
     TooOld { found: String },
+    #[error("go tool trace's viewer on {}: {what}\n{log}", file.display())]
+    Viewer {
+        file: PathBuf,
+        what: String,
+        /// What the tool logged (its stderr).
+        log: String,
+    },
     #[error("listing Go's conformance vectors in {}: {source}", dir.display())]
     Vectors {
         dir: PathBuf,
@@ -168,6 +178,11 @@ impl Go {
         })
     }
 
+    /// Opens `go tool trace FILE`'s web viewer, as a user opens a trace, for [`Viewer::walk`].
+    pub fn open_viewer(&self, file: &Path) -> Result<Viewer, OracleError> {
+        Viewer::open(&self.trace_tool, file)
+    }
+
     /// `go` itself, for callers that build and run Go programs (the oracle module, test programs).
     pub fn command(&self) -> Command {
         Command::new(self.goroot.join("bin/go"))
@@ -271,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn go_rejects_a_trace_without_frequency_and_accepts_vectors_listing() {
+    fn go_and_its_viewer_refuse_a_trace_without_frequency_and_the_vectors_are_listed() {
         let Some(go) = require_go("oracle self-test") else {
             return;
         };
@@ -281,6 +296,11 @@ mod tests {
         std::fs::write(&empty, b"go 1.22 trace\0\0\0").unwrap();
         let out = go.trace(Mode::Parsed, &empty).unwrap();
         assert_eq!(out.error.as_deref(), Some("no frequency event found"));
+        // The viewer would open it, empty ("Encountered error, but able to proceed").
+        let error = go.open_viewer(&empty).err().expect("the viewer served it");
+        let text = error.to_string();
+        assert!(text.contains("it read the trace only in part"), "{text}");
+        assert!(text.contains("no frequency event found"), "{text}");
         let vectors = go.conformance_vectors().unwrap();
         assert!(
             vectors.iter().any(|v| v.ends_with("go122-gc-stress.test")),
