@@ -513,6 +513,109 @@ fn firmware_under_qemu_records_a_trace_both_decoders_accept() {
     );
 }
 
+/// On a terminal, `record` shows its progress (bytes, generations, events, rate) on one row it
+/// redraws, and the logs and the summary take that row as they come: run in a pseudo-terminal
+/// (`script`, from util-linux), the screen it leaves holds every log line and the summary whole,
+/// and no progress.
+#[test]
+fn on_a_terminal_progress_is_drawn_on_one_row_that_logs_and_the_summary_take_over() {
+    let test = "terminal-progress";
+    let Some(elf) = default_m3(test) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{test}.trace"));
+    // Paths in double quotes, for the shell `script` runs the command with.
+    let command = format!(
+        "{:?} record --qemu {:?} -o {:?}",
+        gotrace_tests::cli::binary(),
+        elf,
+        out
+    );
+    let Ok(run) = Command::new("script")
+        .args([
+            "--quiet",
+            "--flush",
+            "--return",
+            "--command",
+            &command,
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        missing_tool(test, "script (util-linux)", "running `script` failed");
+        return;
+    };
+    let terminal = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{terminal}");
+
+    // Each drawing of the progress row: the row erased, then the line.
+    let progress: Vec<Vec<f64>> = terminal
+        .split("\r\x1b[2K")
+        .skip(1)
+        .filter_map(|drawn| {
+            let line = drawn.split(['\r', '\n', '\x1b']).next()?;
+            let rest = line.strip_suffix(" KiB/s")?;
+            let figures: Vec<f64> = rest
+                .split([',', ' '])
+                .filter_map(|word| word.parse().ok())
+                .collect();
+            (rest.contains(" KiB, generations ") && figures.len() == 4).then_some(figures)
+        })
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|f| f[0] > 0.0 && f[1] > 0.0 && f[2] > 0.0 && f[3] > 0.0),
+        "no progress drawn with bytes, generations, events and a rate: {progress:?}\n{terminal:?}"
+    );
+
+    let screen = screen_left_by(&terminal);
+    assert!(!screen.contains(" KiB, generations "), "{screen}");
+    assert_every_log_line(&screen);
+    for line in ["  valid", "lost: nothing", "firmware exit status: 0"] {
+        assert!(
+            screen.lines().any(|l| l == line),
+            "no {line:?} row:\n{screen}"
+        );
+    }
+}
+
+/// The rows a terminal shows after `output`: a carriage return goes to the row's start, `ESC [
+/// 2 K` erases the row, a line feed goes down a row, other characters overwrite.
+fn screen_left_by(output: &str) -> String {
+    let mut rows = vec![Vec::<char>::new()];
+    let mut column = 0;
+    let mut chars = output.chars();
+    while let Some(c) = chars.next() {
+        let row = rows.last_mut().unwrap();
+        match c {
+            '\r' => column = 0,
+            '\n' => {
+                rows.push(Vec::new());
+                column = 0;
+            }
+            '\x1b' => {
+                let sequence: String = chars.by_ref().take(3).collect();
+                assert_eq!(sequence, "[2K", "an escape the screen model does not know");
+                row.clear();
+            }
+            c => {
+                if column < row.len() {
+                    row[column] = c;
+                } else {
+                    row.resize(column, ' ');
+                    row.push(c);
+                }
+                column += 1;
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| row.iter().collect::<String>().trim_end().to_owned() + "\n")
+        .collect()
+}
+
 #[test]
 fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report() {
     // Polls every 10 ms against a 1 KiB channel: the device has to drop between two, and whole
