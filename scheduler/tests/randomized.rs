@@ -9,19 +9,9 @@
 
 mod common;
 
-use common::{first_rejection, seed_file, times_as_written, trace_dir};
+use common::{env_u64, first_rejection, seed_file, times_as_written, trace_dir};
 use gotrace_go_oracle::require_go;
 use gotrace_scheduler::sim::driver::{self, Options};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
-        })
-        .unwrap_or(default)
-}
 
 #[test]
 fn every_seed_writes_traces_go_accepts() {

@@ -11,8 +11,11 @@
 //!
 //! `GOTRACE_SEMANTIC_SEEDS` (default 1000 per clock) chooses how many seeds.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 
+use common::env_u64;
 use gotrace_decoder::{Event, GoState, ProcState, Reader, Transition};
 use gotrace_scheduler::encoder::{GoSlot, GoStatus, ProcStatus};
 use gotrace_scheduler::sim::driver::{self, Options};
@@ -242,9 +245,7 @@ fn compare(trace: &[u8], mut expected: Expected) -> Result<usize, String> {
 }
 
 fn check_seeds(clock: &str, opts: &Options) {
-    let count: u64 = std::env::var("GOTRACE_SEMANTIC_SEEDS")
-        .map(|v| v.parse().expect("GOTRACE_SEMANTIC_SEEDS is a number"))
-        .unwrap_or(1000);
+    let count = env_u64("GOTRACE_SEMANTIC_SEEDS", 1000);
     let (mut traces, mut compared) = (0u64, 0u64);
     for seed in 0..count {
         let outcome = driver::run(seed, opts);

@@ -200,6 +200,17 @@ pub fn fire_at_point(sched: &Rc<SimScheduler>, n: usize, f: impl Fn(&SimSchedule
     })));
 }
 
+/// The number in the environment variable `name`, or `default` when it is not set.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default)
+}
+
 /// Where a trace file for `seed` and session `i` goes.
 pub fn seed_file(dir: &Path, seed: u64, i: usize) -> PathBuf {
     dir.join(format!("seed-{seed}-{i}.trace"))

@@ -168,7 +168,7 @@ impl Viewer {
                 return Err(self.failure(&format!("more than {MAX_PAGES} pages")));
             }
             let page = self.get(&path)?;
-            if page.status != 200 {
+            if page.status != 200 && !is_profile_of_no_goroutines(&path, &page) {
                 return Err(self.failure(&format!(
                     "GET {path}: status {}: {}",
                     page.status,
@@ -234,6 +234,19 @@ fn links(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// A goroutine profile (`/io`, `/block`, `/syscall`, `/sched`) of every goroutine, refused as
+/// Go's viewer refuses it for a trace without goroutines (a session of a device's in which no
+/// task ran): with no name asked for, its "no matching goroutines" means there are none.
+fn is_profile_of_no_goroutines(path: &str, page: &Page) -> bool {
+    let (endpoint, query) = path.split_once('?').unwrap_or((path, ""));
+    ["/io", "/block", "/syscall", "/sched"].contains(&endpoint)
+        && !query
+            .split('&')
+            .any(|p| p.starts_with("name=") && p != "name=")
+        && page.status == 500
+        && page.body.trim() == "failed to get records: failed to find matching goroutines for name:"
+}
+
 /// The timeline of task 0, the background task that logs and regions outside any task belong
 /// to: the viewer lists it with the tasks and links its timeline, which it cannot draw (it has
 /// no start or end; "failed to find task with id 0", for a Go program's own trace too).
@@ -247,7 +260,27 @@ fn is_background_task_timeline(link: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::links;
+    use super::{is_profile_of_no_goroutines, links, Page};
+
+    #[test]
+    fn only_a_profile_of_all_goroutines_may_find_none() {
+        let none = |status| Page {
+            status,
+            body: "failed to get records: failed to find matching goroutines for name: \n"
+                .to_owned(),
+        };
+        assert!(is_profile_of_no_goroutines("/io?raw=1", &none(500)));
+        assert!(is_profile_of_no_goroutines(
+            "/sched?name=&raw=1",
+            &none(500)
+        ));
+        assert!(!is_profile_of_no_goroutines(
+            "/io?name=main.f&raw=1",
+            &none(500)
+        ));
+        assert!(!is_profile_of_no_goroutines("/regionio?raw=1", &none(500)));
+        assert!(!is_profile_of_no_goroutines("/io?raw=1", &none(404)));
+    }
 
     #[test]
     fn links_are_taken_as_the_pages_behind_them_fetch_their_data() {
