@@ -130,24 +130,7 @@ fn main() -> Result<()> {
             inputs.push(path);
         }
     }
-    let big = dir.join(format!("generated-{big_mb}mb.trace"));
-    if !big.exists() {
-        let shape = Shape {
-            seed: 1,
-            procs: 4,
-            goroutines_per_proc: 16,
-            generation_bytes: gen_mb << 20,
-            total_bytes: big_mb << 20,
-        };
-        let (bytes, generations) = generate(shape);
-        println!(
-            "generated {} ({} bytes, {generations} generations)",
-            big.display(),
-            bytes.len()
-        );
-        write_whole(&big, &bytes)?;
-    }
-    inputs.push(big);
+    inputs.push(generated_trace(&dir, big_mb, gen_mb)?);
     if device_steps > 0 {
         inputs.push(device_trace(&dir, device_steps)?);
     }
@@ -241,6 +224,32 @@ fn cpu_ratio(go: f64, ours: f64) -> String {
     } else {
         "below the 10 ms the kernel counts in (give more --repeat-mb)".to_owned()
     }
+}
+
+/// Our generated multi-generation trace of `total_mib` MiB in generations of about
+/// `generation_mib` MiB, made once per shape and kept in `dir`. Its name holds both sizes: named
+/// by its total alone, a file made for other generations was read again, whatever `--gen-mb` said.
+fn generated_trace(dir: &Path, total_mib: usize, generation_mib: usize) -> Result<PathBuf> {
+    let path = dir.join(format!(
+        "generated-{total_mib}mib-{generation_mib}mib-generations.trace"
+    ));
+    if !path.exists() {
+        let shape = Shape {
+            seed: 1,
+            procs: 4,
+            goroutines_per_proc: 16,
+            generation_bytes: generation_mib << 20,
+            total_bytes: total_mib << 20,
+        };
+        let (bytes, generations) = generate(shape);
+        println!(
+            "generated {} ({} bytes, {generations} generations)",
+            path.display(),
+            bytes.len()
+        );
+        write_whole(&path, &bytes)?;
+    }
+    Ok(path)
 }
 
 /// The trace of the scheduler's host simulation run for `steps` iterations, tracing throughout,
@@ -416,4 +425,33 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of this test's own, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+
+    #[test]
+    fn generated_trace_has_the_generations_asked_for_in_a_directory_that_holds_another() {
+        let scratch = Scratch(
+            std::env::temp_dir().join(format!("gotrace-bench-generated-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(&scratch.0).unwrap();
+        let one = largest_generation(&generated_trace(&scratch.0, 3, 1).unwrap()).unwrap();
+        let two = largest_generation(&generated_trace(&scratch.0, 3, 2).unwrap()).unwrap();
+        let mib = 1u64 << 20;
+        assert!(
+            one < mib + mib / 2 && two > mib + mib / 2,
+            "largest generations of {one} and {two} bytes, asked for 1 and 2 MiB"
+        );
+    }
 }
