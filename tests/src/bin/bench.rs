@@ -4,6 +4,9 @@
 //! cargo run --release -p gotrace-tests --bin bench [-- --dir DIR --big-mb 56 --gen-mb 4 --repeat-mb 64 --device-steps 1000000 --busy-seconds 12 --runs 3]
 //! ```
 //!
+//! The sizes the flags give (`--big-mb`, `--gen-mb`, `--repeat-mb`) are MiB (2^20 bytes); the
+//! speeds printed are MB/s (10^6 bytes per second).
+//!
 //! Inputs: Go's `go122-gc-stress` and `go122-annotations-stress` vectors (binary form), each read
 //! repeatedly, a multi-generation trace of at least 50 MB from `gotrace_tests::generate`, a trace
 //! of the kind our devices write (the scheduler's host simulation, `--device-steps` iterations of
@@ -355,7 +358,7 @@ fn real_busy_trace(go: &Go, dir: &Path, seconds: f64) -> Result<PathBuf> {
     let size = std::fs::metadata(&trace)?.len();
     println!("real trace {} ({size} bytes)", trace.display());
     if size < 50 << 20 {
-        println!("note: under 50 MB; raise --busy-seconds for the issue-5 figure");
+        println!("note: under 50 MiB; raise --busy-seconds for the issue-5 figure");
     }
     Ok(trace)
 }
