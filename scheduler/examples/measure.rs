@@ -2,13 +2,14 @@
 //! events alone.
 //!
 //! ```text
-//! cargo run --release -p gotrace-scheduler --features sim --example measure [-- --seeds N --steps N]
+//! cargo run --release -p gotrace-scheduler --features sim --example measure [-- --seeds N --steps N --time-shift N]
 //! ```
 //!
 //! The workload is the simulator's (tasks yielding, waiting, blocking in operations, spawning and
 //! waking each other; interrupts waking tasks, stealing executors, running callbacks), with
 //! device-like generations (16 KiB or one second at 64 MHz), a 64 MHz cycle counter that advances
-//! 256 cycles (4 µs) between two traced events, and timestamps in 1 µs units (`Coarse`, shift 6).
+//! 256 cycles (4 µs) between two traced events, and timestamps in 1 µs units (`Coarse`, shift 6;
+//! `--time-shift 0` gives raw cycles).
 
 use anyhow::{bail, Context, Result};
 use gotrace_scheduler::encoder::Stats;
@@ -19,13 +20,17 @@ use gotrace_scheduler::Config;
 fn main() -> Result<()> {
     let mut seeds = 50u64;
     let mut steps = 2000usize;
+    let mut time_shift = 6u32;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--seeds" => seeds = value()?.parse().context("--seeds")?,
             "--steps" => steps = value()?.parse().context("--steps")?,
-            other => bail!("unknown argument {other} (expected --seeds N --steps N)"),
+            "--time-shift" => time_shift = value()?.parse().context("--time-shift")?,
+            other => {
+                bail!("unknown argument {other} (expected --seeds N --steps N --time-shift N)")
+            }
         }
     }
     let realistic = Options {
@@ -38,14 +43,14 @@ fn main() -> Result<()> {
             generation_bytes: 16 * 1024,
         }),
         clock_step: 256,
-        time_shift: 6,
+        time_shift,
         wrap_clock: false,
     };
     let sched_only = Options {
         annotations: false,
         ..realistic
     };
-    println!("{seeds} seeds x {steps} main-loop steps each");
+    println!("{seeds} seeds x {steps} main-loop steps each, timestamps shifted by {time_shift}");
     report("realistic workload (annotations on)", seeds, &realistic);
     report("scheduling only (annotations off)", seeds, &sched_only);
     Ok(())
