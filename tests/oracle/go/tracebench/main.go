@@ -39,7 +39,7 @@ func main() {
 		bytes += size
 	}
 	elapsed := time.Since(start).Seconds()
-	fmt.Printf("bytes=%d events=%d seconds=%.6f cpu_seconds=%.3f peak_rss_kib=%d\n", bytes, events, elapsed, cpuSeconds(), peakRSS())
+	fmt.Printf("bytes=%d events=%d seconds=%.6f cpu_seconds=%.6f peak_rss_kib=%d\n", bytes, events, elapsed, cpuSeconds(), peakRSS())
 }
 
 func parse(path string) (int64, int64, error) {
