@@ -383,15 +383,13 @@ fn record(
             _ => {}
         }
         drained.clear();
-        let polled = Instant::now();
-        let liveness = match link.poll(&mut drained) {
-            Ok(liveness) => liveness,
-            Err(error) => {
-                recording.stop_at_target_error(error);
-                break;
-            }
-        };
-        recording.polling += polled.elapsed();
+        let poll_began = Instant::now();
+        // A poll that fails may have taken bytes off the target before it did (the trace
+        // channel's read offset handed back, then a later channel's read failed): they are the
+        // recording's like any others, the end record maybe among them. Dropped with the error,
+        // they were in no trace and counted nowhere ("lost: unknown").
+        let polled = link.poll(&mut drained);
+        recording.polling += poll_began.elapsed();
         recording.other_channel_bytes += drained.other;
         print_logs(log, &drained.defmt, &mut progress, &mut recording);
         if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
@@ -408,9 +406,19 @@ fn record(
             if !matches!(error, stream::StreamError::AfterEnd { .. }) {
                 recording.channel_error = Some(error.to_string());
                 recording.stopped_by = "an unreadable trace channel";
+                if let Err(error) = polled {
+                    recording.stop_at_target_error(error);
+                }
                 break;
             }
         }
+        let liveness = match polled {
+            Ok(liveness) => liveness,
+            Err(error) => {
+                recording.stop_at_target_error(error);
+                break;
+            }
+        };
         if aborted(interrupts) {
             break;
         }
@@ -864,14 +872,20 @@ mod tests {
 
     /// A [`Replay`] whose polls fail once its chunks are all read (a target that can no longer be
     /// read: a control block a firmware overwrote after its trace ended, a board that went to
-    /// sleep or reset, a QEMU no longer answering).
-    struct FailsAfter(Replay);
+    /// sleep or reset, a QEMU no longer answering). With `.1`, the poll that takes the last
+    /// chunk fails too, after taking it: a drain that handed the trace channel's read offset
+    /// back, then failed on a later channel (a probe's USB error, a QEMU killed under the halt).
+    struct FailsAfter(Replay, bool);
 
     impl Link for FailsAfter {
         fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
-            match self.0 .0.is_empty() {
-                true => anyhow::bail!("the control block looks overwritten"),
-                false => self.0.poll(out),
+            if self.0 .0.is_empty() {
+                anyhow::bail!("the control block looks overwritten");
+            }
+            let liveness = self.0.poll(out)?;
+            match self.1 && self.0 .0.is_empty() {
+                true => anyhow::bail!("the session channel's read failed"),
+                false => Ok(liveness),
             }
         }
 
@@ -924,7 +938,7 @@ mod tests {
         // failed: the recording was an error ("...; the generations complete until now are in
         // after-end-error.trace (not checked)"), neither checked nor summarised.
         let (header, end) = (Version::Go122.header().to_vec(), end_after_batch_1());
-        let link = FailsAfter(Replay([header, batch(1), end].into()));
+        let link = FailsAfter(Replay([header, batch(1), end].into()), false);
         let (recording, written) = replay(link, "after-end-error.trace");
         assert_eq!(recording.stopped_by, "the firmware's end of trace");
         assert!(recording.stream.ended());
@@ -937,7 +951,7 @@ mod tests {
         // error ended the command ("...; the generations complete until now are in FILE (not
         // checked)", exit 2), the generations kept neither checked nor summarised.
         let header = Version::Go122.header().to_vec();
-        let link = FailsAfter(Replay([header.clone(), batch(1), batch(2)].into()));
+        let link = FailsAfter(Replay([header.clone(), batch(1), batch(2)].into()), false);
         let (recording, written) = replay(link, "target-unreadable.trace");
         assert_eq!(recording.stopped_by, "a target that could not be read");
         let error = recording.target_error.as_deref().unwrap_or_default();
@@ -953,6 +967,35 @@ mod tests {
         assert_eq!(end, None);
         // Generation 2, which nothing completed, is said to be lost.
         assert_eq!(losses.cut_short.map(|c| c.generation), Some(2));
+    }
+
+    #[test]
+    fn what_a_poll_took_before_it_failed_is_in_the_recording() {
+        // The failed poll's bytes were dropped: the firmware had them read (its space handed
+        // back), the recording never saw them, and the end record among them went with them:
+        // "lost: unknown", generation 2 "cut short", of a trace that came whole.
+        let header = Version::Go122.header().to_vec();
+        let end = EndRecord {
+            batches: 2,
+            bytes: 2 * batch(1).len() as u32,
+            dropped_batches: 0,
+            dropped_bytes: 0,
+        };
+        let last = [&batch(2)[..], &[END_MARKER], &end.to_bytes()].concat();
+        let link = FailsAfter(Replay([header.clone(), batch(1), last].into()), true);
+        let (recording, written) = replay(link, "fails-mid-drain.trace");
+        assert_eq!(recording.stopped_by, "a target that could not be read");
+        let error = recording.target_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("the session channel's read failed"),
+            "{error}"
+        );
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [header, batch(1), batch(2)].concat());
+        let (segments, losses, end_read) = recording.stream.finish();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(end_read, Some(end), "the end record that came");
+        assert_eq!(losses, Default::default(), "nothing lost");
     }
 
     #[test]

@@ -395,10 +395,11 @@ fn exit_within(child: &mut Child, time: Duration) -> std::io::Result<Option<Exit
 impl Link for QemuLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         let mut per_channel = vec![Vec::new(); self.block.up.len()];
-        let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel))?;
-        if drained.is_some() {
-            out.take_channels(&mut per_channel, &self.channels);
-        }
+        let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel));
+        // What the drain took before it failed or QEMU ended under it (channels read and
+        // handed back) is the recording's too, whatever came after.
+        out.take_channels(&mut per_channel, &self.channels);
+        drained?;
         Ok(self.liveness())
     }
 
@@ -636,13 +637,22 @@ mod tests {
         }
     }
 
-    /// A link to [`fake_qemu`] ending at `ends`, its control block read, for a QEMU started as
-    /// `child` (`None`: attached to).
+    /// A link to [`fake_qemu`] ending at `ends`, for a QEMU started as `child` (`None`:
+    /// attached to).
     fn link_to_fake_qemu(ends: EndsAt, child: Option<Child>) -> QemuLink {
+        link_to_stub(child, move |listener| fake_qemu(listener, ends))
+    }
+
+    /// A link to the gdb stub `serve` runs, the control block at 0x2000_0000 read, its up
+    /// channel 0 the trace's, for a QEMU started as `child` (`None`: attached to).
+    fn link_to_stub(
+        child: Option<Child>,
+        serve: impl FnOnce(TcpListener) + Send + 'static,
+    ) -> QemuLink {
         let child = child.map(|process| Started::new(process, None, None));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || fake_qemu(listener, ends));
+        std::thread::spawn(move || serve(listener));
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         let block = ControlBlock::read(&mut gdb, 0x2000_0000).unwrap().unwrap();
         QemuLink {
@@ -688,6 +698,84 @@ mod tests {
         );
         assert_eq!(link.liveness(), Liveness::Ended(End::Exit(0)));
         assert_eq!(link.halted(|_| Ok("more")).unwrap(), None);
+    }
+
+    /// A gdb stub whose target's memory at 0x2000_0000 is `ram`, served to memory reads and
+    /// writes until the `closes_at`th read (from 1), where QEMU ends with it unanswered.
+    fn fake_qemu_with_ram(listener: TcpListener, mut ram: Vec<u8>, closes_at: usize) {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut reply = |body: &str| {
+            let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+            write!(writer, "+${body}#{sum:02x}").unwrap();
+        };
+        let number = |text: &[u8]| usize::from_str_radix(std::str::from_utf8(text).unwrap(), 16);
+        let mut reads = 0;
+        let mut byte = [0u8; 1];
+        while reader.read_exact(&mut byte).is_ok() {
+            if byte[0] != b'$' {
+                continue;
+            }
+            let mut body = Vec::new();
+            reader.read_until(b'#', &mut body).unwrap();
+            body.pop();
+            reader.read_exact(&mut [0; 2]).unwrap();
+            let (kind, rest) = body.split_first().unwrap();
+            let mut fields = rest.split(|&b| b == b',' || b == b':');
+            let mut field = || number(fields.next().unwrap_or_default());
+            match kind {
+                b'm' => {
+                    reads += 1;
+                    if reads == closes_at {
+                        return;
+                    }
+                    let (at, len) = (field().unwrap() - 0x2000_0000, field().unwrap());
+                    let hex: String = ram[at..at + len]
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    reply(&hex);
+                }
+                b'M' => {
+                    let (at, len) = (field().unwrap() - 0x2000_0000, field().unwrap());
+                    let data = rest.split(|&b| b == b':').nth(1).unwrap();
+                    for i in 0..len {
+                        ram[at + i] = number(&data[2 * i..2 * i + 2]).unwrap() as u8;
+                    }
+                    reply("OK");
+                }
+                b'q' => reply("PacketSize=1000"),
+                _ => reply(""),
+            }
+        }
+    }
+
+    #[test]
+    fn a_poll_keeps_what_it_took_before_qemu_ended_under_it() {
+        // Two up channels: the trace's (16 bytes at +0x100, "abc" waiting) and another (8 bytes
+        // at +0x200, 2 waiting), whose read QEMU ends under. The trace channel's bytes, read and
+        // handed back, were dropped with the poll: the end record among them maybe.
+        let mut ram = vec![0u8; 0x300];
+        ram[..16].copy_from_slice(RTT_ID);
+        ram[16..20].copy_from_slice(&2u32.to_le_bytes());
+        for (descriptor, buffer, size, write) in [(24, 0x100, 16, 3), (48, 0x200, 8, 2)] {
+            let words: [u32; 6] = [0, 0x2000_0000 + buffer, size, write, 0, 0];
+            for (k, word) in words.into_iter().enumerate() {
+                let at = descriptor + 4 * k;
+                ram[at..at + 4].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        ram[0x100..0x103].copy_from_slice(b"abc");
+        // Reads: the block's header and descriptors (attach), the descriptors and the trace
+        // channel's buffer (the poll), then the other channel's buffer.
+        let mut link = link_to_stub(None, move |listener| fake_qemu_with_ram(listener, ram, 5));
+        let mut out = Drained::default();
+        assert_eq!(
+            link.poll(&mut out).unwrap(),
+            Liveness::Ended(End::QemuEnded)
+        );
+        assert_eq!(out.trace, b"abc");
     }
 
     #[test]

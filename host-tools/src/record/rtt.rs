@@ -235,7 +235,7 @@ impl ControlBlock {
 
     /// Moves the waiting bytes of every up channel (up to [`MAX_DRAIN_BYTES`] a channel) into
     /// `out[channel]` and hands the space back to the firmware. Returns the number of bytes
-    /// moved.
+    /// moved. On an error, `out` holds the bytes taken before it, and only those.
     ///
     /// Every channel's descriptor is checked before any is read: a bad one (a wild write over
     /// it) is an error with nothing taken, where taking the channels before it would hand their
@@ -291,11 +291,21 @@ impl ControlBlock {
             sink.resize(start + take as usize, 0);
             let (head, wrapped) = sink[start..].split_at_mut(first as usize);
             // `check` made the buffer fit the address space, and `read < size`.
-            mem.read(channel.buffer + read, head)
-                .with_context(|| channel.access("reading", "up", i, read, head.len()))?;
-            if !wrapped.is_empty() {
-                mem.read(channel.buffer, wrapped)
-                    .with_context(|| channel.access("reading", "up", i, 0, wrapped.len()))?;
+            let copied = mem
+                .read(channel.buffer + read, head)
+                .with_context(|| channel.access("reading", "up", i, read, head.len()))
+                .and_then(|()| match wrapped.is_empty() {
+                    true => Ok(()),
+                    false => mem
+                        .read(channel.buffer, wrapped)
+                        .with_context(|| channel.access("reading", "up", i, 0, wrapped.len())),
+                });
+            if let Err(error) = copied {
+                // Nothing of this channel taken: `out` holds what the drain took before (the
+                // other channels' bytes, handed back), which the caller keeps, and not the
+                // zeros made room with.
+                sink.truncate(start);
+                return Err(error);
             }
             moved += take as usize;
             let new_read = (read + take) % channel.size;
@@ -736,6 +746,61 @@ mod tests {
         ram.put_u32(addr + 48 + 8, 16);
         ram.put_u32(addr + 48 + 12, 4);
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
+    }
+
+    /// `Ram` whose reads that start at `.1` fail (a memory access the stub or probe refuses).
+    struct FailsReadingAt<'a>(&'a mut Ram, u32);
+
+    impl Memory for FailsReadingAt<'_> {
+        fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+            if addr == self.1 {
+                bail!("no reply");
+            }
+            self.0.read(addr, out)
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+            self.0.write(addr, data)
+        }
+    }
+
+    #[test]
+    fn a_drain_that_fails_leaves_out_exactly_what_it_took() {
+        // Up channel 0 (16 bytes at +0x400) drained and handed back, then up channel 1's
+        // buffer (8 bytes at +0x500) fails to be read: all of it, or only its part after the
+        // wrap. Its bytes were left in `out` as zeros, which the recording, keeping what a
+        // failed poll took, would have taken for trace data.
+        let addr = BASE + 0x100;
+        for (read, write) in [(0, 3), (6, 2)] {
+            let mut ram = firmware_ram();
+            ram.put_u32(addr + 16, 2);
+            ram.put_u32(addr + 20, 0);
+            let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+            ram.write(BASE + 0x400, b"abc").unwrap();
+            ram.put_u32(addr + 24 + 12, 3);
+            ram.write(BASE + 0x500, b"xyzuvwst").unwrap();
+            ram.put_u32(addr + 48 + 12, write);
+            ram.put_u32(addr + 48 + 16, read);
+            let mut out = vec![Vec::new(), Vec::new()];
+            let failing = &mut FailsReadingAt(&mut ram, BASE + 0x500);
+            let error = format!("{:#}", cb.drain(failing, &mut out).unwrap_err());
+            assert!(error.contains("reading RTT up channel 1"), "{error}");
+            assert_eq!(out, [b"abc".to_vec(), Vec::new()], "read from {read}");
+            assert_eq!(ram.get_u32(addr + 24 + 16), 3, "channel 0 handed back");
+            assert_eq!(ram.get_u32(addr + 48 + 16), read, "channel 1 not");
+            // The next drain takes channel 1's bytes from where they were.
+            let mut out = vec![Vec::new(), Vec::new()];
+            cb.drain(&mut ram, &mut out).unwrap();
+            let waiting = [
+                &b"xyzuvwst"[read as usize..],
+                &b"xyzuvwst"[..write as usize],
+            ];
+            let waiting = if read < write {
+                b"xyz".to_vec()
+            } else {
+                waiting.concat()
+            };
+            assert_eq!(out, [Vec::new(), waiting]);
+        }
     }
 
     #[test]
