@@ -450,7 +450,7 @@ fn record(
     // The trace is read (whole, or as far as it goes): a target that can no longer be read after
     // it costs the firmware's last logs, not the check and summary of what was recorded.
     if let Err(error) = read_after_end(link, log, &mut progress, interrupts, poll, &mut recording) {
-        errln!("warning: reading the target after the trace stopped failed ({error:#}): the firmware's logs from there on are not shown, and trace bytes that came after are not counted");
+        errln!("warning: reading the target after the trace stopped failed ({error:#}): the firmware's logs from there on are not shown, and trace bytes it wrote after the last read are not counted");
     }
     Ok(recording)
 }
@@ -493,12 +493,14 @@ fn read_after_end(
             break;
         }
         drained.clear();
-        if let Liveness::Ended(end) = link.poll(&mut drained)? {
-            recording.ended = Some(end);
-        }
+        // Counted and shown before a failed poll's error, as in the session: what it took.
+        let polled = link.poll(&mut drained);
         print_logs(log, &drained.defmt, progress, recording);
         recording.late_trace_bytes += drained.trace.len() as u64;
         recording.other_channel_bytes += drained.other;
+        if let Liveness::Ended(end) = polled? {
+            recording.ended = Some(end);
+        }
         if drained.len() > 0 {
             quiet_since = Instant::now();
         } else if quiet_since.elapsed() > QUIET {
@@ -996,6 +998,17 @@ mod tests {
         assert_eq!(segments.len(), 1);
         assert_eq!(end_read, Some(end), "the end record that came");
         assert_eq!(losses, Default::default(), "nothing lost");
+    }
+
+    #[test]
+    fn late_bytes_a_failed_poll_took_after_the_end_record_are_counted() {
+        // The poll after the end record took a batch off the target and failed: the batch was
+        // counted nowhere, as it was in the session before the end record.
+        let (header, end) = (Version::Go122.header().to_vec(), end_after_batch_1());
+        let link = FailsAfter(Replay([header, batch(1), end, batch(2)].into()), true);
+        let (recording, _) = replay(link, "late-in-failed-poll.trace");
+        assert_eq!(recording.stopped_by, "the firmware's end of trace");
+        assert_eq!(recording.late_trace_bytes, batch(2).len() as u64);
     }
 
     #[test]
