@@ -110,8 +110,14 @@ fn largest_batch(traces: &[Vec<u8>]) -> usize {
 
 /// Lossy: the sink writes a trace into a ring of `size` bytes while the host drains it at random
 /// points (before each batch, with a chance of `drain_percent` in 100), then the host
-/// drains the rest after the end record.
-fn lossy_run(trace: &[u8], size: usize, drain_percent: usize, rng: &mut Rng, seed: u64) -> Run {
+/// drains the rest after the end record. Returns the run and the sink's own account.
+fn lossy_run(
+    trace: &[u8],
+    size: usize,
+    drain_percent: usize,
+    rng: &mut Rng,
+    seed: u64,
+) -> (Run, EndRecord) {
     let (ring, host) = host::ring(size);
     let mut sink = RttSink::new();
     sink.attach(ring, Backpressure::Lossy);
@@ -125,10 +131,7 @@ fn lossy_run(trace: &[u8], size: usize, drain_percent: usize, rng: &mut Rng, see
     }
     sink.end_trace();
     reader.drain(&host, true, rng, seed);
-    let run = reader.finish();
-    // The end record is the device's own account, whatever was dropped.
-    assert_eq!(run.end, Some(sink.account()), "seed {seed}");
-    run
+    (reader.finish(), sink.account())
 }
 
 /// Each generation's batches, as the encoder produced them.
@@ -140,6 +143,74 @@ fn generations(trace: &[u8]) -> std::collections::BTreeMap<u64, Vec<u8>> {
     out
 }
 
+/// Checks a lossy `run` of `trace` against the sink's own `account` (`context` says which run):
+/// every segment is a valid trace of whole generations as the encoder produced them, the host's
+/// loss account is the device's, every batch is kept, discarded or dropped, and kept and lost
+/// generations cover the trace without a gap or an overlap. Returns the batches kept.
+fn assert_exact_loss(run: &Run, trace: &[u8], account: EndRecord, context: &str) -> u64 {
+    // The end record is the device's own account, whatever was dropped.
+    assert_eq!(run.end, Some(account), "{context}");
+    let end = account;
+    let losses = &run.losses;
+    let produced = batches(trace);
+    let originals = generations(trace);
+    assert_eq!(run.traces.len(), run.segments.len(), "{context}");
+    for (file, segment) in run.traces.iter().zip(&run.segments) {
+        if let Err(e) = events(file) {
+            panic!("{context}: segment {segment:?} does not decode: {e}");
+        }
+        let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
+            .flat_map(|g| originals[&g].iter().copied())
+            .collect();
+        assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
+    }
+    assert_eq!(
+        (
+            losses.device_dropped_batches(),
+            losses.device_dropped_bytes()
+        ),
+        (end.dropped_batches.into(), end.dropped_bytes.into()),
+        "{context}"
+    );
+    assert_eq!(
+        (losses.unfinished, losses.cut_short),
+        (None, None),
+        "{context}"
+    );
+    let kept: (u64, u64) = run
+        .segments
+        .iter()
+        .fold((0, 0), |(b, n), s| (b + s.batches, n + s.bytes));
+    let total_bytes = produced.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+    assert_eq!(
+        (u64::from(end.batches), u64::from(end.bytes)),
+        (produced.len() as u64, total_bytes)
+    );
+    assert_eq!(
+        (
+            kept.0 + losses.discarded_batches + losses.device_dropped_batches(),
+            kept.1 + losses.discarded_bytes + losses.device_dropped_bytes()
+        ),
+        (produced.len() as u64, total_bytes),
+        "{context}: kept {kept:?}, discarded {}, dropped {}",
+        losses.discarded_batches,
+        losses.device_dropped_batches()
+    );
+    let mut spans: Vec<(u64, u64)> = run
+        .segments
+        .iter()
+        .map(|s| (s.first_generation, s.last_generation))
+        .chain(losses.lost_generations())
+        .collect();
+    spans.sort();
+    assert_eq!(spans.first().map(|s| s.0), originals.keys().next().copied());
+    assert_eq!(spans.last().map(|s| s.1), originals.keys().last().copied());
+    for pair in spans.windows(2) {
+        assert_eq!(pair[1].0, pair[0].1 + 1, "{context}: {spans:?}");
+    }
+    kept.0
+}
+
 #[test]
 fn the_lossy_sink_drained_anyhow_gives_valid_segments_and_exactly_its_loss() {
     let traces = device_traces();
@@ -149,81 +220,15 @@ fn the_lossy_sink_drained_anyhow_gives_valid_segments_and_exactly_its_loss() {
     for seed in 1..=SEEDS {
         let mut rng = Rng::new(seed);
         let trace = &traces[rng.below(traces.len())];
-        let produced = batches(trace);
         // From a little more than one batch (some never fit beside the reserve) to a few.
         let size = largest + 1 + rng.below(3 * largest + RESERVE);
         let drain_percent = *rng.pick(&[0, 10, 50, 90, 100]);
-        let run = lossy_run(trace, size, drain_percent, &mut rng, seed);
-        let end = run.end.expect("the end record arrives");
-        let losses = &run.losses;
+        let (run, account) = lossy_run(trace, size, drain_percent, &mut rng, seed);
         let context = format!("seed {seed}, ring {size}, drain {drain_percent}%");
-
-        // 1. Every segment is a valid trace, made of whole generations as the encoder produced
-        // them.
-        let originals = generations(trace);
-        assert_eq!(run.traces.len(), run.segments.len(), "{context}");
-        for (file, segment) in run.traces.iter().zip(&run.segments) {
-            if let Err(e) = events(file) {
-                panic!("{context}: segment {segment:?} does not decode: {e}");
-            }
-            let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
-                .flat_map(|g| originals[&g].iter().copied())
-                .collect();
-            assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
-        }
-
-        // 2. The host's loss account is the device's, and every batch is kept, discarded or
-        // dropped.
-        assert_eq!(
-            (
-                losses.device_dropped_batches(),
-                losses.device_dropped_bytes()
-            ),
-            (end.dropped_batches.into(), end.dropped_bytes.into()),
-            "{context}"
-        );
-        assert_eq!(
-            (losses.unfinished, losses.cut_short),
-            (None, None),
-            "{context}"
-        );
-        let kept: (u64, u64) = run
-            .segments
-            .iter()
-            .fold((0, 0), |(b, n), s| (b + s.batches, n + s.bytes));
-        let total_bytes = produced.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
-        assert_eq!(
-            (u64::from(end.batches), u64::from(end.bytes)),
-            (produced.len() as u64, total_bytes)
-        );
-        assert_eq!(
-            (
-                kept.0 + losses.discarded_batches + losses.device_dropped_batches(),
-                kept.1 + losses.discarded_bytes + losses.device_dropped_bytes()
-            ),
-            (produced.len() as u64, total_bytes),
-            "{context}: kept {kept:?}, discarded {}, dropped {}",
-            losses.discarded_batches,
-            losses.device_dropped_batches()
-        );
-        // Kept and lost generations cover the trace without a gap or an overlap.
-        let mut spans: Vec<(u64, u64)> = run
-            .segments
-            .iter()
-            .map(|s| (s.first_generation, s.last_generation))
-            .chain(losses.lost_generations())
-            .collect();
-        spans.sort();
-        assert_eq!(spans.first().map(|s| s.0), originals.keys().next().copied());
-        assert_eq!(spans.last().map(|s| s.1), originals.keys().last().copied());
-        for pair in spans.windows(2) {
-            assert_eq!(pair[1].0, pair[0].1 + 1, "{context}: {spans:?}");
-        }
-
-        dropped_runs += u64::from(end.dropped_batches > 0);
-        dropped_batches += u64::from(end.dropped_batches);
-        discarded_batches += losses.discarded_batches;
-        kept_batches += kept.0;
+        kept_batches += assert_exact_loss(&run, trace, account, &context);
+        dropped_runs += u64::from(account.dropped_batches > 0);
+        dropped_batches += u64::from(account.dropped_batches);
+        discarded_batches += run.losses.discarded_batches;
     }
     println!(
         "{SEEDS} lossy runs ({dropped_runs} with loss): {kept_batches} batches kept, \
@@ -236,6 +241,62 @@ fn the_lossy_sink_drained_anyhow_gives_valid_segments_and_exactly_its_loss() {
 }
 
 #[test]
+fn the_lossy_sink_read_while_it_writes_gives_valid_segments_and_exactly_its_loss() {
+    // As a probe reads a running board (nothing halted, unlike QEMU's gdbstub): the host drains
+    // on its own thread, any amount, while the sink copies batches and records into the ring
+    // and moves its write offset; the host sees only what the offset published.
+    let traces = device_traces();
+    let largest = largest_batch(&traces);
+    let (mut dropped_runs, mut kept_runs) = (0, 0);
+    for seed in 1..=SEEDS {
+        let mut rng = Rng::new(seed);
+        let trace = traces[rng.below(traces.len())].clone();
+        let size = largest + 1 + rng.below(3 * largest + RESERVE);
+        let (run, account) = read_while_written(&trace, size, Backpressure::Lossy, &mut rng, seed);
+        let context = format!("seed {seed}, ring {size}, read concurrently");
+        let kept = assert_exact_loss(&run, &trace, account, &context);
+        dropped_runs += u32::from(account.dropped_batches > 0);
+        kept_runs += u32::from(kept > 0);
+    }
+    // The device outruns the host in some runs and not in all.
+    assert!(
+        dropped_runs > 0 && kept_runs > 0,
+        "{dropped_runs} {kept_runs}"
+    );
+}
+
+/// The sink writes `trace` into a ring of `size` bytes as `backpressure` says while the host,
+/// on its own thread, drains it any amount at a time, in any chunks, until the end record has
+/// come. Returns the run and the sink's own account.
+fn read_while_written(
+    trace: &[u8],
+    size: usize,
+    backpressure: Backpressure,
+    rng: &mut Rng,
+    seed: u64,
+) -> (Run, EndRecord) {
+    let (ring, host) = host::ring(size);
+    let mut sink = RttSink::new();
+    sink.attach(ring, backpressure);
+    let mut host_rng = Rng::new(seed ^ 0x5eed);
+    let reader = thread::spawn(move || {
+        let mut reader = Reader::new();
+        while !reader.stream.ended() {
+            reader.drain(&host, false, &mut host_rng, seed);
+            thread::yield_now();
+        }
+        reader.finish()
+    });
+    sink.begin_trace(&trace[..HEADER_LEN]);
+    for (generation, batch) in batches(trace) {
+        write_batch(&mut sink, generation, batch, rng);
+    }
+    sink.end_trace();
+    // The end record, written last, is where the host stops: it has read everything then.
+    (reader.join().expect("the host's thread"), sink.account())
+}
+
+#[test]
 fn the_lossless_sink_with_a_draining_host_loses_nothing() {
     let traces = device_traces();
     let largest = largest_batch(&traces);
@@ -244,32 +305,12 @@ fn the_lossless_sink_with_a_draining_host_loses_nothing() {
         let trace = traces[rng.below(traces.len())].clone();
         // From just the largest batch to a few: the sink waits for the host.
         let size = largest + 2 + rng.below(3 * largest);
-        let (ring, host) = host::ring(size);
-        let watch = ring.watch();
-        let mut sink = RttSink::new();
-        sink.attach(ring, Backpressure::Lossless);
-        // The host drains any amount, in any chunks, until the end record.
-        let mut host_rng = Rng::new(seed ^ 0x5eed);
-        let reader = thread::spawn(move || {
-            let mut reader = Reader::new();
-            while !reader.stream.ended() {
-                reader.drain(&host, false, &mut host_rng, seed);
-                thread::yield_now();
-            }
-            reader.finish()
-        });
-        sink.begin_trace(&trace[..HEADER_LEN]);
-        for (generation, batch) in batches(&trace) {
-            write_batch(&mut sink, generation, batch, &mut rng);
-        }
-        sink.end_trace();
-        watch.flush();
-        let run = reader.join().expect("the host's thread");
+        let (run, account) =
+            read_while_written(&trace, size, Backpressure::Lossless, &mut rng, seed);
         let context = format!("seed {seed}, ring {size}");
         assert_eq!(run.traces, std::slice::from_ref(&trace), "{context}");
         assert_eq!(run.segments.len(), 1, "{context}");
         assert_eq!(run.segments[0].batches, batches(&trace).len() as u64);
-        let account = sink.account();
         assert_eq!(run.end, Some(account), "{context}");
         assert_eq!((account.dropped_batches, account.dropped_bytes), (0, 0));
         assert_eq!(run.losses.records, [], "{context}");
