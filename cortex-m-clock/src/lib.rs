@@ -264,9 +264,13 @@ fn choose(
         }
         false
     };
-    let counter = cycles
-        .filter(&mut counts)
-        .or_else(|| fallback().filter(counts))?;
+    // Which of the two was chosen, not the source the counter reports, sets the rate: a
+    // fallback of `Counter::new` may report any source (`ClockSource` names no timer but the
+    // CMSDK one), and one reported as `DwtCycles` was timed at `CPU_HZ`.
+    let (counter, is_cycles) = match cycles.filter(&mut counts) {
+        Some(counter) => (counter, true),
+        None => (fallback().filter(counts)?, false),
+    };
     // SAFETY: start-up, before anything reads the clock concurrently (see `Chosen`).
     unsafe {
         CHOSEN.0.get().write_volatile(Reading {
@@ -274,8 +278,7 @@ fn choose(
             mask: counter.mask,
         });
     }
-    // The source tells CYCCNT from a fallback (`Counter::new` gives no counter that source).
-    CYCLES.store(counter.source == ClockSource::DwtCycles, Ordering::Relaxed);
+    CYCLES.store(is_cycles, Ordering::Relaxed);
     Some(counter.source)
 }
 

@@ -140,6 +140,24 @@ fn without_a_cycle_counter_the_fallback_is_the_clock() {
 }
 
 #[test]
+fn a_fallback_counts_at_the_fallback_rate_whatever_source_it_reports() {
+    let _turn = choosing();
+    // A board's own timer (an STM32's TIM2, say), for which `ClockSource` has no name of its own,
+    // given as `DwtCycles`: the rate is the fallback's, since it is the fallback that was chosen.
+    let up = Register::new(0);
+    assert_eq!(
+        choose(
+            None,
+            || Some(up.counter(0, ClockSource::DwtCycles)),
+            || up.add(1)
+        ),
+        Some(ClockSource::DwtCycles)
+    );
+    assert_rate(32_768, 2_000_000, 65_536);
+    set_still_register();
+}
+
+#[test]
 fn a_slow_counter_that_ticks_once_in_many_spins_counts() {
     // A counter that ticks once in 700 spins (far slower than any real one), the first spin
     // falling between two ticks.
