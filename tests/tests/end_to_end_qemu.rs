@@ -191,21 +191,52 @@ fn assert_every_log_line(stdout: &str) {
     assert_eq!(records, (1..=30).collect::<Vec<_>>(), "{stdout}");
 }
 
-/// Builds the firmware crate at `dir` (its binary `bin`), records it with `gotrace record
-/// --qemu`, checks what every firmware of one's own made as `scheduler/README.md` says gets (a
-/// valid trace, nothing lost, the tasks named `tasks`, no session descriptor, exit status 0),
-/// and returns `go tool trace -d=parsed`'s output, the same as `gotrace events`'. `None` when
-/// QEMU, the target or Go is missing outside CI.
-fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option<(Run, String)> {
-    if !require_qemu(test) || !require_rust_target(test, M3) {
+/// How a firmware of one's own is built and run: for the M3 on `mps2-an385` (`record`'s default
+/// machine for it), or for another board.
+struct Board<'a> {
+    triple: &'a str,
+    /// The firmware's cargo features that choose the board.
+    features: &'a [&'a str],
+    /// `record`'s options for it (`--machine`).
+    record: &'a [&'a str],
+}
+
+const MPS2_AN385: Board<'static> = Board {
+    triple: M3,
+    features: &[],
+    record: &[],
+};
+
+/// Builds the firmware crate at `dir` (its binary `bin`) for `board`, records it with `gotrace
+/// record --qemu`, checks what every firmware of one's own made as `scheduler/README.md` says
+/// gets (a valid trace, nothing lost, the tasks named `tasks`, no session descriptor, exit status
+/// 0), and returns the run, `go tool trace -d=parsed`'s output (the same as `gotrace events`')
+/// and the ELF. `None` when QEMU, the target or Go is missing outside CI.
+fn record_own_firmware(
+    test: &str,
+    dir: &Path,
+    bin: &str,
+    tasks: &str,
+    board: &Board,
+) -> Option<(Run, String, PathBuf)> {
+    if !require_qemu(test) || !require_rust_target(test, board.triple) {
         return None;
     }
     let go = require_go(test)?;
-    let elf = build_crate(dir.to_str().unwrap(), "default", M3, &[])
+    let features: Vec<&str> = board
+        .features
+        .iter()
+        .flat_map(|f| ["--features", *f])
+        .collect();
+    let flavour = match board.features {
+        [] => "default".to_owned(),
+        features => features.join("+"),
+    };
+    let elf = build_crate(dir.to_str().unwrap(), &flavour, board.triple, &features)
         .join("debug")
         .join(bin);
-    let out = scratch_dir().join(format!("{bin}.trace"));
-    let run = record_to(&elf, &out, &[]);
+    let out = scratch_dir().join(format!("{test}.trace"));
+    let run = record_to(&elf, &out, board.record);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for expected in [
         "\n  valid\n",
@@ -221,8 +252,12 @@ fn record_own_firmware(test: &str, dir: &Path, bin: &str, tasks: &str) -> Option
         );
     }
     let parsed = check_with_both(&go, &out);
-    Some((run, parsed))
+    Some((run, parsed, elf))
 }
+
+/// The tasks of `tests/minimal-firmware`, named by their functions.
+const MINIMAL_FIRMWARE_TASKS: &str = "G1 gotrace_minimal_firmware::producer, \
+     G2 gotrace_minimal_firmware::consumer, G3 gotrace_minimal_firmware::sleeper";
 
 #[test]
 fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
@@ -235,12 +270,12 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
         "minimal-firmware",
         &workspace().join("tests/minimal-firmware"),
         "gotrace-minimal-firmware",
-        "G1 gotrace_minimal_firmware::producer, G2 gotrace_minimal_firmware::consumer, \
-         G3 gotrace_minimal_firmware::sleeper",
+        MINIMAL_FIRMWARE_TASKS,
+        &MPS2_AN385,
     ) else {
         return;
     };
-    let (_, parsed) = recorded;
+    let (_, parsed, _) = recorded;
     let transitions = go_transitions(&parsed);
     let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
         transitions
@@ -259,6 +294,48 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
         (1..=19).contains(&woken.len()) && woken.iter().all(|&m| m == "M=1"),
         "the sleeper woken on {woken:?}"
     );
+}
+
+#[test]
+fn a_board_other_than_mps2_is_recorded_timed_by_its_own_counter() {
+    // QEMU's netduinoplus2 (STM32F405, Cortex-M4F), which gotrace has nothing ready-made for:
+    // the minimal firmware with the board's memory map (flash at 0x0800_0000) and its own
+    // `Counters` (TIM2, which QEMU counts at 1 GHz), recorded with `--machine`.
+    let netduinoplus2 = Board {
+        triple: M4F,
+        features: &["netduinoplus2"],
+        record: &["--machine", "netduinoplus2"],
+    };
+    let Some((_, parsed, elf)) = record_own_firmware(
+        "minimal-firmware-netduinoplus2",
+        &workspace().join("tests/minimal-firmware"),
+        "gotrace-minimal-firmware",
+        MINIMAL_FIRMWARE_TASKS,
+        &netduinoplus2,
+    ) else {
+        return;
+    };
+    // The trace is timed at the rate it states: each of the producer's blocking operations
+    // (`delay(2_000)`) is 4 us of QEMU's virtual time under `-icount shift=0` (4520-4560 ns with
+    // the operation's own code on mps2-an385, by its 25 MHz timer); a clock at another rate than
+    // the stated one stretches them by the ratio (a fallback counter timed at the processor's 168
+    // MHz: 27 us).
+    let begins = times_of(&parsed, " GoID=1 Running->Syscall ");
+    let ends = times_of(&parsed, " GoID=1 Syscall->Running ");
+    assert_eq!((begins.len(), ends.len()), (50, 50), "{parsed}");
+    for (begin, end) in begins.iter().zip(&ends) {
+        assert!(
+            (4_000..6_000).contains(&(end - begin)),
+            "a blocking operation of 4 us lasted {} ns",
+            end - begin
+        );
+    }
+    // Without `--machine`, `record` would run it on its default for a hard-float ELF, mps2-an386,
+    // which has no memory at 0x0800_0000: the core locked up at once, QEMU aborted, and all
+    // `record` said was that (a lockup), not which board the firmware was for.
+    let out = scratch_dir().join("netduinoplus2-on-mps2.trace");
+    let run = record_to(&elf, &out, &[]);
+    assert_refused_before_qemu_ran(&run, "--machine");
 }
 
 /// The fenced blocks of the section `heading` of the Markdown `text`: (info string, body).
@@ -318,11 +395,12 @@ fn the_scheduler_readme_firmware_builds_from_its_text_and_is_recorded() {
         dir.join("Cargo.lock"),
     )
     .unwrap();
-    let Some((run, parsed)) = record_own_firmware(
+    let Some((run, parsed, _)) = record_own_firmware(
         "scheduler-readme-firmware",
         &dir,
         "my-firmware",
         "G1 my_firmware::producer, G2 my_firmware::consumer",
+        &MPS2_AN385,
     ) else {
         return;
     };

@@ -24,6 +24,8 @@ pub struct Firmware {
     pub architecture: object::Architecture,
     /// The span of the image's RAM sections (`.data`, `.bss`, `.uninit`), to scan.
     pub ram: Option<(u32, u32)>,
+    /// Where `cortex-m-rt`'s `.vector_table` section is: the memory the image boots from.
+    pub vector_table: Option<u32>,
     pub functions: Functions,
     /// Empty when the ELF has no line tables (or they could not be read: see `load`).
     pub lines: Lines,
@@ -315,6 +317,9 @@ impl Firmware {
                 None => (start, end),
             });
         }
+        let vector_table = file
+            .section_by_name(".vector_table")
+            .map(|section| section.address() as u32);
         // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
         let hard_float =
             matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
@@ -349,6 +354,7 @@ impl Firmware {
             bytes,
             rtt_symbol,
             ram: ram.map(|(lo, hi)| (lo, hi - lo)),
+            vector_table,
         })
     }
 }

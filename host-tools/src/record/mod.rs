@@ -46,7 +46,8 @@ pub struct RecordArgs {
     #[arg(long, conflicts_with_all = ["chip", "probe", "attach"])]
     pub qemu: bool,
     /// QEMU machine for --qemu; by default mps2-an386 (Cortex-M4F) for a hard-float ELF,
-    /// mps2-an385 (Cortex-M3) otherwise.
+    /// mps2-an385 (Cortex-M3) otherwise, for an image that boots from their memory (a vector
+    /// table in the first 4 MiB): another board's (an STM32's flash at 0x08000000) needs its own.
     #[arg(long, conflicts_with_all = ["attach", "chip"])]
     pub machine: Option<String>,
     /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
@@ -186,14 +187,10 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
     let qemu = match &args.attach {
         Some(addr) => qemu::Qemu::Attach(addr.clone()),
         None => qemu::Qemu::Launch {
-            machine: args.machine.clone().unwrap_or_else(|| {
-                let machine = if firmware.hard_float {
-                    "mps2-an386"
-                } else {
-                    "mps2-an385"
-                };
-                machine.to_owned()
-            }),
+            machine: match &args.machine {
+                Some(machine) => machine.clone(),
+                None => default_machine(firmware, &args.elf)?.to_owned(),
+            },
             extra: match args.icount.as_str() {
                 "off" => Vec::new(),
                 shift => vec!["-icount".into(), format!("shift={shift}")],
@@ -201,6 +198,26 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
         },
     };
     Ok(Box::new(qemu::QemuLink::open(&qemu, &args.elf, firmware)?))
+}
+
+/// Where the MPS2 boards' code memory ends (4 MiB from 0, which their cores boot from).
+const MPS2_CODE_END: u32 = 0x40_0000;
+
+/// The QEMU machine for a firmware that names none: `mps2-an386` (Cortex-M4F) for a hard-float
+/// ELF, else `mps2-an385`; refused for an image that boots from where those boards have no code
+/// memory (a board's flash elsewhere, as an STM32's at 0x0800_0000), whose core would lock up at
+/// once, QEMU saying only that.
+fn default_machine(firmware: &elf::Firmware, path: &Path) -> Result<&'static str> {
+    if let Some(at) = firmware.vector_table.filter(|&at| at >= MPS2_CODE_END) {
+        bail!(
+            "{}: its vector table is at {at:#010x}, where the MPS2 boards that --qemu runs a firmware on by default have no memory (they boot from 0): give --machine, the QEMU machine of its board (`qemu-system-arm -machine help` lists them)",
+            path.display()
+        );
+    }
+    Ok(match firmware.hard_float {
+        true => "mps2-an386",
+        false => "mps2-an385",
+    })
 }
 
 /// Counts Ctrl-C presses: the first asks the session for a clean stop (stop command, end record),

@@ -4,7 +4,10 @@
 //! `gotrace-rtt`'s sink, timed by `gotrace-cortex-m-clock`'s clock). Three tasks on one executor
 //! under QEMU `mps2-an385`: a producer doing blocking operations and waking a consumer, and a
 //! sleeper woken by SysTick. The end-to-end test records it, so the README's instructions cannot
-//! drift from what works.
+//! drift from what works. With the feature `netduinoplus2`, the same firmware for QEMU's
+//! `netduinoplus2` (STM32F405, Cortex-M4F), a board gotrace has nothing ready-made for: its memory
+//! map (`build.rs`) and its own `Counters` for the trace clock, as `cortex-m-clock`'s README says
+//! to write them.
 #![no_std]
 #![no_main]
 
@@ -13,7 +16,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug;
-use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
+use gotrace_cortex_m_clock::{Counters, TraceClock};
 use gotrace_rtt::{ControlChannel, RttSink, TraceRing};
 use gotrace_rtt_protocol::{Backpressure, Command};
 use gotrace_scheduler::{Annotate, Config, Platform, Scheduler, Step, TaskCx, TaskId};
@@ -35,12 +38,59 @@ impl Platform for Board {
     }
 }
 
-/// The trace clock counts at 25 MHz on the MPS2 boards: DWT CYCCNT on a board, the CMSDK APB
-/// timer 0 under QEMU, which counts no CYCCNT (both at `Mps2`'s rate); SysTick at the processor's.
-const HZ: u32 = Mps2::CPU_HZ;
+/// The trace clock's counters on the MPS2 boards: 25 MHz, DWT CYCCNT on a board, the CMSDK APB
+/// timer 0 under QEMU, which counts no CYCCNT.
+#[cfg(not(feature = "netduinoplus2"))]
+type Clocks = gotrace_cortex_m_clock::Mps2;
+#[cfg(feature = "netduinoplus2")]
+type Clocks = Stm32Tim2;
+
+/// QEMU's netduinoplus2: the processor at 168 MHz (what SysTick counts), CYCCNT still, and TIM2, a
+/// 32-bit up-counter, as the fallback, which QEMU's STM32 timers count at 1 GHz (a real
+/// STM32F405's at its APB1 timer clock, 84 MHz at most).
+#[cfg(feature = "netduinoplus2")]
+struct Stm32Tim2;
+
+/// The STM32F4's TIM2 and the register that clocks it (RCC APB1ENR).
+#[cfg(feature = "netduinoplus2")]
+const TIM2: usize = 0x4000_0000;
+#[cfg(feature = "netduinoplus2")]
+const RCC_APB1ENR: usize = 0x4002_3840;
+
+// SAFETY: TIM2 is started here, free-running through all 2^32 values (prescaler 0, auto-reload
+// all ones), and nothing else in this firmware uses it.
+#[cfg(feature = "netduinoplus2")]
+unsafe impl Counters for Stm32Tim2 {
+    const CPU_HZ: u32 = 168_000_000;
+    const FALLBACK_HZ: u32 = 1_000_000_000;
+
+    fn start_fallback() -> Option<gotrace_cortex_m_clock::Counter> {
+        let register = |offset: usize| (TIM2 + offset) as *mut u32;
+        // SAFETY: the RCC's clock enable, and TIM2's registers: PSC (+0x28), ARR (+0x2C), EGR
+        // (+0x14: UG loads them), CR1 (+0: CEN); CNT (+0x24) counts up.
+        unsafe {
+            let apb1enr = RCC_APB1ENR as *mut u32;
+            apb1enr.write_volatile(apb1enr.read_volatile() | 1);
+            register(0x28).write_volatile(0);
+            register(0x2C).write_volatile(u32::MAX);
+            register(0x14).write_volatile(1);
+            register(0).write_volatile(1);
+            // `ClockSource` names no timer but the CMSDK one; this firmware sends no session
+            // descriptor, where the name would show.
+            Some(gotrace_cortex_m_clock::Counter::new(
+                register(0x24),
+                0,
+                gotrace_cortex_m_clock::ClockSource::CmsdkApbTimer,
+            ))
+        }
+    }
+}
+
+/// What the trace clock counts under QEMU (the fallback: QEMU counts no CYCCNT).
+const HZ: u32 = Clocks::FALLBACK_HZ;
 
 /// 4 task slots, 1 executor, 2 contexts, 512-byte batches; a generation every 5 ms.
-static SCHED: Scheduler<Board, TraceClock<Mps2>, RttSink, 4, 1, 2, 512> = Scheduler::new(
+static SCHED: Scheduler<Board, TraceClock<Clocks>, RttSink, 4, 1, 2, 512> = Scheduler::new(
     Board,
     // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
     unsafe { TraceClock::unset() },
@@ -119,9 +169,9 @@ fn main() -> ! {
     // The host's commands (gotrace record's Stop: --duration, Ctrl-C).
     let mut control = ControlChannel::new(channels.down.0);
     let mut core = cortex_m::Peripherals::take().unwrap();
-    gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
+    gotrace_cortex_m_clock::init::<Clocks>(&mut core.DCB, &mut core.DWT).unwrap();
     core.SYST.set_clock_source(SystClkSource::Core);
-    core.SYST.set_reload(HZ / 1000 - 1);
+    core.SYST.set_reload(Clocks::CPU_HZ / 1000 - 1);
     core.SYST.clear_current();
     core.SYST.enable_counter();
     core.SYST.enable_interrupt();
