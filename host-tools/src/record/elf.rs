@@ -22,8 +22,11 @@ pub struct Firmware {
     pub hard_float: bool,
     /// The instruction set the ELF is for (`Arm` for a Cortex-M firmware).
     pub architecture: object::Architecture,
-    /// The span of the image's RAM sections (`.data`, `.bss`, `.uninit`), to scan.
-    pub ram: Option<(u32, u32)>,
+    /// The image's RAM sections (`.data`, `.bss`, `.uninit`, ...) as (start, length), sorted,
+    /// those that touch merged: where to scan for the control block. Not the span from the
+    /// lowest to the highest: a section in a second RAM (an STM32F4's CCM at 0x1000_0000) made
+    /// that a scan of the gap between them, megabytes that may not be memory at all.
+    pub ram: Vec<(u32, u32)>,
     /// Where `cortex-m-rt`'s `.vector_table` section is: the memory the image boots from.
     pub vector_table: Option<u32>,
     pub functions: Functions,
@@ -301,7 +304,7 @@ impl Firmware {
             .symbols()
             .find(|s| s.name() == Ok("_SEGGER_RTT"))
             .map(|s| s.address() as u32);
-        let mut ram: Option<(u32, u32)> = None;
+        let mut sections: Vec<(u32, u32)> = Vec::new();
         for section in file.sections() {
             let writable = matches!(
                 section.kind(),
@@ -311,11 +314,15 @@ impl Firmware {
                 continue;
             }
             let start = section.address() as u32;
-            let end = start.saturating_add(section.size() as u32);
-            ram = Some(match ram {
-                Some((lo, hi)) => (lo.min(start), hi.max(end)),
-                None => (start, end),
-            });
+            sections.push((start, start.saturating_add(section.size() as u32)));
+        }
+        sections.sort_unstable();
+        let mut ram: Vec<(u32, u32)> = Vec::new();
+        for (start, end) in sections {
+            match ram.last_mut() {
+                Some((_, last_end)) if start <= *last_end => *last_end = (*last_end).max(end),
+                _ => ram.push((start, end)),
+            }
         }
         let vector_table = file
             .section_by_name(".vector_table")
@@ -353,7 +360,10 @@ impl Firmware {
             architecture,
             bytes,
             rtt_symbol,
-            ram: ram.map(|(lo, hi)| (lo, hi - lo)),
+            ram: ram
+                .into_iter()
+                .map(|(start, end)| (start, end - start))
+                .collect(),
             vector_table,
         })
     }
@@ -423,20 +433,118 @@ mod tests {
     /// The ELF header of a 32-bit Arm executable and nothing after it: no section, no symbol
     /// (as stripped as an ELF gets).
     fn arm_elf_without_symbols() -> Vec<u8> {
+        arm_elf(&[])
+    }
+
+    const SHT_PROGBITS: u32 = 1;
+    const SHT_NOBITS: u32 = 8;
+    /// SHF_WRITE | SHF_ALLOC: a RAM section.
+    const WRITE_ALLOC: u32 = 3;
+
+    /// A 32-bit Arm executable with no symbol and the sections `sections` (name, type, flags,
+    /// address, size; a `SHT_PROGBITS` one's bytes zeros), and their names' table after them.
+    fn arm_elf(sections: &[(&str, u32, u32, u32, u32)]) -> Vec<u8> {
+        const HEADER: usize = 52;
+        let mut body = Vec::new();
+        let mut headers = vec![[0u32; 10]]; // the null section
+        let mut names = b"\0.shstrtab\0".to_vec();
+        for &(name, kind, flags, address, size) in sections {
+            let offset = HEADER + body.len();
+            if kind == SHT_PROGBITS {
+                body.resize(body.len() + size as usize, 0);
+            }
+            let name_at = names.len() as u32;
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+            headers.push([
+                name_at,
+                kind,
+                flags,
+                address,
+                offset as u32,
+                size,
+                0,
+                0,
+                4,
+                0,
+            ]);
+        }
+        const SHT_STRTAB: u32 = 3;
+        let names_at = HEADER + body.len();
+        headers.push([
+            1,
+            SHT_STRTAB,
+            0,
+            0,
+            names_at as u32,
+            names.len() as u32,
+            0,
+            0,
+            1,
+            0,
+        ]);
+        body.extend_from_slice(&names);
+        body.resize(body.len().next_multiple_of(4), 0);
+        let section_headers = match sections {
+            [] => 0,
+            _ => HEADER + body.len(),
+        };
         let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
         elf.resize(16, 0);
         for half in [2u16, 40] {
             elf.extend_from_slice(&half.to_le_bytes()); // e_type EXEC, e_machine ARM
         }
         // e_version, e_entry, e_phoff, e_shoff, e_flags (EABI 5)
-        for word in [1u32, 0x101, 0, 0, 0x0500_0000] {
+        for word in [1u32, 0x101, 0, section_headers as u32, 0x0500_0000] {
             elf.extend_from_slice(&word.to_le_bytes());
         }
         // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
-        for half in [52u16, 32, 0, 40, 0, 0] {
+        let (count, names_index) = match sections {
+            [] => (0, 0),
+            _ => (headers.len() as u16, headers.len() as u16 - 1),
+        };
+        for half in [52u16, 32, 0, 40, count, names_index] {
             elf.extend_from_slice(&half.to_le_bytes());
         }
+        if !sections.is_empty() {
+            elf.extend_from_slice(&body);
+            for word in headers.iter().flatten() {
+                elf.extend_from_slice(&word.to_le_bytes());
+            }
+        }
         elf
+    }
+
+    #[test]
+    fn the_ram_scanned_for_the_control_block_is_the_ram_sections_not_the_span_between() {
+        // A firmware with a section in a second RAM (QEMU mps2-an385's PSRAM at 0x2100_0000,
+        // an STM32F4's CCM at 0x1000_0000): its stripped ELF was scanned from its lowest RAM
+        // section to its highest, 16 MiB on mps2-an385 read over the gdb stub a pass at a time,
+        // and the control block at 0x2000_0010 was not found within 10 s ("a RAM scan found
+        // nothing"); the gap between two RAMs may not be memory at all.
+        let path = gotrace_tests::scratch_dir().join("two-rams.elf");
+        std::fs::write(
+            &path,
+            arm_elf(&[
+                (".data", SHT_PROGBITS, WRITE_ALLOC, 0x2000_0000, 0x10),
+                (".bss", SHT_NOBITS, WRITE_ALLOC, 0x2000_0010, 0x2000),
+                (".psram", SHT_NOBITS, WRITE_ALLOC, 0x2100_0000, 4),
+            ]),
+        )
+        .unwrap();
+        let firmware = Firmware::load_arm(&path).unwrap();
+        let scanned: u32 = firmware.ram.iter().map(|&(_, len)| len).sum();
+        assert_eq!(scanned, 0x2014, "{:x?}", firmware.ram);
+        for address in [0x2000_0000, 0x2000_2000, 0x2100_0000] {
+            assert!(
+                firmware
+                    .ram
+                    .iter()
+                    .any(|&(start, len)| (start..start + len).contains(&address)),
+                "{address:#x} not in {:x?}",
+                firmware.ram
+            );
+        }
     }
 
     #[test]

@@ -538,8 +538,11 @@ fn find_block(gdb: &mut GdbClient, firmware: &Firmware) -> Result<ControlBlock> 
     let mut address = firmware.rtt_symbol;
     loop {
         if address.is_none() {
-            if let Some((start, len)) = firmware.ram {
+            for &(start, len) in &firmware.ram {
                 address = ControlBlock::scan(gdb, start, len)?;
+                if address.is_some() {
+                    break;
+                }
             }
         }
         if let Some(addr) = address {
