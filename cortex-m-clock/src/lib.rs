@@ -115,7 +115,7 @@ impl Counter {
     /// A counter at `register`: counting up with `mask` 0, down with `mask` all ones, so that
     /// `*register ^ mask` grows and wraps at 2^32 (a counter that wraps anywhere else is no trace
     /// clock: the encoder would see time go back). `source` is what the session descriptor
-    /// reports.
+    /// reports: [`ClockSource::BoardTimer`] for a timer of your board's.
     ///
     /// # Safety
     ///
@@ -265,8 +265,8 @@ fn choose(
         false
     };
     // Which of the two was chosen, not the source the counter reports, sets the rate: a
-    // fallback of `Counter::new` may report any source (`ClockSource` names no timer but the
-    // CMSDK one), and one reported as `DwtCycles` was timed at `CPU_HZ`.
+    // fallback of `Counter::new` may report any source, and one reported as `DwtCycles` was
+    // timed at `CPU_HZ`.
     let (counter, is_cycles) = match cycles.filter(&mut counts) {
         Some(counter) => (counter, true),
         None => (fallback().filter(counts)?, false),

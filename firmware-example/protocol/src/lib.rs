@@ -30,7 +30,7 @@ pub const CONTROL_CHANNEL: &str = "gotrace-control";
 pub const DEFMT_CHANNEL: &str = "defmt";
 
 /// Version of this protocol; the session descriptor states it.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// First byte of a [`LossRecord`] on the trace channel.
 pub const LOSS_MARKER: u8 = 0xFF;
@@ -54,6 +54,9 @@ pub enum ClockSource {
     /// A CMSDK APB timer (the MPS2 boards' TIMER0) free-running down from `u32::MAX`, read
     /// inverted so that it counts up.
     CmsdkApbTimer,
+    /// Another free-running timer of the board's (an STM32's TIM2, a Stellaris watchdog under
+    /// QEMU), counting at the rate the firmware states.
+    BoardTimer,
 }
 
 /// Host → device, on the control channel.

@@ -228,6 +228,7 @@ fn clock_name(clock: ClockSource) -> &'static str {
     match clock {
         ClockSource::DwtCycles => "DWT CYCCNT",
         ClockSource::CmsdkApbTimer => "CMSDK APB timer",
+        ClockSource::BoardTimer => "the board's timer",
     }
 }
 
@@ -522,6 +523,17 @@ mod tests {
         let lines = session_lines(Some(&board), &asked);
         assert!(
             lines[0].starts_with("session: clock DWT CYCCNT at 64000000 Hz, lossless,"),
+            "{lines:?}"
+        );
+        // A timer of another board's (its firmware had to call it one of the two above).
+        let timer = SessionDescriptor {
+            clock: gotrace_rtt_protocol::ClockSource::BoardTimer,
+            clock_hz: 1_000_000_000,
+            ..descriptor
+        };
+        let lines = session_lines(Some(&timer), &asked);
+        assert!(
+            lines[0].starts_with("session: clock the board's timer at 1000000000 Hz, lossless,"),
             "{lines:?}"
         );
         // A firmware that began with its own defaults (lossy, 1 ms) before the command came.

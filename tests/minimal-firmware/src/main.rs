@@ -75,12 +75,10 @@ unsafe impl Counters for Stm32Tim2 {
             register(0x2C).write_volatile(u32::MAX);
             register(0x14).write_volatile(1);
             register(0).write_volatile(1);
-            // `ClockSource` names no timer but the CMSDK one; this firmware sends no session
-            // descriptor, where the name would show.
             Some(gotrace_cortex_m_clock::Counter::new(
                 register(0x24),
                 0,
-                gotrace_cortex_m_clock::ClockSource::CmsdkApbTimer,
+                gotrace_cortex_m_clock::ClockSource::BoardTimer,
             ))
         }
     }
