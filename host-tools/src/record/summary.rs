@@ -515,27 +515,28 @@ mod tests {
             lines[0].starts_with("session: clock CMSDK APB timer at 25000000 Hz, lossless,"),
             "{lines:?}"
         );
-        let board = SessionDescriptor {
-            clock: gotrace_rtt_protocol::ClockSource::DwtCycles,
-            clock_hz: 64_000_000,
-            ..descriptor
-        };
-        let lines = session_lines(Some(&board), &asked);
-        assert!(
-            lines[0].starts_with("session: clock DWT CYCCNT at 64000000 Hz, lossless,"),
-            "{lines:?}"
-        );
-        // A timer of another board's (its firmware had to call it one of the two above).
-        let timer = SessionDescriptor {
-            clock: gotrace_rtt_protocol::ClockSource::BoardTimer,
-            clock_hz: 1_000_000_000,
-            ..descriptor
-        };
-        let lines = session_lines(Some(&timer), &asked);
-        assert!(
-            lines[0].starts_with("session: clock the board's timer at 1000000000 Hz, lossless,"),
-            "{lines:?}"
-        );
+        // A board's cycle counter, and a timer of another board's (its firmware had to call it
+        // one of the other two).
+        use gotrace_rtt_protocol::ClockSource::{BoardTimer, DwtCycles};
+        for (clock, clock_hz, said) in [
+            (DwtCycles, 64_000_000, "DWT CYCCNT at 64000000 Hz"),
+            (
+                BoardTimer,
+                1_000_000_000,
+                "the board's timer at 1000000000 Hz",
+            ),
+        ] {
+            let board = SessionDescriptor {
+                clock,
+                clock_hz,
+                ..descriptor
+            };
+            let lines = session_lines(Some(&board), &asked);
+            assert!(
+                lines[0].starts_with(&format!("session: clock {said}, lossless,")),
+                "{lines:?}"
+            );
+        }
         // A firmware that began with its own defaults (lossy, 1 ms) before the command came.
         let own = SessionDescriptor {
             backpressure: Backpressure::Lossy,
