@@ -1306,10 +1306,14 @@ mod tests {
         // bytes of one descriptor's frame, then the whole frame of another. It read as a
         // descriptor of neither: the first one's fields, but a generation period of 314 from
         // its last byte and the next frame's first, postcard ignoring the bytes after it.
-        let bytes = [
+        let mut bytes = [
             2, 3, 2, 1, 17, 1, 156, 20, 144, 3, 199, 144, 1, 134, 2, 1, 186, 2, 3, 2, 1, 13, 1,
             226, 30, 130, 2, 151, 255, 1, 93, 1, 152, 13, 0,
         ];
+        // Each frame's first field, the protocol version (3 when found), as this gotrace's.
+        let version = u8::try_from(protocol::PROTOCOL_VERSION).unwrap();
+        assert!(version < 0x80, "one byte of postcard varint");
+        (bytes[1], bytes[18]) = (version, version);
         let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
         assert_eq!(take_descriptors(&mut frames, &bytes).unwrap(), None);
         // The frame that was run into, alone: a descriptor.
