@@ -10,7 +10,7 @@
 pub mod driver;
 pub mod journal;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gotrace_encoder::{Clock, Coarse, Config, VecSink};
@@ -35,9 +35,10 @@ pub type SimScheduler =
 pub type SimClock = Coarse<SimCycles>;
 
 /// A cycle counter that advances by a fixed step on every read, as if the code between two
-/// traced events took that long.
+/// traced events took that long, and by [`pass_time`] for time in which nothing reads it (a
+/// sleep, a long blocking operation).
 pub struct SimCycles {
-    now: u64,
+    now: Rc<Cell<u64>>,
     step: u64,
 }
 
@@ -49,9 +50,10 @@ pub const SIM_FREQUENCY: u64 = 64_000_000;
 
 impl Clock for SimCycles {
     fn now(&mut self) -> u32 {
-        self.now += self.step;
+        let now = self.now.get() + self.step;
+        self.now.set(now);
         // A 32-bit counter, as on the device: it wraps after about a minute of simulated time.
-        self.now as u32
+        now as u32
     }
 
     fn frequency(&self) -> u64 {
@@ -106,6 +108,8 @@ impl Platform for SimPlatform {
 
 thread_local! {
     static CURRENT: RefCell<Weak<SimScheduler>> = const { RefCell::new(Weak::new()) };
+    /// The cycle count of this thread's latest simulation, for [`pass_time`].
+    static CYCLES: RefCell<Rc<Cell<u64>>> = RefCell::new(Rc::default());
 }
 
 /// A simulated scheduler, installed as this thread's current one so that task functions (plain
@@ -124,13 +128,19 @@ impl Sim {
     /// A simulation whose cycle counter starts at `start` and advances `step` per read, traced
     /// in units of `2^shift` cycles.
     pub fn with_clock(config: Config, start: u64, step: u64, shift: u32) -> Sim {
+        let cycles = Rc::new(Cell::new(start));
+        let clock = SimCycles {
+            now: Rc::clone(&cycles),
+            step,
+        };
         let sched = Rc::new(Scheduler::new(
             SimPlatform::default(),
-            Coarse::new(SimCycles { now: start, step }, shift),
+            Coarse::new(clock, shift),
             VecSink::default(),
             config,
         ));
         CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&sched));
+        CYCLES.with(|c| *c.borrow_mut() = cycles);
         Sim { sched }
     }
 
@@ -157,4 +167,19 @@ pub fn current() -> Rc<SimScheduler> {
     CURRENT
         .with(|c| c.borrow().upgrade())
         .expect("no simulated scheduler on this thread")
+}
+
+/// Lets `cycles` pass on this thread's simulated clock without reading it, as a sleeping core or
+/// a long blocking operation does: its next reading is that much later, however many times its
+/// 32-bit count wrapped between.
+pub fn pass_time(cycles: u64) {
+    CYCLES.with(|c| {
+        let c = c.borrow();
+        c.set(c.get() + cycles);
+    });
+}
+
+/// This thread's simulated cycle count, not wrapped at 32 bits (its start included).
+pub fn cycles() -> u64 {
+    CYCLES.with(|c| c.borrow().get())
 }

@@ -1,0 +1,121 @@
+//! A device that runs for a long time: time that passes with no traced event, longer than the
+//! 32-bit clock takes to wrap (67 s at the simulator's 64 MHz). The encoder sees a wrap only by
+//! reading the clock, so a sleep or a blocking operation that long is timed short by 2^32 ticks
+//! unless something reads the clock meanwhile: a valid trace, silently wrong. A timer that ends
+//! generations (`advance_generation`) at least once per wrap period is what the READMEs require;
+//! these tests fast-forward the simulated clock (`sim::pass_time`) to show both.
+
+mod common;
+
+use std::cell::Cell;
+
+use common::{go_judge, times_as_written};
+use gotrace_scheduler::sim::{current, cycles, pass_time, Sim, SimScheduler, SIM_FREQUENCY};
+use gotrace_scheduler::{Config, Step, TaskCx};
+
+/// One wrap of the 32-bit clock, in ticks.
+const WRAP: u64 = 1 << 32;
+/// How long the device sleeps or blocks: 100 s, one and a half wraps at 64 MHz.
+const LONG: u64 = 100 * SIM_FREQUENCY;
+/// A timer period just under a wrap (60 s): once per wrap is enough.
+const TIMER_PERIOD: u64 = 60 * SIM_FREQUENCY;
+
+thread_local! {
+    /// The timer period the blocking operation lets its time pass by (`None`: no timer).
+    static TIMER: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Lets `LONG` cycles pass, the timer (interrupt level 1) ending a generation every `timer`
+/// cycles meanwhile if there is one.
+fn let_long_pass(timer: Option<u64>) {
+    let mut left = LONG;
+    while let Some(period) = timer.filter(|&p| p < left) {
+        pass_time(period);
+        left -= period;
+        let s = current();
+        s.platform()
+            .interrupt(1, || s.advance_generation())
+            .expect("the timer ends a generation");
+    }
+    pass_time(left);
+}
+
+fn waits_once(cx: &mut TaskCx<'_>) -> Step {
+    if cx.arg() == 0 && !WOKEN.get() {
+        Step::Wait
+    } else {
+        Step::Done
+    }
+}
+
+thread_local! {
+    static WOKEN: Cell<bool> = const { Cell::new(false) };
+}
+
+fn blocks_long(cx: &mut TaskCx<'_>) -> Step {
+    cx.blocking(|| let_long_pass(TIMER.get())).unwrap();
+    Step::Done
+}
+
+/// Traces `scenario` from thread mode, and has Go judge the trace: the span of its events as
+/// written, in ticks, and the cycles that really passed from tracing's start to its end.
+fn traced(name: &str, scenario: impl FnOnce(&SimScheduler)) -> (u64, u64) {
+    let sim = Sim::new(Config::MANUAL);
+    let began = cycles();
+    sim.scheduler().start_tracing().unwrap();
+    scenario(sim.scheduler());
+    sim.scheduler().stop_tracing().unwrap();
+    let traces = sim.traces();
+    assert_eq!(traces.len(), 1);
+    go_judge(name, &traces);
+    let (first, last) = times_as_written(&traces[0]).unwrap();
+    (last - first, cycles() - began)
+}
+
+/// Thread mode runs a task that waits, sleeps `LONG` (nothing to run, `wfi`), then an interrupt
+/// wakes the task, which finishes.
+fn sleep_long(name: &str, timer: Option<u64>) -> (u64, u64) {
+    WOKEN.set(false);
+    traced(name, |s| {
+        let sleeper = s.spawn(0, waits_once, 0).unwrap();
+        assert_eq!(s.run_executor(0).unwrap(), 1);
+        let_long_pass(timer);
+        WOKEN.set(true);
+        s.platform().interrupt(1, || s.wake(sleeper)).unwrap();
+        assert_eq!(s.run_executor(0).unwrap(), 1);
+    })
+}
+
+/// A task blocks for `LONG` (a flash erase, a transfer that waits for its peer).
+fn block_long(name: &str, timer: Option<u64>) -> (u64, u64) {
+    TIMER.set(timer);
+    traced(name, |s| {
+        s.spawn(0, blocks_long, 0).unwrap();
+        assert_eq!(s.run_executor(0).unwrap(), 1);
+    })
+}
+
+/// Asserts that a trace's span, as `(span, real)`, is `short` of the time that really passed,
+/// within the few thousand cycles the simulator's reads add around it.
+fn assert_short_by((span, real): (u64, u64), short: u64) {
+    let missing = real.checked_sub(span + short);
+    assert!(
+        missing.is_some_and(|m| m < 10_000),
+        "span {span}, real {real}: not short by {short}"
+    );
+}
+
+#[test]
+fn a_sleep_or_blocking_operation_past_a_clock_wrap_with_nothing_reading_the_clock_is_a_wrap_short()
+{
+    // What a firmware without a timer gets: Go accepts the traces, and nothing says they are
+    // wrong.
+    assert_short_by(sleep_long("sleep_unseen_wrap", None), WRAP);
+    assert_short_by(block_long("block_unseen_wrap", None), WRAP);
+}
+
+#[test]
+fn a_sleep_or_blocking_operation_past_a_clock_wrap_is_timed_whole_when_a_timer_ends_generations() {
+    assert_short_by(sleep_long("sleep_timer", Some(TIMER_PERIOD)), 0);
+    assert_short_by(block_long("block_timer", Some(TIMER_PERIOD)), 0);
+}
