@@ -5,7 +5,10 @@ mod common;
 
 use common::rig::Rig;
 use common::{go_accepts, go_wire, StepClock};
-use gotrace_encoder::{Annotation, Config, GoSlot, ProcStatus};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gotrace_encoder::{Annotation, Config, GoSlot, ProcStatus, Sink, VecSink};
 
 type Enc = Rig<StepClock, 3, 2, 4, 128>;
 
@@ -290,6 +293,77 @@ fn a_wrap_crossed_inline_by_a_batch_begun_long_before_is_counted() {
         let line = format!("Time={t} ProcID=0 {change}");
         assert!(out.contains(&line), "no {line:?} in\n{out}");
     }
+}
+
+/// A sink that makes its next batch wait `stall` ticks of a [`SetClock`] for room, as a lossless
+/// RTT sink waits for a host that stopped reading (inside the scheduler's critical section, where
+/// no timer can read the clock meanwhile), and keeps the trace in a `VecSink`.
+struct StallingSink {
+    kept: VecSink,
+    now: Rc<Cell<u64>>,
+    stall: Rc<Cell<u64>>,
+}
+
+impl Sink for StallingSink {
+    fn begin_trace(&mut self, header: &[u8]) {
+        self.kept.begin_trace(header);
+    }
+
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
+        self.now.set(self.now.get() + self.stall.take());
+        self.kept.write_batch(generation, header, payload);
+    }
+
+    fn end_trace(&mut self) {
+        self.kept.end_trace();
+    }
+}
+
+#[test]
+fn a_sink_waiting_longer_than_a_clock_wrap_leaves_every_later_time_a_wrap_short() {
+    // What the READMEs say of a lossless sink whose host stops reading for longer than a wrap:
+    // the encoder cannot see the wrap, and Go accepts the trace. Should the encoder come to see
+    // it, this test fails and the READMEs are to be changed with it.
+    let now = Rc::new(Cell::new(1_000));
+    let stall = Rc::new(Cell::new(0));
+    let sink = StallingSink {
+        kept: VecSink::default(),
+        now: now.clone(),
+        stall: stall.clone(),
+    };
+    let mut e: Rig<SetClock, 1, 1, 1, 128, StallingSink> =
+        Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    let wrap = 1u64 << 32;
+    stall.set(3 * wrap / 2);
+    for _ in 0..200 {
+        now.set(now.get() + 1_000);
+        e.go_start(0, GoSlot::Task(0));
+        now.set(now.get() + 1_000);
+        e.go_stop(0);
+    }
+    assert_eq!(stall.get(), 0, "no batch was handed over");
+    let last_reading = now.get();
+    e.e.stop(0).unwrap();
+    let Some(out) = go_accepts("sink-stall", &e.e.sink().kept.traces[0]) else {
+        return;
+    };
+    let last = out
+        .lines()
+        .filter(|l| l.contains("GoID=1 Running->Runnable"))
+        .filter_map(|l| {
+            l.split_once(" Time=")?
+                .1
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(last + wrap, last_reading, "{out}");
 }
 
 #[test]

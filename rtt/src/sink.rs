@@ -1,7 +1,10 @@
 //! The encoder's sink: the trace RTT up channel, lossless or lossy.
 //!
 //! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
-//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]).
+//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]). A
+//! wait longer than the trace clock's wrap is a wrap the encoder cannot see (it reads the clock
+//! again only after the wait, and no timer runs inside the critical section): later times are
+//! 2^32 ticks short, silently.
 //! Lossy: nothing ever waits. A batch that does not fit whole is dropped, and with it the rest of
 //! its generation (a generation missing a batch would not parse). Before the next batch that does
 //! make it, a `LossRecord` names the broken generations and counts what was dropped, and the

@@ -4,7 +4,7 @@
 //! event found due). It checks nothing: the tests only make changes Go allows.
 
 use gotrace_encoder::{
-    Clock, Config, Encoder, GoSlot, GoStatus, ProcStatus, Reason, Scheduling, VecSink,
+    Clock, Config, Encoder, GoSlot, GoStatus, ProcStatus, Reason, Scheduling, Sink, VecSink,
 };
 
 /// The scheduling state, as the encoder reads it.
@@ -50,8 +50,10 @@ impl World {
     }
 }
 
-pub struct Rig<C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize> {
-    pub e: Encoder<VecSink, C, MS, PS, GS, BUF>,
+/// The encoder (writing to a `VecSink` unless a test needs a sink of its own) and its world.
+pub struct Rig<C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize, S = VecSink>
+{
+    pub e: Encoder<S, C, MS, PS, GS, BUF>,
     pub w: World,
 }
 
@@ -59,8 +61,16 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
     Rig<C, MS, PS, GS, BUF>
 {
     pub fn new(clock: C, config: Config) -> Self {
+        Rig::with_sink(VecSink::default(), clock, config)
+    }
+}
+
+impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>
+    Rig<C, MS, PS, GS, BUF, S>
+{
+    pub fn with_sink(sink: S, clock: C, config: Config) -> Self {
         Rig {
-            e: Encoder::new(VecSink::default(), clock, config),
+            e: Encoder::new(sink, clock, config),
             w: World {
                 ctx_p: vec![None; MS],
                 ctx_g: vec![None; MS],
