@@ -777,6 +777,37 @@ mod tests {
     }
 
     #[test]
+    fn the_generation_after_4294967295_is_written_as_0_which_go_refuses() {
+        // 2^32 - 2 generations into a trace (49 days of 1 ms ones): the generation number wraps.
+        // What the device writes up to it is valid, then Go refuses generation 0, as `gotrace
+        // record` expects (it stops there and says the device's generation number wrapped).
+        let mut e: Encoder<VecSink, Counted, 1, 1, 1, 64> =
+            Encoder::new(VecSink::default(), Counted(0), Config::MANUAL);
+        e.start(0, &Idle).unwrap();
+        e.gen = u32::MAX;
+        e.advance(0, &Idle).unwrap();
+        assert_eq!(e.generation(), 0);
+        e.stop(0).unwrap();
+        let Some(go) = gotrace_go_oracle::require_go("generation-wrap") else {
+            return;
+        };
+        let path = std::env::temp_dir().join(std::format!(
+            "gotrace-gen-wrap-{}.trace",
+            std::process::id()
+        ));
+        std::fs::write(&path, &e.sink().traces[0]).unwrap();
+        let out = go.trace(gotrace_go_oracle::Mode::Parsed, &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = out.error.expect("Go accepted a generation 0");
+        assert!(err.contains("invalid generation number 0"), "{err}");
+        assert!(
+            out.stdout.contains("Sync"),
+            "nothing of generation 4294967295: {}",
+            out.stdout
+        );
+    }
+
+    #[test]
     fn the_clock_is_read_only_while_tracing() {
         let mut e: Encoder<VecSink, Counted, 2, 1, 1, 64> =
             Encoder::new(VecSink::default(), Counted(0), Config::MANUAL);
