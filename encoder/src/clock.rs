@@ -60,6 +60,10 @@ pub(crate) fn join(high: u32, low: u32) -> u64 {
 /// A [`Clock`] that counts in units of `2^shift` ticks of another: coarser timestamps make
 /// smaller deltas (one varint byte up to 127 units), the main lever on trace size. Go's runtime
 /// does the same (64 ns units). At 64 MHz, a shift of 6 gives 1 µs resolution.
+///
+/// It extends its inner counter itself, so the reading at least once per wrap that the encoder
+/// needs is once per wrap of the inner counter (67 s at 64 MHz), not of the coarse units (71
+/// minutes at 1 µs).
 pub struct Coarse<C> {
     inner: C,
     shift: u32,

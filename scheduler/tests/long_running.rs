@@ -10,7 +10,9 @@ mod common;
 use std::cell::Cell;
 
 use common::{go_judge, times_as_written};
-use gotrace_scheduler::sim::{current, cycles, pass_time, Sim, SimScheduler, SIM_FREQUENCY};
+use gotrace_scheduler::sim::{
+    current, cycles, pass_time, Sim, SimScheduler, SIM_CLOCK_STEP, SIM_FREQUENCY,
+};
 use gotrace_scheduler::{Config, Step, TaskCx};
 
 /// One wrap of the 32-bit clock, in ticks.
@@ -40,11 +42,11 @@ fn let_long_pass(timer: Option<u64>) {
     pass_time(left);
 }
 
-fn waits_once(cx: &mut TaskCx<'_>) -> Step {
-    if cx.arg() == 0 && !WOKEN.get() {
-        Step::Wait
-    } else {
+fn waits_once(_: &mut TaskCx<'_>) -> Step {
+    if WOKEN.get() {
         Step::Done
+    } else {
+        Step::Wait
     }
 }
 
@@ -57,11 +59,12 @@ fn blocks_long(cx: &mut TaskCx<'_>) -> Step {
     Step::Done
 }
 
-/// Traces `scenario` from thread mode, and has Go judge the trace: the span of its events as
-/// written, in ticks, and the cycles that really passed from tracing's start to its end.
-fn traced(name: &str, scenario: impl FnOnce(&SimScheduler)) -> (u64, u64) {
-    let sim = Sim::new(Config::MANUAL);
-    let began = cycles();
+/// Traces `scenario` from thread mode, timed in units of `2^shift` cycles (`Coarse`), and has
+/// Go judge the trace: the span of its events as written, and the time that really passed from
+/// tracing's start to its end, both in those units.
+fn traced(name: &str, shift: u32, scenario: impl FnOnce(&SimScheduler)) -> (u64, u64) {
+    let sim = Sim::with_clock(Config::MANUAL, 1000, SIM_CLOCK_STEP, shift);
+    let began = cycles() >> shift;
     sim.scheduler().start_tracing().unwrap();
     scenario(sim.scheduler());
     sim.scheduler().stop_tracing().unwrap();
@@ -69,14 +72,14 @@ fn traced(name: &str, scenario: impl FnOnce(&SimScheduler)) -> (u64, u64) {
     assert_eq!(traces.len(), 1);
     go_judge(name, &traces);
     let (first, last) = times_as_written(&traces[0]).unwrap();
-    (last - first, cycles() - began)
+    (last - first, (cycles() >> shift) - began)
 }
 
 /// Thread mode runs a task that waits, sleeps `LONG` (nothing to run, `wfi`), then an interrupt
 /// wakes the task, which finishes.
-fn sleep_long(name: &str, timer: Option<u64>) -> (u64, u64) {
+fn sleep_long(name: &str, shift: u32, timer: Option<u64>) -> (u64, u64) {
     WOKEN.set(false);
-    traced(name, |s| {
+    traced(name, shift, |s| {
         let sleeper = s.spawn(0, waits_once, 0).unwrap();
         assert_eq!(s.run_executor(0).unwrap(), 1);
         let_long_pass(timer);
@@ -89,7 +92,7 @@ fn sleep_long(name: &str, timer: Option<u64>) -> (u64, u64) {
 /// A task blocks for `LONG` (a flash erase, a transfer that waits for its peer).
 fn block_long(name: &str, timer: Option<u64>) -> (u64, u64) {
     TIMER.set(timer);
-    traced(name, |s| {
+    traced(name, 0, |s| {
         s.spawn(0, blocks_long, 0).unwrap();
         assert_eq!(s.run_executor(0).unwrap(), 1);
     })
@@ -110,12 +113,23 @@ fn a_sleep_or_blocking_operation_past_a_clock_wrap_with_nothing_reading_the_cloc
 {
     // What a firmware without a timer gets: Go accepts the traces, and nothing says they are
     // wrong.
-    assert_short_by(sleep_long("sleep_unseen_wrap", None), WRAP);
+    assert_short_by(sleep_long("sleep_unseen_wrap", 0, None), WRAP);
     assert_short_by(block_long("block_unseen_wrap", None), WRAP);
 }
 
 #[test]
 fn a_sleep_or_blocking_operation_past_a_clock_wrap_is_timed_whole_when_a_timer_ends_generations() {
-    assert_short_by(sleep_long("sleep_timer", Some(TIMER_PERIOD)), 0);
+    assert_short_by(sleep_long("sleep_timer", 0, Some(TIMER_PERIOD)), 0);
     assert_short_by(block_long("block_timer", Some(TIMER_PERIOD)), 0);
+}
+
+#[test]
+fn with_a_coarse_clock_the_wrap_to_read_within_is_the_counters_not_the_coarse_units() {
+    // 1 µs units (shift 6 at 64 MHz) wrap after 71 minutes, the counter under them after 67 s:
+    // a timer every 70 s misses the counter's wrap, every 60 s does not.
+    let shift = 6;
+    let late = Some(70 * SIM_FREQUENCY);
+    assert_short_by(sleep_long("coarse_late_timer", shift, late), WRAP >> shift);
+    let in_time = Some(TIMER_PERIOD);
+    assert_short_by(sleep_long("coarse_timer", shift, in_time), 0);
 }
