@@ -9,7 +9,9 @@ mod common;
 
 use std::cell::Cell;
 
-use common::{go_judge, times_as_written};
+use common::{event_times, first_rejection, go_judge, seed_file, times_as_written, trace_dir};
+use gotrace_go_oracle::require_go;
+use gotrace_scheduler::sim::driver::{self, Options};
 use gotrace_scheduler::sim::{
     current, cycles, pass_time, Sim, SimScheduler, SIM_CLOCK_STEP, SIM_FREQUENCY,
 };
@@ -132,4 +134,47 @@ fn with_a_coarse_clock_the_wrap_to_read_within_is_the_counters_not_the_coarse_un
     assert_short_by(sleep_long("coarse_late_timer", shift, late), WRAP >> shift);
     let in_time = Some(TIMER_PERIOD);
     assert_short_by(sleep_long("coarse_timer", shift, in_time), 0);
+}
+
+#[test]
+fn readings_just_inside_each_wrap_are_extended_right_on_every_context() {
+    // The random simulator, its clock read a long time apart: every reading a third of a wrap,
+    // 0.45 of one or just under half of one after the one before, as if a timer read it just
+    // often enough. Each reading is the start plus a whole number of steps, so a wrap counted
+    // wrongly (2^32 ticks, not a multiple of the step) shows in every later time. Every context,
+    // executor steals and generation ends included. Not steps of more than half a wrap: the
+    // simulator's clock moves a step at every reading, and a steal reads it twice in a row
+    // (waiting for it to move past its victim's last reading), the first time without extending
+    // it, so two steps would be one gap: with steps of 0.9 of a wrap, seed 0 misses a wrap there,
+    // which a device, whose two readings are nanoseconds apart, does not.
+    let Some(go) = require_go("wrap_steps") else {
+        return;
+    };
+    let dir = trace_dir("wrap_steps");
+    let mut files = Vec::new();
+    for (k, step) in [WRAP / 3, WRAP / 20 * 9, WRAP / 2 - 1]
+        .into_iter()
+        .enumerate()
+    {
+        let opts = Options {
+            clock_step: step,
+            wrap_clock: false,
+            ..Options::STRESS
+        };
+        for seed in 0..40 {
+            for (i, trace) in driver::run(seed, &opts).traces.iter().enumerate() {
+                let times = event_times(trace).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                let off = times.iter().find(|&&t| (t - 1000) % step != 0);
+                assert!(off.is_none(), "seed {seed}, step {step}: a time of {off:?}");
+                let path = seed_file(&dir, seed, 100 * k + i);
+                std::fs::write(&path, trace).unwrap();
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 60, "only {} traces", files.len());
+    if let Some((path, error)) = first_rejection(&go, &files, 2) {
+        panic!("{}: {error}", path.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

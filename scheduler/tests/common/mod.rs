@@ -102,13 +102,21 @@ pub fn decode(trace: &[u8]) -> Result<String, gotrace_decoder::Error> {
 }
 
 /// The earliest and latest times of a trace's events, in ticks as written (a raw read), or where
-/// the encoder's time went back on an M: a batch beginning before the previous batch of its M
-/// ended. Go's parser and ours force each time past the last one, which hides such a step; a
-/// missed wrap of the device's 32-bit clock sets the next batch back by 2^32 ticks.
+/// the encoder's time went back on an M (see [`event_times`]).
 pub fn times_as_written(trace: &[u8]) -> Result<(u64, u64), String> {
+    let times = event_times(trace)?;
+    let first = times.iter().copied().min().unwrap_or(u64::MAX);
+    Ok((first, times.iter().copied().max().unwrap_or(0)))
+}
+
+/// The time of every timed event of a trace, batch by batch, in ticks as written (a raw read), or
+/// where the encoder's time went back on an M: a batch beginning before the previous batch of its
+/// M ended. Go's parser and ours force each time past the last one, which hides such a step; a
+/// missed wrap of the device's 32-bit clock sets the next batch back by 2^32 ticks.
+pub fn event_times(trace: &[u8]) -> Result<Vec<u64>, String> {
     let mut reader = gotrace_decoder::raw::Reader::new(trace).expect("the trace's header");
     let mut ended: std::collections::HashMap<u64, u64> = Default::default();
-    let (mut first, mut last) = (u64::MAX, 0);
+    let mut times = Vec::new();
     let mut batch: Option<(u64, u64)> = None;
     while let Some(event) = reader.read_event().expect("a trace our decoder reads") {
         if event.name() == "EventBatch" {
@@ -126,12 +134,11 @@ pub fn times_as_written(trace: &[u8]) -> Result<(u64, u64), String> {
             if event.spec().is_some_and(|s| s.is_timed) {
                 *time += event.args[0];
                 ended.insert(*m, *time);
-                first = first.min(*time);
-                last = last.max(*time);
+                times.push(*time);
             }
         }
     }
-    Ok((first, last))
+    Ok(times)
 }
 
 fn first_difference(ours: &str, go: &str) -> String {
