@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gotrace_scheduler::sim::driver::{self, Options};
 
+/// The arguments, for `--help` and for an argument not among them.
+const USAGE: &str =
+    "--seed N --out FILE [--steps N] [--no-annotations] [--time-shift N] [--journal]";
+
 fn main() -> Result<()> {
     let mut seed = 1u64;
     let mut out = PathBuf::from("sim.trace");
@@ -31,10 +35,11 @@ fn main() -> Result<()> {
                 opts = opts.with_time_shift(value()?.parse().context("--time-shift")?)
             }
             "--journal" => journal = true,
-            other => bail!(
-                "unknown argument {other} (expected --seed N --out FILE [--steps N] \
-                 [--no-annotations] [--time-shift N] [--journal])"
-            ),
+            "--help" | "-h" => {
+                println!("usage: simulate {USAGE}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other} (expected {USAGE})"),
         }
     }
     let outcome = driver::run(seed, &opts);
