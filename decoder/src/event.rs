@@ -453,20 +453,63 @@ impl fmt::Display for Resource {
 }
 
 /// A stack of an event: a handle into its generation's stack table.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Stack<'a> {
     table: &'a Table,
     id: u64,
 }
 
 /// One frame of a stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct StackFrame<'a> {
     pub pc: u64,
     /// The function name, as the trace's string table has it (normally UTF-8).
     pub func: &'a [u8],
     pub file: &'a [u8],
     pub line: u64,
+}
+
+/// A trace's name or message as `Debug` shows it: a string literal (`"main.f"`), where the
+/// derived form of a byte slice is a list of numbers. Not UTF-8, the bytes are escaped.
+struct DebugText<'a>(&'a [u8]);
+
+impl fmt::Debug for DebugText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => fmt::Debug::fmt(text, f),
+            Err(_) => write!(f, "b\"{}\"", self.0.escape_ascii()),
+        }
+    }
+}
+
+impl fmt::Debug for Stack<'_> {
+    /// The stack's ID and its frames; not the generation's table it is a handle into.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("id", &self.id)
+            .field("frames", &DebugFrames(*self))
+            .finish()
+    }
+}
+
+/// A stack's frames as a `Debug` list.
+struct DebugFrames<'a>(Stack<'a>);
+
+impl fmt::Debug for DebugFrames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.frames()).finish()
+    }
+}
+
+impl fmt::Debug for StackFrame<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackFrame")
+            .field("pc", &format_args!("{:#x}", self.pc))
+            .field("func", &DebugText(self.func))
+            .field("file", &DebugText(self.file))
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 impl<'a> Stack<'a> {
@@ -599,7 +642,7 @@ impl StateTransition<'_> {
 }
 
 /// One validated event.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Event {
     pub(crate) table: Option<Arc<Table>>,
     pub(crate) ctx: SchedCtx,
@@ -1033,6 +1076,16 @@ impl Event {
             s.extend_from_slice(b"\nStack=\n");
             stack.write_go(s, "\t");
         }
+    }
+}
+
+impl fmt::Debug for Event {
+    /// The event in Go's form (as `Display`), quoted on one line: an event refers to its whole
+    /// generation's string and stack tables, which a derived `Debug` would print in full.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut go_form = Vec::new();
+        self.write_go(&mut go_form);
+        f.debug_tuple("Event").field(&DebugText(&go_form)).finish()
     }
 }
 

@@ -179,3 +179,35 @@ fn sweeps_are_proc_ranges_with_attributes() {
         ("/memory/classes/heap/objects:bytes", 4096)
     );
 }
+
+/// `{:?}` of an event, as a failing assertion or `dbg!` shows it, is the event: its Go form, not
+/// the string and stack tables of its whole generation, which the event only refers to.
+#[test]
+fn an_events_debug_form_is_the_event_not_its_generations_tables() {
+    let names: Vec<(u64, Vec<u8>)> = (100..600).map(|id| (id, vec![b'x'; 64])).collect();
+    let names: Vec<(u64, &[u8])> = names.iter().map(|(id, s)| (*id, &s[..])).collect();
+    let mut batch = running_g1();
+    batch.push(event(T::GO_BLOCK.0, &[1, 100, 7]));
+    let events = events(&[generation(1, &batch, &names)]);
+    let block = events
+        .iter()
+        .find(|e| e.kind() == EventKind::StateTransition && e.stack().is_some())
+        .expect("the block");
+    let debug = format!("{block:?}");
+    assert!(
+        debug.contains("Running->Waiting") && debug.contains("main.f"),
+        "the Debug form does not show the event: {debug:.300}"
+    );
+    assert!(
+        debug.len() < 2 * block.to_string().len() + 200,
+        "{} bytes of Debug for an event whose Go form is {}: {debug:.300}",
+        debug.len(),
+        block.to_string().len()
+    );
+    let stack = format!("{:?}", block.stack().unwrap());
+    assert!(
+        stack.len() < 200 && stack.contains("main.f") && stack.contains("f.go"),
+        "{} bytes of Debug for a one-frame stack: {stack:.300}",
+        stack.len()
+    );
+}
