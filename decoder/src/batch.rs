@@ -207,10 +207,15 @@ pub(crate) fn read_batch<R: Read>(
         arena.truncate(start);
     }
     if got != size {
-        return Err(Error::new(format!(
+        // Go's message whether the stream ended or failed; a failure is kept as the source.
+        let short = Error::new(format!(
             "failed to read full batch: read {got} but wanted {size}"
-        ))
-        .at(&location()));
+        ));
+        let short = match read {
+            Err(failure) => short.caused_by(failure),
+            Ok(_) => short,
+        };
+        return Err(short.at(&location()));
     }
     if let Err(e) = read {
         return Err(Error::io(format!("copying batch data: {e}"), e).at(&location()));

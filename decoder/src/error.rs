@@ -9,6 +9,12 @@ use std::fmt;
 use std::io;
 
 /// A trace that cannot be read or does not satisfy Go's rules.
+///
+/// Where the stream under the reader failed (a pipe or socket closed on error, a device
+/// unplugged), the error's [`source`](std::error::Error::source) is that [`io::Error`], wherever
+/// in the trace it happened; its message is still Go's (which for a batch cut short by the
+/// failure is "failed to read full batch", as for a file cut short). An error without such a
+/// source is a verdict on the bytes read.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .inner.render())]
 pub struct Error {
@@ -84,6 +90,18 @@ impl Error {
             }),
             source: Some(source),
         }
+    }
+
+    /// This error, caused by the stream's failure `source` (kept, where Go's message, which
+    /// this keeps, says only what the failure left missing).
+    pub(crate) fn caused_by(mut self, source: io::Error) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The failure of the stream that caused this error, if one did.
+    pub(crate) fn take_stream_failure(&mut self) -> Option<io::Error> {
+        self.source.take()
     }
 
     /// Fills in the parts of the location that are not known yet.

@@ -221,7 +221,19 @@ pub(crate) fn read_generation_with_spill<R: Read>(
         }
         builder.process(batch)?;
     }
-    let generation = builder.finish()?;
+    let generation = match builder.finish() {
+        Ok(generation) => generation,
+        // A generation left incomplete because the stream failed: Go's verdict on what was
+        // read, caused by the failure, which the caller must be able to tell from a bad trace.
+        Err(verdict) => {
+            return Err(
+                match next_error.as_mut().and_then(Error::take_stream_failure) {
+                    Some(failure) => verdict.caused_by(failure),
+                    None => verdict,
+                },
+            )
+        }
+    };
     Ok(ReadGeneration {
         generation,
         spill: next_spill,

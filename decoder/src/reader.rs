@@ -545,8 +545,15 @@ fn lost_failure() -> Error {
 /// Reads the header `go 1.N trace\0\0\0` the way Go's `fmt.Fscanf` reads it, and checks that
 /// this reader handles version N.
 fn read_header<R: Read>(source: &mut Source<R>) -> Result<Version, Error> {
-    let minor = crate::header::read_minor(|| Ok::<_, Error>(source.read_byte().ok().flatten()))?
-        .ok_or_else(|| Error::new("bad file format: not a Go execution trace?"))?;
+    const NOT_A_TRACE: &str = "bad file format: not a Go execution trace?";
+    // Go's `fmt.Fscanf` fails the header on a failing stream as on a wrong byte: its message,
+    // with the stream's failure as the source.
+    let minor = crate::header::read_minor(|| {
+        source
+            .read_byte()
+            .map_err(|failure| Error::new(NOT_A_TRACE).caused_by(failure))
+    })?
+    .ok_or_else(|| Error::new(NOT_A_TRACE))?;
     match Version::from_minor(minor) {
         Some(version) => Ok(version),
         None if Version::is_older_format(minor) => Err(Error::of_older_format(minor)),
