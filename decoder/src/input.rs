@@ -4,6 +4,7 @@
 //! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole;
 //! text inputs are read whole, which is what their size (a few hundred kilobytes) allows.
 
+use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 
 use crate::header::may_begin_space;
@@ -60,6 +61,16 @@ pub struct Input<R> {
     binary: Binary<R>,
     /// For a text input, the line each event of its binary form came from.
     lines: Option<LineMap>,
+}
+
+/// The form recognised and the expectation, not the bytes; any stream.
+impl<R> fmt::Debug for Input<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input")
+            .field("format", &self.format)
+            .field("expectation", &self.expectation)
+            .finish_non_exhaustive()
+    }
 }
 
 enum Binary<R> {

@@ -5,6 +5,7 @@
 //! by time, with a Sync event at each generation boundary and at the end, exactly as Go's
 //! `Reader.ReadEvent` does. Memory holds one generation (plus the first batch of the next).
 
+use std::fmt;
 use std::io::Read;
 
 use gotrace_wire::Version;
@@ -48,6 +49,18 @@ pub struct Reader<R: Read> {
     /// table was one more load (from the stack, where the merge's loop keeps it) before that
     /// look-up.
     timed_args: ArgCounts,
+}
+
+/// Where the reader is, not what it holds (a generation's tables and events); any stream.
+impl<R: Read> fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("version", &self.version)
+            .field("bytes_read", &self.source.offset())
+            .field("batches_read", &self.batch_count)
+            .field("syncs", &self.syncs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: Read> Reader<R> {

@@ -211,3 +211,33 @@ fn an_events_debug_form_is_the_event_not_its_generations_tables() {
         stack.len()
     );
 }
+
+/// A user keeps a reader in a struct of their own that derives `Debug` (a recording session,
+/// a test fixture), moves it to a thread, and shows it when something fails: every public type
+/// that reads or writes a trace is `Debug` (whatever its stream), and the validating reader is
+/// `Send` with its stream.
+#[test]
+fn readers_and_writers_are_debug_and_readers_send() {
+    use gotrace_decoder::{input::Input, raw};
+    fn send<T: Send>(_: &T) {}
+    let trace = b"go 1.22 trace\0\0\0".to_vec();
+    let reader = Reader::new(&trace[..]).expect("a header");
+    send(&reader);
+    let input = Input::new(&trace[..]).expect("a binary input");
+    let raw_reader = raw::Reader::new(&trace[..]).expect("a header");
+    let text_reader = raw::TextReader::new(&b"Trace Go1.22\n"[..]).expect("a header");
+    let writer = raw::Writer::new(Vec::new(), gotrace_decoder::Version::Go122).expect("written");
+    let text_writer =
+        raw::TextWriter::new(Vec::new(), gotrace_decoder::Version::Go122).expect("written");
+    let shown = [
+        format!("{reader:?}"),
+        format!("{raw_reader:?}"),
+        format!("{text_reader:?}"),
+        format!("{writer:?}"),
+        format!("{text_writer:?}"),
+    ];
+    for shown in shown {
+        assert!(shown.contains("Go122"), "{shown}");
+    }
+    assert!(format!("{input:?}").contains("Binary"), "{input:?}");
+}

@@ -4,6 +4,7 @@
 //! input (data length, frame count) are checked against the format's limits before anything is
 //! allocated for them.
 
+use std::fmt;
 use std::io::{self, Read};
 
 use gotrace_wire::{spec, EventType, Version};
@@ -94,6 +95,17 @@ pub struct Reader<R> {
     batches: u64,
     /// The last batch header read: where the events that follow it are.
     batch: Location,
+}
+
+/// Where the reader is, not its buffer; any stream.
+impl<R: Read> fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("version", &self.version)
+            .field("offset", &self.src.offset())
+            .field("batches", &self.batches)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: Read> Reader<R> {

@@ -6,6 +6,7 @@
 //! path prints no data line for empty data, so this is what makes that text convert back.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, BufRead, Read};
 
 use gotrace_wire::{EventSpec, EventType, Version, SPECS};
@@ -83,6 +84,16 @@ pub struct TextReader<R> {
     event_line: usize,
     /// A line read ahead (looking for an optional data line) and not yet used.
     pending: Option<(usize, String)>,
+}
+
+/// Where the reader is, not its name table; any input.
+impl<R> fmt::Debug for TextReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextReader")
+            .field("version", &self.version)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: BufRead> TextReader<R> {

@@ -1,5 +1,6 @@
 //! The text writer: `Trace Go1.N`, then each event's text form on its own line(s).
 
+use std::fmt;
 use std::io::Write;
 
 use gotrace_wire::Version;
@@ -11,6 +12,15 @@ use super::writer::WriteError;
 pub struct TextWriter<W> {
     out: W,
     version: Version,
+}
+
+/// The version written; any output.
+impl<W> fmt::Debug for TextWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextWriter")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<W: Write> TextWriter<W> {

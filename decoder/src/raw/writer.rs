@@ -3,6 +3,7 @@
 //! It writes what it is given, limits included, so that tests can build hostile traces; it only
 //! refuses events that have no binary form at all.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use gotrace_wire::{varint, Version};
@@ -32,6 +33,15 @@ pub struct Writer<W> {
     out: W,
     version: Version,
     buf: Vec<u8>,
+}
+
+/// The version written; any output.
+impl<W> fmt::Debug for Writer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<W: Write> Writer<W> {
