@@ -231,7 +231,21 @@ impl SchedCtx {
 }
 
 /// What kind of event this is; Go's `EventKind`.
+///
+/// Go's releases add kinds (Go 1.23 added `Experimental`), so a `match` on one needs an arm for
+/// the kinds to come; one that lists only today's does not compile:
+/// ```compile_fail,E0004
+/// use gotrace_decoder::EventKind as K;
+/// fn is_annotation(kind: K) -> bool {
+///     match kind {
+///         K::TaskBegin | K::TaskEnd | K::RegionBegin | K::RegionEnd | K::Log | K::Label => true,
+///         K::Bad | K::Sync | K::Metric | K::StackSample | K::RangeBegin | K::RangeActive
+///         | K::RangeEnd | K::StateTransition | K::Experimental => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventKind {
     Bad,
     Sync,
@@ -320,7 +334,19 @@ fn kind_of(typ: EventType) -> EventKind {
 }
 
 /// A goroutine's state; Go's `GoState`.
+///
+/// Not exhaustive, for the states a later Go may add:
+/// ```compile_fail,E0004
+/// use gotrace_decoder::GoState as G;
+/// fn on_cpu(state: G) -> bool {
+///     match state {
+///         G::Running | G::Syscall => true,
+///         G::Undetermined | G::NotExist | G::Runnable | G::Waiting => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GoState {
     Undetermined,
     NotExist,
@@ -378,7 +404,19 @@ impl fmt::Display for GoState {
 }
 
 /// A P's state; Go's `ProcState`.
+///
+/// Not exhaustive, for the states a later Go may add:
+/// ```compile_fail,E0004
+/// use gotrace_decoder::ProcState as P;
+/// fn busy(state: P) -> bool {
+///     match state {
+///         P::Running => true,
+///         P::Undetermined | P::NotExist | P::Idle => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProcState {
     Undetermined,
     NotExist,
@@ -433,7 +471,19 @@ impl fmt::Display for ProcState {
 }
 
 /// A resource with a state machine, by kind and ID; Go's `ResourceID`.
+///
+/// Not exhaustive, for the kinds of resource a later Go may add:
+/// ```compile_fail,E0004
+/// use gotrace_decoder::Resource as R;
+/// fn id(resource: R) -> i64 {
+///     match resource {
+///         R::None => -1,
+///         R::Goroutine(id) | R::Proc(id) | R::Thread(id) => id,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Resource {
     None,
     Goroutine(GoId),
@@ -607,7 +657,19 @@ pub struct Log<'a> {
 }
 
 /// The states a transition goes through.
+///
+/// Not exhaustive: Go's API says threads' transitions may be traced in the future, and a
+/// `match` must be ready for them:
+/// ```compile_fail,E0004
+/// use gotrace_decoder::Transition as T;
+/// fn id(transition: T) -> i64 {
+///     match transition {
+///         T::Goroutine { id, .. } | T::Proc { id, .. } => id,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Transition {
     Goroutine {
         id: GoId,

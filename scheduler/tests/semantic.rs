@@ -169,6 +169,9 @@ fn told(event: &Event) -> Option<(Resource, What)> {
                 let (from, to) = (State::Proc(from), State::Proc(to));
                 (Resource::Proc(id as u64), What::Transition { from, to })
             }
+            // The scheduler journals goroutines and executors only: a new resource's
+            // transitions would be a new Go format, which its traces are not written in.
+            other => panic!("a transition of a resource the scheduler does not journal: {other:?}"),
         });
     }
     let typ = event.wire_type()?;

@@ -18,7 +18,19 @@ pub mod varint;
 pub use spec::{spec, EventSpec, Experiment, SPECS};
 
 /// A trace format version, named after the Go release that introduced it.
+///
+/// Not exhaustive: a later Go's format is a new version, and a `match` must be ready for it:
+/// ```compile_fail,E0004
+/// use gotrace_wire::Version as V;
+/// fn has_end_of_generation(version: V) -> bool {
+///     match version {
+///         V::Go126 => true,
+///         V::Go122 | V::Go123 | V::Go125 => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Version {
     /// Go 1.22's format, the first of the generational tracer: what the device encoder writes.
     Go122,
