@@ -612,14 +612,14 @@ pub struct Metric {
 }
 
 /// A label applied to a goroutine; Go's `Label`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Label<'a> {
     pub label: &'a [u8],
     pub resource: Resource,
 }
 
 /// A range of time on a resource (or global); Go's `Range`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Range<'a> {
     pub name: Cow<'a, [u8]>,
     pub scope: Resource,
@@ -633,7 +633,7 @@ pub struct RangeAttribute {
 }
 
 /// A user task; Go's `Task`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Task<'a> {
     pub id: TaskId,
     pub parent: TaskId,
@@ -642,14 +642,14 @@ pub struct Task<'a> {
 }
 
 /// A user region; Go's `Region`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Region<'a> {
     pub task: TaskId,
     pub region_type: &'a [u8],
 }
 
 /// A user log message; Go's `Log`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Log<'a> {
     pub task: TaskId,
     pub category: &'a [u8],
@@ -684,13 +684,72 @@ pub enum Transition {
 }
 
 /// A state change of a goroutine or a P; Go's `StateTransition`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct StateTransition<'a> {
     pub transition: Transition,
     /// Why, for goroutines that stop or block.
     pub reason: &'a [u8],
     /// The stack of the resource making the transition (for a creation: the new goroutine's).
     pub stack: Option<Stack<'a>>,
+}
+
+// The annotations' names and messages shown as text by `Debug` (see [`DebugText`]).
+
+impl fmt::Debug for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Label")
+            .field("label", &DebugText(self.label))
+            .field("resource", &self.resource)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Range<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Range")
+            .field("name", &DebugText(&self.name))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Task<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("parent", &self.parent)
+            .field("task_type", &DebugText(self.task_type))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Region<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Region")
+            .field("task", &self.task)
+            .field("region_type", &DebugText(self.region_type))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Log<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log")
+            .field("task", &self.task)
+            .field("category", &DebugText(self.category))
+            .field("message", &DebugText(self.message))
+            .finish()
+    }
+}
+
+impl fmt::Debug for StateTransition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateTransition")
+            .field("transition", &self.transition)
+            .field("reason", &DebugText(self.reason))
+            .field("stack", &self.stack)
+            .finish()
+    }
 }
 
 impl StateTransition<'_> {

@@ -241,3 +241,49 @@ fn readers_and_writers_are_debug_and_readers_send() {
     }
     assert!(format!("{input:?}").contains("Binary"), "{input:?}");
 }
+
+/// What a failing `assert_eq!` on a task, region, log, label, range or transition shows: its
+/// names and messages as text, not as lists of byte values.
+#[test]
+fn annotations_debug_their_names_as_text() {
+    let names: &[(u64, &[u8])] = &[(1, b"transfer"), (2, b"copy"), (3, b"status"), (4, b"ok")];
+    let mut batch = running_g1();
+    batch.push(event(T::USER_TASK_BEGIN.0, &[1, 5, 0, 1, 7]));
+    batch.push(event(T::USER_REGION_BEGIN.0, &[1, 5, 2, 7]));
+    batch.push(event(T::USER_LOG.0, &[1, 5, 3, 4, 7]));
+    batch.push(event(T::GO_LABEL.0, &[1, 2]));
+    batch.push(event(T::STW_BEGIN.0, &[1, 4, 7]));
+    batch.push(event(T::STW_END.0, &[1]));
+    batch.push(event(T::GO_BLOCK.0, &[1, 3, 7]));
+    let events = events(&[generation(1, &batch, names)]);
+    let shown: Vec<String> = events
+        .iter()
+        .flat_map(|e| {
+            [
+                e.task().map(|t| format!("{t:?}")),
+                e.region().map(|r| format!("{r:?}")),
+                e.log().map(|l| format!("{l:?}")),
+                e.label().map(|l| format!("{l:?}")),
+                e.range().map(|r| format!("{r:?}")),
+                e.state_transition()
+                    .filter(|t| !t.reason.is_empty())
+                    .map(|t| format!("{t:?}")),
+            ]
+        })
+        .flatten()
+        .collect();
+    let expected = [
+        "\"transfer\"",
+        "\"copy\"",
+        "message: \"ok\"",
+        "label: \"copy\"",
+        "\"stop-the-world (ok)\"",
+        "reason: \"status\"",
+    ];
+    for text in expected {
+        assert!(
+            shown.iter().any(|s| s.contains(text)),
+            "no {text} in {shown:#?}"
+        );
+    }
+}
