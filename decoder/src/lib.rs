@@ -58,6 +58,8 @@ pub use event::{
     Region, Resource, Stack, StackFrame, StateTransition, Task, TaskId, ThreadId, Time, Transition,
     BACKGROUND_TASK, NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
-pub use gotrace_wire::Version;
+// The wire crate's types that this crate's API hands out, so that a user names them without
+// depending on `gotrace-wire` (and on the same version of it) too.
+pub use gotrace_wire::{EventType, Version};
 pub use reader::Reader;
 pub use table::ClockSnapshot;

@@ -287,3 +287,36 @@ fn annotations_debug_their_names_as_text() {
         );
     }
 }
+
+/// A steal of a P and a stop of it make the same transition (Running to Idle); a user counting
+/// steals (a blocking transfer's executor taken by an interrupt) tells them apart by the wire
+/// type, named through this crate alone (`wire_type` returns it).
+#[test]
+fn a_steal_is_told_from_a_stop_by_its_wire_type_named_from_this_crate() {
+    use gotrace_decoder::EventType;
+    let mut batch = running_g1();
+    batch.push(event(T::GO_SYSCALL_BEGIN.0, &[1, 1, 0]));
+    batch.push(event(T::PROC_STEAL.0, &[1, 0, 2, 0]));
+    batch.push(event(T::GO_SYSCALL_END_BLOCKED.0, &[1]));
+    batch.push(event(T::PROC_START.0, &[1, 0, 3]));
+    batch.push(event(T::PROC_STOP.0, &[1]));
+    let events = events(&[generation(1, &batch, &[])]);
+    let idled: Vec<Option<EventType>> = events
+        .iter()
+        .filter(|e| {
+            e.state_transition().is_some_and(|t| {
+                t.transition
+                    == Transition::Proc {
+                        id: 0,
+                        from: ProcState::Running,
+                        to: ProcState::Idle,
+                    }
+            })
+        })
+        .map(Event::wire_type)
+        .collect();
+    assert_eq!(
+        idled,
+        [Some(EventType::PROC_STEAL), Some(EventType::PROC_STOP)]
+    );
+}
