@@ -532,6 +532,33 @@ impl fmt::Debug for DebugText<'_> {
     }
 }
 
+/// Go's `Stack` equality: the same stack of the same generation. Equal stacks have the same
+/// frames; stacks of other generations are not equal, even with the same frames (as in Go).
+impl PartialEq for Stack<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && std::ptr::eq(self.table, other.table)
+    }
+}
+
+impl Eq for Stack<'_> {}
+
+impl std::hash::Hash for Stack<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.table, state);
+        self.id.hash(state);
+    }
+}
+
+impl fmt::Display for Stack<'_> {
+    /// Go's `Stack.String()`: per frame, `func @ 0xpc`, then a tab and `file:line`; names that
+    /// are not UTF-8 lossily.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bytes = Vec::new();
+        self.write_go(&mut bytes, "");
+        f.write_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
 impl fmt::Debug for Stack<'_> {
     /// The stack's ID and its frames; not the generation's table it is a handle into.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

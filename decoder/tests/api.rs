@@ -320,3 +320,24 @@ fn a_steal_is_told_from_a_stop_by_its_wire_type_named_from_this_crate() {
         [Some(EventType::PROC_STEAL), Some(EventType::PROC_STOP)]
     );
 }
+
+/// Go's `Stack` is comparable (equal handles, equal frames) and prints with `String()`: a user
+/// counts events by the stack they happened at ("which call site blocks most") and prints it.
+#[test]
+fn stacks_compare_hash_and_print_as_gos() {
+    let mut batch = running_g1();
+    batch.push(event(T::GO_BLOCK.0, &[1, 0, 7]));
+    batch.push(event(T::GO_UNBLOCK.0, &[1, 1, 1, 7]));
+    batch.push(event(T::GO_START.0, &[1, 1, 2]));
+    batch.push(event(T::GO_SYSCALL_BEGIN.0, &[1, 1, 7]));
+    let events = events(&[generation(1, &batch, &[])]);
+    let mut by_stack: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+    for stack in events.iter().filter_map(Event::stack) {
+        *by_stack.entry(stack).or_default() += 1;
+    }
+    let [(stack, count)] = by_stack.into_iter().collect::<Vec<_>>()[..] else {
+        panic!("one stack expected");
+    };
+    assert_eq!(count, 3);
+    assert_eq!(stack.to_string(), "main.f @ 0x4000\n\tf.go:42\n");
+}
