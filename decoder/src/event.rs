@@ -502,7 +502,10 @@ impl fmt::Display for Resource {
     }
 }
 
-/// A stack of an event: a handle into its generation's stack table.
+/// A stack of an event: a handle into its generation's stack table. Equal handles (the same
+/// stack of the same generation) hash alike, so a stack can key a map; clippy's
+/// `mutable_key_type` warns of such a map all the same (the table builds its map of frames
+/// lazily, a `OnceLock` the hash does not read) and may be allowed there.
 #[derive(Clone, Copy)]
 pub struct Stack<'a> {
     table: &'a Table,
