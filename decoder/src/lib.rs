@@ -31,6 +31,60 @@
 //! assert_eq!(error.location().batch, Some(1));
 //! # Ok::<(), gotrace_decoder::Error>(())
 //! ```
+//!
+//! A firmware's own `cargo test` over a recorded trace: it is valid, no task waited longer than
+//! a bound, every `transfer` region kept within its budget, no log said "overrun", and some
+//! executor was stolen from a task stuck in a blocking operation (a `ProcSteal`).
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use gotrace_decoder::{EventKind, EventType, GoState, Reader, Transition};
+//!
+//! let mut reader = Reader::new(std::fs::File::open("firmware.trace")?)?;
+//! let mut waiting_since = HashMap::new(); // goroutine -> when it began to wait
+//! let mut regions_open = HashMap::new(); // (goroutine, region type) -> when it began
+//! let mut steals = 0;
+//! while let Some(event) = reader.read_event()? {
+//!     match event.kind() {
+//!         EventKind::StateTransition => {
+//!             let Some(transition) = event.state_transition() else { continue };
+//!             if let Transition::Goroutine { id, from, to } = transition.transition {
+//!                 match (from, to) {
+//!                     // Re-stated at a generation's start: still waiting since before.
+//!                     (GoState::Waiting, GoState::Waiting) => {}
+//!                     (_, GoState::Waiting) => {
+//!                         waiting_since.insert(id, event.time());
+//!                     }
+//!                     (GoState::Waiting, _) => {
+//!                         let since = waiting_since.remove(&id).unwrap_or(event.time());
+//!                         let waited = event.time() - since;
+//!                         assert!(waited <= 5_000_000, "goroutine {id} waited {waited} ns");
+//!                     }
+//!                     _ => {}
+//!                 }
+//!             }
+//!             steals += usize::from(event.wire_type() == Some(EventType::PROC_STEAL));
+//!         }
+//!         EventKind::RegionBegin | EventKind::RegionEnd => {
+//!             let Some(region) = event.region() else { continue };
+//!             let key = (event.goroutine(), region.region_type.to_vec());
+//!             if event.kind() == EventKind::RegionBegin {
+//!                 regions_open.insert(key, event.time());
+//!             } else if let Some(begin) = regions_open.remove(&key) {
+//!                 let took = event.time() - begin;
+//!                 assert!(region.region_type != b"transfer" || took <= 2_000_000, "{event:?}");
+//!             }
+//!         }
+//!         EventKind::Log => {
+//!             let log = event.log().expect("a Log event has a log");
+//!             assert_ne!(log.message, b"overrun", "{event:?}");
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! assert!(steals > 0, "no blocking operation's executor was ever stolen");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod input;
 pub mod raw;
