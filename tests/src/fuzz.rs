@@ -35,6 +35,8 @@ pub fn check_input(data: &[u8]) -> usize {
         if let Ok(mut reader) = Reader::new(input) {
             while let Ok(Some(event)) = reader.read_event() {
                 let _ = event.to_string();
+                // What a failing assert shows of an event and of its transition's stack.
+                let _ = format!("{event:?} {:?}", event.state_transition());
                 events += 1;
             }
         }
