@@ -22,8 +22,10 @@ pub enum Format {
     Test,
 }
 
+/// Why an input could not be recognised or converted to the binary form.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// Reading the input failed.
     #[error("reading input: {0}")]
     Io(#[from] io::Error),
     /// Bytes that begin as text but are not UTF-8 (a PDF, an image with a text header): no form
@@ -48,8 +50,10 @@ pub enum InputError {
          `-- trace --` section markers must end in LF alone; convert it with `dos2unix`)"
     )]
     NotATraceCrLf,
+    /// A `.test` input whose txtar layout (expectation, trace section) is broken.
     #[error(transparent)]
     TestFile(#[from] TestFileError),
+    /// A text-form input (alone or inside a `.test` file) that did not convert to binary.
     #[error("text form: {0}")]
     Text(#[from] ConvertError),
 }
@@ -145,6 +149,7 @@ impl<R: Read> Input<R> {
         })
     }
 
+    /// The form the input came in, as recognised from its content.
     pub fn format(&self) -> Format {
         self.format
     }

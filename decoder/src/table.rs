@@ -27,8 +27,9 @@ pub struct ClockSnapshot {
     pub trace: i64,
     /// The monotonic clock, in nanoseconds.
     pub mono: u64,
-    /// The wall clock: seconds and nanoseconds since the Unix epoch.
+    /// The wall clock: whole seconds since the Unix epoch.
     pub wall_sec: i64,
+    /// The wall clock: nanoseconds within `wall_sec`.
     pub wall_nsec: i64,
 }
 

@@ -32,10 +32,13 @@ use std::io::{BufRead, Read};
 /// Why a whole-file conversion failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
+    /// The binary input could not be read as events.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The text input could not be parsed.
     #[error(transparent)]
     Text(#[from] TextError),
+    /// The parsed events could not be written in the binary form.
     #[error(transparent)]
     Write(#[from] WriteError),
 }
