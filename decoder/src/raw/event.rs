@@ -15,8 +15,11 @@ pub const FRAME_FIELDS: [&str; 4] = ["pc", "func", "file", "line"];
 /// numbers per frame (see [`FRAME_FIELDS`]), exactly as they follow each other on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The trace version whose spec table gives `typ` its name and arguments.
     pub version: Version,
+    /// The event type, the byte that starts the event on the wire.
     pub typ: EventType,
+    /// The arguments in wire order, decoded from their varints (for `Stack`, see above).
     pub args: Vec<u64>,
     /// The trailing bytes of events whose spec has data (`String`); empty otherwise.
     pub data: Vec<u8>,

@@ -22,7 +22,9 @@ const MAX_LINE: usize = 64 << 10;
 #[derive(Debug, thiserror::Error)]
 #[error("line {line}: {problem}")]
 pub struct TextError {
+    /// The 1-based line of the text the problem was found on.
     pub line: usize,
+    /// What was wrong with that line.
     pub problem: TextProblem,
 }
 
@@ -140,6 +142,7 @@ impl<R: BufRead> TextReader<R> {
         Ok(reader)
     }
 
+    /// The version named by the text's `Trace Go1.N` header line.
     pub fn version(&self) -> Version {
         self.version
     }

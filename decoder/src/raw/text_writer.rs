@@ -30,6 +30,8 @@ impl<W: Write> TextWriter<W> {
         Ok(TextWriter { out, version })
     }
 
+    /// Writes one event as its text line; an event of another version than the header's is an
+    /// error.
     pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
         if event.version != self.version {
             return Err(WriteError::VersionMismatch {
@@ -41,6 +43,7 @@ impl<W: Write> TextWriter<W> {
         Ok(())
     }
 
+    /// Gives back the output the text was written to.
     pub fn into_inner(self) -> W {
         self.out
     }
