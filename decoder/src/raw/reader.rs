@@ -17,8 +17,10 @@ use crate::Location;
 /// Why the binary form could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The input does not start with a `go 1.N trace` header.
     #[error("bad file format: not a Go execution trace?")]
     BadHeader,
+    /// The header names a minor version `N` (the value) that no known format has.
     #[error("unknown or unsupported trace version go 1.{0}")]
     UnsupportedVersion(u64),
     /// A trace of Go 1.11, 1.19 or 1.21, in the format before Go 1.22's
@@ -30,14 +32,21 @@ pub enum ReadError {
     /// its own index and offset), as the validating reader names them.
     #[error("byte {offset}{}: {problem}{batch}", .event.map(|e| format!(" ({e})")).unwrap_or_default())]
     Event {
+        /// Byte offset in the file where the event starts.
         offset: u64,
+        /// The event type's name; `None` when its type byte names no event of this version.
         event: Option<&'static str>,
+        /// What was wrong with it.
         problem: Problem,
+        /// The batch the event is in.
         batch: Box<Location>,
     },
+    /// The underlying reader failed.
     #[error("reading byte {offset}: {source}")]
     Io {
+        /// Byte offset in the file at which the read was attempted.
         offset: u64,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
@@ -121,6 +130,7 @@ impl<R: Read> Reader<R> {
         })
     }
 
+    /// The version named by the trace's header.
     pub fn version(&self) -> Version {
         self.version
     }
