@@ -247,20 +247,37 @@ impl SchedCtx {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EventKind {
+    /// An event with no meaning of its own (Go's `EventBad`); never handed out by the reader.
     Bad,
+    /// A generation boundary, and the end of the trace ([`Event::sync_number`],
+    /// [`Event::clock_snapshot`]).
     Sync,
+    /// A sampled runtime metric ([`Event::metric`]).
     Metric,
+    /// A label put on a goroutine ([`Event::label`]).
     Label,
+    /// A CPU profile sample: a stack and the resources it was taken on ([`Event::stack`]).
     StackSample,
+    /// The start of a range of time: a GC phase, a sweep, a mark assist, a stop of the world
+    /// ([`Event::range`]).
     RangeBegin,
+    /// A range already in progress when its generation began.
     RangeActive,
+    /// The end of a range, with its attributes ([`Event::range_attributes`]).
     RangeEnd,
+    /// A user task begins ([`Event::task`]).
     TaskBegin,
+    /// A user task ends.
     TaskEnd,
+    /// A user region begins on a goroutine ([`Event::region`]).
     RegionBegin,
+    /// A user region ends.
     RegionEnd,
+    /// A user log message ([`Event::log`]).
     Log,
+    /// A goroutine or a P changes state ([`Event::state_transition`]).
     StateTransition,
+    /// An event of one of Go's experiments (newer formats only).
     Experimental,
 }
 
@@ -348,11 +365,17 @@ fn kind_of(typ: EventType) -> EventKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GoState {
+    /// Not known: the state before a goroutine's first status in the trace.
     Undetermined,
+    /// Not created yet, or destroyed.
     NotExist,
+    /// Ready to run, waiting for a P.
     Runnable,
+    /// Running on a thread with a P.
     Running,
+    /// Blocked (on a channel, a lock, a wake-up: the transition's reason says).
     Waiting,
+    /// In a system call (on a device: a blocking operation), on its thread.
     Syscall,
 }
 
@@ -418,9 +441,13 @@ impl fmt::Display for GoState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProcState {
+    /// Not known: the state before a P's first status in the trace.
     Undetermined,
+    /// Not in existence (GOMAXPROCS lowered).
     NotExist,
+    /// Held by a thread.
     Running,
+    /// Held by no thread.
     Idle,
 }
 
@@ -485,9 +512,13 @@ impl fmt::Display for ProcState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resource {
+    /// No resource: a global range, such as a GC phase.
     None,
+    /// A goroutine, by ID.
     Goroutine(GoId),
+    /// A P, by ID.
     Proc(ProcId),
+    /// A thread (an M), by ID.
     Thread(ThreadId),
 }
 
@@ -515,10 +546,13 @@ pub struct Stack<'a> {
 /// One frame of a stack.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct StackFrame<'a> {
+    /// The program counter of the frame.
     pub pc: u64,
     /// The function name, as the trace's string table has it (normally UTF-8).
     pub func: &'a [u8],
+    /// The source file's path, as the string table has it; empty when the trace names none.
     pub file: &'a [u8],
+    /// The line in `file`; 0 when the trace gives none.
     pub line: u64,
 }
 
@@ -638,34 +672,45 @@ impl<'a> Stack<'a> {
 pub struct Metric {
     /// The `runtime/metrics` name, with its unit.
     pub name: &'static str,
+    /// The sampled value, in the metric's unit.
     pub value: u64,
 }
 
 /// A label applied to a goroutine; Go's `Label`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Label<'a> {
+    /// The label's text.
     pub label: &'a [u8],
+    /// What it labels: the goroutine the event was written on.
     pub resource: Resource,
 }
 
 /// A range of time on a resource (or global); Go's `Range`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Range<'a> {
+    /// What the range is, in Go's words (`GC concurrent mark phase`, `GC mark assist`, or a
+    /// stop-the-world range's name with its reason).
     pub name: Cow<'a, [u8]>,
+    /// Where it runs: a goroutine, a P, or [`Resource::None`] for a global range.
     pub scope: Resource,
 }
 
 /// An attribute of a completed range; Go's `RangeAttribute`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RangeAttribute {
+    /// What is measured (`bytes swept`, `bytes reclaimed`).
     pub name: &'static str,
+    /// The amount, in the unit the name says.
     pub value: u64,
 }
 
 /// A user task; Go's `Task`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Task<'a> {
+    /// The task's ID.
     pub id: TaskId,
+    /// The parent task's ID as the task's begin gave it ([`BACKGROUND_TASK`] for none);
+    /// [`NO_TASK`] at an end whose begin is not in the trace.
     pub parent: TaskId,
     /// The task type; empty when the task's begin is not in the trace.
     pub task_type: &'a [u8],
@@ -674,15 +719,20 @@ pub struct Task<'a> {
 /// A user region; Go's `Region`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Region<'a> {
+    /// The task the region belongs to; [`BACKGROUND_TASK`] for none.
     pub task: TaskId,
+    /// The region's type (its name).
     pub region_type: &'a [u8],
 }
 
 /// A user log message; Go's `Log`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Log<'a> {
+    /// The task the message belongs to; [`BACKGROUND_TASK`] for none.
     pub task: TaskId,
+    /// The message's category; may be empty.
     pub category: &'a [u8],
+    /// The message.
     pub message: &'a [u8],
 }
 
@@ -701,14 +751,22 @@ pub struct Log<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transition {
+    /// A goroutine's state change.
     Goroutine {
+        /// The goroutine.
         id: GoId,
+        /// Its state before.
         from: GoState,
+        /// Its state after.
         to: GoState,
     },
+    /// A P's state change.
     Proc {
+        /// The P.
         id: ProcId,
+        /// Its state before.
         from: ProcState,
+        /// Its state after.
         to: ProcState,
     },
 }
@@ -716,6 +774,7 @@ pub enum Transition {
 /// A state change of a goroutine or a P; Go's `StateTransition`.
 #[derive(Clone, Copy)]
 pub struct StateTransition<'a> {
+    /// Whose state changed, from what to what.
     pub transition: Transition,
     /// Why, for goroutines that stop or block.
     pub reason: &'a [u8],

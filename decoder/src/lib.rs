@@ -85,6 +85,7 @@
 //! assert!(steals > 0, "no blocking operation's executor was ever stolen");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs)]
 
 pub mod input;
 pub mod raw;

@@ -9,7 +9,9 @@ use crate::raw::unquote;
 /// A txtar archive: a free comment, then named files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Archive<'a> {
+    /// The text before the first `-- name --` line.
     pub comment: &'a str,
+    /// Each file's name and contents, in the archive's order.
     pub files: Vec<(&'a str, &'a str)>,
 }
 
@@ -61,9 +63,11 @@ fn marker_name(line: &str) -> Option<&str> {
 /// What a `.test` file says Go's parser does with its trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expectation {
+    /// Accepted whole.
     Success,
     /// Rejected, with an error matching this regular expression (Go's `regexp` syntax).
     Failure {
+        /// The expression, unquoted.
         pattern: String,
     },
 }
@@ -71,14 +75,24 @@ pub enum Expectation {
 /// Why a `.test` file is malformed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TestFileError {
+    /// The archive has another number of files than two.
     #[error("malformed test: wrong number of files ({0}, want expect and trace)")]
     FileCount(usize),
+    /// A file is not the one expected there (`expect` first, then `trace`).
     #[error("malformed test: bad filename {got} (want {want})")]
-    FileName { got: String, want: &'static str },
+    FileName {
+        /// The name found.
+        got: String,
+        /// The name wanted.
+        want: &'static str,
+    },
+    /// The `expect` section's first line is neither `SUCCESS` nor `FAILURE ...`.
     #[error("bad header line: {0:?}")]
     BadHeader(String),
+    /// A `FAILURE` line without a pattern after it.
     #[error("bad header line for FAILURE: {0:?}")]
     BadFailure(String),
+    /// The pattern is not a Go-quoted string of UTF-8 text.
     #[error("malformed pattern: not correctly quoted: {0}")]
     BadPattern(String),
 }
@@ -86,6 +100,7 @@ pub enum TestFileError {
 /// A parsed `.test` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestFile<'a> {
+    /// What Go's parser must do with the trace.
     pub expectation: Expectation,
     /// The trace in Go's raw text form.
     pub trace: &'a str,
@@ -95,6 +110,7 @@ pub struct TestFile<'a> {
 }
 
 impl<'a> TestFile<'a> {
+    /// Reads a `.test` file's text: its two sections, and the expectation's line.
     pub fn parse(text: &'a str) -> Result<TestFile<'a>, TestFileError> {
         let archive = Archive::parse(text);
         let [(expect_name, expect), (trace_name, trace)] = archive.files[..] else {

@@ -10,20 +10,35 @@ use gotrace_wire::{varint, Version};
 
 use super::event::{Event, FRAME_FIELDS};
 
+/// Why an event could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The event is of another trace version than the writer's header.
     #[error("mismatched version between writer (go 1.{writer}) and event (go 1.{event})")]
-    VersionMismatch { writer: u32, event: u32 },
+    VersionMismatch {
+        /// The writer's minor version (`go 1.N`).
+        writer: u32,
+        /// The event's.
+        event: u32,
+    },
+    /// The event's type byte names no event of the writer's version.
     #[error("event type {0} is not defined by this trace version")]
     UnknownType(u8),
+    /// The event has another number of arguments than its type takes (for a stack, 2 plus 4
+    /// per frame its second argument counts).
     #[error("{name} takes {expected} arguments, got {got}")]
     ArgCount {
+        /// The event type's name.
         name: &'static str,
+        /// The arguments its type takes.
         expected: usize,
+        /// The arguments it has.
         got: usize,
     },
+    /// The event has data, and its type carries none.
     #[error("{0} carries no data")]
     UnexpectedData(&'static str),
+    /// The output failed.
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -55,6 +70,8 @@ impl<W: Write> Writer<W> {
         })
     }
 
+    /// Writes one event: its type byte, its arguments as varints, and its data (length first)
+    /// if its type has any.
     pub fn write_event(&mut self, event: &Event) -> Result<(), WriteError> {
         if event.version != self.version {
             return Err(WriteError::VersionMismatch {
@@ -100,6 +117,7 @@ impl<W: Write> Writer<W> {
         &self.out
     }
 
+    /// The output, given back.
     pub fn into_inner(self) -> W {
         self.out
     }

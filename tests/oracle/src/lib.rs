@@ -5,6 +5,7 @@
 //! the `trace` tool binary (so each check costs one process, not a `go` driver start), and applies
 //! the project's rule for tests that need Go (1.26 or later): without it they skip with a note on
 //! a developer's machine, and fail when `CI` is set.
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,31 +17,51 @@ pub use viewer::{Page, Viewer};
 /// Why Go's tool could not give a verdict (as opposed to rejecting the trace).
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
+    /// A Go tool could not be started.
     #[error("running {what}: {source}")]
     Spawn {
+        /// The command.
         what: String,
+        /// Why it did not start.
         #[source]
         source: std::io::Error,
     },
+    /// A Go tool failed without a verdict (`go env`, `go tool -n trace`, or a trace tool that
+    /// exited without a word).
     #[error("{what} failed: {stderr}")]
-    Tool { what: String, stderr: String },
+    Tool {
+        /// The command.
+        what: String,
+        /// What it printed on stderr, or its exit status.
+        stderr: String,
+    },
+    /// The Go found is older than [`GO_NEEDED`].
     #[error(
         "Go {found} is older than Go {}.{}, whose trace tool's output the tests compare with \
          (install it from https://go.dev/dl/; Debian's golang-go is older)",
         GO_NEEDED.0,
         GO_NEEDED.1
     )]
-    TooOld { found: String },
+    TooOld {
+        /// The version `go env GOVERSION` gave.
+        found: String,
+    },
+    /// `go tool trace`'s web viewer did not serve the trace whole (see [`Viewer`]).
     #[error("go tool trace's viewer on {}: {what}\n{log}", file.display())]
     Viewer {
+        /// The trace.
         file: PathBuf,
+        /// What went wrong, and on which page.
         what: String,
         /// What the tool logged (its stderr).
         log: String,
     },
+    /// Go's conformance vectors could not be listed.
     #[error("listing Go's conformance vectors in {}: {source}", dir.display())]
     Vectors {
+        /// Where they were looked for.
         dir: PathBuf,
+        /// Why the listing failed.
         #[source]
         source: std::io::Error,
     },
@@ -56,6 +77,7 @@ pub struct TraceOutput {
 }
 
 impl TraceOutput {
+    /// Whether Go accepted the whole trace.
     pub fn accepted(&self) -> bool {
         self.error.is_none()
     }

@@ -47,7 +47,9 @@ pub struct Viewer {
 /// One page as served.
 #[derive(Debug)]
 pub struct Page {
+    /// The HTTP status code.
     pub status: u16,
+    /// The body, as text.
     pub body: String,
 }
 
