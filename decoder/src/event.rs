@@ -709,8 +709,8 @@ pub struct RangeAttribute {
 pub struct Task<'a> {
     /// The task's ID.
     pub id: TaskId,
-    /// The parent task's ID as the task's begin gave it ([`BACKGROUND_TASK`] for none);
-    /// [`NO_TASK`] at an end whose begin is not in the trace.
+    /// The parent task's ID; [`NO_TASK`] when the task has none (its begin gave 0), and at an
+    /// end whose begin is not in the trace.
     pub parent: TaskId,
     /// The task type; empty when the task's begin is not in the trace.
     pub task_type: &'a [u8],
