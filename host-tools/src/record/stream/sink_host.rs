@@ -108,6 +108,15 @@ fn largest_batch(traces: &[Vec<u8>]) -> usize {
         .expect("the simulation gives batches")
 }
 
+/// A sink writing into a new ring of `size` bytes as `backpressure` says, and the host's side
+/// of that ring.
+fn attached_sink(size: usize, backpressure: Backpressure) -> (RttSink, Host) {
+    let (ring, host) = host::ring(size);
+    let mut sink = RttSink::new();
+    sink.attach(ring, backpressure);
+    (sink, host)
+}
+
 /// Lossy: the sink writes a trace into a ring of `size` bytes while the host drains it at random
 /// points (before each batch, with a chance of `drain_percent` in 100), then the host
 /// drains the rest after the end record. Returns the run and the sink's own account.
@@ -118,9 +127,7 @@ fn lossy_run(
     rng: &mut Rng,
     seed: u64,
 ) -> (Run, EndRecord) {
-    let (ring, host) = host::ring(size);
-    let mut sink = RttSink::new();
-    sink.attach(ring, Backpressure::Lossy);
+    let (mut sink, host) = attached_sink(size, Backpressure::Lossy);
     let mut reader = Reader::new();
     sink.begin_trace(&trace[..HEADER_LEN]);
     for (generation, batch) in batches(trace) {
@@ -275,9 +282,7 @@ fn read_while_written(
     rng: &mut Rng,
     seed: u64,
 ) -> (Run, EndRecord) {
-    let (ring, host) = host::ring(size);
-    let mut sink = RttSink::new();
-    sink.attach(ring, backpressure);
+    let (mut sink, host) = attached_sink(size, backpressure);
     let mut host_rng = Rng::new(seed ^ 0x5eed);
     let reader = thread::spawn(move || {
         let mut reader = Reader::new();
