@@ -12,6 +12,7 @@
 
 mod board;
 mod bus;
+mod fault;
 #[cfg(feature = "trace")]
 mod measure;
 mod workload;
@@ -347,6 +348,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 }
 
 #[cortex_m_rt::exception]
-unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    fault::report(frame);
     board::exit(false)
 }

@@ -22,6 +22,11 @@ use crate::SCHED;
 
 /// Bytes per SPI transfer and bus time per byte: 64 × 48 µs ≈ 3 ms.
 const TRANSFER_BYTES: usize = 64;
+/// Where the feature `fault-in-task` reads: no memory or device answers there on the MPS2
+/// boards, so the read is a precise bus fault, taken as a hard fault (the bus fault handler is
+/// not enabled).
+#[cfg(feature = "fault-in-task")]
+const FAULTING_ADDRESS: usize = 0x3000_0000;
 const US_PER_BYTE: u32 = 48;
 /// The SysTick period, 1 ms: what generations are counted in.
 pub const SYSTICK_US: u32 = 1000;
@@ -144,6 +149,11 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
         #[cfg(feature = "panic-in-task")]
         if n == 3 {
             panic!("at log record {} (feature panic-in-task)", n);
+        }
+        #[cfg(feature = "fault-in-task")]
+        if n == 3 {
+            // SAFETY: none: a read where nothing is mapped, to fault on purpose.
+            unsafe { core::ptr::read_volatile(FAULTING_ADDRESS as *const u32) };
         }
         cx.log(0, "logger", "record").ok();
     })

@@ -1697,19 +1697,60 @@ fn a_recording_gets_every_log_line_through_a_tiny_log_channel() {
 fn a_panic_message_reaches_the_host_before_the_exit_ends_qemu() {
     // The firmware's semihosting exit ends QEMU, and with it the host's reads: a panic's message,
     // logged just before, was lost, and `record` showed only "firmware exit status: 1".
-    let name = "qemu-panic";
+    assert_a_failure_is_explained(
+        "qemu-panic",
+        "panic-in-task",
+        &["ERROR panic: ", "at log record 3 (feature panic-in-task)"],
+    );
+}
+
+#[test]
+fn a_hard_fault_reaches_the_host_with_its_cause_and_pc() {
+    // The fault handler exited without a word: a firmware reading where nothing is mapped ended
+    // as "firmware exit status: 1" and nothing else.
+    let run = assert_a_failure_is_explained(
+        "qemu-fault",
+        "fault-in-task",
+        &[
+            "ERROR hard fault at PC 0x",
+            "precise bus error on a data access, address 0x30000000",
+        ],
+    );
+    let Some(run) = run else { return };
+    // What a user does with the line: look the PC up in the ELF. The read is the logger task's,
+    // or, where the build kept `read_volatile` out of line, its caller's (the stacked LR).
+    let address = |register: &str| {
+        run.stdout
+            .split_once(&format!("{register} 0x"))
+            .and_then(|(_, rest)| rest.get(..8))
+            .unwrap_or_else(|| panic!("no {register} in:\n{}", run.stdout))
+            .to_string()
+    };
+    let elf = build_firmware("fault-in-task", M3, &["--features", "fault-in-task"])
+        .join("debug/gotrace-firmware-example");
+    let out = Command::new("addr2line")
+        .args(["-f", "-C", "-e"])
+        .arg(&elf)
+        .args([address("PC"), address("LR")])
+        .output()
+        .expect("running addr2line (binutils)");
+    let functions = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        functions.contains("workload::logger"),
+        "neither the PC nor the LR is in the logger task:\n{functions}"
+    );
+}
+
+/// Records the firmware built with `feature`, which fails on purpose, and checks that its log
+/// says why before the exit status does. `None` where QEMU or the target is missing outside CI.
+fn assert_a_failure_is_explained(name: &str, feature: &str, why: &[&str]) -> Option<Run> {
     if !require_qemu(name) || !require_rust_target(name, M3) {
-        return;
+        return None;
     }
-    let feature = "panic-in-task";
     let elf = build_firmware(feature, M3, &["--features", feature])
         .join("debug/gotrace-firmware-example");
     let run = record_to(&elf, &scratch_dir().join(format!("{name}.trace")), &[]);
-    for expected in [
-        "ERROR panic: ",
-        "at log record 3 (feature panic-in-task)",
-        "firmware exit status: 1",
-    ] {
+    for expected in why.iter().chain(&["firmware exit status: 1"]) {
         assert!(
             run.stdout.contains(expected),
             "{expected:?}:\n{}\n{}",
@@ -1717,6 +1758,7 @@ fn a_panic_message_reaches_the_host_before_the_exit_ends_qemu() {
             run.stderr
         );
     }
+    Some(run)
 }
 
 #[test]
