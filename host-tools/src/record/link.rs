@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use gotrace_rtt_protocol as protocol;
 
-use super::rtt::MAX_DRAIN_BYTES;
+use super::rtt::{ControlBlock, Memory};
 
 /// The RTT channels of the gotrace protocol, by their index in the control block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,47 +96,32 @@ impl Drained {
         self.defmt.len() + self.trace.len() + self.session.len() + self.other as usize
     }
 
+    /// Drains every up channel of the target's control block (one [`ControlBlock::drain`]):
+    /// the protocol's channels into their buffers, the others counted in [`Drained::other`], so
+    /// that a firmware writing one of its own in blocking mode is not left waiting for a reader.
+    /// What the drain took before an error is kept all the same: the firmware was handed its
+    /// space back for it.
+    pub fn drain_block(
+        &mut self,
+        block: &mut ControlBlock,
+        mem: &mut impl Memory,
+        map: &ChannelMap,
+    ) -> Result<()> {
+        let mut per_channel = vec![Vec::new(); block.up.len()];
+        let drained = block.drain(mem, &mut per_channel);
+        self.take_channels(&mut per_channel, map);
+        drained.map(drop)
+    }
+
     /// Takes the bytes drained from every up channel (`per_channel[i]`: up channel `i`'s): the
     /// protocol's channels' into their buffers, the others counted in [`Drained::other`].
-    pub fn take_channels(&mut self, per_channel: &mut [Vec<u8>], map: &ChannelMap) {
+    fn take_channels(&mut self, per_channel: &mut [Vec<u8>], map: &ChannelMap) {
         for (index, into) in self.by_channel(map) {
             if let Some(bytes) = index.and_then(|i| per_channel.get_mut(i)) {
                 into.append(bytes);
             }
         }
         self.other += per_channel.iter().map(|b| b.len() as u64).sum::<u64>();
-    }
-
-    /// Drains each of a control block's `up_channels` up channels through `read` (one read of
-    /// channel `index`'s waiting bytes into a buffer, 0 when none wait) as [`drain_channel`]
-    /// drains one: the protocol's channels into their buffers, the others counted in
-    /// [`Drained::other`], so that a firmware writing one of its own in blocking mode is not
-    /// left waiting for a reader (the probe-rs path drained the protocol's only, as if the
-    /// others were not there; the gdbstub's drain reads every ring itself, then
-    /// [`take_channels`](Self::take_channels)).
-    #[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
-    pub fn drain_all(
-        &mut self,
-        up_channels: usize,
-        map: &ChannelMap,
-        mut read: impl FnMut(usize, &mut [u8]) -> Result<usize>,
-    ) -> Result<()> {
-        let mut other = Vec::new();
-        for index in 0..up_channels {
-            let protocol = self
-                .by_channel(map)
-                .into_iter()
-                .find(|(channel, _)| *channel == Some(index));
-            match protocol {
-                Some((_, into)) => drain_channel(into, |buf| read(index, buf))?,
-                None => {
-                    other.clear();
-                    drain_channel(&mut other, |buf| read(index, buf))?;
-                    self.other += other.len() as u64;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Where each protocol channel's bytes go: the up channel's index in the control block (if
@@ -148,30 +133,6 @@ impl Drained {
             (map.session, &mut self.session),
         ]
     }
-}
-
-/// Appends what `read` gives (one read of waiting bytes into a buffer, 0 when none wait) to
-/// `into` until nothing is waiting or [`MAX_DRAIN_BYTES`] came: a firmware that writes as fast
-/// as the host reads would otherwise keep one poll reading (and buffering) for the whole
-/// session, the stop conditions and progress never looked at. (The probe-rs path reads this way;
-/// the gdbstub's drain reads the ring itself, with the same limit.)
-#[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
-pub fn drain_channel(
-    into: &mut Vec<u8>,
-    mut read: impl FnMut(&mut [u8]) -> Result<usize>,
-) -> Result<()> {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut left = MAX_DRAIN_BYTES as usize;
-    while left > 0 {
-        let want = left.min(buf.len());
-        let n = read(&mut buf[..want])?;
-        if n == 0 {
-            break;
-        }
-        into.extend_from_slice(&buf[..n]);
-        left -= n;
-    }
-    Ok(())
 }
 
 /// Whether the firmware is still there after a poll.
@@ -245,6 +206,8 @@ pub trait Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::rtt::test_ram::{Ram, BASE};
+    use crate::record::rtt::{Memory, RTT_ID};
 
     #[test]
     fn channels_are_found_by_name_in_any_order() {
@@ -271,62 +234,43 @@ mod tests {
 
     #[test]
     fn every_up_channel_is_drained_the_firmwares_own_counted() {
-        // Channels 0 (defmt), 1 (a channel of the firmware's own), 2 (the trace), 3 (another of
-        // its own, in two reads).
-        let map = ChannelMap::find(
-            &[Some("defmt"), Some("mine"), Some("gotrace"), None],
-            &[Some("gotrace-control")],
-        )
-        .unwrap();
-        let mut waiting: Vec<Vec<Vec<u8>>> = vec![
-            vec![vec![1, 2]],
-            vec![vec![0; 5]],
-            vec![vec![3, 4, 5]],
-            vec![vec![0; 7], vec![0; 4]],
-        ];
+        // Up channels 0 (defmt), 1 (a channel of the firmware's own), 2 (the trace), 3 (another
+        // of its own, unnamed): 32-byte buffers from +0x400, each with `waiting` bytes written.
+        let names = [Some("defmt"), Some("mine"), Some("gotrace"), None];
+        let waiting: [&[u8]; 4] = [&[1, 2], &[0; 5], &[3, 4, 5], &[0; 11]];
+        let mut ram = Ram(vec![0; 0x1000]);
+        let block = BASE + 0x100;
+        ram.put_u32(block + 16, 4);
+        for (i, (name, bytes)) in names.into_iter().zip(waiting).enumerate() {
+            let descriptor = block + 24 + 24 * i as u32;
+            let buffer = BASE + 0x400 + 0x20 * i as u32;
+            if let Some(name) = name {
+                let at = BASE + 0x10 * (i as u32 + 1);
+                ram.write(at, format!("{name}\0").as_bytes()).unwrap();
+                ram.put_u32(descriptor, at);
+            }
+            ram.put_u32(descriptor + 4, buffer);
+            ram.put_u32(descriptor + 8, 0x20);
+            ram.write(buffer, bytes).unwrap();
+            ram.put_u32(descriptor + 12, bytes.len() as u32);
+        }
+        ram.write(block, RTT_ID).unwrap();
+        let mut control = ControlBlock::read(&mut ram, block).unwrap().unwrap();
+        let map = ChannelMap::find(&control.up_names(), &control.down_names()).unwrap();
+
         let mut drained = Drained::default();
-        drained
-            .drain_all(4, &map, |index, buf| {
-                let Some(bytes) = waiting[index].pop() else {
-                    return Ok(0);
-                };
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Ok(bytes.len())
-            })
-            .unwrap();
+        drained.drain_block(&mut control, &mut ram, &map).unwrap();
         assert_eq!(drained.defmt, [1, 2]);
         assert_eq!(drained.trace, [3, 4, 5]);
-        assert_eq!(drained.other, 5 + 7 + 4);
-        assert!(
-            waiting.iter().all(Vec::is_empty),
-            "every channel read empty"
-        );
-    }
-
-    #[test]
-    fn draining_a_channel_stops_at_its_limit_even_if_the_firmware_never_does() {
-        // A firmware that always has more: one poll takes the limit, in reads no larger.
-        let mut into = vec![7];
-        let mut reads = 0;
-        drain_channel(&mut into, |buf| {
-            reads += 1;
-            buf.fill(1);
-            Ok(buf.len())
-        })
-        .unwrap();
-        assert_eq!(into.len(), 1 + MAX_DRAIN_BYTES as usize);
-        assert_eq!(reads, MAX_DRAIN_BYTES as usize / (16 * 1024));
-        // One that has three small writes waiting: all of them, in order.
-        let mut waiting = vec![b"ab".to_vec(), b"c".to_vec(), b"def".to_vec()].into_iter();
-        let mut into = Vec::new();
-        drain_channel(&mut into, |buf| {
-            Ok(waiting.next().map_or(0, |w| {
-                buf[..w.len()].copy_from_slice(&w);
-                w.len()
-            }))
-        })
-        .unwrap();
-        assert_eq!(into, b"abcdef");
+        assert_eq!(drained.other, 5 + 11);
+        for (i, bytes) in waiting.iter().enumerate() {
+            let read_offset = ram.get_u32(block + 24 + 24 * i as u32 + 16);
+            assert_eq!(
+                read_offset,
+                bytes.len() as u32,
+                "channel {i} read to its end"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! A real board: flash and run the ELF through a debug probe with probe-rs, and read the same RTT
-//! channels with probe-rs's own RTT implementation (the probe reads memory while the core runs,
-//! so nothing is halted).
+//! channels as under QEMU: probe-rs finds the control block and sets the log channel's mode, and
+//! our own reader ([`ControlBlock`]) drains the channels through probe-rs's memory access (the
+//! probe reads memory while the core runs, so nothing is halted). probe-rs's `UpChannel::read`
+//! dropped the bytes it had read when writing the read offset back failed, and does not see a
+//! firmware that set its RTT up again; our drain keeps the one and refuses the other, and the
+//! gdbstub's tests cover it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,6 +40,9 @@ impl Memory for CoreMemory<'_> {
 pub struct ProbeLink {
     session: Session,
     rtt: Rtt,
+    /// Our reading of the control block probe-rs found: what `poll` drains and `send_control`
+    /// writes through.
+    block: ControlBlock,
     channels: ChannelMap,
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, ChannelMode)>,
@@ -63,6 +70,7 @@ impl ProbeLink {
         session.core(0)?.reset().context("resetting the core")?;
         let mut rtt = attach_rtt(&mut session, firmware)?;
         let channels = map_channels(&mut rtt)?;
+        let block = read_control_block(&mut session, &rtt)?;
         // The firmware drops logs that do not fit while nobody may be reading; now we are.
         let mut log_mode = None;
         if let Some(index) = channels.defmt {
@@ -77,20 +85,18 @@ impl ProbeLink {
         Ok(ProbeLink {
             session,
             rtt,
+            block,
             channels,
             log_mode,
         })
     }
+}
 
-    /// The board's memory and our own reading of its RTT control block, where probe-rs found it.
-    fn control_block(&mut self) -> Result<(CoreMemory<'_>, ControlBlock)> {
-        let mut core = CoreMemory(self.session.core(0)?);
-        let address =
-            u32::try_from(self.rtt.ptr()).context("the RTT control block lies above 4 GiB")?;
-        let block = ControlBlock::read(&mut core, address)?
-            .ok_or_else(|| anyhow!("the RTT control block at {address:#x} is gone"))?;
-        Ok((core, block))
-    }
+/// Our own reading of the RTT control block, where probe-rs found it.
+fn read_control_block(session: &mut Session, rtt: &Rtt) -> Result<ControlBlock> {
+    let address = u32::try_from(rtt.ptr()).context("the RTT control block lies above 4 GiB")?;
+    ControlBlock::read(&mut CoreMemory(session.core(0)?), address)?
+        .ok_or_else(|| anyhow!("the RTT control block at {address:#x} is gone"))
 }
 
 fn attach_rtt(session: &mut Session, firmware: &Firmware) -> Result<Rtt> {
@@ -179,18 +185,11 @@ impl Drop for ProbeLink {
 
 impl Link for ProbeLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
-        let mut core = self.session.core(0)?;
+        let mut core = CoreMemory(self.session.core(0)?);
         // Looked at before the drain: a core found stopped has written its last, which the
         // drain then takes (after it, what was written between the two would be left).
-        let liveness = board_liveness(&mut core)?;
-        let up_channels = self.rtt.up_channels().len();
-        let rtt = &mut self.rtt;
-        out.drain_all(up_channels, &self.channels, |index, buf| {
-            match rtt.up_channel(index) {
-                Some(channel) => Ok(channel.read(&mut core, buf)?),
-                None => Ok(0),
-            }
-        })?;
+        let liveness = board_liveness(&mut core.0)?;
+        out.drain_block(&mut self.block, &mut core, &self.channels)?;
         Ok(liveness)
     }
 
@@ -198,16 +197,18 @@ impl Link for ProbeLink {
     /// writes what fits: a frame cut short would run into the next one the firmware reads.
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
         let index = self.channels.control_channel()?;
-        let (mut core, block) = self.control_block()?;
-        block.send(&mut core, index, frame)
+        self.block
+            .send(&mut CoreMemory(self.session.core(0)?), index, frame)
     }
 
     /// So that a firmware that did not act on the stop command is said to have read it or not,
     /// as under QEMU.
     fn control_unread(&mut self) -> Result<Option<u32>> {
         let index = self.channels.control_channel()?;
-        let (mut core, block) = self.control_block()?;
-        Ok(Some(block.unread(&mut core, index)?))
+        let unread = self
+            .block
+            .unread(&mut CoreMemory(self.session.core(0)?), index)?;
+        Ok(Some(unread))
     }
 
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {

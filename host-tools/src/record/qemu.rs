@@ -394,12 +394,9 @@ fn exit_within(child: &mut Child, time: Duration) -> std::io::Result<Option<Exit
 
 impl Link for QemuLink {
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
-        let mut per_channel = vec![Vec::new(); self.block.up.len()];
-        let drained = self.halted(|link| link.block.drain(&mut link.gdb, &mut per_channel));
         // What the drain took before it failed or QEMU ended under it (channels read and
-        // handed back) is the recording's too, whatever came after.
-        out.take_channels(&mut per_channel, &self.channels);
-        drained?;
+        // handed back) is the recording's too, whatever came after: it is in `out` already.
+        self.halted(|link| out.drain_block(&mut link.block, &mut link.gdb, &link.channels))?;
         Ok(self.liveness())
     }
 

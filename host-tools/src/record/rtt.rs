@@ -1,4 +1,4 @@
-//! The host end of SEGGER RTT over plain memory access (QEMU's gdbstub).
+//! The host end of SEGGER RTT over plain memory access (QEMU's gdbstub, a probe through probe-rs).
 //!
 //! The firmware's control block (`_SEGGER_RTT`) is a 16-byte identifier, the numbers of up and
 //! down channels, then one 24-byte descriptor per channel: name pointer, buffer pointer, size,
@@ -14,7 +14,7 @@
 
 use anyhow::{bail, Context, Result};
 
-/// Byte access to the target's memory (while it is halted, for QEMU).
+/// Byte access to the target's memory (while it is halted, for QEMU; while it runs, for a probe).
 pub trait Memory {
     fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()>;
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<()>;
@@ -403,14 +403,15 @@ fn names(channels: &[Channel]) -> Vec<Option<&str>> {
         .collect()
 }
 
+/// A target's RAM for host tests: control blocks laid out in it as a firmware lays them out.
 #[cfg(test)]
-mod tests {
+pub mod test_ram {
     use super::*;
 
-    /// A flat RAM at 0x2000_0000 standing in for the target.
-    struct Ram(Vec<u8>);
+    /// A flat RAM at [`BASE`] standing in for the target.
+    pub struct Ram(pub Vec<u8>);
 
-    const BASE: u32 = 0x2000_0000;
+    pub const BASE: u32 = 0x2000_0000;
 
     impl Memory for Ram {
         fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
@@ -426,15 +427,21 @@ mod tests {
     }
 
     impl Ram {
-        fn put_u32(&mut self, addr: u32, v: u32) {
+        pub fn put_u32(&mut self, addr: u32, v: u32) {
             self.write(addr, &v.to_le_bytes()).unwrap();
         }
-        fn get_u32(&mut self, addr: u32) -> u32 {
+        pub fn get_u32(&mut self, addr: u32) -> u32 {
             let mut b = [0u8; 4];
             self.read(addr, &mut b).unwrap();
             u32::from_le_bytes(b)
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_ram::{Ram, BASE};
+    use super::*;
 
     /// Lays out a control block at +0x100 with one up channel "up" (16 bytes at +0x400) and one
     /// down channel "down" (8 bytes at +0x500), as firmware would.
