@@ -12,13 +12,20 @@ const HFSR_DEBUG_EVENT: u32 = 1 << 31;
 const CFSR_MMFAR_VALID: u32 = 1 << 7;
 const CFSR_BFAR_VALID: u32 = 1 << 15;
 
+/// HFSR.VECTTBL: a bus fault reading the vector table, which sets no configurable fault bit.
+const HFSR_VECTOR_TABLE: u32 = 1 << 1;
+
 /// The configurable fault status bits (ARMv7-M, B3.2.15), in the architecture's order. The
 /// first one set names the fault; the register itself is logged beside it for the rest.
-const CAUSES: [(u32, &str); 14] = [
+const CAUSES: [(u32, &str); 17] = [
     (1 << 0, "instruction fetch from a protected region"),
     (1 << 1, "data access to a protected region"),
     (1 << 3, "exception return unstacking hit a protected region"),
     (1 << 4, "exception entry stacking hit a protected region"),
+    (
+        1 << 5,
+        "lazy floating-point state saving hit a protected region",
+    ),
     (1 << 8, "bus error on an instruction fetch"),
     (1 << 9, "precise bus error on a data access"),
     (
@@ -30,9 +37,14 @@ const CAUSES: [(u32, &str); 14] = [
         1 << 12,
         "bus error stacking on exception entry (a stack overflow?)",
     ),
+    (1 << 13, "bus error on lazy floating-point state saving"),
     (1 << 16, "undefined instruction"),
     (1 << 17, "invalid state (a branch to an even address?)"),
     (1 << 18, "invalid EXC_RETURN on exception return"),
+    (
+        1 << 19,
+        "coprocessor access, the coprocessor off (the FPU not enabled?)",
+    ),
     (1 << 24, "unaligned access"),
     (1 << 25, "division by zero"),
 ];
@@ -55,8 +67,11 @@ pub fn report(frame: &ExceptionFrame) {
     let cause = CAUSES
         .iter()
         .find(|(bit, _)| cfsr & bit != 0)
-        .map_or("no configurable fault recorded (see HFSR)", |(_, cause)| {
-            cause
+        .map(|(_, cause)| *cause)
+        .unwrap_or(if hfsr & HFSR_VECTOR_TABLE != 0 {
+            "bus error reading the vector table"
+        } else {
+            "no fault status recorded"
         });
     let address = if cfsr & CFSR_BFAR_VALID != 0 {
         Some(bfar)
