@@ -25,7 +25,7 @@ use gotrace_wire::EventType;
 
 use crate::annotation::Annotation;
 use crate::batch::Batch;
-use crate::clock::{join, Clock};
+use crate::clock::{join, Clock, Extended};
 use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
 use crate::reason::Reason;
 use crate::sink::Sink;
@@ -133,6 +133,10 @@ pub struct Encoder<
     pub(crate) gen_bytes: u32,
     /// The high half of the clock's time, shared by every batch (see `batch.rs`).
     pub(crate) high: u32,
+    /// The readings taken since the last [`Encoder::extend`] while the sink waited: its reading
+    /// (the latest known, in the same half or a later one), and the wraps among them, which the
+    /// next `extend` applies (see [`Sink::write_batch`]).
+    pub(crate) waited: Extended,
     pub(crate) batches: [Batch<BUF>; MS],
     /// Each P's sequence number (16 bits: see [`SEQ_LIMIT`]).
     pub(crate) procs: [u16; PS],
@@ -195,6 +199,7 @@ impl<
             gen_deadline: 0,
             gen_bytes: 0,
             high: 0,
+            waited: Extended::new(),
             batches: [const { Batch::new() }; MS],
             procs: [0; PS],
             tasks: [GoTrace::NEW; GS],
@@ -560,38 +565,55 @@ impl<
     }
 
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
-    /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
-    /// counter wrapped. A batch whose inline path wrote an event just past the wrap has a last
-    /// reading below `raw`, but its base is above it (see `Batch::before_wrap`). On a wrap every
-    /// batch is handed over in the half it was written in, and rebased in the next.
+    /// encoder has seen is the last event (or base) of some batch, or one taken while the sink
+    /// waited; a smaller reading means the counter wrapped. A batch whose inline path wrote an
+    /// event just past the wrap has a last reading below `raw`, but its base is above it (see
+    /// `Batch::before_wrap`). On a wrap every batch is handed over in the half it was written
+    /// in, and rebased in the next. So are they after the sink waited across wraps, which the
+    /// wait counted: then its last reading is the only one in the clock's current half.
     ///
     /// A batch whose base is half a wrap old is handed over and rebased too, so that no batch
     /// spans more than about half a wrap: a base then always lies above a reading taken after the
     /// next wrap, and a context idle for a whole wrap period keeps no reading that old. (Judged
     /// by its last reading, a batch written out of line at gaps under half a wrap could span a
     /// whole one, and a crossing inline after it went unseen.)
+    ///
+    /// The hand-overs may wait for the sink in turn: if that wait crossed a wrap, `raw` is a wrap
+    /// old or more, and the clock is read again (a third round hands nothing over: every batch
+    /// is empty by then).
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let latest = self
-            .batches
-            .iter()
-            .map(Batch::before_wrap)
-            .max()
-            .unwrap_or(0);
-        let wrapped = raw < latest;
-        for m in 0..MS {
-            let stale = self
-                .batches
-                .get(m)
-                .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
-            if wrapped || stale {
-                self.refresh(m, raw);
+        let mut raw = raw;
+        loop {
+            let waited = self.waited;
+            let latest = if waited.high == 0 {
+                self.batches
+                    .iter()
+                    .map(Batch::before_wrap)
+                    .max()
+                    .unwrap_or(0)
+                    .max(waited.raw)
+            } else {
+                waited.raw
+            };
+            let wraps = waited.high.wrapping_add(u32::from(raw < latest));
+            // A wait from here on counts its wraps from `raw`.
+            self.waited = Extended { high: 0, raw };
+            for m in 0..MS {
+                let stale = self
+                    .batches
+                    .get(m)
+                    .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
+                if wraps != 0 || stale {
+                    self.refresh(m, raw);
+                }
             }
+            self.high = self.high.wrapping_add(wraps);
+            if self.waited.high == 0 {
+                return (self.high, raw);
+            }
+            raw = self.clock.now();
         }
-        if wrapped {
-            self.high = self.high.wrapping_add(1);
-        }
-        (self.high, raw)
     }
 
     /// Hands `m`'s batch over (in the current half) and rebases it at `raw`.
@@ -664,8 +686,16 @@ impl<
         let Some(batch) = self.batches.get_mut(m) else {
             return false;
         };
+        let (mut high, mut low) = (high, low);
         if !batch.fits() {
             self.flush_context(m);
+            if self.waited.high != 0 {
+                // The sink waited across a wrap: the reading is a wrap old or more. The event
+                // takes the time after the wait, as Go's runtime reads the clock only once it
+                // has made room.
+                let raw = self.clock.now();
+                (high, low) = self.extend(raw);
+            }
             if let Some(batch) = self.batches.get_mut(m) {
                 batch.rebase(low);
             }
@@ -680,12 +710,18 @@ impl<
     /// the next event once its bytes are up.
     #[inline(never)]
     pub(crate) fn flush_context(&mut self, m: usize) {
-        let (gen, counts) = (self.gen, &mut self.counts);
-        let (Some(batch), sink) = (self.batches.get_mut(m), &mut self.sink) else {
+        let (gen, high) = (self.gen, self.high);
+        let Some(batch) = self.batches.get_mut(m) else {
             return;
         };
-        counts.event_bytes = counts.event_bytes.wrapping_add(batch.len() as u32);
-        let n = hand_over(batch, sink, counts, gen, m as u64, self.high);
+        let mut out = Output {
+            sink: &mut self.sink,
+            clock: &mut self.clock,
+            waited: &mut self.waited,
+            counts: &mut self.counts,
+        };
+        out.counts.event_bytes = out.counts.event_bytes.wrapping_add(batch.len() as u32);
+        let n = out.hand_over(batch, gen, m as u64, high);
         self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
@@ -694,20 +730,41 @@ impl<
     }
 }
 
-/// Hands `batch` (its times in half `high` of the clock) to `sink` as a batch of generation `gen`
-/// for M `m`, counting its bytes.
-pub(crate) fn hand_over<S: Sink, const BUF: usize>(
-    batch: &mut Batch<BUF>,
-    sink: &mut S,
-    counts: &mut Counts,
-    gen: u32,
-    m: u64,
-    high: u32,
-) -> u32 {
-    counts.events = counts.events.wrapping_add(batch.events());
-    let n = batch.take(gen, m, high, |h, p| sink.write_batch(gen.into(), h, p)) as u32;
-    counts.bytes_written = counts.bytes_written.wrapping_add(n);
-    n
+/// Where batches go: the sink, with what a wait for it needs (the clock, read while it waits)
+/// and the counts of what it was given.
+pub(crate) struct Output<'e, S, C> {
+    pub sink: &'e mut S,
+    pub clock: &'e mut C,
+    pub waited: &'e mut Extended,
+    pub counts: &'e mut Counts,
+}
+
+impl<S: Sink, C: Clock> Output<'_, S, C> {
+    /// Hands `batch` (its times in half `high` of the clock) to the sink as a batch of
+    /// generation `gen` for M `m`, counting its bytes and any wrap the clock makes while the
+    /// sink waits.
+    pub fn hand_over<const BUF: usize>(
+        &mut self,
+        batch: &mut Batch<BUF>,
+        gen: u32,
+        m: u64,
+        high: u32,
+    ) -> u32 {
+        let Output {
+            sink,
+            clock,
+            waited,
+            counts,
+        } = self;
+        counts.events = counts.events.wrapping_add(batch.events());
+        let n = batch.take(gen, m, high, |h, p| {
+            sink.write_batch(gen.into(), h, p, || {
+                waited.halves(clock.now());
+            })
+        }) as u32;
+        counts.bytes_written = counts.bytes_written.wrapping_add(n);
+        n
+    }
 }
 
 #[cfg(test)]

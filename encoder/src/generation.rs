@@ -12,7 +12,7 @@ use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD
 
 use crate::batch::Batch;
 use crate::clock::Clock;
-use crate::encoder::{hand_over, Counts, Encoder};
+use crate::encoder::{Encoder, Output};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -200,6 +200,8 @@ impl<
         let Encoder {
             batches,
             sink,
+            clock,
+            waited,
             counts,
             gen,
             stacks,
@@ -211,8 +213,12 @@ impl<
         };
         let mut table = Table {
             batch,
-            sink,
-            counts,
+            out: Output {
+                sink,
+                clock,
+                waited,
+                counts,
+            },
             gen: *gen,
             ts,
             kind: EventType::FREQUENCY,
@@ -239,16 +245,15 @@ impl<
 
 /// Builds structural batches (frequency, stacks, strings) in context 0's empty buffer, one kind
 /// after the other, splitting a kind into several batches when it outgrows the buffer.
-struct Table<'e, S, const BUF: usize> {
+struct Table<'e, S, C, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
-    sink: &'e mut S,
-    counts: &'e mut Counts,
+    out: Output<'e, S, C>,
     gen: u32,
     ts: u64,
     kind: EventType,
 }
 
-impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
+impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
     /// A `String` entry: its ID, then the text (cut to what Go accepts and half a batch).
     #[inline(never)]
     fn string(&mut self, id: u64, s: &str) {
@@ -279,14 +284,7 @@ impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let high = (self.ts >> 32) as u32;
-            hand_over(
-                self.batch,
-                self.sink,
-                self.counts,
-                self.gen,
-                NO_THREAD,
-                high,
-            );
+            self.out.hand_over(self.batch, self.gen, NO_THREAD, high);
         }
     }
 
