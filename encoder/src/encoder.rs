@@ -133,10 +133,6 @@ pub struct Encoder<
     pub(crate) gen_bytes: u32,
     /// The high half of the clock's time, shared by every batch (see `batch.rs`).
     pub(crate) high: u32,
-    /// The readings taken since the last [`Encoder::extend`] while the sink waited: its reading
-    /// (the latest known, in the same half or a later one), and the wraps among them, which the
-    /// next `extend` applies (see [`Sink::write_batch`]).
-    pub(crate) waited: Extended,
     pub(crate) batches: [Batch<BUF>; MS],
     /// Each P's sequence number (16 bits: see [`SEQ_LIMIT`]).
     pub(crate) procs: [u16; PS],
@@ -199,7 +195,6 @@ impl<
             gen_deadline: 0,
             gen_bytes: 0,
             high: 0,
-            waited: Extended::new(),
             batches: [const { Batch::new() }; MS],
             procs: [0; PS],
             tasks: [GoTrace::NEW; GS],
@@ -565,12 +560,10 @@ impl<
     }
 
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
-    /// encoder has seen is the last event (or base) of some batch, or one taken while the sink
-    /// waited; a smaller reading means the counter wrapped. A batch whose inline path wrote an
-    /// event just past the wrap has a last reading below `raw`, but its base is above it (see
-    /// `Batch::before_wrap`). On a wrap every batch is handed over in the half it was written
-    /// in, and rebased in the next. So are they after the sink waited across wraps, which the
-    /// wait counted: then its last reading is the only one in the clock's current half.
+    /// encoder has seen is the last event (or base) of some batch; a smaller reading means the
+    /// counter wrapped. A batch whose inline path wrote an event just past the wrap has a last
+    /// reading below `raw`, but its base is above it (see `Batch::before_wrap`). On a wrap every
+    /// batch is handed over in the half it was written in, and rebased in the next.
     ///
     /// A batch whose base is half a wrap old is handed over and rebased too, so that no batch
     /// spans more than about half a wrap: a base then always lies above a reading taken after the
@@ -578,54 +571,52 @@ impl<
     /// by its last reading, a batch written out of line at gaps under half a wrap could span a
     /// whole one, and a crossing inline after it went unseen.)
     ///
-    /// The hand-overs may wait for the sink in turn: if that wait crossed a wrap, `raw` is a wrap
-    /// old or more, and the clock is read again (a third round hands nothing over: every batch
-    /// is empty by then).
+    /// If a hand-over waits for the sink across a wrap, every batch is in the clock's current
+    /// half after it (see [`Encoder::flush_context`]), the wrap before the wait counted with
+    /// the wait's, and `raw` is a wrap old or more: the clock is read again.
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
         let mut raw = raw;
-        loop {
-            let waited = self.waited;
-            let latest = if waited.high == 0 {
-                self.batches
-                    .iter()
-                    .map(Batch::before_wrap)
-                    .max()
-                    .unwrap_or(0)
-                    .max(waited.raw)
-            } else {
-                waited.raw
-            };
-            let wraps = waited.high.wrapping_add(u32::from(raw < latest));
-            // A wait from here on counts its wraps from `raw`.
-            self.waited = Extended { high: 0, raw };
+        'read: loop {
+            let wrapped = raw < self.latest();
             for m in 0..MS {
                 let stale = self
                     .batches
                     .get(m)
                     .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
-                if wraps != 0 || stale {
-                    self.refresh(m, raw);
+                if (wrapped || stale) && self.refresh(m, raw) {
+                    raw = self.clock.now();
+                    continue 'read;
                 }
             }
-            self.high = self.high.wrapping_add(wraps);
-            if self.waited.high == 0 {
-                return (self.high, raw);
+            if wrapped {
+                self.high = self.high.wrapping_add(1);
             }
-            raw = self.clock.now();
+            return (self.high, raw);
         }
     }
 
-    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`.
+    /// The latest reading of any batch in the clock's current half (see [`Batch::before_wrap`]).
+    fn latest(&self) -> u32 {
+        self.batches
+            .iter()
+            .map(Batch::before_wrap)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`; returns whether
+    /// the hand-over waited across a wrap instead (then every batch is rebased after the wait).
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, m: usize, raw: u32) {
-        if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-            self.flush_context(m);
+    fn refresh(&mut self, m: usize, raw: u32) -> bool {
+        if self.batches.get(m).is_some_and(|b| !b.is_empty()) && self.flush_context(m) {
+            return true;
         }
         if let Some(batch) = self.batches.get_mut(m) {
             batch.rebase(raw);
         }
+        false
     }
 
     /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
@@ -688,8 +679,7 @@ impl<
         };
         let (mut high, mut low) = (high, low);
         if !batch.fits() {
-            self.flush_context(m);
-            if self.waited.high != 0 {
+            if self.flush_context(m) {
                 // The sink waited across a wrap: the reading is a wrap old or more. The event
                 // takes the time after the wait, as Go's runtime reads the clock only once it
                 // has made room.
@@ -707,9 +697,41 @@ impl<
     }
 
     /// Hands `m`'s batch to the sink (the caller sets its next base); ends the generation at
-    /// the next event once its bytes are up.
+    /// the next event once its bytes are up. Returns whether the sink waited across a wrap of
+    /// the clock: then every other batch is handed over too, in the half it was written in, and
+    /// every batch rebased at the wait's last reading, in the clock's current half.
     #[inline(never)]
-    pub(crate) fn flush_context(&mut self, m: usize) {
+    pub(crate) fn flush_context(&mut self, m: usize) -> bool {
+        // The wait counts wraps from the latest reading, in the half the batches are in.
+        let mut waited = Extended {
+            high: 0,
+            raw: self.latest(),
+        };
+        self.hand_over_context(m, &mut waited);
+        if waited.high == 0 {
+            return false;
+        }
+        for other in 0..MS {
+            if self.batches.get(other).is_some_and(|b| !b.is_empty()) {
+                self.hand_over_context(other, &mut waited);
+            }
+        }
+        self.rebase_after(waited);
+        true
+    }
+
+    /// Moves every batch to the clock's half after a wait for the sink that counted `waited`'s
+    /// wraps, ending at its reading. The batches are empty: handed over in the half before.
+    pub(crate) fn rebase_after(&mut self, waited: Extended) {
+        self.high = self.high.wrapping_add(waited.high);
+        for batch in &mut self.batches {
+            batch.rebase(waited.raw);
+        }
+    }
+
+    /// Hands `m`'s batch to the sink, counting its bytes toward the generation's limit and the
+    /// clock's readings while the sink waits into `waited`.
+    fn hand_over_context(&mut self, m: usize, waited: &mut Extended) {
         let (gen, high) = (self.gen, self.high);
         let Some(batch) = self.batches.get_mut(m) else {
             return;
@@ -717,11 +739,10 @@ impl<
         let mut out = Output {
             sink: &mut self.sink,
             clock: &mut self.clock,
-            waited: &mut self.waited,
             counts: &mut self.counts,
         };
         out.counts.event_bytes = out.counts.event_bytes.wrapping_add(batch.len() as u32);
-        let n = out.hand_over(batch, gen, m as u64, high);
+        let n = out.hand_over(batch, gen, m as u64, high, waited);
         self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
@@ -730,30 +751,29 @@ impl<
     }
 }
 
-/// Where batches go: the sink, with what a wait for it needs (the clock, read while it waits)
-/// and the counts of what it was given.
+/// Where batches go: the sink, with the clock it reads while the sink waits, and the counts of
+/// what it was given.
 pub(crate) struct Output<'e, S, C> {
     pub sink: &'e mut S,
     pub clock: &'e mut C,
-    pub waited: &'e mut Extended,
     pub counts: &'e mut Counts,
 }
 
 impl<S: Sink, C: Clock> Output<'_, S, C> {
     /// Hands `batch` (its times in half `high` of the clock) to the sink as a batch of
-    /// generation `gen` for M `m`, counting its bytes and any wrap the clock makes while the
-    /// sink waits.
+    /// generation `gen` for M `m`, counting its bytes, and the clock's readings while the sink
+    /// waits into `waited` (its `high` the wraps among them).
     pub fn hand_over<const BUF: usize>(
         &mut self,
         batch: &mut Batch<BUF>,
         gen: u32,
         m: u64,
         high: u32,
+        waited: &mut Extended,
     ) -> u32 {
         let Output {
             sink,
             clock,
-            waited,
             counts,
         } = self;
         counts.events = counts.events.wrapping_add(batch.events());

@@ -11,7 +11,7 @@
 use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
 
 use crate::batch::Batch;
-use crate::clock::Clock;
+use crate::clock::{Clock, Extended};
 use crate::encoder::{Encoder, Output};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
@@ -201,7 +201,6 @@ impl<
             batches,
             sink,
             clock,
-            waited,
             counts,
             gen,
             stacks,
@@ -216,8 +215,11 @@ impl<
             out: Output {
                 sink,
                 clock,
-                waited,
                 counts,
+            },
+            waited: Extended {
+                high: 0,
+                raw: ts as u32,
             },
             gen: *gen,
             ts,
@@ -238,8 +240,12 @@ impl<
             table.string(id, s);
         }
         table.finish(EventType::NONE);
+        let waited = table.waited;
         stacks.clear();
         strings.clear();
+        if waited.high != 0 {
+            self.rebase_after(waited);
+        }
     }
 }
 
@@ -248,6 +254,8 @@ impl<
 struct Table<'e, S, C, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
     out: Output<'e, S, C>,
+    /// The clock's readings while the sink waited, from the tables' time on.
+    waited: Extended,
     gen: u32,
     ts: u64,
     kind: EventType,
@@ -284,7 +292,8 @@ impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let high = (self.ts >> 32) as u32;
-            self.out.hand_over(self.batch, self.gen, NO_THREAD, high);
+            self.out
+                .hand_over(self.batch, self.gen, NO_THREAD, high, &mut self.waited);
         }
     }
 

@@ -304,6 +304,8 @@ struct StallingSink {
     kept: VecSink,
     now: Rc<Cell<u64>>,
     stall: Rc<Cell<u64>>,
+    /// Batches to take at once before the one that waits.
+    pass: Rc<Cell<u32>>,
 }
 
 impl Sink for StallingSink {
@@ -312,7 +314,13 @@ impl Sink for StallingSink {
     }
 
     fn write_batch(&mut self, gen: u64, head: &[u8], body: &[u8], mut wait: impl FnMut()) {
-        let mut left = self.stall.take();
+        let mut left = match self.pass.get() {
+            0 => self.stall.take(),
+            n => {
+                self.pass.set(n - 1);
+                0
+            }
+        };
         while left > 0 {
             let step = left.min(1 << 29);
             self.now.set(self.now.get() + step);
@@ -327,31 +335,45 @@ impl Sink for StallingSink {
     }
 }
 
-/// Where a test's sink waits two wraps for the host.
+/// Where a test's sink waits about two wraps for the host.
 #[derive(Clone, Copy, Debug)]
 enum Stall {
     /// Handing over a full batch.
     BatchFull,
     /// Handing over every batch at a generation's end.
     GenerationEnd,
+    /// Handing over the first table (the frequency's) at a generation's end.
+    GenerationTables,
     /// Handing over a batch half a wrap old, found so by the next event out of line.
     StaleBatch,
 }
 
-/// One task started and stopped 200 times, 1000 ticks apart, with the sink waiting two wraps at
-/// `stall`: Go must give every stop the time it was made, the clock's wraps during the wait
-/// counted. Before, the encoder saw no wrap during a wait (it read the clock again only after
-/// it), and every later time was 2^32 ticks short, in a trace Go accepts. Whole wraps, so that
-/// a reading after the wait is a few ticks past one before it, as the inline path sees them: a
-/// batch left in the half before the wait would take it.
+/// One task started and stopped 200 times, 1000 ticks apart, with the sink waiting at `stall`
+/// for two wraps and 5000 ticks, then for two wraps less 5000 ticks: Go must give every stop the
+/// time it was made, the clock's wraps during the wait counted. Before, the encoder saw no wrap
+/// during a wait (it read the clock again only after it), and every later time was 2^32 ticks
+/// short, in a trace Go accepts. A few ticks past whole wraps, a reading after the wait is a few
+/// ticks past one before it as the inline path sees them (a batch left in the half before the
+/// wait would take it); a few ticks short, the wait's last reading is below the reading the
+/// event was written for (given that reading in the half after the wait, the event would come
+/// after later ones).
 fn stops_keep_their_times_across_a_sink_waiting_at(stall_at: Stall) {
+    let wrap = 1u64 << 32;
+    for stall_ticks in [2 * wrap + 5_000, 2 * wrap - 5_000] {
+        stops_keep_their_times_across_a_wait(stall_at, stall_ticks);
+    }
+}
+
+fn stops_keep_their_times_across_a_wait(stall_at: Stall, stall_ticks: u64) {
     let wrap = 1u64 << 32;
     let now = Rc::new(Cell::new(1_000));
     let stall = Rc::new(Cell::new(0));
+    let pass = Rc::new(Cell::new(0));
     let sink = StallingSink {
         kept: VecSink::default(),
         now: now.clone(),
         stall: stall.clone(),
+        pass: pass.clone(),
     };
     let mut e: Rig<SetClock, 1, 1, 1, 128, StallingSink> =
         Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
@@ -361,10 +383,14 @@ fn stops_keep_their_times_across_a_sink_waiting_at(stall_at: Stall) {
     let mut stops = Vec::new();
     for round in 0..200 {
         if round == 10 {
-            stall.set(2 * wrap);
+            stall.set(stall_ticks);
             match stall_at {
                 Stall::BatchFull => {}
                 Stall::GenerationEnd => e.advance(0),
+                Stall::GenerationTables => {
+                    pass.set(1);
+                    e.advance(0);
+                }
                 Stall::StaleBatch => now.set(now.get() + wrap * 6 / 10),
             }
         }
@@ -376,7 +402,7 @@ fn stops_keep_their_times_across_a_sink_waiting_at(stall_at: Stall) {
     }
     assert_eq!(stall.get(), 0, "{stall_at:?}: no batch was handed over");
     e.e.stop(0).unwrap();
-    let name = format!("sink-stall-{stall_at:?}");
+    let name = format!("sink-stall-{stall_at:?}-{stall_ticks}");
     let Some(out) = go_accepts(&name, &e.e.sink().kept.traces[0]) else {
         return;
     };
@@ -411,6 +437,11 @@ fn a_sink_waiting_longer_than_a_clock_wrap_for_a_full_batch_keeps_later_times_ri
 #[test]
 fn a_sink_waiting_longer_than_a_clock_wrap_at_a_generations_end_keeps_later_times_right() {
     stops_keep_their_times_across_a_sink_waiting_at(Stall::GenerationEnd);
+}
+
+#[test]
+fn a_sink_waiting_longer_than_a_clock_wrap_for_a_generations_tables_keeps_later_times_right() {
+    stops_keep_their_times_across_a_sink_waiting_at(Stall::GenerationTables);
 }
 
 #[test]

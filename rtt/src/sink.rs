@@ -96,23 +96,19 @@ impl RttSink {
         first: &[u8],
         second: &[u8],
         closes: bool,
-        mut while_waiting: impl FnMut(),
+        while_waiting: &mut dyn FnMut(),
     ) -> bool {
         let lossless = self.backpressure == Backpressure::Lossless;
         let keep_free = if lossless || closes { 0 } else { LOSSY_RESERVE };
-        self.ring.as_mut().is_some_and(|ring| {
-            ring.write(first, second, keep_free, || {
-                if lossless {
-                    while_waiting();
-                }
-                lossless
-            })
-        })
+        let waiting = lossless.then_some(while_waiting);
+        self.ring
+            .as_mut()
+            .is_some_and(|ring| ring.write(first, second, keep_free, waiting))
     }
 
     /// Writes the pending loss record, if any (when lossy, into the reserve only if it `closes`
     /// the trace); returns whether none is pending any more.
-    fn flush_loss(&mut self, closes: bool, while_waiting: impl FnMut()) -> bool {
+    fn flush_loss(&mut self, closes: bool, while_waiting: &mut dyn FnMut()) -> bool {
         if self.pending_loss.batches == 0 {
             return true;
         }
@@ -160,7 +156,7 @@ impl Sink for RttSink {
         // Lossy, it fits without waiting: in an empty channel, or in the reserve a lossy trace
         // before it left. Lossless, a wait here comes before the trace's first reading of the
         // clock: it has nothing to count.
-        self.write_whole(header, &[], true, || {});
+        self.write_whole(header, &[], true, &mut || {});
     }
 
     #[inline]
@@ -185,7 +181,7 @@ impl Sink for RttSink {
                 return;
             }
         }
-        if !self.write_whole(header, payload, false, while_waiting) {
+        if !self.write_whole(header, payload, false, &mut while_waiting) {
             self.drop_batch(generation, len as u32);
         }
     }
@@ -193,7 +189,7 @@ impl Sink for RttSink {
     #[inline]
     fn end_trace(&mut self) {
         // After the trace's last reading of the clock: a wait here has nothing to count.
-        self.flush_loss(true, || {});
-        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true, || {});
+        self.flush_loss(true, &mut || {});
+        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true, &mut || {});
     }
 }

@@ -57,20 +57,20 @@ fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
     let (mut ring, host) = host::ring(64);
     host.reset_to(50);
     let (first, second) = (bytes(10, 10), bytes(100, 20));
-    assert!(ring.write(&first, &second, 0, || false));
+    assert!(ring.write(&first, &second, 0, None));
     assert_eq!(host.read(), [first.clone(), second].concat());
     // As long as the ring (one byte always stays free): refused at once, even when waiting.
-    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, || true));
+    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, Some(&mut || {})));
     // 63 bytes of room: 40 fit, then 23 are left, which 24 do not fit and nothing is written.
-    assert!(ring.write(&bytes(1, 40), &[], 0, || false));
-    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, || false));
+    assert!(ring.write(&bytes(1, 40), &[], 0, None));
+    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, None));
     // Room to keep free counts as taken.
-    assert!(!ring.write(&bytes(2, 20), &[], 4, || false));
-    assert!(ring.write(&bytes(2, 20), &[], 3, || false));
+    assert!(!ring.write(&bytes(2, 20), &[], 4, None));
+    assert!(ring.write(&bytes(2, 20), &[], 3, None));
     assert_eq!(host.read(), [bytes(1, 40), bytes(2, 20)].concat());
     let watch = ring.watch();
     assert!(watch.is_drained());
-    assert!(ring.write(&first, &[], 0, || false));
+    assert!(ring.write(&first, &[], 0, None));
     assert!(!watch.is_drained());
     host.read();
     assert!(watch.is_drained());
@@ -228,12 +228,12 @@ fn every_ring_size_and_offset_takes_what_fits_whole_and_refuses_the_rest() {
                             host.reset_to(at);
                             let before = bytes(0x40, unread);
                             if unread > 0 {
-                                assert!(ring.write(&before, &[], 0, || false));
+                                assert!(ring.write(&before, &[], 0, None));
                             }
                             let data = bytes(len as u8, len);
                             let fits = unread + len + keep_free < size;
                             let (first, second) = data.split_at(split);
-                            let wrote = ring.write(first, second, keep_free, || false);
+                            let wrote = ring.write(first, second, keep_free, None);
                             assert_eq!(
                                 wrote, fits,
                                 "{size} {at} {unread} {len} {split} {keep_free}"
