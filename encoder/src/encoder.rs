@@ -707,14 +707,15 @@ impl<
             high: 0,
             raw: self.latest(),
         };
-        self.hand_over_context(m, &mut waited);
-        if waited.high == 0 {
-            return false;
-        }
-        for other in 0..MS {
-            if self.batches.get(other).is_some_and(|b| !b.is_empty()) {
-                self.hand_over_context(other, &mut waited);
+        // `m`, then (one call site of the hand-over, for flash) every batch left to hand over
+        // once the wait has crossed a wrap.
+        let mut next = Some(m);
+        while let Some(m) = next {
+            self.hand_over_context(m, &mut waited);
+            if waited.high == 0 {
+                return false;
             }
+            next = self.batches.iter().position(|b| !b.is_empty());
         }
         self.rebase_after(waited);
         true
