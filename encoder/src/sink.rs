@@ -9,8 +9,8 @@
 /// The encoder calls its sink from inside the state change that filled a batch, so with
 /// [`crate::Shared`] the sink runs in a critical section: it should not wait long (a blocking
 /// RTT write stalls interrupts until the host reads), and while it waits no timer reads the
-/// clock: it calls `write_batch`'s `while_waiting` for that. A generation's end writes every context's
-/// batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
+/// clock: it calls `write_batch`'s `while_waiting` for that. A generation's end writes every
+/// context's batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
 ///
 /// For `gotrace record`, the sink writes to the RTT up channel named `gotrace`: the header, each
 /// batch whole or not at all (two writes, header then payload, must not be able to keep one and
