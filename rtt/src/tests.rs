@@ -130,22 +130,35 @@ fn a_waiting_sink_calls_while_waiting_at_every_look_and_a_lossy_one_never() {
     // The encoder reads its clock in `while_waiting`: a lossless wait that did not call it left
     // a wrap during the wait unseen, and every later time 2^32 ticks short.
     for backpressure in [Backpressure::Lossless, Backpressure::Lossy] {
-        let (ring, host) = host::ring(256);
-        let mut sink = RttSink::new();
-        sink.attach(ring, backpressure);
-        sink.begin_trace(&bytes(0xA0, 16));
-        sink.write_batch(1, &bytes(1, 5), &bytes(2, 150), || {
-            panic!("{backpressure:?}: waited with room to spare")
+        // On a thread of its own, with a deadline: a sink that waited without calling
+        // `while_waiting` would wait for good (no host reads here but the callback), and the
+        // test must fail, not hang.
+        let (done, outcome) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let (ring, host) = host::ring(256);
+            let mut sink = RttSink::new();
+            sink.attach(ring, backpressure);
+            sink.begin_trace(&bytes(0xA0, 16));
+            sink.write_batch(1, &bytes(1, 5), &bytes(2, 150), || {
+                panic!("{backpressure:?}: waited with room to spare")
+            });
+            // 171 of 256 bytes taken: the next batch fits once the host reads.
+            let mut looks = 0;
+            sink.write_batch(1, &bytes(3, 5), &bytes(4, 100), || {
+                looks += 1;
+                if looks == 3 {
+                    host.read();
+                }
+            });
+            let arrived = host.read();
+            // A send to a test that gave up fails; nothing is left to tell then.
+            let _ = done.send((looks, arrived, sink.account().dropped_batches));
         });
-        // 171 of 256 bytes taken: the next batch fits once the host reads.
-        let mut looks = 0;
-        sink.write_batch(1, &bytes(3, 5), &bytes(4, 100), || {
-            looks += 1;
-            if looks == 3 {
-                host.read();
-            }
-        });
-        let arrived = host.read();
+        let (looks, arrived, dropped) = outcome
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| {
+                panic!("{backpressure:?}: the write did not return ({e}): a wait that never called while_waiting?")
+            });
         match backpressure {
             Backpressure::Lossless => {
                 assert_eq!(looks, 3, "one call at each look at the full ring");
@@ -153,7 +166,7 @@ fn a_waiting_sink_calls_while_waiting_at_every_look_and_a_lossy_one_never() {
             }
             Backpressure::Lossy => {
                 assert_eq!(looks, 0, "a lossy sink does not wait");
-                assert_eq!(sink.account().dropped_batches, 1);
+                assert_eq!(dropped, 1);
             }
         }
     }
