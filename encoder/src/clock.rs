@@ -24,8 +24,8 @@ pub trait Clock {
 /// reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extended {
-    pub high: u32,
-    pub raw: u32,
+    high: u32,
+    raw: u32,
 }
 
 impl Extended {

@@ -25,7 +25,7 @@ use gotrace_wire::EventType;
 
 use crate::annotation::Annotation;
 use crate::batch::Batch;
-use crate::clock::{join, Clock, Extended};
+use crate::clock::{join, Clock};
 use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
 use crate::reason::Reason;
 use crate::sink::Sink;
@@ -570,53 +570,40 @@ impl<
     /// next wrap, and a context idle for a whole wrap period keeps no reading that old. (Judged
     /// by its last reading, a batch written out of line at gaps under half a wrap could span a
     /// whole one, and a crossing inline after it went unseen.)
-    ///
-    /// If a hand-over waits for the sink across a wrap, every batch is in the clock's current
-    /// half after it (see [`Encoder::flush_context`]), the wrap before the wait counted with
-    /// the wait's, and `raw` is a wrap old or more: the clock is read again.
     #[inline(never)]
     fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let mut raw = raw;
-        'read: loop {
-            let wrapped = raw < self.latest();
-            for m in 0..MS {
-                let stale = self
-                    .batches
-                    .get(m)
-                    .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
-                if (wrapped || stale) && self.refresh(m, raw) {
-                    raw = self.clock.now();
-                    continue 'read;
-                }
-            }
-            if wrapped {
-                self.high = self.high.wrapping_add(1);
-            }
-            return (self.high, raw);
-        }
-    }
-
-    /// The latest reading of any batch in the clock's current half (see [`Batch::before_wrap`]).
-    fn latest(&self) -> u32 {
-        self.batches
+        let latest = self
+            .batches
             .iter()
             .map(Batch::before_wrap)
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        let wrapped = raw < latest;
+        for m in 0..MS {
+            let stale = self
+                .batches
+                .get(m)
+                .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
+            if wrapped || stale {
+                self.refresh(m, raw);
+            }
+        }
+        if wrapped {
+            self.high = self.high.wrapping_add(1);
+        }
+        (self.high, raw)
     }
 
-    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`; returns whether
-    /// the hand-over waited across a wrap instead (then every batch is rebased after the wait).
+    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`.
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, m: usize, raw: u32) -> bool {
-        if self.batches.get(m).is_some_and(|b| !b.is_empty()) && self.flush_context(m) {
-            return true;
+    fn refresh(&mut self, m: usize, raw: u32) {
+        if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
+            self.flush_context(m);
         }
         if let Some(batch) = self.batches.get_mut(m) {
             batch.rebase(raw);
         }
-        false
     }
 
     /// Writes a scheduling event with `n` (0, 2 or 3) arguments: `a`, `b` (a sequence number, or
@@ -677,15 +664,8 @@ impl<
         let Some(batch) = self.batches.get_mut(m) else {
             return false;
         };
-        let (mut high, mut low) = (high, low);
         if !batch.fits() {
-            if self.flush_context(m) {
-                // The sink waited across a wrap: the reading is a wrap old or more. The event
-                // takes the time after the wait, as Go's runtime reads the clock only once it
-                // has made room.
-                let raw = self.clock.now();
-                (high, low) = self.extend(raw);
-            }
+            self.flush_context(m);
             if let Some(batch) = self.batches.get_mut(m) {
                 batch.rebase(low);
             }
@@ -697,53 +677,15 @@ impl<
     }
 
     /// Hands `m`'s batch to the sink (the caller sets its next base); ends the generation at
-    /// the next event once its bytes are up. Returns whether the sink waited across a wrap of
-    /// the clock: then every other batch is handed over too, in the half it was written in, and
-    /// every batch rebased at the wait's last reading, in the clock's current half.
+    /// the next event once its bytes are up.
     #[inline(never)]
-    pub(crate) fn flush_context(&mut self, m: usize) -> bool {
-        // The wait counts wraps from the latest reading, in the half the batches are in.
-        let mut waited = Extended {
-            high: 0,
-            raw: self.latest(),
-        };
-        // `m`, then (one call site of the hand-over, for flash) every batch left to hand over
-        // once the wait has crossed a wrap.
-        let mut next = Some(m);
-        while let Some(m) = next {
-            self.hand_over_context(m, &mut waited);
-            if waited.high == 0 {
-                return false;
-            }
-            next = self.batches.iter().position(|b| !b.is_empty());
-        }
-        self.rebase_after(waited);
-        true
-    }
-
-    /// Moves every batch to the clock's half after a wait for the sink that counted `waited`'s
-    /// wraps, ending at its reading. The batches are empty: handed over in the half before.
-    pub(crate) fn rebase_after(&mut self, waited: Extended) {
-        self.high = self.high.wrapping_add(waited.high);
-        for batch in &mut self.batches {
-            batch.rebase(waited.raw);
-        }
-    }
-
-    /// Hands `m`'s batch to the sink, counting its bytes toward the generation's limit and the
-    /// clock's readings while the sink waits into `waited`.
-    fn hand_over_context(&mut self, m: usize, waited: &mut Extended) {
-        let (gen, high) = (self.gen, self.high);
-        let Some(batch) = self.batches.get_mut(m) else {
+    pub(crate) fn flush_context(&mut self, m: usize) {
+        let (gen, counts) = (self.gen, &mut self.counts);
+        let (Some(batch), sink) = (self.batches.get_mut(m), &mut self.sink) else {
             return;
         };
-        let mut out = Output {
-            sink: &mut self.sink,
-            clock: &mut self.clock,
-            counts: &mut self.counts,
-        };
-        out.counts.event_bytes = out.counts.event_bytes.wrapping_add(batch.len() as u32);
-        let n = out.hand_over(batch, gen, m as u64, high, waited);
+        counts.event_bytes = counts.event_bytes.wrapping_add(batch.len() as u32);
+        let n = hand_over(batch, sink, counts, gen, m as u64, self.high);
         self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
@@ -752,40 +694,20 @@ impl<
     }
 }
 
-/// Where batches go: the sink, with the clock it reads while the sink waits, and the counts of
-/// what it was given.
-pub(crate) struct Output<'e, S, C> {
-    pub sink: &'e mut S,
-    pub clock: &'e mut C,
-    pub counts: &'e mut Counts,
-}
-
-impl<S: Sink, C: Clock> Output<'_, S, C> {
-    /// Hands `batch` (its times in half `high` of the clock) to the sink as a batch of
-    /// generation `gen` for M `m`, counting its bytes, and the clock's readings while the sink
-    /// waits into `waited` (its `high` the wraps among them).
-    pub fn hand_over<const BUF: usize>(
-        &mut self,
-        batch: &mut Batch<BUF>,
-        gen: u32,
-        m: u64,
-        high: u32,
-        waited: &mut Extended,
-    ) -> u32 {
-        let Output {
-            sink,
-            clock,
-            counts,
-        } = self;
-        counts.events = counts.events.wrapping_add(batch.events());
-        let n = batch.take(gen, m, high, |h, p| {
-            sink.write_batch(gen.into(), h, p, || {
-                waited.halves(clock.now());
-            })
-        }) as u32;
-        counts.bytes_written = counts.bytes_written.wrapping_add(n);
-        n
-    }
+/// Hands `batch` (its times in half `high` of the clock) to `sink` as a batch of generation `gen`
+/// for M `m`, counting its bytes.
+pub(crate) fn hand_over<S: Sink, const BUF: usize>(
+    batch: &mut Batch<BUF>,
+    sink: &mut S,
+    counts: &mut Counts,
+    gen: u32,
+    m: u64,
+    high: u32,
+) -> u32 {
+    counts.events = counts.events.wrapping_add(batch.events());
+    let n = batch.take(gen, m, high, |h, p| sink.write_batch(gen.into(), h, p)) as u32;
+    counts.bytes_written = counts.bytes_written.wrapping_add(n);
+    n
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
 
 use crate::batch::Batch;
-use crate::clock::{Clock, Extended};
-use crate::encoder::{Encoder, Output};
+use crate::clock::Clock;
+use crate::encoder::{hand_over, Counts, Encoder};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -200,7 +200,6 @@ impl<
         let Encoder {
             batches,
             sink,
-            clock,
             counts,
             gen,
             stacks,
@@ -212,15 +211,8 @@ impl<
         };
         let mut table = Table {
             batch,
-            out: Output {
-                sink,
-                clock,
-                counts,
-            },
-            waited: Extended {
-                high: 0,
-                raw: ts as u32,
-            },
+            sink,
+            counts,
             gen: *gen,
             ts,
             kind: EventType::FREQUENCY,
@@ -240,28 +232,23 @@ impl<
             table.string(id, s);
         }
         table.finish(EventType::NONE);
-        let waited = table.waited;
         stacks.clear();
         strings.clear();
-        if waited.high != 0 {
-            self.rebase_after(waited);
-        }
     }
 }
 
 /// Builds structural batches (frequency, stacks, strings) in context 0's empty buffer, one kind
 /// after the other, splitting a kind into several batches when it outgrows the buffer.
-struct Table<'e, S, C, const BUF: usize> {
+struct Table<'e, S, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
-    out: Output<'e, S, C>,
-    /// The clock's readings while the sink waited, from the tables' time on.
-    waited: Extended,
+    sink: &'e mut S,
+    counts: &'e mut Counts,
     gen: u32,
     ts: u64,
     kind: EventType,
 }
 
-impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
+impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
     /// A `String` entry: its ID, then the text (cut to what Go accepts and half a batch).
     #[inline(never)]
     fn string(&mut self, id: u64, s: &str) {
@@ -292,8 +279,14 @@ impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let high = (self.ts >> 32) as u32;
-            self.out
-                .hand_over(self.batch, self.gen, NO_THREAD, high, &mut self.waited);
+            hand_over(
+                self.batch,
+                self.sink,
+                self.counts,
+                self.gen,
+                NO_THREAD,
+                high,
+            );
         }
     }
 

@@ -8,9 +8,8 @@
 ///
 /// The encoder calls its sink from inside the state change that filled a batch, so with
 /// [`crate::Shared`] the sink runs in a critical section: it should not wait long (a blocking
-/// RTT write stalls interrupts until the host reads), and while it waits no timer reads the
-/// clock: it calls `write_batch`'s `while_waiting` for that. A generation's end writes every
-/// context's batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
+/// RTT write stalls interrupts until the host reads). A generation's end writes every context's
+/// batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
 ///
 /// For `gotrace record`, the sink writes to the RTT up channel named `gotrace`: the header, each
 /// batch whole or not at all (two writes, header then payload, must not be able to keep one and
@@ -23,19 +22,7 @@ pub trait Sink {
     fn begin_trace(&mut self, header: &[u8]);
     /// One whole batch of generation `generation` (also the header's first field, given apart
     /// for a sink that drops whole generations): its `EventBatch` header, then its payload.
-    ///
-    /// A sink that waits (for room: a lossless RTT channel whose host is slow) calls
-    /// `while_waiting` again and again while it does, so that the encoder reads its clock
-    /// meanwhile: the encoder sees the clock's 32-bit count wrap only by reading it, and a wait
-    /// longer than a wrap would otherwise leave every later time 2^32 ticks short. A sink that
-    /// never waits ignores it.
-    fn write_batch(
-        &mut self,
-        generation: u64,
-        header: &[u8],
-        payload: &[u8],
-        while_waiting: impl FnMut(),
-    );
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]);
     /// The session ended: the trace is complete. A sink read by `gotrace record` writes its end
     /// record here (see above); one with nothing to close writes nothing. Required, with no
     /// default, so that a sink cannot leave it out unawares.
@@ -57,7 +44,7 @@ impl Sink for VecSink {
         self.traces.push(header.to_vec());
     }
 
-    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8], _: impl FnMut()) {
+    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
         // begin_trace always comes first; a batch without it is an encoder bug.
         let trace = self
             .traces

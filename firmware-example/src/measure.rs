@@ -87,7 +87,7 @@ struct Discard;
 
 impl gotrace_encoder::Sink for Discard {
     fn begin_trace(&mut self, _: &[u8]) {}
-    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8], _: impl FnMut()) {
+    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
         core::hint::black_box((header, payload));
     }
     fn end_trace(&mut self) {}

@@ -100,7 +100,7 @@ impl SessionChannel {
         if frame.len() >= self.ring.size() {
             return Err(AnnounceError::ChannelTooSmall);
         }
-        if self.ring.write(frame, &[], 0, None) {
+        if self.ring.write(frame, &[], 0, false) {
             Ok(())
         } else {
             Err(AnnounceError::Full)

@@ -136,19 +136,17 @@ impl TraceRing {
     }
 
     /// Writes `first` then `second` as one unit once they fit with `keep_free` bytes of room
-    /// left after them, else nothing; returns whether it did. With `waiting`, it waits for the
-    /// host to make room, calling it at every look at the ring (the encoder's sink reads the
-    /// trace clock there); without, it gives up at once. Parts that could never fit (as long as
-    /// the ring or longer) are refused at once, waiting or not: the caller counts them as lost.
-    /// Two parts, not a slice of them: a batch is a header and a payload, a record its marker
-    /// and its fields, the trace header one part and an empty one. (`dyn`: one copy of the
-    /// writer for every caller, in the device's flash.)
+    /// left after them (`wait`: waiting for the host to make room), else nothing; returns whether
+    /// it did. Parts that could never fit (as long as the ring or longer) are refused at once,
+    /// waiting or not: the caller counts them as lost. Two parts, not a slice of them: a batch is
+    /// a header and a payload, a record its marker and its fields, the trace header one part and
+    /// an empty one.
     pub(crate) fn write(
         &mut self,
         first: &[u8],
         second: &[u8],
         keep_free: usize,
-        mut waiting: Option<&mut dyn FnMut()>,
+        wait: bool,
     ) -> bool {
         let len = first.len() + second.len() + keep_free;
         if len >= self.descriptor.size {
@@ -162,9 +160,8 @@ impl TraceRing {
                 self.descriptor.write.store(write, Ordering::Release);
                 return true;
             }
-            match waiting.as_mut() {
-                Some(waiting) => waiting(),
-                None => return false,
+            if !wait {
+                return false;
             }
         }
     }

@@ -1,10 +1,10 @@
 //! The encoder's sink: the trace RTT up channel, lossless or lossy.
 //!
 //! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
-//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]).
-//! While it waits it lets the encoder read the trace clock (`write_batch`'s `while_waiting`),
-//! since no timer runs inside the critical section: a wait longer than the clock's wrap is
-//! counted, and later times stay right.
+//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]). A
+//! wait longer than the trace clock's wrap is a wrap the encoder cannot see (it reads the clock
+//! again only after the wait, and no timer runs inside the critical section): later times are
+//! 2^32 ticks short, silently.
 //! Lossy: nothing ever waits. A batch that does not fit whole is dropped, and with it the rest of
 //! its generation (a generation missing a batch would not parse). Before the next batch that does
 //! make it, a `LossRecord` names the broken generations and counts what was dropped, and the
@@ -42,11 +42,6 @@ const NOTHING_WRITTEN: EndRecord = EndRecord {
     dropped_batches: 0,
     dropped_bytes: 0,
 };
-
-/// What a wait outside the trace's times (its header before them, its closing records after
-/// them) does at each look at the ring: nothing. One function for all of them, so one `dyn`
-/// vtable in flash.
-fn no_clock() {}
 
 /// The encoder's [`Sink`]: writes batches into the trace channel once [`RttSink::attach`] has
 /// given it the ring (before that, every batch counts as dropped), and keeps the device's account.
@@ -93,36 +88,24 @@ impl RttSink {
         self.account
     }
 
-    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless
-    /// (calling `while_waiting` as it waits), at once when lossy, where only what `closes` the
-    /// trace (or starts one) may take the reserve. Returns whether they were written.
-    fn write_whole(
-        &mut self,
-        first: &[u8],
-        second: &[u8],
-        closes: bool,
-        while_waiting: &mut dyn FnMut(),
-    ) -> bool {
+    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless,
+    /// at once when lossy, where only what `closes` the trace (or starts one) may take the
+    /// reserve. Returns whether they were written.
+    fn write_whole(&mut self, first: &[u8], second: &[u8], closes: bool) -> bool {
         let lossless = self.backpressure == Backpressure::Lossless;
         let keep_free = if lossless || closes { 0 } else { LOSSY_RESERVE };
-        let waiting = lossless.then_some(while_waiting);
         self.ring
             .as_mut()
-            .is_some_and(|ring| ring.write(first, second, keep_free, waiting))
+            .is_some_and(|ring| ring.write(first, second, keep_free, lossless))
     }
 
     /// Writes the pending loss record, if any (when lossy, into the reserve only if it `closes`
     /// the trace); returns whether none is pending any more.
-    fn flush_loss(&mut self, closes: bool, while_waiting: &mut dyn FnMut()) -> bool {
+    fn flush_loss(&mut self, closes: bool) -> bool {
         if self.pending_loss.batches == 0 {
             return true;
         }
-        let written = self.write_whole(
-            &[LOSS_MARKER],
-            &self.pending_loss.to_bytes(),
-            closes,
-            while_waiting,
-        );
+        let written = self.write_whole(&[LOSS_MARKER], &self.pending_loss.to_bytes(), closes);
         if written {
             self.pending_loss = NO_LOSS;
         }
@@ -159,19 +142,12 @@ impl Sink for RttSink {
         self.account = NOTHING_WRITTEN;
         self.pending_loss = NO_LOSS;
         // Lossy, it fits without waiting: in an empty channel, or in the reserve a lossy trace
-        // before it left. Lossless, a wait here comes before the trace's first reading of the
-        // clock: it has nothing to count.
-        self.write_whole(header, &[], true, &mut no_clock);
+        // before it left.
+        self.write_whole(header, &[], true);
     }
 
     #[inline]
-    fn write_batch(
-        &mut self,
-        generation: u64,
-        header: &[u8],
-        payload: &[u8],
-        mut while_waiting: impl FnMut(),
-    ) {
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
         let len = header.len() + payload.len();
         // The account's counts wrap at 2^32, as the host reads them: a long session produces
         // more than 4 GiB, which must not be an overflow panic in a debug build.
@@ -179,22 +155,19 @@ impl Sink for RttSink {
         self.account.bytes = self.account.bytes.wrapping_add(len as u32);
         if self.pending_loss.batches != 0 {
             // The rest of a broken generation goes too; a later one may resume after the record.
-            if generation <= self.pending_loss.last_generation
-                || !self.flush_loss(false, &mut while_waiting)
-            {
+            if generation <= self.pending_loss.last_generation || !self.flush_loss(false) {
                 self.drop_batch(generation, len as u32);
                 return;
             }
         }
-        if !self.write_whole(header, payload, false, &mut while_waiting) {
+        if !self.write_whole(header, payload, false) {
             self.drop_batch(generation, len as u32);
         }
     }
 
     #[inline]
     fn end_trace(&mut self) {
-        // After the trace's last reading of the clock: a wait here has nothing to count.
-        self.flush_loss(true, &mut no_clock);
-        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true, &mut no_clock);
+        self.flush_loss(true);
+        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true);
     }
 }

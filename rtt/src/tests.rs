@@ -57,20 +57,20 @@ fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
     let (mut ring, host) = host::ring(64);
     host.reset_to(50);
     let (first, second) = (bytes(10, 10), bytes(100, 20));
-    assert!(ring.write(&first, &second, 0, None));
+    assert!(ring.write(&first, &second, 0, false));
     assert_eq!(host.read(), [first.clone(), second].concat());
     // As long as the ring (one byte always stays free): refused at once, even when waiting.
-    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, Some(&mut || {})));
+    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, true));
     // 63 bytes of room: 40 fit, then 23 are left, which 24 do not fit and nothing is written.
-    assert!(ring.write(&bytes(1, 40), &[], 0, None));
-    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, None));
+    assert!(ring.write(&bytes(1, 40), &[], 0, false));
+    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, false));
     // Room to keep free counts as taken.
-    assert!(!ring.write(&bytes(2, 20), &[], 4, None));
-    assert!(ring.write(&bytes(2, 20), &[], 3, None));
+    assert!(!ring.write(&bytes(2, 20), &[], 4, false));
+    assert!(ring.write(&bytes(2, 20), &[], 3, false));
     assert_eq!(host.read(), [bytes(1, 40), bytes(2, 20)].concat());
     let watch = ring.watch();
     assert!(watch.is_drained());
-    assert!(ring.write(&first, &[], 0, None));
+    assert!(ring.write(&first, &[], 0, false));
     assert!(!watch.is_drained());
     host.read();
     assert!(watch.is_drained());
@@ -117,59 +117,12 @@ fn lossless_batches_wait_for_the_host_and_all_arrive() {
     });
     sink.begin_trace(&header);
     for (i, (h, p)) in batches.iter().enumerate() {
-        sink.write_batch(1 + i as u64 / 10, h, p, || {});
+        sink.write_batch(1 + i as u64 / 10, h, p);
     }
     sink.end_trace();
     watch.flush();
     assert_eq!(reader.join().unwrap(), expected);
     assert_eq!(sink.account().dropped_batches, 0);
-}
-
-#[test]
-fn a_waiting_sink_calls_while_waiting_at_every_look_and_a_lossy_one_never() {
-    // The encoder reads its clock in `while_waiting`: a lossless wait that did not call it left
-    // a wrap during the wait unseen, and every later time 2^32 ticks short.
-    for backpressure in [Backpressure::Lossless, Backpressure::Lossy] {
-        // On a thread of its own, with a deadline: a sink that waited without calling
-        // `while_waiting` would wait for good (no host reads here but the callback), and the
-        // test must fail, not hang.
-        let (done, outcome) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            let (ring, host) = host::ring(256);
-            let mut sink = RttSink::new();
-            sink.attach(ring, backpressure);
-            sink.begin_trace(&bytes(0xA0, 16));
-            sink.write_batch(1, &bytes(1, 5), &bytes(2, 150), || {
-                panic!("{backpressure:?}: waited with room to spare")
-            });
-            // 171 of 256 bytes taken: the next batch fits once the host reads.
-            let mut looks = 0;
-            sink.write_batch(1, &bytes(3, 5), &bytes(4, 100), || {
-                looks += 1;
-                if looks == 3 {
-                    host.read();
-                }
-            });
-            let arrived = host.read();
-            // A send to a test that gave up fails; nothing is left to tell then.
-            let _ = done.send((looks, arrived, sink.account().dropped_batches));
-        });
-        let (looks, arrived, dropped) = outcome
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .unwrap_or_else(|e| {
-                panic!("{backpressure:?}: the write did not return ({e}): a wait that never called while_waiting?")
-            });
-        match backpressure {
-            Backpressure::Lossless => {
-                assert_eq!(looks, 3, "one call at each look at the full ring");
-                assert_eq!(arrived, [bytes(3, 5), bytes(4, 100)].concat());
-            }
-            Backpressure::Lossy => {
-                assert_eq!(looks, 0, "a lossy sink does not wait");
-                assert_eq!(dropped, 1);
-            }
-        }
-    }
 }
 
 #[test]
@@ -181,14 +134,14 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
     let header = bytes(0xA0, 16);
     let [a, b, c, d, e, f, g] = [100, 100, 10, 50, 200, 10, 90].map(|len| bytes(len as u8, len));
     sink.begin_trace(&header);
-    sink.write_batch(1, &a[..4], &a[4..], || {}); // 100 + 58 of 239: written
-    sink.write_batch(1, &b, &[], || {}); // 158 of 139: dropped
-    sink.write_batch(1, &c, &[], || {}); // fits, but its generation is broken: dropped
+    sink.write_batch(1, &a[..4], &a[4..]); // 100 + 58 of 239: written
+    sink.write_batch(1, &b, &[]); // 158 of 139: dropped
+    sink.write_batch(1, &c, &[]); // fits, but its generation is broken: dropped
     assert_eq!(host.read(), [&header[..], &a].concat());
-    sink.write_batch(2, &d, &[], || {}); // the loss record, then the batch
-    sink.write_batch(2, &e, &[], || {}); // 258 of 180: dropped
-    sink.write_batch(3, &f, &[], || {}); // the loss record, then the batch
-    sink.write_batch(3, &g, &[], || {}); // 148 of 145: dropped
+    sink.write_batch(2, &d, &[]); // the loss record, then the batch
+    sink.write_batch(2, &e, &[]); // 258 of 180: dropped
+    sink.write_batch(3, &f, &[]); // the loss record, then the batch
+    sink.write_batch(3, &g, &[]); // 148 of 145: dropped
 
     // The closing records fit in the reserve, with nobody reading.
     sink.end_trace();
@@ -219,7 +172,7 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
 fn before_it_is_attached_every_batch_counts_as_dropped() {
     let mut sink = RttSink::default();
     sink.begin_trace(&[0; 16]);
-    sink.write_batch(1, &[1; 3], &[2; 7], || {});
+    sink.write_batch(1, &[1; 3], &[2; 7]);
     sink.end_trace();
     let account = sink.account();
     assert_eq!((account.batches, account.bytes), (1, 10));
@@ -241,12 +194,12 @@ fn every_ring_size_and_offset_takes_what_fits_whole_and_refuses_the_rest() {
                             host.reset_to(at);
                             let before = bytes(0x40, unread);
                             if unread > 0 {
-                                assert!(ring.write(&before, &[], 0, None));
+                                assert!(ring.write(&before, &[], 0, false));
                             }
                             let data = bytes(len as u8, len);
                             let fits = unread + len + keep_free < size;
                             let (first, second) = data.split_at(split);
-                            let wrote = ring.write(first, second, keep_free, None);
+                            let wrote = ring.write(first, second, keep_free, false);
                             assert_eq!(
                                 wrote, fits,
                                 "{size} {at} {unread} {len} {split} {keep_free}"

@@ -39,7 +39,7 @@ fn the_trace_channel_is_found_by_name_and_written_in_place() {
     let mut sink = RttSink::new();
     sink.attach(ring, Backpressure::Lossless);
     sink.begin_trace(b"go 1.22 trace\0\0\0");
-    sink.write_batch(1, &[1, 2, 3], &[4, 5, 6, 7], || {});
+    sink.write_batch(1, &[1, 2, 3], &[4, 5, 6, 7]);
     sink.end_trace();
 
     let up = up_channels();

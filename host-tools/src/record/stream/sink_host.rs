@@ -95,7 +95,7 @@ impl Reader {
 /// sink writes the two as one: where the split falls must not matter).
 fn write_batch(sink: &mut RttSink, generation: u64, batch: &[u8], rng: &mut Rng) {
     let (header, payload) = batch.split_at(rng.below(batch.len() + 1));
-    sink.write_batch(generation, header, payload, || {});
+    sink.write_batch(generation, header, payload);
 }
 
 /// The largest batch of the traces: the unit the ring sizes are measured in.
