@@ -12,7 +12,7 @@ use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD
 
 use crate::batch::Batch;
 use crate::clock::Clock;
-use crate::encoder::{hand_over, Counts, Encoder};
+use crate::encoder::{hand_over, Counts, Encoder, Outlet};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -189,9 +189,10 @@ impl<
 
     /// Flushes every context's batch, then writes the generation's frequency, stacks and strings.
     fn end_generation(&mut self) {
+        let latest = self.latest();
         for m in 0..MS {
             if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-                self.flush_context(m);
+                self.flush_context(m, latest);
             }
         }
         // Every context batch is empty now: context 0's buffer serves as scratch.
@@ -200,6 +201,8 @@ impl<
         let Encoder {
             batches,
             sink,
+            clock,
+            waited,
             counts,
             gen,
             stacks,
@@ -209,9 +212,16 @@ impl<
         let Some(batch) = batches.first_mut() else {
             return;
         };
+        // A wait for the sink here is applied at the next reading: the next generation's start
+        // (the batches are empty till then).
         let mut table = Table {
             batch,
-            sink,
+            out: Outlet {
+                sink,
+                clock,
+                waited,
+                latest: ts as u32,
+            },
             counts,
             gen: *gen,
             ts,
@@ -239,16 +249,16 @@ impl<
 
 /// Builds structural batches (frequency, stacks, strings) in context 0's empty buffer, one kind
 /// after the other, splitting a kind into several batches when it outgrows the buffer.
-struct Table<'e, S, const BUF: usize> {
+struct Table<'e, S, C, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
-    sink: &'e mut S,
+    out: Outlet<'e, S, C>,
     counts: &'e mut Counts,
     gen: u32,
     ts: u64,
     kind: EventType,
 }
 
-impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
+impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
     /// A `String` entry: its ID, then the text (cut to what Go accepts and half a batch).
     #[inline(never)]
     fn string(&mut self, id: u64, s: &str) {
@@ -281,7 +291,7 @@ impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
             let high = (self.ts >> 32) as u32;
             hand_over(
                 self.batch,
-                self.sink,
+                &mut self.out,
                 self.counts,
                 self.gen,
                 NO_THREAD,
