@@ -133,8 +133,6 @@ pub struct Encoder<
     pub(crate) gen_bytes: u32,
     /// The high half of the clock's time, shared by every batch (see `batch.rs`).
     pub(crate) high: u32,
-    /// Readings taken while the sink had no room, for the next extension (see `Encoder::extend`).
-    pub(crate) waited: Waited,
     pub(crate) batches: [Batch<BUF>; MS],
     /// Each P's sequence number (16 bits: see [`SEQ_LIMIT`]).
     pub(crate) procs: [u16; PS],
@@ -197,7 +195,6 @@ impl<
             gen_deadline: 0,
             gen_bytes: 0,
             high: 0,
-            waited: Waited::new(),
             batches: [const { Batch::new() }; MS],
             procs: [0; PS],
             tasks: [GoTrace::NEW; GS],
@@ -555,11 +552,18 @@ impl<
         }
     }
 
-    /// The current time, extended to 64 bits.
-    pub(crate) fn now(&mut self) -> u64 {
+    /// The current time, extended to 64 bits, after the readings `waited` took while a sink had
+    /// no room (see [`Encoder::extend_after`]).
+    pub(crate) fn now_after(&mut self, waited: Waited) -> u64 {
         let raw = self.clock.now();
-        let (high, low) = self.extend(raw);
+        let (high, low) = self.extend_after(raw, waited);
         join(high, low)
+    }
+
+    /// [`Encoder::extend_after`] with no wait before `raw`.
+    #[inline(always)]
+    fn extend(&mut self, raw: u32) -> (u32, u32) {
+        self.extend_after(raw, Waited::new())
     }
 
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
@@ -574,16 +578,18 @@ impl<
     /// by its last reading, a batch written out of line at gaps under half a wrap could span a
     /// whole one, and a crossing inline after it went unseen.)
     ///
-    /// A sink with no room made the encoder read the clock while it waited ([`Waited`]): those
+    /// A sink with no room made the encoder read the clock while it waited (`waited`): those
     /// readings are the latest, `raw` goes on from them, and the batches are judged against the
     /// wait's last reading, with its wraps. A hand-over here may wait too: then the batches are
     /// judged again, against that wait's end, and the time returned is the last reading taken,
-    /// after every wait (the event that waited is written when its wait ended).
+    /// after every wait (the event that waited is written when its wait ended). The readings are
+    /// handed from call to call, not kept: every wait is followed by a reading within the same
+    /// call of the encoder, but the tables' at the trace's end.
     #[inline(never)]
-    fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let mut next = if self.waited.is_pending() {
-            self.waited.observe(raw, raw);
-            self.waited.take()
+    fn extend_after(&mut self, raw: u32, mut waited: Waited) -> (u32, u32) {
+        let mut next = if waited.is_pending() {
+            waited.observe(raw, raw);
+            waited.take()
         } else {
             Some((u32::from(raw < self.latest()), raw))
         };
@@ -597,10 +603,10 @@ impl<
                     .get(m)
                     .is_some_and(|b| low.wrapping_sub(b.base()) >= STALE);
                 if wraps != 0 || stale {
-                    self.refresh(m, low);
+                    self.refresh(m, low, &mut waited);
                 }
             }
-            next = self.waited.take();
+            next = waited.take();
         }
         self.high = self.high.wrapping_add(wraps);
         (self.high, low)
@@ -619,9 +625,9 @@ impl<
     /// Hands `m`'s batch over (in the current half) and rebases it at `raw`, the latest reading.
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, m: usize, raw: u32) {
+    fn refresh(&mut self, m: usize, raw: u32, waited: &mut Waited) {
         if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-            self.flush_context(m, raw);
+            self.flush_context(m, raw, waited);
         }
         if let Some(batch) = self.batches.get_mut(m) {
             batch.rebase(raw);
@@ -694,10 +700,11 @@ impl<
             return false;
         };
         if !batch.fits() {
-            self.flush_context(m, low);
-            if self.waited.is_pending() {
+            let mut waited = Waited::new();
+            self.flush_context(m, low, &mut waited);
+            if waited.is_pending() {
                 let raw = self.clock.now();
-                (high, low) = self.extend(raw);
+                (high, low) = self.extend_after(raw, waited);
             }
             if let Some(batch) = self.batches.get_mut(m) {
                 batch.rebase(low);
@@ -710,10 +717,10 @@ impl<
     }
 
     /// Hands `m`'s batch to the sink (the caller sets its next base), `latest` being the latest
-    /// reading of the clock, from which a wait for the sink counts wraps; ends the generation at
-    /// the next event once its bytes are up.
+    /// reading of the clock, from which a wait for the sink counts wraps into `waited`; ends the
+    /// generation at the next event once its bytes are up.
     #[inline(never)]
-    pub(crate) fn flush_context(&mut self, m: usize, latest: u32) {
+    pub(crate) fn flush_context(&mut self, m: usize, latest: u32, waited: &mut Waited) {
         let counts = &mut self.counts;
         let Some(batch) = self.batches.get_mut(m) else {
             return;
@@ -722,7 +729,7 @@ impl<
         let mut out = Outlet {
             sink: &mut self.sink,
             clock: &mut self.clock,
-            waited: &mut self.waited,
+            waited,
             latest,
         };
         let n = hand_over(batch, &mut out, counts, self.gen, m as u64, self.high);
