@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use gotrace_cortex_m_clock::{Mps2, TraceClock};
-//! use gotrace_encoder::Sink;
+//! use gotrace_encoder::{Offer, Sink};
 //! use gotrace_scheduler::{Config, Platform, Scheduler};
 //!
 //! # struct Board;
@@ -26,7 +26,7 @@
 //! # struct Discard;
 //! # impl Sink for Discard {
 //! #     fn begin_trace(&mut self, _: &[u8]) {}
-//! #     fn write_batch(&mut self, _: u64, _: &[u8], _: &[u8]) {}
+//! #     fn write_batch(&mut self, _: u64, _: &[u8], _: &[u8]) -> Offer { Offer::Taken }
 //! #     fn end_trace(&mut self) {}
 //! # }
 //! static SCHED: Scheduler<Board, TraceClock<Mps2>, Discard, 4, 1, 2, 512> = Scheduler::new(

@@ -51,6 +51,50 @@ impl Extended {
     }
 }
 
+/// The readings of the clock taken while a sink had no room for a batch, not yet applied to the
+/// encoder's extension: the wraps they saw and the last of them, counted as [`Extended`] counts,
+/// from the latest reading before the wait. The encoder applies them at its next extension
+/// (`Encoder::extend`), before any event after the wait is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Waited {
+    pending: bool,
+    since: Extended,
+}
+
+impl Waited {
+    pub const fn new() -> Self {
+        Waited {
+            pending: false,
+            since: Extended::new(),
+        }
+    }
+
+    /// Whether readings are waiting to be applied.
+    pub fn is_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Counts the reading `raw`, taken while a sink waits. `latest`, the latest reading the
+    /// encoder had, starts the count when none is pending (a wrap is a reading below it); once
+    /// one is, the count goes on from its last reading.
+    pub fn observe(&mut self, raw: u32, latest: u32) {
+        if !self.pending {
+            self.pending = true;
+            self.since = Extended {
+                high: 0,
+                raw: latest,
+            };
+        }
+        self.since.halves(raw);
+    }
+
+    /// The wraps seen and the last reading, if readings are pending; none are after this.
+    pub fn take(&mut self) -> Option<(u32, u32)> {
+        let pending = core::mem::replace(&mut self.pending, false);
+        pending.then_some((self.since.high, self.since.raw))
+    }
+}
+
 /// A 64-bit time from its halves.
 #[inline(always)]
 pub(crate) fn join(high: u32, low: u32) -> u64 {
@@ -98,6 +142,22 @@ impl<C: Clock> Clock for Coarse<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_counts_its_wraps_from_the_reading_before_it() {
+        let mut waited = Waited::new();
+        assert_eq!(waited.take(), None, "no wait yet");
+        // From 3000 on: 10 is past a wrap, 5 past another, 7 not.
+        waited.observe(10, 3000);
+        waited.observe(5, 3000);
+        waited.observe(7, 0);
+        assert!(waited.is_pending());
+        assert_eq!(waited.take(), Some((2, 7)));
+        assert_eq!(waited.take(), None, "taken once");
+        // A new wait counts from the reading given then, not from the last one.
+        waited.observe(8, 9);
+        assert_eq!(waited.take(), Some((1, 8)));
+    }
 
     #[test]
     fn extension_counts_wraps_and_stays_monotonic() {

@@ -25,10 +25,10 @@ use gotrace_wire::EventType;
 
 use crate::annotation::Annotation;
 use crate::batch::Batch;
-use crate::clock::{join, Clock};
+use crate::clock::{join, Clock, Waited};
 use crate::intern::{Stacks, Strings, TABLE_CAPACITY};
 use crate::reason::Reason;
-use crate::sink::Sink;
+use crate::sink::{Offer, Sink};
 use crate::state::{GoSlot, GoTrace, Scheduling};
 
 /// When generations end on their own (0 disables a limit). A generation also ends when tracing
@@ -552,11 +552,18 @@ impl<
         }
     }
 
-    /// The current time, extended to 64 bits.
-    pub(crate) fn now(&mut self) -> u64 {
+    /// The current time, extended to 64 bits, after the readings `waited` took while a sink had
+    /// no room (see [`Encoder::extend_after`]).
+    pub(crate) fn now_after(&mut self, waited: Waited) -> u64 {
         let raw = self.clock.now();
-        let (high, low) = self.extend(raw);
+        let (high, low) = self.extend_after(raw, waited);
         join(high, low)
+    }
+
+    /// [`Encoder::extend_after`] with no wait before `raw`.
+    #[inline(always)]
+    fn extend(&mut self, raw: u32) -> (u32, u32) {
+        self.extend_after(raw, Waited::new())
     }
 
     /// Extends the raw reading `raw` to the halves of a 64-bit time. The latest reading the
@@ -570,36 +577,57 @@ impl<
     /// next wrap, and a context idle for a whole wrap period keeps no reading that old. (Judged
     /// by its last reading, a batch written out of line at gaps under half a wrap could span a
     /// whole one, and a crossing inline after it went unseen.)
+    ///
+    /// A sink with no room made the encoder read the clock while it waited (`waited`): those
+    /// readings are the latest, `raw` goes on from them, and the batches are judged against the
+    /// wait's last reading, with its wraps. A hand-over here may wait too: then the batches are
+    /// judged again, against that wait's end, and the time returned is the last reading taken,
+    /// after every wait (the event that waited is written when its wait ended). The readings are
+    /// handed from call to call, not kept: every wait is followed by a reading within the same
+    /// call of the encoder, but the tables' at the trace's end.
     #[inline(never)]
-    fn extend(&mut self, raw: u32) -> (u32, u32) {
-        let latest = self
-            .batches
+    fn extend_after(&mut self, raw: u32, mut waited: Waited) -> (u32, u32) {
+        let mut next = if waited.is_pending() {
+            waited.observe(raw, raw);
+            waited.take()
+        } else {
+            Some((u32::from(raw < self.latest()), raw))
+        };
+        let (mut wraps, mut low) = (0u32, raw);
+        while let Some((more, last)) = next {
+            wraps = wraps.wrapping_add(more);
+            low = last;
+            for m in 0..MS {
+                let stale = self
+                    .batches
+                    .get(m)
+                    .is_some_and(|b| low.wrapping_sub(b.base()) >= STALE);
+                if wraps != 0 || stale {
+                    self.refresh(m, low, &mut waited);
+                }
+            }
+            next = waited.take();
+        }
+        self.high = self.high.wrapping_add(wraps);
+        (self.high, low)
+    }
+
+    /// The latest reading the encoder has seen in the current half (but for one being extended,
+    /// and a wait's): the last event, or base, of some batch.
+    pub(crate) fn latest(&self) -> u32 {
+        self.batches
             .iter()
             .map(Batch::before_wrap)
             .max()
-            .unwrap_or(0);
-        let wrapped = raw < latest;
-        for m in 0..MS {
-            let stale = self
-                .batches
-                .get(m)
-                .is_some_and(|b| raw.wrapping_sub(b.base()) >= STALE);
-            if wrapped || stale {
-                self.refresh(m, raw);
-            }
-        }
-        if wrapped {
-            self.high = self.high.wrapping_add(1);
-        }
-        (self.high, raw)
+            .unwrap_or(0)
     }
 
-    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`.
+    /// Hands `m`'s batch over (in the current half) and rebases it at `raw`, the latest reading.
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, m: usize, raw: u32) {
+    fn refresh(&mut self, m: usize, raw: u32, waited: &mut Waited) {
         if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-            self.flush_context(m);
+            self.flush_context(m, raw, waited);
         }
         if let Some(batch) = self.batches.get_mut(m) {
             batch.rebase(raw);
@@ -658,14 +686,26 @@ impl<
     }
 
     /// Writes an event at time `(high, low)` into `m`'s batch, handing the batch over first if
-    /// it may not have room or is in an earlier half of the clock. Returns whether the
-    /// generation is due to end.
-    fn write_at(&mut self, m: usize, high: u32, low: u32, typ: EventType, args: &[u64]) -> bool {
+    /// it may not have room; if the sink had no room at first, at the time the wait ended.
+    /// Returns whether the generation is due to end.
+    fn write_at(
+        &mut self,
+        m: usize,
+        mut high: u32,
+        mut low: u32,
+        typ: EventType,
+        args: &[u64],
+    ) -> bool {
         let Some(batch) = self.batches.get_mut(m) else {
             return false;
         };
         if !batch.fits() {
-            self.flush_context(m);
+            let mut waited = Waited::new();
+            self.flush_context(m, low, &mut waited);
+            if waited.is_pending() {
+                let raw = self.clock.now();
+                (high, low) = self.extend_after(raw, waited);
+            }
             if let Some(batch) = self.batches.get_mut(m) {
                 batch.rebase(low);
             }
@@ -676,16 +716,23 @@ impl<
         join(high, low) >= self.gen_deadline
     }
 
-    /// Hands `m`'s batch to the sink (the caller sets its next base); ends the generation at
-    /// the next event once its bytes are up.
+    /// Hands `m`'s batch to the sink (the caller sets its next base), `latest` being the latest
+    /// reading of the clock, from which a wait for the sink counts wraps into `waited`; ends the
+    /// generation at the next event once its bytes are up.
     #[inline(never)]
-    pub(crate) fn flush_context(&mut self, m: usize) {
-        let (gen, counts) = (self.gen, &mut self.counts);
-        let (Some(batch), sink) = (self.batches.get_mut(m), &mut self.sink) else {
+    pub(crate) fn flush_context(&mut self, m: usize, latest: u32, waited: &mut Waited) {
+        let counts = &mut self.counts;
+        let Some(batch) = self.batches.get_mut(m) else {
             return;
         };
         counts.event_bytes = counts.event_bytes.wrapping_add(batch.len() as u32);
-        let n = hand_over(batch, sink, counts, gen, m as u64, self.high);
+        let mut out = Outlet {
+            sink: &mut self.sink,
+            clock: &mut self.clock,
+            waited,
+            latest,
+        };
+        let n = hand_over(batch, &mut out, counts, self.gen, m as u64, self.high);
         self.gen_bytes = self.gen_bytes.saturating_add(n);
         let limit = self.config.generation_bytes;
         if limit != 0 && self.gen_bytes >= limit {
@@ -694,18 +741,37 @@ impl<
     }
 }
 
-/// Hands `batch` (its times in half `high` of the clock) to `sink` as a batch of generation `gen`
+/// Where batches go: the sink, and what counts the clock's wraps while it has no room.
+pub(crate) struct Outlet<'e, S, C> {
+    pub sink: &'e mut S,
+    pub clock: &'e mut C,
+    pub waited: &'e mut Waited,
+    /// The latest reading of the clock before a wait.
+    pub latest: u32,
+}
+
+impl<S: Sink, C: Clock> Outlet<'_, S, C> {
+    /// Offers a batch until the sink takes it, reading the clock between offers: nothing else
+    /// reads it while the sink waits for room (inside the scheduler's critical section).
+    fn offer(&mut self, gen: u32, header: &[u8], payload: &[u8]) {
+        while self.sink.write_batch(gen.into(), header, payload) == Offer::Full {
+            self.waited.observe(self.clock.now(), self.latest);
+        }
+    }
+}
+
+/// Hands `batch` (its times in half `high` of the clock) to `out` as a batch of generation `gen`
 /// for M `m`, counting its bytes.
-pub(crate) fn hand_over<S: Sink, const BUF: usize>(
+pub(crate) fn hand_over<S: Sink, C: Clock, const BUF: usize>(
     batch: &mut Batch<BUF>,
-    sink: &mut S,
+    out: &mut Outlet<'_, S, C>,
     counts: &mut Counts,
     gen: u32,
     m: u64,
     high: u32,
 ) -> u32 {
     counts.events = counts.events.wrapping_add(batch.events());
-    let n = batch.take(gen, m, high, |h, p| sink.write_batch(gen.into(), h, p)) as u32;
+    let n = batch.take(gen, m, high, |h, p| out.offer(gen, h, p)) as u32;
     counts.bytes_written = counts.bytes_written.wrapping_add(n);
     n
 }

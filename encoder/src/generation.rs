@@ -11,8 +11,8 @@
 use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD};
 
 use crate::batch::Batch;
-use crate::clock::Clock;
-use crate::encoder::{hand_over, Counts, Encoder};
+use crate::clock::{Clock, Waited};
+use crate::encoder::{hand_over, Counts, Encoder, Outlet};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -42,14 +42,15 @@ impl<
         self.next_goid = 1;
         self.tasks = [GoTrace::NEW; GS];
         self.callbacks = [GoTrace::NEW; MS];
-        self.begin_generation(m, w);
+        self.begin_generation(m, w, Waited::new());
         Ok(())
     }
 
     /// Ends the current generation and the trace.
     pub fn stop(&mut self, m: usize) -> Result<(), Error> {
         self.require_tracing(m, true)?;
-        self.end_generation();
+        // A wait for the sink after the trace's last time has no time to set right.
+        let _ = self.end_generation();
         self.tracing = false;
         self.sink.end_trace();
         Ok(())
@@ -83,9 +84,9 @@ impl<
 
     #[inline(never)]
     pub(crate) fn advance_generation<W: Scheduling>(&mut self, m: usize, w: &W) {
-        self.end_generation();
+        let waited = self.end_generation();
         self.gen = self.gen.wrapping_add(1);
-        self.begin_generation(m, w);
+        self.begin_generation(m, w, waited);
     }
 
     /// The goroutine ID of `g`, naming it if it has none in this trace yet.
@@ -103,12 +104,13 @@ impl<
         }
     }
 
-    fn begin_generation<W: Scheduling>(&mut self, m_adv: usize, w: &W) {
+    /// Begins a generation, at a time read after the wait for the sink that `waited` saw.
+    fn begin_generation<W: Scheduling>(&mut self, m_adv: usize, w: &W, waited: Waited) {
         self.gen_bytes = 0;
         // No boundary while the state is re-stated; a byte limit reached meanwhile is noticed at
         // the next batch handed over.
         self.gen_deadline = u64::MAX;
-        let start = self.now();
+        let start = self.now_after(waited);
         self.counts.generations = self.counts.generations.wrapping_add(1);
         for batch in &mut self.batches {
             batch.rebase(start as u32);
@@ -188,18 +190,24 @@ impl<
     }
 
     /// Flushes every context's batch, then writes the generation's frequency, stacks and strings.
-    fn end_generation(&mut self) {
+    /// Returns the readings taken while the sink had no room for the tables, for the next
+    /// generation's start.
+    fn end_generation(&mut self) -> Waited {
+        let latest = self.latest();
+        let mut waited = Waited::new();
         for m in 0..MS {
             if self.batches.get(m).is_some_and(|b| !b.is_empty()) {
-                self.flush_context(m);
+                self.flush_context(m, latest, &mut waited);
             }
         }
         // Every context batch is empty now: context 0's buffer serves as scratch.
-        let ts = self.now();
+        let ts = self.now_after(waited);
+        let mut waited = Waited::new();
         let frequency = self.clock.frequency();
         let Encoder {
             batches,
             sink,
+            clock,
             counts,
             gen,
             stacks,
@@ -207,11 +215,18 @@ impl<
             ..
         } = self;
         let Some(batch) = batches.first_mut() else {
-            return;
+            return waited;
         };
+        // A wait for the sink here is applied at the next reading: the next generation's start
+        // (the batches are empty till then).
         let mut table = Table {
             batch,
-            sink,
+            out: Outlet {
+                sink,
+                clock,
+                waited: &mut waited,
+                latest: ts as u32,
+            },
             counts,
             gen: *gen,
             ts,
@@ -234,21 +249,22 @@ impl<
         table.finish(EventType::NONE);
         stacks.clear();
         strings.clear();
+        waited
     }
 }
 
 /// Builds structural batches (frequency, stacks, strings) in context 0's empty buffer, one kind
 /// after the other, splitting a kind into several batches when it outgrows the buffer.
-struct Table<'e, S, const BUF: usize> {
+struct Table<'e, S, C, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
-    sink: &'e mut S,
+    out: Outlet<'e, S, C>,
     counts: &'e mut Counts,
     gen: u32,
     ts: u64,
     kind: EventType,
 }
 
-impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
+impl<S: Sink, C: Clock, const BUF: usize> Table<'_, S, C, BUF> {
     /// A `String` entry: its ID, then the text (cut to what Go accepts and half a batch).
     #[inline(never)]
     fn string(&mut self, id: u64, s: &str) {
@@ -281,7 +297,7 @@ impl<S: Sink, const BUF: usize> Table<'_, S, BUF> {
             let high = (self.ts >> 32) as u32;
             hand_over(
                 self.batch,
-                self.sink,
+                &mut self.out,
                 self.counts,
                 self.gen,
                 NO_THREAD,

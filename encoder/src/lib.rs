@@ -37,9 +37,9 @@ pub use error::Error;
 pub use intern::TABLE_CAPACITY;
 pub use reason::Reason;
 pub use shared::Shared;
-pub use sink::Sink;
 #[cfg(any(feature = "std", test))]
 pub use sink::VecSink;
+pub use sink::{Offer, Sink};
 pub use state::{GoSlot, GoStatus, ProcStatus, Scheduling};
 
 /// This crate's version (major, minor, patch): what a firmware states as `encoder_version` in the

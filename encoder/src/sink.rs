@@ -2,14 +2,19 @@
 //!
 //! The encoder hands a sink whole batches only (header and payload of one batch, one call), so a
 //! sink that has to drop data (a full RTT buffer in lossy mode) can drop whole batches and keep
-//! what it does pass on parseable.
+//! what it does pass on parseable. A sink that has to wait (lossless) answers [`Offer::Full`]
+//! instead, and the encoder does the waiting, reading its clock meanwhile.
 
 /// Receives the bytes of traces as the encoder finishes them.
 ///
 /// The encoder calls its sink from inside the state change that filled a batch, so with
-/// [`crate::Shared`] the sink runs in a critical section: it should not wait long (a blocking
-/// RTT write stalls interrupts until the host reads). A generation's end writes every context's
-/// batch and the tables in one go: at most `MS * BUF` bytes plus the tables.
+/// [`crate::Shared`] the sink runs in a critical section, where no timer reads the clock. A sink
+/// with no room for a batch it must not drop (a lossless RTT channel whose host has not read)
+/// does not wait itself: it answers [`Offer::Full`], and the encoder offers the same batch again
+/// until it is taken, reading its clock between offers, so that a wait longer than the clock's
+/// wrap is counted (a wait inside `write_batch` would leave every later time 2^32 ticks short,
+/// in a trace Go accepts). A generation's end writes every context's batch and the tables in one
+/// go: at most `MS * BUF` bytes plus the tables.
 ///
 /// For `gotrace record`, the sink writes to the RTT up channel named `gotrace`: the header, each
 /// batch whole or not at all (two writes, header then payload, must not be able to keep one and
@@ -22,11 +27,24 @@ pub trait Sink {
     fn begin_trace(&mut self, header: &[u8]);
     /// One whole batch of generation `generation` (also the header's first field, given apart
     /// for a sink that drops whole generations): its `EventBatch` header, then its payload.
-    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]);
+    /// [`Offer::Taken`] once the sink is done with it (written, or dropped and accounted for);
+    /// [`Offer::Full`], having kept none of it, to be offered the same batch again.
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) -> Offer;
     /// The session ended: the trace is complete. A sink read by `gotrace record` writes its end
     /// record here (see above); one with nothing to close writes nothing. Required, with no
     /// default, so that a sink cannot leave it out unawares.
     fn end_trace(&mut self);
+}
+
+/// What a sink did with a batch offered to it ([`Sink::write_batch`]).
+#[must_use = "a batch the sink had no room for must be offered again"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// The sink is done with the batch: written, or dropped and accounted for.
+    Taken,
+    /// No room now, and the batch must not be dropped: none of it was kept, and the encoder
+    /// offers it again once it has read its clock.
+    Full,
 }
 
 /// A sink that keeps every trace in memory, one `Vec` per tracing session (host tests and the
@@ -44,7 +62,7 @@ impl Sink for VecSink {
         self.traces.push(header.to_vec());
     }
 
-    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
+    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) -> Offer {
         // begin_trace always comes first; a batch without it is an encoder bug.
         let trace = self
             .traces
@@ -52,6 +70,7 @@ impl Sink for VecSink {
             .expect("the encoder writes no batch before begin_trace");
         trace.extend_from_slice(header);
         trace.extend_from_slice(payload);
+        Offer::Taken
     }
 
     /// Each trace is complete in its `Vec`: nothing to close.

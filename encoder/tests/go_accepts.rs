@@ -8,7 +8,7 @@ use common::{go_accepts, go_wire, StepClock};
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gotrace_encoder::{Annotation, Config, GoSlot, ProcStatus, Sink, VecSink};
+use gotrace_encoder::{Annotation, Config, GoSlot, Offer, ProcStatus, Sink, VecSink};
 
 type Enc = Rig<StepClock, 3, 2, 4, 128>;
 
@@ -295,9 +295,9 @@ fn a_wrap_crossed_inline_by_a_batch_begun_long_before_is_counted() {
     }
 }
 
-/// A sink that makes its next batch wait `stall` ticks of a [`SetClock`] for room, as a lossless
-/// RTT sink waits for a host that stopped reading (inside the scheduler's critical section, where
-/// no timer can read the clock meanwhile), and keeps the trace in a `VecSink`.
+/// A sink with no room while `stall` ticks of a [`SetClock`] are left, as a lossless RTT sink
+/// whose host stopped reading: each offer it refuses lets a quarter of a wrap pass (the encoder
+/// reads the clock between offers). It keeps the trace in a `VecSink`.
 struct StallingSink {
     kept: VecSink,
     now: Rc<Cell<u64>>,
@@ -309,9 +309,15 @@ impl Sink for StallingSink {
         self.kept.begin_trace(header);
     }
 
-    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
-        self.now.set(self.now.get() + self.stall.take());
-        self.kept.write_batch(generation, header, payload);
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) -> Offer {
+        let left = self.stall.get();
+        if left > 0 {
+            let step = left.min(1 << 30);
+            self.now.set(self.now.get() + step);
+            self.stall.set(left - step);
+            return Offer::Full;
+        }
+        self.kept.write_batch(generation, header, payload)
     }
 
     fn end_trace(&mut self) {
@@ -319,11 +325,15 @@ impl Sink for StallingSink {
     }
 }
 
-#[test]
-fn a_sink_waiting_longer_than_a_clock_wrap_leaves_every_later_time_a_wrap_short() {
-    // What the READMEs say of a lossless sink whose host stops reading for longer than a wrap:
-    // the encoder cannot see the wrap, and Go accepts the trace. Should the encoder come to see
-    // it, this test fails and the READMEs are to be changed with it.
+/// An encoder writing to a [`StallingSink`] on a [`SetClock`] at 1000, with the clock's time and
+/// the stall left to set.
+type Stalling<const MS: usize> = (
+    Rig<SetClock, MS, MS, 1, 128, StallingSink>,
+    Rc<Cell<u64>>,
+    Rc<Cell<u64>>,
+);
+
+fn stalling<const MS: usize>() -> Stalling<MS> {
     let now = Rc::new(Cell::new(1_000));
     let stall = Rc::new(Cell::new(0));
     let sink = StallingSink {
@@ -331,39 +341,112 @@ fn a_sink_waiting_longer_than_a_clock_wrap_leaves_every_later_time_a_wrap_short(
         now: now.clone(),
         stall: stall.clone(),
     };
-    let mut e: Rig<SetClock, 1, 1, 1, 128, StallingSink> =
-        Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
+    let e = Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
+    (e, now, stall)
+}
+
+/// The times of the events of `out` (Go's text of a trace) whose line contains `what`.
+fn times_of(out: &str, what: &str) -> Vec<u64> {
+    out.lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split_once(" Time=")?.1.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// Task 0 on M0 and P0, with a sink that has no room for `stall` ticks from the next batch on:
+/// a generation's end (`at_generation_end`) or a batch that fills hands it over; then started
+/// and stopped 1000 ticks apart until the stall is over, and on. Go's text of the trace (`None`
+/// without Go), the clock's last reading, and its reading once the wait was over.
+fn stalled(stall: u64, at_generation_end: bool, name: &str) -> Option<(String, u64, u64)> {
+    let (mut e, now, left) = stalling::<1>();
     e.start(0);
     e.proc_start(0, 0);
     e.go_create(0, 0, 0x100);
-    let wrap = 1u64 << 32;
-    stall.set(3 * wrap / 2);
+    left.set(stall);
+    if at_generation_end {
+        e.advance(0);
+    }
+    let mut resumed = None;
     for _ in 0..200 {
         now.set(now.get() + 1_000);
         e.go_start(0, GoSlot::Task(0));
         now.set(now.get() + 1_000);
         e.go_stop(0);
+        if left.get() == 0 {
+            resumed.get_or_insert(now.get());
+        }
     }
-    assert_eq!(stall.get(), 0, "no batch was handed over");
-    let last_reading = now.get();
+    let resumed = resumed.expect("no batch was handed over");
     e.e.stop(0).unwrap();
-    let Some(out) = go_accepts("sink-stall", &e.e.sink().kept.traces[0]) else {
+    let out = go_accepts(name, &e.e.sink().kept.traces[0])?;
+    Some((out, now.get(), resumed))
+}
+
+#[test]
+fn a_sink_waiting_longer_than_a_clock_wrap_keeps_later_times_right() {
+    // A lossless sink whose host stops reading for a wrap and a half, when a batch fills: the
+    // wraps during the wait are counted, so the trace's last event is at the clock's last
+    // reading, not 2^32 ticks before it (a trace Go accepts just the same: only the times tell).
+    let Some((out, last_reading, _)) = stalled(3 << 31, false, "sink-stall") else {
         return;
     };
-    let last = out
-        .lines()
-        .filter(|l| l.contains("GoID=1 Running->Runnable"))
-        .filter_map(|l| {
-            l.split_once(" Time=")?
-                .1
-                .split(' ')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
-        .unwrap();
-    assert_eq!(last + wrap, last_reading, "{out}");
+    let last = times_of(&out, "GoID=1 Running->Runnable");
+    assert_eq!(last.iter().max(), Some(&last_reading), "{out}");
+}
+
+#[test]
+fn a_sink_waiting_at_a_generations_end_keeps_later_times_right() {
+    // The same wait, two wraps and a half, when a generation ends and hands every batch over:
+    // the next generation starts after it, and its events are at their readings.
+    let Some((out, last_reading, resumed)) = stalled(5 << 31, true, "sink-stall-generation") else {
+        return;
+    };
+    let syncs = times_of(&out, "Sync");
+    assert!(
+        syncs[1] >= resumed - 2_000,
+        "the generation began before the wait ended: {out}"
+    );
+    let last = times_of(&out, "GoID=1 Running->Runnable");
+    assert_eq!(last.iter().max(), Some(&last_reading), "{out}");
+}
+
+#[test]
+fn a_sink_waiting_almost_a_wrap_leaves_no_context_in_the_half_before() {
+    // M1 wrote at 1000, then M0's batch filled and the sink waited until just before the
+    // counter's wrap, where no wrap was seen; M1's next event comes just past the wrap, 5000
+    // ticks after its own last reading in the low half: the inline path would take it for a
+    // time in the half before, unless the wait's reading made M1's batch stale meanwhile.
+    let (mut e, now, stall) = stalling::<2>();
+    e.start(0);
+    e.proc_start(1, 1);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    let wrap = 1u64 << 32;
+    stall.set(wrap - 100_000);
+    // M1's event comes right after the event that waited.
+    for i in 0.. {
+        now.set(now.get() + 1_000);
+        if i % 2 == 0 {
+            e.go_start(0, GoSlot::Task(0));
+        } else {
+            e.go_stop(0);
+        }
+        if stall.get() == 0 {
+            break;
+        }
+    }
+    assert!(now.get() < wrap, "the wait ended past the wrap");
+    now.set(wrap + 6_000);
+    e.proc_stop(1);
+    e.e.stop(0).unwrap();
+    let Some(out) = go_accepts("sink-stall-short", &e.e.sink().kept.traces[0]) else {
+        return;
+    };
+    assert_eq!(
+        times_of(&out, "ProcID=1 Running->Idle"),
+        [wrap + 6_000],
+        "{out}"
+    );
 }
 
 #[test]

@@ -87,8 +87,9 @@ struct Discard;
 
 impl gotrace_encoder::Sink for Discard {
     fn begin_trace(&mut self, _: &[u8]) {}
-    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) {
+    fn write_batch(&mut self, _: u64, header: &[u8], payload: &[u8]) -> gotrace_encoder::Offer {
         core::hint::black_box((header, payload));
+        gotrace_encoder::Offer::Taken
     }
     fn end_trace(&mut self) {}
 }

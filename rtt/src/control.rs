@@ -14,7 +14,7 @@ use gotrace_rtt_protocol::{
 };
 use rtt_target::{DownChannel, UpChannel};
 
-use crate::ring::TraceRing;
+use crate::ring::{TraceRing, Write};
 
 /// The host's commands ([`Command::Start`], [`Command::Stop`]), read from the down channel named
 /// [`CONTROL_CHANNEL`](gotrace_rtt_protocol::CONTROL_CHANNEL) (`"gotrace-control"`), which
@@ -100,7 +100,7 @@ impl SessionChannel {
         if frame.len() >= self.ring.size() {
             return Err(AnnounceError::ChannelTooSmall);
         }
-        if self.ring.write(frame, &[], 0, false) {
+        if self.ring.write(frame, &[], 0) == Write::Done {
             Ok(())
         } else {
             Err(AnnounceError::Full)

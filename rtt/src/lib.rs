@@ -7,7 +7,8 @@
 //! ([`Backpressure`](gotrace_rtt_protocol::Backpressure)):
 //!
 //! * lossless: a batch waits for room (the firmware slows down, inside the scheduler's critical
-//!   section, until the host reads);
+//!   section, until the host reads), the encoder offering it again and reading its clock
+//!   meanwhile, so that a wait longer than the clock's wrap leaves the times right;
 //! * lossy: nothing ever waits; a batch that does not fit is dropped with the rest of its
 //!   generation, a loss record names what was dropped, and the end record gives the device's
 //!   totals, so the host reports exactly what was lost.

@@ -13,6 +13,17 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use gotrace_rtt_protocol::TRACE_CHANNEL;
 use rtt_target::{ChannelMode, UpChannel};
 
+/// What became of a [`TraceRing::write`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// Written whole.
+    Done,
+    /// Nothing written: no room now; there may be once the host reads.
+    Full,
+    /// Nothing written, and never will be: longer than the ring (or no ring at all).
+    Never,
+}
+
 /// One channel descriptor of the control block.
 #[repr(C)]
 struct Descriptor {
@@ -135,35 +146,25 @@ impl TraceRing {
         }
     }
 
-    /// Writes `first` then `second` as one unit once they fit with `keep_free` bytes of room
-    /// left after them (`wait`: waiting for the host to make room), else nothing; returns whether
-    /// it did. Parts that could never fit (as long as the ring or longer) are refused at once,
-    /// waiting or not: the caller counts them as lost. Two parts, not a slice of them: a batch is
-    /// a header and a payload, a record its marker and its fields, the trace header one part and
-    /// an empty one.
-    pub(crate) fn write(
-        &mut self,
-        first: &[u8],
-        second: &[u8],
-        keep_free: usize,
-        wait: bool,
-    ) -> bool {
+    /// Writes `first` then `second` as one unit if they fit now with `keep_free` bytes of room
+    /// left after them, else nothing. Parts that could never fit (as long as the ring or longer)
+    /// are [`Write::Never`] written: the caller counts them as lost. Two parts, not a slice of
+    /// them: a batch is a header and a payload, a record its marker and its fields, the trace
+    /// header one part and an empty one. It never waits: a writer that must not drop waits
+    /// itself, or has the encoder wait (`RttSink`), reading the clock meanwhile.
+    pub(crate) fn write(&mut self, first: &[u8], second: &[u8], keep_free: usize) -> Write {
         let len = first.len() + second.len() + keep_free;
         if len >= self.descriptor.size {
-            return false;
+            return Write::Never;
         }
-        loop {
-            let (free, write) = self.room();
-            if len <= free {
-                let write = self.put(write, first);
-                let write = self.put(write, second);
-                self.descriptor.write.store(write, Ordering::Release);
-                return true;
-            }
-            if !wait {
-                return false;
-            }
+        let (free, write) = self.room();
+        if len > free {
+            return Write::Full;
         }
+        let write = self.put(write, first);
+        let write = self.put(write, second);
+        self.descriptor.write.store(write, Ordering::Release);
+        Write::Done
     }
 
     /// A view of this ring that only tells whether the host has caught up: it can be kept

@@ -1,10 +1,11 @@
 //! The encoder's sink: the trace RTT up channel, lossless or lossy.
 //!
 //! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
-//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]). A
-//! wait longer than the trace clock's wrap is a wrap the encoder cannot see (it reads the clock
-//! again only after the wait, and no timer runs inside the critical section): later times are
-//! 2^32 ticks short, silently.
+//! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]). The
+//! sink does not wait itself: it answers [`Offer::Full`] and the encoder offers the batch again,
+//! reading its clock between offers, so that a host that stops reading for longer than the
+//! clock's wrap leaves the times right (inside the critical section, nothing else reads the
+//! clock). What no time is read after, a trace's header and its closing records, waits here.
 //! Lossy: nothing ever waits. A batch that does not fit whole is dropped, and with it the rest of
 //! its generation (a generation missing a batch would not parse). Before the next batch that does
 //! make it, a `LossRecord` names the broken generations and counts what was dropped, and the
@@ -16,11 +17,11 @@
 //! Either way a batch is copied once, from the encoder's batch buffer straight into the RTT ring
 //! ([`TraceRing`]), whose write offset moves only after the whole batch is in: no scratch copy.
 
-use gotrace_encoder::Sink;
+use gotrace_encoder::{Offer, Sink};
 use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
 use gotrace_wire::HEADER_LEN;
 
-use crate::ring::TraceRing;
+use crate::ring::{TraceRing, Write};
 
 /// No loss to report: a loss record counts at least one batch.
 const NO_LOSS: LossRecord = LossRecord {
@@ -88,25 +89,39 @@ impl RttSink {
         self.account
     }
 
-    /// Writes `first` then `second` as one unit, all or nothing: waiting for room when lossless,
-    /// at once when lossy, where only what `closes` the trace (or starts one) may take the
-    /// reserve. Returns whether they were written.
-    fn write_whole(&mut self, first: &[u8], second: &[u8], closes: bool) -> bool {
-        let lossless = self.backpressure == Backpressure::Lossless;
-        let keep_free = if lossless || closes { 0 } else { LOSSY_RESERVE };
+    fn lossless(&self) -> bool {
+        self.backpressure == Backpressure::Lossless
+    }
+
+    /// Writes `first` then `second` as one unit, all or nothing, if they fit now; when lossy,
+    /// only what `closes` the trace (or starts one) may take the reserve.
+    fn write_whole(&mut self, first: &[u8], second: &[u8], closes: bool) -> Write {
+        let keep_free = if self.lossless() || closes {
+            0
+        } else {
+            LOSSY_RESERVE
+        };
         self.ring
             .as_mut()
-            .is_some_and(|ring| ring.write(first, second, keep_free, lossless))
+            .map_or(Write::Never, |ring| ring.write(first, second, keep_free))
+    }
+
+    /// Repeats `write` while the channel is full and the sink lossless: for a trace's header and
+    /// closing records, after which the encoder reads no time that a wait could leave short.
+    fn until_written(&mut self, mut write: impl FnMut(&mut Self) -> Write) {
+        while write(self) == Write::Full && self.lossless() {
+            core::hint::spin_loop();
+        }
     }
 
     /// Writes the pending loss record, if any (when lossy, into the reserve only if it `closes`
-    /// the trace); returns whether none is pending any more.
-    fn flush_loss(&mut self, closes: bool) -> bool {
+    /// the trace); [`Write::Done`] when none is pending any more.
+    fn flush_loss(&mut self, closes: bool) -> Write {
         if self.pending_loss.batches == 0 {
-            return true;
+            return Write::Done;
         }
         let written = self.write_whole(&[LOSS_MARKER], &self.pending_loss.to_bytes(), closes);
-        if written {
+        if written == Write::Done {
             self.pending_loss = NO_LOSS;
         }
         written
@@ -143,31 +158,39 @@ impl Sink for RttSink {
         self.pending_loss = NO_LOSS;
         // Lossy, it fits without waiting: in an empty channel, or in the reserve a lossy trace
         // before it left.
-        self.write_whole(header, &[], true);
+        self.until_written(|sink| sink.write_whole(header, &[], true));
     }
 
     #[inline]
-    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) {
+    fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) -> Offer {
         let len = header.len() + payload.len();
+        // The rest of a broken generation goes too; a later one may resume after the record.
+        let broken =
+            self.pending_loss.batches != 0 && generation <= self.pending_loss.last_generation;
+        let written = if broken {
+            Write::Never
+        } else {
+            match self.flush_loss(false) {
+                Write::Done => self.write_whole(header, payload, false),
+                not_yet => not_yet,
+            }
+        };
+        match written {
+            // Counted once taken, however many times it was offered.
+            Write::Full if self.lossless() => return Offer::Full,
+            Write::Done => {}
+            _ => self.drop_batch(generation, len as u32),
+        }
         // The account's counts wrap at 2^32, as the host reads them: a long session produces
         // more than 4 GiB, which must not be an overflow panic in a debug build.
         self.account.batches = self.account.batches.wrapping_add(1);
         self.account.bytes = self.account.bytes.wrapping_add(len as u32);
-        if self.pending_loss.batches != 0 {
-            // The rest of a broken generation goes too; a later one may resume after the record.
-            if generation <= self.pending_loss.last_generation || !self.flush_loss(false) {
-                self.drop_batch(generation, len as u32);
-                return;
-            }
-        }
-        if !self.write_whole(header, payload, false) {
-            self.drop_batch(generation, len as u32);
-        }
+        Offer::Taken
     }
 
     #[inline]
     fn end_trace(&mut self) {
-        self.flush_loss(true);
-        self.write_whole(&[END_MARKER], &self.account.to_bytes(), true);
+        self.until_written(|sink| sink.flush_loss(true));
+        self.until_written(|sink| sink.write_whole(&[END_MARKER], &sink.account.to_bytes(), true));
     }
 }

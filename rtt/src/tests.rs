@@ -8,9 +8,11 @@ use std::vec::Vec;
 use std::{thread, vec};
 
 use gotrace_encoder::Sink;
+use gotrace_encoder::{Clock, Config, Encoder, GoSlot, GoStatus, Offer, ProcStatus, Scheduling};
 use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
+use gotrace_wire::{varint, EventType, HEADER_LEN};
 
-use crate::ring::{copy, host};
+use crate::ring::{copy, host, Write};
 use crate::RttSink;
 
 /// `len` bytes that differ from their neighbours, starting at `seed`.
@@ -57,27 +59,27 @@ fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
     let (mut ring, host) = host::ring(64);
     host.reset_to(50);
     let (first, second) = (bytes(10, 10), bytes(100, 20));
-    assert!(ring.write(&first, &second, 0, false));
+    assert_eq!(ring.write(&first, &second, 0), Write::Done);
     assert_eq!(host.read(), [first.clone(), second].concat());
-    // As long as the ring (one byte always stays free): refused at once, even when waiting.
-    assert!(!ring.write(&bytes(0, 60), &bytes(0, 4), 0, true));
+    // As long as the ring (one byte always stays free): never, whatever the host reads.
+    assert_eq!(ring.write(&bytes(0, 60), &bytes(0, 4), 0), Write::Never);
     // 63 bytes of room: 40 fit, then 23 are left, which 24 do not fit and nothing is written.
-    assert!(ring.write(&bytes(1, 40), &[], 0, false));
-    assert!(!ring.write(&bytes(2, 20), &bytes(3, 4), 0, false));
+    assert_eq!(ring.write(&bytes(1, 40), &[], 0), Write::Done);
+    assert_eq!(ring.write(&bytes(2, 20), &bytes(3, 4), 0), Write::Full);
     // Room to keep free counts as taken.
-    assert!(!ring.write(&bytes(2, 20), &[], 4, false));
-    assert!(ring.write(&bytes(2, 20), &[], 3, false));
+    assert_eq!(ring.write(&bytes(2, 20), &[], 4), Write::Full);
+    assert_eq!(ring.write(&bytes(2, 20), &[], 3), Write::Done);
     assert_eq!(host.read(), [bytes(1, 40), bytes(2, 20)].concat());
     let watch = ring.watch();
     assert!(watch.is_drained());
-    assert!(ring.write(&first, &[], 0, false));
+    assert_eq!(ring.write(&first, &[], 0), Write::Done);
     assert!(!watch.is_drained());
     host.read();
     assert!(watch.is_drained());
 }
 
 #[test]
-fn lossless_batches_wait_for_the_host_and_all_arrive() {
+fn lossless_batches_are_offered_again_until_the_host_reads_and_all_arrive() {
     let (ring, host) = host::ring(256);
     let watch = ring.watch();
     let mut sink = RttSink::new();
@@ -116,8 +118,11 @@ fn lossless_batches_wait_for_the_host_and_all_arrive() {
         got
     });
     sink.begin_trace(&header);
+    // The encoder's part: offering a batch again while the sink is full.
     for (i, (h, p)) in batches.iter().enumerate() {
-        sink.write_batch(1 + i as u64 / 10, h, p);
+        while sink.write_batch(1 + i as u64 / 10, h, p) == Offer::Full {
+            thread::yield_now();
+        }
     }
     sink.end_trace();
     watch.flush();
@@ -134,14 +139,18 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
     let header = bytes(0xA0, 16);
     let [a, b, c, d, e, f, g] = [100, 100, 10, 50, 200, 10, 90].map(|len| bytes(len as u8, len));
     sink.begin_trace(&header);
-    sink.write_batch(1, &a[..4], &a[4..]); // 100 + 58 of 239: written
-    sink.write_batch(1, &b, &[]); // 158 of 139: dropped
-    sink.write_batch(1, &c, &[]); // fits, but its generation is broken: dropped
+    // Lossy, every batch is taken at once, written or dropped.
+    let mut offer = |generation, header: &[u8], payload: &[u8]| {
+        assert_eq!(sink.write_batch(generation, header, payload), Offer::Taken);
+    };
+    offer(1, &a[..4], &a[4..]); // 100 + 58 of 239: written
+    offer(1, &b, &[]); // 158 of 139: dropped
+    offer(1, &c, &[]); // fits, but its generation is broken: dropped
     assert_eq!(host.read(), [&header[..], &a].concat());
-    sink.write_batch(2, &d, &[]); // the loss record, then the batch
-    sink.write_batch(2, &e, &[]); // 258 of 180: dropped
-    sink.write_batch(3, &f, &[]); // the loss record, then the batch
-    sink.write_batch(3, &g, &[]); // 148 of 145: dropped
+    offer(2, &d, &[]); // the loss record, then the batch
+    offer(2, &e, &[]); // 258 of 180: dropped
+    offer(3, &f, &[]); // the loss record, then the batch
+    offer(3, &g, &[]); // 148 of 145: dropped
 
     // The closing records fit in the reserve, with nobody reading.
     sink.end_trace();
@@ -172,7 +181,7 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
 fn before_it_is_attached_every_batch_counts_as_dropped() {
     let mut sink = RttSink::default();
     sink.begin_trace(&[0; 16]);
-    sink.write_batch(1, &[1; 3], &[2; 7]);
+    assert_eq!(sink.write_batch(1, &[1; 3], &[2; 7]), Offer::Taken);
     sink.end_trace();
     let account = sink.account();
     assert_eq!((account.batches, account.bytes), (1, 10));
@@ -194,14 +203,21 @@ fn every_ring_size_and_offset_takes_what_fits_whole_and_refuses_the_rest() {
                             host.reset_to(at);
                             let before = bytes(0x40, unread);
                             if unread > 0 {
-                                assert!(ring.write(&before, &[], 0, false));
+                                assert_eq!(ring.write(&before, &[], 0), Write::Done);
                             }
                             let data = bytes(len as u8, len);
                             let fits = unread + len + keep_free < size;
+                            let outcome = if fits {
+                                Write::Done
+                            } else if len + keep_free < size {
+                                Write::Full
+                            } else {
+                                Write::Never
+                            };
                             let (first, second) = data.split_at(split);
-                            let wrote = ring.write(first, second, keep_free, false);
+                            let wrote = ring.write(first, second, keep_free);
                             assert_eq!(
-                                wrote, fits,
+                                wrote, outcome,
                                 "{size} {at} {unread} {len} {split} {keep_free}"
                             );
                             let expected = if fits {
@@ -216,4 +232,111 @@ fn every_ring_size_and_offset_takes_what_fits_whole_and_refuses_the_rest() {
             }
         }
     }
+}
+
+/// A clock 2^28 ticks further at each reading (16 readings a wrap) that plays the host too: it
+/// reads nothing of the ring until `resume`, then all of it at each reading, kept in `got`.
+struct HostClock {
+    now: u64,
+    resume: u64,
+    host: host::Host,
+    got: Vec<u8>,
+}
+
+impl Clock for HostClock {
+    fn now(&mut self) -> u32 {
+        self.now += 1 << 28;
+        if self.now >= self.resume {
+            self.got.extend(self.host.read());
+        }
+        self.now as u32
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000_000
+    }
+}
+
+/// One executor, held by context 0 or idle; no goroutine.
+struct OneProc(bool);
+
+impl Scheduling for OneProc {
+    fn context_proc(&self, m: usize) -> Option<usize> {
+        (self.0 && m == 0).then_some(0)
+    }
+
+    fn context_go(&self, _: usize) -> Option<GoSlot> {
+        None
+    }
+
+    fn proc_status(&self, _: usize) -> ProcStatus {
+        if self.0 {
+            ProcStatus::Running
+        } else {
+            ProcStatus::Idle
+        }
+    }
+
+    fn go_status(&self, _: GoSlot) -> GoStatus {
+        GoStatus::Dead
+    }
+}
+
+/// The base times of the `EventBatch` headers in `stream` (a file header, then batches), up to
+/// its end record.
+fn batch_times(stream: &[u8]) -> Vec<u64> {
+    let mut at = HEADER_LEN;
+    let mut times = Vec::new();
+    while stream[at] == EventType::EVENT_BATCH.0 {
+        at += 1;
+        let mut fields = [0; 4];
+        for field in &mut fields {
+            let (value, len) = varint::decode(&stream[at..]).unwrap();
+            *field = value;
+            at += len;
+        }
+        let [_generation, _m, time, size] = fields;
+        times.push(time);
+        at += size as usize;
+    }
+    assert_eq!(
+        stream[at], END_MARKER,
+        "the stream ends with its end record"
+    );
+    times
+}
+
+#[test]
+fn a_lossless_wait_longer_than_a_clock_wrap_leaves_later_times_right() {
+    // The host stops reading at once and comes back 16 wraps of the clock later; meanwhile the
+    // channel fills and the encoder offers its batch again and again, reading the clock. The
+    // wraps of the wait are counted: the last batch (the tables written as tracing stops) is
+    // at the clock's last reading, not a multiple of 2^32 ticks before it.
+    let (ring, host) = host::ring(256);
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossless);
+    let clock = HostClock {
+        now: 0,
+        resume: 16 << 32,
+        host,
+        got: Vec::new(),
+    };
+    let mut e: Encoder<RttSink, HostClock, 1, 1, 1, 64> = Encoder::new(sink, clock, Config::MANUAL);
+    let mut w = OneProc(false);
+    e.start(0, &w).unwrap();
+    for _ in 0..100 {
+        w.0 = true;
+        e.proc_start(0, 0, &w);
+        w.0 = false;
+        e.proc_stop(0, &w);
+    }
+    e.stop(0).unwrap();
+    let clock = e.clock_mut();
+    assert!(clock.now > clock.resume, "the host never came back");
+    let last_reading = clock.now;
+    clock.got.extend(clock.host.read());
+    let times = batch_times(&clock.got);
+    assert_eq!(times.last(), Some(&last_reading), "{times:?}");
+    assert!(times.windows(2).all(|t| t[0] <= t[1]), "{times:?}");
+    assert_eq!(e.sink().account().dropped_batches, 0);
 }

@@ -6,7 +6,7 @@
 
 use core::sync::atomic::Ordering;
 
-use gotrace_encoder::Sink;
+use gotrace_encoder::{Offer, Sink};
 use gotrace_rtt::{RttSink, TraceRing};
 use gotrace_rtt_protocol::{Backpressure, EndRecord, END_MARKER};
 use rtt_target::{rtt_init, ChannelMode};
@@ -39,7 +39,7 @@ fn the_trace_channel_is_found_by_name_and_written_in_place() {
     let mut sink = RttSink::new();
     sink.attach(ring, Backpressure::Lossless);
     sink.begin_trace(b"go 1.22 trace\0\0\0");
-    sink.write_batch(1, &[1, 2, 3], &[4, 5, 6, 7]);
+    assert_eq!(sink.write_batch(1, &[1, 2, 3], &[4, 5, 6, 7]), Offer::Taken);
     sink.end_trace();
 
     let up = up_channels();

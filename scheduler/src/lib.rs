@@ -69,7 +69,7 @@ pub use context::{Annotate, Annotator, CallbackCx, TaskCx};
 pub use error::Error;
 /// The encoder the scheduler drives (sinks, clocks, statistics, state inspection).
 pub use gotrace_encoder as encoder;
-pub use gotrace_encoder::{Clock, Config, Sink};
+pub use gotrace_encoder::{Clock, Config, Offer, Sink};
 pub use platform::Platform;
 pub use scheduler::Scheduler;
 pub use task::{Step, TaskFn, TaskId};

@@ -12,7 +12,7 @@ use std::thread;
 use gotrace_rtt::host::{self, Host};
 use gotrace_rtt::RttSink;
 use gotrace_rtt_protocol::Backpressure;
-use gotrace_scheduler::Sink;
+use gotrace_scheduler::{Offer, Sink};
 use gotrace_tests::rng::Rng;
 
 use super::property::{batches, device_traces, events};
@@ -92,10 +92,13 @@ impl Reader {
 }
 
 /// Hands `batch` to the sink as the encoder does, a header and a payload, split anywhere (the
-/// sink writes the two as one: where the split falls must not matter).
+/// sink writes the two as one: where the split falls must not matter), offering it again while
+/// the sink is full (lossless, until the host reads).
 fn write_batch(sink: &mut RttSink, generation: u64, batch: &[u8], rng: &mut Rng) {
     let (header, payload) = batch.split_at(rng.below(batch.len() + 1));
-    sink.write_batch(generation, header, payload);
+    while sink.write_batch(generation, header, payload) == Offer::Full {
+        thread::yield_now();
+    }
 }
 
 /// The largest batch of the traces: the unit the ring sizes are measured in.
