@@ -296,12 +296,14 @@ fn a_wrap_crossed_inline_by_a_batch_begun_long_before_is_counted() {
 }
 
 /// A sink with no room while `stall` ticks of a [`SetClock`] are left, as a lossless RTT sink
-/// whose host stopped reading: each offer it refuses lets a quarter of a wrap pass (the encoder
-/// reads the clock between offers). It keeps the trace in a `VecSink`.
+/// whose host stopped reading: each offer it refuses lets an eighth of a wrap pass (the encoder
+/// reads the clock between offers). It takes `pass` batches at once before the one that waits,
+/// and keeps the trace in a `VecSink`.
 struct StallingSink {
     kept: VecSink,
     now: Rc<Cell<u64>>,
     stall: Rc<Cell<u64>>,
+    pass: Rc<Cell<u32>>,
 }
 
 impl Sink for StallingSink {
@@ -311,11 +313,15 @@ impl Sink for StallingSink {
 
     fn write_batch(&mut self, generation: u64, header: &[u8], payload: &[u8]) -> Offer {
         let left = self.stall.get();
-        if left > 0 {
-            let step = left.min(1 << 30);
-            self.now.set(self.now.get() + step);
-            self.stall.set(left - step);
-            return Offer::Full;
+        match self.pass.get() {
+            0 if left > 0 => {
+                let step = left.min(1 << 29);
+                self.now.set(self.now.get() + step);
+                self.stall.set(left - step);
+                return Offer::Full;
+            }
+            0 => {}
+            n => self.pass.set(n - 1),
         }
         self.kept.write_batch(generation, header, payload)
     }
@@ -325,24 +331,32 @@ impl Sink for StallingSink {
     }
 }
 
-/// An encoder writing to a [`StallingSink`] on a [`SetClock`] at 1000, with the clock's time and
-/// the stall left to set.
-type Stalling<const MS: usize> = (
-    Rig<SetClock, MS, MS, 1, 128, StallingSink>,
-    Rc<Cell<u64>>,
-    Rc<Cell<u64>>,
-);
+/// An encoder writing to a [`StallingSink`] on a [`SetClock`] at 1000, with the clock's time,
+/// the stall left and the batches to take before it, to set.
+struct Stalling<const MS: usize> {
+    e: Rig<SetClock, MS, MS, 1, 128, StallingSink>,
+    now: Rc<Cell<u64>>,
+    stall: Rc<Cell<u64>>,
+    pass: Rc<Cell<u32>>,
+}
 
 fn stalling<const MS: usize>() -> Stalling<MS> {
     let now = Rc::new(Cell::new(1_000));
     let stall = Rc::new(Cell::new(0));
+    let pass = Rc::new(Cell::new(0));
     let sink = StallingSink {
         kept: VecSink::default(),
         now: now.clone(),
         stall: stall.clone(),
+        pass: pass.clone(),
     };
     let e = Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
-    (e, now, stall)
+    Stalling {
+        e,
+        now,
+        stall,
+        pass,
+    }
 }
 
 /// The times of the events of `out` (Go's text of a trace) whose line contains `what`.
@@ -353,61 +367,102 @@ fn times_of(out: &str, what: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Task 0 on M0 and P0, with a sink that has no room for `stall` ticks from the next batch on:
-/// a generation's end (`at_generation_end`) or a batch that fills hands it over; then started
-/// and stopped 1000 ticks apart until the stall is over, and on. Go's text of the trace (`None`
-/// without Go), the clock's last reading, and its reading once the wait was over.
-fn stalled(stall: u64, at_generation_end: bool, name: &str) -> Option<(String, u64, u64)> {
-    let (mut e, now, left) = stalling::<1>();
+/// Where a test's sink has no room for about two wraps.
+#[derive(Clone, Copy, Debug)]
+enum Stall {
+    /// Handing over a full batch.
+    BatchFull,
+    /// Handing over every batch at a generation's end.
+    GenerationEnd,
+    /// Handing over the first table (the frequency's) at a generation's end.
+    GenerationTables,
+    /// Handing over a batch half a wrap old, found so by the next event out of line.
+    StaleBatch,
+}
+
+/// One task started and stopped 200 times, 1000 ticks apart, with the sink full at `stall` for
+/// two wraps and 5000 ticks, then for two wraps less 5000 ticks: Go must give every stop the
+/// time it was made, the clock's wraps during the wait counted. A wait the encoder did not see
+/// (a sink waiting inside `write_batch`, where nothing reads the clock) would leave every later
+/// time 2^32 ticks short, in a trace Go accepts. A few ticks past whole wraps, a reading after
+/// the wait is a few ticks past one before it as the inline path sees them (a batch left in the
+/// half before the wait would take it); a few ticks short, the wait's last reading is below the
+/// reading the event was written for (given that reading in the half after the wait, the event
+/// would come after later ones).
+fn stops_keep_their_times_across_a_sink_full_at(stall_at: Stall) {
+    let wrap = 1u64 << 32;
+    for stall_ticks in [2 * wrap + 5_000, 2 * wrap - 5_000] {
+        stops_keep_their_times_across_a_wait(stall_at, stall_ticks);
+    }
+}
+
+fn stops_keep_their_times_across_a_wait(stall_at: Stall, stall_ticks: u64) {
+    let wrap = 1u64 << 32;
+    let Stalling {
+        mut e,
+        now,
+        stall,
+        pass,
+    } = stalling::<1>();
     e.start(0);
     e.proc_start(0, 0);
     e.go_create(0, 0, 0x100);
-    left.set(stall);
-    if at_generation_end {
-        e.advance(0);
-    }
-    let mut resumed = None;
-    for _ in 0..200 {
+    let mut stops = Vec::new();
+    for round in 0..200 {
+        if round == 10 {
+            stall.set(stall_ticks);
+            match stall_at {
+                Stall::BatchFull => {}
+                Stall::GenerationEnd => e.advance(0),
+                Stall::GenerationTables => {
+                    pass.set(1);
+                    e.advance(0);
+                }
+                Stall::StaleBatch => now.set(now.get() + wrap * 6 / 10),
+            }
+        }
         now.set(now.get() + 1_000);
         e.go_start(0, GoSlot::Task(0));
         now.set(now.get() + 1_000);
         e.go_stop(0);
-        if left.get() == 0 {
-            resumed.get_or_insert(now.get());
-        }
+        stops.push(now.get());
     }
-    let resumed = resumed.expect("no batch was handed over");
+    assert_eq!(stall.get(), 0, "{stall_at:?}: no batch was handed over");
     e.e.stop(0).unwrap();
-    let out = go_accepts(name, &e.e.sink().kept.traces[0])?;
-    Some((out, now.get(), resumed))
-}
-
-#[test]
-fn a_sink_waiting_longer_than_a_clock_wrap_keeps_later_times_right() {
-    // A lossless sink whose host stops reading for a wrap and a half, when a batch fills: the
-    // wraps during the wait are counted, so the trace's last event is at the clock's last
-    // reading, not 2^32 ticks before it (a trace Go accepts just the same: only the times tell).
-    let Some((out, last_reading, _)) = stalled(3 << 31, false, "sink-stall") else {
+    let name = format!("sink-stall-{stall_at:?}-{stall_ticks}");
+    let Some(out) = go_accepts(&name, &e.e.sink().kept.traces[0]) else {
         return;
     };
-    let last = times_of(&out, "GoID=1 Running->Runnable");
-    assert_eq!(last.iter().max(), Some(&last_reading), "{out}");
-}
-
-#[test]
-fn a_sink_waiting_at_a_generations_end_keeps_later_times_right() {
-    // The same wait, two wraps and a half, when a generation ends and hands every batch over:
-    // the next generation starts after it, and its events are at their readings.
-    let Some((out, last_reading, resumed)) = stalled(5 << 31, true, "sink-stall-generation") else {
-        return;
-    };
-    let syncs = times_of(&out, "Sync");
-    assert!(
-        syncs[1] >= resumed - 2_000,
-        "the generation began before the wait ended: {out}"
+    // Go's times are nanoseconds, and the rig's clock counts them (1 GHz): compared from the
+    // first stop on, they are the clock's readings. A stop whose batch waited takes the time
+    // after the wait, which is when it returned.
+    let parsed = times_of(&out, "GoID=1 Running->Runnable");
+    let from_first = |times: &[u64]| -> Vec<u64> { times.iter().map(|t| t - times[0]).collect() };
+    assert_eq!(
+        from_first(&parsed),
+        from_first(&stops),
+        "{stall_at:?}:\n{out}"
     );
-    let last = times_of(&out, "GoID=1 Running->Runnable");
-    assert_eq!(last.iter().max(), Some(&last_reading), "{out}");
+}
+
+#[test]
+fn a_sink_full_longer_than_a_clock_wrap_for_a_full_batch_keeps_later_times_right() {
+    stops_keep_their_times_across_a_sink_full_at(Stall::BatchFull);
+}
+
+#[test]
+fn a_sink_full_longer_than_a_clock_wrap_at_a_generations_end_keeps_later_times_right() {
+    stops_keep_their_times_across_a_sink_full_at(Stall::GenerationEnd);
+}
+
+#[test]
+fn a_sink_full_longer_than_a_clock_wrap_for_a_generations_tables_keeps_later_times_right() {
+    stops_keep_their_times_across_a_sink_full_at(Stall::GenerationTables);
+}
+
+#[test]
+fn a_sink_full_longer_than_a_clock_wrap_for_a_stale_batch_keeps_later_times_right() {
+    stops_keep_their_times_across_a_sink_full_at(Stall::StaleBatch);
 }
 
 #[test]
@@ -416,7 +471,9 @@ fn a_sink_waiting_almost_a_wrap_leaves_no_context_in_the_half_before() {
     // counter's wrap, where no wrap was seen; M1's next event comes just past the wrap, 5000
     // ticks after its own last reading in the low half: the inline path would take it for a
     // time in the half before, unless the wait's reading made M1's batch stale meanwhile.
-    let (mut e, now, stall) = stalling::<2>();
+    let Stalling {
+        mut e, now, stall, ..
+    } = stalling::<2>();
     e.start(0);
     e.proc_start(1, 1);
     e.proc_start(0, 0);
