@@ -212,6 +212,7 @@ static CYCLES: AtomicBool = AtomicBool::new(true);
 ///
 /// Call it once, in thread mode, before anything else reads the clock ([`now`],
 /// [`TraceClock::chosen`]) and before the interrupts that do are enabled.
+#[must_use = "`None`: no counter counts, and the clock is not set"]
 pub fn init<C: Counters>(dcb: &mut DCB, dwt: &mut DWT) -> Option<ClockSource> {
     dcb.enable_trace();
     let cycles = cycle_counter(dwt);
@@ -378,6 +379,7 @@ impl<C> TraceClock<C> {
 
     /// The counter [`init`] picked.
     #[inline]
+    #[must_use = "the clock is given to the encoder (`clock_mut`)"]
     pub fn chosen() -> TraceClock<C> {
         // SAFETY: see `Chosen`.
         TraceClock(unsafe { CHOSEN.0.get().read() }, PhantomData)

@@ -40,6 +40,7 @@ impl ControlChannel {
     /// command not yet complete are kept for the next call, and garbage between frames is
     /// skipped. A second command that arrived in the same poll stays in the channel for the next
     /// call.
+    #[must_use = "the command is taken from the channel: ignored, it is lost"]
     pub fn poll(&mut self) -> Option<Command> {
         let mut byte = [0u8; 1];
         while self.channel.read(&mut byte) == 1 {

@@ -169,6 +169,7 @@ impl TraceRing {
 
     /// A view of this ring that only tells whether the host has caught up: it can be kept
     /// outside the lock that guards the writer (this value, inside the encoder's sink).
+    #[must_use]
     pub fn watch(&self) -> RingWatch {
         RingWatch {
             descriptor: self.descriptor,
@@ -186,6 +187,7 @@ pub struct RingWatch {
 
 impl RingWatch {
     /// Whether the host has read everything written so far.
+    #[must_use = "a question, not a wait: `flush` waits"]
     pub fn is_drained(&self) -> bool {
         let d = self.descriptor;
         d.write.load(Ordering::Relaxed) == d.read.load(Ordering::Acquire)

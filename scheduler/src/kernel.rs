@@ -5,8 +5,8 @@
 //! Keeping them in one place behind one lock is what makes each scheduling decision and the
 //! events recording it a single atomic step, whatever interrupt comes next. Every state change
 //! goes through a method here: the machine checks and applies it, then the encoder writes it.
-//! Without the `trace` feature the encoder is not part of the kernel and no encoder code is
-//! linked.
+//! Without the `trace` feature the encoder is not part of the kernel and none of its writing
+//! is linked.
 
 #[cfg(feature = "trace")]
 use gotrace_encoder::Encoder;

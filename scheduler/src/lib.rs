@@ -17,7 +17,8 @@
 //! Every scheduling step is checked and applied by the scheduler's own state machine and, with
 //! the `trace` feature (on by default), written by the `gotrace-encoder` inside the same critical
 //! section, so the trace is consistent whatever interrupt lands next. Without `trace` the
-//! scheduler runs the same way and no encoder code is linked. The core has no Cortex-M
+//! scheduler runs the same way and none of the encoder's writing is linked (only its lock,
+//! `Shared`, the annotations' constructors and its error type: about 1 KB). The core has no Cortex-M
 //! dependency: the [`Platform`] trait is the only hardware hook.
 //!
 //! With the `sim` feature, the `sim` module runs the same scheduler on the host with simulated
@@ -48,9 +49,10 @@
 //! `EndRecord`, written by [`Sink::end_trace`]: without it the last generation cannot be known
 //! complete), and a down channel named `gotrace-control` for the host's `Start` and `Stop`
 //! commands (read with `gotrace-rtt`'s `ControlChannel`; end the trace on `Stop`). The
-//! crate's README ("Adding it to your own firmware") walks through a minimal firmware for QEMU
-//! `mps2-an385`, `tests/minimal-firmware`, which the end-to-end tests record; `firmware-example`
-//! adds lossy mode, logs and the session descriptor.
+//! crate's README ("Adding it to your own firmware") gives a whole minimal firmware for QEMU
+//! `mps2-an385`, which the end-to-end tests build from its text and record;
+//! `tests/minimal-firmware` is the same as a crate of its own, and `firmware-example` adds lossy
+//! mode, logs and the session descriptor.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

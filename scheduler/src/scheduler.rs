@@ -20,7 +20,18 @@ use crate::task::{Task, TaskFn, TaskId};
 /// A cooperative scheduler for `TASKS` task slots, `PS` executors (Go's Ps) and `MS` execution
 /// contexts (Go's Ms: thread mode and each interrupt level that calls into the scheduler),
 /// tracing into batch buffers of `BUF` bytes per context (with the `trace` feature; without it
-/// the clock, sink, configuration and `BUF` are unused, and no encoder code is linked).
+/// the clock, sink, configuration and `BUF` are unused, and none of the encoder's writing is
+/// linked).
+///
+/// It is meant to be a `static`, shared by thread mode and interrupt handlers behind a
+/// `critical-section` lock, which Rust allows only if the platform `X` is `Sync` and the clock
+/// `C` and sink `S` are `Send`. A clock holding a timer register's address (`*const u32`) is
+/// neither by default: if it is the only code reading that register, say so with
+/// `unsafe impl Send for MyClock {}` (as `gotrace-cortex-m-clock`'s `TraceClock` does).
+///
+/// The sizes are checked when the `static` is compiled (an error in `gotrace-encoder`'s
+/// `VALID_SIZES` names the one that is wrong): `MS` at least 1, `TASKS + MS` below 65535, `PS`
+/// below 65536, and `BUF` from 64 to 65535 bytes.
 pub struct Scheduler<
     X,
     C,
@@ -158,6 +169,7 @@ impl<
 
     /// Whether `executor` has tasks waiting to run. An idle loop deciding whether to sleep wants
     /// [`Scheduler::idle`], which looks and sleeps in one step.
+    #[must_use]
     pub fn has_runnable(&self, executor: usize) -> bool {
         self.kernel
             .with(|k| k.queues.get(executor).is_some_and(|q| !q.is_empty()))

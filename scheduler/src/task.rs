@@ -22,7 +22,10 @@ pub enum Step {
     Done,
 }
 
-/// A task's slot in the table.
+/// A task's slot in the table. Slots are reused: once a task is [`Step::Done`], the next
+/// [`crate::Scheduler::spawn`] may take its slot (spawn takes the lowest free one), and a wake
+/// for the finished task's ID then wakes its successor. Keep the ID `spawn` returned, and drop
+/// it when the task is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TaskId(pub usize);
 
