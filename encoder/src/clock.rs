@@ -3,11 +3,11 @@
 //! Go's format wants monotonic 64-bit timestamps in ticks of a stated frequency. Microcontroller
 //! counters (DWT CYCCNT, a free-running timer; SysTick's own count, 24 bits counting down, is
 //! none) are 32 bits wide and wrap within seconds, so a clock hands the encoder its raw wrapping
-//! 32-bit reading. The encoder keeps
-//! the high half once (a reading smaller than the latest one it has seen means one wrap; see
-//! `Encoder::extend`), so an event's delta is one 32-bit subtraction, correct as long as the
-//! counter is read at least once per wrap period while tracing (every traced event and every
-//! generation boundary reads it). [`Coarse`] extends its inner clock the same way, here.
+//! 32-bit reading. The encoder keeps the high half once (a reading smaller than the latest one
+//! it has seen means one wrap; see `Encoder::extend`), so an event's delta is one 32-bit
+//! subtraction, correct as long as the counter is read at least once per wrap period while
+//! tracing (every traced event and every generation boundary reads it). [`Coarse`] extends its
+//! inner clock the same way, here.
 
 /// A source of timestamps.
 ///

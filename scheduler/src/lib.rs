@@ -18,8 +18,8 @@
 //! the `trace` feature (on by default), written by the `gotrace-encoder` inside the same critical
 //! section, so the trace is consistent whatever interrupt lands next. Without `trace` the
 //! scheduler runs the same way and none of the encoder's writing is linked (only its lock,
-//! `Shared`, the annotations' constructors and its error type: about 1 KB). The core has no Cortex-M
-//! dependency: the [`Platform`] trait is the only hardware hook.
+//! `Shared`, the annotations' constructors and its error type: about 1 KB). The core has no
+//! Cortex-M dependency: the [`Platform`] trait is the only hardware hook.
 //!
 //! With the `sim` feature, the `sim` module runs the same scheduler on the host with simulated
 //! interrupt contexts driven by a seeded random generator.

@@ -26,7 +26,7 @@ use crate::task::{Task, TaskFn, TaskId};
 /// It is meant to be a `static`, shared by thread mode and interrupt handlers behind a
 /// `critical-section` lock, which Rust allows only if the platform `X` is `Sync` and the clock
 /// `C` and sink `S` are `Send`. A clock holding a timer register's address (`*const u32`) is
-/// neither by default: if it is the only code reading that register, say so with
+/// not `Send` by default: if it is the only code reading that register, say so with
 /// `unsafe impl Send for MyClock {}` (as `gotrace-cortex-m-clock`'s `TraceClock` does).
 ///
 /// The sizes are checked when the `static` is compiled (an error in `gotrace-encoder`'s
