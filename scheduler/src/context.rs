@@ -141,10 +141,13 @@ impl<'a> CallbackCx<'a> {
 
     /// Takes `executor` for the rest of the callback (stealing it from a blocking operation or
     /// from an earlier callback that left it, if need be): `ProcStart`, then the callback's
-    /// goroutine runs on it.
+    /// goroutine runs on it. One executor per callback: a second take is refused.
     pub fn take_executor(&mut self, executor: usize) -> Result<(), Error> {
         if self.executor.is_some() {
-            return Err(Error::ExecutorBusy(executor));
+            return Err(Error::Transition {
+                m: self.m,
+                what: "take an executor: the callback holds one already",
+            });
         }
         self.core.take_executor(self.m, executor)?;
         self.executor = Some(executor);

@@ -167,8 +167,9 @@ impl<
         })
     }
 
-    /// Whether `executor` has tasks waiting to run. An idle loop deciding whether to sleep wants
-    /// [`Scheduler::idle`], which looks and sleeps in one step.
+    /// Whether `executor` has tasks waiting to run (an executor not below `PS` has none). An idle
+    /// loop deciding whether to sleep wants [`Scheduler::idle`], which looks and sleeps in one
+    /// step.
     #[must_use]
     pub fn has_runnable(&self, executor: usize) -> bool {
         self.kernel
@@ -252,7 +253,9 @@ impl<
     /// sleeping in one critical section. Looked at first and slept on after, an interrupt's wake
     /// landing in between left its task queued while thread mode slept until some later
     /// interrupt, or for ever when none was to come. `wfi` wakes on an interrupt made pending
-    /// while interrupts are masked; it is taken as the section ends.
+    /// while interrupts are masked; it is taken as the section ends. An executor not below `PS`
+    /// has nothing to run, so idling on it just sleeps: [`Scheduler::run_executor`] is the call
+    /// that refuses it.
     pub fn idle(&self, executor: usize) {
         critical_section::with(|_| {
             if !self.has_runnable(executor) {

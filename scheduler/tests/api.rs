@@ -78,6 +78,30 @@ fn refusals_are_typed() {
     );
 }
 
+#[test]
+fn a_callback_takes_one_executor_at_most() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    let second = s
+        .callback(|cb| {
+            cb.take_executor(0).unwrap();
+            cb.take_executor(1)
+        })
+        .unwrap();
+    let refused = second.unwrap_err();
+    assert_eq!(
+        refused,
+        Error::Transition {
+            m: 0,
+            what: "take an executor: the callback holds one already"
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "context 0: take an executor: the callback holds one already"
+    );
+}
+
 fn take_running_executor_from_interrupt(_: &mut TaskCx<'_>) -> Step {
     let s = current();
     s.platform().interrupt(1, || {
