@@ -83,6 +83,14 @@ impl RttSink {
         self.backpressure = backpressure;
     }
 
+    /// Whether [`RttSink::attach`] has given the sink its channel. Without it tracing still
+    /// starts, and every batch is dropped with no header on the channel: a firmware can check
+    /// this before `start_tracing` (`debug_assert!(sink.is_attached())`).
+    #[must_use]
+    pub fn is_attached(&self) -> bool {
+        self.ring.is_some()
+    }
+
     /// The device's account so far: the batches the encoder produced, and how many of them were
     /// dropped (the measurement checks that it dropped none while it counted).
     pub fn account(&self) -> EndRecord {

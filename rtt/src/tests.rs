@@ -79,6 +79,15 @@ fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
 }
 
 #[test]
+fn a_sink_is_attached_only_once_given_its_channel() {
+    let (ring, _host) = host::ring(256);
+    let mut sink = RttSink::new();
+    assert!(!sink.is_attached());
+    sink.attach(ring, Backpressure::Lossy);
+    assert!(sink.is_attached());
+}
+
+#[test]
 fn lossless_batches_are_offered_again_until_the_host_reads_and_all_arrive() {
     let (ring, host) = host::ring(256);
     let watch = ring.watch();
