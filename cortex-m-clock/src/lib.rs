@@ -49,7 +49,7 @@
 //! }
 //! ```
 #![no_std]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
@@ -83,6 +83,7 @@ pub unsafe trait Counters {
 /// CYCCNT): a 25 MHz processor, and CMSDK APB timer 0 on the 25 MHz APB clock
 /// ([`Counter::start_cmsdk_apb_timer`] at `0x4000_0000`) as the fallback. Only for an MPS2 board,
 /// and a firmware that uses its TIMER0 for nothing else.
+#[derive(Debug)]
 pub struct Mps2;
 
 /// The MPS2 boards' CMSDK APB timer 0.
@@ -102,6 +103,7 @@ unsafe impl Counters for Mps2 {
 
 /// A free-running 32-bit hardware counter, read as `*register ^ mask`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Counter {
     register: *const u32,
     mask: u32,
@@ -181,7 +183,7 @@ impl Counter {
 }
 
 /// The chosen counter as every reading uses it: the register, then the mask.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 #[repr(C, align(8))]
 struct Reading {
     register: *const u32,
@@ -347,6 +349,13 @@ pub fn spin(ticks: u32) {
 /// address of this crate's static (two instructions per event fewer, 48 bytes of flash less in
 /// the example firmware, for 8 bytes of RAM in the encoder).
 pub struct TraceClock<C>(Reading, PhantomData<fn() -> C>);
+
+/// The register it reads and the mask of its counting bits.
+impl<C> core::fmt::Debug for TraceClock<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("TraceClock").field(&self.0).finish()
+    }
+}
 
 impl<C> Clone for TraceClock<C> {
     fn clone(&self) -> Self {

@@ -9,6 +9,7 @@ use gotrace_wire::EventType;
 
 /// A user annotation, written on the context of the running goroutine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Annotation {
     pub(crate) typ: EventType,
     /// The event's arguments: the numbers (task IDs), a slot for the string ID of each name

@@ -109,6 +109,7 @@ pub(crate) fn join(high: u32, low: u32) -> u64 {
 /// It extends its inner counter itself, so the reading at least once per wrap that the encoder
 /// needs is once per wrap of the inner counter (67 s at 64 MHz), not of the coarse units (71
 /// minutes at 1 µs).
+#[derive(Debug)]
 pub struct Coarse<C> {
     inner: C,
     shift: u32,

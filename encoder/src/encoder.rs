@@ -34,6 +34,7 @@ use crate::state::{GoSlot, GoTrace, Scheduling};
 /// When generations end on their own (0 disables a limit). A generation also ends when tracing
 /// stops, when [`Encoder::advance`] is called, and when its string or stack table is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// End the generation once this many clock ticks have passed since it began. Checked at
     /// every event written out of line: at least once per batch handed over, and at every event
@@ -57,6 +58,7 @@ impl Config {
 /// What the encoder has written, for measurements. The device counts in 32 bits to save RAM, so
 /// each figure is modulo 2^32 (4 GiB of trace, or 4 billion events), once a trace runs that long.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
     /// Timed events of every kind (scheduling events, statuses, annotations).
     pub events: u64,
@@ -143,6 +145,30 @@ pub struct Encoder<
     pub(crate) strings: Strings<TABLE>,
     pub(crate) stacks: Stacks<TABLE>,
     pub(crate) counts: Counts,
+}
+
+/// The tracing state, the configuration, what was written and the sink and clock, as a firmware
+/// developer asks when a trace looks wrong; not the buffers' bytes (kilobytes of them).
+impl<
+        S: Sink + core::fmt::Debug,
+        C: Clock + core::fmt::Debug,
+        const MS: usize,
+        const PS: usize,
+        const GS: usize,
+        const BUF: usize,
+        const TABLE: usize,
+    > core::fmt::Debug for Encoder<S, C, MS, PS, GS, BUF, TABLE>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("tracing", &self.tracing)
+            .field("generation", &self.gen)
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .field("sink", &self.sink)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<

@@ -3,6 +3,7 @@
 
 /// Why the encoder refused a call; nothing was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The context index is not below the encoder's `MS`.
     #[error("no execution context {0}")]

@@ -13,7 +13,7 @@
 //! each state change and its event are one atomic step.
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 #[cfg(any(feature = "std", test))]
 extern crate std;

@@ -4,6 +4,7 @@
 
 /// The reason carried by `GoStop` and `GoBlock`, shown by Go's tools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Reason {
     /// The task gave up its executor and stays runnable.
     Yield,

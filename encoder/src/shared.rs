@@ -12,6 +12,14 @@ pub struct Shared<T> {
     inner: critical_section::Mutex<RefCell<T>>,
 }
 
+/// Says nothing of the value: reading it would mask interrupts for as long as it takes to format
+/// it, and a `Debug` call made inside [`Shared::with`] would panic on the second borrow.
+impl<T> core::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
 impl<T> Shared<T> {
     /// `value`, to be reached through [`Shared::with`] only.
     pub const fn new(value: T) -> Self {

@@ -39,6 +39,7 @@ pub trait Sink {
 /// What a sink did with a batch offered to it ([`Sink::write_batch`]).
 #[must_use = "a batch the sink had no room for must be offered again"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Offer {
     /// The sink is done with the batch: written, or dropped and accounted for.
     Taken,

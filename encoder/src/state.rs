@@ -7,6 +7,7 @@
 
 /// What a P is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ProcStatus {
     /// Held by no context.
     Idle,
@@ -21,6 +22,7 @@ pub enum ProcStatus {
 
 /// What a goroutine (a task, or an interrupt callback) is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum GoStatus {
     /// Not created, or finished.
     Dead,
@@ -37,6 +39,7 @@ pub enum GoStatus {
 /// A goroutine slot: one per task of the scheduler's table, and one per execution context for
 /// the goroutine of an interrupt callback running on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum GoSlot {
     /// The task in this slot of the scheduler's table.
     Task(usize),

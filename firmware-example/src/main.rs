@@ -143,14 +143,10 @@ fn main() -> ! {
     // channel before then is dropped (see `rtt_init!` above).
     defmt::info!(
         "gotrace example: clock {} at {} Hz",
-        defmt::Debug2Format(&source),
+        source,
         clock::hz::<ClockCounters>()
     );
-    defmt::info!(
-        "tracing: {}, generation {} us",
-        defmt::Debug2Format(&backpressure),
-        generation.us
-    );
+    defmt::info!("tracing: {}, generation {} us", backpressure, generation.us);
 
     #[cfg(feature = "trace")]
     if cfg!(feature = "measure") {

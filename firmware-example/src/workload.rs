@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use embedded_hal::spi::SpiBus;
-use gotrace_scheduler::{Annotate, Step, TaskCx, TaskId};
+use gotrace_scheduler::{Annotate, Error, Step, TaskCx, TaskId};
 
 use crate::bus::LoopbackSpi;
 use crate::SCHED;
@@ -136,7 +136,8 @@ fn transfer(cx: &mut TaskCx<'_>) -> Step {
 
 fn timer(cx: &mut TaskCx<'_>) -> Step {
     let n = TICKS.begin();
-    cx.log(0, "timer", "tick").ok();
+    // A task's annotations are refused only off a running task: a refusal here is a bug.
+    defmt::unwrap!(cx.log(0, "timer", "tick"));
     TICKS.end(n, Step::Wait, || {
         defmt::info!("timer task: {} ticks seen", n)
     })
@@ -144,7 +145,7 @@ fn timer(cx: &mut TaskCx<'_>) -> Step {
 
 fn logger(cx: &mut TaskCx<'_>) -> Step {
     let n = LOG_RECORDS.begin();
-    cx.region(0, "log-record", |cx| {
+    defmt::unwrap!(cx.region(0, "log-record", |cx| {
         defmt::info!("log record {}", n);
         #[cfg(feature = "panic-in-task")]
         if n == 3 {
@@ -155,9 +156,8 @@ fn logger(cx: &mut TaskCx<'_>) -> Step {
             // SAFETY: none: a read where nothing is mapped, to fault on purpose.
             unsafe { core::ptr::read_volatile(FAULTING_ADDRESS as *const u32) };
         }
-        cx.log(0, "logger", "record").ok();
-    })
-    .ok();
+        defmt::unwrap!(cx.log(0, "logger", "record"));
+    }));
     LOG_RECORDS.end(n, Step::Wait, || {})
 }
 
@@ -179,7 +179,8 @@ fn SysTick() {
     }
     let tick = SYSTICKS.fetch_add(1, Ordering::Relaxed) + 1;
     if tick.is_multiple_of(2) {
-        SCHED.wake(TIMER).ok();
+        // Refused once the timer task has done its rounds, as it is meant to.
+        refused_only_as(SCHED.wake(TIMER), |e| matches!(e, Error::NoSuchTask(_)));
     }
     cortex_m::peripheral::SCB::set_pendsv();
 }
@@ -197,17 +198,31 @@ fn PendSV() {
     let period = GENERATION_SYSTICKS.load(Ordering::Relaxed);
     if period > 0 && tick.wrapping_sub(GENERATION_START.load(Ordering::Relaxed)) >= period {
         GENERATION_START.store(tick, Ordering::Relaxed);
+        // Refused while the host has tracing off: there is no generation to end.
         #[cfg(feature = "trace")]
-        SCHED.advance_generation().ok();
+        refused_only_as(SCHED.advance_generation(), |e| {
+            matches!(e, Error::Trace(gotrace_encoder::Error::NotTracing))
+        });
     }
-    // A tracked callback, every time on the same context.
-    SCHED
-        .callback(|cb| {
-            if tick.is_multiple_of(3) {
-                cb.wake(LOGGER).ok();
-            }
-        })
-        .ok();
-    // The interrupt-level executor: steals from a task stuck in a blocking transfer.
-    SCHED.run_executor(0).ok();
+    // A tracked callback, every time on the same context. It and the round below are refused
+    // only on a context the scheduler does not know or inside a blocking operation: a bug.
+    defmt::unwrap!(SCHED.callback(|cb| {
+        if tick.is_multiple_of(3) {
+            // Refused once the logger has done its rounds.
+            refused_only_as(cb.wake(LOGGER), |e| matches!(e, Error::NoSuchTask(_)));
+        }
+    }));
+    // The interrupt-level executor: steals from a task stuck in a blocking transfer (and runs
+    // nothing while thread mode runs a task on executor 0 itself).
+    defmt::unwrap!(SCHED.run_executor(0));
+}
+
+/// Lets the refusals a call site `expects` pass as the workload's normal course; any other is a
+/// bug, and panics with its cause (which the host prints), rather than being dropped unseen.
+fn refused_only_as(result: Result<(), Error>, expects: impl FnOnce(&Error) -> bool) {
+    if let Err(e) = result {
+        if !expects(&e) {
+            defmt::panic!("the scheduler refused: {}", e);
+        }
+    }
 }

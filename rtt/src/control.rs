@@ -24,6 +24,15 @@ pub struct ControlChannel {
     frames: CommandFrames,
 }
 
+impl core::fmt::Debug for ControlChannel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // `rtt-target`'s channel has no `Debug`; the bytes of a command not complete yet do.
+        f.debug_struct("ControlChannel")
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ControlChannel {
     /// Reads the host's commands from `channel`, which must be the down channel `rtt_init!`
     /// declared with the name `"gotrace-control"` (`gotrace record` finds it by that name; given
@@ -55,6 +64,7 @@ impl ControlChannel {
 /// Why [`SessionChannel::announce`] did not send the descriptor. Nothing of it was written
 /// either way: the host never sees part of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AnnounceError {
     /// The channel is smaller than the descriptor's frame (and one byte RTT keeps free): it can
     /// never be sent. Declare the session channel with at least 65 bytes
@@ -70,6 +80,7 @@ pub enum AnnounceError {
 /// The up channel named [`SESSION_CHANNEL`] (`"gotrace-session"`), on which the firmware tells
 /// `gotrace record` how it traces: a [`SessionDescriptor`] per tracing session, which the host
 /// shows and checks against what its start command asked.
+#[derive(Debug)]
 pub struct SessionChannel {
     /// The session channel's ring, written by the writer the trace channel's ring has.
     ring: TraceRing,

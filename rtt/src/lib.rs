@@ -110,7 +110,7 @@
 //! smallest that `gotrace record` records: no session descriptor) and `firmware-example` (lossy
 //! or lossless as the host's start command says, with its session descriptor).
 #![no_std]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod control;
 mod ring;

@@ -37,6 +37,17 @@ struct Descriptor {
     flags: AtomicUsize,
 }
 
+impl Descriptor {
+    /// The ring's size and offsets as they are now, for `Debug`: what a firmware developer
+    /// looks at when the host seems not to read.
+    fn offsets(&self, mut f: core::fmt::DebugStruct<'_, '_>) -> core::fmt::Result {
+        f.field("size", &self.size)
+            .field("write", &self.write.load(Ordering::Relaxed))
+            .field("read", &self.read.load(Ordering::Acquire))
+            .finish()
+    }
+}
+
 /// The control block's header.
 #[repr(C)]
 struct Header {
@@ -52,6 +63,12 @@ pub struct TraceRing {
 
 // SAFETY: the ring has one writer, whoever owns this value; the host only moves the read offset.
 unsafe impl Send for TraceRing {}
+
+impl core::fmt::Debug for TraceRing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.descriptor.offsets(f.debug_struct("TraceRing"))
+    }
+}
 
 impl TraceRing {
     /// Takes over the trace channel: the up channel that `rtt_init!` declared with the name
@@ -185,6 +202,12 @@ pub struct RingWatch {
     descriptor: &'static Descriptor,
 }
 
+impl core::fmt::Debug for RingWatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.descriptor.offsets(f.debug_struct("RingWatch"))
+    }
+}
+
 impl RingWatch {
     /// Whether the host has read everything written so far.
     #[must_use = "a question, not a wait: `flush` waits"]
@@ -305,6 +328,12 @@ pub mod host {
     // SAFETY: the host only reads the bytes the writer published and moves the read offset, as
     // the debug probe does.
     unsafe impl Send for Host {}
+
+    impl core::fmt::Debug for Host {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.0.offsets(f.debug_struct("Host"))
+        }
+    }
 
     /// A ring of `size` bytes (one stays free) and its reader; leaked, as a control block is
     /// static.

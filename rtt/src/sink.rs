@@ -47,6 +47,7 @@ const NOTHING_WRITTEN: EndRecord = EndRecord {
 /// The encoder's [`Sink`]: writes batches into the trace channel once [`RttSink::attach`] has
 /// given it the ring (before that, every batch counts as dropped), and keeps the device's account.
 /// Made in the scheduler's `static` ([`RttSink::new`]), attached before tracing starts.
+#[derive(Debug)]
 pub struct RttSink {
     ring: Option<TraceRing>,
     backpressure: Backpressure,

@@ -5,7 +5,7 @@
 extern crate std;
 
 use std::vec::Vec;
-use std::{thread, vec};
+use std::{format, thread, vec};
 
 use gotrace_encoder::Sink;
 use gotrace_encoder::{Clock, Config, Encoder, GoSlot, GoStatus, Offer, ProcStatus, Scheduling};
@@ -76,6 +76,31 @@ fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
     assert!(!watch.is_drained());
     host.read();
     assert!(watch.is_drained());
+}
+
+#[test]
+fn debug_shows_a_rings_offsets_as_they_are_now() {
+    let (mut ring, host) = host::ring(64);
+    assert_eq!(ring.write(&bytes(0, 10), &[], 0), Write::Done);
+    let watch = ring.watch();
+    assert_eq!(
+        format!("{ring:?}"),
+        "TraceRing { size: 64, write: 10, read: 0 }"
+    );
+    assert_eq!(host.read_at_most(4).len(), 4);
+    assert_eq!(
+        format!("{watch:?}"),
+        "RingWatch { size: 64, write: 10, read: 4 }"
+    );
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossy);
+    let shown = format!("{sink:?}");
+    assert!(
+        shown.starts_with(
+            "RttSink { ring: Some(TraceRing { size: 64, write: 10, read: 4 }), backpressure: Lossy,"
+        ),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -31,6 +31,17 @@ pub struct TaskCx<'a> {
     executor: usize,
 }
 
+impl core::fmt::Debug for TaskCx<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TaskCx")
+            .field("task", &self.task)
+            .field("arg", &self.arg)
+            .field("m", &self.m)
+            .field("executor", &self.executor)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> TaskCx<'a> {
     pub(crate) fn new(
         core: &'a dyn Core,
@@ -122,6 +133,16 @@ pub struct CallbackCx<'a> {
     m: usize,
     executor: Option<usize>,
     keep: bool,
+}
+
+impl core::fmt::Debug for CallbackCx<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CallbackCx")
+            .field("m", &self.m)
+            .field("executor", &self.executor)
+            .field("keep_executor", &self.keep)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> CallbackCx<'a> {
@@ -248,6 +269,14 @@ pub trait Annotate {
 pub struct Annotator<'a> {
     core: &'a dyn Core,
     m: usize,
+}
+
+impl core::fmt::Debug for Annotator<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Annotator")
+            .field("m", &self.m)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Annotator<'_> {

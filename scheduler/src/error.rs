@@ -2,6 +2,7 @@
 
 /// Why a call into the scheduler was refused; nothing was changed (or traced) by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// A state change the current state does not allow: a call made where the model forbids it
     /// (a spawn, an executor round or a callback inside a blocking operation, a round on a

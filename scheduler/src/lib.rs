@@ -55,7 +55,7 @@
 //! mode, logs and the session descriptor.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod context;
 mod error;

@@ -45,6 +45,22 @@ pub struct Scheduler<
     kernel: Shared<Kernel<C, S, TASKS, PS, MS, BUF>>,
 }
 
+/// The sizes only: the state is behind the scheduler's lock, which a `Debug` call made while it is
+/// held (from `with_encoder`'s closure, say) would find taken, and which formatting would hold
+/// with interrupts masked. The encoder's own `Debug`, inside `with_encoder`, shows its state.
+impl<X, C, S, const TASKS: usize, const PS: usize, const MS: usize, const BUF: usize>
+    core::fmt::Debug for Scheduler<X, C, S, TASKS, PS, MS, BUF>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("tasks", &TASKS)
+            .field("executors", &PS)
+            .field("contexts", &MS)
+            .field("batch_bytes", &BUF)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<
         X: Platform,
         C: Clock,

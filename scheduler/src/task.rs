@@ -12,6 +12,7 @@ pub type TaskFn = fn(&mut TaskCx<'_>) -> Step;
 
 /// What a task does when its function returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Step {
     /// Run again later (`GoStop`, back on its executor's run queue).
     Yield,
@@ -27,6 +28,7 @@ pub enum Step {
 /// for the finished task's ID then wakes its successor. Keep the ID `spawn` returned, and drop
 /// it when the task is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TaskId(pub usize);
 
 #[derive(Clone, Copy)]

@@ -78,6 +78,35 @@ fn refusals_are_typed() {
     );
 }
 
+fn show_own_context(cx: &mut TaskCx<'_>) -> Step {
+    assert_eq!(
+        format!("{cx:?}"),
+        "TaskCx { task: TaskId(0), arg: 7, m: 0, executor: 1, .. }"
+    );
+    Step::Done
+}
+
+#[test]
+fn debug_shows_the_encoders_state_and_never_takes_the_schedulers_lock() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.start_tracing().unwrap();
+    s.spawn(1, show_own_context, 7).unwrap();
+    assert_eq!(s.run_executor(1).unwrap(), 1);
+    // Inside the lock: a scheduler's `Debug` that took it would panic on the second borrow.
+    let (scheduler, encoder) = s.with_encoder(|enc| (format!("{s:?}"), format!("{enc:?}")));
+    assert_eq!(
+        scheduler,
+        "Scheduler { tasks: 12, executors: 2, contexts: 4, batch_bytes: 256, .. }"
+    );
+    let expected = "Encoder { tracing: true, generation: 1, config: Config { generation_ticks: 0, \
+                    generation_bytes: 0 }, stats: Stats { events: ";
+    assert!(encoder.starts_with(expected), "{encoder}");
+    assert!(encoder.contains(", sink: VecSink { "), "{encoder}");
+    // The state, not the batch buffers' 1 KiB.
+    assert!(encoder.len() < 600, "{} bytes: {encoder}", encoder.len());
+}
+
 #[test]
 fn a_callback_takes_one_executor_at_most() {
     let sim = Sim::new(Config::MANUAL);

@@ -10,7 +10,7 @@
 //! `WIRE-FORMAT.md` beside this crate.
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod spec;
 pub mod varint;
@@ -31,6 +31,7 @@ pub use spec::{spec, EventSpec, Experiment, SPECS};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Version {
     /// Go 1.22's format, the first of the generational tracer: what the device encoder writes.
     Go122,
@@ -132,6 +133,7 @@ pub const NO_GOROUTINE: u64 = u64::MAX;
 
 /// An event type byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EventType(pub u8);
 
 impl EventType {

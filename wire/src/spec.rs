@@ -9,6 +9,7 @@ use crate::{EventType, Version};
 
 /// An experiment that experimental events (types above 127) belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Experiment {
     /// Not experimental: part of the format proper.
     None,
@@ -18,6 +19,7 @@ pub enum Experiment {
 
 /// How one event type is laid out on the wire and how it is named in the text form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EventSpec {
     /// The type byte this spec describes.
     pub typ: EventType,

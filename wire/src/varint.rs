@@ -5,6 +5,7 @@ pub const MAX_LEN: usize = 10;
 
 /// Why a varint could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum VarintError {
     /// The input ended before the last byte of the varint.
     Truncated,

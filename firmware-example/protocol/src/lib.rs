@@ -16,7 +16,7 @@
 //! little-endian, each at its full width: no encoding step on the device (flash is what tracing
 //! costs there, and these records are rare), and a record's length is known from its marker.
 #![no_std]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,7 @@ pub const END_MARKER: u8 = 0xFE;
 
 /// What the device does when the trace channel is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Backpressure {
     /// Wait until the host has drained enough: nothing is lost, the firmware slows down.
     Lossless,
@@ -48,6 +49,7 @@ pub enum Backpressure {
 
 /// Where the device's timestamps come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ClockSource {
     /// The DWT cycle counter, extended to 64 bits.
     DwtCycles,
@@ -61,6 +63,7 @@ pub enum ClockSource {
 
 /// Host → device, on the control channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Command {
     /// Start tracing (the device may also start by itself after a grace period).
     Start {
@@ -75,6 +78,7 @@ pub enum Command {
 
 /// Device → host, on the session channel, once tracing starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SessionDescriptor {
     /// [`PROTOCOL_VERSION`] of the firmware's build.
     pub protocol_version: u16,
@@ -103,6 +107,7 @@ pub struct SessionDescriptor {
 /// generations cannot be validated and is discarded; the trace resumes with the next complete
 /// generation as a new segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LossRecord {
     /// The first generation a dropped batch belonged to.
     pub first_generation: u64,
@@ -118,6 +123,7 @@ pub struct LossRecord {
 /// at 2^32 (a long session produces more than 4 GiB): the host checks that produced less dropped
 /// is what arrived, modulo 2^32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EndRecord {
     /// Batches the encoder produced, written or not.
     pub batches: u32,
@@ -220,6 +226,17 @@ pub struct CommandFrames {
     len: usize,
 }
 
+impl core::fmt::Debug for CommandFrames {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The frame so far (the rest of the buffer is stale), and whether it is being skipped.
+        let overlong = self.len > self.frame.len();
+        f.debug_struct("CommandFrames")
+            .field("frame", &&self.frame[..self.len.min(self.frame.len())])
+            .field("overlong", &overlong)
+            .finish()
+    }
+}
+
 impl CommandFrames {
     /// A reader with no byte of a frame yet.
     pub const fn new() -> Self {
@@ -262,6 +279,7 @@ impl Default for CommandFrames {
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use std::format;
     use std::vec::Vec;
 
     use super::*;
@@ -275,6 +293,28 @@ mod tests {
     fn frame(command: &Command) -> Vec<u8> {
         let mut buf = [0; MAX_MESSAGE_BYTES];
         encode_frame(command, &mut buf).unwrap().to_vec()
+    }
+
+    #[test]
+    fn a_readers_debug_shows_the_frame_so_far_and_whether_it_is_skipped() {
+        let mut frames = CommandFrames::new();
+        for byte in [1, 2] {
+            assert_eq!(frames.push(byte), None);
+        }
+        assert_eq!(
+            format!("{frames:?}"),
+            "CommandFrames { frame: [1, 2], overlong: false }"
+        );
+        for _ in 0..MAX_MESSAGE_BYTES {
+            assert_eq!(frames.push(3), None);
+        }
+        let shown = format!("{frames:?}");
+        assert!(shown.ends_with(", 3, 3], overlong: true }"), "{shown}");
+        assert_eq!(frames.push(0), None, "the overlong frame is skipped");
+        assert_eq!(
+            format!("{frames:?}"),
+            "CommandFrames { frame: [], overlong: false }"
+        );
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl Options {
 }
 
 /// What a run produced.
+#[derive(Debug)]
 pub struct Outcome {
     /// One trace per tracing session, each complete.
     pub traces: Vec<Vec<u8>>,

@@ -69,7 +69,7 @@ pub struct By {
 }
 
 /// The journal, and the statuses it last saw (all dead and idle at first, as the machine starts).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Journal {
     entries: Vec<Entry>,
     gos: Vec<(GoSlot, GoStatus)>,

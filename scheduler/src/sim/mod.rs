@@ -37,6 +37,7 @@ pub type SimClock = Coarse<SimCycles>;
 /// A cycle counter that advances by a fixed step on every read, as if the code between two
 /// traced events took that long, and by [`pass_time`] for time in which nothing reads it (a
 /// sleep, a long blocking operation).
+#[derive(Debug)]
 pub struct SimCycles {
     now: Rc<Cell<u64>>,
     step: u64,
@@ -68,6 +69,15 @@ type Hook = Rc<dyn Fn()>;
 pub struct SimPlatform {
     active: RefCell<Vec<usize>>,
     hook: RefCell<Option<Hook>>,
+}
+
+impl core::fmt::Debug for SimPlatform {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SimPlatform")
+            .field("active", &self.active)
+            .field("hook", &self.hook.borrow().is_some())
+            .finish()
+    }
 }
 
 impl SimPlatform {
@@ -114,6 +124,7 @@ thread_local! {
 
 /// A simulated scheduler, installed as this thread's current one so that task functions (plain
 /// `fn`s) can reach it through [`current`].
+#[derive(Debug)]
 pub struct Sim {
     sched: Rc<SimScheduler>,
 }
