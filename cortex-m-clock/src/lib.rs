@@ -53,7 +53,7 @@
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use cortex_m::peripheral::{DCB, DWT};
 use gotrace_encoder::Clock;
@@ -83,7 +83,8 @@ pub unsafe trait Counters {
 /// CYCCNT): a 25 MHz processor, and CMSDK APB timer 0 on the 25 MHz APB clock
 /// ([`Counter::start_cmsdk_apb_timer`] at `0x4000_0000`) as the fallback. Only for an MPS2 board,
 /// and a firmware that uses its TIMER0 for nothing else.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Mps2;
 
 /// The MPS2 boards' CMSDK APB timer 0.
@@ -190,14 +191,15 @@ struct Reading {
     mask: u32,
 }
 
-/// Written once by [`init`], in thread mode before the interrupts that read the clock run;
-/// only read after. Read as one plain 8-byte value, so that a reading loads both words with one
+/// Written once by [`init`], in thread mode with interrupts masked, before the interrupts that
+/// read the clock run; only read after. Read as one plain 8-byte value, so that a reading loads both words with one
 /// address and one `ldrd` (a volatile read of it is split into two loads, one instruction more
 /// per timestamp); nothing changes it after `init`, so nothing is lost if the compiler reuses a
 /// value it has loaded.
 struct Chosen(UnsafeCell<Reading>);
 
-// SAFETY: see `Chosen`: one write at start-up, reads only after it.
+// SAFETY: see `Chosen`: written by `init` alone (and the host tests' `choose`), with interrupts
+// masked (single core: no reader runs meanwhile), and once at most on a device.
 unsafe impl Sync for Chosen {}
 
 static CHOSEN: Chosen = Chosen(UnsafeCell::new(Reading {
@@ -207,18 +209,55 @@ static CHOSEN: Chosen = Chosen(UnsafeCell::new(Reading {
 }));
 /// Whether `CHOSEN` is CYCCNT (as before `init`), which counts at `CPU_HZ`, or the fallback.
 static CYCLES: AtomicBool = AtomicBool::new(true);
+/// The source a successful [`init`] chose ([`source_code`]), 0 before: a second `init` returns it
+/// and touches nothing, where choosing again would restart the fallback timer under a live clock
+/// (time would go back).
+static CHOSEN_SOURCE: AtomicU8 = AtomicU8::new(0);
+
+/// `source` as [`CHOSEN_SOURCE`] keeps it (never 0).
+fn source_code(source: ClockSource) -> u8 {
+    match source {
+        ClockSource::DwtCycles => 1,
+        ClockSource::CmsdkApbTimer => 2,
+        ClockSource::BoardTimer => 3,
+    }
+}
+
+/// The source [`CHOSEN_SOURCE`] holds, if `init` has chosen one.
+fn chosen_source() -> Option<ClockSource> {
+    match CHOSEN_SOURCE.load(Ordering::Relaxed) {
+        1 => Some(ClockSource::DwtCycles),
+        2 => Some(ClockSource::CmsdkApbTimer),
+        3 => Some(ClockSource::BoardTimer),
+        _ => None,
+    }
+}
 
 /// Picks the trace clock: DWT CYCCNT if it counts, else the board's fallback counter if that
 /// counts (started only then: a firmware whose CYCCNT counts keeps its timer). Returns the
 /// source chosen, for the session descriptor; `None`: neither counts, and the clock is not set.
 ///
-/// Call it once, in thread mode, before anything else reads the clock ([`now`],
-/// [`TraceClock::chosen`]) and before the interrupts that do are enabled.
+/// Call it in thread mode, before anything else reads the clock ([`now`],
+/// [`TraceClock::chosen`]; until then they read CYCCNT, 0 where it does not count) and before the
+/// interrupts that do are enabled. The choice is written with interrupts masked, so a reader never
+/// sees half of it. Once a call has chosen, later calls return that choice and change nothing.
 #[must_use = "`None`: no counter counts, and the clock is not set"]
 pub fn init<C: Counters>(dcb: &mut DCB, dwt: &mut DWT) -> Option<ClockSource> {
-    dcb.enable_trace();
-    let cycles = cycle_counter(dwt);
-    choose(cycles, C::start_fallback, || cortex_m::asm::delay(1000))
+    once(|| {
+        dcb.enable_trace();
+        let cycles = cycle_counter(dwt);
+        choose(cycles, C::start_fallback, || cortex_m::asm::delay(1000))
+    })
+}
+
+/// [`init`]'s choice: `choose`'s, or without calling it the one a call before made.
+fn once(choose: impl FnOnce() -> Option<ClockSource>) -> Option<ClockSource> {
+    if let Some(source) = chosen_source() {
+        return Some(source);
+    }
+    let source = choose()?;
+    CHOSEN_SOURCE.store(source_code(source), Ordering::Relaxed);
+    Some(source)
 }
 
 /// CYCCNT, started, where the core has one.
@@ -274,19 +313,25 @@ fn choose(
         Some(counter) => (counter, true),
         None => (fallback().filter(counts)?, false),
     };
-    // SAFETY: start-up, before anything reads the clock concurrently (see `Chosen`).
-    unsafe {
-        CHOSEN.0.get().write_volatile(Reading {
-            register: counter.register,
-            mask: counter.mask,
-        });
-    }
-    CYCLES.store(is_cycles, Ordering::Relaxed);
+    // Interrupts masked: an interrupt reading the clock sees the register and mask both old or
+    // both new, never one of each.
+    critical_section::with(|_| {
+        // SAFETY: no other context runs while interrupts are masked, and nothing else writes
+        // `CHOSEN` (see there).
+        unsafe {
+            CHOSEN.0.get().write_volatile(Reading {
+                register: counter.register,
+                mask: counter.mask,
+            });
+        }
+        CYCLES.store(is_cycles, Ordering::Relaxed);
+    });
     Some(counter.source)
 }
 
 /// A reading of the chosen counter: the trace clock's raw 32-bit tick count, for busy waits and
 /// timeouts outside the scheduler (the encoder reads its own copy, [`TraceClock`]).
+#[must_use]
 #[inline]
 pub fn now() -> u32 {
     // SAFETY: see `Chosen`; the register is CYCCNT or the counter `init` checked, and reading
@@ -299,6 +344,7 @@ pub fn now() -> u32 {
 
 /// Ticks per second of [`now`]: `C::CPU_HZ` for CYCCNT (and before [`init`]), else
 /// `C::FALLBACK_HZ`; a constant where the two are the same.
+#[must_use]
 #[inline]
 pub fn hz<C: Counters>() -> u32 {
     if C::CPU_HZ == C::FALLBACK_HZ || CYCLES.load(Ordering::Relaxed) {
@@ -310,6 +356,7 @@ pub fn hz<C: Counters>() -> u32 {
 
 /// Ticks of [`now`] in `us` microseconds, rounded down (and cut to 32 bits, as the clock's
 /// readings are).
+#[must_use]
 #[inline]
 pub fn ticks_in_us<C: Counters>(us: u32) -> u32 {
     let hz = hz::<C>();
@@ -337,7 +384,9 @@ fn div_small(x: u64, divisor: u32) -> u64 {
     quotient
 }
 
-/// Busy-waits `ticks` ticks of the trace clock.
+/// Busy-waits `ticks` ticks of the trace clock. It never returns where the clock does not count:
+/// before [`init`] on a core whose CYCCNT stands still (QEMU's), or after an `init` that found no
+/// counter.
 pub fn spin(ticks: u32) {
     let start = now();
     while now().wrapping_sub(start) < ticks {}
@@ -354,6 +403,18 @@ pub struct TraceClock<C>(Reading, PhantomData<fn() -> C>);
 impl<C> core::fmt::Debug for TraceClock<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("TraceClock").field(&self.0).finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<C> defmt::Format for TraceClock<C> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "TraceClock {{ register: {}, mask: {=u32:#x} }}",
+            self.0.register,
+            self.0.mask
+        );
     }
 }
 

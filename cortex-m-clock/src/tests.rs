@@ -338,3 +338,24 @@ fn set_still_register() {
         });
     }
 }
+
+#[test]
+fn init_chooses_once_and_a_later_call_returns_that_choice_without_choosing() {
+    // The only test of `once`: the choice it records lasts for the test binary.
+    assert_eq!(once(|| None), None, "nothing counted: no choice recorded");
+    assert_eq!(
+        once(|| Some(ClockSource::BoardTimer)),
+        Some(ClockSource::BoardTimer)
+    );
+    assert_eq!(
+        once(|| panic!("chose again, restarting a counter under a live clock")),
+        Some(ClockSource::BoardTimer)
+    );
+    for source in [
+        ClockSource::DwtCycles,
+        ClockSource::CmsdkApbTimer,
+        ClockSource::BoardTimer,
+    ] {
+        assert_ne!(source_code(source), 0, "0 is 'not chosen'");
+    }
+}

@@ -25,31 +25,37 @@ pub struct Annotation {
 
 impl Annotation {
     /// Task `id` (a child of task `parent`, 0 for none) begins: `UserTaskBegin`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn task_begin(id: u64, parent: u64, name: &'static str) -> Self {
         Self::new(EventType::USER_TASK_BEGIN, [id, parent], 2, [name, ""], 1)
     }
 
     /// Task `id` ends: `UserTaskEnd`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn task_end(id: u64) -> Self {
         Self::new(EventType::USER_TASK_END, [id, 0], 1, ["", ""], 0)
     }
 
     /// A region named `name` of task `task` (0: none) begins: `UserRegionBegin`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn region_begin(task: u64, name: &'static str) -> Self {
         Self::new(EventType::USER_REGION_BEGIN, [task, 0], 1, [name, ""], 1)
     }
 
     /// The region named `name` of task `task` ends: `UserRegionEnd`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn region_end(task: u64, name: &'static str) -> Self {
         Self::new(EventType::USER_REGION_END, [task, 0], 1, [name, ""], 1)
     }
 
     /// A log message `value` in category `key`, for task `task`: `UserLog`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn log(task: u64, key: &'static str, value: &'static str) -> Self {
         Self::new(EventType::USER_LOG, [task, 0], 1, [key, value], 2)
     }
 
     /// A label for the running goroutine: `GoLabel`.
+    #[must_use = "an annotation is written only when given to the scheduler (or the encoder)"]
     pub const fn label(label: &'static str) -> Self {
         Self::new(EventType::GO_LABEL, [0, 0], 0, [label, ""], 1)
     }

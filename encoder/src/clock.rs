@@ -24,6 +24,7 @@ pub trait Clock {
 /// The 64-bit extension of a wrapping 32-bit counter: the count of wraps seen, and the last
 /// reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Extended {
     high: u32,
     raw: u32,
@@ -110,6 +111,7 @@ pub(crate) fn join(high: u32, low: u32) -> u64 {
 /// needs is once per wrap of the inner counter (67 s at 64 MHz), not of the coarse units (71
 /// minutes at 1 µs).
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Coarse<C> {
     inner: C,
     shift: u32,
@@ -118,9 +120,12 @@ pub struct Coarse<C> {
 }
 
 impl<C> Coarse<C> {
-    /// `inner` counted in units of `2^shift` of its ticks; `shift` below 64 (checked here, at
-    /// build time for a `static`, rather than by a shift that overflows at the first reading,
-    /// inside the encoder's critical section).
+    /// `inner` counted in units of `2^shift` of its ticks.
+    ///
+    /// # Panics
+    ///
+    /// If `shift` is 64 or more: checked here (at build time for a `static`) rather than by a
+    /// shift that overflows at the first reading, inside the encoder's critical section.
     pub const fn new(inner: C, shift: u32) -> Self {
         assert!(shift < 64, "a clock's shift must be below 64");
         Coarse {

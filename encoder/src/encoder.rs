@@ -47,6 +47,13 @@ pub struct Config {
     pub generation_bytes: u32,
 }
 
+/// [`Config::MANUAL`].
+impl Default for Config {
+    fn default() -> Self {
+        Config::MANUAL
+    }
+}
+
 impl Config {
     /// No automatic boundaries.
     pub const MANUAL: Config = Config {
@@ -56,7 +63,9 @@ impl Config {
 }
 
 /// What the encoder has written, for measurements. The device counts in 32 bits to save RAM, so
-/// each figure is modulo 2^32 (4 GiB of trace, or 4 billion events), once a trace runs that long.
+/// each figure is modulo 2^32 (4 GiB of trace, or 4 billion events), once a trace runs that long:
+/// take the difference of two with `later.wrapping_sub(earlier) & u64::from(u32::MAX)`, not `-`
+/// (which overflows once a count has wrapped between them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
@@ -77,6 +86,7 @@ pub struct Stats {
 impl Stats {
     /// Scheduling events: P and G state changes (not statuses, not annotations); modulo 2^32, as
     /// the counts it is taken from.
+    #[must_use]
     pub fn sched_events(&self) -> u64 {
         let all = self.events.wrapping_sub(self.status_events);
         all.wrapping_sub(self.annotation_events) & u64::from(u32::MAX)
@@ -113,8 +123,11 @@ pub const MIN_BATCH_CAPACITY: usize = 64;
 const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 
 /// A trace encoder for `MS` execution contexts, `PS` executors and `GS` task slots, with batch
-/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` (2 or more) entries
-/// each.
+/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` entries each.
+///
+/// The sizes are checked when a `static` of it is compiled (`VALID_SIZES` names the one that is
+/// wrong): `MS` at least 1, `GS + MS` below 65535, `PS` below 65536, `BUF` from 64 to 65535 bytes,
+/// `TABLE` 2 or more.
 pub struct Encoder<
     S,
     C,
@@ -240,16 +253,19 @@ impl<
     }
 
     /// Whether tracing is on (between `start` and `stop`).
+    #[must_use]
     pub fn is_tracing(&self) -> bool {
         self.tracing
     }
 
     /// The current generation (0 before tracing first starts).
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.gen.into()
     }
 
     /// The statistics, with the bytes of the batches not yet handed over.
+    #[must_use]
     pub fn stats(&self) -> Stats {
         let c = self.counts;
         let (pending, pending_events) = self.batches.iter().fold((0, 0), |(bytes, events), b| {
@@ -289,6 +305,7 @@ impl<
     }
 
     /// The goroutine ID `g` has (or last had) in the current trace; 0 if none.
+    #[must_use]
     pub fn go_id(&self, g: GoSlot) -> u64 {
         self.go(g).map_or(0, |t| t.id.into())
     }

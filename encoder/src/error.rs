@@ -2,8 +2,9 @@
 //! tracing state. (State changes are checked by the scheduler that owns the state.)
 
 /// Why the encoder refused a call; nothing was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// The context index is not below the encoder's `MS`.
     #[error("no execution context {0}")]

@@ -3,7 +3,7 @@
 //! string on every scheduling event.
 
 /// The reason carried by `GoStop` and `GoBlock`, shown by Go's tools.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Reason {
     /// The task gave up its executor and stays runnable.

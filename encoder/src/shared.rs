@@ -28,8 +28,12 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Runs `f` on the value, atomically with respect to every other context. `f` must not call
-    /// `with` on the same value again (that is a bug, and panics).
+    /// Runs `f` on the value, atomically with respect to every other context.
+    ///
+    /// # Panics
+    ///
+    /// If `f` calls `with` on the same value again (directly, or through a scheduler call made
+    /// inside it): the value is borrowed already.
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
     }

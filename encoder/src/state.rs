@@ -6,7 +6,7 @@
 //! through [`Scheduling`] then, and at no other time.
 
 /// What a P is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ProcStatus {
     /// Held by no context.
@@ -21,7 +21,7 @@ pub enum ProcStatus {
 }
 
 /// What a goroutine (a task, or an interrupt callback) is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum GoStatus {
     /// Not created, or finished.

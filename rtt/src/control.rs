@@ -33,6 +33,13 @@ impl core::fmt::Debug for ControlChannel {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for ControlChannel {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ControlChannel {{ frames: {}, .. }}", self.frames);
+    }
+}
+
 impl ControlChannel {
     /// Reads the host's commands from `channel`, which must be the down channel `rtt_init!`
     /// declared with the name `"gotrace-control"` (`gotrace record` finds it by that name; given
@@ -63,7 +70,7 @@ impl ControlChannel {
 
 /// Why [`SessionChannel::announce`] did not send the descriptor. Nothing of it was written
 /// either way: the host never sees part of a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AnnounceError {
     /// The channel is smaller than the descriptor's frame (and one byte RTT keeps free): it can
@@ -81,6 +88,7 @@ pub enum AnnounceError {
 /// `gotrace record` how it traces: a [`SessionDescriptor`] per tracing session, which the host
 /// shows and checks against what its start command asked.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SessionChannel {
     /// The session channel's ring, written by the writer the trace channel's ring has.
     ring: TraceRing,
@@ -91,6 +99,7 @@ impl SessionChannel {
     /// `"gotrace-session"`, consumed so that `rtt-target` never writes it. Its declared mode
     /// does not matter: [`announce`](Self::announce) never waits. `None` if no initialised up
     /// channel has that name, or if `channel` is another one.
+    #[must_use = "the channel is consumed: a ring dropped unused is a channel lost"]
     pub fn take(channel: UpChannel) -> Option<Self> {
         TraceRing::take_named(channel, SESSION_CHANNEL).map(|ring| SessionChannel { ring })
     }

@@ -46,6 +46,19 @@ impl Descriptor {
             .field("read", &self.read.load(Ordering::Acquire))
             .finish()
     }
+
+    /// The same, as a defmt value.
+    #[cfg(feature = "defmt")]
+    fn format_offsets(&self, f: defmt::Formatter<'_>, name: &str) {
+        defmt::write!(
+            f,
+            "{=str} {{ size: {=usize}, write: {=usize}, read: {=usize} }}",
+            name,
+            self.size,
+            self.write.load(Ordering::Relaxed),
+            self.read.load(Ordering::Acquire)
+        );
+    }
 }
 
 /// The control block's header.
@@ -70,6 +83,13 @@ impl core::fmt::Debug for TraceRing {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for TraceRing {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.descriptor.format_offsets(f, "TraceRing");
+    }
+}
+
 impl TraceRing {
     /// Takes over the trace channel: the up channel that `rtt_init!` declared with the name
     /// [`TRACE_CHANNEL`] (`"gotrace"`, the one `gotrace record` reads). `channel` must be that
@@ -77,6 +97,7 @@ impl TraceRing {
     /// channel has that name, or if `channel` is another one: the trace channel's own
     /// `UpChannel` would then still be out there (written by `rtt-target`, or given to `take`
     /// again), a second writer of the ring.
+    #[must_use = "the channel is consumed: a ring dropped unused is a channel lost"]
     pub fn take(channel: UpChannel) -> Option<Self> {
         Self::take_named(channel, TRACE_CHANNEL)
     }
@@ -205,6 +226,13 @@ pub struct RingWatch {
 impl core::fmt::Debug for RingWatch {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         self.descriptor.offsets(f.debug_struct("RingWatch"))
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for RingWatch {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.descriptor.format_offsets(f, "RingWatch");
     }
 }
 

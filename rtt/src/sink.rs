@@ -48,6 +48,7 @@ const NOTHING_WRITTEN: EndRecord = EndRecord {
 /// given it the ring (before that, every batch counts as dropped), and keeps the device's account.
 /// Made in the scheduler's `static` ([`RttSink::new`]), attached before tracing starts.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RttSink {
     ring: Option<TraceRing>,
     backpressure: Backpressure,
@@ -78,7 +79,8 @@ impl RttSink {
     /// (lossless: waiting for the host; lossy: dropping what does not fit, and saying so). The
     /// channel must hold the largest batch (a batch buffer and a header of at most 41 bytes) with
     /// room to spare, and in lossy mode the records that close a trace too: a batch that could
-    /// never fit is dropped in either mode, and counted in the end record.
+    /// never fit is dropped in either mode, and counted in the end record. Attach before tracing
+    /// starts: a ring attached while tracing gets the rest of that trace without its header.
     pub fn attach(&mut self, ring: TraceRing, backpressure: Backpressure) {
         self.ring = Some(ring);
         self.backpressure = backpressure;
@@ -94,6 +96,7 @@ impl RttSink {
 
     /// The device's account so far: the batches the encoder produced, and how many of them were
     /// dropped (the measurement checks that it dropped none while it counted).
+    #[must_use]
     pub fn account(&self) -> EndRecord {
         self.account
     }

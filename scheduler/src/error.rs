@@ -1,8 +1,9 @@
 //! Why the scheduler refused a request.
 
 /// Why a call into the scheduler was refused; nothing was changed (or traced) by it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// A state change the current state does not allow: a call made where the model forbids it
     /// (a spawn, an executor round or a callback inside a blocking operation, a round on a
@@ -14,8 +15,10 @@ pub enum Error {
         /// The change refused.
         what: &'static str,
     },
-    /// The encoder refused to start, stop or advance the trace.
-    #[error("trace: {0}")]
+    /// The encoder refused to start, stop or advance the trace. Its message is the encoder's
+    /// alone (`transparent`): with a prefix and the encoder's error as its source, a reporter
+    /// walking the chain printed it twice.
+    #[error(transparent)]
     Trace(#[from] gotrace_encoder::Error),
     /// `spawn` found every task slot taken (`TASKS` of the scheduler's type).
     #[error("the task table is full")]

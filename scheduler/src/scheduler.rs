@@ -111,7 +111,13 @@ impl<
         &self.platform
     }
 
-    /// Runs `f` on the encoder, atomically (statistics, the sink, goroutine IDs for tests).
+    /// Runs `f` on the encoder, atomically (statistics, the sink, the clock, the configuration,
+    /// goroutine IDs for tests). Its event methods are the scheduler's to call: an event written
+    /// from here records no state change of the scheduler's, and Go's parser may refuse the trace.
+    ///
+    /// # Panics
+    ///
+    /// If `f` calls into this scheduler (its lock is held), as does a `Sink` or `Clock` that does.
     #[cfg(feature = "trace")]
     pub fn with_encoder<R>(
         &self,
@@ -357,6 +363,7 @@ impl<
     }
 
     /// Whether a trace is being written (started and not stopped).
+    #[must_use]
     #[cfg(feature = "trace")]
     pub fn is_tracing(&self) -> bool {
         self.kernel.with(|k| k.trace.is_tracing())

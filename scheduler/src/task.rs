@@ -11,7 +11,7 @@ use crate::context::TaskCx;
 pub type TaskFn = fn(&mut TaskCx<'_>) -> Step;
 
 /// What a task does when its function returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Step {
     /// Run again later (`GoStop`, back on its executor's run queue).

@@ -71,11 +71,15 @@ fn refusals_are_typed() {
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
     let refused = s.callback(|_| s.spawn(0, finish, 0)).unwrap();
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
+    let refused = s.stop_tracing().unwrap_err();
     assert_eq!(
-        s.stop_tracing(),
-        Err(Error::Trace(gotrace_scheduler::encoder::Error::NotTracing)),
+        refused,
+        Error::Trace(gotrace_scheduler::encoder::Error::NotTracing),
         "tracing was never started"
     );
+    // The encoder's message, once: no prefix repeating what its source says.
+    assert_eq!(refused.to_string(), "tracing is off");
+    assert!(std::error::Error::source(&refused).is_none());
 }
 
 fn show_own_context(cx: &mut TaskCx<'_>) -> Step {

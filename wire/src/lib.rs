@@ -65,6 +65,7 @@ impl Version {
 
     /// The version a header's minor number names; `None` for a release that did not change the
     /// format's version (or one this crate does not know).
+    #[must_use]
     pub const fn from_minor(minor: u32) -> Option<Version> {
         match minor {
             22 => Some(Version::Go122),

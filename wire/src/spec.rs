@@ -8,7 +8,7 @@
 use crate::{EventType, Version};
 
 /// An experiment that experimental events (types above 127) belong to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Experiment {
     /// Not experimental: part of the format proper.
@@ -44,6 +44,7 @@ pub struct EventSpec {
 }
 
 /// The spec of `typ` if `version` defines it.
+#[must_use]
 pub fn spec(version: Version, typ: EventType) -> Option<&'static EventSpec> {
     if !version.defines(typ) {
         return None;

@@ -4,7 +4,7 @@
 pub const MAX_LEN: usize = 10;
 
 /// Why a varint could not be decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum VarintError {
     /// The input ended before the last byte of the varint.
@@ -12,6 +12,17 @@ pub enum VarintError {
     /// More than ten bytes, or a tenth byte that does not fit in 64 bits.
     Overflow,
 }
+
+impl core::fmt::Display for VarintError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            VarintError::Truncated => "varint truncated: the input ended inside it",
+            VarintError::Overflow => "varint overflows a 64-bit integer",
+        })
+    }
+}
+
+impl core::error::Error for VarintError {}
 
 /// Encodes `value` into `out`, returning the number of bytes written (all of them: `MAX_LEN`
 /// bytes hold any `u64`).
@@ -21,6 +32,8 @@ pub fn encode(value: u64, out: &mut [u8; MAX_LEN]) -> usize {
 }
 
 /// Writes `value` into `buf` at `pos` (as much of it as fits), returning the position after it.
+/// A buffer too short gets the varint cut, with nothing to say so: a caller that cannot size its
+/// buffer for [`MAX_LEN`] checks that the position returned is `pos + encoded_len(value)`.
 /// Not inlined, and not generic over the buffer: on a device, one copy serves every writer (the
 /// encoder's batches and batch headers, the firmware's records).
 #[inline(never)]

@@ -38,7 +38,7 @@ pub const LOSS_MARKER: u8 = 0xFF;
 pub const END_MARKER: u8 = 0xFE;
 
 /// What the device does when the trace channel is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Backpressure {
     /// Wait until the host has drained enough: nothing is lost, the firmware slows down.
@@ -48,7 +48,7 @@ pub enum Backpressure {
 }
 
 /// Where the device's timestamps come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ClockSource {
     /// The DWT cycle counter, extended to 64 bits.
@@ -62,7 +62,7 @@ pub enum ClockSource {
 }
 
 /// Host → device, on the control channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Command {
     /// Start tracing (the device may also start by itself after a grace period).
@@ -121,8 +121,8 @@ pub struct LossRecord {
 
 /// Written last on the trace channel: the device's own account of the session. Its counts wrap
 /// at 2^32 (a long session produces more than 4 GiB): the host checks that produced less dropped
-/// is what arrived, modulo 2^32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// is what arrived, modulo 2^32. `Default`: the account of a session that produced nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EndRecord {
     /// Batches the encoder produced, written or not.
@@ -237,6 +237,18 @@ impl core::fmt::Debug for CommandFrames {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for CommandFrames {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "CommandFrames {{ frame: {=[u8]}, overlong: {=bool} }}",
+            &self.frame[..self.len.min(self.frame.len())],
+            self.len > self.frame.len()
+        );
+    }
+}
+
 impl CommandFrames {
     /// A reader with no byte of a frame yet.
     pub const fn new() -> Self {
@@ -247,6 +259,7 @@ impl CommandFrames {
     }
 
     /// Takes the next byte of the channel; returns the command it completes, if any.
+    #[must_use = "a command completed by this byte is returned, and lost if ignored"]
     pub fn push(&mut self, byte: u8) -> Option<Command> {
         if byte != 0 {
             if self.len < self.frame.len() {
