@@ -45,10 +45,11 @@ pub(crate) struct Kernel<
     const PS: usize,
     const MS: usize,
     const BUF: usize,
+    const TABLE: usize,
 > {
     pub machine: Machine<MS, PS, TASKS>,
     #[cfg(feature = "trace")]
-    pub trace: Encoder<S, C, MS, PS, TASKS, BUF>,
+    pub trace: Encoder<S, C, MS, PS, TASKS, BUF, TABLE>,
     /// The clock and sink types are the encoder's, unused without it.
     #[cfg(not(feature = "trace"))]
     pub untraced: core::marker::PhantomData<fn() -> (C, S)>,
@@ -69,7 +70,8 @@ impl<
         const PS: usize,
         const MS: usize,
         const BUF: usize,
-    > Kernel<C, S, TASKS, PS, MS, BUF>
+        const TABLE: usize,
+    > Kernel<C, S, TASKS, PS, MS, BUF, TABLE>
 {
     /// Context `m` takes executor `p`: an idle one is started; one left in a blocking operation
     /// (by another context, or abandoned by a callback) is stolen first, then started.

@@ -31,7 +31,12 @@ use crate::task::{Task, TaskFn, TaskId};
 ///
 /// The sizes are checked when the `static` is compiled (an error in `gotrace-encoder`'s
 /// `VALID_SIZES` names the one that is wrong): `MS` at least 1, `TASKS + MS` below 65535, `PS`
-/// below 65536, and `BUF` from 64 to 65535 bytes.
+/// below 65536, `BUF` from 64 to 65535 bytes, and `TABLE` 2 or more.
+///
+/// `TABLE` is the capacity of the encoder's string and stack tables (each name an annotation
+/// uses is a string, each task's entry function a stack; 32 of each by default,
+/// [`gotrace_encoder::TABLE_CAPACITY`]): a generation whose table fills ends early, so a firmware
+/// with more names per generation raises it, and one short of RAM lowers it.
 pub struct Scheduler<
     X,
     C,
@@ -40,16 +45,25 @@ pub struct Scheduler<
     const PS: usize,
     const MS: usize,
     const BUF: usize,
+    const TABLE: usize = { gotrace_encoder::TABLE_CAPACITY },
 > {
     platform: X,
-    kernel: Shared<Kernel<C, S, TASKS, PS, MS, BUF>>,
+    kernel: Shared<Kernel<C, S, TASKS, PS, MS, BUF, TABLE>>,
 }
 
 /// The sizes only: the state is behind the scheduler's lock, which a `Debug` call made while it is
 /// held (from `with_encoder`'s closure, say) would find taken, and which formatting would hold
 /// with interrupts masked. The encoder's own `Debug`, inside `with_encoder`, shows its state.
-impl<X, C, S, const TASKS: usize, const PS: usize, const MS: usize, const BUF: usize>
-    core::fmt::Debug for Scheduler<X, C, S, TASKS, PS, MS, BUF>
+impl<
+        X,
+        C,
+        S,
+        const TASKS: usize,
+        const PS: usize,
+        const MS: usize,
+        const BUF: usize,
+        const TABLE: usize,
+    > core::fmt::Debug for Scheduler<X, C, S, TASKS, PS, MS, BUF, TABLE>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Scheduler")
@@ -57,6 +71,7 @@ impl<X, C, S, const TASKS: usize, const PS: usize, const MS: usize, const BUF: u
             .field("executors", &PS)
             .field("contexts", &MS)
             .field("batch_bytes", &BUF)
+            .field("table_entries", &TABLE)
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +84,8 @@ impl<
         const PS: usize,
         const MS: usize,
         const BUF: usize,
-    > Scheduler<X, C, S, TASKS, PS, MS, BUF>
+        const TABLE: usize,
+    > Scheduler<X, C, S, TASKS, PS, MS, BUF, TABLE>
 {
     /// A scheduler with no tasks, every executor idle and tracing off. `const`, so it can be a
     /// `static` shared by thread mode and interrupt handlers.
@@ -121,7 +137,7 @@ impl<
     #[cfg(feature = "trace")]
     pub fn with_encoder<R>(
         &self,
-        f: impl FnOnce(&mut Encoder<S, C, MS, PS, TASKS, BUF>) -> R,
+        f: impl FnOnce(&mut Encoder<S, C, MS, PS, TASKS, BUF, TABLE>) -> R,
     ) -> R {
         self.kernel.with(|k| f(&mut k.trace))
     }
@@ -387,7 +403,8 @@ impl<
         const PS: usize,
         const MS: usize,
         const BUF: usize,
-    > Core for Scheduler<X, C, S, TASKS, PS, MS, BUF>
+        const TABLE: usize,
+    > Core for Scheduler<X, C, S, TASKS, PS, MS, BUF, TABLE>
 {
     fn preemption_point(&self) {
         self.platform.preemption_point();

@@ -1,8 +1,10 @@
 //! The scheduler's behaviour as its users see it, with tracing on or off: what runs when, wakes
 //! that arrive early, and the typed refusals.
 
+use gotrace_scheduler::encoder::VecSink;
+use gotrace_scheduler::sim::SimPlatform;
 use gotrace_scheduler::sim::{current, Sim, SIM_TASKS};
-use gotrace_scheduler::{Config, Error, Step, TaskCx, TaskId};
+use gotrace_scheduler::{Annotate, Clock, Config, Error, Scheduler, Step, TaskCx, TaskId};
 
 fn wait(_: &mut TaskCx<'_>) -> Step {
     Step::Wait
@@ -101,7 +103,7 @@ fn debug_shows_the_encoders_state_and_never_takes_the_schedulers_lock() {
     let (scheduler, encoder) = s.with_encoder(|enc| (format!("{s:?}"), format!("{enc:?}")));
     assert_eq!(
         scheduler,
-        "Scheduler { tasks: 12, executors: 2, contexts: 4, batch_bytes: 256, .. }"
+        "Scheduler { tasks: 12, executors: 2, contexts: 4, batch_bytes: 256, table_entries: 32, .. }"
     );
     let expected = "Encoder { tracing: true, generation: 1, config: Config { generation_ticks: 0, \
                     generation_bytes: 0 }, stats: Stats { events: ";
@@ -329,4 +331,52 @@ fn an_executor_round_on_a_context_that_runs_a_goroutine_is_refused_and_changes_n
     assert_eq!(s.run_executor(0).unwrap(), 1);
     s.stop_tracing().unwrap();
     reads_whole(&s.with_encoder(|enc| enc.sink_mut().traces.concat()));
+}
+
+/// A clock that moves 10 ticks per reading.
+struct Ticks(u32);
+
+impl Clock for Ticks {
+    fn now(&mut self) -> u32 {
+        self.0 = self.0.wrapping_add(10);
+        self.0
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000
+    }
+}
+
+fn log_three_keys(cx: &mut TaskCx<'_>) -> Step {
+    for key in ["a", "b", "c"] {
+        cx.log(0, key, "v").unwrap();
+    }
+    Step::Done
+}
+
+/// The generations of a trace whose task logs under three keys, by a scheduler whose string and
+/// stack tables hold `TABLE` entries; its trace is read whole.
+fn generations_with_tables_of<const TABLE: usize>() -> u64 {
+    let s: Scheduler<SimPlatform, Ticks, VecSink, 4, 1, 1, 256, TABLE> = Scheduler::new(
+        SimPlatform::default(),
+        Ticks(0),
+        VecSink::default(),
+        Config::MANUAL,
+    );
+    s.start_tracing().unwrap();
+    s.spawn(0, log_three_keys, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.stop_tracing().unwrap();
+    s.with_encoder(|enc| {
+        reads_whole(&enc.sink().traces[0]);
+        enc.stats().generations
+    })
+}
+
+#[test]
+fn the_schedulers_last_parameter_sizes_the_encoders_tables() {
+    // The default (32 entries) holds the four strings and one stack; two entries do not, and
+    // each full table ends its generation early.
+    assert_eq!(generations_with_tables_of::<32>(), 1);
+    assert!(generations_with_tables_of::<2>() > 1);
 }
