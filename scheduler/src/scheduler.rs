@@ -232,18 +232,20 @@ impl<
                 return Err(Error::NoSuchExecutor(executor));
             };
             let queued = queue.len();
-            if queued == 0 {
-                return Ok(0);
-            }
             // A goroutine on this context (a callback's, or a task's whose blocking operation
             // lost its executor) leaves no room for the round's tasks. Refused before the
             // executor is taken: taken, it stayed held when the first task could not start, and
             // a callback's exit was then refused, its context and the executor lost for good.
+            // Refused with an empty queue too, so that the mistake shows in the first test run,
+            // not only once tasks happen to be queued.
             if k.machine.running(m)?.is_some() {
                 return Err(Error::Transition {
                     m,
                     what: "executor round: the context runs a goroutine",
                 });
+            }
+            if queued == 0 {
+                return Ok(0);
             }
             match k.acquire(m, executor) {
                 Ok(()) => Ok(queued),

@@ -320,6 +320,12 @@ fn an_executor_round_on_a_context_that_runs_a_goroutine_is_refused_and_changes_n
     let sim = Sim::new(Config::MANUAL);
     let s = sim.scheduler();
     s.start_tracing().unwrap();
+    // With nothing queued too: the mistake is refused whether or not a task happens to wait.
+    let round = s.callback(|_| s.run_executor(0)).unwrap();
+    assert!(
+        matches!(round, Err(Error::Transition { m: 0, .. })),
+        "empty queue: {round:?}"
+    );
     s.spawn(0, yield_forever, 0).unwrap();
     let round = s.callback(|_| s.run_executor(0)).unwrap();
     assert!(
