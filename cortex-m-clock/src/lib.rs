@@ -51,9 +51,9 @@
 #![no_std]
 #![warn(missing_docs, missing_debug_implementations)]
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m::peripheral::{DCB, DWT};
 use gotrace_encoder::Clock;
@@ -192,10 +192,10 @@ struct Reading {
 }
 
 /// Written once by [`init`], in thread mode with interrupts masked, before the interrupts that
-/// read the clock run; only read after. Read as one plain 8-byte value, so that a reading loads both words with one
-/// address and one `ldrd` (a volatile read of it is split into two loads, one instruction more
-/// per timestamp); nothing changes it after `init`, so nothing is lost if the compiler reuses a
-/// value it has loaded.
+/// read the clock run; only read after. Read as one plain 8-byte value, so that a reading loads
+/// both words with one address and one `ldrd` (a volatile read of it is split into two loads, one
+/// instruction more per timestamp); nothing changes it after `init`, so nothing is lost if the
+/// compiler reuses a value it has loaded.
 struct Chosen(UnsafeCell<Reading>);
 
 // SAFETY: see `Chosen`: written by `init` alone (and the host tests' `choose`), with interrupts
@@ -209,29 +209,10 @@ static CHOSEN: Chosen = Chosen(UnsafeCell::new(Reading {
 }));
 /// Whether `CHOSEN` is CYCCNT (as before `init`), which counts at `CPU_HZ`, or the fallback.
 static CYCLES: AtomicBool = AtomicBool::new(true);
-/// The source a successful [`init`] chose ([`source_code`]), 0 before: a second `init` returns it
-/// and touches nothing, where choosing again would restart the fallback timer under a live clock
-/// (time would go back).
-static CHOSEN_SOURCE: AtomicU8 = AtomicU8::new(0);
-
-/// `source` as [`CHOSEN_SOURCE`] keeps it (never 0).
-fn source_code(source: ClockSource) -> u8 {
-    match source {
-        ClockSource::DwtCycles => 1,
-        ClockSource::CmsdkApbTimer => 2,
-        ClockSource::BoardTimer => 3,
-    }
-}
-
-/// The source [`CHOSEN_SOURCE`] holds, if `init` has chosen one.
-fn chosen_source() -> Option<ClockSource> {
-    match CHOSEN_SOURCE.load(Ordering::Relaxed) {
-        1 => Some(ClockSource::DwtCycles),
-        2 => Some(ClockSource::CmsdkApbTimer),
-        3 => Some(ClockSource::BoardTimer),
-        _ => None,
-    }
-}
+/// The source a successful [`init`] chose: a second `init` returns it and touches nothing, where
+/// choosing again would restart the fallback timer under a live clock (time would go back).
+static CHOSEN_SOURCE: critical_section::Mutex<Cell<Option<ClockSource>>> =
+    critical_section::Mutex::new(Cell::new(None));
 
 /// Picks the trace clock: DWT CYCCNT if it counts, else the board's fallback counter if that
 /// counts (started only then: a firmware whose CYCCNT counts keeps its timer). Returns the
@@ -252,11 +233,12 @@ pub fn init<C: Counters>(dcb: &mut DCB, dwt: &mut DWT) -> Option<ClockSource> {
 
 /// [`init`]'s choice: `choose`'s, or without calling it the one a call before made.
 fn once(choose: impl FnOnce() -> Option<ClockSource>) -> Option<ClockSource> {
-    if let Some(source) = chosen_source() {
-        return Some(source);
+    let chosen = critical_section::with(|cs| CHOSEN_SOURCE.borrow(cs).get());
+    if chosen.is_some() {
+        return chosen;
     }
     let source = choose()?;
-    CHOSEN_SOURCE.store(source_code(source), Ordering::Relaxed);
+    critical_section::with(|cs| CHOSEN_SOURCE.borrow(cs).set(Some(source)));
     Some(source)
 }
 

@@ -228,10 +228,9 @@ pub struct CommandFrames {
 
 impl core::fmt::Debug for CommandFrames {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // The frame so far (the rest of the buffer is stale), and whether it is being skipped.
-        let overlong = self.len > self.frame.len();
+        let (frame, overlong) = self.so_far();
         f.debug_struct("CommandFrames")
-            .field("frame", &&self.frame[..self.len.min(self.frame.len())])
+            .field("frame", &frame)
             .field("overlong", &overlong)
             .finish()
     }
@@ -240,16 +239,26 @@ impl core::fmt::Debug for CommandFrames {
 #[cfg(feature = "defmt")]
 impl defmt::Format for CommandFrames {
     fn format(&self, f: defmt::Formatter<'_>) {
+        let (frame, overlong) = self.so_far();
         defmt::write!(
             f,
             "CommandFrames {{ frame: {=[u8]}, overlong: {=bool} }}",
-            &self.frame[..self.len.min(self.frame.len())],
-            self.len > self.frame.len()
+            frame,
+            overlong
         );
     }
 }
 
 impl CommandFrames {
+    /// The frame so far (the rest of the buffer is stale), and whether it is overlong, so being
+    /// skipped: what `Debug` and `defmt::Format` show.
+    fn so_far(&self) -> (&[u8], bool) {
+        (
+            &self.frame[..self.len.min(self.frame.len())],
+            self.len > self.frame.len(),
+        )
+    }
+
     /// A reader with no byte of a frame yet.
     pub const fn new() -> Self {
         CommandFrames {
