@@ -63,45 +63,34 @@ impl Config {
 }
 
 /// What the encoder has written, for measurements. The device counts in 32 bits to save RAM, so
-/// each figure is modulo 2^32 (4 GiB of trace, or 4 billion events), once a trace runs that long:
-/// take the difference of two with `later.wrapping_sub(earlier) & u64::from(u32::MAX)`, not `-`
-/// (which overflows once a count has wrapped between them).
+/// each figure wraps past 2^32 (4 GiB of trace, or 4 billion events): take the difference of two
+/// with `later.wrapping_sub(earlier)`, not `-`, which overflows once a count has wrapped between
+/// them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
     /// Timed events of every kind (scheduling events, statuses, annotations).
-    pub events: u64,
+    pub events: u32,
     /// Their encoded bytes (type, delta, arguments).
-    pub event_bytes: u64,
+    pub event_bytes: u32,
     /// Status events written at generation starts.
-    pub status_events: u64,
+    pub status_events: u32,
     /// User annotations: tasks, regions, logs, labels.
-    pub annotation_events: u64,
+    pub annotation_events: u32,
     /// Every byte handed to the sink, headers and tables included.
-    pub bytes_written: u64,
+    pub bytes_written: u32,
     /// Generations begun (each `start`, each generation boundary).
-    pub generations: u64,
+    pub generations: u32,
 }
 
 impl Stats {
-    /// Scheduling events: P and G state changes (not statuses, not annotations); modulo 2^32, as
-    /// the counts it is taken from.
+    /// Scheduling events: P and G state changes (not statuses, not annotations); wrapping past
+    /// 2^32, as the counts it is taken from.
     #[must_use]
-    pub fn sched_events(&self) -> u64 {
+    pub fn sched_events(&self) -> u32 {
         let all = self.events.wrapping_sub(self.status_events);
-        all.wrapping_sub(self.annotation_events) & u64::from(u32::MAX)
+        all.wrapping_sub(self.annotation_events)
     }
-}
-
-/// The counters behind [`Stats`], kept in 32 bits (they wrap) to save RAM on the device.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Counts {
-    pub events: u32,
-    pub event_bytes: u32,
-    pub status_events: u32,
-    pub annotation_events: u32,
-    pub bytes_written: u32,
-    pub generations: u32,
 }
 
 /// A generation ends once a sequence number reaches this, so the 16-bit counters never wrap
@@ -128,6 +117,11 @@ const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 /// The sizes are checked when a `static` of it is compiled (`VALID_SIZES` names the one that is
 /// wrong): `MS` at least 1, `GS + MS` below 65535, `PS` below 65536, `BUF` from 64 to 65535 bytes,
 /// `TABLE` 2 or more.
+///
+/// An event method given a context, executor or task slot beyond these sizes writes nothing and
+/// changes nothing, like one called while tracing is off (a scheduler's own indices are always in
+/// range; `start`, `stop` and `advance` refuse a context out of range with
+/// [`Error::NoSuchContext`](crate::Error::NoSuchContext)).
 pub struct Encoder<
     S,
     C,
@@ -157,7 +151,8 @@ pub struct Encoder<
     pub(crate) next_goid: u16,
     pub(crate) strings: Strings<TABLE>,
     pub(crate) stacks: Stacks<TABLE>,
-    pub(crate) counts: Counts,
+    /// What was handed to the sink; [`Encoder::stats`] adds the batches not yet handed over.
+    pub(crate) counts: Stats,
 }
 
 /// The tracing state, the configuration, what was written and the sink and clock, as a firmware
@@ -241,7 +236,7 @@ impl<
             next_goid: 0,
             strings: Strings::new(),
             stacks: Stacks::new(),
-            counts: Counts {
+            counts: Stats {
                 events: 0,
                 event_bytes: 0,
                 status_events: 0,
@@ -272,12 +267,9 @@ impl<
             (bytes + b.len(), events + b.events())
         });
         Stats {
-            events: u64::from(c.events) + u64::from(pending_events),
-            event_bytes: u64::from(c.event_bytes) + pending as u64,
-            status_events: c.status_events.into(),
-            annotation_events: c.annotation_events.into(),
-            bytes_written: c.bytes_written.into(),
-            generations: c.generations.into(),
+            events: c.events.wrapping_add(pending_events),
+            event_bytes: c.event_bytes.wrapping_add(pending as u32),
+            ..c
         }
     }
 
@@ -316,7 +308,7 @@ impl<
     /// Context `m` takes idle executor `p`: `ProcStart`.
     #[inline]
     pub fn proc_start<W: Scheduling>(&mut self, m: usize, p: usize, w: &W) {
-        if !self.tracing {
+        if !self.tracing || m >= MS {
             return;
         }
         let Some(seq) = self.procs.get_mut(p) else {
@@ -383,7 +375,7 @@ impl<
         n: usize,
         w: &W,
     ) {
-        if !self.tracing {
+        if !self.tracing || m >= MS {
             return;
         }
         let Some(t) = self.go_mut(g) else {
@@ -401,7 +393,7 @@ impl<
     /// from the callback of `owner` that abandoned it): `ProcSteal`. `owner == m` is a
     /// self-steal (seed 001).
     pub fn proc_steal<W: Scheduling>(&mut self, m: usize, p: usize, owner: usize, w: &W) {
-        if !self.tracing {
+        if !self.tracing || m >= MS || p >= PS || owner >= MS {
             return;
         }
         if owner != m {
@@ -448,7 +440,7 @@ impl<
         entry_pc: u64,
         w: &W,
     ) -> bool {
-        if !self.tracing {
+        if !self.tracing || m >= MS || task >= GS {
             return false;
         }
         let stack = self.intern_stack(m, entry_pc, w);
@@ -469,7 +461,7 @@ impl<
     /// The running goroutine on `m` starts a blocking operation, keeping executor `p`:
     /// `GoSyscallBegin`, with the executor's next sequence number.
     pub fn syscall_begin<W: Scheduling>(&mut self, m: usize, p: usize, w: &W) {
-        if !self.tracing {
+        if !self.tracing || m >= MS || p >= PS {
             return;
         }
         let seq = self.next_proc_seq(p);
@@ -496,7 +488,7 @@ impl<
     /// An interrupt callback starts on context `m`, in a blocking operation without an executor:
     /// `GoCreateSyscall`, with the same goroutine ID every time within a trace (seed 000).
     pub fn callback_enter<W: Scheduling>(&mut self, m: usize, w: &W) {
-        if !self.tracing {
+        if !self.tracing || m >= MS {
             return;
         }
         let id = match self.callbacks.get(m) {
@@ -522,7 +514,7 @@ impl<
     /// the string table cannot take its names, the generation ends first, re-stating `w`.
     #[inline(never)]
     pub fn annotate<W: Scheduling>(&mut self, m: usize, a: Annotation, w: &W) {
-        if !self.tracing {
+        if !self.tracing || m >= MS {
             return;
         }
         let names = a.names.get(..usize::from(a.name_count)).unwrap_or_default();
@@ -808,7 +800,7 @@ impl<S: Sink, C: Clock> Outlet<'_, S, C> {
 pub(crate) fn hand_over<S: Sink, C: Clock, const BUF: usize>(
     batch: &mut Batch<BUF>,
     out: &mut Outlet<'_, S, C>,
-    counts: &mut Counts,
+    counts: &mut Stats,
     gen: u32,
     m: u64,
     high: u32,
@@ -830,7 +822,7 @@ mod tests {
         // 2^32 + 10 events, of which 2^32 - 1 statuses and 2 annotations: 9 scheduling events.
         let stats = Stats {
             events: 10,
-            status_events: u32::MAX.into(),
+            status_events: u32::MAX,
             annotation_events: 2,
             ..Stats::default()
         };

@@ -12,7 +12,7 @@ use gotrace_wire::{go_status, proc_status, varint, EventType, Version, NO_THREAD
 
 use crate::batch::Batch;
 use crate::clock::{Clock, Waited};
-use crate::encoder::{hand_over, Counts, Encoder, Outlet};
+use crate::encoder::{hand_over, Encoder, Outlet, Stats};
 use crate::error::Error;
 use crate::intern::MAX_STRING_LEN;
 use crate::reason::Reason;
@@ -258,7 +258,7 @@ impl<
 struct Table<'e, S, C, const BUF: usize> {
     batch: &'e mut Batch<BUF>,
     out: Outlet<'e, S, C>,
-    counts: &'e mut Counts,
+    counts: &'e mut Stats,
     gen: u32,
     ts: u64,
     kind: EventType,

@@ -655,3 +655,98 @@ fn strings_longer_than_go_takes_are_cut_to_its_limit_and_to_half_a_batch() {
     long_strings::<64>("long-strings-64", 32);
     long_strings::<4096>("long-strings-4096", 1024);
 }
+
+/// Every event method given a context, executor or task slot the encoder does not have, each
+/// between the calls of a valid trace, on a rig of 2 contexts, 2 executors and 2 task slots.
+fn calls_out_of_range(e: &mut Rig<SetClock, 2, 2, 2, 256>) {
+    let (w, ms, ps, gs) = (&e.w, 2, 2, 2);
+    let e = &mut e.e;
+    e.proc_start(ms, 0, w);
+    e.proc_start(0, ps, w);
+    e.proc_stop(ms, w);
+    for g in [GoSlot::Task(0), GoSlot::Callback(0)] {
+        e.go_start(ms, g, w);
+        e.go_unblock(ms, g, w);
+    }
+    for g in [GoSlot::Task(gs), GoSlot::Callback(ms)] {
+        e.go_start(0, g, w);
+        e.go_unblock(0, g, w);
+    }
+    e.go_stop(ms, gotrace_encoder::Reason::Yield, w);
+    e.go_block(ms, gotrace_encoder::Reason::Wait, w);
+    for (m, p, owner) in [(ms, 0, 1), (0, ps, 1), (0, 0, ms)] {
+        e.proc_steal(m, p, owner, w);
+    }
+    for (m, task) in [(ms, 1), (0, gs)] {
+        assert!(!e.go_create(m, task, 0x0800_4000, w));
+    }
+    e.go_destroy(ms, w);
+    e.syscall_begin(ms, 0, w);
+    e.syscall_begin(0, ps, w);
+    e.syscall_end(ms, true, w);
+    e.callback_enter(ms, w);
+    e.callback_exit(ms, w);
+    e.annotate(ms, Annotation::log(0, "never", "written"), w);
+    e.end_due(ms, w);
+    assert_eq!(
+        e.advance(ms, w),
+        Err(gotrace_encoder::Error::NoSuchContext(ms))
+    );
+}
+
+/// A trace with a steal from a blocking operation and an interrupt callback, with
+/// [`calls_out_of_range`] made between its events when `misused`.
+fn trace_with_calls_out_of_range(misused: bool) -> (Vec<u8>, gotrace_encoder::Stats) {
+    let now = Rc::new(Cell::new(1_000));
+    let mut e: Rig<SetClock, 2, 2, 2, 256> = Rig::new(SetClock(now.clone()), Config::MANUAL);
+    let step = |e: &mut Rig<SetClock, 2, 2, 2, 256>| {
+        now.set(now.get() + 10);
+        if misused {
+            calls_out_of_range(e);
+        }
+    };
+    e.start(0);
+    e.proc_start(0, 0);
+    step(&mut e);
+    e.go_create(0, 0, 0x0800_1000);
+    step(&mut e);
+    e.go_start(0, GoSlot::Task(0));
+    step(&mut e);
+    e.e.annotate(0, Annotation::log(0, "kept", "written"), &e.w);
+    step(&mut e);
+    e.syscall_begin(0);
+    step(&mut e);
+    e.proc_steal(1, 0);
+    step(&mut e);
+    e.callback_enter(1);
+    step(&mut e);
+    e.callback_exit(1);
+    step(&mut e);
+    e.advance(0);
+    step(&mut e);
+    assert!(!e.syscall_end(0));
+    step(&mut e);
+    e.proc_start(0, 0);
+    step(&mut e);
+    e.go_start(0, GoSlot::Task(0));
+    step(&mut e);
+    e.go_block(0);
+    step(&mut e);
+    e.go_unblock(0, GoSlot::Task(0));
+    step(&mut e);
+    e.go_start(0, GoSlot::Task(0));
+    step(&mut e);
+    e.go_destroy(0);
+    e.e.stop(0).unwrap();
+    let stats = e.e.stats();
+    (e.e.sink().traces.concat(), stats)
+}
+
+#[test]
+fn calls_naming_no_context_executor_or_task_write_nothing_and_change_nothing() {
+    let (clean, clean_stats) = trace_with_calls_out_of_range(false);
+    let (misused, misused_stats) = trace_with_calls_out_of_range(true);
+    assert_eq!(misused_stats, clean_stats);
+    assert!(misused == clean, "the calls out of range changed the trace");
+    go_accepts("calls-out-of-range", &misused);
+}

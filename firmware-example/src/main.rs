@@ -192,7 +192,7 @@ fn main() -> ! {
         (stats.events, stats.bytes_written, stats.generations)
     });
     #[cfg(not(feature = "trace"))]
-    let (events, bytes, generations) = (0u64, 0u64, 0u64);
+    let (events, bytes, generations) = (0u32, 0u32, 0u32);
     defmt::info!(
         "done: {} events, {} bytes, {} generations{}",
         events,

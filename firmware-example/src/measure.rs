@@ -191,8 +191,8 @@ pub fn run() {
         rounds(waiter);
     }
     crate::set_tracing(false);
-    let events = (after.sched_events() - before.sched_events()).max(1);
-    let bytes = after.event_bytes - before.event_bytes;
+    let events = u64::from(after.sched_events().wrapping_sub(before.sched_events())).max(1);
+    let bytes = after.event_bytes.wrapping_sub(before.event_bytes);
     let per_tick = instructions_per_tick();
     let extra = u64::from(on.saturating_sub(off)) * per_tick;
     defmt::info!(

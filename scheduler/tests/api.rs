@@ -362,7 +362,7 @@ fn log_three_keys(cx: &mut TaskCx<'_>) -> Step {
 
 /// The generations of a trace whose task logs under three keys, by a scheduler whose string and
 /// stack tables hold `TABLE` entries; its trace is read whole.
-fn generations_with_tables_of<const TABLE: usize>() -> u64 {
+fn generations_with_tables_of<const TABLE: usize>() -> u32 {
     let s: Scheduler<SimPlatform, Ticks, VecSink, 4, 1, 1, 256, TABLE> = Scheduler::new(
         SimPlatform::default(),
         Ticks(0),

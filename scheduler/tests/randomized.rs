@@ -47,7 +47,7 @@ fn judge_seeds(test: &str, opts: &Options) -> Option<u64> {
     let mut crossed_wrap = 0;
     for seed in first..first + count {
         let outcome = driver::run(seed, opts);
-        sched_events += outcome.stats.sched_events();
+        sched_events += u64::from(outcome.stats.sched_events());
         for (i, trace) in outcome.traces.iter().enumerate() {
             let path = seed_file(&dir, seed, i);
             std::fs::write(&path, trace).unwrap();
