@@ -111,8 +111,10 @@ pub const MIN_BATCH_CAPACITY: usize = 64;
 
 const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 
-/// A trace encoder for `MS` execution contexts, `PS` executors and `GS` task slots, with batch
-/// buffers of `BUF` bytes per context and string and stack tables of `TABLE` entries each.
+/// A trace encoder reading clock `C` and writing to sink `S`, for `GS` task slots, `PS` executors
+/// and `MS` execution contexts, with batch buffers of `BUF` bytes per context and string and
+/// stack tables of `TABLE` entries each: the order of the scheduler's `Scheduler`, which hands
+/// out this type.
 ///
 /// The sizes are checked when a `static` of it is compiled (`VALID_SIZES` names the one that is
 /// wrong): `MS` at least 1, `GS + MS` below 65535, `PS` below 65536, `BUF` from 64 to 65535 bytes,
@@ -123,11 +125,11 @@ const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 /// range; `start`, `stop` and `advance` refuse a context out of range with
 /// [`Error::NoSuchContext`](crate::Error::NoSuchContext)).
 pub struct Encoder<
-    S,
     C,
-    const MS: usize,
-    const PS: usize,
+    S,
     const GS: usize,
+    const PS: usize,
+    const MS: usize,
     const BUF: usize,
     const TABLE: usize = TABLE_CAPACITY,
 > {
@@ -158,14 +160,14 @@ pub struct Encoder<
 /// The tracing state, the configuration, what was written and the sink and clock, as a firmware
 /// developer asks when a trace looks wrong; not the buffers' bytes (kilobytes of them).
 impl<
-        S: Sink + core::fmt::Debug,
         C: Clock + core::fmt::Debug,
-        const MS: usize,
-        const PS: usize,
+        S: Sink + core::fmt::Debug,
         const GS: usize,
+        const PS: usize,
+        const MS: usize,
         const BUF: usize,
         const TABLE: usize,
-    > core::fmt::Debug for Encoder<S, C, MS, PS, GS, BUF, TABLE>
+    > core::fmt::Debug for Encoder<C, S, GS, PS, MS, BUF, TABLE>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Encoder")
@@ -180,14 +182,14 @@ impl<
 }
 
 impl<
-        S: Sink,
         C: Clock,
-        const MS: usize,
-        const PS: usize,
+        S: Sink,
         const GS: usize,
+        const PS: usize,
+        const MS: usize,
         const BUF: usize,
         const TABLE: usize,
-    > Encoder<S, C, MS, PS, GS, BUF, TABLE>
+    > Encoder<C, S, GS, PS, MS, BUF, TABLE>
 {
     const VALID_SIZES: () = {
         assert!(MS >= 1, "at least one execution context");
@@ -215,7 +217,7 @@ impl<
         MS * BUF + core::mem::size_of::<Strings<TABLE>>() + core::mem::size_of::<Stacks<TABLE>>();
 
     /// A stopped encoder.
-    pub const fn new(sink: S, clock: C, config: Config) -> Self {
+    pub const fn new(clock: C, sink: S, config: Config) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::VALID_SIZES;
         Encoder {
@@ -882,8 +884,8 @@ mod tests {
         // 2^32 - 2 generations into a trace (49 days of 1 ms ones): the generation number wraps.
         // What the device writes up to it is valid, then Go refuses generation 0, as `gotrace
         // record` expects (it stops there and says the device's generation number wrapped).
-        let mut e: Encoder<VecSink, Counted, 1, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Counted(0), Config::MANUAL);
+        let mut e: Encoder<Counted, VecSink, 1, 1, 1, 64> =
+            Encoder::new(Counted(0), VecSink::default(), Config::MANUAL);
         e.start(0, &Idle).unwrap();
         e.gen = u32::MAX;
         e.advance(0, &Idle).unwrap();
@@ -910,11 +912,11 @@ mod tests {
 
     #[test]
     fn the_clock_is_read_only_while_tracing() {
-        let mut e: Encoder<VecSink, Counted, 2, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Counted(0), Config::MANUAL);
+        let mut e: Encoder<Counted, VecSink, 1, 1, 2, 64> =
+            Encoder::new(Counted(0), VecSink::default(), Config::MANUAL);
         // Every event and control that does nothing while stopped reads no clock: a firmware
         // may make its clock ready after the encoder, before tracing starts (see `Clock`).
-        let stopped = |e: &mut Encoder<VecSink, Counted, 2, 1, 1, 64>| {
+        let stopped = |e: &mut Encoder<Counted, VecSink, 1, 1, 2, 64>| {
             e.proc_start(0, 0, &Idle);
             e.proc_stop(0, &Idle);
             e.go_start(0, GoSlot::Task(0), &Idle);
@@ -944,8 +946,8 @@ mod tests {
 
     #[test]
     fn a_context_idle_for_a_wrap_period_does_not_keep_its_old_half() {
-        let mut e: Encoder<VecSink, Manual, 2, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        let mut e: Encoder<Manual, VecSink, 1, 1, 2, 64> =
+            Encoder::new(Manual(100), VecSink::default(), Config::MANUAL);
         e.start(0, &Idle).unwrap();
         // Context 1 writes at 200, then only context 0 is busy for more than half a wrap.
         e.clock.0 = 200;
@@ -983,8 +985,8 @@ mod tests {
         // stole it: Go's parser put the steal first, from the callback's blocking operation,
         // valid but not what happened (a semantic oracle over the simulator's seeds found it
         // with 1 us ticks).
-        let mut e: Encoder<VecSink, Slow, 2, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Slow(0), Config::MANUAL);
+        let mut e: Encoder<Slow, VecSink, 1, 1, 2, 64> =
+            Encoder::new(Slow(0), VecSink::default(), Config::MANUAL);
         e.start(0, &Idle).unwrap();
         e.clock.0 = 100; // the next reading starts a tick
         e.proc_stop(1, &Idle);
@@ -995,8 +997,8 @@ mod tests {
             "the steal is in its victim's tick"
         );
         // A clock that stands still is waited for a bounded number of readings, no more.
-        let mut e: Encoder<VecSink, Manual, 2, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        let mut e: Encoder<Manual, VecSink, 1, 1, 2, 64> =
+            Encoder::new(Manual(100), VecSink::default(), Config::MANUAL);
         e.start(0, &Idle).unwrap();
         e.proc_stop(1, &Idle);
         e.proc_steal(0, 0, 1, &Idle);
@@ -1005,8 +1007,8 @@ mod tests {
 
     #[test]
     fn a_configuration_set_before_tracing_starts_is_followed() {
-        let mut e: Encoder<VecSink, Manual, 1, 1, 1, 64> =
-            Encoder::new(VecSink::default(), Manual(100), Config::MANUAL);
+        let mut e: Encoder<Manual, VecSink, 1, 1, 1, 64> =
+            Encoder::new(Manual(100), VecSink::default(), Config::MANUAL);
         e.config_mut().generation_ticks = 1000;
         e.start(0, &Idle).unwrap();
         // A gap past 2^14 ticks: out of line, where the period is checked.

@@ -20,14 +20,14 @@ use crate::sink::Sink;
 use crate::state::{GoSlot, GoStatus, GoTrace, ProcStatus, Scheduling};
 
 impl<
-        S: Sink,
         C: Clock,
-        const MS: usize,
-        const PS: usize,
+        S: Sink,
         const GS: usize,
+        const PS: usize,
+        const MS: usize,
         const BUF: usize,
         const TABLE: usize,
-    > Encoder<S, C, MS, PS, GS, BUF, TABLE>
+    > Encoder<C, S, GS, PS, MS, BUF, TABLE>
 {
     /// Starts a trace (a new file header, generation 1) from context `m`, re-stating the state
     /// `w`.

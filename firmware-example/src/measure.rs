@@ -121,8 +121,8 @@ impl Scheduling for OneTask {
 /// triple, per round. No generation ends here.
 fn encoder_alone(tracing: bool) -> (u64, u64) {
     use gotrace_encoder::{Config, Encoder, Reason};
-    let mut enc: Encoder<Discard, TraceClock, 1, 1, 1, { crate::BATCH_BYTES }> =
-        Encoder::new(Discard, TraceClock::chosen(), Config::MANUAL);
+    let mut enc: Encoder<TraceClock, Discard, 1, 1, 1, { crate::BATCH_BYTES }> =
+        Encoder::new(TraceClock::chosen(), Discard, Config::MANUAL);
     if tracing {
         enc.start(0, &OneTask).expect("starts");
     }
@@ -250,12 +250,12 @@ pub fn run() {
     );
 }
 
-fn buffer_bytes<S, C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>(
-    _: &gotrace_encoder::Encoder<S, C, MS, PS, GS, BUF>,
+fn buffer_bytes<C, S, const GS: usize, const PS: usize, const MS: usize, const BUF: usize>(
+    _: &gotrace_encoder::Encoder<C, S, GS, PS, MS, BUF>,
 ) -> usize
 where
     S: gotrace_encoder::Sink,
     C: Clock,
 {
-    gotrace_encoder::Encoder::<S, C, MS, PS, GS, BUF>::BUFFER_BYTES
+    gotrace_encoder::Encoder::<C, S, GS, PS, MS, BUF>::BUFFER_BYTES
 }

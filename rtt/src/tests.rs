@@ -355,7 +355,7 @@ fn a_lossless_wait_longer_than_a_clock_wrap_leaves_later_times_right() {
         host,
         got: Vec::new(),
     };
-    let mut e: Encoder<RttSink, HostClock, 1, 1, 1, 64> = Encoder::new(sink, clock, Config::MANUAL);
+    let mut e: Encoder<HostClock, RttSink, 1, 1, 1, 64> = Encoder::new(clock, sink, Config::MANUAL);
     let mut w = OneProc(false);
     e.start(0, &w).unwrap();
     for _ in 0..100 {

@@ -49,7 +49,7 @@ pub(crate) struct Kernel<
 > {
     pub machine: Machine<MS, PS, TASKS>,
     #[cfg(feature = "trace")]
-    pub trace: Encoder<S, C, MS, PS, TASKS, BUF, TABLE>,
+    pub trace: Encoder<C, S, TASKS, PS, MS, BUF, TABLE>,
     /// The clock and sink types are the encoder's, unused without it.
     #[cfg(not(feature = "trace"))]
     pub untraced: core::marker::PhantomData<fn() -> (C, S)>,

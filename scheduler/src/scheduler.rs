@@ -97,7 +97,7 @@ impl<
             kernel: Shared::new(Kernel {
                 machine: Machine::new(),
                 #[cfg(feature = "trace")]
-                trace: Encoder::new(sink, clock, config),
+                trace: Encoder::new(clock, sink, config),
                 #[cfg(not(feature = "trace"))]
                 untraced: core::marker::PhantomData,
                 tasks: [Task::FREE; TASKS],
@@ -137,7 +137,7 @@ impl<
     #[cfg(feature = "trace")]
     pub fn with_encoder<R>(
         &self,
-        f: impl FnOnce(&mut Encoder<S, C, MS, PS, TASKS, BUF, TABLE>) -> R,
+        f: impl FnOnce(&mut Encoder<C, S, TASKS, PS, MS, BUF, TABLE>) -> R,
     ) -> R {
         self.kernel.with(|k| f(&mut k.trace))
     }

@@ -53,7 +53,7 @@ impl World {
 /// The encoder (writing to a `VecSink` unless a test needs a sink of its own) and its world.
 pub struct Rig<C, const MS: usize, const PS: usize, const GS: usize, const BUF: usize, S = VecSink>
 {
-    pub e: Encoder<S, C, MS, PS, GS, BUF>,
+    pub e: Encoder<C, S, GS, PS, MS, BUF>,
     pub w: World,
 }
 
@@ -70,7 +70,7 @@ impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const
 {
     pub fn with_sink(sink: S, clock: C, config: Config) -> Self {
         Rig {
-            e: Encoder::new(sink, clock, config),
+            e: Encoder::new(clock, sink, config),
             w: World {
                 ctx_p: vec![None; MS],
                 ctx_g: vec![None; MS],
