@@ -216,10 +216,15 @@ impl<'a> CallbackCx<'a> {
 /// Names are `&'static str`, interned in the generation's string table the first time a
 /// generation writes them (a full table ends the generation first); `task` is a user task ID
 /// that [`Annotate::task_begin`] returned, 0 for none (Go's background task).
-pub trait Annotate {
-    /// Where this context's annotations go.
-    fn annotator(&self) -> Annotator<'_>;
-
+///
+/// Implemented by [`TaskCx`] and [`CallbackCx`] only (sealed): an annotation is written for the
+/// context the scheduler lent, so that new methods can be added without breaking anyone:
+///
+/// ```compile_fail
+/// struct MyContext;
+/// impl gotrace_scheduler::Annotate for MyContext {} // the sealing trait is not implemented
+/// ```
+pub trait Annotate: sealed::Annotates {
     /// A user task (a child of `parent`, 0 for none) named `name` begins: `UserTaskBegin`.
     /// Returns its ID, new in the scheduler (from 1 up): Go's parser refuses a trace in which a
     /// task ID begins again before it ends, as a caller's own IDs could.
@@ -266,27 +271,41 @@ pub trait Annotate {
     }
 }
 
-/// The scheduler and context an [`Annotate`] implementation writes to.
-pub struct Annotator<'a> {
-    core: &'a dyn Core,
-    m: usize,
-}
+/// Seals [`Annotate`]: where each of the scheduler's contexts writes its annotations. Public
+/// items of a private module, so that no one outside can name them.
+mod sealed {
+    use super::{Annotation, Core, Error};
 
-impl core::fmt::Debug for Annotator<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Annotator")
-            .field("m", &self.m)
-            .finish_non_exhaustive()
+    pub trait Annotates {
+        fn annotator(&self) -> Annotator<'_>;
+    }
+
+    /// The scheduler and the context an annotation is written for.
+    pub struct Annotator<'a> {
+        pub(super) core: &'a dyn Core,
+        pub(super) m: usize,
+    }
+
+    impl core::fmt::Debug for Annotator<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Annotator")
+                .field("m", &self.m)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl Annotator<'_> {
+        pub(super) fn write(&self, a: Annotation) -> Result<(), Error> {
+            self.core.annotate(self.m, a)
+        }
     }
 }
 
-impl Annotator<'_> {
-    fn write(&self, a: Annotation) -> Result<(), Error> {
-        self.core.annotate(self.m, a)
-    }
-}
+use sealed::Annotator;
 
-impl Annotate for TaskCx<'_> {
+impl Annotate for TaskCx<'_> {}
+
+impl sealed::Annotates for TaskCx<'_> {
     fn annotator(&self) -> Annotator<'_> {
         Annotator {
             core: self.core,
@@ -295,7 +314,9 @@ impl Annotate for TaskCx<'_> {
     }
 }
 
-impl Annotate for CallbackCx<'_> {
+impl Annotate for CallbackCx<'_> {}
+
+impl sealed::Annotates for CallbackCx<'_> {
     fn annotator(&self) -> Annotator<'_> {
         Annotator {
             core: self.core,

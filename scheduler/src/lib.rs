@@ -70,7 +70,7 @@ mod scheduler;
 pub mod sim;
 mod task;
 
-pub use context::{Annotate, Annotator, CallbackCx, TaskCx};
+pub use context::{Annotate, CallbackCx, TaskCx};
 pub use error::Error;
 /// The encoder the scheduler drives (sinks, clocks, statistics, state inspection).
 pub use gotrace_encoder as encoder;
