@@ -350,7 +350,7 @@ fn stalling<const MS: usize>() -> Stalling<MS> {
         stall: stall.clone(),
         pass: pass.clone(),
     };
-    let e = Rig::with_sink(sink, SetClock(now.clone()), Config::MANUAL);
+    let e = Rig::with_sink(SetClock(now.clone()), sink, Config::MANUAL);
     Stalling {
         e,
         now,
@@ -656,11 +656,15 @@ fn strings_longer_than_go_takes_are_cut_to_its_limit_and_to_half_a_batch() {
     long_strings::<4096>("long-strings-4096", 1024);
 }
 
+/// The rig of the calls out of range: 2 contexts, 2 executors, 2 task slots.
+type TwoOfEach = Rig<SetClock, 2, 2, 2, 256>;
+
 /// Every event method given a context, executor or task slot the encoder does not have, each
-/// between the calls of a valid trace, on a rig of 2 contexts, 2 executors and 2 task slots.
-fn calls_out_of_range(e: &mut Rig<SetClock, 2, 2, 2, 256>) {
-    let (w, ms, ps, gs) = (&e.w, 2, 2, 2);
-    let e = &mut e.e;
+/// between the calls of a valid trace.
+fn calls_out_of_range(e: &mut TwoOfEach) {
+    // The first index out of range of each.
+    let (ms, ps, gs) = (2, 2, 2);
+    let (w, e) = (&e.w, &mut e.e);
     e.proc_start(ms, 0, w);
     e.proc_start(0, ps, w);
     e.proc_stop(ms, w);
@@ -698,8 +702,8 @@ fn calls_out_of_range(e: &mut Rig<SetClock, 2, 2, 2, 256>) {
 /// [`calls_out_of_range`] made between its events when `misused`.
 fn trace_with_calls_out_of_range(misused: bool) -> (Vec<u8>, gotrace_encoder::Stats) {
     let now = Rc::new(Cell::new(1_000));
-    let mut e: Rig<SetClock, 2, 2, 2, 256> = Rig::new(SetClock(now.clone()), Config::MANUAL);
-    let step = |e: &mut Rig<SetClock, 2, 2, 2, 256>| {
+    let mut e: TwoOfEach = Rig::new(SetClock(now.clone()), Config::MANUAL);
+    let step = |e: &mut TwoOfEach| {
         now.set(now.get() + 10);
         if misused {
             calls_out_of_range(e);

@@ -61,14 +61,14 @@ impl<C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usi
     Rig<C, MS, PS, GS, BUF>
 {
     pub fn new(clock: C, config: Config) -> Self {
-        Rig::with_sink(VecSink::default(), clock, config)
+        Rig::with_sink(clock, VecSink::default(), config)
     }
 }
 
 impl<S: Sink, C: Clock, const MS: usize, const PS: usize, const GS: usize, const BUF: usize>
     Rig<C, MS, PS, GS, BUF, S>
 {
-    pub fn with_sink(sink: S, clock: C, config: Config) -> Self {
+    pub fn with_sink(clock: C, sink: S, config: Config) -> Self {
         Rig {
             e: Encoder::new(clock, sink, config),
             w: World {
