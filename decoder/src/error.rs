@@ -15,7 +15,7 @@ use std::io;
 /// in the trace it happened; its message is still Go's (which for a batch cut short by the
 /// failure is "failed to read full batch", as for a file cut short). An error without such a
 /// source is a verdict on the bytes read.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{}", .inner.render())]
 pub struct Error {
     /// Boxed so that results stay small on the hot path.
@@ -40,6 +40,20 @@ struct Inner {
 struct TextLines {
     batch: Option<usize>,
     event: Option<usize>,
+}
+
+impl fmt::Debug for Error {
+    /// The message and location as `Display` gives them, quoted, and the failing stream's error
+    /// if there is one: what a test's `?` and `fn main() -> Result` print, where a derived form
+    /// would show the fields of the location one by one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut tuple = f.debug_tuple("Error");
+        tuple.field(&self.inner.render());
+        if let Some(source) = &self.source {
+            tuple.field(source);
+        }
+        tuple.finish()
+    }
 }
 
 impl Inner {

@@ -543,8 +543,9 @@ pub struct Stack<'a> {
     id: u64,
 }
 
-/// One frame of a stack.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// One frame of a stack: equal and hashed by its values, so frames of different generations
+/// compare (where a [`Stack`] is equal only within its generation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StackFrame<'a> {
     /// The program counter of the frame.
     pub pc: u64,
@@ -903,7 +904,14 @@ impl Event {
         self.ctx.m
     }
 
-    /// The wire event type this event came from (`None` for Sync events, which are synthetic).
+    /// The wire event type this event came from (`None` for Sync events, which are synthetic);
+    /// [`EventType::name`] or its `Display` gives Go's name for it.
+    ///
+    /// It tells apart what Go's API shows alike, such as a P's steal (`EventType::PROC_STEAL`)
+    /// from its stop: both are the P's transition from running to idle. A steal names the P
+    /// (the transition's [`Resource`]), not the goroutine it was taken from: that is the
+    /// goroutine whose syscall began last on that P (its `GoSyscallBegin`'s
+    /// [`proc_id`](Event::proc_id)), as Go's API has it too.
     pub fn wire_type(&self) -> Option<EventType> {
         (self.base.typ != EV_SYNC).then_some(self.base.typ)
     }

@@ -44,7 +44,9 @@
 //! let mut waiting_since = HashMap::new(); // goroutine -> when it began to wait
 //! let mut regions_open = HashMap::new(); // (goroutine, region type) -> when it began
 //! let mut steals = 0;
+//! let mut end = 0; // the last event's time
 //! while let Some(event) = reader.read_event()? {
+//!     end = event.time();
 //!     match event.kind() {
 //!         EventKind::StateTransition => {
 //!             let Some(transition) = event.state_transition() else { continue };
@@ -82,6 +84,11 @@
 //!         _ => {}
 //!     }
 //! }
+//! // A task still waiting when the trace ends (stuck for good?) has waited at least this long.
+//! for (id, since) in waiting_since {
+//!     let waited = end - since;
+//!     assert!(waited <= 5_000_000, "goroutine {id} still waiting after {waited} ns");
+//! }
 //! assert!(steals > 0, "no blocking operation's executor was ever stolen");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -115,6 +122,6 @@ pub use event::{
 };
 // The wire crate's types that this crate's API hands out, so that a user names them without
 // depending on `gotrace-wire` (and on the same version of it) too.
-pub use gotrace_wire::{EventType, Version};
+pub use gotrace_wire::{EventSpec, EventType, Version};
 pub use reader::Reader;
 pub use table::ClockSnapshot;

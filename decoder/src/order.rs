@@ -86,10 +86,6 @@ fn range_text(r: &RangeType) -> String {
     format!("{{{} {}}}", r.typ.0, r.desc)
 }
 
-fn spec_name(typ: EventType) -> &'static str {
-    wire_spec(typ).map(|s| s.name).unwrap_or_default()
-}
-
 /// Ranges a goroutine or P holds without a heap allocation: a sweep, a mark assist, a
 /// stop-the-world. Most goroutines and Ps of a small trace hold one at some point, and an
 /// allocation each was 1% of the time of `go122-gc-stress`.
@@ -165,7 +161,7 @@ impl Ranges {
         if self.contains(&r) {
             return Err(format!(
                 "discovered event already in-flight for when starting event {}",
-                spec_name(r.typ)
+                r.typ.name().unwrap_or_default()
             ));
         }
         self.push(r);
@@ -186,7 +182,7 @@ impl Ranges {
             let list: Vec<String> = self.iter().map(range_text).collect();
             return Err(format!(
                 "resource is missing active range: {} [{}]",
-                spec_name(r.typ),
+                r.typ.name().unwrap_or_default(),
                 list.join(" ")
             ));
         }
@@ -204,7 +200,7 @@ impl Ranges {
             Some(range) => Ok(range.desc),
             None => Err(format!(
                 "tried to end event {}, but not in-flight",
-                spec_name(start)
+                start.name().unwrap_or_default()
             )),
         }
     }

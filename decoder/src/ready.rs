@@ -16,8 +16,7 @@ use gotrace_wire::{EventType, Version};
 use crate::batch_cursor::Cursor;
 use crate::error::{Error, Location};
 use crate::event::{
-    type_table, wire_spec, BaseEvent, Event, GoId, ProcId, SchedCtx, TableId, ThreadId, Time,
-    TypeTable,
+    type_table, BaseEvent, Event, GoId, ProcId, SchedCtx, TableId, ThreadId, Time, TypeTable,
 };
 use crate::generation::Generation;
 use crate::table::Table;
@@ -391,7 +390,7 @@ fn validate_table_ids(
 #[cold]
 fn invalid_id_error(typ: EventType, is_stack: bool, id: u64) -> Error {
     let what = if is_stack { "stack" } else { "string" };
-    let name = wire_spec(typ).map(|s| s.name).unwrap_or_default();
+    let name = typ.name().unwrap_or_default();
     Error::new(format!("found invalid {what} ID {id} for event {name}"))
 }
 

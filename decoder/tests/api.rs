@@ -319,6 +319,69 @@ fn a_steal_is_told_from_a_stop_by_its_wire_type_named_from_this_crate() {
         idled,
         [Some(EventType::PROC_STEAL), Some(EventType::PROC_STOP)]
     );
+    // And printed by Go's names for them.
+    let names: Vec<String> = idled.iter().flatten().map(|t| t.to_string()).collect();
+    assert_eq!(names, ["ProcSteal", "ProcStop"]);
+}
+
+/// A frame is its values: the same frame in two generations' stacks compares and hashes equal,
+/// where the stacks themselves (handles into their generation's table, as in Go) do not.
+#[test]
+fn frames_of_different_generations_compare_and_hash_by_value() {
+    let mut first = running_g1();
+    first.push(event(T::GO_BLOCK.0, &[1, 0, 7]));
+    let mut second = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, NO_M, 4]),
+    ];
+    second.push(event(T::GO_UNBLOCK.0, &[1, 1, 1, 7]));
+    let events = events(&[generation(1, &first, &[]), generation(2, &second, &[])]);
+    let stacks: Vec<_> = events.iter().filter_map(Event::stack).collect();
+    let [a, b] = &stacks[..] else {
+        panic!("two stacks expected, got {stacks:?}");
+    };
+    assert_ne!(a, b, "stacks of two generations are different handles");
+    let frames: std::collections::HashSet<_> = stacks.iter().flat_map(|s| s.frames()).collect();
+    assert_eq!(frames.len(), 1, "{frames:?}");
+}
+
+/// An error's `Debug`, which a test's `?` and `fn main() -> Result` print, reads as its
+/// `Display`: Go's message and where, not the location's fields one by one; and names the
+/// failing stream's error when there is one.
+#[test]
+fn an_errors_debug_form_is_its_message_and_where() {
+    let mut batch = running_g1();
+    batch.push(event(T::PROC_STOP.0, &[1]));
+    batch.push(event(T::PROC_STOP.0, &[2]));
+    let mut trace = b"go 1.22 trace\0\0\0".to_vec();
+    trace.extend(generation(1, &batch, &[]));
+    let mut reader = Reader::new(&trace[..]).unwrap();
+    let error = loop {
+        match reader.read_event() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the trace is broken"),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(
+        format!("{error:?}"),
+        format!("Error({:?})", error.to_string())
+    );
+    assert!(format!("{error:?}").contains("(generation 1, M 0, batch #0 at byte offset 16"));
+
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::ConnectionReset.into())
+        }
+    }
+    let error = Reader::new(Failing).unwrap_err();
+    let debug = format!("{error:?}");
+    assert!(
+        debug.starts_with(&format!("Error({:?}, ", error.to_string()))
+            && debug.contains("ConnectionReset"),
+        "{debug}"
+    );
 }
 
 /// Go's `Stack` is comparable (equal handles, equal frames) and prints with `String()`: a user

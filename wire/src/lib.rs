@@ -283,6 +283,33 @@ impl EventType {
     pub const fn is_experimental(self) -> bool {
         self.0 > Self::MAX_EVENT.0 && self.0 < Self::MAX_EXPERIMENTAL_EVENT.0
     }
+
+    /// Go's name for the type, as its specification and `go tool trace -d=wire` give it
+    /// (`"ProcSteal"`), or `None` for a byte no version defines. No version renumbers or renames
+    /// a type, so the name holds for every version that defines it.
+    ///
+    /// ```
+    /// use gotrace_wire::EventType;
+    /// assert_eq!(EventType::PROC_STEAL.name(), Some("ProcSteal"));
+    /// assert_eq!(EventType::PROC_STEAL.to_string(), "ProcSteal");
+    /// assert_eq!(EventType(0).name(), None);
+    /// assert_eq!(EventType(99).to_string(), "EventType(99)");
+    /// ```
+    #[must_use]
+    pub fn name(self) -> Option<&'static str> {
+        let newest = Version::ALL[Version::ALL.len() - 1];
+        spec(newest, self).map(|spec| spec.name)
+    }
+}
+
+/// Go's name for the type ([`EventType::name`]); `EventType(N)` for a byte no version defines.
+impl core::fmt::Display for EventType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "EventType({})", self.0),
+        }
+    }
 }
 
 /// Goroutine status codes carried by `GoStatus`.
@@ -348,5 +375,23 @@ mod tests {
         assert!(Version::Go123.defines(T::SPAN) && Version::Go126.defines(T::GOROUTINE_STACK_FREE));
         assert!(!Version::Go126.defines(T::MAX_EVENT));
         assert!(!Version::Go126.defines(T::MAX_EXPERIMENTAL_EVENT));
+    }
+
+    #[test]
+    fn a_types_name_is_its_spec_in_every_version_that_defines_it() {
+        for byte in 0..=u8::MAX {
+            let typ = EventType(byte);
+            let specs = Version::ALL.map(|version| spec(version, typ));
+            for spec in specs.iter().flatten() {
+                assert_eq!(typ.name(), Some(spec.name), "{byte}");
+            }
+            if specs.iter().all(Option::is_none) {
+                assert_eq!(typ.name(), None, "{byte}");
+            }
+        }
+        assert_eq!(
+            EventType::GO_SYSCALL_END_BLOCKED.name(),
+            Some("GoSyscallEndBlocked")
+        );
     }
 }
