@@ -75,6 +75,25 @@ const OUTPUT_KEPT: usize = 64 << 10;
 /// holding the pipe open, or our stderr not read at all.
 const OUTPUT_STALLED: Duration = Duration::from_secs(2);
 
+/// How long `--attach` waits for its connection: a host that drops it (mistyped, a firewall)
+/// would otherwise hold `record` silent through the kernel's two minutes of retries.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to `HOST:PORT`, each of its addresses in turn, giving up on one after `timeout`.
+fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
+    let mut last = None;
+    for socket in std::net::ToSocketAddrs::to_socket_addrs(addr)? {
+        match TcpStream::connect_timeout(&socket, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                last = Some(anyhow::anyhow!("{socket}: no answer within {timeout:?}"));
+            }
+            Err(error) => last = Some(anyhow::Error::new(error).context(socket)),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("{addr} names no address")))
+}
+
 impl Started {
     /// `output`: the reading end of the one pipe QEMU's stdout and stderr both write to, so that
     /// the firmware's `hprintln!` and `heprintln!` lines stay in the order it printed them (two
@@ -215,7 +234,7 @@ impl QemuLink {
         let (stream, child, command) = match qemu {
             Qemu::Launch { machine, extra } => launch(machine, extra, elf)?,
             Qemu::Attach(addr) => (
-                TcpStream::connect(addr)
+                connect(addr, CONNECT_TIMEOUT)
                     .with_context(|| format!("connecting to gdbstub {addr}"))?,
                 None,
                 format!("gdbstub at {addr}"),
@@ -879,5 +898,27 @@ mod tests {
             None,
             "no -name"
         );
+    }
+
+    /// `--attach` to a host that never answers (a firewall dropping the connection) gives up,
+    /// saying so, rather than waiting out the kernel's retries. Such a host is a listener whose
+    /// accept queue is full: Linux drops the next connection's SYNs.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn attach_gives_up_on_a_host_that_does_not_answer() {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) on a socket this test owns, to make its accept queue one long.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let addr = listener.local_addr().unwrap().to_string();
+        let _queued = TcpStream::connect(&addr).unwrap();
+        let error = connect(&addr, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            format!("{addr}: no answer within 300ms")
+        );
+        drop(listener);
+        let refused = connect(&addr, Duration::from_millis(300)).unwrap_err();
+        assert!(format!("{refused:#}").contains("refused"), "{refused:#}");
     }
 }
