@@ -392,8 +392,10 @@ impl<
     // the state after the change ----
 
     /// Context `m` takes executor `p` away from the blocking operation of context `owner` (or
-    /// from the callback of `owner` that abandoned it): `ProcSteal`. `owner == m` is a
-    /// self-steal (seed 001).
+    /// from the callback of `owner` that abandoned it): `ProcSteal`. After it no context holds
+    /// `p` (it is idle, as Go's parser sees a steal): to run on it, `m` then takes it with
+    /// [`Encoder::proc_start`]. `owner == m` is a self-steal: a task in a blocking operation
+    /// giving its own executor up, which Go writes as a steal, never as a `ProcStop`.
     pub fn proc_steal<W: Scheduling>(&mut self, m: usize, p: usize, owner: usize, w: &W) {
         if !self.tracing || m >= MS || p >= PS || owner >= MS {
             return;
@@ -488,7 +490,8 @@ impl<
     }
 
     /// An interrupt callback starts on context `m`, in a blocking operation without an executor:
-    /// `GoCreateSyscall`, with the same goroutine ID every time within a trace (seed 000).
+    /// `GoCreateSyscall`, with the same goroutine ID every time within a trace (as Go's runtime
+    /// reuses a thread's ID for each callback from C on it).
     pub fn callback_enter<W: Scheduling>(&mut self, m: usize, w: &W) {
         if !self.tracing || m >= MS {
             return;
@@ -510,10 +513,12 @@ impl<
         }
     }
 
-    // ---- Annotations (the scheduler checks that a goroutine runs on `m`) ----
+    // ---- Annotations (the scheduler checks that a goroutine runs on `m`, with an executor) ----
 
-    /// Writes a user annotation on `m` (the scheduler checks that a goroutine runs there). When
-    /// the string table cannot take its names, the generation ends first, re-stating `w`.
+    /// Writes a user annotation on `m`, where a goroutine must be running on an executor (Go's
+    /// parser refuses an annotation without both, such as one from a callback that has taken no
+    /// executor: the scheduler checks this). When the string table cannot take its names, the
+    /// generation ends first, re-stating `w`.
     #[inline(never)]
     pub fn annotate<W: Scheduling>(&mut self, m: usize, a: Annotation, w: &W) {
         if !self.tracing || m >= MS {

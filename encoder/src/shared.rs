@@ -8,6 +8,11 @@
 use core::cell::RefCell;
 
 /// A value accessed only inside critical sections.
+///
+/// The critical section is the `critical-section` crate's, whose implementation the firmware
+/// links: on a single-core Cortex-M, `cortex-m`'s feature `critical-section-single-core`; on a
+/// host (tests, a simulation), `critical-section`'s feature `std`. Without one the link fails on
+/// `undefined symbol: _critical_section_1_0_acquire`.
 pub struct Shared<T> {
     inner: critical_section::Mutex<RefCell<T>>,
 }

@@ -58,6 +58,15 @@ pub struct VecSink {
 }
 
 #[cfg(any(feature = "std", test))]
+impl VecSink {
+    /// No trace yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(any(feature = "std", test))]
 impl Sink for VecSink {
     fn begin_trace(&mut self, header: &[u8]) {
         self.traces.push(header.to_vec());

@@ -15,8 +15,8 @@ pub enum ProcStatus {
     Running,
     /// Held by a context whose task is in a blocking operation: any context may steal it.
     Syscall,
-    /// Left in a blocking operation by an interrupt callback that exited while holding it
-    /// (seed 000): no context holds it any more, and the next user must steal it.
+    /// Left in a blocking operation by an interrupt callback that exited while holding it: no
+    /// context holds it any more, and the next user must steal it.
     Abandoned,
 }
 
