@@ -167,6 +167,22 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     Ok(code)
 }
 
+/// `record` needs one of its ways to the firmware; none given, each is named.
+fn check_target_named(args: &RecordArgs) -> Result<()> {
+    if !args.qemu && args.attach.is_none() && args.chip.is_none() {
+        bail!(
+            "say where the firmware runs: --qemu, --attach HOST:PORT for a QEMU already running, \
+             or --chip CHIP for a board through a debug probe{}",
+            if cfg!(feature = "probe-rs") {
+                ""
+            } else {
+                " (a gotrace built with --features probe-rs)"
+            }
+        );
+    }
+    Ok(())
+}
+
 fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {
     if let Some(chip) = &args.chip {
         #[cfg(feature = "probe-rs")]
@@ -179,11 +195,7 @@ fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link
         #[cfg(not(feature = "probe-rs"))]
         bail!("--chip {chip}: this gotrace was built without its probe-rs feature (cargo build -p gotrace-host-tools --features probe-rs)");
     }
-    if !args.qemu && args.attach.is_none() {
-        bail!(
-            "say where the firmware runs: --qemu, or --attach HOST:PORT for a QEMU already running"
-        );
-    }
+    check_target_named(args)?;
     let qemu = match &args.attach {
         Some(addr) => qemu::Qemu::Attach(addr.clone()),
         None => qemu::Qemu::Launch {
@@ -644,7 +656,7 @@ mod tests {
     use super::link::{Drained, End, Link, Liveness};
     use super::segments::{SegmentFiles, Written};
     use super::stream::tests::batch;
-    use super::{record, take_descriptors, RecordArgs, Recording};
+    use super::{check_target_named, record, take_descriptors, RecordArgs, Recording};
 
     /// A target whose trace channel yields the given chunks, one per poll, then exits.
     struct Replay(VecDeque<Vec<u8>>);
@@ -1184,6 +1196,28 @@ mod tests {
         ] {
             let args = [&["fw.elf"], ok].concat();
             assert_eq!(kind(&args), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn no_way_to_the_target_names_each_of_them() {
+        let error = check_target_named(&parse(&["fw.elf"]).unwrap()).unwrap_err();
+        let error = error.to_string();
+        for way in ["--qemu", "--attach HOST:PORT", "--chip CHIP"] {
+            assert!(error.contains(way), "{error}");
+        }
+        assert_eq!(
+            error.contains("--features probe-rs"),
+            !cfg!(feature = "probe-rs"),
+            "{error}"
+        );
+        for way in [
+            &["--qemu"][..],
+            &["--attach", "localhost:1"],
+            &["--chip", "x"],
+        ] {
+            let args = parse(&[&["fw.elf"], way].concat()).unwrap();
+            assert!(check_target_named(&args).is_ok(), "{way:?}");
         }
     }
 

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use probe_rs::config::Registry;
 use probe_rs::flashing::{download_file, image_format};
 use probe_rs::probe::{list::Lister, DebugProbeSelector, Probe};
@@ -142,6 +142,9 @@ fn open_probe(selector: Option<(&str, DebugProbeSelector)>) -> Result<Probe> {
 /// Checks `--chip` and `--probe` before any probe is touched: the chip must be one probe-rs
 /// knows, the selector `VID:PID[:SERIAL]` in hexadecimal.
 fn check_board(chip: &str, selector: Option<&str>) -> Result<Option<DebugProbeSelector>> {
+    if chip.trim().is_empty() {
+        bail!("--chip is empty: give a chip name probe-rs knows (`probe-rs chip list`)");
+    }
     Registry::from_builtin_families()
         .get_target_by_name(chip)
         .with_context(|| {
@@ -149,8 +152,25 @@ fn check_board(chip: &str, selector: Option<&str>) -> Result<Option<DebugProbeSe
         })?;
     selector
         .map(|s| {
+            let malformed = |why: String| {
+                anyhow!("--probe {s:?}: want VID:PID[:SERIAL], in hexadecimal: {why}")
+            };
+            let mut fields = s.splitn(3, ':');
+            let (vid, pid) = (fields.next().unwrap_or_default(), fields.next());
+            let pid = pid.ok_or_else(|| malformed("no ':' between VID and PID".into()))?;
+            // probe-rs also takes an interface after the PID (`PID-N`).
+            let pid = pid.split('-').next().unwrap_or_default();
+            for (name, value) in [("VID", vid), ("PID", pid)] {
+                if u16::from_str_radix(value, 16).is_err() {
+                    return Err(malformed(format!(
+                        "{name} {value:?} is not a 16-bit hexadecimal number"
+                    )));
+                }
+            }
+            // probe-rs's own message names a form of its own (with an interface) and repeats
+            // its cause: ours is the one the option documents.
             s.parse::<DebugProbeSelector>()
-                .with_context(|| format!("--probe {s:?}: want VID:PID[:SERIAL], in hexadecimal"))
+                .map_err(|error| malformed(error.to_string()))
         })
         .transpose()
 }
@@ -302,11 +322,32 @@ mod tests {
     fn an_unknown_chip_or_a_malformed_selector_is_refused_before_any_probe() {
         let error = check_board("NoSuchChip_xx", None).unwrap_err().to_string();
         assert!(error.contains("--chip NoSuchChip_xx"), "{error}");
-        for bad in ["jlink", "1366", "zz:1015"] {
-            let error = check_board("nRF52840_xxAA", Some(bad))
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains("want VID:PID[:SERIAL]"), "{bad}: {error}");
+        let error = format!("{:#}", check_board(" ", None).unwrap_err());
+        assert_eq!(
+            error,
+            "--chip is empty: give a chip name probe-rs knows (`probe-rs chip list`)"
+        );
+        // Each says what is wrong with it, once, in the form the option documents.
+        for (bad, why) in [
+            ("jlink", "no ':' between VID and PID"),
+            ("1366", "no ':' between VID and PID"),
+            ("zz:1015", "VID \"zz\" is not a 16-bit hexadecimal number"),
+            (
+                "12345:1",
+                "VID \"12345\" is not a 16-bit hexadecimal number",
+            ),
+            (
+                "1366:yy:123",
+                "PID \"yy\" is not a 16-bit hexadecimal number",
+            ),
+        ] {
+            let error = format!("{:#}", check_board("nRF52840_xxAA", Some(bad)).unwrap_err());
+            assert_eq!(
+                error,
+                format!("--probe {bad:?}: want VID:PID[:SERIAL], in hexadecimal: {why}")
+            );
         }
+        let with_interface = check_board("nRF52840_xxAA", Some("1366:1015-0:123")).unwrap();
+        assert_eq!(with_interface.unwrap().product_id, 0x1015);
     }
 }
