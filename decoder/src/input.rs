@@ -2,14 +2,16 @@
 //!
 //! Every consumer (the validating reader, `dump`, `events`) reads the binary form, so text and
 //! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole;
-//! text inputs are read whole, which is what their size (a few hundred kilobytes) allows.
+//! text inputs are read whole, which is what their size (a few hundred kilobytes) allows, once
+//! their first MiB shows a sign of a trace (a log or a text file handed over by mistake would
+//! otherwise be held whole, however large, or endless on a pipe, to be refused at its end).
 
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 
 use crate::header::may_begin_space;
 use crate::raw::{self, ConvertError, LineMap};
-use crate::txtar::{Expectation, TestFile, TestFileError};
+use crate::txtar::{marker_name, Expectation, TestFile, TestFileError};
 
 /// The form an input came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,10 @@ const SNIFF_LEN: usize = BINARY_PREFIX.len();
 /// What every binary trace begins with (`go 1.22 trace\0\0\0`, ...).
 const BINARY_PREFIX: &[u8] = b"go 1.";
 
+/// How much of a longer text is read before it must show a sign of a trace (a `Trace` header
+/// first, or a `.test` file's section marker).
+const TEXT_SIGN_LEN: u64 = 1 << 20;
+
 impl<R: Read> Input<R> {
     /// Looks at the start of `input` to tell its form; converts text forms to binary.
     pub fn new(mut input: R) -> Result<Self, InputError> {
@@ -112,7 +118,13 @@ impl<R: Read> Input<R> {
                 lines: None,
             });
         }
-        input.read_to_end(&mut head)?;
+        (&mut input)
+            .take(TEXT_SIGN_LEN - head.len() as u64)
+            .read_to_end(&mut head)?;
+        if head.len() as u64 == TEXT_SIGN_LEN {
+            no_sign_of_a_trace(&head)?;
+            input.read_to_end(&mut head)?;
+        }
         let text = String::from_utf8(head).map_err(|_| InputError::NotUtf8)?;
         let (format, expectation, trace, line_offset) = if starts_with_trace_header(&text) {
             (Format::Text, None, text.as_str(), 0)
@@ -181,6 +193,26 @@ fn looks_like_text(head: &[u8]) -> bool {
         && head
             .iter()
             .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+/// Refuses the first [`TEXT_SIGN_LEN`] bytes of a longer text (cut anywhere, a character too)
+/// that show no sign of a trace, as the whole text would be refused.
+fn no_sign_of_a_trace(head: &[u8]) -> Result<(), InputError> {
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(cut) if cut.error_len().is_none() => {
+            std::str::from_utf8(&head[..cut.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return Err(InputError::NotUtf8),
+    };
+    // Split at LF alone, as the `.test` reader does: a marker ending in CR LF is none.
+    if starts_with_trace_header(text) || text.split('\n').any(|l| marker_name(l).is_some()) {
+        Ok(())
+    } else if text.contains("\r\n") {
+        Err(InputError::NotATraceCrLf)
+    } else {
+        Err(InputError::NotATrace)
+    }
 }
 
 fn starts_with_trace_header(text: &str) -> bool {
@@ -335,6 +367,55 @@ mod tests {
             matches!(err, InputError::TestFile(TestFileError::FileCount(1))),
             "{err}"
         );
+    }
+
+    /// A text that is no trace (a log handed over by mistake, an endless pipe) is refused after
+    /// its first MiB, not read whole; a long text trace is still read whole.
+    #[test]
+    fn a_long_text_is_refused_after_its_first_mib_unless_it_shows_a_trace() {
+        struct EndlessLog {
+            read: u64,
+        }
+        impl Read for EndlessLog {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let line = b"2026-12-05 INFO all is well\n";
+                let n = buf.len().min(line.len());
+                buf[..n].copy_from_slice(&line[..n]);
+                self.read += n as u64;
+                Ok(n)
+            }
+        }
+        let mut log = EndlessLog { read: 0 };
+        let err = Input::new(&mut log).err().unwrap();
+        assert!(matches!(err, InputError::NotATrace), "{err}");
+        assert_eq!(log.read, TEXT_SIGN_LEN);
+
+        // The same with CR LF, and with a character cut at the MiB's end (not "not UTF-8").
+        let crlf = "all is well, é\r\n".repeat(100_000);
+        let err = Input::new(crlf.as_bytes()).err().unwrap();
+        assert!(matches!(err, InputError::NotATraceCrLf), "{err}");
+        // (Its first five bytes are ASCII, as a text's must be to be taken for one.)
+        let cut = format!("xxxxx{}", "é".repeat(600_000));
+        let err = Input::new(cut.as_bytes()).err().unwrap();
+        assert!(matches!(err, InputError::NotATrace), "{err}");
+
+        // A text trace and a `.test` file longer than a MiB: read whole, as before.
+        let padding = "# padding\n".repeat(200_000);
+        let (header, rest) = TEXT.split_once('\n').unwrap();
+        let long_text = format!("{header}\n{padding}{rest}");
+        let input = Input::new(long_text.as_bytes()).unwrap();
+        assert_eq!(input.format(), Format::Text);
+        assert_eq!(read_all(input), binary());
+        let long_test = format!("-- expect --\nSUCCESS\n-- trace --\n{long_text}");
+        let input = Input::new(long_test.as_bytes()).unwrap();
+        assert_eq!(input.format(), Format::Test);
+        assert_eq!(read_all(input), binary());
+        // A `.test` file whose first marker comes after its first MiB is refused (as no trace).
+        let late = format!("{padding}-- expect --\nSUCCESS\n-- trace --\n{TEXT}");
+        assert!(matches!(
+            Input::new(late.as_bytes()),
+            Err(InputError::NotATrace)
+        ));
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl<'a> Sections<'a> {
     }
 }
 
-fn marker_name(line: &str) -> Option<&str> {
+pub(crate) fn marker_name(line: &str) -> Option<&str> {
     let name = line.strip_prefix("-- ")?.strip_suffix(" --")?.trim();
     (!name.is_empty()).then_some(name)
 }
