@@ -213,8 +213,16 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
             ));
         }
         if !differs.is_empty() {
+            // A firmware may keep periods of whole timer ticks only (the example: whole
+            // SysTicks, rounding 1500 us up to 2000): then it followed the command.
+            let rounded =
+                if d.generation_period_us != generation_period_us && generation_period_us != 0 {
+                    ", rounded the period to one it keeps,"
+                } else {
+                    ","
+                };
             lines.push(format!(
-                "warning: the firmware traces {} as the start command asked: it began before the command came, or does not follow it (its log may say why)",
+                "warning: the firmware traces {} as the start command asked: it began before the command came{rounded} or does not follow it (its log may say why)",
                 differs.join(", ")
             ));
         }
@@ -546,7 +554,16 @@ mod tests {
         let lines = session_lines(Some(&own), &asked);
         assert_eq!(
             lines[1],
-            "warning: the firmware traces lossy, not lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, or does not follow it (its log may say why)"
+            "warning: the firmware traces lossy, not lossless, generations of 1000 us, not 500 us as the start command asked: it began before the command came, rounded the period to one it keeps, or does not follow it (its log may say why)"
+        );
+        // The mode alone: no period to have rounded.
+        let lossy = SessionDescriptor {
+            backpressure: Backpressure::Lossy,
+            ..descriptor
+        };
+        assert_eq!(
+            session_lines(Some(&lossy), &asked)[1],
+            "warning: the firmware traces lossy, not lossless as the start command asked: it began before the command came, or does not follow it (its log may say why)"
         );
         // A period left to the firmware (0) is no difference.
         let default_period = Command::Start {
