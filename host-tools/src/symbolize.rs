@@ -104,6 +104,8 @@ pub struct Symbolized {
 /// What naming did, over all the generations named.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Naming {
+    /// Frames in the trace's stacks, named or not.
+    pub seen: u64,
     /// Frames given a function name.
     pub frames: u64,
     /// Distinct function names used.
@@ -117,6 +119,12 @@ pub struct Naming {
 impl Naming {
     /// What was named, in one line.
     pub fn summary(&self) -> String {
+        // A trace whose generations hold no stack (the later files of a lossy recording, whose
+        // tasks were all created before) said "0 stack frames named after 0 functions", which
+        // reads as the wrong ELF.
+        if self.seen == 0 {
+            return "no stack frames to name".into();
+        }
         let mut summary = format!(
             "{} stack frames named after {} functions of the ELF, {} with their source line",
             self.frames, self.functions, self.lines
@@ -259,6 +267,7 @@ impl<'a> Symbolizer<'a> {
     /// What was named so far.
     pub fn naming(&self) -> Naming {
         Naming {
+            seen: self.named.seen,
             frames: self.named.functions,
             functions: self.names.len() as u64,
             lines: self.named.lines,
@@ -385,9 +394,11 @@ fn write_batches<W: Write>(
     Ok(())
 }
 
-/// Frames given a function, frames given a source line, and frames that had a function.
+/// Frames seen, frames given a function, frames given a source line, and frames that had a
+/// function.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Named {
+    seen: u64,
     functions: u64,
     lines: u64,
     kept: u64,
@@ -508,6 +519,7 @@ fn name_frames(
         let [pc, func, file, line] = frame else {
             continue;
         };
+        named.seen += 1;
         if *func == 0 {
             if let Some(name) = functions.at(*pc) {
                 *func = names.id(name)?;
@@ -797,6 +809,29 @@ mod tests {
         assert_eq!(
             again.naming.summary(),
             "0 stack frames named after 0 functions of the ELF, 0 with their source line; 4 named already, kept"
+        );
+    }
+
+    /// A trace with no stacks at all (a later file of a lossy recording, its tasks all created
+    /// before) says so, not "0 stack frames named after 0 functions", which reads as the wrong
+    /// ELF; frames the ELF does not name still say that.
+    #[test]
+    fn a_trace_without_stacks_says_it_has_none_to_name() {
+        let mut batches = generation(1, false);
+        batches[0].3.truncate(2); // no GoCreate
+        batches.remove(2); // no Stacks batch
+        let named = symbolize(&trace(&batches), &functions(), &lines()).unwrap();
+        assert_eq!(named.naming.seen, 0);
+        assert_eq!(named.naming.summary(), "no stack frames to name");
+        let unnamed = symbolize(
+            &trace(&generation(1, false)),
+            &Functions::default(),
+            &Lines::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            unnamed.naming.summary(),
+            "0 stack frames named after 0 functions of the ELF, 0 with their source line"
         );
     }
 
