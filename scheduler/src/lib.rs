@@ -13,6 +13,8 @@
 //! * **Interrupt callbacks** ([`Scheduler::callback`]) run tracked code in a handler, with the
 //!   same M and goroutine each time; they may take an executor and even leave it held.
 //! * **Annotations** ([`Annotate`]): Go's user tasks, regions, logs and labels.
+//! * **Another executor** (RTIC, Embassy, one's own) uses [`TracedMachine`], the checked state
+//!   machine and encoder this scheduler is built on, from its own hooks.
 //!
 //! Every scheduling step is checked and applied by the scheduler's own state machine and, with
 //! the `trace` feature (on by default), written by the `gotrace-encoder` inside the same critical
@@ -69,6 +71,7 @@ mod scheduler;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod task;
+mod traced;
 
 pub use context::{Annotate, CallbackCx, TaskCx};
 pub use error::Error;
@@ -78,3 +81,4 @@ pub use gotrace_encoder::{Clock, Config, Offer, Sink};
 pub use platform::Platform;
 pub use scheduler::Scheduler;
 pub use task::{Step, TaskFn, TaskId};
+pub use traced::TracedMachine;

@@ -13,9 +13,11 @@ use heapless::Deque;
 use crate::context::{CallbackCx, Core, TaskCx};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::machine::Machine;
 use crate::platform::Platform;
 use crate::task::{Task, TaskFn, TaskId};
+#[cfg(feature = "trace")]
+use crate::traced::Control;
+use crate::traced::TracedMachine;
 
 /// A cooperative scheduler for `TASKS` task slots, `PS` executors (Go's Ps) and `MS` execution
 /// contexts (Go's Ms: thread mode and each interrupt level that calls into the scheduler),
@@ -90,21 +92,13 @@ impl<
     /// A scheduler with no tasks, every executor idle and tracing off. `const`, so it can be a
     /// `static` shared by thread mode and interrupt handlers.
     pub const fn new(platform: X, clock: C, sink: S, config: Config) -> Self {
-        #[cfg(not(feature = "trace"))]
-        core::mem::forget((clock, sink, config));
         Scheduler {
             platform,
             kernel: Shared::new(Kernel {
-                machine: Machine::new(),
-                #[cfg(feature = "trace")]
-                trace: Encoder::new(clock, sink, config),
-                #[cfg(not(feature = "trace"))]
-                untraced: core::marker::PhantomData,
+                state: TracedMachine::new(clock, sink, config),
                 tasks: [Task::FREE; TASKS],
                 queues: [const { Deque::new() }; PS],
                 user_tasks: 0,
-                #[cfg(feature = "sim")]
-                journal: crate::sim::journal::Journal::new(),
             }),
         }
     }
@@ -139,7 +133,7 @@ impl<
         &self,
         f: impl FnOnce(&mut Encoder<C, S, TASKS, PS, MS, BUF, TABLE>) -> R,
     ) -> R {
-        self.kernel.with(|k| f(&mut k.trace))
+        self.kernel.with(|k| f(&mut k.state.trace))
     }
 
     /// Creates a task on `executor` running `entry`, with `arg` available as [`TaskCx::arg`].
@@ -157,19 +151,19 @@ impl<
             let t = (0..TASKS)
                 .find(|&t| {
                     k.tasks[t].entry.is_none()
-                        && k.machine.go(GoSlot::Task(t)) == Ok(GoStatus::Dead)
+                        && k.state.machine.go(GoSlot::Task(t)) == Ok(GoStatus::Dead)
                 })
                 .ok_or(Error::TableFull)?;
             let pc = entry as usize as u64;
-            if k.machine.held(m)?.is_some() {
-                k.create(m, t, pc)?;
-            } else if k.machine.running(m)?.is_some() {
+            if k.state.machine.held(m)?.is_some() {
+                k.state.create(m, t, pc)?;
+            } else if k.state.machine.running(m)?.is_some() {
                 // A callback that took no executor: nothing here may create a goroutine.
                 return Err(Error::NoRunningTask(m));
             } else {
-                k.acquire(m, executor)?;
-                k.create(m, t, pc)?;
-                k.proc_stop(m)?;
+                k.state.acquire(m, executor)?;
+                k.state.create(m, t, pc)?;
+                k.state.proc_stop(m)?;
             }
             k.tasks[t] = Task {
                 entry: Some(entry),
@@ -192,9 +186,9 @@ impl<
             if slot.entry.is_none() {
                 return Err(Error::NoSuchTask(t));
             }
-            match k.machine.go(GoSlot::Task(t))? {
+            match k.state.machine.go(GoSlot::Task(t))? {
                 GoStatus::Waiting => {
-                    k.go_unblock(m, GoSlot::Task(t))?;
+                    k.state.go_unblock(m, GoSlot::Task(t))?;
                     k.enqueue(slot.executor, t)
                 }
                 _ => {
@@ -238,7 +232,7 @@ impl<
             // a callback's exit was then refused, its context and the executor lost for good.
             // Refused with an empty queue too, so that the mistake shows in the first test run,
             // not only once tasks happen to be queued.
-            if k.machine.running(m)?.is_some() {
+            if k.state.machine.running(m)?.is_some() {
                 return Err(Error::Transition {
                     m,
                     what: "executor round: the context runs a goroutine",
@@ -247,7 +241,7 @@ impl<
             if queued == 0 {
                 return Ok(0);
             }
-            match k.acquire(m, executor) {
+            match k.state.acquire(m, executor) {
                 Ok(()) => Ok(queued),
                 Err(Error::ExecutorBusy(_)) => Ok(0),
                 Err(e) => Err(e),
@@ -310,7 +304,7 @@ impl<
     /// See [`CallbackCx`] for taking an executor inside the callback.
     pub fn callback<R>(&self, f: impl FnOnce(&mut CallbackCx<'_>) -> R) -> Result<R, Error> {
         let m = self.context()?;
-        self.kernel.with(|k| k.callback_enter(m))?;
+        self.kernel.with(|k| k.state.callback_enter(m))?;
         let mut cx = CallbackCx::new(self, m);
         let result = f(&mut cx);
         self.platform.preemption_point();
@@ -320,12 +314,12 @@ impl<
                 // The callback's goroutine leaves through a blocking operation, as a cgo
                 // callback returning to C does; the executor is then given up (self-steal) or
                 // left for a later steal.
-                k.syscall_begin(m)?;
+                k.state.syscall_begin(m)?;
                 if !keep {
-                    k.steal(m, p)?;
+                    k.state.steal(m, p)?;
                 }
             }
-            k.callback_exit(m)?;
+            k.state.callback_exit(m)?;
             Ok::<_, Error>(())
         })?;
         Ok(result)
@@ -355,46 +349,21 @@ impl<
     #[inline(never)]
     fn control(&self, what: Control) -> Result<(), Error> {
         let m = self.context()?;
-        Ok(self.kernel.with(|k| {
-            let done = match what {
-                Control::Start => k.trace.start(m, &k.machine),
-                Control::Stop => k.trace.stop(m),
-                Control::Advance => k.trace.advance(m, &k.machine),
-            };
-            #[cfg(feature = "sim")]
-            match (what, &done) {
-                (Control::Start, Ok(())) => {
-                    let trace = &k.trace;
-                    k.journal.started(|g| trace.go_id(g));
-                }
-                (Control::Stop, Ok(())) => k.journal.stopped(),
-                _ => {}
-            }
-            done
-        })?)
+        self.kernel.with(|k| k.state.control(m, what))
     }
 
     /// The simulator's journal of every change the scheduler made (see `sim::journal`).
     #[cfg(feature = "sim")]
     pub fn journal(&self) -> Vec<crate::sim::journal::Entry> {
-        self.kernel.with(|k| k.journal.entries().to_vec())
+        self.kernel.with(|k| k.state.journal.entries().to_vec())
     }
 
     /// Whether a trace is being written (started and not stopped).
     #[must_use]
     #[cfg(feature = "trace")]
     pub fn is_tracing(&self) -> bool {
-        self.kernel.with(|k| k.trace.is_tracing())
+        self.kernel.with(|k| k.state.trace.is_tracing())
     }
-}
-
-/// What a tracing control does (see `Scheduler::control`).
-#[cfg(feature = "trace")]
-#[derive(Clone, Copy)]
-enum Control {
-    Start,
-    Stop,
-    Advance,
 }
 
 impl<
@@ -413,7 +382,7 @@ impl<
     }
 
     fn blocking_begin(&self, m: usize) -> Result<(), Error> {
-        self.kernel.with(|k| k.syscall_begin(m))
+        self.kernel.with(|k| k.state.syscall_begin(m).map(drop))
     }
 
     fn release_own(&self, m: usize, p: usize) -> Result<(), Error> {
@@ -421,10 +390,10 @@ impl<
             // Only if it is still ours: an interrupt may have stolen it meanwhile, and a
             // callback may even have left it abandoned. Giving it up is a steal from ourselves,
             // never a ProcStop (seed 001).
-            let ours =
-                k.machine.proc(p)? == ProcStatus::Syscall && k.machine.proc_owner(p)? == Some(m);
+            let ours = k.state.machine.proc(p)? == ProcStatus::Syscall
+                && k.state.machine.proc_owner(p)? == Some(m);
             if ours {
-                k.steal(m, p)?;
+                k.state.steal(m, p)?;
             }
             Ok(())
         })
@@ -432,13 +401,13 @@ impl<
 
     fn blocking_end(&self, m: usize, g: GoSlot, p: usize) -> Result<(), Error> {
         self.kernel.with(|k| {
-            if k.syscall_end(m)? {
+            if k.state.syscall_end(m)? {
                 return Ok(());
             }
             // The executor was taken meanwhile. Every context that preempted us has returned, so
             // it is idle or abandoned again: take it back and carry on.
-            k.acquire(m, p)?;
-            k.go_start(m, g)?;
+            k.state.acquire(m, p)?;
+            k.state.go_start(m, g)?;
             Ok(())
         })
     }
@@ -448,10 +417,10 @@ impl<
             if p >= PS {
                 return Err(Error::NoSuchExecutor(p));
             }
-            k.acquire(m, p)?;
+            k.state.acquire(m, p)?;
             // The callback's goroutine leaves its blocking operation onto the executor.
-            k.syscall_end(m)?;
-            k.go_start(m, GoSlot::Callback(m))?;
+            k.state.syscall_end(m)?;
+            k.state.go_start(m, GoSlot::Callback(m))?;
             Ok(())
         })
     }
@@ -465,7 +434,7 @@ impl<
     }
 
     fn annotate(&self, m: usize, a: Annotation) -> Result<(), Error> {
-        self.kernel.with(|k| k.annotate(m, a))
+        self.kernel.with(|k| k.state.annotate(m, a))
     }
 
     fn task_begin(&self, m: usize, parent: u64, name: &'static str) -> Result<u64, Error> {

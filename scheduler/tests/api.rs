@@ -1,10 +1,13 @@
 //! The scheduler's behaviour as its users see it, with tracing on or off: what runs when, wakes
 //! that arrive early, and the typed refusals.
 
+mod common;
+
+use common::Ticks;
 use gotrace_scheduler::encoder::VecSink;
 use gotrace_scheduler::sim::SimPlatform;
 use gotrace_scheduler::sim::{current, Sim, SIM_TASKS};
-use gotrace_scheduler::{Annotate, Clock, Config, Error, Scheduler, Step, TaskCx, TaskId};
+use gotrace_scheduler::{Annotate, Config, Error, Scheduler, Step, TaskCx, TaskId};
 
 fn wait(_: &mut TaskCx<'_>) -> Step {
     Step::Wait
@@ -337,20 +340,6 @@ fn an_executor_round_on_a_context_that_runs_a_goroutine_is_refused_and_changes_n
     assert_eq!(s.run_executor(0).unwrap(), 1);
     s.stop_tracing().unwrap();
     reads_whole(&s.with_encoder(|enc| enc.sink_mut().traces.concat()));
-}
-
-/// A clock that moves 10 ticks per reading.
-struct Ticks(u32);
-
-impl Clock for Ticks {
-    fn now(&mut self) -> u32 {
-        self.0 = self.0.wrapping_add(10);
-        self.0
-    }
-
-    fn frequency(&self) -> u64 {
-        1_000_000
-    }
 }
 
 fn log_three_keys(cx: &mut TaskCx<'_>) -> Step {

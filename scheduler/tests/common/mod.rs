@@ -7,7 +7,21 @@ use std::rc::Rc;
 
 use gotrace_go_oracle::{require_go, Go, Mode};
 use gotrace_scheduler::sim::SimScheduler;
-use gotrace_scheduler::Platform;
+use gotrace_scheduler::{Clock, Platform};
+
+/// A clock that moves 10 ticks per reading, as a cycle counter moves on between events.
+pub struct Ticks(pub u32);
+
+impl Clock for Ticks {
+    fn now(&mut self) -> u32 {
+        self.0 = self.0.wrapping_add(10);
+        self.0
+    }
+
+    fn frequency(&self) -> u64 {
+        1_000_000
+    }
+}
 
 /// A directory for this test binary's trace files.
 pub fn trace_dir(test: &str) -> PathBuf {
