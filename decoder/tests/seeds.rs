@@ -1,6 +1,6 @@
-//! The hard cases of the seed commits, written as small traces: each fixed form must be
-//! accepted and each broken form rejected with Go's error, and Go's own parser must print the
-//! same events and give the same verdict.
+//! The hard cases of the format (Go's fixes: `wire/WIRE-FORMAT.md`, "The hard cases"), written
+//! as small traces: each fixed form must be accepted and each broken form rejected with Go's
+//! error, and Go's own parser must print the same events and give the same verdict.
 
 mod support;
 
@@ -19,7 +19,7 @@ struct Case {
 fn steal_back_from_a_later_syscall(broken: bool) -> String {
     // Thread 0 enters a syscall; thread 1 steals its P, runs and enters a syscall of its own;
     // then thread 0 (entersyscall_gcwait) takes the P: that is a steal from thread 1, and a
-    // ProcStop there is the bug of seed 001.
+    // ProcStop there is the bug Go commit b6b72c7 fixed.
     let take = if broken {
         "ProcStop dt=50"
     } else {
@@ -57,7 +57,7 @@ fn steal_back_from_a_later_syscall(broken: bool) -> String {
 
 fn syscall_status_in_a_later_generation(status_thread: i64) -> String {
     // A goroutine stays in a syscall across a generation boundary; the next generation states
-    // it again. Stated on a thread other than the one it entered the syscall on (seed 002:
+    // it again. Stated on a thread other than the one it entered the syscall on (Go commit c469666:
     // the runtime used the wrong M ID), it must be rejected.
     let status = format!("GoStatus dt=1 g=1 m={status_thread} gstatus=3");
     trace_text(&[
@@ -93,7 +93,7 @@ fn syscall_status_in_a_later_generation(status_thread: i64) -> String {
 }
 
 fn syscall_end_blocked(stolen: bool) -> String {
-    // GoSyscallEndBlocked waits for its P to be lost. Without the ProcSteal (seed 004: a steal
+    // GoSyscallEndBlocked waits for its P to be lost. Without the ProcSteal (Go commit c9d88ea: a steal
     // not traced because tracing stopped in between) it can never happen.
     let mut batches = vec![Batch {
         gen: 1,
@@ -168,7 +168,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "destroy-syscall-on-a-running-p",
-            // A goroutine created "in a syscall" on a thread that holds a running P (seed 000).
+            // A goroutine created "in a syscall" on a thread that holds a running P (Go commit 6d7b3c8).
             text: trace_text(&[Batch {
                 gen: 1,
                 m: 0,

@@ -11,7 +11,7 @@
 //! where the status of every P and live G is re-stated from the scheduler's state (see
 //! `generation.rs`). Goroutine IDs are 16-bit, handed out in order within a trace, skipping IDs
 //! still held once the counter wraps (a callback's goroutine keeps its ID for the whole trace, as
-//! its M does, seed 000).
+//! its M does, Go commit 6d7b3c8).
 //!
 //! The scheduling events (`ProcStart`, `ProcStop`, `GoStart`, `GoStop`, `GoBlock`, `GoUnblock`)
 //! are written once the caller has made its state change, and are given that state: a generation

@@ -4,7 +4,7 @@
 //! `Strings` batches. The next one begins by re-stating every P and every live G, read from the
 //! scheduler's state ([`Scheduling`]): a P held by a context, and the goroutine on that context
 //! (running, or sitting in a blocking operation), go into *that context's* batch, so the host
-//! binds them to the right M (seed 002); idle and abandoned Ps, runnable and waiting Gs go into
+//! binds them to the right M (Go commit c469666); idle and abandoned Ps, runnable and waiting Gs go into
 //! the batch of the context doing the advance. After the re-statement every sequence number
 //! restarts from 0, as Go's parser expects. A goroutine first named in a trace gets its ID here.
 

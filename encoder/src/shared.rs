@@ -1,7 +1,7 @@
 //! Sharing one encoder (or any state that embeds it) between thread mode and interrupt handlers.
 //!
 //! Every state change and the event that records it must happen with no interrupt in between,
-//! or an interrupt could observe (and trace) a half-made change: the race of seed 004, where a
+//! or an interrupt could observe (and trace) a half-made change: the race Go commit c9d88ea fixed, where a
 //! steal was done but not traced because tracing stopped in between. [`Shared::with`] runs its
 //! closure inside a `critical-section`, which on a single-core Cortex-M masks interrupts.
 

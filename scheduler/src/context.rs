@@ -176,7 +176,7 @@ impl<'a> CallbackCx<'a> {
     }
 
     /// Leave the executor held when the callback returns instead of giving it up: it stays
-    /// abandoned in a blocking operation until a context steals it (seed 000). Without an
+    /// abandoned in a blocking operation until a context steals it (Go commit 6d7b3c8). Without an
     /// executor taken ([`CallbackCx::take_executor`]) there is nothing to keep, and it does nothing.
     pub fn keep_executor_on_exit(&mut self) {
         self.keep = true;

@@ -303,7 +303,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
 
     /// The interrupt callback on `m` ends, in a blocking operation: `GoDestroySyscall`. An
     /// executor the context still holds (in a blocking operation) is abandoned: it stays
-    /// unusable until some context steals it (seed 000).
+    /// unusable until some context steals it (Go commit 6d7b3c8).
     pub fn callback_exit(&mut self, m: usize) -> Result<(), Error> {
         let cx = *self.m(m)?;
         if cx.g != OnContext::Callback(m) || self.go(GoSlot::Callback(m))? != GoStatus::Syscall {

@@ -389,7 +389,7 @@ impl<
         self.kernel.with(|k| {
             // Only if it is still ours: an interrupt may have stolen it meanwhile, and a
             // callback may even have left it abandoned. Giving it up is a steal from ourselves,
-            // never a ProcStop (seed 001).
+            // never a ProcStop (Go commit b6b72c7).
             let ours = k.state.machine.proc(p)? == ProcStatus::Syscall
                 && k.state.machine.proc_owner(p)? == Some(m);
             if ours {

@@ -1,4 +1,5 @@
-//! One scripted scenario per hard case of the format (the seed commits), run on the simulated
+//! One scripted scenario per hard case of the format (Go's fixes: `wire/WIRE-FORMAT.md`, "The
+//! hard cases"), run on the simulated
 //! scheduler; each trace must be accepted by Go's parser, and the events that make the case hard
 //! must be there, in the right context's batch.
 
@@ -78,7 +79,7 @@ fn self_steal_from_a_detached_blocking_operation() {
     };
     let m0 = judged.events_of(0);
     let begin = first(&m0, "GoSyscallBegin");
-    // The context gives its own P up by stealing it from itself — never a ProcStop (seed 001).
+    // The context gives its own P up by stealing it from itself — never a ProcStop (Go commit b6b72c7).
     assert!(
         m0[begin + 1].starts_with("ProcSteal") && m0[begin + 1].ends_with("m=0"),
         "{m0:?}"
@@ -107,7 +108,7 @@ fn detached_and_taken_by_a_callback(cx: &mut TaskCx<'_>) -> Step {
     Step::Done
 }
 
-/// Regression for seed 001: the executor a context releases from its own blocking operation may
+/// Regression for the case of Go commit b6b72c7: the executor a context releases from its own blocking operation may
 /// no longer be its own. A `ProcStop` (or a release without checking the owner) there would
 /// claim a P this M does not hold; Go rejects that trace.
 #[test]
