@@ -194,7 +194,7 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
 
     /// Whether the running task on `m` (or its executor) may create task slot `task`.
     pub fn check_create(&self, m: usize, task: usize) -> Result<(), Error> {
-        self.require_running_proc(m, "GoCreate")?;
+        self.require_running_proc(m, "GoCreate: the context holds no running executor")?;
         if let Some(g) = self.m(m)?.g.get() {
             if self.go(g)? != GoStatus::Running {
                 return Err(fail(m, "GoCreate: creator is not running"));
@@ -214,7 +214,8 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
 
     /// Context `m`, holding a running executor and no goroutine, starts runnable `g`: `GoStart`.
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {
-        self.require_running_proc(m, "GoStart")?;
+        self.go(g)?;
+        self.require_running_proc(m, "GoStart: the context holds no running executor")?;
         if self.m(m)?.g != OnContext::Nothing {
             return Err(fail(m, "GoStart: context already runs a goroutine"));
         }
@@ -227,12 +228,20 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
         Ok(())
     }
 
-    /// The running goroutine on `m` leaves it with `status`: Runnable (`GoStop`), Waiting
-    /// (`GoBlock`) or Dead (`GoDestroy`, tasks only).
+    /// The running task on `m` leaves it with `status`: Runnable (`GoStop`), Waiting
+    /// (`GoBlock`) or Dead (`GoDestroy`). A callback's goroutine leaves only by its exit.
     pub fn go_leave(&mut self, m: usize, status: GoStatus) -> Result<(), Error> {
-        let g = self.require_running_go(m, "GoStop/GoBlock/GoDestroy")?;
-        if status == GoStatus::Dead && matches!(g, GoSlot::Callback(_)) {
-            return Err(fail(m, "GoDestroy: a callback ends with GoDestroySyscall"));
+        let g = self.require_running_go(
+            m,
+            "GoStop/GoBlock/GoDestroy: the context holds no running executor",
+            "GoStop/GoBlock/GoDestroy: no goroutine runs on the context",
+        )?;
+        if matches!(g, GoSlot::Callback(_)) {
+            return Err(fail(
+                m,
+                "GoStop/GoBlock/GoDestroy: a callback's goroutine leaves only by its exit \
+                 (GoDestroySyscall)",
+            ));
         }
         *self.go_mut(g)? = status;
         self.m_mut(m)?.g = OnContext::Nothing;
@@ -253,8 +262,13 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
     /// The running goroutine on `m` starts a blocking operation, keeping its executor (which any
     /// context may now steal): `GoSyscallBegin`. Returns the executor.
     pub fn syscall_begin(&mut self, m: usize) -> Result<usize, Error> {
-        let g = self.require_running_go(m, "GoSyscallBegin")?;
-        let p = self.require_running_proc(m, "GoSyscallBegin")?;
+        let no_proc = "GoSyscallBegin: the context holds no running executor";
+        let g = self.require_running_go(
+            m,
+            no_proc,
+            "GoSyscallBegin: no goroutine runs on the context",
+        )?;
+        let p = self.require_running_proc(m, no_proc)?;
         *self.go_mut(g)? = GoStatus::Syscall;
         self.p_mut(p)?.status = ProcStatus::Syscall;
         Ok(p)
@@ -337,12 +351,18 @@ impl<const MS: usize, const PS: usize, const GS: usize> Machine<MS, PS, GS> {
         }
     }
 
-    /// The goroutine running on `m`, which must hold a running executor.
-    pub fn require_running_go(&self, m: usize, what: &'static str) -> Result<GoSlot, Error> {
-        self.require_running_proc(m, what)?;
+    /// The goroutine running on `m`, which must hold a running executor: refused with
+    /// `no_proc` or `no_go`.
+    pub fn require_running_go(
+        &self,
+        m: usize,
+        no_proc: &'static str,
+        no_go: &'static str,
+    ) -> Result<GoSlot, Error> {
+        self.require_running_proc(m, no_proc)?;
         match self.m(m)?.g.get() {
             Some(g) if self.go(g)? == GoStatus::Running => Ok(g),
-            _ => Err(fail(m, what)),
+            _ => Err(fail(m, no_go)),
         }
     }
 }

@@ -47,7 +47,8 @@ macro_rules! traced {
 /// `Shared::with` as the executor's own change it records, so that no interrupt comes between
 /// the two. `m` is the calling context (0 in thread mode, one per interrupt level), `p` an
 /// executor, and each method's document says which Go event it writes. A refused call changes
-/// nothing and writes nothing.
+/// nothing and writes nothing; the annotations' own rules (regions nested, task IDs begun once)
+/// are not checked ([`TracedMachine::annotate`]).
 ///
 /// ```
 /// use gotrace_scheduler::encoder::{GoSlot, GoStatus, Scheduling, Shared, VecSink};
@@ -173,6 +174,12 @@ impl<
     /// first (`ProcSteal`), then started. A running one is refused with
     /// [`Error::ExecutorBusy`].
     pub fn acquire(&mut self, m: usize, p: usize) -> Result<(), Error> {
+        if self.machine.held(m)?.is_some() {
+            return Err(Error::Transition {
+                m,
+                what: "ProcStart: the context already holds an executor",
+            });
+        }
         match self.machine.proc(p)? {
             ProcStatus::Idle => {}
             ProcStatus::Syscall | ProcStatus::Abandoned => self.steal(m, p)?,
@@ -284,10 +291,11 @@ impl<
         Ok(p)
     }
 
-    /// The blocking operation of the goroutine on `m` ends. Returns `true` if `m` still held its
-    /// executor (the goroutine runs on: `GoSyscallEnd`), `false` if it was taken meanwhile (the
-    /// goroutine is runnable, off the context: `GoSyscallEndBlocked`; to run it again, take an
-    /// executor and [`TracedMachine::go_start`] it).
+    /// The blocking operation of the goroutine on `m` ends. Returns `true` if `m` still holds the
+    /// executor the operation kept (the goroutine runs on: `GoSyscallEnd`); `false` if it was
+    /// taken meanwhile, or the operation kept none (a callback's): the goroutine is then
+    /// runnable, off the context (`GoSyscallEndBlocked`), and runs again once a context holding
+    /// an executor [`TracedMachine::go_start`]s it.
     pub fn syscall_end(&mut self, m: usize) -> Result<bool, Error> {
         let kept = self.machine.syscall_end(m)?;
         traced!(self, m, |enc, w| enc.syscall_end(m, kept, w));
@@ -316,10 +324,13 @@ impl<
     }
 
     /// Writes a user annotation (a task or region begun or ended, a log, a label) on `m`, where
-    /// a goroutine must be running on an executor ([`Error::NoRunningTask`] otherwise).
+    /// a goroutine must be running on an executor ([`Error::NoRunningTask`] otherwise). The
+    /// annotations' own rules are the caller's: regions end innermost first, and no user task ID
+    /// is begun twice, or Go's parser refuses the trace ("misuse of region", "task ID
+    /// conflict"); [`crate::Scheduler`] keeps both by construction.
     pub fn annotate(&mut self, m: usize, a: Annotation) -> Result<(), Error> {
         self.machine
-            .require_running_go(m, "annotation")
+            .require_running_go(m, "annotation", "annotation")
             .map_err(|_| Error::NoRunningTask(m))?;
         #[cfg(feature = "trace")]
         self.trace.annotate(m, a, &self.machine);

@@ -105,7 +105,7 @@ fn a_change_the_state_does_not_allow_is_refused_and_writes_nothing() {
     a_transfer_in_progress(&mut s).unwrap();
     let before = s.encoder().stats();
     let written = s.encoder().sink().traces.clone();
-    let refused: [(&str, Call); 9] = [
+    let refused: [(&str, Call); 11] = [
         ("a second transfer", |s| s.syscall_begin(THREAD).map(drop)),
         ("a start on a context that holds no executor", |s| {
             s.go_start(IRQ, TASK_A)
@@ -123,6 +123,12 @@ fn a_change_the_state_does_not_allow_is_refused_and_writes_nothing() {
         ("a callback's end with no callback", |s| {
             s.callback_exit(IRQ)
         }),
+        ("a take of an executor by a context that holds one", |s| {
+            s.acquire(THREAD, 0)
+        }),
+        ("a start of a task slot that does not exist", |s| {
+            s.go_start(IRQ, GoSlot::Task(9))
+        }),
         ("a goroutine leaving as running", |s| {
             s.go_leave(THREAD, GoStatus::Running)
         }),
@@ -136,7 +142,7 @@ fn a_change_the_state_does_not_allow_is_refused_and_writes_nothing() {
         assert!(
             matches!(
                 err,
-                Error::Transition { .. } | Error::NoRunningTask(_) | Error::ExecutorBusy(_)
+                Error::Transition { .. } | Error::NoRunningTask(_) | Error::NoSuchTask(9)
             ),
             "{what}: {err:?}"
         );
@@ -154,4 +160,38 @@ fn a_change_the_state_does_not_allow_is_refused_and_writes_nothing() {
     }
     assert_eq!(s.go_status(TASK_A), GoStatus::Syscall);
     assert_eq!(s.context_proc(THREAD), Some(0));
+}
+
+#[test]
+fn a_refusal_says_what_the_state_lacks() {
+    let mut s = machine();
+    a_transfer_in_progress(&mut s).unwrap();
+    let no_executor = s.go_start(IRQ, TASK_B).unwrap_err();
+    assert_eq!(
+        no_executor.to_string(),
+        "context 1: GoStart: the context holds no running executor"
+    );
+    let no_goroutine = s.syscall_end(IRQ).unwrap_err();
+    assert!(no_goroutine
+        .to_string()
+        .contains("no goroutine on the context"));
+}
+
+#[test]
+fn a_callbacks_goroutine_leaves_only_by_its_exit() {
+    let mut s = machine();
+    s.start_tracing(THREAD).unwrap();
+    s.callback_enter(IRQ).unwrap();
+    s.acquire(IRQ, 1).unwrap();
+    assert!(!s.syscall_end(IRQ).unwrap());
+    s.go_start(IRQ, GoSlot::Callback(IRQ)).unwrap();
+    for status in [GoStatus::Runnable, GoStatus::Waiting, GoStatus::Dead] {
+        let err = s.go_leave(IRQ, status).unwrap_err();
+        assert!(err.to_string().contains("leaves only by its exit"), "{err}");
+    }
+    s.syscall_begin(IRQ).unwrap();
+    s.steal(IRQ, 1).unwrap();
+    s.callback_exit(IRQ).unwrap();
+    // Its context and goroutine are free for the next interrupt.
+    s.callback_enter(IRQ).unwrap();
 }
