@@ -1,13 +1,16 @@
 //! Recognises what a user hands us (binary trace, text form, or a `.test` file) by its content.
 //!
 //! Every consumer (the validating reader, `dump`, `events`) reads the binary form, so text and
-//! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole;
-//! text inputs are read whole, which is what their size (a few hundred kilobytes) allows, once
-//! their first MiB shows a sign of a trace (a log or a text file handed over by mistake would
-//! otherwise be held whole, however large, or endless on a pipe, to be refused at its end).
+//! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole.
+//! A text input must show a sign of a trace in its first MiB (a log or a text file handed over by
+//! mistake would otherwise be read, however large, or endless on a pipe, to be refused at its
+//! end). Go's text form is then converted as it is read, its binary form held whole (about the
+//! size of the binary trace, and 16 bytes per event to name each event's line), so that an error
+//! on its second line is reported there and then; a `.test` file is read whole, as Go's harness
+//! reads it, since its sections are checked before its trace is read.
 
 use std::fmt;
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, BufReader, Chain, Cursor, Read};
 
 use crate::header::may_begin_space;
 use crate::raw::{self, ConvertError, LineMap};
@@ -121,31 +124,37 @@ impl<R: Read> Input<R> {
         (&mut input)
             .take(TEXT_SIGN_LEN - head.len() as u64)
             .read_to_end(&mut head)?;
-        if head.len() as u64 == TEXT_SIGN_LEN {
-            no_sign_of_a_trace(&head)?;
+        let whole = (head.len() as u64) < TEXT_SIGN_LEN;
+        let start = utf8_start(&head, whole)?;
+        if !whole {
+            no_sign_of_a_trace(start)?;
+        }
+        if starts_with_trace_header(start) {
+            // Go's text form, converted as it is read.
+            let (bytes, lines) =
+                raw::text_to_binary_with_lines(BufReader::new(Cursor::new(head).chain(input)))?;
+            return Ok(Input {
+                format: Format::Text,
+                expectation: None,
+                binary: Binary::Converted(Cursor::new(bytes)),
+                lines: Some(lines),
+            });
+        }
+        if !whole {
             input.read_to_end(&mut head)?;
         }
         let text = String::from_utf8(head).map_err(|_| InputError::NotUtf8)?;
-        let (format, expectation, trace, line_offset) = if starts_with_trace_header(&text) {
-            (Format::Text, None, text.as_str(), 0)
-        } else {
-            let test = TestFile::parse(&text).map_err(|e| match e {
-                // No txtar section at all: not a `.test` file gone wrong, no trace at all.
-                TestFileError::FileCount(0) if text.contains("\r\n") => InputError::NotATraceCrLf,
-                TestFileError::FileCount(0) => InputError::NotATrace,
-                e => InputError::TestFile(e),
-            })?;
-            (
-                Format::Test,
-                Some(test.expectation),
-                test.trace,
-                test.trace_line_offset,
-            )
-        };
+        let test = TestFile::parse(&text).map_err(|e| match e {
+            // No txtar section at all: not a `.test` file gone wrong, no trace at all.
+            TestFileError::FileCount(0) if text.contains("\r\n") => InputError::NotATraceCrLf,
+            TestFileError::FileCount(0) => InputError::NotATrace,
+            e => InputError::TestFile(e),
+        })?;
+        let line_offset = test.trace_line_offset;
         // A line of a `.test` file's trace is named by its line in the file, where the user
         // looks for it, not in the trace section ("line 17" of a file whose line 20 it was).
         let (bytes, mut lines) =
-            raw::text_to_binary_with_lines(trace.as_bytes()).map_err(|e| match e {
+            raw::text_to_binary_with_lines(test.trace.as_bytes()).map_err(|e| match e {
                 ConvertError::Text(mut e) => {
                     e.line += line_offset;
                     ConvertError::Text(e)
@@ -154,8 +163,8 @@ impl<R: Read> Input<R> {
             })?;
         lines.shift(line_offset);
         Ok(Input {
-            format,
-            expectation,
+            format: Format::Test,
+            expectation: Some(test.expectation),
             binary: Binary::Converted(Cursor::new(bytes)),
             lines: Some(lines),
         })
@@ -195,16 +204,21 @@ fn looks_like_text(head: &[u8]) -> bool {
             .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
-/// Refuses the first [`TEXT_SIGN_LEN`] bytes of a longer text (cut anywhere, a character too)
-/// that show no sign of a trace, as the whole text would be refused.
-fn no_sign_of_a_trace(head: &[u8]) -> Result<(), InputError> {
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        Err(cut) if cut.error_len().is_none() => {
-            std::str::from_utf8(&head[..cut.valid_up_to()]).unwrap_or_default()
+/// The text of `head`, the input's first bytes (`whole`: all of it), refused unless UTF-8; a
+/// character cut at the end of a head that is not the whole input is left out.
+fn utf8_start(head: &[u8], whole: bool) -> Result<&str, InputError> {
+    match std::str::from_utf8(head) {
+        Ok(text) => Ok(text),
+        Err(cut) if !whole && cut.error_len().is_none() => {
+            Ok(std::str::from_utf8(&head[..cut.valid_up_to()]).unwrap_or_default())
         }
-        Err(_) => return Err(InputError::NotUtf8),
-    };
+        Err(_) => Err(InputError::NotUtf8),
+    }
+}
+
+/// Refuses the first [`TEXT_SIGN_LEN`] bytes of a longer text that show no sign of a trace, as
+/// the whole text would be refused.
+fn no_sign_of_a_trace(text: &str) -> Result<(), InputError> {
     // Split at LF alone, as the `.test` reader does: a marker ending in CR LF is none.
     if starts_with_trace_header(text) || text.split('\n').any(|l| marker_name(l).is_some()) {
         Ok(())
@@ -373,19 +387,7 @@ mod tests {
     /// its first MiB, not read whole; a long text trace is still read whole.
     #[test]
     fn a_long_text_is_refused_after_its_first_mib_unless_it_shows_a_trace() {
-        struct EndlessLog {
-            read: u64,
-        }
-        impl Read for EndlessLog {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let line = b"2026-12-05 INFO all is well\n";
-                let n = buf.len().min(line.len());
-                buf[..n].copy_from_slice(&line[..n]);
-                self.read += n as u64;
-                Ok(n)
-            }
-        }
-        let mut log = EndlessLog { read: 0 };
+        let mut log = Endless::new("", "2026-12-05 INFO all is well\n");
         let err = Input::new(&mut log).err().unwrap();
         assert!(matches!(err, InputError::NotATrace), "{err}");
         assert_eq!(log.read, TEXT_SIGN_LEN);
@@ -399,7 +401,7 @@ mod tests {
         let err = Input::new(cut.as_bytes()).err().unwrap();
         assert!(matches!(err, InputError::NotATrace), "{err}");
 
-        // A text trace and a `.test` file longer than a MiB: read whole, as before.
+        // A text trace and a `.test` file longer than a MiB: converted as shorter ones.
         let padding = "# padding\n".repeat(200_000);
         let (header, rest) = TEXT.split_once('\n').unwrap();
         let long_text = format!("{header}\n{padding}{rest}");
@@ -416,6 +418,60 @@ mod tests {
             Input::new(late.as_bytes()),
             Err(InputError::NotATrace)
         ));
+    }
+
+    #[test]
+    fn an_error_early_in_an_endless_text_is_reported_at_once() {
+        let mut text = Endless::new(
+            "Trace Go1.22\nBogus\n",
+            "HeapAlloc dt=1 heapalloc_value=1\n",
+        );
+        let err = Input::new(&mut text).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "text form: line 2: unidentified event: Bogus"
+        );
+        // The first MiB, looked at for a sign of a trace, and a buffer's worth more at most.
+        assert!(
+            text.read <= TEXT_SIGN_LEN + 64 * 1024,
+            "{} bytes read",
+            text.read
+        );
+    }
+
+    /// An input that does not end while it matters: `first`, then `line` again and again, up to
+    /// 64 MiB (a reader that reads it whole fails its test, rather than never ending); counts
+    /// what was read.
+    struct Endless {
+        pending: Vec<u8>,
+        line: &'static str,
+        read: u64,
+    }
+
+    impl Endless {
+        fn new(first: &str, line: &'static str) -> Self {
+            Endless {
+                pending: first.as_bytes().to_vec(),
+                line,
+                read: 0,
+            }
+        }
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.read >= 64 << 20 {
+                return Ok(0);
+            }
+            if self.pending.is_empty() {
+                self.pending = self.line.as_bytes().to_vec();
+            }
+            let n = buf.len().min(self.pending.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            self.read += n as u64;
+            Ok(n)
+        }
     }
 
     #[test]

@@ -95,7 +95,18 @@ pub enum TestFileError {
     /// The pattern is not a Go-quoted string of UTF-8 text.
     #[error("malformed pattern: not correctly quoted: {0}")]
     BadPattern(String),
+    /// The `expect` section's first line is longer than Go's line reader takes (a `bufio.Scanner`,
+    /// 64 KiB with its line ending), which makes the file malformed to Go.
+    #[error(
+        "malformed test: the expectation line is {0} bytes long, over the {MAX_EXPECTATION_LINE} \
+         bytes Go's reader takes (bufio.Scanner: token too long)"
+    )]
+    ExpectationTooLong(usize),
 }
+
+/// The longest first line of an `expect` section that Go's reader takes, its line ending
+/// included: a `bufio.Scanner`'s largest token, which must fit its buffer with the LF.
+pub const MAX_EXPECTATION_LINE: usize = 64 * 1024 - 1;
 
 /// A parsed `.test` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +146,12 @@ impl<'a> TestFile<'a> {
 }
 
 fn parse_expectation(section: &str) -> Result<Expectation, TestFileError> {
+    // Before the line is looked at: a pattern's regular expression is compiled from it, and one
+    // of megabytes took gigabytes to compile.
+    let raw = section.split('\n').next().unwrap_or("");
+    if raw.len() > MAX_EXPECTATION_LINE {
+        return Err(TestFileError::ExpectationTooLong(raw.len()));
+    }
     let header = section.lines().next().unwrap_or("");
     let (verdict, rest) = header
         .split_once(' ')
@@ -189,5 +206,23 @@ mod tests {
             TestFile::parse("-- expect --\nFAILURE oops\n-- trace --\n"),
             Err(TestFileError::BadPattern(_))
         ));
+    }
+
+    #[test]
+    fn an_expectation_line_longer_than_go_reads_is_malformed() {
+        let test = |line_len: usize, ending: &str| {
+            let pattern = "a".repeat(line_len - "FAILURE \"\"".len());
+            format!("-- expect --\nFAILURE \"{pattern}\"{ending}-- trace --\nTrace Go1.22\n")
+        };
+        assert!(TestFile::parse(&test(MAX_EXPECTATION_LINE, "\n")).is_ok());
+        assert_eq!(
+            TestFile::parse(&test(MAX_EXPECTATION_LINE + 1, "\n")),
+            Err(TestFileError::ExpectationTooLong(MAX_EXPECTATION_LINE + 1))
+        );
+        // Go's line reader keeps the CR in its buffer until the line ends.
+        assert_eq!(
+            TestFile::parse(&test(MAX_EXPECTATION_LINE, "\r\n")),
+            Err(TestFileError::ExpectationTooLong(MAX_EXPECTATION_LINE + 1))
+        );
     }
 }

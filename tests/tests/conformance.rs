@@ -108,6 +108,22 @@ fn a_test_file_whose_expectation_is_not_met_fails() {
             expecting(text(invalid), "FAILURE \"^no such error$\""),
             "not met: the error does not match",
         ),
+        // Go's harness compiles the pattern before it reads the trace: the file is malformed,
+        // and the trace not read.
+        (
+            "pattern-not-compiling.test",
+            expecting(text(valid), "FAILURE \"(a{1000}){1000}\""),
+            "invalid: malformed test: bad pattern \"(a{1000}){1000}\": ",
+        ),
+        // Go's line reader takes 64 KiB at most; its regular expression compiled at gigabytes.
+        (
+            "expectation-line-too-long.test",
+            expecting(
+                text(invalid),
+                &format!("FAILURE \"{}\"", "a|".repeat(40_000)),
+            ),
+            "invalid: malformed test: the expectation line is 80010 bytes long",
+        ),
     ] {
         let file = gotrace_tests::scratch_file(name, text.as_bytes());
         let run = gotrace(["validate".as_ref(), file.as_os_str()]);
