@@ -154,17 +154,7 @@ impl<
                         && k.state.machine.go(GoSlot::Task(t)) == Ok(GoStatus::Dead)
                 })
                 .ok_or(Error::TableFull)?;
-            let pc = entry as usize as u64;
-            if k.state.machine.held(m)?.is_some() {
-                k.state.create(m, t, pc)?;
-            } else if k.state.machine.running(m)?.is_some() {
-                // A callback that took no executor: nothing here may create a goroutine.
-                return Err(Error::NoRunningTask(m));
-            } else {
-                k.state.acquire(m, executor)?;
-                k.state.create(m, t, pc)?;
-                k.state.proc_stop(m)?;
-            }
+            k.state.spawn(m, executor, t, entry as usize as u64)?;
             k.tasks[t] = Task {
                 entry: Some(entry),
                 arg,

@@ -229,6 +229,32 @@ impl<
         Ok(())
     }
 
+    /// Creates task slot `t` for executor `p`, from wherever `m` is: as [`TracedMachine::create`]
+    /// from a running goroutine or a held executor; from a context that holds no executor and
+    /// runs no goroutine (start-up code, an interrupt handler, an executor's spawn before it
+    /// first runs), `p` is taken for the creation and released (`ProcStart`, `GoCreate`,
+    /// `ProcStop`; stolen first if a task in a blocking operation holds it), and refused with
+    /// [`Error::ExecutorBusy`] if another context runs on it. A callback that took no executor
+    /// may not create one ([`Error::NoRunningTask`]).
+    pub fn spawn(&mut self, m: usize, p: usize, t: usize, entry_pc: u64) -> Result<(), Error> {
+        if self.machine.held(m)?.is_some() {
+            self.create(m, t, entry_pc)
+        } else if self.machine.running(m)?.is_some() {
+            Err(Error::NoRunningTask(m))
+        } else {
+            // Checked first: a creation refused after the executor was taken would leave it held.
+            if self.machine.go(GoSlot::Task(t))? != GoStatus::Dead {
+                return Err(Error::Transition {
+                    m,
+                    what: "GoCreate: task slot is in use",
+                });
+            }
+            self.acquire(m, p)?;
+            self.create(m, t, entry_pc)?;
+            self.proc_stop(m)
+        }
+    }
+
     /// Context `m`, holding a running executor and no goroutine, starts runnable `g`:
     /// `GoStart`.
     pub fn go_start(&mut self, m: usize, g: GoSlot) -> Result<(), Error> {

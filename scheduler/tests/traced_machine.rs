@@ -195,3 +195,43 @@ fn a_callbacks_goroutine_leaves_only_by_its_exit() {
     // Its context and goroutine are free for the next interrupt.
     s.callback_enter(IRQ).unwrap();
 }
+
+#[test]
+fn a_spawn_from_outside_any_executor_takes_one_for_the_creation() {
+    let mut s = machine();
+    s.start_tracing(THREAD).unwrap();
+    // Start-up code: no executor held, none running.
+    s.spawn(THREAD, 0, 0, 0x100).unwrap();
+    assert_eq!(s.context_proc(THREAD), None);
+    assert_eq!(s.proc_status(0), ProcStatus::Idle);
+    assert_eq!(s.go_status(TASK_A), GoStatus::Runnable);
+    // From a running task, as `create`.
+    s.acquire(THREAD, 0).unwrap();
+    s.go_start(THREAD, TASK_A).unwrap();
+    s.spawn(THREAD, 1, 1, 0x200).unwrap();
+    assert_eq!(s.context_proc(THREAD), Some(0));
+    // Into an executor another context runs on, or into a live slot: refused, nothing written.
+    let before = s.encoder().stats();
+    assert_eq!(s.spawn(IRQ, 0, 2, 0x300), Err(Error::ExecutorBusy(0)));
+    assert!(matches!(
+        s.spawn(IRQ, 1, 1, 0x300),
+        Err(Error::Transition { .. })
+    ));
+    assert_eq!(s.encoder().stats(), before);
+    assert_eq!(s.context_proc(IRQ), None);
+    s.go_leave(THREAD, GoStatus::Dead).unwrap();
+    s.proc_stop(THREAD).unwrap();
+    s.stop_tracing(THREAD).unwrap();
+    let traces = s.encoder().sink().traces.clone();
+    let Some(judged) = common::go_judge("traced_machine_spawn", &traces) else {
+        return;
+    };
+    let thread = judged[0].events_of(THREAD);
+    let first: Vec<_> = thread
+        .iter()
+        .map(|e| e.split_whitespace().next().unwrap())
+        .filter(|name| !name.ends_with("Status"))
+        .take(3)
+        .collect();
+    assert_eq!(first, ["ProcStart", "GoCreate", "ProcStop"]);
+}
