@@ -265,6 +265,21 @@ fn file_path<R: gimli::Reader>(
     Ok(path.to_string_lossy().into_owned())
 }
 
+/// The name a symbol gives the addresses it holds, if it names any: a function's own, and an
+/// Embassy task pool's (the `POOL` static `#[embassy_executor::task]` puts in the task function)
+/// the task function's. `gotrace-embassy` writes a task's storage address, which Embassy gives as
+/// its task ID, as the PC of its creation stack: the pool names the task.
+fn naming_symbol(kind: SymbolKind, name: &str) -> Option<String> {
+    match kind {
+        SymbolKind::Text => Some(name.to_owned()),
+        SymbolKind::Data => {
+            let name = format!("{:#}", rustc_demangle::demangle(name));
+            Some(name.strip_suffix("::POOL")?.to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// A code address without the Thumb bit, which Arm ELF symbols and function pointers carry.
 fn code_address(address: u64) -> u64 {
     address & !1
@@ -330,11 +345,10 @@ impl Firmware {
         // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
         let hard_float =
             matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
-        let functions = Functions::new(
-            file.symbols()
-                .filter(|s| s.kind() == SymbolKind::Text)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned()))),
-        );
+        let functions = Functions::new(file.symbols().filter_map(|s| {
+            let name = naming_symbol(s.kind(), s.name().ok()?)?;
+            Some((s.address(), s.size(), name))
+        }));
         // Source lines are a nicety of the trace's stack frames: without them, or with line tables
         // this reader cannot read, frames name their functions only.
         let lines = Lines::read(&file).unwrap_or_else(|error| {
@@ -400,6 +414,36 @@ mod tests {
 
         let past_the_end = Functions::new([(u64::MAX - 1, 0x10, "damaged".to_owned())]);
         assert_eq!(past_the_end.at(u64::MAX - 1), Some("damaged"));
+    }
+
+    #[test]
+    fn an_embassy_task_pool_names_the_tasks_in_it_after_their_function() {
+        // `#[embassy_executor::task] async fn blink()` in crate `app`, pool of 2 tasks.
+        let pool = "_ZN3app5blink4POOL17h0123456789abcdefE";
+        assert_eq!(
+            naming_symbol(SymbolKind::Data, pool).as_deref(),
+            Some("app::blink")
+        );
+        assert_eq!(naming_symbol(SymbolKind::Data, "_SEGGER_RTT"), None);
+        assert_eq!(
+            naming_symbol(SymbolKind::Data, "_ZN3app6BUFFER17h0123456789abcdefE"),
+            None,
+            "other statics name nothing"
+        );
+        assert_eq!(
+            naming_symbol(SymbolKind::Text, "plain_c_function").as_deref(),
+            Some("plain_c_function")
+        );
+        let functions = Functions::new([(
+            0x2000_0100,
+            0x40,
+            naming_symbol(SymbolKind::Data, pool).unwrap(),
+        )]);
+        assert_eq!(
+            functions.at(0x2000_0120),
+            Some("app::blink"),
+            "the second task"
+        );
     }
 
     #[test]
