@@ -1807,3 +1807,76 @@ fn the_firmware_builds_for_a_real_board() {
         "no _SEGGER_RTT symbol"
     );
 }
+
+/// The tasks of `embassy/example-firmware`, in creation order, named after their
+/// `#[embassy_executor::task]` pools.
+const EMBASSY_FIRMWARE_TASKS: &str = "G1 gotrace_embassy_firmware::urgent, \
+     G2 gotrace_embassy_firmware::yielder, G3 gotrace_embassy_firmware::ticker, \
+     G4 gotrace_embassy_firmware::supervisor, G5 gotrace_embassy_firmware::child, \
+     G6 gotrace_embassy_firmware::child";
+
+#[test]
+fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
+    // `embassy/example-firmware`: embassy-executor's trace hooks defined by gotrace-embassy, a
+    // thread-mode executor and an interrupt executor (IRQ 30, context 2), SysTick (context 1)
+    // waking a task and ending generations. The firmware exits with status 1 if the tracer
+    // refused any hook, so the helper's exit status 0 says none was.
+    let Some((_, parsed, _)) = record_own_firmware(
+        "embassy-firmware",
+        &workspace().join("embassy/example-firmware"),
+        "gotrace-embassy-firmware",
+        EMBASSY_FIRMWARE_TASKS,
+        &MPS2_AN385,
+    ) else {
+        return;
+    };
+    let transitions = go_transitions(&parsed);
+    let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
+        transitions
+            .iter()
+            .filter(|(_, id, f, t)| *id == g && f == from && t == to)
+            .map(|(m, ..)| m.as_str())
+            .collect()
+    };
+    // `urgent` (G1) was spawned from start-up code (M0) and ran on the interrupt executor's
+    // context only: its first poll at its spawn, then once per signal of `yielder` (4).
+    assert_eq!(of(1, "NotExist", "Runnable"), ["M=0"], "{parsed}");
+    assert_eq!(of(1, "Runnable", "Running"), ["M=2"; 5], "{parsed}");
+    // Each of those signals came from inside `yielder`'s (G2) poll: `urgent` ran while `yielder`
+    // was running on M0, preempted.
+    let mut yielder_running = false;
+    let mut preempting = 0;
+    for (m, id, from, to) in &transitions {
+        match id {
+            2 => yielder_running = to == "Running",
+            1 if from == "Runnable" && to == "Running" && yielder_running => {
+                assert_eq!(m, "M=2");
+                preempting += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(preempting, 4, "{parsed}");
+    // `ticker` (G3) was woken by SysTick (M1) only, at most 20 times (its 20 waits).
+    let woken = of(3, "Waiting", "Runnable");
+    assert!(
+        (1..=20).contains(&woken.len()) && woken.iter().all(|&m| m == "M=1"),
+        "the ticker woken on {woken:?}"
+    );
+    // `yielder` spawned two children (G5, G6), which ended, as every worker did; the supervisor
+    // (G4) was running when it stopped the trace.
+    for child in [5, 6] {
+        assert_eq!(of(child, "NotExist", "Runnable"), ["M=0"], "{parsed}");
+    }
+    for worker in [1, 2, 3, 5, 6] {
+        assert_eq!(
+            of(worker, "Running", "NotExist").len(),
+            1,
+            "G{worker}: {parsed}"
+        );
+    }
+    // SysTick ended a generation every 5 ms of the ticker's 20: at least four, each begun by a
+    // Sync (and one more at the trace's end).
+    let syncs = times_of(&parsed, " Sync ");
+    assert!(syncs.len() >= 5, "{} Syncs: {parsed}", syncs.len());
+}

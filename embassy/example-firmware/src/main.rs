@@ -1,0 +1,270 @@
+//! An [Embassy](https://embassy.dev) firmware traced in Go's execution-trace format by
+//! `gotrace-embassy`, through `embassy-executor`'s `trace` hooks, under QEMU `mps2-an385`, and
+//! recorded with `gotrace record --qemu`. What the trace shows:
+//!
+//! * two executors, two Ps: the thread-mode `Executor` and an `InterruptExecutor` on IRQ 30,
+//!   which preempts thread mode: `urgent` runs on context 2 while `yielder` is mid-poll on
+//!   context 0, which signalled it;
+//! * wakes from an interrupt: `ticker`, woken by SysTick (a `GoUnblock` on context 1);
+//! * spawns from everywhere: `urgent` onto the interrupt executor from start-up code before any
+//!   executor runs, the thread-mode tasks from `Executor::run`'s start-up closure, and a
+//!   short-lived `child` from `yielder`, twice, the second in the storage the first left;
+//! * generations ended by SysTick every 5 ms;
+//! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
+//!   command), waits for the host to read the trace channel empty, and exits; with status 1 if
+//!   the tracer refused any hook, which it prints.
+//!
+//! Tasks are named after their `#[embassy_executor::task]` pools (`…::POOL` statics): the task ID
+//! Embassy gives the hooks is the address of the task's storage there, which gotrace-embassy
+//! writes as the task's creation stack, and `gotrace record` looks up in the ELF's symbols.
+#![no_std]
+#![no_main]
+
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::interrupt::InterruptNumber;
+use cortex_m::peripheral::scb::SystemHandler;
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m::peripheral::SCB;
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::{debug, hprintln};
+use embassy_executor::{Executor, InterruptExecutor, Spawner};
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::blocking_mutex::Mutex;
+use embassy_sync::signal::Signal;
+use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
+use gotrace_embassy::{embassy_trace_hooks, Tracer};
+use gotrace_rtt::{ControlChannel, RingWatch, RttSink, TraceRing};
+use gotrace_rtt_protocol::{Backpressure, Command};
+use gotrace_scheduler::encoder::Shared;
+use gotrace_scheduler::Config;
+use rtt_target::{rtt_init, ChannelMode};
+
+/// The contexts the hooks run on (Go's Ms): thread mode, SysTick, the interrupt executor's IRQ.
+const THREAD: usize = 0;
+const SYSTICK: usize = 1;
+const URGENT: usize = 2;
+const CONTEXTS: usize = 3;
+
+/// 6 task slots (5 tasks alive at most: `urgent`, `yielder`, `ticker`, `supervisor`, a `child`),
+/// 2 executors, 3 contexts, 512-byte batches.
+static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, CONTEXTS, 512>> =
+    Shared::new(Tracer::new(
+        // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
+        unsafe { TraceClock::unset() },
+        RttSink::new(),
+        Config {
+            // Ended every 5 ms by SysTick, which thereby also reads the clock within each wrap.
+            generation_ticks: 0,
+            generation_bytes: 16 * 1024,
+        },
+    ));
+
+/// The context of the code running now, from ICSR's VECTACTIVE (the active exception number).
+fn context() -> usize {
+    // SAFETY: reading ICSR has no effect.
+    let active = unsafe { (*SCB::PTR).icsr.read() } & 0x1ff;
+    match active {
+        0 => THREAD,
+        15 => SYSTICK,
+        n if n == 16 + u32::from(UrgentIrq.number()) => URGENT,
+        // No context of the tracer's: the hook is refused, and counted, not traced wrong.
+        _ => CONTEXTS,
+    }
+}
+
+embassy_trace_hooks!(TRACER, context());
+
+/// The interrupt executor, on IRQ 30: an external interrupt of the mps2-an385 NVIC that no
+/// peripheral in QEMU raises.
+static URGENT_EXECUTOR: InterruptExecutor = InterruptExecutor::new();
+
+#[derive(Clone, Copy)]
+struct UrgentIrq;
+
+// SAFETY: 30 is a valid external interrupt number of the mps2-an385, used by nothing else.
+unsafe impl InterruptNumber for UrgentIrq {
+    fn number(self) -> u16 {
+        30
+    }
+}
+
+/// `yielder` wakes `urgent`; SysTick wakes `ticker`; the last worker to finish, or the host's
+/// stop command, wakes `supervisor`.
+static URGENT_WORK: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+static TICK: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+static DONE: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+
+/// The workers (`urgent`, `yielder`, its two children, `ticker`), and how many have finished.
+const WORKERS: u32 = 5;
+static FINISHED: AtomicU32 = AtomicU32::new(0);
+
+/// SysTicks so far (1 ms each).
+static TICKS: AtomicU32 = AtomicU32::new(0);
+
+/// The host's commands, polled by SysTick (thread mode is the executor's).
+static CONTROL: Mutex<CriticalSectionRawMutex, RefCell<Option<ControlChannel>>> =
+    Mutex::new(RefCell::new(None));
+
+fn finished() {
+    if FINISHED.fetch_add(1, Ordering::Relaxed) + 1 == WORKERS {
+        DONE.signal(());
+    }
+}
+
+#[embassy_executor::task]
+async fn yielder(spawner: Spawner) {
+    for round in 1..=40u32 {
+        cortex_m::asm::delay(2_000);
+        if round % 10 == 0 {
+            // Pends IRQ 30: `urgent` runs there and then, inside this poll.
+            URGENT_WORK.signal(());
+        }
+        if round % 20 == 5 {
+            // The second spawn reuses the storage the first child finished with.
+            spawner.spawn(child().unwrap());
+        }
+        embassy_futures::yield_now().await;
+    }
+    finished();
+}
+
+#[embassy_executor::task]
+async fn child() {
+    embassy_futures::yield_now().await;
+    finished();
+}
+
+#[embassy_executor::task]
+async fn ticker() {
+    for _ in 0..20 {
+        TICK.wait().await;
+    }
+    finished();
+}
+
+#[embassy_executor::task]
+async fn urgent() {
+    for _ in 0..4 {
+        URGENT_WORK.wait().await;
+        cortex_m::asm::delay(500);
+    }
+    finished();
+}
+
+#[embassy_executor::task]
+async fn supervisor(trace_channel: RingWatch) {
+    DONE.wait().await;
+    // The last generation, then the end record; then the host reads the channel empty before
+    // the exit takes what is left in it.
+    TRACER
+        .with(|t| t.machine_mut().stop_tracing(THREAD))
+        .expect("stop_tracing");
+    trace_channel.flush();
+    // A refused hook wrote nothing: the trace is valid but misses what it stood for.
+    let refusals = TRACER.with(|t| t.refusals());
+    if refusals.count > 0 {
+        hprintln!(
+            "gotrace-embassy refused {} hooks, the first: {:?}",
+            refusals.count,
+            refusals.first
+        );
+        debug::exit(debug::EXIT_FAILURE);
+    } else {
+        debug::exit(debug::EXIT_SUCCESS);
+    }
+}
+
+#[exception]
+fn SysTick() {
+    // A generation every 5 ms, ended from a timer that also reads the clock well within each
+    // wrap (scheduler/README.md, "A timer that reads the clock"). Refused while tracing is off.
+    if TICKS.fetch_add(1, Ordering::Relaxed) % 5 == 4 {
+        TRACER
+            .with(|t| t.machine_mut().advance_generation(SYSTICK))
+            .ok();
+    }
+    // A waker called from an interrupt: `ticker`'s GoUnblock on context 1.
+    TICK.signal(());
+    let stop = CONTROL.lock(|control| {
+        let command = control.borrow_mut().as_mut().and_then(ControlChannel::poll);
+        matches!(command, Some(Command::Stop))
+    });
+    if stop {
+        DONE.signal(());
+    }
+}
+
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == UrgentIrq.number() as i16 {
+        // SAFETY: called from the executor's interrupt only, after `start`.
+        unsafe { URGENT_EXECUTOR.on_interrupt() };
+    } else {
+        panic!("unexpected interrupt {irqn}");
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let channels = rtt_init! {
+        up: {
+            0: { size: 8192, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+        }
+        down: {
+            0: { size: 64, name: "gotrace-control" }
+        }
+    };
+    // The host's commands (gotrace record's Stop: --duration, Ctrl-C).
+    let control = ControlChannel::new(channels.down.0);
+    CONTROL.lock(|c| *c.borrow_mut() = Some(control));
+    let mut core = cortex_m::Peripherals::take().unwrap();
+    gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
+
+    // The trace channel, written by gotrace-rtt's sink: whole batches, lossless (waiting for the
+    // host), the end record when tracing stops.
+    let ring = TraceRing::take(channels.up.0).unwrap();
+    let trace_channel = ring.watch();
+    TRACER.with(|t| {
+        let encoder = t.machine_mut().encoder_mut();
+        encoder.sink_mut().attach(ring, Backpressure::Lossless);
+        *encoder.clock_mut() = TraceClock::chosen();
+    });
+    // Before the first spawn: every task is traced from its creation.
+    TRACER
+        .with(|t| t.machine_mut().start_tracing(THREAD))
+        .unwrap();
+
+    // SysTick every 1 ms; IRQ 30 above it, so that the interrupt executor preempts both thread
+    // mode and SysTick (its priority is set before `start`, as Embassy requires).
+    // SAFETY: no priority-based critical section relies on these levels.
+    unsafe {
+        core.SCB.set_priority(SystemHandler::SysTick, 0x80);
+        core.NVIC.set_priority(UrgentIrq, 0x40);
+    }
+    core.SYST.set_clock_source(SystClkSource::Core);
+    core.SYST.set_reload(Mps2::CPU_HZ / 1000 - 1);
+    core.SYST.clear_current();
+    core.SYST.enable_counter();
+    core.SYST.enable_interrupt();
+
+    // A spawn from start-up code, on no executor: the tracer takes the interrupt executor's P for
+    // the creation. The spawn pends IRQ 30, which polls `urgent` at once.
+    URGENT_EXECUTOR.start(UrgentIrq).spawn(urgent().unwrap());
+
+    let executor = cortex_m::singleton!(: Executor = Executor::new()).unwrap();
+    executor.run(|spawner| {
+        spawner.spawn(yielder(spawner).unwrap());
+        spawner.spawn(ticker().unwrap());
+        spawner.spawn(supervisor(trace_channel).unwrap());
+    })
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    hprintln!("panic: {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
