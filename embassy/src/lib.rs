@@ -63,6 +63,7 @@
 
 #![no_std]
 
+use core::cell::Cell;
 use core::num::NonZeroU32;
 
 use gotrace_scheduler::encoder::{Clock, Config, GoSlot, GoStatus, ProcStatus, Scheduling, Sink};
@@ -86,7 +87,8 @@ pub enum Hook {
     ExecutorIdle,
 }
 
-/// The hooks the state did not allow: how many, and the first one with its reason.
+/// The hooks not applied: those the state did not allow (how many, and the first with its
+/// reason), and those made from inside the tracer's lock.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Refusals {
@@ -94,6 +96,23 @@ pub struct Refusals {
     pub count: u32,
     /// The first refused hook and why.
     pub first: Option<(Hook, Error)>,
+    /// Hooks made while the tracer's lock was held, by code running inside it: a sink that wakes
+    /// the task draining it, a waker called inside `TRACER.with(...)`. They cannot be applied
+    /// there; a wake lost so shows as an unblock at the task's next poll, by the polling context.
+    /// Counted for the whole firmware, whose hooks are one set (saturating).
+    pub reentered: u32,
+}
+
+/// Hooks made from inside the tracer's lock (see [`Refusals::reentered`]).
+static REENTERED: critical_section::Mutex<Cell<u32>> = critical_section::Mutex::new(Cell::new(0));
+
+/// Counts a hook [`embassy_trace_hooks!`] could not apply: the tracer's lock was held already.
+#[doc(hidden)]
+pub fn __reentered() {
+    critical_section::with(|cs| {
+        let count = REENTERED.borrow(cs);
+        count.set(count.get().saturating_add(1));
+    });
 }
 
 /// Embassy's executors and tasks as Go's Ps and goroutines: a [`TracedMachine`] of `TASKS` task
@@ -119,9 +138,11 @@ pub struct Tracer<
     /// Embassy's ID of the task in each slot; `None` for a free slot, and for a task whose ID
     /// Embassy handed on to a new spawn before its own end hook came.
     tasks: [Option<NonZeroU32>; TASKS],
-    /// Queued since its poll began: woken during the poll (it is polled again), or woken while
-    /// runnable (no event). Embassy queues a task once, so one flag counts every wake.
-    queued: [bool; TASKS],
+    /// Enqueues (wake hooks) not yet matched by a poll: 1 for a task queued to run (woken while
+    /// waiting, or during its poll: it runs again), 2 when an interrupt woke it again between
+    /// its dequeue and its poll's hook (Embassy queues a task only while it is not queued, so
+    /// never more). `wake_task_no_pend`'s enqueues come without a hook and are not counted.
+    enqueued: [u8; TASKS],
     refusals: Refusals,
 }
 
@@ -141,10 +162,11 @@ impl<
             machine: TracedMachine::new(clock, sink, config),
             executors: [None; PS],
             tasks: [None; TASKS],
-            queued: [false; TASKS],
+            enqueued: [0; TASKS],
             refusals: Refusals {
                 count: 0,
                 first: None,
+                reentered: 0,
             },
         }
     }
@@ -162,9 +184,12 @@ impl<
         &mut self.machine
     }
 
-    /// The hooks refused since start-up.
+    /// The hooks refused since start-up, and those made from inside the tracer's lock.
     pub fn refusals(&self) -> Refusals {
-        self.refusals
+        Refusals {
+            reentered: critical_section::with(|cs| REENTERED.borrow(cs).get()),
+            ..self.refusals
+        }
     }
 
     /// Applies one of Embassy's hooks made on context `m`, counting a refusal rather than
@@ -176,7 +201,7 @@ impl<
             Hook::ExecBegin => self.exec_begin(m, executor_id, task_id),
             Hook::ExecEnd => self.exec_end(m, task_id),
             Hook::TaskEnd => self.task_end(m, task_id),
-            Hook::ExecutorIdle => self.executor_idle(m),
+            Hook::ExecutorIdle => self.executor_idle(m, executor_id),
         };
         if let Err(error) = done {
             self.refusals.count = self.refusals.count.saturating_add(1);
@@ -210,17 +235,18 @@ impl<
         }
         self.machine.spawn(m, p, slot, u64::from(task_id))?;
         self.tasks[slot] = id;
-        self.queued[slot] = false;
+        self.enqueued[slot] = 0;
         Ok(())
     }
 
     /// A wake: `GoUnblock` for a waiting task, from any context; a task running or already
-    /// runnable is only noted as queued. A stale waker of a finished task writes nothing.
+    /// runnable is only counted as queued (a wake of a running task shows as its `GoStop`). A
+    /// stale waker of a finished task writes nothing.
     pub fn task_ready(&mut self, m: usize, task_id: u32) -> Result<(), Error> {
         let Some(slot) = self.slot_of(task_id) else {
             return Ok(());
         };
-        self.queued[slot] = true;
+        self.enqueued[slot] = self.enqueued[slot].saturating_add(1);
         let g = GoSlot::Task(slot);
         if self.machine.go_status(g) == GoStatus::Waiting {
             self.machine.go_unblock(m, g)?;
@@ -230,17 +256,35 @@ impl<
 
     /// A poll begins: the context takes its executor's P if it holds none (`ProcStart`), and
     /// starts the task (`GoStart`). A waiting task woken without a hook (Embassy's
-    /// `wake_task_no_pend`) is unblocked first.
+    /// `wake_task_no_pend`) is unblocked first. An executor polled from inside another's task on
+    /// the same context cannot be shown (one goroutine runs on a context at a time): refused.
     pub fn exec_begin(&mut self, m: usize, executor_id: u32, task_id: u32) -> Result<(), Error> {
         let Some(slot) = self.slot_of(task_id) else {
             return Ok(());
         };
-        self.queued[slot] = false;
+        let g = GoSlot::Task(slot);
+        // Checked before anything is written: a refusal after the P was taken or the task
+        // unblocked would leave those written.
+        if self.machine.context_go(m).is_some() {
+            return Err(Error::Transition {
+                m,
+                what: "task_exec_begin: the context runs a task already (an executor polled from inside a task)",
+            });
+        }
+        if !matches!(
+            self.machine.go_status(g),
+            GoStatus::Runnable | GoStatus::Waiting
+        ) {
+            return Err(Error::Transition {
+                m,
+                what: "task_exec_begin: the task is neither runnable nor waiting",
+            });
+        }
         if self.machine.context_proc(m).is_none() {
             let p = self.executor(executor_id)?;
             self.machine.acquire(m, p)?;
         }
-        let g = GoSlot::Task(slot);
+        self.enqueued[slot] = self.enqueued[slot].saturating_sub(1);
         if self.machine.go_status(g) == GoStatus::Waiting {
             self.machine.go_unblock(m, g)?;
         }
@@ -255,7 +299,7 @@ impl<
         else {
             return Ok(());
         };
-        let status = if self.queued[slot] {
+        let status = if self.enqueued[slot] > 0 {
             GoStatus::Runnable
         } else {
             GoStatus::Waiting
@@ -274,9 +318,11 @@ impl<
         self.machine.go_leave(m, GoStatus::Dead)
     }
 
-    /// A poll round ended: the context gives up the P it took (`ProcStop`).
-    pub fn executor_idle(&mut self, m: usize) -> Result<(), Error> {
-        if self.machine.context_proc(m).is_some() {
+    /// A poll round ended: the context gives up the executor's P if it took it (`ProcStop`).
+    /// A round that polled no task took none (nor one of another executor's the context holds).
+    pub fn executor_idle(&mut self, m: usize, executor_id: u32) -> Result<(), Error> {
+        let held = self.machine.context_proc(m);
+        if held.is_some() && held == self.claimed(executor_id) {
             self.machine.proc_stop(m)?;
         }
         Ok(())
@@ -306,12 +352,18 @@ impl<
         }
     }
 
+    /// The P executor `executor_id` claimed, if it claimed one.
+    fn claimed(&self, executor_id: u32) -> Option<usize> {
+        let id = NonZeroU32::new(executor_id)?;
+        self.executors.iter().position(|&e| e == Some(id))
+    }
+
     /// The P standing for executor `executor_id`: the one it claimed, or the first unclaimed.
     fn executor(&mut self, executor_id: u32) -> Result<usize, Error> {
-        let id = NonZeroU32::new(executor_id).ok_or(Error::NoSuchExecutor(PS))?;
-        if let Some(p) = self.executors.iter().position(|&e| e == Some(id)) {
+        if let Some(p) = self.claimed(executor_id) {
             return Ok(p);
         }
+        let id = NonZeroU32::new(executor_id).ok_or(Error::NoSuchExecutor(PS))?;
         let p = self
             .executors
             .iter()
@@ -327,8 +379,8 @@ impl<
 /// `usize`, evaluated in each hook: 0 in thread mode, one per interrupt level).
 ///
 /// Use it once, in the firmware's binary crate, with `embassy-executor`'s feature `trace` on.
-/// A hook runs inside the tracer's lock: a waker called from inside `$tracer.with(...)` would take
-/// it a second time (`RefCell`'s panic); wake tasks outside it.
+/// A hook made while the lock is held (a sink that wakes a task, a waker called inside
+/// `$tracer.with(...)`) is not applied but counted ([`Refusals::reentered`]).
 #[macro_export]
 macro_rules! embassy_trace_hooks {
     ($tracer:path, $context:expr) => {
@@ -375,6 +427,10 @@ macro_rules! embassy_trace_hooks {
 macro_rules! __hook {
     ($tracer:path, $context:expr, $hook:ident, $executor_id:expr, $task_id:expr) => {{
         let m: usize = $context;
-        $tracer.with(|tracer| tracer.hook($crate::Hook::$hook, m, $executor_id, $task_id));
+        let applied =
+            $tracer.try_with(|tracer| tracer.hook($crate::Hook::$hook, m, $executor_id, $task_id));
+        if applied.is_none() {
+            $crate::__reentered();
+        }
     }};
 }

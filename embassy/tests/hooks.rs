@@ -106,10 +106,63 @@ fn a_hook_for_another_task_than_the_context_runs_is_refused_and_writes_nothing()
                     what: "task_exec_end: the context runs another task"
                 }
             )),
+            reentered: 0,
         }
     );
     // The executors' table is full: a third executor's spawn is refused.
     t.hook(Hook::TaskNew, INTERRUPT, 0x2000_0800, 0x2000_0300);
     t.hook(Hook::TaskNew, INTERRUPT, 0x2000_0900, 0x2000_0300);
     assert_eq!(t.refusals().count, 4, "{:?}", t.refusals());
+}
+
+#[test]
+fn a_wake_between_a_tasks_dequeue_and_its_poll_keeps_it_queued() {
+    // Embassy clears a task's queued flag as it takes it off the run queue, before the poll's
+    // hook: an interrupt waking it in between queues it again (a second ready hook) and it is
+    // polled again after this poll, which ends in a GoStop, not a GoBlock.
+    let mut t = tracer();
+    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
+    t.hook(Hook::TaskReady, THREAD, EXECUTOR, TASK);
+    t.hook(Hook::TaskReady, INTERRUPT, EXECUTOR, TASK);
+    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
+    assert_eq!(t.machine().go_status(GoSlot::Task(0)), GoStatus::Runnable);
+    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
+    assert_eq!(t.machine().go_status(GoSlot::Task(0)), GoStatus::Waiting);
+    assert_eq!(t.refusals(), Refusals::default());
+}
+
+#[test]
+fn an_executor_polled_from_inside_a_task_is_refused_without_a_byte_written() {
+    // Executor B polled from inside a task of executor A, on the same context: one goroutine
+    // runs on a context at a time, so B's tasks cannot be shown there.
+    const NESTED: u32 = 0x2000_0800;
+    let mut t = tracer();
+    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
+    t.hook(Hook::TaskNew, THREAD, NESTED, OTHER_TASK);
+    // B's task waits after its first poll; a `wake_task_no_pend` (no hook) queues it again.
+    t.hook(Hook::ExecBegin, INTERRUPT, NESTED, OTHER_TASK);
+    t.hook(Hook::ExecEnd, INTERRUPT, NESTED, OTHER_TASK);
+    t.hook(Hook::ExecutorIdle, INTERRUPT, NESTED, 0);
+    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    let written = t.machine().encoder().stats();
+    // A nested round that polls nothing is no refusal: it took no P, and gives up none.
+    t.hook(Hook::ExecutorIdle, THREAD, NESTED, 0);
+    assert_eq!(t.refusals(), Refusals::default());
+    t.hook(Hook::ExecBegin, THREAD, NESTED, OTHER_TASK);
+    assert_eq!(t.machine().encoder().stats(), written, "nothing written");
+    assert_eq!(
+        t.refusals().first,
+        Some((
+            Hook::ExecBegin,
+            Error::Transition {
+                m: THREAD,
+                what: "task_exec_begin: the context runs a task already (an executor polled from inside a task)"
+            }
+        ))
+    );
+    // Not unblocked either: a refusal writes nothing at all.
+    assert_eq!(t.machine().go_status(GoSlot::Task(1)), GoStatus::Waiting);
+    assert_eq!(t.machine().context_go(THREAD), Some(GoSlot::Task(0)));
 }

@@ -42,4 +42,14 @@ impl<T> Shared<T> {
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
     }
+
+    /// [`Shared::with`], or `None` without running `f` when called from inside `with` on the same
+    /// value: for a hook that code inside `with` may set off (an executor's wake hook, called
+    /// when the sink wakes the task that drains it), which cannot be applied there.
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        critical_section::with(|cs| {
+            let mut value = self.inner.borrow(cs).try_borrow_mut().ok()?;
+            Some(f(&mut value))
+        })
+    }
 }

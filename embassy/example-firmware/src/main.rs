@@ -12,7 +12,7 @@
 //! * generations ended by SysTick every 5 ms;
 //! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
 //!   command), waits for the host to read the trace channel empty, and exits; with status 1 if
-//!   the tracer refused any hook, which it prints.
+//!   the tracer did not apply every hook (refused, or made inside its lock), which it prints.
 //!
 //! Tasks are named after their `#[embassy_executor::task]` pools (`…::POOL` statics): the task ID
 //! Embassy gives the hooks is the address of the task's storage there, which gotrace-embassy
@@ -34,7 +34,7 @@ use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::signal::Signal;
 use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
-use gotrace_embassy::{embassy_trace_hooks, Tracer};
+use gotrace_embassy::{embassy_trace_hooks, Refusals, Tracer};
 use gotrace_rtt::{ControlChannel, RingWatch, RttSink, TraceRing};
 use gotrace_rtt_protocol::{Backpressure, Command};
 use gotrace_scheduler::encoder::Shared;
@@ -162,14 +162,10 @@ async fn supervisor(trace_channel: RingWatch) {
         .with(|t| t.machine_mut().stop_tracing(THREAD))
         .expect("stop_tracing");
     trace_channel.flush();
-    // A refused hook wrote nothing: the trace is valid but misses what it stood for.
+    // A hook not applied wrote nothing: the trace is valid but misses what it stood for.
     let refusals = TRACER.with(|t| t.refusals());
-    if refusals.count > 0 {
-        hprintln!(
-            "gotrace-embassy refused {} hooks, the first: {:?}",
-            refusals.count,
-            refusals.first
-        );
+    if refusals != Refusals::default() {
+        hprintln!("gotrace-embassy did not apply every hook: {:?}", refusals);
         debug::exit(debug::EXIT_FAILURE);
     } else {
         debug::exit(debug::EXIT_SUCCESS);
