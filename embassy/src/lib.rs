@@ -214,12 +214,6 @@ impl<
     /// a P is taken for the creation: the task's executor's if it is idle, else any idle one.
     pub fn task_new(&mut self, m: usize, executor_id: u32, task_id: u32) -> Result<(), Error> {
         let id = NonZeroU32::new(task_id);
-        // Embassy frees a finished task's storage before its end hook: a spawn into it may come
-        // first, from an interrupt. The ID is the new task's from here; the old one's end is
-        // found by its context.
-        if let Some(old) = self.slot_of(task_id) {
-            self.tasks[old] = None;
-        }
         let slot = (0..TASKS)
             .find(|&s| {
                 self.tasks[s].is_none() && self.machine.go_status(GoSlot::Task(s)) == GoStatus::Dead
@@ -234,6 +228,12 @@ impl<
                 .ok_or(Error::ExecutorBusy(p))?;
         }
         self.machine.spawn(m, p, slot, u64::from(task_id))?;
+        // Embassy frees a finished task's storage before its end hook: a spawn into it may come
+        // first, from an interrupt. The ID is the new task's from here; the old one's end is
+        // found by its context.
+        if let Some(old) = self.slot_of(task_id) {
+            self.tasks[old] = None;
+        }
         self.tasks[slot] = id;
         self.enqueued[slot] = 0;
         Ok(())
