@@ -59,14 +59,16 @@
 //!
 //! A hook the state does not allow (the task table full at a spawn, a spawn from an interrupt
 //! while every executor polls elsewhere) changes nothing and writes nothing; the tracer counts it
-//! and keeps the first ([`Tracer::refusals`]), for the firmware to report.
+//! and keeps the first ([`refusals`]), for the firmware to report.
 
 #![no_std]
 
 use core::cell::Cell;
 use core::num::NonZeroU32;
 
-use gotrace_scheduler::encoder::{Clock, Config, GoSlot, GoStatus, ProcStatus, Scheduling, Sink};
+use gotrace_scheduler::encoder::{
+    Clock, Config, GoSlot, GoStatus, ProcStatus, Scheduling, Shared, Sink,
+};
 use gotrace_scheduler::{Error, TracedMachine};
 
 /// One of `embassy-executor`'s trace hooks, as [`Tracer::hook`] takes it.
@@ -87,8 +89,8 @@ pub enum Hook {
     ExecutorIdle,
 }
 
-/// The hooks not applied: those the state did not allow (how many, and the first with its
-/// reason), and those made from inside the tracer's lock.
+/// The hooks [`embassy_trace_hooks!`] did not apply: those the state did not allow (how many,
+/// and the first with its reason), and those made from inside the tracer's lock.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Refusals {
@@ -98,21 +100,24 @@ pub struct Refusals {
     pub first: Option<(Hook, Error)>,
     /// Hooks made while the tracer's lock was held, by code running inside it: a sink that wakes
     /// the task draining it, a waker called inside `TRACER.with(...)`. They cannot be applied
-    /// there; a wake lost so shows as an unblock at the task's next poll, by the polling context.
-    /// Counted for the whole firmware, whose hooks are one set (saturating).
+    /// there; a wake lost so shows as an unblock at the task's next poll, by the polling context
+    /// (saturating).
     pub reentered: u32,
 }
 
-/// Hooks made from inside the tracer's lock (see [`Refusals::reentered`]).
-static REENTERED: critical_section::Mutex<Cell<u32>> = critical_section::Mutex::new(Cell::new(0));
+/// The firmware's record of hooks not applied: its hooks are one set, defined once. Apart from
+/// the tracer, whose state is then all zeros at start (in `.bss`, no flash image), where a `None`
+/// refusal's niche would put its whole image in `.data`.
+static REFUSALS: critical_section::Mutex<Cell<Refusals>> =
+    critical_section::Mutex::new(Cell::new(Refusals {
+        count: 0,
+        first: None,
+        reentered: 0,
+    }));
 
-/// Counts a hook [`embassy_trace_hooks!`] could not apply: the tracer's lock was held already.
-#[doc(hidden)]
-pub fn __reentered() {
-    critical_section::with(|cs| {
-        let count = REENTERED.borrow(cs);
-        count.set(count.get().saturating_add(1));
-    });
+/// The hooks [`embassy_trace_hooks!`] did not apply since start-up.
+pub fn refusals() -> Refusals {
+    critical_section::with(|cs| REFUSALS.borrow(cs).get())
 }
 
 /// Embassy's executors and tasks as Go's Ps and goroutines: a [`TracedMachine`] of `TASKS` task
@@ -143,7 +148,6 @@ pub struct Tracer<
     /// its dequeue and its poll's hook (Embassy queues a task only while it is not queued, so
     /// never more). `wake_task_no_pend`'s enqueues come without a hook and are not counted.
     enqueued: [u8; TASKS],
-    refusals: Refusals,
 }
 
 impl<
@@ -163,11 +167,6 @@ impl<
             executors: [None; PS],
             tasks: [None; TASKS],
             enqueued: [0; TASKS],
-            refusals: Refusals {
-                count: 0,
-                first: None,
-                reentered: 0,
-            },
         }
     }
 
@@ -184,28 +183,46 @@ impl<
         &mut self.machine
     }
 
-    /// The hooks refused since start-up, and those made from inside the tracer's lock.
-    pub fn refusals(&self) -> Refusals {
-        Refusals {
-            reentered: critical_section::with(|cs| REENTERED.borrow(cs).get()),
-            ..self.refusals
-        }
+    /// What each hook of [`embassy_trace_hooks!`] calls: applies `hook`, made on context `m`, to
+    /// the tracer in `tracer`, or records it in [`refusals`] (refused, or made while the lock was
+    /// held). Out of line, one copy for the seven hooks, each of which only names itself.
+    #[inline(never)]
+    pub fn apply_hook(tracer: &Shared<Self>, hook: Hook, m: usize, executor_id: u32, task_id: u32) {
+        let refused = match tracer.try_with(|t| t.hook(hook, m, executor_id, task_id)) {
+            Some(Ok(())) => return,
+            Some(Err(error)) => Some((hook, error)),
+            None => None,
+        };
+        critical_section::with(|cs| {
+            let record = REFUSALS.borrow(cs);
+            let mut refusals = record.get();
+            match refused {
+                Some(first) => {
+                    refusals.count = refusals.count.saturating_add(1);
+                    refusals.first.get_or_insert(first);
+                }
+                None => refusals.reentered = refusals.reentered.saturating_add(1),
+            }
+            record.set(refusals);
+        });
     }
 
-    /// Applies one of Embassy's hooks made on context `m`, counting a refusal rather than
-    /// returning it: a hook has no caller to return it to.
-    pub fn hook(&mut self, hook: Hook, m: usize, executor_id: u32, task_id: u32) {
-        let done = match hook {
+    /// Applies one of Embassy's hooks made on context `m`; a refused one changes nothing and
+    /// writes nothing.
+    pub fn hook(
+        &mut self,
+        hook: Hook,
+        m: usize,
+        executor_id: u32,
+        task_id: u32,
+    ) -> Result<(), Error> {
+        match hook {
             Hook::TaskNew => self.task_new(m, executor_id, task_id),
             Hook::TaskReady => self.task_ready(m, task_id),
             Hook::ExecBegin => self.exec_begin(m, executor_id, task_id),
             Hook::ExecEnd => self.exec_end(m, task_id),
             Hook::TaskEnd => self.task_end(m, task_id),
             Hook::ExecutorIdle => self.executor_idle(m, executor_id),
-        };
-        if let Err(error) = done {
-            self.refusals.count = self.refusals.count.saturating_add(1);
-            self.refusals.first.get_or_insert((hook, error));
         }
     }
 
@@ -379,8 +396,9 @@ impl<
 /// `usize`, evaluated in each hook: 0 in thread mode, one per interrupt level).
 ///
 /// Use it once, in the firmware's binary crate, with `embassy-executor`'s feature `trace` on.
-/// A hook made while the lock is held (a sink that wakes a task, a waker called inside
-/// `$tracer.with(...)`) is not applied but counted ([`Refusals::reentered`]).
+/// A hook the state does not allow is recorded in [`refusals`]; one made while the lock is held
+/// (a sink that wakes a task, a waker called inside `$tracer.with(...)`) is not applied but
+/// counted there ([`Refusals::reentered`]).
 #[macro_export]
 macro_rules! embassy_trace_hooks {
     ($tracer:path, $context:expr) => {
@@ -425,12 +443,13 @@ macro_rules! embassy_trace_hooks {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __hook {
-    ($tracer:path, $context:expr, $hook:ident, $executor_id:expr, $task_id:expr) => {{
-        let m: usize = $context;
-        let applied =
-            $tracer.try_with(|tracer| tracer.hook($crate::Hook::$hook, m, $executor_id, $task_id));
-        if applied.is_none() {
-            $crate::__reentered();
-        }
-    }};
+    ($tracer:path, $context:expr, $hook:ident, $executor_id:expr, $task_id:expr) => {
+        $crate::Tracer::apply_hook(
+            &$tracer,
+            $crate::Hook::$hook,
+            $context,
+            $executor_id,
+            $task_id,
+        )
+    };
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{go_judge, Ticks};
-use gotrace_embassy::{Hook, Refusals, Tracer};
+use gotrace_embassy::{Hook, Tracer};
 use gotrace_scheduler::encoder::{GoSlot, GoStatus, Scheduling, VecSink};
 use gotrace_scheduler::{Config, Error};
 
@@ -18,6 +18,15 @@ const INTERRUPT: usize = 1;
 const EXECUTOR: u32 = 0x2000_0400;
 const TASK: u32 = 0x2000_0100;
 const OTHER_TASK: u32 = 0x2000_0200;
+
+/// Applies hooks the state allows, each `(hook, context, executor ID, task ID)`.
+fn allowed(t: &mut Traced, hooks: &[(Hook, usize, u32, u32)]) {
+    for &(hook, m, executor, task) in hooks {
+        if let Err(error) = t.hook(hook, m, executor, task) {
+            panic!("{hook:?} on context {m} refused: {error}");
+        }
+    }
+}
 
 fn tracer() -> Traced {
     let mut tracer = Tracer::new(Ticks(0), VecSink::new(), Config::MANUAL);
@@ -31,28 +40,37 @@ fn a_task_id_handed_on_before_its_end_hook_names_the_new_task() {
     // between the two may spawn into the same storage, so the new task's `task_new` comes with
     // the ID of a task still running.
     let mut t = tracer();
-    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskReady, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskNew, INTERRUPT, EXECUTOR, TASK);
-    t.hook(Hook::TaskReady, INTERRUPT, EXECUTOR, TASK);
-    t.hook(Hook::TaskEnd, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskReady, THREAD, EXECUTOR, TASK),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, INTERRUPT, EXECUTOR, TASK),
+            (Hook::TaskReady, INTERRUPT, EXECUTOR, TASK),
+            (Hook::TaskEnd, THREAD, EXECUTOR, TASK),
+            (Hook::ExecEnd, THREAD, EXECUTOR, TASK),
+        ],
+    );
     assert_eq!(
         t.machine().go_status(GoSlot::Task(0)),
         GoStatus::Dead,
         "the first ended"
     );
     assert_eq!(t.machine().go_status(GoSlot::Task(1)), GoStatus::Runnable);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    allowed(&mut t, &[(Hook::ExecBegin, THREAD, EXECUTOR, TASK)]);
     assert_eq!(
         t.machine().context_go(THREAD),
         Some(GoSlot::Task(1)),
         "the second runs"
     );
-    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::ExecutorIdle, THREAD, EXECUTOR, 0);
-    assert_eq!(t.refusals(), Refusals::default());
+    allowed(
+        &mut t,
+        &[
+            (Hook::ExecEnd, THREAD, EXECUTOR, TASK),
+            (Hook::ExecutorIdle, THREAD, EXECUTOR, 0),
+        ],
+    );
 
     t.machine_mut().stop_tracing(THREAD).unwrap();
     let traces = t.machine().encoder().sink().traces.clone();
@@ -86,33 +104,34 @@ fn a_task_id_handed_on_before_its_end_hook_names_the_new_task() {
 #[test]
 fn a_hook_for_another_task_than_the_context_runs_is_refused_and_writes_nothing() {
     let mut t = tracer();
-    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskNew, THREAD, EXECUTOR, OTHER_TASK);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, THREAD, EXECUTOR, OTHER_TASK),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+        ],
+    );
     let written = t.machine().encoder().stats();
-    for hook in [Hook::ExecEnd, Hook::TaskEnd] {
-        t.hook(hook, THREAD, EXECUTOR, OTHER_TASK);
+    for (hook, what) in [
+        (
+            Hook::ExecEnd,
+            "task_exec_end: the context runs another task",
+        ),
+        (Hook::TaskEnd, "task_end: the context runs another task"),
+    ] {
+        assert_eq!(
+            t.hook(hook, THREAD, EXECUTOR, OTHER_TASK),
+            Err(Error::Transition { m: THREAD, what })
+        );
     }
     assert_eq!(t.machine().encoder().stats(), written, "nothing written");
     assert_eq!(t.machine().context_go(THREAD), Some(GoSlot::Task(0)));
+    // The task table (2 slots) is full: a third task's spawn is refused.
     assert_eq!(
-        t.refusals(),
-        Refusals {
-            count: 2,
-            first: Some((
-                Hook::ExecEnd,
-                Error::Transition {
-                    m: THREAD,
-                    what: "task_exec_end: the context runs another task"
-                }
-            )),
-            reentered: 0,
-        }
+        t.hook(Hook::TaskNew, INTERRUPT, EXECUTOR, 0x2000_0300),
+        Err(Error::TableFull)
     );
-    // The executors' table is full: a third executor's spawn is refused.
-    t.hook(Hook::TaskNew, INTERRUPT, 0x2000_0800, 0x2000_0300);
-    t.hook(Hook::TaskNew, INTERRUPT, 0x2000_0900, 0x2000_0300);
-    assert_eq!(t.refusals().count, 4, "{:?}", t.refusals());
 }
 
 #[test]
@@ -121,16 +140,25 @@ fn a_wake_between_a_tasks_dequeue_and_its_poll_keeps_it_queued() {
     // hook: an interrupt waking it in between queues it again (a second ready hook) and it is
     // polled again after this poll, which ends in a GoStop, not a GoBlock.
     let mut t = tracer();
-    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskReady, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskReady, INTERRUPT, EXECUTOR, TASK);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskReady, THREAD, EXECUTOR, TASK),
+            (Hook::TaskReady, INTERRUPT, EXECUTOR, TASK),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+            (Hook::ExecEnd, THREAD, EXECUTOR, TASK),
+        ],
+    );
     assert_eq!(t.machine().go_status(GoSlot::Task(0)), GoStatus::Runnable);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::ExecEnd, THREAD, EXECUTOR, TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+            (Hook::ExecEnd, THREAD, EXECUTOR, TASK),
+        ],
+    );
     assert_eq!(t.machine().go_status(GoSlot::Task(0)), GoStatus::Waiting);
-    assert_eq!(t.refusals(), Refusals::default());
 }
 
 #[test]
@@ -139,29 +167,34 @@ fn an_executor_polled_from_inside_a_task_is_refused_without_a_byte_written() {
     // runs on a context at a time, so B's tasks cannot be shown there.
     const NESTED: u32 = 0x2000_0800;
     let mut t = tracer();
-    t.hook(Hook::TaskNew, THREAD, EXECUTOR, TASK);
-    t.hook(Hook::TaskNew, THREAD, NESTED, OTHER_TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, THREAD, NESTED, OTHER_TASK),
+        ],
+    );
     // B's task waits after its first poll; a `wake_task_no_pend` (no hook) queues it again.
-    t.hook(Hook::ExecBegin, INTERRUPT, NESTED, OTHER_TASK);
-    t.hook(Hook::ExecEnd, INTERRUPT, NESTED, OTHER_TASK);
-    t.hook(Hook::ExecutorIdle, INTERRUPT, NESTED, 0);
-    t.hook(Hook::ExecBegin, THREAD, EXECUTOR, TASK);
+    allowed(
+        &mut t,
+        &[
+            (Hook::ExecBegin, INTERRUPT, NESTED, OTHER_TASK),
+            (Hook::ExecEnd, INTERRUPT, NESTED, OTHER_TASK),
+            (Hook::ExecutorIdle, INTERRUPT, NESTED, 0),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+        ],
+    );
     let written = t.machine().encoder().stats();
     // A nested round that polls nothing is no refusal: it took no P, and gives up none.
-    t.hook(Hook::ExecutorIdle, THREAD, NESTED, 0);
-    assert_eq!(t.refusals(), Refusals::default());
-    t.hook(Hook::ExecBegin, THREAD, NESTED, OTHER_TASK);
-    assert_eq!(t.machine().encoder().stats(), written, "nothing written");
+    allowed(&mut t, &[(Hook::ExecutorIdle, THREAD, NESTED, 0)]);
     assert_eq!(
-        t.refusals().first,
-        Some((
-            Hook::ExecBegin,
-            Error::Transition {
-                m: THREAD,
-                what: "task_exec_begin: the context runs a task already (an executor polled from inside a task)"
-            }
-        ))
+        t.hook(Hook::ExecBegin, THREAD, NESTED, OTHER_TASK),
+        Err(Error::Transition {
+            m: THREAD,
+            what: "task_exec_begin: the context runs a task already (an executor polled from inside a task)"
+        })
     );
+    assert_eq!(t.machine().encoder().stats(), written, "nothing written");
     // Not unblocked either: a refusal writes nothing at all.
     assert_eq!(t.machine().go_status(GoSlot::Task(1)), GoStatus::Waiting);
     assert_eq!(t.machine().context_go(THREAD), Some(GoSlot::Task(0)));

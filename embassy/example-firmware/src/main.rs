@@ -54,11 +54,9 @@ static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, CONTEXTS, 512>> =
         // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
         unsafe { TraceClock::unset() },
         RttSink::new(),
-        Config {
-            // Ended every 5 ms by SysTick, which thereby also reads the clock within each wrap.
-            generation_ticks: 0,
-            generation_bytes: 16 * 1024,
-        },
+        // All zeros, as the rest of the tracer's first state: the static is then in `.bss`, with
+        // no image of it in flash. `main` sets the limit on a generation's bytes.
+        Config::MANUAL,
     ));
 
 /// The context of the code running now, from ICSR's VECTACTIVE (the active exception number).
@@ -163,7 +161,7 @@ async fn supervisor(trace_channel: RingWatch) {
         .expect("stop_tracing");
     trace_channel.flush();
     // A hook not applied wrote nothing: the trace is valid but misses what it stood for.
-    let refusals = TRACER.with(|t| t.refusals());
+    let refusals = gotrace_embassy::refusals();
     if refusals != Refusals::default() {
         hprintln!("gotrace-embassy did not apply every hook: {:?}", refusals);
         debug::exit(debug::EXIT_FAILURE);
@@ -226,6 +224,9 @@ fn main() -> ! {
         let encoder = t.machine_mut().encoder_mut();
         encoder.sink_mut().attach(ring, Backpressure::Lossless);
         *encoder.clock_mut() = TraceClock::chosen();
+        // Ended every 5 ms by SysTick, which thereby also reads the clock within each wrap; and
+        // at 16 KiB, whichever comes first.
+        encoder.config_mut().generation_bytes = 16 * 1024;
     });
     // Before the first spawn: every task is traced from its creation.
     TRACER
