@@ -1821,7 +1821,7 @@ fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
     // thread-mode executor and an interrupt executor (IRQ 30, context 2), SysTick (context 1)
     // waking a task and ending generations. The firmware exits with status 1 if the tracer
     // did not apply a hook (refused, or made inside its lock), so the exit status 0 says every one was.
-    let Some((_, parsed, _)) = record_own_firmware(
+    let Some((run, parsed, _)) = record_own_firmware(
         "embassy-firmware",
         &workspace().join("embassy/example-firmware"),
         "gotrace-embassy-firmware",
@@ -1830,6 +1830,20 @@ fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
     ) else {
         return;
     };
+    // Each creation stack's one frame is its task's pool: named after the task function, with
+    // the line the pool is declared at, in that function (its DWARF variable's).
+    assert!(
+        run.stdout.contains(
+            "\n  5 stack frames named after 5 functions of the ELF, 5 with their source line\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        parsed.contains("\tgotrace_embassy_firmware::urgent @ 0x")
+            && parsed.contains("embassy/example-firmware/src/main.rs:"),
+        "{parsed}"
+    );
     let transitions = go_transitions(&parsed);
     let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
         transitions

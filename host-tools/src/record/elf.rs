@@ -131,6 +131,16 @@ impl Lines {
             }
         })?;
         let dwarf = sections.borrow(|data| EndianSlice::new(data, endian));
+        // Embassy's task pools, by address, with their sizes: a task's creation PC lies in one.
+        let pools: HashMap<u64, u64> = file
+            .symbols()
+            .filter(|s| {
+                s.kind() == SymbolKind::Data
+                    && s.name()
+                        .is_ok_and(|name| naming_symbol(s.kind(), name).is_some())
+            })
+            .map(|s| (s.address(), s.size()))
+            .collect();
         let mut rows = Rows::default();
         let mut skipped_units = 0;
         let mut units = dwarf.units();
@@ -139,7 +149,10 @@ impl Lines {
             if dwarf
                 .unit(header)
                 .map_err(anyhow::Error::from)
-                .and_then(|unit| rows.add_unit(&dwarf, &unit))
+                .and_then(|unit| {
+                    rows.add_unit(&dwarf, &unit)?;
+                    rows.add_task_pools(&dwarf, &unit, &pools)
+                })
                 .is_err()
             {
                 skipped_units += 1;
@@ -188,6 +201,16 @@ struct Rows {
 }
 
 impl Rows {
+    /// The index of the file at `path` in `files`, added if it is not there.
+    fn file(&mut self, path: String) -> usize {
+        let next = self.files.len();
+        let index = *self.file_indexes.entry(path.clone()).or_insert(next);
+        if index == next {
+            self.files.push(path);
+        }
+        index
+    }
+
     /// Adds the rows of `unit`'s line table, a whole sequence at a time (none of a sequence the
     /// reader fails in).
     fn add_unit<R: gimli::Reader>(
@@ -219,11 +242,7 @@ impl Rows {
                         .map(|entry| file_path(dwarf, unit, header, entry))
                         .transpose()?
                         .unwrap_or_default();
-                    let next = self.files.len();
-                    let index = *self.file_indexes.entry(path.clone()).or_insert(next);
-                    if index == next {
-                        self.files.push(path);
-                    }
+                    let index = self.file(path);
                     unit_files.insert(row.file_index(), index);
                     index
                 }
@@ -232,6 +251,54 @@ impl Rows {
             // addresses after a sequence's end.
             let line = row.line().and_then(|l| u32::try_from(l.get()).ok());
             sequence.push((row.address(), line.map(|line| (index, line))));
+        }
+        Ok(())
+    }
+
+    /// Adds a row for each of `unit`'s Embassy task pools (its `POOL` statics whose address is in
+    /// `pools`, with their sizes): the line the variable is declared at, in the task function
+    /// (`#[embassy_executor::task]` declares it there), for the whole pool.
+    fn add_task_pools<R: gimli::Reader>(
+        &mut self,
+        dwarf: &gimli::Dwarf<R>,
+        unit: &gimli::Unit<R>,
+        pools: &HashMap<u64, u64>,
+    ) -> Result<()> {
+        let Some(program) = &unit.line_program else {
+            return Ok(());
+        };
+        let header = program.header();
+        let mut entries = unit.entries();
+        while let Some((_, entry)) = entries.next_dfs()? {
+            if entry.tag() != gimli::DW_TAG_variable {
+                continue;
+            }
+            let Some(gimli::AttributeValue::Exprloc(location)) =
+                entry.attr_value(gimli::DW_AT_location)?
+            else {
+                continue;
+            };
+            let mut operations = location.operations(unit.encoding());
+            let Ok(Some(gimli::Operation::Address { address })) = operations.next() else {
+                continue;
+            };
+            let Some(&size) = pools.get(&address) else {
+                continue;
+            };
+            let (Some(gimli::AttributeValue::FileIndex(file)), Some(line)) = (
+                entry.attr_value(gimli::DW_AT_decl_file)?,
+                entry
+                    .attr_value(gimli::DW_AT_decl_line)?
+                    .and_then(|l| l.udata_value()),
+            ) else {
+                continue;
+            };
+            let (Some(entry), Ok(line)) = (header.file(file), u32::try_from(line)) else {
+                continue;
+            };
+            let index = self.file(file_path(dwarf, unit, header, entry)?);
+            self.table.push((address, Some((index, line))));
+            self.table.push((address + size, None));
         }
         Ok(())
     }
