@@ -207,17 +207,24 @@ const MPS2_AN385: Board<'static> = Board {
     record: &[],
 };
 
+/// What a firmware of one's own that `scheduler/README.md` describes says of its session: it
+/// sends no descriptor.
+const NO_SESSION_DESCRIPTOR: &str =
+    "session: no descriptor came on the \"gotrace-session\" channel";
+
 /// Builds the firmware crate at `dir` (its binary `bin`) for `board`, records it with `gotrace
-/// record --qemu`, checks what every firmware of one's own made as `scheduler/README.md` says
-/// gets (a valid trace, nothing lost, the tasks named `tasks`, no session descriptor, exit status
-/// 0), and returns the run, `go tool trace -d=parsed`'s output (the same as `gotrace events`')
-/// and the ELF. `None` when QEMU, the target or Go is missing outside CI.
+/// record --qemu` (and `options`), checks what every firmware of one's own gets (a valid trace,
+/// nothing lost, the tasks named `tasks`, the summary's session line beginning with `session`,
+/// exit status 0), and returns the run, `go tool trace -d=parsed`'s output (the same as `gotrace
+/// events`') and the ELF. `None` when QEMU, the target or Go is missing outside CI.
 fn record_own_firmware(
     test: &str,
     dir: &Path,
     bin: &str,
     tasks: &str,
+    session: &str,
     board: &Board,
+    options: &[&str],
 ) -> Option<(Run, String, PathBuf)> {
     if !require_qemu(test) || !require_rust_target(test, board.triple) {
         return None;
@@ -236,13 +243,14 @@ fn record_own_firmware(
         .join("debug")
         .join(bin);
     let out = scratch_dir().join(format!("{test}.trace"));
-    let run = record_to(&elf, &out, board.record);
+    let options: Vec<&str> = board.record.iter().chain(options).copied().collect();
+    let run = record_to(&elf, &out, &options);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for expected in [
         "\n  valid\n",
         "\nlost: nothing\n",
         &format!("\ntasks: {tasks}\n"),
-        "\nsession: no descriptor came on the \"gotrace-session\" channel",
+        &format!("\n{session}"),
         "\nfirmware exit status: 0\n",
     ] {
         assert!(
@@ -271,7 +279,9 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
         &workspace().join("tests/minimal-firmware"),
         "gotrace-minimal-firmware",
         MINIMAL_FIRMWARE_TASKS,
+        NO_SESSION_DESCRIPTOR,
         &MPS2_AN385,
+        &[],
     ) else {
         return;
     };
@@ -311,7 +321,9 @@ fn a_board_other_than_mps2_is_recorded_timed_by_its_own_counter() {
         &workspace().join("tests/minimal-firmware"),
         "gotrace-minimal-firmware",
         MINIMAL_FIRMWARE_TASKS,
+        NO_SESSION_DESCRIPTOR,
         &netduinoplus2,
+        &[],
     ) else {
         return;
     };
@@ -400,7 +412,9 @@ fn the_scheduler_readme_firmware_builds_from_its_text_and_is_recorded() {
         &dir,
         "my-firmware",
         "G1 my_firmware::producer, G2 my_firmware::consumer",
+        NO_SESSION_DESCRIPTOR,
         &MPS2_AN385,
+        &[],
     ) else {
         return;
     };
@@ -1826,7 +1840,11 @@ fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
         &workspace().join("embassy/example-firmware"),
         "gotrace-embassy-firmware",
         EMBASSY_FIRMWARE_TASKS,
+        // As the start command asked: lossless (`record`'s default), generations of 2 ms.
+        "session: clock CMSDK APB timer at 25000000 Hz, lossless, trace channel 8192 B, \
+         3 batch buffers of 512 B",
         &MPS2_AN385,
+        &["--generation-us", "2000"],
     ) else {
         return;
     };
@@ -1889,8 +1907,8 @@ fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
             "G{worker}: {parsed}"
         );
     }
-    // SysTick ended a generation every 5 ms of the ticker's 20: at least four, each begun by a
-    // Sync (and one more at the trace's end).
+    // SysTick ended a generation every 2 ms (the start command's period) of the ticker's 20: at
+    // least nine, each begun by a Sync (and one more at the trace's end).
     let syncs = times_of(&parsed, " Sync ");
-    assert!(syncs.len() >= 5, "{} Syncs: {parsed}", syncs.len());
+    assert!(syncs.len() >= 10, "{} Syncs: {parsed}", syncs.len());
 }

@@ -9,7 +9,9 @@
 //! * spawns from everywhere: `urgent` onto the interrupt executor from start-up code before any
 //!   executor runs, the thread-mode tasks from `Executor::run`'s start-up closure, and a
 //!   short-lived `child` from `yielder`, twice, the second in the storage the first left;
-//! * generations ended by SysTick every 5 ms;
+//! * generations ended by SysTick every 5 ms, or at the period of the host's start command, whose
+//!   backpressure (lossless or lossy) the trace channel follows too; the session descriptor says
+//!   so to the host;
 //! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
 //!   command), waits for the host to read the trace channel empty, and exits; with status 1 if
 //!   the tracer did not apply every hook (refused, or made inside its lock), which it prints.
@@ -35,8 +37,10 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::signal::Signal;
 use gotrace_cortex_m_clock::{Counters, Mps2, TraceClock};
 use gotrace_embassy::{embassy_trace_hooks, Refusals, Tracer};
-use gotrace_rtt::{ControlChannel, RingWatch, RttSink, TraceRing};
-use gotrace_rtt_protocol::{Backpressure, Command};
+use gotrace_rtt::{AnnounceError, ControlChannel, RingWatch, RttSink, SessionChannel, TraceRing};
+use gotrace_rtt_protocol::{
+    Backpressure, ClockSource, Command, SessionDescriptor, PROTOCOL_VERSION,
+};
 use gotrace_scheduler::encoder::Shared;
 use gotrace_scheduler::Config;
 use rtt_target::{rtt_init, ChannelMode};
@@ -47,9 +51,14 @@ const SYSTICK: usize = 1;
 const URGENT: usize = 2;
 const CONTEXTS: usize = 3;
 
+/// The trace channel's and each context's batch buffer's sizes, which the session descriptor
+/// states.
+const TRACE_CHANNEL_BYTES: usize = 8192;
+const BATCH_BYTES: usize = 512;
+
 /// 6 task slots (5 tasks alive at most: `urgent`, `yielder`, `ticker`, `supervisor`, a `child`),
 /// 2 executors, 3 contexts, 512-byte batches.
-static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, CONTEXTS, 512>> =
+static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, CONTEXTS, BATCH_BYTES>> =
     Shared::new(Tracer::new(
         // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
         unsafe { TraceClock::unset() },
@@ -100,6 +109,10 @@ static FINISHED: AtomicU32 = AtomicU32::new(0);
 
 /// SysTicks so far (1 ms each).
 static TICKS: AtomicU32 = AtomicU32::new(0);
+
+/// SysTicks per generation: the host's start command's period in whole milliseconds, 5 without
+/// one.
+static GENERATION_TICKS: AtomicU32 = AtomicU32::new(5);
 
 /// The host's commands, polled by SysTick (thread mode is the executor's).
 static CONTROL: Mutex<CriticalSectionRawMutex, RefCell<Option<ControlChannel>>> =
@@ -172,9 +185,10 @@ async fn supervisor(trace_channel: RingWatch) {
 
 #[exception]
 fn SysTick() {
-    // A generation every 5 ms, ended from a timer that also reads the clock well within each
+    // A generation every period, ended from a timer that also reads the clock well within each
     // wrap (scheduler/README.md, "A timer that reads the clock"). Refused while tracing is off.
-    if TICKS.fetch_add(1, Ordering::Relaxed) % 5 == 4 {
+    let period = GENERATION_TICKS.load(Ordering::Relaxed);
+    if TICKS.fetch_add(1, Ordering::Relaxed) % period == period - 1 {
         TRACER
             .with(|t| t.machine_mut().advance_generation(SYSTICK))
             .ok();
@@ -204,30 +218,47 @@ unsafe fn DefaultHandler(irqn: i16) {
 fn main() -> ! {
     let channels = rtt_init! {
         up: {
-            0: { size: 8192, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+            0: { size: TRACE_CHANNEL_BYTES, mode: ChannelMode::BlockIfFull, name: "gotrace" }
+            // gotrace-rtt's `SessionChannel` writes it (never waiting, whatever the mode).
+            1: { size: 128, name: "gotrace-session" }
         }
         down: {
             0: { size: 64, name: "gotrace-control" }
         }
     };
-    // The host's commands (gotrace record's Stop: --duration, Ctrl-C).
-    let control = ControlChannel::new(channels.down.0);
-    CONTROL.lock(|c| *c.borrow_mut() = Some(control));
     let mut core = cortex_m::Peripherals::take().unwrap();
-    gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
+    let clock = gotrace_cortex_m_clock::init::<Mps2>(&mut core.DCB, &mut core.DWT).unwrap();
+
+    // The host's commands: how to trace (gotrace record's --lossy, --generation-us), then Stop
+    // (--duration, Ctrl-C), which SysTick polls.
+    let mut control = ControlChannel::new(channels.down.0);
+    let (backpressure, generation_us) = wait_for_start(&mut control);
+    CONTROL.lock(|c| *c.borrow_mut() = Some(control));
+    // Whole SysTicks, at most a minute: well within half the 25 MHz clock's wrap (86 s), which
+    // the encoder needs between two readings of a context.
+    let generation_ticks = match generation_us {
+        0 => 5,
+        us => us.div_ceil(1000).min(60_000),
+    };
+    GENERATION_TICKS.store(generation_ticks, Ordering::Relaxed);
 
     // The trace channel, written by gotrace-rtt's sink: whole batches, lossless (waiting for the
-    // host), the end record when tracing stops.
+    // host) or lossy as the host said, the end record when tracing stops.
     let ring = TraceRing::take(channels.up.0).unwrap();
     let trace_channel = ring.watch();
     TRACER.with(|t| {
         let encoder = t.machine_mut().encoder_mut();
-        encoder.sink_mut().attach(ring, Backpressure::Lossless);
+        encoder.sink_mut().attach(ring, backpressure);
         *encoder.clock_mut() = TraceClock::chosen();
-        // Ended every 5 ms by SysTick, which thereby also reads the clock within each wrap; and
-        // at 16 KiB, whichever comes first.
+        // A generation ends at its period (SysTick), or at 16 KiB, whichever comes first.
         encoder.config_mut().generation_bytes = 16 * 1024;
     });
+    announce_session(
+        SessionChannel::take(channels.up.1),
+        clock,
+        backpressure,
+        generation_ticks * 1000,
+    );
     // Before the first spawn: every task is traced from its creation.
     TRACER
         .with(|t| t.machine_mut().start_tracing(THREAD))
@@ -256,6 +287,57 @@ fn main() -> ! {
         spawner.spawn(ticker().unwrap());
         spawner.spawn(supervisor(trace_channel).unwrap());
     })
+}
+
+/// The host's start command, or the defaults once 2 s have passed without one: lossy, because
+/// without a start command there may be no host at all, and a lossless trace channel that nobody
+/// reads would stop the firmware at its first full ring.
+fn wait_for_start(control: &mut ControlChannel) -> (Backpressure, u32) {
+    let start = gotrace_cortex_m_clock::now();
+    let limit = gotrace_cortex_m_clock::ticks_in_us::<Mps2>(2_000_000);
+    while gotrace_cortex_m_clock::now().wrapping_sub(start) < limit {
+        if let Some(Command::Start {
+            backpressure,
+            generation_period_us,
+        }) = control.poll()
+        {
+            return (backpressure, generation_period_us);
+        }
+    }
+    hprintln!("no start command from the host: tracing lossy with defaults");
+    (Backpressure::Lossy, 0)
+}
+
+/// Tells the host how this session traces, which its summary confirms: the session descriptor,
+/// on its own channel.
+fn announce_session(
+    session: Option<SessionChannel>,
+    clock: ClockSource,
+    backpressure: Backpressure,
+    generation_us: u32,
+) {
+    let sent = session.ok_or("the session channel is not in the RTT control block");
+    let sent = sent.and_then(|mut session| {
+        session
+            .announce(&SessionDescriptor {
+                protocol_version: PROTOCOL_VERSION,
+                encoder_version: gotrace_scheduler::encoder::VERSION,
+                clock,
+                clock_hz: u64::from(gotrace_cortex_m_clock::hz::<Mps2>()),
+                trace_channel_bytes: TRACE_CHANNEL_BYTES as u32,
+                batch_buffer_bytes: BATCH_BYTES as u32,
+                batch_buffers: CONTEXTS as u32,
+                backpressure,
+                generation_period_us: generation_us,
+            })
+            .map_err(|error| match error {
+                AnnounceError::ChannelTooSmall => "the session channel is too small for it",
+                AnnounceError::Full => "the session channel is full",
+            })
+    });
+    if let Err(why) = sent {
+        hprintln!("no session descriptor: {}", why);
+    }
 }
 
 #[panic_handler]
