@@ -171,6 +171,20 @@ fn go_transitions(parsed: &str) -> Vec<(String, u64, String, String)> {
     out
 }
 
+/// The Ms (`M=1`) that made goroutine `g`'s transitions from `from` to `to`, in order.
+fn made_by<'a>(
+    transitions: &'a [(String, u64, String, String)],
+    g: u64,
+    from: &str,
+    to: &str,
+) -> Vec<&'a str> {
+    transitions
+        .iter()
+        .filter(|(_, id, f, t)| *id == g && f == from && t == to)
+        .map(|(m, ..)| m.as_str())
+        .collect()
+}
+
 /// Checks that `record`'s output has every log line of a lossless run: the firmware's own lines
 /// (which clock the board uses is the firmware's choice) and every log record the logger task
 /// wrote, once each and in order.
@@ -287,13 +301,7 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
     };
     let (_, parsed, _) = recorded;
     let transitions = go_transitions(&parsed);
-    let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
-        transitions
-            .iter()
-            .filter(|(_, id, f, t)| *id == g && f == from && t == to)
-            .map(|(m, ..)| m.as_str())
-            .collect()
-    };
+    let of = |g: u64, from: &str, to: &str| made_by(&transitions, g, from, to);
     // The producer (G1) blocked once in each of its 50 rounds (the firmware's ROUNDS).
     assert_eq!(of(1, "Running", "Syscall").len(), 50, "{parsed}");
     // The sleeper (G3) was woken from SysTick (M1: any exception is context 1 there) only, at
@@ -1863,13 +1871,7 @@ fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {
         "{parsed}"
     );
     let transitions = go_transitions(&parsed);
-    let of = |g: u64, from: &str, to: &str| -> Vec<&str> {
-        transitions
-            .iter()
-            .filter(|(_, id, f, t)| *id == g && f == from && t == to)
-            .map(|(m, ..)| m.as_str())
-            .collect()
-    };
+    let of = |g: u64, from: &str, to: &str| made_by(&transitions, g, from, to);
     // `urgent` (G1) was spawned from start-up code (M0) and ran on the interrupt executor's
     // context only: its first poll at its spawn, then once per signal of `yielder` (4).
     assert_eq!(of(1, "NotExist", "Runnable"), ["M=0"], "{parsed}");
