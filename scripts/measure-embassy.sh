@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What gotrace-embassy's hooks cost an Embassy firmware (a measurement, not a test): instructions
 # per poll of a yielding task under QEMU -icount shift=0 (Embassy alone, the hooks with tracing
-# off, tracing on; and with the task in the tracer's last slot), and the flash and RAM the tracing
+# off, tracing on; one task, and 32 taking turns), and the flash and RAM the tracing
 # adds on thumbv7em-none-eabihf (embassy/measure-firmware with feature `trace` and without), by
 # section and by source crate.
 set -euo pipefail
@@ -28,11 +28,12 @@ run() { # $1: ELF; fails if the firmware says its figure is invalid (exit status
     -semihosting-config enable=on,target=native -kernel "$1"
 }
 
-echo "== instructions per yield (one poll, five hooks), release, thumbv7m, mps2-an385, -icount shift=0"
+echo "== instructions per poll of a yielding task, release, thumbv7m, mps2-an385, -icount shift=0"
 run "$(build alone thumbv7m-none-eabi --no-default-features)"
 run "$(build hooks thumbv7m-none-eabi)"
-echo "== the same, the task in the tracer's last task slot (5 idle tasks spawned first)"
-run "$(build last-slot thumbv7m-none-eabi --features last-slot)"
+echo "== the same, 32 tasks taking turns, a tracer of 32 task slots"
+run "$(build alone-32 thumbv7m-none-eabi --no-default-features --features tasks-32)"
+run "$(build hooks-32 thumbv7m-none-eabi --features tasks-32)"
 
 sections() { llvm-size -A "$1" | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {print $1, $2}'; }
 with=$(build footprint-trace thumbv7em-none-eabihf)

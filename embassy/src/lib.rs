@@ -183,6 +183,12 @@ impl<
         &mut self.machine
     }
 
+    /// The goroutine Embassy's task `task_id` is followed as (its ID in the trace is the
+    /// slot's), if it is one this tracer follows: for a firmware's own checks and annotations.
+    pub fn goroutine(&self, task_id: u32) -> Option<GoSlot> {
+        self.slot_of(task_id).map(GoSlot::Task)
+    }
+
     /// What each hook of [`embassy_trace_hooks!`] calls: applies `hook`, made on context `m`, to
     /// the tracer in `tracer`, or records it in [`refusals`] (refused, or made while the lock was
     /// held). Out of line, one copy for the seven hooks, each of which only names itself.
@@ -231,10 +237,14 @@ impl<
     /// a P is taken for the creation: the task's executor's if it is idle, else any idle one.
     pub fn task_new(&mut self, m: usize, executor_id: u32, task_id: u32) -> Result<(), Error> {
         let id = NonZeroU32::new(task_id);
-        let slot = (0..TASKS)
-            .find(|&s| {
-                self.tasks[s].is_none() && self.machine.go_status(GoSlot::Task(s)) == GoStatus::Dead
-            })
+        let free = |s: usize| {
+            self.tasks[s].is_none() && self.machine.go_status(GoSlot::Task(s)) == GoStatus::Dead
+        };
+        // The first free slot from where its look-ups start.
+        let home = Self::home(task_id);
+        let slot = (home..TASKS)
+            .chain(0..home)
+            .find(|&s| free(s))
             .ok_or(Error::TableFull)?;
         let mut p = self.executor(executor_id)?;
         if self.machine.context_proc(m).is_none()
@@ -345,10 +355,27 @@ impl<
         Ok(())
     }
 
-    /// The slot of the task Embassy calls `task_id`, if it is one this tracer follows.
+    /// The slot of the task Embassy calls `task_id`, if it is one this tracer follows. Looked
+    /// for at every hook, from the slot the ID hashes to, where its spawn put it or the first free
+    /// one after: a look-up usually passes few slots however many tasks there are.
     fn slot_of(&self, task_id: u32) -> Option<usize> {
-        let id = NonZeroU32::new(task_id)?;
-        self.tasks.iter().position(|&t| t == Some(id))
+        let id = Some(NonZeroU32::new(task_id)?);
+        let mut slot = Self::home(task_id);
+        for _ in 0..TASKS {
+            if self.tasks[slot] == id {
+                return Some(slot);
+            }
+            slot = if slot + 1 == TASKS { 0 } else { slot + 1 };
+        }
+        None
+    }
+
+    /// The slot a task's look-up starts from. The ID is the address of the task's storage: a
+    /// pool's tasks are one storage size apart, which the multiplication (by 2^32 over the golden
+    /// ratio) spreads over the 16 bits taken, then scaled to the table without a division.
+    fn home(task_id: u32) -> usize {
+        let hash = task_id.wrapping_mul(0x9E37_79B9) >> 16;
+        (hash as usize * TASKS) >> 16
     }
 
     /// The slot of the task running on context `m`, checked to be `task_id` (or a task whose ID

@@ -3,10 +3,12 @@
 //! counts: 25 MHz, so 40 instructions per tick). A measurement, not a test:
 //! `scripts/measure-embassy.sh` builds it with and without feature `trace` and runs it.
 //!
-//! One task on a thread-mode executor yields `ROUNDS` times. A yield is one poll and five hooks
-//! (the wake inside the poll, the poll's end, the round's end, the next round's start and the
-//! next poll's start): `GoStop`, `ProcStop`, `ProcStart`, `GoStart` with tracing on. The rounds
-//! are timed three ways, in the same firmware where the feature allows:
+//! Tasks on a thread-mode executor yield, each round polling every one of them once: one task
+//! (the measuring one), or 32 (feature `tasks-32`: 31 more that only yield, and a tracer of 32
+//! task slots, where the look-up of a task's slot by its ID has to be quick). A poll is four
+//! hooks: the wake inside it, its start and end, and the round's share of the executor's start
+//! and end of a round; with tracing on, `GoStart` and `GoStop` (and `ProcStart`, `ProcStop` once a
+//! round). `POLLS` polls are timed three ways, in the same firmware where the feature allows:
 //!
 //! * without feature `trace`: Embassy alone, no hooks (the baseline);
 //! * with it, tracing off: the hooks keep the tracer's state, writing nothing;
@@ -23,8 +25,20 @@ use cortex_m_semihosting::{debug, hprintln};
 use embassy_executor::{Executor, Spawner};
 use gotrace_cortex_m_clock::Mps2;
 
-/// Yields per measured round.
-const ROUNDS: u32 = 2000;
+/// The tracer's task slots, and the tasks that take turns: the Embassy example's 6 slots and one
+/// task, or (feature `tasks-32`) 32 of each.
+#[cfg(not(feature = "tasks-32"))]
+const TASKS: usize = 6;
+#[cfg(not(feature = "tasks-32"))]
+const YIELDING: u32 = 1;
+#[cfg(feature = "tasks-32")]
+const TASKS: usize = 32;
+#[cfg(feature = "tasks-32")]
+const YIELDING: u32 = 32;
+
+/// Polls per measurement: `ROUNDS` rounds of the yielding tasks.
+const ROUNDS: u32 = 2000 / YIELDING;
+const POLLS: u32 = ROUNDS * YIELDING;
 
 #[cfg(feature = "trace")]
 mod traced {
@@ -41,11 +55,12 @@ mod traced {
 
     pub const THREAD: usize = 0;
 
-    /// Large enough for every batch the tracing-on round writes (62 batches, 31.9 KB).
+    /// Large enough for every batch the tracing-on polls write (62 batches, 31.9 KB, with one task).
     const TRACE_CHANNEL_BYTES: usize = 128 * 1024;
 
-    /// The Embassy example's sizes: 6 task slots, 2 executors, 3 contexts, 512-byte batches.
-    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, 3, 512>> =
+    /// The Embassy example's sizes (6 task slots, or 32 with feature `tasks-32`), 2 executors, 3
+    /// contexts, 512-byte batches.
+    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, { super::TASKS }, 2, 3, 512>> =
         Shared::new(Tracer::new(
             // SAFETY: `attach` gives the encoder the clock `init` chose before tracing starts.
             unsafe { TraceClock::unset() },
@@ -81,7 +96,7 @@ mod traced {
         });
     }
 
-    /// Times `ROUNDS` yields with tracing on and prints what they cost beyond `off`'s, per
+    /// Times `POLLS` polls with tracing on and prints what they cost beyond `off`'s, per
     /// scheduling event; `false` if the figure is not to be trusted.
     pub async fn measure_on(off: u32) -> bool {
         if TRACER
@@ -138,15 +153,13 @@ mod traced {
     }
 }
 
-/// Idle tasks spawned first (feature `last-slot`), so that the measuring task takes the tracer's
-/// last task slot.
-#[cfg(feature = "last-slot")]
-const FILLERS: usize = 5;
-
-#[cfg(feature = "last-slot")]
-#[embassy_executor::task(pool_size = FILLERS)]
-async fn filler() {
-    core::future::pending::<()>().await
+/// The tasks beside the measuring one (feature `tasks-32`): they only yield.
+#[cfg(feature = "tasks-32")]
+#[embassy_executor::task(pool_size = YIELDING as usize - 1)]
+async fn yielder() {
+    loop {
+        embassy_futures::yield_now().await;
+    }
 }
 
 fn per_tick() -> u32 {
@@ -159,20 +172,21 @@ fn tenths(x: u64, n: u64) -> (u64, u64) {
     (tenths / 10, tenths % 10)
 }
 
-/// Prints a round's ticks as instructions per yield.
+/// Prints a measurement's ticks as instructions per poll.
 fn report(what: &str, ticks: u32) {
-    let (whole, tenths) = tenths(u64::from(ticks) * u64::from(per_tick()), u64::from(ROUNDS));
+    let (whole, tenths) = tenths(u64::from(ticks) * u64::from(per_tick()), u64::from(POLLS));
     hprintln!(
-        "measure: {}: {} yields in {} ticks, {}.{} instructions per yield",
+        "measure: {}: {} polls of {} tasks in {} ticks, {}.{} instructions per poll",
         what,
-        ROUNDS,
+        POLLS,
+        YIELDING,
         ticks,
         whole,
         tenths
     );
 }
 
-/// The ticks of `ROUNDS` yields.
+/// The ticks of `ROUNDS` rounds: the measuring task's yields, each the others' too.
 async fn rounds() -> u32 {
     let start = gotrace_cortex_m_clock::now();
     for _ in 0..ROUNDS {
@@ -199,9 +213,9 @@ async fn measure() {
 }
 
 fn spawn(spawner: Spawner) {
-    #[cfg(feature = "last-slot")]
-    for _ in 0..FILLERS {
-        spawner.spawn(filler().unwrap());
+    #[cfg(feature = "tasks-32")]
+    for _ in 1..YIELDING {
+        spawner.spawn(yielder().unwrap());
     }
     spawner.spawn(measure().unwrap());
 }
