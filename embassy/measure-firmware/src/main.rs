@@ -25,14 +25,9 @@ use cortex_m_semihosting::{debug, hprintln};
 use embassy_executor::{Executor, Spawner};
 use gotrace_cortex_m_clock::Mps2;
 
-/// The tracer's task slots, and the tasks that take turns: the Embassy example's 6 slots and one
-/// task, or (feature `tasks-32`) 32 of each.
-#[cfg(not(feature = "tasks-32"))]
-const TASKS: usize = 6;
+/// The tasks that take turns: one, or 32 (feature `tasks-32`).
 #[cfg(not(feature = "tasks-32"))]
 const YIELDING: u32 = 1;
-#[cfg(feature = "tasks-32")]
-const TASKS: usize = 32;
 #[cfg(feature = "tasks-32")]
 const YIELDING: u32 = 32;
 
@@ -58,9 +53,15 @@ mod traced {
     /// Large enough for every batch the tracing-on polls write (62 batches, 31.9 KB, with one task).
     const TRACE_CHANNEL_BYTES: usize = 128 * 1024;
 
-    /// The Embassy example's sizes (6 task slots, or 32 with feature `tasks-32`), 2 executors, 3
-    /// contexts, 512-byte batches.
-    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, { super::TASKS }, 2, 3, 512>> =
+    /// The Embassy example's 6 task slots, or one per task where more take turns.
+    const TASKS: usize = if super::YIELDING > 6 {
+        super::YIELDING as usize
+    } else {
+        6
+    };
+
+    /// The Embassy example's sizes otherwise: 2 executors, 3 contexts, 512-byte batches.
+    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, TASKS, 2, 3, 512>> =
         Shared::new(Tracer::new(
             // SAFETY: `attach` gives the encoder the clock `init` chose before tracing starts.
             unsafe { TraceClock::unset() },
