@@ -160,8 +160,13 @@ impl<
         const TABLE: usize,
     > Tracer<C, S, TASKS, PS, MS, BUF, TABLE>
 {
+    /// [`Tracer::home`]'s scaling of a 16-bit hash to a slot holds for up to 2^16 slots: checked
+    /// where a tracer is made, at compile time.
+    const SLOTS_HASHABLE: () = assert!(TASKS <= 1 << 16, "at most 65536 task slots");
+
     /// No executor or task known yet, tracing off. `const`, so it can be a `static`.
     pub const fn new(clock: C, sink: S, config: Config) -> Self {
+        let () = Self::SLOTS_HASHABLE;
         Tracer {
             machine: TracedMachine::new(clock, sink, config),
             executors: [None; PS],
