@@ -241,7 +241,12 @@ impl<
     /// in its pool, which names it). From a context that holds no P (start-up code, an interrupt)
     /// a P is taken for the creation: the task's executor's if it is idle, else any idle one.
     pub fn task_new(&mut self, m: usize, executor_id: u32, task_id: u32) -> Result<(), Error> {
-        let id = NonZeroU32::new(task_id);
+        // Embassy's IDs are addresses, never 0: a task of ID 0 could not be found again, and its
+        // slot would be lost.
+        let id = NonZeroU32::new(task_id).ok_or(Error::Transition {
+            m,
+            what: "task_new: task ID 0",
+        })?;
         let free = |s: usize| {
             self.tasks[s].is_none() && self.machine.go_status(GoSlot::Task(s)) == GoStatus::Dead
         };
@@ -266,7 +271,7 @@ impl<
         if let Some(old) = self.slot_of(task_id) {
             self.tasks[old] = None;
         }
-        self.tasks[slot] = id;
+        self.tasks[slot] = Some(id);
         self.enqueued[slot] = 0;
         Ok(())
     }

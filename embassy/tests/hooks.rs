@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use common::{go_judge, Ticks};
 use gotrace_embassy::{Hook, Tracer};
-use gotrace_scheduler::encoder::{GoStatus, Scheduling, VecSink};
+use gotrace_scheduler::encoder::{GoSlot, GoStatus, Scheduling, VecSink};
 use gotrace_scheduler::{Config, Error};
 
 /// Two task slots, one executor and a spare P, thread mode and one interrupt level.
@@ -218,8 +218,8 @@ fn an_executor_polled_from_inside_a_task_is_refused_without_a_byte_written() {
 #[test]
 fn every_task_is_found_in_a_full_table_and_after_its_neighbours_end() {
     // A pool's tasks are one storage size apart. Eight of them fill eight slots, whatever slots
-    // their IDs hash to; then every other one ends, and the others are found past the free
-    // slots; new ones take those: each ID still names one goroutine of its own.
+    // their IDs hash to; then every other one ends, and the others are still found; new ones
+    // take the free slots: each ID still names one goroutine of its own.
     let mut t: Tracer<Ticks, VecSink, 8, 2, 2, 256> =
         Tracer::new(Ticks(0), VecSink::new(), Config::MANUAL);
     t.machine_mut().start_tracing(THREAD).unwrap();
@@ -267,5 +267,81 @@ fn every_task_is_found_in_a_full_table_and_after_its_neighbours_end() {
     go_judge(
         "embassy-full-table",
         &t.machine().encoder().sink().traces.clone(),
+    );
+}
+
+#[test]
+fn tasks_whose_ids_hash_to_the_last_slot_wrap_round_to_the_first_and_are_found() {
+    // Four IDs whose look-ups start at the last of four slots (found through the public API: the
+    // slot a task spawned alone takes). Their spawns wrap round to the first slots; once the task
+    // in the last slot ends, the others are found past its free slot, from the first.
+    type Four = Tracer<Ticks, VecSink, 4, 2, 2, 256>;
+    let fresh = || -> Four { Tracer::new(Ticks(0), VecSink::new(), Config::MANUAL) };
+    let alone = |id: u32| {
+        let mut t = fresh();
+        allowed(&mut t, &[(Hook::TaskNew, THREAD, EXECUTOR, id)]);
+        t.goroutine(id)
+    };
+    let ids: Vec<u32> = (0..)
+        .map(|i| 0x2000_1000 + i * 8)
+        .filter(|&id| alone(id) == Some(GoSlot::Task(3)))
+        .take(4)
+        .collect();
+    let mut t = fresh();
+    t.machine_mut().start_tracing(THREAD).unwrap();
+    for &id in &ids {
+        allowed(&mut t, &[(Hook::TaskNew, THREAD, EXECUTOR, id)]);
+    }
+    let slots: Vec<_> = ids.iter().map(|&id| t.goroutine(id)).collect();
+    assert_eq!(
+        slots,
+        [3, 0, 1, 2].map(|s| Some(GoSlot::Task(s))),
+        "the spawns wrap round from the last slot"
+    );
+    allowed(
+        &mut t,
+        &[
+            (Hook::ExecBegin, THREAD, EXECUTOR, ids[0]),
+            (Hook::TaskEnd, THREAD, EXECUTOR, ids[0]),
+            (Hook::ExecEnd, THREAD, EXECUTOR, ids[0]),
+        ],
+    );
+    for (&id, slot) in ids.iter().zip(&slots).skip(1) {
+        assert_eq!(t.goroutine(id), *slot);
+        allowed(&mut t, &[(Hook::ExecBegin, THREAD, EXECUTOR, id)]);
+        assert_eq!(
+            t.machine().context_go(THREAD),
+            *slot,
+            "the task found is polled"
+        );
+        allowed(&mut t, &[(Hook::ExecEnd, THREAD, EXECUTOR, id)]);
+    }
+    t.machine_mut().stop_tracing(THREAD).unwrap();
+    go_judge(
+        "embassy-wrapped-slots",
+        &t.machine().encoder().sink().traces.clone(),
+    );
+}
+
+#[test]
+fn a_spawn_of_task_id_0_is_refused_and_writes_nothing() {
+    // Embassy's task IDs are addresses: 0 is none. Taken, its slot could never be found again.
+    let mut t = tracer();
+    let written = t.machine().encoder().stats();
+    assert_eq!(
+        t.hook(Hook::TaskNew, THREAD, EXECUTOR, 0),
+        Err(Error::Transition {
+            m: THREAD,
+            what: "task_new: task ID 0"
+        })
+    );
+    assert_eq!(t.machine().encoder().stats(), written, "nothing written");
+    // Both slots are still free.
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, THREAD, EXECUTOR, OTHER_TASK),
+        ],
     );
 }
