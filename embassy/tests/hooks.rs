@@ -255,19 +255,27 @@ fn every_task_is_found_in_a_full_table_and_after_its_neighbours_end() {
     }
     let goroutines: HashSet<_> = alive.iter().map(|&id| t.goroutine(id).unwrap()).collect();
     for &id in &alive {
-        // Each found task is the one polled: its poll starts and returns on its own goroutine.
-        let g = t.goroutine(id);
-        allowed(&mut t, &[(Hook::ExecBegin, THREAD, EXECUTOR, id)]);
-        assert_eq!(t.machine().context_go(THREAD), g);
-        allowed(&mut t, &[(Hook::ExecEnd, THREAD, EXECUTOR, id)]);
+        polled_as_found(&mut t, id);
     }
     assert_eq!(goroutines.len(), 8, "eight tasks, eight goroutines");
+    judged_by_go("embassy-full-table", t);
+}
+
+/// Polls task `id` on thread mode, checking that the goroutine the tracer finds for it is the one
+/// its poll runs.
+fn polled_as_found<const TASKS: usize>(t: &mut Tracer<Ticks, VecSink, TASKS, 2, 2, 256>, id: u32) {
+    let found = t.goroutine(id);
+    assert!(found.is_some(), "task {id:#x} not found");
+    allowed(t, &[(Hook::ExecBegin, THREAD, EXECUTOR, id)]);
+    assert_eq!(t.machine().context_go(THREAD), found, "task {id:#x}");
+    allowed(t, &[(Hook::ExecEnd, THREAD, EXECUTOR, id)]);
+}
+
+/// Stops tracing; Go's parser accepts the trace (and ours reads it alike), or the judge fails
+/// the test.
+fn judged_by_go<const TASKS: usize>(test: &str, mut t: Tracer<Ticks, VecSink, TASKS, 2, 2, 256>) {
     t.machine_mut().stop_tracing(THREAD).unwrap();
-    // Go's parser accepts it (and ours reads it alike), or the judge fails the test.
-    go_judge(
-        "embassy-full-table",
-        &t.machine().encoder().sink().traces.clone(),
-    );
+    go_judge(test, &t.machine().encoder().sink().traces);
 }
 
 #[test]
@@ -308,19 +316,9 @@ fn tasks_whose_ids_hash_to_the_last_slot_wrap_round_to_the_first_and_are_found()
     );
     for (&id, slot) in ids.iter().zip(&slots).skip(1) {
         assert_eq!(t.goroutine(id), *slot);
-        allowed(&mut t, &[(Hook::ExecBegin, THREAD, EXECUTOR, id)]);
-        assert_eq!(
-            t.machine().context_go(THREAD),
-            *slot,
-            "the task found is polled"
-        );
-        allowed(&mut t, &[(Hook::ExecEnd, THREAD, EXECUTOR, id)]);
+        polled_as_found(&mut t, id);
     }
-    t.machine_mut().stop_tracing(THREAD).unwrap();
-    go_judge(
-        "embassy-wrapped-slots",
-        &t.machine().encoder().sink().traces.clone(),
-    );
+    judged_by_go("embassy-wrapped-slots", t);
 }
 
 #[test]
