@@ -4,16 +4,7 @@
 # off, tracing on; one task, and 32 taking turns), and the flash and RAM the tracing
 # adds on thumbv7em-none-eabihf (embassy/measure-firmware with feature `trace` and without), by
 # section and by source crate.
-set -euo pipefail
-shopt -s inherit_errexit
-if [ -n "${CARGO_TARGET_DIR:-}" ]; then
-  CARGO_TARGET_DIR="$(realpath -m "$CARGO_TARGET_DIR")"
-fi
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-source scripts/install-missing.sh
-install_targets thumbv7m-none-eabi thumbv7em-none-eabihf
-install_packages qemu-system-arm:qemu-system-arm llvm-size:llvm python3:python3
+source "$(dirname "$0")/measure-common.sh"
 dir="$CARGO_TARGET_DIR/embassy-measure"
 
 build() { # $1: name, $2: target, rest: cargo arguments; prints the ELF's path
@@ -35,14 +26,11 @@ echo "== the same, 32 tasks taking turns, a tracer of 32 task slots"
 run "$(build alone-32 thumbv7m-none-eabi --no-default-features --features tasks-32)"
 run "$(build hooks-32 thumbv7m-none-eabi --features tasks-32)"
 
-sections() { llvm-size -A "$1" | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {print $1, $2}'; }
 with=$(build footprint-trace thumbv7em-none-eabihf)
 without=$(build footprint-untraced thumbv7em-none-eabihf --no-default-features)
 echo "== footprint on thumbv7em-none-eabihf (release, LTO): with the hooks and tracer, without, difference"
-echo "   (the traced build's reporting of its own figures included: 'firmware' below)"
-join <(sections "$with" | sort) <(sections "$without" | sort) |
-  awk '{printf "%-8s %7d %7d %7d\n", $1, $2, $3, $2 - $3; d[$1] = $2 - $3}
-       END {printf "flash (.text + .rodata + .data image): +%d bytes; static RAM (.data + .bss): +%d bytes, +%d beyond the 128 KiB trace channel\n",
-            d[".text"] + d[".rodata"] + d[".data"], d[".data"] + d[".bss"], d[".data"] + d[".bss"] - 131072}'
+echo "   (the traced build's reporting of its own figures included: 'firmware' below; the static"
+echo "   RAM includes the 128 KiB trace channel, 131072 bytes)"
+footprint "$with" "$without"
 echo "== .text by source crate"
 python3 scripts/text_by_crate.py "$with" "$without"

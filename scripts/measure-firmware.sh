@@ -6,20 +6,7 @@
 # `trace`), and the drain rate of `gotrace record --qemu`. The footprint is given by symbol and by
 # source crate (DWARF inline frames: the encoder's inline fast paths inside the scheduler's
 # functions count as the encoder's).
-set -euo pipefail
-# A failed build inside $(...) must stop the script, not print the sizes of no firmware.
-shopt -s inherit_errexit
-# Absolute, from the caller's directory: the firmware is built from its own directory, and a
-# relative target directory would put its builds somewhere else than where they are read back.
-if [ -n "${CARGO_TARGET_DIR:-}" ]; then
-  CARGO_TARGET_DIR="$(realpath -m "$CARGO_TARGET_DIR")"
-fi
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-source scripts/install-missing.sh
-install_targets thumbv7m-none-eabi thumbv7em-none-eabihf
-# Debian's llvm package brings llvm-nm, llvm-objdump and llvm-symbolizer with llvm-size.
-install_packages qemu-system-arm:qemu-system-arm llvm-size:llvm python3:python3
+source "$(dirname "$0")/measure-common.sh"
 fw="$CARGO_TARGET_DIR/firmware-example"
 cargo build -q -p gotrace-host-tools --bin gotrace
 gotrace="$CARGO_TARGET_DIR/debug/gotrace"
@@ -57,14 +44,10 @@ build() { # $1: name, rest: cargo arguments
     --target-dir "$fw/footprint-$name" "$@")
   echo "$fw/footprint-$name/thumbv7em-none-eabihf/release/gotrace-firmware-example"
 }
-sections() { llvm-size -A "$1" | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {print $1, $2}'; }
 with=$(build trace)
 without=$(build untraced --no-default-features --features board-mps2)
 echo "== footprint on thumbv7em-none-eabihf (release, LTO): with tracing, without, difference"
-join <(sections "$with" | sort) <(sections "$without" | sort) |
-  awk '{printf "%-8s %7d %7d %7d\n", $1, $2, $3, $2 - $3; d[$1] = $2 - $3}
-       END {printf "flash (.text + .rodata + .data image): +%d bytes; static RAM (.data + .bss): +%d bytes\n",
-            d[".text"] + d[".rodata"] + d[".data"], d[".data"] + d[".bss"]}'
+footprint "$with" "$without"
 
 echo "== where the difference goes (symbols of the two LTO builds: size with - without)"
 for elf in "$with" "$without"; do
