@@ -50,7 +50,10 @@ mod traced {
     use gotrace_scheduler::Config;
     use rtt_target::{rtt_init, ChannelMode};
 
+    /// The contexts the tracer has, as the example's: thread mode (the only one that runs tasks
+    /// here), SysTick, an interrupt executor's IRQ.
     pub const THREAD: usize = 0;
+    const CONTEXTS: usize = 3;
 
     /// Large enough for every batch the tracing-on polls write (62 batches, 31.9 KB, with one task).
     const TRACE_CHANNEL_BYTES: usize = 128 * 1024;
@@ -62,8 +65,8 @@ mod traced {
         6
     };
 
-    /// The Embassy example's sizes otherwise: 2 executors, 3 contexts, 512-byte batches.
-    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, TASKS, 2, 3, 512>> =
+    /// The Embassy example's sizes otherwise: 2 executors, its contexts, 512-byte batches.
+    pub static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, TASKS, 2, CONTEXTS, 512>> =
         Shared::new(Tracer::new(
             // SAFETY: `attach` gives the encoder the clock `init` chose before tracing starts.
             unsafe { TraceClock::unset() },
@@ -78,7 +81,8 @@ mod traced {
         let active = unsafe { (*SCB::PTR).icsr.read() } & 0x1ff;
         match active {
             0 => THREAD,
-            _ => 3,
+            // No context of the tracer's: the hook is refused, and counted.
+            _ => CONTEXTS,
         }
     }
 
