@@ -1,6 +1,7 @@
 //! What the HardFault handler tells the host before the firmware exits: where the fault happened
 //! (the stacked PC and LR) and why (the fault status registers, named), so that a recording of a
-//! firmware that faults says more than "exit status 1". The PC goes to `addr2line -e ELF PC`.
+//! firmware that faults says more than "exit status 1". `gotrace record` names the PC's and
+//! LR's functions and lines itself, from the frame it reads at the handler's entry.
 
 use cortex_m::peripheral::SCB;
 use cortex_m_rt::ExceptionFrame;

@@ -1727,9 +1727,10 @@ fn a_panic_message_reaches_the_host_before_the_exit_ends_qemu() {
 }
 
 #[test]
-fn a_hard_fault_reaches_the_host_with_its_cause_and_pc() {
+fn a_hard_fault_reaches_the_host_with_its_cause_and_where_it_happened() {
     // The fault handler exited without a word: a firmware reading where nothing is mapped ended
-    // as "firmware exit status: 1" and nothing else.
+    // as "firmware exit status: 1" and nothing else. Then its log gave the cause and the PC,
+    // which the user looked up with `addr2line`; `record` now names where, from the ELF.
     let run = assert_a_failure_is_explained(
         "qemu-fault",
         "fault-in-task",
@@ -1739,27 +1740,41 @@ fn a_hard_fault_reaches_the_host_with_its_cause_and_pc() {
         ],
     );
     let Some(run) = run else { return };
-    // What a user does with the line: look the PC up in the ELF. The read is the logger task's,
-    // or, where the build kept `read_volatile` out of line, its caller's (the stacked LR).
-    let address = |register: &str| {
-        run.stdout
-            .split_once(&format!("{register} 0x"))
-            .and_then(|(_, rest)| rest.get(..8))
-            .unwrap_or_else(|| panic!("no {register} in:\n{}", run.stdout))
+    // The firmware's log and `record`'s summary agree on the PC.
+    let pc = |text: &str, after: &str| {
+        text.split_once(after)
+            .and_then(|(_, rest)| rest.get(..10))
+            .unwrap_or_else(|| panic!("no {after:?} in:\n{text}"))
             .to_string()
     };
-    let elf = build_firmware("fault-in-task", M3, &["--features", "fault-in-task"])
-        .join("debug/gotrace-firmware-example");
-    let out = Command::new("addr2line")
-        .args(["-f", "-C", "-e"])
-        .arg(&elf)
-        .args([address("PC"), address("LR")])
-        .output()
-        .expect("running addr2line (binutils)");
-    let functions = String::from_utf8_lossy(&out.stdout);
+    let summary = run
+        .stdout
+        .split_once("\nhard fault at PC ")
+        .map(|(_, summary)| summary)
+        .unwrap_or_else(|| panic!("no fault in the summary:\n{}", run.stdout));
+    assert_eq!(
+        pc(&run.stdout, "ERROR hard fault at PC "),
+        pc(summary, ""),
+        "{summary}"
+    );
+    // The read is the logger task's: the volatile read (`fault-in-task`) inlined into it at its
+    // line, whether the build kept the read out of line (the stacked LR then in the task).
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-example/src/workload.rs"),
+    )
+    .unwrap();
+    let read_line = source
+        .lines()
+        .position(|line| line.contains("read_volatile(FAULTING_ADDRESS"))
+        .expect("the faulting read in workload.rs")
+        + 1;
+    let in_task = "gotrace_firmware_example::workload::logger::{{closure}} at ";
+    let at_read = format!("firmware-example/src/workload.rs:{read_line}");
     assert!(
-        functions.contains("workload::logger"),
-        "neither the PC nor the LR is in the logger task:\n{functions}"
+        summary
+            .lines()
+            .any(|line| line.contains(in_task) && line.ends_with(&at_read)),
+        "the fault is not placed at the logger's read (workload.rs:{read_line}):\n{summary}"
     );
 }
 

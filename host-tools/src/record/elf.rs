@@ -29,6 +29,9 @@ pub struct Firmware {
     pub ram: Vec<(u32, u32)>,
     /// Where `cortex-m-rt`'s `.vector_table` section is: the memory the image boots from.
     pub vector_table: Option<u32>,
+    /// The HardFault handler's first instruction (the vector table's fourth entry, the Thumb bit
+    /// cleared), where the host stops the core to see where a fault happened.
+    pub hard_fault_handler: Option<u32>,
     pub functions: Functions,
     /// Empty when the ELF has no line tables (or they could not be read: see `load`).
     pub lines: Lines,
@@ -114,22 +117,7 @@ impl Lines {
     /// puts the rows of functions it dropped there, and no Cortex-M code is at 0 (the vector
     /// table is).
     pub fn read(file: &object::File) -> Result<Self> {
-        let endian = if file.is_little_endian() {
-            RunTimeEndian::Little
-        } else {
-            RunTimeEndian::Big
-        };
-        // A compressed debug section (`--compress-debug-sections`) is not DWARF as stored: it is
-        // refused by name rather than read as garbage ("unexpected end of input"). `object` is
-        // built without its decompressors (zlib and zstd), which no firmware build here needs.
-        let sections = gimli::DwarfSections::load(|id| -> Result<Cow<[u8]>> {
-            match file.section_by_name(id.name()) {
-                Some(section) => section
-                    .uncompressed_data()
-                    .with_context(|| format!("decompressing {}", id.name())),
-                None => Ok(Cow::Borrowed(&[])),
-            }
-        })?;
+        let (sections, endian) = dwarf_sections(file)?;
         let dwarf = sections.borrow(|data| EndianSlice::new(data, endian));
         // Embassy's task pools, by address, with their sizes: a task's creation PC lies in one.
         let pools: HashMap<u64, u64> = file
@@ -347,12 +335,68 @@ fn naming_symbol(kind: SymbolKind, name: &str) -> Option<String> {
     }
 }
 
+/// The DWARF sections of the ELF `file`, and its byte order.
+fn dwarf_sections<'data>(
+    file: &object::File<'data>,
+) -> Result<(gimli::DwarfSections<Cow<'data, [u8]>>, RunTimeEndian)> {
+    let endian = if file.is_little_endian() {
+        RunTimeEndian::Little
+    } else {
+        RunTimeEndian::Big
+    };
+    // A compressed debug section (`--compress-debug-sections`) is not DWARF as stored: it is
+    // refused by name rather than read as garbage ("unexpected end of input"). `object` is
+    // built without its decompressors (zlib and zstd), which no firmware build here needs.
+    let sections = gimli::DwarfSections::load(|id| -> Result<Cow<[u8]>> {
+        match file.section_by_name(id.name()) {
+            Some(section) => section
+                .uncompressed_data()
+                .with_context(|| format!("decompressing {}", id.name())),
+            None => Ok(Cow::Borrowed(&[])),
+        }
+    })?;
+    Ok((sections, endian))
+}
+
+/// One function of a code address's inline chain: its name (demangled, without the hash) and
+/// the source line the address is at in it, as far as the DWARF says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFrame {
+    pub function: Option<String>,
+    pub line: Option<(String, u32)>,
+}
+
 /// A code address without the Thumb bit, which Arm ELF symbols and function pointers carry.
 fn code_address(address: u64) -> u64 {
     address & !1
 }
 
 impl Firmware {
+    /// The functions inlined at `pc`, innermost first, each with its source line: what
+    /// `addr2line -i` says. Empty where the DWARF knows no function there. Parses the DWARF
+    /// anew: for the odd address (a fault's), not for a trace's frames.
+    pub fn source_frames(&self, pc: u32) -> Result<Vec<SourceFrame>> {
+        let file = object::File::parse(&*self.bytes)?;
+        let (sections, endian) = dwarf_sections(&file)?;
+        let context =
+            addr2line::Context::from_dwarf(sections.borrow(|data| EndianSlice::new(data, endian)))?;
+        let mut frames = context
+            .find_frames(code_address(pc.into()))
+            .skip_all_loads()?;
+        let mut found = Vec::new();
+        while let Some(frame) = frames.next()? {
+            let function = match &frame.function {
+                Some(name) => Some(format!("{:#}", rustc_demangle::demangle(&name.raw_name()?))),
+                None => None,
+            };
+            let line = frame
+                .location
+                .and_then(|location| Some((location.file?.to_owned(), location.line?)));
+            found.push(SourceFrame { function, line });
+        }
+        Ok(found)
+    }
+
     /// What to say of an ELF (at `path`) without function symbols, if it is one: a stripped ELF
     /// names no task and no stack frame, and the summary's "0 stack frames named" alone does not
     /// say why.
@@ -406,9 +450,14 @@ impl Firmware {
                 _ => ram.push((start, end)),
             }
         }
-        let vector_table = file
-            .section_by_name(".vector_table")
+        let vector_table_section = file.section_by_name(".vector_table");
+        let vector_table = vector_table_section
+            .as_ref()
             .map(|section| section.address() as u32);
+        let hard_fault_handler = vector_table_section
+            .and_then(|section| section.data().ok()?.get(12..16)?.try_into().ok())
+            .map(|entry| u32::from_le_bytes(entry) & !1)
+            .filter(|&handler| handler != 0);
         // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
         let hard_float =
             matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
@@ -446,6 +495,7 @@ impl Firmware {
                 .map(|(start, end)| (start, end - start))
                 .collect(),
             vector_table,
+            hard_fault_handler,
         })
     }
 }

@@ -135,9 +135,7 @@ impl GdbClient {
                     bytes.len()
                 )));
             }
-            for (slot, pair) in out[done..done + len].iter_mut().zip(bytes.chunks(2)) {
-                *slot = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
-            }
+            decode_hex(bytes, &mut out[done..done + len])?;
             done += len;
         }
         Ok(())
@@ -159,6 +157,50 @@ impl GdbClient {
             }
         }
         Ok(())
+    }
+
+    /// Reads the halted target's core registers r0–r15 (r13 SP, r14 LR, r15 PC): the start of
+    /// the `g` packet's reply, whatever the stub's register description has after them. (QEMU
+    /// answers `p`, one register, only to a debugger that has read its description.)
+    pub fn read_core_registers(&mut self) -> Result<[u32; 16], GdbError> {
+        let reply = self.request("g")?;
+        let hex = reply.as_bytes();
+        if hex.len() < 16 * 8 {
+            return Err(GdbError::Protocol(format!(
+                "the registers read as {} hex digits, fewer than r0-r15's 128",
+                hex.len()
+            )));
+        }
+        let mut registers = [0u32; 16];
+        for (register, digits) in registers.iter_mut().zip(hex.chunks(8)) {
+            let mut bytes = [0u8; 4];
+            decode_hex(digits, &mut bytes)?;
+            // The target's order: little-endian on every Cortex-M.
+            *register = u32::from_le_bytes(bytes);
+        }
+        Ok(registers)
+    }
+
+    /// Sets a breakpoint on the Thumb instruction at `addr`: `false` if the stub has none to
+    /// give (it does not know the request).
+    pub fn set_breakpoint(&mut self, addr: u32) -> Result<bool, GdbError> {
+        self.breakpoint('Z', addr)
+    }
+
+    /// Removes the breakpoint [`GdbClient::set_breakpoint`] set at `addr`.
+    pub fn remove_breakpoint(&mut self, addr: u32) -> Result<bool, GdbError> {
+        self.breakpoint('z', addr)
+    }
+
+    /// A software breakpoint request (`Z0` or `z0`), of kind 2: a 16-bit Thumb instruction.
+    fn breakpoint(&mut self, request: char, addr: u32) -> Result<bool, GdbError> {
+        match self.request(&format!("{request}0,{addr:x},2"))?.as_str() {
+            "OK" => Ok(true),
+            "" => Ok(false),
+            other => Err(GdbError::Protocol(format!(
+                "breakpoint request {request}0 at {addr:#x} answered {other:?}"
+            ))),
+        }
     }
 
     /// Lets the target run. No reply comes until it stops.
@@ -483,6 +525,14 @@ fn parse_stop(reply: &str) -> Result<Stop, GdbError> {
     }
 }
 
+/// Fills `out` from the hex digit pairs of `hex` (as many pairs as `out` has bytes).
+fn decode_hex(hex: &[u8], out: &mut [u8]) -> Result<(), GdbError> {
+    for (slot, pair) in out.iter_mut().zip(hex.chunks(2)) {
+        *slot = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+    }
+    Ok(())
+}
+
 fn hex_digit(c: u8) -> Result<u8, GdbError> {
     (c as char)
         .to_digit(16)
@@ -593,6 +643,15 @@ mod tests {
                     }
                     reply(&mut writer, "OK");
                 }
+                // r0-r15 (rN = 0x0N0N0N0N), then, as QEMU's reply has, more registers.
+                b'g' => {
+                    let mut hex: String = (0u8..16)
+                        .map(|n| format!("{:08x}", u32::from_be_bytes([n; 4])))
+                        .collect();
+                    hex.push_str("0000000001000000");
+                    reply(&mut writer, &hex);
+                }
+                b'Z' | b'z' if body.ends_with(",2") => reply(&mut writer, "OK"),
                 b'c' => {}
                 _ => reply(&mut writer, ""),
             }
@@ -635,6 +694,11 @@ mod tests {
         let mut two = [0u8; 2];
         gdb.read_memory(0x1000, &mut two).unwrap();
         assert_eq!(two, [0xaa, 0xbb]);
+        let registers = gdb.read_core_registers().unwrap();
+        assert_eq!((registers[0], registers[13]), (0, 0x0d0d_0d0d));
+        assert_eq!((registers[14], registers[15]), (0x0e0e_0e0e, 0x0f0f_0f0f));
+        assert!(gdb.set_breakpoint(0x1234).unwrap());
+        assert!(gdb.remove_breakpoint(0x1234).unwrap());
         gdb.resume().unwrap();
         assert_eq!(
             gdb.wait_stop(Some(Duration::from_millis(20))).unwrap(),

@@ -4,6 +4,7 @@
 use anyhow::{bail, Result};
 use gotrace_rtt_protocol as protocol;
 
+use super::fault::FaultSite;
 use super::rtt::{ControlBlock, Memory};
 
 /// The RTT channels of the gotrace protocol, by their index in the control block.
@@ -195,6 +196,10 @@ pub trait Link {
     fn send_control(&mut self, frame: &[u8]) -> Result<usize>;
     /// Waits up to `timeout` for the next poll to be worth it (or for the firmware to end).
     fn idle(&mut self, timeout: std::time::Duration) -> Result<Liveness>;
+    /// Where the first hard fault the debugger caught happened, if it caught one.
+    fn fault(&self) -> Option<FaultSite> {
+        None
+    }
     /// Bytes of commands on the control channel that the firmware has not read, where that can
     /// be known (`None`: it cannot, or the firmware has exited): whether a firmware that did not
     /// act on the stop command read it at all.

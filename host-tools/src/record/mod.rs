@@ -9,6 +9,7 @@
 
 mod defmt_log;
 pub(crate) mod elf;
+mod fault;
 mod frames;
 mod gdb;
 mod link;
@@ -92,6 +93,8 @@ struct Recording {
     log_lines: u64,
     /// How the target ended, if it did.
     ended: Option<End>,
+    /// Where a hard fault happened, if the debugger caught one.
+    fault: Option<fault::FaultSite>,
     stopped_by: &'static str,
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
@@ -139,7 +142,11 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     // as soon as it has begun, the second aborts), never the default end of the process.
     let interrupts = ctrl_c(files.opened())?;
     let mut link = open_link(args, &firmware)?;
-    let recording = record(args, link.as_mut(), &mut log, &interrupts, &mut files);
+    let recording =
+        record(args, link.as_mut(), &mut log, &interrupts, &mut files).map(|recording| Recording {
+            fault: link.fault(),
+            ..recording
+        });
     // Ends the QEMU it started, also on an abort or an error.
     drop(link);
     // A session that failed (an output that could not be written, a firmware of another
@@ -351,6 +358,7 @@ fn record(
         stream: stream::TraceStream::default(),
         log_lines: 0,
         ended: None,
+        fault: None,
         stopped_by: "the firmware's end of trace",
         channel_error: None,
         target_error: None,

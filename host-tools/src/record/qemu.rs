@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::elf::Firmware;
+use super::fault::FaultSite;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
@@ -49,8 +50,70 @@ pub struct QemuLink {
     channels: ChannelMap,
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
+    faults: FaultWatch,
     child: Option<Started>,
     exited: Option<End>,
+}
+
+/// The breakpoint on the firmware's HardFault handler until it catches a fault, and where that
+/// fault happened.
+struct FaultWatch {
+    /// The handler's address, if the breakpoint is set.
+    handler: Option<u32>,
+    caught: Option<FaultSite>,
+}
+
+/// The signal of a breakpoint's stop reply (SIGTRAP); an interrupt's is 2.
+const BREAKPOINT_SIGNAL: u8 = 5;
+/// Where SP, LR and PC are among the core registers.
+const SP: usize = 13;
+const LR: usize = 14;
+const PC: usize = 15;
+
+impl FaultWatch {
+    /// Sets the breakpoint, if the ELF names a handler and the stub takes breakpoints.
+    fn set(gdb: &mut GdbClient, firmware: &Firmware) -> Result<Self> {
+        let handler = match firmware.hard_fault_handler {
+            Some(handler) => gdb
+                .set_breakpoint(handler)
+                .context("setting a breakpoint on the HardFault handler")?
+                .then_some(handler),
+            None => None,
+        };
+        Ok(FaultWatch {
+            handler,
+            caught: None,
+        })
+    }
+
+    /// Looks at why the guest stopped: at the handler's breakpoint, reads where the fault
+    /// happened (the first one is kept). A frame that cannot be read is said, not an error of
+    /// the recording's.
+    fn stopped(&mut self, gdb: &mut GdbClient, stop: Stop) -> Result<(), GdbError> {
+        let Some(handler) = self.handler else {
+            return Ok(());
+        };
+        if stop != Stop::Signal(BREAKPOINT_SIGNAL) {
+            return Ok(());
+        }
+        let registers = gdb.read_core_registers()?;
+        if registers[PC] != handler {
+            return Ok(());
+        }
+        // One fault is told, the first: the breakpoint goes, so that the guest can run on
+        // (QEMU resumed at a breakpoint stops there again at once) into the handler, whose log
+        // says why and whose exit ends the run.
+        gdb.remove_breakpoint(handler)?;
+        self.handler = None;
+        let (exc_return, sp) = (registers[LR], registers[SP]);
+        match FaultSite::read(gdb, exc_return, sp, None) {
+            Ok(site) => self.caught = Some(site),
+            Err(error) => errln!(
+                "gotrace: the firmware entered its HardFault handler, but the frame it stacked at {sp:#010x} could not be read: {error:#}"
+            ),
+        }
+        Ok(())
+    }
 }
 
 /// A QEMU we started, its stdout and stderr, one pipe, passed on to our stderr as they come (see
@@ -246,11 +309,13 @@ impl QemuLink {
                 block,
                 channels,
                 log_mode,
+                faults,
             }) => Ok(QemuLink {
                 gdb,
                 block,
                 channels,
                 log_mode,
+                faults,
                 child,
                 exited: None,
             }),
@@ -311,7 +376,10 @@ impl QemuLink {
     /// The end a stop reply tells of, if any.
     fn ended_by(&mut self, stop: Stop) -> Result<Option<End>> {
         Ok(match stop {
-            Stop::Signal(_) => None,
+            Stop::Signal(_) => {
+                self.faults.stopped(&mut self.gdb, stop)?;
+                None
+            }
             Stop::Exited(code) => Some(self.end(Some(code))?),
             Stop::Killed(signal) => {
                 errln!("gotrace: the gdb stub says the program was killed (signal {signal})");
@@ -371,13 +439,16 @@ struct Attached {
     channels: ChannelMap,
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
+    faults: FaultWatch,
 }
 
 /// Connects to the stub, runs the guest (halted at the start, `-S`) until its RTT block is
 /// initialised, maps the channels, and makes the log channel wait for room.
 fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attached> {
     let mut gdb = GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
-    let block = find_block(&mut gdb, firmware)?;
+    // Before the firmware runs: a fault as it starts, before its RTT is set up, is caught too.
+    let mut faults = FaultWatch::set(&mut gdb, firmware)?;
+    let block = find_block(&mut gdb, firmware, &mut faults)?;
     let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
     // The firmware drops logs that do not fit while nobody may be reading; now we are.
     let log_mode = match channels.defmt {
@@ -394,6 +465,7 @@ fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attac
         block,
         channels,
         log_mode,
+        faults,
     })
 }
 
@@ -412,6 +484,10 @@ fn exit_within(child: &mut Child, time: Duration) -> std::io::Result<Option<Exit
 }
 
 impl Link for QemuLink {
+    fn fault(&self) -> Option<FaultSite> {
+        self.faults.caught
+    }
+
     fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
         // What the drain took before it failed or QEMU ended under it (channels read and
         // handed back) is the recording's too, whatever came after: it is in `out` already.
@@ -461,9 +537,18 @@ impl Link for QemuLink {
 impl Drop for QemuLink {
     fn drop(&mut self) {
         // A QEMU we attached to runs on without us: its log channel goes back to the mode it
-        // had, or its firmware would wait for a reader that has gone once the channel fills.
-        if let (None, Some((index, mode))) = (&self.child, self.log_mode) {
-            let _ = self.halted(|link| link.block.set_mode(&mut link.gdb, index, mode));
+        // had, or its firmware would wait for a reader that has gone once the channel fills, and
+        // our breakpoint goes, or a fault would halt it for a debugger that has gone.
+        if self.child.is_none() && (self.log_mode.is_some() || self.faults.handler.is_some()) {
+            let _ = self.halted(|link| {
+                if let Some((index, mode)) = link.log_mode {
+                    link.block.set_mode(&mut link.gdb, index, mode)?;
+                }
+                if let Some(handler) = link.faults.handler {
+                    link.gdb.remove_breakpoint(handler)?;
+                }
+                Ok(())
+            });
         }
         if let Some(child) = &mut self.child {
             // Give a firmware that is about to exit a moment, then end the QEMU we started.
@@ -549,7 +634,11 @@ fn die_with_parent(cmd: &mut Command) {
 }
 
 /// Runs the guest in short steps until the control block carries its identifier.
-fn find_block(gdb: &mut GdbClient, firmware: &Firmware) -> Result<ControlBlock> {
+fn find_block(
+    gdb: &mut GdbClient,
+    firmware: &Firmware,
+    faults: &mut FaultWatch,
+) -> Result<ControlBlock> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut address = firmware.rtt_symbol;
     loop {
@@ -576,13 +665,16 @@ fn find_block(gdb: &mut GdbClient, firmware: &Firmware) -> Result<ControlBlock> 
             );
         }
         gdb.resume()?;
-        if let Some(Stop::Exited(code) | Stop::Killed(code)) =
-            gdb.wait_stop(Some(Duration::from_millis(5)))?
-        {
-            bail!("the firmware ended (status {code}) before setting up RTT");
-        }
-        if let Stop::Exited(code) | Stop::Killed(code) = gdb.halt()? {
-            bail!("the firmware ended (status {code}) before setting up RTT");
+        let stop = match gdb.wait_stop(Some(Duration::from_millis(5)))? {
+            Some(stop) => stop,
+            None => gdb.halt()?,
+        };
+        faults.stopped(gdb, stop)?;
+        if let Stop::Exited(code) | Stop::Killed(code) = stop {
+            let fault = faults.caught.map_or(String::new(), |site| {
+                format!(" ({})", site.describe(firmware))
+            });
+            bail!("the firmware ended (status {code}) before setting up RTT{fault}");
         }
     }
 }
@@ -684,6 +776,10 @@ mod tests {
                 control: None,
             },
             log_mode: None,
+            faults: FaultWatch {
+                handler: None,
+                caught: None,
+            },
             child,
             exited: None,
         }

@@ -53,6 +53,7 @@ pub(super) fn finish(
         stream,
         log_lines,
         ended,
+        fault,
         stopped_by,
         channel_error,
         target_error,
@@ -148,6 +149,9 @@ pub(super) fn finish(
     }
     for warning in &log_warnings {
         outln!("warning: {warning}");
+    }
+    if let Some(fault) = fault {
+        outln!("{}", fault.describe(firmware));
     }
     match ended {
         Some(End::Exit(code)) => {
