@@ -366,6 +366,23 @@ pub struct SourceFrame {
     pub line: Option<(String, u32)>,
 }
 
+/// The HardFault handler's address in the vector table `table` (its fourth entry, the Thumb bit
+/// cleared), unless another exception or interrupt shares it (a default handler for all): a stop
+/// there would not tell a hard fault.
+fn hard_fault_handler(table: &[u8]) -> Option<u32> {
+    let entries: Vec<u32> = table
+        .chunks_exact(4)
+        .map(|entry| u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]))
+        .collect();
+    let handler = *entries.get(3)?;
+    // Entry 0 is the initial stack pointer, entry 1 the reset handler.
+    let shared = entries
+        .iter()
+        .enumerate()
+        .any(|(index, &entry)| index >= 2 && index != 3 && entry == handler);
+    (handler != 0 && !shared).then_some(handler & !1)
+}
+
 /// A code address without the Thumb bit, which Arm ELF symbols and function pointers carry.
 fn code_address(address: u64) -> u64 {
     address & !1
@@ -454,10 +471,8 @@ impl Firmware {
         let vector_table = vector_table_section
             .as_ref()
             .map(|section| section.address() as u32);
-        let hard_fault_handler = vector_table_section
-            .and_then(|section| section.data().ok()?.get(12..16)?.try_into().ok())
-            .map(|entry| u32::from_le_bytes(entry) & !1)
-            .filter(|&handler| handler != 0);
+        let hard_fault_handler =
+            vector_table_section.and_then(|section| hard_fault_handler(section.data().ok()?));
         // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
         let hard_float =
             matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
@@ -503,6 +518,32 @@ impl Firmware {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hard_fault_handler_is_the_fourth_vector_unless_shared() {
+        let table = |entries: &[u32]| -> Vec<u8> {
+            entries
+                .iter()
+                .flat_map(|entry| entry.to_le_bytes())
+                .collect()
+        };
+        // Stack pointer, reset, NMI, HardFault, MemManage (the default handler), an interrupt.
+        let own = table(&[0x2000_4000, 0x101, 0x201, 0x301, 0x401, 0x401]);
+        assert_eq!(hard_fault_handler(&own), Some(0x300));
+        let shared = table(&[0x2000_4000, 0x101, 0x201, 0x401, 0x401]);
+        assert_eq!(hard_fault_handler(&shared), None);
+        // An interrupt handled by the HardFault handler too: a stop there is no fault.
+        let interrupt = table(&[0x2000_4000, 0x101, 0x201, 0x301, 0x401, 0x301]);
+        assert_eq!(hard_fault_handler(&interrupt), None);
+        assert_eq!(
+            hard_fault_handler(&table(&[0x2000_4000, 0x101, 0x201])),
+            None
+        );
+        assert_eq!(
+            hard_fault_handler(&table(&[0x2000_4000, 0x101, 0x201, 0])),
+            None
+        );
+    }
 
     #[test]
     fn a_pc_is_named_by_the_function_holding_it_demangled_and_without_thumb_bit() {
