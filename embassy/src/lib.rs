@@ -219,7 +219,9 @@ impl<
     }
 
     /// Applies one of Embassy's hooks made on context `m`; a refused one changes nothing and
-    /// writes nothing.
+    /// writes nothing. A hook from a context beyond `MS` (an exception the context function
+    /// does not map) is refused whatever it is: a wake from there counted as queued, or a task's
+    /// end there taken for nothing to do, would change the tracer's state unseen.
     pub fn hook(
         &mut self,
         hook: Hook,
@@ -227,6 +229,9 @@ impl<
         executor_id: u32,
         task_id: u32,
     ) -> Result<(), Error> {
+        if m >= MS {
+            return Err(Error::NoSuchContext(m));
+        }
         match hook {
             Hook::TaskNew => self.task_new(m, executor_id, task_id),
             Hook::TaskReady => self.task_ready(m, task_id),
@@ -344,12 +349,20 @@ impl<
         self.machine.go_leave(m, status)
     }
 
-    /// A task's future completed: `GoDestroy`, and its slot is free.
+    /// A task's future completed: `GoDestroy`, and its slot is free. The end of a followed task
+    /// that is not running (its poll's begin was refused) is refused too: its goroutine cannot
+    /// be ended, and keeps its slot.
     pub fn task_end(&mut self, m: usize, task_id: u32) -> Result<(), Error> {
         let Some(slot) =
             self.running_slot(m, task_id, "task_end: the context runs another task")?
         else {
-            return Ok(());
+            return match self.slot_of(task_id) {
+                Some(_) => Err(Error::Transition {
+                    m,
+                    what: "task_end: the task is not running (its poll's begin was refused)",
+                }),
+                None => Ok(()),
+            };
         };
         self.tasks[slot] = None;
         self.machine.go_leave(m, GoStatus::Dead)

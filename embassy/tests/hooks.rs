@@ -216,6 +216,93 @@ fn an_executor_polled_from_inside_a_task_is_refused_without_a_byte_written() {
 }
 
 #[test]
+fn every_hook_from_an_unmapped_context_is_refused_and_changes_nothing() {
+    // A context function maps the exceptions it does not know beyond the tracer's contexts. A
+    // wake from there was counted as the running task's queued wake (its poll then ended in a
+    // GoStop), and a task's end there taken for nothing to do, both unrefused.
+    const UNMAPPED: usize = 2;
+    let mut t = tracer();
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+        ],
+    );
+    let written = t.machine().encoder().stats();
+    for hook in [
+        Hook::TaskNew,
+        Hook::TaskReady,
+        Hook::ExecBegin,
+        Hook::ExecEnd,
+        Hook::TaskEnd,
+        Hook::ExecutorIdle,
+    ] {
+        for m in [UNMAPPED, usize::MAX] {
+            assert_eq!(
+                t.hook(hook, m, EXECUTOR, TASK),
+                Err(Error::NoSuchContext(m)),
+                "{hook:?} on context {m}"
+            );
+        }
+    }
+    assert_eq!(t.machine().encoder().stats(), written, "nothing written");
+    // The refused wake was not counted: the poll ends waiting (GoBlock), not queued again.
+    allowed(&mut t, &[(Hook::ExecEnd, THREAD, EXECUTOR, TASK)]);
+    assert_eq!(
+        t.machine().go_status(t.goroutine(TASK).unwrap()),
+        GoStatus::Waiting
+    );
+}
+
+#[test]
+fn the_end_of_a_task_whose_poll_was_refused_is_refused() {
+    // Its poll's begin refused (from inside another executor's task), the task runs nowhere:
+    // its end was taken for a task this tracer does not follow, uncounted, and its goroutine
+    // stayed alive in every later generation without a word.
+    const NESTED: u32 = 0x2000_0800;
+    let mut t = tracer();
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, INTERRUPT, NESTED, OTHER_TASK),
+            (Hook::ExecBegin, INTERRUPT, NESTED, OTHER_TASK),
+            (Hook::ExecEnd, INTERRUPT, NESTED, OTHER_TASK),
+            (Hook::ExecutorIdle, INTERRUPT, NESTED, 0),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+        ],
+    );
+    assert!(t.hook(Hook::ExecBegin, THREAD, NESTED, OTHER_TASK).is_err());
+    let written = t.machine().encoder().stats();
+    assert_eq!(
+        t.hook(Hook::TaskEnd, THREAD, NESTED, OTHER_TASK),
+        Err(Error::Transition {
+            m: THREAD,
+            what: "task_end: the context runs another task"
+        }),
+        "on the context running the outer task"
+    );
+    allowed(&mut t, &[(Hook::ExecEnd, THREAD, EXECUTOR, TASK)]);
+    assert_eq!(
+        t.hook(Hook::TaskEnd, THREAD, NESTED, OTHER_TASK),
+        Err(Error::Transition {
+            m: THREAD,
+            what: "task_end: the task is not running (its poll's begin was refused)"
+        }),
+        "on a context running nothing"
+    );
+    // The end of a task this tracer does not follow is no refusal.
+    allowed(&mut t, &[(Hook::TaskEnd, THREAD, NESTED, 0x2000_0900)]);
+    let stats = t.machine().encoder().stats();
+    assert_eq!(
+        stats.events,
+        written.events + 1,
+        "the outer task's GoBlock only"
+    );
+}
+
+#[test]
 fn every_task_is_found_in_a_full_table_and_after_its_neighbours_end() {
     // A pool's tasks are one storage size apart. Eight of them fill eight slots, whatever slots
     // their IDs hash to; then every other one ends, and the others are still found; new ones

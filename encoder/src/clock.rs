@@ -5,9 +5,14 @@
 //! none) are 32 bits wide and wrap within seconds, so a clock hands the encoder its raw wrapping
 //! 32-bit reading. The encoder keeps the high half once (a reading smaller than the latest one
 //! it has seen means one wrap; see `Encoder::extend`), so an event's delta is one 32-bit
-//! subtraction, correct as long as the counter is read at least once per wrap period while
-//! tracing (every traced event and every generation boundary reads it). [`Coarse`] extends its
-//! inner clock the same way, here.
+//! subtraction, correct as long as the counter is read out of line (by any event but the six
+//! scheduling events' inline path, a batch handed over, a generation boundary) less than half a
+//! wrap period apart while tracing. Half, not a whole wrap: an inline event judges only its own
+//! context's batch, whose base an out-of-line reading refreshes once it is half a wrap old; a
+//! context silent for a wrap, after readings at most once per wrap, could write its next event
+//! inline as if no wrap had passed (a review's case, a time 2^32 ticks early in a trace Go
+//! accepts). A timer that ends generations below half a wrap guarantees it. [`Coarse`] extends
+//! its inner clock the same way, here.
 
 /// A source of timestamps.
 ///
@@ -107,9 +112,9 @@ pub(crate) fn join(high: u32, low: u32) -> u64 {
 /// smaller deltas (one varint byte up to 127 units), the main lever on trace size. Go's runtime
 /// does the same (64 ns units). At 64 MHz, a shift of 6 gives 1 µs resolution.
 ///
-/// It extends its inner counter itself, so the reading at least once per wrap that the encoder
-/// needs is once per wrap of the inner counter (67 s at 64 MHz), not of the coarse units (71
-/// minutes at 1 µs).
+/// It extends its inner counter itself, so the reading at least once per half wrap that the
+/// encoder needs is per half wrap of the inner counter (33 s at 64 MHz), not of the coarse units
+/// (35 minutes at 1 µs).
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Coarse<C> {

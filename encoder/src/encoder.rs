@@ -98,8 +98,8 @@ impl Stats {
 /// one, which checks).
 pub(crate) const SEQ_LIMIT: u32 = 1 << 15;
 
-/// A batch's last reading older than this (half the clock's wrap period) is refreshed at the
-/// next out-of-line event (see `Encoder::extend`).
+/// A batch whose base is older than this (half the clock's wrap period) is refreshed at the next
+/// out-of-line event (see `Encoder::extend`).
 const STALE: u32 = 1 << 31;
 
 /// The most clock readings a steal waits for its victim's last tick to pass (see
@@ -120,8 +120,9 @@ const _: () = assert!(crate::batch::MAX_EVENT_LEN <= MIN_BATCH_CAPACITY);
 /// wrong): `MS` at least 1, `GS + MS` below 65535, `PS` below 65536, `BUF` from 64 to 65535 bytes,
 /// `TABLE` 2 or more.
 ///
-/// An event method given a context, executor or task slot beyond these sizes writes nothing and
-/// changes nothing, like one called while tracing is off (a scheduler's own indices are always in
+/// An event method given a context, executor or task slot beyond these sizes writes no event (it
+/// may read the clock first, and that reading, like any, may hand over batches of other contexts
+/// the clock's wrap or age calls for), as if called while tracing is off (a scheduler's own indices are always in
 /// range; `start`, `stop` and `advance` refuse a context out of range with
 /// [`Error::NoSuchContext`](crate::Error::NoSuchContext)).
 pub struct Encoder<

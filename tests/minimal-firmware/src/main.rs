@@ -91,7 +91,8 @@ static SCHED: Scheduler<Board, TraceClock<Clocks>, RttSink, 4, 1, 2, 512> = Sche
     unsafe { TraceClock::unset() },
     RttSink::new(),
     Config {
-        // Ended every 5 ms by SysTick, which thereby also reads the clock at least once per wrap.
+        // Ended every 5 ms by SysTick, which thereby also reads the clock at least once per half
+        // wrap.
         generation_ticks: 0,
         generation_bytes: 16 * 1024,
     },
