@@ -41,6 +41,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    write_errors_past_a_file_size_limit();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(args),
@@ -53,6 +54,17 @@ fn main() -> ExitCode {
         errln!("gotrace: {error:#}");
         ExitCode::from(2)
     })
+}
+
+/// A write past the file size limit (`ulimit -f`) is an error (EFBIG) that the writers handle,
+/// as a full disk's is (`record` cuts the output back to whole generations and names the file;
+/// `symbolize` removes its partial file), rather than SIGXFSZ killing the process mid-write.
+fn write_errors_past_a_file_size_limit() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sets a signal's disposition to ignored, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub struct Firmware {
     pub ram: Vec<(u32, u32)>,
     /// Where `cortex-m-rt`'s `.vector_table` section is: the memory the image boots from.
     pub vector_table: Option<u32>,
+    /// The vector table's first entries (up to [`VECTOR_TABLE_HEAD`] bytes): a firmware that
+    /// runs is this ELF if its memory there holds the same.
+    pub vector_table_head: Vec<u8>,
     /// The HardFault handler's first instruction (the vector table's fourth entry, the Thumb bit
     /// cleared), where the host stops the core to see where a fault happened.
     pub hard_fault_handler: Option<u32>,
@@ -366,6 +369,10 @@ pub struct SourceFrame {
     pub line: Option<(String, u32)>,
 }
 
+/// How much of the vector table is kept to tell the firmware by: the stack pointer and the
+/// system exceptions' handlers, which differ from build to build.
+pub const VECTOR_TABLE_HEAD: usize = 64;
+
 /// The HardFault handler's address in the vector table `table` (its fourth entry, the Thumb bit
 /// cleared), unless another exception or interrupt shares it (a default handler for all): a stop
 /// there would not tell a hard fault.
@@ -389,6 +396,23 @@ fn code_address(address: u64) -> u64 {
 }
 
 impl Firmware {
+    /// A firmware of no ELF (no DWARF, no vector table), for the tests to fill in.
+    #[cfg(test)]
+    pub fn bare(functions: Functions, lines: Lines) -> Self {
+        Firmware {
+            bytes: Vec::new(),
+            rtt_symbol: None,
+            hard_float: false,
+            architecture: object::Architecture::Arm,
+            ram: Vec::new(),
+            vector_table: None,
+            vector_table_head: Vec::new(),
+            hard_fault_handler: None,
+            functions,
+            lines,
+        }
+    }
+
     /// The functions inlined at `pc`, innermost first, each with its source line: what
     /// `addr2line -i` says. Empty where the DWARF knows no function there. Parses the DWARF
     /// anew: for the odd address (a fault's), not for a trace's frames.
@@ -471,8 +495,12 @@ impl Firmware {
         let vector_table = vector_table_section
             .as_ref()
             .map(|section| section.address() as u32);
-        let hard_fault_handler =
-            vector_table_section.and_then(|section| hard_fault_handler(section.data().ok()?));
+        let vector_table_data = vector_table_section
+            .and_then(|section| section.data().ok())
+            .unwrap_or_default();
+        let hard_fault_handler = hard_fault_handler(vector_table_data);
+        let vector_table_head =
+            vector_table_data[..vector_table_data.len().min(VECTOR_TABLE_HEAD)].to_vec();
         // EF_ARM_ABI_FLOAT_HARD in the ELF header's flags.
         let hard_float =
             matches!(file.flags(), FileFlags::Elf { e_flags, .. } if e_flags & 0x400 != 0);
@@ -510,6 +538,7 @@ impl Firmware {
                 .map(|(start, end)| (start, end - start))
                 .collect(),
             vector_table,
+            vector_table_head,
             hard_fault_handler,
         })
     }

@@ -195,21 +195,6 @@ mod tests {
         assert!(FaultSite::read(&mut nothing, 0xffff_fff9, 0x2000_0f00, None).is_err());
     }
 
-    /// A firmware whose "ELF" is no ELF (no DWARF to read), with these symbols and lines.
-    fn firmware(functions: Functions, lines: Lines) -> Firmware {
-        Firmware {
-            bytes: Vec::new(),
-            rtt_symbol: None,
-            hard_float: false,
-            architecture: object::Architecture::Arm,
-            ram: Vec::new(),
-            vector_table: None,
-            hard_fault_handler: None,
-            functions,
-            lines,
-        }
-    }
-
     #[test]
     fn without_dwarf_each_address_is_named_by_its_symbol_and_line_table_row() {
         let functions = Functions::new([
@@ -220,7 +205,7 @@ mod tests {
             vec![(0x2000, Some((0, 157))), (0x2008, None)],
             vec!["src/app.rs".to_owned()],
         );
-        let firmware = firmware(functions, lines);
+        let firmware = Firmware::bare(functions, lines);
         let site = FaultSite::Frame {
             pc: 0x2004,
             lr: 0x1035,

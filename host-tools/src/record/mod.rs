@@ -79,8 +79,10 @@ pub struct RecordArgs {
     /// Generation length in microseconds of device time (0: the firmware's default).
     #[arg(long, default_value_t = 0)]
     pub generation_us: u32,
-    /// Milliseconds between two drains of the RTT buffers.
-    #[arg(long, default_value_t = 1)]
+    /// Milliseconds between two drains of the RTT buffers, at most 1000: a longer wait outlasted
+    /// the 5 s the firmware is given to end its trace after the stop command, whose end then
+    /// came after the recording had given up on it, and the firmware was blamed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub poll_ms: u64,
 }
 
@@ -1267,6 +1269,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_poll_interval_is_a_second_at_most() {
+        // `--poll-ms 6000`: a Ctrl-C's stop command was acted on, but the end record came after
+        // the 5 s the recording waits for it, which then blamed the firmware.
+        let poll = |ms: &str| parse(&["fw.elf", "--qemu", "--poll-ms", ms]);
+        assert_eq!(poll("0").unwrap().poll_ms, 0);
+        assert_eq!(poll("1000").unwrap().poll_ms, 1000);
+        assert_eq!(
+            poll("1001").err().map(|e| e.kind()),
+            Some(clap::error::ErrorKind::ValueValidation)
+        );
     }
 
     fn frame(descriptor: &SessionDescriptor) -> Vec<u8> {

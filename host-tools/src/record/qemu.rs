@@ -71,9 +71,9 @@ const LR: usize = 14;
 const PC: usize = 15;
 
 impl FaultWatch {
-    /// Sets the breakpoint, if the ELF names a handler and the stub takes breakpoints.
-    fn set(gdb: &mut GdbClient, firmware: &Firmware) -> Result<Self> {
-        let handler = match firmware.hard_fault_handler {
+    /// Sets the breakpoint on `handler`, if there is one and the stub takes breakpoints.
+    fn set(gdb: &mut GdbClient, handler: Option<u32>) -> Result<Self> {
+        let handler = match handler {
             Some(handler) => gdb
                 .set_breakpoint(handler)
                 .context("setting a breakpoint on the HardFault handler")?
@@ -442,12 +442,39 @@ struct Attached {
     faults: FaultWatch,
 }
 
+/// Whether the firmware the guest runs is the ELF's, as far as its vector table tells; said when
+/// it is not (an attached QEMU started on another build), as the logs, task names and stack
+/// frames would be read with the wrong ELF's tables, wrong without a word.
+fn runs_the_elf(gdb: &mut GdbClient, firmware: &Firmware) -> Result<bool> {
+    let Some(address) = firmware.vector_table else {
+        return Ok(true);
+    };
+    let mut running = vec![0; firmware.vector_table_head.len()];
+    gdb.read_memory(address, &mut running)
+        .context("reading the running firmware's vector table")?;
+    let same = running == firmware.vector_table_head;
+    if !same {
+        errln!("warning: the firmware running is not this ELF (its vector table at {address:#010x} differs): its logs, task names and stack frames are read with this ELF's tables, and will be wrong; give the ELF it was started with");
+    }
+    Ok(same)
+}
+
 /// Connects to the stub, runs the guest (halted at the start, `-S`) until its RTT block is
 /// initialised, maps the channels, and makes the log channel wait for room.
 fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attached> {
-    let mut gdb = GdbClient::connect(stream).with_context(|| format!("talking to {command}"))?;
+    let mut gdb = GdbClient::connect(stream).map_err(|error| {
+        let hint = match error {
+            // QEMU takes a second debugger's connection and closes it.
+            GdbError::Closed => " (it closed the connection at once: QEMU serves one debugger at a time; is another attached?)",
+            _ => "",
+        };
+        anyhow::Error::new(error).context(format!("talking to {command}{hint}"))
+    })?;
+    let same = runs_the_elf(&mut gdb, firmware)?;
     // Before the firmware runs: a fault as it starts, before its RTT is set up, is caught too.
-    let mut faults = FaultWatch::set(&mut gdb, firmware)?;
+    // Not on another firmware: the ELF's handler address may be any code of its.
+    let handler = firmware.hard_fault_handler.filter(|_| same);
+    let mut faults = FaultWatch::set(&mut gdb, handler)?;
     let block = find_block(&mut gdb, firmware, &mut faults)?;
     let channels = ChannelMap::find(&block.up_names(), &block.down_names())?;
     // The firmware drops logs that do not fit while nobody may be reading; now we are.
@@ -863,6 +890,26 @@ mod tests {
                 b'q' => reply("PacketSize=1000"),
                 _ => reply(""),
             }
+        }
+    }
+
+    #[test]
+    fn a_firmware_whose_vector_table_differs_from_the_elfs_is_not_taken_for_it() {
+        // Attached to a QEMU started on another build, the logs, task names and stack frames
+        // were read with this ELF's tables, wrong without a word, and the HardFault breakpoint
+        // set at an address of this ELF's, any code of the one running.
+        let vector_table: Vec<u8> = (0..64).collect();
+        for (running, same) in [(vector_table.clone(), true), (vec![0; 64], false)] {
+            let mut ram = running;
+            ram.resize(0x100, 0);
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            std::thread::spawn(move || fake_qemu_with_ram(listener, ram, usize::MAX));
+            let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+            let mut firmware = Firmware::bare(Default::default(), Default::default());
+            firmware.vector_table = Some(0x2000_0000);
+            firmware.vector_table_head = vector_table.clone();
+            assert_eq!(runs_the_elf(&mut gdb, &firmware).unwrap(), same);
         }
     }
 

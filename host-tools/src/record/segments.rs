@@ -199,17 +199,32 @@ fn append_whole(file: &mut File, len: u64, bytes: &[u8]) -> std::io::Result<()> 
     }
 }
 
-/// Refuses an output that is the firmware ELF `elf` by any path to it: the trace would replace
-/// the firmware it came from.
+/// Refuses an output that is the firmware ELF `elf` by any path to it, a hard link too (cargo
+/// links `target/<triple>/debug/NAME` to `deps/NAME-<hash>`): the trace would replace the
+/// firmware it came from.
 pub fn refuse_the_elf(output: &Path, elf: &Path) -> Result<()> {
-    if let (Ok(a), Ok(b)) = (output.canonicalize(), elf.canonicalize()) {
-        anyhow::ensure!(
-            a != b,
-            "cannot write {}: it is the firmware ELF; name the trace otherwise",
-            output.display()
-        );
-    }
+    anyhow::ensure!(
+        !same_file(output, elf),
+        "cannot write {}: it is the firmware ELF; name the trace otherwise",
+        output.display()
+    );
     Ok(())
+}
+
+/// Whether two paths name one existing file: its device and inode, where there are such.
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Whether two paths name one existing file, by their canonical paths.
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Refuses, before anything is recorded, an output that cannot be created: in a directory that
@@ -218,6 +233,21 @@ pub fn refuse_the_elf(output: &Path, elf: &Path) -> Result<()> {
 /// only at the first complete generation, each would lose a recording that ran for nothing.
 pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
     refuse_the_elf(output, elf)?;
+    // Written generation by generation, and cut back to its last whole generation when one does
+    // not fit: a file it is, not a stream (`-`, a pipe, a FIFO: the check's own open below
+    // waited for good on a FIFO without a writer, and an output that cannot be truncated failed
+    // only at the first generation).
+    anyhow::ensure!(
+        output != Path::new("-"),
+        "cannot write the trace to standard output: record writes a file generation by generation (and cuts off a generation that does not fit), so give a file's path, and read it from there"
+    );
+    if let Ok(metadata) = std::fs::metadata(output) {
+        anyhow::ensure!(
+            metadata.is_file() || metadata.is_dir(),
+            "cannot write {}: it is not a regular file (a pipe, a FIFO, a device): record writes a file generation by generation (and cuts off a generation that does not fit), so give a file's path",
+            output.display()
+        );
+    }
     let dir = match output.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -468,6 +498,42 @@ mod tests {
         );
         // Checked by opening it, which leaves no file behind.
         assert!(!dir.join("fine.trace").exists());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_hard_link_to_the_elf_a_fifo_and_standard_output_are_refused_as_outputs() {
+        let dir = gotrace_tests::scratch_dir().join("outputs-refused");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let elf = dir.join("firmware.elf");
+        std::fs::write(&elf, b"\x7fELF").unwrap();
+        // As cargo links the build's ELF: canonical paths differed, and the ELF was overwritten.
+        let link = dir.join("linked.elf");
+        std::fs::hard_link(&elf, &link).unwrap();
+        let linked = check_output(&link, &elf).unwrap_err();
+        assert!(
+            format!("{linked}").contains("it is the firmware ELF"),
+            "{linked}"
+        );
+        // The check's own open of a FIFO waited for a writer for good, saying nothing.
+        let fifo = dir.join("out.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let refused = check_output(&fifo, &elf).unwrap_err();
+        assert!(
+            format!("{refused}").contains("it is not a regular file"),
+            "{refused}"
+        );
+        let stdout = check_output(Path::new("-"), &elf).unwrap_err();
+        assert!(
+            format!("{stdout}").contains("cannot write the trace to standard output"),
+            "{stdout}"
+        );
+        assert!(!Path::new("-").exists());
     }
 
     #[test]
