@@ -516,8 +516,10 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Generation, Error> {
+        // No batch read (a trace of a header alone), no generation to name: batches of
+        // generation 0 are refused, so 0 is the builder's own start.
         let location = Location {
-            generation: Some(self.gen),
+            generation: (self.gen != 0).then_some(self.gen),
             ..Location::default()
         };
         let freq = match self.freq {

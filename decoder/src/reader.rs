@@ -626,6 +626,8 @@ mod tests {
         assert_eq!(sync.to_string(), "M=-1 P=-1 G=-1 Sync Time=1 N=1");
         let error = reader.read_event().unwrap_err();
         assert_eq!(error.go_message(), "no frequency event found");
+        // Not "(generation 0)", a generation the trace does not have.
+        assert_eq!(error.to_string(), "no frequency event found");
         assert!(reader.read_event().unwrap().is_none());
     }
 
