@@ -96,6 +96,22 @@ impl FaultWatch {
         if stop != Stop::Signal(BREAKPOINT_SIGNAL) {
             return Ok(());
         }
+        match self.look(gdb, handler) {
+            // QEMU's end, which the caller tells by it.
+            Err(GdbError::Closed) => Err(GdbError::Closed),
+            // A stub that does not give the registers as QEMU does: no fault is looked for, and
+            // the recording goes on (the breakpoint left would stop the guest at every resume).
+            Err(error) => {
+                errln!("gotrace: the guest stopped at a breakpoint, but its registers could not be read ({error}): hard faults are not looked for from here on");
+                self.handler = None;
+                gdb.remove_breakpoint(handler).map(drop)
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Reads where the guest, stopped at a breakpoint, is: at the handler, where the fault was.
+    fn look(&mut self, gdb: &mut GdbClient, handler: u32) -> Result<(), GdbError> {
         let registers = gdb.read_core_registers()?;
         if registers[PC] != handler {
             return Ok(());
@@ -888,9 +904,72 @@ mod tests {
                     reply("OK");
                 }
                 b'q' => reply("PacketSize=1000"),
+                // The core stopped in a HardFault handler at 0x100, its frame at 0x2000_0080 on
+                // the main stack, then QEMU's further registers.
+                b'g' => {
+                    let mut registers = [0u32; 16];
+                    registers[13] = 0x2000_0080;
+                    registers[14] = 0xffff_fff9;
+                    registers[15] = 0x100;
+                    let mut hex: String = registers
+                        .iter()
+                        .flat_map(|r| r.to_le_bytes())
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    hex.push_str(&"0".repeat(104 * 2));
+                    reply(&hex);
+                }
+                b'Z' | b'z' => reply("OK"),
                 _ => reply(""),
             }
         }
+    }
+
+    /// A gdb client of a [`fake_qemu_with_ram`] whose RAM is `ram`.
+    fn client_of_ram(ram: Vec<u8>) -> GdbClient {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || fake_qemu_with_ram(listener, ram, usize::MAX));
+        GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_stop_at_the_hardfault_handler_reads_where_the_fault_was_once() {
+        let mut ram = vec![0u8; 0x100];
+        // The frame: r0-r3, r12, LR, PC, xPSR.
+        for (k, word) in [0, 1, 2, 3, 12, 0x1235, 0x2000, 0x0100_0000u32]
+            .into_iter()
+            .enumerate()
+        {
+            ram[0x80 + 4 * k..0x84 + 4 * k].copy_from_slice(&word.to_le_bytes());
+        }
+        let mut gdb = client_of_ram(ram);
+        // Another breakpoint's stop, and an interrupt's, are no fault.
+        let mut elsewhere = FaultWatch::set(&mut gdb, Some(0x200)).unwrap();
+        elsewhere.stopped(&mut gdb, Stop::Signal(5)).unwrap();
+        elsewhere.stopped(&mut gdb, Stop::Signal(2)).unwrap();
+        assert_eq!((elsewhere.handler, elsewhere.caught), (Some(0x200), None));
+        let mut watch = FaultWatch::set(&mut gdb, Some(0x100)).unwrap();
+        watch.stopped(&mut gdb, Stop::Signal(5)).unwrap();
+        let site = FaultSite::Frame {
+            pc: 0x2000,
+            lr: 0x1235,
+        };
+        assert_eq!((watch.handler, watch.caught), (None, Some(site)));
+    }
+
+    #[test]
+    fn a_stub_that_does_not_give_the_registers_stops_the_fault_watch_not_the_recording() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || fake_qemu(listener, EndsAt::SecondResume));
+        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        let mut watch = FaultWatch {
+            handler: Some(0x100),
+            caught: None,
+        };
+        watch.stopped(&mut gdb, Stop::Signal(5)).unwrap();
+        assert_eq!((watch.handler, watch.caught), (None, None));
     }
 
     #[test]
@@ -902,10 +981,7 @@ mod tests {
         for (running, same) in [(vector_table.clone(), true), (vec![0; 64], false)] {
             let mut ram = running;
             ram.resize(0x100, 0);
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            std::thread::spawn(move || fake_qemu_with_ram(listener, ram, usize::MAX));
-            let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+            let mut gdb = client_of_ram(ram);
             let mut firmware = Firmware::bare(Default::default(), Default::default());
             firmware.vector_table = Some(0x2000_0000);
             firmware.vector_table_head = vector_table.clone();
