@@ -413,29 +413,33 @@ impl Firmware {
         }
     }
 
-    /// The functions inlined at `pc`, innermost first, each with its source line: what
-    /// `addr2line -i` says. Empty where the DWARF knows no function there. Parses the DWARF
-    /// anew: for the odd address (a fault's), not for a trace's frames.
-    pub fn source_frames(&self, pc: u32) -> Result<Vec<SourceFrame>> {
+    /// For each of `pcs`, the functions inlined there, innermost first, each with its source
+    /// line: what `addr2line -i` says. Empty where the DWARF knows no function there. Parses the
+    /// DWARF anew, once for all of them: for the odd addresses (a fault's), not a trace's frames.
+    pub fn source_frames<const N: usize>(&self, pcs: [u32; N]) -> Result<[Vec<SourceFrame>; N]> {
         let file = object::File::parse(&*self.bytes)?;
         let (sections, endian) = dwarf_sections(&file)?;
         let context =
             addr2line::Context::from_dwarf(sections.borrow(|data| EndianSlice::new(data, endian)))?;
-        let mut frames = context
-            .find_frames(code_address(pc.into()))
-            .skip_all_loads()?;
-        let mut found = Vec::new();
-        while let Some(frame) = frames.next()? {
-            let function = match &frame.function {
-                Some(name) => Some(format!("{:#}", rustc_demangle::demangle(&name.raw_name()?))),
-                None => None,
-            };
-            let line = frame
-                .location
-                .and_then(|location| Some((location.file?.to_owned(), location.line?)));
-            found.push(SourceFrame { function, line });
+        let mut all = std::array::from_fn(|_| Vec::new());
+        for (pc, found) in pcs.into_iter().zip(&mut all) {
+            let mut frames = context
+                .find_frames(code_address(pc.into()))
+                .skip_all_loads()?;
+            while let Some(frame) = frames.next()? {
+                let function = match &frame.function {
+                    Some(name) => {
+                        Some(format!("{:#}", rustc_demangle::demangle(&name.raw_name()?)))
+                    }
+                    None => None,
+                };
+                let line = frame
+                    .location
+                    .and_then(|location| Some((location.file?.to_owned(), location.line?)));
+                found.push(SourceFrame { function, line });
+            }
         }
-        Ok(found)
+        Ok(all)
     }
 
     /// What to say of an ELF (at `path`) without function symbols, if it is one: a stripped ELF

@@ -64,11 +64,14 @@ impl FaultSite {
     /// line table alone where that says nothing.
     pub fn describe(&self, firmware: &Firmware) -> String {
         match *self {
-            FaultSite::Frame { pc, lr } => format!(
-                "hard fault at PC {}\n  (LR {})",
-                named(pc, firmware),
-                named(lr, firmware)
-            ),
+            FaultSite::Frame { pc, lr } => {
+                let [at_pc, at_lr] = firmware.source_frames([pc, lr]).unwrap_or_default();
+                format!(
+                    "hard fault at PC {}\n  (LR {})",
+                    named(pc, at_pc, firmware),
+                    named(lr, at_lr, firmware)
+                )
+            }
             FaultSite::ProcessStack => "hard fault on the process stack (PSP), which the debugger \
                                         does not show: where it happened is unknown"
                 .to_owned(),
@@ -77,13 +80,11 @@ impl FaultSite {
 }
 
 /// `0x0000a1b2 in f at src/m.rs:12`, then a line `inlined into g at src/m.rs:30` for each
-/// function it was inlined into, as far as the ELF knows.
-fn named(address: u32, firmware: &Firmware) -> String {
-    let frames = firmware
-        .source_frames(address)
-        .ok()
-        .filter(|frames| !frames.is_empty())
-        .unwrap_or_else(|| vec![symbol_frame(address, &firmware.functions, &firmware.lines)]);
+/// function it was inlined into: the DWARF's `frames` there, or the symbol and line tables'.
+fn named(address: u32, mut frames: Vec<SourceFrame>, firmware: &Firmware) -> String {
+    if frames.is_empty() {
+        frames.push(symbol_frame(address, &firmware.functions, &firmware.lines));
+    }
     let mut text = format!("{address:#010x}");
     for (depth, frame) in frames.iter().enumerate() {
         text.push_str(match (depth, &frame.function) {

@@ -57,6 +57,7 @@ pub struct QemuLink {
 
 /// The breakpoint on the firmware's HardFault handler until it catches a fault, and where that
 /// fault happened.
+#[derive(Default)]
 struct FaultWatch {
     /// The handler's address, if the breakpoint is set.
     handler: Option<u32>,
@@ -82,7 +83,7 @@ impl FaultWatch {
         };
         Ok(FaultWatch {
             handler,
-            caught: None,
+            ..FaultWatch::default()
         })
     }
 
@@ -819,10 +820,7 @@ mod tests {
                 control: None,
             },
             log_mode: None,
-            faults: FaultWatch {
-                handler: None,
-                caught: None,
-            },
+            faults: FaultWatch::default(),
             child,
             exited: None,
         }
@@ -966,7 +964,7 @@ mod tests {
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         let mut watch = FaultWatch {
             handler: Some(0x100),
-            caught: None,
+            ..FaultWatch::default()
         };
         watch.stopped(&mut gdb, Stop::Signal(5)).unwrap();
         assert_eq!((watch.handler, watch.caught), (None, None));

@@ -237,14 +237,16 @@ pub fn check_output(output: &Path, elf: &Path) -> Result<()> {
     // not fit: a file it is, not a stream (`-`, a pipe, a FIFO: the check's own open below
     // waited for good on a FIFO without a writer, and an output that cannot be truncated failed
     // only at the first generation).
+    const A_FILE: &str = "record writes a file generation by generation (and cuts off a \
+                          generation that does not fit), so give a file's path";
     anyhow::ensure!(
         output != Path::new("-"),
-        "cannot write the trace to standard output: record writes a file generation by generation (and cuts off a generation that does not fit), so give a file's path, and read it from there"
+        "cannot write the trace to standard output: {A_FILE}, and read it from there"
     );
     if let Ok(metadata) = std::fs::metadata(output) {
         anyhow::ensure!(
             metadata.is_file() || metadata.is_dir(),
-            "cannot write {}: it is not a regular file (a pipe, a FIFO, a device): record writes a file generation by generation (and cuts off a generation that does not fit), so give a file's path",
+            "cannot write {}: it is not a regular file (a pipe, a FIFO, a device): {A_FILE}",
             output.display()
         );
     }
