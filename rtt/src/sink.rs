@@ -42,6 +42,8 @@ const NOTHING_WRITTEN: EndRecord = EndRecord {
     bytes: 0,
     dropped_batches: 0,
     dropped_bytes: 0,
+    overwritten_batches: 0,
+    overwritten_bytes: 0,
 };
 
 /// The encoder's [`Sink`]: writes batches into the trace channel once [`RttSink::attach`] has

@@ -133,6 +133,7 @@ fn lossless_batches_are_offered_again_until_the_host_reads_and_all_arrive() {
         bytes: total,
         dropped_batches: 0,
         dropped_bytes: 0,
+        ..EndRecord::default()
     }));
     // The host reads while the device writes ten times the ring's size.
     let want = expected.len();
@@ -193,6 +194,7 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
         bytes: 560,
         dropped_batches: 4,
         dropped_bytes: 400,
+        ..EndRecord::default()
     };
     assert_eq!(sink.account(), account);
     let expected = [

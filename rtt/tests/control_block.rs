@@ -51,6 +51,7 @@ fn the_trace_channel_is_found_by_name_and_written_in_place() {
         bytes: 7,
         dropped_batches: 0,
         dropped_bytes: 0,
+        ..EndRecord::default()
     };
     let expected = [
         &b"go 1.22 trace\0\0\0"[..],

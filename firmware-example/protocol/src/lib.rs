@@ -11,7 +11,7 @@
 //! The trace channel is the Go 1.22 binary form (header, then batches, each starting with the
 //! `EventBatch` byte) with two kinds of records of ours spliced in between whole batches, each
 //! introduced by a byte that can never start a batch: [`LossRecord`] after the device had to drop
-//! batches (lossy mode), and [`EndRecord`] when the device stops tracing. The host removes them
+//! batches (lossy and overwrite modes), and [`EndRecord`] when the device stops tracing. The host removes them
 //! before writing the `.trace`. A record is its marker byte, then its fields in order,
 //! little-endian, each at its full width: no encoding step on the device (flash is what tracing
 //! costs there, and these records are rare), and a record's length is known from its marker.
@@ -30,7 +30,7 @@ pub const CONTROL_CHANNEL: &str = "gotrace-control";
 pub const DEFMT_CHANNEL: &str = "defmt";
 
 /// Version of this protocol; the session descriptor states it.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// First byte of a [`LossRecord`] on the trace channel.
 pub const LOSS_MARKER: u8 = 0xFF;
@@ -45,6 +45,13 @@ pub enum Backpressure {
     Lossless,
     /// Never wait: drop the batch, and with it the rest of its generation, and say so.
     Lossy,
+    /// Never wait, and keep the newest whole generations: a batch that does not fit makes room
+    /// by overwriting the oldest generations in the channel (a flight recorder). The host does
+    /// not read the channel while the device writes it (the device moves its read offset): it
+    /// reads the channel once, when the trace has ended or the target has stopped (`gotrace
+    /// record --flight-recorder`). What the device overwrote, the end record counts; a
+    /// generation larger than the whole channel is dropped as in [`Backpressure::Lossy`].
+    Overwrite,
 }
 
 /// Where the device's timestamps come from.
@@ -121,7 +128,8 @@ pub struct LossRecord {
 
 /// Written last on the trace channel: the device's own account of the session. Its counts wrap
 /// at 2^32 (a long session produces more than 4 GiB): the host checks that produced less dropped
-/// is what arrived, modulo 2^32. `Default`: the account of a session that produced nothing.
+/// and overwritten is what arrived, modulo 2^32. `Default`: the account of a session that
+/// produced nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EndRecord {
@@ -133,6 +141,11 @@ pub struct EndRecord {
     pub dropped_batches: u32,
     /// Their bytes.
     pub dropped_bytes: u32,
+    /// Of the batches written, the ones overwritten since, with their whole generations, to
+    /// make room for newer ones ([`Backpressure::Overwrite`]).
+    pub overwritten_batches: u32,
+    /// Their bytes.
+    pub overwritten_bytes: u32,
 }
 
 impl LossRecord {
@@ -162,7 +175,7 @@ impl LossRecord {
 
 impl EndRecord {
     /// Bytes after the marker.
-    pub const LEN: usize = 16;
+    pub const LEN: usize = 24;
 
     /// The record as it follows its marker on the trace channel.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
@@ -170,7 +183,9 @@ impl EndRecord {
         out[..4].copy_from_slice(&self.batches.to_le_bytes());
         out[4..8].copy_from_slice(&self.bytes.to_le_bytes());
         out[8..12].copy_from_slice(&self.dropped_batches.to_le_bytes());
-        out[12..].copy_from_slice(&self.dropped_bytes.to_le_bytes());
+        out[12..16].copy_from_slice(&self.dropped_bytes.to_le_bytes());
+        out[16..20].copy_from_slice(&self.overwritten_batches.to_le_bytes());
+        out[20..].copy_from_slice(&self.overwritten_bytes.to_le_bytes());
         out
     }
 
@@ -181,6 +196,8 @@ impl EndRecord {
             bytes: u32::from_le_bytes(field(bytes, 4)),
             dropped_batches: u32::from_le_bytes(field(bytes, 8)),
             dropped_bytes: u32::from_le_bytes(field(bytes, 12)),
+            overwritten_batches: u32::from_le_bytes(field(bytes, 16)),
+            overwritten_bytes: u32::from_le_bytes(field(bytes, 20)),
         }
     }
 }
@@ -449,11 +466,13 @@ mod tests {
             bytes: 0x100,
             dropped_batches: 1 << 21,
             dropped_bytes: u32::MAX,
+            overwritten_batches: 3,
+            overwritten_bytes: 0x0102_0304,
         };
         let bytes = end.to_bytes();
         assert_eq!(
             bytes,
-            [127, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 255, 255, 255, 255]
+            [127, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 255, 255, 255, 255, 3, 0, 0, 0, 4, 3, 2, 1]
         );
         assert_eq!(EndRecord::from_bytes(&bytes), end);
     }

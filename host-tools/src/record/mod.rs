@@ -893,6 +893,7 @@ mod tests {
             bytes: batch(1).len() as u32,
             dropped_batches: 0,
             dropped_bytes: 0,
+            ..EndRecord::default()
         };
         [&[END_MARKER][..], &end.to_bytes()].concat()
     }
@@ -1027,6 +1028,7 @@ mod tests {
             bytes: 2 * batch(1).len() as u32,
             dropped_batches: 0,
             dropped_bytes: 0,
+            ..EndRecord::default()
         };
         let last = [&batch(2)[..], &[END_MARKER], &end.to_bytes()].concat();
         let link = FailsAfter(Replay([header.clone(), batch(1), last].into()), true);

@@ -646,6 +646,7 @@ pub(super) mod tests {
             bytes,
             dropped_batches,
             dropped_bytes,
+            ..EndRecord::default()
         };
         [&[END_MARKER][..], &record.to_bytes()].concat()
     }

@@ -244,11 +244,12 @@ fn clock_name(clock: ClockSource) -> &'static str {
     }
 }
 
-/// The mode as `record`'s options say it (lossless by default, `--lossy`).
+/// The mode as `record`'s options say it (lossless by default, `--lossy`, `--flight-recorder`).
 fn backpressure_name(backpressure: Backpressure) -> &'static str {
     match backpressure {
         Backpressure::Lossless => "lossless",
         Backpressure::Lossy => "lossy",
+        Backpressure::Overwrite => "flight recorder",
     }
 }
 
