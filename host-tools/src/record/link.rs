@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use gotrace_rtt_protocol as protocol;
 
 use super::fault::FaultSite;
-use super::rtt::{ControlBlock, Memory};
+use super::rtt::{ControlBlock, Memory, Peek};
 
 /// The RTT channels of the gotrace protocol, by their index in the control block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +199,24 @@ pub trait Link {
     /// Where the first hard fault the debugger caught happened, if it caught one.
     fn fault(&self) -> Option<FaultSite> {
         None
+    }
+    /// Leaves the trace channel to the firmware from now on: polls do not read it. A flight
+    /// recorder's firmware moves the channel's read offset itself as it overwrites its oldest
+    /// generations; the host reads the channel once, at the end ([`Link::peek_trace`]). A link
+    /// that cannot read a channel without taking its bytes refuses.
+    fn hold_trace(&mut self) -> Result<()> {
+        bail!("this link reads the trace channel only by taking its bytes, which a flight recorder's firmware overwrites meanwhile")
+    }
+    /// What the held trace channel holds now, not taken from it. Once the target has ended,
+    /// what it held when the debugger caught a hard fault, if it caught one (read then, with
+    /// the core stopped in the handler), else `None`.
+    fn peek_trace(&mut self) -> Result<Option<Peek>> {
+        Ok(None)
+    }
+    /// Hands a peek's bytes back to the firmware, as read (a firmware waiting for the host to
+    /// have read its trace may then end). Nothing to do once the target has ended.
+    fn release_trace(&mut self, _peek: &Peek) -> Result<()> {
+        Ok(())
     }
     /// Bytes of commands on the control channel that the firmware has not read, where that can
     /// be known (`None`: it cannot, or the firmware has exited): whether a firmware that did not

@@ -10,6 +10,7 @@
 mod defmt_log;
 pub(crate) mod elf;
 mod fault;
+mod flight;
 mod frames;
 mod gdb;
 mod link;
@@ -76,6 +77,11 @@ pub struct RecordArgs {
     /// Never block the firmware: drop what does not fit, and report it.
     #[arg(long)]
     pub lossy: bool,
+    /// Never block the firmware, and keep its newest generations: it overwrites its oldest in
+    /// its trace channel (a flight recorder), which is read once, when the trace ends or the
+    /// firmware hard-faults (the last generations before the fault).
+    #[arg(long, conflicts_with = "lossy")]
+    pub flight_recorder: bool,
     /// Generation length in microseconds of device time (0: the firmware's default).
     #[arg(long, default_value_t = 0)]
     pub generation_us: u32,
@@ -124,6 +130,20 @@ impl Recording {
     fn stop_at_target_error(&mut self, error: anyhow::Error) {
         self.target_error = Some(format!("{error:#}"));
         self.stopped_by = "a target that could not be read";
+    }
+
+    /// Takes the error of a push of trace channel bytes: what came from where reading stopped
+    /// (the end record, or an item that cannot be read) is late, as what later polls bring
+    /// (`read_after_end`), wherever the polls split the channel. Whether the recording stops
+    /// there: at an item that cannot be read, not at bytes after the end record.
+    fn stop_at_channel_error(&mut self, error: stream::StreamError) -> bool {
+        self.late_trace_bytes += self.stream.unread();
+        if matches!(error, stream::StreamError::AfterEnd { .. }) {
+            return false;
+        }
+        self.channel_error = Some(error.to_string());
+        self.stopped_by = "an unreadable trace channel";
+        true
     }
 }
 
@@ -345,13 +365,19 @@ fn record(
     files: &mut segments::SegmentFiles<'_>,
 ) -> Result<Recording> {
     let start = Command::Start {
-        backpressure: if args.lossy {
+        backpressure: if args.flight_recorder {
+            Backpressure::Overwrite
+        } else if args.lossy {
             Backpressure::Lossy
         } else {
             Backpressure::Lossless
         },
         generation_period_us: args.generation_us,
     };
+    if args.flight_recorder {
+        link.hold_trace().context("--flight-recorder")?;
+        errln!("gotrace: flight recorder: the firmware keeps its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault)");
+    }
     send(link, &start)?;
     let begun = Instant::now();
     let mut recording = Recording {
@@ -375,6 +401,7 @@ fn record(
     let mut progress = progress::Progress::new();
     let mut stop_sent: Option<Instant> = None;
     let mut start_looked_at = false;
+    let mut flight = args.flight_recorder.then(flight::FlightRead::default);
     let poll = Duration::from_millis(args.poll_ms);
     loop {
         // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
@@ -438,13 +465,7 @@ fn record(
         // Whatever the push gave: the generations complete before an unreadable item are kept.
         files.write(recording.stream.take_complete())?;
         if let Err(error) = pushed {
-            // What the poll brought from where reading stopped (the end record, or an item
-            // that cannot be read) is late, as what later polls bring (read_after_end),
-            // wherever the polls split the channel.
-            recording.late_trace_bytes += recording.stream.unread();
-            if !matches!(error, stream::StreamError::AfterEnd { .. }) {
-                recording.channel_error = Some(error.to_string());
-                recording.stopped_by = "an unreadable trace channel";
+            if recording.stop_at_channel_error(error) {
                 if let Err(error) = polled {
                     recording.stop_at_target_error(error);
                 }
@@ -470,6 +491,16 @@ fn record(
             recording.stopped_by = end.stopped_by();
             break;
         }
+        if let Some(flight) = &mut flight {
+            match flight.look(link, stop_sent.is_some()) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => {
+                    recording.stop_at_target_error(error);
+                    break;
+                }
+            }
+        }
         if drained.len() == 0 {
             match link.idle(poll) {
                 Ok(Liveness::Ended(end)) => recording.ended = Some(end),
@@ -483,6 +514,9 @@ fn record(
     }
     progress.clear_line();
     recording.elapsed = begun.elapsed();
+    if let Some(flight) = flight {
+        flight.collect(link, &mut recording, files)?;
+    }
     if recording.target_error.is_some() {
         return Ok(recording);
     }

@@ -19,7 +19,7 @@ use probe_rs::{BreakpointCause, CoreStatus, HaltReason, MemoryInterface, Permiss
 
 use super::elf::Firmware;
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
-use super::rtt::{ControlBlock, Memory};
+use super::rtt::{ControlBlock, Memory, Peek};
 
 /// The board's memory through probe-rs, as our RTT control block reader reads and writes it.
 struct CoreMemory<'probe>(probe_rs::Core<'probe>);
@@ -234,6 +234,24 @@ impl Link for ProbeLink {
     fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
         std::thread::sleep(timeout);
         board_liveness(&mut self.session.core(0)?)
+    }
+
+    fn hold_trace(&mut self) -> Result<()> {
+        self.block.hold(self.channels.trace);
+        Ok(())
+    }
+
+    /// Read while the core runs (the peek's second look at the read offset tells a firmware
+    /// that made room meanwhile), and after its end too: a halted or locked-up core's RAM is
+    /// still there, the flight recorder's last generations in it.
+    fn peek_trace(&mut self) -> Result<Option<Peek>> {
+        let mut core = CoreMemory(self.session.core(0)?);
+        self.block.peek(&mut core, self.channels.trace).map(Some)
+    }
+
+    fn release_trace(&mut self, peek: &Peek) -> Result<()> {
+        let mut core = CoreMemory(self.session.core(0)?);
+        self.block.release(&mut core, self.channels.trace, peek)
     }
 }
 

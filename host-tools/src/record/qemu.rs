@@ -17,7 +17,7 @@ use super::fault::FaultSite;
 use super::gdb::{GdbClient, GdbError, Stop};
 use super::link::{ChannelMap, Drained, End, Link, Liveness};
 use super::output_tap::OutputTap;
-use super::rtt::{ControlBlock, Memory, MODE_BLOCK_IF_FULL};
+use super::rtt::{ControlBlock, Memory, Peek, MODE_BLOCK_IF_FULL};
 use crate::stdout::{errln, make_room_for_stdout, outln, ChildStderr, ERASE_ROW};
 
 impl Memory for GdbClient {
@@ -51,6 +51,11 @@ pub struct QemuLink {
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
     faults: FaultWatch,
+    /// The trace channel is left to the firmware ([`Link::hold_trace`]).
+    trace_held: bool,
+    /// What the held trace channel held when a hard fault was caught: the flight recorder's
+    /// last generations, read while the guest was stopped in the handler, before its exit.
+    trace_at_fault: Option<Peek>,
     child: Option<Started>,
     exited: Option<End>,
 }
@@ -333,6 +338,8 @@ impl QemuLink {
                 channels,
                 log_mode,
                 faults,
+                trace_held: false,
+                trace_at_fault: None,
                 child,
                 exited: None,
             }),
@@ -394,7 +401,13 @@ impl QemuLink {
     fn ended_by(&mut self, stop: Stop) -> Result<Option<End>> {
         Ok(match stop {
             Stop::Signal(_) => {
+                let caught = self.faults.caught.is_some();
                 self.faults.stopped(&mut self.gdb, stop)?;
+                if self.trace_held && !caught && self.faults.caught.is_some() {
+                    // Stopped in the handler: the firmware may exit next, and its RAM with it.
+                    self.trace_at_fault =
+                        Some(self.block.peek(&mut self.gdb, self.channels.trace)?);
+                }
                 None
             }
             Stop::Exited(code) => Some(self.end(Some(code))?),
@@ -537,6 +550,26 @@ impl Link for QemuLink {
         // handed back) is the recording's too, whatever came after: it is in `out` already.
         self.halted(|link| out.drain_block(&mut link.block, &mut link.gdb, &link.channels))?;
         Ok(self.liveness())
+    }
+
+    fn hold_trace(&mut self) -> Result<()> {
+        self.trace_held = true;
+        self.block.hold(self.channels.trace);
+        Ok(())
+    }
+
+    fn peek_trace(&mut self) -> Result<Option<Peek>> {
+        let trace = self.channels.trace;
+        match self.halted(|link| link.block.peek(&mut link.gdb, trace))? {
+            Some(peek) => Ok(Some(peek)),
+            None => Ok(self.trace_at_fault.clone()),
+        }
+    }
+
+    fn release_trace(&mut self, peek: &Peek) -> Result<()> {
+        let trace = self.channels.trace;
+        self.halted(|link| link.block.release(&mut link.gdb, trace, peek))
+            .map(drop)
     }
 
     fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
@@ -821,6 +854,8 @@ mod tests {
             },
             log_mode: None,
             faults: FaultWatch::default(),
+            trace_held: false,
+            trace_at_fault: None,
             child,
             exited: None,
         }

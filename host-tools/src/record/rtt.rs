@@ -61,7 +61,23 @@ pub struct ControlBlock {
     /// Each up channel's read offset as the last drain left it (the host's to move): one that
     /// is found otherwise was set by the firmware, which does so only as it sets its RTT up.
     read_left: Vec<Option<u32>>,
+    /// The up channel left to the firmware ([`ControlBlock::hold`]): a flight recorder's trace
+    /// channel, whose read offset the firmware moves itself, read once at the end.
+    held: Option<usize>,
 }
+
+/// What an up channel held when it was looked at ([`ControlBlock::peek`]), not taken from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peek {
+    /// The bytes from the read offset to the write offset.
+    pub bytes: Vec<u8>,
+    /// The write offset they end at: what [`ControlBlock::release`] moves the read offset to.
+    pub write: u32,
+}
+
+/// How many times [`ControlBlock::peek`] looks again at a channel whose read offset moved while
+/// it was being read (a firmware making room as it writes), before it gives up.
+const PEEK_TRIES: usize = 8;
 
 impl Channel {
     /// Refuses a buffer that no firmware can have: one that runs past the end of the 32-bit
@@ -122,6 +138,16 @@ impl Channel {
             );
         }
         Ok((write, read))
+    }
+
+    /// The write and read offsets as the descriptor says now, read alone (a drain reads all
+    /// descriptors at once) and checked by [`Channel::offsets`].
+    fn live_offsets(&self, mem: &mut impl Memory, kind: &str, index: usize) -> Result<(u32, u32)> {
+        // Buffer, size, write and read offsets.
+        let mut fields = [0u8; 16];
+        mem.read(self.descriptor + 4, &mut fields)?;
+        let word = |k: usize| u32::from_le_bytes(fields[4 * k..4 * k + 4].try_into().expect("4"));
+        self.offsets(kind, index, [word(0), word(1), word(2), word(3)])
     }
 
     /// What an access to `len` bytes of the buffer from `offset` was, for its error: the memory
@@ -196,6 +222,7 @@ impl ControlBlock {
         let down = channels.split_off(ups as usize);
         Ok(Some(ControlBlock {
             read_left: vec![None; channels.len()],
+            held: None,
             up: channels,
             down,
             descriptors,
@@ -257,7 +284,7 @@ impl ControlBlock {
                 // RTT has a fixed number of descriptors, zeroed until configured; rtt-target can
                 // leave one for C code to set up later): no protocol channel, so never read,
                 // whatever it says later.
-                if channel.size == 0 {
+                if channel.size == 0 || self.held == Some(i) {
                     return Ok((0, 0));
                 }
                 let (write, read) =
@@ -316,6 +343,54 @@ impl ControlBlock {
         Ok(moved)
     }
 
+    /// Leaves up channel `index` to the firmware: drains neither read it nor look at its offsets
+    /// from now on (a flight recorder's trace channel, whose read offset the firmware moves
+    /// itself as it overwrites its oldest data); [`ControlBlock::peek`] and
+    /// [`ControlBlock::release`] read it once, at the end.
+    pub fn hold(&mut self, index: usize) {
+        self.held = Some(index);
+    }
+
+    /// The bytes waiting in up channel `index` now, without taking them. A firmware that runs
+    /// meanwhile (a probe reads while the core runs) may move the read offset as it makes room:
+    /// the bytes are kept only if the read offset is the same after they were read as before,
+    /// since the firmware overwrites only what it has moved the read offset past.
+    pub fn peek(&self, mem: &mut impl Memory, index: usize) -> Result<Peek> {
+        let Some(channel) = self.up.get(index) else {
+            bail!("RTT has no up channel {index}");
+        };
+        for _ in 0..PEEK_TRIES {
+            let (write, read) = channel.live_offsets(mem, "up", index)?;
+            let mut bytes = vec![0; ((write + channel.size - read) % channel.size) as usize];
+            let first = bytes.len().min((channel.size - read) as usize);
+            let (head, wrapped) = bytes.split_at_mut(first);
+            mem.read(channel.buffer + read, head)
+                .with_context(|| channel.access("reading", "up", index, read, head.len()))?;
+            if !wrapped.is_empty() {
+                mem.read(channel.buffer, wrapped)
+                    .with_context(|| channel.access("reading", "up", index, 0, wrapped.len()))?;
+            }
+            if channel.live_offsets(mem, "up", index)?.1 == read {
+                return Ok(Peek { bytes, write });
+            }
+        }
+        bail!(
+            "RTT up channel {index} ({:?}): its read offset moved each of the {PEEK_TRIES} times it was read: the firmware overwrites it faster than the host reads it",
+            channel.name
+        )
+    }
+
+    /// Hands the bytes of a [`Peek`] of up channel `index` back to the firmware: its read offset
+    /// moves to where they ended, as a drain leaves it (a firmware waiting for the host to have
+    /// read its trace may then end).
+    pub fn release(&self, mem: &mut impl Memory, index: usize, peek: &Peek) -> Result<()> {
+        let Some(channel) = self.up.get(index) else {
+            bail!("RTT has no up channel {index}");
+        };
+        mem.write(channel.descriptor + 16, &peek.write.to_le_bytes())
+            .with_context(|| channel.offset_access("up", index, "read", 16))
+    }
+
     /// Sets what the firmware does with a write to up channel `index` when it is full (its
     /// flags' mode bits, the others kept), and returns the mode it had: a host makes a channel
     /// that the firmware writes without waiting while nobody may be reading (its logs) wait for
@@ -337,11 +412,7 @@ impl ControlBlock {
         let Some(channel) = self.down.get(index) else {
             bail!("RTT has no down channel {index}");
         };
-        // Buffer, size, write and read offsets.
-        let mut fields = [0u8; 16];
-        mem.read(channel.descriptor + 4, &mut fields)?;
-        let word = |k: usize| u32::from_le_bytes(fields[4 * k..4 * k + 4].try_into().expect("4"));
-        let (write, read) = channel.offsets("down", index, [word(0), word(1), word(2), word(3)])?;
+        let (write, read) = channel.live_offsets(mem, "down", index)?;
         Ok((channel, write, read))
     }
 

@@ -375,10 +375,18 @@ impl TraceStream {
                 };
                 // The device's counts are `u32`s that wrap (a long lossy session produces more
                 // than 4 GiB, and may drop more bytes than the count shows as produced): what it
-                // produced less what it dropped is what arrived here, modulo 2^32.
-                let arrived = |produced: u32, dropped: u32| produced.wrapping_sub(dropped);
-                if arrived(record.batches, record.dropped_batches) != self.batches as u32
-                    || arrived(record.bytes, record.dropped_bytes) != self.batch_bytes as u32
+                // produced less what it dropped and what it overwrote (a flight recorder's
+                // oldest generations) is what arrived here, modulo 2^32.
+                let arrived = |produced: u32, dropped: u32, overwritten: u32| {
+                    produced.wrapping_sub(dropped).wrapping_sub(overwritten)
+                };
+                if arrived(
+                    record.batches,
+                    record.dropped_batches,
+                    record.overwritten_batches,
+                ) != self.batches as u32
+                    || arrived(record.bytes, record.dropped_bytes, record.overwritten_bytes)
+                        != self.batch_bytes as u32
                 {
                     return Err(StreamError::Record {
                         offset,

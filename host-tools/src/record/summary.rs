@@ -15,6 +15,7 @@ use gotrace_rtt_protocol::{
 use super::elf::{Firmware, Functions};
 use super::link::End;
 use super::segments::SegmentFiles;
+use super::stream::Segment;
 use super::stream::{generation_list, LossAccount, TraceStream};
 use super::Recording;
 use crate::stdout::outln;
@@ -126,6 +127,9 @@ pub(super) fn finish(
     if segments.is_empty() {
         valid = false;
         outln!("no complete generation was recorded");
+    }
+    if let Some(line) = overwritten_line(&asked, descriptor.as_ref(), &segments, end.as_ref()) {
+        outln!("{line}");
     }
     let (lines, agrees) = loss_lines(&losses, end.as_ref(), ended, late_trace_bytes, received);
     for line in lines {
@@ -296,6 +300,41 @@ pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
     stream.taken() + late_trace_bytes
 }
 
+/// For a flight recording (`asked` to overwrite, and the firmware doing so, as its `descriptor`
+/// says, if it came): which generations the firmware overwrote to keep the newest, the ones
+/// before the first kept, and how much of them by its own account (its end record, if it came).
+fn overwritten_line(
+    asked: &Command,
+    descriptor: Option<&SessionDescriptor>,
+    segments: &[Segment],
+    end: Option<&EndRecord>,
+) -> Option<String> {
+    let overwriting = |backpressure| backpressure == Backpressure::Overwrite;
+    let Command::Start { backpressure, .. } = asked else {
+        return None;
+    };
+    if !overwriting(*backpressure) || descriptor.is_some_and(|d| !overwriting(d.backpressure)) {
+        return None;
+    }
+    let account = end.map_or(
+        " (how many batches, the end record would have said)".to_owned(),
+        |end| {
+            format!(
+                " ({} batches, {} bytes, by the device's account)",
+                end.overwritten_batches, end.overwritten_bytes
+            )
+        },
+    );
+    Some(match segments.first().map(|s| s.first_generation) {
+        Some(1) => "overwritten: nothing: the trace channel held the whole trace".to_owned(),
+        Some(first) => format!(
+            "overwritten: generations 1..={}, the oldest, by the flight recorder to keep the newest{account}",
+            first - 1
+        ),
+        None => format!("overwritten: every generation the recording could read was incomplete{account}"),
+    })
+}
+
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
 /// dropped; with whether the loss records agree with that account. `ended`: how the target
 /// ended, if it did; `received`: the bytes that came on the trace channel.
@@ -335,8 +374,15 @@ fn loss_lines(
             if device.is_empty() && losses.unfinished.is_none() && late_trace_bytes == 0 {
                 lines.push("lost: nothing".to_owned());
             }
+            let overwritten = match end.overwritten_batches {
+                0 => String::new(),
+                batches => format!(
+                    ", {batches} batches ({} bytes) overwritten",
+                    end.overwritten_bytes
+                ),
+            };
             lines.push(format!(
-                "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped",
+                "device account: {} batches ({} bytes) produced, {} batches ({} bytes) dropped{overwritten}",
                 end.batches, end.bytes, end.dropped_batches, end.dropped_bytes
             ));
             let (batches, bytes) = (

@@ -1,0 +1,98 @@
+//! `record --flight-recorder`: the trace channel read once, when the trace has ended.
+//!
+//! A flight recorder's firmware (`Backpressure::Overwrite`) keeps its newest whole generations in
+//! its trace channel, moving the channel's read offset itself past its oldest ones as it needs
+//! room. A host draining the channel as it goes would move the same offset under it, so the
+//! channel is left to the firmware ([`Link::hold_trace`]) and only looked at, nothing taken
+//! ([`Link::peek_trace`]), until it holds the trace's end record (after the stop command, or the
+//! firmware's own end). Then, or when the target has ended (a hard fault caught: the channel as
+//! it was in the handler), its bytes go into the recording as one poll's would, and are handed
+//! back to the firmware, which may be waiting for the host to have read them.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use gotrace_wire::Version;
+
+use super::link::Link;
+use super::rtt::Peek;
+use super::segments::SegmentFiles;
+use super::stream::TraceStream;
+use super::Recording;
+use crate::stdout::errln;
+
+/// How often the channel is looked at for the end of the trace while the firmware runs on by
+/// itself (each look reads the whole channel); after the stop command, at every poll.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// The reading of a held trace channel: when it was last looked at, and the look that found the
+/// trace's end.
+#[derive(Debug, Default)]
+pub struct FlightRead {
+    last_look: Option<Instant>,
+    ended: Option<Peek>,
+}
+
+impl FlightRead {
+    /// Looks at the channel, if it is time to (`stopping`: the stop command was sent, so the end
+    /// is near): whether it holds the trace's end record, all it will hold.
+    pub fn look(&mut self, link: &mut dyn Link, stopping: bool) -> Result<bool> {
+        if !stopping && self.last_look.is_some_and(|at| at.elapsed() < LOOK_EVERY) {
+            return Ok(false);
+        }
+        self.last_look = Some(Instant::now());
+        let Some(peek) = link.peek_trace()? else {
+            return Ok(false);
+        };
+        let mut stream = TraceStream::default();
+        let ends = stream.push(&with_header(&peek.bytes)).is_ok() && stream.ended();
+        if ends {
+            self.ended = Some(peek);
+        }
+        Ok(ends)
+    }
+
+    /// Reads the channel into the recording, its complete generations into their files, and
+    /// hands its bytes back: the look that found the end, else the channel as it is now (the
+    /// session stopped otherwise: the stop command not acted on, the firmware's exit, a fault).
+    pub fn collect(
+        self,
+        link: &mut dyn Link,
+        recording: &mut Recording,
+        files: &mut SegmentFiles<'_>,
+    ) -> Result<()> {
+        let peek = match self.ended {
+            Some(peek) => Some(peek),
+            None if recording.target_error.is_some() => None,
+            None => link.peek_trace().unwrap_or_else(|error| {
+                recording.stop_at_target_error(error);
+                None
+            }),
+        };
+        let Some(peek) = peek else {
+            return Ok(());
+        };
+        let pushed = recording.stream.push(&with_header(&peek.bytes));
+        files.write(recording.stream.take_complete())?;
+        if let Err(error) = pushed {
+            recording.stop_at_channel_error(error);
+        }
+        if let Err(error) = link.release_trace(&peek) {
+            errln!("warning: handing the trace channel back to the firmware failed ({error:#}): a firmware waiting for the host to have read its trace waits in vain");
+        }
+        Ok(())
+    }
+}
+
+/// The channel's bytes as a trace: the firmware's first generation, and with it the header
+/// written before it, may have been overwritten, and a trace of any later generation is read
+/// the same once the header is put back.
+fn with_header(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let header = Version::Go122.header();
+    if bytes.is_empty() || bytes.starts_with(&header) {
+        Cow::Borrowed(bytes)
+    } else {
+        Cow::Owned([&header[..], bytes].concat())
+    }
+}
