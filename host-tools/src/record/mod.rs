@@ -698,6 +698,7 @@ mod tests {
     use super::elf::{Functions, Lines};
     use super::frames::ZeroFrames;
     use super::link::{Drained, End, Link, Liveness};
+    use super::rtt::Peek;
     use super::segments::{SegmentFiles, Written};
     use super::stream::tests::batch;
     use super::{check_target_named, record, take_descriptors, RecordArgs, Recording};
@@ -773,6 +774,119 @@ mod tests {
             let late = (broken.len() + batch(2).len()) as u64;
             assert_eq!(recording.late_trace_bytes, late);
         }
+    }
+
+    /// A flight recorder's target: its trace channel holds `channel` (from its read offset),
+    /// which gains the end record at the poll after the stop command; polls take nothing from
+    /// it, and what was handed back is kept.
+    struct Flight {
+        channel: Vec<u8>,
+        end: Vec<u8>,
+        stop_sent: bool,
+        held: bool,
+        released: Option<Peek>,
+    }
+
+    impl Link for Flight {
+        fn poll(&mut self, _: &mut Drained) -> Result<Liveness> {
+            assert!(self.held, "the trace channel held before the session began");
+            if self.stop_sent {
+                self.channel.append(&mut self.end);
+            }
+            Ok(Liveness::Running)
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            let mut buf = [0; protocol::MAX_MESSAGE_BYTES];
+            let stop = protocol::encode_frame(&protocol::Command::Stop, &mut buf)?;
+            self.stop_sent |= frame == stop;
+            Ok(frame.len())
+        }
+
+        fn idle(&mut self, _: Duration) -> Result<Liveness> {
+            Ok(Liveness::Running)
+        }
+
+        fn hold_trace(&mut self) -> Result<()> {
+            self.held = true;
+            Ok(())
+        }
+
+        fn peek_trace(&mut self) -> Result<Option<Peek>> {
+            Ok(Some(Peek {
+                bytes: self.channel.clone(),
+                write: self.channel.len() as u32,
+            }))
+        }
+
+        fn release_trace(&mut self, peek: &Peek) -> Result<()> {
+            self.released = Some(peek.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_flight_recording_reads_the_channel_once_its_end_record_is_there_the_header_put_back() {
+        // Generations 1 and 2 overwritten (with the header before them); 3 and 4 kept.
+        let end = EndRecord {
+            batches: 4,
+            bytes: 4 * batch(1).len() as u32,
+            overwritten_batches: 2,
+            overwritten_bytes: 2 * batch(1).len() as u32,
+            ..EndRecord::default()
+        };
+        let end_bytes = [&[END_MARKER][..], &end.to_bytes()].concat();
+        let mut link = Flight {
+            channel: [batch(3), batch(4)].concat(),
+            end: end_bytes.clone(),
+            stop_sent: false,
+            held: false,
+            released: None,
+        };
+        let args = parse(&["fw.elf", "--qemu", "--flight-recorder", "--duration", "0"]).unwrap();
+        let output = gotrace_tests::scratch_dir().join("flight.trace");
+        let (functions, lines) = (Functions::default(), Lines::default());
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        let interrupts = AtomicUsize::new(0);
+        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        assert_eq!(recording.stopped_by, "the duration");
+        assert_eq!(
+            recording.stream.end,
+            Some(end),
+            "the end record read, its counts agreeing"
+        );
+        let all = [batch(3), batch(4), end_bytes].concat();
+        assert_eq!(link.released.map(|p| p.write), Some(all.len() as u32));
+        let written = files.finish();
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(
+            file,
+            [Version::Go122.header().to_vec(), batch(3), batch(4)].concat(),
+            "generations 3 and 4, the header put back"
+        );
+        let mismatch = parse(&["fw.elf", "--qemu", "--flight-recorder", "--lossy"]).unwrap_err();
+        assert_eq!(mismatch.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn a_link_that_cannot_hold_the_trace_channel_refuses_a_flight_recording() {
+        let args = parse(&["fw.elf", "--qemu", "--flight-recorder"]).unwrap();
+        let output = gotrace_tests::scratch_dir().join("no-flight.trace");
+        let (functions, lines) = (Functions::default(), Lines::default());
+        let mut files = SegmentFiles::new(&output, &functions, &lines);
+        let interrupts = AtomicUsize::new(0);
+        let mut link = Replay(VecDeque::new());
+        let error = record(&args, &mut link, &mut None, &interrupts, &mut files)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(
+            error.starts_with(
+                "--flight-recorder: this link reads the trace channel only by taking its bytes"
+            ),
+            "{error}"
+        );
     }
 
     /// A [`Replay`] whose control channel has room for the start command and not for the stop

@@ -826,6 +826,75 @@ mod tests {
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
     }
 
+    #[test]
+    fn a_held_channel_is_not_drained_its_read_offset_the_firmwares_and_a_peek_takes_nothing() {
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        cb.hold(0);
+        // The firmware wrote 6 bytes that wrap, and moved the read offset itself (a flight
+        // recorder making room): no drain takes them, nor calls it a restart.
+        ram.write(BASE + 0x400 + 12, b"abcd").unwrap();
+        ram.write(BASE + 0x400, b"ef").unwrap();
+        ram.put_u32(addr + 24 + 16, 12);
+        ram.put_u32(addr + 24 + 12, 2);
+        let mut out = vec![Vec::new()];
+        assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
+        ram.put_u32(addr + 24 + 16, 13);
+        assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0, "no restart said");
+        assert!(out[0].is_empty());
+        let peek = cb.peek(&mut ram, 0).unwrap();
+        assert_eq!(
+            peek,
+            Peek {
+                bytes: b"bcdef".to_vec(),
+                write: 2
+            }
+        );
+        assert_eq!(ram.get_u32(addr + 24 + 16), 13, "nothing taken");
+        cb.release(&mut ram, 0, &peek).unwrap();
+        assert_eq!(ram.get_u32(addr + 24 + 16), 2, "handed back where it ended");
+    }
+
+    /// `Ram` whose up channel 0's read offset (its buffer: 16 bytes at +0x400) the firmware
+    /// moves by one at each of the first `.1` reads of its buffer, as a flight recorder making
+    /// room while a probe reads.
+    struct MakesRoomWhileRead<'a>(&'a mut Ram, usize);
+
+    impl Memory for MakesRoomWhileRead<'_> {
+        fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+            self.0.read(addr, out)?;
+            if (BASE + 0x400..BASE + 0x410).contains(&addr) && self.1 > 0 {
+                self.1 -= 1;
+                let read = self.0.get_u32(BASE + 0x100 + 24 + 16);
+                self.0.put_u32(BASE + 0x100 + 24 + 16, read + 1);
+            }
+            Ok(())
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+            self.0.write(addr, data)
+        }
+    }
+
+    #[test]
+    fn a_peek_keeps_only_bytes_read_while_the_read_offset_stood_still() {
+        let mut ram = firmware_ram();
+        let addr = BASE + 0x100;
+        let cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
+        ram.write(BASE + 0x400, b"abcdefgh").unwrap();
+        ram.put_u32(addr + 24 + 12, 8);
+        let peek = cb.peek(&mut MakesRoomWhileRead(&mut ram, 2), 0).unwrap();
+        assert_eq!(peek.bytes, b"cdefgh", "read again after each move");
+        let error = cb
+            .peek(&mut MakesRoomWhileRead(&mut ram, PEEK_TRIES), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("its read offset moved each of the 8 times it was read"),
+            "{error}"
+        );
+    }
+
     /// `Ram` whose reads that start at `.1` fail (a memory access the stub or probe refuses).
     struct FailsReadingAt<'a>(&'a mut Ram, u32);
 
