@@ -830,6 +830,64 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
 }
 
 #[test]
+fn a_flight_recording_keeps_the_newest_generations_and_accounts_for_the_rest() {
+    // The example's trace is several times its 8 KiB trace channel: the firmware overwrites its
+    // oldest generations, and the host reads the channel once, at the trace's end.
+    let Some(Recorded { go, run, .. }) = record("qemu-flight", M3, &[], &["--flight-recorder"])
+    else {
+        return;
+    };
+    let number = |s: &str| -> u64 {
+        s.trim_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or_else(|_| panic!("no number in {s:?}:\n{}", run.stdout))
+    };
+    let line = |start: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?}:\n{}\n{}", run.stdout, run.stderr))
+    };
+    let overwritten = line("overwritten: generations 1..=");
+    let last_overwritten = number(overwritten.split_whitespace().nth(2).unwrap());
+    let traces: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("trace: "))
+        .collect();
+    assert_eq!(
+        traces.len(),
+        1,
+        "one trace, the newest generations:\n{}",
+        run.stdout
+    );
+    let words: Vec<&str> = traces[0].split_whitespace().collect();
+    let range = words.iter().find(|w| w.contains("..=")).unwrap();
+    let (first, _) = range.split_once("..=").unwrap();
+    assert_eq!(
+        number(first),
+        last_overwritten + 1,
+        "the trace starts where the overwritten generations end:\n{}",
+        run.stdout
+    );
+    let kept_batches =
+        number(words[words.iter().position(|w| w.starts_with("batches")).unwrap() - 1]);
+    let account: Vec<&str> = line("device account:").split_whitespace().collect();
+    let (produced, dropped, overwritten_batches) =
+        (number(account[2]), number(account[7]), number(account[12]));
+    assert!(overwritten_batches > 0, "{}", run.stdout);
+    assert_eq!(
+        kept_batches + dropped + overwritten_batches,
+        produced,
+        "every batch produced is kept, dropped or overwritten:\n{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    let path = PathBuf::from(traces[0]["trace: ".len()..].split(" — ").next().unwrap());
+    check_with_both(&go, &path);
+}
+
+#[test]
 fn a_stop_from_the_host_ends_the_trace_cleanly() {
     // A duration of zero: the stop command goes down right after the start. Also with the guest
     // at 32 ns an instruction, where thread mode is a larger part of each millisecond and PendSV
@@ -1796,6 +1854,35 @@ fn a_hard_fault_reaches_the_host_with_its_cause_and_where_it_happened() {
             .any(|line| line.contains(in_task) && line.ends_with(&at_read)),
         "the fault is not placed at the logger's read (workload.rs:{read_line}):\n{summary}"
     );
+}
+
+#[test]
+fn a_hard_fault_leaves_the_flight_recorders_last_generations_in_a_valid_trace() {
+    // The channel is read while the guest is stopped in the fault handler, before its exit ends
+    // QEMU and the RAM with it: the generations before the fault, the one it cut short left out.
+    let name = "qemu-flight-fault";
+    if !require_qemu(name) || !require_rust_target(name, M3) {
+        return;
+    }
+    let Some(go) = require_go(name) else { return };
+    let elf = build_firmware("fault-in-task", M3, &["--features", "fault-in-task"])
+        .join("debug/gotrace-firmware-example");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let run = record_to(&elf, &out, &["--flight-recorder"]);
+    for expected in [
+        "\nhard fault at PC 0x",
+        "firmware exit status: 1",
+        "  valid",
+        "lost: generation ",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    check_with_both(&go, &out);
 }
 
 /// Records the firmware built with `feature`, which fails on purpose, and checks that its log
