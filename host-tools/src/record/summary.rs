@@ -544,12 +544,59 @@ mod tests {
 
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, SessionDescriptor};
 
-    use super::{loss_lines, session_lines, still_clock_line, End};
+    use super::{loss_lines, overwritten_line, session_lines, still_clock_line, End};
     use crate::record::stream::{
         tests::{batch, end, loss},
-        TraceStream,
+        Segment, TraceStream,
     };
     use crate::record::tests::descriptor;
+
+    #[test]
+    fn a_flight_recording_names_the_generations_overwritten_and_the_devices_count_of_them() {
+        let asked = |backpressure| Command::Start {
+            backpressure,
+            generation_period_us: 0,
+        };
+        let kept = |first_generation| Segment {
+            first_generation,
+            last_generation: first_generation + 2,
+            ..Segment::default()
+        };
+        let account = EndRecord {
+            overwritten_batches: 9,
+            overwritten_bytes: 900,
+            ..EndRecord::default()
+        };
+        let flight = asked(Backpressure::Overwrite);
+        let overwriting = SessionDescriptor {
+            backpressure: Backpressure::Overwrite,
+            ..descriptor(0)
+        };
+        assert_eq!(
+            overwritten_line(&flight, Some(&overwriting), &[kept(4)], Some(&account)).as_deref(),
+            Some("overwritten: generations 1..=3, the oldest, by the flight recorder to keep the newest (9 batches, 900 bytes, by the device's account)")
+        );
+        assert_eq!(
+            overwritten_line(&flight, None, &[kept(4)], None).as_deref(),
+            Some("overwritten: generations 1..=3, the oldest, by the flight recorder to keep the newest (how many batches, the end record would have said)")
+        );
+        assert_eq!(
+            overwritten_line(&flight, None, &[kept(1)], Some(&account)).as_deref(),
+            Some("overwritten: nothing: the trace channel held the whole trace")
+        );
+        // Not a flight recording, or a firmware that kept to another mode (its sink built
+        // without the flight recorder): nothing was overwritten.
+        let lossy = SessionDescriptor {
+            backpressure: Backpressure::Lossy,
+            ..descriptor(0)
+        };
+        assert_eq!(
+            overwritten_line(&flight, Some(&lossy), &[kept(4)], None),
+            None
+        );
+        let asked_lossy = asked(Backpressure::Lossy);
+        assert_eq!(overwritten_line(&asked_lossy, None, &[kept(4)], None), None);
+    }
 
     #[test]
     fn a_session_is_confirmed_by_its_descriptor_or_said_unconfirmed() {
