@@ -208,8 +208,15 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
     {
         let mut differs = Vec::new();
         if d.backpressure != backpressure {
+            // The one mode a firmware may lack: its sink's code is a feature of its own.
+            let lacking = match backpressure {
+                Backpressure::Overwrite => {
+                    " (its gotrace-rtt built without the feature `flight-recorder`?)"
+                }
+                _ => "",
+            };
             differs.push(format!(
-                "{}, not {}",
+                "{}, not {}{lacking}",
                 backpressure_name(d.backpressure),
                 backpressure_name(backpressure)
             ));
