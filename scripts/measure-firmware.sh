@@ -12,11 +12,15 @@ cargo build -q -p gotrace-host-tools --bin gotrace
 gotrace="$CARGO_TARGET_DIR/debug/gotrace"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
+# Every measured build is the firmware without its default feature `flight-recorder`, so that the
+# figures stay the encoder's and its transport's, comparable with those before the flight recorder
+# (whose own cost rtt/README.md gives, "The flight recorder").
+board=(--no-default-features --features board-mps2)
 
 echo "== instructions per scheduling event (release, thumbv7m, mps2-an385, -icount shift=0)"
 # With a trace channel that holds all that the measured rounds write (feature large-trace-channel).
-(cd firmware-example && cargo build -q --release --features measure,large-trace-channel \
-  --target-dir "$fw/measure")
+(cd firmware-example && cargo build -q --release "${board[@]}" \
+  --features measure,large-trace-channel --target-dir "$fw/measure")
 elf="$fw/measure/thumbv7m-none-eabi/release/gotrace-firmware-example"
 # One long generation, mostly dropped in lossy mode (so record exits 1): only the figures matter.
 # The measured rounds themselves fit whole in the measure build's trace channel, so the figure is
@@ -31,7 +35,8 @@ if grep -q "measure: invalid" <<<"$measure" ||
 fi
 
 echo "== drain rate of gotrace record --qemu (the same firmware on the usual 8 KiB trace channel, lossless, QEMU without icount)"
-(cd firmware-example && cargo build -q --release --features measure --target-dir "$fw/drain")
+(cd firmware-example && cargo build -q --release "${board[@]}" --features measure \
+  --target-dir "$fw/drain")
 drain_elf="$fw/drain/thumbv7m-none-eabi/release/gotrace-firmware-example"
 "$gotrace" record --qemu --icount off "$drain_elf" -o "$out/stream.trace" | grep "received"
 
@@ -44,8 +49,8 @@ build() { # $1: name, rest: cargo arguments
     --target-dir "$fw/footprint-$name" "$@")
   echo "$fw/footprint-$name/thumbv7em-none-eabihf/release/gotrace-firmware-example"
 }
-with=$(build trace)
-without=$(build untraced --no-default-features --features board-mps2)
+with=$(build trace "${board[@]}" --features trace)
+without=$(build untraced "${board[@]}")
 echo "== footprint on thumbv7em-none-eabihf (release, LTO): with tracing, without, difference"
 footprint "$with" "$without"
 

@@ -131,10 +131,13 @@ fn main() -> ! {
     // Whether the host has read the trace channel, asked without the scheduler's lock.
     let trace_channel = ring.watch();
     // The encoder's clock and sink, before tracing starts (here or in `measure::run`).
+    // The mode announced is the one the sink applies: lossy for overwrite without the flight
+    // recorder (feature `flight-recorder`), and the host reads the channel as it is written.
     #[cfg(feature = "trace")]
-    SCHED.with_encoder(|enc| {
+    let backpressure = SCHED.with_encoder(|enc| {
         enc.sink_mut().attach(ring, backpressure);
         *enc.clock_mut() = TraceClock::chosen();
+        enc.sink().backpressure()
     });
     #[cfg(not(feature = "trace"))]
     let _ = ring;

@@ -3,7 +3,7 @@
 //!
 //! [`RttSink`] copies each batch once, straight into the trace channel's ring ([`TraceRing`]),
 //! and publishes it by moving the channel's write offset after its last byte: the host sees a
-//! batch whole or not at all, without a scratch copy. Two modes
+//! batch whole or not at all, without a scratch copy. Three modes
 //! ([`Backpressure`](gotrace_rtt_protocol::Backpressure)):
 //!
 //! * lossless: a batch waits for room (the firmware slows down, inside the scheduler's critical
@@ -11,7 +11,11 @@
 //!   meanwhile, so that a wait longer than the clock's wrap leaves the times right;
 //! * lossy: nothing ever waits; a batch that does not fit is dropped with the rest of its
 //!   generation, a loss record names what was dropped, and the end record gives the device's
-//!   totals, so the host reports exactly what was lost.
+//!   totals, so the host reports exactly what was lost;
+//! * overwrite, a flight recorder (feature `flight-recorder`; without it, lossy): nothing ever
+//!   waits, and the channel keeps the newest whole generations, a batch that does not fit
+//!   evicting the oldest ones; the host reads the channel once, when the trace has ended or the
+//!   core is halted, and the end record counts what was overwritten.
 //!
 //! Either way the trace ends with the end record that tells the host its last generation is
 //! complete.
@@ -113,6 +117,8 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod control;
+#[cfg(feature = "flight-recorder")]
+mod flight_recorder;
 mod ring;
 mod sink;
 

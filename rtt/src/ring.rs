@@ -205,6 +205,43 @@ impl TraceRing {
         Write::Done
     }
 
+    /// The bytes written and not read yet, to walk from the read offset on: the flight recorder
+    /// reads back what it wrote to find where the oldest generation ends.
+    #[cfg(feature = "flight-recorder")]
+    pub(crate) fn unread(&self) -> Unread {
+        let d = self.descriptor;
+        let write = d.write.load(Ordering::Relaxed);
+        let read = d.read.load(Ordering::Acquire);
+        let left = if read >= d.size || write >= d.size {
+            // As in `room`: offsets outside the ring start no walk.
+            0
+        } else if write >= read {
+            write - read
+        } else {
+            d.size - read + write
+        };
+        Unread {
+            descriptor: d,
+            at: read,
+            left,
+        }
+    }
+
+    /// Gives up the unread bytes before `rest` (the flight recorder, which moves the read offset
+    /// itself: its host reads only once the trace has ended).
+    #[cfg(feature = "flight-recorder")]
+    pub(crate) fn discard_before(&mut self, rest: Unread) {
+        self.descriptor.read.store(rest.at, Ordering::Release);
+    }
+
+    /// Gives up every unread byte: what an earlier flight-recorder trace left, never read.
+    #[cfg(feature = "flight-recorder")]
+    pub(crate) fn discard_unread(&mut self) {
+        let d = self.descriptor;
+        d.read
+            .store(d.write.load(Ordering::Relaxed), Ordering::Release);
+    }
+
     /// A view of this ring that only tells whether the host has caught up: it can be kept
     /// outside the lock that guards the writer (this value, inside the encoder's sink).
     #[must_use]
@@ -212,6 +249,46 @@ impl TraceRing {
         RingWatch {
             descriptor: self.descriptor,
         }
+    }
+}
+
+/// A walk through the bytes of a [`TraceRing`] not read yet ([`TraceRing::unread`]), wrapping
+/// at the ring's end and stopping at its write offset: a copy keeps a place in it.
+#[cfg(feature = "flight-recorder")]
+#[derive(Clone, Copy)]
+pub(crate) struct Unread {
+    descriptor: &'static Descriptor,
+    /// The offset of the next byte.
+    at: usize,
+    /// Bytes from there to the write offset.
+    left: usize,
+}
+
+#[cfg(feature = "flight-recorder")]
+impl Unread {
+    /// Bytes from here to the write offset.
+    pub(crate) fn left(&self) -> usize {
+        self.left
+    }
+
+    /// Goes `count` bytes on; `None`, without moving, if fewer are left.
+    pub(crate) fn skip(&mut self, count: usize) -> Option<()> {
+        self.left = self.left.checked_sub(count)?;
+        // Subtracted, not `%`: ARMv6-M has no divide instruction.
+        self.at += count;
+        if self.at >= self.descriptor.size {
+            self.at -= self.descriptor.size;
+        }
+        Some(())
+    }
+
+    /// The next byte; `None` at the write offset.
+    pub(crate) fn byte(&mut self) -> Option<u8> {
+        let at = self.at;
+        self.skip(1)?;
+        // SAFETY: an unread byte, so `at < size` (`unread` starts no walk from an offset outside
+        // the ring), written before the write offset was moved past it.
+        Some(unsafe { *self.descriptor.buffer.add(at) })
     }
 }
 
@@ -387,17 +464,31 @@ pub mod host {
         /// Reads at most `limit` of the bytes published so far, as a probe reading part of the
         /// ring does: the rest stays for the next read.
         pub fn read_at_most(&self, limit: usize) -> Vec<u8> {
+            let (bytes, read) = self.unread(limit);
+            self.0.read.store(read, Ordering::Release);
+            bytes
+        }
+
+        /// Everything published and not read yet, left unread: the channel of a flight recorder
+        /// (whose writer moves the read offset itself) as a host would read it then.
+        #[cfg(any(feature = "flight-recorder", feature = "host-ring"))]
+        pub fn peek(&self) -> Vec<u8> {
+            self.unread(usize::MAX).0
+        }
+
+        /// At most `limit` of the bytes published and not read yet, and the read offset after
+        /// them.
+        fn unread(&self, limit: usize) -> (Vec<u8>, usize) {
             let d = self.0;
             let write = d.write.load(Ordering::Acquire);
-            let mut read = d.read.load(Ordering::Relaxed);
+            let mut read = d.read.load(Ordering::Acquire);
             let mut bytes = Vec::new();
             while read != write && bytes.len() < limit {
                 // SAFETY: `read < size`; the writer published the bytes up to `write`.
                 bytes.push(unsafe { *d.buffer.add(read) });
                 read = (read + 1) % d.size;
             }
-            d.read.store(read, Ordering::Release);
-            bytes
+            (bytes, read)
         }
 
         /// Moves both offsets to `at` (an empty ring whose next write starts there), which must

@@ -1,4 +1,4 @@
-//! The encoder's sink: the trace RTT up channel, lossless or lossy.
+//! The encoder's sink: the trace RTT up channel, lossless, lossy, or a flight recorder.
 //!
 //! Lossless: a batch waits until the channel has room for all of it, so nothing is lost and the
 //! firmware slows down (the channel must be larger than any batch: see [`RttSink::attach`]). The
@@ -13,14 +13,26 @@
 //! byte. Those closing records are written without waiting too: every batch and loss record of a
 //! lossy trace leaves room for them ([`LOSSY_RESERVE`]), and for the header of a trace started
 //! after it.
+//! Overwrite (a flight recorder, feature `flight-recorder`): nothing ever waits either, and the
+//! channel keeps the newest whole generations. The host does not read it while the device writes
+//! (it reads it once, when the trace has ended or the core is halted): the sink moves the read
+//! offset itself. A batch that does not fit evicts the oldest generation in the channel, whole,
+//! and is tried again, as long as an older generation than its own is left
+//! (`flight_recorder.rs`); then it is dropped as a lossy batch is (a generation larger
+//! than the channel). The end record counts what was overwritten. Its reserve is a lossy trace's:
+//! the closing records fit without evicting. Starting a trace empties the channel first: what a
+//! trace before it left there was never read, and a flight recorder keeps the newest. Without the
+//! feature, `Overwrite` is applied as `Lossy` ([`RttSink::backpressure`] says so).
 //!
-//! Either way a batch is copied once, from the encoder's batch buffer straight into the RTT ring
+//! In every mode a batch is copied once, from the encoder's batch buffer straight into the RTT ring
 //! ([`TraceRing`]), whose write offset moves only after the whole batch is in: no scratch copy.
 
 use gotrace_encoder::{Offer, Sink};
 use gotrace_rtt_protocol::{Backpressure, EndRecord, LossRecord, END_MARKER, LOSS_MARKER};
 use gotrace_wire::HEADER_LEN;
 
+#[cfg(feature = "flight-recorder")]
+use crate::flight_recorder::evict_oldest;
 use crate::ring::{TraceRing, Write};
 
 /// No loss to report: a loss record counts at least one batch.
@@ -78,14 +90,29 @@ impl RttSink {
     }
 
     /// Gives the sink the trace channel's ring, written from then on as `backpressure` says
-    /// (lossless: waiting for the host; lossy: dropping what does not fit, and saying so). The
+    /// (lossless: waiting for the host; lossy: dropping what does not fit, and saying so;
+    /// overwrite: evicting the oldest generations for it, lossy without the feature
+    /// `flight-recorder`: [`RttSink::backpressure`] tells the mode applied). The
     /// channel must hold the largest batch (a batch buffer and a header of at most 41 bytes) with
     /// room to spare, and in lossy mode the records that close a trace too: a batch that could
     /// never fit is dropped in either mode, and counted in the end record. Attach before tracing
     /// starts: a ring attached while tracing gets the rest of that trace without its header.
     pub fn attach(&mut self, ring: TraceRing, backpressure: Backpressure) {
         self.ring = Some(ring);
-        self.backpressure = backpressure;
+        self.backpressure = match backpressure {
+            Backpressure::Overwrite if cfg!(not(feature = "flight-recorder")) => {
+                Backpressure::Lossy
+            }
+            applied => applied,
+        };
+    }
+
+    /// The mode the sink applies: the one [`RttSink::attach`] was given, but `Lossy` for
+    /// `Overwrite` in a build without the feature `flight-recorder`. What the firmware announces
+    /// in its `SessionDescriptor`, so that the host reads the channel as it is written.
+    #[must_use]
+    pub fn backpressure(&self) -> Backpressure {
+        self.backpressure
     }
 
     /// Whether [`RttSink::attach`] has given the sink its channel. Without it tracing still
@@ -97,7 +124,7 @@ impl RttSink {
     }
 
     /// The device's account so far: the batches the encoder produced, and how many of them were
-    /// dropped (the measurement checks that it dropped none while it counted).
+    /// dropped (the measurement checks that it dropped none while it counted) or overwritten.
     #[must_use]
     pub fn account(&self) -> EndRecord {
         self.account
@@ -126,6 +153,59 @@ impl RttSink {
         while write(self) == Write::Full && self.lossless() {
             core::hint::spin_loop();
         }
+    }
+
+    /// Writes the pending loss record, if any, then the batch, if the record is written.
+    #[inline]
+    fn write_after_loss(&mut self, header: &[u8], payload: &[u8]) -> Write {
+        match self.flush_loss(false) {
+            Write::Done => self.write_whole(header, payload, false),
+            not_yet => not_yet,
+        }
+    }
+
+    /// Evicts the oldest generations older than `generation` one by one while what was
+    /// `written` of a batch of it (and the loss record before it) was `Full`, writing it again
+    /// after each: what it finally was.
+    #[cfg(feature = "flight-recorder")]
+    #[inline]
+    fn write_evicting(
+        &mut self,
+        mut written: Write,
+        generation: u64,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Write {
+        // A loss record that did not fit hides whether the batch after it ever can: one that
+        // never can must evict nothing, or it leaves the channel empty for nothing.
+        let len = header.len() + payload.len() + LOSSY_RESERVE;
+        if self.ring.as_ref().is_none_or(|ring| len >= ring.size()) {
+            return written;
+        }
+        while written == Write::Full && self.evict_older_than(generation) {
+            written = self.write_after_loss(header, payload);
+        }
+        written
+    }
+
+    /// When overwriting, evicts the oldest generation in the channel if it is older than
+    /// `generation`, and counts what it gave up; whether it gave up anything.
+    #[cfg(feature = "flight-recorder")]
+    fn evict_older_than(&mut self, generation: u64) -> bool {
+        if self.backpressure != Backpressure::Overwrite {
+            return false;
+        }
+        let Some(evicted) = self
+            .ring
+            .as_mut()
+            .and_then(|ring| evict_oldest(ring, generation))
+        else {
+            return false;
+        };
+        let account = &mut self.account;
+        account.overwritten_batches = account.overwritten_batches.wrapping_add(evicted.batches);
+        account.overwritten_bytes = account.overwritten_bytes.wrapping_add(evicted.bytes);
+        true
     }
 
     /// Writes the pending loss record, if any (when lossy, into the reserve only if it `closes`
@@ -170,8 +250,12 @@ impl Sink for RttSink {
         // The end record closes one trace: a trace started again gets an account of its own.
         self.account = NOTHING_WRITTEN;
         self.pending_loss = NO_LOSS;
-        // Lossy, it fits without waiting: in an empty channel, or in the reserve a lossy trace
-        // before it left.
+        #[cfg(feature = "flight-recorder")]
+        if let (Some(ring), Backpressure::Overwrite) = (self.ring.as_mut(), self.backpressure) {
+            ring.discard_unread();
+        }
+        // Lossy or overwriting, it fits without waiting: in an empty channel, or in the reserve a
+        // lossy trace before it left.
         self.until_written(|sink| sink.write_whole(header, &[], true));
     }
 
@@ -184,11 +268,10 @@ impl Sink for RttSink {
         let written = if broken {
             Write::Never
         } else {
-            match self.flush_loss(false) {
-                Write::Done => self.write_whole(header, payload, false),
-                not_yet => not_yet,
-            }
+            self.write_after_loss(header, payload)
         };
+        #[cfg(feature = "flight-recorder")]
+        let written = self.write_evicting(written, generation, header, payload);
         match written {
             // Counted once taken, however many times it was offered.
             Write::Full if self.lossless() => return Offer::Full,

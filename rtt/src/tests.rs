@@ -167,7 +167,7 @@ fn lossless_batches_are_offered_again_until_the_host_reads_and_all_arrive() {
 
 #[test]
 fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
-    // 255 bytes of room; a lossy batch leaves 58 of them free (the closing records, a header).
+    // 255 bytes of room; a lossy batch leaves 66 of them free (the closing records, a header).
     let (ring, host) = host::ring(256);
     let mut sink = RttSink::new();
     sink.attach(ring, Backpressure::Lossy);
@@ -178,14 +178,14 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
     let mut offer = |generation, header: &[u8], payload: &[u8]| {
         assert_eq!(sink.write_batch(generation, header, payload), Offer::Taken);
     };
-    offer(1, &a[..4], &a[4..]); // 100 + 58 of 239: written
-    offer(1, &b, &[]); // 158 of 139: dropped
+    offer(1, &a[..4], &a[4..]); // 100 + 66 of 239: written
+    offer(1, &b, &[]); // 166 of 139: dropped
     offer(1, &c, &[]); // fits, but its generation is broken: dropped
     assert_eq!(host.read(), [&header[..], &a].concat());
     offer(2, &d, &[]); // the loss record, then the batch
-    offer(2, &e, &[]); // 258 of 180: dropped
+    offer(2, &e, &[]); // 266, more than the ring: dropped
     offer(3, &f, &[]); // the loss record, then the batch
-    offer(3, &g, &[]); // 148 of 145: dropped
+    offer(3, &g, &[]); // 156 of 145: dropped
 
     // The closing records fit in the reserve, with nobody reading.
     sink.end_trace();
@@ -375,4 +375,398 @@ fn a_lossless_wait_longer_than_a_clock_wrap_leaves_later_times_right() {
     assert_eq!(times.last(), Some(&last_reading), "{times:?}");
     assert!(times.windows(2).all(|t| t[0] <= t[1]), "{times:?}");
     assert_eq!(e.sink().account().dropped_batches, 0);
+}
+
+#[test]
+fn overwrite_is_applied_only_with_the_feature() {
+    let (ring, _host) = host::ring(256);
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Overwrite);
+    let applied = if cfg!(feature = "flight-recorder") {
+        Backpressure::Overwrite
+    } else {
+        Backpressure::Lossy
+    };
+    assert_eq!(sink.backpressure(), applied);
+}
+
+#[cfg(not(feature = "flight-recorder"))]
+#[test]
+fn without_the_feature_overwrite_writes_what_lossy_writes() {
+    // The lossy test's batches, through a lossy sink and an overwriting one: the same bytes.
+    let stream = |backpressure| {
+        let (ring, host) = host::ring(256);
+        let mut sink = RttSink::new();
+        sink.attach(ring, backpressure);
+        sink.begin_trace(&bytes(0xA0, 16));
+        for (generation, len) in [(1, 100), (1, 100), (1, 10), (2, 50), (2, 200), (3, 10)] {
+            assert_eq!(
+                sink.write_batch(generation, &bytes(len as u8, len), &[]),
+                Offer::Taken
+            );
+        }
+        sink.end_trace();
+        (host.read(), sink.account())
+    };
+    let (overwrite, lossy) = (stream(Backpressure::Overwrite), stream(Backpressure::Lossy));
+    assert_eq!(overwrite, lossy);
+    assert_ne!(lossy.1.dropped_batches, 0, "the lossy sink dropped nothing");
+}
+
+/// The flight recorder (`Backpressure::Overwrite`), read as its host reads it: from the read
+/// offset the sink moved, once the trace has ended (`host::Host::peek` in between, which does not
+/// move it).
+#[cfg(feature = "flight-recorder")]
+mod flight_recorder {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const HEADER: &[u8; HEADER_LEN] = b"go 1.22 trace\0\0\0";
+
+    /// An `EventBatch` of `generation` with `size` bytes of payload, as its header and payload:
+    /// 5 bytes of header below 128 for both.
+    fn batch(generation: u64, size: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut header = vec![EventType::EVENT_BATCH.0];
+        for field in [generation, 0, 0, size as u64] {
+            let mut buf = [0; varint::MAX_LEN];
+            let len = varint::encode(field, &mut buf);
+            header.extend_from_slice(&buf[..len]);
+        }
+        (header, bytes(generation as u8, size))
+    }
+
+    /// An item of the channel; a batch as its generation and its bytes (header and payload).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Item {
+        Header,
+        Batch { generation: u64, bytes: u32 },
+        Loss(LossRecord),
+        End(EndRecord),
+    }
+
+    use Item::{Batch, End, Header, Loss};
+
+    /// The channel's bytes as whole items: fails at a byte that starts none, or an item cut short.
+    fn items(channel: &[u8]) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut at = 0;
+        while at < channel.len() {
+            let rest = &channel[at..];
+            let (item, len) = match rest[0] {
+                b'g' => {
+                    assert_eq!(&rest[..HEADER_LEN], HEADER, "at {at}: {channel:?}");
+                    (Header, HEADER_LEN)
+                }
+                LOSS_MARKER => {
+                    let fields = rest[1..1 + LossRecord::LEN].try_into().unwrap();
+                    (Loss(LossRecord::from_bytes(fields)), 1 + LossRecord::LEN)
+                }
+                END_MARKER => {
+                    let fields = rest[1..1 + EndRecord::LEN].try_into().unwrap();
+                    (End(EndRecord::from_bytes(fields)), 1 + EndRecord::LEN)
+                }
+                1 => {
+                    let mut len = 1;
+                    let mut fields = [0; 4];
+                    for field in &mut fields {
+                        let (value, n) = varint::decode(&rest[len..]).unwrap();
+                        *field = value;
+                        len += n;
+                    }
+                    let [generation, _m, _time, size] = fields;
+                    len += size as usize;
+                    assert!(len <= rest.len(), "a batch cut short at {at}: {channel:?}");
+                    let bytes = len as u32;
+                    (Batch { generation, bytes }, len)
+                }
+                other => panic!("byte {other} at {at} starts no item: {channel:?}"),
+            };
+            items.push(item);
+            at += len;
+        }
+        items
+    }
+
+    /// The batches of `items` and their bytes.
+    fn batches_in(items: &[Item]) -> (u32, u32) {
+        items
+            .iter()
+            .fold((0, 0), |(batches, total), item| match item {
+                Batch { bytes, .. } => (batches + 1, total + bytes),
+                _ => (batches, total),
+            })
+    }
+
+    /// `generations` of `per_generation` batches of `size` bytes of payload, as items.
+    fn batch_items(
+        generations: core::ops::RangeInclusive<u64>,
+        per_generation: usize,
+        size: usize,
+    ) -> Vec<Item> {
+        generations
+            .flat_map(|generation| {
+                let bytes = (5 + size) as u32;
+                vec![Batch { generation, bytes }; per_generation]
+            })
+            .collect()
+    }
+
+    /// An overwriting sink on a ring of `size` bytes whose trace begins at offset `at`, and the
+    /// ring's host.
+    fn recorder(size: usize, at: usize) -> (RttSink, host::Host) {
+        let (ring, host) = host::ring(size);
+        host.reset_to(at);
+        let mut sink = RttSink::new();
+        sink.attach(ring, Backpressure::Overwrite);
+        sink.begin_trace(HEADER);
+        (sink, host)
+    }
+
+    /// Writes a batch of `generation` with `size` bytes of payload (taken at once, written or
+    /// dropped).
+    fn write(sink: &mut RttSink, generation: u64, size: usize) {
+        let (header, payload) = batch(generation, size);
+        assert_eq!(
+            sink.write_batch(generation, &header, &payload),
+            Offer::Taken
+        );
+    }
+
+    /// Ten generations of three 25-byte batches through a 256-byte ring from offset `at`, the
+    /// channel checked to be whole items after each: the items left.
+    fn ten_generations(at: usize) -> Vec<Item> {
+        let (mut sink, host) = recorder(256, at);
+        for generation in 1..=10 {
+            for _ in 0..3 {
+                write(&mut sink, generation, 20);
+                items(&host.peek());
+            }
+        }
+        items(&host.read())
+    }
+
+    #[test]
+    fn the_newest_whole_generations_are_kept_and_the_channel_parses() {
+        // 255 bytes of room, 66 of them kept free: generations 9 and 10 (150 bytes) and not a
+        // third, which the second batch of 10 evicted (8, 9 and a batch of 10: 175 bytes, with
+        // another batch and the reserve 266).
+        assert_eq!(ten_generations(0), batch_items(9..=10, 3, 20));
+    }
+
+    #[test]
+    fn eviction_reads_items_across_the_rings_wrap() {
+        // From every offset, so that every item and every field of a batch header is cut by the
+        // wrap somewhere: the same generations kept.
+        for at in 0..256 {
+            assert_eq!(ten_generations(at), batch_items(9..=10, 3, 20), "from {at}");
+        }
+    }
+
+    #[test]
+    fn the_header_is_evicted_with_generation_1() {
+        // 149 bytes of room: the header and two batches of 1 (66 bytes), then a batch of 2 and
+        // the reserve (91) fit only without them.
+        let (mut sink, host) = recorder(150, 0);
+        write(&mut sink, 1, 20);
+        write(&mut sink, 1, 20);
+        let before = [vec![Header], batch_items(1..=1, 2, 20)].concat();
+        assert_eq!(items(&host.peek()), before);
+        write(&mut sink, 2, 20);
+        assert_eq!(items(&host.read()), batch_items(2..=2, 1, 20));
+        let account = sink.account();
+        assert_eq!(
+            (account.overwritten_batches, account.overwritten_bytes),
+            (2, 50)
+        );
+    }
+
+    #[test]
+    fn the_account_counts_exactly_what_was_overwritten() {
+        // Generations 1 to 6 of three 25-byte batches: 5 and 6 kept, 1 to 4 overwritten, and
+        // produced less dropped less overwritten is what the channel holds, at every batch.
+        let (mut sink, host) = recorder(256, 0);
+        for generation in 1..=6 {
+            for _ in 0..3 {
+                write(&mut sink, generation, 20);
+                let account = sink.account();
+                let arrived = (
+                    account.batches - account.dropped_batches - account.overwritten_batches,
+                    account.bytes - account.dropped_bytes - account.overwritten_bytes,
+                );
+                assert_eq!(arrived, batches_in(&items(&host.peek())));
+            }
+        }
+        sink.end_trace();
+        let account = EndRecord {
+            batches: 18,
+            bytes: 450,
+            dropped_batches: 0,
+            dropped_bytes: 0,
+            overwritten_batches: 12,
+            overwritten_bytes: 300,
+        };
+        assert_eq!(sink.account(), account);
+        let expected = [batch_items(5..=6, 3, 20), vec![End(account)]].concat();
+        assert_eq!(items(&host.read()), expected);
+    }
+
+    #[test]
+    fn a_batch_never_evicts_its_own_generation() {
+        // Generation 2 fills the channel: its eighth batch finds only generation 2 there and is
+        // dropped, the seven before it kept.
+        let (mut sink, host) = recorder(256, 0);
+        write(&mut sink, 1, 20);
+        for _ in 0..8 {
+            write(&mut sink, 2, 20);
+        }
+        assert_eq!(items(&host.peek()), batch_items(2..=2, 7, 20));
+        let account = sink.account();
+        assert_eq!((account.dropped_batches, account.dropped_bytes), (1, 25));
+        assert_eq!(
+            (account.overwritten_batches, account.overwritten_bytes),
+            (1, 25)
+        );
+    }
+
+    #[test]
+    fn a_generation_larger_than_the_channel_is_dropped_with_a_loss_record_and_the_trace_goes_on() {
+        // Generation 2 (10 batches, 250 bytes) does not fit beside the reserve: its eighth batch
+        // and the rest are dropped. Generation 3 evicts what was kept of it, then writes the loss
+        // record and its batches.
+        let (mut sink, host) = recorder(256, 0);
+        for (generation, batches) in [(1, 2), (2, 10), (3, 2)] {
+            for _ in 0..batches {
+                write(&mut sink, generation, 20);
+            }
+        }
+        sink.end_trace();
+        let account = EndRecord {
+            batches: 14,
+            bytes: 350,
+            dropped_batches: 3,
+            dropped_bytes: 75,
+            overwritten_batches: 9,
+            overwritten_bytes: 225,
+        };
+        let loss = LossRecord {
+            first_generation: 2,
+            last_generation: 2,
+            batches: 3,
+            bytes: 75,
+        };
+        let expected = [
+            vec![Loss(loss)],
+            batch_items(3..=3, 2, 20),
+            vec![End(account)],
+        ]
+        .concat();
+        assert_eq!(items(&host.read()), expected);
+    }
+
+    #[test]
+    fn beginning_a_trace_empties_the_channel() {
+        // A trace ended and never read: the next one starts in an empty channel, its own header
+        // first.
+        let (mut sink, host) = recorder(256, 0);
+        write(&mut sink, 1, 20);
+        sink.end_trace();
+        sink.begin_trace(HEADER);
+        assert_eq!(items(&host.peek()), [Header]);
+        assert_eq!(sink.account(), EndRecord::default());
+    }
+
+    /// A deterministic stream of pseudo-random numbers (xorshift64).
+    struct Random(u64);
+
+    impl Random {
+        /// A number below `bound`.
+        fn below(&mut self, bound: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % bound
+        }
+    }
+
+    /// Checks the channel against what was written: whole items; batch generations ascending and
+    /// contiguous (a gap only where a loss record between names it), ending with the newest
+    /// generation written; every generation there with all the batches written of it; and the
+    /// account's produced less dropped less overwritten is what the channel holds.
+    fn check(channel: &[u8], written: &BTreeMap<u64, u32>, account: EndRecord) {
+        let items = items(channel);
+        let mut last: Option<u64> = None;
+        // The loss records since the last batch.
+        let mut losses: Vec<LossRecord> = Vec::new();
+        let mut batches_of = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            match *item {
+                Header => assert_eq!(i, 0, "a header after the first item: {items:?}"),
+                End(_) => panic!("an end record before the end: {items:?}"),
+                Loss(loss) => losses.push(loss),
+                Batch { generation, .. } => {
+                    *batches_of.entry(generation).or_insert(0) += 1;
+                    if let Some(last) = last {
+                        let named = |missing: u64| {
+                            losses.iter().any(|loss| {
+                                (loss.first_generation..=loss.last_generation).contains(&missing)
+                            })
+                        };
+                        assert!(
+                            generation >= last && (last + 1..generation).all(named),
+                            "generation {generation} after {last}: {items:?}"
+                        );
+                    }
+                    losses.clear();
+                    last = Some(generation);
+                }
+            }
+        }
+        assert_eq!(last, written.keys().next_back().copied(), "{items:?}");
+        for (generation, batches) in &batches_of {
+            assert_eq!(
+                Some(batches),
+                written.get(generation),
+                "generation {generation} not whole: {items:?}"
+            );
+        }
+        let arrived = (
+            account.batches - account.dropped_batches - account.overwritten_batches,
+            account.bytes - account.dropped_bytes - account.overwritten_bytes,
+        );
+        assert_eq!(arrived, batches_in(&items), "{account:?}");
+    }
+
+    #[test]
+    fn random_batches_leave_whole_contiguous_generations_ending_with_the_newest() {
+        // Small rings from any offset, generations of random batches: mostly smaller than the
+        // channel, sometimes larger (dropped, with the rest of their generation), sometimes a
+        // batch that can never fit.
+        for seed in 1..=300u64 {
+            let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let size = 80 + random.below(400) as usize;
+            let (mut sink, host) = recorder(size, random.below(size as u64) as usize);
+            let mut written = BTreeMap::new();
+            for generation in 1..=40 {
+                let most = if random.below(8) == 0 { 30 } else { 5 };
+                let batches = 1 + random.below(most);
+                for _ in 0..batches {
+                    let payload = if random.below(40) == 0 {
+                        size
+                    } else {
+                        random.below(size as u64 / 3) as usize
+                    };
+                    let dropped = sink.account().dropped_batches;
+                    write(&mut sink, generation, payload);
+                    if sink.account().dropped_batches == dropped {
+                        *written.entry(generation).or_insert(0) += 1;
+                    }
+                    check(&host.peek(), &written, sink.account());
+                }
+            }
+            sink.end_trace();
+            let items = items(&host.read());
+            assert_eq!(items.last(), Some(&End(sink.account())), "seed {seed}");
+        }
+    }
 }
