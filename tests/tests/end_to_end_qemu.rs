@@ -849,7 +849,8 @@ fn a_flight_recording_keeps_the_newest_generations_and_accounts_for_the_rest() {
             .unwrap_or_else(|| panic!("no line {start:?}:\n{}\n{}", run.stdout, run.stderr))
     };
     let overwritten = line("overwritten: generations 1..=");
-    let last_overwritten = number(overwritten.split_whitespace().nth(2).unwrap());
+    let range = overwritten.split_whitespace().nth(2).unwrap();
+    let last_overwritten = number(range.split_once("..=").unwrap().1);
     let traces: Vec<&str> = run
         .stdout
         .lines()
