@@ -88,7 +88,7 @@ impl FlightRead {
 /// The channel's bytes as a trace: the firmware's first generation, and with it the header
 /// written before it, may have been overwritten, and a trace of any later generation is read
 /// the same once the header is put back.
-fn with_header(bytes: &[u8]) -> Cow<'_, [u8]> {
+pub(super) fn with_header(bytes: &[u8]) -> Cow<'_, [u8]> {
     let header = Version::Go122.header();
     if bytes.is_empty() || bytes.starts_with(&header) {
         Cow::Borrowed(bytes)

@@ -5,7 +5,9 @@
 //! the encoder hands them over, and the host drains the ring at random points, any amount, into a
 //! `TraceStream` in any chunks. Issue 4's contract, over many interleavings: lossy, the device
 //! never waits, what arrives parses, and the host reports exactly what was lost (the device's own
-//! account); lossless with a draining host, nothing is lost and the trace arrives as produced.
+//! account); lossless with a draining host, nothing is lost and the trace arrives as produced;
+//! overwriting, read once at the end, the newest generations arrive whole and every batch is
+//! accounted for.
 
 use std::thread;
 
@@ -324,4 +326,92 @@ fn the_lossless_sink_with_a_draining_host_loses_nothing() {
         assert_eq!(run.losses.records, [], "{context}");
         assert_eq!(run.losses.discarded_batches, 0, "{context}");
     }
+}
+
+#[test]
+fn a_flight_recorders_channel_read_at_its_end_holds_its_newest_generations_whole() {
+    // As `record --flight-recorder` reads it: nothing until the end record, then the channel
+    // whole, the header put back where the sink overwrote it.
+    let traces = device_traces();
+    let largest = largest_batch(&traces);
+    let (mut overwriting_runs, mut dropping_runs) = (0, 0);
+    for seed in 1..=SEEDS / 4 {
+        let mut rng = Rng::new(seed);
+        let trace = &traces[rng.below(traces.len())];
+        // From a little more than one batch (some never fit beside the reserve) to many.
+        let size = largest + 1 + rng.below(8 * largest + RESERVE);
+        let (mut sink, host) = attached_sink(size, Backpressure::Overwrite);
+        sink.begin_trace(&trace[..HEADER_LEN]);
+        for (generation, batch) in batches(trace) {
+            write_batch(&mut sink, generation, batch, &mut rng);
+        }
+        sink.end_trace();
+        let account = sink.account();
+        let mut reader = Reader::new();
+        reader.push(
+            &super::super::flight::with_header(&host.peek()),
+            &mut rng,
+            seed,
+        );
+        let run = reader.finish();
+        let context = format!("seed {seed}, ring {size}");
+        assert_eq!(run.end, Some(account), "{context}");
+        let originals = generations(trace);
+        for (file, segment) in run.traces.iter().zip(&run.segments) {
+            if let Err(e) = events(file) {
+                panic!("{context}: segment {segment:?} does not decode: {e}");
+            }
+            let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
+                .flat_map(|g| originals[&g].iter().copied())
+                .collect();
+            assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
+        }
+        // Kept and lost generations follow on to the last one produced; those before the
+        // first were overwritten.
+        let losses = &run.losses;
+        let mut spans: Vec<(u64, u64)> = run
+            .segments
+            .iter()
+            .map(|s| (s.first_generation, s.last_generation))
+            .chain(losses.lost_generations())
+            .collect();
+        spans.sort();
+        assert_eq!(
+            spans.last().map(|s| s.1),
+            originals.keys().last().copied(),
+            "{context}"
+        );
+        for pair in spans.windows(2) {
+            assert_eq!(pair[1].0, pair[0].1 + 1, "{context}: {spans:?}");
+        }
+        // Every batch produced is kept, discarded by the host, dropped or overwritten.
+        let produced = batches(trace);
+        let total_bytes = produced.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+        let kept = run
+            .segments
+            .iter()
+            .fold((0, 0), |(b, n), s| (b + s.batches, n + s.bytes));
+        assert_eq!(
+            (
+                kept.0
+                    + losses.discarded_batches
+                    + u64::from(account.dropped_batches)
+                    + u64::from(account.overwritten_batches),
+                kept.1
+                    + losses.discarded_bytes
+                    + u64::from(account.dropped_bytes)
+                    + u64::from(account.overwritten_bytes)
+            ),
+            (produced.len() as u64, total_bytes),
+            "{context}"
+        );
+        overwriting_runs += u32::from(account.overwritten_batches > 0);
+        dropping_runs += u32::from(account.dropped_batches > 0);
+    }
+    // The sizes must make the sink overwrite in most runs, and drop a generation larger than
+    // the channel in some.
+    assert!(
+        overwriting_runs > SEEDS as u32 / 8 && dropping_runs > 0,
+        "{overwriting_runs} {dropping_runs}"
+    );
 }
