@@ -155,6 +155,25 @@ fn generations(trace: &[u8]) -> std::collections::BTreeMap<u64, Vec<u8>> {
     out
 }
 
+/// Checks that every segment of `run` is a trace Go's rules accept, of whole generations as the
+/// encoder produced them (`originals`).
+fn assert_whole_generations(
+    run: &Run,
+    originals: &std::collections::BTreeMap<u64, Vec<u8>>,
+    context: &str,
+) {
+    assert_eq!(run.traces.len(), run.segments.len(), "{context}");
+    for (file, segment) in run.traces.iter().zip(&run.segments) {
+        if let Err(e) = events(file) {
+            panic!("{context}: segment {segment:?} does not decode: {e}");
+        }
+        let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
+            .flat_map(|g| originals[&g].iter().copied())
+            .collect();
+        assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
+    }
+}
+
 /// Checks a lossy `run` of `trace` against the sink's own `account` (`context` says which run):
 /// every segment is a valid trace of whole generations as the encoder produced them, the host's
 /// loss account is the device's, every batch is kept, discarded or dropped, and kept and lost
@@ -166,16 +185,7 @@ fn assert_exact_loss(run: &Run, trace: &[u8], account: EndRecord, context: &str)
     let losses = &run.losses;
     let produced = batches(trace);
     let originals = generations(trace);
-    assert_eq!(run.traces.len(), run.segments.len(), "{context}");
-    for (file, segment) in run.traces.iter().zip(&run.segments) {
-        if let Err(e) = events(file) {
-            panic!("{context}: segment {segment:?} does not decode: {e}");
-        }
-        let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
-            .flat_map(|g| originals[&g].iter().copied())
-            .collect();
-        assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
-    }
+    assert_whole_generations(run, &originals, context);
     assert_eq!(
         (
             losses.device_dropped_batches(),
@@ -357,15 +367,7 @@ fn a_flight_recorders_channel_read_at_its_end_holds_its_newest_generations_whole
         let context = format!("seed {seed}, ring {size}");
         assert_eq!(run.end, Some(account), "{context}");
         let originals = generations(trace);
-        for (file, segment) in run.traces.iter().zip(&run.segments) {
-            if let Err(e) = events(file) {
-                panic!("{context}: segment {segment:?} does not decode: {e}");
-            }
-            let expected: Vec<u8> = (segment.first_generation..=segment.last_generation)
-                .flat_map(|g| originals[&g].iter().copied())
-                .collect();
-            assert!(file[HEADER_LEN..] == expected[..], "{context}: {segment:?}");
-        }
+        assert_whole_generations(&run, &originals, &context);
         // Kept and lost generations follow on to the last one produced; those before the
         // first were overwritten.
         let losses = &run.losses;
