@@ -48,13 +48,51 @@ const NO_LOSS: LossRecord = LossRecord {
 /// next trace, so that neither closing nor starting again has to wait for the host.
 const LOSSY_RESERVE: usize = 1 + LossRecord::LEN + 1 + EndRecord::LEN + HEADER_LEN;
 
+/// The device's account as the sink keeps it: the end record's counts, those of what it
+/// overwrote only in a build that can overwrite, so that a firmware without the flight recorder
+/// pays neither their 8 bytes of RAM nor their stores.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Account {
+    batches: u32,
+    bytes: u32,
+    dropped_batches: u32,
+    dropped_bytes: u32,
+    #[cfg(feature = "flight-recorder")]
+    overwritten_batches: u32,
+    #[cfg(feature = "flight-recorder")]
+    overwritten_bytes: u32,
+}
+
+impl Account {
+    /// The account as the end record states it.
+    fn record(&self) -> EndRecord {
+        let record = EndRecord {
+            batches: self.batches,
+            bytes: self.bytes,
+            dropped_batches: self.dropped_batches,
+            dropped_bytes: self.dropped_bytes,
+            ..EndRecord::default()
+        };
+        #[cfg(feature = "flight-recorder")]
+        let record = EndRecord {
+            overwritten_batches: self.overwritten_batches,
+            overwritten_bytes: self.overwritten_bytes,
+            ..record
+        };
+        record
+    }
+}
+
 /// The account of a trace before its first batch.
-const NOTHING_WRITTEN: EndRecord = EndRecord {
+const NOTHING_WRITTEN: Account = Account {
     batches: 0,
     bytes: 0,
     dropped_batches: 0,
     dropped_bytes: 0,
+    #[cfg(feature = "flight-recorder")]
     overwritten_batches: 0,
+    #[cfg(feature = "flight-recorder")]
     overwritten_bytes: 0,
 };
 
@@ -69,7 +107,7 @@ pub struct RttSink {
     /// The loss not reported yet; none while it counts no batch ([`NO_LOSS`]), rather than an
     /// `Option`, whose tag took 8 bytes more of RAM and whose code 72 bytes more of flash.
     pending_loss: LossRecord,
-    account: EndRecord,
+    account: Account,
 }
 
 impl Default for RttSink {
@@ -127,7 +165,7 @@ impl RttSink {
     /// dropped (the measurement checks that it dropped none while it counted) or overwritten.
     #[must_use]
     pub fn account(&self) -> EndRecord {
-        self.account
+        self.account.record()
     }
 
     fn lossless(&self) -> bool {
@@ -288,6 +326,6 @@ impl Sink for RttSink {
     #[inline]
     fn end_trace(&mut self) {
         self.until_written(|sink| sink.flush_loss(true));
-        self.until_written(|sink| sink.write_whole(&[END_MARKER], &sink.account.to_bytes(), true));
+        self.until_written(|sink| sink.write_whole(&[END_MARKER], &sink.account.record().to_bytes(), true));
     }
 }
