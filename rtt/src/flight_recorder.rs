@@ -17,11 +17,15 @@ const HEADER_START: u8 = b'g';
 const BATCH_START: u8 = EventType::EVENT_BATCH.0;
 
 /// What [`evict_oldest`] gave up: the batches, and their bytes as the account counts them
-/// (header and payload); the trace header and records it took with them are not batches.
+/// (header and payload); the trace header and records it took with them are not batches, but
+/// the drops its loss records counted are given up with them: the host, which checks the loss
+/// records it reads against the end record's drops, will never read those.
 #[derive(Default)]
 pub(crate) struct Evicted {
     pub(crate) batches: u32,
     pub(crate) bytes: u32,
+    pub(crate) dropped_batches: u32,
+    pub(crate) dropped_bytes: u32,
 }
 
 /// Moves the channel's read offset past its oldest generation if that is older than `newer`
@@ -39,7 +43,15 @@ pub(crate) fn evict_oldest(ring: &mut TraceRing, newer: u64) -> Option<Evicted> 
     while let Some(first) = unread.byte() {
         match first {
             HEADER_START => unread.skip(HEADER_LEN - 1)?,
-            LOSS_MARKER => unread.skip(LossRecord::LEN)?,
+            LOSS_MARKER => {
+                let mut fields = [0; LossRecord::LEN];
+                for field in &mut fields {
+                    *field = unread.byte()?;
+                }
+                let loss = LossRecord::from_bytes(&fields);
+                evicted.dropped_batches = evicted.dropped_batches.wrapping_add(loss.batches);
+                evicted.dropped_bytes = evicted.dropped_bytes.wrapping_add(loss.bytes);
+            }
             END_MARKER => unread.skip(EndRecord::LEN)?,
             BATCH_START => {
                 let generation = uvarint(&mut unread)?;

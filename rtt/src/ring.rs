@@ -491,6 +491,11 @@ pub mod host {
             (bytes, read)
         }
 
+        /// The write offset: where the writer's next bytes go, moved by every write it makes.
+        pub fn write_offset(&self) -> usize {
+            self.0.write.load(Ordering::Acquire)
+        }
+
         /// Moves both offsets to `at` (an empty ring whose next write starts there), which must
         /// be inside the ring: the writer copies to the offsets it finds, unchecked.
         pub fn reset_to(&self, at: usize) {

@@ -240,9 +240,20 @@ impl RttSink {
         else {
             return false;
         };
+        // The drops of the loss records it gave up go from `dropped` to `overwritten`: their
+        // generations are gone with the oldest, and the host checks `dropped` against the loss
+        // records it reads. What arrives is produced less both, as before.
         let account = &mut self.account;
-        account.overwritten_batches = account.overwritten_batches.wrapping_add(evicted.batches);
-        account.overwritten_bytes = account.overwritten_bytes.wrapping_add(evicted.bytes);
+        account.dropped_batches = account.dropped_batches.wrapping_sub(evicted.dropped_batches);
+        account.dropped_bytes = account.dropped_bytes.wrapping_sub(evicted.dropped_bytes);
+        account.overwritten_batches = account
+            .overwritten_batches
+            .wrapping_add(evicted.batches)
+            .wrapping_add(evicted.dropped_batches);
+        account.overwritten_bytes = account
+            .overwritten_bytes
+            .wrapping_add(evicted.bytes)
+            .wrapping_add(evicted.dropped_bytes);
         true
     }
 

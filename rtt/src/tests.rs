@@ -742,11 +742,13 @@ mod flight_recorder {
         // Small rings from any offset, generations of random batches: mostly smaller than the
         // channel, sometimes larger (dropped, with the rest of their generation), sometimes a
         // batch that can never fit.
+        let (mut lossy_seeds, mut overwritten_loss_seeds) = (0, 0);
         for seed in 1..=300u64 {
             let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let size = 80 + random.below(400) as usize;
             let (mut sink, host) = recorder(size, random.below(size as u64) as usize);
             let mut written = BTreeMap::new();
+            let mut dropped_in_all = 0;
             for generation in 1..=40 {
                 let most = if random.below(8) == 0 { 30 } else { 5 };
                 let batches = 1 + random.below(most);
@@ -756,17 +758,43 @@ mod flight_recorder {
                     } else {
                         random.below(size as u64 / 3) as usize
                     };
-                    let dropped = sink.account().dropped_batches;
+                    // Written, it is the channel's last item, and the write offset moved for it
+                    // (a dropped batch may leave a loss record last, or nothing written at all:
+                    // the account cannot tell, since evicting a loss record moves its drops to
+                    // the overwritten counts).
+                    let before = host.write_offset();
                     write(&mut sink, generation, payload);
-                    if sink.account().dropped_batches == dropped {
+                    let last = items(&host.peek()).last().copied();
+                    if host.write_offset() != before && matches!(last, Some(Batch { .. })) {
                         *written.entry(generation).or_insert(0) += 1;
+                    } else {
+                        dropped_in_all += 1;
                     }
                     check(&host.peek(), &written, sink.account());
                 }
             }
             sink.end_trace();
             let items = items(&host.read());
-            assert_eq!(items.last(), Some(&End(sink.account())), "seed {seed}");
+            let account = sink.account();
+            assert_eq!(items.last(), Some(&End(account)), "seed {seed}");
+            // What the host checks: the loss records it reads count the end record's drops, those
+            // of the records overwritten moved to the overwritten counts.
+            let recorded = items.iter().fold((0, 0), |(batches, bytes), item| match item {
+                Loss(loss) => (batches + loss.batches, bytes + loss.bytes),
+                _ => (batches, bytes),
+            });
+            assert_eq!(
+                recorded,
+                (account.dropped_batches, account.dropped_bytes),
+                "seed {seed}: {items:?}"
+            );
+            lossy_seeds += u32::from(recorded.0 > 0);
+            overwritten_loss_seeds += u32::from(dropped_in_all > account.dropped_batches);
         }
+        // Both kinds of run: loss records kept to the end, and loss records overwritten.
+        assert!(
+            lossy_seeds > 0 && overwritten_loss_seeds > 0,
+            "{lossy_seeds} {overwritten_loss_seeds}"
+        );
     }
 }

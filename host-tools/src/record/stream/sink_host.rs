@@ -368,9 +368,19 @@ fn a_flight_recorders_channel_read_at_its_end_holds_its_newest_generations_whole
         assert_eq!(run.end, Some(account), "{context}");
         let originals = generations(trace);
         assert_whole_generations(&run, &originals, &context);
+        // The loss records the host reads count the end record's drops, as the summary checks:
+        // those of the records overwritten went to the overwritten counts.
+        let losses = &run.losses;
+        assert_eq!(
+            (
+                losses.device_dropped_batches(),
+                losses.device_dropped_bytes()
+            ),
+            (account.dropped_batches.into(), account.dropped_bytes.into()),
+            "{context}"
+        );
         // Kept and lost generations follow on to the last one produced; those before the
         // first were overwritten.
-        let losses = &run.losses;
         let mut spans: Vec<(u64, u64)> = run
             .segments
             .iter()
