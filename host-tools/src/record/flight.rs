@@ -37,24 +37,26 @@ pub struct FlightRead {
 impl FlightRead {
     /// Looks at the channel, if it is time to (`stopping`: the stop command was sent, so the end
     /// is near): whether it holds the trace's end record, all it will hold.
-    pub fn look(&mut self, link: &mut dyn Link, stopping: bool) -> Result<bool> {
+    pub fn look(&mut self, link: &mut dyn Link, stopping: bool) -> bool {
         if !stopping && self.last_look.is_some_and(|at| at.elapsed() < LOOK_EVERY) {
-            return Ok(false);
+            return false;
         }
         self.last_look = Some(Instant::now());
-        let Some(peek) = link.peek_trace()? else {
-            return Ok(false);
+        // A look that failed (a probe's read raced by a firmware making room each time) is only
+        // a look: the next one, or the read at the end, tells.
+        let Ok(Some(peek)) = link.peek_trace() else {
+            return false;
         };
         let mut stream = TraceStream::default();
         let ends = stream.push(&with_header(&peek.bytes)).is_ok() && stream.ended();
         if ends {
             self.ended = Some(peek);
         }
-        Ok(ends)
+        ends
     }
 
-    /// Reads the channel into the recording, its complete generations into their files, and
-    /// hands its bytes back: the look that found the end, else the channel as it is now (the
+    /// Reads the channel into the recording, its complete generations into their files: the
+    /// look that found the end, whose bytes it hands back, else the channel as it is now (the
     /// session stopped otherwise: the stop command not acted on, the firmware's exit, a fault).
     pub fn collect(
         self,
@@ -62,6 +64,7 @@ impl FlightRead {
         recording: &mut Recording,
         files: &mut SegmentFiles<'_>,
     ) -> Result<()> {
+        let ended = self.ended.is_some();
         let peek = match self.ended {
             Some(peek) => Some(peek),
             None if recording.target_error.is_some() => None,
@@ -78,8 +81,13 @@ impl FlightRead {
         if let Err(error) = pushed {
             recording.stop_at_channel_error(error);
         }
-        if let Err(error) = link.release_trace(&peek) {
-            errln!("warning: handing the trace channel back to the firmware failed ({error:#}): a firmware waiting for the host to have read its trace waits in vain");
+        // Handed back only after the end record, when the firmware writes no more: before, it
+        // may have moved the read offset past where this read ended, which the release would
+        // move back to the middle of an item.
+        if ended {
+            if let Err(error) = link.release_trace(&peek) {
+                errln!("warning: handing the trace channel back to the firmware failed ({error:#}): a firmware waiting for the host to have read its trace waits in vain");
+            }
         }
         Ok(())
     }

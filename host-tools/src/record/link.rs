@@ -200,12 +200,16 @@ pub trait Link {
     fn fault(&self) -> Option<FaultSite> {
         None
     }
-    /// Leaves the trace channel to the firmware from now on: polls do not read it. A flight
-    /// recorder's firmware moves the channel's read offset itself as it overwrites its oldest
-    /// generations; the host reads the channel once, at the end ([`Link::peek_trace`]). A link
-    /// that cannot read a channel without taking its bytes refuses.
-    fn hold_trace(&mut self) -> Result<()> {
-        bail!("this link reads the trace channel only by taking its bytes, which a flight recorder's firmware overwrites meanwhile")
+    /// Leaves the trace channel to the firmware from now on (`held`), or no longer: polls do not
+    /// read it while it is held. A flight recorder's firmware moves the channel's read offset
+    /// itself as it overwrites its oldest generations; the host reads the channel once, at the
+    /// end ([`Link::peek_trace`]). A link that cannot read a channel without taking its bytes
+    /// refuses to hold it.
+    fn hold_trace(&mut self, held: bool) -> Result<()> {
+        if held {
+            bail!("this link reads the trace channel only by taking its bytes, which a flight recorder's firmware overwrites meanwhile");
+        }
+        Ok(())
     }
     /// What the held trace channel holds now, not taken from it. Once the target has ended,
     /// what it held when the debugger caught a hard fault, if it caught one (read then, with

@@ -375,7 +375,7 @@ fn record(
         generation_period_us: args.generation_us,
     };
     if args.flight_recorder {
-        link.hold_trace().context("--flight-recorder")?;
+        link.hold_trace(true).context("--flight-recorder")?;
         errln!("gotrace: flight recorder: the firmware keeps its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault)");
     }
     send(link, &start)?;
@@ -460,6 +460,14 @@ fn record(
         print_logs(log, &drained.defmt, &mut progress, &mut recording);
         if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
             recording.descriptor = Some(descriptor);
+            if flight.is_some() && descriptor.backpressure != Backpressure::Overwrite {
+                // Held on, a lossless firmware's channel would fill and stop it, and a lossy
+                // one's would keep its oldest generations: read as it is written.
+                link.hold_trace(false)?;
+                flight = None;
+                progress.clear_line();
+                errln!("warning: the firmware traces {}, not as a flight recorder: its trace channel is read as it comes", summary::backpressure_name(descriptor.backpressure));
+            }
         }
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
@@ -491,15 +499,11 @@ fn record(
             recording.stopped_by = end.stopped_by();
             break;
         }
-        if let Some(flight) = &mut flight {
-            match flight.look(link, stop_sent.is_some()) {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(error) => {
-                    recording.stop_at_target_error(error);
-                    break;
-                }
-            }
+        if flight
+            .as_mut()
+            .is_some_and(|flight| flight.look(link, stop_sent.is_some()))
+        {
+            break;
         }
         if drained.len() == 0 {
             match link.idle(poll) {
@@ -777,21 +781,34 @@ mod tests {
     }
 
     /// A flight recorder's target: its trace channel holds `channel` (from its read offset),
-    /// which gains the end record at the poll after the stop command; polls take nothing from
-    /// it, and what was handed back is kept.
+    /// which gains `end` (the end record) at the poll after the stop command, or which the
+    /// firmware leaves as it is to exit there (`exits_at_stop`, a fault, say). Polls take nothing
+    /// from the channel while it is held, all of it otherwise; its first poll brings `session`;
+    /// its first `failing_peeks` peeks fail, as a probe's read raced by the firmware; what was
+    /// handed back is kept.
+    #[derive(Default)]
     struct Flight {
         channel: Vec<u8>,
         end: Vec<u8>,
+        exits_at_stop: bool,
+        session: Vec<u8>,
+        failing_peeks: usize,
         stop_sent: bool,
         held: bool,
         released: Option<Peek>,
     }
 
     impl Link for Flight {
-        fn poll(&mut self, _: &mut Drained) -> Result<Liveness> {
-            assert!(self.held, "the trace channel held before the session began");
+        fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
+            out.session.append(&mut self.session);
+            if self.stop_sent && self.exits_at_stop {
+                return Ok(Liveness::Ended(End::Exit(1)));
+            }
             if self.stop_sent {
                 self.channel.append(&mut self.end);
+            }
+            if !self.held {
+                out.trace.append(&mut self.channel);
             }
             Ok(Liveness::Running)
         }
@@ -807,12 +824,16 @@ mod tests {
             Ok(Liveness::Running)
         }
 
-        fn hold_trace(&mut self) -> Result<()> {
-            self.held = true;
+        fn hold_trace(&mut self, held: bool) -> Result<()> {
+            self.held = held;
             Ok(())
         }
 
         fn peek_trace(&mut self) -> Result<Option<Peek>> {
+            if self.failing_peeks > 0 {
+                self.failing_peeks -= 1;
+                anyhow::bail!("its read offset moved each of the 8 times it was read");
+            }
             Ok(Some(Peek {
                 bytes: self.channel.clone(),
                 write: self.channel.len() as u32,
@@ -825,31 +846,46 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_flight_recording_reads_the_channel_once_its_end_record_is_there_the_header_put_back() {
-        // Generations 1 and 2 overwritten (with the header before them); 3 and 4 kept.
-        let end = EndRecord {
-            batches: 4,
-            bytes: 4 * batch(1).len() as u32,
-            overwritten_batches: 2,
-            overwritten_bytes: 2 * batch(1).len() as u32,
-            ..EndRecord::default()
-        };
-        let end_bytes = [&[END_MARKER][..], &end.to_bytes()].concat();
-        let mut link = Flight {
-            channel: [batch(3), batch(4)].concat(),
-            end: end_bytes.clone(),
-            stop_sent: false,
-            held: false,
-            released: None,
-        };
+    /// Records `link` as `gotrace record --qemu --flight-recorder --duration 0 fw.elf -o NAME`
+    /// would: the recording, and the files written.
+    fn record_flight(link: &mut Flight, name: &str) -> (Recording, Vec<Written>) {
         let args = parse(&["fw.elf", "--qemu", "--flight-recorder", "--duration", "0"]).unwrap();
-        let output = gotrace_tests::scratch_dir().join("flight.trace");
+        let output = gotrace_tests::scratch_dir().join(name);
         let (functions, lines) = (Functions::default(), Lines::default());
         let mut files = SegmentFiles::new(&output, &functions, &lines);
         let interrupts = AtomicUsize::new(0);
-        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        let recording = record(&args, link, &mut None, &interrupts, &mut files).unwrap();
+        (recording, files.finish())
+    }
+
+    /// An end record of `batches` produced, `overwritten` of them overwritten.
+    fn flight_end(batches: u32, overwritten: u32) -> (EndRecord, Vec<u8>) {
+        let size = batch(1).len() as u32;
+        let end = EndRecord {
+            batches,
+            bytes: batches * size,
+            overwritten_batches: overwritten,
+            overwritten_bytes: overwritten * size,
+            ..EndRecord::default()
+        };
+        (end, [&[END_MARKER][..], &end.to_bytes()].concat())
+    }
+
+    #[test]
+    fn a_flight_recording_reads_the_channel_once_its_end_record_is_there_the_header_put_back() {
+        // Generations 1 and 2 overwritten (with the header before them); 3 and 4 kept. The
+        // first looks after the stop command fail (a probe raced by the firmware): looked again.
+        let (end, end_bytes) = flight_end(4, 2);
+        let mut link = Flight {
+            channel: [batch(3), batch(4)].concat(),
+            end: end_bytes.clone(),
+            failing_peeks: 3,
+            ..Flight::default()
+        };
+        let (recording, written) = record_flight(&mut link, "flight.trace");
+        assert!(link.held);
         assert_eq!(recording.stopped_by, "the duration");
+        assert_eq!(recording.target_error, None);
         assert_eq!(
             recording.stream.end,
             Some(end),
@@ -857,7 +893,6 @@ mod tests {
         );
         let all = [batch(3), batch(4), end_bytes].concat();
         assert_eq!(link.released.map(|p| p.write), Some(all.len() as u32));
-        let written = files.finish();
         assert_eq!(written.len(), 1);
         let file = std::fs::read(&written[0].path).unwrap();
         assert_eq!(
@@ -867,6 +902,52 @@ mod tests {
         );
         let mismatch = parse(&["fw.elf", "--qemu", "--flight-recorder", "--lossy"]).unwrap_err();
         assert_eq!(mismatch.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn a_flight_recorder_that_ends_without_its_end_record_is_read_as_it_is_and_not_handed_back() {
+        // The firmware exits at the stop (as after a fault): its channel, as last read, gives
+        // generation 3 whole; 4, which nothing completed, is cut short. Not handed back: a
+        // firmware that had not ended could have moved its read offset past the read meanwhile.
+        let mut link = Flight {
+            channel: [batch(3), batch(4)].concat(),
+            exits_at_stop: true,
+            ..Flight::default()
+        };
+        let (recording, written) = record_flight(&mut link, "flight-no-end.trace");
+        assert_eq!(recording.ended, Some(End::Exit(1)));
+        assert_eq!(recording.stream.end, None);
+        assert_eq!(link.released, None);
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [Version::Go122.header().to_vec(), batch(3)].concat());
+        let (_, losses, _) = recording.stream.finish();
+        assert_eq!(losses.cut_short.map(|c| c.generation), Some(4));
+    }
+
+    #[test]
+    fn a_firmware_that_does_not_overwrite_has_its_trace_channel_read_as_it_comes() {
+        // Its descriptor says lossless (a gotrace-rtt without the flight recorder would say
+        // lossy): held on, its channel would fill and stop it. The host lets go of it and
+        // drains it as in that mode, the whole trace from its header.
+        let mut frame = [0; protocol::MAX_MESSAGE_BYTES];
+        let session = protocol::encode_frame(&descriptor(0), &mut frame)
+            .unwrap()
+            .to_vec();
+        let (_, end_bytes) = flight_end(2, 0);
+        let header = Version::Go122.header().to_vec();
+        let mut link = Flight {
+            channel: [header.clone(), batch(1), batch(2)].concat(),
+            end: end_bytes,
+            session,
+            ..Flight::default()
+        };
+        let (recording, written) = record_flight(&mut link, "flight-not-overwriting.trace");
+        assert!(!link.held, "let go of");
+        assert!(recording.stream.ended(), "drained to its end record");
+        assert_eq!(written.len(), 1);
+        let file = std::fs::read(&written[0].path).unwrap();
+        assert_eq!(file, [header, batch(1), batch(2)].concat());
     }
 
     #[test]

@@ -236,8 +236,8 @@ impl Link for ProbeLink {
         board_liveness(&mut self.session.core(0)?)
     }
 
-    fn hold_trace(&mut self) -> Result<()> {
-        self.block.hold(self.channels.trace);
+    fn hold_trace(&mut self, held: bool) -> Result<()> {
+        self.block.hold(held.then_some(self.channels.trace));
         Ok(())
     }
 

@@ -552,9 +552,9 @@ impl Link for QemuLink {
         Ok(self.liveness())
     }
 
-    fn hold_trace(&mut self) -> Result<()> {
-        self.trace_held = true;
-        self.block.hold(self.channels.trace);
+    fn hold_trace(&mut self, held: bool) -> Result<()> {
+        self.trace_held = held;
+        self.block.hold(held.then_some(self.channels.trace));
         Ok(())
     }
 

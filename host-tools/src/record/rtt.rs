@@ -343,12 +343,12 @@ impl ControlBlock {
         Ok(moved)
     }
 
-    /// Leaves up channel `index` to the firmware: drains neither read it nor look at its offsets
-    /// from now on (a flight recorder's trace channel, whose read offset the firmware moves
-    /// itself as it overwrites its oldest data); [`ControlBlock::peek`] and
+    /// Leaves up channel `index` to the firmware (`None`: none): drains neither read it nor look
+    /// at its offsets from then on (a flight recorder's trace channel, whose read offset the
+    /// firmware moves itself as it overwrites its oldest data); [`ControlBlock::peek`] and
     /// [`ControlBlock::release`] read it once, at the end.
-    pub fn hold(&mut self, index: usize) {
-        self.held = Some(index);
+    pub fn hold(&mut self, index: Option<usize>) {
+        self.held = index;
     }
 
     /// The bytes waiting in up channel `index` now, without taking them. A firmware that runs
@@ -831,7 +831,7 @@ mod tests {
         let mut ram = firmware_ram();
         let addr = BASE + 0x100;
         let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
-        cb.hold(0);
+        cb.hold(Some(0));
         // The firmware wrote 6 bytes that wrap, and moved the read offset itself (a flight
         // recorder making room): no drain takes them, nor calls it a restart.
         ram.write(BASE + 0x400 + 12, b"abcd").unwrap();

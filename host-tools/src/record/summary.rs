@@ -256,7 +256,7 @@ fn clock_name(clock: ClockSource) -> &'static str {
 }
 
 /// The mode as `record`'s options say it (lossless by default, `--lossy`, `--flight-recorder`).
-fn backpressure_name(backpressure: Backpressure) -> &'static str {
+pub(super) fn backpressure_name(backpressure: Backpressure) -> &'static str {
     match backpressure {
         Backpressure::Lossless => "lossless",
         Backpressure::Lossy => "lossy",
