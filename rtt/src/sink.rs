@@ -244,7 +244,9 @@ impl RttSink {
         // generations are gone with the oldest, and the host checks `dropped` against the loss
         // records it reads. What arrives is produced less both, as before.
         let account = &mut self.account;
-        account.dropped_batches = account.dropped_batches.wrapping_sub(evicted.dropped_batches);
+        account.dropped_batches = account
+            .dropped_batches
+            .wrapping_sub(evicted.dropped_batches);
         account.dropped_bytes = account.dropped_bytes.wrapping_sub(evicted.dropped_bytes);
         account.overwritten_batches = account
             .overwritten_batches
@@ -337,6 +339,8 @@ impl Sink for RttSink {
     #[inline]
     fn end_trace(&mut self) {
         self.until_written(|sink| sink.flush_loss(true));
-        self.until_written(|sink| sink.write_whole(&[END_MARKER], &sink.account.record().to_bytes(), true));
+        self.until_written(|sink| {
+            sink.write_whole(&[END_MARKER], &sink.account.record().to_bytes(), true)
+        });
     }
 }

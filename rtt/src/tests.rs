@@ -779,10 +779,12 @@ mod flight_recorder {
             assert_eq!(items.last(), Some(&End(account)), "seed {seed}");
             // What the host checks: the loss records it reads count the end record's drops, those
             // of the records overwritten moved to the overwritten counts.
-            let recorded = items.iter().fold((0, 0), |(batches, bytes), item| match item {
-                Loss(loss) => (batches + loss.batches, bytes + loss.bytes),
-                _ => (batches, bytes),
-            });
+            let recorded = items
+                .iter()
+                .fold((0, 0), |(batches, bytes), item| match item {
+                    Loss(loss) => (batches + loss.batches, bytes + loss.bytes),
+                    _ => (batches, bytes),
+                });
             assert_eq!(
                 recorded,
                 (account.dropped_batches, account.dropped_bytes),
