@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's unsafe code run under Miri, which fails on undefined behaviour (an access out of
 # bounds, unaligned or through a dead pointer, a data race): the RTT ring writer's raw copies into
-# a ring of the host's (gotrace-rtt), the trace clock's register reads and its chosen counter
+# a ring of the host's and the flight recorder's reads back from it (gotrace-rtt), the trace clock's register reads and its chosen counter
 # (gotrace-cortex-m-clock), and the decoder's uncounted Arc copies (ready.rs). CI runs it.
 #
 #     scripts/miri.sh
@@ -18,5 +18,9 @@ miri() { cargo "+$toolchain" miri test "$@"; }
 # exhaustive ring test (every size, offset and split up to 19 bytes) takes hours under Miri; the
 # others write the same rings, whole batches among them (the copy's word and 32-byte paths).
 MIRIFLAGS=-Zmiri-ignore-leaks miri -p gotrace-rtt --lib -- --skip every_ring_size_and_offset
+# The flight recorder's walk reads the ring back (`Unread::byte`): its directed tests, across the
+# ring's wrap among them; the randomized one (300 seeds) would take hours.
+MIRIFLAGS=-Zmiri-ignore-leaks miri -p gotrace-rtt --lib --features flight-recorder -- \
+  flight_recorder --skip random_batches
 miri -p gotrace-cortex-m-clock --lib
 miri -p gotrace-decoder --lib ready
