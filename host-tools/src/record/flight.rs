@@ -74,6 +74,10 @@ impl FlightRead {
             }),
         };
         let Some(peek) = peek else {
+            if recording.target_error.is_none() {
+                // The firmware's RAM went with it: not a trace that was incomplete.
+                recording.channel_error = Some("the flight recorder's channel was never read: the firmware ended before its end record was there, and no hard fault was caught to read it at".to_owned());
+            }
             return Ok(());
         };
         let pushed = recording.stream.push(&with_header(&peek.bytes));

@@ -460,14 +460,15 @@ fn record(
         print_logs(log, &drained.defmt, &mut progress, &mut recording);
         if let Some(descriptor) = take_descriptors(&mut session, &drained.session)? {
             recording.descriptor = Some(descriptor);
-            if flight.is_some() && descriptor.backpressure != Backpressure::Overwrite {
-                // Held on, a lossless firmware's channel would fill and stop it, and a lossy
-                // one's would keep its oldest generations: read as it is written.
-                link.hold_trace(false)?;
-                flight = None;
-                progress.clear_line();
-                errln!("warning: the firmware traces {}, not as a flight recorder: its trace channel is read as it comes", summary::backpressure_name(descriptor.backpressure));
-            }
+        }
+        let unconfirmed = flight
+            .as_ref()
+            .and_then(|_| not_overwriting(recording.descriptor.as_ref(), begun.elapsed()));
+        if let Some(why) = unconfirmed {
+            link.hold_trace(false)?;
+            flight = None;
+            progress.clear_line();
+            errln!("warning: {why}: its trace channel is read as it comes");
         }
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
@@ -530,6 +531,25 @@ fn record(
         errln!("warning: reading the target after the trace stopped failed ({error:#}): the firmware's logs from there on are not shown, and trace bytes it wrote after the last read are not counted");
     }
     Ok(recording)
+}
+
+/// Why a flight recording's trace channel is let go of, to be read as it comes, if it is: held
+/// on, a lossless firmware's channel would fill and stop it, and a lossy one's would keep its
+/// oldest generations. The firmware's `descriptor` says it does not overwrite, or none has come
+/// `elapsed` into the recording, past [`START_GRACE`] (a firmware without a session channel, as
+/// the scheduler's README's minimal one, which is lossless whatever the command says).
+fn not_overwriting(descriptor: Option<&SessionDescriptor>, elapsed: Duration) -> Option<String> {
+    match descriptor {
+        Some(d) if d.backpressure != Backpressure::Overwrite => Some(format!(
+            "the firmware traces {}, not as a flight recorder",
+            summary::backpressure_name(d.backpressure)
+        )),
+        None if elapsed > START_GRACE => Some(format!(
+            "no session descriptor has confirmed the flight recorder within {START_GRACE:?} (a firmware without the {:?} channel may wait for the host, whatever the start command said)",
+            protocol::SESSION_CHANNEL
+        )),
+        _ => None,
+    }
 }
 
 /// What to say when the start command has been on the control channel for [`START_GRACE`]:
@@ -1625,7 +1645,11 @@ mod tests {
             trace_channel_bytes: (rng.next_u64() >> rng.below(64)) as u32,
             batch_buffer_bytes: rng.below(1 << 16) as u32,
             batch_buffers: rng.below(300) as u32,
-            backpressure: *rng.pick(&[Backpressure::Lossless, Backpressure::Lossy]),
+            backpressure: *rng.pick(&[
+                Backpressure::Lossless,
+                Backpressure::Lossy,
+                Backpressure::Overwrite,
+            ]),
             generation_period_us: (rng.next_u64() >> rng.below(64)) as u32,
             ..descriptor(0)
         };

@@ -51,11 +51,10 @@ pub struct QemuLink {
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
     faults: FaultWatch,
-    /// The trace channel is left to the firmware ([`Link::hold_trace`]).
-    trace_held: bool,
     /// What the held trace channel held when a hard fault was caught: the flight recorder's
-    /// last generations, read while the guest was stopped in the handler, before its exit.
-    trace_at_fault: Option<Peek>,
+    /// last generations, read while the guest was stopped in the handler, before its exit; or
+    /// why they could not be read (a fault may well have broken the control block).
+    trace_at_fault: Option<Result<Peek, String>>,
     child: Option<Started>,
     exited: Option<End>,
 }
@@ -338,7 +337,6 @@ impl QemuLink {
                 channels,
                 log_mode,
                 faults,
-                trace_held: false,
                 trace_at_fault: None,
                 child,
                 exited: None,
@@ -403,10 +401,10 @@ impl QemuLink {
             Stop::Signal(_) => {
                 let caught = self.faults.caught.is_some();
                 self.faults.stopped(&mut self.gdb, stop)?;
-                if self.trace_held && !caught && self.faults.caught.is_some() {
+                if self.block.held().is_some() && !caught && self.faults.caught.is_some() {
                     // Stopped in the handler: the firmware may exit next, and its RAM with it.
-                    self.trace_at_fault =
-                        Some(self.block.peek(&mut self.gdb, self.channels.trace)?);
+                    let peek = self.block.peek(&mut self.gdb, self.channels.trace);
+                    self.trace_at_fault = Some(peek.map_err(|error| format!("{error:#}")));
                 }
                 None
             }
@@ -553,7 +551,6 @@ impl Link for QemuLink {
     }
 
     fn hold_trace(&mut self, held: bool) -> Result<()> {
-        self.trace_held = held;
         self.block.hold(held.then_some(self.channels.trace));
         Ok(())
     }
@@ -562,7 +559,13 @@ impl Link for QemuLink {
         let trace = self.channels.trace;
         match self.halted(|link| link.block.peek(&mut link.gdb, trace))? {
             Some(peek) => Ok(Some(peek)),
-            None => Ok(self.trace_at_fault.clone()),
+            None => match &self.trace_at_fault {
+                Some(Ok(peek)) => Ok(Some(peek.clone())),
+                Some(Err(error)) => {
+                    bail!("reading the trace channel as the hard fault was caught: {error}")
+                }
+                None => Ok(None),
+            },
         }
     }
 
@@ -854,7 +857,6 @@ mod tests {
             },
             log_mode: None,
             faults: FaultWatch::default(),
-            trace_held: false,
             trace_at_fault: None,
             child,
             exited: None,

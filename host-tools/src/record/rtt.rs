@@ -351,6 +351,11 @@ impl ControlBlock {
         self.held = index;
     }
 
+    /// The up channel left to the firmware, if one is ([`ControlBlock::hold`]).
+    pub fn held(&self) -> Option<usize> {
+        self.held
+    }
+
     /// The bytes waiting in up channel `index` now, without taking them. A firmware that runs
     /// meanwhile (a probe reads while the core runs) may move the read offset as it makes room:
     /// the bytes are kept only if the read offset is the same after they were read as before,

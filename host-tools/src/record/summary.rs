@@ -15,8 +15,7 @@ use gotrace_rtt_protocol::{
 use super::elf::{Firmware, Functions};
 use super::link::End;
 use super::segments::SegmentFiles;
-use super::stream::Segment;
-use super::stream::{generation_list, LossAccount, TraceStream};
+use super::stream::{generation_list, LossAccount, Segment, TraceStream};
 use super::Recording;
 use crate::stdout::outln;
 
@@ -128,7 +127,14 @@ pub(super) fn finish(
         valid = false;
         outln!("no complete generation was recorded");
     }
-    if let Some(line) = overwritten_line(&asked, descriptor.as_ref(), &segments, end.as_ref()) {
+    let overwritten = overwritten_line(
+        &asked,
+        descriptor.as_ref(),
+        &segments,
+        &losses,
+        end.as_ref(),
+    );
+    if let Some(line) = overwritten {
         outln!("{line}");
     }
     let (lines, agrees) = loss_lines(&losses, end.as_ref(), ended, late_trace_bytes, received);
@@ -308,20 +314,36 @@ pub(super) fn received(stream: &TraceStream, late_trace_bytes: u64) -> u64 {
 }
 
 /// For a flight recording (`asked` to overwrite, and the firmware doing so, as its `descriptor`
-/// says, if it came): which generations the firmware overwrote to keep the newest, the ones
-/// before the first kept, and how much of them by its own account (its end record, if it came).
+/// says: without one, nothing says it did): which generations the firmware overwrote to keep the
+/// newest, those before the first that the recording holds or knows lost (`segments`,
+/// `losses`), and how much of them by its own account (its end record, if it came). `None` when
+/// the recording read nothing to tell it by.
 fn overwritten_line(
     asked: &Command,
     descriptor: Option<&SessionDescriptor>,
     segments: &[Segment],
+    losses: &LossAccount,
     end: Option<&EndRecord>,
 ) -> Option<String> {
-    let overwriting = |backpressure| backpressure == Backpressure::Overwrite;
     let Command::Start { backpressure, .. } = asked else {
         return None;
     };
-    if !overwriting(*backpressure) || descriptor.is_some_and(|d| !overwriting(d.backpressure)) {
+    let overwriting = |backpressure| backpressure == Backpressure::Overwrite;
+    if !overwriting(*backpressure) || !overwriting(descriptor?.backpressure) {
         return None;
+    }
+    let first = segments
+        .iter()
+        .map(|s| s.first_generation)
+        .chain(
+            losses
+                .lost_generations()
+                .into_iter()
+                .map(|(first, _)| first),
+        )
+        .min()?;
+    if first == 1 {
+        return Some("overwritten: nothing".to_owned());
     }
     let account = end.map_or(
         " (how many batches, the end record would have said)".to_owned(),
@@ -332,14 +354,10 @@ fn overwritten_line(
             )
         },
     );
-    Some(match segments.first().map(|s| s.first_generation) {
-        Some(1) => "overwritten: nothing: the trace channel held the whole trace".to_owned(),
-        Some(first) => format!(
-            "overwritten: generations 1..={}, the oldest, by the flight recorder to keep the newest{account}",
-            first - 1
-        ),
-        None => format!("overwritten: every generation the recording could read was incomplete{account}"),
-    })
+    Some(format!(
+        "overwritten: generations 1..={}, the oldest, by the flight recorder to keep the newest{account}",
+        first - 1
+    ))
 }
 
 /// The summary's lines of what was lost, and of the device's own account of what it produced and
@@ -549,12 +567,12 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
 mod tests {
     use gotrace_wire::Version;
 
-    use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, SessionDescriptor};
+    use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, LossRecord, SessionDescriptor};
 
     use super::{loss_lines, overwritten_line, session_lines, still_clock_line, End};
     use crate::record::stream::{
         tests::{batch, end, loss},
-        Segment, TraceStream,
+        LossAccount, Segment, TraceStream,
     };
     use crate::record::tests::descriptor;
 
@@ -579,30 +597,55 @@ mod tests {
             backpressure: Backpressure::Overwrite,
             ..descriptor(0)
         };
+        let none = LossAccount::default();
+        let line = |segments: &[Segment], losses: &LossAccount, end: Option<&EndRecord>| {
+            overwritten_line(&flight, Some(&overwriting), segments, losses, end)
+        };
         assert_eq!(
-            overwritten_line(&flight, Some(&overwriting), &[kept(4)], Some(&account)).as_deref(),
+            line(&[kept(4)], &none, Some(&account)).as_deref(),
             Some("overwritten: generations 1..=3, the oldest, by the flight recorder to keep the newest (9 batches, 900 bytes, by the device's account)")
         );
         assert_eq!(
-            overwritten_line(&flight, None, &[kept(4)], None).as_deref(),
+            line(&[kept(4)], &none, None).as_deref(),
             Some("overwritten: generations 1..=3, the oldest, by the flight recorder to keep the newest (how many batches, the end record would have said)")
         );
         assert_eq!(
-            overwritten_line(&flight, None, &[kept(1)], Some(&account)).as_deref(),
-            Some("overwritten: nothing: the trace channel held the whole trace")
+            line(&[kept(1)], &none, Some(&account)).as_deref(),
+            Some("overwritten: nothing")
         );
+        // Generation 3 dropped (its loss record kept in the channel), 4 on kept: 1 and 2 were
+        // overwritten, not 3.
+        let dropped_3 = LossAccount {
+            records: vec![LossRecord {
+                first_generation: 3,
+                last_generation: 3,
+                batches: 2,
+                bytes: 40,
+            }],
+            ..LossAccount::default()
+        };
+        assert!(line(&[kept(4)], &dropped_3, None)
+            .is_some_and(|l| l.starts_with("overwritten: generations 1..=2, ")));
+        assert_eq!(line(&[], &none, None), None, "nothing read");
         // Not a flight recording, or a firmware that kept to another mode (its sink built
-        // without the flight recorder): nothing was overwritten.
+        // without the flight recorder), or one that did not say: nothing is said overwritten.
         let lossy = SessionDescriptor {
             backpressure: Backpressure::Lossy,
             ..descriptor(0)
         };
         assert_eq!(
-            overwritten_line(&flight, Some(&lossy), &[kept(4)], None),
+            overwritten_line(&flight, Some(&lossy), &[kept(4)], &none, None),
+            None
+        );
+        assert_eq!(
+            overwritten_line(&flight, None, &[kept(4)], &none, None),
             None
         );
         let asked_lossy = asked(Backpressure::Lossy);
-        assert_eq!(overwritten_line(&asked_lossy, None, &[kept(4)], None), None);
+        assert_eq!(
+            overwritten_line(&asked_lossy, Some(&overwriting), &[kept(4)], &none, None),
+            None
+        );
     }
 
     #[test]
