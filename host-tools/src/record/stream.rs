@@ -149,7 +149,6 @@ impl LossAccount {
 
     /// The generations that are not in the output, in order, as ranges (first, last): a record
     /// can name a long run of generations, which is never listed one by one.
-    #[cfg(test)]
     pub fn lost_generations(&self) -> Vec<(u64, u64)> {
         Self::ranges(&self.records)
     }
