@@ -118,7 +118,7 @@ impl SessionChannel {
         // than a panic, whose message would cost flash.
         let frame =
             encode_frame(descriptor, &mut buf).map_err(|_| AnnounceError::ChannelTooSmall)?;
-        if frame.len() >= self.ring.size() {
+        if self.ring.never_fits(frame.len()) {
             return Err(AnnounceError::ChannelTooSmall);
         }
         if self.ring.write(frame, &[], 0) == Write::Done {

@@ -135,9 +135,11 @@ impl TraceRing {
         })
     }
 
-    /// Bytes of the ring's buffer (one of them always stays free).
-    pub(crate) fn size(&self) -> usize {
-        self.descriptor.size
+    /// Whether `len` bytes (a write's parts and the room it must leave) can never fit, even in
+    /// the empty ring: one byte of it always stays free.
+    #[inline]
+    pub(crate) fn never_fits(&self, len: usize) -> bool {
+        len >= self.descriptor.size
     }
 
     /// Bytes that fit now, and the write offset to put them at.
@@ -192,7 +194,7 @@ impl TraceRing {
     /// itself, or has the encoder wait (`RttSink`), reading the clock meanwhile.
     pub(crate) fn write(&mut self, first: &[u8], second: &[u8], keep_free: usize) -> Write {
         let len = first.len() + second.len() + keep_free;
-        if len >= self.descriptor.size {
+        if self.never_fits(len) {
             return Write::Never;
         }
         let (free, write) = self.room();

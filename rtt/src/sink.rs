@@ -217,7 +217,7 @@ impl RttSink {
         // A loss record that did not fit hides whether the batch after it ever can: one that
         // never can must evict nothing, or it leaves the channel empty for nothing.
         let len = header.len() + payload.len() + LOSSY_RESERVE;
-        if self.ring.as_ref().is_none_or(|ring| len >= ring.size()) {
+        if self.ring.as_ref().is_none_or(|ring| ring.never_fits(len)) {
             return written;
         }
         while written == Write::Full && self.evict_older_than(generation) {

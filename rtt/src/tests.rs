@@ -466,7 +466,7 @@ mod flight_recorder {
                     let fields = rest[1..1 + EndRecord::LEN].try_into().unwrap();
                     (End(EndRecord::from_bytes(fields)), 1 + EndRecord::LEN)
                 }
-                1 => {
+                b if b == EventType::EVENT_BATCH.0 => {
                     let mut len = 1;
                     let mut fields = [0; 4];
                     for field in &mut fields {

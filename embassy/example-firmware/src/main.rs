@@ -243,15 +243,18 @@ fn main() -> ! {
     GENERATION_TICKS.store(generation_ticks, Ordering::Relaxed);
 
     // The trace channel, written by gotrace-rtt's sink: whole batches, lossless (waiting for the
-    // host) or lossy as the host said, the end record when tracing stops.
+    // host) or lossy as the host said (lossy for a flight recorder: this firmware's gotrace-rtt is
+    // built without the feature), the end record when tracing stops.
     let ring = TraceRing::take(channels.up.0).unwrap();
     let trace_channel = ring.watch();
-    TRACER.with(|t| {
+    let backpressure = TRACER.with(|t| {
         let encoder = t.machine_mut().encoder_mut();
         encoder.sink_mut().attach(ring, backpressure);
         *encoder.clock_mut() = TraceClock::chosen();
         // A generation ends at its period (SysTick), or at 16 KiB, whichever comes first.
         encoder.config_mut().generation_bytes = 16 * 1024;
+        // The mode announced is the one the sink applies.
+        encoder.sink_mut().backpressure()
     });
     announce_session(
         SessionChannel::take(channels.up.1),
