@@ -17,7 +17,7 @@
 //!   evicting the oldest ones; the host reads the channel once, when the trace has ended or the
 //!   core is halted, and the end record counts what was overwritten.
 //!
-//! Either way the trace ends with the end record that tells the host its last generation is
+//! In every mode the trace ends with the end record that tells the host its last generation is
 //! complete.
 //!
 //! # Use

@@ -132,8 +132,8 @@ impl RttSink {
     /// overwrite: evicting the oldest generations for it, lossy without the feature
     /// `flight-recorder`: [`RttSink::backpressure`] tells the mode applied). The
     /// channel must hold the largest batch (a batch buffer and a header of at most 41 bytes) with
-    /// room to spare, and in lossy mode the records that close a trace too: a batch that could
-    /// never fit is dropped in either mode, and counted in the end record. Attach before tracing
+    /// room to spare, and when lossy or overwriting the records that close a trace too: a batch
+    /// that could never fit is dropped in every mode, and counted in the end record. Attach before tracing
     /// starts: a ring attached while tracing gets the rest of that trace without its header.
     pub fn attach(&mut self, ring: TraceRing, backpressure: Backpressure) {
         self.ring = Some(ring);

@@ -35,7 +35,7 @@
 //!    counter that wraps at 2^32: DWT CYCCNT on a board; under QEMU, which does not count CYCCNT,
 //!    a timer such as the MPS2 boards' CMSDK APB timer 0) and a [`Sink`] (where whole batches
 //!    go: an RTT up channel; `gotrace-rtt`'s `RttSink` writes them into the trace channel as
-//!    `gotrace record` reads them, lossless or lossy).
+//!    `gotrace record` reads them, lossless, lossy or as a flight recorder).
 //! 3. One `static` [`Scheduler`] made with [`Scheduler::new`], its sink and clock made ready in
 //!    `main` through [`Scheduler::with_encoder`] if they need run-time values (an RTT channel).
 //! 4. [`Scheduler::spawn`] the tasks, [`Scheduler::start_tracing`], then

@@ -10,7 +10,8 @@
 //!   executor runs, the thread-mode tasks from `Executor::run`'s start-up closure, and a
 //!   short-lived `child` from `yielder`, twice, the second in the storage the first left;
 //! * generations ended by SysTick every 5 ms, or at the period of the host's start command, whose
-//!   backpressure (lossless or lossy) the trace channel follows too; the session descriptor says
+//!   backpressure (lossless or lossy; lossy for a flight recorder, which this firmware's
+//!   gotrace-rtt is built without) the trace channel follows too; the session descriptor says
 //!   so to the host;
 //! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
 //!   command), waits for the host to read the trace channel empty, and exits; with status 1 if

@@ -101,7 +101,9 @@ pub struct SessionDescriptor {
     pub batch_buffer_bytes: u32,
     /// Number of batch buffers (execution contexts that may write events).
     pub batch_buffers: u32,
-    /// The mode the device traces in (the start command's, or its own without one).
+    /// The mode the device traces in: the one its sink applies (`gotrace-rtt`'s
+    /// `RttSink::backpressure`), the start command's or its own without one, but `Lossy` for
+    /// [`Backpressure::Overwrite`] where its sink is built without the flight recorder.
     pub backpressure: Backpressure,
     /// Length of a generation in microseconds of device time; 0: the firmware's default.
     pub generation_period_us: u32,
@@ -137,12 +139,15 @@ pub struct EndRecord {
     pub batches: u32,
     /// Bytes of those batches (the header not included).
     pub bytes: u32,
-    /// Of those batches, the ones dropped (lossy mode, or a batch larger than the channel).
+    /// Of those batches, the ones dropped (lossy and overwrite modes, or a batch larger than the
+    /// channel) and counted by a loss record still in the channel: the loss records the host
+    /// reads add up to these.
     pub dropped_batches: u32,
     /// Their bytes.
     pub dropped_bytes: u32,
-    /// Of the batches written, the ones overwritten since, with their whole generations, to
-    /// make room for newer ones ([`Backpressure::Overwrite`]).
+    /// Of those batches, the ones given up with their whole generations to make room for newer
+    /// ones ([`Backpressure::Overwrite`]): written and overwritten since, or dropped and counted
+    /// by a loss record overwritten since.
     pub overwritten_batches: u32,
     /// Their bytes.
     pub overwritten_bytes: u32,

@@ -191,7 +191,7 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
         // A firmware of one's own may well send none: then it is not known whether it follows
         // --lossy or --generation-us, which it may ignore without a word.
         return vec![format!(
-            "session: no descriptor came on the {:?} channel: the firmware's clock, buffers and whether it follows the start command (lossless or --lossy, --generation-us) are unconfirmed",
+            "session: no descriptor came on the {:?} channel: the firmware's clock, buffers and whether it follows the start command (lossless, --lossy or --flight-recorder, --generation-us) are unconfirmed",
             protocol::SESSION_CHANNEL
         )];
     };
