@@ -155,6 +155,19 @@ fn generations(trace: &[u8]) -> std::collections::BTreeMap<u64, Vec<u8>> {
     out
 }
 
+/// The generations of `run`'s segments and those its loss account names lost, as ranges in
+/// order: together they must follow on without a gap.
+fn kept_and_lost(run: &Run) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = run
+        .segments
+        .iter()
+        .map(|s| (s.first_generation, s.last_generation))
+        .chain(run.losses.lost_generations())
+        .collect();
+    spans.sort();
+    spans
+}
+
 /// Checks that every segment of `run` is a trace Go's rules accept, of whole generations as the
 /// encoder produced them (`originals`).
 fn assert_whole_generations(
@@ -218,13 +231,7 @@ fn assert_exact_loss(run: &Run, trace: &[u8], account: EndRecord, context: &str)
         losses.discarded_batches,
         losses.device_dropped_batches()
     );
-    let mut spans: Vec<(u64, u64)> = run
-        .segments
-        .iter()
-        .map(|s| (s.first_generation, s.last_generation))
-        .chain(losses.lost_generations())
-        .collect();
-    spans.sort();
+    let spans = kept_and_lost(run);
     assert_eq!(spans.first().map(|s| s.0), originals.keys().next().copied());
     assert_eq!(spans.last().map(|s| s.1), originals.keys().last().copied());
     for pair in spans.windows(2) {
@@ -381,13 +388,7 @@ fn a_flight_recorders_channel_read_at_its_end_holds_its_newest_generations_whole
         );
         // Kept and lost generations follow on to the last one produced; those before the
         // first were overwritten.
-        let mut spans: Vec<(u64, u64)> = run
-            .segments
-            .iter()
-            .map(|s| (s.first_generation, s.last_generation))
-            .chain(losses.lost_generations())
-            .collect();
-        spans.sort();
+        let spans = kept_and_lost(&run);
         assert_eq!(
             spans.last().map(|s| s.1),
             originals.keys().last().copied(),
