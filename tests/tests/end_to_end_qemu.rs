@@ -1870,32 +1870,41 @@ fn a_hard_fault_reaches_the_host_with_its_cause_and_where_it_happened() {
 }
 
 #[test]
-fn a_hard_fault_leaves_the_flight_recorders_last_generations_in_a_valid_trace() {
-    // The channel is read while the guest is stopped in the fault handler, before its exit ends
-    // QEMU and the RAM with it: the generations before the fault, the one it cut short left out.
-    let name = "qemu-flight-fault";
-    if !require_qemu(name) || !require_rust_target(name, M3) {
-        return;
-    }
-    let Some(go) = require_go(name) else { return };
-    let elf = build_firmware("fault-in-task", M3, &["--features", "fault-in-task"])
-        .join("debug/gotrace-firmware-example");
-    let out = scratch_dir().join(format!("{name}.trace"));
-    let run = record_to(&elf, &out, &["--flight-recorder"]);
-    for expected in [
-        "\nhard fault at PC 0x",
-        "firmware exit status: 1",
-        "  valid",
-        "lost: generation ",
+fn a_hard_fault_or_a_panic_leaves_the_flight_recorders_last_generations_in_a_valid_trace() {
+    // The channel is read while the guest is stopped in the fault handler or at the panic
+    // handler's breakpoint, before its exit ends QEMU and the RAM with it: the generations
+    // before the failure, the one it cut short left out.
+    for (name, feature, why) in [
+        (
+            "qemu-flight-fault",
+            "fault-in-task",
+            "\nhard fault at PC 0x",
+        ),
+        ("qemu-flight-panic", "panic-in-task", "ERROR panic: "),
     ] {
-        assert!(
-            run.stdout.contains(expected),
-            "{expected:?}:\n{}\n{}",
-            run.stdout,
-            run.stderr
-        );
+        if !require_qemu(name) || !require_rust_target(name, M3) {
+            return;
+        }
+        let Some(go) = require_go(name) else { return };
+        let elf = build_firmware(feature, M3, &["--features", feature])
+            .join("debug/gotrace-firmware-example");
+        let out = scratch_dir().join(format!("{name}.trace"));
+        let run = record_to(&elf, &out, &["--flight-recorder"]);
+        for expected in [
+            why,
+            "firmware exit status: 1",
+            "  valid",
+            "lost: generation ",
+        ] {
+            assert!(
+                run.stdout.contains(expected),
+                "{name}: {expected:?}:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+        check_with_both(&go, &out);
     }
-    check_with_both(&go, &out);
 }
 
 /// Records the firmware built with `feature`, which fails on purpose, and checks that its log

@@ -35,6 +35,9 @@ pub struct Firmware {
     /// The HardFault handler's first instruction (the vector table's fourth entry, the Thumb bit
     /// cleared), where the host stops the core to see where a fault happened.
     pub hard_fault_handler: Option<u32>,
+    /// Address of the firmware's panic handler (`rust_begin_unwind`, whatever its mangling), if
+    /// the symbol table has it: where a flight recording reads its channel at a panic.
+    pub panic_handler: Option<u32>,
     pub functions: Functions,
     /// Empty when the ELF has no line tables (or they could not be read: see `load`).
     pub lines: Lines,
@@ -408,6 +411,7 @@ impl Firmware {
             vector_table: None,
             vector_table_head: Vec::new(),
             hard_fault_handler: None,
+            panic_handler: None,
             functions,
             lines,
         }
@@ -475,6 +479,10 @@ impl Firmware {
             .symbols()
             .find(|s| s.name() == Ok("_SEGGER_RTT"))
             .map(|s| s.address() as u32);
+        let panic_handler = file
+            .symbols()
+            .find(|s| s.kind() == SymbolKind::Text && s.name().is_ok_and(is_panic_handler))
+            .map(|s| s.address() as u32 & !1);
         let mut sections: Vec<(u32, u32)> = Vec::new();
         for section in file.sections() {
             let writable = matches!(
@@ -544,13 +552,33 @@ impl Firmware {
             vector_table,
             vector_table_head,
             hard_fault_handler,
+            panic_handler,
         })
     }
+}
+
+/// Whether a symbol is the panic handler's: `rust_begin_unwind`, as the legacy mangling leaves
+/// it, or `__rustc::rust_begin_unwind` in the v0 mangling's demangled form.
+fn is_panic_handler(name: &str) -> bool {
+    name == "rust_begin_unwind"
+        || format!("{:#}", rustc_demangle::demangle(name)) == "__rustc::rust_begin_unwind"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_panic_handler_is_found_by_its_name_in_either_mangling() {
+        assert!(is_panic_handler("rust_begin_unwind"));
+        assert!(is_panic_handler(
+            "_RNvCsfLfy6EI15iL_7___rustc17rust_begin_unwind"
+        ));
+        assert!(!is_panic_handler(
+            "_RNvCsfLfy6EI15iL_7___rustc18rust_begin_unwind2"
+        ));
+        assert!(!is_panic_handler("my_rust_begin_unwind"));
+    }
 
     #[test]
     fn the_hard_fault_handler_is_the_fourth_vector_unless_shared() {

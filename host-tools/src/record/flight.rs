@@ -5,8 +5,8 @@
 //! room. A host draining the channel as it goes would move the same offset under it, so the
 //! channel is left to the firmware ([`Link::hold_trace`]) and only looked at, nothing taken
 //! ([`Link::peek_trace`]), until it holds the trace's end record (after the stop command, or the
-//! firmware's own end). Then, or when the target has ended (a hard fault caught: the channel as
-//! it was in the handler), its bytes go into the recording as one poll's would, and are handed
+//! firmware's own end). Then, or when the target has ended (a hard fault or a panic caught: the
+//! channel as it was there), its bytes go into the recording as one poll's would, and are handed
 //! back to the firmware, which may be waiting for the host to have read them.
 
 use std::borrow::Cow;
@@ -76,7 +76,7 @@ impl FlightRead {
         let Some(peek) = peek else {
             if recording.target_error.is_none() {
                 // The firmware's RAM went with it: not a trace that was incomplete.
-                recording.channel_error = Some("the flight recorder's channel was never read: the firmware ended before its end record was there, and no hard fault was caught to read it at".to_owned());
+                recording.channel_error = Some("the flight recorder's channel was never read: the firmware ended before its end record was there, and no hard fault or panic was caught to read it at".to_owned());
             }
             return Ok(());
         };

@@ -376,7 +376,7 @@ fn record(
     };
     if args.flight_recorder {
         link.hold_trace(true).context("--flight-recorder")?;
-        errln!("gotrace: flight recorder: the firmware keeps its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault)");
+        errln!("gotrace: flight recorder: the firmware keeps its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault or a panic)");
     }
     send(link, &start)?;
     let begun = Instant::now();

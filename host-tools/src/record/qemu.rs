@@ -51,10 +51,17 @@ pub struct QemuLink {
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
     faults: FaultWatch,
-    /// What the held trace channel held when a hard fault was caught: the flight recorder's
-    /// last generations, read while the guest was stopped in the handler, before its exit; or
-    /// why they could not be read (a fault may well have broken the control block).
-    trace_at_fault: Option<Result<Peek, String>>,
+    /// The firmware's panic handler, where a flight recording stops it to read the channel
+    /// (`None` where the ELF has none, or the guest runs another build).
+    panic_handler: Option<u32>,
+    /// The breakpoint on `panic_handler`, while it is set: from the trace channel's hold until
+    /// the first stop there.
+    panic_stop: Option<u32>,
+    /// What the held trace channel held when the firmware stopped at a caught hard fault or at
+    /// its panic handler: the flight recorder's last generations, read while the guest was
+    /// stopped there, before its exit; or why they could not be read (a fault may well have
+    /// broken the control block).
+    trace_at_stop: Option<Result<Peek, String>>,
     child: Option<Started>,
     exited: Option<End>,
 }
@@ -331,13 +338,16 @@ impl QemuLink {
                 channels,
                 log_mode,
                 faults,
+                panic_handler,
             }) => Ok(QemuLink {
                 gdb,
                 block,
                 channels,
                 log_mode,
                 faults,
-                trace_at_fault: None,
+                panic_handler,
+                panic_stop: None,
+                trace_at_stop: None,
                 child,
                 exited: None,
             }),
@@ -401,10 +411,9 @@ impl QemuLink {
             Stop::Signal(_) => {
                 let caught = self.faults.caught.is_some();
                 self.faults.stopped(&mut self.gdb, stop)?;
-                if self.block.held().is_some() && !caught && self.faults.caught.is_some() {
-                    // Stopped in the handler: the firmware may exit next, and its RAM with it.
-                    let peek = self.block.peek(&mut self.gdb, self.channels.trace);
-                    self.trace_at_fault = Some(peek.map_err(|error| format!("{error:#}")));
+                let panicked = self.stopped_at_panic(stop)?;
+                if panicked || (!caught && self.faults.caught.is_some()) {
+                    self.read_trace_at_stop();
                 }
                 None
             }
@@ -452,6 +461,31 @@ impl QemuLink {
         })))
     }
 
+    /// Whether the guest, stopped by `stop`, is at the panic handler's breakpoint; the breakpoint
+    /// goes there (QEMU resumed at a breakpoint stops there again at once), so that the handler
+    /// runs on into its log and exit.
+    fn stopped_at_panic(&mut self, stop: Stop) -> Result<bool> {
+        let Some(handler) = self.panic_stop else {
+            return Ok(false);
+        };
+        if stop != Stop::Signal(BREAKPOINT_SIGNAL) || self.gdb.read_core_registers()?[PC] != handler
+        {
+            return Ok(false);
+        }
+        self.gdb.remove_breakpoint(handler)?;
+        self.panic_stop = None;
+        Ok(true)
+    }
+
+    /// Reads the held trace channel while the guest is stopped at a hard fault or a panic: the
+    /// firmware may exit next, and its RAM with it.
+    fn read_trace_at_stop(&mut self) {
+        if self.block.held().is_some() && self.trace_at_stop.is_none() {
+            let peek = self.block.peek(&mut self.gdb, self.channels.trace);
+            self.trace_at_stop = Some(peek.map_err(|error| format!("{error:#}")));
+        }
+    }
+
     fn liveness(&self) -> Liveness {
         match self.exited {
             Some(end) => Liveness::Ended(end),
@@ -468,6 +502,8 @@ struct Attached {
     /// The log channel and the mode it had before we made it wait for room.
     log_mode: Option<(usize, u32)>,
     faults: FaultWatch,
+    /// The ELF's panic handler, if the guest runs the ELF.
+    panic_handler: Option<u32>,
 }
 
 /// Whether the firmware the guest runs is the ELF's, as far as its vector table tells; said when
@@ -521,6 +557,7 @@ fn attach(stream: TcpStream, command: &str, firmware: &Firmware) -> Result<Attac
         channels,
         log_mode,
         faults,
+        panic_handler: firmware.panic_handler.filter(|_| same),
     })
 }
 
@@ -550,8 +587,21 @@ impl Link for QemuLink {
         Ok(self.liveness())
     }
 
+    /// Held, the channel is read at a panic too: a breakpoint on the panic handler, where the
+    /// stub takes one.
     fn hold_trace(&mut self, held: bool) -> Result<()> {
         self.block.hold(held.then_some(self.channels.trace));
+        match (held, self.panic_handler, self.panic_stop) {
+            (true, Some(handler), None) => {
+                let set = self.halted(|link| Ok(link.gdb.set_breakpoint(handler)?))?;
+                self.panic_stop = set.unwrap_or(false).then_some(handler);
+            }
+            (false, _, Some(handler)) => {
+                self.halted(|link| Ok(link.gdb.remove_breakpoint(handler)?))?;
+                self.panic_stop = None;
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -559,13 +609,15 @@ impl Link for QemuLink {
         let trace = self.channels.trace;
         match self.halted(|link| link.block.peek(&mut link.gdb, trace))? {
             Some(peek) => Ok(Some(peek)),
-            None => match &self.trace_at_fault {
-                Some(Ok(peek)) => Ok(Some(peek.clone())),
-                Some(Err(error)) => {
-                    bail!("reading the trace channel as the hard fault was caught: {error}")
+            None => {
+                match &self.trace_at_stop {
+                    Some(Ok(peek)) => Ok(Some(peek.clone())),
+                    Some(Err(error)) => {
+                        bail!("reading the trace channel at the firmware's hard fault or panic: {error}")
+                    }
+                    None => Ok(None),
                 }
-                None => Ok(None),
-            },
+            }
         }
     }
 
@@ -618,13 +670,15 @@ impl Drop for QemuLink {
     fn drop(&mut self) {
         // A QEMU we attached to runs on without us: its log channel goes back to the mode it
         // had, or its firmware would wait for a reader that has gone once the channel fills, and
-        // our breakpoint goes, or a fault would halt it for a debugger that has gone.
-        if self.child.is_none() && (self.log_mode.is_some() || self.faults.handler.is_some()) {
+        // our breakpoints go, or a fault or panic would halt it for a debugger that has gone.
+        let breakpoints = || self.faults.handler.into_iter().chain(self.panic_stop);
+        if self.child.is_none() && (self.log_mode.is_some() || breakpoints().next().is_some()) {
+            let breakpoints: Vec<u32> = breakpoints().collect();
             let _ = self.halted(|link| {
                 if let Some((index, mode)) = link.log_mode {
                     link.block.set_mode(&mut link.gdb, index, mode)?;
                 }
-                if let Some(handler) = link.faults.handler {
+                for handler in breakpoints {
                     link.gdb.remove_breakpoint(handler)?;
                 }
                 Ok(())
@@ -857,7 +911,9 @@ mod tests {
             },
             log_mode: None,
             faults: FaultWatch::default(),
-            trace_at_fault: None,
+            panic_handler: None,
+            panic_stop: None,
+            trace_at_stop: None,
             child,
             exited: None,
         }
