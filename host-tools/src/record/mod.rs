@@ -79,7 +79,7 @@ pub struct RecordArgs {
     pub lossy: bool,
     /// Never block the firmware, and keep its newest generations: it overwrites its oldest in
     /// its trace channel (a flight recorder), which is read once, when the trace ends or the
-    /// firmware hard-faults (the last generations before the fault).
+    /// firmware hard-faults or panics (the last generations before it; under QEMU).
     #[arg(long, conflicts_with = "lossy")]
     pub flight_recorder: bool,
     /// Generation length in microseconds of device time (0: the firmware's default).
