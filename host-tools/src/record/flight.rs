@@ -6,8 +6,9 @@
 //! channel is left to the firmware ([`Link::hold_trace`]) and only looked at, nothing taken
 //! ([`Link::peek_trace`]), until it holds the trace's end record (after the stop command, or the
 //! firmware's own end). Then, or when the target has ended (a hard fault or a panic caught: the
-//! channel as it was there), its bytes go into the recording as one poll's would, and are handed
-//! back to the firmware, which may be waiting for the host to have read them.
+//! channel as it was there), its bytes go into the recording as one poll's would; after the end
+//! record they are handed back to the firmware, which may be waiting for the host to have read
+//! them.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
