@@ -498,6 +498,15 @@ mod flight_recorder {
             })
     }
 
+    /// The batches and bytes that should be in the channel by the sink's `account`: produced, less
+    /// dropped, less overwritten.
+    fn arrived(account: EndRecord) -> (u32, u32) {
+        (
+            account.batches - account.dropped_batches - account.overwritten_batches,
+            account.bytes - account.dropped_bytes - account.overwritten_bytes,
+        )
+    }
+
     /// `generations` of `per_generation` batches of `size` bytes of payload, as items.
     fn batch_items(
         generations: core::ops::RangeInclusive<u64>,
@@ -590,12 +599,7 @@ mod flight_recorder {
         for generation in 1..=6 {
             for _ in 0..3 {
                 write(&mut sink, generation, 20);
-                let account = sink.account();
-                let arrived = (
-                    account.batches - account.dropped_batches - account.overwritten_batches,
-                    account.bytes - account.dropped_bytes - account.overwritten_bytes,
-                );
-                assert_eq!(arrived, batches_in(&items(&host.peek())));
+                assert_eq!(arrived(sink.account()), batches_in(&items(&host.peek())));
             }
         }
         sink.end_trace();
@@ -731,11 +735,7 @@ mod flight_recorder {
                 "generation {generation} not whole: {items:?}"
             );
         }
-        let arrived = (
-            account.batches - account.dropped_batches - account.overwritten_batches,
-            account.bytes - account.dropped_bytes - account.overwritten_bytes,
-        );
-        assert_eq!(arrived, batches_in(&items), "{account:?}");
+        assert_eq!(arrived(account), batches_in(&items), "{account:?}");
     }
 
     #[test]

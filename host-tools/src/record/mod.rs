@@ -753,12 +753,23 @@ mod tests {
     /// Records from `link` as `gotrace record --qemu fw.elf -o NAME` would, NAME in the scratch
     /// directory: the recording, and its files.
     fn replay(mut link: impl Link, name: &str) -> (Recording, Vec<Written>) {
-        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let (recording, written) = record_as(&["fw.elf", "--qemu"], &mut link, name);
+        (recording.unwrap(), written)
+    }
+
+    /// Records from `link` as `gotrace record ARGS -o NAME` would, NAME in the scratch directory:
+    /// the recording or its error, and the files written.
+    fn record_as(
+        args: &[&str],
+        link: &mut dyn Link,
+        name: &str,
+    ) -> (Result<Recording>, Vec<Written>) {
+        let args = parse(args).unwrap();
         let output = gotrace_tests::scratch_dir().join(name);
         let (functions, lines) = (Functions::default(), Lines::default());
         let mut files = SegmentFiles::new(&output, &functions, &lines);
         let interrupts = AtomicUsize::new(0);
-        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        let recording = record(&args, link, &mut None, &interrupts, &mut files);
         (recording, files.finish())
     }
 
@@ -869,13 +880,9 @@ mod tests {
     /// Records `link` as `gotrace record --qemu --flight-recorder --duration 0 fw.elf -o NAME`
     /// would: the recording, and the files written.
     fn record_flight(link: &mut Flight, name: &str) -> (Recording, Vec<Written>) {
-        let args = parse(&["fw.elf", "--qemu", "--flight-recorder", "--duration", "0"]).unwrap();
-        let output = gotrace_tests::scratch_dir().join(name);
-        let (functions, lines) = (Functions::default(), Lines::default());
-        let mut files = SegmentFiles::new(&output, &functions, &lines);
-        let interrupts = AtomicUsize::new(0);
-        let recording = record(&args, link, &mut None, &interrupts, &mut files).unwrap();
-        (recording, files.finish())
+        let args = ["fw.elf", "--qemu", "--flight-recorder", "--duration", "0"];
+        let (recording, written) = record_as(&args, link, name);
+        (recording.unwrap(), written)
     }
 
     /// An end record of `batches` produced, `overwritten` of them overwritten.
@@ -972,13 +979,10 @@ mod tests {
 
     #[test]
     fn a_link_that_cannot_hold_the_trace_channel_refuses_a_flight_recording() {
-        let args = parse(&["fw.elf", "--qemu", "--flight-recorder"]).unwrap();
-        let output = gotrace_tests::scratch_dir().join("no-flight.trace");
-        let (functions, lines) = (Functions::default(), Lines::default());
-        let mut files = SegmentFiles::new(&output, &functions, &lines);
-        let interrupts = AtomicUsize::new(0);
         let mut link = Replay(VecDeque::new());
-        let error = record(&args, &mut link, &mut None, &interrupts, &mut files)
+        let args = ["fw.elf", "--qemu", "--flight-recorder"];
+        let error = record_as(&args, &mut link, "no-flight.trace")
+            .0
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();

@@ -537,6 +537,16 @@ mod tests {
         ram
     }
 
+    /// Has the firmware of [`firmware_ram`] write 6 bytes that wrap in its up channel: `abcd` at
+    /// 12..16, then `ef` at 0..2.
+    fn write_wrapped(ram: &mut Ram) {
+        let descriptor = BASE + 0x100 + 24;
+        ram.write(BASE + 0x400 + 12, b"abcd").unwrap();
+        ram.write(BASE + 0x400, b"ef").unwrap();
+        ram.put_u32(descriptor + 16, 12);
+        ram.put_u32(descriptor + 12, 2);
+    }
+
     #[test]
     fn finds_the_block_and_drains_a_wrapped_up_channel() {
         let mut ram = firmware_ram();
@@ -545,11 +555,7 @@ mod tests {
         let mut cb = ControlBlock::read(&mut ram, addr).unwrap().unwrap();
         assert_eq!(cb.up_names(), [Some("up")]);
         assert_eq!(cb.down_names(), [Some("down")]);
-        // The firmware wrote 6 bytes that wrap: 12..16 then 0..2.
-        ram.write(BASE + 0x400 + 12, b"abcd").unwrap();
-        ram.write(BASE + 0x400, b"ef").unwrap();
-        ram.put_u32(addr + 24 + 16, 12);
-        ram.put_u32(addr + 24 + 12, 2);
+        write_wrapped(&mut ram);
         let mut out = vec![Vec::new()];
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 6);
         assert_eq!(out[0], b"abcdef");
@@ -839,10 +845,7 @@ mod tests {
         cb.hold(Some(0));
         // The firmware wrote 6 bytes that wrap, and moved the read offset itself (a flight
         // recorder making room): no drain takes them, nor calls it a restart.
-        ram.write(BASE + 0x400 + 12, b"abcd").unwrap();
-        ram.write(BASE + 0x400, b"ef").unwrap();
-        ram.put_u32(addr + 24 + 16, 12);
-        ram.put_u32(addr + 24 + 12, 2);
+        write_wrapped(&mut ram);
         let mut out = vec![Vec::new()];
         assert_eq!(cb.drain(&mut ram, &mut out).unwrap(), 0);
         ram.put_u32(addr + 24 + 16, 13);
