@@ -111,6 +111,7 @@ mod quote;
 mod reader;
 mod ready;
 mod source;
+mod summary;
 mod table;
 mod wall_clock;
 
@@ -124,4 +125,5 @@ pub use event::{
 // depending on `gotrace-wire` (and on the same version of it) too.
 pub use gotrace_wire::{EventSpec, EventType, Version};
 pub use reader::Reader;
+pub use summary::{GoroutineSummary, GoroutineTimes, Summarizer};
 pub use table::ClockSnapshot;

@@ -7,6 +7,7 @@ mod dump;
 mod events;
 mod input;
 mod record;
+mod stats;
 mod stdout;
 mod symbolize;
 mod validate;
@@ -38,6 +39,8 @@ enum Command {
     Record(record::RecordArgs),
     /// Name the stack frames of a recorded trace after the firmware's functions (ELF symbols).
     Symbolize(symbolize::Args),
+    /// Where each goroutine's (task's) time went, as `go tool trace`'s goroutine analysis shows it.
+    Stats(input::FileArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Events(args) => events::run(args),
         Command::Record(args) => record::run(&args),
         Command::Symbolize(args) => symbolize::run(args),
+        Command::Stats(args) => stats::run(args),
     };
     outcome.unwrap_or_else(|error| {
         errln!("gotrace: {error:#}");

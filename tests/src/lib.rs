@@ -5,6 +5,7 @@ pub mod cli;
 pub mod fuzz;
 pub mod generate;
 pub mod goprograms;
+pub mod goroutine_analysis;
 pub mod heap;
 pub mod mutate;
 pub mod rng;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use gotrace_go_oracle::{missing_tool, require_go, require_rust_target, Go, Mode};
 use gotrace_tests::cli::{gotrace, Run};
+use gotrace_tests::goroutine_analysis::assert_stats_as_viewer;
 use gotrace_tests::scratch_dir;
 
 /// The Cortex-M3 build (QEMU's mps2-an385) and the Cortex-M4F one (mps2-an386).
@@ -124,8 +125,9 @@ fn record(name: &str, triple: &str, features: &[&str], extra: &[&str]) -> Option
     })
 }
 
-/// Our event stream and Go's for `trace`, which both must accept, identical; and `go tool
-/// trace`'s viewer, which a user opens it with, serving every page of it.
+/// Our event stream and Go's for `trace`, which both must accept, identical; `go tool trace`'s
+/// viewer, which a user opens it with, serving every page of it; and `gotrace stats` giving each
+/// task the figures of the viewer's goroutine analysis.
 fn check_with_both(go: &Go, trace: &Path) -> String {
     let ours = gotrace(["events".as_ref(), trace.as_os_str()]);
     assert_eq!(
@@ -147,9 +149,11 @@ fn check_with_both(go: &Go, trace: &Path) -> String {
         "event streams differ for {}",
         trace.display()
     );
-    if let Err(e) = go.open_viewer(trace).and_then(|viewer| viewer.walk()) {
+    let viewer = go.open_viewer(trace).unwrap();
+    if let Err(e) = viewer.walk() {
         panic!("{e}");
     }
+    assert_stats_as_viewer(&viewer, trace);
     theirs.stdout
 }
 

@@ -5,6 +5,7 @@
 //!
 //! * `gotrace events` prints exactly what `go tool trace -d=parsed` prints, and `gotrace validate`
 //!   accepts it;
+//! * `gotrace stats` gives each goroutine the figures of `go tool trace`'s goroutine analysis;
 //! * `gotrace dump` prints exactly the event lines of `go tool trace -d=wire`, and its text
 //!   converts back to the same bytes, but for the batch sizes Go's runtime pads to 10 bytes,
 //!   which come back in their shortest form;
@@ -24,6 +25,7 @@ use gotrace_decoder::{Event, EventKind, GoState, ProcState, Reader, Transition, 
 use gotrace_go_oracle::{require_go, Go, Mode};
 use gotrace_tests::cli::gotrace;
 use gotrace_tests::goprograms::GoPrograms;
+use gotrace_tests::goroutine_analysis::assert_stats_as_viewer;
 use gotrace_tests::scratch_dir;
 use gotrace_wire::{varint, EventType};
 
@@ -66,6 +68,9 @@ fn assert_read_as_go_reads(go: &Go, scenario: &str, trace: &Path) {
         &events.stdout,
         &parsed.stdout,
     );
+
+    let viewer = go.open_viewer(trace).unwrap();
+    assert_stats_as_viewer(&viewer, trace);
 
     let validate = gotrace([Path::new("validate"), trace]);
     assert_eq!(

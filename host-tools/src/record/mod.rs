@@ -350,6 +350,10 @@ fn kept(files: &[PathBuf]) -> String {
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
 const START_GRACE: Duration = Duration::from_secs(5);
+/// How long a firmware that hard-faulted gets to end by itself (its handler logging and exiting,
+/// as the example's does) before the recording ends: cortex-m-rt's default handler loops forever,
+/// and nothing more would come.
+const FAULT_GRACE: Duration = Duration::from_secs(2);
 /// After the end of the trace: how long to keep reading logs, and how long a silence ends it
 /// (long enough for a guest that the host's other work holds off the processor: at 250 ms, a
 /// firmware's last line and its exit were missed under CI's load, firmware builds running
@@ -376,7 +380,7 @@ fn record(
     };
     if args.flight_recorder {
         link.hold_trace(true).context("--flight-recorder")?;
-        errln!("gotrace: flight recorder: the firmware keeps its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault or a panic)");
+        errln!("gotrace: flight recorder asked for: the firmware is to keep its newest generations in its trace channel, read when its trace ends (the stop command, its own end, a hard fault or a panic)");
     }
     send(link, &start)?;
     let begun = Instant::now();
@@ -402,6 +406,7 @@ fn record(
     let mut stop_sent: Option<Instant> = None;
     let mut start_looked_at = false;
     let mut flight = args.flight_recorder.then(flight::FlightRead::default);
+    let mut fault_caught: Option<Instant> = None;
     let poll = Duration::from_millis(args.poll_ms);
     loop {
         // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
@@ -505,6 +510,20 @@ fn record(
             .is_some_and(|flight| flight.look(link, stop_sent.is_some()))
         {
             break;
+        }
+        match fault_caught {
+            None if link.fault().is_some() => {
+                fault_caught = Some(Instant::now());
+                progress.clear_line();
+                errln!("gotrace: the firmware hard-faulted (caught at its HardFault handler; the summary says where)");
+            }
+            Some(at) if at.elapsed() > FAULT_GRACE => {
+                progress.clear_line();
+                errln!("warning: the firmware did not end within {FAULT_GRACE:?} of its hard fault (a HardFault handler that does not exit, as cortex-m-rt's default, which loops): the recording ends");
+                recording.stopped_by = "the firmware's hard fault";
+                break;
+            }
+            _ => {}
         }
         if drained.len() == 0 {
             match link.idle(poll) {
@@ -1193,11 +1212,19 @@ mod tests {
         }
     }
 
-    /// A [`Replay`] whose wait for the target, once its chunks are all read, fails (a gdb
-    /// stub that stops answering while the firmware runs between drains).
-    struct IdleFails(Replay);
+    /// A [`Replay`] whose firmware runs on once its chunks are all read, and then either
+    /// cannot be waited for (`Ran::IdleFails`: a gdb stub that stops answering while the
+    /// firmware runs between drains) or has hard-faulted into a handler that loops
+    /// (`Ran::FaultedAndLoops`: cortex-m-rt's default), so that nothing more comes.
+    struct RunsOn(Replay, Ran);
 
-    impl Link for IdleFails {
+    #[derive(PartialEq)]
+    enum Ran {
+        IdleFails,
+        FaultedAndLoops,
+    }
+
+    impl Link for RunsOn {
         fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
             match self.0 .0.is_empty() {
                 true => Ok(Liveness::Running),
@@ -1209,9 +1236,44 @@ mod tests {
             self.0.send_control(frame)
         }
 
-        fn idle(&mut self, _: Duration) -> Result<Liveness> {
-            anyhow::bail!("no reply from the gdb stub")
+        fn idle(&mut self, timeout: Duration) -> Result<Liveness> {
+            if self.1 == Ran::IdleFails {
+                anyhow::bail!("no reply from the gdb stub")
+            }
+            std::thread::sleep(timeout);
+            Ok(Liveness::Running)
         }
+
+        fn fault(&self) -> Option<super::fault::FaultSite> {
+            let faulted = self.1 == Ran::FaultedAndLoops && self.0 .0.is_empty();
+            faulted.then_some(super::fault::FaultSite::Frame {
+                pc: 0x2004,
+                lr: 0x1035,
+            })
+        }
+    }
+
+    #[test]
+    fn a_hard_fault_whose_handler_does_not_exit_ends_the_recording() {
+        let header = Version::Go122.header().to_vec();
+        let (gen1, gen2) = (batch(1), batch(2));
+        let link = RunsOn(
+            Replay(vec![header, gen1, gen2].into()),
+            Ran::FaultedAndLoops,
+        );
+        let began = std::time::Instant::now();
+        let (recording, _) = replay(link, "fault-loops.trace");
+        let took = began.elapsed();
+        assert_eq!(recording.stopped_by, "the firmware's hard fault");
+        // After the fault's grace, well before the stop command's (there is none: no duration).
+        assert!(
+            took >= super::FAULT_GRACE && took < super::FAULT_GRACE + super::STOP_GRACE,
+            "{took:?}"
+        );
+        assert_eq!(
+            recording.stream.received(),
+            (HEADER_LEN + 2 * batch(1).len()) as u64
+        );
     }
 
     /// The recording stopped at a target that could not be read, saying `cause`.
@@ -1225,7 +1287,10 @@ mod tests {
     #[test]
     fn a_target_that_cannot_be_waited_for_keeps_and_checks_what_came_before() {
         let header = Version::Go122.header().to_vec();
-        let link = IdleFails(Replay([header.clone(), batch(1), batch(2)].into()));
+        let link = RunsOn(
+            Replay([header.clone(), batch(1), batch(2)].into()),
+            Ran::IdleFails,
+        );
         let (recording, written) = replay(link, "target-idle-fails.trace");
         assert_stopped_by_unreadable_target(&recording, "no reply from the gdb stub");
         // That whole, nothing more.

@@ -190,10 +190,21 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
     let Some(d) = descriptor else {
         // A firmware of one's own may well send none: then it is not known whether it follows
         // --lossy or --generation-us, which it may ignore without a word.
-        return vec![format!(
+        let mut lines = vec![format!(
             "session: no descriptor came on the {:?} channel: the firmware's clock, buffers and whether it follows the start command (lossless, --lossy or --flight-recorder, --generation-us) are unconfirmed",
             protocol::SESSION_CHANNEL
         )];
+        if matches!(
+            asked,
+            Command::Start {
+                backpressure: Backpressure::Overwrite,
+                ..
+            }
+        ) {
+            // The one mode a firmware may lack, and whose lack keeps the wrong generations.
+            lines.push("  a firmware whose gotrace-rtt is built without the feature `flight-recorder` traces lossy when asked to overwrite: its channel then kept its oldest generations and dropped the newest (said as lost below)".to_owned());
+        }
+        return lines;
     };
     let mut lines = vec![format!(
         "session: clock {} at {} Hz, {}, trace channel {} B, {} batch buffers of {} B, encoder {}.{}.{}",
@@ -533,7 +544,8 @@ fn created(event: &gotrace_decoder::Event) -> Option<Created> {
 /// One line naming every task of the recording by its entry function (from the ELF's symbols).
 /// Interrupt callbacks (goroutines that came into being in a syscall) have no entry function and
 /// are named as callbacks; goroutines that existed before tracing started have no entry to name.
-/// All are listed, so that the line accounts for every task the summary counts.
+/// All are accounted for, so that the line covers every task the summary counts; tasks of one
+/// name (a task spawned again and again) are named once, with their count and IDs.
 fn print_tasks(checked: &[Checked], functions: &Functions) {
     let entries: BTreeMap<GoId, u64> = checked.iter().flat_map(|c| c.entries.clone()).collect();
     let callbacks: BTreeSet<GoId> = checked
@@ -547,25 +559,91 @@ fn print_tasks(checked: &[Checked], functions: &Functions) {
     if tasks.is_empty() {
         return;
     }
-    let names: Vec<String> = tasks
-        .iter()
-        .map(|id| match entries.get(id) {
+    let described = tasks.iter().map(|&id| {
+        let what = match entries.get(&id) {
             Some(pc) => match functions.at(*pc) {
-                Some(name) => format!("G{id} {name}"),
-                None => format!("G{id} at {pc:#x}"),
+                Some(name) => name.to_string(),
+                None => format!("at {pc:#x}"),
             },
-            None if callbacks.contains(id) => {
-                format!("G{id} interrupt callback (GoCreateSyscall: no entry function)")
+            None if callbacks.contains(&id) => {
+                "interrupt callback (GoCreateSyscall: no entry function)".to_owned()
             }
-            None => format!("G{id} (entry unknown: not created with a stack in this trace)"),
+            None => "(entry unknown: not created with a stack in this trace)".to_owned(),
+        };
+        (id, what)
+    });
+    outln!("tasks: {}", task_groups(described).join(", "));
+}
+
+/// How many runs of IDs a group of tasks of one name lists before it says how many more.
+const SHOWN_ID_RUNS: usize = 4;
+
+/// `G1 name` for a task alone in its name; `name (7 tasks: G4..=G9, G12)` for tasks that share
+/// one, in the order of their first IDs (`tasks` by ID).
+fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
+    /// A name, the runs of consecutive IDs of its tasks (first, last), and how many tasks.
+    type Group = (String, Vec<(GoId, GoId)>, usize);
+    let mut groups: Vec<Group> = Vec::new();
+    for (id, what) in tasks {
+        let Some((_, runs, count)) = groups.iter_mut().find(|(w, _, _)| *w == what) else {
+            groups.push((what, vec![(id, id)], 1));
+            continue;
+        };
+        *count += 1;
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == id => *last = id,
+            _ => runs.push((id, id)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(what, runs, count)| {
+            let mut ids: Vec<String> = runs
+                .iter()
+                .take(SHOWN_ID_RUNS)
+                .map(|&(first, last)| match first == last {
+                    true => format!("G{first}"),
+                    false => format!("G{first}..=G{last}"),
+                })
+                .collect();
+            if runs.len() > SHOWN_ID_RUNS {
+                ids.push(format!("and {} more", runs.len() - SHOWN_ID_RUNS));
+            }
+            match count {
+                1 => format!("{} {what}", ids[0]),
+                _ => format!("{what} ({count} tasks: {})", ids.join(", ")),
+            }
         })
-        .collect();
-    outln!("tasks: {}", names.join(", "));
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use gotrace_wire::Version;
+
+    #[test]
+    fn tasks_of_one_name_are_named_once_with_their_ids() {
+        let named = |tasks: &[(i64, &str)]| {
+            super::task_groups(tasks.iter().map(|&(id, what)| (id, what.to_owned())))
+        };
+        assert_eq!(named(&[(1, "a"), (2, "b")]), ["G1 a", "G2 b"]);
+        let mut tasks = vec![(1, "main"), (2, "cb")];
+        tasks.extend((3..=1000).map(|id| (id, "spawned")));
+        tasks.extend([(1002, "spawned"), (1004, "cb")]);
+        assert_eq!(
+            named(&tasks),
+            [
+                "G1 main",
+                "cb (2 tasks: G2, G1004)",
+                "spawned (999 tasks: G3..=G1000, G1002)"
+            ]
+        );
+        let scattered: Vec<(i64, &str)> = (0..10).map(|i| (2 * i, "s")).collect();
+        assert_eq!(
+            named(&scattered),
+            ["s (10 tasks: G0, G2, G4, G6, and 6 more)"]
+        );
+    }
 
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, LossRecord, SessionDescriptor};
 
@@ -663,6 +741,14 @@ mod tests {
                 && lines[0].contains("unconfirmed"),
             "{lines:?}"
         );
+        // A flight recording without one: the feature its sink may lack is named.
+        let flight = Command::Start {
+            backpressure: Backpressure::Overwrite,
+            generation_period_us: 0,
+        };
+        let lines = session_lines(None, &flight);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].contains("feature `flight-recorder`"), "{lines:?}");
         let descriptor = descriptor(500);
         let lines = session_lines(Some(&descriptor), &asked);
         assert_eq!(lines.len(), 1, "as asked: no warning {lines:?}");

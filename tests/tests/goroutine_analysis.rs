@@ -1,0 +1,132 @@
+//! `gotrace stats` gives every valid conformance vector of Go's (of every trace version) the
+//! figures `go tool trace`'s goroutine analysis gives it (the real programs' traces and the
+//! firmware's recordings are compared where those tests make them).
+
+use gotrace_decoder::raw::Writer;
+use gotrace_go_oracle::require_go;
+use gotrace_tests::generate::{ev, generate, write_batch, Shape};
+use gotrace_tests::goroutine_analysis::assert_stats_as_viewer;
+use gotrace_tests::scratch_file;
+use gotrace_tests::vectors::all_vectors;
+use gotrace_wire::{go_status, proc_status, EventType, Version, NO_THREAD};
+
+#[test]
+fn vectors_have_the_viewers_goroutine_figures() {
+    let Some(go) = require_go("vectors_have_the_viewers_goroutine_figures") else {
+        return;
+    };
+    let mut goroutines = 0;
+    let mut vectors = 0;
+    for vector in all_vectors(&go).iter().filter(|v| v.is_valid()) {
+        let file = vector.binary_file();
+        let viewer = go.open_viewer(&file).unwrap();
+        goroutines += assert_stats_as_viewer(&viewer, &file);
+        vectors += 1;
+    }
+    // Enough of them, with goroutines, that the comparison compared something.
+    assert!(
+        vectors >= 20 && goroutines >= 150,
+        "{vectors} vectors, {goroutines} goroutines"
+    );
+}
+
+/// A trace written for the rules that the vectors and the programs' traces leave out: a system
+/// call whose P is stolen and still going at the trace's end (the viewer counts it as waiting
+/// for a P), one whose P is stolen and that returns (a blocked system call), and a goroutine
+/// blocked forever (ended there, for the viewer).
+fn corner_cases() -> Vec<u8> {
+    const FOREVER: u64 = 1;
+    let mut w = Writer::new(Vec::new(), Version::Go122).unwrap();
+    write_batch(
+        &mut w,
+        1,
+        0,
+        10,
+        &[
+            ev(EventType::PROC_STATUS, vec![1, 0, proc_status::RUNNING]),
+            ev(EventType::GO_STATUS, vec![1, 1, 0, go_status::RUNNING]),
+            // G1 enters a system call on P0 and never returns.
+            ev(EventType::GO_SYSCALL_BEGIN, vec![10, 1, 0]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        1,
+        10,
+        &[
+            ev(EventType::PROC_STATUS, vec![1, 1, proc_status::RUNNING]),
+            ev(EventType::GO_STATUS, vec![1, 2, 1, go_status::RUNNING]),
+            ev(
+                EventType::GO_STATUS,
+                vec![1, 3, NO_THREAD, go_status::WAITING],
+            ),
+            // M1 takes P0 from G1's system call, then gives it up.
+            ev(EventType::PROC_STEAL, vec![20, 0, 2, 0]),
+            ev(EventType::GO_UNBLOCK, vec![5, 3, 1, 0]),
+            ev(EventType::GO_BLOCK, vec![5, FOREVER, 0]),
+            ev(EventType::GO_START, vec![5, 3, 2]),
+            // G3's system call loses P1 to M2, and returns without it.
+            ev(EventType::GO_SYSCALL_BEGIN, vec![5, 1, 0]),
+            ev(EventType::GO_SYSCALL_END_BLOCKED, vec![100]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        2,
+        10,
+        &[
+            ev(EventType::PROC_STATUS, vec![1, 2, proc_status::RUNNING]),
+            ev(EventType::PROC_STEAL, vec![80, 1, 2, 1]),
+            ev(EventType::PROC_STOP, vec![300]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        NO_THREAD,
+        0,
+        &[ev(EventType::FREQUENCY, vec![1_000_000_000])],
+    );
+    let mut forever = ev(EventType::STRING, vec![FOREVER]);
+    forever.data = b"forever".to_vec();
+    write_batch(
+        &mut w,
+        1,
+        NO_THREAD,
+        0,
+        &[ev(EventType::STRINGS, vec![]), forever],
+    );
+    w.into_inner()
+}
+
+#[test]
+fn corner_cases_have_the_viewers_goroutine_figures() {
+    let Some(go) = require_go("corner_cases_have_the_viewers_goroutine_figures") else {
+        return;
+    };
+    let file = scratch_file("goroutine-corner-cases.trace", &corner_cases());
+    let viewer = go.open_viewer(&file).unwrap();
+    assert_eq!(assert_stats_as_viewer(&viewer, &file), 3);
+}
+
+#[test]
+fn a_generated_trace_has_the_viewers_goroutine_figures() {
+    let Some(go) = require_go("a_generated_trace_has_the_viewers_goroutine_figures") else {
+        return;
+    };
+    // The benchmark's generator, small: 3 Ps, 8 goroutines each, blocking, waking, preempted,
+    // in regions, over 5 generations.
+    let (trace, generations) = generate(Shape {
+        seed: 7,
+        procs: 3,
+        goroutines_per_proc: 8,
+        generation_bytes: 40 << 10,
+        total_bytes: 200 << 10,
+    });
+    assert!(generations >= 5);
+    let file = scratch_file("goroutine-generated.trace", &trace);
+    let viewer = go.open_viewer(&file).unwrap();
+    assert_eq!(assert_stats_as_viewer(&viewer, &file), 24);
+}
