@@ -47,3 +47,4 @@ cargo build -p gotrace-host-tools --bin gotrace
   -o "$output" "$@"
 # Quoted for the shell (%q): a path with spaces is pasted as one argument.
 printf 'trace written to %s; open it with: go tool trace %q\n' "$output" "$output"
+printf 'each task'"'"'s running, waiting and blocked time: %q stats %q\n' "$CARGO_TARGET_DIR/debug/gotrace" "$output"

@@ -794,7 +794,7 @@ fn find_block(
                 "no RTT control block appeared within 10 s ({})",
                 match address {
                     Some(a) => format!("symbol _SEGGER_RTT at {a:#x} never initialised"),
-                    None => "no _SEGGER_RTT symbol, and a RAM scan found nothing".to_owned(),
+                    None => "no _SEGGER_RTT symbol, and a RAM scan found nothing: a firmware sets RTT up with rtt-target's `rtt_init!`, as the scheduler's README shows".to_owned(),
                 }
             );
         }
