@@ -319,6 +319,61 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
 }
 
 #[test]
+fn a_hard_fault_into_a_handler_that_loops_ends_the_recording() {
+    // The minimal firmware with `fault-loops`: its sleeper reads unmapped memory near its end, into
+    // cortex-m-rt's default HardFault handler, which never returns nor exits (as in most
+    // firmwares). `record` catches the fault at the handler's breakpoint, says so, gives the
+    // firmware 2 s to end by itself, then ends the recording: without that it ran until Ctrl-C.
+    let test = "a_hard_fault_into_a_handler_that_loops_ends_the_recording";
+    if !require_qemu(test) || !require_rust_target(test, M3) {
+        return;
+    }
+    let Some(go) = require_go(test) else { return };
+    let elf = build_crate(
+        "tests/minimal-firmware",
+        "fault-loops",
+        M3,
+        &["--features", "fault-loops"],
+    )
+    .join("debug/gotrace-minimal-firmware");
+    let out = scratch_dir().join("minimal-firmware-fault-loops.trace");
+    let began = Instant::now();
+    let run = record_to(&elf, &out, &[]);
+    let took = began.elapsed();
+    // The grace and QEMU's start, far from the stop command's wait or a hang.
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(
+        run.stderr.contains("the firmware hard-faulted")
+            && run
+                .stderr
+                .contains("did not end within 2s of its hard fault"),
+        "{}",
+        run.stderr
+    );
+    for expected in [
+        "recording stopped by the firmware's hard fault after ",
+        "\n  valid\n",
+        "\nhard fault at PC 0x",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?}:\n{}",
+            run.stdout
+        );
+    }
+    // Named where it is, in the sleeper.
+    let fault = run.stdout.split("\nhard fault at PC").nth(1).unwrap();
+    assert!(
+        fault.contains("gotrace_minimal_firmware::sleeper"),
+        "{fault}"
+    );
+    // What was recorded before the fault is a valid trace to Go too, and the generation that
+    // the fault cut short is said to be lost.
+    assert!(run.stdout.contains("\nlost: generation"), "{}", run.stdout);
+    check_with_both(&go, &out);
+}
+
+#[test]
 fn a_board_other_than_mps2_is_recorded_timed_by_its_own_counter() {
     // QEMU's netduinoplus2 (STM32F405, Cortex-M4F), which gotrace has nothing ready-made for:
     // the minimal firmware with the board's memory map (flash at 0x0800_0000) and its own

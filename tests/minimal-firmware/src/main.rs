@@ -7,7 +7,8 @@
 //! drift from what works. With the feature `netduinoplus2`, the same firmware for QEMU's
 //! `netduinoplus2` (STM32F405, Cortex-M4F), a board gotrace has nothing ready-made for: its memory
 //! map (`build.rs`) and its own `Counters` for the trace clock, as `cortex-m-clock`'s README says
-//! to write them.
+//! to write them. With the feature `fault-loops`, the sleeper hard-faults near its end into
+//! cortex-m-rt's default handler, which never ends (for the test that `record` ends there).
 #![no_std]
 #![no_main]
 
@@ -137,7 +138,15 @@ fn consumer(cx: &mut TaskCx<'_>) -> Step {
 }
 
 fn sleeper(_: &mut TaskCx<'_>) -> Step {
-    if SLEPT.fetch_add(1, Ordering::Relaxed) + 1 == SLEEPS {
+    let slept = SLEPT.fetch_add(1, Ordering::Relaxed) + 1;
+    // With the feature `fault-loops`, three generations in (5 ms each, a wake a millisecond):
+    // a read of memory the board does not have, into cortex-m-rt's default HardFault handler,
+    // which loops (the firmware never ends).
+    if cfg!(feature = "fault-loops") && slept == 17 {
+        // SAFETY: none needed: the read is there to fault.
+        unsafe { core::ptr::read_volatile(0x3000_0000 as *const u32) };
+    }
+    if slept == SLEEPS {
         finish()
     } else {
         Step::Wait
