@@ -122,6 +122,13 @@ pub(super) fn finish(
         }
         outln!("  {}", c.naming);
     }
+    let spans = checked
+        .iter()
+        .zip(&segments)
+        .filter_map(|(c, segment)| Some((c.last_ts? - c.first_ts?, segment.generations())));
+    if let Some(line) = unconfirmed_period_line(descriptor.as_ref(), &asked, spans) {
+        outln!("{line}");
+    }
     print_tasks(&checked, &firmware.functions);
     if segments.is_empty() {
         valid = false;
@@ -541,6 +548,36 @@ fn created(event: &gotrace_decoder::Event) -> Option<Created> {
     Some(Created::WithEntry(id, entry))
 }
 
+/// Where no descriptor confirms the generation period asked for (`--generation-us`), what the
+/// trace shows of it, if that is far from the one asked (under half or over twice it): a firmware
+/// that keeps a period of its own says nothing. `spans` gives each trace's device time (ns) and
+/// its generations; three generations at least make a period to go by.
+fn unconfirmed_period_line(
+    descriptor: Option<&SessionDescriptor>,
+    asked: &Command,
+    spans: impl Iterator<Item = (u64, u64)>,
+) -> Option<String> {
+    let Command::Start {
+        generation_period_us: asked,
+        ..
+    } = *asked
+    else {
+        return None;
+    };
+    if descriptor.is_some() || asked == 0 {
+        return None;
+    }
+    let (nanos, generations) = spans.fold((0, 0), |(n, g), (span, gens)| (n + span, g + gens));
+    if generations < 3 {
+        return None;
+    }
+    let seen_us = nanos as f64 / generations as f64 / 1000.0;
+    let asked_us = asked as f64;
+    (seen_us < asked_us / 2.0 || seen_us > asked_us * 2.0).then(|| {
+        format!("  generations of about {seen_us:.0} us by the trace's time, not the {asked} us asked for: the firmware keeps a period of its own (--generation-us is for a firmware that follows the start command)")
+    })
+}
+
 /// One line naming every task of the recording by its entry function (from the ELF's symbols).
 /// Interrupt callbacks (goroutines that came into being in a syscall) have no entry function and
 /// are named as callbacks; goroutines that existed before tracing started have no entry to name.
@@ -620,6 +657,32 @@ fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use gotrace_wire::Version;
+
+    #[test]
+    fn a_period_the_firmware_did_not_keep_is_said_where_no_descriptor_confirms_it() {
+        let asked = |us| Command::Start {
+            backpressure: Backpressure::Lossless,
+            generation_period_us: us,
+        };
+        let line = |descriptor, us, spans: &[(u64, u64)]| {
+            super::unconfirmed_period_line(descriptor, &asked(us), spans.iter().copied())
+        };
+        // 41 generations over 0.2 s: about 4878 us each, where 50 ms were asked.
+        let seen = line(None, 50_000, &[(200_000_000, 41)]).expect("said");
+        assert!(
+            seen.contains("about 4878 us") && seen.contains("50000 us asked"),
+            "{seen}"
+        );
+        // Kept (the first generation is a part of one), or not asked, or too few to go by.
+        assert_eq!(line(None, 5_000, &[(200_000_000, 41)]), None);
+        assert_eq!(line(None, 0, &[(200_000_000, 41)]), None);
+        assert_eq!(line(None, 50_000, &[(10_000_000, 2)]), None);
+        // Over several traces (a lossy recording's segments), together.
+        assert!(line(None, 1_000, &[(30_000_000, 3), (30_000_000, 3)]).is_some());
+        // A descriptor says what the firmware does: its own line tells a difference.
+        let descriptor = descriptor(5_000);
+        assert_eq!(line(Some(&descriptor), 50_000, &[(200_000_000, 41)]), None);
+    }
 
     #[test]
     fn tasks_of_one_name_are_named_once_with_their_ids() {
