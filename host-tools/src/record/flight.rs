@@ -8,7 +8,8 @@
 //! firmware's own end). Then, or when the target has ended (a hard fault or a panic caught: the
 //! channel as it was there), its bytes go into the recording as one poll's would; after the end
 //! record they are handed back to the firmware, which may be waiting for the host to have read
-//! them.
+//! them. The looks also note the goroutines each generation creates while it is still there, so
+//! that the summary names tasks created in generations overwritten since.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use super::link::Link;
 use super::rtt::Peek;
 use super::segments::SegmentFiles;
 use super::stream::TraceStream;
+use super::summary::Creations;
 use super::Recording;
 use crate::stdout::errln;
 
@@ -27,12 +29,16 @@ use crate::stdout::errln;
 /// itself (each look reads the whole channel); after the stop command, at every poll.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
 
-/// The reading of a held trace channel: when it was last looked at, and the look that found the
-/// trace's end.
+/// The reading of a held trace channel: when it was last looked at, the look that found the
+/// trace's end, and the goroutines created in the generations seen so far (a task created in a
+/// generation the firmware overwrites later is named by them all the same).
 #[derive(Debug, Default)]
 pub struct FlightRead {
     last_look: Option<Instant>,
     ended: Option<Peek>,
+    creations: Creations,
+    /// The last generation whose creations were read.
+    read_through: u64,
 }
 
 impl FlightRead {
@@ -50,6 +56,15 @@ impl FlightRead {
         };
         let mut stream = TraceStream::default();
         let ends = stream.push(&with_header(&peek.bytes)).is_ok() && stream.ended();
+        for complete in stream.take_complete() {
+            let generation = complete.generation;
+            if generation.number > self.read_through {
+                self.read_through = generation.number;
+                let header = Version::Go122.header();
+                self.creations
+                    .read(&[&header[..], &generation.bytes].concat());
+            }
+        }
         if ends {
             self.ended = Some(peek);
         }
@@ -66,6 +81,7 @@ impl FlightRead {
         files: &mut SegmentFiles<'_>,
     ) -> Result<()> {
         let ended = self.ended.is_some();
+        recording.overwritten_creations = self.creations;
         let peek = match self.ended {
             Some(peek) => Some(peek),
             None if recording.target_error.is_some() => None,

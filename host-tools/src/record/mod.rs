@@ -103,6 +103,9 @@ struct Recording {
     ended: Option<End>,
     /// Where a hard fault happened, if the debugger caught one.
     fault: Option<fault::FaultSite>,
+    /// The goroutines a flight recording's generations created, read before they were
+    /// overwritten: the summary names those tasks by them.
+    overwritten_creations: summary::Creations,
     stopped_by: &'static str,
     /// Why the trace channel could not be read on, if it could not: the recording stops there,
     /// and what it holds so far is still written and checked.
@@ -391,6 +394,7 @@ fn record(
         log_lines: 0,
         ended: None,
         fault: None,
+        overwritten_creations: summary::Creations::default(),
         stopped_by: "the firmware's end of trace",
         channel_error: None,
         target_error: None,

@@ -29,11 +29,8 @@ struct Checked {
     syncs: u64,
     /// Every goroutine seen in the trace.
     tasks: BTreeSet<GoId>,
-    /// Each goroutine created in this segment with a stack: the PC of its entry function.
-    entries: BTreeMap<GoId, u64>,
-    /// Goroutines that came into being in a syscall (`GoCreateSyscall`): on a device, the
-    /// tracked callbacks of interrupt handlers, which have no entry function.
-    callbacks: BTreeSet<GoId>,
+    /// The goroutines created in this segment.
+    creations: Creations,
     first_ts: Option<u64>,
     last_ts: Option<u64>,
     error: Option<String>,
@@ -54,6 +51,7 @@ pub(super) fn finish(
         log_lines,
         ended,
         fault,
+        overwritten_creations,
         stopped_by,
         channel_error,
         target_error,
@@ -129,7 +127,7 @@ pub(super) fn finish(
     if let Some(line) = unconfirmed_period_line(descriptor.as_ref(), &asked, spans) {
         outln!("{line}");
     }
-    print_tasks(&checked, &firmware.functions);
+    print_tasks(&checked, &overwritten_creations, &firmware.functions);
     if segments.is_empty() {
         valid = false;
         outln!("no complete generation was recorded");
@@ -476,8 +474,7 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
         events: 0,
         syncs: 0,
         tasks: BTreeSet::new(),
-        entries: BTreeMap::new(),
-        callbacks: BTreeSet::new(),
+        creations: Creations::default(),
         first_ts: None,
         last_ts: None,
         error: None,
@@ -501,15 +498,8 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
                 if event.goroutine() != gotrace_decoder::NO_GOROUTINE {
                     checked.tasks.insert(event.goroutine());
                 }
-                match created(&event) {
-                    Some(Created::WithEntry(id, pc)) => {
-                        checked.tasks.insert(id);
-                        checked.entries.insert(id, pc);
-                    }
-                    Some(Created::InSyscall(id)) => {
-                        checked.callbacks.insert(id);
-                    }
-                    None => {}
+                if let Some(id) = checked.creations.note(&event) {
+                    checked.tasks.insert(id);
                 }
             }
             Ok(None) => break,
@@ -520,6 +510,43 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
         }
     }
     Ok(checked)
+}
+
+/// The goroutines a trace's events create, as the summary names them.
+#[derive(Debug, Default)]
+pub(super) struct Creations {
+    /// Each goroutine created with a stack: the PC of its entry function.
+    entries: BTreeMap<GoId, u64>,
+    /// Goroutines that came into being in a syscall (`GoCreateSyscall`): on a device, the
+    /// tracked callbacks of interrupt handlers, which have no entry function.
+    callbacks: BTreeSet<GoId>,
+}
+
+impl Creations {
+    /// Notes what `event` creates; the goroutine, if it was created with its entry.
+    fn note(&mut self, event: &gotrace_decoder::Event) -> Option<GoId> {
+        match created(event)? {
+            Created::WithEntry(id, pc) => {
+                self.entries.insert(id, pc);
+                Some(id)
+            }
+            Created::InSyscall(id) => {
+                self.callbacks.insert(id);
+                None
+            }
+        }
+    }
+
+    /// Notes the creations of a trace (a generation a flight recorder may overwrite later,
+    /// read while it is still there), as far as it reads.
+    pub(super) fn read(&mut self, trace: &[u8]) {
+        let Ok(mut reader) = gotrace_decoder::Reader::new(trace) else {
+            return;
+        };
+        while let Ok(Some(event)) = reader.read_event_ref() {
+            self.note(event);
+        }
+    }
 }
 
 /// How a goroutine came into being, where the summary can name it.
@@ -581,14 +608,20 @@ fn unconfirmed_period_line(
 /// One line naming every task of the recording by its entry function (from the ELF's symbols).
 /// Interrupt callbacks (goroutines that came into being in a syscall) have no entry function and
 /// are named as callbacks; goroutines that existed before tracing started have no entry to name.
-/// All are accounted for, so that the line covers every task the summary counts; tasks of one
-/// name (a task spawned again and again) are named once, with their count and IDs.
-fn print_tasks(checked: &[Checked], functions: &Functions) {
-    let entries: BTreeMap<GoId, u64> = checked.iter().flat_map(|c| c.entries.clone()).collect();
-    let callbacks: BTreeSet<GoId> = checked
-        .iter()
-        .flat_map(|c| c.callbacks.iter().copied())
-        .collect();
+/// A flight recording's tasks created in generations it overwrote are named from those
+/// generations as they were read before (`overwritten`). All are accounted for, so that the line
+/// covers every task the summary counts; tasks of one name (a task spawned again and again) are
+/// named once, with their count and IDs.
+fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functions) {
+    let sources = || checked.iter().map(|c| &c.creations).chain([overwritten]);
+    let mut entries: BTreeMap<GoId, u64> = BTreeMap::new();
+    let mut callbacks: BTreeSet<GoId> = BTreeSet::new();
+    for creations in sources() {
+        for (&id, &pc) in &creations.entries {
+            entries.entry(id).or_insert(pc);
+        }
+        callbacks.extend(&creations.callbacks);
+    }
     let tasks: BTreeSet<GoId> = checked
         .iter()
         .flat_map(|c| c.tasks.iter().copied())
