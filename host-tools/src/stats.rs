@@ -5,8 +5,9 @@
 //! execution time, as its `/goroutines` page lists them; then each goroutine with its total time
 //! and where that went, as its `/goroutine?name=` pages show them, with the same column names
 //! and Go's duration format, so that a figure is looked up in either. A column a goroutine never
-//! had a figure in shows `-` (the viewer shows `0s` there). An invalid trace is summed up to the
-//! error, as the viewer does, then the error goes to stderr and the exit status is 1.
+//! had a figure in shows `-` (the viewer shows `0s` there); notes after the tables say where the
+//! viewer's figures read otherwise than they look. An invalid trace is summed up to the error, as
+//! the viewer does, then the error goes to stderr and the exit status is 1.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -165,6 +166,24 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
     headers.extend(range_headers.iter().map(String::as_str));
     headers.push("Start location");
     print_table(&headers, rows);
+    // The viewer's figures where they read otherwise than they look, after a blank line.
+    let mut notes = Vec::new();
+    if columns.contains(&"Block time ()") {
+        notes.push("Block time (): waiting from the start of the generation it was first seen in, for no reason the trace gives");
+    }
+    let overcounted = goroutines.iter().any(|g| {
+        let named: i64 = g.times.named().iter().map(|(_, time)| time).sum();
+        named > g.times.total
+    });
+    if overcounted {
+        notes.push("Figures adding up to more than Total: a system call still going at the trace's end whose P was taken counts as Syscall execution time throughout and also, since the loss, as Sched wait time, as the viewer counts it");
+    }
+    if !notes.is_empty() {
+        outln!("");
+        for note in notes {
+            outln!("{note}");
+        }
+    }
 }
 
 fn location(name: &[u8]) -> String {
