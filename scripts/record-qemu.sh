@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: build the example firmware, run it on an emulated Cortex-M3 under
-# QEMU, record its trace over RTT, validate it, and print the summary and the .trace path.
+# QEMU, record its trace over RTT, validate it, and print the summary, each task's times
+# (gotrace stats) and the .trace path.
 # Installs what is missing first (the thumbv7m target, qemu-system-arm).
 # Usage: scripts/record-qemu.sh [OUTPUT.trace] [more gotrace record options...]
 # OUTPUT is named from where the script is called (default firmware-example.trace there); options
@@ -45,6 +46,9 @@ cargo build -p gotrace-host-tools --bin gotrace
 "$CARGO_TARGET_DIR/debug/gotrace" record --qemu \
   "$CARGO_TARGET_DIR/firmware-example/default/thumbv7m-none-eabi/debug/gotrace-firmware-example" \
   -o "$output" "$@"
+# Where each task's time went, as the viewer's goroutine analysis gives it.
+echo
+"$CARGO_TARGET_DIR/debug/gotrace" stats "$output"
+echo
 # Quoted for the shell (%q): a path with spaces is pasted as one argument.
 printf 'trace written to %s; open it with: go tool trace %q\n' "$output" "$output"
-printf 'each task'"'"'s running, waiting and blocked time: %q stats %q\n' "$CARGO_TARGET_DIR/debug/gotrace" "$output"

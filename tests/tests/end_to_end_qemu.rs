@@ -1602,6 +1602,12 @@ fn the_main_command_writes_the_trace_where_it_is_called_from() {
         // As the shell quotes it (printf %q): pasted, it is one argument.
         let quoted = format!("called\\ from\\ here/{}", file.replace(' ', "\\ "));
         assert!(stdout.contains(&quoted), "{args:?}: {stdout}");
+        // Each task's times, of the trace written there.
+        let stats = format!("{}: ", called_from.join(file).display());
+        assert!(
+            stdout.contains(&stats) && stdout.contains("\nGoroutine  Total  "),
+            "{args:?}: {stdout}"
+        );
     }
 }
 
