@@ -171,10 +171,10 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
     if columns.contains(&"Block time ()") {
         notes.push("Block time (): waiting from the start of the generation it was first seen in, for no reason the trace gives");
     }
-    let overcounted = goroutines.iter().any(|g| {
-        let named: i64 = g.times.named().iter().map(|(_, time)| time).sum();
-        named > g.times.total
-    });
+    let overcounted = goroutines
+        .iter()
+        .zip(&figures)
+        .any(|(g, figures)| figures.values().sum::<i64>() > g.times.total);
     if overcounted {
         notes.push("Figures adding up to more than Total: a system call still going at the trace's end whose P was taken counts as Syscall execution time throughout and also, since the loss, as Sched wait time, as the viewer counts it");
     }

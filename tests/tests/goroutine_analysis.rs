@@ -2,8 +2,11 @@
 //! figures `go tool trace`'s goroutine analysis gives it (the real programs' traces and the
 //! firmware's recordings are compared where those tests make them).
 
+use std::path::Path;
+
 use gotrace_decoder::raw::Writer;
 use gotrace_go_oracle::require_go;
+use gotrace_tests::cli::gotrace;
 use gotrace_tests::generate::{ev, generate, write_batch, Shape};
 use gotrace_tests::goroutine_analysis::assert_stats_as_viewer;
 use gotrace_tests::scratch_file;
@@ -109,6 +112,15 @@ fn corner_cases_have_the_viewers_goroutine_figures() {
     let file = scratch_file("goroutine-corner-cases.trace", &corner_cases());
     let viewer = go.open_viewer(&file).unwrap();
     assert_eq!(assert_stats_as_viewer(&viewer, &file), 3);
+    // G3, first seen waiting, with no reason, and G1's system call, whose P was stolen and which
+    // never returned, counted twice: both said under the tables.
+    let stats = gotrace([Path::new("stats"), &file]);
+    for note in [
+        "\nBlock time (): waiting from",
+        "\nFigures adding up to more than Total",
+    ] {
+        assert!(stats.stdout.contains(note), "{note:?}:\n{}", stats.stdout);
+    }
 }
 
 #[test]
