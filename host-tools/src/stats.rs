@@ -95,14 +95,15 @@ fn print_groups(goroutines: &[GoroutineSummary]) {
     let all: i64 = groups.values().map(|&(_, exec)| exec).sum();
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by_key(|&(name, (_, exec))| (std::cmp::Reverse(exec), name));
-    let rows = groups.iter().map(|&(name, (count, exec))| {
+    let row = |i: usize| {
+        let (name, (count, exec)) = groups[i];
         let share = if all > 0 {
             format!("{:.2}%", exec as f64 / all as f64 * 100.0)
         } else {
             String::new()
         };
         vec![location(name), count.to_string(), go_duration(exec), share]
-    });
+    };
     print_table(
         &[
             "Start location",
@@ -110,25 +111,27 @@ fn print_groups(goroutines: &[GoroutineSummary]) {
             "Total execution time",
             "Of all execution",
         ],
-        rows,
+        groups.len(),
+        row,
     );
 }
 
 /// Each goroutine, the longest in the trace first (the viewer's `/goroutine?name=` pages, all
-/// groups in one table).
+/// groups in one table). Its rows are made twice, to measure the columns and to print them,
+/// rather than held: a trace of 200,000 goroutines held them as 2 million strings.
 fn print_goroutines(goroutines: &[GoroutineSummary]) {
-    let figures: Vec<BTreeMap<String, i64>> = goroutines
-        .iter()
-        .map(|g| g.times.named().into_iter().collect())
-        .collect();
+    let figures =
+        |g: &GoroutineSummary| -> BTreeMap<String, i64> { g.times.named().into_iter().collect() };
     // The viewer's order of its columns: "Execution time" first, then by name.
+    let mut others: BTreeSet<String> = BTreeSet::new();
+    let mut overcounted = false;
+    for g in goroutines {
+        let figures = figures(g);
+        overcounted |= figures.values().sum::<i64>() > g.times.total;
+        others.extend(figures.into_keys().filter(|name| name != "Execution time"));
+    }
     let mut columns: Vec<&str> = vec!["Execution time"];
-    let others: BTreeSet<&str> = figures
-        .iter()
-        .flat_map(|f| f.keys().map(String::as_str))
-        .filter(|&name| name != "Execution time")
-        .collect();
-    columns.extend(others);
+    columns.extend(others.iter().map(String::as_str));
     let ranges: BTreeSet<&[u8]> = goroutines
         .iter()
         .flat_map(|g| g.times.ranges.keys().map(Vec::as_slice))
@@ -140,11 +143,12 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
             goroutines[i].id,
         )
     });
-    let rows = order.iter().map(|&i| {
-        let g = &goroutines[i];
+    let row = |i: usize| {
+        let g = &goroutines[order[i]];
+        let figures = figures(g);
         let mut row = vec![g.id.to_string(), go_duration(g.times.total)];
         row.extend(columns.iter().map(|&column| {
-            figures[i]
+            figures
                 .get(column)
                 .map_or_else(|| "-".to_owned(), |&time| go_duration(time))
         }));
@@ -156,7 +160,7 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
         }));
         row.push(location(&g.name));
         row
-    });
+    };
     let range_headers: Vec<String> = ranges
         .iter()
         .map(|range| format!("Range: {}", String::from_utf8_lossy(range)))
@@ -165,16 +169,12 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
     headers.extend(columns.iter().copied());
     headers.extend(range_headers.iter().map(String::as_str));
     headers.push("Start location");
-    print_table(&headers, rows);
+    print_table(&headers, order.len(), row);
     // The viewer's figures where they read otherwise than they look, after a blank line.
     let mut notes = Vec::new();
     if columns.contains(&"Block time ()") {
         notes.push("Block time (): waiting from the start of the generation it was first seen in, for no reason the trace gives");
     }
-    let overcounted = goroutines
-        .iter()
-        .zip(&figures)
-        .any(|(g, figures)| figures.values().sum::<i64>() > g.times.total);
     if overcounted {
         notes.push("Figures adding up to more than Total: a system call still going at the trace's end whose P was taken counts as Syscall execution time throughout and also, since the loss, as Sched wait time, as the viewer counts it");
     }
@@ -194,13 +194,13 @@ fn location(name: &[u8]) -> String {
     }
 }
 
-/// A blank line, then `headers` and `rows` in columns two spaces apart; the last column is not
-/// padded (a start location can be long).
-fn print_table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
-    let rows: Vec<Vec<String>> = rows.collect();
+/// A blank line, then `headers` and the `count` rows that `row` makes, in columns two spaces
+/// apart; the last column is not padded (a start location can be long). Each row is made twice
+/// (measured, then printed), none kept.
+fn print_table(headers: &[&str], count: usize, row: impl Fn(usize) -> Vec<String>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
+    for i in 0..count {
+        for (width, cell) in widths.iter_mut().zip(row(i)) {
             *width = (*width).max(cell.chars().count());
         }
     }
@@ -217,8 +217,8 @@ fn print_table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
         outln!("{}", line.trim_end());
     };
     line(&mut headers.iter().copied());
-    for row in &rows {
-        line(&mut row.iter().map(String::as_str));
+    for i in 0..count {
+        line(&mut row(i).iter().map(String::as_str));
     }
 }
 
