@@ -322,8 +322,9 @@ fn a_minimal_firmware_of_ones_own_is_recorded_as_the_scheduler_readme_says() {
 fn a_hard_fault_into_a_handler_that_loops_ends_the_recording() {
     // The minimal firmware with `fault-loops`: its sleeper reads unmapped memory near its end, into
     // cortex-m-rt's default HardFault handler, which never returns nor exits (as in most
-    // firmwares). `record` catches the fault at the handler's breakpoint, says so, gives the
-    // firmware 2 s to end by itself, then ends the recording: without that it ran until Ctrl-C.
+    // firmwares). `record` catches the fault at the handler's breakpoint, says so, ends the
+    // recording once the firmware has been silent for 2 s since (without that it ran until
+    // Ctrl-C), and fails.
     let test = "a_hard_fault_into_a_handler_that_loops_ends_the_recording";
     if !require_qemu(test) || !require_rust_target(test, M3) {
         return;
@@ -346,14 +347,17 @@ fn a_hard_fault_into_a_handler_that_loops_ends_the_recording() {
         run.stderr.contains("the firmware hard-faulted")
             && run
                 .stderr
-                .contains("did not end within 2s of its hard fault"),
+                .contains("has been silent for 2s since its hard fault"),
         "{}",
         run.stderr
     );
+    // A firmware that failed: exit status 1, and said so where an exit status goes.
+    assert_eq!(run.code, 1, "{}", run.stdout);
     for expected in [
         "recording stopped by the firmware's hard fault after ",
         "\n  valid\n",
         "\nhard fault at PC 0x",
+        "\nfirmware exit status: none: it hard-faulted, and its handler did not exit\n",
     ] {
         assert!(
             run.stdout.contains(expected),

@@ -353,9 +353,9 @@ fn kept(files: &[PathBuf]) -> String {
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
 const START_GRACE: Duration = Duration::from_secs(5);
-/// How long a firmware that hard-faulted gets to end by itself (its handler logging and exiting,
-/// as the example's does) before the recording ends: cortex-m-rt's default handler loops forever,
-/// and nothing more would come.
+/// How long a firmware that hard-faulted may stay silent (nothing on any channel) before the
+/// recording ends: cortex-m-rt's default handler loops forever, and nothing more would come. A
+/// handler that logs (the example's, logging and then exiting) is given the time its logs take.
 const FAULT_GRACE: Duration = Duration::from_secs(2);
 /// After the end of the trace: how long to keep reading logs, and how long a silence ends it
 /// (long enough for a guest that the host's other work holds off the processor: at 250 ms, a
@@ -410,7 +410,8 @@ fn record(
     let mut stop_sent: Option<Instant> = None;
     let mut start_looked_at = false;
     let mut flight = args.flight_recorder.then(flight::FlightRead::default);
-    let mut fault_caught: Option<Instant> = None;
+    // Since when, after a hard fault was caught, nothing has come.
+    let mut silent_since_fault: Option<Instant> = None;
     let poll = Duration::from_millis(args.poll_ms);
     loop {
         // Before the poll: a stop asked for before the session began (`--duration 0`, a Ctrl-C
@@ -515,15 +516,16 @@ fn record(
         {
             break;
         }
-        match fault_caught {
+        match silent_since_fault {
             None if link.fault().is_some() => {
-                fault_caught = Some(Instant::now());
+                silent_since_fault = Some(Instant::now());
                 progress.clear_line();
                 errln!("gotrace: the firmware hard-faulted (caught at its HardFault handler; the summary says where)");
             }
+            Some(_) if drained.len() > 0 => silent_since_fault = Some(Instant::now()),
             Some(at) if at.elapsed() > FAULT_GRACE => {
                 progress.clear_line();
-                errln!("warning: the firmware did not end within {FAULT_GRACE:?} of its hard fault (a HardFault handler that does not exit, as cortex-m-rt's default, which loops): the recording ends");
+                errln!("warning: the firmware has been silent for {FAULT_GRACE:?} since its hard fault, and has not ended (a HardFault handler that does not exit, as cortex-m-rt's default, which loops): the recording ends");
                 recording.stopped_by = "the firmware's hard fault";
                 break;
             }
@@ -1226,13 +1228,26 @@ mod tests {
     enum Ran {
         IdleFails,
         FaultedAndLoops,
+        /// Faulted, and its handler writes (a byte on a channel of its own each poll) until
+        /// this instant, then exits.
+        FaultedLogsUntil(std::time::Instant),
     }
 
     impl Link for RunsOn {
         fn poll(&mut self, out: &mut Drained) -> Result<Liveness> {
-            match self.0 .0.is_empty() {
-                true => Ok(Liveness::Running),
-                false => self.0.poll(out),
+            if !self.0 .0.is_empty() {
+                return self.0.poll(out);
+            }
+            match self.1 {
+                Ran::FaultedLogsUntil(until) if std::time::Instant::now() >= until => {
+                    Ok(Liveness::Ended(End::Exit(1)))
+                }
+                Ran::FaultedLogsUntil(_) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    out.other += 1;
+                    Ok(Liveness::Running)
+                }
+                _ => Ok(Liveness::Running),
             }
         }
 
@@ -1249,7 +1264,7 @@ mod tests {
         }
 
         fn fault(&self) -> Option<super::fault::FaultSite> {
-            let faulted = self.1 == Ran::FaultedAndLoops && self.0 .0.is_empty();
+            let faulted = self.1 != Ran::IdleFails && self.0 .0.is_empty();
             faulted.then_some(super::fault::FaultSite::Frame {
                 pc: 0x2004,
                 lr: 0x1035,
@@ -1278,6 +1293,21 @@ mod tests {
             recording.stream.received(),
             (HEADER_LEN + 2 * batch(1).len()) as u64
         );
+    }
+
+    #[test]
+    fn a_hard_fault_whose_handler_logs_on_is_waited_for_until_it_exits() {
+        // Writing for longer than the grace after the fault: the grace counts silence, so the
+        // recording goes on to the handler's exit.
+        let header = Version::Go122.header().to_vec();
+        let until = std::time::Instant::now() + super::FAULT_GRACE + Duration::from_secs(1);
+        let link = RunsOn(
+            Replay(vec![header, batch(1), batch(2)].into()),
+            Ran::FaultedLogsUntil(until),
+        );
+        let (recording, _) = replay(link, "fault-logs.trace");
+        assert_eq!(recording.ended, Some(End::Exit(1)));
+        assert_eq!(recording.stopped_by, End::Exit(1).stopped_by());
     }
 
     /// The recording stopped at a target that could not be read, saying `cause`.

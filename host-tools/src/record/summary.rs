@@ -179,6 +179,12 @@ pub(super) fn finish(
             // Nothing then says that the trace is whole but its end record.
             valid &= end.is_some();
         }
+        // Recording on after a hard fault whose handler did not end the firmware: a failure,
+        // as a fault whose handler exits with its failure status is.
+        None if fault.is_some() => {
+            outln!("firmware exit status: none: it hard-faulted, and its handler did not exit");
+            valid = false;
+        }
         None => {}
     }
     Ok(if valid {
@@ -207,7 +213,7 @@ fn session_lines(descriptor: Option<&SessionDescriptor>, asked: &Command) -> Vec
             }
         ) {
             // The one mode a firmware may lack, and whose lack keeps the wrong generations.
-            lines.push("  a firmware whose gotrace-rtt is built without the feature `flight-recorder` traces lossy when asked to overwrite: its channel then kept its oldest generations and dropped the newest (said as lost below)".to_owned());
+            lines.push("  a firmware whose gotrace-rtt is built without the feature `flight-recorder` traces lossy when asked to overwrite (its channel then kept its oldest generations and dropped the newest, said as lost below), and one that does not follow the start command's mode traces in its own".to_owned());
         }
         return lines;
     };
