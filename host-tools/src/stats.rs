@@ -224,7 +224,7 @@ fn print_table(headers: &[&str], count: usize, row: impl Fn(usize) -> Vec<String
 
 /// A duration in nanoseconds as Go's `time.Duration` prints it (`1.5µs`, `2m3.25s`), which is
 /// how the viewer shows its figures.
-pub fn go_duration(nanos: i64) -> String {
+fn go_duration(nanos: i64) -> String {
     if nanos == 0 {
         return "0s".to_owned();
     }

@@ -138,16 +138,12 @@ fn our_tables(stdout: &str) -> (Rows, Rows) {
     let table = |text: &str| {
         let mut lines = text.lines();
         let header = lines.next().expect("a header");
-        let names: Vec<&str> = Regex::new(r"\S+(?: \S+)*")
+        // A column's name: words one space apart; columns are two or more apart.
+        let (names, starts): (Vec<&str>, Vec<usize>) = Regex::new(r"\S+(?: \S+)*")
             .unwrap()
             .find_iter(header)
-            .map(|m| m.as_str())
-            .collect();
-        let starts: Vec<usize> = Regex::new(r"\S+(?: \S+)*")
-            .unwrap()
-            .find_iter(header)
-            .map(|m| header[..m.start()].chars().count())
-            .collect();
+            .map(|m| (m.as_str(), header[..m.start()].chars().count()))
+            .unzip();
         lines
             .map(|line| {
                 let chars: Vec<char> = line.chars().collect();

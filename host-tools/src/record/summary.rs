@@ -619,10 +619,10 @@ fn unconfirmed_period_line(
 /// covers every task the summary counts; tasks of one name (a task spawned again and again) are
 /// named once, with their count and IDs.
 fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functions) {
-    let sources = || checked.iter().map(|c| &c.creations).chain([overwritten]);
     let mut entries: BTreeMap<GoId, u64> = BTreeMap::new();
     let mut callbacks: BTreeSet<GoId> = BTreeSet::new();
-    for creations in sources() {
+    // The written traces first: their creations are the ones the files hold.
+    for creations in checked.iter().map(|c| &c.creations).chain([overwritten]) {
         for (&id, &pc) in &creations.entries {
             entries.entry(id).or_insert(pc);
         }
