@@ -56,12 +56,20 @@ pub struct GoroutineTimes {
 impl GoroutineTimes {
     /// What the non-overlapping figures leave of `total` (0 if they exceed it).
     pub fn unknown(&self) -> i64 {
-        let accounted = self.exec
-            + self.sched_wait
-            + self.syscall
-            + self.syscall_blocked
-            + self.blocked.values().sum::<i64>();
-        (self.total - accounted).max(0)
+        let accounted = [
+            self.exec,
+            self.sched_wait,
+            self.syscall,
+            self.syscall_blocked,
+        ]
+        .into_iter()
+        .chain(self.blocked.values().copied())
+        .fold(0, i64::wrapping_add);
+        if accounted < self.total {
+            self.total.wrapping_sub(accounted)
+        } else {
+            0
+        }
     }
 
     /// The non-overlapping figures under the names `go tool trace` gives them, in the order its
@@ -75,7 +83,7 @@ impl GoroutineTimes {
         ]);
         for (reason, &time) in &self.blocked {
             let name = format!("Block time ({})", String::from_utf8_lossy(reason));
-            *named.entry(name).or_default() += time;
+            accrue(named.entry(name).or_default(), time);
         }
         let mut ordered = vec![("Execution time".to_owned(), self.exec)];
         ordered.extend(named);
@@ -101,6 +109,12 @@ pub struct GoroutineSummary {
     pub end: Option<Time>,
     /// Where its time went.
     pub times: GoroutineTimes,
+}
+
+/// Adds `nanos` to a figure as Go adds durations: modulo 2^64, for a trace whose times span
+/// more than half of that range (Go's parser takes any 64-bit timestamp).
+fn accrue(figure: &mut i64, nanos: i64) {
+    *figure = figure.wrapping_add(nanos);
 }
 
 /// The times since when a goroutine has been in its current state; 0 for "not in it".
@@ -146,24 +160,32 @@ impl Tracked {
             times.total = now.wrapping_sub(self.summary.creation);
         }
         if since.running != 0 {
-            times.exec += now.wrapping_sub(since.running);
+            accrue(&mut times.exec, now.wrapping_sub(since.running));
         }
         if since.runnable != 0 {
-            times.sched_wait += now.wrapping_sub(since.runnable);
+            accrue(&mut times.sched_wait, now.wrapping_sub(since.runnable));
         }
         if since.blocked != 0 {
-            *times.blocked.entry(since.block_reason.clone()).or_default() +=
-                now.wrapping_sub(since.blocked);
+            accrue(
+                times.blocked.entry(since.block_reason.clone()).or_default(),
+                now.wrapping_sub(since.blocked),
+            );
         }
         if since.syscall != 0 {
-            times.syscall += now.wrapping_sub(since.syscall);
+            accrue(&mut times.syscall, now.wrapping_sub(since.syscall));
         }
         // Go's viewer counts a system call that lost its P, still going at the end, as waiting.
         if since.syscall_blocked != 0 {
-            times.sched_wait += now.wrapping_sub(since.syscall_blocked);
+            accrue(
+                &mut times.sched_wait,
+                now.wrapping_sub(since.syscall_blocked),
+            );
         }
         for (name, &from) in &since.ranges {
-            *times.ranges.entry(name.clone()).or_default() += now.wrapping_sub(from);
+            accrue(
+                times.ranges.entry(name.clone()).or_default(),
+                now.wrapping_sub(from),
+            );
         }
         times
     }
@@ -243,16 +265,15 @@ impl Summarizer {
                         let times = &mut g.summary.times;
                         let spent = now.wrapping_sub(self.sync);
                         match to {
-                            GoState::Running => times.exec += spent,
+                            GoState::Running => times.exec = spent,
                             GoState::Waiting => {
-                                *times.blocked.entry(transition.reason.to_vec()).or_default() +=
-                                    spent
+                                times.blocked.insert(transition.reason.to_vec(), spent);
                             }
-                            GoState::Runnable => times.sched_wait += spent,
+                            GoState::Runnable => times.sched_wait = spent,
                             GoState::Syscall if event.proc_id() == NO_PROC => {
-                                times.syscall_blocked += spent
+                                times.syscall_blocked = spent
                             }
-                            GoState::Syscall => times.syscall += spent,
+                            GoState::Syscall => times.syscall = spent,
                             _ => {}
                         }
                         self.goroutines.insert(id, g);
@@ -269,24 +290,32 @@ impl Summarizer {
                 let (times, since) = (&mut g.summary.times, &mut g.since);
                 match from {
                     GoState::Running => {
-                        times.exec += now.wrapping_sub(since.running);
+                        accrue(&mut times.exec, now.wrapping_sub(since.running));
                         since.running = 0;
                     }
                     GoState::Waiting if since.blocked != 0 => {
-                        *times.blocked.entry(since.block_reason.clone()).or_default() +=
-                            now.wrapping_sub(since.blocked);
+                        accrue(
+                            times.blocked.entry(since.block_reason.clone()).or_default(),
+                            now.wrapping_sub(since.blocked),
+                        );
                         since.blocked = 0;
                     }
                     GoState::Runnable if since.runnable != 0 => {
-                        times.sched_wait += now.wrapping_sub(since.runnable);
+                        accrue(&mut times.sched_wait, now.wrapping_sub(since.runnable));
                         since.runnable = 0;
                     }
                     GoState::Syscall if since.syscall != 0 => {
                         if since.syscall_blocked != 0 {
-                            times.syscall_blocked += now.wrapping_sub(since.syscall_blocked);
-                            times.syscall += since.syscall_blocked.wrapping_sub(since.syscall);
+                            accrue(
+                                &mut times.syscall_blocked,
+                                now.wrapping_sub(since.syscall_blocked),
+                            );
+                            accrue(
+                                &mut times.syscall,
+                                since.syscall_blocked.wrapping_sub(since.syscall),
+                            );
                         } else {
-                            times.syscall += now.wrapping_sub(since.syscall);
+                            accrue(&mut times.syscall, now.wrapping_sub(since.syscall));
                         }
                         since.syscall = 0;
                         since.syscall_blocked = 0;
@@ -359,8 +388,10 @@ impl Summarizer {
         if event.kind() == EventKind::RangeActive {
             // Already going at the generation's start: counted from that start.
             if let Some(&from) = g.since.ranges.get(&name).filter(|&&from| from != 0) {
-                *g.summary.times.ranges.entry(name.clone()).or_default() +=
-                    self.sync.wrapping_sub(from);
+                accrue(
+                    g.summary.times.ranges.entry(name.clone()).or_default(),
+                    self.sync.wrapping_sub(from),
+                );
             }
             g.since.ranges.insert(name, self.sync);
         } else {
@@ -384,8 +415,10 @@ impl Summarizer {
         let name = range.name.into_owned();
         // A range begun at time 0 stays open, as in Go's viewer.
         if let Some(&from) = g.since.ranges.get(&name).filter(|&&from| from != 0) {
-            *g.summary.times.ranges.entry(name.clone()).or_default() +=
-                event.time().wrapping_sub(from);
+            accrue(
+                g.summary.times.ranges.entry(name.clone()).or_default(),
+                event.time().wrapping_sub(from),
+            );
             g.since.ranges.remove(&name);
         }
     }

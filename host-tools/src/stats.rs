@@ -90,9 +90,13 @@ fn print_groups(goroutines: &[GoroutineSummary]) {
     for g in goroutines {
         let group = groups.entry(&g.name).or_default();
         group.0 += 1;
-        group.1 += g.times.exec;
+        // Modulo 2^64, as Go adds durations: a trace's times may span most of that range.
+        group.1 = group.1.wrapping_add(g.times.exec);
     }
-    let all: i64 = groups.values().map(|&(_, exec)| exec).sum();
+    let all = groups
+        .values()
+        .map(|&(_, exec)| exec)
+        .fold(0, i64::wrapping_add);
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by_key(|&(name, (_, exec))| (std::cmp::Reverse(exec), name));
     let row = |i: usize| {
@@ -127,7 +131,8 @@ fn print_goroutines(goroutines: &[GoroutineSummary]) {
     let mut overcounted = false;
     for g in goroutines {
         let figures = figures(g);
-        overcounted |= figures.values().sum::<i64>() > g.times.total;
+        overcounted |= figures.values().map(|&time| i128::from(time)).sum::<i128>()
+            > i128::from(g.times.total);
         others.extend(figures.into_keys().filter(|name| name != "Execution time"));
     }
     let mut columns: Vec<&str> = vec!["Execution time"];

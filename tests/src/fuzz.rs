@@ -3,12 +3,13 @@
 //!
 //! One input goes through everything a user's file goes through: form detection (binary, text,
 //! `.test`), the raw reader (each event must re-encode and read back to itself), and the
-//! validating reader to its end or its first error. Any panic is a bug; so is an error that is
+//! validating reader to its end or its first error, with the goroutine summary of what it
+//! validated (`gotrace stats`'s figures). Any panic is a bug; so is an error that is
 //! not reported as one.
 
 use gotrace_decoder::input::Input;
 use gotrace_decoder::raw::{Reader as RawReader, Writer};
-use gotrace_decoder::Reader;
+use gotrace_decoder::{Reader, Summarizer};
 
 /// Runs one input through every reader. Returns how many validated events it produced.
 pub fn check_input(data: &[u8]) -> usize {
@@ -33,11 +34,17 @@ pub fn check_input(data: &[u8]) -> usize {
     let mut events = 0;
     if let Ok(input) = Input::new(data) {
         if let Ok(mut reader) = Reader::new(input) {
+            // `gotrace stats` sums up whatever the reader validated, up to its first error.
+            let mut summarizer = Summarizer::new();
             while let Ok(Some(event)) = reader.read_event() {
                 let _ = event.to_string();
                 // What a failing assert shows of an event and of its transition's stack.
                 let _ = format!("{event:?} {:?}", event.state_transition());
+                summarizer.event(&event);
                 events += 1;
+            }
+            for goroutine in summarizer.finish() {
+                let _ = goroutine.times.named();
             }
         }
     }

@@ -142,3 +142,64 @@ fn a_generated_trace_has_the_viewers_goroutine_figures() {
     let viewer = go.open_viewer(&file).unwrap();
     assert_eq!(assert_stats_as_viewer(&viewer, &file), 24);
 }
+
+/// Times that Go's parser converts out of range (made later than the last time instead) and times
+/// near the largest: two goroutines running side by side for most of that span, whose execution
+/// times add up past it, and a system call that lost its P, counted twice. The figures wrap as
+/// Go's 64-bit durations do, the viewer's and ours alike, and nothing panics on the way.
+fn extreme_times() -> Vec<u8> {
+    // One tick a second: 10^10 ticks are past the largest time in nanoseconds.
+    const OUT_OF_RANGE: u64 = 10_000_000_000;
+    const LATE: u64 = 9_000_000_000;
+    let mut w = Writer::new(Vec::new(), Version::Go122).unwrap();
+    write_batch(
+        &mut w,
+        1,
+        0,
+        OUT_OF_RANGE,
+        &[
+            ev(EventType::PROC_STATUS, vec![0, 0, proc_status::RUNNING]),
+            ev(EventType::GO_STATUS, vec![0, 1, 0, go_status::RUNNING]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        1,
+        1,
+        &[
+            ev(EventType::PROC_STATUS, vec![0, 1, proc_status::RUNNING]),
+            ev(EventType::GO_STATUS, vec![0, 2, 1, go_status::RUNNING]),
+            ev(EventType::GO_SYSCALL_BEGIN, vec![1, 1, 0]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        2,
+        LATE,
+        &[
+            ev(EventType::PROC_STATUS, vec![0, 2, proc_status::RUNNING]),
+            ev(EventType::PROC_STEAL, vec![1, 1, 2, 1]),
+            ev(EventType::PROC_STOP, vec![200_000_000]),
+        ],
+    );
+    write_batch(
+        &mut w,
+        1,
+        NO_THREAD,
+        0,
+        &[ev(EventType::FREQUENCY, vec![1])],
+    );
+    w.into_inner()
+}
+
+#[test]
+fn extreme_times_wrap_as_the_viewers() {
+    let Some(go) = require_go("extreme_times_wrap_as_the_viewers") else {
+        return;
+    };
+    let file = scratch_file("goroutine-extreme-times.trace", &extreme_times());
+    let viewer = go.open_viewer(&file).unwrap();
+    assert_eq!(assert_stats_as_viewer(&viewer, &file), 2);
+}
