@@ -2069,7 +2069,7 @@ fn the_firmware_builds_for_a_real_board() {
 /// `#[embassy_executor::task]` pools: the two spawns of `child` named once.
 const EMBASSY_FIRMWARE_TASKS: &str = "G1 gotrace_embassy_firmware::urgent, \
      G2 gotrace_embassy_firmware::yielder, G3 gotrace_embassy_firmware::ticker, \
-     G4 gotrace_embassy_firmware::supervisor, gotrace_embassy_firmware::child (2 tasks: G5..=G6)";
+     G4 gotrace_embassy_firmware::supervisor, gotrace_embassy_firmware::child [2 tasks: G5..=G6]";
 
 #[test]
 fn an_embassy_firmware_is_recorded_through_its_trace_hooks() {

@@ -654,8 +654,9 @@ fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functio
 /// How many runs of IDs a group of tasks of one name lists before it says how many more.
 const SHOWN_ID_RUNS: usize = 4;
 
-/// `G1 name` for a task alone in its name; `name (7 tasks: G4..=G9, G12)` for tasks that share
-/// one, in the order of their first IDs (`tasks` by ID).
+/// `G1 name` for a task alone in its name; `name [7 tasks: G4..=G9, G12]` for tasks that share
+/// one, in the order of their first IDs (`tasks` by ID). Brackets, as an interrupt callback's name
+/// has parentheses of its own.
 fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
     /// A name, the runs of consecutive IDs of its tasks (first, last), and how many tasks.
     type Group = (String, Vec<(GoId, GoId)>, usize);
@@ -687,7 +688,7 @@ fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
             }
             match count {
                 1 => format!("{} {what}", ids[0]),
-                _ => format!("{what} ({count} tasks: {})", ids.join(", ")),
+                _ => format!("{what} [{count} tasks: {}]", ids.join(", ")),
             }
         })
         .collect()
@@ -736,14 +737,14 @@ mod tests {
             named(&tasks),
             [
                 "G1 main",
-                "cb (2 tasks: G2, G1004)",
-                "spawned (999 tasks: G3..=G1000, G1002)"
+                "cb [2 tasks: G2, G1004]",
+                "spawned [999 tasks: G3..=G1000, G1002]"
             ]
         );
         let scattered: Vec<(i64, &str)> = (0..10).map(|i| (2 * i, "s")).collect();
         assert_eq!(
             named(&scattered),
-            ["s (10 tasks: G0, G2, G4, G6, and 6 more)"]
+            ["s [10 tasks: G0, G2, G4, G6, and 6 more]"]
         );
     }
 
