@@ -2035,6 +2035,7 @@ fn the_cortex_m4f_build_runs_on_mps2_an386() {
     check_with_both(&go, &out);
 }
 
+/// With the features the README's board command names.
 #[test]
 fn the_firmware_builds_for_a_real_board() {
     if !require_rust_target("the nRF52840 build", M4F) {
@@ -2047,7 +2048,7 @@ fn the_firmware_builds_for_a_real_board() {
             "--release",
             "--no-default-features",
             "--features",
-            "board-nrf52840,trace",
+            "board-nrf52840,trace,flight-recorder",
         ],
     )
     .join("release/gotrace-firmware-example");
