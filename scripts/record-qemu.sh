@@ -3,7 +3,7 @@
 # QEMU, record its trace over RTT, validate it, and print the summary, each task's times
 # (gotrace stats) and the .trace path.
 # Installs what is missing first (the thumbv7m target, qemu-system-arm).
-# Usage: scripts/record-qemu.sh [OUTPUT.trace] [more gotrace record options...]
+# Usage: [FIRMWARE_FEATURES=until-stopped] scripts/record-qemu.sh [OUTPUT.trace] [more gotrace record options...]
 # OUTPUT is named from where the script is called (default firmware-example.trace there); options
 # alone (`scripts/record-qemu.sh --lossy`) keep the default output.
 set -euo pipefail
@@ -40,11 +40,15 @@ install_targets thumbv7m-none-eabi
 install_packages qemu-system-arm:qemu-system-arm
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-(cd firmware-example && cargo build --target thumbv7m-none-eabi \
-  --target-dir "$CARGO_TARGET_DIR/firmware-example/default")
+# FIRMWARE_FEATURES: more of the firmware's features, comma-separated (`until-stopped`: it runs
+# until the recording's --duration or Ctrl-C); each set builds in a directory of its own.
+features="${FIRMWARE_FEATURES:-}"
+firmware_dir="$CARGO_TARGET_DIR/firmware-example/${features:-default}"
+(cd firmware-example && cargo build --target thumbv7m-none-eabi ${features:+--features "$features"} \
+  --target-dir "$firmware_dir")
 cargo build -p gotrace-host-tools --bin gotrace
 "$CARGO_TARGET_DIR/debug/gotrace" record --qemu \
-  "$CARGO_TARGET_DIR/firmware-example/default/thumbv7m-none-eabi/debug/gotrace-firmware-example" \
+  "$firmware_dir/thumbv7m-none-eabi/debug/gotrace-firmware-example" \
   -o "$output" "$@"
 # Where each task's time went, as the viewer's goroutine analysis gives it.
 echo

@@ -6,8 +6,8 @@
 //! * `timer` sleeps and is woken by SysTick (a `GoUnblock` from an interrupt);
 //! * `logger` writes log records (defmt and Go user logs/regions), woken by the callback;
 //! * PendSV, below SysTick and above thread mode, runs a tracked callback each time (the same M
-//!   and goroutine every time) and then the executor itself: while `transfer` sits in a blocking
-//!   transfer with the executor, PendSV steals it (`ProcSteal`) and runs the others;
+//!   and goroutine every time) and, while `transfer` sits in a blocking transfer in thread mode
+//!   with the executor, the executor itself: it steals it (`ProcSteal`) and runs the others;
 //! * PendSV, first thing, ends a generation every so many SysTicks: generations last whole
 //!   milliseconds (`main.rs` rounds the host's period up to them).
 
@@ -41,11 +41,17 @@ pub const LOGGER: TaskId = TaskId(2);
 /// measurements).
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicU32 = AtomicU32::new(0);
-/// Rounds each task runs before it finishes.
+/// Rounds each task runs before it finishes (about 0.1 s of device time), unless `until-stopped`.
 static TRANSFERS: Rounds = Rounds::new(12);
 static TICKS: Rounds = Rounds::new(40);
 static LOG_RECORDS: Rounds = Rounds::new(30);
 static SYSTICKS: AtomicU32 = AtomicU32::new(0);
+/// `transfer` is inside its blocking transfer: the only time PendSV runs the executor. Let to run
+/// it whenever the executor was free, PendSV took `transfer` too, whose 3 ms outlast the SysTick
+/// that pends PendSV again: PendSV then ran it round after round and thread mode, where the main
+/// loop reads the host's commands, got no time, so a stop went unread (for good with
+/// `until-stopped`; until the workload's end without it).
+static IN_TRANSFER: AtomicBool = AtomicBool::new(false);
 /// Generation length in SysTicks (0: no time-based generations), and the SysTick the current
 /// one began at. Counted in SysTicks, not read on the clock: PendSV runs once per SysTick, at
 /// times that move with what preempted it and what it ran, and a generation ended at its first
@@ -101,9 +107,10 @@ impl Rounds {
     }
 
     /// The task's step after round `n`: `then`, or after the last round `Done` (once `finale`
-    /// has run).
+    /// has run). With the feature `until-stopped` no round is the last: the workload runs until
+    /// the host's stop command (whose reader is the main loop), for recordings of any length.
     fn end(&self, n: u32, then: Step, finale: impl FnOnce()) -> Step {
-        if n < self.last {
+        if n < self.last || cfg!(feature = "until-stopped") {
             return then;
         }
         finale();
@@ -123,7 +130,12 @@ fn transfer(cx: &mut TaskCx<'_>) -> Step {
     let mut back = [0u8; TRANSFER_BYTES];
     let result = cx
         .region(0, "spi-transfer", |cx| {
-            cx.blocking(|| spi.transfer(&mut back, &out))
+            cx.blocking(|| {
+                IN_TRANSFER.store(true, Ordering::Release);
+                let done = spi.transfer(&mut back, &out);
+                IN_TRANSFER.store(false, Ordering::Release);
+                done
+            })
         })
         .and_then(|r| r);
     if !matches!(result, Ok(Ok(()))) || back != out {
@@ -212,9 +224,10 @@ fn PendSV() {
             refused_only_as(cb.wake(LOGGER), |e| matches!(e, Error::NoSuchTask(_)));
         }
     }));
-    // The interrupt-level executor: steals from a task stuck in a blocking transfer (and runs
-    // nothing while thread mode runs a task on executor 0 itself).
-    defmt::unwrap!(SCHED.run_executor(0));
+    // The interrupt-level executor: steals from the task stuck in a blocking transfer.
+    if IN_TRANSFER.load(Ordering::Acquire) {
+        defmt::unwrap!(SCHED.run_executor(0));
+    }
 }
 
 /// Lets the refusals a call site `expects` pass as the workload's normal course; any other is a

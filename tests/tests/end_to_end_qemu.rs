@@ -69,10 +69,15 @@ fn build_crate(dir: &str, name: &str, triple: &str, args: &[&str]) -> PathBuf {
 
 /// The default M3 build, when QEMU and the target are there (`None`: skip, or fail in CI).
 fn default_m3(test: &str) -> Option<PathBuf> {
+    m3_built(test, "default", &[])
+}
+
+/// The M3 build `name` made with cargo's `args`, when QEMU and the target are there.
+fn m3_built(test: &str, name: &str, args: &[&str]) -> Option<PathBuf> {
     if !require_qemu(test) || !require_rust_target(test, M3) {
         return None;
     }
-    Some(build_firmware("default", M3, &[]).join("debug/gotrace-firmware-example"))
+    Some(build_firmware(name, M3, args).join("debug/gotrace-firmware-example"))
 }
 
 /// `gotrace record --qemu ELF -o OUT`, with `extra` options.
@@ -700,10 +705,86 @@ fn on_a_terminal_progress_is_drawn_on_one_row_that_logs_and_the_summary_take_ove
     let Some(elf) = default_m3(test) else {
         return;
     };
+    let Some(terminal) = record_on_a_terminal(test, &elf, "") else {
+        return;
+    };
+    let progress: Vec<Vec<f64>> = progress_drawn(&terminal, " KiB, generations ")
+        .into_iter()
+        .filter(|figures| figures.len() == 5)
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|f| f[0] > 0.0 && f[1] > 0.0 && f[2] > 0.0 && f[3] > 0.0 && f[4] > 0.0),
+        "no progress drawn with bytes, generations, events, a rate and log lines: {progress:?}\n{terminal:?}"
+    );
+
+    let screen = screen_left_by(&terminal);
+    assert!(!screen.contains(" KiB, generations "), "{screen}");
+    assert_every_log_line(&screen);
+    for line in ["  valid", "lost: nothing", "firmware exit status: 0"] {
+        assert!(
+            screen.lines().any(|l| l == line),
+            "no {line:?} row:\n{screen}"
+        );
+    }
+}
+
+/// A flight recording's channel is read only at the end, so its progress row says what the
+/// device holds at each look: the newest generation moving on, the oldest too once the firmware
+/// overwrites, rather than "0.0 KiB" received the whole run.
+#[test]
+fn on_a_terminal_a_flight_recording_shows_what_the_device_holds() {
+    let test = "terminal-flight";
+    let Some(elf) = m3_built(test, "until-stopped", &["--features", "until-stopped"]) else {
+        return;
+    };
+    let options = "--flight-recorder --duration 2 --icount 5";
+    let Some(terminal) = record_on_a_terminal(test, &elf, options) else {
+        return;
+    };
+    // "flight recorder: 7.8 KiB held on the device, generations 14..=58 (read when ...), 23 log
+    // lines": its figures are the KiB, the newest generation and the log lines (the range's
+    // `14..=58` is no number).
+    let ranges: Vec<(u64, u64)> = terminal
+        .split("\r\x1b[2K")
+        .filter_map(|drawn| {
+            let line = drawn.split(['\r', '\n', '\x1b']).next()?;
+            let range = line
+                .strip_prefix("flight recorder: ")?
+                .split(", generations ")
+                .nth(1)?
+                .split(' ')
+                .next()?;
+            let (oldest, newest) = range.split_once("..=")?;
+            Some((oldest.parse().ok()?, newest.parse().ok()?))
+        })
+        .collect();
+    assert!(
+        ranges.windows(2).any(|w| w[1].1 > w[0].1) && ranges.iter().any(|&(oldest, _)| oldest > 1),
+        "no progress drawn with the held generations moving on and overwritten: {ranges:?}\n{terminal:?}"
+    );
+    let screen = screen_left_by(&terminal);
+    assert!(!screen.contains("flight recorder: "), "{screen}");
+    for line in ["  valid", "lost: nothing", "firmware exit status: 0"] {
+        assert!(
+            screen.lines().any(|l| l == line),
+            "no {line:?} row:\n{screen}"
+        );
+    }
+    assert!(
+        screen.contains("read once the trace had ended (a flight recording"),
+        "{screen}"
+    );
+}
+
+/// Runs `gotrace record --qemu ELF OPTIONS` in a pseudo-terminal (`script`, from util-linux), as
+/// on a terminal: what the terminal was sent, or `None` without `script` outside CI.
+fn record_on_a_terminal(test: &str, elf: &Path, options: &str) -> Option<String> {
     let out = scratch_dir().join(format!("{test}.trace"));
     // Paths in double quotes, for the shell `script` runs the command with.
     let command = format!(
-        "{:?} record --qemu {:?} -o {:?}",
+        "{:?} record --qemu {:?} -o {:?} {options}",
         gotrace_tests::cli::binary(),
         elf,
         out
@@ -721,41 +802,28 @@ fn on_a_terminal_progress_is_drawn_on_one_row_that_logs_and_the_summary_take_ove
         .output()
     else {
         missing_tool(test, "script (util-linux)", "running `script` failed");
-        return;
+        return None;
     };
-    let terminal = String::from_utf8_lossy(&run.stdout);
+    let terminal = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{terminal}");
+    Some(terminal)
+}
 
-    // Each drawing of the progress row: the row erased, then the line.
-    let progress: Vec<Vec<f64>> = terminal
+/// The figures of each drawing of the progress row (the row erased, then the line) that holds
+/// `marker`: the numbers among its words.
+fn progress_drawn(terminal: &str, marker: &str) -> Vec<Vec<f64>> {
+    terminal
         .split("\r\x1b[2K")
         .skip(1)
         .filter_map(|drawn| {
             let line = drawn.split(['\r', '\n', '\x1b']).next()?;
-            let rest = line.strip_suffix(" KiB/s")?;
-            let figures: Vec<f64> = rest
+            let figures = line
                 .split([',', ' '])
                 .filter_map(|word| word.parse().ok())
                 .collect();
-            (rest.contains(" KiB, generations ") && figures.len() == 4).then_some(figures)
+            line.contains(marker).then_some(figures)
         })
-        .collect();
-    assert!(
-        progress
-            .iter()
-            .any(|f| f[0] > 0.0 && f[1] > 0.0 && f[2] > 0.0 && f[3] > 0.0),
-        "no progress drawn with bytes, generations, events and a rate: {progress:?}\n{terminal:?}"
-    );
-
-    let screen = screen_left_by(&terminal);
-    assert!(!screen.contains(" KiB, generations "), "{screen}");
-    assert_every_log_line(&screen);
-    for line in ["  valid", "lost: nothing", "firmware exit status: 0"] {
-        assert!(
-            screen.lines().any(|l| l == line),
-            "no {line:?} row:\n{screen}"
-        );
-    }
+        .collect()
 }
 
 /// The rows a terminal shows after `output`: a carriage return goes to the row's start, `ESC [
@@ -922,6 +990,32 @@ fn a_flight_recording_keeps_the_newest_generations_and_accounts_for_the_rest() {
             );
         }
     }
+}
+
+#[test]
+fn a_firmware_built_to_run_until_stopped_records_for_as_long_as_asked() {
+    // Built with `until-stopped`, the workload never finishes (without it, it does after 30 log
+    // records, about 0.1 s of device time): the recording ends at `--duration`, the firmware at
+    // the stop command. Without icount the guest's time is the host's, so 3 s of it are well
+    // past the finite workload's end whatever the machine's load; a flight recording, whose
+    // channel the firmware overwrites thousands of times over.
+    let extra = ["--flight-recorder", "--duration", "3", "--icount", "5"];
+    let Some(recorded) = record("qemu-until-stopped", M3, &["until-stopped"], &extra) else {
+        return;
+    };
+    let run = &recorded.run;
+    assert_stopped_by_the_host(run, "the duration");
+    assert_a_flight_recording(&recorded);
+    let records = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("INFO log record "))
+        .count();
+    assert!(
+        records > 30 && !run.stdout.contains("transfers done"),
+        "the workload ran on past its rounds until the stop ({records} log records):\n{}",
+        run.stdout
+    );
 }
 
 /// Checks a flight recording's summary: one trace, starting after the generations overwritten,

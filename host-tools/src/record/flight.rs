@@ -39,6 +39,16 @@ pub struct FlightRead {
     creations: Creations,
     /// The last generation whose creations were read.
     read_through: u64,
+    /// What the last look found in the channel, for the progress line.
+    held: Option<Held>,
+}
+
+/// What a look found in the held channel: its bytes and the complete generations among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub bytes: usize,
+    /// The oldest and newest complete generations, if there is one.
+    pub generations: Option<(u64, u64)>,
 }
 
 impl FlightRead {
@@ -56,8 +66,12 @@ impl FlightRead {
         };
         let mut stream = TraceStream::default();
         let ends = stream.push(&with_header(&peek.bytes)).is_ok() && stream.ended();
+        let mut generations: Option<(u64, u64)> = None;
         for complete in stream.take_complete() {
             let generation = complete.generation;
+            let number = generation.number;
+            generations =
+                Some(generations.map_or((number, number), |(oldest, _)| (oldest, number)));
             if generation.number > self.read_through {
                 self.read_through = generation.number;
                 let header = Version::Go122.header();
@@ -65,10 +79,19 @@ impl FlightRead {
                     .read(&[&header[..], &generation.bytes].concat());
             }
         }
+        self.held = Some(Held {
+            bytes: peek.bytes.len(),
+            generations,
+        });
         if ends {
             self.ended = Some(peek);
         }
         ends
+    }
+
+    /// What the last look found in the channel, if there was one.
+    pub fn held(&self) -> Option<Held> {
+        self.held
     }
 
     /// Reads the channel into the recording, its complete generations into their files: the
@@ -97,6 +120,7 @@ impl FlightRead {
             }
             return Ok(());
         };
+        recording.read_at_end = true;
         let pushed = recording.stream.push(&with_header(&peek.bytes));
         files.write(recording.stream.take_complete())?;
         if let Err(error) = pushed {

@@ -125,6 +125,9 @@ struct Recording {
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
+    /// The trace channel was read once, at the end (a flight recording), not drained as it came:
+    /// the polls' time and rate are then the logs', not the trace's.
+    read_at_end: bool,
 }
 
 impl Recording {
@@ -403,6 +406,7 @@ fn record(
         undecoded_log_bytes: 0,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
+        read_at_end: false,
     };
     let mut session = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
     let mut drained = Drained::default();
@@ -501,7 +505,11 @@ fn record(
         if aborted(interrupts) {
             break;
         }
-        progress.update(&recording.stream, begun.elapsed());
+        let reading = match &flight {
+            Some(flight) => progress::Reading::Held(flight.held()),
+            None => progress::Reading::AsItComes(&recording.stream),
+        };
+        progress.update(reading, recording.log_lines, begun.elapsed());
         if recording.stream.ended() {
             break;
         }

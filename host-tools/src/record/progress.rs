@@ -1,10 +1,21 @@
-//! One line of live progress on a terminal: bytes, generations, events, rate.
+//! One line of live progress on a terminal: bytes, generations, events, rate; for a flight
+//! recording, what the device's channel holds, since nothing is read from it before the end.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use super::flight::Held;
 use super::stream::TraceStream;
 use crate::stdout;
+
+/// How the trace is being read, which decides what progress means.
+pub enum Reading<'a> {
+    /// Drained as it comes: what has arrived.
+    AsItComes(&'a TraceStream),
+    /// A flight recording's channel, left to the firmware and only looked at: what the last look
+    /// found there (none yet before the first).
+    Held(Option<Held>),
+}
 
 pub struct Progress {
     enabled: bool,
@@ -22,7 +33,7 @@ impl Progress {
 
     /// Draws the progress line, at most every 200 ms, and not while a line of QEMU's is open
     /// (passed on in pieces): drawn, it would erase it.
-    pub fn update(&mut self, stream: &TraceStream, elapsed: Duration) {
+    pub fn update(&mut self, reading: Reading<'_>, log_lines: u64, elapsed: Duration) {
         if !self.enabled
             || self
                 .last
@@ -30,15 +41,7 @@ impl Progress {
         {
             return;
         }
-        let bytes = stream.received();
-        let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-3);
-        if stdout::progress_line(format_args!(
-            "{:.1} KiB, generations {}, events {}, {:.1} KiB/s",
-            bytes as f64 / 1024.0,
-            stream.complete_generations,
-            stream.events,
-            rate / 1024.0
-        )) {
+        if stdout::progress_line(format_args!("{}", line(reading, log_lines, elapsed))) {
             self.last = Some(Instant::now());
         }
     }
@@ -47,5 +50,82 @@ impl Progress {
     /// stdout.
     pub fn clear_line(&mut self) {
         stdout::make_room_for_stdout();
+    }
+}
+
+/// The progress line's text. A flight recording's says what is held on the device and that it
+/// is read at the end: counted as received, it would read "0.0 KiB" until then, as if stalled.
+fn line(reading: Reading<'_>, log_lines: u64, elapsed: Duration) -> String {
+    let kib = |bytes: f64| bytes / 1024.0;
+    match reading {
+        Reading::AsItComes(stream) => {
+            let bytes = stream.received() as f64;
+            format!(
+                "{:.1} KiB, generations {}, events {}, {:.1} KiB/s, {log_lines} log lines",
+                kib(bytes),
+                stream.complete_generations,
+                stream.events,
+                kib(bytes / elapsed.as_secs_f64().max(1e-3)),
+            )
+        }
+        Reading::Held(None) => format!(
+            "flight recorder: the device's trace channel not looked at yet, {log_lines} log lines"
+        ),
+        Reading::Held(Some(held)) => {
+            let generations = match held.generations {
+                Some((oldest, newest)) => format!("generations {oldest}..={newest}"),
+                None => "no complete generation".to_owned(),
+            };
+            format!(
+                "flight recorder: {:.1} KiB held on the device, {generations} (read when the trace ends), {log_lines} log lines",
+                kib(held.bytes as f64)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flight_recording_shows_what_the_device_holds_not_what_has_arrived() {
+        let held = Held {
+            bytes: 6348,
+            generations: Some((6684, 6727)),
+        };
+        assert_eq!(
+            line(Reading::Held(Some(held)), 12, Duration::from_secs(3)),
+            "flight recorder: 6.2 KiB held on the device, generations 6684..=6727 (read when the trace ends), 12 log lines"
+        );
+        let partial = Held {
+            bytes: 300,
+            generations: None,
+        };
+        assert_eq!(
+            line(Reading::Held(Some(partial)), 0, Duration::from_secs(1)),
+            "flight recorder: 0.3 KiB held on the device, no complete generation (read when the trace ends), 0 log lines"
+        );
+        assert_eq!(
+            line(Reading::Held(None), 2, Duration::ZERO),
+            "flight recorder: the device's trace channel not looked at yet, 2 log lines"
+        );
+    }
+
+    #[test]
+    fn a_drained_recording_shows_what_has_arrived_and_its_rate() {
+        use crate::record::stream::tests::batch;
+        // The header, then 100 batches of 9 bytes and one timed event each in generation 1,
+        // which the first batch of generation 2 completes: 925 bytes.
+        let mut stream = TraceStream::default();
+        stream.push(&gotrace_wire::Version::Go122.header()).unwrap();
+        for _ in 0..100 {
+            stream.push(&batch(1)).unwrap();
+        }
+        stream.push(&batch(2)).unwrap();
+        assert_eq!(
+            line(Reading::AsItComes(&stream), 5, Duration::from_secs(2)),
+            "0.9 KiB, generations 1, events 101, 0.5 KiB/s, 5 log lines"
+        );
     }
 }

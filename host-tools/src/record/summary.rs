@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use gotrace_decoder::{GoId, GoState, Transition};
@@ -60,6 +61,7 @@ pub(super) fn finish(
         undecoded_log_bytes,
         elapsed,
         polling,
+        read_at_end,
     } = recording;
     let received = received(&stream, late_trace_bytes);
     let (segments, losses, end) = stream.finish();
@@ -76,12 +78,9 @@ pub(super) fn finish(
     for line in session_lines(descriptor.as_ref(), &asked) {
         outln!("{line}");
     }
-    let kib_per_s = |d: std::time::Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     outln!(
-        "received {received} bytes on the trace channel (the header, batches, loss and end records): {:.1} KiB/s over the recording, {:.1} KiB/s while draining (the {:.3} s its drains took); {log_lines} log lines",
-        kib_per_s(elapsed),
-        kib_per_s(polling),
-        polling.as_secs_f64(),
+        "{}",
+        received_line(received, read_at_end, elapsed, polling, log_lines)
     );
     if let Some(line) = other_channels_line(other_channel_bytes) {
         outln!("{line}");
@@ -305,6 +304,31 @@ fn still_clock_line(events: u64, first_ts: Option<u64>, last_ts: Option<u64>) ->
     (events >= STILL_CLOCK_EVENTS && span < events).then(|| {
         format!("warning: its {events} events span {span} ns: the clock the encoder reads does not advance, so their times are not the device's (a firmware gives the encoder its clock before tracing starts: `*enc.clock_mut() = TraceClock::chosen()` for gotrace-cortex-m-clock's)")
     })
+}
+
+/// What the summary says of the trace channel's `received` bytes: the rate over the recording
+/// and while draining, or, for a flight recording (`read_at_end`), that it was read once at the
+/// end, when a rate would be the size of the channel over the length of the run.
+fn received_line(
+    received: u64,
+    read_at_end: bool,
+    elapsed: Duration,
+    polling: Duration,
+    log_lines: u64,
+) -> String {
+    let what = format!(
+        "received {received} bytes on the trace channel (the header, batches, loss and end records)"
+    );
+    if read_at_end {
+        return format!("{what}, read once the trace had ended (a flight recording: the generations the device kept); {log_lines} log lines");
+    }
+    let kib_per_s = |d: Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
+    format!(
+        "{what}: {:.1} KiB/s over the recording, {:.1} KiB/s while draining (the {:.3} s its drains took); {log_lines} log lines",
+        kib_per_s(elapsed),
+        kib_per_s(polling),
+        polling.as_secs_f64(),
+    )
 }
 
 /// What the summary says of the bytes that came on channels that are not the protocol's.
