@@ -705,7 +705,7 @@ fn on_a_terminal_progress_is_drawn_on_one_row_that_logs_and_the_summary_take_ove
     let Some(elf) = default_m3(test) else {
         return;
     };
-    let Some(terminal) = record_on_a_terminal(test, &elf, "") else {
+    let Some(terminal) = record_on_a_terminal(test, &elf, "", 200) else {
         return;
     };
     let progress: Vec<Vec<f64>> = progress_drawn(&terminal, " KiB, generations ")
@@ -740,21 +740,30 @@ fn on_a_terminal_a_flight_recording_shows_what_the_device_holds() {
         return;
     };
     let options = "--flight-recorder --duration 2 --icount 5";
-    let Some(terminal) = record_on_a_terminal(test, &elf, options) else {
+    // Narrower than the whole row: cut to 71 columns, it never wraps (a wrapped row was erased
+    // only in its last line, the rest left behind at each redraw), and still shows the range.
+    let Some(terminal) = record_on_a_terminal(test, &elf, options, 72) else {
         return;
     };
-    // "flight recorder: 7.8 KiB held on the device, generations 14..=58 (read when ...), 23 log
-    // lines": its figures are the KiB, the newest generation and the log lines (the range's
-    // `14..=58` is no number).
-    let ranges: Vec<(u64, u64)> = terminal
+    let drawn: Vec<&str> = terminal
         .split("\r\x1b[2K")
-        .filter_map(|drawn| {
-            let line = drawn.split(['\r', '\n', '\x1b']).next()?;
+        .filter_map(|drawn| drawn.split(['\r', '\n', '\x1b']).next())
+        .filter(|line| line.starts_with("flight recorder: "))
+        .collect();
+    assert!(
+        drawn.iter().all(|line| line.chars().count() <= 71)
+            && drawn.iter().any(|line| line.chars().count() == 71),
+        "progress rows not cut to the terminal's 72 columns: {drawn:?}"
+    );
+    // "flight recorder: 7.8 KiB held on the device, generations 14..=58, 23 log lines".
+    let ranges: Vec<(u64, u64)> = drawn
+        .iter()
+        .filter_map(|line| {
             let range = line
                 .strip_prefix("flight recorder: ")?
                 .split(", generations ")
                 .nth(1)?
-                .split(' ')
+                .split(',')
                 .next()?;
             let (oldest, newest) = range.split_once("..=")?;
             Some((oldest.parse().ok()?, newest.parse().ok()?))
@@ -773,18 +782,20 @@ fn on_a_terminal_a_flight_recording_shows_what_the_device_holds() {
         );
     }
     assert!(
-        screen.contains("read once the trace had ended (a flight recording"),
+        screen.contains("read once, at the end of the recording (a flight recording"),
         "{screen}"
     );
 }
 
-/// Runs `gotrace record --qemu ELF OPTIONS` in a pseudo-terminal (`script`, from util-linux), as
-/// on a terminal: what the terminal was sent, or `None` without `script` outside CI.
-fn record_on_a_terminal(test: &str, elf: &Path, options: &str) -> Option<String> {
+/// Runs `gotrace record --qemu ELF OPTIONS` in a pseudo-terminal (`script`, from util-linux) of
+/// `columns` (and 24 rows: a size of no rows, `script`'s without a terminal of its own, is no
+/// size), as on a terminal: what the terminal was sent, or `None` without `script` outside
+/// CI.
+fn record_on_a_terminal(test: &str, elf: &Path, options: &str, columns: u16) -> Option<String> {
     let out = scratch_dir().join(format!("{test}.trace"));
     // Paths in double quotes, for the shell `script` runs the command with.
     let command = format!(
-        "{:?} record --qemu {:?} -o {:?} {options}",
+        "stty rows 24 cols {columns} && {:?} record --qemu {:?} -o {:?} {options}",
         gotrace_tests::cli::binary(),
         elf,
         out
@@ -996,15 +1007,28 @@ fn a_flight_recording_keeps_the_newest_generations_and_accounts_for_the_rest() {
 fn a_firmware_built_to_run_until_stopped_records_for_as_long_as_asked() {
     // Built with `until-stopped`, the workload never finishes (without it, it does after 30 log
     // records, about 0.1 s of device time): the recording ends at `--duration`, the firmware at
-    // the stop command. Without icount the guest's time is the host's, so 3 s of it are well
-    // past the finite workload's end whatever the machine's load; a flight recording, whose
-    // channel the firmware overwrites thousands of times over.
+    // the stop command, at once. At 32 ns an instruction (`--icount 5`) the guest runs about as
+    // fast as the host's clock, so 3 s are far past the finite workload's end (1792 log records
+    // on one loaded core); a flight recording, whose channel the firmware overwrites thousands
+    // of times over.
     let extra = ["--flight-recorder", "--duration", "3", "--icount", "5"];
     let Some(recorded) = record("qemu-until-stopped", M3, &["until-stopped"], &extra) else {
         return;
     };
     let run = &recorded.run;
     assert_stopped_by_the_host(run, "the duration");
+    // The end record came soon after the stop: a firmware whose main loop got no time (PendSV
+    // running a task that outlasted its period, round after round) read it 5 s later or never.
+    let after: f64 = run
+        .stdout
+        .split("recording stopped by the duration after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no time the recording stopped at:\n{}", run.stdout));
+    assert!(
+        after < 5.0,
+        "the stop was acted on {after} s into a 3 s recording"
+    );
     assert_a_flight_recording(&recorded);
     let records = run
         .stdout

@@ -49,6 +49,8 @@ pub struct Held {
     pub bytes: usize,
     /// The oldest and newest complete generations, if there is one.
     pub generations: Option<(u64, u64)>,
+    /// The generation whose batches follow them, not complete yet.
+    pub collecting: Option<u64>,
 }
 
 impl FlightRead {
@@ -82,6 +84,7 @@ impl FlightRead {
         self.held = Some(Held {
             bytes: peek.bytes.len(),
             generations,
+            collecting: stream.collecting(),
         });
         if ends {
             self.ended = Some(peek);
@@ -105,6 +108,7 @@ impl FlightRead {
     ) -> Result<()> {
         let ended = self.ended.is_some();
         recording.overwritten_creations = self.creations;
+        recording.read_at_end = true;
         let peek = match self.ended {
             Some(peek) => Some(peek),
             None if recording.target_error.is_some() => None,
@@ -120,7 +124,6 @@ impl FlightRead {
             }
             return Ok(());
         };
-        recording.read_at_end = true;
         let pushed = recording.stream.push(&with_header(&peek.bytes));
         files.write(recording.stream.take_complete())?;
         if let Err(error) = pushed {

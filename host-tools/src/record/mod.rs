@@ -125,8 +125,9 @@ struct Recording {
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
-    /// The trace channel was read once, at the end (a flight recording), not drained as it came:
-    /// the polls' time and rate are then the logs', not the trace's.
+    /// The trace channel was left to the firmware to the end (a flight recording), and read once
+    /// then if at all, not drained as it came: the polls' time and rate are the logs', not the
+    /// trace's.
     read_at_end: bool,
 }
 

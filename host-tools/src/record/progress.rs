@@ -41,7 +41,12 @@ impl Progress {
         {
             return;
         }
-        if stdout::progress_line(format_args!("{}", line(reading, log_lines, elapsed))) {
+        let line = line(reading, log_lines, elapsed);
+        let width = terminal_size::terminal_size_of(std::io::stderr())
+            .map_or(usize::MAX, |(terminal_size::Width(columns), _)| {
+                columns.into()
+            });
+        if stdout::progress_line(format_args!("{}", fit(&line, width))) {
             self.last = Some(Instant::now());
         }
     }
@@ -71,16 +76,32 @@ fn line(reading: Reading<'_>, log_lines: u64, elapsed: Duration) -> String {
         Reading::Held(None) => format!(
             "flight recorder: the device's trace channel not looked at yet, {log_lines} log lines"
         ),
+        // The generation being written is said only while there is no complete one: a
+        // generation larger than the channel (its length or its share of the channel too large)
+        // would otherwise show nothing moving.
         Reading::Held(Some(held)) => {
-            let generations = match held.generations {
-                Some((oldest, newest)) => format!("generations {oldest}..={newest}"),
-                None => "no complete generation".to_owned(),
+            let generations = match (held.generations, held.collecting) {
+                (Some((oldest, newest)), _) => format!("generations {oldest}..={newest}"),
+                (None, Some(collecting)) => {
+                    format!("no complete generation, part of generation {collecting}")
+                }
+                (None, None) => "no complete generation".to_owned(),
             };
             format!(
-                "flight recorder: {:.1} KiB held on the device, {generations} (read when the trace ends), {log_lines} log lines",
+                "flight recorder: {:.1} KiB held on the device, {generations}, {log_lines} log lines",
                 kib(held.bytes as f64)
             )
         }
+    }
+}
+
+/// `line` cut to a column less than `width` (a character a column), so that it never wraps: a
+/// wrapped row is erased only in its last line, and the rest stays behind at each redraw; a row
+/// that fills the last column wraps at once on some terminals.
+fn fit(line: &str, width: usize) -> &str {
+    match line.char_indices().nth(width.saturating_sub(1)) {
+        Some((cut, _)) => &line[..cut],
+        None => line,
     }
 }
 
@@ -93,23 +114,45 @@ mod tests {
         let held = Held {
             bytes: 6348,
             generations: Some((6684, 6727)),
+            collecting: Some(6728),
         };
         assert_eq!(
             line(Reading::Held(Some(held)), 12, Duration::from_secs(3)),
-            "flight recorder: 6.2 KiB held on the device, generations 6684..=6727 (read when the trace ends), 12 log lines"
+            "flight recorder: 6.2 KiB held on the device, generations 6684..=6727, 12 log lines"
         );
+        // A generation larger than the channel: the one being written is what moves on.
         let partial = Held {
-            bytes: 300,
+            bytes: 8100,
             generations: None,
+            collecting: Some(3),
         };
         assert_eq!(
             line(Reading::Held(Some(partial)), 0, Duration::from_secs(1)),
-            "flight recorder: 0.3 KiB held on the device, no complete generation (read when the trace ends), 0 log lines"
+            "flight recorder: 7.9 KiB held on the device, no complete generation, part of generation 3, 0 log lines"
+        );
+        let empty = Held {
+            bytes: 0,
+            generations: None,
+            collecting: None,
+        };
+        assert_eq!(
+            line(Reading::Held(Some(empty)), 0, Duration::from_secs(1)),
+            "flight recorder: 0.0 KiB held on the device, no complete generation, 0 log lines"
         );
         assert_eq!(
             line(Reading::Held(None), 2, Duration::ZERO),
             "flight recorder: the device's trace channel not looked at yet, 2 log lines"
         );
+    }
+
+    #[test]
+    fn the_row_is_cut_to_the_terminal_so_that_it_never_wraps() {
+        let row = "flight recorder: 7.8 KiB held on the device, generations 49..=92, 23 log lines";
+        assert_eq!(fit(row, 80), row);
+        assert_eq!(fit(row, 20), "flight recorder: 7.");
+        assert_eq!(fit(row, usize::MAX), row);
+        assert_eq!(fit(row, 0), "");
+        assert_eq!(fit("é µs", 3), "é ");
     }
 
     #[test]

@@ -289,6 +289,11 @@ impl TraceStream {
         }
     }
 
+    /// The generation whose batches are being collected, not yet complete.
+    pub fn collecting(&self) -> Option<u64> {
+        self.current.as_ref().map(|c| c.number)
+    }
+
     pub fn ended(&self) -> bool {
         self.end.is_some()
     }

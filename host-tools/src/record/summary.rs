@@ -320,7 +320,7 @@ fn received_line(
         "received {received} bytes on the trace channel (the header, batches, loss and end records)"
     );
     if read_at_end {
-        return format!("{what}, read once the trace had ended (a flight recording: the generations the device kept); {log_lines} log lines");
+        return format!("{what}, read once, at the end of the recording (a flight recording: the generations the device kept); {log_lines} log lines");
     }
     let kib_per_s = |d: Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     format!(
