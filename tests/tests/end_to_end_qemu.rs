@@ -933,6 +933,13 @@ fn lossy_mode_with_a_tiny_channel_yields_valid_segments_and_an_exact_loss_report
         .find(|l| l.starts_with("lost: generations"))
         .expect("loss report");
     let list = &lost[lost.find('[').unwrap() + 1..lost.find(']').unwrap()];
+    // Read from the summary, every trace and lost range must be listed: it lists all of 20
+    // traces and 24 ranges at most.
+    assert!(
+        !run.stdout.contains(" traces more, ") && !list.contains(" more …"),
+        "too many losses for the summary to list them all:\n{}",
+        run.stdout
+    );
     // Single generations and ranges `first..=last`.
     let lost_generations: BTreeSet<u64> = list
         .split(", ")

@@ -341,18 +341,22 @@ fn abort(opened: &segments::Opened) -> ! {
     std::process::exit(130);
 }
 
-/// Which files hold the generations complete so far, for a recording that ends unchecked.
+/// Which files hold the generations complete so far, for a recording that ends unchecked: of
+/// more than ten (a lossy recording that kept dropping), the first and last three.
 fn kept(files: &[PathBuf]) -> String {
-    let names: Vec<_> = files.iter().map(|p| p.display().to_string()).collect();
-    match names.is_empty() {
-        true => "no generation was complete: no trace written".to_owned(),
-        false => format!(
-            "the generations complete until now are in {} (not checked)",
-            names.join(", ")
-        ),
+    if files.is_empty() {
+        return "no generation was complete: no trace written".to_owned();
     }
+    let names = files.iter().map(|p| p.display().to_string());
+    format!(
+        "the generations complete until now are in {} (not checked)",
+        summary::joined_ends(names, 10, 3, "files")
+    )
 }
 
+/// Losses after which the recording says, once, that the trace channel is not drained fast
+/// enough: a lossy recording that keeps dropping writes a `.trace` per loss.
+const MANY_LOSSES: usize = 100;
 /// How long the firmware gets to finish its trace after the stop command.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
@@ -414,6 +418,7 @@ fn record(
     let mut progress = progress::Progress::new();
     let mut stop_sent: Option<Instant> = None;
     let mut start_looked_at = false;
+    let mut losses_said = false;
     let mut flight = args.flight_recorder.then(flight::FlightRead::default);
     // Since when, after a hard fault was caught, nothing has come.
     let mut silent_since_fault: Option<Instant> = None;
@@ -488,6 +493,12 @@ fn record(
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
         files.write(recording.stream.take_complete())?;
+        let losses = recording.stream.losses.records.len();
+        if !losses_said && losses >= MANY_LOSSES {
+            losses_said = true;
+            progress.clear_line();
+            errln!("warning: {losses} losses {:.1} s into the recording: the firmware fills its trace channel faster than it is drained, and each loss ends a .trace and begins another (a larger trace channel on the device, or lossless mode, keeps the trace whole)", begun.elapsed().as_secs_f64());
+        }
         if let Err(error) = pushed {
             if recording.stop_at_channel_error(error) {
                 if let Err(error) = polled {

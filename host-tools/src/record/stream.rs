@@ -168,16 +168,15 @@ impl LossAccount {
     }
 }
 
-/// Generation ranges as the summary prints them: `3, 5..=9`.
+/// Generation ranges as the summary prints them: `3, 5..=9`; of more than 24, the first and
+/// last ten, with the count of those between (a lossy recording that keeps dropping has tens of
+/// thousands).
 pub fn generation_list(ranges: &[(u64, u64)]) -> String {
-    let items: Vec<String> = ranges
-        .iter()
-        .map(|&(first, last)| match first == last {
-            true => first.to_string(),
-            false => format!("{first}..={last}"),
-        })
-        .collect();
-    items.join(", ")
+    let items = ranges.iter().map(|&(first, last)| match first == last {
+        true => first.to_string(),
+        false => format!("{first}..={last}"),
+    });
+    super::summary::joined_ends(items, 24, 10, "ranges")
 }
 
 /// The most bytes of one generation a stream collects.
@@ -777,6 +776,14 @@ pub(super) mod tests {
         assert_eq!(
             generation_list(&ranges),
             "3..=7, 9, 11..=1152921504606846976"
+        );
+        let many: Vec<(u64, u64)> = (1..=24).map(|n| (2 * n, 2 * n + 1)).collect();
+        assert_eq!(generation_list(&many).split(", ").count(), 24);
+        let many: Vec<(u64, u64)> = (1..=25).map(|n| (2 * n, 2 * n)).collect();
+        assert_eq!(
+            generation_list(&many),
+            "2, 4, 6, 8, 10, 12, 14, 16, 18, 20, … 5 ranges more …, \
+             32, 34, 36, 38, 40, 42, 44, 46, 48, 50"
         );
     }
 

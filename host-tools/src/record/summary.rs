@@ -88,36 +88,9 @@ pub(super) fn finish(
     if let Some(line) = undecoded_logs_line(undecoded_log_bytes) {
         outln!("{line}");
     }
-    let mut valid = true;
-    for (c, segment) in checked.iter().zip(&segments) {
-        // The decoder's times are nanoseconds, converted with the trace's own frequency.
-        let span = match (c.first_ts, c.last_ts) {
-            (Some(a), Some(b)) => format!(", {:.6} s of device time", (b - a) as f64 / 1e9),
-            _ => String::new(),
-        };
-        outln!(
-            "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events ({} from the device, {} Sync from Go's parser){span}",
-            c.path.display(),
-            segment.first_generation,
-            segment.last_generation,
-            segment.generations(),
-            segment.batches,
-            c.tasks.len(),
-            c.events,
-            c.events - c.syncs,
-            c.syncs
-        );
-        match &c.error {
-            None => outln!("  valid"),
-            Some(e) => {
-                valid = false;
-                outln!("  INVALID: {e}");
-            }
-        }
-        if let Some(line) = still_clock_line(c.events, c.first_ts, c.last_ts) {
-            outln!("  {line}");
-        }
-        outln!("  {}", c.naming);
+    let (lines, mut valid) = trace_lines(&checked, &segments);
+    for line in lines {
+        outln!("{line}");
     }
     let spans = checked
         .iter()
@@ -329,6 +302,123 @@ fn received_line(
         kib_per_s(polling),
         polling.as_secs_f64(),
     )
+}
+
+/// The most traces the summary lists whole; of more, it shows [`SHOWN_AT_EACH_END`] at each end
+/// whole, and those between as one line, unless invalid or otherwise worth a warning. A lossy
+/// recording that keeps dropping writes a trace per loss: tens of thousands, three lines each.
+const LISTED_WHOLE: usize = 20;
+const SHOWN_AT_EACH_END: usize = 5;
+
+/// The summary's lines of the written traces (`checked`, each of its `segments`), and whether
+/// all are valid.
+fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut valid = true;
+    let mut elided = Elided::default();
+    let listed_whole = checked.len() <= LISTED_WHOLE;
+    for (i, (c, segment)) in checked.iter().zip(segments).enumerate() {
+        let still_clock = still_clock_line(c.events, c.first_ts, c.last_ts);
+        let at_an_end = i < SHOWN_AT_EACH_END || i + SHOWN_AT_EACH_END >= checked.len();
+        if !listed_whole && !at_an_end && c.error.is_none() && still_clock.is_none() {
+            elided.add(c, segment);
+            continue;
+        }
+        lines.extend(elided.take_line());
+        // The decoder's times are nanoseconds, converted with the trace's own frequency.
+        let span = match (c.first_ts, c.last_ts) {
+            (Some(a), Some(b)) => format!(", {:.6} s of device time", (b - a) as f64 / 1e9),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "trace: {} — generations {}..={} ({}), {} batches, {} tasks, {} events ({} from the device, {} Sync from Go's parser){span}",
+            c.path.display(),
+            segment.first_generation,
+            segment.last_generation,
+            segment.generations(),
+            segment.batches,
+            c.tasks.len(),
+            c.events,
+            c.events - c.syncs,
+            c.syncs
+        ));
+        match &c.error {
+            None => lines.push("  valid".to_owned()),
+            Some(e) => {
+                valid = false;
+                lines.push(format!("  INVALID: {e}"));
+            }
+        }
+        lines.extend(still_clock.map(|line| format!("  {line}")));
+        lines.push(format!("  {}", c.naming));
+    }
+    (lines, valid)
+}
+
+/// Traces of the summary's list, checked valid, left out of it between those shown whole.
+#[derive(Default)]
+struct Elided {
+    count: u64,
+    first: Option<PathBuf>,
+    last: Option<PathBuf>,
+    generations: u64,
+    batches: u64,
+    events: u64,
+}
+
+impl Elided {
+    fn add(&mut self, checked: &Checked, segment: &Segment) {
+        self.count += 1;
+        self.first.get_or_insert_with(|| checked.path.clone());
+        self.last = Some(checked.path.clone());
+        self.generations += segment.generations();
+        self.batches += segment.batches;
+        self.events += checked.events;
+    }
+
+    /// The line that stands for the traces added since the last, if any.
+    fn take_line(&mut self) -> Option<String> {
+        let Elided {
+            count,
+            first: Some(first),
+            last: Some(last),
+            generations,
+            batches,
+            events,
+        } = std::mem::take(self)
+        else {
+            return None;
+        };
+        Some(format!(
+            "… {count} traces more, {} to {}: each valid, {generations} generations, {batches} batches, {events} events in all",
+            first.display(),
+            last.display()
+        ))
+    }
+}
+
+/// `items` joined with commas; of more than `whole`, the first and last `each_end`, with the
+/// count of those between, named `what`.
+pub(super) fn joined_ends(
+    items: impl ExactSizeIterator<Item = String>,
+    whole: usize,
+    each_end: usize,
+    what: &str,
+) -> String {
+    let count = items.len();
+    if count <= whole.max(2 * each_end) {
+        return items.collect::<Vec<_>>().join(", ");
+    }
+    let mut shown = Vec::with_capacity(2 * each_end + 1);
+    for (i, item) in items.enumerate() {
+        if i < each_end || i >= count - each_end {
+            shown.push(item);
+        }
+        if i + 1 == each_end {
+            shown.push(format!("… {} {what} more …", count - 2 * each_end));
+        }
+    }
+    shown.join(", ")
 }
 
 /// What the summary says of the bytes that came on channels that are not the protocol's.
@@ -721,6 +811,63 @@ fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use gotrace_wire::Version;
+
+    use super::*;
+
+    /// A valid trace of segment `i` (generations `10 i + 1 ..= 10 i + 4`, 9 batches, 30 events,
+    /// over 3 ms), or an invalid one.
+    fn written(i: u64, error: Option<&str>) -> (Checked, Segment) {
+        let checked = Checked {
+            path: PathBuf::from(format!("t.{i}.trace")),
+            events: 30,
+            syncs: 5,
+            tasks: BTreeSet::new(),
+            creations: Creations::default(),
+            first_ts: Some(0),
+            last_ts: Some(3_000_000),
+            error: error.map(str::to_owned),
+            naming: "no stack frames to name".to_owned(),
+        };
+        let segment = Segment {
+            first_generation: 10 * i + 1,
+            last_generation: 10 * i + 4,
+            batches: 9,
+            bytes: 400,
+        };
+        (checked, segment)
+    }
+
+    #[test]
+    fn many_traces_are_listed_whole_at_each_end_and_invalid_ones_wherever_they_are() {
+        // Twenty: all whole, three lines each.
+        let (checked, segments): (Vec<_>, Vec<_>) = (0..20).map(|i| written(i, None)).unzip();
+        let (lines, valid) = trace_lines(&checked, &segments);
+        assert!(valid);
+        assert_eq!(lines.len(), 60);
+        // A lossy recording's thousands: five at each end, the one invalid trace, and the rest
+        // as a line for each run between them.
+        let (checked, segments): (Vec<_>, Vec<_>) = (0..5000)
+            .map(|i| written(i, (i == 2000).then_some("broken")))
+            .unzip();
+        let (lines, valid) = trace_lines(&checked, &segments);
+        assert!(!valid);
+        let elided: Vec<&String> = lines.iter().filter(|l| l.starts_with("… ")).collect();
+        assert_eq!(
+            elided,
+            [
+                "… 1995 traces more, t.5.trace to t.1999.trace: each valid, 7980 generations, \
+                 17955 batches, 59850 events in all",
+                "… 2994 traces more, t.2001.trace to t.4994.trace: each valid, 11976 generations, \
+                 26946 batches, 89820 events in all",
+            ]
+        );
+        assert_eq!(lines.len(), 11 * 3 + 2);
+        assert!(lines.contains(&"  INVALID: broken".to_owned()));
+        assert!(lines[0].starts_with("trace: t.0.trace — generations 1..=4 (4), 9 batches"));
+        assert!(
+            lines[lines.len() - 3].starts_with("trace: t.4999.trace — generations 49991..=49994")
+        );
+    }
 
     #[test]
     fn a_period_the_firmware_did_not_keep_is_said_where_no_descriptor_confirms_it() {
