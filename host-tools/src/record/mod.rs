@@ -343,11 +343,11 @@ fn abort(opened: &segments::Opened) -> ! {
 
 /// Which files hold the generations complete so far, for a recording that ends unchecked: of
 /// more than ten (a lossy recording that kept dropping), the first and last three.
-fn kept(files: &[PathBuf]) -> String {
-    if files.is_empty() {
+fn kept(files: &segments::OpenedFiles) -> String {
+    let names = files.paths().map(|p| p.display().to_string());
+    if names.len() == 0 {
         return "no generation was complete: no trace written".to_owned();
     }
-    let names = files.iter().map(|p| p.display().to_string());
     format!(
         "the generations complete until now are in {} (not checked)",
         summary::joined_ends(names, 10, 3, "files")

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result};
@@ -17,13 +18,28 @@ use super::elf::{Functions, Lines};
 use super::stream::Complete;
 use crate::symbolize::Symbolizer;
 
-/// The files opened so far, in order. Shared with the Ctrl-C handler, which holds the lock to
-/// exit: a generation being written is finished first, and none is begun after.
-pub type Opened = Arc<Mutex<Vec<PathBuf>>>;
+/// The files opened so far. Shared with the Ctrl-C handler, which holds the lock to exit: a
+/// generation being written is finished first, and none is begun after.
+pub type Opened = Arc<Mutex<OpenedFiles>>;
 
-/// `opened`'s list, whatever a thread that panicked holding it left: paths are pushed whole.
-pub fn lock(opened: &Opened) -> MutexGuard<'_, Vec<PathBuf>> {
+/// `opened`'s files, whatever a thread that panicked holding them left: counted in one store.
+pub fn lock(opened: &Opened) -> MutexGuard<'_, OpenedFiles> {
     opened.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The segment files opened so far: the first `count` of the output's (see [`segment_path`]),
+/// counted rather than listed, since a lossy recording that keeps dropping opens one per loss.
+#[derive(Debug)]
+pub struct OpenedFiles {
+    output: PathBuf,
+    count: usize,
+}
+
+impl OpenedFiles {
+    /// Their paths, in order.
+    pub fn paths(&self) -> impl ExactSizeIterator<Item = PathBuf> + '_ {
+        (0..self.count).map(|index| segment_path(&self.output, index))
+    }
 }
 
 /// Writes the complete generations of one recording to its segments' files.
@@ -33,7 +49,9 @@ pub struct SegmentFiles<'a> {
     lines: &'a Lines,
     opened: Opened,
     open: Option<Open<'a>>,
-    written: Vec<Written>,
+    /// What naming did in each segment closed, in order: the same words shared, as most are
+    /// (thousands of segments of a lossy recording that keeps dropping).
+    namings: Vec<Rc<str>>,
 }
 
 /// The segment being written.
@@ -66,9 +84,12 @@ impl<'a> SegmentFiles<'a> {
             output: output.to_path_buf(),
             functions,
             lines,
-            opened: Opened::default(),
+            opened: Arc::new(Mutex::new(OpenedFiles {
+                output: output.to_path_buf(),
+                count: 0,
+            })),
             open: None,
-            written: Vec::new(),
+            namings: Vec::new(),
         }
     }
 
@@ -87,7 +108,9 @@ impl<'a> SegmentFiles<'a> {
             let mut open = match self.open.take() {
                 Some(open) if open.index == segment => open,
                 before => {
-                    self.written.extend(before.map(Open::written));
+                    if let Some(before) = before {
+                        self.close(before);
+                    }
                     self.create(segment, generation.number)?
                 }
             };
@@ -105,8 +128,9 @@ impl<'a> SegmentFiles<'a> {
             let bytes = named.as_deref().unwrap_or(&generation.bytes);
             if let Err(error) = append_whole(&mut open.file, open.len, bytes) {
                 if open.len == HEADER_LEN as u64 {
-                    // Its first generation did not fit: no trace in it, a file not to name.
-                    opened.retain(|path| *path != open.path);
+                    // Its first generation did not fit: no trace in it, a file not to name (the
+                    // last opened).
+                    opened.count = open.index;
                     drop(open.file);
                     let _ = std::fs::remove_file(&open.path);
                 }
@@ -130,7 +154,7 @@ impl<'a> SegmentFiles<'a> {
             let _ = std::fs::remove_file(&path);
             return Err(error).with_context(|| format!("writing {}", path.display()));
         }
-        opened.push(path.clone());
+        opened.count = index + 1;
         Ok(Open {
             index,
             path,
@@ -142,10 +166,30 @@ impl<'a> SegmentFiles<'a> {
         })
     }
 
+    /// Closes segment `open`'s file, keeping what naming did in it.
+    fn close(&mut self, open: Open<'_>) {
+        let naming = open.naming();
+        let shared = match self.namings.last() {
+            Some(last) if **last == *naming => last.clone(),
+            _ => Rc::from(naming),
+        };
+        self.namings.push(shared);
+    }
+
     /// Closes the files: those written, in order.
     pub fn finish(mut self) -> Vec<Written> {
-        self.written.extend(self.open.take().map(Open::written));
-        self.written
+        if let Some(open) = self.open.take() {
+            self.close(open);
+        }
+        let output = self.output;
+        self.namings
+            .into_iter()
+            .enumerate()
+            .map(|(index, naming)| Written {
+                path: segment_path(&output, index),
+                naming: naming.to_string(),
+            })
+            .collect()
     }
 
     /// Segment files of an earlier recording to the same output that this one did not write
@@ -153,7 +197,7 @@ impl<'a> SegmentFiles<'a> {
     /// completed no generation): they read as part of it. Not removed (they are the user's),
     /// but named.
     pub fn stale(&self) -> Vec<PathBuf> {
-        let written = self.written.len() + usize::from(self.open.is_some());
+        let written = self.namings.len() + usize::from(self.open.is_some());
         (written..)
             .map(|index| segment_path(&self.output, index))
             .take_while(|path| path.is_file())
@@ -162,9 +206,10 @@ impl<'a> SegmentFiles<'a> {
 }
 
 impl Open<'_> {
-    fn written(self) -> Written {
+    /// What naming did in the segment, in the summary's words.
+    fn naming(self) -> String {
         let named = self.symbolizer.naming().summary();
-        let naming = match self.bare_from {
+        match self.bare_from {
             None => named,
             Some((from, error)) if from == self.first_generation => {
                 format!("stack frames left as bare PCs: {error}")
@@ -174,10 +219,6 @@ impl Open<'_> {
                 self.first_generation,
                 from - 1
             ),
-        };
-        Written {
-            path: self.path,
-            naming,
         }
     }
 }
