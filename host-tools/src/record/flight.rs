@@ -22,7 +22,7 @@ use super::rtt::Peek;
 use super::segments::SegmentFiles;
 use super::stream::TraceStream;
 use super::summary::Creations;
-use super::Recording;
+use super::{Recording, TraceRead};
 use crate::stdout::errln;
 
 /// How often the channel is looked at for the end of the trace while the firmware runs on by
@@ -108,7 +108,7 @@ impl FlightRead {
     ) -> Result<()> {
         let ended = self.ended.is_some();
         recording.overwritten_creations = self.creations;
-        recording.read_at_end = true;
+        recording.trace_read = TraceRead::Never;
         let peek = match self.ended {
             Some(peek) => Some(peek),
             None if recording.target_error.is_some() => None,
@@ -124,6 +124,7 @@ impl FlightRead {
             }
             return Ok(());
         };
+        recording.trace_read = TraceRead::OnceAtTheEnd;
         let pushed = recording.stream.push(&with_header(&peek.bytes));
         files.write(recording.stream.take_complete())?;
         if let Err(error) = pushed {

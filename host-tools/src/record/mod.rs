@@ -125,10 +125,21 @@ struct Recording {
     elapsed: Duration,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
-    /// The trace channel was left to the firmware to the end (a flight recording), and read once
-    /// then if at all, not drained as it came: the polls' time and rate are the logs', not the
-    /// trace's.
-    read_at_end: bool,
+    /// How the trace channel was read: a flight recording's is left to the firmware to the end,
+    /// not drained as it comes, so the polls' time and rate are the logs', not the trace's.
+    trace_read: TraceRead,
+}
+
+/// How a recording read its trace channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TraceRead {
+    /// Drained as the firmware wrote it.
+    AsItCame,
+    /// A flight recorder's, once at the end.
+    OnceAtTheEnd,
+    /// A flight recorder's, never: the firmware ended without its end record, a fault or a panic
+    /// to read it at, or the target could not be read.
+    Never,
 }
 
 impl Recording {
@@ -354,9 +365,9 @@ fn kept(files: &segments::OpenedFiles) -> String {
     )
 }
 
-/// Losses after which the recording says, once, that the trace channel is not drained fast
-/// enough: a lossy recording that keeps dropping writes a `.trace` per loss.
-const MANY_LOSSES: usize = 100;
+/// Trace files after which the recording says, once, that the trace channel is not drained fast
+/// enough: a lossy recording that keeps dropping writes a `.trace` for each gap its losses leave.
+const MANY_TRACES: usize = 100;
 /// How long the firmware gets to finish its trace after the stop command.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
@@ -411,14 +422,14 @@ fn record(
         undecoded_log_bytes: 0,
         elapsed: Duration::ZERO,
         polling: Duration::ZERO,
-        read_at_end: false,
+        trace_read: TraceRead::AsItCame,
     };
     let mut session = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
     let mut drained = Drained::default();
     let mut progress = progress::Progress::new();
     let mut stop_sent: Option<Instant> = None;
     let mut start_looked_at = false;
-    let mut losses_said = false;
+    let mut many_traces_said = false;
     let mut flight = args.flight_recorder.then(flight::FlightRead::default);
     // Since when, after a hard fault was caught, nothing has come.
     let mut silent_since_fault: Option<Instant> = None;
@@ -493,11 +504,10 @@ fn record(
         let pushed = recording.stream.push(&drained.trace);
         // Whatever the push gave: the generations complete before an unreadable item are kept.
         files.write(recording.stream.take_complete())?;
-        let losses = recording.stream.losses.records.len();
-        if !losses_said && losses >= MANY_LOSSES {
-            losses_said = true;
+        if !many_traces_said && files.count() >= MANY_TRACES {
+            many_traces_said = true;
             progress.clear_line();
-            errln!("warning: {losses} losses {:.1} s into the recording: the firmware fills its trace channel faster than it is drained, and each loss ends a .trace and begins another (a larger trace channel on the device, or lossless mode, keeps the trace whole)", begun.elapsed().as_secs_f64());
+            errln!("warning: {MANY_TRACES} .trace files {:.1} s into the recording: the firmware fills its trace channel faster than it is drained, and each gap its losses leave ends a .trace and begins another (a larger trace channel on the device, polls closer together (--poll-ms), or lossless mode, without --lossy, keeps the trace whole)", begun.elapsed().as_secs_f64());
         }
         if let Err(error) = pushed {
             if recording.stop_at_channel_error(error) {
@@ -1643,6 +1653,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_abort_names_the_files_written_the_first_and_last_of_many() {
+        let files = |count| super::segments::OpenedFiles::counted("out.trace".as_ref(), count);
+        assert_eq!(
+            super::kept(&files(0)),
+            "no generation was complete: no trace written"
+        );
+        assert_eq!(
+            super::kept(&files(2)),
+            "the generations complete until now are in out.trace, out.2.trace (not checked)"
+        );
+        assert_eq!(
+            super::kept(&files(50)),
+            "the generations complete until now are in out.trace, out.2.trace, out.3.trace, \
+             … 44 files more …, out.48.trace, out.49.trace, out.50.trace (not checked)"
+        );
     }
 
     #[test]

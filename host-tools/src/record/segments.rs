@@ -36,6 +36,15 @@ pub struct OpenedFiles {
 }
 
 impl OpenedFiles {
+    /// The first `count` files of `output`.
+    #[cfg(test)]
+    pub fn counted(output: &Path, count: usize) -> Self {
+        OpenedFiles {
+            output: output.to_path_buf(),
+            count,
+        }
+    }
+
     /// Their paths, in order.
     pub fn paths(&self) -> impl ExactSizeIterator<Item = PathBuf> + '_ {
         (0..self.count).map(|index| segment_path(&self.output, index))
@@ -49,9 +58,9 @@ pub struct SegmentFiles<'a> {
     lines: &'a Lines,
     opened: Opened,
     open: Option<Open<'a>>,
-    /// What naming did in each segment closed, in order: the same words shared, as most are
-    /// (thousands of segments of a lossy recording that keeps dropping).
-    namings: Vec<Rc<str>>,
+    /// What naming did in each segment closed, in order, and whether it failed: the same words
+    /// shared, as most are (thousands of segments of a lossy recording that keeps dropping).
+    namings: Vec<(Rc<str>, bool)>,
 }
 
 /// The segment being written.
@@ -74,6 +83,8 @@ struct Open<'a> {
 pub struct Written {
     pub path: PathBuf,
     pub naming: String,
+    /// Naming failed part way: the summary shows the trace whatever else it leaves out.
+    pub naming_failed: bool,
 }
 
 impl<'a> SegmentFiles<'a> {
@@ -168,12 +179,18 @@ impl<'a> SegmentFiles<'a> {
 
     /// Closes segment `open`'s file, keeping what naming did in it.
     fn close(&mut self, open: Open<'_>) {
+        let failed = open.bare_from.is_some();
         let naming = open.naming();
         let shared = match self.namings.last() {
-            Some(last) if **last == *naming => last.clone(),
+            Some((last, _)) if **last == *naming => last.clone(),
             _ => Rc::from(naming),
         };
-        self.namings.push(shared);
+        self.namings.push((shared, failed));
+    }
+
+    /// How many files the recording has opened.
+    pub fn count(&self) -> usize {
+        lock(&self.opened).count
     }
 
     /// Closes the files: those written, in order.
@@ -185,9 +202,10 @@ impl<'a> SegmentFiles<'a> {
         self.namings
             .into_iter()
             .enumerate()
-            .map(|(index, naming)| Written {
+            .map(|(index, (naming, naming_failed))| Written {
                 path: segment_path(&output, index),
                 naming: naming.to_string(),
+                naming_failed,
             })
             .collect()
     }

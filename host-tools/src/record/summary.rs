@@ -3,7 +3,7 @@
 //! functions) and exactly what was lost.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,9 +15,9 @@ use gotrace_rtt_protocol::{
 
 use super::elf::{Firmware, Functions};
 use super::link::End;
-use super::segments::SegmentFiles;
+use super::segments::{SegmentFiles, Written};
 use super::stream::{generation_list, LossAccount, Segment, TraceStream};
-use super::Recording;
+use super::{Recording, TraceRead};
 use crate::stdout::outln;
 
 /// What the decoder found in one written segment.
@@ -37,6 +37,8 @@ struct Checked {
     error: Option<String>,
     /// What of its stack frames was named from the ELF, or why not.
     naming: String,
+    /// Naming failed part way (said in `naming`).
+    naming_failed: bool,
 }
 
 pub(super) fn finish(
@@ -61,14 +63,14 @@ pub(super) fn finish(
         undecoded_log_bytes,
         elapsed,
         polling,
-        read_at_end,
+        trace_read,
     } = recording;
     let received = received(&stream, late_trace_bytes);
     let (segments, losses, end) = stream.finish();
     let stale = files.stale();
     let mut checked = Vec::new();
     for written in files.finish() {
-        checked.push(check(&written.path, written.naming)?);
+        checked.push(check(&written)?);
     }
 
     outln!(
@@ -80,7 +82,7 @@ pub(super) fn finish(
     }
     outln!(
         "{}",
-        received_line(received, read_at_end, elapsed, polling, log_lines)
+        received_line(received, trace_read, elapsed, polling, log_lines)
     );
     if let Some(line) = other_channels_line(other_channel_bytes) {
         outln!("{line}");
@@ -128,10 +130,10 @@ pub(super) fn finish(
         outln!("ERROR: the target could not be read on: {error}; the generations complete before it are written above");
     }
     if !stale.is_empty() {
-        let names: Vec<_> = stale.iter().map(|p| p.display().to_string()).collect();
+        let names = stale.iter().map(|p| p.display().to_string());
         outln!(
             "warning: {} from an earlier recording to the same output: not part of this one",
-            names.join(", ")
+            joined_ends(names, 10, 3, "files")
         );
     }
     for warning in &log_warnings {
@@ -280,11 +282,11 @@ fn still_clock_line(events: u64, first_ts: Option<u64>, last_ts: Option<u64>) ->
 }
 
 /// What the summary says of the trace channel's `received` bytes: the rate over the recording
-/// and while draining, or, for a flight recording (`read_at_end`), that it was read once at the
-/// end, when a rate would be the size of the channel over the length of the run.
+/// and while draining, or, for a flight recording, how it was read: once at the end, when a rate
+/// would be the size of the channel over the length of the run, or never.
 fn received_line(
     received: u64,
-    read_at_end: bool,
+    read: TraceRead,
     elapsed: Duration,
     polling: Duration,
     log_lines: u64,
@@ -292,8 +294,10 @@ fn received_line(
     let what = format!(
         "received {received} bytes on the trace channel (the header, batches, loss and end records)"
     );
-    if read_at_end {
-        return format!("{what}, read once, at the end of the recording (a flight recording: the generations the device kept); {log_lines} log lines");
+    match read {
+        TraceRead::AsItCame => {}
+        TraceRead::OnceAtTheEnd => return format!("{what}, read once, at the end of the recording (a flight recording: the generations the device kept); {log_lines} log lines"),
+        TraceRead::Never => return format!("{what}: a flight recording whose channel was never read (below: why); {log_lines} log lines"),
     }
     let kib_per_s = |d: Duration| received as f64 / 1024.0 / d.as_secs_f64().max(1e-6);
     format!(
@@ -316,14 +320,31 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
     let mut lines = Vec::new();
     let mut valid = true;
     let mut elided = Elided::default();
-    let listed_whole = checked.len() <= LISTED_WHOLE;
+    let count = checked.len();
+    let mut shown: Vec<bool> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            count <= LISTED_WHOLE
+                || i < SHOWN_AT_EACH_END
+                || i + SHOWN_AT_EACH_END >= count
+                || c.error.is_some()
+                || c.naming_failed
+                || still_clock_line(c.events, c.first_ts, c.last_ts).is_some()
+        })
+        .collect();
+    // A run of one left out would take a line to say less than its own three do.
+    for i in 1..count.saturating_sub(1) {
+        if shown[i - 1] && shown[i + 1] {
+            shown[i] = true;
+        }
+    }
     for (i, (c, segment)) in checked.iter().zip(segments).enumerate() {
-        let still_clock = still_clock_line(c.events, c.first_ts, c.last_ts);
-        let at_an_end = i < SHOWN_AT_EACH_END || i + SHOWN_AT_EACH_END >= checked.len();
-        if !listed_whole && !at_an_end && c.error.is_none() && still_clock.is_none() {
+        if !shown[i] {
             elided.add(c, segment);
             continue;
         }
+        let still_clock = still_clock_line(c.events, c.first_ts, c.last_ts);
         lines.extend(elided.take_line());
         // The decoder's times are nanoseconds, converted with the trace's own frequency.
         let span = match (c.first_ts, c.last_ts) {
@@ -355,7 +376,8 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
     (lines, valid)
 }
 
-/// Traces of the summary's list, checked valid, left out of it between those shown whole.
+/// Traces of the summary's list, checked valid and named, left out of it between those shown
+/// whole.
 #[derive(Default)]
 struct Elided {
     count: u64,
@@ -373,7 +395,7 @@ impl Elided {
         self.last = Some(checked.path.clone());
         self.generations += segment.generations();
         self.batches += segment.batches;
-        self.events += checked.events;
+        self.events += checked.events - checked.syncs;
     }
 
     /// The line that stands for the traces added since the last, if any.
@@ -390,7 +412,7 @@ impl Elided {
             return None;
         };
         Some(format!(
-            "… {count} traces more, {} to {}: each valid, {generations} generations, {batches} batches, {events} events in all",
+            "… {count} traces more, {} to {}: each valid, {generations} generations, {batches} batches, {events} events from the device in all",
             first.display(),
             last.display()
         ))
@@ -405,6 +427,7 @@ pub(super) fn joined_ends(
     each_end: usize,
     what: &str,
 ) -> String {
+    debug_assert!(each_end > 0, "nothing shown of a list left out");
     let count = items.len();
     if count <= whole.max(2 * each_end) {
         return items.collect::<Vec<_>>().join(", ");
@@ -587,7 +610,8 @@ fn loss_lines(
 
 /// Reads the written file back with the decoder: Go's ordering rules, every event. `naming` is
 /// what naming its stack frames did, for the summary.
-fn check(path: &Path, naming: String) -> Result<Checked> {
+fn check(written: &Written) -> Result<Checked> {
+    let path = &written.path;
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut checked = Checked {
         path: path.to_path_buf(),
@@ -598,7 +622,8 @@ fn check(path: &Path, naming: String) -> Result<Checked> {
         first_ts: None,
         last_ts: None,
         error: None,
-        naming,
+        naming: written.naming.clone(),
+        naming_failed: written.naming_failed,
     };
     let mut reader = match gotrace_decoder::Reader::new(std::io::BufReader::new(file)) {
         Ok(r) => r,
@@ -814,11 +839,11 @@ mod tests {
 
     use super::*;
 
-    /// A valid trace of segment `i` (generations `10 i + 1 ..= 10 i + 4`, 9 batches, 30 events,
-    /// over 3 ms), or an invalid one.
+    /// A valid trace of segment `i` (`t.trace`, `t.2.trace`, ...; generations `10 i + 1 ..=
+    /// 10 i + 4`, 9 batches, 25 events and 5 Syncs, over 3 ms), or an invalid one.
     fn written(i: u64, error: Option<&str>) -> (Checked, Segment) {
         let checked = Checked {
-            path: PathBuf::from(format!("t.{i}.trace")),
+            path: super::super::segments::segment_path("t.trace".as_ref(), i as usize),
             events: 30,
             syncs: 5,
             tasks: BTreeSet::new(),
@@ -827,6 +852,7 @@ mod tests {
             last_ts: Some(3_000_000),
             error: error.map(str::to_owned),
             naming: "no stack frames to name".to_owned(),
+            naming_failed: false,
         };
         let segment = Segment {
             first_generation: 10 * i + 1,
@@ -837,36 +863,93 @@ mod tests {
         (checked, segment)
     }
 
+    fn listed(traces: u64, change: impl Fn(u64, &mut Checked)) -> (Vec<String>, bool) {
+        let (checked, segments): (Vec<_>, Vec<_>) = (0..traces)
+            .map(|i| {
+                let (mut c, s) = written(i, None);
+                change(i, &mut c);
+                (c, s)
+            })
+            .unzip();
+        trace_lines(&checked, &segments)
+    }
+
     #[test]
     fn many_traces_are_listed_whole_at_each_end_and_invalid_ones_wherever_they_are() {
         // Twenty: all whole, three lines each.
-        let (checked, segments): (Vec<_>, Vec<_>) = (0..20).map(|i| written(i, None)).unzip();
-        let (lines, valid) = trace_lines(&checked, &segments);
+        let (lines, valid) = listed(20, |_, _| {});
         assert!(valid);
         assert_eq!(lines.len(), 60);
-        // A lossy recording's thousands: five at each end, the one invalid trace, and the rest
-        // as a line for each run between them.
-        let (checked, segments): (Vec<_>, Vec<_>) = (0..5000)
-            .map(|i| written(i, (i == 2000).then_some("broken")))
-            .unzip();
-        let (lines, valid) = trace_lines(&checked, &segments);
+        // Twenty-one: five at each end, and the eleven between as one line.
+        let (lines, valid) = listed(21, |_, _| {});
+        assert!(valid);
+        assert_eq!(lines.len(), 10 * 3 + 1);
+        assert_eq!(
+            lines[15],
+            "… 11 traces more, t.6.trace to t.16.trace: each valid, 44 generations, 99 batches, \
+             275 events from the device in all"
+        );
+        assert!(lines[0].starts_with("trace: t.trace — generations 1..=4 (4), 9 batches"));
+        assert!(lines[16].starts_with("trace: t.17.trace — generations 161..=164"));
+        // A lossy recording's thousands: five at each end, the one invalid trace and the one
+        // whose naming failed, and a line for each run between them.
+        let (lines, valid) = listed(5000, |i, c| match i {
+            2000 => c.error = Some("broken".to_owned()),
+            3000 => {
+                c.naming = "stack frames left as bare PCs: no".to_owned();
+                c.naming_failed = true;
+            }
+            _ => {}
+        });
         assert!(!valid);
         let elided: Vec<&String> = lines.iter().filter(|l| l.starts_with("… ")).collect();
-        assert_eq!(
-            elided,
-            [
-                "… 1995 traces more, t.5.trace to t.1999.trace: each valid, 7980 generations, \
-                 17955 batches, 59850 events in all",
-                "… 2994 traces more, t.2001.trace to t.4994.trace: each valid, 11976 generations, \
-                 26946 batches, 89820 events in all",
-            ]
-        );
-        assert_eq!(lines.len(), 11 * 3 + 2);
+        assert_eq!(elided.len(), 3, "{elided:?}");
+        assert!(elided[0].starts_with("… 1995 traces more, t.6.trace to t.2000.trace:"));
+        assert!(elided[1].starts_with("… 999 traces more, t.2002.trace to t.3000.trace:"));
+        assert!(elided[2].starts_with("… 1994 traces more, t.3002.trace to t.4995.trace:"));
+        assert_eq!(lines.len(), 12 * 3 + 3);
         assert!(lines.contains(&"  INVALID: broken".to_owned()));
-        assert!(lines[0].starts_with("trace: t.0.trace — generations 1..=4 (4), 9 batches"));
+        assert!(lines.contains(&"  stack frames left as bare PCs: no".to_owned()));
         assert!(
-            lines[lines.len() - 3].starts_with("trace: t.4999.trace — generations 49991..=49994")
+            lines[lines.len() - 3].starts_with("trace: t.5000.trace — generations 49991..=49994")
         );
+        // Invalid traces one apart: the valid one between is shown too, not a run of one.
+        let (lines, _) = listed(30, |i, c| {
+            if i == 10 || i == 12 {
+                c.error = Some("broken".to_owned());
+            }
+        });
+        let elided: Vec<&String> = lines.iter().filter(|l| l.starts_with("… ")).collect();
+        assert_eq!(elided.len(), 2, "{elided:?}");
+        assert!(elided[0].starts_with("… 5 traces more, t.6.trace to t.10.trace:"));
+        assert!(elided[1].starts_with("… 12 traces more, t.14.trace to t.25.trace:"));
+        assert_eq!(lines.len(), 13 * 3 + 2);
+    }
+
+    #[test]
+    fn a_flight_recording_gives_no_drain_rate_and_says_whether_its_channel_was_read() {
+        let line = |read| {
+            received_line(
+                8029,
+                read,
+                Duration::from_secs(2),
+                Duration::from_millis(100),
+                7,
+            )
+        };
+        assert_eq!(
+            line(TraceRead::AsItCame),
+            "received 8029 bytes on the trace channel (the header, batches, loss and end \
+             records): 3.9 KiB/s over the recording, 78.4 KiB/s while draining (the 0.100 s its \
+             drains took); 7 log lines"
+        );
+        assert_eq!(
+            line(TraceRead::OnceAtTheEnd),
+            "received 8029 bytes on the trace channel (the header, batches, loss and end \
+             records), read once, at the end of the recording (a flight recording: the \
+             generations the device kept); 7 log lines"
+        );
+        assert!(line(TraceRead::Never).contains("a flight recording whose channel was never read"));
     }
 
     #[test]
