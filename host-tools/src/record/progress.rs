@@ -111,38 +111,38 @@ mod tests {
 
     #[test]
     fn a_flight_recording_shows_what_the_device_holds_not_what_has_arrived() {
-        let held = Held {
-            bytes: 6348,
-            generations: Some((6684, 6727)),
-            collecting: Some(6728),
+        let held = |bytes, generations, collecting| {
+            Reading::Held(Some(Held {
+                bytes,
+                generations,
+                collecting,
+            }))
         };
-        assert_eq!(
-            line(Reading::Held(Some(held)), 12, Duration::from_secs(3)),
-            "flight recorder: 6.2 KiB held on the device, generations 6684..=6727, 12 log lines"
-        );
-        // A generation larger than the channel: the one being written is what moves on.
-        let partial = Held {
-            bytes: 8100,
-            generations: None,
-            collecting: Some(3),
-        };
-        assert_eq!(
-            line(Reading::Held(Some(partial)), 0, Duration::from_secs(1)),
-            "flight recorder: 7.9 KiB held on the device, no complete generation, part of generation 3, 0 log lines"
-        );
-        let empty = Held {
-            bytes: 0,
-            generations: None,
-            collecting: None,
-        };
-        assert_eq!(
-            line(Reading::Held(Some(empty)), 0, Duration::from_secs(1)),
-            "flight recorder: 0.0 KiB held on the device, no complete generation, 0 log lines"
-        );
-        assert_eq!(
-            line(Reading::Held(None), 2, Duration::ZERO),
-            "flight recorder: the device's trace channel not looked at yet, 2 log lines"
-        );
+        for (reading, log_lines, shown) in [
+            (
+                held(6348, Some((6684, 6727)), Some(6728)),
+                12,
+                "flight recorder: 6.2 KiB held on the device, generations 6684..=6727, 12 log lines",
+            ),
+            // A generation larger than the channel: the one being written is what moves on.
+            (
+                held(8100, None, Some(3)),
+                0,
+                "flight recorder: 7.9 KiB held on the device, no complete generation, part of generation 3, 0 log lines",
+            ),
+            (
+                held(0, None, None),
+                0,
+                "flight recorder: 0.0 KiB held on the device, no complete generation, 0 log lines",
+            ),
+            (
+                Reading::Held(None),
+                2,
+                "flight recorder: the device's trace channel not looked at yet, 2 log lines",
+            ),
+        ] {
+            assert_eq!(line(reading, log_lines, Duration::from_secs(1)), shown);
+        }
     }
 
     #[test]
