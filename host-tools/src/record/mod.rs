@@ -368,6 +368,7 @@ fn kept(files: &segments::OpenedFiles) -> String {
 /// Trace files after which the recording says, once, that the trace channel is not drained fast
 /// enough: a lossy recording that keeps dropping writes a `.trace` for each gap its losses leave.
 const MANY_TRACES: usize = 100;
+
 /// How long the firmware gets to finish its trace after the stop command.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the firmware gets to read the start command before the recording says it has not.
