@@ -7,26 +7,12 @@
 
 use std::process::ExitCode;
 
-use gotrace_decoder::input::Input;
-use gotrace_decoder::Reader;
-
-use crate::input::{in_text, older_format, print_events, FileArgs, Source};
+use crate::input::{in_text, print_events, validating_reader, FileArgs};
 
 pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
-    let open = |input: Input<Source>| {
-        // A trace given as text names lines in its errors, not offsets of its conversion.
-        let lines = input.lines().cloned();
-        match Reader::new(input) {
-            Err(error) => match error.older_format() {
-                Some(minor) => Err(older_format(&args.file, minor)),
-                None => Ok(Err(in_text(error, lines.as_ref()))),
-            },
-            Ok(reader) => Ok(Ok((reader, lines))),
-        }
-    };
     print_events(
         &args.file,
-        open,
+        |input| validating_reader(&args.file, input),
         |_| None,
         |(reader, lines)| {
             reader

@@ -13,6 +13,7 @@ use crate::stdout::errln;
 use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
 use gotrace_decoder::raw::LineMap;
+use gotrace_decoder::Reader;
 
 /// A trace's bytes: a file, or standard input for the path `-`.
 pub type Source = BufReader<Box<dyn Read>>;
@@ -99,6 +100,25 @@ pub fn older_format(file: &Path, minor: u32) -> anyhow::Error {
         "{}: a Go 1.{minor} trace, in the format before Go 1.22's, which gotrace does not read: only the format of Go 1.22 and later (go tool trace reads this one, converting it to the current events)",
         file.display()
     )
+}
+
+/// A validating reader of an input, with the lines of a text input to name its errors by.
+pub type Validating = (Reader<Input<Source>>, Option<LineMap>);
+
+/// The validating reader of `file`'s `input`: a trace in the format before Go 1.22's is refused
+/// (`Err`); any other error is the trace's (`Ok(Err)`), named by line for a text input.
+pub fn validating_reader(
+    file: &Path,
+    input: Input<Source>,
+) -> anyhow::Result<Result<Validating, gotrace_decoder::Error>> {
+    let lines = input.lines().cloned();
+    match Reader::new(input) {
+        Ok(reader) => Ok(Ok((reader, lines))),
+        Err(error) => match error.older_format() {
+            Some(minor) => Err(older_format(file, minor)),
+            None => Ok(Err(in_text(error, lines.as_ref()))),
+        },
+    }
 }
 
 /// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use gotrace_decoder::{GoroutineSummary, Reader, Summarizer};
+use gotrace_decoder::{GoroutineSummary, Summarizer};
 
-use crate::input::{in_text, older_format, open, FileArgs, Opened};
+use crate::input::{in_text, open, validating_reader, FileArgs, Opened};
 use crate::stdout::{self, errln, outln};
 
 /// How the viewer names a goroutine of no stack seen.
@@ -30,15 +30,11 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let lines = input.lines().cloned();
-    let mut reader = match Reader::new(input) {
-        Ok(reader) => reader,
+    let (mut reader, lines) = match validating_reader(file, input)? {
+        Ok(opened) => opened,
         Err(error) => {
-            if let Some(minor) = error.older_format() {
-                return Err(older_format(file, minor));
-            }
             failure.check(file)?;
-            errln!("{}: {}", file.display(), in_text(error, lines.as_ref()));
+            errln!("{}: {error}", file.display());
             return Ok(ExitCode::FAILURE);
         }
     };
