@@ -25,9 +25,11 @@ use super::summary::Creations;
 use super::{Recording, TraceRead};
 use crate::stdout::errln;
 
-/// How often the channel is looked at for the end of the trace while the firmware runs on by
-/// itself (each look reads the whole channel); after the stop command, at every poll.
+/// The longest time between two looks at the channel while the firmware runs on by itself (each
+/// look reads the whole channel); after the stop command, it is looked at every poll.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// The shortest time between two looks once one has missed no generation.
+const LOOK_STEP: Duration = Duration::from_millis(1);
 
 /// The reading of a held trace channel: when it was last looked at, the look that found the
 /// trace's end, and the goroutines created in the generations seen so far (a task created in a
@@ -41,6 +43,11 @@ pub struct FlightRead {
     read_through: u64,
     /// What the last look found in the channel, for the progress line.
     held: Option<Held>,
+    /// The time until the next look: from every poll at first (a firmware creates its tasks in
+    /// its first generation, which a channel of a few milliseconds of trace soon overwrites),
+    /// doubled after a look that missed no generation, up to [`LOOK_EVERY`], halved after one
+    /// that did.
+    every: Duration,
 }
 
 /// What a look found in the held channel: its bytes and the complete generations among them.
@@ -57,7 +64,7 @@ impl FlightRead {
     /// Looks at the channel, if it is time to (`stopping`: the stop command was sent, so the end
     /// is near): whether it holds the trace's end record, all it will hold.
     pub fn look(&mut self, link: &mut dyn Link, stopping: bool) -> bool {
-        if !stopping && self.last_look.is_some_and(|at| at.elapsed() < LOOK_EVERY) {
+        if !stopping && self.last_look.is_some_and(|at| at.elapsed() < self.every) {
             return false;
         }
         self.last_look = Some(Instant::now());
@@ -68,6 +75,7 @@ impl FlightRead {
         };
         let mut stream = TraceStream::default();
         let ends = stream.push(&with_header(&peek.bytes)).is_ok() && stream.ended();
+        let seen_before = self.read_through;
         let mut generations: Option<(u64, u64)> = None;
         for complete in stream.take_complete() {
             let generation = complete.generation;
@@ -80,6 +88,9 @@ impl FlightRead {
                 self.creations
                     .read(&[&header[..], &generation.bytes].concat());
             }
+        }
+        if let Some((oldest, _)) = generations {
+            self.every = next_look(self.every, oldest > seen_before + 1);
         }
         self.held = Some(Held {
             bytes: peek.bytes.len(),
@@ -142,6 +153,16 @@ impl FlightRead {
     }
 }
 
+/// The time until the next look after one whose wait was `every`: halved if that look `missed`
+/// generations overwritten since the one before (their goroutines' creations unread), else
+/// doubled, from [`LOOK_STEP`] to [`LOOK_EVERY`].
+fn next_look(every: Duration, missed: bool) -> Duration {
+    match missed {
+        true => every / 2,
+        false => (every * 2).clamp(LOOK_STEP, LOOK_EVERY),
+    }
+}
+
 /// The channel's bytes as a trace: the firmware's first generation, and with it the header
 /// written before it, may have been overwritten, and a trace of any later generation is read
 /// the same once the header is put back.
@@ -151,5 +172,29 @@ pub(super) fn with_header(bytes: &[u8]) -> Cow<'_, [u8]> {
         Cow::Borrowed(bytes)
     } else {
         Cow::Owned([&header[..], bytes].concat())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_come_closer_after_one_that_missed_generations_and_further_apart_after_one_that_did_not(
+    ) {
+        let mut every = Duration::ZERO;
+        let mut waits = Vec::new();
+        for missed in [false, false, false, true, true, false] {
+            every = next_look(every, missed);
+            waits.push(every.as_micros());
+        }
+        assert_eq!(waits, [1000, 2000, 4000, 2000, 1000, 2000]);
+        // Never longer than the longest wait, and down to every poll.
+        assert_eq!(next_look(Duration::from_millis(80), false), LOOK_EVERY);
+        assert_eq!(
+            next_look(Duration::from_millis(1), true),
+            Duration::from_micros(500)
+        );
+        assert_eq!(next_look(Duration::ZERO, true), Duration::ZERO);
     }
 }
