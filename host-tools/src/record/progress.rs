@@ -65,8 +65,13 @@ fn line(reading: Reading<'_>, log_lines: u64, elapsed: Duration) -> String {
     match reading {
         Reading::AsItComes(stream) => {
             let bytes = stream.received() as f64;
+            // The device's loss records so far: a lossy recording's drops, seen as they come.
+            let losses = match stream.losses.records.len() {
+                0 => String::new(),
+                n => format!(", losses {n}"),
+            };
             format!(
-                "{:.1} KiB, generations {}, events {}, {:.1} KiB/s, {log_lines} log lines",
+                "{:.1} KiB, generations {}, events {}, {:.1} KiB/s, {log_lines} log lines{losses}",
                 kib(bytes),
                 stream.complete_generations,
                 stream.events,
@@ -157,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_drained_recording_shows_what_has_arrived_and_its_rate() {
-        use crate::record::stream::tests::batch;
+        use crate::record::stream::tests::{batch, loss};
         // The header, then 100 batches of 9 bytes and one timed event each in generation 1,
         // which the first batch of generation 2 completes: 925 bytes.
         let mut stream = TraceStream::default();
@@ -170,5 +175,10 @@ mod tests {
             line(Reading::AsItComes(&stream), 5, Duration::from_secs(2)),
             "0.9 KiB, generations 1, events 101, 0.5 KiB/s, 5 log lines"
         );
+        // A lossy recording's drops, as the device's loss records come.
+        stream.push(&loss(2, 3, 4, 100)).unwrap();
+        stream.push(&batch(4)).unwrap();
+        assert!(line(Reading::AsItComes(&stream), 5, Duration::from_secs(2))
+            .ends_with(", 5 log lines, losses 1"),);
     }
 }
