@@ -89,9 +89,10 @@ impl FlightRead {
                     .read(&[&header[..], &generation.bytes].concat());
             }
         }
-        if let Some((oldest, _)) = generations {
-            self.every = next_look(self.every, oldest > seen_before + 1);
-        }
+        // A channel of no complete generation (one larger than the channel) has none to miss:
+        // looked at every poll, it would be read whole a thousand times a second for nothing.
+        let missed = generations.is_some_and(|(oldest, _)| oldest > seen_before + 1);
+        self.every = next_look(self.every, missed);
         self.held = Some(Held {
             bytes: peek.bytes.len(),
             generations,
