@@ -3,7 +3,7 @@
 //! functions) and exactly what was lost.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -321,16 +321,21 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
     let mut valid = true;
     let mut elided = Elided::default();
     let count = checked.len();
+    let still_clocks: Vec<Option<String>> = checked
+        .iter()
+        .map(|c| still_clock_line(c.events, c.first_ts, c.last_ts))
+        .collect();
     let mut shown: Vec<bool> = checked
         .iter()
+        .zip(&still_clocks)
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, (c, still_clock))| {
             count <= LISTED_WHOLE
                 || i < SHOWN_AT_EACH_END
                 || i + SHOWN_AT_EACH_END >= count
                 || c.error.is_some()
                 || c.naming_failed
-                || still_clock_line(c.events, c.first_ts, c.last_ts).is_some()
+                || still_clock.is_some()
         })
         .collect();
     // A run of one left out would take a line to say less than its own three do.
@@ -339,12 +344,13 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
             shown[i] = true;
         }
     }
-    for (i, (c, segment)) in checked.iter().zip(segments).enumerate() {
+    for (i, ((c, segment), still_clock)) in
+        checked.iter().zip(segments).zip(still_clocks).enumerate()
+    {
         if !shown[i] {
             elided.add(c, segment);
             continue;
         }
-        let still_clock = still_clock_line(c.events, c.first_ts, c.last_ts);
         lines.extend(elided.take_line());
         // The decoder's times are nanoseconds, converted with the trace's own frequency.
         let span = match (c.first_ts, c.last_ts) {
@@ -379,20 +385,20 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
 /// Traces of the summary's list, checked valid and named, left out of it between those shown
 /// whole.
 #[derive(Default)]
-struct Elided {
+struct Elided<'a> {
     count: u64,
-    first: Option<PathBuf>,
-    last: Option<PathBuf>,
+    first: Option<&'a Path>,
+    last: Option<&'a Path>,
     generations: u64,
     batches: u64,
     events: u64,
 }
 
-impl Elided {
-    fn add(&mut self, checked: &Checked, segment: &Segment) {
+impl<'a> Elided<'a> {
+    fn add(&mut self, checked: &'a Checked, segment: &Segment) {
         self.count += 1;
-        self.first.get_or_insert_with(|| checked.path.clone());
-        self.last = Some(checked.path.clone());
+        self.first.get_or_insert(&checked.path);
+        self.last = Some(&checked.path);
         self.generations += segment.generations();
         self.batches += segment.batches;
         self.events += checked.events - checked.syncs;
