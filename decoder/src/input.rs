@@ -4,10 +4,11 @@
 //! `.test` inputs are converted to it here. A binary input is streamed as it is, never held whole.
 //! A text input must show a sign of a trace in its first MiB (a log or a text file handed over by
 //! mistake would otherwise be read, however large, or endless on a pipe, to be refused at its
-//! end). Go's text form is then converted as it is read, its binary form held whole (about the
-//! size of the binary trace, and 16 bytes per event to name each event's line), so that an error
-//! on its second line is reported there and then; a `.test` file is read whole, as Go's harness
-//! reads it, since its sections are checked before its trace is read.
+//! end). Go's text form is then converted as the reader asks for bytes ([`raw::TextToBinary`]),
+//! so that a text trace is held a generation at a time as a binary one is; an error found in it
+//! is named by line ([`Input::explain`]), and a line that does not convert is reported as the
+//! text's error once the reader reaches it. A `.test` file is read whole, as Go's harness reads
+//! it, since its sections are checked before its trace is read.
 
 use std::fmt;
 use std::io::{self, BufReader, Chain, Cursor, Read};
@@ -15,6 +16,7 @@ use std::io::{self, BufReader, Chain, Cursor, Read};
 use crate::header::may_begin_space;
 use crate::raw::{self, ConvertError, LineMap};
 use crate::txtar::{marker_name, Expectation, TestFile, TestFileError};
+use crate::Error;
 
 /// The form an input came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +61,7 @@ pub enum InputError {
     #[error(transparent)]
     TestFile(#[from] TestFileError),
     /// A text-form input (alone or inside a `.test` file) that did not convert to binary.
-    #[error("text form: {0}")]
+    #[error("{}", text_form(.0))]
     Text(#[from] ConvertError),
 }
 
@@ -68,8 +70,6 @@ pub struct Input<R> {
     format: Format,
     expectation: Option<Expectation>,
     binary: Binary<R>,
-    /// For a text input, the line each event of its binary form came from.
-    lines: Option<LineMap>,
 }
 
 /// The form recognised and the expectation, not the bytes; any stream.
@@ -82,11 +82,16 @@ impl<R> fmt::Debug for Input<R> {
     }
 }
 
+/// The bytes already looked at, then the rest of the input.
+type Rest<R> = Chain<Cursor<Vec<u8>>, R>;
+
 enum Binary<R> {
     /// The bytes already looked at, then the rest of the input.
-    Streamed(Chain<Cursor<Vec<u8>>, R>),
-    /// The conversion of a text input.
-    Converted(Cursor<Vec<u8>>),
+    Streamed(Rest<R>),
+    /// A text input, converted as it is read (boxed: its reader's state is large).
+    Converting(Box<raw::TextToBinary<BufReader<Rest<R>>>>),
+    /// The conversion of a `.test` file's trace, and the line of each of its events in the file.
+    Converted(Cursor<Vec<u8>>, LineMap),
 }
 
 /// How many bytes are enough to tell the forms apart: the binary header's fixed prefix.
@@ -118,7 +123,6 @@ impl<R: Read> Input<R> {
                 format: Format::Binary,
                 expectation: None,
                 binary: Binary::Streamed(Cursor::new(head).chain(input)),
-                lines: None,
             });
         }
         (&mut input)
@@ -130,14 +134,11 @@ impl<R: Read> Input<R> {
             no_sign_of_a_trace(start)?;
         }
         if starts_with_trace_header(start) {
-            // Go's text form, converted as it is read.
-            let (bytes, lines) =
-                raw::text_to_binary_with_lines(BufReader::new(Cursor::new(head).chain(input)))?;
+            let text = BufReader::new(Cursor::new(head).chain(input));
             return Ok(Input {
                 format: Format::Text,
                 expectation: None,
-                binary: Binary::Converted(Cursor::new(bytes)),
-                lines: Some(lines),
+                binary: Binary::Converting(Box::new(raw::TextToBinary::new(text)?)),
             });
         }
         if !whole {
@@ -165,8 +166,7 @@ impl<R: Read> Input<R> {
         Ok(Input {
             format: Format::Test,
             expectation: Some(test.expectation),
-            binary: Binary::Converted(Cursor::new(bytes)),
-            lines: Some(lines),
+            binary: Binary::Converted(Cursor::new(bytes), lines),
         })
     }
 
@@ -181,9 +181,38 @@ impl<R: Read> Input<R> {
     }
 
     /// For a text or `.test` input, the line of the input each event of its binary form began
-    /// on: [`Error::in_text`](crate::Error::in_text) names lines with it.
+    /// on (for a text input, of those a reader may still report an error at):
+    /// [`Error::in_text`](crate::Error::in_text) names lines with it.
     pub fn lines(&self) -> Option<&LineMap> {
-        self.lines.as_ref()
+        match &self.binary {
+            Binary::Streamed(_) => None,
+            Binary::Converting(text) => Some(text.lines()),
+            Binary::Converted(_, lines) => Some(lines),
+        }
+    }
+
+    /// For a text input, why it could not be converted to its end (`text form: line 7: ...`, as
+    /// [`InputError::Text`] says it), once a reader has reached that point: the reader itself met
+    /// only an I/O error there.
+    pub fn conversion_failure(&self) -> Option<String> {
+        match &self.binary {
+            Binary::Converting(text) => text.failure().map(text_form),
+            _ => None,
+        }
+    }
+
+    /// `error`, from a reader of this input, as it is to be shown: the text's own error where
+    /// a text input did not convert to its end (the reader's error is only that its bytes
+    /// stopped there); else, for a text or `.test` input, named by lines rather than by byte
+    /// offsets in the binary form, which mean nothing in the text.
+    pub fn explain(&self, error: Error) -> Error {
+        if let Some(failure) = self.conversion_failure() {
+            return Error::new(failure);
+        }
+        match self.lines() {
+            Some(lines) => error.in_text(lines),
+            None => error,
+        }
     }
 }
 
@@ -191,9 +220,16 @@ impl<R: Read> Read for Input<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.binary {
             Binary::Streamed(r) => r.read(buf),
-            Binary::Converted(r) => r.read(buf),
+            Binary::Converting(r) => r.read(buf),
+            Binary::Converted(r, _) => r.read(buf),
         }
     }
+}
+
+/// A text's failure to convert, as its input's error says it, at its opening or once a reader
+/// reaches it.
+fn text_form(failure: &ConvertError) -> String {
+    format!("text form: {failure}")
 }
 
 /// Text forms start with a printable line (a header, a txtar marker or a comment).
@@ -279,7 +315,6 @@ mod tests {
         let test = format!("-- expect --\nSUCCESS\n-- trace --\n{trace}");
         for (text, batch, event) in [(trace.to_owned(), 4, 5), (test, 7, 8)] {
             let input = Input::new(text.as_bytes()).unwrap();
-            let lines = input.lines().unwrap().clone();
             let mut reader = crate::Reader::new(input).unwrap();
             let error = loop {
                 if let Err(error) = reader.read_event() {
@@ -291,7 +326,7 @@ mod tests {
                 offsets.contains("batch #1 at byte offset 26, event at byte offset 31"),
                 "{offsets}"
             );
-            let shown = error.in_text(&lines).to_string();
+            let shown = reader.get_ref().explain(error).to_string();
             assert_eq!(
                 shown,
                 format!(
@@ -426,9 +461,9 @@ mod tests {
             "Trace Go1.22\nBogus\n",
             "HeapAlloc dt=1 heapalloc_value=1\n",
         );
-        let err = Input::new(&mut text).err().unwrap();
+        let input = Input::new(&mut text).unwrap();
         assert_eq!(
-            err.to_string(),
+            first_error(input),
             "text form: line 2: unidentified event: Bogus"
         );
         // The first MiB, looked at for a sign of a trace, and a buffer's worth more at most.
@@ -437,6 +472,16 @@ mod tests {
             "{} bytes read",
             text.read
         );
+    }
+
+    /// The validating reader's first error on `input`, as the input explains it.
+    fn first_error(input: Input<impl Read>) -> String {
+        let mut reader = crate::Reader::new(input).unwrap();
+        loop {
+            if let Err(error) = reader.read_event() {
+                return reader.get_ref().explain(error).to_string();
+            }
+        }
     }
 
     /// An input that does not end while it matters: `first`, then `line` again and again, up to
@@ -476,10 +521,12 @@ mod tests {
 
     #[test]
     fn bad_text_is_an_error_with_its_line() {
-        let err = Input::new(&b"Trace Go1.22\nNoSuchEvent x=1\n"[..])
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("line 2"), "{err}");
+        // A text input's lines are converted as they are read: the error is the reader's.
+        let input = Input::new(&b"Trace Go1.22\nNoSuchEvent x=1\n"[..]).unwrap();
+        assert_eq!(
+            first_error(input),
+            "text form: line 2: unidentified event: NoSuchEvent"
+        );
         // In a `.test` file, the line of the file, not of its trace section (line 2 there).
         let test =
             "# A comment\n-- expect --\nSUCCESS\n-- trace --\nTrace Go1.22\nNoSuchEvent x=1\n";

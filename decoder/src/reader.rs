@@ -92,6 +92,11 @@ impl<R: Read> Reader<R> {
         self.version
     }
 
+    /// The stream read from: an [`Input`](crate::input::Input), to explain an error with.
+    pub fn get_ref(&self) -> &R {
+        self.source.get_ref()
+    }
+
     /// The next event; `None` after the final Sync event. After an error the reader is spent
     /// and returns `None`.
     pub fn read_event(&mut self) -> Result<Option<Event>, Error> {

@@ -109,6 +109,10 @@ impl<R: Read> Source<R> {
         }
     }
 
+    pub(crate) fn get_ref(&self) -> &R {
+        self.inner.get_ref()
+    }
+
     /// Bytes consumed so far.
     pub(crate) fn offset(&self) -> u64 {
         self.offset

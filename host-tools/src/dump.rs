@@ -16,9 +16,17 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
         &args.file,
         |input| match Reader::new(input) {
             Err(ReadError::OlderFormat(minor)) => Err(older_format(&args.file, minor)),
-            reader => Ok(reader),
+            reader => Ok(reader.map_err(anyhow::Error::from)),
         },
         |reader| Some(format!("Trace Go1.{}", reader.version().minor())),
-        Reader::read_event,
+        |reader| {
+            // A text input's line that does not convert is the error, not the read it stopped.
+            reader
+                .read_event()
+                .map_err(|error| match reader.get_ref().conversion_failure() {
+                    Some(failure) => anyhow::anyhow!(failure),
+                    None => error.into(),
+                })
+        },
     )
 }

@@ -7,17 +7,13 @@
 
 use std::process::ExitCode;
 
-use crate::input::{in_text, print_events, validating_reader, FileArgs};
+use crate::input::{next_event, print_events, validating_reader, FileArgs};
 
 pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
     print_events(
         &args.file,
         |input| validating_reader(&args.file, input),
         |_| None,
-        |(reader, lines)| {
-            reader
-                .read_event()
-                .map_err(|error| in_text(error, lines.as_ref()))
-        },
+        next_event,
     )
 }

@@ -12,7 +12,6 @@ use std::rc::Rc;
 use crate::stdout::errln;
 use anyhow::Context;
 use gotrace_decoder::input::{Input, InputError};
-use gotrace_decoder::raw::LineMap;
 use gotrace_decoder::Reader;
 
 /// A trace's bytes: a file, or standard input for the path `-`.
@@ -102,23 +101,33 @@ pub fn older_format(file: &Path, minor: u32) -> anyhow::Error {
     )
 }
 
-/// A validating reader of an input, with the lines of a text input to name its errors by.
-pub type Validating = (Reader<Input<Source>>, Option<LineMap>);
+/// A validating reader of an input, which explains its errors ([`Input::explain`]).
+pub type Validating = Reader<Input<Source>>;
 
 /// The validating reader of `file`'s `input`: a trace in the format before Go 1.22's is refused
-/// (`Err`); any other error is the trace's (`Ok(Err)`), named by line for a text input.
+/// (`Err`); any other error is the trace's (`Ok(Err)`). Only a binary input's header can be
+/// refused here: a text input's is written by its conversion.
 pub fn validating_reader(
     file: &Path,
     input: Input<Source>,
 ) -> anyhow::Result<Result<Validating, gotrace_decoder::Error>> {
-    let lines = input.lines().cloned();
     match Reader::new(input) {
-        Ok(reader) => Ok(Ok((reader, lines))),
+        Ok(reader) => Ok(Ok(reader)),
         Err(error) => match error.older_format() {
             Some(minor) => Err(older_format(file, minor)),
-            None => Ok(Err(in_text(error, lines.as_ref()))),
+            None => Ok(Err(error)),
         },
     }
+}
+
+/// The next validated event of `reader`, its error explained by its input ([`Input::explain`]:
+/// named by line for a text input).
+pub fn next_event(
+    reader: &mut Validating,
+) -> Result<Option<gotrace_decoder::Event>, gotrace_decoder::Error> {
+    reader
+        .read_event()
+        .map_err(|error| reader.get_ref().explain(error))
 }
 
 /// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it
@@ -169,15 +178,6 @@ pub fn print_events<S, E: Line, Error: Display>(
             read_failure.check(file)?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// `error` as a command shows it: for a trace given as text (`lines` of its input), by the lines
-/// of the batch and event, not by their offsets in its conversion to binary.
-pub fn in_text(error: gotrace_decoder::Error, lines: Option<&LineMap>) -> gotrace_decoder::Error {
-    match lines {
-        Some(lines) => error.in_text(lines),
-        None => error,
     }
 }
 

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use gotrace_decoder::{GoroutineSummary, Summarizer};
 
-use crate::input::{in_text, open, validating_reader, FileArgs, Opened};
+use crate::input::{open, validating_reader, FileArgs, Opened};
 use crate::stdout::{self, errln, outln};
 
 /// How the viewer names a goroutine of no stack seen.
@@ -30,7 +30,7 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let (mut reader, lines) = match validating_reader(file, input)? {
+    let mut reader = match validating_reader(file, input)? {
         Ok(opened) => opened,
         Err(error) => {
             failure.check(file)?;
@@ -73,7 +73,7 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
     stdout::check()?;
     Ok(match error {
         Some(error) => {
-            errln!("{}: {}", file.display(), in_text(error, lines.as_ref()));
+            errln!("{}: {}", file.display(), reader.get_ref().explain(error));
             ExitCode::FAILURE
         }
         None => ExitCode::SUCCESS,

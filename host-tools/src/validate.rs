@@ -11,11 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gotrace_decoder::input::Input;
 use gotrace_decoder::txtar::Expectation;
 use gotrace_decoder::Reader;
 use regex::Regex;
 
-use crate::input::{in_text, older_format, open, Opened};
+use crate::input::{older_format, open, Opened, Source};
 use crate::stdout::{self, errln, outln};
 
 /// Check traces (binary, text or Go .test files) against Go's parser rules.
@@ -84,8 +85,7 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
         },
         _ => None,
     };
-    let lines = input.lines().cloned();
-    let verdict = read_all(input).map_err(|error| in_text(error, lines.as_ref()));
+    let verdict = read_all(input);
     // A read that failed mid-way is no verdict, whatever the decoder made of the cut.
     failure.check(file)?;
     if let Some(minor) = verdict.as_ref().err().and_then(|e| e.older_format()) {
@@ -113,16 +113,20 @@ fn validate(file: &Path) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Reads the whole trace, counting its events.
-fn read_all<R: std::io::Read>(
-    input: R,
+/// Reads the whole trace, counting its events; an error explained by the input
+/// ([`Input::explain`]: named by line for a text input).
+fn read_all(
+    input: Input<Source>,
 ) -> Result<(gotrace_decoder::Version, u64), gotrace_decoder::Error> {
     let mut reader = Reader::new(input)?;
     let mut events = 0;
-    while reader.read_event_ref()?.is_some() {
-        events += 1;
+    loop {
+        match reader.read_event_ref() {
+            Ok(Some(_)) => events += 1,
+            Ok(None) => return Ok((reader.version(), events)),
+            Err(error) => return Err(reader.get_ref().explain(error)),
+        }
     }
-    Ok((reader.version(), events))
 }
 
 /// Whether Go's error text (`None` when the trace is valid) is what a `.test` file expects, as

@@ -542,3 +542,59 @@ fn every_rejected_mutant_of_gos_vectors_names_where_it_is_wrong_truly() {
         tally.failures.len()
     );
 }
+
+/// A text trace is converted as it is read, and only the lines a reader can still report an
+/// error at are kept ([`gotrace_decoder::raw::TextToBinary`]): an error found at the first
+/// event of a generation, when the reader has read that whole generation (400 KB, three times
+/// what the converter keeps beyond it) and the next one's first batch, still names that event's
+/// line, in each of the later generations.
+#[test]
+fn a_streamed_text_names_the_line_of_an_error_at_a_generations_start() {
+    let (binary, generations) = generate(Shape {
+        seed: 3,
+        procs: 4,
+        goroutines_per_proc: 4,
+        generation_bytes: 400 << 10,
+        total_bytes: 4 << 20,
+    });
+    assert!(generations >= 8, "{generations} generations");
+    let text = gotrace_decoder::raw::binary_to_text(&binary[..]).expect("a valid trace");
+    let lines: Vec<&str> = text.lines().collect();
+    for generation in [3, 5, generations] {
+        let batch = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("EventBatch gen={generation} ")))
+            .expect("the generation's first batch");
+        // The first event naming a stack, made to name one the generation lacks: the same
+        // length, so the batch's size still holds.
+        let event = batch
+            + lines[batch..]
+                .iter()
+                .position(|l| l.ends_with(" stack=4"))
+                .expect("an event naming stack 4");
+        let mut broken = lines.clone();
+        let wrong = lines[event].replace(" stack=4", " stack=9");
+        broken[event] = &wrong;
+        let broken = broken.join("\n") + "\n";
+        let input = gotrace_decoder::input::Input::new(broken.as_bytes()).expect("a text trace");
+        let mut reader = Reader::new(input).expect("its header");
+        let error = loop {
+            match reader.read_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("generation {generation}: the broken trace was accepted"),
+                Err(error) => break reader.get_ref().explain(error),
+            }
+        };
+        let shown = error.to_string();
+        // Lines count from 1.
+        let expected = format!("event at line {}: {wrong})", event + 1);
+        assert!(
+            shown.ends_with(&expected),
+            "generation {generation}: {shown}"
+        );
+        assert!(
+            shown.contains(&format!("generation {generation}")),
+            "{shown}"
+        );
+    }
+}

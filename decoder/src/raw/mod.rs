@@ -13,17 +13,21 @@
 
 mod event;
 mod limits;
+mod line_map;
 mod quote;
 mod reader;
 mod source;
 mod text_reader;
+mod text_stream;
 mod text_writer;
 mod writer;
 
 pub use event::{Event, FRAME_FIELDS};
+pub use line_map::LineMap;
 pub use quote::{quote, unquote, UnquoteError};
 pub use reader::{ReadError, Reader};
 pub use text_reader::{TextError, TextReader};
+pub use text_stream::TextToBinary;
 pub use text_writer::TextWriter;
 pub use writer::{WriteError, Writer};
 
@@ -55,34 +59,10 @@ pub fn text_to_binary_with_lines<R: BufRead>(text: R) -> Result<(Vec<u8>, LineMa
     let mut writer = Writer::new(Vec::new(), reader.version())?;
     let mut lines = LineMap::default();
     while let Some(event) = reader.read_event()? {
-        lines
-            .starts
-            .push((writer.get_ref().len() as u64, reader.event_line()));
+        lines.push(writer.get_ref().len() as u64, reader.event_line());
         writer.write_event(&event)?;
     }
     Ok((writer.into_inner(), lines))
-}
-
-/// Where each event of a binary form converted from text began in the text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LineMap {
-    /// The byte offset of each event in the binary form and its line, in file order.
-    starts: Vec<(u64, usize)>,
-}
-
-impl LineMap {
-    /// The line of the event that holds byte `offset` of the binary form (`None` for the header).
-    pub fn line_of(&self, offset: u64) -> Option<usize> {
-        let after = self.starts.partition_point(|&(start, _)| start <= offset);
-        after.checked_sub(1).map(|i| self.starts[i].1)
-    }
-
-    /// Moves every line `lines` down: a `.test` file's trace section begins below its first line.
-    pub fn shift(&mut self, lines: usize) {
-        for (_, line) in &mut self.starts {
-            *line += lines;
-        }
-    }
 }
 
 /// Converts the binary form into the text form, event by event.

@@ -140,6 +140,11 @@ impl<R: Read> Reader<R> {
         self.src.offset()
     }
 
+    /// The stream read from: an [`Input`](crate::input::Input), to explain an error with.
+    pub fn get_ref(&self) -> &R {
+        self.src.get_ref()
+    }
+
     /// The next event, or `None` at the end of the input.
     pub fn read_event(&mut self) -> Result<Option<Event>, ReadError> {
         let start = self.src.offset();

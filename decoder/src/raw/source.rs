@@ -38,6 +38,10 @@ impl<R: Read> Source<R> {
         }
     }
 
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Offset of the next byte in the file.
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64

@@ -117,6 +117,11 @@ impl<W: Write> Writer<W> {
         &self.out
     }
 
+    /// What has been written to, to take the bytes out of as they are written.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// The output, given back.
     pub fn into_inner(self) -> W {
         self.out
