@@ -450,8 +450,14 @@ impl Firmware {
     /// names no task and no stack frame, and the summary's "0 stack frames named" alone does not
     /// say why.
     pub fn unnamed_warning(&self, path: &std::path::Path) -> Option<String> {
+        // Linked without `cortex-m-rt`'s `link.x`, nothing keeps the firmware's code: no
+        // function is left, and no vector table either.
+        let why = match self.vector_table {
+            Some(_) => "stripped?",
+            None => "and no vector table: stripped, or linked without cortex-m-rt's `link.x`?",
+        };
         self.functions.is_empty().then(|| format!(
-            "{} has no function symbols (stripped?): no task and no stack frame of the trace can be named from it; give the ELF as the build left it, before `strip` or `objcopy`",
+            "{} has no function symbols ({why}): no task and no stack frame of the trace can be named from it; give the ELF as the build left it, before `strip` or `objcopy`",
             path.display()
         ))
     }
@@ -815,7 +821,8 @@ mod tests {
         // A stripped ELF named no task and no stack frame, and nothing said why: the summary's
         // "0 stack frames named" alone, as if the firmware had none.
         let path = gotrace_tests::scratch_dir().join("stripped.elf");
-        std::fs::write(&path, arm_elf_without_symbols()).unwrap();
+        // Flash (SHF_ALLOC), where cortex-m-rt's link.x puts it.
+        std::fs::write(&path, arm_elf(&[(".vector_table", SHT_PROGBITS, 2, 0, 8)])).unwrap();
         let firmware = Firmware::load_arm(&path).unwrap();
         let warning = firmware.unnamed_warning(&path).unwrap_or_default();
         assert!(
@@ -823,6 +830,17 @@ mod tests {
                 "{} has no function symbols (stripped?): ",
                 path.display()
             )),
+            "{warning}"
+        );
+        // Linked without link.x: no function kept, no vector table (a user's `.cargo/config.toml`
+        // naming the old target after switching to thumbv7em), once said to be stripped.
+        std::fs::write(&path, arm_elf_without_symbols()).unwrap();
+        let firmware = Firmware::load_arm(&path).unwrap();
+        let warning = firmware.unnamed_warning(&path).unwrap_or_default();
+        assert!(
+            warning.contains(
+                "(and no vector table: stripped, or linked without cortex-m-rt's `link.x`?)"
+            ),
             "{warning}"
         );
         let named = Firmware::load(&std::env::current_exe().unwrap()).unwrap();

@@ -71,6 +71,9 @@ pub struct RecordArgs {
     /// directory); more files `NAME.2.trace`, ... if losses split it.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// `--output` given after the ELF, as `scripts/record-qemu.sh` takes it.
+    #[arg(value_name = "OUTPUT", conflicts_with = "output")]
+    pub output_after_elf: Option<PathBuf>,
     /// Stop after this many seconds (of host time).
     #[arg(long, value_parser = seconds)]
     pub duration: Option<f64>,
@@ -123,6 +126,9 @@ struct Recording {
     /// (stripped, or not the firmware's), so they cannot be decoded.
     undecoded_log_bytes: u64,
     elapsed: Duration,
+    /// When the stop command was sent, from the recording's start: a firmware slow to act on it
+    /// (or that never does) makes the recording end well after.
+    stop_sent_at: Option<Duration>,
     /// Time spent inside polls (halting, reading, resuming): what draining itself costs.
     polling: Duration,
     /// How the trace channel was read: a flight recording's is left to the firmware to the end,
@@ -172,9 +178,9 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     }
     let table = defmt_log::table(&firmware.bytes)?;
     let mut log = table.as_ref().map(defmt_log::DefmtLog::new);
-    let output = args
-        .output
-        .clone()
+    let output = (args.output.as_ref())
+        .or(args.output_after_elf.as_ref())
+        .cloned()
         .unwrap_or_else(|| default_output(&args.elf));
     segments::check_output(&output, &args.elf)?;
     let mut files = segments::SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
@@ -264,10 +270,17 @@ const MPS2_CODE_END: u32 = 0x40_0000;
 
 /// The QEMU machine for a firmware that names none: `mps2-an386` (Cortex-M4F) for a hard-float
 /// ELF, else `mps2-an385`; refused for an image that boots from where those boards have no code
-/// memory (a board's flash elsewhere, as an STM32's at 0x0800_0000), whose core would lock up at
-/// once, QEMU saying only that.
+/// memory (a board's flash elsewhere, as an STM32's at 0x0800_0000), or that has no vector table
+/// at all (linked without `cortex-m-rt`'s `link.x`), whose core would lock up at once, QEMU
+/// saying only that.
 fn default_machine(firmware: &elf::Firmware, path: &Path) -> Result<&'static str> {
-    if let Some(at) = firmware.vector_table.filter(|&at| at >= MPS2_CODE_END) {
+    let Some(vector_table) = firmware.vector_table else {
+        bail!(
+            "{}: it has no vector table (no `.vector_table` section), so the core would lock up at reset: a cortex-m-rt firmware linked without its `link.x`? Its `.cargo/config.toml` needs `rustflags = [\"-C\", \"link-arg=-Tlink.x\"]` under `[target.TARGET]` for the target it is built for (`[build] target`). A firmware of another runtime: give --machine, the QEMU machine of its board",
+            path.display()
+        );
+    };
+    if let Some(at) = Some(vector_table).filter(|&at| at >= MPS2_CODE_END) {
         bail!(
             "{}: its vector table is at {at:#010x}, where the MPS2 boards that --qemu runs a firmware on by default have no memory (they boot from 0): give --machine, the QEMU machine of its board (`qemu-system-arm -machine help` lists them)",
             path.display()
@@ -422,6 +435,7 @@ fn record(
         other_channel_bytes: 0,
         undecoded_log_bytes: 0,
         elapsed: Duration::ZERO,
+        stop_sent_at: None,
         polling: Duration::ZERO,
         trace_read: TraceRead::AsItCame,
     };
@@ -459,6 +473,7 @@ fn record(
                     break;
                 }
                 stop_sent = Some(Instant::now());
+                recording.stop_sent_at = Some(begun.elapsed());
             }
             Some(at) if at.elapsed() > STOP_GRACE => {
                 // Whether the firmware read the command tells a firmware that does not act on it
@@ -782,6 +797,35 @@ mod tests {
     use super::segments::{SegmentFiles, Written};
     use super::stream::tests::batch;
     use super::{check_target_named, record, take_descriptors, RecordArgs, Recording};
+
+    #[test]
+    fn a_firmware_without_a_vector_table_is_refused_before_qemu_locks_up_on_it() {
+        let path = std::path::Path::new("fw.elf");
+        let mut firmware = super::elf::Firmware::bare(Functions::default(), Lines::default());
+        let refusal = super::default_machine(&firmware, path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refusal.starts_with("fw.elf: it has no vector table (no `.vector_table` section)")
+                && refusal.contains("link-arg=-Tlink.x"),
+            "{refusal}"
+        );
+        firmware.vector_table = Some(0x0800_0000);
+        let refusal = super::default_machine(&firmware, path)
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("give --machine"), "{refusal}");
+        firmware.vector_table = Some(0);
+        assert_eq!(
+            super::default_machine(&firmware, path).unwrap(),
+            "mps2-an385"
+        );
+        firmware.hard_float = true;
+        assert_eq!(
+            super::default_machine(&firmware, path).unwrap(),
+            "mps2-an386"
+        );
+    }
 
     /// A target whose trace channel yields the given chunks, one per poll, then exits.
     struct Replay(VecDeque<Vec<u8>>);
@@ -1534,6 +1578,27 @@ mod tests {
         assert_eq!(args.chip.as_deref(), Some("nRF52840_xxAA"));
         assert_eq!(args.probe.as_deref(), Some("1366:1015"));
         assert!(!args.qemu);
+    }
+
+    #[test]
+    fn the_output_may_follow_the_elf_or_be_named_but_not_both() {
+        // Taken after the ELF as the script takes it, it was an unexpected argument.
+        let args = parse(&["--qemu", "fw.elf", "out.trace"]).unwrap();
+        assert_eq!(
+            args.output_after_elf.as_deref(),
+            Some(std::path::Path::new("out.trace"))
+        );
+        let args = parse(&["--qemu", "fw.elf", "-o", "out.trace"]).unwrap();
+        assert_eq!(
+            args.output.as_deref(),
+            Some(std::path::Path::new("out.trace"))
+        );
+        assert_eq!(
+            parse(&["fw.elf", "a.trace", "-o", "b.trace"])
+                .err()
+                .map(|e| e.kind()),
+            Some(clap::error::ErrorKind::ArgumentConflict)
+        );
     }
 
     #[test]

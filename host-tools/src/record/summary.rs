@@ -62,6 +62,7 @@ pub(super) fn finish(
         other_channel_bytes,
         undecoded_log_bytes,
         elapsed,
+        stop_sent_at,
         polling,
         trace_read,
     } = recording;
@@ -73,10 +74,7 @@ pub(super) fn finish(
         checked.push(check(&written)?);
     }
 
-    outln!(
-        "recording stopped by {stopped_by} after {:.2} s",
-        elapsed.as_secs_f64()
-    );
+    outln!("{}", stopped_line(stopped_by, elapsed, stop_sent_at));
     for line in session_lines(descriptor.as_ref(), &asked) {
         outln!("{line}");
     }
@@ -284,6 +282,21 @@ fn still_clock_line(events: u64, first_ts: Option<u64>, last_ts: Option<u64>) ->
 /// What the summary says of the trace channel's `received` bytes: the rate over the recording
 /// and while draining, or, for a flight recording, how it was read: once at the end, when a rate
 /// would be the size of the channel over the length of the run, or never.
+/// How the recording stopped and when; when the stop command was sent too, where the firmware
+/// took more than a second over it (a `--duration 1` that ended after 6 s said only the 6).
+fn stopped_line(stopped_by: &str, elapsed: Duration, stop_sent_at: Option<Duration>) -> String {
+    let sent = match stop_sent_at {
+        Some(at) if elapsed.saturating_sub(at) > Duration::from_secs(1) => {
+            format!(" (the stop command sent at {:.2} s)", at.as_secs_f64())
+        }
+        _ => String::new(),
+    };
+    format!(
+        "recording stopped by {stopped_by} after {:.2} s{sent}",
+        elapsed.as_secs_f64()
+    )
+}
+
 fn received_line(
     received: u64,
     read: TraceRead,
@@ -844,6 +857,24 @@ mod tests {
     use gotrace_wire::Version;
 
     use super::*;
+
+    #[test]
+    fn a_stop_acted_on_late_says_when_it_was_sent() {
+        let secs = Duration::from_secs_f64;
+        assert_eq!(
+            stopped_line("the duration", secs(6.01), Some(secs(1.0))),
+            "recording stopped by the duration after 6.01 s (the stop command sent at 1.00 s)"
+        );
+        // Acted on within a second, or no stop sent (the firmware ended): the time alone.
+        assert_eq!(
+            stopped_line("the duration", secs(1.2), Some(secs(1.0))),
+            "recording stopped by the duration after 1.20 s"
+        );
+        assert_eq!(
+            stopped_line("the firmware's end of trace", secs(3.0), None),
+            "recording stopped by the firmware's end of trace after 3.00 s"
+        );
+    }
 
     /// A valid trace of segment `i` (`t.trace`, `t.2.trace`, ...; generations `10 i + 1 ..=
     /// 10 i + 4`, 9 batches, 25 events and 5 Syncs, over 3 ms), or an invalid one.
