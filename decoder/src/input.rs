@@ -343,6 +343,21 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_line_the_reader_stopped_before_is_not_its_error() {
+        // Go's go122-fail-first-gen-first, then the next generation's first batch, which the
+        // reader reads to find where generation 1 ends, then a bad line, converted ahead but
+        // never read: the error is generation 1's.
+        let trace = "Trace Go1.22\nEventBatch gen=1 m=0 time=0 size=5\nFrequency freq=15625000\n\
+                     EventBatch gen=1 m=0 time=0 size=5\nGoCreate dt=0 new_g=1 new_stack=0 stack=0\n\
+                     EventBatch gen=2 m=0 time=0 size=5\nFrequency freq=15625000\nBogus\n";
+        assert_eq!(
+            first_error(Input::new(trace.as_bytes()).unwrap()),
+            "expected a proc but didn't have one (generation 1, M 0, batch #1 at line 4, event at \
+             line 5: GoCreate dt=0 new_g=1 new_stack=0 stack=0)"
+        );
+    }
+
+    #[test]
     fn garbage_is_left_to_the_binary_reader() {
         let input = Input::new(&[0u8, 1, 2, 3, 4, 5, 6][..]).unwrap();
         assert_eq!(input.format(), Format::Binary);

@@ -38,8 +38,11 @@ pub struct TextToBinary<R> {
     generation_starts: VecDeque<u64>,
     last_generation: Option<u64>,
     ended: bool,
-    /// Why the text stopped converting; every read from then on fails.
+    /// Why the text stopped converting: reads fail once the bytes before it are read out.
     failure: Option<ConvertError>,
+    /// Whether a read has failed for it: a reader that stopped before (at an error of its own in
+    /// the bytes before) has not met it.
+    failure_met: bool,
 }
 
 impl<R: BufRead> TextToBinary<R> {
@@ -57,6 +60,7 @@ impl<R: BufRead> TextToBinary<R> {
             last_generation: None,
             ended: false,
             failure: None,
+            failure_met: false,
         })
     }
 
@@ -68,7 +72,7 @@ impl<R: BufRead> TextToBinary<R> {
     /// Why the text could not be converted to its end, once a read has met it: a reader of the
     /// binary form sees only an I/O error there.
     pub fn failure(&self) -> Option<&ConvertError> {
-        self.failure.as_ref()
+        self.failure.as_ref().filter(|_| self.failure_met)
     }
 
     /// Converts the next chunk, once the last one is read out.
@@ -132,6 +136,7 @@ impl<R: BufRead> Read for TextToBinary<R> {
         let pending = &self.writer.get_ref()[self.read_out..];
         if pending.is_empty() {
             if let Some(failure) = &self.failure {
+                self.failure_met = true;
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("the text form stops converting here: {failure}"),
@@ -243,7 +248,11 @@ mod tests {
         let good = text(1, 1, 3);
         let bad = format!("{good}GoStart dt=1 g=x g_seq=1\n");
         let mut converter = TextToBinary::new(bad.as_bytes()).unwrap();
-        let mut out = Vec::new();
+        // Converted ahead, the bad line is not yet the reader's: its first read has the bytes
+        // before it.
+        let mut out = vec![0; 16];
+        converter.read_exact(&mut out).unwrap();
+        assert!(converter.failure().is_none());
         let error = converter.read_to_end(&mut out).unwrap_err();
         assert_eq!(out, super::super::text_to_binary(good.as_bytes()).unwrap());
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
