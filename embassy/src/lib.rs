@@ -188,8 +188,9 @@ impl<
         &mut self.machine
     }
 
-    /// The goroutine Embassy's task `task_id` is followed as (its ID in the trace is the
-    /// slot's), if it is one this tracer follows: for a firmware's own checks and annotations.
+    /// The goroutine slot Embassy's task `task_id` is followed in, if it is one this tracer
+    /// follows: for a firmware's own checks and annotations. (The trace names the goroutine by
+    /// an ID the encoder hands out at its creation, not by the slot.)
     pub fn goroutine(&self, task_id: u32) -> Option<GoSlot> {
         self.slot_of(task_id).map(GoSlot::Task)
     }

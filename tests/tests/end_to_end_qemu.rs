@@ -1961,6 +1961,25 @@ fn without_a_host_the_firmware_runs_to_its_end() {
     }
     let elf = build_firmware(TINY_LOG, M3, &["--features", TINY_LOG])
         .join("debug/gotrace-firmware-example");
+    assert_ends_by_itself_without_a_host(&elf);
+}
+
+#[test]
+fn without_a_host_the_embassy_firmware_runs_to_its_end() {
+    // Its end once waited for the host to read the trace channel without limit
+    // (`RingWatch::flush`), and with no host it never came.
+    let name = "qemu-embassy-no-host";
+    if !require_qemu(name) || !require_rust_target(name, M3) {
+        return;
+    }
+    let elf = build_crate("embassy/example-firmware", "default", M3, &[])
+        .join("debug/gotrace-embassy-firmware");
+    assert_ends_by_itself_without_a_host(&elf);
+}
+
+/// Runs `elf` under QEMU `mps2-an385` with no host attached: it must exit, with status 0, within
+/// 60 s.
+fn assert_ends_by_itself_without_a_host(elf: &Path) {
     let mut qemu = Command::new("qemu-system-arm")
         .args([
             "-M",
@@ -1972,7 +1991,7 @@ fn without_a_host_the_firmware_runs_to_its_end() {
             "none",
         ])
         .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
-        .arg(&elf)
+        .arg(elf)
         .stdout(Stdio::null())
         .spawn()
         .expect("starting qemu-system-arm");

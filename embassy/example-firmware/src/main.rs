@@ -14,7 +14,8 @@
 //!   gotrace-rtt is built without) the trace channel follows too; the session descriptor says
 //!   so to the host;
 //! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
-//!   command), waits for the host to read the trace channel empty, and exits; with status 1 if
+//!   command), waits for the host to read the trace channel empty (2 s at most: there may be no
+//!   host), and exits; with status 1 if
 //!   the tracer did not apply every hook (refused, or made inside its lock), which it prints.
 //!
 //! Tasks are named after their `#[embassy_executor::task]` pools (`…::POOL` statics): the task ID
@@ -108,6 +109,9 @@ static DONE: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 const WORKERS: u32 = 5;
 static FINISHED: AtomicU32 = AtomicU32::new(0);
 
+/// How long the end waits for the host to read the trace channel empty.
+const DRAIN_WAIT_MS: u32 = 2000;
+
 /// SysTicks so far (1 ms each).
 static TICKS: AtomicU32 = AtomicU32::new(0);
 
@@ -173,7 +177,12 @@ async fn supervisor(trace_channel: RingWatch) {
     TRACER
         .with(|t| t.machine_mut().stop_tracing(THREAD))
         .expect("stop_tracing");
-    trace_channel.flush();
+    // For 2 s at most: with no host reading (no start command came, and the firmware traced
+    // lossy on its own) `RingWatch::flush` would wait for ever.
+    let start = gotrace_cortex_m_clock::now();
+    let limit = gotrace_cortex_m_clock::ticks_in_us::<Mps2>(DRAIN_WAIT_MS * 1000);
+    while !trace_channel.is_drained() && gotrace_cortex_m_clock::now().wrapping_sub(start) < limit {
+    }
     // A hook not applied wrote nothing: the trace is valid but misses what it stood for.
     let refusals = gotrace_embassy::refusals();
     if refusals != Refusals::default() {
