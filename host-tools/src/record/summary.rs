@@ -377,7 +377,7 @@ fn trace_lines(checked: &[Checked], segments: &[Segment]) -> (Vec<String>, bool)
             segment.last_generation,
             segment.generations(),
             segment.batches,
-            c.tasks.len(),
+            c.tasks.len() as u64 + c.creations.recreations(),
             c.events,
             c.events - c.syncs,
             c.syncs
@@ -679,8 +679,9 @@ fn check(written: &Written) -> Result<Checked> {
 /// The goroutines a trace's events create, as the summary names them.
 #[derive(Debug, Default)]
 pub(super) struct Creations {
-    /// Each goroutine created with a stack: the PC of its entry function.
-    entries: BTreeMap<GoId, u64>,
+    /// Each goroutine created with a stack: the PC of its entry function, and how many times its
+    /// ID was created (more than once where the device's 16-bit IDs came round again).
+    entries: BTreeMap<GoId, (u64, u64)>,
     /// Goroutines that came into being in a syscall (`GoCreateSyscall`): on a device, the
     /// tracked callbacks of interrupt handlers, which have no entry function.
     callbacks: BTreeSet<GoId>,
@@ -691,7 +692,9 @@ impl Creations {
     fn note(&mut self, event: &gotrace_decoder::Event) -> Option<GoId> {
         match created(event)? {
             Created::WithEntry(id, pc) => {
-                self.entries.insert(id, pc);
+                let (entry, times) = self.entries.entry(id).or_insert((pc, 0));
+                *entry = pc;
+                *times += 1;
                 Some(id)
             }
             Created::InSyscall(id) => {
@@ -699,6 +702,11 @@ impl Creations {
                 None
             }
         }
+    }
+
+    /// Creations of an ID created before in the trace: tasks that its distinct IDs undercount.
+    fn recreations(&self) -> u64 {
+        self.entries.values().map(|&(_, times)| times - 1).sum()
     }
 
     /// Notes the creations of a trace (a generation a flight recorder may overwrite later,
@@ -777,15 +785,20 @@ fn unconfirmed_period_line(
 /// covers every task the summary counts; tasks of one name (a task spawned again and again) are
 /// named once, with their count and IDs.
 fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functions) {
-    let mut entries: BTreeMap<GoId, u64> = BTreeMap::new();
+    // Each ID's entry, and how many tasks had it: counted in the written traces, each read once
+    // (a flight recorder's overwritten generations may have been read at several looks).
+    let mut entries: BTreeMap<GoId, (u64, u64)> = BTreeMap::new();
     let mut callbacks: BTreeSet<GoId> = BTreeSet::new();
-    // The written traces first: their creations are the ones the files hold.
-    for creations in checked.iter().map(|c| &c.creations).chain([overwritten]) {
-        for (&id, &pc) in &creations.entries {
-            entries.entry(id).or_insert(pc);
+    for creations in checked.iter().map(|c| &c.creations) {
+        for (&id, &(pc, times)) in &creations.entries {
+            entries.entry(id).or_insert((pc, 0)).1 += times;
         }
         callbacks.extend(&creations.callbacks);
     }
+    for (&id, &(pc, _)) in &overwritten.entries {
+        entries.entry(id).or_insert((pc, 1));
+    }
+    callbacks.extend(&overwritten.callbacks);
     let tasks: BTreeSet<GoId> = checked
         .iter()
         .flat_map(|c| c.tasks.iter().copied())
@@ -795,7 +808,7 @@ fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functio
     }
     let described = tasks.iter().map(|&id| {
         let what = match entries.get(&id) {
-            Some(pc) => match functions.at(*pc) {
+            Some((pc, _)) => match functions.at(*pc) {
                 Some(name) => name.to_string(),
                 None => format!("at {pc:#x}"),
             },
@@ -804,27 +817,45 @@ fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functio
             }
             None => "(entry unknown: not created with a stack in this trace)".to_owned(),
         };
-        (id, what)
+        let times = entries.get(&id).map_or(1, |&(_, times)| times.max(1));
+        (id, what, times)
     });
     outln!("tasks: {}", task_groups(described).join(", "));
+    if let Some(line) = reused_ids_line(&entries) {
+        outln!("{line}");
+    }
+}
+
+/// What to say where IDs were created more than once: the device numbers goroutines in 16 bits,
+/// and past 65,535 gives an ended task's ID to a new one, which Go's viewer takes for one
+/// goroutine.
+fn reused_ids_line(entries: &BTreeMap<GoId, (u64, u64)>) -> Option<String> {
+    let created: u64 = entries.values().map(|&(_, times)| times).sum();
+    let reused = entries.values().filter(|&&(_, times)| times > 1).count();
+    (reused > 0).then(|| {
+        format!(
+            "  goroutine IDs reused: {created} tasks were created under {} IDs, {reused} of them more than once (the device numbers goroutines in 16 bits, and past 65535 gives an ended task's ID to a new one): `go tool trace` counts each ID as one goroutine",
+            entries.len()
+        )
+    })
 }
 
 /// How many runs of IDs a group of tasks of one name lists before it says how many more.
 const SHOWN_ID_RUNS: usize = 4;
 
 /// `G1 name` for a task alone in its name; `name [7 tasks: G4..=G9, G12]` for tasks that share
-/// one, in the order of their first IDs (`tasks` by ID). Brackets, as an interrupt callback's name
-/// has parentheses of its own.
-fn task_groups(tasks: impl Iterator<Item = (GoId, String)>) -> Vec<String> {
+/// one, in the order of their first IDs (`tasks` by ID, each with how many tasks had it).
+/// Brackets, as an interrupt callback's name has parentheses of its own.
+fn task_groups(tasks: impl Iterator<Item = (GoId, String, u64)>) -> Vec<String> {
     /// A name, the runs of consecutive IDs of its tasks (first, last), and how many tasks.
-    type Group = (String, Vec<(GoId, GoId)>, usize);
+    type Group = (String, Vec<(GoId, GoId)>, u64);
     let mut groups: Vec<Group> = Vec::new();
-    for (id, what) in tasks {
+    for (id, what, times) in tasks {
         let Some((_, runs, count)) = groups.iter_mut().find(|(w, _, _)| *w == what) else {
-            groups.push((what, vec![(id, id)], 1));
+            groups.push((what, vec![(id, id)], times));
             continue;
         };
-        *count += 1;
+        *count += times;
         match runs.last_mut() {
             Some((_, last)) if *last + 1 == id => *last = id,
             _ => runs.push((id, id)),
@@ -1018,7 +1049,7 @@ mod tests {
     #[test]
     fn tasks_of_one_name_are_named_once_with_their_ids() {
         let named = |tasks: &[(i64, &str)]| {
-            super::task_groups(tasks.iter().map(|&(id, what)| (id, what.to_owned())))
+            super::task_groups(tasks.iter().map(|&(id, what)| (id, what.to_owned(), 1)))
         };
         assert_eq!(named(&[(1, "a"), (2, "b")]), ["G1 a", "G2 b"]);
         let mut tasks = vec![(1, "main"), (2, "cb")];
@@ -1037,6 +1068,27 @@ mod tests {
             named(&scattered),
             ["s [10 tasks: G0, G2, G4, G6, and 6 more]"]
         );
+    }
+
+    #[test]
+    fn tasks_created_under_reused_ids_are_counted_and_said_to_be() {
+        // 300,000 spawns of one task under 16-bit IDs: once listed as 65,531 tasks, the IDs'
+        // count, with nothing said of the reuse.
+        let ids = 5..=65535;
+        let times = |id: i64| if id <= 38_000 { 5 } else { 4 };
+        let groups = super::task_groups(ids.clone().map(|id| (id, "child".to_owned(), times(id))));
+        let created: u64 = ids.clone().map(times).sum();
+        assert_eq!(groups, [format!("child [{created} tasks: G5..=G65535]")]);
+        let entries: BTreeMap<GoId, (u64, u64)> = ids.map(|id| (id, (0x100, times(id)))).collect();
+        let line = super::reused_ids_line(&entries).unwrap();
+        assert!(
+            line.starts_with(&format!(
+                "  goroutine IDs reused: {created} tasks were created under 65531 IDs, 65531 of them more than once"
+            )),
+            "{line}"
+        );
+        let once: BTreeMap<GoId, (u64, u64)> = [(1, (0x100, 1)), (2, (0x200, 1))].into();
+        assert_eq!(super::reused_ids_line(&once), None);
     }
 
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, LossRecord, SessionDescriptor};
