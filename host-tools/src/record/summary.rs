@@ -114,6 +114,9 @@ pub(super) fn finish(
     if let Some(line) = overwritten {
         outln!("{line}");
     }
+    if let Some(line) = few_kept_line(descriptor.as_ref(), &segments, end.as_ref()) {
+        outln!("{line}");
+    }
     let (lines, agrees) = loss_lines(&losses, end.as_ref(), ended, late_trace_bytes, received);
     for line in lines {
         outln!("{line}");
@@ -535,6 +538,27 @@ fn overwritten_line(
     Some(format!(
         "overwritten: generations 1..={}, the oldest, by the flight recorder to keep the newest{account}",
         first - 1
+    ))
+}
+
+/// Where a flight recording overwrote generations and kept fewer than two, why: the firmware's
+/// generations do not fit twice in its trace channel (an 8 KiB channel and generations of up to
+/// 16 KiB kept the last one alone, cut short, with nothing said).
+fn few_kept_line(
+    descriptor: Option<&SessionDescriptor>,
+    segments: &[Segment],
+    end: Option<&EndRecord>,
+) -> Option<String> {
+    let descriptor = descriptor.filter(|d| d.backpressure == Backpressure::Overwrite)?;
+    end.filter(|end| end.overwritten_bytes > 0)?;
+    let kept: u64 = segments.iter().map(Segment::generations).sum();
+    if kept >= 2 {
+        return None;
+    }
+    Some(format!(
+        "  kept {kept} generation{}: the firmware's generations do not fit twice in its trace channel of {} bytes; shorter generations (--generation-us, or the firmware's own limits) or a larger channel keep more",
+        if kept == 1 { "" } else { "s" },
+        descriptor.trace_channel_bytes
     ))
 }
 
@@ -1099,6 +1123,49 @@ mod tests {
         LossAccount, Segment, TraceStream,
     };
     use crate::record::tests::descriptor;
+
+    #[test]
+    fn a_flight_recording_that_kept_one_generation_says_they_do_not_fit_its_channel() {
+        let overwriting = SessionDescriptor {
+            backpressure: Backpressure::Overwrite,
+            trace_channel_bytes: 8192,
+            ..descriptor(0)
+        };
+        let kept = |first_generation, generations| Segment {
+            first_generation,
+            last_generation: first_generation + generations - 1,
+            ..Segment::default()
+        };
+        let account = EndRecord {
+            overwritten_batches: 9000,
+            overwritten_bytes: 612 * 14_600,
+            ..EndRecord::default()
+        };
+        let line = super::few_kept_line(Some(&overwriting), &[kept(613, 1)], Some(&account));
+        assert_eq!(
+            line.as_deref(),
+            Some(
+                "  kept 1 generation: the firmware's generations do not fit twice in its trace \
+                 channel of 8192 bytes; shorter generations (--generation-us, or the firmware's \
+                 own limits) or a larger channel keep more"
+            )
+        );
+        // Two kept, nothing overwritten, or no flight recorder: nothing to say.
+        assert_eq!(
+            super::few_kept_line(Some(&overwriting), &[kept(600, 2)], Some(&account)),
+            None
+        );
+        let nothing = EndRecord::default();
+        assert_eq!(
+            super::few_kept_line(Some(&overwriting), &[kept(1, 1)], Some(&nothing)),
+            None
+        );
+        let lossy = descriptor(0);
+        assert_eq!(
+            super::few_kept_line(Some(&lossy), &[kept(613, 1)], Some(&account)),
+            None
+        );
+    }
 
     #[test]
     fn a_flight_recording_names_the_generations_overwritten_and_the_devices_count_of_them() {
