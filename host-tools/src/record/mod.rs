@@ -57,7 +57,9 @@ pub struct RecordArgs {
     pub attach: Option<String>,
     /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time. More of
     /// QEMU's icount options may follow (`5,align=on`: the guest kept at its virtual rate, 32 ns
-    /// an instruction). `off` runs QEMU without it.
+    /// an instruction; with a large shift, where the guest runs slower than the host could, each
+    /// poll's halt delays it further: poll less often, `--poll-ms 100`). `off` runs QEMU without
+    /// it.
     #[arg(long, default_value = "0", conflicts_with_all = ["attach", "chip"])]
     pub icount: String,
     /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
