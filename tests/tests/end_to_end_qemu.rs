@@ -1026,11 +1026,7 @@ fn a_firmware_built_to_run_until_stopped_records_for_as_long_as_asked() {
     assert_stopped_by_the_host(run, "the duration");
     // The end record came soon after the stop: a firmware whose main loop got no time (PendSV
     // running a task that outlasted its period, round after round) read it 5 s later or never.
-    let after: f64 = run
-        .stdout
-        .split("recording stopped by the duration after ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+    let after: f64 = number_after(&run.stdout, "recording stopped by the duration after ")
         .unwrap_or_else(|| panic!("no time the recording stopped at:\n{}", run.stdout));
     assert!(
         after < 5.0,
@@ -1975,6 +1971,51 @@ fn without_a_host_the_embassy_firmware_runs_to_its_end() {
     let elf = build_crate("embassy/example-firmware", "default", M3, &[])
         .join("debug/gotrace-embassy-firmware");
     assert_ends_by_itself_without_a_host(&elf);
+}
+
+#[test]
+fn an_embassy_firmware_built_to_run_until_stopped_records_for_as_long_as_asked() {
+    // Built with `until-stopped`, its tasks never finish (without it the workload is about 20 ms
+    // of device time), and `yielder` spawns a `child` again and again: only the host's stop ends
+    // the trace.
+    let name = "qemu-embassy-until-stopped";
+    if !require_qemu(name) || !require_rust_target(name, M3) {
+        return;
+    }
+    let elf = build_crate(
+        "embassy/example-firmware",
+        "until-stopped",
+        M3,
+        &["--features", "until-stopped"],
+    )
+    .join("debug/gotrace-embassy-firmware");
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let run = record_to(&elf, &out, &["--duration", "2", "--icount", "5"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "recording stopped by the duration after ",
+        "\n  valid\n",
+        "\nlost: nothing\n",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "no {expected:?}:\n{}",
+            run.stdout
+        );
+    }
+    // `tasks: ... gotrace_embassy_firmware::child [2597 tasks: G5..=G2601]` after 2 s.
+    let children: u64 = number_after(&run.stdout, "gotrace_embassy_firmware::child [")
+        .unwrap_or_else(|| panic!("no count of children:\n{}", run.stdout));
+    assert!(
+        children > 100,
+        "{children} children in 2 s:\n{}",
+        run.stdout
+    );
+}
+
+/// The number that follows the first `marker` in `text`, up to the next space.
+fn number_after<T: std::str::FromStr>(text: &str, marker: &str) -> Option<T> {
+    text.split(marker).nth(1)?.split(' ').next()?.parse().ok()
 }
 
 /// Runs `elf` under QEMU `mps2-an385` with no host attached: it must exit, with status 0, within

@@ -13,8 +13,8 @@
 //!   backpressure (lossless or lossy; lossy for a flight recorder, which this firmware's
 //!   gotrace-rtt is built without) the trace channel follows too; the session descriptor says
 //!   so to the host;
-//! * the end: `supervisor` stops tracing once the others finish (or the host sends its stop
-//!   command), waits for the host to read the trace channel empty (2 s at most: there may be no
+//! * the end: `supervisor` stops tracing once the others finish (never, with the feature
+//!   `until-stopped`, whose tasks go on for good) or the host sends its stop command, waits for the host to read the trace channel empty (2 s at most: there may be no
 //!   host), and exits; with status 1 if
 //!   the tracer did not apply every hook (refused, or made inside its lock), which it prints.
 //!
@@ -123,15 +123,19 @@ static GENERATION_TICKS: AtomicU32 = AtomicU32::new(5);
 static CONTROL: Mutex<CriticalSectionRawMutex, RefCell<Option<ControlChannel>>> =
     Mutex::new(RefCell::new(None));
 
+/// Whether the tasks go on until the host's stop (feature `until-stopped`) rather than finish:
+/// then only the children finish, again and again, and only the stop ends the trace.
+const UNTIL_STOPPED: bool = cfg!(feature = "until-stopped");
+
 fn finished() {
-    if FINISHED.fetch_add(1, Ordering::Relaxed) + 1 == WORKERS {
+    if FINISHED.fetch_add(1, Ordering::Relaxed) + 1 == WORKERS && !UNTIL_STOPPED {
         DONE.signal(());
     }
 }
 
 #[embassy_executor::task]
 async fn yielder(spawner: Spawner) {
-    for round in 1..=40u32 {
+    for round in (1..=40u32).cycle() {
         cortex_m::asm::delay(2_000);
         if round % 10 == 0 {
             // Pends IRQ 30: `urgent` runs there and then, inside this poll.
@@ -142,6 +146,9 @@ async fn yielder(spawner: Spawner) {
             spawner.spawn(child().unwrap());
         }
         embassy_futures::yield_now().await;
+        if round == 40 && !UNTIL_STOPPED {
+            break;
+        }
     }
     finished();
 }
@@ -154,17 +161,23 @@ async fn child() {
 
 #[embassy_executor::task]
 async fn ticker() {
-    for _ in 0..20 {
+    for tick in (1..=20u32).cycle() {
         TICK.wait().await;
+        if tick == 20 && !UNTIL_STOPPED {
+            break;
+        }
     }
     finished();
 }
 
 #[embassy_executor::task]
 async fn urgent() {
-    for _ in 0..4 {
+    for work in (1..=4u32).cycle() {
         URGENT_WORK.wait().await;
         cortex_m::asm::delay(500);
+        if work == 4 && !UNTIL_STOPPED {
+            break;
+        }
     }
     finished();
 }
