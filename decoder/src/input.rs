@@ -201,6 +201,22 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// Once a reader has reached the end of the trace: for a text input, converts what the
+    /// reader left unread (discarded), so that a line that does not convert is still the input's
+    /// error, as when a text was converted whole before it was read. Go's reader ends a trace at
+    /// a table batch cut short, before the input's end.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        if let Binary::Converting(text) = &mut self.binary {
+            // Its error is the failure, kept in the converter; an I/O error under it is the
+            // source's, which the caller's watch on it reports.
+            let _ = io::copy(text, &mut io::sink());
+        }
+        match self.conversion_failure() {
+            Some(failure) => Err(Error::new(failure)),
+            None => Ok(()),
+        }
+    }
+
     /// `error`, from a reader of this input, as it is to be shown: the text's own error where
     /// a text input did not convert to its end (the reader's error is only that its bytes
     /// stopped there); else, for a text or `.test` input, named by lines rather than by byte
@@ -355,6 +371,31 @@ mod tests {
             "expected a proc but didn't have one (generation 1, M 0, batch #1 at line 4, event at \
              line 5: GoCreate dt=0 new_g=1 new_stack=0 stack=0)"
         );
+    }
+
+    #[test]
+    fn a_bad_line_after_where_the_reader_stops_is_the_inputs_error() {
+        // The Strings batch's size (2) cuts its entry short: Go's reader ends the trace there, a
+        // bare EOF, and never asks for the rest; converted whole, the text's last line was the
+        // error, and the input is still refused by it when finished.
+        let trace = "Trace Go1.22\nEventBatch gen=1 m=0 time=1 size=4\nProcStatus dt=1 p=0 pstatus=1\n\
+                     EventBatch gen=1 m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
+                     EventBatch gen=1 m=18446744073709551615 time=0 size=2\nStrings\nString id=1\n\
+                     \tdata=\"abc\"\nThis line is not a trace event at all\n";
+        let mut reader = crate::Reader::new(Input::new(trace.as_bytes()).unwrap()).unwrap();
+        while reader
+            .read_event()
+            .expect("valid as far as the reader reads")
+            .is_some()
+        {}
+        assert_eq!(
+            reader.get_mut().finish().unwrap_err().to_string(),
+            "text form: line 10: unidentified event: This"
+        );
+        // A text read to its end, and a binary input, finish as they are.
+        let mut reader = crate::Reader::new(Input::new(TEXT.as_bytes()).unwrap()).unwrap();
+        while let Ok(Some(_)) = reader.read_event() {}
+        assert!(reader.get_mut().finish().is_ok());
     }
 
     #[test]

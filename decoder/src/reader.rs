@@ -97,6 +97,11 @@ impl<R: Read> Reader<R> {
         self.source.get_ref()
     }
 
+    /// The stream read from, to [`finish`](crate::input::Input::finish) an input with.
+    pub fn get_mut(&mut self) -> &mut R {
+        self.source.get_mut()
+    }
+
     /// The next event; `None` after the final Sync event. After an error the reader is spent
     /// and returns `None`.
     pub fn read_event(&mut self) -> Result<Option<Event>, Error> {

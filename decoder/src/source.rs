@@ -113,6 +113,10 @@ impl<R: Read> Source<R> {
         self.inner.get_ref()
     }
 
+    pub(crate) fn get_mut(&mut self) -> &mut R {
+        self.inner.get_mut()
+    }
+
     /// Bytes consumed so far.
     pub(crate) fn offset(&self) -> u64 {
         self.offset

@@ -19,14 +19,15 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
             reader => Ok(reader.map_err(anyhow::Error::from)),
         },
         |reader| Some(format!("Trace Go1.{}", reader.version().minor())),
-        |reader| {
+        |reader| match reader.read_event() {
+            // A text's lines after where the reader stopped are converted too.
+            Ok(None) => reader.get_mut().finish().map(|()| None).map_err(Into::into),
+            Ok(event) => Ok(event),
             // A text input's line that does not convert is the error, not the read it stopped.
-            reader
-                .read_event()
-                .map_err(|error| match reader.get_ref().conversion_failure() {
-                    Some(failure) => anyhow::anyhow!(failure),
-                    None => error.into(),
-                })
+            Err(error) => Err(match reader.get_ref().conversion_failure() {
+                Some(failure) => anyhow::anyhow!(failure),
+                None => error.into(),
+            }),
         },
     )
 }

@@ -121,13 +121,15 @@ pub fn validating_reader(
 }
 
 /// The next validated event of `reader`, its error explained by its input ([`Input::explain`]:
-/// named by line for a text input).
+/// named by line for a text input); at the end, the input finished ([`Input::finish`]: a text's
+/// lines after where the reader stopped converted too).
 pub fn next_event(
     reader: &mut Validating,
 ) -> Result<Option<gotrace_decoder::Event>, gotrace_decoder::Error> {
-    reader
-        .read_event()
-        .map_err(|error| reader.get_ref().explain(error))
+    match reader.read_event() {
+        Ok(None) => reader.get_mut().finish().map(|()| None),
+        read => read.map_err(|error| reader.get_ref().explain(error)),
+    }
 }
 
 /// Prints every event of `file` on stdout, one per line, after the stream's `header` line if it

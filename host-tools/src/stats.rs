@@ -47,7 +47,8 @@ pub fn run(args: FileArgs) -> anyhow::Result<ExitCode> {
                 span = Some((*first, event.time()));
                 summarizer.event(event);
             }
-            Ok(None) => break None,
+            // A text's lines after where the reader stopped are converted too.
+            Ok(None) => break reader.get_mut().finish().err(),
             Err(error) => break Some(error),
         }
     };

@@ -123,7 +123,10 @@ fn read_all(
     loop {
         match reader.read_event_ref() {
             Ok(Some(_)) => events += 1,
-            Ok(None) => return Ok((reader.version(), events)),
+            Ok(None) => {
+                reader.get_mut().finish()?;
+                return Ok((reader.version(), events));
+            }
             Err(error) => return Err(reader.get_ref().explain(error)),
         }
     }

@@ -145,6 +145,11 @@ impl<R: Read> Reader<R> {
         self.src.get_ref()
     }
 
+    /// The stream read from, to [`finish`](crate::input::Input::finish) an input with.
+    pub fn get_mut(&mut self) -> &mut R {
+        self.src.get_mut()
+    }
+
     /// The next event, or `None` at the end of the input.
     pub fn read_event(&mut self) -> Result<Option<Event>, ReadError> {
         let start = self.src.offset();

@@ -42,6 +42,10 @@ impl<R: Read> Source<R> {
         &self.inner
     }
 
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// Offset of the next byte in the file.
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64

@@ -37,6 +37,9 @@ pub struct TextToBinary<R> {
     /// The offset where each generation's batches begin, for those `lines` still covers.
     generation_starts: VecDeque<u64>,
     last_generation: Option<u64>,
+    /// Where the batch being written ends by its header's size: an `EventBatch` line before it is
+    /// payload to a reader, which frames batches by their sizes, not by the text's lines.
+    batch_end: u64,
     ended: bool,
     /// Why the text stopped converting: reads fail once the bytes before it are read out.
     failure: Option<ConvertError>,
@@ -58,6 +61,7 @@ impl<R: BufRead> TextToBinary<R> {
             lines: LineMap::default(),
             generation_starts: VecDeque::new(),
             last_generation: None,
+            batch_end: 0,
             ended: false,
             failure: None,
             failure_met: false,
@@ -96,15 +100,18 @@ impl<R: BufRead> TextToBinary<R> {
             return Ok(false);
         };
         let offset = self.base + self.writer.get_ref().len() as u64;
-        if event.typ == EventType::EVENT_BATCH {
+        self.lines.push(offset, self.text.event_line());
+        self.writer.write_event(&event)?;
+        if event.typ == EventType::EVENT_BATCH && offset >= self.batch_end {
+            let header_end = self.base + self.writer.get_ref().len() as u64;
+            let size = event.args.get(3).copied().unwrap_or(0);
+            self.batch_end = header_end.saturating_add(size);
             let generation = event.args.first().copied();
             if generation != self.last_generation {
                 self.generation_starts.push_back(offset);
                 self.last_generation = generation;
             }
         }
-        self.lines.push(offset, self.text.event_line());
-        self.writer.write_event(&event)?;
         Ok(true)
     }
 
@@ -241,6 +248,26 @@ mod tests {
             }
         }
         assert!(checked > 300, "{checked} events checked");
+    }
+
+    #[test]
+    fn a_batch_header_inside_a_batch_by_its_size_starts_no_generation() {
+        // The first batch's size takes in the `gen=2` header, as a reader frames it: to the
+        // reader it is all one generation, whose first lines must be kept (a generation start
+        // taken from the text's lines had them forgotten, the error named by offset).
+        let mut text = String::from(
+            "Trace Go1.22\nEventBatch gen=1 m=0 time=1 size=9\nProcStatus dt=1 p=0 pstatus=9\n\
+             EventBatch gen=2 m=0 time=1 size=0\nEventBatch gen=1 m=1 time=1000 size=60000\n",
+        );
+        for _ in 0..100_000 {
+            text += "HeapAlloc dt=1 heapalloc_value=1\n";
+        }
+        let mut converter = TextToBinary::new(text.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        converter.read_to_end(&mut out).unwrap();
+        assert!(out.len() as u64 > 2 * READER_LAG, "{} bytes", out.len());
+        assert_eq!(converter.generation_starts.len(), 1);
+        assert_eq!(converter.lines().line_of(21), Some(3));
     }
 
     #[test]
