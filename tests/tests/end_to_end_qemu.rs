@@ -74,10 +74,32 @@ fn default_m3(test: &str) -> Option<PathBuf> {
 
 /// The M3 build `name` made with cargo's `args`, when QEMU and the target are there.
 fn m3_built(test: &str, name: &str, args: &[&str]) -> Option<PathBuf> {
+    m3_built_in(
+        "firmware-example",
+        "gotrace-firmware-example",
+        test,
+        name,
+        args,
+    )
+}
+
+/// [`m3_built`] for `embassy/example-firmware`.
+fn embassy_m3_built(test: &str, name: &str, args: &[&str]) -> Option<PathBuf> {
+    m3_built_in(
+        "embassy/example-firmware",
+        "gotrace-embassy-firmware",
+        test,
+        name,
+        args,
+    )
+}
+
+/// The M3 build `name` of the firmware crate in `dir`, its binary `bin`.
+fn m3_built_in(dir: &str, bin: &str, test: &str, name: &str, args: &[&str]) -> Option<PathBuf> {
     if !require_qemu(test) || !require_rust_target(test, M3) {
         return None;
     }
-    Some(build_firmware(name, M3, args).join("debug/gotrace-firmware-example"))
+    Some(build_crate(dir, name, M3, args).join("debug").join(bin))
 }
 
 /// `gotrace record --qemu ELF -o OUT`, with `extra` options.
@@ -1951,12 +1973,9 @@ fn without_a_host_the_firmware_runs_to_its_end() {
     // (a lossless default, or closing records waiting for room, hung here for good). Nor does
     // its log channel, built smaller than most log lines (a log channel waiting for room, as it
     // once did from the start, hung here for good).
-    let name = "qemu-no-host";
-    if !require_qemu(name) || !require_rust_target(name, M3) {
+    let Some(elf) = m3_built("qemu-no-host", TINY_LOG, &["--features", TINY_LOG]) else {
         return;
-    }
-    let elf = build_firmware(TINY_LOG, M3, &["--features", TINY_LOG])
-        .join("debug/gotrace-firmware-example");
+    };
     assert_ends_by_itself_without_a_host(&elf);
 }
 
@@ -1964,12 +1983,9 @@ fn without_a_host_the_firmware_runs_to_its_end() {
 fn without_a_host_the_embassy_firmware_runs_to_its_end() {
     // Its end once waited for the host to read the trace channel without limit
     // (`RingWatch::flush`), and with no host it never came.
-    let name = "qemu-embassy-no-host";
-    if !require_qemu(name) || !require_rust_target(name, M3) {
+    let Some(elf) = embassy_m3_built("qemu-embassy-no-host", "default", &[]) else {
         return;
-    }
-    let elf = build_crate("embassy/example-firmware", "default", M3, &[])
-        .join("debug/gotrace-embassy-firmware");
+    };
     assert_ends_by_itself_without_a_host(&elf);
 }
 
@@ -1979,16 +1995,10 @@ fn an_embassy_firmware_built_to_run_until_stopped_records_for_as_long_as_asked()
     // of device time), and `yielder` spawns a `child` again and again: only the host's stop ends
     // the trace.
     let name = "qemu-embassy-until-stopped";
-    if !require_qemu(name) || !require_rust_target(name, M3) {
+    let Some(elf) = embassy_m3_built(name, "until-stopped", &["--features", "until-stopped"])
+    else {
         return;
-    }
-    let elf = build_crate(
-        "embassy/example-firmware",
-        "until-stopped",
-        M3,
-        &["--features", "until-stopped"],
-    )
-    .join("debug/gotrace-embassy-firmware");
+    };
     let out = scratch_dir().join(format!("{name}.trace"));
     let run = record_to(&elf, &out, &["--duration", "2", "--icount", "5"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
