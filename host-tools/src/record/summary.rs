@@ -282,9 +282,6 @@ fn still_clock_line(events: u64, first_ts: Option<u64>, last_ts: Option<u64>) ->
     })
 }
 
-/// What the summary says of the trace channel's `received` bytes: the rate over the recording
-/// and while draining, or, for a flight recording, how it was read: once at the end, when a rate
-/// would be the size of the channel over the length of the run, or never.
 /// How the recording stopped and when; when the stop command was sent too, where the firmware
 /// took more than a second over it (a `--duration 1` that ended after 6 s said only the 6).
 fn stopped_line(stopped_by: &str, elapsed: Duration, stop_sent_at: Option<Duration>) -> String {
@@ -300,6 +297,9 @@ fn stopped_line(stopped_by: &str, elapsed: Duration, stop_sent_at: Option<Durati
     )
 }
 
+/// What the summary says of the trace channel's `received` bytes: the rate over the recording
+/// and while draining, or, for a flight recording, how it was read: once at the end, when a rate
+/// would be the size of the channel over the length of the run, or never.
 fn received_line(
     received: u64,
     read: TraceRead,
