@@ -10,7 +10,9 @@ use std::sync::Arc;
 use crate::stdout::errln;
 use anyhow::{Context, Result};
 use gimli::{EndianSlice, RunTimeEndian};
-use object::{FileFlags, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
+use object::{
+    FileFlags, Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind,
+};
 
 /// Facts about the firmware image.
 #[derive(Debug, Clone)]
@@ -29,6 +31,9 @@ pub struct Firmware {
     pub ram: Vec<(u32, u32)>,
     /// Where `cortex-m-rt`'s `.vector_table` section is: the memory the image boots from.
     pub vector_table: Option<u32>,
+    /// The memory the image loads bytes into from the file (its segments' start and length):
+    /// what a board boots from must be among it.
+    pub loaded: Vec<(u32, u32)>,
     /// The vector table's first entries (up to [`VECTOR_TABLE_HEAD`] bytes): a firmware that
     /// runs is this ELF if its memory there holds the same.
     pub vector_table_head: Vec<u8>,
@@ -399,6 +404,14 @@ fn code_address(address: u64) -> u64 {
 }
 
 impl Firmware {
+    /// Whether the image loads all of `len` bytes from `address` on.
+    pub fn loads(&self, address: u32, len: u32) -> bool {
+        self.loaded.iter().any(|&(start, length)| {
+            address >= start
+                && u64::from(address) + u64::from(len) <= u64::from(start) + u64::from(length)
+        })
+    }
+
     /// A firmware of no ELF (no DWARF, no vector table), for the tests to fill in.
     #[cfg(test)]
     pub fn bare(functions: Functions, lines: Lines) -> Self {
@@ -409,6 +422,7 @@ impl Firmware {
             architecture: object::Architecture::Arm,
             ram: Vec::new(),
             vector_table: None,
+            loaded: Vec::new(),
             vector_table_head: Vec::new(),
             hard_fault_handler: None,
             panic_handler: None,
@@ -544,6 +558,13 @@ impl Firmware {
             );
         }
         let architecture = file.architecture();
+        let loaded = file
+            .segments()
+            .filter_map(|segment| {
+                let length = segment.data().ok()?.len() as u32;
+                (length > 0).then_some((segment.address() as u32, length))
+            })
+            .collect();
         Ok(Firmware {
             functions,
             lines,
@@ -556,6 +577,7 @@ impl Firmware {
                 .map(|(start, end)| (start, end - start))
                 .collect(),
             vector_table,
+            loaded,
             vector_table_head,
             hard_fault_handler,
             panic_handler,

@@ -272,19 +272,20 @@ const MPS2_CODE_END: u32 = 0x40_0000;
 
 /// The QEMU machine for a firmware that names none: `mps2-an386` (Cortex-M4F) for a hard-float
 /// ELF, else `mps2-an385`; refused for an image that boots from where those boards have no code
-/// memory (a board's flash elsewhere, as an STM32's at 0x0800_0000), or that has no vector table
-/// at all (linked without `cortex-m-rt`'s `link.x`), whose core would lock up at once, QEMU
-/// saying only that.
+/// memory (a board's flash elsewhere, as an STM32's at 0x0800_0000), or that loads nothing where
+/// they read the reset vector (linked without `cortex-m-rt`'s `link.x`), whose core would lock up
+/// at once, QEMU saying only that.
 fn default_machine(firmware: &elf::Firmware, path: &Path) -> Result<&'static str> {
-    let Some(vector_table) = firmware.vector_table else {
-        bail!(
-            "{}: it has no vector table (no `.vector_table` section), so the core would lock up at reset: a cortex-m-rt firmware linked without its `link.x`? Its `.cargo/config.toml` needs `rustflags = [\"-C\", \"link-arg=-Tlink.x\"]` under `[target.TARGET]` for the target it is built for (`[build] target`). A firmware of another runtime: give --machine, the QEMU machine of its board",
-            path.display()
-        );
-    };
-    if let Some(at) = Some(vector_table).filter(|&at| at >= MPS2_CODE_END) {
+    if let Some(at) = firmware.vector_table.filter(|&at| at >= MPS2_CODE_END) {
         bail!(
             "{}: its vector table is at {at:#010x}, where the MPS2 boards that --qemu runs a firmware on by default have no memory (they boot from 0): give --machine, the QEMU machine of its board (`qemu-system-arm -machine help` lists them)",
+            path.display()
+        );
+    }
+    // The initial stack pointer and the reset vector.
+    if !firmware.loads(0, 8) {
+        bail!(
+            "{}: it loads nothing at address 0, where the MPS2 boards that --qemu runs a firmware on by default read the initial stack pointer and reset vector, so the core would lock up at reset: a cortex-m-rt firmware linked without its `link.x`? Its `.cargo/config.toml` needs `rustflags = [\"-C\", \"link-arg=-Tlink.x\"]` under `[target.TARGET]` for the target it is built for (`[build] target`). Another board's firmware: give --machine, the QEMU machine of its board",
             path.display()
         );
     }
@@ -801,27 +802,37 @@ mod tests {
     use super::{check_target_named, record, take_descriptors, RecordArgs, Recording};
 
     #[test]
-    fn a_firmware_without_a_vector_table_is_refused_before_qemu_locks_up_on_it() {
+    fn a_firmware_that_loads_nothing_at_the_boot_address_is_refused_before_qemu_locks_up_on_it() {
+        // Linked without link.x (a `.cargo/config.toml` naming the old target after a switch to
+        // thumbv7em): no vector table, its one segment at 0x10000.
         let path = std::path::Path::new("fw.elf");
         let mut firmware = super::elf::Firmware::bare(Functions::default(), Lines::default());
-        let refusal = super::default_machine(&firmware, path)
-            .unwrap_err()
-            .to_string();
+        firmware.loaded = vec![(0x1_0000, 0x200)];
+        let refusal = |firmware: &super::elf::Firmware| {
+            super::default_machine(firmware, path)
+                .unwrap_err()
+                .to_string()
+        };
+        let refused = refusal(&firmware);
         assert!(
-            refusal.starts_with("fw.elf: it has no vector table (no `.vector_table` section)")
-                && refusal.contains("link-arg=-Tlink.x"),
-            "{refusal}"
+            refused.starts_with("fw.elf: it loads nothing at address 0, where the MPS2 boards")
+                && refused.contains("link-arg=-Tlink.x"),
+            "{refused}"
         );
         firmware.vector_table = Some(0x0800_0000);
-        let refusal = super::default_machine(&firmware, path)
-            .unwrap_err()
-            .to_string();
-        assert!(refusal.contains("give --machine"), "{refusal}");
-        firmware.vector_table = Some(0);
+        let refused = refusal(&firmware);
+        assert!(refused.contains("give --machine"), "{refused}");
+        // A vector table by another name (C's `.isr_vector`) loaded at 0 boots: once refused.
+        firmware.vector_table = None;
+        firmware.loaded = vec![(0, 0x400), (0x2000_0000, 0x100)];
         assert_eq!(
             super::default_machine(&firmware, path).unwrap(),
             "mps2-an385"
         );
+        firmware.loaded = vec![(4, 0x400)];
+        assert!(refusal(&firmware).contains("loads nothing at address 0"));
+        firmware.loaded = vec![(0, 0x400)];
+        firmware.vector_table = Some(0);
         firmware.hard_float = true;
         assert_eq!(
             super::default_machine(&firmware, path).unwrap(),
