@@ -383,12 +383,9 @@ func main() {
         let Some(go) = gotrace_go_oracle::require_go("go_sort against Go") else {
             return;
         };
-        let dir = std::env::temp_dir().join(format!("gotrace-go-sort-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let program = dir.join("main.go");
+        let program = gotrace_go_oracle::scratch_dir().join("go-sort.go");
         std::fs::write(&program, GO_PROGRAM).unwrap();
         let output = go.command().arg("run").arg(&program).output().unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(
             output.status.success(),
             "{}",

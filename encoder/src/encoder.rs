@@ -900,10 +900,7 @@ mod tests {
         let Some(go) = gotrace_go_oracle::require_go("generation-wrap") else {
             return;
         };
-        let path = std::env::temp_dir().join(std::format!(
-            "gotrace-gen-wrap-{}.trace",
-            std::process::id()
-        ));
+        let path = gotrace_go_oracle::scratch_dir().join("generation-wrap.trace");
         std::fs::write(&path, &e.sink().traces[0]).unwrap();
         let out = go.trace(gotrace_go_oracle::Mode::Parsed, &path).unwrap();
         std::fs::remove_file(&path).unwrap();

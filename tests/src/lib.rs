@@ -11,20 +11,10 @@ pub mod mutate;
 pub mod rng;
 pub mod vectors;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
-/// A scratch directory for this test process in the system temp dir, removed by nobody, so that
-/// a failing test leaves its inputs there to look at.
-pub fn scratch_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("gotrace-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creating the scratch directory");
-        dir
-    })
-}
+pub use gotrace_go_oracle::scratch_dir;
 
 /// Writes `bytes` to a fresh file in the scratch directory named after `name`.
 pub fn scratch_file(name: &str, bytes: &[u8]) -> PathBuf {

@@ -85,8 +85,7 @@ pub fn run_go(go: &Go, name: &str, bytes: &[u8]) -> TraceOutput {
     // shared directory made another's write fail.
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("gotrace-decoder-{}-{call}", std::process::id()));
+    let dir: PathBuf = gotrace_go_oracle::scratch_dir().join(format!("go-{call}"));
     std::fs::create_dir_all(&dir).expect("creating a scratch directory");
     let file = dir.join(format!("{name}.trace"));
     std::fs::write(&file, bytes).expect("writing a scratch trace");

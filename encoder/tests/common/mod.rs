@@ -33,9 +33,7 @@ pub fn go_wire(name: &str, trace: &[u8]) -> Option<String> {
 
 fn go_reads(name: &str, trace: &[u8], mode: Mode) -> Option<String> {
     let go = require_go(name)?;
-    let dir = std::env::temp_dir().join(format!("gotrace-encoder-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(format!("{name}.trace"));
+    let path: PathBuf = gotrace_go_oracle::scratch_dir().join(format!("{name}.trace"));
     std::fs::write(&path, trace).unwrap();
     let out = go.trace(mode, &path).unwrap();
     if let Some(err) = &out.error {

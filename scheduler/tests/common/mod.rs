@@ -25,7 +25,7 @@ impl Clock for Ticks {
 
 /// A directory for this test binary's trace files.
 pub fn trace_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gotrace-sched-{}-{test}", std::process::id()));
+    let dir = gotrace_go_oracle::scratch_dir().join(test);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod scratch;
 mod viewer;
+pub use scratch::scratch_dir;
 pub use viewer::{Page, Viewer};
 
 /// Why Go's tool could not give a verdict (as opposed to rejecting the trace).
@@ -312,9 +314,7 @@ mod tests {
         let Some(go) = require_go("oracle self-test") else {
             return;
         };
-        let dir = std::env::temp_dir().join(format!("gotrace-oracle-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("header-only.trace");
+        let empty = scratch_dir().join("header-only.trace");
         std::fs::write(&empty, b"go 1.22 trace\0\0\0").unwrap();
         let out = go.trace(Mode::Parsed, &empty).unwrap();
         assert_eq!(out.error.as_deref(), Some("no frequency event found"));
@@ -328,6 +328,5 @@ mod tests {
             vectors.iter().any(|v| v.ends_with("go122-gc-stress.test")),
             "{vectors:?}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

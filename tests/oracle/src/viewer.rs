@@ -61,9 +61,8 @@ impl Viewer {
     /// reads only in part ("Encountered error, but able to proceed"), is an error.
     pub(crate) fn open(trace_tool: &Path, file: &Path) -> Result<Viewer, OracleError> {
         static OPENED: AtomicUsize = AtomicUsize::new(0);
-        let log = std::env::temp_dir().join(format!(
-            "gotrace-viewer-{}-{}.log",
-            std::process::id(),
+        let log = crate::scratch_dir().join(format!(
+            "viewer-{}.log",
             OPENED.fetch_add(1, Ordering::Relaxed)
         ));
         let spawn_error = |source| OracleError::Spawn {

@@ -430,15 +430,6 @@ fn peak_rss_kib() -> u64 {
 mod tests {
     use super::*;
 
-    /// A directory of this test's own, removed when dropped.
-    struct Scratch(PathBuf);
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            std::fs::remove_dir_all(&self.0).ok();
-        }
-    }
-
     /// Our CPU time is compared with Go's, which getrusage gives in microseconds, on runs of
     /// 0.15 to 0.7 s: a step of the clock it is read from must be far below that.
     #[test]
@@ -457,12 +448,9 @@ mod tests {
 
     #[test]
     fn generated_trace_has_the_generations_asked_for_in_a_directory_that_holds_another() {
-        let scratch = Scratch(
-            std::env::temp_dir().join(format!("gotrace-bench-generated-{}", std::process::id())),
-        );
-        std::fs::create_dir_all(&scratch.0).unwrap();
-        let one = largest_generation(&generated_trace(&scratch.0, 3, 1).unwrap()).unwrap();
-        let two = largest_generation(&generated_trace(&scratch.0, 3, 2).unwrap()).unwrap();
+        let scratch = gotrace_tests::scratch_dir();
+        let one = largest_generation(&generated_trace(scratch, 3, 1).unwrap()).unwrap();
+        let two = largest_generation(&generated_trace(scratch, 3, 2).unwrap()).unwrap();
         let mib = 1u64 << 20;
         assert!(
             one < mib + mib / 2 && two > mib + mib / 2,
