@@ -7,6 +7,7 @@
 //! segments ([`stream`]) whose generations are written to their files as each completes
 //! ([`segments`]); at the end, each file is checked with the decoder ([`summary`]).
 
+mod args;
 mod defmt_log;
 pub(crate) mod elf;
 mod fault;
@@ -21,81 +22,25 @@ mod progress;
 mod qemu;
 mod rtt;
 pub(crate) mod segments;
+mod session;
+mod signals;
 mod stream;
 mod summary;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use gotrace_rtt_protocol::{self as protocol, Backpressure, Command, SessionDescriptor};
 
 use crate::stdout::{self, errln, outln};
-use frames::{Cut, ZeroFrames};
+pub use args::RecordArgs;
+use args::{check_target_named, default_output};
+use frames::ZeroFrames;
 use link::{Drained, End, Link, Liveness};
-
-/// Arguments of `gotrace record`.
-#[derive(Debug, clap::Args)]
-pub struct RecordArgs {
-    /// The firmware ELF (with its symbols: RTT block, defmt table).
-    pub elf: PathBuf,
-    /// Run the ELF under QEMU (qemu-system-arm) and read RTT through QEMU's gdbstub.
-    // Each way of reaching the target excludes the others, and the options of one are refused
-    // with another: `--qemu --attach`, `--chip --attach`, `--attach --machine` were taken and the
-    // option ignored without a word.
-    #[arg(long, conflicts_with_all = ["chip", "probe", "attach"])]
-    pub qemu: bool,
-    /// QEMU machine for --qemu; by default mps2-an386 (Cortex-M4F) for a hard-float ELF,
-    /// mps2-an385 (Cortex-M3) otherwise, for an image that boots from their memory (a vector
-    /// table in the first 4 MiB): another board's (an STM32's flash at 0x08000000) needs its own.
-    #[arg(long, conflicts_with_all = ["attach", "chip"])]
-    pub machine: Option<String>,
-    /// Attach to a QEMU already serving gdb at HOST:PORT instead of starting one.
-    #[arg(long, value_name = "HOST:PORT", value_parser = host_port, conflicts_with_all = ["chip", "probe"])]
-    pub attach: Option<String>,
-    /// QEMU's instruction counting (`-icount shift=N`): deterministic virtual time. More of
-    /// QEMU's icount options may follow (`5,align=on`: the guest kept at its virtual rate, 32 ns
-    /// an instruction; with a large shift, where the guest runs slower than the host could, each
-    /// poll's halt delays it further: poll less often, `--poll-ms 100`). `off` runs QEMU without
-    /// it.
-    #[arg(long, default_value = "0", conflicts_with_all = ["attach", "chip"])]
-    pub icount: String,
-    /// Target chip of a real board, flashed and read through probe-rs (e.g. nRF52840_xxAA).
-    #[arg(long)]
-    pub chip: Option<String>,
-    /// Debug probe selector (VID:PID or VID:PID:SERIAL, hexadecimal) for --chip; the first probe
-    /// found if omitted.
-    #[arg(long, requires = "chip")]
-    pub probe: Option<String>,
-    /// Where to write the trace (by default the ELF's file name with `.trace`, in the current
-    /// directory); more files `NAME.2.trace`, ... if losses split it.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// `--output` given after the ELF, as `scripts/record-qemu.sh` takes it.
-    #[arg(value_name = "OUTPUT", conflicts_with = "output")]
-    pub output_after_elf: Option<PathBuf>,
-    /// Stop after this many seconds (of host time).
-    #[arg(long, value_parser = seconds)]
-    pub duration: Option<f64>,
-    /// Never block the firmware: drop what does not fit, and report it.
-    #[arg(long)]
-    pub lossy: bool,
-    /// Never block the firmware, and keep its newest generations: it overwrites its oldest in
-    /// its trace channel (a flight recorder), which is read once, when the trace ends or the
-    /// firmware hard-faults or panics (the last generations before it; under QEMU).
-    #[arg(long, conflicts_with = "lossy")]
-    pub flight_recorder: bool,
-    /// Generation length in microseconds of device time (0: the firmware's default).
-    #[arg(long, default_value_t = 0)]
-    pub generation_us: u32,
-    /// Milliseconds between two drains of the RTT buffers, at most 1000: a longer wait outlasted
-    /// the 5 s the firmware is given to end its trace after the stop command, whose end then
-    /// came after the recording had given up on it, and the firmware was blamed.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1000))]
-    pub poll_ms: u64,
-}
+use session::take_descriptors;
+use signals::{abort, aborted, ctrl_c, kept, stop_asked};
 
 /// Everything the session gathered, before writing.
 struct Recording {
@@ -222,22 +167,6 @@ pub fn run(args: &RecordArgs) -> Result<std::process::ExitCode> {
     Ok(code)
 }
 
-/// `record` needs one of its ways to the firmware; none given, each is named.
-fn check_target_named(args: &RecordArgs) -> Result<()> {
-    if !args.qemu && args.attach.is_none() && args.chip.is_none() {
-        bail!(
-            "say where the firmware runs: --qemu, --attach HOST:PORT for a QEMU already running, \
-             or --chip CHIP for a board through a debug probe{}",
-            if cfg!(feature = "probe-rs") {
-                ""
-            } else {
-                " (a gotrace built with --features probe-rs)"
-            }
-        );
-    }
-    Ok(())
-}
-
 fn open_link(args: &RecordArgs, firmware: &elf::Firmware) -> Result<Box<dyn Link>> {
     if let Some(chip) = &args.chip {
         #[cfg(feature = "probe-rs")]
@@ -293,92 +222,6 @@ fn default_machine(firmware: &elf::Firmware, path: &Path) -> Result<&'static str
         true => "mps2-an386",
         false => "mps2-an385",
     })
-}
-
-/// Counts Ctrl-C presses: the first asks the session for a clean stop (stop command, end record),
-/// the second for an abort; the session loop sees both, and after an abort ends the QEMU it
-/// started (with the link) and exits through [`abort`]. A session that has not done so within
-/// [`ABORT_GRACE`] (stuck on a target that no longer answers) is ended from here.
-fn ctrl_c(opened: segments::Opened) -> Result<Arc<AtomicUsize>> {
-    let presses = Arc::new(AtomicUsize::new(0));
-    let handler = presses.clone();
-    ctrlc::set_handler(move || {
-        if handler.fetch_add(1, Ordering::SeqCst) == 1 {
-            std::thread::sleep(ABORT_GRACE);
-            abort(&opened);
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
-    #[cfg(target_os = "linux")]
-    stop_on_termination()?;
-    Ok(presses)
-}
-
-/// Set by SIGTERM or SIGHUP: stop the recording cleanly, as a first Ctrl-C does.
-static TERMINATION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Makes SIGTERM and SIGHUP (`timeout`, a service manager, a closed terminal) stop the recording
-/// as a first Ctrl-C does, however many come: `timeout` sends its signal to the process and then
-/// to its process group, which `record` is in, and that second SIGTERM, counted as a second
-/// press, aborted the recording (exit 130, nothing checked nor summarised) whenever the two were
-/// not merged while pending. A service manager that wants it gone follows with SIGKILL, which
-/// takes the QEMU `record` started with it ([`qemu`]'s PR_SET_PDEATHSIG).
-#[cfg(target_os = "linux")]
-fn stop_on_termination() -> Result<()> {
-    extern "C" fn on_termination(_: libc::c_int) {
-        // An atomic store: async-signal-safe.
-        TERMINATION.store(true, Ordering::SeqCst);
-    }
-    for signal in [libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: a zeroed sigaction is a valid one to fill in; the handler only stores to an
-        // atomic.
-        let installed = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_termination as extern "C" fn(libc::c_int) as usize;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if installed != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("installing the SIGTERM and SIGHUP handler");
-        }
-    }
-    Ok(())
-}
-
-/// Whether the user asked for the recording to stop: a Ctrl-C, SIGTERM or SIGHUP.
-fn stop_asked(interrupts: &AtomicUsize) -> bool {
-    interrupts.load(Ordering::SeqCst) > 0 || TERMINATION.load(Ordering::SeqCst)
-}
-
-/// How long the session gets to end by itself after the second Ctrl-C.
-const ABORT_GRACE: Duration = Duration::from_secs(2);
-
-/// Whether the user pressed Ctrl-C a second time: the session ends at once, unchecked.
-fn aborted(interrupts: &AtomicUsize) -> bool {
-    interrupts.load(Ordering::SeqCst) >= 2
-}
-
-/// Exits with status 130, saying which files hold the generations complete until now.
-fn abort(opened: &segments::Opened) -> ! {
-    // Held until the exit: a generation being written is finished, and none is begun.
-    let files = segments::lock(opened);
-    errln!("gotrace record: aborted; {}", kept(&files));
-    std::process::exit(130);
-}
-
-/// Which files hold the generations complete so far, for a recording that ends unchecked: of
-/// more than ten (a lossy recording that kept dropping), the first and last three.
-fn kept(files: &segments::OpenedFiles) -> String {
-    let names = files.paths().map(|p| p.display().to_string());
-    if names.len() == 0 {
-        return "no generation was complete: no trace written".to_owned();
-    }
-    format!(
-        "the generations complete until now are in {} (not checked)",
-        summary::joined_ends(names, 10, 3, "files")
-    )
 }
 
 /// Trace files after which the recording says, once, that the trace channel is not drained fast
@@ -707,39 +550,6 @@ fn print_logs(
     recording.log_lines += lines.len() as u64;
 }
 
-/// Feeds the session channel's `bytes` to its frames; returns the last session descriptor among
-/// those they complete. An unreadable frame is reported and ignored, and so is a run longer than
-/// any frame without its end; a firmware of another protocol version is an error: its loss and
-/// end records on the trace channel would be misread, and the account of what was lost with
-/// them.
-fn take_descriptors(session: &mut ZeroFrames, bytes: &[u8]) -> Result<Option<SessionDescriptor>> {
-    let mut descriptor = None;
-    let mut other_version = None;
-    session.push(bytes, |cut| match cut {
-        Cut::Frame(frame) => {
-            match protocol::decode_frame::<SessionDescriptor>(&mut frame.to_vec()) {
-                Ok(d) if d.protocol_version != protocol::PROTOCOL_VERSION => {
-                    other_version.get_or_insert(d.protocol_version);
-                }
-                Ok(d) => descriptor = Some(d),
-                Err(e) => errln!("warning: unreadable session descriptor frame: {e}"),
-            }
-        }
-        Cut::Overlong(run) => errln!(
-            "warning: {run} bytes on the {:?} channel without a frame end (no frame is longer than {}): dropped up to the next frame end",
-            protocol::SESSION_CHANNEL,
-            protocol::MAX_MESSAGE_BYTES
-        ),
-    });
-    if let Some(version) = other_version {
-        bail!(
-            "the firmware speaks gotrace RTT protocol {version}, this gotrace {}: build both from the same gotrace",
-            protocol::PROTOCOL_VERSION
-        );
-    }
-    Ok(descriptor)
-}
-
 fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     let mut buf = [0u8; protocol::MAX_MESSAGE_BYTES];
     let frame = protocol::encode_frame(command, &mut buf)?;
@@ -753,38 +563,9 @@ fn send(link: &mut dyn Link, command: &Command) -> Result<()> {
     Ok(())
 }
 
-/// A duration in seconds, 0 or more: `--duration=-1` or `nan` would compare false with every
-/// elapsed time, and be taken without a word as 0 (stop at once) or as no duration at all.
-fn seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s >= 0.0 => Ok(s),
-        Ok(_) => Err("a number of seconds, 0 or more".to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// `--attach`'s `HOST:PORT` (a bracketed IPv6 host too), checked as it is parsed: a port alone or
-/// a host alone got std's "invalid socket address" as the QEMU's connection failed.
-fn host_port(text: &str) -> Result<String, String> {
-    match text.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(text.to_owned()),
-        _ => Err("want HOST:PORT, where a QEMU started with `-gdb tcp::PORT` serves gdb (localhost:1234)".to_owned()),
-    }
-}
-
-fn default_output(elf: &Path) -> PathBuf {
-    let stem = elf
-        .file_stem()
-        .map_or("firmware".into(), |s| s.to_string_lossy());
-    PathBuf::from(format!("{stem}.trace"))
-}
-
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-    use gotrace_rtt_protocol::{
-        self as protocol, Backpressure, ClockSource, EndRecord, SessionDescriptor, END_MARKER,
-    };
+    use gotrace_rtt_protocol::{self as protocol, EndRecord, END_MARKER};
 
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicUsize;
@@ -793,13 +574,14 @@ mod tests {
     use anyhow::Result;
     use gotrace_wire::{EventType, Version, HEADER_LEN};
 
+    use super::args::tests::parse;
     use super::elf::{Functions, Lines};
-    use super::frames::ZeroFrames;
     use super::link::{Drained, End, Link, Liveness};
     use super::rtt::Peek;
     use super::segments::{SegmentFiles, Written};
+    use super::session::tests::descriptor;
     use super::stream::tests::batch;
-    use super::{check_target_named, record, take_descriptors, RecordArgs, Recording};
+    use super::{record, Recording};
 
     #[test]
     fn a_firmware_that_loads_nothing_at_the_boot_address_is_refused_before_qemu_locks_up_on_it() {
@@ -1573,391 +1355,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: RecordArgs,
-    }
-
-    fn parse(args: &[&str]) -> Result<RecordArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("record").chain(args.iter().copied())).map(|c| c.args)
-    }
-
-    #[test]
-    fn a_board_is_named_by_chip_and_optionally_probe() {
-        let args = parse(&["fw.elf", "--chip", "nRF52840_xxAA", "--probe", "1366:1015"]).unwrap();
-        assert_eq!(args.chip.as_deref(), Some("nRF52840_xxAA"));
-        assert_eq!(args.probe.as_deref(), Some("1366:1015"));
-        assert!(!args.qemu);
-    }
-
-    #[test]
-    fn the_output_may_follow_the_elf_or_be_named_but_not_both() {
-        // Taken after the ELF as the script takes it, it was an unexpected argument.
-        let args = parse(&["--qemu", "fw.elf", "out.trace"]).unwrap();
-        assert_eq!(
-            args.output_after_elf.as_deref(),
-            Some(std::path::Path::new("out.trace"))
-        );
-        let args = parse(&["--qemu", "fw.elf", "-o", "out.trace"]).unwrap();
-        assert_eq!(
-            args.output.as_deref(),
-            Some(std::path::Path::new("out.trace"))
-        );
-        assert_eq!(
-            parse(&["fw.elf", "a.trace", "-o", "b.trace"])
-                .err()
-                .map(|e| e.kind()),
-            Some(clap::error::ErrorKind::ArgumentConflict)
-        );
-    }
-
-    #[test]
-    fn a_probe_needs_a_chip_and_qemu_excludes_both() {
-        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
-        assert_eq!(
-            kind(&["fw.elf", "--probe", "1366:1015"]),
-            Some(clap::error::ErrorKind::MissingRequiredArgument)
-        );
-        assert_eq!(
-            kind(&["fw.elf", "--qemu", "--chip", "nRF52840_xxAA"]),
-            Some(clap::error::ErrorKind::ArgumentConflict)
-        );
-        assert_eq!(kind(&["fw.elf", "--qemu"]), None);
-    }
-
-    #[test]
-    fn one_way_to_the_target_and_only_its_options() {
-        // Each of these was taken, one option ignored without a word (--qemu, --attach,
-        // --machine, --icount).
-        use clap::error::ErrorKind::ArgumentConflict;
-        let kind = |args: &[&str]| parse(args).err().map(|e| e.kind());
-        let cases: [(&[&str], _); 6] = [
-            (&["--qemu", "--attach", "localhost:1234"], ArgumentConflict),
-            (
-                &["--chip", "nRF52840_xxAA", "--attach", "localhost:1234"],
-                ArgumentConflict,
-            ),
-            (
-                &["--attach", "localhost:1234", "--machine", "mps2-an505"],
-                ArgumentConflict,
-            ),
-            (
-                &["--attach", "localhost:1234", "--icount", "5"],
-                ArgumentConflict,
-            ),
-            (
-                &["--chip", "nRF52840_xxAA", "--machine", "mps2-an505"],
-                ArgumentConflict,
-            ),
-            (
-                &["--chip", "nRF52840_xxAA", "--icount", "off"],
-                ArgumentConflict,
-            ),
-        ];
-        for (args, expected) in cases {
-            let args = [&["fw.elf"], args].concat();
-            assert_eq!(kind(&args), Some(expected), "{args:?}");
-        }
-        // What each way takes, and the icount default (no --icount given) with any of them.
-        for ok in [
-            &["--qemu", "--machine", "mps2-an505", "--icount", "off"][..],
-            &["--attach", "localhost:1234"],
-            &["--chip", "nRF52840_xxAA"],
-        ] {
-            let args = [&["fw.elf"], ok].concat();
-            assert_eq!(kind(&args), None, "{args:?}");
-        }
-    }
-
-    #[test]
-    fn no_way_to_the_target_names_each_of_them() {
-        let error = check_target_named(&parse(&["fw.elf"]).unwrap()).unwrap_err();
-        let error = error.to_string();
-        for way in ["--qemu", "--attach HOST:PORT", "--chip CHIP"] {
-            assert!(error.contains(way), "{error}");
-        }
-        assert_eq!(
-            error.contains("--features probe-rs"),
-            !cfg!(feature = "probe-rs"),
-            "{error}"
-        );
-        for way in [
-            &["--qemu"][..],
-            &["--attach", "localhost:1"],
-            &["--chip", "x"],
-        ] {
-            let args = parse(&[&["fw.elf"], way].concat()).unwrap();
-            assert!(check_target_named(&args).is_ok(), "{way:?}");
-        }
-    }
-
-    #[test]
-    fn attach_takes_a_host_and_a_port() {
-        let attach = |a: &str| parse(&["fw.elf", "--attach", a]).map(|args| args.attach);
-        for good in ["localhost:1234", "127.0.0.1:1", "[::1]:1234"] {
-            assert_eq!(attach(good).unwrap().as_deref(), Some(good));
-        }
-        for bad in [
-            "localhost",
-            ":1234",
-            "1234",
-            "localhost:",
-            "localhost:99999",
-        ] {
-            let error = attach(bad).unwrap_err();
-            assert_eq!(
-                error.kind(),
-                clap::error::ErrorKind::ValueValidation,
-                "{bad}"
-            );
-            assert!(
-                error.to_string().contains("want HOST:PORT"),
-                "{bad}: {error}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_duration_is_zero_seconds_or_more() {
-        let duration = |d: &str| parse(&["fw.elf", "--qemu", &format!("--duration={d}")]);
-        assert_eq!(duration("0").unwrap().duration, Some(0.0));
-        assert_eq!(duration("2.5").unwrap().duration, Some(2.5));
-        for bad in ["-1", "NaN", "soon"] {
-            assert_eq!(
-                duration(bad).err().map(|e| e.kind()),
-                Some(clap::error::ErrorKind::ValueValidation),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_abort_names_the_files_written_the_first_and_last_of_many() {
-        let files = |count| super::segments::OpenedFiles::counted("out.trace".as_ref(), count);
-        assert_eq!(
-            super::kept(&files(0)),
-            "no generation was complete: no trace written"
-        );
-        assert_eq!(
-            super::kept(&files(2)),
-            "the generations complete until now are in out.trace, out.2.trace (not checked)"
-        );
-        assert_eq!(
-            super::kept(&files(50)),
-            "the generations complete until now are in out.trace, out.2.trace, out.3.trace, \
-             … 44 files more …, out.48.trace, out.49.trace, out.50.trace (not checked)"
-        );
-    }
-
-    #[test]
-    fn a_poll_interval_is_a_second_at_most() {
-        // `--poll-ms 6000`: a Ctrl-C's stop command was acted on, but the end record came after
-        // the 5 s the recording waits for it, which then blamed the firmware.
-        let poll = |ms: &str| parse(&["fw.elf", "--qemu", "--poll-ms", ms]);
-        assert_eq!(poll("0").unwrap().poll_ms, 0);
-        assert_eq!(poll("1000").unwrap().poll_ms, 1000);
-        assert_eq!(
-            poll("1001").err().map(|e| e.kind()),
-            Some(clap::error::ErrorKind::ValueValidation)
-        );
-    }
-
-    fn frame(descriptor: &SessionDescriptor) -> Vec<u8> {
-        let mut buf = [0; protocol::MAX_MESSAGE_BYTES];
-        protocol::encode_frame(descriptor, &mut buf)
-            .unwrap()
-            .to_vec()
-    }
-
-    /// The descriptor of a firmware like the example's under QEMU, lossless, with generations of
-    /// `generation_period_us`.
-    pub(super) fn descriptor(generation_period_us: u32) -> SessionDescriptor {
-        SessionDescriptor {
-            protocol_version: protocol::PROTOCOL_VERSION,
-            encoder_version: [0, 1, 0],
-            clock: ClockSource::CmsdkApbTimer,
-            clock_hz: 25_000_000,
-            trace_channel_bytes: 8192,
-            batch_buffer_bytes: 512,
-            batch_buffers: 3,
-            backpressure: Backpressure::Lossless,
-            generation_period_us,
-        }
-    }
-
-    #[test]
-    fn session_frames_are_taken_whole_the_last_descriptor_kept_and_another_version_refused() {
-        let ours = descriptor;
-        let other_version = SessionDescriptor {
-            protocol_version: protocol::PROTOCOL_VERSION + 1,
-            ..ours(3)
-        };
-        let session = || ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
-        let mut frames = session();
-        let mut bytes = [frame(&ours(1)), vec![7, 0], frame(&ours(2))].concat();
-        let partial = frame(&ours(4));
-        bytes.extend_from_slice(&partial[..partial.len() - 1]);
-        // An unreadable frame in between is skipped.
-        assert_eq!(
-            take_descriptors(&mut frames, &bytes).unwrap(),
-            Some(ours(2))
-        );
-        assert_eq!(
-            frames.pending(),
-            &partial[..partial.len() - 1],
-            "the partial frame waits"
-        );
-        assert_eq!(take_descriptors(&mut frames, &[0]).unwrap(), Some(ours(4)));
-        assert!(frames.pending().is_empty());
-        assert_eq!(take_descriptors(&mut frames, &[]).unwrap(), None);
-        // Garbage without a frame end is not kept waiting for one; a frame after it is read.
-        let mut frames = session();
-        assert_eq!(
-            take_descriptors(&mut frames, &[0x55; 1 << 20]).unwrap(),
-            None
-        );
-        assert!(frames.pending().is_empty());
-        let bytes = [&[0][..], &frame(&ours(5))].concat();
-        assert_eq!(
-            take_descriptors(&mut frames, &bytes).unwrap(),
-            Some(ours(5))
-        );
-        let bytes = [frame(&ours(1)), frame(&other_version)].concat();
-        let error = take_descriptors(&mut session(), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains(&format!(
-                "speaks gotrace RTT protocol {}, this gotrace {}",
-                protocol::PROTOCOL_VERSION + 1,
-                protocol::PROTOCOL_VERSION
-            )),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn a_descriptor_frame_cut_short_and_run_into_the_next_is_no_descriptor() {
-        // Found by a_frame_that_is_not_one_descriptor_whole_is_no_descriptor: the first 17
-        // bytes of one descriptor's frame, then the whole frame of another. It read as a
-        // descriptor of neither: the first one's fields, but a generation period of 314 from
-        // its last byte and the next frame's first, postcard ignoring the bytes after it.
-        let mut bytes = [
-            2, 3, 2, 1, 17, 1, 156, 20, 144, 3, 199, 144, 1, 134, 2, 1, 186, 2, 3, 2, 1, 13, 1,
-            226, 30, 130, 2, 151, 255, 1, 93, 1, 152, 13, 0,
-        ];
-        // Each frame's first field, the protocol version (3 when found), as this gotrace's.
-        let version = u8::try_from(protocol::PROTOCOL_VERSION).unwrap();
-        assert!(version < 0x80, "one byte of postcard varint");
-        (bytes[1], bytes[18]) = (version, version);
-        let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
-        assert_eq!(take_descriptors(&mut frames, &bytes).unwrap(), None);
-        // The frame that was run into, alone: a descriptor.
-        let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
-        assert!(take_descriptors(&mut frames, &bytes[17..])
-            .unwrap()
-            .is_some());
-    }
-
-    /// A frame that is not one descriptor whole is none, whatever descriptor it begins with:
-    /// a descriptor's frame with bytes after it, or cut short and run into the next one's (a
-    /// write that had room for part of it), for descriptors of any values; the whole frames
-    /// are read.
-    #[test]
-    fn a_frame_that_is_not_one_descriptor_whole_is_no_descriptor() {
-        let mut rng = gotrace_tests::rng::Rng::new(0xd35c);
-        let any = |rng: &mut gotrace_tests::rng::Rng| SessionDescriptor {
-            clock: *rng.pick(&[ClockSource::CmsdkApbTimer, ClockSource::DwtCycles]),
-            clock_hz: rng.next_u64() >> rng.below(64),
-            trace_channel_bytes: (rng.next_u64() >> rng.below(64)) as u32,
-            batch_buffer_bytes: rng.below(1 << 16) as u32,
-            batch_buffers: rng.below(300) as u32,
-            backpressure: *rng.pick(&[
-                Backpressure::Lossless,
-                Backpressure::Lossy,
-                Backpressure::Overwrite,
-            ]),
-            generation_period_us: (rng.next_u64() >> rng.below(64)) as u32,
-            ..descriptor(0)
-        };
-        let take = |bytes: &[u8]| {
-            let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
-            take_descriptors(&mut frames, bytes)
-                .map_err(|e| e.to_string())
-                .map(|d| d.map(|d| (d, frames.pending().to_vec())))
-        };
-        for case in 0..FRAME_CASES {
-            let (a, b) = (any(&mut rng), any(&mut rng));
-            let (whole, next) = (frame(&a), frame(&b));
-            assert_eq!(take(&whole), Ok(Some((a, Vec::new()))));
-            let extra: Vec<u8> = (0..1 + rng.below(8))
-                .map(|_| 1 | rng.next_u64() as u8)
-                .collect();
-            let longer = [&whole[..whole.len() - 1], &extra, &[0]].concat();
-            let cut = [&whole[..1 + rng.below(whole.len() - 2)], &next].concat();
-            for bytes in [longer, cut] {
-                assert_eq!(take(&bytes), Ok(None), "case {case}: {bytes:?}");
-            }
-        }
-    }
-
-    const FRAME_CASES: usize = 5000;
-
-    #[test]
-    fn any_session_channel_bytes_in_any_chunks_neither_panic_nor_pile_up() {
-        let mut rng = gotrace_tests::rng::Rng::new(0x5e55);
-        let descriptor = SessionDescriptor {
-            clock: ClockSource::DwtCycles,
-            clock_hz: u64::MAX,
-            trace_channel_bytes: u32::MAX,
-            backpressure: Backpressure::Lossy,
-            ..descriptor(0)
-        };
-        let valid = frame(&descriptor);
-        let (mut read, mut garbled) = (0, 0);
-        for _ in 0..500 {
-            // Descriptors, some with a byte changed (another version is refused by design: the
-            // version's first byte is left alone), runs of garbage, zeros.
-            let mut bytes = Vec::new();
-            for _ in 0..1 + rng.below(8) {
-                match rng.below(4) {
-                    0 => bytes.extend_from_slice(&valid),
-                    1 => {
-                        let mut changed = valid.clone();
-                        let at = 2 + rng.below(changed.len() - 2);
-                        changed[at] = rng.next_u64() as u8;
-                        bytes.extend(changed);
-                    }
-                    2 => bytes.extend((0..rng.below(300)).map(|_| 1 | rng.next_u64() as u8)),
-                    _ => bytes.push(0),
-                }
-            }
-            let mut frames = ZeroFrames::new(protocol::MAX_MESSAGE_BYTES);
-            let mut rest = &bytes[..];
-            while !rest.is_empty() {
-                let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(80)));
-                match take_descriptors(&mut frames, chunk) {
-                    Ok(Some(d)) if d == descriptor => read += 1,
-                    Ok(_) => {}
-                    Err(e) => {
-                        garbled += 1;
-                        assert!(e.to_string().contains("speaks gotrace RTT protocol"), "{e}");
-                    }
-                }
-                assert!(
-                    frames.pending().len() <= protocol::MAX_MESSAGE_BYTES,
-                    "{}",
-                    frames.pending().len()
-                );
-                rest = after;
-            }
-        }
-        assert!(
-            read > 100 && garbled < 100,
-            "{read} read, {garbled} refused"
-        );
     }
 }

@@ -1118,11 +1118,11 @@ mod tests {
     use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, LossRecord, SessionDescriptor};
 
     use super::{loss_lines, overwritten_line, session_lines, still_clock_line, End};
+    use crate::record::session::tests::descriptor;
     use crate::record::stream::{
         tests::{batch, end, loss},
         LossAccount, Segment, TraceStream,
     };
-    use crate::record::tests::descriptor;
 
     #[test]
     fn a_flight_recording_that_kept_one_generation_says_they_do_not_fit_its_channel() {
