@@ -1,6 +1,6 @@
 //! The transport on the host: the ring's copy and wrap, and the sink's byte stream in every mode,
 //! read back as `gotrace record` reads a ring (`ring::host`). What the device does with the same
-//! code the end-to-end tests record under QEMU (`tests/tests/end_to_end_qemu.rs`).
+//! code the end-to-end tests record under QEMU (`tests/tests/end_to_end_qemu/`).
 
 extern crate std;
 
