@@ -118,6 +118,11 @@ impl Error {
         self.source.take()
     }
 
+    /// Whether a failure of the stream caused this error.
+    pub(crate) fn has_stream_failure(&self) -> bool {
+        self.source.is_some()
+    }
+
     /// Fills in the parts of the location that are not known yet.
     pub(crate) fn at(mut self, location: &Location) -> Self {
         self.inner.location.fill_from(location);

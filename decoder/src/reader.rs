@@ -152,16 +152,27 @@ impl<R: Read> Reader<R> {
         self.ready.take_next()
     }
 
-    /// Ends the trace with `error`.
+    /// Ends the trace with `error`. A failure of the stream met while reading ahead (the next
+    /// generation's first batch), held for after this generation's events, becomes its cause:
+    /// Go forgets it when the generation read before it fails (a generation cut short by it may
+    /// well fail to advance), and the caller would take a broken stream for a broken trace.
     #[cold]
     fn fail(&mut self, error: Error) -> Result<Option<&Event>, Error> {
         self.done = true;
+        let held = self.spill_err.take();
         // Go returns such an error as `io.EOF`, which ends the trace for every caller of its
-        // reader (`go tool trace` included): the trace is accepted as it stands.
+        // reader (`go tool trace` included): the trace is accepted as it stands, unless the
+        // stream had failed, which is then the error.
         if error.is_bare_eof() {
-            return Ok(None);
+            return match held {
+                Some(held) if held.has_stream_failure() => Err(held),
+                _ => Ok(None),
+            };
         }
-        Err(error)
+        match held.and_then(|mut held| held.take_stream_failure()) {
+            Some(failure) if !error.has_stream_failure() => Err(error.caused_by(failure)),
+            _ => Err(error),
+        }
     }
 
     /// Validates the current generation's next events, as many as [`Ready`] holds: the merge of

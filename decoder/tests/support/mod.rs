@@ -162,27 +162,37 @@ pub fn trace_text(batches: &[Batch<'_>]) -> String {
     let mut text = String::from("Trace Go1.22\n");
     let mut gens: Vec<u64> = Vec::new();
     for (i, batch) in batches.iter().enumerate() {
-        let size: usize = batch.events.iter().map(|line| encoded_size(line)).sum();
-        text.push_str(&format!(
-            "EventBatch gen={} m={} time={} size={size}\n",
-            batch.gen, batch.m as u64, batch.time
-        ));
-        for line in batch.events {
-            text.push_str(line);
-            text.push('\n');
-        }
+        text.push_str(&batch_text(batch));
         let last_of_gen = batches.get(i + 1).is_none_or(|next| next.gen != batch.gen);
         if last_of_gen && !gens.contains(&batch.gen) {
             gens.push(batch.gen);
-            let gen = batch.gen;
-            text.push_str(&format!(
-                "EventBatch gen={gen} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
-                 EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStacks\n\
-                 EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStrings\n"
-            ));
+            text.push_str(&tables_text(batch.gen));
         }
     }
     text
+}
+
+/// One hand-written batch in Go's text form, its header's size computed.
+pub fn batch_text(batch: &Batch<'_>) -> String {
+    let size: usize = batch.events.iter().map(|line| encoded_size(line)).sum();
+    let mut text = format!(
+        "EventBatch gen={} m={} time={} size={size}\n",
+        batch.gen, batch.m as u64, batch.time
+    );
+    for line in batch.events {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// The frequency (15.625 MHz), empty stack table and empty string table of generation `gen`.
+pub fn tables_text(gen: u64) -> String {
+    format!(
+        "EventBatch gen={gen} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
+         EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStacks\n\
+         EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStrings\n"
+    )
 }
 
 /// The wire size of a timed event line: its type byte and its varint arguments.
