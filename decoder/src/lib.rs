@@ -92,6 +92,33 @@
 //! assert!(steals > 0, "no blocking operation's executor was ever stolen");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A file of any form, told by its content as `gotrace validate` tells it: binary, Go's text form
+//! (what `gotrace dump` prints, converted as it is read) or a Go `.test` file, through
+//! [`input::Input`]. An error is handed to [`Input::explain`](input::Input::explain), which names a
+//! text's line (and makes a line that did not convert the error); at the end,
+//! [`Input::finish`](input::Input::finish) converts what the reader did not need (a bad line there
+//! is still an error). Where each goroutine's time went, as `go tool trace`'s goroutine analysis
+//! reckons it, comes from a [`Summarizer`] fed every event.
+//!
+//! ```no_run
+//! use gotrace_decoder::{input::Input, Reader, Summarizer};
+//!
+//! let input = Input::new(std::fs::File::open("trace.txt")?)?;
+//! let mut reader = Reader::new(input)?;
+//! let mut summarizer = Summarizer::new();
+//! loop {
+//!     match reader.read_event_ref() {
+//!         Ok(Some(event)) => summarizer.event(event),
+//!         Ok(None) => break reader.get_mut().finish()?,
+//!         Err(error) => return Err(reader.get_ref().explain(error).into()),
+//!     }
+//! }
+//! for g in summarizer.finish() {
+//!     println!("G{} ran {} ns", g.id, g.times.exec);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod input;

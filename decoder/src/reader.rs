@@ -364,6 +364,16 @@ impl<R: Read> Reader<R> {
     }
 }
 
+/// Each event as [`Reader::read_event`] gives it (a copy), then `None`: after the final Sync
+/// event, or after an error, which ends the trace.
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_event().transpose()
+    }
+}
+
 /// Runs the earliest thread for as long as Go's merge would keep picking it: while its next
 /// event is no later than the other threads' (Go's heap keeps its root unless a child is strictly
 /// earlier) and than the next CPU sample (`sample_time`), and `ready` has room. This is Go's

@@ -242,6 +242,83 @@ fn readers_and_writers_are_debug_and_readers_send() {
     assert!(format!("{input:?}").contains("Binary"), "{input:?}");
 }
 
+/// The reader is an iterator of the events `read_event` gives, which ends at the trace's end and
+/// after an error.
+#[test]
+fn the_reader_iterates_the_events_and_ends_after_an_error() {
+    // A header and one generation holding only its clock rate, as in the crate's docs.
+    let mut trace = b"go 1.22 trace\0\0\0".to_vec();
+    trace.extend([
+        1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 2, 8, 1,
+    ]);
+    let events: Vec<String> = Reader::new(&trace[..])
+        .expect("a header")
+        .map(|event| event.expect("valid").to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "M=-1 P=-1 G=-1 Sync Time=1 N=1",
+            "M=-1 P=-1 G=-1 Sync Time=2 N=2"
+        ]
+    );
+    // A ProcStop on thread 0, which holds no P.
+    trace.extend([1, 1, 0, 0, 2, 11, 0]);
+    let mut reader = Reader::new(&trace[..]).expect("a header");
+    let error = reader
+        .by_ref()
+        .find_map(Result::err)
+        .expect("the trace is broken");
+    assert_eq!(
+        error.go_message(),
+        "event ProcStop for proc (-1) that doesn't exist"
+    );
+    assert!(reader.next().is_none(), "nothing after the error");
+}
+
+/// The raw readers' errors are matched by kind, down to what was wrong: an event cut short, a
+/// size past the format's limits, a text argument of the wrong name.
+#[test]
+fn raw_errors_are_matched_by_what_was_wrong() {
+    use gotrace_decoder::raw::{self, ArgProblem, LimitError, Problem, ReadError, TextProblem};
+    let header = b"go 1.22 trace\0\0\0".to_vec();
+    let read_first = |bytes: Vec<u8>| {
+        let mut reader = raw::Reader::new(&bytes[..]).expect("a header");
+        reader.read_event().expect_err("a broken batch")
+    };
+    // A batch header cut inside its size, then one whose size is past 64 KiB.
+    let cut = [&header[..], &[T::EVENT_BATCH.0, 1, 0, 5]].concat();
+    assert!(matches!(
+        read_first(cut),
+        ReadError::Event {
+            problem: Problem::Truncated(_),
+            ..
+        }
+    ));
+    let oversized = [&header[..], &[T::EVENT_BATCH.0, 1, 0, 5, 0x81, 0x80, 0x08]].concat();
+    assert!(matches!(
+        read_first(oversized),
+        ReadError::Event {
+            problem: Problem::Limit(LimitError::Batch(131_073)),
+            ..
+        }
+    ));
+    let text = "Trace Go1.22\nEventBatch gen=1 m=0 tiem=5 size=0\n";
+    let mut reader = raw::TextReader::new(text.as_bytes()).expect("a header");
+    let error = reader.read_event().expect_err("a misnamed argument");
+    assert_eq!(error.line, 2);
+    assert!(
+        matches!(
+            &error.problem,
+            TextProblem::Args {
+                event: "EventBatch",
+                problem: ArgProblem::WrongName { expected: "time", got },
+            } if got == "tiem"
+        ),
+        "{error:?}"
+    );
+}
+
 /// What a failing `assert_eq!` on a task, region, log, label, range or transition shows: its
 /// names and messages as text, not as lists of byte values.
 #[test]

@@ -6,10 +6,13 @@ use gotrace_wire::{EventType, MAX_BATCH_SIZE, MAX_EVENT_TRAILER_DATA_SIZE, MAX_F
 /// Which limit an event broke, with Go's wording for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
+    /// A batch's payload larger than 64 KiB: its size as announced.
     #[error("invalid batch size {0}, maximum is {MAX_BATCH_SIZE}")]
     Batch(u64),
+    /// A string (or other trailing data) longer than 1 KiB: its length as announced.
     #[error("invalid string size {0}, maximum is {MAX_EVENT_TRAILER_DATA_SIZE}")]
     String(u64),
+    /// A stack of more than 128 frames: its frame count as announced.
     #[error("invalid stack size {0}, maximum is {MAX_FRAMES_PER_STACK}")]
     Stack(u64),
 }

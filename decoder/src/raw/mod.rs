@@ -23,10 +23,11 @@ mod text_writer;
 mod writer;
 
 pub use event::{Event, FRAME_FIELDS};
+pub use limits::LimitError;
 pub use line_map::LineMap;
 pub use quote::{quote, unquote, UnquoteError};
-pub use reader::{ReadError, Reader};
-pub use text_reader::{TextError, TextReader};
+pub use reader::{Problem, ReadError, Reader};
+pub use text_reader::{ArgProblem, TextError, TextProblem, TextReader};
 pub use text_stream::TextToBinary;
 pub use text_writer::TextWriter;
 pub use writer::{WriteError, Writer};

@@ -55,12 +55,16 @@ pub enum ReadError {
 /// What was wrong with an event.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
+    /// A type byte that names no event of the trace's version.
     #[error("invalid event type: {0}")]
     InvalidType(u8),
+    /// The input ended inside the event: what was being read (an argument's name, "data").
     #[error("truncated trace: unexpected EOF reading {0}")]
     Truncated(&'static str),
+    /// A varint of more than 64 bits: what was being read.
     #[error("varint overflows a 64-bit integer reading {0}")]
     Overflow(&'static str),
+    /// A size beyond the format's limits.
     #[error(transparent)]
     Limit(#[from] LimitError),
 }

@@ -28,49 +28,81 @@ pub struct TextError {
     pub problem: TextProblem,
 }
 
+/// What was wrong with a line of the text form (Go's wording where Go's text reader has one).
 #[derive(Debug, thiserror::Error)]
 pub enum TextProblem {
+    /// The first line is not `Trace Go1.N`.
     #[error("failed to parse header")]
     Header,
+    /// The header's version is not a number.
     #[error("failed to parse header Go version")]
     HeaderVersion,
+    /// A version whose format this reader does not know: its minor number.
     #[error("unknown or unsupported Go version 1.{0}")]
     UnsupportedVersion(u64),
+    /// Text after the header's version.
     #[error("encountered unexpected non-space at the end of the header: {0:?}")]
     HeaderTrailer(String),
+    /// A line that begins with no event name of the version: the name found.
     #[error("unidentified event: {0}")]
     UnknownEvent(String),
+    /// An argument of an event line that could not be read.
     #[error("reading args for {event}: {problem}")]
     Args {
+        /// The event's name.
         event: &'static str,
+        /// What was wrong with the argument.
         problem: ArgProblem,
     },
+    /// The text ended inside a stack's frames: the stack's arguments.
     #[error("unexpected EOF while reading stack: args={0:?}")]
     EofInStack(Vec<u64>),
+    /// A frame line that could not be read.
     #[error("reading frame: {0}")]
     Frame(ArgProblem),
+    /// A `data=` line that is not a quoted string: the line.
     #[error("failed to parse data: {0:?}")]
     Data(String),
+    /// A size beyond the format's limits.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// A line longer than any the format can hold (hostile input).
     #[error("line longer than {MAX_LINE} bytes")]
     LineTooLong,
+    /// A line that is not UTF-8.
     #[error("not UTF-8")]
     NotUtf8,
+    /// The stream under the reader failed.
     #[error("reading: {0}")]
     Io(#[from] io::Error),
 }
 
+/// What was wrong with an argument (`name=value`) of an event or frame line.
 #[derive(Debug, thiserror::Error)]
 pub enum ArgProblem {
+    /// The argument has another name than the event's next one.
     #[error("expected argument {expected:?}, but got {got:?}")]
-    WrongName { expected: &'static str, got: String },
+    WrongName {
+        /// The name the event's next argument has.
+        expected: &'static str,
+        /// The name found.
+        got: String,
+    },
+    /// The line ended before the argument.
     #[error("no argument")]
     Missing,
+    /// Not of the form `name=value`: the text found.
     #[error("malformed argument: {0:?}")]
     Malformed(String),
+    /// A value that is not a number.
     #[error("failed to parse argument value {value:?} for arg {arg:?}")]
-    BadValue { value: String, arg: String },
+    BadValue {
+        /// The value found.
+        value: String,
+        /// The argument's name.
+        arg: String,
+    },
+    /// Text after the event's last argument.
     #[error("encountered unexpected non-space at the end of an event: {0:?}")]
     Trailer(String),
 }
