@@ -3,9 +3,9 @@
 //!
 //! One input goes through everything a user's file goes through: form detection (binary, text,
 //! `.test`), the raw reader (each event must re-encode and read back to itself), and the
-//! validating reader to its end or its first error, with the goroutine summary of what it
-//! validated (`gotrace stats`'s figures). Any panic is a bug; so is an error that is
-//! not reported as one.
+//! validating reader to its end or its first error (explained, and the input finished, as
+//! `gotrace validate` does), with the goroutine summary of what it validated (`gotrace stats`'s
+//! figures). Any panic is a bug; so is an error that is not reported as one.
 
 use gotrace_decoder::input::Input;
 use gotrace_decoder::raw::{Reader as RawReader, Writer};
@@ -36,12 +36,26 @@ pub fn check_input(data: &[u8]) -> usize {
         if let Ok(mut reader) = Reader::new(input) {
             // `gotrace stats` sums up whatever the reader validated, up to its first error.
             let mut summarizer = Summarizer::new();
-            while let Ok(Some(event)) = reader.read_event() {
-                let _ = event.to_string();
-                // What a failing assert shows of an event and of its transition's stack.
-                let _ = format!("{event:?} {:?}", event.state_transition());
-                summarizer.event(&event);
-                events += 1;
+            loop {
+                match reader.read_event() {
+                    Ok(Some(event)) => {
+                        let _ = event.to_string();
+                        // What a failing assert shows of an event and of its transition's stack.
+                        let _ = format!("{event:?} {:?}", event.state_transition());
+                        summarizer.event(&event);
+                        events += 1;
+                    }
+                    // As `gotrace validate` ends a read: the rest of a text converted, an error
+                    // named by its line.
+                    Ok(None) => {
+                        let _ = reader.get_mut().finish().map_err(|e| e.to_string());
+                        break;
+                    }
+                    Err(error) => {
+                        let _ = reader.get_ref().explain(error).to_string();
+                        break;
+                    }
+                }
             }
             for goroutine in summarizer.finish() {
                 let _ = goroutine.times.named();
