@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gotrace_go_oracle::{missing_tool, require_go, require_rust_target, Go, Mode};
@@ -58,16 +59,27 @@ fn build_firmware(name: &str, triple: &str, args: &[&str]) -> PathBuf {
 
 /// Builds the firmware crate at `dir` in the workspace as [`build_firmware`] does, into
 /// `<target>/LAST/NAME` where LAST is `dir`'s last component.
+///
+/// The builds of one crate share `<target>/LAST` as cargo's target directory, so that their
+/// dependencies are compiled once for all of them (a directory of its own for each build compiled
+/// them again for each), and each build's binaries are copied to its `NAME` before the next
+/// build can overwrite them: the builds take turns.
 fn build_crate(dir: &str, name: &str, triple: &str, args: &[&str]) -> PathBuf {
+    static BUILDING: Mutex<()> = Mutex::new(());
     let exe = std::env::current_exe().unwrap();
     let last = Path::new(dir).file_name().unwrap();
-    let target = exe.ancestors().nth(3).unwrap().join(last).join(name);
+    let shared = exe.ancestors().nth(3).unwrap().join(last);
+    let profile = match args.contains(&"--release") {
+        true => "release",
+        false => "debug",
+    };
+    let _turn = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace().join(dir))
         .args(["build", "--quiet", "--target", triple])
         .args(args)
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", &shared)
         .env_remove("RUSTFLAGS")
         .status()
         .expect("running cargo build for the firmware");
@@ -75,7 +87,17 @@ fn build_crate(dir: &str, name: &str, triple: &str, args: &[&str]) -> PathBuf {
         status.success(),
         "building the firmware {dir} ({name}) failed"
     );
-    target.join(triple)
+    let flavour = shared.join(name).join(triple);
+    let (built, kept) = (shared.join(triple).join(profile), flavour.join(profile));
+    std::fs::create_dir_all(&kept).unwrap();
+    // The binaries: the files without an extension (cargo's `.d` files list dependencies).
+    for entry in std::fs::read_dir(&built).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.extension().is_none() {
+            std::fs::copy(&path, kept.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    flavour
 }
 
 /// The default M3 build, when QEMU and the target are there (`None`: skip, or fail in CI).
