@@ -327,6 +327,27 @@ mod tests {
     }
 
     #[test]
+    fn the_packed_path_refuses_two_long_values_at_once() {
+        let mut b = Batch::<64>::new();
+        b.rebase(0);
+        // Each pair shares its bits from 2^14 up: a check that lets them cancel out packs a
+        // three-byte value into two bytes.
+        assert!(
+            !b.try_packed(1 << 14, EventType::GO_START, 1, 1 << 14, 2),
+            "a long delta and a long sequence number"
+        );
+        assert!(
+            !b.try_packed(1, EventType::GO_START, 128, 1 << 14, 2),
+            "a long goroutine and a long sequence number"
+        );
+        assert!(
+            !b.try_packed((1 << 14) + 1, EventType::GO_STOP, 128, 0, 2),
+            "a long delta and a long reason"
+        );
+        assert!(b.is_empty());
+    }
+
+    #[test]
     fn long_values_take_several_bytes() {
         let mut b = Batch::<64>::new();
         b.rebase(0);

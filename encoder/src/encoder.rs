@@ -1009,6 +1009,30 @@ mod tests {
     }
 
     #[test]
+    fn buffer_bytes_are_the_encoders_size_but_its_bookkeeping() {
+        fn bookkeeping<const MS: usize, const BUF: usize, const TABLE: usize>() -> usize {
+            type E<const MS: usize, const BUF: usize, const TABLE: usize> =
+                Encoder<Manual, VecSink, 4, 2, MS, BUF, TABLE>;
+            let buffers = E::<MS, BUF, TABLE>::BUFFER_BYTES;
+            let size = core::mem::size_of::<E<MS, BUF, TABLE>>();
+            assert!(buffers >= MS * BUF, "{buffers} for {MS} x {BUF}");
+            assert!(buffers <= size, "{buffers} of {size}");
+            size - buffers
+        }
+        // The bookkeeping (sequence numbers, goroutine IDs, counts) is the same whatever the
+        // buffers' sizes, and small.
+        let base = bookkeeping::<1, 64, 2>();
+        assert!(base < 256, "{base} bytes of bookkeeping");
+        assert_eq!(bookkeeping::<1, 4096, 2>(), base, "a larger batch buffer");
+        assert_eq!(bookkeeping::<1, 64, 64>(), base, "larger tables");
+        let per_context = bookkeeping::<3, 512, 32>() - base;
+        assert!(
+            per_context < 64,
+            "{per_context} bytes for two more contexts"
+        );
+    }
+
+    #[test]
     fn a_configuration_set_before_tracing_starts_is_followed() {
         let mut e: Encoder<Manual, VecSink, 1, 1, 1, 64> =
             Encoder::new(Manual(100), VecSink::default(), Config::MANUAL);

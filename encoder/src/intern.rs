@@ -115,6 +115,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stacks_are_numbered_from_1_reused_and_refused_when_full() {
+        let mut s = Stacks::<2>::new();
+        assert_eq!(s.intern(0x100), Some(1));
+        assert_eq!(s.intern(0x200), Some(2));
+        assert_eq!(s.intern(0x100), Some(1), "a known PC keeps its ID");
+        assert_eq!(s.intern(0x200), Some(2), "a known PC keeps its ID");
+        assert_eq!(s.intern(0x300), None, "full");
+        assert!(s.iter().eq([(1, 0x100), (2, 0x200)]));
+        s.clear();
+        assert_eq!(s.intern(0x300), Some(1));
+    }
+
+    #[test]
     fn interning_reuses_ids_and_reports_a_full_table() {
         let mut s = Strings::<TABLE_CAPACITY>::new();
         assert_eq!(s.intern("a"), Some(FIRST_STRING_ID));

@@ -67,6 +67,14 @@ const fn version_part(text: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn version_parts_of_several_digits_are_read_as_decimal() {
+        assert_eq!(super::version_part("0"), 0);
+        assert_eq!(super::version_part("7"), 7);
+        assert_eq!(super::version_part("12"), 12);
+        assert_eq!(super::version_part("255"), 255);
+    }
+
+    #[test]
     fn the_version_is_the_crates() {
         let [major, minor, patch] = super::VERSION;
         assert_eq!(

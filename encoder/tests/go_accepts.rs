@@ -754,3 +754,367 @@ fn calls_naming_no_context_executor_or_task_write_nothing_and_change_nothing() {
     assert!(misused == clean, "the calls out of range changed the trace");
     go_accepts("calls-out-of-range", &misused);
 }
+
+// ---- Behaviour that mutation testing found unchecked (s43 helper-mut) ----
+
+#[test]
+fn is_tracing_is_true_from_start_to_stop_only() {
+    let mut e: Rig<StepClock, 1, 1, 1, 64> = Rig::new(StepClock(0), Config::MANUAL);
+    assert!(!e.e.is_tracing(), "before start");
+    e.start(0);
+    assert!(e.e.is_tracing(), "after start");
+    e.advance(0);
+    assert!(e.e.is_tracing(), "after a generation boundary");
+    e.e.stop(0).unwrap();
+    assert!(!e.e.is_tracing(), "after stop");
+}
+
+#[test]
+fn stats_count_the_events_and_bytes_not_yet_handed_over() {
+    let mut e: Rig<StepClock, 1, 1, 1, 512> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    e.go_stop(0);
+    // Nothing handed over yet but the header: the batch is far from full.
+    assert_eq!(e.e.sink().traces[0].len(), 16, "a batch was handed over");
+    let pending = e.e.stats();
+    // One status (idle P0), then ProcStart, GoCreate, GoStart, GoStop.
+    assert_eq!(pending.events, 5, "{pending:?}");
+    assert_eq!(pending.status_events, 1, "{pending:?}");
+    assert!(pending.event_bytes >= 5, "{pending:?}");
+    e.e.stop(0).unwrap();
+    let flushed = e.e.stats();
+    // Handing the batch over moves the counts from pending to written, and changes neither.
+    assert_eq!(
+        (flushed.events, flushed.event_bytes),
+        (pending.events, pending.event_bytes)
+    );
+}
+
+#[test]
+fn debug_shows_the_tracing_state_generation_and_stats() {
+    // The encoder's `Debug` shows its clock too: `StepClock` is `Debug`.
+    let mut e: Rig<StepClock, 1, 1, 1, 64> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.advance(0);
+    let text = format!("{:?}", e.e);
+    assert!(text.starts_with("Encoder {"), "{text}");
+    assert!(text.contains("tracing: true"), "{text}");
+    assert!(text.contains("generation: 2"), "{text}");
+    assert!(text.contains("generations: 2"), "{text}");
+    assert!(text.contains("traces: ["), "the sink: {text}");
+}
+
+#[test]
+fn a_callbacks_goroutine_gets_an_id_of_its_own() {
+    let mut e: Rig<StepClock, 2, 1, 2, 128> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_create(0, 1, 0x200);
+    e.callback_enter(1);
+    let callback = e.e.go_id(GoSlot::Callback(1));
+    assert_ne!(callback, 0, "no ID");
+    assert_ne!(callback, e.e.go_id(GoSlot::Task(0)));
+    assert_ne!(callback, e.e.go_id(GoSlot::Task(1)));
+    e.callback_exit(1);
+    e.callback_enter(1);
+    assert_eq!(
+        e.e.go_id(GoSlot::Callback(1)),
+        callback,
+        "the same ID every time"
+    );
+    e.callback_exit(1);
+    e.e.stop(0).unwrap();
+    go_accepts("callback-id", &e.e.sink().traces[0]);
+}
+
+#[test]
+fn annotations_with_the_longest_ids_fill_small_batches_whole() {
+    // UserTaskBegin with two 10-byte IDs: 29 bytes of event, in 64-byte batches. Each must go
+    // whole into a batch with room for it, never cut at the end of one.
+    let mut e: Rig<StepClock, 1, 1, 1, 64> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    // Parent u64::MAX: Go's "no task".
+    let ids: Vec<u64> = (1..=20).map(|i| u64::MAX - i).collect();
+    for (i, &id) in ids.iter().enumerate() {
+        e.e.annotate(0, Annotation::task_begin(id, u64::MAX, "t"), &e.w);
+        // Something short in between, so that the batch's free room takes every size.
+        for _ in 0..i % 4 {
+            e.go_stop(0);
+            e.go_start(0, GoSlot::Task(0));
+        }
+    }
+    e.e.stop(0).unwrap();
+    if let Some(out) = go_accepts("long-ids-small-batches", &e.e.sink().traces[0]) {
+        for id in ids {
+            let begin = format!(" ID={id} Parent={} Type=\"t\"", u64::MAX);
+            assert!(out.contains(&begin), "task {id}:\n{out}");
+        }
+    }
+}
+
+/// A P passed between thread mode (M0) and an interrupt level (M1) by a blocking operation and
+/// a steal, 100 times, with no generation limit.
+fn steals() -> Rig<SetClock, 2, 1, 1, 512> {
+    let now = Rc::new(Cell::new(1_000));
+    let mut e: Rig<SetClock, 2, 1, 1, 512> = Rig::new(SetClock(now.clone()), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    for _ in 0..100 {
+        now.set(now.get() + 100);
+        e.syscall_begin(0);
+        now.set(now.get() + 100);
+        e.proc_steal(1, 0);
+        now.set(now.get() + 100);
+        assert!(!e.syscall_end(0));
+        now.set(now.get() + 100);
+        e.proc_start(0, 0);
+        now.set(now.get() + 100);
+        e.go_start(0, GoSlot::Task(0));
+    }
+    e
+}
+
+#[test]
+fn steals_and_blocking_operations_end_no_generation_by_themselves() {
+    let mut e = steals();
+    assert_eq!(e.e.stats().generations, 1, "{:?}", e.e.stats());
+    e.e.stop(0).unwrap();
+    go_accepts("steals-no-boundary", &e.e.sink().traces[0]);
+}
+
+#[test]
+fn a_steal_or_blocking_operation_past_the_period_ends_the_generation() {
+    // Neither ProcSteal nor GoSyscallBegin has an inline path: each checks the period, and
+    // ends the generation once it is past, not before.
+    let now = Rc::new(Cell::new(1_000));
+    let config = Config {
+        generation_ticks: 150,
+        generation_bytes: 0,
+    };
+    let mut e: Rig<SetClock, 2, 1, 1, 512> = Rig::new(SetClock(now.clone()), config);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    // The first generation began at 1000: it ends at the blocking operation at 1200.
+    now.set(1_200);
+    e.syscall_begin(0);
+    assert_eq!(e.e.generation(), 2, "GoSyscallBegin past the period");
+    // The second began at 1200: its period ends at 1350.
+    now.set(1_300);
+    e.proc_steal(1, 0);
+    assert_eq!(e.e.generation(), 2, "ProcSteal within the period");
+    now.set(1_310);
+    assert!(!e.syscall_end(0));
+    now.set(1_320);
+    e.proc_start(0, 0);
+    now.set(1_330);
+    e.go_start(0, GoSlot::Task(0));
+    now.set(1_340);
+    e.syscall_begin(0);
+    assert_eq!(e.e.generation(), 2, "GoSyscallBegin within the period");
+    now.set(1_400);
+    e.proc_steal(1, 0);
+    assert_eq!(e.e.generation(), 3, "ProcSteal past the period");
+    e.e.stop(0).unwrap();
+    go_accepts("steal-period", &e.e.sink().traces[0]);
+}
+
+#[test]
+fn events_with_long_deltas_and_long_sequence_numbers_keep_their_times() {
+    // A task started 17000 times in one generation, 20000 ticks (2^14 to 2^15) after each
+    // stop: from its 16384th start, both the delta and the sequence number take three varint
+    // bytes, which the packed path must leave to the general one.
+    let now = Rc::new(Cell::new(1_000));
+    let mut e: Rig<SetClock, 1, 1, 1, 512> = Rig::new(SetClock(now.clone()), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    let mut starts = Vec::new();
+    for _ in 0..17_000 {
+        now.set(now.get() + 20_000);
+        e.go_start(0, GoSlot::Task(0));
+        starts.push(now.get());
+        now.set(now.get() + 100);
+        e.go_stop(0);
+    }
+    e.e.stop(0).unwrap();
+    assert_eq!(e.e.stats().generations, 1);
+    let Some(out) = go_accepts("long-deltas-and-seqs", &e.e.sink().traces[0]) else {
+        return;
+    };
+    let parsed = times_of(&out, "GoID=1 Runnable->Running");
+    let from_first = |t: &[u64]| -> Vec<u64> { t.iter().map(|x| x - t[0]).collect() };
+    assert_eq!(parsed.len(), starts.len());
+    let (parsed, starts) = (from_first(&parsed), from_first(&starts));
+    if let Some(i) = (0..starts.len()).find(|&i| parsed[i] != starts[i]) {
+        panic!("start {i}: at {} not {}", parsed[i], starts[i]);
+    }
+}
+
+#[test]
+fn end_due_ends_the_generation_go_create_found_due() {
+    let mut e: Rig<StepClock, 2, 1, 1, 64> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.e.end_due(1, &e.w);
+    assert_eq!(e.e.generation(), 2, "from a context in range");
+    e.e.end_due(2, &e.w);
+    e.e.end_due(3, &e.w);
+    assert_eq!(e.e.generation(), 2, "from contexts out of range");
+    e.e.stop(0).unwrap();
+    go_accepts("end-due", &e.e.sink().traces[0]);
+}
+
+#[test]
+fn goroutines_live_before_tracing_starts_are_named_when_it_starts() {
+    let mut e: Rig<StepClock, 1, 1, 3, 128> = Rig::new(StepClock(0), Config::MANUAL);
+    // Before tracing: task 0 running on P0, task 1 runnable, task 2 waiting.
+    e.proc_start(0, 0);
+    for t in 0..3 {
+        e.go_create(0, t, 0x100 * (t as u64 + 1));
+    }
+    e.go_start(0, GoSlot::Task(0));
+    e.w.tasks[2] = gotrace_encoder::GoStatus::Waiting;
+    assert_eq!(e.e.go_id(GoSlot::Task(0)), 0, "no ID while not tracing");
+    e.start(0);
+    let ids: Vec<u64> = (0..3).map(|t| e.e.go_id(GoSlot::Task(t))).collect();
+    assert!(ids.iter().all(|&id| id != 0), "{ids:?}");
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "{ids:?}"
+    );
+    e.advance(0);
+    let again: Vec<u64> = (0..3).map(|t| e.e.go_id(GoSlot::Task(t))).collect();
+    assert_eq!(again, ids, "kept at the next generation");
+    e.go_stop(0);
+    e.e.stop(0).unwrap();
+    if let Some(out) = go_accepts("named-at-start", &e.e.sink().traces[0]) {
+        for id in ids {
+            assert!(out.contains(&format!("GoID={id} ")), "G {id}:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn a_byte_limit_ends_generations_only_once_their_batches_reach_it() {
+    let limit = 1_000;
+    let config = Config {
+        generation_ticks: 0,
+        generation_bytes: limit,
+    };
+    let mut e: Rig<StepClock, 1, 1, 1, 64> = Rig::new(StepClock(0), config);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    for _ in 0..1_000 {
+        e.go_start(0, GoSlot::Task(0));
+        e.go_stop(0);
+    }
+    e.e.stop(0).unwrap();
+    let stats = e.e.stats();
+    // Every generation but the last handed over at least `limit` bytes of batches.
+    let most = stats.bytes_written / limit + 1;
+    assert!(
+        (2..=most).contains(&stats.generations),
+        "{} generations, at most {most}: {stats:?}",
+        stats.generations
+    );
+    go_accepts("byte-limit", &e.e.sink().traces[0]);
+}
+
+/// The batches of a trace as (m, first payload byte), from its raw bytes.
+fn batches_of(trace: &[u8]) -> Vec<(u64, u8)> {
+    use gotrace_wire::varint::decode;
+    let mut at = 16;
+    let mut out = Vec::new();
+    while at < trace.len() {
+        assert_eq!(trace[at], gotrace_wire::EventType::EVENT_BATCH.0, "at {at}");
+        at += 1;
+        let mut fields = [0u64; 4];
+        for f in &mut fields {
+            let (v, n) = decode(&trace[at..]).unwrap();
+            *f = v;
+            at += n;
+        }
+        let size = fields[3] as usize;
+        out.push((fields[1], trace[at]));
+        at += size;
+    }
+    out
+}
+
+#[test]
+fn a_generations_tables_take_one_batch_each_when_they_fit_one() {
+    let mut e: Rig<StepClock, 1, 1, 2, 4096> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_create(0, 1, 0x200);
+    e.go_start(0, GoSlot::Task(0));
+    e.e.annotate(0, Annotation::log(0, "key", "value"), &e.w);
+    e.go_block(0);
+    e.e.stop(0).unwrap();
+    let trace = &e.e.sink().traces[0];
+    let tables: Vec<u8> = batches_of(trace)
+        .into_iter()
+        .filter(|&(m, _)| m == gotrace_wire::NO_THREAD)
+        .map(|(_, kind)| kind)
+        .collect();
+    use gotrace_wire::EventType as T;
+    assert_eq!(tables, [T::FREQUENCY.0, T::STACKS.0, T::STRINGS.0]);
+    go_accepts("tables-one-batch-each", trace);
+}
+
+#[test]
+fn stops_and_blocks_carry_their_reasons_text() {
+    use gotrace_encoder::Reason;
+    assert_eq!(
+        (Reason::Yield.text(), Reason::Wait.text()),
+        ("yield", "wait")
+    );
+    let mut e: Rig<StepClock, 1, 1, 1, 128> = Rig::new(StepClock(0), Config::MANUAL);
+    e.start(0);
+    e.proc_start(0, 0);
+    e.go_create(0, 0, 0x100);
+    e.go_start(0, GoSlot::Task(0));
+    e.go_stop(0);
+    e.go_start(0, GoSlot::Task(0));
+    e.go_block(0);
+    e.e.stop(0).unwrap();
+    if let Some(out) = go_accepts("reasons", &e.e.sink().traces[0]) {
+        assert!(out.contains(r#"Running->Runnable Reason="yield""#), "{out}");
+        assert!(out.contains(r#"Running->Waiting Reason="wait""#), "{out}");
+    }
+}
+
+#[test]
+fn try_with_runs_outside_with_and_refuses_inside_it() {
+    use gotrace_encoder::Shared;
+    let shared = Shared::new(1u32);
+    let outside = shared.try_with(|v| {
+        *v += 1;
+        *v
+    });
+    assert_eq!(outside, Some(2));
+    let inside = shared.with(|v| {
+        *v += 1;
+        shared.try_with(|w| *w)
+    });
+    assert_eq!(inside, None, "ran while borrowed");
+    assert_eq!(shared.with(|v| *v), 3);
+    assert_eq!(
+        format!("{shared:?}"),
+        "Shared { .. }",
+        "says nothing of the value"
+    );
+}

@@ -359,6 +359,26 @@ mod tests {
     }
 
     #[test]
+    fn the_older_format_is_go_1_11_1_19_and_1_21() {
+        for minor in [11, 19, 21] {
+            assert!(Version::is_older_format(minor), "1.{minor}");
+        }
+        for minor in [10, 12, 18, 20, 22, 23, 24, 25, 26] {
+            assert!(!Version::is_older_format(minor), "1.{minor}");
+        }
+    }
+
+    /// The limits are Go's (`internal/trace/tracev2`): `MaxBatchSize`, `MaxFramesPerStack`,
+    /// `MaxEventTrailerDataSize`, `MaxTimedEventArgs`.
+    #[test]
+    fn the_limits_are_gos() {
+        assert_eq!(MAX_BATCH_SIZE, 65_536);
+        assert_eq!(MAX_FRAMES_PER_STACK, 128);
+        assert_eq!(MAX_EVENT_TRAILER_DATA_SIZE, 1_024);
+        assert_eq!(MAX_TIMED_EVENT_ARGS, 5);
+    }
+
+    #[test]
     fn each_version_defines_the_events_up_to_its_last() {
         use EventType as T;
         assert!(!Version::Go126.defines(T::NONE));

@@ -287,6 +287,27 @@ mod tests {
         }
     }
 
+    /// The layout flags the builders set, on the events that have them.
+    #[test]
+    fn trailing_data_frames_and_range_ends_are_where_go_has_them() {
+        let has = |typ| spec(Version::Go126, typ).unwrap();
+        let with_data: Vec<EventType> =
+            SPECS.iter().filter(|s| s.has_data).map(|s| s.typ).collect();
+        assert_eq!(with_data, [T::STRING, T::EXPERIMENTAL_BATCH]);
+        let with_frames: Vec<EventType> =
+            SPECS.iter().filter(|s| s.is_stack).map(|s| s.typ).collect();
+        assert_eq!(with_frames, [T::STACK]);
+        assert_eq!(has(T::GO_SYSCALL_END).start_ev, Some(T::GO_SYSCALL_BEGIN));
+        assert_eq!(
+            has(T::GO_SYSCALL_END_BLOCKED).start_ev,
+            Some(T::GO_SYSCALL_BEGIN)
+        );
+        assert_eq!(has(T::USER_REGION_END).start_ev, Some(T::USER_REGION_BEGIN));
+        assert_eq!(has(T::GC_END).start_ev, Some(T::GC_BEGIN));
+        assert_eq!(has(T::GO_SYSCALL_BEGIN).start_ev, None);
+        assert_eq!(SPECS.iter().filter(|s| s.start_ev.is_some()).count(), 10);
+    }
+
     #[test]
     fn headers_name_their_version() {
         assert_eq!(&Version::Go122.header(), b"go 1.22 trace\0\0\0");

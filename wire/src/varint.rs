@@ -62,15 +62,13 @@ pub const fn encoded_len(value: u64) -> usize {
 pub fn decode(input: &[u8]) -> Result<(u64, usize), VarintError> {
     let mut value = 0u64;
     for (i, &byte) in input.iter().enumerate() {
+        // The tenth byte holds the top bit alone, and ends the varint whatever it is.
         if i == MAX_LEN - 1 && byte > 1 {
             return Err(VarintError::Overflow);
         }
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte < 0x80 {
             return Ok((value, i + 1));
-        }
-        if i == MAX_LEN - 1 {
-            return Err(VarintError::Overflow);
         }
     }
     Err(VarintError::Truncated)
@@ -125,6 +123,20 @@ mod tests {
         let padded = [0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
         assert_eq!(decode(&padded), Ok((5, MAX_LEN)));
         assert_eq!(decode(&[0x80, 0x00, 0x7f]), Ok((0, 2)));
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(
+            VarintError::Truncated.to_string(),
+            "varint truncated: the input ended inside it"
+        );
+        assert_eq!(
+            VarintError::Overflow.to_string(),
+            "varint overflows a 64-bit integer"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use gotrace_encoder::Clock;
 use gotrace_go_oracle::{require_go, Mode};
 
 /// A clock that advances by a fixed step on every read.
+#[derive(Debug)]
 pub struct StepClock(pub u64);
 
 impl Clock for StepClock {
