@@ -494,8 +494,6 @@ pub mod host {
         }
 
         /// The write offset: where the writer's next bytes go, moved by every write it makes.
-        // This crate's own tests read it only for the flight recorder's.
-        #[cfg(any(feature = "host-ring", feature = "flight-recorder"))]
         pub fn write_offset(&self) -> usize {
             self.0.write.load(Ordering::Acquire)
         }

@@ -58,8 +58,11 @@ fn the_copy_is_exact_at_every_alignment_and_length() {
 fn the_ring_writes_two_parts_whole_across_the_wrap_or_nothing() {
     let (mut ring, host) = host::ring(64);
     host.reset_to(50);
+    // Else the parts are written from 0, and no wrap is tested.
+    assert_eq!(host.write_offset(), 50, "the ring starts at offset 50");
     let (first, second) = (bytes(10, 10), bytes(100, 20));
     assert_eq!(ring.write(&first, &second, 0), Write::Done);
+    assert_eq!(host.write_offset(), 16, "the second part wrapped");
     assert_eq!(host.read(), [first.clone(), second].concat());
     // As long as the ring (one byte always stays free): never, whatever the host reads.
     assert_eq!(ring.write(&bytes(0, 60), &bytes(0, 4), 0), Write::Never);
@@ -92,6 +95,11 @@ fn debug_shows_a_rings_offsets_as_they_are_now() {
         format!("{watch:?}"),
         "RingWatch { size: 64, write: 10, read: 4 }"
     );
+    assert_eq!(
+        format!("{host:?}"),
+        "Host { size: 64, write: 10, read: 4 }",
+        "the host's side shows the same offsets"
+    );
     let mut sink = RttSink::new();
     sink.attach(ring, Backpressure::Lossy);
     let shown = format!("{sink:?}");
@@ -101,6 +109,22 @@ fn debug_shows_a_rings_offsets_as_they_are_now() {
         ),
         "{shown}"
     );
+}
+
+/// `flush` is what a firmware calls before it exits or resets, so that the host gets the end of
+/// the trace: it must wait for the host's read, not return at once.
+#[test]
+fn flush_waits_until_the_host_has_read_everything() {
+    let (mut ring, host) = host::ring(64);
+    let watch = ring.watch();
+    assert_eq!(ring.write(&bytes(0, 10), &[], 0), Write::Done);
+    let reader = thread::spawn(move || {
+        thread::sleep(std::time::Duration::from_millis(50));
+        host.read()
+    });
+    watch.flush();
+    assert!(watch.is_drained(), "flush returned before the host read");
+    assert_eq!(reader.join().unwrap(), bytes(0, 10));
 }
 
 #[test]
@@ -211,6 +235,33 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
     sink.begin_trace(&header);
     assert_eq!(sink.account(), EndRecord::from_bytes(&[0; EndRecord::LEN]));
     assert_eq!(host.read(), header);
+}
+
+/// A lossy trace leaves exactly the room to close it (the last loss record and the end record)
+/// and start the next one (its header) without waiting for the host: a batch that would eat into
+/// it by one byte is dropped. With less room, ending or restarting a trace waits for a host that
+/// may never read.
+#[test]
+fn a_lossy_trace_keeps_exactly_the_room_to_close_and_start_again() {
+    const HEADER: &[u8] = b"go 1.22 trace\0\0\0";
+    let reserve = 1 + LossRecord::LEN + 1 + EndRecord::LEN + HEADER.len();
+    // 255 bytes of room in a 256-byte ring, the header written first.
+    let fitting = 255 - HEADER.len() - reserve;
+    for (len, dropped) in [(fitting, 0), (fitting + 1, 1)] {
+        let (ring, _host) = host::ring(256);
+        let mut sink = RttSink::new();
+        sink.attach(ring, Backpressure::Lossy);
+        sink.begin_trace(HEADER);
+        assert_eq!(
+            sink.write_batch(1, &[1, 2, 3], &bytes(0, len - 3)),
+            Offer::Taken
+        );
+        assert_eq!(
+            sink.account().dropped_batches,
+            dropped,
+            "a batch of {len} bytes beside the header and the {reserve}-byte reserve"
+        );
+    }
 }
 
 #[test]
@@ -571,6 +622,36 @@ mod flight_recorder {
         for at in (0..256).step_by(if cfg!(miri) { 17 } else { 1 }) {
             assert_eq!(ten_generations(at), batch_items(9..=10, 3, 20), "from {at}");
         }
+    }
+
+    #[test]
+    fn eviction_reads_batch_headers_whose_varints_take_two_bytes() {
+        // Generations from 128 and payloads of 128 bytes: both varints take two bytes, the first
+        // 0x80 (no bits, more to come). Misread, eviction skips the wrong bytes, finds no item
+        // after them and gives up, and every later batch is dropped.
+        let (mut sink, host) = recorder(1024, 0);
+        for generation in 128..=140 {
+            write(&mut sink, generation, 128);
+            items(&host.peek());
+        }
+        let account = sink.account();
+        assert_eq!(
+            (account.dropped_batches, account.dropped_bytes),
+            (0, 0),
+            "every batch fits once older generations are evicted: {account:?}"
+        );
+        let generations: Vec<u64> = items(&host.read())
+            .iter()
+            .map(|item| match item {
+                Batch { generation, .. } => *generation,
+                other => panic!("only batches are left, not {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            generations,
+            (134..=140).collect::<Vec<_>>(),
+            "the newest generations that fit are kept"
+        );
     }
 
     #[test]

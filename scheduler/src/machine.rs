@@ -457,6 +457,19 @@ mod tests {
         assert_eq!(s.running(0), Ok(None));
     }
 
+    /// A callback that took an executor is still in its blocking operation (its goroutine has
+    /// not run on the executor yet): it cannot begin another one, which Go's parser would refuse
+    /// as a syscall begun by a goroutine that is not running.
+    #[test]
+    fn a_callback_not_yet_running_on_its_executor_cannot_begin_a_blocking_operation() {
+        let mut s = Machine::<2, 1, 1>::new();
+        s.callback_enter(1).unwrap();
+        s.proc_start(1, 0).unwrap();
+        refused(&mut s, "the callback's goroutine is not running", |s| {
+            s.syscall_begin(1)
+        });
+    }
+
     #[test]
     fn a_callback_that_exits_holding_an_executor_abandons_it() {
         let mut s = Machine::<2, 1, 1>::new();

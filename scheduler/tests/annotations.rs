@@ -3,8 +3,10 @@
 mod common;
 
 use common::go_judge;
+use gotrace_scheduler::sim::journal::Entry;
 use gotrace_scheduler::sim::{current, Sim};
 use gotrace_scheduler::{Annotate, Config, Error, Step, TaskCx, TaskFn};
+use gotrace_wire::EventType;
 
 /// Spawns `task` on executor 0 and traces one round of it: the traces it wrote.
 fn traced_round(task: TaskFn) -> Vec<Vec<u8>> {
@@ -105,4 +107,40 @@ fn a_refused_region_runs_nothing() {
         .callback(|cb| cb.region(0, "no executor", |_| unreachable!()))
         .unwrap();
     assert_eq!(refused, Err(Error::NoRunningTask(0)));
+}
+
+fn task_ended_then_labelled(cx: &mut TaskCx<'_>) -> Step {
+    let task = cx.task_begin(0, "work").unwrap();
+    cx.task_end(task).unwrap();
+    cx.label("worker").unwrap();
+    Step::Done
+}
+
+/// `task_end` and `label` write their events: Go accepts a trace without them (a task never
+/// ended, a goroutine without a label), so only the journal of what was written tells.
+#[test]
+fn a_task_end_and_a_label_are_written() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.spawn(0, task_ended_then_labelled, 0).unwrap();
+    s.start_tracing().unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    s.stop_tracing().unwrap();
+    let written: Vec<EventType> = s
+        .journal()
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Annotation { typ, .. } => Some(*typ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written,
+        [
+            EventType::USER_TASK_BEGIN,
+            EventType::USER_TASK_END,
+            EventType::GO_LABEL
+        ],
+        "the task's begin and end, then the label"
+    );
 }

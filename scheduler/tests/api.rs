@@ -375,3 +375,101 @@ fn the_schedulers_last_parameter_sizes_the_encoders_tables() {
     assert_eq!(generations_with_tables_of::<32>(), 1);
     assert!(generations_with_tables_of::<2>() > 1);
 }
+
+/// What each task saw of itself: `(arg, context, executor)`.
+static SEEN: std::sync::Mutex<Vec<(usize, usize, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn note_where_it_runs(cx: &mut TaskCx<'_>) -> Step {
+    SEEN.lock()
+        .unwrap()
+        .push((cx.arg(), cx.context(), cx.executor()));
+    Step::Done
+}
+
+/// A task tells its work apart by its `arg`, and where it runs by its context and executor:
+/// thread mode running executor 0, an interrupt level running executor 1.
+#[test]
+fn a_task_sees_its_arg_its_context_and_its_executor() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.spawn(0, note_where_it_runs, 7).unwrap();
+    s.spawn(1, note_where_it_runs, 9).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    let ran = s.platform().interrupt(2, || s.run_executor(1).unwrap());
+    assert_eq!(ran, 1);
+    assert_eq!(
+        *SEEN.lock().unwrap(),
+        [(7, 0, 0), (9, 2, 1)],
+        "(arg, context, executor) of the task on executor 0, then on executor 1"
+    );
+}
+
+/// A callback sees the interrupt level it runs at, shows what it took in `Debug`, and wakes a
+/// waiting task as the scheduler's own `wake` does.
+#[test]
+fn a_callback_sees_its_context_shows_its_executor_and_wakes_tasks() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    let waiter = s.spawn(0, wait, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    assert!(!s.has_runnable(0), "the task waits");
+    let (context, shown) = s.platform().interrupt(3, || {
+        s.callback(|cb| {
+            cb.take_executor(1).unwrap();
+            cb.keep_executor_on_exit();
+            cb.wake(waiter).unwrap();
+            (cb.context(), format!("{cb:?}"))
+        })
+        .unwrap()
+    });
+    assert_eq!(context, 3, "the callback runs at interrupt level 3");
+    assert_eq!(
+        shown,
+        "CallbackCx { m: 3, executor: Some(1), keep_executor: true, .. }"
+    );
+    assert!(
+        s.has_runnable(0),
+        "the callback's wake made the task runnable"
+    );
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+}
+
+thread_local! {
+    /// Calls of the simulated platform's preemption point on this thread.
+    static PREEMPTION_POINTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn offer_a_preemption_point(cx: &mut TaskCx<'_>) -> Step {
+    let before = PREEMPTION_POINTS.get();
+    cx.preemption_point();
+    assert_eq!(
+        PREEMPTION_POINTS.get(),
+        before + 1,
+        "a task's preemption point is the platform's"
+    );
+    Step::Done
+}
+
+/// A task's and a callback's `preemption_point` reach the platform's, where the simulator fires
+/// its interrupts: a long task offers them so that interrupts land inside it.
+#[test]
+fn preemption_points_of_tasks_and_callbacks_reach_the_platform() {
+    let sim = Sim::new(Config::MANUAL);
+    let s = sim.scheduler();
+    s.platform().set_hook(Some(std::rc::Rc::new(|| {
+        PREEMPTION_POINTS.set(PREEMPTION_POINTS.get() + 1)
+    })));
+    s.spawn(0, offer_a_preemption_point, 0).unwrap();
+    assert_eq!(s.run_executor(0).unwrap(), 1);
+    let offered = s
+        .callback(|cb| {
+            let before = PREEMPTION_POINTS.get();
+            cb.preemption_point();
+            PREEMPTION_POINTS.get() - before
+        })
+        .unwrap();
+    assert_eq!(
+        offered, 1,
+        "a callback's preemption point is the platform's"
+    );
+}

@@ -235,3 +235,35 @@ fn a_spawn_from_outside_any_executor_takes_one_for_the_creation() {
         .collect();
     assert_eq!(first, ["ProcStart", "GoCreate", "ProcStop"]);
 }
+
+/// `Debug` shows the machine's sizes (the encoder's own `Debug` shows its state): what a firmware
+/// developer checks first against the executor being driven.
+#[test]
+fn debug_shows_the_machines_sizes() {
+    assert_eq!(
+        format!("{:?}", machine()),
+        "TracedMachine { tasks: 3, executors: 2, contexts: 2, .. }"
+    );
+}
+
+/// The machine answers the encoder's questions about the state (`Scheduling`) for a driver that
+/// writes events of its own beside it: what each context holds and runs, and each status.
+#[test]
+fn the_machine_says_what_each_context_holds_and_runs() {
+    let mut s = machine();
+    a_transfer_in_progress(&mut s).unwrap();
+    assert_eq!(
+        s.context_proc(THREAD),
+        Some(0),
+        "thread mode holds executor 0"
+    );
+    assert_eq!(s.context_go(THREAD), Some(TASK_A), "A is on thread mode");
+    assert_eq!(s.proc_status(0), ProcStatus::Syscall);
+    assert_eq!(s.go_status(TASK_A), GoStatus::Syscall);
+    assert_eq!(s.go_status(TASK_B), GoStatus::Runnable);
+    assert_eq!(
+        (s.context_proc(IRQ), s.context_go(IRQ)),
+        (None, None),
+        "the interrupt level holds and runs nothing"
+    );
+}

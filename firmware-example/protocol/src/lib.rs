@@ -362,6 +362,47 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_holding_a_full_frame_does_not_show_it_as_overlong() {
+        // A frame of exactly MAX_MESSAGE_BYTES bytes is not yet skipped (its zero may still come
+        // and complete a command): only one byte more makes it overlong.
+        let mut frames = CommandFrames::new();
+        for _ in 0..MAX_MESSAGE_BYTES {
+            assert_eq!(frames.push(3), None);
+        }
+        let shown = format!("{frames:?}");
+        assert!(
+            shown.ends_with(", 3, 3], overlong: false }"),
+            "a full frame is not overlong: {shown}"
+        );
+        assert_eq!(frames.push(3), None);
+        let shown = format!("{frames:?}");
+        assert!(
+            shown.ends_with(", 3, 3], overlong: true }"),
+            "one byte more than a frame holds is overlong: {shown}"
+        );
+    }
+
+    #[test]
+    fn a_frame_decodes_with_or_without_its_zero_byte() {
+        // The host's reader splits the session channel at zero bytes and decodes each frame
+        // without its zero; the rtt crate's tests decode frames with it. Both must read the same
+        // message.
+        let with_zero = frame(&START);
+        assert_eq!(with_zero.last(), Some(&0));
+        assert_eq!(
+            decode_frame(&mut with_zero.clone()),
+            Ok(START),
+            "a frame ending with its zero byte"
+        );
+        let without_zero = &with_zero[..with_zero.len() - 1];
+        assert_eq!(
+            decode_frame(&mut without_zero.to_vec()),
+            Ok(START),
+            "a frame without its zero byte"
+        );
+    }
+
+    #[test]
     fn commands_are_read_from_their_frames_and_garbage_is_skipped() {
         let start = START;
         let (start_frame, stop_frame) = (frame(&start), frame(&Command::Stop));
