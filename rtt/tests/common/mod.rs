@@ -63,3 +63,34 @@ pub fn read(d: &Descriptor) -> Vec<u8> {
     d.read.store(write, Ordering::Release);
     bytes
 }
+
+/// A sink in `backpressure` mode on a 256-byte trace channel whose read offset the host has put
+/// outside it (a confused host, a memory fault), offered one batch of 7 bytes: checks that
+/// nothing was written, and returns the sink's account. It sets up the program's control block
+/// (`rtt_init!`), so a program calls it once.
+#[allow(dead_code)] // used by some of the test programs that include this module
+pub fn offer_past_a_wild_read_offset(
+    backpressure: gotrace_rtt_protocol::Backpressure,
+) -> gotrace_rtt_protocol::EndRecord {
+    use gotrace_encoder::{Offer, Sink};
+    let channels = rtt_target::rtt_init! {
+        up: {
+            0: { size: 256, name: "gotrace" }
+        }
+    };
+    let ring = gotrace_rtt::TraceRing::take(channels.up.0).expect("the trace channel is found");
+    let mut sink = gotrace_rtt::RttSink::new();
+    sink.attach(ring, backpressure);
+    sink.begin_trace(b"go 1.22 trace\0\0\0");
+    let trace = &up_channels()[0];
+    let write = trace.write.load(Ordering::Relaxed);
+    assert_eq!(write, 16, "the header is written");
+    trace.read.store(trace.size + 200, Ordering::Release);
+    assert_eq!(sink.write_batch(1, &[1, 2, 3], &[4, 5, 6, 7]), Offer::Taken);
+    assert_eq!(
+        trace.write.load(Ordering::Relaxed),
+        write,
+        "nothing is written while the read offset is outside the channel"
+    );
+    sink.account()
+}
