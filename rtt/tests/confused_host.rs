@@ -4,12 +4,18 @@
 //! `tests/confused_host_recorder.rs`.
 
 use gotrace_rtt_protocol::Backpressure;
+use rtt_target::rtt_init;
 
 mod common;
 
 #[test]
 fn a_read_offset_outside_the_channel_leaves_no_room() {
-    let account = common::offer_past_a_wild_read_offset(Backpressure::Lossy);
+    let channels = rtt_init! {
+        up: {
+            0: { size: 256, name: "gotrace" }
+        }
+    };
+    let account = common::offer_past_a_wild_read_offset(channels.up.0, Backpressure::Lossy);
     assert_eq!(
         (account.dropped_batches, account.dropped_bytes),
         (1, 7),

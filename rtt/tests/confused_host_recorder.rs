@@ -5,12 +5,18 @@
 #![cfg(feature = "flight-recorder")]
 
 use gotrace_rtt_protocol::Backpressure;
+use rtt_target::rtt_init;
 
 mod common;
 
 #[test]
 fn a_read_offset_outside_the_channel_leaves_the_recorder_nothing_to_evict() {
-    let account = common::offer_past_a_wild_read_offset(Backpressure::Overwrite);
+    let channels = rtt_init! {
+        up: {
+            0: { size: 256, name: "gotrace" }
+        }
+    };
+    let account = common::offer_past_a_wild_read_offset(channels.up.0, Backpressure::Overwrite);
     assert_eq!(
         (account.dropped_batches, account.overwritten_batches),
         (1, 0),

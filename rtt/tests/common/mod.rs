@@ -64,21 +64,17 @@ pub fn read(d: &Descriptor) -> Vec<u8> {
     bytes
 }
 
-/// A sink in `backpressure` mode on a 256-byte trace channel whose read offset the host has put
-/// outside it (a confused host, a memory fault), offered one batch of 7 bytes: checks that
-/// nothing was written, and returns the sink's account. It sets up the program's control block
-/// (`rtt_init!`), so a program calls it once.
+/// A sink in `backpressure` mode on the trace channel `channel` (up channel 0), whose read offset
+/// the host has put outside it (a confused host, a memory fault), offered one batch of 7 bytes:
+/// checks that nothing was written, and returns the sink's account. (The program sets up its
+/// control block, `rtt_init!`: one here would be every including program's second.)
 #[allow(dead_code)] // used by some of the test programs that include this module
 pub fn offer_past_a_wild_read_offset(
+    channel: rtt_target::UpChannel,
     backpressure: gotrace_rtt_protocol::Backpressure,
 ) -> gotrace_rtt_protocol::EndRecord {
     use gotrace_encoder::{Offer, Sink};
-    let channels = rtt_target::rtt_init! {
-        up: {
-            0: { size: 256, name: "gotrace" }
-        }
-    };
-    let ring = gotrace_rtt::TraceRing::take(channels.up.0).expect("the trace channel is found");
+    let ring = gotrace_rtt::TraceRing::take(channel).expect("the trace channel is found");
     let mut sink = gotrace_rtt::RttSink::new();
     sink.attach(ring, backpressure);
     sink.begin_trace(b"go 1.22 trace\0\0\0");
