@@ -149,6 +149,9 @@ struct Builder {
     /// clocks: (trace ticks, monotonic ns, wall seconds, wall nanoseconds).
     clock: Option<(u64, u64, u64, u64)>,
     table: Table,
+    /// Each stacks batch, by where its payload starts in the file: a stack's frames are
+    /// checked once the generation is read, and its error names the batch it came from.
+    stack_batches: Vec<(u64, Location)>,
     /// The payloads of the batches read, the event batches' kept (see [`Builder::process`]).
     arena: Vec<u8>,
 }
@@ -304,6 +307,7 @@ impl Builder {
             freq: None,
             clock: None,
             table: Table::default(),
+            stack_batches: Vec::new(),
             arena,
         }
     }
@@ -362,9 +366,11 @@ impl Builder {
             Some(EventType::STRINGS) => self
                 .add_strings(data)
                 .map_err(|(e, pos)| e.at(&at_entry(pos))),
-            Some(EventType::STACKS) => self
-                .add_stacks(data)
-                .map_err(|(e, pos)| e.at(&at_entry(pos))),
+            Some(EventType::STACKS) => {
+                (self.stack_batches).push((batch.data_offset, batch.location(gen)));
+                self.add_stacks(data, batch.data_offset)
+                    .map_err(|(e, pos)| e.at(&at_entry(pos)))
+            }
             Some(EventType::CPU_SAMPLES) => self
                 .add_cpu_samples(data)
                 .map_err(|(e, pos)| e.at(&at_entry(pos))),
@@ -413,7 +419,8 @@ impl Builder {
         Ok(())
     }
 
-    fn add_stacks(&mut self, data: &[u8]) -> Result<(), (Error, usize)> {
+    /// Reads the stacks of a batch whose payload `data` starts at byte `data_offset` of the file.
+    fn add_stacks(&mut self, data: &[u8], data_offset: u64) -> Result<(), (Error, usize)> {
         let mut r = SliceReader::new(data);
         r.read_byte(); // The Stacks header.
         self.table.reserve_stacks(data.len());
@@ -439,7 +446,10 @@ impl Builder {
                 let [pc, func, file, line] = fields;
                 self.table.push_frame(pc, Frame { func, file, line });
             }
-            self.table.end_stack(id, frames_start).map_err(fail)?;
+            let offset = data_offset + start as u64;
+            (self.table)
+                .end_stack(id, frames_start, offset)
+                .map_err(fail)?;
         }
         Ok(())
     }
@@ -530,9 +540,14 @@ impl Builder {
             return Err(Error::new("no clock snapshot event found").at(&location));
         }
         self.table.compact();
-        self.table
-            .validate_stack_strings()
-            .map_err(|e| e.at(&location))?;
+        if let Err(e) = self.table.validate_stack_strings(self.version) {
+            // The stack's event offset is set: the last stacks batch starting before it holds it.
+            let offset = e.location().event_offset.unwrap_or_default();
+            let batch = (self.stack_batches.iter().rev())
+                .find(|(data_offset, _)| *data_offset <= offset)
+                .map(|(_, batch)| batch);
+            return Err(e.at(batch.unwrap_or(&location)));
+        }
         self.table.clock = self.clock.map(|(ticks, mono, sec, nsec)| ClockSnapshot {
             trace: freq.mul(ticks),
             mono,

@@ -6,8 +6,11 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::error::Error;
+use gotrace_wire::{EventType, Version};
+
+use crate::error::{Error, Location};
 use crate::id_map::{id_map, IdMap};
+use crate::raw;
 
 /// Largest number of frames of a stack, as a `usize`.
 const MAX_FRAMES: usize = gotrace_wire::MAX_FRAMES_PER_STACK as usize;
@@ -212,6 +215,14 @@ struct Span {
     end: usize,
 }
 
+/// A stack's PCs in the arena, and where its `Stack` event is in the file: its frames' strings
+/// are checked only once the whole generation is read, and an error then still names the entry.
+#[derive(Clone, Copy, Debug)]
+struct StackEntry {
+    pcs: Span,
+    offset: u64,
+}
+
 /// Strings, stacks and frames of one generation, and its clock snapshot. The bytes of all
 /// strings share one arena, and so do the PCs of all stacks: a generation has thousands of
 /// each, and one allocation apiece made building and dropping the table cost as much as
@@ -221,7 +232,7 @@ pub(crate) struct Table {
     pub clock: Option<ClockSnapshot>,
     strings: IdTable<Span>,
     string_bytes: Vec<u8>,
-    stacks: IdTable<Span>,
+    stacks: IdTable<StackEntry>,
     stack_pcs: Vec<u64>,
     /// Each PC's frame as its stack described it, beside it in `stack_pcs`.
     stack_frames: Vec<Frame>,
@@ -254,7 +265,7 @@ impl Table {
         if id == 0 {
             return Some(&[]);
         }
-        let span = self.stacks.get(id)?;
+        let span = self.stacks.get(id)?.pcs;
         self.stack_pcs.get(span.start..span.end)
     }
 
@@ -337,12 +348,17 @@ impl Table {
         self.stack_frames.push(frame);
     }
 
-    /// Adds stack `id`, whose frames were pushed since `start` ([`Table::frames_len`]); an ID
-    /// already taken is an error, as in Go. The frames go straight into the table's arena as
-    /// they are read, with no vector of the stack's frames in between.
-    pub(crate) fn end_stack(&mut self, id: u64, start: usize) -> Result<(), Error> {
+    /// Adds stack `id`, whose frames were pushed since `start` ([`Table::frames_len`]) and whose
+    /// `Stack` event starts at byte `offset` of the file; an ID already taken is an error, as in
+    /// Go. The frames go straight into the table's arena as they are read, with no vector of the
+    /// stack's frames in between.
+    pub(crate) fn end_stack(&mut self, id: u64, start: usize, offset: u64) -> Result<(), Error> {
         let end = self.stack_pcs.len();
-        if id == 0 || !self.stacks.insert_vacant(id, Span { start, end }) {
+        let entry = StackEntry {
+            pcs: Span { start, end },
+            offset,
+        };
+        if id == 0 || !self.stacks.insert_vacant(id, entry) {
             return Err(self.duplicate_stack(id, start..end));
         }
         // A map made by an earlier look-up does not know this stack's frames.
@@ -360,14 +376,14 @@ impl Table {
         ))
     }
 
-    /// Adds a stack and its frames.
+    /// Adds a stack and its frames, its event at offset `id` (any offset will do for a test).
     #[cfg(test)]
     fn insert_stack(&mut self, id: u64, frames: &[(u64, Frame)]) -> Result<(), Error> {
         let start = self.frames_len();
         for &(pc, frame) in frames {
             self.push_frame(pc, frame);
         }
-        self.end_stack(id, start)
+        self.end_stack(id, start, id)
     }
 
     /// Makes lookups cheap once the generation is complete.
@@ -381,8 +397,10 @@ impl Table {
         self.stack_frames.shrink_to_fit();
     }
 
-    /// Checks that every frame's function and file strings exist, stacks in ID order.
-    pub(crate) fn validate_stack_strings(&self) -> Result<(), Error> {
+    /// Checks that every frame's function and file strings exist, stacks in ID order. An error
+    /// names the failing stack's event, in the text of trace `version`, and its file offset (its
+    /// batch is the caller's to name).
+    pub(crate) fn validate_stack_strings(&self, version: Version) -> Result<(), Error> {
         // Every PC of every stack has its frame, and every frame kept is one of the descriptions:
         // if all descriptions name existing strings, no stack has a bad one, and the walk in ID
         // order that finds Go's first error is not needed.
@@ -392,27 +410,51 @@ impl Table {
             return Ok(());
         }
         for id in self.stacks.ids() {
-            for pc in self.stack(id).into_iter().flatten() {
-                let Some(frame) = self.frame(*pc) else {
-                    return Err(Error::new(format!(
-                        "found unknown pc {pc:x} for stack {id}"
-                    )));
+            let Some(&StackEntry { pcs, offset }) = self.stacks.get(id) else {
+                continue;
+            };
+            for pc in self.stack_pcs.get(pcs.start..pcs.end).into_iter().flatten() {
+                let message = match self.frame(*pc) {
+                    None => format!("found unknown pc {pc:x} for stack {id}"),
+                    Some(frame) if self.string(frame.func).is_none() => {
+                        format!("found invalid func string ID {} for stack {id}", frame.func)
+                    }
+                    Some(frame) if self.string(frame.file).is_none() => {
+                        format!("found invalid file string ID {} for stack {id}", frame.file)
+                    }
+                    Some(_) => continue,
                 };
-                if self.string(frame.func).is_none() {
-                    return Err(Error::new(format!(
-                        "found invalid func string ID {} for stack {id}",
-                        frame.func
-                    )));
-                }
-                if self.string(frame.file).is_none() {
-                    return Err(Error::new(format!(
-                        "found invalid file string ID {} for stack {id}",
-                        frame.file
-                    )));
-                }
+                let at = Location {
+                    event_offset: Some(offset),
+                    event: Some(self.stack_event(id, pcs, version).to_string()),
+                    ..Location::default()
+                };
+                return Err(Error::new(message).at(&at));
             }
         }
         Ok(())
+    }
+
+    /// The `Stack` event that described stack `id`, whose PCs are at `pcs`, as it was read: each
+    /// frame is kept beside its PC as this stack described it.
+    #[cold]
+    fn stack_event(&self, id: u64, pcs: Span, version: Version) -> raw::Event {
+        let mut args = vec![id, (pcs.end - pcs.start) as u64];
+        let frames = (self.stack_pcs.get(pcs.start..pcs.end).into_iter().flatten()).zip(
+            self.stack_frames
+                .get(pcs.start..pcs.end)
+                .into_iter()
+                .flatten(),
+        );
+        for (&pc, frame) in frames {
+            args.extend([pc, frame.func, frame.file, frame.line]);
+        }
+        raw::Event {
+            version,
+            typ: EventType::STACK,
+            args,
+            data: Vec::new(),
+        }
     }
 }
 
@@ -538,7 +580,10 @@ mod tests {
         table.insert_stack(2, &[(0x10, f2)]).unwrap();
         assert_eq!(table.frame(0x10), Some(f1));
         assert_eq!(
-            table.validate_stack_strings().unwrap_err().go_message(),
+            table
+                .validate_stack_strings(Version::Go122)
+                .unwrap_err()
+                .go_message(),
             "found invalid func string ID 1 for stack 1"
         );
         assert_eq!(
@@ -564,14 +609,27 @@ mod tests {
         table.insert_stack(1, &[(0x10, good)]).unwrap();
         table.insert_stack(2, &[(0x20, good), (0x10, bad)]).unwrap();
         table.compact();
-        assert!(table.validate_stack_strings().is_ok());
+        assert!(table.validate_stack_strings(Version::Go122).is_ok());
         assert_eq!(table.frame(0x10), Some(good));
         assert_eq!(table.frame(0x20), Some(good));
         assert_eq!(table.frame(0x30), None);
         table.insert_stack(3, &[(0x30, bad), (0x10, bad)]).unwrap();
+        let error = table.validate_stack_strings(Version::Go122).unwrap_err();
         assert_eq!(
-            table.validate_stack_strings().unwrap_err().go_message(),
+            error.go_message(),
             "found invalid func string ID 7 for stack 3"
+        );
+        assert_eq!(
+            error.location().event_offset,
+            Some(3),
+            "the failing stack's event is named (insert_stack puts stack 3's at offset 3)"
+        );
+        assert_eq!(
+            error.location().event.as_deref(),
+            Some(
+                "Stack id=3 nframes=2\n\tpc=48 func=7 file=8 line=9\n\tpc=16 func=7 file=8 line=9"
+            ),
+            "the event as stack 3 described its frames, not as the first description of a PC"
         );
     }
 }

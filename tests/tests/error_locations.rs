@@ -9,7 +9,8 @@
 //!   stops being readable), and the raw event decoded there is the one `event` names;
 //! * every error except the exempt kinds listed in [`EXEMPT`] names at least the generation and
 //!   the M, and an event naming a stack or string that its generation lacks is named by offset
-//!   too (found after the ordering, it is looked for again in its thread's batches).
+//!   too (found after the ordering, it is looked for again in its thread's batches), as is a
+//!   stack whose frames name a missing string (checked once the generation is read).
 //!
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
 //! mutation differential (`mutation.rs`) checks the message; this checks where it points. A second
@@ -32,7 +33,7 @@ use gotrace_wire::{EventType, Version, HEADER_LEN};
 const MUTANTS_PER_SEED: usize = 400;
 
 /// Errors that need not name the generation and the M, and why: each a prefix of Go's message.
-const EXEMPT: [(&str, &str); 10] = [
+const EXEMPT: [(&str, &str); 7] = [
     // The file header comes before any batch.
     ("bad file format", "the file header, before any batch"),
     (
@@ -58,20 +59,6 @@ const EXEMPT: [(&str, &str); 10] = [
     (
         "incomplete generation found",
         "the trace ends inside a Go 1.26 generation: named by its generation, no one batch or M",
-    ),
-    // Checked once the whole generation is read (its strings may follow its stacks): the stack
-    // is named by its ID in the message, the generation in the location.
-    (
-        "found invalid func string ID",
-        "a stack table entry, checked after the generation",
-    ),
-    (
-        "found invalid file string ID",
-        "a stack table entry, checked after the generation",
-    ),
-    (
-        "found unknown pc",
-        "a stack table entry, checked after the generation",
     ),
 ];
 
@@ -285,10 +272,20 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     wrong
 }
 
-/// Whether an error of this message must name its event by offset: an event that names a stack
-/// or string missing from its generation's tables, found after the ordering.
+/// Whether an error of this message must name its event by offset, although it is found only
+/// after its batch was read: an event that names a stack or string missing from its generation's
+/// tables (found after the ordering), or a stack whose frames do (checked once the generation's
+/// strings are all read).
 fn names_its_event(message: &str) -> bool {
-    message.starts_with("found invalid stack ID") || message.starts_with("found invalid string ID")
+    [
+        "found invalid stack ID",
+        "found invalid string ID",
+        "found invalid func string ID",
+        "found invalid file string ID",
+        "found unknown pc",
+    ]
+    .iter()
+    .any(|prefix| message.starts_with(prefix))
 }
 
 /// Why an error of this message need not name the generation and the M, if it need not.
