@@ -7,8 +7,6 @@
 //! everything, and exit.
 #![no_std]
 #![no_main]
-// Built without `trace` (the footprint measurement), the trace transport goes unused.
-#![cfg_attr(not(feature = "trace"), allow(dead_code))]
 
 mod board;
 mod bus;
