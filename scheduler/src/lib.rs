@@ -46,7 +46,7 @@
 //!    (`gotrace-rtt`'s `RingWatch::flush`).
 //!
 //! To be recorded by `gotrace record`, the firmware also speaks its RTT protocol
-//! (`gotrace-rtt-protocol`, in `firmware-example/protocol`): the trace on an up channel named
+//! (`gotrace-rtt-protocol`, in `rtt-protocol`): the trace on an up channel named
 //! `gotrace` (the header, each batch whole, and at the end `END_MARKER` followed by an
 //! `EndRecord`, written by [`Sink::end_trace`]: without it the last generation cannot be known
 //! complete), and a down channel named `gotrace-control` for the host's `Start` and `Stop`
