@@ -28,6 +28,7 @@
 //! #     fn begin_trace(&mut self, _: &[u8]) {}
 //! #     fn write_batch(&mut self, _: u64, _: &[u8], _: &[u8]) -> Offer { Offer::Taken }
 //! #     fn end_trace(&mut self) {}
+//! #     fn untraced(&mut self, _: u32) {}
 //! # }
 //! static SCHED: Scheduler<Board, TraceClock<Mps2>, Discard, 4, 1, 2, 512> = Scheduler::new(
 //!     Board,

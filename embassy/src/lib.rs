@@ -58,8 +58,10 @@
 //! stack whose PC lies in a `…::POOL` static after the task function holding it.
 //!
 //! A hook the state does not allow (the task table full at a spawn, a spawn from an interrupt
-//! while every executor polls elsewhere) changes nothing and writes nothing; the tracer counts it
-//! and keeps the first ([`refusals`]), for the firmware to report.
+//! while every executor polls elsewhere) changes nothing and writes nothing. The sink counts it
+//! ([`Sink::untraced`]: `gotrace-rtt`'s in its end record, which `gotrace record` reports as
+//! lost), and so does the tracer's own record, with the first refusal and why ([`refusals`]),
+//! for the firmware to log.
 
 #![no_std]
 
@@ -220,9 +222,11 @@ impl<
     }
 
     /// Applies one of Embassy's hooks made on context `m`; a refused one changes nothing and
-    /// writes nothing. A hook from a context beyond `MS` (an exception the context function
-    /// does not map) is refused whatever it is: a wake from there counted as queued, or a task's
-    /// end there taken for nothing to do, would change the tracer's state unseen.
+    /// writes nothing but is counted by the sink ([`Sink::untraced`]): Embassy made the change
+    /// all the same, and the trace lacks it, so the sink's end record tells the host. A hook
+    /// from a context beyond `MS` (an exception the context function does not map) is refused
+    /// whatever it is: a wake from there counted as queued, or a task's end there taken for
+    /// nothing to do, would change the tracer's state unseen.
     pub fn hook(
         &mut self,
         hook: Hook,
@@ -230,17 +234,22 @@ impl<
         executor_id: u32,
         task_id: u32,
     ) -> Result<(), Error> {
-        if m >= MS {
-            return Err(Error::NoSuchContext(m));
+        let applied = if m >= MS {
+            Err(Error::NoSuchContext(m))
+        } else {
+            match hook {
+                Hook::TaskNew => self.task_new(m, executor_id, task_id),
+                Hook::TaskReady => self.task_ready(m, task_id),
+                Hook::ExecBegin => self.exec_begin(m, executor_id, task_id),
+                Hook::ExecEnd => self.exec_end(m, task_id),
+                Hook::TaskEnd => self.task_end(m, task_id),
+                Hook::ExecutorIdle => self.executor_idle(m, executor_id),
+            }
+        };
+        if applied.is_err() {
+            self.machine.encoder_mut().sink_mut().untraced(1);
         }
-        match hook {
-            Hook::TaskNew => self.task_new(m, executor_id, task_id),
-            Hook::TaskReady => self.task_ready(m, task_id),
-            Hook::ExecBegin => self.exec_begin(m, executor_id, task_id),
-            Hook::ExecEnd => self.exec_end(m, task_id),
-            Hook::TaskEnd => self.task_end(m, task_id),
-            Hook::ExecutorIdle => self.executor_idle(m, executor_id),
-        }
+        applied
     }
 
     /// A spawn: `GoCreate` into a free slot, its stack the task's ID (the address of its storage

@@ -200,6 +200,11 @@ fn an_embassy_executors_hooks_write_a_trace_go_accepts() {
         },
         "only the spawn beyond the task table is refused, one wake made inside the lock"
     );
+    assert_eq!(
+        TRACER.with(|t| t.machine().encoder().sink().untraced),
+        1,
+        "the sink counts the refused spawn (for its end record), not the wake shown late"
+    );
     let ran = LOG.with(|l| l.borrow().clone());
     assert_eq!(ran.iter().filter(|&&w| w == "yielder").count(), 6);
     assert_eq!(ran.iter().filter(|&&w| w == "child").count(), 2);

@@ -145,6 +145,11 @@ fn a_hook_for_another_task_than_the_context_runs_is_refused_and_writes_nothing()
         t.hook(Hook::TaskNew, INTERRUPT, EXECUTOR, 0x2000_0300),
         Err(Error::TableFull)
     );
+    assert_eq!(
+        t.machine().encoder().sink().untraced,
+        3,
+        "each refused hook counted by the sink, for the host"
+    );
 }
 
 #[test]

@@ -19,8 +19,9 @@
 /// For `gotrace record`, the sink writes to the RTT up channel named `gotrace`: the header, each
 /// batch whole or not at all (two writes, header then payload, must not be able to keep one and
 /// drop the other), and in [`Sink::end_trace`] the end record (`gotrace-rtt-protocol`'s
-/// `END_MARKER`, then its `EndRecord`: the batches and bytes produced and dropped). Without the
-/// end record the host cannot know the last generation complete, and discards it.
+/// `END_MARKER`, then its `EndRecord`: the batches and bytes produced and dropped, and the
+/// scheduling changes [`Sink::untraced`] counted). Without the end record the host cannot know
+/// the last generation complete, and discards it.
 pub trait Sink {
     /// A tracing session starts: `header` is the 16-byte file header. Everything written until
     /// [`Sink::end_trace`] belongs to this one trace.
@@ -34,6 +35,13 @@ pub trait Sink {
     /// record here (see above); one with nothing to close writes nothing. Required, with no
     /// default, so that a sink cannot leave it out unawares.
     fn end_trace(&mut self);
+    /// `changes` scheduling changes happened that no trace shows: an executor's trace hooks that
+    /// its tracer could not apply (`gotrace-embassy`'s refusals), the executor having made them
+    /// all the same; tracing on or off, as a change missed while off is missing from the state
+    /// the next trace starts from. A sink read by `gotrace record` counts them in its next end
+    /// record, so that the host reports them; one that the host reads no account from has
+    /// nothing to do. Required, as [`Sink::end_trace`] is.
+    fn untraced(&mut self, changes: u32);
 }
 
 /// What a sink did with a batch offered to it ([`Sink::write_batch`]).
@@ -55,6 +63,8 @@ pub enum Offer {
 pub struct VecSink {
     /// The traces, oldest first; the last one may still be growing.
     pub traces: std::vec::Vec<std::vec::Vec<u8>>,
+    /// The scheduling changes no trace shows ([`Sink::untraced`]), since the sink was made.
+    pub untraced: u32,
 }
 
 #[cfg(any(feature = "std", test))]
@@ -65,6 +75,7 @@ impl VecSink {
     pub const fn new() -> Self {
         VecSink {
             traces: std::vec::Vec::new(),
+            untraced: 0,
         }
     }
 }
@@ -88,4 +99,8 @@ impl Sink for VecSink {
 
     /// Each trace is complete in its `Vec`: nothing to close.
     fn end_trace(&mut self) {}
+
+    fn untraced(&mut self, changes: u32) {
+        self.untraced = self.untraced.saturating_add(changes);
+    }
 }

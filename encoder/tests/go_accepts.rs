@@ -329,6 +329,10 @@ impl Sink for StallingSink {
     fn end_trace(&mut self) {
         self.kept.end_trace();
     }
+
+    fn untraced(&mut self, changes: u32) {
+        self.kept.untraced(changes);
+    }
 }
 
 /// An encoder writing to a [`StallingSink`] on a [`SetClock`] at 1000, with the clock's time,

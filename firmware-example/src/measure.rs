@@ -92,6 +92,7 @@ impl gotrace_encoder::Sink for Discard {
         gotrace_encoder::Offer::Taken
     }
     fn end_trace(&mut self) {}
+    fn untraced(&mut self, _: u32) {}
 }
 
 /// The scheduling state of `encoder_alone` when tracing starts: thread mode holds executor 0,

@@ -30,7 +30,7 @@ pub const CONTROL_CHANNEL: &str = "gotrace-control";
 pub const DEFMT_CHANNEL: &str = "defmt";
 
 /// Version of this protocol; the session descriptor states it.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// First byte of a [`LossRecord`] on the trace channel.
 pub const LOSS_MARKER: u8 = 0xFF;
@@ -151,6 +151,12 @@ pub struct EndRecord {
     pub overwritten_batches: u32,
     /// Their bytes.
     pub overwritten_bytes: u32,
+    /// Scheduling changes the firmware made that the trace does not show, since the previous end
+    /// record (or start-up): an executor's trace hooks that its tracer could not apply
+    /// (`gotrace-embassy`'s refusals: a spawn with the task table full, a hook from a context
+    /// the firmware does not map), the executor having made the change all the same. The trace
+    /// still parses; it lacks them.
+    pub untraced: u32,
 }
 
 impl LossRecord {
@@ -180,7 +186,7 @@ impl LossRecord {
 
 impl EndRecord {
     /// Bytes after the marker.
-    pub const LEN: usize = 24;
+    pub const LEN: usize = 28;
 
     /// The record as it follows its marker on the trace channel.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
@@ -190,7 +196,8 @@ impl EndRecord {
         out[8..12].copy_from_slice(&self.dropped_batches.to_le_bytes());
         out[12..16].copy_from_slice(&self.dropped_bytes.to_le_bytes());
         out[16..20].copy_from_slice(&self.overwritten_batches.to_le_bytes());
-        out[20..].copy_from_slice(&self.overwritten_bytes.to_le_bytes());
+        out[20..24].copy_from_slice(&self.overwritten_bytes.to_le_bytes());
+        out[24..].copy_from_slice(&self.untraced.to_le_bytes());
         out
     }
 
@@ -203,6 +210,7 @@ impl EndRecord {
             dropped_bytes: u32::from_le_bytes(field(bytes, 12)),
             overwritten_batches: u32::from_le_bytes(field(bytes, 16)),
             overwritten_bytes: u32::from_le_bytes(field(bytes, 20)),
+            untraced: u32::from_le_bytes(field(bytes, 24)),
         }
     }
 }
@@ -514,11 +522,15 @@ mod tests {
             dropped_bytes: u32::MAX,
             overwritten_batches: 3,
             overwritten_bytes: 0x0102_0304,
+            untraced: 0x0506_0708,
         };
         let bytes = end.to_bytes();
         assert_eq!(
             bytes,
-            [127, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 255, 255, 255, 255, 3, 0, 0, 0, 4, 3, 2, 1]
+            [
+                127, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 255, 255, 255, 255, 3, 0, 0, 0, 4, 3, 2,
+                1, 8, 7, 6, 5
+            ]
         );
         assert_eq!(EndRecord::from_bytes(&bytes), end);
     }

@@ -10,7 +10,8 @@
 //! its generation (a generation missing a batch would not parse). Before the next batch that does
 //! make it, a `LossRecord` names the broken generations and counts what was dropped, and the
 //! `EndRecord` closing the trace gives the device's totals, so the host can account for every
-//! byte. Those closing records are written without waiting too: every batch and loss record of a
+//! byte, and any scheduling changes the firmware's tracer could not trace ([`Sink::untraced`]).
+//! Those closing records are written without waiting too: every batch and loss record of a
 //! lossy trace leaves room for them ([`LOSSY_RESERVE`]), and for the header of a trace started
 //! after it.
 //! Overwrite (a flight recorder, feature `flight-recorder`): nothing ever waits either, and the
@@ -108,6 +109,10 @@ pub struct RttSink {
     /// `Option`, whose tag took 8 bytes more of RAM and whose code 72 bytes more of flash.
     pending_loss: LossRecord,
     account: Account,
+    /// The scheduling changes no trace shows since the last end record: apart from the account,
+    /// which a trace's start resets, as a change missed while tracing was off is missing from the
+    /// next trace.
+    untraced: u32,
 }
 
 impl Default for RttSink {
@@ -124,6 +129,7 @@ impl RttSink {
             backpressure: Backpressure::Lossless,
             pending_loss: NO_LOSS,
             account: NOTHING_WRITTEN,
+            untraced: 0,
         }
     }
 
@@ -162,10 +168,14 @@ impl RttSink {
     }
 
     /// The device's account so far: the batches the encoder produced, and how many of them were
-    /// dropped (the measurement checks that it dropped none while it counted) or overwritten.
+    /// dropped (the measurement checks that it dropped none while it counted) or overwritten, and
+    /// the scheduling changes no trace shows since the last end record.
     #[must_use]
     pub fn account(&self) -> EndRecord {
-        self.account.record()
+        EndRecord {
+            untraced: self.untraced,
+            ..self.account.record()
+        }
     }
 
     fn lossless(&self) -> bool {
@@ -340,7 +350,14 @@ impl Sink for RttSink {
     fn end_trace(&mut self) {
         self.until_written(|sink| sink.flush_loss(true));
         self.until_written(|sink| {
-            sink.write_whole(&[END_MARKER], &sink.account.record().to_bytes(), true)
+            sink.write_whole(&[END_MARKER], &sink.account().to_bytes(), true)
         });
+        self.untraced = 0;
+    }
+
+    #[inline]
+    fn untraced(&mut self, changes: u32) {
+        // Wrapping, as the account's counts do: the host reads it modulo 2^32.
+        self.untraced = self.untraced.wrapping_add(changes);
     }
 }

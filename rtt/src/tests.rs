@@ -237,6 +237,35 @@ fn lossy_batches_are_dropped_by_generation_and_the_loss_reported_exactly() {
     assert_eq!(host.read(), header);
 }
 
+#[test]
+fn untraced_changes_go_into_the_next_end_record_whenever_they_happened() {
+    let (ring, host) = host::ring(256);
+    let mut sink = RttSink::new();
+    sink.attach(ring, Backpressure::Lossy);
+    let header = bytes(0xA0, 16);
+    // Missed while tracing was off: the next trace starts from a state that lacks it.
+    sink.untraced(2);
+    sink.begin_trace(&header);
+    sink.untraced(3);
+    assert_eq!(sink.account().untraced, 5);
+    sink.end_trace();
+    let reported = EndRecord {
+        untraced: 5,
+        ..EndRecord::default()
+    };
+    assert_eq!(host.read(), [header.clone(), end(reported)].concat());
+    // Reported once: the next trace's end record counts only what came after.
+    sink.begin_trace(&header);
+    sink.untraced(u32::MAX);
+    sink.untraced(2);
+    sink.end_trace();
+    let wrapped = EndRecord {
+        untraced: 1,
+        ..EndRecord::default()
+    };
+    assert_eq!(host.read(), [header, end(wrapped)].concat());
+}
+
 /// A lossy trace leaves exactly the room to close it (the last loss record and the end record)
 /// and start the next one (its header) without waiting for the host: a batch that would eat into
 /// it by one byte is dropped. With less room, ending or restarting a trace waits for a host that
@@ -691,6 +720,7 @@ mod flight_recorder {
             dropped_bytes: 0,
             overwritten_batches: 12,
             overwritten_bytes: 300,
+            untraced: 0,
         };
         assert_eq!(sink.account(), account);
         let expected = [batch_items(5..=6, 3, 20), vec![End(account)]].concat();
@@ -734,6 +764,7 @@ mod flight_recorder {
             dropped_bytes: 75,
             overwritten_batches: 9,
             overwritten_bytes: 225,
+            untraced: 0,
         };
         let loss = LossRecord {
             first_generation: 2,

@@ -58,9 +58,16 @@ const CONTEXTS: usize = 3;
 const TRACE_CHANNEL_BYTES: usize = 8192;
 const BATCH_BYTES: usize = 512;
 
-/// 6 task slots (5 tasks alive at most: `urgent`, `yielder`, `ticker`, `supervisor`, a `child`),
-/// 2 executors, 3 contexts, 512-byte batches.
-static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, 6, 2, CONTEXTS, BATCH_BYTES>> =
+/// Task slots: 5 tasks are alive at most (`urgent`, `yielder`, `ticker`, `supervisor`, a `child`);
+/// with the feature `too-few-task-slots`, one slot too few, so that `child` goes untraced.
+const TASK_SLOTS: usize = if cfg!(feature = "too-few-task-slots") {
+    4
+} else {
+    6
+};
+
+/// The tracer: its task slots, 2 executors, 3 contexts, 512-byte batches.
+static TRACER: Shared<Tracer<TraceClock<Mps2>, RttSink, TASK_SLOTS, 2, CONTEXTS, BATCH_BYTES>> =
     Shared::new(Tracer::new(
         // SAFETY: `main` gives the encoder the clock `init` chose before tracing starts.
         unsafe { TraceClock::unset() },

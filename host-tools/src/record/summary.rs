@@ -598,7 +598,17 @@ fn loss_lines(
     }
     match end {
         Some(end) => {
-            if device.is_empty() && losses.unfinished.is_none() && late_trace_bytes == 0 {
+            if end.untraced > 0 {
+                lines.push(format!(
+                    "lost: {} scheduling changes the firmware made are in no trace: its tracer could not apply them (gotrace-embassy: a spawn with the task table full, a hook from a context the firmware does not map; its refusals() says which came first), and the trace, valid without them, does not show them",
+                    end.untraced
+                ));
+            }
+            if device.is_empty()
+                && losses.unfinished.is_none()
+                && late_trace_bytes == 0
+                && end.untraced == 0
+            {
                 lines.push("lost: nothing".to_owned());
             }
             let overwritten = match end.overwritten_batches {
@@ -1115,7 +1125,9 @@ mod tests {
         assert_eq!(super::reused_ids_line(&once), None);
     }
 
-    use gotrace_rtt_protocol::{Backpressure, Command, EndRecord, LossRecord, SessionDescriptor};
+    use gotrace_rtt_protocol::{
+        Backpressure, Command, EndRecord, LossRecord, SessionDescriptor, END_MARKER,
+    };
 
     use super::{loss_lines, overwritten_line, session_lines, still_clock_line, End};
     use crate::record::session::tests::descriptor;
@@ -1457,7 +1469,7 @@ mod tests {
             });
             assert_eq!(agrees, consistent, "{text}");
             disagreeing += usize::from(!consistent);
-            let nothing_lost = end.is_some()
+            let nothing_lost = end.as_ref().is_some_and(|end| end.untraced == 0)
                 && losses.records.is_empty()
                 && losses.unfinished.is_none()
                 && losses.discarded_batches == 0;
@@ -1468,6 +1480,9 @@ mod tests {
             );
             if let Some((offset, bytes)) = losses.unfinished {
                 assert!(text.contains(&format!("its last {bytes} bytes, from offset {offset}")));
+            }
+            if let Some(untraced) = end.as_ref().map(|end| end.untraced).filter(|&n| n > 0) {
+                assert!(text.contains(&format!("lost: {untraced} scheduling changes ")));
             }
             if let Some(cut) = losses.cut_short {
                 assert!(text.contains(&format!("lost: generation {}:", cut.generation)));
@@ -1545,6 +1560,33 @@ mod tests {
         assert!(
             text.contains("lost: 7 bytes of the trace channel are in no trace"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn changes_the_firmware_could_not_trace_are_a_loss_not_nothing() {
+        // Every batch arrived, but the device's tracer refused 3 of its executor's hooks: the
+        // trace is valid and lacks them.
+        let mut stream = TraceStream::default();
+        let produced = batch(1).len() as u32;
+        let account = EndRecord {
+            batches: 1,
+            bytes: produced,
+            untraced: 3,
+            ..EndRecord::default()
+        };
+        let end_record = [&[END_MARKER][..], &account.to_bytes()].concat();
+        for item in [Version::Go122.header().to_vec(), batch(1), end_record] {
+            stream.push(&item).unwrap();
+        }
+        assert_eq!(stream.take_complete().count(), 1);
+        let (_, losses, end) = stream.finish();
+        let (lines, agrees) = loss_lines(&losses, end.as_ref(), Some(End::Exit(0)), 0, SOME_BYTES);
+        assert!(agrees, "the batches' account is whole: {lines:?}");
+        assert!(!lines.contains(&"lost: nothing".to_owned()), "{lines:?}");
+        assert!(
+            lines[0].starts_with("lost: 3 scheduling changes the firmware made are in no trace: "),
+            "{lines:?}"
         );
     }
 }

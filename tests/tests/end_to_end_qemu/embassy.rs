@@ -47,6 +47,47 @@ fn an_embassy_firmware_built_to_run_until_stopped_records_for_as_long_as_asked()
     );
 }
 
+#[test]
+fn hooks_the_embassy_tracer_refused_are_reported_lost_by_count() {
+    // Built with `too-few-task-slots`, the tracer has 4 task slots for 5 tasks alive at once:
+    // both spawns of `child` are refused and the child runs untraced. The trace is valid without
+    // it, and the end record's count of untraced changes, which the host reports, is the
+    // firmware's own count of refusals (printed before it exits with status 1).
+    let name = "qemu-embassy-too-few-task-slots";
+    let Some(elf) = embassy_m3_built(
+        name,
+        "too-few-task-slots",
+        &["--features", "too-few-task-slots"],
+    ) else {
+        return;
+    };
+    let out = scratch_dir().join(format!("{name}.trace"));
+    let run = record_to(&elf, &out, &[]);
+    // The firmware's own output (semihosting) comes on record's stderr.
+    let refused: u32 = number_after(&run.stderr, "did not apply every hook: Refusals { count: ")
+        .map(|n: String| n.trim_end_matches(',').parse().unwrap())
+        .unwrap_or_else(|| panic!("no count of refusals:\n{}\n{}", run.stdout, run.stderr));
+    assert_eq!(refused, 2, "both spawns of child:\n{}", run.stdout);
+    for expected in [
+        "\n  valid\n".to_owned(),
+        format!("\nlost: {refused} scheduling changes the firmware made are in no trace: "),
+        "\nfirmware exit status: 1\n".to_owned(),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "no {expected:?}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert!(!run.stdout.contains("lost: nothing"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("::child"),
+        "child was traced:\n{}",
+        run.stdout
+    );
+}
+
 /// The tasks of `embassy/example-firmware`, in creation order, named after their
 /// `#[embassy_executor::task]` pools: the two spawns of `child` named once.
 const EMBASSY_FIRMWARE_TASKS: &str = "G1 gotrace_embassy_firmware::urgent, \
