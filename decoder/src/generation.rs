@@ -56,10 +56,6 @@ impl Frequency {
         }
     }
 
-    fn is_zero(self) -> bool {
-        self.factor == 0.0
-    }
-
     /// Ticks to nanoseconds: Go's `Time(float64(t) * float64(f))`.
     #[inline]
     pub(crate) fn mul(self, ticks: u64) -> i64 {
@@ -496,7 +492,7 @@ impl Builder {
             let typ = r.read_byte().unwrap_or_default();
             match EventType(typ) {
                 EventType::FREQUENCY => {
-                    if self.freq.is_some_and(|f| !f.is_zero()) {
+                    if self.freq.is_some() {
                         return Err((Error::new("found multiple frequency events"), start));
                     }
                     let ticks = r.read_uvarint().map_err(fail)?;
@@ -533,8 +529,8 @@ impl Builder {
             ..Location::default()
         };
         let freq = match self.freq {
-            Some(freq) if !freq.is_zero() => freq,
-            _ => return Err(Error::new("no frequency event found").at(&location)),
+            Some(freq) => freq,
+            None => return Err(Error::new("no frequency event found").at(&location)),
         };
         if self.version >= Version::Go125 && self.clock.is_none() {
             return Err(Error::new("no clock snapshot event found").at(&location));
