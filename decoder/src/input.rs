@@ -453,6 +453,15 @@ mod tests {
                 .starts_with("bad file format: not a Go execution trace?"),
             "{err}"
         );
+        // Only "go" and a space begin Go's header: "go" and anything else is text.
+        for text in [
+            &b"gotrace events t.trace\n"[..],
+            b"go.mod\n",
+            b"go\n1.22 trace\n",
+        ] {
+            let err = Input::new(text).err().unwrap();
+            assert!(matches!(err, InputError::NotATrace), "{text:?}: {err}");
+        }
         // A `.test` file saved with Windows line endings: Go's txtar reader sees no sections
         // either; said so.
         let crlf = b"-- expect --\r\nSUCCESS\r\n-- trace --\r\nTrace Go1.22\r\n";
