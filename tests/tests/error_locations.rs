@@ -10,7 +10,8 @@
 //! * every error except the exempt kinds listed in [`EXEMPT`] names at least the generation and
 //!   the M, and an event naming a stack or string that its generation lacks is named by offset
 //!   too (found after the ordering, it is looked for again in its thread's batches), as is a
-//!   stack whose frames name a missing string (checked once the generation is read).
+//!   stack whose frames name a missing string (checked once the generation is read) and an
+//!   entry of a string, stack, CPU sample or clock batch that is wrong or a duplicate.
 //!
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
 //! mutation differential (`mutation.rs`) checks the message; this checks where it points. A second
@@ -272,12 +273,24 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     wrong
 }
 
-/// Whether an error of this message must name its event by offset, although it is found only
-/// after its batch was read: an event that names a stack or string missing from its generation's
+/// Whether an error of this message must name its event by offset: an entry of a string, stack,
+/// CPU sample or clock batch that is wrong in itself, or a duplicate; and, although found only
+/// after its batch was read, an event that names a stack or string missing from its generation's
 /// tables (found after the ordering), or a stack whose frames do (checked once the generation's
 /// strings are all read).
 fn names_its_event(message: &str) -> bool {
     [
+        "expected string event",
+        "expected stack event",
+        "expected CPU sample event",
+        "expected frequency or clock snapshot event",
+        "invalid string size",
+        "failed to read full string",
+        "invalid stack size",
+        "multiple strings with the same ID",
+        "multiple trace.stacks with the same ID",
+        "found multiple frequency events",
+        "found multiple clock snapshot events",
         "found invalid stack ID",
         "found invalid string ID",
         "found invalid func string ID",
