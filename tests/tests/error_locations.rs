@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use gotrace_decoder::raw::{text_to_binary, Event, Reader as RawReader};
 use gotrace_decoder::{Location, Reader};
@@ -269,6 +270,23 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     }
     if names_its_event(message) && location.event_offset.is_none() {
         wrong.push("names no event offset for an event in a thread's batch".to_owned());
+    }
+    // The event said to name a missing stack or string is one that names it: found again in its
+    // thread's batches after the ordering, it could be another of its type.
+    static MISSING: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^found invalid (?:stack|string) ID (\d+) for event (\w+)")
+            .expect("a valid pattern")
+    });
+    if let (Some(found), Some(event)) = (MISSING.captures(message), &location.event) {
+        let (id, name) = (&found[1], &found[2]);
+        let names_id = event
+            .split_whitespace()
+            .any(|arg| arg.split_once('=').is_some_and(|(_, value)| value == id));
+        if !event.starts_with(&format!("{name} ")) || !names_id {
+            wrong.push(format!(
+                "the event named, {event:?}, is no {name} naming ID {id}"
+            ));
+        }
     }
     wrong
 }
