@@ -163,11 +163,14 @@ impl Cursor {
         location
     }
 
-    /// Where the first event of thread `m` in `gen` that `matches` accepts is, its thread's
-    /// batches read again from the start; none if no event before the end or an unreadable
-    /// one is accepted. For an error found after the ordering, when the cursor that read the
-    /// event has moved on: reading a thread's events again costs nothing on the way to an
-    /// error, where keeping every event's offset would cost a store on every event.
+    /// Where the first event in `gen` that `matches` accepts is: in the batches of thread `m`,
+    /// the thread whose context the event was validated in, else in those of the others (an
+    /// event can be validated in another thread's context: the status of a goroutine in a
+    /// system call on another thread), each thread's read again from the start; none if no
+    /// event before the end or an unreadable one is accepted. For an error found after the
+    /// ordering, when the cursor that read the event has moved on: reading the events again
+    /// costs nothing on the way to an error, where keeping every event's offset would cost a
+    /// store on every event.
     #[cold]
     pub(crate) fn find(
         gen: &Generation,
@@ -176,18 +179,21 @@ impl Cursor {
         arg_counts: &ArgCounts,
         matches: impl Fn(&BaseEvent) -> bool,
     ) -> Option<Location> {
-        let thread = gen.threads.iter().position(|t| t.m == m)?;
-        let batches = gen.thread_batches(thread);
-        let mut cursor = Cursor::new(thread, m, 0);
-        while cursor
-            .next_event(batches, &gen.arena, gen.freq, arg_counts)
-            .ok()?
-        {
-            if matches(&cursor.ev) {
-                return Some(cursor.location(batches, &gen.arena, gen.gen, version));
+        let first = gen.threads.iter().position(|t| t.m == m);
+        let others = (0..gen.threads.len()).filter(|&thread| Some(thread) != first);
+        first.into_iter().chain(others).find_map(|thread| {
+            let batches = gen.thread_batches(thread);
+            let mut cursor = Cursor::new(thread, gen.threads[thread].m, 0);
+            while cursor
+                .next_event(batches, &gen.arena, gen.freq, arg_counts)
+                .ok()?
+            {
+                if matches(&cursor.ev) {
+                    return Some(cursor.location(batches, &gen.arena, gen.gen, version));
+                }
             }
-        }
-        None
+            None
+        })
     }
 
     /// Go's one-line description of a frontier entry in "failed to advance" errors.

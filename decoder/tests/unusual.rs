@@ -113,6 +113,21 @@ fn bad_stack_on_another_thread() -> Vec<u8> {
     trace
 }
 
+/// A goroutine in a system call on thread 5 re-stated by thread 0 with its stack, 7, which does
+/// not exist (Go 1.23's `GoStatusStack`): validated in thread 5's context, read from thread 0's
+/// batch.
+fn bad_stack_of_a_goroutine_in_a_syscall_elsewhere() -> Vec<u8> {
+    let events: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GO_STATUS_STACK.0, &[1, 2, 5, 3, 7]),
+    ];
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
+    trace.extend(tables(1));
+    trace
+}
+
 fn traces() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("annotated", annotated()),
@@ -131,6 +146,10 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             bad_stack_then(&[T::GO_CREATE.0, 1]),
         ),
         ("bad-stack-on-another-thread", bad_stack_on_another_thread()),
+        (
+            "bad-stack-of-a-goroutine-in-a-syscall-elsewhere",
+            bad_stack_of_a_goroutine_in_a_syscall_elsewhere(),
+        ),
     ]
 }
 
@@ -178,6 +197,29 @@ fn a_table_check_failure_is_reported_after_the_events_before_it() {
     assert!(!error.go_message().contains("stack ID"), "{error}");
     assert!(cut.printed.contains("GoID=2 NotExist"), "{}", cut.printed);
     assert!(!cut.printed.contains("GoID=3"), "{}", cut.printed);
+}
+
+#[test]
+fn an_event_validated_in_another_threads_context_is_named_in_its_own_threads_batch() {
+    let trace = bad_stack_of_a_goroutine_in_a_syscall_elsewhere();
+    let error = support::run_ours(&trace)
+        .error
+        .expect("the bad stack is an error");
+    assert_eq!(
+        error.go_message(),
+        "found invalid stack ID 7 for event GoStatusStack"
+    );
+    let location = error.location();
+    // Looked for in thread 5's batches only, it was not found, and thread 5 was named, which
+    // has no batch.
+    assert_eq!(location.thread, Some(0), "{location:?}");
+    let bad = event(T::GO_STATUS_STACK.0, &[1, 2, 5, 3, 7]);
+    let at = location.event_offset.expect("the event's offset") as usize;
+    assert_eq!(trace.get(at..at + bad.len()), Some(&bad[..]));
+    assert_eq!(
+        location.event.as_deref(),
+        Some("GoStatusStack dt=1 g=2 m=5 gstatus=3 stack=7")
+    );
 }
 
 #[test]

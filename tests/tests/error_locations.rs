@@ -16,7 +16,8 @@
 //! Go's parser reports no location at all, so Go is not needed: the file is the judge. The
 //! mutation differential (`mutation.rs`) checks the message; this checks where it points. A second
 //! test does the same on Go's valid vectors of every version, mutated with the newer formats'
-//! mutations too (`mutate_versioned`); it needs Go's installation for the vectors only.
+//! mutations too (`mutate_versioned`); it needs Go's installation for the vectors only. A third
+//! does it on real traces of Go 1.26's format, which Go's toolchain builds and runs here.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -27,8 +28,10 @@ use gotrace_decoder::{Location, Reader};
 use gotrace_go_oracle::require_go;
 use gotrace_scheduler::sim::driver::{self, Options};
 use gotrace_tests::generate::{generate, Shape};
+use gotrace_tests::goprograms::GoPrograms;
 use gotrace_tests::mutate::{mutate, mutate_versioned, Mutant, Trace};
 use gotrace_tests::rng::Rng;
+use gotrace_tests::scratch_dir;
 use gotrace_tests::vectors::all_vectors;
 use gotrace_wire::{EventType, Version, HEADER_LEN};
 
@@ -564,6 +567,37 @@ fn every_rejected_mutant_of_gos_vectors_names_where_it_is_wrong_truly() {
     let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate_versioned);
     let (rejected, _, at_event) = report("Go's vectors", seeds.len(), &tally);
     assert!(rejected >= 1000 && at_event >= 500, "too few to check");
+    assert!(
+        tally.failures.is_empty(),
+        "{} wrong locations",
+        tally.failures.len()
+    );
+}
+
+/// The same on real traces of Go 1.26's format, which no vector of Go's is in (generations ended
+/// by `EndOfGeneration`, read by a path of their own): three `goprograms` scenarios, traced here
+/// with generations of 2 ms so that each has several.
+#[test]
+fn every_rejected_mutant_of_a_go_1_26_trace_names_where_it_is_wrong_truly() {
+    let Some(go) =
+        require_go("every_rejected_mutant_of_a_go_1_26_trace_names_where_it_is_wrong_truly")
+    else {
+        return;
+    };
+    let programs = GoPrograms::build(&go, scratch_dir());
+    let seeds: Vec<(String, Vec<u8>)> = ["channels-mutexes", "syscall-pipes", "start-stop"]
+        .into_iter()
+        .map(|scenario| {
+            let path = scratch_dir().join(format!("{scenario}.trace"));
+            programs.trace(scenario, &path, 2_000_000, 0.0);
+            let binary = std::fs::read(&path).expect("reading the trace");
+            assert_eq!(Trace::parse(&binary).version, Version::Go126, "{scenario}");
+            (scenario.to_owned(), binary)
+        })
+        .collect();
+    let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate_versioned);
+    let (rejected, _, at_event) = report("Go 1.26 traces", seeds.len(), &tally);
+    assert!(rejected >= 300 && at_event >= 100, "too few to check");
     assert!(
         tally.failures.is_empty(),
         "{} wrong locations",
