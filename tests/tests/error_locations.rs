@@ -67,6 +67,13 @@ const EXEMPT: [(&str, &str); 7] = [
     ),
 ];
 
+/// Errors about a generation as a whole, which name it (and no batch or M).
+const GENERATION_WIDE: [&str; 3] = [
+    "no frequency event found",
+    "no clock snapshot event found",
+    "incomplete generation found",
+];
+
 /// One unit of the file as framed here: a batch header and its payload, or a lone
 /// `EndOfGeneration`, or the byte where something else stands where a batch should start.
 #[derive(Debug)]
@@ -270,6 +277,25 @@ fn check(binary: &[u8], version: Version, message: &str, location: &Location) ->
     if exemption(message).is_none() && (location.generation.is_none() || location.thread.is_none())
     {
         wrong.push("names no generation or no M".to_owned());
+    }
+    // A generation that lacks something as a whole is named, if the file has batches: before Go
+    // 1.26 every generation is its batches' (from then on, one may be a lone `EndOfGeneration`,
+    // which has no number).
+    if version < Version::Go126 && GENERATION_WIDE.iter().any(|kind| message.starts_with(kind)) {
+        let batch_of = |gen| {
+            units
+                .iter()
+                .any(|u| u.kind == UnitKind::Batch && u.gen == Some(gen))
+        };
+        match location.generation {
+            Some(gen) if !batch_of(gen) => {
+                wrong.push(format!("generation {gen}, but no batch has it"));
+            }
+            None if units.iter().any(|u| u.kind == UnitKind::Batch) => {
+                wrong.push("names no generation, though the file has batches".to_owned());
+            }
+            _ => {}
+        }
     }
     if names_its_event(message) && location.event_offset.is_none() {
         wrong.push("names no event offset for an event in a thread's batch".to_owned());
