@@ -590,14 +590,7 @@ fn every_rejected_mutant_of_gos_vectors_names_where_it_is_wrong_truly() {
         .filter(|v| v.is_valid())
         .map(|v| (v.name, v.binary))
         .collect();
-    let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate_versioned);
-    let (rejected, _, at_event) = report("Go's vectors", seeds.len(), &tally);
-    assert!(rejected >= 1000 && at_event >= 500, "too few to check");
-    assert!(
-        tally.failures.is_empty(),
-        "{} wrong locations",
-        tally.failures.len()
-    );
+    assert_versioned_mutants_located_truly("Go's vectors", &seeds, 1000, 500);
 }
 
 /// The same on real traces of Go 1.26's format, which no vector of Go's is in (generations ended
@@ -621,9 +614,24 @@ fn every_rejected_mutant_of_a_go_1_26_trace_names_where_it_is_wrong_truly() {
             (scenario.to_owned(), binary)
         })
         .collect();
-    let tally = check_mutants(&seeds, MUTANTS_PER_SEED, mutate_versioned);
-    let (rejected, _, at_event) = report("Go 1.26 traces", seeds.len(), &tally);
-    assert!(rejected >= 300 && at_event >= 100, "too few to check");
+    assert_versioned_mutants_located_truly("Go 1.26 traces", &seeds, 300, 100);
+}
+
+/// Mutates `seeds` with the newer formats' mutations too and checks where every rejected mutant's
+/// error points; at least `rejected` must be rejected and `at_event` located to an event, for
+/// the set (`set`, in the report) to have checked something.
+fn assert_versioned_mutants_located_truly(
+    set: &str,
+    seeds: &[(String, Vec<u8>)],
+    rejected: usize,
+    at_event: usize,
+) {
+    let tally = check_mutants(seeds, MUTANTS_PER_SEED, mutate_versioned);
+    let (were_rejected, _, were_at_event) = report(set, seeds.len(), &tally);
+    assert!(
+        were_rejected >= rejected && were_at_event >= at_event,
+        "too few to check"
+    );
     assert!(
         tally.failures.is_empty(),
         "{} wrong locations",
