@@ -25,6 +25,8 @@ use crate::table::Table;
 
 /// An event type's name as Go's messages give it: by the trace's own version's table, so a
 /// type the version does not define reads `Invalid(N)`. Formatted only when an error is built.
+/// (No message names an experimental event: they take only the thread check, whose messages
+/// name no event.)
 #[derive(Clone, Copy)]
 struct EvName {
     version: Version,
@@ -33,11 +35,9 @@ struct EvName {
 
 impl std::fmt::Display for EvName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Go's tables for versions before 1.26 stop before the experimental events.
-        let defined = !(self.typ.is_experimental() && self.version < Version::Go126);
         match spec(self.version, self.typ) {
-            Some(s) if defined => f.write_str(s.name),
-            _ => write!(f, "Invalid({})", self.typ.0),
+            Some(s) => f.write_str(s.name),
+            None => write!(f, "Invalid({})", self.typ.0),
         }
     }
 }

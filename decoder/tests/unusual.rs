@@ -1,7 +1,7 @@
 //! Traces built byte by byte with what the vectors lack: CPU samples (with equal times and
 //! stack 0), experimental events and batches, quoting of odd strings, stacks on transitions, an
-//! event naming a stack that does not exist. Our events must be Go's, byte for byte, and our
-//! error Go's.
+//! event naming a stack that does not exist, ranges and a long region name across generations.
+//! Our events must be Go's, byte for byte, and our error Go's.
 
 mod support;
 
@@ -30,8 +30,68 @@ fn tables(gen: u64) -> Vec<u8> {
     strings.extend(string_entry(3, "héllo \"q\" \x01 \u{200b}".as_bytes()));
     strings.extend(string_entry(4, b"cat"));
     strings.extend(string_entry(5, b"\xff\xfe bad utf8"));
+    strings.extend(string_entry(6, LONG_NAME));
     out.extend(batch_bytes(gen, NO_M, 0, &strings));
     out
+}
+
+/// A region name longer than the ones kept inline once their generation ends (40 bytes).
+const LONG_NAME: &[u8] = b"a region name longer than thirty bytes..";
+
+/// Two generations of goroutine 1 running on P 0, each with its tables: `first` in generation 1,
+/// `second` in generation 2.
+fn two_generations(first: &[Vec<u8>], second: &[Vec<u8>]) -> Vec<u8> {
+    let running = [
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+    ];
+    let mut trace = header(22);
+    trace.extend(batch_bytes(
+        1,
+        0,
+        10,
+        &[&running[..], first].concat().concat(),
+    ));
+    trace.extend(tables(1));
+    trace.extend(batch_bytes(
+        2,
+        0,
+        100,
+        &[&running[..], second].concat().concat(),
+    ));
+    trace.extend(tables(2));
+    trace
+}
+
+/// A region with a long name begun in one generation and ended in the next: the end's name, a
+/// string of the next generation, is compared with the begin's bytes, kept past its generation.
+fn long_region_name_across_generations() -> Vec<u8> {
+    two_generations(
+        &[event(T::USER_REGION_BEGIN.0, &[1, 0, 6, 0])],
+        &[event(T::USER_REGION_END.0, &[1, 0, 6, 0])],
+    )
+}
+
+/// A mark assist stated active twice in the first generation: Go's message gives the range as
+/// `{type description}`.
+fn active_range_twice_in_first_generation() -> Vec<u8> {
+    two_generations(
+        &[
+            event(T::GC_MARK_ASSIST_ACTIVE.0, &[1, 1]),
+            event(T::GC_MARK_ASSIST_ACTIVE.0, &[1, 1]),
+        ],
+        &[],
+    )
+}
+
+/// A mark assist stated active in the second generation while only a stop-the-world (its reason
+/// string 3) is in flight on the goroutine: Go's message names the range by its begin event and
+/// lists the ranges in flight.
+fn active_range_missing_in_a_later_generation() -> Vec<u8> {
+    two_generations(
+        &[event(T::STW_BEGIN.0, &[1, 3, 0])],
+        &[event(T::GC_MARK_ASSIST_ACTIVE.0, &[1, 1])],
+    )
 }
 
 fn annotated() -> Vec<u8> {
@@ -149,6 +209,18 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
         (
             "bad-stack-of-a-goroutine-in-a-syscall-elsewhere",
             bad_stack_of_a_goroutine_in_a_syscall_elsewhere(),
+        ),
+        (
+            "long-region-name-across-generations",
+            long_region_name_across_generations(),
+        ),
+        (
+            "active-range-twice-in-first-generation",
+            active_range_twice_in_first_generation(),
+        ),
+        (
+            "active-range-missing-in-a-later-generation",
+            active_range_missing_in_a_later_generation(),
         ),
     ]
 }
@@ -327,4 +399,31 @@ fn headers_with_other_spaces_are_read_as_go_reads_them() {
     .map(|(name, header)| (name, with(header)))
     .collect();
     support::assert_like_go("headers with other spaces against Go", &traces);
+}
+
+/// The traces of ranges and regions across generations fail, or not, where they were written to.
+#[test]
+fn ranges_and_regions_across_generations_meet_the_rule_they_test() {
+    let verdict = |trace: &[u8]| support::run_ours(trace).error.map(|e| e.go_message());
+    let long = support::run_ours(&long_region_name_across_generations());
+    assert!(
+        long.error.is_none(),
+        "{:?}",
+        long.error.map(|e| e.to_string())
+    );
+    assert!(
+        long.printed.contains(
+            "RegionEnd Time=6592 Task=0 Type=\"a region name longer than thirty bytes..\""
+        ),
+        "{}",
+        long.printed
+    );
+    assert_eq!(
+        verdict(&active_range_twice_in_first_generation()).as_deref(),
+        Some("found named active range already in first gen: {35 0}")
+    );
+    assert_eq!(
+        verdict(&active_range_missing_in_a_later_generation()).as_deref(),
+        Some("resource is missing active range: GCMarkAssistBegin [{26 3}]")
+    );
 }
