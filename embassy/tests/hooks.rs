@@ -115,6 +115,53 @@ fn a_task_id_handed_on_before_its_end_hook_names_the_new_task() {
 }
 
 #[test]
+fn a_spawn_passes_over_the_slot_of_a_task_whose_id_was_handed_on() {
+    // The task whose ID went on to a new spawn still runs until its end hook: its slot, no
+    // longer named by any ID, is not free. A spawn whose look-up starts there takes the next free
+    // slot; taken for free, the spawn was refused (the slot in use) with a free slot left.
+    type Three = Tracer<Ticks, VecSink, 3, 2, 2, 256>;
+    let alone = |id: u32| {
+        let mut t: Three = Tracer::new(Ticks(0), VecSink::new(), Config::MANUAL);
+        allowed(&mut t, &[(Hook::TaskNew, THREAD, EXECUTOR, id)]);
+        t.goroutine(id)
+    };
+    let mut t: Three = Tracer::new(Ticks(0), VecSink::new(), Config::MANUAL);
+    t.machine_mut().start_tracing(THREAD).unwrap();
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskNew, THREAD, EXECUTOR, TASK),
+            (Hook::ExecBegin, THREAD, EXECUTOR, TASK),
+            (Hook::TaskNew, INTERRUPT, EXECUTOR, TASK),
+        ],
+    );
+    let first = t.machine().context_go(THREAD).unwrap();
+    let second = t.goroutine(TASK).unwrap();
+    // A task whose look-up starts at the first task's slot.
+    let third_id = (1..=4096)
+        .map(|i| 0x2000_2000 + i * 8)
+        .find(|&id| alone(id) == Some(first))
+        .expect("an ID whose look-up starts at the first task's slot");
+    allowed(&mut t, &[(Hook::TaskNew, INTERRUPT, EXECUTOR, third_id)]);
+    let third = t.goroutine(third_id).unwrap();
+    assert!(
+        third != first && third != second,
+        "the third task has a slot of its own: {first:?}, {second:?}, {third:?}"
+    );
+    assert_eq!(t.machine().go_status(first), GoStatus::Running);
+    allowed(
+        &mut t,
+        &[
+            (Hook::TaskEnd, THREAD, EXECUTOR, TASK),
+            (Hook::ExecEnd, THREAD, EXECUTOR, TASK),
+            (Hook::ExecutorIdle, THREAD, EXECUTOR, 0),
+        ],
+    );
+    assert_eq!(t.machine().go_status(first), GoStatus::Dead);
+    judged_by_go("embassy-handed-on-slot-passed-over", t);
+}
+
+#[test]
 fn a_hook_for_another_task_than_the_context_runs_is_refused_and_writes_nothing() {
     let mut t = tracer();
     allowed(
@@ -382,11 +429,16 @@ fn tasks_whose_ids_hash_to_the_last_slot_wrap_round_to_the_first_and_are_found()
         allowed(&mut t, &[(Hook::TaskNew, THREAD, EXECUTOR, id)]);
         t.goroutine(id)
     };
-    let ids: Vec<u32> = (0..)
+    let ids: Vec<u32> = (0..4096)
         .map(|i| 0x2000_1000 + i * 8)
         .filter(|&id| alone(id) == Some(GoSlot::Task(3)))
         .take(4)
         .collect();
+    assert_eq!(
+        ids.len(),
+        4,
+        "four IDs whose look-ups start at the last slot"
+    );
     let mut t = fresh();
     t.machine_mut().start_tracing(THREAD).unwrap();
     for &id in &ids {
