@@ -371,8 +371,15 @@ fn div_small(x: u64, divisor: u32) -> u64 {
 /// before [`init`] on a core whose CYCCNT stands still (QEMU's), or after an `init` that found no
 /// counter.
 pub fn spin(ticks: u32) {
-    let start = now();
-    while now().wrapping_sub(start) < ticks {}
+    spin_on(now, ticks);
+}
+
+/// [`spin`] on the readings of `read`: until it reads `ticks` past its first reading, across
+/// its wrap. The host tests' `read` moves a fake counter.
+#[inline]
+fn spin_on(mut read: impl FnMut() -> u32, ticks: u32) {
+    let start = read();
+    while read().wrapping_sub(start) < ticks {}
 }
 
 /// The encoder's clock: whichever counter [`init`] picked, as the encoder's own copy of the

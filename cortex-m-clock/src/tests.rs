@@ -288,6 +288,43 @@ fn the_long_division_is_u64_division() {
     }
 }
 
+#[test]
+fn a_spin_returns_at_the_first_reading_ticks_past_its_start_across_the_wrap() {
+    // A counter that moves one tick per reading: the spin reads it once to start, then until it
+    // reads `ticks` past that, and no further.
+    for (start, ticks) in [(0, 0), (0, 1), (100, 5), (u32::MAX - 2, 6), (7, 1000)] {
+        let reading = Cell::new(start);
+        let readings = Cell::new(0u32);
+        let read = || {
+            readings.set(readings.get() + 1);
+            let r = reading.get();
+            reading.set(r.wrapping_add(1));
+            r
+        };
+        spin_on(read, ticks);
+        assert_eq!(
+            readings.get(),
+            ticks.max(1) + 1,
+            "from {start}, {ticks} ticks: the start and a reading per tick"
+        );
+    }
+}
+
+#[test]
+fn a_clock_shows_its_register_and_mask() {
+    let clock = TraceClock::<Mps2>(
+        Reading {
+            register: 0x4000_0004 as *const u32,
+            mask: u32::MAX,
+        },
+        PhantomData,
+    );
+    assert_eq!(
+        std::format!("{clock:?}"),
+        "TraceClock(Reading { register: 0x40000004, mask: 4294967295 })"
+    );
+}
+
 /// A board of one rate.
 struct Rate<const HZ: u32>;
 
