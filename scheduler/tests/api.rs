@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::rc::Rc;
+
 use common::Ticks;
-use gotrace_scheduler::encoder::VecSink;
+use gotrace_scheduler::encoder::{Clock, VecSink};
 use gotrace_scheduler::sim::SimPlatform;
-use gotrace_scheduler::sim::{current, Sim, SIM_TASKS};
+use gotrace_scheduler::sim::{current, Sim, SIM_FREQUENCY, SIM_TASKS};
 use gotrace_scheduler::{Annotate, Config, Error, Scheduler, Step, TaskCx, TaskId};
 
 fn wait(_: &mut TaskCx<'_>) -> Step {
@@ -471,5 +473,49 @@ fn preemption_points_of_tasks_and_callbacks_reach_the_platform() {
     assert_eq!(
         offered, 1,
         "a callback's preemption point is the platform's"
+    );
+}
+
+/// A dropped simulation frees its scheduler, which a preemption hook holding it (as the driver's
+/// and the scenarios' do, through `current`) would otherwise keep alive in a cycle.
+#[test]
+fn a_dropped_simulation_frees_its_scheduler_and_its_hook() {
+    let sim = Sim::new(Config::MANUAL);
+    let sched = Rc::downgrade(sim.scheduler());
+    let held = Rc::clone(sim.scheduler());
+    sim.scheduler().platform().set_hook(Some(Rc::new(move || {
+        let _ = &held;
+    })));
+    drop(sim);
+    assert!(
+        sched.upgrade().is_none(),
+        "the scheduler outlived its simulation"
+    );
+}
+
+/// The simulated clock counts at 64 MHz, and a coarse one at that over `2^shift`: the rate the
+/// traces state.
+#[test]
+fn the_simulated_clock_counts_at_64_mhz() {
+    assert_eq!(SIM_FREQUENCY, 64_000_000);
+    let sim = Sim::new(Config::MANUAL);
+    let hz = sim.scheduler().with_encoder(|e| e.clock_mut().frequency());
+    assert_eq!(hz, SIM_FREQUENCY);
+    let coarse = Sim::with_clock(Config::MANUAL, 1000, 37, 6);
+    let hz = coarse
+        .scheduler()
+        .with_encoder(|e| e.clock_mut().frequency());
+    assert_eq!(hz, 1_000_000);
+}
+
+/// A simulated platform shows its active interrupt levels and whether it has a hook.
+#[test]
+fn a_simulated_platform_shows_its_levels_and_hook() {
+    let p = SimPlatform::default();
+    p.set_hook(Some(Rc::new(|| {})));
+    let shown = p.interrupt(2, || format!("{p:?}"));
+    assert_eq!(
+        shown,
+        "SimPlatform { active: RefCell { value: [2] }, hook: true }"
     );
 }
