@@ -1,6 +1,7 @@
 //! Traces built byte by byte with what the vectors lack: CPU samples (with equal times and
 //! stack 0), experimental events and batches, quoting of odd strings, stacks on transitions, an
-//! event naming a stack that does not exist, ranges and a long region name across generations.
+//! event naming a stack that does not exist, ranges and a long region name across generations,
+//! coroutine switches.
 //! Our events must be Go's, byte for byte, and our error Go's.
 
 mod support;
@@ -92,6 +93,25 @@ fn active_range_missing_in_a_later_generation() -> Vec<u8> {
         &[event(T::STW_BEGIN.0, &[1, 3, 0])],
         &[event(T::GC_MARK_ASSIST_ACTIVE.0, &[1, 1])],
     )
+}
+
+/// Coroutine switches (Go 1.23): goroutine 1, running, hands over to goroutine 2, stated waiting
+/// with `next_status`, at sequence number `next_seq`; goroutine 2 hands back to 1, and 1 hands
+/// over to 2 again, ending as it does; goroutine 2 then stops, running.
+fn coroutine_switches(next_status: u64, next_seq: u64) -> Vec<u8> {
+    let events: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GO_STATUS.0, &[1, 2, NO_M, next_status]),
+        event(T::GO_SWITCH.0, &[1, 2, next_seq]),
+        event(T::GO_SWITCH.0, &[1, 1, 1]),
+        event(T::GO_SWITCH_DESTROY.0, &[1, 2, 2]),
+        event(T::GO_STOP.0, &[1, 0, 0]),
+    ];
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
+    trace.extend(tables(1));
+    trace
 }
 
 fn annotated() -> Vec<u8> {
@@ -210,6 +230,13 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             "bad-stack-of-a-goroutine-in-a-syscall-elsewhere",
             bad_stack_of_a_goroutine_in_a_syscall_elsewhere(),
         ),
+        ("coroutine-switches", coroutine_switches(4, 1)),
+        // Go cannot tell these from a switch whose turn is still to come: it fails to advance.
+        (
+            "coroutine-switch-to-a-runnable-goroutine",
+            coroutine_switches(1, 1),
+        ),
+        ("coroutine-switch-out-of-turn", coroutine_switches(4, 5)),
         (
             "long-region-name-across-generations",
             long_region_name_across_generations(),
@@ -426,4 +453,38 @@ fn ranges_and_regions_across_generations_meet_the_rule_they_test() {
         verdict(&active_range_missing_in_a_later_generation()).as_deref(),
         Some("resource is missing active range: GCMarkAssistBegin [{26 3}]")
     );
+}
+
+/// Each coroutine switch is a goroutine's block (or end), the next one's start, and the next one
+/// runs on; a switch to a goroutine that is not waiting, or out of its turn, cannot advance.
+#[test]
+fn coroutine_switches_hand_the_thread_over() {
+    let valid = support::run_ours(&coroutine_switches(4, 1));
+    assert!(
+        valid.error.is_none(),
+        "{:?}",
+        valid.error.map(|e| e.to_string())
+    );
+    for line in [
+        "M=0 P=0 G=1 StateTransition Time=896 GoID=2 Waiting->Runnable Reason=\"\"",
+        "M=0 P=0 G=1 StateTransition Time=897 GoID=1 Running->Waiting Reason=\"\"",
+        "M=0 P=0 G=-1 StateTransition Time=898 GoID=2 Runnable->Running Reason=\"\"",
+        "M=0 P=0 G=1 StateTransition Time=1025 GoID=1 Running->NotExist Reason=\"\"",
+        "M=0 P=0 G=2 StateTransition Time=1088 GoID=2 Running->Runnable Reason=\"\"",
+    ] {
+        assert!(
+            valid.printed.contains(line),
+            "missing {line:?} in\n{}",
+            valid.printed
+        );
+    }
+    for bad in [coroutine_switches(1, 1), coroutine_switches(4, 5)] {
+        let error = support::run_ours(&bad).error.map(|e| e.go_message());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("broken trace: failed to advance")),
+            "{error:?}"
+        );
+    }
 }
