@@ -114,6 +114,48 @@ fn coroutine_switches(next_status: u64, next_seq: u64) -> Vec<u8> {
     trace
 }
 
+/// GC cycles and a sweep across a generation boundary: a cycle first seen in the first
+/// generation at an arbitrary sequence number (5), active in the next, ended and followed by
+/// another; a sweep active in both.
+fn gc_across_generations() -> Vec<u8> {
+    two_generations(
+        &[
+            event(T::GC_BEGIN.0, &[1, 5, 0]),
+            event(T::GC_SWEEP_ACTIVE.0, &[1, 0]),
+        ],
+        &[
+            event(T::GC_ACTIVE.0, &[1, 6]),
+            event(T::GC_SWEEP_ACTIVE.0, &[1, 0]),
+            event(T::GC_SWEEP_END.0, &[1, 10, 20]),
+            event(T::GC_END.0, &[1, 7]),
+            event(T::GC_BEGIN.0, &[1, 8, 0]),
+            event(T::GC_END.0, &[1, 9]),
+        ],
+    )
+}
+
+/// A GC cycle begun while one is in progress.
+fn gc_begin_while_in_progress() -> Vec<u8> {
+    two_generations(
+        &[
+            event(T::GC_BEGIN.0, &[1, 1, 0]),
+            event(T::GC_BEGIN.0, &[1, 2, 0]),
+        ],
+        &[],
+    )
+}
+
+/// Goroutine 2, runnable, unblocked in its turn: an unblock waits for the goroutine to wait.
+fn unblock_of_a_runnable_goroutine() -> Vec<u8> {
+    two_generations(
+        &[
+            event(T::GO_STATUS.0, &[1, 2, NO_M, 1]),
+            event(T::GO_UNBLOCK.0, &[1, 2, 1, 0]),
+        ],
+        &[],
+    )
+}
+
 fn annotated() -> Vec<u8> {
     let events: Vec<Vec<u8>> = vec![
         event(T::PROC_STATUS.0, &[1, 0, 1]),
@@ -237,6 +279,12 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             coroutine_switches(1, 1),
         ),
         ("coroutine-switch-out-of-turn", coroutine_switches(4, 5)),
+        ("gc-across-generations", gc_across_generations()),
+        ("gc-begin-while-in-progress", gc_begin_while_in_progress()),
+        (
+            "unblock-of-a-runnable-goroutine",
+            unblock_of_a_runnable_goroutine(),
+        ),
         (
             "long-region-name-across-generations",
             long_region_name_across_generations(),
@@ -487,4 +535,52 @@ fn coroutine_switches_hand_the_thread_over() {
             "{error:?}"
         );
     }
+    // The state Go prints after "failed to advance" (its maps in random order, ours sorted):
+    // each thread's next event, then goroutines, Ps, threads and GC.
+    let out_of_turn = support::run_ours(&coroutine_switches(4, 5)).error;
+    assert_eq!(
+        out_of_turn.map(|e| e.go_message()).as_deref(),
+        Some(
+            "broken trace: failed to advance: frontier:\n[gen=1]\n\n\
+             M 0 [GoSwitch time=896 g=2 g_seq=5]\n\n\
+             G 1 [status=Running seq=0 (gen=1)]\nG 2 [status=Waiting seq=0 (gen=1)]\n\n\
+             P 0 [status=Running seq=0 (gen=1)]\n\n\
+             M 0 [g=1 p=0]\n\n\
+             GC 0 Undetermined\n\n"
+        )
+    );
+}
+
+/// GC cycles across generations are followed by their sequence numbers, and a cycle begun during
+/// another is refused; an unblock of a goroutine that is not waiting cannot advance.
+#[test]
+fn gc_cycles_and_unblocks_follow_their_states() {
+    let gc = support::run_ours(&gc_across_generations());
+    assert!(gc.error.is_none(), "{:?}", gc.error.map(|e| e.to_string()));
+    for line in [
+        "M=0 P=0 G=1 RangeBegin Time=832 Name=\"GC concurrent mark phase\" Scope=None",
+        "M=0 P=0 G=1 RangeActive Time=896 Name=\"GC incremental sweep\" Scope=Proc(0)",
+        "M=0 P=0 G=1 RangeActive Time=6592 Name=\"GC concurrent mark phase\" Scope=None",
+        "M=0 P=0 G=1 RangeActive Time=6656 Name=\"GC incremental sweep\" Scope=Proc(0)",
+        "M=0 P=0 G=1 RangeEnd Time=6784 Name=\"GC concurrent mark phase\" Scope=None",
+        "M=0 P=0 G=1 RangeBegin Time=6848 Name=\"GC concurrent mark phase\" Scope=None",
+    ] {
+        assert!(
+            gc.printed.contains(line),
+            "missing {line:?} in\n{}",
+            gc.printed
+        );
+    }
+    let verdict = |trace: &[u8]| support::run_ours(trace).error.map(|e| e.go_message());
+    assert_eq!(
+        verdict(&gc_begin_while_in_progress()).as_deref(),
+        Some("encountered GCBegin while GC was already in progress")
+    );
+    let unblock = verdict(&unblock_of_a_runnable_goroutine());
+    assert!(
+        unblock
+            .as_deref()
+            .is_some_and(|e| e.starts_with("broken trace: failed to advance")),
+        "{unblock:?}"
+    );
 }
