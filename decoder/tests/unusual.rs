@@ -156,6 +156,17 @@ fn unblock_of_a_runnable_goroutine() -> Vec<u8> {
     )
 }
 
+/// Goroutine 1 stops while in a system call: it is not running.
+fn stop_in_a_syscall() -> Vec<u8> {
+    two_generations(
+        &[
+            event(T::GO_SYSCALL_BEGIN.0, &[1, 1, 0]),
+            event(T::GO_STOP.0, &[1, 0, 0]),
+        ],
+        &[],
+    )
+}
+
 fn annotated() -> Vec<u8> {
     let events: Vec<Vec<u8>> = vec![
         event(T::PROC_STATUS.0, &[1, 0, 1]),
@@ -285,6 +296,7 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             "unblock-of-a-runnable-goroutine",
             unblock_of_a_runnable_goroutine(),
         ),
+        ("stop-in-a-syscall", stop_in_a_syscall()),
         (
             "long-region-name-across-generations",
             long_region_name_across_generations(),
@@ -552,9 +564,10 @@ fn coroutine_switches_hand_the_thread_over() {
 }
 
 /// GC cycles across generations are followed by their sequence numbers, and a cycle begun during
-/// another is refused; an unblock of a goroutine that is not waiting cannot advance.
+/// another is refused; a stop of a goroutine that is not running is refused, and an unblock of
+/// one that is not waiting cannot advance.
 #[test]
-fn gc_cycles_and_unblocks_follow_their_states() {
+fn gc_cycles_stops_and_unblocks_follow_their_states() {
     let gc = support::run_ours(&gc_across_generations());
     assert!(gc.error.is_none(), "{:?}", gc.error.map(|e| e.to_string()));
     for line in [
@@ -575,6 +588,10 @@ fn gc_cycles_and_unblocks_follow_their_states() {
     assert_eq!(
         verdict(&gc_begin_while_in_progress()).as_deref(),
         Some("encountered GCBegin while GC was already in progress")
+    );
+    assert_eq!(
+        verdict(&stop_in_a_syscall()).as_deref(),
+        Some("GoStop event for goroutine that's not Running")
     );
     let unblock = verdict(&unblock_of_a_runnable_goroutine());
     assert!(
