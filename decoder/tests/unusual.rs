@@ -42,6 +42,15 @@ const LONG_NAME: &[u8] = b"a region name longer than thirty bytes..";
 /// Two generations of goroutine 1 running on P 0, each with its tables: `first` in generation 1,
 /// `second` in generation 2.
 fn two_generations(first: &[Vec<u8>], second: &[Vec<u8>]) -> Vec<u8> {
+    two_generations_with_samples(first, &[], second)
+}
+
+/// As [`two_generations`], with CPU samples in the first generation.
+fn two_generations_with_samples(
+    first: &[Vec<u8>],
+    samples: &[Vec<u8>],
+    second: &[Vec<u8>],
+) -> Vec<u8> {
     let running = [
         event(T::PROC_STATUS.0, &[1, 0, 1]),
         event(T::GO_STATUS.0, &[1, 1, 0, 2]),
@@ -53,6 +62,10 @@ fn two_generations(first: &[Vec<u8>], second: &[Vec<u8>]) -> Vec<u8> {
         10,
         &[&running[..], first].concat().concat(),
     ));
+    if !samples.is_empty() {
+        let batch = [vec![T::CPU_SAMPLES.0], samples.concat()].concat();
+        trace.extend(batch_bytes(1, NO_M, 0, &batch));
+    }
     trace.extend(tables(1));
     trace.extend(batch_bytes(
         2,
@@ -165,6 +178,14 @@ fn stop_in_a_syscall() -> Vec<u8> {
         ],
         &[],
     )
+}
+
+/// A CPU sample later than the last of `heap_allocs` events of its generation: read after the
+/// threads' events are all merged, before the next generation.
+fn cpu_sample_after_the_last_event(heap_allocs: usize) -> Vec<u8> {
+    let allocs = vec![event(T::HEAP_ALLOC.0, &[1, 4096]); heap_allocs];
+    let sample = event(T::CPU_SAMPLE.0, &[20 + heap_allocs as u64, 0, 0, 1, 1]);
+    two_generations_with_samples(&allocs, &[sample], &[])
 }
 
 fn annotated() -> Vec<u8> {
@@ -297,6 +318,10 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             unblock_of_a_runnable_goroutine(),
         ),
         ("stop-in-a-syscall", stop_in_a_syscall()),
+        (
+            "cpu-sample-after-the-last-event",
+            cpu_sample_after_the_last_event(1),
+        ),
         (
             "long-region-name-across-generations",
             long_region_name_across_generations(),
@@ -600,4 +625,20 @@ fn gc_cycles_stops_and_unblocks_follow_their_states() {
             .is_some_and(|e| e.starts_with("broken trace: failed to advance")),
         "{unblock:?}"
     );
+}
+/// A CPU sample later than every event of its generation is handed out after them, before the
+/// generation's end, however many events come before it: also where the last of them fills the
+/// reader's buffer of events validated ahead, so that only the sample is left to read.
+#[test]
+fn a_cpu_sample_after_the_last_event_is_read() {
+    for heap_allocs in 0..300 {
+        let printed = support::run_ours(&cpu_sample_after_the_last_event(heap_allocs)).printed;
+        let heads: Vec<&str> = printed.lines().filter(|l| l.starts_with("M=")).collect();
+        let sample = format!("M=0 P=0 G=1 StackSample Time={}", (20 + heap_allocs) * 64);
+        let end = heads.iter().position(|h| h.ends_with(" N=2"));
+        assert!(
+            end.is_some_and(|end| heads[..end].ends_with(&[sample.as_str()])),
+            "after {heap_allocs} events:\n{printed}"
+        );
+    }
 }
