@@ -188,6 +188,26 @@ fn cpu_sample_after_the_last_event(heap_allocs: usize) -> Vec<u8> {
     two_generations_with_samples(&allocs, &[sample], &[])
 }
 
+/// Goroutine 1 stated running by two threads: thread 0 ends it, and thread 1, still taking it
+/// for its own, then writes `after` as goroutine 1.
+fn goroutine_ended_under_another_thread(after: Vec<u8>) -> Vec<u8> {
+    let ending: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 0, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 0, 2]),
+        event(T::GO_DESTROY.0, &[1]),
+    ];
+    let other: Vec<Vec<u8>> = vec![
+        event(T::PROC_STATUS.0, &[1, 1, 1]),
+        event(T::GO_STATUS.0, &[1, 1, 1, 2]),
+        [&after[..1], &[100], &after[2..]].concat(),
+    ];
+    let mut trace = header(22);
+    trace.extend(batch_bytes(1, 1, 5, &other.concat()));
+    trace.extend(batch_bytes(1, 0, 10, &ending.concat()));
+    trace.extend(tables(1));
+    trace
+}
+
 fn annotated() -> Vec<u8> {
     let events: Vec<Vec<u8>> = vec![
         event(T::PROC_STATUS.0, &[1, 0, 1]),
@@ -318,6 +338,14 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             unblock_of_a_runnable_goroutine(),
         ),
         ("stop-in-a-syscall", stop_in_a_syscall()),
+        (
+            "stop-of-a-goroutine-ended-under-another-thread",
+            goroutine_ended_under_another_thread(event(T::GO_STOP.0, &[1, 0, 0])),
+        ),
+        (
+            "region-of-a-goroutine-ended-under-another-thread",
+            goroutine_ended_under_another_thread(event(T::USER_REGION_BEGIN.0, &[1, 0, 4, 0])),
+        ),
         (
             "cpu-sample-after-the-last-event",
             cpu_sample_after_the_last_event(1),
@@ -589,8 +617,9 @@ fn coroutine_switches_hand_the_thread_over() {
 }
 
 /// GC cycles across generations are followed by their sequence numbers, and a cycle begun during
-/// another is refused; a stop of a goroutine that is not running is refused, and an unblock of
-/// one that is not waiting cannot advance.
+/// another is refused; a stop of a goroutine that is not running is refused, as are a stop and a
+/// region of one ended under another thread that took it for its own; an unblock of a goroutine
+/// that is not waiting cannot advance.
 #[test]
 fn gc_cycles_stops_and_unblocks_follow_their_states() {
     let gc = support::run_ours(&gc_across_generations());
@@ -617,6 +646,22 @@ fn gc_cycles_stops_and_unblocks_follow_their_states() {
     assert_eq!(
         verdict(&stop_in_a_syscall()).as_deref(),
         Some("GoStop event for goroutine that's not Running")
+    );
+    assert_eq!(
+        verdict(&goroutine_ended_under_another_thread(event(
+            T::GO_STOP.0,
+            &[1, 0, 0]
+        )))
+        .as_deref(),
+        Some("event GoStop for goroutine (1) that doesn't exist")
+    );
+    assert_eq!(
+        verdict(&goroutine_ended_under_another_thread(event(
+            T::USER_REGION_BEGIN.0,
+            &[1, 0, 4, 0]
+        )))
+        .as_deref(),
+        Some("encountered EvUserRegionBegin without known state for current goroutine 1")
     );
     let unblock = verdict(&unblock_of_a_runnable_goroutine());
     assert!(
