@@ -208,6 +208,23 @@ fn goroutine_ended_under_another_thread(after: Vec<u8>) -> Vec<u8> {
     trace
 }
 
+/// A generation whose string table ends in an entry cut short at its batch's end (Go's bare
+/// `io.EOF`, which ends the trace for its readers), followed by bytes that are no batch: the
+/// error reading them, met while looking for the next generation, is forgotten with it.
+fn cut_string_then_garbage() -> Vec<u8> {
+    let mut trace = header(22);
+    trace.extend(batch_bytes(1, 0, 10, &event(T::PROC_STATUS.0, &[1, 0, 1])));
+    trace.extend(batch_bytes(
+        1,
+        NO_M,
+        0,
+        &event(T::FREQUENCY.0, &[15_625_000]),
+    ));
+    trace.extend(batch_bytes(1, NO_M, 0, &[T::STRINGS.0, T::STRING.0, 1]));
+    trace.extend([0x55, 0x55, 0x55]);
+    trace
+}
+
 fn annotated() -> Vec<u8> {
     let events: Vec<Vec<u8>> = vec![
         event(T::PROC_STATUS.0, &[1, 0, 1]),
@@ -338,6 +355,7 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             unblock_of_a_runnable_goroutine(),
         ),
         ("stop-in-a-syscall", stop_in_a_syscall()),
+        ("cut-string-then-garbage", cut_string_then_garbage()),
         (
             "stop-of-a-goroutine-ended-under-another-thread",
             goroutine_ended_under_another_thread(event(T::GO_STOP.0, &[1, 0, 0])),
@@ -686,4 +704,17 @@ fn a_cpu_sample_after_the_last_event_is_read() {
             "after {heap_allocs} events:\n{printed}"
         );
     }
+}
+
+/// A trace ended by Go's bare `io.EOF` (a table entry cut short) is accepted as it stands, as Go's
+/// readers take it, even though the bytes after it would have failed.
+#[test]
+fn a_bare_end_of_file_forgets_the_error_after_it() {
+    let cut = support::run_ours(&cut_string_then_garbage());
+    assert!(
+        cut.error.is_none(),
+        "{:?}",
+        cut.error.map(|e| e.to_string())
+    );
+    assert_eq!(cut.printed, "M=-1 P=-1 G=-1 Sync Time=1 N=1\n");
 }
