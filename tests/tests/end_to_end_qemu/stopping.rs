@@ -114,12 +114,24 @@ fn record_killing(
         Moment::QemuStarted => (&stderr, "on QEMU", &mut err_text),
         Moment::Tracing => (&stdout, "tracing: Lossless", &mut out_text),
     };
+    let mut seen = false;
     for line in awaited.iter() {
         text.push_str(&line);
         text.push('\n');
         if line.contains(marker) {
+            seen = true;
             break;
         }
+    }
+    if !seen {
+        // `record` ended before the moment came: what it said on both streams tells why.
+        let status = child.wait().unwrap();
+        let rest = |lines: &std::sync::mpsc::Receiver<String>| lines.iter().collect::<Vec<_>>();
+        panic!(
+            "gotrace record ended ({status}) before {marker:?}:\nstdout:\n{out_text}{}\nstderr:\n{err_text}{}",
+            rest(&stdout).join("\n"),
+            rest(&stderr).join("\n")
+        );
     }
     // QEMU is spawned right after `record` says it runs it.
     let deadline = Instant::now() + Duration::from_secs(10);
