@@ -319,6 +319,25 @@ fn bad_stack_of_a_goroutine_in_a_syscall_elsewhere() -> Vec<u8> {
     trace
 }
 
+/// Threads 0 and 1 each create a goroutine with stack 7, which does not exist, at the same
+/// time: the two events look alike to the search that names the one that failed (same type,
+/// time and table IDs), and only the thread it was validated on tells them apart.
+fn bad_stack_on_two_threads_at_once() -> Vec<u8> {
+    let thread = |p: u64, g: u64, m: u64| -> Vec<u8> {
+        [
+            event(T::PROC_STATUS.0, &[1, p, 1]),
+            event(T::GO_STATUS.0, &[1, g, m, 2]),
+            event(T::GO_CREATE.0, &[1, g + 10, 7, 0]),
+        ]
+        .concat()
+    };
+    let mut trace = header(23);
+    trace.extend(batch_bytes(1, 0, 10, &thread(0, 1, 0)));
+    trace.extend(batch_bytes(1, 1, 10, &thread(1, 2, 1)));
+    trace.extend(tables(1));
+    trace
+}
+
 fn traces() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("annotated", annotated()),
@@ -337,6 +356,10 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
             bad_stack_then(&[T::GO_CREATE.0, 1]),
         ),
         ("bad-stack-on-another-thread", bad_stack_on_another_thread()),
+        (
+            "bad-stack-on-two-threads-at-once",
+            bad_stack_on_two_threads_at_once(),
+        ),
         (
             "bad-stack-of-a-goroutine-in-a-syscall-elsewhere",
             bad_stack_of_a_goroutine_in_a_syscall_elsewhere(),
@@ -427,6 +450,31 @@ fn a_table_check_failure_is_reported_after_the_events_before_it() {
     assert!(!error.go_message().contains("stack ID"), "{error}");
     assert!(cut.printed.contains("GoID=2 NotExist"), "{}", cut.printed);
     assert!(!cut.printed.contains("GoID=3"), "{}", cut.printed);
+}
+
+/// Of two events that fail the same table check at the same time on two threads, the one named
+/// is the one that failed, in its own thread's batch: the search for it reads that thread's
+/// batches before the others', where a look-alike that was never validated also matches.
+#[test]
+fn a_table_check_failure_is_named_on_its_own_thread_before_a_look_alike_on_another() {
+    let trace = bad_stack_on_two_threads_at_once();
+    let error = support::run_ours(&trace)
+        .error
+        .expect("the bad stack is an error");
+    assert_eq!(
+        error.go_message(),
+        "found invalid stack ID 7 for event GoCreate"
+    );
+    // Thread 0's, the earlier in the merge's order of two at the same time.
+    let location = error.location();
+    assert_eq!(location.thread, Some(0), "{location:?}");
+    let failed = event(T::GO_CREATE.0, &[1, 11, 7, 0]);
+    let at = location.event_offset.expect("the event's offset") as usize;
+    assert_eq!(trace.get(at..at + failed.len()), Some(&failed[..]));
+    assert_eq!(
+        location.event.as_deref(),
+        Some("GoCreate dt=1 new_g=11 new_stack=7 stack=0")
+    );
 }
 
 #[test]
