@@ -409,18 +409,28 @@ fn traces() -> Vec<(&'static str, Vec<u8>)> {
 /// `location` names the `GoCreate` of stack 7 in `trace` on M `m`: its offset is where its bytes
 /// are, and it is named by their raw form.
 fn assert_names_bad_create(trace: &[u8], location: &gotrace_decoder::Location, m: i64) {
-    assert_eq!(location.thread, Some(m), "{location:?}");
     let bad = event(T::GO_CREATE.0, &[1, 3, 7, 0]);
+    assert_names_event(
+        trace,
+        location,
+        m,
+        &bad,
+        "GoCreate dt=1 new_g=3 new_stack=7 stack=0",
+    );
+}
+
+/// The error's location names thread `m`, and the event `raw` (printed as `text`) at its offset.
+fn assert_names_event(
+    trace: &[u8],
+    location: &gotrace_decoder::Location,
+    m: i64,
+    raw: &[u8],
+    text: &str,
+) {
+    assert_eq!(location.thread, Some(m), "{location:?}");
     let at = location.event_offset.expect("the event's offset") as usize;
-    assert_eq!(
-        trace.get(at..at + bad.len()),
-        Some(&bad[..]),
-        "{location:?}"
-    );
-    assert_eq!(
-        location.event.as_deref(),
-        Some("GoCreate dt=1 new_g=3 new_stack=7 stack=0")
-    );
+    assert_eq!(trace.get(at..at + raw.len()), Some(raw), "{location:?}");
+    assert_eq!(location.event.as_deref(), Some(text));
 }
 
 #[test]
@@ -466,14 +476,12 @@ fn a_table_check_failure_is_named_on_its_own_thread_before_a_look_alike_on_anoth
         "found invalid stack ID 7 for event GoCreate"
     );
     // Thread 0's, the earlier in the merge's order of two at the same time.
-    let location = error.location();
-    assert_eq!(location.thread, Some(0), "{location:?}");
-    let failed = event(T::GO_CREATE.0, &[1, 11, 7, 0]);
-    let at = location.event_offset.expect("the event's offset") as usize;
-    assert_eq!(trace.get(at..at + failed.len()), Some(&failed[..]));
-    assert_eq!(
-        location.event.as_deref(),
-        Some("GoCreate dt=1 new_g=11 new_stack=7 stack=0")
+    assert_names_event(
+        &trace,
+        error.location(),
+        0,
+        &event(T::GO_CREATE.0, &[1, 11, 7, 0]),
+        "GoCreate dt=1 new_g=11 new_stack=7 stack=0",
     );
 }
 
@@ -487,16 +495,14 @@ fn an_event_validated_in_another_threads_context_is_named_in_its_own_threads_bat
         error.go_message(),
         "found invalid stack ID 7 for event GoStatusStack"
     );
-    let location = error.location();
     // Looked for in thread 5's batches only, it was not found, and thread 5 was named, which
     // has no batch.
-    assert_eq!(location.thread, Some(0), "{location:?}");
-    let bad = event(T::GO_STATUS_STACK.0, &[1, 2, 5, 3, 7]);
-    let at = location.event_offset.expect("the event's offset") as usize;
-    assert_eq!(trace.get(at..at + bad.len()), Some(&bad[..]));
-    assert_eq!(
-        location.event.as_deref(),
-        Some("GoStatusStack dt=1 g=2 m=5 gstatus=3 stack=7")
+    assert_names_event(
+        &trace,
+        error.location(),
+        0,
+        &event(T::GO_STATUS_STACK.0, &[1, 2, 5, 3, 7]),
+        "GoStatusStack dt=1 g=2 m=5 gstatus=3 stack=7",
     );
 }
 
