@@ -121,10 +121,7 @@ fn coroutine_switches(next_status: u64, next_seq: u64) -> Vec<u8> {
         event(T::GO_SWITCH_DESTROY.0, &[1, 2, 2]),
         event(T::GO_STOP.0, &[1, 0, 0]),
     ];
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, events.concat())])
 }
 
 /// GC cycles and a sweep across a generation boundary: a cycle first seen in the first
@@ -201,9 +198,16 @@ fn goroutine_ended_under_another_thread(after: Vec<u8>) -> Vec<u8> {
         event(T::GO_STATUS.0, &[1, 1, 1, 2]),
         [&after[..1], &[100], &after[2..]].concat(),
     ];
-    let mut trace = header(22);
-    trace.extend(batch_bytes(1, 1, 5, &other.concat()));
-    trace.extend(batch_bytes(1, 0, 10, &ending.concat()));
+    one_generation(22, &[(1, 5, other.concat()), (0, 10, ending.concat())])
+}
+
+/// A trace of Go 1.`minor` with one generation: `batches` (each its M, base time and payload),
+/// then [`tables`].
+fn one_generation(minor: u32, batches: &[(u64, u64, Vec<u8>)]) -> Vec<u8> {
+    let mut trace = header(minor);
+    for (m, time, payload) in batches {
+        trace.extend(batch_bytes(1, *m, *time, payload));
+    }
     trace.extend(tables(1));
     trace
 }
@@ -242,11 +246,7 @@ fn annotated() -> Vec<u8> {
     samples.extend(event(T::CPU_SAMPLE.0, &[12, 0, 0, 1, 1]));
     samples.extend(event(T::CPU_SAMPLE.0, &[13, 0, 0, 0, 0]));
     samples.extend(event(T::CPU_SAMPLE.0, &[13, 5, u64::MAX, 2, 1]));
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
-    trace.extend(batch_bytes(1, NO_M, 0, &samples));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, events.concat()), (NO_M, 0, samples)])
 }
 
 fn experimental(minor: u32) -> Vec<u8> {
@@ -277,10 +277,7 @@ fn bad_stack_then(after: &[u8]) -> Vec<u8> {
         event(T::GO_CREATE.0, &[1, 3, 7, 0]),
         after.to_vec(),
     ];
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, events.concat())])
 }
 
 /// As [`bad_stack_then`] with a failing step after it, on a thread that runs only because the
@@ -297,11 +294,7 @@ fn bad_stack_on_another_thread() -> Vec<u8> {
         event(T::GO_CREATE.0, &[1, 3, 7, 0]),
         event(T::GC_END.0, &[1, 1]),
     ];
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &waiting.concat()));
-    trace.extend(batch_bytes(1, 1, 20, &other.concat()));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, waiting.concat()), (1, 20, other.concat())])
 }
 
 /// A goroutine in a system call on thread 5 re-stated by thread 0 with its stack, 7, which does
@@ -313,10 +306,7 @@ fn bad_stack_of_a_goroutine_in_a_syscall_elsewhere() -> Vec<u8> {
         event(T::GO_STATUS.0, &[1, 1, 0, 2]),
         event(T::GO_STATUS_STACK.0, &[1, 2, 5, 3, 7]),
     ];
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &events.concat()));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, events.concat())])
 }
 
 /// Threads 0 and 1 each create a goroutine with stack 7, which does not exist, at the same
@@ -331,11 +321,7 @@ fn bad_stack_on_two_threads_at_once() -> Vec<u8> {
         ]
         .concat()
     };
-    let mut trace = header(23);
-    trace.extend(batch_bytes(1, 0, 10, &thread(0, 1, 0)));
-    trace.extend(batch_bytes(1, 1, 10, &thread(1, 2, 1)));
-    trace.extend(tables(1));
-    trace
+    one_generation(23, &[(0, 10, thread(0, 1, 0)), (1, 10, thread(1, 2, 1))])
 }
 
 fn traces() -> Vec<(&'static str, Vec<u8>)> {
