@@ -39,6 +39,17 @@ fn tables(gen: u64) -> Vec<u8> {
 /// A region name longer than the ones kept inline once their generation ends (40 bytes).
 const LONG_NAME: &[u8] = b"a region name longer than thirty bytes..";
 
+/// A trace of Go 1.`minor` with one generation: `batches` (each its M, base time and payload),
+/// then [`tables`].
+fn one_generation(minor: u32, batches: &[(u64, u64, Vec<u8>)]) -> Vec<u8> {
+    let mut trace = header(minor);
+    for (m, time, payload) in batches {
+        trace.extend(batch_bytes(1, *m, *time, payload));
+    }
+    trace.extend(tables(1));
+    trace
+}
+
 /// Two generations of goroutine 1 running on P 0, each with its tables: `first` in generation 1,
 /// `second` in generation 2.
 fn two_generations(first: &[Vec<u8>], second: &[Vec<u8>]) -> Vec<u8> {
@@ -199,17 +210,6 @@ fn goroutine_ended_under_another_thread(after: Vec<u8>) -> Vec<u8> {
         [&after[..1], &[100], &after[2..]].concat(),
     ];
     one_generation(22, &[(1, 5, other.concat()), (0, 10, ending.concat())])
-}
-
-/// A trace of Go 1.`minor` with one generation: `batches` (each its M, base time and payload),
-/// then [`tables`].
-fn one_generation(minor: u32, batches: &[(u64, u64, Vec<u8>)]) -> Vec<u8> {
-    let mut trace = header(minor);
-    for (m, time, payload) in batches {
-        trace.extend(batch_bytes(1, *m, *time, payload));
-    }
-    trace.extend(tables(1));
-    trace
 }
 
 /// A generation whose string table ends in an entry cut short at its batch's end (Go's bare
