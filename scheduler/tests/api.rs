@@ -260,6 +260,55 @@ fn a_wake_cannot_land_between_idles_look_at_the_queue_and_its_sleep() {
     s.stop_tracing().unwrap();
 }
 
+/// The main loop's platform: counts thread mode's sleeps and the scheduler's questions for the
+/// current context, and ends the loop (a context beyond the scheduler's, which `run` returns as
+/// its error) at the second sleep, or after `GIVE_UP` questions when it never sleeps twice.
+struct CountsSleeps {
+    sleeps: std::cell::Cell<u32>,
+    questions: std::cell::Cell<u32>,
+}
+
+impl CountsSleeps {
+    const GIVE_UP: u32 = 100;
+}
+
+impl gotrace_scheduler::Platform for CountsSleeps {
+    fn current_context(&self) -> usize {
+        self.questions.set(self.questions.get() + 1);
+        match self.sleeps.get() < 2 && self.questions.get() < Self::GIVE_UP {
+            true => 0,
+            false => 2,
+        }
+    }
+
+    fn idle(&self) {
+        self.sleeps.set(self.sleeps.get() + 1);
+    }
+}
+
+#[test]
+fn the_main_loop_sleeps_after_a_round_that_ran_nothing() {
+    let s = Scheduler::<_, _, VecSink, 2, 1, 2, 256>::new(
+        CountsSleeps {
+            sleeps: Default::default(),
+            questions: Default::default(),
+        },
+        Readings(0),
+        Default::default(),
+        Config::MANUAL,
+    );
+    // Its first round runs the task, which waits; the rounds after it run nothing.
+    s.spawn(0, wait, 0).unwrap();
+    assert_eq!(s.run(0), Err(Error::NoSuchContext(2)));
+    let platform = s.platform();
+    assert!(
+        platform.questions.get() < CountsSleeps::GIVE_UP,
+        "the loop went round {} times without sleeping twice",
+        platform.questions.get()
+    );
+    assert_eq!(platform.sleeps.get(), 2);
+}
+
 /// Contexts as the test's thread says ([`CONTEXT`]).
 struct ByThread;
 

@@ -175,6 +175,22 @@ fn a_refusal_says_what_the_state_lacks() {
     assert!(no_goroutine
         .to_string()
         .contains("no goroutine on the context"));
+    // Thread mode holds its executor, but in the transfer: not one to create a task from.
+    let executor_in_transfer = s.create(THREAD, 2, 0x300).unwrap_err();
+    assert_eq!(
+        executor_in_transfer.to_string(),
+        "context 0: GoCreate: the context holds no running executor"
+    );
+    // A callback running on the executor it took, not back in a blocking operation, cannot
+    // return: the callback is what is wrong, not the executor it holds.
+    s.callback_enter(IRQ).unwrap();
+    s.acquire(IRQ, 1).unwrap();
+    assert!(!s.syscall_end(IRQ).unwrap());
+    s.go_start(IRQ, GoSlot::Callback(IRQ)).unwrap();
+    assert_eq!(
+        s.callback_exit(IRQ).unwrap_err().to_string(),
+        "context 1: GoDestroySyscall: no callback in a blocking operation"
+    );
 }
 
 #[test]
