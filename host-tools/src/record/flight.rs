@@ -179,6 +179,52 @@ pub(super) fn with_header(bytes: &[u8]) -> Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::link::{Drained, Liveness};
+
+    /// A held trace channel, empty, that counts the looks at it.
+    #[derive(Default)]
+    struct CountsLooks(usize);
+
+    impl Link for CountsLooks {
+        fn poll(&mut self, _: &mut Drained) -> Result<Liveness> {
+            Ok(Liveness::Running)
+        }
+
+        fn send_control(&mut self, frame: &[u8]) -> Result<usize> {
+            Ok(frame.len())
+        }
+
+        fn idle(&mut self, _: Duration) -> Result<Liveness> {
+            Ok(Liveness::Running)
+        }
+
+        fn peek_trace(&mut self) -> Result<Option<Peek>> {
+            self.0 += 1;
+            Ok(Some(Peek {
+                bytes: Vec::new(),
+                write: 0,
+            }))
+        }
+    }
+
+    #[test]
+    fn the_first_look_is_made_at_once_and_after_the_stop_command_every_call_looks() {
+        let mut link = CountsLooks::default();
+        // The longest wait between looks from the start, so that the calls below come within it.
+        let mut read = FlightRead {
+            every: LOOK_EVERY,
+            ..FlightRead::default()
+        };
+        // The tasks a firmware creates at its start are in its first generation: looked at
+        // before the wait between looks has begun.
+        assert!(!read.look(&mut link, false));
+        assert_eq!(link.0, 1, "the first look was not made");
+        // After the stop command the end record is near: each call looks, however recent the
+        // last look.
+        assert!(!read.look(&mut link, true));
+        assert!(!read.look(&mut link, true));
+        assert_eq!(link.0, 3, "a look after the stop command waited");
+    }
 
     #[test]
     fn looks_come_closer_after_one_that_missed_generations_and_further_apart_after_one_that_did_not(
