@@ -576,13 +576,18 @@ mod tests {
     /// The stop reply QEMU sends unasked on a connection to a running guest, which it halts.
     const HALTED_ON_CONNECTION: &str = "$T02thread:01;#04";
 
-    /// A stub serving 256 bytes of memory at 0x1000, the way QEMU answers, that sends
-    /// `on_connection` first, unasked (a guest running when the client connects).
-    fn fake_stub(listener: std::net::TcpListener, on_connection: Option<&'static str>) {
+    /// A stub serving 64 KiB of memory at 0x1000 (byte `i` is `i % 256`) through a packet
+    /// buffer of `packet_size` bytes, the way QEMU answers, that sends `on_connection` first,
+    /// unasked (a guest running when the client connects).
+    fn fake_stub(
+        listener: std::net::TcpListener,
+        on_connection: Option<&'static str>,
+        packet_size: usize,
+    ) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
-        let mut memory: Vec<u8> = (0..=255).collect();
+        let mut memory: Vec<u8> = (0..64 << 10).map(|i| i as u8).collect();
         let mut acks = true;
         let reply = |w: &mut TcpStream, body: &str| {
             let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
@@ -617,7 +622,10 @@ mod tests {
             }
             let body = String::from_utf8(body).unwrap();
             match body.as_bytes()[0] {
-                b'q' => reply(&mut writer, "PacketSize=60;QStartNoAckMode+"),
+                b'q' => reply(
+                    &mut writer,
+                    &format!("PacketSize={packet_size:x};QStartNoAckMode+"),
+                ),
                 b'Q' => {
                     reply(&mut writer, "OK");
                     acks = false;
@@ -625,7 +633,8 @@ mod tests {
                 b'?' => reply(&mut writer, "S05"),
                 b'm' => {
                     let (addr, len) = span(&body[1..]);
-                    if len > 40 {
+                    // A reply that would not fit in its buffer (`$`, hex digits, `#`, checksum).
+                    if 2 * len + 4 > packet_size {
                         reply(&mut writer, "E22");
                         continue;
                     }
@@ -680,7 +689,7 @@ mod tests {
     fn talks_to_a_stub(on_connection: Option<&'static str>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stub = std::thread::spawn(move || fake_stub(listener, on_connection));
+        let stub = std::thread::spawn(move || fake_stub(listener, on_connection, 0x60));
         let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
         assert!(!gdb.acks, "no-ack mode negotiated");
         assert_eq!(
@@ -705,6 +714,22 @@ mod tests {
             None
         );
         assert_eq!(gdb.halt().unwrap(), Stop::Signal(2));
+        drop(gdb);
+        stub.join().unwrap();
+    }
+
+    #[test]
+    fn reads_from_a_stub_with_a_huge_packet_buffer_are_cut_to_replies_the_client_takes() {
+        // A stub's 1 MiB buffer taken at its word: a read of 40 KiB in one packet, whose 80 KiB
+        // reply the client refuses as longer than any it asks for.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stub = std::thread::spawn(move || fake_stub(listener, None, 1 << 20));
+        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        assert_eq!(gdb.max_read, 16 << 10, "reads of 16 KiB at most");
+        let mut out = vec![0u8; 40 << 10];
+        gdb.read_memory(0x1000, &mut out).unwrap();
+        assert!(out.iter().enumerate().all(|(i, &b)| b == i as u8));
         drop(gdb);
         stub.join().unwrap();
     }
@@ -736,6 +761,8 @@ mod tests {
             reader.read_exact(&mut [0u8; 2]).unwrap();
             let reply = match body[0] {
                 b'q' => packet("PacketSize=1000"),
+                // Not offered: the client must not ask for it.
+                b'Q' => panic!("no-ack mode asked for: {}", String::from_utf8_lossy(&body)),
                 b'?' => packet("S05"),
                 b'c' => run_reply.iter().map(|body| packet(body)).collect(),
                 _ => packet(""),
