@@ -703,6 +703,14 @@ mod tests {
         let mut two = [0u8; 2];
         gdb.read_memory(0x1000, &mut two).unwrap();
         assert_eq!(two, [0xaa, 0xbb]);
+        // More than a packet holds: written in chunks, each at its own address.
+        let long: Vec<u8> = (0..100).map(|i| 0x80 | i).collect();
+        gdb.write_memory(0x1000 + 3, &long).unwrap();
+        let mut back = [0u8; 104];
+        gdb.read_memory(0x1000, &mut back).unwrap();
+        assert_eq!(back[..3], [0xaa, 0xbb, 2]);
+        assert_eq!(back[3..103], long[..]);
+        assert_eq!(back[103], 103);
         let registers = gdb.read_core_registers().unwrap();
         assert_eq!((registers[0], registers[13]), (0, 0x0d0d_0d0d));
         assert_eq!((registers[14], registers[15]), (0x0e0e_0e0e, 0x0f0f_0f0f));
@@ -1077,6 +1085,50 @@ mod tests {
     }
 
     const REPLY_CASES: usize = 1200;
+
+    /// r0–r15 are the reply's first 128 hex digits, whatever follows them; a shorter reply is
+    /// refused, not read as registers of 0.
+    #[test]
+    fn the_core_registers_are_the_first_128_digits_of_a_reply_and_a_shorter_one_is_refused() {
+        let digits: String = (0u8..16)
+            .map(|n| format!("{:08x}", u32::from_be_bytes([n, 0, 0, 0x10 + n])))
+            .collect();
+        let expected: [u32; 16] = std::array::from_fn(|n| (n as u32) | (0x10 + n as u32) << 24);
+        for reply in [digits.clone(), format!("{digits}0000000001000000")] {
+            let read = client_reading(packet(reply.as_bytes(), false), |client| {
+                client.read_core_registers()
+            });
+            assert_eq!(read.unwrap(), expected, "{reply}");
+        }
+        for len in [127, 120, 24, 2, 0] {
+            let read = client_reading(packet(&digits.as_bytes()[..len], false), |client| {
+                client.read_core_registers()
+            });
+            let error = read.expect_err("a short reply read as registers");
+            assert!(
+                error.to_string().contains(&format!("{len} hex digits")),
+                "{error}"
+            );
+        }
+    }
+
+    /// A breakpoint request's reply: `OK` grants it, an empty one says the stub has none to
+    /// give, anything else is an error.
+    #[test]
+    fn a_breakpoint_request_is_granted_refused_or_an_error() {
+        for remove in [false, true] {
+            let request = |client: &mut GdbClient| match remove {
+                false => client.set_breakpoint(0x1234),
+                true => client.remove_breakpoint(0x1234),
+            };
+            let granted = client_reading(packet(b"OK", false), request);
+            assert!(granted.unwrap());
+            let unknown = client_reading(packet(b"", false), request);
+            assert!(!unknown.unwrap());
+            let error = client_reading(packet(b"S05", false), request).unwrap_err();
+            assert!(error.to_string().contains("answered \"S05\""), "{error}");
+        }
+    }
 
     /// Memory read replies of every kind (the right hex digits, framed any way; too few or too
     /// many; not hex; a stub error): the bytes they spell, exactly, or an error.
