@@ -1112,6 +1112,60 @@ mod tests {
         }
     }
 
+    /// A running target's wait for its stop: the stop reply that comes during the wait ends it;
+    /// with nothing come, the wait lasts its timeout (the recording's pause between two drains)
+    /// and the target is still running; a stub that closes ends it as `Closed`.
+    #[test]
+    fn a_wait_for_the_stop_ends_with_the_stop_reply_its_timeout_or_the_stubs_end() {
+        let stopped = client_reading(packet(b"S05", false), |client| {
+            client.running = true;
+            client.wait_stop(Some(Duration::from_secs(5)))
+        });
+        assert_eq!(stopped.unwrap(), Some(Stop::Signal(5)));
+        let closed = client_reading(Vec::new(), |client| {
+            client.running = true;
+            client.wait_stop(Some(Duration::from_secs(5)))
+        });
+        assert!(matches!(closed, Err(GdbError::Closed)), "{closed:?}");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (hang_up, hung_up) = std::sync::mpsc::channel::<()>();
+        let silent = std::thread::spawn(move || {
+            let _connection = listener.accept().unwrap();
+            let _ = hung_up.recv();
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut client = GdbClient {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: BufWriter::new(stream),
+            acks: false,
+            max_read: 1024,
+            running: true,
+        };
+        let wait = Duration::from_millis(100);
+        let start = std::time::Instant::now();
+        assert_eq!(client.wait_stop(Some(wait)).unwrap(), None);
+        assert!(start.elapsed() >= wait, "waited {:?}", start.elapsed());
+        assert!(client.running);
+        drop(hang_up);
+        silent.join().unwrap();
+    }
+
+    /// A stub's error reply (`E` and two digits) is its error, whatever was asked.
+    #[test]
+    fn an_error_reply_is_the_stubs_error() {
+        let write = client_reading(packet(b"E14", false), |client| {
+            client.write_memory(0x2000_0000, &[1])
+        });
+        match write {
+            Err(GdbError::Stub { request, code }) => {
+                assert_eq!((request.as_str(), code.as_str()), ("M20000000,1:01", "E14"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// A breakpoint request's reply: `OK` grants it, an empty one says the stub has none to
     /// give, anything else is an error.
     #[test]
