@@ -1253,6 +1253,16 @@ mod tests {
             matches!(&error, GdbError::Protocol(e) if e.contains("before a reply's start")),
             "{error}"
         );
+        // The bound: as many stray bytes as the longest reply are passed over, one more is not.
+        for (stray, taken) in [(MAX_REPLY_BYTES, true), (MAX_REPLY_BYTES + 1, false)] {
+            let bytes = [vec![b'+'; stray], packet(b"OK", false)].concat();
+            let read = client_reading(bytes, GdbClient::receive_packet);
+            assert_eq!(
+                read.is_ok(),
+                taken,
+                "{stray} bytes before the reply: {read:?}"
+            );
+        }
     }
 
     /// Any reply body, however malformed its escapes and run lengths (a '}' or '*' last, a
