@@ -1318,5 +1318,8 @@ mod tests {
     fn run_length_and_escapes_are_expanded() {
         assert_eq!(unescape(b"0* "), b"0000");
         assert_eq!(unescape(b"a}\x03b"), b"a#b");
+        // Any byte may come escaped, not only the four the protocol reserves: its bit 0x20
+        // flipped either way.
+        assert_eq!(unescape(b"}a}\x01}\x0a"), b"A!*");
     }
 }
