@@ -1152,6 +1152,31 @@ mod tests {
         silent.join().unwrap();
     }
 
+    /// A stub that resets the connection while the target runs (it ended with the client's
+    /// packet unread) ends the wait as `Closed`, not as a target still running.
+    #[test]
+    fn a_connection_reset_while_waiting_for_the_stop_is_the_stubs_end() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stub = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            // Closed with the `c` packet unread: the kernel resets the connection.
+            stream.peek(&mut [0u8; 1]).unwrap();
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut client = GdbClient {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: BufWriter::new(stream),
+            acks: false,
+            max_read: 1024,
+            running: false,
+        };
+        client.resume().unwrap();
+        stub.join().unwrap();
+        let waited = client.wait_stop(Some(Duration::from_secs(5)));
+        assert!(matches!(waited, Err(GdbError::Closed)), "{waited:?}");
+    }
+
     /// A stub's error reply (`E` and two digits) is its error, whatever was asked.
     #[test]
     fn an_error_reply_is_the_stubs_error() {
