@@ -818,6 +818,50 @@ mod tests {
             .is_some());
     }
 
+    /// The target's memory with its channel descriptors refusing writes (a stub that answers
+    /// a write there with an error): the host's offsets cannot be written back.
+    struct DescriptorsReadOnly<'a>(&'a mut Ram);
+
+    impl Memory for DescriptorsReadOnly<'_> {
+        fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
+            self.0.read(addr, out)
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+            let descriptors = BASE + 0x100 + 24..BASE + 0x100 + 72;
+            match descriptors.contains(&addr) {
+                true => bail!("{} bytes at {addr:#x}: read-only", data.len()),
+                false => self.0.write(addr, data),
+            }
+        }
+    }
+
+    #[test]
+    fn an_offset_that_cannot_be_written_back_is_named_with_its_channel() {
+        let mut ram = firmware_ram();
+        let mut cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+        write_wrapped(&mut ram);
+        let mut out = vec![Vec::new()];
+        let error = cb.drain(&mut DescriptorsReadOnly(&mut ram), &mut out);
+        assert_eq!(
+            format!("{:#}", error.unwrap_err()),
+            "writing RTT up channel 0 (\"up\")'s read offset into its descriptor at 0x20000128: \
+             4 bytes at 0x20000128: read-only"
+        );
+        let peek = cb.peek(&mut ram, 0).unwrap();
+        let error = cb.release(&mut DescriptorsReadOnly(&mut ram), 0, &peek);
+        assert_eq!(
+            format!("{:#}", error.unwrap_err()),
+            "writing RTT up channel 0 (\"up\")'s read offset into its descriptor at 0x20000128: \
+             4 bytes at 0x20000128: read-only"
+        );
+        let error = cb.send(&mut DescriptorsReadOnly(&mut ram), 0, b"x");
+        assert_eq!(
+            format!("{:#}", error.unwrap_err()),
+            "writing RTT down channel 0 (\"down\")'s write offset into its descriptor at \
+             0x2000013c: 4 bytes at 0x2000013c: read-only"
+        );
+    }
+
     #[test]
     fn an_unused_up_channel_is_skipped() {
         let mut ram = firmware_ram();
