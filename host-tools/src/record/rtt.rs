@@ -818,6 +818,38 @@ mod tests {
             .is_some());
     }
 
+    /// A control block of up to 16 up and 16 down channels is a firmware's (SEGGER's default
+    /// has 3 each); one more is taken for garbage.
+    #[test]
+    fn a_control_block_of_sixteen_channels_a_kind_is_read_and_one_more_refused() {
+        for (ups, downs, taken) in [(16, 16, true), (17, 0, false), (0, 17, false)] {
+            let mut ram = Ram(vec![0; 0x1000]);
+            ram.write(BASE, RTT_ID).unwrap();
+            ram.put_u32(BASE + 16, ups);
+            ram.put_u32(BASE + 20, downs);
+            match ControlBlock::read(&mut ram, BASE) {
+                Ok(Some(cb)) => {
+                    assert!(taken, "{ups} up and {downs} down channels read");
+                    assert_eq!((cb.up.len(), cb.down.len()), (16, 16));
+                }
+                Ok(None) => panic!("no control block found"),
+                Err(error) => {
+                    assert!(
+                        !taken,
+                        "{ups} up and {downs} down channels refused: {error}"
+                    );
+                    assert_eq!(
+                        error.to_string(),
+                        format!(
+                            "RTT control block at 0x20000000 claims {ups} up and {downs} down \
+                             channels"
+                        )
+                    );
+                }
+            }
+        }
+    }
+
     /// The target's memory with its channel descriptors refusing writes (a stub that answers
     /// a write there with an error): the host's offsets cannot be written back.
     struct DescriptorsReadOnly<'a>(&'a mut Ram);
