@@ -818,6 +818,27 @@ mod tests {
             .is_some());
     }
 
+    /// A scan finds the identifier wherever it is in the range, across the boundaries of the
+    /// chunks it reads (4 KiB and the 16 bytes an identifier starting at the chunk's end takes).
+    #[test]
+    fn a_scan_finds_the_block_anywhere_in_its_range_reading_it_in_chunks() {
+        let len = 0x3000;
+        for at in [0, 4080, 4084, 4092, 4096, 8188, len - 16] {
+            let mut ram = Ram(vec![0; len as usize]);
+            ram.write(BASE + at, RTT_ID).unwrap();
+            let mut watched = Watched(&mut ram, Vec::new());
+            let found = ControlBlock::scan(&mut watched, BASE, len).unwrap();
+            assert_eq!(found, Some(BASE + at));
+            assert!(
+                watched.1.iter().all(|&(_, n)| n <= 4096 + 16),
+                "{:?}",
+                watched.1
+            );
+        }
+        let mut ram = Ram(vec![0; len as usize]);
+        assert_eq!(ControlBlock::scan(&mut ram, BASE, len).unwrap(), None);
+    }
+
     /// A control block of up to 16 up and 16 down channels is a firmware's (SEGGER's default
     /// has 3 each); one more is taken for garbage.
     #[test]
