@@ -936,6 +936,20 @@ mod tests {
         silent.join().unwrap();
     }
 
+    /// A client connected to the stub at `addr` without the negotiation (acknowledgements off,
+    /// as with QEMU; the target halted).
+    fn client_without_acks(addr: std::net::SocketAddr) -> GdbClient {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        GdbClient {
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap()),
+            writer: BufWriter::new(stream),
+            acks: false,
+            max_read: 1024,
+            running: false,
+        }
+    }
+
     /// What the client makes of `bytes` sent by a stub, which then closes: the first reply in
     /// them (`receive` given the client), acknowledgements off, as with QEMU.
     fn client_reading<T>(
@@ -953,15 +967,7 @@ mod tests {
             let mut sink = Vec::new();
             let _ = stream.read_to_end(&mut sink);
         });
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-        let mut client = GdbClient {
-            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap()),
-            writer: BufWriter::new(stream),
-            acks: false,
-            max_read: 1024,
-            running: false,
-        };
+        let mut client = client_without_acks(addr);
         let result = receive(&mut client);
         drop(client);
         stub.join().unwrap();
@@ -1135,14 +1141,8 @@ mod tests {
             let _connection = listener.accept().unwrap();
             let _ = hung_up.recv();
         });
-        let stream = TcpStream::connect(addr).unwrap();
-        let mut client = GdbClient {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: BufWriter::new(stream),
-            acks: false,
-            max_read: 1024,
-            running: true,
-        };
+        let mut client = client_without_acks(addr);
+        client.running = true;
         let wait = Duration::from_millis(100);
         let start = std::time::Instant::now();
         assert_eq!(client.wait_stop(Some(wait)).unwrap(), None);
@@ -1163,14 +1163,7 @@ mod tests {
             // Closed with the `c` packet unread: the kernel resets the connection.
             stream.peek(&mut [0u8; 1]).unwrap();
         });
-        let stream = TcpStream::connect(addr).unwrap();
-        let mut client = GdbClient {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: BufWriter::new(stream),
-            acks: false,
-            max_read: 1024,
-            running: false,
-        };
+        let mut client = client_without_acks(addr);
         client.resume().unwrap();
         stub.join().unwrap();
         let waited = client.wait_stop(Some(Duration::from_secs(5)));
