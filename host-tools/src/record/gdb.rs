@@ -686,11 +686,20 @@ mod tests {
         talks_to_a_stub(Some("$T02thread:01;#0g"));
     }
 
-    fn talks_to_a_stub(on_connection: Option<&'static str>) {
+    /// A client connected, as a recording connects, to a [`fake_stub`] serving in a thread.
+    fn connect_to_fake_stub(
+        on_connection: Option<&'static str>,
+        packet_size: usize,
+    ) -> (GdbClient, std::thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stub = std::thread::spawn(move || fake_stub(listener, on_connection, 0x60));
-        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        let stub = std::thread::spawn(move || fake_stub(listener, on_connection, packet_size));
+        let gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        (gdb, stub)
+    }
+
+    fn talks_to_a_stub(on_connection: Option<&'static str>) {
+        let (mut gdb, stub) = connect_to_fake_stub(on_connection, 0x60);
         assert!(!gdb.acks, "no-ack mode negotiated");
         assert_eq!(
             gdb.max_read, 32,
@@ -730,10 +739,7 @@ mod tests {
     fn reads_from_a_stub_with_a_huge_packet_buffer_are_cut_to_replies_the_client_takes() {
         // A stub's 1 MiB buffer taken at its word: a read of 40 KiB in one packet, whose 80 KiB
         // reply the client refuses as longer than any it asks for.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stub = std::thread::spawn(move || fake_stub(listener, None, 1 << 20));
-        let mut gdb = GdbClient::connect(TcpStream::connect(addr).unwrap()).unwrap();
+        let (mut gdb, stub) = connect_to_fake_stub(None, 1 << 20);
         assert_eq!(gdb.max_read, 16 << 10, "reads of 16 KiB at most");
         let mut out = vec![0u8; 40 << 10];
         gdb.read_memory(0x1000, &mut out).unwrap();
