@@ -672,6 +672,25 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_whose_part_after_the_wrap_cannot_be_written_is_not_handed_over() {
+        // 5 bytes from offset 6 of the 8-byte down channel: 2 at its end, then 3 at its start,
+        // which the target refuses. The error names that second write, and the write offset
+        // stays where it was, so the firmware reads no part of the frame.
+        let mut ram = firmware_ram();
+        let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
+        let down = BASE + 0x100 + 48;
+        ram.put_u32(down + 12, 6);
+        ram.put_u32(down + 16, 6);
+        let error = cb.send(&mut FailsAt(&mut ram, BASE + 0x500), 0, b"01234");
+        assert_eq!(
+            format!("{:#}", error.unwrap_err()),
+            "writing RTT down channel 0 (\"down\"): 3 bytes at 0x20000500 (its buffer of 8 bytes at 0x20000500, offset 0): no reply"
+        );
+        assert_eq!(ram.get_u32(down + 12), 6, "write offset moved");
+        assert_eq!(cb.unread(&mut ram, 0).unwrap(), 0);
+    }
+
+    #[test]
     fn a_frame_larger_than_a_down_channel_can_hold_is_refused_as_such() {
         // It was taken as a full channel (sent: 0), which `record` reports as "it was full (the
         // firmware has not read the commands before it)": a control channel declared too small
@@ -1000,10 +1019,11 @@ mod tests {
         );
     }
 
-    /// `Ram` whose reads that start at `.1` fail (a memory access the stub or probe refuses).
-    struct FailsReadingAt<'a>(&'a mut Ram, u32);
+    /// `Ram` whose reads and writes that start at `.1` fail (a memory access the stub or probe
+    /// refuses).
+    struct FailsAt<'a>(&'a mut Ram, u32);
 
-    impl Memory for FailsReadingAt<'_> {
+    impl Memory for FailsAt<'_> {
         fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<()> {
             if addr == self.1 {
                 bail!("no reply");
@@ -1011,6 +1031,9 @@ mod tests {
             self.0.read(addr, out)
         }
         fn write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+            if addr == self.1 {
+                bail!("no reply");
+            }
             self.0.write(addr, data)
         }
     }
@@ -1033,7 +1056,7 @@ mod tests {
             ram.put_u32(addr + 48 + 12, write);
             ram.put_u32(addr + 48 + 16, read);
             let mut out = vec![Vec::new(), Vec::new()];
-            let failing = &mut FailsReadingAt(&mut ram, BASE + 0x500);
+            let failing = &mut FailsAt(&mut ram, BASE + 0x500);
             let error = format!("{:#}", cb.drain(failing, &mut out).unwrap_err());
             assert!(error.contains("reading RTT up channel 1"), "{error}");
             assert_eq!(out, [b"abc".to_vec(), Vec::new()], "read from {read}");
