@@ -693,6 +693,25 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_generation_being_collected_is_the_one_not_yet_complete() {
+        // A flight recording's progress row names it ("part of generation N") while the channel
+        // holds no complete generation.
+        let mut stream = TraceStream::with_generation_limit(1 << 20);
+        stream.push(&Version::Go122.header()).unwrap();
+        assert_eq!(stream.collecting(), None, "no batch yet");
+        for (item, collecting) in [(batch(2), 2), (batch(2), 2), (batch(3), 3)] {
+            stream.push(&item).unwrap();
+            assert_eq!(stream.collecting(), Some(collecting));
+        }
+        assert_eq!(
+            stream.take_complete().count(),
+            1,
+            "generation 2 completed by 3's batch"
+        );
+        assert_eq!(stream.collecting(), Some(3));
+    }
+
+    #[test]
     fn a_first_batch_beyond_the_limit_leaves_no_generation_cut_short() {
         let size = batch(1).len();
         let mut stream = TraceStream::with_generation_limit(size - 1);
