@@ -648,26 +648,34 @@ mod tests {
         assert_eq!(out[0], b"trace");
     }
 
-    #[test]
-    fn a_down_channel_takes_a_frame_whole_or_not_at_all_and_wraps() {
+    /// The down channel's descriptor in [`firmware_ram`].
+    const DOWN: u32 = BASE + 0x100 + 48;
+
+    /// [`firmware_ram`] read as a control block, its down channel's write and read offsets set.
+    fn with_down_offsets(write: u32, read: u32) -> (Ram, ControlBlock) {
         let mut ram = firmware_ram();
         let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
-        let down = BASE + 0x100 + 48;
+        ram.put_u32(DOWN + 12, write);
+        ram.put_u32(DOWN + 16, read);
+        (ram, cb)
+    }
+
+    #[test]
+    fn a_down_channel_takes_a_frame_whole_or_not_at_all_and_wraps() {
         // 2 bytes free of the 7 it holds.
-        ram.put_u32(down + 12, 3);
-        ram.put_u32(down + 16, 6);
+        let (mut ram, cb) = with_down_offsets(3, 6);
         assert_eq!(cb.send(&mut ram, 0, b"012").unwrap(), 0, "2 bytes free");
-        assert_eq!(ram.get_u32(down + 12), 3, "nothing written");
-        ram.put_u32(down + 12, 6);
+        assert_eq!(ram.get_u32(DOWN + 12), 3, "nothing written");
+        ram.put_u32(DOWN + 12, 6);
         assert_eq!(cb.send(&mut ram, 0, b"0123456").unwrap(), 7);
-        assert_eq!(ram.get_u32(down + 12), 5);
+        assert_eq!(ram.get_u32(DOWN + 12), 5);
         let mut buf = [0u8; 8];
         ram.read(BASE + 0x500, &mut buf).unwrap();
         assert_eq!(&buf[6..], b"01");
         assert_eq!(&buf[..5], b"23456");
         // Unread by the firmware: the 7 bytes sent, across the wrap, then none once it reads.
         assert_eq!(cb.unread(&mut ram, 0).unwrap(), 7);
-        ram.put_u32(down + 16, 5);
+        ram.put_u32(DOWN + 16, 5);
         assert_eq!(cb.unread(&mut ram, 0).unwrap(), 0);
     }
 
@@ -676,17 +684,13 @@ mod tests {
         // 5 bytes from offset 6 of the 8-byte down channel: 2 at its end, then 3 at its start,
         // which the target refuses. The error names that second write, and the write offset
         // stays where it was, so the firmware reads no part of the frame.
-        let mut ram = firmware_ram();
-        let cb = ControlBlock::read(&mut ram, BASE + 0x100).unwrap().unwrap();
-        let down = BASE + 0x100 + 48;
-        ram.put_u32(down + 12, 6);
-        ram.put_u32(down + 16, 6);
+        let (mut ram, cb) = with_down_offsets(6, 6);
         let error = cb.send(&mut FailsAt(&mut ram, BASE + 0x500), 0, b"01234");
         assert_eq!(
             format!("{:#}", error.unwrap_err()),
             "writing RTT down channel 0 (\"down\"): 3 bytes at 0x20000500 (its buffer of 8 bytes at 0x20000500, offset 0): no reply"
         );
-        assert_eq!(ram.get_u32(down + 12), 6, "write offset moved");
+        assert_eq!(ram.get_u32(DOWN + 12), 6, "write offset moved");
         assert_eq!(cb.unread(&mut ram, 0).unwrap(), 0);
     }
 
