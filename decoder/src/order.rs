@@ -126,12 +126,13 @@ impl Ranges {
     }
 
     fn push(&mut self, r: RangeType) {
+        // `swap_remove` takes from `more` first, so `inline` has room only while `more` is empty.
         match self.inline.get_mut(self.inline_len) {
-            Some(slot) if self.more.is_empty() => {
+            Some(slot) => {
                 *slot = r;
                 self.inline_len += 1;
             }
-            _ => self.more.push(r),
+            None => self.more.push(r),
         }
     }
 
@@ -1785,6 +1786,57 @@ mod tests {
         let mut out = Ready::new();
         let mut cur = order.thread_ctx(1, slot).map_err(|e| e.go_message())?;
         (order.advance(&mut ev, table, &mut cur, slot, gen, &mut out)).map_err(|e| e.go_message())
+    }
+
+    #[test]
+    fn status_conflicts_name_both_states_as_go_does() {
+        let table = Table::default();
+        let mut order = Ordering::new(Version::Go122);
+        let proc_status = EventType::PROC_STATUS;
+        let go_status = EventType::GO_STATUS;
+        let first: [(EventType, [u64; 3]); 4] = [
+            (proc_status, [0, proc_status::IDLE, 0]),
+            (proc_status, [1, proc_status::SYSCALL, 0]),
+            (go_status, [7, u64::MAX, go_status::RUNNABLE]),
+            (go_status, [8, u64::MAX, go_status::WAITING]),
+        ];
+        for (typ, args) in first {
+            assert_eq!(advance(&mut order, &table, 1, typ, &args), Ok(true));
+        }
+        order.end_generation(&table);
+        let conflicts: [(EventType, [u64; 3], &str); 5] = [
+            (
+                proc_status,
+                [0, proc_status::SYSCALL, 0],
+                "inconsistent status for proc 0: old Idle vs. new Syscall",
+            ),
+            (
+                proc_status,
+                [1, proc_status::IDLE, 0],
+                "inconsistent status for proc 1: old Syscall vs. new Idle",
+            ),
+            (
+                go_status,
+                [7, u64::MAX, go_status::SYSCALL],
+                "inconsistent status for goroutine 7: old Runnable vs. new Syscall",
+            ),
+            (
+                go_status,
+                [8, u64::MAX, go_status::RUNNABLE],
+                "inconsistent status for goroutine 8: old Waiting vs. new Runnable",
+            ),
+            (
+                go_status,
+                [9, u64::MAX, go_status::RUNNABLE],
+                "found goroutine status for new goroutine after the first generation: id=9 status=Runnable",
+            ),
+        ];
+        for (typ, args, message) in conflicts {
+            assert_eq!(
+                advance(&mut order, &table, 2, typ, &args),
+                Err(message.into())
+            );
+        }
     }
 
     #[test]
