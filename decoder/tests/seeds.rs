@@ -4,17 +4,10 @@
 
 mod support;
 
-use support::{trace_text, Batch};
+use support::{trace_text, Batch, Case};
 
 /// M = -1: no thread.
 const NO_M: &str = "18446744073709551615";
-
-struct Case {
-    name: &'static str,
-    text: String,
-    /// `None`: accepted; `Some(message)`: rejected with exactly this Go message (first line).
-    error: Option<&'static str>,
-}
 
 fn steal_back_from_a_later_syscall(broken: bool) -> String {
     // Thread 0 enters a syscall; thread 1 steals its P, runs and enters a syscall of its own;
@@ -92,6 +85,49 @@ fn syscall_status_in_a_later_generation(status_thread: i64) -> String {
     ])
 }
 
+fn syscall_status_stated_by_another_thread(status_thread: i64) -> String {
+    // As above, but the next generation's status comes from the thread that stole the P, naming
+    // the goroutine's thread, which that thread's own events then confirm; thread 2 has no
+    // goroutine.
+    let status = format!("GoStatus dt=1 g=1 m={status_thread} gstatus=3");
+    trace_text(&[
+        Batch {
+            gen: 1,
+            m: 0,
+            time: 1,
+            events: &[
+                "ProcStatus dt=1 p=0 pstatus=1",
+                "GoStatus dt=1 g=1 m=0 gstatus=2",
+                "GoSyscallBegin dt=1 p_seq=1 stack=0",
+            ],
+        },
+        Batch {
+            gen: 1,
+            m: 1,
+            time: 10,
+            events: &["ProcSteal dt=1 p=0 p_seq=2 m=0"],
+        },
+        Batch {
+            gen: 1,
+            m: 2,
+            time: 12,
+            events: &["ProcStatus dt=1 p=1 pstatus=2"],
+        },
+        Batch {
+            gen: 2,
+            m: 1,
+            time: 20,
+            events: &["ProcStatus dt=1 p=0 pstatus=2", &status],
+        },
+        Batch {
+            gen: 2,
+            m: 0,
+            time: 30,
+            events: &["GoSyscallEndBlocked dt=1"],
+        },
+    ])
+}
+
 fn syscall_end_blocked(stolen: bool) -> String {
     // GoSyscallEndBlocked waits for its P to be lost. Without the ProcSteal (Go commit c9d88ea: a steal
     // not traced because tracing stopped in between) it can never happen.
@@ -138,6 +174,16 @@ fn cases() -> Vec<Case> {
         Case {
             name: "syscall-status-on-the-wrong-thread",
             text: syscall_status_in_a_later_generation(7),
+            error: Some("inconsistent thread for syscalling goroutine 1: thread has goroutine -1"),
+        },
+        Case {
+            name: "syscall-status-stated-by-another-thread",
+            text: syscall_status_stated_by_another_thread(0),
+            error: None,
+        },
+        Case {
+            name: "syscall-status-naming-another-threads-other-goroutine",
+            text: syscall_status_stated_by_another_thread(2),
             error: Some("inconsistent thread for syscalling goroutine 1: thread has goroutine -1"),
         },
         Case {
@@ -239,29 +285,12 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn seed_cases_get_gos_verdict() {
-    for case in cases() {
-        let outcome = support::run_ours(&support::to_binary(&case.text));
-        let message = outcome
-            .error
-            .as_ref()
-            .map(|e| e.go_message().lines().next().unwrap_or_default().to_owned());
-        assert_eq!(
-            message.as_deref(),
-            case.error,
-            "{}: our verdict (full error: {:?})",
-            case.name,
-            outcome.error.map(|e| e.to_string())
-        );
-    }
+    support::assert_verdicts(&cases());
 }
 
 #[test]
 fn seed_cases_print_like_go() {
-    let traces: Vec<(&str, Vec<u8>)> = cases()
-        .iter()
-        .map(|case| (case.name, support::to_binary(&case.text)))
-        .collect();
-    support::assert_like_go("seed cases against Go", &traces);
+    support::assert_cases_like_go("seed cases against Go", &cases());
 }
 
 #[test]

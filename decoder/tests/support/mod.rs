@@ -147,6 +147,41 @@ pub fn assert_like_go(test: &str, traces: &[(&str, Vec<u8>)]) {
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
 
+/// A trace written by hand in Go's text form, with the verdict Go gives it.
+pub struct Case {
+    pub name: &'static str,
+    pub text: String,
+    /// `None`: accepted; `Some(message)`: rejected with exactly this Go message (first line).
+    pub error: Option<&'static str>,
+}
+
+/// Each case gets its verdict from us: accepted, or rejected with exactly its message.
+pub fn assert_verdicts(cases: &[Case]) {
+    for case in cases {
+        let outcome = run_ours(&to_binary(&case.text));
+        let message = outcome
+            .error
+            .as_ref()
+            .map(|e| e.go_message().lines().next().unwrap_or_default().to_owned());
+        assert_eq!(
+            message.as_deref(),
+            case.error,
+            "{}: our verdict (full error: {:?})",
+            case.name,
+            outcome.error.map(|e| e.to_string())
+        );
+    }
+}
+
+/// For a test that needs Go: each case prints like Go and stops with Go's error.
+pub fn assert_cases_like_go(test: &str, cases: &[Case]) {
+    let traces: Vec<(&str, Vec<u8>)> = cases
+        .iter()
+        .map(|case| (case.name, to_binary(&case.text)))
+        .collect();
+    assert_like_go(test, &traces);
+}
+
 /// One batch of a trace written by hand: generation, thread, base time and event lines in Go's
 /// text form (timed events only; their encoded size is computed).
 pub struct Batch<'a> {
