@@ -204,13 +204,14 @@ impl BaseEvent {
             .unwrap_or_default()
     }
 
-    pub(crate) fn set_extra(&mut self, i: usize, value: u64) {
-        let at = self.extra_index() + i;
-        self.set_arg(at, value);
+    /// Sets the spare slot, where the ordering leaves what the event API needs beyond the
+    /// wire's arguments (a P's state before its `ProcStatus`, a task's parent at its end); no event needs more than one.
+    pub(crate) fn set_extra(&mut self, value: u64) {
+        self.set_arg(self.extra_index(), value);
     }
 
-    pub(crate) fn extra(&self, i: usize) -> u64 {
-        self.arg(self.extra_index() + i)
+    pub(crate) fn extra(&self) -> u64 {
+        self.arg(self.extra_index())
     }
 }
 
@@ -1044,7 +1045,7 @@ impl Event {
         let (parent, task_type) = match self.base.typ {
             EventType::USER_TASK_BEGIN => (self.base.arg(1), self.string(self.base.arg(2))),
             EventType::USER_TASK_END => (
-                self.base.extra(0),
+                self.base.extra(),
                 self.task_type.as_deref().unwrap_or_default(),
             ),
             _ => return None,
@@ -1092,7 +1093,7 @@ impl Event {
             EventType::PROC_STOP => proc(self.ctx.p, P::Running, P::Idle),
             EventType::PROC_STEAL => {
                 let before =
-                    if b.extra(0) as u8 as u64 == gotrace_wire::proc_status::SYSCALL_ABANDONED {
+                    if b.extra() as u8 as u64 == gotrace_wire::proc_status::SYSCALL_ABANDONED {
                         P::Idle
                     } else {
                         P::Running
@@ -1101,7 +1102,7 @@ impl Event {
             }
             EventType::PROC_STATUS => proc(
                 b.arg(0) as i64,
-                P::from_code(b.extra(0)).unwrap_or(P::Undetermined),
+                P::from_code(b.extra()).unwrap_or(P::Undetermined),
                 P::from_status(b.arg(1) as u8 as u64),
             ),
             EventType::GO_CREATE | EventType::GO_CREATE_BLOCKED => {

@@ -853,7 +853,7 @@ impl Ordering {
                 ProcState::NotExist
             };
         }
-        s.ev.set_extra(0, old.code());
+        s.ev.set_extra(old.code());
         let mut new = cur;
         if status == PROC_RUNNING || status == PROC_SYSCALL {
             new.p = pid;
