@@ -205,7 +205,8 @@ impl BaseEvent {
     }
 
     /// Sets the spare slot, where the ordering leaves what the event API needs beyond the
-    /// wire's arguments (a P's state before its `ProcStatus`, a task's parent at its end); no event needs more than one.
+    /// wire's arguments (a P's state before its `ProcStatus`, a task's parent at its end); no
+    /// event needs more than one.
     pub(crate) fn set_extra(&mut self, value: u64) {
         self.set_arg(self.extra_index(), value);
     }
