@@ -1319,3 +1319,45 @@ impl fmt::Display for Event {
         f.write_str(&String::from_utf8_lossy(&bytes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GO_STATES: [GoState; 6] = [
+        GoState::Undetermined,
+        GoState::NotExist,
+        GoState::Runnable,
+        GoState::Running,
+        GoState::Waiting,
+        GoState::Syscall,
+    ];
+    const PROC_STATES: [ProcState; 4] = [
+        ProcState::Undetermined,
+        ProcState::NotExist,
+        ProcState::Running,
+        ProcState::Idle,
+    ];
+
+    /// The ordering leaves a state in the event as its code; the event API reads it back.
+    #[test]
+    fn state_codes_read_back_as_the_states_left() {
+        for state in GO_STATES {
+            assert_eq!(GoState::from_code(state.code()), Some(state));
+        }
+        assert_eq!(GoState::from_code(GO_STATES.len() as u64), None);
+        for state in PROC_STATES {
+            assert_eq!(ProcState::from_code(state.code()), Some(state));
+        }
+        assert_eq!(ProcState::from_code(PROC_STATES.len() as u64), None);
+    }
+
+    /// Go's `GoState.Executing` and `ProcState.Executing`: bound to a thread.
+    #[test]
+    fn executing_states_are_gos() {
+        let go: Vec<GoState> = GO_STATES.into_iter().filter(|s| s.executing()).collect();
+        assert_eq!(go, [GoState::Running, GoState::Syscall]);
+        let proc: Vec<ProcState> = PROC_STATES.into_iter().filter(|s| s.executing()).collect();
+        assert_eq!(proc, [ProcState::Running]);
+    }
+}
