@@ -482,5 +482,6 @@ fn stacks_compare_hash_and_print_as_gos() {
         panic!("one stack expected");
     };
     assert_eq!(count, 3);
+    assert_eq!(stack.id(), 7, "the ID the events name");
     assert_eq!(stack.to_string(), "main.f @ 0x4000\n\tf.go:42\n");
 }
