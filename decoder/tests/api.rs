@@ -276,6 +276,28 @@ fn the_reader_iterates_the_events_and_ends_after_an_error() {
     assert!(reader.next().is_none(), "nothing after the error");
 }
 
+/// The accessors of an event's context and time give what its printed form says.
+#[test]
+fn an_events_context_and_time_are_what_it_prints() {
+    let mut batch = running_g1();
+    batch.push(event(T::GO_BLOCK.0, &[1, 0, 7]));
+    batch.push(event(T::PROC_STOP.0, &[1]));
+    let events = events(&[generation(1, &batch, &[]), generation(2, &[], &[])]);
+    assert!(events.len() >= 6, "{events:#?}");
+    for event in &events {
+        let printed = event.to_string();
+        let accessors = format!(
+            "M={} P={} G={} {:?} Time={}",
+            event.thread(),
+            event.proc_id(),
+            event.goroutine(),
+            event.kind(),
+            event.time()
+        );
+        assert!(printed.starts_with(&accessors), "{printed} vs {accessors}");
+    }
+}
+
 /// The raw readers' errors are matched by kind, down to what was wrong: an event cut short, a
 /// size past the format's limits, a text argument of the wrong name.
 #[test]
@@ -328,7 +350,7 @@ fn annotations_debug_their_names_as_text() {
     batch.push(event(T::USER_TASK_BEGIN.0, &[1, 5, 0, 1, 7]));
     batch.push(event(T::USER_REGION_BEGIN.0, &[1, 5, 2, 7]));
     batch.push(event(T::USER_LOG.0, &[1, 5, 3, 4, 7]));
-    batch.push(event(T::GO_LABEL.0, &[1, 2]));
+    batch.push(event(T::GO_LABEL.0, &[1, 4]));
     batch.push(event(T::STW_BEGIN.0, &[1, 4, 7]));
     batch.push(event(T::STW_END.0, &[1]));
     batch.push(event(T::GO_BLOCK.0, &[1, 3, 7]));
@@ -353,7 +375,7 @@ fn annotations_debug_their_names_as_text() {
         "\"transfer\"",
         "\"copy\"",
         "message: \"ok\"",
-        "label: \"copy\"",
+        "label: \"ok\"",
         "\"stop-the-world (ok)\"",
         "reason: \"status\"",
     ];
