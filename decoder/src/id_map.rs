@@ -320,6 +320,22 @@ mod tests {
         assert_ne!(hash.hash_one(1u64), hash.hash_one(2u64));
     }
 
+    /// A map works whatever the hash, but one that puts IDs together makes every look-up a
+    /// walk: IDs as a trace has them (consecutive, strided, negative) and byte keys hash apart.
+    #[test]
+    fn ids_hash_apart() {
+        let hash = IdHash::new();
+        let ids = (0..1024i64)
+            .chain((1..1024).map(|i| i * 4096))
+            .chain(-1024..0);
+        let id_hashes: std::collections::HashSet<u64> = ids.map(|id| hash.hash_one(id)).collect();
+        assert_eq!(id_hashes.len(), 3071);
+        let byte_hashes: std::collections::HashSet<u64> = (0..1024u32)
+            .map(|i| hash.hash_one(format!("string {i}").as_bytes()))
+            .collect();
+        assert_eq!(byte_hashes.len(), 1024);
+    }
+
     #[test]
     fn dense_maps_hold_small_and_huge_ids_alike() {
         let mut map = DenseIdMap::default();
