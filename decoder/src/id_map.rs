@@ -376,12 +376,15 @@ mod tests {
         for id in ids {
             *map.insert_default(id) = id.wrapping_mul(3);
         }
+        let places = map.entries.len();
         assert_eq!(*map.insert_default(2), 0, "replaced by a default");
         *map.insert_default(2) = 5;
+        assert_eq!(map.entries.len(), places, "replaced in its place");
         assert_eq!(map.get(2), Some(&5));
         // Removing entries moves others; each must still be found under its own ID.
         for (n, id) in [1, 1 << 40, 17, -1].into_iter().enumerate() {
             assert_eq!(map.get(id), Some(&id.wrapping_mul(3)));
+            assert!(map.contains_key(id));
             assert!(map.remove(id));
             assert!(!map.remove(id));
             assert!(!map.contains_key(id));
