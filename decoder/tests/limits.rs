@@ -161,3 +161,17 @@ fn traces_at_gos_limits_read_as_go_reads_them() {
         .collect();
     support::assert_like_go("traces_at_gos_limits_read_as_go_reads_them", &edges);
 }
+
+/// An error in a table names the entry it was read at: here the second string, past the limit.
+#[test]
+fn a_table_error_names_the_entry_it_was_read_at() {
+    let strings = [
+        b"main.main".to_vec(),
+        vec![b's'; MAX_EVENT_TRAILER_DATA_SIZE as usize + 1],
+    ];
+    let trace = trace(&[15_625_000], 1, &strings);
+    let error = support::run_ours(&trace).error.expect("refused");
+    let at = error.location().event_offset.expect("an event offset") as usize;
+    let entry = string_entry(2, &strings[1]);
+    assert_eq!(trace.get(at..at + entry.len()), Some(&entry[..]), "{error}");
+}
