@@ -222,9 +222,10 @@ mod tests {
     fn offset_counts_consumed_bytes() {
         let mut source = Source::new(&[1u8, 2, 3, 4, 5][..]);
         assert_eq!(source.read_byte().unwrap(), Some(1));
-        let mut out = Vec::new();
+        // Appended to what `out` holds (a batch's payload goes after the others in one arena).
+        let mut out = vec![9];
         assert_eq!(source.read_up_to(10, &mut out).unwrap(), 4);
-        assert_eq!(out, [2, 3, 4, 5]);
+        assert_eq!(out, [9, 2, 3, 4, 5]);
         assert_eq!(source.offset(), 5);
         assert_eq!(source.read_byte().unwrap(), None);
     }
