@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{trace_text, Batch, Case};
+use support::{trace_text, Batch, Case, THREAD_0_ENTERS_A_SYSCALL};
 
 /// A P stated in generation 1 by `first` (on thread 1), then in generation 2 by `second` (on
 /// thread 1 too), where thread 9's steal of an abandoned P may follow.
@@ -32,16 +32,7 @@ fn restated(first: &'static str, second: &[&str]) -> String {
 /// where thread 1 states P 0 abandoned and steals it, and thread 0 learns of it.
 fn abandoned_while_in_a_syscall() -> String {
     trace_text(&[
-        Batch {
-            gen: 1,
-            m: 0,
-            time: 1,
-            events: &[
-                "ProcStatus dt=1 p=0 pstatus=1",
-                "GoStatus dt=1 g=1 m=0 gstatus=2",
-                "GoSyscallBegin dt=1 p_seq=1 stack=0",
-            ],
-        },
+        THREAD_0_ENTERS_A_SYSCALL,
         Batch {
             gen: 1,
             m: 1,

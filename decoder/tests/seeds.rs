@@ -4,10 +4,18 @@
 
 mod support;
 
-use support::{trace_text, Batch, Case};
+use support::{trace_text, Batch, Case, THREAD_0_ENTERS_A_SYSCALL};
 
 /// M = -1: no thread.
 const NO_M: &str = "18446744073709551615";
+
+/// Thread 1 steals P 0 from thread 0's syscall ([`THREAD_0_ENTERS_A_SYSCALL`]).
+const THREAD_1_STEALS_P_0: Batch<'static> = Batch {
+    gen: 1,
+    m: 1,
+    time: 10,
+    events: &["ProcSteal dt=1 p=0 p_seq=2 m=0"],
+};
 
 fn steal_back_from_a_later_syscall(broken: bool) -> String {
     // Thread 0 enters a syscall; thread 1 steals its P, runs and enters a syscall of its own;
@@ -54,22 +62,8 @@ fn syscall_status_in_a_later_generation(status_thread: i64) -> String {
     // the runtime used the wrong M ID), it must be rejected.
     let status = format!("GoStatus dt=1 g=1 m={status_thread} gstatus=3");
     trace_text(&[
-        Batch {
-            gen: 1,
-            m: 0,
-            time: 1,
-            events: &[
-                "ProcStatus dt=1 p=0 pstatus=1",
-                "GoStatus dt=1 g=1 m=0 gstatus=2",
-                "GoSyscallBegin dt=1 p_seq=1 stack=0",
-            ],
-        },
-        Batch {
-            gen: 1,
-            m: 1,
-            time: 10,
-            events: &["ProcSteal dt=1 p=0 p_seq=2 m=0"],
-        },
+        THREAD_0_ENTERS_A_SYSCALL,
+        THREAD_1_STEALS_P_0,
         Batch {
             gen: 2,
             m: 1,
@@ -91,22 +85,8 @@ fn syscall_status_stated_by_another_thread(status_thread: i64) -> String {
     // goroutine.
     let status = format!("GoStatus dt=1 g=1 m={status_thread} gstatus=3");
     trace_text(&[
-        Batch {
-            gen: 1,
-            m: 0,
-            time: 1,
-            events: &[
-                "ProcStatus dt=1 p=0 pstatus=1",
-                "GoStatus dt=1 g=1 m=0 gstatus=2",
-                "GoSyscallBegin dt=1 p_seq=1 stack=0",
-            ],
-        },
-        Batch {
-            gen: 1,
-            m: 1,
-            time: 10,
-            events: &["ProcSteal dt=1 p=0 p_seq=2 m=0"],
-        },
+        THREAD_0_ENTERS_A_SYSCALL,
+        THREAD_1_STEALS_P_0,
         Batch {
             gen: 1,
             m: 2,

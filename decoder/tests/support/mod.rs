@@ -191,6 +191,19 @@ pub struct Batch<'a> {
     pub events: &'a [&'a str],
 }
 
+/// Generation 1's first batch in many hand-written traces: thread 0 runs goroutine 1 on P 0 and
+/// enters a syscall (P sequence 1).
+pub const THREAD_0_ENTERS_A_SYSCALL: Batch<'static> = Batch {
+    gen: 1,
+    m: 0,
+    time: 1,
+    events: &[
+        "ProcStatus dt=1 p=0 pstatus=1",
+        "GoStatus dt=1 g=1 m=0 gstatus=2",
+        "GoSyscallBegin dt=1 p_seq=1 stack=0",
+    ],
+};
+
 /// A whole trace in Go's text form from hand-written batches. Each generation gets the
 /// frequency (15.625 MHz, 64 ns per tick), stack and string batches it needs, after its own.
 pub fn trace_text(batches: &[Batch<'_>]) -> String {
