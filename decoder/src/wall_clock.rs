@@ -77,6 +77,15 @@ mod tests {
         );
         assert_eq!(rfc3339_nano_utc(-1, 0), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339_nano_utc(0, 1_500_000_000), "1970-01-01T00:00:01.5Z");
+        // The first days of a year after a century's, as Go prints them.
+        assert_eq!(rfc3339_nano_utc(4_139_078_400, 0), "2101-03-01T00:00:00Z");
+        assert_eq!(rfc3339_nano_utc(13_606_272_000, 0), "2401-03-02T00:00:00Z");
+        // Year 0 takes no sign; the year before it does.
+        assert_eq!(rfc3339_nano_utc(-62_167_219_200, 0), "0000-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano_utc(-62_167_219_201, 0),
+            "-0001-12-31T23:59:59Z"
+        );
         // Absurd inputs format without panicking.
         assert!(!rfc3339_nano_utc(i64::MAX, i64::MAX).is_empty());
         assert!(!rfc3339_nano_utc(i64::MIN, i64::MIN).is_empty());
