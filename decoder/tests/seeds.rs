@@ -111,16 +111,14 @@ fn syscall_status_stated_by_another_thread(status_thread: i64) -> String {
 fn syscall_end_blocked(stolen: bool) -> String {
     // GoSyscallEndBlocked waits for its P to be lost. Without the ProcSteal (Go commit c9d88ea: a steal
     // not traced because tracing stopped in between) it can never happen.
+    let events = [
+        THREAD_0_ENTERS_A_SYSCALL.events,
+        &["GoSyscallEndBlocked dt=5"],
+    ]
+    .concat();
     let mut batches = vec![Batch {
-        gen: 1,
-        m: 0,
-        time: 1,
-        events: &[
-            "ProcStatus dt=1 p=0 pstatus=1",
-            "GoStatus dt=1 g=1 m=0 gstatus=2",
-            "GoSyscallBegin dt=1 p_seq=1 stack=0",
-            "GoSyscallEndBlocked dt=5",
-        ],
+        events: &events,
+        ..THREAD_0_ENTERS_A_SYSCALL
     }];
     if stolen {
         // Stamped after the end: the merge must hold the end back until the steal.
