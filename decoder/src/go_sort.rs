@@ -306,86 +306,149 @@ mod tests {
         }
     }
 
-    /// The inputs of `GO_PROGRAM`, which Go sorts with `slices.SortFunc` by key.
-    fn inputs() -> Vec<(String, Vec<(u64, usize)>)> {
+    /// Inputs on which pattern-defeating quicksort runs out of good pivots and falls back to
+    /// heapsort (limit reached): found by a hill-climbing search over permutations that kept
+    /// the swaps bringing a sort closer to that fallback. Two hold distinct keys, two hold each
+    /// key many times, so that heapsort's order of equal keys shows.
+    const HEAPSORT_INPUTS: [&[u64]; 4] = [
+        &[
+            18, 12, 16, 25, 23, 34, 10, 36, 4, 15, 39, 6, 3, 37, 17, 32, 22, 9, 26, 13, 2, 5, 20,
+            35, 0, 8, 7, 30, 24, 14, 1, 11, 29, 21, 27, 33, 38, 31, 28, 19,
+        ],
+        &[
+            94, 13, 72, 83, 70, 47, 23, 52, 11, 54, 91, 66, 68, 74, 86, 48, 59, 65, 24, 3, 39, 8,
+            42, 30, 44, 78, 34, 16, 25, 21, 79, 71, 85, 12, 17, 53, 81, 41, 60, 31, 76, 90, 36, 55,
+            92, 56, 96, 10, 93, 95, 69, 28, 38, 40, 0, 29, 57, 6, 51, 43, 7, 98, 14, 18, 58, 19,
+            22, 64, 46, 73, 67, 63, 9, 32, 84, 49, 87, 1, 88, 62, 4, 35, 26, 97, 20, 75, 45, 61,
+            99, 27, 89, 80, 50, 77, 37, 5, 82, 15, 2, 33,
+        ],
+        &[
+            1, 0, 1, 1, 1, 3, 4, 0, 4, 2, 2, 4, 3, 4, 0, 0, 1, 3, 0, 3, 2, 1, 4, 1, 1, 4, 2, 0, 4,
+            3, 4, 3, 0, 2, 2, 4, 3, 1, 4, 0, 3, 1, 2, 1, 0, 3, 0, 2, 4, 0, 2, 3, 0, 2, 2, 2, 4, 3,
+            1, 3,
+        ],
+        &[
+            7, 1, 2, 4, 8, 9, 7, 2, 0, 4, 0, 7, 0, 6, 4, 2, 7, 1, 1, 6, 3, 1, 7, 4, 2, 5, 9, 9, 6,
+            8, 8, 5, 3, 5, 5, 8, 0, 0, 7, 8, 3, 5, 3, 4, 9, 8, 6, 6, 1, 6, 9, 3, 9, 2, 0, 4, 1, 5,
+            3, 2,
+        ],
+    ];
+
+    /// The keys `GO_PROGRAM` sorts, one input per entry: shapes of every size class of Go's
+    /// sort (insertion, median of three, ninther), random, ascending, descending,
+    /// saw-toothed and nearly sorted, with few or many equal keys; a descending run after an
+    /// ascending one, which Go reverses in place away from the slice's start; and the heapsort
+    /// inputs.
+    fn inputs() -> Vec<(String, Vec<u64>)> {
         let mut all = Vec::new();
         for n in [13usize, 20, 49, 50, 60, 100, 333] {
             for modulus in [2u64, 3, 7, 1000] {
-                for pattern in 0..4 {
+                for pattern in 0..6 {
                     let mut x = (n as u64) * 31 + modulus;
-                    let keys = (0..n).map(|i| {
-                        let key = match pattern {
-                            0 => {
-                                x ^= x << 13;
-                                x ^= x >> 7;
-                                x ^= x << 17;
-                                x % modulus
-                            }
-                            1 => i as u64 % modulus,
-                            2 => (n - i) as u64 % modulus,
-                            _ => (n - i) as u64 / (1 + modulus / 3),
-                        };
-                        (key, i)
+                    let keys = (0..n).map(|i| match pattern {
+                        0 => {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            x % modulus
+                        }
+                        1 => i as u64 % modulus,
+                        2 => (n - i) as u64 % modulus,
+                        3 => (n - i) as u64 / (1 + modulus / 3),
+                        4 => i as u64 / (1 + modulus / 3),
+                        // Nearly sorted: the second and third keys exchanged.
+                        _ => {
+                            let key = match i {
+                                1 => 2,
+                                2 => 1,
+                                _ => i as u64,
+                            };
+                            key / (1 + modulus / 3)
+                        }
                     });
-                    all.push((format!("{n} {modulus} {pattern}"), keys.collect()));
+                    all.push((format!("{n}/{modulus}/{pattern}"), keys.collect()));
                 }
             }
+        }
+        let rise_then_fall = (0..333u64).map(|i| if i < 45 { i } else { 666 - i });
+        all.push(("rise-then-fall".to_owned(), rise_then_fall.collect()));
+        for (k, keys) in HEAPSORT_INPUTS.iter().enumerate() {
+            all.push((format!("heapsort/{k}"), keys.to_vec()));
         }
         all
     }
 
+    /// Reads one input per line (a label, then keys) from the file named by its argument, and
+    /// prints for each the label, how many comparisons `slices.SortFunc` made, and where each
+    /// key came from, in sorted order.
     const GO_PROGRAM: &str = r#"package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 type p struct{ k, i int }
 
 func main() {
-	for _, n := range []int{13, 20, 49, 50, 60, 100, 333} {
-		for _, mod := range []int{2, 3, 7, 1000} {
-			for pattern := 0; pattern < 4; pattern++ {
-				v := make([]p, n)
-				x := uint64(n*31 + mod)
-				for i := range v {
-					var k int
-					switch pattern {
-					case 0:
-						x ^= x << 13
-						x ^= x >> 7
-						x ^= x << 17
-						k = int(x % uint64(mod))
-					case 1:
-						k = i % mod
-					case 2:
-						k = (n - i) % mod
-					case 3:
-						k = (n - i) / (1 + mod/3)
-					}
-					v[i] = p{k, i}
-				}
-				slices.SortFunc(v, func(a, b p) int { return a.k - b.k })
-				fmt.Printf("%d %d %d", n, mod, pattern)
-				for _, e := range v {
-					fmt.Printf(" %d", e.i)
-				}
-				fmt.Println()
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	lines := bufio.NewScanner(f)
+	lines.Buffer(nil, 1<<20)
+	for lines.Scan() {
+		fields := strings.Fields(lines.Text())
+		v := make([]p, len(fields)-1)
+		for i, field := range fields[1:] {
+			k, err := strconv.Atoi(field)
+			if err != nil {
+				panic(err)
 			}
+			v[i] = p{k, i}
 		}
+		comparisons := 0
+		slices.SortFunc(v, func(a, b p) int { comparisons++; return a.k - b.k })
+		fmt.Printf("%s %d", fields[0], comparisons)
+		for _, e := range v {
+			fmt.Printf(" %d", e.i)
+		}
+		fmt.Println()
 	}
 }
 "#;
 
+    /// The same order as Go's for equal keys is not enough: the same comparisons, counted,
+    /// show the same steps, where distinct keys would come out sorted by any path.
     #[test]
-    fn equal_keys_come_out_in_gos_order() {
+    fn equal_keys_come_out_in_gos_order_after_gos_comparisons() {
         let Some(go) = gotrace_go_oracle::require_go("go_sort against Go") else {
             return;
         };
-        let program = gotrace_go_oracle::scratch_dir().join("go-sort.go");
+        let dir = gotrace_go_oracle::scratch_dir();
+        let program = dir.join("go-sort.go");
         std::fs::write(&program, GO_PROGRAM).unwrap();
-        let output = go.command().arg("run").arg(&program).output().unwrap();
+        let inputs = inputs();
+        let listing: String = inputs
+            .iter()
+            .map(|(label, keys)| {
+                let keys: Vec<String> = keys.iter().map(u64::to_string).collect();
+                format!("{label} {}\n", keys.join(" "))
+            })
+            .collect();
+        let input_file = dir.join("go-sort-inputs.txt");
+        std::fs::write(&input_file, listing).unwrap();
+        let output = go
+            .command()
+            .arg("run")
+            .arg(&program)
+            .arg(&input_file)
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{}",
@@ -396,12 +459,19 @@ func main() {
             .lines()
             .map(str::to_owned)
             .collect();
-        let inputs = inputs();
         assert_eq!(go_lines.len(), inputs.len());
-        for ((label, mut keys), go_line) in inputs.into_iter().zip(go_lines) {
-            sort_like_go(&mut keys, |a, b| a.0 < b.0);
-            let ours: Vec<String> = keys.iter().map(|k| k.1.to_string()).collect();
-            assert_eq!(format!("{label} {}", ours.join(" ")), go_line);
+        for ((label, keys), go_line) in inputs.into_iter().zip(go_lines) {
+            let mut pairs: Vec<(u64, usize)> = keys.into_iter().zip(0..).collect();
+            let comparisons = std::cell::Cell::new(0usize);
+            sort_like_go(&mut pairs, |a, b| {
+                comparisons.set(comparisons.get() + 1);
+                a.0 < b.0
+            });
+            let order: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
+            assert_eq!(
+                format!("{label} {} {}", comparisons.get(), order.join(" ")),
+                go_line
+            );
         }
     }
 
