@@ -314,6 +314,11 @@ mod tests {
         let input = Input::new(TEXT.as_bytes()).unwrap();
         assert_eq!(input.format(), Format::Text);
         assert_eq!(read_all(input), bin);
+        // Comments and blank lines may come before the header, as anywhere in the text form.
+        let commented = format!("# recorded by hand\n\n  \t\n{TEXT}");
+        let input = Input::new(commented.as_bytes()).unwrap();
+        assert_eq!(input.format(), Format::Text);
+        assert_eq!(read_all(input), bin);
 
         let test = format!("-- expect --\nSUCCESS\n-- trace --\n{TEXT}");
         let input = Input::new(test.as_bytes()).unwrap();
@@ -481,6 +486,21 @@ mod tests {
             matches!(err, InputError::TestFile(TestFileError::FileCount(1))),
             "{err}"
         );
+    }
+
+    /// A text trace is UTF-8 throughout: a bad byte, or a character cut at its end, is said at
+    /// once, not left to the line the conversion would stop at.
+    #[test]
+    fn a_text_trace_that_is_not_utf8_is_refused_at_once() {
+        let bad_byte = [TEXT.as_bytes(), b"\xff\n"].concat();
+        let cut_at_end = [TEXT.as_bytes(), b"# caf\xc3"].concat();
+        let padding = "# padding\n".repeat(200_000);
+        let bad_byte_early_in_a_long_text =
+            [TEXT.as_bytes(), b"\xff\n", padding.as_bytes()].concat();
+        for text in [bad_byte, cut_at_end, bad_byte_early_in_a_long_text] {
+            let err = Input::new(&text[..]).err().unwrap();
+            assert!(matches!(err, InputError::NotUtf8), "{err}");
+        }
     }
 
     /// A text that is no trace (a log handed over by mistake, an endless pipe) is refused after

@@ -233,4 +233,59 @@ mod tests {
         assert!(PRINTABLE.windows(2).all(|w| w[0].1 < w[1].0));
         assert!(PRINTABLE.iter().all(|&(lo, hi)| lo <= hi));
     }
+
+    /// Prints the runs of code points from U+0080 on that `strconv.IsPrint` accepts, one
+    /// `lo hi` line each.
+    const GO_PRINTABLE_RUNS: &str = r#"package main
+
+import (
+	"fmt"
+	"strconv"
+	"unicode"
+)
+
+func main() {
+	start := rune(-1)
+	for r := rune(0x80); r <= unicode.MaxRune+1; r++ {
+		printable := r <= unicode.MaxRune && strconv.IsPrint(r)
+		if printable && start < 0 {
+			start = r
+		} else if !printable && start >= 0 {
+			fmt.Printf("%x %x\n", start, r-1)
+			start = -1
+		}
+	}
+}
+"#;
+
+    /// Every code point, each end of a run included, is printable for us exactly when it is
+    /// for the Go on this machine.
+    #[test]
+    fn printable_is_gos_is_print_at_every_code_point() {
+        let Some(go) = gotrace_go_oracle::require_go("quote against Go") else {
+            return;
+        };
+        let program = gotrace_go_oracle::scratch_dir().join("printable-runs.go");
+        std::fs::write(&program, GO_PRINTABLE_RUNS).unwrap();
+        let output = go.command().arg("run").arg(&program).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut ours = String::new();
+        let mut start = None;
+        for c in 0x80..=char::MAX as u32 + 1 {
+            let printable = char::from_u32(c).is_some_and(is_print);
+            match (printable, start) {
+                (true, None) => start = Some(c),
+                (false, Some(lo)) => {
+                    let _ = writeln!(ours, "{lo:x} {:x}", c - 1);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(ours, String::from_utf8(output.stdout).unwrap());
+    }
 }
