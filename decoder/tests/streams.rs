@@ -50,11 +50,11 @@ fn trace() -> Vec<u8> {
 fn trace_failing_to_advance_where_cut() -> Vec<u8> {
     let text = [
         "Trace Go1.22\n".to_owned(),
-        tables_text(1),
+        tables_text(1, &[], &[]),
         batch_text(&RUNNER),
         batch_text(&MAKER),
         batch_text(&ENDING),
-        tables_text(2),
+        tables_text(2, &[], &[]),
     ]
     .concat();
     to_binary(&text)

@@ -214,7 +214,7 @@ pub fn trace_text(batches: &[Batch<'_>]) -> String {
         let last_of_gen = batches.get(i + 1).is_none_or(|next| next.gen != batch.gen);
         if last_of_gen && !gens.contains(&batch.gen) {
             gens.push(batch.gen);
-            text.push_str(&tables_text(batch.gen));
+            text.push_str(&tables_text(batch.gen, &[], &[]));
         }
     }
     text
@@ -234,12 +234,29 @@ pub fn batch_text(batch: &Batch<'_>) -> String {
     text
 }
 
-/// The frequency (15.625 MHz), empty stack table and empty string table of generation `gen`.
-pub fn tables_text(gen: u64) -> String {
+/// The frequency (15.625 MHz), stack table and string table of generation `gen`: `strings` are
+/// IDs 1, 2, ..., and `stacks` (each one frame: its PC and its function's string ID) are
+/// stacks 1, 2, ...
+pub fn tables_text(gen: u64, strings: &[&str], stacks: &[(u64, u64)]) -> String {
+    let len = varint::encoded_len;
+    let (mut string_table, mut string_size) = (String::new(), 1);
+    for (id, s) in (1u64..).zip(strings) {
+        string_table.push_str(&format!("String id={id}\n\tdata={s:?}\n"));
+        string_size += 1 + len(id) + len(s.len() as u64) + s.len();
+    }
+    let (mut stack_table, mut stack_size) = (String::new(), 1);
+    for (id, &(pc, func)) in (1u64..).zip(stacks) {
+        stack_table.push_str(&format!(
+            "Stack id={id} nframes=1\n\tpc={pc} func={func} file={func} line=1\n"
+        ));
+        stack_size += 1 + len(id) + len(1) + len(pc) + 2 * len(func) + len(1);
+    }
     format!(
         "EventBatch gen={gen} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
-         EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStacks\n\
-         EventBatch gen={gen} m=18446744073709551615 time=0 size=1\nStrings\n"
+         EventBatch gen={gen} m=18446744073709551615 time=0 size={stack_size}\nStacks\n\
+         {stack_table}\
+         EventBatch gen={gen} m=18446744073709551615 time=0 size={string_size}\nStrings\n\
+         {string_table}"
     )
 }
 
