@@ -94,3 +94,38 @@ impl fmt::Display for Event {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(typ: EventType, args: Vec<u64>) -> Event {
+        Event {
+            version: Version::Go122,
+            typ,
+            args,
+            data: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn names_come_from_the_versions_spec() {
+        assert_eq!(event(EventType::PROC_STEAL, vec![]).name(), "ProcSteal");
+        assert_eq!(event(EventType(99), vec![]).name(), "Invalid");
+    }
+
+    /// `args` is the caller's to fill: a `Stack` event built short of its own arguments has no
+    /// frames, rather than a panic.
+    #[test]
+    fn a_stack_short_of_its_arguments_has_no_frames() {
+        let short = event(EventType::STACK, vec![5]);
+        assert_eq!(short.frames().count(), 0);
+        assert_eq!(short.to_string(), "Stack id=5");
+        let whole = event(EventType::STACK, vec![5, 1, 16, 2, 3, 7]);
+        assert_eq!(whole.frames().collect::<Vec<_>>(), [&[16, 2, 3, 7][..]]);
+        assert_eq!(
+            whole.to_string(),
+            "Stack id=5 nframes=1\n\tpc=16 func=2 file=3 line=7"
+        );
+    }
+}

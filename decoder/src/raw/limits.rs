@@ -42,3 +42,30 @@ pub fn check_args(typ: EventType, args: &[u64]) -> Result<(), LimitError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_limit_takes_its_size_and_refuses_one_more() {
+        let string = EventType::STRING;
+        let experimental = EventType::EXPERIMENTAL_BATCH;
+        assert_eq!(check_data_len(string, 1_024), Ok(()));
+        assert_eq!(
+            check_data_len(string, 1_025),
+            Err(LimitError::String(1_025))
+        );
+        assert_eq!(check_data_len(experimental, 65_536), Ok(()));
+        assert_eq!(
+            check_data_len(experimental, 65_537),
+            Err(LimitError::Batch(65_537))
+        );
+        let batch = |size| check_args(EventType::EVENT_BATCH, &[1, 0, 0, size]);
+        assert_eq!(batch(65_536), Ok(()));
+        assert_eq!(batch(65_537), Err(LimitError::Batch(65_537)));
+        let stack = |frames| check_args(EventType::STACK, &[1, frames]);
+        assert_eq!(stack(128), Ok(()));
+        assert_eq!(stack(129), Err(LimitError::Stack(129)));
+    }
+}

@@ -104,3 +104,49 @@ impl LineMap {
         self.last.1 += lines;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events far apart in offset and in lines (growths of more than one varint byte, 128
+    /// among them, whose first byte is 0x80), looked up at their first byte and within.
+    #[test]
+    fn names_the_line_of_each_event_and_of_bytes_within_it() {
+        let events = [
+            (16, 2),
+            (20, 3),
+            (148, 131),
+            (40_000, 132),
+            (40_005, 70_000),
+        ];
+        let mut map = LineMap::default();
+        for (offset, line) in events {
+            map.push(offset, line);
+        }
+        assert_eq!(map.line_of(15), None);
+        for (offset, line) in events {
+            assert_eq!(map.line_of(offset), Some(line), "at {offset}");
+        }
+        assert_eq!(map.line_of(147), Some(3));
+        assert_eq!(map.line_of(39_999), Some(131));
+        assert_eq!(map.line_of(u64::MAX), Some(70_000));
+        map.forget_before(100);
+        assert_eq!(map.line_of(147), None);
+        assert_eq!(map.line_of(148), Some(131));
+    }
+
+    /// A `.test` file's trace begins below the file's first line: lines shifted, and those
+    /// pushed after the shift counted from there.
+    #[test]
+    fn shifted_lines_move_down_and_later_events_follow_on() {
+        let mut map = LineMap::default();
+        map.push(16, 2);
+        map.push(20, 3);
+        map.shift(10);
+        assert_eq!(map.line_of(16), Some(12));
+        assert_eq!(map.line_of(20), Some(13));
+        map.push(30, 15);
+        assert_eq!(map.line_of(30), Some(15));
+    }
+}

@@ -343,3 +343,42 @@ fn token(s: &str) -> (&str, &str) {
         .unwrap_or(trimmed.len());
     trimmed.split_at(end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of up to 64 KiB are read (their line ending apart), longer ones refused with their
+    /// number, not cut into two lines.
+    #[test]
+    fn a_line_of_64_kib_is_read_and_a_longer_one_refused() {
+        let text = |comment_len: usize| {
+            let comment = format!("#{}", "a".repeat(comment_len - 1));
+            format!("Trace Go1.22\n{comment}\nEventBatch gen=1 m=0 time=5 size=1\n")
+        };
+        let longest = text(65_536);
+        let mut reader = TextReader::new(longest.as_bytes()).unwrap();
+        let batch = reader.read_event().unwrap().unwrap();
+        assert_eq!(batch.typ, EventType::EVENT_BATCH);
+        let too_long = text(65_537);
+        let mut reader = TextReader::new(too_long.as_bytes()).unwrap();
+        let err = reader.read_event().unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(matches!(err.problem, TextProblem::LineTooLong), "{err}");
+    }
+
+    /// The last line may end without a line ending, 64 KiB long too.
+    #[test]
+    fn the_last_line_needs_no_line_ending() {
+        let batch = "Trace Go1.22\nEventBatch gen=1 m=0 time=5 size=1";
+        let comment = format!("{batch}\n#{}", "a".repeat(65_535));
+        for text in [batch, &comment] {
+            let events: Vec<Event> = TextReader::new(text.as_bytes())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].args, [1, 0, 5, 1]);
+        }
+    }
+}
