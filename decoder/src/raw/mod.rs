@@ -139,6 +139,29 @@ GoStart dt=1 g=1 g_seq=0
     }
 
     #[test]
+    fn a_malformed_event_is_no_truncation() {
+        let mut binary = text_to_binary(TEXT.as_bytes()).unwrap();
+        binary.push(0xff);
+        let err = Reader::new(&binary[..])
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap();
+        assert!(!err.is_truncation(), "{err}");
+        assert!(err.to_string().contains("invalid event type: 255"), "{err}");
+    }
+
+    #[test]
+    fn headers_of_older_and_unknown_versions_are_told_apart() {
+        let older = Reader::new(&b"go 1.21 trace\0\0\0"[..]).unwrap_err();
+        assert!(matches!(older, ReadError::OlderFormat(21)), "{older}");
+        let unknown = Reader::new(&b"go 1.99 trace\0\0\0"[..]).unwrap_err();
+        assert!(
+            matches!(unknown, ReadError::UnsupportedVersion(99)),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn a_truncated_event_names_its_batch() {
         // `gotrace dump` of a cut trace said "byte 4997 (GoSyscallBegin): truncated trace: ..."
         // without the generation, M or batch that `gotrace validate` names.

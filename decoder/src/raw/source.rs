@@ -51,11 +51,8 @@ impl<R: Read> Source<R> {
         self.base + self.pos as u64
     }
 
-    /// Refills the buffer when it is used up; false at the end of the input.
+    /// Refills the buffer, which its callers have used up; false at the end of the input.
     fn fill(&mut self) -> io::Result<bool> {
-        if self.pos < self.end {
-            return Ok(true);
-        }
         self.base += self.end as u64;
         self.pos = 0;
         self.end = 0;
@@ -118,5 +115,89 @@ impl<R: Read> Source<R> {
             missing -= take;
         }
         Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, interrupted before each read.
+    struct Dribble<'a> {
+        bytes: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.bytes.len()).min(3);
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn dribbled(bytes: &[u8]) -> Source<Dribble<'_>> {
+        Source::new(Dribble {
+            bytes,
+            interrupt: false,
+        })
+    }
+
+    #[test]
+    fn varints_are_read_across_refills_to_64_bits() {
+        let mut wire = vec![0, 0x7f, 0x80, 0x01, 0xac, 0x02];
+        wire.extend([0xff; 9]);
+        wire.push(0x01);
+        let mut src = dribbled(&wire);
+        for want in [0, 127, 128, 300, u64::MAX] {
+            assert_eq!(src.uvarint().unwrap(), want);
+        }
+        assert_eq!(src.offset(), wire.len() as u64);
+        assert!(matches!(src.uvarint(), Err(VarintFailure::Eof)));
+    }
+
+    #[test]
+    fn a_varint_cut_short_or_too_long_is_said_so() {
+        assert!(matches!(
+            dribbled(&[0x80, 0x80]).uvarint(),
+            Err(VarintFailure::Truncated)
+        ));
+        let mut too_long = [0xff; 10];
+        too_long[9] = 0x02;
+        assert!(matches!(
+            dribbled(&too_long).uvarint(),
+            Err(VarintFailure::Overflow)
+        ));
+    }
+
+    #[test]
+    fn bytes_are_read_across_refills_or_counted_where_the_input_ends() {
+        let input: Vec<u8> = (0..10).collect();
+        let mut src = dribbled(&input);
+        let mut out = Vec::new();
+        assert_eq!(src.byte().unwrap(), Some(0));
+        assert_eq!(src.bytes(7, &mut out).unwrap(), Ok(()));
+        assert_eq!(out, [1, 2, 3, 4, 5, 6, 7]);
+        out.clear();
+        assert_eq!(src.bytes(5, &mut out).unwrap(), Err(2));
+        assert_eq!(out, [8, 9]);
+        assert_eq!(src.byte().unwrap(), None);
+    }
+
+    #[test]
+    fn a_failing_read_is_passed_on() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(ErrorKind::ConnectionReset.into())
+            }
+        }
+        let err = Source::new(Broken).byte().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
     }
 }
