@@ -161,6 +161,27 @@ GoStart dt=1 g=1 g_seq=0
         );
     }
 
+    /// Experimental batches and Go 1.26's lone `EndOfGeneration` count as batches, as the
+    /// validating reader counts them: an error in the batch after them names it by its index.
+    #[test]
+    fn every_kind_of_batch_header_counts_as_a_batch() {
+        let text = "Trace Go1.26\n\
+                    ExperimentalBatch exp=0 gen=1 m=0 time=5\n\
+                    \tdata=\"x\"\n\
+                    EndOfGeneration\n\
+                    EventBatch gen=2 m=3 time=7 size=4\n\
+                    GoStart dt=1 g=1 g_seq=0\n";
+        let mut binary = text_to_binary(text.as_bytes()).unwrap();
+        binary.pop();
+        let err = Reader::new(&binary[..])
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap();
+        let batch = err.batch().unwrap();
+        assert_eq!(batch.batch, Some(2), "{err}");
+        assert_eq!((batch.generation, batch.thread), (Some(2), Some(3)));
+    }
+
     #[test]
     fn a_truncated_event_names_its_batch() {
         // `gotrace dump` of a cut trace said "byte 4997 (GoSyscallBegin): truncated trace: ..."
