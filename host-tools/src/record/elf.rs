@@ -162,9 +162,16 @@ impl Lines {
         Ok(lines)
     }
 
-    /// Compilation units whose line tables could not be read (their code has no lines).
-    pub fn skipped_units(&self) -> usize {
-        self.skipped_units
+    /// What to say of the ELF at `path` if some of its line tables could not be read.
+    pub fn skipped_warning(&self, path: &std::path::Path) -> Option<String> {
+        (self.skipped_units > 0).then(|| {
+            format!(
+                "{} compilation units of {} have line tables this reader cannot read: their \
+                 code has no source lines",
+                self.skipped_units,
+                path.display()
+            )
+        })
     }
 
     /// From line table rows (address, and file index and line, or `None` where a sequence ends)
@@ -549,13 +556,8 @@ impl Firmware {
             );
             Lines::default()
         });
-        if lines.skipped_units() > 0 {
-            errln!(
-                "gotrace: {} compilation units of {} have line tables this reader cannot read: \
-                 their code has no source lines",
-                lines.skipped_units(),
-                path.display()
-            );
+        if let Some(warning) = lines.skipped_warning(path) {
+            errln!("gotrace: {warning}");
         }
         let architecture = file.architecture();
         let loaded = file
@@ -606,6 +608,52 @@ mod tests {
             "_RNvCsfLfy6EI15iL_7___rustc18rust_begin_unwind2"
         ));
         assert!(!is_panic_handler("my_rust_begin_unwind"));
+    }
+
+    #[test]
+    fn the_image_loads_a_range_only_if_one_segment_holds_all_of_it() {
+        let mut firmware = Firmware::bare(Functions::default(), Lines::default());
+        firmware.loaded = vec![(0x100, 0x10), (0x110, 0x10), (0xffff_fff0, 0x10)];
+        assert!(firmware.loads(0x100, 0x10));
+        assert!(firmware.loads(0x108, 8));
+        assert!(!firmware.loads(0x108, 9), "across two segments");
+        assert!(!firmware.loads(0xff, 1));
+        assert!(!firmware.loads(0x120, 1));
+        assert!(
+            firmware.loads(0xffff_fff8, 8),
+            "up to the end of the address space"
+        );
+        assert!(!firmware.loads(0xffff_fff8, 9));
+    }
+
+    /// The control block the firmware defines, by name: this test executable's.
+    #[unsafe(no_mangle)]
+    static _SEGGER_RTT: [u8; 24] = *b"SEGGER RTT\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+    #[test]
+    fn the_control_block_and_the_panic_handler_are_found_by_their_symbols() {
+        // This test executable defines both: `_SEGGER_RTT` above, and std's panic handler.
+        std::hint::black_box(&_SEGGER_RTT);
+        let path = std::env::current_exe().unwrap();
+        let firmware = Firmware::load(&path).unwrap();
+        let file = object::File::parse(&*firmware.bytes).unwrap();
+        let address = |wanted: &dyn Fn(&object::Symbol) -> bool| {
+            let symbol = file.symbols().find(|s| wanted(s));
+            symbol.map(|s| s.address() as u32 & !1)
+        };
+        let control_block = address(&|s| s.name() == Ok("_SEGGER_RTT"));
+        assert!(control_block.is_some());
+        assert_eq!(firmware.rtt_symbol, control_block);
+        let panic_handler =
+            address(&|s| s.kind() == SymbolKind::Text && s.name().is_ok_and(is_panic_handler));
+        assert!(panic_handler.is_some_and(|address| address != 0));
+        assert_eq!(firmware.panic_handler, panic_handler);
+        // Its code is in what the image loads from the file.
+        assert!(
+            firmware.loads(panic_handler.unwrap(), 2),
+            "{:x?}",
+            firmware.loaded
+        );
     }
 
     #[test]
@@ -735,14 +783,28 @@ mod tests {
     /// A 32-bit Arm executable with no symbol and the sections `sections` (name, type, flags,
     /// address, size; a `SHT_PROGBITS` one's bytes zeros), and their names' table after them.
     fn arm_elf(sections: &[(&str, u32, u32, u32, u32)]) -> Vec<u8> {
+        let sections: Vec<_> = sections
+            .iter()
+            .map(|&(name, kind, flags, address, size)| (name, kind, flags, address, size, &[][..]))
+            .collect();
+        arm_elf_holding(&sections)
+    }
+
+    /// A section of [`arm_elf_holding`]: name, type, flags, address, size, and a
+    /// `SHT_PROGBITS` one's first bytes (zeros after them).
+    type SectionHolding<'a> = (&'a str, u32, u32, u32, u32, &'a [u8]);
+
+    /// [`arm_elf`] with each `SHT_PROGBITS` section's first bytes given.
+    fn arm_elf_holding(sections: &[SectionHolding]) -> Vec<u8> {
         const HEADER: usize = 52;
         let mut body = Vec::new();
         let mut headers = vec![[0u32; 10]]; // the null section
         let mut names = b"\0.shstrtab\0".to_vec();
-        for &(name, kind, flags, address, size) in sections {
+        for &(name, kind, flags, address, size, bytes) in sections {
             let offset = HEADER + body.len();
             if kind == SHT_PROGBITS {
-                body.resize(body.len() + size as usize, 0);
+                body.extend_from_slice(bytes);
+                body.resize(offset - HEADER + size as usize, 0);
             }
             let name_at = names.len() as u32;
             names.extend_from_slice(name.as_bytes());
@@ -826,6 +888,13 @@ mod tests {
         let firmware = Firmware::load_arm(&path).unwrap();
         let scanned: u32 = firmware.ram.iter().map(|&(_, len)| len).sum();
         assert_eq!(scanned, 0x2014, "{:x?}", firmware.ram);
+        // Sections that touch are one range.
+        assert_eq!(
+            firmware.ram,
+            [(0x2000_0000, 0x2010), (0x2100_0000, 4)],
+            "{:x?}",
+            firmware.ram
+        );
         for address in [0x2000_0000, 0x2000_2000, 0x2100_0000] {
             assert!(
                 firmware
@@ -919,7 +988,44 @@ mod tests {
                 .all(|(_, row)| row.is_none_or(|(_, line)| line > 0)),
             "a row of line 0"
         );
-        assert_eq!(lines.skipped_units(), 0);
+        assert_eq!(lines.skipped_units, 0);
+        assert_eq!(lines.skipped_warning(&path), None);
+    }
+
+    #[test]
+    fn compilation_units_whose_entries_cannot_be_read_are_counted_and_the_others_read() {
+        // `.debug_abbrev`: at offset 0 a table with one abbreviation (code 1, a compile unit of
+        // no attribute), at offset 6 an empty table.
+        let abbreviations = [1, 0x11, 0, 0, 0, 0, 0];
+        // A DWARF 4 unit (length, version, its abbreviations' offset, address size) whose root
+        // entry has abbreviation code 1: known in the first table, unknown in the second.
+        let unit = |abbreviations_at: u32| {
+            let mut unit = 8u32.to_le_bytes().to_vec();
+            unit.extend_from_slice(&4u16.to_le_bytes());
+            unit.extend_from_slice(&abbreviations_at.to_le_bytes());
+            unit.extend_from_slice(&[4, 1]);
+            unit
+        };
+        let info = [unit(6), unit(0), unit(6)].concat();
+        let path = gotrace_tests::scratch_dir().join("unreadable-units.elf");
+        std::fs::write(
+            &path,
+            arm_elf_holding(&[
+                (".debug_abbrev", SHT_PROGBITS, 0, 0, 7, &abbreviations),
+                (".debug_info", SHT_PROGBITS, 0, 0, info.len() as u32, &info),
+            ]),
+        )
+        .unwrap();
+        let firmware = Firmware::load_arm(&path).unwrap();
+        assert_eq!(firmware.lines.skipped_units, 2);
+        assert_eq!(
+            firmware.lines.skipped_warning(&path),
+            Some(format!(
+                "2 compilation units of {} have line tables this reader cannot read: their code \
+                 has no source lines",
+                path.display()
+            ))
+        );
     }
 
     #[test]
