@@ -693,6 +693,43 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_events_counted_are_the_timed_ones_past_strings_and_stacks_to_where_the_walk_stops() {
+        let go_start = [EventType::GO_START.0, 2, 1, 1];
+        // ProcStart, GoStart, GoStop: three timed events.
+        let timed = [
+            &[EventType::PROC_START.0, 5, 0, 1][..],
+            &go_start,
+            &[EventType::GO_STOP.0, 1, 1, 0],
+        ]
+        .concat();
+        assert_eq!(count_events(&timed), 3);
+        // A string whose bytes, and a stack whose frames, read as events would count more: they
+        // are skipped, and neither is timed.
+        let string = [
+            &[EventType::STRINGS.0, EventType::STRING.0, 1, 4][..],
+            &go_start,
+        ]
+        .concat();
+        let stack = [
+            &[EventType::STACKS.0, EventType::STACK.0, 1, 2][..],
+            &go_start,
+            &go_start,
+        ]
+        .concat();
+        assert_eq!(count_events(&[&string[..], &stack, &timed].concat()), 3);
+        // What the walk cannot read ends the count: a string longer than what is left, an event
+        // cut short, a type it does not know.
+        let long_string = [EventType::STRING.0, 2, timed.len() as u8 + 1];
+        assert_eq!(
+            count_events(&[&timed[..], &long_string, &timed].concat()),
+            3
+        );
+        assert_eq!(count_events(&[&timed[..], &timed[..2]].concat()), 3);
+        assert_eq!(count_events(&[&timed[..], &[0x7f], &timed].concat()), 3);
+        assert_eq!(count_events(&[&timed[..], &timed].concat()), 6);
+    }
+
+    #[test]
     fn the_generation_being_collected_is_the_one_not_yet_complete() {
         // A flight recording's progress row names it ("part of generation N") while the channel
         // holds no complete generation.
