@@ -140,6 +140,15 @@ impl Lines {
             })
             .map(|s| (s.address(), s.size()))
             .collect();
+        Lines::of_dwarf(&dwarf, &pools)
+    }
+
+    /// The line tables of `dwarf`, and a row for each Embassy task pool in `pools` (its address
+    /// and size).
+    fn of_dwarf<R: gimli::Reader>(
+        dwarf: &gimli::Dwarf<R>,
+        pools: &HashMap<u64, u64>,
+    ) -> Result<Self> {
         let mut rows = Rows::default();
         let mut skipped_units = 0;
         let mut units = dwarf.units();
@@ -149,8 +158,8 @@ impl Lines {
                 .unit(header)
                 .map_err(anyhow::Error::from)
                 .and_then(|unit| {
-                    rows.add_unit(&dwarf, &unit)?;
-                    rows.add_task_pools(&dwarf, &unit, &pools)
+                    rows.add_unit(dwarf, &unit)?;
+                    rows.add_task_pools(dwarf, &unit, pools)
                 })
                 .is_err()
             {
@@ -1026,6 +1035,63 @@ mod tests {
                 path.display()
             ))
         );
+    }
+
+    #[test]
+    fn a_task_pool_has_the_line_of_its_declaration_over_its_whole_size_and_no_further() {
+        use gimli::write::{self, AttributeValue, DwarfUnit, EndianVec, LineProgram, LineString};
+        // One unit, as rustc writes an Embassy task's pool: a variable at the pool's address,
+        // declared in the task function's file and line.
+        let encoding = gimli::Encoding {
+            format: gimli::Format::Dwarf32,
+            version: 4,
+            address_size: 4,
+        };
+        let mut unit = DwarfUnit::new(encoding);
+        unit.unit.line_program = LineProgram::new(
+            encoding,
+            gimli::LineEncoding::default(),
+            LineString::String(b"/app".to_vec()),
+            LineString::String(b"src/main.rs".to_vec()),
+            None,
+        );
+        let directory = unit.unit.line_program.default_directory();
+        let file = unit.unit.line_program.add_file(
+            LineString::String(b"src/main.rs".to_vec()),
+            directory,
+            None,
+        );
+        let pool = |unit: &mut DwarfUnit, address: u64, line: u64| {
+            let root = unit.unit.root();
+            let variable = unit.unit.add(root, gimli::DW_TAG_variable);
+            let mut location = write::Expression::new();
+            location.op_addr(write::Address::Constant(address));
+            let entry = unit.unit.get_mut(variable);
+            entry.set(gimli::DW_AT_location, AttributeValue::Exprloc(location));
+            entry.set(
+                gimli::DW_AT_decl_file,
+                AttributeValue::FileIndex(Some(file)),
+            );
+            entry.set(gimli::DW_AT_decl_line, AttributeValue::Udata(line));
+        };
+        pool(&mut unit, 0x2000_0100, 12);
+        // A variable that is no pool (not in the symbols' pools) has no line.
+        pool(&mut unit, 0x2000_0200, 20);
+        let mut sections = write::Sections::new(EndianVec::new(RunTimeEndian::Little));
+        unit.write(&mut sections).unwrap();
+        let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+            let data = sections.get(id).map_or(&[][..], |section| section.slice());
+            Ok(EndianSlice::new(data, RunTimeEndian::Little))
+        })
+        .unwrap();
+        let lines = Lines::of_dwarf(&dwarf, &HashMap::from([(0x2000_0100, 0x40)])).unwrap();
+        assert_eq!(lines.skipped_units, 0);
+        for pc in [0x2000_0100, 0x2000_0120, 0x2000_013f] {
+            assert_eq!(lines.at(pc), Some(("src/main.rs", 12)), "{pc:#x}");
+        }
+        for pc in [0x2000_00ff, 0x2000_0140, 0x2000_0200] {
+            assert_eq!(lines.at(pc), None, "{pc:#x}");
+        }
     }
 
     #[test]
