@@ -575,7 +575,7 @@ mod tests {
     use gotrace_wire::{EventType, Version, HEADER_LEN};
 
     use super::args::tests::parse;
-    use super::elf::{Functions, Lines};
+    use super::elf::{Firmware, Functions, Lines};
     use super::link::{Drained, End, Link, Liveness};
     use super::rtt::Peek;
     use super::segments::{SegmentFiles, Written};
@@ -1032,6 +1032,108 @@ mod tests {
             "{line}"
         );
         assert_eq!(super::summary::undecoded_logs_line(0), None);
+    }
+
+    /// A whole device trace, and its end record unless not `with_end`, recorded in one poll as
+    /// `gotrace record --qemu fw.elf -o NAME` would (NAME in the scratch directory), then changed
+    /// by `change` and summarised.
+    fn summarized(
+        name: &str,
+        with_end: bool,
+        change: impl FnOnce(Recording) -> Recording,
+    ) -> super::summary::Summary {
+        let trace = super::stream::property::device_traces().swap_remove(0);
+        let end = EndRecord {
+            batches: super::stream::property::batches(&trace).len() as u32,
+            bytes: (trace.len() - HEADER_LEN) as u32,
+            ..EndRecord::default()
+        };
+        let end = [&[END_MARKER][..], &end.to_bytes()].concat();
+        let polls = [trace, if with_end { end } else { Vec::new() }];
+        let args = parse(&["fw.elf", "--qemu"]).unwrap();
+        let output = gotrace_tests::scratch_dir().join(name);
+        let firmware = Firmware::bare(Functions::default(), Lines::default());
+        let mut files = SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
+        let interrupts = AtomicUsize::new(0);
+        let mut link = Replay(polls.into());
+        let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
+        super::summary::summarize(change(recording), files, Vec::new(), &firmware).unwrap()
+    }
+
+    #[test]
+    fn a_recording_is_valid_when_its_trace_is_whole_and_the_firmware_ended_well() {
+        let has =
+            |summary: &super::summary::Summary, line: &str| summary.lines.iter().any(|l| l == line);
+        let whole = summarized("verdict-whole.trace", true, |r| r);
+        assert!(whole.valid, "{:#?}", whole.lines);
+        assert!(has(&whole, "firmware exit status: 0"), "{:#?}", whole.lines);
+        assert!(
+            !whole
+                .lines
+                .iter()
+                .any(|l| l.contains("warning") || l.contains("ERROR")),
+            "{:#?}",
+            whole.lines
+        );
+        let exit = |code| {
+            move |r| Recording {
+                ended: Some(End::Exit(code)),
+                ..r
+            }
+        };
+        let failed = summarized("verdict-exit-1.trace", true, exit(1));
+        assert!(!failed.valid, "{:#?}", failed.lines);
+        assert!(
+            has(&failed, "firmware exit status: 1"),
+            "{:#?}",
+            failed.lines
+        );
+        // Ended without an exit status: whole only as far as the end record says.
+        let qemu_ended = |r| Recording {
+            ended: Some(End::QemuEnded),
+            ..r
+        };
+        let ended = summarized("verdict-qemu-ended.trace", true, qemu_ended);
+        assert!(ended.valid, "{:#?}", ended.lines);
+        let cut = summarized("verdict-qemu-ended-no-end.trace", false, qemu_ended);
+        assert!(!cut.valid, "{:#?}", cut.lines);
+        // A hard fault the firmware did not end at.
+        let faulted = summarized("verdict-fault.trace", true, |r| Recording {
+            ended: None,
+            fault: Some(super::fault::FaultSite::ProcessStack),
+            ..r
+        });
+        assert!(!faulted.valid, "{:#?}", faulted.lines);
+        assert!(
+            has(
+                &faulted,
+                "firmware exit status: none: it hard-faulted, and its handler did not exit"
+            ),
+            "{:#?}",
+            faulted.lines
+        );
+        let stopped = summarized("verdict-stopped.trace", true, |r| Recording {
+            ended: None,
+            ..r
+        });
+        assert!(stopped.valid, "{:#?}", stopped.lines);
+        let error = Some("lost".to_owned());
+        let unread = summarized("verdict-channel-error.trace", true, |r| Recording {
+            channel_error: error.clone(),
+            ..r
+        });
+        let unreachable = summarized("verdict-target-error.trace", true, |r| Recording {
+            target_error: error.clone(),
+            ..r
+        });
+        for summary in [unread, unreachable] {
+            assert!(!summary.valid, "{:#?}", summary.lines);
+            assert!(
+                summary.lines.iter().any(|l| l.starts_with("ERROR: the ")),
+                "{:#?}",
+                summary.lines
+            );
+        }
     }
 
     /// The end record after generation 1's one batch, nothing dropped, with its marker.

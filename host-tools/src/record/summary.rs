@@ -47,6 +47,31 @@ pub(super) fn finish(
     log_warnings: Vec<String>,
     firmware: &Firmware,
 ) -> Result<ExitCode> {
+    let summary = summarize(recording, files, log_warnings, firmware)?;
+    for line in &summary.lines {
+        outln!("{line}");
+    }
+    Ok(if summary.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What `finish` prints, and its verdict: whether the traces are valid and whole as far as the
+/// device's account says, and the firmware ended well.
+pub(super) struct Summary {
+    pub lines: Vec<String>,
+    pub valid: bool,
+}
+
+/// Checks the written traces and says what was recorded and lost.
+pub(super) fn summarize(
+    recording: Recording,
+    files: SegmentFiles<'_>,
+    log_warnings: Vec<String>,
+    firmware: &Firmware,
+) -> Result<Summary> {
     let Recording {
         asked,
         descriptor,
@@ -73,36 +98,28 @@ pub(super) fn finish(
     for written in files.finish() {
         checked.push(check(&written)?);
     }
-
-    outln!("{}", stopped_line(stopped_by, elapsed, stop_sent_at));
-    for line in session_lines(descriptor.as_ref(), &asked) {
-        outln!("{line}");
-    }
-    outln!(
-        "{}",
-        received_line(received, trace_read, elapsed, polling, log_lines)
-    );
-    if let Some(line) = other_channels_line(other_channel_bytes) {
-        outln!("{line}");
-    }
-    if let Some(line) = undecoded_logs_line(undecoded_log_bytes) {
-        outln!("{line}");
-    }
+    let mut out = vec![stopped_line(stopped_by, elapsed, stop_sent_at)];
+    out.extend(session_lines(descriptor.as_ref(), &asked));
+    out.push(received_line(
+        received, trace_read, elapsed, polling, log_lines,
+    ));
+    out.extend(other_channels_line(other_channel_bytes));
+    out.extend(undecoded_logs_line(undecoded_log_bytes));
     let (lines, mut valid) = trace_lines(&checked, &segments);
-    for line in lines {
-        outln!("{line}");
-    }
+    out.extend(lines);
     let spans = checked
         .iter()
         .zip(&segments)
         .filter_map(|(c, segment)| Some((c.last_ts? - c.first_ts?, segment.generations())));
-    if let Some(line) = unconfirmed_period_line(descriptor.as_ref(), &asked, spans) {
-        outln!("{line}");
-    }
-    print_tasks(&checked, &overwritten_creations, &firmware.functions);
+    out.extend(unconfirmed_period_line(descriptor.as_ref(), &asked, spans));
+    out.extend(task_lines(
+        &checked,
+        &overwritten_creations,
+        &firmware.functions,
+    ));
     if segments.is_empty() {
         valid = false;
-        outln!("no complete generation was recorded");
+        out.push("no complete generation was recorded".to_owned());
     }
     let overwritten = overwritten_line(
         &asked,
@@ -111,62 +128,57 @@ pub(super) fn finish(
         &losses,
         end.as_ref(),
     );
-    if let Some(line) = overwritten {
-        outln!("{line}");
-    }
-    if let Some(line) = few_kept_line(descriptor.as_ref(), &segments, end.as_ref()) {
-        outln!("{line}");
-    }
+    out.extend(overwritten);
+    out.extend(few_kept_line(descriptor.as_ref(), &segments, end.as_ref()));
     let (lines, agrees) = loss_lines(&losses, end.as_ref(), ended, late_trace_bytes, received);
-    for line in lines {
-        outln!("{line}");
-    }
+    out.extend(lines);
     valid &= agrees;
     if let Some(error) = &channel_error {
         valid = false;
-        outln!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above");
+        out.push(format!("ERROR: the trace channel could not be read on: {error}; the generations complete before it are written above"));
     }
     if let Some(error) = &target_error {
         valid = false;
-        outln!("ERROR: the target could not be read on: {error}; the generations complete before it are written above");
+        out.push(format!("ERROR: the target could not be read on: {error}; the generations complete before it are written above"));
     }
     if !stale.is_empty() {
         let names = stale.iter().map(|p| p.display().to_string());
-        outln!(
+        out.push(format!(
             "warning: {} from an earlier recording to the same output: not part of this one",
             joined_ends(names, 10, 3, "files")
-        );
+        ));
     }
-    for warning in &log_warnings {
-        outln!("warning: {warning}");
-    }
+    out.extend(
+        log_warnings
+            .iter()
+            .map(|warning| format!("warning: {warning}")),
+    );
     if let Some(fault) = fault {
-        outln!("{}", fault.describe(firmware));
+        out.push(fault.describe(firmware));
     }
     match ended {
         Some(End::Exit(code)) => {
-            outln!("firmware exit status: {code}");
+            out.push(format!("firmware exit status: {code}"));
             valid &= code == 0;
         }
         Some(other) => {
             let why = other.without_exit().unwrap_or_default();
-            outln!("firmware exit status: none: {why}");
+            out.push(format!("firmware exit status: none: {why}"));
             // Nothing then says that the trace is whole but its end record.
             valid &= end.is_some();
         }
         // Recording on after a hard fault whose handler did not end the firmware: a failure,
         // as a fault whose handler exits with its failure status is.
         None if fault.is_some() => {
-            outln!("firmware exit status: none: it hard-faulted, and its handler did not exit");
+            out.push(
+                "firmware exit status: none: it hard-faulted, and its handler did not exit"
+                    .to_owned(),
+            );
             valid = false;
         }
         None => {}
     }
-    Ok(if valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Summary { lines: out, valid })
 }
 
 /// The summary's lines of the session: what the firmware's descriptor says, and where it differs
@@ -818,7 +830,7 @@ fn unconfirmed_period_line(
 /// generations as they were read before (`overwritten`). All are accounted for, so that the line
 /// covers every task the summary counts; tasks of one name (a task spawned again and again) are
 /// named once, with their count and IDs.
-fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functions) {
+fn task_lines(checked: &[Checked], overwritten: &Creations, functions: &Functions) -> Vec<String> {
     // Each ID's entry, and how many tasks had it: counted in the written traces, each read once
     // (a flight recorder's overwritten generations may have been read at several looks).
     let mut entries: BTreeMap<GoId, (u64, u64)> = BTreeMap::new();
@@ -838,7 +850,7 @@ fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functio
         .flat_map(|c| c.tasks.iter().copied())
         .collect();
     if tasks.is_empty() {
-        return;
+        return Vec::new();
     }
     let described = tasks.iter().map(|&id| {
         let what = match entries.get(&id) {
@@ -854,10 +866,9 @@ fn print_tasks(checked: &[Checked], overwritten: &Creations, functions: &Functio
         let times = entries.get(&id).map_or(1, |&(_, times)| times.max(1));
         (id, what, times)
     });
-    outln!("tasks: {}", task_groups(described).join(", "));
-    if let Some(line) = reused_ids_line(&entries) {
-        outln!("{line}");
-    }
+    let mut lines = vec![format!("tasks: {}", task_groups(described).join(", "))];
+    lines.extend(reused_ids_line(&entries));
+    lines
 }
 
 /// What to say where IDs were created more than once: the device numbers goroutines in 16 bits,
