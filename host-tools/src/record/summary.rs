@@ -1341,6 +1341,11 @@ mod tests {
             generation_period_us: 0,
         };
         assert_eq!(session_lines(Some(&own), &default_period).len(), 1);
+        // Asked to overwrite, tracing lossy: the feature its sink may lack is named.
+        assert_eq!(
+            session_lines(Some(&lossy), &flight)[1],
+            "warning: the firmware traces lossy, not flight recorder (its gotrace-rtt built without the feature `flight-recorder`?) as the start command asked: it began before the command came, or does not follow it (its log may say why)"
+        );
     }
 
     #[test]
