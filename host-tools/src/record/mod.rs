@@ -580,7 +580,7 @@ mod tests {
     use super::rtt::Peek;
     use super::segments::{SegmentFiles, Written};
     use super::session::tests::descriptor;
-    use super::stream::tests::batch;
+    use super::stream::tests::{batch, end};
     use super::{record, Recording};
 
     #[test]
@@ -1034,28 +1034,27 @@ mod tests {
         assert_eq!(super::summary::undecoded_logs_line(0), None);
     }
 
-    /// A whole device trace, and its end record unless not `with_end`, recorded in one poll as
-    /// `gotrace record --qemu fw.elf -o NAME` would (NAME in the scratch directory), then changed
-    /// by `change` and summarised.
+    /// A device's trace channel: a whole trace, and its end record if `with_end`.
+    fn device_channel(with_end: bool) -> Vec<u8> {
+        let trace = super::stream::property::device_traces().swap_remove(0);
+        let batches = super::stream::property::batches(&trace).len() as u32;
+        let end_record = end(batches, (trace.len() - HEADER_LEN) as u32, 0, 0);
+        [trace, if with_end { end_record } else { Vec::new() }].concat()
+    }
+
+    /// `channel` recorded in one poll as `gotrace record --qemu fw.elf -o NAME` would (NAME in
+    /// the scratch directory), then changed by `change` and summarised.
     fn summarized(
         name: &str,
-        with_end: bool,
+        channel: Vec<u8>,
         change: impl FnOnce(Recording) -> Recording,
     ) -> super::summary::Summary {
-        let trace = super::stream::property::device_traces().swap_remove(0);
-        let end = EndRecord {
-            batches: super::stream::property::batches(&trace).len() as u32,
-            bytes: (trace.len() - HEADER_LEN) as u32,
-            ..EndRecord::default()
-        };
-        let end = [&[END_MARKER][..], &end.to_bytes()].concat();
-        let polls = [trace, if with_end { end } else { Vec::new() }];
         let args = parse(&["fw.elf", "--qemu"]).unwrap();
         let output = gotrace_tests::scratch_dir().join(name);
         let firmware = Firmware::bare(Functions::default(), Lines::default());
         let mut files = SegmentFiles::new(&output, &firmware.functions, &firmware.lines);
         let interrupts = AtomicUsize::new(0);
-        let mut link = Replay(polls.into());
+        let mut link = Replay([channel].into());
         let recording = record(&args, &mut link, &mut None, &interrupts, &mut files).unwrap();
         super::summary::summarize(change(recording), files, Vec::new(), &firmware).unwrap()
     }
@@ -1064,9 +1063,18 @@ mod tests {
     fn a_recording_is_valid_when_its_trace_is_whole_and_the_firmware_ended_well() {
         let has =
             |summary: &super::summary::Summary, line: &str| summary.lines.iter().any(|l| l == line);
-        let whole = summarized("verdict-whole.trace", true, |r| r);
+        let whole = summarized("verdict-whole.trace", device_channel(true), |r| r);
         assert!(whole.valid, "{:#?}", whole.lines);
         assert!(has(&whole, "firmware exit status: 0"), "{:#?}", whole.lines);
+        // Its trace's line gives the span of device time.
+        assert!(
+            whole
+                .lines
+                .iter()
+                .any(|l| l.starts_with("trace: ") && l.ends_with(" s of device time")),
+            "{:#?}",
+            whole.lines
+        );
         assert!(
             !whole
                 .lines
@@ -1081,7 +1089,7 @@ mod tests {
                 ..r
             }
         };
-        let failed = summarized("verdict-exit-1.trace", true, exit(1));
+        let failed = summarized("verdict-exit-1.trace", device_channel(true), exit(1));
         assert!(!failed.valid, "{:#?}", failed.lines);
         assert!(
             has(&failed, "firmware exit status: 1"),
@@ -1093,12 +1101,16 @@ mod tests {
             ended: Some(End::QemuEnded),
             ..r
         };
-        let ended = summarized("verdict-qemu-ended.trace", true, qemu_ended);
+        let ended = summarized("verdict-qemu-ended.trace", device_channel(true), qemu_ended);
         assert!(ended.valid, "{:#?}", ended.lines);
-        let cut = summarized("verdict-qemu-ended-no-end.trace", false, qemu_ended);
+        let cut = summarized(
+            "verdict-qemu-ended-no-end.trace",
+            device_channel(false),
+            qemu_ended,
+        );
         assert!(!cut.valid, "{:#?}", cut.lines);
         // A hard fault the firmware did not end at.
-        let faulted = summarized("verdict-fault.trace", true, |r| Recording {
+        let faulted = summarized("verdict-fault.trace", device_channel(true), |r| Recording {
             ended: None,
             fault: Some(super::fault::FaultSite::ProcessStack),
             ..r
@@ -1112,19 +1124,31 @@ mod tests {
             "{:#?}",
             faulted.lines
         );
-        let stopped = summarized("verdict-stopped.trace", true, |r| Recording {
-            ended: None,
-            ..r
+        // Nothing recorded, though nothing was lost either.
+        let empty = [Version::Go122.header().to_vec(), end(0, 0, 0, 0)].concat();
+        let nothing = summarized("verdict-nothing.trace", empty, |r| r);
+        assert!(!nothing.valid, "{:#?}", nothing.lines);
+        assert!(
+            has(&nothing, "no complete generation was recorded"),
+            "{:#?}",
+            nothing.lines
+        );
+        let stopped = summarized("verdict-stopped.trace", device_channel(true), |r| {
+            Recording { ended: None, ..r }
         });
         assert!(stopped.valid, "{:#?}", stopped.lines);
         let error = Some("lost".to_owned());
-        let unread = summarized("verdict-channel-error.trace", true, |r| Recording {
-            channel_error: error.clone(),
-            ..r
+        let unread = summarized("verdict-channel-error.trace", device_channel(true), |r| {
+            Recording {
+                channel_error: error.clone(),
+                ..r
+            }
         });
-        let unreachable = summarized("verdict-target-error.trace", true, |r| Recording {
-            target_error: error.clone(),
-            ..r
+        let unreachable = summarized("verdict-target-error.trace", device_channel(true), |r| {
+            Recording {
+                target_error: error.clone(),
+                ..r
+            }
         });
         for summary in [unread, unreachable] {
             assert!(!summary.valid, "{:#?}", summary.lines);

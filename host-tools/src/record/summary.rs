@@ -947,6 +947,11 @@ mod tests {
             "recording stopped by the duration after 1.20 s"
         );
         assert_eq!(
+            stopped_line("the duration", secs(2.0), Some(secs(1.0))),
+            "recording stopped by the duration after 2.00 s",
+            "a second exactly"
+        );
+        assert_eq!(
             stopped_line("the firmware's end of trace", secs(3.0), None),
             "recording stopped by the firmware's end of trace after 3.00 s"
         );
