@@ -1097,6 +1097,20 @@ mod tests {
     }
 
     #[test]
+    fn a_list_is_joined_whole_unless_longer_than_both_its_ends_and_the_bound() {
+        let joined = |count: usize, whole, each_end| {
+            let items = (1..=count).map(|i| i.to_string()).collect::<Vec<_>>();
+            super::joined_ends(items.into_iter(), whole, each_end, "items")
+        };
+        assert_eq!(joined(4, 4, 1), "1, 2, 3, 4");
+        assert_eq!(joined(5, 4, 1), "1, … 3 items more …, 5");
+        assert_eq!(joined(7, 4, 2), "1, 2, … 3 items more …, 6, 7");
+        // A bound below both ends: the ends decide.
+        assert_eq!(joined(6, 2, 3), "1, 2, 3, 4, 5, 6");
+        assert_eq!(joined(8, 2, 3), "1, 2, 3, … 2 items more …, 6, 7, 8");
+    }
+
+    #[test]
     fn tasks_of_one_name_are_named_once_with_their_ids() {
         let named = |tasks: &[(i64, &str)]| {
             super::task_groups(tasks.iter().map(|&(id, what)| (id, what.to_owned(), 1)))
