@@ -1160,6 +1160,55 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_period_asked_for_and_not_kept_is_said_with_the_one_the_traces_time_shows() {
+        let asking = |period| {
+            move |r| Recording {
+                asked: protocol::Command::Start {
+                    backpressure: protocol::Backpressure::Lossless,
+                    generation_period_us: period,
+                },
+                ..r
+            }
+        };
+        // The trace's line gives its span of device time and its count of generations.
+        let summary = summarized("period-1us.trace", device_channel(true), asking(1));
+        let trace = summary
+            .lines
+            .iter()
+            .find(|l| l.starts_with("trace: "))
+            .unwrap();
+        let number = |text: &str, before: &str, after: &str| -> f64 {
+            let from = text.find(before).unwrap() + before.len();
+            let to = from + text[from..].find(after).unwrap();
+            text[from..to].parse().unwrap()
+        };
+        let generations = number(trace, "(", ")");
+        let span_us = number(trace, "parser), ", " s of device time") * 1e6;
+        let period_us = (span_us / generations).round() as u32;
+        assert!(period_us > 10, "{trace}");
+        let said = |summary: &super::summary::Summary| {
+            let said = summary
+                .lines
+                .iter()
+                .find(|l| l.contains("generations of about"));
+            said.map(|line| number(line, "about ", " us") as u32)
+        };
+        assert_eq!(said(&summary), Some(period_us), "{:#?}", summary.lines);
+        // Within a factor of two of what was asked: kept, as far as the trace's time tells.
+        for asked in [period_us / 2 + 1, period_us, 2 * period_us - 1] {
+            let name = format!("period-{asked}us.trace");
+            let summary = summarized(&name, device_channel(true), asking(asked));
+            assert_eq!(said(&summary), None, "{:#?}", summary.lines);
+        }
+        let summary = summarized(
+            "period-far.trace",
+            device_channel(true),
+            asking(3 * period_us),
+        );
+        assert_eq!(said(&summary), Some(period_us), "{:#?}", summary.lines);
+    }
+
     /// The end record after generation 1's one batch, nothing dropped, with its marker.
     fn end_after_batch_1() -> Vec<u8> {
         let end = EndRecord {
